@@ -1,0 +1,123 @@
+"""Flask-Admin back office at /admin: users, analyses (deleted with their files), detections (read-only)."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, g, redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+
+from extensions import db
+from models import Analysis, Detection, User
+from services import analysis_files, remove_files
+
+
+def _is_admin() -> bool:
+    return current_user.is_authenticated and current_user.is_admin
+
+
+def _refuse():
+    """Anonymous visitors go to the log-in page; logged-in non-admins get 403."""
+    if current_user.is_authenticated:
+        abort(403)
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+class AdminOnly:
+    form_base_class = FlaskForm  # Flask-WTF CSRF token on every admin form
+    page_size = 25
+
+    def is_accessible(self) -> bool:
+        return _is_admin()
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _refuse()
+
+
+class HomeView(AdminOnly, AdminIndexView):
+    @expose("/")
+    def index(self):
+        return self.render("admin/index.html", counts={
+            "users": db.session.scalar(db.select(db.func.count(User.id))),
+            "analyses": db.session.scalar(db.select(db.func.count(Analysis.id))),
+            "detections": db.session.scalar(db.select(db.func.count(Detection.id))),
+        })
+
+
+class UserAdmin(AdminOnly, ModelView):
+    can_create = False
+    column_list = ("id", "username", "is_admin", "active", "created_at")
+    column_searchable_list = ("username",)
+    column_filters = ("is_admin", "active", "created_at")
+    form_columns = ("username", "is_admin", "active")
+    column_default_sort = ("id", False)
+
+    def _set_flag(self, ids: list[str], **values: bool) -> None:
+        for user in db.session.scalars(db.select(User).where(User.id.in_([int(i) for i in ids]))):
+            for name, value in values.items():
+                setattr(user, name, value)
+        db.session.commit()
+
+    @action("activate", "Activate")
+    def action_activate(self, ids):
+        self._set_flag(ids, active=True)
+
+    @action("deactivate", "Deactivate (logs them out at once)")
+    def action_deactivate(self, ids):
+        self._set_flag(ids, active=False)
+
+    @action("make_admin", "Make admin")
+    def action_make_admin(self, ids):
+        self._set_flag(ids, is_admin=True)
+
+    def on_model_delete(self, model: User) -> None:
+        g.orphaned_files = [path for analysis in model.analyses for path in analysis_files(analysis)]
+
+    def after_model_delete(self, model: User) -> None:
+        remove_files(g.pop("orphaned_files", []))
+
+
+def _thumbnail(view, context, model: Analysis, name):
+    if not model.thumb_name:
+        return ""
+    source = url_for("analyze.media_file", analysis_id=model.id, variant="thumb")
+    return Markup('<img src="{}" alt="thumbnail of analysis {}" height="48">').format(source, model.id)
+
+
+class AnalysisAdmin(AdminOnly, ModelView):
+    can_create = False
+    can_edit = False
+    can_view_details = True
+    column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
+                   "top_emotion")
+    column_formatters = {"thumbnail": _thumbnail}
+    column_searchable_list = ("original_name", User.username)
+    column_filters = (User.username, "created_at", "top_emotion", "media", "status")
+    column_default_sort = ("created_at", True)
+
+    def on_model_delete(self, model: Analysis) -> None:
+        g.orphaned_files = analysis_files(model)
+
+    def after_model_delete(self, model: Analysis) -> None:
+        remove_files(g.pop("orphaned_files", []))
+
+
+class DetectionAdmin(AdminOnly, ModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = True
+    column_list = ("id", "analysis", "position", "kind", "top", "score", "x1", "y1", "x2", "y2")
+    column_filters = ("top", "kind")
+    column_default_sort = ("id", True)
+
+
+def init_admin(app: Flask) -> Admin:
+    admin = Admin(app, name="Moodlens admin", url="/admin", index_view=HomeView(url="/admin"))
+    admin.add_view(UserAdmin(User, db, endpoint="admin_users", name="Users"))
+    admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name="Analyses"))
+    admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name="Detections"))
+    return admin

@@ -1,0 +1,87 @@
+"""Moodlens web application factory: `flask --app app run`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from extensions import csrf, db, login_manager, migrate
+
+DEFAULTS = {
+    "MAX_UPLOAD_MB": 10,
+    "MAX_IMAGE_PIXELS": 40_000_000,
+    "PER_PAGE": 12,
+    "API_TOKEN_DAYS": 30,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else a random one generated once into instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _configure(app: Flask, overrides: dict | None) -> None:
+    instance_path = Path(app.instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("MOODLENS")
+    app.config.update(overrides or {})
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moodlens.sqlite'}",
+    )
+    app.config.setdefault("UPLOAD_FOLDER", str(instance_path / "uploads"))
+    app.config.setdefault("SECRET_KEY", _secret_key(instance_path))
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(error=error.description), error.code
+        return render_template("error.html", error=error), error.code
+
+
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app; `overrides` (tests) win over instance/config.py and MOODLENS_* variables."""
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    _configure(app, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+
+    import models  # noqa: F401  (registers the tables with SQLAlchemy)
+    from admin import init_admin
+    from cli import register_cli
+    from views import analyze, api, auth, dashboard
+
+    for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
+    init_admin(app)
+    register_cli(app)
+    _register_error_pages(app)
+    return app

@@ -1,0 +1,51 @@
+"""Geometry for the server-rendered SVG charts (no JavaScript, no CDN, CSP-safe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    width: float  # 0..100, share of the chart's width
+    highlight: bool
+
+
+def horizontal_bars(values: dict[str, float], highlight: str | None = None,
+                    full_scale: float | None = None) -> list[Bar]:
+    """One bar per label; full_scale spans the chart's width (default: the largest value)."""
+    scale = full_scale or max(values.values(), default=0) or 1
+    return [Bar(label, value, 100.0 * value / scale, label == highlight) for label, value in values.items()]
+
+
+@dataclass(frozen=True)
+class Segment:
+    label: str
+    count: int
+    y: float       # top of the segment, 0..100 (percent of the column height)
+    height: float  # 0..100
+
+
+@dataclass(frozen=True)
+class Column:
+    period: str
+    total: int
+    counts: dict[str, int]
+    segments: list[Segment]
+
+
+def stacked_columns(counts_by_period: dict[str, dict[str, int]], labels: tuple[str, ...]) -> list[Column]:
+    """Per period, each label's share of that period's detections, stacked bottom-up to 100%."""
+    columns = []
+    for period, counts in counts_by_period.items():
+        total = sum(counts.values())
+        segments, top = [], 100.0
+        for label in labels:
+            share = 100.0 * counts.get(label, 0) / total if total else 0.0
+            if share:
+                top -= share
+                segments.append(Segment(label, counts[label], top, share))
+        columns.append(Column(period, total, counts, segments))
+    return columns

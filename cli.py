@@ -1,0 +1,63 @@
+"""Command-line tools: `flask users create-admin` and `flask analyze PATH --json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from extensions import db
+from inference.errors import MediaError
+from models import User
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@users_cli.command("create-admin")
+@click.argument("username")
+@click.password_option(prompt="Password for the admin")
+def create_admin(username: str, password: str) -> None:
+    """Create USERNAME as an admin, or make an existing user an admin with this password."""
+    if len(password) < 8:
+        raise click.ClickException("The password must have at least 8 characters.")
+    user = db.session.scalar(db.select(User).filter_by(username=username))
+    if user is None:
+        user = User(username=username)
+        db.session.add(user)
+    user.set_password(password)
+    user.is_admin = True
+    user.active = True
+    db.session.commit()
+    click.echo(f"{username} is an admin.", err=True)
+
+
+@click.command("analyze")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the analysis JSON instead of a summary")
+def analyze_command(path: Path, as_json: bool) -> None:
+    """Analyse one photo; print a summary, or with --json the analysis JSON (logs go to stderr)."""
+    from inference.pipeline import get_pipeline
+
+    try:
+        data = path.read_bytes()
+        result = get_pipeline().analyze_bytes(data)
+    except (OSError, MediaError) as error:
+        message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        click.echo(f"error: {path}: {message}", err=True)
+        sys.exit(1)
+    if as_json:
+        document = {"id": None, "status": "done", "created_at": None, "filename": path.name, **result.to_dict()}
+        click.echo(json.dumps(document))
+        return
+    click.echo(f"{path.name}: {result.width}x{result.height}, {len(result.detections)} face(s)")
+    for number, face in enumerate(result.detections, start=1):
+        click.echo(f"  #{number} {face.top} ({face.emotions[face.top]:.0%}) at {face.box}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(analyze_command)

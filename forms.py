@@ -1,0 +1,36 @@
+"""Flask-WTF forms (each carries a CSRF token)."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, Regexp
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=32)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=128)])
+    remember = BooleanField("Remember me")
+    submit = SubmitField("Log in")
+
+
+class RegisterForm(FlaskForm):
+    username = StringField("Username", validators=[
+        InputRequired(), Length(min=3, max=32),
+        Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letters, digits, dots, dashes and underscores only."),
+    ])
+    password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
+    confirm = PasswordField("Repeat password", validators=[
+        InputRequired(), EqualTo("password", message="The passwords do not match."),
+    ])
+    submit = SubmitField("Create account")
+
+
+class UploadForm(FlaskForm):
+    photo = FileField("Photo", validators=[FileRequired("Choose a photo to analyse.")])
+    submit = SubmitField("Analyse")
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form for POST-only buttons (delete, log out): it carries the CSRF token."""
+
+    submit = SubmitField("Confirm")

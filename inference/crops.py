@@ -1,0 +1,35 @@
+"""Cut each detection out of the image as a square crop with a margin.
+
+The crop is the box's longer side plus `margin` on every side, kept square,
+moved inside the image where possible and shrunk only when the image itself
+is smaller than the square.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def square_crop_box(box: tuple[float, float, float, float], width: int, height: int,
+                    margin: float = 0.15) -> tuple[int, int, int, int]:
+    """The integer square (x1, y1, x2, y2) around `box`, inside a width x height image."""
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
+    side = int(round(min(side, width, height)))
+    center_x, center_y = (x1 + x2) / 2, (y1 + y2) / 2
+    left = int(round(min(max(center_x - side / 2, 0), width - side)))
+    top = int(round(min(max(center_y - side / 2, 0), height - side)))
+    return left, top, left + side, top + side
+
+
+def gray_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int,
+               margin: float = 0.15) -> np.ndarray:
+    """Grayscale uint8 crops (N, size, size) for the given boxes, one batch for the classifier."""
+    height, width = rgb.shape[:2]
+    gray = Image.fromarray(rgb).convert("L")
+    crops = [
+        np.asarray(gray.crop(square_crop_box(box, width, height, margin)).resize((size, size), Image.BILINEAR))
+        for box in boxes
+    ]
+    return np.stack(crops) if crops else np.zeros((0, size, size), dtype=np.uint8)

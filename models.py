@@ -1,0 +1,131 @@
+"""Database models: users, their analyses, the detections in each, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (SQLite keeps no time zone; every stored time is UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                    passive_deletes=True)
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                  passive_deletes=True)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Analysis(db.Model):
+    """One uploaded file and what the pipeline found in it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    media: Mapped[str] = mapped_column(String(16), default="image")
+    status: Mapped[str] = mapped_column(String(16), default="done")
+    error: Mapped[str | None] = mapped_column(Text)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    thumb_name: Mapped[str | None] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
+    detector: Mapped[str] = mapped_column(String(128))
+    classifier: Mapped[str] = mapped_column(String(128))
+
+    user: Mapped[User] = relationship(back_populates="analyses")
+    detections: Mapped[list[Detection]] = relationship(
+        back_populates="analysis", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Detection.position",
+    )
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.original_name}"
+
+
+class Detection(db.Model):
+    """One face (or animal) found in an analysis, with its emotion probabilities."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="human")
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    x2: Mapped[int] = mapped_column(Integer)
+    y2: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    emotions: Mapped[dict] = mapped_column(JSON)
+    top: Mapped[str] = mapped_column(String(16), index=True)
+
+    analysis: Mapped[Analysis] = relationship(back_populates="detections")
+
+    @property
+    def box(self) -> list[int]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+    def __str__(self) -> str:
+        return f"face {self.position} of analysis #{self.analysis_id}: {self.top}"
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, lifetime: timedelta) -> tuple[ApiToken, str]:
+        """A new token row (not yet added to the session) and the plain token, shown once."""
+        plain = secrets.token_urlsafe(32)
+        return cls(user=user, token_hash=cls.hash(plain), expires_at=utcnow() + lifetime), plain
+
+    @classmethod
+    def find_valid(cls, plain: str) -> ApiToken | None:
+        token = db.session.scalar(db.select(cls).filter_by(token_hash=cls.hash(plain)))
+        if token is None or token.revoked or token.expires_at <= utcnow() or not token.user.active:
+            return None
+        return token

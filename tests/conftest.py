@@ -1,0 +1,116 @@
+"""Fixtures: an app on a temporary instance folder (migrated SQLite), clients, users and real photos."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask_migrate import upgrade
+from PIL import Image
+from skimage import data as skdata
+
+from app import create_app
+from extensions import db
+from models import User
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def jpeg_bytes(rgb: np.ndarray, **save_options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=92, **save_options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut photo: one face, roughly at x 180-268, y 60-175."""
+    return skdata.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpeg(astronaut) -> bytes:
+    return jpeg_bytes(astronaut)
+
+
+@pytest.fixture(scope="session")
+def coffee_jpeg() -> bytes:
+    """A cup of coffee: no face."""
+    return jpeg_bytes(skdata.coffee())
+
+
+@pytest.fixture(scope="session")
+def two_faces(astronaut) -> np.ndarray:
+    """Two real faces side by side: the astronaut and her mirror image."""
+    return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
+
+
+@pytest.fixture()
+def app(tmp_path):
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+         "SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": False},
+        instance_path=str(tmp_path / "instance"),
+    )
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    yield app
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token from a form on `path` (the session cookie stays in the client)."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def make_user(app, username: str, password: str = "correct horse", admin: bool = False) -> int:
+    with app.app_context():
+        user = User(username=username, is_admin=admin)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def login(client, username: str, password: str = "correct horse", remember: bool = False):
+    form = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
+    if remember:
+        form["remember"] = "y"
+    return client.post("/login", data=form)
+
+
+def upload(client, content: bytes, filename: str = "photo.jpg"):
+    token = csrf_token(client, "/analyze")
+    return client.post("/analyze", data={"photo": (io.BytesIO(content), filename), "csrf_token": token},
+                       content_type="multipart/form-data")
+
+
+@pytest.fixture()
+def alice(app, client) -> int:
+    """A logged-in user on `client`."""
+    user_id = make_user(app, "alice")
+    assert login(client, "alice").status_code == 302
+    return user_id
+
+
+@pytest.fixture()
+def bob_client(app):
+    """A second user, logged in on a client of their own."""
+    make_user(app, "bob")
+    other = app.test_client()
+    assert login(other, "bob").status_code == 302
+    return other
+
+
+def upload_files(app) -> list[Path]:
+    return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))

@@ -1,0 +1,114 @@
+"""Photo upload, result page, history, deletion and isolation between users, in the web pages."""
+
+from __future__ import annotations
+
+import re
+
+from extensions import db
+from models import Analysis, Detection
+from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
+
+
+def analysis_id_from(response) -> int:
+    return int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+
+
+def test_upload_shows_boxes_bars_and_comment(app, client, alice, astronaut_jpeg):
+    response = upload(client, astronaut_jpeg, "astronaut.jpg")
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    assert page.count('class="face-box') == 1
+    assert "Face 1:" in page and 'class="bar-chart"' in page and "is-top" in page
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id_from(response))
+        assert analysis.face_count == 1 and analysis.detections[0].kind == "human"
+        assert analysis.top_emotion == analysis.detections[0].top
+    assert len(upload_files(app)) == 2  # the photo and its thumbnail
+
+
+def test_photo_without_faces_is_kept_with_a_clear_message(app, client, alice, coffee_jpeg):
+    response = upload(client, coffee_jpeg, "coffee.jpg")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "No faces found" in page
+    assert "coffee.jpg" in client.get("/analyses").get_data(as_text=True)
+
+
+def test_bad_files_get_an_error_and_leave_nothing_behind(app, client, alice, astronaut_jpeg):
+    cases = [(b"", 400), (b"just some text", 415), (astronaut_jpeg[:3000], 400)]
+    for content, status in cases:
+        response = upload(client, content, "bad.jpg")
+        assert response.status_code == status
+        assert 'class="field-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+def test_upload_over_the_size_limit_is_refused(app, client, alice, astronaut):
+    app.config["MAX_CONTENT_LENGTH"] = 20_000
+    response = upload(client, jpeg_bytes(astronaut), "big.jpg")
+    assert response.status_code == 413
+    assert upload_files(app) == []
+
+
+def test_history_is_paginated_newest_first(app, client, alice, coffee_jpeg):
+    for number in range(14):
+        upload(client, coffee_jpeg, f"cup{number:02d}.jpg")
+    first = client.get("/analyses").get_data(as_text=True)
+    assert "cup13.jpg" in first and "cup00.jpg" not in first and "Page 1 of 2" in first
+    second = client.get("/analyses?page=2").get_data(as_text=True)
+    assert "cup00.jpg" in second and "cup13.jpg" not in second
+
+
+def test_empty_history_and_dashboard_have_empty_states(client, alice):
+    assert "Nothing here yet" in client.get("/analyses").get_data(as_text=True)
+    assert "No data yet" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_delete_removes_rows_and_files(app, client, alice, astronaut_jpeg):
+    analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    assert client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Analysis, analysis_id) is None
+        assert db.session.scalar(db.select(db.func.count(Detection.id))) == 0
+    assert upload_files(app) == []
+    assert client.get(f"/analyses/{analysis_id}").status_code == 404
+
+
+def test_other_users_see_404_for_everything(app, client, alice, bob_client, astronaut_jpeg):
+    analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
+    for path in (f"/analyses/{analysis_id}", f"/analyses/{analysis_id}/original", f"/analyses/{analysis_id}/thumb"):
+        assert client.get(path).status_code == 200
+        assert bob_client.get(path).status_code == 404
+    token = csrf_token(bob_client, "/analyze")
+    assert bob_client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": token}).status_code == 404
+    assert "astronaut" not in bob_client.get("/analyses").get_data(as_text=True)
+    assert len(upload_files(app)) == 2
+
+
+def test_files_are_served_with_safe_headers(client, alice, astronaut_jpeg):
+    analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
+    response = client.get(f"/analyses/{analysis_id}/original")
+    assert response.mimetype == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.data == astronaut_jpeg
+
+
+def test_pages_need_login(client):
+    for path in ("/analyze", "/analyses", "/dashboard", "/analyses/1"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.location
+
+
+def test_dashboard_counts_faces_per_emotion(app, client, alice, astronaut_jpeg, two_faces):
+    upload(client, astronaut_jpeg)
+    upload(client, jpeg_bytes(two_faces))
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "3 faces in 2 analyses" in page
+    with app.app_context():
+        tops = db.session.scalars(db.select(Detection.top)).all()
+    top = max(set(tops), key=tops.count)
+    assert re.search(rf'<tr><th scope="row">[^<]+</th>.*<td>{len(tops)}</td></tr>', page)
+    assert f'emo-{top}"><title>' in page
+    assert client.get("/dashboard?period=week").status_code == 200

@@ -1,0 +1,72 @@
+"""Accounts: register, log in (remember me), log out, CSRF, deactivation."""
+
+from __future__ import annotations
+
+from extensions import db
+from models import User
+from tests.conftest import csrf_token, login, make_user
+
+
+def test_register_logs_in_and_hashes_the_password(app, client):
+    token = csrf_token(client, "/register")
+    response = client.post("/register", data={"username": "carol", "password": "s3cret-pass",
+                                              "confirm": "s3cret-pass", "csrf_token": token})
+    assert response.status_code == 302 and response.location.endswith("/analyze")
+    assert client.get("/analyze").status_code == 200
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username="carol"))
+        assert user.password_hash != "s3cret-pass" and user.check_password("s3cret-pass")
+
+
+def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
+    make_user(app, "carol")
+    token = csrf_token(client, "/register")
+    taken = client.post("/register", data={"username": "carol", "password": "long enough",
+                                           "confirm": "long enough", "csrf_token": token})
+    assert taken.status_code == 400 and "taken" in taken.get_data(as_text=True)
+    short = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
+                                           "csrf_token": token})
+    assert short.status_code == 400
+    mismatch = client.post("/register", data={"username": "dave", "password": "long enough",
+                                              "confirm": "different one", "csrf_token": token})
+    assert "do not match" in mismatch.get_data(as_text=True)
+
+
+def test_login_wrong_password_and_logout(app, client):
+    make_user(app, "erin")
+    assert login(client, "erin", "wrong password").status_code == 401
+    assert client.get("/analyze").status_code == 302  # still anonymous
+    assert login(client, "erin").status_code == 302
+    assert client.get("/analyze").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    assert client.get("/analyze").status_code == 302
+
+
+def test_remember_me_sets_a_persistent_cookie(app, client):
+    make_user(app, "frank")
+    response = login(client, "frank", remember=True)
+    assert any(cookie.startswith("remember_token=") for cookie in response.headers.getlist("Set-Cookie"))
+
+
+def test_forms_without_csrf_token_are_refused(app, client):
+    make_user(app, "gina")
+    response = client.post("/login", data={"username": "gina", "password": "correct horse"})
+    assert response.status_code == 400
+    assert client.get("/analyze").status_code == 302
+
+
+def test_login_ignores_offsite_next(app, client):
+    make_user(app, "hank")
+    token = csrf_token(client, "/login")
+    response = client.post("/login?next=//evil.example/x",
+                           data={"username": "hank", "password": "correct horse", "csrf_token": token})
+    assert response.location.endswith("/analyze")
+
+
+def test_deactivated_user_is_logged_out_at_once(app, client, alice):
+    assert client.get("/analyze").status_code == 200
+    with app.app_context():
+        db.session.get(User, alice).active = False
+        db.session.commit()
+    assert client.get("/analyze").status_code == 302
+    assert login(client, "alice").status_code == 401

@@ -1,0 +1,128 @@
+"""The pipeline on real photos: detection, crops, classification (no Flask involved)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.crops import gray_crops, square_crop_box
+from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.images import decode_image
+from inference.labels import HUMAN_EMOTIONS
+from inference.pipeline import get_pipeline
+from tests.conftest import jpeg_bytes
+
+ASTRONAUT_FACE = (180, 60, 268, 175)
+
+
+def overlap(box, reference) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    ix = max(0, min(box[2], reference[2]) - max(box[0], reference[0]))
+    iy = max(0, min(box[3], reference[3]) - max(box[1], reference[1]))
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (reference[2] - reference[0]) * (reference[3] - reference[1])
+    return ix * iy / (union - ix * iy)
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return get_pipeline()
+
+
+def test_finds_the_astronaut_face_with_valid_probabilities(pipeline, astronaut_jpeg):
+    result = pipeline.analyze_bytes(astronaut_jpeg)
+    assert (result.width, result.height) == (512, 512)
+    assert len(result.detections) == 1
+    face = result.detections[0]
+    assert overlap(face.box, ASTRONAUT_FACE) > 0.6
+    assert face.score > 0.95
+    assert list(face.emotions) == list(HUMAN_EMOTIONS)
+    assert sum(face.emotions.values()) == pytest.approx(1.0, abs=1e-4)
+    assert all(0 <= p <= 1 for p in face.emotions.values())
+    assert face.top == max(face.emotions, key=face.emotions.get)
+    assert set(result.timings_ms) == {"decode", "detect", "crop", "classify"}
+
+
+def test_no_face_in_coffee(pipeline, coffee_jpeg):
+    assert pipeline.analyze_bytes(coffee_jpeg).detections == []
+
+
+def test_finds_every_face(pipeline, two_faces):
+    result = pipeline.analyze_bytes(jpeg_bytes(two_faces))
+    assert len(result.detections) == 2
+    left, right = sorted(result.detections, key=lambda face: face.box[0])
+    assert overlap(left.box, ASTRONAUT_FACE) > 0.6
+    mirrored = (1024 - ASTRONAUT_FACE[2], ASTRONAUT_FACE[1], 1024 - ASTRONAUT_FACE[0], ASTRONAUT_FACE[3])
+    assert overlap(right.box, mirrored) > 0.6
+    assert all(sum(face.emotions.values()) == pytest.approx(1.0, abs=1e-4) for face in result.detections)
+
+
+def test_large_photo_is_downscaled_for_detection_and_boxes_map_back(pipeline, astronaut):
+    big = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.BICUBIC))
+    result = pipeline.analyze_bytes(jpeg_bytes(big))
+    assert (result.width, result.height) == (2048, 2048)
+    scaled_face = tuple(v * 4 for v in ASTRONAUT_FACE)
+    assert len(result.detections) == 1
+    assert overlap(result.detections[0].box, scaled_face) > 0.6
+
+
+def test_exif_orientation_is_honoured(pipeline, astronaut):
+    # Stored rotated 90 degrees, with the EXIF tag that tells viewers to rotate it back.
+    rotated = Image.fromarray(astronaut).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buffer = io.BytesIO()
+    rotated.save(buffer, "JPEG", exif=exif)
+    result = pipeline.analyze_bytes(buffer.getvalue())
+    assert len(result.detections) == 1
+    assert overlap(result.detections[0].box, ASTRONAUT_FACE) > 0.6
+
+
+def test_batch_gives_the_same_probabilities_as_single_crops(pipeline, astronaut, two_faces):
+    crops = gray_crops(two_faces, [(180, 60, 268, 175), (756, 60, 844, 175), (10, 300, 120, 420)], 48)
+    together = pipeline.classifier.predict(crops)
+    apart = np.concatenate([pipeline.classifier.predict(crops[i:i + 1]) for i in range(3)])
+    np.testing.assert_allclose(together, apart, atol=1e-4)
+    assert not np.allclose(together[0], together[2], atol=1e-3), "a face and a wall must not get the same output"
+
+
+@pytest.mark.parametrize(
+    ("box", "size", "expected"),
+    [
+        ((100, 100, 200, 200), (1000, 1000), (85, 85, 215, 215)),   # 15% margin each side, square
+        ((100, 100, 150, 200), (1000, 1000), (60, 85, 190, 215)),   # longer side decides
+        ((0, 0, 100, 100), (1000, 1000), (0, 0, 130, 130)),         # moved inside, still square
+        ((900, 900, 1000, 1000), (1000, 1000), (870, 870, 1000, 1000)),
+        ((0, 10, 90, 90), (100, 60), (15, 0, 75, 60)),              # image smaller than the square
+    ],
+)
+def test_square_crop_box(box, size, expected):
+    assert square_crop_box(box, *size) == expected
+
+
+def test_decode_rejects_bad_input():
+    with pytest.raises(CorruptMedia):
+        decode_image(b"")
+    with pytest.raises(UnsupportedMediaType):
+        decode_image(b"<html><body>not an image</body></html>")
+    gif = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(gif, "GIF")
+    with pytest.raises(UnsupportedMediaType):
+        decode_image(gif.getvalue())
+    with pytest.raises(MediaTooLarge):
+        decode_image(jpeg_bytes(np.zeros((100, 100, 3), np.uint8)), max_pixels=5000)
+
+
+def test_decode_rejects_truncated_jpeg(astronaut_jpeg):
+    with pytest.raises(CorruptMedia):
+        decode_image(astronaut_jpeg[: len(astronaut_jpeg) // 2])
+
+
+def test_decode_converts_grayscale_and_alpha_to_rgb():
+    for mode in ("L", "RGBA", "P"):
+        buffer = io.BytesIO()
+        Image.new(mode, (32, 16)).save(buffer, "PNG")
+        decoded = decode_image(buffer.getvalue())
+        assert decoded.rgb.shape == (16, 32, 3) and decoded.format == "png"

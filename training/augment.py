@@ -1,0 +1,69 @@
+"""Batched data augmentation on tensors (no per-image Python loop).
+
+Random horizontal flip, a small random affine (rotation, scale, shift) via one
+grid_sample call for the whole batch, and random erasing of one rectangle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror about half of the batch left-right."""
+    flip = torch.rand(images.shape[0], generator=generator) < 0.5
+    images = images.clone()
+    images[flip] = images[flip].flip(-1)
+    return images
+
+
+def random_affine(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    max_degrees: float = 15.0,
+    max_shift: float = 0.1,
+    scale_range: tuple[float, float] = (0.9, 1.1),
+) -> torch.Tensor:
+    """Rotate by up to max_degrees, shift by up to max_shift of the side, and scale."""
+    count = images.shape[0]
+    angle = (torch.rand(count, generator=generator) * 2 - 1) * math.radians(max_degrees)
+    scale = torch.empty(count).uniform_(*scale_range, generator=generator)
+    shift = (torch.rand(count, 2, generator=generator) * 2 - 1) * max_shift * 2
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_erase(
+    images: torch.Tensor, generator: torch.Generator, probability: float = 0.5, max_area: float = 0.2
+) -> torch.Tensor:
+    """Zero one random rectangle (up to max_area of the image) in about `probability` of the images."""
+    count, _, height, width = images.shape
+    apply = torch.rand(count, generator=generator) < probability
+    area = torch.empty(count).uniform_(0.02, max_area, generator=generator) * height * width
+    aspect = torch.exp(torch.empty(count).uniform_(math.log(0.3), math.log(3.3), generator=generator))
+    box_h = (area * aspect).sqrt().clamp(1, height).long()
+    box_w = (area / aspect).sqrt().clamp(1, width).long()
+    top = (torch.rand(count, generator=generator) * (height - box_h + 1)).long()
+    left = (torch.rand(count, generator=generator) * (width - box_w + 1)).long()
+    rows = torch.arange(height).view(1, height, 1)
+    cols = torch.arange(width).view(1, 1, width)
+    inside = (
+        (rows >= top.view(-1, 1, 1)) & (rows < (top + box_h).view(-1, 1, 1))
+        & (cols >= left.view(-1, 1, 1)) & (cols < (left + box_w).view(-1, 1, 1))
+        & apply.view(-1, 1, 1)
+    )
+    return images.masked_fill(inside.unsqueeze(1), 0.0)
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The full training augmentation for a float batch (N, 1, H, W) in [0, 1]."""
+    images = random_flip(images, generator)
+    images = random_affine(images, generator)
+    return random_erase(images, generator)

@@ -1,0 +1,60 @@
+"""Classification metrics computed with numpy only (accuracy, macro-F1, per class, confusion)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts[true, predicted]."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class from a confusion matrix."""
+    true_positive = np.diag(matrix).astype(float)
+    predicted = matrix.sum(0).astype(float)
+    support = matrix.sum(1).astype(float)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def summary(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 of the arg-max predictions."""
+    predictions = probabilities.argmax(1)
+    matrix = confusion_matrix(labels, predictions, probabilities.shape[1])
+    return {
+        "accuracy": float((predictions == labels).mean()),
+        "macro_f1": float(per_class_scores(matrix)["f1"].mean()),
+    }
+
+
+def auroc_one_vs_rest(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve of each class against the rest (Mann-Whitney U, ties averaged)."""
+    scores = []
+    for label in range(probabilities.shape[1]):
+        positive = labels == label
+        positives, negatives = positive.sum(), (~positive).sum()
+        if positives == 0 or negatives == 0:
+            scores.append(float("nan"))
+            continue
+        ranks = _average_ranks(probabilities[:, label])
+        u = ranks[positive].sum() - positives * (positives + 1) / 2
+        scores.append(u / (positives * negatives))
+    return np.asarray(scores)
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing their mean rank."""
+    order = values.argsort(kind="mergesort")
+    sorted_values = values[order]
+    ranks = np.empty(len(values), dtype=float)
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    for start, end in zip(np.r_[0, boundaries], np.r_[boundaries, len(values)]):
+        ranks[order[start:end]] = (start + end + 1) / 2
+    return ranks

@@ -1,0 +1,174 @@
+"""Train the emotion classifier on an image-folder data set (FER2013 layout).
+
+    python -m training.train --data ../shared/datasets/fer2013 --out inference/weights/emotion_fer2013.pt
+
+Fixed seed, batched augmentation (flip, affine, erasing), label-smoothed
+cross-entropy (optionally class-weighted), SGD with a one-cycle schedule,
+bfloat16 autocast on CPUs that support it, best weights by val macro-F1.
+The full training state is written after every epoch to --state, and
+`--resume` continues from it exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from inference.emotion_net import EmotionNet, normalize, predict_probabilities, save_weights
+from inference.labels import HUMAN_EMOTIONS
+from training.augment import augment_batch
+from training.data import load_split
+from training.metrics import summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="folder with train/ and val/ class sub-folders")
+    parser.add_argument("--out", required=True, help="where to write the best inference weights (.pt)")
+    parser.add_argument("--state", default=str(Path.home() / ".cache/moodlens/train-state.pt"), help="resumable training state file")
+    parser.add_argument("--resume", action="store_true", help="continue from --state")
+    parser.add_argument("--init", help="start from these inference weights (fine-tune / warm restart)")
+    parser.add_argument("--cache", default=".cache/data", help="folder for decoded data-set arrays")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--class-weight", choices=("none", "sqrt"), default="none")
+    parser.add_argument("--widths", default="64,128,256,512", help="channels of the four conv stages")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--max-epochs-this-run", type=int, default=0, help="stop after this many epochs (0: all)")
+    return parser.parse_args(argv)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def class_weights(labels: np.ndarray, mode: str, num_classes: int) -> torch.Tensor | None:
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    weights = 1.0 / np.sqrt(counts)
+    return torch.tensor(weights / weights.mean() , dtype=torch.float32)
+
+
+def to_float_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (N, H, W) -> float (N, 1, H, W) in [0, 1]."""
+    return torch.from_numpy(images).to(device).unsqueeze(1).float().div_(255)
+
+
+def evaluate_split(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, device: torch.device,
+                   use_bf16: bool, batch_size: int = 512) -> dict[str, float]:
+    model.eval()
+    chunks = []
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        for start in range(0, len(images), batch_size):
+            batch = to_float_batch(images[start:start + batch_size], device)
+            chunks.append(predict_probabilities(model, batch, flip_tta=True).cpu().numpy())
+    return summary(labels, np.concatenate(chunks))
+
+
+def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, args, generator, device, use_bf16):
+    model.train()
+    order = torch.randperm(len(images), generator=generator).numpy()
+    batches = range(0, len(order) - args.batch_size + 1, args.batch_size)
+    total_loss = 0.0
+    progress = tqdm(batches, desc="train", leave=False, mininterval=5)
+    for start in progress:
+        index = order[start:start + args.batch_size]
+        batch = augment_batch(to_float_batch(images[index], torch.device("cpu")), generator).to(device)
+        batch = normalize(batch).contiguous(memory_format=torch.channels_last)
+        target = torch.from_numpy(labels[index]).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            logits = model(batch)
+        loss = F.cross_entropy(logits.float(), target, weight=loss_weights, label_smoothing=args.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item()
+        progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    return total_loss / max(1, len(batches))
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    generator = seed_everything(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_bf16 = bf16_supported(device)
+    classes = HUMAN_EMOTIONS
+    data = Path(args.data)
+    train_images, train_labels = load_split(data / "train", classes, cache_dir=args.cache)
+    val_images, val_labels = load_split(data / "val", classes, cache_dir=args.cache)
+    print(f"train {len(train_images)} val {len(val_images)} device {device} bf16 {use_bf16}", flush=True)
+
+    model = EmotionNet(len(classes), widths=tuple(int(w) for w in args.widths.split(",")))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                weight_decay=args.weight_decay)
+    steps_per_epoch = len(train_images) // args.batch_size
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=steps_per_epoch, pct_start=0.2)
+    loss_weights = class_weights(train_labels, args.class_weight, len(classes))
+    if loss_weights is not None:
+        loss_weights = loss_weights.to(device)
+    start_epoch, best, history = 0, {"macro_f1": -1.0}, []
+    state_path = Path(args.state)
+    if args.resume:
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        print(f"resumed at epoch {start_epoch}, best so far {best}", flush=True)
+
+    last_epoch = args.epochs if not args.max_epochs_this_run else min(args.epochs, start_epoch + args.max_epochs_this_run)
+    for epoch in range(start_epoch, last_epoch):
+        began = time.time()
+        loss = train_one_epoch(model, optimizer, scheduler, train_images, train_labels, loss_weights,
+                               args, generator, device, use_bf16)
+        scores = evaluate_split(model, val_images, val_labels, device, use_bf16)
+        record = {"epoch": epoch + 1, "loss": round(loss, 4), **{k: round(v, 4) for k, v in scores.items()},
+                  "seconds": round(time.time() - began, 1)}
+        history.append(record)
+        print(json.dumps(record), flush=True)
+        if scores["macro_f1"] > best["macro_f1"]:
+            best = record
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            save_weights(model, args.out, classes, {
+                "data": str(data), "epoch": epoch + 1, "val": scores, "args": vars(args),
+                "trained_on": date.today().isoformat(),
+            })
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "best": best,
+                    "history": history, "args": vars(args)}, state_path)
+    print(f"best: {json.dumps(best)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

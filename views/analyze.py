@@ -1,0 +1,109 @@
+"""Upload a photo, see its result, browse and delete your history, fetch your files."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from charts import horizontal_bars
+from extensions import db
+from forms import ConfirmForm, UploadForm
+from inference.errors import MediaError
+from models import Analysis
+from services import (
+    analysis_files,
+    analyze_upload,
+    delete_analysis,
+    http_status_for,
+    owned_analysis_or_404,
+    save_photo_analysis,
+)
+
+bp = Blueprint("analyze", __name__)
+
+COMMENTS = {
+    "angry": "Something has ruffled some feathers. A deep breath might help.",
+    "disgust": "Not a fan of whatever that was, it seems.",
+    "fear": "A touch of worry here. Hopefully it passes quickly.",
+    "happy": "What a lovely smile! Good vibes all around.",
+    "sad": "Looks a little down. Maybe time for something comforting.",
+    "surprise": "Whoa, something unexpected just happened!",
+    "neutral": "Calm and composed: a classic poker face.",
+}
+MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp"}
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("analyze.upload"))
+    return render_template("index.html")
+
+
+@bp.route("/analyze", methods=["GET", "POST"])
+@login_required
+def upload():
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return render_template("analyze/upload.html", form=form), 400 if form.errors else 200
+    data = form.photo.data.read()
+    try:
+        result = analyze_upload(data)
+    except MediaError as error:
+        form.photo.errors.append(str(error))
+        return render_template("analyze/upload.html", form=form), http_status_for(error)
+    analysis = save_photo_analysis(current_user, data, form.photo.data.filename, result)
+    return redirect(url_for("analyze.result", analysis_id=analysis.id))
+
+
+@bp.route("/analyses/<int:analysis_id>")
+@login_required
+def result(analysis_id: int):
+    analysis = owned_analysis_or_404(current_user, analysis_id)
+    bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in analysis.detections}
+    return render_template("analyze/result.html", analysis=analysis, bars=bars, comments=COMMENTS,
+                           delete_form=ConfirmForm())
+
+
+@bp.route("/analyses")
+@login_required
+def history():
+    page = db.paginate(
+        db.select(Analysis).filter_by(user_id=current_user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()),
+        page=request.args.get("page", 1, type=int), per_page=request.args.get("per_page", 12, type=int),
+        max_per_page=48,
+    )
+    return render_template("analyze/history.html", page=page, delete_form=ConfirmForm())
+
+
+@bp.route("/analyses/<int:analysis_id>/delete", methods=["POST"])
+@login_required
+def delete(analysis_id: int):
+    analysis = owned_analysis_or_404(current_user, analysis_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    delete_analysis(analysis)
+    flash("The analysis and its files were deleted.", "success")
+    return redirect(url_for("analyze.history"))
+
+
+def _viewable_analysis(analysis_id: int) -> Analysis:
+    if current_user.is_admin:
+        return db.get_or_404(Analysis, analysis_id)
+    return owned_analysis_or_404(current_user, analysis_id)
+
+
+@bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
+@login_required
+def media_file(analysis_id: int, variant: str):
+    """The uploaded file or its thumbnail, only for its owner (or an admin)."""
+    analysis = _viewable_analysis(analysis_id)
+    original, thumb = analysis_files(analysis)
+    path, mimetype = (original, MIME_TYPES[analysis.format]) if variant == "original" else (thumb, "image/jpeg")
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=mimetype, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,131 @@
+"""JSON API v1: bearer tokens (HTTP Basic to get one) and analyses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from extensions import csrf, db
+from inference.errors import MediaError
+from models import Analysis, ApiToken, User
+from services import (
+    analysis_to_dict,
+    analyze_upload,
+    delete_analysis,
+    http_status_for,
+    iso_utc,
+    owned_analysis_or_404,
+    save_photo_analysis,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _error(message: str, status: int, **headers: str):
+    return jsonify(error=message), status, headers
+
+
+def _bearer_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, plain = header.partition(" ")
+    if scheme.lower() != "bearer" or not plain:
+        return None
+    token = ApiToken.find_valid(plain.strip())
+    if token is None:
+        abort(401, description="The token is invalid, expired or revoked.")
+    g.api_token = token
+    return token.user
+
+
+def api_auth(view):
+    """A bearer token, or the browser session (then unsafe methods need the X-CSRFToken header)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = _bearer_user()
+        if user is None and current_user.is_authenticated:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                try:
+                    csrf.protect()
+                except CSRFError:
+                    abort(400, description="Missing or invalid CSRF token (send it as X-CSRFToken).")
+            user = current_user._get_current_object()
+        if user is None:
+            abort(401, description="Authentication required: send 'Authorization: Bearer <token>'.")
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.post("/tokens")
+def create_token():
+    """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
+    credentials = request.authorization
+    user = None
+    if credentials and credentials.type == "basic" and credentials.username:
+        user = db.session.scalar(db.select(User).filter_by(username=credentials.username))
+    if user is None or not user.check_password(credentials.password or "") or not user.active:
+        return _error("Invalid username or password.", 401, **{"WWW-Authenticate": 'Basic realm="moodlens"'})
+    token, plain = ApiToken.issue(user, timedelta(days=current_app.config["API_TOKEN_DAYS"]))
+    db.session.add(token)
+    db.session.commit()
+    return jsonify(token=plain, token_type="Bearer", expires_at=iso_utc(token.expires_at)), 201
+
+
+@bp.delete("/tokens/current")
+@api_auth
+def revoke_token():
+    token = g.get("api_token")
+    if token is None:
+        abort(400, description="Only a bearer token can be revoked.")
+    token.revoked = True
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/analyses")
+@api_auth
+def create_analysis():
+    upload = request.files.get("file")
+    if upload is None:
+        return _error("No file: send the photo as multipart field 'file'.", 400)
+    data = upload.read()
+    try:
+        result = analyze_upload(data)
+    except MediaError as error:
+        return _error(str(error), http_status_for(error))
+    analysis = save_photo_analysis(g.api_user, data, upload.filename, result)
+    response = jsonify(analysis_to_dict(analysis))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
+    return response
+
+
+@bp.get("/analyses")
+@api_auth
+def list_analyses():
+    page = db.paginate(
+        db.select(Analysis).filter_by(user_id=g.api_user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()),
+        page=request.args.get("page", 1, type=int), per_page=request.args.get("per_page", 20, type=int),
+        max_per_page=100, error_out=False,
+    )
+    return jsonify(items=[analysis_to_dict(a) for a in page.items], page=page.page, per_page=page.per_page,
+                   total=page.total, pages=page.pages)
+
+
+@bp.get("/analyses/<int:analysis_id>")
+@api_auth
+def get_analysis(analysis_id: int):
+    return jsonify(analysis_to_dict(owned_analysis_or_404(g.api_user, analysis_id)))
+
+
+@bp.delete("/analyses/<int:analysis_id>")
+@api_auth
+def remove_analysis(analysis_id: int):
+    delete_analysis(owned_analysis_or_404(g.api_user, analysis_id))
+    return "", 204

@@ -1,0 +1,73 @@
+"""Registration, log-in and log-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from extensions import db, login_manager
+from forms import ConfirmForm, LoginForm, RegisterForm
+from models import User
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None  # deactivation logs out at once
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after log-in."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("analyze.upload")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("analyze.upload"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        if db.session.scalar(db.select(User).filter_by(username=form.username.data)):
+            form.username.errors.append("That username is taken.")
+        else:
+            user = User(username=form.username.data)
+            user.set_password(form.password.data)
+            db.session.add(user)
+            db.session.commit()
+            login_user(user)
+            flash("Welcome to Moodlens! Upload a photo to get started.", "success")
+            return redirect(url_for("analyze.upload"))
+    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("analyze.upload"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(db.select(User).filter_by(username=form.username.data))
+        if user is None or not user.check_password(form.password.data):
+            flash("Wrong username or password.", "error")
+        elif not user.active:
+            flash("This account has been deactivated.", "error")
+        else:
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    if ConfirmForm().validate_on_submit():
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
