@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, g, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
@@ -120,4 +121,5 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(UserAdmin(User, db, endpoint="admin_users", name="Users"))
     admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name="Analyses"))
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name="Detections"))
+    admin.add_link(MenuLink(name="Back to Moodlens", url="/"))
     return admin

@@ -48,6 +48,7 @@ def test_upload_over_the_size_limit_is_refused(app, client, alice, astronaut):
     app.config["MAX_CONTENT_LENGTH"] = 20_000
     response = upload(client, jpeg_bytes(astronaut), "big.jpg")
     assert response.status_code == 413
+    assert "larger than the 0.0191 MB limit" in response.get_data(as_text=True)
     assert upload_files(app) == []
 
 
@@ -91,6 +92,9 @@ def test_files_are_served_with_safe_headers(client, alice, astronaut_jpeg):
     analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
     response = client.get(f"/analyses/{analysis_id}/original")
     assert response.mimetype == "image/jpeg"
+    page = client.get(f"/analyses/{analysis_id}")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.data == astronaut_jpeg
 
