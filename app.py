@@ -10,10 +10,14 @@ from pathlib import Path
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+import jobs
 from extensions import csrf, db, login_manager, migrate
 
 DEFAULTS = {
     "MAX_UPLOAD_MB": 10,
+    "MAX_VIDEO_MB": 100,
+    "MAX_VIDEO_SECONDS": 120,
+    "VIDEO_FPS": 4.0,
     "MAX_IMAGE_PIXELS": 40_000_000,
     "PER_PAGE": 12,
     "API_TOKEN_DAYS": 30,
@@ -48,8 +52,11 @@ def _configure(app: Flask, overrides: dict | None) -> None:
         os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moodlens.sqlite'}",
     )
     app.config.setdefault("UPLOAD_FOLDER", str(instance_path / "uploads"))
-    app.config.setdefault("SECRET_KEY", _secret_key(instance_path))
-    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    if not app.config.get("SECRET_KEY"):  # Flask's own default is None
+        app.config["SECRET_KEY"] = _secret_key(instance_path)
+    if not app.config.get("MAX_CONTENT_LENGTH"):
+        largest_mb = max(app.config["MAX_UPLOAD_MB"], app.config["MAX_VIDEO_MB"])
+        app.config["MAX_CONTENT_LENGTH"] = int(largest_mb * 1024 * 1024) + 64 * 1024  # room for the form fields
 
 
 CONTENT_SECURITY_POLICY = (
@@ -89,6 +96,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     csrf.init_app(app)
+    jobs.init_app(app)
 
     import models  # noqa: F401  (registers the tables with SQLAlchemy)
     from admin import init_admin

@@ -49,3 +49,27 @@ def stacked_columns(counts_by_period: dict[str, dict[str, int]], labels: tuple[s
                 segments.append(Segment(label, counts[label], top, share))
         columns.append(Column(period, total, counts, segments))
     return columns
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    points: str  # SVG polyline points in a TIMELINE_WIDTH x TIMELINE_HEIGHT box
+
+
+TIMELINE_WIDTH, TIMELINE_HEIGHT = 600, 200
+
+
+def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
+    """One polyline per emotion: x is time (0..duration), y is probability (1 at the top)."""
+    if not timeline:
+        return []
+    span = duration or max(point["t"] for point in timeline) or 1.0
+    labels = list(timeline[0]["emotions"])
+    return [
+        Line(label, " ".join(
+            f"{TIMELINE_WIDTH * point['t'] / span:.1f},{TIMELINE_HEIGHT * (1 - point['emotions'][label]):.1f}"
+            for point in timeline
+        ))
+        for label in labels
+    ]

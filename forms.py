@@ -26,7 +26,7 @@ class RegisterForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    photo = FileField("Photo", validators=[FileRequired("Choose a photo to analyse.")])
+    file = FileField("Photo or video", validators=[FileRequired("Choose a photo or a video to analyse.")])
     submit = SubmitField("Analyse")
 
 

@@ -53,8 +53,14 @@ class Analysis(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     media: Mapped[str] = mapped_column(String(16), default="image")
-    status: Mapped[str] = mapped_column(String(16), default="done")
+    status: Mapped[str] = mapped_column(String(16), default="done", index=True)  # queued, running, done, failed
     error: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration: Mapped[float | None] = mapped_column(Float)
+    fps_sampled: Mapped[float | None] = mapped_column(Float)
+    poster_time: Mapped[float | None] = mapped_column(Float)
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     thumb_name: Mapped[str | None] = mapped_column(String(64))
@@ -63,8 +69,8 @@ class Analysis(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     face_count: Mapped[int] = mapped_column(Integer, default=0)
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
-    detector: Mapped[str] = mapped_column(String(128))
-    classifier: Mapped[str] = mapped_column(String(128))
+    detector: Mapped[str | None] = mapped_column(String(128))
+    classifier: Mapped[str | None] = mapped_column(String(128))
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(
@@ -77,7 +83,7 @@ class Analysis(db.Model):
 
 
 class Detection(db.Model):
-    """One face (or animal) found in an analysis, with its emotion probabilities."""
+    """One face (or animal) found in a photo, or one tracked subject of a video, with its emotions."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
@@ -90,6 +96,11 @@ class Detection(db.Model):
     score: Mapped[float] = mapped_column(Float)
     emotions: Mapped[dict] = mapped_column(JSON)
     top: Mapped[str] = mapped_column(String(16), index=True)
+    # Videos: one row per track; box is the track's box on the poster frame (or its first box).
+    track_id: Mapped[int | None] = mapped_column(Integer)
+    timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    transitions: Mapped[list | None] = mapped_column(JSON)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")
 

@@ -14,8 +14,12 @@ from PIL import Image, ImageOps
 from werkzeug.utils import secure_filename
 
 from extensions import db
+from werkzeug.datastructures import FileStorage
+
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
+from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
+from jobs import job_queue
 from models import Analysis, Detection, User
 
 THUMB_SIZE = 320
@@ -45,14 +49,18 @@ def overall_top(faces: list[FaceResult]) -> str | None:
     return labels[int(mean.argmax())]
 
 
+def _jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
+    image = image.convert("RGB")
+    image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def _thumbnail_bytes(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode at reduced scale
-        thumb = ImageOps.exif_transpose(image).convert("RGB")
-        thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
-        buffer = io.BytesIO()
-        thumb.save(buffer, "JPEG", quality=85)
-        return buffer.getvalue()
+        return _jpeg_bytes(ImageOps.exif_transpose(image), THUMB_SIZE)
 
 
 def _write_files(files: dict[Path, bytes]) -> None:
@@ -100,6 +108,83 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
     return analysis
 
 
+def accept_upload(user: User, upload: FileStorage) -> Analysis:
+    """Analyse a photo now, or store a video and queue its analysis (type decided by content).
+
+    Raises MediaError (with an HTTP status from http_status_for) and leaves nothing behind.
+    """
+    head = upload.stream.read(16)
+    upload.stream.seek(0)
+    if sniff_video(head):
+        return queue_video_analysis(user, upload, sniff_video(head))
+    data = upload.read()
+    if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
+        raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
+    return save_photo_analysis(user, data, upload.filename, analyze_upload(data))
+
+
+def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
+    """Store the video, check it is readable and within the limits, and queue its analysis."""
+    key = uuid.uuid4().hex
+    path = upload_folder() / f"{key}.{container}"
+    upload.save(path)
+    try:
+        if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
+            raise MediaTooLarge(f"Videos are limited to {current_app.config['MAX_VIDEO_MB']} MB.")
+        info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
+        analysis = Analysis(user=user, media="video", status="queued", original_name=clean_original_name(upload.filename),
+                            stored_name=path.name, format=container, width=info.width, height=info.height,
+                            duration=info.duration)
+        db.session.add(analysis)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        raise
+    job_queue().submit(analysis.id)
+    return analysis
+
+
+def process_video_analysis(analysis: Analysis, progress) -> None:
+    """The job body: analyse the stored video, write the poster frame, store one detection per track."""
+    folder = upload_folder()
+    analyzer = VideoAnalyzer(get_pipeline(), fps=current_app.config["VIDEO_FPS"])
+    result = analyzer.analyze(folder / analysis.stored_name, current_app.config["MAX_VIDEO_SECONDS"], progress)
+    thumb_name = analysis.stored_name.rsplit(".", 1)[0] + ".thumb.jpg"
+    if result.poster_rgb is not None:
+        (folder / thumb_name).write_bytes(_jpeg_bytes(Image.fromarray(result.poster_rgb), 1280, quality=88))
+        analysis.thumb_name = thumb_name
+    _store_video_result(analysis, result)
+    db.session.commit()
+
+
+def _store_video_result(analysis: Analysis, result: VideoResult) -> None:
+    analysis.detections.clear()
+    for track in result.tracks:
+        poster_point = min(track["timeline"], key=lambda point: abs(point["t"] - result.poster_time))
+        x1, y1, x2, y2 = poster_point["box"]
+        summary = track["summary"]
+        analysis.detections.append(Detection(
+            position=track["track_id"], kind=track["kind"], x1=x1, y1=y1, x2=x2, y2=y2, score=track["score"],
+            emotions=summary["mean"], top=summary["dominant"], track_id=track["track_id"],
+            timeline=track["timeline"], summary=summary, transitions=track["transitions"],
+        ))
+    analysis.status, analysis.progress, analysis.error = "done", 1.0, None
+    analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
+    analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
+    analysis.face_count = len(result.tracks)
+    analysis.top_emotion = overall_top([
+        FaceResult(d.kind, d.box, d.score, d.emotions, d.top) for d in analysis.detections
+    ])
+    analysis.detector, analysis.classifier = result.models["detector"], result.models["classifier"]
+
+
+def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
+    """A JPEG (at most 640 px) of the stored video's frame at `seconds`."""
+    rgb = read_frame_at(upload_folder() / analysis.stored_name, seconds)
+    return _jpeg_bytes(Image.fromarray(rgb), 640, quality=80)
+
+
 def analysis_files(analysis: Analysis) -> list[Path]:
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     return [folder / name for name in (analysis.stored_name, analysis.thumb_name) if name]
@@ -134,8 +219,8 @@ def iso_utc(moment) -> str:
 
 
 def analysis_to_dict(analysis: Analysis) -> dict:
-    """The analysis JSON shared by the API and the CLI."""
-    return {
+    """The analysis JSON of the API: photos list detections, videos list tracks with timelines."""
+    document = {
         "id": analysis.id,
         "status": analysis.status,
         "media": analysis.media,
@@ -143,12 +228,23 @@ def analysis_to_dict(analysis: Analysis) -> dict:
         "filename": analysis.original_name,
         "width": analysis.width,
         "height": analysis.height,
-        "detections": [
-            FaceResult(kind=d.kind, box=d.box, score=d.score, emotions=d.emotions, top=d.top).to_dict()
-            for d in analysis.detections
-        ],
         "model": {"detector": analysis.detector, "classifier": analysis.classifier},
     }
+    if analysis.status in ("queued", "running"):
+        document["progress"] = analysis.progress
+    if analysis.status == "failed":
+        document["error"] = analysis.error
+    if analysis.media == "video":
+        document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled, tracks=[
+            {"track_id": d.track_id, "kind": d.kind, "summary": d.summary, "timeline": d.timeline,
+             "transitions": d.transitions} for d in analysis.detections
+        ])
+    else:
+        document["detections"] = [
+            FaceResult(kind=d.kind, box=d.box, score=d.score, emotions=d.emotions, top=d.top).to_dict()
+            for d in analysis.detections
+        ]
+    return document
 
 
 def http_status_for(error: MediaError) -> int:

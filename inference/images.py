@@ -41,7 +41,9 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
-        raise UnsupportedMediaType("This is not a supported image (JPEG, PNG, WebP or BMP).") from error
+        raise UnsupportedMediaType(
+            "This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI)."
+        ) from error
     except Image.DecompressionBombError as error:
         raise MediaTooLarge("The image has too many pixels to analyse.") from error
 

@@ -52,7 +52,7 @@ def two_faces(astronaut) -> np.ndarray:
 def app(tmp_path):
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
-         "SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": False},
+         "SECRET_KEY": "test-secret", "JOBS_MODE": "eager"},
         instance_path=str(tmp_path / "instance"),
     )
     with app.app_context():
@@ -91,7 +91,7 @@ def login(client, username: str, password: str = "correct horse", remember: bool
 
 def upload(client, content: bytes, filename: str = "photo.jpg"):
     token = csrf_token(client, "/analyze")
-    return client.post("/analyze", data={"photo": (io.BytesIO(content), filename), "csrf_token": token},
+    return client.post("/analyze", data={"file": (io.BytesIO(content), filename), "csrf_token": token},
                        content_type="multipart/form-data")
 
 
@@ -114,3 +114,40 @@ def bob_client(app):
 
 def upload_files(app) -> list[Path]:
     return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write RGB frames as an MP4 (mp4v) file with OpenCV."""
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    return path
+
+
+def moving_faces_frames(astronaut: np.ndarray, count: int, faces: int = 1) -> list[np.ndarray]:
+    """A 640x360 clip: `faces` real faces (the astronaut, downscaled) drifting right over a grey wall."""
+    face = np.asarray(Image.fromarray(astronaut[20:260, 120:340]).resize((150, 164)))
+    frames = []
+    for index in range(count):
+        canvas = np.full((360, 640, 3), 190, np.uint8)
+        for slot in range(faces):
+            x = 20 + slot * 210 + index * 2
+            canvas[90:254, x:x + 150] = face if slot % 2 == 0 else face[:, ::-1]
+        frames.append(canvas)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def two_face_video(tmp_path_factory, astronaut) -> Path:
+    """3 seconds at 10 fps with two faces moving slowly."""
+    return write_video(tmp_path_factory.mktemp("video") / "two.mp4", moving_faces_frames(astronaut, 30, faces=2))
+
+
+@pytest.fixture(scope="session")
+def faceless_video(tmp_path_factory) -> Path:
+    coffee = np.asarray(Image.fromarray(skdata.coffee()).resize((320, 240)))
+    return write_video(tmp_path_factory.mktemp("video") / "coffee.mp4", [coffee] * 20)

@@ -1,22 +1,24 @@
-"""Upload a photo, see its result, browse and delete your history, fetch your files."""
+"""Upload a photo or video, see its result, browse and delete your history, fetch your files."""
 
 from __future__ import annotations
+
+import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from charts import horizontal_bars
+from charts import horizontal_bars, timeline_lines
 from extensions import db
 from forms import ConfirmForm, UploadForm
 from inference.errors import MediaError
 from models import Analysis
 from services import (
+    accept_upload,
     analysis_files,
-    analyze_upload,
     delete_analysis,
     http_status_for,
     owned_analysis_or_404,
-    save_photo_analysis,
+    video_frame_jpeg,
 )
 
 bp = Blueprint("analyze", __name__)
@@ -30,7 +32,8 @@ COMMENTS = {
     "surprise": "Whoa, something unexpected just happened!",
     "neutral": "Calm and composed: a classic poker face.",
 }
-MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp"}
+MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
+              "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
 
 @bp.route("/")
@@ -46,13 +49,11 @@ def upload():
     form = UploadForm()
     if not form.validate_on_submit():
         return render_template("analyze/upload.html", form=form), 400 if form.errors else 200
-    data = form.photo.data.read()
     try:
-        result = analyze_upload(data)
+        analysis = accept_upload(current_user, form.file.data)
     except MediaError as error:
-        form.photo.errors.append(str(error))
+        form.file.errors.append(str(error))
         return render_template("analyze/upload.html", form=form), http_status_for(error)
-    analysis = save_photo_analysis(current_user, data, form.photo.data.filename, result)
     return redirect(url_for("analyze.result", analysis_id=analysis.id))
 
 
@@ -60,9 +61,18 @@ def upload():
 @login_required
 def result(analysis_id: int):
     analysis = owned_analysis_or_404(current_user, analysis_id)
+    if analysis.status in ("queued", "running", "failed"):
+        return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm())
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in analysis.detections}
-    return render_template("analyze/result.html", analysis=analysis, bars=bars, comments=COMMENTS,
-                           delete_form=ConfirmForm())
+    template = "analyze/video.html" if analysis.media == "video" else "analyze/result.html"
+    extra = {}
+    if analysis.media == "video":
+        extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0)
+                               for d in analysis.detections},
+                 "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0)
+                                for d in analysis.detections}}
+    return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
+                           **extra)
 
 
 @bp.route("/analyses")
@@ -102,8 +112,24 @@ def media_file(analysis_id: int, variant: str):
     path, mimetype = (original, MIME_TYPES[analysis.format]) if variant == "original" else (thumb, "image/jpeg")
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=mimetype, max_age=0)
+    return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
+
+
+@bp.route("/analyses/<int:analysis_id>/frame")
+@login_required
+def video_frame(analysis_id: int):
+    """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
+    analysis = _viewable_analysis(analysis_id)
+    if analysis.media != "video":
+        abort(404)
+    seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), analysis.duration or 0.0)
+    response = send_file(io.BytesIO(video_frame_jpeg(analysis, seconds)), mimetype="image/jpeg")
+    return _private_file(response)
+
+
+def _private_file(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = "inline"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+

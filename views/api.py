@@ -13,13 +13,12 @@ from extensions import csrf, db
 from inference.errors import MediaError
 from models import Analysis, ApiToken, User
 from services import (
+    accept_upload,
     analysis_to_dict,
-    analyze_upload,
     delete_analysis,
     http_status_for,
     iso_utc,
     owned_analysis_or_404,
-    save_photo_analysis,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -94,14 +93,12 @@ def create_analysis():
     upload = request.files.get("file")
     if upload is None:
         return _error("No file: send the photo as multipart field 'file'.", 400)
-    data = upload.read()
     try:
-        result = analyze_upload(data)
+        analysis = accept_upload(g.api_user, upload)
     except MediaError as error:
         return _error(str(error), http_status_for(error))
-    analysis = save_photo_analysis(g.api_user, data, upload.filename, result)
     response = jsonify(analysis_to_dict(analysis))
-    response.status_code = 201
+    response.status_code = 201 if analysis.status == "done" else 202
     response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
     return response
 

@@ -1,0 +1,248 @@
+"""Video analysis: sample frames, detect and track faces, classify in batches, smooth, summarise.
+
+Decoding uses OpenCV's FFmpeg backend, which applies the container's rotation
+metadata itself. Frames are sampled at `fps` (default 4 per second) by their
+timestamps; the crops of a batch of frames go through the classifier in one
+forward pass. Each track's probabilities are smoothed with an exponential
+moving average before the summary (dominant emotion, share of time, and the
+moments where the dominant emotion changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference.crops import gray_crops
+from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.pipeline import Pipeline
+from inference.tracking import IoUTracker
+
+ProgressCallback = Callable[[float], None]
+
+
+def sniff_video(head: bytes) -> str | None:
+    """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "mov" if head[8:10] == b"qt" else "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    return None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps if self.fps > 0 else 0.0
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not capture.isOpened():
+        capture.release()
+        raise CorruptMedia("The video cannot be opened: it is truncated, corrupt or has no video stream.")
+    return capture
+
+
+def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
+    """Check that the file is a readable video within the limits, before any analysis is queued."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(16)
+    except OSError as error:
+        raise CorruptMedia("The video cannot be opened: the stored file is missing or unreadable.") from error
+    if sniff_video(head) is None:
+        raise UnsupportedMediaType("This is not a supported video (MP4, MOV, WebM or AVI).")
+    capture = _open(path)
+    try:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            raise CorruptMedia("The video has no readable frames: it is truncated, corrupt or empty.")
+        info = VideoInfo(width=frame.shape[1], height=frame.shape[0], fps=float(capture.get(cv2.CAP_PROP_FPS) or 0),
+                         frame_count=int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    finally:
+        capture.release()
+    if info.width * info.height > max_pixels:
+        raise MediaTooLarge(f"The video is {info.width}x{info.height}; the limit is about 4K (8.3 megapixels).")
+    if info.duration > max_seconds:
+        raise MediaTooLarge(f"The video lasts {info.duration:.0f} s; the limit is {max_seconds:.0f} s.")
+    return info
+
+
+def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(timestamp in seconds, RGB frame) about every 1/fps seconds, by the frames' own timestamps."""
+    capture = _open(path)
+    native_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    next_sample, index = 0.0, 0
+    try:
+        while True:
+            if not capture.grab():
+                return
+            timestamp = index / native_fps
+            index += 1
+            if timestamp > max_seconds:
+                raise MediaTooLarge(f"The video is longer than the {max_seconds:.0f} s limit.")
+            if timestamp + 1e-6 < next_sample:
+                continue
+            ok, frame = capture.retrieve()
+            if not ok:
+                return
+            next_sample += 1.0 / fps
+            yield timestamp, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+
+
+def read_frame_at(path: Path, seconds: float) -> np.ndarray:
+    """The RGB frame shown at `seconds` (for thumbnails and the scrubber)."""
+    capture = _open(path)
+    try:
+        capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)
+        ok, frame = capture.read()
+        if not ok:
+            raise CorruptMedia(f"No frame at {seconds:.2f} s.")
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+
+
+def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponential moving average over time (rows), renormalised; alpha=1 keeps the raw values."""
+    smoothed = np.empty_like(probabilities)
+    for row, values in enumerate(probabilities):
+        smoothed[row] = values if row == 0 else alpha * values + (1 - alpha) * smoothed[row - 1]
+    return smoothed / smoothed.sum(1, keepdims=True)
+
+
+def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...]) -> tuple[dict, list[dict]]:
+    """Dominant emotion, share of time in each emotion, mean probabilities; and the transitions."""
+    tops = probabilities.argmax(1)
+    shares = np.bincount(tops, minlength=len(classes)) / len(tops)
+    summary = {
+        "dominant": classes[int(shares.argmax())],
+        "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
+        "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
+        "duration": round(times[-1] - times[0], 3),
+        "frames": len(times),
+    }
+    transitions = [
+        {"t": round(times[i], 3), "from": classes[int(tops[i - 1])], "to": classes[int(tops[i])]}
+        for i in range(1, len(tops)) if tops[i] != tops[i - 1]
+    ]
+    return summary, transitions
+
+
+@dataclass
+class TrackResult:
+    track_id: int
+    kind: str
+    times: list[float] = field(default_factory=list)
+    boxes: list[list[int]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    raw: list[np.ndarray] = field(default_factory=list)
+
+    def to_dict(self, classes: tuple[str, ...], alpha: float) -> dict:
+        smoothed = smooth(np.stack(self.raw), alpha)
+        summary, transitions = summarize(self.times, smoothed, classes)
+        timeline = [
+            {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)}}
+            for t, box, row in zip(self.times, self.boxes, smoothed)
+        ]
+        return {"track_id": self.track_id, "kind": self.kind, "score": round(float(np.mean(self.scores)), 4),
+                "summary": summary, "timeline": timeline, "transitions": transitions}
+
+
+@dataclass
+class VideoResult:
+    width: int
+    height: int
+    duration: float
+    fps_sampled: float
+    frames_analysed: int
+    tracks: list[dict]
+    models: dict[str, str]
+    poster_time: float
+    poster_rgb: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        return {"media": "video", "width": self.width, "height": self.height, "duration": round(self.duration, 3),
+                "fps_sampled": self.fps_sampled, "frames_analysed": self.frames_analysed, "tracks": self.tracks,
+                "model": self.models}
+
+
+class VideoAnalyzer:
+    """Runs the image pipeline's detector and classifier over a video's sampled frames."""
+
+    def __init__(self, pipeline: Pipeline, fps: float = 4.0, batch_frames: int = 8, smoothing: float = 0.5,
+                 min_track_frames: int = 2):
+        self.pipeline = pipeline
+        self.fps = fps
+        self.batch_frames = batch_frames
+        self.smoothing = smoothing
+        self.min_track_frames = min_track_frames
+
+    def analyze(self, path: Path, max_seconds: float = 120.0,
+                progress: ProgressCallback | None = None) -> VideoResult:
+        info = probe_video(path, max_seconds)
+        tracker, tracks = IoUTracker(), {}
+        poster: tuple[int, float, np.ndarray | None] = (-1, 0.0, None)
+        batch: list[tuple[float, np.ndarray]] = []
+        frames_analysed = 0
+        last_time = 0.0
+        for timestamp, frame in sample_frames(path, self.fps, max_seconds):
+            batch.append((timestamp, frame))
+            if len(batch) == self.batch_frames:
+                poster = self._process(batch, frames_analysed, tracker, tracks, poster)
+                frames_analysed += len(batch)
+                last_time = batch[-1][0]
+                batch = []
+                if progress:
+                    progress(min(0.99, last_time / max(info.duration, 1e-6)))
+        if batch:
+            poster = self._process(batch, frames_analysed, tracker, tracks, poster)
+            frames_analysed += len(batch)
+            last_time = batch[-1][0]
+        if frames_analysed == 0:
+            raise CorruptMedia("The video has no readable frames.")
+        classes = self.pipeline.classifier.classes
+        kept = [t for t in tracks.values() if len(t.times) >= min(self.min_track_frames, frames_analysed)]
+        return VideoResult(
+            width=info.width, height=info.height, duration=max(info.duration, last_time), fps_sampled=self.fps,
+            frames_analysed=frames_analysed, models=self.pipeline.models, poster_time=poster[1],
+            poster_rgb=poster[2], tracks=[t.to_dict(classes, self.smoothing) for t in kept],
+        )
+
+    def _process(self, batch, first_index, tracker, tracks, poster):
+        """Detect in all frames of the batch, track, and classify every crop in one forward pass."""
+        frames = [frame for _, frame in batch]
+        detections_per_frame = self.pipeline.detector.detect_batch(frames)
+        crops, owners = [], []
+        for offset, ((timestamp, frame), detections) in enumerate(zip(batch, detections_per_frame)):
+            ids = tracker.update(first_index + offset, [d.box for d in detections], [d.kind for d in detections])
+            if detections:
+                crops.append(gray_crops(frame, [d.box for d in detections], self.pipeline.classifier.input_size))
+            for detection, track_id in zip(detections, ids):
+                owners.append((track_id, detection, timestamp))
+            if len(detections) > poster[0]:
+                poster = (len(detections), timestamp, frame)
+        if crops:
+            probabilities = self.pipeline.classifier.predict(np.concatenate(crops))
+            for (track_id, detection, timestamp), row in zip(owners, probabilities):
+                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind))
+                track.times.append(timestamp)
+                track.boxes.append([round(v) for v in detection.box])
+                track.scores.append(detection.score)
+                track.raw.append(row)
+        return poster

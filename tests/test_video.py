@@ -1,0 +1,174 @@
+"""Videos: sampling, tracking, timelines, background jobs (progress, recovery, failures), pages and API."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+import jobs
+from extensions import db
+from inference.pipeline import get_pipeline
+from inference.tracking import IoUTracker
+from inference.video import VideoAnalyzer, sample_frames, smooth, sniff_video, summarize
+from models import Analysis, utcnow
+from tests.conftest import csrf_token, upload, upload_files, write_video
+
+
+def test_sniff_video_by_content():
+    assert sniff_video(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 4) == "mp4"
+    assert sniff_video(b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 4) == "mov"
+    assert sniff_video(b"\x1a\x45\xdf\xa3" + b"\x00" * 12) == "webm"
+    assert sniff_video(b"RIFF\x00\x00\x00\x00AVI LIST") == "avi"
+    assert sniff_video(b"RIFF\x00\x00\x00\x00WEBPVP8 ") is None
+    assert sniff_video(b"\xff\xd8\xff\xe0 a jpeg") is None
+
+
+def test_sampling_follows_the_requested_rate(two_face_video):
+    times = [t for t, _ in sample_frames(two_face_video, fps=4.0, max_seconds=60)]
+    assert len(times) == 12  # 3 s at 4 fps
+    assert np.allclose(np.diff(times), 0.25, atol=0.051)
+
+
+def test_tracker_keeps_ids_for_moving_boxes_and_starts_new_ones():
+    tracker = IoUTracker()
+    assert tracker.update(0, [(0, 0, 10, 10), (50, 50, 60, 60)], ["human", "human"]) == [1, 2]
+    assert tracker.update(1, [(52, 51, 62, 61), (1, 0, 11, 10)], ["human", "human"]) == [2, 1]
+    assert tracker.update(2, [(200, 200, 210, 210)], ["human"]) == [3]
+
+
+def test_smoothing_and_summary_on_a_known_sequence():
+    classes = ("a", "b")
+    raw = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])
+    assert np.allclose(smooth(raw, 1.0), raw)
+    smoothed = smooth(raw, 0.5)
+    assert smoothed[2, 0] > 0.4  # the jump is softened
+    summary, transitions = summarize([0, 1, 2, 3, 4], raw, classes)
+    assert summary["dominant"] == "b" and summary["share"] == {"a": 0.4, "b": 0.6}
+    assert transitions == [{"t": 2, "from": "a", "to": "b"}]
+
+
+def test_two_faces_are_tracked_through_the_clip(two_face_video):
+    result = VideoAnalyzer(get_pipeline(), fps=4.0).analyze(two_face_video)
+    assert result.frames_analysed == 12 and result.duration == pytest.approx(3.0, abs=0.1)
+    assert len(result.tracks) == 2
+    for track in result.tracks:
+        assert len(track["timeline"]) >= 10
+        assert all(sum(p["emotions"].values()) == pytest.approx(1, abs=1e-3) for p in track["timeline"])
+        xs = [p["box"][0] for p in track["timeline"]]
+        assert xs == sorted(xs)  # the faces drift right
+        assert sum(track["summary"]["share"].values()) == pytest.approx(1, abs=1e-3)
+
+
+def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_face_video):
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    assert response.status_code == 302
+    analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+    page = client.get(response.location).get_data(as_text=True)  # eager jobs: already done
+    assert page.count('class="timeline-chart"') == 2 and "Share of time" in page
+    assert 'id="scrub"' in page
+    frame = client.get(f"/analyses/{analysis_id}/frame?t=1.5")
+    assert frame.status_code == 200 and frame.mimetype == "image/jpeg"
+    assert client.get(f"/analyses/{analysis_id}/thumb").status_code == 200
+    document = client.get(f"/api/v1/analyses/{analysis_id}").json
+    assert document["media"] == "video" and document["fps_sampled"] == 4.0
+    assert document["duration"] == pytest.approx(3.0, abs=0.1)
+    track = document["tracks"][0]
+    assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions"}
+    assert set(track["timeline"][0]) >= {"t", "emotions"}
+
+
+def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # nothing runs until we say so
+    token = csrf_token(client, "/analyze")
+    response = client.post("/api/v1/analyses", headers={"X-CSRFToken": token},
+                           data={"file": (io.BytesIO(two_face_video.read_bytes()), "clip.mp4")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 202
+    assert response.json["status"] == "queued" and response.json["progress"] == 0
+    analysis_id = response.json["id"]
+    assert "Waiting in the queue" in client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    seen = []
+    with app.app_context():
+        original = jobs.report_progress
+        jobs.report_progress = lambda job_id, fraction: (seen.append(fraction), original(job_id, fraction))
+        try:
+            assert jobs.work_once(app) is True
+        finally:
+            jobs.report_progress = original
+    assert seen and seen == sorted(seen) and seen[-1] < 1
+    assert client.get(f"/api/v1/analyses/{analysis_id}").json["status"] == "done"
+
+
+def test_faceless_video_says_no_faces(client, alice, faceless_video):
+    response = upload(client, faceless_video.read_bytes(), "coffee.mp4")
+    assert "No faces found" in client.get(response.location).get_data(as_text=True)
+
+
+def test_bad_videos_get_clear_errors_and_leave_nothing(app, client, alice, two_face_video):
+    data = two_face_video.read_bytes()
+    app.config["MAX_VIDEO_SECONDS"] = 2
+    too_long = upload(client, data, "long.mp4")
+    assert too_long.status_code == 413 and "the limit is 2 s" in too_long.get_data(as_text=True)
+    app.config["MAX_VIDEO_SECONDS"] = 120
+    header_only = upload(client, data[:600], "cut.mp4")
+    assert header_only.status_code == 400
+    renamed = upload(client, b"this is a text file, not a video", "movie.mp4")
+    assert renamed.status_code == 415
+    assert upload(client, b"", "empty.mp4").status_code == 400
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+def test_a_job_whose_file_is_gone_fails_with_a_reason(app, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    for path in upload_files(app):
+        path.unlink()
+    jobs.work_once(app)
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        assert analysis.status == "failed" and "cannot be opened" in analysis.error
+    page = client.get(f"/analyses/{analysis.id}").get_data(as_text=True)
+    assert "The analysis failed" in page
+
+
+def test_interrupted_jobs_are_recovered_or_given_up(app, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    for _ in range(2):
+        upload(client, two_face_video.read_bytes(), "clip.mp4")
+    with app.app_context():
+        first, second = db.session.scalars(db.select(Analysis).order_by(Analysis.id)).all()
+        long_ago = utcnow() - timedelta(minutes=10)
+        # a worker died mid-job (stale heartbeat): once with attempts left, once with none
+        first.status, first.heartbeat_at, first.attempts, first.progress = "running", long_ago, 1, 0.4
+        second.status, second.heartbeat_at, second.attempts = "running", long_ago, 3
+        db.session.commit()
+        first_id, second_id = first.id, second.id
+    while jobs.work_once(app):
+        pass
+    with app.app_context():
+        assert db.session.get(Analysis, first_id).status == "done"
+        given_up = db.session.get(Analysis, second_id)
+        assert given_up.status == "failed" and "interrupted" in given_up.error
+    assert len(upload_files(app)) == 3  # both uploads are kept, plus the finished one's poster frame
+
+
+def test_embedded_thread_worker_processes_jobs(app, client, alice, two_face_video):
+    queue = jobs.EmbeddedQueue(app)
+    app.extensions["moodlens_jobs"] = queue
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    deadline = time.time() + 120
+    with app.app_context():
+        while time.time() < deadline:
+            status = db.session.scalar(db.select(Analysis.status))
+            db.session.rollback()
+            if status in ("done", "failed"):
+                break
+            time.sleep(0.5)
+    assert status == "done"
