@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,24 @@ def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
         ))
         for label in labels
     ]
+
+
+@dataclass(frozen=True)
+class CalendarCell:
+    day: str
+    week: int     # column, 0 = oldest week
+    weekday: int  # row, 0 = Monday
+    top: str | None
+    count: int
+
+
+def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12) -> list[CalendarCell]:
+    """A weeks x 7 grid ending with today's week; each day shows its most frequent top emotion."""
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    cells = []
+    for offset in range((today - first).days + 1):
+        day = first + timedelta(days=offset)
+        tops = tops_by_day.get(day, [])
+        top = max(set(tops), key=tops.count) if tops else None
+        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, top, len(tops)))
+    return cells

@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length, Regexp
 
 
@@ -34,3 +34,17 @@ class ConfirmForm(FlaskForm):
     """An empty form for POST-only buttons (delete, log out): it carries the CSRF token."""
 
     submit = SubmitField("Confirm")
+
+
+class SubjectForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(min=1, max=64)])
+    kind = SelectField("Kind", choices=[SelectChoice("person", "Person"), SelectChoice("dog", "Dog"),
+                                        SelectChoice("cat", "Cat")])
+    submit = SubmitField("Add subject")
+
+
+class AssignForm(FlaskForm):
+    """Assign a detection (a face in a photo, or a whole video track) to one of the user's subjects."""
+
+    subject = SelectField("Who is this?", coerce=int)
+    submit = SubmitField("Save")

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):
                                                     passive_deletes=True)
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                   passive_deletes=True)
+    subjects: Mapped[list[Subject]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                   passive_deletes=True, order_by="Subject.name")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -101,8 +103,10 @@ class Detection(db.Model):
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)
     summary: Mapped[dict | None] = mapped_column(JSON)
     transitions: Mapped[list | None] = mapped_column(JSON)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")
+    subject: Mapped[Subject | None] = relationship(back_populates="detections")
 
     @property
     def box(self) -> list[int]:
@@ -110,6 +114,25 @@ class Detection(db.Model):
 
     def __str__(self) -> str:
         return f"face {self.position} of analysis #{self.analysis_id}: {self.top}"
+
+
+class Subject(db.Model):
+    """A person or a pet whose emotion history a user follows."""
+
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    KINDS = ("person", "dog", "cat")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="subjects")
+    detections: Mapped[list[Detection]] = relationship(back_populates="subject")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
 
 
 class ApiToken(db.Model):

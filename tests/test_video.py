@@ -172,3 +172,14 @@ def test_embedded_thread_worker_processes_jobs(app, client, alice, two_face_vide
                 break
             time.sleep(0.5)
     assert status == "done"
+
+
+def test_video_cut_in_half_is_refused_or_analysed_never_stuck(app, client, alice, two_face_video):
+    data = two_face_video.read_bytes()
+    response = upload(client, data[: len(data) // 2], "half.mp4")
+    if response.status_code == 302:  # the readable part was analysed
+        with app.app_context():
+            assert db.session.scalar(db.select(Analysis.status)) in ("done", "failed")
+    else:
+        assert response.status_code == 400
+        assert upload_files(app) == []

@@ -6,12 +6,13 @@ import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from charts import horizontal_bars, timeline_lines
 from extensions import db
-from forms import ConfirmForm, UploadForm
+from forms import AssignForm, ConfirmForm, UploadForm
 from inference.errors import MediaError
-from models import Analysis
+from models import Analysis, Detection
 from services import (
     accept_upload,
     analysis_files,
@@ -71,8 +72,9 @@ def result(analysis_id: int):
                                for d in analysis.detections},
                  "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0)
                                 for d in analysis.detections}}
+    assign_forms = {d.id: assign_form(d) for d in analysis.detections}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
-                           **extra)
+                           assign_forms=assign_forms, **extra)
 
 
 @bp.route("/analyses")
@@ -84,6 +86,31 @@ def history():
         max_per_page=48,
     )
     return render_template("analyze/history.html", page=page, delete_form=ConfirmForm())
+
+
+@bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
+@login_required
+def assign_subject(detection_id: int):
+    """Assign a face (or a whole video track) to one of the user's subjects, or clear it (0)."""
+    detection = db.session.get(Detection, detection_id)
+    if detection is None or detection.analysis.user_id != current_user.id:
+        abort(404)
+    form = assign_form(detection)
+    if not form.validate_on_submit():
+        abort(400)
+    detection.subject_id = form.subject.data or None
+    db.session.commit()
+    flash("Saved: this face now counts in that subject's history." if detection.subject_id else
+          "The face is no longer assigned to a subject.", "success")
+    return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
+
+
+def assign_form(detection: Detection) -> AssignForm:
+    form = AssignForm(prefix=f"d{detection.id}", subject=detection.subject_id or 0)
+    form.subject.choices = [SelectChoice(0, "Nobody in particular")] + [
+        SelectChoice(subject.id, str(subject)) for subject in current_user.subjects
+    ]
+    return form
 
 
 @bp.route("/analyses/<int:analysis_id>/delete", methods=["POST"])

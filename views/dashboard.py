@@ -1,17 +1,23 @@
-"""The user's dashboard: emotion distribution and its trend per day or week."""
+"""Dashboards (emotion distribution, trend per day or week, mood calendar), for all of a user's
+analyses or for one subject; subjects themselves (create, delete, export their history)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from charts import horizontal_bars, stacked_columns
+from charts import calendar_cells, horizontal_bars, stacked_columns
 from extensions import db
+from forms import ConfirmForm, SubjectForm
 from inference.labels import HUMAN_EMOTIONS
-from models import Analysis, Detection, utcnow
+from models import Analysis, Detection, Subject, utcnow
+from services import iso_utc
 
 bp = Blueprint("dashboard", __name__)
 
@@ -36,27 +42,113 @@ def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[
     return {start.strftime("%d %b"): dict(counts[start]) for start in starts}
 
 
+def owned_subject_or_404(subject_id: int) -> Subject:
+    subject = db.session.get(Subject, subject_id)
+    if subject is None or subject.user_id != current_user.id:
+        abort(404)
+    return subject
+
+
+def _detections_query(subject: Subject | None):
+    query = db.select(Analysis.created_at, Detection.top).join(Detection.analysis) \
+        .where(Analysis.user_id == current_user.id)
+    return query.where(Detection.subject_id == subject.id) if subject else query
+
+
 @bp.route("/dashboard")
 @login_required
 def index():
     period = request.args.get("period", "day")
     if period not in PERIODS:
         period = "day"
-    rows = db.session.execute(
-        db.select(Analysis.created_at, Detection.top).join(Detection.analysis)
-        .where(Analysis.user_id == current_user.id)
-    ).all()
-    analysis_count = db.session.scalar(
-        db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id)
-    )
+    subject_id = request.args.get("subject", type=int)
+    subject = owned_subject_or_404(subject_id) if subject_id else None
+    rows = db.session.execute(_detections_query(subject)).all()
+    analysis_count = len({created_at for created_at, _ in rows}) if subject else db.session.scalar(
+        db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
+    tops_by_day: dict = defaultdict(list)
+    for created_at, top in rows:
+        tops_by_day[created_at.date()].append(top)
     return render_template(
         "dashboard/index.html",
+        subject=subject,
+        subjects=current_user.subjects,
         analysis_count=analysis_count,
         face_count=len(rows),
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in HUMAN_EMOTIONS},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=stacked_columns(trend(rows, period, utcnow()), HUMAN_EMOTIONS),
+        calendar=calendar_cells(tops_by_day, utcnow().date()),
         labels=HUMAN_EMOTIONS,
         period=period,
     )
+
+
+@bp.route("/subjects", methods=["GET", "POST"])
+@login_required
+def subjects():
+    form = SubjectForm()
+    if form.validate_on_submit():
+        name = form.name.data.strip()
+        if any(existing.name == name for existing in current_user.subjects):
+            form.name.errors.append("You already have a subject with that name.")
+        else:
+            db.session.add(Subject(user_id=current_user.id, name=name, kind=form.kind.data))
+            db.session.commit()
+            flash(f"{name} was added. Assign faces to them from any result page.", "success")
+            return redirect(url_for("dashboard.subjects"))
+    counts = dict(db.session.execute(
+        db.select(Detection.subject_id, db.func.count(Detection.id)).join(Detection.analysis)
+        .where(Analysis.user_id == current_user.id, Detection.subject_id.is_not(None))
+        .group_by(Detection.subject_id)
+    ).all())
+    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
+                           delete_form=ConfirmForm()), 400 if form.errors else 200
+
+
+@bp.route("/subjects/<int:subject_id>/delete", methods=["POST"])
+@login_required
+def delete_subject(subject_id: int):
+    subject = owned_subject_or_404(subject_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    db.session.delete(subject)
+    db.session.commit()
+    flash(f"{subject.name} was deleted; their analyses are kept, unassigned.", "success")
+    return redirect(url_for("dashboard.subjects"))
+
+
+def subject_history(subject: Subject) -> list[dict]:
+    """Every detection assigned to the subject, oldest first, with the analysis it belongs to."""
+    detections = db.session.scalars(
+        db.select(Detection).join(Detection.analysis).where(Detection.subject_id == subject.id)
+        .order_by(Analysis.created_at, Detection.position)
+    ).all()
+    return [
+        {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
+         "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
+         **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == "video" else {})}
+        for d in detections
+    ]
+
+
+@bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
+@login_required
+def export_subject(subject_id: int, fmt: str):
+    subject = owned_subject_or_404(subject_id)
+    history = subject_history(subject)
+    filename = f"moodlens-{subject.id}-history.{fmt}"
+    if fmt == "json":
+        body = json.dumps({"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
+                           "history": history}, indent=2)
+        mimetype = "application/json"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *HUMAN_EMOTIONS])
+        for row in history:
+            writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
+                             row["top"], *(row["emotions"].get(label, "") for label in HUMAN_EMOTIONS)])
+        body, mimetype = buffer.getvalue(), "text/csv"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
