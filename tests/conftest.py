@@ -13,6 +13,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from app import create_app
+from bench.clips import moving_faces_frames, write_video
 from extensions import db
 from models import User
 
@@ -114,31 +115,6 @@ def bob_client(app):
 
 def upload_files(app) -> list[Path]:
     return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    """Write RGB frames as an MP4 (mp4v) file with OpenCV."""
-    import cv2
-
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    writer.release()
-    return path
-
-
-def moving_faces_frames(astronaut: np.ndarray, count: int, faces: int = 1) -> list[np.ndarray]:
-    """A 640x360 clip: `faces` real faces (the astronaut, downscaled) drifting right over a grey wall."""
-    face = np.asarray(Image.fromarray(astronaut[20:260, 120:340]).resize((150, 164)))
-    frames = []
-    for index in range(count):
-        canvas = np.full((360, 640, 3), 190, np.uint8)
-        for slot in range(faces):
-            x = 20 + slot * 210 + index * 2
-            canvas[90:254, x:x + 150] = face if slot % 2 == 0 else face[:, ::-1]
-        frames.append(canvas)
-    return frames
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,35 @@
+"""Small real test clips: scikit-image's astronaut face(s) drifting over a plain wall, written with OpenCV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write RGB frames as an MP4 (mp4v) file with OpenCV."""
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    return path
+
+
+def moving_faces_frames(astronaut: np.ndarray, count: int, faces: int = 1) -> list[np.ndarray]:
+    """A 640x360 clip: up to 3 real faces (the astronaut, downscaled, every other one mirrored) over a
+    grey wall, drifting right by 2 px a frame and back again every 30 frames (a 60 px triangle wave)."""
+    face = np.asarray(Image.fromarray(astronaut[20:260, 120:340]).resize((150, 164)))
+    frames = []
+    for index in range(count):
+        canvas = np.full((360, 640, 3), 190, np.uint8)
+        for slot in range(faces):
+            drift = index * 2 % 120
+            x = 20 + slot * 200 + (drift if drift <= 60 else 120 - drift)
+            canvas[90:254, x:x + 150] = face if slot % 2 == 0 else face[:, ::-1]
+        frames.append(canvas)
+    return frames
