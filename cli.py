@@ -1,13 +1,14 @@
-"""Command-line tools: `flask users create-admin` and `flask analyze PATH --json`."""
+"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json]`, `flask jobs work`."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from extensions import db
@@ -58,6 +59,24 @@ def analyze_command(path: Path, as_json: bool) -> None:
         click.echo(f"  #{number} {face.top} ({face.emotions[face.top]:.0%}) at {face.box}")
 
 
+jobs_cli = AppGroup("jobs", help="Background analysis jobs.")
+
+
+@jobs_cli.command("work")
+@click.option("--once", is_flag=True, help="process the queued jobs, then exit")
+def work_command(once: bool) -> None:
+    """Process queued analyses in this process (with JOBS_MODE=external in the web processes)."""
+    from jobs import work_once
+
+    app = current_app._get_current_object()
+    while True:
+        if not work_once(app):
+            if once:
+                return
+            time.sleep(app.config["JOBS_POLL_SECONDS"])
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(analyze_command)

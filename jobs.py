@@ -9,7 +9,7 @@ is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked
 failed after JOBS_MAX_ATTEMPTS.
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
-with the first request), "eager" (run inside submit(), for tests and the CLI),
+with the server: `flask run`, gunicorn, or the first request), "eager" (run inside submit(), for tests and the CLI),
 "external" (only enqueue; `flask jobs work` processes the queue in another process).
 """
 
@@ -20,6 +20,7 @@ import threading
 from datetime import timedelta
 from typing import Protocol
 
+import click
 from flask import Flask, current_app
 
 from extensions import db
@@ -111,6 +112,7 @@ class EmbeddedQueue:
     def __init__(self, app: Flask):
         self.app = app
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -120,13 +122,20 @@ class EmbeddedQueue:
                 self._thread = threading.Thread(target=self._loop, name="moodlens-jobs", daemon=True)
                 self._thread.start()
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let the current job finish, then end the thread (tests; a server just exits)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def submit(self, analysis_id: int) -> None:
         self.start()
         self._wake.set()
 
     def _loop(self) -> None:
         poll_seconds = self.app.config["JOBS_POLL_SECONDS"]
-        while True:
+        while not self._stopping.is_set():
             try:
                 busy = work_once(self.app)
             except Exception:  # never let the worker thread die (e.g. database briefly locked)
@@ -169,7 +178,15 @@ def init_app(app: Flask) -> None:
     queue = QUEUES[app.config["JOBS_MODE"]](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):
-        app.before_request(queue.start)  # the worker (and restart recovery) begins with the first request
+        if _serving():
+            queue.start()  # picks up jobs left queued or running by the previous run
+        app.before_request(queue.start)
+
+
+def _serving() -> bool:
+    """True unless the app was loaded for a CLI command other than `flask run` (db upgrade, analyze...)."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
 
 
 def job_queue() -> JobQueue:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import jobs
+from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
@@ -159,19 +160,26 @@ def test_interrupted_jobs_are_recovered_or_given_up(app, client, alice, two_face
     assert len(upload_files(app)) == 3  # both uploads are kept, plus the finished one's poster frame
 
 
-def test_embedded_thread_worker_processes_jobs(app, client, alice, two_face_video):
-    queue = jobs.EmbeddedQueue(app)
-    app.extensions["moodlens_jobs"] = queue
-    upload(client, two_face_video.read_bytes(), "clip.mp4")
-    deadline = time.time() + 120
+def wait_for_job(app, seconds: float = 120) -> str:
+    deadline = time.time() + seconds
     with app.app_context():
         while time.time() < deadline:
             status = db.session.scalar(db.select(Analysis.status))
             db.session.rollback()
             if status in ("done", "failed"):
-                break
-            time.sleep(0.5)
-    assert status == "done"
+                return status
+            time.sleep(0.3)
+    return status
+
+
+def test_embedded_thread_worker_processes_jobs(app, client, alice, two_face_video):
+    queue = jobs.EmbeddedQueue(app)
+    app.extensions["moodlens_jobs"] = queue
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    try:
+        assert wait_for_job(app) == "done"
+    finally:
+        queue.stop()
 
 
 def test_video_cut_in_half_is_refused_or_analysed_never_stuck(app, client, alice, two_face_video):
@@ -183,3 +191,24 @@ def test_video_cut_in_half_is_refused_or_analysed_never_stuck(app, client, alice
     else:
         assert response.status_code == 400
         assert upload_files(app) == []
+
+
+def test_jobs_left_queued_are_picked_up_when_the_server_starts_again(app, tmp_path, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # the "old server" queues and stops
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    restarted = create_app({**{key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY")},
+                            "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.2}, instance_path=app.instance_path)
+    queue = restarted.extensions["moodlens_jobs"]
+    try:
+        assert wait_for_job(restarted) == "done"  # no request was needed
+    finally:
+        queue.stop()
+
+
+def test_jobs_work_command_drains_the_queue(app, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    result = app.test_cli_runner().invoke(args=["jobs", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(Analysis.status)) == "done"
