@@ -11,7 +11,7 @@ from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import jobs
-from extensions import csrf, db, login_manager, migrate
+from extensions import csrf, db, limiter, login_manager, migrate
 
 DEFAULTS = {
     "MAX_UPLOAD_MB": 10,
@@ -26,6 +26,8 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
+    "RATELIMIT_ENABLED": True,
+    "LOGIN_LIMITS": "10 per minute",  # per client address, and again per account name
 }
 
 
@@ -96,6 +98,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     csrf.init_app(app)
+    limiter.init_app(app)
     jobs.init_app(app)
 
     import models  # noqa: F401  (registers the tables with SQLAlchemy)

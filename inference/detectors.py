@@ -45,6 +45,7 @@ class MTCNNFaceDetector:
 
         self.name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
         self.max_side = max_side
+        self.min_face_size = min_face_size
         self.min_score = min_score
         self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
 
@@ -54,6 +55,8 @@ class MTCNNFaceDetector:
             return []
         height, width = frames[0].shape[:2]
         factor = downscale_factor(width, height, self.max_side)
+        if min(width, height) * factor < self.min_face_size:  # no room for a face (MTCNN would fail)
+            return [[] for _ in frames]
         small = np.stack([_resize(frame, factor) for frame in frames])
         with torch.inference_mode():
             boxes_per_frame, scores_per_frame = self._mtcnn.detect(small)

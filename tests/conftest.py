@@ -53,7 +53,7 @@ def two_faces(astronaut) -> np.ndarray:
 def app(tmp_path):
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
-         "SECRET_KEY": "test-secret", "JOBS_MODE": "eager"},
+         "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False},
         instance_path=str(tmp_path / "instance"),
     )
     with app.app_context():

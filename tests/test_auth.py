@@ -70,3 +70,26 @@ def test_deactivated_user_is_logged_out_at_once(app, client, alice):
         db.session.commit()
     assert client.get("/analyze").status_code == 302
     assert login(client, "alice").status_code == 401
+
+
+def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from tests.conftest import ROOT
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rl.sqlite'}",
+                      "SECRET_KEY": "x", "JOBS_MODE": "eager", "LOGIN_LIMITS": "3 per minute"},
+                     instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    make_user(app, "target")
+    attacker = app.test_client()
+    statuses = [login(attacker, "target", f"guess {n}").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    # the account stays locked from another address too, while other accounts are not
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert login(elsewhere, "target").status_code == 429
+    make_user(app, "other")
+    assert login(elsewhere, "other").status_code == 302

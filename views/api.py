@@ -20,6 +20,7 @@ from services import (
     iso_utc,
     owned_analysis_or_404,
 )
+from views.auth import login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -62,6 +63,7 @@ def api_auth(view):
 
 
 @bp.post("/tokens")
+@login_limits
 def create_token():
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
     credentials = request.authorization

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from extensions import db, login_manager
+from extensions import db, limiter, login_manager
 from forms import ConfirmForm, LoginForm, RegisterForm
 from models import User
 
@@ -46,7 +46,27 @@ def register():
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
 
 
+def login_account_key() -> str:
+    """Rate-limit key for password guesses against one account (form or HTTP Basic), from any address."""
+    name = request.form.get("username") or (request.authorization.username if request.authorization else "")
+    return "account:" + (name or "").strip().lower()
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_LIMITS"]
+
+
+def login_limits(view):
+    """Limit password attempts per client address and per account (LOGIN_LIMITS)."""
+    per_address = limiter.limit(_login_limit, methods=["POST"],
+                                error_message="Too many log-in attempts; wait a minute.")
+    per_account = limiter.limit(_login_limit, methods=["POST"], key_func=login_account_key,
+                                error_message="Too many log-in attempts for this account; wait a minute.")
+    return per_address(per_account(view))
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))

@@ -1,0 +1,111 @@
+"""Hostile and broken uploads: each gets a clear 4xx (or a sane result), never a 500, never leftovers."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from extensions import db
+from models import Analysis
+from tests.conftest import jpeg_bytes, upload, upload_files
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (a decompression bomb's calling card)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+REFUSED = {
+    "zero bytes": (b"", 400),
+    "html renamed .jpg": (b"<!doctype html><html><script>alert(1)</script></html>", 415),
+    "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 415),
+    "pdf": (b"%PDF-1.7\n1 0 obj<<>>endobj\n", 415),
+    "gif": (None, 415),
+    "bomb 30000x30000 png": (png_header_only(30000, 30000), 413),
+    "8000x8000 png over the pixel limit": (png_header_only(8000, 8000), 413),
+    "1x1 png": (None, 400),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_uploads(app, client, alice, name):
+    content, status = REFUSED[name]
+    if name == "gif":
+        content = encoded(Image.new("RGB", (64, 64), "red"), "GIF")
+    if name == "1x1 png":
+        content = encoded(Image.new("RGB", (1, 1)), "PNG")
+    response = upload(client, content, "upload.jpg")
+    assert response.status_code == status
+    assert 'class="field-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+def test_jpeg_polyglot_with_trailing_html_is_stored_but_served_as_an_image(client, alice, astronaut):
+    polyglot = jpeg_bytes(astronaut) + b"<html><script>alert(document.cookie)</script></html>"
+    response = upload(client, polyglot, "poly.html")
+    assert response.status_code == 302
+    served = client.get(response.location + "/original")
+    assert served.mimetype == "image/jpeg" and served.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in served.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "CMYK", "I;16", "P"])
+def test_unusual_pixel_formats_are_analysed(client, alice, astronaut, mode):
+    image = Image.fromarray(astronaut)
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(image.convert("L")).astype(np.uint16) * 257))
+    else:
+        image = image.convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    response = upload(client, encoded(image, fmt), f"unusual.{fmt.lower()}")
+    assert response.status_code == 302
+    assert "Face 1:" in client.get(response.location).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("size", [(10000, 2), (2, 10000), (5, 5), (4000, 30)])
+def test_absurd_shapes_give_no_faces_not_errors(client, alice, size):
+    response = upload(client, encoded(Image.new("RGB", size, "white"), "PNG"), "odd.png")
+    assert response.status_code == 302
+    assert "No faces found" in client.get(response.location).get_data(as_text=True)
+
+
+def test_animated_webp_uses_the_first_frame(client, alice, astronaut):
+    frames = [Image.fromarray(astronaut), Image.new("RGB", (512, 512), "black")]
+    animated = encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    response = upload(client, animated, "animated.webp")
+    assert response.status_code == 302
+    assert "Face 1:" in client.get(response.location).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("filename", ["../../etc/passwd.jpg", "..\\..\\boot.ini", "smile-ünïcødé-😀.jpg",
+                                      "x" * 3000 + ".jpg", "", "<script>.jpg"])
+def test_hostile_file_names_are_cleaned_and_never_used_as_paths(app, client, alice, astronaut_jpeg, filename):
+    response = upload(client, astronaut_jpeg, filename)
+    if not filename:
+        assert response.status_code == 400  # the browser sent no file
+        return
+    assert response.status_code == 302
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        assert "/" not in analysis.original_name and "\\" not in analysis.original_name
+        assert "<" not in analysis.original_name and len(analysis.original_name) <= 120
+        assert analysis.stored_name.endswith(".jpeg") and len(analysis.stored_name) == 32 + 5
+    stored = {path.name for path in upload_files(app)}
+    assert stored == {analysis.stored_name, analysis.thumb_name}
