@@ -1,0 +1,126 @@
+"""The real app in headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+A live server runs in a thread with the embedded job worker; the test walks
+through what a person does and saves a screenshot of each page in artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from app import create_app
+from bench.clips import moving_faces_frames, write_video
+from tests.conftest import ROOT, make_user
+
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture()
+def live_server(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite'}", "SECRET_KEY": "e2e",
+                      "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False},
+                     instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    make_user(app, "admin", "admin password", admin=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["moodlens_jobs"].stop()
+
+
+@pytest.fixture()
+def page():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.console_errors = []
+        page.on("console", lambda message: page.console_errors.append(message.text)
+                if message.type == "error" else None)
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+        yield page
+        browser.close()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def watch_progress(page: Page) -> list[int]:
+    """Values the progress bar shows until the page turns into the result."""
+    seen = []
+    while page.locator("#job-progress").count():
+        seen.append(int(page.locator("#job-progress").get_attribute("value") or 0))
+        page.wait_for_timeout(150)
+    return seen
+
+
+def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, astronaut, astronaut_jpeg):
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    video = write_video(tmp_path / "party.mp4", moving_faces_frames(astronaut, 200, faces=2), fps=10)
+    page.goto(live_server + "/")
+    shot(page, "01-landing")
+    page.click("text=Create an account")
+    page.fill("#username", "carol")
+    page.fill("#password", "carol's password")
+    page.fill("#confirm", "carol's password")
+    page.click("input[type=submit]")
+    assert page.url.endswith("/analyze")
+    shot(page, "02-upload")
+
+    page.set_input_files("#file", str(photo))
+    page.click("input[type=submit]")
+    page.wait_for_selector(".face-box")
+    assert page.locator(".face-box").count() == 1
+    assert page.locator(".bar-chart .is-top").count() == 1
+    shot(page, "03-photo-result")
+
+    page.goto(live_server + "/analyze")
+    page.set_input_files("#file", str(video))
+    page.click("input[type=submit]")
+    shot(page, "04-video-progress")
+    seen = watch_progress(page)
+    page.wait_for_selector(".timeline-chart", timeout=120_000)
+    assert page.locator(".timeline-chart").count() == 2
+    assert seen and seen == sorted(seen), f"progress should only grow: {seen}"
+    assert len(set(seen)) > 1, f"the bar should move: {seen}"
+    shot(page, "05-video-result")
+    page.fill("#scrub", "2")
+    page.dispatch_event("#scrub", "input")
+    expect(page.locator("#scrub-frame")).to_have_attribute("src", re.compile(r"t=2$"))
+
+    page.click("text=History")
+    assert page.locator(".history-item").count() == 2
+    shot(page, "06-history")
+    page.click("nav >> text=Dashboard")
+    assert page.locator(".bar-chart").count() == 1 and page.locator(".trend-chart rect").count() >= 1
+    shot(page, "07-dashboard")
+    page.click("text=Log out carol")
+    assert "/login" in page.url
+    assert page.console_errors == []
+
+    page.fill("#username", "admin")
+    page.fill("#password", "admin password")
+    page.click("input[type=submit]")
+    page.goto(live_server + "/admin/admin_analyses/")
+    assert page.locator("text=party.mp4").count() == 1
+    shot(page, "08-admin-analyses")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("tr", has_text="party.mp4").locator("button[title='Delete record'], .fa-trash").first.click()
+    page.wait_for_load_state()
+    assert page.locator("text=party.mp4").count() == 0
+    shot(page, "09-admin-after-delete")
