@@ -135,14 +135,17 @@ class EmbeddedQueue:
 
     def _loop(self) -> None:
         poll_seconds = self.app.config["JOBS_POLL_SECONDS"]
+        failures = 0
         while not self._stopping.is_set():
             try:
                 busy = work_once(self.app)
-            except Exception:  # never let the worker thread die (e.g. database briefly locked)
-                log.exception("jobs: worker loop error")
+                failures = 0
+            except Exception as error:  # never let the worker die (database locked, not migrated yet...)
+                failures += 1
+                log.warning("jobs: cannot reach the queue (%s); retrying", error, exc_info=failures == 1)
                 busy = False
             if not busy:
-                self._wake.wait(poll_seconds)
+                self._wake.wait(poll_seconds * min(failures + 1, 30))
                 self._wake.clear()
 
 

@@ -1,0 +1,85 @@
+"""Every route that takes an id, walked with another user's ids: always 404; every form needs CSRF."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from flask import url_for
+
+from extensions import db
+from models import Analysis, Detection, Subject
+from tests.conftest import csrf_token, upload
+
+SKIPPED_PREFIXES = ("/admin", "/static")
+
+
+@pytest.fixture()
+def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
+    upload(client, astronaut_jpeg, "photo.jpg")
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    token = csrf_token(client, "/subjects")
+    client.post("/subjects", data={"name": "Secret", "kind": "dog", "csrf_token": token})
+    with app.app_context():
+        return {
+            "analysis_id": db.session.scalar(db.select(Analysis.id).filter_by(media="video")),
+            "detection_id": db.session.scalar(db.select(Detection.id)),
+            "subject_id": db.session.scalar(db.select(Subject.id)),
+        }
+
+
+def id_routes(app) -> list[tuple[str, str, dict]]:
+    """(method, url, view args) for every non-admin route that takes an object id."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(SKIPPED_PREFIXES) or not any(arg.endswith("_id") for arg in rule.arguments):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((method, rule.endpoint, {arg: None for arg in rule.arguments}))
+    return routes
+
+
+def build(app, endpoint: str, args: dict, objects: dict) -> str:
+    values = {name: objects.get(name) for name in args}
+    if "variant" in args:
+        values["variant"] = "original"
+    if "fmt" in args:
+        values["fmt"] = "json"
+    with app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def test_another_user_gets_404_on_every_id_route(app, client, alice_objects, bob_client):
+    routes = id_routes(app)
+    assert len(routes) >= 9
+    token = csrf_token(bob_client, "/analyze")
+    basic = base64.b64encode(b"bob:correct horse").decode()
+    bearer = bob_client.post("/api/v1/tokens", headers={"Authorization": f"Basic {basic}"}).json["token"]
+    for method, endpoint, args in routes:
+        url = build(app, endpoint, args, alice_objects)
+        headers = {"Authorization": f"Bearer {bearer}"} if url.startswith("/api/") else {}
+        response = bob_client.open(url, method=method, headers=headers, data={"csrf_token": token})
+        assert response.status_code == 404, f"{method} {url} answered {response.status_code} to another user"
+        # ...and the owner really can reach it (the 404 is not an accident of the URL)
+        if method == "GET":
+            assert client.get(url).status_code == 200, f"GET {url} fails for its owner"
+    dashboard = f"/dashboard?subject={alice_objects['subject_id']}"  # an id in the query string
+    assert bob_client.get(dashboard).status_code == 404 and client.get(dashboard).status_code == 200
+
+
+def test_every_form_refuses_a_post_without_csrf_token(app, client, alice_objects):
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.rule.startswith(("/api/", "/admin")):
+            continue
+        url = build(app, rule.endpoint, {arg: None for arg in rule.arguments}, alice_objects)
+        response = client.post(url, data={"username": "alice", "password": "correct horse", "name": "x"})
+        assert response.status_code == 400, f"POST {url} accepted a request without a CSRF token"
+        assert re.search(r"CSRF|csrf", response.get_data(as_text=True))
+
+
+def test_passwords_use_a_modern_hash(app, alice):
+    from models import User
+
+    with app.app_context():
+        assert db.session.get(User, alice).password_hash.startswith("scrypt:")
