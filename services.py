@@ -25,6 +25,14 @@ from models import Analysis, Detection, User
 THUMB_SIZE = 320
 
 
+class StorageFailure(MediaError):
+    """The upload could not be written (disk full, folder not writable); nothing was kept."""
+
+    def __init__(self) -> None:
+        super().__init__("The server could not store the file (its disk is full or not writable). "
+                         "Nothing was saved; please try again later.")
+
+
 def upload_folder() -> Path:
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,12 +123,16 @@ def accept_upload(user: User, upload: FileStorage) -> Analysis:
     """
     head = upload.stream.read(16)
     upload.stream.seek(0)
-    if sniff_video(head):
-        return queue_video_analysis(user, upload, sniff_video(head))
-    data = upload.read()
-    if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
-        raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
-    return save_photo_analysis(user, data, upload.filename, analyze_upload(data))
+    try:
+        if sniff_video(head):
+            return queue_video_analysis(user, upload, sniff_video(head))
+        data = upload.read()
+        if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
+            raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
+        return save_photo_analysis(user, data, upload.filename, analyze_upload(data))
+    except OSError as error:
+        current_app.logger.error("storing an upload failed: %s", error)
+        raise StorageFailure() from error
 
 
 def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
@@ -248,7 +260,9 @@ def analysis_to_dict(analysis: Analysis) -> dict:
 
 
 def http_status_for(error: MediaError) -> int:
-    """415 for an unsupported type, 413 for too large, 400 for corrupt or unreadable media."""
+    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, else 400."""
+    if isinstance(error, StorageFailure):
+        return 507
     if isinstance(error, UnsupportedMediaType):
         return 415
     if isinstance(error, MediaTooLarge):

@@ -109,3 +109,16 @@ def test_hostile_file_names_are_cleaned_and_never_used_as_paths(app, client, ali
         assert analysis.stored_name.endswith(".jpeg") and len(analysis.stored_name) == 32 + 5
     stored = {path.name for path in upload_files(app)}
     assert stored == {analysis.stored_name, analysis.thumb_name}
+
+
+def test_unwritable_upload_folder_gives_a_clear_error_and_no_rows(app, client, alice, astronaut_jpeg,
+                                                                  two_face_video, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the upload folder should be")
+    app.config["UPLOAD_FOLDER"] = str(blocker / "uploads")
+    for content, name in ((astronaut_jpeg, "photo.jpg"), (two_face_video.read_bytes(), "clip.mp4")):
+        response = upload(client, content, name)
+        assert response.status_code == 507
+        assert "could not store the file" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
