@@ -7,8 +7,9 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import jobs
 from extensions import csrf, db, limiter, login_manager, migrate
@@ -28,6 +29,13 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,
     "RATELIMIT_ENABLED": True,
     "LOGIN_LIMITS": "10 per minute",  # per client address, and again per account name
+    "PRODUCTION": False,  # MOODLENS_PRODUCTION=true behind an HTTPS proxy: Secure cookies, HSTS, X-Forwarded-*
+}
+
+PRODUCTION_SETTINGS = {
+    "SESSION_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_SECURE": True,
+    "PREFERRED_URL_SCHEME": "https",
 }
 
 
@@ -49,6 +57,8 @@ def _configure(app: Flask, overrides: dict | None) -> None:
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("MOODLENS")
     app.config.update(overrides or {})
+    if app.config["PRODUCTION"]:
+        app.config.update(PRODUCTION_SETTINGS)
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",
         os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moodlens.sqlite'}",
@@ -71,6 +81,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["PRODUCTION"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/admin"):  # Flask-Admin's own pages use inline scripts
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     return response
@@ -87,7 +99,13 @@ def _register_error_pages(app: Flask) -> None:
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
-    """Build the app; `overrides` (tests) win over instance/config.py and MOODLENS_* variables."""
+    """Build the app; `overrides` (tests) win over instance/config.py and MOODLENS_* variables.
+
+    The instance folder (database, uploads, secret) is `instance_path`, else $MOODLENS_INSTANCE, else ./instance.
+    """
+    instance_path = instance_path or os.environ.get("MOODLENS_INSTANCE")
+    if instance_path:
+        instance_path = str(Path(instance_path).resolve())  # Flask wants it absolute
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     _configure(app, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -113,6 +131,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     register_cli(app)
     _register_error_pages(app)
     app.after_request(_security_headers)
+    if app.config["PRODUCTION"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # the HTTPS proxy in front
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), code=301))
     return app

@@ -1,4 +1,5 @@
-"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json]`, `flask jobs work`."""
+"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json]`, `flask jobs work`,
+`flask maintenance check [--repair]`."""
 
 from __future__ import annotations
 
@@ -76,7 +77,31 @@ def work_command(once: bool) -> None:
             time.sleep(app.config["JOBS_POLL_SECONDS"])
 
 
+maintenance_cli = AppGroup("maintenance", help="Consistency checks of the database and the upload folder.")
+
+
+@maintenance_cli.command("check")
+@click.option("--repair", is_flag=True, help="delete orphan files, fail jobs whose upload is gone, rebuild thumbnails")
+@click.option("--min-age", default=600.0, show_default=True,
+              help="seconds; younger unreferenced files may belong to an upload in progress")
+def check_command(repair: bool, min_age: float) -> None:
+    """Report files no analysis refers to and analyses whose files are gone; exit 1 if any (unless --repair)."""
+    from services import check_storage, repair_storage
+
+    check = check_storage(min_age)
+    for path in check.orphan_files:
+        click.echo(f"orphan file: {path}")
+    for analysis_id, status, name in check.missing_files:
+        click.echo(f"missing file: analysis {analysis_id} ({status}) has no {name}")
+    click.echo(f"{check.problems} problem(s) found" + (", repaired" if repair and check.problems else ""))
+    if repair:
+        repair_storage(check)
+    elif check.problems:
+        sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(maintenance_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(analyze_command)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from jobs import job_queue
 from models import Analysis, Detection, User
 
 THUMB_SIZE = 320
+MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
 
 
 class StorageFailure(MediaError):
@@ -216,6 +219,51 @@ def remove_files(files: list[Path]) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+@dataclass
+class StorageCheck:
+    """What `flask maintenance check` found: files no row refers to, and rows whose files are gone."""
+
+    orphan_files: list[Path] = field(default_factory=list)
+    missing_files: list[tuple[int, str, str]] = field(default_factory=list)  # (analysis id, status, file name)
+
+    @property
+    def problems(self) -> int:
+        return len(self.orphan_files) + len(self.missing_files)
+
+
+def check_storage(min_age_seconds: float) -> StorageCheck:
+    """Compare the upload folder with the analyses; files younger than `min_age_seconds` may belong to
+    an upload in progress (files are written before their row is committed) and are not orphans yet.
+    Jobs already failed for a missing upload are settled, not reported again."""
+    folder = upload_folder()
+    check, referenced = StorageCheck(), set()
+    rows = db.session.execute(db.select(Analysis.id, Analysis.status, Analysis.stored_name, Analysis.thumb_name)
+                              .where(Analysis.error.is_(None) | (Analysis.error != MISSING_UPLOAD)))
+    for analysis_id, status, *names in rows:
+        for name in filter(None, names):
+            referenced.add(name)
+            if not (folder / name).is_file():
+                check.missing_files.append((analysis_id, status, name))
+    cutoff = time.time() - min_age_seconds
+    check.orphan_files = sorted(path for path in folder.iterdir()
+                                if path.name not in referenced and path.is_file() and path.stat().st_mtime < cutoff)
+    return check
+
+
+def repair_storage(check: StorageCheck) -> None:
+    """Delete the orphan files; fail the queued or running jobs whose upload is gone; rebuild missing
+    photo thumbnails. Finished analyses whose upload is gone keep their results (reported only)."""
+    remove_files(check.orphan_files)
+    folder = upload_folder()
+    for analysis_id, status, name in check.missing_files:
+        analysis = db.session.get(Analysis, analysis_id)
+        if name == analysis.stored_name and status in ("queued", "running"):
+            analysis.status, analysis.error = "failed", MISSING_UPLOAD
+        elif name == analysis.thumb_name and analysis.media == "image" and (folder / analysis.stored_name).is_file():
+            (folder / name).write_bytes(_thumbnail_bytes((folder / analysis.stored_name).read_bytes()))
+    db.session.commit()
 
 
 def owned_analysis_or_404(user: User, analysis_id: int) -> Analysis:

@@ -49,16 +49,19 @@ def two_faces(astronaut) -> np.ndarray:
     return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
 
 
-@pytest.fixture()
-def app(tmp_path):
-    app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
-         "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False},
-        instance_path=str(tmp_path / "instance"),
-    )
+def make_app(folder: Path, **overrides):
+    """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
+                "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}
+    app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
-    yield app
+    return app
+
+
+@pytest.fixture()
+def app(tmp_path):
+    return make_app(tmp_path)
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from extensions import db
 from models import User
-from tests.conftest import csrf_token, login, make_user
+from tests.conftest import csrf_token, login, make_app, make_user
 
 
 def test_register_logs_in_and_hashes_the_password(app, client):
@@ -73,16 +73,7 @@ def test_deactivated_user_is_logged_out_at_once(app, client, alice):
 
 
 def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from tests.conftest import ROOT
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rl.sqlite'}",
-                      "SECRET_KEY": "x", "JOBS_MODE": "eager", "LOGIN_LIMITS": "3 per minute"},
-                     instance_path=str(tmp_path / "instance"))
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
     make_user(app, "target")
     attacker = app.test_client()
     statuses = [login(attacker, "target", f"guess {n}").status_code for n in range(4)]
@@ -93,3 +84,20 @@ def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
     assert login(elsewhere, "target").status_code == 429
     make_user(app, "other")
     assert login(elsewhere, "other").status_code == 302
+
+
+def test_production_config_sends_secure_cookies_and_hsts(tmp_path):
+    app = make_app(tmp_path, PRODUCTION=True)
+    make_user(app, "pat")
+    client = app.test_client()
+    response = login(client, "pat", remember=True)
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies and all("Secure" in cookie and "HttpOnly" in cookie for cookie in cookies)
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_development_config_keeps_plain_http_cookies(app, client):
+    make_user(app, "dev")
+    response = login(client, "dev")
+    assert "Secure" not in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in response.headers

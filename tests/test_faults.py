@@ -1,0 +1,106 @@
+"""Faults: the server is SIGKILLed in the middle of video jobs, and storage drifts from the database.
+
+After a restart every job finishes (or fails with its reason), nothing uploaded is lost, and
+`flask maintenance check` finds no orphans; when files and rows do drift apart (a crash between
+writing a file and committing its row, a file deleted by hand), the check reports and repairs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from bench.clips import moving_faces_frames, write_video
+from bench.server import AppServer, api_session, flask_command, prepare_instance
+from extensions import db
+from models import Analysis
+from tests.conftest import upload, upload_files
+
+SETTINGS = {"JOBS_STALE_SECONDS": 2, "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False}
+
+
+def wait_for(condition, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")
+
+
+def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
+    instance = tmp_path / "instance"
+    prepare_instance(instance, "owner", "owner password")
+    clips = [write_video(tmp_path / f"clip{n}.mp4", moving_faces_frames(astronaut, 120, faces=2), fps=10)
+             for n in range(2)]
+    server = AppServer(instance, SETTINGS)
+    url = server.start()
+    session = api_session(url, "owner", "owner password")
+    ids = []
+    for clip in clips:
+        response = session.post(url + "/api/v1/analyses", files={"file": (clip.name, clip.read_bytes())}, timeout=60)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+
+    def first_job_under_way():
+        document = session.get(f"{url}/api/v1/analyses/{ids[0]}", timeout=30).json()
+        return document["status"] == "running" and document["progress"] > 0
+
+    wait_for(first_job_under_way, timeout=120)
+    server.kill()
+    database = sqlite3.connect(instance / "moodlens.sqlite")
+    statuses = dict(database.execute("SELECT id, status FROM analysis"))
+    assert statuses[ids[0]] == "running" and statuses[ids[1]] == "queued"
+
+    with AppServer(instance, SETTINGS) as restarted:
+        session = api_session(restarted.url, "owner", "owner password")
+
+        def all_finished():
+            documents = [session.get(f"{restarted.url}/api/v1/analyses/{n}", timeout=30).json() for n in ids]
+            return documents if all(d["status"] in ("done", "failed") for d in documents) else None
+
+        documents = wait_for(all_finished, timeout=240, interval=0.5)
+    assert [d["status"] for d in documents] == ["done", "done"]
+    assert all(len(d["tracks"]) == 2 and d["tracks"][0]["timeline"] for d in documents)
+    attempts = dict(database.execute("SELECT id, attempts FROM analysis"))
+    assert attempts == {ids[0]: 2, ids[1]: 1}
+    for name, thumb in database.execute("SELECT stored_name, thumb_name FROM analysis"):
+        assert (instance / "uploads" / name).stat().st_size > 0 and (instance / "uploads" / thumb).is_file()
+    check = flask_command(instance, "maintenance", "check", "--min-age", "0")
+    assert "0 problem(s) found" in check.stdout
+
+
+def test_maintenance_check_reports_then_repairs_drift(app, client, alice, astronaut_jpeg):
+    assert upload(client, astronaut_jpeg).status_code == 302
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    with app.app_context():
+        photo = db.session.scalar(db.select(Analysis))
+        stored, thumb = folder / photo.stored_name, folder / photo.thumb_name
+        thumb.unlink()
+        db.session.add(Analysis(user_id=alice, media="video", status="queued", original_name="lost.mp4",
+                                stored_name="0" * 32 + ".mp4", format="mp4", width=320, height=240))
+        db.session.commit()
+    orphan, fresh = folder / ("f" * 32 + ".jpeg"), folder / ("e" * 32 + ".jpeg")
+    orphan.write_bytes(b"left by a crash before its row was committed")
+    fresh.write_bytes(b"an upload in progress")
+    an_hour_ago = time.time() - 3600
+    os.utime(orphan, (an_hour_ago, an_hour_ago))
+
+    runner = app.test_cli_runner()
+    report = runner.invoke(args=["maintenance", "check"])
+    assert report.exit_code == 1
+    assert f"orphan file: {orphan}" in report.output and str(fresh) not in report.output
+    assert "has no " + thumb.name in report.output and "(queued) has no " + "0" * 32 in report.output
+    assert "3 problem(s) found" in report.output
+
+    assert runner.invoke(args=["maintenance", "check", "--repair"]).exit_code == 0
+    assert not orphan.exists() and fresh.exists() and thumb.stat().st_size > 0
+    with app.app_context():
+        lost = db.session.scalar(db.select(Analysis).filter_by(original_name="lost.mp4"))
+        assert lost.status == "failed" and "missing" in lost.error
+    assert set(upload_files(app)) == {stored, thumb, fresh}
+    after = runner.invoke(args=["maintenance", "check"])
+    assert after.exit_code == 0 and "0 problem(s) found" in after.output  # the failed row tells its owner why
