@@ -74,7 +74,7 @@ class AppServer:
             try:
                 if requests.get(self.url + "/login", timeout=5).status_code == 200:
                     return self.url
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"the server did not answer within {timeout} s; see {self.log}")

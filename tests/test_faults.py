@@ -1,4 +1,5 @@
-"""Faults: the server is SIGKILLed in the middle of video jobs, and storage drifts from the database.
+"""Faults: the server is SIGKILLed in the middle of video jobs, storage drifts from the database,
+and several gunicorn processes write to one SQLite database at once.
 
 After a restart every job finishes (or fails with its reason), nothing uploaded is lost, and
 `flask maintenance check` finds no orphans; when files and rows do drift apart (a crash between
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from bench.clips import moving_faces_frames, write_video
+from bench.load import run_load
 from bench.server import AppServer, api_session, flask_command, prepare_instance
 from extensions import db
 from models import Analysis
@@ -71,6 +73,13 @@ def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
         assert (instance / "uploads" / name).stat().st_size > 0 and (instance / "uploads" / thumb).is_file()
     check = flask_command(instance, "maintenance", "check", "--min-age", "0")
     assert "0 problem(s) found" in check.stdout
+
+
+def test_concurrent_users_on_several_gunicorn_workers_get_no_errors_and_no_locks():
+    recorder, _, server_log = run_load(workers=2, clients=4, seconds=8)
+    assert len(recorder.latencies["upload photo"]) >= 4
+    assert sum(recorder.errors.values()) == 0
+    assert "database is locked" not in server_log and "Traceback" not in server_log
 
 
 def test_maintenance_check_reports_then_repairs_drift(app, client, alice, astronaut_jpeg):
