@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from extensions import db
 from inference.errors import MediaError
-from models import User
+from models import User, found_summary
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -55,9 +55,10 @@ def analyze_command(path: Path, as_json: bool) -> None:
         document = {"id": None, "status": "done", "created_at": None, "filename": path.name, **result.to_dict()}
         click.echo(json.dumps(document))
         return
-    click.echo(f"{path.name}: {result.width}x{result.height}, {len(result.detections)} face(s)")
-    for number, face in enumerate(result.detections, start=1):
-        click.echo(f"  #{number} {face.top} ({face.emotions[face.top]:.0%}) at {face.box}")
+    click.echo(f"{path.name}: {result.width}x{result.height}, {found_summary([d.kind for d in result.detections])}")
+    for number, found in enumerate(result.detections, start=1):
+        emotion = f"{found.top} ({found.emotions[found.top]:.0%})" if found.top else "no emotion model"
+        click.echo(f"  #{number} {found.kind}: {emotion} at {found.box}")
 
 
 jobs_cli = AppGroup("jobs", help="Background analysis jobs.")

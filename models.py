@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
+from inference.labels import UNSURE_BELOW
 
 
 def utcnow() -> datetime:
@@ -84,6 +85,16 @@ class Analysis(db.Model):
         return f"#{self.id} {self.original_name}"
 
 
+KIND_TITLES = {"human": "Face", "dog": "Dog", "cat": "Cat"}
+KIND_NOUNS = {"human": ("face", "faces"), "dog": ("dog", "dogs"), "cat": ("cat", "cats")}
+
+
+def found_summary(kinds: list[str]) -> str:
+    """"2 faces, 1 dog" for the kinds of an analysis's detections; "nothing found" without any."""
+    counts = {kind: kinds.count(kind) for kind in KIND_NOUNS if kind in kinds}
+    return ", ".join(f"{n} {KIND_NOUNS[kind][n != 1]}" for kind, n in counts.items()) or "nothing found"
+
+
 class Detection(db.Model):
     """One face (or animal) found in a photo, or one tracked subject of a video, with its emotions."""
 
@@ -97,7 +108,7 @@ class Detection(db.Model):
     y2: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     emotions: Mapped[dict] = mapped_column(JSON)
-    top: Mapped[str] = mapped_column(String(16), index=True)
+    top: Mapped[str | None] = mapped_column(String(16), index=True)  # None: no emotion model for this kind (cats)
     # Videos: one row per track; box is the track's box on the poster frame (or its first box).
     track_id: Mapped[int | None] = mapped_column(Integer)
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)
@@ -112,8 +123,18 @@ class Detection(db.Model):
     def box(self) -> list[int]:
         return [self.x1, self.y1, self.x2, self.y2]
 
+    @property
+    def title(self) -> str:
+        """"Face 1", "Dog 2", "Cat 3"."""
+        return f"{KIND_TITLES.get(self.kind, self.kind.title())} {self.position}"
+
+    @property
+    def unsure(self) -> bool:
+        """The top emotion is below the wording threshold: pages say "unsure" rather than over-claim."""
+        return self.top is not None and self.emotions[self.top] < UNSURE_BELOW
+
     def __str__(self) -> str:
-        return f"face {self.position} of analysis #{self.analysis_id}: {self.top}"
+        return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"
 
 
 class Subject(db.Model):

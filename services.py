@@ -52,11 +52,14 @@ def clean_original_name(name: str | None) -> str:
 
 
 def overall_top(faces: list[FaceResult]) -> str | None:
-    """The emotion with the highest mean probability over all faces, or None without faces."""
-    if not faces:
+    """The emotion with the highest mean probability over the people (else over the dogs); None when
+    nothing found has an emotion model."""
+    classified = [face for face in faces if face.top is not None]
+    if not classified:
         return None
-    labels = list(faces[0].emotions)
-    mean = np.mean([[face.emotions[label] for label in labels] for face in faces], axis=0)
+    kind = "human" if any(face.kind == "human" for face in classified) else classified[0].kind
+    labels = list(next(face for face in classified if face.kind == kind).emotions)
+    mean = np.mean([[face.emotions[label] for label in labels] for face in classified if face.kind == kind], axis=0)
     return labels[int(mean.argmax())]
 
 

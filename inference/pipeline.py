@@ -1,6 +1,8 @@
 """The analysis pipeline shared by the web app, the CLI and the tests.
 
-decode -> detect -> crop (square, with margin) -> classify (one batch).
+decode -> detect faces and pets -> crop (square, with margin) -> classify (one batch per model).
+Faces go to the FER2013 classifier, dogs to the dog-emotion model; cats are boxed only
+(no emotion model for cats yet: their emotions are empty and their top is None).
 Models are built once per process, lazily, on the GPU when there is one.
 """
 
@@ -10,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -17,8 +20,9 @@ import numpy as np
 import torch
 
 from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
-from inference.crops import gray_crops
-from inference.detectors import Detection, MTCNNFaceDetector
+from inference.crops import gray_crops, rgb_crops
+from inference.detectors import PET_WEIGHTS, Detection, MTCNNFaceDetector, SSDPetDetector
+from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, decode_image
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,7 @@ class FaceResult:
     box: list[int]
     score: float
     emotions: dict[str, float]
-    top: str
+    top: str | None
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "box": self.box, "score": round(self.score, 4),
@@ -67,43 +71,71 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     timings[stage] = (time.perf_counter() - started) * 1000
 
 
+Classified = tuple[dict[str, float], str | None]  # emotions and top label of one detection
+
+
 class Pipeline:
-    """Face detector + emotion classifier on one device."""
+    """Face and pet detectors, the face and dog emotion classifiers, on one device."""
 
     def __init__(self, device: torch.device | None = None):
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         log.info("loading models on %s", self.device)
         self.detector = MTCNNFaceDetector(self.device)
         self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device)
+        self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
+        self.dog_classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device) if DOG_HEAD_WEIGHTS.exists() else None
+        self._pet_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pet-detector")
+        if self.pet_detector is None:
+            log.warning("no dog/cat detector in %s (run scripts/setup.sh): photos are searched for faces only",
+                        PET_WEIGHTS)
 
     @property
     def models(self) -> dict[str, str]:
-        return {"detector": self.detector.name, "classifier": self.classifier.name}
+        detectors = [self.detector.name] + ([self.pet_detector.name] if self.pet_detector else [])
+        classifiers = [self.classifier.name] + ([self.dog_classifier.name] if self.dog_classifier else [])
+        return {"detector": " + ".join(detectors), "classifier": " + ".join(classifiers)}
 
-    def _face_results(self, detections: list[Detection], probabilities: np.ndarray) -> list[FaceResult]:
-        classes = self.classifier.classes
-        return [
-            FaceResult(kind=detection.kind, box=[round(v) for v in detection.box], score=detection.score,
-                       emotions=_rounded_probabilities(row, classes), top=classes[int(row.argmax())])
-            for detection, row in zip(detections, probabilities)
-        ]
+    def detect_batch(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """Faces, then dogs and cats, in RGB frames of one size; one list per frame.
+
+        The pet detector (OpenCV) runs in a second thread while MTCNN (torch) runs in this one:
+        both release the GIL, and MTCNN's many small steps leave the cores room to share.
+        """
+        if self.pet_detector is None:
+            return self.detector.detect_batch(frames)
+        pets = self._pet_thread.submit(self.pet_detector.detect_batch, frames)
+        faces = self.detector.detect_batch(frames)
+        return [found_faces + found_pets for found_faces, found_pets in zip(faces, pets.result())]
+
+    def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]]) -> list[list[Classified]]:
+        """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another."""
+        results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
+        models = [("human", self.classifier, gray_crops), ("dog", self.dog_classifier, rgb_crops)]
+        for kind, model, crop in models:
+            places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]
+            if model is None or not places:
+                continue
+            crops = np.concatenate([crop(frame, [det.box for det in found if det.kind == kind], model.input_size)
+                                    for frame, found in zip(frames, detections)])
+            for (f, d), row in zip(places, model.predict(crops)):
+                results[f][d] = (_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())])
+        return results
 
     def analyze_bytes(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageResult:
         """Decode and analyse one image file's bytes (raises inference.errors.MediaError).
 
-        Each stage is timed separately: decode, detect, crop, classify.
+        Each stage is timed separately: decode, detect, classify (crops included).
         """
         timings: dict[str, float] = {}
         with _timed(timings, "decode"):
             image = decode_image(data, max_pixels)
         with _timed(timings, "detect"):
-            detections = self.detector.detect(image.rgb)
-        with _timed(timings, "crop"):
-            crops = gray_crops(image.rgb, [d.box for d in detections], self.classifier.input_size)
+            detections = self.detect_batch([image.rgb])
         with _timed(timings, "classify"):
-            probabilities = self.classifier.predict(crops)
-        return ImageResult(width=image.width, height=image.height, format=image.format,
-                           detections=self._face_results(detections, probabilities),
+            classified = self.classify_batch([image.rgb], detections)[0]
+        faces = [FaceResult(kind=d.kind, box=[round(v) for v in d.box], score=d.score, emotions=emotions, top=top)
+                 for d, (emotions, top) in zip(detections[0], classified)]
+        return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
                            models=self.models, timings_ms=timings)
 
 

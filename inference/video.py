@@ -127,11 +127,12 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...]) -> tuple[dict, list[dict]]:
-    """Dominant emotion, share of time in each emotion, mean probabilities; and the transitions."""
-    tops = probabilities.argmax(1)
-    shares = np.bincount(tops, minlength=len(classes)) / len(tops)
+    """Dominant emotion, share of time in each emotion, mean probabilities; and the transitions.
+    Without classes (a kind with no emotion model) the dominant emotion is None and nothing changes."""
+    tops = probabilities.argmax(1) if classes else np.zeros(len(times), dtype=int)
+    shares = np.bincount(tops, minlength=len(classes)) / len(tops) if classes else np.zeros(0)
     summary = {
-        "dominant": classes[int(shares.argmax())],
+        "dominant": classes[int(shares.argmax())] if classes else None,
         "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
         "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
         "duration": round(times[-1] - times[0], 3),
@@ -146,15 +147,19 @@ def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str,
 
 @dataclass
 class TrackResult:
+    """One tracked subject; `classes` is empty for a kind without an emotion model (cats)."""
+
     track_id: int
     kind: str
+    classes: tuple[str, ...] = ()
     times: list[float] = field(default_factory=list)
     boxes: list[list[int]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     raw: list[np.ndarray] = field(default_factory=list)
 
-    def to_dict(self, classes: tuple[str, ...], alpha: float) -> dict:
-        smoothed = smooth(np.stack(self.raw), alpha)
+    def to_dict(self, alpha: float) -> dict:
+        classes = self.classes
+        smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
         summary, transitions = summarize(self.times, smoothed, classes)
         timeline = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)}}
@@ -216,33 +221,28 @@ class VideoAnalyzer:
             last_time = batch[-1][0]
         if frames_analysed == 0:
             raise CorruptMedia("The video has no readable frames.")
-        classes = self.pipeline.classifier.classes
         kept = [t for t in tracks.values() if len(t.times) >= min(self.min_track_frames, frames_analysed)]
         return VideoResult(
             width=info.width, height=info.height, duration=max(info.duration, last_time), fps_sampled=self.fps,
             frames_analysed=frames_analysed, models=self.pipeline.models, poster_time=poster[1],
-            poster_rgb=poster[2], tracks=[t.to_dict(classes, self.smoothing) for t in kept],
+            poster_rgb=poster[2], tracks=[t.to_dict(self.smoothing) for t in kept],
         )
 
     def _process(self, batch, first_index, tracker, tracks, poster):
-        """Detect in all frames of the batch, track, and classify every crop in one forward pass."""
+        """Detect in all frames of the batch, track, and classify every crop (one pass per model)."""
         frames = [frame for _, frame in batch]
-        detections_per_frame = self.pipeline.detector.detect_batch(frames)
-        crops, owners = [], []
-        for offset, ((timestamp, frame), detections) in enumerate(zip(batch, detections_per_frame)):
+        detections_per_frame = self.pipeline.detect_batch(frames)
+        classified_per_frame = self.pipeline.classify_batch(frames, detections_per_frame)
+        for offset, (timestamp, detections, classified) in enumerate(
+                zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
             ids = tracker.update(first_index + offset, [d.box for d in detections], [d.kind for d in detections])
-            if detections:
-                crops.append(gray_crops(frame, [d.box for d in detections], self.pipeline.classifier.input_size))
-            for detection, track_id in zip(detections, ids):
-                owners.append((track_id, detection, timestamp))
-            if len(detections) > poster[0]:
-                poster = (len(detections), timestamp, frame)
-        if crops:
-            probabilities = self.pipeline.classifier.predict(np.concatenate(crops))
-            for (track_id, detection, timestamp), row in zip(owners, probabilities):
+            for detection, track_id, (emotions, _) in zip(detections, ids, classified):
                 track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind))
                 track.times.append(timestamp)
                 track.boxes.append([round(v) for v in detection.box])
                 track.scores.append(detection.score)
-                track.raw.append(row)
+                track.raw.append(np.array(list(emotions.values())))
+                track.classes = tuple(emotions)
+            if len(detections) > poster[0]:
+                poster = (len(detections), timestamp, frames[offset])
         return poster

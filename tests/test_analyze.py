@@ -29,7 +29,7 @@ def test_upload_shows_boxes_bars_and_comment(app, client, alice, astronaut_jpeg)
 def test_photo_without_faces_is_kept_with_a_clear_message(app, client, alice, coffee_jpeg):
     response = upload(client, coffee_jpeg, "coffee.jpg")
     page = client.get(response.location).get_data(as_text=True)
-    assert "No faces found" in page
+    assert "Nothing found" in page
     assert "coffee.jpg" in client.get("/analyses").get_data(as_text=True)
 
 

@@ -83,7 +83,7 @@ def test_unusual_pixel_formats_are_analysed(client, alice, astronaut, mode):
 def test_absurd_shapes_give_no_faces_not_errors(client, alice, size):
     response = upload(client, encoded(Image.new("RGB", size, "white"), "PNG"), "odd.png")
     assert response.status_code == 302
-    assert "No faces found" in client.get(response.location).get_data(as_text=True)
+    assert "Nothing found" in client.get(response.location).get_data(as_text=True)
 
 
 def test_animated_webp_uses_the_first_frame(client, alice, astronaut):

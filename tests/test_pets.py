@@ -9,9 +9,22 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.crops import rgb_crops
-from inference.detectors import SSDPetDetector
+from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
+from inference.pipeline import get_pipeline
+from models import Analysis
+from tests.conftest import jpeg_bytes, upload
 from training.dogs import clean, difference_hashes, near_duplicate_groups, split_indices
+
+needs_dog_model = pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
+
+
+@pytest.fixture(scope="module")
+def person_and_cat() -> np.ndarray:
+    """The astronaut beside Chelsea the cat, both 512 px high."""
+    cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((770, 512)))
+    return np.concatenate([skdata.astronaut(), cat], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +84,7 @@ def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadab
     assert sorted(np.concatenate(list(splits.values())).tolist()) == kept
 
 
-@pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
+@needs_dog_model
 def test_dog_emotion_probabilities_are_valid_and_depend_on_the_picture():
     classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, torch.device("cpu"))
     cat = skdata.chelsea()
@@ -82,3 +95,70 @@ def test_dog_emotion_probabilities_are_valid_and_depend_on_the_picture():
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-6)
     assert np.abs(probabilities[0] - probabilities[1]).max() > 1e-3
     np.testing.assert_allclose(classifier.predict(crops[:1]), probabilities[:1], atol=1e-5)
+
+
+def test_a_person_with_a_cat_gives_a_face_with_emotions_and_a_cat_without(person_and_cat):
+    result = get_pipeline().analyze_bytes(jpeg_bytes(person_and_cat))
+    assert [d.kind for d in result.detections] == ["human", "cat"]
+    person, cat = result.detections
+    assert list(person.emotions) == list(HUMAN_EMOTIONS) and person.top in HUMAN_EMOTIONS
+    assert cat.emotions == {} and cat.top is None and (cat.box[0] + cat.box[2]) / 2 > 700
+    assert "ssd-mobilenet-v2" in result.models["detector"]
+
+
+@needs_dog_model
+def test_dogs_go_to_the_dog_emotion_model(monkeypatch):
+    pipeline = get_pipeline()
+
+    def one_dog_per_frame(frames):
+        return [[Detection((20.0, 10.0, 300.0, 290.0), 0.9, "dog")] for _ in frames]
+
+    monkeypatch.setattr(pipeline.pet_detector, "detect_batch", one_dog_per_frame)
+    result = pipeline.analyze_bytes(jpeg_bytes(skdata.chelsea()))
+    dog = next(d for d in result.detections if d.kind == "dog")
+    assert list(dog.emotions) == list(DOG_EMOTIONS) and dog.top == max(dog.emotions, key=dog.emotions.get)
+    assert sum(dog.emotions.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_result_page_boxes_the_cat_and_says_it_has_no_emotion_model(app, client, alice, person_and_cat):
+    response = upload(client, jpeg_bytes(person_and_cat), "with-cat.jpg")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "1 face, 1 cat" in page and "Cat 2" in page and "no emotion model for cats yet" in page
+    assert page.count('class="bar-chart"') == 1 and page.count('class="face-box') == 2
+    document = client.get(response.location.replace("/analyses/", "/api/v1/analyses/")).get_json()
+    assert [d["kind"] for d in document["detections"]] == ["human", "cat"]
+    assert document["detections"][1]["top"] is None
+    with app.app_context():
+        from extensions import db
+
+        analysis = db.session.scalar(db.select(Analysis))
+        assert analysis.top_emotion in HUMAN_EMOTIONS  # the cat does not dilute the people's overall emotion
+
+
+def test_an_unsure_prediction_is_worded_as_unsure(app, client, alice, astronaut_jpeg):
+    from extensions import db
+    from models import Detection as DetectionRow
+
+    response = upload(client, astronaut_jpeg)
+    with app.app_context():
+        face = db.session.scalar(db.select(DetectionRow))
+        face.emotions = {label: (0.4 if label == "happy" else 0.1) for label in HUMAN_EMOTIONS}
+        face.top = "happy"
+        db.session.commit()
+    page = client.get(response.location).get_data(as_text=True)
+    assert "unsure, perhaps" in page and "not sure about this one" in page
+
+
+def test_a_video_of_a_cat_gives_a_cat_track_without_emotions(app, client, alice, tmp_path):
+    from bench.clips import write_video
+
+    cat = np.ascontiguousarray(np.asarray(Image.fromarray(skdata.chelsea()).resize((448, 300))))
+    clip = write_video(tmp_path / "cat.mp4", [np.roll(cat, shift, axis=1) for shift in range(0, 20, 2)])
+    response = upload(client, clip.read_bytes(), "cat.mp4")
+    document = client.get(response.location.replace("/analyses/", "/api/v1/analyses/")).get_json()
+    assert document["status"] == "done" and [t["kind"] for t in document["tracks"]] == ["cat"]
+    track = document["tracks"][0]
+    assert track["summary"]["dominant"] is None and track["transitions"] == []
+    assert all(point["emotions"] == {} for point in track["timeline"])
+    page = client.get(response.location).get_data(as_text=True)
+    assert "tracked: 1 cat" in page and "Cat 1: seen for" in page

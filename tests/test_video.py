@@ -107,7 +107,7 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
 
 def test_faceless_video_says_no_faces(client, alice, faceless_video):
     response = upload(client, faceless_video.read_bytes(), "coffee.mp4")
-    assert "No faces found" in client.get(response.location).get_data(as_text=True)
+    assert "Nothing found" in client.get(response.location).get_data(as_text=True)
 
 
 def test_bad_videos_get_clear_errors_and_leave_nothing(app, client, alice, two_face_video):

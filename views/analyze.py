@@ -12,7 +12,7 @@ from charts import horizontal_bars, timeline_lines
 from extensions import db
 from forms import AssignForm, ConfirmForm, UploadForm
 from inference.errors import MediaError
-from models import Analysis, Detection
+from models import Analysis, Detection, found_summary
 from services import (
     accept_upload,
     analysis_files,
@@ -32,7 +32,10 @@ COMMENTS = {
     "sad": "Looks a little down. Maybe time for something comforting.",
     "surprise": "Whoa, something unexpected just happened!",
     "neutral": "Calm and composed: a classic poker face.",
+    "relaxed": "Loose and at ease. All is well in the world.",
 }
+UNSURE_COMMENT = "The model is not sure about this one: no emotion stands out, so take the chart with a pinch of salt."
+NO_MODEL_COMMENT = "We found a %s here, but there is no emotion model for %ss yet, so we only mark where it is."
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
@@ -64,17 +67,17 @@ def result(analysis_id: int):
     analysis = owned_analysis_or_404(current_user, analysis_id)
     if analysis.status in ("queued", "running", "failed"):
         return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm())
-    bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in analysis.detections}
+    classified = [d for d in analysis.detections if d.top]
+    bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == "video" else "analyze/result.html"
     extra = {}
     if analysis.media == "video":
-        extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0)
-                               for d in analysis.detections},
-                 "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0)
-                                for d in analysis.detections}}
+        extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0) for d in classified},
+                 "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
-                           assign_forms=assign_forms, **extra)
+                           assign_forms=assign_forms, found=found_summary([d.kind for d in analysis.detections]),
+                           unsure_comment=UNSURE_COMMENT, no_model_comment=NO_MODEL_COMMENT, **extra)
 
 
 @bp.route("/analyses")

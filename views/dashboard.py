@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from charts import calendar_cells, horizontal_bars, stacked_columns
 from extensions import db
 from forms import ConfirmForm, SubjectForm
-from inference.labels import HUMAN_EMOTIONS
+from inference.labels import ALL_EMOTIONS
 from models import Analysis, Detection, Subject, utcnow
 from services import iso_utc
 
@@ -51,7 +51,7 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 def _detections_query(subject: Subject | None):
     query = db.select(Analysis.created_at, Detection.top).join(Detection.analysis) \
-        .where(Analysis.user_id == current_user.id)
+        .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))  # cats: no emotion model yet
     return query.where(Detection.subject_id == subject.id) if subject else query
 
 
@@ -76,11 +76,11 @@ def index():
         subjects=current_user.subjects,
         analysis_count=analysis_count,
         face_count=len(rows),
-        distribution=horizontal_bars({label: distribution.get(label, 0) for label in HUMAN_EMOTIONS},
+        distribution=horizontal_bars({label: distribution.get(label, 0) for label in ALL_EMOTIONS},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
-        columns=stacked_columns(trend(rows, period, utcnow()), HUMAN_EMOTIONS),
+        columns=stacked_columns(trend(rows, period, utcnow()), ALL_EMOTIONS),
         calendar=calendar_cells(tops_by_day, utcnow().date()),
-        labels=HUMAN_EMOTIONS,
+        labels=ALL_EMOTIONS,
         period=period,
     )
 
@@ -146,9 +146,9 @@ def export_subject(subject_id: int, fmt: str):
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *HUMAN_EMOTIONS])
+        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS])
         for row in history:
             writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
-                             row["top"], *(row["emotions"].get(label, "") for label in HUMAN_EMOTIONS)])
+                             row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS)])
         body, mimetype = buffer.getvalue(), "text/csv"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
