@@ -63,10 +63,18 @@ class AppServer:
         return [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port), "--no-reload"]
 
     def start(self, timeout: float = 180) -> str:
+        """Start the server and wait until it answers; a server that does not is stopped, never left behind."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(self.command(), cwd=ROOT, env=app_environment(self.instance, self.settings),
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            return self._wait_until_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -33,12 +33,8 @@ def wait_for(condition, timeout: float, interval: float = 0.2):
     raise TimeoutError("condition not met in time")
 
 
-def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
-    instance = tmp_path / "instance"
-    prepare_instance(instance, "owner", "owner password")
-    clips = [write_video(tmp_path / f"clip{n}.mp4", moving_faces_frames(astronaut, 120, faces=2), fps=10)
-             for n in range(2)]
-    server = AppServer(instance, SETTINGS)
+def start_jobs_then_kill_the_server(server: AppServer, clips: list[Path]) -> list[int]:
+    """Upload the clips, SIGKILL the server once the first job has made progress; the analysis ids."""
     url = server.start()
     session = api_session(url, "owner", "owner password")
     ids = []
@@ -53,6 +49,19 @@ def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
 
     wait_for(first_job_under_way, timeout=120)
     server.kill()
+    return ids
+
+
+def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
+    instance = tmp_path / "instance"
+    prepare_instance(instance, "owner", "owner password")
+    clips = [write_video(tmp_path / f"clip{n}.mp4", moving_faces_frames(astronaut, 120, faces=2), fps=10)
+             for n in range(2)]
+    server = AppServer(instance, SETTINGS)
+    try:
+        ids = start_jobs_then_kill_the_server(server, clips)
+    finally:
+        server.stop()  # after a failure before the kill: never leave a server behind
     database = sqlite3.connect(instance / "moodlens.sqlite")
     statuses = dict(database.execute("SELECT id, status FROM analysis"))
     assert statuses[ids[0]] == "running" and statuses[ids[1]] == "queued"
