@@ -212,3 +212,23 @@ def test_jobs_work_command_drains_the_queue(app, client, alice, two_face_video):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(db.select(Analysis.status)) == "done"
+
+
+def test_videos_without_frames_too_large_or_with_a_broken_container_are_refused(app, client, alice, tmp_path):
+    import cv2
+
+    writer = cv2.VideoWriter(str(tmp_path / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    writer.release()  # a container with no frame in it
+    huge = write_video(tmp_path / "huge.mp4", [np.full((2000, 5000, 3), 90, np.uint8)], fps=1)
+    rng = np.random.default_rng(0)
+    broken = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + rng.integers(0, 256, 50_000, np.uint8).tobytes()
+    cases = {"zero frames": ((tmp_path / "zero.mp4").read_bytes(), {400}),
+             "5000x2000 pixels": (huge.read_bytes(), {413}),
+             "mp4 header, then noise": (broken, {400})}
+    for name, (content, statuses) in cases.items():
+        response = upload(client, content, "clip.mp4")
+        assert response.status_code in statuses, name
+        assert 'class="field-error"' in response.get_data(as_text=True), name
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
