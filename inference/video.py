@@ -237,12 +237,11 @@ class VideoAnalyzer:
                 zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
             ids = tracker.update(first_index + offset, [d.box for d in detections], [d.kind for d in detections])
             for detection, track_id, (emotions, _) in zip(detections, ids, classified):
-                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind))
+                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind, tuple(emotions)))
                 track.times.append(timestamp)
                 track.boxes.append([round(v) for v in detection.box])
                 track.scores.append(detection.score)
                 track.raw.append(np.array(list(emotions.values())))
-                track.classes = tuple(emotions)
             if len(detections) > poster[0]:
                 poster = (len(detections), timestamp, frames[offset])
         return poster
