@@ -64,6 +64,7 @@ def _configure(app: Flask, overrides: dict | None) -> None:
         os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moodlens.sqlite'}",
     )
     app.config.setdefault("UPLOAD_FOLDER", str(instance_path / "uploads"))
+    app.config.setdefault("EXPLAIN_FOLDER", str(instance_path / "explanations"))
     if not app.config.get("SECRET_KEY"):  # Flask's own default is None
         app.config["SECRET_KEY"] = _secret_key(instance_path)
     if not app.config.get("MAX_CONTENT_LENGTH"):

@@ -1,5 +1,5 @@
-"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json]`, `flask jobs work`,
-`flask maintenance check [--repair]`."""
+"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json] [--explain]`,
+`flask explain ANALYSIS_ID`, `flask jobs work`, `flask maintenance check [--repair]`."""
 
 from __future__ import annotations
 
@@ -37,28 +37,88 @@ def create_admin(username: str, password: str) -> None:
     click.echo(f"{username} is an admin.", err=True)
 
 
+EXPLAIN_DIR = Path("moodlens-explanations")
+
+
+def write_explanations(rgb, detections: list[tuple[int, list, str]], folder: Path, stem: str) -> dict[int, dict]:
+    """Explain each (position, box, kind) detection; write its overlays as PNG files in `folder`.
+    Returns {position: {method: path}}."""
+    from inference.explain import Explainer, save_png
+    from inference.pipeline import get_pipeline
+
+    explainer = Explainer.for_pipeline(get_pipeline())
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for position, box, kind in detections:
+        overlays = explainer.explain(rgb, box, kind).overlays()
+        written[position] = {method: str(save_png(folder / f"{stem}-{position}-{method}.png", image))
+                             for method, image in overlays.items()}
+    return written
+
+
+def _fail(path: Path, error: Exception) -> None:
+    message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    click.echo(f"error: {path}: {message}", err=True)
+    sys.exit(1)
+
+
 @click.command("analyze")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the analysis JSON instead of a summary")
-def analyze_command(path: Path, as_json: bool) -> None:
+@click.option("--explain", is_flag=True, help="also write heat maps of each face's and dog's top emotion")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=EXPLAIN_DIR, show_default=True,
+              help="folder for the --explain PNG files")
+def analyze_command(path: Path, as_json: bool, explain: bool, out: Path) -> None:
     """Analyse one photo; print a summary, or with --json the analysis JSON (logs go to stderr)."""
+    from inference.images import decode_image
     from inference.pipeline import get_pipeline
 
     try:
         data = path.read_bytes()
         result = get_pipeline().analyze_bytes(data)
+        explained = write_explanations(decode_image(data).rgb, [
+            (number, found.box, found.kind) for number, found in enumerate(result.detections, start=1) if found.top
+        ], out, path.stem) if explain else {}
     except (OSError, MediaError) as error:
-        message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        click.echo(f"error: {path}: {message}", err=True)
-        sys.exit(1)
+        _fail(path, error)
     if as_json:
         document = {"id": None, "status": "done", "created_at": None, "filename": path.name, **result.to_dict()}
+        for number, detection in enumerate(document["detections"], start=1):
+            if number in explained:
+                detection["explanation"] = explained[number]
         click.echo(json.dumps(document))
         return
     click.echo(f"{path.name}: {result.width}x{result.height}, {found_summary([d.kind for d in result.detections])}")
     for number, found in enumerate(result.detections, start=1):
         emotion = f"{found.top} ({found.emotions[found.top]:.0%})" if found.top else "no emotion model"
         click.echo(f"  #{number} {found.kind}: {emotion} at {found.box}")
+        for method, written in explained.get(number, {}).items():
+            click.echo(f"     {method}: {written}")
+
+
+@click.command("explain")
+@click.argument("analysis_id", type=int)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=EXPLAIN_DIR, show_default=True)
+def explain_command(analysis_id: int, out: Path) -> None:
+    """Write heat maps of the top emotion of each face and dog of a stored photo analysis; print where."""
+    from inference.images import decode_image
+    from models import Analysis
+
+    analysis = db.session.get(Analysis, analysis_id)
+    if analysis is None or analysis.media != "image" or analysis.status != "done":
+        raise click.ClickException(f"No finished photo analysis #{analysis_id}.")
+    source = Path(current_app.config["UPLOAD_FOLDER"]) / analysis.stored_name
+    try:
+        rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+        explained = write_explanations(rgb, [(d.position, d.box, d.kind) for d in analysis.detections if d.top],
+                                       out, f"analysis-{analysis_id}")
+    except (OSError, MediaError) as error:
+        _fail(source, error)
+    if not explained:
+        click.echo(f"analysis #{analysis_id} has no face or dog to explain", err=True)
+    for position, files in explained.items():
+        for method, written in files.items():
+            click.echo(f"#{position} {method}: {written}")
 
 
 jobs_cli = AppGroup("jobs", help="Background analysis jobs.")
@@ -106,3 +166,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(maintenance_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(analyze_command)
+    app.cli.add_command(explain_command)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import UNSURE_BELOW
+from inference.labels import certainty
 
 
 def utcnow() -> datetime:
@@ -129,9 +129,14 @@ class Detection(db.Model):
         return f"{KIND_TITLES.get(self.kind, self.kind.title())} {self.position}"
 
     @property
+    def certainty(self) -> str | None:
+        """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model)."""
+        return certainty(self.emotions[self.top]) if self.top is not None else None
+
+    @property
     def unsure(self) -> bool:
         """The top emotion is below the wording threshold: pages say "unsure" rather than over-claim."""
-        return self.top is not None and self.emotions[self.top] < UNSURE_BELOW
+        return self.certainty == "unsure"
 
     def __str__(self) -> str:
         return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"

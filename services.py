@@ -15,6 +15,7 @@ from flask import abort, current_app
 from PIL import Image, ImageOps
 from werkzeug.utils import secure_filename
 
+from explanations import cached_files
 from extensions import db
 from werkzeug.datastructures import FileStorage
 
@@ -204,8 +205,10 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
 
 
 def analysis_files(analysis: Analysis) -> list[Path]:
+    """The upload, its thumbnail and its cached explanations: what goes when the analysis goes."""
     folder = Path(current_app.config["UPLOAD_FOLDER"])
-    return [folder / name for name in (analysis.stored_name, analysis.thumb_name) if name]
+    uploads = [folder / name for name in (analysis.stored_name, analysis.thumb_name) if name]
+    return uploads + cached_files(analysis)
 
 
 def delete_analysis(analysis: Analysis) -> None:

@@ -1,26 +1,29 @@
 """Server-side latency of the photo pipeline on this machine, per stage, and resident memory.
 
-    python -m bench.latency [--runs 30]
+    python -m bench.latency [--runs 30] [--backends onnx,torch]
 
 Photos: scikit-image's astronaut (1 face) upscaled to 1024 px, a 1024 px
 collage of four real faces, and the astronaut beside Chelsea the cat. Prints p50/p95 per stage and end to end
-(decode + detect faces and pets + crop and classify), and the process's peak RSS with both
-models loaded. Budget: p50 < 150 ms for the 1-face photo on 2 cores; RSS < 1 GB.
+(decode + detect faces and pets + crop and classify), and the process's peak RSS with all
+models loaded, for each classifier backend side by side (each measured in its own process).
+Budget: p50 < 150 ms for the 1-face photo on 2 cores; RSS < 1 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
 from PIL import Image
 from skimage import data as skdata
 
-from inference.pipeline import get_pipeline
+from inference.pipeline import Pipeline
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -42,35 +45,44 @@ def test_photos() -> dict[str, bytes]:
             "1 face + 1 cat, 1282x512": jpeg(person_and_cat)}
 
 
-def percentile_line(name: str, samples: list[float]) -> str:
-    return f"  {name:<14} p50 {np.percentile(samples, 50):7.1f} ms   p95 {np.percentile(samples, 95):7.1f} ms"
+def measure(backend: str, runs: int) -> dict:
+    """In a fresh process: p50/p95 per stage and end to end for each photo, peak RSS, model names."""
+    started = time.perf_counter()
+    pipeline = Pipeline(backend=backend)
+    figures: dict = {"load s": time.perf_counter() - started, "models": pipeline.models, "photos": {}}
+    for name, photo in test_photos().items():
+        pipeline.analyze_bytes(photo)  # warm-up
+        stages: dict[str, list[float]] = {}
+        for _ in range(runs):
+            began = time.perf_counter()
+            result = pipeline.analyze_bytes(photo)
+            for stage, milliseconds in {**result.timings_ms, "total": (time.perf_counter() - began) * 1000}.items():
+                stages.setdefault(stage, []).append(milliseconds)
+        figures["photos"][name] = {"found": len(result.detections), "stages": {
+            stage: (np.percentile(samples, 50), np.percentile(samples, 95)) for stage, samples in stages.items()}}
+    figures["peak rss MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--backends", default="onnx,torch", help="classifier backends to compare")
     args = parser.parse_args()
-    started = time.perf_counter()
-    pipeline = get_pipeline()
-    print(f"device {pipeline.device}, torch threads {torch.get_num_threads()}, "
-          f"models loaded in {time.perf_counter() - started:.1f} s")
-    print(f"models: {pipeline.models}")
-    for name, photo in test_photos().items():
-        pipeline.analyze_bytes(photo)  # warm-up
-        stages: dict[str, list[float]] = {}
-        totals = []
-        for _ in range(args.runs):
-            began = time.perf_counter()
-            result = pipeline.analyze_bytes(photo)
-            totals.append((time.perf_counter() - began) * 1000)
-            for stage, milliseconds in result.timings_ms.items():
-                stages.setdefault(stage, []).append(milliseconds)
-        print(f"{name}: {len(result.detections)} face(s) found, {args.runs} runs")
-        for stage, samples in stages.items():
-            print(percentile_line(stage, samples))
-        print(percentile_line("total", totals))
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory with both models loaded: {peak_rss_mb:.0f} MB")
+    backends = args.backends.split(",")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        results = {backend: pool.submit(measure, backend, args.runs).result() for backend in backends}
+    print(f"torch threads {torch.get_num_threads()}, {args.runs} runs per photo; p50 / p95 in ms")
+    for backend, figures in results.items():
+        print(f"{backend}: models loaded in {figures['load s']:.1f} s; {figures['models']['classifier']}")
+    header = "".join(f"{backend:>24}" for backend in backends)
+    for name in results[backends[0]]["photos"]:
+        print(f"\n{name}: {results[backends[0]]['photos'][name]['found']} found\n  {'stage':<14}{header}")
+        for stage in results[backends[0]]["photos"][name]["stages"]:
+            cells = "".join("{:>15.1f} / {:>6.1f}".format(*results[b]["photos"][name]["stages"][stage]) for b in backends)
+            print(f"  {stage:<14}{cells}")
+    print("\npeak resident memory with all models loaded: " +
+          ", ".join(f"{backend} {figures['peak rss MB']:.0f} MB" for backend, figures in results.items()))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""The emotion classifier: batched probabilities for grayscale face crops."""
+"""Emotion classifiers: crops in, calibrated probabilities out.
+
+`Classifier` holds what every model shares (a runner on torch or ONNX Runtime, its classes,
+its temperature); each model adds its own pre-processing. The human classifier is here;
+the dog classifier is in inference/dog_emotion.py.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,54 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.emotion_net import INPUT_SIZE, load_weights, predict_probabilities
+from inference.backends import DEFAULT_BACKEND, Runner, make_runner
+from inference.calibration import load_temperature, softmax
+from inference.emotion_net import INPUT_SIZE, PIXEL_MEAN, PIXEL_STD, load_weights
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 HUMAN_WEIGHTS = WEIGHTS_DIR / "emotion_fer2013.pt"
 
 
-class EmotionClassifier:
-    """Wraps a trained EmotionNet; one forward pass (with flip TTA) per batch of crops."""
+class Classifier:
+    """A network behind a runner: `logits` for pre-processed crops, `predict` for probabilities."""
 
-    def __init__(self, weights: Path, device: torch.device, flip_tta: bool = True):
-        self.model, self.classes, metadata = load_weights(str(weights), device)
-        self.device = device
-        self.flip_tta = flip_tta
-        self.input_size = INPUT_SIZE
-        self.name = f"emotionnet-vgg-{weights.stem} (epoch {metadata.get('epoch', '?')})"
+    def __init__(self, runner: Runner, classes: tuple[str, ...], weights: Path, input_size: int, name: str):
+        self.runner = runner
+        self.classes = classes
+        self.temperature = load_temperature(weights)
+        self.input_size = input_size
+        self.name = name
 
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities (N, classes) for uint8 crops (N, 48, 48); rows sum to 1."""
+    def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
+        """Calibrated probabilities (N, classes) for uint8 crops; rows sum to 1. `flip_tta` asks for
+        test-time augmentation with mirror images where the model uses it."""
         if len(crops) == 0:
-            return np.zeros((0, len(self.classes)), dtype=np.float32)
-        batch = torch.from_numpy(crops).to(self.device).unsqueeze(1).float().div_(255)
-        probabilities = predict_probabilities(self.model, batch, self.flip_tta)
-        return probabilities.cpu().numpy().astype(np.float64)
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        return softmax(self.logits(crops, flip_tta), self.temperature)
+
+
+def gray_batch(crops: np.ndarray) -> np.ndarray:
+    """uint8 (N, 48, 48) face crops -> the float32 (N, 1, 48, 48) input EmotionNet was trained on."""
+    return ((crops.astype(np.float32) / 255 - PIXEL_MEAN) / PIXEL_STD)[:, None]
+
+
+class EmotionClassifier(Classifier):
+    """The FER2013-trained EmotionNet; with flip TTA the logits of each crop and its mirror are averaged
+    (+0.8 points of val accuracy for single photos: `python -m training.evaluate [--no-tta]`)."""
+
+    def __init__(self, weights: Path, device: torch.device, backend: str = DEFAULT_BACKEND):
+        stored = torch.load(weights, map_location="cpu", weights_only=True)
+        runner = make_runner(lambda: load_weights(str(weights), device)[0], weights, device, backend)
+        classes, metadata = tuple(stored["classes"]), stored.get("metadata", {})
+        super().__init__(runner, classes, weights, INPUT_SIZE,
+                         f"emotionnet-vgg-{weights.stem} (epoch {metadata.get('epoch', '?')})")
+
+    def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
+        inputs = gray_batch(crops)
+        if not flip_tta:
+            return self.runner(inputs)
+        both = self.runner(np.concatenate([inputs, inputs[..., ::-1]]))
+        return (both[:len(inputs)] + both[len(inputs):]) / 2

@@ -45,42 +45,47 @@ class MTCNNFaceDetector:
 
     def __init__(self, device: torch.device, max_side: int = 640, min_face_size: int = 20,
                  min_score: float = 0.9):
-        from facenet_pytorch import MTCNN  # heavy import, done only when the detector is built
+        from facenet_pytorch import MTCNN  # heavy imports, done only when the detector is built
+        from facenet_pytorch.models.utils.detect_face import detect_face
 
         self.name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
         self.max_side = max_side
         self.min_face_size = min_face_size
         self.min_score = min_score
         self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
+        self._detect_face = detect_face
 
-    def detect_batch(self, frames: list[np.ndarray]) -> list[list[Detection]]:
-        """Detect faces in RGB uint8 frames of one size; one list of detections per frame."""
+    def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None) -> list[list[Detection]]:
+        """Detect faces in RGB uint8 frames of one size; one list of detections per frame.
+
+        `min_face_size` (pixels at the detection scale) overrides the default for this call: a
+        larger one skips the finest levels of MTCNN's image pyramid, the costliest ones.
+        """
         if not frames:
             return []
+        min_face_size = min_face_size or self.min_face_size
         height, width = frames[0].shape[:2]
         factor = downscale_factor(width, height, self.max_side)
-        if min(width, height) * factor < self.min_face_size:  # no room for a face (MTCNN would fail)
+        if min(width, height) * factor < min_face_size:  # no room for a face (MTCNN would fail)
             return [[] for _ in frames]
         small = np.stack([_resize(frame, factor) for frame in frames])
+        mtcnn = self._mtcnn
         with torch.inference_mode():
-            boxes_per_frame, scores_per_frame = self._mtcnn.detect(small)
-        return [
-            self._to_detections(boxes, scores, factor, width, height)
-            for boxes, scores in zip(boxes_per_frame, scores_per_frame)
-        ]
+            boxes_per_frame, _ = self._detect_face(small, min_face_size, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
+                                                   mtcnn.thresholds, mtcnn.factor, mtcnn.device)
+        return [self._to_detections(np.asarray(boxes), factor, width, height) for boxes in boxes_per_frame]
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Detect faces in one RGB uint8 image."""
         return self.detect_batch([rgb])[0]
 
-    def _to_detections(self, boxes, scores, factor: float, width: int, height: int) -> list[Detection]:
-        if boxes is None:
-            return []
+    def _to_detections(self, boxes: np.ndarray, factor: float, width: int, height: int) -> list[Detection]:
+        """Rows of MTCNN's output (x1, y1, x2, y2, score at the detection scale) as detections."""
         found = []
-        for box, score in zip(boxes, scores):
-            if score is None or score < self.min_score:
+        for *box, score in boxes.reshape(-1, 5).tolist():
+            if score < self.min_score:
                 continue
-            x1, y1, x2, y2 = (float(value) / factor for value in box)
+            x1, y1, x2, y2 = (value / factor for value in box)
             clipped = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
             if clipped[2] - clipped[0] >= 2 and clipped[3] - clipped[1] >= 2:
                 found.append(Detection(box=clipped, score=float(score)))

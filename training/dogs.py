@@ -14,6 +14,8 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
 3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square.
 4. Head: multinomial logistic regression on standardised features, class-balanced loss, weight
    decay chosen on val by macro-F1; test metrics printed, confusion matrix saved as PNG.
+5. Calibration: a temperature fitted on val, stored beside the head (<out stem>.calibration.json),
+   with the test split's expected calibration error before and after.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from inference.dog_emotion import INPUT_SIZE, DogFeatureExtractor
+from inference.backends import TorchRunner
+from inference.calibration import calibration_path, expected_calibration_error, fit_temperature, softmax
+from inference.dog_emotion import INPUT_SIZE, PooledFeatures, imagenet_batch
 from inference.labels import DOG_EMOTIONS
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
@@ -150,10 +154,10 @@ def extract_features(paths: list[Path], cache: Path, batch: int = 64) -> np.ndar
     key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
 
     def compute() -> np.ndarray:
-        extractor = DogFeatureExtractor(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        extractor = TorchRunner(PooledFeatures(), torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         chunks = []
         for start in tqdm(range(0, len(paths), batch), desc="features", mininterval=10):
-            chunks.append(extractor.features(np.stack([centre_square(p) for p in paths[start:start + batch]])))
+            chunks.append(extractor(imagenet_batch(np.stack([centre_square(p) for p in paths[start:start + batch]]))))
         return np.concatenate(chunks)
 
     return cached(cache / f"features-{key}.npy", compute)
@@ -174,9 +178,24 @@ def fit_head(features: np.ndarray, labels: np.ndarray, classes: int, weight_deca
     return head
 
 
-def head_probabilities(head: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
+def head_logits(head: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return head(torch.from_numpy(features).float()).softmax(1).numpy()
+        return head(torch.from_numpy(features).float()).numpy()
+
+
+def head_probabilities(head: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
+    return softmax(head_logits(head, features))
+
+
+def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out: Path) -> None:
+    """Fit the temperature on val, print the test ECE before and after, store it beside the head."""
+    temperature = fit_temperature(head_logits(head, standard["val"]), targets["val"])
+    test_logits = head_logits(head, standard["test"])
+    before = expected_calibration_error(softmax(test_logits), targets["test"])
+    after = expected_calibration_error(softmax(test_logits, temperature), targets["test"])
+    print(f"temperature {temperature:.3f} (fitted on val); test ECE {before:.4f} before, {after:.4f} after")
+    calibration_path(out).write_text(json.dumps({"temperature": temperature, "fitted_on": "val",
+                                                  "test_ece_before": before, "test_ece_after": after}, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
                 "test_macro_f1": metrics["macro_f1"], "test_accuracy": metrics["accuracy"],
                 "metrics": json.dumps({**metrics, "removed": dict(removed), "weight_decay": weight_decay,
                                        "splits": {k: len(v) for k, v in splits.items()}})}, args.out)
+    write_temperature(head, standard, targets, args.out)
     print(f"head written to {args.out}; confusion matrix in {args.plot}")
 
 

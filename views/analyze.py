@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+import explanations
 from charts import horizontal_bars, timeline_lines
 from extensions import db
 from forms import AssignForm, ConfirmForm, UploadForm
@@ -15,7 +17,6 @@ from inference.errors import MediaError
 from models import Analysis, Detection, found_summary
 from services import (
     accept_upload,
-    analysis_files,
     delete_analysis,
     http_status_for,
     owned_analysis_or_404,
@@ -70,10 +71,11 @@ def result(analysis_id: int):
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == "video" else "analyze/result.html"
-    extra = {}
     if analysis.media == "video":
         extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0) for d in classified},
                  "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified}}
+    else:
+        extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
                            assign_forms=assign_forms, found=found_summary([d.kind for d in analysis.detections]),
@@ -138,11 +140,35 @@ def _viewable_analysis(analysis_id: int) -> Analysis:
 def media_file(analysis_id: int, variant: str):
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
     analysis = _viewable_analysis(analysis_id)
-    original, thumb = analysis_files(analysis)
-    path, mimetype = (original, MIME_TYPES[analysis.format]) if variant == "original" else (thumb, "image/jpeg")
+    name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
+                      else (analysis.thumb_name, "image/jpeg"))
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / (name or "")
     if not path.exists():
         abort(404)
     return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["POST"])
+@login_required
+def explain(analysis_id: int, position: int):
+    """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    analysis = owned_analysis_or_404(current_user, analysis_id)
+    explanations.start(analysis, explanations.explainable_detection_or_404(analysis, position))
+    flash("The explanation is being computed: it appears here in a few seconds (reload the page).", "info")
+    return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
+@login_required
+def explanation_image(analysis_id: int, position: int, method: str):
+    analysis = _viewable_analysis(analysis_id)
+    detection = explanations.explainable_detection_or_404(analysis, position)
+    path = explanations.explanation_files(analysis, detection)[method]
+    if not path.is_file():
+        abort(404)
+    return _private_file(send_file(path, mimetype="image/png", max_age=0, conditional=True))
 
 
 @bp.route("/analyses/<int:analysis_id>/frame")

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+import explanations
 from extensions import csrf, db
 from inference.errors import MediaError
 from models import Analysis, ApiToken, User
@@ -128,3 +129,15 @@ def get_analysis(analysis_id: int):
 def remove_analysis(analysis_id: int):
     delete_analysis(owned_analysis_or_404(g.api_user, analysis_id))
     return "", 204
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
+@api_auth
+def explanation(analysis_id: int, position: int):
+    """GET: the explanation's status (and its images once done); POST: start it unless cached or under way."""
+    analysis = owned_analysis_or_404(g.api_user, analysis_id)
+    detection = explanations.explainable_detection_or_404(analysis, position)
+    if request.method == "POST":
+        explanations.start(analysis, detection)
+    document = explanations.status_document(analysis, detection)
+    return jsonify(document), 200 if document["status"] in ("done", "failed", "none") else 202

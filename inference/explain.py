@@ -1,0 +1,175 @@
+"""Why did the model say that? Saliency maps of one detection's top emotion, over the crop the model saw.
+
+Two methods, each a map in [0, 1] (1: mattered most for the top emotion):
+- occlusion sensitivity (Zeiler and Fergus, 2014): a grey square slides over the crop, and each
+  pixel gets the mean drop of the top emotion's probability over the squares that hid it. It only
+  needs predictions, so it runs on the classifier as deployed (ONNX Runtime or torch), all occluded
+  copies in batches, without flip test-time augmentation (a mirror image would smear left and right).
+- Grad-CAM (Selvaraju et al., 2017): the last convolutional stage's activations, weighted by the
+  gradient of the top emotion's logit, positive part; it needs the torch network.
+`python -m bench.explain` measures both with the deletion test (hide the most salient pixels first:
+the faster the top probability falls, the better the map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from inference.classifiers import HUMAN_WEIGHTS, Classifier, gray_batch
+from inference.crops import gray_crops, rgb_crops
+from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionNet, imagenet_batch, load_head
+from inference.emotion_net import EmotionNet, load_weights
+from inference.pipeline import Pipeline
+
+METHODS = ("occlusion", "grad_cam")
+Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass
+class GradCamParts:
+    """A network cut in two at its last convolutional stage, and the crops' pre-processing."""
+
+    prepare: Callable[[np.ndarray], np.ndarray]  # uint8 crops -> float32 network input
+    to_activations: Callable[[torch.Tensor], torch.Tensor]
+    from_activations: Callable[[torch.Tensor], torch.Tensor]  # -> logits
+
+
+def face_parts(model: EmotionNet) -> GradCamParts:
+    """EmotionNet cut before its last max-pool (512 x 6 x 6 activations for a 48 px face)."""
+    last_stage = model.features[-1]
+    return GradCamParts(gray_batch,
+                        lambda images: last_stage[:-1](model.features[:-1](images)),
+                        lambda activations: model.head(last_stage[-1](activations)))
+
+
+def dog_parts(net: DogEmotionNet) -> GradCamParts:
+    """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head."""
+    return GradCamParts(imagenet_batch, net.features.backbone.extract_features,
+                        lambda activations: net.head((activations.mean((2, 3)) - net.feature_mean) / net.feature_scale))
+
+
+def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, stride: int,
+                  batch_size: int = 64, progress: ProgressCallback | None = None) -> np.ndarray:
+    """Mean drop of the target's probability when a `patch`-pixel grey square hides each pixel."""
+    height, width = crop.shape[:2]
+    corners = [(y, x) for y in range(0, height - patch + 1, stride) for x in range(0, width - patch + 1, stride)]
+    baseline = predict(crop[None])[0, target]
+    fill = crop.reshape(height * width, -1).mean(0).astype(crop.dtype)
+    drops = np.zeros((height, width))
+    counts = np.zeros((height, width))
+    for start in range(0, len(corners), batch_size):
+        chunk = corners[start:start + batch_size]
+        hidden = np.repeat(crop[None], len(chunk), axis=0)
+        for copy, (y, x) in zip(hidden, chunk):
+            copy[y:y + patch, x:x + patch] = fill
+        for (y, x), probability in zip(chunk, predict(hidden)[:, target]):
+            drops[y:y + patch, x:x + patch] += baseline - probability
+            counts[y:y + patch, x:x + patch] += 1
+        if progress:
+            progress(min(1.0, (start + len(chunk)) / len(corners)))
+    return normalise(np.where(counts > 0, drops / np.maximum(counts, 1), 0).clip(min=0))
+
+
+def grad_cam_map(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
+    """Grad-CAM of the target class, upsampled to the crop's size."""
+    inputs = torch.from_numpy(parts.prepare(crop[None]))
+    with torch.enable_grad():
+        activations = parts.to_activations(inputs).detach().requires_grad_(True)
+        parts.from_activations(activations)[0, target].backward()
+    weights = activations.grad.mean((2, 3), keepdim=True)
+    cam = torch.relu((weights * activations).sum(1))[0].detach().numpy()
+    return normalise(cv2.resize(cam, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR))
+
+
+def normalise(saliency: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; an all-zero map stays zero."""
+    peak = float(saliency.max())
+    return (saliency / peak if peak > 0 else np.zeros_like(saliency)).astype(np.float32)
+
+
+def overlay(crop: np.ndarray, saliency: np.ndarray, size: int = 224, opacity: float = 0.45) -> np.ndarray:
+    """The crop (grey or RGB) enlarged to `size`, with the map blended over it in the inferno colour map."""
+    rgb = crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=2)
+    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_CUBIC)
+    heat = cv2.resize((saliency * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+    colours = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(rgb, 1 - opacity, colours, opacity, 0)
+
+
+@dataclass
+class Explanation:
+    """The maps of one detection's top emotion, and the crop they lie on."""
+
+    target: str
+    probability: float
+    crop: np.ndarray
+    maps: dict[str, np.ndarray]
+
+    def overlays(self, size: int = 224) -> dict[str, np.ndarray]:
+        return {method: overlay(self.crop, saliency, size) for method, saliency in self.maps.items()}
+
+
+class Explainer:
+    """Explains detections with the pipeline's classifiers; the torch networks for Grad-CAM load on first use."""
+
+    def __init__(self, classifiers: dict[str, Classifier]):
+        self.classifiers = classifiers
+        self._parts: dict[str, GradCamParts] = {}
+
+    @classmethod
+    def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
+        """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
+        classifiers = {"human": pipeline.classifier, "dog": pipeline.dog_classifier}
+        return cls({kind: model for kind, model in classifiers.items() if model is not None})
+
+    def grad_cam_parts(self, kind: str) -> GradCamParts:
+        if kind not in self._parts:
+            network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == "human"
+                       else DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)))
+            self._parts[kind] = face_parts(network) if kind == "human" else dog_parts(network)
+        return self._parts[kind]
+
+    def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: str,
+                progress: ProgressCallback | None = None) -> Explanation:
+        """Occlusion and Grad-CAM maps of the top emotion of the `kind` detection at `box` in an RGB image."""
+        classifier = self.classifiers[kind]
+        crop_of = gray_crops if kind == "human" else rgb_crops
+        crop = crop_of(rgb, [tuple(box)], classifier.input_size)[0]
+        probabilities = classifier.predict(crop[None])[0]
+        target = int(probabilities.argmax())
+        patch = max(4, classifier.input_size // 6)
+        maps = {"occlusion": occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
+                                           patch, patch // 2, progress=progress),
+                "grad_cam": grad_cam_map(self.grad_cam_parts(kind), crop, target)}
+        return Explanation(classifier.classes[target], float(probabilities[target]), crop, maps)
+
+
+def deletion_curve(predict: Predict, crop: np.ndarray, saliency: np.ndarray, target: int,
+                   steps: int = 10) -> np.ndarray:
+    """The target's probability as the most salient pixels are greyed out, 0%, 10%, ... 100% of them."""
+    order = np.argsort(-saliency.ravel(), kind="stable")
+    fill = crop.reshape(saliency.size, -1).mean(0).astype(crop.dtype)
+    copies = np.repeat(crop[None], steps + 1, axis=0)
+    for step, copy in enumerate(copies):
+        hidden = order[:round(step / steps * saliency.size)]
+        copy.reshape(saliency.size, -1)[hidden] = fill
+    return predict(copies)[:, target]
+
+
+
+def save_png(path: Path, rgb: np.ndarray) -> Path:
+    """Write an RGB image as PNG, atomically (a reader never sees half a file)."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"PNG encoding failed for {path.name}")
+    partial = path.with_suffix(".part")
+    partial.write_bytes(encoded.tobytes())
+    partial.replace(path)
+    return path

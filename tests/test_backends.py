@@ -1,0 +1,102 @@
+"""The ONNX Runtime backend gives the torch backend's probabilities; stale exports are never used;
+temperature scaling is fitted, stored and applied."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from inference.backends import OnnxRunner, TorchRunner, onnx_path_for, requested_backend
+from inference.calibration import (calibration_path, cross_fitted_ece, expected_calibration_error, fit_temperature,
+                                   softmax)
+from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
+from inference.crops import gray_crops, rgb_crops
+from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
+from inference.emotion_net import INPUT_SIZE as FACE_SIZE
+
+CPU = torch.device("cpu")
+needs_exports = pytest.mark.skipif(not onnx_path_for(HUMAN_WEIGHTS).is_file(),
+                                   reason="no ONNX exports: run `python -m training.export` (the set-up does)")
+
+
+@pytest.fixture(scope="module")
+def face_crops(astronaut) -> np.ndarray:
+    """Real face crops: the astronaut, her mirror image, and a shifted box."""
+    return gray_crops(astronaut, [(180, 60, 268, 175), (170, 50, 280, 185), (190, 70, 260, 170)], FACE_SIZE)
+
+
+@needs_exports
+def test_onnx_runtime_matches_torch_on_real_face_crops(face_crops):
+    onnx_classifier = EmotionClassifier(HUMAN_WEIGHTS, CPU, "onnx")
+    torch_classifier = EmotionClassifier(HUMAN_WEIGHTS, CPU, "torch")
+    assert isinstance(onnx_classifier.runner, OnnxRunner) and isinstance(torch_classifier.runner, TorchRunner)
+    for flip_tta in (True, False):
+        np.testing.assert_allclose(onnx_classifier.predict(face_crops, flip_tta),
+                                   torch_classifier.predict(face_crops, flip_tta), atol=1e-4)
+
+
+@needs_exports
+def test_onnx_runtime_matches_torch_on_real_animal_crops():
+    crops = np.concatenate([rgb_crops(skdata.chelsea(), [(100, 20, 330, 280)], INPUT_SIZE),
+                            rgb_crops(skdata.astronaut(), [(150, 30, 300, 200)], INPUT_SIZE)])
+    onnx_probabilities = DogEmotionClassifier(DOG_HEAD_WEIGHTS, CPU, "onnx").predict(crops)
+    np.testing.assert_allclose(onnx_probabilities, DogEmotionClassifier(DOG_HEAD_WEIGHTS, CPU, "torch").predict(crops),
+                               atol=1e-4)
+
+
+@needs_exports
+def test_an_export_of_other_weights_is_not_used(tmp_path):
+    weights = tmp_path / "emotion_fer2013.pt"
+    shutil.copy(HUMAN_WEIGHTS, weights)
+    with open(weights, "ab") as stream:
+        stream.write(b"\0")  # same network and name, but the hash no longer matches the export's
+    assert onnx_path_for(weights) == onnx_path_for(HUMAN_WEIGHTS)
+    assert isinstance(EmotionClassifier(weights, CPU, "onnx").runner, TorchRunner)
+
+
+def test_the_backend_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("MOODLENS_BACKEND", "Torch ")
+    assert requested_backend() == "torch"
+    monkeypatch.setenv("MOODLENS_BACKEND", "tensorflow")
+    with pytest.raises(ValueError, match="MOODLENS_BACKEND"):
+        requested_backend()
+
+
+def planted(temperature: float, count: int = 6000, classes: int = 5, seed: int = 0):
+    """Labels drawn from softmax(true logits); the model reports those logits times `temperature`,
+    so the temperature that calibrates it is exactly `temperature`."""
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(0, 2, (count, classes))
+    labels = np.array([rng.choice(classes, p=row) for row in softmax(true_logits)])
+    return true_logits * temperature, labels
+
+
+def test_temperature_scaling_recovers_a_planted_temperature_and_lowers_the_ece():
+    logits, labels = planted(temperature=2.5)
+    temperature = fit_temperature(logits, labels)
+    assert temperature == pytest.approx(2.5, rel=0.1)
+    before = expected_calibration_error(softmax(logits), labels)
+    after = expected_calibration_error(softmax(logits, temperature), labels)
+    assert before > 0.1 and after < 0.03
+    assert cross_fitted_ece(logits, labels) < 0.04
+
+
+def test_a_calibrated_model_is_left_alone():
+    logits, labels = planted(temperature=1.0, seed=1)
+    assert fit_temperature(logits, labels) == pytest.approx(1.0, rel=0.1)
+
+
+def test_the_stored_temperature_is_applied_at_inference(tmp_path, face_crops):
+    weights = tmp_path / "emotion_fer2013.pt"
+    shutil.copy(HUMAN_WEIGHTS, weights)
+    plain = EmotionClassifier(weights, CPU, "torch").predict(face_crops)
+    calibration_path(weights).write_text(json.dumps({"temperature": 3.0}))
+    softened = EmotionClassifier(weights, CPU, "torch").predict(face_crops)
+    assert (softened.max(1) < plain.max(1)).all()
+    np.testing.assert_array_equal(softened.argmax(1), plain.argmax(1))
+    np.testing.assert_allclose(softened.sum(1), 1, atol=1e-9)

@@ -1,0 +1,171 @@
+"""Explanations: sanity checks that fail when a method is broken, the "Why?" button, the API and the CLI."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inference.classifiers import HUMAN_WEIGHTS
+from inference.crops import gray_crops
+from inference.emotion_net import INPUT_SIZE, load_weights
+from inference.explain import Explainer, deletion_curve, face_parts, grad_cam_map, occlusion_map
+from inference.pipeline import get_pipeline
+from skimage import data as skdata
+
+from tests.conftest import jpeg_bytes, login, make_app, make_user, upload
+
+FACE_BOX = (180, 60, 268, 175)
+
+
+def torch_predict(network):
+    """uint8 face crops -> probabilities, with `network` (no flip TTA)."""
+    parts = face_parts(network)
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return parts.from_activations(parts.to_activations(torch.from_numpy(parts.prepare(crops)))).softmax(1).numpy()
+
+    return predict
+
+
+def reinitialised(network):
+    """The same architecture with fresh random weights (the model-randomisation test of Adebayo et al., 2018)."""
+    torch.manual_seed(0)
+    fresh = copy.deepcopy(network)
+    for module in fresh.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return fresh.eval()
+
+
+@pytest.fixture(scope="module")
+def face(astronaut):
+    return gray_crops(astronaut, [FACE_BOX], INPUT_SIZE)[0]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return load_weights(str(HUMAN_WEIGHTS))[0]
+
+
+def both_maps(network, crop):
+    predict = torch_predict(network)
+    target = int(predict(crop[None])[0].argmax())
+    return {"occlusion": occlusion_map(predict, crop, target, patch=8, stride=4),
+            "grad_cam": grad_cam_map(face_parts(network), crop, target)}
+
+
+def test_maps_change_when_the_weights_are_randomised(face, trained):
+    """A map that does not depend on the weights (an edge detector in disguise) correlates ~1 with its
+    random-weights twin. Measured: occlusion 0.04, Grad-CAM 0.54 (Grad-CAM keeps some of the image's
+    coarse layout even in a random network, as Adebayo et al. also report)."""
+    random_maps = both_maps(reinitialised(trained), face)
+    for method, trained_map in both_maps(trained, face).items():
+        correlation = np.corrcoef(trained_map.ravel(), random_maps[method].ravel())[0, 1]
+        assert not np.isfinite(correlation) or correlation < 0.7, f"{method} ignores the weights ({correlation:.2f})"
+
+
+def test_hiding_the_most_salient_pixels_costs_more_than_hiding_the_least(face, trained):
+    predict = torch_predict(trained)
+    target = int(predict(face[None])[0].argmax())
+    for method, saliency in both_maps(trained, face).items():
+        most = deletion_curve(predict, face, saliency, target, steps=5)[1]  # 20% most salient pixels hidden
+        least = deletion_curve(predict, face, -saliency, target, steps=5)[1]  # 20% least salient
+        assert most < least - 0.05, f"{method}: most salient {most:.3f}, least salient {least:.3f}"
+
+
+def test_an_explanation_covers_the_crop_and_names_the_top_emotion(astronaut):
+    result = Explainer.for_pipeline(get_pipeline()).explain(astronaut, FACE_BOX, "human")
+    assert result.target == "happy" and result.probability > 0.5
+    for saliency in result.maps.values():
+        assert saliency.shape == (INPUT_SIZE, INPUT_SIZE) and 0 <= saliency.min() and saliency.max() == 1
+    assert all(image.shape == (224, 224, 3) for image in result.overlays().values())
+
+
+def analysed(client, photo: bytes) -> int:
+    response = upload(client, photo, "photo.jpg")
+    return int(response.location.rsplit("/", 1)[1])
+
+
+def page_token(client, analysis_id: int) -> str:
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice, bob_client, astronaut_jpeg):
+    analysis_id = analysed(client, astronaut_jpeg)
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert "Why “happy”?" in page and "explain.js" in page
+    url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
+    assert client.get(url).get_json()["status"] == "none"
+    token = page_token(client, analysis_id)
+    document = client.post(url, headers={"X-CSRFToken": token}).get_json()
+    assert document["status"] == "done" and [image["method"] for image in document["images"]] == ["occlusion", "grad_cam"]
+    image = client.get(document["images"][0]["url"])
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert Image.open(io.BytesIO(image.data)).size == (224, 224)
+    files = sorted(Path(app.config["EXPLAIN_FOLDER"]).glob("*.png"))
+    assert len(files) == 2
+    mtimes = [path.stat().st_mtime_ns for path in files]
+    client.post(url, headers={"X-CSRFToken": token})  # cached: nothing is computed again
+    assert [path.stat().st_mtime_ns for path in files] == mtimes
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert "Heat map over face 1" in page and "Why “happy”?" not in page
+
+    assert bob_client.get(url).status_code == 404
+    assert bob_client.get(document["images"][0]["url"]).status_code == 404
+    client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": page_token(client, analysis_id)})
+    assert not any(path.exists() for path in files)
+
+
+def test_the_form_without_scripts_starts_the_work_and_unknown_detections_are_404(client, alice, astronaut_jpeg):
+    analysis_id = analysed(client, astronaut_jpeg)
+    token = page_token(client, analysis_id)
+    assert client.post(f"/analyses/{analysis_id}/detections/1/explain").status_code == 400  # no CSRF token
+    response = client.post(f"/analyses/{analysis_id}/detections/1/explain", data={"csrf_token": token})
+    assert response.status_code == 302 and response.location.endswith(f"/analyses/{analysis_id}#face-1")
+    assert "Heat map over face 1" in client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert client.post(f"/analyses/{analysis_id}/detections/9/explain", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_cat_has_nothing_to_explain(client, alice):
+    cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((770, 512)))
+    analysis_id = analysed(client, jpeg_bytes(np.concatenate([skdata.astronaut(), cat], axis=1)))
+    document = client.get(f"/api/v1/analyses/{analysis_id}").get_json()
+    cat = next(i for i, d in enumerate(document["detections"], start=1) if d["kind"] == "cat")
+    assert client.get(f"/api/v1/analyses/{analysis_id}/detections/{cat}/explanation").status_code == 404
+
+
+def test_explanations_run_in_the_background_with_progress(tmp_path, astronaut_jpeg):
+    app = make_app(tmp_path, EXPLAIN_EAGER=False)
+    client = app.test_client()
+    make_user(app, "carol")
+    login(client, "carol")
+    analysis_id = analysed(client, astronaut_jpeg)
+    url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
+    token = page_token(client, analysis_id)
+    first = client.post(url, headers={"X-CSRFToken": token})
+    assert first.status_code == 202 and first.get_json()["status"] == "running"
+    deadline = time.monotonic() + 120
+    while (document := client.get(url).get_json())["status"] == "running" and time.monotonic() < deadline:
+        assert 0 <= document["progress"] <= 1
+        time.sleep(0.2)
+    assert document["status"] == "done"
+
+
+def test_the_cli_writes_the_overlays_and_says_where(app, tmp_path, astronaut_jpeg):
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    result = app.test_cli_runner().invoke(args=["analyze", str(photo), "--json", "--explain", "--out", str(tmp_path / "maps")])
+    assert result.exit_code == 0, result.output
+    detection = json.loads(result.stdout)["detections"][0]
+    assert sorted(detection["explanation"]) == ["grad_cam", "occlusion"]
+    assert all(Path(path).is_file() for path in detection["explanation"].values())
