@@ -79,7 +79,8 @@ def main() -> None:
     for name in results[backends[0]]["photos"]:
         print(f"\n{name}: {results[backends[0]]['photos'][name]['found']} found\n  {'stage':<14}{header}")
         for stage in results[backends[0]]["photos"][name]["stages"]:
-            cells = "".join("{:>15.1f} / {:>6.1f}".format(*results[b]["photos"][name]["stages"][stage]) for b in backends)
+            cells = "".join("{:>15.1f} / {:>6.1f}".format(*results[backend]["photos"][name]["stages"][stage])
+                            for backend in backends)
             print(f"  {stage:<14}{cells}")
     print("\npeak resident memory with all models loaded: " +
           ", ".join(f"{backend} {figures['peak rss MB']:.0f} MB" for backend, figures in results.items()))

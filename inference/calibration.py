@@ -7,12 +7,16 @@ beside the weights as `<weights stem>.calibration.json`; without that file T is 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 ECE_BINS = 15
 
@@ -21,10 +25,23 @@ def calibration_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".calibration.json")
 
 
+def calibration_record(weights: Path, temperature: float, **figures: float | str) -> str:
+    """The JSON stored beside the weights: the temperature, the hash of the weights it was fitted for, figures."""
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+    return json.dumps({"temperature": temperature, "weights_sha256": digest, **figures}, indent=2)
+
+
 def load_temperature(weights: Path) -> float:
-    """The temperature stored beside a weights file, or 1.0 (uncalibrated) when there is none."""
+    """The temperature stored beside a weights file, or 1.0 (uncalibrated) when there is none, or when
+    it was fitted for other weights (retrained since: refit it)."""
     path = calibration_path(weights)
-    return float(json.loads(path.read_text())["temperature"]) if path.is_file() else 1.0
+    if not path.is_file():
+        return 1.0
+    record = json.loads(path.read_text())
+    if record.get("weights_sha256") != hashlib.sha256(Path(weights).read_bytes()).hexdigest():
+        log.warning("%s was fitted for other weights than %s: probabilities are left uncalibrated", path, weights)
+        return 1.0
+    return float(record["temperature"])
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

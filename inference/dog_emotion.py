@@ -73,8 +73,8 @@ class DogEmotionClassifier(Classifier):
     def __init__(self, weights: Path, device: torch.device, backend: str = DEFAULT_BACKEND):
         head = load_head(weights)
         runner = make_runner(lambda: DogEmotionNet(head), weights, device, backend)
-        super().__init__(runner, tuple(head["classes"]), weights, INPUT_SIZE,
-                         f"efficientnet-lite0 + linear head ({weights.stem}, test macro-F1 {head['test_macro_f1']:.3f})")
+        name = f"efficientnet-lite0 + linear head ({weights.stem}, test macro-F1 {head['test_macro_f1']:.3f})"
+        super().__init__(runner, tuple(head["classes"]), weights, INPUT_SIZE, name)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         """Logits of the crops as they are: the head was trained and chosen without mirror images."""

@@ -17,7 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.crops import gray_crops
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker

@@ -12,8 +12,8 @@ import torch
 from skimage import data as skdata
 
 from inference.backends import OnnxRunner, TorchRunner, onnx_path_for, requested_backend
-from inference.calibration import (calibration_path, cross_fitted_ece, expected_calibration_error, fit_temperature,
-                                   softmax)
+from inference.calibration import (calibration_path, calibration_record, cross_fitted_ece, expected_calibration_error,
+                                   fit_temperature, load_temperature, softmax)
 from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
 from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
@@ -95,8 +95,17 @@ def test_the_stored_temperature_is_applied_at_inference(tmp_path, face_crops):
     weights = tmp_path / "emotion_fer2013.pt"
     shutil.copy(HUMAN_WEIGHTS, weights)
     plain = EmotionClassifier(weights, CPU, "torch").predict(face_crops)
-    calibration_path(weights).write_text(json.dumps({"temperature": 3.0}))
+    calibration_path(weights).write_text(calibration_record(weights, 3.0))
     softened = EmotionClassifier(weights, CPU, "torch").predict(face_crops)
     assert (softened.max(1) < plain.max(1)).all()
     np.testing.assert_array_equal(softened.argmax(1), plain.argmax(1))
     np.testing.assert_allclose(softened.sum(1), 1, atol=1e-9)
+
+
+def test_a_temperature_fitted_for_other_weights_is_ignored(tmp_path):
+    weights = tmp_path / "emotion_fer2013.pt"
+    shutil.copy(HUMAN_WEIGHTS, weights)
+    calibration_path(weights).write_text(json.dumps({"temperature": 3.0, "weights_sha256": "0" * 64}))
+    assert load_temperature(weights) == 1.0
+    calibration_path(weights).write_text(calibration_record(weights, 3.0))
+    assert load_temperature(weights) == 3.0

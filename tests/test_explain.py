@@ -31,7 +31,8 @@ def torch_predict(network):
 
     def predict(crops: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return parts.from_activations(parts.to_activations(torch.from_numpy(parts.prepare(crops)))).softmax(1).numpy()
+            activations = parts.to_activations(torch.from_numpy(parts.prepare(crops)))
+            return parts.from_activations(activations).softmax(1).numpy()
 
     return predict
 
@@ -108,7 +109,8 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     assert client.get(url).get_json()["status"] == "none"
     token = page_token(client, analysis_id)
     document = client.post(url, headers={"X-CSRFToken": token}).get_json()
-    assert document["status"] == "done" and [image["method"] for image in document["images"]] == ["occlusion", "grad_cam"]
+    assert document["status"] == "done"
+    assert [image["method"] for image in document["images"]] == ["occlusion", "grad_cam"]
     image = client.get(document["images"][0]["url"])
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert Image.open(io.BytesIO(image.data)).size == (224, 224)
@@ -164,7 +166,8 @@ def test_explanations_run_in_the_background_with_progress(tmp_path, astronaut_jp
 def test_the_cli_writes_the_overlays_and_says_where(app, tmp_path, astronaut_jpeg):
     photo = tmp_path / "face.jpg"
     photo.write_bytes(astronaut_jpeg)
-    result = app.test_cli_runner().invoke(args=["analyze", str(photo), "--json", "--explain", "--out", str(tmp_path / "maps")])
+    arguments = ["analyze", str(photo), "--json", "--explain", "--out", str(tmp_path / "maps")]
+    result = app.test_cli_runner().invoke(args=arguments)
     assert result.exit_code == 0, result.output
     detection = json.loads(result.stdout)["detections"][0]
     assert sorted(detection["explanation"]) == ["grad_cam", "occlusion"]

@@ -33,7 +33,8 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from inference.backends import TorchRunner
-from inference.calibration import calibration_path, expected_calibration_error, fit_temperature, softmax
+from inference.calibration import (calibration_path, calibration_record, expected_calibration_error, fit_temperature,
+                                   softmax)
 from inference.dog_emotion import INPUT_SIZE, PooledFeatures, imagenet_batch
 from inference.labels import DOG_EMOTIONS
 from training.evaluate import format_report, save_confusion_plot
@@ -194,8 +195,8 @@ def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out:
     before = expected_calibration_error(softmax(test_logits), targets["test"])
     after = expected_calibration_error(softmax(test_logits, temperature), targets["test"])
     print(f"temperature {temperature:.3f} (fitted on val); test ECE {before:.4f} before, {after:.4f} after")
-    calibration_path(out).write_text(json.dumps({"temperature": temperature, "fitted_on": "val",
-                                                  "test_ece_before": before, "test_ece_after": after}, indent=2))
+    calibration_path(out).write_text(calibration_record(out, temperature, fitted_on="val", test_ece_before=before,
+                                                        test_ece_after=after))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
                 "test_macro_f1": metrics["macro_f1"], "test_accuracy": metrics["accuracy"],
                 "metrics": json.dumps({**metrics, "removed": dict(removed), "weight_decay": weight_decay,
                                        "splits": {k: len(v) for k, v in splits.items()}})}, args.out)
-    write_temperature(head, standard, targets, args.out)
+    write_temperature(head, standard, targets, args.out)  # after the head: the record holds its hash
     print(f"head written to {args.out}; confusion matrix in {args.plot}")
 
 

@@ -1,6 +1,7 @@
 """Evaluate trained emotion weights on a labelled image folder.
 
-    python -m training.evaluate --data ../shared/datasets/fer2013 [--split val] [--weights PATH] [--fit-temperature]
+    python -m training.evaluate --data ../shared/datasets/fer2013 [--split val] [--weights PATH]
+                                [--no-tta] [--fit-temperature]
 
 Prints accuracy, macro-F1, per-class precision/recall/F1/AUROC, the confusion
 matrix (saved as a PNG, --plot) and the expected calibration error (15 bins) with
@@ -19,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.calibration import (calibration_path, cross_fitted_ece, expected_calibration_error, fit_temperature,
-                                   reliability_bins, softmax)
+from inference.calibration import (calibration_path, calibration_record, cross_fitted_ece, expected_calibration_error,
+                                   fit_temperature, reliability_bins, softmax)
 from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
 from inference.emotion_net import load_weights
 from training.data import load_split
@@ -132,7 +133,7 @@ def calibrate(args: argparse.Namespace, logits: np.ndarray, labels: np.ndarray, 
         result = {**result, "temperature": temperature, "fitted_on": args.split,
                   "ece_cross_fitted": cross_fitted_ece(logits, labels)}
         curves[f"fitted T={temperature:.2f}"] = softmax(logits, temperature)
-        calibration_path(Path(args.weights)).write_text(json.dumps(result, indent=2))
+        calibration_path(Path(args.weights)).write_text(calibration_record(Path(args.weights), **result))
         print(f"fitted temperature {temperature:.3f}; ECE after scaling (cross-fitted halves) "
               f"{result['ece_cross_fitted']:.4f}; stored in {calibration_path(Path(args.weights))}")
     save_reliability_plot(curves, labels, args.reliability_plot, f"{Path(args.weights).stem} on {args.split}")

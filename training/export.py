@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         export(module, input_shape, weights, path)
         line = f"{name}: {path} ({path.stat().st_size / 1e6:.1f} MB)"
         if args.check:
-            line += f", largest probability difference torch vs ONNX Runtime {largest_difference(module, path, input_shape):.2e}"
+            difference = largest_difference(module, path, input_shape)
+            line += f", largest probability difference torch vs ONNX Runtime {difference:.2e}"
         print(line)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -88,6 +87,11 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     assert page.locator(".face-box").count() == 1
     assert page.locator(".bar-chart .is-top").count() == 1
     shot(page, "03-photo-result")
+    page.click("text=Why “happy”?")  # the script starts it through the API and polls its progress
+    page.wait_for_selector(".why-images img", timeout=60_000)
+    assert page.locator(".why-images img").count() == 2
+    page.wait_for_function("[...document.querySelectorAll('.why-images img')].every(i => i.naturalWidth === 224)")
+    shot(page, "03b-photo-why")
 
     page.goto(live_server + "/analyze")
     page.set_input_files("#file", str(video))
