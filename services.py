@@ -23,7 +23,12 @@ from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
 from jobs import job_queue
-from models import Analysis, Detection, User
+from insights.changes import change_point
+from insights.history import History
+from insights.patterns import patterns
+from insights.profile import profile
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
+from models import Analysis, Detection, Subject, User
 
 THUMB_SIZE = 320
 MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
@@ -322,3 +327,41 @@ def http_status_for(error: MediaError) -> int:
     if isinstance(error, MediaTooLarge):
         return 413
     return 400
+
+
+SUBJECT_CLASSES = {"person": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}  # cats: no emotion model yet
+_insight_cache: dict[int, tuple[tuple, dict]] = {}
+
+
+def subject_rows(subject_ids: list[int]) -> dict[int, list[tuple]]:
+    """(time, emotions, analysis id) of every classified appearance of each subject."""
+    rows: dict[int, list[tuple]] = {subject_id: [] for subject_id in subject_ids}
+    query = db.select(Detection.subject_id, Analysis.created_at, Detection.emotions, Analysis.id) \
+        .join(Detection.analysis).where(Detection.subject_id.in_(subject_ids), Detection.top.is_not(None))
+    for subject_id, created_at, emotions, analysis_id in db.session.execute(query):
+        rows[subject_id].append((created_at, emotions, analysis_id))
+    return rows
+
+
+def subject_insights(subject: Subject) -> dict:
+    """Profile, patterns and changes of a subject's history; cached until its appearances change."""
+    classes = SUBJECT_CLASSES.get(subject.kind)
+    if classes is None:
+        return {"subject": subject.id, "available": False,
+                "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
+    siblings = [other.id for other in subject.user.subjects if SUBJECT_CLASSES.get(other.kind) == classes]
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"],) + tuple(db.session.execute(
+        db.select(Detection.subject_id, db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0))
+        .where(Detection.subject_id.in_(siblings)).group_by(Detection.subject_id).order_by(Detection.subject_id)
+    ).all())
+    cached = _insight_cache.get(subject.id)
+    if cached and cached[0] == key:
+        return cached[1]
+    rows = subject_rows(siblings)
+    history = History.from_rows(classes, rows[subject.id])
+    others = {other.name: History.from_rows(classes, rows[other.id]).vectors.mean(0)
+              for other in subject.user.subjects if other.id != subject.id and len(rows.get(other.id, [])) >= 3}
+    result = {"subject": subject.id, "available": True, "count": len(history),
+              "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history)}
+    _insight_cache[subject.id] = (key, result)
+    return result

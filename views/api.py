@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 import explanations
 from extensions import csrf, db
 from inference.errors import MediaError
-from models import Analysis, ApiToken, User
+from models import Analysis, ApiToken, Subject, User
 from services import (
     accept_upload,
     analysis_to_dict,
@@ -20,6 +20,7 @@ from services import (
     http_status_for,
     iso_utc,
     owned_analysis_or_404,
+    subject_insights,
 )
 from views.auth import login_limits
 
@@ -141,3 +142,13 @@ def explanation(analysis_id: int, position: int):
         explanations.start(analysis, detection)
     document = explanations.status_document(analysis, detection)
     return jsonify(document), 200 if document["status"] in ("done", "failed", "none") else 202
+
+
+@bp.get("/subjects/<int:subject_id>/insights")
+@api_auth
+def insights(subject_id: int):
+    """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
+    subject = db.session.get(Subject, subject_id)
+    if subject is None or subject.user_id != g.api_user.id:
+        abort(404)
+    return jsonify(subject_insights(subject))

@@ -17,7 +17,7 @@ from extensions import db
 from forms import ConfirmForm, SubjectForm
 from inference.labels import ALL_EMOTIONS
 from models import Analysis, Detection, Subject, utcnow
-from services import iso_utc
+from services import iso_utc, subject_insights
 
 bp = Blueprint("dashboard", __name__)
 
@@ -82,6 +82,7 @@ def index():
         calendar=calendar_cells(tops_by_day, utcnow().date()),
         labels=ALL_EMOTIONS,
         period=period,
+        insights=subject_insights(subject) if subject else None,
     )
 
 

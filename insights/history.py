@@ -1,0 +1,44 @@
+"""A subject's emotion history: one probability vector per appearance, oldest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class History:
+    classes: tuple[str, ...]
+    times: list[datetime]
+    vectors: np.ndarray  # (n, classes), rows sum to 1
+    analysis_ids: list[int]
+
+    @classmethod
+    def from_rows(cls, classes: tuple[str, ...], rows: list[tuple[datetime, dict[str, float], int]]) -> History:
+        """Build from (time, {emotion: probability}, analysis id) rows in any order; missing emotions count 0."""
+        rows = sorted(rows, key=lambda row: row[0])
+        vectors = np.array([[emotions.get(label, 0.0) for label in classes] for _, emotions, _ in rows],
+                           dtype=np.float64).reshape(len(rows), len(classes))
+        totals = vectors.sum(1, keepdims=True)
+        vectors = np.divide(vectors, totals, out=np.zeros_like(vectors), where=totals > 0)
+        return cls(classes, [row[0] for row in rows], vectors, [row[2] for row in rows])
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def tops(self) -> np.ndarray:
+        return self.vectors.argmax(1)
+
+
+def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> str:
+    """Plain words for an emotion mix: "mostly relaxed, some happy", "a mix of sad and angry"."""
+    order = np.argsort(-mix)
+    first, second = classes[order[0]], classes[order[1]]
+    if mix[order[0]] >= 0.6:
+        return f"mostly {first}" + (f", some {second}" if mix[order[1]] >= 0.15 else "")
+    if mix[order[0]] >= 0.4:
+        return f"often {first}, also {second}"
+    return f"a mix of {first}, {second} and {classes[order[2]]}"

@@ -1,0 +1,106 @@
+"""Patterns: clusters of a subject's emotion-probability vectors, and time-of-day / weekday effects.
+
+Clusters: k-means for k = 2..5, k chosen by the silhouette score; reported only when the best
+silhouette reaches MIN_SILHOUETTE and beats, by NULL_MARGIN, the silhouette that k-means reaches on
+one Gaussian blob of the same mean and covariance (k-means splits any cloud; a real pattern
+separates better than that). Otherwise the history has no distinct moods to describe.
+Long histories are clustered on a fixed-size sample and every point is then assigned.
+Time effects: a chi-square test of the top emotion against the time of day (or weekday against
+weekend), reported only when p < ALPHA, with the cell that stands out most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import chi2_contingency
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from insights.history import History, describe_mix
+
+MIN_FOR_PATTERNS = 20
+MIN_SILHOUETTE = 0.25
+NULL_MARGIN = 0.1
+NULL_REFERENCES = 3
+MAX_CLUSTERS = 5
+FIT_SAMPLE = 1000
+ALPHA = 0.01
+MIN_FOR_TIME_EFFECTS = 40
+DAY_PARTS = ((0, "night"), (6, "morning"), (12, "afternoon"), (18, "evening"))  # starting hour, name
+
+
+def _fit(points: np.ndarray, k: int, seed: int) -> tuple[KMeans, float]:
+    model = KMeans(k, n_init=1, random_state=seed).fit(points)
+    if len(set(model.labels_)) < 2:
+        return model, -1.0
+    return model, float(silhouette_score(points, model.labels_, sample_size=min(len(points), 500), random_state=seed))
+
+
+def cluster(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """(labels, silhouette, the null silhouette of one Gaussian blob, centroids) of the best k-means clustering."""
+    rng = np.random.default_rng(seed)
+    sample = vectors if len(vectors) <= FIT_SAMPLE else vectors[rng.choice(len(vectors), FIT_SAMPLE, replace=False)]
+    fits = [_fit(sample, k, seed) for k in range(2, min(MAX_CLUSTERS, len(sample) // 5) + 1)]
+    model, silhouette = max(fits, key=lambda fit: fit[1])
+    blobs = [rng.multivariate_normal(sample.mean(0), np.cov(sample.T), len(sample)) for _ in range(NULL_REFERENCES)]
+    null = float(np.mean([_fit(blob, model.n_clusters, seed)[1] for blob in blobs]))
+    return model.predict(vectors), silhouette, null, model.cluster_centers_
+
+
+def patterns(history: History, seed: int = 0, examples: int = 3) -> dict:
+    """The subject's moods as clusters (share, mix in words, example analyses) and time effects."""
+    count = len(history)
+    if count < MIN_FOR_PATTERNS:
+        return {"enough": False, "count": count, "needed": MIN_FOR_PATTERNS}
+    labels, silhouette, null, centres = cluster(history.vectors, seed)
+    clusters = []
+    if silhouette >= max(MIN_SILHOUETTE, null + NULL_MARGIN):
+        for index, centre in enumerate(centres):
+            members = np.flatnonzero(labels == index)
+            if len(members) == 0:
+                continue
+            nearest = members[np.argsort(np.linalg.norm(history.vectors[members] - centre, axis=1))]
+            example_ids = list(dict.fromkeys(history.analysis_ids[i] for i in nearest))[:examples]
+            mix = history.vectors[members].mean(0)
+            clusters.append({"share": round(len(members) / count, 4), "count": int(len(members)),
+                             "description": describe_mix(history.classes, mix),
+                             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)},
+                             "examples": example_ids})
+        clusters.sort(key=lambda item: -item["share"])
+    return {"enough": True, "count": count, "silhouette": round(silhouette, 3),
+            "min_silhouette": round(max(MIN_SILHOUETTE, null + NULL_MARGIN), 3),
+            "clusters": clusters, "time_effects": time_effects(history)}
+
+
+def time_effects(history: History) -> list[dict]:
+    """Time of day and weekday/weekend effects on the top emotion that pass a chi-square test at ALPHA."""
+    if len(history) < MIN_FOR_TIME_EFFECTS:
+        return []
+    hours = np.array([moment.hour for moment in history.times])
+    weekdays = np.array([moment.weekday() for moment in history.times])
+    day_parts = np.array([name for _, name in DAY_PARTS])[np.searchsorted([start for start, _ in DAY_PARTS], hours,
+                                                                          side="right") - 1]
+    groupings = {"time of day": day_parts, "day of week": np.where(weekdays >= 5, "weekend", "weekday")}
+    return [effect for factor, groups in groupings.items()
+            if (effect := _effect(factor, groups, history.tops, history.classes)) is not None]
+
+
+def _effect(factor: str, groups: np.ndarray, tops: np.ndarray, classes: tuple[str, ...]) -> dict | None:
+    names, group_index = np.unique(groups, return_inverse=True)
+    used, top_index = np.unique(tops, return_inverse=True)
+    if len(names) < 2 or len(used) < 2:
+        return None
+    table = np.zeros((len(names), len(used)), dtype=int)
+    np.add.at(table, (group_index, top_index), 1)
+    statistic, p_value, _, expected = chi2_contingency(table)
+    if p_value >= ALPHA or expected.min() < 1:
+        return None
+    residuals = (table - expected) / np.sqrt(expected)
+    row, column = np.unravel_index(np.argmax(residuals), residuals.shape)
+    inside = table[row, column] / table[row].sum()
+    outside = (table[:, column].sum() - table[row, column]) / max(table.sum() - table[row].sum(), 1)
+    return {"factor": factor, "group": str(names[row]), "emotion": classes[used[column]],
+            "share_in_group": round(float(inside), 4), "share_elsewhere": round(float(outside), 4),
+            "test": "chi-square test of independence", "chi2": round(float(statistic), 2),
+            "p_value": float(p_value), "table": {str(name): dict(zip((classes[e] for e in used), map(int, counts)))
+                                                 for name, counts in zip(names, table)}}

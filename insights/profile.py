@@ -1,0 +1,39 @@
+"""A subject's typical emotion mix, how sure we are of it, and how it compares with the owner's other subjects."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from insights.history import History, describe_mix
+
+MIN_FOR_PROFILE = 3
+NOTABLE_DIFFERENCE = 0.10  # a difference in mean probability worth a sentence
+
+
+def profile(history: History, others: dict[str, np.ndarray] | None = None) -> dict:
+    """Mean probability per emotion with a 95% confidence interval (normal approximation), in words,
+    and the emotion in which the subject differs most from the mean of the owner's other subjects."""
+    count = len(history)
+    if count < MIN_FOR_PROFILE:
+        return {"enough": False, "count": count, "needed": MIN_FOR_PROFILE}
+    mean = history.vectors.mean(0)
+    half_width = 1.96 * history.vectors.std(0, ddof=1) / np.sqrt(count)
+    mix = [{"emotion": label, "mean": round(float(mean[i]), 4), "low": round(float(max(0.0, mean[i] - half_width[i])), 4),
+            "high": round(float(min(1.0, mean[i] + half_width[i])), 4)}
+           for i, label in sorted(enumerate(history.classes), key=lambda item: -mean[item[0]])]
+    return {"enough": True, "count": count, "description": describe_mix(history.classes, mean), "mix": mix,
+            "comparison": compare(history.classes, mean, others or {})}
+
+
+def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, np.ndarray]) -> dict | None:
+    """The largest difference from the other subjects' average mix, if it is notable."""
+    if not others:
+        return None
+    baseline = np.mean(list(others.values()), axis=0)
+    index = int(np.argmax(np.abs(mean - baseline)))
+    difference = float(mean[index] - baseline[index])
+    if abs(difference) < NOTABLE_DIFFERENCE:
+        return {"notable": False, "others": sorted(others)}
+    return {"notable": True, "emotion": classes[index], "direction": "more" if difference > 0 else "less",
+            "subject": round(float(mean[index]), 4), "others_mean": round(float(baseline[index]), 4),
+            "others": sorted(others)}

@@ -1,0 +1,112 @@
+"""Insights on synthetic histories with known structure, and on a subject's page and API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from extensions import db
+from inference.labels import DOG_EMOTIONS
+from insights.changes import change_point
+from insights.history import History
+from insights.patterns import cluster, patterns
+from insights.profile import profile
+from insights.synthetic import START, clustered, draw, history_from, mood, shifted
+from models import Analysis, Detection, Subject
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clustering_recovers_planted_moods(seed):
+    history, truth = clustered(np.random.default_rng(seed), 150)
+    labels, silhouette, null, _ = cluster(history.vectors, seed)
+    assert adjusted_rand_score(truth, labels) > 0.9 and silhouette > null + 0.3
+    descriptions = sorted(c["description"] for c in patterns(history)["clusters"])
+    assert descriptions == ["mostly angry, some sad", "mostly happy", "mostly relaxed, some happy"]
+
+
+def test_a_single_mood_is_not_split_into_invented_patterns():
+    rng = np.random.default_rng(3)
+    history = history_from(draw(rng, [mood(DOG_EMOTIONS, {"relaxed": 0.7, "happy": 0.3})] * 200), DOG_EMOTIONS)
+    assert patterns(history)["clusters"] == []
+
+
+def test_a_planted_shift_is_found_with_its_evidence():
+    history = shifted(np.random.default_rng(4), 80, 0.3)
+    found = change_point(history)
+    assert found["detected"] and found["emotion"] == "sad" and found["direction"] == "more"
+    assert found["p_value"] < 0.01 and found["before"]["count"] + found["after"]["count"] == 80
+    assert abs(found["before"]["count"] - 40) <= 6  # the change is at the middle
+
+
+def test_a_stationary_history_rarely_raises_a_false_alarm():
+    rng = np.random.default_rng(5)
+    alarms = [change_point(shifted(rng, 60, 0.0), seed=i)["detected"] for i in range(100)]
+    assert np.mean(alarms) <= 0.04  # the test's level is 1%; 4% allows for chance over 100 tries
+
+
+def test_a_time_of_day_effect_is_found_and_none_is_invented():
+    rng = np.random.default_rng(6)
+    happy, sad = mood(DOG_EMOTIONS, {"happy": 0.8}), mood(DOG_EMOTIONS, {"sad": 0.8})
+    midnight = START.replace(hour=0)
+    times = [midnight + timedelta(days=day, hours=hour) for day in range(40) for hour in (1, 8, 14, 20)]
+    vectors = draw(rng, [happy if moment.hour == 8 else sad for moment in times])
+    effects = patterns(History(DOG_EMOTIONS, times, vectors, list(range(len(times)))))["time_effects"]
+    assert any(e["factor"] == "time of day" and e["group"] == "morning" and e["emotion"] == "happy" for e in effects)
+    shuffled = History(DOG_EMOTIONS, times, vectors[rng.permutation(len(times))], list(range(len(times))))
+    assert patterns(shuffled)["time_effects"] == []  # the same appearances at random times: no effect
+
+
+def test_too_little_data_says_what_is_needed():
+    history = history_from(draw(np.random.default_rng(7), [mood(DOG_EMOTIONS, {"happy": 1})] * 2), DOG_EMOTIONS)
+    assert profile(history) == {"enough": False, "count": 2, "needed": 3}
+    assert patterns(history)["enough"] is False and change_point(history)["enough"] is False
+
+
+def test_the_profile_has_intervals_and_compares_with_other_subjects():
+    history = shifted(np.random.default_rng(8), 50, 0.0)
+    result = profile(history, {"Rex": np.array([0.1, 0.1, 0.1, 0.7])})  # Rex: mostly sad
+    assert result["description"].startswith(("mostly", "often", "a mix"))
+    assert all(row["low"] <= row["mean"] <= row["high"] for row in result["mix"])
+    assert result["comparison"]["notable"] and result["comparison"]["emotion"] == "sad"
+    assert result["comparison"]["direction"] == "less"
+
+
+def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray) -> None:
+    """Photo analyses of `subject`, one a day, with these probability vectors (no files: the page needs none)."""
+    with app.app_context():
+        for day, vector in enumerate(vectors):
+            emotions = dict(zip(DOG_EMOTIONS, map(float, vector)))
+            analysis = Analysis(user_id=user_id, original_name=f"dog{day}.jpg", stored_name=uuid.uuid4().hex,
+                                format="jpeg", width=10, height=10, created_at=START + timedelta(days=day))
+            analysis.detections.append(Detection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=emotions, top=max(emotions, key=emotions.get),
+                                                 subject_id=subject_id))
+            db.session.add(analysis)
+        db.session.commit()
+
+
+def make_subject(app, user_id: int, name: str, kind: str = "dog") -> int:
+    with app.app_context():
+        subject = Subject(user_id=user_id, name=name, kind=kind)
+        db.session.add(subject)
+        db.session.commit()
+        return subject.id
+
+
+def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, bob_client):
+    rex = make_subject(app, alice, "Rex")
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert "Needs at least 3 analyses (0 so far)" in page
+    add_history(app, alice, rex, shifted(np.random.default_rng(9), 60, 0.35).vectors)
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert "What Rex's history shows" in page and "over 60 appearances" in page
+    assert "More sad since" in page and "permutation test" in page
+    document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
+    assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 60
+    assert bob_client.get(f"/api/v1/subjects/{rex}/insights").status_code == 404
+    whiskers = make_subject(app, alice, "Whiskers", kind="cat")
+    assert "no emotion model for cats" in client.get(f"/dashboard?subject={whiskers}").get_data(as_text=True)
