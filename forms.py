@@ -2,8 +2,8 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length, Regexp
+from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Regexp
 
 
 class LoginForm(FlaskForm):
@@ -47,4 +47,18 @@ class AssignForm(FlaskForm):
     """Assign a detection (a face in a photo, or a whole video track) to one of the user's subjects."""
 
     subject = SelectField("Who is this?", coerce=int)
+    submit = SubmitField("Save")
+
+
+class AlertRuleForm(FlaskForm):
+    """A gentle alert: `emotion` as the top one in more than `percent`% of appearances over `days` days."""
+
+    emotion = SelectField("Emotion")
+    percent = IntegerField("More than (%)", default=40, validators=[InputRequired(), NumberRange(5, 95)])
+    days = IntegerField("Over the last (days)", default=7, validators=[InputRequired(), NumberRange(1, 90)])
+    submit = SubmitField("Add alert")
+
+
+class WeeklyReportForm(FlaskForm):
+    weekly_report = BooleanField("Show my weekly reports on the dashboard")
     submit = SubmitField("Save")

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +27,7 @@ class User(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    weekly_report: Mapped[bool] = mapped_column(default=False, server_default=false())  # opted in on the dashboard
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                     passive_deletes=True)
@@ -156,9 +157,27 @@ class Subject(db.Model):
 
     user: Mapped[User] = relationship(back_populates="subjects")
     detections: Mapped[list[Detection]] = relationship(back_populates="subject")
+    alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+class AlertRule(db.Model):
+    """An owner's gentle alert: `emotion` as the top one in more than `share` of a subject's appearances
+    over the last `days` days."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"), index=True)
+    emotion: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float)
+    days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    subject: Mapped[Subject] = relationship(back_populates="alert_rules")
+
+    def __str__(self) -> str:
+        return f"{self.emotion} above {self.share:.0%} over {self.days} days ({self.subject.name})"
 
 
 class ApiToken(db.Model):

@@ -23,12 +23,13 @@ from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
 from jobs import job_queue
+from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns
 from insights.profile import profile
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
-from models import Analysis, Detection, Subject, User
+from models import AlertRule, Analysis, Detection, Subject, User, utcnow
 
 THUMB_SIZE = 320
 MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
@@ -365,3 +366,19 @@ def subject_insights(subject: Subject) -> dict:
               "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history)}
     _insight_cache[subject.id] = (key, result)
     return result
+
+
+def history_of(subject: Subject) -> History | None:
+    """The subject's classified appearances as a History (None for a kind without an emotion model)."""
+    classes = SUBJECT_CLASSES.get(subject.kind)
+    return History.from_rows(classes, subject_rows([subject.id])[subject.id]) if classes else None
+
+
+def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
+    """Every alert rule of these subjects with its check against now."""
+    results = []
+    for subject in subjects:
+        history = history_of(subject) if subject.alert_rules else None
+        for rule in subject.alert_rules if history is not None else []:
+            results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days), utcnow())))
+    return results

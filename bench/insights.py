@@ -6,7 +6,7 @@ Prints: the adjusted Rand index of the recovered moods against three planted one
 the change check for planted shifts of the `sad` share (60 appearances, change at the middle) and
 its false-alarm rate on histories with no change; the false-alarm rate of the time-of-day check;
 and the time of the subject's dashboard page (and of its JSON API) with 10,000 analyses, cold
-(first view after a new analysis) and warm (cached).
+(first view after a new analysis) and warm (cached); one appearance an hour, ending now.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ def detection_rates(trials: int) -> None:
 
 
 def page_time(count: int) -> None:
+    from models import utcnow
     from tests.conftest import login, make_app, make_user
     from tests.test_insights import add_history, make_subject
 
@@ -51,7 +53,9 @@ def page_time(count: int) -> None:
         app = make_app(Path(folder))
         user_id = make_user(app, "owner")
         subject_id = make_subject(app, user_id, "Rex")
-        add_history(app, user_id, subject_id, shifted(np.random.default_rng(2), count, 0.2).vectors)
+        hourly = timedelta(hours=1)  # a long, realistic history: one appearance an hour, ending now
+        add_history(app, user_id, subject_id, shifted(np.random.default_rng(2), count, 0.2).vectors,
+                    start=utcnow() - hourly * count, spacing=hourly)
         client = app.test_client()
         login(client, "owner")
         for url in (f"/dashboard?subject={subject_id}", f"/api/v1/subjects/{subject_id}/insights"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,12 +11,14 @@ from sklearn.metrics import adjusted_rand_score
 
 from extensions import db
 from inference.labels import DOG_EMOTIONS
+from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
 from insights.patterns import cluster, patterns
 from insights.profile import profile
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
-from models import Analysis, Detection, Subject
+from models import AlertRule, Analysis, Detection, Subject, utcnow
+from tests.conftest import csrf_token
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -75,13 +77,15 @@ def test_the_profile_has_intervals_and_compares_with_other_subjects():
     assert result["comparison"]["direction"] == "less"
 
 
-def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray) -> None:
-    """Photo analyses of `subject`, one a day, with these probability vectors (no files: the page needs none)."""
+def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
+                spacing: timedelta = timedelta(days=1)) -> None:
+    """Photo analyses of `subject` from `start`, one every `spacing`, with these probability vectors
+    (no files: the pages need none)."""
     with app.app_context():
         for day, vector in enumerate(vectors):
             emotions = dict(zip(DOG_EMOTIONS, map(float, vector)))
             analysis = Analysis(user_id=user_id, original_name=f"dog{day}.jpg", stored_name=uuid.uuid4().hex,
-                                format="jpeg", width=10, height=10, created_at=START + timedelta(days=day))
+                                format="jpeg", width=10, height=10, created_at=start + spacing * day)
             analysis.detections.append(Detection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9,
                                                  emotions=emotions, top=max(emotions, key=emotions.get),
                                                  subject_id=subject_id))
@@ -107,6 +111,50 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert "More sad since" in page and "permutation test" in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 60
+    assert document["alerts"] == [] and document["weekly_report"]["count"] == 0  # the history is from January
     assert bob_client.get(f"/api/v1/subjects/{rex}/insights").status_code == 404
     whiskers = make_subject(app, alice, "Whiskers", kind="cat")
     assert "no emotion model for cats" in client.get(f"/dashboard?subject={whiskers}").get_data(as_text=True)
+
+
+def test_an_alert_rule_fires_on_its_window_only():
+    now = START + timedelta(days=30)
+    sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})
+    vectors = draw(np.random.default_rng(10), [happy] * 25 + [sad] * 5)
+    history = History(DOG_EMOTIONS, [START + timedelta(days=d) for d in range(1, 31)], vectors, list(range(30)))
+    fired = check_rule(history, Rule("sad", 0.5, 6), now)
+    assert fired["fired"] and fired["count"] == 6 and fired["matching"] == 5 and len(fired["days"]) == 6
+    assert not check_rule(history, Rule("sad", 0.5, 20), now)["fired"]  # 5 of 20: below the share
+    quiet = check_rule(history, Rule("sad", 0.1, 1), now)
+    assert not quiet["fired"] and not quiet["enough"]  # 1 appearance is too few to say anything
+
+
+def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_client):
+    rex = make_subject(app, alice, "Rex")
+    sad = mood(DOG_EMOTIONS, {"sad": 0.9})
+    recent = utcnow() - timedelta(days=4)
+    add_history(app, alice, rex, draw(np.random.default_rng(11), [sad] * 8), start=recent, spacing=timedelta(hours=12))
+    token = csrf_token(client, f"/dashboard?subject={rex}")
+    response = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 7,
+                                                            "csrf_token": token}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Alert added" in page and "looked <span" in page and "not a diagnosis" in page and "The data behind it" in page
+    assert "in 8 of 8 appearances (100%)" in page
+    bad = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token},
+                      follow_redirects=True)
+    assert "The alert was not added" in bad.get_data(as_text=True)
+    with app.app_context():
+        rule_id = db.session.scalar(db.select(AlertRule.id))
+    assert bob_client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": csrf_token(bob_client, "/dashboard")}
+                           ).status_code == 404
+    client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": token})
+    assert "looked <span" not in client.get("/dashboard").get_data(as_text=True)
+
+    client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": token})
+    assert "Rex: last week's report" in client.get("/dashboard").get_data(as_text=True)
+    week = "{}-W{:02d}".format(*recent.date().isocalendar()[:2])
+    report = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
+    assert f"Rex: week {week}" in report and "mostly" in report and "Download as PNG" in report
+    image = client.get(f"/subjects/{rex}/report.png?week={week}")
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    assert bob_client.get(f"/subjects/{rex}/report.png").status_code == 404

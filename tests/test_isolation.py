@@ -9,7 +9,7 @@ import pytest
 from flask import url_for
 
 from extensions import db
-from models import Analysis, Detection, Subject
+from models import AlertRule, Analysis, Detection, Subject
 from tests.conftest import csrf_token, upload
 
 SKIPPED_PREFIXES = ("/admin", "/static")
@@ -21,12 +21,17 @@ def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
     upload(client, two_face_video.read_bytes(), "clip.mp4")
     token = csrf_token(client, "/subjects")
     client.post("/subjects", data={"name": "Secret", "kind": "dog", "csrf_token": token})
+    subject_id = None
+    with app.app_context():
+        subject_id = db.session.scalar(db.select(Subject.id))
+    client.post(f"/subjects/{subject_id}/alerts", data={"emotion": "sad", "percent": 40, "days": 7, "csrf_token": token})
     with app.app_context():
         objects = {
             "analysis_id": db.session.scalar(db.select(Analysis.id).filter_by(media="video")),
             "photo_id": db.session.scalar(db.select(Analysis.id).filter_by(media="image")),
             "detection_id": db.session.scalar(db.select(Detection.id)),
-            "subject_id": db.session.scalar(db.select(Subject.id)),
+            "subject_id": subject_id,
+            "rule_id": db.session.scalar(db.select(AlertRule.id)),
         }
     explained = client.post(f"/api/v1/analyses/{objects['photo_id']}/detections/1/explanation",
                             headers={"X-CSRFToken": token})  # so that its images exist for the owner

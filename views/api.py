@@ -12,13 +12,16 @@ from flask_wtf.csrf import CSRFError
 import explanations
 from extensions import csrf, db
 from inference.errors import MediaError
-from models import Analysis, ApiToken, Subject, User
+from insights.report import parse_week, weekly_report
+from models import Analysis, ApiToken, Subject, User, utcnow
 from services import (
     accept_upload,
     analysis_to_dict,
     delete_analysis,
     http_status_for,
     iso_utc,
+    alert_results,
+    history_of,
     owned_analysis_or_404,
     subject_insights,
 )
@@ -151,4 +154,8 @@ def insights(subject_id: int):
     subject = db.session.get(Subject, subject_id)
     if subject is None or subject.user_id != g.api_user.id:
         abort(404)
-    return jsonify(subject_insights(subject))
+    history = history_of(subject)
+    alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
+              for rule, result in alert_results([subject])]
+    last_week = weekly_report(history, parse_week(None, utcnow().date())) if history is not None else None
+    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": last_week})

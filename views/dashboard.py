@@ -7,17 +7,18 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from charts import calendar_cells, horizontal_bars, stacked_columns
 from extensions import db
-from forms import ConfirmForm, SubjectForm
+from forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 from inference.labels import ALL_EMOTIONS
-from models import Analysis, Detection, Subject, utcnow
-from services import iso_utc, subject_insights
+from insights.report import parse_week, report_png, weekly_report
+from models import AlertRule, Analysis, Detection, Subject, utcnow
+from services import SUBJECT_CLASSES, alert_results, history_of, iso_utc, subject_insights
 
 bp = Blueprint("dashboard", __name__)
 
@@ -36,9 +37,8 @@ def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[
     starts = [newest - step * offset for offset in range(count - 1, -1, -1)]
     counts: dict[datetime, Counter] = defaultdict(Counter)
     for created_at, top in rows:
-        start = period_start(created_at, period)
-        if start >= starts[0]:
-            counts[start][top] += 1
+        if created_at >= starts[0]:  # cheap test first: most of a long history is older than the window
+            counts[period_start(created_at, period)][top] += 1
     return {start.strftime("%d %b"): dict(counts[start]) for start in starts}
 
 
@@ -83,7 +83,95 @@ def index():
         labels=ALL_EMOTIONS,
         period=period,
         insights=subject_insights(subject) if subject else None,
+        alerts=[(rule, result) for rule, result in alert_results(current_user.subjects)
+                if result["fired"] or (subject and rule.subject_id == subject.id)],
+        alert_form=alert_form(subject) if subject else None,
+        report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
+        delete_form=ConfirmForm(),
     )
+
+
+def alert_form(subject: Subject) -> AlertRuleForm | None:
+    """The form to add an alert on a subject with an emotion model (None for cats)."""
+    classes = SUBJECT_CLASSES.get(subject.kind)
+    if classes is None:
+        return None
+    form = AlertRuleForm()
+    form.emotion.choices = list(classes)
+    return form
+
+
+@bp.route("/subjects/<int:subject_id>/alerts", methods=["POST"])
+@login_required
+def add_alert(subject_id: int):
+    subject = owned_subject_or_404(subject_id)
+    form = alert_form(subject)
+    if form is None:
+        abort(404)
+    if not form.validate_on_submit():
+        flash("The alert was not added: " + "; ".join(f"{form[name].label.text}: {', '.join(errors)}"
+                                                     for name, errors in form.errors.items()), "error")
+        return redirect(url_for("dashboard.index", subject=subject.id)), 303
+    db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
+                             days=form.days.data))
+    db.session.commit()
+    flash(f"Alert added: you will see a notice when {subject.name} is {form.emotion.data} in more than "
+          f"{form.percent.data}% of appearances over {form.days.data} days.", "success")
+    return redirect(url_for("dashboard.index", subject=subject.id))
+
+
+@bp.route("/alerts/<int:rule_id>/delete", methods=["POST"])
+@login_required
+def delete_alert(rule_id: int):
+    rule = db.session.get(AlertRule, rule_id)
+    if rule is None or rule.subject.user_id != current_user.id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    subject_id = rule.subject_id
+    db.session.delete(rule)
+    db.session.commit()
+    flash("Alert removed.", "success")
+    return redirect(url_for("dashboard.index", subject=subject_id))
+
+
+@bp.route("/dashboard/weekly-report", methods=["POST"])
+@login_required
+def weekly_report_setting():
+    form = WeeklyReportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    current_user.weekly_report = form.weekly_report.data
+    db.session.commit()
+    flash("Weekly reports are shown on your dashboard." if form.weekly_report.data
+          else "Weekly reports are no longer shown on your dashboard.", "success")
+    return redirect(url_for("dashboard.index"))
+
+
+def _report(subject_id: int) -> tuple[Subject, dict]:
+    subject = owned_subject_or_404(subject_id)
+    history = history_of(subject)
+    if history is None:
+        abort(404)
+    return subject, weekly_report(history, parse_week(request.args.get("week"), utcnow().date()))
+
+
+@bp.route("/subjects/<int:subject_id>/report")
+@login_required
+def report(subject_id: int):
+    subject, week = _report(subject_id)
+    previous = date.fromisoformat(week["start"]) - timedelta(days=7)
+    return render_template("dashboard/report.html", subject=subject, report=week, insights=subject_insights(subject),
+                           prev_week="{}-W{:02d}".format(*previous.isocalendar()[:2]))
+
+
+@bp.route("/subjects/<int:subject_id>/report.png")
+@login_required
+def report_image(subject_id: int):
+    subject, week = _report(subject_id)
+    body = report_png(week, f"{subject.name}, week {week['week']} ({week['start']} to {week['end']})")
+    return Response(body, mimetype="image/png", headers={
+        "Content-Disposition": f'inline; filename="moodlens-{subject.id}-{week["week"]}.png"'})
 
 
 @bp.route("/subjects", methods=["GET", "POST"])

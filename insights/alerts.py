@@ -1,0 +1,36 @@
+"""Gentle alerts: an owner's rule ("fear in more than 40% of Rex's appearances over the last 7 days")
+checked against the history, with the data behind it. Never a diagnosis: a notice and its numbers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from insights.history import History
+
+MIN_APPEARANCES = 3  # fewer appearances in the window: too little to say anything
+
+
+@dataclass(frozen=True)
+class Rule:
+    emotion: str
+    share: float  # 0..1
+    days: int
+
+
+def check_rule(history: History, rule: Rule, now: datetime) -> dict:
+    """{"fired", "share", "count", "matching", "days": [{"date", "count", "matching"}], ...} for the window
+    of the last `rule.days` days; fires when at least MIN_APPEARANCES fall in it and the share of them
+    whose top emotion is `rule.emotion` exceeds `rule.share`."""
+    since = now - timedelta(days=rule.days)
+    index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
+    window = [(moment, top) for moment, top in zip(history.times, history.tops) if since < moment <= now]
+    matching = [moment for moment, top in window if top == index]
+    per_day, matching_per_day = Counter(m.date() for m, _ in window), Counter(m.date() for m in matching)
+    share = len(matching) / len(window) if window else 0.0
+    return {"fired": len(window) >= MIN_APPEARANCES and share > rule.share, "share": round(share, 4),
+            "count": len(window), "matching": len(matching), "since": since.date().isoformat(),
+            "enough": len(window) >= MIN_APPEARANCES, "needed": MIN_APPEARANCES,
+            "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day]}
+                     for day in sorted(per_day)]}

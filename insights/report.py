@@ -1,0 +1,81 @@
+"""The weekly report of a subject: the week's emotion mix against the week before, its days, and a PNG of it."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import numpy as np
+
+from insights.history import History, describe_mix
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def parse_week(text: str | None, today: date) -> date:
+    """The Monday of an ISO week written "2026-W47"; the last complete week when absent or invalid."""
+    try:
+        year, week = text.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    except (AttributeError, ValueError):
+        return week_start(today) - timedelta(days=7)
+
+
+def _mix(history: History, start: date, end: date) -> tuple[np.ndarray | None, int]:
+    chosen = [i for i, moment in enumerate(history.times) if start <= moment.date() < end]
+    return (history.vectors[chosen].mean(0) if chosen else None), len(chosen)
+
+
+def weekly_report(history: History, monday: date) -> dict:
+    """The week from `monday`: appearances, mean mix in words, change per emotion against the previous
+    week, and the top emotion's count per day."""
+    end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
+    mix, count = _mix(history, monday, end)
+    before, before_count = _mix(history, previous, monday)
+    days = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        tops = [history.classes[history.tops[i]] for i, moment in enumerate(history.times) if moment.date() == day]
+        days.append({"date": day.isoformat(), "weekday": day.strftime("%a"), "count": len(tops),
+                     "top": max(set(tops), key=tops.count) if tops else None})
+    iso_year, iso_week, _ = monday.isocalendar()
+    return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
+            "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
+            "description": describe_mix(history.classes, mix) if mix is not None else None,
+            "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
+            "change": ({label: round(float(a - b), 4) for label, a, b in zip(history.classes, mix, before)}
+                       if mix is not None and before is not None else {}),
+            "days": days}
+
+
+def report_png(report: dict, title: str) -> bytes:
+    """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
+    labels = list(report["mix"])
+    values = [report["mix"][label] for label in labels]
+    mix_axes.barh(labels, values, color="#4b3fc7")
+    if report["change"]:
+        mix_axes.barh(labels, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
+                      edgecolor="#1d1d28", linestyle="--", label="week before")
+        mix_axes.legend(loc="lower right", fontsize=8)
+    mix_axes.set_xlim(0, 1)
+    mix_axes.set_title("Mean probability this week", fontsize=10)
+    day_axes.bar([d["weekday"] for d in report["days"]], [d["count"] for d in report["days"]], color="#7d8090")
+    for index, day in enumerate(report["days"]):
+        if day["top"]:
+            day_axes.text(index, day["count"], day["top"], ha="center", va="bottom", fontsize=7, rotation=90)
+    day_axes.set_title("Appearances per day (top emotion)", fontsize=10)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
