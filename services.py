@@ -26,8 +26,8 @@ from jobs import job_queue
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
-from insights.patterns import patterns
-from insights.profile import profile
+from insights.patterns import patterns, transition_patterns
+from insights.profile import MIN_FOR_PROFILE, profile
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from models import AlertRule, Analysis, Detection, Subject, User, utcnow
 
@@ -331,47 +331,63 @@ def http_status_for(error: MediaError) -> int:
 
 
 SUBJECT_CLASSES = {"person": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}  # cats: no emotion model yet
+_history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[tuple, dict]] = {}
 
 
-def subject_rows(subject_ids: list[int]) -> dict[int, list[tuple]]:
-    """(time, emotions, analysis id) of every classified appearance of each subject."""
-    rows: dict[int, list[tuple]] = {subject_id: [] for subject_id in subject_ids}
-    query = db.select(Detection.subject_id, Analysis.created_at, Detection.emotions, Analysis.id) \
-        .join(Detection.analysis).where(Detection.subject_id.in_(subject_ids), Detection.top.is_not(None))
-    for subject_id, created_at, emotions, analysis_id in db.session.execute(query):
-        rows[subject_id].append((created_at, emotions, analysis_id))
-    return rows
-
-
-def subject_insights(subject: Subject) -> dict:
-    """Profile, patterns and changes of a subject's history; cached until its appearances change."""
-    classes = SUBJECT_CLASSES.get(subject.kind)
-    if classes is None:
-        return {"subject": subject.id, "available": False,
-                "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
-    siblings = [other.id for other in subject.user.subjects if SUBJECT_CLASSES.get(other.kind) == classes]
-    key = (current_app.config["SQLALCHEMY_DATABASE_URI"],) + tuple(db.session.execute(
-        db.select(Detection.subject_id, db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0))
-        .where(Detection.subject_id.in_(siblings)).group_by(Detection.subject_id).order_by(Detection.subject_id)
-    ).all())
-    cached = _insight_cache.get(subject.id)
-    if cached and cached[0] == key:
-        return cached[1]
-    rows = subject_rows(siblings)
-    history = History.from_rows(classes, rows[subject.id])
-    others = {other.name: History.from_rows(classes, rows[other.id]).vectors.mean(0)
-              for other in subject.user.subjects if other.id != subject.id and len(rows.get(other.id, [])) >= 3}
-    result = {"subject": subject.id, "available": True, "count": len(history),
-              "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history)}
-    _insight_cache[subject.id] = (key, result)
-    return result
+def _appearances_key(subject_id: int) -> tuple:
+    """Changes whenever an appearance is assigned to the subject or taken away (and per database)."""
+    count, id_sum = db.session.execute(
+        db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0))
+        .where(Detection.subject_id == subject_id)).one()
+    return current_app.config["SQLALCHEMY_DATABASE_URI"], count, id_sum
 
 
 def history_of(subject: Subject) -> History | None:
-    """The subject's classified appearances as a History (None for a kind without an emotion model)."""
+    """The subject's classified appearances as a History (None for a kind without an emotion model);
+    cached until its appearances change."""
     classes = SUBJECT_CLASSES.get(subject.kind)
-    return History.from_rows(classes, subject_rows([subject.id])[subject.id]) if classes else None
+    if classes is None:
+        return None
+    key = _appearances_key(subject.id)
+    cached = _history_cache.get(subject.id)
+    if cached and cached[0] == key:
+        return cached[1]
+    query = db.select(Analysis.created_at, Detection.emotions, Analysis.id).join(Detection.analysis) \
+        .where(Detection.subject_id == subject.id, Detection.top.is_not(None))
+    history = History.from_rows(classes, [tuple(row) for row in db.session.execute(query)])
+    _history_cache[subject.id] = (key, history)
+    return history
+
+
+def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, float, int, np.ndarray]]:
+    """(analysis id, seconds, transitions, share of time per emotion) of the subject's video tracks."""
+    query = db.select(Analysis.id, Detection.summary, Detection.transitions).join(Detection.analysis) \
+        .where(Detection.subject_id == subject.id, Analysis.media == "video", Detection.top.is_not(None))
+    return [(analysis_id, float(summary.get("duration") or 0.0), len(transitions or []),
+             np.array([summary.get("share", {}).get(label, 0.0) for label in classes]))
+            for analysis_id, summary, transitions in db.session.execute(query) if summary]
+
+
+def subject_insights(subject: Subject) -> dict:
+    """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change."""
+    history = history_of(subject)
+    if history is None:
+        return {"subject": subject.id, "available": False,
+                "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
+    siblings = [other for other in subject.user.subjects
+                if other.id != subject.id and SUBJECT_CLASSES.get(other.kind) == history.classes]
+    key = tuple(_appearances_key(other.id) for other in [subject, *siblings])
+    cached = _insight_cache.get(subject.id)
+    if cached and cached[0] == key:
+        return cached[1]
+    others = {other.name: other_history.vectors.mean(0) for other in siblings
+              if len(other_history := history_of(other)) >= MIN_FOR_PROFILE}
+    result = {"subject": subject.id, "available": True, "count": len(history),
+              "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history),
+              "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}
+    _insight_cache[subject.id] = (key, result)
+    return result
 
 
 def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:

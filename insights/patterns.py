@@ -104,3 +104,30 @@ def _effect(factor: str, groups: np.ndarray, tops: np.ndarray, classes: tuple[st
             "test": "chi-square test of independence", "chi2": round(float(statistic), 2),
             "p_value": float(p_value), "table": {str(name): dict(zip((classes[e] for e in used), map(int, counts)))
                                                  for name, counts in zip(names, table)}}
+
+
+MIN_VIDEOS = 10
+CHANGEABLE_PER_MINUTE = 3.0
+
+
+def transition_patterns(clips: list[tuple[int, float, int, np.ndarray]], classes: tuple[str, ...],
+                        seed: int = 0) -> dict:
+    """Clusters of a subject's video tracks by how often the dominant emotion changes (per minute, log
+    scale) and by their share of time per emotion. `clips`: (analysis id, seconds, transitions, shares)."""
+    if len(clips) < MIN_VIDEOS:
+        return {"enough": False, "count": len(clips), "needed": MIN_VIDEOS}
+    rates = np.array([changes / max(seconds / 60, 0.05) for _, seconds, changes, _ in clips])
+    shares = np.stack([share for *_, share in clips])
+    labels, silhouette, null, _ = cluster(np.column_stack([np.log1p(rates) / 2, shares]), seed)
+    groups = []
+    if silhouette >= max(MIN_SILHOUETTE, null + NULL_MARGIN):
+        for index in sorted(set(labels.tolist())):
+            members = np.flatnonzero(labels == index)
+            rate = float(rates[members].mean())
+            steadiness = "changeable" if rate >= CHANGEABLE_PER_MINUTE else "steady"
+            groups.append({"count": int(len(members)), "share": round(len(members) / len(clips), 4),
+                           "changes_per_minute": round(rate, 2),
+                           "description": f"{steadiness} clips, {describe_mix(classes, shares[members].mean(0))}",
+                           "examples": [clips[i][0] for i in members[:3]]})
+        groups.sort(key=lambda group: -group["share"])
+    return {"enough": True, "count": len(clips), "silhouette": round(silhouette, 3), "clusters": groups}

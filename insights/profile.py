@@ -18,8 +18,9 @@ def profile(history: History, others: dict[str, np.ndarray] | None = None) -> di
         return {"enough": False, "count": count, "needed": MIN_FOR_PROFILE}
     mean = history.vectors.mean(0)
     half_width = 1.96 * history.vectors.std(0, ddof=1) / np.sqrt(count)
-    mix = [{"emotion": label, "mean": round(float(mean[i]), 4), "low": round(float(max(0.0, mean[i] - half_width[i])), 4),
-            "high": round(float(min(1.0, mean[i] + half_width[i])), 4)}
+    low, high = np.clip(mean - half_width, 0, 1), np.clip(mean + half_width, 0, 1)
+    mix = [{"emotion": label, "mean": round(float(mean[i]), 4), "low": round(float(low[i]), 4),
+            "high": round(float(high[i]), 4)}
            for i, label in sorted(enumerate(history.classes), key=lambda item: -mean[item[0]])]
     return {"enough": True, "count": count, "description": describe_mix(history.classes, mean), "mix": mix,
             "comparison": compare(history.classes, mean, others or {})}

@@ -23,21 +23,22 @@ def parse_week(text: str | None, today: date) -> date:
         return week_start(today) - timedelta(days=7)
 
 
-def _mix(history: History, start: date, end: date) -> tuple[np.ndarray | None, int]:
-    chosen = [i for i, moment in enumerate(history.times) if start <= moment.date() < end]
-    return (history.vectors[chosen].mean(0) if chosen else None), len(chosen)
+def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np.ndarray | None, int]:
+    chosen = (days >= np.datetime64(start)) & (days < np.datetime64(end))
+    return (history.vectors[chosen].mean(0) if chosen.any() else None), int(chosen.sum())
 
 
 def weekly_report(history: History, monday: date) -> dict:
     """The week from `monday`: appearances, mean mix in words, change per emotion against the previous
     week, and the top emotion's count per day."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
-    mix, count = _mix(history, monday, end)
-    before, before_count = _mix(history, previous, monday)
+    dates = np.array(history.times, dtype="datetime64[D]").reshape(-1)
+    mix, count = _mix(history, dates, monday, end)
+    before, before_count = _mix(history, dates, previous, monday)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
-        tops = [history.classes[history.tops[i]] for i, moment in enumerate(history.times) if moment.date() == day]
+        tops = [history.classes[top] for top in history.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"), "count": len(tops),
                      "top": max(set(tops), key=tops.count) if tops else None})
     iso_year, iso_week, _ = monday.isocalendar()

@@ -14,7 +14,7 @@ from inference.labels import DOG_EMOTIONS
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
-from insights.patterns import cluster, patterns
+from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
@@ -60,6 +60,18 @@ def test_a_time_of_day_effect_is_found_and_none_is_invented():
     assert any(e["factor"] == "time of day" and e["group"] == "morning" and e["emotion"] == "happy" for e in effects)
     shuffled = History(DOG_EMOTIONS, times, vectors[rng.permutation(len(times))], list(range(len(times))))
     assert patterns(shuffled)["time_effects"] == []  # the same appearances at random times: no effect
+
+
+def test_video_clips_group_by_how_often_the_mood_changes():
+    rng = np.random.default_rng(12)
+    steady = [(i, 60.0, int(rng.integers(0, 2)), rng.dirichlet(mood(DOG_EMOTIONS, {"relaxed": 0.9}) * 30))
+              for i in range(10)]
+    mixed = mood(DOG_EMOTIONS, {"happy": 0.5, "angry": 0.5})
+    changeable = [(100 + i, 60.0, int(rng.integers(8, 13)), rng.dirichlet(mixed * 30)) for i in range(10)]
+    found = transition_patterns(steady + changeable, DOG_EMOTIONS)
+    assert sorted(g["description"].split(",")[0] for g in found["clusters"]) == ["changeable clips", "steady clips"]
+    assert all(g["count"] == 10 for g in found["clusters"])
+    assert transition_patterns(steady[:4], DOG_EMOTIONS) == {"enough": False, "count": 4, "needed": 10}
 
 
 def test_too_little_data_says_what_is_needed():
@@ -138,10 +150,11 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     response = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 7,
                                                             "csrf_token": token}, follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert "Alert added" in page and "looked <span" in page and "not a diagnosis" in page and "The data behind it" in page
+    assert "Alert added" in page and "looked <span" in page
+    assert "not a diagnosis" in page and "The data behind it" in page
     assert "in 8 of 8 appearances (100%)" in page
-    bad = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token},
-                      follow_redirects=True)
+    too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
+    bad = client.post(f"/subjects/{rex}/alerts", data=too_much, follow_redirects=True)
     assert "The alert was not added" in bad.get_data(as_text=True)
     with app.app_context():
         rule_id = db.session.scalar(db.select(AlertRule.id))

@@ -21,10 +21,10 @@ def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
     upload(client, two_face_video.read_bytes(), "clip.mp4")
     token = csrf_token(client, "/subjects")
     client.post("/subjects", data={"name": "Secret", "kind": "dog", "csrf_token": token})
-    subject_id = None
     with app.app_context():
         subject_id = db.session.scalar(db.select(Subject.id))
-    client.post(f"/subjects/{subject_id}/alerts", data={"emotion": "sad", "percent": 40, "days": 7, "csrf_token": token})
+    rule = {"emotion": "sad", "percent": 40, "days": 7, "csrf_token": token}
+    client.post(f"/subjects/{subject_id}/alerts", data=rule)
     with app.app_context():
         objects = {
             "analysis_id": db.session.scalar(db.select(Analysis.id).filter_by(media="video")),
