@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,14 +11,16 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.crops import rgb_crops
-from inference.detectors import Detection, SSDPetDetector
+from inference.detectors import SSDPetDetector
 from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import get_pipeline
+from inference.tracking import iou
 from models import Analysis
 from tests.conftest import jpeg_bytes, upload
 from training.dogs import clean, difference_hashes, near_duplicate_groups, split_indices
 
+DATA = Path(__file__).parent / "data"
 needs_dog_model = pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
 
 
@@ -106,18 +110,53 @@ def test_a_person_with_a_cat_gives_a_face_with_emotions_and_a_cat_without(person
     assert "ssd-mobilenet-v2" in result.models["detector"]
 
 
+def dog_scene(name: str, scale: int = 2, offset: tuple[int, int] = (60, 40)) -> tuple[np.ndarray, tuple]:
+    """A dog from tests/data (transparent background) enlarged and pasted on a plain 640x520 lawn-green
+    background; returns the RGB scene and the dog's box (its opaque pixels)."""
+    dog = Image.open(DATA / name).convert("RGBA")
+    dog = dog.resize((dog.width * scale, dog.height * scale), Image.BICUBIC)
+    scene = Image.new("RGBA", (640, 520), (120, 160, 90, 255))
+    scene.alpha_composite(dog, offset)
+    x1, y1, x2, y2 = dog.getchannel("A").point(lambda alpha: 255 if alpha > 128 else 0).getbbox()
+    return np.asarray(scene.convert("RGB")), (x1 + offset[0], y1 + offset[1], x2 + offset[0], y2 + offset[1])
+
+
+@pytest.mark.parametrize("name", ["dingo-photo.png", "husky-painting.png"])
+def test_finds_the_dog_in_each_test_picture(pet_detector, name):
+    scene, box = dog_scene(name)
+    found = pet_detector.detect(scene)
+    assert [d.kind for d in found] == ["dog"]
+    assert iou(found[0].box, box) > 0.7
+
+
 @needs_dog_model
-def test_dogs_go_to_the_dog_emotion_model(monkeypatch):
-    pipeline = get_pipeline()
+def test_a_dog_photo_gets_dog_emotions_a_chart_and_a_why_button(app, client, alice):
+    scene, _ = dog_scene("dingo-photo.png")
+    response = upload(client, jpeg_bytes(scene), "dingo.jpg")
+    analysis_id = int(response.location.rsplit("/", 1)[1])
+    dog = client.get(f"/api/v1/analyses/{analysis_id}").get_json()["detections"][0]
+    assert dog["kind"] == "dog" and list(dog["emotions"]) == list(DOG_EMOTIONS)
+    assert dog["top"] == max(dog["emotions"], key=dog["emotions"].get)
+    assert sum(dog["emotions"].values()) == pytest.approx(1.0, abs=1e-4)
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Dog 1" in page and "Emotion probabilities for dog 1" in page and f"Why “{dog['top']}”?" in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    why = client.post(f"/api/v1/analyses/{analysis_id}/detections/1/explanation", headers={"X-CSRFToken": token})
+    assert why.get_json()["status"] == "done"
 
-    def one_dog_per_frame(frames):
-        return [[Detection((20.0, 10.0, 300.0, 290.0), 0.9, "dog")] for _ in frames]
 
-    monkeypatch.setattr(pipeline.pet_detector, "detect_batch", one_dog_per_frame)
-    result = pipeline.analyze_bytes(jpeg_bytes(skdata.chelsea()))
-    dog = next(d for d in result.detections if d.kind == "dog")
-    assert list(dog.emotions) == list(DOG_EMOTIONS) and dog.top == max(dog.emotions, key=dog.emotions.get)
-    assert sum(dog.emotions.values()) == pytest.approx(1.0, abs=1e-4)
+@needs_dog_model
+def test_a_dog_video_gives_a_dog_track_with_an_emotion_timeline(app, client, alice, tmp_path):
+    from bench.clips import write_video
+
+    scene, _ = dog_scene("dingo-photo.png")
+    clip = write_video(tmp_path / "dog.mp4", [np.roll(scene, shift, axis=1) for shift in range(0, 40, 2)])
+    response = upload(client, clip.read_bytes(), "dog.mp4")
+    document = client.get(response.location.replace("/analyses/", "/api/v1/analyses/")).get_json()
+    assert document["status"] == "done" and [t["kind"] for t in document["tracks"]] == ["dog"]
+    track = document["tracks"][0]
+    assert track["summary"]["dominant"] in DOG_EMOTIONS and len(track["timeline"]) >= 7  # every sampled frame
+    assert all(list(point["emotions"]) == list(DOG_EMOTIONS) for point in track["timeline"])
 
 
 def test_result_page_boxes_the_cat_and_says_it_has_no_emotion_model(app, client, alice, person_and_cat):
