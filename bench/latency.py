@@ -3,8 +3,8 @@
     python -m bench.latency [--runs 30] [--backends onnx,torch]
 
 Photos: scikit-image's astronaut (1 face) upscaled to 1024 px, a 1024 px
-collage of four real faces, and the astronaut beside Chelsea the cat. Prints p50/p95 per stage and end to end
-(decode + detect faces and pets + crop and classify), and the process's peak RSS with all
+collage of four real faces, the astronaut beside Chelsea the cat, and a dingo (tests/data).
+Prints p50/p95 per stage and end to end (decode + detect faces and pets + crop and classify), and the process's peak RSS with all
 models loaded, for each classifier backend side by side (each measured in its own process).
 Budget: p50 < 150 ms for the 1-face photo on 2 cores; RSS < 1 GB.
 """
@@ -24,6 +24,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.pipeline import Pipeline
+from tests.test_pets import dog_scene
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -41,8 +42,9 @@ def test_photos() -> dict[str, bytes]:
     four_faces = np.asarray(Image.fromarray(collage).resize((1024, 1024), Image.BICUBIC))
     cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((770, 512), Image.BICUBIC))
     person_and_cat = np.concatenate([astronaut, cat], axis=1)
+    dog, _ = dog_scene("dingo-photo.png")
     return {"1 face, 1024x1024": jpeg(one_face), "4 faces, 1024x1024": jpeg(four_faces),
-            "1 face + 1 cat, 1282x512": jpeg(person_and_cat)}
+            "1 face + 1 cat, 1282x512": jpeg(person_and_cat), "1 dog, 640x520": jpeg(dog)}
 
 
 def measure(backend: str, runs: int) -> dict:
