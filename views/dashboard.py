@@ -16,7 +16,8 @@ from charts import calendar_cells, horizontal_bars, stacked_columns
 from extensions import db
 from forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 from inference.labels import ALL_EMOTIONS
-from insights.report import parse_week, report_png, weekly_report
+from insights.changes import ADJECTIVES
+from insights.report import parse_week, report_png, week_start, weekly_report
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 from services import SUBJECT_CLASSES, alert_results, history_of, iso_utc, subject_insights
 
@@ -87,6 +88,7 @@ def index():
                 if result["fired"] or (subject and rule.subject_id == subject.id)],
         alert_form=alert_form(subject) if subject else None,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
+        adjectives=ADJECTIVES,
         delete_form=ConfirmForm(),
     )
 
@@ -115,8 +117,8 @@ def add_alert(subject_id: int):
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
     db.session.commit()
-    flash(f"Alert added: you will see a notice when {subject.name} is {form.emotion.data} in more than "
-          f"{form.percent.data}% of appearances over {form.days.data} days.", "success")
+    flash(f"Alert added: you will see a notice when {subject.name} looks {ADJECTIVES[form.emotion.data]} in more "
+          f"than {form.percent.data}% of appearances over {form.days.data} days.", "success")
     return redirect(url_for("dashboard.index", subject=subject.id))
 
 
@@ -160,9 +162,15 @@ def _report(subject_id: int) -> tuple[Subject, dict]:
 @login_required
 def report(subject_id: int):
     subject, week = _report(subject_id)
-    previous = date.fromisoformat(week["start"]) - timedelta(days=7)
+    monday = date.fromisoformat(week["start"])
+    later = monday + timedelta(days=7)
     return render_template("dashboard/report.html", subject=subject, report=week, insights=subject_insights(subject),
-                           prev_week="{}-W{:02d}".format(*previous.isocalendar()[:2]))
+                           prev_week=iso_week(monday - timedelta(days=7)),
+                           next_week=iso_week(later) if later <= week_start(utcnow().date()) else None)
+
+
+def iso_week(day: date) -> str:
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
 
 
 @bp.route("/subjects/<int:subject_id>/report.png")
