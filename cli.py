@@ -40,8 +40,8 @@ def create_admin(username: str, password: str) -> None:
 EXPLAIN_DIR = Path("moodlens-explanations")
 
 
-def write_explanations(rgb, detections: list[tuple[int, list, str]], folder: Path, stem: str) -> dict[int, dict]:
-    """Explain each (position, box, kind) detection; write its overlays as PNG files in `folder`.
+def write_explanations(rgb, detections: list[tuple[int, list, str, str]], folder: Path, stem: str) -> dict[int, dict]:
+    """Explain each (position, box, kind, top emotion) detection; write its overlays as PNG files in `folder`.
     Returns {position: {method: path}}."""
     from inference.explain import Explainer, save_png
     from inference.pipeline import get_pipeline
@@ -49,8 +49,8 @@ def write_explanations(rgb, detections: list[tuple[int, list, str]], folder: Pat
     explainer = Explainer.for_pipeline(get_pipeline())
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for position, box, kind in detections:
-        overlays = explainer.explain(rgb, box, kind).overlays()
+    for position, box, kind, top in detections:
+        overlays = explainer.explain(rgb, box, kind, top).overlays()
         written[position] = {method: str(save_png(folder / f"{stem}-{position}-{method}.png", image))
                              for method, image in overlays.items()}
     return written
@@ -77,7 +77,8 @@ def analyze_command(path: Path, as_json: bool, explain: bool, out: Path) -> None
         data = path.read_bytes()
         result = get_pipeline().analyze_bytes(data)
         explained = write_explanations(decode_image(data).rgb, [
-            (number, found.box, found.kind) for number, found in enumerate(result.detections, start=1) if found.top
+            (number, found.box, found.kind, found.top) for number, found in enumerate(result.detections, start=1)
+            if found.top
         ], out, path.stem) if explain else {}
     except (OSError, MediaError) as error:
         _fail(path, error)
@@ -110,7 +111,7 @@ def explain_command(analysis_id: int, out: Path) -> None:
     source = Path(current_app.config["UPLOAD_FOLDER"]) / analysis.stored_name
     try:
         rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
-        explained = write_explanations(rgb, [(d.position, d.box, d.kind) for d in analysis.detections if d.top],
+        explained = write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
                                        out, f"analysis-{analysis_id}")
     except (OSError, MediaError) as error:
         _fail(source, error)

@@ -39,7 +39,7 @@ class Task:
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain")
 _tasks: dict[str, Task] = {}
-_tasks_lock = threading.Lock()
+_tasks_lock = threading.RLock()  # start() holds it while it asks status()
 _explainer: Explainer | None = None
 
 
@@ -101,15 +101,15 @@ def status(analysis: Analysis, detection: Detection) -> dict:
 
 
 def start(analysis: Analysis, detection: Detection) -> dict:
-    """Start computing the explanation unless it is cached or under way; returns the status."""
-    current = status(analysis, detection)
-    if current["status"] in ("done", "running"):
-        return current
-    key, task = _key(analysis, detection), Task()
-    with _tasks_lock:
-        _tasks[key] = task
+    """Start computing the explanation unless it is cached or under way (in this process); returns the status.
+    Two web processes may both compute it: the files are written atomically, so the second just replaces them."""
+    key = _key(analysis, detection)
+    with _tasks_lock:  # check and claim in one step: two clicks at once start one computation
+        if status(analysis, detection)["status"] in ("done", "running"):
+            return status(analysis, detection)
+        task = _tasks[key] = Task()
     source = Path(current_app.config["UPLOAD_FOLDER"]) / analysis.stored_name
-    job = (key, source, detection.box, detection.kind, explanation_files(analysis, detection), task,
+    job = (key, source, detection.box, detection.kind, detection.top, explanation_files(analysis, detection), task,
            current_app.config["MAX_IMAGE_PIXELS"])
     explain_folder()
     if current_app.config.get("EXPLAIN_EAGER"):
@@ -119,17 +119,22 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     return status(analysis, detection)
 
 
-def _run(key: str, source: Path, box: list[int], kind: str, files: dict[str, Path], task: Task,
+def _run(key: str, source: Path, box: list[int], kind: str, emotion: str, files: dict[str, Path], task: Task,
          max_pixels: int) -> None:
-    """Compute both maps and write their overlays; failures are kept on the task, never raised."""
+    """Compute both maps of the shown emotion and write their overlays; failures are kept on the task, never
+    raised. If the analysis was deleted meanwhile (its upload is gone), the overlays are removed again."""
     global _explainer
     try:
         rgb = decode_image(source.read_bytes(), max_pixels).rgb
         if _explainer is None:
             _explainer = Explainer.for_pipeline(get_pipeline())
-        result = _explainer.explain(rgb, box, kind, progress=lambda done: setattr(task, "progress", 0.9 * done))
+        result = _explainer.explain(rgb, box, kind, emotion,
+                                    progress=lambda done: setattr(task, "progress", 0.9 * done))
         for method, image in result.overlays().items():
             save_png(files[method], image)
+        if not source.exists():
+            for path in files.values():
+                path.unlink(missing_ok=True)
         with _tasks_lock:
             _tasks.pop(key, None)  # the files answer from now on
     except (OSError, MediaError) as error:

@@ -261,6 +261,11 @@ def check_storage(min_age_seconds: float) -> StorageCheck:
     cutoff = time.time() - min_age_seconds
     check.orphan_files = sorted(path for path in folder.iterdir()
                                 if path.name not in referenced and path.is_file() and path.stat().st_mtime < cutoff)
+    stems = {Path(name).stem for name in db.session.scalars(db.select(Analysis.stored_name))}
+    explained = Path(current_app.config["EXPLAIN_FOLDER"])  # "<upload stem>-<position>-<method>.png"
+    if explained.is_dir():
+        check.orphan_files += sorted(path for path in explained.iterdir() if path.is_file()
+                                     and path.name.split("-")[0] not in stems and path.stat().st_mtime < cutoff)
     return check
 
 
@@ -335,12 +340,16 @@ _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[tuple, dict]] = {}
 
 
+SUBJECT_DETECTION_KINDS = {"person": "human", "dog": "dog"}  # which detections feed a subject's history
+
+
 def _appearances_key(subject_id: int) -> tuple:
-    """Changes whenever an appearance is assigned to the subject or taken away (and per database)."""
-    count, id_sum = db.session.execute(
-        db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0))
-        .where(Detection.subject_id == subject_id)).one()
-    return current_app.config["SQLALCHEMY_DATABASE_URI"], count, id_sum
+    """Changes whenever an appearance is assigned to the subject or taken away (and per database); the
+    newest analysis time tells a new upload from a deleted one whose row ids SQLite reused."""
+    return (current_app.config["SQLALCHEMY_DATABASE_URI"],) + tuple(db.session.execute(
+        db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
+                  db.func.max(Analysis.created_at)).join(Detection.analysis)
+        .where(Detection.subject_id == subject_id)).one())
 
 
 def history_of(subject: Subject) -> History | None:
@@ -354,7 +363,8 @@ def history_of(subject: Subject) -> History | None:
     if cached and cached[0] == key:
         return cached[1]
     query = db.select(Analysis.created_at, Detection.emotions, Analysis.id).join(Detection.analysis) \
-        .where(Detection.subject_id == subject.id, Detection.top.is_not(None))
+        .where(Detection.subject_id == subject.id, Detection.top.is_not(None),
+               Detection.kind == SUBJECT_DETECTION_KINDS[subject.kind])
     history = History.from_rows(classes, [tuple(row) for row in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history
@@ -363,7 +373,8 @@ def history_of(subject: Subject) -> History | None:
 def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, float, int, np.ndarray]]:
     """(analysis id, seconds, transitions, share of time per emotion) of the subject's video tracks."""
     query = db.select(Analysis.id, Detection.summary, Detection.transitions).join(Detection.analysis) \
-        .where(Detection.subject_id == subject.id, Analysis.media == "video", Detection.top.is_not(None))
+        .where(Detection.subject_id == subject.id, Analysis.media == "video", Detection.top.is_not(None),
+               Detection.kind == SUBJECT_DETECTION_KINDS[subject.kind])
     return [(analysis_id, float(summary.get("duration") or 0.0), len(transitions or []),
              np.array([summary.get("share", {}).get(label, 0.0) for label in classes]))
             for analysis_id, summary, transitions in db.session.execute(query) if summary]

@@ -13,6 +13,7 @@ the faster the top probability falls, the better the map).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ class GradCamParts:
 
 
 def face_parts(model: EmotionNet) -> GradCamParts:
-    """EmotionNet cut before its last max-pool (512 x 6 x 6 activations for a 48 px face)."""
+    """EmotionNet cut before its last max-pool (last-stage channels x 6 x 6 activations for a 48 px face)."""
     last_stage = model.features[-1]
     return GradCamParts(gray_batch,
                         lambda images: last_stage[:-1](model.features[:-1](images)),
@@ -55,11 +56,17 @@ def dog_parts(net: DogEmotionNet) -> GradCamParts:
                         lambda activations: net.head((activations.mean((2, 3)) - net.feature_mean) / net.feature_scale))
 
 
+def _starts(size: int, patch: int, stride: int) -> list[int]:
+    """Square positions every `stride` pixels, plus one flush with the far edge so every pixel is covered."""
+    starts = list(range(0, size - patch + 1, stride))
+    return starts + [size - patch] if starts[-1] != size - patch else starts
+
+
 def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, stride: int,
                   batch_size: int = 64, progress: ProgressCallback | None = None) -> np.ndarray:
     """Mean drop of the target's probability when a `patch`-pixel grey square hides each pixel."""
     height, width = crop.shape[:2]
-    corners = [(y, x) for y in range(0, height - patch + 1, stride) for x in range(0, width - patch + 1, stride)]
+    corners = [(y, x) for y in _starts(height, patch, stride) for x in _starts(width, patch, stride)]
     baseline = predict(crop[None])[0, target]
     fill = crop.reshape(height * width, -1).mean(0).astype(crop.dtype)
     drops = np.zeros((height, width))
@@ -137,13 +144,15 @@ class Explainer:
         return self._parts[kind]
 
     def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: str,
-                progress: ProgressCallback | None = None) -> Explanation:
-        """Occlusion and Grad-CAM maps of the top emotion of the `kind` detection at `box` in an RGB image."""
+                emotion: str | None = None, progress: ProgressCallback | None = None) -> Explanation:
+        """Occlusion and Grad-CAM maps of `emotion` (default: the top one now) for the `kind` detection at
+        `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked
+        even after the weights have changed."""
         classifier = self.classifiers[kind]
         crop_of = gray_crops if kind == "human" else rgb_crops
         crop = crop_of(rgb, [tuple(box)], classifier.input_size)[0]
         probabilities = classifier.predict(crop[None])[0]
-        target = int(probabilities.argmax())
+        target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())
         patch = max(4, classifier.input_size // 6)
         maps = {"occlusion": occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
                                            patch, patch // 2, progress=progress),
@@ -169,7 +178,7 @@ def save_png(path: Path, rgb: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"PNG encoding failed for {path.name}")
-    partial = path.with_suffix(".part")
+    partial = path.with_suffix(f".{uuid.uuid4().hex}.part")  # two writers of one file never share it
     partial.write_bytes(encoded.tobytes())
     partial.replace(path)
     return path

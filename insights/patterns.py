@@ -11,9 +11,12 @@ weekend), reported only when p < ALPHA, with the cell that stands out most.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.stats import chi2_contingency
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
 from insights.history import History, describe_mix
@@ -21,6 +24,7 @@ from insights.history import History, describe_mix
 MIN_FOR_PATTERNS = 20
 MIN_SILHOUETTE = 0.25
 NULL_MARGIN = 0.1
+MIN_CLUSTER_SHARE = 0.05  # a mood seen in fewer appearances is an outlier, not a pattern
 NULL_REFERENCES = 3
 MAX_CLUSTERS = 5
 FIT_SAMPLE = 1000
@@ -30,10 +34,14 @@ DAY_PARTS = ((0, "night"), (6, "morning"), (12, "afternoon"), (18, "evening"))  
 
 
 def _fit(points: np.ndarray, k: int, seed: int) -> tuple[KMeans, float]:
-    model = KMeans(k, n_init=1, random_state=seed).fit(points)
-    if len(set(model.labels_)) < 2:
+    with warnings.catch_warnings():  # fewer distinct points than k: k-means says so, and the score shows it
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(k, n_init=1, random_state=seed).fit(points)
+    try:
+        return model, float(silhouette_score(points, model.labels_, sample_size=min(len(points), 500),
+                                             random_state=seed))
+    except ValueError:  # one label only (in the points, or in the sample the score drew): no structure to score
         return model, -1.0
-    return model, float(silhouette_score(points, model.labels_, sample_size=min(len(points), 500), random_state=seed))
 
 
 def cluster(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float, float, np.ndarray]:
@@ -57,7 +65,7 @@ def patterns(history: History, seed: int = 0, examples: int = 3) -> dict:
     if silhouette >= max(MIN_SILHOUETTE, null + NULL_MARGIN):
         for index, centre in enumerate(centres):
             members = np.flatnonzero(labels == index)
-            if len(members) == 0:
+            if len(members) < MIN_CLUSTER_SHARE * count:
                 continue
             nearest = members[np.argsort(np.linalg.norm(history.vectors[members] - centre, axis=1))]
             example_ids = list(dict.fromkeys(history.analysis_ids[i] for i in nearest))[:examples]
@@ -66,7 +74,7 @@ def patterns(history: History, seed: int = 0, examples: int = 3) -> dict:
                              "description": describe_mix(history.classes, mix),
                              "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)},
                              "examples": example_ids})
-        clusters.sort(key=lambda item: -item["share"])
+        clusters = sorted(clusters, key=lambda item: -item["share"]) if len(clusters) >= 2 else []
     return {"enough": True, "count": count, "silhouette": round(silhouette, 3),
             "min_silhouette": round(max(MIN_SILHOUETTE, null + NULL_MARGIN), 3),
             "clusters": clusters, "time_effects": time_effects(history)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from datetime import date, timedelta
 
 import numpy as np
@@ -18,9 +19,11 @@ def parse_week(text: str | None, today: date) -> date:
     """The Monday of an ISO week written "2026-W47"; the last complete week when absent or invalid."""
     try:
         year, week = text.split("-W")
-        return date.fromisocalendar(int(year), int(week), 1)
+        if 1970 <= int(year) <= 2999:
+            return date.fromisocalendar(int(year), int(week), 1)
     except (AttributeError, ValueError):
-        return week_start(today) - timedelta(days=7)
+        pass
+    return week_start(today) - timedelta(days=7)
 
 
 def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np.ndarray | None, int]:
@@ -40,7 +43,7 @@ def weekly_report(history: History, monday: date) -> dict:
         day = monday + timedelta(days=offset)
         tops = [history.classes[top] for top in history.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"), "count": len(tops),
-                     "top": max(set(tops), key=tops.count) if tops else None})
+                     "top": Counter(sorted(tops)).most_common(1)[0][0] if tops else None})  # ties: by name
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,

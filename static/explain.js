@@ -28,8 +28,8 @@
         form.remove();
         return;
       }
-      if (result.status === "failed") {
-        state.textContent = result.error;
+      if (result.status !== "running") {  // failed, lost (a restarted server), or an error reply
+        state.textContent = result.error || "The explanation was interrupted. Please try again.";
         bar.hidden = true;
         button.disabled = false;
         return;
@@ -43,7 +43,11 @@
       return fetch(section.dataset.statusUrl, {
         method: method, credentials: "same-origin",
         headers: { "Accept": "application/json", "X-CSRFToken": token }
-      }).then(function (response) { return response.json(); });
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          return response.ok ? body : { status: "failed", error: body.error || "The server refused: " + response.status };
+        });
+      });
     }
     function poll() {
       request("GET").then(show).catch(function () { window.setTimeout(poll, 2000); });

@@ -172,3 +172,19 @@ def test_the_cli_writes_the_overlays_and_says_where(app, tmp_path, astronaut_jpe
     detection = json.loads(result.stdout)["detections"][0]
     assert sorted(detection["explanation"]) == ["grad_cam", "occlusion"]
     assert all(Path(path).is_file() for path in detection["explanation"].values())
+
+
+def test_the_maps_explain_the_emotion_asked_about_and_reach_every_edge(astronaut):
+    explainer = Explainer.for_pipeline(get_pipeline())
+    assert explainer.explain(astronaut, FACE_BOX, "human", emotion="sad").target == "sad"
+    from inference.explain import _starts
+
+    assert _starts(224, 37, 18)[-1] == 224 - 37 and _starts(48, 8, 4)[-1] == 40
+
+
+def test_an_orphan_explanation_is_reported_by_the_maintenance_check(app, tmp_path):
+    folder = Path(app.config["EXPLAIN_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "0123456789abcdef-1-occlusion.png").write_bytes(b"png")
+    result = app.test_cli_runner().invoke(args=["maintenance", "check", "--min-age", "0"])
+    assert "0123456789abcdef-1-occlusion.png" in result.output

@@ -171,3 +171,37 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     image = client.get(f"/subjects/{rex}/report.png?week={week}")
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert bob_client.get(f"/subjects/{rex}/report.png").status_code == 404
+
+
+def test_one_outlier_in_a_long_uniform_history_does_not_break_the_patterns():
+    vectors = np.tile(mood(DOG_EMOTIONS, {"relaxed": 1.0}), (600, 1))
+    vectors[300] = mood(DOG_EMOTIONS, {"angry": 1.0})
+    result = patterns(history_from(vectors, DOG_EMOTIONS))
+    assert result["enough"] and result["clusters"] == []
+
+
+def test_absurd_weeks_fall_back_to_last_week(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    for week in ("9999-W52", "0001-W01", "2026-W99", "soon"):
+        assert client.get(f"/subjects/{rex}/report?week={week}").status_code == 200
+        assert client.get(f"/subjects/{rex}/report.png?week={week}").status_code == 200
+
+
+def test_a_new_appearance_that_reuses_a_deleted_rows_ids_is_not_served_from_the_cache(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    add_history(app, alice, rex, np.tile(mood(DOG_EMOTIONS, {"happy": 1.0}), (4, 1)))
+    url = f"/api/v1/subjects/{rex}/insights"
+    assert client.get(url).get_json()["profile"]["description"].startswith("mostly happy")
+    with app.app_context():
+        newest = db.session.scalar(db.select(Analysis).order_by(Analysis.id.desc()))
+        db.session.delete(newest)
+        db.session.commit()
+    add_history(app, alice, rex, np.tile(mood(DOG_EMOTIONS, {"sad": 1.0}), (1, 1)), start=START + timedelta(days=9))
+    mix = {row["emotion"]: row["mean"] for row in client.get(url).get_json()["profile"]["mix"]}
+    assert mix["sad"] > 0.2  # the new sad appearance counts, although it took the deleted rows' ids
+
+
+def test_only_detections_of_the_subjects_kind_make_its_history(app, client, alice):
+    mia = make_subject(app, alice, "Mia", kind="person")
+    add_history(app, alice, mia, np.tile(mood(DOG_EMOTIONS, {"relaxed": 1.0}), (5, 1)))  # dog detections
+    assert client.get(f"/api/v1/subjects/{mia}/insights").get_json()["count"] == 0

@@ -142,8 +142,10 @@ def media_file(analysis_id: int, variant: str):
     analysis = _viewable_analysis(analysis_id)
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
                       else (analysis.thumb_name, "image/jpeg"))
-    path = Path(current_app.config["UPLOAD_FOLDER"]) / (name or "")
-    if not path.exists():
+    if not name:  # a video still queued or running has no thumbnail yet
+        abort(404)
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / name
+    if not path.is_file():
         abort(404)
     return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
 
