@@ -105,8 +105,9 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     Two web processes may both compute it: the files are written atomically, so the second just replaces them."""
     key = _key(analysis, detection)
     with _tasks_lock:  # check and claim in one step: two clicks at once start one computation
-        if status(analysis, detection)["status"] in ("done", "running"):
-            return status(analysis, detection)
+        current = status(analysis, detection)
+        if current["status"] in ("done", "running"):
+            return current
         task = _tasks[key] = Task()
     source = Path(current_app.config["UPLOAD_FOLDER"]) / analysis.stored_name
     job = (key, source, detection.box, detection.kind, detection.top, explanation_files(analysis, detection), task,
