@@ -93,7 +93,7 @@ class AnalysisAdmin(AdminOnly, ModelView):
     can_edit = False
     can_view_details = True
     column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
-                   "top_emotion")
+                   "top_emotion", "worker")
     column_formatters = {"thumbnail": _thumbnail}
     column_searchable_list = ("original_name", User.username)
     column_filters = (User.username, "created_at", "top_emotion", "media", "status")

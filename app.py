@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -63,6 +64,11 @@ def _configure(app: Flask, overrides: dict | None) -> None:
         "SQLALCHEMY_DATABASE_URI",
         os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'moodlens.sqlite'}",
     )
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})  # survive a database restart
+    app.config.setdefault("REDIS_URL", os.environ.get("REDIS_URL"))
+    # Rate-limit counters live in Redis when there is one, so every web process counts together.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("UPLOAD_FOLDER", str(instance_path / "uploads"))
     app.config.setdefault("EXPLAIN_FOLDER", str(instance_path / "explanations"))
     if not app.config.get("SECRET_KEY"):  # Flask's own default is None
@@ -70,6 +76,11 @@ def _configure(app: Flask, overrides: dict | None) -> None:
     if not app.config.get("MAX_CONTENT_LENGTH"):
         largest_mb = max(app.config["MAX_UPLOAD_MB"], app.config["MAX_VIDEO_MB"])
         app.config["MAX_CONTENT_LENGTH"] = int(largest_mb * 1024 * 1024) + 64 * 1024  # room for the form fields
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL URL as hosting services write it (postgres://, postgresql://) made to use psycopg 3."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
 
 
 CONTENT_SECURITY_POLICY = (

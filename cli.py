@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -128,15 +127,11 @@ jobs_cli = AppGroup("jobs", help="Background analysis jobs.")
 @jobs_cli.command("work")
 @click.option("--once", is_flag=True, help="process the queued jobs, then exit")
 def work_command(once: bool) -> None:
-    """Process queued analyses in this process (with JOBS_MODE=external in the web processes)."""
-    from jobs import work_once
+    """Process queued analyses in this process: from Redis with JOBS_MODE=redis, else from the database
+    (JOBS_MODE=external in the web processes)."""
+    from jobs import work
 
-    app = current_app._get_current_object()
-    while True:
-        if not work_once(app):
-            if once:
-                return
-            time.sleep(app.config["JOBS_POLL_SECONDS"])
+    work(current_app._get_current_object(), once)
 
 
 maintenance_cli = AppGroup("maintenance", help="Consistency checks of the database and the upload folder.")

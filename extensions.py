@@ -21,8 +21,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# In-process counters by default; RATELIMIT_STORAGE_URI (e.g. redis://) shares them between processes.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# Counters in RATELIMIT_STORAGE_URI: memory:// in one process, the Redis of REDIS_URL when set (see app.py).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")

@@ -10,13 +10,19 @@ failed after JOBS_MAX_ATTEMPTS.
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
 with the server: `flask run`, gunicorn, or the first request), "eager" (run inside submit(), for tests and the CLI),
-"external" (only enqueue; `flask jobs work` processes the queue in another process).
+"external" (only enqueue; `flask jobs work` polls the database in other processes),
+"redis" (scale-out: each job is also put on an RQ queue in REDIS_URL, and `flask jobs work`
+processes, on any number of machines, take them from there; see RedisQueue).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
@@ -35,8 +41,23 @@ class JobQueue(Protocol):
         """Make the job for this (already committed, 'queued') analysis run soon."""
 
 
+def worker_name() -> str:
+    """This process, as the analysis row records it: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def claim(analysis_id: int) -> bool:
+    """Atomically move this job from 'queued' to 'running' for this process; False if it was not queued."""
+    claimed = db.session.execute(
+        db.update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "queued")
+        .values(status="running", attempts=Analysis.attempts + 1, heartbeat_at=utcnow(), worker=worker_name())
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
+
+
 def claim_next() -> int | None:
-    """Atomically move the oldest queued job to 'running'; its id, or None when the queue is empty."""
+    """Claim the oldest queued job; its id, or None when the queue is empty."""
     while True:
         candidate = db.session.scalar(
             db.select(Analysis.id).where(Analysis.status == "queued").order_by(Analysis.created_at, Analysis.id)
@@ -44,12 +65,7 @@ def claim_next() -> int | None:
         )
         if candidate is None:
             return None
-        claimed = db.session.execute(
-            db.update(Analysis).where(Analysis.id == candidate, Analysis.status == "queued")
-            .values(status="running", attempts=Analysis.attempts + 1, heartbeat_at=utcnow())
-        ).rowcount
-        db.session.commit()
-        if claimed:
+        if claim(candidate):
             return candidate
 
 
@@ -95,10 +111,14 @@ def _fail(analysis_id: int, reason: str) -> None:
     db.session.commit()
 
 
+def requeue_stale_jobs(app: Flask) -> int:
+    return requeue_stale(timedelta(seconds=app.config["JOBS_STALE_SECONDS"]), app.config["JOBS_MAX_ATTEMPTS"])
+
+
 def work_once(app: Flask) -> bool:
     """Requeue stale jobs, then run the next queued one; False when there was nothing to do."""
     with app.app_context():
-        requeue_stale(timedelta(seconds=app.config["JOBS_STALE_SECONDS"]), app.config["JOBS_MAX_ATTEMPTS"])
+        requeue_stale_jobs(app)
         analysis_id = claim_next()
         if analysis_id is None:
             return False
@@ -134,19 +154,28 @@ class EmbeddedQueue:
         self._wake.set()
 
     def _loop(self) -> None:
-        poll_seconds = self.app.config["JOBS_POLL_SECONDS"]
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                busy = work_once(self.app)
-                failures = 0
-            except Exception as error:  # never let the worker die (database locked, not migrated yet...)
-                failures += 1
-                log.warning("jobs: cannot reach the queue (%s); retrying", error, exc_info=failures == 1)
-                busy = False
-            if not busy:
-                self._wake.wait(poll_seconds * min(failures + 1, 30))
-                self._wake.clear()
+        keep_running(lambda: work_once(self.app), self.app.config["JOBS_POLL_SECONDS"], self._wake, self._stopping)
+
+
+def keep_running(step: Callable[[], bool], poll_seconds: float, wake: threading.Event,
+                 stopping: threading.Event) -> None:
+    """Call step() until stopping is set; after an idle step (False) wait poll_seconds or until woken.
+
+    A failing step (database or Redis unreachable, database not migrated yet) is logged and retried,
+    backing off up to 30 polls: the loop never dies.
+    """
+    failures = 0
+    while not stopping.is_set():
+        try:
+            busy = step()
+            failures = 0
+        except Exception as error:
+            failures += 1
+            log.warning("jobs: cannot reach the queue (%s); retrying", error, exc_info=failures == 1)
+            busy = False
+        if not busy:
+            wake.wait(poll_seconds * min(failures + 1, 30))
+            wake.clear()
 
 
 class EagerQueue:
@@ -170,7 +199,90 @@ class ExternalQueue:
         return None
 
 
-QUEUES = {"thread": EmbeddedQueue, "eager": EagerQueue, "external": ExternalQueue}
+def execute(analysis_id: int) -> None:
+    """The RQ job (run by RedisQueue.work inside an app context): claim the analysis, then run it.
+
+    A no-op when the analysis is no longer queued: another worker has it, it finished, or it was deleted.
+    """
+    try:
+        if claim(analysis_id):
+            run_job(analysis_id)
+    finally:
+        db.session.remove()
+
+
+def rq_job_id(analysis_id: int, attempt: int) -> str:
+    """One RQ job per attempt: a retry after a dead worker never collides with the dead worker's job."""
+    return f"moodlens-analysis-{analysis_id}-attempt-{attempt}"
+
+
+class RedisQueue:
+    """Scale-out: RQ on Redis carries "analysis N is waiting" to `flask jobs work` processes on any machine.
+
+    The database stays the source of truth (status, progress, attempts), so the browser's progress,
+    the API and the admin read the same rows as with the embedded worker. Each worker process runs
+    an RQ SimpleWorker (no fork per job: the models stay loaded) and a janitor thread that queues
+    again any job whose worker died (stale heartbeat) and re-enqueues any 'queued' analysis with no
+    RQ job for its next attempt (Redis was down at submit, or lost its data). A job enqueued twice
+    runs once: execute() starts with the same conditional claim as the embedded worker.
+    """
+
+    def __init__(self, app: Flask):
+        from redis import Redis
+        from rq import Queue
+
+        if not app.config.get("REDIS_URL"):
+            raise RuntimeError("JOBS_MODE=redis needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+        self.app = app
+        self.connection = Redis.from_url(app.config["REDIS_URL"])
+        self.queue = Queue(app.config["JOBS_QUEUE"], connection=self.connection)
+
+    def submit(self, analysis_id: int) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self._enqueue(analysis_id, attempt=0)
+        except RedisError as error:  # the row is committed: a worker's janitor enqueues it later
+            log.warning("jobs: cannot reach Redis (%s); analysis %s waits for a worker's janitor", error, analysis_id)
+
+    def _enqueue(self, analysis_id: int, attempt: int) -> None:
+        self.queue.enqueue(execute, analysis_id, job_id=rq_job_id(analysis_id, attempt), result_ttl=0,
+                           job_timeout=self.app.config["JOBS_TIMEOUT_SECONDS"], failure_ttl=7 * 24 * 3600)
+
+    def recover(self) -> bool:
+        """The janitor's round, every JOBS_POLL_SECONDS (so it always reports idle: False)."""
+        from rq.job import Job
+
+        with self.app.app_context():
+            requeue_stale_jobs(self.app)
+            waiting = db.session.execute(
+                db.select(Analysis.id, Analysis.attempts).where(Analysis.status == "queued")).all()
+            db.session.remove()
+        missing = [(analysis_id, attempt) for analysis_id, attempt in waiting
+                   if not Job.exists(rq_job_id(analysis_id, attempt), connection=self.connection)]
+        for analysis_id, attempt in missing:
+            self._enqueue(analysis_id, attempt)
+        if missing:
+            log.warning("jobs: %d waiting analysis(es) put on the Redis queue again", len(missing))
+        return False
+
+    def work(self, burst: bool = False) -> None:
+        """Run jobs in this process until stopped (SIGTERM: after the current job); burst: until the queue is empty."""
+        from rq import SimpleWorker
+
+        stopping = threading.Event()
+        janitor = threading.Thread(target=keep_running, name="moodlens-janitor", daemon=True,
+                                   args=(self.recover, self.app.config["JOBS_POLL_SECONDS"], threading.Event(),
+                                         stopping))
+        janitor.start()
+        try:
+            with self.app.app_context():
+                SimpleWorker([self.queue], connection=self.connection).work(burst=burst, with_scheduler=False)
+        finally:
+            stopping.set()
+
+
+QUEUES = {"thread": EmbeddedQueue, "eager": EagerQueue, "external": ExternalQueue, "redis": RedisQueue}
 
 
 def init_app(app: Flask) -> None:
@@ -178,6 +290,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("JOBS_POLL_SECONDS", 2.0)
     app.config.setdefault("JOBS_STALE_SECONDS", 60)
     app.config.setdefault("JOBS_MAX_ATTEMPTS", 3)
+    app.config.setdefault("JOBS_QUEUE", "moodlens")  # the RQ queue's name (JOBS_MODE=redis)
+    app.config.setdefault("JOBS_TIMEOUT_SECONDS", 3600)  # RQ kills a job that runs longer
     queue = QUEUES[app.config["JOBS_MODE"]](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):
@@ -194,3 +308,16 @@ def _serving() -> bool:
 
 def job_queue() -> JobQueue:
     return current_app.extensions["moodlens_jobs"]
+
+
+def work(app: Flask, once: bool = False) -> None:
+    """`flask jobs work`: take jobs from Redis (JOBS_MODE=redis) or poll the database; once: until none is left."""
+    queue = app.extensions["moodlens_jobs"]
+    if isinstance(queue, RedisQueue):
+        queue.work(burst=once)
+        return
+    while True:
+        if not work_once(app):
+            if once:
+                return
+            time.sleep(app.config["JOBS_POLL_SECONDS"])

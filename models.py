@@ -62,6 +62,7 @@ class Analysis(db.Model):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
     duration: Mapped[float | None] = mapped_column(Float)
     fps_sampled: Mapped[float | None] = mapped_column(Float)
     poster_time: Mapped[float | None] = mapped_column(Float)

@@ -2,6 +2,7 @@
 
     with AppServer(instance, {"JOBS_STALE_SECONDS": 2}) as server:      # `flask run`, embedded worker
     with AppServer(instance, workers=4) as server:                       # gunicorn, 4 processes
+    with JobWorker(instance, {"JOBS_MODE": "redis"}) as worker:          # `flask jobs work`
 
 Settings travel as MOODLENS_* environment variables (JSON values), as a deployment would set them.
 """
@@ -40,21 +41,69 @@ def flask_command(instance: Path, *args: str, settings: dict | None = None) -> s
                           env=app_environment(instance, settings), capture_output=True, text=True, timeout=600)
 
 
-def prepare_instance(instance: Path, username: str, password: str) -> None:
+def prepare_instance(instance: Path, username: str, password: str, settings: dict | None = None) -> None:
     """Create and migrate the database, with one admin account."""
-    flask_command(instance, "db", "upgrade")
-    flask_command(instance, "users", "create-admin", username, "--password", password)
+    flask_command(instance, "db", "upgrade", settings=settings)
+    flask_command(instance, "users", "create-admin", username, "--password", password, settings=settings)
 
 
-class AppServer:
+class Background:
+    """A process of the app in its own session (so a kill takes its children too), logging to a file."""
+
+    def __init__(self, instance: Path, settings: dict | None = None, log: Path | None = None):
+        self.instance, self.settings = instance, settings or {}
+        self.log = log or instance / "server.log"
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def spawn(self) -> None:
+        self.instance.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(self.command(), cwd=ROOT, env=app_environment(self.instance, self.settings),
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no clean-up runs, as in a crash or power loss."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class JobWorker(Background):
+    """`flask jobs work`: a worker process of its own (from Redis with JOBS_MODE=redis, else the database)."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "flask", "--app", "app", "jobs", "work"]
+
+    def __enter__(self) -> JobWorker:
+        self.spawn()
+        return self
+
+
+class AppServer(Background):
     """`flask run` (workers=0: one process, threaded, embedded job worker) or gunicorn with N workers."""
 
     def __init__(self, instance: Path, settings: dict | None = None, workers: int = 0, log: Path | None = None):
-        self.instance, self.settings, self.workers = instance, settings or {}, workers
+        super().__init__(instance, settings, log)
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log or instance / "server.log"
-        self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
         if self.workers:
@@ -64,10 +113,7 @@ class AppServer:
 
     def start(self, timeout: float = 180) -> str:
         """Start the server and wait until it answers; a server that does not is stopped, never left behind."""
-        self.instance.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(self.command(), cwd=ROOT, env=app_environment(self.instance, self.settings),
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.spawn()
         try:
             return self._wait_until_ready(timeout)
         except BaseException:
@@ -87,25 +133,9 @@ class AppServer:
             time.sleep(0.5)
         raise TimeoutError(f"the server did not answer within {timeout} s; see {self.log}")
 
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no clean-up runs, as in a crash or power loss."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
     def __enter__(self) -> AppServer:
         self.start()
         return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 def api_session(url: str, username: str, password: str) -> requests.Session:

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Set up the test environment and run the whole test suite, browser tests included.
+# Set up the test environment and run the whole test suite: browser tests, and the scale-out tests
+# against real PostgreSQL and Redis servers that the tests start on loopback (tests/integration/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "Installing Debian's chromium for the browser tests" >&2
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian's ${missing[*]} for the browser and scale-out tests" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 bash scripts/setup.sh requirements-dev.txt
 exec .venv/bin/python -m pytest -q "$@"

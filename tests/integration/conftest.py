@@ -1,0 +1,54 @@
+"""Real PostgreSQL and Redis servers on loopback for the scale-out tests (started by bench/services.py).
+
+Their binaries come from Debian's packages, which scripts/test.sh installs. On a machine without
+them these tests are skipped, except under CI (CI=true), where a missing server fails the run.
+In this folder the `app` fixture is backed by a fresh PostgreSQL database per test, so the tests
+imported from the SQLite suite run again, unchanged, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from bench.services import PostgresServer, RedisServer, postgres_available, redis_available
+from extensions import db
+from tests.conftest import make_app
+
+
+def _unavailable(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is not installed: CI runs the scale-out tests against real servers")
+    pytest.skip(f"{what} is not installed (scripts/test.sh installs it)")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if not postgres_available():
+        _unavailable("PostgreSQL")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    if not redis_available():
+        _unavailable("Redis")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def database_url(postgres) -> str:
+    """A new, empty PostgreSQL database."""
+    return postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture()
+def app(tmp_path, database_url):
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=database_url)
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # one pool per test: give its connections back

@@ -1,0 +1,64 @@
+"""The Redis engine in-process (RQ's SimpleWorker in burst mode): what happens when Redis is away,
+when a job is enqueued twice, and where the rate-limit counters go."""
+
+from __future__ import annotations
+
+import os
+
+import jobs
+from bench.server import free_port
+from extensions import db
+from models import Analysis
+from tests.conftest import login, make_app, make_user, upload
+
+
+def redis_app(tmp_path, database_url: str, redis_url: str):
+    return make_app(tmp_path, SQLALCHEMY_DATABASE_URI=database_url, JOBS_MODE="redis", REDIS_URL=redis_url)
+
+
+def upload_as_alice(app, content: bytes) -> None:
+    client = app.test_client()
+    make_user(app, "alice")
+    login(client, "alice")
+    assert upload(client, content, "clip.mp4").status_code == 302
+
+
+def only_analysis(app) -> Analysis:
+    with app.app_context():
+        return db.session.scalar(db.select(Analysis))
+
+
+def test_a_video_uploaded_while_redis_is_down_runs_once_a_worker_can_reach_it(tmp_path, database_url, redis_server,
+                                                                              two_face_video):
+    app = redis_app(tmp_path, database_url, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    upload_as_alice(app, two_face_video.read_bytes())
+    assert only_analysis(app).status == "queued"  # kept, not lost
+
+    app.config["REDIS_URL"] = redis_server.url  # Redis is back; a worker starts
+    queue = jobs.RedisQueue(app)
+    queue.recover()  # the janitor finds the waiting analysis and enqueues it
+    assert queue.queue.count == 1
+    queue.work(burst=True)
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.attempts, analysis.face_count) == ("done", 1, 2)
+    assert queue.queue.count == 0
+
+
+def test_a_job_enqueued_twice_runs_once(tmp_path, database_url, redis_server, two_face_video):
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    queue = app.extensions["moodlens_jobs"]
+    queue.queue.empty()
+    upload_as_alice(app, two_face_video.read_bytes())
+    analysis_id = only_analysis(app).id
+    queue.queue.enqueue(jobs.execute, analysis_id)  # a janitor and the web tier raced
+    assert queue.queue.count == 2
+    queue.work(burst=True)
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.attempts) == ("done", 1)
+    assert analysis.worker.endswith(f":{os.getpid()}")
+
+
+def test_rate_limits_are_counted_in_redis_when_there_is_one(tmp_path, database_url, redis_server):
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    assert app.config["RATELIMIT_STORAGE_URI"] == redis_server.url
+    assert make_app(tmp_path / "plain").config["RATELIMIT_STORAGE_URI"] == "memory://"
