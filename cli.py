@@ -126,11 +126,16 @@ jobs_cli = AppGroup("jobs", help="Background analysis jobs.")
 
 @jobs_cli.command("work")
 @click.option("--once", is_flag=True, help="process the queued jobs, then exit")
-def work_command(once: bool) -> None:
+@click.option("--threads", type=click.IntRange(0), default=0,
+              help="CPU threads for the models (0: all cores); N workers on one machine: cores / N each")
+def work_command(once: bool, threads: int) -> None:
     """Process queued analyses in this process: from Redis with JOBS_MODE=redis, else from the database
     (JOBS_MODE=external in the web processes)."""
+    from inference.backends import set_cpu_threads
     from jobs import work
 
+    if threads:
+        set_cpu_threads(threads)
     work(current_app._get_current_object(), once)
 
 

@@ -312,6 +312,9 @@ def job_queue() -> JobQueue:
 
 def work(app: Flask, once: bool = False) -> None:
     """`flask jobs work`: take jobs from Redis (JOBS_MODE=redis) or poll the database; once: until none is left."""
+    from inference.pipeline import get_pipeline
+
+    get_pipeline()  # load the models before taking the first job, not in the middle of it
     queue = app.extensions["moodlens_jobs"]
     if isinstance(queue, RedisQueue):
         queue.work(burst=once)

@@ -86,10 +86,14 @@ class Background:
 
 
 class JobWorker(Background):
-    """`flask jobs work`: a worker process of its own (from Redis with JOBS_MODE=redis, else the database)."""
+    """`flask jobs work [--threads N]`: a worker process (from Redis with JOBS_MODE=redis, else the database)."""
+
+    def __init__(self, instance: Path, settings: dict | None = None, threads: int = 0):
+        super().__init__(instance, settings)
+        self.threads = threads
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "flask", "--app", "app", "jobs", "work"]
+        return [sys.executable, "-m", "flask", "--app", "app", "jobs", "work", "--threads", str(self.threads)]
 
     def __enter__(self) -> JobWorker:
         self.spawn()

@@ -66,7 +66,8 @@ def test_two_workers_share_the_jobs_and_a_killed_worker_loses_none(tmp_path, dat
     long = [write_video(tmp_path / f"long{n}.mp4", moving_faces_frames(astronaut, 160, faces=2), fps=10)
             for n in range(2)]
     with AppServer(tmp_path / "web", settings, workers=2) as server, \
-            JobWorker(tmp_path / "worker-1", settings) as first, JobWorker(tmp_path / "worker-2", settings) as second:
+            JobWorker(tmp_path / "worker-1", settings, threads=1) as first, \
+            JobWorker(tmp_path / "worker-2", settings, threads=1) as second:
         session = api_session(server.url, *OWNER)
         ids = submit(server.url, session, short)
         rows = wait_for(lambda: all_finished(database_url, ids), timeout=240, interval=0.5)
