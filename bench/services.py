@@ -49,7 +49,27 @@ def redis_available() -> bool:
     return shutil.which("redis-server") is not None
 
 
-class PostgresServer:
+class Service:
+    """A server that start() brings up and stop() tears down; as a context manager, never left half-started."""
+
+    def start(self) -> Service:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class PostgresServer(Service):
     """A PostgreSQL cluster of its own: initdb, pg_ctl start on 127.0.0.1, pg_ctl stop, folder removed."""
 
     user = "moodlens"
@@ -93,18 +113,8 @@ class PostgresServer:
                 pass  # never started
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __enter__(self) -> PostgresServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-
-class RedisServer:
+class RedisServer(Service):
     """redis-server on 127.0.0.1 with no persistence, in a temporary folder."""
 
     def __init__(self) -> None:
@@ -137,13 +147,3 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(30)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
