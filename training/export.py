@@ -1,13 +1,13 @@
-"""Export the emotion classifiers to ONNX, for the ONNX Runtime backend of inference/.
+"""Export the networks of inference/ to ONNX, for its ONNX Runtime backend.
 
     python -m training.export [--out-dir inference/weights/onnx] [--check] [--force]
 
-Writes emotion_fer2013.onnx (EmotionNet) and dog_emotion_head.onnx (EfficientNet-Lite0 with
-the dog head), each with a dynamic batch size and the SHA-256 of the torch weights it came
-from in its metadata (inference/backends.py ignores an export whose source has changed).
---check runs both backends on random inputs and prints the largest difference in probability.
-The face detector (MTCNN) stays on torch: its image pyramid feeds a different input size per
-level, and its torch speed is what `python -m bench.latency` reports.
+Writes emotion_fer2013.onnx (EmotionNet), dog_emotion_head.onnx (EfficientNet-Lite0 with the
+dog head) and pnet/rnet/onet.onnx (MTCNN's three networks, from facenet-pytorch's bundled
+weights), each with a dynamic batch size (P-Net also a dynamic height and width, for its image
+pyramid) and the SHA-256 of the torch weights it came from in its metadata
+(inference/backends.py ignores an export whose source has changed). --check runs both backends
+on random inputs and prints the largest difference of the outputs (probabilities for classifiers).
 """
 
 from __future__ import annotations
@@ -15,47 +15,70 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from inference import mtcnn
 from inference.backends import ONNX_DIR, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
 from inference.calibration import softmax
 from inference.classifiers import HUMAN_WEIGHTS
+from inference.detectors import mtcnn_network
 from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionNet, load_head
 from inference.dog_emotion import INPUT_SIZE as DOG_INPUT_SIZE
 from inference.emotion_net import INPUT_SIZE as FACE_INPUT_SIZE
 from inference.emotion_net import load_weights
 
-Model = tuple[Path, Callable[[], torch.nn.Module], tuple[int, ...]]  # weights, builder, one input's shape
+@dataclass(frozen=True)
+class Model:
+    weights: Path
+    build: Callable[[], torch.nn.Module]
+    input_shape: tuple[int, ...]  # one input's (channels, height, width)
+    sized_input: bool = False  # height and width vary too (a fully convolutional network)
 
+
+MTCNN_FOLDER = mtcnn.weights_folder()
 MODELS: dict[str, Model] = {
-    "human": (HUMAN_WEIGHTS, lambda: load_weights(str(HUMAN_WEIGHTS))[0], (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE)),
-    "dog": (DOG_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)), (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE)),
+    "human": Model(HUMAN_WEIGHTS, lambda: load_weights(str(HUMAN_WEIGHTS))[0], (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE)),
+    "dog": Model(DOG_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)),
+                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE)),
+    "mtcnn p-net": Model(MTCNN_FOLDER / "pnet.pt", lambda: mtcnn_network("pnet"), (3, 64, 80), sized_input=True),
+    "mtcnn r-net": Model(MTCNN_FOLDER / "rnet.pt", lambda: mtcnn_network("rnet"), (3, 24, 24)),
+    "mtcnn o-net": Model(MTCNN_FOLDER / "onet.pt", lambda: mtcnn_network("onet"), (3, 48, 48)),
 }
 
 
-def export(module: torch.nn.Module, input_shape: tuple[int, ...], source: Path, out: Path) -> Path:
-    """Trace `module` for a dynamic batch of `input_shape` inputs and write it with its source hash."""
+def dynamic_dimensions(model: Model) -> dict[int, torch.export.Dim]:
+    dimensions = {0: torch.export.Dim("batch", min=1, max=4096)}
+    if model.sized_input:
+        dimensions.update({2: torch.export.Dim("height", min=12, max=8192),
+                           3: torch.export.Dim("width", min=12, max=8192)})
+    return dimensions
+
+
+def export(model: Model, module: torch.nn.Module, out: Path) -> Path:
+    """Trace `module` for a dynamic batch of inputs and write it with its source hash."""
     import onnx
 
-    example = torch.rand(2, *input_shape)
+    example = torch.rand(2, *model.input_shape)
     out.parent.mkdir(parents=True, exist_ok=True)
-    program = torch.onnx.export(module.eval(), (example,), input_names=["images"], output_names=["logits"],
-                                dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},), dynamo=True,
-                                verbose=False)
+    program = torch.onnx.export(module.eval(), (example,), input_names=["images"],
+                                dynamic_shapes=(dynamic_dimensions(model),), dynamo=True, verbose=False)
     graph = program.model_proto
-    onnx.helper.set_model_props(graph, {SOURCE_KEY: file_sha256(source)})
+    onnx.helper.set_model_props(graph, {SOURCE_KEY: file_sha256(model.weights)})
     onnx.save(graph, str(out))
     return out
 
 
-def largest_difference(module: torch.nn.Module, path: Path, input_shape: tuple[int, ...]) -> float:
-    """Max |p_torch - p_onnx| over the probabilities of 8 random inputs."""
-    inputs = np.random.default_rng(0).standard_normal((8, *input_shape)).astype(np.float32)
-    torch_logits = TorchRunner(module, torch.device("cpu"))(inputs)
-    return float(np.abs(softmax(torch_logits) - softmax(OnnxRunner(path)(inputs))).max())
+def largest_difference(model: Model, module: torch.nn.Module, path: Path) -> float:
+    """Max |torch - ONNX Runtime| over the outputs for 8 random inputs (classifiers: their probabilities)."""
+    inputs = np.random.default_rng(0).standard_normal((8, *model.input_shape)).astype(np.float32)
+    pairs = zip(TorchRunner(module, torch.device("cpu")).outputs(inputs), OnnxRunner(path).outputs(inputs))
+    if model.weights in (HUMAN_WEIGHTS, DOG_HEAD_WEIGHTS):
+        pairs = [(softmax(ours), softmax(theirs)) for ours, theirs in pairs]
+    return max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,20 +88,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="export even when an up-to-date file exists")
     args = parser.parse_args(argv)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    for name, (weights, build, input_shape) in MODELS.items():
-        if not weights.is_file():
-            print(f"{name}: no weights at {weights}, skipped")
+    for name, model in MODELS.items():
+        if not model.weights.is_file():
+            print(f"{name}: no weights at {model.weights}, skipped")
             continue
-        path = args.out_dir / f"{weights.stem}.onnx"
-        if not args.force and path.is_file() and OnnxRunner(path).source_sha256 == file_sha256(weights):
+        path = args.out_dir / f"{model.weights.stem}.onnx"
+        if not args.force and path.is_file() and OnnxRunner(path).source_sha256 == file_sha256(model.weights):
             print(f"{name}: {path} is up to date")
             continue
-        module = build()
-        export(module, input_shape, weights, path)
+        module = model.build()
+        export(model, module, path)
         line = f"{name}: {path} ({path.stat().st_size / 1e6:.1f} MB)"
         if args.check:
-            difference = largest_difference(module, path, input_shape)
-            line += f", largest probability difference torch vs ONNX Runtime {difference:.2e}"
+            line += f", largest difference torch vs ONNX Runtime {largest_difference(model, module, path):.2e}"
         print(line)
 
 
