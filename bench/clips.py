@@ -1,4 +1,5 @@
-"""Small real test clips: scikit-image's astronaut face(s) drifting over a plain wall, written with OpenCV."""
+"""Small real test scenes: scikit-image's astronaut face(s) drifting over a plain wall (clips written
+with OpenCV), and the dogs of tests/data pasted on a lawn."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def moving_faces_frames(astronaut: np.ndarray, count: int, faces: int = 1) -> li
             canvas[90:254, x:x + 150] = face if slot % 2 == 0 else face[:, ::-1]
         frames.append(canvas)
     return frames
+
+
+TEST_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def dog_scene(name: str, scale: int = 2, offset: tuple[int, int] = (60, 40)) -> tuple[np.ndarray, tuple]:
+    """A dog from tests/data (transparent background) enlarged and pasted on a plain 640x520 lawn-green
+    background; returns the RGB scene and the dog's box (its opaque pixels)."""
+    dog = Image.open(TEST_DATA / name).convert("RGBA")
+    dog = dog.resize((dog.width * scale, dog.height * scale), Image.BICUBIC)
+    scene = Image.new("RGBA", (640, 520), (120, 160, 90, 255))
+    scene.alpha_composite(dog, offset)
+    x1, y1, x2, y2 = dog.getchannel("A").point(lambda alpha: 255 if alpha > 128 else 0).getbbox()
+    return np.asarray(scene.convert("RGB")), (x1 + offset[0], y1 + offset[1], x2 + offset[0], y2 + offset[1])

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 from skimage import data as skdata
 
@@ -83,7 +82,7 @@ class HaarDetector:
 
 class MTCNNAdapter:
     def __init__(self):
-        self.detector = MTCNNFaceDetector(torch.device("cpu"))
+        self.detector = MTCNNFaceDetector("cpu")
         self.name = self.detector.name
 
     def detect(self, rgb: np.ndarray) -> list[tuple]:

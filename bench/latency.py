@@ -19,12 +19,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-import torch
 from PIL import Image
 from skimage import data as skdata
 
 from inference.pipeline import Pipeline
-from tests.test_pets import dog_scene
+from bench.clips import dog_scene
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -74,7 +73,7 @@ def main() -> None:
     backends = args.backends.split(",")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         results = {backend: pool.submit(measure, backend, args.runs).result() for backend in backends}
-    print(f"torch threads {torch.get_num_threads()}, {args.runs} runs per photo; p50 / p95 in ms")
+    print(f"{args.runs} runs per photo; p50 / p95 in ms")
     for backend, figures in results.items():
         print(f"{backend}: models loaded in {figures['load s']:.1f} s; {figures['models']['classifier']}")
     header = "".join(f"{backend:>24}" for backend in backends)

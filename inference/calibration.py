@@ -13,8 +13,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +52,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature that minimises the negative log-likelihood of the labels (L-BFGS on log T)."""
+    import torch
+    import torch.nn.functional as F
+
     inputs, targets = torch.from_numpy(np.asarray(logits, dtype=np.float64)), torch.from_numpy(labels).long()
     log_temperature = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")

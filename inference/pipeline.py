@@ -17,9 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-
-from inference.backends import requested_backend
+from inference.backends import default_device, requested_backend
 from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
 from inference.detectors import PET_WEIGHTS, Detection, MTCNNFaceDetector, SSDPetDetector
@@ -78,9 +76,9 @@ Classified = tuple[dict[str, float], str | None]  # emotions and top label of on
 class Pipeline:
     """Face and pet detectors, the face and dog emotion classifiers, on one device."""
 
-    def __init__(self, device: torch.device | None = None, backend: str | None = None):
-        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    def __init__(self, device: str | None = None, backend: str | None = None):
         backend = backend or requested_backend()
+        self.device = device or default_device(backend)
         log.info("loading models on %s (classifier backend asked for: %s)", self.device, backend)
         self.detector = MTCNNFaceDetector(self.device, backend)
         self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device, backend)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
 from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
 from inference.emotion_net import INPUT_SIZE as FACE_SIZE
+from inference.labels import HUMAN_EMOTIONS
+from tests.conftest import ROOT
 
 CPU = torch.device("cpu")
 needs_exports = pytest.mark.skipif(not onnx_path_for(HUMAN_WEIGHTS).is_file(),
@@ -109,3 +113,17 @@ def test_a_temperature_fitted_for_other_weights_is_ignored(tmp_path):
     assert load_temperature(weights) == 1.0
     calibration_path(weights).write_text(calibration_record(weights, 3.0))
     assert load_temperature(weights) == 3.0
+
+
+@needs_exports
+def test_the_onnx_backend_analyses_a_photo_without_loading_torch(astronaut_jpeg, tmp_path):
+    """A web process on a CPU never imports torch (half the memory): only Grad-CAM and the torch backend do."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    script = ("import sys; from pathlib import Path; from inference.pipeline import Pipeline; "
+              f"result = Pipeline('cpu', 'onnx').analyze_bytes(Path({str(photo)!r}).read_bytes()); "
+              "print(len(result.detections), result.detections[0].top, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    count, top, torch_loaded = done.stdout.split()
+    assert count == "1" and top in HUMAN_EMOTIONS and torch_loaded == "False"

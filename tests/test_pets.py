@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from skimage import data as skdata
 
@@ -17,6 +16,7 @@ from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import get_pipeline
 from inference.tracking import iou
 from models import Analysis
+from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
 from training.dogs import clean, difference_hashes, near_duplicate_groups, split_indices
 
@@ -90,7 +90,7 @@ def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadab
 
 @needs_dog_model
 def test_dog_emotion_probabilities_are_valid_and_depend_on_the_picture():
-    classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, torch.device("cpu"))
+    classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, "cpu")
     cat = skdata.chelsea()
     crops = np.concatenate([rgb_crops(cat, [(100, 20, 330, 280)], INPUT_SIZE),
                             rgb_crops(skdata.coffee(), [(100, 50, 400, 350)], INPUT_SIZE)])
@@ -108,17 +108,6 @@ def test_a_person_with_a_cat_gives_a_face_with_emotions_and_a_cat_without(person
     assert list(person.emotions) == list(HUMAN_EMOTIONS) and person.top in HUMAN_EMOTIONS
     assert cat.emotions == {} and cat.top is None and (cat.box[0] + cat.box[2]) / 2 > 700
     assert "ssd-mobilenet-v2" in result.models["detector"]
-
-
-def dog_scene(name: str, scale: int = 2, offset: tuple[int, int] = (60, 40)) -> tuple[np.ndarray, tuple]:
-    """A dog from tests/data (transparent background) enlarged and pasted on a plain 640x520 lawn-green
-    background; returns the RGB scene and the dog's box (its opaque pixels)."""
-    dog = Image.open(DATA / name).convert("RGBA")
-    dog = dog.resize((dog.width * scale, dog.height * scale), Image.BICUBIC)
-    scene = Image.new("RGBA", (640, 520), (120, 160, 90, 255))
-    scene.alpha_composite(dog, offset)
-    x1, y1, x2, y2 = dog.getchannel("A").point(lambda alpha: 255 if alpha > 128 else 0).getbbox()
-    return np.asarray(scene.convert("RGB")), (x1 + offset[0], y1 + offset[1], x2 + offset[0], y2 + offset[1])
 
 
 @pytest.mark.parametrize("name", ["dingo-photo.png", "husky-painting.png"])

@@ -35,7 +35,8 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import (calibration_path, calibration_record, expected_calibration_error, fit_temperature,
                                    softmax)
-from inference.dog_emotion import INPUT_SIZE, PooledFeatures, imagenet_batch
+from inference.dog_emotion import INPUT_SIZE, imagenet_batch
+from inference.dog_net import PooledFeatures
 from inference.labels import DOG_EMOTIONS
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary

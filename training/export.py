@@ -13,6 +13,7 @@ on random inputs and prints the largest difference of the outputs (probabilities
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ import numpy as np
 import torch
 
 from inference import mtcnn
-from inference.backends import ONNX_DIR, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
+from inference.backends import INFO_KEY, ONNX_DIR, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
 from inference.calibration import softmax
-from inference.classifiers import HUMAN_WEIGHTS
+from inference.classifiers import HUMAN_WEIGHTS, emotion_net_info
 from inference.detectors import mtcnn_network
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionNet, load_head
+from inference.dog_emotion import DOG_HEAD_WEIGHTS, dog_head_info
+from inference.dog_net import DogEmotionNet, load_head
 from inference.dog_emotion import INPUT_SIZE as DOG_INPUT_SIZE
 from inference.emotion_net import INPUT_SIZE as FACE_INPUT_SIZE
 from inference.emotion_net import load_weights
@@ -37,13 +39,15 @@ class Model:
     build: Callable[[], torch.nn.Module]
     input_shape: tuple[int, ...]  # one input's (channels, height, width)
     sized_input: bool = False  # height and width vary too (a fully convolutional network)
+    read_info: Callable[[Path], dict] | None = None  # classifiers: their classes and name, copied into the export
 
 
 MTCNN_FOLDER = mtcnn.weights_folder()
 MODELS: dict[str, Model] = {
-    "human": Model(HUMAN_WEIGHTS, lambda: load_weights(str(HUMAN_WEIGHTS))[0], (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE)),
+    "human": Model(HUMAN_WEIGHTS, lambda: load_weights(str(HUMAN_WEIGHTS))[0], (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE),
+                   read_info=emotion_net_info),
     "dog": Model(DOG_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)),
-                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE)),
+                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
     "mtcnn p-net": Model(MTCNN_FOLDER / "pnet.pt", lambda: mtcnn_network("pnet"), (3, 64, 80), sized_input=True),
     "mtcnn r-net": Model(MTCNN_FOLDER / "rnet.pt", lambda: mtcnn_network("rnet"), (3, 24, 24)),
     "mtcnn o-net": Model(MTCNN_FOLDER / "onet.pt", lambda: mtcnn_network("onet"), (3, 48, 48)),
@@ -67,7 +71,10 @@ def export(model: Model, module: torch.nn.Module, out: Path) -> Path:
     program = torch.onnx.export(module.eval(), (example,), input_names=["images"],
                                 dynamic_shapes=(dynamic_dimensions(model),), dynamo=True, verbose=False)
     graph = program.model_proto
-    onnx.helper.set_model_props(graph, {SOURCE_KEY: file_sha256(model.weights)})
+    properties = {SOURCE_KEY: file_sha256(model.weights)}
+    if model.read_info:
+        properties[INFO_KEY] = json.dumps(model.read_info(model.weights))
+    onnx.helper.set_model_props(graph, properties)
     onnx.save(graph, str(out))
     return out
 
@@ -79,6 +86,14 @@ def largest_difference(model: Model, module: torch.nn.Module, path: Path) -> flo
     if model.weights in (HUMAN_WEIGHTS, DOG_HEAD_WEIGHTS):
         pairs = [(softmax(ours), softmax(theirs)) for ours, theirs in pairs]
     return max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
+
+
+def up_to_date(model: Model, path: Path) -> bool:
+    """The export exists, comes from the current weights and carries the classifier's info."""
+    if not path.is_file():
+        return False
+    runner = OnnxRunner(path)
+    return runner.source_sha256 == file_sha256(model.weights) and (model.read_info is None or runner.info is not None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name}: no weights at {model.weights}, skipped")
             continue
         path = args.out_dir / f"{model.weights.stem}.onnx"
-        if not args.force and path.is_file() and OnnxRunner(path).source_sha256 == file_sha256(model.weights):
+        if not args.force and up_to_date(model, path):
             print(f"{name}: {path} is up to date")
             continue
         module = model.build()
