@@ -57,7 +57,8 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 def save_weights(model: EmotionNet, path: str, classes: tuple[str, ...], metadata: dict) -> None:
     """Write the inference weights (float16 to halve the file) with what is needed to rebuild the network."""
-    state = {name: tensor.half() if tensor.is_floating_point() else tensor for name, tensor in model.state_dict().items()}
+    state = {name: tensor.half() if tensor.is_floating_point() else tensor
+             for name, tensor in model.state_dict().items()}
     torch.save(
         {
             "state_dict": state,

@@ -190,3 +190,31 @@ def test_a_video_of_a_cat_gives_a_cat_track_without_emotions(app, client, alice,
     assert all(point["emotions"] == {} for point in track["timeline"])
     page = client.get(response.location).get_data(as_text=True)
     assert "tracked: 1 cat" in page and "Cat 1: seen for" in page
+
+
+def test_the_pruned_ssd_scores_cats_and_dogs_as_the_full_one_does():
+    """Only the class predictors' rows for other COCO classes are cut: cat and dog scores are unchanged."""
+    import cv2
+
+    from inference.detectors import PET_WEIGHTS
+    from inference.ssd_pets import PET_LABELS, pets_only_net
+
+    graph, config = PET_WEIGHTS / "frozen_inference_graph.pb", PET_WEIGHTS / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
+    full = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+    pruned = pets_only_net(graph.read_bytes(), config.read_text())
+    scenes = [dog_scene("dingo-photo.png")[0], dog_scene("husky-painting.png")[0], skdata.chelsea(), skdata.astronaut()]
+    coco_ids = {"cat": 17, "dog": 18}
+    compared = 0
+    for scene in scenes:
+        blob = cv2.dnn.blobFromImages([scene], size=(300, 300), swapRB=False)
+        full.setInput(blob)
+        expected = full.forward().reshape(-1, 7)
+        pruned.setInput(blob)
+        rows = pruned.forward().reshape(-1, 7)
+        rows = rows[rows[:, 2] > 0.05]
+        expected = expected[np.isin(expected[:, 1], list(coco_ids.values())) & (expected[:, 2] > 0.05)]
+        assert len(rows) == len(expected)
+        np.testing.assert_array_equal([coco_ids[PET_LABELS[int(label)]] for label in rows[:, 1]], expected[:, 1])
+        np.testing.assert_allclose(rows[:, 2:], expected[:, 2:], atol=1e-5)
+        compared += len(rows)
+    assert compared >= 3  # at least the two dogs and the cat
