@@ -42,16 +42,16 @@ EXPLAIN_DIR = Path("moodlens-explanations")
 def write_explanations(rgb, detections: list[tuple[int, list, str, str]], folder: Path, stem: str) -> dict[int, dict]:
     """Explain each (position, box, kind, top emotion) detection; write its overlays as PNG files in `folder`.
     Returns {position: {method: path}}."""
-    from inference.explain import Explainer, save_png
+    from inference.explain import METHODS, Explainer
     from inference.pipeline import get_pipeline
 
     explainer = Explainer.for_pipeline(get_pipeline())
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for position, box, kind, top in detections:
-        overlays = explainer.explain(rgb, box, kind, top).overlays()
-        written[position] = {method: str(save_png(folder / f"{stem}-{position}-{method}.png", image))
-                             for method, image in overlays.items()}
+        paths = {method: folder / f"{stem}-{position}-{method}.png" for method in METHODS}
+        saved = explainer.explain(rgb, box, kind, top).save_overlays(paths)
+        written[position] = {method: str(path) for method, path in saved.items()}
     return written
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import abort, current_app, url_for
 
 from inference.errors import MediaError
-from inference.explain import METHODS, Explainer, save_png
+from inference.explain import METHODS, Explainer
 from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from models import Analysis, Detection
@@ -131,8 +131,7 @@ def _run(key: str, source: Path, box: list[int], kind: str, emotion: str, files:
             _explainer = Explainer.for_pipeline(get_pipeline())
         result = _explainer.explain(rgb, box, kind, emotion,
                                     progress=lambda done: setattr(task, "progress", 0.9 * done))
-        for method, image in result.overlays().items():
-            save_png(files[method], image)
+        result.save_overlays(files)
         if not source.exists():
             for path in files.values():
                 path.unlink(missing_ok=True)

@@ -7,8 +7,10 @@ import io
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from flask import abort, current_app
@@ -30,6 +32,8 @@ from insights.patterns import patterns, transition_patterns
 from insights.profile import MIN_FOR_PROFILE, profile
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from models import AlertRule, Analysis, Detection, Subject, User, utcnow
+
+Row = TypeVar("Row")
 
 THUMB_SIZE = 320
 MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
@@ -283,12 +287,17 @@ def repair_storage(check: StorageCheck) -> None:
     db.session.commit()
 
 
-def owned_analysis_or_404(user: User, analysis_id: int) -> Analysis:
-    """The user's analysis; another user's (or a missing) id is a 404, never a 403."""
-    analysis = db.session.get(Analysis, analysis_id)
-    if analysis is None or (analysis.user_id != user.id):
+def owned_or_404(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], int] | None = None) -> Row:
+    """The row of `model` with this id if `user` owns it (owner_id(row), default row.user_id);
+    another user's (or a missing) id is a 404, never a 403."""
+    row = db.session.get(model, row_id)
+    if row is None or (owner_id(row) if owner_id else row.user_id) != user.id:
         abort(404)
-    return analysis
+    return row
+
+
+def owned_analysis_or_404(user: User, analysis_id: int) -> Analysis:
+    return owned_or_404(Analysis, analysis_id, user)
 
 
 def iso_utc(moment) -> str:

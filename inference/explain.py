@@ -130,6 +130,10 @@ class Explanation:
     def overlays(self, size: int = 224) -> dict[str, np.ndarray]:
         return {method: overlay(self.crop, saliency, size) for method, saliency in self.maps.items()}
 
+    def save_overlays(self, paths: dict[str, Path]) -> dict[str, Path]:
+        """Write each method's overlay as a PNG file at paths[method]; the paths written."""
+        return {method: save_png(paths[method], image) for method, image in self.overlays().items()}
+
 
 class Explainer:
     """Explains detections with the pipeline's classifiers; the torch networks for Grad-CAM load on first use."""

@@ -20,6 +20,7 @@ from services import (
     delete_analysis,
     http_status_for,
     owned_analysis_or_404,
+    owned_or_404,
     video_frame_jpeg,
 )
 
@@ -97,9 +98,7 @@ def history():
 @login_required
 def assign_subject(detection_id: int):
     """Assign a face (or a whole video track) to one of the user's subjects, or clear it (0)."""
-    detection = db.session.get(Detection, detection_id)
-    if detection is None or detection.analysis.user_id != current_user.id:
-        abort(404)
+    detection = owned_or_404(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
     form = assign_form(detection)
     if not form.validate_on_submit():
         abort(400)

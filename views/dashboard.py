@@ -19,7 +19,7 @@ from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
 from insights.report import parse_week, report_png, week_start, weekly_report
 from models import AlertRule, Analysis, Detection, Subject, utcnow
-from services import SUBJECT_CLASSES, alert_results, history_of, iso_utc, subject_insights
+from services import SUBJECT_CLASSES, alert_results, history_of, iso_utc, owned_or_404, subject_insights
 
 bp = Blueprint("dashboard", __name__)
 
@@ -44,10 +44,7 @@ def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[
 
 
 def owned_subject_or_404(subject_id: int) -> Subject:
-    subject = db.session.get(Subject, subject_id)
-    if subject is None or subject.user_id != current_user.id:
-        abort(404)
-    return subject
+    return owned_or_404(Subject, subject_id, current_user)
 
 
 def _detections_query(subject: Subject | None):
@@ -125,9 +122,7 @@ def add_alert(subject_id: int):
 @bp.route("/alerts/<int:rule_id>/delete", methods=["POST"])
 @login_required
 def delete_alert(rule_id: int):
-    rule = db.session.get(AlertRule, rule_id)
-    if rule is None or rule.subject.user_id != current_user.id:
-        abort(404)
+    rule = owned_or_404(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_id = rule.subject_id
