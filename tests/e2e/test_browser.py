@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from flask_migrate import upgrade
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -27,7 +28,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture()
 def live_server(tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite'}", "SECRET_KEY": "e2e",
-                      "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False},
+                      "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False,
+                      "VIDEO_FPS": 10},  # more frames per video: the progress bar has time to move
                      instance_path=str(tmp_path / "instance"))
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
@@ -59,12 +61,19 @@ def shot(page: Page, name: str) -> None:
 
 
 def watch_progress(page: Page) -> list[int]:
-    """Values the progress bar shows until the page turns into the result."""
+    """Values the progress bar shows until the page turns into the result (read in one step, so a
+    page that turns while it is read is not waited on)."""
     seen = []
-    while page.locator("#job-progress").count():
-        seen.append(int(page.locator("#job-progress").get_attribute("value") or 0))
+    while True:
+        try:
+            value = page.evaluate("() => document.getElementById('job-progress')?.value ?? null")
+        except PlaywrightError:  # the page was navigating to the result
+            page.wait_for_load_state()
+            continue
+        if value is None:
+            return seen
+        seen.append(int(value))
         page.wait_for_timeout(150)
-    return seen
 
 
 def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, astronaut, astronaut_jpeg):

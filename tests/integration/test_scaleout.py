@@ -24,7 +24,8 @@ OWNER = ("owner", "owner password")
 def deployment_settings(database_url: str, redis_url: str, uploads: Path) -> dict:
     return {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "JOBS_MODE": "redis",
             "UPLOAD_FOLDER": str(uploads), "SECRET_KEY": "scale-out test", "JOBS_STALE_SECONDS": 3,
-            "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False}
+            "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False,
+            "VIDEO_FPS": 10}  # more frames per video: a worker can be caught mid-job, the progress bar moves
 
 
 def submit(url: str, session, clips: list[Path]) -> list[int]:
