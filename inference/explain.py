@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web 
     import torch
 
     from inference.dog_net import DogEmotionNet
-    from inference.emotion_net import EmotionNet
+    from inference.emotion_net import EfficientFaceNet, EmotionNet
 
 METHODS = ("occlusion", "grad_cam")
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
@@ -48,8 +48,12 @@ class GradCamParts:
     from_activations: Callable[[torch.Tensor], torch.Tensor]  # -> logits
 
 
-def face_parts(model: EmotionNet) -> GradCamParts:
-    """EmotionNet cut before its last max-pool (last-stage channels x 6 x 6 activations for a 48 px face)."""
+def face_parts(model: EmotionNet | EfficientFaceNet) -> GradCamParts:
+    """EmotionNet cut before its last max-pool (last-stage channels x 6 x 6 activations for a 48 px face);
+    EfficientFaceNet at its backbone's last feature map."""
+    if hasattr(model, "backbone"):
+        return GradCamParts(gray_batch, lambda images: model.backbone.extract_features(model.backbone_input(images)),
+                            lambda activations: model.head(activations.mean((2, 3))))
     last_stage = model.features[-1]
     return GradCamParts(gray_batch,
                         lambda images: last_stage[:-1](model.features[:-1](images)),

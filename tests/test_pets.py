@@ -72,7 +72,8 @@ def test_near_duplicate_groups_match_within_three_bits_and_mirror_images():
 def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadable(tmp_path):
     rng = np.random.default_rng(1)
     pictures = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(4)]
-    files = {"a.jpg": pictures[0], "a-copy.jpg": pictures[0], "b.jpg": pictures[1], "b-mirror.jpg": pictures[1][:, ::-1],
+    files = {"a.jpg": pictures[0], "a-copy.jpg": pictures[0], "b.jpg": pictures[1],
+             "b-mirror.jpg": pictures[1][:, ::-1],
              "c.jpg": pictures[2], "d.jpg": pictures[3]}
     paths = []
     for name, rgb in files.items():

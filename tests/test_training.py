@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from inference.classifiers import EmotionClassifier
 from inference.emotion_net import load_weights
 from inference.labels import HUMAN_EMOTIONS
 from training import evaluate, train
@@ -75,3 +76,17 @@ def test_tiny_training_run_resumes_exactly_and_evaluates(tmp_path, capsys):
     assert (tmp_path / "cm.png").stat().st_size > 1000
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert np.asarray(metrics["confusion"]).sum() == 28
+
+
+def test_the_pretrained_efficientnet_fine_tunes_and_serves_like_emotionnet(tmp_path):
+    """--arch efficientnet-lite0 trains from the ImageNet weights; its file loads and classifies crops."""
+    fake_split(tmp_path / "data" / "train", 8, seed=1)
+    fake_split(tmp_path / "data" / "val", 2, seed=2)
+    train.main(["--data", str(tmp_path / "data"), "--arch", "efficientnet-lite0", "--size", "32", "--batch-size",
+                "16", "--epochs", "1", "--lr", "0.01", "--cache", str(tmp_path / "cache"),
+                "--out", str(tmp_path / "efficient.pt"), "--state", str(tmp_path / "state.pt")])
+    model, classes, metadata = load_weights(str(tmp_path / "efficient.pt"))
+    assert type(model).__name__ == "EfficientFaceNet" and model.size == 32 and metadata["epoch"] == 1
+    classifier = EmotionClassifier(tmp_path / "efficient.pt", "cpu", "torch")
+    probabilities = classifier.predict(np.random.default_rng(0).integers(0, 255, (3, 48, 48), dtype=np.uint8))
+    assert probabilities.shape == (3, 7) and np.allclose(probabilities.sum(1), 1)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inference.emotion_net import EmotionNet, normalize, predict_probabilities, save_weights
+from inference.emotion_net import ARCHITECTURES, build_network, normalize, predict_probabilities, save_weights
 from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
 from training.data import load_split
@@ -34,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="folder with train/ and val/ class sub-folders")
     parser.add_argument("--out", required=True, help="where to write the best inference weights (.pt)")
-    parser.add_argument("--state", default=str(Path.home() / ".cache/moodlens/train-state.pt"), help="resumable training state file")
+    parser.add_argument("--state", default=str(Path.home() / ".cache/moodlens/train-state.pt"),
+                        help="resumable training state file")
     parser.add_argument("--resume", action="store_true", help="continue from --state")
     parser.add_argument("--init", help="start from these inference weights (fine-tune / warm restart)")
     parser.add_argument("--cache", default=".cache/data", help="folder for decoded data-set arrays")
@@ -44,7 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--class-weight", choices=("none", "sqrt"), default="none")
-    parser.add_argument("--widths", default="64,128,256,512", help="channels of the four conv stages")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
+                        help="vgg: EmotionNet from scratch; efficientnet-lite0: fine-tune the ImageNet network")
+    parser.add_argument("--widths", default="64,128,256,512", help="vgg: channels of the four conv stages")
+    parser.add_argument("--size", type=int, default=64, help="efficientnet-lite0: the crops' upscaled size")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--max-epochs-this-run", type=int, default=0, help="stop after this many epochs (0: all)")
     return parser.parse_args(argv)
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     val_images, val_labels = load_split(data / "val", classes, cache_dir=args.cache)
     print(f"train {len(train_images)} val {len(val_images)} device {device} bf16 {use_bf16}", flush=True)
 
-    model = EmotionNet(len(classes), widths=tuple(int(w) for w in args.widths.split(",")))
+    model = build_network({"arch": args.arch, "widths": [int(w) for w in args.widths.split(",")], "size": args.size},
+                          len(classes))
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         print(f"resumed at epoch {start_epoch}, best so far {best}", flush=True)
 
-    last_epoch = args.epochs if not args.max_epochs_this_run else min(args.epochs, start_epoch + args.max_epochs_this_run)
+    last_epoch = (args.epochs if not args.max_epochs_this_run
+                  else min(args.epochs, start_epoch + args.max_epochs_this_run))
     for epoch in range(start_epoch, last_epoch):
         began = time.time()
         loss = train_one_epoch(model, optimizer, scheduler, train_images, train_labels, loss_weights,
