@@ -346,7 +346,7 @@ def http_status_for(error: MediaError) -> int:
 
 SUBJECT_CLASSES = {"person": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}  # cats: no emotion model yet
 _history_cache: dict[int, tuple[tuple, History]] = {}
-_insight_cache: dict[int, tuple[tuple, dict]] = {}
+_insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
 
 
 SUBJECT_DETECTION_KINDS = {"person": "human", "dog": "dog"}  # which detections feed a subject's history
@@ -361,13 +361,13 @@ def _appearances_key(subject_id: int) -> tuple:
         .where(Detection.subject_id == subject_id)).one())
 
 
-def history_of(subject: Subject) -> History | None:
+def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     """The subject's classified appearances as a History (None for a kind without an emotion model);
-    cached until its appearances change."""
+    cached until its appearances change (`key`: their _appearances_key, when the caller has it)."""
     classes = SUBJECT_CLASSES.get(subject.kind)
     if classes is None:
         return None
-    key = _appearances_key(subject.id)
+    key = key or _appearances_key(subject.id)
     cached = _history_cache.get(subject.id)
     if cached and cached[0] == key:
         return cached[1]
@@ -391,22 +391,23 @@ def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, f
 
 def subject_insights(subject: Subject) -> dict:
     """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change."""
-    history = history_of(subject)
-    if history is None:
+    classes = SUBJECT_CLASSES.get(subject.kind)
+    if classes is None:
         return {"subject": subject.id, "available": False,
                 "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
     siblings = [other for other in subject.user.subjects
-                if other.id != subject.id and SUBJECT_CLASSES.get(other.kind) == history.classes]
-    key = tuple(_appearances_key(other.id) for other in [subject, *siblings])
+                if other.id != subject.id and SUBJECT_CLASSES.get(other.kind) == classes]
+    keys = {other.id: _appearances_key(other.id) for other in [subject, *siblings]}
     cached = _insight_cache.get(subject.id)
-    if cached and cached[0] == key:
+    if cached and cached[0] == keys:
         return cached[1]
+    history = history_of(subject, keys[subject.id])
     others = {other.name: other_history.vectors.mean(0) for other in siblings
-              if len(other_history := history_of(other)) >= MIN_FOR_PROFILE}
+              if len(other_history := history_of(other, keys[other.id])) >= MIN_FOR_PROFILE}
     result = {"subject": subject.id, "available": True, "count": len(history),
               "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history),
               "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}
-    _insight_cache[subject.id] = (key, result)
+    _insight_cache[subject.id] = (keys, result)
     return result
 
 

@@ -51,6 +51,13 @@ def gray_batch(crops: np.ndarray) -> np.ndarray:
     return ((crops.astype(np.float32) / 255 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
 
+def mirror_averaged(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """Flip test-time augmentation: the mean of run's outputs for the inputs and their mirror images
+    (one batch of both; faces are left-right symmetric in meaning)."""
+    both = run(np.concatenate([inputs, inputs[..., ::-1]]))
+    return (both[:len(inputs)] + both[len(inputs):]) / 2
+
+
 def emotion_net(weights: Path, device: str):
     """The torch network (imported only for the torch backend, or when no export is usable)."""
     from inference.emotion_net import load_weights
@@ -77,7 +84,4 @@ class EmotionClassifier(Classifier):
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         inputs = gray_batch(crops)
-        if not flip_tta:
-            return self.runner(inputs)
-        both = self.runner(np.concatenate([inputs, inputs[..., ::-1]]))
-        return (both[:len(inputs)] + both[len(inputs):]) / 2
+        return mirror_averaged(self.runner, inputs) if flip_tta else self.runner(inputs)

@@ -126,19 +126,3 @@ def load_weights(path: str, device: str | torch.device = "cpu") -> tuple[nn.Modu
     model = build_network(stored, len(classes), pretrained=False)
     model.load_state_dict(stored["state_dict"])  # copies float16 values into the float32 parameters
     return model.to(device).eval(), classes, stored.get("metadata", {})
-
-
-@torch.inference_mode()
-def predict_probabilities(model: nn.Module, images: torch.Tensor, flip_tta: bool = True) -> torch.Tensor:
-    """Softmax probabilities for a float batch (N, 1, 48, 48) in [0, 1].
-
-    With flip_tta the logits of the image and its mirror are averaged
-    (test-time augmentation; faces are left-right symmetric in meaning).
-    """
-    inputs = normalize(images)
-    if flip_tta:
-        inputs = torch.cat([inputs, inputs.flip(-1)])
-    logits = model(inputs).float()
-    if flip_tta:
-        logits = logits.view(2, images.shape[0], -1).mean(0)
-    return logits.softmax(1)

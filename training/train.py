@@ -23,7 +23,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inference.emotion_net import ARCHITECTURES, build_network, normalize, predict_probabilities, save_weights
+from inference.backends import TorchRunner
+from inference.calibration import softmax
+from inference.classifiers import gray_batch, mirror_averaged
+from inference.emotion_net import ARCHITECTURES, build_network, normalize, save_weights
 from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
 from training.data import load_split
@@ -76,13 +79,12 @@ def to_float_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def evaluate_split(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, device: torch.device,
                    use_bf16: bool, batch_size: int = 512) -> dict[str, float]:
-    model.eval()
-    chunks = []
+    """Val scores with flip TTA, through the same pre-processing and averaging as the app's classifier."""
+    runner = TorchRunner(model, device.type)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        for start in range(0, len(images), batch_size):
-            batch = to_float_batch(images[start:start + batch_size], device)
-            chunks.append(predict_probabilities(model, batch, flip_tta=True).cpu().numpy())
-    return summary(labels, np.concatenate(chunks))
+        logits = np.concatenate([mirror_averaged(runner, gray_batch(images[start:start + batch_size]))
+                                 for start in range(0, len(images), batch_size)])
+    return summary(labels, softmax(logits))
 
 
 def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, args, generator, device, use_bf16):
