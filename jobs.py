@@ -258,8 +258,11 @@ class RedisQueue:
             waiting = db.session.execute(
                 db.select(Analysis.id, Analysis.attempts).where(Analysis.status == "queued")).all()
             db.session.remove()
-        missing = [(analysis_id, attempt) for analysis_id, attempt in waiting
-                   if not Job.exists(rq_job_id(analysis_id, attempt), connection=self.connection)]
+        with self.connection.pipeline(transaction=False) as pipe:  # one round trip for the whole queue
+            for analysis_id, attempt in waiting:
+                pipe.exists(Job.key_for(rq_job_id(analysis_id, attempt)))
+            found = pipe.execute()
+        missing = [row for row, exists in zip(waiting, found) if not exists]
         for analysis_id, attempt in missing:
             self._enqueue(analysis_id, attempt)
         if missing:
