@@ -161,9 +161,9 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Ana
         if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
             raise MediaTooLarge(f"Videos are limited to {current_app.config['MAX_VIDEO_MB']} MB.")
         info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
-        analysis = Analysis(user=user, media="video", status="queued", original_name=clean_original_name(upload.filename),
-                            stored_name=path.name, format=container, width=info.width, height=info.height,
-                            duration=info.duration)
+        analysis = Analysis(user=user, media="video", status="queued",
+                            original_name=clean_original_name(upload.filename), stored_name=path.name,
+                            format=container, width=info.width, height=info.height, duration=info.duration)
         db.session.add(analysis)
         db.session.commit()
     except Exception:

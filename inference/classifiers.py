@@ -69,9 +69,12 @@ def emotion_net_info(weights: Path) -> dict:
     """Classes and display name of EmotionNet weights."""
     import torch
 
+    from inference.emotion_net import describe
+
     stored = torch.load(weights, map_location="cpu", weights_only=True)
-    epoch = stored.get("metadata", {}).get("epoch", "?")
-    return {"classes": list(stored["classes"]), "name": f"emotionnet-vgg-{Path(weights).stem} (epoch {epoch})"}
+    epoch = stored.get("metadata", {}).get("epoch")
+    return {"classes": list(stored["classes"]),
+            "name": f"emotionnet-{describe(stored)}-{Path(weights).stem}" + (f" (epoch {epoch})" if epoch else "")}
 
 
 class EmotionClassifier(Classifier):

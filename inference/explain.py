@@ -6,7 +6,8 @@ Two methods, each a map in [0, 1] (1: mattered most for the top emotion):
   needs predictions, so it runs on the classifier as deployed (ONNX Runtime or torch), all occluded
   copies in batches, without flip test-time augmentation (a mirror image would smear left and right).
 - Grad-CAM (Selvaraju et al., 2017): the last convolutional stage's activations, weighted by the
-  gradient of the top emotion's logit, positive part; it needs the torch network.
+  gradient of the top emotion's logit, positive part; it needs the torch network. For an ensemble,
+  the mean of its members' maps.
 `python -m bench.explain` measures both with the deletion test (hide the most salient pixels first:
 the faster the top probability falls, the better the map).
 """
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web 
     import torch
 
     from inference.dog_net import DogEmotionNet
-    from inference.emotion_net import EfficientFaceNet, EmotionNet
+    from inference.emotion_net import EfficientFaceNet, EmotionEnsemble, EmotionNet
 
 METHODS = ("occlusion", "grad_cam")
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
@@ -48,22 +49,26 @@ class GradCamParts:
     from_activations: Callable[[torch.Tensor], torch.Tensor]  # -> logits
 
 
-def face_parts(model: EmotionNet | EfficientFaceNet) -> GradCamParts:
+def face_parts(model: EmotionNet | EfficientFaceNet | EmotionEnsemble) -> list[GradCamParts]:
     """EmotionNet cut before its last max-pool (last-stage channels x 6 x 6 activations for a 48 px face);
-    EfficientFaceNet at its backbone's last feature map."""
+    EfficientFaceNet at its backbone's last feature map; an ensemble: each member's parts."""
+    if hasattr(model, "members"):
+        return [parts for member in model.members for parts in face_parts(member)]
     if hasattr(model, "backbone"):
-        return GradCamParts(gray_batch, lambda images: model.backbone.extract_features(model.backbone_input(images)),
-                            lambda activations: model.head(activations.mean((2, 3))))
+        return [GradCamParts(gray_batch,
+                             lambda images: model.backbone.extract_features(model.backbone_input(images)),
+                             lambda activations: model.head(activations.mean((2, 3))))]
     last_stage = model.features[-1]
-    return GradCamParts(gray_batch,
-                        lambda images: last_stage[:-1](model.features[:-1](images)),
-                        lambda activations: model.head(last_stage[-1](activations)))
+    return [GradCamParts(gray_batch,
+                         lambda images: last_stage[:-1](model.features[:-1](images)),
+                         lambda activations: model.head(last_stage[-1](activations)))]
 
 
-def dog_parts(net: DogEmotionNet) -> GradCamParts:
+def dog_parts(net: DogEmotionNet) -> list[GradCamParts]:
     """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head."""
-    return GradCamParts(imagenet_batch, net.features.backbone.extract_features,
-                        lambda activations: net.head((activations.mean((2, 3)) - net.feature_mean) / net.feature_scale))
+    return [GradCamParts(imagenet_batch, net.features.backbone.extract_features,
+                         lambda activations: net.head((activations.mean((2, 3)) - net.feature_mean)
+                                                      / net.feature_scale))]
 
 
 def _starts(size: int, patch: int, stride: int) -> list[int]:
@@ -94,8 +99,13 @@ def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, s
     return normalise(np.where(counts > 0, drops / np.maximum(counts, 1), 0).clip(min=0))
 
 
-def grad_cam_map(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
-    """Grad-CAM of the target class, upsampled to the crop's size."""
+def grad_cam_map(networks: list[GradCamParts], crop: np.ndarray, target: int) -> np.ndarray:
+    """Grad-CAM of the target class, upsampled to the crop's size (the mean map of several networks)."""
+    return normalise(np.mean([_grad_cam(parts, crop, target) for parts in networks], axis=0))
+
+
+def _grad_cam(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
+    """One network's map, normalised and upsampled to the crop's size."""
     import torch
 
     inputs = torch.from_numpy(parts.prepare(crop[None]))
@@ -144,7 +154,7 @@ class Explainer:
 
     def __init__(self, classifiers: dict[str, Classifier]):
         self.classifiers = classifiers
-        self._parts: dict[str, GradCamParts] = {}
+        self._parts: dict[str, list[GradCamParts]] = {}
 
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
@@ -152,7 +162,7 @@ class Explainer:
         classifiers = {"human": pipeline.classifier, "dog": pipeline.dog_classifier}
         return cls({kind: model for kind, model in classifiers.items() if model is not None})
 
-    def grad_cam_parts(self, kind: str) -> GradCamParts:
+    def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
         if kind not in self._parts:
             from inference.dog_net import DogEmotionNet, load_head
             from inference.emotion_net import load_weights

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.classifiers import HUMAN_WEIGHTS
+from inference.classifiers import HUMAN_WEIGHTS, gray_batch
 from inference.crops import gray_crops
 from inference.emotion_net import INPUT_SIZE, load_weights
 from inference.explain import Explainer, deletion_curve, face_parts, grad_cam_map, occlusion_map
@@ -27,12 +27,10 @@ FACE_BOX = (180, 60, 268, 175)
 
 def torch_predict(network):
     """uint8 face crops -> probabilities, with `network` (no flip TTA)."""
-    parts = face_parts(network)
 
     def predict(crops: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            activations = parts.to_activations(torch.from_numpy(parts.prepare(crops)))
-            return parts.from_activations(activations).softmax(1).numpy()
+            return network(torch.from_numpy(gray_batch(crops))).softmax(1).numpy()
 
     return predict
 

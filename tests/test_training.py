@@ -1,4 +1,4 @@
-"""Training code: metrics, augmentation, and a tiny real run that resumes exactly."""
+"""Training code: metrics, augmentation, a tiny real run that resumes exactly, and ensembles."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.classifiers import EmotionClassifier
+from inference.classifiers import EmotionClassifier, gray_batch
 from inference.emotion_net import load_weights
+from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
-from training import evaluate, train
+from training import ensemble, evaluate, train
 from training.augment import augment_batch
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
 
@@ -90,3 +91,34 @@ def test_the_pretrained_efficientnet_fine_tunes_and_serves_like_emotionnet(tmp_p
     classifier = EmotionClassifier(tmp_path / "efficient.pt", "cpu", "torch")
     probabilities = classifier.predict(np.random.default_rng(0).integers(0, 255, (3, 48, 48), dtype=np.uint8))
     assert probabilities.shape == (3, 7) and np.allclose(probabilities.sum(1), 1)
+
+
+def test_an_ensemble_of_trained_networks_averages_their_log_probabilities_and_serves_like_one(tmp_path, capsys):
+    """training.ensemble writes one weights file; the app's classifier, Grad-CAM and the evaluation serve it."""
+    fake_split(tmp_path / "data" / "train", 8, seed=1)
+    fake_split(tmp_path / "data" / "val", 3, seed=2)
+    common = ["--data", str(tmp_path / "data"), "--batch-size", "16", "--epochs", "1", "--cache", str(tmp_path / "c")]
+    train.main(common + ["--widths", "4,4,8,8", "--out", str(tmp_path / "vgg.pt"), "--state", str(tmp_path / "s1")])
+    train.main(common + ["--arch", "efficientnet-lite0", "--size", "32", "--lr", "0.01",
+                         "--out", str(tmp_path / "eff.pt"), "--state", str(tmp_path / "s2")])
+    capsys.readouterr()
+    ensemble.main(["--data", str(tmp_path / "data"), "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "e.pt"),
+                   str(tmp_path / "vgg.pt"), str(tmp_path / "eff.pt")])
+    assert "ensemble of 2: val accuracy" in capsys.readouterr().out
+
+    network, classes, metadata = load_weights(str(tmp_path / "e.pt"))
+    assert type(network).__name__ == "EmotionEnsemble" and classes == HUMAN_EMOTIONS
+    assert [member["file"] for member in metadata["members"]] == ["vgg.pt", "eff.pt"]
+    crops = np.random.default_rng(0).integers(0, 255, (3, 48, 48), dtype=np.uint8)
+    inputs = torch.from_numpy(gray_batch(crops))
+    with torch.inference_mode():
+        members = [load_weights(str(tmp_path / name))[0](inputs).log_softmax(1) for name in ("vgg.pt", "eff.pt")]
+        torch.testing.assert_close(network(inputs), (members[0] + members[1]) / 2, atol=1e-3, rtol=1e-3)
+
+    classifier = EmotionClassifier(tmp_path / "e.pt", "cpu", "torch")
+    assert classifier.name.startswith("emotionnet-ensemble(vgg+efficientnet-lite0)")
+    assert np.allclose(classifier.predict(crops).sum(1), 1)
+    networks = face_parts(network)
+    assert len(networks) == 2
+    saliency = grad_cam_map(networks, crops[0], target=3)
+    assert saliency.shape == (48, 48) and saliency.max() == pytest.approx(1.0)
