@@ -105,6 +105,12 @@ def analyze_upload(data: bytes) -> ImageResult:
     return get_pipeline().analyze_bytes(data, current_app.config["MAX_IMAGE_PIXELS"])
 
 
+def model_names(models: dict[str, str]) -> dict[str, str]:
+    """The detector and classifier names, cut to their columns' length (names describe; they must never fail
+    an analysis)."""
+    return {name: models[name][:getattr(Analysis, name).type.length] for name in ("detector", "classifier")}
+
+
 def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult) -> Analysis:
     """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved."""
     key = uuid.uuid4().hex
@@ -114,7 +120,7 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
         user=user, media="image", status="done", original_name=clean_original_name(original_name),
         stored_name=stored_name, thumb_name=thumb_name, format=result.format, width=result.width,
         height=result.height, face_count=len(result.detections), top_emotion=overall_top(result.detections),
-        detector=result.models["detector"], classifier=result.models["classifier"],
+        **model_names(result.models),
     )
     for position, face in enumerate(result.detections, start=1):
         x1, y1, x2, y2 = face.box
@@ -205,7 +211,7 @@ def _store_video_result(analysis: Analysis, result: VideoResult) -> None:
     analysis.top_emotion = overall_top([
         FaceResult(d.kind, d.box, d.score, d.emotions, d.top) for d in analysis.detections
     ])
-    analysis.detector, analysis.classifier = result.models["detector"], result.models["classifier"]
+    analysis.detector, analysis.classifier = model_names(result.models).values()
 
 
 def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:

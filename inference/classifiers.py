@@ -74,7 +74,7 @@ def emotion_net_info(weights: Path) -> dict:
     stored = torch.load(weights, map_location="cpu", weights_only=True)
     epoch = stored.get("metadata", {}).get("epoch")
     return {"classes": list(stored["classes"]),
-            "name": f"emotionnet-{describe(stored)}-{Path(weights).stem}" + (f" (epoch {epoch})" if epoch else "")}
+            "name": f"{Path(weights).stem}: {describe(stored)}" + (f" (epoch {epoch})" if epoch else "")}
 
 
 class EmotionClassifier(Classifier):

@@ -119,9 +119,9 @@ def build_network(config: dict, num_classes: int, pretrained: bool = True) -> nn
 
 
 def describe(config: dict) -> str:
-    """A short name for the architecture a config describes, e.g. "vgg" or "ensemble(vgg+efficientnet-lite0)"."""
+    """A short name for the architecture a config describes, e.g. "vgg" or "vgg+efficientnet-lite0" (an ensemble)."""
     if config.get("arch") == "ensemble":
-        return f"ensemble({'+'.join(describe(member) for member in config['members'])})"
+        return "+".join(describe(member) for member in config["members"])
     return config.get("arch", "vgg")
 
 

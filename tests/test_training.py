@@ -116,7 +116,7 @@ def test_an_ensemble_of_trained_networks_averages_their_log_probabilities_and_se
         torch.testing.assert_close(network(inputs), (members[0] + members[1]) / 2, atol=1e-3, rtol=1e-3)
 
     classifier = EmotionClassifier(tmp_path / "e.pt", "cpu", "torch")
-    assert classifier.name.startswith("emotionnet-ensemble(vgg+efficientnet-lite0)")
+    assert classifier.name == "e: vgg+efficientnet-lite0"
     assert np.allclose(classifier.predict(crops).sum(1), 1)
     networks = face_parts(network)
     assert len(networks) == 2
