@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from bench.latency import test_photos
 from bench.server import AppServer, prepare_instance
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TAG = re.compile(r"<[^>]*>")
 
 
 def csrf_from(session: requests.Session, url: str) -> str:
@@ -44,24 +46,44 @@ def registered_session(url: str, username: str) -> requests.Session:
     return session
 
 
+def failure(request: Callable[[], requests.Response], expected: tuple[int, ...]) -> str | None:
+    """Send the request; None if it got an expected status, else why not (status and page, or the exception)."""
+    try:
+        response = request()
+    except requests.RequestException as error:
+        sent = f"{error.request.method} {error.request.url}: " if error.request is not None else ""
+        return f"{sent}{type(error).__name__}: {error}"
+    if response.status_code in expected:
+        return None
+    return f"{response.request.method} {response.url}: HTTP {response.status_code} {page_text(response)[:300]!r}"
+
+
+def page_text(response: requests.Response) -> str:
+    """The response's text without its HTML tags, whitespace collapsed (an error page's title and message)."""
+    return " ".join(TAG.sub(" ", response.text).split())
+
+
 class Recorder:
-    """Latencies and failures per kind of request, shared by the client threads."""
+    """Latencies and failures per kind of request, shared by the client threads; keeps the first failures' reasons."""
+
+    KEPT_REASONS = 5
 
     def __init__(self) -> None:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.reasons: list[str] = []
         self.lock = threading.Lock()
 
-    def timed(self, kind: str, request, expected: tuple[int, ...]) -> None:
+    def timed(self, kind: str, request: Callable[[], requests.Response], expected: tuple[int, ...]) -> None:
         began = time.perf_counter()
-        try:
-            ok = request().status_code in expected
-        except requests.RequestException:
-            ok = False
+        reason = failure(request, expected)
+        milliseconds = (time.perf_counter() - began) * 1000
         with self.lock:
-            self.latencies[kind].append((time.perf_counter() - began) * 1000)
-            if not ok:
+            self.latencies[kind].append(milliseconds)
+            if reason is not None:
                 self.errors[kind] += 1
+                if len(self.reasons) < self.KEPT_REASONS:
+                    self.reasons.append(f"{kind} after {milliseconds:.0f} ms: {reason}")
 
 
 def upload_photo(url: str, session: requests.Session, photo: bytes) -> requests.Response:
@@ -112,6 +134,8 @@ def report(recorder: Recorder, seconds: float, server_log: str) -> None:
               f"p95 {np.percentile(samples, 95):7.0f} ms   errors {recorder.errors[kind]}")
     print(f"errors {sum(recorder.errors.values())}, 'database is locked' in the server log "
           f"{server_log.count('database is locked')}, tracebacks {server_log.count('Traceback')}")
+    for reason in recorder.reasons:
+        print(f"  {reason}")
 
 
 def main() -> None:

@@ -87,7 +87,7 @@ def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
 def test_concurrent_users_on_several_gunicorn_workers_get_no_errors_and_no_locks():
     recorder, _, server_log = run_load(workers=2, clients=4, seconds=8)
     assert len(recorder.latencies["upload photo"]) >= 4
-    assert sum(recorder.errors.values()) == 0
+    assert sum(recorder.errors.values()) == 0, recorder.reasons
     assert "database is locked" not in server_log and "Traceback" not in server_log
 
 
