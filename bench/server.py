@@ -111,8 +111,11 @@ class AppServer(Background):
 
     def command(self) -> list[str]:
         if self.workers:
+            # --keep-alive 0 closes each connection after its response, as gunicorn does behind a reverse proxy:
+            # gthread's keep-alive path can reset a reused connection under load (gunicorn issues #1698, #2676),
+            # which the load test saw once in CI as a 'connection reset' on an upload.
             return [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads", "2",
-                    "--bind", f"127.0.0.1:{self.port}", "--timeout", "120", "app:create_app()"]
+                    "--keep-alive", "0", "--bind", f"127.0.0.1:{self.port}", "--timeout", "120", "app:create_app()"]
         return [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port), "--no-reload"]
 
     def start(self, timeout: float = 180) -> str:

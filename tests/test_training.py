@@ -79,6 +79,23 @@ def test_tiny_training_run_resumes_exactly_and_evaluates(tmp_path, capsys):
     assert np.asarray(metrics["confusion"]).sum() == 28
 
 
+def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it_chose(tmp_path, capsys):
+    """--fit-seconds times the machine without touching the model, then trains as --epochs N would."""
+    fake_split(tmp_path / "data" / "train", 10, seed=1)
+    fake_split(tmp_path / "data" / "val", 2, seed=2)
+    common = ["--data", str(tmp_path / "data"), "--widths", "4,4,8,8", "--batch-size", "16",
+              "--cache", str(tmp_path / "cache")]
+    train.main(common + ["--fit-seconds", "1", "--out", str(tmp_path / "fit.pt"), "--state", str(tmp_path / "a")])
+    assert "epochs fit in 1.0 s" in capsys.readouterr().out
+    fitted = torch.load(tmp_path / "a", weights_only=False)
+    epochs = fitted["args"]["epochs"]
+    assert epochs >= 1 and len(fitted["history"]) == epochs
+    train.main(common + ["--epochs", str(epochs), "--out", str(tmp_path / "n.pt"), "--state", str(tmp_path / "b")])
+    plain = torch.load(tmp_path / "b", weights_only=False)
+    for name, tensor in fitted["model"].items():
+        torch.testing.assert_close(tensor, plain["model"][name])
+
+
 def test_the_pretrained_efficientnet_fine_tunes_and_serves_like_emotionnet(tmp_path):
     """--arch efficientnet-lite0 trains from the ImageNet weights; its file loads and classifies crops."""
     fake_split(tmp_path / "data" / "train", 8, seed=1)

@@ -2,6 +2,8 @@
 
 Random horizontal flip, a small random affine (rotation, scale, shift) via one
 grid_sample call for the whole batch, and random erasing of one rectangle.
+The random draws come from a CPU generator (reproducible on any device); the
+pixels are transformed wherever the batch lives (CPU or GPU).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch.nn.functional as F
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror about half of the batch left-right."""
-    flip = torch.rand(images.shape[0], generator=generator) < 0.5
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
     images = images.clone()
     images[flip] = images[flip].flip(-1)
     return images
@@ -36,7 +38,7 @@ def random_affine(
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
     )
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -52,8 +54,9 @@ def random_erase(
     box_w = (area / aspect).sqrt().clamp(1, width).long()
     top = (torch.rand(count, generator=generator) * (height - box_h + 1)).long()
     left = (torch.rand(count, generator=generator) * (width - box_w + 1)).long()
-    rows = torch.arange(height).view(1, height, 1)
-    cols = torch.arange(width).view(1, 1, width)
+    top, left, box_h, box_w, apply = (value.to(images.device) for value in (top, left, box_h, box_w, apply))
+    rows = torch.arange(height, device=images.device).view(1, height, 1)
+    cols = torch.arange(width, device=images.device).view(1, 1, width)
     inside = (
         (rows >= top.view(-1, 1, 1)) & (rows < (top + box_h).view(-1, 1, 1))
         & (cols >= left.view(-1, 1, 1)) & (cols < (left + box_w).view(-1, 1, 1))

@@ -12,6 +12,7 @@ The full training state is written after every epoch to --state, and
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import time
@@ -31,6 +32,8 @@ from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
 from training.data import load_split
 from training.metrics import summary
+
+PROBE_WARMUP_STEPS, PROBE_TIMED_STEPS = 10, 40
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=64, help="efficientnet-lite0: the crops' upscaled size")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--max-epochs-this-run", type=int, default=0, help="stop after this many epochs (0: all)")
+    parser.add_argument("--fit-seconds", type=float, default=0,
+                        help="set --epochs to what fits in this many seconds, timed on this machine (a lent GPU); "
+                             "the epochs chosen are printed and saved with the weights, so --epochs reproduces it")
     return parser.parse_args(argv)
 
 
@@ -87,6 +93,20 @@ def evaluate_split(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
     return summary(labels, softmax(logits))
 
 
+def train_step(model, optimizer, images, labels, loss_weights, args, generator, device, use_bf16) -> float:
+    """One optimiser step on one batch (augmented on the device); the batch's loss."""
+    batch = augment_batch(to_float_batch(images, device), generator)
+    batch = normalize(batch).contiguous(memory_format=torch.channels_last)
+    target = torch.from_numpy(labels).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        logits = model(batch)
+    loss = F.cross_entropy(logits.float(), target, weight=loss_weights, label_smoothing=args.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, args, generator, device, use_bf16):
     model.train()
     order = torch.randperm(len(images), generator=generator).numpy()
@@ -95,19 +115,36 @@ def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, a
     progress = tqdm(batches, desc="train", leave=False, mininterval=5)
     for start in progress:
         index = order[start:start + args.batch_size]
-        batch = augment_batch(to_float_batch(images[index], torch.device("cpu")), generator).to(device)
-        batch = normalize(batch).contiguous(memory_format=torch.channels_last)
-        target = torch.from_numpy(labels[index]).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(batch)
-        loss = F.cross_entropy(logits.float(), target, weight=loss_weights, label_smoothing=args.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, optimizer, images[index], labels[index], loss_weights, args, generator, device,
+                          use_bf16)
         scheduler.step()
-        total_loss += loss.item()
-        progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        total_loss += loss
+        progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
     return total_loss / max(1, len(batches))
+
+
+def epochs_that_fit(model, images, labels, val_images, val_labels, args, device, use_bf16) -> int:
+    """How many epochs fit in --fit-seconds: time training steps (at learning rate 0, so the weights stay) and
+    one val pass, then restore the model as it was (batch-norm statistics included)."""
+    saved = copy.deepcopy(model.state_dict())
+    probe_optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    probe_generator = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():  # dropout's draws here must not shift the real run's
+        model.train()
+        for step in range(PROBE_WARMUP_STEPS + PROBE_TIMED_STEPS):
+            if step == PROBE_WARMUP_STEPS:
+                began = time.perf_counter()
+            index = np.arange(step * args.batch_size, (step + 1) * args.batch_size) % len(images)
+            train_step(model, probe_optimizer, images[index], labels[index], None, args, probe_generator, device,
+                       use_bf16)
+        step_seconds = (time.perf_counter() - began) / PROBE_TIMED_STEPS
+        began = time.perf_counter()
+        evaluate_split(model, val_images, val_labels, device, use_bf16)
+        epoch_seconds = step_seconds * (len(images) // args.batch_size) + time.perf_counter() - began
+    model.load_state_dict(saved)
+    epochs = max(1, int(args.fit_seconds / epoch_seconds))
+    print(f"about {epoch_seconds:.1f} s per epoch: {epochs} epochs fit in {args.fit_seconds} s", flush=True)
+    return epochs
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -120,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     generator = seed_everything(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     use_bf16 = bf16_supported(device)
     classes = HUMAN_EMOTIONS
     data = Path(args.data)
@@ -132,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.init:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
     model = model.to(device).to(memory_format=torch.channels_last)
+    if args.fit_seconds and not args.resume:
+        args.epochs = epochs_that_fit(model, train_images, train_labels, val_images, val_labels, args, device,
+                                      use_bf16)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                                 weight_decay=args.weight_decay)
     steps_per_epoch = len(train_images) // args.batch_size
