@@ -15,6 +15,7 @@ from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
 from training import ensemble, evaluate, train
 from training.augment import augment_batch
+from training.data import load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
 
 
@@ -94,6 +95,37 @@ def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it
     plain = torch.load(tmp_path / "b", weights_only=False)
     for name, tensor in fitted["model"].items():
         torch.testing.assert_close(tensor, plain["model"][name])
+
+
+def test_distilling_from_an_ensemble_pulls_the_student_towards_the_teachers_outputs(tmp_path, capsys):
+    """--teacher blends in the KL divergence to the teacher's outputs; --init-member starts from one member."""
+    fake_split(tmp_path / "data" / "train", 10, seed=1)
+    fake_split(tmp_path / "data" / "val", 2, seed=2)
+    common = ["--data", str(tmp_path / "data"), "--widths", "4,4,8,8", "--batch-size", "16",
+              "--cache", str(tmp_path / "c")]
+    for seed in ("1", "2"):
+        train.main(common + ["--epochs", "6", "--lr", "0.1", "--seed", seed, "--out", str(tmp_path / f"t{seed}.pt"),
+                             "--state", str(tmp_path / f"s{seed}")])
+    ensemble.main(["--data", str(tmp_path / "data"), "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "e.pt"),
+                   str(tmp_path / "t1.pt"), str(tmp_path / "t2.pt")])
+    second_member = train.initial_weights(str(tmp_path / "e.pt"), 1)
+    for name, tensor in load_weights(str(tmp_path / "t2.pt"))[0].state_dict().items():
+        torch.testing.assert_close(second_member[name], tensor)
+
+    for name, weight in (("distilled", "1"), ("plain", "0")):
+        train.main(common + ["--epochs", "12", "--lr", "0.1", "--teacher", str(tmp_path / "e.pt"),
+                             "--distill-weight", weight, "--distill-temperature", "1",
+                             "--out", str(tmp_path / f"{name}.pt"), "--state", str(tmp_path / f"{name}.state")])
+    train_images = load_split(tmp_path / "data" / "train", HUMAN_EMOTIONS, cache_dir=tmp_path / "c")[0]
+    inputs = torch.from_numpy(gray_batch(train_images))
+
+    def divergence_from_teacher(student: str) -> float:
+        with torch.inference_mode():
+            teacher = load_weights(str(tmp_path / "e.pt"))[0](inputs).log_softmax(1)
+            return torch.nn.functional.kl_div(load_weights(str(tmp_path / student))[0](inputs).log_softmax(1),
+                                              teacher, log_target=True, reduction="batchmean").item()
+
+    assert divergence_from_teacher("distilled.pt") < divergence_from_teacher("plain.pt") / 2
 
 
 def test_the_pretrained_efficientnet_fine_tunes_and_serves_like_emotionnet(tmp_path):

@@ -7,6 +7,12 @@ cross-entropy (optionally class-weighted), SGD with a one-cycle schedule,
 bfloat16 autocast on CPUs that support it, best weights by val macro-F1.
 The full training state is written after every epoch to --state, and
 `--resume` continues from it exactly where it stopped.
+
+With --teacher, the loss also matches a trained network's outputs (knowledge
+distillation, Hinton et al. 2015): the teacher sees the same augmented batch,
+and the KL divergence of the temperature-softened outputs (times T squared) is
+blended with the cross-entropy by --distill-weight. --init with --init-member
+starts from one member of an ensemble file.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import softmax
 from inference.classifiers import gray_batch, mirror_averaged
-from inference.emotion_net import ARCHITECTURES, build_network, normalize, save_weights
+from inference.emotion_net import ARCHITECTURES, build_network, load_weights, normalize, save_weights
 from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
 from training.data import load_split
@@ -44,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="resumable training state file")
     parser.add_argument("--resume", action="store_true", help="continue from --state")
     parser.add_argument("--init", help="start from these inference weights (fine-tune / warm restart)")
+    parser.add_argument("--init-member", type=int, help="--init is an ensemble: start from its member K (from 0)")
+    parser.add_argument("--teacher", help="inference weights (a network or an ensemble) to distil from")
+    parser.add_argument("--distill-weight", type=float, default=0.9,
+                        help="with --teacher: the distillation term's share of the loss (the rest: cross-entropy)")
+    parser.add_argument("--distill-temperature", type=float, default=4.0, help="with --teacher: softening temperature")
     parser.add_argument("--cache", default=".cache/data", help="folder for decoded data-set arrays")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -93,21 +104,40 @@ def evaluate_split(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
     return summary(labels, softmax(logits))
 
 
-def train_step(model, optimizer, images, labels, loss_weights, args, generator, device, use_bf16) -> float:
+class TrainingLoss:
+    """Label-smoothed (optionally class-weighted) cross-entropy, blended with distillation when a teacher is
+    given: the teacher runs on the same augmented batch, in eval mode and without gradients."""
+
+    def __init__(self, args: argparse.Namespace, class_weight: torch.Tensor | None,
+                 teacher: torch.nn.Module | None = None):
+        self.label_smoothing, self.class_weight, self.teacher = args.label_smoothing, class_weight, teacher
+        self.distill_weight, self.temperature = args.distill_weight, args.distill_temperature
+
+    def __call__(self, logits: torch.Tensor, batch: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        hard = F.cross_entropy(logits.float(), target, weight=self.class_weight, label_smoothing=self.label_smoothing)
+        if self.teacher is None:
+            return hard
+        with torch.no_grad():
+            teacher_logits = self.teacher(batch).float()
+        soft = F.kl_div((logits.float() / self.temperature).log_softmax(1),
+                        (teacher_logits / self.temperature).log_softmax(1), log_target=True, reduction="batchmean")
+        return self.distill_weight * soft * self.temperature ** 2 + (1 - self.distill_weight) * hard
+
+
+def train_step(model, optimizer, images, labels, loss_fn, generator, device, use_bf16) -> float:
     """One optimiser step on one batch (augmented on the device); the batch's loss."""
     batch = augment_batch(to_float_batch(images, device), generator)
     batch = normalize(batch).contiguous(memory_format=torch.channels_last)
     target = torch.from_numpy(labels).to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        logits = model(batch)
-    loss = F.cross_entropy(logits.float(), target, weight=loss_weights, label_smoothing=args.label_smoothing)
+        loss = loss_fn(model(batch), batch, target)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, args, generator, device, use_bf16):
+def train_one_epoch(model, optimizer, scheduler, images, labels, loss_fn, args, generator, device, use_bf16):
     model.train()
     order = torch.randperm(len(images), generator=generator).numpy()
     batches = range(0, len(order) - args.batch_size + 1, args.batch_size)
@@ -115,15 +145,14 @@ def train_one_epoch(model, optimizer, scheduler, images, labels, loss_weights, a
     progress = tqdm(batches, desc="train", leave=False, mininterval=5)
     for start in progress:
         index = order[start:start + args.batch_size]
-        loss = train_step(model, optimizer, images[index], labels[index], loss_weights, args, generator, device,
-                          use_bf16)
+        loss = train_step(model, optimizer, images[index], labels[index], loss_fn, generator, device, use_bf16)
         scheduler.step()
         total_loss += loss
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
     return total_loss / max(1, len(batches))
 
 
-def epochs_that_fit(model, images, labels, val_images, val_labels, args, device, use_bf16) -> int:
+def epochs_that_fit(model, images, labels, val_images, val_labels, loss_fn, args, device, use_bf16) -> int:
     """How many epochs fit in --fit-seconds: time training steps (at learning rate 0, so the weights stay) and
     one val pass, then restore the model as it was (batch-norm statistics included)."""
     saved = copy.deepcopy(model.state_dict())
@@ -135,7 +164,7 @@ def epochs_that_fit(model, images, labels, val_images, val_labels, args, device,
             if step == PROBE_WARMUP_STEPS:
                 began = time.perf_counter()
             index = np.arange(step * args.batch_size, (step + 1) * args.batch_size) % len(images)
-            train_step(model, probe_optimizer, images[index], labels[index], None, args, probe_generator, device,
+            train_step(model, probe_optimizer, images[index], labels[index], loss_fn, probe_generator, device,
                        use_bf16)
         step_seconds = (time.perf_counter() - began) / PROBE_TIMED_STEPS
         began = time.perf_counter()
@@ -145,6 +174,12 @@ def epochs_that_fit(model, images, labels, val_images, val_labels, args, device,
     epochs = max(1, int(args.fit_seconds / epoch_seconds))
     print(f"about {epoch_seconds:.1f} s per epoch: {epochs} epochs fit in {args.fit_seconds} s", flush=True)
     return epochs
+
+
+def initial_weights(path: str, member: int | None) -> dict[str, torch.Tensor]:
+    """The state dict to start from: a weights file's network, or member K of an ensemble file."""
+    network = load_weights(path)[0]
+    return (network if member is None else network.members[member]).state_dict()
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -168,19 +203,19 @@ def main(argv: list[str] | None = None) -> None:
     model = build_network({"arch": args.arch, "widths": [int(w) for w in args.widths.split(",")], "size": args.size},
                           len(classes))
     if args.init:
-        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
+        model.load_state_dict(initial_weights(args.init, args.init_member))
     model = model.to(device).to(memory_format=torch.channels_last)
+    loss_weights = class_weights(train_labels, args.class_weight, len(classes))
+    teacher = load_weights(args.teacher, device)[0].to(memory_format=torch.channels_last) if args.teacher else None
+    loss_fn = TrainingLoss(args, None if loss_weights is None else loss_weights.to(device), teacher)
     if args.fit_seconds and not args.resume:
-        args.epochs = epochs_that_fit(model, train_images, train_labels, val_images, val_labels, args, device,
-                                      use_bf16)
+        args.epochs = epochs_that_fit(model, train_images, train_labels, val_images, val_labels, loss_fn, args,
+                                      device, use_bf16)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                                 weight_decay=args.weight_decay)
     steps_per_epoch = len(train_images) // args.batch_size
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                     steps_per_epoch=steps_per_epoch, pct_start=0.2)
-    loss_weights = class_weights(train_labels, args.class_weight, len(classes))
-    if loss_weights is not None:
-        loss_weights = loss_weights.to(device)
     start_epoch, best, history = 0, {"macro_f1": -1.0}, []
     state_path = Path(args.state)
     if args.resume:
@@ -197,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
                   else min(args.epochs, start_epoch + args.max_epochs_this_run))
     for epoch in range(start_epoch, last_epoch):
         began = time.time()
-        loss = train_one_epoch(model, optimizer, scheduler, train_images, train_labels, loss_weights,
+        loss = train_one_epoch(model, optimizer, scheduler, train_images, train_labels, loss_fn,
                                args, generator, device, use_bf16)
         scores = evaluate_split(model, val_images, val_labels, device, use_bf16)
         record = {"epoch": epoch + 1, "loss": round(loss, 4), **{k: round(v, 4) for k, v in scores.items()},
