@@ -211,7 +211,8 @@ def _store_video_result(analysis: Analysis, result: VideoResult) -> None:
     analysis.top_emotion = overall_top([
         FaceResult(d.kind, d.box, d.score, d.emotions, d.top) for d in analysis.detections
     ])
-    analysis.detector, analysis.classifier = model_names(result.models).values()
+    for column, name in model_names(result.models).items():
+        setattr(analysis, column, name)
 
 
 def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
