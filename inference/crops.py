@@ -23,21 +23,28 @@ def square_crop_box(box: tuple[float, float, float, float], width: int, height: 
     return left, top, left + side, top + side
 
 
-def _square_crops(image: Image.Image, boxes: list[tuple[float, float, float, float]], size: int,
-                  margin: float) -> list[np.ndarray]:
-    return [np.asarray(image.crop(square_crop_box(box, image.width, image.height, margin))
-                       .resize((size, size), Image.BILINEAR)) for box in boxes]
+def _square_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int,
+                  margin: float, mode: str) -> list[np.ndarray]:
+    """Each square cut out of the array (it lies inside the image), converted to `mode`, resized: the same
+    pixels as converting the whole image first, without copying it."""
+    height, width = rgb.shape[:2]
+    crops = []
+    for box in boxes:
+        left, top, right, bottom = square_crop_box(box, width, height, margin)
+        square = Image.fromarray(rgb[top:bottom, left:right]).convert(mode)
+        crops.append(np.asarray(square.resize((size, size), Image.BILINEAR)))
+    return crops
 
 
 def gray_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int,
                margin: float = 0.15) -> np.ndarray:
     """Grayscale uint8 crops (N, size, size) for the given boxes, one batch for the face classifier."""
-    crops = _square_crops(Image.fromarray(rgb).convert("L"), boxes, size, margin)
+    crops = _square_crops(rgb, boxes, size, margin, "L")
     return np.stack(crops) if crops else np.zeros((0, size, size), dtype=np.uint8)
 
 
 def rgb_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int,
               margin: float = 0.05) -> np.ndarray:
     """RGB uint8 crops (N, size, size, 3) for the given boxes, one batch for the dog classifier."""
-    crops = _square_crops(Image.fromarray(rgb), boxes, size, margin)
+    crops = _square_crops(rgb, boxes, size, margin, "RGB")
     return np.stack(crops) if crops else np.zeros((0, size, size, 3), dtype=np.uint8)

@@ -49,6 +49,8 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image  # convert() would copy it
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
@@ -77,8 +79,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise CorruptMedia(f"The image is only {width}x{height} pixels.")
     try:
         image.load()
-        upright = ImageOps.exif_transpose(image)
-        rgb = np.asarray(_to_rgb(upright), dtype=np.uint8)
+        ImageOps.exif_transpose(image, in_place=True)  # a copy otherwise, even with nothing to turn
+        rgb = np.asarray(_to_rgb(image), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as error:
         raise CorruptMedia("The image is truncated or corrupt and cannot be decoded.") from error
     return DecodedImage(rgb=rgb, format=SUPPORTED_FORMATS[image.format])

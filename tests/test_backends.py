@@ -63,6 +63,39 @@ def test_an_export_of_other_weights_is_not_used(tmp_path):
     assert isinstance(EmotionClassifier(weights, CPU, "onnx").runner, TorchRunner)
 
 
+def test_the_export_writes_prelus_as_scales_with_the_same_outputs():
+    """training.export swaps PReLUs of whole 8-channel blocks for slope * x + (1 - slope) * relu(x)
+    (ONNX Runtime runs it faster); R-Net's first, of 28 channels, stays."""
+    from inference.detectors import mtcnn_network
+    from training.export import with_scaled_prelus
+
+    def prelu_channels(module: torch.nn.Module) -> list[int]:
+        return [layer.num_parameters for layer in module.modules() if isinstance(layer, torch.nn.PReLU)]
+
+    network = mtcnn_network("rnet").eval()
+    rewritten = with_scaled_prelus(network)
+    assert prelu_channels(rewritten) == [28] and prelu_channels(network) == [28, 48, 64, 128]  # a copy
+    inputs = torch.from_numpy(np.random.default_rng(0).standard_normal((16, 3, 24, 24)).astype(np.float32))
+    with torch.inference_mode():
+        for ours, theirs in zip(rewritten(inputs), network(inputs)):
+            torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+@needs_exports
+def test_an_export_in_an_older_format_is_redone(tmp_path):
+    import onnx
+
+    from training.export import FORMAT_KEY, MODELS, up_to_date
+
+    model = MODELS["mtcnn p-net"]
+    assert up_to_date(model, onnx_path_for(model.weights))
+    graph = onnx.load(str(onnx_path_for(model.weights)))
+    onnx.helper.set_model_props(graph, {entry.key: entry.value for entry in graph.metadata_props
+                                        if entry.key != FORMAT_KEY})
+    onnx.save(graph, str(tmp_path / "pnet.onnx"))
+    assert not up_to_date(model, tmp_path / "pnet.onnx")
+
+
 def test_the_backend_setting_is_checked(monkeypatch):
     monkeypatch.setenv("MOODLENS_BACKEND", "Torch ")
     assert requested_backend() == "torch"
