@@ -82,9 +82,9 @@ class OnnxRunner:
             options.intra_op_num_threads = _cpu_threads
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        self.source_sha256 = metadata.get(SOURCE_KEY)
-        self.info = json.loads(metadata[INFO_KEY]) if INFO_KEY in metadata else None
+        self.metadata: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
+        self.source_sha256 = self.metadata.get(SOURCE_KEY)
+        self.info = json.loads(self.metadata[INFO_KEY]) if INFO_KEY in self.metadata else None
         self.name = f"onnxruntime {onnxruntime.__version__} (cpu)"
 
     def outputs(self, inputs: np.ndarray) -> list[np.ndarray]:

@@ -97,7 +97,7 @@ def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it
         torch.testing.assert_close(tensor, plain["model"][name])
 
 
-def test_distilling_from_an_ensemble_pulls_the_student_towards_the_teachers_outputs(tmp_path, capsys):
+def test_distilling_from_an_ensemble_pulls_the_student_towards_the_teachers_outputs(tmp_path):
     """--teacher blends in the KL divergence to the teacher's outputs; --init-member starts from one member."""
     fake_split(tmp_path / "data" / "train", 10, seed=1)
     fake_split(tmp_path / "data" / "val", 2, seed=2)

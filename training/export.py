@@ -126,7 +126,7 @@ def up_to_date(model: Model, path: Path) -> bool:
     if not path.is_file():
         return False
     runner = OnnxRunner(path)
-    current = runner.session.get_modelmeta().custom_metadata_map.get(FORMAT_KEY) == FORMAT
+    current = runner.metadata.get(FORMAT_KEY) == FORMAT
     return current and runner.source_sha256 == file_sha256(model.weights) and (
         model.read_info is None or runner.info is not None)
 
