@@ -18,10 +18,22 @@ from pathlib import Path
 import numpy as np
 from skimage import data as skdata
 
-from inference.explain import Explainer, deletion_curve
+from inference.explain import Explainer, Predict
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from training.data import load_split
+
+
+def deletion_curve(predict: Predict, crop: np.ndarray, saliency: np.ndarray, target: int,
+                   steps: int = 10) -> np.ndarray:
+    """The target's probability as the most salient pixels are greyed out, 0%, 10%, ... 100% of them."""
+    order = np.argsort(-saliency.ravel(), kind="stable")
+    fill = crop.reshape(saliency.size, -1).mean(0).astype(crop.dtype)
+    copies = np.repeat(crop[None], steps + 1, axis=0)
+    for step, copy in enumerate(copies):
+        hidden = order[:round(step / steps * saliency.size)]
+        copy.reshape(saliency.size, -1)[hidden] = fill
+    return predict(copies)[:, target]
 
 
 def main() -> None:

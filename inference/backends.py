@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from inference.specs import ONNX_DIR
+
 if TYPE_CHECKING:
     import torch
 
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"  # measured faster on a 2-core CPU: `python -m bench.latency --backends onnx,torch`
-ONNX_DIR = Path(__file__).parent / "weights" / "onnx"
 SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weights file it was exported from
 INFO_KEY = "model_info"  # ONNX metadata entry: JSON of the classes and the name, so no torch.load is needed
 NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")

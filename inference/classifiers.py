@@ -14,12 +14,7 @@ import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, Runner, make_runner
 from inference.calibration import load_temperature, softmax
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-HUMAN_WEIGHTS = WEIGHTS_DIR / "emotion_fer2013.pt"
-FACE_INPUT_SIZE = 48  # EmotionNet's grayscale crops
-PIXEL_MEAN = 0.5  # EmotionNet's input: (pixel / 255 - mean) / std
-PIXEL_STD = 0.25
+from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 
 
 class Classifier:

@@ -20,6 +20,7 @@ import numpy as np
 
 from inference import mtcnn
 from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.specs import PET_WEIGHTS
 from inference.ssd_pets import PET_LABELS, pets_only_net
 
 if TYPE_CHECKING:
@@ -104,9 +105,6 @@ class MTCNNFaceDetector:
             if clipped[2] - clipped[0] >= 2 and clipped[3] - clipped[1] >= 2:
                 found.append(Detection(box=clipped, score=float(score)))
         return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))
-
-
-PET_WEIGHTS = Path(__file__).parent / "weights" / "ssd_mobilenet_v2_coco"
 
 
 class SSDPetDetector:

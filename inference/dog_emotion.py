@@ -14,17 +14,15 @@ import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.classifiers import Classifier
+from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
 
-INPUT_SIZE = 224
-FEATURES = 1280
-IMAGENET_MEAN = np.array((0.485, 0.456, 0.406), dtype=np.float32).reshape(1, 3, 1, 1)
-IMAGENET_STD = np.array((0.229, 0.224, 0.225), dtype=np.float32).reshape(1, 3, 1, 1)
-DOG_HEAD_WEIGHTS = Path(__file__).parent / "weights" / "dog_emotion_head.pt"
+RGB_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
+RGB_STD = np.array(IMAGENET_STD, dtype=np.float32).reshape(1, 3, 1, 1)
 
 
 def imagenet_batch(crops: np.ndarray) -> np.ndarray:
     """uint8 RGB crops (N, 224, 224, 3) -> ImageNet-normalised float32 (N, 3, 224, 224)."""
-    return (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD
+    return (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255 - RGB_MEAN) / RGB_STD
 
 
 def dog_emotion_net(weights: Path):
@@ -49,7 +47,7 @@ class DogEmotionClassifier(Classifier):
 
     def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
         runner = make_runner(lambda: dog_emotion_net(weights), weights, device, backend)
-        super().__init__(runner, weights, INPUT_SIZE, dog_head_info)
+        super().__init__(runner, weights, PET_INPUT_SIZE, dog_head_info)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         """Logits of the crops as they are: the head was trained and chosen without mirror images."""

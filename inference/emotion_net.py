@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inference.classifiers import FACE_INPUT_SIZE as INPUT_SIZE
-from inference.classifiers import PIXEL_MEAN, PIXEL_STD
+from inference.backbone import efficientnet_lite0
+from inference.specs import BACKBONE_FEATURES, FACE_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, PIXEL_MEAN, PIXEL_STD
 
 
 def _conv_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
@@ -58,9 +58,6 @@ class EmotionNet(nn.Module):
         return {"arch": "vgg", "widths": list(self.widths)}
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 class EfficientFaceNet(nn.Module):
     """EfficientNet-Lite0 on gray face crops: upscale, three channels, ImageNet statistics, pooled features,
@@ -68,13 +65,11 @@ class EfficientFaceNet(nn.Module):
 
     def __init__(self, num_classes: int = 7, size: int = 64, pretrained: bool = True, dropout: float = 0.3):
         super().__init__()
-        from inference.dog_net import efficientnet_lite0
-
         self.size = size
         self.backbone = efficientnet_lite0(pretrained)
         self.register_buffer("rgb_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("rgb_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(BACKBONE_FEATURES, num_classes))
 
     def backbone_input(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised (N, 1, 48, 48) gray crops -> ImageNet-normalised (N, 3, size, size)."""
@@ -139,7 +134,7 @@ def save_weights(model: nn.Module, path: str, classes: tuple[str, ...], metadata
             "state_dict": state,
             **model.config(),
             "classes": list(classes),
-            "input_size": INPUT_SIZE,
+            "input_size": FACE_INPUT_SIZE,
             "metadata": metadata,
         },
         path,

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from inference.classifiers import HUMAN_WEIGHTS, Classifier, gray_batch
+from inference.classifiers import Classifier, gray_batch
 from inference.crops import gray_crops, rgb_crops
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, imagenet_batch
+from inference.dog_emotion import imagenet_batch
 from inference.pipeline import Pipeline
+from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
     import torch
@@ -187,19 +188,6 @@ class Explainer:
                                            patch, patch // 2, progress=progress),
                 "grad_cam": grad_cam_map(self.grad_cam_parts(kind), crop, target)}
         return Explanation(classifier.classes[target], float(probabilities[target]), crop, maps)
-
-
-def deletion_curve(predict: Predict, crop: np.ndarray, saliency: np.ndarray, target: int,
-                   steps: int = 10) -> np.ndarray:
-    """The target's probability as the most salient pixels are greyed out, 0%, 10%, ... 100% of them."""
-    order = np.argsort(-saliency.ravel(), kind="stable")
-    fill = crop.reshape(saliency.size, -1).mean(0).astype(crop.dtype)
-    copies = np.repeat(crop[None], steps + 1, axis=0)
-    for step, copy in enumerate(copies):
-        hidden = order[:round(step / steps * saliency.size)]
-        copy.reshape(saliency.size, -1)[hidden] = fill
-    return predict(copies)[:, target]
-
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:

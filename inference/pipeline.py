@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from inference.backends import default_device, requested_backend
-from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
+from inference.classifiers import EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
-from inference.detectors import PET_WEIGHTS, Detection, MTCNNFaceDetector, SSDPetDetector
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, DogEmotionClassifier
+from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
+from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, decode_image
+from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 
 log = logging.getLogger(__name__)
 

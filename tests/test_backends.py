@@ -14,13 +14,15 @@ import torch
 from skimage import data as skdata
 
 from inference.backends import OnnxRunner, TorchRunner, onnx_path_for, requested_backend
-from inference.calibration import (calibration_path, calibration_record, cross_fitted_ece, expected_calibration_error,
-                                   fit_temperature, load_temperature, softmax)
-from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
+from inference.calibration import calibration_path, load_temperature, softmax
+from inference.classifiers import EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
-from inference.emotion_net import INPUT_SIZE as FACE_SIZE
+from inference.dog_emotion import DogEmotionClassifier
+from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
+from inference.specs import FACE_INPUT_SIZE as FACE_SIZE
+from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import HUMAN_EMOTIONS
+from training.calibration import calibration_record, cross_fitted_ece, expected_calibration_error, fit_temperature
 from tests.conftest import ROOT
 
 CPU = torch.device("cpu")

@@ -13,10 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.classifiers import HUMAN_WEIGHTS, gray_batch
+from inference.classifiers import gray_batch
 from inference.crops import gray_crops
-from inference.emotion_net import INPUT_SIZE, load_weights
-from inference.explain import Explainer, deletion_curve, face_parts, grad_cam_map, occlusion_map
+from inference.emotion_net import load_weights
+from inference.specs import FACE_INPUT_SIZE as INPUT_SIZE
+from inference.specs import HUMAN_WEIGHTS
+from bench.explain import deletion_curve
+from inference.explain import Explainer, face_parts, grad_cam_map, occlusion_map
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 

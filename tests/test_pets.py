@@ -11,7 +11,9 @@ from skimage import data as skdata
 
 from inference.crops import rgb_crops
 from inference.detectors import SSDPetDetector
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, INPUT_SIZE, DogEmotionClassifier
+from inference.dog_emotion import DogEmotionClassifier
+from inference.specs import DOG_HEAD_WEIGHTS
+from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import get_pipeline
 from inference.tracking import iou
@@ -197,7 +199,7 @@ def test_the_pruned_ssd_scores_cats_and_dogs_as_the_full_one_does():
     """Only the class predictors' rows for other COCO classes are cut: cat and dog scores are unchanged."""
     import cv2
 
-    from inference.detectors import PET_WEIGHTS
+    from inference.specs import PET_WEIGHTS
     from inference.ssd_pets import PET_LABELS, pets_only_net
 
     graph, config = PET_WEIGHTS / "frozen_inference_graph.pb", PET_WEIGHTS / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"

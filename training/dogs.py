@@ -33,11 +33,12 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from inference.backends import TorchRunner
-from inference.calibration import (calibration_path, calibration_record, expected_calibration_error, fit_temperature,
-                                   softmax)
-from inference.dog_emotion import INPUT_SIZE, imagenet_batch
-from inference.dog_net import PooledFeatures
+from inference.calibration import calibration_path, softmax
+from inference.backbone import PooledFeatures
+from inference.dog_emotion import imagenet_batch
+from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
+from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 

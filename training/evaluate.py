@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.calibration import (calibration_path, calibration_record, cross_fitted_ece, expected_calibration_error,
-                                   fit_temperature, reliability_bins, softmax)
-from inference.classifiers import HUMAN_WEIGHTS, EmotionClassifier
+from inference.calibration import calibration_path, softmax
+from inference.classifiers import EmotionClassifier
+from inference.specs import HUMAN_WEIGHTS
 from inference.emotion_net import load_weights
+from training.calibration import (calibration_record, cross_fitted_ece, expected_calibration_error, fit_temperature,
+                                  reliability_bins)
 from training.data import load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
 

@@ -30,15 +30,15 @@ import numpy as np
 import torch
 
 from inference import mtcnn
-from inference.backends import INFO_KEY, ONNX_DIR, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
+from inference.backends import INFO_KEY, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
 from inference.calibration import softmax
-from inference.classifiers import HUMAN_WEIGHTS, emotion_net_info
+from inference.classifiers import emotion_net_info
 from inference.detectors import mtcnn_network
-from inference.dog_emotion import DOG_HEAD_WEIGHTS, dog_head_info
+from inference.dog_emotion import dog_head_info
 from inference.dog_net import DogEmotionNet, load_head
-from inference.dog_emotion import INPUT_SIZE as DOG_INPUT_SIZE
-from inference.emotion_net import INPUT_SIZE as FACE_INPUT_SIZE
 from inference.emotion_net import load_weights
+from inference.specs import DOG_HEAD_WEIGHTS, FACE_INPUT_SIZE, HUMAN_WEIGHTS, ONNX_DIR
+from inference.specs import PET_INPUT_SIZE as DOG_INPUT_SIZE
 
 FORMAT_KEY, FORMAT = "export_format", "2"  # ONNX metadata: 2 = PReLUs of whole channel blocks as scales and a ReLU
 CHANNEL_BLOCK = 8  # ONNX Runtime's blocked layout on AVX2 (16 on AVX-512: MTCNN's 16 to 256 are whole there too)
