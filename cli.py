@@ -9,11 +9,20 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from extensions import db
+from inference.backends import set_cpu_threads
 from inference.errors import MediaError
-from models import User, found_summary
+from inference.explain import METHODS, Explainer
+from inference.images import decode_image
+from inference.pipeline import get_pipeline
+from jobs import work
+from models import Analysis, JobStatus, Media, User, found_summary
+from services import storage
+from services.analyses import analyze_file
+from services.documents import analysis_document
+from services.maintenance import check_storage, repair_storage
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -42,9 +51,6 @@ EXPLAIN_DIR = Path("moodlens-explanations")
 def write_explanations(rgb, detections: list[tuple[int, list, str, str]], folder: Path, stem: str) -> dict[int, dict]:
     """Explain each (position, box, kind, top emotion) detection; write its overlays as PNG files in `folder`.
     Returns {position: {method: path}}."""
-    from inference.explain import METHODS, Explainer
-    from inference.pipeline import get_pipeline
-
     explainer = Explainer.for_pipeline(get_pipeline())
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -61,53 +67,61 @@ def _fail(path: Path, error: Exception) -> None:
     sys.exit(1)
 
 
+def _explain_photo(path: Path, analysis: Analysis, out: Path) -> dict[int, dict]:
+    """The --explain overlays of a photo's classified detections (videos have none)."""
+    if analysis.media != Media.IMAGE:
+        return {}
+    rgb = decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+    return write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
+                              out, path.stem)
+
+
 @click.command("analyze")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the analysis JSON instead of a summary")
-@click.option("--explain", is_flag=True, help="also write heat maps of each face's and dog's top emotion")
+@click.option("--explain", is_flag=True, help="also write heat maps of each face's and dog's top emotion (photos)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=EXPLAIN_DIR, show_default=True,
               help="folder for the --explain PNG files")
+@with_appcontext
 def analyze_command(path: Path, as_json: bool, explain: bool, out: Path) -> None:
-    """Analyse one photo; print a summary, or with --json the analysis JSON (logs go to stderr)."""
-    from inference.images import decode_image
-    from inference.pipeline import get_pipeline
-
+    """Analyse a photo or a video under the upload limits, without storing it; print a summary, or with --json
+    the analysis JSON of the API (logs go to stderr)."""
     try:
-        data = path.read_bytes()
-        result = get_pipeline().analyze_bytes(data)
-        explained = write_explanations(decode_image(data).rgb, [
-            (number, found.box, found.kind, found.top) for number, found in enumerate(result.detections, start=1)
-            if found.top
-        ], out, path.stem) if explain else {}
+        analysis = analyze_file(path)
+        explained = _explain_photo(path, analysis, out) if explain else {}
     except (OSError, MediaError) as error:
         _fail(path, error)
     if as_json:
-        document = {"id": None, "status": "done", "created_at": None, "filename": path.name, **result.to_dict()}
-        for number, detection in enumerate(document["detections"], start=1):
-            if number in explained:
-                detection["explanation"] = explained[number]
+        document = analysis_document(analysis)
+        for position, detection in enumerate(document.get("detections", []), start=1):
+            if position in explained:
+                detection["explanation"] = explained[position]
         click.echo(json.dumps(document))
         return
-    click.echo(f"{path.name}: {result.width}x{result.height}, {found_summary([d.kind for d in result.detections])}")
-    for number, found in enumerate(result.detections, start=1):
-        emotion = f"{found.top} ({found.emotions[found.top]:.0%})" if found.top else "no emotion model"
-        click.echo(f"  #{number} {found.kind}: {emotion} at {found.box}")
-        for method, written in explained.get(number, {}).items():
+    _print_summary(path, analysis, explained)
+
+
+def _print_summary(path: Path, analysis: Analysis, explained: dict[int, dict]) -> None:
+    found = found_summary([d.kind for d in analysis.detections])
+    length = f", {analysis.duration:.1f} s" if analysis.media == Media.VIDEO else ""
+    click.echo(f"{path.name}: {analysis.width}x{analysis.height}{length}, {found}")
+    for detection in analysis.detections:
+        emotion = f"{detection.top} ({detection.emotions[detection.top]:.0%})" if detection.top else "no emotion model"
+        click.echo(f"  #{detection.position} {detection.kind}: {emotion} at {detection.box}")
+        for method, written in explained.get(detection.position, {}).items():
             click.echo(f"     {method}: {written}")
 
 
 @click.command("explain")
 @click.argument("analysis_id", type=int)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=EXPLAIN_DIR, show_default=True)
+@with_appcontext
 def explain_command(analysis_id: int, out: Path) -> None:
     """Write heat maps of the top emotion of each face and dog of a stored photo analysis; print where."""
-    from inference.images import decode_image
-    from models import Analysis
-
     analysis = db.session.get(Analysis, analysis_id)
-    if analysis is None or analysis.media != "image" or analysis.status != "done":
+    if analysis is None or analysis.media != Media.IMAGE or analysis.status != JobStatus.DONE:
         raise click.ClickException(f"No finished photo analysis #{analysis_id}.")
-    source = Path(current_app.config["UPLOAD_FOLDER"]) / analysis.stored_name
+    source = storage.upload_path(analysis.stored_name)
     try:
         rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
         explained = write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
@@ -131,9 +145,6 @@ jobs_cli = AppGroup("jobs", help="Background analysis jobs.")
 def work_command(once: bool, threads: int) -> None:
     """Process queued analyses in this process: from Redis with JOBS_MODE=redis, else from the database
     (JOBS_MODE=external in the web processes)."""
-    from inference.backends import set_cpu_threads
-    from jobs import work
-
     if threads:
         set_cpu_threads(threads)
     work(current_app._get_current_object(), once)
@@ -148,8 +159,6 @@ maintenance_cli = AppGroup("maintenance", help="Consistency checks of the databa
               help="seconds; younger unreferenced files may belong to an upload in progress")
 def check_command(repair: bool, min_age: float) -> None:
     """Report files no analysis refers to and analyses whose files are gone; exit 1 if any (unless --repair)."""
-    from services import check_storage, repair_storage
-
     check = check_storage(min_age)
     for path in check.orphan_files:
         click.echo(f"orphan file: {path}")

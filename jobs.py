@@ -1,12 +1,12 @@
-"""Background analysis jobs: a durable queue kept in the database, run by an embedded worker thread.
+"""Background work: one durable queue kept in the database, for every kind of job (JobKind): video analyses
+and "Why?" explanations. Each job is a row with JobState columns (models.py).
 
-The queue is the Analysis.status column ('queued' -> 'running' -> 'done' or 'failed'),
-so a job that was queued or running when the server stopped is picked up again
-on the next start. A worker claims a job with a conditional UPDATE, so several
-worker threads or processes can share one database without running a job twice.
-A running job refreshes its heartbeat with its progress; a job whose heartbeat
-is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked
-failed after JOBS_MAX_ATTEMPTS.
+A row's status goes 'queued' -> 'running' -> 'done' or 'failed', so a job that was queued or running when
+the server stopped is picked up again on the next start. A worker claims a job with a conditional UPDATE,
+so several worker threads or processes can share one database without running a job twice. A running
+job refreshes its heartbeat with its progress; a job whose heartbeat is older than JOBS_STALE_SECONDS
+(its worker died) is queued again, or marked failed after JOBS_MAX_ATTEMPTS. What a job does is a
+handler given to init_app by the app's wiring (jobs.py knows rows, not services).
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
 with the server: `flask run`, gunicorn, or the first request), "eager" (run inside submit(), for tests and the CLI),
@@ -22,8 +22,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Protocol
 
 import click
@@ -31,83 +32,95 @@ from flask import Flask, current_app
 
 from extensions import db
 from inference.errors import MediaError
-from models import Analysis, utcnow
+from models import Analysis, Explanation, JobState, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 
+class JobKind(StrEnum):
+    """What a job does; each kind's rows live in its own table."""
+
+    EXPLANATION = "explanation"  # first: short, and someone is watching its progress
+    ANALYSIS = "analysis"
+
+
+ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis}
+Handler = Callable[[JobState, Callable[[float], None]], None]  # (the claimed row, report progress 0..1)
+
+
 class JobQueue(Protocol):
-    def submit(self, analysis_id: int) -> None:
-        """Make the job for this (already committed, 'queued') analysis run soon."""
+    def submit(self, kind: JobKind, job_id: int) -> None:
+        """Make this (already committed, 'queued') job run soon."""
 
 
 def worker_name() -> str:
-    """This process, as the analysis row records it: host:pid."""
+    """This process, as the job's row records it: host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def claim(analysis_id: int) -> bool:
+def claim(kind: JobKind, job_id: int) -> bool:
     """Atomically move this job from 'queued' to 'running' for this process; False if it was not queued."""
+    row = ROWS[kind]
     claimed = db.session.execute(
-        db.update(Analysis).where(Analysis.id == analysis_id, Analysis.status == "queued")
-        .values(status="running", attempts=Analysis.attempts + 1, heartbeat_at=utcnow(), worker=worker_name())
+        db.update(row).where(row.id == job_id, row.status == JobStatus.QUEUED)
+        .values(status=JobStatus.RUNNING, attempts=row.attempts + 1, heartbeat_at=utcnow(), worker=worker_name())
     ).rowcount
     db.session.commit()
     return bool(claimed)
 
 
-def claim_next() -> int | None:
-    """Claim the oldest queued job; its id, or None when the queue is empty."""
-    while True:
-        candidate = db.session.scalar(
-            db.select(Analysis.id).where(Analysis.status == "queued").order_by(Analysis.created_at, Analysis.id)
-            .limit(1)
-        )
-        if candidate is None:
-            return None
-        if claim(candidate):
-            return candidate
+def claim_next() -> tuple[JobKind, int] | None:
+    """Claim the oldest queued job of the first kind that has one; (kind, id), or None when all are empty."""
+    for kind, row in ROWS.items():
+        while (candidate := db.session.scalar(db.select(row.id).where(row.status == JobStatus.QUEUED)
+                                              .order_by(row.created_at, row.id).limit(1))) is not None:
+            if claim(kind, candidate):
+                return kind, candidate
+    return None
 
 
 def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     """Jobs whose worker stopped beating: queue them again, or fail them after max_attempts."""
     cutoff = utcnow() - stale_after
-    stale = Analysis.status == "running", Analysis.heartbeat_at < cutoff
-    failed = db.session.execute(
-        db.update(Analysis).where(*stale, Analysis.attempts >= max_attempts)
-        .values(status="failed", error=f"The analysis was interrupted {max_attempts} times and was given up.")
-    ).rowcount
-    requeued = db.session.execute(db.update(Analysis).where(*stale).values(status="queued")).rowcount
+    requeued = failed = 0
+    for row in ROWS.values():
+        stale = row.status == JobStatus.RUNNING, row.heartbeat_at < cutoff
+        failed += db.session.execute(
+            db.update(row).where(*stale, row.attempts >= max_attempts).values(
+                status=JobStatus.FAILED, error=f"The work was interrupted {max_attempts} times and was given up.")
+        ).rowcount
+        requeued += db.session.execute(db.update(row).where(*stale).values(status=JobStatus.QUEUED)).rowcount
     db.session.commit()
     if failed or requeued:
         log.warning("jobs: %d interrupted job(s) queued again, %d given up", requeued, failed)
     return requeued
 
 
-def run_job(analysis_id: int) -> None:
-    """Process one claimed job; any failure marks it failed with a readable reason (the upload is kept)."""
-    from services import process_video_analysis
-
-    analysis = db.session.get(Analysis, analysis_id)
+def run_job(kind: JobKind, job_id: int) -> None:
+    """Process one claimed job; any failure marks it failed with a readable reason (an upload is kept)."""
+    row = db.session.get(ROWS[kind], job_id)
+    handler: Handler = current_app.extensions["moodlens_job_handlers"][kind]
     try:
-        process_video_analysis(analysis, lambda fraction: report_progress(analysis_id, fraction))
+        handler(row, lambda fraction: report_progress(kind, job_id, fraction))
     except MediaError as error:
-        _fail(analysis_id, str(error))
+        _fail(kind, job_id, str(error))
     except Exception:
-        log.exception("jobs: analysis %s failed", analysis_id)
-        _fail(analysis_id, "The analysis failed because of an internal error; the upload is kept.")
+        log.exception("jobs: %s %s failed", kind, job_id)
+        _fail(kind, job_id, "The work failed because of an internal error; the upload is kept.")
 
 
-def report_progress(analysis_id: int, fraction: float) -> None:
-    db.session.execute(db.update(Analysis).where(Analysis.id == analysis_id)
+def report_progress(kind: JobKind, job_id: int, fraction: float) -> None:
+    row = ROWS[kind]
+    db.session.execute(db.update(row).where(row.id == job_id)
                        .values(progress=round(fraction, 4), heartbeat_at=utcnow()))
     db.session.commit()
 
 
-def _fail(analysis_id: int, reason: str) -> None:
+def _fail(kind: JobKind, job_id: int, reason: str) -> None:
     db.session.rollback()
-    db.session.execute(db.update(Analysis).where(Analysis.id == analysis_id)
-                       .values(status="failed", error=reason, heartbeat_at=utcnow()))
+    row = ROWS[kind]
+    db.session.execute(db.update(row).where(row.id == job_id)
+                       .values(status=JobStatus.FAILED, error=reason, heartbeat_at=utcnow()))
     db.session.commit()
 
 
@@ -119,10 +132,10 @@ def work_once(app: Flask) -> bool:
     """Requeue stale jobs, then run the next queued one; False when there was nothing to do."""
     with app.app_context():
         requeue_stale_jobs(app)
-        analysis_id = claim_next()
-        if analysis_id is None:
+        claimed = claim_next()
+        if claimed is None:
             return False
-        run_job(analysis_id)
+        run_job(*claimed)
         return True
 
 
@@ -149,7 +162,7 @@ class EmbeddedQueue:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def submit(self, analysis_id: int) -> None:
+    def submit(self, kind: JobKind, job_id: int) -> None:
         self.start()
         self._wake.set()
 
@@ -184,7 +197,7 @@ class EagerQueue:
     def __init__(self, app: Flask):
         self.app = app
 
-    def submit(self, analysis_id: int) -> None:
+    def submit(self, kind: JobKind, job_id: int) -> None:
         while work_once(self.app):
             pass
 
@@ -195,34 +208,34 @@ class ExternalQueue:
     def __init__(self, app: Flask):
         self.app = app
 
-    def submit(self, analysis_id: int) -> None:
+    def submit(self, kind: JobKind, job_id: int) -> None:
         return None
 
 
-def execute(analysis_id: int) -> None:
-    """The RQ job (run by RedisQueue.work inside an app context): claim the analysis, then run it.
+def execute(kind: str, job_id: int) -> None:
+    """The RQ job (run by RedisQueue.work inside an app context): claim the job, then run it.
 
-    A no-op when the analysis is no longer queued: another worker has it, it finished, or it was deleted.
+    A no-op when the job is no longer queued: another worker has it, it finished, or it was deleted.
     """
     try:
-        if claim(analysis_id):
-            run_job(analysis_id)
+        if claim(JobKind(kind), job_id):
+            run_job(JobKind(kind), job_id)
     finally:
         db.session.remove()
 
 
-def rq_job_id(analysis_id: int, attempt: int) -> str:
+def rq_job_id(kind: JobKind, job_id: int, attempt: int) -> str:
     """One RQ job per attempt: a retry after a dead worker never collides with the dead worker's job."""
-    return f"moodlens-analysis-{analysis_id}-attempt-{attempt}"
+    return f"moodlens-{kind}-{job_id}-attempt-{attempt}"
 
 
 class RedisQueue:
-    """Scale-out: RQ on Redis carries "analysis N is waiting" to `flask jobs work` processes on any machine.
+    """Scale-out: RQ on Redis carries "job N is waiting" to `flask jobs work` processes on any machine.
 
     The database stays the source of truth (status, progress, attempts), so the browser's progress,
     the API and the admin read the same rows as with the embedded worker. Each worker process runs
     an RQ SimpleWorker (no fork per job: the models stay loaded) and a janitor thread that queues
-    again any job whose worker died (stale heartbeat) and re-enqueues any 'queued' analysis with no
+    again any job whose worker died (stale heartbeat) and re-enqueues any queued job with no
     RQ job for its next attempt (Redis was down at submit, or lost its data). A job enqueued twice
     runs once: execute() starts with the same conditional claim as the embedded worker.
     """
@@ -237,16 +250,16 @@ class RedisQueue:
         self.connection = Redis.from_url(app.config["REDIS_URL"])
         self.queue = Queue(app.config["JOBS_QUEUE"], connection=self.connection)
 
-    def submit(self, analysis_id: int) -> None:
+    def submit(self, kind: JobKind, job_id: int) -> None:
         from redis.exceptions import RedisError
 
         try:
-            self._enqueue(analysis_id, attempt=0)
+            self._enqueue(kind, job_id, attempt=0)
         except RedisError as error:  # the row is committed: a worker's janitor enqueues it later
-            log.warning("jobs: cannot reach Redis (%s); analysis %s waits for a worker's janitor", error, analysis_id)
+            log.warning("jobs: cannot reach Redis (%s); %s %s waits for a worker's janitor", error, kind, job_id)
 
-    def _enqueue(self, analysis_id: int, attempt: int) -> None:
-        self.queue.enqueue(execute, analysis_id, job_id=rq_job_id(analysis_id, attempt), result_ttl=0,
+    def _enqueue(self, kind: JobKind, job_id: int, attempt: int) -> None:
+        self.queue.enqueue(execute, kind.value, job_id, job_id=rq_job_id(kind, job_id, attempt), result_ttl=0,
                            job_timeout=self.app.config["JOBS_TIMEOUT_SECONDS"], failure_ttl=7 * 24 * 3600)
 
     def recover(self) -> bool:
@@ -255,18 +268,18 @@ class RedisQueue:
 
         with self.app.app_context():
             requeue_stale_jobs(self.app)
-            waiting = db.session.execute(
-                db.select(Analysis.id, Analysis.attempts).where(Analysis.status == "queued")).all()
+            waiting = [(kind, job_id, attempts) for kind, row in ROWS.items() for job_id, attempts in
+                       db.session.execute(db.select(row.id, row.attempts).where(row.status == JobStatus.QUEUED))]
             db.session.remove()
         with self.connection.pipeline(transaction=False) as pipe:  # one round trip for the whole queue
-            for analysis_id, attempt in waiting:
-                pipe.exists(Job.key_for(rq_job_id(analysis_id, attempt)))
+            for kind, job_id, attempt in waiting:
+                pipe.exists(Job.key_for(rq_job_id(kind, job_id, attempt)))
             found = pipe.execute()
-        missing = [row for row, exists in zip(waiting, found) if not exists]
-        for analysis_id, attempt in missing:
-            self._enqueue(analysis_id, attempt)
+        missing = [job for job, exists in zip(waiting, found) if not exists]
+        for kind, job_id, attempt in missing:
+            self._enqueue(kind, job_id, attempt)
         if missing:
-            log.warning("jobs: %d waiting analysis(es) put on the Redis queue again", len(missing))
+            log.warning("jobs: %d waiting job(s) put on the Redis queue again", len(missing))
         return False
 
     def work(self, burst: bool = False) -> None:
@@ -288,13 +301,9 @@ class RedisQueue:
 QUEUES = {"thread": EmbeddedQueue, "eager": EagerQueue, "external": ExternalQueue, "redis": RedisQueue}
 
 
-def init_app(app: Flask) -> None:
-    app.config.setdefault("JOBS_MODE", "thread")
-    app.config.setdefault("JOBS_POLL_SECONDS", 2.0)
-    app.config.setdefault("JOBS_STALE_SECONDS", 60)
-    app.config.setdefault("JOBS_MAX_ATTEMPTS", 3)
-    app.config.setdefault("JOBS_QUEUE", "moodlens")  # the RQ queue's name (JOBS_MODE=redis)
-    app.config.setdefault("JOBS_TIMEOUT_SECONDS", 3600)  # RQ kills a job that runs longer
+def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
+    """Bind the queue of JOBS_MODE to the app, with what each kind of job does."""
+    app.extensions["moodlens_job_handlers"] = dict(handlers)
     queue = QUEUES[app.config["JOBS_MODE"]](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):

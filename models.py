@@ -1,10 +1,13 @@
-"""Database models: users, their analyses, the detections in each, and API tokens."""
+"""Database models and the domain's enums: users, their analyses, the detections in each, subjects (people
+and pets), alert rules, "Why?" explanations, and API tokens. Analyses and explanations are also the rows
+of the background job queue (JobState, read and written by jobs.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
+from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
@@ -12,12 +15,67 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import certainty
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, certainty
 
 
 def utcnow() -> datetime:
     """Naive UTC now (SQLite keeps no time zone; every stored time is UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Media(StrEnum):
+    """What an upload is."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class JobStatus(StrEnum):
+    """A background job's state: queued -> running -> done or failed (a photo analysis is born done)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: the work is not over."""
+        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class SubjectKind(StrEnum):
+    """Whom a user follows: a person, a dog or a cat."""
+
+    PERSON = "person"
+    DOG = "dog"
+    CAT = "cat"
+
+    @property
+    def detection_kind(self) -> DetectionKind:
+        """The detections that can be this subject's appearances (the one mapping between the two kinds)."""
+        return SUBJECT_DETECTION_KINDS[self]
+
+    @property
+    def emotion_classes(self) -> tuple[str, ...] | None:
+        """The labels of this kind's emotion model; None while there is none (cats)."""
+        return EMOTION_CLASSES.get(self.detection_kind)
+
+
+SUBJECT_DETECTION_KINDS = {SubjectKind.PERSON: DetectionKind.HUMAN, SubjectKind.DOG: DetectionKind.DOG,
+                           SubjectKind.CAT: DetectionKind.CAT}
+EMOTION_CLASSES = {DetectionKind.HUMAN: HUMAN_EMOTIONS, DetectionKind.DOG: DOG_EMOTIONS}  # cats: none yet
+
+
+class JobState:
+    """The columns of a background job's row (jobs.py claims, beats, finishes and fails it through them)."""
+
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
 
 
 class User(UserMixin, db.Model):
@@ -50,19 +108,14 @@ class User(UserMixin, db.Model):
         return self.username
 
 
-class Analysis(db.Model):
-    """One uploaded file and what the pipeline found in it."""
+class Analysis(JobState, db.Model):
+    """One uploaded file and what the pipeline found in it; a video's analysis is a background job."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    media: Mapped[str] = mapped_column(String(16), default="image")
-    status: Mapped[str] = mapped_column(String(16), default="done", index=True)  # queued, running, done, failed
-    error: Mapped[str | None] = mapped_column(Text)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
-    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
+    media: Mapped[str] = mapped_column(String(16), default=Media.IMAGE)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.DONE, index=True)
     duration: Mapped[float | None] = mapped_column(Float)
     fps_sampled: Mapped[float | None] = mapped_column(Float)
     poster_time: Mapped[float | None] = mapped_column(Float)
@@ -87,8 +140,9 @@ class Analysis(db.Model):
         return f"#{self.id} {self.original_name}"
 
 
-KIND_TITLES = {"human": "Face", "dog": "Dog", "cat": "Cat"}
-KIND_NOUNS = {"human": ("face", "faces"), "dog": ("dog", "dogs"), "cat": ("cat", "cats")}
+KIND_TITLES = {DetectionKind.HUMAN: "Face", DetectionKind.DOG: "Dog", DetectionKind.CAT: "Cat"}
+KIND_NOUNS = {DetectionKind.HUMAN: ("face", "faces"), DetectionKind.DOG: ("dog", "dogs"),
+              DetectionKind.CAT: ("cat", "cats")}
 
 
 def found_summary(kinds: list[str]) -> str:
@@ -103,7 +157,7 @@ class Detection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16), default="human")
+    kind: Mapped[str] = mapped_column(String(16), default=DetectionKind.HUMAN)
     x1: Mapped[int] = mapped_column(Integer)
     y1: Mapped[int] = mapped_column(Integer)
     x2: Mapped[int] = mapped_column(Integer)
@@ -120,6 +174,8 @@ class Detection(db.Model):
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")
     subject: Mapped[Subject | None] = relationship(back_populates="detections")
+    explanation: Mapped[Explanation | None] = relationship(back_populates="detection", cascade="all, delete-orphan",
+                                                           passive_deletes=True)
 
     @property
     def box(self) -> list[int]:
@@ -148,12 +204,11 @@ class Subject(db.Model):
     """A person or a pet whose emotion history a user follows."""
 
     __table_args__ = (UniqueConstraint("user_id", "name"),)
-    KINDS = ("person", "dog", "cat")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16), default="person")
+    kind: Mapped[str] = mapped_column(String(16), default=SubjectKind.PERSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subjects")
@@ -162,6 +217,17 @@ class Subject(db.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+
+class Explanation(JobState, db.Model):
+    """A "Why?" request for one detection's top emotion: a job of the durable queue, computed by a worker;
+    its overlays are PNG files (services/storage.py names them), its progress is this row."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    detection: Mapped[Detection] = relationship(back_populates="explanation")
 
 
 class AlertRule(db.Model):

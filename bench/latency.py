@@ -4,8 +4,8 @@
 
 Photos: scikit-image's astronaut (1 face) upscaled to 1024 px, a 1024 px
 collage of four real faces, the astronaut beside Chelsea the cat, and a dingo (tests/data).
-Prints p50/p95 per stage and end to end (decode + detect faces and pets + crop and classify), and the process's peak RSS with all
-models loaded, for each classifier backend side by side (each measured in its own process).
+Prints p50/p95 per stage and end to end (decode + detect faces and pets + crop and classify), and the process's
+peak RSS with all models loaded, for each classifier backend side by side (each measured in its own process).
 Budget: p50 < 150 ms for the 1-face photo on 2 cores; RSS < 1 GB.
 """
 

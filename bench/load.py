@@ -96,7 +96,7 @@ def client_loop(url: str, session: requests.Session, photos: list[bytes], deadli
     turn = 0
     while time.monotonic() < deadline:
         photo = photos[turn % len(photos)]
-        recorder.timed("upload photo", lambda: upload_photo(url, session, photo), expected=(302,))
+        recorder.timed("upload photo", lambda: upload_photo(url, session, photo), expected=(302,))  # noqa: B023
         recorder.timed("dashboard", lambda: session.get(url + "/dashboard", timeout=120), expected=(200,))
         recorder.timed("history", lambda: session.get(url + "/analyses", timeout=120), expected=(200,))
         turn += 1

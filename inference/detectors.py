@@ -22,6 +22,7 @@ from inference import mtcnn
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.specs import PET_WEIGHTS
 from inference.ssd_pets import PET_LABELS, pets_only_net
+from inference.labels import DetectionKind
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +34,7 @@ class Detection:
 
     box: tuple[float, float, float, float]
     score: float
-    kind: str = "human"
+    kind: str = DetectionKind.HUMAN
 
 
 def downscale_factor(width: int, height: int, max_side: int) -> float:

@@ -29,6 +29,7 @@ from inference.crops import gray_crops, rgb_crops
 from inference.dog_emotion import imagenet_batch
 from inference.pipeline import Pipeline
 from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
+from inference.labels import DetectionKind
 
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
     import torch
@@ -160,7 +161,7 @@ class Explainer:
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
-        classifiers = {"human": pipeline.classifier, "dog": pipeline.dog_classifier}
+        classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier}
         return cls({kind: model for kind, model in classifiers.items() if model is not None})
 
     def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
@@ -168,9 +169,9 @@ class Explainer:
             from inference.dog_net import DogEmotionNet, load_head
             from inference.emotion_net import load_weights
 
-            network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == "human"
+            network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == DetectionKind.HUMAN
                        else DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)))
-            self._parts[kind] = face_parts(network) if kind == "human" else dog_parts(network)
+            self._parts[kind] = face_parts(network) if kind == DetectionKind.HUMAN else dog_parts(network)
         return self._parts[kind]
 
     def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: str,
@@ -179,7 +180,7 @@ class Explainer:
         `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked
         even after the weights have changed."""
         classifier = self.classifiers[kind]
-        crop_of = gray_crops if kind == "human" else rgb_crops
+        crop_of = gray_crops if kind == DetectionKind.HUMAN else rgb_crops
         crop = crop_of(rgb, [tuple(box)], classifier.input_size)[0]
         probabilities = classifier.predict(crop[None])[0]
         target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())

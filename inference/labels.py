@@ -1,7 +1,19 @@
-"""Emotion label sets shared by training and inference, and the wording thresholds.
+"""What a detection is (DetectionKind), the emotion label sets shared by training and inference, and the
+wording thresholds.
 
 The order of each tuple is the order of that classifier's output units.
 """
+
+from enum import StrEnum
+
+
+class DetectionKind(StrEnum):
+    """What a detector found: a human face, a dog or a cat (stored as these strings)."""
+
+    HUMAN = "human"
+    DOG = "dog"
+    CAT = "cat"
+
 
 HUMAN_EMOTIONS: tuple[str, ...] = (
     "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",

@@ -25,6 +25,7 @@ from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, decode_image
 from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
+from inference.labels import DetectionKind
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,6 @@ class FaceResult:
     emotions: dict[str, float]
     top: str | None
 
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "box": self.box, "score": round(self.score, 4),
-                "emotions": self.emotions, "top": self.top}
-
 
 @dataclass
 class ImageResult:
@@ -54,11 +51,6 @@ class ImageResult:
     detections: list[FaceResult]
     models: dict[str, str]
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """The media part of the analysis JSON (the app adds id, status and dates)."""
-        return {"media": "image", "width": self.width, "height": self.height,
-                "detections": [face.to_dict() for face in self.detections], "model": self.models}
 
 
 def _rounded_probabilities(row: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:
@@ -140,7 +132,8 @@ class Pipeline:
                        flip_tta: bool = True) -> list[list[Classified]]:
         """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another."""
         results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
-        models = [("human", self.classifier, gray_crops), ("dog", self.dog_classifier, rgb_crops)]
+        models = [(DetectionKind.HUMAN, self.classifier, gray_crops),
+                  (DetectionKind.DOG, self.dog_classifier, rgb_crops)]
         for kind, model, crop in models:
             places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]
             if model is None or not places:

@@ -15,9 +15,11 @@ import re
 import cv2
 import numpy as np
 
+from inference.labels import DetectionKind
+
 COCO_CLASSES = 91
-KEPT_CLASSES = {17: "cat", 18: "dog"}  # COCO ids
-PET_LABELS = {1: "cat", 2: "dog"}  # the pruned net's labels (0 is background)
+KEPT_CLASSES = {17: DetectionKind.CAT, 18: DetectionKind.DOG}  # COCO ids
+PET_LABELS = {1: DetectionKind.CAT, 2: DetectionKind.DOG}  # the pruned net's labels (0 is background)
 PREDICTORS = 6
 DT_FLOAT = 1  # TensorFlow's DataType enum
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
 
@@ -125,12 +127,13 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
     return smoothed / smoothed.sum(1, keepdims=True)
 
 
-def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...]) -> tuple[dict, list[dict]]:
+def summarize(times: list[float], probabilities: np.ndarray,
+              classes: tuple[str, ...]) -> tuple[TrackSummary, list[Transition]]:
     """Dominant emotion, share of time in each emotion, mean probabilities; and the transitions.
     Without classes (a kind with no emotion model) the dominant emotion is None and nothing changes."""
     tops = probabilities.argmax(1) if classes else np.zeros(len(times), dtype=int)
     shares = np.bincount(tops, minlength=len(classes)) / len(tops) if classes else np.zeros(0)
-    summary = {
+    summary: TrackSummary = {
         "dominant": classes[int(shares.argmax())] if classes else None,
         "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
         "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
@@ -144,9 +147,41 @@ def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str,
     return summary, transitions
 
 
+class TrackSummary(TypedDict):
+    """A track's emotions over the whole clip (stored as JSON on its detection row)."""
+
+    dominant: str | None
+    share: dict[str, float]
+    mean: dict[str, float]
+    duration: float
+    frames: int
+
+
+class TimelinePoint(TypedDict):
+    t: float
+    box: list[int]
+    emotions: dict[str, float]
+
+
+# A moment the dominant emotion changes ("from" is a keyword, hence the functional form).
+Transition = TypedDict("Transition", {"t": float, "from": str, "to": str})
+
+
+@dataclass
+class VideoTrack:
+    """One tracked subject of a video, as stored and shown: its summary, smoothed timeline and changes."""
+
+    track_id: int
+    kind: str
+    score: float
+    summary: TrackSummary
+    timeline: list[TimelinePoint]
+    transitions: list[Transition]
+
+
 @dataclass
 class TrackResult:
-    """One tracked subject; `classes` is empty for a kind without an emotion model (cats)."""
+    """A track while the frames come in; `classes` is empty for a kind without an emotion model (cats)."""
 
     track_id: int
     kind: str
@@ -156,16 +191,17 @@ class TrackResult:
     scores: list[float] = field(default_factory=list)
     raw: list[np.ndarray] = field(default_factory=list)
 
-    def to_dict(self, alpha: float) -> dict:
+    def finish(self, alpha: float) -> VideoTrack:
+        """Smooth the probabilities over time (alpha) and summarise the track."""
         classes = self.classes
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
         summary, transitions = summarize(self.times, smoothed, classes)
-        timeline = [
+        timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)}}
             for t, box, row in zip(self.times, self.boxes, smoothed)
         ]
-        return {"track_id": self.track_id, "kind": self.kind, "score": round(float(np.mean(self.scores)), 4),
-                "summary": summary, "timeline": timeline, "transitions": transitions}
+        return VideoTrack(self.track_id, self.kind, round(float(np.mean(self.scores)), 4), summary, timeline,
+                          transitions)
 
 
 @dataclass
@@ -175,15 +211,10 @@ class VideoResult:
     duration: float
     fps_sampled: float
     frames_analysed: int
-    tracks: list[dict]
+    tracks: list[VideoTrack]
     models: dict[str, str]
     poster_time: float
     poster_rgb: np.ndarray | None = None
-
-    def to_dict(self) -> dict:
-        return {"media": "video", "width": self.width, "height": self.height, "duration": round(self.duration, 3),
-                "fps_sampled": self.fps_sampled, "frames_analysed": self.frames_analysed, "tracks": self.tracks,
-                "model": self.models}
 
 
 class VideoAnalyzer:
@@ -233,18 +264,19 @@ class VideoAnalyzer:
         return VideoResult(
             width=info.width, height=info.height, duration=max(info.duration, last_time), fps_sampled=self.fps,
             frames_analysed=frames_analysed, models=self.pipeline.models, poster_time=poster[1],
-            poster_rgb=poster[2], tracks=[t.to_dict(self.smoothing) for t in kept],
+            poster_rgb=poster[2], tracks=[t.finish(self.smoothing) for t in kept],
         )
 
     def _process(self, batch, first_index, tracker, tracks, poster):
         """Detect in all frames of the batch, track, and classify every crop (one pass per model)."""
         frames = [frame for _, frame in batch]
         recently = batch[0][0] - (self.pet_scan_every + 0.5) / self.fps  # within the last scan interval
-        pets_in_sight = any(track.kind != "human" and track.times[-1] >= recently for track in tracks.values())
+        pets_in_sight = any(track.kind != DetectionKind.HUMAN and track.times[-1] >= recently
+                            for track in tracks.values())
         scan_pets = [pets_in_sight or (first_index + offset) % self.pet_scan_every == 0
                      for offset in range(len(frames))]
         detections_per_frame = self.pipeline.detect_batch(frames, self.min_face_size, scan_pets)
-        if any(d.kind != "human" for found in detections_per_frame for d in found):
+        if any(d.kind != DetectionKind.HUMAN for found in detections_per_frame for d in found):
             unscanned = [not scanned for scanned in scan_pets]  # a pet is in sight: look in every frame
             self.pipeline.add_pets(frames, detections_per_frame, unscanned)
         classified_per_frame = self.pipeline.classify_batch(frames, detections_per_frame, flip_tta=False)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up the test environment and run the whole test suite: browser tests, and the scale-out tests
+# Set up the test environment, run the linter, then the whole test suite: browser tests, and the scale-out tests
 # against real PostgreSQL and Redis servers that the tests start on loopback (tests/integration/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +12,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 bash scripts/setup.sh requirements-dev.txt
+.venv/bin/ruff check .  # the linter first (ruff.toml): a finding fails the run like a test
 exec .venv/bin/python -m pytest -q "$@"

@@ -28,7 +28,7 @@
         form.remove();
         return;
       }
-      if (result.status !== "running") {  // failed, lost (a restarted server), or an error reply
+      if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
         state.textContent = result.error || "The explanation was interrupted. Please try again.";
         bar.hidden = true;
         button.disabled = false;

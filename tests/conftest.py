@@ -52,7 +52,7 @@ def two_faces(astronaut) -> np.ndarray:
 def make_app(folder: Path, **overrides):
     """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
     settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
-                "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "EXPLAIN_EAGER": True,
+                "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",
                 "RATELIMIT_ENABLED": False}
     app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
     with app.app_context():

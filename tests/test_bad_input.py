@@ -70,7 +70,7 @@ def test_jpeg_polyglot_with_trailing_html_is_stored_but_served_as_an_image(clien
 def test_unusual_pixel_formats_are_analysed(client, alice, astronaut, mode):
     image = Image.fromarray(astronaut)
     if mode == "I;16":
-        image = Image.fromarray((np.asarray(image.convert("L")).astype(np.uint16) * 257))
+        image = Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 257)
     else:
         image = image.convert(mode)
     fmt = "JPEG" if mode == "CMYK" else "PNG"

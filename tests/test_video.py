@@ -58,11 +58,11 @@ def test_two_faces_are_tracked_through_the_clip(two_face_video):
     assert result.frames_analysed == 12 and result.duration == pytest.approx(3.0, abs=0.1)
     assert len(result.tracks) == 2
     for track in result.tracks:
-        assert len(track["timeline"]) >= 10
-        assert all(sum(p["emotions"].values()) == pytest.approx(1, abs=1e-3) for p in track["timeline"])
-        xs = [p["box"][0] for p in track["timeline"]]
+        assert len(track.timeline) >= 10
+        assert all(sum(p["emotions"].values()) == pytest.approx(1, abs=1e-3) for p in track.timeline)
+        xs = [p["box"][0] for p in track.timeline]
         assert xs == sorted(xs)  # the faces drift right
-        assert sum(track["summary"]["share"].values()) == pytest.approx(1, abs=1e-3)
+        assert sum(track.summary["share"].values()) == pytest.approx(1, abs=1e-3)
 
 
 def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_face_video):
@@ -96,7 +96,7 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
     seen = []
     with app.app_context():
         original = jobs.report_progress
-        jobs.report_progress = lambda job_id, fraction: (seen.append(fraction), original(job_id, fraction))
+        jobs.report_progress = lambda kind, job_id, fraction: (seen.append(fraction), original(kind, job_id, fraction))
         try:
             assert jobs.work_once(app) is True
         finally:

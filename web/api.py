@@ -9,23 +9,15 @@ from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-import explanations
 from extensions import csrf, db
-from inference.errors import MediaError
 from insights.report import parse_week, weekly_report
-from models import Analysis, ApiToken, Subject, User, utcnow
-from services import (
-    accept_upload,
-    analysis_to_dict,
-    delete_analysis,
-    http_status_for,
-    iso_utc,
-    alert_results,
-    history_of,
-    owned_analysis_or_404,
-    subject_insights,
-)
-from views.auth import login_limits
+from models import Analysis, ApiToken, JobStatus, Subject, User, utcnow
+from services import explanations
+from services.access import owned
+from services.analyses import accept_upload, delete_analysis, history_page
+from services.documents import analysis_document, iso_utc
+from services.insights import alert_results, history_of, subject_insights
+from web.auth import login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -100,12 +92,9 @@ def create_analysis():
     upload = request.files.get("file")
     if upload is None:
         return _error("No file: send the photo as multipart field 'file'.", 400)
-    try:
-        analysis = accept_upload(g.api_user, upload)
-    except MediaError as error:
-        return _error(str(error), http_status_for(error))
-    response = jsonify(analysis_to_dict(analysis))
-    response.status_code = 201 if analysis.status == "done" else 202
+    analysis = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
+    response = jsonify(analysis_document(analysis))
+    response.status_code = 201 if analysis.status == JobStatus.DONE else 202
     response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
     return response
 
@@ -113,25 +102,22 @@ def create_analysis():
 @bp.get("/analyses")
 @api_auth
 def list_analyses():
-    page = db.paginate(
-        db.select(Analysis).filter_by(user_id=g.api_user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()),
-        page=request.args.get("page", 1, type=int), per_page=request.args.get("per_page", 20, type=int),
-        max_per_page=100, error_out=False,
-    )
-    return jsonify(items=[analysis_to_dict(a) for a in page.items], page=page.page, per_page=page.per_page,
+    page = history_page(g.api_user, request.args.get("page", 1, type=int),
+                        request.args.get("per_page", 20, type=int), max_per_page=100)
+    return jsonify(items=[analysis_document(a) for a in page.items], page=page.page, per_page=page.per_page,
                    total=page.total, pages=page.pages)
 
 
 @bp.get("/analyses/<int:analysis_id>")
 @api_auth
 def get_analysis(analysis_id: int):
-    return jsonify(analysis_to_dict(owned_analysis_or_404(g.api_user, analysis_id)))
+    return jsonify(analysis_document(owned(Analysis, analysis_id, g.api_user)))
 
 
 @bp.delete("/analyses/<int:analysis_id>")
 @api_auth
 def remove_analysis(analysis_id: int):
-    delete_analysis(owned_analysis_or_404(g.api_user, analysis_id))
+    delete_analysis(owned(Analysis, analysis_id, g.api_user))
     return "", 204
 
 
@@ -139,21 +125,19 @@ def remove_analysis(analysis_id: int):
 @api_auth
 def explanation(analysis_id: int, position: int):
     """GET: the explanation's status (and its images once done); POST: start it unless cached or under way."""
-    analysis = owned_analysis_or_404(g.api_user, analysis_id)
-    detection = explanations.explainable_detection_or_404(analysis, position)
+    analysis = owned(Analysis, analysis_id, g.api_user)
+    detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
         explanations.start(analysis, detection)
     document = explanations.status_document(analysis, detection)
-    return jsonify(document), 200 if document["status"] in ("done", "failed", "none") else 202
+    return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
 
 
 @bp.get("/subjects/<int:subject_id>/insights")
 @api_auth
 def insights(subject_id: int):
     """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
-    subject = db.session.get(Subject, subject_id)
-    if subject is None or subject.user_id != g.api_user.id:
-        abort(404)
+    subject = owned(Subject, subject_id, g.api_user)
     history = history_of(subject)
     alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
               for rule, result in alert_results([subject])]

@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from extensions import db, limiter, login_manager
-from forms import ConfirmForm, LoginForm, RegisterForm
 from models import User
+from web.forms import ConfirmForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
 

@@ -12,14 +12,16 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from charts import calendar_cells, horizontal_bars, stacked_columns
 from extensions import db
-from forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
 from insights.report import parse_week, report_png, week_start, weekly_report
-from models import AlertRule, Analysis, Detection, Subject, utcnow
-from services import SUBJECT_CLASSES, alert_results, history_of, iso_utc, owned_or_404, subject_insights
+from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+from services.access import owned
+from services.documents import iso_utc
+from services.insights import alert_results, history_of, subject_insights
+from web.charts import calendar_cells, horizontal_bars, stacked_columns
+from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 
 bp = Blueprint("dashboard", __name__)
 
@@ -44,7 +46,7 @@ def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[
 
 
 def owned_subject_or_404(subject_id: int) -> Subject:
-    return owned_or_404(Subject, subject_id, current_user)
+    return owned(Subject, subject_id, current_user)
 
 
 def _detections_query(subject: Subject | None):
@@ -92,7 +94,7 @@ def index():
 
 def alert_form(subject: Subject) -> AlertRuleForm | None:
     """The form to add an alert on a subject with an emotion model (None for cats)."""
-    classes = SUBJECT_CLASSES.get(subject.kind)
+    classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return None
     form = AlertRuleForm()
@@ -122,7 +124,7 @@ def add_alert(subject_id: int):
 @bp.route("/alerts/<int:rule_id>/delete", methods=["POST"])
 @login_required
 def delete_alert(rule_id: int):
-    rule = owned_or_404(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
+    rule = owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_id = rule.subject_id
@@ -220,7 +222,7 @@ def subject_history(subject: Subject) -> list[dict]:
     return [
         {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
          "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
-         **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == "video" else {})}
+         **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
         for d in detections
     ]
 

@@ -5,6 +5,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Regexp
 
+from models import SubjectKind
+
 
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[InputRequired(), Length(max=32)])
@@ -38,8 +40,7 @@ class ConfirmForm(FlaskForm):
 
 class SubjectForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(min=1, max=64)])
-    kind = SelectField("Kind", choices=[SelectChoice("person", "Person"), SelectChoice("dog", "Dog"),
-                                        SelectChoice("cat", "Cat")])
+    kind = SelectField("Kind", choices=[SelectChoice(kind.value, kind.value.title()) for kind in SubjectKind])
     submit = SubmitField("Add subject")
 
 

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-import explanations
-from charts import horizontal_bars, timeline_lines
 from extensions import db
-from forms import AssignForm, ConfirmForm, UploadForm
 from inference.errors import MediaError
-from models import Analysis, Detection, found_summary
-from services import (
-    accept_upload,
-    delete_analysis,
-    http_status_for,
-    owned_analysis_or_404,
-    owned_or_404,
-    video_frame_jpeg,
-)
+from models import Analysis, Detection, JobStatus, Media, found_summary
+from services import explanations, storage
+from services.access import owned, viewable_analysis
+from services.analyses import accept_upload, delete_analysis, history_page, video_frame_jpeg
+from web.charts import horizontal_bars, timeline_lines
+from web.errors import http_status_for
+from web.forms import AssignForm, ConfirmForm, UploadForm
 
 bp = Blueprint("analyze", __name__)
+HISTORY_PER_PAGE = 12
 
 COMMENTS = {
     "angry": "Something has ruffled some feathers. A deep breath might help.",
@@ -66,13 +61,13 @@ def upload():
 @bp.route("/analyses/<int:analysis_id>")
 @login_required
 def result(analysis_id: int):
-    analysis = owned_analysis_or_404(current_user, analysis_id)
-    if analysis.status in ("queued", "running", "failed"):
+    analysis = owned(Analysis, analysis_id, current_user)
+    if analysis.status != JobStatus.DONE:
         return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm())
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
-    template = "analyze/video.html" if analysis.media == "video" else "analyze/result.html"
-    if analysis.media == "video":
+    template = "analyze/video.html" if analysis.media == Media.VIDEO else "analyze/result.html"
+    if analysis.media == Media.VIDEO:
         extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0) for d in classified},
                  "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified}}
     else:
@@ -86,11 +81,8 @@ def result(analysis_id: int):
 @bp.route("/analyses")
 @login_required
 def history():
-    page = db.paginate(
-        db.select(Analysis).filter_by(user_id=current_user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()),
-        page=request.args.get("page", 1, type=int), per_page=request.args.get("per_page", 12, type=int),
-        max_per_page=48,
-    )
+    page = history_page(current_user, request.args.get("page", 1, type=int),
+                        request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48)
     return render_template("analyze/history.html", page=page, delete_form=ConfirmForm())
 
 
@@ -98,7 +90,7 @@ def history():
 @login_required
 def assign_subject(detection_id: int):
     """Assign a face (or a whole video track) to one of the user's subjects, or clear it (0)."""
-    detection = owned_or_404(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
+    detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
     form = assign_form(detection)
     if not form.validate_on_submit():
         abort(400)
@@ -120,7 +112,7 @@ def assign_form(detection: Detection) -> AssignForm:
 @bp.route("/analyses/<int:analysis_id>/delete", methods=["POST"])
 @login_required
 def delete(analysis_id: int):
-    analysis = owned_analysis_or_404(current_user, analysis_id)
+    analysis = owned(Analysis, analysis_id, current_user)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)
@@ -128,22 +120,16 @@ def delete(analysis_id: int):
     return redirect(url_for("analyze.history"))
 
 
-def _viewable_analysis(analysis_id: int) -> Analysis:
-    if current_user.is_admin:
-        return db.get_or_404(Analysis, analysis_id)
-    return owned_analysis_or_404(current_user, analysis_id)
-
-
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
 @login_required
 def media_file(analysis_id: int, variant: str):
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
-    analysis = _viewable_analysis(analysis_id)
+    analysis = viewable_analysis(current_user, analysis_id)
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
                       else (analysis.thumb_name, "image/jpeg"))
     if not name:  # a video still queued or running has no thumbnail yet
         abort(404)
-    path = Path(current_app.config["UPLOAD_FOLDER"]) / name
+    path = storage.upload_path(name)
     if not path.is_file():
         abort(404)
     return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
@@ -155,8 +141,8 @@ def explain(analysis_id: int, position: int):
     """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API)."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    analysis = owned_analysis_or_404(current_user, analysis_id)
-    explanations.start(analysis, explanations.explainable_detection_or_404(analysis, position))
+    analysis = owned(Analysis, analysis_id, current_user)
+    explanations.start(analysis, explanations.explainable_detection(analysis, position))
     flash("The explanation is being computed: it appears here in a few seconds (reload the page).", "info")
     return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
 
@@ -164,9 +150,9 @@ def explain(analysis_id: int, position: int):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
 @login_required
 def explanation_image(analysis_id: int, position: int, method: str):
-    analysis = _viewable_analysis(analysis_id)
-    detection = explanations.explainable_detection_or_404(analysis, position)
-    path = explanations.explanation_files(analysis, detection)[method]
+    analysis = viewable_analysis(current_user, analysis_id)
+    detection = explanations.explainable_detection(analysis, position)
+    path = storage.explanation_paths(analysis.stored_name, detection.position)[method]
     if not path.is_file():
         abort(404)
     return _private_file(send_file(path, mimetype="image/png", max_age=0, conditional=True))
@@ -176,8 +162,8 @@ def explanation_image(analysis_id: int, position: int, method: str):
 @login_required
 def video_frame(analysis_id: int):
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
-    analysis = _viewable_analysis(analysis_id)
-    if analysis.media != "video":
+    analysis = viewable_analysis(current_user, analysis_id)
+    if analysis.media != Media.VIDEO:
         abort(404)
     seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), analysis.duration or 0.0)
     response = send_file(io.BytesIO(video_frame_jpeg(analysis, seconds)), mimetype="image/jpeg")

@@ -13,7 +13,8 @@ from markupsafe import Markup
 
 from extensions import db
 from models import Analysis, Detection, User
-from services import analysis_files, remove_files
+from services.analyses import analysis_files
+from services.storage import remove_files
 
 
 def _is_admin() -> bool:

@@ -1,0 +1,13 @@
+"""The services: what the web pages, the API, the admin, the CLI and the job workers all go through, so files
+and rows always change together. One module per job:
+
+- analyses: accept an upload (analyse a photo now, store and queue a video), the video job, delete, list;
+- documents: the one JSON shape of an analysis (API and CLI);
+- explanations: "Why?" heat maps as jobs of the durable queue;
+- insights: subjects' histories, insight caches and alerts;
+- maintenance: the orphan scan and its repair;
+- storage: every file path, thumbnails, writes and deletes;
+- access: ownership checks.
+
+They raise the domain errors of services/errors.py; the web layer maps them to HTTP in one place.
+"""

@@ -1,0 +1,29 @@
+"""Who may see what: a user sees their own rows; admins may view any analysis (moderation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from extensions import db
+from models import Analysis, User
+from services.errors import NotFound
+
+Row = TypeVar("Row")
+LARGEST_ID = 2**63 - 1  # the database's integer keys; a larger id in a URL names nothing
+
+
+def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], int] | None = None) -> Row:
+    """The row of `model` with this id if `user` owns it (owner_id(row), default row.user_id); raises NotFound
+    for another user's row, a missing one, or an id no row can have."""
+    row = db.session.get(model, row_id) if 0 < row_id <= LARGEST_ID else None
+    if row is None or (owner_id(row) if owner_id else row.user_id) != user.id:
+        raise NotFound(f"No {model.__name__.lower()} {row_id}.")
+    return row
+
+
+def viewable_analysis(user: User, analysis_id: int) -> Analysis:
+    """The analysis if `user` owns it or is an admin; else NotFound."""
+    if user.is_admin and 0 < analysis_id <= LARGEST_ID and (analysis := db.session.get(Analysis, analysis_id)):
+        return analysis
+    return owned(Analysis, analysis_id, user)

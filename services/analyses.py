@@ -1,0 +1,215 @@
+"""Analyses: accept an upload (a photo is analysed at once, a video is stored and queued), run the video job,
+analyse a file for the CLI without storing it, list a user's history, delete with its files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from flask_sqlalchemy.pagination import Pagination
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+import jobs
+from extensions import db
+from inference.errors import MediaTooLarge
+from inference.labels import DetectionKind
+from inference.pipeline import FaceResult, ImageResult, get_pipeline
+from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
+from models import Analysis, Detection, JobStatus, Media, User
+from services import storage
+from services.errors import StorageFailure
+
+MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
+MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
+
+
+def clean_original_name(name: str | None) -> str:
+    """A display-safe version of the client's file name (never used as a path)."""
+    cleaned = secure_filename(name or "") or "upload"
+    stem, dot, suffix = cleaned.rpartition(".")
+    if len(cleaned) > 120:
+        cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:120]
+    return cleaned
+
+
+def overall_top(faces: list[FaceResult]) -> str | None:
+    """The emotion with the highest mean probability over the people (else over the dogs); None when
+    nothing found has an emotion model."""
+    classified = [face for face in faces if face.top is not None]
+    if not classified:
+        return None
+    kind = DetectionKind.HUMAN if any(face.kind == DetectionKind.HUMAN for face in classified) else classified[0].kind
+    labels = list(next(face for face in classified if face.kind == kind).emotions)
+    mean = np.mean([[face.emotions[label] for label in labels] for face in classified if face.kind == kind], axis=0)
+    return labels[int(mean.argmax())]
+
+
+def model_names(models: dict[str, str]) -> dict[str, str]:
+    """The detector and classifier names, cut to their columns' length (names describe; they must never fail
+    an analysis)."""
+    return {name: models[name][:getattr(Analysis, name).type.length] for name in ("detector", "classifier")}
+
+
+def photo_analysis(user: User | None, result: ImageResult, original_name: str | None, stored_name: str) -> Analysis:
+    """The rows of a finished photo analysis (not added to the session)."""
+    analysis = Analysis(
+        user=user, media=Media.IMAGE, status=JobStatus.DONE, original_name=clean_original_name(original_name),
+        stored_name=stored_name, thumb_name=storage.thumb_name_for(stored_name), format=result.format,
+        width=result.width, height=result.height, face_count=len(result.detections),
+        top_emotion=overall_top(result.detections), **model_names(result.models),
+    )
+    for position, face in enumerate(result.detections, start=1):
+        x1, y1, x2, y2 = face.box
+        analysis.detections.append(Detection(position=position, kind=face.kind, x1=x1, y1=y1, x2=x2, y2=y2,
+                                             score=face.score, emotions=face.emotions, top=face.top))
+    return analysis
+
+
+def analyze_photo(data: bytes) -> ImageResult:
+    """Run the pipeline on a photo's bytes under the upload limits (raises MediaError)."""
+    if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
+        raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
+    return get_pipeline().analyze_bytes(data, current_app.config["MAX_IMAGE_PIXELS"])
+
+
+def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult) -> Analysis:
+    """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved."""
+    analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format))
+    files = {storage.upload_folder() / analysis.stored_name: data,
+             storage.upload_path(analysis.thumb_name): storage.thumbnail_bytes(data)}
+    storage.write_files(files)
+    try:
+        db.session.add(analysis)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.remove_files(list(files))
+        raise
+    return analysis
+
+
+def accept_upload(user: User, upload: FileStorage) -> Analysis:
+    """Analyse a photo now, or store a video and queue its analysis (type decided by content).
+
+    Raises MediaError (StorageFailure when the disk refuses) and leaves nothing behind.
+    """
+    head = upload.stream.read(16)
+    upload.stream.seek(0)
+    try:
+        if container := sniff_video(head):
+            return queue_video_analysis(user, upload, container)
+        data = upload.read()
+        return save_photo_analysis(user, data, upload.filename, analyze_photo(data))
+    except OSError as error:
+        current_app.logger.error("storing an upload failed: %s", error)
+        raise StorageFailure() from error
+
+
+def _checked_video(path: Path, container: str) -> Analysis:
+    """A queued analysis of the stored video at `path` once it is within the limits (raises MediaError)."""
+    if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
+        raise MediaTooLarge(f"Videos are limited to {current_app.config['MAX_VIDEO_MB']} MB.")
+    info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
+    return Analysis(media=Media.VIDEO, status=JobStatus.QUEUED, stored_name=path.name, format=container,
+                    width=info.width, height=info.height, duration=info.duration)
+
+
+def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
+    """Store the video, check it is readable and within the limits, and queue its analysis."""
+    path = storage.upload_folder() / storage.new_stored_name(container)
+    upload.save(path)
+    try:
+        analysis = _checked_video(path, container)
+        analysis.user, analysis.original_name = user, clean_original_name(upload.filename)
+        db.session.add(analysis)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        raise
+    jobs.job_queue().submit(jobs.JobKind.ANALYSIS, analysis.id)
+    return analysis
+
+
+def analyze_video(path: Path, progress: Callable[[float], None] | None = None) -> VideoResult:
+    """Analyse a stored video with the app's settings (frames per second, longest length)."""
+    analyzer = VideoAnalyzer(get_pipeline(), fps=current_app.config["VIDEO_FPS"])
+    return analyzer.analyze(path, current_app.config["MAX_VIDEO_SECONDS"], progress)
+
+
+def run_video_job(analysis: Analysis, progress: Callable[[float], None]) -> None:
+    """The job body of a video analysis: analyse the stored video, write the poster frame, store the tracks."""
+    result = analyze_video(storage.upload_path(analysis.stored_name), progress)
+    if result.poster_rgb is not None:
+        thumb_name = storage.thumb_name_for(analysis.stored_name)
+        storage.upload_path(thumb_name).write_bytes(
+            storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88))
+        analysis.thumb_name = thumb_name
+    store_video_result(analysis, result)
+    db.session.commit()
+
+
+def store_video_result(analysis: Analysis, result: VideoResult) -> None:
+    """One detection per track (its box on the poster frame), the summary columns, status done."""
+    analysis.detections.clear()
+    for track in result.tracks:
+        poster_point = min(track.timeline, key=lambda point: abs(point["t"] - result.poster_time))
+        x1, y1, x2, y2 = poster_point["box"]
+        analysis.detections.append(Detection(
+            position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
+            emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
+            timeline=track.timeline, summary=track.summary, transitions=track.transitions,
+        ))
+    analysis.status, analysis.progress, analysis.error = JobStatus.DONE, 1.0, None
+    analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
+    analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
+    analysis.face_count = len(result.tracks)
+    analysis.top_emotion = overall_top([
+        FaceResult(d.kind, d.box, d.score, d.emotions, d.top) for d in analysis.detections
+    ])
+    for column, name in model_names(result.models).items():
+        setattr(analysis, column, name)
+
+
+def analyze_file(path: Path) -> Analysis:
+    """`flask analyze`: a photo or a video analysed under the same limits as an upload, as an analysis that is
+    not stored (no user, no id). Raises MediaError or OSError."""
+    with path.open("rb") as file:
+        container = sniff_video(file.read(16))
+    if container:
+        analysis = _checked_video(path, container)
+        analysis.original_name, analysis.detections = clean_original_name(path.name), []
+        store_video_result(analysis, analyze_video(path))
+        return analysis
+    data = path.read_bytes()
+    return photo_analysis(None, analyze_photo(data), path.name, path.name)
+
+
+def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
+    """A JPEG (at most 640 px) of the stored video's frame at `seconds`."""
+    rgb = read_frame_at(storage.upload_path(analysis.stored_name), seconds)
+    return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
+
+
+def history_page(user: User, page: int, per_page: int, max_per_page: int) -> Pagination:
+    """One page of the user's analyses, newest first (a page past the end is empty, not an error)."""
+    query = db.select(Analysis).filter_by(user_id=user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc())
+    return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
+
+
+def analysis_files(analysis: Analysis) -> list[Path]:
+    """The upload, its thumbnail and its cached explanations: what goes when the analysis goes."""
+    uploads = [storage.upload_path(name) for name in (analysis.stored_name, analysis.thumb_name) if name]
+    return uploads + storage.explanation_files(analysis.stored_name)
+
+
+def delete_analysis(analysis: Analysis) -> None:
+    """Delete the rows, then the files (a file left by a crash is an orphan, never a dangling row)."""
+    files = analysis_files(analysis)
+    db.session.delete(analysis)
+    db.session.commit()
+    storage.remove_files(files)

@@ -1,0 +1,18 @@
+"""Domain errors raised by the services; the web layer maps each to an HTTP status in one place (web/errors.py).
+Media errors (unsupported, corrupt, too large) come from inference/errors.py."""
+
+from __future__ import annotations
+
+from inference.errors import MediaError
+
+
+class NotFound(LookupError):
+    """No such row for this user: another user's row is "not found" too, never "forbidden"."""
+
+
+class StorageFailure(MediaError):
+    """The upload could not be written (disk full, folder not writable); nothing was kept."""
+
+    def __init__(self) -> None:
+        super().__init__("The server could not store the file (its disk is full or not writable). "
+                         "Nothing was saved; please try again later.")

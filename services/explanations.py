@@ -1,0 +1,117 @@
+"""Explanations on demand ("Why?"): jobs of the durable queue, computed by whichever worker claims them
+(the embedded thread, `flask jobs work`, or RQ workers), their progress in the database, so every web
+process answers a poll the same way, and a web process never needs torch for them.
+
+The PNG overlays are the cache: once both exist the explanation is done, whatever the row says; they live
+in EXPLAIN_FOLDER under the upload's random name and are deleted with their analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import current_app, url_for
+from sqlalchemy.exc import IntegrityError
+
+import jobs
+from extensions import db
+from inference.errors import MediaError
+from inference.explain import METHODS, Explainer
+from inference.images import decode_image
+from inference.pipeline import get_pipeline
+from models import Analysis, Detection, Explanation, JobStatus, Media
+from services import storage
+from services.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+METHOD_TITLES = {"occlusion": "Occlusion: where hiding the picture lowers the score most",
+                 "grad_cam": "Grad-CAM: where the network's last layer looked"}
+UNREADABLE = "The stored photo could not be read, so it cannot be explained."
+_explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
+
+
+def explainable(analysis: Analysis, detection: Detection) -> bool:
+    """Photos' detections that have an emotion model (cats have none; video tracks are not explained yet)."""
+    return analysis.media == Media.IMAGE and analysis.status == JobStatus.DONE and detection.top is not None
+
+
+def explainable_detection(analysis: Analysis, position: int) -> Detection:
+    """Detection `position` of the analysis if it can be explained; else NotFound."""
+    detection = next((d for d in analysis.detections if d.position == position), None)
+    if detection is None or not explainable(analysis, detection):
+        raise NotFound(f"Nothing to explain at position {position}.")
+    return detection
+
+
+def _cached(analysis: Analysis, detection: Detection) -> bool:
+    return all(path.is_file() for path in storage.explanation_paths(analysis.stored_name, detection.position).values())
+
+
+def status(analysis: Analysis, detection: Detection) -> dict:
+    """{"status": "none" | "queued" | "running" | "done" | "failed", "progress", and "error" when it failed}."""
+    if _cached(analysis, detection):
+        return {"status": JobStatus.DONE.value, "progress": 1.0}
+    job = detection.explanation
+    if job is None or job.status == JobStatus.DONE:  # done, but its files were removed since: ask again
+        return {"status": "none", "progress": 0.0}
+    document = {"status": job.status, "progress": job.progress}
+    if job.status == JobStatus.FAILED:
+        document["error"] = job.error
+    return document
+
+
+def status_document(analysis: Analysis, detection: Detection) -> dict:
+    """The status, with the overlays' URLs and captions once they exist (for the API and the page's script)."""
+    document = status(analysis, detection)
+    if document["status"] == JobStatus.DONE:
+        document["images"] = [{"method": method, "title": METHOD_TITLES[method],
+                               "url": url_for("analyze.explanation_image", analysis_id=analysis.id,
+                                              position=detection.position, method=method)} for method in METHODS]
+    return document
+
+
+def start(analysis: Analysis, detection: Detection) -> dict:
+    """Queue the explanation unless it is cached, queued or running; returns its status. A failed one (or one
+    whose files are gone) is queued again. Two requests at once queue it once (one row per detection)."""
+    current = status(analysis, detection)
+    if current["status"] in (JobStatus.DONE, JobStatus.QUEUED, JobStatus.RUNNING):
+        return current
+    job = detection.explanation or Explanation(detection=detection)
+    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the other request's row won the unique detection_id: it is queued
+        db.session.rollback()
+        return status(analysis, detection)
+    jobs.job_queue().submit(jobs.JobKind.EXPLANATION, job.id)
+    db.session.refresh(detection)
+    return status(analysis, detection)
+
+
+def run_explanation_job(job: Explanation, progress: Callable[[float], None]) -> None:
+    """The job body: compute both maps of the detection's top emotion and write their overlays. If the analysis
+    is deleted meanwhile (its upload is gone), nothing is kept."""
+    global _explainer
+    detection = job.detection
+    analysis = detection.analysis
+    source = storage.upload_path(analysis.stored_name)
+    try:
+        rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+    except (OSError, MediaError) as error:
+        log.warning("explanation of %s failed: %s", source.name, error)
+        raise MediaError(UNREADABLE) from error
+    if _explainer is None:
+        _explainer = Explainer.for_pipeline(get_pipeline())
+    progress(0.05)  # the photo is read and the networks are loaded
+    result = _explainer.explain(rgb, detection.box, detection.kind, detection.top,
+                                progress=lambda done: progress(0.05 + 0.9 * done))
+    storage.explain_folder()
+    files = storage.explanation_paths(analysis.stored_name, detection.position)
+    result.save_overlays(files)
+    if not source.exists():
+        storage.remove_files(list(files.values()))
+    job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
+    db.session.commit()

@@ -1,0 +1,91 @@
+"""Subjects' histories and what they show: profiles, patterns, changes, alerts; cached per process until the
+subject's appearances change."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask import current_app
+
+from extensions import db
+from insights.alerts import Rule, check_rule
+from insights.changes import change_point
+from insights.history import History
+from insights.patterns import patterns, transition_patterns
+from insights.profile import MIN_FOR_PROFILE, profile
+from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+
+_history_cache: dict[int, tuple[tuple, History]] = {}
+_insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
+
+
+def _appearances_key(subject_id: int) -> tuple:
+    """Changes whenever an appearance is assigned to the subject or taken away (and per database); the
+    newest analysis time tells a new upload from a deleted one whose row ids SQLite reused."""
+    return (current_app.config["SQLALCHEMY_DATABASE_URI"],) + tuple(db.session.execute(
+        db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
+                  db.func.max(Analysis.created_at)).join(Detection.analysis)
+        .where(Detection.subject_id == subject_id)).one())
+
+
+def _classified_appearances(subject: Subject):
+    """The subject's detections that the emotion model of its kind read."""
+    return db.select().select_from(Detection).join(Detection.analysis).where(
+        Detection.subject_id == subject.id, Detection.top.is_not(None),
+        Detection.kind == SubjectKind(subject.kind).detection_kind)
+
+
+def history_of(subject: Subject, key: tuple | None = None) -> History | None:
+    """The subject's classified appearances as a History (None for a kind without an emotion model);
+    cached until its appearances change (`key`: their _appearances_key, when the caller has it)."""
+    classes = SubjectKind(subject.kind).emotion_classes
+    if classes is None:
+        return None
+    key = key or _appearances_key(subject.id)
+    cached = _history_cache.get(subject.id)
+    if cached and cached[0] == key:
+        return cached[1]
+    query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id)
+    history = History.from_rows(classes, [tuple(row) for row in db.session.execute(query)])
+    _history_cache[subject.id] = (key, history)
+    return history
+
+
+def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, float, int, np.ndarray]]:
+    """(analysis id, seconds, transitions, share of time per emotion) of the subject's video tracks."""
+    query = _classified_appearances(subject).where(Analysis.media == Media.VIDEO) \
+        .add_columns(Analysis.id, Detection.summary, Detection.transitions)
+    return [(analysis_id, float(summary.get("duration") or 0.0), len(transitions or []),
+             np.array([summary.get("share", {}).get(label, 0.0) for label in classes]))
+            for analysis_id, summary, transitions in db.session.execute(query) if summary]
+
+
+def subject_insights(subject: Subject) -> dict:
+    """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change."""
+    classes = SubjectKind(subject.kind).emotion_classes
+    if classes is None:
+        return {"subject": subject.id, "available": False,
+                "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
+    siblings = [other for other in subject.user.subjects
+                if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
+    keys = {other.id: _appearances_key(other.id) for other in [subject, *siblings]}
+    cached = _insight_cache.get(subject.id)
+    if cached and cached[0] == keys:
+        return cached[1]
+    history = history_of(subject, keys[subject.id])
+    others = {other.name: other_history.vectors.mean(0) for other in siblings
+              if len(other_history := history_of(other, keys[other.id])) >= MIN_FOR_PROFILE}
+    result = {"subject": subject.id, "available": True, "count": len(history),
+              "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history),
+              "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}
+    _insight_cache[subject.id] = (keys, result)
+    return result
+
+
+def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
+    """Every alert rule of these subjects with its check against now."""
+    results = []
+    for subject in subjects:
+        history = history_of(subject) if subject.alert_rules else None
+        for rule in subject.alert_rules if history is not None else []:
+            results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days), utcnow())))
+    return results

@@ -1,0 +1,64 @@
+"""`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+
+from extensions import db
+from models import Analysis, JobStatus, Media
+from services import storage
+from services.analyses import MISSING_UPLOAD
+
+
+@dataclass
+class StorageCheck:
+    """What the check found: files no row refers to, and rows whose files are gone."""
+
+    orphan_files: list[Path] = field(default_factory=list)
+    missing_files: list[tuple[int, str, str]] = field(default_factory=list)  # (analysis id, status, file name)
+
+    @property
+    def problems(self) -> int:
+        return len(self.orphan_files) + len(self.missing_files)
+
+
+def check_storage(min_age_seconds: float) -> StorageCheck:
+    """Compare the upload folder with the analyses; files younger than `min_age_seconds` may belong to
+    an upload in progress (files are written before their row is committed) and are not orphans yet.
+    Jobs already failed for a missing upload are settled, not reported again."""
+    folder = storage.upload_folder()
+    check, referenced = StorageCheck(), set()
+    rows = db.session.execute(db.select(Analysis.id, Analysis.status, Analysis.stored_name, Analysis.thumb_name)
+                              .where(Analysis.error.is_(None) | (Analysis.error != MISSING_UPLOAD)))
+    for analysis_id, status, *names in rows:
+        for name in filter(None, names):
+            referenced.add(name)
+            if not (folder / name).is_file():
+                check.missing_files.append((analysis_id, status, name))
+    cutoff = time.time() - min_age_seconds
+    check.orphan_files = sorted(path for path in folder.iterdir()
+                                if path.name not in referenced and path.is_file() and path.stat().st_mtime < cutoff)
+    stems = {Path(name).stem for name in db.session.scalars(db.select(Analysis.stored_name))}
+    explained = Path(current_app.config["EXPLAIN_FOLDER"])  # "<upload stem>-<position>-<method>.png"
+    if explained.is_dir():
+        check.orphan_files += sorted(path for path in explained.iterdir() if path.is_file()
+                                     and path.name.split("-")[0] not in stems and path.stat().st_mtime < cutoff)
+    return check
+
+
+def repair_storage(check: StorageCheck) -> None:
+    """Delete the orphan files; fail the queued or running jobs whose upload is gone; rebuild missing
+    photo thumbnails. Finished analyses whose upload is gone keep their results (reported only)."""
+    storage.remove_files(check.orphan_files)
+    for analysis_id, status, name in check.missing_files:
+        analysis = db.session.get(Analysis, analysis_id)
+        upload = storage.upload_path(analysis.stored_name)
+        if name == analysis.stored_name and JobStatus(status).active:
+            analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
+        elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
+            storage.upload_path(name).write_bytes(storage.thumbnail_bytes(upload.read_bytes()))
+    db.session.commit()

@@ -1,0 +1,94 @@
+"""Every file the app keeps, named in one place: uploads and thumbnails in UPLOAD_FOLDER, "Why?" overlays in
+EXPLAIN_FOLDER; JPEG renditions; writes that leave nothing behind when they fail; deletes."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image, ImageOps
+
+from inference.explain import METHODS
+
+THUMB_SIZE = 320
+POSTER_SIZE = 1280
+FRAME_SIZE = 640
+
+
+def upload_folder() -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def upload_path(name: str) -> Path:
+    """Where an upload or thumbnail called `name` (a random stored name, never the client's) lives."""
+    return Path(current_app.config["UPLOAD_FOLDER"]) / name
+
+
+def new_stored_name(extension: str) -> str:
+    """A random name for a new upload: nothing of the client's file name reaches the disk."""
+    return f"{uuid.uuid4().hex}.{extension}"
+
+
+def thumb_name_for(stored_name: str) -> str:
+    return f"{Path(stored_name).stem}.thumb.jpg"
+
+
+def explain_folder() -> Path:
+    folder = Path(current_app.config["EXPLAIN_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def explanation_paths(stored_name: str, position: int) -> dict[str, Path]:
+    """Where each method's overlay of detection `position` of this upload is (or will be) cached; keyed by the
+    upload's random name, never an id the database may reuse."""
+    folder = Path(current_app.config["EXPLAIN_FOLDER"])
+    return {method: folder / f"{Path(stored_name).stem}-{position}-{method}.png" for method in METHODS}
+
+
+def explanation_files(stored_name: str) -> list[Path]:
+    """Every cached overlay of an upload, for deletion with it."""
+    folder = Path(current_app.config["EXPLAIN_FOLDER"])
+    return sorted(folder.glob(f"{Path(stored_name).stem}-*.png")) if folder.is_dir() else []
+
+
+def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
+    """A JPEG of the image, at most `max_side` pixels on its longer side."""
+    image = image.convert("RGB")
+    image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def thumbnail_bytes(data: bytes) -> bytes:
+    """The thumbnail JPEG of an uploaded photo (EXIF orientation applied)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode at reduced scale
+        return jpeg_bytes(ImageOps.exif_transpose(image), THUMB_SIZE)
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    """Write each file; if one fails, remove those already written and raise (OSError)."""
+    written: list[Path] = []
+    try:
+        for path, content in files.items():
+            path.write_bytes(content)
+            written.append(path)
+    except OSError:
+        remove_files(written)
+        raise
+
+
+def remove_files(paths: list[Path]) -> None:
+    """Delete these files; one already gone is fine."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

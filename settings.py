@@ -1,0 +1,119 @@
+"""Every setting of the app in one table: its name, default and meaning (README.md lists the same table).
+
+Values come from, in order (later wins): the defaults below, `instance/config.py`, environment variables
+`MOODLENS_<NAME>` (JSON values: `MOODLENS_MAX_UPLOAD_MB=20`, `MOODLENS_PRODUCTION=true`), and the
+overrides given to create_app() (tests); then the conventional variables named in a setting's `environment`
+(DATABASE_URL, REDIS_URL, SECRET_KEY) fill in what none of those set, and settings whose default depends on
+the instance folder or on other settings are derived.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: `default` None means derived at start-up (see `help`)."""
+
+    name: str
+    default: object
+    help: str
+    environment: str | None = None  # a conventional variable read besides MOODLENS_<name>
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MAX_UPLOAD_MB", 10, "largest photo upload, in MB"),
+    Setting("MAX_IMAGE_PIXELS", 40_000_000, "largest photo, in pixels (decompression bombs are refused)"),
+    Setting("MAX_VIDEO_MB", 100, "largest video upload, in MB"),
+    Setting("MAX_VIDEO_SECONDS", 120, "longest video, in seconds"),
+    Setting("VIDEO_FPS", 4.0, "video frames analysed per second"),
+    Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
+    Setting("LOGIN_LIMITS", "10 per minute", "log-in attempts per client address, and again per account name"),
+    Setting("RATELIMIT_ENABLED", True, "rate limits on logging in (off only in tests)"),
+    Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-*"),
+    Setting("JOBS_MODE", "thread", "background work: thread (in the web process), external (`flask jobs work` "
+                                   "polls the database), redis (RQ on REDIS_URL), eager (at once; tests)"),
+    Setting("JOBS_POLL_SECONDS", 2.0, "how often an idle worker looks for queued jobs"),
+    Setting("JOBS_STALE_SECONDS", 60, "a running job whose heartbeat is older is queued again"),
+    Setting("JOBS_MAX_ATTEMPTS", 3, "a job interrupted this many times is failed"),
+    Setting("JOBS_QUEUE", "moodlens", "the RQ queue's name (JOBS_MODE=redis)"),
+    Setting("JOBS_TIMEOUT_SECONDS", 3600, "RQ kills a job that runs longer (JOBS_MODE=redis)"),
+    Setting("SQLALCHEMY_DATABASE_URI", None, "the database; default SQLite in instance/moodlens.sqlite",
+            environment="DATABASE_URL"),
+    Setting("REDIS_URL", None, "Redis for JOBS_MODE=redis and shared rate limits", environment="REDIS_URL"),
+    Setting("RATELIMIT_STORAGE_URI", None, "rate-limit counters; default REDIS_URL when set, else memory://"),
+    Setting("UPLOAD_FOLDER", None, "uploads and thumbnails; default instance/uploads (share it between machines)"),
+    Setting("EXPLAIN_FOLDER", None, "cached \"Why?\" heat maps; default instance/explanations (share it too)"),
+    Setting("SECRET_KEY", None, "signs sessions; default a random key generated once into instance/secret_key",
+            environment="SECRET_KEY"),
+    Setting("MAX_CONTENT_LENGTH", None, "largest request, in bytes; default the larger upload limit + 64 KB"),
+)
+
+# Flask settings that are not meant to be changed: cookie flags, CSRF tokens that last the session.
+FIXED = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},  # survive a database restart
+}
+PRODUCTION_SETTINGS = {"SESSION_COOKIE_SECURE": True, "REMEMBER_COOKIE_SECURE": True,
+                       "PREFERRED_URL_SCHEME": "https"}
+
+# Read from the environment only, before there is an app: the instance folder, and where the networks run.
+ENVIRONMENT_ONLY = {
+    "MOODLENS_INSTANCE": "the instance folder (database, uploads, secret key); default ./instance",
+    "MOODLENS_BACKEND": "onnx (default) or torch: where the networks run on a CPU (inference/backends.py)",
+}
+
+
+def configure(app: Flask, overrides: dict | None) -> None:
+    """Fill app.config from the table, instance/config.py, the environment and `overrides`, then derive the rest."""
+    instance_path = Path(app.instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(FIXED)
+    app.config.update({setting.name: setting.default for setting in SETTINGS if setting.default is not None})
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("MOODLENS")
+    app.config.update(overrides or {})
+    for setting in SETTINGS:  # the conventional variables fill in only what nothing above set
+        if setting.environment and not app.config.get(setting.name):
+            app.config[setting.name] = os.environ.get(setting.environment)
+    if app.config["PRODUCTION"]:
+        app.config.update(PRODUCTION_SETTINGS)
+    _derive(app.config, instance_path)
+
+
+def _derive(config: dict, instance_path: Path) -> None:
+    """Defaults that depend on the instance folder or on other settings."""
+    config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(
+        config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{instance_path / 'moodlens.sqlite'}")
+    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or config["REDIS_URL"] or "memory://"
+    config["UPLOAD_FOLDER"] = config.get("UPLOAD_FOLDER") or str(instance_path / "uploads")
+    config["EXPLAIN_FOLDER"] = config.get("EXPLAIN_FOLDER") or str(instance_path / "explanations")
+    config["SECRET_KEY"] = config.get("SECRET_KEY") or _generated_secret_key(instance_path)
+    if not config.get("MAX_CONTENT_LENGTH"):
+        largest_mb = max(config["MAX_UPLOAD_MB"], config["MAX_VIDEO_MB"])
+        config["MAX_CONTENT_LENGTH"] = int(largest_mb * 1024 * 1024) + 64 * 1024  # room for the form fields
+
+
+def _generated_secret_key(instance_path: Path) -> str:
+    """A random key generated once into instance/secret_key (readable by its owner only)."""
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL URL as hosting services write it (postgres://, postgresql://) made to use psycopg 3."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)

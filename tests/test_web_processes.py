@@ -1,0 +1,50 @@
+"""Two web processes and a job worker, as deployed: a "Why?" explanation asked of one web process finishes
+whichever process answers the polls (its state is in the database), and the web processes never load torch:
+the worker computes it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from bench.server import AppServer, JobWorker, api_session, prepare_instance
+from tests.conftest import jpeg_bytes
+
+SETTINGS = {"JOBS_MODE": "external", "JOBS_POLL_SECONDS": 0.3, "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "two web processes"}
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def loads_torch(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_an_explanation_finishes_whichever_web_process_answers_and_none_loads_torch(tmp_path, astronaut):
+    prepare_instance(tmp_path, "owner", "owner password", SETTINGS)
+    with AppServer(tmp_path, SETTINGS, workers=2) as server, JobWorker(tmp_path, SETTINGS):
+        session = api_session(server.url, "owner", "owner password")
+        created = session.post(server.url + "/api/v1/analyses", timeout=60,
+                               files={"file": ("face.jpg", jpeg_bytes(astronaut))})
+        assert created.status_code == 201, created.text
+        url = f"{server.url}/api/v1/analyses/{created.json()['id']}/detections/1/explanation"
+        started = session.post(url, timeout=30)
+        assert started.status_code == 202 and started.json()["status"] in ("queued", "running")
+        statuses, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline:
+            document = requests.get(url, headers=session.headers, timeout=30).json()  # a new connection each time
+            statuses.append(document["status"])
+            if document["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.3)
+        assert statuses[-1] == "done", statuses
+        assert set(statuses) <= {"queued", "running", "done"}  # never "none": every process sees the job
+        assert [image["method"] for image in document["images"]] == ["occlusion", "grad_cam"]
+        assert len(list((tmp_path / "explanations").glob("*.png"))) == 2
+        web_processes = children(server.pid)
+        assert len(web_processes) == 2
+        assert not any(loads_torch(pid) for pid in web_processes)

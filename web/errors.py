@@ -1,0 +1,72 @@
+"""Domain errors to HTTP, in one place; error pages (HTML, or JSON under /api/); security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
+
+from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
+from services.errors import NotFound, StorageFailure
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def http_status_for(error: MediaError) -> int:
+    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, else 400."""
+    if isinstance(error, StorageFailure):
+        return 507
+    if isinstance(error, UnsupportedMediaType):
+        return 415
+    if isinstance(error, MediaTooLarge):
+        return 413
+    return 400
+
+
+def error_response(description: str, status: int, error: HTTPException | None = None):
+    """The error as JSON for the API, else as the error page."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=description), status
+    return render_template("error.html", error=error or _described(status, description)), status
+
+
+def _described(status: int, description: str) -> HTTPException:
+    error = HTTPException(description)
+    error.code = status
+    return error
+
+
+def _http_error(error: HTTPException):
+    if isinstance(error, RequestEntityTooLarge):
+        error.description = (f"The file is larger than the "
+                             f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:.3g} MB limit.")
+    return error_response(error.description, error.code, error)
+
+
+def _not_found(error: NotFound):
+    page = HTTPNotFound()
+    return error_response(page.description, page.code, page)
+
+
+def _media_error(error: MediaError):
+    return error_response(str(error), http_status_for(error))
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["PRODUCTION"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not request.path.startswith("/admin"):  # Flask-Admin's own pages use inline scripts
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(MediaError, _media_error)
+    app.after_request(_security_headers)
