@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import jobs
+import limiter_storage
 from extensions import csrf, db, limiter, login_manager, migrate
 
 DEFAULTS = {
@@ -67,8 +68,8 @@ def _configure(app: Flask, overrides: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})  # survive a database restart
     app.config.setdefault("REDIS_URL", os.environ.get("REDIS_URL"))
-    # Rate-limit counters live in Redis when there is one, so every web process counts together.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    # Rate-limit counters are shared by every web process: in Redis when there is one, else in the database.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or f"{limiter_storage.SCHEME}://")
     app.config.setdefault("UPLOAD_FOLDER", str(instance_path / "uploads"))
     app.config.setdefault("EXPLAIN_FOLDER", str(instance_path / "explanations"))
     if not app.config.get("SECRET_KEY"):  # Flask's own default is None

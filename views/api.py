@@ -25,7 +25,7 @@ from services import (
     owned_analysis_or_404,
     subject_insights,
 )
-from views.auth import login_limits
+from views.auth import basic_auth_username, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -68,14 +68,14 @@ def api_auth(view):
 
 
 @bp.post("/tokens")
-@login_limits
+@login_limits(basic_auth_username)
 def create_token():
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
     credentials = request.authorization
     user = None
     if credentials and credentials.type == "basic" and credentials.username:
-        user = db.session.scalar(db.select(User).filter_by(username=credentials.username))
-    if user is None or not user.check_password(credentials.password or "") or not user.active:
+        user = User.authenticate(credentials.username, credentials.password or "")
+    if user is None or not user.active:
         return _error("Invalid username or password.", 401, **{"WWW-Authenticate": 'Basic realm="moodlens"'})
     token, plain = ApiToken.issue(user, timedelta(days=current_app.config["API_TOKEN_DAYS"]))
     db.session.add(token)
