@@ -1,5 +1,6 @@
-"""Command-line tools: `flask users create-admin`, `flask users reset-password`, `flask analyze PATH [--json] [--explain]`,
-`flask explain ANALYSIS_ID`, `flask jobs work`, `flask maintenance check [--repair]`."""
+"""Command-line tools: `flask users create-admin`, `flask users reset-password`,
+`flask analyze PATH [--json] [--explain]`, `flask explain ANALYSIS_ID`, `flask jobs work`,
+`flask maintenance check [--repair]`."""
 
 from __future__ import annotations
 

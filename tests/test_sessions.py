@@ -4,10 +4,12 @@ every process, no username discovery by timing, case-insensitive usernames, pass
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 import models
@@ -134,7 +136,8 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(app,
 
     response = change_password(client, "correct horse", "brand new password")
     assert response.status_code == 302
-    assert logged_in(client)  # this session goes on
+    assert logged_in(client)  # this session goes on, and stays remembered with a new cookie
+    assert logged_in(client_with(app, {"remember_token": cookies_of(client)["remember_token"]}))
     assert not logged_in(other_browser) and not logged_in(client_with(app, kept))
     assert login(app.test_client(), "alice").status_code == 401
     assert login(app.test_client(), "alice", "brand new password").status_code == 302
@@ -201,18 +204,18 @@ def test_unknown_usernames_cost_a_password_hash_check(app, client, monkeypatch):
     assert checks[2][0].split("$")[0] == checks[0][0].split("$")[0]  # same method and cost as a real hash
 
 
-def test_migration_lowercases_usernames_and_renames_later_case_variants(tmp_path):
-    app = make_app(tmp_path)  # migrated to the head: go back to before this change, with the names it allowed
-    with app.app_context():
-        downgrade(directory=str(ROOT / "migrations"), revision=BEFORE_SESSION_TOKENS)
+def test_migration_lowercases_usernames_and_renames_later_case_variants(app):
     names = ["Alice", "bob", "alice", "ALICE", "alice-3", "Carol"]
-    with sqlite3.connect(tmp_path / "test.sqlite") as database:
-        database.executemany("INSERT INTO user (username, password_hash, is_admin, active, created_at) "
-                             "VALUES (?, 'x', 0, 1, '2026-01-01')", [(name,) for name in names])
-    with app.app_context():
+    users = sa.table("user", sa.column("id"), sa.column("username"), sa.column("password_hash"),
+                     sa.column("is_admin"), sa.column("active"), sa.column("created_at"))
+    with app.app_context():  # back to before this change, with the names it allowed
+        downgrade(directory=str(ROOT / "migrations"), revision=BEFORE_SESSION_TOKENS)
+        db.session.execute(users.insert(), [
+            {"id": n, "username": name, "password_hash": "x", "is_admin": False, "active": True,
+             "created_at": models.utcnow()} for n, name in enumerate(names, start=1)])
+        db.session.commit()
         upgrade(directory=str(ROOT / "migrations"))
-    with sqlite3.connect(tmp_path / "test.sqlite") as database:
-        rows = database.execute("SELECT username, session_token FROM user ORDER BY id").fetchall()
+        rows = db.session.execute(db.select(User.username, User.session_token).order_by(User.id)).all()
     # the oldest of each case variant keeps the name; "alice-3" existed, so user 3 becomes "alice-3-2"
     assert [name for name, _ in rows] == ["alice", "bob", "alice-3-2", "alice-4", "alice-3", "carol"]
     assert len({token for _, token in rows}) == len(rows) and all(len(token) >= 40 for _, token in rows)
@@ -220,10 +223,16 @@ def test_migration_lowercases_usernames_and_renames_later_case_variants(tmp_path
 
 # --- login limits ---
 
-def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_field(tmp_path):
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
-    make_user(app, "target")
-    client = app.test_client()
+@pytest.fixture()
+def limited_app(app, tmp_path):
+    """The `app` database (PostgreSQL in tests/integration) behind an app with login limits of 3 a minute."""
+    return make_app(tmp_path / "limited", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                    RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+
+
+def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_field(limited_app):
+    make_user(limited_app, "target")
+    client = limited_app.test_client()
 
     def guess(n: int, password: str):  # each from another address, each with another decoy name
         return client.post("/api/v1/tokens", headers=basic("target", password), data={"username": f"decoy{n}"},
@@ -231,26 +240,29 @@ def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_
 
     assert [guess(n, f"guess {n}") for n in range(4)] == [401, 401, 401, 429]
     assert guess(9, "correct horse") == 429  # locked for a minute, whatever the password
-    make_user(app, "other")
+    make_user(limited_app, "other")
     assert client.post("/api/v1/tokens", headers=basic("other"), environ_base={"REMOTE_ADDR": "10.0.1.1"}
                        ).status_code == 201
 
 
-def test_login_limits_are_counted_in_the_database_by_default(tmp_path, monkeypatch):
+def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
     from limiter_storage import DatabaseStorage, RateLimitCounter
 
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="2 per minute")
-    assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
-    make_user(app, "target")
-    client = app.test_client()
-    assert [login(client, "target", "guess").status_code for _ in range(3)] == [401, 401, 429]
-    with app.app_context():
+    assert limited_app.config["RATELIMIT_STORAGE_URI"] == "database://"
+    make_user(limited_app, "target")
+    client = limited_app.test_client()
+    assert [login(client, "target", "guess").status_code for _ in range(4)] == [401, 401, 401, 429]
+    with limited_app.app_context():
         counts = db.session.scalars(db.select(RateLimitCounter.count)).all()
-        assert len(counts) == 2 and max(counts) == 3  # per address and per account (the check stops at one)
-        storage, now = DatabaseStorage(), time.time()
+        assert len(counts) == 2 and max(counts) == 4  # per address and per account (the check stops at one)
+        storage = DatabaseStorage()
+        with ThreadPoolExecutor(4) as pool:  # concurrent increments: none lost, none counted twice
+            counted = list(pool.map(lambda _: with_context(limited_app, storage.incr, "together", 60), range(40)))
+        assert sorted(counted) == list(range(1, 41))
+        now = time.time()
         monkeypatch.setattr("limiter_storage.time.time", lambda: now)
         assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
-        assert storage.get("k") == 3 and storage.get_expiry("k") == now + 60
+        assert storage.get("k") == 3 and storage.get_expiry("k") == pytest.approx(now + 60)
         now += 61  # the windows are over: a new one starts, and the ended counters are dropped
         assert storage.get("k") == 0 and storage.incr("k", 60, amount=2) == 2
         assert db.session.scalar(db.select(db.func.count()).select_from(RateLimitCounter)) == 1
@@ -258,21 +270,35 @@ def test_login_limits_are_counted_in_the_database_by_default(tmp_path, monkeypat
         assert storage.get("k") == 0 and storage.check()
 
 
-def test_login_limits_hold_across_gunicorn_workers(tmp_path, monkeypatch):
-    """Three gunicorn processes, concurrent guesses: the limit holds for them together, not per process."""
-    from concurrent.futures import ThreadPoolExecutor
+def with_context(app, function, *args):
+    with app.app_context():
+        return function(*args)
 
+
+def guesses_across_gunicorn_workers(instance: Path, settings: dict, limit: int, guesses: int = 24
+                                    ) -> tuple[list[int], set[str]]:
+    """24 concurrent wrong passwords for one account through three gunicorn processes with LOGIN_LIMITS of
+    `limit` a minute: (the statuses, the pids of the processes that answered them)."""
     import requests
 
     from bench.server import AppServer, prepare_instance
 
-    limit, guesses = 5, 24
-    settings = {"RATELIMIT_ENABLED": True, "LOGIN_LIMITS": f"{limit} per minute", "SECRET_KEY": "multi-process"}
-    prepare_instance(tmp_path, "owner", "owner password", settings)
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--access-logfile - --access-logformat 'answered-by %(p)s %(s)s'")
-    with AppServer(tmp_path, settings, workers=3) as server, ThreadPoolExecutor(8) as pool:
+    settings = {**settings, "RATELIMIT_ENABLED": True, "LOGIN_LIMITS": f"{limit} per minute"}
+    prepare_instance(instance, "owner", "owner password", settings)
+    with AppServer(instance, settings, workers=3) as server, ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda n: requests.post(server.url + "/api/v1/tokens", timeout=60,
                                                          auth=("owner", f"guess {n}")).status_code, range(guesses)))
-    assert sorted(statuses) == [401] * limit + [429] * (guesses - limit)
-    answered_by = set(re.findall(r"answered-by <(\d+)> 4(?:01|29)", server.log.read_text()))
+    return statuses, set(re.findall(r"answered-by <(\d+)> 4(?:01|29)", server.log.read_text()))
+
+
+@pytest.fixture()
+def access_log_pids(monkeypatch):
+    """gunicorn writes each answer's worker pid to its log (read by guesses_across_gunicorn_workers)."""
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--access-logfile - --access-logformat 'answered-by %(p)s %(s)s'")
+
+
+def test_login_limits_hold_across_gunicorn_workers(tmp_path, access_log_pids):
+    """Three gunicorn processes, concurrent guesses: the limit holds for them together, not per process."""
+    statuses, answered_by = guesses_across_gunicorn_workers(tmp_path, {"SECRET_KEY": "multi-process"}, limit=5)
+    assert sorted(statuses) == [401] * 5 + [429] * (len(statuses) - 5)
     assert len(answered_by) >= 2, "all guesses went to one worker: the test proved nothing"

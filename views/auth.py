@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
-
-from typing import Callable
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
 from extensions import db, limiter, login_manager
 from forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
@@ -117,6 +117,10 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _has_remember_cookie() -> bool:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_limits(_current_username)
 @login_required
@@ -130,7 +134,7 @@ def change_password():
         else:
             user.set_password(form.password.data)
             db.session.commit()
-            start_session(user)
+            start_session(user, remember=_has_remember_cookie())
             flash("Your password is changed; your other sessions are logged out.", "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200
