@@ -31,9 +31,9 @@ class AdminForm(FlaskForm):
     """Flask-WTF's form (a CSRF token on every admin form) keeping the edited row as Flask-Admin's own base
     form does: its Unique validator needs `_obj` to tell the row itself from another with the same name."""
 
-    def __init__(self, formdata=None, obj=None, **kwargs):
+    def __init__(self, *args, obj=None, **kwargs):
         self._obj = obj
-        super().__init__(formdata=formdata, obj=obj, **kwargs)
+        super().__init__(*args, obj=obj, **kwargs)
 
 
 class AdminOnly:
