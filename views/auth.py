@@ -73,7 +73,7 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_LIMITS"]
 
 
-def login_limits(account_name: Callable[[], str]):
+def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
     """Limit password attempts per client address and per account (LOGIN_LIMITS); `account_name` reads the
     name from the part of the request that the view checks the password of."""
 
