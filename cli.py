@@ -1,5 +1,6 @@
-"""Command-line tools: `flask users create-admin`, `flask analyze PATH [--json] [--explain]`,
-`flask explain ANALYSIS_ID`, `flask jobs work`, `flask maintenance check [--repair]`."""
+"""Command-line tools: `flask users create-admin`, `flask users reset-password`,
+`flask analyze PATH [--json] [--explain]`, `flask explain ANALYSIS_ID`, `flask jobs work`,
+`flask maintenance check [--repair]`."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ from services import storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
 from services.maintenance import check_storage, repair_storage
+from web.forms import MIN_PASSWORD_LENGTH
 
 users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+def _set_password(user: User, password: str) -> None:
+    """Set the password (at least 8 characters); the user's sessions end."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    user.set_password(password)
 
 
 @users_cli.command("create-admin")
@@ -32,17 +41,28 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.password_option(prompt="Password for the admin")
 def create_admin(username: str, password: str) -> None:
     """Create USERNAME as an admin, or make an existing user an admin with this password."""
-    if len(password) < 8:
-        raise click.ClickException("The password must have at least 8 characters.")
-    user = db.session.scalar(db.select(User).filter_by(username=username))
+    user = User.named(username)
     if user is None:
         user = User(username=username)
         db.session.add(user)
-    user.set_password(password)
+    _set_password(user, password)
     user.is_admin = True
     user.active = True
     db.session.commit()
-    click.echo(f"{username} is an admin.", err=True)
+    click.echo(f"{user.username} is an admin.", err=True)
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+@click.password_option(prompt="New password")
+def reset_password(username: str, password: str) -> None:
+    """Give USERNAME a new password, keeping their role; their sessions end."""
+    user = User.named(username)
+    if user is None:
+        raise click.ClickException(f"There is no user {username!r}.")
+    _set_password(user, password)
+    db.session.commit()
+    click.echo(f"{user.username} has a new password; their sessions are logged out.", err=True)
 
 
 EXPLAIN_DIR = Path("moodlens-explanations")

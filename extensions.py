@@ -21,7 +21,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Counters in RATELIMIT_STORAGE_URI: memory:// in one process, the Redis of REDIS_URL when set (see app.py).
+# Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -78,10 +79,27 @@ class JobState:
     worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
 
 
+def normalize_username(name: str) -> str:
+    """Usernames are compared and stored lower-case: "Alice" and "alice" are one account."""
+    return name.strip().lower()
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@cache
+def _dummy_password_hash() -> str:
+    """A hash made like the real ones, checked for unknown usernames so they take as long as known ones."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)  # always normalize_username()'d
     password_hash: Mapped[str] = mapped_column(String(256))
+    # What the session and remember-me cookies carry (get_id): a new one revokes every session of the user.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, index=True, default=new_session_token)
     is_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -98,11 +116,48 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    def get_id(self) -> str:
+        return self.session_token
+
+    @validates("username")
+    def _normalize_username(self, _key: str, name: str) -> str:
+        return normalize_username(name)
+
+    @validates("active")
+    def _revoke_sessions_when_deactivated(self, _key: str, active: bool) -> bool:
+        if not active:
+            self.revoke_sessions()
+        return active
+
+    def revoke_sessions(self) -> None:
+        """Log the user out everywhere: every session and remember-me cookie carries the old token."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
+        """Set a new password; every existing session of the user ends."""
         self.password_hash = generate_password_hash(password)
+        self.revoke_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @classmethod
+    def named(cls, username: str) -> User | None:
+        return db.session.scalar(db.select(cls).filter_by(username=normalize_username(username)))
+
+    @classmethod
+    def by_session_token(cls, token: str) -> User | None:
+        return db.session.scalar(db.select(cls).filter_by(session_token=token))
+
+    @classmethod
+    def authenticate(cls, username: str, password: str) -> User | None:
+        """The user with this name and password (active or not), else None. An unknown name costs a password
+        hash check too, so the time taken does not tell which usernames exist."""
+        user = cls.named(username)
+        if user is None:
+            check_password_hash(_dummy_password_hash(), password)
+            return None
+        return user if user.check_password(password) else None
 
     def __str__(self) -> str:
         return self.username

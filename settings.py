@@ -17,6 +17,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from web import limiter_storage
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -48,7 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLALCHEMY_DATABASE_URI", None, "the database; default SQLite in instance/moodlens.sqlite",
             environment="DATABASE_URL"),
     Setting("REDIS_URL", None, "Redis for JOBS_MODE=redis and shared rate limits", environment="REDIS_URL"),
-    Setting("RATELIMIT_STORAGE_URI", None, "rate-limit counters; default REDIS_URL when set, else memory://"),
+    Setting("RATELIMIT_STORAGE_URI", None, "rate-limit counters, shared by every process: default REDIS_URL when "
+                                           "set, else the database (database://)"),
     Setting("UPLOAD_FOLDER", None, "uploads and thumbnails; default instance/uploads (share it between machines)"),
     Setting("EXPLAIN_FOLDER", None, "cached \"Why?\" heat maps; default instance/explanations (share it too)"),
     Setting("SECRET_KEY", None, "signs sessions; default a random key generated once into instance/secret_key",
@@ -96,7 +99,8 @@ def _derive(config: dict, instance_path: Path) -> None:
     """Defaults that depend on the instance folder or on other settings."""
     config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(
         config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{instance_path / 'moodlens.sqlite'}")
-    config["RATELIMIT_STORAGE_URI"] = config.get("RATELIMIT_STORAGE_URI") or config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_STORAGE_URI"] = (config.get("RATELIMIT_STORAGE_URI") or config["REDIS_URL"]
+                                       or f"{limiter_storage.SCHEME}://")
     config["UPLOAD_FOLDER"] = config.get("UPLOAD_FOLDER") or str(instance_path / "uploads")
     config["EXPLAIN_FOLDER"] = config.get("EXPLAIN_FOLDER") or str(instance_path / "explanations")
     config["SECRET_KEY"] = config.get("SECRET_KEY") or _generated_secret_key(instance_path)

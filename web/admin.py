@@ -28,8 +28,17 @@ def _refuse():
     return redirect(url_for("auth.login", next=request.full_path))
 
 
+class AdminForm(FlaskForm):
+    """Flask-WTF's form (a CSRF token on every admin form) keeping the edited row as Flask-Admin's own base
+    form does: its Unique validator needs `_obj` to tell the row itself from another with the same name."""
+
+    def __init__(self, *args, obj=None, **kwargs):
+        self._obj = obj
+        super().__init__(*args, obj=obj, **kwargs)
+
+
 class AdminOnly:
-    form_base_class = FlaskForm  # Flask-WTF CSRF token on every admin form
+    form_base_class = AdminForm
     page_size = 25
 
     def is_accessible(self) -> bool:

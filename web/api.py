@@ -17,7 +17,7 @@ from services.access import owned
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.documents import analysis_document, iso_utc
 from services.insights import alert_results, history_of, subject_insights
-from web.auth import login_limits
+from web.auth import basic_auth_username, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -60,14 +60,14 @@ def api_auth(view):
 
 
 @bp.post("/tokens")
-@login_limits
+@login_limits(basic_auth_username)
 def create_token():
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
     credentials = request.authorization
     user = None
     if credentials and credentials.type == "basic" and credentials.username:
-        user = db.session.scalar(db.select(User).filter_by(username=credentials.username))
-    if user is None or not user.check_password(credentials.password or "") or not user.active:
+        user = User.authenticate(credentials.username, credentials.password or "")
+    if user is None or not user.active:
         return _error("Invalid username or password.", 401, **{"WWW-Authenticate": 'Basic realm="moodlens"'})
     token, plain = ApiToken.issue(user, timedelta(days=current_app.config["API_TOKEN_DAYS"]))
     db.session.add(token)

@@ -1,23 +1,33 @@
-"""Registration, log-in and log-out."""
+"""Registration, log-in, log-out and password change; the per-account limit on password guesses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
 from extensions import db, limiter, login_manager
-from models import User
-from web.forms import ConfirmForm, LoginForm, RegisterForm
+from models import User, normalize_username
+from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None  # deactivation logs out at once
+def load_user(session_token: str) -> User | None:
+    """The user whose current session token the cookie carries: a rotated token (log-out, password change,
+    deactivation) ends every session and remember-me cookie made with the old one."""
+    user = User.by_session_token(session_token)
+    return user if user is not None and user.active else None
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Log in on a fresh session: nothing from before the log-in carries over."""
+    session.clear()
+    login_user(user, remember=remember)
 
 
 def _safe_next(target: str | None) -> str:
@@ -33,52 +43,64 @@ def register():
         return redirect(url_for("analyze.upload"))
     form = RegisterForm()
     if form.validate_on_submit():
-        if db.session.scalar(db.select(User).filter_by(username=form.username.data)):
+        if User.named(form.username.data):
             form.username.errors.append("That username is taken.")
         else:
             user = User(username=form.username.data)
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
-            login_user(user)
+            start_session(user)
             flash("Welcome to Moodlens! Upload a photo to get started.", "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
 
 
-def login_account_key() -> str:
-    """Rate-limit key for password guesses against one account (form or HTTP Basic), from any address."""
-    name = request.form.get("username") or (request.authorization.username if request.authorization else "")
-    return "account:" + (name or "").strip().lower()
+def form_username() -> str:
+    return request.form.get("username", "")
+
+
+def basic_auth_username() -> str:
+    credentials = request.authorization
+    return (credentials.username or "") if credentials is not None else ""
+
+
+def _current_username() -> str:
+    return getattr(current_user, "username", "")
 
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_LIMITS"]
 
 
-def login_limits(view):
-    """Limit password attempts per client address and per account (LOGIN_LIMITS)."""
+def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
+    """Limit password attempts per client address and per account (LOGIN_LIMITS); `account_name` reads the
+    name from the part of the request that the view checks the password of."""
+
+    def account_key() -> str:
+        return "account:" + normalize_username(account_name())
+
     per_address = limiter.limit(_login_limit, methods=["POST"],
                                 error_message="Too many log-in attempts; wait a minute.")
-    per_account = limiter.limit(_login_limit, methods=["POST"], key_func=login_account_key,
+    per_account = limiter.limit(_login_limit, methods=["POST"], key_func=account_key,
                                 error_message="Too many log-in attempts for this account; wait a minute.")
-    return per_address(per_account(view))
+    return lambda view: per_address(per_account(view))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limits
+@login_limits(form_username)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(db.select(User).filter_by(username=form.username.data))
-        if user is None or not user.check_password(form.password.data):
+        user = User.authenticate(form.username.data, form.password.data)
+        if user is None:
             flash("Wrong username or password.", "error")
         elif not user.active:
             flash("This account has been deactivated.", "error")
         else:
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
@@ -88,6 +110,31 @@ def login():
 @login_required
 def logout():
     if ConfirmForm().validate_on_submit():
+        current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
+        db.session.commit()
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _has_remember_cookie() -> bool:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_limits(_current_username)
+@login_required
+def change_password():
+    """A new password, given the current one; the user's other sessions end, this one goes on."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if not user.check_password(form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            user.set_password(form.password.data)
+            db.session.commit()
+            start_session(user, remember=_has_remember_cookie())
+            flash("Your password is changed; your other sessions are logged out.", "success")
+            return redirect(url_for("analyze.upload"))
+    return render_template("auth/password.html", form=form), 400 if form.errors else 200

@@ -15,16 +15,29 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class RegisterForm(FlaskForm):
+MIN_PASSWORD_LENGTH = 8
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice."""
+
+    password = PasswordField("Password", validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=128)])
+    confirm = PasswordField("Repeat password", validators=[
+        InputRequired(), EqualTo("password", message="The passwords do not match."),
+    ])
+
+
+class RegisterForm(NewPasswordForm):
     username = StringField("Username", validators=[
         InputRequired(), Length(min=3, max=32),
         Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letters, digits, dots, dashes and underscores only."),
     ])
-    password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
-    confirm = PasswordField("Repeat password", validators=[
-        InputRequired(), EqualTo("password", message="The passwords do not match."),
-    ])
     submit = SubmitField("Create account")
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password = PasswordField("Current password", validators=[InputRequired(), Length(max=128)])
+    submit = SubmitField("Change password")
 
 
 class UploadForm(FlaskForm):

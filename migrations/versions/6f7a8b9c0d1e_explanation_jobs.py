@@ -1,7 +1,7 @@
 """explanation: "Why?" requests become jobs of the durable queue (status and progress in the database)
 
 Revision ID: 6f7a8b9c0d1e
-Revises: 5e6f7a8b9c0d
+Revises: e2f3a4b5c6d7
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '6f7a8b9c0d1e'
-down_revision = '5e6f7a8b9c0d'
+down_revision = 'e2f3a4b5c6d7'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,96 @@
+"""Flask-Limiter's counters in the application's database (RATELIMIT_STORAGE_URI = "database://"), so that
+every process that shares the database (gunicorn workers, several machines) counts against one limit.
+
+A `limits` storage for its default fixed-window strategy: one row per limit key holds the count and the end
+of its window; an increment is one atomic upsert (SQLite and PostgreSQL both have INSERT ... ON CONFLICT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from limits.storage import Storage
+from sqlalchemy import Float, Integer, String, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+
+SCHEME = "database"
+
+
+class RateLimitCounter(db.Model):
+    """A fixed-window counter: `count` hits of the limit `key_hash` until `expires_at` (Unix time)."""
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256: keys hold what clients sent
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _upsert(values: dict):
+    """INSERT ... ON CONFLICT for the database in use."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(RateLimitCounter).values(**values)
+
+
+class DatabaseStorage(Storage):
+    """`limits` storage on the Flask-SQLAlchemy engine (used inside an app context: requests, CLI)."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add `amount` to the key's count, starting a new window of `expiry` seconds if the last one ended."""
+        now = time.time()
+        counter = RateLimitCounter.__table__.c
+        expired = counter.expires_at <= now
+        statement = _upsert({"key_hash": _key_hash(key), "count": amount, "expires_at": now + expiry})
+        statement = statement.on_conflict_do_update(index_elements=[counter.key_hash], set_={
+            "count": case((expired, amount), else_=counter.count + amount),
+            "expires_at": case((expired, now + expiry), else_=counter.expires_at),
+        }).returning(counter.count)
+        with db.engine.begin() as connection:
+            count = connection.scalar(statement)
+        if count == amount:  # a new window: also drop the counters whose windows are over
+            with db.engine.begin() as connection:
+                connection.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= now))
+        return count
+
+    def _live_row(self, key: str):
+        now = time.time()
+        with db.engine.connect() as connection:
+            return connection.execute(select(RateLimitCounter.count, RateLimitCounter.expires_at).where(
+                RateLimitCounter.key_hash == _key_hash(key), RateLimitCounter.expires_at > now)).first()
+
+    def get(self, key: str) -> int:
+        row = self._live_row(key)
+        return row.count if row is not None else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._live_row(key)
+        return row.expires_at if row is not None else time.time()
+
+    def check(self) -> bool:
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with db.engine.begin() as connection:
+            return connection.execute(delete(RateLimitCounter)).rowcount
+
+    def clear(self, key: str) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(delete(RateLimitCounter).where(RateLimitCounter.key_hash == _key_hash(key)))
