@@ -61,4 +61,4 @@ def test_a_job_enqueued_twice_runs_once(tmp_path, database_url, redis_server, tw
 def test_rate_limits_are_counted_in_redis_when_there_is_one(tmp_path, database_url, redis_server):
     app = redis_app(tmp_path, database_url, redis_server.url)
     assert app.config["RATELIMIT_STORAGE_URI"] == redis_server.url
-    assert make_app(tmp_path / "plain").config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert make_app(tmp_path / "plain").config["RATELIMIT_STORAGE_URI"] == "database://"  # shared without Redis

@@ -8,6 +8,7 @@ job loses nothing (the other one runs it again); a person's browser sees the pro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -93,6 +94,7 @@ def test_two_workers_share_the_jobs_and_a_killed_worker_loses_none(tmp_path, dat
         page.goto(server.url + "/analyze")
         page.set_input_files("#file", str(long[0]))
         page.click("input[type=submit]")
+        page.wait_for_url(re.compile(r"/analyses/\d+"), timeout=120_000)  # the upload has been stored
         seen = watch_progress(page)
         page.wait_for_selector(".timeline-chart", timeout=120_000)
         shot(page, "scaleout-video-result")
