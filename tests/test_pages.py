@@ -10,6 +10,7 @@ from datetime import date
 import numpy as np
 from PIL import Image
 
+from models import utcnow
 from services.storage import thumbnail_bytes
 from tests.conftest import upload
 from tests.test_subjects import add_subject, subject_id
@@ -69,3 +70,15 @@ def test_the_mood_calendar_names_each_month_over_the_week_it_starts():
 def test_trend_axis_labels_the_first_middle_and_last_period():
     assert axis_labels(["a", "b", "c", "d", "e"]) == ["a", "", "c", "", "e"]
     assert axis_labels(["only"]) == ["only"]
+
+
+def test_dashboard_charts_have_axes_and_the_calendar_a_legend(app, client, alice, astronaut_jpeg):
+    upload(client, astronaut_jpeg, "face.jpg")
+    page = client.get("/dashboard").get_data(as_text=True)
+    trend = re.search(r'<figure class="plot">.*?</figure>', page, re.S).group(0)
+    assert 'class="trend-chart"' in trend and re.search(r'class="y-axis".*100%.*50%.*0%', trend, re.S)
+    calendar = page[page.index('<svg class="calendar"'):]
+    month = utcnow().strftime("%b")  # this month starts within the last 12 weeks, so its name is shown
+    assert re.search(rf'<text x="\d+" y="10">{month}</text>', calendar)
+    legend = re.search(r'<ul class="legend" aria-label="Calendar colours">.*?</ul>', page, re.S).group(0)
+    assert "happy" in legend and "nothing analysed" in legend
