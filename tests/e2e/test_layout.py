@@ -31,7 +31,7 @@ TAB_STOPS = 12  # focus rings checked per page, from the top
 
 
 def transparent_png(astronaut: np.ndarray) -> bytes:
-    """The astronaut cut out: left and right thirds fully transparent (and black underneath)."""
+    """The astronaut cut out: a band on the left and one on the right fully transparent (black underneath)."""
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
     rgba[:, :110] = 0
     rgba[:, 400:] = 0
@@ -97,7 +97,8 @@ def focus_rings(page: Page) -> list[dict]:
 
 
 def audit_page(page: Page, url: str, screenshot: Path) -> dict:
-    page.goto(url)
+    response = page.goto(url)
+    assert response.ok, f"{url}: {response.status}"
     page.wait_for_load_state("load")
     page.evaluate(AUDIT)
     report = page.evaluate(f"() => window.moodlensAudit.page({MIN_FONT_PX})")
