@@ -57,9 +57,17 @@ def explanation_files(stored_name: str) -> list[Path]:
     return sorted(folder.glob(f"{Path(stored_name).stem}-*.png")) if folder.is_dir() else []
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """The image in RGB, any transparency laid over white (a plain conversion shows transparent pixels as the
+    colour stored under them, often black)."""
+    if not image.has_transparency_data:
+        return image.convert("RGB")
+    return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA")).convert("RGB")
+
+
 def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
-    """A JPEG of the image, at most `max_side` pixels on its longer side."""
-    image = image.convert("RGB")
+    """A JPEG of the image (transparent parts on white), at most `max_side` pixels on its longer side."""
+    image = on_white(image)
     image.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)

@@ -1,4 +1,7 @@
-"""Geometry for the server-rendered SVG charts (no JavaScript, no CDN, CSP-safe)."""
+"""Geometry for the server-rendered SVG charts (no JavaScript, no CDN, CSP-safe).
+
+Plots on a 0-100% scale (templates/_macros.html `percent_plot`) are drawn in a box 100 units high that CSS
+stretches to the plot's size; their labels are HTML text, so they keep their size on a phone."""
 
 from __future__ import annotations
 
@@ -52,24 +55,31 @@ def stacked_columns(counts_by_period: dict[str, dict[str, int]], labels: tuple[s
     return columns
 
 
+def axis_labels(labels: list[str]) -> list[str]:
+    """The labels with all but the first, the middle and the last blanked: an axis with room for three."""
+    shown = {0, len(labels) // 2, len(labels) - 1}
+    return [label if index in shown else "" for index, label in enumerate(labels)]
+
+
 @dataclass(frozen=True)
 class Line:
     label: str
-    points: str  # SVG polyline points in a TIMELINE_WIDTH x TIMELINE_HEIGHT box
+    points: str  # SVG polyline points in a PLOT_SIZE x PLOT_SIZE box
 
 
-TIMELINE_WIDTH, TIMELINE_HEIGHT = 600, 200
+PLOT_SIZE = 100
 
 
 def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
-    """One polyline per emotion: x is time (0..duration), y is probability (1 at the top)."""
+    """One polyline per emotion: x is the share of the duration, y the probability (1 at the top), both in
+    percent of the plot."""
     if not timeline:
         return []
     span = duration or max(point["t"] for point in timeline) or 1.0
     labels = list(timeline[0]["emotions"])
     return [
         Line(label, " ".join(
-            f"{TIMELINE_WIDTH * point['t'] / span:.1f},{TIMELINE_HEIGHT * (1 - point['emotions'][label]):.1f}"
+            f"{PLOT_SIZE * point['t'] / span:.2f},{PLOT_SIZE * (1 - point['emotions'][label]):.2f}"
             for point in timeline
         ))
         for label in labels
@@ -95,3 +105,19 @@ def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int =
         top = max(set(tops), key=tops.count) if tops else None
         cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, top, len(tops)))
     return cells
+
+
+@dataclass(frozen=True)
+class MonthLabel:
+    week: int  # the calendar column it stands over
+    name: str
+
+
+def calendar_months(cells: list[CalendarCell], min_gap: int = 3) -> list[MonthLabel]:
+    """A month's name over the week in which it starts; the first week names its own month unless the next
+    month starts within `min_gap` weeks (the two names would overlap)."""
+    starts = [MonthLabel(cell.week, date.fromisoformat(cell.day).strftime("%b"))
+              for cell in cells if cell.day.endswith("-01")]
+    if cells and (not starts or starts[0].week >= min_gap):
+        starts.insert(0, MonthLabel(0, date.fromisoformat(cells[0].day).strftime("%b")))
+    return starts

@@ -20,7 +20,7 @@ from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, 
 from services.access import owned
 from services.documents import iso_utc
 from services.insights import alert_results, history_of, subject_insights
-from web.charts import calendar_cells, horizontal_bars, stacked_columns
+from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 
 bp = Blueprint("dashboard", __name__)
@@ -70,6 +70,8 @@ def index():
     tops_by_day: dict = defaultdict(list)
     for created_at, top in rows:
         tops_by_day[created_at.date()].append(top)
+    columns = stacked_columns(trend(rows, period, utcnow()), ALL_EMOTIONS)
+    calendar = calendar_cells(tops_by_day, utcnow().date())
     return render_template(
         "dashboard/index.html",
         subject=subject,
@@ -78,8 +80,10 @@ def index():
         face_count=len(rows),
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in ALL_EMOTIONS},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
-        columns=stacked_columns(trend(rows, period, utcnow()), ALL_EMOTIONS),
-        calendar=calendar_cells(tops_by_day, utcnow().date()),
+        columns=columns,
+        trend_labels=axis_labels([column.period for column in columns]),
+        calendar=calendar,
+        months=calendar_months(calendar),
         labels=ALL_EMOTIONS,
         period=period,
         insights=subject_insights(subject) if subject else None,

@@ -1,0 +1,62 @@
+"""Browser-test fixtures: the real app served from a thread (with the embedded job worker) and Debian's
+/usr/bin/chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from app import create_app
+from tests.conftest import ROOT, make_user
+
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture()
+def live_app(tmp_path):
+    """(app, base URL): the app on a migrated SQLite database, served on a free loopback port."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite'}", "SECRET_KEY": "e2e",
+                      "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False,
+                      "VIDEO_FPS": 10},  # more frames per video: the progress bar has time to move
+                     instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    make_user(app, "admin", "admin password", admin=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["moodlens_jobs"].stop()
+
+
+@pytest.fixture()
+def live_server(live_app) -> str:
+    return live_app[1]
+
+
+@pytest.fixture()
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A desktop-sized page that records console errors in `page.console_errors`."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.console_errors = []
+    page.on("console", lambda message: page.console_errors.append(message.text)
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    return page

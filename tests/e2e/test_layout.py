@@ -1,0 +1,129 @@
+"""Every main page at desktop (1280 px) and phone (390 px) width, in Chromium: no sideways scrolling, nothing cut
+off, readable chart labels, WCAG contrast for text, chart marks and the focus ring (tests/e2e/audit.js).
+
+A screenshot of each page and width is saved in SCREENS (the system's temporary folder; overwritten by each run),
+to be looked at."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page
+
+from bench.clips import moving_faces_frames, write_video
+from extensions import db
+from insights.report import week_start
+from models import Analysis, Detection, JobStatus, Subject, User, utcnow
+from tests.conftest import jpeg_bytes, login, make_user, upload
+
+AUDIT = (Path(__file__).parent / "audit.js").read_text()
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+MIN_FONT_PX = 11
+SCREENS = Path(tempfile.gettempdir()) / "moodlens-e2e-layout"
+TAB_STOPS = 12  # focus rings checked per page, from the top
+
+
+def transparent_png(astronaut: np.ndarray) -> bytes:
+    """The astronaut cut out: a band on the left and one on the right fully transparent (black underneath)."""
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    rgba[:, :110] = 0
+    rgba[:, 400:] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def wait_until_done(app, analysis_id: int, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with app.app_context():
+            if db.session.get(Analysis, analysis_id).status == JobStatus.DONE:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"analysis {analysis_id} did not finish in {seconds} s")
+
+
+def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
+    """A user with photos and a clip over two months, all assigned to one person; the main pages' paths."""
+    make_user(app, "dana")
+    client = app.test_client()
+    login(client, "dana")
+    photos = [upload(client, transparent_png(astronaut), "cut-out.png")]
+    photos += [upload(client, jpeg_bytes(astronaut), f"astronaut-{n}.jpg") for n in (2, 3)]
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 20, faces=2))
+    video = upload(client, clip.read_bytes(), "clip.mp4")
+    ids = [int(response.location.rsplit("/", 1)[1]) for response in (*photos, video)]
+    wait_until_done(app, ids[-1])
+    today = utcnow()
+    last_monday = week_start(today.date()) - timedelta(days=7)
+    dates = [today, datetime.combine(last_monday, datetime.min.time()) + timedelta(days=1, hours=10),
+             today - timedelta(days=45), today - timedelta(days=5)]
+    with app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username="dana"))
+        user.weekly_report = True
+        mia = Subject(user_id=user.id, name="Mia", kind="person")
+        db.session.add(mia)
+        for analysis_id, created_at in zip(ids, dates):
+            db.session.get(Analysis, analysis_id).created_at = created_at
+        for detection in db.session.scalars(db.select(Detection).where(Detection.analysis_id.in_(ids))):
+            detection.subject = mia
+        db.session.commit()
+        mia_id = mia.id
+    week = "{}-W{:02d}".format(*last_monday.isocalendar()[:2])
+    return {"upload": "/analyze", "photo-result": f"/analyses/{ids[0]}", "video-result": f"/analyses/{ids[-1]}",
+            "history": "/analyses", "dashboard": "/dashboard", "subject-dashboard": f"/dashboard?subject={mia_id}",
+            "subjects": "/subjects", "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about"}
+
+
+def focus_rings(page: Page) -> list[dict]:
+    """The first TAB_STOPS focus rings whose outline is missing, thin or below 3:1 against its surroundings."""
+    page.evaluate("() => document.activeElement?.blur()")
+    failures = []
+    for _ in range(TAB_STOPS):
+        page.keyboard.press("Tab")
+        ring = page.evaluate("() => window.moodlensAudit.focus()")
+        if ring["element"].startswith("body"):  # past the last focusable element
+            break
+        if ring["style"] == "none" or ring["width"] < 2 or ring["ratio"] < 3:
+            failures.append(ring)
+    return failures
+
+
+def audit_page(page: Page, url: str, screenshot: Path) -> dict:
+    response = page.goto(url)
+    assert response.ok, f"{url}: {response.status}"
+    page.wait_for_load_state("load")
+    page.evaluate(AUDIT)
+    report = page.evaluate(f"() => window.moodlensAudit.page({MIN_FONT_PX})")
+    page.screenshot(path=str(screenshot), full_page=True)
+    problems = {key: report[key] for key in ("cutOff", "texts", "marks") if report[key]}
+    if report["scrollWidth"] > report["innerWidth"]:
+        problems["scrolls sideways"] = f"{report['scrollWidth']} px wide in {report['innerWidth']} px"
+    if rings := focus_rings(page):
+        problems["focus rings"] = rings
+    return problems
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_main_pages_fit_and_read_well(live_app, browser, astronaut, tmp_path, viewport):
+    app, base = live_app
+    paths = seed_history(app, astronaut, tmp_path)
+    context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "phone",
+                                  has_touch=viewport == "phone")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "dana")
+    page.fill("#password", "correct horse")
+    page.click("input[type=submit]")
+    SCREENS.mkdir(exist_ok=True)
+    problems = {name: found for name, path in paths.items()
+                if (found := audit_page(page, base + path, SCREENS / f"{viewport}-{name}.png"))}
+    context.close()
+    assert not problems, f"screenshots in {SCREENS}: {problems}"

@@ -1,0 +1,84 @@
+"""Page details a browser test would be slow to check: the About page and where it is linked, form labels and
+attributes, chart geometry (month names, axis labels) and transparent uploads shown on white."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+import numpy as np
+from PIL import Image
+
+from models import utcnow
+from services.storage import thumbnail_bytes
+from tests.conftest import upload
+from tests.test_subjects import add_subject, subject_id
+from web.charts import axis_labels, calendar_cells, calendar_months
+
+
+def test_the_about_page_explains_the_models_in_plain_words(client):
+    page = client.get("/about")
+    assert page.status_code == 200  # public: linked from every page's footer
+    text = " ".join(page.get_data(as_text=True).split())
+    assert "About the models" in text and "72 times in 100" in text and "42 times in 100" in text
+    assert 'href="/about"' in client.get("/login").get_data(as_text=True)
+
+
+def test_results_link_to_the_about_page_instead_of_model_names(app, client, alice, astronaut_jpeg):
+    result = client.get(upload(client, astronaut_jpeg, "face.jpg").location).get_data(as_text=True)
+    assert 'href="/about"' in result
+    assert "Models:" not in result and "facenet" not in result and "macro-F1" not in result
+
+
+def test_fields_carry_no_autocomplete_none_and_labels_point_at_their_fields(app, client, alice):
+    assert 'autocomplete="None"' not in client.get("/subjects").get_data(as_text=True)
+    add_subject(client, "Mia")
+    page = client.get(f"/dashboard?subject={subject_id(app, 'Mia')}").get_data(as_text=True)
+    form = re.search(r'<form[^>]*class="alert-form".*?</form>', page, re.S).group(0)
+    assert not re.search(r"<label[^>]*>[^<]*<(select|input)", form)  # no label wrapped around its field
+    for name in ("emotion", "percent", "days"):
+        assert f'<label for="{name}">' in form and f'id="{name}"' in form
+
+
+def test_register_form_keeps_its_autocomplete_hints(client):
+    page = client.get("/register").get_data(as_text=True)
+    assert 'autocomplete="username"' in page and 'autocomplete="new-password"' in page
+
+
+def test_a_transparent_png_gets_a_white_thumbnail(app, client, alice, astronaut):
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    rgba[:, :100] = 0  # transparent, and black underneath
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    thumbnail = Image.open(io.BytesIO(thumbnail_bytes(buffer.getvalue())))
+    assert thumbnail.mode == "RGB" and min(thumbnail.getpixel((5, 100))) >= 250
+    shrunk = np.asarray(Image.fromarray(astronaut).resize(thumbnail.size), dtype=int)
+    assert np.abs(np.asarray(thumbnail, dtype=int)[:, 80:] - shrunk[:, 80:]).mean() < 6  # the rest is the photo
+
+
+def test_the_mood_calendar_names_each_month_over_the_week_it_starts():
+    cells = calendar_cells({}, today=date(2026, 12, 1))  # 12 weeks from Monday 2026-09-14
+    months = calendar_months(cells)
+    weeks_of = {month.name: month.week for month in months}
+    assert list(weeks_of) == ["Oct", "Nov", "Dec"]  # September's name would overlap October's (2 weeks on)
+    assert cells[weeks_of["Nov"] * 7].day <= "2026-11-01" < cells[weeks_of["Nov"] * 7 + 7].day
+    later = calendar_months(calendar_cells({}, today=date(2027, 1, 26)))  # from Monday 2026-11-09
+    assert [(month.week, month.name) for month in later] == [(0, "Nov"), (3, "Dec"), (7, "Jan")]
+
+
+def test_trend_axis_labels_the_first_middle_and_last_period():
+    assert axis_labels(["a", "b", "c", "d", "e"]) == ["a", "", "c", "", "e"]
+    assert axis_labels(["only"]) == ["only"]
+
+
+def test_dashboard_charts_have_axes_and_the_calendar_a_legend(app, client, alice, astronaut_jpeg):
+    upload(client, astronaut_jpeg, "face.jpg")
+    page = client.get("/dashboard").get_data(as_text=True)
+    trend = re.search(r'<figure class="plot">.*?</figure>', page, re.S).group(0)
+    assert 'class="trend-chart"' in trend and re.search(r'class="y-axis".*100%.*50%.*0%', trend, re.S)
+    calendar = page[page.index('<svg class="calendar"'):]
+    month = utcnow().strftime("%b")  # this month starts within the last 12 weeks, so its name is shown
+    assert re.search(rf'<text x="\d+" y="10">{month}</text>', calendar)
+    legend = re.search(r'<ul class="legend" aria-label="Calendar colours">.*?</ul>', page, re.S).group(0)
+    assert "happy" in legend and "nothing analysed" in legend
