@@ -2,9 +2,10 @@
 and rows always change together. One module per job:
 
 - analyses: accept an upload (analyse a photo now, store and queue a video), the video job, delete, list;
-- documents: the one JSON shape of an analysis (API and CLI);
+- documents: the JSON shapes of an analysis (API and CLI) and of a subject;
 - explanations: "Why?" heat maps as jobs of the durable queue;
 - insights: subjects' histories, insight caches and alerts;
+- subjects: create, delete, assign detections to subjects of their kind, count and list appearances;
 - maintenance: the orphan scan and its repair;
 - storage: every file path, thumbnails, writes and deletes;
 - access: ownership checks.

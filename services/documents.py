@@ -1,11 +1,14 @@
-"""The one JSON shape of an analysis, for the API and `flask analyze --json`: photos list their detections,
-videos their tracks with timelines; an analysis that was not stored (the CLI) has no id and no date."""
+"""The JSON shapes of the API and `flask analyze --json`: an analysis (photos list their detections, videos their
+tracks with timelines, each with the subject it is assigned to; a stored analysis links its files; one that was
+not stored, the CLI's, has no id, no date and no files) and a subject."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from models import Analysis, Detection, JobStatus, Media
+from flask import url_for
+
+from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 
 
 def iso_utc(moment: datetime) -> str:
@@ -13,13 +16,30 @@ def iso_utc(moment: datetime) -> str:
 
 
 def detection_document(detection: Detection) -> dict:
-    return {"kind": detection.kind, "box": detection.box, "score": round(detection.score, 4),
-            "emotions": detection.emotions, "top": detection.top}
+    """A photo's face or animal; `position` is its number in URLs (…/detections/POSITION/…)."""
+    return {"position": detection.position, "kind": detection.kind, "box": detection.box,
+            "score": round(detection.score, 4), "emotions": detection.emotions, "top": detection.top,
+            "subject": detection.subject_id}
 
 
 def track_document(detection: Detection) -> dict:
+    """A video's track; `track_id` is its number in URLs (…/detections/TRACK_ID/…)."""
     return {"track_id": detection.track_id, "kind": detection.kind, "summary": detection.summary,
-            "timeline": detection.timeline, "transitions": detection.transitions}
+            "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id}
+
+
+def found_document(detection: Detection) -> dict:
+    """A detection as its analysis lists it: a track of a video, else a photo's detection."""
+    return track_document(detection) if detection.analysis.media == Media.VIDEO else detection_document(detection)
+
+
+def file_urls(analysis: Analysis) -> dict[str, str | None]:
+    """Where a stored analysis's files are (a bearer token fetches them too): the upload, its thumbnail (None
+    until a video is analysed) and, for videos, the frame at ?t=SECONDS."""
+    thumbnail = url_for("analyze.media_file", analysis_id=analysis.id, variant="thumb") if analysis.thumb_name else None
+    return {"original": url_for("analyze.media_file", analysis_id=analysis.id, variant="original"),
+            "thumbnail": thumbnail,
+            "frame": url_for("analyze.video_frame", analysis_id=analysis.id) if analysis.media == Media.VIDEO else None}
 
 
 def analysis_document(analysis: Analysis) -> dict:
@@ -34,6 +54,8 @@ def analysis_document(analysis: Analysis) -> dict:
         "height": analysis.height,
         "model": {"detector": analysis.detector, "classifier": analysis.classifier},
     }
+    if analysis.id is not None:
+        document["files"] = file_urls(analysis)
     if JobStatus(analysis.status).active:
         document["progress"] = analysis.progress
     if analysis.status == JobStatus.FAILED:
@@ -44,3 +66,9 @@ def analysis_document(analysis: Analysis) -> dict:
     else:
         document["detections"] = [detection_document(detection) for detection in analysis.detections]
     return document
+
+
+def subject_document(subject: Subject, appearances: int) -> dict:
+    """A subject, how many appearances it has, and whether its kind has an emotion model (cats: not yet)."""
+    return {"id": subject.id, "name": subject.name, "kind": subject.kind, "created_at": iso_utc(subject.created_at),
+            "appearances": appearances, "emotion_model": SubjectKind(subject.kind).emotion_classes is not None}

@@ -10,6 +10,15 @@ class NotFound(LookupError):
     """No such row for this user: another user's row is "not found" too, never "forbidden"."""
 
 
+class Refused(ValueError):
+    """A request the domain refuses as it stands (a face assigned to a dog, a name that is too long): its message
+    says why, for the user."""
+
+
+class Conflict(Refused):
+    """The request clashes with what exists (a second subject of the same name)."""
+
+
 class StorageFailure(MediaError):
     """The upload could not be written (disk full, folder not writable); nothing was kept."""
 

@@ -1,12 +1,14 @@
-"""Flask-Admin: admins only; user moderation; deleting an analysis deletes its files."""
+"""Flask-Admin: admins only; user moderation; any analysis's result page, read-only, from the admin; deleting an
+analysis deletes its files."""
 
 from __future__ import annotations
 
 import re
 
+import jobs
 from extensions import db
-from models import Analysis, User
-from tests.conftest import login, make_user, upload, upload_files
+from models import Analysis, Detection, User
+from tests.conftest import csrf_token, login, make_user, upload, upload_files
 
 
 def test_admin_is_refused_to_others(app, client, alice):
@@ -54,3 +56,45 @@ def test_create_admin_command(app):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(db.select(User).filter_by(username="boss")).is_admin
+
+
+OWNER_ACTIONS = ("Who is this?", "/delete\"", "/explain\"", "Why “")
+
+
+def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client, astronaut_jpeg, two_face_video):
+    photo = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    video = int(upload(client, two_face_video.read_bytes(), "clip.mp4").location.rsplit("/", 1)[1])
+    owner_page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert all(action in owner_page for action in OWNER_ACTIONS) and "as an admin" not in owner_page
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    assert f'<a href="/analyses/{photo}"><img' in listing and f'<a href="/analyses/{video}"><img' in listing
+    details = admin.get(f"/admin/admin_analyses/details/?id={photo}").get_data(as_text=True)
+    assert f'href="/analyses/{photo}">Open the result page' in details
+
+    for analysis_id in (photo, video):
+        page = admin.get(f"/analyses/{analysis_id}")
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert "alice's analysis as an admin: read-only" in text and 'class="emo-text emo-' in text
+        assert not [action for action in OWNER_ACTIONS if action in text]
+        assert admin.get(f"/analyses/{analysis_id}/original").status_code == 200
+    assert admin.get(f"/analyses/{video}/frame?t=1").mimetype == "image/jpeg"
+    assert admin.get(f"/api/v1/analyses/{video}").json["status"] == "done"  # what a progress page polls
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # the next video stays queued
+    queued = int(upload(client, two_face_video.read_bytes(), "later.mp4").location.rsplit("/", 1)[1])
+    progress = admin.get(f"/analyses/{queued}").get_data(as_text=True)
+    assert "Waiting in the queue" in progress and "as an admin: read-only" in progress and "/delete" not in progress
+
+    token = csrf_token(admin, "/analyze")
+    with app.app_context():
+        face = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=photo))
+    assert admin.post(f"/analyses/{photo}/delete", data={"csrf_token": token}).status_code == 404
+    assert admin.post(f"/detections/{face}/subject", data={f"d{face}-subject": "0", "csrf_token": token}
+                      ).status_code == 404
+    assert admin.post(f"/analyses/{photo}/detections/1/explain", data={"csrf_token": token}).status_code == 404
+    assert bob_client.get(f"/analyses/{photo}").status_code == 404
+    with app.app_context():
+        assert db.session.get(Analysis, photo) is not None

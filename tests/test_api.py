@@ -108,3 +108,98 @@ def test_session_auth_needs_csrf_header_for_posts(app, client, alice, coffee_jpe
     assert post_file(client, {}, coffee_jpeg).status_code == 400
     token = csrf_token(client, "/analyze")
     assert post_file(client, {"X-CSRFToken": token}, coffee_jpeg).status_code == 201
+
+
+def create_subject(client, headers, name: str, kind: str | None = None):
+    return client.post("/api/v1/subjects", headers=headers, json={"name": name, **({"kind": kind} if kind else {})})
+
+
+def test_subjects_are_listed_created_and_deleted(client, api_users):
+    ann, ben = bearer(client, "ann"), bearer(client, "ben")
+    created = create_subject(client, ann, " Rex ", "dog")
+    assert created.status_code == 201 and created.json["name"] == "Rex" and created.json["kind"] == "dog"
+    assert created.json["appearances"] == 0 and created.json["emotion_model"] is True
+    assert client.get(created.location, headers=ann).json == created.json
+    assert create_subject(client, ann, "Eileen").json["kind"] == "person"
+    assert create_subject(client, ann, "Tom", "cat").json["emotion_model"] is False
+    assert [s["name"] for s in client.get("/api/v1/subjects", headers=ann).json["items"]] == ["Eileen", "Rex", "Tom"]
+
+    duplicate = create_subject(client, ann, "Rex", "dog")
+    assert duplicate.status_code == 409 and "Rex" in duplicate.json["error"]
+    for body in ({"name": "", "kind": "dog"}, {"name": "x" * 65}, {"name": "Ok", "kind": "horse"},
+                 {"name": 7}, {"name": "Ok", "kind": ["dog"]}, ["Rex"]):
+        refused = client.post("/api/v1/subjects", headers=ann, json=body)
+        assert refused.status_code == 400 and refused.json["error"], body
+    assert client.post("/api/v1/subjects", headers=ann, data="name=Rex").status_code == 400
+    assert client.get("/api/v1/subjects", headers=ben).json["items"] == []
+
+    rex = created.json["id"]
+    assert client.get(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404
+    assert client.delete(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404
+    assert client.delete(f"/api/v1/subjects/{rex}", headers=ann).status_code == 204
+    assert client.get(f"/api/v1/subjects/{rex}", headers=ann).status_code == 404
+    assert client.get("/api/v1/subjects").status_code == 401
+
+
+def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(client, api_users, astronaut_jpeg):
+    ann, ben = bearer(client, "ann"), bearer(client, "ben")
+    analysis_id = post_file(client, ann, astronaut_jpeg).json["id"]
+    eileen = create_subject(client, ann, "Eileen").json["id"]
+    rex = create_subject(client, ann, "Rex", "dog").json["id"]
+    bens = create_subject(client, ben, "Bea").json["id"]
+    url = f"/api/v1/analyses/{analysis_id}/detections/1/subject"
+
+    assigned = client.put(url, headers=ann, json={"subject": eileen})
+    assert assigned.status_code == 200 and assigned.json["subject"] == eileen and assigned.json["position"] == 1
+    assert client.get(f"/api/v1/analyses/{analysis_id}", headers=ann).json["detections"][0]["subject"] == eileen
+    assert client.get(f"/api/v1/subjects/{eileen}", headers=ann).json["appearances"] == 1
+
+    wrong_kind = client.put(url, headers=ann, json={"subject": rex})
+    assert wrong_kind.status_code == 400 and "Rex is a dog" in wrong_kind.json["error"]
+    for body in ({"subject": bens}, {"subject": "1"}, {"subject": True}, {"subject": 2**70}, [eileen]):
+        assert client.put(url, headers=ann, json=body).status_code == 400, body
+    assert client.put(url, headers=ben, json={"subject": bens}).status_code == 404
+    assert client.put(f"/api/v1/analyses/{analysis_id}/detections/9/subject", headers=ann,
+                      json={"subject": eileen}).status_code == 404
+    assert client.get(f"/api/v1/analyses/{analysis_id}", headers=ann).json["detections"][0]["subject"] == eileen
+
+    assert client.put(url, headers=ann, json={"subject": None}).json["subject"] is None
+    client.put(url, headers=ann, json={"subject": eileen})
+    assert client.delete(f"/api/v1/subjects/{eileen}", headers=ann).status_code == 204
+    assert client.get(f"/api/v1/analyses/{analysis_id}", headers=ann).json["detections"][0]["subject"] is None
+
+
+def test_a_video_track_is_assigned_and_its_files_fetched_with_a_token(client, api_users, two_face_video):
+    ann, ben = bearer(client, "ann"), bearer(client, "ben")
+    video_id = post_file(client, ann, two_face_video.read_bytes(), "clip.mp4").json["id"]
+    video = client.get(f"/api/v1/analyses/{video_id}", headers=ann).json  # eager jobs: done at once
+    eileen = create_subject(client, ann, "Eileen").json["id"]
+    track = video["tracks"][1]["track_id"]
+    response = client.put(f"/api/v1/analyses/{video['id']}/detections/{track}/subject", headers=ann,
+                          json={"subject": eileen})
+    assert response.status_code == 200 and response.json["track_id"] == track and response.json["subject"] == eileen
+
+    frame = client.get(video["files"]["frame"] + "?t=1.5", headers=ann)
+    assert frame.status_code == 200 and frame.mimetype == "image/jpeg"
+    assert client.get(video["files"]["thumbnail"], headers=ann).mimetype == "image/jpeg"
+    assert client.get(video["files"]["original"], headers=ann).mimetype == "video/mp4"
+    assert client.get(video["files"]["frame"], headers=ben).status_code == 404
+
+
+def test_files_the_api_links_to_are_fetched_with_a_bearer_token(app, client, api_users, astronaut_jpeg):
+    ann, ben = bearer(client, "ann"), bearer(client, "ben")
+    analysis = post_file(client, ann, astronaut_jpeg).json
+    files = analysis["files"]
+    assert files["frame"] is None
+    original = client.get(files["original"], headers=ann)
+    assert original.status_code == 200 and original.mimetype == "image/jpeg" and original.data == astronaut_jpeg
+    assert client.get(files["thumbnail"], headers=ann).mimetype == "image/jpeg"
+    explanation = client.post(f"/api/v1/analyses/{analysis['id']}/detections/1/explanation", headers=ann).json
+    image = client.get(explanation["images"][0]["url"], headers=ann)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+
+    other = client.get(files["original"], headers=ben)
+    assert other.status_code == 404 and other.json["error"]
+    assert client.get(files["original"], headers={"Authorization": "Bearer nope"}).status_code == 401
+    anonymous = client.get(files["original"])
+    assert anonymous.status_code == 302 and "/login" in anonymous.location

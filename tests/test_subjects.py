@@ -1,4 +1,5 @@
-"""Subjects: create, assign faces and video tracks, per-subject dashboard and calendar, export, isolation."""
+"""Subjects: create, assign faces and video tracks (to subjects of their kind only), per-subject dashboard and
+calendar, a cat's appearances, export, isolation."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import csv
 import io
 import re
 
+import numpy as np
+import pytest
+from flask_migrate import downgrade, upgrade
+from PIL import Image
+from skimage import data as skdata
+
 from extensions import db
-from models import Detection, Subject
-from tests.conftest import csrf_token, jpeg_bytes, upload
+from inference.labels import DetectionKind
+from models import EMOTION_CLASSES, Detection, Subject
+from tests.conftest import ROOT, csrf_token, jpeg_bytes, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
@@ -104,3 +112,66 @@ def test_subjects_are_private(app, client, alice, bob_client, astronaut_jpeg):
     # Alice cannot assign her face to Bob's subject: it is not among her choices
     assert assign(client, face, bobs, photo).status_code == 400
     assert "Mine" not in bob_client.get("/subjects").get_data(as_text=True)
+
+
+@pytest.fixture()
+def person_and_cat_analysis(client, alice) -> int:
+    """An analysis of the astronaut beside Chelsea the cat: detection 1 is her face, 2 the cat."""
+    cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((770, 512)))
+    return analysis_of(upload(client, jpeg_bytes(np.concatenate([skdata.astronaut(), cat], axis=1)), "pair.jpg"))
+
+
+def test_only_subjects_of_the_detections_kind_are_offered_and_others_refused(app, client, person_and_cat_analysis):
+    for name, kind in (("Eileen", "person"), ("Rex", "dog"), ("Tom", "cat")):
+        add_subject(client, name, kind)
+    eileen, rex, tom = (subject_id(app, name) for name in ("Eileen", "Rex", "Tom"))
+    face, cat = detections_of(app, person_and_cat_analysis)
+    page = client.get(f"/analyses/{person_and_cat_analysis}").get_data(as_text=True)
+    offered = {detection: re.findall(r'<option[^>]*>([^<]+)</option>', page.split(f'id="d{detection}-subject"')[1]
+                                     .split("</select>")[0]) for detection in (face, cat)}
+    assert offered == {face: ["Nobody in particular", "Eileen (person)"], cat: ["Nobody in particular", "Tom (cat)"]}
+
+    for detection, subject in ((face, rex), (face, tom), (cat, eileen), (cat, rex)):
+        assert assign(client, detection, subject, person_and_cat_analysis).status_code == 400
+    assert assign(client, face, eileen, person_and_cat_analysis).status_code == 302
+    assert assign(client, cat, tom, person_and_cat_analysis).status_code == 302
+    with app.app_context():
+        assert [db.session.get(Detection, d).subject_id for d in (face, cat)] == [eileen, tom]
+
+
+def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, client, person_and_cat_analysis,
+                                                                          monkeypatch):
+    add_subject(client, "Tom", "cat")
+    tom = subject_id(app, "Tom")
+    assert "Nothing assigned to Tom yet" in client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
+    cat = detections_of(app, person_and_cat_analysis)[1]
+    assign(client, cat, tom, person_and_cat_analysis)
+    page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
+    assert "no emotion model for cats yet" in page and "Nothing assigned" not in page
+    assert "1 appearance" in page and "pair.jpg: cat 2" in page
+    assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in page
+    thumbnail = re.search(r'<img src="(/analyses/\d+/thumb)"', page.split("appearance-list")[1]).group(1)
+    assert client.get(thumbnail).mimetype == "image/jpeg"
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', page)
+    assert "Emotion distribution" not in page
+
+    # once there is a cat emotion model, the same page draws the charts from the cats' emotions
+    monkeypatch.setitem(EMOTION_CLASSES, DetectionKind.CAT, ("happy", "sad"))
+    with app.app_context():
+        detection = db.session.get(Detection, cat)
+        detection.emotions, detection.top = {"happy": 0.8, "sad": 0.2}, "happy"
+        db.session.commit()
+    page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
+    assert "Emotion distribution" in page and "1 face in 1 analysis" in page and "appearance-list" not in page
+
+
+def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis):
+    add_subject(client, "Tom", "cat")
+    tom = subject_id(app, "Tom")
+    face, cat = detections_of(app, person_and_cat_analysis)
+    with app.app_context():  # wrong assignments, as the app allowed before
+        db.session.get(Detection, face).subject_id, db.session.get(Detection, cat).subject_id = tom, tom
+        db.session.commit()
+        downgrade(directory=str(ROOT / "migrations"), revision="a3b4c5d6e7f8-1")
+        upgrade(directory=str(ROOT / "migrations"))
+        assert [db.session.get(Detection, d).subject_id for d in (face, cat)] == [None, tom]

@@ -1,4 +1,5 @@
-"""Flask-Admin back office at /admin: users, analyses (deleted with their files), detections (read-only)."""
+"""Flask-Admin back office at /admin: users, analyses (each links to its result page, read-only for the admin;
+deleted with their files), detections (read-only)."""
 
 from __future__ import annotations
 
@@ -92,10 +93,17 @@ class UserAdmin(AdminOnly, ModelView):
 
 
 def _thumbnail(view, context, model: Analysis, name):
+    """The thumbnail (a queued video has none yet), linked to the analysis's result page."""
+    page = url_for("analyze.result", analysis_id=model.id)
     if not model.thumb_name:
-        return ""
+        return Markup('<a href="{}">Open</a>').format(page)
     source = url_for("analyze.media_file", analysis_id=model.id, variant="thumb")
-    return Markup('<img src="{}" alt="thumbnail of analysis {}" height="48">').format(source, model.id)
+    return Markup('<a href="{}"><img src="{}" alt="open analysis {}" height="48"></a>').format(page, source, model.id)
+
+
+def _result_link(view, context, model: Analysis, name):
+    return Markup('<a href="{}">Open the result page (read-only)</a>').format(
+        url_for("analyze.result", analysis_id=model.id))
 
 
 class AnalysisAdmin(AdminOnly, ModelView):
@@ -104,7 +112,11 @@ class AnalysisAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
                    "top_emotion", "worker")
-    column_formatters = {"thumbnail": _thumbnail}
+    column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link}
+    column_labels = {"thumbnail": "Open", "result_page": "Result"}
+    column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
+                           "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
+                           "classifier", "worker")
     column_searchable_list = ("original_name", User.username)
     column_filters = (User.username, "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)

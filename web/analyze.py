@@ -1,19 +1,20 @@
-"""Upload a photo or video, see its result, browse and delete your history, fetch your files."""
+"""Upload a photo or video, see its result (admins: anyone's, read-only), browse and delete your history, assign
+what was found to your subjects, fetch your files (with the browser session or an API bearer token)."""
 
 from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from extensions import db
 from inference.errors import MediaError
 from models import Analysis, Detection, JobStatus, Media, found_summary
-from services import explanations, storage
+from services import explanations, storage, subjects
 from services.access import owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page, video_frame_jpeg
+from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm
@@ -61,9 +62,11 @@ def upload():
 @bp.route("/analyses/<int:analysis_id>")
 @login_required
 def result(analysis_id: int):
-    analysis = owned(Analysis, analysis_id, current_user)
+    """The result (or the progress) page; an admin may view anyone's, without the owner's actions."""
+    analysis = viewable_analysis(current_user, analysis_id)
+    owner = analysis.user_id == current_user.id
     if analysis.status != JobStatus.DONE:
-        return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm())
+        return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm(), owner=owner)
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == Media.VIDEO else "analyze/result.html"
@@ -72,9 +75,10 @@ def result(analysis_id: int):
                  "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified}}
     else:
         extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified}}
-    assign_forms = {d.id: assign_form(d) for d in analysis.detections}
+    assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
-                           assign_forms=assign_forms, found=found_summary([d.kind for d in analysis.detections]),
+                           owner=owner, assign_forms=assign_forms,
+                           found=found_summary([d.kind for d in analysis.detections]),
                            unsure_comment=UNSURE_COMMENT, no_model_comment=NO_MODEL_COMMENT, **extra)
 
 
@@ -89,22 +93,22 @@ def history():
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
 @login_required
 def assign_subject(detection_id: int):
-    """Assign a face (or a whole video track) to one of the user's subjects, or clear it (0)."""
+    """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0)."""
     detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
     form = assign_form(detection)
-    if not form.validate_on_submit():
-        abort(400)
-    detection.subject_id = form.subject.data or None
-    db.session.commit()
-    flash("Saved: this face now counts in that subject's history." if detection.subject_id else
-          "The face is no longer assigned to a subject.", "success")
+    if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
+        abort(400, description="Choose one of your subjects of this kind, or nobody.")
+    subject = subjects.assign(detection, form.subject.data or None)
+    flash(f"Saved: this {detection.title.lower()} now counts in {subject.name}'s history." if subject else
+          f"{detection.title} is no longer assigned to a subject.", "success")
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
 
 
 def assign_form(detection: Detection) -> AssignForm:
+    """"Who is this?", offering only the owner's subjects of the detection's kind."""
     form = AssignForm(prefix=f"d{detection.id}", subject=detection.subject_id or 0)
     form.subject.choices = [SelectChoice(0, "Nobody in particular")] + [
-        SelectChoice(subject.id, str(subject)) for subject in current_user.subjects
+        SelectChoice(subject.id, str(subject)) for subject in subjects.assignable_subjects(detection)
     ]
     return form
 
@@ -121,10 +125,10 @@ def delete(analysis_id: int):
 
 
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
-@login_required
+@session_or_token
 def media_file(analysis_id: int, variant: str):
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
-    analysis = viewable_analysis(current_user, analysis_id)
+    analysis = viewable_analysis(g.api_user, analysis_id)
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
                       else (analysis.thumb_name, "image/jpeg"))
     if not name:  # a video still queued or running has no thumbnail yet
@@ -148,9 +152,9 @@ def explain(analysis_id: int, position: int):
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
-@login_required
+@session_or_token
 def explanation_image(analysis_id: int, position: int, method: str):
-    analysis = viewable_analysis(current_user, analysis_id)
+    analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     path = storage.explanation_paths(analysis.stored_name, detection.position)[method]
     if not path.is_file():
@@ -159,10 +163,10 @@ def explanation_image(analysis_id: int, position: int, method: str):
 
 
 @bp.route("/analyses/<int:analysis_id>/frame")
-@login_required
+@session_or_token
 def video_frame(analysis_id: int):
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
-    analysis = viewable_analysis(current_user, analysis_id)
+    analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:
         abort(404)
     seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), analysis.duration or 0.0)

@@ -1,4 +1,4 @@
-"""JSON API v1: bearer tokens (HTTP Basic to get one) and analyses."""
+"""JSON API v1: bearer tokens (HTTP Basic to get one), analyses, subjects and their appearances, insights."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from flask_wtf.csrf import CSRFError
 
 from extensions import csrf, db
 from insights.report import parse_week, weekly_report
-from models import Analysis, ApiToken, JobStatus, Subject, User, utcnow
-from services import explanations
-from services.access import owned
+from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User, utcnow
+from services import explanations, subjects
+from services.access import owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
-from services.documents import analysis_document, iso_utc
+from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
-from web.auth import basic_auth_username, login_limits
+from web.auth import basic_auth_username, bearer_user, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -26,24 +26,12 @@ def _error(message: str, status: int, **headers: str):
     return jsonify(error=message), status, headers
 
 
-def _bearer_user() -> User | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, plain = header.partition(" ")
-    if scheme.lower() != "bearer" or not plain:
-        return None
-    token = ApiToken.find_valid(plain.strip())
-    if token is None:
-        abort(401, description="The token is invalid, expired or revoked.")
-    g.api_token = token
-    return token.user
-
-
 def api_auth(view):
     """A bearer token, or the browser session (then unsafe methods need the X-CSRFToken header)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        user = _bearer_user()
+        user = bearer_user()
         if user is None and current_user.is_authenticated:
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 try:
@@ -111,7 +99,8 @@ def list_analyses():
 @bp.get("/analyses/<int:analysis_id>")
 @api_auth
 def get_analysis(analysis_id: int):
-    return jsonify(analysis_document(owned(Analysis, analysis_id, g.api_user)))
+    """The analysis (an admin may read anyone's, as on the result page)."""
+    return jsonify(analysis_document(viewable_analysis(g.api_user, analysis_id)))
 
 
 @bp.delete("/analyses/<int:analysis_id>")
@@ -131,6 +120,64 @@ def explanation(analysis_id: int, position: int):
         explanations.start(analysis, detection)
     document = explanations.status_document(analysis, detection)
     return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
+
+
+def _json_object() -> dict:
+    """The request's JSON body, which must be an object."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="Send a JSON object (Content-Type: application/json).")
+    return body
+
+
+@bp.get("/subjects")
+@api_auth
+def list_subjects():
+    counts = subjects.appearance_counts(g.api_user)
+    return jsonify(items=[subject_document(subject, counts.get(subject.id, 0)) for subject in g.api_user.subjects])
+
+
+@bp.post("/subjects")
+@api_auth
+def create_subject():
+    """{"name": ..., "kind": "person" | "dog" | "cat"} (kind defaults to person); 409 for a name in use."""
+    body = _json_object()
+    subject = subjects.create_subject(g.api_user, body.get("name"), body.get("kind", SubjectKind.PERSON.value))
+    response = jsonify(subject_document(subject, 0))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_subject", subject_id=subject.id)
+    return response
+
+
+@bp.get("/subjects/<int:subject_id>")
+@api_auth
+def get_subject(subject_id: int):
+    subject = owned(Subject, subject_id, g.api_user)
+    return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
+
+
+@bp.delete("/subjects/<int:subject_id>")
+@api_auth
+def remove_subject(subject_id: int):
+    """Delete the subject and its alerts; its appearances stay, assigned to nobody."""
+    subjects.delete_subject(owned(Subject, subject_id, g.api_user))
+    return "", 204
+
+
+@bp.put("/analyses/<int:analysis_id>/detections/<int:position>/subject")
+@api_auth
+def assign_subject(analysis_id: int, position: int):
+    """{"subject": ID or null}: detection POSITION of a photo (a video's track TRACK_ID) becomes an appearance
+    of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
+    analysis = owned(Analysis, analysis_id, g.api_user)
+    detection = next((d for d in analysis.detections if d.position == position), None)
+    if detection is None:
+        abort(404, description=f"Analysis {analysis_id} has no detection {position}.")
+    subject_id = _json_object().get("subject")
+    if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)):
+        abort(400, description='"subject" is a subject id or null.')
+    subjects.assign(detection, subject_id)
+    return jsonify(found_document(detection))
 
 
 @bp.get("/subjects/<int:subject_id>/insights")

@@ -1,16 +1,18 @@
-"""Registration, log-in, log-out and password change; the per-account limit on password guesses."""
+"""Registration, log-in, log-out and password change; the per-account limit on password guesses; who a request
+acts for (browser session or API bearer token)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 
 from extensions import db, limiter, login_manager
-from models import User, normalize_username
+from models import ApiToken, User, normalize_username
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
@@ -28,6 +30,34 @@ def start_session(user: User, remember: bool = False) -> None:
     """Log in on a fresh session: nothing from before the log-in carries over."""
     session.clear()
     login_user(user, remember=remember)
+
+
+def bearer_user() -> User | None:
+    """The user of the request's "Authorization: Bearer" token (kept in g.api_token); None without one;
+    401 for a token that is invalid, expired or revoked."""
+    scheme, _, plain = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not plain:
+        return None
+    token = ApiToken.find_valid(plain.strip())
+    if token is None:
+        abort(401, description="The token is invalid, expired or revoked.")
+    g.api_token = token
+    return token.user
+
+
+def session_or_token(view):
+    """For the files that pages show and the API links to (read-only GETs): the browser session, or a bearer
+    token; the user is g.api_user. An anonymous browser is sent to log in."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = bearer_user()
+        if user is None and not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        g.api_user = user or current_user._get_current_object()
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def _safe_next(target: str | None) -> str:

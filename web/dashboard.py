@@ -17,8 +17,10 @@ from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
 from insights.report import parse_week, report_png, week_start, weekly_report
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+from services import subjects as subject_service
 from services.access import owned
 from services.documents import iso_utc
+from services.errors import Refused
 from services.insights import alert_results, history_of, subject_insights
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
@@ -26,6 +28,7 @@ from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
 bp = Blueprint("dashboard", __name__)
 
 PERIODS = {"day": (30, timedelta(days=1)), "week": (12, timedelta(weeks=1))}
+APPEARANCES_SHOWN = 48  # on the dashboard of a subject without an emotion model; the export has them all
 
 
 def period_start(moment: datetime, period: str) -> datetime:
@@ -63,6 +66,7 @@ def index():
         period = "day"
     subject_id = request.args.get("subject", type=int)
     subject = owned_subject_or_404(subject_id) if subject_id else None
+    no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     rows = db.session.execute(_detections_query(subject)).all()
     analysis_count = len({created_at for created_at, _ in rows}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
@@ -86,7 +90,9 @@ def index():
         months=calendar_months(calendar),
         labels=ALL_EMOTIONS,
         period=period,
-        insights=subject_insights(subject) if subject else None,
+        insights=subject_insights(subject) if subject and not no_model else None,
+        appearances=subject_service.newest_appearances(subject, APPEARANCES_SHOWN) if no_model else None,
+        appearance_count=subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model else None,
         alerts=[(rule, result) for rule, result in alert_results(current_user.subjects)
                 if result["fired"] or (subject and rule.subject_id == subject.id)],
         alert_form=alert_form(subject) if subject else None,
@@ -188,20 +194,15 @@ def report_image(subject_id: int):
 def subjects():
     form = SubjectForm()
     if form.validate_on_submit():
-        name = form.name.data.strip()
-        if any(existing.name == name for existing in current_user.subjects):
-            form.name.errors.append("You already have a subject with that name.")
+        try:
+            subject = subject_service.create_subject(current_user, form.name.data, form.kind.data)
+        except Refused as refused:
+            form.name.errors.append(str(refused))
         else:
-            db.session.add(Subject(user_id=current_user.id, name=name, kind=form.kind.data))
-            db.session.commit()
-            flash(f"{name} was added. Assign faces to them from any result page.", "success")
+            flash(f"{subject.name} was added. Assign them from any result page.", "success")
             return redirect(url_for("dashboard.subjects"))
-    counts = dict(db.session.execute(
-        db.select(Detection.subject_id, db.func.count(Detection.id)).join(Detection.analysis)
-        .where(Analysis.user_id == current_user.id, Detection.subject_id.is_not(None))
-        .group_by(Detection.subject_id)
-    ).all())
-    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
+    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects,
+                           counts=subject_service.appearance_counts(current_user),
                            delete_form=ConfirmForm()), 400 if form.errors else 200
 
 
@@ -211,8 +212,7 @@ def delete_subject(subject_id: int):
     subject = owned_subject_or_404(subject_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    db.session.delete(subject)
-    db.session.commit()
+    subject_service.delete_subject(subject)
     flash(f"{subject.name} was deleted; their analyses are kept, unassigned.", "success")
     return redirect(url_for("dashboard.subjects"))
 

@@ -1,12 +1,12 @@
-"""Domain errors to HTTP, in one place; error pages (HTML, or JSON under /api/); security headers."""
+"""Domain errors to HTTP, in one place; error pages (HTML, or JSON for the API and bearer tokens); security headers."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
-from services.errors import NotFound, StorageFailure
+from services.errors import Conflict, NotFound, Refused, StorageFailure
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -26,8 +26,8 @@ def http_status_for(error: MediaError) -> int:
 
 
 def error_response(description: str, status: int, error: HTTPException | None = None):
-    """The error as JSON for the API, else as the error page."""
-    if request.path.startswith("/api/"):
+    """The error as JSON for the API and bearer-token clients, else as the error page."""
+    if request.path.startswith("/api/") or "api_token" in g:
         return jsonify(error=description), status
     return render_template("error.html", error=error or _described(status, description)), status
 
@@ -54,6 +54,10 @@ def _media_error(error: MediaError):
     return error_response(str(error), http_status_for(error))
 
 
+def _refused(error: Refused):
+    return error_response(str(error), 409 if isinstance(error, Conflict) else 400)
+
+
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -69,4 +73,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotFound, _not_found)
     app.register_error_handler(MediaError, _media_error)
+    app.register_error_handler(Refused, _refused)
     app.after_request(_security_headers)

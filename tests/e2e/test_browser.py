@@ -114,6 +114,11 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.goto(live_server + "/admin/admin_analyses/")
     assert page.locator("text=party.mp4").count() == 1
     shot(page, "08-admin-analyses")
+    page.locator("tr", has_text="astronaut.jpg").locator("a img").click()  # the result page, read-only
+    expect(page.locator(".flash-info")).to_contain_text("carol's analysis as an admin: read-only")
+    assert page.locator("form.assign, .why form").count() == 0 and page.locator(".bar-chart").count() == 1
+    shot(page, "08b-admin-views-a-result")
+    page.go_back()
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("tr", has_text="party.mp4").locator("button[title='Delete record'], .fa-trash").first.click()
     page.wait_for_load_state()

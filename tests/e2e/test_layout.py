@@ -51,7 +51,8 @@ def wait_until_done(app, analysis_id: int, seconds: float = 90) -> None:
 
 
 def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
-    """A user with photos and a clip over two months, all assigned to one person; the main pages' paths."""
+    """A user with photos and a clip over two months, all assigned to one person, and a cat (no emotion model)
+    seen in one photo; the main pages' paths."""
     make_user(app, "dana")
     client = app.test_client()
     login(client, "dana")
@@ -74,12 +75,16 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
             db.session.get(Analysis, analysis_id).created_at = created_at
         for detection in db.session.scalars(db.select(Detection).where(Detection.analysis_id.in_(ids))):
             detection.subject = mia
+        tom = Subject(user_id=user.id, name="Tom", kind="cat")
+        db.session.add(Detection(analysis_id=ids[1], position=2, kind="cat", x1=300, y1=300, x2=500, y2=500,
+                                 score=0.9, emotions={}, top=None, subject=tom))
         db.session.commit()
-        mia_id = mia.id
+        mia_id, tom_id = mia.id, tom.id
     week = "{}-W{:02d}".format(*last_monday.isocalendar()[:2])
     return {"upload": "/analyze", "photo-result": f"/analyses/{ids[0]}", "video-result": f"/analyses/{ids[-1]}",
             "history": "/analyses", "dashboard": "/dashboard", "subject-dashboard": f"/dashboard?subject={mia_id}",
-            "subjects": "/subjects", "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about"}
+            "cat-dashboard": f"/dashboard?subject={tom_id}", "subjects": "/subjects",
+            "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about"}
 
 
 def focus_rings(page: Page) -> list[dict]:

@@ -1,0 +1,85 @@
+"""Subjects, the people and pets a user follows: create, delete, assign a detection (a photo's face or animal,
+or a whole video track) to one, count and list their appearances. The kind rule lives here, for the pages and
+the API alike: a subject's appearances are detections of its kind only (SubjectKind.detection_kind)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
+
+from extensions import db
+from models import Analysis, Detection, Subject, SubjectKind, User
+from services.access import LARGEST_ID
+from services.errors import Conflict, Refused
+
+NAME_LENGTH = Subject.name.type.length
+
+
+def create_subject(user: User, name: object, kind: object) -> Subject:
+    """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
+    empty or too long name or an unknown kind, Conflict for a name the user already gave another subject."""
+    name = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= NAME_LENGTH:
+        raise Refused(f"Give a name of 1 to {NAME_LENGTH} characters.")
+    if not isinstance(kind, str) or kind not in tuple(SubjectKind):
+        raise Refused("The kind is one of " + ", ".join(SubjectKind) + ".")
+    if db.session.scalar(db.select(Subject.id).filter_by(user_id=user.id, name=name)) is not None:
+        raise Conflict(f"You already have a subject called {name}.")
+    subject = Subject(user=user, name=name, kind=kind)
+    db.session.add(subject)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same name created by another request meanwhile
+        db.session.rollback()
+        raise Conflict(f"You already have a subject called {name}.") from None
+    return subject
+
+
+def delete_subject(subject: Subject) -> None:
+    """Delete the subject and its alerts; its appearances stay, assigned to nobody."""
+    db.session.delete(subject)
+    db.session.commit()
+
+
+def fits(subject: Subject, detection: Detection) -> bool:
+    """Whether the detection can be an appearance of the subject: same owner, and of the subject's kind."""
+    return (subject.user_id == detection.analysis.user_id
+            and SubjectKind(subject.kind).detection_kind == detection.kind)
+
+
+def assignable_subjects(detection: Detection) -> list[Subject]:
+    """The owner's subjects this detection can be assigned to (those of its kind), by name."""
+    return [subject for subject in detection.analysis.user.subjects if fits(subject, detection)]
+
+
+def assign(detection: Detection, subject_id: int | None) -> Subject | None:
+    """Make the detection an appearance of the owner's subject `subject_id`, or of nobody (None); returns the
+    subject. Raises Refused for a subject the owner does not have or one of another kind."""
+    subject = db.session.get(Subject, subject_id) if subject_id is not None and 0 < subject_id <= LARGEST_ID else None
+    if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
+        raise Refused(f"You have no subject {subject_id}.")
+    if subject is not None and not fits(subject, detection):
+        wanted = next(kind for kind in SubjectKind if kind.detection_kind == detection.kind)
+        raise Refused(f"{subject.name} is a {subject.kind}: {detection.title.lower()} can only be assigned "
+                      f"to a {wanted}.")
+    detection.subject = subject
+    db.session.commit()
+    return subject
+
+
+def appearance_counts(user: User) -> dict[int, int]:
+    """How many appearances each of the user's subjects has (a subject without any is absent)."""
+    return dict(db.session.execute(
+        db.select(Detection.subject_id, db.func.count(Detection.id)).join(Detection.analysis)
+        .where(Analysis.user_id == user.id, Detection.subject_id.is_not(None))
+        .group_by(Detection.subject_id)
+    ).all())
+
+
+def newest_appearances(subject: Subject, limit: int) -> list[Detection]:
+    """The subject's `limit` newest appearances, with their analyses loaded."""
+    return list(db.session.scalars(
+        db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
+        .where(Detection.subject_id == subject.id)
+        .order_by(Analysis.created_at.desc(), Analysis.id.desc(), Detection.position).limit(limit)
+    ))
