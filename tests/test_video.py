@@ -96,7 +96,7 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
     seen = []
     with app.app_context():
         original = jobs.report_progress
-        jobs.report_progress = lambda kind, job_id, fraction: (seen.append(fraction), original(kind, job_id, fraction))
+        jobs.report_progress = lambda job, fraction: (seen.append(fraction), original(job, fraction))
         try:
             assert jobs.work_once(app) is True
         finally:
