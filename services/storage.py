@@ -14,11 +14,11 @@ from PIL import Image, ImageOps
 
 from inference.explain import METHODS
 from inference.files import write_atomic
+from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
 POSTER_SIZE = 1280
 FRAME_SIZE = 640
-PRIVATE_FOLDER = 0o700  # the app's folders: its owner only (files are 0600: inference/files.py)
 
 
 def upload_folder() -> Path:
