@@ -30,7 +30,7 @@ def take_over(row_type: type[Analysis] | type[Explanation], row_id: int) -> None
 @pytest.fixture()
 def queued_app(tmp_path):
     """An app whose jobs wait until the test runs them (jobs.work_once), with a logged-in client."""
-    app = make_app(tmp_path, JOBS_STALE_SECONDS=1)
+    app = make_app(tmp_path, JOBS_STALE_SECONDS=2)
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
     make_user(app, "alice")
     client = app.test_client()
