@@ -18,7 +18,7 @@ from PIL import Image
 from app import create_app
 from extensions import db
 from models import Analysis
-from tests.conftest import ROOT, csrf_token, login, make_app, make_user, upload, write_video
+from tests.conftest import ROOT, csrf_token, login, make_app, make_user, upload
 
 
 def mode(path: Path) -> int:
