@@ -3,10 +3,13 @@ and "Why?" explanations. Each job is a row with JobState columns (models.py).
 
 A row's status goes 'queued' -> 'running' -> 'done' or 'failed', so a job that was queued or running when
 the server stopped is picked up again on the next start. A worker claims a job with a conditional UPDATE,
-so several worker threads or processes can share one database without running a job twice. A running
-job refreshes its heartbeat with its progress; a job whose heartbeat is older than JOBS_STALE_SECONDS
-(its worker died) is queued again, or marked failed after JOBS_MAX_ATTEMPTS. What a job does is a
-handler given to init_app by the app's wiring (jobs.py knows rows, not services).
+so several worker threads or processes can share one database without running a job twice. While a job
+runs, a heartbeat thread refreshes its row every quarter of JOBS_STALE_SECONDS, however slow its progress; a
+job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked failed after
+JOBS_MAX_ATTEMPTS. A claim is this worker, this attempt (ClaimedJob): every write of a job (progress, results,
+failure) is conditional on the row still holding it, so a worker that lost its job (queued again and
+claimed by another) stops at its next progress report and never writes results over the new run's.
+What a job does is a handler given to init_app by the app's wiring (jobs.py knows rows, not services).
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
 with the server: `flask run`, gunicorn, or the first request), "eager" (run inside submit(), for tests and the CLI),
@@ -23,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -45,7 +49,49 @@ class JobKind(StrEnum):
 
 
 ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis}
-Handler = Callable[[JobState, Callable[[float], None]], None]  # (the claimed row, report progress 0..1)
+
+
+class LostClaim(Exception):
+    """This worker no longer holds the job: it was queued again (stale heartbeat) and may run elsewhere."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """One run of a job: which row, by which worker, at which attempt. The handler reports progress and
+    secures the claim through it before writing results."""
+
+    kind: JobKind
+    job_id: int
+    worker: str
+    attempt: int
+
+    def held(self) -> tuple:
+        """The WHERE clauses true while this run still holds the row."""
+        row = ROWS[self.kind]
+        return (row.id == self.job_id, row.status == JobStatus.RUNNING, row.worker == self.worker,
+                row.attempts == self.attempt)
+
+    def beat(self, **values) -> bool:
+        """Refresh the heartbeat (and set `values`) in the session's transaction if the claim holds; False if lost."""
+        return bool(db.session.execute(db.update(ROWS[self.kind]).where(*self.held())
+                                       .values(heartbeat_at=utcnow(), **values)).rowcount)
+
+    def progress(self, fraction: float) -> None:
+        """Record progress (0..1) and commit; raises LostClaim when another run has the job now."""
+        report_progress(self, fraction)
+
+    def secure(self) -> None:
+        """Call before writing results: locks the row for the current transaction (the handler's commit ends it)
+        if the claim holds, else rolls back and raises LostClaim. Nobody can requeue the job in between."""
+        if not self.beat():
+            db.session.rollback()
+            raise self.lost()
+
+    def lost(self) -> LostClaim:
+        return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was taken over")
+
+
+Handler = Callable[[JobState, ClaimedJob], None]  # (the claimed row, its claim: progress and secure)
 
 
 class JobQueue(Protocol):
@@ -58,24 +104,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def claim(kind: JobKind, job_id: int) -> bool:
-    """Atomically move this job from 'queued' to 'running' for this process; False if it was not queued."""
-    row = ROWS[kind]
-    claimed = db.session.execute(
+def claim(kind: JobKind, job_id: int) -> ClaimedJob | None:
+    """Atomically move this job from 'queued' to 'running' for this process; None if it was not queued."""
+    row, worker = ROWS[kind], worker_name()
+    attempt = db.session.execute(
         db.update(row).where(row.id == job_id, row.status == JobStatus.QUEUED)
-        .values(status=JobStatus.RUNNING, attempts=row.attempts + 1, heartbeat_at=utcnow(), worker=worker_name())
-    ).rowcount
+        .values(status=JobStatus.RUNNING, attempts=row.attempts + 1, heartbeat_at=utcnow(), worker=worker)
+        .returning(row.attempts)
+    ).scalar_one_or_none()
     db.session.commit()
-    return bool(claimed)
+    return None if attempt is None else ClaimedJob(kind, job_id, worker, attempt)
 
 
-def claim_next() -> tuple[JobKind, int] | None:
-    """Claim the oldest queued job of the first kind that has one; (kind, id), or None when all are empty."""
+def claim_next() -> ClaimedJob | None:
+    """Claim the oldest queued job of the first kind that has one; None when all are empty."""
     for kind, row in ROWS.items():
         while (candidate := db.session.scalar(db.select(row.id).where(row.status == JobStatus.QUEUED)
                                               .order_by(row.created_at, row.id).limit(1))) is not None:
-            if claim(kind, candidate):
-                return kind, candidate
+            if claimed := claim(kind, candidate):
+                return claimed
     return None
 
 
@@ -96,32 +143,78 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     return requeued
 
 
-def run_job(kind: JobKind, job_id: int) -> None:
-    """Process one claimed job; any failure marks it failed with a readable reason (an upload is kept)."""
-    row = db.session.get(ROWS[kind], job_id)
-    handler: Handler = current_app.extensions["moodlens_job_handlers"][kind]
+def run_job(job: ClaimedJob) -> None:
+    """Process one claimed job, its heartbeat kept fresh meanwhile; any failure marks it failed with a readable
+    reason (an upload is kept). A run that lost its claim leaves the row to the run that has it."""
+    row = db.session.get(ROWS[job.kind], job.job_id)
+    handler: Handler = current_app.extensions["moodlens_job_handlers"][job.kind]
+    app = current_app._get_current_object()
     try:
-        handler(row, lambda fraction: report_progress(kind, job_id, fraction))
+        with Heartbeat(app, job, app.config["JOBS_STALE_SECONDS"] / 4):
+            handler(row, job)
+    except LostClaim as lost:
+        db.session.rollback()
+        log.warning("jobs: %s; this run stops without writing its results", lost)
     except MediaError as error:
-        _fail(kind, job_id, str(error))
+        _fail(job, str(error))
     except Exception:
-        log.exception("jobs: %s %s failed", kind, job_id)
-        _fail(kind, job_id, "The work failed because of an internal error; the upload is kept.")
+        log.exception("jobs: %s %s failed", job.kind, job.job_id)
+        _fail(job, "The work failed because of an internal error; the upload is kept.")
 
 
-def report_progress(kind: JobKind, job_id: int, fraction: float) -> None:
-    row = ROWS[kind]
-    db.session.execute(db.update(row).where(row.id == job_id)
-                       .values(progress=round(fraction, 4), heartbeat_at=utcnow()))
+def report_progress(job: ClaimedJob, fraction: float) -> None:
+    """Record a job's progress if its claim holds; raises LostClaim otherwise."""
+    held = job.beat(progress=round(fraction, 4))
     db.session.commit()
+    if not held:
+        raise job.lost()
 
 
-def _fail(kind: JobKind, job_id: int, reason: str) -> None:
+def _fail(job: ClaimedJob, reason: str) -> None:
     db.session.rollback()
-    row = ROWS[kind]
-    db.session.execute(db.update(row).where(row.id == job_id)
-                       .values(status=JobStatus.FAILED, error=reason, heartbeat_at=utcnow()))
+    job.beat(status=JobStatus.FAILED, error=reason)
     db.session.commit()
+
+
+class Heartbeat:
+    """While a job runs (a `with` block), a thread of its own refreshes the job's heartbeat every `interval`
+    seconds, in a session of its own, so a slow step between progress reports never looks like a dead worker.
+    It stops when the block ends or the claim is lost."""
+
+    def __init__(self, app: Flask, job: ClaimedJob, interval: float):
+        self.app, self.job, self.interval = app, job, interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat_until_done, name=f"moodlens-heartbeat-{job.job_id}",
+                                        daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, error_type, *_) -> None:
+        if error_type is not None:  # a failed handler may hold the row's lock (secure()), which a beat would wait for
+            db.session.rollback()
+        self._done.set()
+        self._thread.join()
+
+    def _beat_until_done(self) -> None:
+        with self.app.app_context():
+            try:
+                while not self._done.wait(self.interval) and self._beat():
+                    pass
+            finally:
+                db.session.remove()
+
+    def _beat(self) -> bool:
+        """One beat; False once the claim is lost. A database error is logged and the next beat tries again."""
+        try:
+            held = self.job.beat()
+            db.session.commit()
+            return held
+        except Exception as error:
+            db.session.rollback()
+            log.warning("jobs: heartbeat of %s %s failed (%s); retrying", self.job.kind, self.job.job_id, error)
+            return True
 
 
 def requeue_stale_jobs(app: Flask) -> int:
@@ -135,7 +228,7 @@ def work_once(app: Flask) -> bool:
         claimed = claim_next()
         if claimed is None:
             return False
-        run_job(*claimed)
+        run_job(claimed)
         return True
 
 
@@ -218,8 +311,8 @@ def execute(kind: str, job_id: int) -> None:
     A no-op when the job is no longer queued: another worker has it, it finished, or it was deleted.
     """
     try:
-        if claim(JobKind(kind), job_id):
-            run_job(JobKind(kind), job_id)
+        if claimed := claim(JobKind(kind), job_id):
+            run_job(claimed)
     finally:
         db.session.remove()
 

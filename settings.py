@@ -4,7 +4,9 @@ Values come from, in order (later wins): the defaults below, `instance/config.py
 `MOODLENS_<NAME>` (JSON values: `MOODLENS_MAX_UPLOAD_MB=20`, `MOODLENS_PRODUCTION=true`), and the
 overrides given to create_app() (tests); then the conventional variables named in a setting's `environment`
 (DATABASE_URL, REDIS_URL, SECRET_KEY) fill in what none of those set, and settings whose default depends on
-the instance folder or on other settings are derived.
+the instance folder or on other settings are derived. The app's own files are private: the instance, upload and
+explanation folders 0700, the SQLite database and the secret key 0600 (created so, and tightened at start-up when
+this user owns them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from web import limiter_storage
 
@@ -59,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_CONTENT_LENGTH", None, "largest request, in bytes; default the larger upload limit + 64 KB"),
 )
 
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
+
 # Flask settings that are not meant to be changed: cookie flags, CSRF tokens that last the session.
 FIXED = {
     "SESSION_COOKIE_HTTPONLY": True,
@@ -81,7 +86,7 @@ ENVIRONMENT_ONLY = {
 def configure(app: Flask, overrides: dict | None) -> None:
     """Fill app.config from the table, instance/config.py, the environment and `overrides`, then derive the rest."""
     instance_path = Path(app.instance_path)
-    instance_path.mkdir(parents=True, exist_ok=True)
+    _private_folder(instance_path)
     app.config.update(FIXED)
     app.config.update({setting.name: setting.default for setting in SETTINGS if setting.default is not None})
     app.config.from_pyfile("config.py", silent=True)
@@ -93,6 +98,7 @@ def configure(app: Flask, overrides: dict | None) -> None:
     if app.config["PRODUCTION"]:
         app.config.update(PRODUCTION_SETTINGS)
     _derive(app.config, instance_path)
+    _make_private(app.config, instance_path)
 
 
 def _derive(config: dict, instance_path: Path) -> None:
@@ -113,9 +119,40 @@ def _generated_secret_key(instance_path: Path) -> str:
     """A random key generated once into instance/secret_key (readable by its owner only)."""
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
+            file.write(secrets.token_hex(32))
     return key_file.read_text().strip()
+
+
+def _make_private(config: dict, instance_path: Path) -> None:
+    """The upload and explanation folders and a SQLite database file: created private, or made so."""
+    for folder in (config["UPLOAD_FOLDER"], config["EXPLAIN_FOLDER"]):
+        _private_folder(Path(folder))
+    if database := _sqlite_file(config["SQLALCHEMY_DATABASE_URI"], instance_path):
+        _private_folder(database.parent)
+        database.touch(PRIVATE_FILE)  # before SQLite creates it with the umask's mode (its journals copy this one)
+        _tighten(database, PRIVATE_FILE)
+
+
+def _sqlite_file(uri: str, instance_path: Path) -> Path | None:
+    """The database file of a SQLite URL (a relative path is in the instance folder, as Flask-SQLAlchemy reads
+    it); None for other databases, memory and file: URIs."""
+    url = make_url(uri)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.database.startswith("file:"):
+        return None
+    return instance_path / url.database
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
+    _tighten(folder, PRIVATE_FOLDER)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Take group's and others' access away from a file or folder this user owns."""
+    status = path.stat()
+    if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+        path.chmod(mode)
 
 
 def sqlalchemy_url(url: str) -> str:

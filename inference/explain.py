@@ -14,7 +14,6 @@ the faster the top probability falls, the better the map).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from inference.classifiers import Classifier, gray_batch
 from inference.crops import gray_crops, rgb_crops
 from inference.dog_emotion import imagenet_batch
+from inference.files import write_atomic
 from inference.pipeline import Pipeline
 from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 from inference.labels import DetectionKind
@@ -192,11 +192,8 @@ class Explainer:
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:
-    """Write an RGB image as PNG, atomically (a reader never sees half a file)."""
+    """Write an RGB image as PNG, whole or not at all (inference/files.py)."""
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"PNG encoding failed for {path.name}")
-    partial = path.with_suffix(f".{uuid.uuid4().hex}.part")  # two writers of one file never share it
-    partial.write_bytes(encoded.tobytes())
-    partial.replace(path)
-    return path
+    return write_atomic(path, encoded.tobytes())

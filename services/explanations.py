@@ -9,7 +9,6 @@ in EXPLAIN_FOLDER under the upload's random name and are deleted with their anal
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
@@ -91,11 +90,11 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     return status(analysis, detection)
 
 
-def run_explanation_job(job: Explanation, progress: Callable[[float], None]) -> None:
-    """The job body: compute both maps of the detection's top emotion and write their overlays. If the analysis
-    is deleted meanwhile (its upload is gone), nothing is kept."""
+def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:
+    """The job body: compute both maps of the detection's top emotion and, if this run still holds the job,
+    write their overlays. If the analysis is deleted meanwhile (its upload is gone), nothing is kept."""
     global _explainer
-    detection = job.detection
+    detection = explanation.detection
     analysis = detection.analysis
     source = storage.upload_path(analysis.stored_name)
     try:
@@ -105,13 +104,14 @@ def run_explanation_job(job: Explanation, progress: Callable[[float], None]) -> 
         raise MediaError(UNREADABLE) from error
     if _explainer is None:
         _explainer = Explainer.for_pipeline(get_pipeline())
-    progress(0.05)  # the photo is read and the networks are loaded
+    claim.progress(0.05)  # the photo is read and the networks are loaded
     result = _explainer.explain(rgb, detection.box, detection.kind, detection.top,
-                                progress=lambda done: progress(0.05 + 0.9 * done))
+                                progress=lambda done: claim.progress(0.05 + 0.9 * done))
+    claim.secure()
     storage.explain_folder()
     files = storage.explanation_paths(analysis.stored_name, detection.position)
     result.save_overlays(files)
     if not source.exists():
         storage.remove_files(list(files.values()))
-    job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
+    explanation.status, explanation.progress, explanation.error = JobStatus.DONE, 1.0, None
     db.session.commit()

@@ -60,5 +60,5 @@ def repair_storage(check: StorageCheck) -> None:
         if name == analysis.stored_name and JobStatus(status).active:
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
-            storage.upload_path(name).write_bytes(storage.thumbnail_bytes(upload.read_bytes()))
+            storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(upload.read_bytes())})
     db.session.commit()

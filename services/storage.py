@@ -1,5 +1,6 @@
 """Every file the app keeps, named in one place: uploads and thumbnails in UPLOAD_FOLDER, "Why?" overlays in
-EXPLAIN_FOLDER; JPEG renditions; writes that leave nothing behind when they fail; deletes."""
+EXPLAIN_FOLDER (both private: folders 0700, files 0600); JPEG renditions; writes that leave nothing behind
+when they fail (inference/files.py); deletes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from flask import current_app
 from PIL import Image, ImageOps
 
 from inference.explain import METHODS
+from inference.files import write_atomic
+from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
 POSTER_SIZE = 1280
@@ -20,7 +23,7 @@ FRAME_SIZE = 640
 
 def upload_folder() -> Path:
     folder = Path(current_app.config["UPLOAD_FOLDER"])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
     return folder
 
 
@@ -40,7 +43,7 @@ def thumb_name_for(stored_name: str) -> str:
 
 def explain_folder() -> Path:
     folder = Path(current_app.config["EXPLAIN_FOLDER"])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
     return folder
 
 
@@ -82,13 +85,12 @@ def thumbnail_bytes(data: bytes) -> bytes:
 
 
 def write_files(files: dict[Path, bytes]) -> None:
-    """Write each file; if one fails, remove those already written and raise (OSError)."""
+    """Write each file whole or not at all; if one fails, remove those already written and raise (OSError)."""
     written: list[Path] = []
     try:
         for path, content in files.items():
-            path.write_bytes(content)
-            written.append(path)
-    except OSError:
+            written.append(write_atomic(path, content))
+    except BaseException:
         remove_files(written)
         raise
 

@@ -15,6 +15,7 @@ from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
+from inference.errors import MediaTooLarge
 from inference.video import VideoAnalyzer, sample_frames, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from tests.conftest import csrf_token, upload, upload_files, write_video
@@ -96,7 +97,7 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
     seen = []
     with app.app_context():
         original = jobs.report_progress
-        jobs.report_progress = lambda kind, job_id, fraction: (seen.append(fraction), original(kind, job_id, fraction))
+        jobs.report_progress = lambda job, fraction: (seen.append(fraction), original(job, fraction))
         try:
             assert jobs.work_once(app) is True
         finally:
@@ -232,3 +233,23 @@ def test_videos_without_frames_too_large_or_with_a_broken_container_are_refused(
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []
+
+
+def high_rate_clip(path, frames: int, fps: float = 1000.0):
+    """A tiny clip whose header says `fps` frames per second: many frames that pass for a short video."""
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    return write_video(path, [grey] * frames, fps=fps)
+
+
+def test_a_1000_fps_header_does_not_pass_30000_frames_as_30_seconds(client, alice, tmp_path):
+    response = upload(client, high_rate_clip(tmp_path / "fast.mp4", 30_000).read_bytes(), "fast.mp4")
+    assert response.status_code == 413
+    assert "more than 7,200 frames; the limit is 120 s at 60 frames per second" in response.get_data(as_text=True)
+    assert upload_files(client.application) == []
+
+
+def test_sampling_decodes_at_most_the_frame_budget(tmp_path):
+    clip = high_rate_clip(tmp_path / "fast.mp4", 300)  # 0.3 s by its header and timestamps
+    with pytest.raises(MediaTooLarge, match="more than 120 frames"):
+        list(sample_frames(clip, fps=4.0, max_seconds=2))
+    assert len(list(sample_frames(clip, fps=4.0, max_seconds=5))) == 2  # within the budget: t = 0 and 0.25 s

@@ -1,0 +1,125 @@
+"""Job claims: a slow job's heartbeat stays fresh, and a run that lost its job (queued again and claimed by
+another worker) writes no results, for both kinds of job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import jobs
+import services.analyses
+from extensions import db
+from inference.explain import Explainer
+from inference.video import VideoAnalyzer
+from models import Analysis, Explanation, JobStatus, utcnow
+from tests.conftest import csrf_token, login, make_app, make_user, upload, upload_files
+
+OTHER_WORKER = "elsewhere:1"
+
+
+def take_over(row_type: type[Analysis] | type[Explanation], row_id: int) -> None:
+    """What a second worker does to a job whose heartbeat went stale: queue it again and claim it."""
+    with db.engine.begin() as connection:
+        connection.execute(db.update(row_type).where(row_type.id == row_id).values(
+            status=JobStatus.RUNNING, worker=OTHER_WORKER, attempts=row_type.attempts + 1, heartbeat_at=utcnow()))
+
+
+@pytest.fixture()
+def queued_app(tmp_path):
+    """An app whose jobs wait until the test runs them (jobs.work_once), with a logged-in client."""
+    app = make_app(tmp_path, JOBS_STALE_SECONDS=2)
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    make_user(app, "alice")
+    client = app.test_client()
+    login(client, "alice")
+    return app, client
+
+
+def only_analysis(app) -> Analysis:
+    with app.app_context():
+        return db.session.scalars(db.select(Analysis)).one()
+
+
+def test_a_job_with_slow_progress_keeps_its_heartbeat_fresh(queued_app, faceless_video, monkeypatch):
+    app, client = queued_app
+    upload(client, faceless_video.read_bytes(), "clip.mp4")
+    process = VideoAnalyzer._process
+
+    def slow_process(self, *args):  # no progress report for 2.5 stale periods
+        time.sleep(2.5 * app.config["JOBS_STALE_SECONDS"])
+        return process(self, *args)
+
+    monkeypatch.setattr(VideoAnalyzer, "_process", slow_process)
+    worker = threading.Thread(target=jobs.work_once, args=(app,))
+    worker.start()
+    requeued = 0
+    with app.app_context():
+        while worker.is_alive():
+            requeued += jobs.requeue_stale_jobs(app)  # another worker's janitor, watching
+            db.session.remove()
+            time.sleep(0.1)
+    worker.join()
+    analysis = only_analysis(app)
+    assert requeued == 0
+    assert analysis.status == JobStatus.DONE and analysis.attempts == 1
+
+
+@pytest.mark.parametrize("when", ["during the analysis", "before the results"])
+def test_a_video_job_that_lost_its_claim_writes_no_results(queued_app, two_face_video, monkeypatch, when):
+    app, client = queued_app
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    analysis_id = only_analysis(app).id
+    if when == "during the analysis":
+        process = VideoAnalyzer._process
+
+        def process_then_lose(self, *args):
+            take_over(Analysis, analysis_id)
+            return process(self, *args)
+
+        monkeypatch.setattr(VideoAnalyzer, "_process", process_then_lose)
+    else:
+        analyze = services.analyses.analyze_video
+
+        def analyze_then_lose(*args):
+            result = analyze(*args)
+            take_over(Analysis, analysis_id)
+            return result
+
+        monkeypatch.setattr(services.analyses, "analyze_video", analyze_then_lose)
+    assert jobs.work_once(app) is True
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.worker, analysis.attempts) == (JobStatus.RUNNING, OTHER_WORKER, 2)
+    assert analysis.thumb_name is None and analysis.error is None
+    with app.app_context():
+        assert db.session.get(Analysis, analysis_id).detections == []
+    assert [path.name for path in upload_files(app)] == [analysis.stored_name]  # no poster frame
+
+
+def test_an_explanation_that_lost_its_claim_writes_no_overlays(tmp_path, astronaut_jpeg, monkeypatch):
+    app = make_app(tmp_path)
+    make_user(app, "alice")
+    client = app.test_client()
+    login(client, "alice")
+    analysis_id = int(upload(client, astronaut_jpeg).location.rsplit("/", 1)[1])
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
+    assert client.post(url, headers={"X-CSRFToken": csrf_token(client, f"/analyses/{analysis_id}")}
+                       ).get_json()["status"] == "queued"
+    explain = Explainer.explain
+
+    def explain_then_lose(self, *args, **kwargs):
+        result = explain(self, *args, **kwargs)
+        take_over(Explanation, explanation_id)
+        return result
+
+    monkeypatch.setattr(Explainer, "explain", explain_then_lose)
+    with app.app_context():
+        explanation_id = db.session.scalars(db.select(Explanation.id)).one()
+    assert jobs.work_once(app) is True
+    with app.app_context():
+        explanation = db.session.get(Explanation, explanation_id)
+        assert (explanation.status, explanation.worker) == (JobStatus.RUNNING, OTHER_WORKER)
+    assert list(Path(app.config["EXPLAIN_FOLDER"]).glob("*")) == []
