@@ -28,7 +28,7 @@ from inference.crops import gray_crops, rgb_crops
 from inference.dog_emotion import imagenet_batch
 from inference.files import write_atomic
 from inference.pipeline import Pipeline
-from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
+from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 from inference.labels import DetectionKind
 
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web 
 METHODS = ("occlusion", "grad_cam")
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
 ProgressCallback = Callable[[float], None]
+PET_HEAD_WEIGHTS = {DetectionKind.DOG: DOG_HEAD_WEIGHTS, DetectionKind.CAT: CAT_HEAD_WEIGHTS}  # on the dog network
 
 
 @dataclass
@@ -161,7 +162,8 @@ class Explainer:
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
-        classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier}
+        classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier,
+                       DetectionKind.CAT: pipeline.cat_classifier}
         return cls({kind: model for kind, model in classifiers.items() if model is not None})
 
     def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
@@ -170,7 +172,7 @@ class Explainer:
             from inference.emotion_net import load_weights
 
             network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == DetectionKind.HUMAN
-                       else DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)))
+                       else DogEmotionNet(load_head(PET_HEAD_WEIGHTS[kind])))
             self._parts[kind] = face_parts(network) if kind == DetectionKind.HUMAN else dog_parts(network)
         return self._parts[kind]
 

@@ -22,8 +22,12 @@ HUMAN_EMOTIONS: tuple[str, ...] = (
 # The dog photos we train on (sumit-158/Dog-emotion-images) carry these four labels.
 DOG_EMOTIONS: tuple[str, ...] = ("angry", "happy", "relaxed", "sad")
 
-# Every label a detection can carry, for dashboards and exports (cats have no emotion model yet).
-ALL_EMOTIONS: tuple[str, ...] = HUMAN_EMOTIONS + tuple(e for e in DOG_EMOTIONS if e not in HUMAN_EMOTIONS)
+# The cat photos we train on (the Kaggle "Pet's Facial Expression" images, cats only) carry these four;
+# "other" is the set's own name for photos that show none of the three.
+CAT_EMOTIONS: tuple[str, ...] = ("angry", "happy", "sad", "other")
+
+# Every label a detection can carry, for dashboards and exports.
+ALL_EMOTIONS: tuple[str, ...] = tuple(dict.fromkeys(HUMAN_EMOTIONS + DOG_EMOTIONS + CAT_EMOTIONS))
 
 # How pages word a prediction, by its calibrated top probability (the only place these live):
 # below UNSURE_BELOW "unsure, perhaps happy"; below PROBABLY_BELOW "probably happy"; else "happy".

@@ -1,8 +1,8 @@
 """The analysis pipeline shared by the web app, the CLI and the tests.
 
 decode -> detect faces and pets (side by side) -> crop (square, with margin) -> classify (one batch per model).
-Faces go to the FER2013 classifier, dogs to the dog-emotion model; cats are boxed only
-(no emotion model for cats yet: their emotions are empty and their top is None).
+Faces go to the FER2013 classifier, dogs to the dog-emotion model, cats to the cat-emotion model when
+one ships (inference/cat_emotion.py; without it a cat's emotions are empty and its top is None).
 Models are built once per process, lazily, on the GPU when there is one; on a CPU the classifiers
 run on ONNX Runtime (MOODLENS_BACKEND=torch keeps them on torch).
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from inference.backends import default_device, requested_backend
+from inference.cat_emotion import cat_emotion_classifier
 from inference.classifiers import EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
@@ -74,7 +75,7 @@ def _append(found: list[list[Detection]], pets: list[tuple[int, list[Detection]]
 
 
 class Pipeline:
-    """Face and pet detectors, the face and dog emotion classifiers, on one device."""
+    """Face and pet detectors, the face, dog and (when it ships) cat emotion classifiers, on one device."""
 
     def __init__(self, device: str | None = None, backend: str | None = None):
         backend = backend or requested_backend()
@@ -85,6 +86,7 @@ class Pipeline:
         self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
         self.dog_classifier = (DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device, backend)
                                if DOG_HEAD_WEIGHTS.exists() else None)
+        self.cat_classifier = cat_emotion_classifier(self.device, backend)
         if self.pet_detector is None:
             log.warning("no dog/cat detector in %s (run scripts/setup.sh): photos are searched for faces only",
                         PET_WEIGHTS)
@@ -92,7 +94,7 @@ class Pipeline:
     @property
     def models(self) -> dict[str, str]:
         detectors = [self.detector.name] + ([self.pet_detector.name] if self.pet_detector else [])
-        classifiers = [self.classifier] + ([self.dog_classifier] if self.dog_classifier else [])
+        classifiers = [c for c in (self.classifier, self.dog_classifier, self.cat_classifier) if c is not None]
         return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
                 "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
 
@@ -130,10 +132,12 @@ class Pipeline:
 
     def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]],
                        flip_tta: bool = True) -> list[list[Classified]]:
-        """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another."""
+        """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another,
+        all cat crops in a third (a kind without a model keeps no emotions and no top label)."""
         results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
         models = [(DetectionKind.HUMAN, self.classifier, gray_crops),
-                  (DetectionKind.DOG, self.dog_classifier, rgb_crops)]
+                  (DetectionKind.DOG, self.dog_classifier, rgb_crops),
+                  (DetectionKind.CAT, self.cat_classifier, rgb_crops)]
         for kind, model, crop in models:
             places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]
             if model is None or not places:
