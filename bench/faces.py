@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.calibration import expected_calibration_error
+from training.calibration import expected_calibration_error
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from training.evaluate import format_report
