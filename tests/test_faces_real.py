@@ -86,3 +86,16 @@ def test_face_free_photos_stay_face_free(pipeline, name, side):
         photo = np.asarray(Image.fromarray(photo).resize((side, side)))
     result = pipeline.analyze_bytes(jpeg_bytes(photo))
     assert [face for face in result.detections if face.kind == "human"] == []
+
+
+def test_why_maps_explain_the_crop_the_pipeline_classified(pipeline, astronaut):
+    """Analyses store boxes, not landmarks: the explainer finds the landmarks again near the box, so the
+    probability it explains is the one the page shows."""
+    from inference.explain import Explainer
+
+    tilted = rotated(astronaut, 20)
+    face = pipeline.analyze_bytes(jpeg_bytes(tilted)).detections[0]
+    explained = Explainer.for_pipeline(pipeline).crop(tilted, tuple(face.box), "human")
+    shown = pipeline.classifier.predict(explained[None])[0]
+    assert shown.max() == pytest.approx(face.emotions[face.top], abs=0.02)
+    assert pipeline.classifier.classes[int(shown.argmax())] == face.top
