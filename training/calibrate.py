@@ -15,7 +15,6 @@ by T0, so the new temperature is T0 times the one fitted on them.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{source}: {len(truth)} photos with a face; ECE with T {stored:.3f}: {before:.4f}, "
               f"with T {temperature:.3f}: {after:.4f}")
     record = calibration_record(args.weights, temperature, fitted_on="; ".join(args.sets),
-                                per_set=json.dumps(figures), limit_per_class=args.limit)
+                                per_set=figures, limit_per_class=args.limit)
     calibration_path(args.weights).write_text(record)
     print(f"temperature {stored:.3f} -> {temperature:.3f}, stored in {calibration_path(args.weights)}")
 
