@@ -1,6 +1,6 @@
 """Fit the face classifier's temperature on a mix of photo sources, read through the app's own pipeline.
 
-    python -m training.calibrate --set ../shared/datasets/fer2013:val --set DIR:calib [--set ...] [--limit N]
+    python -m training.calibrate_sources --set ../shared/datasets/fer2013:val --set DIR:calib [--set ...] [--limit N]
 
 Each DIR:SPLIT is a class-folder set (FER2013's layout; `python -m training.face_sets` writes fetched
 sets so), read as uploads are (`bench.faces`). The temperature minimises the negative log-likelihood of
