@@ -28,13 +28,19 @@ if TYPE_CHECKING:
     import torch
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Detection:
-    """One found subject: box in original pixels (x1, y1, x2, y2), detector confidence, kind."""
+    """One found subject: box in original pixels (x1, y1, x2, y2), detector confidence, kind, and for
+    faces MTCNN's five landmarks in original pixels (left eye, right eye, nose, mouth corners; "left" as
+    seen in the image)."""
 
     box: tuple[float, float, float, float]
     score: float
     kind: str = DetectionKind.HUMAN
+    landmarks: tuple[Point, ...] | None = None
 
 
 def downscale_factor(width: int, height: int, max_side: int) -> float:
@@ -49,6 +55,20 @@ def _resize(rgb: np.ndarray, factor: float) -> np.ndarray:
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     smoothing = cv2.INTER_AREA if factor < 0.5 else cv2.INTER_LINEAR  # area: 6x slower, needed only far down
     return cv2.resize(rgb, size, interpolation=smoothing)
+
+
+CROP_PADDING = 0.25
+CROP_MIN_SIDE = 160
+
+
+def _moved(face: Detection, zoom: float, pad: int, width: int, height: int) -> Detection:
+    """A detection in a padded, zoomed copy of a photo, in the photo's own pixels (box clipped to it)."""
+    x1, y1, x2, y2 = (value / zoom - pad for value in face.box)
+    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2  # a face centred outside the photo clips to nothing
+    box = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)) \
+        if 0 <= centre_x <= width and 0 <= centre_y <= height else (0.0, 0.0, 0.0, 0.0)
+    landmarks = tuple((x / zoom - pad, y / zoom - pad) for x, y in face.landmarks or ())
+    return Detection(box=box, score=face.score, kind=face.kind, landmarks=landmarks)
 
 
 def mtcnn_network(stage: str) -> torch.nn.Module:
@@ -95,16 +115,34 @@ class MTCNNFaceDetector:
         """Detect faces in one RGB uint8 image."""
         return self.detect_batch([rgb])[0]
 
+    def detect_padded(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in a photo that may be a face crop itself: MTCNN misses a face that fills the photo (its
+        boxes run past the edges), so the photo is searched with a border added on every side
+        (`CROP_PADDING` of its longer side, in its mean colour) and, when small, upscaled so its shorter
+        side is at least `CROP_MIN_SIDE`. Faces centred in the border are dropped; boxes are clipped to
+        the photo, landmarks may lie outside it."""
+        height, width = rgb.shape[:2]
+        pad = round(CROP_PADDING * max(height, width))
+        fill = [float(v) for v in rgb.reshape(-1, 3).mean(0)]
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
+        zoom = max(1.0, CROP_MIN_SIDE / min(padded.shape[:2]))
+        if zoom > 1:
+            padded = cv2.resize(padded, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+        moved = [_moved(face, zoom, pad, width, height) for face in self.detect(padded)]
+        return [face for face in moved if face.box[2] - face.box[0] >= 2 and face.box[3] - face.box[1] >= 2]
+
     def _to_detections(self, boxes: np.ndarray, factor: float, width: int, height: int) -> list[Detection]:
-        """Rows of MTCNN's output (x1, y1, x2, y2, score at the detection scale) as detections."""
+        """Rows of MTCNN's output (box, score, landmarks at the detection scale) as detections."""
         found = []
-        for *box, score in boxes.reshape(-1, 5).tolist():
+        for row in boxes.reshape(-1, mtcnn.DETECTION_COLUMNS).tolist():
+            score = row[4]
             if score < self.min_score:
                 continue
-            x1, y1, x2, y2 = (value / factor for value in box)
+            x1, y1, x2, y2 = (value / factor for value in row[:4])
             clipped = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
+            landmarks = tuple((x / factor, y / factor) for x, y in zip(row[5:10], row[10:15]))
             if clipped[2] - clipped[0] >= 2 and clipped[3] - clipped[1] >= 2:
-                found.append(Detection(box=clipped, score=float(score)))
+                found.append(Detection(box=clipped, score=float(score), landmarks=landmarks))
         return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))
 
 

@@ -23,13 +23,16 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from inference.align import aligned_gray_crops
 from inference.classifiers import Classifier, gray_batch
-from inference.crops import gray_crops, rgb_crops
+from inference.crops import gray_crops, rgb_crops, square_crop_box
+from inference.detectors import MTCNNFaceDetector, Point
 from inference.dog_emotion import imagenet_batch
 from inference.files import write_atomic
 from inference.pipeline import Pipeline
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 from inference.labels import DetectionKind
+from inference.tracking import iou
 
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
     import torch
@@ -152,11 +155,28 @@ class Explanation:
         return {method: save_png(paths[method], image) for method, image in self.overlays().items()}
 
 
+def landmarks_near(detector: MTCNNFaceDetector, rgb: np.ndarray,
+                   box: tuple[float, float, float, float]) -> tuple[Point, ...] | None:
+    """The landmarks of the face at a stored box (analyses keep boxes, not landmarks): the face found in
+    the square around the box with half its side as margin that overlaps the box most (IoU >= 0.5)."""
+    height, width = rgb.shape[:2]
+    left, top, right, bottom = square_crop_box(box, width, height, margin=0.5)
+    moved_box = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+    faces = [(iou(face.box, moved_box), face) for face in detector.detect_padded(rgb[top:bottom, left:right])]
+    overlap, face = max(faces, key=lambda pair: pair[0], default=(0.0, None))
+    if face is None or overlap < 0.5:
+        return None
+    return tuple((x + left, y + top) for x, y in face.landmarks or ())
+
+
 class Explainer:
     """Explains detections with the pipeline's classifiers; the torch networks for Grad-CAM load on first use."""
 
-    def __init__(self, classifiers: dict[str, Classifier]):
+    def __init__(self, classifiers: dict[str, Classifier], face_detector: MTCNNFaceDetector | None = None):
+        """With a face detector, a face is explained on the aligned crop the pipeline classified (its
+        landmarks found again near the box); without one, on the square box crop."""
         self.classifiers = classifiers
+        self.face_detector = face_detector
         self._parts: dict[str, list[GradCamParts]] = {}
 
     @classmethod
@@ -164,7 +184,15 @@ class Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
         classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier,
                        DetectionKind.CAT: pipeline.cat_classifier}
-        return cls({kind: model for kind, model in classifiers.items() if model is not None})
+        return cls({kind: model for kind, model in classifiers.items() if model is not None}, pipeline.detector)
+
+    def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: str) -> np.ndarray:
+        """The classifier's input for the detection at `box`, as the pipeline made it."""
+        size = self.classifiers[kind].input_size
+        if kind != DetectionKind.HUMAN:
+            return rgb_crops(rgb, [box], size)[0]
+        landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)
+        return aligned_gray_crops(rgb, [landmarks], size)[0] if landmarks else gray_crops(rgb, [box], size)[0]
 
     def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
         if kind not in self._parts:
@@ -182,8 +210,7 @@ class Explainer:
         `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked
         even after the weights have changed."""
         classifier = self.classifiers[kind]
-        crop_of = gray_crops if kind == DetectionKind.HUMAN else rgb_crops
-        crop = crop_of(rgb, [tuple(box)], classifier.input_size)[0]
+        crop = self.crop(rgb, tuple(box), kind)
         probabilities = classifier.predict(crop[None])[0]
         target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())
         patch = max(4, classifier.input_size // 6)

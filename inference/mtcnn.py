@@ -7,7 +7,8 @@ The cascade:
    candidates, thinned by non-maximum suppression per level (IoU 0.5), then over all levels (0.7).
 2. Candidates, refined by P-Net's box offsets and made square, are cropped at 24x24 for R-Net
    (keep > 0.7, suppression 0.7, refine, square again).
-3. 48x48 crops go through O-Net (keep > 0.7, refine, suppression 0.7 over the smaller box).
+3. 48x48 crops go through O-Net (keep > 0.7, refine, suppression 0.7 over the smaller box); its five
+   landmarks (eyes, nose tip, mouth corners) are placed in the box O-Net saw, before refinement.
 Pre-processing: RGB, (pixel - 127.5) / 128, channels first; crops are clipped to the image and
 resized with area interpolation, as facenet-pytorch does.
 """
@@ -27,6 +28,7 @@ STAGES = ("pnet", "rnet", "onet")
 SCORE_THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net
 PYRAMID_FACTOR = 0.709
 WINDOW, STRIDE = 12, 2
+DETECTION_COLUMNS = 15  # x1, y1, x2, y2, score, five landmark x, five landmark y
 
 
 def weights_folder() -> Path:
@@ -122,6 +124,14 @@ def square(boxes: np.ndarray) -> np.ndarray:
     return squared
 
 
+def place_landmarks(boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """O-Net's landmarks (fractions of the box: five x, then five y) in image pixels."""
+    width = boxes[:, 2:3] - boxes[:, 0:1] + 1
+    height = boxes[:, 3:4] - boxes[:, 1:2] + 1
+    return np.concatenate([width * landmarks[:, :5] + boxes[:, 0:1] - 1,
+                           height * landmarks[:, 5:10] + boxes[:, 1:2] - 1], axis=1)
+
+
 def crops(images: np.ndarray, boxes: np.ndarray, image_index: np.ndarray, size: int) -> np.ndarray:
     """(M, size, size, 3) uint8: each box's part of its image, clipped to the image, area-resized."""
     height, width = images.shape[1:3]
@@ -142,13 +152,15 @@ class MTCNN:
         self.pnet, self.rnet, self.onet = pnet, rnet, onet
 
     def detect(self, images: np.ndarray, min_face_size: float) -> list[np.ndarray]:
-        """uint8 (N, H, W, 3) -> per image, float rows (x1, y1, x2, y2, score)."""
+        """uint8 (N, H, W, 3) -> per image, float rows (x1, y1, x2, y2, score, then the five landmarks'
+        x, then their y: left eye, right eye, nose, left and right mouth corner, as seen in the image)."""
         boxes, image_index = self._propose(images, min_face_size)
         if len(boxes):
             boxes, image_index = self._rnet_stage(images, boxes, image_index)
-        if len(boxes):
-            boxes, image_index = self._onet_stage(images, boxes, image_index)
-        return [boxes[image_index == n, :5] for n in range(len(images))]
+        if not len(boxes):
+            return [np.zeros((0, DETECTION_COLUMNS), np.float32) for _ in images]
+        boxes, image_index = self._onet_stage(images, boxes, image_index)
+        return [boxes[image_index == n] for n in range(len(images))]
 
     def _propose(self, images: np.ndarray, min_face_size: float) -> tuple[np.ndarray, np.ndarray]:
         height, width = images.shape[1:3]
@@ -179,9 +191,10 @@ class MTCNN:
 
     def _onet_stage(self, images: np.ndarray, boxes: np.ndarray,
                     image_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offsets, _landmarks, probabilities = self.onet(normalise(crops(images, boxes, image_index, 48)))[:3]
+        offsets, landmarks, probabilities = self.onet(normalise(crops(images, boxes, image_index, 48)))[:3]
         passed = probabilities[:, 1] > SCORE_THRESHOLDS[2]
         boxes = np.concatenate([boxes[passed, :4], probabilities[passed, 1:2]], axis=1)
+        points = place_landmarks(boxes, landmarks[passed])
         boxes, image_index = refine(boxes, offsets[passed]), image_index[passed]
         kept = nms(boxes, boxes[:, 4], image_index, 0.7, over_smaller=True)
-        return boxes[kept], image_index[kept]
+        return np.concatenate([boxes[kept], points[kept]], axis=1), image_index[kept]

@@ -1,8 +1,12 @@
 """The analysis pipeline shared by the web app, the CLI and the tests.
 
-decode -> detect faces and pets (side by side) -> crop (square, with margin) -> classify (one batch per model).
-Faces go to the FER2013 classifier, dogs to the dog-emotion model, cats to the cat-emotion model when
-one ships (inference/cat_emotion.py; without it a cat's emotions are empty and its top is None).
+decode -> detect faces and pets (side by side) -> crop -> classify (one batch per model).
+Faces are aligned by their landmarks to FER2013's framing (inference/align.py) for the FER2013 classifier.
+A photo without a face, or whose face runs past its edge, is searched again with a border around it (a
+photo that is itself a face crop: MTCNN misses such a face or places its landmarks badly).
+Dogs and cats are cut out as squares with a margin: dogs for the dog-emotion model, cats for the
+cat-emotion model when one ships (inference/cat_emotion.py; without it a cat's emotions are empty and its
+top is None).
 Models are built once per process, lazily, on the GPU when there is one; on a CPU the classifiers
 run on ONNX Runtime (MOODLENS_BACKEND=torch keeps them on torch).
 """
@@ -19,9 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from inference.backends import default_device, requested_backend
+from inference.align import aligned_gray_crops
 from inference.cat_emotion import cat_emotion_classifier
 from inference.classifiers import EmotionClassifier
-from inference.crops import gray_crops, rgb_crops
+from inference.crops import rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, decode_image
@@ -72,6 +77,22 @@ def _append(found: list[list[Detection]], pets: list[tuple[int, list[Detection]]
     """Add each frame's dogs and cats (frame index, detections) after its faces."""
     for index, detections in pets:
         found[index] = found[index] + detections
+
+
+def _at_edge(face: Detection, width: int, height: int) -> bool:
+    """Whether a face's box was cut by the photo's edge (its landmarks then come from a clipped view)."""
+    x1, y1, x2, y2 = face.box
+    return min(x1, y1) <= 0 or x2 >= width or y2 >= height
+
+
+def face_crops(frame: np.ndarray, faces: list[Detection], size: int) -> np.ndarray:
+    """The face classifier's input: each face aligned by its landmarks."""
+    return aligned_gray_crops(frame, [face.landmarks for face in faces], size)
+
+
+def pet_crops(frame: np.ndarray, pets: list[Detection], size: int) -> np.ndarray:
+    """A dog or cat classifier's input: a square around each box."""
+    return rgb_crops(frame, [pet.box for pet in pets], size)
 
 
 class Pipeline:
@@ -135,33 +156,47 @@ class Pipeline:
         """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another,
         all cat crops in a third (a kind without a model keeps no emotions and no top label)."""
         results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
-        models = [(DetectionKind.HUMAN, self.classifier, gray_crops),
-                  (DetectionKind.DOG, self.dog_classifier, rgb_crops),
-                  (DetectionKind.CAT, self.cat_classifier, rgb_crops)]
+        models = [(DetectionKind.HUMAN, self.classifier, face_crops),
+                  (DetectionKind.DOG, self.dog_classifier, pet_crops),
+                  (DetectionKind.CAT, self.cat_classifier, pet_crops)]
         for kind, model, crop in models:
             places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]
             if model is None or not places:
                 continue
-            crops = np.concatenate([crop(frame, [det.box for det in found if det.kind == kind], model.input_size)
+            crops = np.concatenate([crop(frame, [det for det in found if det.kind == kind], model.input_size)
                                     for frame, found in zip(frames, detections)])
             for (f, d), row in zip(places, model.predict(crops, flip_tta)):
                 results[f][d] = (_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())])
         return results
 
+    def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
+        """Faces, then dogs and cats, in one photo. A photo without a face, or whose face runs past its edge,
+        is searched for faces again with a border around it (`MTCNNFaceDetector.detect_padded`); that
+        search's time is added to "detect faces"."""
+        found = self.detect_batch([rgb], timings=timings)[0]
+        faces = [detection for detection in found if detection.kind == DetectionKind.HUMAN]
+        height, width = rgb.shape[:2]
+        if faces and not any(_at_edge(face, width, height) for face in faces):
+            return found
+        began = time.perf_counter()
+        faces = self.detector.detect_padded(rgb) or faces
+        timings["detect faces"] += (time.perf_counter() - began) * 1000
+        return faces + [detection for detection in found if detection.kind != DetectionKind.HUMAN]
+
     def analyze_bytes(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageResult:
         """Decode and analyse one image file's bytes (raises inference.errors.MediaError).
 
-        Each stage is timed: decode, face detection, pet detection (side by side, see `detect_batch`),
-        crop and classify.
+        Each stage is timed: decode, face detection (see `detect_photo`), pet detection (side by side, see
+        `detect_batch`), crop and classify.
         """
         timings: dict[str, float] = {}
         with _timed(timings, "decode"):
             image = decode_image(data, max_pixels)
-        detections = self.detect_batch([image.rgb], timings=timings)
+        detections = self.detect_photo(image.rgb, timings)
         with _timed(timings, "crop+classify"):
-            classified = self.classify_batch([image.rgb], detections)[0]
+            classified = self.classify_batch([image.rgb], [detections])[0]
         faces = [FaceResult(kind=d.kind, box=[round(v) for v in d.box], score=d.score, emotions=emotions, top=top)
-                 for d, (emotions, top) in zip(detections[0], classified)]
+                 for d, (emotions, top) in zip(detections, classified)]
         return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
                            models=self.models, timings_ms=timings)
 

@@ -140,11 +140,14 @@ def test_the_mtcnn_cascade_finds_what_facenet_pytorch_finds(two_faces, backend):
 
     reference = FacenetMTCNN(keep_all=True, min_face_size=20)
     with torch.inference_mode():
-        expected, _ = detect_face(two_faces[None], 20, reference.pnet, reference.rnet, reference.onet,
-                                  reference.thresholds, reference.factor, reference.device)
+        expected, points = detect_face(two_faces[None], 20, reference.pnet, reference.rnet, reference.onet,
+                                       reference.thresholds, reference.factor, reference.device)
     detector = MTCNNFaceDetector(torch.device("cpu"), backend, max_side=max(two_faces.shape))
     found = detector.detect(two_faces)
     assert detector.runner_name.startswith("onnxruntime" if backend == "onnx" else "torch")
     assert len(found) == len(expected[0]) == 2
-    for ours, theirs in zip(found, sorted(np.asarray(expected[0], dtype=float).tolist())):
+    order = np.argsort(np.asarray(expected[0], dtype=float)[:, 0])
+    for ours, theirs, their_points in zip(found, np.asarray(expected[0], dtype=float)[order],
+                                          np.asarray(points[0], dtype=float)[order]):
         assert iou(ours.box, theirs[:4]) > 0.9 and ours.score > 0.99
+        np.testing.assert_allclose(ours.landmarks, their_points, atol=2)

@@ -15,7 +15,7 @@ from inference.calibration import softmax
 ECE_BINS = 15
 
 
-def calibration_record(weights: Path, temperature: float, **figures: float | str) -> str:
+def calibration_record(weights: Path, temperature: float, **figures: float | str | dict) -> str:
     """The JSON stored beside the weights: the temperature, the hash of the weights it was fitted for, figures."""
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     return json.dumps({"temperature": temperature, "weights_sha256": digest, **figures}, indent=2)

@@ -1,0 +1,141 @@
+"""Labelled face photos: lay out a fetched collection as class folders split by identity, and read
+any class-folder set (FER2013's layout) through the app's own photo pipeline.
+
+    python -m training.face_sets --muxspace REPO --out DIR
+
+REPO is a checkout of the public repository muxspace/facial_expressions (Apache-2.0): photos in
+`images/`, labels in `data/legend.csv` (user id, image, emotion). Its photos come from two sources,
+written as two sets:
+- DIR/news: Labeled Faces in the Wild crops (news photos, mostly gray 350x350), file names Name_NNNN.jpg;
+- DIR/film: colour stills of Indian film actors (the contributor "jhamski"), file names Name_N.jpg.
+Each set gets `calib/` and `eval/` with one sub-folder per emotion (FER2013's names), split by
+identity (the name before the last "_"; sorted identities alternate between the two splits), so no
+person is in both. Dropped: "contempt" (no such class here) and photos listed twice with different labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from inference.labels import HUMAN_EMOTIONS
+from inference.pipeline import Pipeline
+from training.data import IMAGE_SUFFIXES
+
+MUXSPACE_LABELS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
+                   "sadness": "sad", "surprise": "surprise", "neutral": "neutral"}
+FILM_CONTRIBUTOR = "jhamski"
+
+
+class Split(str, Enum):
+    CALIB = "calib"
+    EVAL = "eval"
+
+
+def identity(file_name: str) -> str:
+    """The person in a file named Name_NNNN.jpg (the whole stem when there is no "_")."""
+    return Path(file_name).stem.rsplit("_", 1)[0]
+
+
+def muxspace_labels(repo: Path) -> dict[str, dict[str, str]]:
+    """Per set (news, film): image file name -> emotion, without unknown classes or conflicting labels."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    sources: dict[str, str] = {}
+    with (repo / "data" / "legend.csv").open() as legend:
+        for row in csv.DictReader(legend):
+            labels[row["image"]].add(row["emotion"].strip().lower())
+            sources[row["image"]] = "film" if row["user.id"] == FILM_CONTRIBUTOR else "news"
+    sets: dict[str, dict[str, str]] = {"news": {}, "film": {}}
+    for image, emotions in labels.items():
+        if len(emotions) == 1 and (emotion := next(iter(emotions))) in MUXSPACE_LABELS:
+            sets[sources[image]][image] = MUXSPACE_LABELS[emotion]
+    return sets
+
+
+def identity_splits(images: list[str]) -> dict[str, Split]:
+    """Each image's split: sorted identities alternate between calib and eval."""
+    people = sorted({identity(image) for image in images})
+    split_of_person = {person: (Split.CALIB, Split.EVAL)[index % 2] for index, person in enumerate(people)}
+    return {image: split_of_person[identity(image)] for image in images}
+
+
+def write_set(repo: Path, labels: dict[str, str], out: Path) -> Counter:
+    """Copy the photos into out/split/emotion/; counts per (split, emotion)."""
+    counts: Counter = Counter()
+    for image, split in identity_splits(sorted(labels)).items():
+        folder = out / split.value / labels[image]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repo / "images" / image, folder / image)
+        counts[split.value, labels[image]] += 1
+    return counts
+
+
+def labelled_photos(folder: Path, classes: tuple[str, ...] = HUMAN_EMOTIONS, per_class: int = 0,
+                    seed: int = 0) -> list[tuple[Path, int]]:
+    """(photo, class index) for every photo in folder/<class>/, or a random `per_class` of each class."""
+    rng = np.random.default_rng(seed)
+    photos = []
+    for label, name in enumerate(classes):
+        paths = sorted(p for p in (folder / name).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if per_class and len(paths) > per_class:
+            paths = [paths[i] for i in sorted(rng.choice(len(paths), per_class, replace=False))]
+        photos += [(path, label) for path in paths]
+    return photos
+
+
+@dataclass
+class PipelineReadings:
+    """What the app showed for each labelled photo: probabilities of its largest face (NaN rows where no
+    face was found), the labels, and which photos had no face."""
+
+    probabilities: np.ndarray
+    labels: np.ndarray
+    face_found: np.ndarray
+
+    @property
+    def found(self) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and labels of the photos with a face."""
+        return self.probabilities[self.face_found], self.labels[self.face_found]
+
+
+def largest_face_probabilities(pipeline: Pipeline, data: bytes, classes: tuple[str, ...]) -> np.ndarray | None:
+    """The probabilities the app shows for the largest face of an uploaded photo, None without a face."""
+    faces = [face for face in pipeline.analyze_bytes(data).detections if face.kind == "human"]
+    if not faces:
+        return None
+    largest = max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+    return np.asarray([largest.emotions[name] for name in classes])
+
+
+def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
+                          classes: tuple[str, ...] = HUMAN_EMOTIONS) -> PipelineReadings:
+    """Every photo's file bytes through `Pipeline.analyze_bytes`, as an upload goes."""
+    rows = [largest_face_probabilities(pipeline, path.read_bytes(), classes) for path, _ in photos]
+    found = np.asarray([row is not None for row in rows], dtype=bool)
+    missing = np.full(len(classes), np.nan)
+    return PipelineReadings(np.stack([missing if row is None else row for row in rows]) if rows
+                            else np.zeros((0, len(classes))),
+                            np.asarray([label for _, label in photos], dtype=np.int64), found)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--muxspace", type=Path, required=True, help="checkout of muxspace/facial_expressions")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    for name, labels in muxspace_labels(args.muxspace).items():
+        counts = write_set(args.muxspace, labels, args.out / name)
+        for split in Split:
+            row = ", ".join(f"{emotion} {counts[split.value, emotion]}" for emotion in HUMAN_EMOTIONS)
+            print(f"{name}/{split.value}: {row}")
+
+
+if __name__ == "__main__":
+    main()
