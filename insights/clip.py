@@ -29,11 +29,16 @@ class Stretch:
 
 @dataclass(frozen=True)
 class ClipStory:
-    """A track's stretches, the sentence that tells them, and whether the model was unsure over the track."""
+    """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
+    can colour them), and whether the model was unsure over the track."""
 
     stretches: list[Stretch]
-    text: str
+    pieces: list[tuple[str, str | None]]
     unsure: bool
+
+    @property
+    def text(self) -> str:
+        return "".join(piece for piece, _ in self.pieces)
 
     @property
     def changed(self) -> bool:
@@ -95,15 +100,19 @@ def stretches(timeline: list[dict]) -> list[Stretch]:
             for i, (emotion, first, last) in enumerate(runs)]
 
 
-def tell(parts: list[Stretch], share: dict[str, float]) -> str:
-    """"happy throughout", "happy, then sad from 5.3 s", or, with many changes, the two main emotions' shares."""
+def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
+    """The story as pieces of text, each with the emotion it names (None for the words between): "happy
+    throughout", "happy, then sad from 5.3 s", or, with many changes, the two main emotions' shares."""
     if len(parts) == 1:
-        return f"{parts[0].emotion} throughout"
+        return [(parts[0].emotion, parts[0].emotion), (" throughout", None)]
     if len(parts) <= MAX_TOLD_STRETCHES:
-        return parts[0].emotion + "".join(f", then {part.emotion} from {part.start:.1f} s" for part in parts[1:])
+        pieces = [(parts[0].emotion, parts[0].emotion)]
+        for part in parts[1:]:
+            pieces += [(", then ", None), (part.emotion, part.emotion), (f" from {part.start:.1f} s", None)]
+        return pieces
     first, second = sorted(share, key=share.__getitem__, reverse=True)[:2]
-    return (f"changing {len(parts) - 1} times: {first} {share[first]:.0%} of the time, "
-            f"{second} {share[second]:.0%}")
+    return [(f"changing {len(parts) - 1} times: ", None), (first, first), (f" {share[first]:.0%} of the time, ", None),
+            (second, second), (f" {share[second]:.0%}", None)]
 
 
 def clip_story(timeline: list[dict], share: dict[str, float]) -> ClipStory | None:

@@ -81,7 +81,9 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
         db.session.commit()
         change = next(point["t"] for point in points if point["t"] >= 2.0)
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
-    assert f"happy, then sad from {change:.1f} s" in page
+    heading = re.search(r'<h2 id="track-\d+">Face 1: (.*?)</h2>', page, re.S).group(1)
+    assert '<span class="emo-text emo-happy">happy</span>, then <span class="emo-text emo-sad">sad</span>' in heading
+    assert f"happy, then sad from {change:.1f} s" in re.sub(r"<[^>]+>", "", heading)
     assert "not sure about this one" not in page.split("Face 2")[0]
     tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
                                   re.S).group(1))
