@@ -1,6 +1,7 @@
 // The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
 // time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
-// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability]).
+// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability]);
+// boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
 // Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
 (function () {
@@ -16,7 +17,7 @@
   var now = document.getElementById("player-now");
   var note = document.getElementById("player-note");
   var tolerance = Number(stage.dataset.tolerance);
-  var stroke = Number(stage.dataset.stroke);
+  var width = Number(stage.dataset.width) / 100, height = Number(stage.dataset.height) / 100;
   var video = null;  // the <video>, once the browser has shown it can play the file
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
@@ -39,8 +40,14 @@
     return node;
   }
 
-  function describe(track, point) {
-    return track.title + (point[5] ? ": " + point[5] + " " + Math.round(point[6] * 100) + "%" : "");
+  function percent(value, scale) { return (value / scale).toFixed(2) + "%"; }
+
+  function tag(track, point) {  // on the video: short, so neighbouring boxes' labels do not collide
+    return track.tag + (point[5] ? ": " + point[5] : "");
+  }
+
+  function describe(track, point) {  // under the video, in full
+    return track.title + " " + (point[5] ? point[5] + " (" + Math.round(point[6] * 100) + "%)" : "seen");
   }
 
   function draw(t) {
@@ -52,16 +59,16 @@
       shown.forEach(function (point, index) {
         if (!point) { return; }
         var group = svg("g", { "class": "face-box emo-" + (point[5] || "none") });
-        group.appendChild(svg("rect", { x: point[1], y: point[2], width: point[3] - point[1],
-          height: point[4] - point[2], "stroke-width": (stroke * 1.2).toFixed(1) }));
-        group.appendChild(svg("text", { x: point[1], y: Math.max(point[2] - stroke * 2, stroke * 8),
-          "font-size": (stroke * 5.5).toFixed(1), "class": "overlay-label" }, describe(tracks[index], point)));
+        var below = point[2] / height < 10;  // a box at the top edge: its label goes under it
+        group.appendChild(svg("rect", { x: percent(point[1], width), y: percent(point[2], height),
+          width: percent(point[3] - point[1], width), height: percent(point[4] - point[2], height) }));
+        group.appendChild(svg("text", { x: percent(point[1], width), y: percent(below ? point[4] : point[2], height),
+          dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
         overlay.appendChild(group);
       });
     }
-    var words = shown.map(function (point, index) {
-      return point ? tracks[index].title + " " + (point[5] || "seen") : null;
-    }).filter(Boolean);
+    var words = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
+      .filter(Boolean);
     now.textContent = "At " + t.toFixed(1) + " s: " + (words.join(", ") || "nobody in sight");
   }
 

@@ -88,7 +88,7 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
                                   re.S).group(1))
     assert [track["title"] for track in tracks] == ["Face 1", "Face 2"]
-    assert len(tracks[0]["points"][0]) == 7 and tracks[0]["points"][-1][5] == "sad"
+    assert len(tracks[0]["points"][0]) == 7 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == 2
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
 

@@ -97,13 +97,15 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
 
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
-    """Each track's box and top emotion at each analysed moment: [t, x1, y1, x2, y2, emotion, probability]
-    (emotion None without a model), for the player's overlay (static/player.js reads it from the page)."""
+    """Each track's title, number (the overlay's tag) and its box and top emotion at each analysed moment:
+    [t, x1, y1, x2, y2, emotion, probability] (emotion None without a model), for the player's overlay
+    (static/player.js reads it from the page)."""
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None]
-    return [{"title": d.title, "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
+    return [{"title": d.title, "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
+            for d in tracks]
 
 
 def boxes_at(tracks: list[dict], seconds: float, tolerance: float) -> list[dict]:
@@ -113,7 +115,7 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float) -> list[dict]
         nearest = min(track["points"], key=lambda p: abs(p[0] - seconds), default=None)
         if nearest and abs(nearest[0] - seconds) <= tolerance:
             t, x1, y1, x2, y2, emotion, probability = nearest
-            shown.append({"title": track["title"], "box": (x1, y1, x2, y2), "emotion": emotion,
+            shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2), "emotion": emotion,
                           "probability": probability})
     return shown
 
