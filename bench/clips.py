@@ -9,12 +9,12 @@ import numpy as np
 from PIL import Image
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    """Write RGB frames as an MP4 (mp4v) file with OpenCV."""
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0, codec: str = "mp4v") -> Path:
+    """Write RGB frames with OpenCV: an MP4 (mp4v) file, or with codec="VP80" a WebM (VP8, which browsers play)."""
     import cv2
 
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     for frame in frames:
         writer.write(np.ascontiguousarray(frame[..., ::-1]))
     writer.release()

@@ -10,11 +10,18 @@ Two methods, each a map in [0, 1] (1: mattered most for the top emotion):
   the mean of its members' maps.
 `python -m bench.explain` measures both with the deletion test (hide the most salient pixels first:
 the faster the top probability falls, the better the map).
+
+Progress is reported over three stages, each weighted by how long it takes: loading the torch networks for
+Grad-CAM (once per process; importing torch is most of it), occlusion (reported per batch) and Grad-CAM
+(per network). The weights start from times measured here and follow each process's own measured times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +51,29 @@ METHODS = ("occlusion", "grad_cam")
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
 ProgressCallback = Callable[[float], None]
 PET_HEAD_WEIGHTS = {DetectionKind.DOG: DOG_HEAD_WEIGHTS, DetectionKind.CAT: CAT_HEAD_WEIGHTS}  # on the dog network
+# Seconds per stage measured on the 2-core development machine (ONNX Runtime for occlusion; in a process that has
+# already imported torch: loading torch itself adds TORCH_IMPORT_SECONDS): the progress bar's first weights.
+STAGE_SECONDS = {DetectionKind.HUMAN: {"networks": 0.8, "occlusion": 4.2, "grad_cam": 0.6},
+                 DetectionKind.DOG: {"networks": 1.2, "occlusion": 6.6, "grad_cam": 3.3},
+                 DetectionKind.CAT: {"networks": 1.2, "occlusion": 6.6, "grad_cam": 3.3}}  # the dog network, too
+TORCH_IMPORT_SECONDS = 4.5
+
+
+class StagedProgress:
+    """One 0..1 progress over stages that each report their own 0..1, weighted by their expected seconds."""
+
+    def __init__(self, expected: dict[str, float], report: ProgressCallback | None):
+        total = sum(expected.values()) or 1.0
+        self.report = report
+        self.spans: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for stage, seconds in expected.items():
+            self.spans[stage] = (start, seconds / total)
+            start += seconds / total
+
+    def stage(self, name: str) -> ProgressCallback:
+        start, width = self.spans[name]
+        return lambda done: self.report(min(1.0, start + width * min(max(done, 0.0), 1.0))) if self.report else None
 
 
 @dataclass
@@ -84,7 +114,7 @@ def _starts(size: int, patch: int, stride: int) -> list[int]:
 
 
 def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, stride: int,
-                  batch_size: int = 64, progress: ProgressCallback | None = None) -> np.ndarray:
+                  batch_size: int = 32, progress: ProgressCallback | None = None) -> np.ndarray:
     """Mean drop of the target's probability when a `patch`-pixel grey square hides each pixel."""
     height, width = crop.shape[:2]
     corners = [(y, x) for y in _starts(height, patch, stride) for x in _starts(width, patch, stride)]
@@ -105,9 +135,15 @@ def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, s
     return normalise(np.where(counts > 0, drops / np.maximum(counts, 1), 0).clip(min=0))
 
 
-def grad_cam_map(networks: list[GradCamParts], crop: np.ndarray, target: int) -> np.ndarray:
+def grad_cam_map(networks: list[GradCamParts], crop: np.ndarray, target: int,
+                 progress: ProgressCallback | None = None) -> np.ndarray:
     """Grad-CAM of the target class, upsampled to the crop's size (the mean map of several networks)."""
-    return normalise(np.mean([_grad_cam(parts, crop, target) for parts in networks], axis=0))
+    maps = []
+    for parts in networks:
+        maps.append(_grad_cam(parts, crop, target))
+        if progress:
+            progress(len(maps) / len(networks))
+    return normalise(np.mean(maps, axis=0))
 
 
 def _grad_cam(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
@@ -178,6 +214,24 @@ class Explainer:
         self.classifiers = classifiers
         self.face_detector = face_detector
         self._parts: dict[str, list[GradCamParts]] = {}
+        # each kind's occlusion and Grad-CAM seconds: the measured defaults, then this process's last run
+        self.seconds: dict[str, dict[str, float]] = {kind: dict(STAGE_SECONDS[kind]) for kind in classifiers}
+
+    def expected_seconds(self, kind: str) -> dict[str, float]:
+        """How long each stage should take now: nothing to load once the kind's networks are loaded."""
+        loading = 0.0 if kind in self._parts else STAGE_SECONDS[kind]["networks"] + (
+            0.0 if "torch" in sys.modules else TORCH_IMPORT_SECONDS)
+        return {"networks": loading, **{stage: self.seconds[kind][stage] for stage in ("occlusion", "grad_cam")}}
+
+    @contextmanager
+    def _stage(self, kind: str, name: str, progress: StagedProgress) -> Iterator[ProgressCallback]:
+        """Run a stage that reports its own progress; its time becomes its weight next time (loading happens
+        once, so its time is not kept)."""
+        started = time.perf_counter()
+        yield progress.stage(name)
+        if name != "networks":
+            self.seconds[kind][name] = time.perf_counter() - started
+        progress.stage(name)(1.0)
 
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
@@ -214,10 +268,16 @@ class Explainer:
         probabilities = classifier.predict(crop[None])[0]
         target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())
         patch = max(4, classifier.input_size // 6)
-        maps = {"occlusion": occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
-                                           patch, patch // 2, progress=progress),
-                "grad_cam": grad_cam_map(self.grad_cam_parts(kind), crop, target)}
-        return Explanation(classifier.classes[target], float(probabilities[target]), crop, maps)
+        stages = StagedProgress(self.expected_seconds(kind), progress)
+        with self._stage(kind, "networks", stages):
+            networks = self.grad_cam_parts(kind)
+        with self._stage(kind, "occlusion", stages) as report:
+            occlusion = occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
+                                      patch, patch // 2, progress=report)
+        with self._stage(kind, "grad_cam", stages) as report:
+            grad_cam = grad_cam_map(networks, crop, target, report)
+        return Explanation(classifier.classes[target], float(probabilities[target]), crop,
+                           {"occlusion": occlusion, "grad_cam": grad_cam})
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:

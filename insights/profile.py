@@ -10,9 +10,9 @@ MIN_FOR_PROFILE = 3
 NOTABLE_DIFFERENCE = 0.10  # a difference in mean probability worth a sentence
 
 
-def profile(history: History, others: dict[str, np.ndarray] | None = None) -> dict:
+def profile(history: History, others: dict[str, History] | None = None) -> dict:
     """Mean probability per emotion with a 95% confidence interval (normal approximation), in words,
-    and the emotion in which the subject differs most from the mean of the owner's other subjects."""
+    and the emotion in which the subject differs most from the mean of the owner's other subjects (by name)."""
     count = len(history)
     if count < MIN_FOR_PROFILE:
         return {"enough": False, "count": count, "needed": MIN_FOR_PROFILE}
@@ -26,15 +26,22 @@ def profile(history: History, others: dict[str, np.ndarray] | None = None) -> di
             "comparison": compare(history.classes, mean, others or {})}
 
 
-def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, np.ndarray]) -> dict | None:
-    """The largest difference from the other subjects' average mix, if it is notable."""
+def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, History]) -> dict | None:
+    """The largest difference from the average mix of the other subjects with at least MIN_FOR_PROFILE
+    appearances ("notable" when it is worth a sentence); each compared subject comes with its count, and those
+    with fewer are listed as left out. None when there is no other subject."""
     if not others:
         return None
-    baseline = np.mean(list(others.values()), axis=0)
+    compared = {name: other for name, other in others.items() if len(other) >= MIN_FOR_PROFILE}
+    found = {"others": sorted(compared), "counts": {name: len(other) for name, other in compared.items()},
+             "left_out": [{"name": name, "count": len(other)} for name, other in sorted(others.items())
+                          if name not in compared], "needed": MIN_FOR_PROFILE}
+    if not compared:
+        return {"notable": False, **found}
+    baseline = np.mean([other.vectors.mean(0) for other in compared.values()], axis=0)
     index = int(np.argmax(np.abs(mean - baseline)))
     difference = float(mean[index] - baseline[index])
     if abs(difference) < NOTABLE_DIFFERENCE:
-        return {"notable": False, "others": sorted(others)}
+        return {"notable": False, **found}
     return {"notable": True, "emotion": classes[index], "direction": "more" if difference > 0 else "less",
-            "subject": round(float(mean[index]), 4), "others_mean": round(float(baseline[index]), 4),
-            "others": sorted(others)}
+            "subject": round(float(mean[index]), 4), "others_mean": round(float(baseline[index]), 4), **found}

@@ -15,15 +15,28 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def parse_week(text: str | None, today: date) -> date:
-    """The Monday of an ISO week written "2026-W47"; the last complete week when absent or invalid."""
+def iso_week_monday(text: str | None) -> date | None:
+    """The Monday of an ISO week written "2026-W47"; None when absent or invalid."""
     try:
         year, week = text.split("-W")
         if 1970 <= int(year) <= 2999:
             return date.fromisocalendar(int(year), int(week), 1)
     except (AttributeError, ValueError):
         pass
-    return week_start(today) - timedelta(days=7)
+    return None
+
+
+def parse_week(text: str | None, today: date) -> date:
+    """The Monday of an ISO week written "2026-W47"; the last complete week when absent or invalid."""
+    return iso_week_monday(text) or week_start(today) - timedelta(days=7)
+
+
+def opening_week(history: History, today: date) -> date:
+    """The week a report opens on: this week if it has appearances (or when there are none at all),
+    else the newest week that has some."""
+    this_week = week_start(today)
+    past = [moment.date() for moment in history.times if moment.date() <= today]  # oldest first
+    return this_week if not past or past[-1] >= this_week else week_start(past[-1])
 
 
 def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np.ndarray | None, int]:
@@ -54,27 +67,36 @@ def weekly_report(history: History, monday: date) -> dict:
             "days": days}
 
 
-def report_png(report: dict, title: str) -> bytes:
-    """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day."""
+NO_EMOTION_COLOUR = "#c8c8d4"
+
+
+def report_png(report: dict, title: str, colours: dict[str, str]) -> bytes:
+    """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day,
+    each bar in its emotion's colour (`colours`: the pages' colour per emotion)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
-    mix_axes.barh(labels, values, color="#4b3fc7")
+    mix_axes.barh(labels, values, color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
     if report["change"]:
         mix_axes.barh(labels, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                       edgecolor="#1d1d28", linestyle="--", label="week before")
         mix_axes.legend(loc="lower right", fontsize=8)
     mix_axes.set_xlim(0, 1)
     mix_axes.set_title("Mean probability this week", fontsize=10)
-    day_axes.bar([d["weekday"] for d in report["days"]], [d["count"] for d in report["days"]], color="#7d8090")
+    counts = [day["count"] for day in report["days"]]
+    day_axes.bar([day["weekday"] for day in report["days"]], counts,
+                 color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    day_axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
+    day_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     for index, day in enumerate(report["days"]):
         if day["top"]:
-            day_axes.text(index, day["count"], day["top"], ha="center", va="bottom", fontsize=7, rotation=90)
+            day_axes.text(index, day["count"], " " + day["top"], ha="center", va="bottom", fontsize=8, rotation=90)
     day_axes.set_title("Appearances per day (top emotion)", fontsize=10)
     figure.suptitle(title, fontsize=11)
     figure.tight_layout()
@@ -82,4 +104,3 @@ def report_png(report: dict, title: str) -> bytes:
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     return buffer.getvalue()
-

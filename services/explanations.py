@@ -104,9 +104,9 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
         raise MediaError(UNREADABLE) from error
     if _explainer is None:
         _explainer = Explainer.for_pipeline(get_pipeline())
-    claim.progress(0.05)  # the photo is read and the networks are loaded
+    claim.progress(0.02)  # the photo is read; the explainer reports its stages (loading, occlusion, Grad-CAM) by time
     result = _explainer.explain(rgb, detection.box, detection.kind, detection.top,
-                                progress=lambda done: claim.progress(0.05 + 0.9 * done))
+                                progress=lambda done: claim.progress(0.02 + 0.97 * done))
     claim.secure()
     storage.explain_folder()
     files = storage.explanation_paths(analysis.stored_name, detection.position)

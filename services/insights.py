@@ -11,7 +11,7 @@ from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
-from insights.profile import MIN_FOR_PROFILE, profile
+from insights.profile import profile
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
@@ -72,8 +72,7 @@ def subject_insights(subject: Subject) -> dict:
     if cached and cached[0] == keys:
         return cached[1]
     history = history_of(subject, keys[subject.id])
-    others = {other.name: other_history.vectors.mean(0) for other in siblings
-              if len(other_history := history_of(other, keys[other.id])) >= MIN_FOR_PROFILE}
+    others = {other.name: history_of(other, keys[other.id]) for other in siblings}
     result = {"subject": subject.id, "available": True, "count": len(history),
               "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history),
               "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}

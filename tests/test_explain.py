@@ -19,7 +19,7 @@ from inference.emotion_net import load_weights
 from inference.specs import FACE_INPUT_SIZE as INPUT_SIZE
 from inference.specs import HUMAN_WEIGHTS
 from bench.explain import deletion_curve
-from inference.explain import Explainer, face_parts, grad_cam_map, occlusion_map
+from inference.explain import Explainer, StagedProgress, face_parts, grad_cam_map, occlusion_map
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 
@@ -90,6 +90,33 @@ def test_an_explanation_covers_the_crop_and_names_the_top_emotion(astronaut):
     for saliency in result.maps.values():
         assert saliency.shape == (INPUT_SIZE, INPUT_SIZE) and 0 <= saliency.min() and saliency.max() == 1
     assert all(image.shape == (224, 224, 3) for image in result.overlays().values())
+
+
+def test_staged_progress_weights_each_stage_by_its_seconds():
+    seen = []
+    stages = StagedProgress({"networks": 0.0, "occlusion": 1.0, "grad_cam": 3.0}, seen.append)
+    stages.stage("networks")(1.0)
+    stages.stage("occlusion")(0.5)
+    stages.stage("grad_cam")(0.5)
+    stages.stage("grad_cam")(2.0)  # a stage's own value is clipped to 0..1
+    assert seen == [0.0, 0.125, 0.625, 1.0]
+
+
+def test_progress_covers_loading_occlusion_and_grad_cam_by_their_measured_times(astronaut):
+    explainer = Explainer.for_pipeline(get_pipeline())  # a fresh explainer: Grad-CAM's networks are not loaded
+    cold = explainer.expected_seconds("human")
+    seen = []
+    explainer.explain(astronaut, FACE_BOX, "human", progress=seen.append)
+    total = sum(cold.values())
+    loaded, occluded = cold["networks"] / total, (cold["networks"] + cold["occlusion"]) / total
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert 0 < loaded < occluded < 0.9 and seen[0] == pytest.approx(loaded)  # loading the networks has its share
+    assert sum(loaded < value < occluded for value in seen) >= 2  # occlusion moves the bar batch by batch
+    warm = explainer.expected_seconds("human")  # the next run: nothing to load, the stages' own measured times
+    assert warm["networks"] == 0 and warm["occlusion"] > 0 and warm["grad_cam"] > 0
+    again = []
+    explainer.explain(astronaut, FACE_BOX, "human", progress=again.append)
+    assert again[0] == 0 and again == sorted(again) and again[-1] == pytest.approx(1.0)
 
 
 def analysed(client, photo: bytes) -> int:

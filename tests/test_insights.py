@@ -82,11 +82,14 @@ def test_too_little_data_says_what_is_needed():
 
 def test_the_profile_has_intervals_and_compares_with_other_subjects():
     history = shifted(np.random.default_rng(8), 50, 0.0)
-    result = profile(history, {"Rex": np.array([0.1, 0.1, 0.1, 0.7])})  # Rex: mostly sad
+    rex = history_from(np.tile([0.1, 0.1, 0.1, 0.7], (4, 1)), DOG_EMOTIONS)  # Rex: mostly sad
+    result = profile(history, {"Rex": rex, "Bo": history_from(np.tile([0.7, 0.1, 0.1, 0.1], (2, 1)), DOG_EMOTIONS)})
     assert result["description"].startswith(("mostly", "often", "a mix"))
     assert all(row["low"] <= row["mean"] <= row["high"] for row in result["mix"])
     assert result["comparison"]["notable"] and result["comparison"]["emotion"] == "sad"
     assert result["comparison"]["direction"] == "less"
+    assert result["comparison"]["counts"] == {"Rex": 4}  # Bo has too few appearances to be compared with
+    assert result["comparison"]["left_out"] == [{"name": "Bo", "count": 2}]
 
 
 def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
@@ -164,7 +167,7 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "looked <span" not in client.get("/dashboard").get_data(as_text=True)
 
     client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": token})
-    assert "Rex: last week's report" in client.get("/dashboard").get_data(as_text=True)
+    assert "Rex: weekly report" in client.get("/dashboard").get_data(as_text=True)
     week = "{}-W{:02d}".format(*recent.date().isocalendar()[:2])
     report = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
     assert f"Rex: week {week}" in report and "mostly" in report and "Download as PNG" in report

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from inference.errors import MediaError
+from insights.clip import clip_story
 from models import Analysis, Detection, JobStatus, Media, found_summary
 from services import explanations, storage, subjects
 from services.access import owned, viewable_analysis
@@ -66,20 +67,57 @@ def result(analysis_id: int):
     analysis = viewable_analysis(current_user, analysis_id)
     owner = analysis.user_id == current_user.id
     if analysis.status != JobStatus.DONE:
-        return render_template("analyze/progress.html", analysis=analysis, delete_form=ConfirmForm(), owner=owner)
+        return render_template("analyze/progress.html", analysis=analysis, owner=owner)
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == Media.VIDEO else "analyze/result.html"
     if analysis.media == Media.VIDEO:
-        extra = {"timelines": {d.id: timeline_lines(d.timeline or [], analysis.duration or 0.0) for d in classified},
-                 "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified}}
+        extra = video_extras(analysis, classified)
     else:
         extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
-    return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, delete_form=ConfirmForm(),
+    return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms,
                            found=found_summary([d.kind for d in analysis.detections]),
                            unsure_comment=UNSURE_COMMENT, no_model_comment=NO_MODEL_COMMENT, **extra)
+
+
+def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
+    """What a video's page shows besides its bars: timelines, shares of time, each track's story, and the
+    player's overlay data at the time asked for (?t=SECONDS, so the frame links work without scripts)."""
+    duration = analysis.duration or 0.0
+    seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), duration)
+    tracks = player_tracks(analysis.detections)
+    tolerance = 0.75 / (analysis.fps_sampled or 1.0)
+    return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
+            "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
+            "stories": {d.id: clip_story(d.timeline or [], d.summary["share"]) for d in classified},
+            "player_tracks": tracks, "tolerance": tolerance, "seconds": seconds,
+            "boxes_now": boxes_at(tracks, seconds, tolerance)}
+
+
+def player_tracks(tracks: list[Detection]) -> list[dict]:
+    """Each track's title, number (the overlay's tag) and its box and top emotion at each analysed moment:
+    [t, x1, y1, x2, y2, emotion, probability] (emotion None without a model), for the player's overlay
+    (static/player.js reads it from the page)."""
+    def point(moment: dict) -> list:
+        emotions = moment["emotions"]
+        top = max(emotions, key=emotions.__getitem__) if emotions else None
+        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None]
+    return [{"title": d.title, "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
+            for d in tracks]
+
+
+def boxes_at(tracks: list[dict], seconds: float, tolerance: float) -> list[dict]:
+    """The tracks in sight at `seconds` (an analysed moment within `tolerance`), as the overlay draws them."""
+    shown = []
+    for track in tracks:
+        nearest = min(track["points"], key=lambda p: abs(p[0] - seconds), default=None)
+        if nearest and abs(nearest[0] - seconds) <= tolerance:
+            t, x1, y1, x2, y2, emotion, probability = nearest
+            shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2), "emotion": emotion,
+                          "probability": probability})
+    return shown
 
 
 @bp.route("/analyses")
@@ -87,7 +125,7 @@ def result(analysis_id: int):
 def history():
     page = history_page(current_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48)
-    return render_template("analyze/history.html", page=page, delete_form=ConfirmForm())
+    return render_template("analyze/history.html", page=page)
 
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
@@ -113,10 +151,18 @@ def assign_form(detection: Detection) -> AssignForm:
     return form
 
 
-@bp.route("/analyses/<int:analysis_id>/delete", methods=["POST"])
+@bp.route("/analyses/<int:analysis_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(analysis_id: int):
+    """GET asks first (a page, so it works without scripts); POST deletes."""
     analysis = owned(Analysis, analysis_id, current_user)
+    if request.method == "GET":
+        return render_template(
+            "confirm.html", form=ConfirmForm(), question=f"Delete {analysis.original_name}?",
+            consequences=["The upload, its result and its heat maps are deleted for good.",
+                          "Faces in it no longer count in anyone's dashboard or weekly report."],
+            action=url_for("analyze.delete", analysis_id=analysis.id), confirm_label="Delete this analysis",
+            cancel_url=url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)

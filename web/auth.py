@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -14,6 +13,7 @@ from flask_login.config import COOKIE_NAME
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
+from web.redirects import same_site_path
 
 bp = Blueprint("auth", __name__)
 
@@ -62,9 +62,7 @@ def session_or_token(view):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after log-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("analyze.upload")
+    return same_site_path(target) or url_for("analyze.upload")
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -6,17 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
-from insights.report import parse_week, report_png, week_start, weekly_report
-from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+from insights.report import iso_week_monday, opening_week, report_png, week_start, weekly_report
+from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
 from services.documents import iso_utc
@@ -24,6 +27,7 @@ from services.errors import Refused
 from services.insights import alert_results, history_of, subject_insights
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
+from web.redirects import same_site_path
 
 bp = Blueprint("dashboard", __name__)
 
@@ -74,7 +78,8 @@ def index():
     tops_by_day: dict = defaultdict(list)
     for created_at, top in rows:
         tops_by_day[created_at.date()].append(top)
-    columns = stacked_columns(trend(rows, period, utcnow()), ALL_EMOTIONS)
+    labels = chart_labels(subject)
+    columns = stacked_columns(trend(rows, period, utcnow()), labels)
     calendar = calendar_cells(tops_by_day, utcnow().date())
     return render_template(
         "dashboard/index.html",
@@ -82,24 +87,34 @@ def index():
         subjects=current_user.subjects,
         analysis_count=analysis_count,
         face_count=len(rows),
-        distribution=horizontal_bars({label: distribution.get(label, 0) for label in ALL_EMOTIONS},
+        distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=columns,
         trend_labels=axis_labels([column.period for column in columns]),
         calendar=calendar,
         months=calendar_months(calendar),
-        labels=ALL_EMOTIONS,
+        labels=labels,
         period=period,
         insights=subject_insights(subject) if subject and not no_model else None,
         appearances=subject_service.newest_appearances(subject, APPEARANCES_SHOWN) if no_model else None,
         appearance_count=subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model else None,
-        alerts=[(rule, result) for rule, result in alert_results(current_user.subjects)
-                if result["fired"] or (subject and rule.subject_id == subject.id)],
+        alerts=[(rule, result) for rule, result in alert_results([subject] if subject else current_user.subjects)
+                if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
         alert_form=alert_form(subject) if subject else None,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
         adjectives=ADJECTIVES,
         delete_form=ConfirmForm(),
     )
+
+
+def chart_labels(subject: Subject | None) -> tuple[str, ...]:
+    """The emotions the charts list: the labels of the subject's model, or, for everyone, of the models that
+    read the user's detections (a person's chart never lists the dogs' "relaxed")."""
+    if subject:
+        return SubjectKind(subject.kind).emotion_classes or ()
+    kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
+                                   .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))))
+    return tuple(label for label in ALL_EMOTIONS if any(label in EMOTION_CLASSES.get(kind, ()) for kind in kinds))
 
 
 def alert_form(subject: Subject) -> AlertRuleForm | None:
@@ -162,7 +177,8 @@ def _report(subject_id: int) -> tuple[Subject, dict]:
     history = history_of(subject)
     if history is None:
         abort(404)
-    return subject, weekly_report(history, parse_week(request.args.get("week"), utcnow().date()))
+    monday = iso_week_monday(request.args.get("week")) or opening_week(history, utcnow().date())
+    return subject, weekly_report(history, monday)
 
 
 @bp.route("/subjects/<int:subject_id>/report")
@@ -176,6 +192,14 @@ def report(subject_id: int):
                            next_week=iso_week(later) if later <= week_start(utcnow().date()) else None)
 
 
+@cache
+def emotion_colours() -> dict[str, str]:
+    """Each emotion's colour as the pages draw it (the .emo-* classes of static/style.css, the one place they
+    are set), for the report's PNG."""
+    css = (Path(current_app.static_folder) / "style.css").read_text(encoding="utf-8")
+    return dict(re.findall(r"\.emo-(\w+)\s*\{\s*--emo:\s*(#[0-9a-fA-F]{6})", css))
+
+
 def iso_week(day: date) -> str:
     return "{}-W{:02d}".format(*day.isocalendar()[:2])
 
@@ -184,7 +208,8 @@ def iso_week(day: date) -> str:
 @login_required
 def report_image(subject_id: int):
     subject, week = _report(subject_id)
-    body = report_png(week, f"{subject.name}, week {week['week']} ({week['start']} to {week['end']})")
+    body = report_png(week, f"{subject.name}, week {week['week']} ({week['start']} to {week['end']})",
+                      emotion_colours())
     return Response(body, mimetype="image/png", headers={
         "Content-Disposition": f'inline; filename="moodlens-{subject.id}-{week["week"]}.png"'})
 
@@ -192,24 +217,42 @@ def report_image(subject_id: int):
 @bp.route("/subjects", methods=["GET", "POST"])
 @login_required
 def subjects():
+    """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page."""
     form = SubjectForm()
+    back = same_site_path(request.values.get("next"))
     if form.validate_on_submit():
         try:
             subject = subject_service.create_subject(current_user, form.name.data, form.kind.data)
         except Refused as refused:
             form.name.errors.append(str(refused))
         else:
-            flash(f"{subject.name} was added. Assign them from any result page.", "success")
-            return redirect(url_for("dashboard.subjects"))
-    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects,
-                           counts=subject_service.appearance_counts(current_user),
-                           delete_form=ConfirmForm()), 400 if form.errors else 200
+            flash(f"{subject.name} was added: choose them under \"Who is this?\"." if back else
+                  f"{subject.name} was added. Assign them from any result page.", "success")
+            return redirect(back or url_for("dashboard.subjects"))
+    counts = subject_service.appearance_counts(current_user)
+    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
+                           back=back), 400 if form.errors else 200
 
 
-@bp.route("/subjects/<int:subject_id>/delete", methods=["POST"])
+@bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_subject(subject_id: int):
+    """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes."""
     subject = owned_subject_or_404(subject_id)
+    if request.method == "GET":
+        appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
+        rules = len(subject.alert_rules)
+        return render_template(
+            "confirm.html", form=ConfirmForm(), question=f"Delete {subject.name}?",
+            consequences=[
+                f"{subject.name}'s {appearances} appearance{'' if appearances == 1 else 's'} "
+                f"{'stays' if appearances == 1 else 'stay'} in your history, "
+                "unassigned: the photos and videos are not deleted, and you can assign the faces to someone again.",
+                f"{subject.name}'s dashboard, insights and weekly reports go"
+                + (f", with {rules} alert{'' if rules == 1 else 's'}." if rules else "."),
+            ],
+            action=url_for("dashboard.delete_subject", subject_id=subject.id), confirm_label=f"Delete {subject.name}",
+            cancel_url=url_for("dashboard.subjects"))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_service.delete_subject(subject)

@@ -1,0 +1,126 @@
+"""What happened in one video track, in words: its top emotion as stretches of time ("happy, then sad from
+5.3 s"), with short flickers merged into their neighbours, and how sure the model was along the way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from inference.labels import UNSURE_BELOW
+
+MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
+MIN_STRETCH_SHARE = 0.05
+MAX_TOLD_STRETCHES = 3  # more stretches than this: the story is "changing", told by shares of time
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of the track with one top emotion: from `start` to `end` seconds."""
+
+    emotion: str
+    start: float
+    end: float
+    confidence: float  # mean probability of `emotion` over the stretch's frames
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ClipStory:
+    """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
+    can colour them), and whether the model was unsure over the track."""
+
+    stretches: list[Stretch]
+    pieces: list[tuple[str, str | None]]
+    unsure: bool
+
+    @property
+    def text(self) -> str:
+        return "".join(piece for piece, _ in self.pieces)
+
+    @property
+    def changed(self) -> bool:
+        return len(self.stretches) > 1
+
+    @property
+    def last(self) -> str:
+        return self.stretches[-1].emotion
+
+
+def _top(emotions: dict[str, float]) -> str:
+    return max(emotions, key=emotions.__getitem__)
+
+
+def _runs(timeline: list[dict]) -> list[list]:
+    """[emotion, first index, last index] for each run of frames with the same top emotion."""
+    runs: list[list] = []
+    for index, point in enumerate(timeline):
+        top = _top(point["emotions"])
+        if runs and runs[-1][0] == top:
+            runs[-1][2] = index
+        else:
+            runs.append([top, index, index])
+    return runs
+
+
+def _merge_flickers(runs: list[list], starts: list[float], end: float, shortest: float) -> list[list]:
+    """Merge the shortest run into a neighbour until none is shorter than `shortest` seconds: into the
+    neighbours when they agree, else into the longer one."""
+    def seconds(i: int) -> float:
+        return (starts[runs[i + 1][1]] if i + 1 < len(runs) else end) - starts[runs[i][1]]
+
+    while len(runs) > 1:
+        index = min(range(len(runs)), key=seconds)
+        if seconds(index) >= shortest:
+            break
+        before, after = (runs[index - 1] if index > 0 else None), (runs[index + 1] if index + 1 < len(runs) else None)
+        if before and (after is None or before[0] == after[0] or seconds(index - 1) >= seconds(index + 1)):
+            before[2] = runs.pop(index)[2]
+        else:
+            after[1] = runs.pop(index)[1]
+        for i in range(len(runs) - 1, 0, -1):  # neighbours that now agree become one run
+            if runs[i][0] == runs[i - 1][0]:
+                runs[i - 1][2] = runs.pop(i)[2]
+    return runs
+
+
+def stretches(timeline: list[dict]) -> list[Stretch]:
+    """The track's top emotion over time as stretches, oldest first; a track without emotions has none."""
+    if not timeline or not timeline[0]["emotions"]:
+        return []
+    starts = [point["t"] for point in timeline]
+    step = median(b - a for a, b in zip(starts, starts[1:])) if len(starts) > 1 else 0.0
+    end = starts[-1] + step
+    shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * (end - starts[0]))
+    runs = _merge_flickers(_runs(timeline), starts, end, shortest)
+    return [Stretch(emotion, starts[first], starts[runs[i + 1][1]] if i + 1 < len(runs) else end,
+                    sum(p["emotions"][emotion] for p in timeline[first:last + 1]) / (last - first + 1))
+            for i, (emotion, first, last) in enumerate(runs)]
+
+
+def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
+    """The story as pieces of text, each with the emotion it names (None for the words between): "happy
+    throughout", "happy, then sad from 5.3 s", or, with many changes, the two main emotions' shares."""
+    if len(parts) == 1:
+        return [(parts[0].emotion, parts[0].emotion), (" throughout", None)]
+    if len(parts) <= MAX_TOLD_STRETCHES:
+        pieces = [(parts[0].emotion, parts[0].emotion)]
+        for part in parts[1:]:
+            pieces += [(", then ", None), (part.emotion, part.emotion), (f" from {part.start:.1f} s", None)]
+        return pieces
+    first, second = sorted(share, key=share.__getitem__, reverse=True)[:2]
+    return [(f"changing {len(parts) - 1} times: ", None), (first, first), (f" {share[first]:.0%} of the time, ", None),
+            (second, second), (f" {share[second]:.0%}", None)]
+
+
+def clip_story(timeline: list[dict], share: dict[str, float]) -> ClipStory | None:
+    """The story of a track's timeline (None without an emotion model): unsure when the stretches' emotions
+    had a mean probability, weighted by time, below the wording threshold."""
+    parts = stretches(timeline)
+    if not parts:
+        return None
+    total = sum(part.seconds for part in parts) or 1.0
+    confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
+    return ClipStory(parts, tell(parts, share), confidence < UNSURE_BELOW)

@@ -1,0 +1,135 @@
+// The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
+// time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
+// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability]);
+// boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
+// When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
+// Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
+(function () {
+  "use strict";
+  var stage = document.querySelector(".stage");
+  if (!stage) { return; }
+  var SVG = "http://www.w3.org/2000/svg";
+  var tracks = JSON.parse(document.getElementById("player-tracks").textContent);
+  var overlay = stage.querySelector("svg.overlay");
+  var frame = document.getElementById("scrub-frame");
+  var slider = document.getElementById("scrub");
+  var timeLabel = document.getElementById("scrub-time");
+  var now = document.getElementById("player-now");
+  var note = document.getElementById("player-note");
+  var tolerance = Number(stage.dataset.tolerance);
+  var width = Number(stage.dataset.width) / 100, height = Number(stage.dataset.height) / 100;
+  var video = null;  // the <video>, once the browser has shown it can play the file
+  var drawn = null;  // which points the overlay shows now
+  var pendingFrame = null;
+
+  function pointAt(points, t) {
+    var low = 0, high = points.length - 1;
+    if (high < 0) { return null; }
+    while (low < high) {  // the first point at or after t
+      var middle = (low + high) >> 1;
+      if (points[middle][0] < t) { low = middle + 1; } else { high = middle; }
+    }
+    var best = low > 0 && t - points[low - 1][0] < Math.abs(points[low][0] - t) ? low - 1 : low;
+    return Math.abs(points[best][0] - t) <= tolerance ? points[best] : null;
+  }
+
+  function svg(name, attributes, text) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function percent(value, scale) { return (value / scale).toFixed(2) + "%"; }
+
+  function tag(track, point) {  // on the video: short, so neighbouring boxes' labels do not collide
+    return track.tag + (point[5] ? ": " + point[5] : "");
+  }
+
+  function describe(track, point) {  // under the video, in full
+    return track.title + " " + (point[5] ? point[5] + " (" + Math.round(point[6] * 100) + "%)" : "seen");
+  }
+
+  function draw(t) {
+    var shown = tracks.map(function (track) { return pointAt(track.points, t); });
+    var key = shown.map(function (point) { return point ? point[0] : "-"; }).join(",");
+    if (key !== drawn) {
+      drawn = key;
+      overlay.replaceChildren();
+      shown.forEach(function (point, index) {
+        if (!point) { return; }
+        var group = svg("g", { "class": "face-box emo-" + (point[5] || "none") });
+        var below = point[2] / height < 10;  // a box at the top edge: its label goes under it
+        group.appendChild(svg("rect", { x: percent(point[1], width), y: percent(point[2], height),
+          width: percent(point[3] - point[1], width), height: percent(point[4] - point[2], height) }));
+        group.appendChild(svg("text", { x: percent(point[1], width), y: percent(below ? point[4] : point[2], height),
+          dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
+        overlay.appendChild(group);
+      });
+    }
+    var words = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
+      .filter(Boolean);
+    now.textContent = "At " + t.toFixed(1) + " s: " + (words.join(", ") || "nobody in sight");
+  }
+
+  function showTime(t) {
+    slider.value = t;
+    timeLabel.textContent = t.toFixed(1) + " s";
+    draw(t);
+  }
+
+  function showFrame(t) {
+    window.clearTimeout(pendingFrame);
+    pendingFrame = window.setTimeout(function () {
+      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(slider.value);
+    }, 120);
+  }
+
+  function seek(t) {
+    showTime(t);
+    if (video) { video.currentTime = t; } else { showFrame(t); }
+  }
+
+  function follow() {  // redraw on every painted frame while the video plays
+    showTime(video.currentTime);
+    if (!video.paused && !video.ended) { window.requestAnimationFrame(follow); }
+  }
+
+  function usePlayer(candidate) {
+    video = candidate;
+    video.hidden = false;
+    frame.hidden = true;
+    video.currentTime = Number(slider.value);
+    video.addEventListener("play", function () { window.requestAnimationFrame(follow); });
+    ["seeked", "timeupdate"].forEach(function (name) {
+      video.addEventListener(name, function () { showTime(video.currentTime); });
+    });
+  }
+
+  slider.addEventListener("input", function () { seek(Number(slider.value)); });
+  slider.form.addEventListener("submit", function (event) { event.preventDefault(); seek(Number(slider.value)); });
+  slider.form.querySelector("button").hidden = true;  // the slider moves the player at once
+  document.querySelectorAll("a[data-t]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      seek(Number(link.dataset.t));
+      stage.scrollIntoView({ block: "nearest" });
+    });
+  });
+
+  var candidate = document.createElement("video");
+  candidate.hidden = true;
+  candidate.controls = true;
+  candidate.preload = "auto";
+  candidate.playsInline = true;
+  candidate.setAttribute("aria-label", "The video, with the boxes and emotions drawn over it");
+  candidate.addEventListener("loadeddata", function () { usePlayer(candidate); }, { once: true });
+  candidate.addEventListener("error", function () {
+    candidate.remove();
+    note.textContent = "This browser cannot play this video's format, so the slider shows the analysed frames.";
+    note.hidden = false;
+  }, { once: true });
+  stage.insertBefore(candidate, overlay);
+  candidate.src = stage.dataset.videoUrl;
+  draw(Number(slider.value));
+}());

@@ -1,0 +1,142 @@
+"""In Chromium, at desktop and phone sizes: the video player with its boxes and emotions, frame links that move it,
+deleting that asks first, adding a subject from a result and coming back, the "Why?" bar, and the weekly report.
+Screenshots go to artifacts/e2e/ (player-*.png)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from bench.clips import moving_faces_frames, write_video
+from tests.e2e.conftest import ARTIFACTS
+
+PHONE = {"width": 390, "height": 844}
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"player-{name}.png"), full_page=True)
+
+
+def fits_the_width(page: Page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def both_sizes(page: Page, name: str) -> None:
+    """Screenshots at desktop and phone width; neither scrolls sideways."""
+    shot(page, f"{name}-desktop")
+    assert fits_the_width(page), f"{name} scrolls sideways at desktop width"
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    shot(page, f"{name}-390")
+    assert fits_the_width(page), f"{name} scrolls sideways at 390 px"
+    page.set_viewport_size(desktop)
+
+
+def sign_up(page: Page, live_server: str, name: str) -> None:
+    page.goto(live_server + "/register")
+    page.fill("#username", name)
+    page.fill("#password", name + "'s password")
+    page.fill("#confirm", name + "'s password")
+    page.click("input[type=submit]")
+
+
+def box_left(page: Page) -> float:
+    return float(page.locator(".overlay g.face-box rect").first.get_attribute("x").rstrip("%"))
+
+
+def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp_path, astronaut):
+    clip = write_video(tmp_path / "party.webm", moving_faces_frames(astronaut, 40, faces=2), codec="VP80")
+    sign_up(page, live_server, "dana")
+    page.set_input_files("#file", str(clip))
+    page.click("input[type=submit]")
+    page.wait_for_selector(".timeline-chart", timeout=120_000)
+    video = page.locator(".stage video")
+    expect(video).to_be_visible(timeout=20_000)  # Chromium plays VP8: the player replaces the still frame
+    expect(page.locator("#scrub-frame")).to_be_hidden()
+    expect(page.locator(".scrub-form button")).to_be_hidden()  # the slider moves the player at once
+    result_url = page.url
+
+    page.click("text=Go to 0.7 s")
+    expect(page.locator("#player-now")).to_contain_text("At 0.7 s: Face 1")
+    left_early = box_left(page)
+    page.click("text=Go to 2.0 s")
+    expect(page.locator("#scrub")).to_have_value("2")
+    assert page.url == result_url  # the link moved the player; no bare JPEG opened
+    assert abs(page.evaluate("() => document.querySelector('.stage video').currentTime") - 2.0) < 0.05
+    assert page.locator(".overlay g.face-box").count() == 2
+    assert box_left(page) != left_early  # the faces drift right: the boxes follow them
+    page.evaluate("() => { const v = document.querySelector('.stage video'); v.muted = true; return v.play(); }")
+    page.wait_for_timeout(700)
+    playing_at = page.evaluate("() => document.querySelector('.stage video').currentTime")
+    assert playing_at > 2.2 and float(page.locator("#scrub").input_value()) > 2.2  # the slider follows the video
+    expect(page.locator(".overlay text").first).to_contain_text("1: ")
+    page.evaluate("() => document.querySelector('.stage video').pause()")
+    page.locator("#player").scroll_into_view_if_needed()
+    both_sizes(page, "video")
+    assert page.console_errors == []
+
+    without_scripts = page.context.browser.new_context(java_script_enabled=False, viewport=page.viewport_size,
+                                                       storage_state=page.context.storage_state())
+    still = without_scripts.new_page()
+    still.goto(result_url)
+    still.click("text=Go to 2.0 s")  # a page at that moment: its frame with the boxes drawn by the server
+    assert still.url.endswith("?t=2.00#player")
+    expect(still.locator("#player-now")).to_contain_text("At 2.0 s: Face 1 happy (")
+    assert still.locator(".overlay g.face-box").count() == 2 and still.locator(".stage video").count() == 0
+    still.wait_for_load_state("networkidle")
+    shot(still, "video-without-scripts")
+    without_scripts.close()
+
+
+def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_question(live_server, page, tmp_path,
+                                                                                      astronaut_jpeg):
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    sign_up(page, live_server, "erin")
+    page.set_input_files("#file", str(photo))
+    page.click("input[type=submit]")
+    page.wait_for_selector(".face-box")
+
+    values = []
+    page.click("text=Why “happy”?")
+    while page.locator(".why-images img").count() == 0:
+        values.append(page.evaluate("() => document.querySelector('.why progress')?.value ?? null"))
+        page.wait_for_timeout(100)
+    seen = [value for value in values if value is not None]
+    assert seen == sorted(seen) and len(set(seen)) >= 3, seen  # it moves through its stages, never back
+
+    page.click("text=Add a person or pet")
+    expect(page.locator("text=Back to the result")).to_be_visible()
+    both_sizes(page, "subjects-from-result")
+    page.fill("#name", "Mia")
+    page.click("text=Add subject")
+    assert page.url.endswith("#face-1") and "/analyses/" in page.url
+    expect(page.locator(".flash-success")).to_contain_text("Mia was added")
+    page.select_option("form.assign select", label="Mia (person)")
+    page.locator("form.assign button").click()
+    result_url = page.url.split("#")[0]
+
+    page.click("nav >> text=Dashboard")
+    page.check("#weekly_report")
+    page.locator("form[action$='weekly-report'] input[type=submit]").click()
+    page.click("text=Mia: weekly report")
+    expect(page.locator("h1")).to_contain_text("Mia: week")
+    expect(page.locator("text=Nothing this week")).to_have_count(0)  # it opens on this week, which has the photo
+    page.wait_for_function("() => document.querySelector('img.report-image').naturalWidth > 0")
+    both_sizes(page, "report")
+    page.goto(result_url)
+
+    page.click("text=Delete this analysis…")
+    expect(page.locator("h1")).to_contain_text("Delete astronaut.jpg?")
+    both_sizes(page, "confirm-analysis")
+    page.click("text=Keep it")
+    expect(page.locator(".face-box")).to_have_count(1)  # nothing was deleted
+
+    page.click("nav >> text=People & pets")
+    page.click("text=Delete…")
+    expect(page.locator(".confirm")).to_contain_text("1 appearance stays in your history, unassigned")
+    both_sizes(page, "confirm-subject")
+    page.click("button:has-text('Delete Mia')")
+    expect(page.locator(".flash-success")).to_contain_text("Mia was deleted")
+    page.click("text=History")
+    assert page.locator(".history-item").count() == 1  # the photo stays
+    assert page.console_errors == []

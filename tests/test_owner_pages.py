@@ -1,0 +1,182 @@
+"""What an owner meets around results and subjects: deleting asks first, adding a subject from a result comes back
+to it, weekly reports open on a week with data, and a subject's dashboard shows only its own alerts and labels."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from extensions import db
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
+from insights.report import opening_week
+from insights.synthetic import history_from, mood
+from models import AlertRule, Analysis, Detection, Subject, utcnow
+from tests.conftest import csrf_token, upload
+from web.dashboard import emotion_colours
+
+KIND_CLASSES = {"human": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}
+
+
+def subject_of(app, user_id: int, name: str, kind: str) -> int:
+    with app.app_context():
+        subject = Subject(user_id=user_id, name=name, kind=kind)
+        db.session.add(subject)
+        db.session.commit()
+        return subject.id
+
+
+def appearances(app, user_id: int, subject_id: int | None, kind: str, emotion: str, count: int,
+                start: datetime) -> None:
+    """`count` photo analyses, a day apart from `start`, each with one `kind` detection mostly `emotion`."""
+    classes = KIND_CLASSES[kind]
+    emotions = dict(zip(classes, map(float, mood(classes, {emotion: 0.9}))))
+    with app.app_context():
+        for day in range(count):
+            analysis = Analysis(user_id=user_id, original_name=f"{kind}{day}.jpg", stored_name=uuid.uuid4().hex,
+                                format="jpeg", width=10, height=10, created_at=start + timedelta(days=day))
+            analysis.detections.append(Detection(position=1, kind=kind, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=emotions, top=emotion, subject_id=subject_id))
+            db.session.add(analysis)
+        db.session.commit()
+
+
+def test_deleting_an_analysis_asks_first_on_a_page_that_needs_no_script(app, client, alice, bob_client,
+                                                                       astronaut_jpeg):
+    analysis_id = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
+    result = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert f'href="/analyses/{analysis_id}/delete"' in result
+    assert f'action="/analyses/{analysis_id}/delete"' not in result  # no one-click delete
+    question = client.get(f"/analyses/{analysis_id}/delete")
+    page = question.get_data(as_text=True)
+    assert question.status_code == 200 and "Delete astronaut.jpg?" in page and "for good" in page
+    assert f'<form method="post" action="/analyses/{analysis_id}/delete"' in page and "Keep it" in page
+    assert bob_client.get(f"/analyses/{analysis_id}/delete").status_code == 404
+    assert client.post(f"/analyses/{analysis_id}/delete").status_code == 400  # no CSRF token: nothing happens
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": token}).status_code == 302
+    assert client.get(f"/analyses/{analysis_id}").status_code == 404
+    assert f'href="/analyses/{analysis_id}/delete"' not in client.get("/analyses").get_data(as_text=True)
+
+
+def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, bob_client):
+    mia = subject_of(app, alice, "Mia", "person")
+    appearances(app, alice, mia, "human", "happy", 2, utcnow() - timedelta(days=3))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=mia, emotion="sad", share=0.4, days=7))
+        db.session.commit()
+    assert f'href="/subjects/{mia}/delete"' in client.get("/subjects").get_data(as_text=True)
+    page = client.get(f"/subjects/{mia}/delete").get_data(as_text=True)
+    assert "Delete Mia?" in page and "2 appearances stay in your history, unassigned" in page
+    assert "with 1 alert." in page
+    assert bob_client.get(f"/subjects/{mia}/delete").status_code == 404
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(f"/subjects/{mia}/delete", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Subject, mia) is None
+        kept = db.session.scalars(db.select(Detection)).all()
+        assert len(kept) == 2 and all(d.subject_id is None for d in kept)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
+                                    "javascript:alert(1)", "/analyses/1\r\nX-Evil: 1", ""])
+def test_adding_a_subject_only_goes_back_to_a_path_on_this_site(client, alice, target):
+    token = csrf_token(client, "/subjects")
+    response = client.post("/subjects", data={"name": "Mia", "kind": "person", "next": target, "csrf_token": token})
+    assert response.status_code == 302 and response.location == "/subjects"
+
+
+def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, astronaut_jpeg):
+    analysis_id = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
+    result = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    link = re.search(r'<a href="(/subjects\?next=[^"]+)" class="hint">Add a person or pet</a>', result).group(1)
+    form = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    back = f"/analyses/{analysis_id}#face-1"
+    assert f'<input type="hidden" name="next" value="{back}">' in form and "Back to the result" in form
+    token = csrf_token(client, "/subjects")
+    response = client.post("/subjects", data={"name": "Mia", "kind": "person", "next": back, "csrf_token": token})
+    assert response.status_code == 302 and response.location == back
+    assert "Mia (person)" in client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+
+
+def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, client, alice):
+    today = utcnow().date()
+    this_monday = today - timedelta(days=today.weekday())
+    rex = subject_of(app, alice, "Rex", "dog")
+    three_weeks_ago = datetime.combine(this_monday - timedelta(days=20), datetime.min.time()).replace(hour=9)
+    appearances(app, alice, rex, "dog", "happy", 3, three_weeks_ago)
+    page = client.get(f"/subjects/{rex}/report").get_data(as_text=True)
+    week = "{}-W{:02d}".format(*(this_monday - timedelta(days=21)).isocalendar()[:2])
+    assert f"Rex: week {week}" in page and "Nothing this week" not in page and "3 appearances" in page
+    appearances(app, alice, rex, "dog", "sad", 1, datetime.combine(today, datetime.min.time()))
+    this_week = "{}-W{:02d}".format(*this_monday.isocalendar()[:2])
+    assert f"Rex: week {this_week}" in client.get(f"/subjects/{rex}/report").get_data(as_text=True)
+    empty = history_from(np.zeros((0, 4)), DOG_EMOTIONS)
+    assert opening_week(empty, today) == this_monday  # nobody yet: this week
+
+
+def test_the_subjects_report_link_waits_for_the_opt_in(app, client, alice):
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=5))
+    assert "weekly report" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": csrf_token(client, "/dashboard")})
+    assert "Rex's weekly report" in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+
+
+def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice):
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=2))
+    appearances(app, alice, rex, "dog", "sad", 1, utcnow())
+    image = client.get(f"/subjects/{rex}/report.png")
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    with app.app_context():
+        colours = emotion_colours()  # as the pages draw them (static/style.css)
+    assert set(HUMAN_EMOTIONS + DOG_EMOTIONS) <= set(colours)
+    pixels = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB")).reshape(-1, 3)
+
+    def count(emotion: str) -> int:
+        code = colours[emotion]
+        return int((pixels == tuple(int(code[i:i + 2], 16) for i in (1, 3, 5))).all(1).sum())
+    assert count("happy") > 200 and count("sad") > 200 and count("relaxed") > 0
+    assert count("neutral") == 0  # no bar in neutral's grey: a dog has no "neutral"
+
+
+def test_a_subjects_dashboard_shows_only_its_alerts_and_its_models_labels(app, client, alice):
+    rex, mia = subject_of(app, alice, "Rex", "dog"), subject_of(app, alice, "Mia", "person")
+    appearances(app, alice, rex, "dog", "sad", 4, utcnow() - timedelta(days=4))
+    appearances(app, alice, mia, "human", "happy", 4, utcnow() - timedelta(days=4))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.4, days=7))
+        db.session.commit()
+    notice = "<strong>Rex</strong> looked"
+    assert notice in client.get("/dashboard").get_data(as_text=True)  # everyone's dashboard: every fired alert
+    assert notice in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    mias = client.get(f"/dashboard?subject={mia}").get_data(as_text=True)
+    assert notice not in mias
+    assert ">relaxed<" not in mias and ">neutral<" in mias  # a person's labels only
+    rexs = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert ">relaxed<" in rexs and ">neutral<" not in rexs
+
+
+def test_everyones_dashboard_lists_the_labels_of_the_models_that_read_the_faces(app, client, alice):
+    appearances(app, alice, None, "human", "happy", 2, utcnow() - timedelta(days=1))
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert ">happy<" in page and ">relaxed<" not in page
+    appearances(app, alice, None, "dog", "relaxed", 1, utcnow())
+    assert ">relaxed<" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_comparisons_say_how_many_analyses_each_subject_has_and_who_was_left_out(app, client, alice):
+    rex, bo, kit = (subject_of(app, alice, name, "dog") for name in ("Rex", "Bo", "Kit"))
+    appearances(app, alice, rex, "dog", "happy", 5, utcnow() - timedelta(days=10))
+    appearances(app, alice, bo, "dog", "sad", 4, utcnow() - timedelta(days=10))
+    appearances(app, alice, kit, "dog", "angry", 1, utcnow() - timedelta(days=10))
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    page = " ".join(page.split())
+    assert "Less sad than your other dogs (2% against 94% on average for Bo (4 analyses))" in page
+    assert "Not compared: Kit (1 analysis): fewer than 3 analyses." in page

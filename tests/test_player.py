@@ -1,0 +1,122 @@
+"""A video's result page: what each track did in words, the player's data and its file (Range requests), and the
+frame links that move the player (?t=) instead of opening a bare JPEG."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.clips import moving_faces_frames, write_video
+from extensions import db
+from insights.clip import clip_story, stretches
+from models import Analysis, Detection
+from tests.conftest import upload
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@pytest.fixture(scope="session")
+def two_face_webm(tmp_path_factory, astronaut) -> Path:
+    """4 s of two faces in VP8 WebM: a format Chromium plays (unlike MPEG-4 Part 2)."""
+    return write_video(tmp_path_factory.mktemp("webm") / "two.webm", moving_faces_frames(astronaut, 40, faces=2),
+                       codec="VP80")
+
+
+def timeline(sequence: list[tuple[str, float]], step: float = 0.25) -> list[dict]:
+    """A track's timeline: one (top emotion, its probability) per moment; the rest shared evenly."""
+    points = []
+    for index, (emotion, probability) in enumerate(sequence):
+        emotions = {label: round((1 - probability) / (len(EMOTIONS) - 1), 4) for label in EMOTIONS}
+        emotions[emotion] = probability
+        points.append({"t": round(index * step, 3), "box": [10, 10, 60, 60], "emotions": emotions})
+    return points
+
+
+def shares(points: list[dict]) -> dict[str, float]:
+    tops = [max(p["emotions"], key=p["emotions"].get) for p in points]
+    return {label: tops.count(label) / len(tops) for label in EMOTIONS}
+
+
+def test_happy_then_sad_is_told_as_such_not_as_unsure():
+    points = timeline([("happy", 0.9)] * 21 + [("sad", 0.85)] * 19)
+    story = clip_story(points, shares(points))
+    assert story.text == "happy, then sad from 5.2 s" and not story.unsure
+    assert [(s.emotion, s.start) for s in story.stretches] == [("happy", 0.0), ("sad", 5.25)]
+
+
+def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share():
+    flicker = timeline([("happy", 0.9)] * 10 + [("sad", 0.6)] * 2 + [("happy", 0.9)] * 10 + [("sad", 0.9)] * 18)
+    assert [s.emotion for s in stretches(flicker)] == ["happy", "sad"]
+    three = timeline([("happy", 0.9)] * 10 + [("neutral", 0.9)] * 10 + [("sad", 0.9)] * 20)
+    assert clip_story(three, shares(three)).text == "happy, then neutral from 2.5 s, then sad from 5.0 s"
+    alternating = timeline(([("happy", 0.9)] * 6 + [("sad", 0.9)] * 6) * 4)
+    assert clip_story(alternating, shares(alternating)).text == "changing 7 times: happy 50% of the time, sad 50%"
+    steady = timeline([("neutral", 0.95)] * 12)
+    assert clip_story(steady, shares(steady)).text == "neutral throughout"
+
+
+def test_a_track_the_model_was_unsure_about_says_so():
+    points = timeline([("happy", 0.4), ("sad", 0.35)] * 10)
+    assert clip_story(points, shares(points)).unsure
+    assert clip_story([{"t": 0.0, "box": [0, 0, 1, 1], "emotions": {}}], {}) is None  # a cat: no emotions
+
+
+def analysed_video(app, client, data: bytes, name: str) -> int:
+    response = upload(client, data, name)
+    assert response.status_code == 302
+    return int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+
+
+def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, client, alice, two_face_webm):
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():  # make track 1 happy for 2 s, then sad, as the stored result of such a clip
+        detection = db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)).first()
+        points = [{**point, "emotions": timeline([("happy" if point["t"] < 2.0 else "sad", 0.9)])[0]["emotions"]}
+                  for point in detection.timeline]
+        detection.timeline = points
+        detection.summary = {**detection.summary, "share": shares(points)}
+        db.session.commit()
+        change = next(point["t"] for point in points if point["t"] >= 2.0)
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    heading = re.search(r'<h2 id="track-\d+">Face 1: (.*?)</h2>', page, re.S).group(1)
+    assert '<span class="emo-text emo-happy">happy</span>, then <span class="emo-text emo-sad">sad</span>' in heading
+    assert f"happy, then sad from {change:.1f} s" in re.sub(r"<[^>]+>", "", heading)
+    assert "not sure about this one" not in page.split("Face 2")[0]
+    tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
+                                  re.S).group(1))
+    assert [track["title"] for track in tracks] == ["Face 1", "Face 2"]
+    assert len(tracks[0]["points"][0]) == 7 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == 2
+    assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
+    assert f'data-video-url="/analyses/{analysis_id}/original"' in page
+
+
+def test_frame_links_move_the_player_and_work_without_scripts(app, client, alice, two_face_webm):
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    links = re.findall(r'<a href="([^"]+)" data-t="([^"]+)"', page)
+    assert len(links) >= 6 and all(href.startswith(f"/analyses/{analysis_id}?t=") and href.endswith("#player")
+                                   for href, _ in links)
+    assert f'/analyses/{analysis_id}/frame?t=' not in "".join(href for href, _ in links)  # no bare JPEG
+    at_two = client.get(f"/analyses/{analysis_id}?t=2").get_data(as_text=True)
+    assert 'value="2.00"' in at_two and f"/analyses/{analysis_id}/frame?t=2.00" in at_two
+    assert at_two.count('class="face-box emo-') == 2 and "At 2.0 s: Face 1" in at_two  # boxes drawn by the server
+    assert 'At 0.0 s' in client.get(f"/analyses/{analysis_id}?t=-5").get_data(as_text=True)
+    assert client.get(f"/analyses/{analysis_id}?t=abc").status_code == 200
+
+
+def test_the_original_is_served_with_its_type_and_byte_ranges(app, client, alice, bob_client, two_face_webm):
+    data = two_face_webm.read_bytes()
+    analysis_id = analysed_video(app, client, data, "two.webm")
+    whole = client.get(f"/analyses/{analysis_id}/original")
+    assert whole.status_code == 200 and whole.mimetype == "video/webm" and whole.headers["Accept-Ranges"] == "bytes"
+    part = client.get(f"/analyses/{analysis_id}/original", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert client.get(f"/analyses/{analysis_id}/original", headers={"Range": f"bytes={len(data) + 10}-"}
+                      ).status_code == 416
+    assert bob_client.get(f"/analyses/{analysis_id}/original", headers={"Range": "bytes=0-9"}).status_code == 404
+    with app.app_context():
+        assert db.session.get(Analysis, analysis_id).format == "webm"

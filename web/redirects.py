@@ -1,0 +1,16 @@
+"""Where a page may send the browser back to: only paths on this site, never another one (open redirects)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site ("/analyses/3#face-1"), else None: no scheme or host, no
+    protocol-relative "//host" (nor "/\\host", which browsers read the same), no control characters."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(char) < 32 or char == "\\" for char in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
