@@ -9,12 +9,14 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 from flask import current_app
-from PIL import Image, ImageOps
+from PIL import Image
 
 from inference.explain import METHODS
 from inference.files import write_atomic
 from settings import PRIVATE_FOLDER
+from inference.images import fit_within
 
 THUMB_SIZE = 320
 POSTER_SIZE = 1280
@@ -77,11 +79,10 @@ def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail_bytes(data: bytes) -> bytes:
-    """The thumbnail JPEG of an uploaded photo (EXIF orientation applied)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode at reduced scale
-        return jpeg_bytes(ImageOps.exif_transpose(image), THUMB_SIZE)
+def thumbnail_bytes(rgb: np.ndarray) -> bytes:
+    """The thumbnail JPEG of a decoded (upright) photo, made from the pixels already in memory: a photo is
+    never decoded twice."""
+    return jpeg_bytes(Image.fromarray(fit_within(rgb, THUMB_SIZE)), THUMB_SIZE)
 
 
 def write_files(files: dict[Path, bytes]) -> None:

@@ -6,7 +6,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
-from services.errors import Conflict, NotFound, Refused, StorageFailure
+from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -15,9 +15,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 def http_status_for(error: MediaError) -> int:
-    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, else 400."""
+    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, 503 when every analysis slot
+    stayed busy, else 400."""
     if isinstance(error, StorageFailure):
         return 507
+    if isinstance(error, ServerBusy):
+        return 503
     if isinstance(error, UnsupportedMediaType):
         return 415
     if isinstance(error, MediaTooLarge):
