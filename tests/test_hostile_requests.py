@@ -43,3 +43,65 @@ def test_a_frame_of_a_video_whose_file_is_gone_is_404(app, client, alice, two_fa
     with app.app_context():
         storage.upload_path(db.session.get(Analysis, analysis_id).stored_name).unlink()
     assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 404
+
+
+HUGE_NUMBERS = [2**63, 2**63 - 1, 2**64, 10**20, 10**400]
+CONVERTER_VALUES = {"variant": "original", "method": "occlusion", "fmt": "csv"}
+
+
+def url_with_every_int_as(rule, number: int) -> str:
+    values = {name: number if type(converter).__name__ == "IntegerConverter" else CONVERTER_VALUES.get(name, "x")
+              for name, converter in rule._converters.items()}
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.mark.parametrize("number", HUGE_NUMBERS)
+def test_every_id_route_answers_4xx_for_ids_no_database_integer_holds(app, client, number):
+    from tests.conftest import csrf_token, login, make_user
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    token = csrf_token(client, "/analyze")
+    rules = [rule for rule in app.url_map.iter_rules()
+             if any(type(c).__name__ == "IntegerConverter" for c in rule._converters.values())]
+    assert len(rules) >= 15
+    failures = []
+    for rule in rules:
+        url = url_with_every_int_as(rule, number)
+        for method in sorted(rule.methods & {"GET", "POST", "DELETE"}):
+            response = client.open(url, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})
+            if response.status_code >= 500:
+                failures.append(f"{method} {url}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+QUERY_URLS = ["/analyses?page={n}", "/analyses?per_page={n}", "/analyses?page=-{n}&per_page=-{n}",
+              "/api/v1/analyses?page={n}&per_page={n}", "/api/v1/analyses?page=-{n}",
+              "/dashboard?subject={n}", "/dashboard?subject=-{n}", "/subjects/1/report?week=2026-W{n}",
+              "/subjects/1/report.png?week={n}-W1", "/admin/admin_users/edit/?id={n}",
+              "/admin/admin_users/edit/?id=-{n}", "/admin/admin_analyses/details/?id={n}",
+              "/admin/admin_detections/details/?id={n}", "/admin/admin_users/?page={n}",
+              "/admin/admin_users/?page=-{n}",
+              "/admin/admin_analyses/?page={n}&page_size={n}", "/admin/admin_users/?sort={n}",
+              "/admin/admin_analyses/?flt0_0={n}", "/admin/admin_users/?flt0_0={n}",
+              "/admin/admin_detections/?flt0_0={n}&flt1_1={n}&page={n}"]
+
+
+@pytest.mark.parametrize("number", HUGE_NUMBERS)
+def test_query_numbers_no_database_integer_holds_are_4xx_or_ignored(app, client, number):
+    from tests.conftest import csrf_token, login, make_user
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    client.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": csrf_token(client, "/subjects")})
+    failures = [url for url in QUERY_URLS if client.get(url.format(n=number)).status_code >= 500]
+    token = csrf_token(client, "/analyze")
+    for view in ("admin_users", "admin_analyses"):
+        for form in ({"id": number}, {"action": "deactivate", "rowid": [number, 1]},
+                     {"action": "delete", "rowid": [number]}):
+            path = f"/admin/{view}/{'delete' if 'id' in form else 'action'}/"
+            if client.post(path, data={**form, "csrf_token": token}).status_code >= 500:
+                failures.append(f"POST {path} {form}")
+    assert not failures, "\n".join(failures)
