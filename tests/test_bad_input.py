@@ -122,3 +122,15 @@ def test_unwritable_upload_folder_gives_a_clear_error_and_no_rows(app, client, a
         assert "could not store the file" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+
+
+def test_mpo_photos_from_phones_are_analysed_as_jpeg(app, client, alice, astronaut):
+    photo = Image.fromarray(astronaut)
+    mpo = encoded(photo, "MPO", save_all=True, append_images=[photo.resize((128, 128))])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"
+    response = upload(client, mpo, "phone.jpg")
+    assert response.status_code == 302
+    assert "Face 1:" in client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(db.select(Analysis)).one().format == "jpeg"
+    assert client.get(response.location + "/original").mimetype == "image/jpeg"
