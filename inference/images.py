@@ -27,6 +27,9 @@ SUPPORTED_FORMATS: dict[str, str] = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png"
 # What Pillow raises on bytes it cannot decode (besides UnidentifiedImageError, an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
 CORRUPT = "The image is truncated or corrupt and cannot be decoded."
+# The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
+# (a truncated header), not of an unsupported type.
+SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
@@ -52,6 +55,8 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
+        if data.startswith(SIGNATURES) or (data.startswith(b"RIFF") and data[8:12] == b"WEBP"):
+            raise CorruptMedia(CORRUPT) from error
         raise UnsupportedMediaType(
             "This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI)."
         ) from error
