@@ -105,3 +105,47 @@ def test_query_numbers_no_database_integer_holds_are_4xx_or_ignored(app, client,
             if client.post(path, data={**form, "csrf_token": token}).status_code >= 500:
                 failures.append(f"POST {path} {form}")
     assert not failures, "\n".join(failures)
+
+
+def multipart(parts: list[tuple[str, str]], boundary: str = "fuzzboundary") -> bytes:
+    """A multipart/form-data body of (part headers, value) pairs."""
+    body = "".join(f"--{boundary}\r\n{headers}\r\n\r\n{value}\r\n" for headers, value in parts)
+    return (body + f"--{boundary}--\r\n").encode()
+
+
+def post_multipart(client, path: str, body: bytes):
+    return client.post(path, data=body, content_type="multipart/form-data; boundary=fuzzboundary",
+                       headers={"X-CSRFToken": "none"})
+
+
+@pytest.mark.parametrize("path", ["/analyze", "/api/v1/analyses"])
+def test_form_limits_are_answered_with_their_true_reason(app, client, alice, path):
+    many = multipart([(f'Content-Disposition: form-data; name="f{n}"', "x") for n in range(1001)])
+    response = post_multipart(client, path, many)
+    assert response.status_code == 413 and "more than 1,000 parts" in response.get_data(as_text=True)
+
+    long_header = multipart([('Content-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+                              "X-Padding: " + "a" * 2_000_000, "x")])
+    response = post_multipart(client, path, long_header)
+    assert response.status_code == 413 and "part header larger than 500 KB" in response.get_data(as_text=True)
+
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    huge = multipart([('Content-Disposition: form-data; name="file"; filename="a.jpg"', "x" * 5000)])
+    response = post_multipart(client, path, huge)
+    assert response.status_code == 413 and "larger than the 0.000954 MB limit" in response.get_data(as_text=True)
+
+
+def test_a_two_megabyte_http_header_is_refused_by_the_production_server_with_431(tmp_path):
+    """The server, not the app, reads the request's headers: gunicorn answers 431 (so does `flask run`)."""
+    import socket
+
+    from bench.server import AppServer, prepare_instance
+
+    instance = tmp_path / "instance"
+    prepare_instance(instance, "owner", "owner password")
+    request = b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 2_000_000 + b"\r\n\r\n"
+    with AppServer(instance, {"RATELIMIT_ENABLED": False}, workers=1) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+            connection.sendall(request)
+            status_line = connection.makefile("rb").readline()
+    assert status_line.split()[1] == b"431", status_line

@@ -41,10 +41,20 @@ def _described(status: int, description: str) -> HTTPException:
     return error
 
 
+def too_large_reason() -> str:
+    """Why werkzeug refused the request with 413: the body over MAX_CONTENT_LENGTH (or a body of unknown length
+    that ran past it), else the form parser's limits (MAX_FORM_PARTS parts, MAX_FORM_MEMORY_SIZE per field or
+    part header)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None or request.content_length > limit:
+        return f"The file is larger than the {limit / 1048576:.3g} MB limit."
+    return (f"The form has more than {current_app.config['MAX_FORM_PARTS']:,} parts, or a field or part header "
+            f"larger than {current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,} KB.")
+
+
 def _http_error(error: HTTPException):
     if isinstance(error, RequestEntityTooLarge):
-        error.description = (f"The file is larger than the "
-                             f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:.3g} MB limit.")
+        error.description = too_large_reason()
     return error_response(error.description, error.code, error)
 
 
