@@ -67,7 +67,6 @@ def _open(data: bytes) -> Image.Image:
 
 
 BAND_PIXELS = 1 << 20  # pixels converted at a time: the conversion never holds a second full-size copy
-WHITE = (255, 255, 255)
 ORIENTATIONS: dict[int, Callable[[np.ndarray], np.ndarray]] = {  # EXIF orientation -> the view that undoes it
     2: lambda rgb: rgb[:, ::-1],
     3: lambda rgb: rgb[::-1, ::-1],
@@ -79,17 +78,21 @@ ORIENTATIONS: dict[int, Callable[[np.ndarray], np.ndarray]] = {  # EXIF orientat
 }
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """The image in RGB, any transparency laid over white (a plain conversion shows transparent pixels as the
+    colour stored under them, often black)."""
+    if not image.has_transparency_data:
+        return image.convert("RGB")
+    return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA")).convert("RGB")
+
+
 def _band_to_rgb(band: Image.Image, integer_peak: int) -> np.ndarray:
     """One horizontal band of the image as RGB uint8: transparency over white, 16/32-bit gray scaled by the
     image's brightest value (`integer_peak`)."""
-    if band.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (band.mode == "P" and "transparency" in band.info):
-        background, rgba = Image.new("RGB", band.size, WHITE), band.convert("RGBA")
-        background.paste(rgba, mask=rgba)
-        return np.asarray(background)
     if band.mode.startswith("I"):
         gray = (np.asarray(band).astype(np.int64) * 255 // max(1, integer_peak)).clip(0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
-    return np.asarray(band.convert("RGB"))
+    return np.asarray(on_white(band))
 
 
 def _rgb_array(image: Image.Image) -> np.ndarray:

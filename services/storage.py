@@ -15,8 +15,8 @@ from PIL import Image
 
 from inference.explain import METHODS
 from inference.files import write_atomic
+from inference.images import fit_within, on_white
 from settings import PRIVATE_FOLDER
-from inference.images import fit_within
 
 THUMB_SIZE = 320
 POSTER_SIZE = 1280
@@ -60,14 +60,6 @@ def explanation_files(stored_name: str) -> list[Path]:
     """Every cached overlay of an upload, for deletion with it."""
     folder = Path(current_app.config["EXPLAIN_FOLDER"])
     return sorted(folder.glob(f"{Path(stored_name).stem}-*.png")) if folder.is_dir() else []
-
-
-def on_white(image: Image.Image) -> Image.Image:
-    """The image in RGB, any transparency laid over white (a plain conversion shows transparent pixels as the
-    colour stored under them, often black)."""
-    if not image.has_transparency_data:
-        return image.convert("RGB")
-    return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA")).convert("RGB")
 
 
 def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
