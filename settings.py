@@ -39,9 +39,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_VIDEO_MB", 100, "largest video upload, in MB"),
     Setting("MAX_VIDEO_SECONDS", 120, "longest video, in seconds"),
     Setting("VIDEO_FPS", 4.0, "video frames analysed per second"),
+    Setting("UPLOAD_LIMITS", "30 per minute;300 per day", "uploads per user (web and API together)"),
+    Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
+                                       "about 300 MB); more uploads wait for a free slot"),
+    Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 503"),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
     Setting("LOGIN_LIMITS", "10 per minute", "log-in attempts per client address, and again per account name"),
-    Setting("RATELIMIT_ENABLED", True, "rate limits on logging in (off only in tests)"),
+    Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),
     Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-*"),
     Setting("JOBS_MODE", "thread", "background work: thread (in the web process), external (`flask jobs work` "
                                    "polls the database), redis (RQ on REDIS_URL), eager (at once; tests)"),

@@ -29,7 +29,7 @@ from inference.classifiers import EmotionClassifier
 from inference.crops import rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
-from inference.images import DEFAULT_MAX_PIXELS, decode_image
+from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
 
@@ -192,6 +192,11 @@ class Pipeline:
         timings: dict[str, float] = {}
         with _timed(timings, "decode"):
             image = decode_image(data, max_pixels)
+        return self.analyze_image(image, timings)
+
+    def analyze_image(self, image: DecodedImage, timings: dict[str, float] | None = None) -> ImageResult:
+        """Analyse a decoded image; `timings` gets the detection and classification stages."""
+        timings = {} if timings is None else timings
         detections = self.detect_photo(image.rgb, timings)
         with _timed(timings, "crop+classify"):
             classified = self.classify_batch([image.rgb], [detections])[0]

@@ -29,6 +29,7 @@ from inference.tracking import IoUTracker
 
 ProgressCallback = Callable[[float], None]
 MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
+LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 
 
 def sniff_video(head: bytes) -> str | None:
@@ -72,8 +73,16 @@ def _too_many_frames(max_seconds: float) -> MediaTooLarge:
                          f"{max_seconds:.0f} s at {MAX_FRAME_RATE:.0f} frames per second.")
 
 
+def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise MediaTooLarge(f"The video is {width}x{height}; the limit is about 4K (8.3 megapixels).")
+
+
 def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
-    """Check that the file is a readable video within the limits, before any analysis is queued."""
+    """Check that the file is a readable video within the limits, before any analysis is queued.
+
+    The frame size is checked from the stream's header before a frame is decoded: a small file can hold
+    frames of gigabytes."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(16)
@@ -83,6 +92,8 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         raise UnsupportedMediaType("This is not a supported video (MP4, MOV, WebM or AVI).")
     capture = _open(path)
     try:
+        _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                          max_pixels)
         ok, frame = capture.read()
         if not ok or frame is None:
             raise CorruptMedia("The video has no readable frames: it is truncated, corrupt or empty.")
@@ -90,8 +101,7 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
                          frame_count=int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
     finally:
         capture.release()
-    if info.width * info.height > max_pixels:
-        raise MediaTooLarge(f"The video is {info.width}x{info.height}; the limit is about 4K (8.3 megapixels).")
+    _check_frame_size(info.width, info.height, max_pixels)  # a frame larger than its header said
     if info.duration > max_seconds:
         raise MediaTooLarge(f"The video lasts {info.duration:.0f} s; the limit is {max_seconds:.0f} s.")
     if info.frame_count > frame_budget(max_seconds):
@@ -133,11 +143,18 @@ def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> flo
 
 
 def read_frame_at(path: Path, seconds: float) -> np.ndarray:
-    """The RGB frame shown at `seconds` (for thumbnails and the scrubber)."""
+    """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
+    container rounds up), the last frame that decodes."""
     capture = _open(path)
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)
         ok, frame = capture.read()
+        last = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) - 1
+        for position in range(last, max(-1, last - LAST_FRAME_TRIES), -1):  # the count may be an estimate
+            if ok:
+                break
+            capture.set(cv2.CAP_PROP_POS_FRAMES, position)
+            ok, frame = capture.read()
         if not ok:
             raise CorruptMedia(f"No frame at {seconds:.2f} s.")
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

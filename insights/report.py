@@ -98,7 +98,7 @@ def report_png(report: dict, title: str, colours: dict[str, str]) -> bytes:
         if day["top"]:
             day_axes.text(index, day["count"], " " + day["top"], ha="center", va="bottom", fontsize=8, rotation=90)
     day_axes.set_title("Appearances per day (top emotion)", fontsize=10)
-    figure.suptitle(title, fontsize=11)
+    figure.suptitle(title, fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)

@@ -13,6 +13,15 @@ Row = TypeVar("Row")
 LARGEST_ID = 2**63 - 1  # the database's integer keys; a larger id in a URL names nothing
 
 
+def row_id(text: str | int) -> int | None:
+    """`text` as the id of a row (1 to LARGEST_ID), else None: a client's id that names nothing."""
+    try:
+        number = int(text)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= LARGEST_ID else None
+
+
 def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], int] | None = None) -> Row:
     """The row of `model` with this id if `user` owns it (owner_id(row), default row.user_id); raises NotFound
     for another user's row, a missing one, or an id no row can have."""

@@ -3,7 +3,10 @@ analyse a file for the CLI without storing it, list a user's history, delete wit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +20,13 @@ import jobs
 from extensions import db
 from inference.errors import MediaTooLarge
 from inference.files import atomic_file
+from inference.images import decode_image
 from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
 from models import Analysis, Detection, JobStatus, Media, User
 from services import storage
-from services.errors import StorageFailure
+from services.errors import NotFound, ServerBusy, StorageFailure
 
 MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
 MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
@@ -70,19 +74,50 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
     return analysis
 
 
-def analyze_photo(data: bytes) -> ImageResult:
-    """Run the pipeline on a photo's bytes under the upload limits (raises MediaError)."""
+@contextmanager
+def analysis_slot() -> Iterator[None]:
+    """Hold one of the process's ANALYSIS_CONCURRENCY slots for decoding and analysing a photo (or probing a
+    video), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the memory that uploads decoding at once
+    can take. Raises ServerBusy when no slot frees up in time."""
+    slots = current_app.extensions.setdefault(
+        "moodlens_analysis_slots", threading.BoundedSemaphore(current_app.config["ANALYSIS_CONCURRENCY"]))
+    if not slots.acquire(timeout=current_app.config["ANALYSIS_WAIT_SECONDS"]):
+        raise ServerBusy()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@contextmanager
+def storage_writes() -> Iterator[None]:
+    """A failed write (disk full, folder not writable) becomes StorageFailure; only writes go through here,
+    never decoding (Pillow reports a corrupt file with OSError too)."""
+    try:
+        yield
+    except OSError as error:
+        current_app.logger.error("storing an upload failed: %s", error)
+        raise StorageFailure() from error
+
+
+def analyze_photo(data: bytes) -> tuple[ImageResult, bytes]:
+    """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the
+    thumbnail JPEG (made from the same decoded pixels). Raises MediaError."""
     if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
         raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
-    return get_pipeline().analyze_bytes(data, current_app.config["MAX_IMAGE_PIXELS"])
+    with analysis_slot():
+        image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
+        return get_pipeline().analyze_image(image), storage.thumbnail_bytes(image.rgb)
 
 
-def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult) -> Analysis:
+def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult,
+                        thumbnail: bytes) -> Analysis:
     """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved."""
     analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format))
-    files = {storage.upload_folder() / analysis.stored_name: data,
-             storage.upload_path(analysis.thumb_name): storage.thumbnail_bytes(data)}
-    storage.write_files(files)
+    with storage_writes():
+        files = {storage.upload_folder() / analysis.stored_name: data,
+                 storage.upload_path(analysis.thumb_name): thumbnail}
+        storage.write_files(files)
     try:
         db.session.add(analysis)
         db.session.commit()
@@ -96,34 +131,32 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
 def accept_upload(user: User, upload: FileStorage) -> Analysis:
     """Analyse a photo now, or store a video and queue its analysis (type decided by content).
 
-    Raises MediaError (StorageFailure when the disk refuses) and leaves nothing behind.
+    Raises MediaError (StorageFailure when the disk refuses a write) and leaves nothing behind.
     """
     head = upload.stream.read(16)
     upload.stream.seek(0)
-    try:
-        if container := sniff_video(head):
-            return queue_video_analysis(user, upload, container)
-        data = upload.read()
-        return save_photo_analysis(user, data, upload.filename, analyze_photo(data))
-    except OSError as error:
-        current_app.logger.error("storing an upload failed: %s", error)
-        raise StorageFailure() from error
+    if container := sniff_video(head):
+        return queue_video_analysis(user, upload, container)
+    data = upload.read()
+    return save_photo_analysis(user, data, upload.filename, *analyze_photo(data))
 
 
 def _checked_video(path: Path, container: str) -> Analysis:
     """A queued analysis of the stored video at `path` once it is within the limits (raises MediaError)."""
     if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
         raise MediaTooLarge(f"Videos are limited to {current_app.config['MAX_VIDEO_MB']} MB.")
-    info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
+    with analysis_slot():
+        info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
     return Analysis(media=Media.VIDEO, status=JobStatus.QUEUED, stored_name=path.name, format=container,
                     width=info.width, height=info.height, duration=info.duration)
 
 
 def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
     """Store the video, check it is readable and within the limits, and queue its analysis."""
-    path = storage.upload_folder() / storage.new_stored_name(container)
-    with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
-        upload.save(file)
+    with storage_writes():
+        path = storage.upload_folder() / storage.new_stored_name(container)
+        with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
+            upload.save(file)
     try:
         analysis = _checked_video(path, container)
         analysis.user, analysis.original_name = user, clean_original_name(upload.filename)
@@ -189,13 +222,19 @@ def analyze_file(path: Path) -> Analysis:
         analysis.original_name, analysis.detections = clean_original_name(path.name), []
         store_video_result(analysis, analyze_video(path))
         return analysis
-    data = path.read_bytes()
-    return photo_analysis(None, analyze_photo(data), path.name, path.name)
+    result, _ = analyze_photo(path.read_bytes())
+    return photo_analysis(None, result, path.name, path.name)
 
 
 def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
-    """A JPEG (at most 640 px) of the stored video's frame at `seconds`."""
-    rgb = read_frame_at(storage.upload_path(analysis.stored_name), seconds)
+    """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
+    the first frame). Raises NotFound when the video's file is gone."""
+    path = storage.upload_path(analysis.stored_name)
+    if not path.is_file():
+        raise NotFound(MISSING_UPLOAD)
+    duration = analysis.duration or 0.0
+    seconds = min(max(seconds, 0.0), duration) if not math.isnan(seconds) else 0.0
+    rgb = read_frame_at(path, seconds)
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 

@@ -25,3 +25,11 @@ class StorageFailure(MediaError):
     def __init__(self) -> None:
         super().__init__("The server could not store the file (its disk is full or not writable). "
                          "Nothing was saved; please try again later.")
+
+
+class ServerBusy(MediaError):
+    """Every analysis slot of this process stayed taken (ANALYSIS_WAIT_SECONDS): the upload was not analysed."""
+
+    def __init__(self) -> None:
+        super().__init__("The server is busy analysing other uploads. Nothing was saved; please try again in a "
+                         "minute.")

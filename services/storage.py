@@ -9,11 +9,13 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 from flask import current_app
-from PIL import Image, ImageOps
+from PIL import Image
 
 from inference.explain import METHODS
 from inference.files import write_atomic
+from inference.images import fit_within, on_white
 from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
@@ -60,14 +62,6 @@ def explanation_files(stored_name: str) -> list[Path]:
     return sorted(folder.glob(f"{Path(stored_name).stem}-*.png")) if folder.is_dir() else []
 
 
-def on_white(image: Image.Image) -> Image.Image:
-    """The image in RGB, any transparency laid over white (a plain conversion shows transparent pixels as the
-    colour stored under them, often black)."""
-    if not image.has_transparency_data:
-        return image.convert("RGB")
-    return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA")).convert("RGB")
-
-
 def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
     """A JPEG of the image (transparent parts on white), at most `max_side` pixels on its longer side."""
     image = on_white(image)
@@ -77,11 +71,10 @@ def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail_bytes(data: bytes) -> bytes:
-    """The thumbnail JPEG of an uploaded photo (EXIF orientation applied)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (THUMB_SIZE * 2, THUMB_SIZE * 2))  # JPEG: decode at reduced scale
-        return jpeg_bytes(ImageOps.exif_transpose(image), THUMB_SIZE)
+def thumbnail_bytes(rgb: np.ndarray) -> bytes:
+    """The thumbnail JPEG of a decoded (upright) photo, made from the pixels already in memory: a photo is
+    never decoded twice."""
+    return jpeg_bytes(Image.fromarray(fit_within(rgb, THUMB_SIZE)), THUMB_SIZE)
 
 
 def write_files(files: dict[Path, bytes]) -> None:

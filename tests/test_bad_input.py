@@ -12,7 +12,7 @@ from PIL import Image
 
 from extensions import db
 from models import Analysis
-from tests.conftest import jpeg_bytes, upload, upload_files
+from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -122,3 +122,54 @@ def test_unwritable_upload_folder_gives_a_clear_error_and_no_rows(app, client, a
         assert "could not store the file" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+
+
+def test_mpo_photos_from_phones_are_analysed_as_jpeg(app, client, alice, astronaut):
+    photo = Image.fromarray(astronaut)
+    mpo = encoded(photo, "MPO", save_all=True, append_images=[photo.resize((128, 128))])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"
+    response = upload(client, mpo, "phone.jpg")
+    assert response.status_code == 302
+    assert "Face 1:" in client.get(response.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(db.select(Analysis)).one().format == "jpeg"
+    assert client.get(response.location + "/original").mimetype == "image/jpeg"
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def corrupt_files() -> dict[str, bytes]:
+    """Files that claim a supported format but cannot be decoded (each was a 507 or a 500)."""
+    small = Image.new("RGB", (64, 48), (200, 120, 60))
+    png, jpeg, bmp, webp = (encoded(small, fmt) for fmt in ("PNG", "JPEG", "BMP", "WEBP"))
+    idat = png.index(b"IDAT") - 4
+    idat_end = idat + 8 + struct.unpack(">I", png[idat:idat + 4])[0]
+    lying_idat = png[:idat] + struct.pack(">I", 10**6) + png[idat + 4:idat_end - 8]  # its data ends early
+    header, rest = png[:33], png[33:]
+    huge_text = zlib.compress(b"\0" * 2_000_000)
+    vp8 = webp.index(b"VP8") + 8
+    return {
+        "png chunk past the end": lying_idat,
+        "truncated png header": png[:20],
+        "truncated IHDR": png[:8 + 8 + 6],
+        "truncated jpeg header": jpeg[:20],
+        "truncated bmp header": bmp[:20],
+        "truncated jpeg": jpeg[:len(jpeg) // 2],
+        "mutated webp": webp[:vp8] + bytes(b ^ 0x5A for b in webp[vp8:vp8 + 40]) + webp[vp8 + 40:],
+        "png with a 2 MB iCCP": header + png_chunk(b"iCCP", b"profile\0\0" + huge_text) + rest,
+        "png with a 2 MB zTXt": header + png_chunk(b"zTXt", b"comment\0\0" + huge_text) + rest,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(corrupt_files()))
+def test_corrupt_images_are_a_clear_400_never_a_storage_failure(app, client, alice, name):
+    content = corrupt_files()[name]
+    response = upload(client, content, "corrupt.png")
+    assert response.status_code == 400
+    assert "truncated or corrupt" in response.get_data(as_text=True)
+    api = client.post("/api/v1/analyses", headers={"X-CSRFToken": csrf_token(client, "/analyze")},
+                      data={"file": (io.BytesIO(content), "corrupt.png")})
+    assert api.status_code == 400 and "truncated or corrupt" in api.get_json()["error"]
+    assert upload_files(app) == []

@@ -151,3 +151,25 @@ def test_the_mtcnn_cascade_finds_what_facenet_pytorch_finds(two_faces, backend):
                                           np.asarray(points[0], dtype=float)[order]):
         assert iou(ours.box, theirs[:4]) > 0.9 and ours.score > 0.99
         np.testing.assert_allclose(ours.landmarks, their_points, atol=2)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_decode_turns_every_exif_orientation_as_pillow_does(orientation):
+    from PIL import ImageOps
+
+    rgb = np.random.default_rng(orientation).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG", exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buffer.getvalue()))).convert("RGB"))
+    decoded = decode_image(buffer.getvalue()).rgb
+    assert decoded.flags["C_CONTIGUOUS"] and np.array_equal(decoded, expected)
+
+
+def test_decode_converts_sixteen_bit_gray_by_its_brightest_value():
+    gray = np.array([[0, 1000], [2000, 4000]], np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, "PNG")
+    decoded = decode_image(buffer.getvalue()).rgb
+    assert decoded[..., 0].tolist() == [[0, 63], [127, 255]] and (decoded == decoded[..., :1]).all()

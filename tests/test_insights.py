@@ -190,6 +190,13 @@ def test_absurd_weeks_fall_back_to_last_week(app, client, alice):
         assert client.get(f"/subjects/{rex}/report.png?week={week}").status_code == 200
 
 
+@pytest.mark.parametrize("name", ["$\\alpha^$", "$$", "Rex $5 and $6", "$\\undefined{x}$", "a_b^c$"])
+def test_subject_names_that_look_like_maths_are_drawn_as_text(app, client, alice, name):
+    subject = make_subject(app, alice, name)
+    image = client.get(f"/subjects/{subject}/report.png")
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+
+
 def test_a_new_appearance_that_reuses_a_deleted_rows_ids_is_not_served_from_the_cache(app, client, alice):
     rex = make_subject(app, alice, "Rex")
     add_history(app, alice, rex, np.tile(mood(DOG_EMOTIONS, {"happy": 1.0}), (4, 1)))

@@ -10,6 +10,7 @@ from datetime import date
 import numpy as np
 from PIL import Image
 
+from inference.images import decode_image
 from models import utcnow
 from services.storage import thumbnail_bytes
 from tests.conftest import upload
@@ -51,7 +52,7 @@ def test_a_transparent_png_gets_a_white_thumbnail(app, client, alice, astronaut)
     rgba[:, :100] = 0  # transparent, and black underneath
     buffer = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
-    thumbnail = Image.open(io.BytesIO(thumbnail_bytes(buffer.getvalue())))
+    thumbnail = Image.open(io.BytesIO(thumbnail_bytes(decode_image(buffer.getvalue()).rgb)))
     assert thumbnail.mode == "RGB" and min(thumbnail.getpixel((5, 100))) >= 250
     shrunk = np.asarray(Image.fromarray(astronaut).resize(thumbnail.size), dtype=int)
     assert np.abs(np.asarray(thumbnail, dtype=int)[:, 80:] - shrunk[:, 80:]).mean() < 6  # the rest is the photo

@@ -14,7 +14,8 @@ from markupsafe import Markup
 
 from extensions import db
 from models import Analysis, Detection, User
-from services.analyses import analysis_files
+from services.access import row_id
+from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
 
 
@@ -39,11 +40,22 @@ class AdminForm(FlaskForm):
 
 
 class AdminOnly:
+    """Admins only; ids and page numbers no database integer can hold name nothing (never a 500)."""
+
     form_base_class = AdminForm
     page_size = 25
 
     def is_accessible(self) -> bool:
         return _is_admin()
+
+    def get_one(self, id: str):
+        return super().get_one(id) if row_id(id) else None  # None: "Record does not exist"
+
+    def get_list(self, page: int | None, *args, **kwargs):
+        return super().get_list(min(max(page or 0, 0), MAX_PAGE), *args, **kwargs)
+
+    def action_delete(self, ids: list[str]) -> None:
+        super().action_delete([i for i in ids if row_id(i)])
 
     def inaccessible_callback(self, name, **kwargs):
         return _refuse()
@@ -68,7 +80,8 @@ class UserAdmin(AdminOnly, ModelView):
     column_default_sort = ("id", False)
 
     def _set_flag(self, ids: list[str], **values: bool) -> None:
-        for user in db.session.scalars(db.select(User).where(User.id.in_([int(i) for i in ids]))):
+        numbers = [number for number in map(row_id, ids) if number]
+        for user in db.session.scalars(db.select(User).where(User.id.in_(numbers))):
             for name, value in values.items():
                 setattr(user, name, value)
         db.session.commit()

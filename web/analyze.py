@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from extensions import limiter
 from inference.errors import MediaError
 from insights.clip import clip_story
 from models import Analysis, Detection, JobStatus, Media, found_summary
@@ -39,6 +40,16 @@ MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "b
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
 
+def _uploader_key() -> str:
+    """Rate-limit key of an upload: the user (bearer token or session), wherever they send it from."""
+    return f"uploader:{g.get('api_user', current_user).id}"
+
+
+# Every upload decodes a file: UPLOAD_LIMITS per user, the web form and the API counted together.
+upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_LIMITS"], "uploads", key_func=_uploader_key,
+                                    methods=["POST"], error_message="Too many uploads; wait a minute and try again.")
+
+
 @bp.route("/")
 def index():
     if current_user.is_authenticated:
@@ -48,6 +59,7 @@ def index():
 
 @bp.route("/analyze", methods=["GET", "POST"])
 @login_required
+@upload_limit
 def upload():
     form = UploadForm()
     if not form.validate_on_submit():
@@ -215,8 +227,8 @@ def video_frame(analysis_id: int):
     analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:
         abort(404)
-    seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), analysis.duration or 0.0)
-    response = send_file(io.BytesIO(video_frame_jpeg(analysis, seconds)), mimetype="image/jpeg")
+    jpeg = video_frame_jpeg(analysis, request.args.get("t", 0.0, type=float))
+    response = send_file(io.BytesIO(jpeg), mimetype="image/jpeg")
     return _private_file(response)
 
 

@@ -17,6 +17,7 @@ from services.access import owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
+from web.analyze import upload_limit
 from web.auth import basic_auth_username, bearer_user, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -76,6 +77,7 @@ def revoke_token():
 
 @bp.post("/analyses")
 @api_auth
+@upload_limit
 def create_analysis():
     upload = request.files.get("file")
     if upload is None:

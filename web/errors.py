@@ -6,7 +6,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
-from services.errors import Conflict, NotFound, Refused, StorageFailure
+from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -15,9 +15,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 def http_status_for(error: MediaError) -> int:
-    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, else 400."""
+    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, 503 when every analysis slot
+    stayed busy, else 400."""
     if isinstance(error, StorageFailure):
         return 507
+    if isinstance(error, ServerBusy):
+        return 503
     if isinstance(error, UnsupportedMediaType):
         return 415
     if isinstance(error, MediaTooLarge):
@@ -38,10 +41,20 @@ def _described(status: int, description: str) -> HTTPException:
     return error
 
 
+def too_large_reason() -> str:
+    """Why werkzeug refused the request with 413: the body over MAX_CONTENT_LENGTH (or a body of unknown length
+    that ran past it), else the form parser's limits (MAX_FORM_PARTS parts, MAX_FORM_MEMORY_SIZE per field or
+    part header)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None or request.content_length > limit:
+        return f"The file is larger than the {limit / 1048576:.3g} MB limit."
+    return (f"The form has more than {current_app.config['MAX_FORM_PARTS']:,} parts, or a field or part header "
+            f"larger than {current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,} KB.")
+
+
 def _http_error(error: HTTPException):
     if isinstance(error, RequestEntityTooLarge):
-        error.description = (f"The file is larger than the "
-                             f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:.3g} MB limit.")
+        error.description = too_large_reason()
     return error_response(error.description, error.code, error)
 
 

@@ -1,0 +1,144 @@
+"""Peak memory of hostile uploads: small files that decode to huge images or videos.
+
+    python -m bench.upload_memory [--only NAME]
+
+Each file is uploaded through the JSON API with the app's test client, in a fresh process: the process first
+uploads an ordinary photo (models loaded, one analysis done), then the hostile file, and reports how far the
+second upload raised its peak resident memory (ru_maxrss, which counts what C libraries allocate too).
+Target: no upload under the size limits raises the peak by more than 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_MB = 300
+SIDE = 6320  # 39.9 megapixels: just under the default MAX_IMAGE_PIXELS
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def gray16_png() -> bytes:
+    """A 16-bit grayscale PNG of SIDE x SIDE (about 80 KB)."""
+    return _encoded(Image.fromarray(np.zeros((SIDE, SIDE), np.uint16)), "PNG")
+
+
+def rgb_png() -> bytes:
+    return _encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "PNG")
+
+
+def rgba_png() -> bytes:
+    return _encoded(Image.new("RGBA", (SIDE, SIDE), (120, 140, 160, 128)), "PNG")
+
+
+def rgb_jpeg() -> bytes:
+    return _encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
+
+
+def mjpeg_avi(side: int = 12000) -> bytes:
+    """A one-frame Motion-JPEG AVI of side x side pixels (about 2 MB; refused as larger than 4K)."""
+    import cv2
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "huge.avi"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 1.0, (side, side))
+        writer.write(np.full((side, side, 3), 128, np.uint8))
+        writer.release()
+        return path.read_bytes()
+
+
+CASES: dict[str, tuple[Callable[[], bytes], str]] = {
+    "16-bit gray PNG 6320x6320": (gray16_png, "gray16.png"),
+    "RGB PNG 6320x6320": (rgb_png, "rgb.png"),
+    "RGBA PNG 6320x6320": (rgba_png, "rgba.png"),
+    "JPEG 6320x6320": (rgb_jpeg, "big.jpg"),
+    "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
+}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _upload_twice(path: Path) -> dict:
+    """In this (fresh) process: an ordinary photo, then the file at `path`; the second one's peak growth."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from bench.latency import test_photos
+    from extensions import db
+    from models import User
+
+    folder = Path(tempfile.mkdtemp(prefix="moodlens-memory-"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'db.sqlite'}", "SECRET_KEY": "memory",
+                      "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}, instance_path=str(folder))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        user = User(username="memory")
+        user.set_password("memory password")
+        db.session.add(user)
+        db.session.commit()
+    client = app.test_client()
+    token = client.post("/api/v1/tokens", auth=("memory", "memory password")).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def send(content: bytes, name: str):
+        return client.post("/api/v1/analyses", headers=headers, data={"file": (io.BytesIO(content), name)})
+
+    warm_up = send(next(iter(test_photos().values())), "warm-up.jpg")
+    assert warm_up.status_code == 201, warm_up.get_data(as_text=True)
+    before = peak_mb()
+    response = send(path.read_bytes(), path.name)
+    return {"status": response.status_code, "growth_mb": round(peak_mb() - before, 1),
+            "error": (response.get_json() or {}).get("error")}
+
+
+def measure(content: bytes, filename: str) -> dict:
+    """Upload `content` in a fresh process (after an ordinary photo); its status and peak memory growth in MB."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / filename
+        path.write_bytes(content)
+        finished = subprocess.run([sys.executable, "-m", "bench.upload_memory", "--child", str(path)], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=600)
+    if finished.returncode != 0:
+        raise RuntimeError(f"the measuring process failed:\n{finished.stderr[-3000:]}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="measure only the case whose name contains this text")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_upload_twice(args.child)))
+        return
+    print(f"{'upload':28} {'bytes':>10} {'status':>6} {'peak growth':>12}  answer")
+    for name, (build, filename) in CASES.items():
+        if args.only and args.only.lower() not in name.lower():
+            continue
+        content = build()
+        result = measure(content, filename)
+        print(f"{name:28} {len(content):>10} {result['status']:>6} {result['growth_mb']:>9.0f} MB  "
+              f"{result['error'] or ''}")
+    print(f"target: every growth under {BUDGET_MB} MB")
+
+
+if __name__ == "__main__":
+    main()

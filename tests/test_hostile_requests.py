@@ -1,0 +1,151 @@
+"""Hostile requests that are not uploads: scrubber times past the end or not numbers, a video whose file is
+gone, ids and query numbers no database integer can hold, too many form parts, a subject named like maths."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from extensions import db
+from models import Analysis, JobStatus, Media, User
+from services import storage
+
+
+def stored_video(app, user_id: int, video_path, duration: float = 3.0) -> int:
+    """A finished video analysis of `video_path` (copied to the upload folder), without running the models."""
+    with app.app_context():
+        name = storage.new_stored_name("mp4")
+        shutil.copy(video_path, storage.upload_folder() / name)
+        analysis = Analysis(user=db.session.get(User, user_id), media=Media.VIDEO, status=JobStatus.DONE,
+                            original_name="clip.mp4", stored_name=name, format="mp4", width=640, height=360,
+                            duration=duration, face_count=0)
+        db.session.add(analysis)
+        db.session.commit()
+        return analysis.id
+
+
+@pytest.mark.parametrize("t", ["3.0", "2.99", "3", "1e9", "inf", "-inf", "nan", "-1", "abc", ""])
+def test_the_scrubber_answers_a_frame_for_any_time(app, client, alice, two_face_video, t):
+    analysis_id = stored_video(app, alice, two_face_video)
+    response = client.get(f"/analyses/{analysis_id}/frame?t={t}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+
+
+def test_the_scrubber_falls_back_to_the_last_frame_when_the_duration_is_too_long(app, client, alice,
+                                                                                 two_face_video):
+    analysis_id = stored_video(app, alice, two_face_video, duration=3.4)  # a duration past the last frame
+    assert client.get(f"/analyses/{analysis_id}/frame?t=3.4").status_code == 200
+
+
+def test_a_frame_of_a_video_whose_file_is_gone_is_404(app, client, alice, two_face_video):
+    analysis_id = stored_video(app, alice, two_face_video)
+    with app.app_context():
+        storage.upload_path(db.session.get(Analysis, analysis_id).stored_name).unlink()
+    assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 404
+
+
+HUGE_NUMBERS = [2**63, 2**63 - 1, 2**64, 10**20, 10**400]
+CONVERTER_VALUES = {"variant": "original", "method": "occlusion", "fmt": "csv"}
+
+
+def url_with_every_int_as(rule, number: int) -> str:
+    values = {name: number if type(converter).__name__ == "IntegerConverter" else CONVERTER_VALUES.get(name, "x")
+              for name, converter in rule._converters.items()}
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.mark.parametrize("number", HUGE_NUMBERS)
+def test_every_id_route_answers_4xx_for_ids_no_database_integer_holds(app, client, number):
+    from tests.conftest import csrf_token, login, make_user
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    token = csrf_token(client, "/analyze")
+    rules = [rule for rule in app.url_map.iter_rules()
+             if any(type(c).__name__ == "IntegerConverter" for c in rule._converters.values())]
+    assert len(rules) >= 15
+    failures = []
+    for rule in rules:
+        url = url_with_every_int_as(rule, number)
+        for method in sorted(rule.methods & {"GET", "POST", "DELETE"}):
+            response = client.open(url, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})
+            if response.status_code >= 500:
+                failures.append(f"{method} {url}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+QUERY_URLS = ["/analyses?page={n}", "/analyses?per_page={n}", "/analyses?page=-{n}&per_page=-{n}",
+              "/api/v1/analyses?page={n}&per_page={n}", "/api/v1/analyses?page=-{n}",
+              "/dashboard?subject={n}", "/dashboard?subject=-{n}", "/subjects/1/report?week=2026-W{n}",
+              "/subjects/1/report.png?week={n}-W1", "/admin/admin_users/edit/?id={n}",
+              "/admin/admin_users/edit/?id=-{n}", "/admin/admin_analyses/details/?id={n}",
+              "/admin/admin_detections/details/?id={n}", "/admin/admin_users/?page={n}",
+              "/admin/admin_users/?page=-{n}",
+              "/admin/admin_analyses/?page={n}&page_size={n}", "/admin/admin_users/?sort={n}",
+              "/admin/admin_analyses/?flt0_0={n}", "/admin/admin_users/?flt0_0={n}",
+              "/admin/admin_detections/?flt0_0={n}&flt1_1={n}&page={n}"]
+
+
+@pytest.mark.parametrize("number", HUGE_NUMBERS)
+def test_query_numbers_no_database_integer_holds_are_4xx_or_ignored(app, client, number):
+    from tests.conftest import csrf_token, login, make_user
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    client.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": csrf_token(client, "/subjects")})
+    failures = [url for url in QUERY_URLS if client.get(url.format(n=number)).status_code >= 500]
+    token = csrf_token(client, "/analyze")
+    for view in ("admin_users", "admin_analyses"):
+        for form in ({"id": number}, {"action": "deactivate", "rowid": [number, 1]},
+                     {"action": "delete", "rowid": [number]}):
+            path = f"/admin/{view}/{'delete' if 'id' in form else 'action'}/"
+            if client.post(path, data={**form, "csrf_token": token}).status_code >= 500:
+                failures.append(f"POST {path} {form}")
+    assert not failures, "\n".join(failures)
+
+
+def multipart(parts: list[tuple[str, str]], boundary: str = "fuzzboundary") -> bytes:
+    """A multipart/form-data body of (part headers, value) pairs."""
+    body = "".join(f"--{boundary}\r\n{headers}\r\n\r\n{value}\r\n" for headers, value in parts)
+    return (body + f"--{boundary}--\r\n").encode()
+
+
+def post_multipart(client, path: str, body: bytes):
+    return client.post(path, data=body, content_type="multipart/form-data; boundary=fuzzboundary",
+                       headers={"X-CSRFToken": "none"})
+
+
+@pytest.mark.parametrize("path", ["/analyze", "/api/v1/analyses"])
+def test_form_limits_are_answered_with_their_true_reason(app, client, alice, path):
+    many = multipart([(f'Content-Disposition: form-data; name="f{n}"', "x") for n in range(1001)])
+    response = post_multipart(client, path, many)
+    assert response.status_code == 413 and "more than 1,000 parts" in response.get_data(as_text=True)
+
+    long_header = multipart([('Content-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+                              "X-Padding: " + "a" * 2_000_000, "x")])
+    response = post_multipart(client, path, long_header)
+    assert response.status_code == 413 and "part header larger than 500 KB" in response.get_data(as_text=True)
+
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    huge = multipart([('Content-Disposition: form-data; name="file"; filename="a.jpg"', "x" * 5000)])
+    response = post_multipart(client, path, huge)
+    assert response.status_code == 413 and "larger than the 0.000954 MB limit" in response.get_data(as_text=True)
+
+
+def test_a_two_megabyte_http_header_is_refused_by_the_production_server_with_431(tmp_path):
+    """The server, not the app, reads the request's headers: gunicorn answers 431 (so does `flask run`)."""
+    import socket
+
+    from bench.server import AppServer, prepare_instance
+
+    instance = tmp_path / "instance"
+    prepare_instance(instance, "owner", "owner password")
+    request = b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 2_000_000 + b"\r\n\r\n"
+    with AppServer(instance, {"RATELIMIT_ENABLED": False}, workers=1) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+            connection.sendall(request)
+            status_line = connection.makefile("rb").readline()
+    assert status_line.split()[1] == b"431", status_line

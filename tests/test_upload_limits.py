@@ -1,0 +1,65 @@
+"""What bounds the memory uploads can take: no hostile file under the size limits raises a process's peak memory by
+more than 300 MB (each measured in a fresh process, C allocations included), uploads per user are rate-limited,
+and photos are decoded a bounded number at a time."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+
+from bench.upload_memory import BUDGET_MB, CASES, measure
+from services.analyses import analysis_slot
+from tests.conftest import csrf_token, login, make_app, make_user, upload
+
+
+@pytest.mark.parametrize("name", ["16-bit gray PNG 6320x6320", "RGBA PNG 6320x6320", "MJPEG AVI 12000x12000"])
+def test_a_hostile_upload_raises_peak_memory_by_less_than_the_budget(name):
+    build, filename = CASES[name]
+    result = measure(build(), filename)
+    assert result["status"] in (201, 413), result
+    assert result["growth_mb"] < BUDGET_MB, result
+
+
+def test_uploads_are_limited_per_user_on_the_form_and_the_api_together(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, UPLOAD_LIMITS="3 per minute")
+    make_user(app, "alice")
+    make_user(app, "bob")
+    alice, bob = app.test_client(), app.test_client()
+    login(alice, "alice")
+    login(bob, "bob")
+    not_an_image = b"<html>not an image</html>"
+    assert [upload(alice, not_an_image).status_code for _ in range(2)] == [415, 415]
+    api = {"X-CSRFToken": csrf_token(alice, "/analyze")}
+    assert alice.post("/api/v1/analyses", headers=api,
+                      data={"file": (io.BytesIO(not_an_image), "x.jpg")}).status_code == 415
+    refused = alice.post("/api/v1/analyses", headers=api, data={"file": (io.BytesIO(not_an_image), "x.jpg")})
+    assert refused.status_code == 429 and "Too many uploads" in refused.get_json()["error"]
+    assert upload(alice, not_an_image).status_code == 429
+    assert alice.get("/analyze").status_code == 200  # only uploads count
+    assert upload(bob, not_an_image).status_code == 415  # another user has their own allowance
+
+
+def test_photos_wait_for_a_free_analysis_slot_and_are_refused_when_none_frees_up(tmp_path, coffee_jpeg):
+    app = make_app(tmp_path, ANALYSIS_CONCURRENCY=1, ANALYSIS_WAIT_SECONDS=0.5)
+    make_user(app, "alice")
+    client = app.test_client()
+    login(client, "alice")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_only_slot():
+        with app.app_context(), analysis_slot():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_only_slot)
+    holder.start()
+    try:
+        held.wait(30)
+        busy = upload(client, coffee_jpeg)
+        assert busy.status_code == 503 and "busy analysing other uploads" in busy.get_data(as_text=True)
+    finally:
+        release.set()
+        holder.join()
+    assert upload(client, coffee_jpeg).status_code == 302
