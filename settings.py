@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPLOAD_LIMITS", "30 per minute;300 per day", "uploads per user (web and API together)"),
     Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
                                        "about 300 MB); more uploads wait for a free slot"),
-    Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 503"),
+    Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 429"),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
     Setting("LOGIN_LIMITS", "10 per minute", "log-in attempts per client address, and again per account name"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),

@@ -58,7 +58,7 @@ def test_photos_wait_for_a_free_analysis_slot_and_are_refused_when_none_frees_up
     try:
         held.wait(30)
         busy = upload(client, coffee_jpeg)
-        assert busy.status_code == 503 and "busy analysing other uploads" in busy.get_data(as_text=True)
+        assert busy.status_code == 429 and "busy analysing other uploads" in busy.get_data(as_text=True)
     finally:
         release.set()
         holder.join()

@@ -15,12 +15,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 def http_status_for(error: MediaError) -> int:
-    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, 503 when every analysis slot
-    stayed busy, else 400."""
+    """415 for an unsupported type, 413 for too large, 507 when it cannot be stored, 429 when every analysis slot
+    stayed busy (a flood of uploads is the client's doing, never a 5xx), else 400."""
     if isinstance(error, StorageFailure):
         return 507
     if isinstance(error, ServerBusy):
-        return 503
+        return 429
     if isinstance(error, UnsupportedMediaType):
         return 415
     if isinstance(error, MediaTooLarge):
@@ -64,7 +64,10 @@ def _not_found(error: NotFound):
 
 
 def _media_error(error: MediaError):
-    return error_response(str(error), http_status_for(error))
+    response, status = error_response(str(error), http_status_for(error))
+    if isinstance(error, ServerBusy):
+        return response, status, {"Retry-After": "60"}
+    return response, status
 
 
 def _refused(error: Refused):
