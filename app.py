@@ -16,9 +16,11 @@ from cli import register_cli
 from extensions import csrf, db, limiter, login_manager, migrate
 from services.analyses import run_video_job
 from services.explanations import run_explanation_job
-from web import about, admin, analyze, api, auth, dashboard, errors
+from services.identity import run_signature_job
+from web import about, admin, analyze, api, auth, dashboard, errors, identity
 
-JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job}
+JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
+                jobs.JobKind.SIGNATURES: run_signature_job}
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -42,7 +44,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     limiter.init_app(app)
     jobs.init_app(app, JOB_HANDLERS)
 
-    for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp):
+    for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp, identity.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
     admin.init_admin(app)

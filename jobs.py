@@ -1,5 +1,5 @@
-"""Background work: one durable queue kept in the database, for every kind of job (JobKind): video analyses
-and "Why?" explanations. Each job is a row with JobState columns (models.py).
+"""Background work: one durable queue kept in the database, for every kind of job (JobKind): video analyses,
+"Why?" explanations and face signatures. Each job is a row with JobState columns (models.py).
 
 A row's status goes 'queued' -> 'running' -> 'done' or 'failed', so a job that was queued or running when
 the server stopped is picked up again on the next start. A worker claims a job with a conditional UPDATE,
@@ -36,7 +36,7 @@ from flask import Flask, current_app
 
 from extensions import db
 from inference.errors import MediaError
-from models import Analysis, Explanation, JobState, JobStatus, utcnow
+from models import Analysis, Explanation, JobState, JobStatus, SignatureJob, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ class JobKind(StrEnum):
 
     EXPLANATION = "explanation"  # first: short, and someone is watching its progress
     ANALYSIS = "analysis"
+    SIGNATURES = "signatures"  # last: face signatures of an analysis (opted-in users), nobody waits on them
 
 
-ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis}
+ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis,
+                                       JobKind.SIGNATURES: SignatureJob}
 
 
 class LostClaim(Exception):

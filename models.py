@@ -1,6 +1,6 @@
 """Database models and the domain's enums: users, their analyses, the detections in each, subjects (people
 and pets), alert rules, "Why?" explanations, and API tokens. Analyses and explanations are also the rows
-of the background job queue (JobState, read and written by jobs.py)."""
+of the background job queue (JobState, read and written by jobs.py), with the face-signature jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import cache
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -104,6 +104,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     weekly_report: Mapped[bool] = mapped_column(default=False, server_default=false())  # opted in on the dashboard
+    # Opted in on the settings page: faces get signatures (services/identity.py); off deletes them all.
+    recognize_faces: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                     passive_deletes=True)
@@ -231,6 +233,8 @@ class Detection(db.Model):
     subject: Mapped[Subject | None] = relationship(back_populates="detections")
     explanation: Mapped[Explanation | None] = relationship(back_populates="detection", cascade="all, delete-orphan",
                                                            passive_deletes=True)
+    signature: Mapped[FaceSignature | None] = relationship(back_populates="detection", cascade="all, delete-orphan",
+                                                           passive_deletes=True)
 
     @property
     def box(self) -> list[int]:
@@ -283,6 +287,30 @@ class Explanation(JobState, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     detection: Mapped[Detection] = relationship(back_populates="explanation")
+
+
+class SignatureJob(JobState, db.Model):
+    """A job of the durable queue: sign the faces of one analysis (only for users who turned it on)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    analysis: Mapped[Analysis] = relationship()
+
+
+class FaceSignature(db.Model):
+    """A face's numeric signature (128 float32s, inference/identity.py): private to its owner, never shown, gone
+    with its detection (and analysis) and when the owner turns recognition off. `dismissed_subject_id` is the
+    person the owner said this face is not ("no" to a suggestion)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    dismissed_subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"))
+
+    detection: Mapped[Detection] = relationship(back_populates="signature")
 
 
 class AlertRule(db.Model):

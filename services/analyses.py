@@ -25,7 +25,7 @@ from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
 from models import Analysis, Detection, JobStatus, Media, User
-from services import storage
+from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
 
 MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
@@ -125,6 +125,7 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
         db.session.rollback()
         storage.remove_files(list(files))
         raise
+    identity.queue_signatures(analysis)
     return analysis
 
 
@@ -188,6 +189,7 @@ def run_video_job(analysis: Analysis, claim: jobs.ClaimedJob) -> None:
         analysis.thumb_name = thumb_name
     store_video_result(analysis, result)
     db.session.commit()
+    identity.queue_signatures(analysis)
 
 
 def store_video_result(analysis: Analysis, result: VideoResult) -> None:

@@ -8,29 +8,39 @@ from datetime import datetime
 
 from flask import url_for
 
-from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
+from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User
+from services.identity import Suggestion, suggestions
 
 
 def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def detection_document(detection: Detection) -> dict:
+def suggestion_document(suggestion: Suggestion | None) -> dict | None:
+    """The owner's person a face looks like (null when none, when assigned, or when recognition is off)."""
+    return suggestion.document() if suggestion else None
+
+
+def detection_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
     """A photo's face or animal; `position` is its number in URLs (…/detections/POSITION/…)."""
     return {"position": detection.position, "kind": detection.kind, "box": detection.box,
             "score": round(detection.score, 4), "emotions": detection.emotions, "top": detection.top,
-            "subject": detection.subject_id}
+            "subject": detection.subject_id, "suggestion": suggestion_document(suggestion)}
 
 
-def track_document(detection: Detection) -> dict:
+def track_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
     """A video's track; `track_id` is its number in URLs (…/detections/TRACK_ID/…)."""
     return {"track_id": detection.track_id, "kind": detection.kind, "summary": detection.summary,
-            "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id}
+            "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
+            "suggestion": suggestion_document(suggestion)}
 
 
 def found_document(detection: Detection) -> dict:
     """A detection as its analysis lists it: a track of a video, else a photo's detection."""
-    return track_document(detection) if detection.analysis.media == Media.VIDEO else detection_document(detection)
+    suggestion = suggestions(detection.analysis).get(detection.id)
+    if detection.analysis.media == Media.VIDEO:
+        return track_document(detection, suggestion)
+    return detection_document(detection, suggestion)
 
 
 def file_urls(analysis: Analysis) -> dict[str, str | None]:
@@ -42,8 +52,9 @@ def file_urls(analysis: Analysis) -> dict[str, str | None]:
             "frame": url_for("analyze.video_frame", analysis_id=analysis.id) if analysis.media == Media.VIDEO else None}
 
 
-def analysis_document(analysis: Analysis) -> dict:
-    """The analysis as JSON: what it is, its state, and what was found."""
+def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
+    """The analysis as JSON: what it is, its state, and what was found; each face's `suggestion` only when
+    the reader is its owner (an admin reading it, or the CLI, gets null)."""
     document = {
         "id": analysis.id,
         "status": analysis.status,
@@ -60,11 +71,12 @@ def analysis_document(analysis: Analysis) -> dict:
         document["progress"] = analysis.progress
     if analysis.status == JobStatus.FAILED:
         document["error"] = analysis.error
+    suggested = suggestions(analysis) if reader is not None and reader.id == analysis.user_id else {}
     if analysis.media == Media.VIDEO:
         document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled,
-                        tracks=[track_document(detection) for detection in analysis.detections])
+                        tracks=[track_document(d, suggested.get(d.id)) for d in analysis.detections])
     else:
-        document["detections"] = [detection_document(detection) for detection in analysis.detections]
+        document["detections"] = [detection_document(d, suggested.get(d.id)) for d in analysis.detections]
     return document
 
 

@@ -80,7 +80,7 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert document["media"] == "video" and document["fps_sampled"] == 4.0
     assert document["duration"] == pytest.approx(3.0, abs=0.1)
     track = document["tracks"][0]
-    assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions", "subject"}
+    assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions", "subject", "suggestion"}
     assert set(track["timeline"][0]) >= {"t", "emotions"}
 
 

@@ -13,7 +13,7 @@ from extensions import limiter
 from inference.errors import MediaError
 from insights.clip import clip_story
 from models import Analysis, Detection, JobStatus, Media, found_summary
-from services import explanations, storage, subjects
+from services import explanations, identity, storage, subjects
 from services.access import owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page, video_frame_jpeg
 from web.auth import session_or_token
@@ -90,6 +90,7 @@ def result(analysis_id: int):
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms,
+                           suggested=identity.suggestions(analysis) if owner else {},
                            found=found_summary([d.kind for d in analysis.detections]),
                            unsure_comment=UNSURE_COMMENT, no_model_comment=NO_MODEL_COMMENT, **extra)
 

@@ -83,7 +83,7 @@ def create_analysis():
     if upload is None:
         return _error("No file: send the photo as multipart field 'file'.", 400)
     analysis = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
-    response = jsonify(analysis_document(analysis))
+    response = jsonify(analysis_document(analysis, g.api_user))
     response.status_code = 201 if analysis.status == JobStatus.DONE else 202
     response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
     return response
@@ -94,7 +94,7 @@ def create_analysis():
 def list_analyses():
     page = history_page(g.api_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", 20, type=int), max_per_page=100)
-    return jsonify(items=[analysis_document(a) for a in page.items], page=page.page, per_page=page.per_page,
+    return jsonify(items=[analysis_document(a, g.api_user) for a in page.items], page=page.page, per_page=page.per_page,
                    total=page.total, pages=page.pages)
 
 
@@ -102,7 +102,7 @@ def list_analyses():
 @api_auth
 def get_analysis(analysis_id: int):
     """The analysis (an admin may read anyone's, as on the result page)."""
-    return jsonify(analysis_document(viewable_analysis(g.api_user, analysis_id)))
+    return jsonify(analysis_document(viewable_analysis(g.api_user, analysis_id), g.api_user))
 
 
 @bp.delete("/analyses/<int:analysis_id>")

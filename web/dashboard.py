@@ -24,9 +24,11 @@ from services import subjects as subject_service
 from services.access import owned
 from services.documents import iso_utc
 from services.errors import Refused
+from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
+from web.identity import name_group_form
 from web.redirects import same_site_path
 
 bp = Blueprint("dashboard", __name__)
@@ -230,8 +232,9 @@ def subjects():
                   f"{subject.name} was added. Assign them from any result page.", "success")
             return redirect(back or url_for("dashboard.subjects"))
     counts = subject_service.appearance_counts(current_user)
+    groups = [(group, name_group_form(group)) for group in unnamed_groups(current_user)]
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
-                           back=back), 400 if form.errors else 200
+                           back=back, groups=groups), 400 if form.errors else 200
 
 
 @bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])

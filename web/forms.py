@@ -2,8 +2,9 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Regexp
+from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
+                     SubmitField)
+from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from models import SubjectKind
 
@@ -76,3 +77,26 @@ class AlertRuleForm(FlaskForm):
 class WeeklyReportForm(FlaskForm):
     weekly_report = BooleanField("Show my weekly reports on the dashboard")
     submit = SubmitField("Save")
+
+
+class RecognitionForm(FlaskForm):
+    """Face recognition on or off (off deletes every stored face signature)."""
+
+    recognize_faces = BooleanField("Recognise the people I have named in my new and past photos")
+    submit = SubmitField("Save")
+
+
+class NotThisPersonForm(FlaskForm):
+    """"No" to a "Looks like Ana" suggestion: that person is not suggested for this face again."""
+
+    subject = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    submit = SubmitField("No")
+
+
+class NameGroupForm(FlaskForm):
+    """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
+
+    faces = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
+    subject = SelectField("Who is this?", coerce=int)
+    name = StringField("or a new person's name", validators=[Optional(), Length(max=64)])
+    submit = SubmitField("Name them")

@@ -1,0 +1,211 @@
+"""Face recognition within one user's own history ("Is this Ana?"), only for users who turned it on.
+
+Each finished analysis of such a user gets a signature job on the durable queue (never the upload's critical
+path): its faces are signed by inference/identity.py and kept as FaceSignature rows. A new face is compared
+with the faces the same user already assigned to their people (never anyone else's), and unassigned faces are
+grouped. Turning recognition off deletes every signature and signature job of the user.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from flask import current_app
+
+import jobs
+from extensions import db
+from inference.errors import MediaError
+from inference.identity import from_bytes, get_signature_model, group_indices, nearest_label, to_bytes
+from inference.images import decode_image
+from inference.labels import DetectionKind
+from inference.video import read_frame_at
+from models import Analysis, Detection, FaceSignature, JobStatus, Media, SignatureJob, Subject, SubjectKind, User
+from services import storage, subjects
+
+log = logging.getLogger(__name__)
+UNREADABLE = "The stored upload could not be read, so its faces were not signed."
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """"Looks like Ana": the user's person nearest to a face, and how far their closest named face is."""
+
+    subject: Subject
+    distance: float
+
+    def document(self) -> dict:
+        return {"subject": self.subject.id, "name": self.subject.name, "distance": round(self.distance, 4)}
+
+
+def set_recognition(user: User, enabled: bool) -> None:
+    """Turn face recognition on (sign every finished analysis in the background) or off (delete every
+    signature and signature job of the user at once)."""
+    user.recognize_faces = enabled
+    if not enabled:
+        forget_signatures(user)
+        db.session.commit()
+        return
+    db.session.commit()
+    done = db.session.scalars(db.select(Analysis).where(Analysis.user_id == user.id,
+                                                        Analysis.status == JobStatus.DONE))
+    for analysis in done:
+        queue_signatures(analysis)
+
+
+def forget_signatures(user: User) -> None:
+    """Delete the user's signatures and signature jobs (not committed)."""
+    db.session.execute(db.delete(FaceSignature).where(FaceSignature.user_id == user.id))
+    analyses = db.select(Analysis.id).where(Analysis.user_id == user.id)
+    db.session.execute(db.delete(SignatureJob).where(SignatureJob.analysis_id.in_(analyses)))
+
+
+def _faces(analysis: Analysis) -> list[Detection]:
+    return [detection for detection in analysis.detections if detection.kind == DetectionKind.HUMAN]
+
+
+def queue_signatures(analysis: Analysis) -> None:
+    """Queue signing the faces of a finished analysis when its owner turned recognition on (else nothing)."""
+    if not (analysis.user and analysis.user.recognize_faces and _faces(analysis)):
+        return
+    job = db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis.id))
+    if job is None:
+        job = SignatureJob(analysis=analysis)
+        db.session.add(job)
+    elif JobStatus(job.status).active:
+        return
+    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
+    db.session.commit()
+    jobs.job_queue().submit(jobs.JobKind.SIGNATURES, job.id)
+
+
+def _stored_rgb(analysis: Analysis) -> np.ndarray:
+    """The photo, or the video's poster frame (where its tracks' boxes are), as RGB."""
+    path = storage.upload_path(analysis.stored_name)
+    try:
+        if analysis.media == Media.VIDEO:
+            return read_frame_at(path, analysis.poster_time or 0.0)
+        return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+    except (OSError, MediaError) as error:
+        log.warning("signing the faces of %s failed: %s", path.name, error)
+        raise MediaError(UNREADABLE) from error
+
+
+def _recognizes(user_id: int) -> bool:
+    """The user's setting as the database has it now (they may turn it off while a job runs)."""
+    return bool(db.session.scalar(db.select(User.recognize_faces).where(User.id == user_id)))
+
+
+def run_signature_job(job: SignatureJob, claim: jobs.ClaimedJob) -> None:
+    """The job body: sign every face of the analysis (replacing older signatures) if this run still holds the
+    job; nothing is stored if the owner turned recognition off meanwhile."""
+    analysis = job.analysis
+    faces = _faces(analysis)
+    vectors = (get_signature_model().embed(_stored_rgb(analysis), [face.box for face in faces])
+               if faces and _recognizes(analysis.user_id) else [])
+    claim.secure()
+    if _recognizes(analysis.user_id):  # not turned off while the faces were being signed
+        for face, vector in zip(faces, vectors):
+            if face.signature is None:
+                face.signature = FaceSignature(user_id=analysis.user_id, vector=to_bytes(vector))
+            else:
+                face.signature.vector = to_bytes(vector)
+    job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
+    db.session.commit()
+
+
+def _named_faces(user: User) -> tuple[list[int], np.ndarray]:
+    """(subject ids, signatures) of every face the user assigned to one of their people."""
+    rows = db.session.execute(
+        db.select(Detection.subject_id, FaceSignature.vector).join(FaceSignature.detection)
+        .join(Subject, Subject.id == Detection.subject_id)
+        .where(FaceSignature.user_id == user.id, Subject.user_id == user.id, Subject.kind == SubjectKind.PERSON)
+    ).all()
+    vectors = np.stack([from_bytes(vector) for _, vector in rows]) if rows else np.zeros((0, 0), np.float32)
+    return [subject_id for subject_id, _ in rows], vectors
+
+
+def suggestions(analysis: Analysis) -> dict[int, Suggestion | None]:
+    """Per detection id: the owner's person an unassigned face looks like, or None."""
+    found: dict[int, Suggestion | None] = {detection.id: None for detection in analysis.detections}
+    unassigned = [face for face in _faces(analysis) if face.subject_id is None and face.signature is not None]
+    if not (unassigned and analysis.user.recognize_faces):
+        return found
+    labels, references = _named_faces(analysis.user)
+    people = {subject.id: subject for subject in analysis.user.subjects}
+    for face in unassigned:
+        allowed = [index for index, label in enumerate(labels) if label != face.signature.dismissed_subject_id]
+        match = nearest_label(from_bytes(face.signature.vector), references[allowed],
+                              [labels[index] for index in allowed])
+        if match is not None:
+            found[face.id] = Suggestion(people[match.label], match.distance)
+    return found
+
+
+def dismiss(detection: Detection, subject: Subject) -> None:
+    """"No, this is not Ana": that person is not suggested for this face again."""
+    if detection.signature is not None:
+        detection.signature.dismissed_subject_id = subject.id
+        db.session.commit()
+
+
+@dataclass(frozen=True)
+class UnnamedGroup:
+    """Unassigned faces that look like one person, and the user's person their average is closest to (if any)."""
+
+    faces: list[Detection]
+    suggestion: Suggestion | None
+
+    @property
+    def photos(self) -> list[int]:
+        """The analyses the faces are in, once each."""
+        return list(dict.fromkeys(face.analysis_id for face in self.faces))
+
+
+def unnamed_groups(user: User) -> list[UnnamedGroup]:
+    """Groups of the user's unassigned faces that look like one person, largest first."""
+    if not user.recognize_faces:
+        return []
+    faces = db.session.scalars(
+        db.select(Detection).join(Detection.signature).where(FaceSignature.user_id == user.id,
+                                                             Detection.subject_id.is_(None))
+        .order_by(Detection.id)
+    ).all()
+    if not faces:
+        return []
+    vectors = np.stack([from_bytes(face.signature.vector) for face in faces])
+    labels, references = _named_faces(user)
+    people = {subject.id: subject for subject in user.subjects}
+    groups = []
+    for group in group_indices(vectors):
+        match = nearest_label(vectors[group].mean(axis=0), references, labels)
+        groups.append(UnnamedGroup([faces[index] for index in group],
+                                   Suggestion(people[match.label], match.distance) if match else None))
+    return groups
+
+
+def unassigned_faces(user: User, detection_ids: list[int]) -> list[Detection]:
+    """The user's own unassigned faces among detection_ids (anything else is ignored)."""
+    return list(db.session.scalars(
+        db.select(Detection).join(Detection.analysis)
+        .where(Detection.id.in_(detection_ids), Analysis.user_id == user.id, Detection.subject_id.is_(None),
+               Detection.kind == DetectionKind.HUMAN)
+    ))
+
+
+def name_faces(faces: list[Detection], subject: Subject) -> None:
+    """Assign faces (from unassigned_faces) to the user's person `subject` in one step, through the one
+    assignment rule (services/subjects.py; raises Refused)."""
+    for face in faces:
+        subjects.assign(face, subject.id)
+
+
+def person_named(user: User, name: str) -> Subject:
+    """The user's person with this name, created if there is none. Raises Refused for a bad name, Conflict
+    for the name of one of their pets."""
+    name = name.strip()
+    existing = next((subject for subject in user.subjects if subject.name == name), None)
+    if existing is not None and existing.kind == SubjectKind.PERSON:
+        return existing
+    return subjects.create_subject(user, name, SubjectKind.PERSON)

@@ -1,0 +1,191 @@
+"""Face recognition ("Is this Ana?"): off until turned on, signatures in a background job, suggestions only
+from the user's own people, grouping unnamed faces, and every signature deleted when it is turned off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from extensions import db
+from inference.identity import SAME_PERSON_DISTANCE, group_indices, nearest_label
+from models import Detection, FaceSignature, SignatureJob, Subject
+from tests.conftest import csrf_token, jpeg_bytes, login, make_user, upload
+from tests.test_subjects import add_subject, analysis_of, assign, detections_of, subject_id
+
+
+def set_recognition(client, enabled: bool):
+    data = {"csrf_token": csrf_token(client, "/settings/faces")} | ({"recognize_faces": "y"} if enabled else {})
+    return client.post("/settings/faces", data=data)
+
+
+def signature_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(FaceSignature.id)))
+
+
+def suggestion_of(client, analysis_id: int) -> dict | None:
+    return client.get(f"/api/v1/analyses/{analysis_id}").get_json()["detections"][0]["suggestion"]
+
+
+@pytest.fixture(scope="module")
+def mirrored_jpeg() -> bytes:
+    return jpeg_bytes(np.ascontiguousarray(skdata.astronaut()[:, ::-1]))
+
+
+@pytest.fixture(scope="module")
+def stranger_jpeg() -> bytes:
+    """Another real face: scikit-image's cameraman (grey, as three channels)."""
+    return jpeg_bytes(np.stack([skdata.camera()] * 3, axis=-1))
+
+
+@pytest.fixture()
+def eileen_named(app, client, alice, astronaut_jpeg) -> int:
+    """Alice turned recognition on, added Eileen and assigned the astronaut's face to her; Eileen's id."""
+    assert set_recognition(client, True).status_code == 302
+    add_subject(client, "Eileen")
+    eileen = subject_id(app, "Eileen")
+    photo = analysis_of(upload(client, astronaut_jpeg, "eileen.jpg"))
+    assert assign(client, detections_of(app, photo)[0], eileen, photo).status_code == 302
+    return eileen
+
+
+def test_off_by_default_nothing_is_signed(app, client, alice, astronaut_jpeg):
+    photo = analysis_of(upload(client, astronaut_jpeg))
+    assert signature_count(app) == 0 and suggestion_of(client, photo) is None
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(SignatureJob.id))) == 0
+    assert "stores a <strong>face signature</strong>" in client.get("/settings/faces").get_data(as_text=True)
+
+
+def test_mirrored_photo_is_suggested_as_the_assigned_person(app, client, eileen_named, mirrored_jpeg):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    suggestion = suggestion_of(client, photo)
+    assert suggestion["subject"] == eileen_named and suggestion["name"] == "Eileen"
+    assert 0 < suggestion["distance"] < SAME_PERSON_DISTANCE
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert "Looks like <strong>Eileen</strong>?" in page and "Someone else" in page
+    face = detections_of(app, photo)[0]
+    assert assign(client, face, eileen_named, photo).status_code == 302  # "yes": the ordinary assignment
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id == eileen_named
+    assert suggestion_of(client, photo) is None  # assigned faces get no suggestion
+
+
+def test_no_removes_that_suggestion(app, client, eileen_named, mirrored_jpeg):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    face = detections_of(app, photo)[0]
+    token = csrf_token(client, f"/analyses/{photo}")
+    response = client.post(f"/detections/{face}/suggestion/no", data={"subject": eileen_named, "csrf_token": token})
+    assert response.status_code == 302
+    assert suggestion_of(client, photo) is None
+    assert client.post(f"/detections/{face}/suggestion/no", data={"csrf_token": token}).status_code == 400
+
+
+def test_video_tracks_are_signed_on_their_poster_frame(app, client, eileen_named, two_face_video):
+    video = analysis_of(upload(client, two_face_video.read_bytes(), "clip.mp4"))
+    tracks = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"]
+    assert signature_count(app) == 1 + len(tracks)
+    assert {track["suggestion"]["name"] for track in tracks} == {"Eileen"}  # the astronaut, mirrored or not
+
+
+def test_a_stranger_gets_no_suggestion(app, client, eileen_named, stranger_jpeg):
+    photo = analysis_of(upload(client, stranger_jpeg, "cameraman.jpg"))
+    assert signature_count(app) == 2  # the stranger's face was signed too
+    assert suggestion_of(client, photo) is None
+    assert "Looks like" not in client.get(f"/analyses/{photo}").get_data(as_text=True)
+
+
+def test_another_users_people_are_never_suggested(app, client, eileen_named, bob_client, mirrored_jpeg):
+    assert set_recognition(bob_client, True).status_code == 302
+    add_subject(bob_client, "Somebody")
+    photo = analysis_of(upload(bob_client, mirrored_jpeg, "mirrored.jpg"))
+    assert signature_count(app) == 2
+    assert suggestion_of(bob_client, photo) is None
+    assert "Looks like" not in bob_client.get(f"/analyses/{photo}").get_data(as_text=True)
+    token = csrf_token(bob_client, f"/analyses/{photo}")  # nor can bob say "no" about alice's person
+    face = detections_of(app, photo)[0]
+    assert bob_client.post(f"/detections/{face}/suggestion/no",
+                           data={"subject": eileen_named, "csrf_token": token}).status_code == 404
+
+
+def test_nobody_names_another_users_faces(app, client, alice, bob_client, astronaut_jpeg):
+    set_recognition(client, True)
+    face = detections_of(app, analysis_of(upload(client, astronaut_jpeg)))[0]
+    token = csrf_token(bob_client, "/subjects")
+    response = bob_client.post("/subjects/groups", data={"faces": str(face), "subject": "0", "name": "Mine",
+                                                         "csrf_token": token})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id is None
+        assert db.session.scalar(db.select(db.func.count(Subject.id))) == 0
+
+
+def test_turning_off_deletes_every_signature_and_on_signs_past_photos(app, client, eileen_named, mirrored_jpeg):
+    upload(client, mirrored_jpeg, "mirrored.jpg")
+    assert signature_count(app) == 2
+    assert set_recognition(client, False).status_code == 302
+    with app.app_context():
+        assert signature_count(app) == 0
+        assert db.session.scalar(db.select(db.func.count(SignatureJob.id))) == 0
+    assert set_recognition(client, True).status_code == 302  # past photos are signed again, in the job
+    assert signature_count(app) == 2
+
+
+def test_signatures_go_with_their_analysis(app, client, eileen_named, mirrored_jpeg):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    token = csrf_token(client, f"/analyses/{photo}")
+    assert client.post(f"/analyses/{photo}/delete", data={"csrf_token": token}).status_code == 302
+    assert signature_count(app) == 1
+
+
+def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alice, astronaut_jpeg, mirrored_jpeg,
+                                                               stranger_jpeg):
+    set_recognition(client, True)
+    photos = [analysis_of(upload(client, content)) for content in (astronaut_jpeg, mirrored_jpeg, stranger_jpeg)]
+    page = client.get("/subjects").get_data(as_text=True)
+    assert "2 photos of someone you have not named" in page
+    faces = [detections_of(app, photo)[0] for photo in photos]
+    token = csrf_token(client, "/subjects")
+    response = client.post("/subjects/groups", data={"faces": f"{faces[0]},{faces[1]}", "subject": "0",
+                                                     "name": "Eileen", "csrf_token": token})
+    assert response.status_code == 302
+    eileen = subject_id(app, "Eileen")
+    with app.app_context():
+        assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen, eileen, None]
+    assert "of someone you have not named" not in client.get("/subjects").get_data(as_text=True)
+    bad = {"faces": "1;2", "subject": "0", "name": "X", "csrf_token": token}
+    assert client.post("/subjects/groups", data=bad).status_code == 400
+
+
+def test_a_group_that_looks_like_a_named_person_offers_them(app, client, eileen_named, mirrored_jpeg):
+    for name in ("one.jpg", "two.jpg"):
+        upload(client, mirrored_jpeg, name)
+    page = " ".join(client.get("/subjects").get_data(as_text=True).split())
+    assert "2 photos of someone who looks like Eileen" in page
+    assert f'<option selected value="{eileen_named}">Eileen</option>' in page
+
+
+def test_admins_never_see_signatures_or_suggestions(app, client, eileen_named, mirrored_jpeg):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    assert suggestion_of(client, photo)["name"] == "Eileen"  # the owner sees it
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    assert suggestion_of(admin, photo) is None
+    assert "Looks like" not in admin.get(f"/analyses/{photo}").get_data(as_text=True)
+    face = detections_of(app, photo)[0]
+    details = admin.get(f"/admin/admin_detections/details/?id={face}")
+    page = details.get_data(as_text=True).lower()
+    assert details.status_code == 200 and "position" in page
+    assert "signature" not in page and "vector" not in page
+    assert "signature" not in admin.get("/admin/").get_data(as_text=True).lower()
+
+
+def test_nearest_label_and_groups_follow_the_distances():
+    references = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0]], np.float32)
+    assert nearest_label(np.array([0.9, 0.1], np.float32), references, [7, 8, 9], threshold=0.5).label == 8
+    assert nearest_label(np.array([3.0, 3.0], np.float32), references, [7, 8, 9], threshold=0.5) is None
+    assert nearest_label(np.zeros(2, np.float32), references[:0], [], threshold=0.5) is None
+    points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1], [9.0, 0.0]])
+    assert group_indices(points, threshold=0.5) == [[2, 3, 4], [0, 1]]

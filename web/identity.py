@@ -1,0 +1,77 @@
+"""Face recognition, privately and on request: the setting that turns it on or off, "no" to a "Looks like Ana"
+suggestion, and naming a group of look-alike unnamed faces in one step ("yes" goes through the ordinary
+assignment form of web/analyze.py)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from models import Detection, Subject, SubjectKind
+from services import identity
+from services.access import owned
+from services.errors import Refused
+from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
+
+bp = Blueprint("identity", __name__)
+
+
+@bp.route("/settings/faces", methods=["GET", "POST"])
+@login_required
+def settings():
+    form = RecognitionForm(recognize_faces=current_user.recognize_faces)
+    if form.validate_on_submit():
+        identity.set_recognition(current_user, form.recognize_faces.data)
+        flash("Face recognition is on: your photos' faces are being signed in the background." if
+              current_user.recognize_faces else "Face recognition is off: every face signature was deleted.",
+              "success")
+        return redirect(url_for("identity.settings"))
+    return render_template("identity/settings.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/detections/<int:detection_id>/suggestion/no", methods=["POST"])
+@login_required
+def not_this_person(detection_id: int):
+    detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
+    form = NotThisPersonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    identity.dismiss(detection, owned(Subject, form.subject.data, current_user))
+    flash("Noted: we will not suggest that person for this face again.", "info")
+    return redirect(url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}"))
+
+
+def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm:
+    """The form that names a group of faces (its hidden field lists their ids; the person they look like is
+    chosen already)."""
+    if group is None:
+        form = NameGroupForm()
+    else:
+        form = NameGroupForm(faces=",".join(str(face.id) for face in group.faces),
+                             subject=group.suggestion.subject.id if group.suggestion else 0)
+    form.subject.choices = [SelectChoice(0, "Someone new (type the name)")] + [
+        SelectChoice(subject.id, subject.name) for subject in current_user.subjects
+        if subject.kind == SubjectKind.PERSON]
+    return form
+
+
+@bp.route("/subjects/groups", methods=["POST"])
+@login_required
+def name_group():
+    form = name_group_form()
+    if not form.validate_on_submit():
+        abort(400)
+    faces = identity.unassigned_faces(current_user, [int(face_id) for face_id in form.faces.data.split(",")])
+    if not faces:
+        flash("These faces are already named.", "info")
+        return redirect(url_for("dashboard.subjects"))
+    try:
+        person = (owned(Subject, form.subject.data, current_user) if form.subject.data
+                  else identity.person_named(current_user, form.name.data or ""))
+        identity.name_faces(faces, person)
+    except Refused as refused:
+        flash(f"{refused} Choose one of your people or type a new name.", "error")
+        return redirect(url_for("dashboard.subjects"))
+    flash(f"{len(faces)} face{'' if len(faces) == 1 else 's'} now count in {person.name}'s history.", "success")
+    return redirect(url_for("dashboard.subjects"))
