@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import settings
@@ -108,3 +109,9 @@ def test_what_is_where_matches_the_tree():
     tracked = {path.name for path in ROOT.iterdir() if not path.name.startswith((".", "__"))
                and (path.suffix == ".py" or (path.is_dir() and path.name not in {"artifacts", "instance"}))}
     assert tracked <= listed, tracked - listed
+
+
+def test_no_symbolic_link_is_committed():
+    """A committed link (a worktree's link to the unpacked detector, say) breaks the set-up of every clone."""
+    listed = subprocess.run(["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert [line.split("\t")[1] for line in listed.splitlines() if line.startswith("120000")] == []
