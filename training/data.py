@@ -16,6 +16,15 @@ from PIL import Image
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
+def load_rgb(path: Path, longer_side: int = 0) -> np.ndarray:
+    """A photo as an RGB array, scaled down to `longer_side` px on its longer side if that is given."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if longer_side:
+            image.thumbnail((longer_side, longer_side), Image.BICUBIC)
+        return np.asarray(image)
+
+
 def _cache_file(folder: Path, size: int, cache_dir: Path) -> Path:
     key = hashlib.sha1(f"{folder.resolve()}:{size}".encode()).hexdigest()[:16]
     return cache_dir / f"{folder.name}-{key}.npz"

@@ -153,6 +153,17 @@ def cached(path: Path, compute):
     return value
 
 
+def photo_hashes(paths: list[Path], cache: Path) -> list[tuple[int, int] | None]:
+    """difference_hashes of every photo (None: unreadable), cached: the slow part of cleaning on a CPU."""
+    key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
+
+    def compute() -> np.ndarray:
+        hashes = [difference_hashes(path) for path in tqdm(paths, desc="hashing", mininterval=10)]
+        return np.array([(1, *h) if h else (0, 0, 0) for h in hashes], dtype=np.uint64)
+
+    return [(int(a), int(b)) if readable else None for readable, a, b in cached(cache / f"hashes-{key}.npy", compute)]
+
+
 def extract_features(paths: list[Path], cache: Path, batch: int = 64) -> np.ndarray:
     key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
 
@@ -207,8 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     paths = [path for label in classes for path in sorted((args.data / label).glob("*")) if path.is_file()]
     labels = np.array([classes.index(path.parent.name) for path in paths])
     print(f"{len(paths)} photos: {dict(Counter(path.parent.name for path in paths))}")
-    hashes = [difference_hashes(path) for path in tqdm(paths, desc="hashing", mininterval=10)]
-    kept, removed = clean(paths, labels, hashes, args.hamming)
+    kept, removed = clean(paths, labels, photo_hashes(paths, args.cache), args.hamming)
     print(f"kept {len(kept)}; removed {dict(removed)}")
     splits = split_indices(labels, kept, args.per_class, args.seed)
     print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})

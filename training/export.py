@@ -3,7 +3,8 @@
     python -m training.export [--out-dir inference/weights/onnx] [--check] [--force]
 
 Writes emotion_fer2013.onnx (EmotionNet), dog_emotion_head.onnx and cat_emotion_head.onnx
-(EfficientNet-Lite0 with the dog and the cat head; the cat's only where it ships) and
+(EfficientNet-Lite0 with the dog and the cat head; the cat's only where it ships), pet_head_box.onnx
+(its ImageNet classifier and the head-box regressor: the pets' species check and heads) and
 pnet/rnet/onet.onnx (MTCNN's three networks, from facenet-pytorch's bundled weights), each with a
 dynamic batch size (P-Net also a dynamic height and width, for its image pyramid) and the SHA-256
 of the torch weights it came from in its metadata (inference/backends.py ignores an export whose
@@ -38,7 +39,9 @@ from inference.detectors import mtcnn_network
 from inference.dog_emotion import dog_head_info
 from inference.dog_net import DogEmotionNet, load_head
 from inference.emotion_net import load_weights
+from inference.pet_species import pet_crop_info, pet_crop_net
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, FACE_INPUT_SIZE, HUMAN_WEIGHTS, ONNX_DIR
+from inference.specs import PET_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as DOG_INPUT_SIZE
 
 FORMAT_KEY, FORMAT = "export_format", "2"  # ONNX metadata: 2 = PReLUs of whole channel blocks as scales and a ReLU
@@ -62,6 +65,8 @@ MODELS: dict[str, Model] = {
                  (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
     "cat": Model(CAT_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(CAT_HEAD_WEIGHTS)),
                  (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
+    "pet crops": Model(PET_HEAD_WEIGHTS, lambda: pet_crop_net(PET_HEAD_WEIGHTS), (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE),
+                       read_info=pet_crop_info),
     "mtcnn p-net": Model(MTCNN_FOLDER / "pnet.pt", lambda: mtcnn_network("pnet"), (3, 64, 80), sized_input=True),
     "mtcnn r-net": Model(MTCNN_FOLDER / "rnet.pt", lambda: mtcnn_network("rnet"), (3, 24, 24)),
     "mtcnn o-net": Model(MTCNN_FOLDER / "onet.pt", lambda: mtcnn_network("onet"), (3, 48, 48)),
@@ -119,8 +124,8 @@ def largest_difference(model: Model, module: torch.nn.Module, path: Path) -> flo
     """Max |torch - ONNX Runtime| over the outputs for 8 random inputs (classifiers: their probabilities)."""
     inputs = np.random.default_rng(0).standard_normal((8, *model.input_shape)).astype(np.float32)
     pairs = zip(TorchRunner(module, torch.device("cpu")).outputs(inputs), OnnxRunner(path).outputs(inputs))
-    if model.read_info is not None:  # a classifier
-        pairs = [(softmax(ours), softmax(theirs)) for ours, theirs in pairs]
+    if model.read_info is not None:  # classifiers: their logits first (the pet-crop network adds head boxes)
+        pairs = [(softmax(ours), softmax(theirs)) if ours.shape[1] > 4 else (ours, theirs) for ours, theirs in pairs]
     return max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
 
 

