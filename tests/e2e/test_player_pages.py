@@ -102,7 +102,9 @@ def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_quest
         values.append(page.evaluate("() => document.querySelector('.why progress')?.value ?? null"))
         page.wait_for_timeout(100)
     seen = [value for value in values if value is not None]
-    assert seen == sorted(seen) and len(set(seen)) >= 3, seen  # it moves through its stages, never back
+    # It never goes back; how many values a 100 ms poll catches depends on the machine's speed (a quiet CI run saw
+    # 0 then 52), so the stages themselves are checked in tests/test_explain.py.
+    assert seen and seen == sorted(seen), seen
 
     page.click("text=Add a person or pet")
     expect(page.locator("text=Back to the result")).to_be_visible()
