@@ -126,7 +126,7 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert "More sad since" in page and "permutation test" in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 60
-    assert document["alerts"] == [] and document["weekly_report"]["count"] == 0  # the history is from January
+    assert document["alerts"] == [] and document["weekly_report"]["count"] > 0  # its newest week, in January
     assert bob_client.get(f"/api/v1/subjects/{rex}/insights").status_code == 404
     whiskers = make_subject(app, alice, "Whiskers", kind="cat")
     assert "no emotion model for cats" in client.get(f"/dashboard?subject={whiskers}").get_data(as_text=True)

@@ -10,7 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from extensions import csrf, db
-from insights.report import parse_week, weekly_report
+from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User, utcnow
 from services import explanations, subjects
 from services.access import owned, viewable_analysis
@@ -190,5 +190,6 @@ def insights(subject_id: int):
     history = history_of(subject)
     alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
               for rule, result in alert_results([subject])]
-    last_week = weekly_report(history, parse_week(None, utcnow().date())) if history is not None else None
-    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": last_week})
+    week = (weekly_report(history, report_week(history, request.args.get("week"), utcnow().date()))
+            if history is not None else None)
+    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week})

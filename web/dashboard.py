@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from extensions import db
 from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
-from insights.report import iso_week_monday, opening_week, report_png, week_start, weekly_report
+from insights.report import report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
@@ -179,7 +179,7 @@ def _report(subject_id: int) -> tuple[Subject, dict]:
     history = history_of(subject)
     if history is None:
         abort(404)
-    monday = iso_week_monday(request.args.get("week")) or opening_week(history, utcnow().date())
+    monday = report_week(history, request.args.get("week"), utcnow().date())
     return subject, weekly_report(history, monday)
 
 
