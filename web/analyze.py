@@ -19,7 +19,7 @@ from services.analyses import accept_upload, delete_analysis, history_page, vide
 from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
-from web.forms import AssignForm, ConfirmForm, UploadForm
+from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -170,12 +170,12 @@ def delete(analysis_id: int):
     """GET asks first (a page, so it works without scripts); POST deletes."""
     analysis = owned(Analysis, analysis_id, current_user)
     if request.method == "GET":
-        return render_template(
-            "confirm.html", form=ConfirmForm(), question=f"Delete {analysis.original_name}?",
-            consequences=["The upload, its result and its heat maps are deleted for good.",
+        return confirm_page(
+            f"Delete {analysis.original_name}?",
+            ["The upload, its result and its heat maps are deleted for good.",
                           "Faces in it no longer count in anyone's dashboard or weekly report."],
-            action=url_for("analyze.delete", analysis_id=analysis.id), confirm_label="Delete this analysis",
-            cancel_url=url_for("analyze.result", analysis_id=analysis.id))
+            url_for("analyze.delete", analysis_id=analysis.id), "Delete this analysis",
+            url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)
