@@ -201,10 +201,11 @@ def media_file(analysis_id: int, variant: str):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["POST"])
 @login_required
 def explain(analysis_id: int, position: int):
-    """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API)."""
+    """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);
+    an admin may explain anyone's result, which changes nothing of the owner's."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    analysis = owned(Analysis, analysis_id, current_user)
+    analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position))
     flash("The explanation is being computed: it appears here in a few seconds (reload the page).", "info")
     return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))

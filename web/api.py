@@ -115,8 +115,9 @@ def remove_analysis(analysis_id: int):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
 @api_auth
 def explanation(analysis_id: int, position: int):
-    """GET: the explanation's status (and its images once done); POST: start it unless cached or under way."""
-    analysis = owned(Analysis, analysis_id, g.api_user)
+    """GET: the explanation's status (and its images once done); POST: start it unless cached or under way (an
+    admin may, on anyone's analysis, as on the result page)."""
+    analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
         explanations.start(analysis, detection)
