@@ -14,8 +14,8 @@ from inference.errors import MediaError
 from insights.clip import clip_story
 from models import Analysis, Detection, JobStatus, Media, found_summary
 from services import explanations, identity, storage, subjects
-from services.access import owned, viewable_analysis
-from services.analyses import accept_upload, delete_analysis, history_page, video_frame_jpeg
+from services.access import detection_at, owned, viewable_analysis
+from services.analyses import accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg
 from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
@@ -220,6 +220,15 @@ def explanation_image(analysis_id: int, position: int, method: str):
     if not path.is_file():
         abort(404)
     return _private_file(send_file(path, mimetype="image/png", max_age=0, conditional=True))
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/crop.jpg")
+@session_or_token
+def detection_crop(analysis_id: int, position: int):
+    """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
+    analysis = viewable_analysis(g.api_user, analysis_id)
+    jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position))
+    return _private_file(send_file(io.BytesIO(jpeg), mimetype="image/jpeg"))
 
 
 @bp.route("/analyses/<int:analysis_id>/frame")

@@ -13,7 +13,7 @@ from extensions import csrf, db
 from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User, utcnow
 from services import explanations, subjects
-from services.access import owned, viewable_analysis
+from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
@@ -173,9 +173,7 @@ def assign_subject(analysis_id: int, position: int):
     """{"subject": ID or null}: detection POSITION of a photo (a video's track TRACK_ID) becomes an appearance
     of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
-    detection = next((d for d in analysis.detections if d.position == position), None)
-    if detection is None:
-        abort(404, description=f"Analysis {analysis_id} has no detection {position}.")
+    detection = detection_at(analysis, position)
     subject_id = _json_object().get("subject")
     if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)):
         abort(400, description='"subject" is a subject id or null.')
