@@ -26,17 +26,18 @@ def iso_week_monday(text: str | None) -> date | None:
     return None
 
 
-def parse_week(text: str | None, today: date) -> date:
-    """The Monday of an ISO week written "2026-W47"; the last complete week when absent or invalid."""
-    return iso_week_monday(text) or week_start(today) - timedelta(days=7)
-
-
 def opening_week(history: History, today: date) -> date:
     """The week a report opens on: this week if it has appearances (or when there are none at all),
     else the newest week that has some."""
     this_week = week_start(today)
     past = [moment.date() for moment in history.times if moment.date() <= today]  # oldest first
     return this_week if not past or past[-1] >= this_week else week_start(past[-1])
+
+
+def report_week(history: History, text: str | None, today: date) -> date:
+    """The Monday of the week a report shows, for the page and the API alike: the ISO week asked for
+    ("2026-W47"), else the opening week."""
+    return iso_week_monday(text) or opening_week(history, today)
 
 
 def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np.ndarray | None, int]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from extensions import db
-from models import Analysis, User
+from models import Analysis, Detection, User
 from services.errors import NotFound
 
 Row = TypeVar("Row")
@@ -36,3 +36,11 @@ def viewable_analysis(user: User, analysis_id: int) -> Analysis:
     if user.is_admin and 0 < analysis_id <= LARGEST_ID and (analysis := db.session.get(Analysis, analysis_id)):
         return analysis
     return owned(Analysis, analysis_id, user)
+
+
+def detection_at(analysis: Analysis, position: int) -> Detection:
+    """Detection `position` of the analysis (a video's track number); else NotFound."""
+    detection = next((d for d in analysis.detections if d.position == position), None)
+    if detection is None:
+        raise NotFound(f"Analysis {analysis.id} has no detection {position}.")
+    return detection

@@ -18,7 +18,7 @@ from werkzeug.utils import secure_filename
 
 import jobs
 from extensions import db
-from inference.errors import MediaTooLarge
+from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import DetectionKind
@@ -238,6 +238,16 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     seconds = min(max(seconds, 0.0), duration) if not math.isnan(seconds) else 0.0
     rgb = read_frame_at(path, seconds)
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
+
+
+def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
+    """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo or poster frame. Raises
+    NotFound when the upload is gone or unreadable."""
+    try:
+        rgb = storage.stored_rgb(analysis)
+    except (OSError, MediaError) as error:
+        raise NotFound(MISSING_UPLOAD) from error
+    return storage.crop_bytes(rgb, detection.box)
 
 
 def history_page(user: User, page: int, per_page: int, max_per_page: int) -> Pagination:

@@ -21,6 +21,7 @@ from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from models import Analysis, Detection, Explanation, JobStatus, Media
 from services import storage
+from services.access import detection_at
 from services.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ def explainable(analysis: Analysis, detection: Detection) -> bool:
 
 def explainable_detection(analysis: Analysis, position: int) -> Detection:
     """Detection `position` of the analysis if it can be explained; else NotFound."""
-    detection = next((d for d in analysis.detections if d.position == position), None)
-    if detection is None or not explainable(analysis, detection):
+    detection = detection_at(analysis, position)
+    if not explainable(analysis, detection):
         raise NotFound(f"Nothing to explain at position {position}.")
     return detection
 

@@ -12,16 +12,13 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from flask import current_app
 
 import jobs
 from extensions import db
 from inference.errors import MediaError
 from inference.identity import from_bytes, get_signature_model, group_indices, nearest_label, to_bytes
-from inference.images import decode_image
 from inference.labels import DetectionKind
-from inference.video import read_frame_at
-from models import Analysis, Detection, FaceSignature, JobStatus, Media, SignatureJob, Subject, SubjectKind, User
+from models import Analysis, Detection, FaceSignature, JobStatus, SignatureJob, Subject, SubjectKind, User
 from services import storage, subjects
 
 log = logging.getLogger(__name__)
@@ -82,13 +79,10 @@ def queue_signatures(analysis: Analysis) -> None:
 
 def _stored_rgb(analysis: Analysis) -> np.ndarray:
     """The photo, or the video's poster frame (where its tracks' boxes are), as RGB."""
-    path = storage.upload_path(analysis.stored_name)
     try:
-        if analysis.media == Media.VIDEO:
-            return read_frame_at(path, analysis.poster_time or 0.0)
-        return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+        return storage.stored_rgb(analysis)
     except (OSError, MediaError) as error:
-        log.warning("signing the faces of %s failed: %s", path.name, error)
+        log.warning("signing the faces of %s failed: %s", analysis.stored_name, error)
         raise MediaError(UNREADABLE) from error
 
 

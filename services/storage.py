@@ -13,14 +13,19 @@ import numpy as np
 from flask import current_app
 from PIL import Image
 
+from inference.crops import rgb_crops
 from inference.explain import METHODS
 from inference.files import write_atomic
-from inference.images import fit_within, on_white
+from inference.images import decode_image, fit_within, on_white
+from inference.video import read_frame_at
+from models import Analysis, Media
 from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
 POSTER_SIZE = 1280
 FRAME_SIZE = 640
+CROP_SIZE = 240  # one detection, e.g. a cat's appearance on its dashboard
+CROP_MARGIN = 0.15
 
 
 def upload_folder() -> Path:
@@ -69,6 +74,22 @@ def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def stored_rgb(analysis: Analysis) -> np.ndarray:
+    """The stored photo, or the video's poster frame (where its tracks' boxes are), as upright RGB; raises
+    OSError or inference.errors.MediaError when it cannot be read."""
+    path = upload_path(analysis.stored_name)
+    if analysis.media == Media.VIDEO:
+        return read_frame_at(path, analysis.poster_time or 0.0)
+    return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+
+
+def crop_bytes(rgb: np.ndarray, box: list[int]) -> bytes:
+    """A JPEG of one detection: its box with a margin, square, CROP_SIZE px on a side."""
+    x1, y1, x2, y2 = box
+    crop = rgb_crops(rgb, [(x1, y1, x2, y2)], CROP_SIZE, margin=CROP_MARGIN)[0]
+    return jpeg_bytes(Image.fromarray(crop), CROP_SIZE)
 
 
 def thumbnail_bytes(rgb: np.ndarray) -> bytes:

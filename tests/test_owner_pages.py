@@ -113,9 +113,14 @@ def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, 
     page = client.get(f"/subjects/{rex}/report").get_data(as_text=True)
     week = "{}-W{:02d}".format(*(this_monday - timedelta(days=21)).isocalendar()[:2])
     assert f"Rex: week {week}" in page and "Nothing this week" not in page and "3 appearances" in page
+    api_week = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]
+    assert api_week["week"] == week and api_week["count"] == 3  # the API opens on the page's week
     appearances(app, alice, rex, "dog", "sad", 1, datetime.combine(today, datetime.min.time()))
     this_week = "{}-W{:02d}".format(*this_monday.isocalendar()[:2])
     assert f"Rex: week {this_week}" in client.get(f"/subjects/{rex}/report").get_data(as_text=True)
+    assert client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]["week"] == this_week
+    asked = client.get(f"/api/v1/subjects/{rex}/insights?week={week}").get_json()["weekly_report"]
+    assert asked["week"] == week and asked["count"] == 3
     empty = history_from(np.zeros((0, 4)), DOG_EMOTIONS)
     assert opening_week(empty, today) == this_monday  # nobody yet: this week
 

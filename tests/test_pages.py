@@ -4,13 +4,18 @@ attributes, chart geometry (month names, axis labels) and transparent uploads sh
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import date
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from inference import model_card
 from inference.images import decode_image
+from inference.model_card import model_figures
+from inference.specs import DOG_HEAD_WEIGHTS
 from models import utcnow
 from services.storage import thumbnail_bytes
 from tests.conftest import upload
@@ -18,12 +23,48 @@ from tests.test_subjects import add_subject, subject_id
 from web.charts import axis_labels, calendar_cells, calendar_months
 
 
-def test_the_about_page_explains_the_models_in_plain_words(client):
+def about_text(client) -> str:
     page = client.get("/about")
     assert page.status_code == 200  # public: linked from every page's footer
-    text = " ".join(page.get_data(as_text=True).split())
-    assert "About the models" in text and "72 times in 100" in text and "42 times in 100" in text
+    return " ".join(re.sub(r"<[^>]+>", "", page.get_data(as_text=True)).split())
+
+
+def test_the_about_page_explains_the_models_in_plain_words(client):
+    text = about_text(client)
+    figures = model_figures()
+    assert "About the models" in text and f"{round(figures.face_accuracy * 100)} times in 100" in text
+    assert f"On {figures.dog_test_photos} other photos it was right {round(figures.dog_accuracy * 100)} times" in text
+    hardest = min(figures.face_recall, key=figures.face_recall.get)
+    assert f"{hardest} is the hardest ({round(figures.face_recall[hardest] * 100)} in 100)" in text
+    assert f"found {round(figures.pet_recall * 100)} in 100 of the dogs and cats" in text
     assert 'href="/about"' in client.get("/login").get_data(as_text=True)
+
+
+def test_the_about_page_quotes_the_model_cards_and_calibration_files(client, tmp_path, monkeypatch):
+    card = model_card.MODEL_CARDS.read_text(encoding="utf-8")
+    for old, new in (("**accuracy 0.7216,", "**accuracy 0.6543,"),
+                     ("| happy | 0.875 | 0.884 |", "| happy | 0.875 | 0.123 |"),
+                     ("(800 photos, 200 per class): accuracy 0.415", "(800 photos, 200 per class): accuracy 0.377"),
+                     ("| the SSD + species check (the app) | 0.938", "| the SSD + species check (the app) | 0.811"),
+                     ("| occlusion | 0.209 ± 0.162 | 62% of faces |", "| occlusion | 0.209 ± 0.162 | 57% of faces |")):
+        assert old in card  # the shipped card says this now (update this list with the card)
+        card = card.replace(old, new)
+    (tmp_path / "README.md").write_text(card, encoding="utf-8")
+    dog = json.loads(model_card.calibration_path(DOG_HEAD_WEIGHTS).read_text(encoding="utf-8"))
+    (tmp_path / DOG_HEAD_WEIGHTS.name).with_suffix(".calibration.json").write_text(
+        json.dumps({**dog, "test_ece_after": 0.081}), encoding="utf-8")
+    shipped = model_card.calibration_path
+    monkeypatch.setattr(model_card, "MODEL_CARDS", tmp_path / "README.md")
+    monkeypatch.setattr(model_card, "calibration_path", lambda weights: tmp_path / shipped(weights).name
+                        if weights == DOG_HEAD_WEIGHTS else shipped(weights))
+    text = about_text(client)
+    assert "picked the same expression as the people who labelled them 65 times in 100" in text
+    assert "happy is the hardest (12 in 100)" in text and "it was right 38 times in 100" in text
+    assert "found 81 in 100 of the dogs and cats" in text and "random areas for 57 faces in 100" in text
+    assert "within 8 points of how often it is right" in text
+    (tmp_path / "README.md").write_text(card.replace("| class | precision | recall |", "| class | P | R |"))
+    with pytest.raises(ValueError, match="the table"):  # a card it cannot read is an error, not stale figures
+        model_card.model_figures()
 
 
 def test_results_link_to_the_about_page_instead_of_model_names(app, client, alice, astronaut_jpeg):

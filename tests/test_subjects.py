@@ -14,6 +14,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from extensions import db
+from inference.crops import rgb_crops
 from inference.labels import DetectionKind
 from models import EMOTION_CLASSES, Detection, Subject
 from tests.conftest import ROOT, csrf_token, jpeg_bytes, upload
@@ -140,7 +141,7 @@ def test_only_subjects_of_the_detections_kind_are_offered_and_others_refused(app
 
 
 def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, client, person_and_cat_analysis,
-                                                                          monkeypatch):
+                                                                          bob_client, monkeypatch):
     add_subject(client, "Tom", "cat")
     tom = subject_id(app, "Tom")
     assert "Nothing assigned to Tom yet" in client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
@@ -150,8 +151,20 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
     assert "no emotion model for cats yet" in page and "Nothing assigned" not in page
     assert "1 appearance" in page and "pair.jpg: cat 2" in page
     assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in page
-    thumbnail = re.search(r'<img src="(/analyses/\d+/thumb)"', page.split("appearance-list")[1]).group(1)
-    assert client.get(thumbnail).mimetype == "image/jpeg"
+    crop_url = f"/analyses/{person_and_cat_analysis}/detections/2/crop.jpg"
+    assert f'<img src="{crop_url}"' in page.split("appearance-list")[1]  # the cat, not the whole photo
+    crop = client.get(crop_url)
+    assert crop.mimetype == "image/jpeg" and crop.headers["Cache-Control"].startswith("private")
+    shown = np.asarray(Image.open(io.BytesIO(crop.data)).convert("RGB"), dtype=float)
+    with app.app_context():
+        box = db.session.get(Detection, cat).box
+    photo = np.asarray(Image.open(io.BytesIO(client.get(f"/analyses/{person_and_cat_analysis}/original").data)))
+    assert (box[0] + box[2]) / 2 > skdata.astronaut().shape[1]  # the cat's box: in the cat's half of the photo
+    expected = rgb_crops(photo, [tuple(box)], shown.shape[0], margin=0.15)[0]
+    assert shown.shape[:2] == (240, 240) and np.abs(shown - expected).mean() < 8
+    assert np.abs(shown - np.asarray(Image.fromarray(photo).resize((240, 240)), dtype=float)).mean() > 30
+    assert bob_client.get(crop_url).status_code == 404
+    assert client.get(f"/analyses/{person_and_cat_analysis}/detections/9/crop.jpg").status_code == 404
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', page)
     assert "Emotion distribution" not in page
 

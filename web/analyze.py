@@ -14,12 +14,12 @@ from inference.errors import MediaError
 from insights.clip import clip_story
 from models import Analysis, Detection, JobStatus, Media, found_summary
 from services import explanations, identity, storage, subjects
-from services.access import owned, viewable_analysis
-from services.analyses import accept_upload, delete_analysis, history_page, video_frame_jpeg
+from services.access import detection_at, owned, viewable_analysis
+from services.analyses import accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg
 from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
-from web.forms import AssignForm, ConfirmForm, UploadForm
+from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -170,12 +170,12 @@ def delete(analysis_id: int):
     """GET asks first (a page, so it works without scripts); POST deletes."""
     analysis = owned(Analysis, analysis_id, current_user)
     if request.method == "GET":
-        return render_template(
-            "confirm.html", form=ConfirmForm(), question=f"Delete {analysis.original_name}?",
-            consequences=["The upload, its result and its heat maps are deleted for good.",
+        return confirm_page(
+            f"Delete {analysis.original_name}?",
+            ["The upload, its result and its heat maps are deleted for good.",
                           "Faces in it no longer count in anyone's dashboard or weekly report."],
-            action=url_for("analyze.delete", analysis_id=analysis.id), confirm_label="Delete this analysis",
-            cancel_url=url_for("analyze.result", analysis_id=analysis.id))
+            url_for("analyze.delete", analysis_id=analysis.id), "Delete this analysis",
+            url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)
@@ -201,10 +201,11 @@ def media_file(analysis_id: int, variant: str):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["POST"])
 @login_required
 def explain(analysis_id: int, position: int):
-    """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API)."""
+    """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);
+    an admin may explain anyone's result, which changes nothing of the owner's."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    analysis = owned(Analysis, analysis_id, current_user)
+    analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position))
     flash("The explanation is being computed: it appears here in a few seconds (reload the page).", "info")
     return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
@@ -219,6 +220,15 @@ def explanation_image(analysis_id: int, position: int, method: str):
     if not path.is_file():
         abort(404)
     return _private_file(send_file(path, mimetype="image/png", max_age=0, conditional=True))
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/crop.jpg")
+@session_or_token
+def detection_crop(analysis_id: int, position: int):
+    """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
+    analysis = viewable_analysis(g.api_user, analysis_id)
+    jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position))
+    return _private_file(send_file(io.BytesIO(jpeg), mimetype="image/jpeg"))
 
 
 @bp.route("/analyses/<int:analysis_id>/frame")

@@ -10,10 +10,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from extensions import csrf, db
-from insights.report import parse_week, weekly_report
+from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User, utcnow
 from services import explanations, subjects
-from services.access import owned, viewable_analysis
+from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
@@ -115,8 +115,9 @@ def remove_analysis(analysis_id: int):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
 @api_auth
 def explanation(analysis_id: int, position: int):
-    """GET: the explanation's status (and its images once done); POST: start it unless cached or under way."""
-    analysis = owned(Analysis, analysis_id, g.api_user)
+    """GET: the explanation's status (and its images once done); POST: start it unless cached or under way (an
+    admin may, on anyone's analysis, as on the result page)."""
+    analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
         explanations.start(analysis, detection)
@@ -172,9 +173,7 @@ def assign_subject(analysis_id: int, position: int):
     """{"subject": ID or null}: detection POSITION of a photo (a video's track TRACK_ID) becomes an appearance
     of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
-    detection = next((d for d in analysis.detections if d.position == position), None)
-    if detection is None:
-        abort(404, description=f"Analysis {analysis_id} has no detection {position}.")
+    detection = detection_at(analysis, position)
     subject_id = _json_object().get("subject")
     if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)):
         abort(400, description='"subject" is a subject id or null.')
@@ -190,5 +189,6 @@ def insights(subject_id: int):
     history = history_of(subject)
     alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
               for rule, result in alert_results([subject])]
-    last_week = weekly_report(history, parse_week(None, utcnow().date())) if history is not None else None
-    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": last_week})
+    week = (weekly_report(history, report_week(history, request.args.get("week"), utcnow().date()))
+            if history is not None else None)
+    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week})

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from extensions import db
 from inference.labels import ALL_EMOTIONS
 from insights.changes import ADJECTIVES
-from insights.report import iso_week_monday, opening_week, report_png, week_start, weekly_report
+from insights.report import report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
@@ -27,7 +27,7 @@ from services.errors import Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
-from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm
+from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.identity import name_group_form
 from web.redirects import same_site_path
 
@@ -105,7 +105,6 @@ def index():
         alert_form=alert_form(subject) if subject else None,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
         adjectives=ADJECTIVES,
-        delete_form=ConfirmForm(),
     )
 
 
@@ -148,10 +147,20 @@ def add_alert(subject_id: int):
     return redirect(url_for("dashboard.index", subject=subject.id))
 
 
-@bp.route("/alerts/<int:rule_id>/delete", methods=["POST"])
+@bp.route("/alerts/<int:rule_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_alert(rule_id: int):
+    """GET asks first; POST deletes."""
     rule = owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
+    if request.method == "GET":
+        subject = rule.subject
+        return confirm_page(
+            f"Remove the {rule.emotion} alert on {subject.name}?",
+            [f"You will no longer see a notice when {subject.name} looks {ADJECTIVES[rule.emotion]} in more than "
+             f"{rule.share * 100:.0f}% of appearances over {rule.days} days.",
+             f"{subject.name}'s appearances, dashboard and other alerts stay."],
+            url_for("dashboard.delete_alert", rule_id=rule.id), "Remove this alert",
+            url_for("dashboard.index", subject=subject.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_id = rule.subject_id
@@ -179,7 +188,7 @@ def _report(subject_id: int) -> tuple[Subject, dict]:
     history = history_of(subject)
     if history is None:
         abort(404)
-    monday = iso_week_monday(request.args.get("week")) or opening_week(history, utcnow().date())
+    monday = report_week(history, request.args.get("week"), utcnow().date())
     return subject, weekly_report(history, monday)
 
 
@@ -245,17 +254,17 @@ def delete_subject(subject_id: int):
     if request.method == "GET":
         appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
         rules = len(subject.alert_rules)
-        return render_template(
-            "confirm.html", form=ConfirmForm(), question=f"Delete {subject.name}?",
-            consequences=[
+        return confirm_page(
+            f"Delete {subject.name}?",
+            [
                 f"{subject.name}'s {appearances} appearance{'' if appearances == 1 else 's'} "
                 f"{'stays' if appearances == 1 else 'stay'} in your history, "
                 "unassigned: the photos and videos are not deleted, and you can assign the faces to someone again.",
                 f"{subject.name}'s dashboard, insights and weekly reports go"
                 + (f", with {rules} alert{'' if rules == 1 else 's'}." if rules else "."),
             ],
-            action=url_for("dashboard.delete_subject", subject_id=subject.id), confirm_label=f"Delete {subject.name}",
-            cancel_url=url_for("dashboard.subjects"))
+            url_for("dashboard.delete_subject", subject_id=subject.id), f"Delete {subject.name}",
+            url_for("dashboard.subjects"))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_service.delete_subject(subject)

@@ -1,5 +1,6 @@
 """Flask-WTF forms (each carries a CSRF token)."""
 
+from flask import render_template
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
@@ -50,6 +51,13 @@ class ConfirmForm(FlaskForm):
     """An empty form for POST-only buttons (delete, log out): it carries the CSRF token."""
 
     submit = SubmitField("Confirm")
+
+
+def confirm_page(question: str, consequences: list[str], action: str, confirm_label: str, cancel_url: str) -> str:
+    """The page a deletion's GET shows first (templates/confirm.html): what goes, a button that posts to `action`
+    and a way back; it works without scripts."""
+    return render_template("confirm.html", form=ConfirmForm(), question=question, consequences=consequences,
+                           action=action, confirm_label=confirm_label, cancel_url=cancel_url)
 
 
 class SubjectForm(FlaskForm):

@@ -20,7 +20,7 @@ from playwright.sync_api import Page
 from bench.clips import moving_faces_frames, write_video
 from extensions import db
 from insights.report import week_start
-from models import Analysis, Detection, JobStatus, SignatureJob, Subject, User, utcnow
+from models import AlertRule, Analysis, Detection, JobStatus, SignatureJob, Subject, User, utcnow
 from services import identity
 from tests.conftest import jpeg_bytes, login, make_user, upload
 
@@ -79,15 +79,18 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
         tom = Subject(user_id=user.id, name="Tom", kind="cat")
         db.session.add(Detection(analysis_id=ids[1], position=2, kind="cat", x1=300, y1=300, x2=500, y2=500,
                                  score=0.9, emotions={}, top=None, subject=tom))
+        rule = AlertRule(subject=mia, emotion="happy", share=0.5, days=7)
+        db.session.add(rule)
         db.session.commit()
-        mia_id, tom_id = mia.id, tom.id
+        mia_id, tom_id, rule_id = mia.id, tom.id, rule.id
     week = "{}-W{:02d}".format(*last_monday.isocalendar()[:2])
     look_alike = recognize_faces(app, client, astronaut)
     return {"face-recognition": "/settings/faces", "suggestion": f"/analyses/{look_alike}", "upload": "/analyze",
             "photo-result": f"/analyses/{ids[0]}", "video-result": f"/analyses/{ids[-1]}",
             "history": "/analyses", "dashboard": "/dashboard", "subject-dashboard": f"/dashboard?subject={mia_id}",
             "cat-dashboard": f"/dashboard?subject={tom_id}", "subjects": "/subjects",
-            "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about"}
+            "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about",
+            "remove-alert": f"/alerts/{rule_id}/delete"}
 
 
 def recognize_faces(app, client, astronaut: np.ndarray) -> int:
