@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
@@ -131,7 +132,7 @@ def alert_form(subject: Subject) -> AlertRuleForm | None:
     if classes is None:
         return None
     form = AlertRuleForm()
-    form.emotion.choices = list(classes)
+    form.emotion.choices = [SelectChoice(label, emotion(label)) for label in classes]
     return form
 
 
