@@ -52,7 +52,7 @@ def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm
     else:
         form = NameGroupForm(faces=",".join(str(face.id) for face in group.faces),
                              subject=group.suggestion.subject.id if group.suggestion else 0)
-    form.subject.choices = [SelectChoice(0, "Someone new (type the name)")] + [
+    form.subject.choices = [SelectChoice(0, gettext("Someone new (type the name)"))] + [
         SelectChoice(subject.id, subject.name) for subject in current_user.subjects
         if subject.kind == SubjectKind.PERSON]
     return form
