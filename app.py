@@ -17,7 +17,7 @@ from extensions import csrf, db, limiter, login_manager, migrate
 from services.analyses import run_video_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
-from web import about, admin, analyze, api, auth, dashboard, errors, identity
+from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
                 jobs.JobKind.SIGNATURES: run_signature_job}
@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     csrf.init_app(app)
     limiter.init_app(app)
     jobs.init_app(app, JOB_HANDLERS)
+    i18n.init_app(app)
 
     for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp, identity.bp):
         app.register_blueprint(blueprint)

@@ -19,12 +19,13 @@ from inference.explain import METHODS, Explainer
 from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from jobs import work
-from models import Analysis, JobStatus, Media, User, found_summary
+from models import Analysis, JobStatus, Media, User
 from services import storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
 from services.maintenance import check_storage, repair_storage
 from web.forms import MIN_PASSWORD_LENGTH
+from web.i18n import found
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -122,9 +123,9 @@ def analyze_command(path: Path, as_json: bool, explain: bool, out: Path) -> None
 
 
 def _print_summary(path: Path, analysis: Analysis, explained: dict[int, dict]) -> None:
-    found = found_summary([d.kind for d in analysis.detections])
+    found_words = found([d.kind for d in analysis.detections])
     length = f", {analysis.duration:.1f} s" if analysis.media == Media.VIDEO else ""
-    click.echo(f"{path.name}: {analysis.width}x{analysis.height}{length}, {found}")
+    click.echo(f"{path.name}: {analysis.width}x{analysis.height}{length}, {found_words}")
     for detection in analysis.detections:
         emotion = f"{detection.top} ({detection.emotions[detection.top]:.0%})" if detection.top else "no emotion model"
         click.echo(f"  #{detection.position} {detection.kind}: {emotion} at {detection.box}")

@@ -1,5 +1,6 @@
 """Flask extensions, created at module level and bound to the app in create_app()."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -21,6 +22,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+babel = Babel()  # the interface language: web/i18n.py
 # Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, certainty
+from messages import N_, Phrase
 
 
 def utcnow() -> datetime:
@@ -106,6 +107,8 @@ class User(UserMixin, db.Model):
     weekly_report: Mapped[bool] = mapped_column(default=False, server_default=false())  # opted in on the dashboard
     # Opted in on the settings page: faces get signatures (services/identity.py); off deletes them all.
     recognize_faces: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The interface language chosen in the header (web/i18n.py); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                     passive_deletes=True)
@@ -197,15 +200,8 @@ class Analysis(JobState, db.Model):
         return f"#{self.id} {self.original_name}"
 
 
-KIND_TITLES = {DetectionKind.HUMAN: "Face", DetectionKind.DOG: "Dog", DetectionKind.CAT: "Cat"}
-KIND_NOUNS = {DetectionKind.HUMAN: ("face", "faces"), DetectionKind.DOG: ("dog", "dogs"),
-              DetectionKind.CAT: ("cat", "cats")}
-
-
-def found_summary(kinds: list[str]) -> str:
-    """"2 faces, 1 dog" for the kinds of an analysis's detections; "nothing found" without any."""
-    counts = {kind: kinds.count(kind) for kind in KIND_NOUNS if kind in kinds}
-    return ", ".join(f"{n} {KIND_NOUNS[kind][n != 1]}" for kind, n in counts.items()) or "nothing found"
+KIND_TITLES = {DetectionKind.HUMAN: N_("Face %(number)d"), DetectionKind.DOG: N_("Dog %(number)d"),
+               DetectionKind.CAT: N_("Cat %(number)d")}
 
 
 class Detection(db.Model):
@@ -241,9 +237,9 @@ class Detection(db.Model):
         return [self.x1, self.y1, self.x2, self.y2]
 
     @property
-    def title(self) -> str:
-        """"Face 1", "Dog 2", "Cat 3"."""
-        return f"{KIND_TITLES.get(self.kind, self.kind.title())} {self.position}"
+    def title(self) -> Phrase:
+        """"Face 1", "Dog 2", "Cat 3" (a Phrase: pages translate it)."""
+        return Phrase(KIND_TITLES[self.kind], number=self.position)
 
     @property
     def certainty(self) -> str | None:

@@ -20,13 +20,14 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from messages import N_, Phrase
 
 # Pillow's format name -> ours. MPO (multi-picture JPEG, written by many phones) is a JPEG whose first picture
 # is the photo.
 SUPPORTED_FORMATS: dict[str, str] = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
 # What Pillow raises on bytes it cannot decode (besides UnidentifiedImageError, an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
-CORRUPT = "The image is truncated or corrupt and cannot be decoded."
+CORRUPT = Phrase(N_("The image is truncated or corrupt and cannot be decoded."))
 # The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
 # (a truncated header), not of an unsupported type.
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
@@ -57,11 +58,11 @@ def _open(data: bytes) -> Image.Image:
     except UnidentifiedImageError as error:
         if data.startswith(SIGNATURES) or (data.startswith(b"RIFF") and data[8:12] == b"WEBP"):
             raise CorruptMedia(CORRUPT) from error
-        raise UnsupportedMediaType(
-            "This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI)."
-        ) from error
+        raise UnsupportedMediaType(Phrase(
+            N_("This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI).")
+        )) from error
     except Image.DecompressionBombError as error:
-        raise MediaTooLarge("The image has too many pixels to analyse.") from error
+        raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
     except DECODE_ERRORS as error:  # a known format whose header is broken
         raise CorruptMedia(CORRUPT) from error
 
@@ -121,14 +122,15 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     """
     image = _open(data)
     if image.format not in SUPPORTED_FORMATS:
-        raise UnsupportedMediaType(
-            f"{image.format or 'This'} images are not supported; use JPEG, PNG, WebP or BMP."
-        )
+        raise UnsupportedMediaType(Phrase(
+            N_("%(format)s images are not supported; use JPEG, PNG, WebP or BMP."), format=image.format or "These"
+        ))
     width, height = image.size
     if width * height > max_pixels:
-        raise MediaTooLarge(f"The image is {width}x{height} pixels; the limit is {max_pixels // 1_000_000} megapixels.")
+        raise MediaTooLarge(Phrase(N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels."),
+                                   width=width, height=height, limit=max_pixels // 1_000_000))
     if width < 2 or height < 2:
-        raise CorruptMedia(f"The image is only {width}x{height} pixels.")
+        raise CorruptMedia(Phrase(N_("The image is only %(width)dx%(height)d pixels."), width=width, height=height))
     fmt = SUPPORTED_FORMATS[image.format]
     try:
         with image:
@@ -136,7 +138,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
             rgb = _rgb_array(image)
     except Image.DecompressionBombError as error:
-        raise MediaTooLarge("The image has too many pixels to analyse.") from error
+        raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
     except DECODE_ERRORS as error:
         raise CorruptMedia(CORRUPT) from error
     return DecodedImage(rgb=_upright(rgb, orientation), format=fmt)

@@ -26,6 +26,7 @@ from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
+from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
 MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
@@ -69,13 +70,15 @@ def frame_budget(max_seconds: float) -> int:
 
 
 def _too_many_frames(max_seconds: float) -> MediaTooLarge:
-    return MediaTooLarge(f"The video has more than {frame_budget(max_seconds):,} frames; the limit is "
-                         f"{max_seconds:.0f} s at {MAX_FRAME_RATE:.0f} frames per second.")
+    return MediaTooLarge(Phrase(N_("The video has more than %(frames)s frames; the limit is %(seconds).0f s at "
+                                   "%(fps).0f frames per second."), frames=f"{frame_budget(max_seconds):,}",
+                                seconds=max_seconds, fps=MAX_FRAME_RATE))
 
 
 def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise MediaTooLarge(f"The video is {width}x{height}; the limit is about 4K (8.3 megapixels).")
+        raise MediaTooLarge(Phrase(N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels)."),
+                                   width=width, height=height))
 
 
 def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
@@ -89,7 +92,7 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
     except OSError as error:
         raise CorruptMedia("The video cannot be opened: the stored file is missing or unreadable.") from error
     if sniff_video(head) is None:
-        raise UnsupportedMediaType("This is not a supported video (MP4, MOV, WebM or AVI).")
+        raise UnsupportedMediaType(Phrase(N_("This is not a supported video (MP4, MOV, WebM or AVI).")))
     capture = _open(path)
     try:
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -103,7 +106,8 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         capture.release()
     _check_frame_size(info.width, info.height, max_pixels)  # a frame larger than its header said
     if info.duration > max_seconds:
-        raise MediaTooLarge(f"The video lasts {info.duration:.0f} s; the limit is {max_seconds:.0f} s.")
+        raise MediaTooLarge(Phrase(N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s."),
+                                   seconds=info.duration, limit=max_seconds))
     if info.frame_count > frame_budget(max_seconds):
         raise _too_many_frames(max_seconds)
     return info
@@ -124,7 +128,7 @@ def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[
             timestamp = _frame_time(capture, index, native_fps)
             index += 1
             if timestamp > max_seconds:
-                raise MediaTooLarge(f"The video is longer than the {max_seconds:.0f} s limit.")
+                raise MediaTooLarge(Phrase(N_("The video is longer than the %(limit).0f s limit."), limit=max_seconds))
             if timestamp + 1e-6 < next_sample:
                 continue
             ok, frame = capture.retrieve()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from insights.history import History
+from messages import N_, Phrase
 
 MIN_FOR_CHANGES = 20
 ALPHA = 0.01
@@ -20,8 +21,8 @@ PERMUTATIONS = 499
 MAX_BLOCKS = 400
 ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
               "surprise": "surprised", "neutral": "neutral", "relaxed": "relaxed"}
-TEST_NAME = (f"largest two-sample t statistic over all split points and emotions; permutation test "
-             f"({PERMUTATIONS} shuffles of the time order)")
+TEST_NAME = Phrase(N_("largest two-sample t statistic over all split points and emotions; permutation test "
+                      "(%(shuffles)d shuffles of the time order)"), shuffles=PERMUTATIONS)
 
 
 def blocks(vectors: np.ndarray, limit: int = MAX_BLOCKS) -> tuple[np.ndarray, np.ndarray]:

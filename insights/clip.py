@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from inference.labels import UNSURE_BELOW
+from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
 MIN_STRETCH_SHARE = 0.05
@@ -30,7 +31,8 @@ class Stretch:
 @dataclass(frozen=True)
 class ClipStory:
     """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
-    can colour them), and whether the model was unsure over the track."""
+    can colour them; the words between are Phrases, for translation), and whether the model was unsure over the
+    track."""
 
     stretches: list[Stretch]
     pieces: list[tuple[str, str | None]]
@@ -104,14 +106,16 @@ def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str |
     """The story as pieces of text, each with the emotion it names (None for the words between): "happy
     throughout", "happy, then sad from 5.3 s", or, with many changes, the two main emotions' shares."""
     if len(parts) == 1:
-        return [(parts[0].emotion, parts[0].emotion), (" throughout", None)]
+        return [(parts[0].emotion, parts[0].emotion), (Phrase(N_(" throughout")), None)]
     if len(parts) <= MAX_TOLD_STRETCHES:
         pieces = [(parts[0].emotion, parts[0].emotion)]
         for part in parts[1:]:
-            pieces += [(", then ", None), (part.emotion, part.emotion), (f" from {part.start:.1f} s", None)]
+            pieces += [(Phrase(N_(", then ")), None), (part.emotion, part.emotion),
+                       (Phrase(N_(" from %(seconds).1f s"), seconds=part.start), None)]
         return pieces
     first, second = sorted(share, key=share.__getitem__, reverse=True)[:2]
-    return [(f"changing {len(parts) - 1} times: ", None), (first, first), (f" {share[first]:.0%} of the time, ", None),
+    return [(Phrase(N_("changing %(count)d times: "), count=len(parts) - 1), None), (first, first),
+            (Phrase(N_(" %(share)s of the time, "), share=f"{share[first]:.0%}"), None),
             (second, second), (f" {share[second]:.0%}", None)]
 
 

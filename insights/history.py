@@ -7,6 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
+from messages import N_, Phrase
+
 
 @dataclass(frozen=True)
 class History:
@@ -33,12 +35,15 @@ class History:
         return self.vectors.argmax(1)
 
 
-def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> str:
-    """Plain words for an emotion mix: "mostly relaxed, some happy", "a mix of sad and angry"."""
+def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> Phrase:
+    """Plain words for an emotion mix: "mostly relaxed, some happy", "a mix of sad, angry and happy"."""
     order = np.argsort(-mix)
     first, second = classes[order[0]], classes[order[1]]
     if mix[order[0]] >= 0.6:
-        return f"mostly {first}" + (f", some {second}" if mix[order[1]] >= 0.15 else "")
+        if mix[order[1]] >= 0.15:
+            return Phrase(N_("mostly %(first)s, some %(second)s"), first=first, second=second)
+        return Phrase(N_("mostly %(first)s"), first=first)
     if mix[order[0]] >= 0.4:
-        return f"often {first}, also {second}"
-    return f"a mix of {first}, {second} and {classes[order[2]]}"
+        return Phrase(N_("often %(first)s, also %(second)s"), first=first, second=second)
+    return Phrase(N_("a mix of %(first)s, %(second)s and %(third)s"), first=first, second=second,
+                  third=classes[order[2]])

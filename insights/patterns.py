@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
 from insights.history import History, describe_mix
+from messages import N_, Phrase
 
 MIN_FOR_PATTERNS = 20
 MIN_SILHOUETTE = 0.25
@@ -109,12 +110,13 @@ def _effect(factor: str, groups: np.ndarray, tops: np.ndarray, classes: tuple[st
     outside = (table[:, column].sum() - table[row, column]) / max(table.sum() - table[row].sum(), 1)
     return {"factor": factor, "group": str(names[row]), "emotion": classes[used[column]],
             "share_in_group": round(float(inside), 4), "share_elsewhere": round(float(outside), 4),
-            "test": "chi-square test of independence", "chi2": round(float(statistic), 2),
+            "test": Phrase(N_("chi-square test of independence")), "chi2": round(float(statistic), 2),
             "p_value": float(p_value), "table": {str(name): dict(zip((classes[e] for e in used), map(int, counts)))
                                                  for name, counts in zip(names, table)}}
 
 
 MIN_VIDEOS = 10
+CLIP_WORDS = {"changeable": N_("changeable clips, %(mix)s"), "steady": N_("steady clips, %(mix)s")}
 CHANGEABLE_PER_MINUTE = 3.0
 
 
@@ -135,7 +137,8 @@ def transition_patterns(clips: list[tuple[int, float, int, np.ndarray]], classes
             steadiness = "changeable" if rate >= CHANGEABLE_PER_MINUTE else "steady"
             groups.append({"count": int(len(members)), "share": round(len(members) / len(clips), 4),
                            "changes_per_minute": round(rate, 2),
-                           "description": f"{steadiness} clips, {describe_mix(classes, shares[members].mean(0))}",
+                           "description": Phrase(CLIP_WORDS[steadiness],
+                                                 mix=describe_mix(classes, shares[members].mean(0))),
                            "examples": [clips[i][0] for i in members[:3]]})
         groups.sort(key=lambda group: -group["share"])
     return {"enough": True, "count": len(clips), "silhouette": round(silhouette, 3), "clusters": groups}

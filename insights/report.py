@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -69,39 +73,76 @@ def weekly_report(history: History, monday: date) -> dict:
 
 
 NO_EMOTION_COLOUR = "#c8c8d4"
+FONT_FAMILIES = ["DejaVu Sans", "NanumGothic"]  # Latin from matplotlib's own font, Hangul from NanumGothic
 
 
-def report_png(report: dict, title: str, colours: dict[str, str]) -> bytes:
+@dataclass(frozen=True)
+class ChartWords:
+    """The PNG's words in the reader's language (the web layer translates them); English by default."""
+
+    title: str
+    mix_title: str = "Mean probability this week"
+    days_title: str = "Appearances per day (top emotion)"
+    week_before: str = "week before"
+    emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
+    weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
+
+
+@cache
+def _register_korean_font() -> None:
+    """Register NanumGothic, shipped inside the koreanize-matplotlib wheel, with matplotlib: found without
+    importing that package (its import changes matplotlib's settings) and never downloaded."""
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("koreanize-matplotlib is not installed: pip install -r requirements.lock")
+    font_manager.fontManager.addfont(str(Path(next(iter(spec.submodule_search_locations))) / "fonts" /
+                                         "NanumGothic.ttf"))
+
+
+def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> bytes:
     """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day,
     each bar in its emotion's colour (`colours`: the pages' colour per emotion)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    _register_korean_font()
+    with plt.rc_context({"font.family": FONT_FAMILIES}):
+        figure = _draw(plt, report, words, colours)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
     from matplotlib.ticker import MaxNLocator
 
     figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
-    mix_axes.barh(labels, values, color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
+    mix_axes.barh([words.emotions.get(label, label) for label in labels], values,
+                  color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
     if report["change"]:
-        mix_axes.barh(labels, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
-                      edgecolor="#1d1d28", linestyle="--", label="week before")
+        mix_axes.barh([words.emotions.get(label, label) for label in labels],
+                      [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
+                      edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         mix_axes.legend(loc="lower right", fontsize=8)
     mix_axes.set_xlim(0, 1)
-    mix_axes.set_title("Mean probability this week", fontsize=10)
+    mix_axes.set_title(words.mix_title, fontsize=10)
     counts = [day["count"] for day in report["days"]]
-    day_axes.bar([day["weekday"] for day in report["days"]], counts,
-                 color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
+    day_axes.bar(weekdays, counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
     day_axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
     day_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     for index, day in enumerate(report["days"]):
         if day["top"]:
-            day_axes.text(index, day["count"], " " + day["top"], ha="center", va="bottom", fontsize=8, rotation=90)
-    day_axes.set_title("Appearances per day (top emotion)", fontsize=10)
-    figure.suptitle(title, fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
+            day_axes.text(index, day["count"], " " + words.emotions.get(day["top"], day["top"]), ha="center",
+                          va="bottom", fontsize=8, rotation=90)
+    day_axes.set_title(words.days_title, fontsize=10)
+    figure.suptitle(words.title, fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure

@@ -24,6 +24,7 @@ from inference.images import decode_image
 from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
+from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
@@ -104,7 +105,7 @@ def analyze_photo(data: bytes) -> tuple[ImageResult, bytes]:
     """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the
     thumbnail JPEG (made from the same decoded pixels). Raises MediaError."""
     if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
-        raise MediaTooLarge(f"Photos are limited to {current_app.config['MAX_UPLOAD_MB']} MB.")
+        raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
     with analysis_slot():
         image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
         return get_pipeline().analyze_image(image), storage.thumbnail_bytes(image.rgb)
@@ -145,7 +146,7 @@ def accept_upload(user: User, upload: FileStorage) -> Analysis:
 def _checked_video(path: Path, container: str) -> Analysis:
     """A queued analysis of the stored video at `path` once it is within the limits (raises MediaError)."""
     if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
-        raise MediaTooLarge(f"Videos are limited to {current_app.config['MAX_VIDEO_MB']} MB.")
+        raise MediaTooLarge(Phrase(N_("Videos are limited to %(mb)s MB."), mb=current_app.config["MAX_VIDEO_MB"]))
     with analysis_slot():
         info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
     return Analysis(media=Media.VIDEO, status=JobStatus.QUEUED, stored_name=path.name, format=container,

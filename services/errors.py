@@ -4,6 +4,7 @@ Media errors (unsupported, corrupt, too large) come from inference/errors.py."""
 from __future__ import annotations
 
 from inference.errors import MediaError
+from messages import N_, Phrase
 
 
 class NotFound(LookupError):
@@ -23,13 +24,13 @@ class StorageFailure(MediaError):
     """The upload could not be written (disk full, folder not writable); nothing was kept."""
 
     def __init__(self) -> None:
-        super().__init__("The server could not store the file (its disk is full or not writable). "
-                         "Nothing was saved; please try again later.")
+        super().__init__(Phrase(N_("The server could not store the file (its disk is full or not writable). "
+                                   "Nothing was saved; please try again later.")))
 
 
 class ServerBusy(MediaError):
     """Every analysis slot of this process stayed taken (ANALYSIS_WAIT_SECONDS): the upload was not analysed."""
 
     def __init__(self) -> None:
-        super().__init__("The server is busy analysing other uploads. Nothing was saved; please try again in a "
-                         "minute.")
+        super().__init__(Phrase(N_("The server is busy analysing other uploads. Nothing was saved; please try "
+                                   "again in a minute.")))

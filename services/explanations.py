@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 import jobs
 from extensions import db
 from inference.errors import MediaError
+from messages import N_, Phrase
 from inference.explain import METHODS, Explainer
 from inference.images import decode_image
 from inference.pipeline import get_pipeline
@@ -26,8 +27,8 @@ from services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-METHOD_TITLES = {"occlusion": "Occlusion: where hiding the picture lowers the score most",
-                 "grad_cam": "Grad-CAM: where the network's last layer looked"}
+METHOD_TITLES = {"occlusion": Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
+                 "grad_cam": Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = "The stored photo could not be read, so it cannot be explained."
 _explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
 

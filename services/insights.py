@@ -12,6 +12,7 @@ from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
+from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
@@ -64,7 +65,8 @@ def subject_insights(subject: Subject) -> dict:
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return {"subject": subject.id, "available": False,
-                "reason": f"There is no emotion model for {subject.kind}s yet, so there is nothing to learn from."}
+                "reason": Phrase(N_("There is no emotion model for %(kind)ss yet, so there is nothing to learn from."),
+                                  kind=subject.kind)}
     siblings = [other for other in subject.user.subjects
                 if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
     keys = {other.id: _appearances_key(other.id) for other in [subject, *siblings]}

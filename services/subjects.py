@@ -10,6 +10,7 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from models import Analysis, Detection, Subject, SubjectKind, User
 from services.access import LARGEST_ID
+from messages import N_, Phrase
 from services.errors import Conflict, Refused
 
 NAME_LENGTH = Subject.name.type.length
@@ -20,18 +21,18 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     empty or too long name or an unknown kind, Conflict for a name the user already gave another subject."""
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_LENGTH:
-        raise Refused(f"Give a name of 1 to {NAME_LENGTH} characters.")
+        raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
     if not isinstance(kind, str) or kind not in tuple(SubjectKind):
-        raise Refused("The kind is one of " + ", ".join(SubjectKind) + ".")
+        raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
     if db.session.scalar(db.select(Subject.id).filter_by(user_id=user.id, name=name)) is not None:
-        raise Conflict(f"You already have a subject called {name}.")
+        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name))
     subject = Subject(user=user, name=name, kind=kind)
     db.session.add(subject)
     try:
         db.session.commit()
     except IntegrityError:  # the same name created by another request meanwhile
         db.session.rollback()
-        raise Conflict(f"You already have a subject called {name}.") from None
+        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name)) from None
     return subject
 
 
@@ -57,11 +58,11 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     subject. Raises Refused for a subject the owner does not have or one of another kind."""
     subject = db.session.get(Subject, subject_id) if subject_id is not None and 0 < subject_id <= LARGEST_ID else None
     if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
-        raise Refused(f"You have no subject {subject_id}.")
+        raise Refused(Phrase(N_("You have no subject %(id)s."), id=subject_id))
     if subject is not None and not fits(subject, detection):
         wanted = next(kind for kind in SubjectKind if kind.detection_kind == detection.kind)
-        raise Refused(f"{subject.name} is a {subject.kind}: {detection.title.lower()} can only be assigned "
-                      f"to a {wanted}.")
+        raise Refused(Phrase(N_("%(name)s is a %(kind)s: %(face)s can only be assigned to a %(wanted)s."),
+                             name=subject.name, kind=subject.kind, face=detection.title, wanted=wanted.value))
     detection.subject = subject
     db.session.commit()
     return subject

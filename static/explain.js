@@ -1,16 +1,21 @@
 // "Why?" buttons: start the explanation through the JSON API, show its progress, then its heat maps.
 // Without scripts the form posts to the server, which starts the work and reloads the page.
+// The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value).
 (function () {
   "use strict";
-  function figure(image, subject) {
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (match, name) { return name in values ? values[name] : match; });
+  }
+  function figure(image, subject, words) {
+    var title = words[image.method] || image.title;
     var figure = document.createElement("figure");
     var img = document.createElement("img");
     img.src = image.url;
     img.width = 224;
     img.height = 224;
-    img.alt = "Heat map over " + subject + ": " + image.title;
+    img.alt = fill(words.heatMap, { face: subject, title: title });
     var caption = document.createElement("figcaption");
-    caption.textContent = image.title;
+    caption.textContent = title;
     figure.appendChild(img);
     figure.appendChild(caption);
     return figure;
@@ -20,23 +25,24 @@
     var bar = form.querySelector("progress");
     var button = form.querySelector("button");
     var token = form.querySelector("input[name=csrf_token]").value;
+    var words = JSON.parse(section.dataset.messages);
     function show(result) {
       if (result.status === "done") {
         var images = section.querySelector(".why-images");
-        result.images.forEach(function (image) { images.appendChild(figure(image, section.dataset.subject)); });
+        result.images.forEach(function (image) { images.appendChild(figure(image, section.dataset.subject, words)); });
         section.querySelector(".why-hint").hidden = false;
         form.remove();
         return;
       }
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
-        state.textContent = result.error || "The explanation was interrupted. Please try again.";
+        state.textContent = result.error || words.interrupted;
         bar.hidden = true;
         button.disabled = false;
         return;
       }
       bar.hidden = false;
       bar.value = Math.round((result.progress || 0) * 100);
-      state.textContent = "Computing the explanation… " + bar.value + "%";
+      state.textContent = words.computing + " " + bar.value + "%";
       window.setTimeout(poll, 600);
     }
     function request(method) {
@@ -45,7 +51,7 @@
         headers: { "Accept": "application/json", "X-CSRFToken": token }
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          return response.ok ? body : { status: "failed", error: body.error || "The server refused: " + response.status };
+          return response.ok ? body : { status: "failed", error: body.error || fill(words.refused, { status: response.status }) };
         });
       });
     }
@@ -55,13 +61,13 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       button.disabled = true;
-      state.textContent = "Starting…";
+      state.textContent = words.starting;
       request("POST").then(show).catch(function () {
-        state.textContent = "The server could not be reached. Please try again.";
+        state.textContent = words.unreachable;
         button.disabled = false;
       });
     });
-    if (state.textContent.indexOf("Computing") === 0) { button.disabled = true; poll(); }
+    if (state.textContent.indexOf(words.computing) === 0) { button.disabled = true; poll(); }
   }
   document.querySelectorAll("section.why").forEach(function (section) {
     var form = section.querySelector("form");

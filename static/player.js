@@ -4,12 +4,15 @@
 // boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
 // Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
+// Its words come translated from the page (the stage's data-messages, JSON; "{name}" marks a value).
 (function () {
   "use strict";
   var stage = document.querySelector(".stage");
   if (!stage) { return; }
   var SVG = "http://www.w3.org/2000/svg";
   var tracks = JSON.parse(document.getElementById("player-tracks").textContent);
+  var words = JSON.parse(stage.dataset.messages);
+  var decimal = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   var overlay = stage.querySelector("svg.overlay");
   var frame = document.getElementById("scrub-frame");
   var slider = document.getElementById("scrub");
@@ -42,12 +45,20 @@
 
   function percent(value, scale) { return (value / scale).toFixed(2) + "%"; }
 
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (match, name) { return name in values ? values[name] : match; });
+  }
+
+  function emotion(label) { return words.emotions[label] || label; }
+
+  function seconds(t) { return fill(words.seconds, { seconds: decimal.format(t) }); }
+
   function tag(track, point) {  // on the video: short, so neighbouring boxes' labels do not collide
-    return track.tag + (point[5] ? ": " + point[5] : "");
+    return track.tag + (point[5] ? ": " + emotion(point[5]) : "");
   }
 
   function describe(track, point) {  // under the video, in full
-    return track.title + " " + (point[5] ? point[5] + " (" + Math.round(point[6] * 100) + "%)" : "seen");
+    return track.title + " " + (point[5] ? emotion(point[5]) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
   }
 
   function draw(t) {
@@ -67,14 +78,14 @@
         overlay.appendChild(group);
       });
     }
-    var words = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
+    var seen = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
       .filter(Boolean);
-    now.textContent = "At " + t.toFixed(1) + " s: " + (words.join(", ") || "nobody in sight");
+    now.textContent = fill(words.at, { time: seconds(t), seen: seen.join(", ") || words.nobody });
   }
 
   function showTime(t) {
     slider.value = t;
-    timeLabel.textContent = t.toFixed(1) + " s";
+    timeLabel.textContent = seconds(t);
     draw(t);
   }
 
@@ -122,11 +133,11 @@
   candidate.controls = true;
   candidate.preload = "auto";
   candidate.playsInline = true;
-  candidate.setAttribute("aria-label", "The video, with the boxes and emotions drawn over it");
+  candidate.setAttribute("aria-label", words.video);
   candidate.addEventListener("loadeddata", function () { usePlayer(candidate); }, { once: true });
   candidate.addEventListener("error", function () {
     candidate.remove();
-    note.textContent = "This browser cannot play this video's format, so the slider shows the analysed frames.";
+    note.textContent = words.cannotPlay;
     note.hidden = false;
   }, { once: true });
   stage.insertBefore(candidate, overlay);

@@ -1,5 +1,6 @@
 // Polls the analysis JSON while a video is queued or being analysed, updates the
-// progress bar, and reloads the page when the result (or a failure) is ready.
+// progress bar, and reloads the page when the result (or a failure) is ready. Its words come translated from the
+// page (data-messages on #job, JSON; "{percent}" marks the value).
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -7,6 +8,7 @@
   var bar = document.getElementById("job-progress");
   var percent = document.getElementById("job-percent");
   var state = document.getElementById("job-state");
+  var words = JSON.parse(job.dataset.messages);
   function poll() {
     fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.json(); })
@@ -18,8 +20,8 @@
         }
         var value = Math.round((analysis.progress || 0) * 100);
         bar.value = value;
-        percent.textContent = value + "% done";
-        state.textContent = analysis.status === "queued" ? "Waiting in the queue" : "Analysing the video";
+        percent.textContent = words.done.replace("{percent}", value + "%");
+        state.textContent = analysis.status === "queued" ? words.queued : words.running;
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });

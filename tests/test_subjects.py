@@ -68,7 +68,7 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
 
     page = client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
     assert "Eileen's dashboard" in page and "2 faces in 2 analyses" in page
-    assert 'class="calendar"' in page and re.search(r'class="emo-\w+"><title>\d{4}-\d\d-\d\d: ', page)
+    assert 'class="calendar"' in page and re.search(r'class="emo-\w+"><title>\w+ \d\d?, \d{4}: ', page)
     everyone = client.get("/dashboard").get_data(as_text=True)
     assert "4 faces in 2 analyses" in everyone
 

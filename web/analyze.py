@@ -6,13 +6,15 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
 from insights.clip import clip_story
-from models import Analysis, Detection, JobStatus, Media, found_summary
+from messages import N_
+from models import Analysis, Detection, JobStatus, Media
 from services import explanations, identity, storage, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg
@@ -20,22 +22,23 @@ from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
+from web.i18n import found, kind, say
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
 
 COMMENTS = {
-    "angry": "Something has ruffled some feathers. A deep breath might help.",
-    "disgust": "Not a fan of whatever that was, it seems.",
-    "fear": "A touch of worry here. Hopefully it passes quickly.",
-    "happy": "What a lovely smile! Good vibes all around.",
-    "sad": "Looks a little down. Maybe time for something comforting.",
-    "surprise": "Whoa, something unexpected just happened!",
-    "neutral": "Calm and composed: a classic poker face.",
-    "relaxed": "Loose and at ease. All is well in the world.",
+    "angry": _l("Something has ruffled some feathers. A deep breath might help."),
+    "disgust": _l("Not a fan of whatever that was, it seems."),
+    "fear": _l("A touch of worry here. Hopefully it passes quickly."),
+    "happy": _l("What a lovely smile! Good vibes all around."),
+    "sad": _l("Looks a little down. Maybe time for something comforting."),
+    "surprise": _l("Whoa, something unexpected just happened!"),
+    "neutral": _l("Calm and composed: a classic poker face."),
+    "relaxed": _l("Loose and at ease. All is well in the world."),
 }
-UNSURE_COMMENT = "The model is not sure about this one: no emotion stands out, so take the chart with a pinch of salt."
-NO_MODEL_COMMENT = "We found a %s here, but there is no emotion model for %ss yet, so we only mark where it is."
+UNSURE_COMMENT = _l("The model is not sure about this one: no emotion stands out, so take the chart with a pinch "
+                    "of salt.")
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
@@ -47,7 +50,8 @@ def _uploader_key() -> str:
 
 # Every upload decodes a file: UPLOAD_LIMITS per user, the web form and the API counted together.
 upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_LIMITS"], "uploads", key_func=_uploader_key,
-                                    methods=["POST"], error_message="Too many uploads; wait a minute and try again.")
+                                    methods=["POST"],
+                                    error_message=N_("Too many uploads; wait a minute and try again."))
 
 
 @bp.route("/")
@@ -67,7 +71,7 @@ def upload():
     try:
         analysis = accept_upload(current_user, form.file.data)
     except MediaError as error:
-        form.file.errors.append(str(error))
+        form.file.errors.append(say(error.args[0]))
         return render_template("analyze/upload.html", form=form), http_status_for(error)
     return redirect(url_for("analyze.result", analysis_id=analysis.id))
 
@@ -91,8 +95,8 @@ def result(analysis_id: int):
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms,
                            suggested=identity.suggestions(analysis) if owner else {},
-                           found=found_summary([d.kind for d in analysis.detections]),
-                           unsure_comment=UNSURE_COMMENT, no_model_comment=NO_MODEL_COMMENT, **extra)
+                           found=found([d.kind for d in analysis.detections]), unsure_comment=UNSURE_COMMENT,
+                           **extra)
 
 
 def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
@@ -117,7 +121,7 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None]
-    return [{"title": d.title, "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
+    return [{"title": say(d.title), "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
             for d in tracks]
 
 
@@ -148,18 +152,20 @@ def assign_subject(detection_id: int):
     detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
-        abort(400, description="Choose one of your subjects of this kind, or nobody.")
+        abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))
     subject = subjects.assign(detection, form.subject.data or None)
-    flash(f"Saved: this {detection.title.lower()} now counts in {subject.name}'s history." if subject else
-          f"{detection.title} is no longer assigned to a subject.", "success")
+    flash(gettext("Saved: this %(face)s now counts in %(name)s's history.", face=say(detection.title).lower(),
+                  name=subject.name) if subject else
+          gettext("%(face)s is no longer assigned to a subject.", face=say(detection.title)), "success")
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
 
 
 def assign_form(detection: Detection) -> AssignForm:
     """"Who is this?", offering only the owner's subjects of the detection's kind."""
     form = AssignForm(prefix=f"d{detection.id}", subject=detection.subject_id or 0)
-    form.subject.choices = [SelectChoice(0, "Nobody in particular")] + [
-        SelectChoice(subject.id, str(subject)) for subject in subjects.assignable_subjects(detection)
+    form.subject.choices = [SelectChoice(0, gettext("Nobody in particular"))] + [
+        SelectChoice(subject.id, f"{subject.name} ({kind(subject.kind)})")
+        for subject in subjects.assignable_subjects(detection)
     ]
     return form
 
@@ -171,15 +177,15 @@ def delete(analysis_id: int):
     analysis = owned(Analysis, analysis_id, current_user)
     if request.method == "GET":
         return confirm_page(
-            f"Delete {analysis.original_name}?",
-            ["The upload, its result and its heat maps are deleted for good.",
-                          "Faces in it no longer count in anyone's dashboard or weekly report."],
-            url_for("analyze.delete", analysis_id=analysis.id), "Delete this analysis",
+            gettext("Delete %(name)s?", name=analysis.original_name),
+            [gettext("The upload, its result and its heat maps are deleted for good."),
+             gettext("Faces in it no longer count in anyone's dashboard or weekly report.")],
+            url_for("analyze.delete", analysis_id=analysis.id), gettext("Delete this analysis"),
             url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)
-    flash("The analysis and its files were deleted.", "success")
+    flash(gettext("The analysis and its files were deleted."), "success")
     return redirect(url_for("analyze.history"))
 
 
@@ -207,7 +213,7 @@ def explain(analysis_id: int, position: int):
         abort(400)
     analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position))
-    flash("The explanation is being computed: it appears here in a few seconds (reload the page).", "info")
+    flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."), "info")
     return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
 
 

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
+from messages import N_
 from web.redirects import same_site_path
 
 bp = Blueprint("auth", __name__)
@@ -40,7 +42,7 @@ def bearer_user() -> User | None:
         return None
     token = ApiToken.find_valid(plain.strip())
     if token is None:
-        abort(401, description="The token is invalid, expired or revoked.")
+        abort(401, description=N_("The token is invalid, expired or revoked."))
     g.api_token = token
     return token.user
 
@@ -72,14 +74,14 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         if User.named(form.username.data):
-            form.username.errors.append("That username is taken.")
+            form.username.errors.append(gettext("That username is taken."))
         else:
             user = User(username=form.username.data)
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
             start_session(user)
-            flash("Welcome to Moodlens! Upload a photo to get started.", "success")
+            flash(gettext("Welcome to Moodlens! Upload a photo to get started."), "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
 
@@ -109,9 +111,9 @@ def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callab
         return "account:" + normalize_username(account_name())
 
     per_address = limiter.limit(_login_limit, methods=["POST"],
-                                error_message="Too many log-in attempts; wait a minute.")
+                                error_message=N_("Too many log-in attempts; wait a minute."))
     per_account = limiter.limit(_login_limit, methods=["POST"], key_func=account_key,
-                                error_message="Too many log-in attempts for this account; wait a minute.")
+                                error_message=N_("Too many log-in attempts for this account; wait a minute."))
     return lambda view: per_address(per_account(view))
 
 
@@ -124,9 +126,9 @@ def login():
     if form.validate_on_submit():
         user = User.authenticate(form.username.data, form.password.data)
         if user is None:
-            flash("Wrong username or password.", "error")
+            flash(gettext("Wrong username or password."), "error")
         elif not user.active:
-            flash("This account has been deactivated.", "error")
+            flash(gettext("This account has been deactivated."), "error")
         else:
             start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
@@ -141,7 +143,7 @@ def logout():
         current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
         db.session.commit()
         logout_user()
-        flash("You are logged out.", "info")
+        flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -158,11 +160,11 @@ def change_password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         if not user.check_password(form.current_password.data):
-            form.current_password.errors.append("That is not your current password.")
+            form.current_password.errors.append(gettext("That is not your current password."))
         else:
             user.set_password(form.password.data)
             db.session.commit()
             start_session(user, remember=_has_remember_cookie())
-            flash("Your password is changed; your other sessions are logged out.", "success")
+            flash(gettext("Your password is changed; your other sessions are logged out."), "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200

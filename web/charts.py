@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from web.i18n import skeleton
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -116,8 +118,8 @@ class MonthLabel:
 def calendar_months(cells: list[CalendarCell], min_gap: int = 3) -> list[MonthLabel]:
     """A month's name over the week in which it starts; the first week names its own month unless the next
     month starts within `min_gap` weeks (the two names would overlap)."""
-    starts = [MonthLabel(cell.week, date.fromisoformat(cell.day).strftime("%b"))
+    starts = [MonthLabel(cell.week, skeleton(date.fromisoformat(cell.day), "MMM"))
               for cell in cells if cell.day.endswith("-01")]
     if cells and (not starts or starts[0].week >= min_gap):
-        starts.insert(0, MonthLabel(0, date.fromisoformat(cells[0].day).strftime("%b")))
+        starts.insert(0, MonthLabel(0, skeleton(date.fromisoformat(cells[0].day), "MMM")))
     return starts

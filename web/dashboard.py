@@ -13,12 +13,13 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from insights.changes import ADJECTIVES
-from insights.report import report_png, report_week, week_start, weekly_report
+from insights.report import ChartWords, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
@@ -28,6 +29,7 @@ from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
+from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
 from web.redirects import same_site_path
 
@@ -51,7 +53,7 @@ def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[
     for created_at, top in rows:
         if created_at >= starts[0]:  # cheap test first: most of a long history is older than the window
             counts[period_start(created_at, period)][top] += 1
-    return {start.strftime("%d %b"): dict(counts[start]) for start in starts}
+    return {skeleton(start, "MMMd"): dict(counts[start]) for start in starts}
 
 
 def owned_subject_or_404(subject_id: int) -> Subject:
@@ -104,8 +106,14 @@ def index():
                 if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
         alert_form=alert_form(subject) if subject else None,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
-        adjectives=ADJECTIVES,
+        weekday_labels=weekday_labels(),
     )
+
+
+def weekday_labels() -> list[str]:
+    """The mood calendar's row labels, Monday first: every other day named, in the reader's language."""
+    monday = date(2024, 1, 1)
+    return [skeleton(monday + timedelta(days=offset), "EEE") if offset % 2 == 0 else "" for offset in range(7)]
 
 
 def chart_labels(subject: Subject | None) -> tuple[str, ...]:
@@ -124,7 +132,7 @@ def alert_form(subject: Subject) -> AlertRuleForm | None:
     if classes is None:
         return None
     form = AlertRuleForm()
-    form.emotion.choices = list(classes)
+    form.emotion.choices = [SelectChoice(label, emotion(label)) for label in classes]
     return form
 
 
@@ -136,14 +144,15 @@ def add_alert(subject_id: int):
     if form is None:
         abort(404)
     if not form.validate_on_submit():
-        flash("The alert was not added: " + "; ".join(f"{form[name].label.text}: {', '.join(errors)}"
-                                                     for name, errors in form.errors.items()), "error")
+        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(
+            f"{form[name].label.text}: {', '.join(errors)}" for name, errors in form.errors.items())), "error")
         return redirect(url_for("dashboard.index", subject=subject.id)), 303
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
     db.session.commit()
-    flash(f"Alert added: you will see a notice when {subject.name} looks {ADJECTIVES[form.emotion.data]} in more "
-          f"than {form.percent.data}% of appearances over {form.days.data} days.", "success")
+    flash(gettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% of "
+                  "appearances over %(days)d days.", name=subject.name, adjective=adjective(form.emotion.data),
+                  percent=form.percent.data, days=form.days.data), "success")
     return redirect(url_for("dashboard.index", subject=subject.id))
 
 
@@ -155,18 +164,19 @@ def delete_alert(rule_id: int):
     if request.method == "GET":
         subject = rule.subject
         return confirm_page(
-            f"Remove the {rule.emotion} alert on {subject.name}?",
-            [f"You will no longer see a notice when {subject.name} looks {ADJECTIVES[rule.emotion]} in more than "
-             f"{rule.share * 100:.0f}% of appearances over {rule.days} days.",
-             f"{subject.name}'s appearances, dashboard and other alerts stay."],
-            url_for("dashboard.delete_alert", rule_id=rule.id), "Remove this alert",
+            gettext("Remove the %(emotion)s alert on %(name)s?", emotion=emotion(rule.emotion), name=subject.name),
+            [gettext("You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
+                     "appearances over %(days)d days.", name=subject.name, adjective=adjective(rule.emotion),
+                     percent=format_percent(rule.share), days=rule.days),
+             gettext("%(name)s's appearances, dashboard and other alerts stay.", name=subject.name)],
+            url_for("dashboard.delete_alert", rule_id=rule.id), gettext("Remove this alert"),
             url_for("dashboard.index", subject=subject.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_id = rule.subject_id
     db.session.delete(rule)
     db.session.commit()
-    flash("Alert removed.", "success")
+    flash(gettext("Alert removed."), "success")
     return redirect(url_for("dashboard.index", subject=subject_id))
 
 
@@ -178,8 +188,8 @@ def weekly_report_setting():
         abort(400)
     current_user.weekly_report = form.weekly_report.data
     db.session.commit()
-    flash("Weekly reports are shown on your dashboard." if form.weekly_report.data
-          else "Weekly reports are no longer shown on your dashboard.", "success")
+    flash(gettext("Weekly reports are shown on your dashboard.") if form.weekly_report.data
+          else gettext("Weekly reports are no longer shown on your dashboard."), "success")
     return redirect(url_for("dashboard.index"))
 
 
@@ -211,16 +221,25 @@ def emotion_colours() -> dict[str, str]:
     return dict(re.findall(r"\.emo-(\w+)\s*\{\s*--emo:\s*(#[0-9a-fA-F]{6})", css))
 
 
-def iso_week(day: date) -> str:
-    return "{}-W{:02d}".format(*day.isocalendar()[:2])
+def iso_week(monday: date) -> str:
+    return "{}-W{:02d}".format(*monday.isocalendar()[:2])
+
+
+def chart_words(subject: Subject, week: dict) -> ChartWords:
+    """The weekly report PNG's title, axis titles, emotion and weekday names in the reader's language."""
+    return ChartWords(
+        title=gettext("%(name)s, week %(week)s (%(start)s to %(end)s)", name=subject.name, week=week["week"],
+                      start=day(week["start"]), end=day(week["end"])),
+        mix_title=gettext("Mean probability this week"), days_title=gettext("Appearances per day (top emotion)"),
+        week_before=gettext("week before"), emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
+        weekdays=[skeleton(date.fromisoformat(entry["date"]), "EEE") for entry in week["days"]])
 
 
 @bp.route("/subjects/<int:subject_id>/report.png")
 @login_required
 def report_image(subject_id: int):
     subject, week = _report(subject_id)
-    body = report_png(week, f"{subject.name}, week {week['week']} ({week['start']} to {week['end']})",
-                      emotion_colours())
+    body = report_png(week, chart_words(subject, week), emotion_colours())
     return Response(body, mimetype="image/png", headers={
         "Content-Disposition": f'inline; filename="moodlens-{subject.id}-{week["week"]}.png"'})
 
@@ -235,10 +254,10 @@ def subjects():
         try:
             subject = subject_service.create_subject(current_user, form.name.data, form.kind.data)
         except Refused as refused:
-            form.name.errors.append(str(refused))
+            form.name.errors.append(say(refused.args[0]))
         else:
-            flash(f"{subject.name} was added: choose them under \"Who is this?\"." if back else
-                  f"{subject.name} was added. Assign them from any result page.", "success")
+            flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
+                  gettext("%(name)s was added. Assign them from any result page.", name=subject.name), "success")
             return redirect(back or url_for("dashboard.subjects"))
     counts = subject_service.appearance_counts(current_user)
     groups = [(group, name_group_form(group)) for group in unnamed_groups(current_user)]
@@ -255,20 +274,23 @@ def delete_subject(subject_id: int):
         appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
         rules = len(subject.alert_rules)
         return confirm_page(
-            f"Delete {subject.name}?",
+            gettext("Delete %(name)s?", name=subject.name),
             [
-                f"{subject.name}'s {appearances} appearance{'' if appearances == 1 else 's'} "
-                f"{'stays' if appearances == 1 else 'stay'} in your history, "
-                "unassigned: the photos and videos are not deleted, and you can assign the faces to someone again.",
-                f"{subject.name}'s dashboard, insights and weekly reports go"
-                + (f", with {rules} alert{'' if rules == 1 else 's'}." if rules else "."),
+                ngettext("%(name)s's %(num)d appearance stays in your history, unassigned: the photos and videos are "
+                         "not deleted, and you can assign the faces to someone again.",
+                         "%(name)s's %(num)d appearances stay in your history, unassigned: the photos and videos are "
+                         "not deleted, and you can assign the faces to someone again.", appearances, name=subject.name),
+                ngettext("%(name)s's dashboard, insights and weekly reports go, with %(num)d alert.",
+                         "%(name)s's dashboard, insights and weekly reports go, with %(num)d alerts.", rules,
+                         name=subject.name) if rules else
+                gettext("%(name)s's dashboard, insights and weekly reports go.", name=subject.name),
             ],
-            url_for("dashboard.delete_subject", subject_id=subject.id), f"Delete {subject.name}",
+            url_for("dashboard.delete_subject", subject_id=subject.id), gettext("Delete %(name)s", name=subject.name),
             url_for("dashboard.subjects"))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     subject_service.delete_subject(subject)
-    flash(f"{subject.name} was deleted; their analyses are kept, unassigned.", "success")
+    flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name), "success")
     return redirect(url_for("dashboard.subjects"))
 
 

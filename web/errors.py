@@ -6,6 +6,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
+from messages import N_, Phrase
 from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
 
 CONTENT_SECURITY_POLICY = (
@@ -47,9 +48,10 @@ def too_large_reason() -> str:
     part header)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None or request.content_length > limit:
-        return f"The file is larger than the {limit / 1048576:.3g} MB limit."
-    return (f"The form has more than {current_app.config['MAX_FORM_PARTS']:,} parts, or a field or part header "
-            f"larger than {current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,} KB.")
+        return Phrase(N_("The file is larger than the %(mb).3g MB limit."), mb=limit / 1048576)
+    return Phrase(N_("The form has more than %(parts)s parts, or a field or part header larger than %(kb)s KB."),
+                  parts=f"{current_app.config['MAX_FORM_PARTS']:,}",
+                  kb=f"{current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,}")
 
 
 def _http_error(error: HTTPException):
@@ -64,14 +66,14 @@ def _not_found(error: NotFound):
 
 
 def _media_error(error: MediaError):
-    response, status = error_response(str(error), http_status_for(error))
+    response, status = error_response(error.args[0], http_status_for(error))  # a Phrase: the page translates it
     if isinstance(error, ServerBusy):
         return response, status, {"Retry-After": "60"}
     return response, status
 
 
 def _refused(error: Refused):
-    return error_response(str(error), 409 if isinstance(error, Conflict) else 400)
+    return error_response(error.args[0], 409 if isinstance(error, Conflict) else 400)
 
 
 def _security_headers(response):
@@ -83,6 +85,28 @@ def _security_headers(response):
     if not request.path.startswith("/admin"):  # Flask-Admin's own pages use inline scripts
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     return response
+
+
+# Werkzeug's names and descriptions of the errors a user can meet, marked for translation (web/i18n.py
+# `error_title`, `error_description`); any other text is shown as it is.
+ERROR_WORDS = (
+    N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"), N_("Method Not Allowed"),
+    N_("Request Entity Too Large"), N_("Unsupported Media Type"), N_("Too Many Requests"),
+    N_("Internal Server Error"), N_("Insufficient Storage"), N_("Conflict"),
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_("The requested URL was not found on the server. If you entered the URL manually please check your spelling "
+       "and try again."),
+    N_("The method is not allowed for the requested URL."),
+    N_("The server could not verify that you are authorized to access the URL requested. You either supplied the "
+       "wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials "
+       "required."),
+    N_("You don't have the permission to access the requested resource. It is either read-protected or not "
+       "readable by the server."),
+    N_("The server encountered an internal error and was unable to complete your request. Either the server is "
+       "overloaded or there is an error in the application."),
+    N_("The CSRF token is missing."), N_("The CSRF token has expired."), N_("The CSRF tokens do not match."),
+    N_("The CSRF session token is missing."), N_("The referrer header is missing."),
+)
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@ assignment form of web/analyze.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -13,6 +14,7 @@ from services import identity
 from services.access import owned
 from services.errors import Refused
 from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
+from web.i18n import say
 
 bp = Blueprint("identity", __name__)
 
@@ -23,8 +25,8 @@ def settings():
     form = RecognitionForm(recognize_faces=current_user.recognize_faces)
     if form.validate_on_submit():
         identity.set_recognition(current_user, form.recognize_faces.data)
-        flash("Face recognition is on: your photos' faces are being signed in the background." if
-              current_user.recognize_faces else "Face recognition is off: every face signature was deleted.",
+        flash(gettext("Face recognition is on: your photos' faces are being signed in the background.") if
+              current_user.recognize_faces else gettext("Face recognition is off: every face signature was deleted."),
               "success")
         return redirect(url_for("identity.settings"))
     return render_template("identity/settings.html", form=form), 400 if form.errors else 200
@@ -38,7 +40,7 @@ def not_this_person(detection_id: int):
     if not form.validate_on_submit():
         abort(400)
     identity.dismiss(detection, owned(Subject, form.subject.data, current_user))
-    flash("Noted: we will not suggest that person for this face again.", "info")
+    flash(gettext("Noted: we will not suggest that person for this face again."), "info")
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}"))
 
 
@@ -50,7 +52,7 @@ def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm
     else:
         form = NameGroupForm(faces=",".join(str(face.id) for face in group.faces),
                              subject=group.suggestion.subject.id if group.suggestion else 0)
-    form.subject.choices = [SelectChoice(0, "Someone new (type the name)")] + [
+    form.subject.choices = [SelectChoice(0, gettext("Someone new (type the name)"))] + [
         SelectChoice(subject.id, subject.name) for subject in current_user.subjects
         if subject.kind == SubjectKind.PERSON]
     return form
@@ -64,14 +66,15 @@ def name_group():
         abort(400)
     faces = identity.unassigned_faces(current_user, [int(face_id) for face_id in form.faces.data.split(",")])
     if not faces:
-        flash("These faces are already named.", "info")
+        flash(gettext("These faces are already named."), "info")
         return redirect(url_for("dashboard.subjects"))
     try:
         person = (owned(Subject, form.subject.data, current_user) if form.subject.data
                   else identity.person_named(current_user, form.name.data or ""))
         identity.name_faces(faces, person)
     except Refused as refused:
-        flash(f"{refused} Choose one of your people or type a new name.", "error")
+        flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])), "error")
         return redirect(url_for("dashboard.subjects"))
-    flash(f"{len(faces)} face{'' if len(faces) == 1 else 's'} now count in {person.name}'s history.", "success")
+    flash(ngettext("%(num)d face now counts in %(name)s's history.", "%(num)d faces now count in %(name)s's history.",
+                   len(faces), name=person.name), "success")
     return redirect(url_for("dashboard.subjects"))

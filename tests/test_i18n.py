@@ -1,0 +1,204 @@
+"""The interface in English and Korean: which language a request gets, the switch and where it is remembered,
+dates and numbers in the reader's locale, the API and exports left in English, and a catalogue that is complete,
+current with the code and compiled."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import warnings
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from PIL import Image
+
+from extensions import db
+from insights.history import describe_mix
+from insights.report import ChartWords, report_png
+from models import Analysis, User, utcnow
+from tests.conftest import csrf_token, login, make_user, upload
+from tests.test_owner_pages import appearances, subject_of
+from web.i18n import COOKIE, say
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
+KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
+
+
+def catalogue(path: Path):
+    with path.open("rb") as file:
+        return read_po(file)
+
+
+def html_lang(page: str) -> str:
+    return page.split('<html lang="', 1)[1].split('"', 1)[0]
+
+
+def switch(client, locale: str, next_path: str = "/about"):
+    token = csrf_token(client, "/about")  # the header's switch carries a token on every page
+    return client.post("/language", data={"locale": locale, "next": next_path, "csrf_token": token})
+
+
+def test_every_message_is_translated_and_none_is_fuzzy():
+    po = catalogue(PO)
+    untranslated = [m.id for m in po if m.id and not all(m.string if isinstance(m.string, tuple) else [m.string])]
+    assert untranslated == []
+    assert [m.id for m in po if m.id and m.fuzzy] == [] and not po.fuzzy
+
+
+def test_the_catalogue_holds_exactly_the_strings_the_code_wraps(tmp_path):
+    template = tmp_path / "messages.pot"
+    subprocess.run(["bash", str(ROOT / "scripts" / "translations.sh"), "extract", str(template)], check=True)
+    wrapped = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalogue(template) if m.id}
+    translated = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalogue(PO) if m.id}
+    assert wrapped - translated == set(), "run scripts/translations.sh update, translate, compile"
+    assert translated - wrapped == set(), "obsolete entries: run scripts/translations.sh update"
+    assert len(wrapped) > 300
+
+
+def test_the_compiled_catalogue_matches_the_po():
+    def entries(messages) -> dict:
+        def plain(value):
+            return tuple(value) if isinstance(value, list | tuple) else value
+        return {(m.context, plain(m.id)): plain(m.string) for m in messages if m.id}
+    with PO.with_suffix(".mo").open("rb") as file:
+        compiled = entries(read_mo(file))
+    written = entries(catalogue(PO))
+    assert compiled == written, "stale messages.mo: run scripts/translations.sh compile"
+
+
+def test_the_browser_language_picks_the_interface(client):
+    korean = client.get("/login", headers=KOREAN).get_data(as_text=True)
+    assert html_lang(korean) == "ko" and "<h1>로그인</h1>" in korean and "사용자 이름" in korean
+    english = client.get("/login", headers={"Accept-Language": "fr, en;q=0.8, ko;q=0.1"}).get_data(as_text=True)
+    assert html_lang(english) == "en" and "<h1>Log in</h1>" in english
+    assert html_lang(client.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)) == "en"
+    assert html_lang(client.get("/login").get_data(as_text=True)) == "en"
+
+
+def test_an_anonymous_browser_keeps_its_choice_in_a_cookie(client):
+    answer = switch(client, "ko", "/about?x=1")
+    assert answer.status_code == 303 and answer.location == "/about?x=1"
+    assert client.get_cookie(COOKIE).value == "ko"
+    page = client.get("/about", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert html_lang(page) == "ko" and "모델 소개" in page
+    assert switch(client, "en").status_code == 303
+    assert html_lang(client.get("/about", headers=KOREAN).get_data(as_text=True)) == "en"
+
+
+def test_a_users_choice_follows_them_across_log_out_and_browsers(app, client):
+    make_user(app, "mina")
+    login(client, "mina")
+    assert switch(client, "ko").status_code == 303
+    with app.app_context():
+        assert User.named("mina").locale == "ko"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    other = app.test_client()  # a new browser: no cookie, an English Accept-Language
+    login(other, "mina")
+    page = other.get("/analyze", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert html_lang(page) == "ko" and "사진이나 동영상 분석" in page
+
+
+@pytest.mark.parametrize("form", [{"locale": "xx"}, {"locale": ""}, {}, {"locale": "ko\r\nSet-Cookie: a=b"}])
+def test_a_bad_locale_is_refused_with_400(client, form):
+    answer = client.post("/language", data={**form, "csrf_token": csrf_token(client, "/about")})
+    assert answer.status_code == 400
+    assert client.get_cookie(COOKIE) is None
+
+
+def test_the_switch_goes_back_only_to_this_site(client):
+    for target in ("https://evil.example/", "//evil.example", None):
+        answer = switch(client, "ko", target)
+        assert answer.status_code == 303 and answer.location == "/"
+
+
+def test_the_switch_needs_a_csrf_token(client):
+    assert client.post("/language", data={"locale": "ko"}).status_code == 400
+
+
+def test_every_page_carries_the_switch_to_the_other_language(app, client, alice):
+    page = client.get("/analyses", headers=KOREAN).get_data(as_text=True)
+    assert 'action="/language"' in page and 'value="en"' in page and 'name="next" value="/analyses"' in page
+    english = client.get("/analyses").get_data(as_text=True)
+    assert 'value="ko" lang="ko"' in english and "한국어" in english
+
+
+def test_dates_and_numbers_follow_the_locale(app, client, alice, astronaut_jpeg):
+    location = upload(client, astronaut_jpeg, "face.jpg").location
+    with app.app_context():
+        analysis = db.session.get(Analysis, int(location.rsplit("/", 1)[1]))
+        analysis.created_at = datetime(2026, 12, 1, 15, 4)
+        db.session.commit()
+    korean = client.get(location, headers=KOREAN).get_data(as_text=True)
+    assert "2026년 12월 1일 오후 3:04 UTC" in korean and "얼굴 1" in korean and "행복" in korean
+    english = client.get(location).get_data(as_text=True).replace("\u202f", " ")  # CLDR: a narrow space before PM
+    assert "December 1, 2026, 3:04 PM UTC" in english and "Face 1" in english
+    history = client.get("/analyses", headers=KOREAN).get_data(as_text=True)
+    assert "2026년 12월 1일" in history and "분석 1개, 최신순." in history
+
+
+def test_the_api_answers_in_english_whatever_the_browser_says(app, client, alice, astronaut_jpeg):
+    location = upload(client, astronaut_jpeg, "face.jpg").location
+    url = "/api/v1/analyses/" + location.rsplit("/", 1)[1]
+    assert client.get(url, headers=KOREAN).get_json() == client.get(url).get_json()
+    switch(client, "ko")
+    document = client.get(url, headers=KOREAN).get_json()
+    assert document["detections"][0]["top"] in {"happy", "neutral", "surprise", "sad", "angry", "fear", "disgust"}
+    assert client.get("/api/v1/analyses/999999", headers=KOREAN).get_json()["error"].isascii()
+
+
+def test_subject_insights_exports_and_their_api_stay_in_english(app, client, alice):
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, rex, "dog", "happy", 4, utcnow() - timedelta(days=5))
+    switch(client, "ko")
+    assert client.get(f"/api/v1/subjects/{rex}/insights").get_json()["profile"]["description"] == "mostly happy"
+    assert client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True).splitlines()[1].split(",")[5] == "happy"
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert "대체로 행복" in page and "mostly happy" not in page
+
+
+def test_phrases_from_insights_are_translated_with_their_emotions(app):
+    phrase = describe_mix(("happy", "sad", "neutral"), np.array([0.7, 0.2, 0.1]))
+    assert phrase == "mostly happy, some sad"  # a str: JSON, exports and logs see English
+    with app.test_request_context(headers=KOREAN):
+        assert say(phrase) == "대체로 행복, 가끔 슬픔"
+    with app.test_request_context():
+        assert say(phrase) == "mostly happy, some sad"
+
+
+def test_form_errors_and_flash_messages_are_translated(app, client):
+    make_user(app, "mina")
+    page = client.post("/login", headers=KOREAN, data={"username": "mina", "password": "wrong",
+                                                        "csrf_token": csrf_token(client)}, follow_redirects=True)
+    assert "사용자 이름이나 비밀번호가 틀렸어요." in page.get_data(as_text=True)
+    page = client.post("/register", headers=KOREAN, data={"username": "a b", "password": "short", "confirm": "x",
+                                                           "csrf_token": csrf_token(client, "/register")})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 400 and "영문자, 숫자, 마침표" in text and "비밀번호가 일치하지 않아요." in text
+
+
+def test_error_pages_and_upload_errors_are_translated(app, client, alice):
+    assert "찾을 수 없음" in client.get("/nowhere", headers=KOREAN).get_data(as_text=True)
+    answer = client.post("/analyze", headers=KOREAN, data={
+        "file": (io.BytesIO(b"not an image at all"), "x.jpg"), "csrf_token": csrf_token(client, "/analyze")})
+    assert answer.status_code == 415 and "지원하는 이미지" in answer.get_data(as_text=True)
+
+
+def test_the_weekly_report_png_draws_korean_labels_with_a_korean_font(app, client, alice):
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=2))
+    switch(client, "ko")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for every box it draws
+        image = client.get(f"/subjects/{rex}/report.png")
+    assert image.status_code == 200 and Image.open(io.BytesIO(image.data)).size == (990, 374)
+    week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "days": [
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "top": "happy"}]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report_png(week, ChartWords(title="렉스, 2026-W49", emotions={"happy": "행복", "sad": "슬픔"}), {})
+    assert not [w for w in caught if "missing from font" in str(w.message)]

@@ -1,0 +1,189 @@
+"""The interface in English and Korean (Flask-Babel): which language a request gets, the header's switch, and
+the Jinja helpers that put domain values into words (emotion names, Phrases from insights/ and services/,
+dates and numbers in the reader's locale). The API, exports and the database keep English ids."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel.dates import format_skeleton
+from flask import Blueprint, Flask, abort, current_app, has_request_context, redirect, request, url_for
+from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
+from flask_babel import lazy_pgettext, ngettext
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from extensions import babel, db, login_manager
+from messages import N_, Phrase
+from services.explanations import METHOD_TITLES
+from web.redirects import same_site_path
+
+LOCALES = ("en", "ko")
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}  # each in its own language, as the switch shows it
+COOKIE = "moodlens_locale"
+COOKIE_SECONDS = 365 * 24 * 3600
+
+EMOTION_NAMES = {
+    "angry": lazy_pgettext("emotion", "angry"), "disgust": lazy_pgettext("emotion", "disgust"),
+    "fear": lazy_pgettext("emotion", "fear"), "happy": lazy_pgettext("emotion", "happy"),
+    "sad": lazy_pgettext("emotion", "sad"), "surprise": lazy_pgettext("emotion", "surprise"),
+    "neutral": lazy_pgettext("emotion", "neutral"), "relaxed": lazy_pgettext("emotion", "relaxed"),
+}
+ADJECTIVE_NAMES = {
+    "angry": lazy_pgettext("adjective", "angry"), "disgust": lazy_pgettext("adjective", "disgusted"),
+    "fear": lazy_pgettext("adjective", "fearful"), "happy": lazy_pgettext("adjective", "happy"),
+    "sad": lazy_pgettext("adjective", "sad"), "surprise": lazy_pgettext("adjective", "surprised"),
+    "neutral": lazy_pgettext("adjective", "neutral"), "relaxed": lazy_pgettext("adjective", "relaxed"),
+}
+GROUP_NAMES = {"night": lazy_pgettext("time", "night"), "morning": lazy_pgettext("time", "morning"),
+               "afternoon": lazy_pgettext("time", "afternoon"), "evening": lazy_pgettext("time", "evening"),
+               "weekday": lazy_pgettext("time", "weekday"), "weekend": lazy_pgettext("time", "weekend")}
+KIND_NAMES = {"person": lazy_pgettext("kind", "person"), "dog": lazy_pgettext("kind", "dog"),
+              "cat": lazy_pgettext("kind", "cat"), "human": lazy_pgettext("kind", "person")}
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    """A logged-in user's saved choice, else this browser's cookie, else the best of Accept-Language, else en."""
+    if not has_request_context():  # jobs and the CLI: English
+        return "en"
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    cookie = request.cookies.get(COOKIE)
+    if cookie in LOCALES:
+        return cookie
+    return request.accept_languages.best_match(LOCALES) or "en"
+
+
+@bp.post("/language")
+def switch():
+    """Choose the interface language (form field `locale`), remembered in a cookie and on the user's account;
+    back to the same-site `next`."""
+    locale = request.form.get("locale")
+    if locale not in LOCALES:
+        abort(400, description=gettext("Choose English or Korean."))
+    if current_user.is_authenticated:
+        current_user.locale = locale
+        db.session.commit()
+    response = redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
+    response.set_cookie(COOKIE, locale, max_age=COOKIE_SECONDS, samesite="Lax", httponly=True,
+                        secure=current_app.config["PRODUCTION"])
+    return response
+
+
+def emotion(label: str | None) -> str:
+    """An emotion id ("sad") in the reader's language."""
+    return str(EMOTION_NAMES.get(label, label)) if label else ""
+
+
+def adjective(label: str) -> str:
+    """How someone looks with an emotion ("sad", "surprised") in the reader's language."""
+    return str(ADJECTIVE_NAMES.get(label, label))
+
+
+def kind(name: str) -> str:
+    """A subject's or a detection's kind ("dog") in the reader's language."""
+    return str(KIND_NAMES.get(name, name))
+
+
+def group(name: str) -> str:
+    """A time-of-day or weekday/weekend group of insights/patterns.py in the reader's language."""
+    return str(GROUP_NAMES.get(name, name))
+
+
+def say(text: object) -> str:
+    """A Phrase in the reader's language (its emotion ids and inner Phrases too); other text as it is."""
+    if not isinstance(text, Phrase):
+        return "" if text is None else str(text)
+    return gettext(text.msgid, **{name: _word(value) for name, value in text.params.items()})
+
+
+def _word(value: object) -> object:
+    if isinstance(value, Phrase):
+        return say(value)
+    if isinstance(value, str) and value in EMOTION_NAMES:
+        return emotion(value)
+    if isinstance(value, str) and value in KIND_NAMES:
+        return kind(value)
+    return value
+
+
+def found(kinds: list[str]) -> str:
+    """"2 faces, 1 dog" for the kinds of an analysis's detections; "nothing found" without any."""
+    words = {"human": lambda n: ngettext("%(num)d face", "%(num)d faces", n),
+             "dog": lambda n: ngettext("%(num)d dog", "%(num)d dogs", n),
+             "cat": lambda n: ngettext("%(num)d cat", "%(num)d cats", n)}
+    parts = [say_count(kinds.count(name)) for name, say_count in words.items() if name in kinds]
+    return ", ".join(parts) or gettext("nothing found")
+
+
+def moment(value: datetime) -> str:
+    """A stored UTC time as the reader writes it: "December 1, 2026, 3:35 PM UTC", "2026년 12월 1일 오후 3:35 UTC"."""
+    return gettext("%(date)s, %(time)s UTC", date=format_date(value, "long"), time=format_time(value, "short"))
+
+
+def day(value: date | datetime | str) -> str:
+    """A day (a date, or ISO text from insights/) in the reader's long format: "2026년 12월 1일"."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return format_date(value, "long")
+
+
+def skeleton(value: date, pattern: str) -> str:
+    """A date in a CLDR skeleton ("MMMd": "Dec 1", "12월 1일"; "MMM"; "EEE": "Mon", "월") of the reader's locale."""
+    return format_skeleton(pattern, value, locale=get_locale() or "en")
+
+
+def percent(value: float) -> str:
+    """0.42 as "42%" in the reader's locale."""
+    return format_percent(value or 0.0)
+
+
+def seconds(value: float) -> str:
+    """A duration as "5.3 s" / "5.3초"."""
+    return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0"))
+
+
+STATUS_NAMES = {"queued": lazy_pgettext("status", "queued"), "running": lazy_pgettext("status", "running"),
+                "done": lazy_pgettext("status", "done"), "failed": lazy_pgettext("status", "failed")}
+LOGIN_MESSAGE = N_("Please log in to access this page.")
+
+
+def weekday(value: date | str) -> str:
+    """A day's short weekday name: "Mon", "월"."""
+    return skeleton(date.fromisoformat(value[:10]) if isinstance(value, str) else value, "EEE")
+
+
+def error_title(error: HTTPException) -> str:
+    """An error page's heading: werkzeug's name of the status, translated when the catalogue has it."""
+    return gettext(error.name)
+
+
+def error_description(error: HTTPException) -> str:
+    """An error page's text: a Phrase or a marked message (web/errors.py ERROR_WORDS) translated; other text as
+    it is."""
+    return say(error.description) if isinstance(error.description, Phrase) else gettext(str(error.description))
+
+
+def _emotion_names() -> dict:
+    return {"emotion_names": {label: str(name) for label, name in EMOTION_NAMES.items()}}
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.login_message = LOGIN_MESSAGE
+    login_manager.localize_callback = gettext
+    app.context_processor(_emotion_names)
+    app.add_template_global(STATUS_NAMES, "status_names")
+    app.add_template_global(error_title)
+    app.add_template_global(error_description)
+    app.register_blueprint(bp)
+    app.add_template_global(get_locale)
+    app.add_template_global(LOCALES, "LOCALES")
+    app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
+    app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
+    for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
+                           "moment": moment, "day": day, "skeleton": skeleton, "percent": percent,
+                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group}.items():
+        app.add_template_filter(function, name)
