@@ -23,7 +23,7 @@ class History:
         """Build from (time, {emotion: probability}, analysis id[, flagged unsure]) rows in any order; missing
         emotions count 0, a missing or null flag as not unsure (analyses made before the rule)."""
         rows = sorted(rows, key=lambda row: row[0])
-        vectors = np.array([[emotions.get(label, 0.0) for label in classes] for _, emotions, _ in rows],
+        vectors = np.array([[row[1].get(label, 0.0) for label in classes] for row in rows],
                            dtype=np.float64).reshape(len(rows), len(classes))
         totals = vectors.sum(1, keepdims=True)
         vectors = np.divide(vectors, totals, out=np.zeros_like(vectors), where=totals > 0)
