@@ -154,3 +154,15 @@ def test_the_flag_reaches_the_api_and_the_page_and_old_analyses_still_render(app
     assert old_page.status_code == 200 and "unsure, perhaps" not in old_page.get_data(as_text=True)
     document = client.get(f"/api/v1/analyses/{old}").json["detections"][0]
     assert document["uncertain"] is None and document["uncertainty"] is None
+
+
+def test_the_video_page_says_unsure_for_a_track_whose_frames_were_mostly_unsure(app, client, alice, two_face_video):
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    with app.app_context():
+        tracks = db.session.scalars(db.select(Detection).order_by(Detection.track_id)).all()
+        assert all(isinstance(track.uncertain, bool) for track in tracks)
+        for track in tracks:
+            track.uncertain = track.track_id == tracks[0].track_id
+        db.session.commit()
+    page = client.get(response.location).get_data(as_text=True)
+    assert page.count("the model&#39;s members disagree") == 1 and "unsure, perhaps" in page
