@@ -1,8 +1,8 @@
 """detections: how unsure the face reading is (the uncertainty score and the "unsure" flag; null for rows
 analysed before, and for kinds without the rule)
 
-Revision ID: 8b9c0d1e2f3a
-Revises: 7a8b9c0d1e2f
+Revision ID: c4d5e6f7a8b9
+Revises: 8b9c0d1e2f3a
 Create Date: 2026-12-01 15:30:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '8b9c0d1e2f3a'
-down_revision = '7a8b9c0d1e2f'
+revision = 'c4d5e6f7a8b9'
+down_revision = '8b9c0d1e2f3a'
 branch_labels = None
 depends_on = None
 
