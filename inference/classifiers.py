@@ -93,7 +93,7 @@ class EmotionClassifier(Classifier):
         crop and its mirror image with `flip_tta`."""
         inputs = gray_batch(crops)
         ensemble, members = mirror_averaged(self.runner.outputs, inputs) if flip_tta else self.runner.outputs(inputs)
-        return ensemble, members
+        return ensemble, members  # exactly two outputs: WithMemberLogits
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         return self.both_logits(crops, flip_tta)[0]

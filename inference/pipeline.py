@@ -26,7 +26,7 @@ import numpy as np
 from inference.backends import default_device, requested_backend
 from inference.align import aligned_gray_crops
 from inference.cat_emotion import cat_emotion_classifier
-from inference.classifiers import EmotionClassifier
+from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import dog_face_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
@@ -83,7 +83,7 @@ class Classified(NamedTuple):
     uncertain: bool | None = None
 
 
-def _readings(model, crops: np.ndarray, flip_tta: bool) -> list[Classified]:
+def _readings(model: Classifier, crops: np.ndarray, flip_tta: bool) -> list[Classified]:
     """Each crop's classification; the face classifier adds its uncertainty score and flag."""
     if isinstance(model, EmotionClassifier):
         probabilities, scores = model.read(crops, flip_tta)
