@@ -11,7 +11,8 @@ from enum import StrEnum
 from functools import cache
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -218,6 +219,10 @@ class Detection(db.Model):
     score: Mapped[float] = mapped_column(Float)
     emotions: Mapped[dict] = mapped_column(JSON)
     top: Mapped[str | None] = mapped_column(String(16), index=True)  # None: no emotion model for this kind (cats)
+    # Faces: the estimated chance the top emotion is wrong and whether the pages say "unsure" (inference/uncertainty.py;
+    # a video track: its frames' mean score, unsure when most frames are); None before the rule, and for pets.
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    uncertain: Mapped[bool | None] = mapped_column(Boolean)
     # Videos: one row per track; box is the track's box on the poster frame (or its first box).
     track_id: Mapped[int | None] = mapped_column(Integer)
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)
@@ -243,12 +248,16 @@ class Detection(db.Model):
 
     @property
     def certainty(self) -> str | None:
-        """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model)."""
-        return certainty(self.emotions[self.top]) if self.top is not None else None
+        """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model); always
+        "unsure" for a reading the uncertainty rule flagged."""
+        if self.top is None:
+            return None
+        return "unsure" if self.uncertain else certainty(self.emotions[self.top])
 
     @property
     def unsure(self) -> bool:
-        """The top emotion is below the wording threshold: pages say "unsure" rather than over-claim."""
+        """The top emotion is below the wording threshold, or the reading was flagged unsure: pages say "unsure"
+        rather than over-claim."""
         return self.certainty == "unsure"
 
     def __str__(self) -> str:

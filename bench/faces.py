@@ -8,6 +8,10 @@ writes fetched sets so). The largest face of each photo is scored against the ph
 share of photos where no face was found, then, over the photos with a face: accuracy, macro-F1 (over
 all seven classes, and over the classes present in the split), per-class precision/recall/F1/AUROC,
 the confusion matrix and the expected calibration error (15 bins) of the probabilities the page shows.
+Then selective prediction: the share of faces the page calls "unsure" (inference/uncertainty.py), accuracy,
+macro-F1 (classes present) and ECE over all faces against the confident ones only, and a risk-coverage
+summary (accuracy of the most confident 100/90/80/70/50% by uncertainty score; AURC, the mean error rate
+over all coverages: lower is better).
 --limit N reads a random N photos of each class (seeded) so a run takes minutes on 2 cores.
 """
 
@@ -24,13 +28,55 @@ from training.calibration import expected_calibration_error
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from training.evaluate import format_report
-from training.face_sets import labelled_photos, read_through_pipeline
+from training.face_sets import PipelineReadings, labelled_photos, read_through_pipeline
 
 
 def present_macro_f1(per_class: dict[str, dict[str, float]], labels: np.ndarray) -> tuple[float, int]:
     """Mean F1 over the classes that have photos in the split, and how many classes that is."""
     present = [name for index, name in enumerate(HUMAN_EMOTIONS) if (labels == index).any()]
     return float(np.mean([per_class[name]["f1"] for name in present])), len(present)
+
+
+COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.5)
+
+
+def selected_figures(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Faces, accuracy, macro-F1 over the classes present and ECE of some readings."""
+    if len(labels) == 0:
+        return {"faces": 0, "accuracy": float("nan"), "macro_f1_present": float("nan"), "ece": float("nan")}
+    _, metrics = format_report(HUMAN_EMOTIONS, labels, probabilities)
+    return {"faces": len(labels), "accuracy": metrics["accuracy"],
+            "macro_f1_present": present_macro_f1(metrics["per_class"], labels)[0],
+            "ece": expected_calibration_error(probabilities, labels)}
+
+
+def risk_coverage(correct: np.ndarray, scores: np.ndarray) -> dict:
+    """Accuracy of the most confident share of readings (lowest scores first) at COVERAGES, and AURC."""
+    ordered = correct[np.argsort(scores, kind="stable")].astype(float)
+    running_accuracy = np.cumsum(ordered) / np.arange(1, len(ordered) + 1)
+    at = {f"{coverage:.0%}": float(running_accuracy[max(1, round(coverage * len(ordered))) - 1])
+          for coverage in COVERAGES}
+    return {"accuracy_at_coverage": at, "aurc": float(np.mean(1 - running_accuracy))}
+
+
+def selective_report(readings: PipelineReadings) -> tuple[str, dict]:
+    """The lines and figures of the unsure flag on the faces found: all against confident, risk-coverage."""
+    probabilities, labels = readings.found
+    flagged, scores = readings.uncertain[readings.face_found], readings.uncertainty[readings.face_found]
+    everything, confident = selected_figures(probabilities, labels), \
+        selected_figures(probabilities[~flagged], labels[~flagged])
+    curve = risk_coverage(probabilities.argmax(1) == labels, scores) if len(labels) else {}
+    share = float(flagged.mean()) if len(flagged) else 0.0
+    lines = [f"unsure: {share:.3f} of the faces ({int(flagged.sum())} of {len(flagged)})",
+             f"{'readings':<12}{'faces':>7}{'accuracy':>10}{'macro-F1':>10}{'ECE':>8}"]
+    for name, figures in (("all", everything), ("confident", confident)):
+        lines.append(f"{name:<12}{figures['faces']:>7d}{figures['accuracy']:>10.4f}"
+                     f"{figures['macro_f1_present']:>10.4f}{figures['ece']:>8.4f}")
+    if curve:
+        lines.append("risk-coverage (by uncertainty score): accuracy at coverage "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in curve["accuracy_at_coverage"].items())
+                     + f"; AURC {curve['aurc']:.4f}")
+    return "\n".join(lines), {"unsure": share, "all": everything, "confident": confident, **curve}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,9 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     print(report)
     print(f"\nmacro-F1 over the {classes_present} classes present {macro_f1_present:.4f}; ECE {ece:.4f}; "
           f"mean top probability {probabilities.max(1).mean():.3f} against accuracy {metrics['accuracy']:.3f}")
+    selective_lines, selective = selective_report(readings)
+    print("\n" + selective_lines)
     if args.json:
         args.json.write_text(json.dumps({**metrics, "no_face": float(no_face), "ece": ece, "photos": len(photos),
-                                         "macro_f1_present": macro_f1_present}, indent=2))
+                                         "macro_f1_present": macro_f1_present, "selective": selective}, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"  # measured faster on a 2-core CPU: `python -m bench.latency --backends onnx,torch`
 SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weights file it was exported from
+FORMAT_KEY, FORMAT = "export_format", "3"  # ONNX metadata: the export's format (training/export.py says what
+# each adds); an export of another format is not used
 INFO_KEY = "model_info"  # ONNX metadata entry: JSON of the classes and the name, so no torch.load is needed
 NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 _cpu_threads: int | None = None  # set_cpu_threads()
@@ -130,9 +132,10 @@ def make_runner(build_module: Callable[[], torch.nn.Module], weights: Path, devi
             log.warning("%s is missing (run `python -m training.export`): %s runs on torch", onnx_file, weights.name)
         else:
             runner = OnnxRunner(onnx_file)
-            if runner.source_sha256 == file_sha256(weights):
+            if runner.source_sha256 == file_sha256(weights) and runner.metadata.get(FORMAT_KEY) == FORMAT:
                 return runner
-            log.warning("%s was exported from other weights than %s: it runs on torch", onnx_file, weights.name)
+            log.warning("%s was exported from other weights than %s or in an older format (run "
+                        "`python -m training.export`): it runs on torch", onnx_file, weights.name)
     return TorchRunner(build_module(), device)
 
 

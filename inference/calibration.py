@@ -21,17 +21,22 @@ def calibration_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".calibration.json")
 
 
-def load_temperature(weights: Path) -> float:
-    """The temperature stored beside a weights file, or 1.0 (uncalibrated) when there is none, or when
-    it was fitted for other weights (retrained since: refit it)."""
+def load_calibration(weights: Path) -> dict:
+    """The calibration record stored beside a weights file, or {} when there is none, or when it was fitted
+    for other weights (retrained since: refit it)."""
     path = calibration_path(weights)
     if not path.is_file():
-        return 1.0
+        return {}
     record = json.loads(path.read_text())
     if record.get("weights_sha256") != hashlib.sha256(Path(weights).read_bytes()).hexdigest():
-        log.warning("%s was fitted for other weights than %s: probabilities are left uncalibrated", path, weights)
-        return 1.0
-    return float(record["temperature"])
+        log.warning("%s was fitted for other weights than %s: it is not used", path, weights)
+        return {}
+    return record
+
+
+def load_temperature(weights: Path) -> float:
+    """The stored temperature, or 1.0 (uncalibrated) without a record for these weights."""
+    return float(load_calibration(weights).get("temperature", 1.0))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

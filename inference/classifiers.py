@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, Runner, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
+from inference.uncertainty import load_uncertainty_rule, member_probabilities
+
+Output = TypeVar("Output", np.ndarray, list[np.ndarray])
 
 
 class Classifier:
@@ -46,18 +50,21 @@ def gray_batch(crops: np.ndarray) -> np.ndarray:
     return ((crops.astype(np.float32) / 255 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
 
-def mirror_averaged(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
-    """Flip test-time augmentation: the mean of run's outputs for the inputs and their mirror images
-    (one batch of both; faces are left-right symmetric in meaning)."""
+def mirror_averaged(run: Callable[[np.ndarray], Output], inputs: np.ndarray) -> Output:
+    """Flip test-time augmentation: the mean of run's output (or of each of its outputs) for the inputs and
+    their mirror images (one batch of both; faces are left-right symmetric in meaning)."""
     both = run(np.concatenate([inputs, inputs[..., ::-1]]))
+    if isinstance(both, list):
+        return [(output[:len(inputs)] + output[len(inputs):]) / 2 for output in both]
     return (both[:len(inputs)] + both[len(inputs):]) / 2
 
 
 def emotion_net(weights: Path, device: str):
-    """The torch network (imported only for the torch backend, or when no export is usable)."""
-    from inference.emotion_net import load_weights
+    """The torch network with its members' logits as a second output, as exported (imported only for the torch
+    backend, or when no export is usable)."""
+    from inference.emotion_net import WithMemberLogits, load_weights
 
-    return load_weights(str(weights), device)[0]
+    return WithMemberLogits(load_weights(str(weights), device)[0])
 
 
 def emotion_net_info(weights: Path) -> dict:
@@ -79,7 +86,23 @@ class EmotionClassifier(Classifier):
     def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
         runner = make_runner(lambda: emotion_net(weights, device), weights, device, backend)
         super().__init__(runner, weights, FACE_INPUT_SIZE, emotion_net_info)
+        self.uncertainty_rule = load_uncertainty_rule(weights)
+
+    def both_logits(self, crops: np.ndarray, flip_tta: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The ensemble's logits (N, classes) and its members' (N, members, classes), each the mean over the
+        crop and its mirror image with `flip_tta`."""
+        inputs = gray_batch(crops)
+        ensemble, members = mirror_averaged(self.runner.outputs, inputs) if flip_tta else self.runner.outputs(inputs)
+        return ensemble, members  # exactly two outputs: WithMemberLogits
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
-        inputs = gray_batch(crops)
-        return mirror_averaged(self.runner, inputs) if flip_tta else self.runner(inputs)
+        return self.both_logits(crops, flip_tta)[0]
+
+    def read(self, crops: np.ndarray, flip_tta: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities (N, classes) and how unsure each reading is (N,): the stored rule's score
+        (inference/uncertainty.py), from the probabilities and the members' own probabilities."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.classes))), np.zeros(0)
+        ensemble, members = self.both_logits(crops, flip_tta)
+        probabilities = softmax(ensemble, self.temperature)
+        return probabilities, self.uncertainty_rule.score(probabilities, member_probabilities(members))

@@ -99,6 +99,24 @@ class EmotionEnsemble(nn.Module):
         return {"arch": "ensemble", "members": [member.config() for member in self.members]}
 
 
+class WithMemberLogits(nn.Module):
+    """A network with a second output: each member's logits (N, members, classes); a single network is its own
+    one member. The first output is the network's own (an ensemble's mean log-probabilities, computed from the
+    same member logits). The classifier serves this, on torch and in the ONNX export, so the app can tell
+    when the members disagree (inference/uncertainty.py)."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(self.network, EmotionEnsemble):
+            logits = self.network(images).float()
+            return logits, logits[:, None]
+        members = torch.stack([member(images).float() for member in self.network.members], 1)
+        return members.log_softmax(2).mean(1), members
+
+
 ARCHITECTURES = ("vgg", "efficientnet-lite0")  # the ones training.train trains; ensembles come from training.ensemble
 
 

@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from inference.backends import default_device, requested_backend
 from inference.align import aligned_gray_crops
 from inference.cat_emotion import cat_emotion_classifier
-from inference.classifiers import EmotionClassifier
+from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import dog_face_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
@@ -46,6 +47,8 @@ class FaceResult:
     score: float
     emotions: dict[str, float]
     top: str | None
+    uncertainty: float | None = None  # faces: the estimated chance the top emotion is wrong (inference/uncertainty.py)
+    uncertain: bool | None = None  # faces: the page says "unsure"; None for kinds without the rule (pets)
 
 
 @dataclass
@@ -71,7 +74,26 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     timings[stage] = (time.perf_counter() - started) * 1000
 
 
-Classified = tuple[dict[str, float], str | None]  # emotions and top label of one detection
+class Classified(NamedTuple):
+    """One detection's emotions and top label; for faces, also how unsure the reading is."""
+
+    emotions: dict[str, float]
+    top: str | None
+    uncertainty: float | None = None
+    uncertain: bool | None = None
+
+
+def _readings(model: Classifier, crops: np.ndarray, flip_tta: bool) -> list[Classified]:
+    """Each crop's classification; the face classifier adds its uncertainty score and flag."""
+    if isinstance(model, EmotionClassifier):
+        probabilities, scores = model.read(crops, flip_tta)
+        flags = model.uncertainty_rule.unsure(scores)
+    else:
+        probabilities = model.predict(crops, flip_tta)
+        scores, flags = [None] * len(crops), [None] * len(crops)
+    return [Classified(_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())],
+                       None if score is None else round(float(score), 4), None if flag is None else bool(flag))
+            for row, score, flag in zip(probabilities, scores, flags)]
 
 
 def _append(found: list[list[Detection]], pets: list[tuple[int, list[Detection]]]) -> None:
@@ -167,7 +189,7 @@ class Pipeline:
                        flip_tta: bool = True) -> list[list[Classified]]:
         """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another,
         all cat crops in a third (a kind without a model keeps no emotions and no top label)."""
-        results: list[list[Classified]] = [[({}, None)] * len(found) for found in detections]
+        results: list[list[Classified]] = [[Classified({}, None)] * len(found) for found in detections]
         models = [(DetectionKind.HUMAN, self.classifier, face_crops),
                   (DetectionKind.DOG, self.dog_classifier, dog_crops),
                   (DetectionKind.CAT, self.cat_classifier, pet_crops)]
@@ -177,8 +199,8 @@ class Pipeline:
                 continue
             crops = np.concatenate([crop(frame, [det for det in found if det.kind == kind], model.input_size)
                                     for frame, found in zip(frames, detections)])
-            for (f, d), row in zip(places, model.predict(crops, flip_tta)):
-                results[f][d] = (_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())])
+            for (f, d), reading in zip(places, _readings(model, crops, flip_tta)):
+                results[f][d] = reading
         return results
 
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
@@ -212,8 +234,8 @@ class Pipeline:
         detections = self.detect_photo(image.rgb, timings)
         with _timed(timings, "crop+classify"):
             classified = self.classify_batch([image.rgb], [detections])[0]
-        faces = [FaceResult(kind=d.kind, box=[round(v) for v in d.box], score=d.score, emotions=emotions, top=top)
-                 for d, (emotions, top) in zip(detections, classified)]
+        faces = [FaceResult(d.kind, [round(v) for v in d.box], d.score, *reading)
+                 for d, reading in zip(detections, classified)]
         return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
                            models=self.models, timings_ms=timings)
 

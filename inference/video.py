@@ -208,6 +208,7 @@ class TimelinePoint(TypedDict):
     t: float
     box: list[int]
     emotions: dict[str, float]
+    uncertain: bool | None  # this frame's face reading was unsure (inference/uncertainty.py); None for pets
 
 
 # A moment the dominant emotion changes ("from" is a keyword, hence the functional form).
@@ -224,6 +225,8 @@ class VideoTrack:
     summary: TrackSummary
     timeline: list[TimelinePoint]
     transitions: list[Transition]
+    uncertainty: float | None = None  # faces: the frames' mean uncertainty score
+    uncertain: bool | None = None  # faces: most frames were unsure
 
 
 @dataclass
@@ -237,6 +240,8 @@ class TrackResult:
     boxes: list[list[int]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     raw: list[np.ndarray] = field(default_factory=list)
+    uncertainty: list[float | None] = field(default_factory=list)
+    uncertain: list[bool | None] = field(default_factory=list)
 
     def finish(self, alpha: float) -> VideoTrack:
         """Smooth the probabilities over time (alpha) and summarise the track."""
@@ -244,11 +249,14 @@ class TrackResult:
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
         summary, transitions = summarize(self.times, smoothed, classes)
         timeline: list[TimelinePoint] = [
-            {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)}}
-            for t, box, row in zip(self.times, self.boxes, smoothed)
+            {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
+             "uncertain": flag}
+            for t, box, row, flag in zip(self.times, self.boxes, smoothed, self.uncertain)
         ]
+        rated = None not in self.uncertain
         return VideoTrack(self.track_id, self.kind, round(float(np.mean(self.scores)), 4), summary, timeline,
-                          transitions)
+                          transitions, round(float(np.mean(self.uncertainty)), 4) if rated else None,
+                          bool(np.mean(self.uncertain) > 0.5) if rated else None)
 
 
 @dataclass
@@ -330,12 +338,14 @@ class VideoAnalyzer:
         for offset, (timestamp, detections, classified) in enumerate(
                 zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
             ids = tracker.update(first_index + offset, [d.box for d in detections], [d.kind for d in detections])
-            for detection, track_id, (emotions, _) in zip(detections, ids, classified):
-                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind, tuple(emotions)))
+            for detection, track_id, reading in zip(detections, ids, classified):
+                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind, tuple(reading.emotions)))
                 track.times.append(timestamp)
                 track.boxes.append([round(v) for v in detection.box])
                 track.scores.append(detection.score)
-                track.raw.append(np.array(list(emotions.values())))
+                track.raw.append(np.array(list(reading.emotions.values())))
+                track.uncertainty.append(reading.uncertainty)
+                track.uncertain.append(reading.uncertain)
             if len(detections) > poster[0]:
                 poster = (len(detections), timestamp, frames[offset])
         return poster

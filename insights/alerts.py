@@ -20,17 +20,21 @@ class Rule:
 
 
 def check_rule(history: History, rule: Rule, now: datetime) -> dict:
-    """{"fired", "share", "count", "matching", "days": [{"date", "count", "matching"}], ...} for the window
-    of the last `rule.days` days; fires when at least MIN_APPEARANCES fall in it and the share of them
-    whose top emotion is `rule.emotion` exceeds `rule.share`."""
+    """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching"}], ...} for the
+    window of the last `rule.days` days; fires when at least MIN_APPEARANCES fall in it and the share of them
+    whose top emotion is `rule.emotion` exceeds `rule.share`. Readings flagged unsure are left out (an alert
+    must not fire from the model's guesses); "unsure" says how many were."""
     since = now - timedelta(days=rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
-    window = [(moment, top) for moment, top in zip(history.times, history.tops) if since < moment <= now]
+    in_window = [since < moment <= now for moment in history.times]
+    window = [(moment, top) for moment, top, inside, unsure in zip(history.times, history.tops, in_window,
+                                                                   history.flagged) if inside and not unsure]
     matching = [moment for moment, top in window if top == index]
     per_day, matching_per_day = Counter(m.date() for m, _ in window), Counter(m.date() for m in matching)
     share = len(matching) / len(window) if window else 0.0
     return {"fired": len(window) >= MIN_APPEARANCES and share > rule.share, "share": round(share, 4),
             "count": len(window), "matching": len(matching), "since": since.date().isoformat(),
+            "unsure": sum(inside and unsure for inside, unsure in zip(in_window, history.flagged)),
             "enough": len(window) >= MIN_APPEARANCES, "needed": MIN_APPEARANCES,
             "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day]}
                      for day in sorted(per_day)]}

@@ -119,12 +119,13 @@ def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str |
             (second, second), (f" {share[second]:.0%}", None)]
 
 
-def clip_story(timeline: list[dict], share: dict[str, float]) -> ClipStory | None:
-    """The story of a track's timeline (None without an emotion model): unsure when the stretches' emotions
-    had a mean probability, weighted by time, below the wording threshold."""
+def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = False) -> ClipStory | None:
+    """The story of a track's timeline (None without an emotion model): unsure when the track's readings were
+    flagged `uncertain` (most frames: inference/uncertainty.py), or when the stretches' emotions had a mean
+    probability, weighted by time, below the wording threshold."""
     parts = stretches(timeline)
     if not parts:
         return None
     total = sum(part.seconds for part in parts) or 1.0
     confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
-    return ClipStory(parts, tell(parts, share), confidence < UNSURE_BELOW)
+    return ClipStory(parts, tell(parts, share), uncertain or confidence < UNSURE_BELOW)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -16,16 +16,19 @@ class History:
     times: list[datetime]
     vectors: np.ndarray  # (n, classes), rows sum to 1
     analysis_ids: list[int]
+    unsure: list[bool] = field(default_factory=list)  # per appearance: the reading was flagged unsure (empty: none)
 
     @classmethod
-    def from_rows(cls, classes: tuple[str, ...], rows: list[tuple[datetime, dict[str, float], int]]) -> History:
-        """Build from (time, {emotion: probability}, analysis id) rows in any order; missing emotions count 0."""
+    def from_rows(cls, classes: tuple[str, ...], rows: list[tuple]) -> History:
+        """Build from (time, {emotion: probability}, analysis id[, flagged unsure]) rows in any order; missing
+        emotions count 0, a missing or null flag as not unsure (analyses made before the rule)."""
         rows = sorted(rows, key=lambda row: row[0])
-        vectors = np.array([[emotions.get(label, 0.0) for label in classes] for _, emotions, _ in rows],
+        vectors = np.array([[row[1].get(label, 0.0) for label in classes] for row in rows],
                            dtype=np.float64).reshape(len(rows), len(classes))
         totals = vectors.sum(1, keepdims=True)
         vectors = np.divide(vectors, totals, out=np.zeros_like(vectors), where=totals > 0)
-        return cls(classes, [row[0] for row in rows], vectors, [row[2] for row in rows])
+        return cls(classes, [row[0] for row in rows], vectors, [row[2] for row in rows],
+                   [bool(row[3]) if len(row) > 3 else False for row in rows])
 
     def __len__(self) -> int:
         return len(self.times)
@@ -33,6 +36,11 @@ class History:
     @property
     def tops(self) -> np.ndarray:
         return self.vectors.argmax(1)
+
+    @property
+    def flagged(self) -> list[bool]:
+        """Per appearance, whether its reading was flagged unsure."""
+        return self.unsure or [False] * len(self.times)
 
 
 def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> Phrase:

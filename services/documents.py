@@ -21,16 +21,25 @@ def suggestion_document(suggestion: Suggestion | None) -> dict | None:
     return suggestion.document() if suggestion else None
 
 
+def uncertainty_fields(detection: Detection) -> dict:
+    """`uncertain`: whether the page calls the face's reading unsure; `uncertainty`: the estimated chance its top
+    emotion is wrong (inference/uncertainty.py). Both null for animals and for analyses made before the rule;
+    a video track's are its frames' (each timeline point of a face has its own `uncertain`)."""
+    return {"uncertain": detection.uncertain, "uncertainty": detection.uncertainty}
+
+
 def detection_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
     """A photo's face or animal; `position` is its number in URLs (…/detections/POSITION/…)."""
     return {"position": detection.position, "kind": detection.kind, "box": detection.box,
             "score": round(detection.score, 4), "emotions": detection.emotions, "top": detection.top,
-            "subject": detection.subject_id, "suggestion": suggestion_document(suggestion)}
+            **uncertainty_fields(detection), "subject": detection.subject_id,
+            "suggestion": suggestion_document(suggestion)}
 
 
 def track_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
     """A video's track; `track_id` is its number in URLs (…/detections/TRACK_ID/…)."""
     return {"track_id": detection.track_id, "kind": detection.kind, "summary": detection.summary,
+            **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 

@@ -45,7 +45,8 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     cached = _history_cache.get(subject.id)
     if cached and cached[0] == key:
         return cached[1]
-    query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id)
+    query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id,
+                                                         Detection.uncertain)
     history = History.from_rows(classes, [tuple(row) for row in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history

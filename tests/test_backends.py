@@ -87,7 +87,8 @@ def test_the_export_writes_prelus_as_scales_with_the_same_outputs():
 def test_an_export_in_an_older_format_is_redone(tmp_path):
     import onnx
 
-    from training.export import FORMAT_KEY, MODELS, up_to_date
+    from inference.backends import FORMAT_KEY
+    from training.export import MODELS, up_to_date
 
     model = MODELS["mtcnn p-net"]
     assert up_to_date(model, onnx_path_for(model.weights))

@@ -64,6 +64,9 @@ def test_two_faces_are_tracked_through_the_clip(two_face_video):
         xs = [p["box"][0] for p in track.timeline]
         assert xs == sorted(xs)  # the faces drift right
         assert sum(track.summary["share"].values()) == pytest.approx(1, abs=1e-3)
+        flags = [p["uncertain"] for p in track.timeline]  # each frame's face reading has its own flag
+        assert all(isinstance(flag, bool) for flag in flags)
+        assert track.uncertain == (sum(flags) > len(flags) / 2) and 0 <= track.uncertainty <= 1
 
 
 def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_face_video):
@@ -80,8 +83,9 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert document["media"] == "video" and document["fps_sampled"] == 4.0
     assert document["duration"] == pytest.approx(3.0, abs=0.1)
     track = document["tracks"][0]
-    assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions", "subject", "suggestion"}
-    assert set(track["timeline"][0]) >= {"t", "emotions"}
+    assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions", "subject", "suggestion",
+                          "uncertain", "uncertainty"}
+    assert set(track["timeline"][0]) >= {"t", "emotions", "uncertain"} and isinstance(track["uncertain"], bool)
 
 
 def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_video):

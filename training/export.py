@@ -14,7 +14,8 @@ as per-channel scales inside its layout of 8-channel blocks, where a PRelu makes
 plain layout and back. The others (10 and 28 channels, P-Net's and R-Net's first) stay PRelu: padded
 to whole blocks they got slower. Same outputs within 2e-6; P-Net, R-Net and O-Net on the 1-face and
 4-face 1024 px photos of bench.latency, 2 cores: 66 -> 60, 44 -> 42 and 20 -> 16 ms. An export in
-an older format is redone. --check runs both backends on random inputs and prints the largest
+an older format is redone (format 2: the scaled PReLUs; 3: the face classifier's second output, each
+member's logits, `emotion_net.WithMemberLogits`). --check runs both backends on random inputs and prints the largest
 difference of the outputs (probabilities for classifiers).
 """
 
@@ -32,19 +33,17 @@ import numpy as np
 import torch
 
 from inference import mtcnn
-from inference.backends import INFO_KEY, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
+from inference.backends import FORMAT, FORMAT_KEY, INFO_KEY, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
 from inference.calibration import softmax
-from inference.classifiers import emotion_net_info
+from inference.classifiers import emotion_net, emotion_net_info
 from inference.detectors import mtcnn_network
 from inference.dog_emotion import dog_head_info
 from inference.dog_net import DogEmotionNet, load_head
-from inference.emotion_net import load_weights
 from inference.pet_species import pet_crop_info, pet_crop_net
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, FACE_INPUT_SIZE, HUMAN_WEIGHTS, ONNX_DIR
 from inference.specs import PET_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as DOG_INPUT_SIZE
 
-FORMAT_KEY, FORMAT = "export_format", "2"  # ONNX metadata: 2 = PReLUs of whole channel blocks as scales and a ReLU
 CHANNEL_BLOCK = 8  # ONNX Runtime's blocked layout on AVX2 (16 on AVX-512: MTCNN's 16 to 256 are whole there too)
 
 
@@ -59,7 +58,7 @@ class Model:
 
 MTCNN_FOLDER = mtcnn.weights_folder()
 MODELS: dict[str, Model] = {
-    "human": Model(HUMAN_WEIGHTS, lambda: load_weights(str(HUMAN_WEIGHTS))[0], (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE),
+    "human": Model(HUMAN_WEIGHTS, lambda: emotion_net(HUMAN_WEIGHTS, "cpu"), (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE),
                    read_info=emotion_net_info),
     "dog": Model(DOG_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)),
                  (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
@@ -124,9 +123,16 @@ def largest_difference(model: Model, module: torch.nn.Module, path: Path) -> flo
     """Max |torch - ONNX Runtime| over the outputs for 8 random inputs (classifiers: their probabilities)."""
     inputs = np.random.default_rng(0).standard_normal((8, *model.input_shape)).astype(np.float32)
     pairs = zip(TorchRunner(module, torch.device("cpu")).outputs(inputs), OnnxRunner(path).outputs(inputs))
-    if model.read_info is not None:  # classifiers: their logits first (the pet-crop network adds head boxes)
-        pairs = [(softmax(ours), softmax(theirs)) if ours.shape[1] > 4 else (ours, theirs) for ours, theirs in pairs]
+    if model.read_info is not None:  # classifiers: their logits first (the pet-crop network adds head boxes,
+        # the face classifier its members' logits, whose probabilities are compared)
+        pairs = [(softmax_last(ours), softmax_last(theirs)) if ours.shape[-1] > 4 else (ours, theirs)
+                 for ours, theirs in pairs]
     return max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
+
+
+def softmax_last(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis (classes) of logits of any shape."""
+    return softmax(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
 
 
 def up_to_date(model: Model, path: Path) -> bool:

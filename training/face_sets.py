@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.labels import HUMAN_EMOTIONS
-from inference.pipeline import Pipeline
+from inference.labels import HUMAN_EMOTIONS, DetectionKind
+from inference.pipeline import FaceResult, Pipeline
 from training.data import IMAGE_SUFFIXES
 
 MUXSPACE_LABELS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
@@ -93,11 +93,14 @@ def labelled_photos(folder: Path, classes: tuple[str, ...] = HUMAN_EMOTIONS, per
 @dataclass
 class PipelineReadings:
     """What the app showed for each labelled photo: probabilities of its largest face (NaN rows where no
-    face was found), the labels, and which photos had no face."""
+    face was found), the labels, which photos had no face, and the largest face's uncertainty score and
+    "unsure" flag (NaN and False without a face)."""
 
     probabilities: np.ndarray
     labels: np.ndarray
     face_found: np.ndarray
+    uncertainty: np.ndarray
+    uncertain: np.ndarray
 
     @property
     def found(self) -> tuple[np.ndarray, np.ndarray]:
@@ -105,24 +108,25 @@ class PipelineReadings:
         return self.probabilities[self.face_found], self.labels[self.face_found]
 
 
-def largest_face_probabilities(pipeline: Pipeline, data: bytes, classes: tuple[str, ...]) -> np.ndarray | None:
-    """The probabilities the app shows for the largest face of an uploaded photo, None without a face."""
-    faces = [face for face in pipeline.analyze_bytes(data).detections if face.kind == "human"]
+def largest_face(pipeline: Pipeline, data: bytes) -> FaceResult | None:
+    """The app's reading of the largest face of an uploaded photo, None without a face."""
+    faces = [face for face in pipeline.analyze_bytes(data).detections if face.kind == DetectionKind.HUMAN]
     if not faces:
         return None
-    largest = max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
-    return np.asarray([largest.emotions[name] for name in classes])
+    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
 
 
 def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
                           classes: tuple[str, ...] = HUMAN_EMOTIONS) -> PipelineReadings:
     """Every photo's file bytes through `Pipeline.analyze_bytes`, as an upload goes."""
-    rows = [largest_face_probabilities(pipeline, path.read_bytes(), classes) for path, _ in photos]
-    found = np.asarray([row is not None for row in rows], dtype=bool)
-    missing = np.full(len(classes), np.nan)
-    return PipelineReadings(np.stack([missing if row is None else row for row in rows]) if rows
-                            else np.zeros((0, len(classes))),
-                            np.asarray([label for _, label in photos], dtype=np.int64), found)
+    faces = [largest_face(pipeline, path.read_bytes()) for path, _ in photos]
+    missing = [np.nan] * len(classes)
+    probabilities = np.array([[face.emotions[name] for name in classes] if face else missing for face in faces],
+                             dtype=np.float64).reshape(len(faces), len(classes))
+    return PipelineReadings(probabilities, np.asarray([label for _, label in photos], dtype=np.int64),
+                            np.asarray([face is not None for face in faces], dtype=bool),
+                            np.array([face.uncertainty if face else np.nan for face in faces], dtype=np.float64),
+                            np.array([bool(face and face.uncertain) for face in faces], dtype=bool))
 
 
 def main(argv: list[str] | None = None) -> None:

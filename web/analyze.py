@@ -37,6 +37,8 @@ COMMENTS = {
     "neutral": _l("Calm and composed: a classic poker face."),
     "relaxed": _l("Loose and at ease. All is well in the world."),
 }
+UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
+                       "this reading is more likely wrong than right.")
 UNSURE_COMMENT = _l("The model is not sure about this one: no emotion stands out, so take the chart with a pinch "
                     "of salt.")
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
@@ -96,6 +98,7 @@ def result(analysis_id: int):
                            owner=owner, assign_forms=assign_forms,
                            suggested=identity.suggestions(analysis) if owner else {},
                            found=found([d.kind for d in analysis.detections]), unsure_comment=UNSURE_COMMENT,
+                           uncertain_comment=UNCERTAIN_COMMENT,
                            **extra)
 
 
@@ -108,7 +111,8 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     tolerance = 0.75 / (analysis.fps_sampled or 1.0)
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
-            "stories": {d.id: clip_story(d.timeline or [], d.summary["share"]) for d in classified},
+            "stories": {d.id: clip_story(d.timeline or [], d.summary["share"], bool(d.uncertain))
+                        for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "seconds": seconds,
             "boxes_now": boxes_at(tracks, seconds, tolerance)}
 

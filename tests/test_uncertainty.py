@@ -1,0 +1,168 @@
+"""Honest uncertainty: the ensemble's members' outputs reach inference on both backends, the "unsure" rule flags
+members that disagree and leaves a confident real reading alone, the flag reaches the API and the pages, and
+unsure readings do not make an alert fire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import torch
+
+from extensions import db
+from inference.backends import OnnxRunner, onnx_path_for
+from inference.classifiers import EmotionClassifier
+from inference.labels import HUMAN_EMOTIONS
+from inference.pipeline import Pipeline, face_crops
+from inference.specs import HUMAN_WEIGHTS
+from inference.uncertainty import MEMBERS_SPLIT, load_uncertainty_rule, signals
+from insights.alerts import Rule, check_rule
+from insights.history import History
+from models import Analysis, Detection, Subject, utcnow
+from tests.conftest import csrf_token, jpeg_bytes, upload
+
+HAPPY, SAD = HUMAN_EMOTIONS.index("happy"), HUMAN_EMOTIONS.index("sad")
+
+
+def one_hot_ish(index: int, sure: float) -> np.ndarray:
+    """Probabilities with `sure` on one class and the rest spread evenly."""
+    row = np.full(len(HUMAN_EMOTIONS), (1 - sure) / (len(HUMAN_EMOTIONS) - 1))
+    row[index] = sure
+    return row
+
+
+@pytest.fixture(scope="module", params=["onnx", "torch"])
+def pipeline(request):
+    if request.param == "onnx" and not onnx_path_for(HUMAN_WEIGHTS).is_file():
+        pytest.skip("no ONNX exports: run `python -m training.export` (the set-up does)")
+    return Pipeline(device="cpu", backend=request.param)
+
+
+def test_members_that_disagree_make_a_reading_unsure():
+    """Constructed member outputs: two members each sure of a different emotion (their geometric mean is flat)
+    against two members sure of the same one."""
+    split = np.stack([one_hot_ish(HAPPY, 0.9), one_hot_ish(SAD, 0.9)])[None]
+    agreed = np.stack([one_hot_ish(HAPPY, 0.95), one_hot_ish(HAPPY, 0.9)])[None]
+    shown_split, shown_agreed = one_hot_ish(HAPPY, 0.45)[None], one_hot_ish(HAPPY, 0.9)[None]
+    features = signals(np.concatenate([shown_split, shown_agreed]), np.concatenate([split, agreed]))
+    assert features[0, 1] > 0.5 and features[0, 2] == 1  # Jensen-Shannon divergence, split vote
+    assert features[1, 1] < 0.01 and features[1, 2] == 0
+    for rule in (load_uncertainty_rule(HUMAN_WEIGHTS), MEMBERS_SPLIT):
+        assert rule.unsure(rule.score(shown_split, split)).all()
+        assert not rule.unsure(rule.score(shown_agreed, agreed)).any()
+
+
+def test_the_shipped_rule_is_the_fitted_one():
+    rule = load_uncertainty_rule(HUMAN_WEIGHTS)
+    assert rule != MEMBERS_SPLIT and 0 < rule.threshold < 1
+    assert rule.coefficients[1] > 0  # more disagreement, more unsure
+
+
+def test_a_real_face_read_confidently_is_not_unsure_on_either_backend(pipeline, astronaut):
+    face = pipeline.analyze_bytes(jpeg_bytes(astronaut)).detections[0]
+    assert face.top == "happy" and face.emotions["happy"] > 0.7
+    assert face.uncertain is False and 0 <= face.uncertainty < pipeline.classifier.uncertainty_rule.threshold
+
+
+def test_torch_and_onnx_give_the_same_members_and_the_same_flag(astronaut):
+    if not onnx_path_for(HUMAN_WEIGHTS).is_file():
+        pytest.skip("no ONNX exports")
+    onnx, plain = EmotionClassifier(HUMAN_WEIGHTS, "cpu", "onnx"), EmotionClassifier(HUMAN_WEIGHTS, "cpu", "torch")
+    assert isinstance(onnx.runner, OnnxRunner)
+    detector = Pipeline(device="cpu", backend="torch").detector
+    crops = face_crops(astronaut, detector.detect(astronaut), 48)
+    rng = np.random.default_rng(0)  # and crops that are no face at all, where the members may disagree
+    crops = np.concatenate([crops, rng.integers(0, 255, (6, 48, 48), dtype=np.uint8)])
+    for flip_tta in (True, False):
+        ensemble, members = onnx.both_logits(crops, flip_tta)
+        torch_ensemble, torch_members = plain.both_logits(crops, flip_tta)
+        assert members.shape == (len(crops), 2, len(HUMAN_EMOTIONS))
+        np.testing.assert_allclose(members, torch_members, atol=1e-4)
+        np.testing.assert_allclose(ensemble, torch_ensemble, atol=1e-4)
+        if not flip_tta:  # the ensemble is the mean of its members' log-probabilities
+            expected = torch.from_numpy(members).log_softmax(2).mean(1).numpy()
+            np.testing.assert_allclose(ensemble, expected, atol=1e-5)
+        onnx_scores, torch_scores = onnx.read(crops, flip_tta)[1], plain.read(crops, flip_tta)[1]
+        np.testing.assert_allclose(onnx_scores, torch_scores, atol=1e-4)
+        np.testing.assert_array_equal(onnx.uncertainty_rule.unsure(onnx_scores),
+                                      plain.uncertainty_rule.unsure(torch_scores))
+
+
+def test_unsure_readings_are_left_out_of_an_alert():
+    now = utcnow()
+    sad = one_hot_ish(SAD, 0.8)
+    times = [now - timedelta(hours=12 * i) for i in range(8, 0, -1)]
+    vectors = np.tile(sad, (8, 1))
+    sure = check_rule(History(HUMAN_EMOTIONS, times, vectors, list(range(8))), Rule("sad", 0.5, 7), now)
+    assert sure["fired"] and sure["unsure"] == 0
+    unsure = check_rule(History(HUMAN_EMOTIONS, times, vectors, list(range(8)), [True] * 7 + [False]),
+                        Rule("sad", 0.5, 7), now)
+    assert not unsure["fired"] and unsure["count"] == 1 and unsure["unsure"] == 7
+
+
+def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count: int, uncertain: bool | None):
+    with app.app_context():
+        for hours in range(count):
+            analysis = Analysis(user_id=user_id, original_name=f"face{hours}.jpg", stored_name=uuid.uuid4().hex,
+                                format="jpeg", width=10, height=10, created_at=utcnow() - timedelta(hours=hours + 1))
+            analysis.detections.append(Detection(position=1, kind="human", x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=emotions, top=max(emotions, key=emotions.get),
+                                                 subject_id=subject_id, uncertain=uncertain,
+                                                 uncertainty=None if uncertain is None else 0.9 * uncertain))
+            db.session.add(analysis)
+        db.session.commit()
+
+
+def test_an_alert_does_not_fire_from_unsure_readings_in_the_app(app, client, alice):
+    with app.app_context():
+        subject = Subject(user_id=alice, name="Ana", kind="person")
+        db.session.add(subject)
+        db.session.commit()
+        ana = subject.id
+    sad = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.8))))
+    add_face_readings(app, alice, ana, sad, 6, uncertain=True)
+    token = csrf_token(client, f"/dashboard?subject={ana}")
+    page = client.post(f"/subjects/{ana}/alerts", data={"emotion": "sad", "percent": 50, "days": 7,
+                                                       "csrf_token": token}, follow_redirects=True)
+    assert "Alert added" in page.get_data(as_text=True) and "looked <span" not in page.get_data(as_text=True)
+    add_face_readings(app, alice, ana, sad, 3, uncertain=False)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "in 3 of 3 appearances (100%)" in page and "6 unsure readings were not counted." in page
+
+
+def test_the_flag_reaches_the_api_and_the_page_and_old_analyses_still_render(app, client, alice, astronaut_jpeg):
+    response = upload(client, astronaut_jpeg, "astronaut.jpg")
+    analysis_id = int(response.location.rsplit("/", 1)[1])
+    face = client.get(f"/api/v1/analyses/{analysis_id}").json["detections"][0]
+    assert face["uncertain"] is False and 0 <= face["uncertainty"] < 0.5
+    surprised = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HUMAN_EMOTIONS.index("surprise"), 0.7))))
+    with app.app_context():
+        subject = Subject(user_id=alice, name="Ana", kind="person")
+        db.session.add(subject)
+        db.session.commit()
+        ana = subject.id
+    add_face_readings(app, alice, ana, surprised, 1, uncertain=True)
+    add_face_readings(app, alice, ana, surprised, 1, uncertain=None)  # analysed before the rule existed
+    with app.app_context():
+        flagged, old = db.session.scalars(db.select(Analysis.id).where(Analysis.original_name == "face0.jpg")
+                                          .order_by(Analysis.id)).all()
+    page = client.get(f"/analyses/{flagged}").get_data(as_text=True)
+    assert "unsure, perhaps" in page and "the model&#39;s members disagree" in page
+    old_page = client.get(f"/analyses/{old}")
+    assert old_page.status_code == 200 and "unsure, perhaps" not in old_page.get_data(as_text=True)
+    document = client.get(f"/api/v1/analyses/{old}").json["detections"][0]
+    assert document["uncertain"] is None and document["uncertainty"] is None
+
+
+def test_the_video_page_says_unsure_for_a_track_whose_frames_were_mostly_unsure(app, client, alice, two_face_video):
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    with app.app_context():
+        tracks = db.session.scalars(db.select(Detection).order_by(Detection.track_id)).all()
+        assert all(isinstance(track.uncertain, bool) for track in tracks)
+        for track in tracks:
+            track.uncertain = track.track_id == tracks[0].track_id
+        db.session.commit()
+    page = client.get(response.location).get_data(as_text=True)
+    assert page.count("the model&#39;s members disagree") == 1 and "unsure, perhaps" in page
