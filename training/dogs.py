@@ -12,10 +12,10 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
 2. Split by group (no near-duplicate straddles two splits), stratified 80/10/10, fixed seed;
    --per-class caps each class after cleaning to keep feature extraction short on a CPU.
 3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square
-   (--crop centre), or (--crop face) on what the app reads: the largest dog's face (head box, 15%
-   margin) found by the app's pet path (SSD, species check, head box), its mirror image added to the
-   training split; a photo where the app finds no dog gives its centre square to training and is left
-   out of val and test (the app would not read it).
+   (--crop centre), or on the largest dog found by the app's pet path (SSD, species check, head box):
+   its face (--crop face: head box, 15% margin) or its body (--crop body: body box, 5% margin), the
+   mirror image added to the training split; a photo where the app finds no dog gives its centre
+   square to training and is left out of val and test (the app would not read it).
 4. Head: multinomial logistic regression on standardised features, class-balanced loss, weight
    decay chosen on val by macro-F1; test metrics printed, confusion matrix saved as PNG.
 5. Calibration: a temperature fitted on val, stored beside the head (<out stem>.calibration.json),
@@ -40,10 +40,10 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import calibration_path, softmax
 from inference.backbone import PooledFeatures
-from inference.crops import dog_face_crops
+from inference.crops import dog_face_crops, rgb_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
-from inference.pet_species import PetCropModel, ReviewedPet
+from inference.pet_species import BODY_MARGIN, PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
@@ -59,6 +59,7 @@ class CropKind(StrEnum):
 
     CENTRE = "centre"
     FACE = "face"
+    BODY = "body"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
     parser.add_argument("--crop", type=CropKind, choices=list(CropKind), default=CropKind.CENTRE,
-                        help="centre: the photo's centre square; face: the app's face crop of the largest dog")
+                        help="centre: the photo's centre square; face / body: the app's crop of the largest dog")
     parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
     return parser.parse_args(argv)
 
@@ -189,20 +190,26 @@ def largest_dog(pets: list[ReviewedPet]) -> ReviewedPet | None:
                default=None)
 
 
-class FaceCropper:
-    """The app's face crop of a photo's largest dog (SSD, species check, head box, 15% margin)."""
+class DogCropper:
+    """The largest dog the app finds in a photo (SSD, species check, head box), cropped as its face (head box,
+    15% margin) or its body (body box, 5% margin)."""
 
-    def __init__(self) -> None:
+    def __init__(self, crop: CropKind) -> None:
+        self.crop = crop
         self.detector, self.pet_crops = SSDPetDetector(), PetCropModel("cpu")
 
     def __call__(self, path: Path) -> np.ndarray | None:
         rgb = load_rgb(path)
         dog = largest_dog(self.pet_crops.review([rgb], self.detector.detect_batch([rgb]))[0])
-        return None if dog is None else dog_face_crops(rgb, [dog.as_found(rgb).box], INPUT_SIZE)[0]
+        if dog is None:
+            return None
+        if self.crop is CropKind.BODY:
+            return rgb_crops(rgb, [dog.body.box], INPUT_SIZE, BODY_MARGIN)[0]
+        return dog_face_crops(rgb, [dog.as_found(rgb).box], INPUT_SIZE)[0]
 
 
-def photo_crops(paths: list[Path], cropper: FaceCropper | None) -> tuple[np.ndarray, np.ndarray]:
-    """Crops at the model's input size and whether each is the app's face crop (else the centre square)."""
+def photo_crops(paths: list[Path], cropper: DogCropper | None) -> tuple[np.ndarray, np.ndarray]:
+    """Crops at the model's input size and whether each is the app's crop of a dog (else the centre square)."""
     faces = [cropper(path) if cropper else None for path in paths]
     crops = [face if face is not None else centre_square(path) for face, path in zip(faces, paths)]
     return np.stack(crops), np.array([face is not None for face in faces])
@@ -211,14 +218,14 @@ def photo_crops(paths: list[Path], cropper: FaceCropper | None) -> tuple[np.ndar
 def extract_features(paths: list[Path], cache: Path, crop: CropKind = CropKind.CENTRE, mirror: bool = False,
                      batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Pooled backbone features of each photo's crop (and, with `mirror`, of its mirror image after them), and
-    whether the crop is the app's face crop; cached."""
+    whether the crop is the app's crop of a dog; cached."""
     suffix = "" if crop is CropKind.CENTRE else f"-{crop}{'-mirror' if mirror else ''}"
     key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
     found_path = cache / f"found-{key}{suffix}.npy"
 
     def compute() -> np.ndarray:
         extractor = TorchRunner(PooledFeatures(), torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-        cropper = FaceCropper() if crop is CropKind.FACE else None
+        cropper = None if crop is CropKind.CENTRE else DogCropper(crop)
         chunks, mirrored, found = [], [], []
         for start in tqdm(range(0, len(paths), batch), desc=f"features ({crop})", mininterval=10):
             crops, is_face = photo_crops(paths[start:start + batch], cropper)
@@ -230,7 +237,7 @@ def extract_features(paths: list[Path], cache: Path, crop: CropKind = CropKind.C
         return np.concatenate(chunks + mirrored)
 
     features = cached(cache / f"features-{key}{suffix}.npy", compute)
-    found = np.load(found_path) if crop is CropKind.FACE else np.ones(len(paths), dtype=bool)
+    found = np.ones(len(paths), dtype=bool) if crop is CropKind.CENTRE else np.load(found_path)
     return features, found
 
 
@@ -271,11 +278,11 @@ def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out:
 
 def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
                    args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Features and labels per split. Face crops: the training split has each crop and its mirror image (a
+    """Features and labels per split. Crops of dogs: the training split has each crop and its mirror image (a
     photo without a dog gives its centre square); val and test keep only photos where the app finds a dog."""
     features, targets = {}, {}
     for name, indices in splits.items():
-        mirror = args.crop is CropKind.FACE and name == "train"
+        mirror = args.crop is not CropKind.CENTRE and name == "train"
         values, found = extract_features([paths[i] for i in indices], args.cache, args.crop, mirror)
         split_labels = labels[indices]
         if mirror:
