@@ -6,11 +6,10 @@ blurred background, on labelled photos the shipped model never trained on.
 The photos are the --split part of `python -m training.dogs --data DIR --per-class N` (the same cleaning,
 near-duplicate groups and seed, so none was trained on when --split is test). Each photo goes through the
 app's pet path (SSD, species check, head box: inference/pet_species.py); the largest dog is cropped four
-ways and read by the shipped model (inference/weights/dog_emotion_head.pt): the centre square of the photo
-(what the first model, a linear head, was trained on), the body box (5% margin), the face (head box,
-15% margin: what the app feeds)
-and the face with everything outside the head box blurred. Prints macro-F1 and accuracy per crop, and how
-many photos had no dog for the app.
+ways and read by the shipped model (inference/weights/dog_emotion_head.pt, trained on face crops): the
+centre square of the photo (what the first head was trained on), the body box (5% margin), the face (head
+box, 15% margin: what the app feeds) and the face with everything outside the head box blurred. Prints
+macro-F1 and accuracy per crop, and how many photos had no dog for the app.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from inference.pet_species import BODY_MARGIN, PetCropModel, ReviewedPet
 from training.data import load_rgb
-from training.dogs import clean, photo_hashes, split_indices
+from training.dogs import clean, largest_dog, photo_hashes, split_indices
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")
@@ -99,10 +98,9 @@ def main() -> None:
         all_centre.append(centre)
         all_labels.append(label)
         pets = pet_crops.review([rgb], detector.detect_batch([rgb]))[0]
-        dogs = [pet for pet in pets if pet.body.kind == "dog"]
-        if not dogs:
+        largest = largest_dog(pets)
+        if largest is None:
             continue
-        largest = max(dogs, key=lambda pet: (pet.body.box[2] - pet.body.box[0]) * (pet.body.box[3] - pet.body.box[1]))
         for name, crop in zip(CROPS, four_crops(rgb, largest, centre)):
             rows[name].append(crop)
         found_labels.append(label)

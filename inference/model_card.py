@@ -95,11 +95,12 @@ def _face_figures(card: str) -> dict:
 def _dog_figures(card: str) -> dict:
     section = _section(card, DOG_HEAD_WEIGHTS.name)
     split = _found(r"([\d,]+) train, [\d,]+ val,\s+([\d,]+) test", section, "the dog data's split")
-    test = _found(r"\*\*Test split\*\* \(([\d,]+) photos.*?accuracy ([\d.]+)", section, "the dog model's accuracy")
+    test = _found(r"\*\*Test split\*\* \(([\d,]+) photos(?:[^)]*?scored on the ([\d,]+))?.*?accuracy ([\d.]+)",
+                  section, "the dog model's accuracy")
     if _count(test.group(1)) != _count(split.group(2)):
         raise ValueError("The dog model card's test split and its test figures disagree.")
-    return {"dog_train_photos": _count(split.group(1)), "dog_test_photos": _count(test.group(1)),
-            "dog_accuracy": float(test.group(2)),
+    return {"dog_train_photos": _count(split.group(1)), "dog_test_photos": _count(test.group(2) or test.group(1)),
+            "dog_accuracy": float(test.group(3)),
             "dog_calibration_error": float(_calibration(DOG_HEAD_WEIGHTS)["test_ece_after"])}
 
 

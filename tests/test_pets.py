@@ -23,7 +23,8 @@ from inference.tracking import iou
 from models import Analysis
 from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
-from training.dogs import clean, difference_hashes, near_duplicate_groups, split_indices
+from training.dogs import (CropKind, DogCropper, clean, difference_hashes, near_duplicate_groups, photo_crops,
+                          split_indices)
 
 DATA = Path(__file__).parent / "data"
 needs_dog_model = pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
@@ -176,6 +177,23 @@ def test_the_head_box_lies_on_chelseas_head_and_a_dog_is_reported_by_it():
     as_a_dog = type(pet)(Detection(box=pet.body.box, score=0.9, kind="dog"), pet.head)
     inside = (max(0.0, x1), max(0.0, y1), min(451.0, x2), min(300.0, y2))  # the head box within the frame
     assert as_a_dog.as_found(cat).box == pytest.approx(inside) and pet.as_found(cat) == pet.body
+
+
+@needs_dog_model
+def test_the_dog_model_trains_on_the_crop_the_app_reads(tmp_path):
+    """training.dogs --crop face feeds the head what an upload feeds it; a photo without a dog falls back to its
+    centre square and is marked as such (val and test leave it out)."""
+    scene_path, coffee_path = tmp_path / "dingo.png", tmp_path / "coffee.png"
+    Image.fromarray(dog_scene("dingo-photo.png")[0]).save(scene_path)
+    Image.fromarray(skdata.coffee()).save(coffee_path)
+    crops, is_dog = photo_crops([scene_path, coffee_path], DogCropper(CropKind.FACE))
+    assert is_dog.tolist() == [True, False] and crops.shape == (2, INPUT_SIZE, INPUT_SIZE, 3)
+    uploaded = get_pipeline().analyze_bytes(scene_path.read_bytes()).detections
+    assert [found.kind for found in uploaded] == ["dog"]
+    trained_on = DogEmotionClassifier(DOG_HEAD_WEIGHTS, "cpu").predict(crops[:1], True)[0]
+    assert trained_on == pytest.approx([uploaded[0].emotions[label] for label in DOG_EMOTIONS], abs=1e-4)
+    body = DogCropper(CropKind.BODY)(scene_path)
+    assert body.shape == crops[0].shape and not np.array_equal(body, crops[0])
 
 
 @needs_dog_model

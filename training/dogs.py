@@ -11,7 +11,11 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
    with one label keeps one photo.
 2. Split by group (no near-duplicate straddles two splits), stratified 80/10/10, fixed seed;
    --per-class caps each class after cleaning to keep feature extraction short on a CPU.
-3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square.
+3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square
+   (--crop centre), or on the largest dog found by the app's pet path (SSD, species check, head box):
+   its face (--crop face: head box, 15% margin) or its body (--crop body: body box, 5% margin), the
+   mirror image added to the training split; a photo where the app finds no dog gives its centre
+   square to training and is left out of val and test (the app would not read it).
 4. Head: multinomial logistic regression on standardised features, class-balanced loss, weight
    decay chosen on val by macro-F1; test metrics printed, confusion matrix saved as PNG.
 5. Calibration: a temperature fitted on val, stored beside the head (<out stem>.calibration.json),
@@ -24,6 +28,7 @@ import argparse
 import hashlib
 import json
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +40,26 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import calibration_path, softmax
 from inference.backbone import PooledFeatures
+from inference.crops import dog_face_crops, rgb_crops
+from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
+from inference.pet_species import BODY_MARGIN, PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
+from training.data import load_rgb
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+
+class CropKind(StrEnum):
+    """Which part of a photo the head is trained on."""
+
+    CENTRE = "centre"
+    FACE = "face"
+    BODY = "body"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
+    parser.add_argument("--crop", type=CropKind, choices=list(CropKind), default=CropKind.CENTRE,
+                        help="centre: the photo's centre square; face / body: the app's crop of the largest dog")
     parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
     return parser.parse_args(argv)
 
@@ -164,17 +183,62 @@ def photo_hashes(paths: list[Path], cache: Path) -> list[tuple[int, int] | None]
     return [(int(a), int(b)) if readable else None for readable, a, b in cached(cache / f"hashes-{key}.npy", compute)]
 
 
-def extract_features(paths: list[Path], cache: Path, batch: int = 64) -> np.ndarray:
+def largest_dog(pets: list[ReviewedPet]) -> ReviewedPet | None:
+    """The dog with the largest body box among the reviewed pets of one photo, if any."""
+    dogs = [pet for pet in pets if pet.body.kind == "dog"]
+    return max(dogs, key=lambda pet: (pet.body.box[2] - pet.body.box[0]) * (pet.body.box[3] - pet.body.box[1]),
+               default=None)
+
+
+class DogCropper:
+    """The largest dog the app finds in a photo (SSD, species check, head box), cropped as its face (head box,
+    15% margin) or its body (body box, 5% margin)."""
+
+    def __init__(self, crop: CropKind) -> None:
+        self.crop = crop
+        self.detector, self.pet_crops = SSDPetDetector(), PetCropModel("cpu")
+
+    def __call__(self, path: Path) -> np.ndarray | None:
+        rgb = load_rgb(path)
+        dog = largest_dog(self.pet_crops.review([rgb], self.detector.detect_batch([rgb]))[0])
+        if dog is None:
+            return None
+        if self.crop is CropKind.BODY:
+            return rgb_crops(rgb, [dog.body.box], INPUT_SIZE, BODY_MARGIN)[0]
+        return dog_face_crops(rgb, [dog.as_found(rgb).box], INPUT_SIZE)[0]
+
+
+def photo_crops(paths: list[Path], cropper: DogCropper | None) -> tuple[np.ndarray, np.ndarray]:
+    """Crops at the model's input size and whether each is the app's crop of a dog (else the centre square)."""
+    faces = [cropper(path) if cropper else None for path in paths]
+    crops = [face if face is not None else centre_square(path) for face, path in zip(faces, paths)]
+    return np.stack(crops), np.array([face is not None for face in faces])
+
+
+def extract_features(paths: list[Path], cache: Path, crop: CropKind = CropKind.CENTRE, mirror: bool = False,
+                     batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled backbone features of each photo's crop (and, with `mirror`, of its mirror image after them), and
+    whether the crop is the app's crop of a dog; cached."""
+    suffix = "" if crop is CropKind.CENTRE else f"-{crop}{'-mirror' if mirror else ''}"
     key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
+    found_path = cache / f"found-{key}{suffix}.npy"
 
     def compute() -> np.ndarray:
         extractor = TorchRunner(PooledFeatures(), torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-        chunks = []
-        for start in tqdm(range(0, len(paths), batch), desc="features", mininterval=10):
-            chunks.append(extractor(imagenet_batch(np.stack([centre_square(p) for p in paths[start:start + batch]]))))
-        return np.concatenate(chunks)
+        cropper = None if crop is CropKind.CENTRE else DogCropper(crop)
+        chunks, mirrored, found = [], [], []
+        for start in tqdm(range(0, len(paths), batch), desc=f"features ({crop})", mininterval=10):
+            crops, is_face = photo_crops(paths[start:start + batch], cropper)
+            chunks.append(extractor(imagenet_batch(crops)))
+            if mirror:
+                mirrored.append(extractor(imagenet_batch(np.ascontiguousarray(crops[:, :, ::-1]))))
+            found.append(is_face)
+        np.save(found_path, np.concatenate(found))
+        return np.concatenate(chunks + mirrored)
 
-    return cached(cache / f"features-{key}.npy", compute)
+    features = cached(cache / f"features-{key}{suffix}.npy", compute)
+    found = np.ones(len(paths), dtype=bool) if crop is CropKind.CENTRE else np.load(found_path)
+    return features, found
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, classes: int, weight_decay: float,
@@ -212,6 +276,24 @@ def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out:
                                                         test_ece_after=after))
 
 
+def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
+                   args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Features and labels per split. Crops of dogs: the training split has each crop and its mirror image (a
+    photo without a dog gives its centre square); val and test keep only photos where the app finds a dog."""
+    features, targets = {}, {}
+    for name, indices in splits.items():
+        mirror = args.crop is not CropKind.CENTRE and name == "train"
+        values, found = extract_features([paths[i] for i in indices], args.cache, args.crop, mirror)
+        split_labels = labels[indices]
+        if mirror:
+            split_labels = np.concatenate([split_labels, split_labels])
+        elif name != "train":
+            print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
+            values, split_labels = values[found], split_labels[found]
+        features[name], targets[name] = values, split_labels
+    return features, targets
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
@@ -222,12 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"kept {len(kept)}; removed {dict(removed)}")
     splits = split_indices(labels, kept, args.per_class, args.seed)
     print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})
-    features = {name: extract_features([paths[i] for i in indices], args.cache) for name, indices in splits.items()}
-    targets = {name: labels[indices] for name, indices in splits.items()}
+    features, targets = split_features(paths, labels, splits, args)
     mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
     standard = {name: (value - mean) / scale for name, value in features.items()}
     best = None
-    for weight_decay in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
+    for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
         head = fit_head(standard["train"], targets["train"], len(classes), weight_decay)
         score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
         print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
@@ -242,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
                 "feature_mean": torch.from_numpy(mean).float(), "feature_scale": torch.from_numpy(scale).float(),
                 "test_macro_f1": metrics["macro_f1"], "test_accuracy": metrics["accuracy"],
                 "metrics": json.dumps({**metrics, "removed": dict(removed), "weight_decay": weight_decay,
-                                       "splits": {k: len(v) for k, v in splits.items()}})}, args.out)
+                                       "crop": str(args.crop), "splits": {k: len(v) for k, v in targets.items()}})},
+               args.out)
     write_temperature(head, standard, targets, args.out)  # after the head: the record holds its hash
     print(f"head written to {args.out}; confusion matrix in {args.plot}")
 
