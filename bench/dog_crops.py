@@ -6,9 +6,9 @@ blurred background, on labelled photos the shipped model never trained on.
 The photos are the --split part of `python -m training.dogs --data DIR --per-class N` (the same cleaning,
 near-duplicate groups and seed, so none was trained on when --split is test). Each photo goes through the
 app's pet path (SSD, species check, head box: inference/pet_species.py); the largest dog is cropped four
-ways and read by the shipped model (inference/weights/dog_emotion_head.pt, trained on face crops): the
-centre square of the photo (what the first head was trained on), the body box (5% margin), the face (head
-box, 15% margin: what the app feeds) and the face with everything outside the head box blurred. Prints
+ways and read by the shipped model (inference/weights/dog_emotion_head.pt, trained on body crops): the
+centre square of the photo (what the first head was trained on), the body box (5% margin: what the app
+feeds), the face (head box, 15% margin) and the face with everything outside the head box blurred. Prints
 macro-F1 and accuracy per crop, and how many photos had no dog for the app.
 """
 
@@ -21,13 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.crops import dog_face_crops, rgb_crops
+from inference.crops import dog_face_crops, pet_body_crops, rgb_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
-from inference.pet_species import BODY_MARGIN, PetCropModel, ReviewedPet
+from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
 from training.dogs import clean, largest_dog, photo_hashes, split_indices
 from training.metrics import summary
@@ -80,7 +80,7 @@ def blurred_background(rgb: np.ndarray, head: tuple[float, ...]) -> np.ndarray:
 
 def four_crops(rgb: np.ndarray, dog: ReviewedPet, centre: np.ndarray) -> list[np.ndarray]:
     face = dog.as_found(rgb).box
-    body = rgb_crops(rgb, [dog.body.box], INPUT_SIZE, BODY_MARGIN)[0]
+    body = pet_body_crops(rgb, [dog.body.box], INPUT_SIZE)[0]
     return [centre, body, dog_face_crops(rgb, [face], INPUT_SIZE)[0],
             dog_face_crops(blurred_background(rgb, face), [face], INPUT_SIZE)[0]]
 

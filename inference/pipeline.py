@@ -27,7 +27,7 @@ from inference.backends import default_device, requested_backend
 from inference.align import aligned_gray_crops
 from inference.cat_emotion import cat_emotion_classifier
 from inference.classifiers import Classifier, EmotionClassifier
-from inference.crops import dog_face_crops, rgb_crops
+from inference.crops import pet_body_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
@@ -114,8 +114,8 @@ def face_crops(frame: np.ndarray, faces: list[Detection], size: int) -> np.ndarr
 
 
 def dog_crops(frame: np.ndarray, dogs: list[Detection], size: int) -> np.ndarray:
-    """The dog-emotion model's input: each dog's face (the pipeline boxes a dog by its head), 15% margin."""
-    return dog_face_crops(frame, [dog.box for dog in dogs], size)
+    """The dog-emotion model's input: each dog's body (5% margin; the pipeline shows a dog by its head)."""
+    return pet_body_crops(frame, [dog.body or dog.box for dog in dogs], size)
 
 
 def pet_crops(frame: np.ndarray, pets: list[Detection], size: int) -> np.ndarray:
@@ -174,10 +174,14 @@ class Pipeline:
         """Append the dogs and cats of the frames marked in `scan` (default: all) to those frames' lists."""
         _append(found, self._find_pets(frames, scan))
 
+    def find_pets(self, frame: np.ndarray) -> list[Detection]:
+        """The dogs and cats of one frame, as the pipeline reports them (a dog with its head and body boxes)."""
+        return [pet for _, pets in self._find_pets([frame], None) for pet in pets]
+
     def _find_pets(self, frames: list[np.ndarray], scan: list[bool] | None) -> list[tuple[int, list[Detection]]]:
         """The dogs and cats of the frames marked in `scan` (default: all), with each frame's index: the SSD's
         boxes, each species checked by the ImageNet classifier, which also finds close-ups (pet_species.py);
-        a dog is boxed by its head, whose crop its emotion model reads, a cat by its body."""
+        a dog is boxed by its head (its body box kept for its emotion model), a cat by its body."""
         if self.pet_detector is None:
             return []
         scanned = [i for i, wanted in enumerate(scan or [True] * len(frames)) if wanted]

@@ -13,6 +13,7 @@ from skimage import data as skdata
 from inference.crops import rgb_crops
 from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
+from inference.explain import Explainer
 from inference.images import decode_image, on_white
 from inference.pet_species import PetCropModel
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
@@ -23,6 +24,7 @@ from inference.tracking import iou
 from models import Analysis
 from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
+from training.data import load_rgb
 from training.dogs import (CropKind, DogCropper, clean, difference_hashes, near_duplicate_groups, photo_crops,
                           split_indices)
 
@@ -177,23 +179,26 @@ def test_the_head_box_lies_on_chelseas_head_and_a_dog_is_reported_by_it():
     as_a_dog = type(pet)(Detection(box=pet.body.box, score=0.9, kind="dog"), pet.head)
     inside = (max(0.0, x1), max(0.0, y1), min(451.0, x2), min(300.0, y2))  # the head box within the frame
     assert as_a_dog.as_found(cat).box == pytest.approx(inside) and pet.as_found(cat) == pet.body
+    assert as_a_dog.as_found(cat).body == pet.body.box  # what its emotion model reads
 
 
 @needs_dog_model
-def test_the_dog_model_trains_on_the_crop_the_app_reads(tmp_path):
-    """training.dogs --crop face feeds the head what an upload feeds it; a photo without a dog falls back to its
-    centre square and is marked as such (val and test leave it out)."""
+def test_the_dog_model_trains_on_the_crop_the_app_reads_and_explains(tmp_path):
+    """training.dogs --crop body feeds the head what an upload feeds it, and a "Why?" map explains that crop; a
+    photo without a dog falls back to its centre square and is marked as such (val and test leave it out)."""
     scene_path, coffee_path = tmp_path / "dingo.png", tmp_path / "coffee.png"
     Image.fromarray(dog_scene("dingo-photo.png")[0]).save(scene_path)
     Image.fromarray(skdata.coffee()).save(coffee_path)
-    crops, is_dog = photo_crops([scene_path, coffee_path], DogCropper(CropKind.FACE))
+    crops, is_dog = photo_crops([scene_path, coffee_path], DogCropper(CropKind.BODY))
     assert is_dog.tolist() == [True, False] and crops.shape == (2, INPUT_SIZE, INPUT_SIZE, 3)
     uploaded = get_pipeline().analyze_bytes(scene_path.read_bytes()).detections
     assert [found.kind for found in uploaded] == ["dog"]
     trained_on = DogEmotionClassifier(DOG_HEAD_WEIGHTS, "cpu").predict(crops[:1], True)[0]
     assert trained_on == pytest.approx([uploaded[0].emotions[label] for label in DOG_EMOTIONS], abs=1e-4)
-    body = DogCropper(CropKind.BODY)(scene_path)
-    assert body.shape == crops[0].shape and not np.array_equal(body, crops[0])
+    face = DogCropper(CropKind.FACE)(scene_path)
+    assert face.shape == crops[0].shape and not np.array_equal(face, crops[0])
+    explained = Explainer.for_pipeline(get_pipeline()).crop(load_rgb(scene_path), uploaded[0].box, "dog")
+    assert np.abs(explained.astype(int) - crops[0]).max() <= 1  # the stored box is rounded to whole pixels
 
 
 @needs_dog_model

@@ -40,10 +40,10 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import calibration_path, softmax
 from inference.backbone import PooledFeatures
-from inference.crops import dog_face_crops, rgb_crops
+from inference.crops import dog_face_crops, pet_body_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
-from inference.pet_species import BODY_MARGIN, PetCropModel, ReviewedPet
+from inference.pet_species import PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
@@ -204,7 +204,7 @@ class DogCropper:
         if dog is None:
             return None
         if self.crop is CropKind.BODY:
-            return rgb_crops(rgb, [dog.body.box], INPUT_SIZE, BODY_MARGIN)[0]
+            return pet_body_crops(rgb, [dog.body.box], INPUT_SIZE)[0]
         return dog_face_crops(rgb, [dog.as_found(rgb).box], INPUT_SIZE)[0]
 
 

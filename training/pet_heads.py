@@ -37,13 +37,12 @@ import torch.nn.functional as F
 from torchvision.ops import box_iou, generalized_box_iou_loss
 from tqdm import tqdm
 
-from inference.crops import rgb_crops, square_crop_box
+from inference.crops import BODY_MARGIN, pet_body_crops, square_crop_box
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.backbone import efficientnet_lite0, run_blocks, stem
 from inference.pet_net import HeadBoxRegressor
-from inference.pet_species import BODY_MARGIN
 from inference.tracking import covered_fraction
 from training.data import load_rgb
 
@@ -150,7 +149,7 @@ def samples(pets: list[LabelledPet], detector: SSDPetDetector, trunk: Trunk, jit
         crops = []
         for box, as_app in chosen:
             square, target = crop_target(pet.head, box, width, height)
-            crop = rgb_crops(rgb, [box], INPUT_SIZE, BODY_MARGIN)[0]
+            crop = pet_body_crops(rgb, [box], INPUT_SIZE)[0]
             variants = [(crop, target, as_app)] + ([] if as_app else [(crop[:, ::-1], mirrored_target(target), False)])
             for image, goal, app_made in variants:
                 crops.append(image)
