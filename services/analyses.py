@@ -29,7 +29,7 @@ from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
 
-MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
+MISSING_UPLOAD = N_("The uploaded file is missing from the server's storage.")
 MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
 
 

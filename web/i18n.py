@@ -99,6 +99,12 @@ def say(text: object) -> str:
     return gettext(text.msgid, **{name: _word(value) for name, value in text.params.items()})
 
 
+def reason(text: str | None) -> str:
+    """A failure reason a job stored as English text (an analysis's or an explanation's `error`): in the reader's
+    language when the catalogue holds it as it is; a reason with figures in it stays as stored."""
+    return gettext(text) if text else ""
+
+
 def _word(value: object) -> object:
     if isinstance(value, Phrase):
         return say(value)
@@ -185,5 +191,6 @@ def init_app(app: Flask) -> None:
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
                            "moment": moment, "day": day, "skeleton": skeleton, "percent": percent,
-                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group}.items():
+                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
+                           "reason": reason}.items():
         app.add_template_filter(function, name)
