@@ -148,6 +148,11 @@ def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> flo
     return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
 
 
+def nearest_moment(timeline: list[dict], seconds: float) -> dict:
+    """A track's timeline moment nearest `seconds` (the poster frame's time: the track's box is taken there)."""
+    return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
+
+
 def read_frame_at(path: Path, seconds: float) -> np.ndarray:
     """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
     container rounds up), the last frame that decodes."""
