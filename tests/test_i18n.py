@@ -229,3 +229,7 @@ def test_a_failed_videos_stored_reason_is_shown_in_the_readers_language(app, cli
     korean = client.get(location, headers=KOREAN).get_data(as_text=True)
     assert NO_FRAMES not in korean and html_lang(korean) == "ko"
     assert NO_FRAMES in client.get(location).get_data(as_text=True)
+
+
+def test_pages_tell_caches_they_vary_by_the_browsers_language(client):
+    assert "Accept-Language" in client.get("/about", headers=KOREAN).headers.get("Vary", "")
