@@ -36,6 +36,7 @@ from flask import Flask, current_app
 
 from extensions import db
 from inference.errors import MediaError
+from messages import N_
 from models import Analysis, Explanation, JobState, JobStatus, SignatureJob, utcnow
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def run_job(job: ClaimedJob) -> None:
         _fail(job, str(error))
     except Exception:
         log.exception("jobs: %s %s failed", job.kind, job.job_id)
-        _fail(job, "The work failed because of an internal error; the upload is kept.")
+        _fail(job, N_("The work failed because of an internal error; the upload is kept."))
 
 
 def report_progress(job: ClaimedJob, fraction: float) -> None:

@@ -52,7 +52,7 @@ class DecodedImage:
 
 def _open(data: bytes) -> Image.Image:
     if not data:
-        raise CorruptMedia("The file is empty.")
+        raise CorruptMedia(Phrase(N_("The file is empty.")))
     try:
         return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:

@@ -32,7 +32,8 @@ class ModelFigures:
     pet_photos: int
     pet_recall: float  # the app's detector with its species check
     pet_precision: float
-    pet_false_alarms: str  # on photos without animals, as the card words it ("0 false alarms in 7")
+    pet_false_alarms: int  # boxes drawn on photos without animals ("0 false alarms in 7" on the card)
+    pet_animal_free_photos: int
     explained_faces: int
     occlusion_beats_random: float  # share of faces where the occlusion map beats a random ranking
 
@@ -109,9 +110,12 @@ def _pet_detector_figures(card: str) -> dict:
     app_row = _table(section, "| pets found by |").get("the SSD + species check (the app)")
     if app_row is None:
         raise ValueError("The pet detector's card has no row for the app.")
+    false_alarms = _found(r"([\d,]+) false alarms? in ([\d,]+)", app_row["animal-free photos"],
+                          "the pet detector's false alarms")
     return {"pet_photos": _count(_found(r"On the ([\d,]+)-photo", section, "the pet sample's size").group(1)),
             "pet_recall": float(app_row["recall (cats, dogs)"].split()[0]),
-            "pet_precision": float(app_row["precision"]), "pet_false_alarms": app_row["animal-free photos"]}
+            "pet_precision": float(app_row["precision"]), "pet_false_alarms": _count(false_alarms.group(1)),
+            "pet_animal_free_photos": _count(false_alarms.group(2))}
 
 
 def _explanation_figures(card: str) -> dict:

@@ -30,6 +30,7 @@ from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
 MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
+NO_FRAMES = Phrase(N_("The video has no readable frames."))
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 
 
@@ -60,7 +61,7 @@ def _open(path: Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
-        raise CorruptMedia("The video cannot be opened: it is truncated, corrupt or has no video stream.")
+        raise CorruptMedia(Phrase(N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")))
     return capture
 
 
@@ -90,7 +91,8 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         with open(path, "rb") as stream:
             head = stream.read(16)
     except OSError as error:
-        raise CorruptMedia("The video cannot be opened: the stored file is missing or unreadable.") from error
+        missing = Phrase(N_("The video cannot be opened: the stored file is missing or unreadable."))
+        raise CorruptMedia(missing) from error
     if sniff_video(head) is None:
         raise UnsupportedMediaType(Phrase(N_("This is not a supported video (MP4, MOV, WebM or AVI).")))
     capture = _open(path)
@@ -99,7 +101,7 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
                           max_pixels)
         ok, frame = capture.read()
         if not ok or frame is None:
-            raise CorruptMedia("The video has no readable frames: it is truncated, corrupt or empty.")
+            raise CorruptMedia(Phrase(N_("The video has no readable frames: it is truncated, corrupt or empty.")))
         info = VideoInfo(width=frame.shape[1], height=frame.shape[0], fps=float(capture.get(cv2.CAP_PROP_FPS) or 0),
                          frame_count=int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
     finally:
@@ -146,6 +148,11 @@ def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> flo
     return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
 
 
+def nearest_moment(timeline: list[dict], seconds: float) -> dict:
+    """A track's timeline moment nearest `seconds` (the poster frame's time: the track's box is taken there)."""
+    return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
+
+
 def read_frame_at(path: Path, seconds: float) -> np.ndarray:
     """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
     container rounds up), the last frame that decodes."""
@@ -160,7 +167,7 @@ def read_frame_at(path: Path, seconds: float) -> np.ndarray:
             capture.set(cv2.CAP_PROP_POS_FRAMES, position)
             ok, frame = capture.read()
         if not ok:
-            raise CorruptMedia(f"No frame at {seconds:.2f} s.")
+            raise CorruptMedia(Phrase(N_("No frame at %(seconds).2f s."), seconds=seconds))
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
@@ -314,7 +321,7 @@ class VideoAnalyzer:
             frames_analysed += len(batch)
             last_time = batch[-1][0]
         if frames_analysed == 0:
-            raise CorruptMedia("The video has no readable frames.")
+            raise CorruptMedia(NO_FRAMES)
         kept = [t for t in tracks.values() if len(t.times) >= min(self.min_track_frames, frames_analysed)]
         return VideoResult(
             width=info.width, height=info.height, duration=max(info.duration, last_time), fps_sampled=self.fps,

@@ -23,13 +23,13 @@ from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
-from inference.video import VideoAnalyzer, VideoResult, probe_video, read_frame_at, sniff_video
+from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, read_frame_at, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
 
-MISSING_UPLOAD = "The uploaded file is missing from the server's storage."
+MISSING_UPLOAD = N_("The uploaded file is missing from the server's storage.")
 MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
 
 
@@ -198,8 +198,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     """One detection per track (its box on the poster frame), the summary columns, status done."""
     analysis.detections.clear()
     for track in result.tracks:
-        poster_point = min(track.timeline, key=lambda point: abs(point["t"] - result.poster_time))
-        x1, y1, x2, y2 = poster_point["box"]
+        x1, y1, x2, y2 = nearest_moment(track.timeline, result.poster_time)["box"]
         analysis.detections.append(Detection(
             position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
             emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
@@ -244,10 +243,10 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
 
 
 def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
-    """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo or poster frame. Raises
-    NotFound when the upload is gone or unreadable."""
+    """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo, or from the video frame
+    where the track's box was taken. Raises NotFound when the upload is gone or unreadable."""
     try:
-        rgb = storage.stored_rgb(analysis)
+        rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
     except (OSError, MediaError) as error:
         raise NotFound(MISSING_UPLOAD) from error
     return storage.crop_bytes(rgb, detection.box)

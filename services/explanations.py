@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 METHOD_TITLES = {"occlusion": Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
                  "grad_cam": Phrase(N_("Grad-CAM: where the network's last layer looked"))}
-UNREADABLE = "The stored photo could not be read, so it cannot be explained."
+UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
 _explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
 
 

@@ -77,13 +77,25 @@ def queue_signatures(analysis: Analysis) -> None:
     jobs.job_queue().submit(jobs.JobKind.SIGNATURES, job.id)
 
 
-def _stored_rgb(analysis: Analysis) -> np.ndarray:
-    """The photo, or the video's poster frame (where its tracks' boxes are), as RGB."""
+def _stored_rgb(analysis: Analysis, seconds: float | None) -> np.ndarray:
+    """The photo, or the video's frame at `seconds`, as RGB."""
     try:
-        return storage.stored_rgb(analysis)
+        return storage.stored_rgb(analysis, seconds)
     except (OSError, MediaError) as error:
         log.warning("signing the faces of %s failed: %s", analysis.stored_name, error)
         raise MediaError(UNREADABLE) from error
+
+
+def _signature_vectors(analysis: Analysis, faces: list[Detection]) -> list[np.ndarray]:
+    """Each face's signature, from the photo or from the video frame where its track's box was seen (one
+    decoded frame per distinct time)."""
+    times = [storage.box_time(analysis, face) for face in faces]
+    vectors: dict[int, np.ndarray] = {}
+    for seconds in dict.fromkeys(times):
+        indices = [index for index, time in enumerate(times) if time == seconds]
+        embedded = get_signature_model().embed(_stored_rgb(analysis, seconds), [faces[i].box for i in indices])
+        vectors |= dict(zip(indices, embedded))
+    return [vectors[index] for index in range(len(faces))]
 
 
 def _recognizes(user_id: int) -> bool:
@@ -96,8 +108,7 @@ def run_signature_job(job: SignatureJob, claim: jobs.ClaimedJob) -> None:
     job; nothing is stored if the owner turned recognition off meanwhile."""
     analysis = job.analysis
     faces = _faces(analysis)
-    vectors = (get_signature_model().embed(_stored_rgb(analysis), [face.box for face in faces])
-               if faces and _recognizes(analysis.user_id) else [])
+    vectors = _signature_vectors(analysis, faces) if faces and _recognizes(analysis.user_id) else []
     claim.secure()
     if _recognizes(analysis.user_id):  # not turned off while the faces were being signed
         for face, vector in zip(faces, vectors):

@@ -17,8 +17,8 @@ from inference.crops import rgb_crops
 from inference.explain import METHODS
 from inference.files import write_atomic
 from inference.images import decode_image, fit_within, on_white
-from inference.video import read_frame_at
-from models import Analysis, Media
+from inference.video import nearest_moment, read_frame_at
+from models import Analysis, Detection, Media
 from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
@@ -76,12 +76,21 @@ def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def stored_rgb(analysis: Analysis) -> np.ndarray:
-    """The stored photo, or the video's poster frame (where its tracks' boxes are), as upright RGB; raises
-    OSError or inference.errors.MediaError when it cannot be read."""
+def box_time(analysis: Analysis, detection: Detection) -> float | None:
+    """When a video track's box was seen: its moment nearest the poster frame (services.analyses stores that
+    moment's box; a track missing from the poster frame has it at another time). None for a photo."""
+    if analysis.media != Media.VIDEO:
+        return None
+    poster_time = analysis.poster_time or 0.0
+    return nearest_moment(detection.timeline, poster_time)["t"] if detection.timeline else poster_time
+
+
+def stored_rgb(analysis: Analysis, seconds: float | None = None) -> np.ndarray:
+    """The stored photo, or the video's frame at `seconds` (the poster frame by default), as upright RGB;
+    raises OSError or inference.errors.MediaError when it cannot be read."""
     path = upload_path(analysis.stored_name)
     if analysis.media == Media.VIDEO:
-        return read_frame_at(path, analysis.poster_time or 0.0)
+        return read_frame_at(path, analysis.poster_time or 0.0 if seconds is None else seconds)
     return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
 
 

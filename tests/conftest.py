@@ -131,3 +131,20 @@ def two_face_video(tmp_path_factory, astronaut) -> Path:
 def faceless_video(tmp_path_factory) -> Path:
     coffee = np.asarray(Image.fromarray(skdata.coffee()).resize((320, 240)))
     return write_video(tmp_path_factory.mktemp("video") / "coffee.mp4", [coffee] * 20)
+
+
+@pytest.fixture(scope="session")
+def early_face_video(tmp_path_factory, astronaut) -> Path:
+    """3 seconds at 10 fps on a flat grey wall: one face top left for the first second, then two other faces
+    lower right. The poster frame (the most faces) is in the last two seconds, where the first face is gone."""
+    face = np.asarray(Image.fromarray(astronaut[20:260, 120:340]).resize((150, 164)))
+    frames = []
+    for index in range(30):
+        canvas = np.full((360, 640, 3), 190, np.uint8)
+        if index < 10:
+            canvas[20:184, 20:170] = face
+        else:
+            canvas[180:344, 250:400] = face
+            canvas[180:344, 460:610] = face[:, ::-1]
+        frames.append(canvas)
+    return write_video(tmp_path_factory.mktemp("video") / "early.mp4", frames)

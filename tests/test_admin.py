@@ -117,3 +117,12 @@ def test_an_admin_sees_and_asks_for_the_heat_maps_of_anyones_photo(app, client, 
     assert "Heat map over face 1" in admin.get(f"/analyses/{photo}").get_data(as_text=True)
     assert "Heat map over face 1" in client.get(f"/analyses/{photo}").get_data(as_text=True)  # the owner's too
     assert bob_client.get(url).status_code == 404 and bob_client.get(document["images"][0]["url"]).status_code == 404
+
+
+def test_the_admin_menu_follows_the_interface_language(app, client):
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    client.set_cookie("moodlens_locale", "ko")
+    menu = client.get("/admin/admin_users/").get_data(as_text=True).split("<nav", 1)[1].split("</nav>", 1)[0]
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", menu.split(">", 1)[1])).split()
+    assert not {"Users", "Analyses", "Detections", "admin", "Back"} & set(words) and "사용자" in words

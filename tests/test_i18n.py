@@ -202,3 +202,34 @@ def test_the_weekly_report_png_draws_korean_labels_with_a_korean_font(app, clien
         warnings.simplefilter("always")
         report_png(week, ChartWords(title="렉스, 2026-W49", emotions={"happy": "행복", "sad": "슬픔"}), {})
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_the_about_page_words_the_pet_detectors_false_alarms_in_korean(client):
+    page = client.get("/about", headers=KOREAN).get_data(as_text=True)
+    assert "false alarms" not in page  # the model card's "0 false alarms in 7", quoted as it was
+
+
+def test_upload_errors_about_empty_files_and_broken_videos_are_translated(app, client, alice):
+    for name, content in (("empty.jpg", b""), ("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(200))):
+        answer = client.post("/analyze", headers=KOREAN, content_type="multipart/form-data", data={
+            "file": (io.BytesIO(content), name), "csrf_token": csrf_token(client, "/analyze")})
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and "The file is empty" not in text and "cannot be opened" not in text
+
+
+NO_FRAMES = "The video has no readable frames."  # inference/video.py, as a failed video's job stores it
+
+
+def test_a_failed_videos_stored_reason_is_shown_in_the_readers_language(app, client, alice, faceless_video):
+    location = upload(client, faceless_video.read_bytes(), "coffee.mp4").location
+    with app.app_context():
+        analysis = db.session.get(Analysis, int(location.rsplit("/", 1)[1]))
+        analysis.status, analysis.error = "failed", NO_FRAMES  # the English text the job queue stores
+        db.session.commit()
+    korean = client.get(location, headers=KOREAN).get_data(as_text=True)
+    assert NO_FRAMES not in korean and html_lang(korean) == "ko"
+    assert NO_FRAMES in client.get(location).get_data(as_text=True)
+
+
+def test_pages_tell_caches_they_vary_by_the_browsers_language(client):
+    assert "Accept-Language" in client.get("/about", headers=KOREAN).headers.get("Vary", "")

@@ -189,3 +189,11 @@ def test_nearest_label_and_groups_follow_the_distances():
     assert nearest_label(np.zeros(2, np.float32), references[:0], [], threshold=0.5) is None
     points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1], [9.0, 0.0]])
     assert group_indices(points, threshold=0.5) == [[2, 3, 4], [0, 1]]
+
+
+def test_a_video_track_that_left_before_the_poster_frame_is_signed_where_it_was(app, client, eileen_named,
+                                                                                 early_face_video):
+    video = analysis_of(upload(client, early_face_video.read_bytes(), "early.mp4"))
+    tracks = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"]
+    assert len(tracks) == 3 and signature_count(app) == 1 + len(tracks)
+    assert [(track["suggestion"] or {}).get("name") for track in tracks] == ["Eileen"] * 3

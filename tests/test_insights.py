@@ -222,3 +222,20 @@ def test_only_detections_of_the_subjects_kind_make_its_history(app, client, alic
     mia = make_subject(app, alice, "Mia", kind="person")
     add_history(app, alice, mia, np.tile(mood(DOG_EMOTIONS, {"relaxed": 1.0}), (5, 1)))  # dog detections
     assert client.get(f"/api/v1/subjects/{mia}/insights").get_json()["count"] == 0
+
+
+def test_a_one_day_alert_says_one_day_not_one_days(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    sad = mood(DOG_EMOTIONS, {"sad": 0.9})
+    add_history(app, alice, rex, draw(np.random.default_rng(5), [sad] * 4), start=utcnow() - timedelta(hours=10),
+                spacing=timedelta(hours=2))
+    token = csrf_token(client, f"/dashboard?subject={rex}")
+    added = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 1,
+                                                         "csrf_token": token}, follow_redirects=True)
+    with app.app_context():
+        rule_id = db.session.scalar(db.select(AlertRule.id))
+    pages = [added, client.get("/dashboard"), client.get(f"/alerts/{rule_id}/delete")]  # flash, notice and rule
+    texts = [page.get_data(as_text=True) for page in pages]
+    assert "looked <span" in texts[1] and "Remove the sad alert" in texts[2]
+    assert [text.count("1 days") for text in texts] == [0, 0, 0]
+    assert "over 1 day." in texts[0] and "over 1 day:" in texts[0] and "over the last 1 day," in texts[1]

@@ -188,3 +188,14 @@ def test_the_migration_unassigns_detections_of_another_kind(app, client, person_
         downgrade(directory=str(ROOT / "migrations"), revision="a3b4c5d6e7f8-1")
         upgrade(directory=str(ROOT / "migrations"))
         assert [db.session.get(Detection, d).subject_id for d in (face, cat)] == [None, tom]
+
+
+def test_a_video_tracks_crop_shows_it_even_when_it_left_before_the_poster_frame(app, client, alice,
+                                                                                 early_face_video):
+    video = analysis_of(upload(client, early_face_video.read_bytes(), "early.mp4"))
+    tracks = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"]
+    early = [track["track_id"] for track in tracks if track["timeline"][-1]["t"] < 1.0]
+    assert len(tracks) == 3 and len(early) == 1
+    for track in tracks:  # the poster frame is flat grey where the early face was: its crop would be too
+        crop = client.get(f"/analyses/{video}/detections/{track['track_id']}/crop.jpg")
+        assert crop.status_code == 200 and np.asarray(Image.open(io.BytesIO(crop.data)).convert("L")).std() > 30

@@ -8,6 +8,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -152,9 +153,9 @@ class DetectionAdmin(AdminOnly, ModelView):
 
 
 def init_admin(app: Flask) -> Admin:
-    admin = Admin(app, name="Moodlens admin", url="/admin", index_view=HomeView(url="/admin"))
-    admin.add_view(UserAdmin(User, db, endpoint="admin_users", name="Users"))
-    admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name="Analyses"))
-    admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name="Detections"))
-    admin.add_link(MenuLink(name="Back to Moodlens", url="/"))
+    admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"))
+    admin.add_view(UserAdmin(User, db, endpoint="admin_users", name=_l("Users")))
+    admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
+    admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
+    admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
     return admin

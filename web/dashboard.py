@@ -150,9 +150,11 @@ def add_alert(subject_id: int):
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
     db.session.commit()
-    flash(gettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% of "
-                  "appearances over %(days)d days.", name=subject.name, adjective=adjective(form.emotion.data),
-                  percent=form.percent.data, days=form.days.data), "success")
+    flash(ngettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
+                   "of appearances over %(days)d day.",
+                   "Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
+                   "of appearances over %(days)d days.", form.days.data, name=subject.name,
+                   adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data), "success")
     return redirect(url_for("dashboard.index", subject=subject.id))
 
 
@@ -165,9 +167,11 @@ def delete_alert(rule_id: int):
         subject = rule.subject
         return confirm_page(
             gettext("Remove the %(emotion)s alert on %(name)s?", emotion=emotion(rule.emotion), name=subject.name),
-            [gettext("You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
-                     "appearances over %(days)d days.", name=subject.name, adjective=adjective(rule.emotion),
-                     percent=format_percent(rule.share), days=rule.days),
+            [ngettext("You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
+                      "appearances over %(days)d day.",
+                      "You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
+                      "appearances over %(days)d days.", rule.days, name=subject.name,
+                      adjective=adjective(rule.emotion), percent=format_percent(rule.share), days=rule.days),
              gettext("%(name)s's appearances, dashboard and other alerts stay.", name=subject.name)],
             url_for("dashboard.delete_alert", rule_id=rule.id), gettext("Remove this alert"),
             url_for("dashboard.index", subject=subject.id))

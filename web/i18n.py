@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Flask, abort, current_app, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
 from flask_babel import lazy_pgettext, ngettext
 from flask_login import current_user
@@ -99,6 +99,12 @@ def say(text: object) -> str:
     return gettext(text.msgid, **{name: _word(value) for name, value in text.params.items()})
 
 
+def reason(text: str | None) -> str:
+    """A failure reason a job stored as English text (an analysis's or an explanation's `error`): in the reader's
+    language when the catalogue holds it as it is; a reason with figures in it stays as stored."""
+    return gettext(text) if text else ""
+
+
 def _word(value: object) -> object:
     if isinstance(value, Phrase):
         return say(value)
@@ -166,6 +172,14 @@ def error_description(error: HTTPException) -> str:
     return say(error.description) if isinstance(error.description, Phrase) else gettext(str(error.description))
 
 
+def _vary_by_language(response: Response) -> Response:
+    """Pages are in the language the request asked for (Accept-Language, else the cookie): caches must not hand
+    one reader's language to another."""
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+    return response
+
+
 def _emotion_names() -> dict:
     return {"emotion_names": {label: str(name) for label, name in EMOTION_NAMES.items()}}
 
@@ -175,6 +189,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = LOGIN_MESSAGE
     login_manager.localize_callback = gettext
     app.context_processor(_emotion_names)
+    app.after_request(_vary_by_language)
     app.add_template_global(STATUS_NAMES, "status_names")
     app.add_template_global(error_title)
     app.add_template_global(error_description)
@@ -185,5 +200,6 @@ def init_app(app: Flask) -> None:
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
                            "moment": moment, "day": day, "skeleton": skeleton, "percent": percent,
-                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group}.items():
+                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
+                           "reason": reason}.items():
         app.add_template_filter(function, name)
