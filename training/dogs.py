@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="where to write the head (.pt)")
     parser.add_argument("--classes", default=",".join(DOG_EMOTIONS))
     parser.add_argument("--per-class", type=int, default=0, help="at most this many photos per class (0: all)")
+    parser.add_argument("--extra-train", action="store_true",
+                        help="also train on the kept photos beyond --per-class (val and test stay the capped ones)")
     parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
@@ -137,20 +139,23 @@ def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int
     return sorted(kept), removed
 
 
-def split_indices(labels: np.ndarray, kept: list[int], per_class: int, seed: int) -> dict[str, np.ndarray]:
-    """Stratified train/val/test split of the kept photos (each is its own near-duplicate group)."""
+def split_indices(labels: np.ndarray, kept: list[int], per_class: int, seed: int,
+                  extra: bool = False) -> dict[str, np.ndarray]:
+    """Stratified train/val/test split of the kept photos (each is its own near-duplicate group); with `extra`,
+    the photos beyond the per-class cap as a fourth part, "extra", for training only."""
     random = np.random.default_rng(seed)
-    splits: dict[str, list[int]] = {name: [] for name in SPLITS}
+    splits: dict[str, list[int]] = {name: [] for name in (*SPLITS, "extra")}
     kept_array = np.array(kept)
     for label in np.unique(labels[kept_array]):
         members = random.permutation(kept_array[labels[kept_array] == label])
         if per_class:
+            splits["extra"].extend(members[per_class:].tolist() if extra else [])
             members = members[:per_class]
         cut_val = int(len(members) * SPLITS["train"])
         cut_test = cut_val + int(len(members) * SPLITS["val"])
         for name, part in zip(SPLITS, np.split(members, [cut_val, cut_test])):
             splits[name].extend(part.tolist())
-    return {name: np.array(sorted(indices)) for name, indices in splits.items()}
+    return {name: np.array(sorted(indices), dtype=int) for name, indices in splits.items() if name in SPLITS or extra}
 
 
 def centre_square(path: Path) -> np.ndarray:
@@ -279,18 +284,22 @@ def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out:
 def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
                    args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Features and labels per split. Crops of dogs: the training split has each crop and its mirror image (a
-    photo without a dog gives its centre square); val and test keep only photos where the app finds a dog."""
+    photo without a dog gives its centre square); val and test keep only photos where the app finds a dog. The
+    "extra" part (--extra-train) joins the training split."""
     features, targets = {}, {}
     for name, indices in splits.items():
-        mirror = args.crop is not CropKind.CENTRE and name == "train"
+        mirror = args.crop is not CropKind.CENTRE and name in ("train", "extra")
         values, found = extract_features([paths[i] for i in indices], args.cache, args.crop, mirror)
         split_labels = labels[indices]
         if mirror:
             split_labels = np.concatenate([split_labels, split_labels])
-        elif name != "train":
+        elif name not in ("train", "extra"):
             print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
             values, split_labels = values[found], split_labels[found]
         features[name], targets[name] = values, split_labels
+    if "extra" in features:
+        features["train"] = np.concatenate([features["train"], features.pop("extra")])
+        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
     return features, targets
 
 
@@ -302,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(paths)} photos: {dict(Counter(path.parent.name for path in paths))}")
     kept, removed = clean(paths, labels, photo_hashes(paths, args.cache), args.hamming)
     print(f"kept {len(kept)}; removed {dict(removed)}")
-    splits = split_indices(labels, kept, args.per_class, args.seed)
+    splits = split_indices(labels, kept, args.per_class, args.seed, args.extra_train)
     print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})
     features, targets = split_features(paths, labels, splits, args)
     mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
