@@ -98,6 +98,18 @@ def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadab
     assert sorted(np.concatenate(list(splits.values())).tolist()) == kept
 
 
+def test_extra_training_photos_leave_the_capped_split_as_it_was():
+    labels = np.array([0] * 30 + [1] * 12)
+    kept = list(range(42))
+    capped = split_indices(labels, kept, per_class=10, seed=3)
+    with_extra = split_indices(labels, kept, per_class=10, seed=3, extra=True)
+    assert set(capped) == {"train", "val", "test"} and set(with_extra) == {"train", "val", "test", "extra"}
+    for name in capped:
+        assert with_extra[name].tolist() == capped[name].tolist()
+    assert sorted(np.concatenate(list(with_extra.values())).tolist()) == kept  # the 22 beyond the cap: extra
+    assert np.bincount(labels[with_extra["extra"]]).tolist() == [20, 2]
+
+
 @needs_dog_model
 def test_dog_emotion_probabilities_are_valid_and_depend_on_the_picture():
     classifier = DogEmotionClassifier(DOG_HEAD_WEIGHTS, "cpu")
