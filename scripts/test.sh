@@ -7,7 +7,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
-fc-list 2>/dev/null | grep -qi nanum || missing+=(fonts-nanum)  # Hangul for the Korean browser test's screenshots
+[ -n "$(fc-list :lang=ko family 2>/dev/null)" ] || missing+=(fonts-nanum)  # Hangul for the Korean browser test's screenshots
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian's ${missing[*]} for the browser and scale-out tests" >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
