@@ -298,7 +298,14 @@ def access_log_pids(monkeypatch):
 
 
 def test_login_limits_hold_across_gunicorn_workers(tmp_path, access_log_pids):
-    """Three gunicorn processes, concurrent guesses: the limit holds for them together, not per process."""
-    statuses, answered_by = guesses_across_gunicorn_workers(tmp_path, {"SECRET_KEY": "multi-process"}, limit=5)
-    assert sorted(statuses) == [401] * 5 + [429] * (len(statuses) - 5)
-    assert len(answered_by) >= 2, "all guesses went to one worker: the test proved nothing"
+    """Three gunicorn processes, concurrent guesses: the limit holds for them together, not per process. Which
+    process accepts a connection is the kernel's choice: a run where one process answered everything proves
+    nothing, so the scenario runs again on a fresh instance (at most three times); every run must hold the limit."""
+    for attempt in range(3):
+        instance = tmp_path / f"run-{attempt}"
+        instance.mkdir()
+        statuses, answered_by = guesses_across_gunicorn_workers(instance, {"SECRET_KEY": "multi-process"}, limit=5)
+        assert sorted(statuses) == [401] * 5 + [429] * (len(statuses) - 5)
+        if len(answered_by) >= 2:
+            break
+    assert len(answered_by) >= 2, "all guesses went to one worker in three runs: the test proved nothing"
