@@ -145,7 +145,7 @@ def explain_command(analysis_id: int, out: Path) -> None:
         raise click.ClickException(f"No finished photo analysis #{analysis_id}.")
     source = storage.upload_path(analysis.stored_name)
     try:
-        rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+        rgb = storage.stored_rgb(analysis)
         explained = write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
                                        out, f"analysis-{analysis_id}")
     except (OSError, MediaError) as error:

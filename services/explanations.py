@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy.exc import IntegrityError
 
 import jobs
@@ -18,7 +18,6 @@ from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
 from inference.explain import METHODS, Explainer
-from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from models import Analysis, Detection, Explanation, JobStatus, Media
 from services import storage
@@ -100,7 +99,7 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
     analysis = detection.analysis
     source = storage.upload_path(analysis.stored_name)
     try:
-        rgb = decode_image(source.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+        rgb = storage.stored_rgb(analysis)
     except (OSError, MediaError) as error:
         log.warning("explanation of %s failed: %s", source.name, error)
         raise MediaError(UNREADABLE) from error

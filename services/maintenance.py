@@ -9,7 +9,6 @@ from pathlib import Path
 from flask import current_app
 
 from extensions import db
-from inference.images import decode_image
 from models import Analysis, JobStatus, Media
 from services import storage
 from services.analyses import MISSING_UPLOAD
@@ -61,6 +60,5 @@ def repair_storage(check: StorageCheck) -> None:
         if name == analysis.stored_name and JobStatus(status).active:
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
-            rgb = decode_image(upload.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
-            storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(rgb)})
+            storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})
     db.session.commit()
