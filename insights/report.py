@@ -124,11 +124,11 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
     figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
-    mix_axes.barh([words.emotions.get(label, label) for label in labels], values,
+    names = [words.emotions.get(label, label) for label in labels]
+    mix_axes.barh(names, values,
                   color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
     if report["change"]:
-        mix_axes.barh([words.emotions.get(label, label) for label in labels],
-                      [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
+        mix_axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                       edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         mix_axes.legend(loc="lower right", fontsize=8)
     mix_axes.set_xlim(0, 1)
