@@ -19,11 +19,12 @@ from inference.classifiers import EmotionClassifier
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
-from inference.uncertainty import (MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
+from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
                                    load_uncertainty_rule, signals)
 from insights.alerts import Rule, check_rule
 from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
+from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import csrf_token, jpeg_bytes, upload
 
 HAPPY, SAD = HUMAN_EMOTIONS.index("happy"), HUMAN_EMOTIONS.index("sad")
@@ -83,6 +84,19 @@ def test_a_tracks_signals_are_those_of_most_of_its_unsure_frames():
     assert frequent_signals([["weak"], ["weak", "members_disagree"], [], ["weak"]]) == ["weak"]
     assert frequent_signals([["members_disagree"], ["weak"]]) == ["weak", "members_disagree"]
     assert frequent_signals([[], []]) == []
+
+
+def test_the_rule_is_fitted_on_each_faces_signals_read_through_the_pipeline(tmp_path, astronaut):
+    """training.uncertainty puts a probe in the rule's place to collect the signals of the largest face of each
+    labelled photo, as the app read it."""
+    (tmp_path / "val" / "happy").mkdir(parents=True)
+    (tmp_path / "val" / "happy" / "astronaut.jpg").write_bytes(jpeg_bytes(astronaut))
+    pipeline, probe = Pipeline(device="cpu", backend="torch"), SignalProbe()
+    face = pipeline.analyze_bytes(jpeg_bytes(astronaut)).detections[0]
+    pipeline.classifier.uncertainty_rule = probe
+    features, wrong = read_signals(pipeline, probe, f"{tmp_path}:val", 0)
+    assert features.shape == (1, len(FEATURES)) and wrong.tolist() == [False]
+    assert abs(features[0, 0] - (1 - face.emotions["happy"])) < 1e-4  # weakness: 1 - the top probability
 
 
 def test_the_shipped_rule_is_the_fitted_one():
