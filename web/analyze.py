@@ -115,7 +115,7 @@ def result(analysis_id: int):
 def uncertain_comment(detection: Detection) -> str:
     """Why the page calls a reading unsure: which signals made it so, and the estimated chance it is wrong (the
     general sentence for a reading stored before its signals were)."""
-    because = tuple(UnsureSignal(signal) for signal in detection.unsure_signals or ())
+    because = tuple(detection.unsure_signals or ())  # UnsureSignal values (a StrEnum: equal to their text)
     if because not in UNSURE_BECAUSE or detection.uncertainty is None:
         return str(UNCERTAIN_COMMENT)
     return gettext(UNSURE_BECAUSE[because], chance=percent(detection.uncertainty))
