@@ -259,4 +259,5 @@ def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [(row["uncertain"], row["uncertainty"]) for row in rows] == [("", ""), ("False", "0.0"), ("True", "0.9")]
     history = client.get(f"/subjects/{ana}/export.json").json["history"]
-    assert [(row["uncertain"], row["uncertainty"]) for row in history] == [(None, None), (False, 0.0), (True, 0.9)]
+    assert [(row["uncertain"], row["uncertainty"], row["unsure_signals"]) for row in history] == [
+        (None, None, None), (False, 0.0, None), (True, 0.9, ["weak"])]

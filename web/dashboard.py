@@ -23,7 +23,7 @@ from insights.report import ChartWords, report_png, report_week, week_start, wee
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
-from services.documents import iso_utc
+from services.documents import iso_utc, uncertainty_fields
 from services.errors import Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
@@ -307,7 +307,7 @@ def subject_history(subject: Subject) -> list[dict]:
     return [
         {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
          "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
-         "uncertain": d.uncertain, "uncertainty": d.uncertainty,
+         **uncertainty_fields(d),
          **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
         for d in detections
     ]
