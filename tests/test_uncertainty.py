@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from extensions import db
+from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
 from inference.classifiers import EmotionClassifier
 from inference.labels import HUMAN_EMOTIONS
@@ -24,6 +25,7 @@ from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, Uns
 from insights.alerts import Rule, check_rule
 from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
+from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import csrf_token, jpeg_bytes, upload
 
@@ -97,6 +99,18 @@ def test_the_rule_is_fitted_on_each_faces_signals_read_through_the_pipeline(tmp_
     features, wrong = read_signals(pipeline, probe, f"{tmp_path}:val", 0)
     assert features.shape == (1, len(FEATURES)) and wrong.tolist() == [False]
     assert abs(features[0, 0] - (1 - face.emotions["happy"])) < 1e-4  # weakness: 1 - the top probability
+
+
+def test_the_benchmark_counts_the_unsure_faces_by_what_made_them_unsure():
+    probabilities = np.stack([one_hot_ish(HAPPY, 0.4), one_hot_ish(SAD, 0.4), one_hot_ish(HAPPY, 0.4),
+                              one_hot_ish(HAPPY, 0.9), np.full(len(HUMAN_EMOTIONS), np.nan)])
+    readings = PipelineReadings(probabilities, np.array([HAPPY, HAPPY, HAPPY, HAPPY, HAPPY]),
+                                np.array([True, True, True, True, False]), np.array([0.6, 0.7, 0.8, 0.1, np.nan]),
+                                np.array([True, True, True, False, False]),
+                                [["weak"], ["weak"], ["weak", "members_disagree"], [], []])
+    line, figures = unsure_because(readings)
+    assert figures == {"weak": {"faces": 2, "accuracy": 0.5}, "weak + members_disagree": {"faces": 1, "accuracy": 1.0}}
+    assert line == "unsure because: weak 2 (accuracy 0.500); weak + members_disagree 1 (accuracy 1.000)"
 
 
 def test_the_shipped_rule_is_the_fitted_one():
