@@ -40,6 +40,7 @@ from messages import N_
 from models import Analysis, Explanation, JobState, JobStatus, SignatureJob, utcnow
 
 log = logging.getLogger(__name__)
+INTERNAL_ERROR = N_("The work failed because of an internal error; the upload is kept.")  # a failed job's reason
 
 
 class JobKind(StrEnum):
@@ -162,7 +163,7 @@ def run_job(job: ClaimedJob) -> None:
         _fail(job, str(error))
     except Exception:
         log.exception("jobs: %s %s failed", job.kind, job.job_id)
-        _fail(job, N_("The work failed because of an internal error; the upload is kept."))
+        _fail(job, INTERNAL_ERROR)
 
 
 def report_progress(job: ClaimedJob, fraction: float) -> None:

@@ -223,6 +223,9 @@ class Detection(db.Model):
     # a video track: its frames' mean score, unsure when most frames are); None before the rule, and for pets.
     uncertainty: Mapped[float | None] = mapped_column(Float)
     uncertain: Mapped[bool | None] = mapped_column(Boolean)
+    # Faces: what made the reading unsure (inference.uncertainty.UnsureSignal values; [] when sure; a track: what
+    # made most of its unsure frames unsure); None before the signals were stored, and for pets.
+    unsure_signals: Mapped[list | None] = mapped_column(JSON)
     # Videos: one row per track; box is the track's box on the poster frame (or its first box).
     track_id: Mapped[int | None] = mapped_column(Integer)
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)

@@ -11,7 +11,8 @@ the confusion matrix and the expected calibration error (15 bins) of the probabi
 Then selective prediction: the share of faces the page calls "unsure" (inference/uncertainty.py), accuracy,
 macro-F1 (classes present) and ECE over all faces against the confident ones only, and a risk-coverage
 summary (accuracy of the most confident 100/90/80/70/50% by uncertainty score; AURC, the mean error rate
-over all coverages: lower is better).
+over all coverages: lower is better), and the unsure faces by what made them unsure (weak, members_disagree, or
+both) with how often each group's top emotion was still right.
 --limit N reads a random N photos of each class (seeded) so a run takes minutes on 2 cores.
 """
 
@@ -59,6 +60,19 @@ def risk_coverage(correct: np.ndarray, scores: np.ndarray) -> dict:
     return {"accuracy_at_coverage": at, "aurc": float(np.mean(1 - running_accuracy))}
 
 
+def unsure_because(readings: PipelineReadings) -> tuple[str, dict]:
+    """The unsure faces by what made them unsure (inference.uncertainty.UnsureSignal): each combination's count
+    and how often its top emotion was still right."""
+    correct = readings.probabilities.argmax(1) == readings.labels
+    groups: dict[str, list[bool]] = {}
+    for found, fired, right in zip(readings.face_found, readings.unsure_signals, correct):
+        if found and fired:
+            groups.setdefault(" + ".join(fired), []).append(bool(right))
+    figures = {name: {"faces": len(rights), "accuracy": float(np.mean(rights))} for name, rights in groups.items()}
+    parts = [f"{name} {f['faces']} (accuracy {f['accuracy']:.3f})" for name, f in sorted(figures.items())]
+    return "unsure because: " + ("; ".join(parts) or "none"), figures
+
+
 def selective_report(readings: PipelineReadings) -> tuple[str, dict]:
     """The lines and figures of the unsure flag on the faces found: all against confident, risk-coverage."""
     probabilities, labels = readings.found
@@ -76,7 +90,10 @@ def selective_report(readings: PipelineReadings) -> tuple[str, dict]:
         lines.append("risk-coverage (by uncertainty score): accuracy at coverage "
                      + ", ".join(f"{k} {v:.3f}" for k, v in curve["accuracy_at_coverage"].items())
                      + f"; AURC {curve['aurc']:.4f}")
-    return "\n".join(lines), {"unsure": share, "all": everything, "confident": confident, **curve}
+    because_line, because = unsure_because(readings)
+    lines.append(because_line)
+    return "\n".join(lines), {"unsure": share, "all": everything, "confident": confident, **curve,
+                               "unsure_because": because}
 
 
 def main(argv: list[str] | None = None) -> None:

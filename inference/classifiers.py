@@ -16,7 +16,7 @@ import numpy as np
 from inference.backends import DEFAULT_BACKEND, Runner, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
-from inference.uncertainty import load_uncertainty_rule, member_probabilities
+from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
 
 Output = TypeVar("Output", np.ndarray, list[np.ndarray])
 
@@ -98,11 +98,13 @@ class EmotionClassifier(Classifier):
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         return self.both_logits(crops, flip_tta)[0]
 
-    def read(self, crops: np.ndarray, flip_tta: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities (N, classes) and how unsure each reading is (N,): the stored rule's score
-        (inference/uncertainty.py), from the probabilities and the members' own probabilities."""
+    def read(self, crops: np.ndarray, flip_tta: bool = True) -> Readings:
+        """Calibrated probabilities (N, classes), how unsure each reading is (N,): the stored rule's score
+        (inference/uncertainty.py), and the signals it was scored on (N, FEATURES), from the probabilities and
+        the members' own probabilities."""
         if len(crops) == 0:
-            return np.zeros((0, len(self.classes))), np.zeros(0)
+            return Readings(np.zeros((0, len(self.classes))), np.zeros(0), np.zeros((0, len(FEATURES))))
         ensemble, members = self.both_logits(crops, flip_tta)
         probabilities = softmax(ensemble, self.temperature)
-        return probabilities, self.uncertainty_rule.score(probabilities, member_probabilities(members))
+        features = signals(probabilities, member_probabilities(members))
+        return Readings(probabilities, self.uncertainty_rule.score_signals(features), features)

@@ -49,6 +49,7 @@ class FaceResult:
     top: str | None
     uncertainty: float | None = None  # faces: the estimated chance the top emotion is wrong (inference/uncertainty.py)
     uncertain: bool | None = None  # faces: the page says "unsure"; None for kinds without the rule (pets)
+    unsure_signals: list[str] | None = None  # faces: what made it unsure (UnsureSignal values; [] when sure)
 
 
 @dataclass
@@ -81,19 +82,21 @@ class Classified(NamedTuple):
     top: str | None
     uncertainty: float | None = None
     uncertain: bool | None = None
+    unsure_signals: list[str] | None = None
 
 
 def _readings(model: Classifier, crops: np.ndarray, flip_tta: bool) -> list[Classified]:
-    """Each crop's classification; the face classifier adds its uncertainty score and flag."""
+    """Each crop's classification; the face classifier adds its uncertainty score, flag and signals."""
     if isinstance(model, EmotionClassifier):
-        probabilities, scores = model.read(crops, flip_tta)
+        probabilities, scores, features = model.read(crops, flip_tta)
         flags = model.uncertainty_rule.unsure(scores)
+        because = [[str(signal) for signal in fired] for fired in model.uncertainty_rule.because(features)]
     else:
         probabilities = model.predict(crops, flip_tta)
-        scores, flags = [None] * len(crops), [None] * len(crops)
+        scores = flags = because = [None] * len(crops)
     return [Classified(_rounded_probabilities(row, model.classes), model.classes[int(row.argmax())],
-                       None if score is None else round(float(score), 4), None if flag is None else bool(flag))
-            for row, score, flag in zip(probabilities, scores, flags)]
+                       None if score is None else round(float(score), 4), None if flag is None else bool(flag), fired)
+            for row, score, flag, fired in zip(probabilities, scores, flags, because)]
 
 
 def _append(found: list[list[Detection]], pets: list[tuple[int, list[Detection]]]) -> None:

@@ -8,13 +8,19 @@ the threshold above which a reading is called unsure are fitted on development p
 `python -m training.uncertainty` and stored in the model's calibration JSON under "uncertainty" (the model
 card says how they were chosen); without a rule fitted for these weights, a reading is unsure exactly when
 the members' top emotions differ.
+
+Which signal made a reading unsure (`UnsureSignal`, stored with the reading so pages can say why in plain words):
+the reading is weak, the members disagree, or both. A group of signals counts when it alone makes the reading
+unsure, or when the reading would be sure without it; the members also count whenever their top emotions differ.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,6 +30,16 @@ log = logging.getLogger(__name__)
 
 FEATURES = ("weakness", "disagreement", "split_vote")
 RULE_KEY = "uncertainty"  # the calibration JSON's entry
+
+
+class UnsureSignal(StrEnum):
+    """What made a reading unsure."""
+
+    WEAK = "weak"  # no emotion stands out: a low calibrated top probability
+    MEMBERS_DISAGREE = "members_disagree"  # the ensemble's members read the face differently
+
+
+SIGNAL_COLUMNS = {UnsureSignal.WEAK: [0], UnsureSignal.MEMBERS_DISAGREE: [1, 2]}  # which FEATURES each one is
 
 
 def member_probabilities(member_logits: np.ndarray) -> np.ndarray:
@@ -46,6 +62,15 @@ def signals(probabilities: np.ndarray, members: np.ndarray) -> np.ndarray:
     return np.stack([weakness, np.maximum(disagreement, 0.0), split_vote], 1)
 
 
+class Readings(NamedTuple):
+    """A batch of face readings: calibrated probabilities (N, classes), the rule's scores (N,) and the signals
+    they were scored on (N, FEATURES)."""
+
+    probabilities: np.ndarray
+    scores: np.ndarray
+    signals: np.ndarray
+
+
 @dataclass(frozen=True)
 class UncertaintyRule:
     """score = sigmoid(intercept + coefficients . signals); unsure when score >= threshold."""
@@ -65,9 +90,36 @@ class UncertaintyRule:
     def unsure(self, scores: np.ndarray | float) -> np.ndarray | bool:
         return np.asarray(scores) >= self.threshold
 
+    def because(self, features: np.ndarray) -> list[list[UnsureSignal]]:
+        """For each reading of (N, FEATURES) signals, what made it unsure ([] for a sure one): a group of signals
+        whose share of the score's logit is positive and either enough alone or needed; and the members'
+        disagreement whenever their top emotions differ (a plain fact, whatever its weight in the score)."""
+        logit = np.log(self.threshold / (1 - self.threshold))
+        shares = {signal: features[:, columns] @ np.asarray(self.coefficients)[columns]
+                  for signal, columns in SIGNAL_COLUMNS.items()}
+        total = self.intercept + sum(shares.values())
+        flags = self.unsure(self.score_signals(features))
+        split_vote = features[:, FEATURES.index("split_vote")] > 0
+
+        def fired(signal: UnsureSignal, row: int) -> bool:
+            share = shares[signal][row]
+            weighty = share > 0 and (self.intercept + share >= logit or total[row] - share < logit)
+            return weighty or (signal == UnsureSignal.MEMBERS_DISAGREE and split_vote[row])
+
+        return [[signal for signal in UnsureSignal if fired(signal, row)] if flags[row] else []
+                for row in range(len(features))]
+
     def record(self, **figures: object) -> dict:
         return {"features": list(FEATURES), "coefficients": list(self.coefficients), "intercept": self.intercept,
                 "threshold": self.threshold, **figures}
+
+
+def frequent_signals(because: list[list[str]]) -> list[str]:
+    """The signals that made at least half of these unsure readings unsure (e.g. a video track's frames), in
+    UnsureSignal's order; [] without any."""
+    unsure = [fired for fired in because if fired]
+    return [str(signal) for signal in UnsureSignal
+            if unsure and sum(signal in fired for fired in unsure) >= len(unsure) / 2]
 
 
 MEMBERS_SPLIT = UncertaintyRule(coefficients=(0.0, 0.0, 2.0), intercept=-1.0, threshold=0.5)  # no fitted rule

@@ -26,6 +26,7 @@ from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
+from inference.uncertainty import frequent_signals
 from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
@@ -234,6 +235,7 @@ class VideoTrack:
     transitions: list[Transition]
     uncertainty: float | None = None  # faces: the frames' mean uncertainty score
     uncertain: bool | None = None  # faces: most frames were unsure
+    unsure_signals: list[str] | None = None  # faces, when unsure: what made most of its unsure frames unsure
 
 
 @dataclass
@@ -249,6 +251,7 @@ class TrackResult:
     raw: list[np.ndarray] = field(default_factory=list)
     uncertainty: list[float | None] = field(default_factory=list)
     uncertain: list[bool | None] = field(default_factory=list)
+    unsure_signals: list[list[str] | None] = field(default_factory=list)
 
     def finish(self, alpha: float) -> VideoTrack:
         """Smooth the probabilities over time (alpha) and summarise the track."""
@@ -261,9 +264,10 @@ class TrackResult:
             for t, box, row, flag in zip(self.times, self.boxes, smoothed, self.uncertain)
         ]
         rated = None not in self.uncertain
+        unsure = bool(np.mean(self.uncertain) > 0.5) if rated else None
         return VideoTrack(self.track_id, self.kind, round(float(np.mean(self.scores)), 4), summary, timeline,
-                          transitions, round(float(np.mean(self.uncertainty)), 4) if rated else None,
-                          bool(np.mean(self.uncertain) > 0.5) if rated else None)
+                          transitions, round(float(np.mean(self.uncertainty)), 4) if rated else None, unsure,
+                          (frequent_signals(self.unsure_signals) if unsure else []) if rated else None)
 
 
 @dataclass
@@ -353,6 +357,7 @@ class VideoAnalyzer:
                 track.raw.append(np.array(list(reading.emotions.values())))
                 track.uncertainty.append(reading.uncertainty)
                 track.uncertain.append(reading.uncertain)
+                track.unsure_signals.append(reading.unsure_signals)
             if len(detections) > poster[0]:
                 poster = (len(detections), timestamp, frames[offset])
         return poster

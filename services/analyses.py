@@ -72,7 +72,8 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         x1, y1, x2, y2 = face.box
         analysis.detections.append(Detection(position=position, kind=face.kind, x1=x1, y1=y1, x2=x2, y2=y2,
                                              score=face.score, emotions=face.emotions, top=face.top,
-                                             uncertainty=face.uncertainty, uncertain=face.uncertain))
+                                             uncertainty=face.uncertainty, uncertain=face.uncertain,
+                                             unsure_signals=face.unsure_signals))
     return analysis
 
 
@@ -203,7 +204,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
             position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
             emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
             timeline=track.timeline, summary=track.summary, transitions=track.transitions,
-            uncertainty=track.uncertainty, uncertain=track.uncertain,
+            uncertainty=track.uncertainty, uncertain=track.uncertain, unsure_signals=track.unsure_signals,
         ))
     analysis.status, analysis.progress, analysis.error = JobStatus.DONE, 1.0, None
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration

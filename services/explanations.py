@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 METHOD_TITLES = {"occlusion": Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
                  "grad_cam": Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
+FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR)  # what a failed explanation's status may say, besides numbers
 _explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
 
 

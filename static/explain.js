@@ -1,6 +1,8 @@
 // "Why?" buttons: start the explanation through the JSON API, show its progress, then its heat maps.
 // Without scripts the form posts to the server, which starts the work and reloads the page.
-// The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value).
+// The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
+// API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
+// "reasons", English to translated; a refused request by its HTTP status).
 (function () {
   "use strict";
   function fill(text, values) {
@@ -35,7 +37,8 @@
         return;
       }
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
-        state.textContent = result.error || words.interrupted;
+        state.textContent = result.refused ? fill(words.refused, { status: result.refused })
+          : words.reasons[result.error] || words.interrupted;
         bar.hidden = true;
         button.disabled = false;
         return;
@@ -51,7 +54,7 @@
         headers: { "Accept": "application/json", "X-CSRFToken": token }
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          return response.ok ? body : { status: "failed", error: body.error || fill(words.refused, { status: response.status }) };
+          return response.ok ? body : { status: "failed", refused: response.status };
         });
       });
     }

@@ -1,6 +1,7 @@
 // The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
 // time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
-// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability]);
+// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability,
+// unsure]: an unsure face reading is labelled "unsure, perhaps ..." as on the result page);
 // boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
 // Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
@@ -25,15 +26,23 @@
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
 
-  function pointAt(points, t) {
-    var low = 0, high = points.length - 1;
+  // Every analysed moment, in order, and each track's point at each moment it was seen.
+  var moments = Array.from(new Set([].concat.apply([], tracks.map(function (track) {
+    return track.points.map(function (point) { return point[0]; });
+  })))).sort(function (a, b) { return a - b; });
+  tracks.forEach(function (track) {
+    track.at = new Map(track.points.map(function (point) { return [point[0], point]; }));
+  });
+
+  function momentAt(t) {  // the analysed moment nearest t (the earlier of two as near), if within the tolerance
+    var low = 0, high = moments.length - 1;
     if (high < 0) { return null; }
-    while (low < high) {  // the first point at or after t
+    while (low < high) {  // the first moment at or after t
       var middle = (low + high) >> 1;
-      if (points[middle][0] < t) { low = middle + 1; } else { high = middle; }
+      if (moments[middle] < t) { low = middle + 1; } else { high = middle; }
     }
-    var best = low > 0 && t - points[low - 1][0] < Math.abs(points[low][0] - t) ? low - 1 : low;
-    return Math.abs(points[best][0] - t) <= tolerance ? points[best] : null;
+    var best = low > 0 && t - moments[low - 1] <= Math.abs(moments[low] - t) ? low - 1 : low;
+    return Math.abs(moments[best] - t) <= tolerance ? moments[best] : null;
   }
 
   function svg(name, attributes, text) {
@@ -53,16 +62,40 @@
 
   function seconds(t) { return fill(words.seconds, { seconds: decimal.format(t) }); }
 
+  function reading(point) {
+    return point[7] ? fill(words.unsure, { emotion: emotion(point[5]) }) : emotion(point[5]);
+  }
+
   function tag(track, point) {  // on the video: short, so neighbouring boxes' labels do not collide
-    return track.tag + (point[5] ? ": " + emotion(point[5]) : "");
+    return track.tag + (point[5] ? ": " + reading(point) : "");
   }
 
   function describe(track, point) {  // under the video, in full
-    return track.title + " " + (point[5] ? emotion(point[5]) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
+    return track.title + " " + (point[5] ? reading(point) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
+  }
+
+  function settle(label, index, labels) {  // off the labels drawn before it, a line at a time (away from its box)
+    var box = label.getBBox();
+    var step = box.height * (label.getAttribute("dy").charAt(0) === "-" ? -1 : 1);
+    var before = Array.prototype.slice.call(labels, 0, index).map(function (other) {
+      var bounds = other.getBBox(), moved = Number(other.dataset.shift || 0);
+      return { left: bounds.x, right: bounds.x + bounds.width, top: bounds.y + moved, bottom: bounds.y + moved + bounds.height };
+    });
+    function clashes(shift) {
+      return before.some(function (other) {
+        return box.x < other.right && other.left < box.x + box.width &&
+          box.y + shift < other.bottom && other.top < box.y + shift + box.height;
+      });
+    }
+    var shift = 0;
+    while (step && clashes(shift) && Math.abs(shift) < 8 * Math.abs(step)) { shift += step; }
+    label.dataset.shift = shift;
+    if (shift) { label.setAttribute("transform", "translate(0 " + shift + ")"); }
   }
 
   function draw(t) {
-    var shown = tracks.map(function (track) { return pointAt(track.points, t); });
+    var moment = momentAt(t);  // boxes from one analysed frame: only the tracks seen in it
+    var shown = tracks.map(function (track) { return moment === null ? null : track.at.get(moment) || null; });
     var key = shown.map(function (point) { return point ? point[0] : "-"; }).join(",");
     if (key !== drawn) {
       drawn = key;
@@ -77,6 +110,7 @@
           dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
         overlay.appendChild(group);
       });
+      overlay.querySelectorAll("text").forEach(settle);
     }
     var seen = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
       .filter(Boolean);

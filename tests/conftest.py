@@ -133,10 +133,9 @@ def faceless_video(tmp_path_factory) -> Path:
     return write_video(tmp_path_factory.mktemp("video") / "coffee.mp4", [coffee] * 20)
 
 
-@pytest.fixture(scope="session")
-def early_face_video(tmp_path_factory, astronaut) -> Path:
+def early_face_frames(astronaut: np.ndarray) -> list[np.ndarray]:
     """3 seconds at 10 fps on a flat grey wall: one face top left for the first second, then two other faces
-    lower right. The poster frame (the most faces) is in the last two seconds, where the first face is gone."""
+    lower right."""
     face = np.asarray(Image.fromarray(astronaut[20:260, 120:340]).resize((150, 164)))
     frames = []
     for index in range(30):
@@ -147,4 +146,11 @@ def early_face_video(tmp_path_factory, astronaut) -> Path:
             canvas[180:344, 250:400] = face
             canvas[180:344, 460:610] = face[:, ::-1]
         frames.append(canvas)
-    return write_video(tmp_path_factory.mktemp("video") / "early.mp4", frames)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def early_face_video(tmp_path_factory, astronaut) -> Path:
+    """`early_face_frames` in MPEG-4. The poster frame (the most faces) is in the last two seconds, where the first
+    face is gone."""
+    return write_video(tmp_path_factory.mktemp("video") / "early.mp4", early_face_frames(astronaut))

@@ -126,3 +126,31 @@ def test_the_admin_menu_follows_the_interface_language(app, client):
     menu = client.get("/admin/admin_users/").get_data(as_text=True).split("<nav", 1)[1].split("</nav>", 1)[0]
     words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", menu.split(">", 1)[1])).split()
     assert not {"Users", "Analyses", "Detections", "admin", "Back"} & set(words) and "사용자" in words
+
+
+def test_the_admin_columns_follow_the_interface_language(app, client, alice, astronaut_jpeg):
+    upload(client, astronaut_jpeg, "astro.jpg")
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    admin.set_cookie("moodlens_locale", "ko")
+    with app.app_context():
+        analysis_id = db.session.scalar(db.select(Analysis.id))
+        detection_id = db.session.scalar(db.select(Detection.id))
+    pages = {"/admin/admin_users/": {"사용자 이름", "관리자", "활성", "만든 때"},
+             "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름", "열기"},
+             f"/admin/admin_analyses/details/?id={analysis_id}": {"결과", "결과 페이지 열기 (읽기 전용)", "분류기"},
+             "/admin/admin_detections/": {"번호", "검출 점수", "왼쪽"},
+             f"/admin/admin_detections/details/?id={detection_id}": {"확실하지 않음", "틀렸을 확률", "감정"}}
+    english = {"Username", "Created At", "Original Name", "Top Emotion", "Open", "Result", "Position", "Score",
+               "Uncertainty", "Uncertain", "Emotions", "Activate", "Is Admin", "User / Username"}
+    for path, words in pages.items():
+        page = admin.get(path).get_data(as_text=True)
+        cells = {re.sub(r"\s+", " ", cell).strip()
+                 for cell in re.findall(r"<(?:th|a|td|b|option|label)[^>]*>([^<]+)(?=<)", page)}
+        cells |= set(re.findall(r'"([^"]+)": \[\{"arg"', page.encode().decode("unicode_escape", "ignore")))
+        assert words <= cells, (path, words - cells)
+        assert not english & cells, (path, english & cells)
+    by_name = admin.get("/admin/admin_analyses/?flt0_0=alice").get_data(as_text=True)
+    assert "astro.jpg" in by_name and "astro.jpg" not in admin.get("/admin/admin_analyses/?flt0_0=bob").get_data(
+        as_text=True)  # the filter on the user's name still filters

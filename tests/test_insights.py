@@ -239,3 +239,14 @@ def test_a_one_day_alert_says_one_day_not_one_days(app, client, alice):
     assert "looked <span" in texts[1] and "Remove the sad alert" in texts[2]
     assert [text.count("1 days") for text in texts] == [0, 0, 0]
     assert "over 1 day." in texts[0] and "over 1 day:" in texts[0] and "over the last 1 day," in texts[1]
+
+
+def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    before, after = (np.array([0.0, 0.5 + happy, 0.5 - happy, 0.0]) for happy in (0.0, 0.01))  # angry happy relaxed sad
+    add_history(app, alice, rex, np.array([before, after]), spacing=timedelta(days=7))  # weeks 2 and 3 of 2026
+    english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
+    assert "+1 point<" in english and "-1 point<" in english and "+0 points<" in english
+    assert "1 points" not in english
+    korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
+    assert "+1포인트<" in korean.get_data(as_text=True)

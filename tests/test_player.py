@@ -88,7 +88,8 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
                                   re.S).group(1))
     assert [track["title"] for track in tracks] == ["Face 1", "Face 2"]
-    assert len(tracks[0]["points"][0]) == 7 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == 2
+    assert len(tracks[0]["points"][0]) == 8 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == 2
+    assert tracks[0]["points"][0][7] is False  # the frame's face reading was not unsure
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
 
@@ -105,6 +106,48 @@ def test_frame_links_move_the_player_and_work_without_scripts(app, client, alice
     assert at_two.count('class="face-box emo-') == 2 and "At 2.0 s: Face 1" in at_two  # boxes drawn by the server
     assert 'At 0.0 s' in client.get(f"/analyses/{analysis_id}?t=-5").get_data(as_text=True)
     assert client.get(f"/analyses/{analysis_id}?t=abc").status_code == 200
+
+
+def test_the_overlay_says_unsure_where_a_frames_reading_was(app, client, alice, two_face_webm):
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():  # the first track's reading was unsure from 1 s on; older analyses have no flag
+        first, second = db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)
+                                           .order_by(Detection.track_id)).all()
+        first.timeline = [{**point, "uncertain": point["t"] >= 1.0} for point in first.timeline]
+        second.timeline = [{key: value for key, value in point.items() if key != "uncertain"}
+                           for point in second.timeline]
+        db.session.commit()
+        emotion = first.timeline[-1]["emotions"]
+        top = max(emotion, key=emotion.get)
+    page = client.get(f"/analyses/{analysis_id}?t=2").get_data(as_text=True)
+    labels = re.findall(r'class="overlay-label">(.*?)</text>', page)
+    assert labels[0] == f"1: unsure, perhaps {top}" and "unsure" not in labels[1]
+    assert re.search(rf"At 2.0 s: Face 1 unsure, perhaps {top} \(\d+%\), Face 2 \w+ \(", page)
+    assert "1: unsure" not in client.get(f"/analyses/{analysis_id}?t=0").get_data(as_text=True)
+    tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
+    assert tracks[0]["points"][-1][7] is True and tracks[1]["points"][-1][7] is None
+    assert "unsure, perhaps {emotion}" in page.replace("&#34;", '"')  # the script's words
+    korean = client.get(f"/analyses/{analysis_id}?t=2", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0].startswith("1: 확실하지 않음, 어쩌면 ")
+
+
+def test_the_overlay_draws_the_boxes_of_one_analysed_frame_only(app, client, alice, early_face_video):
+    """Between the last analysed frame with the early face and the first with the two later ones, both moments are
+    within the tolerance: the page draws the boxes of the nearer frame, never the early face with the later two."""
+    analysis_id = analysed_video(app, client, early_face_video.read_bytes(), "early.mp4")
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id)
+        early, *later = [track.timeline for track in analysis.detections]
+        tolerance, poster = 0.75 / analysis.fps_sampled, analysis.poster_time
+    gone, came = early[-1]["t"], later[0][0]["t"]
+    assert came - gone < 2 * tolerance  # both moments are within the tolerance of a time between them
+
+    def labels(seconds: float) -> list[str]:
+        page = client.get(f"/analyses/{analysis_id}?t={seconds:.3f}").get_data(as_text=True)
+        return [label.split(":")[0] for label in re.findall(r'class="overlay-label">(.*?)</text>', page)]
+    assert labels(gone + 0.4 * (came - gone)) == ["1"]
+    assert labels(gone + 0.6 * (came - gone)) == ["2", "3"]
+    assert labels(poster) == ["2", "3"] and labels(0) == ["1"]
 
 
 def test_the_original_is_served_with_its_type_and_byte_ranges(app, client, alice, bob_client, two_face_webm):

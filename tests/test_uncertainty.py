@@ -4,6 +4,8 @@ unsure readings do not make an alert fire."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import timedelta
 
@@ -12,15 +14,19 @@ import pytest
 import torch
 
 from extensions import db
+from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
 from inference.classifiers import EmotionClassifier
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
-from inference.uncertainty import MEMBERS_SPLIT, load_uncertainty_rule, signals
+from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
+                                   load_uncertainty_rule, signals)
 from insights.alerts import Rule, check_rule
 from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
+from training.face_sets import PipelineReadings
+from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import csrf_token, jpeg_bytes, upload
 
 HAPPY, SAD = HUMAN_EMOTIONS.index("happy"), HUMAN_EMOTIONS.index("sad")
@@ -54,6 +60,59 @@ def test_members_that_disagree_make_a_reading_unsure():
         assert not rule.unsure(rule.score(shown_agreed, agreed)).any()
 
 
+WEAK, DISAGREE = UnsureSignal.WEAK, UnsureSignal.MEMBERS_DISAGREE
+
+
+def test_the_signals_that_made_a_reading_unsure_are_named():
+    """Weak: flat probabilities from members that agree; both: members sure of different emotions (their average
+    is flat too); none for a confident reading; the members alone under the rule without a fitted one, and under a
+    rule where disagreement weighs more than weakness."""
+    rule = load_uncertainty_rule(HUMAN_WEIGHTS)
+    flat = one_hot_ish(HAPPY, 0.35)
+    split = np.stack([one_hot_ish(HAPPY, 0.9), one_hot_ish(SAD, 0.9)])
+    sure = one_hot_ish(HAPPY, 0.9)
+    features = signals(np.stack([flat, one_hot_ish(HAPPY, 0.45), sure]),
+                       np.stack([np.stack([flat, flat]), split, np.stack([sure, sure])]))
+    assert rule.unsure(rule.score_signals(features)).tolist() == [True, True, False]
+    assert rule.because(features) == [[WEAK], [WEAK, DISAGREE], []]
+    assert MEMBERS_SPLIT.because(features) == [[], [DISAGREE], []]
+    mostly_members = UncertaintyRule(coefficients=(1.0, 8.0, 0.0), intercept=-2.0, threshold=0.5)
+    agreeing_but_apart = signals(one_hot_ish(HAPPY, 0.7)[None],
+                                 np.stack([one_hot_ish(HAPPY, 0.95), one_hot_ish(HAPPY, 0.3)])[None])
+    assert mostly_members.because(agreeing_but_apart) == [[DISAGREE]]  # same top emotion, far apart
+
+
+def test_a_tracks_signals_are_those_of_most_of_its_unsure_frames():
+    assert frequent_signals([["weak"], ["weak", "members_disagree"], [], ["weak"]]) == ["weak"]
+    assert frequent_signals([["members_disagree"], ["weak"]]) == ["weak", "members_disagree"]
+    assert frequent_signals([[], []]) == []
+
+
+def test_the_rule_is_fitted_on_each_faces_signals_read_through_the_pipeline(tmp_path, astronaut):
+    """training.uncertainty puts a probe in the rule's place to collect the signals of the largest face of each
+    labelled photo, as the app read it."""
+    (tmp_path / "val" / "happy").mkdir(parents=True)
+    (tmp_path / "val" / "happy" / "astronaut.jpg").write_bytes(jpeg_bytes(astronaut))
+    pipeline, probe = Pipeline(device="cpu", backend="torch"), SignalProbe()
+    face = pipeline.analyze_bytes(jpeg_bytes(astronaut)).detections[0]
+    pipeline.classifier.uncertainty_rule = probe
+    features, wrong = read_signals(pipeline, probe, f"{tmp_path}:val", 0)
+    assert features.shape == (1, len(FEATURES)) and wrong.tolist() == [False]
+    assert abs(features[0, 0] - (1 - face.emotions["happy"])) < 1e-4  # weakness: 1 - the top probability
+
+
+def test_the_benchmark_counts_the_unsure_faces_by_what_made_them_unsure():
+    probabilities = np.stack([one_hot_ish(HAPPY, 0.4), one_hot_ish(SAD, 0.4), one_hot_ish(HAPPY, 0.4),
+                              one_hot_ish(HAPPY, 0.9), np.full(len(HUMAN_EMOTIONS), np.nan)])
+    readings = PipelineReadings(probabilities, np.array([HAPPY, HAPPY, HAPPY, HAPPY, HAPPY]),
+                                np.array([True, True, True, True, False]), np.array([0.6, 0.7, 0.8, 0.1, np.nan]),
+                                np.array([True, True, True, False, False]),
+                                [["weak"], ["weak"], ["weak", "members_disagree"], [], []])
+    line, figures = unsure_because(readings)
+    assert figures == {"weak": {"faces": 2, "accuracy": 0.5}, "weak + members_disagree": {"faces": 1, "accuracy": 1.0}}
+    assert line == "unsure because: weak 2 (accuracy 0.500); weak + members_disagree 1 (accuracy 1.000)"
+
+
 def test_the_shipped_rule_is_the_fitted_one():
     rule = load_uncertainty_rule(HUMAN_WEIGHTS)
     assert rule != MEMBERS_SPLIT and 0 < rule.threshold < 1
@@ -64,6 +123,7 @@ def test_a_real_face_read_confidently_is_not_unsure_on_either_backend(pipeline, 
     face = pipeline.analyze_bytes(jpeg_bytes(astronaut)).detections[0]
     assert face.top == "happy" and face.emotions["happy"] > 0.7
     assert face.uncertain is False and 0 <= face.uncertainty < pipeline.classifier.uncertainty_rule.threshold
+    assert face.unsure_signals == []
 
 
 def test_torch_and_onnx_give_the_same_members_and_the_same_flag(astronaut):
@@ -102,7 +162,10 @@ def test_unsure_readings_are_left_out_of_an_alert():
     assert not unsure["fired"] and unsure["count"] == 1 and unsure["unsure"] == 7
 
 
-def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count: int, uncertain: bool | None):
+def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count: int, uncertain: bool | None,
+                      because: list[str] | None = None) -> list[int]:
+    """`count` photo analyses of one face each, an hour apart; their ids, newest first."""
+    analyses = []
     with app.app_context():
         for hours in range(count):
             analysis = Analysis(user_id=user_id, original_name=f"face{hours}.jpg", stored_name=uuid.uuid4().hex,
@@ -110,9 +173,12 @@ def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count:
             analysis.detections.append(Detection(position=1, kind="human", x1=0, y1=0, x2=5, y2=5, score=0.9,
                                                  emotions=emotions, top=max(emotions, key=emotions.get),
                                                  subject_id=subject_id, uncertain=uncertain,
-                                                 uncertainty=None if uncertain is None else 0.9 * uncertain))
+                                                 uncertainty=None if uncertain is None else 0.9 * uncertain,
+                                                 unsure_signals=because))
             db.session.add(analysis)
+            analyses.append(analysis)
         db.session.commit()
+        return [analysis.id for analysis in analyses]
 
 
 def test_an_alert_does_not_fire_from_unsure_readings_in_the_app(app, client, alice):
@@ -163,6 +229,57 @@ def test_the_video_page_says_unsure_for_a_track_whose_frames_were_mostly_unsure(
         assert all(isinstance(track.uncertain, bool) for track in tracks)
         for track in tracks:
             track.uncertain = track.track_id == tracks[0].track_id
+        first = tracks[0].id
         db.session.commit()
     page = client.get(response.location).get_data(as_text=True)
     assert page.count("the model&#39;s members disagree") == 1 and "unsure, perhaps" in page
+    with app.app_context():  # as analysed now: with what made most of its unsure frames unsure
+        track = db.session.get(Detection, first)
+        track.uncertainty, track.unsure_signals = 0.58, ["weak", "members_disagree"]
+        db.session.commit()
+    page = client.get(response.location).get_data(as_text=True)
+    assert page.count("no emotion stands out clearly and the networks that make up the model read this face "
+                      "differently, so we estimate a 58% chance") == 1
+
+
+def make_person(app, user_id: int, name: str = "Ana") -> int:
+    with app.app_context():
+        subject = Subject(user_id=user_id, name=name, kind="person")
+        db.session.add(subject)
+        db.session.commit()
+        return subject.id
+
+
+def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, astronaut_jpeg):
+    ana = make_person(app, alice)
+    surprised = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HUMAN_EMOTIONS.index("surprise"), 0.45))))
+    cases = {("weak",): "Unsure: no emotion stands out clearly, so we estimate a 90% chance that this reading is "
+                        "wrong.",
+             ("members_disagree",): "Unsure: the networks that make up the model read this face differently, so we "
+                                    "estimate a 90% chance that this reading is wrong.",
+             ("weak", "members_disagree"): "Unsure: no emotion stands out clearly and the networks that make up the "
+                                           "model read this face differently, so we estimate a 90% chance"}
+    for because, words in cases.items():
+        analysis = add_face_readings(app, alice, ana, surprised, 1, uncertain=True, because=list(because))[0]
+        page = client.get(f"/analyses/{analysis}").get_data(as_text=True)
+        assert words in page and "unsure, perhaps" in page and "members disagree, or" not in page
+        assert client.get(f"/api/v1/analyses/{analysis}").json["detections"][0]["unsure_signals"] == list(because)
+    korean = client.get(f"/analyses/{analysis}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "뚜렷하게 두드러지는 감정이 없고, 모델을 이루는 신경망들이 이 얼굴을 서로 다르게 읽었어요" in korean
+    assert "틀렸을 확률을 90%로 봐요" in korean
+    photo = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
+    assert client.get(f"/api/v1/analyses/{photo}").json["detections"][0]["unsure_signals"] == []
+
+
+def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
+    ana = make_person(app, alice)
+    sad = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.6))))
+    add_face_readings(app, alice, ana, sad, 1, uncertain=None)  # before the rule: empty (the oldest row)
+    add_face_readings(app, alice, ana, sad, 1, uncertain=False)
+    add_face_readings(app, alice, ana, sad, 1, uncertain=True, because=["weak"])
+    text = client.get(f"/subjects/{ana}/export.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(row["uncertain"], row["uncertainty"]) for row in rows] == [("", ""), ("False", "0.0"), ("True", "0.9")]
+    history = client.get(f"/subjects/{ana}/export.json").json["history"]
+    assert [(row["uncertain"], row["uncertainty"], row["unsure_signals"]) for row in history] == [
+        (None, None, None), (False, 0.0, None), (True, 0.9, ["weak"])]

@@ -67,6 +67,7 @@ def test_two_faces_are_tracked_through_the_clip(two_face_video):
         flags = [p["uncertain"] for p in track.timeline]  # each frame's face reading has its own flag
         assert all(isinstance(flag, bool) for flag in flags)
         assert track.uncertain == (sum(flags) > len(flags) / 2) and 0 <= track.uncertainty <= 1
+        assert isinstance(track.unsure_signals, list) and bool(track.unsure_signals) == track.uncertain
 
 
 def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_face_video):
@@ -84,7 +85,7 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert document["duration"] == pytest.approx(3.0, abs=0.1)
     track = document["tracks"][0]
     assert set(track) == {"track_id", "kind", "summary", "timeline", "transitions", "subject", "suggestion",
-                          "uncertain", "uncertainty"}
+                          "uncertain", "uncertainty", "unsure_signals"}
     assert set(track["timeline"][0]) >= {"t", "emotions", "uncertain"} and isinstance(track["uncertain"], bool)
 
 

@@ -93,14 +93,15 @@ def labelled_photos(folder: Path, classes: tuple[str, ...] = HUMAN_EMOTIONS, per
 @dataclass
 class PipelineReadings:
     """What the app showed for each labelled photo: probabilities of its largest face (NaN rows where no
-    face was found), the labels, which photos had no face, and the largest face's uncertainty score and
-    "unsure" flag (NaN and False without a face)."""
+    face was found), the labels, which photos had no face, and the largest face's uncertainty score, "unsure"
+    flag and what made it unsure (NaN, False and [] without a face)."""
 
     probabilities: np.ndarray
     labels: np.ndarray
     face_found: np.ndarray
     uncertainty: np.ndarray
     uncertain: np.ndarray
+    unsure_signals: list[list[str]]
 
     @property
     def found(self) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +127,8 @@ def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
     return PipelineReadings(probabilities, np.asarray([label for _, label in photos], dtype=np.int64),
                             np.asarray([face is not None for face in faces], dtype=bool),
                             np.array([face.uncertainty if face else np.nan for face in faces], dtype=np.float64),
-                            np.array([bool(face and face.uncertain) for face in faces], dtype=bool))
+                            np.array([bool(face and face.uncertain) for face in faces], dtype=bool),
+                            [list(face.unsure_signals or []) if face else [] for face in faces])
 
 
 def main(argv: list[str] | None = None) -> None:

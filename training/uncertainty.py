@@ -25,13 +25,13 @@ from inference.calibration import calibration_path
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from inference.specs import HUMAN_WEIGHTS
-from inference.uncertainty import FEATURES, RULE_KEY, UncertaintyRule, signals
+from inference.uncertainty import FEATURES, RULE_KEY, UncertaintyRule
 from training.face_sets import labelled_photos, read_through_pipeline
 
 
 class SignalProbe:
     """Stands in for the pipeline's rule: records every reading's signals and gives, as its score, the row
-    where they were recorded (so a face of the pipeline's result finds its signals); never unsure."""
+    where they were recorded (so a face of the pipeline's result finds its signals); never unsure, for no reason."""
 
     def __init__(self) -> None:
         self.rows: list[np.ndarray] = []
@@ -39,10 +39,13 @@ class SignalProbe:
     def unsure(self, scores: np.ndarray) -> np.ndarray:
         return np.zeros(len(scores), dtype=bool)
 
-    def score(self, probabilities: np.ndarray, members: np.ndarray) -> np.ndarray:
+    def score_signals(self, features: np.ndarray) -> np.ndarray:
         first = len(self.rows)
-        self.rows.extend(signals(probabilities, members))
+        self.rows.extend(features)
         return np.arange(first, len(self.rows), dtype=np.float64)
+
+    def because(self, features: np.ndarray) -> list[list]:
+        return [[] for _ in features]
 
 
 def read_signals(pipeline: Pipeline, probe: SignalProbe, source: str, limit: int) -> tuple[np.ndarray, np.ndarray]:

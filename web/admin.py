@@ -8,7 +8,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -18,6 +18,22 @@ from models import Analysis, Detection, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
+
+
+# Every column header of the lists, detail pages, filters and forms, in the reader's language.
+COLUMN_LABELS = {
+    "id": _l("ID"), "username": _l("Username"), "is_admin": _l("Administrator"), "active": _l("Active"),
+    "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
+    "thumbnail": _l("Open"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
+    "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
+    "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
+    "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "position": _l("Number"),
+    "kind": _l("Kind"), "top": _l("Top emotion"), "score": _l("Detector score"), "x1": _l("Left"),
+    "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
+    "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
+    "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"), "transitions": _l("Changes"),
+    "subject": _l("Subject"), "explanation": _l("Explanation"), "signature": _l("Face signature"),
+}
 
 
 def _is_admin() -> bool:
@@ -45,6 +61,7 @@ class AdminOnly:
 
     form_base_class = AdminForm
     page_size = 25
+    column_labels = COLUMN_LABELS
 
     def is_accessible(self) -> bool:
         return _is_admin()
@@ -87,15 +104,15 @@ class UserAdmin(AdminOnly, ModelView):
                 setattr(user, name, value)
         db.session.commit()
 
-    @action("activate", "Activate")
+    @action("activate", _l("Activate"))
     def action_activate(self, ids):
         self._set_flag(ids, active=True)
 
-    @action("deactivate", "Deactivate (logs them out at once)")
+    @action("deactivate", _l("Deactivate (logs them out at once)"))
     def action_deactivate(self, ids):
         self._set_flag(ids, active=False)
 
-    @action("make_admin", "Make admin")
+    @action("make_admin", _l("Make admin"))
     def action_make_admin(self, ids):
         self._set_flag(ids, is_admin=True)
 
@@ -110,14 +127,15 @@ def _thumbnail(view, context, model: Analysis, name):
     """The thumbnail (a queued video has none yet), linked to the analysis's result page."""
     page = url_for("analyze.result", analysis_id=model.id)
     if not model.thumb_name:
-        return Markup('<a href="{}">Open</a>').format(page)
+        return Markup('<a href="{}">{}</a>').format(page, gettext("Open"))
     source = url_for("analyze.media_file", analysis_id=model.id, variant="thumb")
-    return Markup('<a href="{}"><img src="{}" alt="open analysis {}" height="48"></a>').format(page, source, model.id)
+    return Markup('<a href="{}"><img src="{}" alt="{}" height="48"></a>').format(
+        page, source, gettext("Open analysis %(number)d", number=model.id))
 
 
 def _result_link(view, context, model: Analysis, name):
-    return Markup('<a href="{}">Open the result page (read-only)</a>').format(
-        url_for("analyze.result", analysis_id=model.id))
+    return Markup('<a href="{}">{}</a>').format(url_for("analyze.result", analysis_id=model.id),
+                                                gettext("Open the result page (read-only)"))
 
 
 class AnalysisAdmin(AdminOnly, ModelView):
@@ -127,12 +145,11 @@ class AnalysisAdmin(AdminOnly, ModelView):
     column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
                    "top_emotion", "worker")
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link}
-    column_labels = {"thumbnail": "Open", "result_page": "Result"}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
                            "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
                            "classifier", "worker")
     column_searchable_list = ("original_name", User.username)
-    column_filters = (User.username, "created_at", "top_emotion", "media", "status")
+    column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
 
     def on_model_delete(self, model: Analysis) -> None:

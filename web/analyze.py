@@ -12,6 +12,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
+from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media
@@ -22,7 +23,7 @@ from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
-from web.i18n import found, kind, say
+from web.i18n import found, kind, percent, say
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -38,7 +39,16 @@ COMMENTS = {
     "relaxed": _l("Loose and at ease. All is well in the world."),
 }
 UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
-                       "this reading is more likely wrong than right.")
+                       "this reading is more likely wrong than right.")  # readings stored without their signals
+UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty.UnsureSignal), in words
+    (UnsureSignal.WEAK,): N_("Unsure: no emotion stands out clearly, so we estimate a %(chance)s chance that this "
+                             "reading is wrong."),
+    (UnsureSignal.MEMBERS_DISAGREE,): N_("Unsure: the networks that make up the model read this face differently, "
+                                         "so we estimate a %(chance)s chance that this reading is wrong."),
+    (UnsureSignal.WEAK, UnsureSignal.MEMBERS_DISAGREE): N_(
+        "Unsure: no emotion stands out clearly and the networks that make up the model read this face differently, "
+        "so we estimate a %(chance)s chance that this reading is wrong."),
+}
 UNSURE_COMMENT = _l("The model is not sure about this one: no emotion stands out, so take the chart with a pinch "
                     "of salt.")
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
@@ -98,8 +108,17 @@ def result(analysis_id: int):
                            owner=owner, assign_forms=assign_forms,
                            suggested=identity.suggestions(analysis) if owner else {},
                            found=found([d.kind for d in analysis.detections]), unsure_comment=UNSURE_COMMENT,
-                           uncertain_comment=UNCERTAIN_COMMENT,
+                           uncertain_comments={d.id: uncertain_comment(d) for d in classified if d.uncertain},
                            **extra)
+
+
+def uncertain_comment(detection: Detection) -> str:
+    """Why the page calls a reading unsure: which signals made it so, and the estimated chance it is wrong (the
+    general sentence for a reading stored before its signals were)."""
+    because = tuple(detection.unsure_signals or ())  # UnsureSignal values (a StrEnum: equal to their text)
+    if because not in UNSURE_BECAUSE or detection.uncertainty is None:
+        return str(UNCERTAIN_COMMENT)
+    return gettext(UNSURE_BECAUSE[because], chance=percent(detection.uncertainty))
 
 
 def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
@@ -119,25 +138,30 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
     """Each track's title, number (the overlay's tag) and its box and top emotion at each analysed moment:
-    [t, x1, y1, x2, y2, emotion, probability] (emotion None without a model), for the player's overlay
-    (static/player.js reads it from the page)."""
+    [t, x1, y1, x2, y2, emotion, probability, unsure] (emotion None without a model; unsure: that frame's face
+    reading was unsure, None for pets and older analyses), for the player's overlay (static/player.js reads it
+    from the page)."""
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
-        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None]
+        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, moment.get("uncertain")]
     return [{"title": say(d.title), "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
             for d in tracks]
 
 
 def boxes_at(tracks: list[dict], seconds: float, tolerance: float) -> list[dict]:
-    """The tracks in sight at `seconds` (an analysed moment within `tolerance`), as the overlay draws them."""
+    """The tracks seen in the analysed frame nearest `seconds` (within `tolerance`; the earlier of two as near), as
+    the overlay draws them: never boxes from two analysed frames, so none of a track that is not in that frame."""
+    moments = {point[0] for track in tracks for point in track["points"]}
+    moment = min(moments, key=lambda t: (abs(t - seconds), t), default=None)
+    if moment is None or abs(moment - seconds) > tolerance:
+        return []
     shown = []
     for track in tracks:
-        nearest = min(track["points"], key=lambda p: abs(p[0] - seconds), default=None)
-        if nearest and abs(nearest[0] - seconds) <= tolerance:
-            t, x1, y1, x2, y2, emotion, probability = nearest
-            shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2), "emotion": emotion,
-                          "probability": probability})
+        for t, x1, y1, x2, y2, emotion, probability, unsure in track["points"]:
+            if t == moment:
+                shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2),
+                              "emotion": emotion, "probability": probability, "unsure": unsure})
     return shown
 
 

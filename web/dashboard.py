@@ -23,7 +23,7 @@ from insights.report import ChartWords, report_png, report_week, week_start, wee
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
-from services.documents import iso_utc
+from services.documents import iso_utc, uncertainty_fields
 from services.errors import Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
@@ -307,6 +307,7 @@ def subject_history(subject: Subject) -> list[dict]:
     return [
         {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
          "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
+         **uncertainty_fields(d),
          **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
         for d in detections
     ]
@@ -325,9 +326,11 @@ def export_subject(subject_id: int, fmt: str):
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS])
-        for row in history:
+        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS,
+                         "uncertain", "uncertainty"])
+        for row in history:  # uncertain and uncertainty empty for pets and older analyses
             writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
-                             row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS)])
+                             row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
+                             *("" if row[name] is None else row[name] for name in ("uncertain", "uncertainty"))])
         body, mimetype = buffer.getvalue(), "text/csv"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

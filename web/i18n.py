@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from extensions import babel, db, login_manager
 from messages import N_, Phrase
-from services.explanations import METHOD_TITLES
+from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import same_site_path
 
 LOCALES = ("en", "ko")
@@ -103,6 +103,12 @@ def reason(text: str | None) -> str:
     """A failure reason a job stored as English text (an analysis's or an explanation's `error`): in the reader's
     language when the catalogue holds it as it is; a reason with figures in it stays as stored."""
     return gettext(text) if text else ""
+
+
+def explanation_failures() -> dict[str, str]:
+    """A failed explanation's stored reasons (English, as the API gives them) in the reader's language, for the
+    page's script (static/explain.js)."""
+    return {text: reason(text) for text in FAILURE_REASONS}
 
 
 def _word(value: object) -> object:
@@ -193,6 +199,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(STATUS_NAMES, "status_names")
     app.add_template_global(error_title)
     app.add_template_global(error_description)
+    app.add_template_global(explanation_failures)
     app.register_blueprint(bp)
     app.add_template_global(get_locale)
     app.add_template_global(LOCALES, "LOCALES")

@@ -1,0 +1,160 @@
+"""In Chromium, in English and Korean, at 1280 and 390 px: an unsure reading says why on the photo page and
+"unsure, perhaps ..." on the player's overlay; the overlay draws the boxes of one analysed frame; a "Why?" that
+fails is told in the page's language, never in the API's English; the admin's column headers follow the interface
+language. Screenshots go to artifacts/e2e/ (details-*.png)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import Page, expect
+
+from bench.clips import moving_faces_frames, write_video
+from extensions import db
+from models import Analysis, Detection
+from tests.conftest import early_face_frames, jpeg_bytes, login, make_user, upload
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_layout import VIEWPORTS, wait_until_done
+
+EXPLANATION_API = "**/api/v1/analyses/*/detections/*/explanation"
+
+
+def log_in(browser, base: str, name: str, locale: str, viewport: str) -> Page:
+    context = browser.new_context(viewport=VIEWPORTS[viewport], locale=locale)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    page.goto(base + "/login")
+    page.fill("#username", name)
+    page.fill("#password", "correct horse")
+    page.click("input[type=submit]")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"details-{name}.png"), full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), f"{name} scrolls"
+
+
+def unsure_photo_and_clip(app, astronaut, tmp_path) -> tuple[int, int]:
+    """Dana's photo whose face reading was weak and split, and a clip whose first face was unsure from 1 s on."""
+    make_user(app, "dana")
+    client = app.test_client()
+    login(client, "dana")
+    photo = int(upload(client, jpeg_bytes(astronaut), "astronaut.jpg").location.rsplit("/", 1)[1])
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 30, faces=2))
+    video = int(upload(client, clip.read_bytes(), "clip.mp4").location.rsplit("/", 1)[1])
+    wait_until_done(app, video)
+    with app.app_context():
+        face = db.session.get(Analysis, photo).detections[0]
+        face.emotions = {label: 0.38 if label == "happy" else 0.31 if label == "neutral" else 0.062
+                         for label in face.emotions}  # as a weak reading is: flat
+        face.uncertain, face.uncertainty, face.unsure_signals = True, 0.62, ["weak", "members_disagree"]
+        track = db.session.scalars(db.select(Detection).filter_by(analysis_id=video).order_by(Detection.track_id)
+                                   ).first()
+        track.timeline = [{**point, "uncertain": point["t"] >= 1.0} for point in track.timeline]
+        db.session.commit()
+    return photo, video
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, astronaut, tmp_path):
+    app, base = live_app
+    photo, video = unsure_photo_and_clip(app, astronaut, tmp_path)
+    words = {"en": ("estimate a 62% chance", "1: unsure, perhaps "),
+             "ko": ("틀렸을 확률을 62%로 봐요", "1: 확실하지 않음, 어쩌면 ")}
+    for locale, (why, label) in words.items():
+        for viewport in VIEWPORTS:
+            page = log_in(browser, base, "dana", locale, viewport)
+            page.goto(f"{base}/analyses/{photo}")
+            expect(page.locator("#face-1 .comment")).to_contain_text(why)
+            shot(page, f"unsure-photo-{locale}-{viewport}")
+            page.goto(f"{base}/analyses/{video}")
+            page.locator("a[data-t='2.00']").first.click()  # the script draws the overlay at 2 s
+            expect(page.locator(".overlay text").first).to_have_text(re.compile("^" + label))
+            expect(page.locator(".overlay text").nth(1)).not_to_contain_text(label[3:])
+            page.locator("a[data-t='0.00']").first.click()
+            expect(page.locator(".overlay text").first).not_to_contain_text(label[3:])  # sure before 1 s
+            page.locator("a[data-t='2.00']").first.click()
+            labels = [page.locator(".overlay text").nth(n).bounding_box() for n in range(2)]
+            assert not overlap(*labels), labels  # a long label is moved off its neighbour's
+            page.wait_for_function("() => { const f = document.getElementById('scrub-frame');"
+                                   " return f.src.endsWith('t=2') && f.complete && f.naturalWidth > 0; }")
+            page.locator("#player").scroll_into_view_if_needed()
+            shot(page, f"unsure-video-{locale}-{viewport}")
+            assert page.console_errors == []
+            page.context.close()
+
+
+def replying(status: int, body: dict):
+    """A route handler answering with this status and JSON body, as the API would."""
+    return lambda route: route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+
+def test_a_failed_why_is_told_in_the_pages_language(live_app, browser, astronaut_jpeg):
+    app, base = live_app
+    make_user(app, "eun")
+    client = app.test_client()
+    login(client, "eun")
+    photo = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
+    replies = [(409, {"error": "Nothing to explain at position 1."}, "서버가 거절했어요: 409"),
+               (200, {"status": "failed", "error": "The stored photo could not be read, so it cannot be explained."},
+                "저장된 사진을 읽을 수 없어서 설명할 수 없어요."),
+               (200, {"status": "failed", "error": "The work was interrupted 3 times and was given up."},
+                "설명 계산이 중단됐어요. 다시 시도해 주세요.")]
+    for viewport in VIEWPORTS:
+        page = log_in(browser, base, "eun", "ko-KR", viewport)
+        page.goto(f"{base}/analyses/{photo}")
+        for status, body, korean in replies:
+            page.route(EXPLANATION_API, replying(status, body))
+            page.locator(".why button").click()
+            expect(page.locator(".why-state")).to_have_text(korean)
+            expect(page.locator(".why button")).to_be_enabled()
+            page.unroute(EXPLANATION_API)
+        shot(page, f"why-failed-ko-{viewport}")
+        page.context.close()
+
+
+def test_the_admin_columns_are_korean_on_a_korean_page(live_app, browser, astronaut_jpeg):
+    app, base = live_app  # the fixture made "admin"
+    make_user(app, "root", admin=True)
+    client = app.test_client()
+    login(client, "root")
+    upload(client, astronaut_jpeg, "astronaut.jpg")
+    for viewport in VIEWPORTS:
+        page = log_in(browser, base, "root", "ko-KR", viewport)
+        page.goto(base + "/admin/admin_analyses/")
+        headers = page.locator("th.column-header").all_inner_texts()
+        assert "파일 이름" in headers and "주된 감정" in headers and not {"Original Name", "Top Emotion"} & set(headers)
+        page.screenshot(path=str(ARTIFACTS / f"details-admin-ko-{viewport}.png"), full_page=True)
+        page.context.close()
+
+
+def test_the_playing_video_shows_the_boxes_of_one_analysed_frame(live_app, browser, astronaut, tmp_path):
+    app, base = live_app
+    make_user(app, "fay")
+    client = app.test_client()
+    login(client, "fay")
+    clip = write_video(tmp_path / "early.webm", early_face_frames(astronaut), codec="VP80")
+    video = int(upload(client, clip.read_bytes(), "early.webm").location.rsplit("/", 1)[1])
+    wait_until_done(app, video)
+    with app.app_context():
+        early, later = [track.timeline for track in db.session.get(Analysis, video).detections][:2]
+    gone, came = early[-1]["t"], later[0]["t"]
+    for viewport in VIEWPORTS:
+        page = log_in(browser, base, "fay", "en", viewport)
+        page.goto(f"{base}/analyses/{video}")
+        expect(page.locator(".stage video")).to_be_visible(timeout=20_000)
+        for share, tags in ((0.4, ["1"]), (0.6, ["2", "3"])):  # as it plays past the moment the faces change
+            page.evaluate("t => { document.querySelector('.stage video').currentTime = t; }",
+                          gone + share * (came - gone))
+            expect(page.locator(".overlay text")).to_have_count(len(tags))
+            assert [text.split(":")[0] for text in page.locator(".overlay text").all_text_contents()] == tags
+        page.locator("#player").scroll_into_view_if_needed()
+        shot(page, f"one-frame-{viewport}")
+        page.context.close()
