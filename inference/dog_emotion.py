@@ -27,9 +27,9 @@ def imagenet_batch(crops: np.ndarray) -> np.ndarray:
 
 def dog_emotion_net(weights: Path):
     """The torch network (imported only for the torch backend, or when no export is usable)."""
-    from inference.dog_net import DogEmotionNet, load_head
+    from inference.dog_net import load_head, pet_emotion_net
 
-    return DogEmotionNet(load_head(weights))
+    return pet_emotion_net(load_head(weights))
 
 
 def dog_head_info(weights: Path) -> dict:
@@ -37,9 +37,9 @@ def dog_head_info(weights: Path) -> dict:
     from inference.dog_net import load_head
 
     head = load_head(weights)
+    network = "fine-tuned" if "first_tuned_block" in head else "+ linear head"
     return {"classes": list(head["classes"]),
-            "name": f"efficientnet-lite0 + linear head ({Path(weights).stem}, test macro-F1 "
-                    f"{head['test_macro_f1']:.3f})"}
+            "name": f"efficientnet-lite0 {network} ({Path(weights).stem}, test macro-F1 {head['test_macro_f1']:.3f})"}
 
 
 class DogEmotionClassifier(Classifier):

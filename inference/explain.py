@@ -44,7 +44,7 @@ from inference.tracking import iou
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
     import torch
 
-    from inference.dog_net import DogEmotionNet
+    from inference.dog_net import DogEmotionNet, TunedNet
     from inference.emotion_net import EfficientFaceNet, EmotionEnsemble, EmotionNet
 
 METHODS = ("occlusion", "grad_cam")
@@ -100,11 +100,9 @@ def face_parts(model: EmotionNet | EfficientFaceNet | EmotionEnsemble) -> list[G
                          lambda activations: model.head(last_stage[-1](activations)))]
 
 
-def dog_parts(net: DogEmotionNet) -> list[GradCamParts]:
+def dog_parts(net: DogEmotionNet | TunedNet) -> list[GradCamParts]:
     """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head."""
-    return [GradCamParts(imagenet_batch, net.features.backbone.extract_features,
-                         lambda activations: net.head((activations.mean((2, 3)) - net.feature_mean)
-                                                      / net.feature_scale))]
+    return [GradCamParts(imagenet_batch, net.feature_map, net.classify)]
 
 
 def _starts(size: int, patch: int, stride: int) -> list[int]:
@@ -266,11 +264,11 @@ class Explainer:
 
     def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
         if kind not in self._parts:
-            from inference.dog_net import DogEmotionNet, load_head
+            from inference.dog_net import load_head, pet_emotion_net
             from inference.emotion_net import load_weights
 
             network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == DetectionKind.HUMAN
-                       else DogEmotionNet(load_head(PET_HEAD_WEIGHTS[kind])))
+                       else pet_emotion_net(load_head(PET_HEAD_WEIGHTS[kind])))
             self._parts[kind] = face_parts(network) if kind == DetectionKind.HUMAN else dog_parts(network)
         return self._parts[kind]
 

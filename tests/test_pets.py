@@ -337,3 +337,63 @@ def test_head_box_training_reads_voc_boxes_and_mirrors_targets(tmp_path):
     assert square == (290, 40, 510, 260)  # the body's 200 px box with a 5% margin
     np.testing.assert_allclose(target, [43 / 220, 32 / 220, 135 / 220, 118 / 220])
     np.testing.assert_allclose(mirrored_target(target), [1 - 135 / 220, 32 / 220, 1 - 43 / 220, 118 / 220])
+
+
+def test_a_tuned_network_stores_only_its_tuned_part_and_reloads_the_same():
+    import torch
+
+    from inference.dog_net import TunedNet, pet_emotion_net
+
+    net = TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15})
+    torch.manual_seed(0)
+    with torch.no_grad():
+        net.head.weight.normal_()
+        net.backbone._blocks[15]._project_conv.weight.mul_(1.5)
+    stored = {"classes": DOG_EMOTIONS, "first_tuned_block": 15, "state": net.tuned_state()}
+    assert not any(name.startswith(("backbone._blocks.14.", "backbone._conv_stem")) for name in stored["state"])
+    reloaded = pet_emotion_net(stored)
+    images = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(images), net(images), atol=2e-2, rtol=1e-2)  # stored as float16
+        assert reloaded.classify(reloaded.feature_map(images)).shape == (2, len(DOG_EMOTIONS))
+    with pytest.raises(ValueError):
+        pet_emotion_net({**stored, "first_tuned_block": 14})  # block 14 would be missing from the file
+
+
+def test_fine_tuning_learns_from_cached_activations_and_resumes_the_same(tmp_path, capsys, monkeypatch):
+    """Two crops of real dogs and two of a coffee cup, labelled apart: the tuned part learns them; a run
+    interrupted in its second epoch and resumed ends where an uninterrupted run ends."""
+    from inference.dog_net import TunedNet
+    from training import dog_tuning
+    from training.dog_tuning import TuningSettings, fine_tune, frozen_activations, tuned_logits
+
+    dog, _ = dog_scene("dingo-photo.png")
+    crops = np.stack([rgb_crops(image, [(0, 0, image.shape[1], image.shape[0])], INPUT_SIZE)[0]
+                      for image in (dog, dog[:, ::-1].copy(), skdata.coffee(), skdata.coffee()[::-1].copy())])
+    net = TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15})
+    activations = frozen_activations(net, crops, tmp_path)
+    assert activations.shape == (4, 2, 192, 7, 7) and len(list(tmp_path.glob("activations-*.npy"))) == 1
+    labels = np.array([1, 1, 0, 0])
+    data, targets = {"train": activations, "val": activations}, {"train": labels, "val": labels}
+    settings = TuningSettings(epochs=3, learning_rate=3e-3, batch=2)
+    whole = fine_tune(TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15}), data, targets, settings,
+                      tmp_path / "whole.pt")
+    assert (tuned_logits(whole, activations).argmax(1) == labels).all()
+    epochs_run = []
+
+    def interrupted_in_epoch_two(*args):
+        epochs_run.append(1)
+        if len(epochs_run) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(*args)
+
+    train_epoch = dog_tuning._train_epoch
+    monkeypatch.setattr(dog_tuning, "_train_epoch", interrupted_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15}), data, targets, settings,
+                  tmp_path / "cut.pt")
+    monkeypatch.undo()
+    resumed = fine_tune(TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15}), data, targets, settings,
+                        tmp_path / "cut.pt")
+    assert "resumed after epoch 1" in capsys.readouterr().out
+    np.testing.assert_allclose(tuned_logits(resumed, activations), tuned_logits(whole, activations), atol=1e-4)

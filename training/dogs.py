@@ -1,6 +1,7 @@
-"""Train the dog-emotion head on a folder of labelled dog photos (one sub-folder per emotion).
+"""Train the dog-emotion model on a folder of labelled dog photos (one sub-folder per emotion).
 
-    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt
+    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt --per-class 2000 \
+        --crop body --tune-from 14
 
 DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-images
 (angry/, happy/, relaxed/, sad/, and a tiny nutral/ that is left out by default).
@@ -11,14 +12,17 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
    with one label keeps one photo.
 2. Split by group (no near-duplicate straddles two splits), stratified 80/10/10, fixed seed;
    --per-class caps each class after cleaning to keep feature extraction short on a CPU.
-3. Features: the frozen EfficientNet-Lite0 of inference.dog_emotion on the photo's centre square
-   (--crop centre), or on the largest dog found by the app's pet path (SSD, species check, head box):
-   its face (--crop face: head box, 15% margin) or its body (--crop body: body box, 5% margin), the
-   mirror image added to the training split; a photo where the app finds no dog gives its centre
-   square to training and is left out of val and test (the app would not read it).
-4. Head: multinomial logistic regression on standardised features, class-balanced loss, weight
-   decay chosen on val by macro-F1; test metrics printed, confusion matrix saved as PNG.
-5. Calibration: a temperature fitted on val, stored beside the head (<out stem>.calibration.json),
+3. Crops: the photo's centre square (--crop centre), or the largest dog found by the app's pet path
+   (SSD, species check, head box): its face (--crop face: head box, 15% margin) or its body (--crop body:
+   body box, 5% margin); the mirror image is added to training; a photo where the app finds no dog gives
+   its centre square to training and is left out of val and test (the app would not read it).
+4. Model, either
+   - --tune-from N: EfficientNet-Lite0 fine-tuned from block N on (training/dog_tuning.py; the frozen
+     blocks' output is cached, a checkpoint is written per epoch, the best val epoch is kept), or
+   - a linear head: multinomial logistic regression on the frozen network's standardised pooled
+     features, class-balanced loss, weight decay chosen on val by macro-F1.
+   Test metrics printed, confusion matrix saved as PNG.
+5. Calibration: a temperature fitted on val, stored beside the weights (<out stem>.calibration.json),
    with the test split's expected calibration error before and after.
 """
 
@@ -43,11 +47,13 @@ from inference.backbone import PooledFeatures
 from inference.crops import dog_face_crops, pet_body_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
+from inference.dog_net import TunedNet
 from inference.pet_species import PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.data import load_rgb
+from training.dog_tuning import TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, tuned_logits
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
@@ -75,6 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
     parser.add_argument("--crop", type=CropKind, choices=list(CropKind), default=CropKind.CENTRE,
                         help="centre: the photo's centre square; face / body: the app's crop of the largest dog")
+    parser.add_argument("--tune-from", type=int, default=0, choices=[0, *TUNABLE_BLOCKS],
+                        help="fine-tune EfficientNet-Lite0 from this block on (0: linear head on frozen features)")
+    parser.add_argument("--epochs", type=int, default=TuningSettings.epochs, help="fine-tuning epochs")
+    parser.add_argument("--lr", type=float, default=TuningSettings.learning_rate, help="fine-tuning peak learning rate")
     parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
     return parser.parse_args(argv)
 
@@ -220,6 +230,25 @@ def photo_crops(paths: list[Path], cropper: DogCropper | None) -> tuple[np.ndarr
     return np.stack(crops), np.array([face is not None for face in faces])
 
 
+def cached_crops(paths: list[Path], cache: Path, crop: CropKind, chunk: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """photo_crops of every photo (uint8, N x size x size x 3) and whether each is the app's crop of a dog,
+    computed in cached chunks (an interrupted run resumes; the app's pet path is the slow part on a CPU)."""
+    key = hashlib.sha1(("\n".join(map(str, paths)) + str(crop)).encode()).hexdigest()[:16]
+    cropper = None
+    crops, found = [], []
+    for start in tqdm(range(0, len(paths), chunk), desc=f"crops ({crop})", mininterval=30):
+        path = cache / f"crops-{key}-{start}.npz"
+        if not path.exists():
+            cropper = cropper or (None if crop is CropKind.CENTRE else DogCropper(crop))
+            part, is_dog = photo_crops(paths[start:start + chunk], cropper)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, crops=part, found=is_dog)
+        with np.load(path) as stored:
+            crops.append(stored["crops"])
+            found.append(stored["found"])
+    return np.concatenate(crops), np.concatenate(found)
+
+
 def extract_features(paths: list[Path], cache: Path, crop: CropKind = CropKind.CENTRE, mirror: bool = False,
                      batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Pooled backbone features of each photo's crop (and, with `mirror`, of its mirror image after them), and
@@ -270,10 +299,10 @@ def head_probabilities(head: torch.nn.Linear, features: np.ndarray) -> np.ndarra
     return softmax(head_logits(head, features))
 
 
-def write_temperature(head: torch.nn.Linear, standard: dict, targets: dict, out: Path) -> None:
-    """Fit the temperature on val, print the test ECE before and after, store it beside the head."""
-    temperature = fit_temperature(head_logits(head, standard["val"]), targets["val"])
-    test_logits = head_logits(head, standard["test"])
+def write_temperature(logits: dict[str, np.ndarray], targets: dict[str, np.ndarray], out: Path) -> None:
+    """Fit the temperature on val, print the test ECE before and after, store it beside the weights."""
+    temperature = fit_temperature(logits["val"], targets["val"])
+    test_logits = logits["test"]
     before = expected_calibration_error(softmax(test_logits), targets["test"])
     after = expected_calibration_error(softmax(test_logits, temperature), targets["test"])
     print(f"temperature {temperature:.3f} (fitted on val); test ECE {before:.4f} before, {after:.4f} after")
@@ -303,6 +332,51 @@ def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.n
     return features, targets
 
 
+def train_linear_head(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
+                      args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """The linear head on standardised frozen features, weight decay chosen on val: what to store, the logits of
+    val and test, and their labels."""
+    features, targets = split_features(paths, labels, splits, args)
+    mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
+    standard = {name: (value - mean) / scale for name, value in features.items()}
+    best = None
+    for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
+        head = fit_head(standard["train"], targets["train"], len(np.unique(labels)), weight_decay)
+        score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
+        print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
+        if best is None or score > best[0]:
+            best = (score, weight_decay, head)
+    _, weight_decay, head = best
+    print(f"weight decay {weight_decay:g}")
+    stored = {"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone(),
+              "feature_mean": torch.from_numpy(mean).float(), "feature_scale": torch.from_numpy(scale).float(),
+              "weight_decay": weight_decay}
+    return stored, {name: head_logits(head, standard[name]) for name in ("val", "test")}, targets
+
+
+def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
+                args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """EfficientNet-Lite0 fine-tuned from block --tune-from on the app's crops (training/dog_tuning.py): what to
+    store, the logits of val and test, and their labels. Val and test keep the photos where the app finds a dog."""
+    net = TunedNet({"classes": args.classes.split(","), "first_tuned_block": args.tune_from})
+    activations, targets = {}, {}
+    for name, indices in splits.items():
+        crops, found = cached_crops([paths[i] for i in indices], args.cache, args.crop)
+        keep = found if name in ("val", "test") else np.ones(len(found), dtype=bool)
+        print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
+        activations[name] = frozen_activations(net, crops, args.cache)[keep]
+        targets[name] = labels[indices][keep]
+    if "extra" in activations:
+        activations["train"] = np.concatenate([activations["train"], activations.pop("extra")])
+        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
+    settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
+    checkpoint = args.cache / f"checkpoint-{args.out.stem}-block{args.tune_from}-{args.crop}.pt"
+    net = fine_tune(net, activations, targets, settings, checkpoint)
+    stored = {"first_tuned_block": args.tune_from, "state": net.tuned_state(), "epochs": args.epochs,
+              "learning_rate": args.lr}
+    return stored, {name: tuned_logits(net, activations[name]) for name in ("val", "test")}, targets
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
@@ -313,29 +387,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"kept {len(kept)}; removed {dict(removed)}")
     splits = split_indices(labels, kept, args.per_class, args.seed, args.extra_train)
     print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})
-    features, targets = split_features(paths, labels, splits, args)
-    mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
-    standard = {name: (value - mean) / scale for name, value in features.items()}
-    best = None
-    for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
-        head = fit_head(standard["train"], targets["train"], len(classes), weight_decay)
-        score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
-        print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
-        if best is None or score > best[0]:
-            best = (score, weight_decay, head)
-    _, weight_decay, head = best
-    report, metrics = format_report(classes, targets["test"], head_probabilities(head, standard["test"]))
-    print(f"test split, weight decay {weight_decay:g}\n{report}")
+    train = train_tuned if args.tune_from else train_linear_head
+    stored, logits, targets = train(paths, labels, splits, args)
+    report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
+    print(f"test split\n{report}")
     save_confusion_plot(np.array(metrics["confusion"]), classes, args.plot, "dog emotion, test split")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"classes": list(classes), "weight": head.weight.detach().clone(), "bias": head.bias.detach().clone(),
-                "feature_mean": torch.from_numpy(mean).float(), "feature_scale": torch.from_numpy(scale).float(),
-                "test_macro_f1": metrics["macro_f1"], "test_accuracy": metrics["accuracy"],
-                "metrics": json.dumps({**metrics, "removed": dict(removed), "weight_decay": weight_decay,
-                                       "crop": str(args.crop), "splits": {k: len(v) for k, v in targets.items()}})},
-               args.out)
-    write_temperature(head, standard, targets, args.out)  # after the head: the record holds its hash
-    print(f"head written to {args.out}; confusion matrix in {args.plot}")
+    torch.save({"classes": list(classes), **stored, "test_macro_f1": metrics["macro_f1"],
+                "test_accuracy": metrics["accuracy"],
+                "metrics": json.dumps({**metrics, "removed": dict(removed), "crop": str(args.crop),
+                                       "splits": {k: len(v) for k, v in targets.items()}})}, args.out)
+    write_temperature(logits, targets, args.out)  # after the weights: the record holds their hash
+    print(f"weights written to {args.out}; confusion matrix in {args.plot}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from inference.calibration import softmax
 from inference.classifiers import emotion_net, emotion_net_info
 from inference.detectors import mtcnn_network
 from inference.dog_emotion import dog_head_info
-from inference.dog_net import DogEmotionNet, load_head
+from inference.dog_net import load_head, pet_emotion_net
 from inference.pet_species import pet_crop_info, pet_crop_net
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, FACE_INPUT_SIZE, HUMAN_WEIGHTS, ONNX_DIR
 from inference.specs import PET_HEAD_WEIGHTS
@@ -60,9 +60,9 @@ MTCNN_FOLDER = mtcnn.weights_folder()
 MODELS: dict[str, Model] = {
     "human": Model(HUMAN_WEIGHTS, lambda: emotion_net(HUMAN_WEIGHTS, "cpu"), (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE),
                    read_info=emotion_net_info),
-    "dog": Model(DOG_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(DOG_HEAD_WEIGHTS)),
+    "dog": Model(DOG_HEAD_WEIGHTS, lambda: pet_emotion_net(load_head(DOG_HEAD_WEIGHTS)),
                  (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
-    "cat": Model(CAT_HEAD_WEIGHTS, lambda: DogEmotionNet(load_head(CAT_HEAD_WEIGHTS)),
+    "cat": Model(CAT_HEAD_WEIGHTS, lambda: pet_emotion_net(load_head(CAT_HEAD_WEIGHTS)),
                  (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
     "pet crops": Model(PET_HEAD_WEIGHTS, lambda: pet_crop_net(PET_HEAD_WEIGHTS), (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE),
                        read_info=pet_crop_info),

@@ -1,0 +1,132 @@
+"""Fine-tuning of the dog-emotion network (training/dogs.py --tune-from N): EfficientNet-Lite0's blocks from N on,
+its head convolution and a new linear layer (inference.dog_net.TunedNet) learn from the app's crops.
+
+EfficientNet-Lite0's blocks 0-11 run once per crop and its mirror image; their output (192 x 7 x 7, float16) is
+cached per split, so an epoch runs only blocks 12-15 (the frozen ones among them without gradients) and the
+head. Training: class-balanced cross-entropy with label smoothing, dropout before the linear layer, AdamW with
+a one-cycle schedule, a random mirror per photo and epoch, a checkpoint per epoch (an interrupted run
+resumes), and the epoch with the best val macro-F1 is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from inference.calibration import softmax
+from inference.dog_emotion import imagenet_batch
+from inference.dog_net import TunedNet
+from training.metrics import summary
+
+
+CACHED_BLOCKS = 12  # blocks 0-11: the 14 x 14 stages and the first 7 x 7 block
+TUNABLE_BLOCKS = range(CACHED_BLOCKS, 16)
+
+
+@dataclass(frozen=True)
+class TuningSettings:
+    """How the tuned part learns."""
+
+    epochs: int = 8
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    batch: int = 64
+    seed: int = 1234
+
+
+def frozen_activations(net: TunedNet, crops: np.ndarray, cache: Path, batch: int = 32) -> np.ndarray:
+    """The output of blocks 0-11 for each crop and its mirror image, (N, 2, 192, 7, 7) float16, cached under a key
+    of the crops' bytes."""
+    digest = hashlib.sha1(crops.tobytes()).hexdigest()[:16]
+    path = cache / f"activations-{digest}-blocks{CACHED_BLOCKS}.npy"
+    if path.exists():
+        return np.load(path)
+    parts = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(crops), batch), desc="frozen blocks", mininterval=30):
+            part = crops[start:start + batch]
+            both = imagenet_batch(np.concatenate([part, np.ascontiguousarray(part[:, :, ::-1])]))
+            output = net.frozen_part(torch.from_numpy(both), CACHED_BLOCKS).half().numpy()
+            parts.append(np.stack([output[:len(part)], output[len(part):]], 1))
+    activations = np.concatenate(parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, activations)
+    return activations
+
+
+def tuned_logits(net: TunedNet, activations: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Logits of the crops as they are (not mirrored), in eval mode: what the app computes."""
+    net.eval()
+    with torch.inference_mode():
+        return np.concatenate([_logits(net, torch.from_numpy(activations[i:i + batch, 0]).float()).numpy()
+                               for i in range(0, len(activations), batch)])
+
+
+def _logits(net: TunedNet, activations: torch.Tensor) -> torch.Tensor:
+    """Logits from cached activations: the frozen blocks after block 11, then the tuned part."""
+    return net.classify(net.tuned_map(activations, start=CACHED_BLOCKS))
+
+
+def _balance(labels: np.ndarray, classes: int) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=classes)
+    return torch.tensor(counts.sum() / (classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def _train_epoch(net: TunedNet, optimizer, schedule, activations: np.ndarray, labels: np.ndarray,
+                 settings: TuningSettings, random: np.random.Generator) -> float:
+    net.train()
+    targets, balance = torch.from_numpy(labels).long(), _balance(labels, net.head.out_features)
+    loss = torch.zeros(())
+    for batch in np.array_split(random.permutation(len(labels)), -(-len(labels) // settings.batch)):
+        mirrors = random.integers(0, 2, len(batch))
+        logits = _logits(net, torch.from_numpy(activations[batch, mirrors]).float())
+        loss = F.cross_entropy(logits, targets[batch], weight=balance, label_smoothing=settings.label_smoothing)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return loss.item()
+
+
+def fine_tune(net: TunedNet, activations: dict[str, np.ndarray], targets: dict[str, np.ndarray],
+              settings: TuningSettings, checkpoint: Path) -> TunedNet:
+    """Train the tuned part on the cached activations of "train", choose the epoch by macro-F1 on "val";
+    resumes from `checkpoint` (one per run, rewritten after each epoch)."""
+    tuned = [parameter for name, parameter in net.named_parameters() if not net.frozen(name)]
+    for name, parameter in net.named_parameters():
+        parameter.requires_grad = not net.frozen(name)
+    optimizer = torch.optim.AdamW(tuned, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    steps = settings.epochs * -(-len(targets["train"]) // settings.batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.learning_rate, total_steps=steps,
+                                                   pct_start=0.15)
+    state = {"epoch": 0, "best": (-1.0, 0, None)}
+    torch.manual_seed(settings.seed)
+    net.head.reset_parameters()  # the same start whatever ran before (a resumed run loads its own below)
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        print(f"resumed after epoch {state['epoch']}")
+    for epoch in range(state["epoch"] + 1, settings.epochs + 1):
+        random = np.random.default_rng(settings.seed + epoch)
+        torch.manual_seed(settings.seed + epoch)  # dropout: a resumed run draws what an uninterrupted one draws
+        loss = _train_epoch(net, optimizer, schedule, activations["train"], targets["train"], settings, random)
+        score = summary(targets["val"], softmax(tuned_logits(net, activations["val"])))["macro_f1"]
+        print(f"epoch {epoch}: last batch loss {loss:.3f}, val macro-F1 {score:.4f}", flush=True)
+        best = (score, epoch, net.tuned_state()) if score > state["best"][0] else state["best"]
+        state = {"epoch": epoch, "best": best, "net": net.state_dict(), "optimizer": optimizer.state_dict(),
+                 "schedule": schedule.state_dict()}
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, checkpoint)
+    score, epoch, tuned_state = state["best"]
+    print(f"kept epoch {epoch} (val macro-F1 {score:.4f})")
+    net.load_state_dict({name: value.float() for name, value in tuned_state.items()}, strict=False)
+    return net.eval()
