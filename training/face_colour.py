@@ -49,7 +49,6 @@ from training.data import load_split
 from training.face_sets import identity, labelled_photos
 from training.metrics import confusion_matrix, per_class_scores
 
-log = logging.getLogger(__name__)
 FOLDS = 2
 BOOTSTRAP_ROUNDS = 1000
 
@@ -247,6 +246,7 @@ def report(readings: dict[str, Readings], member: dict[str, np.ndarray], blend: 
 
 
 def ensemble_log_probabilities(classifier: EmotionClassifier, gray: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """The shipped ensemble's mean log-probabilities (flip TTA) for 48 px gray crops, in batches."""
     return np.concatenate([classifier.logits(gray[start:start + batch_size])
                            for start in range(0, len(gray), batch_size)])
 
