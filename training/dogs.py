@@ -370,7 +370,8 @@ def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndar
         activations["train"] = np.concatenate([activations["train"], activations.pop("extra")])
         targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
     settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
-    checkpoint = args.cache / f"checkpoint-{args.out.stem}-block{args.tune_from}-{args.crop}.pt"
+    run = repr((settings, args.tune_from, str(args.crop), args.per_class, args.extra_train, args.classes))
+    checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
     net = fine_tune(net, activations, targets, settings, checkpoint)
     stored = {"first_tuned_block": args.tune_from, "state": net.tuned_state(), "epochs": args.epochs,
               "learning_rate": args.lr}
