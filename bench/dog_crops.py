@@ -26,10 +26,9 @@ from inference.detectors import SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
-from inference.labels import DOG_EMOTIONS
 from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
-from training.dogs import clean, largest_dog, photo_hashes, split_indices
+from training.dogs import clean, dog_photos, largest_dog, photo_hashes, split_indices
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")
@@ -48,8 +47,7 @@ def parse_args() -> argparse.Namespace:
 
 def split_photos(args: argparse.Namespace) -> list[tuple[Path, int]]:
     """The photos and labels of one split of training.dogs, at most --limit per class."""
-    paths = [path for label in DOG_EMOTIONS for path in sorted((args.data / label).glob("*")) if path.is_file()]
-    labels = np.array([DOG_EMOTIONS.index(path.parent.name) for path in paths])
+    paths, labels = dog_photos(args.data)
     kept, _ = clean(paths, labels, photo_hashes(paths, args.cache), 3)
     chosen = split_indices(labels, kept, args.per_class, args.seed)[args.split]
     taken: Counter = Counter()

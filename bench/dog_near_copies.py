@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from inference.dog_emotion import DogEmotionClassifier
-from inference.labels import DOG_EMOTIONS
 from inference.specs import DOG_HEAD_WEIGHTS
-from training.dogs import CropKind, cached_crops, clean, extract_features, photo_hashes, split_indices
+from training.dogs import CropKind, cached_crops, clean, dog_photos, extract_features, photo_hashes, split_indices
 from training.metrics import summary
 
 BANDS = (0.0, 0.75, 0.8, 0.85, 0.9, 1.01)
@@ -59,8 +58,7 @@ def nearest_training_photo(paths: list[Path], splits: dict[str, np.ndarray],
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    paths = [path for label in DOG_EMOTIONS for path in sorted((args.data / label).glob("*")) if path.is_file()]
-    labels = np.array([DOG_EMOTIONS.index(path.parent.name) for path in paths])
+    paths, labels = dog_photos(args.data)
     kept, _ = clean(paths, labels, photo_hashes(paths, args.cache), 3)
     splits = split_indices(labels, kept, args.per_class, args.seed, args.extra_train)
     similarity, nearest = nearest_training_photo(paths, splits, args.cache)

