@@ -1,7 +1,8 @@
 """The back office in Chromium, logged in as an admin, in English and Korean at desktop (1280 px) and phone (390 px)
 width: every admin page (the home page, each list, a searched and filtered list, a user's edit page, the details
 pages) fits without sideways scrolling of the page (a wide list scrolls inside its own box), with the contrast,
-text-size and focus-ring audit of the main pages (tests/e2e/audit.js); a Korean admin reads the cells in Korean.
+text-size and focus-ring audit of the main pages (tests/e2e/audit.js); on a phone the menu folds behind its button;
+a Korean admin reads a failure reason in Korean.
 
 Screenshots of each page, language and width are saved in SCREENS (the system's temporary folder; overwritten by
 each run), to be looked at."""
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+
+from playwright.sync_api import expect
 
 from extensions import db
 from models import Analysis, Detection, JobStatus, Media, User
@@ -63,5 +66,9 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
                     problems[f"{language} {viewport} {name}"] = found
             page.goto(base + paths["failed-video-details"])
             assert INTERRUPTED[language] in page.inner_text("table.searchable")
+            if viewport == "phone":  # the menu folds behind its button, and opens
+                page.click(".navbar-toggler")
+                expect(page.locator(f"#admin-navbar-collapse a[href='{LISTS['users']}']")).to_be_visible()
+                assert page.evaluate("() => document.scrollingElement.scrollWidth <= innerWidth")
             context.close()
     assert not problems, f"screenshots in {SCREENS}: {problems}"
