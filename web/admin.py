@@ -62,7 +62,7 @@ def _time(view, value: datetime, name) -> str:
 
 
 def _stored(view, context, model, name):
-    """The stored id, or nothing: Flask-Admin would print a None that column_choices cannot name as "None"."""
+    """The stored id for column_choices to name, or nothing (Flask-Admin prints a None it cannot name as "None")."""
     return getattr(model, name) or ""
 
 
