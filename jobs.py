@@ -41,6 +41,7 @@ from models import Analysis, Explanation, JobState, JobStatus, SignatureJob, utc
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = N_("The work failed because of an internal error; the upload is kept.")  # a failed job's reason
+INTERRUPTED = N_("The work was interrupted %(times)d times and was given up.")  # a failed job's reason
 
 
 class JobKind(StrEnum):
@@ -138,7 +139,7 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
         stale = row.status == JobStatus.RUNNING, row.heartbeat_at < cutoff
         failed += db.session.execute(
             db.update(row).where(*stale, row.attempts >= max_attempts).values(
-                status=JobStatus.FAILED, error=f"The work was interrupted {max_attempts} times and was given up.")
+                status=JobStatus.FAILED, error=INTERRUPTED % {"times": max_attempts})
         ).rowcount
         requeued += db.session.execute(db.update(row).where(*stale).values(status=JobStatus.QUEUED)).rowcount
     db.session.commit()

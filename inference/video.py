@@ -32,6 +32,12 @@ from messages import N_, Phrase
 ProgressCallback = Callable[[float], None]
 MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
 NO_FRAMES = Phrase(N_("The video has no readable frames."))
+TOO_MANY_FRAMES = N_("The video has more than %(frames)s frames; the limit is %(seconds).0f s at %(fps).0f frames per "
+                     "second.")
+FRAMES_TOO_LARGE = N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels).")
+LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s.")
+RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
+LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 
 
@@ -72,15 +78,13 @@ def frame_budget(max_seconds: float) -> int:
 
 
 def _too_many_frames(max_seconds: float) -> MediaTooLarge:
-    return MediaTooLarge(Phrase(N_("The video has more than %(frames)s frames; the limit is %(seconds).0f s at "
-                                   "%(fps).0f frames per second."), frames=f"{frame_budget(max_seconds):,}",
-                                seconds=max_seconds, fps=MAX_FRAME_RATE))
+    return MediaTooLarge(Phrase(TOO_MANY_FRAMES, frames=f"{frame_budget(max_seconds):,}", seconds=max_seconds,
+                                fps=MAX_FRAME_RATE))
 
 
 def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise MediaTooLarge(Phrase(N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels)."),
-                                   width=width, height=height))
+        raise MediaTooLarge(Phrase(FRAMES_TOO_LARGE, width=width, height=height))
 
 
 def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
@@ -109,8 +113,7 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         capture.release()
     _check_frame_size(info.width, info.height, max_pixels)  # a frame larger than its header said
     if info.duration > max_seconds:
-        raise MediaTooLarge(Phrase(N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s."),
-                                   seconds=info.duration, limit=max_seconds))
+        raise MediaTooLarge(Phrase(LASTS_TOO_LONG, seconds=info.duration, limit=max_seconds))
     if info.frame_count > frame_budget(max_seconds):
         raise _too_many_frames(max_seconds)
     return info
@@ -131,7 +134,7 @@ def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[
             timestamp = _frame_time(capture, index, native_fps)
             index += 1
             if timestamp > max_seconds:
-                raise MediaTooLarge(Phrase(N_("The video is longer than the %(limit).0f s limit."), limit=max_seconds))
+                raise MediaTooLarge(Phrase(RUNS_PAST_LIMIT, limit=max_seconds))
             if timestamp + 1e-6 < next_sample:
                 continue
             ok, frame = capture.retrieve()

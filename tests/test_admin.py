@@ -3,11 +3,12 @@ analysis deletes its files."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import jobs
 from extensions import db
-from models import Analysis, Detection, User
+from models import Analysis, Detection, JobStatus, Media, User
 from tests.conftest import csrf_token, login, make_user, upload, upload_files
 
 
@@ -128,6 +129,18 @@ def test_the_admin_menu_follows_the_interface_language(app, client):
     assert not {"Users", "Analyses", "Detections", "admin", "Back"} & set(words) and "사용자" in words
 
 
+def texts(page: str) -> set[str]:
+    """The words of a page's cells, headers, links and options."""
+    return {re.sub(r"\s+", " ", cell).strip()
+            for cell in re.findall(r"<(?:th|a|td|b|option|label)[^>]*>([^<]+)(?=<)", page)}
+
+
+def filter_groups(page: str) -> dict[str, list[dict]]:
+    """A list page's filters by their name: each operation's argument, name and options (none on other pages)."""
+    data = re.search(r'<div id="filter-groups-data" class="d-none">(.*?)</div>', page, re.S)
+    return json.loads(data.group(1)) if data else {}
+
+
 def test_the_admin_columns_follow_the_interface_language(app, client, alice, astronaut_jpeg):
     upload(client, astronaut_jpeg, "astro.jpg")
     make_user(app, "root", admin=True)
@@ -146,11 +159,68 @@ def test_the_admin_columns_follow_the_interface_language(app, client, alice, ast
                "Uncertainty", "Uncertain", "Emotions", "Activate", "Is Admin", "User / Username"}
     for path, words in pages.items():
         page = admin.get(path).get_data(as_text=True)
-        cells = {re.sub(r"\s+", " ", cell).strip()
-                 for cell in re.findall(r"<(?:th|a|td|b|option|label)[^>]*>([^<]+)(?=<)", page)}
-        cells |= set(re.findall(r'"([^"]+)": \[\{"arg"', page.encode().decode("unicode_escape", "ignore")))
+        cells = texts(page) | set(filter_groups(page))
         assert words <= cells, (path, words - cells)
         assert not english & cells, (path, english & cells)
     by_name = admin.get("/admin/admin_analyses/?flt0_0=alice").get_data(as_text=True)
     assert "astro.jpg" in by_name and "astro.jpg" not in admin.get("/admin/admin_analyses/?flt0_0=bob").get_data(
         as_text=True)  # the filter on the user's name still filters
+
+
+def given_up_videos(app, user_id: int) -> list[int]:
+    """Two of the user's videos whose jobs failed, with the English reasons jobs store (figures in them)."""
+    reasons = ("The work was interrupted 3 times and was given up.", "The video lasts 130 s; the limit is 120 s.")
+    with app.app_context():
+        videos = [Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.FAILED, error=reason, format="mp4",
+                           stored_name=f"failed-{number}.mp4", original_name="clip.mp4", width=640, height=360)
+                  for number, reason in enumerate(reasons)]
+        db.session.add_all(videos)
+        db.session.commit()
+        return [video.id for video in videos]
+
+
+def test_a_korean_admin_reads_the_cells_in_korean(app, client, alice, astronaut_jpeg):
+    """Stored ids (job status, media, detection kind, emotion), yes/no, times and failure reasons with figures in
+    the reader's language, in the lists, the details pages and the filters' options; the database keeps English."""
+    photo = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    interrupted, too_long = given_up_videos(app, alice)
+    with app.app_context():
+        db.session.add(Detection(analysis_id=photo, position=2, kind="cat", x1=300, y1=300, x2=500, y2=500,
+                                 score=0.9, emotions={}, top=None))
+        db.session.commit()
+        face = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=photo, kind="human"))
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    admin.set_cookie("moodlens_locale", "ko")
+    pages = {"/admin/admin_analyses/": {"사진", "동영상", "완료", "실패", "행복"},
+             "/admin/admin_detections/": {"사람", "고양이", "행복"},
+             "/admin/admin_users/": {"네", "아니요"},
+             f"/admin/admin_analyses/details/?id={interrupted}": {"작업이 3번 중단되어 그만두었어요.", "실패"},
+             f"/admin/admin_analyses/details/?id={too_long}": {"동영상 길이가 130초예요. 제한은 120초예요."},
+             f"/admin/admin_detections/details/?id={face}": {"사람", "행복", "아니요"}}
+    english = {"image", "video", "done", "failed", "happy", "human", "cat", "True", "False", "None", "Yes", "No",
+               "The work was interrupted 3 times and was given up.", "The video lasts 130 s; the limit is 120 s."}
+    for path, words in pages.items():
+        cells = texts(admin.get(path).get_data(as_text=True))
+        assert words <= cells, (path, words - cells)
+        assert not english & cells, (path, english & cells)
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    time = r"<td[^>]*>\s*2\d{3}년 \d+월 \d+일 오[전후] \d+:\d\d UTC\s*</td>"
+    assert re.search(time, listing)  # as the pages write it
+    filters = filter_groups(listing)
+    equals = {name: next(flt for flt in operations if flt["operation"] == "같음")
+              for name, operations in filters.items() if name in ("미디어", "상태", "주된 감정")}
+    offered = {label for flt in equals.values() for _, label in flt["options"]}
+    assert {"사진", "동영상", "완료", "실패", "행복"} <= offered
+    only_failed = admin.get(f"/admin/admin_analyses/?flt0_{equals['상태']['arg']}=failed").get_data(as_text=True)
+    assert "실패" in texts(only_failed) and "완료" not in texts(only_failed)  # the option still filters
+    details = admin.get(f"/admin/admin_detections/details/?id={face}").get_data(as_text=True)
+    assert re.search(r"행복 \d+%", details)  # the emotions' shares, named
+    admin.set_cookie("moodlens_locale", "en")
+    english_page = admin.get(f"/admin/admin_analyses/details/?id={interrupted}").get_data(as_text=True)
+    assert {"The work was interrupted 3 times and was given up.", "video", "failed"} <= texts(english_page)
+    with app.app_context():
+        stored = db.session.get(Analysis, interrupted)
+        assert (stored.status, stored.media, stored.error) == (
+            "failed", "video", "The work was interrupted 3 times and was given up.")

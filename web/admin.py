@@ -1,23 +1,31 @@
 """Flask-Admin back office at /admin: users, analyses (each links to its result page, read-only for the admin;
-deleted with their files), detections (read-only)."""
+deleted with their files), detections (read-only). Headers, cell values (enum ids, yes/no, times, failure reasons)
+and filter options are in the reader's language; the database keeps its English ids."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, abort, g, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 from extensions import db
-from models import Analysis, Detection, User
+from inference.labels import DetectionKind
+from inference.uncertainty import UnsureSignal
+from models import Analysis, Detection, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
+from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, moment, percent, reason
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -34,6 +42,40 @@ COLUMN_LABELS = {
     "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"), "transitions": _l("Changes"),
     "subject": _l("Subject"), "explanation": _l("Explanation"), "signature": _l("Face signature"),
 }
+
+
+# The stored ids of the enum columns in the reader's words, in the cells and as the filters' options.
+MEDIA_CHOICES = [(Media.IMAGE, _l("photo")), (Media.VIDEO, _l("video"))]
+STATUS_CHOICES = list(STATUS_NAMES.items())
+EMOTION_CHOICES = list(EMOTION_NAMES.items())
+DETECTION_KIND_CHOICES = [(kind, KIND_NAMES[kind]) for kind in DetectionKind]
+SIGNAL_NAMES = {UnsureSignal.WEAK: _l("no emotion stands out"),
+                UnsureSignal.MEMBERS_DISAGREE: _l("the networks disagree")}
+
+
+def _yes_no(view, value: bool, name) -> str:
+    return gettext("Yes") if value else gettext("No")
+
+
+def _time(view, value: datetime, name) -> str:
+    return moment(value)
+
+
+def _stored(view, context, model, name):
+    """The stored id for column_choices to name, or nothing (Flask-Admin prints a None it cannot name as "None")."""
+    return getattr(model, name) or ""
+
+
+def _reason(view, context, model, name) -> str:
+    return reason(model.error)
+
+
+def _emotions(view, context, model: Detection, name) -> str:
+    return ", ".join(f"{emotion(label)} {percent(share)}" for label, share in (model.emotions or {}).items())
+
+
+def _signals(view, context, model: Detection, name) -> str:
+    return ", ".join(str(SIGNAL_NAMES.get(signal, signal)) for signal in model.unsure_signals or ())
 
 
 def _is_admin() -> bool:
@@ -62,6 +104,8 @@ class AdminOnly:
     form_base_class = AdminForm
     page_size = 25
     column_labels = COLUMN_LABELS
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, bool: _yes_no, datetime: _time}
+    column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, bool: _yes_no, datetime: _time}
 
     def is_accessible(self) -> bool:
         return _is_admin()
@@ -144,7 +188,9 @@ class AnalysisAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
                    "top_emotion", "worker")
-    column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link}
+    column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _stored,
+                         "error": _reason}
+    column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
                            "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
                            "classifier", "worker")
@@ -166,11 +212,14 @@ class DetectionAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "analysis", "position", "kind", "top", "score", "x1", "y1", "x2", "y2")
     column_filters = ("top", "kind")
+    column_formatters = {"top": _stored, "emotions": _emotions, "unsure_signals": _signals}
+    column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 
 
 def init_admin(app: Flask) -> Admin:
-    admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"))
+    admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"),
+                  theme=Bootstrap4Theme(fluid=True))  # the lists use a wide screen's width
     admin.add_view(UserAdmin(User, db, endpoint="admin_users", name=_l("Users")))
     admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))

@@ -4,6 +4,7 @@ dates and numbers in the reader's locale). The API, exports and the database kee
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from babel.dates import format_skeleton
@@ -13,7 +14,9 @@ from flask_babel import lazy_pgettext, ngettext
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+import jobs
 from extensions import babel, db, login_manager
+from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import same_site_path
@@ -99,10 +102,28 @@ def say(text: object) -> str:
     return gettext(text.msgid, **{name: _word(value) for name, value in text.params.items()})
 
 
+PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")  # "%(limit).0f" in a message id
+
+
+def _as_stored(msgid: str) -> re.Pattern:
+    """The English text `msgid % figures` as a pattern that captures each figure by its name."""
+    parts = PLACEHOLDER.split(msgid)  # text, name, text, name, ..., text
+    return re.compile("".join(f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts)))
+
+
+FIGURED_REASONS = {msgid: _as_stored(msgid) for msgid in (jobs.INTERRUPTED, *LIMIT_REASONS)}  # failures with figures
+
+
 def reason(text: str | None) -> str:
-    """A failure reason a job stored as English text (an analysis's or an explanation's `error`): in the reader's
-    language when the catalogue holds it as it is; a reason with figures in it stays as stored."""
-    return gettext(text) if text else ""
+    """A failure reason a job stored as English text (an analysis's or an explanation's `error`) in the reader's
+    language: as it is when the catalogue holds it, else a reason with figures ("interrupted 3 times") read back
+    into its message id and translated with the stored figures."""
+    if not text:
+        return ""
+    for msgid, stored in FIGURED_REASONS.items():
+        if figures := stored.fullmatch(text):
+            return PLACEHOLDER.sub(lambda placeholder: figures[placeholder[1]], gettext(msgid))
+    return gettext(text)
 
 
 def explanation_failures() -> dict[str, str]:
