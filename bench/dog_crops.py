@@ -1,10 +1,10 @@
 """Which crop of a dog the dog-emotion model reads best: the photo's centre, the body, the face, or the face on a
 blurred background, on labelled photos the shipped model never trained on.
 
-    python -m bench.dog_crops --data DOG_EMOTION_REPO/images [--per-class 2000] [--limit 100] [--split test]
+    python -m bench.dog_crops --data DOG_EMOTION_REPO/images [--limit 100] [--split test]
 
-The photos are the --split part of `python -m training.dogs --data DIR --per-class N` (the same cleaning,
-near-duplicate groups and seed, so none was trained on when --split is test). Each photo goes through the
+The photos are the --split part of `python -m training.dogs --data DIR` (the same cleaning, copy groups and
+seed, so neither a photo nor a copy of it was trained on when --split is test). Each photo goes through the
 app's pet path (SSD, species check, head box: inference/pet_species.py); the largest dog is cropped four
 ways and read by the shipped model (inference/weights/dog_emotion_head.pt, trained on body crops): the
 centre square of the photo (what the first head was trained on), the body box (5% margin: what the app
@@ -28,7 +28,7 @@ from inference.specs import DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
-from training.dogs import clean, dog_photos, largest_dog, photo_hashes, split_indices
+from training.dogs import dog_data, largest_dog
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")
@@ -37,7 +37,6 @@ CROPS = ("centre square", "body", "face", "face, blurred background")
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--per-class", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class (0: all)")
@@ -47,15 +46,13 @@ def parse_args() -> argparse.Namespace:
 
 def split_photos(args: argparse.Namespace) -> list[tuple[Path, int]]:
     """The photos and labels of one split of training.dogs, at most --limit per class."""
-    paths, labels = dog_photos(args.data)
-    kept, _ = clean(paths, labels, photo_hashes(paths, args.cache), 3)
-    chosen = split_indices(labels, kept, args.per_class, args.seed)[args.split]
+    data = dog_data(args.data, args.cache, seed=args.seed)
     taken: Counter = Counter()
     photos = []
-    for index in chosen:
-        if not args.limit or taken[labels[index]] < args.limit:
-            taken[labels[index]] += 1
-            photos.append((paths[index], int(labels[index])))
+    for index in data.splits[args.split]:
+        if not args.limit or taken[data.labels[index]] < args.limit:
+            taken[data.labels[index]] += 1
+            photos.append((data.paths[index], int(data.labels[index])))
     return photos
 
 

@@ -19,6 +19,7 @@ from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
 
 Output = TypeVar("Output", np.ndarray, list[np.ndarray])
+PREDICT_BATCH = 64  # crops per network run in `predict`: its memory stays bounded whatever the caller passes
 
 
 class Classifier:
@@ -42,7 +43,9 @@ class Classifier:
         test-time augmentation with mirror images where the model uses it."""
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
-        return softmax(self.logits(crops, flip_tta), self.temperature)
+        logits = [self.logits(crops[start:start + PREDICT_BATCH], flip_tta)
+                  for start in range(0, len(crops), PREDICT_BATCH)]
+        return softmax(np.concatenate(logits), self.temperature)
 
 
 def gray_batch(crops: np.ndarray) -> np.ndarray:

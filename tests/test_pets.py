@@ -25,8 +25,8 @@ from models import Analysis
 from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
 from training.data import load_rgb
-from training.dogs import (CropKind, DogCropper, clean, difference_hashes, near_duplicate_groups, photo_crops,
-                          split_indices)
+from training.dogs import (COPY_SIMILARITY, CropKind, DogCropper, clean, copy_groups, difference_hashes,
+                          near_duplicate_groups, photo_crops, similar_pairs, split_indices)
 
 DATA = Path(__file__).parent / "data"
 needs_dog_model = pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
@@ -94,20 +94,55 @@ def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadab
     kept, removed = clean(paths, labels, [difference_hashes(p) for p in paths], 3)
     assert [paths[i].name for i in kept] == ["a-copy.jpg", "c.jpg", "d.jpg"]
     assert removed == {"unreadable": 1, "label conflicts (photos)": 2, "near-duplicates": 1}
-    splits = split_indices(labels, kept, per_class=0, seed=0)
-    assert sorted(np.concatenate(list(splits.values())).tolist()) == kept
 
 
-def test_extra_training_photos_leave_the_capped_split_as_it_was():
-    labels = np.array([0] * 30 + [1] * 12)
-    kept = list(range(42))
-    capped = split_indices(labels, kept, per_class=10, seed=3)
-    with_extra = split_indices(labels, kept, per_class=10, seed=3, extra=True)
-    assert set(capped) == {"train", "val", "test"} and set(with_extra) == {"train", "val", "test", "extra"}
-    for name in capped:
-        assert with_extra[name].tolist() == capped[name].tolist()
-    assert sorted(np.concatenate(list(with_extra.values())).tolist()) == kept  # the 22 beyond the cap: extra
-    assert np.bincount(labels[with_extra["extra"]]).tolist() == [20, 2]
+def test_copy_groups_link_similar_features_through_chains_across_blocks():
+    rng = np.random.default_rng(2)
+    a, b, u, v = np.linalg.qr(rng.normal(size=(64, 4)))[0].T  # orthonormal
+    c, d, e = (np.cos(np.radians(angle)) * u + np.sin(np.radians(angle)) * v for angle in (0, 35, 70))
+    features = np.stack([a, b, 3 * a + 0.1 * rng.normal(size=64), c, d, e])  # d links c and e: one group
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    assert unit[3] @ unit[4] >= COPY_SIMILARITY and unit[4] @ unit[5] >= COPY_SIMILARITY > unit[3] @ unit[5]
+    firsts, seconds = similar_pairs(features, COPY_SIMILARITY, block=2)
+    assert sorted(zip(firsts.tolist(), seconds.tolist())) == [(0, 2), (3, 4), (4, 5)]
+    groups = copy_groups(features)
+    assert groups[0] == groups[2] and groups[3] == groups[4] == groups[5] and len(set(groups.tolist())) == 3
+
+
+def test_split_keeps_each_copy_group_in_one_split_stratified_by_label():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(400), rng.integers(1, 6, 400))
+    labels = (groups % 3 == 0).astype(int)  # every group has one label; a third of them label 1
+    labels[groups == 7] = [0] + [1] * (np.sum(groups == 7) - 1) if np.sum(groups == 7) > 1 else 1
+    splits = split_indices(labels, groups, seed=0)
+    assert sorted(np.concatenate(list(splits.values())).tolist()) == list(range(len(labels)))
+    split_of = np.empty(len(labels), dtype=int)
+    for number, indices in enumerate(splits.values()):
+        split_of[indices] = number
+    assert all(len(set(split_of[groups == group])) == 1 for group in np.unique(groups))
+    for label in (0, 1):
+        shares = [np.mean(labels[indices] == label) * len(indices) / np.sum(labels == label)
+                  for indices in splits.values()]
+        assert shares == pytest.approx([0.8, 0.1, 0.1], abs=0.05)
+    assert split_indices(labels, groups, seed=0)["test"].tolist() == splits["test"].tolist()
+
+
+def test_a_recoloured_recrop_of_a_dog_photo_is_its_copy_and_another_photo_is_not(tmp_path):
+    """The copies that escape the hash: the same shot cropped tighter, resized and warmed up is linked by the
+    pooled features of its crop; the same dog mirrored is too; a coffee cup is not."""
+    from training.dog_tuning import pooled_features
+
+    dog, _ = dog_scene("dingo-photo.png")
+    height, width = dog.shape[:2]
+    recrop = dog[height // 10:, width // 12: width - width // 12].astype(float) * [1.1, 1.0, 0.85]
+    recrop = np.asarray(Image.fromarray(recrop.clip(0, 255).astype(np.uint8)).resize((width * 2, height * 2)))
+    pictures = [dog, recrop, skdata.coffee()]
+    crops = np.stack([rgb_crops(image, [(0, 0, image.shape[1], image.shape[0])], INPUT_SIZE)[0]
+                      for image in pictures])
+    features = pooled_features(crops, tmp_path)
+    assert features.shape == (3, 2, 1280) and len(list(tmp_path.glob("pooled-*.npy"))) == 1
+    groups = copy_groups(np.concatenate([features[:, 0], features[:1, 1]]))
+    assert groups[0] == groups[1] == groups[3] != groups[2]
 
 
 @needs_dog_model

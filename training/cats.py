@@ -54,7 +54,7 @@ from inference.labels import CAT_EMOTIONS, DetectionKind
 from inference.specs import BACKBONE_FEATURES as FEATURES
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
-from training.dogs import cached, difference_hashes, fit_head, head_logits, near_duplicate_groups
+from training.dogs import cached, difference_hashes, fit_head, head_logits, near_duplicate_groups, similar_pairs
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
@@ -175,12 +175,11 @@ def near_duplicate_links(paths: list[Path], hashes: np.ndarray, features: np.nda
     difference hashes within args.hamming bits (training.dogs), or with features of cosine similarity
     >= args.similarity."""
     count = len(features)
-    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    similar = np.argwhere(np.triu(unit @ unit.T >= args.similarity, 1))
+    similar_firsts, similar_seconds = similar_pairs(features, args.similarity)
     named = same_source(paths, args.source_pattern)
     first_of_name = np.unique(named, return_index=True)[1][named]
-    sources = np.concatenate([np.arange(count), np.arange(count), similar[:, 0]])
-    targets = np.concatenate([near_duplicate_groups(hashes, args.hamming), first_of_name, similar[:, 1]])
+    sources = np.concatenate([np.arange(count), np.arange(count), similar_firsts])
+    targets = np.concatenate([near_duplicate_groups(hashes, args.hamming), first_of_name, similar_seconds])
     links = coo_matrix((np.ones(len(sources)), (sources, targets)), shape=(count, count))
     return connected_components(links, directed=False)[1]
 

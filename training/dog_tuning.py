@@ -2,7 +2,7 @@
 its head convolution and a new linear layer (inference.dog_net.TunedNet) learn from the app's crops.
 
 EfficientNet-Lite0's blocks 0-11 run once per crop and its mirror image; their output (192 x 7 x 7, float16) is
-cached per split, so an epoch runs only blocks 12-15 (the frozen ones among them without gradients) and the
+cached, so an epoch runs only blocks 12-15 (the frozen ones among them without gradients) and the
 head. Training: class-balanced cross-entropy with label smoothing, dropout before the linear layer, AdamW with
 a one-cycle schedule, a random mirror per photo and epoch, a checkpoint per epoch (an interrupted run
 resumes), and the epoch with the best val macro-F1 is kept.
@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from inference.backbone import PooledFeatures
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import TunedNet
@@ -41,24 +42,36 @@ class TuningSettings:
     seed: int = 1234
 
 
-def frozen_activations(net: TunedNet, crops: np.ndarray, cache: Path, batch: int = 32) -> np.ndarray:
-    """The output of blocks 0-11 for each crop and its mirror image, (N, 2, 192, 7, 7) float16, cached under a key
-    of the crops' bytes."""
+def crop_and_mirror_outputs(network_part, crops: np.ndarray, cache: Path, kind: str, batch: int = 32) -> np.ndarray:
+    """`network_part`'s output (a function of an ImageNet-normalised batch) for each crop and its mirror image,
+    (N, 2, ...) float16, cached as <kind>-<key of the crops' bytes>.npy."""
     digest = hashlib.sha1(crops.tobytes()).hexdigest()[:16]
-    path = cache / f"activations-{digest}-blocks{CACHED_BLOCKS}.npy"
+    path = cache / f"{kind}-{digest}.npy"
     if path.exists():
         return np.load(path)
     parts = []
     with torch.inference_mode():
-        for start in tqdm(range(0, len(crops), batch), desc="frozen blocks", mininterval=30):
+        for start in tqdm(range(0, len(crops), batch), desc=kind, mininterval=30):
             part = crops[start:start + batch]
             both = imagenet_batch(np.concatenate([part, np.ascontiguousarray(part[:, :, ::-1])]))
-            output = net.frozen_part(torch.from_numpy(both), CACHED_BLOCKS).half().numpy()
+            output = network_part(torch.from_numpy(both)).half().numpy()
             parts.append(np.stack([output[:len(part)], output[len(part):]], 1))
-    activations = np.concatenate(parts)
+    outputs = np.concatenate(parts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, activations)
-    return activations
+    np.save(path, outputs)
+    return outputs
+
+
+def frozen_activations(net: TunedNet, crops: np.ndarray, cache: Path) -> np.ndarray:
+    """The output of blocks 0-11 for each crop and its mirror image, (N, 2, 192, 7, 7) float16, cached."""
+    return crop_and_mirror_outputs(lambda images: net.frozen_part(images, CACHED_BLOCKS), crops, cache,
+                                   f"activations-blocks{CACHED_BLOCKS}")
+
+
+def pooled_features(crops: np.ndarray, cache: Path) -> np.ndarray:
+    """The frozen EfficientNet-Lite0's pooled features of each crop and its mirror image, (N, 2, 1280) float16,
+    cached."""
+    return crop_and_mirror_outputs(PooledFeatures().eval(), crops, cache, "pooled")
 
 
 def tuned_logits(net: TunedNet, activations: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Train the dog-emotion model on a folder of labelled dog photos (one sub-folder per emotion).
 
-    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt --per-class 2000 --crop body
+    python -m training.dogs --data DIR --out inference/weights/dog_emotion_head.pt --crop body
 
 DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-images
 (angry/, happy/, relaxed/, sad/, and a tiny nutral/ that is left out by default).
@@ -9,12 +9,16 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
    hash of the photo and of its mirror image). Photos within --hamming bits of each other form
    one group: a group whose photos carry different labels is dropped (label conflict), a group
    with one label keeps one photo.
-2. Split by group (no near-duplicate straddles two splits), stratified 80/10/10, fixed seed;
-   --per-class caps each class after cleaning to keep feature extraction short on a CPU.
-3. Crops: the photo's centre square (--crop centre), or the largest dog found by the app's pet path
+2. Crops: the photo's centre square (--crop centre), or the largest dog found by the app's pet path
    (SSD, species check, head box): its face (--crop face: head box, 15% margin) or its body (--crop body:
    body box, 5% margin); the mirror image is added to training; a photo where the app finds no dog gives
-   its centre square to training and is left out of val and test (the app would not read it).
+   its centre square to training and is left out of val and test (the app would not read it). Crops are
+   cached per 200 photos, an interrupted run resumes.
+3. Split by copy group, stratified 80/10/10 by the group's most common label, fixed seed. Re-cropped,
+   resized or re-coloured copies of one shot escape the hash: photos whose body crops' pooled ImageNet
+   features (the frozen EfficientNet-Lite0) have a cosine similarity >= 0.8 are linked, and each
+   connected group of links goes whole into one split, so no test photo has a copy in training
+   (bench.dog_near_copies measures what is left).
 4. Model, either
    - --tune-from N: EfficientNet-Lite0 fine-tuned from block N on (training/dog_tuning.py; the frozen
      blocks' output is cached, a checkpoint is written per epoch, the best val epoch is kept), or
@@ -31,6 +35,7 @@ import argparse
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -38,25 +43,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from inference.backends import TorchRunner
 from inference.calibration import calibration_path, softmax
-from inference.backbone import PooledFeatures
 from inference.crops import dog_face_crops, pet_body_crops
 from inference.detectors import SSDPetDetector
-from inference.dog_emotion import imagenet_batch
 from inference.dog_net import TunedNet
 from inference.pet_species import PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.data import load_rgb
-from training.dog_tuning import TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, tuned_logits
+from training.dog_tuning import (TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, pooled_features,
+                                 tuned_logits)
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+COPY_SIMILARITY = 0.8  # cosine of pooled features: at 0.80-0.85 the nearest photo shares the label 82% of the time
 
 
 class CropKind(StrEnum):
@@ -72,9 +78,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True, help="folder with one sub-folder per emotion")
     parser.add_argument("--out", type=Path, required=True, help="where to write the head (.pt)")
     parser.add_argument("--classes", default=",".join(DOG_EMOTIONS))
-    parser.add_argument("--per-class", type=int, default=0, help="at most this many photos per class (0: all)")
-    parser.add_argument("--extra-train", action="store_true",
-                        help="also train on the kept photos beyond --per-class (val and test stay the capped ones)")
     parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
@@ -148,36 +151,48 @@ def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int
     return sorted(kept), removed
 
 
-def split_indices(labels: np.ndarray, kept: list[int], per_class: int, seed: int,
-                  extra: bool = False) -> dict[str, np.ndarray]:
-    """Stratified train/val/test split of the kept photos (each is its own near-duplicate group); with `extra`,
-    the photos beyond the per-class cap as a fourth part, "extra", for training only."""
+def similar_pairs(features: np.ndarray, similarity: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of rows of `features` whose cosine similarity is at least `similarity`, computed a block
+    of rows at a time."""
+    unit = features.astype(np.float32) / np.linalg.norm(features.astype(np.float32), axis=1, keepdims=True)
+    firsts, seconds = [], []
+    for start in range(0, len(unit), block):
+        rows, columns = np.nonzero(unit[start:start + block] @ unit.T >= similarity)
+        later = rows + start < columns
+        firsts.append(rows[later] + start)
+        seconds.append(columns[later])
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def copy_groups(features: np.ndarray, similarity: float = COPY_SIMILARITY) -> np.ndarray:
+    """Group id per photo: connected components of links between photos whose features have a cosine
+    similarity of at least `similarity`."""
+    firsts, seconds = similar_pairs(features, similarity)
+    links = coo_matrix((np.ones(len(firsts)), (firsts, seconds)), shape=(len(features), len(features)))
+    return connected_components(links, directed=False)[1]
+
+
+def split_indices(labels: np.ndarray, groups: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Train/val/test indices: whole groups, stratified by each group's most common label (for each label, its
+    groups in a seeded random order fill train, then val, then test, by their share of its photos)."""
+    group_ids, group_of = np.unique(groups, return_inverse=True)
+    counts = np.zeros((len(group_ids), labels.max() + 1))
+    np.add.at(counts, (group_of, labels), 1)
+    sizes, majority = counts.sum(1), counts.argmax(1)
+    cuts = np.cumsum(list(SPLITS.values()))[:-1]
+    part = np.zeros(len(group_ids), dtype=int)
     random = np.random.default_rng(seed)
-    splits: dict[str, list[int]] = {name: [] for name in (*SPLITS, "extra")}
-    kept_array = np.array(kept)
-    for label in np.unique(labels[kept_array]):
-        members = random.permutation(kept_array[labels[kept_array] == label])
-        if per_class:
-            splits["extra"].extend(members[per_class:].tolist() if extra else [])
-            members = members[:per_class]
-        cut_val = int(len(members) * SPLITS["train"])
-        cut_test = cut_val + int(len(members) * SPLITS["val"])
-        for name, part in zip(SPLITS, np.split(members, [cut_val, cut_test])):
-            splits[name].extend(part.tolist())
-    return {name: np.array(sorted(indices), dtype=int) for name, indices in splits.items() if name in SPLITS or extra}
+    for label in np.unique(majority):
+        members = random.permutation(np.flatnonzero(majority == label))
+        share_before = (np.cumsum(sizes[members]) - sizes[members]) / sizes[members].sum()
+        part[members] = np.searchsorted(cuts, share_before, side="right")
+    return {name: np.flatnonzero(part[group_of] == number) for number, name in enumerate(SPLITS)}
 
 
 def dog_photos(data: Path, classes: tuple[str, ...] = DOG_EMOTIONS) -> tuple[list[Path], np.ndarray]:
     """The photos in data/<class>/ for each class, in a fixed order, and their class indices."""
     paths = [path for label in classes for path in sorted((data / label).glob("*")) if path.is_file()]
     return paths, np.array([classes.index(path.parent.name) for path in paths])
-
-
-def with_extra_in_train(values: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> None:
-    """Move the "extra" part (--extra-train), if any, into the training split, in place."""
-    if "extra" in values:
-        values["train"] = np.concatenate([values["train"], values.pop("extra")])
-        targets["train"] = np.concatenate([targets["train"], targets.pop("extra")])
 
 
 def centre_square(path: Path) -> np.ndarray:
@@ -247,7 +262,8 @@ def cached_crops(paths: list[Path], cache: Path, crop: CropKind, chunk: int = 20
     computed in cached chunks (an interrupted run resumes; the app's pet path is the slow part on a CPU)."""
     key = hashlib.sha1(("\n".join(map(str, paths)) + str(crop)).encode()).hexdigest()[:16]
     cropper = None
-    crops, found = [], []
+    crops = np.empty((len(paths), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)  # filled in place: no second copy
+    found = np.empty(len(paths), dtype=bool)
     for start in tqdm(range(0, len(paths), chunk), desc=f"crops ({crop})", mininterval=30):
         path = cache / f"crops-{key}-{start}.npz"
         if not path.exists():
@@ -256,35 +272,8 @@ def cached_crops(paths: list[Path], cache: Path, crop: CropKind, chunk: int = 20
             path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(path, crops=part, found=is_dog)
         with np.load(path) as stored:
-            crops.append(stored["crops"])
-            found.append(stored["found"])
-    return np.concatenate(crops), np.concatenate(found)
-
-
-def extract_features(paths: list[Path], cache: Path, crop: CropKind = CropKind.CENTRE, mirror: bool = False,
-                     batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled backbone features of each photo's crop (and, with `mirror`, of its mirror image after them), and
-    whether the crop is the app's crop of a dog; cached."""
-    suffix = "" if crop is CropKind.CENTRE else f"-{crop}{'-mirror' if mirror else ''}"
-    key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
-    found_path = cache / f"found-{key}{suffix}.npy"
-
-    def compute() -> np.ndarray:
-        extractor = TorchRunner(PooledFeatures(), torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-        cropper = None if crop is CropKind.CENTRE else DogCropper(crop)
-        chunks, mirrored, found = [], [], []
-        for start in tqdm(range(0, len(paths), batch), desc=f"features ({crop})", mininterval=10):
-            crops, is_face = photo_crops(paths[start:start + batch], cropper)
-            chunks.append(extractor(imagenet_batch(crops)))
-            if mirror:
-                mirrored.append(extractor(imagenet_batch(np.ascontiguousarray(crops[:, :, ::-1]))))
-            found.append(is_face)
-        np.save(found_path, np.concatenate(found))
-        return np.concatenate(chunks + mirrored)
-
-    features = cached(cache / f"features-{key}{suffix}.npy", compute)
-    found = np.ones(len(paths), dtype=bool) if crop is CropKind.CENTRE else np.load(found_path)
-    return features, found
+            crops[start:start + chunk], found[start:start + chunk] = stored["crops"], stored["found"]
+    return crops, found
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, classes: int, weight_decay: float,
@@ -322,36 +311,51 @@ def write_temperature(logits: dict[str, np.ndarray], targets: dict[str, np.ndarr
                                                         test_ece_after=after))
 
 
-def split_features(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
-                   args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Features and labels per split. Crops of dogs: the training split has each crop and its mirror image (a
-    photo without a dog gives its centre square); val and test keep only photos where the app finds a dog. The
-    "extra" part (--extra-train) joins the training split."""
-    features, targets = {}, {}
-    for name, indices in splits.items():
-        mirror = args.crop is not CropKind.CENTRE and name in ("train", "extra")
-        values, found = extract_features([paths[i] for i in indices], args.cache, args.crop, mirror)
-        split_labels = labels[indices]
-        if mirror:
-            split_labels = np.concatenate([split_labels, split_labels])
-        elif name not in ("train", "extra"):
-            print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
-            values, split_labels = values[found], split_labels[found]
-        features[name], targets[name] = values, split_labels
-    with_extra_in_train(features, targets)
-    return features, targets
+@dataclass
+class DogData:
+    """The kept photos (after cleaning), their labels, and the train/val/test split (indices into both)."""
+
+    paths: list[Path]
+    labels: np.ndarray
+    splits: dict[str, np.ndarray]
+    removed: Counter
+
+    def read(self, found: np.ndarray) -> dict[str, np.ndarray]:
+        """Indices per split of the photos to train and measure on: every training photo (a photo without a dog
+        gives its centre square), the val and test photos where the app finds a dog (it reads no other)."""
+        return {name: indices if name == "train" else indices[found[indices]] for name, indices in self.splits.items()}
 
 
-def train_linear_head(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
+def dog_data(data: Path, cache: Path, classes: tuple[str, ...] = DOG_EMOTIONS, hamming: int = 3,
+             seed: int = 1234) -> DogData:
+    """Steps 1 and 3 of the module docstring: the photos in data/<class>/, cleaned and split by copy group."""
+    paths, labels = dog_photos(data, classes)
+    kept, removed = clean(paths, labels, photo_hashes(paths, cache), hamming)
+    paths, labels = [paths[i] for i in kept], labels[kept]
+    body_crops, _ = cached_crops(paths, cache, CropKind.BODY)
+    groups = copy_groups(pooled_features(body_crops, cache)[:, 0])
+    return DogData(paths, labels, split_indices(labels, groups, seed), removed)
+
+
+def both_orientations(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 2, ...) per-crop-and-mirror values as 2N training rows, and their labels."""
+    return np.concatenate([values[:, 0], values[:, 1]]), np.concatenate([labels, labels])
+
+
+def train_linear_head(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
                       args: argparse.Namespace) -> tuple[dict, dict, dict]:
-    """The linear head on standardised frozen features, weight decay chosen on val: what to store, the logits of
-    val and test, and their labels."""
-    features, targets = split_features(paths, labels, splits, args)
-    mean, scale = features["train"].mean(0), features["train"].std(0) + 1e-6
-    standard = {name: (value - mean) / scale for name, value in features.items()}
+    """The linear head on standardised frozen features (crops and their mirror images in training), weight decay
+    chosen on val: what to store, the logits of val and test, and their labels."""
+    features = pooled_features(crops, args.cache).astype(np.float32)
+    train, train_labels = both_orientations(features[read["train"]], data.labels[read["train"]])
+    mean, scale = train.mean(0), train.std(0) + 1e-6
+    standard = {"train": (train - mean) / scale}
+    targets = {"train": train_labels}
+    for name in ("val", "test"):
+        standard[name], targets[name] = (features[read[name], 0] - mean) / scale, data.labels[read[name]]
     best = None
     for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
-        head = fit_head(standard["train"], targets["train"], len(np.unique(labels)), weight_decay)
+        head = fit_head(standard["train"], targets["train"], len(np.unique(data.labels)), weight_decay)
         score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
         print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
         if best is None or score > best[0]:
@@ -364,21 +368,16 @@ def train_linear_head(paths: list[Path], labels: np.ndarray, splits: dict[str, n
     return stored, {name: head_logits(head, standard[name]) for name in ("val", "test")}, targets
 
 
-def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndarray],
+def train_tuned(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
                 args: argparse.Namespace) -> tuple[dict, dict, dict]:
     """EfficientNet-Lite0 fine-tuned from block --tune-from on the app's crops (training/dog_tuning.py): what to
-    store, the logits of val and test, and their labels. Val and test keep the photos where the app finds a dog."""
+    store, the logits of val and test, and their labels."""
     net = TunedNet({"classes": args.classes.split(","), "first_tuned_block": args.tune_from})
-    activations, targets = {}, {}
-    for name, indices in splits.items():
-        crops, found = cached_crops([paths[i] for i in indices], args.cache, args.crop)
-        keep = found if name in ("val", "test") else np.ones(len(found), dtype=bool)
-        print(f"{name}: the app finds a dog in {int(found.sum())} of {len(found)} photos")
-        activations[name] = frozen_activations(net, crops, args.cache)[keep]
-        targets[name] = labels[indices][keep]
-    with_extra_in_train(activations, targets)
+    every = frozen_activations(net, crops, args.cache)
+    activations = {name: every[indices] for name, indices in read.items()}
+    targets = {name: data.labels[indices] for name, indices in read.items()}
     settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
-    run = repr((settings, args.tune_from, str(args.crop), args.per_class, args.extra_train, args.classes))
+    run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read["train"]).hexdigest()))
     checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
     net = fine_tune(net, activations, targets, settings, checkpoint)
     stored = {"first_tuned_block": args.tune_from, "state": net.tuned_state(), "epochs": args.epochs,
@@ -389,21 +388,22 @@ def train_tuned(paths: list[Path], labels: np.ndarray, splits: dict[str, np.ndar
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
-    paths, labels = dog_photos(args.data, classes)
-    print(f"{len(paths)} photos: {dict(Counter(path.parent.name for path in paths))}")
-    kept, removed = clean(paths, labels, photo_hashes(paths, args.cache), args.hamming)
-    print(f"kept {len(kept)}; removed {dict(removed)}")
-    splits = split_indices(labels, kept, args.per_class, args.seed, args.extra_train)
-    print({name: dict(Counter(classes[i] for i in labels[indices])) for name, indices in splits.items()})
+    data = dog_data(args.data, args.cache, classes, args.hamming, args.seed)
+    print(f"kept {len(data.paths)}; removed {dict(data.removed)}")
+    print({name: dict(Counter(classes[i] for i in data.labels[indices])) for name, indices in data.splits.items()})
+    crops, found = cached_crops(data.paths, args.cache, args.crop)
+    read = data.read(found)
+    for name in ("val", "test"):
+        print(f"{name}: the app finds a dog in {len(read[name])} of {len(data.splits[name])} photos")
     train = train_tuned if args.tune_from else train_linear_head
-    stored, logits, targets = train(paths, labels, splits, args)
+    stored, logits, targets = train(data, crops, read, args)
     report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
     print(f"test split\n{report}")
     save_confusion_plot(np.array(metrics["confusion"]), classes, args.plot, "dog emotion, test split")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"classes": list(classes), **stored, "test_macro_f1": metrics["macro_f1"],
                 "test_accuracy": metrics["accuracy"],
-                "metrics": json.dumps({**metrics, "removed": dict(removed), "crop": str(args.crop),
+                "metrics": json.dumps({**metrics, "removed": dict(data.removed), "crop": str(args.crop),
                                        "splits": {k: len(v) for k, v in targets.items()}})}, args.out)
     write_temperature(logits, targets, args.out)  # after the weights: the record holds their hash
     print(f"weights written to {args.out}; confusion matrix in {args.plot}")
