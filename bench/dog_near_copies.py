@@ -23,7 +23,7 @@ import numpy as np
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
 from training.dog_tuning import pooled_features
-from training.dogs import CropKind, both_orientations, cached_crops, dog_data
+from training.dogs import both_orientations, dog_data, unit_rows
 from training.metrics import summary
 
 BANDS = (0.0, 0.75, 0.8, 0.85, 0.9, 1.01)
@@ -37,24 +37,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def unit(rows: np.ndarray) -> np.ndarray:
-    rows = rows.astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
 def nearest_training_photo(features: np.ndarray, test: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per test photo: the highest cosine similarity of its features (N, 2, D: crop, mirror image) to a training
     photo's, mirror images included, and that photo's index."""
     references, owners = both_orientations(features[train], train)
-    similarity = unit(features[test, 0]) @ unit(references).T
+    similarity = unit_rows(features[test, 0]) @ unit_rows(references).T
     return similarity.max(1), owners[similarity.argmax(1)]
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     data = dog_data(args.data, args.cache, seed=args.seed)
-    crops, found = cached_crops(data.paths, args.cache, CropKind.BODY)
-    test = data.read(found)["test"]
+    crops = data.body_crops
+    test = data.read(data.body_found)["test"]
     similarity, nearest = nearest_training_photo(pooled_features(crops, args.cache), test, data.splits["train"])
     truth = data.labels[test]
     print(f"{len(truth)} test photos with a dog; nearest training photo by cosine of pooled features:")

@@ -151,10 +151,16 @@ def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int
     return sorted(kept), removed
 
 
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows scaled to length 1, as float32 (their dot products are cosine similarities)."""
+    rows = rows.astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
 def similar_pairs(features: np.ndarray, similarity: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i < j) of rows of `features` whose cosine similarity is at least `similarity`, computed a block
     of rows at a time."""
-    unit = features.astype(np.float32) / np.linalg.norm(features.astype(np.float32), axis=1, keepdims=True)
+    unit = unit_rows(features)
     firsts, seconds = [], []
     for start in range(0, len(unit), block):
         rows, columns = np.nonzero(unit[start:start + block] @ unit.T >= similarity)
@@ -313,12 +319,15 @@ def write_temperature(logits: dict[str, np.ndarray], targets: dict[str, np.ndarr
 
 @dataclass
 class DogData:
-    """The kept photos (after cleaning), their labels, and the train/val/test split (indices into both)."""
+    """The kept photos (after cleaning), their labels, the train/val/test split (indices into both), and the body
+    crops the split was grouped by (with whether each is the app's crop of a dog)."""
 
     paths: list[Path]
     labels: np.ndarray
     splits: dict[str, np.ndarray]
     removed: Counter
+    body_crops: np.ndarray
+    body_found: np.ndarray
 
     def read(self, found: np.ndarray) -> dict[str, np.ndarray]:
         """Indices per split of the photos to train and measure on: every training photo (a photo without a dog
@@ -332,9 +341,9 @@ def dog_data(data: Path, cache: Path, classes: tuple[str, ...] = DOG_EMOTIONS, h
     paths, labels = dog_photos(data, classes)
     kept, removed = clean(paths, labels, photo_hashes(paths, cache), hamming)
     paths, labels = [paths[i] for i in kept], labels[kept]
-    body_crops, _ = cached_crops(paths, cache, CropKind.BODY)
+    body_crops, body_found = cached_crops(paths, cache, CropKind.BODY)
     groups = copy_groups(pooled_features(body_crops, cache)[:, 0])
-    return DogData(paths, labels, split_indices(labels, groups, seed), removed)
+    return DogData(paths, labels, split_indices(labels, groups, seed), removed, body_crops, body_found)
 
 
 def both_orientations(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,7 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     data = dog_data(args.data, args.cache, classes, args.hamming, args.seed)
     print(f"kept {len(data.paths)}; removed {dict(data.removed)}")
     print({name: dict(Counter(classes[i] for i in data.labels[indices])) for name, indices in data.splits.items()})
-    crops, found = cached_crops(data.paths, args.cache, args.crop)
+    crops, found = ((data.body_crops, data.body_found) if args.crop is CropKind.BODY
+                    else cached_crops(data.paths, args.cache, args.crop))
     read = data.read(found)
     for name in ("val", "test"):
         print(f"{name}: the app finds a dog in {len(read[name])} of {len(data.splits[name])} photos")
