@@ -195,7 +195,7 @@ def test_a_korean_admin_reads_the_cells_in_korean(app, client, alice, astronaut_
     admin.set_cookie("moodlens_locale", "ko")
     pages = {"/admin/admin_analyses/": {"사진", "동영상", "완료", "실패", "행복"},
              "/admin/admin_detections/": {"사람", "고양이", "행복"},
-             "/admin/admin_users/": {"네", "아니요"},
+             "/admin/admin_users/": {"예", "아니요"},
              f"/admin/admin_analyses/details/?id={interrupted}": {"작업이 3번 중단되어 그만두었어요.", "실패"},
              f"/admin/admin_analyses/details/?id={too_long}": {"동영상 길이가 130초예요. 제한은 120초예요."},
              f"/admin/admin_detections/details/?id={face}": {"사람", "행복", "아니요"}}
