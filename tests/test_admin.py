@@ -337,3 +337,40 @@ def test_a_bulk_action_says_what_it_did(app, alice):
     assert "사용자 2명을 비활성화하고 로그아웃시켰어요." in done.get_data(as_text=True)
     with app.app_context():
         assert not db.session.get(User, alice).active and not db.session.get(User, bob).active
+
+
+def edit_user(admin, user_id: int, username: str):
+    page = admin.get(f"/admin/admin_users/edit/?id={user_id}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return admin.post(f"/admin/admin_users/edit/?id={user_id}", follow_redirects=True,
+                      data={"username": username, "active": "y", "csrf_token": csrf})
+
+
+def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, alice):
+    """A username another user has in another case ("ROOT"), or one a new user could not choose, is refused with the
+    reason on the form (not a 500 from the database's unique index); a good one is saved lower-case."""
+    admin = admin_client(app, "ko")
+    refused = {"ROOT": "이미 사용 중인 사용자 이름이에요.", "": "이 항목은 필수입니다.",
+               "Alice Two": "영문자, 숫자, 마침표, 하이픈, 밑줄만 쓸 수 있어요."}
+    for username, why in refused.items():
+        response = edit_user(admin, alice, username)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and why in page and "저장하지 못했어요." in page, username
+        assert "Failed to save record." not in page
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"
+    assert "레코드가 저장되었습니다." in edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice.two"
+
+
+def test_a_save_the_database_refuses_is_a_message_not_a_500(app, alice, monkeypatch):
+    """Past every check (two admins renaming at once), the database's unique index refuses the save: the page says
+    so in the reader's language once the failed transaction is rolled back."""
+    from web.admin import AdminOnly, UserAdmin
+    monkeypatch.setattr(UserAdmin, "validate_form", AdminOnly.validate_form)  # Flask-Admin's checks only
+    admin = admin_client(app, "ko")
+    response = edit_user(admin, alice, "ROOT")
+    assert response.status_code == 200 and "UNIQUE" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"

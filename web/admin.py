@@ -28,6 +28,7 @@ from models import Analysis, Detection, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
+from web.forms import USERNAME_RULES
 from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
 
 
@@ -55,6 +56,9 @@ DETECTION_KIND_CHOICES = [(kind, KIND_NAMES[kind]) for kind in DetectionKind]
 SIGNAL_NAMES = {UnsureSignal.WEAK: _l("no emotion stands out"),
                 UnsureSignal.MEMBERS_DISAGREE: _l("the networks disagree")}
 
+
+# Flask-Admin's own words that its compiled Korean catalogue lacks (it flashes them in English), in ours.
+FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
@@ -151,6 +155,11 @@ def _changes(view, context, model: Detection, name) -> Markup | str:
                                for change in model.transitions)
 
 
+def flashed(message: str) -> str:
+    """A flashed message as the admin pages show it (templates/admin/page.html): in the reader's language."""
+    return str(FLASHED.get(message, message))
+
+
 def _is_admin() -> bool:
     return current_user.is_authenticated and current_user.is_admin
 
@@ -199,6 +208,21 @@ class AdminOnly:
     def action_delete(self, ids: list[str]) -> None:
         super().action_delete([i for i in ids if row_id(i)])
 
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's checks, their messages as text: its template leaves out a message that is not a plain
+        string, such as the lazily translated ones of web/forms.py."""
+        valid = super().validate_form(form)
+        for field in form:
+            if isinstance(field.errors, (list, tuple)):
+                field.errors = [str(error) for error in field.errors]
+        return valid
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        """Roll a failed save back before Flask-Admin words its message: the words' language is read from the
+        logged-in user's row, which the failed transaction can no longer load (a 500 otherwise)."""
+        db.session.rollback()
+        return super().handle_view_exception(exc)
+
     def inaccessible_callback(self, name, **kwargs):
         return _refuse()
 
@@ -219,7 +243,21 @@ class UserAdmin(AdminOnly, ModelView):
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
+    form_args = {"username": {"validators": USERNAME_RULES}}
     column_default_sort = ("id", False)
+
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's checks, and a username that no other user has in any case (usernames are stored
+        lower-case: Flask-Admin's own check would let "ROOT" through to the database's unique index)."""
+        if not super().validate_form(form):
+            return False
+        if (username := getattr(form, "username", None)) is None:  # the delete and action forms
+            return True
+        other = User.named(username.data)
+        if other is not None and other is not form._obj:
+            username.errors.append(gettext("That username is taken."))
+            return False
+        return True
 
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
@@ -312,4 +350,5 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
+    app.add_template_filter(flashed)
     return admin
