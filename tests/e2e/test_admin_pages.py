@@ -28,10 +28,10 @@ LISTS = {"users": "/admin/admin_users/", "analyses": "/admin/admin_analyses/",
 INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko": "작업이 3번 중단되어 그만두었어요."}
 WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
                 "with selected": "With selected", "activated": "1 user activated.",
-                "first moment": "0.0 s: neutral 60% (unsure)"},
+                "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken."},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
                 "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
-                "first moment": "0.0초: 무표정 60% (확실하지 않음)"}}
+                "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요."}}
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
@@ -91,8 +91,8 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
 
 
 def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewport: str) -> dict:
-    """Open a track's every moment, add the "administrator" filter and read its options, run a bulk action; the
-    pages that result, audited (their problems by name)."""
+    """Open a track's every moment, add the "administrator" filter and read its options, run a bulk action, give a
+    user a name that is taken; the pages that result, audited (their problems by name)."""
     words, screens, problems = WORDS[language], SCREENS / f"{language}-{viewport}", {}
     page.goto(base + paths["track-details"])
     page.click("table.searchable details summary")
@@ -110,4 +110,10 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     expect(page.locator(".alert-success")).to_contain_text(words["activated"])
     if found := audit_page(page, None, Path(f"{screens}-bulk-action-done.png")):
         problems[f"{language} {viewport} bulk action done"] = found
+    page.goto(base + paths["user-edit"])
+    page.fill("#username", "ADMIN")
+    page.locator("form.admin-form input[type=submit]").first.click()
+    expect(page.locator("form.admin-form .text-danger li")).to_have_text(words["taken"])
+    if found := audit_page(page, None, Path(f"{screens}-user-edit-refused.png")):
+        problems[f"{language} {viewport} user edit refused"] = found
     return problems
