@@ -16,7 +16,8 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
-from flask_babel import format_decimal, gettext, lazy_gettext as _l, ngettext
+from babel.dates import get_day_names, get_month_names
+from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -158,6 +159,16 @@ def _changes(view, context, model: Detection, name) -> Markup | str:
 def flashed(message: str) -> str:
     """A flashed message as the admin pages show it (templates/admin/page.html): in the reader's language."""
     return str(FLASHED.get(message, message))
+
+
+def picker_words() -> dict:
+    """The words of Flask-Admin's date pickers in the reader's language (static/admin.js hands them over): buttons,
+    weekdays from Sunday, months."""
+    days = get_day_names("short", locale=get_locale())
+    months = get_month_names("abbreviated", locale=get_locale())
+    return {"applyLabel": gettext("Apply"), "cancelLabel": gettext("Cancel"), "fromLabel": gettext("From"),
+            "toLabel": gettext("To"), "daysOfWeek": [days[6], *(days[day] for day in range(6))],
+            "monthNames": [months[month] for month in range(1, 13)]}
 
 
 def _is_admin() -> bool:
@@ -351,4 +362,5 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
     app.add_template_filter(flashed)
+    app.add_template_global(picker_words)
     return admin

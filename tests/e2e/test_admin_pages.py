@@ -27,9 +27,11 @@ LISTS = {"users": "/admin/admin_users/", "analyses": "/admin/admin_analyses/",
          "detections": "/admin/admin_detections/"}
 INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko": "작업이 3번 중단되어 그만두었어요."}
 WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
+                "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
                 "with selected": "With selected", "activated": "1 user activated.",
                 "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken."},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
+                "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
                 "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
                 "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요."}}
 
@@ -91,8 +93,9 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
 
 
 def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewport: str) -> dict:
-    """Open a track's every moment, add the "administrator" filter and read its options, run a bulk action, give a
-    user a name that is taken; the pages that result, audited (their problems by name)."""
+    """Open a track's every moment, add the "administrator" filter and read its options, open the date picker of
+    the "created" filter, run a bulk action, give a user a name that is taken; the pages that result, audited
+    (their problems by name)."""
     words, screens, problems = WORDS[language], SCREENS / f"{language}-{viewport}", {}
     page.goto(base + paths["track-details"])
     page.click("table.searchable details summary")
@@ -103,6 +106,15 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     page.locator("a.filter", has_text=words["administrator"]).click()
     assert page.locator("table.filters select.filter-val option").all_inner_texts() == words["yes/no"]
     page.screenshot(path=f"{screens}-filter-added.png", full_page=True)
+    page.locator(".nav-tabs .dropdown-toggle", has_text=words["add filter"]).click()
+    page.locator("a.filter", has_text=words["created"]).click()
+    page.locator("table.filters input.filter-val").last.click()
+    picker = page.locator(".daterangepicker:visible")
+    days = picker.locator("thead tr").last.locator("th").all_inner_texts()
+    assert days + picker.locator("button").all_inner_texts() == words["picker"]
+    if found := audit_page(page, None, Path(f"{screens}-date-picker.png")):
+        problems[f"{language} {viewport} date picker"] = found
+    page.goto(base + LISTS["users"])
     page.locator("input.action-checkbox").last.check()
     page.locator(".nav-tabs .dropdown-toggle", has_text=words["with selected"]).click()
     page.click("a[onclick*=\"'activate'\"]")
