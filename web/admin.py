@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from babel.dates import get_day_names, get_month_names
 from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
@@ -17,7 +18,6 @@ from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
-from babel.dates import get_day_names, get_month_names
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -124,12 +124,13 @@ def _summary(view, context, model: Detection, name) -> Markup | str:
 
 
 def _reading(point: dict) -> str:
-    """One moment of a timeline: "1.5 s: happy 80%", and "unsure" when that frame's reading was."""
+    """One moment of a timeline: "1.5 s: happy 80%", and "unsure" when that frame's reading was (moments stored
+    before the uncertainty rule have no flag)."""
     emotions = point["emotions"]
     top = max(emotions, key=emotions.get)
     text = gettext("%(time)s: %(emotion)s %(share)s", time=seconds(point["t"]), emotion=emotion(top),
                    share=percent(emotions[top]))
-    return gettext("%(reading)s (unsure)", reading=text) if point["uncertain"] else text
+    return gettext("%(reading)s (unsure)", reading=text) if point.get("uncertain") else text
 
 
 def _timeline(view, context, model: Detection, name) -> Markup | str:
