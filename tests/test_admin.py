@@ -272,7 +272,8 @@ def video_track(app, user_id: int) -> int:
                "mean": {"happy": 0.6, "neutral": 0.3, "sad": 0.1}, "duration": 3.0, "frames": 3}
     with app.app_context():
         video = Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.DONE, stored_name="track.mp4",
-                         format="mp4", width=640, height=360, original_name="track.mp4", duration=3.0)
+                         format="mp4", width=640, height=360, original_name="track.mp4", duration=3.0,
+                         face_count=1, top_emotion="happy")
         track = Detection(analysis=video, position=1, kind="human", x1=0, y1=0, x2=50, y2=50, score=0.98765,
                           emotions={"happy": 0.6, "neutral": 0.3, "sad": 0.1}, top="happy", uncertainty=0.2345,
                           uncertain=False, unsure_signals=[], track_id=1, timeline=timeline, summary=summary,
