@@ -8,7 +8,7 @@ import re
 
 import jobs
 from extensions import db
-from models import Analysis, Detection, JobStatus, Media, User
+from models import Analysis, Detection, JobStatus, Media, Subject, User
 from tests.conftest import csrf_token, login, make_user, upload, upload_files
 
 
@@ -195,7 +195,7 @@ def test_a_korean_admin_reads_the_cells_in_korean(app, client, alice, astronaut_
     admin.set_cookie("moodlens_locale", "ko")
     pages = {"/admin/admin_analyses/": {"사진", "동영상", "완료", "실패", "행복"},
              "/admin/admin_detections/": {"사람", "고양이", "행복"},
-             "/admin/admin_users/": {"네", "아니요"},
+             "/admin/admin_users/": {"예", "아니요"},
              f"/admin/admin_analyses/details/?id={interrupted}": {"작업이 3번 중단되어 그만두었어요.", "실패"},
              f"/admin/admin_analyses/details/?id={too_long}": {"동영상 길이가 130초예요. 제한은 120초예요."},
              f"/admin/admin_detections/details/?id={face}": {"사람", "행복", "아니요"}}
@@ -224,3 +224,171 @@ def test_a_korean_admin_reads_the_cells_in_korean(app, client, alice, astronaut_
         stored = db.session.get(Analysis, interrupted)
         assert (stored.status, stored.media, stored.error) == (
             "failed", "video", "The work was interrupted 3 times and was given up.")
+
+
+def cells(page: str) -> dict[str, str]:
+    """A details page's rows: each label and its value's text (tags dropped, lines joined by " | ")."""
+    rows = re.findall(r"<tr>\s*<td>\s*<b>([^<]+)</b>\s*</td>\s*<td>(.*?)</td>\s*</tr>", page, re.S)
+    return {label: " | ".join(line for part in re.split(r"<br>|<li>|<summary>", value)
+                              if (line := re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", part)).strip()))
+            for label, value in rows}
+
+
+def admin_client(app, locale: str):
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    admin.set_cookie("moodlens_locale", locale)
+    return admin
+
+
+def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):
+    """Flask-Admin's own Korean offers 없음 ("none") for "no": every yes/no filter option ("administrator",
+    "empty") reads 예 / 아니요, and Yes / No in English; the option still filters."""
+    admin = admin_client(app, "ko")
+    for path in ("/admin/admin_users/", "/admin/admin_analyses/", "/admin/admin_detections/"):
+        groups = filter_groups(admin.get(path).get_data(as_text=True))
+        yes_no = [flt["options"] for operations in groups.values() for flt in operations
+                  if flt["options"] and flt["options"][0][0] == "1"]
+        assert yes_no and all(options == [["1", "예"], ["0", "아니요"]] for options in yes_no), (path, yes_no)
+    admins = next(flt for flt in filter_groups(admin.get("/admin/admin_users/").get_data(as_text=True))["관리자"]
+                  if flt["operation"] == "같음")
+    listed = texts(admin.get(f"/admin/admin_users/?flt0_{admins['arg']}=0").get_data(as_text=True))
+    assert "alice" in listed and "root" not in listed
+    admin.set_cookie("moodlens_locale", "en")
+    options = filter_groups(admin.get("/admin/admin_users/").get_data(as_text=True))["Administrator"][0]["options"]
+    assert options == [["1", "Yes"], ["0", "No"]]
+
+
+def video_track(app, user_id: int) -> int:
+    """A done video with one face track: neutral (one frame unsure), then happy from 1.5 s (its last moment stored
+    without an "unsure" flag, as before the uncertainty rule); its detection's id."""
+    timeline = [{"t": 0.0, "box": [0, 0, 50, 50], "emotions": {"happy": 0.3, "neutral": 0.6, "sad": 0.1},
+                 "uncertain": True},
+                {"t": 1.5, "box": [0, 0, 50, 50], "emotions": {"happy": 0.7, "neutral": 0.2, "sad": 0.1},
+                 "uncertain": False},
+                {"t": 3.0, "box": [0, 0, 50, 50], "emotions": {"happy": 0.8, "neutral": 0.1, "sad": 0.1}}]
+    summary = {"dominant": "happy", "share": {"happy": 0.6667, "neutral": 0.3333, "sad": 0.0},
+               "mean": {"happy": 0.6, "neutral": 0.3, "sad": 0.1}, "duration": 3.0, "frames": 3}
+    with app.app_context():
+        video = Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.DONE, stored_name="track.mp4",
+                         format="mp4", width=640, height=360, original_name="track.mp4", duration=3.0,
+                         face_count=1, top_emotion="happy")
+        track = Detection(analysis=video, position=1, kind="human", x1=0, y1=0, x2=50, y2=50, score=0.98765,
+                          emotions={"happy": 0.6, "neutral": 0.3, "sad": 0.1}, top="happy", uncertainty=0.2345,
+                          uncertain=False, unsure_signals=[], track_id=1, timeline=timeline, summary=summary,
+                          transitions=[{"t": 1.5, "from": "neutral", "to": "happy"}])
+        db.session.add(track)
+        db.session.commit()
+        return track.id
+
+
+def test_a_video_tracks_summary_timeline_and_changes_read_in_the_readers_language(app, alice):
+    """Not the stored JSON: how long the track was seen, its share of time and mean reading per emotion (named,
+    as percentages), every moment's top emotion (and "unsure"), its changes; scores and chances read as numbers."""
+    track = video_track(app, alice)
+    admin = admin_client(app, "ko")
+    korean = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
+    assert korean["요약"] == ("3.0초 동안 프레임 3개 | 시간 비율: 행복 67%, 무표정 33% | "
+                            "평균 확률: 행복 60%, 무표정 30%, 슬픔 10%")
+    assert korean["타임라인"] == ("0.0초부터 3.0초까지 순간 3개 | 모든 순간 | 0.0초: 무표정 60% (확실하지 않음) | "
+                              "1.5초: 행복 70% | 3.0초: 행복 80%")
+    assert korean["변화"] == "1.5초: 무표정 → 행복"
+    assert (korean["검출 점수"], korean["틀렸을 확률"]) == ("0.988", "23%")
+    english_words = re.compile(r"happy|neutral|sad|dominant|share|frames|\{")
+    assert not [value for value in korean.values() if english_words.search(value)], korean
+    admin.set_cookie("moodlens_locale", "en")
+    english = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
+    assert english["Summary"] == ("3 frames in 3.0 s | Share of time: happy 67%, neutral 33% | "
+                                  "Mean probability: happy 60%, neutral 30%, sad 10%")
+    assert english["Changes"] == "1.5 s: neutral → happy"
+    assert english["Timeline"].startswith("3 moments from 0.0 s to 3.0 s | Every moment | 0.0 s: neutral 60% (unsure)")
+
+
+def test_a_subjects_kind_and_a_photos_unchanged_face_read_in_korean(app, client, alice, astronaut_jpeg):
+    photo = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    with app.app_context():
+        face = db.session.scalar(db.select(Detection).filter_by(analysis_id=photo))
+        face.subject = Subject(user_id=alice, name="Mia", kind="person")
+        db.session.commit()
+        face_id = face.id
+    admin = admin_client(app, "ko")
+    details = cells(admin.get(f"/admin/admin_detections/details/?id={face_id}").get_data(as_text=True))
+    assert details["대상"] == "Mia (사람)"
+    assert re.fullmatch(r"\d+%", details["틀렸을 확률"]) and details["변화"] == details["요약"] == ""
+
+
+def test_admin_pages_say_their_language_and_label_the_menu_button(app, alice):
+    admin = admin_client(app, "ko")
+    for path in ("/admin/", "/admin/admin_users/", f"/admin/admin_users/edit/?id={alice}"):
+        page = admin.get(path).get_data(as_text=True)
+        assert '<html lang="ko">' in page and 'aria-label="메뉴"' in page and "Toggle navigation" not in page
+        assert len(re.findall(r"<h1\b", page)) == 1
+    admin.set_cookie("moodlens_locale", "en")
+    assert '<html lang="en">' in admin.get("/admin/").get_data(as_text=True)
+
+
+def test_a_bulk_action_says_what_it_did(app, alice):
+    bob = make_user(app, "bob")
+    admin = admin_client(app, "ko")
+    page = admin.get("/admin/admin_users/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    done = admin.post("/admin/admin_users/action/", follow_redirects=True,
+                      data={"action": "deactivate", "rowid": [str(alice), str(bob)], "csrf_token": csrf})
+    assert "사용자 2명을 비활성화하고 로그아웃시켰어요." in done.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.get(User, alice).active and not db.session.get(User, bob).active
+
+
+def edit_user(admin, user_id: int, username: str):
+    page = admin.get(f"/admin/admin_users/edit/?id={user_id}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return admin.post(f"/admin/admin_users/edit/?id={user_id}", follow_redirects=True,
+                      data={"username": username, "active": "y", "csrf_token": csrf})
+
+
+def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, alice):
+    """A username another user has in another case ("ROOT"), or one a new user could not choose, is refused with the
+    reason on the form (not a 500 from the database's unique index); a good one is saved lower-case."""
+    admin = admin_client(app, "ko")
+    refused = {"ROOT": "이미 사용 중인 사용자 이름이에요.", "": "이 항목은 필수입니다.",
+               "Alice Two": "영문자, 숫자, 마침표, 하이픈, 밑줄만 쓸 수 있어요."}
+    for username, why in refused.items():
+        response = edit_user(admin, alice, username)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and why in page and "저장하지 못했어요." in page, username
+        assert "Failed to save record." not in page
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"
+    assert "레코드가 저장되었습니다." in edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice.two"
+
+
+def test_a_save_the_database_refuses_is_a_message_not_a_500(app, alice, monkeypatch):
+    """Past every check (two admins renaming at once), the database's unique index refuses the save: the page says
+    so in the reader's language once the failed transaction is rolled back."""
+    from web.admin import AdminOnly, UserAdmin
+    monkeypatch.setattr(UserAdmin, "validate_form", AdminOnly.validate_form)  # Flask-Admin's checks only
+    admin = admin_client(app, "ko")
+    response = edit_user(admin, alice, "ROOT")
+    assert response.status_code == 200 and "UNIQUE" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"
+
+
+def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, astronaut_jpeg):
+    """The list's "delete" action (Flask-Admin's, in its words), kept by the override that drops ids no database
+    integer can hold; detections, read-only, have none."""
+    photos = [int(upload(client, astronaut_jpeg, f"astro-{n}.jpg").location.rsplit("/", 1)[1]) for n in (1, 2)]
+    admin = admin_client(app, "ko")
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    assert "modelActions.execute('delete')" in listing and ">삭제</a>" in listing
+    assert "modelActions.execute" not in admin.get("/admin/admin_detections/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', listing).group(1)
+    done = admin.post("/admin/admin_analyses/action/", follow_redirects=True, data={
+        "action": "delete", "rowid": [str(photo) for photo in photos] + ["9" * 30], "csrf_token": csrf})
+    assert done.status_code == 200 and "2 레코드 성공적으로 삭제되었습니다." in done.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []

@@ -1,19 +1,24 @@
 """Flask-Admin back office at /admin: users, analyses (each links to its result page, read-only for the admin;
-deleted with their files), detections (read-only). Headers, cell values (enum ids, yes/no, times, failure reasons)
-and filter options are in the reader's language; the database keeps its English ids."""
+deleted with their files), detections (read-only). Headers, cell values (enum ids, yes/no, times, failure reasons,
+a video track's summary, timeline and changes), filter options and the outcome of a bulk action are in the reader's
+language; the database keeps its English ids. Every page is framed by templates/admin/page.html."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask, abort, g, redirect, request, url_for
+from babel.dates import get_day_names, get_month_names
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
 from flask_admin.actions import action
+from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
-from flask_babel import gettext, lazy_gettext as _l
+from flask_admin.model.filters import BaseBooleanFilter
+from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -25,7 +30,8 @@ from models import Analysis, Detection, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
-from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, moment, percent, reason
+from web.forms import USERNAME_RULES
+from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -53,6 +59,13 @@ SIGNAL_NAMES = {UnsureSignal.WEAK: _l("no emotion stands out"),
                 UnsureSignal.MEMBERS_DISAGREE: _l("the networks disagree")}
 
 
+# Flask-Admin's own words that its compiled Korean catalogue lacks (it flashes them in English), in ours.
+FLASHED = {"Failed to save record.": _l("Failed to save record.")}
+
+# The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
+YES_NO = (("1", _l("Yes")), ("0", _l("No")))
+
+
 def _yes_no(view, value: bool, name) -> str:
     return gettext("Yes") if value else gettext("No")
 
@@ -70,12 +83,94 @@ def _reason(view, context, model, name) -> str:
     return reason(model.error)
 
 
+def _mix(shares: dict[str, float]) -> str:
+    """"happy 80%, neutral 6%, ...": emotions named in the reader's language, the largest share first."""
+    return ", ".join(f"{emotion(label)} {percent(share)}" for label, share in
+                     sorted(shares.items(), key=lambda item: item[1], reverse=True))
+
+
 def _emotions(view, context, model: Detection, name) -> str:
-    return ", ".join(f"{emotion(label)} {percent(share)}" for label, share in (model.emotions or {}).items())
+    return _mix(model.emotions or {})
 
 
 def _signals(view, context, model: Detection, name) -> str:
     return ", ".join(str(SIGNAL_NAMES.get(signal, signal)) for signal in model.unsure_signals or ())
+
+
+def _score(view, context, model: Detection, name) -> str:
+    return format_decimal(model.score, "0.000")
+
+
+def _chance(view, context, model: Detection, name) -> str:
+    return "" if model.uncertainty is None else percent(model.uncertainty)
+
+
+def _subject(view, context, model: Detection, name) -> str:
+    return f"{model.subject.name} ({kind(model.subject.kind)})" if model.subject else ""
+
+
+def _summary(view, context, model: Detection, name) -> Markup | str:
+    """A video track's summary: how long it was seen, its share of time in each emotion and its mean reading."""
+    summary = model.summary
+    if not summary:
+        return ""
+    lines = [ngettext("%(num)d frame in %(time)s", "%(num)d frames in %(time)s", summary["frames"],
+                      time=seconds(summary["duration"]))]
+    if summary["dominant"]:
+        seen = {label: share for label, share in summary["share"].items() if share}
+        lines += [gettext("Share of time: %(emotions)s", emotions=_mix(seen)),
+                  gettext("Mean probability: %(emotions)s", emotions=_mix(summary["mean"]))]
+    return Markup("<br>").join(lines)
+
+
+def _reading(point: dict) -> str:
+    """One moment of a timeline: "1.5 s: happy 80%", and "unsure" when that frame's reading was (moments stored
+    before the uncertainty rule have no flag)."""
+    emotions = point["emotions"]
+    top = max(emotions, key=emotions.get)
+    text = gettext("%(time)s: %(emotion)s %(share)s", time=seconds(point["t"]), emotion=emotion(top),
+                   share=percent(emotions[top]))
+    return gettext("%(reading)s (unsure)", reading=text) if point.get("uncertain") else text
+
+
+def _timeline(view, context, model: Detection, name) -> Markup | str:
+    """A video track's timeline: its span, and each moment's top emotion in a list that opens on demand."""
+    points = model.timeline
+    if not points:
+        return ""
+    span = ngettext("%(num)d moment from %(start)s to %(end)s", "%(num)d moments from %(start)s to %(end)s",
+                    len(points), start=seconds(points[0]["t"]), end=seconds(points[-1]["t"]))
+    if not points[0]["emotions"]:  # a kind without an emotion model: only where it was
+        return span
+    readings = Markup("").join(Markup("<li>{}</li>").format(_reading(point)) for point in points)
+    return Markup('{}<details><summary>{}</summary><ol class="moments">{}</ol></details>').format(
+        span, gettext("Every moment"), readings)
+
+
+def _changes(view, context, model: Detection, name) -> Markup | str:
+    """A video track's changes of top emotion ("1.5 s: neutral → happy"), or that there was none."""
+    if model.transitions is None or not model.top:
+        return ""
+    if not model.transitions:
+        return gettext("No change: %(emotion)s throughout.", emotion=emotion(model.top))
+    return Markup("<br>").join(gettext("%(time)s: %(before)s → %(after)s", time=seconds(change["t"]),
+                                       before=emotion(change["from"]), after=emotion(change["to"]))
+                               for change in model.transitions)
+
+
+def flashed(message: str) -> str:
+    """A flashed message as the admin pages show it (templates/admin/page.html): in the reader's language."""
+    return str(FLASHED.get(message, message))
+
+
+def picker_words() -> dict:
+    """The words of Flask-Admin's date pickers in the reader's language (static/admin.js hands them over): buttons,
+    weekdays from Sunday, months."""
+    days = get_day_names("short", locale=get_locale())
+    months = get_month_names("abbreviated", locale=get_locale())
+    return {"applyLabel": gettext("Apply"), "cancelLabel": gettext("Cancel"), "fromLabel": gettext("From"),
+            "toLabel": gettext("To"), "daysOfWeek": [days[6], *(days[day] for day in range(6))],
+            "monthNames": [months[month] for month in range(1, 13)]}
 
 
 def _is_admin() -> bool:
@@ -110,14 +205,38 @@ class AdminOnly:
     def is_accessible(self) -> bool:
         return _is_admin()
 
+    def scaffold_filters(self, name):
+        """Flask-Admin's filters of a column, with the yes/no options in the project's words."""
+        filters = super().scaffold_filters(name)
+        for yes_no in (flt for flt in filters or () if isinstance(flt, BaseBooleanFilter)):
+            yes_no.options = YES_NO
+        return filters
+
     def get_one(self, id: str):
         return super().get_one(id) if row_id(id) else None  # None: "Record does not exist"
 
     def get_list(self, page: int | None, *args, **kwargs):
         return super().get_list(min(max(page or 0, 0), MAX_PAGE), *args, **kwargs)
 
+    @action("delete", admin_words("Delete"), admin_words("Are you sure you want to delete selected records?"))
     def action_delete(self, ids: list[str]) -> None:
+        """Flask-Admin's bulk delete (declared again: an override without its @action drops it from the menu)."""
         super().action_delete([i for i in ids if row_id(i)])
+
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's checks, their messages as text: its template leaves out a message that is not a plain
+        string, such as the lazily translated ones of web/forms.py."""
+        valid = super().validate_form(form)
+        for field in form:
+            if isinstance(field.errors, (list, tuple)):
+                field.errors = [str(error) for error in field.errors]
+        return valid
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        """Roll a failed save back before Flask-Admin words its message: the words' language is read from the
+        logged-in user's row, which the failed transaction can no longer load (a 500 otherwise)."""
+        db.session.rollback()
+        return super().handle_view_exception(exc)
 
     def inaccessible_callback(self, name, **kwargs):
         return _refuse()
@@ -139,26 +258,46 @@ class UserAdmin(AdminOnly, ModelView):
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
+    form_args = {"username": {"validators": USERNAME_RULES}}
     column_default_sort = ("id", False)
 
-    def _set_flag(self, ids: list[str], **values: bool) -> None:
+    def validate_form(self, form) -> bool:
+        """Flask-Admin's checks, and a username that no other user has in any case (usernames are stored
+        lower-case: Flask-Admin's own check would let "ROOT" through to the database's unique index)."""
+        if not super().validate_form(form):
+            return False
+        if (username := getattr(form, "username", None)) is None:  # the delete and action forms
+            return True
+        other = User.named(username.data)
+        if other is not None and other is not form._obj:
+            username.errors.append(gettext("That username is taken."))
+            return False
+        return True
+
+    def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
+        """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
         numbers = [number for number in map(row_id, ids) if number]
-        for user in db.session.scalars(db.select(User).where(User.id.in_(numbers))):
+        users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
+        for user in users:
             for name, value in values.items():
                 setattr(user, name, value)
         db.session.commit()
+        flash(done(len(users)), "success")
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids):
-        self._set_flag(ids, active=True)
+        self._set_flag(ids, lambda count: ngettext("%(num)d user activated.", "%(num)d users activated.", count),
+                       active=True)
 
     @action("deactivate", _l("Deactivate (logs them out at once)"))
     def action_deactivate(self, ids):
-        self._set_flag(ids, active=False)
+        self._set_flag(ids, lambda count: ngettext("%(num)d user deactivated and logged out.",
+                                                   "%(num)d users deactivated and logged out.", count), active=False)
 
     @action("make_admin", _l("Make admin"))
     def action_make_admin(self, ids):
-        self._set_flag(ids, is_admin=True)
+        self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
+                                                   "%(num)d users are now administrators.", count), is_admin=True)
 
     def on_model_delete(self, model: User) -> None:
         g.orphaned_files = [path for analysis in model.analyses for path in analysis_files(analysis)]
@@ -212,16 +351,20 @@ class DetectionAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "analysis", "position", "kind", "top", "score", "x1", "y1", "x2", "y2")
     column_filters = ("top", "kind")
-    column_formatters = {"top": _stored, "emotions": _emotions, "unsure_signals": _signals}
+    column_formatters = {"top": _stored, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
+                         "uncertainty": _chance, "subject": _subject, "summary": _summary, "timeline": _timeline,
+                         "transitions": _changes}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 
 
 def init_admin(app: Flask) -> Admin:
     admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"),
-                  theme=Bootstrap4Theme(fluid=True))  # the lists use a wide screen's width
+                  theme=Bootstrap4Theme(base_template="admin/page.html", fluid=True))  # lists use a wide screen
     admin.add_view(UserAdmin(User, db, endpoint="admin_users", name=_l("Users")))
     admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
+    app.add_template_filter(flashed)
+    app.add_template_global(picker_words)
     return admin

@@ -32,11 +32,13 @@ class NewPasswordForm(FlaskForm):
     ])
 
 
+# What a username may be, whoever chooses it (a new user, or an admin renaming one: web/admin.py).
+USERNAME_RULES = [InputRequired(), Length(min=3, max=32),
+                  Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))]
+
+
 class RegisterForm(NewPasswordForm):
-    username = StringField(_l("Username"), validators=[
-        InputRequired(), Length(min=3, max=32),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only.")),
-    ])
+    username = StringField(_l("Username"), validators=USERNAME_RULES)
     submit = SubmitField(_l("Create account"))
 
 

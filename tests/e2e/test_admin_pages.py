@@ -1,8 +1,9 @@
 """The back office in Chromium, logged in as an admin, in English and Korean at desktop (1280 px) and phone (390 px)
 width: every admin page (the home page, each list, a searched and filtered list, a user's edit page, the details
 pages) fits without sideways scrolling of the page (a wide list scrolls inside its own box), with the contrast,
-text-size and focus-ring audit of the main pages (tests/e2e/audit.js); on a phone the menu folds behind its button;
-a Korean admin reads a failure reason in Korean.
+text-size and focus-ring audit of the main pages (tests/e2e/audit.js), with the reader's language on <html>; on a
+phone the brand stays and the menu folds behind its button; a Korean admin reads a failure reason, a yes/no filter's
+options and a video track's moments in Korean; a bulk action says what it did.
 
 Screenshots of each page, language and width are saved in SCREENS (the system's temporary folder; overwritten by
 each run), to be looked at."""
@@ -18,16 +19,26 @@ from extensions import db
 from models import Analysis, Detection, JobStatus, Media, User
 from tests.conftest import login, make_user, upload
 from tests.e2e.test_layout import VIEWPORTS, audit_page
+from tests.test_admin import video_track
 
 SCREENS = Path(tempfile.gettempdir()) / "moodlens-e2e-admin"
 LOCALES = {"en": "en-US", "ko": "ko-KR"}
 LISTS = {"users": "/admin/admin_users/", "analyses": "/admin/admin_analyses/",
          "detections": "/admin/admin_detections/"}
 INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko": "작업이 3번 중단되어 그만두었어요."}
+WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
+                "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
+                "with selected": "With selected", "activated": "1 user activated.",
+                "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken."},
+         "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
+                "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
+                "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
+                "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요."}}
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
-    """A user's photo (one face; a long file name) and a video whose job was given up; every admin page's path."""
+    """A user's photo (one face; a long file name), a video whose job was given up and one with a face track that
+    changes emotion; every admin page's path."""
     make_user(app, "dana")
     client = app.test_client()
     login(client, "dana")
@@ -39,12 +50,16 @@ def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
                          format="mp4", width=640, height=360, original_name="clip.mp4", error=INTERRUPTED["en"])
         db.session.add(video)
         db.session.commit()
+        video_id = video.id
         face = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=photo))
-        return {"home": "/admin/", **LISTS, "analyses-searched": "/admin/admin_analyses/?search=dana&flt0_0=dana",
-                "user-edit": f"/admin/admin_users/edit/?id={dana.id}",
-                "photo-details": f"/admin/admin_analyses/details/?id={photo}",
-                "failed-video-details": f"/admin/admin_analyses/details/?id={video.id}",
-                "face-details": f"/admin/admin_detections/details/?id={face}"}
+        dana_id = dana.id
+    track = video_track(app, dana_id)
+    return {"home": "/admin/", **LISTS, "analyses-searched": "/admin/admin_analyses/?search=dana&flt0_0=dana",
+            "users-not-admins": "/admin/admin_users/?flt0_0=0", "user-edit": f"/admin/admin_users/edit/?id={dana_id}",
+            "photo-details": f"/admin/admin_analyses/details/?id={photo}",
+            "failed-video-details": f"/admin/admin_analyses/details/?id={video_id}",
+            "face-details": f"/admin/admin_detections/details/?id={face}",
+            "track-details": f"/admin/admin_detections/details/?id={track}"}
 
 
 def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astronaut_jpeg):
@@ -64,11 +79,53 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
             for name, path in paths.items():
                 if found := audit_page(page, base + path, SCREENS / f"{language}-{viewport}-{name}.png"):
                     problems[f"{language} {viewport} {name}"] = found
+                assert page.evaluate("() => document.documentElement.lang") == language, name
             page.goto(base + paths["failed-video-details"])
             assert INTERRUPTED[language] in page.inner_text("table.searchable")
+            expect(page.locator(".navbar-brand")).to_be_visible()
             if viewport == "phone":  # the menu folds behind its button, and opens
                 page.click(".navbar-toggler")
                 expect(page.locator(f"#admin-navbar-collapse a[href='{LISTS['users']}']")).to_be_visible()
                 assert page.evaluate("() => document.scrollingElement.scrollWidth <= innerWidth")
+            problems.update(use_the_admin(page, base, paths, language, viewport))
             context.close()
     assert not problems, f"screenshots in {SCREENS}: {problems}"
+
+
+def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewport: str) -> dict:
+    """Open a track's every moment, add the "administrator" filter and read its options, open the date picker of
+    the "created" filter, run a bulk action, give a user a name that is taken; the pages that result, audited
+    (their problems by name)."""
+    words, screens, problems = WORDS[language], SCREENS / f"{language}-{viewport}", {}
+    page.goto(base + paths["track-details"])
+    page.click("table.searchable details summary")
+    expect(page.locator("ol.moments li").first).to_have_text(words["first moment"])
+    page.screenshot(path=f"{screens}-track-moments.png", full_page=True)
+    page.goto(base + LISTS["users"])
+    page.locator(".nav-tabs .dropdown-toggle", has_text=words["add filter"]).click()
+    page.locator("a.filter", has_text=words["administrator"]).click()
+    assert page.locator("table.filters select.filter-val option").all_inner_texts() == words["yes/no"]
+    page.screenshot(path=f"{screens}-filter-added.png", full_page=True)
+    page.locator(".nav-tabs .dropdown-toggle", has_text=words["add filter"]).click()
+    page.locator("a.filter", has_text=words["created"]).click()
+    page.locator("table.filters input.filter-val").last.click()
+    picker = page.locator(".daterangepicker:visible")
+    days = picker.locator("thead tr").last.locator("th").all_inner_texts()
+    assert days + picker.locator("button").all_inner_texts() == words["picker"]
+    if found := audit_page(page, None, Path(f"{screens}-date-picker.png")):
+        problems[f"{language} {viewport} date picker"] = found
+    page.goto(base + LISTS["users"])
+    page.locator("input.action-checkbox").last.check()
+    page.locator(".nav-tabs .dropdown-toggle", has_text=words["with selected"]).click()
+    page.click("a[onclick*=\"'activate'\"]")
+    page.wait_for_load_state("load")
+    expect(page.locator(".alert-success")).to_contain_text(words["activated"])
+    if found := audit_page(page, None, Path(f"{screens}-bulk-action-done.png")):
+        problems[f"{language} {viewport} bulk action done"] = found
+    page.goto(base + paths["user-edit"])
+    page.fill("#username", "ADMIN")
+    page.locator("form.admin-form input[type=submit]").first.click()
+    expect(page.locator("form.admin-form .text-danger li")).to_have_text(words["taken"])
+    if found := audit_page(page, None, Path(f"{screens}-user-edit-refused.png")):
+        problems[f"{language} {viewport} user edit refused"] = found
+    return problems

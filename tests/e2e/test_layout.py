@@ -124,9 +124,12 @@ def focus_rings(page: Page) -> list[dict]:
     return failures
 
 
-def audit_page(page: Page, url: str, screenshot: Path) -> dict:
-    response = page.goto(url)
-    assert response.ok, f"{url}: {response.status}"
+def audit_page(page: Page, url: str | None, screenshot: Path) -> dict:
+    """The audit's problems with the page at `url`, or with the page already open (None: e.g. what a form's answer
+    shows once), and its full-page screenshot."""
+    if url is not None:
+        response = page.goto(url)
+        assert response.ok, f"{url}: {response.status}"
     page.wait_for_load_state("load")
     page.evaluate(AUDIT)
     report = page.evaluate(f"() => window.moodlensAudit.page({MIN_FONT_PX})")
