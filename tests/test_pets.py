@@ -395,6 +395,31 @@ def test_a_tuned_network_stores_only_its_tuned_part_and_reloads_the_same():
         pet_emotion_net({**stored, "first_tuned_block": 14})  # block 14 would be missing from the file
 
 
+def test_an_ensemble_runs_the_shared_frozen_blocks_once_and_averages_its_members_log_probabilities():
+    import torch
+
+    from inference.dog_net import PetEnsemble, TunedNet, pet_emotion_net
+    from inference.explain import dog_parts
+
+    torch.manual_seed(0)
+    tuned = TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15})
+    with torch.no_grad():
+        tuned.head.weight.normal_()
+        tuned.backbone._blocks[15]._project_conv.weight.mul_(1.5)
+    linear = {"classes": DOG_EMOTIONS, "weight": torch.randn(len(DOG_EMOTIONS), 1280), "bias": torch.zeros(4),
+              "feature_mean": torch.rand(1280), "feature_scale": torch.rand(1280) + 0.5}
+    stored = {"classes": DOG_EMOTIONS, "members": [
+        {"classes": DOG_EMOTIONS, "first_tuned_block": 15, "state": tuned.tuned_state()}, linear]}
+    ensemble = pet_emotion_net(stored)
+    assert isinstance(ensemble, PetEnsemble) and ensemble.shared_blocks == 15
+    images = torch.randn(2, 3, INPUT_SIZE, INPUT_SIZE)
+    with torch.no_grad():
+        members = [member(images).log_softmax(1) for member in ensemble.members]
+        torch.testing.assert_close(ensemble(images), (members[0] + members[1]) / 2, atol=1e-4, rtol=1e-4)
+        assert not torch.allclose(members[0], members[1])
+    assert len(dog_parts(ensemble)) == 2  # Grad-CAM: the mean map of both members
+
+
 def test_fine_tuning_learns_from_cached_activations_and_resumes_the_same(tmp_path, capsys, monkeypatch):
     """Two crops of real dogs and two of a coffee cup, labelled apart: the tuned part learns them; a run
     interrupted in its second epoch and resumed ends where an uninterrupted run ends."""

@@ -84,7 +84,7 @@ def tuned_logits(net: TunedNet, activations: np.ndarray, batch: int = 256) -> np
 
 def _logits(net: TunedNet, activations: torch.Tensor) -> torch.Tensor:
     """Logits from cached activations: the frozen blocks after block 11, then the tuned part."""
-    return net.classify(net.tuned_map(activations, start=CACHED_BLOCKS))
+    return net.classify(net.map_from(activations, start=CACHED_BLOCKS))
 
 
 def _balance(labels: np.ndarray, classes: int) -> torch.Tensor:

@@ -47,10 +47,9 @@ from training.calibrate_sources import balanced
 from training.calibration import expected_calibration_error, fit_temperature
 from training.data import load_split
 from training.face_sets import identity, labelled_photos
-from training.metrics import confusion_matrix, per_class_scores
+from training.metrics import bootstrap_interval, confusion_matrix, per_class_scores
 
 FOLDS = 2
-BOOTSTRAP_ROUNDS = 1000
 
 
 def _key(*parts: object) -> str:
@@ -215,25 +214,13 @@ def present_macro_f1(labels: np.ndarray, predictions: np.ndarray) -> float:
     return float(np.mean([f1[k] for k in np.unique(labels)]))
 
 
-def bootstrap_interval(labels: np.ndarray, before: np.ndarray, after: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the macro-F1 change, photos resampled."""
-    rng = np.random.default_rng(seed)
-    changes = []
-    for _ in range(BOOTSTRAP_ROUNDS):
-        sample = rng.integers(0, len(labels), len(labels))
-        changes.append(present_macro_f1(labels[sample], after[sample])
-                       - present_macro_f1(labels[sample], before[sample]))
-    low, high = np.percentile(changes, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def report(readings: dict[str, Readings], member: dict[str, np.ndarray], blend: float) -> None:
     """Print each set's figures for one blend weight, then the mixed temperature and each set's ECE."""
     combined = {name: (1 - blend) * r.ensemble + blend * member[name] for name, r in readings.items()}
     print(f"blend weight {blend}:")
     for name, r in readings.items():
         before, after = r.ensemble.argmax(1), combined[name].argmax(1)
-        low, high = bootstrap_interval(r.labels, before, after)
+        low, high = bootstrap_interval(r.labels, before, after, present_macro_f1)
         print(f"  {name}: macro-F1 {present_macro_f1(r.labels, before):.3f} -> {present_macro_f1(r.labels, after):.3f} "
               f"(change 95% {low:+.3f} .. {high:+.3f}), accuracy {np.mean(before == r.labels):.4f} -> "
               f"{np.mean(after == r.labels):.4f} ({len(r.labels)} faces)")

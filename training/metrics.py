@@ -1,8 +1,13 @@
-"""Classification metrics computed with numpy only (accuracy, macro-F1, per class, confusion)."""
+"""Classification metrics computed with numpy only (accuracy, macro-F1, per class, confusion, a paired bootstrap
+interval of a change)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+BOOTSTRAP_ROUNDS = 1000
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -32,6 +37,24 @@ def summary(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
         "accuracy": float((predictions == labels).mean()),
         "macro_f1": float(per_class_scores(matrix)["f1"].mean()),
     }
+
+
+def macro_f1(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> float:
+    """The mean F1 over all classes of arg-max predictions."""
+    return float(per_class_scores(confusion_matrix(labels, predictions, num_classes))["f1"].mean())
+
+
+def bootstrap_interval(labels: np.ndarray, before: np.ndarray, after: np.ndarray,
+                       score: Callable[[np.ndarray, np.ndarray], float], seed: int = 0) -> tuple[float, float]:
+    """95% interval of the change of score(labels, predictions) from `before` to `after` predictions of the same
+    items, the items resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    changes = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        sample = rng.integers(0, len(labels), len(labels))
+        changes.append(score(labels[sample], after[sample]) - score(labels[sample], before[sample]))
+    low, high = np.percentile(changes, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def auroc_one_vs_rest(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:

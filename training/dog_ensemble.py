@@ -1,0 +1,85 @@
+"""Combine dog-emotion weights files written by training.dogs into one ensemble, measured on the same split.
+
+    python -m training.dog_ensemble --data DOG_EMOTION_REPO/images --out inference/weights/dog_emotion_head.pt \
+        MEMBER.pt [MEMBER.pt ...] [--cache .cache/dogs]
+
+The members (fine-tuned or linear heads, all on --crop body) read the app's body crops of the val and test photos
+in which the app finds a dog, from `training.dogs`' split (the same cleaning, copy groups and seed: no test photo
+or copy of one was trained on). The ensemble (inference/dog_net.PetEnsemble) averages their log-probabilities.
+Prints each member's and the ensemble's val and test macro-F1, the test report, and a paired bootstrap 95%
+interval of the ensemble's test macro-F1 gain over the first member; writes the ensemble (the members' files
+inside it, with their test figures), then its temperature fitted on val (as training.dogs does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference.backends import file_sha256
+from inference.calibration import softmax
+from inference.dog_emotion import imagenet_batch
+from inference.dog_net import load_head, pet_emotion_net
+from training.dogs import dog_data, write_temperature
+from training.evaluate import format_report
+from training.metrics import bootstrap_interval, macro_f1, summary
+
+BATCH = 64
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("members", nargs="+", type=Path, help="weights files written by training.dogs --crop body")
+    parser.add_argument("--data", type=Path, required=True, help="the folder training.dogs read")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1234, help="training.dogs' split seed")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="training.dogs' cache")
+    return parser.parse_args(argv)
+
+
+def log_probabilities(network: torch.nn.Module, crops: np.ndarray) -> np.ndarray:
+    """A network's log-probabilities for uint8 RGB crops, in batches."""
+    with torch.inference_mode():
+        return np.concatenate([network(torch.from_numpy(imagenet_batch(crops[start:start + BATCH])))
+                               .log_softmax(1).numpy() for start in range(0, len(crops), BATCH)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    stored = [load_head(path) for path in args.members]
+    classes = tuple(stored[0]["classes"])
+    if any(tuple(member["classes"]) != classes for member in stored):
+        raise SystemExit("the members were trained on different classes")
+    data = dog_data(args.data, args.cache, classes, seed=args.seed)
+    read = data.read(data.body_found)
+    targets = {name: data.labels[read[name]] for name in ("val", "test")}
+    member_outputs = []
+    for path, member in zip(args.members, stored):
+        network = pet_emotion_net(member).eval()
+        outputs = {name: log_probabilities(network, data.body_crops[read[name]]) for name in targets}
+        scores = {name: summary(targets[name], outputs[name])["macro_f1"] for name in targets}
+        print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}", flush=True)
+        member_outputs.append(outputs)
+    logits = {name: np.mean([outputs[name] for outputs in member_outputs], 0) for name in targets}
+    print(f"ensemble of {len(stored)}: val macro-F1 {summary(targets['val'], logits['val'])['macro_f1']:.4f}")
+    report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
+    print(f"test split\n{report}")
+    low, high = bootstrap_interval(targets["test"], member_outputs[0]["test"].argmax(1), logits["test"].argmax(1),
+                                   lambda labels, predictions: macro_f1(labels, predictions, len(classes)))
+    print(f"test macro-F1 gain over {args.members[0].name}: 95% interval {low:+.3f} .. {high:+.3f}")
+    members = [{**member, "file": path.name, "sha256": file_sha256(path)} for path, member in zip(args.members, stored)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"classes": list(classes), "members": members, "test_macro_f1": metrics["macro_f1"],
+                "test_accuracy": metrics["accuracy"],
+                "metrics": json.dumps({**metrics, "crop": "body", "splits": {k: len(v) for k, v in targets.items()},
+                                       "test_gain_interval": [low, high]})}, args.out)
+    write_temperature(logits, targets, args.out)  # after the weights: the record holds their hash
+    print(f"weights written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
