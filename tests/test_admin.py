@@ -372,7 +372,7 @@ def test_a_save_the_database_refuses_is_a_message_not_a_500(app, alice, monkeypa
     monkeypatch.setattr(UserAdmin, "validate_form", AdminOnly.validate_form)  # Flask-Admin's checks only
     admin = admin_client(app, "ko")
     response = edit_user(admin, alice, "ROOT")
-    assert response.status_code == 200 and "UNIQUE" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "무결성 오류입니다." in response.get_data(as_text=True)  # "integrity error"
     with app.app_context():
         assert db.session.get(User, alice).username == "alice"
 

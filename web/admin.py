@@ -220,8 +220,9 @@ class AdminOnly:
 
     @action("delete", admin_words("Delete"), admin_words("Are you sure you want to delete selected records?"))
     def action_delete(self, ids: list[str]) -> None:
-        """Flask-Admin's bulk delete (declared again: an override without its @action drops it from the menu)."""
-        super().action_delete([i for i in ids if row_id(i)])
+        """Flask-Admin's bulk delete (declared again: an override without its @action drops it from the menu), of
+        the ids that name rows, as numbers (PostgreSQL compares no integer column with text)."""
+        super().action_delete([number for number in map(row_id, ids) if number])
 
     def validate_form(self, form) -> bool:
         """Flask-Admin's checks, their messages as text: its template leaves out a message that is not a plain
