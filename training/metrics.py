@@ -32,10 +32,9 @@ def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
 def summary(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """Accuracy and macro-F1 of the arg-max predictions."""
     predictions = probabilities.argmax(1)
-    matrix = confusion_matrix(labels, predictions, probabilities.shape[1])
     return {
         "accuracy": float((predictions == labels).mean()),
-        "macro_f1": float(per_class_scores(matrix)["f1"].mean()),
+        "macro_f1": macro_f1(labels, predictions, probabilities.shape[1]),
     }
 
 
