@@ -171,3 +171,21 @@ def test_an_ensemble_of_trained_networks_averages_their_log_probabilities_and_se
     assert len(networks) == 2
     saliency = grad_cam_map(networks, crops[0], target=3)
     assert saliency.shape == (48, 48) and saliency.max() == pytest.approx(1.0)
+
+
+def test_the_dog_ensemble_keeps_the_combination_of_members_that_scores_best_on_val(capsys):
+    from training.dog_ensemble import best_combination
+
+    labels = np.array([0, 1, 2, 3] * 5)
+    right = np.log(np.eye(4)[labels] * 0.7 + 0.075)  # confident and right
+
+    def wrong_on(rows):  # right except on `rows`, where it confidently says the next class
+        output = right.copy()
+        output[rows] = np.roll(output[rows], 1, axis=1)
+        return output
+    members = [{"val": wrong_on(slice(0, 8))}, {"val": wrong_on(slice(8, 16))}, {"val": wrong_on(slice(0, 12))}]
+    members[1]["val"][:8] *= 3  # the second member is sure where the first errs, and unsure where it errs itself:
+    members[1]["val"][8:16] *= 0.5  # together they are right on every photo, which no other combination is
+    assert best_combination(members, labels, ["a", "b", "c"]) == (0, 1)
+    printed = capsys.readouterr().out
+    assert printed.count("val macro-F1") == 7 and "a + b + c" in printed

@@ -9,12 +9,18 @@ or copy of one was trained on). The ensemble (inference/dog_net.PetEnsemble) ave
 Prints each member's and the ensemble's val and test macro-F1, the test report, and a paired bootstrap 95%
 interval of the ensemble's test macro-F1 gain over the first member; writes the ensemble (the members' files
 inside it, with their test figures), then its temperature fitted on val (as training.dogs does).
+
+Each member's log-probabilities are cached in --cache by the member file's SHA-256, so a rerun with one more
+member reads only that one. --choose keeps, of every combination of the members given, the one with the best
+val macro-F1 (the fewest members on a tie; printed as a table), so the choice never looks at test.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1234, help="training.dogs' split seed")
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="training.dogs' cache")
+    parser.add_argument("--choose", action="store_true",
+                        help="keep the combination of the members with the best val macro-F1")
     return parser.parse_args(argv)
 
 
@@ -46,6 +54,32 @@ def log_probabilities(network: torch.nn.Module, crops: np.ndarray) -> np.ndarray
     with torch.inference_mode():
         return np.concatenate([network(torch.from_numpy(imagenet_batch(crops[start:start + BATCH])))
                                .log_softmax(1).numpy() for start in range(0, len(crops), BATCH)])
+
+
+def member_outputs(path: Path, member: dict, crops: dict[str, np.ndarray], cache: Path) -> dict[str, np.ndarray]:
+    """A member's log-probabilities of the val and test crops, cached by its file's SHA-256 and the crops' bytes."""
+    crops_key = hashlib.sha1(b"".join(part.tobytes() for part in crops.values())).hexdigest()[:12]
+    cached = cache / f"ensemble-member-{file_sha256(path)[:16]}-{crops_key}.npz"
+    if cached.exists():
+        with np.load(cached) as stored:
+            return {name: stored[name] for name in crops}
+    network = pet_emotion_net(member).eval()
+    outputs = {name: log_probabilities(network, part) for name, part in crops.items()}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cached, **outputs)
+    return outputs
+
+
+def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, names: list[str]) -> tuple[int, ...]:
+    """The members' indices whose averaged val log-probabilities score the best macro-F1 (fewest members on a
+    tie), every combination printed with its score."""
+    scored = []
+    for size in range(1, len(outputs) + 1):
+        for chosen in combinations(range(len(outputs)), size):
+            score = summary(labels, np.mean([outputs[index]["val"] for index in chosen], 0))["macro_f1"]
+            scored.append((score, -size, chosen))
+            print(f"val macro-F1 {score:.4f}  " + " + ".join(names[index] for index in chosen))
+    return max(scored)[2]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,18 +91,22 @@ def main(argv: list[str] | None = None) -> None:
     data = dog_data(args.data, args.cache, classes, seed=args.seed)
     read = data.read(data.body_found)
     targets = {name: data.labels[read[name]] for name in ("val", "test")}
-    member_outputs = []
+    crops = {name: data.body_crops[read[name]] for name in targets}
+    each_output = []
     for path, member in zip(args.members, stored):
-        network = pet_emotion_net(member).eval()
-        outputs = {name: log_probabilities(network, data.body_crops[read[name]]) for name in targets}
+        outputs = member_outputs(path, member, crops, args.cache)
         scores = {name: summary(targets[name], outputs[name])["macro_f1"] for name in targets}
         print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}", flush=True)
-        member_outputs.append(outputs)
-    logits = {name: np.mean([outputs[name] for outputs in member_outputs], 0) for name in targets}
+        each_output.append(outputs)
+    if args.choose:
+        chosen = best_combination(each_output, targets["val"], [path.name for path in args.members])
+        args.members, stored, each_output = ([items[index] for index in chosen]
+                                              for items in (args.members, stored, each_output))
+    logits = {name: np.mean([outputs[name] for outputs in each_output], 0) for name in targets}
     print(f"ensemble of {len(stored)}: val macro-F1 {summary(targets['val'], logits['val'])['macro_f1']:.4f}")
     report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
     print(f"test split\n{report}")
-    low, high = bootstrap_interval(targets["test"], member_outputs[0]["test"].argmax(1), logits["test"].argmax(1),
+    low, high = bootstrap_interval(targets["test"], each_output[0]["test"].argmax(1), logits["test"].argmax(1),
                                    lambda labels, predictions: macro_f1(labels, predictions, len(classes)))
     print(f"test macro-F1 gain over {args.members[0].name}: 95% interval {low:+.3f} .. {high:+.3f}")
     members = [{**member, "file": path.name, "sha256": file_sha256(path)} for path, member in zip(args.members, stored)]

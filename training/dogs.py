@@ -79,7 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="where to write the head (.pt)")
     parser.add_argument("--classes", default=",".join(DOG_EMOTIONS))
     parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="seed of the split (and of training, unless --train-seed)")
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="seed of the fine-tuned head's start and of the batches (default: --seed); the split "
+                             "stays --seed's, so runs with other training seeds can be ensembled")
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="folder for hashes and features")
     parser.add_argument("--crop", type=CropKind, choices=list(CropKind), default=CropKind.CENTRE,
                         help="centre: the photo's centre square; face / body: the app's crop of the largest dog")
@@ -385,7 +388,8 @@ def train_tuned(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
     every = frozen_activations(net, crops, args.cache)
     activations = {name: every[indices] for name, indices in read.items()}
     targets = {name: data.labels[indices] for name, indices in read.items()}
-    settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
+    settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr,
+                              seed=args.seed if args.train_seed is None else args.train_seed)
     run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read["train"]).hexdigest()))
     checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
     net = fine_tune(net, activations, targets, settings, checkpoint)
