@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="where to write the head (.pt)")
     parser.add_argument("--classes", default=",".join(DOG_EMOTIONS))
     parser.add_argument("--hamming", type=int, default=3, help="near-duplicate distance in hash bits (<= 3)")
-    parser.add_argument("--seed", type=int, default=1234, help="seed of the split (and of training, unless --train-seed)")
+    parser.add_argument("--seed", type=int, default=1234, help="seed of the split (and of training by default)")
     parser.add_argument("--train-seed", type=int, default=None,
                         help="seed of the fine-tuned head's start and of the batches (default: --seed); the split "
                              "stays --seed's, so runs with other training seeds can be ensembled")
