@@ -1,25 +1,32 @@
 """Dog and cat detection on real pet photos the project never trained on, and on animal-free photos.
 
-    python -m bench.pets --data DIR [--shrink 200] [--ssd-only]
+    python -m bench.pets --data DIR [--exclude DIR] [--species-photos DIR] [--animal-free DIR --limit N]
+                         [--shrink 200] [--ssd-only]
 
 DIR is an Oxford-IIIT Pet sample laid out as sample_images/{cats,dogs}/*.jpg with the head
 boxes in sample_annotations/csv/bboxes.csv (one labelled pet per photo; for example the
-370-photo sample in the public repository LTSACH/AILearningHub, datasets/oxford-pets/data/).
+370-photo sample in the public repository LTSACH/AILearningHub, datasets/oxford-pets/data/),
+or as images/*.jpg with VOC head boxes in annotations/xmls/ (for example the public repository
+Naveen-Dodda/Sample_Pets_dataset); --exclude DIR leaves out the photos of another sample (by name).
+--species-photos DIR: photos of one cat (DIR/cat/*.jpg) or one dog (DIR/dog/*.jpg) without boxes, scored by
+photo (a pet of the right species found, only one of the other, none).
 The detector boxes whole animals, so a labelled pet counts as found when a detection of the
 right kind covers at least 90% of its head box. Prints recall, precision (detections that
 cover a labelled head, a lower bound: a second, unlabelled pet counts against it), species
-confusions (dog <-> cat) and misses, false alarms on scikit-image's animal-free photos, and
-milliseconds per photo. The pets are found as the app finds them: the SSD, then the species check
-of inference/pet_species.py (--ssd-only: the SSD alone). --shrink N first scales each photo down
-to N px on its longer side (small uploads).
+confusions (dog <-> cat) and misses (those where a box covers at least half of the head: "head cut"),
+false alarms on scikit-image's animal-free photos (and on --limit photos drawn from --animal-free DIR,
+seed 0), and milliseconds per photo. The pets are found as the app finds them: the SSD, then the species
+check of inference/pet_species.py (--ssd-only: the SSD alone). --shrink N first scales each photo down to
+N px on its longer side (small uploads).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +37,16 @@ from inference.detectors import Detection, SSDPetDetector
 from inference.pet_species import PetCropModel
 from inference.tracking import covered_fraction
 from training.data import load_rgb
+from training.pet_heads import LabelledPet, csv_pets, xml_pets
 
 ANIMAL_FREE = ("astronaut", "coffee", "rocket", "camera", "immunohistochemistry", "hubble_deep_field", "page")
 
 
-def scaled_head(row: dict, photo: np.ndarray) -> tuple[float, ...]:
+def scaled_head(pet: LabelledPet, photo: np.ndarray) -> tuple[float, ...]:
     """The labelled head box in the (possibly shrunk) photo's pixels."""
-    factor = photo.shape[1] / float(row["image_width"])
-    return tuple(float(row[key]) * factor for key in ("xmin", "ymin", "xmax", "ymax"))
+    with Image.open(pet.path) as original:
+        factor = photo.shape[1] / original.width
+    return tuple(value * factor for value in pet.head)
 
 
 class PetFinder:
@@ -53,9 +62,21 @@ class PetFinder:
         return [pet.body for pet in self.species.review([rgb], [found])[0]] if self.species else found
 
 
-def labelled_pets(folder: Path) -> list[dict]:
-    with (folder / "sample_annotations" / "csv" / "bboxes.csv").open() as table:
-        return list(csv.DictReader(table))
+def labelled_pets(folder: Path, exclude: Path | None) -> list[LabelledPet]:
+    """The sample's pets (either layout), less those whose photo is also in the `exclude` sample."""
+    pets = xml_pets(folder) if (folder / "annotations" / "xmls").is_dir() else csv_pets(folder)
+    left_out = {pet.name for pet in labelled_pets(exclude, None)} if exclude else set()
+    return [pet for pet in pets if pet.name not in left_out]
+
+
+def animal_free_photos(folder: Path | None, limit: int) -> Iterator[tuple[str, np.ndarray]]:
+    """scikit-image's animal-free photos, then `limit` photos drawn (seed 0) from `folder`'s JPEGs."""
+    for name in ANIMAL_FREE:
+        yield name, np.asarray(Image.fromarray(getattr(skdata, name)()).convert("RGB"))
+    paths = sorted(folder.glob("*.jpg")) if folder else []
+    random.Random(0).shuffle(paths)
+    for path in paths[:limit]:
+        yield path.name, load_rgb(path)
 
 
 def score_photo(found: list[Detection], species: str, head: tuple[float, ...], tally: Counter) -> None:
@@ -67,28 +88,35 @@ def score_photo(found: list[Detection], species: str, head: tuple[float, ...], t
         tally["found"] += 1
     elif covering:
         tally[f"{species} taken for a {covering[0].kind}"] += 1
+    elif any(covered_fraction(head, d.box) >= 0.5 for d in found):
+        tally[f"{species} missed (head cut)"] += 1
     else:
         tally[f"{species} missed"] += 1
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, help="a sample with head boxes (either layout)")
+    parser.add_argument("--exclude", type=Path, help="a sample whose photos (by name) are left out of --data")
+    parser.add_argument("--species-photos", type=Path, help="photos without boxes in DIR/cat/ and DIR/dog/")
+    parser.add_argument("--animal-free", type=Path, help="a folder of photos without animals (*.jpg)")
+    parser.add_argument("--limit", type=int, default=600, help="photos drawn from --animal-free")
     parser.add_argument("--min-score", type=float, default=0.5)
     parser.add_argument("--shrink", type=int, default=0, help="scale photos down to this longer side first")
     parser.add_argument("--ssd-only", action="store_true", help="without the species check")
-    args = parser.parse_args()
-    detector = PetFinder(args.min_score, species_check=not args.ssd_only)
+    return parser.parse_args()
+
+
+def measure_boxed(detector: PetFinder, args: argparse.Namespace) -> list[float]:
+    """Prints the figures on a sample with head boxes; returns the seconds each photo took."""
     tallies: dict[str, Counter] = {"cat": Counter(), "dog": Counter()}
     seconds = []
-    for row in labelled_pets(args.data):
-        rgb = load_rgb(args.data / "sample_images" / f"{row['species']}s" / f"{row['image_name']}.jpg", args.shrink)
+    for pet in labelled_pets(args.data, args.exclude):
+        rgb = load_rgb(pet.path, args.shrink)
         began = time.perf_counter()
         found = detector.detect(rgb)
         seconds.append(time.perf_counter() - began)
-        score_photo(found, row["species"], scaled_head(row, rgb), tallies[row["species"]])
-    shrunk = f", photos shrunk to {args.shrink} px" if args.shrink else ""
-    print(f"{detector.name}, min score {args.min_score}{shrunk}")
+        score_photo(found, pet.species, scaled_head(pet, rgb), tallies[pet.species])
     for species, tally in tallies.items():
         print(f"  {species}s: recall {tally['found'] / tally['labelled']:.3f} ({tally['found']}/{tally['labelled']}), "
               f"precision {tally['covering detections'] / max(1, tally['detections']):.3f} "
@@ -102,11 +130,37 @@ def main() -> None:
     print(f"  failures: {failures}")
     print(f"  dog<->cat confusions {confusions}/{total['labelled']} ({confusions / total['labelled']:.1%}), "
           f"misses {misses}/{total['labelled']} ({misses / total['labelled']:.1%})")
-    false_alarms = {name: detector.detect(np.asarray(Image.fromarray(getattr(skdata, name)()).convert("RGB")))
-                    for name in ANIMAL_FREE}
-    print(f"  animal-free photos: {sum(map(len, false_alarms.values()))} false alarms in {len(ANIMAL_FREE)} photos "
+    return seconds
+
+
+def measure_species(detector: PetFinder, folder: Path, shrink: int) -> None:
+    """Prints, for photos of one labelled pet without boxes, how many show a pet of the right species, only
+    the other species, or none."""
+    for species, other in (("cat", "dog"), ("dog", "cat")):
+        tally = Counter()
+        paths = sorted((folder / species).glob("*.jpg"))
+        if not paths:
+            continue
+        for path in paths:
+            kinds = {found.kind for found in detector.detect(load_rgb(path, shrink))}
+            tally[species if species in kinds else (other if kinds else "none")] += 1
+        print(f"  {species} photos ({folder.name}): a {species} found in {tally[species]}/{len(paths)} "
+              f"({tally[species] / len(paths):.1%}), only a {other} in {tally[other]}, no pet in {tally['none']}")
+
+
+def main() -> None:
+    args = parse_args()
+    detector = PetFinder(args.min_score, species_check=not args.ssd_only)
+    shrunk = f", photos shrunk to {args.shrink} px" if args.shrink else ""
+    print(f"{detector.name}, min score {args.min_score}{shrunk}")
+    seconds = measure_boxed(detector, args) if args.data else []
+    if args.species_photos:
+        measure_species(detector, args.species_photos, args.shrink)
+    false_alarms = {name: detector.detect(rgb) for name, rgb in animal_free_photos(args.animal_free, args.limit)}
+    print(f"  animal-free photos: {sum(map(len, false_alarms.values()))} false alarms in {len(false_alarms)} photos "
           f"{ {name: [d.kind for d in found] for name, found in false_alarms.items() if found} }")
-    print(f"  {np.mean(seconds) * 1000:.0f} ms per photo (p50 {np.median(seconds) * 1000:.0f} ms)")
+    if seconds:
+        print(f"  {np.mean(seconds) * 1000:.0f} ms per photo (p50 {np.median(seconds) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

