@@ -111,11 +111,15 @@ class PetEnsemble(nn.Module):
         self.shared_blocks = min(member.first_tuned_block for member in members)
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def member_log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Each member's log-probabilities, (members, N, classes)."""
         trunk = self.members[0].backbone
         shared = run_blocks(trunk, stem(trunk, images), 0, self.shared_blocks)
         return torch.stack([member.classify(member.map_from(shared, self.shared_blocks)).log_softmax(1)
-                            for member in self.members]).mean(0)
+                            for member in self.members])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.member_log_probabilities(images).mean(0)
 
 
 def pet_emotion_net(stored: dict) -> nn.Module:

@@ -438,6 +438,8 @@ def test_an_ensemble_runs_the_shared_frozen_blocks_once_and_averages_its_members
     with torch.no_grad():
         members = [member(images).log_softmax(1) for member in ensemble.members]
         torch.testing.assert_close(ensemble(images), (members[0] + members[1]) / 2, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(ensemble.member_log_probabilities(images), torch.stack(members), atol=1e-4,
+                                   rtol=1e-4)
         assert not torch.allclose(members[0], members[1])
     assert len(dog_parts(ensemble)) == 2  # Grad-CAM: the mean map of both members
 

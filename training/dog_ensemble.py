@@ -11,7 +11,7 @@ interval of the ensemble's test macro-F1 gain over the first member; writes the 
 inside it, with their test figures), then its temperature fitted on val (as training.dogs does).
 
 Each member's log-probabilities are cached in --cache by the member file's SHA-256, so a rerun with one more
-member reads only that one. --choose keeps, of every combination of the members given, the one with the best
+member reads only that one; the members not cached yet run as one PetEnsemble (their shared frozen blocks once). --choose keeps, of every combination of the members given, the one with the best
 val macro-F1 (the fewest members on a tie; printed as a table), so the choice never looks at test.
 """
 
@@ -29,7 +29,7 @@ import torch
 from inference.backends import file_sha256
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
-from inference.dog_net import load_head, pet_emotion_net
+from inference.dog_net import PetEnsemble, load_head, pet_emotion_net
 from training.dogs import dog_data, write_temperature
 from training.evaluate import format_report
 from training.metrics import bootstrap_interval, macro_f1, summary
@@ -49,25 +49,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def log_probabilities(network: torch.nn.Module, crops: np.ndarray) -> np.ndarray:
-    """A network's log-probabilities for uint8 RGB crops, in batches."""
+def member_log_probabilities(ensemble: PetEnsemble, crops: np.ndarray) -> np.ndarray:
+    """Each member's log-probabilities for uint8 RGB crops, (members, N, classes), in batches."""
+    batches = (torch.from_numpy(imagenet_batch(crops[start:start + BATCH])) for start in range(0, len(crops), BATCH))
     with torch.inference_mode():
-        return np.concatenate([network(torch.from_numpy(imagenet_batch(crops[start:start + BATCH])))
-                               .log_softmax(1).numpy() for start in range(0, len(crops), BATCH)])
+        return np.concatenate([ensemble.member_log_probabilities(batch).numpy() for batch in batches], 1)
 
 
-def member_outputs(path: Path, member: dict, crops: dict[str, np.ndarray], cache: Path) -> dict[str, np.ndarray]:
-    """A member's log-probabilities of the val and test crops, cached by its file's SHA-256 and the crops' bytes."""
+def each_members_outputs(paths: list[Path], stored: list[dict], crops: dict[str, np.ndarray],
+                         cache: Path) -> list[dict[str, np.ndarray]]:
+    """Every member's log-probabilities of the val and test crops, cached by its file's SHA-256 and the crops'
+    bytes; the members not cached yet run together, sharing their frozen blocks (PetEnsemble)."""
     crops_key = hashlib.sha1(b"".join(part.tobytes() for part in crops.values())).hexdigest()[:12]
-    cached = cache / f"ensemble-member-{file_sha256(path)[:16]}-{crops_key}.npz"
-    if cached.exists():
-        with np.load(cached) as stored:
-            return {name: stored[name] for name in crops}
-    network = pet_emotion_net(member).eval()
-    outputs = {name: log_probabilities(network, part) for name, part in crops.items()}
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, **outputs)
-    return outputs
+    cached = [cache / f"ensemble-member-{file_sha256(path)[:16]}-{crops_key}.npz" for path in paths]
+    missing = [index for index, path in enumerate(cached) if not path.exists()]
+    if missing:
+        ensemble = PetEnsemble([pet_emotion_net(stored[index]) for index in missing])
+        outputs = {name: member_log_probabilities(ensemble, part) for name, part in crops.items()}
+        cache.mkdir(parents=True, exist_ok=True)
+        for row, index in enumerate(missing):
+            np.savez(cached[index], **{name: output[row] for name, output in outputs.items()})
+    loaded = []
+    for path in cached:
+        with np.load(path) as stored_outputs:
+            loaded.append({name: stored_outputs[name] for name in crops})
+    return loaded
 
 
 def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, names: list[str]) -> tuple[int, ...]:
@@ -92,12 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     read = data.read(data.body_found)
     targets = {name: data.labels[read[name]] for name in ("val", "test")}
     crops = {name: data.body_crops[read[name]] for name in targets}
-    each_output = []
-    for path, member in zip(args.members, stored):
-        outputs = member_outputs(path, member, crops, args.cache)
+    each_output = each_members_outputs(args.members, stored, crops, args.cache)
+    for path, outputs in zip(args.members, each_output):
         scores = {name: summary(targets[name], outputs[name])["macro_f1"] for name in targets}
-        print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}", flush=True)
-        each_output.append(outputs)
+        print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}")
     if args.choose:
         chosen = best_combination(each_output, targets["val"], [path.name for path in args.members])
         args.members, stored, each_output = ([items[index] for index in chosen]
