@@ -11,8 +11,9 @@ interval of the ensemble's test macro-F1 gain over the first member; writes the 
 inside it, with their test figures), then its temperature fitted on val (as training.dogs does).
 
 Each member's log-probabilities are cached in --cache by the member file's SHA-256, so a rerun with one more
-member reads only that one; the members not cached yet run as one PetEnsemble (their shared frozen blocks once). --choose keeps, of every combination of the members given, the one with the best
-val macro-F1 (the fewest members on a tie; printed as a table), so the choice never looks at test.
+member reads only that one; the members not cached yet run as one PetEnsemble (their shared frozen blocks
+once). --choose keeps, of every combination of the members given, the one with the best val macro-F1 (the
+fewest members on a tie; printed as a table), so the choice never looks at test.
 """
 
 from __future__ import annotations
