@@ -58,6 +58,15 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
     assert clip_story(steady, shares(steady)).text == "neutral throughout"
 
 
+def test_one_stretch_with_a_merged_flicker_is_mostly_not_throughout():
+    """A short last change is merged into the stretch, but the page still lists it under "Changes" and in the
+    share of time: the headline must not say "throughout"."""
+    points = timeline([("happy", 0.5)] * 13 + [("sad", 0.4)] * 3)
+    story = clip_story(points, shares(points))
+    assert [s.emotion for s in story.stretches] == ["happy"]
+    assert story.text == "mostly happy (81% of the time)"
+
+
 def test_a_track_the_model_was_unsure_about_says_so():
     points = timeline([("happy", 0.4), ("sad", 0.35)] * 10)
     assert clip_story(points, shares(points)).unsure

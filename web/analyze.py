@@ -207,7 +207,7 @@ def delete(analysis_id: int):
         return confirm_page(
             gettext("Delete %(name)s?", name=analysis.original_name),
             [gettext("The upload, its result and its heat maps are deleted for good."),
-             gettext("Faces in it no longer count in anyone's dashboard or weekly report.")],
+             gettext("The faces and animals in it no longer count in anyone's dashboard or weekly report.")],
             url_for("analyze.delete", analysis_id=analysis.id), gettext("Delete this analysis"),
             url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():

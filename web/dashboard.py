@@ -90,7 +90,7 @@ def index():
         subject=subject,
         subjects=current_user.subjects,
         analysis_count=analysis_count,
-        face_count=len(rows),
+        found_kinds=db.session.scalars(_detections_query(subject).with_only_columns(Detection.kind)).all(),
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=columns,
