@@ -14,7 +14,7 @@ from PIL import Image
 
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
-from insights.report import opening_week
+from insights.report import ChartWords, _draw, opening_week
 from insights.synthetic import history_from, mood
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 from tests.conftest import csrf_token, upload
@@ -149,6 +149,17 @@ def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice
         return int((pixels == tuple(int(code[i:i + 2], 16) for i in (1, 3, 5))).all(1).sum())
     assert count("happy") > 200 and count("sad") > 200 and count("relaxed") > 0
     assert count("neutral") == 0  # no bar in neutral's grey: a dog has no "neutral"
+
+
+def test_the_report_pngs_mean_probability_axis_is_in_percent():
+    import matplotlib.pyplot as plt
+    week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "days": [
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "top": "happy"}]}
+    figure = _draw(plt, week, ChartWords(title="Rex"), {})
+    figure.canvas.draw()
+    assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == [
+        "0%", "20%", "40%", "60%", "80%", "100%"]  # not 0.0 ... 1.0 beside a table in percent
+    plt.close(figure)
 
 
 def test_a_subjects_dashboard_shows_only_its_alerts_and_its_models_labels(app, client, alice):
