@@ -55,6 +55,7 @@ def test_deleting_an_analysis_asks_first_on_a_page_that_needs_no_script(app, cli
     question = client.get(f"/analyses/{analysis_id}/delete")
     page = question.get_data(as_text=True)
     assert question.status_code == 200 and "Delete astronaut.jpg?" in page and "for good" in page
+    assert "The faces and animals in it no longer count" in page  # a dog's photo is deleted with the same page
     assert f'<form method="post" action="/analyses/{analysis_id}/delete"' in page and "Keep it" in page
     assert bob_client.get(f"/analyses/{analysis_id}/delete").status_code == 404
     assert client.post(f"/analyses/{analysis_id}/delete").status_code == 400  # no CSRF token: nothing happens
@@ -81,6 +82,11 @@ def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, b
         assert db.session.get(Subject, mia) is None
         kept = db.session.scalars(db.select(Detection)).all()
         assert len(kept) == 2 and all(d.subject_id is None for d in kept)
+
+
+def test_a_pet_owner_reads_on_the_first_pages_that_dogs_and_cats_are_found_too(app, client, alice):
+    assert "every face, dog and cat" in app.test_client().get("/").get_data(as_text=True)  # not only faces
+    assert "every face and animal is analysed at once" in client.get("/analyze").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
