@@ -193,6 +193,13 @@ def test_everyones_dashboard_lists_the_labels_of_the_models_that_read_the_faces(
     assert ">relaxed<" in client.get("/dashboard").get_data(as_text=True)
 
 
+def test_a_dog_owners_dashboard_lists_the_dog_labels_in_the_dog_models_order(app, client, alice):
+    appearances(app, alice, None, "dog", "happy", 2, utcnow() - timedelta(days=1))
+    page = client.get("/dashboard").get_data(as_text=True).split("Emotion distribution")[1]
+    shown = re.findall(r'<span class="bar-label">(\w+)</span>', page)
+    assert shown == list(DOG_EMOTIONS)  # angry, happy, relaxed, sad: as on the dog's result and its dashboard
+
+
 def test_comparisons_say_how_many_analyses_each_subject_has_and_who_was_left_out(app, client, alice):
     rex, bo, kit = (subject_of(app, alice, name, "dog") for name in ("Rex", "Bo", "Kit"))
     appearances(app, alice, rex, "dog", "happy", 5, utcnow() - timedelta(days=10))

@@ -118,11 +118,14 @@ def weekday_labels() -> list[str]:
 
 def chart_labels(subject: Subject | None) -> tuple[str, ...]:
     """The emotions the charts list: the labels of the subject's model, or, for everyone, of the models that
-    read the user's detections (a person's chart never lists the dogs' "relaxed")."""
+    read the user's detections (a person's chart never lists the dogs' "relaxed"), in that model's own order when
+    only one did (a dog owner's charts list the labels as the dog's result and dashboard do)."""
     if subject:
         return SubjectKind(subject.kind).emotion_classes or ()
     kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
                                    .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))))
+    if len(kinds) == 1:
+        return EMOTION_CLASSES.get(kinds.pop(), ())
     return tuple(label for label in ALL_EMOTIONS if any(label in EMOTION_CLASSES.get(kind, ()) for kind in kinds))
 
 
