@@ -84,6 +84,21 @@ def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, b
         assert len(kept) == 2 and all(d.subject_id is None for d in kept)
 
 
+def test_the_history_says_perhaps_when_the_top_reading_was_unsure(app, client, alice):
+    appearances(app, alice, None, "dog", "angry", 1, utcnow() - timedelta(days=1))
+    appearances(app, alice, None, "dog", "happy", 1, utcnow())  # a sure one
+    with app.app_context():
+        for detection in db.session.scalars(db.select(Detection)):
+            detection.analysis.face_count, detection.analysis.top_emotion = 1, detection.top
+            if detection.top == "angry":  # as the dingo's 37% "unsure, perhaps angry" on its page
+                detection.emotions = {"angry": 0.37, "happy": 0.22, "relaxed": 0.16, "sad": 0.25}
+        db.session.commit()
+    cards = client.get("/analyses").get_data(as_text=True)
+    assert ">perhaps angry</span>" in cards and ">happy</span>" in cards and "perhaps happy" not in cards
+    korean = client.get("/analyses", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert ">어쩌면 화남</span>" in korean
+
+
 def test_a_pet_owner_reads_on_the_first_pages_that_dogs_and_cats_are_found_too(app, client, alice):
     assert "every face, dog and cat" in app.test_client().get("/").get_data(as_text=True)  # not only faces
     assert "every face and animal is analysed at once" in client.get("/analyze").get_data(as_text=True)
