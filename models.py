@@ -197,6 +197,12 @@ class Analysis(JobState, db.Model):
         order_by="Detection.position",
     )
 
+    @property
+    def top_unsure(self) -> bool:
+        """Every reading of the analysis's top emotion is unsure: its summary says "perhaps", as its page does."""
+        readings = [detection for detection in self.detections if detection.top == self.top_emotion]
+        return bool(readings) and all(detection.unsure for detection in readings)
+
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"
 

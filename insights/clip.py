@@ -104,9 +104,14 @@ def stretches(timeline: list[dict]) -> list[Stretch]:
 
 def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
     """The story as pieces of text, each with the emotion it names (None for the words between): "happy
-    throughout", "happy, then sad from 5.3 s", or, with many changes, the two main emotions' shares."""
+    throughout", "mostly happy (81% of the time)" when flickers were merged into its one stretch, "happy, then
+    sad from 5.3 s", or, with many changes, the two main emotions' shares."""
     if len(parts) == 1:
-        return [(parts[0].emotion, parts[0].emotion), (Phrase(N_(" throughout")), None)]
+        emotion = parts[0].emotion
+        if round(share.get(emotion, 1.0), 2) >= 1.0:
+            return [(emotion, emotion), (Phrase(N_(" throughout")), None)]
+        return [(Phrase(N_("mostly ")), None), (emotion, emotion),
+                (Phrase(N_(" (%(share)s of the time)"), share=f"{share[emotion]:.0%}"), None)]
     if len(parts) <= MAX_TOLD_STRETCHES:
         pieces = [(parts[0].emotion, parts[0].emotion)]
         for part in parts[1:]:

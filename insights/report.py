@@ -119,7 +119,7 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> byte
 
 
 def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
     labels = list(report["mix"])
@@ -132,6 +132,7 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
                       edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         mix_axes.legend(loc="lower right", fontsize=8)
     mix_axes.set_xlim(0, 1)
+    mix_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     mix_axes.set_title(words.mix_title, fontsize=10)
     counts = [day["count"] for day in report["days"]]
     weekdays = words.weekdays or [day["weekday"] for day in report["days"]]

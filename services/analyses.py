@@ -13,6 +13,7 @@ import numpy as np
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
@@ -255,7 +256,8 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
 
 def history_page(user: User, page: int, per_page: int, max_per_page: int) -> Pagination:
     """One page of the user's analyses, newest first (a page past the end is empty, not an error)."""
-    query = db.select(Analysis).filter_by(user_id=user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc())
+    query = db.select(Analysis).filter_by(user_id=user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
+        .options(selectinload(Analysis.detections))  # each card says whether its top reading was unsure
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 

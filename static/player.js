@@ -1,7 +1,7 @@
 // The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
 // time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
 // (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability,
-// unsure]: an unsure face reading is labelled "unsure, perhaps ..." as on the result page);
+// unsure]: an unsure reading, weak or flagged, is labelled "unsure, perhaps ..." as on the result page);
 // boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
 // Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
@@ -74,6 +74,11 @@
     return track.title + " " + (point[5] ? reading(point) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
   }
 
+  function keepInside(label) {  // a label longer than the room right of its box moves left, not off the frame
+    var box = label.getBBox(), overflow = box.x + box.width - overlay.getBoundingClientRect().width;
+    if (overflow > 0) { label.setAttribute("dx", -Math.min(overflow, box.x)); }
+  }
+
   function settle(label, index, labels) {  // off the labels drawn before it, a line at a time (away from its box)
     var box = label.getBBox();
     var step = box.height * (label.getAttribute("dy").charAt(0) === "-" ? -1 : 1);
@@ -110,6 +115,7 @@
           dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
         overlay.appendChild(group);
       });
+      overlay.querySelectorAll("text").forEach(keepInside);
       overlay.querySelectorAll("text").forEach(settle);
     }
     var seen = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })

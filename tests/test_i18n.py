@@ -170,6 +170,16 @@ def test_phrases_from_insights_are_translated_with_their_emotions(app):
         assert say(phrase) == "mostly happy, some sad"
 
 
+def test_a_filter_on_a_constant_follows_each_readers_language(app):
+    """Jinja folds a filter on a constant at compile time: a template compiled for an English reader must not keep
+    its English words for the next, Korean one (the video timeline's "0.0 s")."""
+    with app.test_request_context():
+        template = app.jinja_env.from_string("{{ 0 | seconds }} {{ 'happy' | emotion }} {{ 0.5 | percent }}")
+        assert template.render() == "0.0 s happy 50%"
+    with app.test_request_context(headers=KOREAN):
+        assert template.render() == "0.0초 행복 50%"
+
+
 def test_form_errors_and_flash_messages_are_translated(app, client):
     make_user(app, "mina")
     page = client.post("/login", headers=KOREAN, data={"username": "mina", "password": "wrong",

@@ -123,6 +123,7 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     add_history(app, alice, rex, shifted(np.random.default_rng(9), 60, 0.35).vectors)
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert "What Rex's history shows" in page and "over 60 appearances" in page
+    assert "60 dogs in 60 analyses." in page and "faces in" not in page  # a dog's dashboard counts dogs
     assert "More sad since" in page and "permutation test" in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 60

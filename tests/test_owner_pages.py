@@ -14,7 +14,7 @@ from PIL import Image
 
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
-from insights.report import opening_week
+from insights.report import ChartWords, _draw, opening_week
 from insights.synthetic import history_from, mood
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 from tests.conftest import csrf_token, upload
@@ -55,6 +55,7 @@ def test_deleting_an_analysis_asks_first_on_a_page_that_needs_no_script(app, cli
     question = client.get(f"/analyses/{analysis_id}/delete")
     page = question.get_data(as_text=True)
     assert question.status_code == 200 and "Delete astronaut.jpg?" in page and "for good" in page
+    assert "The faces and animals in it no longer count" in page  # a dog's photo is deleted with the same page
     assert f'<form method="post" action="/analyses/{analysis_id}/delete"' in page and "Keep it" in page
     assert bob_client.get(f"/analyses/{analysis_id}/delete").status_code == 404
     assert client.post(f"/analyses/{analysis_id}/delete").status_code == 400  # no CSRF token: nothing happens
@@ -81,6 +82,26 @@ def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, b
         assert db.session.get(Subject, mia) is None
         kept = db.session.scalars(db.select(Detection)).all()
         assert len(kept) == 2 and all(d.subject_id is None for d in kept)
+
+
+def test_the_history_says_perhaps_when_the_top_reading_was_unsure(app, client, alice):
+    appearances(app, alice, None, "dog", "angry", 1, utcnow() - timedelta(days=1))
+    appearances(app, alice, None, "dog", "happy", 1, utcnow())  # a sure one
+    with app.app_context():
+        for detection in db.session.scalars(db.select(Detection)):
+            detection.analysis.face_count, detection.analysis.top_emotion = 1, detection.top
+            if detection.top == "angry":  # as the dingo's 37% "unsure, perhaps angry" on its page
+                detection.emotions = {"angry": 0.37, "happy": 0.22, "relaxed": 0.16, "sad": 0.25}
+        db.session.commit()
+    cards = client.get("/analyses").get_data(as_text=True)
+    assert ">perhaps angry</span>" in cards and ">happy</span>" in cards and "perhaps happy" not in cards
+    korean = client.get("/analyses", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert ">어쩌면 화남</span>" in korean
+
+
+def test_a_pet_owner_reads_on_the_first_pages_that_dogs_and_cats_are_found_too(app, client, alice):
+    assert "every face, dog and cat" in app.test_client().get("/").get_data(as_text=True)  # not only faces
+    assert "every face and animal is analysed at once" in client.get("/analyze").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
@@ -151,6 +172,17 @@ def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice
     assert count("neutral") == 0  # no bar in neutral's grey: a dog has no "neutral"
 
 
+def test_the_report_pngs_mean_probability_axis_is_in_percent():
+    import matplotlib.pyplot as plt
+    week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "days": [
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "top": "happy"}]}
+    figure = _draw(plt, week, ChartWords(title="Rex"), {})
+    figure.canvas.draw()
+    assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == [
+        "0%", "20%", "40%", "60%", "80%", "100%"]  # not 0.0 ... 1.0 beside a table in percent
+    plt.close(figure)
+
+
 def test_a_subjects_dashboard_shows_only_its_alerts_and_its_models_labels(app, client, alice):
     rex, mia = subject_of(app, alice, "Rex", "dog"), subject_of(app, alice, "Mia", "person")
     appearances(app, alice, rex, "dog", "sad", 4, utcnow() - timedelta(days=4))
@@ -174,6 +206,13 @@ def test_everyones_dashboard_lists_the_labels_of_the_models_that_read_the_faces(
     assert ">happy<" in page and ">relaxed<" not in page
     appearances(app, alice, None, "dog", "relaxed", 1, utcnow())
     assert ">relaxed<" in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_a_dog_owners_dashboard_lists_the_dog_labels_in_the_dog_models_order(app, client, alice):
+    appearances(app, alice, None, "dog", "happy", 2, utcnow() - timedelta(days=1))
+    page = client.get("/dashboard").get_data(as_text=True).split("Emotion distribution")[1]
+    shown = re.findall(r'<span class="bar-label">(\w+)</span>', page)
+    assert shown == list(DOG_EMOTIONS)  # angry, happy, relaxed, sad: as on the dog's result and its dashboard
 
 
 def test_comparisons_say_how_many_analyses_each_subject_has_and_who_was_left_out(app, client, alice):

@@ -58,6 +58,15 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
     assert clip_story(steady, shares(steady)).text == "neutral throughout"
 
 
+def test_one_stretch_with_a_merged_flicker_is_mostly_not_throughout():
+    """A short last change is merged into the stretch, but the page still lists it under "Changes" and in the
+    share of time: the headline must not say "throughout"."""
+    points = timeline([("happy", 0.5)] * 13 + [("sad", 0.4)] * 3)
+    story = clip_story(points, shares(points))
+    assert [s.emotion for s in story.stretches] == ["happy"]
+    assert story.text == "mostly happy (81% of the time)"
+
+
 def test_a_track_the_model_was_unsure_about_says_so():
     points = timeline([("happy", 0.4), ("sad", 0.35)] * 10)
     assert clip_story(points, shares(points)).unsure
@@ -92,6 +101,22 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     assert tracks[0]["points"][0][7] is False  # the frame's face reading was not unsure
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
+
+
+def test_the_overlay_words_a_weak_reading_without_a_flag_as_a_photo_would(app, client, alice, two_face_webm):
+    """A dog's frames carry no unsure flag: a 40% top emotion is still "unsure, perhaps", as on its photo's page
+    and in the track's heading."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        first = db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)
+                                   .order_by(Detection.track_id)).first()
+        first.timeline = [{"t": point["t"], "box": point["box"], "emotions": timeline([("happy", 0.4)])[0]["emotions"]}
+                          for point in first.timeline]
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}?t=2").get_data(as_text=True)
+    assert re.findall(r'class="overlay-label">(.*?)</text>', page)[0] == "1: unsure, perhaps happy"
+    tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
+    assert all(point[7] is True for point in tracks[0]["points"])
 
 
 def test_frame_links_move_the_player_and_work_without_scripts(app, client, alice, two_face_webm):

@@ -12,6 +12,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
+from inference.labels import certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
@@ -138,13 +139,15 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
     """Each track's title, number (the overlay's tag) and its box and top emotion at each analysed moment:
-    [t, x1, y1, x2, y2, emotion, probability, unsure] (emotion None without a model; unsure: that frame's face
-    reading was unsure, None for pets and older analyses), for the player's overlay (static/player.js reads it
-    from the page)."""
+    [t, x1, y1, x2, y2, emotion, probability, unsure] (emotion None without a model; unsure, as a photo's page
+    words it: the top emotion is below the wording threshold, or that frame's face reading was flagged unsure;
+    None when neither says so and the frame has no flag, as for pets and older analyses), for the player's overlay
+    (static/player.js reads it from the page)."""
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
-        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, moment.get("uncertain")]
+        unsure = True if top and certainty(emotions[top]) == "unsure" else moment.get("uncertain")
+        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, unsure]
     return [{"title": say(d.title), "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
             for d in tracks]
 
@@ -207,7 +210,7 @@ def delete(analysis_id: int):
         return confirm_page(
             gettext("Delete %(name)s?", name=analysis.original_name),
             [gettext("The upload, its result and its heat maps are deleted for good."),
-             gettext("Faces in it no longer count in anyone's dashboard or weekly report.")],
+             gettext("The faces and animals in it no longer count in anyone's dashboard or weekly report.")],
             url_for("analyze.delete", analysis_id=analysis.id), gettext("Delete this analysis"),
             url_for("analyze.result", analysis_id=analysis.id))
     if not ConfirmForm().validate_on_submit():

@@ -90,7 +90,7 @@ def index():
         subject=subject,
         subjects=current_user.subjects,
         analysis_count=analysis_count,
-        face_count=len(rows),
+        found_kinds=db.session.scalars(_detections_query(subject).with_only_columns(Detection.kind)).all(),
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=columns,
@@ -118,11 +118,14 @@ def weekday_labels() -> list[str]:
 
 def chart_labels(subject: Subject | None) -> tuple[str, ...]:
     """The emotions the charts list: the labels of the subject's model, or, for everyone, of the models that
-    read the user's detections (a person's chart never lists the dogs' "relaxed")."""
+    read the user's detections (a person's chart never lists the dogs' "relaxed"), in that model's own order when
+    only one did (a dog owner's charts list the labels as the dog's result and dashboard do)."""
     if subject:
         return SubjectKind(subject.kind).emotion_classes or ()
     kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
                                    .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))))
+    if len(kinds) == 1:
+        return EMOTION_CLASSES.get(kinds.pop(), ())
     return tuple(label for label in ALL_EMOTIONS if any(label in EMOTION_CLASSES.get(kind, ()) for kind in kinds))
 
 

@@ -5,13 +5,16 @@ dates and numbers in the reader's locale). The API, exports and the database kee
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import wraps
 
 from babel.dates import format_skeleton
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
 from flask_babel import lazy_pgettext, ngettext
 from flask_login import current_user
+from jinja2 import pass_context
 from werkzeug.exceptions import HTTPException
 
 import jobs
@@ -211,6 +214,16 @@ def _emotion_names() -> dict:
     return {"emotion_names": {label: str(name) for label, name in EMOTION_NAMES.items()}}
 
 
+def per_request(function: Callable) -> Callable:
+    """`function` as a Jinja filter that runs at each rendering: Jinja would otherwise fold a filter on a constant
+    (`0 | seconds`) into the compiled template, in the language of the request that compiled it."""
+    @pass_context
+    @wraps(function)
+    def filter_now(_context, *args, **kwargs):
+        return function(*args, **kwargs)
+    return filter_now
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.login_message = LOGIN_MESSAGE
@@ -230,4 +243,4 @@ def init_app(app: Flask) -> None:
                            "moment": moment, "day": day, "skeleton": skeleton, "percent": percent,
                            "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
                            "reason": reason}.items():
-        app.add_template_filter(function, name)
+        app.add_template_filter(per_request(function), name)

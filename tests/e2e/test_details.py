@@ -91,6 +91,39 @@ def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, 
             page.context.close()
 
 
+def test_a_long_label_on_a_box_at_the_right_edge_stays_in_the_frame(live_app, browser, astronaut, tmp_path):
+    """The third face sits at the frame's right edge and its reading is weak: "3: 확실하지 않음, 어쩌면 행복" is
+    longer than the room right of its box on a phone, with scripts (the player) and without (the server)."""
+    app, base = live_app
+    make_user(app, "erin")
+    client = app.test_client()
+    login(client, "erin")
+    clip = write_video(tmp_path / "three.mp4", moving_faces_frames(astronaut, 30, faces=3))
+    video = int(upload(client, clip.read_bytes(), "three.mp4").location.rsplit("/", 1)[1])
+    wait_until_done(app, video)
+    with app.app_context():
+        track = db.session.scalars(db.select(Detection).filter_by(analysis_id=video).order_by(Detection.x2.desc())
+                                   ).first()
+        track.timeline = [{**point, "uncertain": True} for point in track.timeline]
+        db.session.commit()
+    inside = ("() => { const frame = document.querySelector('.overlay').getBoundingClientRect();"
+              " return [...document.querySelectorAll('.overlay text')].map(t => t.getBoundingClientRect())"
+              ".every(b => b.left >= frame.left - 1 && b.right <= frame.right + 1); }")
+    for scripts in (True, False):
+        context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ko", java_script_enabled=scripts)
+        page = context.new_page()
+        page.goto(base + "/login")
+        page.fill("#username", "erin")
+        page.fill("#password", "correct horse")
+        page.click("input[type=submit]")
+        page.goto(f"{base}/analyses/{video}?t=2#player")
+        expect(page.locator(".overlay text", has_text="확실하지 않음, 어쩌면")).to_have_count(1)
+        assert page.evaluate(inside), "a label runs off the frame"
+        page.locator("#player").scroll_into_view_if_needed()
+        shot(page, f"right-edge-label-{'script' if scripts else 'server'}")
+        context.close()
+
+
 def replying(status: int, body: dict):
     """A route handler answering with this status and JSON body, as the API would."""
     return lambda route: route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
