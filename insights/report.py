@@ -49,22 +49,33 @@ def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np
     return (history.vectors[chosen].mean(0) if chosen.any() else None), int(chosen.sum())
 
 
+def _dates(history: History) -> np.ndarray:
+    return np.array(history.times, dtype="datetime64[D]").reshape(-1)
+
+
 def weekly_report(history: History, monday: date) -> dict:
-    """The week from `monday`: appearances, mean mix in words, change per emotion against the previous
-    week, and the top emotion's count per day."""
+    """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
+    the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
+    on a day whose readings were all unsure). A week of unsure readings only has no mix and no description."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
-    dates = np.array(history.times, dtype="datetime64[D]").reshape(-1)
-    mix, count = _mix(history, dates, monday, end)
-    before, before_count = _mix(history, dates, previous, monday)
+    _, count = _mix(history, _dates(history), monday, end)
+    _, before_count = _mix(history, _dates(history), previous, monday)
+    sure = history.sure()
+    dates = _dates(sure)
+    mix, sure_count = _mix(sure, dates, monday, end)
+    before, _ = _mix(sure, dates, previous, monday)
+    every_date = _dates(history)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
-        tops = [history.classes[top] for top in history.tops[dates == np.datetime64(day)]]
-        days.append({"date": day.isoformat(), "weekday": day.strftime("%a"), "count": len(tops),
+        tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
+        days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
+                     "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
                      "top": Counter(sorted(tops)).most_common(1)[0][0] if tops else None})  # ties: by name
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
+            "unsure": count - sure_count,
             "description": describe_mix(history.classes, mix) if mix is not None else None,
             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
             "change": ({label: round(float(a - b), 4) for label, a, b in zip(history.classes, mix, before)}
