@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -112,9 +114,22 @@ def _register_korean_font() -> None:
                                          "NanumGothic.ttf"))
 
 
-def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> bytes:
+class Layout(StrEnum):
+    """How the PNG's two charts sit: side by side (a wide screen, the download) or one above the other (a phone)."""
+
+    WIDE = "wide"
+    NARROW = "narrow"
+
+
+# Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's longest line in characters.
+FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 44)}
+DPI = 110
+
+
+def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE) -> bytes:
     """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day,
-    each bar in its emotion's colour (`colours`: the pages' colour per emotion)."""
+    each bar in its emotion's colour (`colours`: the pages' colour per emotion); `layout` NARROW stacks them for
+    a phone's width."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,17 +137,18 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> byte
 
     _register_korean_font()
     with plt.rc_context({"font.family": FONT_FAMILIES}):
-        figure = _draw(plt, report, words, colours)
+        figure = _draw(plt, report, words, colours, layout)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110)
+        figure.savefig(buffer, format="png", dpi=DPI)
         plt.close(figure)
     return buffer.getvalue()
 
 
-def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
+def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout):
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
+    size, grid, title_width = FIGURE_SIZES[layout]
+    figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
     names = [words.emotions.get(label, label) for label in labels]
@@ -155,6 +171,6 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
             day_axes.text(index, day["count"], " " + words.emotions.get(day["top"], day["top"]), ha="center",
                           va="bottom", fontsize=8, rotation=90)
     day_axes.set_title(words.days_title, fontsize=10)
-    figure.suptitle(words.title, fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
+    figure.suptitle(textwrap.fill(words.title, title_width), fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
     figure.tight_layout()
     return figure
