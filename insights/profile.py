@@ -25,9 +25,9 @@ def profile(history: History, others: dict[str, History] | None = None) -> dict:
     mix = [{"emotion": label, "mean": round(float(mean[i]), 4), "low": round(float(low[i]), 4),
             "high": round(float(high[i]), 4)}
            for i, label in sorted(enumerate(history.classes), key=lambda item: -mean[item[0]])]
+    sure_others = {name: other.sure() for name, other in (others or {}).items()}
     return {"enough": True, "count": count, "description": describe_mix(history.classes, mean), "mix": mix,
-            "unsure": unsure,
-            "comparison": compare(history.classes, mean, {name: other.sure() for name, other in (others or {}).items()})}
+            "unsure": unsure, "comparison": compare(history.classes, mean, sure_others)}
 
 
 def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, History]) -> dict | None:

@@ -171,6 +171,7 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
             day_axes.text(index, day["count"], " " + words.emotions.get(day["top"], day["top"]), ha="center",
                           va="bottom", fontsize=8, rotation=90)
     day_axes.set_title(words.days_title, fontsize=10)
-    figure.suptitle(textwrap.fill(words.title, title_width), fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
+    # a subject's name is text, never TeX ("$...$")
+    figure.suptitle(textwrap.fill(words.title, title_width), fontsize=11, parse_math=False)
     figure.tight_layout()
     return figure
