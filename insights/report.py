@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -121,8 +120,8 @@ class Layout(StrEnum):
     NARROW = "narrow"
 
 
-# Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's longest line in characters.
-FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 44)}
+# Per layout: the figure's size in inches (at DPI) and its grid of charts.
+FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2)), Layout.NARROW: ((3.6, 6.4), (2, 1))}
 DPI = 110
 
 
@@ -147,7 +146,7 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout:
 def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout):
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    size, grid, title_width = FIGURE_SIZES[layout]
+    size, grid = FIGURE_SIZES[layout]
     figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
@@ -172,6 +171,6 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
                           va="bottom", fontsize=8, rotation=90)
     day_axes.set_title(words.days_title, fontsize=10)
     # a subject's name is text, never TeX ("$...$")
-    figure.suptitle(textwrap.fill(words.title, title_width), fontsize=11, parse_math=False)
+    figure.suptitle(words.title, fontsize=11, parse_math=False, wrap=True)  # wrapped at the figure's width
     figure.tight_layout()
     return figure
