@@ -143,7 +143,7 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout:
     return buffer.getvalue()
 
 
-def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout):
+def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE):
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     size, grid = FIGURE_SIZES[layout]
