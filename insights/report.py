@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -120,8 +121,8 @@ class Layout(StrEnum):
     NARROW = "narrow"
 
 
-# Per layout: the figure's size in inches (at DPI) and its grid of charts.
-FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2)), Layout.NARROW: ((3.6, 6.4), (2, 1))}
+# Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's line length in columns.
+FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 44)}
 DPI = 110
 
 
@@ -143,10 +144,26 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout:
     return buffer.getvalue()
 
 
+def _columns(text: str) -> int:
+    """How wide `text` is drawn, in columns: a wide character (Hangul, CJK) takes two."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+
+
+def _wrapped(text: str, columns: int) -> str:
+    """`text` broken between words into lines of at most `columns` (a longer word keeps a line of its own)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and _columns(lines[-1] + " " + word) <= columns:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
 def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE):
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    size, grid = FIGURE_SIZES[layout]
+    size, grid, columns = FIGURE_SIZES[layout]
     figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
@@ -171,6 +188,7 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
                           va="bottom", fontsize=8, rotation=90)
     day_axes.set_title(words.days_title, fontsize=10)
     # a subject's name is text, never TeX ("$...$")
-    figure.suptitle(words.title, fontsize=11, parse_math=False, wrap=True)  # wrapped at the figure's width
+    figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)  # (matplotlib's wrap=True parses
+    # maths whatever parse_math says)
     figure.tight_layout()
     return figure
