@@ -97,6 +97,7 @@ class ChartWords:
     mix_title: str = "Mean probability this week"
     days_title: str = "Appearances per day (top emotion)"
     week_before: str = "week before"
+    no_mix: str = "Only unsure readings this week"  # in place of the mix when no reading was sure
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
     weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
 
@@ -174,6 +175,9 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
         mix_axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                       edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         mix_axes.legend(loc="lower right", fontsize=8)
+    if not labels:
+        mix_axes.set_yticks([])
+        mix_axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=mix_axes.transAxes)
     mix_axes.set_xlim(0, 1)
     mix_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     mix_axes.set_title(words.mix_title, fontsize=10)
