@@ -294,3 +294,14 @@ def test_an_alert_does_not_fire_from_unsure_readings_alone(app, client, alice):
     client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 7, "csrf_token": token})
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert [(alert["fired"], alert["count"], alert["unsure"]) for alert in document["alerts"]] == [(False, 0, 4)]
+
+
+def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, Layout, _draw
+    week = {"mix": {}, "change": {}, "days": [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "top": None}]}
+    figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
+    assert [text.get_text() for text in figure.axes[0].texts] == ["Only unsure readings this week"]
+    assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
+    plt.close(figure)
