@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, certainty
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, reading_certainty
 from messages import N_, Phrase
 
 
@@ -261,7 +261,7 @@ class Detection(db.Model):
         "unsure" for a reading the uncertainty rule flagged."""
         if self.top is None:
             return None
-        return "unsure" if self.uncertain else certainty(self.emotions[self.top])
+        return reading_certainty(self.emotions[self.top], self.uncertain)
 
     @property
     def unsure(self) -> bool:

@@ -40,3 +40,8 @@ def certainty(top_probability: float) -> str:
     if top_probability < UNSURE_BELOW:
         return "unsure"
     return "probably" if top_probability < PROBABLY_BELOW else "sure"
+
+
+def reading_certainty(top_probability: float, flagged: bool | None) -> str:
+    """How a stored reading is worded: "unsure" when the uncertainty rule flagged it, else by its top probability."""
+    return "unsure" if flagged else certainty(top_probability)

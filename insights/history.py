@@ -16,7 +16,7 @@ class History:
     times: list[datetime]
     vectors: np.ndarray  # (n, classes), rows sum to 1
     analysis_ids: list[int]
-    unsure: list[bool] = field(default_factory=list)  # per appearance: the reading was flagged unsure (empty: none)
+    unsure: list[bool] = field(default_factory=list)  # per appearance: the pages call it unsure (empty: none)
 
     @classmethod
     def from_rows(cls, classes: tuple[str, ...], rows: list[tuple]) -> History:
@@ -41,6 +41,16 @@ class History:
     def flagged(self) -> list[bool]:
         """Per appearance, whether its reading was flagged unsure."""
         return self.unsure or [False] * len(self.times)
+
+    def sure(self) -> History:
+        """The appearances whose reading was not flagged unsure: what sentences about the subject are built on."""
+        keep = [index for index, unsure in enumerate(self.flagged) if not unsure]
+        return History(self.classes, [self.times[i] for i in keep], self.vectors[keep],
+                       [self.analysis_ids[i] for i in keep], [False] * len(keep))
+
+    @property
+    def unsure_count(self) -> int:
+        return sum(self.flagged)
 
 
 def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> Phrase:

@@ -12,18 +12,22 @@ NOTABLE_DIFFERENCE = 0.10  # a difference in mean probability worth a sentence
 
 def profile(history: History, others: dict[str, History] | None = None) -> dict:
     """Mean probability per emotion with a 95% confidence interval (normal approximation), in words,
-    and the emotion in which the subject differs most from the mean of the owner's other subjects (by name)."""
+    and the emotion in which the subject differs most from the mean of the owner's other subjects (by name).
+    Built from sure readings only (each History's `sure()`): "unsure" says how many were left out."""
+    unsure = history.unsure_count
+    history = history.sure()
     count = len(history)
     if count < MIN_FOR_PROFILE:
-        return {"enough": False, "count": count, "needed": MIN_FOR_PROFILE}
+        return {"enough": False, "count": count, "needed": MIN_FOR_PROFILE, "unsure": unsure}
     mean = history.vectors.mean(0)
     half_width = 1.96 * history.vectors.std(0, ddof=1) / np.sqrt(count)
     low, high = np.clip(mean - half_width, 0, 1), np.clip(mean + half_width, 0, 1)
     mix = [{"emotion": label, "mean": round(float(mean[i]), 4), "low": round(float(low[i]), 4),
             "high": round(float(high[i]), 4)}
            for i, label in sorted(enumerate(history.classes), key=lambda item: -mean[item[0]])]
+    sure_others = {name: other.sure() for name, other in (others or {}).items()}
     return {"enough": True, "count": count, "description": describe_mix(history.classes, mean), "mix": mix,
-            "comparison": compare(history.classes, mean, others or {})}
+            "unsure": unsure, "comparison": compare(history.classes, mean, sure_others)}
 
 
 def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, History]) -> dict | None:

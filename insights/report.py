@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -49,22 +51,33 @@ def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np
     return (history.vectors[chosen].mean(0) if chosen.any() else None), int(chosen.sum())
 
 
+def _dates(history: History) -> np.ndarray:
+    return np.array(history.times, dtype="datetime64[D]").reshape(-1)
+
+
 def weekly_report(history: History, monday: date) -> dict:
-    """The week from `monday`: appearances, mean mix in words, change per emotion against the previous
-    week, and the top emotion's count per day."""
+    """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
+    the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
+    on a day whose readings were all unsure). A week of unsure readings only has no mix and no description."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
-    dates = np.array(history.times, dtype="datetime64[D]").reshape(-1)
-    mix, count = _mix(history, dates, monday, end)
-    before, before_count = _mix(history, dates, previous, monday)
+    _, count = _mix(history, _dates(history), monday, end)
+    _, before_count = _mix(history, _dates(history), previous, monday)
+    sure = history.sure()
+    dates = _dates(sure)
+    mix, sure_count = _mix(sure, dates, monday, end)
+    before, _ = _mix(sure, dates, previous, monday)
+    every_date = _dates(history)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
-        tops = [history.classes[top] for top in history.tops[dates == np.datetime64(day)]]
-        days.append({"date": day.isoformat(), "weekday": day.strftime("%a"), "count": len(tops),
+        tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
+        days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
+                     "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
                      "top": Counter(sorted(tops)).most_common(1)[0][0] if tops else None})  # ties: by name
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
+            "unsure": count - sure_count,
             "description": describe_mix(history.classes, mix) if mix is not None else None,
             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
             "change": ({label: round(float(a - b), 4) for label, a, b in zip(history.classes, mix, before)}
@@ -84,6 +97,7 @@ class ChartWords:
     mix_title: str = "Mean probability this week"
     days_title: str = "Appearances per day (top emotion)"
     week_before: str = "week before"
+    no_mix: str = "Only unsure readings this week"  # in place of the mix when no reading was sure
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
     weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
 
@@ -101,9 +115,22 @@ def _register_korean_font() -> None:
                                          "NanumGothic.ttf"))
 
 
-def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> bytes:
+class Layout(StrEnum):
+    """How the PNG's two charts sit: side by side (a wide screen, the download) or one above the other (a phone)."""
+
+    WIDE = "wide"
+    NARROW = "narrow"
+
+
+# Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's line length in columns.
+FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 44)}
+DPI = 110
+
+
+def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE) -> bytes:
     """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day,
-    each bar in its emotion's colour (`colours`: the pages' colour per emotion)."""
+    each bar in its emotion's colour (`colours`: the pages' colour per emotion); `layout` NARROW stacks them for
+    a phone's width."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,17 +138,34 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str]) -> byte
 
     _register_korean_font()
     with plt.rc_context({"font.family": FONT_FAMILIES}):
-        figure = _draw(plt, report, words, colours)
+        figure = _draw(plt, report, words, colours, layout)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110)
+        figure.savefig(buffer, format="png", dpi=DPI)
         plt.close(figure)
     return buffer.getvalue()
 
 
-def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
+def _columns(text: str) -> int:
+    """How wide `text` is drawn, in columns: a wide character (Hangul, CJK) takes two."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+
+
+def _wrapped(text: str, columns: int) -> str:
+    """`text` broken between words into lines of at most `columns` (a longer word keeps a line of its own)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and _columns(lines[-1] + " " + word) <= columns:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE):
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    figure, (mix_axes, day_axes) = plt.subplots(1, 2, figsize=(9, 3.4))
+    size, grid, columns = FIGURE_SIZES[layout]
+    figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
     labels = list(report["mix"])
     values = [report["mix"][label] for label in labels]
     names = [words.emotions.get(label, label) for label in labels]
@@ -131,6 +175,9 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
         mix_axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                       edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         mix_axes.legend(loc="lower right", fontsize=8)
+    if not labels:
+        mix_axes.set_yticks([])
+        mix_axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=mix_axes.transAxes)
     mix_axes.set_xlim(0, 1)
     mix_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     mix_axes.set_title(words.mix_title, fontsize=10)
@@ -144,6 +191,8 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str]):
             day_axes.text(index, day["count"], " " + words.emotions.get(day["top"], day["top"]), ha="center",
                           va="bottom", fontsize=8, rotation=90)
     day_axes.set_title(words.days_title, fontsize=10)
-    figure.suptitle(words.title, fontsize=11, parse_math=False)  # a subject's name is text, never TeX ("$...$")
+    # a subject's name is text, never TeX ("$...$")
+    figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)  # (matplotlib's wrap=True parses
+    # maths whatever parse_math says)
     figure.tight_layout()
     return figure

@@ -7,6 +7,7 @@ import numpy as np
 from flask import current_app
 
 from extensions import db
+from inference.labels import reading_certainty
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
@@ -46,8 +47,10 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     if cached and cached[0] == key:
         return cached[1]
     query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id,
-                                                         Detection.uncertain)
-    history = History.from_rows(classes, [tuple(row) for row in db.session.execute(query)])
+                                                         Detection.top, Detection.uncertain)
+    history = History.from_rows(classes, [
+        (created, emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
+        for created, emotions, analysis_id, top, flagged in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history
 
@@ -76,8 +79,9 @@ def subject_insights(subject: Subject) -> dict:
         return cached[1]
     history = history_of(subject, keys[subject.id])
     others = {other.name: history_of(other, keys[other.id]) for other in siblings}
-    result = {"subject": subject.id, "available": True, "count": len(history),
-              "profile": profile(history, others), "patterns": patterns(history), "changes": change_point(history),
+    sure = history.sure()  # patterns and changes, like the profile, speak only from readings not flagged unsure
+    result = {"subject": subject.id, "available": True, "count": len(history), "unsure": history.unsure_count,
+              "profile": profile(history, others), "patterns": patterns(sure), "changes": change_point(sure),
               "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}
     _insight_cache[subject.id] = (keys, result)
     return result

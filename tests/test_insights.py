@@ -76,7 +76,7 @@ def test_video_clips_group_by_how_often_the_mood_changes():
 
 def test_too_little_data_says_what_is_needed():
     history = history_from(draw(np.random.default_rng(7), [mood(DOG_EMOTIONS, {"happy": 1})] * 2), DOG_EMOTIONS)
-    assert profile(history) == {"enough": False, "count": 2, "needed": 3}
+    assert profile(history) == {"enough": False, "count": 2, "needed": 3, "unsure": 0}
     assert patterns(history)["enough"] is False and change_point(history)["enough"] is False
 
 
@@ -122,11 +122,12 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert "Needs at least 3 analyses (0 so far)" in page
     add_history(app, alice, rex, shifted(np.random.default_rng(9), 60, 0.35).vectors)
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    assert "What Rex's history shows" in page and "over 60 appearances" in page
+    assert "What Rex's history shows" in page and "over 29 appearances" in page  # 31 draws are below 50%
+    assert "31 unsure readings were not counted" in page
     assert "60 dogs in 60 analyses." in page and "faces in" not in page  # a dog's dashboard counts dogs
     assert "More sad since" in page and "permutation test" in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
-    assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 60
+    assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 29
     assert document["alerts"] == [] and document["weekly_report"]["count"] > 0  # its newest week, in January
     assert bob_client.get(f"/api/v1/subjects/{rex}/insights").status_code == 404
     whiskers = make_subject(app, alice, "Whiskers", kind="cat")
@@ -251,3 +252,56 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
     assert "1 points" not in english
     korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
     assert "+1포인트<" in korean.get_data(as_text=True)
+
+
+def test_a_week_of_unsure_readings_makes_no_firm_statement(app, client, alice):
+    """Two "perhaps happy" readings (top below the wording threshold, as the result pages call them unsure)
+    give no "often happy" sentence: the report says they were all unsure, the profile does not count them."""
+    rex = make_subject(app, alice, "Rex")
+    perhaps_happy = np.array([0.3, 0.45, 0.15, 0.1])  # angry happy relaxed sad
+    add_history(app, alice, rex, np.array([perhaps_happy, perhaps_happy]), spacing=timedelta(days=1))
+    report = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    assert "Often happy" not in report and "All 2 readings this week were unsure" in report
+    assert "1 appearance, unsure" in report
+    assert client.get(f"/subjects/{rex}/report.png?week=2026-W02").status_code == 200
+    document = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W02").get_json()
+    week = document["weekly_report"]
+    assert week["count"] == 2 and week["unsure"] == 2 and week["description"] is None and week["mix"] == {}
+    assert document["unsure"] == 2 and document["profile"] == {"enough": False, "count": 0, "needed": 3,
+                                                                "unsure": 2}
+
+
+def test_sentences_come_from_sure_readings_and_count_the_unsure_beside_them():
+    sure_sad, perhaps_happy = mood(DOG_EMOTIONS, {"sad": 0.9}), np.array([0.3, 0.45, 0.15, 0.1])
+    vectors = np.array([sure_sad] * 3 + [perhaps_happy] * 4)
+    times = [START + timedelta(hours=hour) for hour in range(7)]
+    history = History(DOG_EMOTIONS, times, vectors, list(range(7)), [False] * 3 + [True] * 4)
+    found = profile(history)
+    assert found["enough"] and found["count"] == 3 and found["unsure"] == 4
+    assert found["description"].params["first"] == "sad"
+    from insights.report import weekly_report, week_start
+    week = weekly_report(history, week_start(START.date()))
+    assert week["count"] == 7 and week["unsure"] == 4 and week["description"].params["first"] == "sad"
+    assert max(week["mix"], key=week["mix"].get) == "sad"
+
+
+def test_an_alert_does_not_fire_from_unsure_readings_alone(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    perhaps_sad = np.array([0.2, 0.15, 0.2, 0.45])  # angry happy relaxed sad: the pages say "perhaps sad"
+    add_history(app, alice, rex, np.array([perhaps_sad] * 4), start=utcnow() - timedelta(hours=10),
+                spacing=timedelta(hours=2))
+    token = csrf_token(client, f"/dashboard?subject={rex}")
+    client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 7, "csrf_token": token})
+    document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
+    assert [(alert["fired"], alert["count"], alert["unsure"]) for alert in document["alerts"]] == [(False, 0, 4)]
+
+
+def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, Layout, _draw
+    week = {"mix": {}, "change": {}, "days": [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "top": None}]}
+    figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
+    assert [text.get_text() for text in figure.axes[0].texts] == ["Only unsure readings this week"]
+    assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
+    plt.close(figure)

@@ -19,7 +19,7 @@ from wtforms import SelectChoice
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from insights.report import ChartWords, report_png, report_week, week_start, weekly_report
+from insights.report import ChartWords, Layout, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
@@ -238,7 +238,8 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
         title=gettext("%(name)s, week %(week)s (%(start)s to %(end)s)", name=subject.name, week=week["week"],
                       start=day(week["start"]), end=day(week["end"])),
         mix_title=gettext("Mean probability this week"), days_title=gettext("Appearances per day (top emotion)"),
-        week_before=gettext("week before"), emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
+        week_before=gettext("week before"), no_mix=gettext("Only unsure readings this week"),
+        emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
         weekdays=[skeleton(date.fromisoformat(entry["date"]), "EEE") for entry in week["days"]])
 
 
@@ -246,7 +247,8 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 @login_required
 def report_image(subject_id: int):
     subject, week = _report(subject_id)
-    body = report_png(week, chart_words(subject, week), emotion_colours())
+    layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
+    body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
     return Response(body, mimetype="image/png", headers={
         "Content-Disposition": f'inline; filename="moodlens-{subject.id}-{week["week"]}.png"'})
 

@@ -12,9 +12,10 @@ from functools import wraps
 from babel.dates import format_skeleton
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
-from flask_babel import lazy_pgettext, ngettext
+from flask_babel import Domain, lazy_pgettext, ngettext
 from flask_login import current_user
 from jinja2 import pass_context
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 import jobs
@@ -48,6 +49,75 @@ KIND_NAMES = {"person": lazy_pgettext("kind", "person"), "dog": lazy_pgettext("k
               "cat": lazy_pgettext("kind", "cat"), "human": lazy_pgettext("kind", "person")}
 
 bp = Blueprint("i18n", __name__)
+
+# Korean particles that depend on whether the word before ends in a consonant (받침). The catalogue writes them
+# in the paired form ("%(name)s이(가)"); once the word is in, `particles` picks one: (after a final consonant,
+# after a vowel, after a final ㄹ).
+PARTICLES = {"이(가)": ("이", "가", "이"), "을(를)": ("을", "를", "을"), "은(는)": ("은", "는", "은"),
+             "와(과)": ("과", "와", "과"), "(으)로": ("으로", "로", "로"), "(이)라": ("이라", "라", "이라")}
+PAIRED = re.compile(r"(?<![)0-9A-Za-z\uac00-\ud7a3])([0-9A-Za-z\uac00-\ud7a3]+)((?:<[^>]*>)*)("
+                    + "|".join(map(re.escape, PARTICLES)) + ")")
+# digits read 영 일 이 삼 사 오 육 칠 팔 구
+DIGIT_ENDINGS = {"0": "final", "1": "rieul", "3": "final", "6": "final", "7": "rieul", "8": "rieul"}
+RIEUL = 8  # ㄹ's index among a syllable's final consonants
+
+
+def _ending(word: str) -> str | None:
+    """How `word` ends when read in Korean: "final" (a final consonant), "rieul" (a final ㄹ), "vowel", or None
+    when it cannot tell. A Latin word by a rough reading of its last letters (Tom, Jack, Paul; Rex, Mia, Peter)."""
+    last = word[-1]
+    if "\uac00" <= last <= "\ud7a3":
+        final = (ord(last) - 0xAC00) % 28
+        return "vowel" if final == 0 else "rieul" if final == RIEUL else "final"
+    if last.isdigit():
+        return DIGIT_ENDINGS.get(last, "vowel")
+    lower = word.lower()
+    if lower.endswith("l"):
+        return "rieul"
+    if lower.endswith(("m", "n", "ng", "ck")) or re.search(r"[aeiou][bpt]$", lower):
+        return "final"
+    return "vowel" if lower[-1] in "aeiouyrsxdgfhkvwz" else None
+
+
+def particles(text: str) -> str:
+    """`text` with each paired Korean particle after a word ("Rex이(가)", "개을(를)", "</strong>은(는)" after a
+    word in bold) written as the one its word takes ("Rex가", "개를"); kept paired when the word cannot tell.
+    A placeholder not yet filled in ("%(name)s을(를)", for a page's script) is left as it is."""
+    def pick(match: re.Match) -> str:
+        ending = _ending(match[1])
+        if ending is None:
+            return match[0]
+        after_final, after_vowel, after_rieul = PARTICLES[match[3]]
+        chosen = {"final": after_final, "vowel": after_vowel, "rieul": after_rieul}[ending]
+        return match[1] + match[2] + chosen
+    return PAIRED.sub(pick, text)
+
+
+def _keeping_markup(text: str, fixed: str) -> str:
+    return Markup(fixed) if isinstance(text, Markup) else fixed
+
+
+class ParticleDomain(Domain):
+    """Flask-Babel's domain whose translations, once their values are in, take the right Korean particles."""
+
+    def gettext(self, string, **variables):
+        return particles(super().gettext(string, **variables)) if variables else super().gettext(string)
+
+    def ngettext(self, singular, plural, num, **variables):
+        return particles(super().ngettext(singular, plural, num, **variables))
+
+    def pgettext(self, context, string, **variables):
+        return particles(super().pgettext(context, string, **variables)) if variables else \
+            super().pgettext(context, string)
+
+
+def _with_particles(translate: Callable) -> Callable:
+    """A template's gettext-like global (Jinja fills the values in itself) whose result takes the right particles."""
+    @pass_context
+    def translated(context, *args, **kwargs):
+        text = context.call(translate, *args, **kwargs)
+        return _keeping_markup(text, particles(text))
+    return translated
 
 
 def select_locale() -> str:
@@ -226,6 +296,9 @@ def per_request(function: Callable) -> Callable:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    babel.domain_instance = ParticleDomain()  # Python's gettext (views, `say`) with the right Korean particles
+    for name in ("gettext", "ngettext", "pgettext", "npgettext"):  # and the templates'
+        app.jinja_env.globals[name] = _with_particles(app.jinja_env.globals[name])
     login_manager.login_message = LOGIN_MESSAGE
     login_manager.localize_callback = gettext
     app.context_processor(_emotion_names)

@@ -31,6 +31,23 @@ def both_sizes(page: Page, name: str) -> None:
     page.set_viewport_size(desktop)
 
 
+def report_image_fits_a_phone(page: Page) -> None:
+    """At 390 px the weekly report's PNG is the stacked one, shown whole (no box that scrolls sideways) and scaled
+    by no less than 0.85 (its words stay legible); at desktop width it is the side-by-side one, unscaled."""
+    sizes = "() => { const i = document.querySelector('img.report-image'), f = i.closest('figure');" \
+            " return [i.naturalWidth, i.clientWidth, f.scrollWidth, f.clientWidth]; }"
+    natural, shown, inner, box = page.evaluate(sizes)
+    assert natural == shown == 990 and inner <= box
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    page.wait_for_function("() => document.querySelector('img.report-image').currentSrc.includes('layout=narrow')"
+                           " && document.querySelector('img.report-image').complete")
+    shot(page, "report-390-stacked")
+    natural, shown, inner, box = page.evaluate(sizes)
+    assert natural == 396 and inner <= box and 0.85 * natural <= shown <= box, (natural, shown, inner, box)
+    page.set_viewport_size(desktop)
+
+
 def sign_up(page: Page, live_server: str, name: str) -> None:
     page.goto(live_server + "/register")
     page.fill("#username", name)
@@ -125,6 +142,7 @@ def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_quest
     expect(page.locator("text=Nothing this week")).to_have_count(0)  # it opens on this week, which has the photo
     page.wait_for_function("() => document.querySelector('img.report-image').naturalWidth > 0")
     both_sizes(page, "report")
+    report_image_fits_a_phone(page)
     page.goto(result_url)
 
     page.click("text=Delete this analysis…")
