@@ -22,7 +22,7 @@ class Rule:
 def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching"}], ...} for the
     window of the last `rule.days` days; fires when at least MIN_APPEARANCES fall in it and the share of them
-    whose top emotion is `rule.emotion` exceeds `rule.share`. Readings flagged unsure are left out (an alert
+    whose top emotion is `rule.emotion` exceeds `rule.share`. Unsure readings (flagged or weak) are left out (an alert
     must not fire from the model's guesses); "unsure" says how many were."""
     since = now - timedelta(days=rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None

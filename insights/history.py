@@ -20,7 +20,7 @@ class History:
 
     @classmethod
     def from_rows(cls, classes: tuple[str, ...], rows: list[tuple]) -> History:
-        """Build from (time, {emotion: probability}, analysis id[, flagged unsure]) rows in any order; missing
+        """Build from (time, {emotion: probability}, analysis id[, unsure]) rows in any order; missing
         emotions count 0, a missing or null flag as not unsure (analyses made before the rule)."""
         rows = sorted(rows, key=lambda row: row[0])
         vectors = np.array([[row[1].get(label, 0.0) for label in classes] for row in rows],
@@ -39,11 +39,11 @@ class History:
 
     @property
     def flagged(self) -> list[bool]:
-        """Per appearance, whether its reading was flagged unsure."""
+        """Per appearance, whether its reading is unsure (flagged by the rule, or weak: as its page words it)."""
         return self.unsure or [False] * len(self.times)
 
     def sure(self) -> History:
-        """The appearances whose reading was not flagged unsure: what sentences about the subject are built on."""
+        """The appearances whose reading is sure: what sentences about the subject are built on."""
         keep = [index for index, unsure in enumerate(self.flagged) if not unsure]
         return History(self.classes, [self.times[i] for i in keep], self.vectors[keep],
                        [self.analysis_ids[i] for i in keep], [False] * len(keep))

@@ -97,7 +97,8 @@ class ChartWords:
     mix_title: str = "Mean probability this week"
     days_title: str = "Appearances per day (top emotion)"
     week_before: str = "week before"
-    no_mix: str = "Only unsure readings this week"  # in place of the mix when no reading was sure
+    no_mix: str = "Only unsure readings this week"  # in place of the mix when every reading was unsure
+    unsure: str = "unsure"  # the grey part of a day's bar: its unsure readings
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
     weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
 
@@ -123,7 +124,7 @@ class Layout(StrEnum):
 
 
 # Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's line length in columns.
-FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 44)}
+FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 36)}
 DPI = 110
 
 
@@ -150,10 +151,20 @@ def _columns(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
 
 
+def _pieces(word: str, columns: int) -> list[str]:
+    """`word` cut into pieces of at most `columns` (a longer word would run off the picture)."""
+    pieces = [""]
+    for character in word:
+        if pieces[-1] and _columns(pieces[-1] + character) > columns:
+            pieces.append("")
+        pieces[-1] += character
+    return pieces
+
+
 def _wrapped(text: str, columns: int) -> str:
-    """`text` broken between words into lines of at most `columns` (a longer word keeps a line of its own)."""
+    """`text` broken between words into lines of at most `columns` (a longer word is cut)."""
     lines: list[str] = []
-    for word in text.split():
+    for word in (piece for whole in text.split() for piece in _pieces(whole, columns)):
         if lines and _columns(lines[-1] + " " + word) <= columns:
             lines[-1] += " " + word
         else:
@@ -177,13 +188,19 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
         mix_axes.legend(loc="lower right", fontsize=8)
     if not labels:
         mix_axes.set_yticks([])
+    if not labels and report["unsure"]:
         mix_axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=mix_axes.transAxes)
     mix_axes.set_xlim(0, 1)
     mix_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     mix_axes.set_title(words.mix_title, fontsize=10)
     counts = [day["count"] for day in report["days"]]
+    sure_counts = [day["sure"] for day in report["days"]]
     weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
-    day_axes.bar(weekdays, counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    day_axes.bar(weekdays, sure_counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
+        day_axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
+                     color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
+        day_axes.legend(loc="upper right", fontsize=8)
     day_axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
     day_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     for index, day in enumerate(report["days"]):

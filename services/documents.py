@@ -22,13 +22,14 @@ def suggestion_document(suggestion: Suggestion | None) -> dict | None:
 
 
 def uncertainty_fields(detection: Detection) -> dict:
-    """`uncertain`: whether the page calls the face's reading unsure; `uncertainty`: the estimated chance its top
-    emotion is wrong; `unsure_signals`: what made it unsure, "weak" and/or "members_disagree" ([] when sure)
-    (inference/uncertainty.py). Null for animals and for analyses made before the rule (or, for the signals,
-    before they were stored); a video track's are its frames' (each timeline point of a face has its own
-    `uncertain`)."""
-    return {"uncertain": detection.uncertain, "uncertainty": detection.uncertainty,
-            "unsure_signals": detection.unsure_signals}
+    """`unsure`: whether the page calls the reading unsure (flagged by the rule, or a weak top emotion: what
+    insights and alerts leave out; null without an emotion model); `uncertain`: the face rule's flag;
+    `uncertainty`: the estimated chance the top emotion is wrong; `unsure_signals`: what made it unsure, "weak"
+    and/or "members_disagree" ([] when sure) (inference/uncertainty.py). The last three are null for animals and
+    for analyses made before the rule (or, for the signals, before they were stored); a video track's are its
+    frames' (each timeline point of a face has its own `uncertain`)."""
+    return {"unsure": None if detection.top is None else detection.unsure, "uncertain": detection.uncertain,
+            "uncertainty": detection.uncertainty, "unsure_signals": detection.unsure_signals}
 
 
 def detection_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:

@@ -79,7 +79,7 @@ def subject_insights(subject: Subject) -> dict:
         return cached[1]
     history = history_of(subject, keys[subject.id])
     others = {other.name: history_of(other, keys[other.id]) for other in siblings}
-    sure = history.sure()  # patterns and changes, like the profile, speak only from readings not flagged unsure
+    sure = history.sure()  # patterns and changes, like the profile, speak only from sure readings
     result = {"subject": subject.id, "available": True, "count": len(history), "unsure": history.unsure_count,
               "profile": profile(history, others), "patterns": patterns(sure), "changes": change_point(sure),
               "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}

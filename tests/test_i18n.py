@@ -206,8 +206,8 @@ def test_the_weekly_report_png_draws_korean_labels_with_a_korean_font(app, clien
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for every box it draws
         image = client.get(f"/subjects/{rex}/report.png")
     assert image.status_code == 200 and Image.open(io.BytesIO(image.data)).size == (990, 374)
-    week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "days": [
-        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "top": "happy"}]}
+    week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "unsure": 0, "days": [
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "sure": 1, "top": "happy"}]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report_png(week, ChartWords(title="렉스, 2026-W49", emotions={"happy": "행복", "sad": "슬픔"}), {})
@@ -252,6 +252,7 @@ def test_pages_tell_caches_they_vary_by_the_browsers_language(client):
     ("<strong>Mia</strong>은(는)", "<strong>Mia</strong>는"), ("3이(가)", "3이"), ("2을(를)", "2를"),
     ("%(name)s을(를)", "%(name)s을(를)"),  # not filled in yet: for a page's script
     ("Q이(가)", "Q이(가)"), ("“Rex”이(가)", "“Rex”이(가)"),  # no telling: the paired form stays
+    ("Belle을(를)", "Belle을"), ("Jane이(가)", "Jane이(가)"),  # a final -le reads ㄹ; another final e: no telling
 ])
 def test_korean_particles_follow_the_word_before_them(text, expected):
     assert particles(text) == expected
@@ -270,3 +271,11 @@ def test_pages_and_messages_write_the_particle_a_name_takes(app, client, alice):
     page = client.get(f"/dashboard?subject={dogs[0]}", headers=KOREAN).get_data(as_text=True)
     assert "다른 개와 비슷해요" in page and "와(과)" not in page  # a template's sentence
     assert "Rex를 삭제할까요?" in client.get(f"/subjects/{dogs[0]}/delete", headers=KOREAN).get_data(as_text=True)
+
+
+def test_an_english_page_keeps_a_name_as_it_was_typed(app, client, alice):
+    token = csrf_token(client, "/subjects")
+    client.post("/subjects", data={"name": "Rex을(를)", "kind": "dog", "csrf_token": token})
+    with app.app_context():
+        dog = db.session.scalars(db.select(Subject.id)).one()
+    assert "Rex을(를)" in client.get(f"/subjects/{dog}/delete").get_data(as_text=True)

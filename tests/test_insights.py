@@ -271,6 +271,16 @@ def test_a_week_of_unsure_readings_makes_no_firm_statement(app, client, alice):
                                                                 "unsure": 2}
 
 
+def test_a_day_with_sure_and_unsure_readings_says_how_many_were_unsure(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    sure_happy, perhaps_angry = np.array([0.05, 0.85, 0.05, 0.05]), np.array([0.37, 0.3, 0.18, 0.15])
+    add_history(app, alice, rex, np.array([sure_happy, perhaps_angry, perhaps_angry]), spacing=timedelta(hours=1))
+    report = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    assert "3 appearances, mostly" in report and "(2 of them unsure)" in report
+    korean = client.get(f"/subjects/{rex}/report?week=2026-W02", headers={"Accept-Language": "ko"})
+    assert "(그중 2번은 확실하지 않음)" in korean.get_data(as_text=True)
+
+
 def test_sentences_come_from_sure_readings_and_count_the_unsure_beside_them():
     sure_sad, perhaps_happy = mood(DOG_EMOTIONS, {"sad": 0.9}), np.array([0.3, 0.45, 0.15, 0.1])
     vectors = np.array([sure_sad] * 3 + [perhaps_happy] * 4)
@@ -300,8 +310,26 @@ def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
     import matplotlib.pyplot as plt
 
     from insights.report import ChartWords, Layout, _draw
-    week = {"mix": {}, "change": {}, "days": [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "top": None}]}
+    day = {"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 0, "top": None}
+    week = {"mix": {}, "change": {}, "unsure": 2, "days": [day]}
     figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
     assert [text.get_text() for text in figure.axes[0].texts] == ["Only unsure readings this week"]
     assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
+    assert [text.get_text() for text in figure.axes[1].get_legend().get_texts()] == ["unsure"]  # the grey bar
+    plt.close(figure)
+    empty = _draw(plt, {**week, "unsure": 0, "days": [{**day, "count": 0}]}, ChartWords(title="Rex"), {})
+    assert not empty.axes[0].texts and empty.axes[1].get_legend() is None  # nothing read: nothing to call unsure
+    plt.close(empty)
+
+
+def test_a_long_name_in_the_narrow_report_png_is_broken_into_lines_that_fit():
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, Layout, _draw
+    week = {"mix": {}, "change": {}, "unsure": 0, "days": []}
+    figure = _draw(plt, week, ChartWords(title="Mr. Fluffington-Whiskerbottom-the-Third-of-Kensington, week 2026-W49"),
+                   {}, Layout.NARROW)
+    figure.canvas.draw()
+    title = figure._suptitle.get_window_extent()
+    assert title.x0 >= 0 and title.x1 <= figure.bbox.width and "\n" in figure._suptitle.get_text()
     plt.close(figure)

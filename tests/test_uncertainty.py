@@ -17,7 +17,7 @@ from extensions import db
 from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
 from inference.classifiers import EmotionClassifier
-from inference.labels import HUMAN_EMOTIONS
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
 from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
@@ -163,14 +163,14 @@ def test_unsure_readings_are_left_out_of_an_alert():
 
 
 def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count: int, uncertain: bool | None,
-                      because: list[str] | None = None) -> list[int]:
-    """`count` photo analyses of one face each, an hour apart; their ids, newest first."""
+                      because: list[str] | None = None, kind: str = "human") -> list[int]:
+    """`count` photo analyses of one face (or animal of `kind`) each, an hour apart; their ids, newest first."""
     analyses = []
     with app.app_context():
         for hours in range(count):
             analysis = Analysis(user_id=user_id, original_name=f"face{hours}.jpg", stored_name=uuid.uuid4().hex,
                                 format="jpeg", width=10, height=10, created_at=utcnow() - timedelta(hours=hours + 1))
-            analysis.detections.append(Detection(position=1, kind="human", x1=0, y1=0, x2=5, y2=5, score=0.9,
+            analysis.detections.append(Detection(position=1, kind=kind, x1=0, y1=0, x2=5, y2=5, score=0.9,
                                                  emotions=emotions, top=max(emotions, key=emotions.get),
                                                  subject_id=subject_id, uncertain=uncertain,
                                                  uncertainty=None if uncertain is None else 0.9 * uncertain,
@@ -283,3 +283,20 @@ def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
     history = client.get(f"/subjects/{ana}/export.json").json["history"]
     assert [(row["uncertain"], row["uncertainty"], row["unsure_signals"]) for row in history] == [
         (None, None, None), (False, 0.0, None), (True, 0.9, ["weak"])]
+
+
+def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(app, client, alice):
+    """`unsure` is the page's word (flagged, or a weak top emotion) for every reading, where `uncertain` is only
+    the face rule's flag: a dog's weak reading is unsure in the export, as insights count it."""
+    rex = make_person(app, alice)
+    with app.app_context():
+        db.session.get(Subject, rex).kind = "dog"
+        db.session.commit()
+    perhaps_angry = dict(zip(DOG_EMOTIONS, (0.37, 0.3, 0.18, 0.15)))
+    sure_happy = dict(zip(DOG_EMOTIONS, (0.05, 0.85, 0.05, 0.05)))
+    for emotions in (perhaps_angry, sure_happy):
+        add_face_readings(app, alice, rex, emotions, 1, uncertain=None, kind="dog")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True))))
+    assert [(row["unsure"], row["uncertain"]) for row in rows] == [("True", ""), ("False", "")]
+    history = client.get(f"/subjects/{rex}/export.json").json["history"]
+    assert [(row["unsure"], row["uncertain"]) for row in history] == [(True, None), (False, None)]

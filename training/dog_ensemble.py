@@ -61,7 +61,10 @@ def each_members_outputs(paths: list[Path], stored: list[dict], crops: dict[str,
                          cache: Path) -> list[dict[str, np.ndarray]]:
     """Every member's log-probabilities of the val and test crops, cached by its file's SHA-256 and the crops'
     bytes; the members not cached yet run together, sharing their frozen blocks (PetEnsemble)."""
-    crops_key = hashlib.sha1(b"".join(part.tobytes() for part in crops.values())).hexdigest()[:12]
+    digest = hashlib.sha1()
+    for part in crops.values():
+        digest.update(part.tobytes())
+    crops_key = digest.hexdigest()[:12]
     cached = [cache / f"ensemble-member-{file_sha256(path)[:16]}-{crops_key}.npz" for path in paths]
     missing = [index for index, path in enumerate(cached) if not path.exists()]
     if missing:
@@ -92,6 +95,8 @@ def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, n
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     stored = [load_head(path) for path in args.members]
+    if any("members" in member for member in stored):
+        raise SystemExit("a member is itself an ensemble: give its members' files instead")
     classes = tuple(stored[0]["classes"])
     if any(tuple(member["classes"]) != classes for member in stored):
         raise SystemExit("the members were trained on different classes")

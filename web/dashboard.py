@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
+from sqlalchemy.orm import contains_eager
 from wtforms import SelectChoice
 
 from extensions import db
@@ -239,6 +240,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
                       start=day(week["start"]), end=day(week["end"])),
         mix_title=gettext("Mean probability this week"), days_title=gettext("Appearances per day (top emotion)"),
         week_before=gettext("week before"), no_mix=gettext("Only unsure readings this week"),
+        unsure=gettext("unsure"),
         emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
         weekdays=[skeleton(date.fromisoformat(entry["date"]), "EEE") for entry in week["days"]])
 
@@ -306,8 +308,8 @@ def delete_subject(subject_id: int):
 def subject_history(subject: Subject) -> list[dict]:
     """Every detection assigned to the subject, oldest first, with the analysis it belongs to."""
     detections = db.session.scalars(
-        db.select(Detection).join(Detection.analysis).where(Detection.subject_id == subject.id)
-        .order_by(Analysis.created_at, Detection.position)
+        db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
+        .where(Detection.subject_id == subject.id).order_by(Analysis.created_at, Detection.position)
     ).all()
     return [
         {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
@@ -331,11 +333,11 @@ def export_subject(subject_id: int, fmt: str):
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS,
-                         "uncertain", "uncertainty"])
+        columns = ("unsure", "uncertain", "uncertainty")
+        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS, *columns])
         for row in history:  # uncertain and uncertainty empty for pets and older analyses
             writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
                              row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
-                             *("" if row[name] is None else row[name] for name in ("uncertain", "uncertainty"))])
+                             *("" if row[name] is None else row[name] for name in columns)])
         body, mimetype = buffer.getvalue(), "text/csv"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -72,8 +72,10 @@ def _ending(word: str) -> str | None:
     if last.isdigit():
         return DIGIT_ENDINGS.get(last, "vowel")
     lower = word.lower()
-    if lower.endswith("l"):
+    if lower.endswith(("l", "le")):  # Paul, Belle
         return "rieul"
+    if lower.endswith("e"):  # silent (Jane, Apple) or not (Zoe): cannot tell
+        return None
     if lower.endswith(("m", "n", "ng", "ck")) or re.search(r"[aeiou][bpt]$", lower):
         return "final"
     return "vowel" if lower[-1] in "aeiouyrsxdgfhkvwz" else None
@@ -97,17 +99,22 @@ def _keeping_markup(text: str, fixed: str) -> str:
     return Markup(fixed) if isinstance(text, Markup) else fixed
 
 
+def korean_particles(text: str) -> str:
+    """`particles(text)` for a Korean reader; other readers' text as it is (a name may hold "을(를)" itself)."""
+    return particles(text) if str(get_locale()) == "ko" else text
+
+
 class ParticleDomain(Domain):
-    """Flask-Babel's domain whose translations, once their values are in, take the right Korean particles."""
+    """Flask-Babel's domain whose Korean translations, once their values are in, take the right particles."""
 
     def gettext(self, string, **variables):
-        return particles(super().gettext(string, **variables)) if variables else super().gettext(string)
+        return korean_particles(super().gettext(string, **variables)) if variables else super().gettext(string)
 
     def ngettext(self, singular, plural, num, **variables):
-        return particles(super().ngettext(singular, plural, num, **variables))
+        return korean_particles(super().ngettext(singular, plural, num, **variables))
 
     def pgettext(self, context, string, **variables):
-        return particles(super().pgettext(context, string, **variables)) if variables else \
+        return korean_particles(super().pgettext(context, string, **variables)) if variables else \
             super().pgettext(context, string)
 
 
@@ -116,7 +123,7 @@ def _with_particles(translate: Callable) -> Callable:
     @pass_context
     def translated(context, *args, **kwargs):
         text = context.call(translate, *args, **kwargs)
-        return _keeping_markup(text, particles(text))
+        return _keeping_markup(text, korean_particles(text))
     return translated
 
 
