@@ -36,12 +36,14 @@ def report_image_fits_a_phone(page: Page) -> None:
     by no less than 0.85 (its words stay legible); at desktop width it is the side-by-side one, unscaled."""
     sizes = "() => { const i = document.querySelector('img.report-image'), f = i.closest('figure');" \
             " return [i.naturalWidth, i.clientWidth, f.scrollWidth, f.clientWidth]; }"
-    natural, shown, inner, box = page.evaluate(sizes)
+    page.wait_for_function("() => { const i = document.querySelector('img.report-image');"  # after a resize the
+                           " return !i.currentSrc.includes('layout=narrow') && i.complete && i.naturalWidth > 0; }")
+    natural, shown, inner, box = page.evaluate(sizes)  # picture may still be fetching the wide PNG
     assert natural == shown == 990 and inner <= box
     desktop = page.viewport_size
     page.set_viewport_size(PHONE)
-    page.wait_for_function("() => document.querySelector('img.report-image').currentSrc.includes('layout=narrow')"
-                           " && document.querySelector('img.report-image').complete")
+    page.wait_for_function("() => { const i = document.querySelector('img.report-image');"
+                           " return i.currentSrc.includes('layout=narrow') && i.complete && i.naturalWidth > 0; }")
     shot(page, "report-390-stacked")
     natural, shown, inner, box = page.evaluate(sizes)
     assert natural == 396 and inner <= box and 0.85 * natural <= shown <= box, (natural, shown, inner, box)
