@@ -277,6 +277,7 @@ def test_a_day_with_sure_and_unsure_readings_says_how_many_were_unsure(app, clie
     add_history(app, alice, rex, np.array([sure_happy, perhaps_angry, perhaps_angry]), spacing=timedelta(hours=1))
     report = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
     assert "3 appearances, mostly" in report and "(2 of them unsure)" in report
+    assert "2 unsure readings were not counted." in report  # the week's line, from its one sure reading
     korean = client.get(f"/subjects/{rex}/report?week=2026-W02", headers={"Accept-Language": "ko"})
     assert "(그중 2번은 확실하지 않음)" in korean.get_data(as_text=True)
 
