@@ -126,6 +126,7 @@ class Layout(StrEnum):
 # Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's line length in columns.
 FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 36)}
 DPI = 110
+UPRIGHT_COLUMNS = 6  # a day's top emotion is written level above its bar when every name is this short (편안함)
 
 
 def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE) -> bytes:
@@ -203,10 +204,11 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
         day_axes.legend(loc="upper right", fontsize=8)
     day_axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
     day_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    for index, day in enumerate(report["days"]):
-        if day["top"]:
-            day_axes.text(index, day["count"], " " + words.emotions.get(day["top"], day["top"]), ha="center",
-                          va="bottom", fontsize=8, rotation=90)
+    tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}
+    upright = all(_columns(name) <= UPRIGHT_COLUMNS for name in tops.values())  # short names (Korean) read level
+    for index, name in tops.items():
+        day_axes.text(index, report["days"][index]["count"], name if upright else " " + name, ha="center",
+                      va="bottom", fontsize=8, rotation=0 if upright else 90)
     day_axes.set_title(words.days_title, fontsize=10)
     # a subject's name is text, never TeX ("$...$")
     figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)  # (matplotlib's wrap=True parses

@@ -334,3 +334,16 @@ def test_a_long_name_in_the_narrow_report_png_is_broken_into_lines_that_fit():
     title = figure._suptitle.get_window_extent()
     assert title.x0 >= 0 and title.x1 <= figure.bbox.width and "\n" in figure._suptitle.get_text()
     plt.close(figure)
+
+
+def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_turn_when_one_is_long():
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, _draw
+    days = [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 2, "top": "relaxed"},
+            {"date": "2026-12-01", "weekday": "Tue", "count": 1, "sure": 1, "top": "sad"}]
+    week = {"mix": {}, "change": {}, "unsure": 0, "days": days}
+    for names, rotation in (({"relaxed": "calm"}, 0), ({}, 90)):  # "relaxed" is too long to stand level
+        figure = _draw(plt, week, ChartWords(title="Rex", emotions=names), {})
+        assert [text.get_rotation() for text in figure.axes[1].texts] == [rotation, rotation]
+        plt.close(figure)
