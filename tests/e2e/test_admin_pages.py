@@ -25,6 +25,7 @@ SCREENS = Path(tempfile.gettempdir()) / "moodlens-e2e-admin"
 LOCALES = {"en": "en-US", "ko": "ko-KR"}
 LISTS = {"users": "/admin/admin_users/", "analyses": "/admin/admin_analyses/",
          "detections": "/admin/admin_detections/"}
+CLEAR_SEARCH = {"en": "Clear the search", "ko": "검색 지우기"}  # the × beside the search box
 INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko": "작업이 3번 중단되어 그만두었어요."}
 WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
                 "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
@@ -80,6 +81,10 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
                 if found := audit_page(page, base + path, SCREENS / f"{language}-{viewport}-{name}.png"):
                     problems[f"{language} {viewport} {name}"] = found
                 assert page.evaluate("() => document.documentElement.lang") == language, name
+            page.goto(base + paths["analyses-searched"])
+            clear = page.get_by_role("link", name=CLEAR_SEARCH[language], exact=True)
+            assert "search=" not in clear.get_attribute("href") and clear.get_attribute("href").startswith(
+                LISTS["analyses"])
             page.goto(base + paths["failed-video-details"])
             assert INTERRUPTED[language] in page.inner_text("table.searchable")
             expect(page.locator(".navbar-brand")).to_be_visible()
