@@ -108,10 +108,11 @@ def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str |
     sad from 5.3 s", or, with many changes, the two main emotions' shares."""
     if len(parts) == 1:
         emotion = parts[0].emotion
-        if f"{share.get(emotion, 1.0):.0%}" == "100%":  # as the share is written: never "mostly (100%)"
+        written = f"{share.get(emotion, 1.0):.0%}"
+        if written == "100%":  # as the share is written: never "mostly (100%)"
             return [(emotion, emotion), (Phrase(N_(" throughout")), None)]
         return [(Phrase(N_("mostly ")), None), (emotion, emotion),
-                (Phrase(N_(" (%(share)s of the time)"), share=f"{share[emotion]:.0%}"), None)]
+                (Phrase(N_(" (%(share)s of the time)"), share=written), None)]
     if len(parts) <= MAX_TOLD_STRETCHES:
         pieces = [(parts[0].emotion, parts[0].emotion)]
         for part in parts[1:]:

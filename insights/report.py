@@ -46,9 +46,13 @@ def report_week(history: History, text: str | None, today: date) -> date:
     return iso_week_monday(text) or opening_week(history, today)
 
 
-def _mix(history: History, days: np.ndarray, start: date, end: date) -> tuple[np.ndarray | None, int]:
-    chosen = (days >= np.datetime64(start)) & (days < np.datetime64(end))
-    return (history.vectors[chosen].mean(0) if chosen.any() else None), int(chosen.sum())
+def _within(days: np.ndarray, start: date, end: date) -> np.ndarray:
+    return (days >= np.datetime64(start)) & (days < np.datetime64(end))
+
+
+def _mix(history: History, days: np.ndarray, start: date, end: date) -> np.ndarray | None:
+    chosen = _within(days, start, end)
+    return history.vectors[chosen].mean(0) if chosen.any() else None
 
 
 def _dates(history: History) -> np.ndarray:
@@ -60,13 +64,12 @@ def weekly_report(history: History, monday: date) -> dict:
     the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
     on a day whose readings were all unsure). A week of unsure readings only has no mix and no description."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
-    _, count = _mix(history, _dates(history), monday, end)
-    _, before_count = _mix(history, _dates(history), previous, monday)
+    every_date = _dates(history)
+    count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
     sure = history.sure()
     dates = _dates(sure)
-    mix, sure_count = _mix(sure, dates, monday, end)
-    before, _ = _mix(sure, dates, previous, monday)
-    every_date = _dates(history)
+    mix, before = _mix(sure, dates, monday, end), _mix(sure, dates, previous, monday)
+    sure_count = int(_within(dates, monday, end).sum())
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)

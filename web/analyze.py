@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import certainty
+from inference.labels import reading_certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
@@ -146,7 +146,8 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
-        unsure = True if top and certainty(emotions[top]) == "unsure" else moment.get("uncertain")
+        flagged = moment.get("uncertain")
+        unsure = True if top and reading_certainty(emotions[top], flagged) == "unsure" else flagged
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, unsure]
     return [{"title": say(d.title), "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
             for d in tracks]

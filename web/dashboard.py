@@ -62,7 +62,7 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 
 def _detections_query(subject: Subject | None):
-    query = db.select(Analysis.created_at, Detection.top).join(Detection.analysis) \
+    query = db.select(Analysis.created_at, Detection.top, Detection.kind).join(Detection.analysis) \
         .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))  # cats: no emotion model yet
     return query.where(Detection.subject_id == subject.id) if subject else query
 
@@ -76,7 +76,8 @@ def index():
     subject_id = request.args.get("subject", type=int)
     subject = owned_subject_or_404(subject_id) if subject_id else None
     no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
-    rows = db.session.execute(_detections_query(subject)).all()
+    found = db.session.execute(_detections_query(subject)).all()
+    rows = [(created_at, top) for created_at, top, _ in found]
     analysis_count = len({created_at for created_at, _ in rows}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
@@ -91,7 +92,7 @@ def index():
         subject=subject,
         subjects=current_user.subjects,
         analysis_count=analysis_count,
-        found_kinds=db.session.scalars(_detections_query(subject).with_only_columns(Detection.kind)).all(),
+        found_kinds=[kind for *_, kind in found],
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=columns,
