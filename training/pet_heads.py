@@ -1,6 +1,7 @@
 """Train the pets' head-box regressor on Oxford-IIIT Pet head boxes, and measure it on photos it never saw.
 
     python -m training.pet_heads --xml-data DIR --csv-data DIR --out inference/weights/pet_head_box.pt
+                                 [--first-set-out FILE]
 
 --xml-data: Oxford-IIIT Pet photos with their VOC head boxes, laid out as images/NAME.jpg and
 annotations/xmls/NAME.xml (for example the public repository Naveen-Dodda/Sample_Pets_dataset: 296 boxes,
@@ -62,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--xml-data", type=Path, required=True)
     parser.add_argument("--csv-data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--first-set-out", type=Path,
+                        help="also write the regressor trained on the first set only (for bench.pets on the second)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds on the second set (0: none)")
     parser.add_argument("--jitters", type=int, default=1, help="jittered training crops per photo (and mirrors)")
     parser.add_argument("--epochs", type=int, default=150)
@@ -238,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     measure(regressor, second, held_out, np.arange(len(held_out)), tally)
     figures = {"first set only": report(f"trained on {args.xml_data.name} only, measured on all of {args.csv_data}",
                                         tally)}
+    if args.first_set_out:
+        save_regressor(regressor, {"first set only": figures["first set only"]}, len(extra), args.first_set_out)
     if args.folds > 1:
         folds = np.random.default_rng(args.seed).permutation(len(held_out)) % args.folds
         tally = {"dog": Counter(), "cat": Counter()}
@@ -250,10 +255,14 @@ def main(argv: list[str] | None = None) -> None:
         figures["cross-validated"] = report(f"{args.folds}-fold cross-validation on {args.csv_data}", tally)
     regressor = train_regressor(np.concatenate([first["features"], second["features"]]),
                                 np.concatenate([first["targets"], second["targets"]]), args.epochs, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state": regressor.state_dict(), "metrics": json.dumps(figures),
-                "photos": len(extra) + len(held_out)}, args.out)
-    print(f"regressor written to {args.out}")
+    save_regressor(regressor, figures, len(extra) + len(held_out), args.out)
+
+
+def save_regressor(regressor: HeadBoxRegressor, figures: dict, photos: int, out: Path) -> None:
+    """The file inference/pet_net.load_regressor reads: the state, the figures measured and the photos trained on."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state": regressor.state_dict(), "metrics": json.dumps(figures), "photos": photos}, out)
+    print(f"regressor written to {out}")
 
 
 if __name__ == "__main__":
