@@ -76,8 +76,10 @@ class TunedNet(nn.Module):
         return {name: value.half() for name, value in self.state_dict().items() if not self.frozen(name)}
 
     def train(self, mode: bool = True) -> TunedNet:
-        """Training mode for the tuned part only: the frozen blocks' batch norms keep their ImageNet statistics."""
+        """Training mode for the tuned part only: the stem's and the frozen blocks' batch norms keep their ImageNet
+        statistics."""
         super().train(mode)
+        self.backbone._bn0.eval()
         for block in self.backbone._blocks[:self.first_tuned_block]:
             block.eval()
         return self

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import data as skdata
 
@@ -528,3 +529,28 @@ def test_bench_pets_reads_both_layouts_leaves_out_a_samples_photos_and_scores_la
     printed = capsys.readouterr().out
     assert "a cat found in 1/2 (50.0%), only a dog in 0, no pet in 1" in printed
     assert "a dog found in 1/1 (100.0%), only a cat in 0, no pet in 0" in printed
+
+
+def test_fine_tuning_on_augmented_pixels_learns_and_leaves_the_frozen_statistics_alone(tmp_path):
+    """--augment: each batch's crops are randomly resized, re-coloured and mirrored, then run through the frozen
+    blocks (two reads of one crop differ); the tuned part still tells the dingo from the coffee cup, and the
+    stem's and frozen blocks' batch-norm statistics stay ImageNet's."""
+    from inference.dog_net import TunedNet
+    from training.dog_tuning import TuningSettings, augmented_activations, fine_tune, frozen_activations, tuned_logits
+
+    dog, _ = dog_scene("dingo-photo.png")
+    crops = np.stack([rgb_crops(image, [(0, 0, image.shape[1], image.shape[0])], INPUT_SIZE)[0]
+                      for image in (dog, dog[:, ::-1].copy(), skdata.coffee(), skdata.coffee()[::-1].copy())])
+    net = TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15})
+    first, second = augmented_activations(net, crops), augmented_activations(net, crops)
+    assert first.shape == (4, 192, 7, 7) and not torch.allclose(first, second)
+    frozen_before = {name: value.clone() for name, value in net.state_dict().items() if net.frozen(name)}
+    activations = frozen_activations(net, crops, tmp_path)
+    labels = np.array([1, 1, 0, 0])
+    tuned = fine_tune(net, {"train": activations, "val": activations}, {"train": labels, "val": labels},
+                      TuningSettings(epochs=4, learning_rate=3e-3, batch=2, augment=True), tmp_path / "run.pt",
+                      train_crops=crops)
+    assert (tuned_logits(tuned, activations).argmax(1) == labels).all()
+    for name, value in tuned.state_dict().items():
+        if name in frozen_before:
+            assert torch.equal(value, frozen_before[name]), name

@@ -5,7 +5,9 @@ EfficientNet-Lite0's blocks 0-11 run once per crop and its mirror image; their o
 cached, so an epoch runs only blocks 12-15 (the frozen ones among them without gradients) and the
 head. Training: class-balanced cross-entropy with label smoothing, dropout before the linear layer, AdamW with
 a one-cycle schedule, a random mirror per photo and epoch, a checkpoint per epoch (an interrupted run
-resumes), and the epoch with the best val macro-F1 is kept.
+resumes), and the epoch with the best val macro-F1 is kept. With `augment`, training reads pixels instead: each
+photo's crop, randomly resized, re-coloured and mirrored each epoch, through blocks 0-11 (frozen, in eval mode)
+and on; val is read from the cached activations as before.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 from inference.backbone import PooledFeatures
@@ -28,6 +31,8 @@ from training.metrics import summary
 
 CACHED_BLOCKS = 12  # blocks 0-11: the 14 x 14 stages and the first 7 x 7 block
 TUNABLE_BLOCKS = range(CACHED_BLOCKS, 16)
+AUGMENT = v2.Compose([v2.RandomResizedCrop(224, scale=(0.5, 1.0), antialias=True), v2.RandomHorizontalFlip(),
+                      v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.03)])
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class TuningSettings:
     label_smoothing: float = 0.1
     batch: int = 64
     seed: int = 1234
+    augment: bool = False  # pixel augmentation (slow: the frozen blocks run on every batch)
 
 
 def crop_and_mirror_outputs(network_part, crops: np.ndarray, cache: Path, kind: str, batch: int = 32) -> np.ndarray:
@@ -92,14 +98,27 @@ def _balance(labels: np.ndarray, classes: int) -> torch.Tensor:
     return torch.tensor(counts.sum() / (classes * np.maximum(counts, 1)), dtype=torch.float32)
 
 
-def _train_epoch(net: TunedNet, optimizer, schedule, activations: np.ndarray, labels: np.ndarray,
+def augmented_activations(net: TunedNet, crops: np.ndarray) -> torch.Tensor:
+    """Blocks 0-11's output for a randomly resized, re-coloured and mirrored copy of each uint8 RGB crop."""
+    images = torch.from_numpy(crops).permute(0, 3, 1, 2)
+    augmented = torch.stack([AUGMENT(image) for image in images]).permute(0, 2, 3, 1).numpy()
+    with torch.no_grad():
+        return net.frozen_part(torch.from_numpy(imagenet_batch(augmented)), CACHED_BLOCKS)
+
+
+def _train_epoch(net: TunedNet, optimizer, schedule, train: np.ndarray, labels: np.ndarray,
                  settings: TuningSettings, random: np.random.Generator) -> float:
+    """One epoch over `train`: cached activations (N, 2, ...) of each crop and its mirror image, or with
+    `settings.augment` the crops themselves (N, 224, 224, 3)."""
     net.train()
     targets, balance = torch.from_numpy(labels).long(), _balance(labels, net.head.out_features)
     loss = torch.zeros(())
-    for batch in np.array_split(random.permutation(len(labels)), -(-len(labels) // settings.batch)):
+    batches = np.array_split(random.permutation(len(labels)), -(-len(labels) // settings.batch))
+    for batch in tqdm(batches, desc="epoch", mininterval=60, disable=not settings.augment):
         mirrors = random.integers(0, 2, len(batch))
-        logits = _logits(net, torch.from_numpy(activations[batch, mirrors]).float())
+        inputs = (augmented_activations(net, train[batch]) if settings.augment
+                  else torch.from_numpy(train[batch, mirrors]).float())
+        logits = _logits(net, inputs)
         loss = F.cross_entropy(logits, targets[batch], weight=balance, label_smoothing=settings.label_smoothing)
         optimizer.zero_grad()
         loss.backward()
@@ -109,9 +128,9 @@ def _train_epoch(net: TunedNet, optimizer, schedule, activations: np.ndarray, la
 
 
 def fine_tune(net: TunedNet, activations: dict[str, np.ndarray], targets: dict[str, np.ndarray],
-              settings: TuningSettings, checkpoint: Path) -> TunedNet:
-    """Train the tuned part on the cached activations of "train", choose the epoch by macro-F1 on "val";
-    resumes from `checkpoint` (one per run, rewritten after each epoch)."""
+              settings: TuningSettings, checkpoint: Path, train_crops: np.ndarray | None = None) -> TunedNet:
+    """Train the tuned part on the cached activations of "train" (with `settings.augment`: on `train_crops`),
+    choose the epoch by macro-F1 on "val"; resumes from `checkpoint` (one per run, rewritten after each epoch)."""
     tuned = [parameter for name, parameter in net.named_parameters() if not net.frozen(name)]
     for name, parameter in net.named_parameters():
         parameter.requires_grad = not net.frozen(name)
@@ -131,7 +150,8 @@ def fine_tune(net: TunedNet, activations: dict[str, np.ndarray], targets: dict[s
     for epoch in range(state["epoch"] + 1, settings.epochs + 1):
         random = np.random.default_rng(settings.seed + epoch)
         torch.manual_seed(settings.seed + epoch)  # dropout: a resumed run draws what an uninterrupted one draws
-        loss = _train_epoch(net, optimizer, schedule, activations["train"], targets["train"], settings, random)
+        train = train_crops if settings.augment else activations["train"]
+        loss = _train_epoch(net, optimizer, schedule, train, targets["train"], settings, random)
         score = summary(targets["val"], softmax(tuned_logits(net, activations["val"])))["macro_f1"]
         print(f"epoch {epoch}: last batch loss {loss:.3f}, val macro-F1 {score:.4f}", flush=True)
         best = (score, epoch, net.tuned_state()) if score > state["best"][0] else state["best"]

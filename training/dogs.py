@@ -21,7 +21,8 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
    (bench.dog_near_copies measures what is left).
 4. Model, either
    - --tune-from N: EfficientNet-Lite0 fine-tuned from block N on (training/dog_tuning.py; the frozen
-     blocks' output is cached, a checkpoint is written per epoch, the best val epoch is kept), or
+     blocks' output is cached, a checkpoint is written per epoch, the best val epoch is kept; --augment
+     trains on randomly resized, re-coloured and mirrored pixels instead, running the frozen blocks per batch), or
    - a linear head: multinomial logistic regression on the frozen network's standardised pooled
      features, class-balanced loss, weight decay chosen on val by macro-F1.
    Test metrics printed, confusion matrix saved as PNG.
@@ -90,6 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fine-tune EfficientNet-Lite0 from this block on (0: linear head on frozen features)")
     parser.add_argument("--epochs", type=int, default=TuningSettings.epochs, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=TuningSettings.learning_rate, help="fine-tuning peak learning rate")
+    parser.add_argument("--augment", action="store_true",
+                        help="fine-tune on randomly resized, re-coloured and mirrored crops (slow on a CPU)")
     parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
     return parser.parse_args(argv)
 
@@ -388,11 +391,11 @@ def train_tuned(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
     every = frozen_activations(net, crops, args.cache)
     activations = {name: every[indices] for name, indices in read.items()}
     targets = {name: data.labels[indices] for name, indices in read.items()}
-    settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr,
+    settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, augment=args.augment,
                               seed=args.seed if args.train_seed is None else args.train_seed)
     run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read["train"]).hexdigest()))
     checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
-    net = fine_tune(net, activations, targets, settings, checkpoint)
+    net = fine_tune(net, activations, targets, settings, checkpoint, crops[read["train"]] if args.augment else None)
     stored = {"first_tuned_block": args.tune_from, "state": net.tuned_state(), "epochs": args.epochs,
               "learning_rate": args.lr}
     return stored, {name: tuned_logits(net, activations[name]) for name in ("val", "test")}, targets
