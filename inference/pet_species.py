@@ -40,7 +40,8 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class ReviewedPet:
-    """A pet after the species check, with its head box (both in frame pixels)."""
+    """A pet after the species vote, its box grown to hold its head, and its head box (both in frame pixels; the
+    head box may reach past the frame's edge)."""
 
     body: Detection
     head: Box
