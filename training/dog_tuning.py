@@ -26,12 +26,13 @@ from inference.backbone import PooledFeatures
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import TunedNet
+from inference.specs import PET_INPUT_SIZE
 from training.metrics import summary
 
 
 CACHED_BLOCKS = 12  # blocks 0-11: the 14 x 14 stages and the first 7 x 7 block
 TUNABLE_BLOCKS = range(CACHED_BLOCKS, 16)
-AUGMENT = v2.Compose([v2.RandomResizedCrop(224, scale=(0.5, 1.0), antialias=True), v2.RandomHorizontalFlip(),
+AUGMENT = v2.Compose([v2.RandomResizedCrop(PET_INPUT_SIZE, scale=(0.5, 1.0), antialias=True), v2.RandomHorizontalFlip(),
                       v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.03)])
 
 
