@@ -53,10 +53,7 @@ class ReviewedPet:
         model; a cat as its body."""
         if self.body.kind != DetectionKind.DOG:
             return self.body
-        height, width = frame.shape[:2]
-        x1, y1, x2, y2 = self.head
-        head = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
-        return replace(self.body, box=head, body=self.body.box)
+        return replace(self.body, box=_inside(self.head, frame), body=self.body.box)
 
 
 def pet_crop_net(weights: Path):
@@ -146,11 +143,15 @@ def _body_votes(pet: Detection, body: np.ndarray) -> np.ndarray:
 
 def _holding(pet: Detection, head: Box, frame: np.ndarray) -> Detection:
     """The pet with its box grown to hold its head box, inside the frame."""
-    height, width = frame.shape[:2]
     (x1, y1, x2, y2), (hx1, hy1, hx2, hy2) = pet.box, head
-    box = (max(0.0, min(x1, hx1)), max(0.0, min(y1, hy1)), min(float(width), max(x2, hx2)),
-           min(float(height), max(y2, hy2)))
-    return replace(pet, box=box)
+    return replace(pet, box=_inside((min(x1, hx1), min(y1, hy1), max(x2, hx2), max(y2, hy2)), frame))
+
+
+def _inside(box: Box, frame: np.ndarray) -> Box:
+    """The part of `box` inside the frame."""
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = box
+    return max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)
 
 
 def _close_up(frame: np.ndarray, probabilities: np.ndarray) -> list[Detection]:
