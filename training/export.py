@@ -15,7 +15,8 @@ plain layout and back. The others (10 and 28 channels, P-Net's and R-Net's first
 to whole blocks they got slower. Same outputs within 2e-6; P-Net, R-Net and O-Net on the 1-face and
 4-face 1024 px photos of bench.latency, 2 cores: 66 -> 60, 44 -> 42 and 20 -> 16 ms. An export in
 an older format is redone (format 2: the scaled PReLUs; 3: the face classifier's second output, each
-member's logits, `emotion_net.WithMemberLogits`). --check runs both backends on random inputs and prints the largest
+member's logits, `emotion_net.WithMemberLogits`; 4: the pet-crop network's third output, the pooled features
+its dog-or-cat probe reads). --check runs both backends on random inputs and prints the largest
 difference of the outputs (probabilities for classifiers).
 """
 
@@ -54,18 +55,19 @@ class Model:
     input_shape: tuple[int, ...]  # one input's (channels, height, width)
     sized_input: bool = False  # height and width vary too (a fully convolutional network)
     read_info: Callable[[Path], dict] | None = None  # classifiers: their classes and name, copied into the export
+    logit_outputs: tuple[int, ...] = ()  # outputs compared as probabilities by --check (logits over the last axis)
 
 
 MTCNN_FOLDER = mtcnn.weights_folder()
 MODELS: dict[str, Model] = {
     "human": Model(HUMAN_WEIGHTS, lambda: emotion_net(HUMAN_WEIGHTS, "cpu"), (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE),
-                   read_info=emotion_net_info),
+                   read_info=emotion_net_info, logit_outputs=(0, 1)),
     "dog": Model(DOG_HEAD_WEIGHTS, lambda: pet_emotion_net(load_head(DOG_HEAD_WEIGHTS)),
-                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
+                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info, logit_outputs=(0,)),
     "cat": Model(CAT_HEAD_WEIGHTS, lambda: pet_emotion_net(load_head(CAT_HEAD_WEIGHTS)),
-                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info),
+                 (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE), read_info=dog_head_info, logit_outputs=(0,)),
     "pet crops": Model(PET_HEAD_WEIGHTS, lambda: pet_crop_net(PET_HEAD_WEIGHTS), (3, DOG_INPUT_SIZE, DOG_INPUT_SIZE),
-                       read_info=pet_crop_info),
+                       read_info=pet_crop_info, logit_outputs=(0,)),
     "mtcnn p-net": Model(MTCNN_FOLDER / "pnet.pt", lambda: mtcnn_network("pnet"), (3, 64, 80), sized_input=True),
     "mtcnn r-net": Model(MTCNN_FOLDER / "rnet.pt", lambda: mtcnn_network("rnet"), (3, 24, 24)),
     "mtcnn o-net": Model(MTCNN_FOLDER / "onet.pt", lambda: mtcnn_network("onet"), (3, 48, 48)),
@@ -120,13 +122,11 @@ def export(model: Model, module: torch.nn.Module, out: Path) -> Path:
 
 
 def largest_difference(model: Model, module: torch.nn.Module, path: Path) -> float:
-    """Max |torch - ONNX Runtime| over the outputs for 8 random inputs (classifiers: their probabilities)."""
+    """Max |torch - ONNX Runtime| over the outputs for 8 random inputs (logits: their probabilities)."""
     inputs = np.random.default_rng(0).standard_normal((8, *model.input_shape)).astype(np.float32)
     pairs = zip(TorchRunner(module, torch.device("cpu")).outputs(inputs), OnnxRunner(path).outputs(inputs))
-    if model.read_info is not None:  # classifiers: their logits first (the pet-crop network adds head boxes,
-        # the face classifier its members' logits, whose probabilities are compared)
-        pairs = [(softmax_last(ours), softmax_last(theirs)) if ours.shape[-1] > 4 else (ours, theirs)
-                 for ours, theirs in pairs]
+    pairs = [(softmax_last(ours), softmax_last(theirs)) if index in model.logit_outputs else (ours, theirs)
+             for index, (ours, theirs) in enumerate(pairs)]
     return max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
 
 

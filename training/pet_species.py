@@ -1,0 +1,112 @@
+"""Train the pets' dog-or-cat probe (inference/pet_species.py's vote) on photos of dogs and cats.
+
+    python -m training.pet_species --data DIR --exclude DIR --out inference/weights/pet_species.json
+                                   [--per-species 2500] [--seed 1]
+
+--data: photos named as in Kaggle's Dogs vs. Cats (Asirra) `train/`, cat.N.jpg and dog.N.jpg (for example the
+copy in the public repository 4GeeksAcademy/Deep-Learning-CarlosFS, `train/`, squashed to 200 x 200); only
+trained on, never shipped. --exclude: a folder with cat/ and dog/ sub-folders of photos held out to measure
+the vote (`python -m bench.pets --species-photos`), whose names are left out.
+
+1. --per-species photos of each species, drawn with --seed from the sorted names (cats first).
+2. Each photo's crop as the app cuts it: the largest of the SSD's pet boxes (either species), else the whole
+   photo, square with the body margin (inference.crops.pet_body_crops).
+3. Features: the pooled 1280 features of the app's pet-crop network (inference/pet_net.py, ImageNet
+   EfficientNet-Lite0), the same pass that gives the ImageNet classes and the head box.
+4. A logistic regression on the standardised features (scikit-learn, L2, C = --c), its 5-fold cross-validated
+   accuracy printed; the standardisation is folded into the stored weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from inference.backends import TorchRunner
+from inference.crops import pet_body_crops
+from inference.detectors import SSDPetDetector
+from inference.dog_emotion import imagenet_batch
+from inference.labels import DetectionKind
+from inference.pet_species import pet_crop_net
+from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
+from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
+from training.data import load_rgb
+
+SPECIES = (DetectionKind.CAT, DetectionKind.DOG)  # drawn in this order; the probe's positive class is the dog
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="photos named cat.N.jpg and dog.N.jpg")
+    parser.add_argument("--exclude", type=Path, help="held-out photos in cat/ and dog/: their names are left out")
+    parser.add_argument("--out", type=Path, default=PET_SPECIES_WEIGHTS)
+    parser.add_argument("--per-species", type=int, default=2500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic regression")
+    return parser.parse_args(argv)
+
+
+def drawn_photos(data: Path, exclude: Path | None, per_species: int, seed: int) -> list[tuple[Path, DetectionKind]]:
+    """--per-species photos of each species whose names are not among the held-out photos."""
+    held_out = {path.name for path in exclude.glob("*/*")} if exclude else set()
+    draw = random.Random(seed)
+    photos = []
+    for kind in SPECIES:
+        names = sorted(path.name for path in data.glob(f"{kind}.*") if path.name not in held_out)
+        photos += [(data / name, kind) for name in draw.sample(names, min(per_species, len(names)))]
+    return photos
+
+
+def pet_crop(detector: SSDPetDetector, rgb: np.ndarray) -> np.ndarray:
+    """The app's body crop of the photo's largest pet box, else of the whole photo (a close-up)."""
+    found = detector.detect(rgb)
+    height, width = rgb.shape[:2]
+    box = max((pet.box for pet in found), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+              default=(0.0, 0.0, float(width), float(height)))
+    return pet_body_crops(rgb, [box], INPUT_SIZE)
+
+
+def pooled_features(photos: list[Path], batch: int = 32) -> np.ndarray:
+    """(N, 1280) the pet-crop network's pooled features of each photo's crop."""
+    detector, runner = SSDPetDetector(), TorchRunner(pet_crop_net(PET_HEAD_WEIGHTS), torch.device("cpu"))
+    features = []
+    for start in tqdm(range(0, len(photos), batch), desc="crops"):
+        crops = np.concatenate([pet_crop(detector, load_rgb(path)) for path in photos[start:start + batch]])
+        features.append(runner.outputs(imagenet_batch(crops))[2])
+    return np.concatenate(features)
+
+
+def folded(probe: Pipeline) -> dict:
+    """The standardised regression as weights and a bias on the raw features."""
+    scaler, regression = probe.named_steps["standardscaler"], probe.named_steps["logisticregression"]
+    weights = regression.coef_[0] / scaler.scale_
+    return {"weights": weights.tolist(), "bias": float(regression.intercept_[0] - weights @ scaler.mean_)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    photos = drawn_photos(args.data, args.exclude, args.per_species, args.seed)
+    features = pooled_features([path for path, _ in photos])
+    is_dog = np.array([kind == DetectionKind.DOG for _, kind in photos])
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=args.c, max_iter=3000))
+    accuracy = float(cross_val_score(probe, features, is_dog, cv=5).mean())
+    print(f"{len(photos)} photos ({int(is_dog.sum())} dogs): 5-fold cross-validated accuracy {accuracy:.4f}")
+    probe.fit(features, is_dog)
+    stored = folded(probe) | {"positive": str(DetectionKind.DOG), "photos": len(photos), "c": args.c,
+                              "seed": args.seed, "cross_validated_accuracy": round(accuracy, 4)}
+    args.out.write_text(json.dumps(stored))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
