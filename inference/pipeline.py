@@ -183,9 +183,10 @@ class Pipeline:
 
     def _find_pets(self, frames: list[np.ndarray], scan: list[bool] | None) -> list[tuple[int, list[Detection]]]:
         """The dogs and cats of the frames marked in `scan` (default: all), with each frame's index: the SSD's
-        boxes, each one's species voted with the ImageNet classifier and its box grown to hold its head, and
-        close-ups the classifier finds (pet_species.py); a dog is boxed by its head (its body box kept for its
-        emotion model), a cat by its body."""
+        boxes, each one's species voted (the dog-or-cat probe on its body, the ImageNet classes on its head where
+        the vote is close, the SSD's score) and its box grown to hold its head, and close-ups the ImageNet classes
+        find (pet_species.py); a dog is boxed by its head (its body box kept for its emotion model), a cat by its
+        body."""
         if self.pet_detector is None:
             return []
         scanned = [i for i, wanted in enumerate(scan or [True] * len(frames)) if wanted]

@@ -56,6 +56,21 @@ def test_onnx_runtime_matches_torch_on_real_animal_crops():
 
 
 @needs_exports
+def test_onnx_runtime_matches_torch_on_every_output_of_the_pet_crop_network():
+    """Export format 4: the pooled features the dog-or-cat probe reads come out of ONNX Runtime as out of torch,
+    with the ImageNet classes and the head box."""
+    from inference.pet_species import PetCropModel
+
+    crops = np.concatenate([rgb_crops(skdata.chelsea(), [(100, 20, 330, 280)], INPUT_SIZE),
+                            rgb_crops(skdata.astronaut(), [(150, 30, 300, 200)], INPUT_SIZE)])
+    onnx_model, torch_model = PetCropModel("cpu", "onnx"), PetCropModel("cpu", "torch")
+    assert isinstance(onnx_model.runner, OnnxRunner) and isinstance(torch_model.runner, TorchRunner)
+    onnx_reads, torch_reads = onnx_model.read(crops), torch_model.read(crops)
+    for output in ("imagenet", "species", "heads"):
+        np.testing.assert_allclose(getattr(onnx_reads, output), getattr(torch_reads, output), atol=1e-4)
+
+
+@needs_exports
 def test_an_export_of_other_weights_is_not_used(tmp_path):
     weights = tmp_path / "emotion_fer2013.pt"
     shutil.copy(HUMAN_WEIGHTS, weights)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -232,22 +233,42 @@ def test_the_head_is_looked_at_only_where_it_could_turn_the_vote(monkeypatch):
     assert [[pet.body.kind for pet in found] for found in reviewed] == [["cat"], ["cat"], []]
 
 
-def test_the_probe_outvotes_the_ssd_on_a_dog_boxed_as_a_cat_and_reads_the_pooled_features(pet_detector):
+def test_the_probe_outvotes_the_ssd_on_a_dog_boxed_as_a_cat(pet_detector):
     """The dingo and the husky, boxed as cats with the SSD's highest score, stay dogs: the probe (trained on other
-    photos, training.pet_species) is sure of its dog. Its probabilities are a logistic function of the pooled
-    features of the same pass that gives the ImageNet classes."""
-    from inference.pet_species import SpeciesProbe
+    photos, training.pet_species) is sure of their bodies' dog, and of Chelsea's cat."""
+    from inference.pet_species import SPECIES
 
     pet_crops = PetCropModel("cpu")
+    bodies = [pet_body_crops(skdata.chelsea(), [(100, 20, 330, 280)], INPUT_SIZE)]
     for name in ("dingo-photo.png", "husky-painting.png"):
         photo = np.asarray(on_white(Image.open(DATA / name)))
         [dog] = pet_detector.detect(photo)
         [pet] = pet_crops.review([photo], [[Detection(box=dog.box, score=1.0, kind="cat")]])[0]
         assert pet.body.kind == "dog", name
-    probe, features = SpeciesProbe(), pet_crops.runner.outputs(np.zeros((2, 3, INPUT_SIZE, INPUT_SIZE), np.float32))[2]
-    dog_logit = features.astype(np.float64) @ probe.weights + probe.bias
-    np.testing.assert_allclose(probe(features)[:, 0], 1 / (1 + np.exp(-dog_logit)))
-    np.testing.assert_allclose(probe(features).sum(1), 1.0)
+        bodies.append(pet_body_crops(photo, [dog.box], INPUT_SIZE))
+    species = pet_crops.read(np.concatenate(bodies)).species
+    assert [SPECIES[column] for column in species.argmax(1)] == ["cat", "dog", "dog"]
+    assert species.min(1).max() < 0.1
+    np.testing.assert_allclose(species.sum(1), 1.0)
+
+
+def test_the_folded_probe_gives_the_fitted_pipelines_probabilities(tmp_path):
+    """training.pet_species folds the standardisation into the stored weights: the app's SpeciesProbe reads raw
+    features as the fitted scaler + regression does."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from inference.pet_species import SpeciesProbe
+    from training.pet_species import folded
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(2.0, 1.5, (60, 1280)) * rng.uniform(0.1, 3.0, 1280)
+    is_dog = features[:, :8].sum(1) > np.median(features[:, :8].sum(1))
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000)).fit(features, is_dog)
+    (tmp_path / "probe.json").write_text(json.dumps(folded(fitted)))
+    np.testing.assert_allclose(SpeciesProbe(tmp_path / "probe.json")(features)[:, 0],
+                               fitted.predict_proba(features)[:, 1], atol=1e-9)
 
 
 def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys):

@@ -4,7 +4,7 @@
 
 Writes emotion_fer2013.onnx (EmotionNet), dog_emotion_head.onnx and cat_emotion_head.onnx
 (EfficientNet-Lite0 with the dog and the cat head; the cat's only where it ships), pet_head_box.onnx
-(its ImageNet classifier and the head-box regressor: the pets' species check and heads) and
+(its ImageNet classifier, the head-box regressor and the pooled features: the pets' species check and heads) and
 pnet/rnet/onet.onnx (MTCNN's three networks, from facenet-pytorch's bundled weights), each with a
 dynamic batch size (P-Net also a dynamic height and width, for its image pyramid) and the SHA-256
 of the torch weights it came from in its metadata (inference/backends.py ignores an export whose
@@ -17,7 +17,7 @@ to whole blocks they got slower. Same outputs within 2e-6; P-Net, R-Net and O-Ne
 an older format is redone (format 2: the scaled PReLUs; 3: the face classifier's second output, each
 member's logits, `emotion_net.WithMemberLogits`; 4: the pet-crop network's third output, the pooled features
 its dog-or-cat probe reads). --check runs both backends on random inputs and prints the largest
-difference of the outputs (probabilities for classifiers).
+difference of the outputs (probabilities for the outputs that are logits, `Model.logit_outputs`).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from training.data import load_rgb
 
-SPECIES = (DetectionKind.CAT, DetectionKind.DOG)  # drawn in this order; the probe's positive class is the dog
+DRAW_ORDER = (DetectionKind.CAT, DetectionKind.DOG)  # species drawn in this order; the probe's positive class: dog
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +61,7 @@ def drawn_photos(data: Path, exclude: Path | None, per_species: int, seed: int) 
     held_out = {path.name for path in exclude.glob("*/*")} if exclude else set()
     draw = random.Random(seed)
     photos = []
-    for kind in SPECIES:
+    for kind in DRAW_ORDER:
         names = sorted(path.name for path in data.glob(f"{kind}.*") if path.name not in held_out)
         photos += [(data / name, kind) for name in draw.sample(names, min(per_species, len(names)))]
     return photos
