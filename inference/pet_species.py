@@ -60,6 +60,8 @@ class SpeciesProbe:
 
     def __init__(self, path: Path = PET_SPECIES_WEIGHTS):
         stored = json.loads(path.read_text())
+        if stored["positive"] != SPECIES[0]:
+            raise ValueError(f"{path} gives the probability of a {stored['positive']}, not of a {SPECIES[0]}")
         self.weights, self.bias = np.asarray(stored["weights"], dtype=np.float64), float(stored["bias"])
 
     def __call__(self, features: np.ndarray) -> np.ndarray:

@@ -269,6 +269,9 @@ def test_the_folded_probe_gives_the_fitted_pipelines_probabilities(tmp_path):
     (tmp_path / "probe.json").write_text(json.dumps(folded(fitted)))
     np.testing.assert_allclose(SpeciesProbe(tmp_path / "probe.json")(features)[:, 0],
                                fitted.predict_proba(features)[:, 1], atol=1e-9)
+    (tmp_path / "cat.json").write_text(json.dumps(folded(fitted) | {"positive": "cat"}))
+    with pytest.raises(ValueError, match="probability of a cat, not of a dog"):  # its columns would be swapped
+        SpeciesProbe(tmp_path / "cat.json")
 
 
 def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys):

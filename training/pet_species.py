@@ -90,7 +90,8 @@ def folded(probe: Pipeline) -> dict:
     """The standardised regression as weights and a bias on the raw features."""
     scaler, regression = probe.named_steps["standardscaler"], probe.named_steps["logisticregression"]
     weights = regression.coef_[0] / scaler.scale_
-    return {"weights": weights.tolist(), "bias": float(regression.intercept_[0] - weights @ scaler.mean_)}
+    return {"positive": str(DetectionKind.DOG), "weights": weights.tolist(),
+            "bias": float(regression.intercept_[0] - weights @ scaler.mean_)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     accuracy = float(cross_val_score(probe, features, is_dog, cv=5).mean())
     print(f"{len(photos)} photos ({int(is_dog.sum())} dogs): 5-fold cross-validated accuracy {accuracy:.4f}")
     probe.fit(features, is_dog)
-    stored = folded(probe) | {"positive": str(DetectionKind.DOG), "photos": len(photos), "c": args.c,
-                              "seed": args.seed, "cross_validated_accuracy": round(accuracy, 4)}
+    stored = folded(probe) | {"photos": len(photos), "c": args.c, "seed": args.seed,
+                              "cross_validated_accuracy": round(accuracy, 4)}
     args.out.write_text(json.dumps(stored))
     print(f"wrote {args.out}")
 
