@@ -13,7 +13,8 @@ photo (a pet of the right species found, only one of the other, none).
 The detector boxes whole animals, so a labelled pet counts as found when a detection of the
 right kind covers at least 90% of its head box. Prints recall, precision (detections that
 cover a labelled head, a lower bound: a second, unlabelled pet counts against it), species
-confusions (dog <-> cat) and misses (those where a box covers at least half of the head: "head cut"),
+confusions (dog <-> cat, with the confused photos' names) and misses (those where a box covers at least half of
+the head: "head cut"),
 false alarms on scikit-image's animal-free photos (and on --limit photos drawn from --animal-free DIR,
 seed 0), and milliseconds per photo. The pets are found as the app finds them: the SSD, then the species
 check of inference/pet_species.py (--ssd-only: the SSD alone). --shrink N first scales each photo down to
@@ -82,19 +83,22 @@ def animal_free_photos(folder: Path | None, limit: int) -> Iterator[tuple[str, n
         yield path.name, load_rgb(path)
 
 
-def score_photo(found: list[Detection], species: str, head: tuple[float, ...], tally: Counter) -> None:
+def score_photo(found: list[Detection], species: str, head: tuple[float, ...], tally: Counter) -> str:
+    """Counts the photo's outcome (and its detections) in `tally`; returns the outcome."""
     covering = [d for d in found if covered_fraction(head, d.box) >= 0.9]
     tally["labelled"] += 1
     tally["detections"] += len(found)
     tally["covering detections"] += len(covering)
     if any(d.kind == species for d in covering):
-        tally["found"] += 1
+        outcome = "found"
     elif covering:
-        tally[f"{species} taken for a {covering[0].kind}"] += 1
+        outcome = f"{species} taken for a {covering[0].kind}"
     elif any(covered_fraction(head, d.box) >= 0.5 for d in found):
-        tally[f"{species} missed (head cut)"] += 1
+        outcome = f"{species} missed (head cut)"
     else:
-        tally[f"{species} missed"] += 1
+        outcome = f"{species} missed"
+    tally[outcome] += 1
+    return outcome
 
 
 def parse_args() -> argparse.Namespace:
@@ -114,14 +118,15 @@ def parse_args() -> argparse.Namespace:
 def measure_boxed(detector: PetFinder, args: argparse.Namespace) -> list[float]:
     """Prints the figures on a sample with head boxes; returns the seconds each photo took."""
     tallies: dict[str, Counter] = {"cat": Counter(), "dog": Counter()}
-    seconds = []
+    seconds, confused = [], []
     for pet in labelled_pets(args.data, args.exclude):
         rgb = load_rgb(pet.path, args.shrink)
         began = time.perf_counter()
         found = detector.detect(rgb)
         seconds.append(time.perf_counter() - began)
-        score_photo(found, pet.species, scaled_head(pet, rgb), tallies[pet.species])
-    for species, tally in tallies.items():
+        if "taken for" in score_photo(found, pet.species, scaled_head(pet, rgb), tallies[pet.species]):
+            confused.append(pet.name)
+    for species, tally in ((species, tally) for species, tally in tallies.items() if tally["labelled"]):
         print(f"  {species}s: recall {tally['found'] / tally['labelled']:.3f} ({tally['found']}/{tally['labelled']}), "
               f"precision {tally['covering detections'] / max(1, tally['detections']):.3f} "
               f"({tally['covering detections']}/{tally['detections']})")
@@ -134,6 +139,7 @@ def measure_boxed(detector: PetFinder, args: argparse.Namespace) -> list[float]:
     print(f"  failures: {failures}")
     print(f"  dog<->cat confusions {confusions}/{total['labelled']} ({confusions / total['labelled']:.1%}), "
           f"misses {misses}/{total['labelled']} ({misses / total['labelled']:.1%})")
+    print(f"  taken for the other species: {', '.join(confused) or 'none'}")
     return seconds
 
 

@@ -587,7 +587,9 @@ def test_fine_tuning_learns_from_cached_activations_and_resumes_the_same(tmp_pat
 
 
 def test_bench_pets_reads_both_layouts_leaves_out_a_samples_photos_and_scores_labelled_folders(tmp_path, capsys):
-    from bench.pets import PetFinder, labelled_pets, measure_species
+    from argparse import Namespace
+
+    from bench.pets import PetFinder, labelled_pets, measure_boxed, measure_species
 
     voc, sample = tmp_path / "voc", tmp_path / "sample"
     (voc / "images").mkdir(parents=True)
@@ -603,6 +605,16 @@ def test_bench_pets_reads_both_layouts_leaves_out_a_samples_photos_and_scores_la
         "Bengal_2,Bengal,cat,100,50,300,250,200,200,40000,451,300\n")
     assert [pet.name for pet in labelled_pets(voc, sample)] == ["Bengal_1"]
     assert [(pet.name, pet.species) for pet in labelled_pets(sample, None)] == [("Bengal_2", "cat")]
+    mislabelled = tmp_path / "mislabelled"  # Chelsea labelled a dog: the app finds a cat over her head
+    (mislabelled / "sample_annotations" / "csv").mkdir(parents=True)
+    (mislabelled / "sample_images" / "dogs").mkdir(parents=True)
+    Image.fromarray(skdata.chelsea()).save(mislabelled / "sample_images" / "dogs" / "chelsea.jpg")
+    (mislabelled / "sample_annotations" / "csv" / "bboxes.csv").write_text(
+        (sample / "sample_annotations" / "csv" / "bboxes.csv").read_text().replace("Bengal_2,Bengal,cat",
+                                                                                  "chelsea,Bengal,dog"))
+    measure_boxed(PetFinder(0.5, species_check=True), Namespace(data=mislabelled, exclude=None, shrink=0))
+    printed = capsys.readouterr().out
+    assert "failures: {'dog taken for a cat': 1}" in printed and "taken for the other species: chelsea" in printed
     photos = tmp_path / "photos"
     (photos / "cat").mkdir(parents=True)
     (photos / "dog").mkdir()
