@@ -66,8 +66,8 @@ class SpeciesProbe:
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(N, 1280) pooled features -> (N, 2) dog and cat probabilities."""
-        dog = 1 / (1 + np.exp(-(features.astype(np.float64) @ self.weights + self.bias)))
-        return np.stack([dog, 1 - dog], axis=1)
+        dog_logits = features.astype(np.float64) @ self.weights + self.bias
+        return softmax(np.stack([dog_logits, np.zeros_like(dog_logits)], axis=1))  # the logistic function, stable
 
 
 @dataclass(frozen=True)
