@@ -42,8 +42,9 @@ def opening_week(history: History, today: date) -> date:
 
 def report_week(history: History, text: str | None, today: date) -> date:
     """The Monday of the week a report shows, for the page and the API alike: the ISO week asked for
-    ("2026-W47"), else the opening week."""
-    return iso_week_monday(text) or opening_week(history, today)
+    ("2026-W47") unless it is still to come, else the opening week."""
+    asked = iso_week_monday(text)
+    return asked if asked is not None and asked <= week_start(today) else opening_week(history, today)
 
 
 def _within(days: np.ndarray, start: date, end: date) -> np.ndarray:

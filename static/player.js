@@ -21,6 +21,7 @@
   var now = document.getElementById("player-now");
   var note = document.getElementById("player-note");
   var tolerance = Number(stage.dataset.tolerance);
+  var until = Number(stage.dataset.until);  // the last analysed moment stands for the clip up to here (its end, or 0)
   var width = Number(stage.dataset.width) / 100, height = Number(stage.dataset.height) / 100;
   var video = null;  // the <video>, once the browser has shown it can play the file
   var drawn = null;  // which points the overlay shows now
@@ -34,7 +35,7 @@
     track.at = new Map(track.points.map(function (point) { return [point[0], point]; }));
   });
 
-  function momentAt(t) {  // the analysed moment nearest t (the earlier of two as near), if within the tolerance
+  function momentAt(t) {  // the analysed moment nearest t (the earlier of two as near), if within the tolerance (or past the last, up to until)
     var low = 0, high = moments.length - 1;
     if (high < 0) { return null; }
     while (low < high) {  // the first moment at or after t
@@ -42,7 +43,8 @@
       if (moments[middle] < t) { low = middle + 1; } else { high = middle; }
     }
     var best = low > 0 && t - moments[low - 1] <= Math.abs(moments[low] - t) ? low - 1 : low;
-    return Math.abs(moments[best] - t) <= tolerance ? moments[best] : null;
+    var holds = Math.abs(moments[best] - t) <= tolerance || (moments[best] < t && t <= until);
+    return holds ? moments[best] : null;
   }
 
   function svg(name, attributes, text) {

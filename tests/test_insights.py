@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ from insights.changes import change_point
 from insights.history import History
 from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
+from insights.report import report_week
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 from tests.conftest import csrf_token
@@ -161,6 +162,8 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
     bad = client.post(f"/subjects/{rex}/alerts", data=too_much, follow_redirects=True)
     assert "The alert was not added" in bad.get_data(as_text=True)
+    not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"}, follow_redirects=True)
+    assert "More than (%): Not a valid integer value.</" in not_a_number.get_data(as_text=True)  # its first reason
     with app.app_context():
         rule_id = db.session.scalar(db.select(AlertRule.id))
     assert bob_client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": csrf_token(bob_client, "/dashboard")}
@@ -197,6 +200,11 @@ def test_absurd_weeks_fall_back_to_last_week(app, client, alice):
     for week in ("9999-W52", "0001-W01", "2026-W99", "soon"):
         assert client.get(f"/subjects/{rex}/report?week={week}").status_code == 200
         assert client.get(f"/subjects/{rex}/report.png?week={week}").status_code == 200
+    history = History(DOG_EMOTIONS, [datetime(2026, 11, 18, 9)], np.array([mood(DOG_EMOTIONS, {"sad": 1.0})]), [1])
+    today = date(2026, 12, 2)  # a Wednesday; the only reading is two weeks before
+    assert report_week(history, "2026-W47", today) == date(2026, 11, 16)
+    assert report_week(history, "2026-W49", today) == date(2026, 11, 30)  # this week, though it has nothing yet
+    assert report_week(history, "2099-W01", today) == report_week(history, None, today) == date(2026, 11, 16)
 
 
 @pytest.mark.parametrize("name", ["$\\alpha^$", "$$", "Rex $5 and $6", "$\\undefined{x}$", "a_b^c$"])

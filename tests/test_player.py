@@ -14,6 +14,7 @@ from extensions import db
 from insights.clip import clip_story, stretches
 from models import Analysis, Detection
 from tests.conftest import upload
+from web.analyze import boxes_at, holds_until
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -173,6 +174,21 @@ def test_the_overlay_draws_the_boxes_of_one_analysed_frame_only(app, client, ali
     assert labels(gone + 0.4 * (came - gone)) == ["1"]
     assert labels(gone + 0.6 * (came - gone)) == ["2", "3"]
     assert labels(poster) == ["2", "3"] and labels(0) == ["1"]
+
+
+def test_the_last_analysed_frame_stands_for_the_end_of_the_clip(app, client, alice, early_face_video):
+    """The slider reaches the clip's end, up to a sampling step after its last analysed frame: the faces of that frame
+    stay drawn there ("nobody in sight" before), while a face that left earlier is not drawn after it left."""
+    face = {"title": "Face 1", "tag": 1, "points": [[t / 4, 0, 0, 1, 1, "happy", 0.9, False] for t in range(8)]}
+    assert holds_until([face], 2.0, 0.25 + 0.1875) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == 1
+    assert boxes_at([face], 2.0, 0.1875) == []  # without the reach, the end is too far from 1.75 s
+    face["points"] = face["points"][:5]  # gone after 1 s
+    assert holds_until([face], 2.0, 0.4375) == 0.0 and boxes_at([face], 2.0, 0.1875, 0.0) == []
+    analysis_id = analysed_video(app, client, early_face_video.read_bytes(), "early.mp4")
+    with app.app_context():
+        duration = db.session.get(Analysis, analysis_id).duration
+    page = client.get(f"/analyses/{analysis_id}?t={duration:.3f}").get_data(as_text=True)
+    assert [label.split(":")[0] for label in re.findall(r'class="overlay-label">(.*?)</text>', page)] == ["2", "3"]
 
 
 def test_the_original_is_served_with_its_type_and_byte_ranges(app, client, alice, bob_client, two_face_webm):

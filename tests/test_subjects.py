@@ -51,6 +51,8 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert add_subject(client, "Rex", "dog").status_code == 400
     page = client.get("/subjects").get_data(as_text=True)
     assert "Rex" in page and "Dog" in page
+    dragon = add_subject(client, "Smaug", "dragon")  # a tampered form: the kind's reason is shown beside it
+    assert dragon.status_code == 400 and 'id="kind-error"' in dragon.get_data(as_text=True)
 
 
 def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_faces, astronaut_jpeg,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import timedelta
 
@@ -29,7 +30,7 @@ from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import csrf_token, jpeg_bytes, upload
 
-HAPPY, SAD = HUMAN_EMOTIONS.index("happy"), HUMAN_EMOTIONS.index("sad")
+ANGRY, HAPPY, SAD = (HUMAN_EMOTIONS.index(name) for name in ("angry", "happy", "sad"))
 
 
 def one_hot_ish(index: int, sure: float) -> np.ndarray:
@@ -196,6 +197,25 @@ def test_an_alert_does_not_fire_from_unsure_readings_in_the_app(app, client, ali
     add_face_readings(app, alice, ana, sad, 3, uncertain=False)
     page = client.get("/dashboard").get_data(as_text=True)
     assert "in 3 of 3 appearances (100%)" in page and "6 unsure readings were not counted." in page
+
+
+def test_the_dashboards_charts_leave_unsure_readings_out_and_its_summary_counts_cats(app, client, alice):
+    """The distribution, trend and calendar count sure readings only, as the insights beside them do, and say how
+    many were left out; the line above them counts every face and animal found, cats (no emotion model) too."""
+    angry = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(ANGRY, 0.4))))
+    happy = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HAPPY, 0.9))))
+    add_face_readings(app, alice, None, angry, 3, uncertain=True)
+    add_face_readings(app, alice, None, happy, 2, uncertain=False)
+    with app.app_context():
+        cat = Analysis(user_id=alice, original_name="cat.jpg", stored_name=uuid.uuid4().hex, format="jpeg",
+                       width=10, height=10)
+        cat.detections.append(Detection(position=1, kind="cat", x1=0, y1=0, x2=5, y2=5, score=0.9, emotions={}))
+        db.session.add(cat)
+        db.session.commit()
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "5 faces, 1 cat in 6 analyses. 3 unsure readings were not counted." in page
+    assert re.search(r'<tr><th scope="row">[^<]+</th>.*<td>2</td></tr>', page)  # the trend table: 2 sure readings
+    assert 'class="emo-happy"><title>' in page and 'class="emo-angry"><title>' not in page  # the calendar
 
 
 def test_the_flag_reaches_the_api_and_the_page_and_old_analyses_still_render(app, client, alice, astronaut_jpeg):

@@ -21,6 +21,7 @@ from flask_admin.model.filters import BaseBooleanFilter
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
 from markupsafe import Markup
 
 from extensions import db
@@ -64,6 +65,7 @@ FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
+OWN_ACCOUNT = _l("Not your own account: another administrator, or the command line, can change or delete it.")
 
 
 def _yes_no(view, value: bool, name) -> str:
@@ -273,11 +275,25 @@ class UserAdmin(AdminOnly, ModelView):
         if other is not None and other is not form._obj:
             username.errors.append(gettext("That username is taken."))
             return False
-        return True
+        return self._keeps_own_rights(form)
+
+    @staticmethod
+    def _keeps_own_rights(form) -> bool:
+        """An administrator's own row keeps its administrator and active flags: unticking either would lock them out
+        of the back office (the only way back being another administrator or the command line)."""
+        if form._obj is None or form._obj.id != current_user.id:
+            return True
+        if form.is_admin.data and form.active.data:
+            return True
+        flash(str(OWN_ACCOUNT), "error")  # Flask-Admin's form shows no message under a check box
+        return False
 
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
         numbers = [number for number in map(row_id, ids) if number]
+        if False in values.values() and current_user.id in numbers:  # an action that takes a right away
+            numbers.remove(current_user.id)
+            flash(str(OWN_ACCOUNT), "error")
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
         for user in users:
             for name, value in values.items():
@@ -301,6 +317,8 @@ class UserAdmin(AdminOnly, ModelView):
                                                    "%(num)d users are now administrators.", count), is_admin=True)
 
     def on_model_delete(self, model: User) -> None:
+        if model.id == current_user.id:
+            raise ValidationError(str(OWN_ACCOUNT))  # Flask-Admin flashes it and deletes nothing
         g.orphaned_files = [path for analysis in model.analyses for path in analysis_files(analysis)]
 
     def after_model_delete(self, model: User) -> None:

@@ -128,13 +128,15 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     duration = analysis.duration or 0.0
     seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), duration)
     tracks = player_tracks(analysis.detections)
-    tolerance = 0.75 / (analysis.fps_sampled or 1.0)
+    step = 1.0 / (analysis.fps_sampled or 1.0)
+    tolerance = 0.75 * step
+    until = holds_until(tracks, duration, step + tolerance)
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
             "stories": {d.id: clip_story(d.timeline or [], d.summary["share"], bool(d.uncertain))
                         for d in classified},
-            "player_tracks": tracks, "tolerance": tolerance, "seconds": seconds,
-            "boxes_now": boxes_at(tracks, seconds, tolerance)}
+            "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
+            "boxes_now": boxes_at(tracks, seconds, tolerance, until)}
 
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
@@ -153,12 +155,20 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
             for d in tracks]
 
 
-def boxes_at(tracks: list[dict], seconds: float, tolerance: float) -> list[dict]:
-    """The tracks seen in the analysed frame nearest `seconds` (within `tolerance`; the earlier of two as near), as
-    the overlay draws them: never boxes from two analysed frames, so none of a track that is not in that frame."""
+def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
+    """Until when the last moment any track was seen stands for the clip: its end, when that moment lies within
+    `reach` (one sampling step and the tolerance) of the end, so no later frame was analysed; else never past it."""
+    last = max((point[0] for track in tracks for point in track["points"]), default=None)
+    return duration if last is not None and duration - last <= reach else 0.0
+
+
+def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float = 0.0) -> list[dict]:
+    """The tracks seen in the analysed frame nearest `seconds` (within `tolerance`, or after the last one up to
+    `until`; the earlier of two as near), as the overlay draws them: never boxes from two analysed frames, so none
+    of a track that is not in that frame."""
     moments = {point[0] for track in tracks for point in track["points"]}
     moment = min(moments, key=lambda t: (abs(t - seconds), t), default=None)
-    if moment is None or abs(moment - seconds) > tolerance:
+    if moment is None or (abs(moment - seconds) > tolerance and not moment < seconds <= until):
         return []
     shown = []
     for track in tracks:

@@ -62,8 +62,9 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 
 def _detections_query(subject: Subject | None):
-    query = db.select(Analysis.created_at, Detection.top, Detection.kind).join(Detection.analysis) \
-        .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))  # cats: no emotion model yet
+    """Every face and animal found (cats too: their top is None, no emotion model yet), with its unsure flag."""
+    query = db.select(Analysis.created_at, Detection.top, Detection.kind, Detection.uncertain) \
+        .join(Detection.analysis).where(Analysis.user_id == current_user.id)
     return query.where(Detection.subject_id == subject.id) if subject else query
 
 
@@ -77,8 +78,9 @@ def index():
     subject = owned_subject_or_404(subject_id) if subject_id else None
     no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     found = db.session.execute(_detections_query(subject)).all()
-    rows = [(created_at, top) for created_at, top, _ in found]
-    analysis_count = len({created_at for created_at, _ in rows}) if subject else db.session.scalar(
+    read = [row for row in found if row.top is not None]
+    rows = [(created_at, top) for created_at, top, _, uncertain in read if not uncertain]  # the charts: sure readings
+    analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
     tops_by_day: dict = defaultdict(list)
@@ -92,7 +94,9 @@ def index():
         subject=subject,
         subjects=current_user.subjects,
         analysis_count=analysis_count,
-        found_kinds=[kind for *_, kind in found],
+        found_kinds=[row.kind for row in found],
+        has_readings=bool(read),
+        unsure_count=len(read) - len(rows),
         distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                      highlight=distribution.most_common(1)[0][0] if distribution else None),
         columns=columns,
@@ -149,8 +153,8 @@ def add_alert(subject_id: int):
     if form is None:
         abort(404)
     if not form.validate_on_submit():
-        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(
-            f"{form[name].label.text}: {', '.join(errors)}" for name, errors in form.errors.items())), "error")
+        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(  # each field's first reason: the
+            f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items())), "error")  # others follow
         return redirect(url_for("dashboard.index", subject=subject.id)), 303
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))

@@ -76,7 +76,8 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
             db.session.get(Analysis, analysis_id).created_at = created_at
         for detection in db.session.scalars(db.select(Detection).where(Detection.analysis_id.in_(ids))):
             detection.subject = mia
-        tom = Subject(user_id=user.id, name="Tom", kind="cat")
+        tom = Subject(user_id=user.id, name="BartholomewFitzwilliamMontgomeryWorthingtonSmytheTheThird",
+                      kind="cat")  # 57 letters without a break: wrapped, not scrolled sideways on a phone
         db.session.add(Detection(analysis_id=ids[1], position=2, kind="cat", x1=300, y1=300, x2=500, y2=500,
                                  score=0.9, emotions={}, top=None, subject=tom))
         rule = AlertRule(subject=mia, emotion="happy", share=0.5, days=7)
