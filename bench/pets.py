@@ -2,6 +2,7 @@
 
     python -m bench.pets --data DIR [--exclude DIR] [--species-photos DIR] [--animal-free DIR --limit N]
                          [--shrink 200] [--ssd-only] [--head-weights FILE]
+                         [--species-probe FILE]
 
 DIR is an Oxford-IIIT Pet sample laid out as sample_images/{cats,dogs}/*.jpg with the head
 boxes in sample_annotations/csv/bboxes.csv (one labelled pet per photo; for example the
@@ -20,7 +21,8 @@ seed 0), and milliseconds per photo. The pets are found as the app finds them: t
 check of inference/pet_species.py (--ssd-only: the SSD alone). --shrink N first scales each photo down to
 N px on its longer side (small uploads). --head-weights FILE: another head-box regressor (`python -m
 training.pet_heads --first-set-out FILE` writes one that never saw the 370-photo sample, whose head boxes
-the shipped one was trained on).
+the shipped one was trained on). --species-probe FILE: another dog-or-cat probe (`python -m
+training.pet_species --out FILE`), to measure it before it ships.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from skimage import data as skdata
 
 from inference.detectors import Detection, SSDPetDetector
 from inference.pet_species import PetCropModel
-from inference.specs import PET_HEAD_WEIGHTS
+from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.tracking import covered_fraction
 from training.data import load_rgb
 from training.pet_heads import LabelledPet, csv_pets, xml_pets
@@ -56,9 +58,10 @@ def scaled_head(pet: LabelledPet, photo: np.ndarray) -> tuple[float, ...]:
 class PetFinder:
     """The app's pet path (SSD, then the species check), or the SSD alone; pets boxed by their bodies."""
 
-    def __init__(self, min_score: float, species_check: bool, head_weights: Path = PET_HEAD_WEIGHTS):
+    def __init__(self, min_score: float, species_check: bool, head_weights: Path = PET_HEAD_WEIGHTS,
+                 probe: Path = PET_SPECIES_WEIGHTS):
         self.detector = SSDPetDetector(min_score=min_score)
-        self.species = PetCropModel("cpu", weights=head_weights) if species_check else None
+        self.species = PetCropModel("cpu", weights=head_weights, probe=probe) if species_check else None
         self.name = self.detector.name + (f" + {self.species.name}" if self.species else "")
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
@@ -112,6 +115,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shrink", type=int, default=0, help="scale photos down to this longer side first")
     parser.add_argument("--ssd-only", action="store_true", help="without the species check")
     parser.add_argument("--head-weights", type=Path, default=PET_HEAD_WEIGHTS, help="the head-box regressor")
+    parser.add_argument("--species-probe", type=Path, default=PET_SPECIES_WEIGHTS, help="the dog-or-cat probe")
     return parser.parse_args()
 
 
@@ -160,7 +164,8 @@ def measure_species(detector: PetFinder, folder: Path, shrink: int) -> None:
 
 def main() -> None:
     args = parse_args()
-    detector = PetFinder(args.min_score, species_check=not args.ssd_only, head_weights=args.head_weights)
+    detector = PetFinder(args.min_score, species_check=not args.ssd_only, head_weights=args.head_weights,
+                         probe=args.species_probe)
     shrunk = f", photos shrunk to {args.shrink} px" if args.shrink else ""
     print(f"{detector.name}, min score {args.min_score}{shrunk}")
     seconds = measure_boxed(detector, args) if args.data else []

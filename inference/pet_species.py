@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.calibration import softmax
@@ -66,8 +67,8 @@ class SpeciesProbe:
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(N, 1280) pooled features -> (N, 2) dog and cat probabilities."""
-        dog_logits = features.astype(np.float64) @ self.weights + self.bias
-        return softmax(np.stack([dog_logits, np.zeros_like(dog_logits)], axis=1))  # the logistic function, stable
+        dog = expit(features.astype(np.float64) @ self.weights + self.bias)
+        return np.stack([dog, 1 - dog], axis=1)
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,11 @@ def pet_crop_info(weights: Path) -> dict:
 class PetCropModel:
     """Dog and cat probabilities and head boxes of pet crops, and the SSD's pets reviewed with them."""
 
-    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS):
+    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS,
+                 probe: Path = PET_SPECIES_WEIGHTS):
         self.runner = make_runner(lambda: pet_crop_net(weights), weights, device, backend)
         self.name = pet_crop_info(weights)["name"]
-        self.probe = SpeciesProbe()
+        self.probe = SpeciesProbe(probe)
 
     def read(self, crops: np.ndarray) -> CropReads:
         """What one pass says about uint8 RGB crops (N, 224, 224, 3)."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import expit
 
 from inference.calibration import load_calibration, softmax
 
@@ -73,7 +74,7 @@ class Readings(NamedTuple):
 
 @dataclass(frozen=True)
 class UncertaintyRule:
-    """score = sigmoid(intercept + coefficients . signals); unsure when score >= threshold."""
+    """score = expit(intercept + coefficients . signals); unsure when score >= threshold."""
 
     coefficients: tuple[float, ...]
     intercept: float
@@ -85,7 +86,7 @@ class UncertaintyRule:
 
     def score_signals(self, features: np.ndarray) -> np.ndarray:
         """The score of (N, FEATURES) signals."""
-        return 1 / (1 + np.exp(-(self.intercept + features @ np.asarray(self.coefficients))))
+        return expit(self.intercept + features @ np.asarray(self.coefficients))
 
     def unsure(self, scores: np.ndarray | float) -> np.ndarray | bool:
         return np.asarray(scores) >= self.threshold

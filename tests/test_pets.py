@@ -275,10 +275,10 @@ def test_the_folded_probe_gives_the_fitted_pipelines_probabilities(tmp_path):
 
 
 def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys):
-    """training.pet_species draws its photos by Kaggle's names, leaves out the held-out folder's, and writes a probe
-    the app loads that reads its training photos right."""
+    """training.pet_species draws its photos by Kaggle's names, leaves out the held-out folder's, adds every photo of
+    the breeds folder, and writes a probe the app loads that reads its training photos right."""
     from inference.pet_species import SpeciesProbe
-    from training.pet_species import drawn_photos, main, pet_crop, pooled_features
+    from training.pet_species import breed_photos, drawn_photos, main, pet_crop, pooled_features
 
     data, held_out = tmp_path / "train", tmp_path / "held-out"
     data.mkdir()
@@ -292,9 +292,19 @@ def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_o
     drawn = drawn_photos(data, held_out, 10, seed=1)
     assert sorted(path.name for path, kind in drawn if kind == "cat") == [f"cat.{n}.jpg" for n in range(5)]
     assert len(drawn) == 11 and drawn == drawn_photos(data, held_out, 10, seed=1)
+    breeds = tmp_path / "breeds"
+    for folder in (breeds / "dog" / "dingo", breeds / "cat" / "tabby"):
+        folder.mkdir(parents=True)
+    Image.fromarray(np.ascontiguousarray(dingo[4:, ::-1])).save(breeds / "dog" / "dingo" / "a.png")
+    Image.fromarray(dingo[:-4]).save(breeds / "dog" / "dingo" / "b.jpeg")
+    Image.fromarray(cat[:, 8:]).save(breeds / "cat" / "tabby" / "c.jpg")
+    (breeds / "dog" / "dingo" / "LICENSE.txt").write_text("not a photo")
+    assert [(path.name, kind) for path, kind in breed_photos(breeds)] == [("c.jpg", "cat"), ("a.png", "dog"),
+                                                                          ("b.jpeg", "dog")]
     out = tmp_path / "probe.json"
-    main(["--data", str(data), "--exclude", str(held_out), "--out", str(out), "--per-species", "10"])
-    assert "11 photos (6 dogs): 5-fold cross-validated accuracy" in capsys.readouterr().out
+    main(["--data", str(data), "--exclude", str(held_out), "--breeds", str(breeds), "--out", str(out),
+          "--per-species", "10"])
+    assert "14 photos (8 dogs): 5-fold cross-validated accuracy" in capsys.readouterr().out
     assert pet_crop(SSDPetDetector(), cat).shape == (1, INPUT_SIZE, INPUT_SIZE, 3)
     dog_probability = SpeciesProbe(out)(pooled_features([path for path, _ in drawn]))[:, 0]
     assert (dog_probability > 0.5).tolist() == [kind == "dog" for _, kind in drawn]

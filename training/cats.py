@@ -53,12 +53,12 @@ from inference.images import decode_image
 from inference.labels import CAT_EMOTIONS, DetectionKind
 from inference.specs import BACKBONE_FEATURES as FEATURES
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
+from training.data import IMAGE_SUFFIXES
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.dogs import cached, difference_hashes, fit_head, head_logits, near_duplicate_groups, similar_pairs
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 DOMESTIC_CAT_CLASSES = list(range(281, 286))  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 TABLE_VERSION = 2  # cached photo tables of an older layout are recomputed

@@ -1,14 +1,17 @@
 """Train the pets' dog-or-cat probe (inference/pet_species.py's vote) on photos of dogs and cats.
 
-    python -m training.pet_species --data DIR --exclude DIR --out inference/weights/pet_species.json
-                                   [--per-species 2500] [--seed 1]
+    python -m training.pet_species --data DIR --exclude DIR [--breeds DIR] --out inference/weights/pet_species.json
+                                   [--per-species N] [--seed 1]
 
 --data: photos named as in Kaggle's Dogs vs. Cats (Asirra) `train/`, cat.N.jpg and dog.N.jpg (for example the
 copy in the public repository 4GeeksAcademy/Deep-Learning-CarlosFS, `train/`, squashed to 200 x 200); only
 trained on, never shipped. --exclude: a folder with cat/ and dog/ sub-folders of photos held out to measure
-the vote (`python -m bench.pets --species-photos`), whose names are left out.
+the vote (`python -m bench.pets --species-photos`), whose names are left out. --breeds: more photos, of breeds
+the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them are added; for example a copy of
+Stanford Dogs by breed).
 
-1. --per-species photos of each species, drawn with --seed from the sorted names (cats first).
+1. Every photo not held out, or --per-species N of each species drawn with --seed from the sorted names (cats
+   first); and every --breeds photo.
 2. Each photo's crop as the app cuts it: the largest of the SSD's pet boxes (either species), else the whole
    photo, square with the body margin (inference.crops.pet_body_crops).
 3. Features: the pooled 1280 features of the app's pet-crop network (inference/pet_net.py, ImageNet
@@ -40,7 +43,7 @@ from inference.labels import DetectionKind
 from inference.pet_species import pet_crop_net
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
-from training.data import load_rgb
+from training.data import IMAGE_SUFFIXES, load_rgb
 
 DRAW_ORDER = (DetectionKind.CAT, DetectionKind.DOG)  # species drawn in this order; the probe's positive class: dog
 
@@ -49,22 +52,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="photos named cat.N.jpg and dog.N.jpg")
     parser.add_argument("--exclude", type=Path, help="held-out photos in cat/ and dog/: their names are left out")
+    parser.add_argument("--breeds", type=Path, help="more photos, in DIR/cat/BREED/ and DIR/dog/BREED/")
     parser.add_argument("--out", type=Path, default=PET_SPECIES_WEIGHTS)
-    parser.add_argument("--per-species", type=int, default=2500)
+    parser.add_argument("--per-species", type=int, default=0, help="photos drawn per species (0: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic regression")
     return parser.parse_args(argv)
 
 
 def drawn_photos(data: Path, exclude: Path | None, per_species: int, seed: int) -> list[tuple[Path, DetectionKind]]:
-    """--per-species photos of each species whose names are not among the held-out photos."""
+    """`per_species` photos of each species (0: all) whose names are not among the held-out photos."""
     held_out = {path.name for path in exclude.glob("*/*")} if exclude else set()
     draw = random.Random(seed)
     photos = []
     for kind in DRAW_ORDER:
         names = sorted(path.name for path in data.glob(f"{kind}.*") if path.name not in held_out)
-        photos += [(data / name, kind) for name in draw.sample(names, min(per_species, len(names)))]
+        photos += [(data / name, kind) for name in draw.sample(names, min(per_species or len(names), len(names)))]
     return photos
+
+
+def breed_photos(folder: Path) -> list[tuple[Path, DetectionKind]]:
+    """Every photo of DIR/cat/BREED/ and DIR/dog/BREED/, by species."""
+    return [(path, kind) for kind in DRAW_ORDER for path in sorted((folder / kind).glob("*/*"))
+            if path.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def pet_crop(detector: SSDPetDetector, rgb: np.ndarray) -> np.ndarray:
@@ -97,6 +107,7 @@ def folded(probe: Pipeline) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     photos = drawn_photos(args.data, args.exclude, args.per_species, args.seed)
+    photos += breed_photos(args.breeds) if args.breeds else []
     features = pooled_features([path for path, _ in photos])
     is_dog = np.array([kind == DetectionKind.DOG for _, kind in photos])
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=args.c, max_iter=3000))
