@@ -43,7 +43,7 @@
       if (moments[middle] < t) { low = middle + 1; } else { high = middle; }
     }
     var best = low > 0 && t - moments[low - 1] <= Math.abs(moments[low] - t) ? low - 1 : low;
-    var holds = Math.abs(moments[best] - t) <= tolerance || (moments[best] < t && t <= until);
+    var holds = Math.abs(moments[best] - t) <= tolerance || (best === moments.length - 1 && moments[best] < t && t <= until);
     return holds ? moments[best] : null;
   }
 

@@ -180,10 +180,12 @@ def test_the_last_analysed_frame_stands_for_the_end_of_the_clip(app, client, ali
     """The slider reaches the clip's end, up to a sampling step after its last analysed frame: the faces of that frame
     stay drawn there ("nobody in sight" before), while a face that left earlier is not drawn after it left."""
     face = {"title": "Face 1", "tag": 1, "points": [[t / 4, 0, 0, 1, 1, "happy", 0.9, False] for t in range(8)]}
-    assert holds_until([face], 2.0, 0.25 + 0.1875) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == 1
+    assert holds_until([face], 2.0, 1.5 * 0.25) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == 1
     assert boxes_at([face], 2.0, 0.1875) == []  # without the reach, the end is too far from 1.75 s
     face["points"] = face["points"][:5]  # gone after 1 s
-    assert holds_until([face], 2.0, 0.4375) == 0.0 and boxes_at([face], 2.0, 0.1875, 0.0) == []
+    assert holds_until([face], 2.0, 0.375) == 0.0 and boxes_at([face], 2.0, 0.1875, 0.0) == []
+    face["points"] = [[t, 0, 0, 1, 1, "happy", 0.9, False] for t in (0, 0.25, 1.75)]  # away from 0.5 s to 1.5 s
+    assert [bool(boxes_at([face], t, 0.1875, 2.0)) for t in (0.3, 1.0, 1.6, 2.0)] == [True, False, True, True]
     analysis_id = analysed_video(app, client, early_face_video.read_bytes(), "early.mp4")
     with app.app_context():
         duration = db.session.get(Analysis, analysis_id).duration

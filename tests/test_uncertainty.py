@@ -199,23 +199,41 @@ def test_an_alert_does_not_fire_from_unsure_readings_in_the_app(app, client, ali
     assert "in 3 of 3 appearances (100%)" in page and "6 unsure readings were not counted." in page
 
 
-def test_the_dashboards_charts_leave_unsure_readings_out_and_its_summary_counts_cats(app, client, alice):
-    """The distribution, trend and calendar count sure readings only, as the insights beside them do, and say how
-    many were left out; the line above them counts every face and animal found, cats (no emotion model) too."""
-    angry = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(ANGRY, 0.4))))
-    happy = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HAPPY, 0.9))))
-    add_face_readings(app, alice, None, angry, 3, uncertain=True)
-    add_face_readings(app, alice, None, happy, 2, uncertain=False)
+def add_cat(app, user_id: int) -> None:
+    """One photo analysis with one cat (no emotion model: no top emotion)."""
     with app.app_context():
-        cat = Analysis(user_id=alice, original_name="cat.jpg", stored_name=uuid.uuid4().hex, format="jpeg",
+        cat = Analysis(user_id=user_id, original_name="cat.jpg", stored_name=uuid.uuid4().hex, format="jpeg",
                        width=10, height=10)
         cat.detections.append(Detection(position=1, kind="cat", x1=0, y1=0, x2=5, y2=5, score=0.9, emotions={}))
         db.session.add(cat)
         db.session.commit()
+
+
+def bar_values(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<span class="bar-label">(\w+)</span>.*?<span class="bar-value">([^<]+)</span>', page,
+                           re.DOTALL))
+
+
+def test_the_dashboards_charts_leave_unsure_readings_out_and_its_summary_counts_cats(app, client, alice):
+    """The distribution, trend and calendar count the readings the insights beside them count (neither flagged unsure
+    nor weak) and say how many were left out; the line above them counts every face and animal found, cats too."""
+    flagged = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(ANGRY, 0.7))))
+    weak = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.35))))  # not flagged, worded "unsure"
+    happy = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HAPPY, 0.9))))
+    add_face_readings(app, alice, None, flagged, 3, uncertain=True)
+    add_face_readings(app, alice, None, weak, 2, uncertain=False)
+    add_face_readings(app, alice, None, happy, 2, uncertain=False)
+    add_cat(app, alice)
     page = client.get("/dashboard").get_data(as_text=True)
-    assert "5 faces, 1 cat in 6 analyses. 3 unsure readings were not counted." in page
-    assert re.search(r'<tr><th scope="row">[^<]+</th>.*<td>2</td></tr>', page)  # the trend table: 2 sure readings
-    assert 'class="emo-happy"><title>' in page and 'class="emo-angry"><title>' not in page  # the calendar
+    assert "7 faces, 1 cat in 8 analyses. 5 unsure readings were not counted." in page
+    assert {bar_values(page)[name] for name in ("angry", "sad")} == {"0"} and bar_values(page)["happy"] == "2"
+    assert 'class="emo-angry"><title>' not in page and 'class="emo-sad"><title>' not in page  # the calendar
+
+
+def test_a_dashboard_with_only_cats_says_what_was_found(app, client, alice):
+    add_cat(app, alice)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "1 cat in 1 analysis." in page and "Nothing to chart yet" in page and "No data yet" not in page
 
 
 def test_the_flag_reaches_the_api_and_the_page_and_old_analyses_still_render(app, client, alice, astronaut_jpeg):

@@ -7,8 +7,8 @@
 copy in the public repository 4GeeksAcademy/Deep-Learning-CarlosFS, `train/`, squashed to 200 x 200); only
 trained on, never shipped. --exclude: a folder with cat/ and dog/ sub-folders of photos held out to measure
 the vote (`python -m bench.pets --species-photos`), whose names are left out. --breeds: more photos, of breeds
-the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them are added; for example a copy of
-Stanford Dogs by breed).
+the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them are added, none checked against
+--exclude: take them from another set than the held-out photos; for example a copy of Stanford Dogs by breed).
 
 1. Every photo not held out, or --per-species N of each species drawn with --seed from the sorted names (cats
    first); and every --breeds photo.

@@ -65,7 +65,8 @@ FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
-OWN_ACCOUNT = _l("Not your own account: another administrator, or the command line, can change or delete it.")
+OWN_ACCOUNT = _l("You cannot deactivate, demote or delete your own account: another administrator, or the command "
+                 "line, can.")
 
 
 def _yes_no(view, value: bool, name) -> str:
@@ -292,7 +293,7 @@ class UserAdmin(AdminOnly, ModelView):
         """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
         numbers = [number for number in map(row_id, ids) if number]
         if False in values.values() and current_user.id in numbers:  # an action that takes a right away
-            numbers.remove(current_user.id)
+            numbers = [number for number in numbers if number != current_user.id]
             flash(str(OWN_ACCOUNT), "error")
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
         for user in users:

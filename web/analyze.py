@@ -4,6 +4,7 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
+import math
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_gettext as _l
@@ -126,11 +127,12 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     """What a video's page shows besides its bars: timelines, shares of time, each track's story, and the
     player's overlay data at the time asked for (?t=SECONDS, so the frame links work without scripts)."""
     duration = analysis.duration or 0.0
-    seconds = min(max(request.args.get("t", 0.0, type=float), 0.0), duration)
+    asked = request.args.get("t", 0.0, type=float)
+    seconds = min(max(asked, 0.0), duration) if math.isfinite(asked) else 0.0
     tracks = player_tracks(analysis.detections)
     step = 1.0 / (analysis.fps_sampled or 1.0)
     tolerance = 0.75 * step
-    until = holds_until(tracks, duration, step + tolerance)
+    until = holds_until(tracks, duration, 1.5 * step)
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
             "stories": {d.id: clip_story(d.timeline or [], d.summary["share"], bool(d.uncertain))
@@ -157,7 +159,8 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
 
 def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
     """Until when the last moment any track was seen stands for the clip: its end, when that moment lies within
-    `reach` (one sampling step and the tolerance) of the end, so no later frame was analysed; else never past it."""
+    `reach` of it (a sampling step and up to half a step for the frames' own timing: no later frame was sampled);
+    else never past it."""
     last = max((point[0] for track in tracks for point in track["points"]), default=None)
     return duration if last is not None and duration - last <= reach else 0.0
 
@@ -168,7 +171,7 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
     of a track that is not in that frame."""
     moments = {point[0] for track in tracks for point in track["points"]}
     moment = min(moments, key=lambda t: (abs(t - seconds), t), default=None)
-    if moment is None or (abs(moment - seconds) > tolerance and not moment < seconds <= until):
+    if moment is None or (abs(moment - seconds) > tolerance and not max(moments) == moment < seconds <= until):
         return []
     shown = []
     for track in tracks:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import contains_eager
 from wtforms import SelectChoice
 
 from extensions import db
-from inference.labels import ALL_EMOTIONS
+from inference.labels import ALL_EMOTIONS, reading_certainty
 from insights.report import ChartWords, Layout, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
@@ -62,8 +62,9 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 
 def _detections_query(subject: Subject | None):
-    """Every face and animal found (cats too: their top is None, no emotion model yet), with its unsure flag."""
-    query = db.select(Analysis.created_at, Detection.top, Detection.kind, Detection.uncertain) \
+    """Every face and animal found (cats too: their top is None, no emotion model yet), with what says whether
+    its reading is unsure."""
+    query = db.select(Analysis.created_at, Detection.top, Detection.kind, Detection.emotions, Detection.uncertain) \
         .join(Detection.analysis).where(Analysis.user_id == current_user.id)
     return query.where(Detection.subject_id == subject.id) if subject else query
 
@@ -79,7 +80,8 @@ def index():
     no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     found = db.session.execute(_detections_query(subject)).all()
     read = [row for row in found if row.top is not None]
-    rows = [(created_at, top) for created_at, top, _, uncertain in read if not uncertain]  # the charts: sure readings
+    rows = [(row.created_at, row.top) for row in read  # the charts: the readings the insights count (not unsure)
+            if reading_certainty(row.emotions[row.top], row.uncertain) != "unsure"]
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
@@ -153,8 +155,8 @@ def add_alert(subject_id: int):
     if form is None:
         abort(404)
     if not form.validate_on_submit():
-        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(  # each field's first reason: the
-            f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items())), "error")  # others follow
+        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(  # each field's first reason only
+            f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items())), "error")
         return redirect(url_for("dashboard.index", subject=subject.id)), 303
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
