@@ -292,6 +292,7 @@ def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_o
     drawn = drawn_photos(data, held_out, 10, seed=1)
     assert sorted(path.name for path, kind in drawn if kind == "cat") == [f"cat.{n}.jpg" for n in range(5)]
     assert len(drawn) == 11 and drawn == drawn_photos(data, held_out, 10, seed=1)
+    assert sorted(drawn_photos(data, held_out, 0, seed=2)) == sorted(drawn)  # 0: every photo not held out
     breeds = tmp_path / "breeds"
     for folder in (breeds / "dog" / "dingo", breeds / "cat" / "tabby"):
         folder.mkdir(parents=True)

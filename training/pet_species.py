@@ -1,7 +1,7 @@
 """Train the pets' dog-or-cat probe (inference/pet_species.py's vote) on photos of dogs and cats.
 
     python -m training.pet_species --data DIR --exclude DIR [--breeds DIR] --out inference/weights/pet_species.json
-                                   [--per-species N] [--seed 1]
+                                   [--per-species 2500] [--seed 1]
 
 --data: photos named as in Kaggle's Dogs vs. Cats (Asirra) `train/`, cat.N.jpg and dog.N.jpg (for example the
 copy in the public repository 4GeeksAcademy/Deep-Learning-CarlosFS, `train/`, squashed to 200 x 200); only
@@ -10,8 +10,8 @@ the vote (`python -m bench.pets --species-photos`), whose names are left out. --
 the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them are added, none checked against
 --exclude: take them from another set than the held-out photos; for example a copy of Stanford Dogs by breed).
 
-1. Every photo not held out, or --per-species N of each species drawn with --seed from the sorted names (cats
-   first); and every --breeds photo.
+1. --per-species photos of each species (0: every one not held out), drawn with --seed from the sorted names
+   (cats first); and every --breeds photo.
 2. Each photo's crop as the app cuts it: the largest of the SSD's pet boxes (either species), else the whole
    photo, square with the body margin (inference.crops.pet_body_crops).
 3. Features: the pooled 1280 features of the app's pet-crop network (inference/pet_net.py, ImageNet
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--exclude", type=Path, help="held-out photos in cat/ and dog/: their names are left out")
     parser.add_argument("--breeds", type=Path, help="more photos, in DIR/cat/BREED/ and DIR/dog/BREED/")
     parser.add_argument("--out", type=Path, default=PET_SPECIES_WEIGHTS)
-    parser.add_argument("--per-species", type=int, default=0, help="photos drawn per species (0: all)")
+    parser.add_argument("--per-species", type=int, default=2500, help="photos drawn per species (0: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic regression")
     return parser.parse_args(argv)
