@@ -232,15 +232,18 @@ def analyze_file(path: Path) -> Analysis:
     return photo_analysis(None, result, path.name, path.name)
 
 
+def within_video(analysis: Analysis, seconds: float) -> float:
+    """A time asked for, clamped to the video (not a number: its start)."""
+    return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), analysis.duration or 0.0)
+
+
 def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
     the first frame). Raises NotFound when the video's file is gone."""
     path = storage.upload_path(analysis.stored_name)
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
-    duration = analysis.duration or 0.0
-    seconds = min(max(seconds, 0.0), duration) if not math.isnan(seconds) else 0.0
-    rgb = read_frame_at(path, seconds)
+    rgb = read_frame_at(path, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 

@@ -4,7 +4,6 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
-import math
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_gettext as _l
@@ -20,7 +19,8 @@ from messages import N_
 from models import Analysis, Detection, JobStatus, Media
 from services import explanations, identity, storage, subjects
 from services.access import detection_at, owned, viewable_analysis
-from services.analyses import accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg
+from services.analyses import (accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg,
+                               within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
@@ -127,8 +127,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     """What a video's page shows besides its bars: timelines, shares of time, each track's story, and the
     player's overlay data at the time asked for (?t=SECONDS, so the frame links work without scripts)."""
     duration = analysis.duration or 0.0
-    asked = request.args.get("t", 0.0, type=float)
-    seconds = min(max(asked, 0.0), duration) if math.isfinite(asked) else 0.0
+    seconds = within_video(analysis, request.args.get("t", 0.0, type=float))
     tracks = player_tracks(analysis.detections)
     step = 1.0 / (analysis.fps_sampled or 1.0)
     tolerance = 0.75 * step
