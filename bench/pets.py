@@ -151,15 +151,18 @@ def measure_species(detector: PetFinder, folder: Path, shrink: int) -> None:
     """Prints, for photos of one labelled pet without boxes, how many show a pet of the right species, only
     the other species, or none."""
     for species, other in (("cat", "dog"), ("dog", "cat")):
-        tally = Counter()
+        tally, confused = Counter(), []
         paths = sorted((folder / species).glob("*.jpg"))
         if not paths:
             continue
         for path in paths:
             kinds = {found.kind for found in detector.detect(load_rgb(path, shrink))}
-            tally[species if species in kinds else (other if kinds else "none")] += 1
+            outcome = species if species in kinds else (other if kinds else "none")
+            tally[outcome] += 1
+            confused += [path.stem] if outcome == other else []
         print(f"  {species} photos ({folder.name}): a {species} found in {tally[species]}/{len(paths)} "
-              f"({tally[species] / len(paths):.1%}), only a {other} in {tally[other]}, no pet in {tally['none']}")
+              f"({tally[species] / len(paths):.1%}), only a {other} in {tally[other]}"
+              f"{' (' + ', '.join(confused) + ')' if confused else ''}, no pet in {tally['none']}")
 
 
 def main() -> None:

@@ -18,14 +18,15 @@ NAME_LENGTH = Subject.name.type.length
 
 def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
-    empty or too long name or an unknown kind, Conflict for a name the user already gave another subject."""
+    empty or too long name or an unknown kind, Conflict for a name the user already gave another subject (in
+    any case)."""
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_LENGTH:
         raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
     if not isinstance(kind, str) or kind not in tuple(SubjectKind):
         raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
-    if db.session.scalar(db.select(Subject.id).filter_by(user_id=user.id, name=name)) is not None:
-        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name))
+    if (taken := name_in_use(user, name)) is not None:
+        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=taken))
     subject = Subject(user=user, name=name, kind=kind)
     db.session.add(subject)
     try:
@@ -34,6 +35,14 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
         db.session.rollback()
         raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name)) from None
     return subject
+
+
+def name_in_use(user: User, name: str) -> str | None:
+    """The user's subject name that equals `name` ignoring case ("Rex" and "rex" are one name), or None. Compared
+    in Python: SQLite's lower() folds only ASCII letters."""
+    folded = name.casefold()
+    existing = db.session.scalars(db.select(Subject.name).filter_by(user_id=user.id))
+    return next((taken for taken in existing if taken.casefold() == folded), None)
 
 
 def delete_subject(subject: Subject) -> None:

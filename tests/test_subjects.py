@@ -49,6 +49,10 @@ def analysis_of(response) -> int:
 def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert add_subject(client, "Rex", "dog").status_code == 302
     assert add_subject(client, "Rex", "dog").status_code == 400
+    other_case = add_subject(client, "rEX", "cat")  # one name in any case: "Rex" the dog and "rex" the cat confuse
+    assert other_case.status_code == 400 and "called Rex." in other_case.get_data(as_text=True)
+    assert add_subject(client, "Émile", "person").status_code == 302
+    assert add_subject(client, "éMILE", "person").status_code == 400
     page = client.get("/subjects").get_data(as_text=True)
     assert "Rex" in page and "Dog" in page
     dragon = add_subject(client, "Smaug", "dragon")  # a tampered form: the kind's reason is shown beside it
