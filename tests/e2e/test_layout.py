@@ -1,5 +1,6 @@
 """Every main page at desktop (1280 px) and phone (390 px) width, in Chromium: no sideways scrolling, nothing cut
-off, readable chart labels, WCAG contrast for text, chart marks and the focus ring (tests/e2e/audit.js).
+off, readable chart labels, WCAG contrast for text, chart marks and the focus ring (tests/e2e/audit.js). On a phone
+the header is one row, its links behind a Menu button that opens without JavaScript, each 44 px tall.
 
 A screenshot of each page and width is saved in SCREENS (the system's temporary folder; overwritten by each run),
 to be looked at."""
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from bench.clips import moving_faces_frames, write_video
 from extensions import db
@@ -27,6 +28,7 @@ from tests.conftest import jpeg_bytes, login, make_user, upload
 AUDIT = (Path(__file__).parent / "audit.js").read_text()
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 MIN_FONT_PX = 11
+MIN_TAP_PX = 44  # the height of each link in the phone's header menu
 SCREENS = Path(tempfile.gettempdir()) / "moodlens-e2e-layout"
 TAB_STOPS = 12  # focus rings checked per page, from the top
 
@@ -159,3 +161,47 @@ def test_main_pages_fit_and_read_well(live_app, browser, astronaut, tmp_path, vi
                 if (found := audit_page(page, base + path, SCREENS / f"{viewport}-{name}.png"))}
     context.close()
     assert not problems, f"screenshots in {SCREENS}: {problems}"
+
+
+@pytest.mark.parametrize("scripts", [True, False])
+def test_the_phone_header_is_one_row_and_its_menu_opens(live_app, browser, scripts):
+    """At 390 px, with and without JavaScript: the closed header is the brand and the Menu button; the button opens
+    by keyboard and by touch, and every link below it is whole, tall enough to tap, and works."""
+    base = live_app[1]  # the fixture made the admin "admin": the longest header
+    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True,
+                                  java_script_enabled=scripts)
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "admin password")
+    page.click("input[type=submit]")
+    page.goto(base + "/analyses")
+    assert page.locator(".site-header").bounding_box()["height"] < 80, "the closed header is more than one row"
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav).to_be_hidden()
+    menu = page.locator(".site-header summary")
+    expect(menu).to_have_text("Menu")
+    menu.focus()
+    page.keyboard.press("Enter")  # by keyboard
+    expect(nav).to_be_visible()
+    items = nav.locator("a, button")
+    assert items.count() == 9  # Analyse ... Admin, Face recognition, Password, Log out, the language
+    for item in items.all():
+        box = item.bounding_box()
+        right = box["x"] + box["width"]
+        assert box["height"] >= MIN_TAP_PX and box["x"] >= 0 and right <= VIEWPORTS["phone"]["width"], (
+            item.inner_text(), box)
+    expect(nav.get_by_role("link", name="History")).to_have_attribute("aria-current", "page")
+    SCREENS.mkdir(exist_ok=True)
+    problems = audit_page(page, None, SCREENS / f"phone-menu-{'script' if scripts else 'server'}.png")
+    assert not problems, f"screenshots in {SCREENS}: {problems}"
+    menu.tap()
+    expect(nav).to_be_hidden()
+    menu.tap()
+    nav.get_by_role("link", name="Dashboard").tap()
+    page.wait_for_url(base + "/dashboard")
+    assert page.locator(".site-header").bounding_box()["height"] < 80
+    menu.tap()
+    nav.get_by_role("button", name="Log out admin").tap()  # still the POST form with its CSRF token
+    expect(page.locator(".flash")).to_have_text("You are logged out.")
+    context.close()
