@@ -4,7 +4,9 @@ analyse a file for the CLI without storing it, list a user's history, delete wit
 from __future__ import annotations
 
 import math
+import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,6 @@ from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
 import jobs
 from extensions import db
@@ -34,9 +35,19 @@ MISSING_UPLOAD = N_("The uploaded file is missing from the server's storage.")
 MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
 
 
+NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
+JOINER = "\u200d"  # kept: it holds emoji such as a service dog together
+
+
 def clean_original_name(name: str | None) -> str:
-    """A display-safe version of the client's file name (never used as a path)."""
-    cleaned = secure_filename(name or "") or "upload"
+    """A display-safe version of the client's file name (never used as a path): its last path part, in any
+    script ("얼굴 사진.jpg" stays), without control, invisible or bidirectional-override characters, the
+    characters Windows refuses in names, runs of spaces, or a leading dot, space or spreadsheet formula sign
+    (the name goes into CSV exports); at most 120 characters, keeping the suffix."""
+    last_part = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
+    kept = "".join(char for char in " ".join(last_part.split()).translate(NOT_IN_NAMES)
+                   if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    cleaned = kept.strip().lstrip(" .=+-@") or "upload"
     stem, dot, suffix = cleaned.rpartition(".")
     if len(cleaned) > 120:
         cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:120]

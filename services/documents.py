@@ -80,8 +80,7 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
     }
     if analysis.id is not None:
         document["files"] = file_urls(analysis)
-    if JobStatus(analysis.status).active:
-        document["progress"] = analysis.progress
+    document["progress"] = 1.0 if analysis.status == JobStatus.DONE else analysis.progress
     if analysis.status == JobStatus.FAILED:
         document["error"] = analysis.error
     suggested = suggestions(analysis) if reader is not None and reader.id == analysis.user_id else {}

@@ -56,12 +56,21 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
 
 
 def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, float, int, np.ndarray]]:
-    """(analysis id, seconds, transitions, share of time per emotion) of the subject's video tracks."""
+    """(analysis id, seconds, transitions, share of time per emotion) of each video the subject appears in: one
+    clip per video, its tracks of the subject together (a dog that leaves the frame and comes back is two tracks
+    of one clip), their shares weighted by their seconds."""
     query = _classified_appearances(subject).where(Analysis.media == Media.VIDEO) \
         .add_columns(Analysis.id, Detection.summary, Detection.transitions)
-    return [(analysis_id, float(summary.get("duration") or 0.0), len(transitions or []),
-             np.array([summary.get("share", {}).get(label, 0.0) for label in classes]))
-            for analysis_id, summary, transitions in db.session.execute(query) if summary]
+    tracks: dict[int, list[tuple[float, int, np.ndarray]]] = {}
+    for analysis_id, summary, transitions in db.session.execute(query):
+        if summary:
+            tracks.setdefault(analysis_id, []).append((
+                float(summary.get("duration") or 0.0), len(transitions or []),
+                np.array([summary.get("share", {}).get(label, 0.0) for label in classes])))
+    return [(analysis_id, sum(seconds for seconds, _, _ in parts), sum(changes for _, changes, _ in parts),
+             np.average([share for *_, share in parts], axis=0,
+                        weights=[max(seconds, 1e-6) for seconds, _, _ in parts]))
+            for analysis_id, parts in tracks.items()]
 
 
 def subject_insights(subject: Subject) -> dict:

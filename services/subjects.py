@@ -4,6 +4,8 @@ the API alike: a subject's appearances are detections of its kind only (SubjectK
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -18,11 +20,13 @@ NAME_LENGTH = Subject.name.type.length
 
 def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
-    empty or too long name or an unknown kind, Conflict for a name the user already gave another subject (in
+    empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case)."""
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_LENGTH:
         raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
+    if not readable(name):
+        raise Refused(Phrase(N_("Give a name with letters one can see, and no control characters.")))
     if not isinstance(kind, str) or kind not in tuple(SubjectKind):
         raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
     if (taken := name_in_use(user, name)) is not None:
@@ -35,6 +39,14 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
         db.session.rollback()
         raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name)) from None
     return subject
+
+
+def readable(name: str) -> bool:
+    """Whether a name shows: no control, surrogate or private-use character, and at least one character that is
+    neither a space nor invisible (a zero-width space alone is no name; a joiner inside an emoji is fine)."""
+    categories = [unicodedata.category(char) for char in name]
+    return (not any(category in ("Cc", "Cs", "Co") for category in categories)
+            and any(category[0] not in "ZC" for category in categories))
 
 
 def name_in_use(user: User, name: str) -> str | None:

@@ -127,7 +127,8 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
     duplicate = create_subject(client, ann, "Rex", "dog")
     assert duplicate.status_code == 409 and "Rex" in duplicate.json["error"]
     for body in ({"name": "", "kind": "dog"}, {"name": "x" * 65}, {"name": "Ok", "kind": "horse"},
-                 {"name": 7}, {"name": "Ok", "kind": ["dog"]}, ["Rex"]):
+                 {"name": 7}, {"name": "Ok", "kind": ["dog"]}, ["Rex"], {"name": "\u200b"}, {"name": "a\u0000b"},
+                 {"name": "Tab\there"}, {"name": " \u2060\u00a0"}):
         refused = client.post("/api/v1/subjects", headers=ann, json=body)
         assert refused.status_code == 400 and refused.json["error"], body
     assert client.post("/api/v1/subjects", headers=ann, data="name=Rex").status_code == 400
@@ -156,8 +157,14 @@ def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(client, api_users
 
     wrong_kind = client.put(url, headers=ann, json={"subject": rex})
     assert wrong_kind.status_code == 400 and "Rex is a dog" in wrong_kind.json["error"]
-    for body in ({"subject": bens}, {"subject": "1"}, {"subject": True}, {"subject": 2**70}, [eileen]):
+    for body in ({"subject": bens}, {"subject": "1"}, {"subject": True}, {"subject": 2**70}, [eileen], {},
+                 {"subjekt": None}):  # a missing "subject" is refused: only an explicit null unassigns
         assert client.put(url, headers=ann, json=body).status_code == 400, body
+    nested = "[" * 100_000 + "]" * 100_000  # deeper than the JSON decoder's recursion: a 400 like any bad JSON
+    for send in (client.put, client.post):
+        refused = send(url if send == client.put else "/api/v1/subjects", headers=ann, data=nested,
+                       content_type="application/json")
+        assert refused.status_code == 400 and "JSON object" in refused.json["error"]
     assert client.put(url, headers=ben, json={"subject": bens}).status_code == 404
     assert client.put(f"/api/v1/analyses/{analysis_id}/detections/9/subject", headers=ann,
                       json={"subject": eileen}).status_code == 404

@@ -12,6 +12,7 @@ from PIL import Image
 
 from extensions import db
 from models import Analysis
+from services.analyses import clean_original_name
 from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
 
 
@@ -109,6 +110,15 @@ def test_hostile_file_names_are_cleaned_and_never_used_as_paths(app, client, ali
         assert analysis.stored_name.endswith(".jpeg") and len(analysis.stored_name) == 32 + 5
     stored = {path.name for path in upload_files(app)}
     assert stored == {analysis.stored_name, analysis.thumb_name}
+
+
+@pytest.mark.parametrize("sent, shown", [("얼굴 사진 😀 ünïcødé.jpg", "얼굴 사진 😀 ünïcødé.jpg"),
+                                         ("../../etc/passwd.jpg", "passwd.jpg"), ("C:\\photos\\me.png", "me.png"),
+                                         ("=HYPERLINK(1).jpg", "HYPERLINK(1).jpg"), ("a\u202egpj.exe", "agpj.exe"),
+                                         ("  tabs\tand\n lines .jpg", "tabs and lines .jpg"), ("...", "upload"),
+                                         ("dog \U0001f415\u200d\U0001f9ba.jpg", "dog \U0001f415\u200d\U0001f9ba.jpg")])
+def test_file_names_keep_their_script_and_lose_what_could_mislead(sent, shown):
+    assert clean_original_name(sent) == shown
 
 
 def test_unwritable_upload_folder_gives_a_clear_error_and_no_rows(app, client, alice, astronaut_jpeg,

@@ -355,3 +355,26 @@ def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_tur
         figure = _draw(plt, week, ChartWords(title="Rex", emotions=names), {})
         assert [text.get_rotation() for text in figure.axes[1].texts] == [rotation, rotation]
         plt.close(figure)
+
+
+def test_a_dog_that_leaves_a_video_and_comes_back_is_one_clip_of_its_patterns(app, alice):
+    """Its tracks in one video make one clip: seconds and changes added, shares weighted by seconds."""
+    from services.insights import video_clips
+
+    rex = make_subject(app, alice, "Rex")
+    with app.app_context():
+        video = Analysis(user_id=alice, media="video", status="done", original_name="walk.mp4",
+                         stored_name=uuid.uuid4().hex, format="mp4", width=64, height=64, duration=4.0)
+        for track, (seconds, happy, changes) in enumerate([(1.0, 1.0, 0), (3.0, 0.0, 2)], start=1):
+            share = {"happy": happy, "sad": 1 - happy}
+            video.detections.append(Detection(
+                position=track, track_id=track, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, subject_id=rex,
+                emotions=share, top=max(share, key=share.get), summary={"duration": seconds, "share": share},
+                transitions=[{"t": 0.5, "from": "sad", "to": "happy"}] * changes))
+        db.session.add(video)
+        db.session.commit()
+        clips, video_id = video_clips(db.session.get(Subject, rex), DOG_EMOTIONS), video.id
+    assert len(clips) == 1
+    analysis_id, seconds, changes, shares = clips[0]
+    assert analysis_id == video_id and seconds == 4.0 and changes == 2
+    assert dict(zip(DOG_EMOTIONS, shares.round(3))) == {"angry": 0, "happy": 0.25, "relaxed": 0, "sad": 0.75}

@@ -53,6 +53,9 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert other_case.status_code == 400 and "called Rex." in other_case.get_data(as_text=True)
     assert add_subject(client, "Émile", "person").status_code == 302
     assert add_subject(client, "éMILE", "person").status_code == 400
+    assert add_subject(client, "Rex 🐕\u200d🦺", "dog").status_code == 302  # a joiner inside an emoji is fine
+    invisible = add_subject(client, "\u200b\u200b", "person")
+    assert invisible.status_code == 400 and "letters one can see" in invisible.get_data(as_text=True)
     page = client.get("/subjects").get_data(as_text=True)
     assert "Rex" in page and "Dog" in page
     dragon = add_subject(client, "Smaug", "dragon")  # a tampered form: the kind's reason is shown beside it

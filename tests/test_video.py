@@ -109,7 +109,8 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
         finally:
             jobs.report_progress = original
     assert seen and seen == sorted(seen) and seen[-1] < 1
-    assert client.get(f"/api/v1/analyses/{analysis_id}").json["status"] == "done"
+    finished = client.get(f"/api/v1/analyses/{analysis_id}").json
+    assert finished["status"] == "done" and finished["progress"] == 1  # a client polling progress sees it end
 
 
 def test_faceless_video_says_no_faces(client, alice, faceless_video):

@@ -126,8 +126,12 @@ def explanation(analysis_id: int, position: int):
 
 
 def _json_object() -> dict:
-    """The request's JSON body, which must be an object."""
-    body = request.get_json(silent=True)
+    """The request's JSON body, which must be an object (a body nested too deep for the decoder is refused like
+    any other bad JSON)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
     if not isinstance(body, dict):
         abort(400, description="Send a JSON object (Content-Type: application/json).")
     return body
@@ -174,8 +178,10 @@ def assign_subject(analysis_id: int, position: int):
     of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
     detection = detection_at(analysis, position)
-    subject_id = _json_object().get("subject")
-    if subject_id is not None and (isinstance(subject_id, bool) or not isinstance(subject_id, int)):
+    body = _json_object()
+    subject_id = body.get("subject")
+    if "subject" not in body or (subject_id is not None and (isinstance(subject_id, bool)
+                                                             or not isinstance(subject_id, int))):
         abort(400, description='"subject" is a subject id or null.')
     subjects.assign(detection, subject_id)
     return jsonify(found_document(detection))
