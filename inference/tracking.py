@@ -1,8 +1,11 @@
 """Greedy IoU tracking of detections across sampled video frames.
 
 Each detection is matched to the live track whose last box overlaps it most
-(IoU above a threshold); unmatched detections start new tracks, and a track
-that has not been seen for `max_gap` sampled frames ends.
+(IoU above a threshold). What is left is matched by distance: a detection whose
+centre lies within `max_jump` box sizes of a left-over track's last box, of a
+similar size, continues it (a dog running or a panning camera moves a box further
+between two sampled frames than any overlap allows). Unmatched detections start
+new tracks, and a track that has not been seen for `max_gap` sampled frames ends.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ def intersection(a: Box, b: Box) -> float:
 def covered_fraction(inner: Box, outer: Box) -> float:
     """How much of box `inner` lies inside box `outer` (a labelled head inside a detection, say)."""
     return intersection(inner, outer) / max(1e-9, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+
+
+def jump(a: Box, b: Box) -> float:
+    """How far apart two boxes' centres are, in box sizes (the mean of their areas' square roots); infinite when
+    one is more than twice the other's size (not the same subject seen again)."""
+    sizes = [max(1e-9, (box[2] - box[0]) * (box[3] - box[1])) ** 0.5 for box in (a, b)]
+    if max(sizes) > 2 * min(sizes):
+        return float("inf")
+    distance = ((a[0] + a[2] - b[0] - b[2]) ** 2 + (a[1] + a[3] - b[1] - b[3]) ** 2) ** 0.5 / 2
+    return distance / (sum(sizes) / 2)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -46,27 +59,21 @@ class Track:
 class IoUTracker:
     """Assigns a track id to every detection, frame by frame."""
 
-    def __init__(self, min_iou: float = 0.3, max_gap: int = 8):
+    def __init__(self, min_iou: float = 0.3, max_gap: int = 8, max_jump: float = 1.0):
         self.min_iou = min_iou
         self.max_gap = max_gap
+        self.max_jump = max_jump
         self.tracks: list[Track] = []
 
     def update(self, frame_index: int, boxes: list[Box], kinds: list[str]) -> list[int]:
         """Match this frame's boxes to tracks; returns the track id of each box, in order."""
         live = [t for t in self.tracks if frame_index - t.last_frame <= self.max_gap]
-        pairs = sorted(
-            ((iou(box, track.boxes[-1]), b, track) for b, box in enumerate(boxes) for track in live
-             if track.kind == kinds[b]),
-            key=lambda pair: pair[0], reverse=True,
-        )
+        candidates = [(b, box, track) for b, box in enumerate(boxes) for track in live if track.kind == kinds[b]]
         assigned: dict[int, Track] = {}
-        used: set[int] = set()
-        for overlap, b, track in pairs:
-            if overlap < self.min_iou:
-                break
-            if b not in assigned and track.track_id not in used:
-                assigned[b] = track
-                used.add(track.track_id)
+        by_overlap = [(-iou(box, track.boxes[-1]), b, track) for b, box, track in candidates]
+        self._assign(by_overlap, -self.min_iou, assigned)
+        by_distance = [(jump(box, track.boxes[-1]), b, track) for b, box, track in candidates]
+        self._assign(by_distance, self.max_jump, assigned)
         ids = []
         for b, box in enumerate(boxes):
             track = assigned.get(b)
@@ -77,3 +84,14 @@ class IoUTracker:
             track.boxes.append(box)
             ids.append(track.track_id)
         return ids
+
+    @staticmethod
+    def _assign(pairs: list[tuple[float, int, Track]], limit: float, assigned: dict[int, Track]) -> None:
+        """Greedily give each box not yet assigned the free track of lowest cost, up to `limit`."""
+        used = {track.track_id for track in assigned.values()}
+        for cost, b, track in sorted(pairs, key=lambda pair: pair[0]):
+            if cost > limit:
+                break
+            if b not in assigned and track.track_id not in used:
+                assigned[b] = track
+                used.add(track.track_id)

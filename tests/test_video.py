@@ -43,6 +43,16 @@ def test_tracker_keeps_ids_for_moving_boxes_and_starts_new_ones():
     assert tracker.update(2, [(200, 200, 210, 210)], ["human"]) == [3]
 
 
+def test_a_fast_subject_keeps_its_track_where_boxes_no_longer_overlap():
+    """A dog running across a panning clip (walk-through: one dingo became three tracks at 4 samples a second)."""
+    tracker = IoUTracker()
+    ids = [tracker.update(i, [(245 + 75 * i, 130, 370 + 75 * i, 265)], ["dog"])[0] for i in range(5)]
+    assert ids == [1, 1, 1, 1, 1]  # 0.6 box sizes a step: no overlap above 0.3, one track
+    assert tracker.update(5, [(800 + 300, 130, 925 + 300, 265)], ["dog"]) == [2]  # 3 box sizes away: another
+    assert tracker.update(6, [(1100, 130, 1475, 535)], ["dog"]) == [3]  # three times the size: another
+    assert tracker.update(7, [(1105, 130, 1230, 265)], ["human"]) == [4]  # never across kinds
+
+
 def test_smoothing_and_summary_on_a_known_sequence():
     classes = ("a", "b")
     raw = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])
