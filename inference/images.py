@@ -130,7 +130,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise MediaTooLarge(Phrase(N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels."),
                                    width=width, height=height, limit=max_pixels // 1_000_000))
     if width < 2 or height < 2:
-        raise CorruptMedia(Phrase(N_("The image is only %(width)dx%(height)d pixels."), width=width, height=height))
+        raise CorruptMedia(Phrase(N_("The image is %(width)dx%(height)d pixels; each side needs at least 2."),
+                                  width=width, height=height))
     fmt = SUPPORTED_FORMATS[image.format]
     try:
         with image:

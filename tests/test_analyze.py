@@ -60,6 +60,8 @@ def test_history_is_paginated_newest_first(app, client, alice, coffee_jpeg):
     assert "cup13.jpg" in first and "cup00.jpg" not in first and "Page 1 of 2" in first
     second = client.get("/analyses?page=2").get_data(as_text=True)
     assert "cup00.jpg" in second and "cup13.jpg" not in second
+    past_the_end = client.get("/analyses?page=999")
+    assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2")
 
 
 def test_empty_history_and_dashboard_have_empty_states(client, alice):

@@ -161,7 +161,9 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "in 8 of 8 appearances (100%)" in page
     too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
     bad = client.post(f"/subjects/{rex}/alerts", data=too_much, follow_redirects=True)
-    assert "The alert was not added" in bad.get_data(as_text=True)
+    assert "The alert was not added: More than (%): Give a number from 5 to 95.</" in bad.get_data(as_text=True)
+    both_bad = client.post(f"/subjects/{rex}/alerts", data=too_much | {"days": ""}, follow_redirects=True)
+    assert "Give a number from 5 to 95. Over the last (days): Fill this in.</" in both_bad.get_data(as_text=True)
     not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"}, follow_redirects=True)
     assert "More than (%): Not a valid integer value.</" in not_a_number.get_data(as_text=True)  # its first reason
     with app.app_context():

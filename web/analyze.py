@@ -186,6 +186,8 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 def history():
     page = history_page(current_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48)
+    if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
+        return redirect(url_for("analyze.history", page=page.pages, per_page=request.args.get("per_page")))
     return render_template("analyze/history.html", page=page)
 
 

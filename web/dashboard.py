@@ -155,7 +155,7 @@ def add_alert(subject_id: int):
     if form is None:
         abort(404)
     if not form.validate_on_submit():
-        flash(gettext("The alert was not added: %(reasons)s", reasons="; ".join(  # each field's first reason only
+        flash(gettext("The alert was not added: %(reasons)s", reasons=" ".join(  # each field's first reason
             f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items())), "error")
         return redirect(url_for("dashboard.index", subject=subject.id)), 303
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,

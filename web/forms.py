@@ -10,11 +10,15 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 
 from models import SubjectKind
 
+# WTForms' own Korean messages use the formal style (합니다); these two, the most common, speak like the app.
+REQUIRED = _l("Fill this in.")
+IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
+
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[InputRequired(), Length(max=32)])
-    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=128)])
+    username = StringField(_l("Username"), validators=[InputRequired(REQUIRED), Length(max=32)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     remember = BooleanField(_l("Remember me"))
     submit = SubmitField(_l("Log in"))
 
@@ -26,14 +30,15 @@ KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), Sub
 class NewPasswordForm(FlaskForm):
     """A new password, typed twice."""
 
-    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=128)])
+    password = PasswordField(_l("Password"),
+                             validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128)])
     confirm = PasswordField(_l("Repeat password"), validators=[
-        InputRequired(), EqualTo("password", message=_l("The passwords do not match.")),
+        InputRequired(REQUIRED), EqualTo("password", message=_l("The passwords do not match.")),
     ])
 
 
 # What a username may be, whoever chooses it (a new user, or an admin renaming one: web/admin.py).
-USERNAME_RULES = [InputRequired(), Length(min=3, max=32),
+USERNAME_RULES = [InputRequired(REQUIRED), Length(min=3, max=32),
                   Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))]
 
 
@@ -43,7 +48,7 @@ class RegisterForm(NewPasswordForm):
 
 
 class PasswordChangeForm(NewPasswordForm):
-    current_password = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=128)])
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     submit = SubmitField(_l("Change password"))
 
 
@@ -66,7 +71,7 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
 
 
 class SubjectForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(min=1, max=64)])
+    name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(min=1, max=64)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
 
@@ -82,8 +87,10 @@ class AlertRuleForm(FlaskForm):
     """A gentle alert: `emotion` as the top one in more than `percent`% of appearances over `days` days."""
 
     emotion = SelectField(_l("Emotion"))
-    percent = IntegerField(_l("More than (%)"), default=40, validators=[InputRequired(), NumberRange(5, 95)])
-    days = IntegerField(_l("Over the last (days)"), default=7, validators=[InputRequired(), NumberRange(1, 90)])
+    percent = IntegerField(_l("More than (%)"), default=40,
+                           validators=[InputRequired(REQUIRED), NumberRange(5, 95, IN_RANGE)])
+    days = IntegerField(_l("Over the last (days)"), default=7,
+                        validators=[InputRequired(REQUIRED), NumberRange(1, 90, IN_RANGE)])
     submit = SubmitField(_l("Add alert"))
 
 
@@ -102,14 +109,14 @@ class RecognitionForm(FlaskForm):
 class NotThisPersonForm(FlaskForm):
     """"No" to a "Looks like Ana" suggestion: that person is not suggested for this face again."""
 
-    subject = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    subject = IntegerField(validators=[InputRequired(REQUIRED), NumberRange(min=1)])
     submit = SubmitField(_l("No"))
 
 
 class NameGroupForm(FlaskForm):
     """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
 
-    faces = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
+    faces = HiddenField(validators=[InputRequired(REQUIRED), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
     subject = SelectField(_l("Who is this?"), coerce=int)
     name = StringField(_l("or a new person's name"), validators=[Optional(), Length(max=64)])
     submit = SubmitField(_l("Name them"))
