@@ -1,11 +1,14 @@
 """Greedy IoU tracking of detections across sampled video frames.
 
 Each detection is matched to the live track whose last box overlaps it most
-(IoU above a threshold). What is left is matched by distance: a detection whose
-centre lies within `max_jump` box sizes of a left-over track's last box, of a
-similar size, continues it (a dog running or a panning camera moves a box further
-between two sampled frames than any overlap allows). Unmatched detections start
-new tracks, and a track that has not been seen for `max_gap` sampled frames ends.
+(IoU above a threshold). What is left is matched by distance, cautiously: a track
+seen in the previous sampled frame continues with a detection whose centre lies
+within `max_jump` box sizes of its last box, of a similar size, when each is the
+other's clearly nearest (a dog running or a panning camera moves a box further
+between two sampled frames than any overlap allows; two pets side by side are not
+swapped, and a newcomer after a gap is not merged, though one who steps in the
+very frame after someone left looks the same as that one moving). Unmatched detections start new
+tracks, and a track that has not been seen for `max_gap` sampled frames ends.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 Box = tuple[float, float, float, float]
+CLEAR_MARGIN = 1.5  # a distance match needs the next candidate at least this many times as far
 
 
 def intersection(a: Box, b: Box) -> float:
@@ -27,9 +31,9 @@ def covered_fraction(inner: Box, outer: Box) -> float:
 
 def jump(a: Box, b: Box) -> float:
     """How far apart two boxes' centres are, in box sizes (the mean of their areas' square roots); infinite when
-    one is more than twice the other's size (not the same subject seen again)."""
+    one is more than 1.5 times the other's size (not the same subject seen again)."""
     sizes = [max(1e-9, (box[2] - box[0]) * (box[3] - box[1])) ** 0.5 for box in (a, b)]
-    if max(sizes) > 2 * min(sizes):
+    if max(sizes) > 1.5 * min(sizes):
         return float("inf")
     distance = ((a[0] + a[2] - b[0] - b[2]) ** 2 + (a[1] + a[3] - b[1] - b[3]) ** 2) ** 0.5 / 2
     return distance / (sum(sizes) / 2)
@@ -72,8 +76,7 @@ class IoUTracker:
         assigned: dict[int, Track] = {}
         by_overlap = [(-iou(box, track.boxes[-1]), b, track) for b, box, track in candidates]
         self._assign(by_overlap, -self.min_iou, assigned)
-        by_distance = [(jump(box, track.boxes[-1]), b, track) for b, box, track in candidates]
-        self._assign(by_distance, self.max_jump, assigned)
+        self._assign(self._clear_jumps(frame_index, candidates, assigned), self.max_jump, assigned)
         ids = []
         for b, box in enumerate(boxes):
             track = assigned.get(b)
@@ -84,6 +87,23 @@ class IoUTracker:
             track.boxes.append(box)
             ids.append(track.track_id)
         return ids
+
+    @staticmethod
+    def _clear_jumps(frame_index: int, candidates: list[tuple[int, Box, Track]],
+                     assigned: dict[int, Track]) -> list[tuple[float, int, Track]]:
+        """(jump, box, track) for the left-over boxes and the left-over tracks seen in the previous sampled frame,
+        kept only where the box and the track are each other's nearest by a margin (the next one at least
+        `CLEAR_MARGIN` times as far)."""
+        taken = {track.track_id for track in assigned.values()}
+        pairs = [(jump(box, track.boxes[-1]), b, track) for b, box, track in candidates
+                 if b not in assigned and track.track_id not in taken and track.last_frame == frame_index - 1]
+
+        def clearly_nearest(cost: float, rivals: list[float]) -> bool:
+            return all(rival >= CLEAR_MARGIN * cost for rival in rivals)
+
+        return [(cost, b, track) for cost, b, track in pairs
+                if clearly_nearest(cost, [c for c, other, t in pairs if other == b and t is not track])
+                and clearly_nearest(cost, [c for c, other, t in pairs if t is track and other != b])]
 
     @staticmethod
     def _assign(pairs: list[tuple[float, int, Track]], limit: float, assigned: dict[int, Track]) -> None:

@@ -30,6 +30,7 @@ from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
+from services.subjects import readable
 
 MISSING_UPLOAD = N_("The uploaded file is missing from the server's storage.")
 MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; no history is that long
@@ -42,12 +43,16 @@ JOINER = "\u200d"  # kept: it holds emoji such as a service dog together
 def clean_original_name(name: str | None) -> str:
     """A display-safe version of the client's file name (never used as a path): its last path part, in any
     script ("얼굴 사진.jpg" stays), without control, invisible or bidirectional-override characters, the
-    characters Windows refuses in names, runs of spaces, or a leading dot, space or spreadsheet formula sign
-    (the name goes into CSV exports); at most 120 characters, keeping the suffix."""
+    characters Windows refuses in names, runs of spaces, or a leading dot, space, joiner, accent or spreadsheet
+    formula sign (the name goes into CSV exports); "upload" when nothing visible is left; at most 120
+    characters, keeping the suffix."""
     last_part = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
     kept = "".join(char for char in " ".join(last_part.split()).translate(NOT_IN_NAMES)
                    if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
-    cleaned = kept.strip().lstrip(" .=+-@") or "upload"
+    cleaned = kept.strip()
+    while cleaned and (cleaned[0] in " .=+-@" or unicodedata.category(cleaned[0])[0] in "CM"):  # a joiner, an accent
+        cleaned = cleaned[1:]
+    cleaned = cleaned if readable(cleaned) else "upload"
     stem, dot, suffix = cleaned.rpartition(".")
     if len(cleaned) > 120:
         cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:120]

@@ -207,10 +207,10 @@ def name_faces(faces: list[Detection], subject: Subject) -> None:
 
 
 def person_named(user: User, name: str) -> Subject:
-    """The user's person with this name, created if there is none. Raises Refused for a bad name, Conflict
-    for the name of one of their pets."""
-    name = name.strip()
-    existing = next((subject for subject in user.subjects if subject.name == name), None)
+    """The user's person with this name (in any case), created if there is none. Raises Refused for a bad name,
+    Conflict for the name of one of their pets."""
+    key = subjects.name_key(name.strip())
+    existing = next((subject for subject in user.subjects if subjects.name_key(subject.name) == key), None)
     if existing is not None and existing.kind == SubjectKind.PERSON:
         return existing
     return subjects.create_subject(user, name, SubjectKind.PERSON)

@@ -3,6 +3,8 @@ subject's appearances change."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from flask import current_app
 
@@ -64,8 +66,9 @@ def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, f
     tracks: dict[int, list[tuple[float, int, np.ndarray]]] = {}
     for analysis_id, summary, transitions in db.session.execute(query):
         if summary:
+            seconds = float(summary.get("duration") or 0.0)
             tracks.setdefault(analysis_id, []).append((
-                float(summary.get("duration") or 0.0), len(transitions or []),
+                seconds if math.isfinite(seconds) else 0.0, len(transitions or []),
                 np.array([summary.get("share", {}).get(label, 0.0) for label in classes])))
     return [(analysis_id, sum(seconds for seconds, _, _ in parts), sum(changes for _, changes, _ in parts),
              np.average([share for *_, share in parts], axis=0,

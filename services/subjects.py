@@ -22,7 +22,7 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case)."""
-    name = name.strip() if isinstance(name, str) else ""
+    name = unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else ""
     if not 1 <= len(name) <= NAME_LENGTH:
         raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
     if not readable(name):
@@ -41,20 +41,35 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     return subject
 
 
+# Characters that draw nothing though Unicode files them as letters or symbols (Hangul fillers, the braille blank).
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Bidirectional embeddings, overrides and isolates: in a name they would turn the text shown after it around.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def readable(name: str) -> bool:
-    """Whether a name shows: no control, surrogate or private-use character, and at least one character that is
-    neither a space nor invisible (a zero-width space alone is no name; a joiner inside an emoji is fine)."""
+    """Whether a name shows: no control, surrogate, private-use or bidirectional-control character, and at least
+    one letter, digit, punctuation mark or symbol that draws something (a zero-width space, a lone accent or a
+    Hangul filler is no name; a joiner inside an emoji is fine)."""
     categories = [unicodedata.category(char) for char in name]
     return (not any(category in ("Cc", "Cs", "Co") for category in categories)
-            and any(category[0] not in "ZC" for category in categories))
+            and not BIDI_CONTROLS.intersection(name)
+            and any(category[0] in "LNPS" and char not in BLANK_LETTERS for char, category in zip(name, categories)))
+
+
+def name_key(name: str) -> str:
+    """What two names must share to be one: compatibility-normalised, invisible format characters left out
+    ("Rex" and "Rex" with a zero-width space), case-folded ("rex")."""
+    normalised = unicodedata.normalize("NFKC", name)
+    return "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
 
 
 def name_in_use(user: User, name: str) -> str | None:
-    """The user's subject name that equals `name` ignoring case ("Rex" and "rex" are one name), or None. Compared
+    """The user's subject name that is one with `name` (name_key: "Rex" and "rex" are one name), or None. Compared
     in Python: SQLite's lower() folds only ASCII letters."""
-    folded = name.casefold()
+    key = name_key(name)
     existing = db.session.scalars(db.select(Subject.name).filter_by(user_id=user.id))
-    return next((taken for taken in existing if taken.casefold() == folded), None)
+    return next((taken for taken in existing if name_key(taken) == key), None)
 
 
 def delete_subject(subject: Subject) -> None:

@@ -126,9 +126,12 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
 
     duplicate = create_subject(client, ann, "Rex", "dog")
     assert duplicate.status_code == 409 and "Rex" in duplicate.json["error"]
+    for lookalike in ("rex", "Re\u200bx", "ＲＥＸ"):  # another case, an invisible character, full-width letters
+        assert create_subject(client, ann, lookalike, "cat").status_code == 409, lookalike
     for body in ({"name": "", "kind": "dog"}, {"name": "x" * 65}, {"name": "Ok", "kind": "horse"},
                  {"name": 7}, {"name": "Ok", "kind": ["dog"]}, ["Rex"], {"name": "\u200b"}, {"name": "a\u0000b"},
-                 {"name": "Tab\there"}, {"name": " \u2060\u00a0"}):
+                 {"name": "Tab\there"}, {"name": " \u2060\u00a0"}, {"name": "Rex\u202e"}, {"name": "\u3164"},
+                 {"name": "\u0301\ufe0f"}, {"name": "\u2800"}):
         refused = client.post("/api/v1/subjects", headers=ann, json=body)
         assert refused.status_code == 400 and refused.json["error"], body
     assert client.post("/api/v1/subjects", headers=ann, data="name=Rex").status_code == 400

@@ -116,6 +116,7 @@ def test_hostile_file_names_are_cleaned_and_never_used_as_paths(app, client, ali
                                          ("../../etc/passwd.jpg", "passwd.jpg"), ("C:\\photos\\me.png", "me.png"),
                                          ("=HYPERLINK(1).jpg", "HYPERLINK(1).jpg"), ("a\u202egpj.exe", "agpj.exe"),
                                          ("  tabs\tand\n lines .jpg", "tabs and lines .jpg"), ("...", "upload"),
+                                         ("\u200d=1+1", "1+1"), ("\u3164", "upload"), ("\u2800\ufe0f", "upload"),
                                          ("dog \U0001f415\u200d\U0001f9ba.jpg", "dog \U0001f415\u200d\U0001f9ba.jpg")])
 def test_file_names_keep_their_script_and_lose_what_could_mislead(sent, shown):
     assert clean_original_name(sent) == shown

@@ -149,3 +149,15 @@ def test_a_two_megabyte_http_header_is_refused_by_the_production_server_with_431
             connection.sendall(request)
             status_line = connection.makefile("rb").readline()
     assert status_line.split()[1] == b"431", status_line
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "[1]", '"x"', '{"username": {"a": 1}, "name": [1]}'])
+def test_json_posted_to_a_pages_form_is_no_data_not_a_500(app, client, alice, body):
+    """Flask-WTF reads a JSON body as a form's data: nested too deep, a list or an object for a text field raised."""
+    from tests.conftest import csrf_token
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    token = csrf_token(client, "/subjects")
+    for path in ("/subjects", "/analyze", "/password", "/login"):
+        response = client.post(path, data=body, content_type="application/json", headers={"X-CSRFToken": token})
+        assert response.status_code < 500, (path, response.status_code)

@@ -154,6 +154,11 @@ def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alic
     with app.app_context():
         assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen, eileen, None]
     assert "of someone you have not named" not in client.get("/subjects").get_data(as_text=True)
+    again = client.post("/subjects/groups", data={"faces": f"{faces[2]}", "subject": "0", "name": "eILEEN",
+                                                  "csrf_token": token})  # the same person typed in another case
+    assert again.status_code == 302
+    with app.app_context():
+        assert db.session.get(Detection, faces[2]).subject_id == eileen
     bad = {"faces": "1;2", "subject": "0", "name": "X", "csrf_token": token}
     assert client.post("/subjects/groups", data=bad).status_code == 400
 

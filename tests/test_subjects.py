@@ -75,8 +75,9 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     with app.app_context():
         assert db.session.get(Detection, second).subject_id is None
     result = client.get(f"/analyses/{photo}").get_data(as_text=True)  # a heading names whom a face was given to
-    assert re.search(r"<h2>Face 1 \(Eileen\): ", result) and re.search(r"<h2>Face 2: ", result)
-    assert re.search(r'<h2 id="track-\d+">Face 1 \(Eileen\): ', client.get(f"/analyses/{video}").get_data(as_text=True))
+    assert re.search(r"<h2>Face 1 \(<bdi>Eileen</bdi>\): ", result) and re.search(r"<h2>Face 2: ", result)
+    video_page = client.get(f"/analyses/{video}").get_data(as_text=True)
+    assert re.search(r'<h2 id="track-\d+">Face 1 \(<bdi>Eileen</bdi>\): ', video_page)
 
     page = client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
     assert "Eileen's dashboard" in page and "2 faces in 2 analyses" in page

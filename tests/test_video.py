@@ -53,6 +53,18 @@ def test_a_fast_subject_keeps_its_track_where_boxes_no_longer_overlap():
     assert tracker.update(7, [(1105, 130, 1230, 265)], ["human"]) == [4]  # never across kinds
 
 
+def test_a_distance_match_never_swaps_or_merges_neighbours():
+    """Review cases: two dogs side by side, one missed while the other moves towards its place; a newcomer next
+    to someone who just left, at once or seconds later."""
+    tracker = IoUTracker()
+    assert tracker.update(0, [(0, 0, 100, 100), (110, 0, 210, 100)], ["dog", "dog"]) == [1, 2]
+    assert tracker.update(1, [(40, 0, 140, 100)], ["dog"]) == [3]  # nearer dog 1's box than its own: not clear
+    people = IoUTracker()
+    assert people.update(0, [(0, 0, 100, 100)], ["human"]) == [1]
+    assert people.update(1, [(100, 0, 200, 100)], ["human"]) == [1]  # one step right, no rival: the same person
+    assert people.update(5, [(210, 0, 310, 100)], ["human"]) == [2]  # after a gap: only overlap continues a track
+
+
 def test_smoothing_and_summary_on_a_known_sequence():
     classes = ("a", "b")
     raw = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.1, 0.9]])

@@ -20,7 +20,6 @@ from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 from markupsafe import Markup
 
@@ -31,7 +30,7 @@ from models import Analysis, Detection, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
-from web.forms import USERNAME_RULES
+from web.forms import USERNAME_RULES, WebForm
 from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
 
 
@@ -187,7 +186,7 @@ def _refuse():
     return redirect(url_for("auth.login", next=request.full_path))
 
 
-class AdminForm(FlaskForm):
+class AdminForm(WebForm):
     """Flask-WTF's form (a CSRF token on every admin form) keeping the edited row as Flask-Admin's own base
     form does: its Unique validator needs `_obj` to tell the row itself from another with the same name."""
 

@@ -1,11 +1,12 @@
-"""Flask-WTF forms (each carries a CSRF token)."""
+"""Flask-WTF forms (each carries a CSRF token), read from form bodies only."""
 
-from flask import render_template
+from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      SubmitField)
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from models import SubjectKind
@@ -15,8 +16,23 @@ REQUIRED = _l("Fill this in.")
 IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
 
 
+SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is submitted by these
 
-class LoginForm(FlaskForm):
+
+class WebForm(FlaskForm):
+    """A page's form. Flask-WTF would read a JSON body as the form's data, where any JSON (nested past the decoder's
+    depth, a list, an object for a text field) could raise a 500; pages post forms, so a JSON body is no data
+    (the form is then invalid: a 400, or the page again with its errors). The JSON API is web/api.py."""
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if request.is_json:
+                return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
+            return super().wrap_formdata(form, formdata)
+
+
+
+class LoginForm(WebForm):
     username = StringField(_l("Username"), validators=[InputRequired(REQUIRED), Length(max=32)])
     password = PasswordField(_l("Password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     remember = BooleanField(_l("Remember me"))
@@ -27,7 +43,7 @@ MIN_PASSWORD_LENGTH = 8
 KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), SubjectKind.CAT: _l("Cat")}
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(WebForm):
     """A new password, typed twice."""
 
     password = PasswordField(_l("Password"),
@@ -52,12 +68,12 @@ class PasswordChangeForm(NewPasswordForm):
     submit = SubmitField(_l("Change password"))
 
 
-class UploadForm(FlaskForm):
+class UploadForm(WebForm):
     file = FileField(_l("Photo or video"), validators=[FileRequired(_l("Choose a photo or a video to analyse."))])
     submit = SubmitField(_l("Analyse"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(WebForm):
     """An empty form for POST-only buttons (delete, log out): it carries the CSRF token."""
 
     submit = SubmitField(_l("Confirm"))
@@ -70,20 +86,20 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
                            action=action, confirm_label=confirm_label, cancel_url=cancel_url)
 
 
-class SubjectForm(FlaskForm):
+class SubjectForm(WebForm):
     name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(min=1, max=64)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(WebForm):
     """Assign a detection (a face in a photo, or a whole video track) to one of the user's subjects."""
 
     subject = SelectField(_l("Who is this?"), coerce=int)
     submit = SubmitField(_l("Save"))
 
 
-class AlertRuleForm(FlaskForm):
+class AlertRuleForm(WebForm):
     """A gentle alert: `emotion` as the top one in more than `percent`% of appearances over `days` days."""
 
     emotion = SelectField(_l("Emotion"))
@@ -94,26 +110,26 @@ class AlertRuleForm(FlaskForm):
     submit = SubmitField(_l("Add alert"))
 
 
-class WeeklyReportForm(FlaskForm):
+class WeeklyReportForm(WebForm):
     weekly_report = BooleanField(_l("Show my weekly reports on the dashboard"))
     submit = SubmitField(_l("Save"))
 
 
-class RecognitionForm(FlaskForm):
+class RecognitionForm(WebForm):
     """Face recognition on or off (off deletes every stored face signature)."""
 
     recognize_faces = BooleanField(_l("Recognise the people I have named in my new and past photos"))
     submit = SubmitField(_l("Save"))
 
 
-class NotThisPersonForm(FlaskForm):
+class NotThisPersonForm(WebForm):
     """"No" to a "Looks like Ana" suggestion: that person is not suggested for this face again."""
 
     subject = IntegerField(validators=[InputRequired(REQUIRED), NumberRange(min=1)])
     submit = SubmitField(_l("No"))
 
 
-class NameGroupForm(FlaskForm):
+class NameGroupForm(WebForm):
     """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
 
     faces = HiddenField(validators=[InputRequired(REQUIRED), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
