@@ -14,7 +14,7 @@ from inference.emotion_net import load_weights
 from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
 from training import ensemble, evaluate, train
-from training.augment import augment_batch
+from training.augment import augment_batch, random_blur, random_resolution, random_tone
 from training.data import load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
 
@@ -40,6 +40,23 @@ def test_augmentation_keeps_shape_and_range_and_changes_images():
     assert augmented.shape == images.shape
     assert 0 <= augmented.min() and augmented.max() <= 1
     assert not torch.allclose(augmented, images)
+
+
+def test_domain_shift_blurs_shrinks_and_tones_each_image_on_its_own():
+    """Lower resolution, blur and tone (training/augment.py), each drawn per image: all applied change every image
+    and keep the range; none applied changes nothing; a flat image stays flat under blur; the same seed repeats."""
+    images = torch.rand(32, 1, 48, 48)
+    for shift in (random_resolution, random_blur, random_tone):
+        changed = shift(images, torch.Generator().manual_seed(0), probability=1.0)
+        assert changed.shape == images.shape and 0 <= changed.min() and changed.max() <= 1
+        assert ((changed - images).abs().flatten(1).amax(1) > 0.01).all(), shift.__name__
+        torch.testing.assert_close(shift(images, torch.Generator().manual_seed(0), probability=0.0), images)
+        torch.testing.assert_close(changed, shift(images, torch.Generator().manual_seed(0), probability=1.0))
+    flat = torch.full((4, 1, 48, 48), 0.4)
+    torch.testing.assert_close(random_blur(flat, torch.Generator().manual_seed(1), probability=1.0), flat)
+    smooth = random_blur(images, torch.Generator().manual_seed(2), probability=1.0)
+    assert smooth.diff(dim=-1).abs().mean() < 0.6 * images.diff(dim=-1).abs().mean()  # neighbours closer: a blur
+    assert augment_batch(images, torch.Generator().manual_seed(3), domain_shift=True).shape == images.shape
 
 
 def fake_split(root, count_per_class: int, seed: int) -> None:
@@ -78,6 +95,22 @@ def test_tiny_training_run_resumes_exactly_and_evaluates(tmp_path, capsys):
     assert (tmp_path / "cm.png").stat().st_size > 1000
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert np.asarray(metrics["confusion"]).sum() == 28
+
+
+def test_extra_crops_train_beside_the_data_set_as_often_as_asked(tmp_path, capsys):
+    """--extra FOLDER:REPEAT adds class-folder crops (training.aligned_faces writes them) REPEAT times an epoch;
+    --domain-shift trains through the shifted augmentation."""
+    fake_split(tmp_path / "data" / "train", 10, seed=1)
+    fake_split(tmp_path / "data" / "val", 2, seed=2)
+    fake_split(tmp_path / "extra", 3, seed=3)
+    train.main(["--data", str(tmp_path / "data"), "--widths", "4,4,8,8", "--batch-size", "16", "--epochs", "1",
+                "--cache", str(tmp_path / "cache"), "--extra", f"{tmp_path / 'extra'}:4", "--domain-shift",
+                "--out", str(tmp_path / "m.pt"), "--state", str(tmp_path / "s.pt")])
+    printed = capsys.readouterr().out
+    assert f"extra: 21 crops from {tmp_path / 'extra'} x 4" in printed and "train 154 val 14" in printed
+    images, labels = train.with_extra((np.zeros((2, 48, 48), np.uint8), np.zeros(2, np.int64)),
+                                      [str(tmp_path / "extra")], HUMAN_EMOTIONS)
+    assert len(images) == 2 + 21 and np.bincount(labels).tolist() == [2 + 3] + [3] * 6
 
 
 def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it_chose(tmp_path, capsys):
@@ -189,3 +222,25 @@ def test_the_dog_ensemble_keeps_the_combination_of_members_that_scores_best_on_v
     assert best_combination(members, labels, ["a", "b", "c"]) == (0, 1)
     printed = capsys.readouterr().out
     assert printed.count("val macro-F1") == 7 and "a + b + c" in printed
+
+
+def test_aligned_training_crops_are_the_crops_the_app_reads(tmp_path, astronaut_jpeg, capsys):
+    """training.aligned_faces writes each photo's largest face as the classifier reads it in an upload (the same
+    probabilities), in FER2013's layout; a photo without a face and one that does not decode are counted, not
+    fatal."""
+    from inference.pipeline import get_pipeline
+    from training import aligned_faces
+
+    photos = tmp_path / "faces" / "fit"
+    for name, content in (("happy/astronaut.jpg", astronaut_jpeg), ("sad/blank.png", b""),
+                          ("sad/broken.jpg", astronaut_jpeg[:200])):
+        (photos / name).parent.mkdir(parents=True, exist_ok=True)
+        (photos / name).write_bytes(content)
+    aligned_faces.main(["--set", str(photos), "--out", str(tmp_path / "crops")])
+    assert f"{photos}: 1 crops written, 2 photos without a face or unreadable" in capsys.readouterr().out
+    crop = np.asarray(Image.open(tmp_path / "crops" / "happy" / "faces-fit-astronaut.png"))
+    assert crop.shape == (48, 48) and crop.dtype == np.uint8
+    pipeline = get_pipeline()
+    shown = pipeline.analyze_bytes(astronaut_jpeg).detections[0].emotions
+    read = pipeline.classifier.read(crop[None]).probabilities[0]
+    assert np.allclose([shown[label] for label in pipeline.classifier.classes], read, atol=1e-5)

@@ -2,11 +2,14 @@
 
     python -m training.train --data ../shared/datasets/fer2013 --out inference/weights/emotion_fer2013.pt
 
-Fixed seed, batched augmentation (flip, affine, erasing), label-smoothed
+Fixed seed, batched augmentation (flip, affine, erasing; --domain-shift adds
+lower resolution, blur, gamma, contrast and noise), label-smoothed
 cross-entropy (optionally class-weighted), SGD with a one-cycle schedule,
 bfloat16 autocast on CPUs that support it, best weights by val macro-F1.
 The full training state is written after every epoch to --state, and
-`--resume` continues from it exactly where it stopped.
+`--resume` continues from it exactly where it stopped. --extra FOLDER[:REPEAT]
+adds crops in class folders (python -m training.aligned_faces cuts them from
+labelled photos as the app does), each seen REPEAT times an epoch.
 
 With --teacher, the loss also matches a trained network's outputs (knowledge
 distillation, Hinton et al. 2015): the teacher sees the same augmented batch,
@@ -56,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --teacher: the distillation term's share of the loss (the rest: cross-entropy)")
     parser.add_argument("--distill-temperature", type=float, default=4.0, help="with --teacher: softening temperature")
     parser.add_argument("--cache", default=".cache/data", help="folder for decoded data-set arrays")
+    parser.add_argument("--extra", action="append", default=[], metavar="FOLDER[:REPEAT]",
+                        help="more training crops in class sub-folders (python -m training.aligned_faces writes "
+                             "them), each seen REPEAT times an epoch (default 1); repeatable")
+    parser.add_argument("--domain-shift", action="store_true",
+                        help="augment with lower resolution, blur, gamma, contrast and noise (training/augment.py)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate of the one-cycle schedule")
@@ -124,9 +132,10 @@ class TrainingLoss:
         return self.distill_weight * soft * self.temperature ** 2 + (1 - self.distill_weight) * hard
 
 
-def train_step(model, optimizer, images, labels, loss_fn, generator, device, use_bf16) -> float:
+def train_step(model, optimizer, images, labels, loss_fn, generator, device, use_bf16,
+               domain_shift: bool = False) -> float:
     """One optimiser step on one batch (augmented on the device); the batch's loss."""
-    batch = augment_batch(to_float_batch(images, device), generator)
+    batch = augment_batch(to_float_batch(images, device), generator, domain_shift)
     batch = normalize(batch).contiguous(memory_format=torch.channels_last)
     target = torch.from_numpy(labels).to(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -145,7 +154,8 @@ def train_one_epoch(model, optimizer, scheduler, images, labels, loss_fn, args, 
     progress = tqdm(batches, desc="train", leave=False, mininterval=5)
     for start in progress:
         index = order[start:start + args.batch_size]
-        loss = train_step(model, optimizer, images[index], labels[index], loss_fn, generator, device, use_bf16)
+        loss = train_step(model, optimizer, images[index], labels[index], loss_fn, generator, device, use_bf16,
+                          args.domain_shift)
         scheduler.step()
         total_loss += loss
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
@@ -165,7 +175,7 @@ def epochs_that_fit(model, images, labels, val_images, val_labels, loss_fn, args
                 began = time.perf_counter()
             index = np.arange(step * args.batch_size, (step + 1) * args.batch_size) % len(images)
             train_step(model, probe_optimizer, images[index], labels[index], loss_fn, probe_generator, device,
-                       use_bf16)
+                       use_bf16, args.domain_shift)
         step_seconds = (time.perf_counter() - began) / PROBE_TIMED_STEPS
         began = time.perf_counter()
         evaluate_split(model, val_images, val_labels, device, use_bf16)
@@ -174,6 +184,19 @@ def epochs_that_fit(model, images, labels, val_images, val_labels, loss_fn, args
     epochs = max(1, int(args.fit_seconds / epoch_seconds))
     print(f"about {epoch_seconds:.1f} s per epoch: {epochs} epochs fit in {args.fit_seconds} s", flush=True)
     return epochs
+
+
+def with_extra(train: tuple[np.ndarray, np.ndarray], extra: list[str],
+               classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The training crops and labels with each --extra FOLDER[:REPEAT]'s crops added REPEAT times."""
+    images, labels = [train[0]], [train[1]]
+    for spec in extra:
+        folder, _, repeat = spec.rpartition(":") if spec.rpartition(":")[2].isdigit() else (spec, "", "")
+        more_images, more_labels = load_split(folder, classes)  # not cached: training.aligned_faces may rewrite it
+        images += [more_images] * int(repeat or 1)
+        labels += [more_labels] * int(repeat or 1)
+        print(f"extra: {len(more_labels)} crops from {folder} x {int(repeat or 1)}", flush=True)
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def initial_weights(path: str, member: int | None) -> dict[str, torch.Tensor]:
@@ -196,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     use_bf16 = bf16_supported(device)
     classes = HUMAN_EMOTIONS
     data = Path(args.data)
-    train_images, train_labels = load_split(data / "train", classes, cache_dir=args.cache)
+    train_images, train_labels = with_extra(load_split(data / "train", classes, cache_dir=args.cache), args.extra,
+                                            classes)
     val_images, val_labels = load_split(data / "val", classes, cache_dir=args.cache)
     print(f"train {len(train_images)} val {len(val_images)} device {device} bf16 {use_bf16}", flush=True)
 
