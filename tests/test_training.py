@@ -107,10 +107,16 @@ def test_extra_crops_train_beside_the_data_set_as_often_as_asked(tmp_path, capsy
                 "--cache", str(tmp_path / "cache"), "--extra", f"{tmp_path / 'extra'}:4", "--domain-shift",
                 "--out", str(tmp_path / "m.pt"), "--state", str(tmp_path / "s.pt")])
     printed = capsys.readouterr().out
-    assert f"extra: 21 crops from {tmp_path / 'extra'} x 4" in printed and "train 154 val 14" in printed
+    assert f"extra: 21 crops from {tmp_path / 'extra'}, 84 an epoch" in printed and "train 154 val 14" in printed
     images, labels = train.with_extra((np.zeros((2, 48, 48), np.uint8), np.zeros(2, np.int64)),
                                       [str(tmp_path / "extra")], HUMAN_EMOTIONS)
     assert len(images) == 2 + 21 and np.bincount(labels).tolist() == [2 + 3] + [3] * 6
+    for name in HUMAN_EMOTIONS[1:]:  # one class with 9 crops, the others with 1
+        for extra_file in sorted((tmp_path / "extra" / name).glob("*.png"))[1:]:
+            extra_file.rename(tmp_path / "extra" / "angry" / f"{name}-{extra_file.name}")
+    _, labels = train.with_extra((np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64)),
+                                 [f"{tmp_path / 'extra'}:2"], HUMAN_EMOTIONS, balance=True)
+    assert np.bincount(labels).tolist() == [2 * 15] + [2 * 4] * 6  # sqrt(15) = 3.9 times as often, each
 
 
 def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it_chose(tmp_path, capsys):

@@ -54,11 +54,15 @@ def test_a_fast_subject_keeps_its_track_where_boxes_no_longer_overlap():
 
 
 def test_a_distance_match_never_swaps_or_merges_neighbours():
-    """Review cases: two dogs side by side, one missed while the other moves towards its place; a newcomer next
-    to someone who just left, at once or seconds later."""
+    """Two dogs side by side, one missed while the other moves towards it: a box about as near both last boxes
+    starts a new track rather than guessing; one clearly nearer its own continues it. A newcomer next to someone
+    who just left, at once or seconds later."""
     tracker = IoUTracker()
-    assert tracker.update(0, [(0, 0, 100, 100), (110, 0, 210, 100)], ["dog", "dog"]) == [1, 2]
-    assert tracker.update(1, [(40, 0, 140, 100)], ["dog"]) == [3]  # nearer dog 1's box than its own: not clear
+    assert tracker.update(0, [(0, 0, 100, 100), (150, 0, 250, 100)], ["dog", "dog"]) == [1, 2]
+    assert tracker.update(1, [(80, 0, 180, 100)], ["dog"]) == [3]  # 0.8 and 0.7 box sizes away: not clear
+    clear = IoUTracker()
+    clear.update(0, [(0, 0, 100, 100), (150, 0, 250, 100)], ["dog", "dog"])
+    assert clear.update(1, [(95, 0, 195, 100)], ["dog"]) == [2]  # 0.55 against 0.95: its own
     people = IoUTracker()
     assert people.update(0, [(0, 0, 100, 100)], ["human"]) == [1]
     assert people.update(1, [(100, 0, 200, 100)], ["human"]) == [1]  # one step right, no rival: the same person

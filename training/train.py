@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--extra", action="append", default=[], metavar="FOLDER[:REPEAT]",
                         help="more training crops in class sub-folders (python -m training.aligned_faces writes "
                              "them), each seen REPEAT times an epoch (default 1); repeatable")
+    parser.add_argument("--extra-balance", action="store_true",
+                        help="repeat the --extra crops of rarer classes more (sqrt of the imbalance, at most 4x)")
     parser.add_argument("--domain-shift", action="store_true",
                         help="augment with lower resolution, blur, gamma, contrast and noise (training/augment.py)")
     parser.add_argument("--epochs", type=int, default=40)
@@ -186,16 +188,20 @@ def epochs_that_fit(model, images, labels, val_images, val_labels, loss_fn, args
     return epochs
 
 
-def with_extra(train: tuple[np.ndarray, np.ndarray], extra: list[str],
-               classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The training crops and labels with each --extra FOLDER[:REPEAT]'s crops added REPEAT times."""
+def with_extra(train: tuple[np.ndarray, np.ndarray], extra: list[str], classes: tuple[str, ...],
+               balance: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The training crops and labels with each --extra FOLDER[:REPEAT]'s crops added REPEAT times; with `balance`
+    a class with fewer crops is repeated more: REPEAT x sqrt(largest class / its count), at most 4 x REPEAT."""
     images, labels = [train[0]], [train[1]]
     for spec in extra:
         folder, _, repeat = spec.rpartition(":") if spec.rpartition(":")[2].isdigit() else (spec, "", "")
         more_images, more_labels = load_split(folder, classes)  # not cached: training.aligned_faces may rewrite it
-        images += [more_images] * int(repeat or 1)
-        labels += [more_labels] * int(repeat or 1)
-        print(f"extra: {len(more_labels)} crops from {folder} x {int(repeat or 1)}", flush=True)
+        counts = np.bincount(more_labels, minlength=len(classes))
+        factor = np.minimum(np.sqrt(counts.max() / np.maximum(counts, 1)), 4) if balance else np.ones(len(classes))
+        times = np.round(int(repeat or 1) * factor).astype(int)[more_labels]
+        images.append(np.repeat(more_images, times, axis=0))
+        labels.append(np.repeat(more_labels, times))
+        print(f"extra: {len(more_labels)} crops from {folder}, {len(labels[-1])} an epoch", flush=True)
     return np.concatenate(images), np.concatenate(labels)
 
 
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     classes = HUMAN_EMOTIONS
     data = Path(args.data)
     train_images, train_labels = with_extra(load_split(data / "train", classes, cache_dir=args.cache), args.extra,
-                                            classes)
+                                            classes, args.extra_balance)
     val_images, val_labels = load_split(data / "val", classes, cache_dir=args.cache)
     print(f"train {len(train_images)} val {len(val_images)} device {device} bf16 {use_bf16}", flush=True)
 
