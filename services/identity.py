@@ -209,8 +209,7 @@ def name_faces(faces: list[Detection], subject: Subject) -> None:
 def person_named(user: User, name: str) -> Subject:
     """The user's person with this name (in any case), created if there is none. Raises Refused for a bad name,
     Conflict for the name of one of their pets."""
-    key = subjects.name_key(name.strip())
-    existing = next((subject for subject in user.subjects if subjects.name_key(subject.name) == key), None)
+    existing = subjects.subject_named(user, name.strip())
     if existing is not None and existing.kind == SubjectKind.PERSON:
         return existing
     return subjects.create_subject(user, name, SubjectKind.PERSON)

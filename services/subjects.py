@@ -29,8 +29,8 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
         raise Refused(Phrase(N_("Give a name with letters one can see, and no control characters.")))
     if not isinstance(kind, str) or kind not in tuple(SubjectKind):
         raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
-    if (taken := name_in_use(user, name)) is not None:
-        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=taken))
+    if (taken := subject_named(user, name)) is not None:
+        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=taken.name))
     subject = Subject(user=user, name=name, kind=kind)
     db.session.add(subject)
     try:
@@ -64,12 +64,11 @@ def name_key(name: str) -> str:
     return "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
 
 
-def name_in_use(user: User, name: str) -> str | None:
-    """The user's subject name that is one with `name` (name_key: "Rex" and "rex" are one name), or None. Compared
-    in Python: SQLite's lower() folds only ASCII letters."""
+def subject_named(user: User, name: str) -> Subject | None:
+    """The user's subject whose name is one with `name` (name_key: "Rex" and "rex" are one name), or None.
+    Compared in Python: SQLite's lower() folds only ASCII letters."""
     key = name_key(name)
-    existing = db.session.scalars(db.select(Subject.name).filter_by(user_id=user.id))
-    return next((taken for taken in existing if name_key(taken) == key), None)
+    return next((subject for subject in user.subjects if name_key(subject.name) == key), None)
 
 
 def delete_subject(subject: Subject) -> None:

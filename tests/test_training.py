@@ -15,7 +15,7 @@ from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
 from training import ensemble, evaluate, train
 from training.augment import augment_batch, random_blur, random_resolution, random_tone
-from training.data import load_split
+from training.data import folder_and_count, load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
 
 
@@ -111,6 +111,7 @@ def test_extra_crops_train_beside_the_data_set_as_often_as_asked(tmp_path, capsy
     images, labels = train.with_extra((np.zeros((2, 48, 48), np.uint8), np.zeros(2, np.int64)),
                                       [str(tmp_path / "extra")], HUMAN_EMOTIONS)
     assert len(images) == 2 + 21 and np.bincount(labels).tolist() == [2 + 3] + [3] * 6
+    assert folder_and_count("C:/crops:3", 1) == ("C:/crops", 3) and folder_and_count("a:b", 1) == ("a:b", 1)
     for name in HUMAN_EMOTIONS[1:]:  # one class with 9 crops, the others with 1
         for extra_file in sorted((tmp_path / "extra" / name).glob("*.png"))[1:]:
             extra_file.rename(tmp_path / "extra" / "angry" / f"{name}-{extra_file.name}")

@@ -19,22 +19,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference.align import aligned_gray_crops
 from inference.errors import MediaError
 from inference.images import decode_image
-from inference.labels import HUMAN_EMOTIONS, DetectionKind
-from inference.pipeline import Pipeline, face_crops
+from inference.labels import HUMAN_EMOTIONS
+from inference.pipeline import Pipeline
 from inference.specs import FACE_INPUT_SIZE
-from training.face_sets import labelled_photos
+from training.data import folder_and_count
+from training.face_sets import labelled_photos, largest_face_landmarks
 
 
 def aligned_largest_face(pipeline: Pipeline, data: bytes) -> np.ndarray | None:
     """The classifier's input for the largest face of a photo's bytes (uint8 48x48 gray), None without one."""
     rgb = decode_image(data).rgb
-    faces = [found for found in pipeline.detect_photo(rgb, {}) if found.kind == DetectionKind.HUMAN]
-    if not faces:
-        return None
-    largest = max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
-    return face_crops(rgb, [largest], FACE_INPUT_SIZE)[0]
+    landmarks = largest_face_landmarks(pipeline, rgb)
+    return None if landmarks is None else aligned_gray_crops(rgb, [landmarks], FACE_INPUT_SIZE)[0]
 
 
 def write_crops(pipeline: Pipeline, folder: Path, per_class: int, out: Path) -> tuple[int, int]:
@@ -63,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     pipeline = Pipeline()
     for spec in args.set:
-        folder, _, per_class = spec.partition(":")
-        written, missed = write_crops(pipeline, Path(folder), int(per_class or 0), args.out)
+        folder, per_class = folder_and_count(spec, 0)
+        written, missed = write_crops(pipeline, Path(folder), per_class, args.out)
         print(f"{folder}: {written} crops written, {missed} photos without a face or unreadable", flush=True)
 
 

@@ -61,3 +61,9 @@ def load_split(
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, images=images, labels=labels)
     return images, labels
+
+
+def folder_and_count(spec: str, default: int) -> tuple[str, int]:
+    """A command line's FOLDER[:N] (N a whole number; a colon inside the folder's path stays part of it)."""
+    folder, _, count = spec.rpartition(":")
+    return (folder, int(count)) if folder and count.isdigit() else (spec, default)

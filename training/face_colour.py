@@ -40,13 +40,13 @@ from inference.calibration import softmax
 from inference.classifiers import EmotionClassifier
 from inference.dog_emotion import imagenet_batch
 from inference.images import decode_image
-from inference.labels import HUMAN_EMOTIONS, DetectionKind
+from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from inference.specs import FACE_INPUT_SIZE, HUMAN_WEIGHTS
 from training.calibrate_sources import balanced
 from training.calibration import expected_calibration_error, fit_temperature
 from training.data import load_split
-from training.face_sets import identity, labelled_photos
+from training.face_sets import identity, labelled_photos, largest_face_landmarks
 from training.metrics import bootstrap_interval, confusion_matrix, per_class_scores
 
 FOLDS = 2
@@ -102,14 +102,6 @@ def features(session, crops: np.ndarray, cache: Path, batch_size: int = 64) -> n
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, np.concatenate(rows))
     return np.load(cache)
-
-
-def largest_face_landmarks(pipeline: Pipeline, rgb: np.ndarray) -> tuple | None:
-    """The five landmarks of the largest face the app finds in a photo, None without a face."""
-    faces = [face for face in pipeline.detect_photo(rgb, {"detect faces": 0.0}) if face.kind == DetectionKind.HUMAN]
-    if not faces:
-        return None
-    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1])).landmarks
 
 
 def photo_crops(pipeline: Pipeline, photos: list[tuple[Path, int]], size: int,

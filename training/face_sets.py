@@ -117,6 +117,14 @@ def largest_face(pipeline: Pipeline, data: bytes) -> FaceResult | None:
     return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
 
 
+def largest_face_landmarks(pipeline: Pipeline, rgb: np.ndarray) -> tuple | None:
+    """The five landmarks of the largest face the app finds in a photo, None without a face."""
+    faces = [face for face in pipeline.detect_photo(rgb, {"detect faces": 0.0}) if face.kind == DetectionKind.HUMAN]
+    if not faces:
+        return None
+    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1])).landmarks
+
+
 def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
                           classes: tuple[str, ...] = HUMAN_EMOTIONS) -> PipelineReadings:
     """Every photo's file bytes through `Pipeline.analyze_bytes`, as an upload goes."""

@@ -39,7 +39,7 @@ from inference.classifiers import gray_batch, mirror_averaged
 from inference.emotion_net import ARCHITECTURES, build_network, load_weights, normalize, save_weights
 from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
-from training.data import load_split
+from training.data import folder_and_count, load_split
 from training.metrics import summary
 
 PROBE_WARMUP_STEPS, PROBE_TIMED_STEPS = 10, 40
@@ -194,11 +194,11 @@ def with_extra(train: tuple[np.ndarray, np.ndarray], extra: list[str], classes: 
     a class with fewer crops is repeated more: REPEAT x sqrt(largest class / its count), at most 4 x REPEAT."""
     images, labels = [train[0]], [train[1]]
     for spec in extra:
-        folder, _, repeat = spec.rpartition(":") if spec.rpartition(":")[2].isdigit() else (spec, "", "")
+        folder, repeat = folder_and_count(spec, 1)
         more_images, more_labels = load_split(folder, classes)  # not cached: training.aligned_faces may rewrite it
         counts = np.bincount(more_labels, minlength=len(classes))
         factor = np.minimum(np.sqrt(counts.max() / np.maximum(counts, 1)), 4) if balance else np.ones(len(classes))
-        times = np.round(int(repeat or 1) * factor).astype(int)[more_labels]
+        times = np.round(repeat * factor).astype(int)[more_labels]
         images.append(np.repeat(more_images, times, axis=0))
         labels.append(np.repeat(more_labels, times))
         print(f"extra: {len(more_labels)} crops from {folder}, {len(labels[-1])} an epoch", flush=True)
