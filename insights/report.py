@@ -32,6 +32,11 @@ def iso_week_monday(text: str | None) -> date | None:
     return None
 
 
+def first_week(history: History) -> date | None:
+    """The Monday of the subject's first appearance; None without any (no earlier report to go back to)."""
+    return week_start(history.times[0].date()) if history.times else None
+
+
 def opening_week(history: History, today: date) -> date:
     """The week a report opens on: this week if it has appearances (or when there are none at all),
     else the newest week that has some."""

@@ -146,6 +146,19 @@ def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, 
     assert opening_week(empty, today) == this_monday  # nobody yet: this week
 
 
+def test_the_weekly_report_goes_back_only_to_the_subjects_first_week(app, client, alice):
+    this_monday = utcnow().date() - timedelta(days=utcnow().date().weekday())
+    rex = subject_of(app, alice, "Rex", "dog")
+    assert "Previous week" not in client.get(f"/subjects/{rex}/report").get_data(as_text=True)  # nobody yet
+    last_tuesday = datetime.combine(this_monday - timedelta(days=6), datetime.min.time())
+    appearances(app, alice, rex, "dog", "happy", 2, last_tuesday)
+    week = "{}-W{:02d}".format(*(this_monday - timedelta(days=7)).isocalendar()[:2])
+    first = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
+    assert "2 appearances" in first and "Previous week" not in first and "Next week" in first
+    this_week = "{}-W{:02d}".format(*this_monday.isocalendar()[:2])
+    assert "Previous week" in client.get(f"/subjects/{rex}/report?week={this_week}").get_data(as_text=True)
+
+
 def test_the_subjects_report_link_waits_for_the_opt_in(app, client, alice):
     rex = subject_of(app, alice, "Rex", "dog")
     appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=5))

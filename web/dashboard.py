@@ -20,7 +20,8 @@ from wtforms import SelectChoice
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS, reading_certainty
-from insights.report import ChartWords, Layout, report_png, report_week, week_start, weekly_report
+from insights.history import History
+from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
 from services import subjects as subject_service
 from services.access import owned
@@ -208,23 +209,24 @@ def weekly_report_setting():
     return redirect(url_for("dashboard.index"))
 
 
-def _report(subject_id: int) -> tuple[Subject, dict]:
+def _report(subject_id: int) -> tuple[Subject, History, dict]:
     subject = owned_subject_or_404(subject_id)
     history = history_of(subject)
     if history is None:
         abort(404)
     monday = report_week(history, request.args.get("week"), utcnow().date())
-    return subject, weekly_report(history, monday)
+    return subject, history, weekly_report(history, monday)
 
 
 @bp.route("/subjects/<int:subject_id>/report")
 @login_required
 def report(subject_id: int):
-    subject, week = _report(subject_id)
+    subject, history, week = _report(subject_id)
     monday = date.fromisoformat(week["start"])
-    later = monday + timedelta(days=7)
+    earlier, later = monday - timedelta(days=7), monday + timedelta(days=7)
+    first = first_week(history)
     return render_template("dashboard/report.html", subject=subject, report=week, insights=subject_insights(subject),
-                           prev_week=iso_week(monday - timedelta(days=7)),
+                           prev_week=iso_week(earlier) if first is not None and earlier >= first else None,
                            next_week=iso_week(later) if later <= week_start(utcnow().date()) else None)
 
 
@@ -255,7 +257,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 @bp.route("/subjects/<int:subject_id>/report.png")
 @login_required
 def report_image(subject_id: int):
-    subject, week = _report(subject_id)
+    subject, _, week = _report(subject_id)
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
     body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
     return Response(body, mimetype="image/png", headers={
