@@ -12,7 +12,7 @@ import pytest
 from bench.clips import moving_faces_frames, write_video
 from extensions import db
 from insights.clip import clip_story, stretches
-from models import Analysis, Detection
+from models import Analysis, Detection, Subject
 from tests.conftest import upload
 from web.analyze import boxes_at, holds_until
 
@@ -98,10 +98,27 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
                                   re.S).group(1))
     assert [track["title"] for track in tracks] == ["Face 1", "Face 2"]
-    assert len(tracks[0]["points"][0]) == 8 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == 2
+    assert len(tracks[0]["points"][0]) == 8 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == "2"
     assert tracks[0]["points"][0][7] is False  # the frame's face reading was not unsure
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
+
+
+def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice, two_face_webm):
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        first, second = db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)
+                                           .order_by(Detection.position)).all()
+        first.subject = Subject(user_id=alice, name="Ana", kind="person")
+        second.subject = Subject(user_id=alice, name="Bartholomew Jones", kind="person")
+        db.session.commit()
+        moment = first.timeline[0]["t"]
+    page = client.get(f"/analyses/{analysis_id}?t={moment}").get_data(as_text=True)
+    tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
+                                  re.S).group(1))
+    assert [(track["title"], track["tag"]) for track in tracks] == [
+        ("Face 1 (Ana)", "Ana"), ("Face 2 (Bartholomew Jones)", "Bartholomew\u2026")]
+    assert re.search(r'class="overlay-label">Ana: ', page)  # the frame drawn without scripts names her too
 
 
 def test_the_overlay_words_a_weak_reading_without_a_flag_as_a_photo_would(app, client, alice, two_face_webm):
@@ -179,8 +196,8 @@ def test_the_overlay_draws_the_boxes_of_one_analysed_frame_only(app, client, ali
 def test_the_last_analysed_frame_stands_for_the_end_of_the_clip(app, client, alice, early_face_video):
     """The slider reaches the clip's end, up to a sampling step after its last analysed frame: the faces of that frame
     stay drawn there ("nobody in sight" before), while a face that left earlier is not drawn after it left."""
-    face = {"title": "Face 1", "tag": 1, "points": [[t / 4, 0, 0, 1, 1, "happy", 0.9, False] for t in range(8)]}
-    assert holds_until([face], 2.0, 1.5 * 0.25) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == 1
+    face = {"title": "Face 1", "tag": "1", "points": [[t / 4, 0, 0, 1, 1, "happy", 0.9, False] for t in range(8)]}
+    assert holds_until([face], 2.0, 1.5 * 0.25) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == "1"
     assert boxes_at([face], 2.0, 0.1875) == []  # without the reach, the end is too far from 1.75 s
     face["points"] = face["points"][:5]  # gone after 1 s
     assert holds_until([face], 2.0, 0.375) == 0.0 and boxes_at([face], 2.0, 0.1875, 0.0) == []

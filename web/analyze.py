@@ -152,8 +152,17 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
         flagged = moment.get("uncertain")
         unsure = True if top and reading_certainty(emotions[top], flagged) == "unsure" else flagged
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, unsure]
-    return [{"title": say(d.title), "tag": d.position, "points": [point(moment) for moment in d.timeline or []]}
-            for d in tracks]
+    return [{"title": say(d.title) + (f" ({d.subject.name})" if d.subject else ""), "tag": overlay_tag(d),
+             "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
+
+
+def overlay_tag(track: Detection) -> str:
+    """A track's label on the video: its subject's name once assigned (shortened to 12 characters, so
+    neighbouring labels stay apart), else its number."""
+    if track.subject is None:
+        return str(track.position)
+    name = track.subject.name
+    return name if len(name) <= 12 else name[:11] + "\u2026"
 
 
 def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
@@ -202,8 +211,15 @@ def assign_subject(detection_id: int):
     subject = subjects.assign(detection, form.subject.data or None)
     flash(gettext("Saved: this %(face)s now counts in %(name)s's history.", face=say(detection.title).lower(),
                   name=subject.name) if subject else
-          gettext("%(face)s is no longer assigned to a subject.", face=say(detection.title)), "success")
+          gettext("%(face)s is no longer assigned to a subject.", face=say(detection.title)),
+          assigned_category(detection))
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
+
+
+def assigned_category(detection: Detection) -> str:
+    """The flash category of "Saved" for this detection: its page shows the message by its "Who is this?" form,
+    where the owner is looking (on a phone the top of the page is far away), not at the top."""
+    return f"assigned-{detection.id}"
 
 
 def assign_form(detection: Detection) -> AssignForm:
