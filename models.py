@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -273,19 +274,35 @@ class Detection(db.Model):
         return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"
 
 
+def subject_name_key(name: str) -> str:
+    """What two subject names must share to be one: compatibility-normalised, invisible format characters left
+    out ("Rex" and "Rex" with a zero-width space), case-folded ("rex")."""
+    normalised = unicodedata.normalize("NFKC", name)
+    return "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
+
+
 class Subject(db.Model):
     """A person or a pet whose emotion history a user follows."""
 
-    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    __table_args__ = (UniqueConstraint("user_id", "name"),
+                      Index("ix_subject_user_id_name_key", "user_id", "name_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
+    # subject_name_key(name), set with the name: the database keeps "Rex" and "rex" from being two subjects even
+    # when two requests create them at once (null only for rows a failed upgrade left behind: none)
+    name_key: Mapped[str | None] = mapped_column(String(256))
     kind: Mapped[str] = mapped_column(String(16), default=SubjectKind.PERSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subjects")
     detections: Mapped[list[Detection]] = relationship(back_populates="subject")
+
+    @validates("name")
+    def _key_name(self, _key: str, name: str) -> str:
+        self.name_key = subject_name_key(name)
+        return name
     alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan")
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import Analysis, Detection, Subject, SubjectKind, User
+from models import Analysis, Detection, Subject, SubjectKind, User, subject_name_key
 from services.access import LARGEST_ID
 from messages import N_, Phrase
 from services.errors import Conflict, Refused
@@ -57,18 +57,10 @@ def readable(name: str) -> bool:
             and any(category[0] in "LNPS" and char not in BLANK_LETTERS for char, category in zip(name, categories)))
 
 
-def name_key(name: str) -> str:
-    """What two names must share to be one: compatibility-normalised, invisible format characters left out
-    ("Rex" and "Rex" with a zero-width space), case-folded ("rex")."""
-    normalised = unicodedata.normalize("NFKC", name)
-    return "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
-
-
 def subject_named(user: User, name: str) -> Subject | None:
-    """The user's subject whose name is one with `name` (name_key: "Rex" and "rex" are one name), or None.
-    Compared in Python: SQLite's lower() folds only ASCII letters."""
-    key = name_key(name)
-    return next((subject for subject in user.subjects if name_key(subject.name) == key), None)
+    """The user's subject whose name is one with `name` (subject_name_key: "Rex" and "rex" are one name), or
+    None."""
+    return db.session.scalar(db.select(Subject).filter_by(user_id=user.id, name_key=subject_name_key(name)))
 
 
 def delete_subject(subject: Subject) -> None:

@@ -9,15 +9,17 @@ import re
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
+from sqlalchemy.exc import IntegrityError
 from PIL import Image
 from skimage import data as skdata
 
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Subject
-from tests.conftest import ROOT, csrf_token, jpeg_bytes, upload
+from models import EMOTION_CLASSES, Detection, Subject, utcnow
+from tests.conftest import ROOT, csrf_token, jpeg_bytes, make_user, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
@@ -69,6 +71,9 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     photo = analysis_of(upload(client, jpeg_bytes(two_faces), "pair.jpg"))
     first, second = detections_of(app, photo)
     assert assign(client, first, eileen, photo).status_code == 302
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)  # "Saved" by the face's form, not at the top
+    saved = page.index("Saved: this face 1 now counts in Eileen&#39;s history.")
+    assert page.index(f'action="/detections/{first}/subject"') < saved < page.index('id="face-2"')
     video = analysis_of(upload(client, two_face_video.read_bytes(), "clip.mp4"))
     track = detections_of(app, video)[0]
     assert assign(client, track, eileen, video).status_code == 302
@@ -212,3 +217,25 @@ def test_a_video_tracks_crop_shows_it_even_when_it_left_before_the_poster_frame(
     for track in tracks:  # the poster frame is flat grey where the early face was: its crop would be too
         crop = client.get(f"/analyses/{video}/detections/{track['track_id']}/crop.jpg")
         assert crop.status_code == 200 and np.asarray(Image.open(io.BytesIO(crop.data)).convert("L")).std() > 30
+
+
+def test_the_database_keeps_one_subject_per_name_in_any_case_and_the_migration_renames_old_variants(app, alice):
+    bob = make_user(app, "bob")
+    subjects = sa.table("subject", sa.column("id"), sa.column("user_id"), sa.column("name"), sa.column("kind"),
+                        sa.column("created_at"))
+    names = [(alice, "Rex"), (alice, "rex"), (bob, "REX"), (alice, "rex-3"), (alice, "R\u200bEX")]
+    with app.app_context():  # back to before the key, with the names it allowed
+        downgrade(directory=str(ROOT / "migrations"), revision="d5e6f7a8b9c0")
+        db.session.execute(subjects.insert(), [
+            {"id": n, "user_id": user, "name": name, "kind": "dog", "created_at": utcnow()}
+            for n, (user, name) in enumerate(names, start=1)])
+        db.session.commit()
+        upgrade(directory=str(ROOT / "migrations"))
+        rows = db.session.execute(db.select(Subject.name, Subject.name_key).order_by(Subject.id)).all()
+        # the oldest of each user's variants keeps its name, later ones become NAME-ID; Bob's "REX" is his own
+        assert [name for name, _ in rows] == ["Rex", "rex-2", "REX", "rex-3", "R\u200bEX-5"]
+        assert [key for _, key in rows] == ["rex", "rex-2", "rex", "rex-3", "rex-5"]
+        db.session.add(Subject(user_id=alice, name="ＲＥＸ", kind="person"))  # as if a second request raced the check
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+
