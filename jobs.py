@@ -57,7 +57,12 @@ ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind
 
 
 class LostClaim(Exception):
-    """This worker no longer holds the job: it was queued again (stale heartbeat) and may run elsewhere."""
+    """This worker no longer holds the job: it was queued again (stale heartbeat) and may run elsewhere, or its
+    row was deleted (the user deleted the analysis meanwhile: `deleted`, nothing went wrong)."""
+
+    def __init__(self, message: str, deleted: bool = False):
+        super().__init__(message)
+        self.deleted = deleted
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ class ClaimedJob:
             raise self.lost()
 
     def lost(self) -> LostClaim:
+        if db.session.get(ROWS[self.kind], self.job_id, populate_existing=True) is None:
+            return LostClaim(f"{self.kind} {self.job_id} was deleted while it ran", deleted=True)
         return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was taken over")
 
 
@@ -159,7 +166,8 @@ def run_job(job: ClaimedJob) -> None:
             handler(row, job)
     except LostClaim as lost:
         db.session.rollback()
-        log.warning("jobs: %s; this run stops without writing its results", lost)
+        log.log(logging.INFO if lost.deleted else logging.WARNING,
+                "jobs: %s; this run stops without writing its results", lost)
     except MediaError as error:
         _fail(job, str(error))
     except Exception:

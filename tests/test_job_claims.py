@@ -3,6 +3,7 @@ another worker) writes no results, for both kinds of job."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -98,16 +99,23 @@ def test_a_video_job_that_lost_its_claim_writes_no_results(queued_app, two_face_
     assert [path.name for path in upload_files(app)] == [analysis.stored_name]  # no poster frame
 
 
-def test_an_explanation_that_lost_its_claim_writes_no_overlays(tmp_path, astronaut_jpeg, monkeypatch):
-    app = make_app(tmp_path)
+def queued_explanation(folder: Path, photo: bytes) -> tuple:
+    """(app, Alice's client, her photo's analysis id, a CSRF token): the photo analysed, then "Why?" asked for its
+    first face, the explanation waiting for jobs.work_once."""
+    app = make_app(folder)
     make_user(app, "alice")
     client = app.test_client()
     login(client, "alice")
-    analysis_id = int(upload(client, astronaut_jpeg).location.rsplit("/", 1)[1])
+    analysis_id = int(upload(client, photo).location.rsplit("/", 1)[1])
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
-    url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
-    assert client.post(url, headers={"X-CSRFToken": csrf_token(client, f"/analyses/{analysis_id}")}
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    assert client.post(f"/api/v1/analyses/{analysis_id}/detections/1/explanation", headers={"X-CSRFToken": token}
                        ).get_json()["status"] == "queued"
+    return app, client, analysis_id, token
+
+
+def test_an_explanation_that_lost_its_claim_writes_no_overlays(tmp_path, astronaut_jpeg, monkeypatch):
+    app, _, _, _ = queued_explanation(tmp_path, astronaut_jpeg)
     explain = Explainer.explain
 
     def explain_then_lose(self, *args, **kwargs):
@@ -122,4 +130,28 @@ def test_an_explanation_that_lost_its_claim_writes_no_overlays(tmp_path, astrona
     with app.app_context():
         explanation = db.session.get(Explanation, explanation_id)
         assert (explanation.status, explanation.worker) == (JobStatus.RUNNING, OTHER_WORKER)
+    assert list(Path(app.config["EXPLAIN_FOLDER"]).glob("*")) == []
+
+
+def test_an_explanation_whose_analysis_was_deleted_meanwhile_stops_quietly(tmp_path, astronaut_jpeg, monkeypatch,
+                                                                           caplog):
+    app, client, analysis_id, token = queued_explanation(tmp_path, astronaut_jpeg)
+    explain = Explainer.explain
+
+    def explain_while_deleted(self, *args, **kwargs):  # the owner deletes the photo while "Why?" runs
+        result = explain(self, *args, **kwargs)
+        assert client.delete(f"/api/v1/analyses/{analysis_id}", headers={"X-CSRFToken": token}).status_code == 204
+        return result
+
+    monkeypatch.setattr(Explainer, "explain", explain_while_deleted)
+    jobs_log = logging.getLogger("jobs")  # the migrations' logging.config turned it off and took caplog's handler
+    monkeypatch.setattr(jobs_log, "disabled", False)
+    jobs_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger="jobs"):
+            assert jobs.work_once(app) is True
+    finally:
+        jobs_log.removeHandler(caplog.handler)
+    assert "was deleted while it ran" in caplog.text and "taken over" not in caplog.text
+    assert not [record for record in caplog.records if record.levelname in ("WARNING", "ERROR")]
     assert list(Path(app.config["EXPLAIN_FOLDER"]).glob("*")) == []
