@@ -60,7 +60,7 @@ class LostClaim(Exception):
     """This worker no longer holds the job: it was queued again (stale heartbeat) and may run elsewhere, or its
     row was deleted (the user deleted the analysis meanwhile: `deleted`, nothing went wrong)."""
 
-    def __init__(self, message: str, deleted: bool = False):
+    def __init__(self, message: str, deleted: bool = False) -> None:
         super().__init__(message)
         self.deleted = deleted
 
@@ -98,6 +98,8 @@ class ClaimedJob:
             raise self.lost()
 
     def lost(self) -> LostClaim:
+        """Why the claim is gone: the row deleted (its analysis deleted meanwhile), else another run has it.
+        Reads the row afresh; call it outside a transaction with pending writes (after a rollback or commit)."""
         if db.session.get(ROWS[self.kind], self.job_id, populate_existing=True) is None:
             return LostClaim(f"{self.kind} {self.job_id} was deleted while it ran", deleted=True)
         return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was taken over")

@@ -275,10 +275,12 @@ class Detection(db.Model):
 
 
 def subject_name_key(name: str) -> str:
-    """What two subject names must share to be one: compatibility-normalised, invisible format characters left
-    out ("Rex" and "Rex" with a zero-width space), case-folded ("rex")."""
+    """What two subject names must share to be one: the SHA-256 (hex) of the name compatibility-normalised,
+    invisible format characters left out ("Rex" and "Rex" with a zero-width space) and case-folded ("rex").
+    A digest, so its length is fixed: NFKC can turn one character into eighteen."""
     normalised = unicodedata.normalize("NFKC", name)
-    return "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
+    folded = "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
 
 
 class Subject(db.Model):
@@ -291,19 +293,19 @@ class Subject(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     # subject_name_key(name), set with the name: the database keeps "Rex" and "rex" from being two subjects even
-    # when two requests create them at once (null only for rows a failed upgrade left behind: none)
-    name_key: Mapped[str | None] = mapped_column(String(256))
+    # when two requests create them at once (the migration fills it for older rows)
+    name_key: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16), default=SubjectKind.PERSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subjects")
     detections: Mapped[list[Detection]] = relationship(back_populates="subject")
+    alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan")
 
     @validates("name")
     def _key_name(self, _key: str, name: str) -> str:
         self.name_key = subject_name_key(name)
         return name
-    alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

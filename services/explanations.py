@@ -102,6 +102,7 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
     try:
         rgb = storage.stored_rgb(analysis)
     except (OSError, MediaError) as error:
+        claim.secure()  # the analysis deleted meanwhile took its upload: LostClaim, logged as a deletion
         log.warning("explanation of %s failed: %s", source.name, error)
         raise MediaError(UNREADABLE) from error
     if _explainer is None:

@@ -155,6 +155,7 @@ def test_the_weekly_report_goes_back_only_to_the_subjects_first_week(app, client
     week = "{}-W{:02d}".format(*(this_monday - timedelta(days=7)).isocalendar()[:2])
     first = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
     assert "2 appearances" in first and "Previous week" not in first and "Next week" in first
+    assert re.search(r"Download as PNG</a>\s*· <a [^>]*>Next week</a>", first)  # one separator between links
     this_week = "{}-W{:02d}".format(*this_monday.isocalendar()[:2])
     assert "Previous week" in client.get(f"/subjects/{rex}/report?week={this_week}").get_data(as_text=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from extensions import db
 from insights.clip import clip_story, stretches
 from models import Analysis, Detection, Subject
 from tests.conftest import upload
-from web.analyze import boxes_at, holds_until
+from web.analyze import boxes_at, holds_until, shortened
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -117,8 +118,19 @@ def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice,
     tracks = json.loads(re.search(r'<script type="application/json" id="player-tracks">(.*?)</script>', page,
                                   re.S).group(1))
     assert [(track["title"], track["tag"]) for track in tracks] == [
-        ("Face 1 (Ana)", "Ana"), ("Face 2 (Bartholomew Jones)", "Bartholomew\u2026")]
-    assert re.search(r'class="overlay-label">Ana: ', page)  # the frame drawn without scripts names her too
+        ("Face 1 (\u2068Ana\u2069)", "\u2068Ana\u2069"),
+        ("Face 2 (\u2068Bartholomew Jones\u2069)", "\u2068Bartholomew\u2026\u2069")]
+    assert re.search('class="overlay-label">\u2068Ana\u2069: ', page)  # the frame drawn without scripts too
+
+
+@pytest.mark.parametrize(("name", "limit", "label"), [
+    ("Família 👨\u200d👩\u200d👧", 12, "Família\u2026"),  # not "a couple": the family emoji stays whole or goes
+    ("Ben 🇰🇷🇰🇷🇰🇷🇰🇷🇰🇷", 12, "Ben 🇰🇷🇰🇷🇰🇷\u2026"),  # flags by pairs
+    (unicodedata.normalize("NFD", "Zoë Chloë Z"), 11, "Zo\u00eb Chlo\u2026"),  # a combining diaeresis stays on its e
+    ("Wave 👋🏽👋🏽👋🏽👋🏽👋🏽", 11, "Wave 👋🏽👋🏽\u2026"),  # and a skin tone on its hand
+    ("Ana", 12, "Ana")])
+def test_a_long_name_is_shortened_between_visible_characters(name, limit, label):
+    assert unicodedata.normalize("NFC", shortened(name, limit)) == label
 
 
 def test_the_overlay_words_a_weak_reading_without_a_flag_as_a_photo_would(app, client, alice, two_face_webm):

@@ -18,7 +18,7 @@ from skimage import data as skdata
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Subject, utcnow
+from models import EMOTION_CLASSES, Detection, Subject, subject_name_key, utcnow
 from tests.conftest import ROOT, csrf_token, jpeg_bytes, make_user, upload
 
 
@@ -56,6 +56,7 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert add_subject(client, "Émile", "person").status_code == 302
     assert add_subject(client, "éMILE", "person").status_code == 400
     assert add_subject(client, "Rex 🐕\u200d🦺", "dog").status_code == 302  # a joiner inside an emoji is fine
+    assert add_subject(client, "\ufdfa" * 15, "person").status_code == 302  # NFKC: 18 characters each, in the key too
     invisible = add_subject(client, "\u200b\u200b", "person")
     assert invisible.status_code == 400 and "letters one can see" in invisible.get_data(as_text=True)
     page = client.get("/subjects").get_data(as_text=True)
@@ -74,6 +75,10 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)  # "Saved" by the face's form, not at the top
     saved = page.index("Saved: this face 1 now counts in Eileen&#39;s history.")
     assert page.index(f'action="/detections/{first}/subject"') < saved < page.index('id="face-2"')
+    assert assign(client, first, 0, photo).status_code == 302  # "no longer assigned", on another page next
+    elsewhere = client.get("/subjects").get_data(as_text=True)  # (another tab): shown at the top there instead
+    assert '<p class="flash flash-success" role="status">Face 1 is no longer assigned to a subject.</p>' in elsewhere
+    assert assign(client, first, eileen, photo).status_code == 302
     video = analysis_of(upload(client, two_face_video.read_bytes(), "clip.mp4"))
     track = detections_of(app, video)[0]
     assert assign(client, track, eileen, video).status_code == 302
@@ -223,7 +228,7 @@ def test_the_database_keeps_one_subject_per_name_in_any_case_and_the_migration_r
     bob = make_user(app, "bob")
     subjects = sa.table("subject", sa.column("id"), sa.column("user_id"), sa.column("name"), sa.column("kind"),
                         sa.column("created_at"))
-    names = [(alice, "Rex"), (alice, "rex"), (bob, "REX"), (alice, "rex-3"), (alice, "R\u200bEX")]
+    names = [(alice, "Rex"), (alice, "rex"), (bob, "REX"), (alice, "rex-5"), (alice, "R\u200bEX"), (alice, "rex-2")]
     with app.app_context():  # back to before the key, with the names it allowed
         downgrade(directory=str(ROOT / "migrations"), revision="d5e6f7a8b9c0")
         db.session.execute(subjects.insert(), [
@@ -232,10 +237,11 @@ def test_the_database_keeps_one_subject_per_name_in_any_case_and_the_migration_r
         db.session.commit()
         upgrade(directory=str(ROOT / "migrations"))
         rows = db.session.execute(db.select(Subject.name, Subject.name_key).order_by(Subject.id)).all()
-        # the oldest of each user's variants keeps its name, later ones become NAME-ID; Bob's "REX" is his own
-        assert [name for name, _ in rows] == ["Rex", "rex-2", "REX", "rex-3", "R\u200bEX-5"]
-        assert [key for _, key in rows] == ["rex", "rex-2", "rex", "rex-3", "rex-5"]
+        # the oldest of each user's variants keeps its name, later ones become NAME-ID (NAME-ID-2 where a subject
+        # is called NAME-ID already, even a later one); Bob's "REX" is his own
+        assert [name for name, _ in rows] == ["Rex", "rex-2-2", "REX", "rex-5", "R\u200bEX-5-2", "rex-2"]
+        assert [key for _, key in rows] == [subject_name_key(name) for name, _ in rows]
+        assert subject_name_key("R\u200bEX-5-2") == subject_name_key("rex-5-2") and rows[0][1] == rows[2][1]
         db.session.add(Subject(user_id=alice, name="ＲＥＸ", kind="person"))  # as if a second request raced the check
         with pytest.raises(IntegrityError):
             db.session.commit()
-
