@@ -15,7 +15,8 @@ from extensions import db
 from insights.clip import clip_story, stretches
 from models import Analysis, Detection, Subject
 from tests.conftest import upload
-from web.analyze import boxes_at, holds_until, shortened
+from web.analyze import boxes_at, holds_until
+from web.i18n import shortened
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 

@@ -4,7 +4,6 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
-import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_gettext as _l
@@ -26,7 +25,7 @@ from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
-from web.i18n import found, kind, percent, say
+from web.i18n import found, isolated, kind, percent, say, shortened
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -162,41 +161,6 @@ def overlay_tag(track: Detection) -> str:
     """A track's label on the video: its subject's name once assigned (at most 12 characters, so neighbouring
     labels stay apart), else its number."""
     return isolated(shortened(track.subject.name, 12)) if track.subject else str(track.position)
-
-
-def isolated(name: str) -> str:
-    """The name between a first-strong isolate and its end (the <bdi> of text the script draws): a right-to-left
-    name does not turn the words around it."""
-    return f"\u2068{name}\u2069"
-
-
-def shortened(text: str, limit: int) -> str:
-    """`text`, or its first characters and an ellipsis, `limit` at most, never cut inside what one sees as one
-    character (an accent, an emoji's joiner, skin tone or variation, a flag's second letter stay with it)."""
-    if len(text) <= limit:
-        return text
-    cut = limit - 1
-    while cut > 0 and continues(text, cut):
-        cut -= 1
-    return text[:cut].rstrip() + "\u2026"
-
-
-JOINER = "\u200d"
-REGIONAL = range(0x1F1E6, 0x1F200)  # two regional indicators make a flag
-MODIFIERS = (range(0xFE00, 0xFE10), range(0x1F3FB, 0x1F400), range(0xE0020, 0xE0080))  # variation, skin, tag
-
-
-def continues(text: str, index: int) -> bool:
-    """Whether text[index] is drawn as part of the character before it."""
-    char, before = text[index], text[index - 1]
-    if unicodedata.category(char).startswith("M") or JOINER in (char, before):
-        return True
-    if any(ord(char) in block for block in MODIFIERS):
-        return True
-    if ord(char) not in REGIONAL:
-        return False
-    letters_before = len(text[:index]) - len(text[:index].rstrip("".join(map(chr, REGIONAL))))
-    return letters_before % 2 == 1  # the second letter of a flag
 
 
 def holds_until(tracks: list[dict], duration: float, reach: float) -> float:

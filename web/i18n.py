@@ -5,6 +5,7 @@ dates and numbers in the reader's locale). The API, exports and the database kee
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
@@ -324,3 +325,38 @@ def init_app(app: Flask) -> None:
                            "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
                            "reason": reason}.items():
         app.add_template_filter(per_request(function), name)
+
+
+def isolated(name: str) -> str:
+    """The name between a first-strong isolate and its end (the <bdi> of text the script draws): a right-to-left
+    name does not turn the words around it."""
+    return f"\u2068{name}\u2069"
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text`, or its first characters and an ellipsis, `limit` at most, never cut inside what one sees as one
+    character (an accent, an emoji's joiner, skin tone or variation, a flag's second letter stay with it)."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    while cut > 0 and joins_previous(text, cut):
+        cut -= 1
+    return text[:cut].rstrip() + "\u2026"
+
+
+JOINER = "\u200d"
+REGIONAL = range(0x1F1E6, 0x1F200)  # two regional indicators make a flag
+MODIFIERS = (range(0xFE00, 0xFE10), range(0x1F3FB, 0x1F400), range(0xE0020, 0xE0080))  # variation, skin, tag
+
+
+def joins_previous(text: str, index: int) -> bool:
+    """Whether text[index] is drawn as part of the character before it."""
+    char, before = text[index], text[index - 1]
+    if unicodedata.category(char).startswith("M") or JOINER in (char, before):
+        return True
+    if any(ord(char) in block for block in MODIFIERS):
+        return True
+    if ord(char) not in REGIONAL:
+        return False
+    letters_before = len(text[:index]) - len(text[:index].rstrip("".join(map(chr, REGIONAL))))
+    return letters_before % 2 == 1  # the second letter of a flag
