@@ -109,20 +109,21 @@ class PipelineReadings:
         return self.probabilities[self.face_found], self.labels[self.face_found]
 
 
+def largest_human(detections: list) -> FaceResult | None:
+    """The human face with the largest box among a photo's detections (FaceResult or Detection), None without one."""
+    faces = [face for face in detections if face.kind == DetectionKind.HUMAN]
+    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]), default=None)
+
+
 def largest_face(pipeline: Pipeline, data: bytes) -> FaceResult | None:
     """The app's reading of the largest face of an uploaded photo, None without a face."""
-    faces = [face for face in pipeline.analyze_bytes(data).detections if face.kind == DetectionKind.HUMAN]
-    if not faces:
-        return None
-    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+    return largest_human(pipeline.analyze_bytes(data).detections)
 
 
 def largest_face_landmarks(pipeline: Pipeline, rgb: np.ndarray) -> tuple | None:
     """The five landmarks of the largest face the app finds in a photo, None without a face."""
-    faces = [face for face in pipeline.detect_photo(rgb, {"detect faces": 0.0}) if face.kind == DetectionKind.HUMAN]
-    if not faces:
-        return None
-    return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1])).landmarks
+    face = largest_human(pipeline.detect_photo(rgb, {"detect faces": 0.0}))
+    return None if face is None else face.landmarks
 
 
 def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
