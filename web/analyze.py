@@ -214,10 +214,25 @@ def assign_subject(detection_id: int):
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
 
 
+ASSIGNED = "assigned-"  # the flash category of an assignment's "Saved", before the detection's id
+
+
 def assigned_category(detection: Detection) -> str:
     """The flash category of "Saved" for this detection: its page shows the message by its "Who is this?" form,
     where the owner is looking (on a phone the top of the page is far away), not at the top."""
-    return f"assigned-{detection.id}"
+    return f"{ASSIGNED}{detection.id}"
+
+
+@bp.app_template_global()
+def assigned_detection(category: str) -> int | None:
+    """The detection a flashed message of `category` belongs by (an assignment's "Saved"); None for the others."""
+    return int(category.removeprefix(ASSIGNED)) if category.startswith(ASSIGNED) else None
+
+
+@bp.app_template_global()
+def flash_style(category: str) -> str:
+    """How a flashed message looks: an assignment's "Saved" as a success, the others by their category."""
+    return "success" if assigned_detection(category) is not None else category
 
 
 def assign_form(detection: Detection) -> AssignForm:
