@@ -346,6 +346,7 @@ def shortened(text: str, limit: int) -> str:
 
 JOINER = "\u200d"
 REGIONAL = range(0x1F1E6, 0x1F200)  # two regional indicators make a flag
+REGIONAL_LETTERS = "".join(map(chr, REGIONAL))
 MODIFIERS = (range(0xFE00, 0xFE10), range(0x1F3FB, 0x1F400), range(0xE0020, 0xE0080))  # variation, skin, tag
 
 
@@ -358,5 +359,5 @@ def joins_previous(text: str, index: int) -> bool:
         return True
     if ord(char) not in REGIONAL:
         return False
-    letters_before = len(text[:index]) - len(text[:index].rstrip("".join(map(chr, REGIONAL))))
+    letters_before = index - len(text[:index].rstrip(REGIONAL_LETTERS))
     return letters_before % 2 == 1  # the second letter of a flag
