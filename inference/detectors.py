@@ -62,13 +62,13 @@ CROP_PADDING = 0.25
 CROP_MIN_SIDE = 160
 
 
-def _moved(face: Detection, zoom: float, pad: int, width: int, height: int) -> Detection:
-    """A detection in a padded, zoomed copy of a photo, in the photo's own pixels (box clipped to it)."""
-    x1, y1, x2, y2 = (value / zoom - pad for value in face.box)
+def _moved(face: Detection, zoom: float, pad: int, shrink: float, width: int, height: int) -> Detection:
+    """A detection in a shrunk, padded, zoomed copy of a photo, in the photo's own pixels (box clipped to it)."""
+    x1, y1, x2, y2 = ((value / zoom - pad) / shrink for value in face.box)
     centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2  # a face centred outside the photo clips to nothing
     box = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)) \
         if 0 <= centre_x <= width and 0 <= centre_y <= height else (0.0, 0.0, 0.0, 0.0)
-    landmarks = tuple((x / zoom - pad, y / zoom - pad) for x, y in face.landmarks or ())
+    landmarks = tuple(((x / zoom - pad) / shrink, (y / zoom - pad) / shrink) for x, y in face.landmarks or ())
     return Detection(box=box, score=face.score, kind=face.kind, landmarks=landmarks)
 
 
@@ -120,16 +120,20 @@ class MTCNNFaceDetector:
         """Faces in a photo that may be a face crop itself: MTCNN misses a face that fills the photo (its
         boxes run past the edges), so the photo is searched with a border added on every side
         (`CROP_PADDING` of its longer side, in its mean colour) and, when small, upscaled so its shorter
-        side is at least `CROP_MIN_SIDE`. Faces centred in the border are dropped; boxes are clipped to
-        the photo, landmarks may lie outside it."""
+        side is at least `CROP_MIN_SIDE`. A large photo is first shrunk so the padded copy is no larger than
+        the detector reads (`max_side`): padding it at full size would cost memory in proportion to the square
+        of its longer side (gigabytes for a thin 2 x 100,000 px PNG of a few kilobytes). Faces centred in the
+        border are dropped; boxes are clipped to the photo, landmarks may lie outside it."""
         height, width = rgb.shape[:2]
-        pad = round(CROP_PADDING * max(height, width))
-        fill = [float(v) for v in rgb.reshape(-1, 3).mean(0)]
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
+        shrink = downscale_factor(width, height, round(self.max_side / (1 + 2 * CROP_PADDING)))
+        small = _resize(rgb, shrink)
+        pad = round(CROP_PADDING * max(small.shape[:2]))
+        fill = [float(v) for v in small.reshape(-1, 3).mean(0)]
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
         zoom = max(1.0, CROP_MIN_SIDE / min(padded.shape[:2]))
         if zoom > 1:
             padded = cv2.resize(padded, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
-        moved = [_moved(face, zoom, pad, width, height) for face in self.detect(padded)]
+        moved = [_moved(face, zoom, pad, shrink, width, height) for face in self.detect(padded)]
         return [face for face in moved if face.box[2] - face.box[0] >= 2 and face.box[3] - face.box[1] >= 2]
 
     def _to_detections(self, boxes: np.ndarray, factor: float, width: int, height: int) -> list[Detection]:

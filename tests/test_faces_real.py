@@ -3,6 +3,7 @@ face-free photos that must stay face-free (no Flask involved)."""
 
 from __future__ import annotations
 
+import io
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,6 +77,27 @@ def test_the_search_with_a_border_places_a_tight_crops_landmarks(pipeline, astro
     assert 0 <= x1 < x2 <= crop.shape[1] and 0 <= y1 < y2 <= crop.shape[0] and (x2 - x1) > crop.shape[1] / 2
     full_photo_eyes = np.asarray(only_face(pipeline, astronaut).landmarks[:2]) - [left, top]
     np.testing.assert_allclose(found[0].landmarks[:2], full_photo_eyes, atol=8)
+
+
+def test_a_large_tight_crop_is_searched_shrunk_and_placed_in_its_own_pixels(pipeline, astronaut):
+    """A 12x enlarged tight crop (1,080 x 960) is shrunk before the border is added; its face and eyes come back
+    in the enlarged photo's pixels."""
+    top, left, zoom = 80, 185, 12
+    crop = np.asarray(Image.fromarray(astronaut[top:170, left:265]).resize((80 * zoom, 90 * zoom), Image.BICUBIC))
+    found = pipeline.detector.detect_padded(crop)
+    assert len(found) == 1 and found[0].box[2] - found[0].box[0] > crop.shape[1] / 2
+    full_photo_eyes = (np.asarray(only_face(pipeline, astronaut).landmarks[:2]) - [left, top]) * zoom
+    np.testing.assert_allclose(found[0].landmarks[:2], full_photo_eyes, atol=8 * zoom)
+
+
+@pytest.mark.parametrize("size", [(2, 1_000_000), (1_000_000, 2), (3, 60_000)])
+def test_a_thin_photo_is_searched_again_without_padding_it_at_full_size(pipeline, size):
+    """A few kilobytes of PNG, 2 x 1,000,000 px: a border of a quarter of its length at full size would need
+    terabytes (OpenCV raised "Insufficient memory", a 500); shrunk first, it is read and has no face."""
+    width, height = size
+    photo = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 120, 120)).save(photo, "PNG")
+    assert pipeline.analyze_bytes(photo.getvalue()).detections == []
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea"])

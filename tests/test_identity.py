@@ -80,6 +80,8 @@ def test_no_removes_that_suggestion(app, client, eileen_named, mirrored_jpeg):
     assert response.status_code == 302
     assert suggestion_of(client, photo) is None
     assert client.post(f"/detections/{face}/suggestion/no", data={"csrf_token": token}).status_code == 400
+    huge = {"subject": "1" + "0" * 400, "csrf_token": token}  # past a float's range: was an OverflowError, a 500
+    assert client.post(f"/detections/{face}/suggestion/no", data=huge).status_code == 400
 
 
 def test_video_tracks_are_signed_on_their_poster_frame(app, client, eileen_named, two_face_video):

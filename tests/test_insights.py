@@ -166,6 +166,10 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "Give a number from 5 to 95. Over the last (days): Fill this in.</" in both_bad.get_data(as_text=True)
     not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"}, follow_redirects=True)
     assert "More than (%): Not a valid integer value.</" in not_a_number.get_data(as_text=True)  # its first reason
+    for field in ("percent", "days"):  # past a float's range: WTForms' range check raised OverflowError, a 500
+        huge = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50, field: "1" + "0" * 400},
+                           follow_redirects=True)
+        assert huge.status_code == 200 and "Not a valid integer value.</" in huge.get_data(as_text=True)
     with app.app_context():
         rule_id = db.session.scalar(db.select(AlertRule.id))
     assert bob_client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": csrf_token(bob_client, "/dashboard")}

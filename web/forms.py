@@ -16,6 +16,20 @@ REQUIRED = _l("Fill this in.")
 IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
 
 
+LARGEST_INTEGER = 2**63 - 1  # the database's BIGINT
+
+
+class WholeNumberField(IntegerField):
+    """An integer field that refuses a number past the database's range as not a number: WTForms' NumberRange
+    turns the value into a float to compare it, which raises OverflowError (a 500) from about 10**309 on."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) > LARGEST_INTEGER:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+
+
 SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is submitted by these
 
 
@@ -103,9 +117,9 @@ class AlertRuleForm(WebForm):
     """A gentle alert: `emotion` as the top one in more than `percent`% of appearances over `days` days."""
 
     emotion = SelectField(_l("Emotion"))
-    percent = IntegerField(_l("More than (%)"), default=40,
+    percent = WholeNumberField(_l("More than (%)"), default=40,
                            validators=[InputRequired(REQUIRED), NumberRange(5, 95, IN_RANGE)])
-    days = IntegerField(_l("Over the last (days)"), default=7,
+    days = WholeNumberField(_l("Over the last (days)"), default=7,
                         validators=[InputRequired(REQUIRED), NumberRange(1, 90, IN_RANGE)])
     submit = SubmitField(_l("Add alert"))
 
@@ -125,7 +139,7 @@ class RecognitionForm(WebForm):
 class NotThisPersonForm(WebForm):
     """"No" to a "Looks like Ana" suggestion: that person is not suggested for this face again."""
 
-    subject = IntegerField(validators=[InputRequired(REQUIRED), NumberRange(min=1)])
+    subject = WholeNumberField(validators=[InputRequired(REQUIRED), NumberRange(min=1)])
     submit = SubmitField(_l("No"))
 
 
