@@ -60,6 +60,11 @@ class SubjectKind(StrEnum):
         """The detections that can be this subject's appearances (the one mapping between the two kinds)."""
         return SUBJECT_DETECTION_KINDS[self]
 
+    @classmethod
+    def of_detection(cls, kind: str) -> SubjectKind:
+        """The kind of subject a detection of `kind` can be an appearance of."""
+        return next(subject_kind for subject_kind in cls if subject_kind.detection_kind == kind)
+
     @property
     def emotion_classes(self) -> tuple[str, ...] | None:
         """The labels of this kind's emotion model; None while there is none (cats)."""

@@ -87,7 +87,7 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
         raise Refused(Phrase(N_("You have no subject %(id)s."), id=subject_id))
     if subject is not None and not fits(subject, detection):
-        wanted = next(kind for kind in SubjectKind if kind.detection_kind == detection.kind)
+        wanted = SubjectKind.of_detection(detection.kind)
         raise Refused(Phrase(N_("%(name)s is a %(kind)s: %(face)s can only be assigned to a %(wanted)s."),
                              name=subject.name, kind=subject.kind, face=detection.title, wanted=wanted.value))
     detection.subject = subject

@@ -115,8 +115,9 @@ def test_adding_a_subject_only_goes_back_to_a_path_on_this_site(client, alice, t
 def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, astronaut_jpeg):
     analysis_id = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
     result = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
-    link = re.search(r'<a href="(/subjects\?next=[^"]+)" class="hint">Add a person or pet</a>', result).group(1)
+    link = re.search(r'<a href="(/subjects\?[^"]+)" class="hint">Add a person or pet</a>', result).group(1)
     form = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert '<option selected value="person">' in form
     back = f"/analyses/{analysis_id}#face-1"
     assert f'<input type="hidden" name="next" value="{back}">' in form and "Back to the result" in form
     token = csrf_token(client, "/subjects")
@@ -238,3 +239,26 @@ def test_comparisons_say_how_many_analyses_each_subject_has_and_who_was_left_out
     page = " ".join(page.split())
     assert "Less sad than your other dogs (2% against 94% on average for Bo (4 analyses))" in page
     assert "Not compared: Kit (1 analysis): fewer than 3 analyses." in page
+
+
+def unsure_dog_reading(app) -> tuple[int, int]:
+    """Every stored dog reading made as unsure as the dingo's ("perhaps angry", 37%); the last one's ids."""
+    with app.app_context():
+        detections = db.session.scalars(db.select(Detection).filter_by(kind="dog")).all()
+        for detection in detections:
+            detection.emotions = {"angry": 0.37, "happy": 0.22, "relaxed": 0.16, "sad": 0.25}
+        db.session.commit()
+        return detections[-1].id, detections[-1].analysis_id
+
+
+def test_saving_an_unsure_reading_says_it_is_left_out_and_the_calendar_shows_that_day(app, client, alice):
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, None, "dog", "angry", 1, utcnow())
+    dog, analysis_id = unsure_dog_reading(app)
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    saved = client.post(f"/detections/{dog}/subject", data={f"d{dog}-subject": str(rex), "csrf_token": token},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Saved: Dog 1 is Rex. Its reading is unsure, so Rex&#39;s charts and insights leave it out." in saved
+    dashboard = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert re.search(r'class="unsure-day"><title>[^<]+: only 1 unsure reading, not counted</title>', dashboard)
+    assert "only unsure readings</li>" in dashboard and "nothing analysed</li>" in dashboard

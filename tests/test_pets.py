@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,9 @@ def test_each_test_picture_uploaded_as_it_is_is_one_dog(app, client, alice, name
     response = upload(client, (DATA / name).read_bytes(), name)
     document = client.get(response.location.replace("/analyses/", "/api/v1/analyses/")).get_json()
     assert [d["kind"] for d in document["detections"]] == ["dog"]
+    page = client.get(response.location).get_data(as_text=True)  # "Add a person or pet" starts with a dog
+    adding = re.search(r'<a href="(/subjects\?kind=dog&amp;[^"]+)" class="hint">Add a person or pet</a>', page)
+    assert '<option selected value="dog">' in client.get(adding.group(1).replace("&amp;", "&")).get_data(as_text=True)
 
 
 def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():

@@ -16,7 +16,7 @@ from inference.labels import reading_certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
-from models import Analysis, Detection, JobStatus, Media
+from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, storage, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import (accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg,
@@ -206,12 +206,21 @@ def assign_subject(detection_id: int):
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
         abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))
-    subject = subjects.assign(detection, form.subject.data or None)
-    flash(gettext("Saved: this %(face)s now counts in %(name)s's history.", face=say(detection.title).lower(),
-                  name=subject.name) if subject else
-          gettext("%(face)s is no longer assigned to a subject.", face=say(detection.title)),
+    flash(assignment_saved(detection, subjects.assign(detection, form.subject.data or None)),
           assigned_category(detection))
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
+
+
+def assignment_saved(detection: Detection, subject: Subject | None) -> str:
+    """What "Save" did: whom the face now is, and whether it counts (an unsure reading is left out of the charts
+    and insights, so saying it "counts" would promise what the dashboard then does not show)."""
+    face = say(detection.title)
+    if subject is None:
+        return gettext("%(face)s is no longer assigned to a subject.", face=face)
+    if detection.top and reading_certainty(detection.emotions[detection.top], detection.uncertain) == "unsure":
+        return gettext("Saved: %(face)s is %(name)s. Its reading is unsure, so %(name)s's charts and insights "
+                       "leave it out.", face=face, name=subject.name)
+    return gettext("Saved: %(face)s now counts in %(name)s's history.", face=face, name=subject.name)
 
 
 ASSIGNED = "assigned-"  # the flash category of an assignment's "Saved", before the detection's id
@@ -233,6 +242,12 @@ def assigned_detection(category: str) -> int | None:
 def flash_style(category: str) -> str:
     """How a flashed message looks: an assignment's "Saved" as a success, the others by their category."""
     return "success" if assigned_detection(category) is not None else category
+
+
+@bp.app_template_global()
+def subject_kind_of(detection_kind: str) -> str:
+    """The kind of subject a detection can be assigned to ("Add a person or pet" from a dog's card adds a dog)."""
+    return SubjectKind.of_detection(detection_kind).value
 
 
 def assign_form(detection: Detection) -> AssignForm:

@@ -95,17 +95,21 @@ class CalendarCell:
     weekday: int  # row, 0 = Monday
     top: str | None
     count: int
+    unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
 
 
-def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12) -> list[CalendarCell]:
-    """A weeks x 7 grid ending with today's week; each day shows its most frequent top emotion."""
+def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12,
+                   unsure_by_day: dict[date, int] | None = None) -> list[CalendarCell]:
+    """A weeks x 7 grid ending with today's week; each day shows its most frequent top emotion, and how many
+    unsure readings it had (not counted in its colour)."""
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    unsure_by_day = unsure_by_day or {}
     cells = []
     for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
         tops = tops_by_day.get(day, [])
         top = max(set(tops), key=tops.count) if tops else None
-        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, top, len(tops)))
+        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, top, len(tops), unsure_by_day.get(day, 0)))
     return cells
 
 

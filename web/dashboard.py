@@ -81,8 +81,8 @@ def index():
     no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     found = db.session.execute(_detections_query(subject)).all()
     read = [row for row in found if row.top is not None]
-    rows = [(row.created_at, row.top) for row in read  # the charts: the readings the insights count (not unsure)
-            if reading_certainty(row.emotions[row.top], row.uncertain) != "unsure"]
+    unsure = [reading_certainty(row.emotions[row.top], row.uncertain) == "unsure" for row in read]
+    rows = [(row.created_at, row.top) for row, left_out in zip(read, unsure) if not left_out]  # as insights count
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
@@ -91,7 +91,8 @@ def index():
         tops_by_day[created_at.date()].append(top)
     labels = chart_labels(subject)
     columns = stacked_columns(trend(rows, period, utcnow()), labels)
-    calendar = calendar_cells(tops_by_day, utcnow().date())
+    calendar = calendar_cells(tops_by_day, utcnow().date(), unsure_by_day=Counter(
+        row.created_at.date() for row, left_out in zip(read, unsure) if left_out))
     return render_template(
         "dashboard/index.html",
         subject=subject,
@@ -267,8 +268,10 @@ def report_image(subject_id: int):
 @bp.route("/subjects", methods=["GET", "POST"])
 @login_required
 def subjects():
-    """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page."""
-    form = SubjectForm()
+    """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page, and
+    ?kind=dog (from a dog's "Add a person or pet") the kind the form starts with."""
+    asked_kind = request.args.get("kind")
+    form = SubjectForm(kind=asked_kind if asked_kind in set(SubjectKind) else SubjectKind.PERSON.value)
     back = same_site_path(request.values.get("next"))
     if form.validate_on_submit():
         try:

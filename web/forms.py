@@ -17,6 +17,7 @@ IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
 
 
 LARGEST_INTEGER = 2**63 - 1  # the database's BIGINT
+NOT_AN_INTEGER = "Not a valid integer value."  # IntegerField's own message, in WTForms' translations
 
 
 class WholeNumberField(IntegerField):
@@ -27,7 +28,7 @@ class WholeNumberField(IntegerField):
         super().process_formdata(valuelist)
         if self.data is not None and abs(self.data) > LARGEST_INTEGER:
             self.data = None
-            raise ValueError(self.gettext("Not a valid integer value."))
+            raise ValueError(self.gettext(NOT_AN_INTEGER))
 
 
 SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is submitted by these
