@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from extensions import db
 from models import User
 from tests.conftest import csrf_token, login, make_app, make_user
@@ -27,6 +29,13 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     short = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
                                            "csrf_token": token})
     assert short.status_code == 400
+    said = short.get_data(as_text=True)  # the app's words, beside the field whose hint says the rule
+    assert re.search(r'aria-describedby="password-error password-hint"[^>]*>\s*'
+                     r'<p class="field-error" id="password-error">Use 8 to 128 characters.</p>\s*'
+                     r'<p class="hint" id="password-hint">At least 8 characters.</p>', said)
+    korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
+                                            "csrf_token": token}, headers={"Accept-Language": "ko"})
+    assert "Use 8 to 128" not in korean.get_data(as_text=True)
     mismatch = client.post("/register", data={"username": "dave", "password": "long enough",
                                               "confirm": "different one", "csrf_token": token})
     assert "do not match" in mismatch.get_data(as_text=True)

@@ -55,6 +55,7 @@ class LoginForm(WebForm):
 
 
 MIN_PASSWORD_LENGTH = 8
+PASSWORD_LENGTH = _l("Use %(min)d to %(max)d characters.")
 KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), SubjectKind.CAT: _l("Cat")}
 
 
@@ -62,7 +63,8 @@ class NewPasswordForm(WebForm):
     """A new password, typed twice."""
 
     password = PasswordField(_l("Password"),
-                             validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128)])
+                             validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128,
+                                                                         message=PASSWORD_LENGTH)])
     confirm = PasswordField(_l("Repeat password"), validators=[
         InputRequired(REQUIRED), EqualTo("password", message=_l("The passwords do not match.")),
     ])
