@@ -14,6 +14,7 @@ moments where the dominant emotion changes).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,14 @@ LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
+# Codec tags (upper case) that FFmpeg decodes as JPEG images (libavformat's riff.c and isom tags); in Matroska OpenCV
+# reports MJPEG as MJPG, VP8 as VP80.
+JPEG_TAGS = frozenset(("MJPG", "LJPG", "DMB1", "MJPA", "JPGL", "MJLS", "JPEG", "IJPG", "AVRN", "ACDV", "QIVG", "SLMJ",
+                       "CJPG", "IJLV", "MVJP", "AVI1", "JR24", "AVDJ"))
+VP8_TAG = "VP80"
+# A JPEG start-of-frame marker (SOF0-15 less DHT, JPG and DAC, and JPEG-LS's SOF55) anywhere in a packet: FFmpeg's
+# decoder looks for markers anywhere, so every one is checked, not only those a careful parser would reach.
+SOF_MARKER = re.compile(rb"\xff[\xc0-\xc3\xc5-\xc7\xc9-\xcb\xcd-\xcf\xf7]")
 
 
 def sniff_video(head: bytes) -> str | None:
@@ -91,7 +100,8 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
     """Check that the file is a readable video within the limits, before any analysis is queued.
 
     The frame size is checked from the stream's header before a frame is decoded: a small file can hold
-    frames of gigabytes."""
+    frames of gigabytes. So are the sizes that later JPEG or VP8 frames give themselves (scan_frame_sizes): a
+    first frame of 64x64 says nothing of the next."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(16)
@@ -116,7 +126,44 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         raise MediaTooLarge(Phrase(LASTS_TOO_LONG, seconds=info.duration, limit=max_seconds))
     if info.frame_count > frame_budget(max_seconds):
         raise _too_many_frames(max_seconds)
+    scan_frame_sizes(path, max_seconds, max_pixels)
     return info
+
+
+def jpeg_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
+    """(width, height) of every well-formed JPEG frame header in a packet (length 8 + 3 per component, 1 to 4
+    components, as FFmpeg requires before it takes the size)."""
+    for marker in SOF_MARKER.finditer(packet):
+        header = bytes(packet[marker.end():marker.end() + 8])
+        if len(header) == 8 and 1 <= header[7] <= 4 and int.from_bytes(header[:2], "big") == 8 + 3 * header[7]:
+            yield int.from_bytes(header[5:7], "big"), int.from_bytes(header[3:5], "big")
+
+
+def vp8_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
+    """(width, height) of a VP8 key frame (the only frames that carry a size); nothing for other frames."""
+    if len(packet) >= 10 and not packet[0] & 1 and bytes(packet[3:6]) == b"\x9d\x01\x2a":
+        yield int.from_bytes(packet[6:8], "little") & 0x3FFF, int.from_bytes(packet[8:10], "little") & 0x3FFF
+
+
+def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
+    """Read every packet of a JPEG-based or VP8 stream without decoding it and raise MediaTooLarge when a frame
+    gives itself more than max_pixels (or the stream has more packets than the frame budget). Other codecs carry
+    their sizes in bit-level headers that are not parsed here."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])  # packets, not frames
+    try:
+        tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
+        sizes = jpeg_sizes if tag in JPEG_TAGS else vp8_sizes if tag == VP8_TAG else None
+        budget = frame_budget(max_seconds)
+        index = 0
+        while sizes is not None and capture.grab():
+            if index == budget:
+                raise _too_many_frames(max_seconds)
+            index += 1
+            ok, packet = capture.retrieve()
+            for width, height in sizes(memoryview(packet.reshape(-1))) if ok else ():
+                _check_frame_size(width, height, max_pixels)
+    finally:
+        capture.release()
 
 
 def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:

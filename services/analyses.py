@@ -97,8 +97,8 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
 @contextmanager
 def analysis_slot() -> Iterator[None]:
     """Hold one of the process's ANALYSIS_CONCURRENCY slots for decoding and analysing a photo (or probing a
-    video), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the memory that uploads decoding at once
-    can take. Raises ServerBusy when no slot frees up in time."""
+    video, or decoding a stored video's frame), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the
+    memory that requests decoding at once can take. Raises ServerBusy when no slot frees up in time."""
     slots = current_app.extensions.setdefault(
         "moodlens_analysis_slots", threading.BoundedSemaphore(current_app.config["ANALYSIS_CONCURRENCY"]))
     if not slots.acquire(timeout=current_app.config["ANALYSIS_WAIT_SECONDS"]):
@@ -255,21 +255,25 @@ def within_video(analysis: Analysis, seconds: float) -> float:
 
 def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
-    the first frame). Raises NotFound when the video's file is gone."""
+    the first frame), decoded in an analysis slot like an upload. Raises NotFound when the video's file is gone,
+    ServerBusy when no slot frees up."""
     path = storage.upload_path(analysis.stored_name)
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
-    rgb = read_frame_at(path, within_video(analysis, seconds))
+    with analysis_slot():
+        rgb = read_frame_at(path, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 
 def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
     """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo, or from the video frame
-    where the track's box was taken. Raises NotFound when the upload is gone or unreadable."""
-    try:
-        rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
-    except (OSError, MediaError) as error:
-        raise NotFound(MISSING_UPLOAD) from error
+    where the track's box was taken, decoded in an analysis slot like an upload. Raises NotFound when the upload is
+    gone or unreadable, ServerBusy when no slot frees up."""
+    with analysis_slot():
+        try:
+            rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
+        except (OSError, MediaError) as error:
+            raise NotFound(MISSING_UPLOAD) from error
     return storage.crop_bytes(rgb, detection.box)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 
 import numpy as np
@@ -16,9 +18,10 @@ from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
 from inference.errors import MediaTooLarge
-from inference.video import VideoAnalyzer, sample_frames, smooth, sniff_video, summarize
+from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
-from tests.conftest import csrf_token, upload, upload_files, write_video
+from services.analyses import analysis_slot
+from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files, write_video
 
 
 def test_sniff_video_by_content():
@@ -286,3 +289,67 @@ def test_sampling_decodes_at_most_the_frame_budget(tmp_path):
     with pytest.raises(MediaTooLarge, match="more than 120 frames"):
         list(sample_frames(clip, fps=4.0, max_seconds=2))
     assert len(list(sample_frames(clip, fps=4.0, max_seconds=5))) == 2  # within the budget: t = 0 and 0.25 s
+
+
+def jpeg_of_size(width: int, height: int) -> bytes:
+    """A 16x16 JPEG whose frame header claims width x height: the header is all a decoder sizes its buffers by."""
+    data = bytearray(jpeg_bytes(np.full((16, 16, 3), 90, np.uint8)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def mjpeg_avi(frames: list[bytes], width: int = 64, height: int = 64, fps: int = 4) -> bytes:
+    """An MJPEG AVI of the given JPEG frames, its headers saying width x height."""
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return tag + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
+
+    def listed(kind: bytes, body: bytes) -> bytes:
+        return b"LIST" + struct.pack("<I", len(body) + 4) + kind + body
+
+    count = len(frames)
+    avih = struct.pack("<10I4I", 1_000_000 // fps, 0, 0, 0x10, count, 0, 1, 0, width, height, 0, 0, 0, 0)
+    strh = b"vidsMJPG" + struct.pack("<IHHIIIIIIIIHHHH", 0, 0, 0, 0, 1, fps, 0, count, 0, 0xFFFFFFFF, 0, 0, 0,
+                                     width, height)
+    strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0)
+    movi, index = b"", b""
+    for frame in frames:
+        index += b"00dc" + struct.pack("<III", 0x10, len(movi) + 4, len(frame))
+        movi += chunk(b"00dc", frame)
+    headers = listed(b"hdrl", chunk(b"avih", avih) + listed(b"strl", chunk(b"strh", strh) + chunk(b"strf", strf)))
+    body = b"AVI " + headers + listed(b"movi", movi) + chunk(b"idx1", index)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_an_mjpeg_video_whose_later_frames_are_huge_is_refused_at_upload(app, client, alice, tmp_path):
+    huge = jpeg_of_size(16000, 16000)
+    response = upload(client, mjpeg_avi([jpeg_of_size(64, 64), huge, huge]), "clip.avi")
+    assert response.status_code == 413 and "16000x16000" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+    ordinary = upload(client, mjpeg_avi([jpeg_of_size(64, 64)] * 3), "clip.avi")
+    assert ordinary.status_code == 302  # frames of one size within the limit pass
+
+
+def test_a_vp8_key_frame_larger_than_the_limit_is_refused_before_decoding(tmp_path):
+    clip = write_video(tmp_path / "clip.webm", [np.full((48, 64, 3), 90, np.uint8)] * 4, codec="VP80")
+    assert probe_video(clip, 60).width == 64
+    data = bytearray(clip.read_bytes())
+    start = data.index(b"\x9d\x01\x2a")  # the first key frame's start code, then its width and height
+    data[start + 3:start + 7] = struct.pack("<HH", 16000, 16000)
+    (tmp_path / "huge.webm").write_bytes(data)
+    with pytest.raises(MediaTooLarge, match="16000x16000"):
+        scan_frame_sizes(tmp_path / "huge.webm", 60, 8_300_000)
+
+
+def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_face_video):
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+    app.config["ANALYSIS_WAIT_SECONDS"] = 0.1
+    with app.app_context(), ExitStack() as slots:
+        for _ in range(app.config["ANALYSIS_CONCURRENCY"]):
+            slots.enter_context(analysis_slot())
+        assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 429
+        assert client.get(f"/analyses/{analysis_id}/detections/1/crop.jpg").status_code == 429
+    assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200
