@@ -194,8 +194,8 @@ class Analysis(JobState, db.Model):
     height: Mapped[int] = mapped_column(Integer)
     face_count: Mapped[int] = mapped_column(Integer, default=0)
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
-    detector: Mapped[str | None] = mapped_column(String(128))
-    classifier: Mapped[str | None] = mapped_column(String(128))
+    detector: Mapped[str | None] = mapped_column(String(512))
+    classifier: Mapped[str | None] = mapped_column(String(512))
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(

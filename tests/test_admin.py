@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import re
 
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
 import jobs
 from extensions import db
+from inference.pipeline import Pipeline
 from models import Analysis, Detection, JobStatus, Media, Subject, User
-from tests.conftest import csrf_token, login, make_user, upload, upload_files
+from tests.conftest import ROOT, csrf_token, login, make_user, upload, upload_files
 
 
 def test_admin_is_refused_to_others(app, client, alice):
@@ -418,3 +422,27 @@ def test_an_admin_cannot_lock_themself_out(app, alice):
         me = db.session.get(User, root)
         assert me.active and me.is_admin and not db.session.get(User, alice).active
     assert admin.get("/admin/").status_code == 200
+
+
+def test_a_long_model_description_is_stored_and_shown_whole(app, client, alice, astronaut_jpeg, monkeypatch):
+    """The detector's and classifier's descriptions are kept whole well past the 128 characters they were cut to
+    (the face detector, the pet detector and the pet crop model together pass it), and the details page shows
+    them whole; migrating back cuts them to 128 again."""
+    models = {"detector": " + ".join(f"detector {n} (weights of 2026-12-0{n}, opencv dnn)" for n in range(1, 9)),
+              "classifier": " + ".join(f"classifier {n} (fine-tuned on set {n}, calibrated)" for n in range(1, 9)),
+              "backend": "onnxruntime (cpu)"}
+    monkeypatch.setattr(Pipeline, "models", property(lambda pipeline: models))
+    photo = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    with app.app_context():
+        stored = db.session.get(Analysis, photo)
+        assert (stored.detector, stored.classifier) == (models["detector"], models["classifier"])
+    assert min(len(models["detector"]), len(models["classifier"])) > 300
+    shown = cells(admin_client(app, "en").get(f"/admin/admin_analyses/details/?id={photo}").get_data(as_text=True))
+    assert (shown["Detector"], shown["Classifier"]) == (models["detector"], models["classifier"])
+    with app.app_context():
+        downgrade(directory=str(ROOT / "migrations"), revision="e6f7a8b9c0d1")
+        names = db.session.execute(sa.select(Analysis.detector, Analysis.classifier)).one()
+    with app.app_context():  # a new session: the read's open transaction would keep PostgreSQL's ALTER TABLE waiting
+        upgrade(directory=str(ROOT / "migrations"))
+    assert names == (models["detector"][:128], models["classifier"][:128])
+
