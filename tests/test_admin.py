@@ -446,3 +446,29 @@ def test_a_long_model_description_is_stored_and_shown_whole(app, client, alice, 
         upgrade(directory=str(ROOT / "migrations"))
     assert names == (models["detector"][:128], models["classifier"][:128])
 
+
+def top_emotions(page: str) -> dict[str, str]:
+    """A list page's "Top emotion" cells, by their row's file name."""
+    rows = re.findall(r'<td class="col-original_name">(.*?)</td>.*?<td class="col-top_emotion">(.*?)</td>', page, re.S)
+    return {name.strip(): re.sub(r"\s+", " ", top).strip() for name, top in rows}
+
+
+def test_the_analyses_list_says_perhaps_when_every_top_reading_was_unsure(app, alice):
+    """As the user's history says it: "perhaps happy" where every reading of the top emotion was unsure, plain
+    "happy" where one was sure, in the reader's language."""
+    unsure, sure = {"happy": 0.3, "neutral": 0.28, "sad": 0.22, "angry": 0.2}, {"happy": 0.9, "sad": 0.1}
+    with app.app_context():
+        for number, readings in enumerate(([(unsure, True)], [(unsure, True), (sure, False)])):
+            analysis = Analysis(user_id=alice, stored_name=f"mood-{number}.jpg", original_name=f"mood-{number}.jpg",
+                                format="jpeg", width=100, height=100, face_count=len(readings), top_emotion="happy")
+            for position, (emotions, flagged) in enumerate(readings, start=1):
+                analysis.detections.append(Detection(position=position, kind="human", x1=0, y1=0, x2=50, y2=50,
+                                                     score=0.99, emotions=emotions, top="happy", uncertain=flagged))
+            db.session.add(analysis)
+        db.session.commit()
+    admin = admin_client(app, "en")
+    listed = top_emotions(admin.get("/admin/admin_analyses/").get_data(as_text=True))
+    assert listed == {"mood-0.jpg": "perhaps happy", "mood-1.jpg": "happy"}
+    admin.set_cookie("moodlens_locale", "ko")
+    listed = top_emotions(admin.get("/admin/admin_analyses/").get_data(as_text=True))
+    assert listed == {"mood-0.jpg": "어쩌면 행복", "mood-1.jpg": "행복"}

@@ -22,6 +22,7 @@ from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l,
 from flask_login import current_user
 from wtforms.validators import ValidationError
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from extensions import db
 from inference.labels import DetectionKind
@@ -79,6 +80,14 @@ def _time(view, value: datetime, name) -> str:
 def _stored(view, context, model, name):
     """The stored id for column_choices to name, or nothing (Flask-Admin prints a None it cannot name as "None")."""
     return getattr(model, name) or ""
+
+
+def _top_emotion(view, context, model: Analysis, name) -> str:
+    """The analysis's top emotion, "perhaps happy" where every reading of it was unsure, as the user's history
+    says it (templates/analyze/history.html)."""
+    if model.top_emotion and model.top_unsure:
+        return gettext("perhaps %(emotion)s", emotion=emotion(model.top_emotion))
+    return _stored(view, context, model, name)
 
 
 def _reason(view, context, model, name) -> str:
@@ -346,7 +355,7 @@ class AnalysisAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
                    "top_emotion", "worker")
-    column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _stored,
+    column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
                          "error": _reason}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
@@ -355,6 +364,10 @@ class AnalysisAdmin(AdminOnly, ModelView):
     column_searchable_list = ("original_name", User.username)
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
+
+    def get_query(self):
+        """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
+        return super().get_query().options(selectinload(Analysis.detections))
 
     def on_model_delete(self, model: Analysis) -> None:
         g.orphaned_files = analysis_files(model)
