@@ -99,8 +99,8 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
 
 def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewport: str) -> dict:
     """Open a track's every moment, add the "administrator" filter and read its options, open the date picker of
-    the "created" filter, run a bulk action, give a user a name that is taken; the pages that result, audited
-    (their problems by name)."""
+    the "created" filter, run a bulk action (from a menu that stays on the screen; on a phone, a row's icons are
+    44 px targets), give a user a name that is taken; the pages that result, audited (their problems by name)."""
     words, screens, problems = WORDS[language], SCREENS / f"{language}-{viewport}", {}
     page.goto(base + paths["track-details"])
     page.click("table.searchable details summary")
@@ -120,8 +120,12 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     if found := audit_page(page, None, Path(f"{screens}-date-picker.png")):
         problems[f"{language} {viewport} date picker"] = found
     page.goto(base + LISTS["users"])
+    if viewport == "phone":
+        assert min(row_action_sides(page)) >= 44  # a thumb hits a row's edit or delete, not its neighbour
     page.locator("input.action-checkbox").last.check()
     page.locator(".nav-tabs .dropdown-toggle", has_text=words["with selected"]).click()
+    expect(page.locator(".dropdown-menu.show")).to_be_visible()
+    assert open_menu_fits(page), f"{language} {viewport}: the bulk actions' menu runs off the screen"
     page.click("a[onclick*=\"'activate'\"]")
     page.wait_for_load_state("load")
     expect(page.locator(".alert-success")).to_contain_text(words["activated"])
@@ -134,3 +138,17 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     if found := audit_page(page, None, Path(f"{screens}-user-edit-refused.png")):
         problems[f"{language} {viewport} user edit refused"] = found
     return problems
+
+
+def row_action_sides(page) -> list[float]:
+    """The width and height of every list row's edit, view and delete icon, in CSS pixels."""
+    return page.evaluate("""() => [...document.querySelectorAll('.model-list a.icon, .model-list form.icon button')]
+        .flatMap(icon => { const box = icon.getBoundingClientRect(); return [box.width, box.height]; })""")
+
+
+def open_menu_fits(page) -> bool:
+    """Every item of the open menu lies within the screen, and the page is no wider than the screen (the viewport's
+    width: a phone's innerWidth grows with a page that overflows)."""
+    return page.evaluate("""width => [...document.querySelectorAll('.dropdown-menu.show .dropdown-item')]
+        .every(item => { const box = item.getBoundingClientRect(); return box.left >= 0 && box.right <= width; })
+        && document.scrollingElement.scrollWidth <= width""", page.viewport_size["width"])
