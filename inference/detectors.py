@@ -127,7 +127,7 @@ class MTCNNFaceDetector:
         height, width = rgb.shape[:2]
         shrink = downscale_factor(width, height, round(self.max_side / (1 + 2 * CROP_PADDING)))
         small = _resize(rgb, shrink)
-        pad = round(CROP_PADDING * max(small.shape[:2]))
+        pad = int(CROP_PADDING * max(small.shape[:2]))  # rounded down: the padded side stays within max_side
         fill = [float(v) for v in small.reshape(-1, 3).mean(0)]
         padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
         zoom = max(1.0, CROP_MIN_SIDE / min(padded.shape[:2]))

@@ -13,6 +13,7 @@ moments where the dominant emotion changes).
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import TypedDict
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.labels import DetectionKind
@@ -45,6 +47,11 @@ LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count 
 JPEG_TAGS = frozenset(("MJPG", "LJPG", "DMB1", "MJPA", "JPGL", "MJLS", "JPEG", "IJPG", "AVRN", "ACDV", "QIVG", "SLMJ",
                        "CJPG", "IJLV", "MVJP", "AVI1", "JR24", "AVDJ"))
 VP8_TAG = "VP80"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Codecs that store each frame as a picture file with its own size, besides JPEG and PNG (FFmpeg decodes all of
+# them inside AVI, MOV or Matroska); Pillow reads their headers without decoding, each only by its magic bytes.
+PICTURE_FORMATS = ("TIFF", "BMP", "GIF", "WEBP", "JPEG2000", "QOI")
+FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
 # A JPEG start-of-frame marker (SOF0-15 less DHT, JPG and DAC, and JPEG-LS's SOF55) anywhere in a packet: FFmpeg's
 # decoder looks for markers anywhere, so every one is checked, not only those a careful parser would reach.
 SOF_MARKER = re.compile(rb"\xff[\xc0-\xc3\xc5-\xc7\xc9-\xcb\xcd-\xcf\xf7]")
@@ -145,17 +152,37 @@ def vp8_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
         yield int.from_bytes(packet[6:8], "little") & 0x3FFF, int.from_bytes(packet[8:10], "little") & 0x3FFF
 
 
+def picture_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
+    """(width, height) of a packet that is a whole picture file: PNG from its header chunk (read here, since
+    Pillow refuses a header whose checksum FFmpeg would not check), TIFF, BMP, GIF, WebP, JPEG 2000 or QOI from
+    Pillow's reading of the header, without decoding; nothing for other packets (H.264, HEVC, VP9, AV1, ...)."""
+    head = bytes(packet[:24])
+    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR":
+        yield int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return
+    try:
+        with Image.open(io.BytesIO(packet), formats=PICTURE_FORMATS) as picture:
+            size = picture.size
+    except Image.DecompressionBombError as error:  # past twice Pillow's own pixel limit
+        raise MediaTooLarge(Phrase(FRAME_TOO_MANY_PIXELS)) from error
+    except Exception:  # not a picture Pillow can size: bytes of a video codec
+        return
+    yield size
+
+
 def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
-    """Read every packet of a JPEG-based or VP8 stream without decoding it and raise MediaTooLarge when a frame
-    gives itself more than max_pixels (or the stream has more packets than the frame budget). Other codecs carry
-    their sizes in bit-level headers that are not parsed here."""
+    """Read every packet of the stream without decoding it and raise MediaTooLarge when a frame gives itself more
+    than max_pixels: JPEG frame headers, VP8 key frames, and frames stored as picture files (PNG, TIFF, ...).
+    Codecs whose sizes sit in bit-level headers (H.264, HEVC, VP9, AV1, MPEG-4) are not parsed here. A stream of
+    more than twice the frame budget's packets is refused too (the job counts the frames it decodes; packets can
+    be more, e.g. VP8's hidden reference frames)."""
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])  # packets, not frames
     try:
         tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
-        sizes = jpeg_sizes if tag in JPEG_TAGS else vp8_sizes if tag == VP8_TAG else None
-        budget = frame_budget(max_seconds)
+        sizes = jpeg_sizes if tag in JPEG_TAGS else vp8_sizes if tag == VP8_TAG else picture_sizes
+        budget = 2 * frame_budget(max_seconds)
         index = 0
-        while sizes is not None and capture.grab():
+        while capture.grab():
             if index == budget:
                 raise _too_many_frames(max_seconds)
             index += 1

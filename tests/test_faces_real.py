@@ -4,6 +4,7 @@ face-free photos that must stay face-free (no Flask involved)."""
 from __future__ import annotations
 
 import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -81,16 +82,18 @@ def test_the_search_with_a_border_places_a_tight_crops_landmarks(pipeline, astro
 
 def test_a_large_tight_crop_is_searched_shrunk_and_placed_in_its_own_pixels(pipeline, astronaut):
     """A 12x enlarged tight crop (1,080 x 960) is shrunk before the border is added; its face and eyes come back
-    in the enlarged photo's pixels."""
-    top, left, zoom = 80, 185, 12
-    crop = np.asarray(Image.fromarray(astronaut[top:170, left:265]).resize((80 * zoom, 90 * zoom), Image.BICUBIC))
+    in the enlarged photo's pixels: where the crop itself puts them, times 12, within 6 of its 80 pixels (a lost
+    shrink factor or border would be off by hundreds)."""
+    small = astronaut[80:170, 185:265]
+    zoom = 12
+    crop = np.asarray(Image.fromarray(small).resize((80 * zoom, 90 * zoom), Image.BICUBIC))
     found = pipeline.detector.detect_padded(crop)
     assert len(found) == 1 and found[0].box[2] - found[0].box[0] > crop.shape[1] / 2
-    full_photo_eyes = (np.asarray(only_face(pipeline, astronaut).landmarks[:2]) - [left, top]) * zoom
-    np.testing.assert_allclose(found[0].landmarks[:2], full_photo_eyes, atol=8 * zoom)
+    small_eyes = np.asarray(pipeline.detector.detect_padded(small)[0].landmarks[:2])
+    np.testing.assert_allclose(found[0].landmarks[:2], small_eyes * zoom, atol=6 * zoom)
 
 
-@pytest.mark.parametrize("size", [(2, 1_000_000), (1_000_000, 2), (3, 60_000)])
+@pytest.mark.parametrize("size", [(2, 1_000_000), (1_000_000, 2)])
 def test_a_thin_photo_is_searched_again_without_padding_it_at_full_size(pipeline, size):
     """A few kilobytes of PNG, 2 x 1,000,000 px: a border of a quarter of its length at full size would need
     terabytes (OpenCV raised "Insufficient memory", a 500); shrunk first, it is read and has no face."""

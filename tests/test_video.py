@@ -6,11 +6,13 @@ import io
 import re
 import struct
 import time
+import zlib
 from contextlib import ExitStack
 from datetime import timedelta
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import jobs
 from app import create_app
@@ -299,8 +301,9 @@ def jpeg_of_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def mjpeg_avi(frames: list[bytes], width: int = 64, height: int = 64, fps: int = 4) -> bytes:
-    """An MJPEG AVI of the given JPEG frames, its headers saying width x height."""
+def picture_avi(frames: list[bytes], width: int = 64, height: int = 64, fps: int = 4, codec: bytes = b"MJPG") -> bytes:
+    """An AVI of the given picture files as frames (MJPEG: JPEG files; MPNG: PNG files), its headers saying width x
+    height."""
     def chunk(tag: bytes, body: bytes) -> bytes:
         return tag + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
 
@@ -309,9 +312,9 @@ def mjpeg_avi(frames: list[bytes], width: int = 64, height: int = 64, fps: int =
 
     count = len(frames)
     avih = struct.pack("<10I4I", 1_000_000 // fps, 0, 0, 0x10, count, 0, 1, 0, width, height, 0, 0, 0, 0)
-    strh = b"vidsMJPG" + struct.pack("<IHHIIIIIIIIHHHH", 0, 0, 0, 0, 1, fps, 0, count, 0, 0xFFFFFFFF, 0, 0, 0,
+    strh = b"vids" + codec + struct.pack("<IHHIIIIIIIIHHHH", 0, 0, 0, 0, 1, fps, 0, count, 0, 0xFFFFFFFF, 0, 0, 0,
                                      width, height)
-    strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0)
+    strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, codec, width * height * 3, 0, 0, 0, 0)
     movi, index = b"", b""
     for frame in frames:
         index += b"00dc" + struct.pack("<III", 0x10, len(movi) + 4, len(frame))
@@ -323,13 +326,34 @@ def mjpeg_avi(frames: list[bytes], width: int = 64, height: int = 64, fps: int =
 
 def test_an_mjpeg_video_whose_later_frames_are_huge_is_refused_at_upload(app, client, alice, tmp_path):
     huge = jpeg_of_size(16000, 16000)
-    response = upload(client, mjpeg_avi([jpeg_of_size(64, 64), huge, huge]), "clip.avi")
+    response = upload(client, picture_avi([jpeg_of_size(64, 64), huge, huge]), "clip.avi")
     assert response.status_code == 413 and "16000x16000" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []
-    ordinary = upload(client, mjpeg_avi([jpeg_of_size(64, 64)] * 3), "clip.avi")
+    ordinary = upload(client, picture_avi([jpeg_of_size(64, 64)] * 3), "clip.avi")
     assert ordinary.status_code == 302  # frames of one size within the limit pass
+
+
+def png_of_size(width: int, height: int) -> bytes:
+    """A PNG of width x height, or for a large size a 16x16 one whose header chunk claims it (checksum matching)."""
+    picture = io.BytesIO()
+    Image.new("RGB", (width, height) if width * height <= 4096 else (16, 16), (90, 90, 90)).save(picture, "PNG")
+    data = bytearray(picture.getvalue())
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+def test_a_png_coded_video_whose_later_frames_are_huge_is_refused(tmp_path):
+    """PNG frames in an AVI (codec MPNG) carry their own size like JPEG ones: 16000x16000 after a 64x64 first frame
+    would decode to 768 MB a frame."""
+    clip = tmp_path / "clip.avi"
+    clip.write_bytes(picture_avi([png_of_size(64, 64), png_of_size(16000, 16000)], codec=b"MPNG"))
+    with pytest.raises(MediaTooLarge, match="16000x16000"):
+        probe_video(clip, 60)
+    clip.write_bytes(picture_avi([png_of_size(64, 64)] * 3, codec=b"MPNG"))
+    assert probe_video(clip, 60).width == 64
 
 
 def test_a_vp8_key_frame_larger_than_the_limit_is_refused_before_decoding(tmp_path):

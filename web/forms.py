@@ -121,9 +121,9 @@ class AlertRuleForm(WebForm):
 
     emotion = SelectField(_l("Emotion"))
     percent = WholeNumberField(_l("More than (%)"), default=40,
-                           validators=[InputRequired(REQUIRED), NumberRange(5, 95, IN_RANGE)])
+                               validators=[InputRequired(REQUIRED), NumberRange(5, 95, IN_RANGE)])
     days = WholeNumberField(_l("Over the last (days)"), default=7,
-                        validators=[InputRequired(REQUIRED), NumberRange(1, 90, IN_RANGE)])
+                            validators=[InputRequired(REQUIRED), NumberRange(1, 90, IN_RANGE)])
     submit = SubmitField(_l("Add alert"))
 
 
