@@ -8,7 +8,7 @@ batch copy of `analysis`, and dropping the old table would cascade-delete its de
 
 Revision ID: f7a8b9c0d1e2
 Revises: e6f7a8b9c0d1
-Create Date: 2026-12-04 10:30:00
+Create Date: 2026-12-02 19:20:00
 
 """
 from alembic import op
