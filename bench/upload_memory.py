@@ -63,12 +63,18 @@ def mjpeg_avi(side: int = 12000) -> bytes:
         return path.read_bytes()
 
 
+def h264_later_frame() -> bytes:
+    """An MP4 of 64x64 H.264 frames with one of 16000x16000 among them (50 KB, tests/data; made with FFmpeg)."""
+    return (ROOT / "tests" / "data" / "h264-later-frame-16000px.mp4").read_bytes()
+
+
 CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "16-bit gray PNG 6320x6320": (gray16_png, "gray16.png"),
     "RGB PNG 6320x6320": (rgb_png, "rgb.png"),
     "RGBA PNG 6320x6320": (rgba_png, "rgba.png"),
     "JPEG 6320x6320": (rgb_jpeg, "big.jpg"),
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
+    "H.264 MP4, a 16000px frame": (h264_later_frame, "later.mp4"),
 }
 
 

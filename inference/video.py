@@ -13,9 +13,7 @@ moments where the dominant emotion changes).
 
 from __future__ import annotations
 
-import io
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +21,9 @@ from typing import TypedDict
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.frame_headers import sizer_for
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -42,21 +40,6 @@ LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
-# Codec tags (upper case) that FFmpeg decodes as JPEG images (libavformat's riff.c and isom tags); in Matroska OpenCV
-# reports MJPEG as MJPG, VP8 as VP80.
-JPEG_TAGS = frozenset(("MJPG", "LJPG", "DMB1", "MJPA", "JPGL", "MJLS", "JPEG", "IJPG", "AVRN", "ACDV", "QIVG", "SLMJ",
-                       "CJPG", "IJLV", "MVJP", "AVI1", "JR24", "AVDJ"))
-VP8_TAG = "VP80"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Codecs that store each frame as a picture file with its own size, besides JPEG and PNG (FFmpeg decodes all of
-# them inside AVI, MOV or Matroska); Pillow reads their headers without decoding, each only by its magic bytes.
-PICTURE_FORMATS = ("TIFF", "BMP", "GIF", "WEBP", "JPEG2000", "QOI")
-FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
-# A JPEG start-of-frame marker (SOF0-15 less DHT, JPG and DAC, and JPEG-LS's SOF55) anywhere in a packet: FFmpeg's
-# decoder looks for markers anywhere, so every one is checked, not only those a careful parser would reach.
-SOF_MARKER = re.compile(rb"\xff[\xc0-\xc3\xc5-\xc7\xc9-\xcb\xcd-\xcf\xf7]")
-
-
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
@@ -80,8 +63,9 @@ class VideoInfo:
         return self.frame_count / self.fps if self.fps > 0 else 0.0
 
 
-def _open(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+def _open(path: Path, packets: bool = False) -> cv2.VideoCapture:
+    """A capture of the file's decoded frames, or with `packets` of its undecoded packets."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1] if packets else [])
     if not capture.isOpened():
         capture.release()
         raise CorruptMedia(Phrase(N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")))
@@ -106,9 +90,9 @@ def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
 def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
     """Check that the file is a readable video within the limits, before any analysis is queued.
 
-    The frame size is checked from the stream's header before a frame is decoded: a small file can hold
-    frames of gigabytes. So are the sizes that later JPEG or VP8 frames give themselves (scan_frame_sizes): a
-    first frame of 64x64 says nothing of the next."""
+    The frame size is checked from the stream's header, and the sizes that every later packet gives itself
+    (scan_frame_sizes) before a frame is decoded: a small file can hold frames of gigabytes, and a first frame of
+    64x64 says nothing of the next."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(16)
@@ -117,10 +101,9 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         raise CorruptMedia(missing) from error
     if sniff_video(head) is None:
         raise UnsupportedMediaType(Phrase(N_("This is not a supported video (MP4, MOV, WebM or AVI).")))
+    scan_frame_sizes(path, max_seconds, max_pixels)
     capture = _open(path)
     try:
-        _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                          max_pixels)
         ok, frame = capture.read()
         if not ok or frame is None:
             raise CorruptMedia(Phrase(N_("The video has no readable frames: it is truncated, corrupt or empty.")))
@@ -133,53 +116,21 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
         raise MediaTooLarge(Phrase(LASTS_TOO_LONG, seconds=info.duration, limit=max_seconds))
     if info.frame_count > frame_budget(max_seconds):
         raise _too_many_frames(max_seconds)
-    scan_frame_sizes(path, max_seconds, max_pixels)
     return info
 
 
-def jpeg_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
-    """(width, height) of every well-formed JPEG frame header in a packet (length 8 + 3 per component, 1 to 4
-    components, as FFmpeg requires before it takes the size)."""
-    for marker in SOF_MARKER.finditer(packet):
-        header = bytes(packet[marker.end():marker.end() + 8])
-        if len(header) == 8 and 1 <= header[7] <= 4 and int.from_bytes(header[:2], "big") == 8 + 3 * header[7]:
-            yield int.from_bytes(header[5:7], "big"), int.from_bytes(header[3:5], "big")
-
-
-def vp8_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
-    """(width, height) of a VP8 key frame (the only frames that carry a size); nothing for other frames."""
-    if len(packet) >= 10 and not packet[0] & 1 and bytes(packet[3:6]) == b"\x9d\x01\x2a":
-        yield int.from_bytes(packet[6:8], "little") & 0x3FFF, int.from_bytes(packet[8:10], "little") & 0x3FFF
-
-
-def picture_sizes(packet: memoryview) -> Iterator[tuple[int, int]]:
-    """(width, height) of a packet that is a whole picture file: PNG from its header chunk (read here, since
-    Pillow refuses a header whose checksum FFmpeg would not check), TIFF, BMP, GIF, WebP, JPEG 2000 or QOI from
-    Pillow's reading of the header, without decoding; nothing for other packets (H.264, HEVC, VP9, AV1, ...)."""
-    head = bytes(packet[:24])
-    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR":
-        yield int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        return
-    try:
-        with Image.open(io.BytesIO(packet), formats=PICTURE_FORMATS) as picture:
-            size = picture.size
-    except Image.DecompressionBombError as error:  # past twice Pillow's own pixel limit
-        raise MediaTooLarge(Phrase(FRAME_TOO_MANY_PIXELS)) from error
-    except Exception:  # not a picture Pillow can size: bytes of a video codec
-        return
-    yield size
-
-
 def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
-    """Read every packet of the stream without decoding it and raise MediaTooLarge when a frame gives itself more
-    than max_pixels: JPEG frame headers, VP8 key frames, and frames stored as picture files (PNG, TIFF, ...).
-    Codecs whose sizes sit in bit-level headers (H.264, HEVC, VP9, AV1, MPEG-4) are not parsed here. A stream of
-    more than twice the frame budget's packets is refused too (the job counts the frames it decodes; packets can
-    be more, e.g. VP8's hidden reference frames)."""
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])  # packets, not frames
+    """Read the stream's header and every packet without decoding, and raise MediaTooLarge when the header or a
+    packet gives a frame more than max_pixels (inference.frame_headers: JPEG frame headers, VP8 key frames, picture
+    files, H.264 and HEVC sequence parameter sets; not VP9, AV1 or MPEG-4 Part 2). A stream of more than twice the
+    frame budget's packets is refused too (the job counts the frames it decodes; packets can be more, e.g. VP8's
+    hidden reference frames)."""
+    capture = _open(path, packets=True)
     try:
+        _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                          max_pixels)
         tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
-        sizes = jpeg_sizes if tag in JPEG_TAGS else vp8_sizes if tag == VP8_TAG else picture_sizes
+        sizes = sizer_for(tag)
         budget = 2 * frame_budget(max_seconds)
         index = 0
         while capture.grab():

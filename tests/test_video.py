@@ -9,6 +9,7 @@ import time
 import zlib
 from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
 from inference.errors import MediaTooLarge
+from inference import video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from services.analyses import analysis_slot
@@ -365,6 +367,36 @@ def test_a_vp8_key_frame_larger_than_the_limit_is_refused_before_decoding(tmp_pa
     (tmp_path / "huge.webm").write_bytes(data)
     with pytest.raises(MediaTooLarge, match="16000x16000"):
         scan_frame_sizes(tmp_path / "huge.webm", 60, 8_300_000)
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(("name", "size"), [("h264-later-frame-16000px.mp4", "16000x16000"),
+                                            ("hevc-later-frame-4096px.mkv", "4096x4096")])
+def test_h264_and_hevc_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(monkeypatch, name, size):
+    """64x64 frames, then one whose sequence parameter set says 16000x16000 (a 50 KB MP4 that cost 600 MB to probe
+    when the first frame was decoded before the packets were read)."""
+    opened = []
+    real_open = video._open
+    monkeypatch.setattr(video, "_open", lambda path, packets=False: opened.append(packets) or real_open(path, packets))
+    with pytest.raises(MediaTooLarge, match=size):
+        probe_video(DATA / name, 60)
+    assert opened == [True]  # only the packet reader
+
+
+def test_an_h264_video_with_a_huge_later_frame_is_refused_at_upload(app, client, alice):
+    response = upload(client, (DATA / "h264-later-frame-16000px.mp4").read_bytes(), "clip.mp4")
+    assert response.status_code == 413 and "16000x16000" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+@pytest.mark.parametrize("name", ["h264-1080p.mp4", "hevc-1080p.mkv"])
+def test_ordinary_h264_and_hevc_videos_pass(name):
+    info = probe_video(DATA / name, 60)
+    assert (info.width, info.height, info.frame_count) == (1920, 1080, 4)
 
 
 def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_face_video):

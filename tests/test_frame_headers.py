@@ -1,0 +1,121 @@
+"""The frame sizes read from H.264 and HEVC sequence parameter sets, written here bit by bit, and from real streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from inference.frame_headers import BitReader, h264_sizes, h264_sps_size, hevc_sizes, hevc_sps_size, sizer_for
+
+DATA = Path(__file__).parent / "data"
+
+
+class BitWriter:
+    """Writes fields as the standards code them: fixed-length, unsigned and signed Exp-Golomb."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def u(self, value: int, count: int) -> BitWriter:
+        self.text += format(value, f"0{count}b") if count else ""
+        return self
+
+    def ue(self, value: int) -> BitWriter:
+        code = format(value + 1, "b")
+        self.text += "0" * (len(code) - 1) + code
+        return self
+
+    def se(self, value: int) -> BitWriter:
+        return self.ue(2 * value - 1 if value > 0 else -2 * value)
+
+    def payload(self) -> bytes:
+        """The bits with the stop bit and zeros to a whole byte."""
+        text = self.text + "1"
+        text += "0" * (-len(text) % 8)
+        return int(text, 2).to_bytes(len(text) // 8, "big")
+
+
+def escaped(payload: bytes) -> bytes:
+    """The payload with emulation prevention bytes, as a NAL unit carries it."""
+    out = bytearray()
+    for byte in payload:
+        if out[-2:] == b"\x00\x00" and byte <= 3:
+            out.append(3)
+        out.append(byte)
+    return bytes(out)
+
+
+def h264_sps(width_mbs: int, height_units: int, profile: int = 66, frames_only: int = 1) -> BitWriter:
+    bits = BitWriter().u(profile, 8).u(0, 8).u(40, 8).ue(0)
+    if profile == 100:
+        bits.ue(1).ue(0).ue(0).u(0, 1).u(1, 1)  # 4:2:0, 8 bits, scaling matrices present
+        bits.u(1, 1).se(-3).se(5).se(-8).se(-2)  # the first list, ended early: its fourth scale is 0
+        bits.u(0, 1).u(0, 1).u(0, 1).u(0, 1).u(0, 1).u(1, 1)  # the seventh list: 64 entries
+        for _ in range(64):
+            bits.se(1)
+        bits.u(0, 1)
+        bits.ue(0).ue(1).u(0, 1).se(-2).se(1).ue(3).se(1).se(-1).se(2)  # picture order type 1, a cycle of 3
+    else:
+        bits.ue(0).ue(0).ue(2)  # picture order type 0
+    return bits.ue(4).u(0, 1).ue(width_mbs - 1).ue(height_units - 1).u(frames_only, 1).u(1, 1).u(0, 1)
+
+
+def test_h264_sizes_are_read_from_baseline_and_high_profile_parameter_sets():
+    assert h264_sps_size(h264_sps(80, 45).payload()) == (1280, 720)
+    assert h264_sps_size(h264_sps(120, 34, profile=100, frames_only=0).payload()) == (1920, 1088)
+    assert h264_sps_size(h264_sps(1000, 1000, profile=100).payload()) == (16000, 16000)
+
+
+def test_a_malformed_h264_parameter_set_gives_no_size():
+    endless_cycle = BitWriter().u(66, 8).u(0, 16).ue(0).ue(0).ue(1).u(0, 1).se(0).se(0).ue(100_000).payload()
+    with pytest.raises(ValueError):
+        h264_sps_size(endless_cycle)
+    packet = b"\x00\x00\x00\x01\x67" + b"\x00" * 8 + b"\x00\x00\x01\x65\x88"  # no Exp-Golomb code can end
+    assert list(h264_sizes(memoryview(packet))) == []
+
+
+def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:
+    bits = BitWriter().u(0, 4).u(sub_layers, 3).u(1, 1)
+    bits.u(0, 3).u(1, 5).u(0x60000000, 32).u(0b1001, 4).u(0, 44).u(120, 8)  # general profile Main, level 4
+    for layer in range(sub_layers):
+        bits.u(layer % 2, 1).u(1, 1)  # every other layer with a profile; each with a level
+    bits.u(0, 2 * (8 - sub_layers) if sub_layers else 0)
+    for layer in range(sub_layers):
+        bits.u(0, 88 * (layer % 2)).u(90, 8)
+    bits.ue(0).ue(chroma_format).u(0, 1 if chroma_format == 3 else 0)
+    return bits.ue(width).ue(height).u(0, 1)
+
+
+def test_hevc_sizes_are_read_past_sub_layer_profiles_and_emulation_prevention():
+    assert hevc_sps_size(hevc_sps(1920, 1080).payload()) == (1920, 1080)
+    assert hevc_sps_size(hevc_sps(4096, 2304, sub_layers=3, chroma_format=3).payload()) == (4096, 2304)
+    nal = escaped(hevc_sps(16000, 16000, sub_layers=1).payload())
+    assert b"\x00\x00\x03" in nal  # the profile's zero flags need escaping
+    packet = b"\x00\x00\x00\x01\x40\x01\x0c" + b"\x00\x00\x01\x42\x01" + nal + b"\x00\x00\x01\x44\x01\xc1"
+    assert list(hevc_sizes(memoryview(packet))) == [(16000, 16000)]
+
+
+def test_bits_past_the_end_read_as_zeros():
+    bits = BitReader(b"\xa0")
+    assert (bits.bits(3), bits.bits(7), bits.bits(4)) == (0b101, 0, 0)
+    with pytest.raises(ValueError):
+        bits.ue()
+
+
+@pytest.mark.parametrize(("name", "sizes"), [
+    ("h264-1080p.mp4", {(1920, 1088)}),
+    ("hevc-1080p.mkv", {(1920, 1080)}),
+    ("h264-later-frame-16000px.mp4", {(64, 64), (16000, 16000)}),
+    ("hevc-later-frame-4096px.mkv", {(64, 64), (4096, 4096)}),
+])
+def test_real_streams_give_the_sizes_their_encoders_wrote(name, sizes):
+    capture = cv2.VideoCapture(str(DATA / name), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
+    tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
+    found = set()
+    while capture.grab():
+        ok, packet = capture.retrieve()
+        found.update(sizer_for(tag)(memoryview(packet.reshape(-1))))
+    capture.release()
+    assert found == sizes
