@@ -2,11 +2,13 @@
 
 A decoder sizes its buffers from headers inside the stream, and a stream may change size at any packet: a first
 frame of 64x64 says nothing of the next, and a 50 KB H.264 file can hold a 16000x16000 frame that costs 600 MB to
-decode. Each sizer here yields the (width, height) that one packet's headers give: JPEG frame headers, VP8 key
-frames, frames stored as picture files (PNG, TIFF, BMP, GIF, WebP, JPEG 2000, QOI), and the sequence parameter
-sets of H.264 and HEVC (the coded size, which is what the decoder allocates: 1920x1080 is coded 1920x1088).
-Packets of H.264 and HEVC come in Annex B form (start codes), as OpenCV hands them over from MP4, MOV, Matroska and
-AVI alike. VP9, AV1 and MPEG-4 Part 2 headers are not read here.
+decode. Each sizer here yields the (width, height) that one packet's headers give: the sequence parameter sets of
+H.264 and HEVC (the coded size, which is what the decoder allocates: 1920x1080 is coded 1920x1088), VP8 and VP9
+frame headers, AV1 sequence headers (the largest size their frames may take), MPEG-4 Part 2 video object layers,
+JPEG frame headers, and frames stored as picture files (PNG, TIFF, BMP, GIF, WebP, JPEG 2000, QOI). Packets of
+H.264 and HEVC come in Annex B form (start codes), as OpenCV hands them over from MP4, MOV, Matroska and AVI
+alike. The parsers read each header's fields up to its size, after the published specifications, and nothing
+more; a hand-written reader, since no maintained Python package reads these headers without an FFmpeg of its own.
 """
 
 from __future__ import annotations
@@ -28,10 +30,23 @@ FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.
 JPEG_TAGS = frozenset(("MJPG", "LJPG", "DMB1", "MJPA", "JPGL", "MJLS", "JPEG", "IJPG", "AVRN", "ACDV", "QIVG", "SLMJ",
                        "CJPG", "IJLV", "MVJP", "AVI1", "JR24", "AVDJ"))
 VP8_TAG = "VP80"
+VP9_TAGS = frozenset(("VP90", "VP09"))
+AV1_TAGS = frozenset(("AV01",))
+# MPEG-4 Part 2 (OpenCV reports FMP4 for Xvid, DivX and mp4v alike; the others are riff.c's).
+MPEG4_TAGS = frozenset(("FMP4", "MP4V", "XVID", "DIVX", "DX50", "MP4S", "M4S2", "3IV2", "UMP4", "RMP4", "SMP4",
+                        "DXGM", "HDX4", "DM4V", "DMK2", "DIGI", "EPHV", "EM4A", "M4CC", "SN40", "VSPX", "ULDX",
+                        "GEOV", "SIPP", "SM4V", "XVIX", "DREX", "QMP4", "PLV1", "GLV4", "GMP4", "MNM4", "GTM4"))
 # Tags of H.264 and HEVC (riff.c and isom.c; OpenCV reports H264 and HEVC for MP4, MOV and Matroska).
 H264_TAGS = frozenset(("H264", "X264", "AVC1", "AVC3", "DAVC", "SMV2", "VSSH", "Q264", "V264", "GAVC", "UMSV", "TSHD",
                        "INMC"))
 HEVC_TAGS = frozenset(("HEVC", "H265", "X265", "HVC1", "HEV1", "DVHE", "DVH1"))
+MPEG12_TAGS = frozenset(("MPG1", "MPG2", "MPEG", "MX3P", "MX5P", "MX3N", "MX4N", "MX5N", "XDVD", "HDV2", "HDV3"))
+PRORES_TAGS = frozenset(("APCH", "APCN", "APCS", "APCO", "AP4H", "AP4X"))
+DNXHD_TAGS = frozenset(("AVDN", "AVDH"))
+# Frames stored as picture files (OpenCV reports raw video and some picture codecs in AVI with no tag).
+PICTURE_TAGS = frozenset(("MPNG", "PNG ", "TIFF", "GIF ", "MJP2", "BMP ", "WEBP", "QOIF", "\0\0\0\0"))
+# Codecs whose frames always take the container's size: lossless FFV1 and HuffYUV, H.263 (2048x1152 at most).
+CONTAINER_SIZED_TAGS = frozenset(("FFV1", "HFYU", "FFVH", "H263", "S263", "U263"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Codecs that store each frame as a picture file with its own size, besides JPEG and PNG (FFmpeg decodes all of
 # them inside AVI, MOV or Matroska); Pillow reads their headers without decoding, each only by its magic bytes.
@@ -45,6 +60,15 @@ H264_SPS_START = re.compile(rb"\x00\x00\x01[\x07\x27\x47\x67]")
 HEVC_SPS_START = re.compile(rb"\x00\x00\x01\x42[\x01-\x07]")
 NAL_END = re.compile(rb"\x00\x00[\x00-\x02]")  # a NAL unit ends where three bytes below 3 follow two zeros
 EMULATION_PREVENTION = re.compile(rb"\x00\x00\x03")
+MPEG12_START = re.compile(rb"\x00\x00\x01(\xb3|\xb5)")  # a sequence header or an extension
+MPEG4_VOL_START = re.compile(rb"\x00\x00\x01[\x20-\x2f]")  # a video object layer's start code
+MPEG4_VOL_BYTES = 64  # a layer header's fields up to its size fit in 24 bytes
+MPEG4_VBV_BITS = 79  # the buffer parameters: bit rate, buffer size and occupancy, with their marker bits
+VP9_SYNC_CODE = 0x498342
+VP9_HEADER_BYTES = 32  # an uncompressed VP9 header's fields up to the frame size fit in 12 bytes
+VP9_SUPERFRAME_MARKER = 0xC0
+AV1_SEQUENCE_HEADER = 1  # the OBU type that holds the largest frame size
+AV1_CONFIG_MARKER = 0x81  # the first byte of an AV1CodecConfigurationRecord (av1C, MP4 and Matroska's extradata)
 H264_HIGH_PROFILES = frozenset((100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135))
 MAX_ORDER_CYCLE = 255  # FFmpeg refuses a longer picture order count cycle
 HEVC_PROFILE_BITS = 88  # a profile_tier_level's profile part: space, tier, idc, compatibility and constraint flags
@@ -197,12 +221,207 @@ def hevc_sizes(packet: memoryview) -> Iterator[Size]:
     return _parameter_set_sizes(packet, HEVC_SPS_START, hevc_sps_size)
 
 
-def sizer_for(tag: str) -> PacketSizer:
-    """The packet sizer for a stream's codec tag (upper case); picture files for any other tag."""
-    if tag in JPEG_TAGS:
-        return jpeg_sizes
-    if tag in H264_TAGS:
-        return h264_sizes
-    if tag in HEVC_TAGS:
-        return hevc_sizes
-    return vp8_sizes if tag == VP8_TAG else picture_sizes
+def mpeg4_vol_size(payload: bytes) -> Size | None:
+    """The (width, height) of an MPEG-4 Part 2 video object layer header (its bits after the start code; ISO/IEC
+    14496-2 6.2.3), None for a layer that is not rectangular."""
+    bits = BitReader(payload)
+    bits.bits(1 + 8)  # random accessible, object type
+    version = 1
+    if bits.bits(1):  # layer identifier
+        version = bits.bits(4)
+        bits.bits(3)  # priority
+    if bits.bits(4) == 15:  # an extended pixel aspect ratio
+        bits.bits(16)
+    if bits.bits(1):  # control parameters
+        bits.bits(3)  # chroma format, low delay
+        bits.bits(MPEG4_VBV_BITS * bits.bits(1))
+    shape = bits.bits(2)
+    bits.bits(4 if shape == 3 and version != 1 else 0)  # grey-scale shape extension
+    bits.bits(1)
+    resolution = bits.bits(16)
+    bits.bits(1)
+    if bits.bits(1):  # a fixed time increment
+        bits.bits(max(1, (resolution - 1).bit_length()))
+    if shape:
+        return None
+    bits.bits(1)
+    width = bits.bits(13)
+    bits.bits(1)
+    return width, bits.bits(13)
+
+
+def mpeg4_sizes(packet: memoryview) -> Iterator[Size]:
+    """The size of every rectangular MPEG-4 Part 2 video object layer header in a packet."""
+    for header in MPEG4_VOL_START.finditer(packet):
+        size = mpeg4_vol_size(bytes(packet[header.end():header.end() + MPEG4_VOL_BYTES]))
+        if size:
+            yield size
+
+
+def _skip_vp9_colour(bits: BitReader, profile: int) -> None:
+    bits.bits(profile >= 2)  # 10 or 12 bits
+    if bits.bits(3) != 7:  # not RGB
+        bits.bits(1 + 3 * (profile in (1, 3)))  # range, subsampling
+    else:
+        bits.bits(profile in (1, 3))
+
+
+def vp9_frame_size(header: bytes) -> Size | None:
+    """The (width, height) an uncompressed VP9 frame header gives (VP9 bitstream specification 6.2): key and
+    intra-only frames always, inter frames when they take no reference frame's size; None otherwise."""
+    bits = BitReader(header)
+    if bits.bits(2) != 2:  # frame marker
+        return None
+    profile = bits.bits(1) | bits.bits(1) << 1
+    bits.bits(profile == 3)
+    if bits.bits(1):  # shows an earlier frame
+        return None
+    key_frame, show_frame, error_resilient = not bits.bits(1), bits.bits(1), bits.bits(1)
+    intra_only = not key_frame and not show_frame and bits.bits(1)
+    bits.bits(0 if key_frame or error_resilient else 2)  # reset frame context
+    if key_frame or intra_only:
+        if bits.bits(24) != VP9_SYNC_CODE:
+            return None
+        if key_frame or profile:
+            _skip_vp9_colour(bits, profile)
+        bits.bits(0 if key_frame else 8)  # refresh flags
+    else:
+        bits.bits(8 + 3 * 4)  # refresh flags; three references, each with its sign bias
+        for _ in range(3):
+            if bits.bits(1):  # the size of a reference frame, already checked
+                return None
+    return bits.bits(16) + 1, bits.bits(16) + 1
+
+
+def _vp9_frames(packet: memoryview) -> Iterator[memoryview]:
+    """The frames of a packet: those a superframe index lists, or the packet itself."""
+    marker = packet[-1] if len(packet) else 0
+    count, width = (marker & 7) + 1, ((marker >> 3) & 3) + 1
+    index_size = 2 + width * count
+    if marker & 0xE0 != VP9_SUPERFRAME_MARKER or len(packet) < index_size or packet[-index_size] != marker:
+        yield packet
+        return
+    offset, index = 0, len(packet) - index_size + 1
+    for start in range(index, index + width * count, width):
+        size = int.from_bytes(packet[start:start + width], "little")
+        yield packet[offset:offset + size]
+        offset += size
+
+
+def vp9_sizes(packet: memoryview) -> Iterator[Size]:
+    """The size of every VP9 frame in a packet (a superframe holds several) whose header gives one."""
+    for frame in _vp9_frames(packet):
+        size = vp9_frame_size(bytes(frame[:VP9_HEADER_BYTES]))
+        if size:
+            yield size
+
+
+def _skip_uvlc(bits: BitReader) -> None:
+    zeros = 0
+    while zeros < 32 and not bits.bits(1):
+        zeros += 1
+    bits.bits(zeros if zeros < 32 else 0)
+
+
+def av1_sequence_size(payload: bytes) -> Size:
+    """The largest (width, height) an AV1 sequence header allows its frames (AV1 specification 5.5)."""
+    bits = BitReader(payload)
+    bits.bits(3 + 1)  # profile, still picture
+    if bits.bits(1):  # reduced still picture header
+        bits.bits(5)
+    else:
+        decoder_model = delay_bits = 0
+        if bits.bits(1):  # timing info
+            bits.bits(32 + 32)
+            if bits.bits(1):  # equal picture intervals
+                _skip_uvlc(bits)
+            decoder_model = bits.bits(1)
+            if decoder_model:
+                delay_bits = bits.bits(5) + 1
+                bits.bits(32 + 5 + 5)
+        display_delay = bits.bits(1)
+        for _ in range(bits.bits(5) + 1):  # operating points
+            bits.bits(12)
+            bits.bits(bits.bits(5) > 7)  # level, tier
+            if decoder_model and bits.bits(1):
+                bits.bits(2 * delay_bits + 1)
+            if display_delay and bits.bits(1):
+                bits.bits(4)
+    width_bits, height_bits = bits.bits(4) + 1, bits.bits(4) + 1
+    return bits.bits(width_bits) + 1, bits.bits(height_bits) + 1
+
+
+def _leb128(data: memoryview, offset: int) -> tuple[int, int]:
+    value = 0
+    for index in range(8):
+        if offset + index >= len(data):
+            break
+        value |= (data[offset + index] & 0x7F) << (7 * index)
+        if not data[offset + index] & 0x80:
+            return value, offset + index + 1
+    raise ValueError("not a LEB128 number")
+
+
+def av1_sizes(packet: memoryview) -> Iterator[Size]:
+    """The largest frame size of every AV1 sequence header in a packet (a temporal unit of OBUs), or in the
+    stream's configuration record."""
+    offset = 4 if len(packet) > 4 and packet[0] == AV1_CONFIG_MARKER else 0
+    while offset < len(packet):
+        header = packet[offset]
+        offset += 2 if header & 4 else 1  # with an extension byte
+        end = len(packet)
+        if header & 2:  # a size field
+            try:
+                size, offset = _leb128(packet, offset)
+            except ValueError:
+                return
+            end = offset + size
+        if (header >> 3) & 15 == AV1_SEQUENCE_HEADER:
+            yield av1_sequence_size(bytes(packet[offset:end]))
+        offset = end
+
+
+def mpeg12_sizes(packet: memoryview) -> Iterator[Size]:
+    """The size of every MPEG-1/2 sequence header in a packet, with the high bits a sequence extension adds (each
+    extension taken with the header before it in the packet, or with the largest low bits if there is none)."""
+    width = height = 0xFFF
+    for header in MPEG12_START.finditer(packet):
+        fields = bytes(packet[header.end():header.end() + 3]).ljust(3, b"\0")
+        if header.group(1) == b"\xb3":
+            width, height = fields[0] << 4 | fields[1] >> 4, (fields[1] & 0xF) << 8 | fields[2]
+            yield width, height
+        elif fields[0] >> 4 == 1 and (extension := (fields[1] & 1) << 3 | fields[2] >> 5):  # a sequence extension
+            yield (extension >> 2) << 12 | width, (extension & 3) << 12 | height
+
+
+def prores_sizes(packet: memoryview) -> Iterator[Size]:
+    """The size in a ProRes frame header."""
+    if len(packet) >= 20 and bytes(packet[4:8]) == b"icpf":
+        yield int.from_bytes(packet[16:18], "big"), int.from_bytes(packet[18:20], "big")
+
+
+def dnxhd_sizes(packet: memoryview) -> Iterator[Size]:
+    """The size in a DNxHD/DNxHR frame header."""
+    if len(packet) >= 0x1C:
+        yield int.from_bytes(packet[0x1A:0x1C], "big"), int.from_bytes(packet[0x18:0x1A], "big")
+
+
+def container_sized(packet: memoryview) -> Iterator[Size]:
+    """Nothing: the codec's frames take the size the container's header gives, which is checked."""
+    return iter(())
+
+
+SIZERS: dict[str, PacketSizer] = {
+    **dict.fromkeys(H264_TAGS, h264_sizes), **dict.fromkeys(HEVC_TAGS, hevc_sizes), VP8_TAG: vp8_sizes,
+    **dict.fromkeys(VP9_TAGS, vp9_sizes), **dict.fromkeys(AV1_TAGS, av1_sizes),
+    **dict.fromkeys(MPEG4_TAGS, mpeg4_sizes), **dict.fromkeys(MPEG12_TAGS, mpeg12_sizes),
+    **dict.fromkeys(JPEG_TAGS, jpeg_sizes), **dict.fromkeys(PICTURE_TAGS, picture_sizes),
+    **dict.fromkeys(PRORES_TAGS, prores_sizes), **dict.fromkeys(DNXHD_TAGS, dnxhd_sizes),
+    **dict.fromkeys(CONTAINER_SIZED_TAGS, container_sized),
+}
+
+
+def sizer_for(tag: str) -> PacketSizer | None:
+    """The packet sizer for a stream's codec tag as OpenCV reports it (upper case); None for a codec whose frame
+    sizes are not read here, which is not decoded."""
+    return SIZERS.get(tag)

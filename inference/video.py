@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import sizer_for
+from inference.frame_headers import PacketSizer, sizer_for
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -38,6 +38,7 @@ TOO_MANY_FRAMES = N_("The video has more than %(frames)s frames; the limit is %(
 FRAMES_TOO_LARGE = N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels).")
 LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s.")
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
+UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
@@ -119,10 +120,17 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
     return info
 
 
+def _check_packet(sizes: PacketSizer, retrieved: tuple[bool, np.ndarray | None], max_pixels: int) -> None:
+    ok, packet = retrieved
+    for width, height in sizes(memoryview(packet.reshape(-1))) if ok and packet is not None else ():
+        _check_frame_size(width, height, max_pixels)
+
+
 def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
-    """Read the stream's header and every packet without decoding, and raise MediaTooLarge when the header or a
-    packet gives a frame more than max_pixels (inference.frame_headers: JPEG frame headers, VP8 key frames, picture
-    files, H.264 and HEVC sequence parameter sets; not VP9, AV1 or MPEG-4 Part 2). A stream of more than twice the
+    """Read the stream's header, its codec configuration (extradata) and every packet without decoding, and raise
+    MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
+    sequence parameter sets, VP8 and VP9 frame headers, AV1 sequence headers, MPEG-4 Part 2 video object layers,
+    JPEG frame headers, frames stored as picture files). A stream of more than twice the
     frame budget's packets is refused too (the job counts the frames it decodes; packets can be more, e.g. VP8's
     hidden reference frames)."""
     capture = _open(path, packets=True)
@@ -131,15 +139,16 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
                           max_pixels)
         tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
         sizes = sizer_for(tag)
+        if sizes is None:
+            raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
+        _check_packet(sizes, capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))), max_pixels)
         budget = 2 * frame_budget(max_seconds)
         index = 0
         while capture.grab():
             if index == budget:
                 raise _too_many_frames(max_seconds)
             index += 1
-            ok, packet = capture.retrieve()
-            for width, height in sizes(memoryview(packet.reshape(-1))) if ok else ():
-                _check_frame_size(width, height, max_pixels)
+            _check_packet(sizes, capture.retrieve(), max_pixels)
     finally:
         capture.release()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from inference.frame_headers import BitReader, h264_sizes, h264_sps_size, hevc_sizes, hevc_sps_size, sizer_for
+from inference.frame_headers import (BitReader, av1_sizes, dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes,
+                                     hevc_sps_size, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for, vp9_sizes)
 
 DATA = Path(__file__).parent / "data"
 
@@ -104,11 +105,97 @@ def test_bits_past_the_end_read_as_zeros():
         bits.ue()
 
 
+def vp9_frame(width: int, height: int, kind: str = "key", profile: int = 0) -> bytes:
+    bits = BitWriter().u(2, 2).u(profile & 1, 1).u(profile >> 1, 1).u(0, 1 if profile == 3 else 0).u(0, 1)
+    if kind == "key":
+        bits.u(0, 1).u(1, 1).u(0, 1).u(0x498342, 24).u(0, 1 if profile >= 2 else 0).u(2, 3).u(0, 1)
+        bits.u(0, 3 if profile in (1, 3) else 0)
+    elif kind == "intra-only":
+        bits.u(1, 1).u(0, 1).u(0, 1).u(1, 1).u(0, 2).u(0x498342, 24)
+        bits.u(7, 3).u(0, 1 if profile in (1, 3) else 0) if profile else bits
+        bits.u(0xFF, 8)
+    else:  # an inter frame that gives its own size
+        bits.u(1, 1).u(1, 1).u(1, 1).u(0b11111111, 8).u(0b0001_0010_0011, 12).u(0, 3)
+    return bits.u(width - 1, 16).u(height - 1, 16).payload() + b"\x00" * 40
+
+
+def superframe(*frames: bytes) -> bytes:
+    marker = 0b11000000 | (1 << 3) | (len(frames) - 1)  # two bytes a size
+    index = bytes([marker]) + b"".join(len(frame).to_bytes(2, "little") for frame in frames) + bytes([marker])
+    return b"".join(frames) + index
+
+
+def test_vp9_sizes_are_read_from_key_intra_only_and_inter_frames_inside_superframes():
+    assert list(vp9_sizes(memoryview(vp9_frame(640, 360)))) == [(640, 360)]
+    assert list(vp9_sizes(memoryview(vp9_frame(4000, 2000, profile=2)))) == [(4000, 2000)]
+    assert list(vp9_sizes(memoryview(vp9_frame(1000, 900, "intra-only", profile=1)))) == [(1000, 900)]
+    packet = superframe(vp9_frame(64, 64, "inter"), vp9_frame(16000, 16000, "inter", profile=3))
+    assert list(vp9_sizes(memoryview(packet))) == [(64, 64), (16000, 16000)]
+    shown_again = BitWriter().u(2, 2).u(0, 2).u(1, 1).u(3, 3).payload()
+    assert list(vp9_sizes(memoryview(shown_again))) == []
+
+
+def av1_sequence_header(width: int, height: int) -> bytes:
+    """A sequence header OBU with timing and decoder model information and two operating points."""
+    bits = BitWriter().u(0, 3).u(0, 1).u(0, 1).u(1, 1).u(1001, 32).u(30000, 32).u(1, 1).ue(0)
+    bits.u(1, 1).u(9, 5).u(1, 32).u(4, 5).u(4, 5).u(1, 1).u(1, 5)  # decoder model; delays of 10 bits
+    bits.u(0x101, 12).u(9, 5).u(1, 1).u(1, 1).u(0, 21).u(1, 1).u(3, 4)
+    bits.u(0x103, 12).u(4, 5).u(0, 1).u(0, 1)
+    bits.u(14, 4).u(14, 4).u(width - 1, 15).u(height - 1, 15)
+    payload = bits.payload()
+    return bytes([0b0_0001_0_1_0, len(payload)]) + payload
+
+
+def test_av1_sizes_are_read_from_sequence_headers_in_temporal_units_and_configuration_records():
+    delimiter = b"\x12\x00"
+    assert list(av1_sizes(memoryview(delimiter + av1_sequence_header(16000, 9000)))) == [(16000, 9000)]
+    record = b"\x81\x00\x0c\x00" + av1_sequence_header(640, 480)
+    assert list(av1_sizes(memoryview(record))) == [(640, 480)]
+
+
+def mpeg4_layer(width: int, height: int) -> bytes:
+    """A video object layer header with a layer identifier, buffer parameters and a fixed time increment."""
+    bits = BitWriter().u(0, 1).u(1, 8).u(1, 1).u(2, 4).u(1, 3).u(15, 4).u(12, 8).u(11, 8)
+    bits.u(1, 1).u(1, 2).u(0, 1).u(1, 1).u(0, 79).u(0, 2).u(1, 1).u(30000, 16).u(1, 1).u(1, 1).u(1001, 15)
+    return b"\x00\x00\x01\x20" + bits.u(1, 1).u(width, 13).u(1, 1).u(height, 13).u(1, 1).payload()
+
+
+def test_mpeg4_sizes_are_read_from_video_object_layers():
+    packet = b"\x00\x00\x01\xb0\x01\x00\x00\x01\xb5\x09" + mpeg4_layer(7680, 4320) + b"\x00\x00\x01\xb6\x10"
+    assert list(mpeg4_sizes(memoryview(packet))) == [(7680, 4320)]
+
+
+def test_mpeg12_sizes_take_the_high_bits_of_a_sequence_extension():
+    header = b"\x00\x00\x01\xb3" + bytes([720 >> 4, (720 & 0xF) << 4 | 576 >> 8, 576 & 0xFF]) + b"\x13\xff"
+    extension = b"\x00\x00\x01\xb5" + BitWriter().u(1, 4).u(0x48, 8).u(1, 1).u(1, 2).u(3, 2).u(2, 2).payload()
+    assert list(mpeg12_sizes(memoryview(header + extension))) == [(720, 576), (3 << 12 | 720, 2 << 12 | 576)]
+    assert list(mpeg12_sizes(memoryview(extension))) == [(0x3FFF, 0x2FFF)]  # no header: the largest low bits
+    ordinary = b"\x00\x00\x01\xb5" + BitWriter().u(1, 4).u(0x48, 8).u(1, 1).u(1, 2).u(0, 2).u(0, 2).payload()
+    assert list(mpeg12_sizes(memoryview(header + ordinary))) == [(720, 576)]
+
+
+def test_prores_and_dnxhd_sizes_are_read_from_their_frame_headers():
+    prores = (4000).to_bytes(4, "big") + b"icpf" + b"\x00\x94\x00\x00apl0" + (12000).to_bytes(2, "big") + b"\x1f\x40"
+    assert list(prores_sizes(memoryview(prores + bytes(100)))) == [(12000, 8000)]
+    assert list(prores_sizes(memoryview(bytes(120)))) == []
+    dnxhd = bytearray(b"\x00\x00\x02\x80\x03" + bytes(0x40))
+    dnxhd[0x18:0x1C] = (1080).to_bytes(2, "big") + (1920).to_bytes(2, "big")
+    assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
+
+
+def test_codecs_whose_sizes_are_not_read_have_no_sizer():
+    assert sizer_for("CVID") is None and sizer_for("THEO") is None
+    assert sizer_for("H264") is h264_sizes
+
+
 @pytest.mark.parametrize(("name", "sizes"), [
     ("h264-1080p.mp4", {(1920, 1088)}),
     ("hevc-1080p.mkv", {(1920, 1080)}),
     ("h264-later-frame-16000px.mp4", {(64, 64), (16000, 16000)}),
     ("hevc-later-frame-4096px.mkv", {(64, 64), (4096, 4096)}),
+    ("vp9-later-frame-4096px.webm", {(64, 64), (4096, 4096)}),
+    ("av1-later-frame-4096px.mp4", {(64, 64), (4096, 4096)}),
+    ("mpeg4-later-frame-3000px.avi", {(64, 64), (3000, 3000)}),
 ])
 def test_real_streams_give_the_sizes_their_encoders_wrote(name, sizes):
     capture = cv2.VideoCapture(str(DATA / name), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])

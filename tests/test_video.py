@@ -373,8 +373,11 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize(("name", "size"), [("h264-later-frame-16000px.mp4", "16000x16000"),
-                                            ("hevc-later-frame-4096px.mkv", "4096x4096")])
-def test_h264_and_hevc_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(monkeypatch, name, size):
+                                            ("hevc-later-frame-4096px.mkv", "4096x4096"),
+                                            ("vp9-later-frame-4096px.webm", "4096x4096"),
+                                            ("av1-later-frame-4096px.mp4", "4096x4096"),
+                                            ("mpeg4-later-frame-3000px.avi", "3000x3000")])
+def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(monkeypatch, name, size):
     """64x64 frames, then one whose sequence parameter set says 16000x16000 (a 50 KB MP4 that cost 600 MB to probe
     when the first frame was decoded before the packets were read)."""
     opened = []
@@ -390,6 +393,13 @@ def test_an_h264_video_with_a_huge_later_frame_is_refused_at_upload(app, client,
     assert response.status_code == 413 and "16000x16000" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+def test_a_video_in_a_codec_whose_frame_sizes_are_not_read_is_refused(app, client, alice):
+    response = upload(client, picture_avi([jpeg_of_size(64, 64)] * 3, codec=b"cvid"), "clip.avi")  # Cinepak
+    assert response.status_code == 415
+    assert "codec (CVID) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are" in response.get_data(as_text=True)
     assert upload_files(app) == []
 
 
