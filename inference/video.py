@@ -13,6 +13,7 @@ moments where the dominant emotion changes).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import PacketSizer, sizer_for
+from inference.frame_headers import PacketSizer, Size, sizer_for
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -120,19 +121,30 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> 
     return info
 
 
-def _check_packet(sizes: PacketSizer, retrieved: tuple[bool, np.ndarray | None], max_pixels: int) -> None:
+def _sizes_in(sizes: PacketSizer, retrieved: tuple[bool, np.ndarray | None]) -> Iterator[Size]:
     ok, packet = retrieved
-    for width, height in sizes(memoryview(packet.reshape(-1))) if ok and packet is not None else ():
-        _check_frame_size(width, height, max_pixels)
+    return sizes(memoryview(packet.reshape(-1))) if ok and packet is not None else iter(())
+
+
+def _stream_sizes(capture: cv2.VideoCapture, sizes: PacketSizer, max_seconds: float) -> Iterator[Size]:
+    """The frame sizes in the codec configuration (extradata) and in every packet, at most twice the frame
+    budget's packets (the job counts the frames it decodes; packets can be more, e.g. VP8's hidden frames)."""
+    yield from _sizes_in(sizes, capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))))
+    for index in itertools.count():
+        if not capture.grab():
+            return
+        if index == 2 * frame_budget(max_seconds):
+            raise _too_many_frames(max_seconds)
+        yield from _sizes_in(sizes, capture.retrieve())
 
 
 def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
-    """Read the stream's header, its codec configuration (extradata) and every packet without decoding, and raise
+    """Read the stream's header, its codec configuration and every packet without decoding, and raise
     MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
-    sequence parameter sets, VP8 and VP9 frame headers, AV1 sequence headers, MPEG-4 Part 2 video object layers,
-    JPEG frame headers, frames stored as picture files). A stream of more than twice the
-    frame budget's packets is refused too (the job counts the frames it decodes; packets can be more, e.g. VP8's
-    hidden reference frames)."""
+    sequence parameter sets, VP8 and VP9 frame headers, AV1 sequence headers, MPEG-1/2, MPEG-4 Part 2, ProRes and
+    DNxHD headers, JPEG frame headers, frames stored as picture files), or when the packets are more than twice
+    the frame budget, or the frame headers in them (each costs a few microseconds to read: a 100 MB file of
+    nothing but headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
     capture = _open(path, packets=True)
     try:
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -141,14 +153,10 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
         sizes = sizer_for(tag)
         if sizes is None:
             raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
-        _check_packet(sizes, capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))), max_pixels)
-        budget = 2 * frame_budget(max_seconds)
-        index = 0
-        while capture.grab():
-            if index == budget:
+        for count, (width, height) in enumerate(_stream_sizes(capture, sizes, max_seconds)):
+            if count == 2 * frame_budget(max_seconds):
                 raise _too_many_frames(max_seconds)
-            index += 1
-            _check_packet(sizes, capture.retrieve(), max_pixels)
+            _check_frame_size(width, height, max_pixels)
     finally:
         capture.release()
 
