@@ -197,6 +197,9 @@ def test_an_alert_does_not_fire_from_unsure_readings_in_the_app(app, client, ali
     add_face_readings(app, alice, ana, sad, 3, uncertain=False)
     page = client.get("/dashboard").get_data(as_text=True)
     assert "in 3 of 3 appearances (100%)" in page and "6 unsure readings were not counted." in page
+    page = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)  # each insight says what it left out
+    assert "to look for patterns (3 so far). 6 unsure readings were not counted." in page
+    assert "to check for changes (3 so far). 6 unsure readings were not counted." in page
 
 
 def add_cat(app, user_id: int) -> None:
