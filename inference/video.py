@@ -41,6 +41,7 @@ LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
+DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
@@ -89,7 +90,7 @@ def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
         raise MediaTooLarge(Phrase(FRAMES_TOO_LARGE, width=width, height=height))
 
 
-def probe_video(path: Path, max_seconds: float, max_pixels: int = 8_300_000) -> VideoInfo:
+def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
     """Check that the file is a readable video within the limits, before any analysis is queued.
 
     The frame size is checked from the stream's header, and the sizes that every later packet gives itself
@@ -199,9 +200,12 @@ def nearest_moment(timeline: list[dict], seconds: float) -> dict:
     return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
 
 
-def read_frame_at(path: Path, seconds: float) -> np.ndarray:
+def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
     """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
-    container rounds up), the last frame that decodes."""
+    container rounds up), the last frame that decodes. The frame sizes are scanned first, as at upload (a video
+    stored before a check was added may hold a frame that decodes to gigabytes; the scan costs about 50 ms for a
+    90 MB file)."""
+    scan_frame_sizes(path, max_seconds, DEFAULT_MAX_PIXELS)
     capture = _open(path)
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)

@@ -420,6 +420,20 @@ def test_ordinary_h264_and_hevc_videos_pass(name):
     assert (info.width, info.height, info.frame_count) == (1920, 1080, 4)
 
 
+def test_a_stored_video_is_scanned_before_a_frame_of_it_is_decoded(app, client, alice, two_face_video):
+    """A video stored before a size check existed (here: replaced on disk) is refused, not decoded, when a frame
+    of it is asked for."""
+    from services.storage import upload_path
+
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+    with app.app_context():
+        stored = upload_path(db.session.get(Analysis, analysis_id).stored_name)
+    stored.write_bytes((DATA / "h264-later-frame-16000px.mp4").read_bytes())
+    frame = client.get(f"/analyses/{analysis_id}/frame?t=0.5")
+    assert frame.status_code == 413 and "16000x16000" in frame.get_data(as_text=True)
+
+
 def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_face_video):
     response = upload(client, two_face_video.read_bytes(), "clip.mp4")
     analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
