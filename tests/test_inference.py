@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.crops import gray_crops, square_crop_box
+from inference.crops import gray_crops, rgb_crops, square_crop_box
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.images import decode_image
 from inference.labels import HUMAN_EMOTIONS
@@ -101,6 +101,22 @@ def test_batch_gives_the_same_probabilities_as_single_crops(pipeline, astronaut,
 )
 def test_square_crop_box(box, size, expected):
     assert square_crop_box(box, *size) == expected
+
+
+def test_crops_are_the_pixels_pillow_makes_of_the_whole_image(astronaut):
+    """Crops are cut a plane at a time (memory) yet read exactly as converting the image with Pillow, cropping and
+    resizing it would: what the models were trained on. Rotated (not C-ordered) arrays included."""
+    rng = np.random.default_rng(3)
+    for rgb in (astronaut, np.rot90(astronaut[:301, :257]), rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)):
+        height, width = rgb.shape[:2]
+        boxes = [(0.0, 0.0, float(width), float(height)), (20.5, 30.0, 90.0, 80.25),
+                 (width - 10.0, 5.0, width + 9.0, 40.0)]
+        whole = Image.fromarray(np.ascontiguousarray(rgb))
+        for mode, crops, size in (("L", gray_crops(rgb, boxes, 48), 48), ("RGB", rgb_crops(rgb, boxes, 224), 224)):
+            for box, crop in zip(boxes, crops):
+                square = square_crop_box(box, width, height, 0.15 if mode == "L" else 0.05)
+                expected = whole.convert(mode).crop(square).resize((size, size), Image.BILINEAR)
+                np.testing.assert_array_equal(crop, np.asarray(expected))
 
 
 def test_decode_rejects_bad_input():
