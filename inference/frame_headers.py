@@ -69,7 +69,15 @@ VP9_HEADER_BYTES = 32  # an uncompressed VP9 header's fields up to the frame siz
 VP9_SUPERFRAME_MARKER = 0xC0
 AV1_SEQUENCE_HEADER = 1  # the OBU type that holds the largest frame size
 AV1_CONFIG_MARKER = 0x81  # the first byte of an AV1CodecConfigurationRecord (av1C, MP4 and Matroska's extradata)
-H264_HIGH_PROFILES = frozenset((100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135))
+# Profiles whose sequence parameter sets carry chroma format, bit depths and scaling matrices: FFmpeg's list (its
+# decoder is what allocates), which has the old High 4:4:4 (144) and lacks 139, 134 and 135 that the standard has;
+# for those four both readings are taken.
+H264_HIGH_PROFILES = frozenset((100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 144))
+H264_DISPUTED_PROFILES = frozenset((144, 139, 134, 135))
+H264_SPS_TYPE = 7
+HEVC_SPS_HEADER = 0x42  # the first byte of an HEVC sequence parameter set's NAL header (type 33, layer below 32)
+AVC_CONFIG_VERSION = 1  # the first byte of an AVCDecoderConfigurationRecord (avcC: MP4 and Matroska's extradata)
+MPEG4_STUDIO_TYPES = frozenset((14, 15))  # simple and core studio object types: another layer header, 14-bit sizes
 MAX_ORDER_CYCLE = 255  # FFmpeg refuses a longer picture order count cycle
 HEVC_PROFILE_BITS = 88  # a profile_tier_level's profile part: space, tier, idc, compatibility and constraint flags
 
@@ -147,14 +155,15 @@ def _skip_scaling_list(bits: BitReader, size: int) -> None:
             last_scale = next_scale or last_scale
 
 
-def h264_sps_size(payload: bytes) -> Size:
+def h264_sps_size(payload: bytes, high: bool | None = None) -> Size:
     """The coded (width, height) an H.264 sequence parameter set gives (its payload after the NAL header, emulation
-    prevention bytes removed), from its fields up to the frame size (ITU-T H.264 7.3.2.1.1)."""
+    prevention bytes removed), from its fields up to the frame size (ITU-T H.264 7.3.2.1.1); `high` reads the
+    fields of the high profiles or not, whatever the profile says."""
     bits = BitReader(payload)
     profile = bits.bits(8)
     bits.bits(16)  # constraint flags, level
     bits.ue()  # parameter set id
-    if profile in H264_HIGH_PROFILES:
+    if profile in H264_HIGH_PROFILES if high is None else high:
         chroma_format = bits.ue()
         bits.bits(chroma_format == 3)  # separate colour planes
         bits.ue()  # luma bit depth
@@ -200,32 +209,90 @@ def hevc_sps_size(payload: bytes) -> Size:
     return bits.ue(), bits.ue()
 
 
-def _parameter_set_sizes(packet: memoryview, start: re.Pattern[bytes], size_of: Callable[[bytes], Size],
+def _h264_readings(escaped: bytes) -> Iterator[Size]:
+    """The sizes an H.264 sequence parameter set (after its NAL header) may give FFmpeg's decoder: read without the
+    emulation prevention bytes, and with them (FFmpeg reads a set again whole when the first reading fails); both
+    ways for a profile FFmpeg and the standard disagree on."""
+    for payload in {EMULATION_PREVENTION.sub(b"\x00\x00", escaped), escaped}:
+        for high in (None, True, False) if payload[:1] and payload[0] in H264_DISPUTED_PROFILES else (None,):
+            try:
+                yield h264_sps_size(payload, high)
+            except ValueError:  # a malformed set, which the decoder refuses too
+                continue
+
+
+def _hevc_readings(escaped: bytes) -> Iterator[Size]:
+    """The size an HEVC sequence parameter set (after its NAL header) gives, emulation prevention bytes removed."""
+    try:
+        yield hevc_sps_size(EMULATION_PREVENTION.sub(b"\x00\x00", escaped))
+    except ValueError:  # a malformed set, which the decoder refuses too
+        return
+
+
+def _parameter_set_sizes(packet: memoryview, start: re.Pattern[bytes], readings: Callable[[bytes], Iterator[Size]],
                          ) -> Iterator[Size]:
     for header in start.finditer(packet):
         end = NAL_END.search(packet, header.end())
-        escaped = bytes(packet[header.end():end.start() if end else len(packet)])
-        try:
-            yield size_of(EMULATION_PREVENTION.sub(b"\x00\x00", escaped))
-        except ValueError:  # a malformed set, which the decoder refuses too
-            continue
+        yield from readings(bytes(packet[header.end():end.start() if end else len(packet)]))
+
+
+def _length_prefixed(record: memoryview, offset: int, count: int) -> tuple[list[bytes], int]:
+    """`count` units that each follow a two-byte length, from `offset`; and the offset after them."""
+    units = []
+    for _ in range(count):
+        if offset + 2 > len(record):
+            break
+        size = int.from_bytes(record[offset:offset + 2], "big")
+        units.append(bytes(record[offset + 2:offset + 2 + size]))
+        offset += 2 + size
+    return units, offset
+
+
+def avcc_units(record: memoryview) -> list[bytes]:
+    """The NAL units of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1): its sequence, then picture
+    parameter sets, which FFmpeg's decoder reads at the start whatever their type; none for other data."""
+    if len(record) < 7 or record[0] != AVC_CONFIG_VERSION:
+        return []
+    sets, offset = _length_prefixed(record, 6, record[5] & 0x1F)
+    return sets + _length_prefixed(record, offset + 1, record[offset] if offset < len(record) else 0)[0]
+
+
+def hvcc_units(record: memoryview) -> list[bytes]:
+    """The NAL units of an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1), in all its arrays; none for
+    data that starts with a start code (FFmpeg takes any other configuration as a record)."""
+    if len(record) < 23 or not (record[0] or record[1] or record[2] > 1):
+        return []
+    units, offset = [], 23
+    for _ in range(record[22]):
+        found, offset = _length_prefixed(record, offset + 3, int.from_bytes(record[offset + 1:offset + 3], "big"))
+        units += found
+    return units
 
 
 def h264_sizes(packet: memoryview) -> Iterator[Size]:
-    """The coded size of every H.264 sequence parameter set in a packet."""
-    return _parameter_set_sizes(packet, H264_SPS_START, h264_sps_size)
+    """The coded sizes of every H.264 sequence parameter set in a packet, or in a configuration record (avcC)."""
+    yield from _parameter_set_sizes(packet, H264_SPS_START, _h264_readings)
+    for unit in avcc_units(packet):
+        if unit[:1] and unit[0] & 0x9F == H264_SPS_TYPE:  # forbidden bit clear, any reference priority
+            yield from _h264_readings(unit[1:])
 
 
 def hevc_sizes(packet: memoryview) -> Iterator[Size]:
-    """The coded size of every HEVC sequence parameter set of layer 0 in a packet."""
-    return _parameter_set_sizes(packet, HEVC_SPS_START, hevc_sps_size)
+    """The coded size of every HEVC sequence parameter set of layer 0 in a packet, or in a configuration record
+    (hvcC)."""
+    yield from _parameter_set_sizes(packet, HEVC_SPS_START, _hevc_readings)
+    for unit in hvcc_units(packet):
+        if len(unit) > 2 and unit[0] == HEVC_SPS_HEADER and 1 <= unit[1] <= 7:  # layer 0, any temporal id
+            yield from _hevc_readings(unit[2:])
 
 
 def mpeg4_vol_size(payload: bytes) -> Size | None:
     """The (width, height) of an MPEG-4 Part 2 video object layer header (its bits after the start code; ISO/IEC
     14496-2 6.2.3), None for a layer that is not rectangular."""
     bits = BitReader(payload)
-    bits.bits(1 + 8)  # random accessible, object type
+    bits.bits(1)  # random accessible
+    if bits.bits(8) in MPEG4_STUDIO_TYPES:
+        return _mpeg4_studio_size(bits)
     version = 1
     if bits.bits(1):  # layer identifier
         version = bits.bits(4)
@@ -248,6 +315,18 @@ def mpeg4_vol_size(payload: bytes) -> Size | None:
     width = bits.bits(13)
     bits.bits(1)
     return width, bits.bits(13)
+
+
+def _mpeg4_studio_size(bits: BitReader) -> Size | None:
+    """The (width, height) of a studio profile layer header after its object type (14-bit sizes, read as FFmpeg's
+    decode_studio_vol_header does), None for a layer that is not rectangular."""
+    bits.bits(4)  # layer version
+    if bits.bits(2):  # shape
+        return None
+    bits.bits(4 + 1 + 1 + 2 + 4 + 1)  # shape extension, progressive, RGB, chroma format, bit depth, marker
+    width = bits.bits(14)
+    bits.bits(1)
+    return width, bits.bits(14)
 
 
 def mpeg4_sizes(packet: memoryview) -> Iterator[Size]:

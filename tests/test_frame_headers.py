@@ -9,6 +9,7 @@ import pytest
 
 from inference.frame_headers import (BitReader, av1_sizes, dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes,
                                      hevc_sps_size, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for, vp9_sizes)
+from inference.frame_headers import EMULATION_PREVENTION
 
 DATA = Path(__file__).parent / "data"
 
@@ -75,6 +76,37 @@ def test_a_malformed_h264_parameter_set_gives_no_size():
         h264_sps_size(endless_cycle)
     packet = b"\x00\x00\x00\x01\x67" + b"\x00" * 8 + b"\x00\x00\x01\x65\x88"  # no Exp-Golomb code can end
     assert list(h264_sizes(memoryview(packet))) == []
+
+
+def test_h264_sets_are_read_as_ffmpegs_decoder_reads_them():
+    """FFmpeg reads the old High 4:4:4 profile (144) with the high profiles' fields, and a set whose reading fails
+    again with its emulation prevention bytes; each reading's size counts."""
+    high = bytearray(h264_sps(1000, 1000, profile=100).payload())
+    high[0] = 144
+    assert (16000, 16000) in set(h264_sizes(memoryview(b"\x00\x00\x01\x67" + escaped(bytes(high)))))
+    raw = BitWriter().u(66, 8).u(0, 8).u(10, 8).ue(0).ue(0).ue(1).u(0, 1).se(12583866).se(0).ue(0)
+    raw = raw.ue(1).u(0, 1).ue(999).ue(999).u(1, 1).u(1, 1).u(0, 1).payload()
+    assert b"\x00\x00\x03" in raw  # a zero run that FFmpeg's first reading takes for an escape
+    with pytest.raises(ValueError):
+        h264_sps_size(EMULATION_PREVENTION.sub(b"\x00\x00", raw))
+    assert list(h264_sizes(memoryview(b"\x00\x00\x01\x67" + raw))) == [(16000, 16000)]
+
+
+def length_prefixed(*units: bytes) -> bytes:
+    return b"".join(len(unit).to_bytes(2, "big") + unit for unit in units)
+
+
+def test_parameter_sets_are_read_from_avcc_and_hvcc_configuration_records():
+    """MP4 and Matroska give the decoder its first parameter sets in a configuration record, without start codes."""
+    small, large = h264_sps(4, 4).payload(), escaped(h264_sps(1000, 1000).payload())
+    avcc = b"\x01\x42\x00\x0a\xff\xe2" + length_prefixed(b"\x67" + small, b"\x67" + large) + b"\x01"
+    avcc += length_prefixed(b"\x68\xce\x38\x80")
+    assert list(h264_sizes(memoryview(avcc))) == [(64, 64), (16000, 16000)]
+    hvcc = b"\x01" + bytes(21) + b"\x02" + b"\xa0\x00\x01" + length_prefixed(b"\x40\x01\x0c")
+    hvcc += b"\xa1\x00\x02" + length_prefixed(b"\x42\x01" + escaped(hevc_sps(64, 64).payload()),
+                                                 b"\x42\x01" + escaped(hevc_sps(16000, 16000).payload()))
+    assert list(hevc_sizes(memoryview(hvcc))) == [(64, 64), (16000, 16000)]
+    assert list(hevc_sizes(memoryview(hvcc[:30]))) == []  # a record cut short
 
 
 def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:
@@ -163,6 +195,13 @@ def mpeg4_layer(width: int, height: int) -> bytes:
 def test_mpeg4_sizes_are_read_from_video_object_layers():
     packet = b"\x00\x00\x01\xb0\x01\x00\x00\x01\xb5\x09" + mpeg4_layer(7680, 4320) + b"\x00\x00\x01\xb6\x10"
     assert list(mpeg4_sizes(memoryview(packet))) == [(7680, 4320)]
+
+
+def test_mpeg4_studio_layers_give_their_14_bit_sizes():
+    """FFmpeg reads a layer of the studio object types (14, 15) with other fields and 14-bit sizes."""
+    bits = BitWriter().u(0, 1).u(14, 8).u(1, 4).u(0, 2).u(0, 4).u(1, 1).u(0, 1).u(2, 2).u(10, 4).u(1, 1)
+    layer = b"\x00\x00\x01\x20" + bits.u(16000, 14).u(1, 1).u(12000, 14).u(1, 1).payload()
+    assert list(mpeg4_sizes(memoryview(layer))) == [(16000, 12000)]
 
 
 def test_mpeg12_sizes_take_the_high_bits_of_a_sequence_extension():

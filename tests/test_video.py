@@ -376,7 +376,8 @@ DATA = Path(__file__).parent / "data"
                                             ("hevc-later-frame-4096px.mkv", "4096x4096"),
                                             ("vp9-later-frame-4096px.webm", "4096x4096"),
                                             ("av1-later-frame-4096px.mp4", "4096x4096"),
-                                            ("mpeg4-later-frame-3000px.avi", "3000x3000")])
+                                            ("mpeg4-later-frame-3000px.avi", "3000x3000"),
+                                            ("h264-sps-only-in-avcc-8192px.mp4", "8192x8192")])
 def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(monkeypatch, name, size):
     """64x64 frames, then one whose sequence parameter set says 16000x16000 (a 50 KB MP4 that cost 600 MB to probe
     when the first frame was decoded before the packets were read)."""
