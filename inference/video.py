@@ -42,6 +42,7 @@ RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
+CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
@@ -71,7 +72,7 @@ def _open(path: Path, packets: bool = False) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1] if packets else [])
     if not capture.isOpened():
         capture.release()
-        raise CorruptMedia(Phrase(N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")))
+        raise CorruptMedia(Phrase(CANNOT_OPEN))
     return capture
 
 
@@ -150,7 +151,10 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
     try:
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                           max_pixels)
-        tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
+        fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
+        if fourcc < 0:  # no codec to report (a broken header): -1
+            raise CorruptMedia(Phrase(CANNOT_OPEN))
+        tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         sizes = sizer_for(tag)
         if sizes is None:
             raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
