@@ -163,7 +163,8 @@ def h264_sps_size(payload: bytes, high: bool | None = None) -> Size:
     profile = bits.bits(8)
     bits.bits(16)  # constraint flags, level
     bits.ue()  # parameter set id
-    if profile in H264_HIGH_PROFILES if high is None else high:
+    reads_high_fields = profile in H264_HIGH_PROFILES if high is None else high
+    if reads_high_fields:
         chroma_format = bits.ue()
         bits.bits(chroma_format == 3)  # separate colour planes
         bits.ue()  # luma bit depth
@@ -213,7 +214,7 @@ def _h264_readings(escaped: bytes) -> Iterator[Size]:
     """The sizes an H.264 sequence parameter set (after its NAL header) may give FFmpeg's decoder: read without the
     emulation prevention bytes, and with them (FFmpeg reads a set again whole when the first reading fails); both
     ways for a profile FFmpeg and the standard disagree on."""
-    for payload in {EMULATION_PREVENTION.sub(b"\x00\x00", escaped), escaped}:
+    for payload in dict.fromkeys((EMULATION_PREVENTION.sub(b"\x00\x00", escaped), escaped)):  # once each
         for high in (None, True, False) if payload[:1] and payload[0] in H264_DISPUTED_PROFILES else (None,):
             try:
                 yield h264_sps_size(payload, high)

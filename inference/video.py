@@ -152,7 +152,7 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                           max_pixels)
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
-        if fourcc < 0:  # no codec to report (a broken header): -1
+        if not 0 <= fourcc < 2**32:  # no codec to report (a broken header): -1
             raise CorruptMedia(Phrase(CANNOT_OPEN))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         sizes = sizer_for(tag)
