@@ -500,6 +500,21 @@ SIZERS: dict[str, PacketSizer] = {
     **dict.fromkeys(CONTAINER_SIZED_TAGS, container_sized),
 }
 
+CONFIG_SIZERS: dict[bytes, PacketSizer] = {b"avcC": h264_sizes, b"hvcC": hevc_sizes, b"av1C": av1_sizes,
+                                            b"esds": mpeg4_sizes}
+CONFIG_BOX = re.compile(b"|".join(CONFIG_SIZERS))  # a box type, after its 4-byte size
+
+
+def movie_config_sizes(movie: memoryview) -> Iterator[Size]:
+    """The frame sizes in every codec configuration box (avcC, hvcC, av1C, esds) of an MP4 or MOV movie box, in
+    any track or sample description: a track may hold several descriptions, and FFmpeg hands a later one to the
+    decoder with the first packet that uses it, where the packets themselves never show its parameter sets."""
+    for found in CONFIG_BOX.finditer(movie):
+        start = found.start() - 4
+        size = int.from_bytes(movie[start:found.start()], "big") if start >= 0 else 0
+        if size >= 8:
+            yield from CONFIG_SIZERS[bytes(found.group())](movie[found.end():start + size])
+
 
 def sizer_for(tag: str) -> PacketSizer | None:
     """The packet sizer for a stream's codec tag as OpenCV reports it (upper case); None for a codec whose frame

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import PacketSizer, Size, sizer_for
+from inference.frame_headers import PacketSizer, Size, movie_config_sizes, sizer_for
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -42,6 +43,8 @@ RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
+INDEX_TOO_LARGE = N_("The video's index is larger than %(mb)d MB: it is not a video this app can read.")
+MAX_MOVIE_BOX = 16 * 2**20  # bytes of an MP4's movie box (its index): a 120 s video's is some hundreds of KB
 CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
@@ -128,9 +131,34 @@ def _sizes_in(sizes: PacketSizer, retrieved: tuple[bool, np.ndarray | None]) -> 
     return sizes(memoryview(packet.reshape(-1))) if ok and packet is not None else iter(())
 
 
-def _stream_sizes(capture: cv2.VideoCapture, sizes: PacketSizer, max_seconds: float) -> Iterator[Size]:
-    """The frame sizes in the codec configuration (extradata) and in every packet, at most twice the frame
-    budget's packets (the job counts the frames it decodes; packets can be more, e.g. VP8's hidden frames)."""
+def _movie_box(path: Path) -> memoryview:
+    """An MP4 or MOV file's movie box (its tracks' descriptions), found among the top-level boxes; empty for other
+    files. MediaTooLarge past MAX_MOVIE_BOX (a 120 s video's is some hundreds of KB)."""
+    with open(path, "rb") as stream:
+        total, offset = os.fstat(stream.fileno()).st_size, 0
+        while offset + 8 <= total:
+            stream.seek(offset)
+            header = stream.read(16)
+            size, kind, start = int.from_bytes(header[:4], "big"), header[4:8], 8
+            if size == 1:  # a 64-bit size follows the type
+                size, start = int.from_bytes(header[8:16], "big"), 16
+            size = size or total - offset  # 0: to the end of the file
+            if size < start:
+                break
+            if kind == b"moov":
+                if size > MAX_MOVIE_BOX:
+                    raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
+                stream.seek(offset + start)
+                return memoryview(stream.read(size - start))
+            offset += size
+    return memoryview(b"")
+
+
+def _stream_sizes(path: Path, capture: cv2.VideoCapture, sizes: PacketSizer, max_seconds: float) -> Iterator[Size]:
+    """The frame sizes in the codec configurations (the stream's extradata, and for MP4 and MOV every track's
+    sample descriptions) and in every packet, at most twice the frame budget's packets (the job counts the frames
+    it decodes; packets can be more, e.g. VP8's hidden frames)."""
+    yield from movie_config_sizes(_movie_box(path))
     yield from _sizes_in(sizes, capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))))
     for index in itertools.count():
         if not capture.grab():
@@ -158,7 +186,7 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
         sizes = sizer_for(tag)
         if sizes is None:
             raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
-        for count, (width, height) in enumerate(_stream_sizes(capture, sizes, max_seconds)):
+        for count, (width, height) in enumerate(_stream_sizes(path, capture, sizes, max_seconds)):
             if count == 2 * frame_budget(max_seconds):
                 raise _too_many_frames(max_seconds)
             _check_frame_size(width, height, max_pixels)

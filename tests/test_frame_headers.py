@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from inference.frame_headers import (BitReader, av1_sizes, dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes,
-                                     hevc_sps_size, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for, vp9_sizes)
-from inference.frame_headers import EMULATION_PREVENTION
+from inference.frame_headers import (EMULATION_PREVENTION, BitReader, av1_sizes, dnxhd_sizes, h264_sizes,
+                                     h264_sps_size, hevc_sizes, hevc_sps_size, movie_config_sizes, mpeg4_sizes,
+                                     mpeg12_sizes, prores_sizes, sizer_for, vp9_sizes)
 
 DATA = Path(__file__).parent / "data"
 
@@ -220,6 +220,21 @@ def test_prores_and_dnxhd_sizes_are_read_from_their_frame_headers():
     dnxhd = bytearray(b"\x00\x00\x02\x80\x03" + bytes(0x40))
     dnxhd[0x18:0x1C] = (1080).to_bytes(2, "big") + (1920).to_bytes(2, "big")
     assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
+
+
+def avcc_box(width_mbs: int, height_units: int) -> bytes:
+    """An avcC box: a configuration record with one sequence parameter set (and no picture parameter set)."""
+    nal = b"\x67" + escaped(h264_sps(width_mbs, height_units, profile=100).payload())
+    record = b"\x01\x64\x00\x28\xff\xe1" + len(nal).to_bytes(2, "big") + nal + b"\x00"
+    return (8 + len(record)).to_bytes(4, "big") + b"avcC" + record
+
+
+def test_every_sample_description_of_a_movie_box_is_read():
+    """Two descriptions in one track (the second one's set never appears in a packet), and an audio track's esds."""
+    esds = b"\x00\x00\x00\x0fesds\x00\x00\x00\x00\x12\x10\x56"
+    movie = b"\x00\x00\x00\x10mvhd" + bytes(8) + avcc_box(120, 68) + avcc_box(512, 512) + esds
+    assert list(movie_config_sizes(memoryview(movie))) == [(1920, 1088), (8192, 8192)]
+    assert list(movie_config_sizes(memoryview(b"avcC" + bytes(20)))) == []  # no room for a size before it
 
 
 def test_codecs_whose_sizes_are_not_read_have_no_sizer():

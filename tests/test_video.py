@@ -421,6 +421,29 @@ def test_ordinary_h264_and_hevc_videos_pass(name):
     assert (info.width, info.height, info.frame_count) == (1920, 1080, 4)
 
 
+def with_boxes_in_movie(mp4: bytes, boxes: bytes) -> bytes:
+    """The MP4 with `boxes` added at the end of its movie box (which FFmpeg writes last)."""
+    movie = mp4.index(b"moov") - 4
+    assert int.from_bytes(mp4[movie:movie + 4], "big") == len(mp4) - movie
+    return mp4[:movie] + (len(mp4) - movie + len(boxes)).to_bytes(4, "big") + mp4[movie + 4:] + boxes
+
+
+def test_a_codec_description_that_no_packet_shows_is_read_and_a_huge_index_refused(tmp_path):
+    """An MP4 track may hold several sample descriptions; FFmpeg gives the decoder a later one mid-stream."""
+    ordinary = (DATA / "h264-1080p.mp4").read_bytes()
+    configured = (DATA / "h264-sps-only-in-avcc-8192px.mp4").read_bytes()
+    start = configured.index(b"avcC") - 4
+    avcc = configured[start:start + int.from_bytes(configured[start:start + 4], "big")]
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(with_boxes_in_movie(ordinary, avcc))
+    with pytest.raises(MediaTooLarge, match="8192x8192"):
+        probe_video(clip, 60)
+    padding = 17 * 2**20
+    clip.write_bytes(with_boxes_in_movie(ordinary, (padding + 8).to_bytes(4, "big") + b"free" + bytes(padding)))
+    with pytest.raises(MediaTooLarge, match="index is larger than 16 MB"):
+        probe_video(clip, 60)
+
+
 def test_a_stored_video_is_scanned_before_a_frame_of_it_is_decoded(app, client, alice, two_face_video):
     """A video stored before a size check existed (here: replaced on disk) is refused, not decoded, when a frame
     of it is asked for."""
