@@ -481,9 +481,10 @@ def prores_sizes(packet: memoryview) -> Iterator[Size]:
 
 
 def dnxhd_sizes(packet: memoryview) -> Iterator[Size]:
-    """The size in a DNxHD/DNxHR frame header."""
+    """The size in a DNxHD/DNxHR frame header (an interlaced frame's header gives one field's height)."""
     if len(packet) >= 0x1C:
-        yield int.from_bytes(packet[0x1A:0x1C], "big"), int.from_bytes(packet[0x18:0x1A], "big")
+        fields = 2 if packet[5] & 2 else 1
+        yield int.from_bytes(packet[0x1A:0x1C], "big"), fields * int.from_bytes(packet[0x18:0x1A], "big")
 
 
 def container_sized(packet: memoryview) -> Iterator[Size]:

@@ -220,6 +220,8 @@ def test_prores_and_dnxhd_sizes_are_read_from_their_frame_headers():
     dnxhd = bytearray(b"\x00\x00\x02\x80\x03" + bytes(0x40))
     dnxhd[0x18:0x1C] = (1080).to_bytes(2, "big") + (1920).to_bytes(2, "big")
     assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
+    dnxhd[5], dnxhd[0x18:0x1A] = 0x02, (540).to_bytes(2, "big")  # interlaced: each field's height
+    assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
 
 
 def avcc_box(width_mbs: int, height_units: int) -> bytes:
