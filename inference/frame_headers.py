@@ -45,8 +45,9 @@ PRORES_TAGS = frozenset(("APCH", "APCN", "APCS", "APCO", "AP4H", "AP4X"))
 DNXHD_TAGS = frozenset(("AVDN", "AVDH"))
 # Frames stored as picture files (OpenCV reports raw video and some picture codecs in AVI with no tag).
 PICTURE_TAGS = frozenset(("MPNG", "PNG ", "TIFF", "GIF ", "MJP2", "BMP ", "WEBP", "QOIF", "\0\0\0\0"))
-# Codecs whose frames always take the container's size: lossless FFV1 and HuffYUV, H.263 (2048x1152 at most).
-CONTAINER_SIZED_TAGS = frozenset(("FFV1", "HFYU", "FFVH", "H263", "S263", "U263"))
+# Codecs whose frames cannot outgrow the container's size, or a small bound: lossless FFV1 and HuffYUV and QuickTime
+# Animation (the container's size), H.263 (2048x1152 at most), DV (its profiles' sizes: 1440x1080 at most).
+CONTAINER_SIZED_TAGS = frozenset(("FFV1", "HFYU", "FFVH", "RLE ", "H263", "S263", "U263", "DVSD"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Codecs that store each frame as a picture file with its own size, besides JPEG and PNG (FFmpeg decodes all of
 # them inside AVI, MOV or Matroska); Pillow reads their headers without decoding, each only by its magic bytes.

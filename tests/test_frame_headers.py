@@ -242,6 +242,7 @@ def test_every_sample_description_of_a_movie_box_is_read():
 def test_codecs_whose_sizes_are_not_read_have_no_sizer():
     assert sizer_for("CVID") is None and sizer_for("THEO") is None
     assert sizer_for("H264") is h264_sizes
+    assert list(sizer_for("DVSD")(memoryview(b"\x1f\x07\x00\x3f" * 40))) == []  # DV: 1440x1080 at most
 
 
 @pytest.mark.parametrize(("name", "sizes"), [
