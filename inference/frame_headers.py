@@ -1,30 +1,40 @@
-"""Frame sizes that a video's packets declare, read from their headers without decoding.
+"""Frame sizes that a video's packets and codec descriptions declare, read from their headers without decoding.
 
 A decoder sizes its buffers from headers inside the stream, and a stream may change size at any packet: a first
 frame of 64x64 says nothing of the next, and a 50 KB H.264 file can hold a 16000x16000 frame that costs 600 MB to
-decode. Each sizer here yields the (width, height) that one packet's headers give: the sequence parameter sets of
-H.264 and HEVC (the coded size, which is what the decoder allocates: 1920x1080 is coded 1920x1088), VP8 and VP9
-frame headers, AV1 sequence headers (the largest size their frames may take), MPEG-4 Part 2 video object layers,
-JPEG frame headers, and frames stored as picture files (PNG, TIFF, BMP, GIF, WebP, JPEG 2000, QOI). Packets of
-H.264 and HEVC come in Annex B form (start codes), as OpenCV hands them over from MP4, MOV, Matroska and AVI
-alike. The parsers read each header's fields up to its size, after the published specifications, and nothing
-more; a hand-written reader, since no maintained Python package reads these headers without an FFmpeg of its own.
+decode. Each packet sizer here yields the (width, height) that one packet's headers give:
+- H.264 and HEVC sequence parameter sets (the coded size, which is what the decoder allocates: 1920x1080 is coded
+  1920x1088), after start codes (OpenCV turns MP4, MOV and Matroska packets into that form) and, where the
+  stream's avcC or hvcC record says so, in length-prefixed units (AVI keeps them);
+- VP8 and VP9 frame headers, AV1 sequence headers (the largest size their frames may take), MPEG-4 Part 2 video
+  object layers, MPEG-1/2 sequence headers and extensions, ProRes and DNxHD frame headers, JPEG frame headers,
+  and frames stored as picture files (PNG, TIFF, BMP, GIF, WebP, JPEG 2000, QOI);
+- nothing for codecs whose frames keep the container's size or a small bound (CONTAINER_SIZED_TAGS).
+configuration_sizes reads a stream's codec configuration, movie_config_sizes every description in an MP4 or MOV
+movie box. A codec with no sizer is not decoded at all. The parsers read each header's fields up to its size, after
+the published specifications and where they differ FFmpeg's reading, and nothing more: hand-written, since no
+maintained Python package reads these headers without an FFmpeg of its own.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from PIL import Image
 
-from inference.errors import MediaTooLarge
+from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
 
 Size = tuple[int, int]
 PacketSizer = Callable[[memoryview], Iterator[Size]]
 FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
+TOO_MANY_UNITS = N_("A frame of the video is cut into too many parts to read.")
+COMPRESSED_INDEX = N_("The video's index is compressed (an old QuickTime form); save it again as MP4 or MOV.")
+MAX_UNITS = 4096  # NAL units in one packet (a real one has tens: slices, parameter sets, messages)
+COMPRESSED_MOVIE = re.compile(rb"cmov[\x00-\xff]{4}dcom")  # a compressed movie box: its first child says how
 # Codec tags (upper case) that FFmpeg decodes as JPEG images (libavformat's riff.c and isom tags); in Matroska OpenCV
 # reports MJPEG as MJPG, VP8 as VP80.
 JPEG_TAGS = frozenset(("MJPG", "LJPG", "DMB1", "MJPA", "JPGL", "MJLS", "JPEG", "IJPG", "AVRN", "ACDV", "QIVG", "SLMJ",
@@ -45,9 +55,11 @@ PRORES_TAGS = frozenset(("APCH", "APCN", "APCS", "APCO", "AP4H", "AP4X"))
 DNXHD_TAGS = frozenset(("AVDN", "AVDH"))
 # Frames stored as picture files (OpenCV reports raw video and some picture codecs in AVI with no tag).
 PICTURE_TAGS = frozenset(("MPNG", "PNG ", "TIFF", "GIF ", "MJP2", "BMP ", "WEBP", "QOIF", "\0\0\0\0"))
-# Codecs whose frames cannot outgrow the container's size, or a small bound: lossless FFV1 and HuffYUV and QuickTime
-# Animation (the container's size), H.263 (2048x1152 at most), DV (its profiles' sizes: 1440x1080 at most).
-CONTAINER_SIZED_TAGS = frozenset(("FFV1", "HFYU", "FFVH", "RLE ", "H263", "S263", "U263", "DVSD"))
+# Codecs whose frames cannot outgrow the container's size, or a small bound: lossless FFV1 and HuffYUV, QuickTime
+# Animation, Microsoft's MPEG-4 versions and WMV 7/8 (no size in their frame headers: the container's), H.263
+# (2048x1152 at most), DV (its profiles' sizes: 1440x1080 at most).
+CONTAINER_SIZED_TAGS = frozenset(("FFV1", "HFYU", "FFVH", "RLE ", "MP41", "MP42", "MP43", "MPG4", "DIV3", "WMV1",
+                                  "WMV2", "H263", "S263", "U263", "DVSD"))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Codecs that store each frame as a picture file with its own size, besides JPEG and PNG (FFmpeg decodes all of
 # them inside AVI, MOV or Matroska); Pillow reads their headers without decoding, each only by its magic bytes.
@@ -250,10 +262,21 @@ def _length_prefixed(record: memoryview, offset: int, count: int) -> tuple[list[
     return units, offset
 
 
+def _is_avcc(record: memoryview) -> bool:
+    """Whether the data is an AVCDecoderConfigurationRecord (FFmpeg's test: its first byte, the version, is 1)."""
+    return len(record) >= 7 and record[0] == AVC_CONFIG_VERSION
+
+
+def _is_hvcc(record: memoryview) -> bool:
+    """Whether the data is an HEVCDecoderConfigurationRecord (FFmpeg takes any configuration that does not start
+    with a start code as one)."""
+    return len(record) >= 23 and bool(record[0] or record[1] or record[2] > 1)
+
+
 def avcc_units(record: memoryview) -> list[bytes]:
     """The NAL units of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1): its sequence, then picture
     parameter sets, which FFmpeg's decoder reads at the start whatever their type; none for other data."""
-    if len(record) < 7 or record[0] != AVC_CONFIG_VERSION:
+    if not _is_avcc(record):
         return []
     sets, offset = _length_prefixed(record, 6, record[5] & 0x1F)
     return sets + _length_prefixed(record, offset + 1, record[offset] if offset < len(record) else 0)[0]
@@ -262,7 +285,7 @@ def avcc_units(record: memoryview) -> list[bytes]:
 def hvcc_units(record: memoryview) -> list[bytes]:
     """The NAL units of an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1), in all its arrays; none for
     data that starts with a start code (FFmpeg takes any other configuration as a record)."""
-    if len(record) < 23 or not (record[0] or record[1] or record[2] > 1):
+    if not _is_hvcc(record):
         return []
     units, offset = [], 23
     for _ in range(record[22]):
@@ -271,21 +294,66 @@ def hvcc_units(record: memoryview) -> list[bytes]:
     return units
 
 
-def h264_sizes(packet: memoryview) -> Iterator[Size]:
-    """The coded sizes of every H.264 sequence parameter set in a packet, or in a configuration record (avcC)."""
-    yield from _parameter_set_sizes(packet, H264_SPS_START, _h264_readings)
-    for unit in avcc_units(packet):
+def _prefixed_units(packet: memoryview, length_size: int | None) -> Iterator[memoryview]:
+    """The NAL units of a packet in which each follows its length (`length_size` bytes, from the stream's avcC or
+    hvcC record: packets that OpenCV did not turn into start codes, as in AVI); none without a record. A packet of
+    more than MAX_UNITS units (a real one has tens) is refused: each costs a step here, and a few bytes there."""
+    offset, count = 0, 0
+    while length_size and offset + length_size <= len(packet):
+        count += 1
+        if count > MAX_UNITS:
+            raise CorruptMedia(Phrase(TOO_MANY_UNITS))
+        length = int.from_bytes(packet[offset:offset + length_size], "big")
+        offset += length_size
+        yield packet[offset:offset + length]
+        offset += length
+
+
+def _h264_unit_sizes(units: Iterable[memoryview | bytes]) -> Iterator[Size]:
+    for unit in units:
         if unit[:1] and unit[0] & 0x9F == H264_SPS_TYPE:  # forbidden bit clear, any reference priority
-            yield from _h264_readings(unit[1:])
+            yield from _h264_readings(bytes(unit[1:]))
 
 
-def hevc_sizes(packet: memoryview) -> Iterator[Size]:
-    """The coded size of every HEVC sequence parameter set of layer 0 in a packet, or in a configuration record
-    (hvcC)."""
-    yield from _parameter_set_sizes(packet, HEVC_SPS_START, _hevc_readings)
-    for unit in hvcc_units(packet):
+def _hevc_unit_sizes(units: Iterable[memoryview | bytes]) -> Iterator[Size]:
+    for unit in units:
         if len(unit) > 2 and unit[0] == HEVC_SPS_HEADER and 1 <= unit[1] <= 7:  # layer 0, any temporal id
-            yield from _hevc_readings(unit[2:])
+            yield from _hevc_readings(bytes(unit[2:]))
+
+
+def h264_sizes(packet: memoryview, length_size: int | None = None) -> Iterator[Size]:
+    """The coded sizes of every H.264 sequence parameter set in a packet: after start codes, and in
+    length-prefixed units when the stream's record gives their `length_size`."""
+    yield from _parameter_set_sizes(packet, H264_SPS_START, _h264_readings)
+    yield from _h264_unit_sizes(_prefixed_units(packet, length_size))
+
+
+def hevc_sizes(packet: memoryview, length_size: int | None = None) -> Iterator[Size]:
+    """The coded size of every HEVC sequence parameter set of layer 0 in a packet, as h264_sizes reads them."""
+    yield from _parameter_set_sizes(packet, HEVC_SPS_START, _hevc_readings)
+    yield from _hevc_unit_sizes(_prefixed_units(packet, length_size))
+
+
+def avcc_sizes(configuration: memoryview) -> Iterator[Size]:
+    """The sizes in an H.264 configuration: an avcC record's parameter sets, or sets after start codes."""
+    yield from _h264_unit_sizes(avcc_units(configuration))
+    yield from h264_sizes(configuration)
+
+
+def hvcc_sizes(configuration: memoryview) -> Iterator[Size]:
+    """The sizes in an HEVC configuration: an hvcC record's parameter sets, or sets after start codes."""
+    yield from _hevc_unit_sizes(hvcc_units(configuration))
+    yield from hevc_sizes(configuration)
+
+
+def avcc_length_size(configuration: memoryview) -> int | None:
+    """The bytes of each NAL unit's length in packets an avcC record describes; None for other configurations."""
+    return (configuration[4] & 3) + 1 if _is_avcc(configuration) else None
+
+
+def hvcc_length_size(configuration: memoryview) -> int | None:
+    """The bytes of each NAL unit's length in packets an hvcC record describes; None for other configurations."""
+    return (configuration[21] & 3) + 1 if _is_hvcc(configuration) else None
 
 
 def mpeg4_vol_size(payload: bytes) -> Size | None:
@@ -482,10 +550,12 @@ def prores_sizes(packet: memoryview) -> Iterator[Size]:
 
 
 def dnxhd_sizes(packet: memoryview) -> Iterator[Size]:
-    """The size in a DNxHD/DNxHR frame header (an interlaced frame's header gives one field's height)."""
+    """The size in a DNxHD/DNxHR frame header. An interlaced frame's header may give one field's height: FFmpeg
+    doubles it when its macroblock rows (at 0x16C) are a field's."""
     if len(packet) >= 0x1C:
-        fields = 2 if packet[5] & 2 else 1
-        yield int.from_bytes(packet[0x1A:0x1C], "big"), fields * int.from_bytes(packet[0x18:0x1A], "big")
+        width, height = int.from_bytes(packet[0x1A:0x1C], "big"), int.from_bytes(packet[0x18:0x1A], "big")
+        field_rows = packet[5] & 2 and (height + 15) >> 4 == int.from_bytes(packet[0x16C:0x16E], "big")
+        yield width, 2 * height if field_rows else height
 
 
 def container_sized(packet: memoryview) -> Iterator[Size]:
@@ -502,15 +572,24 @@ SIZERS: dict[str, PacketSizer] = {
     **dict.fromkeys(CONTAINER_SIZED_TAGS, container_sized),
 }
 
-CONFIG_SIZERS: dict[bytes, PacketSizer] = {b"avcC": h264_sizes, b"hvcC": hevc_sizes, b"av1C": av1_sizes,
-                                            b"esds": mpeg4_sizes}
+def mpeg_sizes(configuration: memoryview) -> Iterator[Size]:
+    """The sizes in an MPEG-4 elementary stream descriptor: an MPEG-4 layer or an MPEG-1/2 sequence header."""
+    yield from mpeg4_sizes(configuration)
+    yield from mpeg12_sizes(configuration)
+
+
+CONFIG_SIZERS: dict[bytes, PacketSizer] = {b"avcC": avcc_sizes, b"hvcC": hvcc_sizes, b"av1C": av1_sizes,
+                                            b"esds": mpeg_sizes}
 CONFIG_BOX = re.compile(b"|".join(CONFIG_SIZERS))  # a box type, after its 4-byte size
 
 
 def movie_config_sizes(movie: memoryview) -> Iterator[Size]:
     """The frame sizes in every codec configuration box (avcC, hvcC, av1C, esds) of an MP4 or MOV movie box, in
     any track or sample description: a track may hold several descriptions, and FFmpeg hands a later one to the
-    decoder with the first packet that uses it, where the packets themselves never show its parameter sets."""
+    decoder with the first packet that uses it, where the packets themselves never show its parameter sets.
+    UnsupportedMediaType for a compressed movie box (cmov, an old QuickTime form), whose boxes cannot be read."""
+    if COMPRESSED_MOVIE.search(movie):
+        raise UnsupportedMediaType(Phrase(COMPRESSED_INDEX))
     for found in CONFIG_BOX.finditer(movie):
         start = found.start() - 4
         size = int.from_bytes(movie[start:found.start()], "big") if start >= 0 else 0
@@ -518,7 +597,22 @@ def movie_config_sizes(movie: memoryview) -> Iterator[Size]:
             yield from CONFIG_SIZERS[bytes(found.group())](movie[found.end():start + size])
 
 
-def sizer_for(tag: str) -> PacketSizer | None:
-    """The packet sizer for a stream's codec tag as OpenCV reports it (upper case); None for a codec whose frame
-    sizes are not read here, which is not decoded."""
+def configuration_sizes(tag: str, configuration: memoryview) -> Iterator[Size]:
+    """The sizes in a stream's codec configuration (OpenCV's extradata), read as its codec's records are."""
+    if tag in H264_TAGS:
+        return avcc_sizes(configuration)
+    if tag in HEVC_TAGS:
+        return hvcc_sizes(configuration)
+    sizes = SIZERS.get(tag)
+    return sizes(configuration) if sizes else iter(())
+
+
+def sizer_for(tag: str, configuration: memoryview = memoryview(b"")) -> PacketSizer | None:
+    """The packet sizer for a stream's codec tag as OpenCV reports it (upper case), reading NAL units the way the
+    stream's configuration says they are framed; None for a codec whose frame sizes are not read here, which is
+    not decoded."""
+    if tag in H264_TAGS:
+        return partial(h264_sizes, length_size=avcc_length_size(configuration))
+    if tag in HEVC_TAGS:
+        return partial(hevc_sizes, length_size=hvcc_length_size(configuration))
     return SIZERS.get(tag)

@@ -13,6 +13,7 @@ moments where the dominant emotion changes).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import PacketSizer, Size, movie_config_sizes, sizer_for
+from inference.frame_headers import Size, configuration_sizes, movie_config_sizes, sizer_for
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -40,12 +41,15 @@ TOO_MANY_FRAMES = N_("The video has more than %(frames)s frames; the limit is %(
 FRAMES_TOO_LARGE = N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels).")
 LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s.")
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
-UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1 and MPEG-4 are.")
+UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1, MPEG-4 and other "
+                       "common codecs are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
 INDEX_TOO_LARGE = N_("The video's index is larger than %(mb)d MB: it is not a video this app can read.")
 MAX_MOVIE_BOX = 16 * 2**20  # bytes of an MP4's movie box (its index): a 120 s video's is some hundreds of KB
 CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")
+PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
+SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
@@ -126,9 +130,10 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PI
     return info
 
 
-def _sizes_in(sizes: PacketSizer, retrieved: tuple[bool, np.ndarray | None]) -> Iterator[Size]:
-    ok, packet = retrieved
-    return sizes(memoryview(packet.reshape(-1))) if ok and packet is not None else iter(())
+def _retrieved(retrieved: tuple[bool, np.ndarray | None]) -> memoryview:
+    """A retrieved packet (or the codec configuration) as bytes; empty when there is none."""
+    ok, data = retrieved
+    return memoryview(data.reshape(-1)) if ok and data is not None else memoryview(b"")
 
 
 def _movie_box(path: Path) -> memoryview:
@@ -154,27 +159,33 @@ def _movie_box(path: Path) -> memoryview:
     return memoryview(b"")
 
 
-def _stream_sizes(path: Path, capture: cv2.VideoCapture, sizes: PacketSizer, max_seconds: float) -> Iterator[Size]:
+def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: float | None) -> Iterator[Size]:
     """The frame sizes in the codec configurations (the stream's extradata, and for MP4 and MOV every track's
-    sample descriptions) and in every packet, at most twice the frame budget's packets (the job counts the frames
-    it decodes; packets can be more, e.g. VP8's hidden frames)."""
+    sample descriptions), then every packet's. With `max_seconds`, at most PACKETS_PER_FRAME times the
+    frame budget's packets (the job counts the frames it decodes; packets can be more, e.g. VP8's hidden frames).
+    UnsupportedMediaType for a codec whose sizes are not read."""
+    configuration = _retrieved(capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))))
+    sizes = sizer_for(tag, configuration)
+    if sizes is None:
+        raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
     yield from movie_config_sizes(_movie_box(path))
-    yield from _sizes_in(sizes, capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))))
+    yield from configuration_sizes(tag, configuration)
     for index in itertools.count():
         if not capture.grab():
             return
-        if index == 2 * frame_budget(max_seconds):
+        if max_seconds is not None and index == PACKETS_PER_FRAME * frame_budget(max_seconds):
             raise _too_many_frames(max_seconds)
-        yield from _sizes_in(sizes, capture.retrieve())
+        yield from sizes(_retrieved(capture.retrieve()))
 
 
-def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
-    """Read the stream's header, its codec configuration and every packet without decoding, and raise
+def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> None:
+    """Read the stream's header, its codec configurations and every packet without decoding, and raise
     MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
     sequence parameter sets, VP8 and VP9 frame headers, AV1 sequence headers, MPEG-1/2, MPEG-4 Part 2, ProRes and
-    DNxHD headers, JPEG frame headers, frames stored as picture files), or when the packets are more than twice
-    the frame budget, or the frame headers in them (each costs a few microseconds to read: a 100 MB file of
-    nothing but headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
+    DNxHD headers, JPEG frame headers, frames stored as picture files, MP4 and MOV sample descriptions). With
+    `max_seconds`, also when the packets are more than PACKETS_PER_FRAME times the frame budget, or the sizes read
+    from them more than SIZES_PER_FRAME times (each costs a few microseconds to read: a 100 MB file of nothing but
+    headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
     capture = _open(path, packets=True)
     try:
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -183,15 +194,19 @@ def scan_frame_sizes(path: Path, max_seconds: float, max_pixels: int) -> None:
         if not 0 <= fourcc < 2**32:  # no codec to report (a broken header): -1
             raise CorruptMedia(Phrase(CANNOT_OPEN))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
-        sizes = sizer_for(tag)
-        if sizes is None:
-            raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
-        for count, (width, height) in enumerate(_stream_sizes(path, capture, sizes, max_seconds)):
-            if count == 2 * frame_budget(max_seconds):
+        for count, (width, height) in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
+            if max_seconds is not None and count == SIZES_PER_FRAME * frame_budget(max_seconds):
                 raise _too_many_frames(max_seconds)
             _check_frame_size(width, height, max_pixels)
     finally:
         capture.release()
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_video_checked(path: str, modified_ns: int, size: int) -> None:
+    """A stored video's frame sizes, scanned once per process and file version (the scrubber asks for many frames);
+    no budget: the file was within it when it was stored, and the settings may have changed since."""
+    scan_frame_sizes(Path(path), None, DEFAULT_MAX_PIXELS)
 
 
 def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
@@ -232,12 +247,13 @@ def nearest_moment(timeline: list[dict], seconds: float) -> dict:
     return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
 
 
-def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
+def read_frame_at(path: Path, seconds: float) -> np.ndarray:
     """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
-    container rounds up), the last frame that decodes. The frame sizes are scanned first, as at upload (a video
-    stored before a check was added may hold a frame that decodes to gigabytes; the scan costs about 50 ms for a
-    90 MB file)."""
-    scan_frame_sizes(path, max_seconds, DEFAULT_MAX_PIXELS)
+    container rounds up), the last frame that decodes. The frame sizes are scanned first, as at upload, once per
+    process and file (a video stored before a check was added may hold a frame that decodes to gigabytes; the scan
+    costs about 50 ms for a 90 MB file)."""
+    status = path.stat()
+    _stored_video_checked(str(path), status.st_mtime_ns, status.st_size)
     capture = _open(path)
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)

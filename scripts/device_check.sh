@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# On the lent GPU machine: the app's photo and video pipeline on CUDA (torch backend), the figures for
-# docs/deploy.md's GPU section. First, here: `bash scripts/device_wheels.sh`; then, with the device tool:
-#   run(command="bash scripts/device_check.sh", carry=[".whl"], timeout_s=480)
-# Its output comes back in output_tail and in $OUT (gpu.txt, latency.txt, video.txt). The dog/cat detector's
-# weights (67 MB, unpacked by scripts/setup.sh) do not fit in the 64 MiB that travels with the tree: photos are
-# searched for faces only there (the pipeline logs it), so the dog photo's figure leaves out the SSD.
+# On a GPU machine, from a copy of the repository with .whl/ (scripts/device_wheels.sh): the app's photo and video
+# pipeline on CUDA (torch backend), the figures for docs/deploy.md's GPU section, also written to $OUT (gpu.txt,
+# latency.txt, video.txt; a new temporary folder when OUT is unset). Without the dog/cat detector's weights
+# (inference/weights/ssd_mobilenet_v2_coco, unpacked by scripts/setup.sh) photos are searched for faces only, and
+# the pipeline logs it.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   || exit 1

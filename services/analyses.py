@@ -261,7 +261,7 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
     with analysis_slot():
-        rgb = read_frame_at(path, within_video(analysis, seconds), current_app.config["MAX_VIDEO_SECONDS"])
+        rgb = read_frame_at(path, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 

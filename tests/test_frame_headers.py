@@ -7,9 +7,11 @@ from pathlib import Path
 import cv2
 import pytest
 
-from inference.frame_headers import (EMULATION_PREVENTION, BitReader, av1_sizes, dnxhd_sizes, h264_sizes,
-                                     h264_sps_size, hevc_sizes, hevc_sps_size, movie_config_sizes, mpeg4_sizes,
-                                     mpeg12_sizes, prores_sizes, sizer_for, vp9_sizes)
+from inference.errors import CorruptMedia, UnsupportedMediaType
+from inference.frame_headers import (EMULATION_PREVENTION, BitReader, av1_sizes, avcc_sizes, container_sized,
+                                     dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes, hevc_sps_size, hvcc_sizes,
+                                     movie_config_sizes, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for,
+                                     vp9_sizes)
 
 DATA = Path(__file__).parent / "data"
 
@@ -101,12 +103,16 @@ def test_parameter_sets_are_read_from_avcc_and_hvcc_configuration_records():
     small, large = h264_sps(4, 4).payload(), escaped(h264_sps(1000, 1000).payload())
     avcc = b"\x01\x42\x00\x0a\xff\xe2" + length_prefixed(b"\x67" + small, b"\x67" + large) + b"\x01"
     avcc += length_prefixed(b"\x68\xce\x38\x80")
-    assert list(h264_sizes(memoryview(avcc))) == [(64, 64), (16000, 16000)]
+    assert list(avcc_sizes(memoryview(avcc))) == [(64, 64), (16000, 16000)]
     hvcc = b"\x01" + bytes(21) + b"\x02" + b"\xa0\x00\x01" + length_prefixed(b"\x40\x01\x0c")
     hvcc += b"\xa1\x00\x02" + length_prefixed(b"\x42\x01" + escaped(hevc_sps(64, 64).payload()),
                                                  b"\x42\x01" + escaped(hevc_sps(16000, 16000).payload()))
-    assert list(hevc_sizes(memoryview(hvcc))) == [(64, 64), (16000, 16000)]
-    assert list(hevc_sizes(memoryview(hvcc[:30]))) == []  # a record cut short
+    assert list(hvcc_sizes(memoryview(hvcc))) == [(64, 64), (16000, 16000)]
+    assert list(hvcc_sizes(memoryview(hvcc[:30]))) == []  # a record cut short
+    units = (b"\x09\xf0", b"\x67" + large, b"\x65\x88\x84")
+    length_prefixed_packets = b"".join(len(unit).to_bytes(4, "big") + unit for unit in units)  # as in AVI
+    assert list(sizer_for("H264", memoryview(avcc))(memoryview(length_prefixed_packets))) == [(16000, 16000)]
+    assert list(sizer_for("H264")(memoryview(length_prefixed_packets))) == []  # no record: start codes only
 
 
 def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:
@@ -220,8 +226,12 @@ def test_prores_and_dnxhd_sizes_are_read_from_their_frame_headers():
     dnxhd = bytearray(b"\x00\x00\x02\x80\x03" + bytes(0x40))
     dnxhd[0x18:0x1C] = (1080).to_bytes(2, "big") + (1920).to_bytes(2, "big")
     assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
-    dnxhd[5], dnxhd[0x18:0x1A] = 0x02, (540).to_bytes(2, "big")  # interlaced: each field's height
+    dnxhd[5], dnxhd[0x18:0x1A] = 0x02, (540).to_bytes(2, "big")  # interlaced: each field's height...
+    dnxhd += bytes(0x170 - len(dnxhd))
+    dnxhd[0x16C:0x16E] = (34).to_bytes(2, "big")  # ... when its macroblock rows are a field's
     assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 1080)]
+    dnxhd[0x16C:0x16E] = (68).to_bytes(2, "big")
+    assert list(dnxhd_sizes(memoryview(bytes(dnxhd)))) == [(1920, 540)]
 
 
 def avcc_box(width_mbs: int, height_units: int) -> bytes:
@@ -239,16 +249,28 @@ def test_every_sample_description_of_a_movie_box_is_read():
     assert list(movie_config_sizes(memoryview(b"avcC" + bytes(20)))) == []  # no room for a size before it
 
 
+def test_a_compressed_movie_box_and_a_packet_of_countless_units_are_refused():
+    """FFmpeg inflates a compressed movie box (whose descriptions the scan cannot read), and walks every unit."""
+    compressed = b"\x00\x00\x00\x30cmov\x00\x00\x00\x0cdcomzlib\x00\x00\x00\x1ccmvd" + bytes(24)
+    with pytest.raises(UnsupportedMediaType, match="compressed"):
+        list(movie_config_sizes(memoryview(compressed)))
+    one_byte_lengths = b"\x01\x42\x00\x0a\xfc\xe0\x00"  # an avcC record with no sets, 1-byte unit lengths
+    with pytest.raises(CorruptMedia, match="too many parts"):
+        list(sizer_for("H264", memoryview(one_byte_lengths))(memoryview(bytes(5000))))
+    assert list(sizer_for("H264", memoryview(one_byte_lengths))(memoryview(bytes(4000)))) == []
+
+
 def test_codecs_whose_sizes_are_not_read_have_no_sizer():
     assert sizer_for("CVID") is None and sizer_for("THEO") is None
-    assert sizer_for("H264") is h264_sizes
-    assert list(sizer_for("DVSD")(memoryview(b"\x1f\x07\x00\x3f" * 40))) == []  # DV: 1440x1080 at most
+    assert sizer_for("H264") is not None and sizer_for("HEVC") is not None
+    assert sizer_for("DVSD") is container_sized and sizer_for("MP43") is container_sized  # DV, DivX 3
 
 
 @pytest.mark.parametrize(("name", "sizes"), [
     ("h264-1080p.mp4", {(1920, 1088)}),
     ("hevc-1080p.mkv", {(1920, 1080)}),
     ("h264-later-frame-16000px.mp4", {(64, 64), (16000, 16000)}),
+    ("h264-later-frame-16000px.avi", {(64, 64), (16000, 16000)}),  # length-prefixed units, as AVI keeps them
     ("hevc-later-frame-4096px.mkv", {(64, 64), (4096, 4096)}),
     ("vp9-later-frame-4096px.webm", {(64, 64), (4096, 4096)}),
     ("av1-later-frame-4096px.mp4", {(64, 64), (4096, 4096)}),
@@ -257,9 +279,11 @@ def test_codecs_whose_sizes_are_not_read_have_no_sizer():
 def test_real_streams_give_the_sizes_their_encoders_wrote(name, sizes):
     capture = cv2.VideoCapture(str(DATA / name), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
     tag = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1").upper()
+    ok, configuration = capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX)))
+    sizer = sizer_for(tag, memoryview(configuration.reshape(-1)) if ok and configuration is not None else b"")
     found = set()
     while capture.grab():
         ok, packet = capture.retrieve()
-        found.update(sizer_for(tag)(memoryview(packet.reshape(-1))))
+        found.update(sizer(memoryview(packet.reshape(-1))))
     capture.release()
     assert found == sizes
