@@ -563,9 +563,10 @@ def container_sized(packet: memoryview) -> Iterator[Size]:
     return iter(())
 
 
+# The packet sizers of codecs whose packets read the same whatever the stream's configuration (H.264 and HEVC
+# depend on it: sizer_for and configuration_sizes).
 SIZERS: dict[str, PacketSizer] = {
-    **dict.fromkeys(H264_TAGS, h264_sizes), **dict.fromkeys(HEVC_TAGS, hevc_sizes), VP8_TAG: vp8_sizes,
-    **dict.fromkeys(VP9_TAGS, vp9_sizes), **dict.fromkeys(AV1_TAGS, av1_sizes),
+    VP8_TAG: vp8_sizes, **dict.fromkeys(VP9_TAGS, vp9_sizes), **dict.fromkeys(AV1_TAGS, av1_sizes),
     **dict.fromkeys(MPEG4_TAGS, mpeg4_sizes), **dict.fromkeys(MPEG12_TAGS, mpeg12_sizes),
     **dict.fromkeys(JPEG_TAGS, jpeg_sizes), **dict.fromkeys(PICTURE_TAGS, picture_sizes),
     **dict.fromkeys(PRORES_TAGS, prores_sizes), **dict.fromkeys(DNXHD_TAGS, dnxhd_sizes),
