@@ -573,6 +573,7 @@ SIZERS: dict[str, PacketSizer] = {
     **dict.fromkeys(CONTAINER_SIZED_TAGS, container_sized),
 }
 
+
 def mpeg_sizes(configuration: memoryview) -> Iterator[Size]:
     """The sizes in an MPEG-4 elementary stream descriptor: an MPEG-4 layer or an MPEG-1/2 sequence header."""
     yield from mpeg4_sizes(configuration)

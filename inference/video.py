@@ -170,10 +170,11 @@ def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: 
         raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
     yield from movie_config_sizes(_movie_box(path))
     yield from configuration_sizes(tag, configuration)
+    packet_budget = None if max_seconds is None else PACKETS_PER_FRAME * frame_budget(max_seconds)
     for index in itertools.count():
         if not capture.grab():
             return
-        if max_seconds is not None and index == PACKETS_PER_FRAME * frame_budget(max_seconds):
+        if index == packet_budget:
             raise _too_many_frames(max_seconds)
         yield from sizes(_retrieved(capture.retrieve()))
 
@@ -194,8 +195,9 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
         if not 0 <= fourcc < 2**32:  # no codec to report (a broken header): -1
             raise CorruptMedia(Phrase(CANNOT_OPEN))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
+        size_budget = None if max_seconds is None else SIZES_PER_FRAME * frame_budget(max_seconds)
         for count, (width, height) in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
-            if max_seconds is not None and count == SIZES_PER_FRAME * frame_budget(max_seconds):
+            if count == size_budget:
                 raise _too_many_frames(max_seconds)
             _check_frame_size(width, height, max_pixels)
     finally:
