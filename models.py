@@ -304,8 +304,11 @@ class Subject(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subjects")
-    detections: Mapped[list[Detection]] = relationship(back_populates="subject")
-    alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan")
+    # the database unassigns the appearances (SET NULL) and deletes the alerts (CASCADE): the ORM loading them to
+    # do it itself failed when another request deleted one of those rows first (an analysis deleted at that moment)
+    detections: Mapped[list[Detection]] = relationship(back_populates="subject", passive_deletes=True)
+    alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan",
+                                                        passive_deletes=True)
 
     @validates("name")
     def _key_name(self, _key: str, name: str) -> str:

@@ -51,6 +51,18 @@ def rgb_jpeg() -> bytes:
     return _encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
 
 
+def progressive_jpeg(mode: str, side: int = SIDE) -> Callable[[], bytes]:
+    """A progressive JPEG without chroma subsampling (the decoder keeps every coefficient of every channel)."""
+    colour = (10, 20, 30, 40) if mode == "CMYK" else (120, 140, 160)
+    return lambda: _encoded(Image.new(mode, (side, side), colour), "JPEG", quality=50, progressive=True,
+                            subsampling=0)
+
+
+def rgba_webp(side: int) -> Callable[[], bytes]:
+    """A lossy WebP with transparency (Pillow's decoder keeps two canvases and a frame copy beside the image)."""
+    return lambda: _encoded(Image.new("RGBA", (side, side), (120, 140, 160, 128)), "WEBP", quality=50)
+
+
 def mjpeg_avi(side: int = 12000) -> bytes:
     """A one-frame Motion-JPEG AVI of side x side pixels (about 2 MB; refused as larger than 4K)."""
     import cv2
@@ -73,6 +85,11 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "RGB PNG 6320x6320": (rgb_png, "rgb.png"),
     "RGBA PNG 6320x6320": (rgba_png, "rgba.png"),
     "JPEG 6320x6320": (rgb_jpeg, "big.jpg"),
+    "progressive JPEG 6320x6320": (progressive_jpeg("RGB"), "progressive.jpg"),
+    "progressive CMYK 5470x5470": (progressive_jpeg("CMYK", 5470), "cmyk.jpg"),
+    "progressive CMYK 6320x6320": (progressive_jpeg("CMYK"), "cmyk.jpg"),
+    "WebP 4472x4472": (rgba_webp(4472), "photo.webp"),
+    "WebP 6320x6320": (rgba_webp(SIDE), "big.webp"),
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
     "H.264 MP4, a 16000px frame": (h264_later_frame, "later.mp4"),
 }

@@ -1,11 +1,15 @@
 """Decode uploaded image bytes into an upright RGB array, safely.
 
-The format is decided from the content by Pillow's decoders, never from the
-file name. The pixel count is checked from the header before any pixel is
-decoded, so a small file that expands to gigabytes is refused cheaply, and the
-pixels are converted to RGB a band at a time into one array: decoding holds at
-most the decoded image and that array (no float copy, no second full-size image).
-Every decoding failure is a CorruptMedia with a readable message.
+The format is decided from the content by Pillow's decoders of the supported
+formats alone (no other Pillow plugin parses an upload), never from the file
+name. The pixel count is checked from the header before any pixel is decoded,
+so a small file that expands to gigabytes is refused cheaply, and so is what
+makes a decoder slow or hungry beyond the pixels: a JPEG of many scans, a
+progressive JPEG's coefficients, a WebP's canvases, run-length BMP (decoded in
+Python). The pixels are converted to RGB a band at a time into one array:
+decoding holds at most the decoded image and that array (no float copy, no
+second full-size image). Every decoding failure is a CorruptMedia with a
+readable message.
 """
 
 from __future__ import annotations
@@ -25,13 +29,33 @@ from messages import N_, Phrase
 # Pillow's format name -> ours. MPO (multi-picture JPEG, written by many phones) is a JPEG whose first picture
 # is the photo.
 SUPPORTED_FORMATS: dict[str, str] = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
+OPENERS = ("JPEG", "PNG", "WEBP", "BMP")  # the Pillow plugins that may parse an upload (JPEG's opens MPO too)
 # What Pillow raises on bytes it cannot decode (besides UnidentifiedImageError, an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
 CORRUPT = Phrase(N_("The image is truncated or corrupt and cannot be decoded."))
+NOT_SUPPORTED = N_("%(format)s images are not supported; use JPEG, PNG, WebP or BMP.")
+TOO_MANY_PIXELS = N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels.")
 # The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
 # (a truncated header), not of an unsupported type.
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
 DEFAULT_MAX_PIXELS = 40_000_000
+# Formats people try that are not read, named by their first bytes (HEIF's by the brand of its ISO file; those brands
+# are never videos: inference.video.sniff_video leaves them to the photo path).
+STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"hevc": "HEIC",
+                      b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+OTHER_IMAGE_SIGNATURES = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+                          b"\x00\x00\x00\x0cjP  ": "JPEG 2000", b"8BPS": "PSD", b"\x00\x00\x01\x00": "ICO"}
+# A JPEG's scans: libjpeg's progressive script has 10, and each scan is a pass over every block of the image, so a
+# file of thousands of tiny scans costs minutes (the count includes a thumbnail's and an MPO's other pictures').
+MAX_JPEG_SCANS = 100
+# A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most as many samples
+# as a full-size three-channel image of the pixel limit (4:2:0 colour needs half that; CMYK a third more).
+PROGRESSIVE_SAMPLES_PER_PIXEL = 3
+# Pillow's WebP decoder holds two canvases, a copy of the frame and the image (about 12 bytes a pixel, three times a
+# JPEG's): WebP gets half the pixel limit (20 MP: +206 MB in bench.upload_memory, 40 MP: +505), checked before the
+# decoder is made (it allocates its canvases).
+WEBP_SHARE_OF_LIMIT = 0.5
+BMP_RLE_COMPRESSIONS = (1, 2)  # RLE8, RLE4: Pillow decodes them in Python, a pixel at a time
 
 
 @dataclass(frozen=True)
@@ -50,17 +74,33 @@ class DecodedImage:
         return int(self.rgb.shape[0])
 
 
+def _is_webp(data: bytes) -> bool:
+    return data.startswith(b"RIFF") and data[8:12] == b"WEBP"
+
+
+def other_image_format(head: bytes) -> str | None:
+    """The name of an image format that is not read (GIF, TIFF, HEIC...), from a file's first bytes; else None."""
+    if head[4:8] == b"ftyp":
+        return STILL_IMAGE_BRANDS.get(head[8:12])
+    return next((name for signature, name in OTHER_IMAGE_SIGNATURES.items() if head.startswith(signature)), None)
+
+
+def _unsupported(data: bytes) -> UnsupportedMediaType:
+    if other := other_image_format(data[:16]):
+        return UnsupportedMediaType(Phrase(NOT_SUPPORTED, format=other))
+    return UnsupportedMediaType(Phrase(
+        N_("This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI).")))
+
+
 def _open(data: bytes) -> Image.Image:
     if not data:
         raise CorruptMedia(Phrase(N_("The file is empty.")))
     try:
-        return Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(data), formats=OPENERS)
     except UnidentifiedImageError as error:
-        if data.startswith(SIGNATURES) or (data.startswith(b"RIFF") and data[8:12] == b"WEBP"):
+        if data.startswith(SIGNATURES) or _is_webp(data):
             raise CorruptMedia(CORRUPT) from error
-        raise UnsupportedMediaType(Phrase(
-            N_("This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI).")
-        )) from error
+        raise _unsupported(data) from error
     except Image.DecompressionBombError as error:
         raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
     except DECODE_ERRORS as error:  # a known format whose header is broken
@@ -115,20 +155,75 @@ def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(turn(rgb)) if turn else rgb
 
 
+def _webp_size(data: bytes) -> tuple[int, int]:
+    """A WebP's canvas size from its first chunk's header (as Pillow reads it), without decoding."""
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a" and len(data) >= 30:
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    raise CorruptMedia(CORRUPT)
+
+
+def _check_webp(data: bytes, max_pixels: int) -> None:
+    """Refuse a WebP whose canvas is over its share of the pixel limit, before Pillow's decoder allocates it."""
+    width, height = _webp_size(data)
+    limit = int(max_pixels * WEBP_SHARE_OF_LIMIT)
+    if width * height > limit:
+        raise MediaTooLarge(Phrase(
+            N_("The WebP image is %(width)dx%(height)d pixels; the limit for WebP is %(limit)d megapixels (for JPEG, "
+               "PNG and BMP %(general)d)."),
+            width=width, height=height, limit=limit // 1_000_000, general=max_pixels // 1_000_000))
+
+
+def _check_decoding_cost(image: Image.Image, data: bytes, max_pixels: int) -> None:
+    """Refuse what would cost a decoder far more than the pixels: a JPEG of too many scans, a progressive JPEG
+    with more coefficients than the limit allows, a run-length BMP."""
+    if image.format == "BMP" and image.info.get("compression") in BMP_RLE_COMPRESSIONS:
+        raise UnsupportedMediaType(Phrase(N_("Compressed (RLE) BMP images are not supported; use PNG or JPEG.")))
+    if image.format not in ("JPEG", "MPO"):
+        return
+    scans = data.count(b"\xff\xda")  # start-of-scan markers: the entropy-coded data never holds one
+    if scans > MAX_JPEG_SCANS:
+        raise MediaTooLarge(Phrase(
+            N_("The JPEG has %(scans)d scans; at most %(limit)d are read (a photo has about 10)."),
+            scans=scans, limit=MAX_JPEG_SCANS))
+    if image.info.get("progressive"):
+        _check_progressive(image, max_pixels)
+
+
+def _check_progressive(image: Image.Image, max_pixels: int) -> None:
+    """A progressive JPEG's samples (each channel's share of the pixels, by its sampling) within the limit."""
+    samplings = [(horizontal, vertical) for _, horizontal, vertical, _ in image.layer]
+    if not samplings or not all(h and v for h, v in samplings):
+        raise CorruptMedia(CORRUPT)
+    largest = max(horizontal for horizontal, _ in samplings), max(vertical for _, vertical in samplings)
+    samples_per_pixel = sum(h * v for h, v in samplings) / (largest[0] * largest[1])
+    limit = int(max_pixels * PROGRESSIVE_SAMPLES_PER_PIXEL / samples_per_pixel)
+    width, height = image.size
+    if width * height > limit:
+        raise MediaTooLarge(Phrase(
+            N_("The image is a progressive JPEG of %(width)dx%(height)d pixels in %(channels)d channels; such a file "
+               "is limited to %(limit)d megapixels."),
+            width=width, height=height, channels=len(samplings), limit=limit // 1_000_000))
+
+
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode image bytes to an upright (EXIF-rotated) RGB uint8 array.
 
     Raises UnsupportedMediaType, CorruptMedia or MediaTooLarge with a readable message.
     """
+    if _is_webp(data):
+        _check_webp(data, max_pixels)
     image = _open(data)
-    if image.format not in SUPPORTED_FORMATS:
-        raise UnsupportedMediaType(Phrase(
-            N_("%(format)s images are not supported; use JPEG, PNG, WebP or BMP."), format=image.format or "These"
-        ))
     width, height = image.size
     if width * height > max_pixels:
-        raise MediaTooLarge(Phrase(N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels."),
-                                   width=width, height=height, limit=max_pixels // 1_000_000))
+        raise MediaTooLarge(Phrase(TOO_MANY_PIXELS, width=width, height=height, limit=max_pixels // 1_000_000))
+    _check_decoding_cost(image, data, max_pixels)
     if width < 2 or height < 2:
         raise CorruptMedia(Phrase(N_("The image is %(width)dx%(height)d pixels; each side needs at least 2."),
                                   width=width, height=height))

@@ -27,6 +27,7 @@ import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.frame_headers import Size, configuration_sizes, movie_config_sizes, sizer_for
+from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
@@ -52,8 +53,9 @@ PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden fram
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
-    """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None."""
-    if len(head) >= 12 and head[4:8] == b"ftyp":
+    """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
+    are ISO files too: their brands leave them to the photo path, which names them)."""
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in STILL_IMAGE_BRANDS:
         return "mov" if head[8:10] == b"qt" else "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"

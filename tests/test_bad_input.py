@@ -31,6 +31,37 @@ def png_header_only(width: int, height: int) -> bytes:
         chunk(b"IEND", b"")
 
 
+def dds_unknown_pixel_format() -> bytes:
+    """A DDS texture whose pixel format Pillow's DDS plugin cannot handle (it raised NotImplementedError: a 500)."""
+    header = bytearray(124)
+    struct.pack_into("<7I", header, 0, 124, 0x1007, 64, 64, 0, 0, 0)
+    struct.pack_into("<2I", header, 72, 32, 0)
+    return b"DDS " + bytes(header) + bytes(64 * 64 * 4)
+
+
+def rle8_bmp(width: int, height: int) -> bytes:
+    """A run-length BMP (Pillow decodes it in Python, a pixel at a time): each row one pixel, then end of line."""
+    palette = bytes(4 * 256)
+    body = b"\x01\x07\x00\x00" * height + b"\x00\x01"
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(body), 2835, 2835, 256, 0)
+    offset = 14 + len(info) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + palette + body
+
+
+def jpeg_with_repeated_scans(copies: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated: each copy is a pass over every block of the image."""
+    photo = encoded(Image.new("RGB", (64, 64), (120, 140, 160)), "JPEG", progressive=True)
+    last_scan = photo[photo.rindex(b"\xff\xda"):-2]
+    return photo[:-2] + last_scan * copies + b"\xff\xd9"
+
+
+def webp_canvas_only(width: int, height: int) -> bytes:
+    """The first chunk of an extended WebP claiming a width x height canvas (Pillow's decoder allocates it)."""
+    chunk = b"VP8X" + struct.pack("<I", 10) + bytes(4) + (width - 1).to_bytes(3, "little") + \
+        (height - 1).to_bytes(3, "little")
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
 REFUSED = {
     "zero bytes": (b"", 400),
     "html renamed .jpg": (b"<!doctype html><html><script>alert(1)</script></html>", 415),
@@ -40,7 +71,16 @@ REFUSED = {
     "bomb 30000x30000 png": (png_header_only(30000, 30000), 413),
     "8000x8000 png over the pixel limit": (png_header_only(8000, 8000), 413),
     "1x1 png": (None, 400),
+    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 415),
+    "tiff": (None, 415),
+    "dds": (dds_unknown_pixel_format(), 415),
+    "rle bmp": (rle8_bmp(640, 480), 415),
+    "jpeg of 120 scans": (jpeg_with_repeated_scans(120), 413),
+    "webp canvas over its limit": (webp_canvas_only(6000, 6000), 413),
 }
+NAMED = {"heic": "HEIC images are not supported", "tiff": "TIFF images are not supported",
+         "rle bmp": "Compressed (RLE) BMP", "jpeg of 120 scans": "at most 100 are read",
+         "webp canvas over its limit": "the limit for WebP is 20 megapixels"}
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -50,12 +90,20 @@ def test_refused_uploads(app, client, alice, name):
         content = encoded(Image.new("RGB", (64, 64), "red"), "GIF")
     if name == "1x1 png":
         content = encoded(Image.new("RGB", (1, 1)), "PNG")
+    if name == "tiff":
+        content = encoded(Image.new("RGB", (64, 64), "red"), "TIFF")
     response = upload(client, content, "upload.jpg")
     assert response.status_code == status
     assert 'class="field-error"' in response.get_data(as_text=True)
+    assert NAMED.get(name, "") in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []
+
+
+def test_a_progressive_jpeg_with_a_few_repeated_scans_is_still_read(client, alice):
+    response = upload(client, jpeg_with_repeated_scans(20), "scans.jpg")
+    assert response.status_code == 302
 
 
 def test_jpeg_polyglot_with_trailing_html_is_stored_but_served_as_an_image(client, alice, astronaut):
