@@ -116,6 +116,9 @@ class User(UserMixin, db.Model):
     recognize_faces: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The interface language chosen in the header (web/i18n.py); None: the browser's.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # the IANA time zone the browser reported at the last log-in ("Asia/Seoul"): days and times are counted and
+    # shown on that clock; NULL: UTC (services/clock.py)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                     passive_deletes=True)

@@ -16,19 +16,20 @@ from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from messages import N_, Phrase
-from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
+from services.clock import now_on, on_clock, zone_of
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
 
 
-def _appearances_key(subject_id: int) -> tuple:
-    """Changes whenever an appearance is assigned to the subject or taken away (and per database); the
-    newest analysis time tells a new upload from a deleted one whose row ids SQLite reused."""
-    return (current_app.config["SQLALCHEMY_DATABASE_URI"],) + tuple(db.session.execute(
+def _appearances_key(subject: Subject) -> tuple:
+    """Changes whenever an appearance is assigned to the subject or taken away (and per database), or the owner's
+    time zone changes; the newest analysis time tells a new upload from a deleted one whose row ids SQLite reused."""
+    return (current_app.config["SQLALCHEMY_DATABASE_URI"], zone_of(subject.user).key) + tuple(db.session.execute(
         db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
                   db.func.max(Analysis.created_at)).join(Detection.analysis)
-        .where(Detection.subject_id == subject_id)).one())
+        .where(Detection.subject_id == subject.id)).one())
 
 
 def _classified_appearances(subject: Subject):
@@ -39,19 +40,20 @@ def _classified_appearances(subject: Subject):
 
 
 def history_of(subject: Subject, key: tuple | None = None) -> History | None:
-    """The subject's classified appearances as a History (None for a kind without an emotion model);
-    cached until its appearances change (`key`: their _appearances_key, when the caller has it)."""
+    """The subject's classified appearances as a History on its owner's clock (None for a kind without an emotion
+    model); cached until its appearances change (`key`: their _appearances_key, when the caller has it)."""
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return None
-    key = key or _appearances_key(subject.id)
+    key = key or _appearances_key(subject)
     cached = _history_cache.get(subject.id)
     if cached and cached[0] == key:
         return cached[1]
     query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id,
                                                          Detection.top, Detection.uncertain)
+    zone = zone_of(subject.user)
     history = History.from_rows(classes, [
-        (created, emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
+        (on_clock(created, zone), emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
         for created, emotions, analysis_id, top, flagged in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history
@@ -85,7 +87,7 @@ def subject_insights(subject: Subject) -> dict:
                                   kind=subject.kind)}
     siblings = [other for other in subject.user.subjects
                 if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
-    keys = {other.id: _appearances_key(other.id) for other in [subject, *siblings]}
+    keys = {other.id: _appearances_key(other) for other in [subject, *siblings]}
     cached = _insight_cache.get(subject.id)
     if cached and cached[0] == keys:
         return cached[1]
@@ -105,5 +107,6 @@ def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
     for subject in subjects:
         history = history_of(subject) if subject.alert_rules else None
         for rule in subject.alert_rules if history is not None else []:
-            results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days), utcnow())))
+            results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days),
+                                             now_on(zone_of(subject.user)))))
     return results

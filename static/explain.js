@@ -2,7 +2,9 @@
 // Without scripts the form posts to the server, which starts the work and reloads the page.
 // The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
 // API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
-// "reasons", English to translated; a refused request by its HTTP status).
+// "reasons", English to translated; a refused request by its HTTP status: a stale page (400, its CSRF token no
+// longer holds) asks for a reload, and a user logged out meanwhile (401) goes to the log-in page, which brings them
+// back here).
 (function () {
   "use strict";
   function fill(text, values) {
@@ -36,8 +38,13 @@
         form.remove();
         return;
       }
+      if (result.refused === 401) {  // logged out meanwhile (another tab, an expired session): log in, come back
+        window.location.assign(section.dataset.loginUrl);
+        return;
+      }
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
-        state.textContent = result.refused ? fill(words.refused, { status: result.refused })
+        state.textContent = result.refused === 400 ? words.stale
+          : result.refused ? fill(words.refused, { status: result.refused })
           : words.reasons[result.error] || words.interrupted;
         bar.hidden = true;
         button.disabled = false;

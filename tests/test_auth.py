@@ -64,6 +64,16 @@ def test_forms_without_csrf_token_are_refused(app, client):
     assert client.get("/analyze").status_code == 302
 
 
+def test_a_stale_form_says_so_in_plain_words_and_a_stale_login_form_logs_nobody_out(app, client, alice):
+    refused = client.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": "stale"})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "This page was out of date" in page and "CSRF token" not in page
+    # a log-in form left open in a second tab, sent once logged in: where a log-in would go
+    again = client.post("/login", data={"username": "alice", "password": "correct horse", "csrf_token": "stale"})
+    assert again.status_code == 302 and again.location.endswith("/analyze")
+
+
 def test_login_ignores_offsite_next(app, client):
     make_user(app, "hank")
     token = csrf_token(client, "/login")

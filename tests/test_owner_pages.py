@@ -120,10 +120,19 @@ def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, as
     assert '<option selected value="person">' in form
     back = f"/analyses/{analysis_id}#face-1"
     assert f'<input type="hidden" name="next" value="{back}">' in form and "Back to the result" in form
+    face = re.search(r'<input type="hidden" name="face" value="(\d+)">', form).group(1)
     token = csrf_token(client, "/subjects")
-    response = client.post("/subjects", data={"name": "Mia", "kind": "person", "next": back, "csrf_token": token})
+    response = client.post("/subjects", data={"name": "Mia", "kind": "person", "next": back, "face": face,
+                                              "csrf_token": token})
     assert response.status_code == 302 and response.location == back
-    assert "Mia (person)" in client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert "Saved: Face 1 now counts in Mia&#39;s history." in page  # the face she was added from is Mia now
+    assert re.search(r'<option selected value="\d+">Mia \(person\)</option>', page)
+    # a dog is not made a person, and nobody's face but one's own is touched
+    client.post("/subjects", data={"name": "Rex", "kind": "dog", "next": back, "face": face, "csrf_token": token})
+    client.post("/subjects", data={"name": "Ann", "kind": "person", "next": back, "face": "999", "csrf_token": token})
+    assert re.search(r'<option selected value="\d+">Mia \(person\)</option>',
+                     client.get(f"/analyses/{analysis_id}").get_data(as_text=True))
 
 
 def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, client, alice):

@@ -266,7 +266,7 @@ class HomeView(AdminOnly, AdminIndexView):
 
 class UserAdmin(AdminOnly, ModelView):
     can_create = False
-    column_list = ("id", "username", "is_admin", "active", "created_at")
+    column_list = ("username", "active", "is_admin", "created_at", "id")  # what moderating needs first (a phone)
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
@@ -353,8 +353,8 @@ class AnalysisAdmin(AdminOnly, ModelView):
     can_create = False
     can_edit = False
     can_view_details = True
-    column_list = ("id", "thumbnail", "user", "created_at", "original_name", "media", "status", "face_count",
-                   "top_emotion", "worker")
+    column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "face_count", "top_emotion",
+                   "worker", "id")  # who and whether it worked first: a phone shows the first columns
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
                          "error": _reason}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}

@@ -11,10 +11,11 @@ from flask_wtf.csrf import CSRFError
 
 from extensions import csrf, db
 from insights.report import report_week, weekly_report
-from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User, utcnow
+from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User
 from services import explanations, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
+from services.clock import today_on, zone_of
 from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import upload_limit
@@ -195,6 +196,7 @@ def insights(subject_id: int):
     history = history_of(subject)
     alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
               for rule, result in alert_results([subject])]
-    week = (weekly_report(history, report_week(history, request.args.get("week"), utcnow().date()))
+    zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
+    week = (weekly_report(history, report_week(history, request.args.get("week"), today_on(zone)))
             if history is not None else None)
-    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week})
+    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week, "time_zone": zone.key})

@@ -13,6 +13,7 @@ from flask_login.config import COOKIE_NAME
 
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
+from services.clock import known_zone
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 from messages import N_
 from web.redirects import same_site_path
@@ -76,7 +77,7 @@ def register():
         if User.named(form.username.data):
             form.username.errors.append(gettext("That username is taken."))
         else:
-            user = User(username=form.username.data)
+            user = User(username=form.username.data, time_zone=known_zone(form.time_zone.data))
             user.set_password(form.password.data)
             db.session.add(user)
             db.session.commit()
@@ -130,6 +131,8 @@ def login():
         elif not user.active:
             flash(gettext("This account has been deactivated."), "error")
         else:
+            user.time_zone = known_zone(form.time_zone.data) or user.time_zone
+            db.session.commit()
             start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", form=form), 401

@@ -22,13 +22,15 @@ from extensions import db
 from inference.labels import ALL_EMOTIONS, reading_certainty
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
-from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind, utcnow
+from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned
+from services.clock import now_on, on_clock, today_on, zone_of
 from services.documents import iso_utc, uncertainty_fields
-from services.errors import Refused
+from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
+from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
@@ -82,7 +84,8 @@ def index():
     found = db.session.execute(_detections_query(subject)).all()
     read = [row for row in found if row.top is not None]
     unsure = [reading_certainty(row.emotions[row.top], row.uncertain) == "unsure" for row in read]
-    rows = [(row.created_at, row.top) for row, left_out in zip(read, unsure) if not left_out]  # as insights count
+    zone = zone_of(current_user)  # days counted on the reader's clock
+    rows = [(on_clock(row.created_at, zone), row.top) for row, left_out in zip(read, unsure) if not left_out]
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
     distribution = Counter(top for _, top in rows)
@@ -90,9 +93,9 @@ def index():
     for created_at, top in rows:
         tops_by_day[created_at.date()].append(top)
     labels = chart_labels(subject)
-    columns = stacked_columns(trend(rows, period, utcnow()), labels)
-    calendar = calendar_cells(tops_by_day, utcnow().date(), unsure_by_day=Counter(
-        row.created_at.date() for row, left_out in zip(read, unsure) if left_out))
+    columns = stacked_columns(trend(rows, period, now_on(zone)), labels)
+    calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
+        on_clock(row.created_at, zone).date() for row, left_out in zip(read, unsure) if left_out))
     return render_template(
         "dashboard/index.html",
         subject=subject,
@@ -215,7 +218,7 @@ def _report(subject_id: int) -> tuple[Subject, History, dict]:
     history = history_of(subject)
     if history is None:
         abort(404)
-    monday = report_week(history, request.args.get("week"), utcnow().date())
+    monday = report_week(history, request.args.get("week"), today_on(zone_of(current_user)))
     return subject, history, weekly_report(history, monday)
 
 
@@ -228,7 +231,8 @@ def report(subject_id: int):
     first = first_week(history)
     return render_template("dashboard/report.html", subject=subject, report=week, insights=subject_insights(subject),
                            prev_week=iso_week(earlier) if first is not None and earlier >= first else None,
-                           next_week=iso_week(later) if later <= week_start(utcnow().date()) else None)
+                           next_week=iso_week(later) if later <= week_start(today_on(zone_of(current_user)))
+                           else None)
 
 
 @cache
@@ -268,24 +272,43 @@ def report_image(subject_id: int):
 @bp.route("/subjects", methods=["GET", "POST"])
 @login_required
 def subjects():
-    """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page, and
-    ?kind=dog (from a dog's "Add a person or pet") the kind the form starts with."""
+    """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page,
+    ?kind=dog (from a dog's "Add a person or pet") the kind the form starts with, and ?face=ID the detection whose
+    card it came from: the new subject is who that face (or animal) is, when it is of the subject's kind."""
     asked_kind = request.args.get("kind")
     form = SubjectForm(kind=asked_kind if asked_kind in set(SubjectKind) else SubjectKind.PERSON.value)
     back = same_site_path(request.values.get("next"))
+    face = _own_detection(request.values.get("face", type=int))
     if form.validate_on_submit():
         try:
             subject = subject_service.create_subject(current_user, form.name.data, form.kind.data)
         except Refused as refused:
             form.name.errors.append(say(refused.args[0]))
         else:
-            flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
-                  gettext("%(name)s was added. Assign them from any result page.", name=subject.name), "success")
+            _flash_added(subject, face if back else None, back)
             return redirect(back or url_for("dashboard.subjects"))
     counts = subject_service.appearance_counts(current_user)
     groups = [(group, name_group_form(group)) for group in unnamed_groups(current_user)]
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
-                           back=back, groups=groups), 400 if form.errors else 200
+                           back=back, face=face, groups=groups), 400 if form.errors else 200
+
+
+def _own_detection(detection_id: int | None) -> Detection | None:
+    """The current user's detection with this id, else None (someone else's or a missing one: ignored)."""
+    try:
+        return owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id) \
+            if detection_id else None
+    except NotFound:
+        return None
+
+
+def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> None:
+    """Say the subject was added; when it came from a face's card, that face is now the subject (if of its kind)."""
+    if face is not None and subject_service.fits(subject, face):
+        flash(assignment_saved(face, subject_service.assign(face, subject.id)), assigned_category(face))
+        return
+    flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
+          gettext("%(name)s was added. Assign them from any result page.", name=subject.name), "success")
 
 
 @bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
@@ -60,6 +62,19 @@ def _http_error(error: HTTPException):
     return error_response(error.description, error.code, error)
 
 
+STALE_FORM = N_("This page was out of date (opened before you logged in or out, or long ago), so nothing was done. "
+                 "Go back, reload the page and try again.")
+
+
+def _stale_form(error: CSRFError):
+    """A form whose CSRF token no longer holds: a log-in or registration form sent by someone already logged in
+    (a second tab, the back button) goes where a log-in would; any other gets plain words, not Flask-WTF's."""
+    if current_user.is_authenticated and request.endpoint in ("auth.login", "auth.register"):
+        return redirect(url_for("analyze.upload"))
+    error.description = Phrase(STALE_FORM)
+    return error_response(error.description, error.code, error)
+
+
 def _not_found(error: NotFound):
     page = HTTPNotFound()
     return error_response(page.description, page.code, page)
@@ -104,14 +119,13 @@ ERROR_WORDS = (
        "readable by the server."),
     N_("The server encountered an internal error and was unable to complete your request. Either the server is "
        "overloaded or there is an error in the application."),
-    N_("The CSRF token is missing."), N_("The CSRF token has expired."), N_("The CSRF tokens do not match."),
-    N_("The CSRF session token is missing."), N_("The referrer header is missing."),
 )
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(NotFound, _not_found)
+    app.register_error_handler(CSRFError, _stale_form)
     app.register_error_handler(MediaError, _media_error)
     app.register_error_handler(Refused, _refused)
     app.after_request(_security_headers)

@@ -47,7 +47,13 @@ class WebForm(FlaskForm):
 
 
 
-class LoginForm(WebForm):
+class BrowserClock:
+    """The browser's IANA time zone, filled in by static/time-zone.js (empty without scripts: nothing changes)."""
+
+    time_zone = HiddenField()
+
+
+class LoginForm(BrowserClock, WebForm):
     username = StringField(_l("Username"), validators=[InputRequired(REQUIRED), Length(max=32)])
     password = PasswordField(_l("Password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     remember = BooleanField(_l("Remember me"))
@@ -75,7 +81,7 @@ USERNAME_RULES = [InputRequired(REQUIRED), Length(min=3, max=32),
                   Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))]
 
 
-class RegisterForm(NewPasswordForm):
+class RegisterForm(BrowserClock, NewPasswordForm):
     username = StringField(_l("Username"), validators=USERNAME_RULES)
     submit = SubmitField(_l("Create account"))
 

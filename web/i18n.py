@@ -23,6 +23,8 @@ import jobs
 from extensions import babel, db, login_manager
 from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
+from models import utcnow
+from services.clock import zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import same_site_path
 
@@ -232,9 +234,26 @@ def found(kinds: list[str]) -> str:
     return ", ".join(parts) or gettext("nothing found")
 
 
+def select_time_zone() -> str:
+    """The logged-in reader's time zone (services/clock.py); UTC for others, jobs and the CLI."""
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return zone_of(current_user).key
+    return "UTC"
+
+
 def moment(value: datetime) -> str:
-    """A stored UTC time as the reader writes it: "December 1, 2026, 3:35 PM UTC", "2026년 12월 1일 오후 3:35 UTC"."""
-    return gettext("%(date)s, %(time)s UTC", date=format_date(value, "long"), time=format_time(value, "short"))
+    """A stored UTC time on the reader's clock, as the reader writes it: "December 1, 2026, 3:35 PM",
+    "2026년 12월 1일 오후 3:35"; marked UTC when the reader's time zone is not known ("..., 3:35 PM UTC"). AM/PM
+    follows a plain space (CLDR's narrow one is missing from the back office's font)."""
+    when = {"date": format_date(value, "long"), "time": format_time(value, "short").replace("\u202f", " ")}
+    if select_time_zone() == "UTC":
+        return gettext("%(date)s, %(time)s UTC", **when)
+    return gettext("%(date)s, %(time)s", **when)
+
+
+def clock_name() -> str:
+    """The reader's time zone in words: "Korean Standard Time", "한국 표준시", "Coordinated Universal Time"."""
+    return format_time(utcnow(), "zzzz")
 
 
 def day(value: date | datetime | str) -> str:
@@ -303,7 +322,7 @@ def per_request(function: Callable) -> Callable:
 
 
 def init_app(app: Flask) -> None:
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_time_zone)
     babel.domain_instance = ParticleDomain()  # Python's gettext (views, `say`) with the right Korean particles
     for name in ("gettext", "ngettext", "pgettext", "npgettext"):  # and the templates'
         app.jinja_env.globals[name] = _with_particles(app.jinja_env.globals[name])
@@ -315,6 +334,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(error_title)
     app.add_template_global(error_description)
     app.add_template_global(explanation_failures)
+    app.add_template_global(clock_name)
     app.register_blueprint(bp)
     app.add_template_global(get_locale)
     app.add_template_global(LOCALES, "LOCALES")

@@ -1,0 +1,43 @@
+"""The owner's clock. Times are stored as naive UTC; days, weeks and times of day are counted, and times shown, on
+the user's own clock: the IANA time zone their browser reports with the login and registration forms (UTC until it
+has, or when it names no zone this machine knows)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from models import User, utcnow
+
+
+def known_zone(name: str | None) -> str | None:
+    """`name` when it is a time zone this machine knows ("Asia/Seoul"), else None."""
+    return name if name and len(name) <= 64 and name in _zone_names() else None
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_of(user: User | None) -> ZoneInfo:
+    """The user's time zone (UTC when none is known)."""
+    try:
+        return ZoneInfo(known_zone(getattr(user, "time_zone", None)) or "UTC")
+    except ZoneInfoNotFoundError:
+        return ZoneInfo("UTC")
+
+
+def on_clock(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A stored (naive UTC) time as the wall clock of `zone` reads it, naive."""
+    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def now_on(zone: ZoneInfo) -> datetime:
+    """Now, on the wall clock of `zone`, naive."""
+    return on_clock(utcnow(), zone)
+
+
+def today_on(zone: ZoneInfo) -> date:
+    return now_on(zone).date()
