@@ -157,6 +157,19 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     return requeued
 
 
+def retry(kind: JobKind, job_id: int) -> bool:
+    """Queue a failed job again, from its first attempt (an admin's "Retry"); False when it had not failed."""
+    row = ROWS[kind]
+    queued = db.session.execute(
+        db.update(row).where(row.id == job_id, row.status == JobStatus.FAILED)
+        .values(status=JobStatus.QUEUED, attempts=0, progress=0.0, error=None, heartbeat_at=None, worker=None)
+    ).rowcount
+    db.session.commit()
+    if queued:
+        job_queue().submit(kind, job_id)
+    return bool(queued)
+
+
 def run_job(job: ClaimedJob) -> None:
     """Process one claimed job, its heartbeat kept fresh meanwhile; any failure marks it failed with a readable
     reason (an upload is kept). A run that lost its claim leaves the row to the run that has it."""

@@ -12,12 +12,13 @@ from flask_migrate import downgrade, upgrade
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
-from models import Analysis, Detection, JobStatus, Media, Subject, User
+from models import Analysis, Detection, Explanation, JobStatus, Media, Subject, User
 from tests.conftest import ROOT, csrf_token, login, make_user, upload, upload_files
 
 
 def test_admin_is_refused_to_others(app, client, alice):
-    for path in ("/admin/", "/admin/admin_users/", "/admin/admin_analyses/", "/admin/admin_detections/"):
+    for path in ("/admin/", "/admin/admin_users/", "/admin/admin_analyses/", "/admin/admin_detections/",
+                 "/admin/jobs/"):
         assert client.get(path).status_code == 403
         anonymous = app.test_client().get(path)
         assert anonymous.status_code == 302 and "/login" in anonymous.location
@@ -42,6 +43,33 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     with app.app_context():
         assert db.session.get(Analysis, analysis_id) is None
     assert upload_files(app) == []
+
+
+def test_an_admin_sees_the_background_jobs_and_retries_a_failed_one(app, client, alice, astronaut_jpeg):
+    analysis_id = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    with app.app_context():
+        detection = db.session.scalar(db.select(Detection).filter_by(analysis_id=analysis_id))
+        db.session.add(Explanation(detection=detection, status=JobStatus.FAILED, attempts=3,
+                                   error=jobs.INTERRUPTED % {"times": 3}))
+        db.session.commit()
+        explanation_id = detection.explanation.id
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    page = admin.get("/admin/jobs/").get_data(as_text=True)
+    assert "“Why?” explanation" in page and "The work was interrupted 3 times and was given up." in page
+    assert f"#{analysis_id} astro.jpg" in page and "alice" in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    retried = admin.post("/admin/jobs/retry", data={"kind": "explanation", "id": explanation_id, "csrf_token": csrf},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "The job was queued again." in retried and "Every job is done." in retried  # eager jobs: it ran at once
+    with app.app_context():
+        assert db.session.get(Explanation, explanation_id).status == JobStatus.DONE
+    again = admin.post("/admin/jobs/retry", data={"kind": "explanation", "id": explanation_id, "csrf_token": csrf},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "That job has not failed" in again
+    for bad in ({"kind": "nothing", "id": 1}, {"kind": "analysis", "id": "2" * 30}):
+        assert admin.post("/admin/jobs/retry", data={**bad, "csrf_token": csrf}).status_code == 400
 
 
 def test_admin_can_deactivate_a_user(app, client, alice):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from babel.dates import get_day_names, get_month_names
 from flask import Flask, abort, flash, g, redirect, request, url_for
-from flask_admin import Admin, AdminIndexView, expose
+from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
 from flask_admin.actions import action
@@ -24,10 +24,12 @@ from wtforms.validators import ValidationError
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
+import jobs
 from extensions import db
 from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
-from models import Analysis, Detection, Media, User
+from jobs import JobKind
+from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, analysis_files
 from services.storage import remove_files
@@ -390,12 +392,63 @@ class DetectionAdmin(AdminOnly, ModelView):
     column_default_sort = ("id", True)
 
 
+JOB_KIND_NAMES = {JobKind.ANALYSIS: _l("Video analysis"), JobKind.EXPLANATION: _l("“Why?” explanation"),
+                  JobKind.SIGNATURES: _l("Face signatures")}
+JOBS_SHOWN = 50  # the newest unfinished (queued, running, failed) jobs listed
+
+
+def job_counts() -> dict[JobKind, dict[str, int]]:
+    """How many jobs of each kind are in each status (photo analyses are never jobs: only videos count)."""
+    counts = {}
+    for job_kind, row in jobs.ROWS.items():
+        query = db.select(row.status, db.func.count()).group_by(row.status)
+        counts[job_kind] = dict(db.session.execute(query.where(Analysis.media == Media.VIDEO) if row is Analysis
+                                               else query).all())
+    return counts
+
+
+def unfinished_jobs(limit: int) -> list[tuple[JobKind, JobState]]:
+    """The newest jobs of every kind that are not done, newest first."""
+    found = [(job_kind, job) for job_kind, row in jobs.ROWS.items() for job in db.session.scalars(
+        db.select(row).where(row.status != JobStatus.DONE).order_by(row.created_at.desc()).limit(limit))]
+    return sorted(found, key=lambda pair: pair[1].created_at, reverse=True)[:limit]
+
+
+def job_analysis(job: JobState) -> Analysis:
+    """The analysis a job works on (a video's own row, an explanation's detection's, a signature job's)."""
+    if isinstance(job, Analysis):
+        return job
+    return job.detection.analysis if isinstance(job, Explanation) else job.analysis
+
+
+class JobsView(AdminOnly, BaseView):
+    """The background jobs: how many are in each state, the unfinished ones with their errors, "Retry" for a
+    failed one (queued again from its first attempt)."""
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/jobs.html", counts=job_counts(), jobs=unfinished_jobs(JOBS_SHOWN),
+                           kind_names=JOB_KIND_NAMES, analysis_of=job_analysis)
+
+    @expose("/retry", methods=["POST"])
+    def retry(self):
+        kind, job_id = request.form.get("kind"), row_id(request.form.get("id", ""))
+        if kind not in set(JobKind) or job_id is None:
+            abort(400)
+        if jobs.retry(JobKind(kind), job_id):
+            flash(gettext("The job was queued again."), "success")
+        else:
+            flash(gettext("That job has not failed (it may have been retried already), so nothing was done."), "error")
+        return redirect(url_for(".index"))
+
+
 def init_admin(app: Flask) -> Admin:
     admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin/page.html", fluid=True))  # lists use a wide screen
     admin.add_view(UserAdmin(User, db, endpoint="admin_users", name=_l("Users")))
     admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
+    admin.add_view(JobsView(name=_l("Background jobs"), endpoint="admin_jobs", url="/admin/jobs"))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
     app.add_template_filter(flashed)
     app.add_template_global(picker_words)

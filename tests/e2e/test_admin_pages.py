@@ -60,7 +60,7 @@ def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
             "photo-details": f"/admin/admin_analyses/details/?id={photo}",
             "failed-video-details": f"/admin/admin_analyses/details/?id={video_id}",
             "face-details": f"/admin/admin_detections/details/?id={face}",
-            "track-details": f"/admin/admin_detections/details/?id={track}"}
+            "track-details": f"/admin/admin_detections/details/?id={track}", "jobs": "/admin/jobs/"}
 
 
 def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astronaut_jpeg):
@@ -87,6 +87,9 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
                 LISTS["analyses"])
             page.goto(base + paths["failed-video-details"])
             assert INTERRUPTED[language] in page.inner_text("table.searchable")
+            page.goto(base + paths["jobs"])  # the given-up video among the unfinished jobs, with its "Retry"
+            assert INTERRUPTED[language] in page.inner_text("table.model-list")
+            expect(page.locator("table.model-list button[type=submit]")).to_have_count(1)
             expect(page.locator(".navbar-brand")).to_be_visible()
             if viewport == "phone":  # the menu folds behind its button, and opens
                 page.click(".navbar-toggler")
