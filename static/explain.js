@@ -3,8 +3,8 @@
 // The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
 // API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
 // "reasons", English to translated; a refused request by its HTTP status: a stale page (400, its CSRF token no
-// longer holds) asks for a reload, and a user logged out meanwhile (401) goes to the log-in page, which brings them
-// back here).
+// longer holds) asks for a reload, and for a user logged out meanwhile (401) the page reloads: the log-in page
+// says why and brings them back here).
 (function () {
   "use strict";
   function fill(text, values) {
@@ -38,8 +38,8 @@
         form.remove();
         return;
       }
-      if (result.refused === 401) {  // logged out meanwhile (another tab, an expired session): log in, come back
-        window.location.assign(section.dataset.loginUrl);
+      if (result.refused === 401) {  // logged out meanwhile (another tab, an expired session): reloading the page
+        window.location.reload();  // leads to the log-in page, which says why and brings the user back here
         return;
       }
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
