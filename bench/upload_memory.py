@@ -75,6 +75,12 @@ def mjpeg_avi(side: int = 12000) -> bytes:
         return path.read_bytes()
 
 
+def hevc_10_bit_4k() -> bytes:
+    """Four 3840x2160 frames of 10-bit HEVC, as a phone's HDR video (6 KB, tests/data; an ordinary 2 s clip of this
+    kind cost +483 MB to analyse before such videos got half the pixel limit)."""
+    return (ROOT / "tests" / "data" / "hevc-10bit-4k.mp4").read_bytes()
+
+
 def h264_later_frame() -> bytes:
     """An MP4 of 64x64 H.264 frames with one of 16000x16000 among them (50 KB, tests/data; made with FFmpeg)."""
     return (ROOT / "tests" / "data" / "h264-later-frame-16000px.mp4").read_bytes()
@@ -92,6 +98,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "WebP 6320x6320": (rgba_webp(SIDE), "big.webp"),
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
     "H.264 MP4, a 16000px frame": (h264_later_frame, "later.mp4"),
+    "10-bit HEVC 3840x2160": (hevc_10_bit_4k, "hdr.mp4"),
 }
 
 

@@ -29,6 +29,7 @@ from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.frame_headers import Size, configuration_sizes, movie_config_sizes, sizer_for
 from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
+from inference.movie_index import check_movie_index, index_boxes
 from inference.pipeline import Pipeline
 from inference.tracking import IoUTracker
 from inference.uncertainty import frequent_signals
@@ -46,9 +47,11 @@ UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, H
                        "common codecs are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
-INDEX_TOO_LARGE = N_("The video's index is larger than %(mb)d MB: it is not a video this app can read.")
-MAX_MOVIE_BOX = 16 * 2**20  # bytes of an MP4's movie box (its index): a 120 s video's is some hundreds of KB
-CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt or has no video stream.")
+CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt, has no video stream or more than "
+                 "%(streams)d streams.")
+RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour)s), which takes more memory to "
+                 "decode: such videos are limited to %(limit).1f megapixels. Share it at a lower resolution or in "
+                 "standard colour.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
@@ -76,12 +79,29 @@ class VideoInfo:
         return self.frame_count / self.fps if self.fps > 0 else 0.0
 
 
+# FFmpeg opens a decoder for every stream while it probes a file: an 88 KB MP4 of 100 copies of one 4K track cost
+# 2 GB before any check. A phone's video has a few streams (video, audio, metadata); more are refused when opened.
+MAX_STREAMS = 16
+DECODER_THREADS = 2  # OpenCV's default is one per core: each holds frames, so memory grew with the server's cores
+
+
+def _ffmpeg_options() -> str:
+    """OPENCV_FFMPEG_CAPTURE_OPTIONS (FFmpeg's options for every capture, read at each open) with max_streams."""
+    options = [option for option in os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS", "").split("|")
+               if option and not option.startswith("max_streams;")]
+    return "|".join([*options, f"max_streams;{MAX_STREAMS}"])
+
+
+os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = _ffmpeg_options()
+
+
 def _open(path: Path, packets: bool = False) -> cv2.VideoCapture:
     """A capture of the file's decoded frames, or with `packets` of its undecoded packets."""
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1] if packets else [])
+    parameters = [cv2.CAP_PROP_N_THREADS, DECODER_THREADS] + ([cv2.CAP_PROP_FORMAT, -1] if packets else [])
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, parameters)
     if not capture.isOpened():
         capture.release()
-        raise CorruptMedia(Phrase(CANNOT_OPEN))
+        raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
     return capture
 
 
@@ -95,9 +115,39 @@ def _too_many_frames(max_seconds: float) -> MediaTooLarge:
                                 fps=MAX_FRAME_RATE))
 
 
-def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise MediaTooLarge(Phrase(FRAMES_TOO_LARGE, width=width, height=height))
+# FFmpeg's raw pixel-format tags (OpenCV's CAP_PROP_CODEC_PIXEL_FORMAT) of 8-bit formats -> samples per pixel
+EIGHT_BIT_SAMPLES = {b"I420": 1.5, b"YV12": 1.5, b"NV12": 1.5, b"NV21": 1.5, b"Y800": 1.0, b"GREY": 1.0,
+                     b"Y42B": 2.0, b"YUY2": 2.0, b"UYVY": 2.0, b"444P": 3.0}
+DEEP_CHROMA = {11: (1.5, "4:2:0"), 10: (2.0, "4:2:2"), 0: (3.0, "4:4:4")}  # 'Y3', chroma code, bits: FFmpeg's raw.c
+
+
+@dataclass(frozen=True)
+class FrameCost:
+    """How much memory a frame of a stream's pixel format takes to decode, against 8-bit 4:2:0 (a phone's usual
+    video): 10-bit or more doubles it, 4:4:4 colour doubles it. The pixel limit is divided by it."""
+
+    weight: float = 1.0
+    colour: str = ""  # in words ("10-bit 4:2:0"), for the message; empty for 8-bit 4:2:0 or an unknown format
+
+    @classmethod
+    def of(cls, capture: cv2.VideoCapture) -> FrameCost:
+        code = int(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT))
+        tag = code.to_bytes(4, "little") if 0 <= code < 2**32 else b""
+        if tag[:2] == b"Y3" and tag[2] in DEEP_CHROMA:
+            samples, chroma = DEEP_CHROMA[tag[2]]
+            bits = tag[3]
+            return cls(samples / 1.5 * (2 if bits > 8 else 1), f"{bits}-bit {chroma}")
+        samples = EIGHT_BIT_SAMPLES.get(tag, 1.5)
+        return cls(samples / 1.5, "8-bit 4:4:4" if samples == 3.0 else "8-bit 4:2:2" if samples == 2.0 else "")
+
+
+def _check_frame_size(width: int, height: int, max_pixels: int, cost: FrameCost = FrameCost()) -> None:
+    if width * height * cost.weight <= max_pixels:
+        return
+    if cost.weight > 1 and width * height <= max_pixels:
+        raise MediaTooLarge(Phrase(RICH_COLOUR, width=width, height=height, colour=cost.colour,
+                                   limit=max_pixels / cost.weight / 1e6))
+    raise MediaTooLarge(Phrase(FRAMES_TOO_LARGE, width=width, height=height))
 
 
 def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
@@ -141,24 +191,7 @@ def _retrieved(retrieved: tuple[bool, np.ndarray | None]) -> memoryview:
 def _movie_box(path: Path) -> memoryview:
     """An MP4 or MOV file's movie box (its tracks' descriptions), found among the top-level boxes; empty for other
     files. MediaTooLarge past MAX_MOVIE_BOX (a 120 s video's is some hundreds of KB)."""
-    with open(path, "rb") as stream:
-        total, offset = os.fstat(stream.fileno()).st_size, 0
-        while offset + 8 <= total:
-            stream.seek(offset)
-            header = stream.read(16)
-            size, kind, start = int.from_bytes(header[:4], "big"), header[4:8], 8
-            if size == 1:  # a 64-bit size follows the type
-                size, start = int.from_bytes(header[8:16], "big"), 16
-            size = size or total - offset  # 0: to the end of the file
-            if size < start:
-                break
-            if kind == b"moov":
-                if size > MAX_MOVIE_BOX:
-                    raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
-                stream.seek(offset + start)
-                return memoryview(stream.read(size - start))
-            offset += size
-    return memoryview(b"")
+    return next((payload for _, payload in index_boxes(path, (b"moov",))), memoryview(b""))
 
 
 def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: float | None) -> Iterator[Size]:
@@ -181,6 +214,12 @@ def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: 
         yield from sizes(_retrieved(capture.retrieve()))
 
 
+def _is_movie(path: Path) -> bool:
+    """An MP4 or MOV (an ISO file), by its first bytes."""
+    with open(path, "rb") as stream:
+        return sniff_video(stream.read(16)) in ("mp4", "mov")
+
+
 def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> None:
     """Read the stream's header, its codec configurations and every packet without decoding, and raise
     MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
@@ -189,19 +228,23 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
     `max_seconds`, also when the packets are more than PACKETS_PER_FRAME times the frame budget, or the sizes read
     from them more than SIZES_PER_FRAME times (each costs a few microseconds to read: a 100 MB file of nothing but
     headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
+    if max_seconds is not None and _is_movie(path):  # FFmpeg builds the index it describes when it opens the file
+        check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
+                          _too_many_frames(max_seconds))
     capture = _open(path, packets=True)
     try:
+        cost = FrameCost.of(capture)
         _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                          max_pixels)
+                          max_pixels, cost)
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
         if not 0 <= fourcc < 2**32:  # no codec to report (a broken header): -1
-            raise CorruptMedia(Phrase(CANNOT_OPEN))
+            raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         size_budget = None if max_seconds is None else SIZES_PER_FRAME * frame_budget(max_seconds)
         for count, (width, height) in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
             if count == size_budget:
                 raise _too_many_frames(max_seconds)
-            _check_frame_size(width, height, max_pixels)
+            _check_frame_size(width, height, max_pixels, cost)
     finally:
         capture.release()
 
@@ -244,6 +287,14 @@ def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> flo
     """The grabbed frame's presentation time in seconds; by its index when the container gives none."""
     milliseconds = capture.get(cv2.CAP_PROP_POS_MSEC)
     return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
+
+
+def decoded_duration(header_seconds: float, last_sample: float, fps: float) -> float:
+    """How long the video is: its header's duration, unless the frames end well before it (a truncated file: the
+    frames and the scrubber stop where the frames do, and no frame is looked for past it), or run past it."""
+    if last_sample + max(1.0, 2.0 / fps) < header_seconds:
+        return last_sample
+    return max(header_seconds, last_sample)
 
 
 def nearest_moment(timeline: list[dict], seconds: float) -> dict:
@@ -429,7 +480,8 @@ class VideoAnalyzer:
             raise CorruptMedia(NO_FRAMES)
         kept = [t for t in tracks.values() if len(t.times) >= min(self.min_track_frames, frames_analysed)]
         return VideoResult(
-            width=info.width, height=info.height, duration=max(info.duration, last_time), fps_sampled=self.fps,
+            width=info.width, height=info.height, duration=decoded_duration(info.duration, last_time, self.fps),
+            fps_sampled=self.fps,
             frames_analysed=frames_analysed, models=self.pipeline.models, poster_time=poster[1],
             poster_rgb=poster[2], tracks=[t.finish(self.smoothing) for t in kept],
         )

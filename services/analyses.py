@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -95,18 +96,40 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
 
 
 @contextmanager
-def analysis_slot() -> Iterator[None]:
+def analysis_slot(user_id: int | None = None) -> Iterator[None]:
     """Hold one of the process's ANALYSIS_CONCURRENCY slots for decoding and analysing a photo (or probing a
     video, or decoding a stored video's frame), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the
-    memory that requests decoding at once can take. Raises ServerBusy when no slot frees up in time."""
-    slots = current_app.extensions.setdefault(
-        "moodlens_analysis_slots", threading.BoundedSemaphore(current_app.config["ANALYSIS_CONCURRENCY"]))
-    if not slots.acquire(timeout=current_app.config["ANALYSIS_WAIT_SECONDS"]):
+    memory that requests decoding at once can take. One user (`user_id`: the uploader, or the owner of what is
+    decoded) holds at most all slots but one, so slow requests of one account (a long video's last frames) never
+    leave the others waiting. Raises ServerBusy when no slot frees up in time."""
+    concurrency, wait = current_app.config["ANALYSIS_CONCURRENCY"], current_app.config["ANALYSIS_WAIT_SECONDS"]
+    slots = current_app.extensions.setdefault("moodlens_analysis_slots", threading.BoundedSemaphore(concurrency))
+    with ExitStack() as held:
+        deadline = time.monotonic() + wait
+        if user_id is not None:
+            held.enter_context(_acquired(_user_slots(user_id, max(1, concurrency - 1)), wait))
+        held.enter_context(_acquired(slots, max(0.0, deadline - time.monotonic())))
+        yield
+
+
+@contextmanager
+def _acquired(semaphore: threading.BoundedSemaphore, timeout: float) -> Iterator[None]:
+    if not semaphore.acquire(timeout=timeout):
         raise ServerBusy()
     try:
         yield
     finally:
-        slots.release()
+        semaphore.release()
+
+
+_user_slots_lock = threading.Lock()
+
+
+def _user_slots(user_id: int, count: int) -> threading.BoundedSemaphore:
+    """The slots one user may hold in this process (made on first use)."""
+    with _user_slots_lock:
+        return current_app.extensions.setdefault("moodlens_user_slots", {}).setdefault(
+            user_id, threading.BoundedSemaphore(count))
 
 
 @contextmanager
@@ -120,12 +143,12 @@ def storage_writes() -> Iterator[None]:
         raise StorageFailure() from error
 
 
-def analyze_photo(data: bytes) -> tuple[ImageResult, bytes]:
+def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult, bytes]:
     """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the
     thumbnail JPEG (made from the same decoded pixels). Raises MediaError."""
     if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
         raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
-    with analysis_slot():
+    with analysis_slot(user_id):
         image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
         return get_pipeline().analyze_image(image), storage.thumbnail_bytes(image.rgb)
 
@@ -159,14 +182,14 @@ def accept_upload(user: User, upload: FileStorage) -> Analysis:
     if container := sniff_video(head):
         return queue_video_analysis(user, upload, container)
     data = upload.read()
-    return save_photo_analysis(user, data, upload.filename, *analyze_photo(data))
+    return save_photo_analysis(user, data, upload.filename, *analyze_photo(data, user.id))
 
 
-def _checked_video(path: Path, container: str) -> Analysis:
+def _checked_video(path: Path, container: str, user_id: int | None = None) -> Analysis:
     """A queued analysis of the stored video at `path` once it is within the limits (raises MediaError)."""
     if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
         raise MediaTooLarge(Phrase(N_("Videos are limited to %(mb)s MB."), mb=current_app.config["MAX_VIDEO_MB"]))
-    with analysis_slot():
+    with analysis_slot(user_id):
         info = probe_video(path, current_app.config["MAX_VIDEO_SECONDS"])
     return Analysis(media=Media.VIDEO, status=JobStatus.QUEUED, stored_name=path.name, format=container,
                     width=info.width, height=info.height, duration=info.duration)
@@ -179,7 +202,7 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Ana
         with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
             upload.save(file)
     try:
-        analysis = _checked_video(path, container)
+        analysis = _checked_video(path, container, user.id)
         analysis.user, analysis.original_name = user, clean_original_name(upload.filename)
         db.session.add(analysis)
         db.session.commit()
@@ -260,7 +283,7 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     path = storage.upload_path(analysis.stored_name)
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
-    with analysis_slot():
+    with analysis_slot(analysis.user_id):
         rgb = read_frame_at(path, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
@@ -269,7 +292,7 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
     """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo, or from the video frame
     where the track's box was taken, decoded in an analysis slot like an upload. Raises NotFound when the upload is
     gone or unreadable, ServerBusy when no slot frees up."""
-    with analysis_slot():
+    with analysis_slot(analysis.user_id):
         try:
             rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
         except (OSError, MediaError) as error:

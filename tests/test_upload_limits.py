@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -41,25 +43,46 @@ def test_uploads_are_limited_per_user_on_the_form_and_the_api_together(tmp_path)
     assert upload(bob, not_an_image).status_code == 415  # another user has their own allowance
 
 
+@contextmanager
+def slot_held_elsewhere(app, user_id: int | None = None) -> Iterator[None]:
+    """While the block runs, another thread holds an analysis slot (for `user_id`), as a slow request would."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with app.app_context(), analysis_slot(user_id):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(30)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
 def test_photos_wait_for_a_free_analysis_slot_and_are_refused_when_none_frees_up(tmp_path, coffee_jpeg):
     app = make_app(tmp_path, ANALYSIS_CONCURRENCY=1, ANALYSIS_WAIT_SECONDS=0.5)
     make_user(app, "alice")
     client = app.test_client()
     login(client, "alice")
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_only_slot():
-        with app.app_context(), analysis_slot():
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold_the_only_slot)
-    holder.start()
-    try:
-        held.wait(30)
+    with slot_held_elsewhere(app):
         busy = upload(client, coffee_jpeg)
         assert busy.status_code == 429 and "busy analysing other uploads" in busy.get_data(as_text=True)
-    finally:
-        release.set()
-        holder.join()
     assert upload(client, coffee_jpeg).status_code == 302
+
+
+def test_one_user_never_holds_every_analysis_slot(tmp_path, coffee_jpeg):
+    """A user's slow requests (a long video's last frames took seconds each) leave a slot for everyone else."""
+    app = make_app(tmp_path, ANALYSIS_CONCURRENCY=2, ANALYSIS_WAIT_SECONDS=0.5)
+    alice_id = make_user(app, "alice")
+    make_user(app, "bob")
+    alice, bob = app.test_client(), app.test_client()
+    login(alice, "alice")
+    login(bob, "bob")
+    with slot_held_elsewhere(app, alice_id):
+        assert upload(alice, coffee_jpeg).status_code == 429  # her own second request waits for her first
+        assert upload(bob, coffee_jpeg).status_code == 302  # the other slot is free for Bob
+    assert upload(alice, coffee_jpeg).status_code == 302

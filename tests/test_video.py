@@ -21,7 +21,7 @@ from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
 from inference.errors import MediaTooLarge
-from inference import video
+from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from services.analyses import analysis_slot
@@ -470,3 +470,95 @@ def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_f
         assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 429
         assert client.get(f"/analyses/{analysis_id}/detections/1/crop.jpg").status_code == 429
     assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200
+
+
+def iso_box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def with_moov(movie: bytes, change) -> bytes:
+    """An MP4 whose movie box (after its media data) is rebuilt by change(children: [(type, box bytes)])."""
+    at = movie.index(b"moov") - 4
+    payload, children, offset = movie[at + 8:], [], 0
+    while offset < len(payload):
+        size = struct.unpack(">I", payload[offset:offset + 4])[0]
+        children.append((payload[offset + 4:offset + 8], payload[offset:offset + size]))
+        offset += size
+    return movie[:at] + iso_box(b"moov", b"".join(box for _, box in change(children)))
+
+
+def copies_of_the_track(count: int):
+    def change(children):
+        track = next(box for kind, box in children if kind == b"trak")
+        tkhd = track.index(b"tkhd") + 4 + 4 + 8  # version and flags, two times: the track id
+        copies = [track[:tkhd] + struct.pack(">I", number + 1) + track[tkhd + 4:] for number in range(count)]
+        return [(kind, box) for kind, box in children if kind != b"trak"] + [(b"trak", copy) for copy in copies]
+    return change
+
+
+def test_a_video_of_many_streams_is_refused_before_ffmpeg_opens_a_decoder_for_each(client, alice):
+    """FFmpeg opened a decoder for each of 100 copies of one 4K track in an 88 KB MP4 while probing: 2 GB."""
+    clip = (DATA / "h264-1080p.mp4").read_bytes()
+    assert upload(client, with_moov(clip, copies_of_the_track(3)), "three.mp4").status_code == 302
+    refused = upload(client, with_moov(clip, copies_of_the_track(17)), "many.mp4")
+    assert refused.status_code == 400 and "more than 16 streams" in refused.get_data(as_text=True)
+
+
+def patched(movie: bytes, kind: bytes, offset: int, value: int) -> bytes:
+    """The movie with the 32-bit field `offset` bytes after the first `kind` box's type set to `value`."""
+    at = movie.index(kind, movie.index(b"moov")) + offset
+    return movie[:at] + struct.pack(">I", value) + movie[at + 4:]
+
+
+@pytest.mark.parametrize(("kind", "offset", "answer"), [
+    (b"stsz", 12, "more than 7,200 frames"),  # a fixed sample size (set below) and 40 million samples: 1.3 GB
+    (b"elst", 8, "edit list has 100,000 entries"),  # the clip repeated 100,000 times: 820 MB
+])
+def test_an_index_that_claims_millions_of_samples_is_refused_before_ffmpeg_builds_it(tmp_path, kind, offset, answer):
+    clip = (DATA / "h264-1080p.mp4").read_bytes()
+    count = 100_000 if kind == b"elst" else 40_000_000
+    bomb = patched(patched(clip, b"stsz", 8, 1) if kind == b"stsz" else clip, kind, offset, count)
+    (tmp_path / "bomb.mp4").write_bytes(bomb)
+    with pytest.raises(MediaTooLarge, match=answer):
+        probe_video(tmp_path / "bomb.mp4", 120)
+
+
+def test_movie_fragments_are_counted_too(tmp_path):
+    """A 1.6 KB fragmented MP4 whose run claimed 30 million samples cost 950 MB; a sound track may have more
+    samples than a video track, within a second's worth of 96 kHz sound per second."""
+    track = iso_box(b"trak", iso_box(b"tkhd", bytes(12) + struct.pack(">I", 1) + bytes(68))
+                    + iso_box(b"mdia", iso_box(b"hdlr", bytes(8) + b"vide" + bytes(12))))
+    sound = iso_box(b"trak", iso_box(b"tkhd", bytes(12) + struct.pack(">I", 2) + bytes(68))
+                    + iso_box(b"mdia", iso_box(b"hdlr", bytes(8) + b"soun" + bytes(12))))
+
+    def fragment(track_id: int, samples: int) -> bytes:
+        return iso_box(b"moof", iso_box(b"traf", iso_box(b"tfhd", struct.pack(">II", 0, track_id))
+                                        + iso_box(b"trun", struct.pack(">II", 0, samples))))
+    movie = iso_box(b"ftyp", b"isom" + bytes(4)) + iso_box(b"moov", track + sound)
+    refused = MediaTooLarge("too many frames")
+    clip = tmp_path / "fragments.mp4"
+    clip.write_bytes(movie + fragment(1, 7_000) + fragment(2, 2_000_000))
+    movie_index.check_movie_index(clip, 14_400, 120, refused)  # within the limits
+    clip.write_bytes(movie + fragment(1, 7_000) + fragment(1, 7_401))
+    with pytest.raises(MediaTooLarge, match="too many frames"):
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
+    clip.write_bytes(movie + fragment(2, 30_000_000))
+    with pytest.raises(MediaTooLarge, match="30,000,000 samples in one sound or data track"):
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
+
+
+def test_a_4k_video_in_10_bit_colour_is_refused_and_a_smaller_one_would_fit(client, alice, tmp_path):
+    """A phone's 4K HDR clip (10-bit 4:2:0 HEVC) cost +483 MB to analyse: twice the memory of 8-bit frames."""
+    refused = upload(client, (DATA / "hevc-10bit-4k.mp4").read_bytes(), "hdr.mp4")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 413
+    assert "3840x2160 with richer colour (10-bit 4:2:0)" in page and "limited to 4.2 megapixels" in page
+    scan_frame_sizes(DATA / "hevc-10bit-4k.mp4", 120, 20_000_000)  # within twice its pixels: passes
+
+
+def test_a_truncated_video_lasts_as_long_as_its_frames():
+    """A file cut at 95% kept its header's duration: the scrubber asked for frames past the cut, and each request
+    sought backwards for 30 to 40 s before a 400."""
+    assert video.decoded_duration(120.0, 119.75, 4.0) == 120.0  # the last sample falls short of the end by a step
+    assert video.decoded_duration(120.0, 113.5, 4.0) == 113.5  # the frames stop well before: the file was cut
+    assert video.decoded_duration(10.0, 10.4, 4.0) == 10.4  # a header that under-reports
