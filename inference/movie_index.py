@@ -25,6 +25,7 @@ TOO_MANY_SAMPLES = N_("The video's index lists %(count)s samples in one sound or
                       "limits has at most %(limit)s.")
 TOO_MANY_EDITS = N_("The video's edit list has %(count)s entries; at most %(limit)d are read.")
 MAX_TOP_LEVEL_BOXES = 100_000  # a fragmented video has two a fragment (moof, mdat): a few thousand
+MAX_DEPTH = 8  # moov > trak > mdia > minf > stbl > stsz: the deepest box read is 5 levels down
 MAX_EDITS = 16  # edit list entries per track: a phone's or an editor's video has one to a few
 AUDIO_SAMPLES_PER_SECOND = 96_000  # samples per second of a track that is not video (96 kHz sound at most)
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"moof", b"traf"}
@@ -87,13 +88,15 @@ def _number(payload: memoryview, start: int) -> int:
     return int.from_bytes(payload[start:start + 4], "big") if len(payload) >= start + 4 else 0
 
 
-def _read(kind: bytes, payload: memoryview, index: MovieIndex, track_id: list[int]) -> None:
-    """Walk a box, noting each track's id (tkhd, tfhd), handler, sample counts and edits."""
-    if kind in CONTAINERS:
+def _read(kind: bytes, payload: memoryview, index: MovieIndex, track_id: list[int], depth: int = 0) -> None:
+    """Walk a box, noting each track's id (tkhd, tfhd), handler, sample counts and edits; containers deeper than
+    MAX_DEPTH (the sample tables are 5 levels down) are not entered, so a box nested in itself a million times is
+    not a million calls deep."""
+    if kind in CONTAINERS and depth < MAX_DEPTH:
         if kind in (b"trak", b"traf"):
             track_id = [0]  # set by the track's tkhd or the fragment's tfhd, which come first
         for child_kind, child in _children(payload):
-            _read(child_kind, child, index, track_id)
+            _read(child_kind, child, index, track_id, depth + 1)
     elif kind == b"tkhd":
         track_id[0] = _number(payload, 20 if payload[:1] == b"\x01" else 12)
     elif kind == b"tfhd":

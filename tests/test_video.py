@@ -545,6 +545,11 @@ def test_movie_fragments_are_counted_too(tmp_path):
     clip.write_bytes(movie + fragment(2, 30_000_000))
     with pytest.raises(MediaTooLarge, match="30,000,000 samples in one sound or data track"):
         movie_index.check_movie_index(clip, 14_400, 120, refused)
+    nested = b"end"
+    for _ in range(50_000):  # a movie box inside itself, 50,000 deep: read without a call per level
+        nested = iso_box(b"moov", nested)
+    clip.write_bytes(iso_box(b"ftyp", b"isom" + bytes(4)) + nested)
+    movie_index.check_movie_index(clip, 14_400, 120, refused)
 
 
 def test_a_4k_video_in_10_bit_colour_is_refused_and_a_smaller_one_would_fit(client, alice, tmp_path):
