@@ -187,17 +187,51 @@ def _check_decoding_cost(image: Image.Image, data: bytes, max_pixels: int) -> No
         raise UnsupportedMediaType(Phrase(N_("Compressed (RLE) BMP images are not supported; use PNG or JPEG.")))
     if image.format not in ("JPEG", "MPO"):
         return
-    scans = data.count(b"\xff\xda")  # start-of-scan markers: the entropy-coded data never holds one
+    scans = jpeg_scans(data)
     if scans > MAX_JPEG_SCANS:
         raise MediaTooLarge(Phrase(
-            N_("The JPEG has %(scans)d scans; at most %(limit)d are read (a photo has about 10)."),
-            scans=scans, limit=MAX_JPEG_SCANS))
-    if image.info.get("progressive"):
+            N_("The JPEG has more than %(limit)d scans (a photo has about 10); they are not read."),
+            limit=MAX_JPEG_SCANS))
+    if image.info.get("progressive") or scans > 1:  # libjpeg keeps every coefficient of a multi-scan picture
         _check_progressive(image, max_pixels)
 
 
+def jpeg_scans(data: bytes) -> int:
+    """The scans (start-of-scan markers) of a JPEG's first picture, its segments walked from the start to its end
+    of image: what an EXIF block, a thumbnail or a motion photo's video after the picture holds is not counted.
+    Stops counting past MAX_JPEG_SCANS."""
+    position, scans = 2, 0
+    while scans <= MAX_JPEG_SCANS and position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+        elif marker == 0xD9:  # end of image
+            break
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # restart markers and TEM: no length
+            position += 2
+        else:
+            end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
+            if marker == 0xDA:
+                scans += 1
+                end = _entropy_end(data, end)
+            position = end
+    return scans
+
+
+def _entropy_end(data: bytes, position: int) -> int:
+    """Where a scan's entropy-coded data ends: the first 0xFF not followed by 0x00 (a stuffed byte), a restart
+    marker or another 0xFF."""
+    while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
+        following = data[position + 1]
+        if following != 0x00 and not 0xD0 <= following <= 0xD7 and following != 0xFF:
+            return position
+        position += 1
+    return len(data)
+
+
 def _check_progressive(image: Image.Image, max_pixels: int) -> None:
-    """A progressive JPEG's samples (each channel's share of the pixels, by its sampling) within the limit."""
+    """A progressive (or multi-scan) JPEG's samples (each channel's share of the pixels, by its sampling) within the
+    limit."""
     samplings = [(horizontal, vertical) for _, horizontal, vertical, _ in image.layer]
     if not samplings or not all(h and v for h, v in samplings):
         raise CorruptMedia(CORRUPT)
@@ -207,8 +241,8 @@ def _check_progressive(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > limit:
         raise MediaTooLarge(Phrase(
-            N_("The image is a progressive JPEG of %(width)dx%(height)d pixels in %(channels)d channels; such a file "
-               "is limited to %(limit)d megapixels."),
+            N_("The image is a progressive or multi-scan JPEG of %(width)dx%(height)d pixels in %(channels)d channels; "
+               "such a file is limited to %(limit)d megapixels."),
             width=width, height=height, channels=len(samplings), limit=limit // 1_000_000))
 
 

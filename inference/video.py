@@ -119,6 +119,8 @@ def _too_many_frames(max_seconds: float) -> MediaTooLarge:
 EIGHT_BIT_SAMPLES = {b"I420": 1.5, b"YV12": 1.5, b"NV12": 1.5, b"NV21": 1.5, b"Y800": 1.0, b"GREY": 1.0,
                      b"Y42B": 2.0, b"YUY2": 2.0, b"UYVY": 2.0, b"444P": 3.0}
 DEEP_CHROMA = {11: (1.5, "4:2:0"), 10: (2.0, "4:2:2"), 0: (3.0, "4:4:4")}  # 'Y3', chroma code, bits: FFmpeg's raw.c
+DEEP_PLANES = {b"Y3": 0.0, b"Y4": 1.0}  # YUV, and YUV with an alpha plane (one more sample a pixel)
+DEEP_RGB = {b"G3": 3.0, b"G4": 4.0}  # planar RGB (4:4:4 H.264/HEVC coded as GBR), and with alpha: 'G3', 0, bits
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,11 @@ class FrameCost:
     def of(cls, capture: cv2.VideoCapture) -> FrameCost:
         code = int(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT))
         tag = code.to_bytes(4, "little") if 0 <= code < 2**32 else b""
-        if tag[:2] == b"Y3" and tag[2] in DEEP_CHROMA:
+        if tag[:2] in DEEP_PLANES and tag[2] in DEEP_CHROMA:
             samples, chroma = DEEP_CHROMA[tag[2]]
-            bits = tag[3]
-            return cls(samples / 1.5 * (2 if bits > 8 else 1), f"{bits}-bit {chroma}")
+            return cls((samples + DEEP_PLANES[tag[:2]]) / 1.5 * (2 if tag[3] > 8 else 1), f"{tag[3]}-bit {chroma}")
+        if tag[:2] in DEEP_RGB:
+            return cls(DEEP_RGB[tag[:2]] / 1.5 * (2 if tag[3] > 8 else 1), f"{tag[3]}-bit RGB")
         samples = EIGHT_BIT_SAMPLES.get(tag, 1.5)
         return cls(samples / 1.5, "8-bit 4:4:4" if samples == 3.0 else "8-bit 4:2:2" if samples == 2.0 else "")
 

@@ -79,7 +79,7 @@ REFUSED = {
     "webp canvas over its limit": (webp_canvas_only(6000, 6000), 413),
 }
 NAMED = {"heic": "HEIC images are not supported", "tiff": "TIFF images are not supported",
-         "rle bmp": "Compressed (RLE) BMP", "jpeg of 120 scans": "at most 100 are read",
+         "rle bmp": "Compressed (RLE) BMP", "jpeg of 120 scans": "more than 100 scans",
          "webp canvas over its limit": "the limit for WebP is 20 megapixels"}
 
 
@@ -103,6 +103,14 @@ def test_refused_uploads(app, client, alice, name):
 
 def test_a_progressive_jpeg_with_a_few_repeated_scans_is_still_read(client, alice):
     response = upload(client, jpeg_with_repeated_scans(20), "scans.jpg")
+    assert response.status_code == 302
+
+
+def test_a_motion_photo_is_read_whatever_follows_its_picture(client, alice, astronaut):
+    """A phone's motion photo carries a video of several MB after the picture's end: its bytes are not scans."""
+    video_like = np.random.default_rng(0).integers(0, 256, 3_000_000, np.uint8).tobytes()
+    assert video_like.count(b"\xff\xda") > 20
+    response = upload(client, jpeg_bytes(astronaut) + video_like, "motion.jpg")
     assert response.status_code == 302
 
 

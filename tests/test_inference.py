@@ -142,7 +142,7 @@ def test_a_progressive_jpeg_is_limited_by_its_coefficients():
     """The decoder keeps every coefficient of a progressive JPEG: four full-size channels (CMYK) get three quarters
     of the pixel limit, 4:2:0 colour all of it; a baseline JPEG keeps none."""
     cmyk = Image.new("CMYK", (100, 100), (10, 20, 30, 40))
-    with pytest.raises(MediaTooLarge, match="progressive JPEG of 100x100 pixels in 4 channels"):
+    with pytest.raises(MediaTooLarge, match="multi-scan JPEG of 100x100 pixels in 4 channels"):
         decode_image(_encoded(cmyk, "JPEG", progressive=True), max_pixels=12_000)
     assert decode_image(_encoded(cmyk, "JPEG"), max_pixels=12_000).rgb.shape == (100, 100, 3)
     subsampled = _encoded(Image.new("RGB", (100, 100), "teal"), "JPEG", progressive=True, subsampling=2)

@@ -17,7 +17,7 @@ from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from insights.report import ChartWords, _draw, opening_week
 from insights.synthetic import history_from, mood
 from models import AlertRule, Analysis, Detection, Subject, utcnow
-from tests.conftest import csrf_token, upload
+from tests.conftest import csrf_token, make_user, upload
 from web.dashboard import emotion_colours
 
 KIND_CLASSES = {"human": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}
@@ -130,9 +130,16 @@ def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, as
     assert re.search(r'<option selected value="\d+">Mia \(person\)</option>', page)
     # a dog is not made a person, and nobody's face but one's own is touched
     client.post("/subjects", data={"name": "Rex", "kind": "dog", "next": back, "face": face, "csrf_token": token})
-    client.post("/subjects", data={"name": "Ann", "kind": "person", "next": back, "face": "999", "csrf_token": token})
+    bob = make_user(app, "bob")
+    appearances(app, bob, None, "human", "happy", 1, utcnow())
+    with app.app_context():
+        bobs_face = db.session.scalar(db.select(Detection.id).join(Detection.analysis).where(Analysis.user_id == bob))
+    client.post("/subjects", data={"name": "Ann", "kind": "person", "next": back, "face": str(bobs_face),
+                                   "csrf_token": token})
     assert re.search(r'<option selected value="\d+">Mia \(person\)</option>',
                      client.get(f"/analyses/{analysis_id}").get_data(as_text=True))
+    with app.app_context():
+        assert db.session.get(Detection, bobs_face).subject_id is None
 
 
 def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, client, alice):

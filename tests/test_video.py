@@ -20,7 +20,7 @@ from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import IoUTracker
-from inference.errors import MediaTooLarge
+from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
@@ -476,6 +476,9 @@ def iso_box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
+FTYP = iso_box(b"ftyp", b"isom" + bytes(4))
+
+
 def with_moov(movie: bytes, change) -> bytes:
     """An MP4 whose movie box (after its media data) is rebuilt by change(children: [(type, box bytes)])."""
     at = movie.index(b"moov") - 4
@@ -534,7 +537,7 @@ def test_movie_fragments_are_counted_too(tmp_path):
     def fragment(track_id: int, samples: int) -> bytes:
         return iso_box(b"moof", iso_box(b"traf", iso_box(b"tfhd", struct.pack(">II", 0, track_id))
                                         + iso_box(b"trun", struct.pack(">II", 0, samples))))
-    movie = iso_box(b"ftyp", b"isom" + bytes(4)) + iso_box(b"moov", track + sound)
+    movie = FTYP + iso_box(b"moov", track + sound)
     refused = MediaTooLarge("too many frames")
     clip = tmp_path / "fragments.mp4"
     clip.write_bytes(movie + fragment(1, 7_000) + fragment(2, 2_000_000))
@@ -543,13 +546,32 @@ def test_movie_fragments_are_counted_too(tmp_path):
     with pytest.raises(MediaTooLarge, match="too many frames"):
         movie_index.check_movie_index(clip, 14_400, 120, refused)
     clip.write_bytes(movie + fragment(2, 30_000_000))
-    with pytest.raises(MediaTooLarge, match="30,000,000 samples in one sound or data track"):
+    with pytest.raises(MediaTooLarge, match="30,000,000 samples in its sound and data tracks"):
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
+    clip.write_bytes(movie + fragment(2, 2_000_000) + fragment(3, 2_000_000) + fragment(4, 2_000_000))
+    with pytest.raises(MediaTooLarge, match="too many frames"):  # fragments of undescribed tracks count as video
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
+
+
+def test_an_index_that_hides_its_tables_is_refused(tmp_path):
+    """Tables nested deeper than a video's (FFmpeg still reads them), a box nested in itself 50,000 times, and a
+    compressed movie box (FFmpeg inflates it to any size it claims) are refused, not skipped."""
+    refused, clip = MediaTooLarge("too many frames"), tmp_path / "hidden.mp4"
+    table = iso_box(b"stbl", iso_box(b"stsz", struct.pack(">III", 0, 1, 40_000_000)))
+    for _ in range(5):
+        table = iso_box(b"minf", table)
+    clip.write_bytes(FTYP + iso_box(b"moov", iso_box(b"trak", iso_box(b"mdia", table))))
+    with pytest.raises(MediaTooLarge, match="nested deeper"):
         movie_index.check_movie_index(clip, 14_400, 120, refused)
     nested = b"end"
-    for _ in range(50_000):  # a movie box inside itself, 50,000 deep: read without a call per level
+    for _ in range(50_000):
         nested = iso_box(b"moov", nested)
-    clip.write_bytes(iso_box(b"ftyp", b"isom" + bytes(4)) + nested)
-    movie_index.check_movie_index(clip, 14_400, 120, refused)
+    clip.write_bytes(FTYP + nested)
+    with pytest.raises(MediaTooLarge, match="nested deeper"):
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
+    clip.write_bytes(FTYP + iso_box(b"moov", iso_box(b"cmov", iso_box(b"dcom", b"zlib"))))
+    with pytest.raises(UnsupportedMediaType, match="compressed"):
+        movie_index.check_movie_index(clip, 14_400, 120, refused)
 
 
 def test_a_4k_video_in_10_bit_colour_is_refused_and_a_smaller_one_would_fit(client, alice, tmp_path):
