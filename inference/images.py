@@ -46,7 +46,7 @@ STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis"
 OTHER_IMAGE_SIGNATURES = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                           b"\x00\x00\x00\x0cjP  ": "JPEG 2000", b"8BPS": "PSD", b"\x00\x00\x01\x00": "ICO"}
 # A JPEG's scans: libjpeg's progressive script has 10, and each scan is a pass over every block of the image, so a
-# file of thousands of tiny scans costs minutes (the count includes a thumbnail's and an MPO's other pictures').
+# file of thousands of tiny scans costs minutes (jpeg_scans counts the first picture's).
 MAX_JPEG_SCANS = 100
 # A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most as many samples
 # as a full-size three-channel image of the pixel limit (4:2:0 colour needs half that; CMYK a third more).

@@ -106,16 +106,10 @@ def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, m
     with open(path, "rb") as stream:
         total, offset = stream.seek(0, 2), 0
         for _ in range(MAX_TOP_LEVEL_BOXES):
-            if offset + 8 > total:
-                return
             stream.seek(offset)
-            header = stream.read(16)
-            size, kind, start = int.from_bytes(header[:4], "big"), header[4:8], 8
-            if size == 1:  # a 64-bit size follows the type
-                size, start = int.from_bytes(header[8:16], "big"), 16
-            size = size or total - offset  # 0: to the end of the file
-            if size < start:
+            if (box := _box_header(stream.read(16), total - offset)) is None:
                 return
+            kind, start, size = box
             if kind in kinds:
                 if size - start > MAX_MOVIE_BOX:
                     raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
@@ -125,16 +119,22 @@ def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, m
     raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
 
 
+def _box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int] | None:
+    """(type, header length, box size) of the box whose first 16 (or fewer) bytes are `header`, with `room` bytes
+    left from its start; None where no box fits."""
+    if room < 8 or len(header) < 8:
+        return None
+    size, kind, start = int.from_bytes(header[:4], "big"), bytes(header[4:8]), 8
+    if size == 1 and len(header) >= 16:  # a 64-bit size follows the type
+        size, start = int.from_bytes(header[8:16], "big"), 16
+    size = size or room  # 0: to the end
+    return None if size < start else (kind, start, size)
+
+
 def _children(payload: memoryview) -> Iterator[tuple[bytes, memoryview]]:
     offset = 0
-    while offset + 8 <= len(payload):
-        size, kind = int.from_bytes(payload[offset:offset + 4], "big"), bytes(payload[offset + 4:offset + 8])
-        start = 8
-        if size == 1 and offset + 16 <= len(payload):
-            size, start = int.from_bytes(payload[offset + 8:offset + 16], "big"), 16
-        size = size or len(payload) - offset
-        if size < start:
-            return
+    while (box := _box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
+        kind, start, size = box
         yield kind, payload[offset + start:offset + size]
         offset += size
 

@@ -31,6 +31,11 @@ def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], i
     return row
 
 
+def owned_detection(detection_id: int, user: User) -> Detection:
+    """The detection if `user` owns its analysis; else NotFound."""
+    return owned(Detection, detection_id, user, lambda detection: detection.analysis.user_id)
+
+
 def viewable_analysis(user: User, analysis_id: int) -> Analysis:
     """The analysis if `user` owns it or is an admin; else NotFound."""
     if user.is_admin and 0 < analysis_id <= LARGEST_ID and (analysis := db.session.get(Analysis, analysis_id)):

@@ -18,7 +18,7 @@ from insights.clip import clip_story
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, storage, subjects
-from services.access import detection_at, owned, viewable_analysis
+from services.access import detection_at, owned, owned_detection, viewable_analysis
 from services.analyses import (accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg,
                                within_video)
 from web.auth import session_or_token
@@ -202,7 +202,7 @@ def history():
 @login_required
 def assign_subject(detection_id: int):
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0)."""
-    detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
+    detection = owned_detection(detection_id, current_user)
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
         abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))

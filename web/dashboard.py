@@ -24,7 +24,7 @@ from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import subjects as subject_service
-from services.access import owned
+from services.access import owned, owned_detection
 from services.clock import now_on, on_clock, today_on, zone_of
 from services.documents import iso_utc, uncertainty_fields
 from services.errors import NotFound, Refused
@@ -296,8 +296,7 @@ def subjects():
 def _own_detection(detection_id: int | None) -> Detection | None:
     """The current user's detection with this id, else None (someone else's or a missing one: ignored)."""
     try:
-        return owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id) \
-            if detection_id else None
+        return owned_detection(detection_id, current_user) if detection_id else None
     except NotFound:
         return None
 

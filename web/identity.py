@@ -9,9 +9,9 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from models import Detection, Subject, SubjectKind
+from models import Subject, SubjectKind
 from services import identity
-from services.access import owned
+from services.access import owned, owned_detection
 from services.errors import Refused
 from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
 from web.i18n import say
@@ -35,7 +35,7 @@ def settings():
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["POST"])
 @login_required
 def not_this_person(detection_id: int):
-    detection = owned(Detection, detection_id, current_user, lambda detection: detection.analysis.user_id)
+    detection = owned_detection(detection_id, current_user)
     form = NotThisPersonForm()
     if not form.validate_on_submit():
         abort(400)
