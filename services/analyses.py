@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
 from services.errors import NotFound, ServerBusy, StorageFailure
+from services.slots import AnalysisSlots
 from services.subjects import readable
 
 MISSING_UPLOAD = N_("The uploaded file is missing from the server's storage.")
@@ -102,14 +102,24 @@ def analysis_slot(user_id: int | None = None) -> Iterator[None]:
     memory that requests decoding at once can take. One user (`user_id`: the uploader, or the owner of what is
     decoded) holds at most all slots but one, so slow requests of one account (a long video's last frames) never
     leave the others waiting. Raises ServerBusy when no slot frees up in time."""
-    concurrency, wait = current_app.config["ANALYSIS_CONCURRENCY"], current_app.config["ANALYSIS_WAIT_SECONDS"]
-    slots = current_app.extensions.setdefault("moodlens_analysis_slots", threading.BoundedSemaphore(concurrency))
-    with ExitStack() as held:
-        deadline = time.monotonic() + wait
-        if user_id is not None:
-            held.enter_context(_acquired(_user_slots(user_id, max(1, concurrency - 1)), wait))
-        held.enter_context(_acquired(slots, max(0.0, deadline - time.monotonic())))
+    slots = _process_slots()
+    if not slots.acquire(user_id, current_app.config["ANALYSIS_WAIT_SECONDS"]):
+        raise ServerBusy()
+    try:
         yield
+    finally:
+        slots.release(user_id)
+
+
+_slots_lock = threading.Lock()
+
+
+def _process_slots() -> AnalysisSlots:
+    """This app's slots (made on first use)."""
+    with _slots_lock:
+        concurrency = current_app.config["ANALYSIS_CONCURRENCY"]
+        return current_app.extensions.setdefault(
+            "moodlens_analysis_slots", AnalysisSlots(concurrency, per_user=max(1, concurrency - 1)))
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import pytest
 
 from bench.upload_memory import BUDGET_MB, CASES, measure
 from services.analyses import analysis_slot
+from services.slots import AnalysisSlots
 from tests.conftest import csrf_token, login, make_app, make_user, upload
 
 
@@ -86,3 +87,18 @@ def test_one_user_never_holds_every_analysis_slot(tmp_path, coffee_jpeg):
         assert upload(alice, coffee_jpeg).status_code == 429  # her own second request waits for her first
         assert upload(bob, coffee_jpeg).status_code == 302  # the other slot is free for Bob
     assert upload(alice, coffee_jpeg).status_code == 302
+
+
+def test_analysis_slots_forget_a_user_who_holds_none_and_wake_a_waiting_request():
+    slots = AnalysisSlots(total=2, per_user=1)
+    assert slots.acquire(7, timeout=0) and not slots.acquire(7, timeout=0)  # one per user
+    assert slots.acquire(None, timeout=0) and not slots.acquire(8, timeout=0)  # all taken
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(slots.acquire(8, timeout=10)))
+    waiter.start()
+    slots.release(7)
+    waiter.join(10)
+    assert woke == [True] and slots.held() == 2
+    slots.release(8)
+    slots.release(None)
+    assert slots.held() == 0 and not slots._held_by_user  # nothing kept for users with no request in flight
