@@ -223,6 +223,14 @@ def _is_movie(path: Path) -> bool:
         return sniff_video(stream.read(16)) in ("mp4", "mov")
 
 
+def _check_index(path: Path, max_seconds: float) -> None:
+    """An MP4's or MOV's sample tables within the budget of `max_seconds` (FFmpeg builds the index they describe
+    when it opens the file: movie_index.check_movie_index); other files pass."""
+    if _is_movie(path):
+        check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
+                          _too_many_frames(max_seconds))
+
+
 def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> None:
     """Read the stream's header, its codec configurations and every packet without decoding, and raise
     MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
@@ -231,9 +239,8 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
     `max_seconds`, also when the packets are more than PACKETS_PER_FRAME times the frame budget, or the sizes read
     from them more than SIZES_PER_FRAME times (each costs a few microseconds to read: a 100 MB file of nothing but
     headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
-    if max_seconds is not None and _is_movie(path):  # FFmpeg builds the index it describes when it opens the file
-        check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
-                          _too_many_frames(max_seconds))
+    if max_seconds is not None:
+        _check_index(path, max_seconds)
     capture = _open(path, packets=True)
     try:
         cost = FrameCost.of(capture)
@@ -253,9 +260,11 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
 
 
 @functools.lru_cache(maxsize=64)
-def _stored_video_checked(path: str, modified_ns: int, size: int) -> None:
-    """A stored video's frame sizes, scanned once per process and file version (the scrubber asks for many frames);
-    no budget: the file was within it when it was stored, and the settings may have changed since."""
+def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: float) -> None:
+    """A stored video's index, within the budget of `max_seconds`, and its frame sizes, scanned once per process
+    and file version (the scrubber asks for many frames); no packet budget: the file was within it when it was
+    stored, and the settings may have changed since."""
+    _check_index(Path(path), max_seconds)
     scan_frame_sizes(Path(path), None, DEFAULT_MAX_PIXELS)
 
 
@@ -305,13 +314,13 @@ def nearest_moment(timeline: list[dict], seconds: float) -> dict:
     return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
 
 
-def read_frame_at(path: Path, seconds: float) -> np.ndarray:
+def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
     """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
-    container rounds up), the last frame that decodes. The frame sizes are scanned first, as at upload, once per
-    process and file (a video stored before a check was added may hold a frame that decodes to gigabytes; the scan
-    costs about 50 ms for a 90 MB file)."""
+    container rounds up), the last frame that decodes. The index (within the budget of a `max_seconds` video) and
+    the frame sizes are checked first, as at upload, once per process and file: a video stored before a check was
+    added may hold an index or a frame that takes gigabytes (the scan costs about 50 ms for a 90 MB file)."""
     status = path.stat()
-    _stored_video_checked(str(path), status.st_mtime_ns, status.st_size)
+    _stored_video_checked(str(path), status.st_mtime_ns, status.st_size, max_seconds)
     capture = _open(path)
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)

@@ -25,7 +25,7 @@ from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import DetectionKind
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
-from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, read_frame_at, sniff_video
+from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, User
 from services import identity, storage
@@ -294,7 +294,7 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
     with analysis_slot(analysis.user_id):
-        rgb = read_frame_at(path, within_video(analysis, seconds))
+        rgb = storage.stored_rgb(analysis, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 

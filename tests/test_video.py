@@ -458,6 +458,12 @@ def test_a_stored_video_is_scanned_before_a_frame_of_it_is_decoded(app, client, 
     stored.write_bytes((DATA / "h264-later-frame-16000px.mp4").read_bytes())
     frame = client.get(f"/analyses/{analysis_id}/frame?t=0.5")
     assert frame.status_code == 413 and "16000x16000" in frame.get_data(as_text=True)
+    index_bomb = patched(patched((DATA / "h264-1080p.mp4").read_bytes(), b"stsz", 8, 1), b"stsz", 12, 40_000_000)
+    stored.write_bytes(index_bomb)  # FFmpeg would build a 1.3 GB index on opening it
+    frame = client.get(f"/analyses/{analysis_id}/frame?t=0.5")
+    assert frame.status_code == 413 and "frames" in frame.get_data(as_text=True)
+    stored.write_bytes(two_face_video.read_bytes())
+    assert client.get(f"/analyses/{analysis_id}/frame?t=0.5").status_code == 200
 
 
 def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_face_video):
