@@ -25,6 +25,8 @@ INDEX_TOO_LARGE = N_("The video's index is larger than %(mb)d MB: it is not a vi
 TOO_MANY_SAMPLES = N_("The video's index lists %(count)s samples in its sound and data tracks; a video within the "
                       "limits has at most %(limit)s.")
 TOO_DEEP = N_("The video's index is nested deeper than a video's: it is not a video this app can read.")
+TOO_MANY_BOXES = N_("The video's file is cut into more than %(limit)s pieces (fragments and other boxes); a video "
+                    "within the limits has a few thousand at most.")
 TOO_MANY_EDITS = N_("The video's edit list has %(count)s entries; at most %(limit)d are read.")
 MAX_TOP_LEVEL_BOXES = 100_000  # a fragmented video has two a fragment (moof, mdat): a few thousand
 MAX_DEPTH = 8  # moov > trak > mdia > minf > stbl > stsz: the deepest box read is 5 levels down
@@ -102,7 +104,8 @@ class MovieIndex:
 
 def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, memoryview]]:
     """(type, payload) of each top-level box of an ISO file of these kinds, reading only the other boxes' headers;
-    MediaTooLarge for a box of these kinds past MAX_MOVIE_BOX, or past MAX_TOP_LEVEL_BOXES boxes."""
+    MediaTooLarge for a box of these kinds past MAX_MOVIE_BOX, or for a file of more than MAX_TOP_LEVEL_BOXES
+    boxes."""
     with open(path, "rb") as stream:
         total, offset = stream.seek(0, 2), 0
         for _ in range(MAX_TOP_LEVEL_BOXES):
@@ -116,7 +119,7 @@ def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, m
                 stream.seek(offset + start)
                 yield kind, memoryview(stream.read(size - start))
             offset += size
-    raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
+    raise MediaTooLarge(Phrase(TOO_MANY_BOXES, limit=f"{MAX_TOP_LEVEL_BOXES:,}"))
 
 
 def _box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int] | None:

@@ -90,7 +90,8 @@ def stored_rgb(analysis: Analysis, seconds: float | None = None) -> np.ndarray:
     raises OSError or inference.errors.MediaError when it cannot be read."""
     path = upload_path(analysis.stored_name)
     if analysis.media == Media.VIDEO:
-        longest = max(current_app.config["MAX_VIDEO_SECONDS"], analysis.duration or 0.0)  # stored under a higher limit: still shown
+        # a video stored under a higher limit is still shown
+        longest = max(current_app.config["MAX_VIDEO_SECONDS"], analysis.duration or 0.0)
         return read_frame_at(path, analysis.poster_time or 0.0 if seconds is None else seconds, longest)
     return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
 

@@ -532,6 +532,14 @@ def test_an_index_that_claims_millions_of_samples_is_refused_before_ffmpeg_build
         probe_video(tmp_path / "bomb.mp4", 120)
 
 
+def test_a_file_of_countless_boxes_is_refused_by_their_number(tmp_path):
+    clip = (DATA / "h264-1080p.mp4").read_bytes()
+    at = clip.index(b"moov") - 4
+    (tmp_path / "boxes.mp4").write_bytes(clip[:at] + iso_box(b"free", b"") * 100_001 + clip[at:])
+    with pytest.raises(MediaTooLarge, match="more than 100,000 pieces"):
+        probe_video(tmp_path / "boxes.mp4", 120)
+
+
 def test_movie_fragments_are_counted_too(tmp_path):
     """A 1.6 KB fragmented MP4 whose run claimed 30 million samples cost 950 MB; a sound track may have more
     samples than a video track, within a second's worth of 96 kHz sound per second."""
