@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from insights.history import History
+from insights.history import History, days_before, instant
 
 MIN_APPEARANCES = 3  # fewer appearances in the window: too little to say anything
 
@@ -21,12 +21,13 @@ class Rule:
 
 def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching"}], ...} for the
-    window of the last `rule.days` days; fires when at least MIN_APPEARANCES fall in it and the share of them
-    whose top emotion is `rule.emotion` exceeds `rule.share`. Unsure readings (flagged or weak) are left out (an alert
-    must not fire from the model's guesses); "unsure" says how many were."""
-    since = now - timedelta(days=rule.days)
+    window of the last `rule.days` days before `now` (on the history's clock); fires when at least MIN_APPEARANCES
+    fall in it and the share of them whose top emotion is `rule.emotion` exceeds `rule.share`. Unsure readings
+    (flagged or weak) are left out (an alert must not fire from the model's guesses); "unsure" says how many
+    were."""
+    since = days_before(now, rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
-    in_window = [since < moment <= now for moment in history.times]
+    in_window = [instant(since) < instant(moment) <= instant(now) for moment in history.times]
     window = [(moment, top) for moment, top, inside, unsure in zip(history.times, history.tops, in_window,
                                                                    history.flagged) if inside and not unsure]
     matching = [moment for moment, top in window if top == index]

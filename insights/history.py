@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from messages import N_, Phrase
 
 
+def instant(moment: datetime) -> datetime:
+    """A time to order and compare by: an aware one as naive UTC (two times in one zone compare by their wall
+    clocks in Python, so the hour a fall-back repeats would be out of order), a naive one as it is."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def days_before(moment: datetime, days: int) -> datetime:
+    """`days` times 24 hours before `moment`, on its clock."""
+    if moment.tzinfo is None:
+        return moment - timedelta(days=days)
+    return (moment.astimezone(UTC) - timedelta(days=days)).astimezone(moment.tzinfo)
+
+
 @dataclass(frozen=True)
 class History:
     classes: tuple[str, ...]
-    times: list[datetime]
+    times: list[datetime]  # on the owner's clock (aware), or naive
     vectors: np.ndarray  # (n, classes), rows sum to 1
     analysis_ids: list[int]
     unsure: list[bool] = field(default_factory=list)  # per appearance: the pages call it unsure (empty: none)
@@ -22,7 +35,7 @@ class History:
     def from_rows(cls, classes: tuple[str, ...], rows: list[tuple]) -> History:
         """Build from (time, {emotion: probability}, analysis id[, unsure]) rows in any order; missing
         emotions count 0, a missing or null flag as not unsure (analyses made before the rule)."""
-        rows = sorted(rows, key=lambda row: row[0])
+        rows = sorted(rows, key=lambda row: instant(row[0]))
         vectors = np.array([[row[1].get(label, 0.0) for label in classes] for row in rows],
                            dtype=np.float64).reshape(len(rows), len(classes))
         totals = vectors.sum(1, keepdims=True)

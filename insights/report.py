@@ -62,7 +62,13 @@ def _mix(history: History, days: np.ndarray, start: date, end: date) -> np.ndarr
 
 
 def _dates(history: History) -> np.ndarray:
-    return np.array(history.times, dtype="datetime64[D]").reshape(-1)
+    return np.array([moment.date() for moment in history.times], dtype="datetime64[D]").reshape(-1)
+
+
+def day_top(tops: list[str]) -> str | None:
+    """A day's most frequent top emotion, ties broken by name (the report and the calendar agree on any
+    machine); None without any."""
+    return Counter(sorted(tops)).most_common(1)[0][0] if tops else None
 
 
 def weekly_report(history: History, monday: date) -> dict:
@@ -82,7 +88,7 @@ def weekly_report(history: History, monday: date) -> dict:
         tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
-                     "top": Counter(sorted(tops)).most_common(1)[0][0] if tops else None})  # ties: by name
+                     "top": day_top(tops)})
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,

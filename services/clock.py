@@ -8,6 +8,8 @@ import functools
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
+from pytz import all_timezones_set
+
 from models import User, utcnow
 
 
@@ -18,7 +20,9 @@ def known_zone(name: str | None) -> str | None:
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """The zones that both the insights' clock (zoneinfo) and the pages' (Flask-Babel, on pytz) know: not
+    "localtime" (the server's own) nor "Factory"."""
+    return frozenset(available_timezones()) & all_timezones_set
 
 
 def zone_of(user: User | None) -> ZoneInfo:
@@ -26,15 +30,21 @@ def zone_of(user: User | None) -> ZoneInfo:
     return ZoneInfo(known_zone(getattr(user, "time_zone", None)) or "UTC")
 
 
+def in_zone(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A stored (naive UTC) time on the clock of `zone`, aware (it still tells the two hours a fall-back repeats
+    apart)."""
+    return moment.replace(tzinfo=UTC).astimezone(zone)
+
+
 def on_clock(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A stored (naive UTC) time as the wall clock of `zone` reads it, naive."""
-    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+    """A stored (naive UTC) time as the wall clock of `zone` reads it, naive: for counting days and hours."""
+    return in_zone(moment, zone).replace(tzinfo=None)
 
 
-def now_on(zone: ZoneInfo) -> datetime:
-    """Now, on the wall clock of `zone`, naive."""
-    return on_clock(utcnow(), zone)
+def now_in(zone: ZoneInfo) -> datetime:
+    """Now, on the clock of `zone`, aware."""
+    return in_zone(utcnow(), zone)
 
 
 def today_on(zone: ZoneInfo) -> date:
-    return now_on(zone).date()
+    return now_in(zone).date()

@@ -17,7 +17,7 @@ from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
-from services.clock import now_on, on_clock, zone_of
+from services.clock import in_zone, now_in, zone_of
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
@@ -53,7 +53,7 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
                                                          Detection.top, Detection.uncertain)
     zone = zone_of(subject.user)
     history = History.from_rows(classes, [
-        (on_clock(created, zone), emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
+        (in_zone(created, zone), emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
         for created, emotions, analysis_id, top, flagged in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history
@@ -108,5 +108,5 @@ def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
         history = history_of(subject) if subject.alert_rules else None
         for rule in subject.alert_rules if history is not None else []:
             results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days),
-                                             now_on(zone_of(subject.user)))))
+                                             now_in(zone_of(subject.user)))))
     return results

@@ -4,6 +4,7 @@ analysis deletes its files."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 import re
 
 import sqlalchemy as sa
@@ -500,3 +501,27 @@ def test_the_analyses_list_says_perhaps_when_every_top_reading_was_unsure(app, a
     admin.set_cookie("moodlens_locale", "ko")
     listed = top_emotions(admin.get("/admin/admin_analyses/").get_data(as_text=True))
     assert listed == {"mood-0.jpg": "어쩌면 행복", "mood-1.jpg": "행복"}
+
+
+def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_them(app):
+    """A New York admin sees "November 30, 2026, 9:00 PM" for a photo stored at 2:00 UTC on 1 December; the filter
+    compared the typed time with UTC, so the time shown found nothing."""
+    admin_id = make_user(app, "root", admin=True)
+    with app.app_context():
+        db.session.get(User, admin_id).time_zone = "America/New_York"
+        db.session.add(Analysis(user_id=admin_id, original_name="late.jpg", stored_name="late.jpg", format="jpeg",
+                                width=10, height=10, created_at=datetime(2026, 12, 1, 2, 0)))
+        db.session.commit()
+    admin = app.test_client()
+    login(admin, "root")
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    assert "November 30, 2026, 9:00 PM" in listing and "9:00 PM UTC" not in listing
+    created = {flt["operation"]: flt["arg"] for flt in filter_groups(listing)["Created"]}
+
+    def lists(operation: str, typed: str) -> bool:
+        return "late.jpg" in admin.get(f"/admin/admin_analyses/?flt0_{created[operation]}={typed}").get_data(
+            as_text=True)
+
+    assert lists("equals", "2026-11-30 21:00:00")
+    assert lists("greater than", "2026-11-30 20:59:00") and not lists("greater than", "2026-11-30 21:01:00")
+    assert lists("between", "2026-11-30 20:00:00 to 2026-11-30 22:00:00")

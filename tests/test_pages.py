@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from models import utcnow
 from services.storage import thumbnail_bytes
 from tests.conftest import upload
 from tests.test_subjects import add_subject, subject_id
+from insights.report import day_top
 from web.charts import axis_labels, calendar_cells, calendar_months
 
 
@@ -107,6 +108,15 @@ def test_the_mood_calendar_names_each_month_over_the_week_it_starts():
     assert cells[weeks_of["Nov"] * 7].day <= "2026-11-01" < cells[weeks_of["Nov"] * 7 + 7].day
     later = calendar_months(calendar_cells({}, today=date(2027, 1, 26)))  # from Monday 2026-11-09
     assert [(month.week, month.name) for month in later] == [(0, "Nov"), (3, "Dec"), (7, "Jan")]
+
+
+def test_a_calendar_day_of_tied_emotions_takes_the_weekly_reports_colour():
+    """Ties went by the order of a set, which string hashing changes from process to process."""
+    today = date(2026, 12, 1)
+    tied = {today: ["sad", "happy", "sad", "happy"], today - timedelta(days=1): ["sad", "angry", "sad"]}
+    cells = {cell.day: cell.top for cell in calendar_cells(tied, today=today)}
+    assert (cells["2026-12-01"], cells["2026-11-30"]) == ("happy", "sad")
+    assert day_top(["sad", "happy"]) == day_top(["happy", "sad"]) == "happy"
 
 
 def test_trend_axis_labels_the_first_middle_and_last_period():

@@ -3,12 +3,17 @@ registration forms, times are shown in it, and a Seoul morning is counted on its
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask_login import login_user
 
 from extensions import db
-from models import User
+from models import AlertRule, User
 from services.insights import history_of
 from tests.conftest import csrf_token, make_user
+from web.i18n import clock_name
 from tests.test_owner_pages import appearances, subject_of
 
 SUNDAY_NIGHT_UTC = datetime(2026, 11, 29, 23, 30)  # Monday 30 November, 8:30 in Seoul
@@ -41,6 +46,16 @@ def test_a_zone_this_machine_does_not_know_changes_nothing(app, client):
     assert zone_of_user(app, user_id) == "Asia/Seoul"
 
 
+@pytest.mark.parametrize("crafted", ["Factory", "localtime"])
+def test_zone_names_the_pages_cannot_format_are_refused(app, client, crafted):
+    """zoneinfo knows "Factory" and "localtime" (the server's own zone), Flask-Babel's pytz does not: every page
+    with a time on it gave a 500."""
+    user_id = make_user(app, "mina")
+    assert log_in(client, "mina", crafted).status_code == 302
+    assert zone_of_user(app, user_id) is None
+    assert client.get("/analyses").status_code == 200
+
+
 def test_registering_keeps_the_zone(app, client):
     response = client.post("/register", data={"username": "joon", "password": "correct horse",
                                               "confirm": "correct horse", "time_zone": "America/New_York",
@@ -61,6 +76,40 @@ def test_times_are_shown_and_counted_on_the_users_clock(app, client):
     assert "November 30, 2026, 8:30 AM<" in client.get("/analyses").get_data(as_text=True)
     with app.app_context():
         moment = history_of(db.session.get(User, user_id).subjects[0]).times[0]
-    assert moment == datetime(2026, 11, 30, 8, 30)  # Monday morning: the day, week and part of day users see
+    assert moment == datetime(2026, 11, 30, 8, 30, tzinfo=ZoneInfo("Asia/Seoul"))  # Monday morning, as users see it
     answer = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W49").get_json()
     assert answer["time_zone"] == "Asia/Seoul"
+
+
+def test_the_hour_a_fall_back_repeats_keeps_its_order_and_counts_in_alerts(app, client, monkeypatch):
+    """New York, 1 November 2026: 1:10 and 1:40 EDT, then 1:10 EST, asked at 1:20 EST. On the naive wall clock
+    the 1:40 photo came after "now", so a one-day alert saw two photos of three."""
+    monkeypatch.setattr("services.clock.utcnow", lambda: datetime(2026, 11, 1, 6, 20))
+    user_id = make_user(app, "nick")
+    rex = subject_of(app, user_id, "Rex", "dog")
+    for minutes in (10, 40, 70):  # 5:10, 5:40 and 6:10 UTC
+        appearances(app, user_id, rex, "dog", "sad", 1, datetime(2026, 11, 1, 5) + timedelta(minutes=minutes))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.5, days=1))
+        db.session.commit()
+    log_in(client, "nick", "America/New_York")
+    with app.app_context():
+        history = history_of(db.session.get(User, user_id).subjects[0])
+    assert [moment.strftime("%H:%M %Z") for moment in history.times] == ["01:10 EDT", "01:40 EDT", "01:10 EST"]
+    alert = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["alerts"][0]
+    assert (alert["count"], alert["fired"], alert["since"]) == (3, True, "2026-10-31")
+
+
+@pytest.mark.parametrize(("zone", "words"), [
+    ("America/New_York", "Eastern Time"), ("Australia/Lord_Howe", "Lord Howe Time"),
+    (None, "Coordinated Universal Time"), ("Etc/GMT+12", "GMT-12:00"),
+])
+def test_the_readers_clock_is_named_whatever_the_season(app, zone, words):
+    """The time-of-day sentence counts summer and winter readings alike: "Eastern Standard Time" was wrong for half
+    of them."""
+    user_id = make_user(app, "mina")
+    with app.test_request_context():
+        user = db.session.get(User, user_id)
+        user.time_zone = zone
+        login_user(user)
+        assert clock_name() == words

@@ -16,9 +16,10 @@ from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
-from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext
+from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
 from wtforms.validators import ValidationError
 from markupsafe import Markup
@@ -206,6 +207,21 @@ class AdminForm(WebForm):
         super().__init__(*args, obj=obj, **kwargs)
 
 
+class _OnReadersClock:
+    """A date-time filter whose typed times are on the reader's clock, as the lists show times (stored: UTC)."""
+
+    def clean(self, value: str):
+        typed = super().clean(value)
+        return [to_utc(moment) for moment in typed] if isinstance(typed, list) else to_utc(typed)
+
+
+class ClockFilters(FilterConverter):
+    """Flask-Admin's filters, the date-time ones on the reader's clock."""
+
+    datetime_filters = tuple(kind if kind is FilterEmpty else type(kind.__name__, (_OnReadersClock, kind), {})
+                             for kind in FilterConverter.datetime_filters)
+
+
 class AdminOnly:
     """Admins only; ids and page numbers no database integer can hold name nothing (never a 500)."""
 
@@ -214,6 +230,7 @@ class AdminOnly:
     column_labels = COLUMN_LABELS
     column_type_formatters = {**typefmt.BASE_FORMATTERS, bool: _yes_no, datetime: _time}
     column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, bool: _yes_no, datetime: _time}
+    filter_converter = ClockFilters()
 
     def is_accessible(self) -> bool:
         return _is_admin()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from insights.report import day_top
 from web.i18n import skeleton
 
 
@@ -108,8 +109,8 @@ def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int =
     for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
         tops = tops_by_day.get(day, [])
-        top = max(set(tops), key=tops.count) if tops else None
-        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, top, len(tops), unsure_by_day.get(day, 0)))
+        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, day_top(tops), len(tops),
+                                  unsure_by_day.get(day, 0)))
     return cells
 
 

@@ -25,7 +25,7 @@ from insights.report import ChartWords, Layout, first_week, report_png, report_w
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
-from services.clock import now_on, on_clock, today_on, zone_of
+from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import iso_utc, uncertainty_fields
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
@@ -93,7 +93,7 @@ def index():
     for created_at, top in rows:
         tops_by_day[created_at.date()].append(top)
     labels = chart_labels(subject)
-    columns = stacked_columns(trend(rows, period, now_on(zone)), labels)
+    columns = stacked_columns(trend(rows, period, now_in(zone).replace(tzinfo=None)), labels)
     calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
         on_clock(row.created_at, zone).date() for row, left_out in zip(read, unsure) if left_out))
     return render_template(

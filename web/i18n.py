@@ -252,8 +252,10 @@ def moment(value: datetime) -> str:
 
 
 def clock_name() -> str:
-    """The reader's time zone in words: "Korean Standard Time", "한국 표준시", "Coordinated Universal Time"."""
-    return format_time(utcnow(), "zzzz")
+    """The reader's time zone in words, whatever the season: "Eastern Time", "한국 시간" (the readings it names
+    fell in summer and winter alike); a zone of no region by its offset: "Coordinated Universal Time", "GMT-12:00"."""
+    zone = select_time_zone()
+    return format_time(utcnow(), "zzzz" if zone == "UTC" or zone.startswith("Etc/") else "vvvv")
 
 
 def day(value: date | datetime | str) -> str:
