@@ -113,3 +113,17 @@ def test_the_readers_clock_is_named_whatever_the_season(app, zone, words):
         user.time_zone = zone
         login_user(user)
         assert clock_name() == words
+
+
+def test_exports_give_each_time_on_the_owners_clock_too(app, client):
+    user_id = make_user(app, "mina")
+    rex = subject_of(app, user_id, "Rex", "dog")
+    appearances(app, user_id, rex, "dog", "happy", 1, SUNDAY_NIGHT_UTC)
+    log_in(client, "mina", "Asia/Seoul")
+    exported = client.get(f"/subjects/{rex}/export.json").get_json()
+    assert exported["time_zone"] == "Asia/Seoul"
+    assert (exported["history"][0]["created_at"], exported["history"][0]["local_time"]) == (
+        "2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00")  # Monday in Seoul, as the pages count it
+    rows = client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True).splitlines()
+    assert rows[0].startswith("analysis_id,created_at,local_time,")
+    assert rows[1].split(",")[1:3] == ["2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00"]

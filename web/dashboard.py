@@ -25,7 +25,7 @@ from insights.report import ChartWords, Layout, first_week, report_png, report_w
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
-from services.clock import now_in, on_clock, today_on, zone_of
+from services.clock import in_zone, now_in, on_clock, today_on, zone_of
 from services.documents import iso_utc, uncertainty_fields
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
@@ -340,13 +340,16 @@ def delete_subject(subject_id: int):
 
 
 def subject_history(subject: Subject) -> list[dict]:
-    """Every detection assigned to the subject, oldest first, with the analysis it belongs to."""
+    """Every detection assigned to the subject, oldest first, with the analysis it belongs to; its time in UTC and
+    on the owner's clock (`local_time`, with its offset: the day the pages count it on)."""
+    zone = zone_of(subject.user)
     detections = db.session.scalars(
         db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
         .where(Detection.subject_id == subject.id).order_by(Analysis.created_at, Detection.position)
     ).all()
     return [
-        {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at), "media": d.analysis.media,
+        {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at),
+         "local_time": in_zone(d.analysis.created_at, zone).isoformat(), "media": d.analysis.media,
          "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
          **uncertainty_fields(d),
          **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
@@ -362,15 +365,17 @@ def export_subject(subject_id: int, fmt: str):
     filename = f"moodlens-{subject.id}-history.{fmt}"
     if fmt == "json":
         body = json.dumps({"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
-                           "history": history}, indent=2)
+                           "time_zone": zone_of(subject.user).key, "history": history}, indent=2)
         mimetype = "application/json"
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         columns = ("unsure", "uncertain", "uncertainty")
-        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS, *columns])
+        writer.writerow(["analysis_id", "created_at", "local_time", "media", "filename", "face", "top", *ALL_EMOTIONS,
+                         *columns])
         for row in history:  # uncertain and uncertainty empty for pets and older analyses
-            writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
+            writer.writerow([row["analysis_id"], row["created_at"], row["local_time"], row["media"], row["filename"],
+                             row["face"],
                              row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
                              *("" if row[name] is None else row[name] for name in columns)])
         body, mimetype = buffer.getvalue(), "text/csv"
