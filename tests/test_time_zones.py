@@ -127,3 +127,19 @@ def test_exports_give_each_time_on_the_owners_clock_too(app, client):
     rows = client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True).splitlines()
     assert rows[0].startswith("analysis_id,created_at,local_time,")
     assert rows[1].split(",")[1:3] == ["2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00"]
+
+
+def test_a_logged_in_user_can_switch_to_this_devices_zone(app, client):
+    """A traveller who stays logged in: every page carries the offer (time-zone.js shows it when the browser's zone
+    differs); it saves a zone this machine knows, and refuses others."""
+    user_id = make_user(app, "mina")
+    log_in(client, "mina", "Asia/Seoul")
+    page = client.get("/analyses").get_data(as_text=True)
+    assert 'data-account-zone="Asia/Seoul"' in page and "time-zone.js" in page
+    switch = {"next": "/analyses", "csrf_token": csrf_token(client, "/analyses")}
+    moved = client.post("/time-zone", data={**switch, "time_zone": "America/New_York"})
+    assert moved.status_code == 303 and moved.location.endswith("/analyses")
+    assert zone_of_user(app, user_id) == "America/New_York"
+    assert client.post("/time-zone", data={**switch, "time_zone": "Factory"}).status_code == 400
+    assert client.post("/time-zone", data={"time_zone": "Europe/Paris", "next": "/analyses"}).status_code == 400
+    assert zone_of_user(app, user_id) == "America/New_York"

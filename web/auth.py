@@ -139,6 +139,20 @@ def login():
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
 
 
+@bp.post("/time-zone")
+@login_required
+def set_time_zone():
+    """Count and show times on this device's time zone (form field `time_zone`, offered by static/time-zone.js
+    when it differs from the account's); back to the same-site `next`."""
+    zone = known_zone(request.form.get("time_zone"))
+    if zone is None:
+        abort(400, description=gettext("This time zone is not known."))
+    current_user.time_zone = zone
+    db.session.commit()
+    flash(gettext("Times are now shown in this device's time zone."), "success")
+    return redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():

@@ -1,0 +1,54 @@
+"""A traveller who stays logged in: the account keeps the zone of the last log-in (Seoul); a browser in New York
+offers to switch, a browser in a zone of the same clock (an alias) does not, and "Keep" hides the offer for the
+browser session."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.conftest import make_user
+from tests.e2e.conftest import ARTIFACTS
+
+
+def browser_in(browser, zone: str, storage_state=None):
+    context = browser.new_context(timezone_id=zone, viewport={"width": 390, "height": 844},
+                                  storage_state=storage_state)
+    return context, context.new_page()
+
+
+def test_a_browser_in_another_zone_offers_to_switch(live_app, browser):
+    app, base = live_app
+    make_user(app, "mina", "mina's password")
+    seoul, page = browser_in(browser, "Asia/Seoul")
+    page.goto(base + "/login")
+    page.fill("#username", "mina")
+    page.fill("#password", "mina's password")
+    page.click("input[type=submit]")
+    page.goto(base + "/analyses")
+    expect(page.locator("form.zone-switch")).to_be_hidden()  # the zone it logged in with
+    logged_in = seoul.storage_state()
+
+    alias, page = browser_in(browser, "Asia/Tokyo", logged_in)  # +9 all year, as Seoul
+    page.goto(base + "/analyses")
+    expect(page.locator("form.zone-switch")).to_be_hidden()
+    alias.close()
+
+    new_york, page = browser_in(browser, "America/New_York", logged_in)
+    page.goto(base + "/analyses")
+    offer = page.locator("form.zone-switch")
+    expect(offer).to_be_visible()
+    expect(offer.locator(".device-zone")).to_have_text("America/New York")
+    page.screenshot(path=str(ARTIFACTS / "zone-offer-phone.png"), full_page=True)
+    offer.locator("[data-keep]").click()
+    expect(offer).to_be_hidden()
+    page.goto(base + "/dashboard")
+    expect(page.locator("form.zone-switch")).to_be_hidden()  # kept for this browser session
+
+    other_tab = new_york.new_page()  # the same session's storage: a new tab of it starts a new sessionStorage
+    other_tab.goto(base + "/analyses")
+    other_tab.locator("form.zone-switch button[type=submit]").click()
+    expect(other_tab.locator(".flash-success")).to_contain_text("this device's time zone")
+    expect(other_tab.locator("form.zone-switch")).to_be_hidden()
+    assert other_tab.url.endswith("/analyses")
+    new_york.close()
+    seoul.close()
