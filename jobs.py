@@ -21,6 +21,7 @@ processes, on any number of machines, take them from there; see RedisQueue).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -29,19 +30,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import click
 from flask import Flask, current_app
+from rq.timeouts import BaseTimeoutException
 
 from extensions import db
 from inference.errors import MediaError
 from messages import N_
 from models import Analysis, Explanation, JobState, JobStatus, SignatureJob, utcnow
 
+if TYPE_CHECKING:
+    from rq import SimpleWorker
+
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = N_("The work failed because of an internal error; the upload is kept.")  # a failed job's reason
 INTERRUPTED = N_("The work was interrupted %(times)d times and was given up.")  # a failed job's reason
+TOO_LONG = N_("The work took longer than %(minutes)d minutes and was stopped; the upload is kept.")
 
 
 class JobKind(StrEnum):
@@ -150,7 +156,8 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
             db.update(row).where(*stale, row.attempts >= max_attempts).values(
                 status=JobStatus.FAILED, error=INTERRUPTED % {"times": max_attempts})
         ).rowcount
-        requeued += db.session.execute(db.update(row).where(*stale).values(status=JobStatus.QUEUED)).rowcount
+        requeued += db.session.execute(  # from the start: the page's bar would jump back when it starts again
+            db.update(row).where(*stale).values(status=JobStatus.QUEUED, progress=0.0)).rowcount
     db.session.commit()
     if failed or requeued:
         log.warning("jobs: %d interrupted job(s) queued again, %d given up", requeued, failed)
@@ -185,6 +192,9 @@ def run_job(job: ClaimedJob) -> None:
                 "jobs: %s; this run stops without writing its results", lost)
     except MediaError as error:
         _fail(job, str(error))
+    except BaseTimeoutException:  # RQ stopped it at JOBS_TIMEOUT_SECONDS
+        log.warning("jobs: %s %s ran past its time limit", job.kind, job.job_id)
+        _fail(job, TOO_LONG % {"minutes": math.ceil(app.config["JOBS_TIMEOUT_SECONDS"] / 60)})
     except Exception:
         log.exception("jobs: %s %s failed", job.kind, job.job_id)
         _fail(job, INTERNAL_ERROR)
@@ -345,6 +355,11 @@ def execute(kind: str, job_id: int) -> None:
         db.session.remove()
 
 
+# RQ's states of a job that will not run again: a queued row whose RQ job ended (its worker failed to claim it
+# while the database was down; failed jobs are kept a week) is put on the queue again.
+RQ_ENDED = {b"failed", b"finished", b"stopped", b"canceled"}
+
+
 def rq_job_id(kind: JobKind, job_id: int, attempt: int) -> str:
     """One RQ job per attempt: a retry after a dead worker never collides with the dead worker's job."""
     return f"moodlens-{kind}-{job_id}-attempt-{attempt}"
@@ -394,10 +409,12 @@ class RedisQueue:
             db.session.remove()
         with self.connection.pipeline(transaction=False) as pipe:  # one round trip for the whole queue
             for kind, job_id, attempt in waiting:
-                pipe.exists(Job.key_for(rq_job_id(kind, job_id, attempt)))
-            found = pipe.execute()
-        missing = [job for job, exists in zip(waiting, found) if not exists]
-        for kind, job_id, attempt in missing:
+                pipe.hget(Job.key_for(rq_job_id(kind, job_id, attempt)), "status")
+            statuses = pipe.execute()
+        missing = [(job, status) for job, status in zip(waiting, statuses) if status is None or status in RQ_ENDED]
+        for (kind, job_id, attempt), status in missing:
+            if status is not None:  # the ended job goes, with its place in RQ's registries
+                Job.fetch(rq_job_id(kind, job_id, attempt), connection=self.connection).delete()
             self._enqueue(kind, job_id, attempt)
         if missing:
             log.warning("jobs: %d waiting job(s) put on the Redis queue again", len(missing))
@@ -405,8 +422,6 @@ class RedisQueue:
 
     def work(self, burst: bool = False) -> None:
         """Run jobs in this process until stopped (SIGTERM: after the current job); burst: until the queue is empty."""
-        from rq import SimpleWorker
-
         stopping = threading.Event()
         janitor = threading.Thread(target=keep_running, name="moodlens-janitor", daemon=True,
                                    args=(self.recover, self.app.config["JOBS_POLL_SECONDS"], threading.Event(),
@@ -414,9 +429,24 @@ class RedisQueue:
         janitor.start()
         try:
             with self.app.app_context():
-                SimpleWorker([self.queue], connection=self.connection).work(burst=burst, with_scheduler=False)
+                self._worker().work(burst=burst, with_scheduler=False)
         finally:
             stopping.set()
+
+    def _worker(self) -> SimpleWorker:
+        """RQ's worker, once Redis answers: a worker started while Redis is down waits for it, backing off as the
+        janitor does, rather than exiting."""
+        from redis.exceptions import RedisError
+        from rq import SimpleWorker
+
+        failures = 0
+        while True:
+            try:
+                return SimpleWorker([self.queue], connection=self.connection)
+            except RedisError as error:
+                failures += 1
+                log.warning("jobs: cannot reach Redis (%s); the worker starts when it can", error)
+                time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
 
 
 QUEUES = {"thread": EmbeddedQueue, "eager": EagerQueue, "external": ExternalQueue, "redis": RedisQueue}

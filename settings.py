@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
     Setting("LOGIN_LIMITS", "10 per minute", "log-in attempts per client address, and again per account name"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),
+    Setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, "while the counters' storage (Redis) is unreachable, each "
+            "process counts in its own memory, rather than every log-in and upload failing"),
     Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-*"),
     Setting("JOBS_MODE", "thread", "background work: thread (in the web process), external (`flask jobs work` "
                                    "polls the database), redis (RQ on REDIS_URL), eager (at once; tests)"),
@@ -53,7 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JOBS_STALE_SECONDS", 60, "a running job whose heartbeat is older is queued again"),
     Setting("JOBS_MAX_ATTEMPTS", 3, "a job interrupted this many times is failed"),
     Setting("JOBS_QUEUE", "moodlens", "the RQ queue's name (JOBS_MODE=redis)"),
-    Setting("JOBS_TIMEOUT_SECONDS", 3600, "RQ kills a job that runs longer (JOBS_MODE=redis)"),
+    Setting("JOBS_TIMEOUT_SECONDS", 3600, "RQ stops a job that runs longer (JOBS_MODE=redis); RQ takes it from the "
+            "process that queues the job: set it on the web machines and the workers alike"),
     Setting("SQLALCHEMY_DATABASE_URI", None, "the database; default SQLite in instance/moodlens.sqlite",
             environment="DATABASE_URL"),
     Setting("REDIS_URL", None, "Redis for JOBS_MODE=redis and shared rate limits", environment="REDIS_URL"),

@@ -317,15 +317,18 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int) -> Pag
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 
-def analysis_files(analysis: Analysis) -> list[Path]:
-    """The upload, its thumbnail and its cached explanations: what goes when the analysis goes."""
-    uploads = [storage.upload_path(name) for name in (analysis.stored_name, analysis.thumb_name) if name]
-    return uploads + storage.explanation_files(analysis.stored_name)
+def stored_files(stored_name: str, thumb_name: str | None = None) -> list[Path]:
+    """An upload's files: the upload, its thumbnail or video poster (`thumb_name`, or the name a job gives it) and
+    its cached explanations: what goes when the analysis goes."""
+    thumbs = sorted({storage.thumb_name_for(stored_name), thumb_name} - {None})
+    return [storage.upload_path(name) for name in (stored_name, *thumbs)] + storage.explanation_files(stored_name)
 
 
 def delete_analysis(analysis: Analysis) -> None:
-    """Delete the rows, then the files (a file left by a crash is an orphan, never a dangling row)."""
-    files = analysis_files(analysis)
+    """Delete the rows, then the files (a file left by a crash is an orphan, never a dangling row). The files are
+    listed once the rows are gone: a job that held them (its video's poster, a "Why?" overlay) wrote its files
+    before it let them go."""
+    names = analysis.stored_name, analysis.thumb_name
     db.session.delete(analysis)
     db.session.commit()
-    storage.remove_files(files)
+    storage.remove_files(stored_files(*names))

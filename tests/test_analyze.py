@@ -7,6 +7,8 @@ import re
 from extensions import db
 from inference.labels import reading_certainty
 from models import Analysis, Detection
+from services import storage
+from services.analyses import delete_analysis
 from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
 
 
@@ -78,6 +80,18 @@ def test_delete_removes_rows_and_files(app, client, alice, astronaut_jpeg):
         assert db.session.scalar(db.select(db.func.count(Detection.id))) == 0
     assert upload_files(app) == []
     assert client.get(f"/analyses/{analysis_id}").status_code == 404
+
+
+def test_delete_removes_a_poster_written_after_the_analysis_was_read(app, client, alice, two_face_video):
+    """A video's job writes its poster and commits while the delete waits for the row: the poster, which the row
+    read before did not name yet, was left behind."""
+    analysis_id = analysis_id_from(upload(client, two_face_video.read_bytes(), "clip.mp4"))
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id)
+        poster = storage.upload_path(analysis.thumb_name)
+        analysis.thumb_name = None  # as the row read before the job finished
+        delete_analysis(analysis)
+    assert not poster.exists() and upload_files(app) == []
 
 
 def test_other_users_see_404_for_everything(app, client, alice, bob_client, astronaut_jpeg):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bench.server import free_port
 from extensions import db
 from models import User
 from tests.conftest import csrf_token, login, make_app, make_user
@@ -103,6 +104,26 @@ def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
     assert login(elsewhere, "target").status_code == 429
     make_user(app, "other")
     assert login(elsewhere, "other").status_code == 302
+
+
+def test_two_registrations_of_one_name_at_once_give_one_account_and_a_message(app, client, monkeypatch):
+    """The second passed the name check before the first committed, and its insert gave a 500."""
+    make_user(app, "twin")
+    monkeypatch.setattr(User, "named", staticmethod(lambda name: None))  # as checked a moment before
+    form = {"username": "twin", "password": "correct horse", "confirm": "correct horse"}
+    response = client.post("/register", data={**form, "csrf_token": csrf_token(client, "/register")})
+    assert response.status_code == 400 and "That username is taken." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 1
+
+
+def test_logins_are_still_limited_while_the_counters_storage_is_away(tmp_path):
+    """Redis down: every log-in and upload was a 500. Each process now counts in its memory until it is back."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute",
+                   RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    make_user(app, "target")
+    attacker = app.test_client()
+    assert [login(attacker, "target", f"guess {n}").status_code for n in range(4)] == [401, 401, 401, 429]
 
 
 def test_production_config_sends_secure_cookies_and_hsts(tmp_path):

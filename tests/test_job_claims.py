@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rq.timeouts import JobTimeoutException
 
 import jobs
 import services.analyses
@@ -155,3 +157,30 @@ def test_an_explanation_whose_analysis_was_deleted_meanwhile_stops_quietly(tmp_p
     assert "was deleted while it ran" in caplog.text and "taken over" not in caplog.text
     assert not [record for record in caplog.records if record.levelname in ("WARNING", "ERROR")]
     assert list(Path(app.config["EXPLAIN_FOLDER"]).glob("*")) == []
+
+
+def test_a_job_stopped_at_its_time_limit_says_so(queued_app, two_face_video, monkeypatch):
+    """RQ stops a job past JOBS_TIMEOUT_SECONDS by raising inside it: the page said "an internal error"."""
+    app, client = queued_app
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+
+    def runs_past_its_limit(*args):
+        raise JobTimeoutException("Task exceeded maximum timeout value (3600 seconds)")
+
+    monkeypatch.setattr(services.analyses, "analyze_video", runs_past_its_limit)
+    assert jobs.work_once(app) is True
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.error) == (
+        JobStatus.FAILED, "The work took longer than 60 minutes and was stopped; the upload is kept.")
+
+
+def test_a_job_queued_again_after_its_worker_died_starts_its_progress_again(queued_app, two_face_video):
+    app, client = queued_app
+    upload(client, two_face_video.read_bytes(), "clip.mp4")
+    with app.app_context():
+        db.session.execute(db.update(Analysis).values(status=JobStatus.RUNNING, progress=0.41, attempts=1,
+                                                      heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        assert jobs.requeue_stale_jobs(app) == 1
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.progress) == (JobStatus.QUEUED, 0.0)

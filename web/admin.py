@@ -32,7 +32,7 @@ from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
 from services.access import row_id
-from services.analyses import MAX_PAGE, analysis_files
+from services.analyses import MAX_PAGE, stored_files
 from services.storage import remove_files
 from web.forms import USERNAME_RULES, WebForm
 from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
@@ -347,10 +347,16 @@ class UserAdmin(AdminOnly, ModelView):
     def on_model_delete(self, model: User) -> None:
         if model.id == current_user.id:
             raise ValidationError(str(OWN_ACCOUNT))  # Flask-Admin flashes it and deletes nothing
-        g.orphaned_files = [path for analysis in model.analyses for path in analysis_files(analysis)]
+        g.deleted_uploads = [(analysis.stored_name, analysis.thumb_name) for analysis in model.analyses]
 
     def after_model_delete(self, model: User) -> None:
-        remove_files(g.pop("orphaned_files", []))
+        _remove_uploads()
+
+
+def _remove_uploads() -> None:
+    """The files of the uploads whose rows were just deleted, listed now (services.analyses.delete_analysis)."""
+    for names in g.pop("deleted_uploads", []):
+        remove_files(stored_files(*names))
 
 
 def _thumbnail(view, context, model: Analysis, name):
@@ -389,10 +395,10 @@ class AnalysisAdmin(AdminOnly, ModelView):
         return super().get_query().options(selectinload(Analysis.detections))
 
     def on_model_delete(self, model: Analysis) -> None:
-        g.orphaned_files = analysis_files(model)
+        g.deleted_uploads = [(model.stored_name, model.thumb_name)]
 
     def after_model_delete(self, model: Analysis) -> None:
-        remove_files(g.pop("orphaned_files", []))
+        _remove_uploads()
 
 
 class DetectionAdmin(AdminOnly, ModelView):

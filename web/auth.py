@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
@@ -74,17 +75,29 @@ def register():
         return redirect(url_for("analyze.upload"))
     form = RegisterForm()
     if form.validate_on_submit():
-        if User.named(form.username.data):
+        if (user := _new_user(form)) is None:
             form.username.errors.append(gettext("That username is taken."))
         else:
-            user = User(username=form.username.data, time_zone=known_zone(form.time_zone.data))
-            user.set_password(form.password.data)
-            db.session.add(user)
-            db.session.commit()
             start_session(user)
             flash(gettext("Welcome to Moodlens! Upload a photo to get started."), "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
+
+
+def _new_user(form: RegisterForm) -> User | None:
+    """The account the form asks for; None when its name is taken (by then, or by a registration that committed
+    a moment before this one: the unique name refuses the second)."""
+    if User.named(form.username.data):
+        return None
+    user = User(username=form.username.data, time_zone=known_zone(form.time_zone.data))
+    user.set_password(form.password.data)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return user
 
 
 def form_username() -> str:

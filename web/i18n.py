@@ -194,7 +194,8 @@ def _as_stored(msgid: str) -> re.Pattern:
     return re.compile("".join(f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts)))
 
 
-FIGURED_REASONS = {msgid: _as_stored(msgid) for msgid in (jobs.INTERRUPTED, *LIMIT_REASONS)}  # failures with figures
+FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
+                   for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, *LIMIT_REASONS)}
 
 
 def reason(text: str | None) -> str:

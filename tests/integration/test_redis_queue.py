@@ -9,6 +9,7 @@ import jobs
 from bench.server import free_port
 from extensions import db
 from models import Analysis
+from app import create_app
 from tests.conftest import login, make_app, make_user, upload
 
 
@@ -44,6 +45,26 @@ def test_a_video_uploaded_while_redis_is_down_runs_once_a_worker_can_reach_it(tm
     assert queue.queue.count == 0
 
 
+def test_a_job_a_worker_took_while_the_database_was_away_runs_once_it_is_back(tmp_path, database_url, redis_server,
+                                                                                two_face_video):
+    """RQ files the job as failed (and keeps it a week) when its worker cannot claim it; the row stays queued, so
+    the janitor, which only looked for jobs missing from Redis, left it waiting for ever."""
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    queue = app.extensions["moodlens_jobs"]
+    queue.queue.empty()
+    upload_as_alice(app, two_face_video.read_bytes())
+    cut_off = create_app({"SQLALCHEMY_DATABASE_URI": f"postgresql://127.0.0.1:{free_port()}/gone", "TESTING": True,
+                          "JOBS_MODE": "redis", "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret"},
+                         instance_path=str(tmp_path / "cut-off"))
+    jobs.RedisQueue(cut_off).work(burst=True)  # the worker's database is away
+    assert only_analysis(app).status == "queued" and queue.queue.count == 0
+    queue.recover()
+    assert queue.queue.count == 1
+    queue.work(burst=True)
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.attempts, analysis.face_count) == ("done", 1, 2)
+
+
 def test_a_job_enqueued_twice_runs_once(tmp_path, database_url, redis_server, two_face_video):
     app = redis_app(tmp_path, database_url, redis_server.url)
     queue = app.extensions["moodlens_jobs"]
@@ -62,3 +83,25 @@ def test_rate_limits_are_counted_in_redis_when_there_is_one(tmp_path, database_u
     app = redis_app(tmp_path, database_url, redis_server.url)
     assert app.config["RATELIMIT_STORAGE_URI"] == redis_server.url
     assert make_app(tmp_path / "plain").config["RATELIMIT_STORAGE_URI"] == "database://"  # shared without Redis
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path, database_url, redis_server, monkeypatch):
+    """It exited at once (SimpleWorker asks Redis for its address when it is made), and a deployment's workers
+    were gone until someone noticed."""
+    from redis.exceptions import ConnectionError as RedisDown
+    from rq import SimpleWorker
+
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    app.config["JOBS_POLL_SECONDS"] = 0.01
+    attempts = []
+
+    def comes_up_on_the_third_try(*args, **kwargs):
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < 3:
+            raise RedisDown("Connection refused")
+        return SimpleWorker(*args, **kwargs)
+
+    monkeypatch.setattr("rq.SimpleWorker", comes_up_on_the_third_try)
+    app.extensions["moodlens_jobs"].queue.empty()
+    app.extensions["moodlens_jobs"].work(burst=True)
+    assert attempts == [1, 2, 3]
