@@ -19,3 +19,33 @@ $(function () {
     return makePicker.call(this, $.extend({locale: locale}, options), callback);
   };
 });
+
+/* Names for the lists' controls that Flask-Admin draws as icons or leaves unlabelled (a screen reader read the view
+   link as its icon font's character and the filter's value box as nothing), in the page's language from the body's
+   data-* words: each row's icons and check box, the actions column's heading, and each filter row's remove link,
+   condition and value, as they are made (a filter is added with "Add filter"). */
+$(function () {
+  var words = document.body.dataset;
+  $('.model-list a.icon, .model-list form.icon button').each(function () {
+    $(this).attr('aria-label', this.getAttribute('title') || '').children('span').attr('aria-hidden', 'true');
+  });
+  $('.model-list input.action-checkbox').attr('aria-label', words.selectRow);
+  $('.model-list thead th').filter(function () {
+    return !$(this).text().trim() && !$(this).find('input').length;
+  }).append($('<span class="sr-only"></span>').text(words.actionsColumn));
+
+  function nameFilters() {
+    $('table.filters tr').each(function () {
+      var name = $(this).find('.remove-filter').text().replace('\u00d7', '').trim();
+      $(this).find('.remove-filter').attr('aria-label', words.removeFilter.replace('%s', name))
+        .find('.close-icon').attr('aria-hidden', 'true');
+      $(this).find('.select2-focusser, .select2-input').attr('aria-label', words.filterCondition.replace('%s', name));
+      $(this).find('input.filter-val').attr('aria-label', words.filterValue.replace('%s', name));
+    });
+  }
+  var filters = document.querySelector('table.filters');
+  if (filters) {
+    nameFilters();
+    new MutationObserver(nameFilters).observe(filters, {childList: true, subtree: true});
+  }
+});

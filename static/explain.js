@@ -1,5 +1,8 @@
 // "Why?" buttons: start the explanation through the JSON API, show its progress, then its heat maps.
-// Without scripts the form posts to the server, which starts the work and reloads the page.
+// Without scripts the form posts to the server, which starts the work and reloads the page. For screen readers and
+// the keyboard: the button keeps the focus while the work runs (aria-disabled, not disabled, which dropped the focus
+// to the page), the section's status line (outside the form, which goes when the maps come) says each quarter of
+// the progress rather than every poll, then that the maps are ready, and the focus moves to them.
 // The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
 // API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
 // "reasons", English to translated; a refused request by its HTTP status: a stale page (400, its CSRF token no
@@ -25,17 +28,24 @@
     return figure;
   }
   function watch(section, form) {
-    var state = form.querySelector(".why-state");
+    var state = section.querySelector(".why-state");
     var bar = form.querySelector("progress");
     var button = form.querySelector("button");
     var token = form.querySelector("input[name=csrf_token]").value;
     var words = JSON.parse(section.dataset.messages);
+    var said = -1;  // the quarter of the progress the status line last said
+    function busy(running) {
+      if (running) { button.setAttribute("aria-disabled", "true"); } else { button.removeAttribute("aria-disabled"); }
+    }
     function show(result) {
       if (result.status === "done") {
         var images = section.querySelector(".why-images");
         result.images.forEach(function (image) { images.appendChild(figure(image, section.dataset.subject, words)); });
         section.querySelector(".why-hint").hidden = false;
+        var focused = form.contains(document.activeElement);
         form.remove();
+        state.textContent = words.ready;
+        if (focused) { images.focus(); }
         return;
       }
       if (result.refused === 401) {  // logged out meanwhile (another tab, an expired session): reloading the page
@@ -47,12 +57,15 @@
           : result.refused ? fill(words.refused, { status: result.refused })
           : words.reasons[result.error] || words.interrupted;
         bar.hidden = true;
-        button.disabled = false;
+        busy(false);
         return;
       }
       bar.hidden = false;
       bar.value = Math.round((result.progress || 0) * 100);
-      state.textContent = words.computing + " " + bar.value + "%";
+      if (Math.floor(bar.value / 25) !== said) {
+        said = Math.floor(bar.value / 25);
+        state.textContent = words.computing + " " + said * 25 + "%";
+      }
       window.setTimeout(poll, 600);
     }
     function request(method) {
@@ -70,14 +83,16 @@
     }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      button.disabled = true;
+      if (button.getAttribute("aria-disabled")) { return; }  // already running
+      busy(true);
+      said = -1;
       state.textContent = words.starting;
       request("POST").then(show).catch(function () {
         state.textContent = words.unreachable;
-        button.disabled = false;
+        busy(false);
       });
     });
-    if (state.textContent.indexOf(words.computing) === 0) { button.disabled = true; poll(); }
+    if (state.textContent.indexOf(words.computing) === 0) { busy(true); poll(); }
   }
   document.querySelectorAll("section.why").forEach(function (section) {
     var form = section.querySelector("form");

@@ -123,6 +123,7 @@
     var seen = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
       .filter(Boolean);
     now.textContent = fill(words.at, { time: seconds(t), seen: seen.join(", ") || words.nobody });
+    slider.setAttribute("aria-valuetext", now.textContent);  // what a screen reader says as the slider moves
   }
 
   function showTime(t) {

@@ -1,6 +1,7 @@
 // Polls the analysis JSON while a video is queued or being analysed, updates the
 // progress bar, and reloads the page when the result (or a failure) is ready. Its words come translated from the
-// page (data-messages on #job, JSON; "{percent}" marks the value).
+// page (data-messages on #job, JSON; "{percent}" marks the value). Screen readers hear the state and each quarter
+// of the progress (#job-said), not every second's figure.
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -8,7 +9,13 @@
   var bar = document.getElementById("job-progress");
   var percent = document.getElementById("job-percent");
   var state = document.getElementById("job-state");
+  var said = document.getElementById("job-said");
   var words = JSON.parse(job.dataset.messages);
+  var lastSaid = "";
+  function say(heading, value) {
+    var sentence = heading + ": " + words.done.replace("{percent}", Math.floor(value / 25) * 25 + "%");
+    if (sentence !== lastSaid) { said.textContent = lastSaid = sentence; }
+  }
   function poll() {
     fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.json(); })
@@ -22,6 +29,7 @@
         bar.value = value;
         percent.textContent = words.done.replace("{percent}", value + "%");
         state.textContent = analysis.status === "queued" ? words.queued : words.running;
+        say(state.textContent, value);
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });

@@ -124,7 +124,8 @@ def test_every_page_carries_the_switch_to_the_other_language(app, client, alice)
     page = client.get("/analyses", headers=KOREAN).get_data(as_text=True)
     assert 'action="/language"' in page and 'value="en"' in page and 'name="next" value="/analyses"' in page
     english = client.get("/analyses").get_data(as_text=True)
-    assert 'value="ko" lang="ko"' in english and "한국어" in english
+    assert 'value="ko"' in english and '<span lang="ko">한국어</span>' in english  # read in a Korean voice
+    assert '<span class="visually-hidden">Language: </span>' in english  # and its purpose in the page's
 
 
 def test_dates_and_numbers_follow_the_locale(app, client, alice, astronaut_jpeg):

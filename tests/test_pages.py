@@ -134,3 +134,6 @@ def test_dashboard_charts_have_axes_and_the_calendar_a_legend(app, client, alice
     assert re.search(rf'<text x="\d+" y="10">{month}</text>', calendar)
     legend = re.search(r'<ul class="legend" aria-label="Calendar colours">.*?</ul>', page, re.S).group(0)
     assert "happy" in legend and "nothing analysed" in legend
+    days = re.search(r'<ul class="calendar-days">(.*?)</ul>', page, re.S).group(1)  # the calendar as text
+    assert re.findall(r"<li>(.*?)</li>", days.strip()) == [f"{utcnow():%B} {utcnow().day}, {utcnow().year}: happy (1)"]
+    assert '<div class="table-scroll" tabindex="0" role="region" aria-label="Emotions per period">' in page

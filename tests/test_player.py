@@ -104,6 +104,10 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     assert tracks[0]["points"][0][7] is False  # the frame's face reading was not unsure
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
+    table = page[page.index("Emotion probabilities over time for face 1"):]
+    numbers = re.findall(r"<tr><th scope=\"row\">([\d.]+\W+s)</th><td>(\d+%)</td>", table[:table.index("</table>")])
+    assert numbers and len(numbers) <= len(points) and numbers[-1][1] != "0%"  # the timeline's numbers as text
+    assert re.search(r'aria-valuetext="At [\d.]+ s: Face 1 ', page)  # the slider says what is on screen
 
 
 def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice, two_face_webm):
