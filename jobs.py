@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -194,10 +194,15 @@ def run_job(job: ClaimedJob) -> None:
         _fail(job, str(error))
     except BaseTimeoutException:  # RQ stopped it at JOBS_TIMEOUT_SECONDS
         log.warning("jobs: %s %s ran past its time limit", job.kind, job.job_id)
-        _fail(job, TOO_LONG % {"minutes": math.ceil(app.config["JOBS_TIMEOUT_SECONDS"] / 60)})
+        _fail(job, timed_out(app.config["JOBS_TIMEOUT_SECONDS"]))
     except Exception:
         log.exception("jobs: %s %s failed", job.kind, job.job_id)
         _fail(job, INTERNAL_ERROR)
+
+
+def timed_out(limit_seconds: float) -> str:
+    """The reason a job stopped at its time limit gives (stored in English, like every reason)."""
+    return TOO_LONG % {"minutes": math.ceil(limit_seconds / 60)}
 
 
 def report_progress(job: ClaimedJob, fraction: float) -> None:
@@ -356,8 +361,16 @@ def execute(kind: str, job_id: int) -> None:
 
 
 # RQ's states of a job that will not run again: a queued row whose RQ job ended (its worker failed to claim it
-# while the database was down; failed jobs are kept a week) is put on the queue again.
+# while the database was down; failed jobs are kept a week) is put on the queue again, once the job has ended
+# JOBS_STALE_SECONDS ago (a job that keeps failing before its claim is tried again that often, not every poll).
 RQ_ENDED = {b"failed", b"finished", b"stopped", b"canceled"}
+
+
+def _ended_before(ended_at: bytes | None, moment: datetime) -> bool:
+    """Whether an RQ job's `ended_at` (RQ's UTC text; none known: long ago) is before `moment` (naive UTC)."""
+    from rq.utils import utcparse
+
+    return not ended_at or utcparse(ended_at.decode()).replace(tzinfo=None) < moment
 
 
 def rq_job_id(kind: JobKind, job_id: int, attempt: int) -> str:
@@ -372,7 +385,8 @@ class RedisQueue:
     the API and the admin read the same rows as with the embedded worker. Each worker process runs
     an RQ SimpleWorker (no fork per job: the models stay loaded) and a janitor thread that queues
     again any job whose worker died (stale heartbeat) and re-enqueues any queued job with no
-    RQ job for its next attempt (Redis was down at submit, or lost its data). A job enqueued twice
+    RQ job for its next attempt (Redis was down at submit, or lost its data) or whose RQ job ended
+    without running it (the database was down when a worker took it). A job enqueued twice
     runs once: execute() starts with the same conditional claim as the embedded worker.
     """
 
@@ -409,16 +423,28 @@ class RedisQueue:
             db.session.remove()
         with self.connection.pipeline(transaction=False) as pipe:  # one round trip for the whole queue
             for kind, job_id, attempt in waiting:
-                pipe.hget(Job.key_for(rq_job_id(kind, job_id, attempt)), "status")
-            statuses = pipe.execute()
-        missing = [(job, status) for job, status in zip(waiting, statuses) if status is None or status in RQ_ENDED]
-        for (kind, job_id, attempt), status in missing:
-            if status is not None:  # the ended job goes, with its place in RQ's registries
-                Job.fetch(rq_job_id(kind, job_id, attempt), connection=self.connection).delete()
+                pipe.hmget(Job.key_for(rq_job_id(kind, job_id, attempt)), "status", "ended_at")
+            found = pipe.execute()
+        settled = utcnow() - timedelta(seconds=self.app.config["JOBS_STALE_SECONDS"])
+        missing = [(job, status is not None) for job, (status, ended_at) in zip(waiting, found)
+                   if status is None or (status in RQ_ENDED and _ended_before(ended_at, settled))]
+        for (kind, job_id, attempt), ended in missing:
+            if ended:
+                self._drop(rq_job_id(kind, job_id, attempt))
             self._enqueue(kind, job_id, attempt)
         if missing:
             log.warning("jobs: %d waiting job(s) put on the Redis queue again", len(missing))
         return False
+
+    def _drop(self, rq_id: str) -> None:
+        """An ended RQ job, with its place in RQ's registries (another janitor may have dropped it already)."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            Job.fetch(rq_id, connection=self.connection).delete()
+        except NoSuchJobError:
+            pass
 
     def work(self, burst: bool = False) -> None:
         """Run jobs in this process until stopped (SIGTERM: after the current job); burst: until the queue is empty."""

@@ -108,7 +108,7 @@ def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, m
     boxes."""
     with open(path, "rb") as stream:
         total, offset = stream.seek(0, 2), 0
-        for _ in range(MAX_TOP_LEVEL_BOXES):
+        for _ in range(MAX_TOP_LEVEL_BOXES + 1):
             stream.seek(offset)
             if (box := _box_header(stream.read(16), total - offset)) is None:
                 return

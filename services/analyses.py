@@ -123,26 +123,6 @@ def _process_slots() -> AnalysisSlots:
 
 
 @contextmanager
-def _acquired(semaphore: threading.BoundedSemaphore, timeout: float) -> Iterator[None]:
-    if not semaphore.acquire(timeout=timeout):
-        raise ServerBusy()
-    try:
-        yield
-    finally:
-        semaphore.release()
-
-
-_user_slots_lock = threading.Lock()
-
-
-def _user_slots(user_id: int, count: int) -> threading.BoundedSemaphore:
-    """The slots one user may hold in this process (made on first use)."""
-    with _user_slots_lock:
-        return current_app.extensions.setdefault("moodlens_user_slots", {}).setdefault(
-            user_id, threading.BoundedSemaphore(count))
-
-
-@contextmanager
 def storage_writes() -> Iterator[None]:
     """A failed write (disk full, folder not writable) becomes StorageFailure; only writes go through here,
     never decoding (Pillow reports a corrupt file with OSError too)."""

@@ -1,6 +1,7 @@
 """The owner's clock. Times are stored as naive UTC; days, weeks and times of day are counted, and times shown, on
-the user's own clock: the IANA time zone their browser reports with the login and registration forms (UTC until it
-has, or when it names no zone this machine knows)."""
+the user's own clock: the IANA time zone their browser reports with the login and registration forms, or when they
+switch to it from a page (a browser in another zone than the account's offers it: static/time-zone.js, POST
+/time-zone). UTC until one is known, or when a name is one this machine does not know."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 // The browser's IANA time zone ("Asia/Seoul"), so that days, weeks and times of day are counted on the user's own
 // clock (services/clock.py): it fills the log-in and registration forms' hidden time_zone field, and, for a user
 // whose account keeps another zone (a traveller who stays logged in), shows the offer to switch (base.html), unless
-// the two zones keep the same time (an alias: "Asia/Calcutta", "Asia/Kolkata") or the user chose to keep theirs in
-// this browser session.
+// the two zones keep the same clock all this year or the user chose to keep theirs in this browser session (a
+// session cookie, which every tab shares).
 (function () {
   "use strict";
   var zone = "";
@@ -10,25 +10,27 @@
   if (!zone) { return; }
   document.querySelectorAll("input[name='time_zone']").forEach(function (field) { field.value = zone; });
 
-  // The zone's offsets across a year (its clock and daylight saving); null for a name this browser does not know.
+  // The zone's UTC offset on every day of this year, as text; null for a name this browser cannot read.
   function offsets(name) {
     try {
       var format = new Intl.DateTimeFormat("en-US", { timeZone: name, timeZoneName: "longOffset" });
-      return [0, 3, 6, 9].map(function (month) { return format.format(new Date(Date.UTC(2026, month, 15))); }).join();
+      var year = new Date().getUTCFullYear();
+      var days = [];
+      for (var day = 0; day < 366; day += 1) { days.push(format.format(new Date(Date.UTC(year, 0, 1 + day, 12)))); }
+      return days.join();
     } catch (error) { return null; }
   }
 
   var offer = document.querySelector("form.zone-switch");
   if (!offer) { return; }
-  var kept = "moodlens-zone-kept";
+  var kept = "moodlens_zone_kept=" + encodeURIComponent(zone);
   var accountZone = offer.getAttribute("data-account-zone");
-  var same = accountZone === zone || offsets(accountZone) === offsets(zone);
-  var storage = null;
-  try { storage = window.sessionStorage; } catch (error) { /* storage off: the offer shows on every page */ }
-  if (same || (storage && storage.getItem(kept) === zone)) { return; }
+  var accountOffsets = offsets(accountZone);
+  var same = accountZone === zone || (accountOffsets !== null && accountOffsets === offsets(zone));
+  if (same || document.cookie.split("; ").indexOf(kept) >= 0) { return; }
   offer.querySelector(".device-zone").textContent = zone.replace(/_/g, " ");
   offer.querySelector("[data-keep]").addEventListener("click", function () {
-    if (storage) { storage.setItem(kept, zone); }
+    document.cookie = kept + "; path=/; SameSite=Lax";
     offer.hidden = true;
   });
   offer.hidden = false;

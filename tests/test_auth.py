@@ -32,7 +32,7 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     assert short.status_code == 400
     said = short.get_data(as_text=True)  # the app's words, beside the field whose hint says the rule
     assert re.search(r'aria-describedby="password-error password-hint"[^>]*>\s*'
-                     r'<p class="field-error" id="password-error">Use 8 to 128 characters.</p>\s*'
+                     r'<p class="field-error" id="password-error" role="alert">Use 8 to 128 characters.</p>\s*'
                      r'<p class="hint" id="password-hint">At least 8 characters.</p>', said)
     korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
                                             "csrf_token": token}, headers={"Accept-Language": "ko"})

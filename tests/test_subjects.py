@@ -77,7 +77,8 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert page.index(f'action="/detections/{first}/subject"') < saved < page.index('id="face-2"')
     assert assign(client, first, 0, photo).status_code == 302  # "no longer assigned", on another page next
     elsewhere = client.get("/subjects").get_data(as_text=True)  # (another tab): shown at the top there instead
-    assert '<p class="flash flash-success" role="status">Face 1 is no longer assigned to a subject.</p>' in elsewhere
+    assert ('<p class="flash flash-success" role="status" data-flashed>Face 1 is no longer assigned to a subject.</p>'
+            in elsewhere)
     assert assign(client, first, eileen, photo).status_code == 302
     video = analysis_of(upload(client, two_face_video.read_bytes(), "clip.mp4"))
     track = detections_of(app, video)[0]

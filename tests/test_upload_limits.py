@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -94,11 +95,14 @@ def test_analysis_slots_forget_a_user_who_holds_none_and_wake_a_waiting_request(
     assert slots.acquire(7, timeout=0) and not slots.acquire(7, timeout=0)  # one per user
     assert slots.acquire(None, timeout=0) and not slots.acquire(8, timeout=0)  # all taken
     woke = []
-    waiter = threading.Thread(target=lambda: woke.append(slots.acquire(8, timeout=10)))
+    waiter = threading.Thread(target=lambda: woke.append((slots.acquire(8, timeout=10), time.monotonic())))
     waiter.start()
+    while not slots._changed._waiters:  # until the request waits
+        time.sleep(0.01)
+    released = time.monotonic()
     slots.release(7)
     waiter.join(10)
-    assert woke == [True] and slots.held() == 2
+    assert woke[0][0] and woke[0][1] - released < 5 and slots.held() == 2  # woken, not timed out
     slots.release(8)
     slots.release(None)
     assert slots.held() == 0 and not slots._held_by_user  # nothing kept for users with no request in flight

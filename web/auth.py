@@ -158,11 +158,12 @@ def set_time_zone():
     """Count and show times on this device's time zone (form field `time_zone`, offered by static/time-zone.js
     when it differs from the account's); back to the same-site `next`."""
     zone = known_zone(request.form.get("time_zone"))
-    if zone is None:
-        abort(400, description=gettext("This time zone is not known."))
-    current_user.time_zone = zone
-    db.session.commit()
-    flash(gettext("Times are now shown in this device's time zone."), "success")
+    if zone is None:  # a zone newer than this server's, or none the browser could name
+        flash(gettext("This server does not know this device's time zone; times stay as they were."), "error")
+    else:
+        current_user.time_zone = zone
+        db.session.commit()
+        flash(gettext("Times are now shown in this device's time zone."), "success")
     return redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
 
 

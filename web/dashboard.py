@@ -349,7 +349,8 @@ def subject_history(subject: Subject) -> list[dict]:
     ).all()
     return [
         {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at),
-         "local_time": in_zone(d.analysis.created_at, zone).isoformat(), "media": d.analysis.media,
+         "local_time": in_zone(d.analysis.created_at, zone).replace(microsecond=0).isoformat(),
+         "media": d.analysis.media,
          "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
          **uncertainty_fields(d),
          **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
@@ -371,12 +372,11 @@ def export_subject(subject_id: int, fmt: str):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         columns = ("unsure", "uncertain", "uncertainty")
-        writer.writerow(["analysis_id", "created_at", "local_time", "media", "filename", "face", "top", *ALL_EMOTIONS,
-                         *columns])
+        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS, *columns,
+                         "local_time"])  # added last: scripts that read columns by position keep working
         for row in history:  # uncertain and uncertainty empty for pets and older analyses
-            writer.writerow([row["analysis_id"], row["created_at"], row["local_time"], row["media"], row["filename"],
-                             row["face"],
+            writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
                              row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
-                             *("" if row[name] is None else row[name] for name in columns)])
+                             *("" if row[name] is None else row[name] for name in columns), row["local_time"]])
         body, mimetype = buffer.getvalue(), "text/csv"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from functools import wraps
 
 from babel.dates import format_skeleton
@@ -211,9 +212,10 @@ def reason(text: str | None) -> str:
 
 
 def explanation_failures() -> dict[str, str]:
-    """A failed explanation's stored reasons (English, as the API gives them) in the reader's language, for the
-    page's script (static/explain.js)."""
-    return {text: reason(text) for text in FAILURE_REASONS}
+    """A failed explanation's stored reasons (English, as the API gives them: the fixed ones, and the time limit's
+    with this server's limit) in the reader's language, for the page's script (static/explain.js)."""
+    stopped = jobs.timed_out(current_app.config["JOBS_TIMEOUT_SECONDS"])
+    return {text: reason(text) for text in (*FAILURE_REASONS, stopped)}
 
 
 def _word(value: object) -> object:
@@ -253,10 +255,19 @@ def moment(value: datetime) -> str:
 
 
 def clock_name() -> str:
-    """The reader's time zone in words, whatever the season: "Eastern Time", "한국 시간" (the readings it names
-    fell in summer and winter alike); a zone of no region by its offset: "Coordinated Universal Time", "GMT-12:00"."""
-    zone = select_time_zone()
-    return format_time(utcnow(), "zzzz" if zone == "UTC" or zone.startswith("Etc/") else "vvvv")
+    """The reader's time zone in words, whatever the season: "Eastern Time", "한국 시간" (the readings it names fell
+    in summer and winter alike). A zone that keeps one offset all year is named by it ("Coordinated Universal Time",
+    "GMT-12:00"), and so is one CLDR has no generic name for: its fallback ("Unknown Region (GMT) Time", "world
+    (EST5EDT) Time") puts the zone's id in brackets."""
+    now = utcnow()
+    generic = format_time(now, "vvvv")
+    if _keeps_one_offset(ZoneInfo(select_time_zone()), now.year) or "(" in generic:
+        return format_time(now, "zzzz")
+    return generic
+
+
+def _keeps_one_offset(zone: ZoneInfo, year: int) -> bool:
+    return len({datetime(year, month, 1, tzinfo=zone).utcoffset() for month in (1, 4, 7, 10)}) == 1
 
 
 def day(value: date | datetime | str) -> str:
