@@ -13,7 +13,7 @@ from inference.classifiers import EmotionClassifier, gray_batch
 from inference.emotion_net import load_weights
 from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
-from training import ensemble, evaluate, train
+from training import ensemble, evaluate, expw, face_sets, train
 from training.augment import augment_batch, random_blur, random_resolution, random_tone
 from training.data import folder_and_count, load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
@@ -251,3 +251,33 @@ def test_aligned_training_crops_are_the_crops_the_app_reads(tmp_path, astronaut_
     shown = pipeline.analyze_bytes(astronaut_jpeg).detections[0].emotions
     read = pipeline.classifier.read(crop[None]).probabilities[0]
     assert np.allclose([shown[label] for label in pipeline.classifier.classes], read, atol=1e-5)
+
+
+def test_face_sets_cut_calib_into_fit_and_hold_by_identity(tmp_path, capsys):
+    for name, emotion in (("Ann_1.jpg", "happy"), ("Ann_2.jpg", "sad"), ("Bob_1.jpg", "happy"), ("Cy_1.jpg", "sad")):
+        (tmp_path / "film" / "calib" / emotion).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "film" / "calib" / emotion / name)
+    face_sets.main(["--halves", str(tmp_path / "film")])
+    halves = {path.relative_to(tmp_path / "film").as_posix() for path in (tmp_path / "film").glob("[fh]*/*/*")}
+    assert halves == {"fit/happy/Ann_1.jpg", "fit/sad/Ann_2.jpg", "hold/happy/Bob_1.jpg", "fit/sad/Cy_1.jpg"}
+    assert "film/fit: angry 0, disgust 0, fear 0, happy 1, sad 2" in capsys.readouterr().out
+
+
+def test_expw_is_laid_out_by_photo_without_near_copies_or_conflicting_labels(tmp_path, astronaut, capsys):
+    repo = tmp_path / "ExpW_dataset"
+    (repo / "Images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(astronaut).save(repo / "Images" / "a.jpg")
+    Image.fromarray(astronaut).save(repo / "Images" / "a_copy.jpg")  # the same face, labelled alike
+    Image.fromarray(astronaut[:, ::-1]).save(repo / "Images" / "b.jpg")  # labelled twice, differently
+    Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(repo / "Images" / "noise.jpg")
+    (repo / "label.lst").write_text("a.jpg 0 60 180 268 175 50.0 3\na_copy.jpg 0 60 180 268 175 50.0 3\n"
+                                    "b.jpg 0 60 244 332 175 50.0 4\nb.jpg 1 60 244 332 175 50.0 0\n"
+                                    "noise.jpg 0 50 50 150 150 9.0 6\nmissing.jpg 0 1 1 9 9 1.0 2\n")
+    expw.main(["--repo", str(repo), "--out", str(tmp_path / "expw")])
+    written = sorted(path.relative_to(tmp_path / "expw").as_posix() for path in (tmp_path / "expw").glob("*/*/*"))
+    assert sorted(path.split("/", 1)[1] for path in written) == ["happy/a_0.png", "neutral/noise_0.png"]
+    assert all(path.startswith(expw.split_of(path.split("/")[-1].rsplit("_", 1)[0] + ".jpg").value) for path in written)
+    with Image.open(next(tmp_path.glob("expw/*/happy/a_0.png"))) as face:
+        assert face.size == (176, 230)  # the 88 x 115 box with half of it on each side
+    assert "5 faces; dropped 2 near-copies with conflicting labels and 1 repeated copies" in capsys.readouterr().out

@@ -11,6 +11,12 @@ written as two sets:
 Each set gets `calib/` and `eval/` with one sub-folder per emotion (FER2013's names), split by
 identity (the name before the last "_"; sorted identities alternate between the two splits), so no
 person is in both. Dropped: "contempt" (no such class here) and photos listed twice with different labels.
+
+    python -m training.face_sets --halves DIR/film --halves DIR/news
+
+cuts each set's `calib/` in two the same way: `fit/` (training crops: training.aligned_faces) and `hold/` (the
+temperature and the "unsure" rule: training.calibrate_sources, training.uncertainty), as the model card's recipe
+uses them. ExpW, the third dev set, is laid out by training.expw.
 """
 
 from __future__ import annotations
@@ -39,6 +45,13 @@ class Split(str, Enum):
     EVAL = "eval"
 
 
+class Half(str, Enum):
+    """The two halves of a set's calib split, by identity."""
+
+    FIT = "fit"
+    HOLD = "hold"
+
+
 def identity(file_name: str) -> str:
     """The person in a file named Name_NNNN.jpg (the whole stem when there is no "_")."""
     return Path(file_name).stem.rsplit("_", 1)[0]
@@ -59,11 +72,26 @@ def muxspace_labels(repo: Path) -> dict[str, dict[str, str]]:
     return sets
 
 
-def identity_splits(images: list[str]) -> dict[str, Split]:
-    """Each image's split: sorted identities alternate between calib and eval."""
+def identity_splits(images: list[str], splits: tuple[Enum, Enum] = (Split.CALIB, Split.EVAL)) -> dict[str, Enum]:
+    """Each image's split: sorted identities alternate between the two (calib and eval, or fit and hold)."""
     people = sorted({identity(image) for image in images})
-    split_of_person = {person: (Split.CALIB, Split.EVAL)[index % 2] for index, person in enumerate(people)}
+    split_of_person = {person: splits[index % 2] for index, person in enumerate(people)}
     return {image: split_of_person[identity(image)] for image in images}
+
+
+def write_halves(set_folder: Path) -> Counter:
+    """Copy set_folder/calib/emotion/* into set_folder/fit/ and set_folder/hold/ by identity; counts per (half,
+    emotion)."""
+    photos = {path.name: path for path in sorted((set_folder / Split.CALIB.value).glob("*/*"))
+              if path.suffix.lower() in IMAGE_SUFFIXES}
+    counts: Counter = Counter()
+    for name, half in identity_splits(sorted(photos), (Half.FIT, Half.HOLD)).items():
+        emotion = photos[name].parent.name
+        folder = set_folder / half.value / emotion
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(photos[name], folder / name)
+        counts[half.value, emotion] += 1
+    return counts
 
 
 def write_set(repo: Path, labels: dict[str, str], out: Path) -> Counter:
@@ -142,14 +170,23 @@ def read_through_pipeline(pipeline: Pipeline, photos: list[tuple[Path, int]],
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--muxspace", type=Path, required=True, help="checkout of muxspace/facial_expressions")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--muxspace", type=Path, help="checkout of muxspace/facial_expressions (with --out)")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--halves", type=Path, action="append", default=[],
+                        help="a laid-out set whose calib/ is cut into fit/ and hold/ (repeatable)")
     args = parser.parse_args(argv)
-    for name, labels in muxspace_labels(args.muxspace).items():
-        counts = write_set(args.muxspace, labels, args.out / name)
-        for split in Split:
-            row = ", ".join(f"{emotion} {counts[split.value, emotion]}" for emotion in HUMAN_EMOTIONS)
-            print(f"{name}/{split.value}: {row}")
+    if bool(args.muxspace) != bool(args.out) or not (args.muxspace or args.halves):
+        parser.error("give --muxspace with --out, and/or --halves SET")
+    for name, labels in muxspace_labels(args.muxspace).items() if args.muxspace else ():
+        print_counts(name, write_set(args.muxspace, labels, args.out / name), Split)
+    for set_folder in args.halves:
+        print_counts(str(set_folder), write_halves(set_folder), Half)
+
+
+def print_counts(name: str, counts: Counter, parts: type[Enum]) -> None:
+    for part in parts:
+        row = ", ".join(f"{emotion} {counts[part.value, emotion]}" for emotion in HUMAN_EMOTIONS)
+        print(f"{name}/{part.value}: {row}")
 
 
 if __name__ == "__main__":
