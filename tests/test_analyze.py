@@ -134,3 +134,11 @@ def test_dashboard_counts_faces_per_emotion(app, client, alice, astronaut_jpeg, 
     assert re.search(rf'<tr><th scope="row">[^<]+</th>.*<td>{len(tops)}</td></tr>', page)
     assert f'emo-{top}"><title>' in page
     assert client.get("/dashboard?period=week").status_code == 200
+
+
+def test_each_face_says_where_it_is_on_the_photo_to_a_screen_reader(app, client, alice, two_faces):
+    """Without seeing the numbered boxes, "Face 1" and "Face 2" could not be told apart."""
+    page = client.get(upload(client, jpeg_bytes(two_faces), "pair.jpg").location).get_data(as_text=True)
+    places = re.findall(r'<span class="visually-hidden"> · (.*?)</span></h2>', page)
+    assert len(places) == 2 and places[0] != places[1] and all(place.startswith(("on the", "in the", "at the"))
+                                                                 for place in places)

@@ -104,7 +104,8 @@ def result(analysis_id: int):
     if analysis.media == Media.VIDEO:
         extra = video_extras(analysis, classified)
     else:
-        extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified}}
+        extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified},
+                 "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms,
@@ -112,6 +113,20 @@ def result(analysis_id: int):
                            found=found([d.kind for d in analysis.detections]), unsure_comment=UNSURE_COMMENT,
                            uncertain_comments={d.id: uncertain_comment(d) for d in classified if d.uncertain},
                            **extra)
+
+
+# Where a box is on a photo, by the thirds its centre falls in (rows top to bottom, columns left to right): what tells
+# "Face 2" from "Face 3" to someone who does not see the numbered boxes.
+PLACES = ((_l("at the top left"), _l("at the top"), _l("at the top right")),
+          (_l("on the left"), _l("in the middle"), _l("on the right")),
+          (_l("at the bottom left"), _l("at the bottom"), _l("at the bottom right")))
+
+
+def place_on_photo(detection: Detection, width: int, height: int) -> str:
+    """Where the detection's box is on a width x height photo, in words ("at the top left")."""
+    column = min(2, max(0, int(3 * (detection.x1 + detection.x2) / 2 / max(width, 1))))
+    row = min(2, max(0, int(3 * (detection.y1 + detection.y2) / 2 / max(height, 1))))
+    return str(PLACES[row][column])
 
 
 def uncertain_comment(detection: Detection) -> str:
