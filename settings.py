@@ -40,6 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_VIDEO_SECONDS", 120, "longest video, in seconds"),
     Setting("VIDEO_FPS", 4.0, "video frames analysed per second"),
     Setting("UPLOAD_LIMITS", "30 per minute;300 per day", "uploads per user (web and API together)"),
+    Setting("DECODE_LIMITS", "600 per minute;6000 per hour", "faces' crops and videos' frames a user may ask for "
+            "(each decodes the stored file again; a page shows up to 48 crops, and the video scrubber a few frames a "
+            "second)"),
     Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
                                        "about 300 MB); more uploads wait for a free slot"),
     Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 429"),

@@ -45,6 +45,23 @@ def test_uploads_are_limited_per_user_on_the_form_and_the_api_together(tmp_path)
     assert upload(bob, not_an_image).status_code == 415  # another user has their own allowance
 
 
+def test_crops_and_frames_are_limited_per_user_together(tmp_path, astronaut_jpeg):
+    """Each decodes the stored photo or video again: one account asking for them without end held the slots."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, DECODE_LIMITS="3 per minute")
+    make_user(app, "alice")
+    make_user(app, "bob")
+    alice, bob = app.test_client(), app.test_client()
+    login(alice, "alice")
+    login(bob, "bob")
+    crop = upload(alice, astronaut_jpeg).location + "/detections/1/crop.jpg"
+    assert [alice.get(crop).status_code for _ in range(3)] == [200, 200, 200]
+    refused = alice.get(crop)
+    assert refused.status_code == 429 and "Too many images" in refused.get_data(as_text=True)
+    assert alice.get(crop.rsplit("/detections", 1)[0]).status_code == 200  # the page itself is not counted
+    bob_crop = upload(bob, astronaut_jpeg).location + "/detections/1/crop.jpg"
+    assert bob.get(bob_crop).status_code == 200  # another user has their own allowance
+
+
 @contextmanager
 def slot_held_elsewhere(app, user_id: int | None = None) -> Iterator[None]:
     """While the block runs, another thread holds an analysis slot (for `user_id`), as a slow request would."""

@@ -57,15 +57,18 @@ MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "b
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
 
-def _uploader_key() -> str:
-    """Rate-limit key of an upload: the user (bearer token or session), wherever they send it from."""
+def _user_key() -> str:
+    """Rate-limit key of a user's request: the user (bearer token or session), wherever they send it from."""
     return f"uploader:{g.get('api_user', current_user).id}"
 
 
 # Every upload decodes a file: UPLOAD_LIMITS per user, the web form and the API counted together.
-upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_LIMITS"], "uploads", key_func=_uploader_key,
+upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_LIMITS"], "uploads", key_func=_user_key,
                                     methods=["POST"],
                                     error_message=N_("Too many uploads; wait a minute and try again."))
+# A face's crop and a video's frame decode the stored file again: DECODE_LIMITS per user, the two together.
+decode_limit = limiter.shared_limit(lambda: current_app.config["DECODE_LIMITS"], "decodes", key_func=_user_key,
+                                    error_message=N_("Too many images asked for; wait a minute and try again."))
 
 
 @bp.route("/")
@@ -335,6 +338,7 @@ def explanation_image(analysis_id: int, position: int, method: str):
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/crop.jpg")
 @session_or_token
+@decode_limit
 def detection_crop(analysis_id: int, position: int):
     """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
     analysis = viewable_analysis(g.api_user, analysis_id)
@@ -344,6 +348,7 @@ def detection_crop(analysis_id: int, position: int):
 
 @bp.route("/analyses/<int:analysis_id>/frame")
 @session_or_token
+@decode_limit
 def video_frame(analysis_id: int):
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
     analysis = viewable_analysis(g.api_user, analysis_id)
