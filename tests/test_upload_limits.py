@@ -26,13 +26,19 @@ def test_a_hostile_upload_raises_peak_memory_by_less_than_the_budget(name):
     assert result["growth_mb"] < BUDGET_MB, result
 
 
+def logged_in_clients(app, *names: str) -> list:
+    """A logged-in test client for each new user of these names."""
+    clients = []
+    for name in names:
+        make_user(app, name)
+        clients.append(app.test_client())
+        login(clients[-1], name)
+    return clients
+
+
 def test_uploads_are_limited_per_user_on_the_form_and_the_api_together(tmp_path):
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, UPLOAD_LIMITS="3 per minute")
-    make_user(app, "alice")
-    make_user(app, "bob")
-    alice, bob = app.test_client(), app.test_client()
-    login(alice, "alice")
-    login(bob, "bob")
+    alice, bob = logged_in_clients(app, "alice", "bob")
     not_an_image = b"<html>not an image</html>"
     assert [upload(alice, not_an_image).status_code for _ in range(2)] == [415, 415]
     api = {"X-CSRFToken": csrf_token(alice, "/analyze")}
@@ -48,11 +54,7 @@ def test_uploads_are_limited_per_user_on_the_form_and_the_api_together(tmp_path)
 def test_crops_and_frames_are_limited_per_user_together(tmp_path, astronaut_jpeg):
     """Each decodes the stored photo or video again: one account asking for them without end held the slots."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, DECODE_LIMITS="3 per minute")
-    make_user(app, "alice")
-    make_user(app, "bob")
-    alice, bob = app.test_client(), app.test_client()
-    login(alice, "alice")
-    login(bob, "bob")
+    alice, bob = logged_in_clients(app, "alice", "bob")
     crop = upload(alice, astronaut_jpeg).location + "/detections/1/crop.jpg"
     assert [alice.get(crop).status_code for _ in range(3)] == [200, 200, 200]
     refused = alice.get(crop)
