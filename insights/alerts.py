@@ -27,7 +27,8 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     were."""
     since = days_before(now, rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
-    in_window = [instant(since) < instant(moment) <= instant(now) for moment in history.times]
+    start, end = instant(since), instant(now)
+    in_window = [start < instant(moment) <= end for moment in history.times]
     window = [(moment, top) for moment, top, inside, unsure in zip(history.times, history.tops, in_window,
                                                                    history.flagged) if inside and not unsure]
     matching = [moment for moment, top in window if top == index]
