@@ -17,7 +17,7 @@ from models import ApiToken, User, normalize_username
 from services.clock import known_zone
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 from messages import N_
-from web.redirects import same_site_path
+from web.redirects import back_to_form_next, same_site_path
 
 bp = Blueprint("auth", __name__)
 
@@ -164,7 +164,7 @@ def set_time_zone():
         current_user.time_zone = zone
         db.session.commit()
         flash(gettext("Times are now shown in this device's time zone."), "success")
-    return redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
+    return back_to_form_next()
 
 
 @bp.route("/logout", methods=["POST"])

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from functools import wraps
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, request
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
 from flask_babel import Domain, lazy_pgettext, ngettext
 from flask_login import current_user
@@ -27,7 +27,7 @@ from messages import N_, Phrase
 from models import utcnow
 from services.clock import zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
-from web.redirects import same_site_path
+from web.redirects import back_to_form_next
 
 LOCALES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}  # each in its own language, as the switch shows it
@@ -153,7 +153,7 @@ def switch():
     if current_user.is_authenticated:
         current_user.locale = locale
         db.session.commit()
-    response = redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
+    response = back_to_form_next()
     response.set_cookie(COOKIE, locale, max_age=COOKIE_SECONDS, samesite="Lax", httponly=True,
                         secure=current_app.config["PRODUCTION"])
     return response

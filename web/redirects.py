@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import Response, redirect, request, url_for
+
 
 def same_site_path(target: str | None) -> str | None:
     """`target` if it is a path on this site ("/analyses/3#face-1"), else None: no scheme or host, no
@@ -14,3 +16,8 @@ def same_site_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def back_to_form_next() -> Response:
+    """A 303 to the same-site page the posted form's `next` names (the one it was sent from), else the start page."""
+    return redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
