@@ -160,16 +160,21 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "not a diagnosis" in page and "The data behind it" in page
     assert "in 8 of 8 appearances (100%)" in page
     too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
-    bad = client.post(f"/subjects/{rex}/alerts", data=too_much, follow_redirects=True)
-    assert "The alert was not added: More than (%): Give a number from 5 to 95.</" in bad.get_data(as_text=True)
-    both_bad = client.post(f"/subjects/{rex}/alerts", data=too_much | {"days": ""}, follow_redirects=True)
-    assert "Give a number from 5 to 95. Over the last (days): Fill this in.</" in both_bad.get_data(as_text=True)
-    not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"}, follow_redirects=True)
-    assert "More than (%): Not a valid integer value.</" in not_a_number.get_data(as_text=True)  # its first reason
+    bad = client.post(f"/subjects/{rex}/alerts", data=too_much)
+    page = bad.get_data(as_text=True)  # the page again, the reason beside its field, what was typed kept
+    assert bad.status_code == 422 and '<p class="field-error" id="percent-error" role="alert">Give a number from ' \
+        '5 to 95.</p>' in page and 'value="500"' in page and 'aria-invalid="true"' in page
+    assert "in 8 of 8 appearances (100%)" in page and page.count("field-error") == 1
+    both_bad = client.post(f"/subjects/{rex}/alerts", data=too_much | {"days": ""}).get_data(as_text=True)
+    assert 'id="percent-error"' in both_bad and '<p class="field-error" id="days-error" role="alert">Fill this ' \
+        'in.</p>' in both_bad
+    not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"})
+    assert 'id="percent-error" role="alert">Not a valid integer value.' in not_a_number.get_data(as_text=True)
     for field in ("percent", "days"):  # past a float's range: WTForms' range check raised OverflowError, a 500
-        huge = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50, field: "1" + "0" * 400},
-                           follow_redirects=True)
-        assert huge.status_code == 200 and "Not a valid integer value.</" in huge.get_data(as_text=True)
+        huge = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50, field: "1" + "0" * 400})
+        assert huge.status_code == 422 and "Not a valid integer value." in huge.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1  # none of those was added
     with app.app_context():
         rule_id = db.session.scalar(db.select(AlertRule.id))
     assert bob_client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": csrf_token(bob_client, "/dashboard")}

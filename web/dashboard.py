@@ -80,6 +80,11 @@ def index():
         period = "day"
     subject_id = request.args.get("subject", type=int)
     subject = owned_subject_or_404(subject_id) if subject_id else None
+    return dashboard_page(subject, period, alert_form(subject) if subject else None)
+
+
+def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleForm | None) -> str:
+    """The dashboard of everything or of one subject, its alert form as given (a refused one shows its errors)."""
     no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     found = db.session.execute(_detections_query(subject)).all()
     read = [row for row in found if row.top is not None]
@@ -117,7 +122,7 @@ def index():
         appearance_count=subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model else None,
         alerts=[(rule, result) for rule, result in alert_results([subject] if subject else current_user.subjects)
                 if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
-        alert_form=alert_form(subject) if subject else None,
+        alert_form=rule_form,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
         weekday_labels=weekday_labels(),
     )
@@ -159,10 +164,8 @@ def add_alert(subject_id: int):
     form = alert_form(subject)
     if form is None:
         abort(404)
-    if not form.validate_on_submit():
-        flash(gettext("The alert was not added: %(reasons)s", reasons=" ".join(  # each field's first reason
-            f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items())), "error")
-        return redirect(url_for("dashboard.index", subject=subject.id)), 303
+    if not form.validate_on_submit():  # the page again, each reason beside its field (focus.js goes there)
+        return dashboard_page(subject, "day", form), 422
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
     db.session.commit()
