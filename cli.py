@@ -57,7 +57,7 @@ def create_admin(username: str, password: str) -> None:
 @click.argument("username")
 @click.password_option(prompt="New password")
 def reset_password(username: str, password: str) -> None:
-    """Give USERNAME a new password, keeping their role; their sessions end."""
+    """Give USERNAME a new password, keeping their role; their sessions and API tokens end."""
     user = User.named(username)
     if user is None:
         raise click.ClickException(f"There is no user {username!r}.")

@@ -142,16 +142,24 @@ class User(UserMixin, db.Model):
     def _revoke_sessions_when_deactivated(self, _key: str, active: bool) -> bool:
         if not active:
             self.revoke_sessions()
+            self.revoke_tokens()
         return active
 
     def revoke_sessions(self) -> None:
         """Log the user out everywhere: every session and remember-me cookie carries the old token."""
         self.session_token = new_session_token()
 
+    def revoke_tokens(self) -> None:
+        """End every API bearer token of the user (a password change, a deactivation): the tokens of a password
+        that leaked go with it. Logging out leaves them: a script's token is not a browser's session."""
+        for token in self.tokens:
+            token.revoked = True
+
     def set_password(self, password: str) -> None:
-        """Set a new password; every existing session of the user ends."""
+        """Set a new password; every existing session and API token of the user ends."""
         self.password_hash = generate_password_hash(password)
         self.revoke_sessions()
+        self.revoke_tokens()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -47,7 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
                                        "about 300 MB); more uploads wait for a free slot"),
     Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 429"),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
-    Setting("LOGIN_LIMITS", "10 per minute", "log-in attempts per client address, and again per account name"),
+    Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name "
+            "(the log-in form, the API's token exchange and the password change counted together)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),
     Setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, "while the counters' storage (Redis) is unreachable, each "
             "process counts in its own memory, rather than every log-in and upload failing"),

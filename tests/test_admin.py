@@ -4,16 +4,17 @@ analysis deletes its files."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 import re
 
+import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
-from models import Analysis, Detection, Explanation, JobStatus, Media, Subject, User
+from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
 from tests.conftest import ROOT, csrf_token, login, make_user, upload, upload_files
 
 
@@ -79,9 +80,14 @@ def test_admin_can_deactivate_a_user(app, client, alice):
     login(admin, "root")
     page = admin.get("/admin/admin_users/").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    with app.app_context():
+        token, _ = ApiToken.issue(db.session.get(User, alice), timedelta(days=1))
+        db.session.add(token)
+        db.session.commit()
     admin.post("/admin/admin_users/action/", data={"action": "deactivate", "rowid": str(alice), "csrf_token": csrf})
     with app.app_context():
-        assert db.session.get(User, alice).active is False
+        user = db.session.get(User, alice)
+        assert user.active is False and [token.revoked for token in user.tokens] == [True]
     assert client.get("/analyze").status_code == 302
 
 
@@ -525,3 +531,21 @@ def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_th
     assert lists("equals", "2026-11-30 21:00:00")
     assert lists("greater than", "2026-11-30 20:59:00") and not lists("greater than", "2026-11-30 21:01:00")
     assert lists("between", "2026-11-30 20:00:00 to 2026-11-30 22:00:00")
+
+
+@pytest.mark.parametrize(("zone", "typed"), [("Asia/Seoul", "0001-01-01 00:00:00"),
+                                             ("Pacific/Honolulu", "9999-12-31 23:59:59"),
+                                             ("Asia/Seoul", "0001-01-01 00:00:00 to 0001-01-02 00:00:00")])
+def test_a_time_with_no_utc_equivalent_is_an_ignored_filter_not_a_500(app, zone, typed):
+    """East of UTC the calendar's first day, west of it the last, has no UTC time: pytz raised OverflowError."""
+    admin_id = make_user(app, "root", admin=True)
+    with app.app_context():
+        db.session.get(User, admin_id).time_zone = zone
+        db.session.commit()
+    admin = app.test_client()
+    login(admin, "root")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    created = filter_groups(admin.get("/admin/admin_analyses/").get_data(as_text=True))["Created"]
+    for flt in created:
+        response = admin.get(f"/admin/admin_analyses/?flt0_{flt['arg']}={typed}")
+        assert response.status_code == 200, (flt["operation"], response.status_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 from bench.server import free_port
@@ -104,6 +105,25 @@ def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
     assert login(elsewhere, "target").status_code == 429
     make_user(app, "other")
     assert login(elsewhere, "other").status_code == 302
+
+
+def test_the_log_in_form_and_the_token_exchange_share_one_limit_per_account(tmp_path):
+    """Each route had its own counter, so an account took twice LOGIN_LIMITS guesses a minute."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    make_user(app, "target")
+    attacker = app.test_client()
+    assert [login(attacker, "target", f"guess {n}").status_code for n in range(2)] == [401, 401]
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    basic = {"Authorization": "Basic " + base64.b64encode(b"target:guess").decode()}
+    assert [elsewhere.post("/api/v1/tokens", headers=basic).status_code for _ in range(2)] == [401, 429]
+
+
+def test_basic_credentials_werkzeug_cannot_decode_are_no_credentials(client):
+    """base64 with characters outside ASCII made Werkzeug raise ValueError: a 500, before any log-in."""
+    for header in ("Basic \u00e9", "Basic YTpi\u00ff"):
+        response = client.post("/api/v1/tokens", headers={"Authorization": header})
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Basic realm="moodlens"'
 
 
 def test_two_registrations_of_one_name_at_once_give_one_account_and_a_message(app, client, monkeypatch):

@@ -161,3 +161,13 @@ def test_json_posted_to_a_pages_form_is_no_data_not_a_500(app, client, alice, bo
     for path in ("/subjects", "/analyze", "/password", "/login"):
         response = client.post(path, data=body, content_type="application/json", headers={"X-CSRFToken": token})
         assert response.status_code < 500, (path, response.status_code)
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".com"])
+def test_a_host_header_werkzeug_refuses_is_a_plain_400_not_a_500(app, client, host):
+    """No URL can be built for such a host, and the error page builds URLs (its style sheet): a 500."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for path in ("/login", "/", "/dashboard"):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code == 400 and response.mimetype == "text/plain", path
+    assert client.get("/api/v1/analyses", headers={"Host": host}).get_json()["error"]

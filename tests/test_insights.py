@@ -389,3 +389,24 @@ def test_a_dog_that_leaves_a_video_and_comes_back_is_one_clip_of_its_patterns(ap
     analysis_id, seconds, changes, shares = clips[0]
     assert analysis_id == video_id and seconds == 4.0 and changes == 2
     assert dict(zip(DOG_EMOTIONS, shares.round(3))) == {"angry": 0, "happy": 0.25, "relaxed": 0, "sad": 0.75}
+
+
+def test_a_refused_alert_and_a_form_sent_after_log_out_come_back_to_the_dashboard_not_to_a_405(app, client, alice):
+    """The refused form is shown at its POST-only address: the header's language switch sent the browser back
+    there (a GET: 405), and so did the log-in page's `next` for a form posted after the session ended."""
+    rex = make_subject(app, alice, "Rex")
+    dashboard = f"/dashboard?subject={rex}"
+    token = csrf_token(client, dashboard)
+    refused = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 500, "days": 7,
+                                                           "csrf_token": token},
+                          headers={"Referer": f"http://localhost{dashboard}"})
+    assert refused.status_code == 422
+    assert f'name="next" value="/dashboard?subject={rex}"' in refused.get_data(as_text=True)
+    elsewhere = client.post(f"/subjects/{rex}/alerts", data={"percent": 500, "csrf_token": token},
+                            headers={"Referer": "https://example.com/dashboard"})
+    assert 'name="next" value="/"' in elsewhere.get_data(as_text=True)  # another site's page: the start page
+    client.post("/logout", data={"csrf_token": token})
+    sent_later = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 50, "days": 7,
+                                                              "csrf_token": token}, headers={"Referer": f"http://localhost{dashboard}"})
+    assert sent_later.status_code == 302 and sent_later.location == f"/login?next=/dashboard?subject%3D{rex}"
+    assert client.get(dashboard).location == f"/login?next=/dashboard?subject%3D{rex}"  # a GET: its own

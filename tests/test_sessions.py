@@ -134,8 +134,16 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(app,
     assert change_password(client, "correct horse", "brand new password", "other").status_code == 400
     assert logged_in(other_browser)
 
+    same = change_password(client, "correct horse", "correct horse")
+    assert same.status_code == 400 and "That is your current password; choose a new one." in same.get_data(
+        as_text=True) and ">New password</label>" in same.get_data(as_text=True)
+    token = client.post("/api/v1/tokens", headers=basic("alice", "correct horse")).get_json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/subjects", headers=bearer).status_code == 200
+
     response = change_password(client, "correct horse", "brand new password")
     assert response.status_code == 302
+    assert client.get("/api/v1/subjects", headers=bearer).status_code == 401  # a leaked password's tokens end too
     assert logged_in(client)  # this session goes on, and stays remembered with a new cookie
     assert logged_in(client_with(app, {"remember_token": cookies_of(client)["remember_token"]}))
     assert not logged_in(other_browser) and not logged_in(client_with(app, kept))
@@ -152,11 +160,13 @@ def test_password_change_is_for_logged_in_users_only(client):
 def test_reset_password_command_keeps_the_role_and_ends_sessions(app, client, admin):
     make_user(app, "alice", admin=admin)
     login(client, "alice")
+    assert client.post("/api/v1/tokens", headers=basic("alice")).status_code == 201
     result = app.test_cli_runner().invoke(args=["users", "reset-password", "Alice", "--password", "reset password"])
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = User.named("alice")
         assert user.is_admin is admin and user.check_password("reset password")
+        assert user.tokens and all(token.revoked for token in user.tokens)
     assert not logged_in(client)
 
 

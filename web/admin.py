@@ -210,9 +210,21 @@ class AdminForm(WebForm):
 class _OnReadersClock:
     """A date-time filter whose typed times are on the reader's clock, as the lists show times (stored: UTC)."""
 
+    def validate(self, value: str) -> bool:
+        """Flask-Admin ignores a filter whose value is not valid; a time clean() cannot convert is not."""
+        try:
+            return super().validate(value) and self.clean(value) is not None
+        except ValueError:
+            return False
+
     def clean(self, value: str):
+        """The typed time(s) in UTC; ValueError also for a time that has no UTC equivalent, at either end of the
+        calendar (pytz raises OverflowError there)."""
         typed = super().clean(value)
-        return [to_utc(moment) for moment in typed] if isinstance(typed, list) else to_utc(typed)
+        try:
+            return [to_utc(moment) for moment in typed] if isinstance(typed, list) else to_utc(typed)
+        except OverflowError as error:
+            raise ValueError(str(error)) from error
 
 
 class ClockFilters(FilterConverter):

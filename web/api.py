@@ -19,7 +19,7 @@ from services.clock import today_on, zone_of
 from services.documents import analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import upload_limit
-from web.auth import basic_auth_username, bearer_user, login_limits
+from web.auth import basic_auth_username, basic_credentials, bearer_user, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -53,7 +53,7 @@ def api_auth(view):
 @login_limits(basic_auth_username)
 def create_token():
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
-    credentials = request.authorization
+    credentials = basic_credentials()
     user = None
     if credentials and credentials.type == "basic" and credentials.username:
         user = User.authenticate(credentials.username, credentials.password or "")

@@ -11,15 +11,17 @@ from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import Authorization
 
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
 from services.clock import known_zone
 from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
 from messages import N_
-from web.redirects import back_to_form_next, same_site_path
+from web.redirects import back_to_form_next, page_path, same_site_path
 
 bp = Blueprint("auth", __name__)
+bp.add_app_template_global(page_path)  # the header's switches come back to the page they were on
 
 
 @login_manager.user_loader
@@ -64,6 +66,14 @@ def session_or_token(view):
     return wrapper
 
 
+@login_manager.unauthorized_handler
+def log_in_first():
+    """Flask-Login's redirect to the log-in page, its `next` the page the user was on (web.redirects.page_path):
+    a form posted after the session ended goes back to its page, not to its POST-only address (a 405)."""
+    flash(login_manager.localize_callback(login_manager.login_message), login_manager.login_message_category)
+    return redirect(url_for(login_manager.login_view, next=page_path()))
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after log-in."""
     return same_site_path(target) or url_for("analyze.upload")
@@ -104,8 +114,17 @@ def form_username() -> str:
     return request.form.get("username", "")
 
 
+def basic_credentials() -> Authorization | None:
+    """The request's HTTP Basic (or other) credentials; None when there are none or Werkzeug cannot decode them
+    (base64 with characters outside ASCII raises ValueError there)."""
+    try:
+        return request.authorization
+    except ValueError:
+        return None
+
+
 def basic_auth_username() -> str:
-    credentials = request.authorization
+    credentials = basic_credentials()
     return (credentials.username or "") if credentials is not None else ""
 
 
@@ -118,16 +137,17 @@ def _login_limit() -> str:
 
 
 def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
-    """Limit password attempts per client address and per account (LOGIN_LIMITS); `account_name` reads the
-    name from the part of the request that the view checks the password of."""
+    """Limit password attempts per client address and per account (LOGIN_LIMITS), every view that checks a
+    password counted together (the log-in form, the API's token exchange, the password change); `account_name`
+    reads the name from the part of the request that the view checks the password of."""
 
     def account_key() -> str:
         return "account:" + normalize_username(account_name())
 
-    per_address = limiter.limit(_login_limit, methods=["POST"],
-                                error_message=N_("Too many log-in attempts; wait a minute."))
-    per_account = limiter.limit(_login_limit, methods=["POST"], key_func=account_key,
-                                error_message=N_("Too many log-in attempts for this account; wait a minute."))
+    per_address = limiter.shared_limit(_login_limit, "passwords-per-address", methods=["POST"],
+                                       error_message=N_("Too many log-in attempts; wait a minute."))
+    per_account = limiter.shared_limit(_login_limit, "passwords-per-account", methods=["POST"], key_func=account_key,
+                                       error_message=N_("Too many log-in attempts for this account; wait a minute."))
     return lambda view: per_address(per_account(view))
 
 
@@ -192,10 +212,13 @@ def change_password():
         user = current_user._get_current_object()
         if not user.check_password(form.current_password.data):
             form.current_password.errors.append(gettext("That is not your current password."))
+        elif form.password.data == form.current_password.data:
+            form.password.errors.append(gettext("That is your current password; choose a new one."))
         else:
             user.set_password(form.password.data)
             db.session.commit()
             start_session(user, remember=_has_remember_cookie())
-            flash(gettext("Your password is changed; your other sessions are logged out."), "success")
+            flash(gettext("Your password is changed; your other sessions are logged out and your API tokens revoked."),
+                  "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask.globals import request_ctx
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
@@ -35,6 +36,8 @@ def error_response(description: str, status: int, error: HTTPException | None = 
     """The error as JSON for the API and bearer-token clients, else as the error page."""
     if request.path.startswith("/api/") or "api_token" in g:
         return jsonify(error=description), status
+    if request_ctx.url_adapter is None:  # a Host header Werkzeug refused: no URL can be built, so no page
+        return Response(f"{status} {description}", status, mimetype="text/plain")
     return render_template("error.html", error=error or _described(status, description)), status
 
 

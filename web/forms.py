@@ -90,6 +90,10 @@ class PasswordChangeForm(NewPasswordForm):
     current_password = PasswordField(_l("Current password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     submit = SubmitField(_l("Change password"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.password.label.text = _l("New password")  # beside "Current password"
+
 
 class UploadForm(WebForm):
     file = FileField(_l("Photo or video"), validators=[FileRequired(_l("Choose a photo or a video to analyse."))])

@@ -21,3 +21,18 @@ def same_site_path(target: str | None) -> str | None:
 def back_to_form_next() -> Response:
     """A 303 to the same-site page the posted form's `next` names (the one it was sent from), else the start page."""
     return redirect(same_site_path(request.form.get("next")) or url_for("analyze.index"), code=303)
+
+
+def page_path() -> str:
+    """The same-site path of the page the browser shows, for the forms that come back to it (the language and
+    time-zone switches) and for the log-in page's `next`: a GET's own; for a posted form (a refused one shown
+    again, or one sent after the session ended), the page it was sent from, since the form's address answers only
+    POST; else the start page."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    sent_from = urlsplit(request.referrer or "")
+    if sent_from.netloc == request.host:
+        path = same_site_path(sent_from.path + (f"?{sent_from.query}" if sent_from.query else ""))
+        if path:
+            return path
+    return url_for("analyze.index")
