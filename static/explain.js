@@ -6,8 +6,8 @@
 // The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
 // API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
 // "reasons", English to translated; a refused request by its HTTP status: a stale page (400, its CSRF token no
-// longer holds) asks for a reload, and for a user logged out meanwhile (401) the page reloads: the log-in page
-// says why and brings them back here).
+// longer holds) asks for a reload, an analysis deleted meanwhile (404) is said to be gone, and for a user logged
+// out meanwhile (401) the page reloads: the log-in page says why and brings them back here).
 (function () {
   "use strict";
   function fill(text, values) {
@@ -54,6 +54,7 @@
       }
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
         state.textContent = result.refused === 400 ? words.stale
+          : result.refused === 404 ? words.gone
           : result.refused ? fill(words.refused, { status: result.refused })
           : words.reasons[result.error] || words.interrupted;
         bar.hidden = true;

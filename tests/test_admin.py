@@ -445,6 +445,9 @@ def test_an_admin_cannot_lock_themself_out(app, alice):
     done = admin.post("/admin/admin_users/action/", follow_redirects=True,
                       data={"action": "deactivate", "rowid": [str(root), str(root), str(alice)], "csrf_token": csrf})
     assert refusal in done.get_data(as_text=True) and "1 user deactivated" in done.get_data(as_text=True)
+    alone = admin.post("/admin/admin_users/action/", follow_redirects=True,
+                       data={"action": "deactivate", "rowid": [str(root)], "csrf_token": csrf}).get_data(as_text=True)
+    assert refusal in alone and "0 users deactivated" not in alone  # not a refusal and a success at once
     csrf = csrf_token(admin, f"/admin/admin_users/edit/?id={root}")
     for kept in ({"active": "y"}, {"is_admin": "y"}):  # the other box unticked
         refused = admin.post(f"/admin/admin_users/edit/?id={root}", follow_redirects=True,

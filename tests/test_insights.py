@@ -120,7 +120,7 @@ def make_subject(app, user_id: int, name: str, kind: str = "dog") -> int:
 def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, bob_client):
     rex = make_subject(app, alice, "Rex")
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    assert "Needs at least 3 analyses (0 so far)" in page
+    assert "Needs at least 3 confident readings (0 so far)" in page
     add_history(app, alice, rex, shifted(np.random.default_rng(9), 60, 0.35).vectors)
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert "What Rex's history shows" in page and "over 29 appearances" in page  # 31 draws are below 50%
@@ -169,10 +169,14 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert 'id="percent-error"' in both_bad and '<p class="field-error" id="days-error" role="alert">Fill this ' \
         'in.</p>' in both_bad
     not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"})
-    assert 'id="percent-error" role="alert">Not a valid integer value.' in not_a_number.get_data(as_text=True)
+    assert 'id="percent-error" role="alert">Type a whole number.</p>' in not_a_number.get_data(as_text=True)
     for field in ("percent", "days"):  # past a float's range: WTForms' range check raised OverflowError, a 500
         huge = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50, field: "1" + "0" * 400})
-        assert huge.status_code == 422 and "Not a valid integer value." in huge.get_data(as_text=True)
+        assert huge.status_code == 422 and f'id="{field}-error" role="alert">Type a whole number.</p>' in \
+            huge.get_data(as_text=True)
+    again = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50})
+    assert again.status_code == 422 and 'id="emotion-error" role="alert">Rex has this alert already.</p>' in \
+        again.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1  # none of those was added
     with app.app_context():

@@ -128,6 +128,7 @@ def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, as
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert "Saved: Face 1 now counts in Mia&#39;s history." in page  # the face she was added from is Mia now
     assert re.search(r'<option selected value="\d+">Mia \(person\)</option>', page)
+    assert 'class="hint">Add a person or pet</a>' in page  # with Mia named, another face can still be someone new
     # a dog is not made a person, and nobody's face but one's own is touched
     client.post("/subjects", data={"name": "Rex", "kind": "dog", "next": back, "face": face, "csrf_token": token})
     bob = make_user(app, "bob")
@@ -246,15 +247,15 @@ def test_a_dog_owners_dashboard_lists_the_dog_labels_in_the_dog_models_order(app
     assert shown == list(DOG_EMOTIONS)  # angry, happy, relaxed, sad: as on the dog's result and its dashboard
 
 
-def test_comparisons_say_how_many_analyses_each_subject_has_and_who_was_left_out(app, client, alice):
+def test_comparisons_say_how_many_confident_readings_each_subject_has_and_who_was_left_out(app, client, alice):
     rex, bo, kit = (subject_of(app, alice, name, "dog") for name in ("Rex", "Bo", "Kit"))
     appearances(app, alice, rex, "dog", "happy", 5, utcnow() - timedelta(days=10))
     appearances(app, alice, bo, "dog", "sad", 4, utcnow() - timedelta(days=10))
     appearances(app, alice, kit, "dog", "angry", 1, utcnow() - timedelta(days=10))
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     page = " ".join(page.split())
-    assert "Less sad than your other dogs (2% against 94% on average for Bo (4 analyses))" in page
-    assert "Not compared: Kit (1 analysis): fewer than 3 analyses." in page
+    assert "Less sad than your other dogs (2% against 94% on average for Bo (4 confident readings))" in page
+    assert "Not compared: Kit (1 confident reading): fewer than 3 confident readings." in page
 
 
 def unsure_dog_reading(app) -> tuple[int, int]:

@@ -331,7 +331,8 @@ class UserAdmin(AdminOnly, ModelView):
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
         numbers = [number for number in map(row_id, ids) if number]
-        if False in values.values() and current_user.id in numbers:  # an action that takes a right away
+        own_account = False in values.values() and current_user.id in numbers  # an action that takes a right away
+        if own_account:
             numbers = [number for number in numbers if number != current_user.id]
             flash(str(OWN_ACCOUNT), "error")
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
@@ -339,14 +340,16 @@ class UserAdmin(AdminOnly, ModelView):
             for name, value in values.items():
                 setattr(user, name, value)
         db.session.commit()
-        flash(done(len(users)), "success")
+        if users or not own_account:  # "0 users deactivated" would contradict the refusal above
+            flash(done(len(users)), "success")
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids):
         self._set_flag(ids, lambda count: ngettext("%(num)d user activated.", "%(num)d users activated.", count),
                        active=True)
 
-    @action("deactivate", _l("Deactivate (logs them out at once)"))
+    @action("deactivate", _l("Deactivate (logs them out at once)"),
+            _l("Deactivate the chosen users? They are logged out at once, and their API tokens stop working."))
     def action_deactivate(self, ids):
         self._set_flag(ids, lambda count: ngettext("%(num)d user deactivated and logged out.",
                                                    "%(num)d users deactivated and logged out.", count), active=False)

@@ -164,7 +164,9 @@ def add_alert(subject_id: int):
     form = alert_form(subject)
     if form is None:
         abort(404)
-    if not form.validate_on_submit():  # the page again, each reason beside its field (focus.js goes there)
+    if form.validate_on_submit() and _same_rule(subject, form):
+        form.emotion.errors.append(gettext("%(name)s has this alert already.", name=subject.name))
+    if form.errors:  # the page again, each reason beside its field (focus.js goes there)
         return dashboard_page(subject, "day", form), 422
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
@@ -175,6 +177,12 @@ def add_alert(subject_id: int):
                    "of appearances over %(days)d days.", form.days.data, name=subject.name,
                    adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data), "success")
     return redirect(url_for("dashboard.index", subject=subject.id))
+
+
+def _same_rule(subject: Subject, form: AlertRuleForm) -> bool:
+    """Whether the subject has the rule the form asks for already (a second would show every notice twice)."""
+    return any((rule.emotion, rule.share, rule.days) == (form.emotion.data, form.percent.data / 100, form.days.data)
+               for rule in subject.alert_rules)
 
 
 @bp.route("/alerts/<int:rule_id>/delete", methods=["GET", "POST"])

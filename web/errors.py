@@ -59,9 +59,18 @@ def too_large_reason() -> str:
                   kb=f"{current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,}")
 
 
+# Werkzeug's words for these statuses speak of URLs and spelling; these say what happened in the app's terms.
+PLAIN_WORDS = {
+    404: N_("Nothing is here: the address is wrong, or what was here has been deleted (perhaps in another tab)."),
+    405: N_("This address only takes a form sent from its page: go back to that page and send the form again."),
+}
+
+
 def _http_error(error: HTTPException):
     if isinstance(error, RequestEntityTooLarge):
         error.description = too_large_reason()
+    elif error.code in PLAIN_WORDS:
+        error.description = Phrase(PLAIN_WORDS[error.code])
     return error_response(error.description, error.code, error)
 
 
@@ -79,8 +88,7 @@ def _stale_form(error: CSRFError):
 
 
 def _not_found(error: NotFound):
-    page = HTTPNotFound()
-    return error_response(page.description, page.code, page)
+    return _http_error(HTTPNotFound())
 
 
 def _media_error(error: MediaError):
@@ -112,9 +120,6 @@ ERROR_WORDS = (
     N_("Request Entity Too Large"), N_("Unsupported Media Type"), N_("Too Many Requests"),
     N_("Internal Server Error"), N_("Insufficient Storage"), N_("Conflict"),
     N_("The browser (or proxy) sent a request that this server could not understand."),
-    N_("The requested URL was not found on the server. If you entered the URL manually please check your spelling "
-       "and try again."),
-    N_("The method is not allowed for the requested URL."),
     N_("The server could not verify that you are authorized to access the URL requested. You either supplied the "
        "wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials "
        "required."),

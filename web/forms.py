@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      SubmitField)
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
 
 from models import SubjectKind
 
@@ -17,18 +17,30 @@ IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
 
 
 LARGEST_INTEGER = 2**63 - 1  # the database's BIGINT
-NOT_AN_INTEGER = "Not a valid integer value."  # IntegerField's own message, in WTForms' translations
+NOT_A_WHOLE_NUMBER = _l("Type a whole number.")
 
 
 class WholeNumberField(IntegerField):
-    """An integer field that refuses a number past the database's range as not a number: WTForms' NumberRange
-    turns the value into a float to compare it, which raises OverflowError (a 500) from about 10**309 on."""
+    """An integer field that says, in the app's words, when what was typed is not a whole number, and says only
+    that (its range check would add a second reason). A number past the database's range is not one either:
+    WTForms' NumberRange turns the value into a float to compare it, which raises OverflowError (a 500) from about
+    10**309 on."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        super().process_formdata(valuelist)
+        if valuelist and not valuelist[0]:  # nothing typed: InputRequired (or Optional) says what that means
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(NOT_A_WHOLE_NUMBER) from error
         if self.data is not None and abs(self.data) > LARGEST_INTEGER:
             self.data = None
-            raise ValueError(self.gettext(NOT_AN_INTEGER))
+            raise ValueError(NOT_A_WHOLE_NUMBER)
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors:
+            raise StopValidation()
 
 
 SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is submitted by these

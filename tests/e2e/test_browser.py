@@ -93,7 +93,7 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.select_option("#subject", label="Mia (person)")
     page.click("form.subject-filter button")
     expect(page.locator("#insights-title")).to_have_text("What Mia's history shows")
-    expect(page.locator("text=Needs at least 3 analyses (1 so far)")).to_be_visible()
+    expect(page.locator("text=Needs at least 3 confident readings (1 so far)")).to_be_visible()
     page.select_option("form.alert-form select", "fear")
     page.click("text=Add alert")
     expect(page.locator(".flash-success")).to_contain_text("Alert added")
