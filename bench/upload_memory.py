@@ -75,6 +75,24 @@ def mjpeg_avi(side: int = 12000) -> bytes:
         return path.read_bytes()
 
 
+def ordinary_4k_video() -> bytes:
+    """Four seconds of 3840x2160 8-bit MPEG-4 at 30 fps, a face in one corner (about 10 MB, within every limit;
+    +418 MB to analyse when its sampled frames went through eight at a time, +112 MB two at a time)."""
+    import cv2
+    from skimage import data
+
+    side_by_side = cv2.resize(data.astronaut()[..., ::-1], (1280, 1080))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "4k.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (3840, 2160))
+        for index in range(120):
+            frame = np.full((2160, 3840, 3), 90 + index % 50, np.uint8)
+            frame[:1080, :1280] = side_by_side
+            writer.write(frame)
+        writer.release()
+        return path.read_bytes()
+
+
 def hevc_10_bit_4k() -> bytes:
     """Four 3840x2160 frames of 10-bit HEVC, as a phone's HDR video (6 KB, tests/data; an ordinary 2 s clip of this
     kind cost +483 MB to analyse before such videos got half the pixel limit)."""
@@ -99,6 +117,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
     "H.264 MP4, a 16000px frame": (h264_later_frame, "later.mp4"),
     "10-bit HEVC 3840x2160": (hevc_10_bit_4k, "hdr.mp4"),
+    "ordinary 4K video, 4 s": (ordinary_4k_video, "4k.mp4"),
 }
 
 

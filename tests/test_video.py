@@ -603,3 +603,17 @@ def test_a_truncated_video_lasts_as_long_as_its_frames():
     assert video.decoded_duration(120.0, 119.75, 4.0) == 120.0  # the last sample falls short of the end by a step
     assert video.decoded_duration(120.0, 113.5, 4.0) == 113.5  # the frames stop well before: the file was cut
     assert video.decoded_duration(10.0, 10.4, 4.0) == 10.4  # a header that under-reports
+
+
+def test_frames_larger_than_1080p_go_through_in_smaller_batches(two_face_video, monkeypatch):
+    """Eight 4K frames at once cost about 340 MB; a batch holds at most `batch_pixels` pixels (one frame at least)."""
+    sizes: list[int] = []
+    process = VideoAnalyzer._process
+    monkeypatch.setattr(VideoAnalyzer, "_process", lambda self, batch, *args: sizes.append(len(batch)) or
+                        process(self, batch, *args))
+    info = probe_video(two_face_video, 120.0)
+    frame_pixels = info.width * info.height
+    for budget, size in ((frame_pixels * 3, 3), (frame_pixels // 2, 1), (frame_pixels * 100, 8)):
+        sizes.clear()
+        VideoAnalyzer(get_pipeline(), batch_pixels=budget).analyze(two_face_video)
+        assert max(sizes) == size and sum(sizes) == 12  # 3 s sampled at 4 frames a second
