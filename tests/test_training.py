@@ -13,7 +13,7 @@ from inference.classifiers import EmotionClassifier, gray_batch
 from inference.emotion_net import load_weights
 from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
-from training import ensemble, evaluate, expw, face_sets, train
+from training import device_pack, ensemble, evaluate, expw, face_sets, train
 from training.augment import augment_batch, random_blur, random_resolution, random_tone
 from training.data import folder_and_count, load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
@@ -118,6 +118,36 @@ def test_extra_crops_train_beside_the_data_set_as_often_as_asked(tmp_path, capsy
     _, labels = train.with_extra((np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64)),
                                  [f"{tmp_path / 'extra'}:2"], HUMAN_EMOTIONS, balance=True)
     assert np.bincount(labels).tolist() == [2 * 15] + [2 * 4] * 6  # sqrt(15) = 3.9 times as often, each
+
+
+def test_data_packed_in_parts_for_the_gpu_machine_unpack_to_what_training_reads(tmp_path, capsys):
+    """training.device_pack: FER2013 and the extra crops in parts small enough for one device call each; unpacked
+    (on the GPU machine), load_split finds FER2013 without its image files and the crops come back as written."""
+    fake_split(tmp_path / "fer" / "train", 6, seed=1)
+    fake_split(tmp_path / "fer" / "val", 2, seed=2)
+    fake_split(tmp_path / "crops", 1, seed=3)
+    device_pack.main(["pack", "--data", str(tmp_path / "fer"), "--extra", f"{tmp_path / 'crops'}:3",
+                      "--out", str(tmp_path / "gpu"), "--part-mib", "0.005"])
+    parts = sorted((tmp_path / "gpu").glob("part-*"))
+    pieces = list((tmp_path / "gpu").rglob("data.xz.*"))
+    assert len(parts) == len(pieces) > 1 and all(piece.stat().st_size <= 0.005 * 2**20 for piece in pieces)
+    there = tmp_path / "there" / "fer2013"  # a --data path with no files, as on the device
+    specs = device_pack.unpack(tmp_path / "gpu", there, tmp_path / "cache")
+    for split in ("train", "val"):
+        for packed, original in zip(load_split(there / split, HUMAN_EMOTIONS, cache_dir=tmp_path / "cache"),
+                                    load_split(tmp_path / "fer" / split, HUMAN_EMOTIONS)):
+            np.testing.assert_array_equal(packed, original)
+    folder, repeat = folder_and_count(specs[0], 1)
+    assert len(specs) == 1 and repeat == 3
+    for packed, original in zip(load_split(folder, HUMAN_EMOTIONS), load_split(tmp_path / "crops", HUMAN_EMOTIONS)):
+        np.testing.assert_array_equal(packed, original)
+    last = tmp_path / "gpu" / f"part-{len(parts)}" / f"data.xz.{len(parts)}"
+    last.write_bytes(b"not the part")
+    with pytest.raises(SystemExit, match="pack again"):
+        device_pack.unpack(tmp_path / "gpu", there, tmp_path / "cache")
+    last.unlink()  # a part that has not travelled yet
+    with pytest.raises(SystemExit, match="parts missing"):
+        device_pack.unpack(tmp_path / "gpu", there, tmp_path / "cache")
 
 
 def test_fitting_the_schedule_to_a_time_budget_trains_exactly_like_the_epochs_it_chose(tmp_path, capsys):

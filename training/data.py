@@ -57,10 +57,18 @@ def load_split(
         with np.load(cache) as stored:
             return stored["images"], stored["labels"]
     images, labels = _decode_folder(folder, classes, size)
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, images=images, labels=labels)
+    if cache_dir:
+        store_split(folder, size, cache_dir, images, labels)
     return images, labels
+
+
+def store_split(folder: str | Path, size: int, cache_dir: str | Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Put a split's arrays where load_split(folder, ..., size, cache_dir) finds them, whether or not the folder
+    exists (training.device_pack unpacks FER2013 this way on a GPU machine that has no image files)."""
+    cache = _cache_file(Path(folder), size, Path(cache_dir))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, images=images, labels=labels)
+    return cache
 
 
 def folder_and_count(spec: str, default: int) -> tuple[str, int]:
