@@ -193,7 +193,7 @@ def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout:
 
     size, grid, columns = FIGURE_SIZES[layout]
     figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
-    labels = list(report["mix"])
+    labels = sorted(report["mix"], key=report["mix"].get)  # the largest on top, as the page's table lists them
     values = [report["mix"][label] for label in labels]
     names = [words.emotions.get(label, label) for label in labels]
     mix_axes.barh(names, values,

@@ -96,7 +96,9 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     everyone = client.get("/dashboard").get_data(as_text=True)
     assert "4 faces in 2 analyses" in everyone
 
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{eileen}/export.csv").get_data(as_text=True))))
+    exported_csv = client.get(f"/subjects/{eileen}/export.csv")
+    assert exported_csv.headers["Content-Disposition"] == "attachment; filename=moodlens-Eileen-history.csv"
+    rows = list(csv.DictReader(io.StringIO(exported_csv.get_data(as_text=True))))
     assert [row["media"] for row in rows] == ["image", "video"]
     assert abs(sum(float(rows[0][label]) for label in ("angry", "disgust", "fear", "happy", "sad", "surprise",
                                                         "neutral")) - 1) < 1e-3

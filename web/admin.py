@@ -68,6 +68,7 @@ FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
+NOT_RATED = _l("not rated (no such rule for pets, or read before the rule)")
 OWN_ACCOUNT = _l("You cannot deactivate, demote or delete your own account: another administrator, or the command "
                  "line, can.")
 
@@ -116,7 +117,19 @@ def _score(view, context, model: Detection, name) -> str:
 
 
 def _chance(view, context, model: Detection, name) -> str:
-    return "" if model.uncertainty is None else percent(model.uncertainty)
+    return str(NOT_RATED) if model.uncertainty is None else percent(model.uncertainty)
+
+
+def _unsure(view, context, model: Detection, name) -> str:
+    """Whether the user's page calls the reading unsure: flagged by the rule, or weak (pets have no rule)."""
+    return "" if model.top is None else _yes_no(view, model.unsure, name)
+
+
+def _detection_top(view, context, model: Detection, name) -> str:
+    """The top emotion as the user's page words it: "perhaps happy" for an unsure reading."""
+    if model.top and model.unsure:
+        return gettext("perhaps %(emotion)s", emotion=emotion(model.top))
+    return _stored(view, context, model, name)
 
 
 def _subject(view, context, model: Detection, name) -> str:
@@ -423,9 +436,9 @@ class DetectionAdmin(AdminOnly, ModelView):
     can_view_details = True
     column_list = ("id", "analysis", "position", "kind", "top", "score", "x1", "y1", "x2", "y2")
     column_filters = ("top", "kind")
-    column_formatters = {"top": _stored, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
-                         "uncertainty": _chance, "subject": _subject, "summary": _summary, "timeline": _timeline,
-                         "transitions": _changes}
+    column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
+                         "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
+                         "timeline": _timeline, "transitions": _changes}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
@@ -374,7 +375,8 @@ def subject_history(subject: Subject) -> list[dict]:
 def export_subject(subject_id: int, fmt: str):
     subject = owned_subject_or_404(subject_id)
     history = subject_history(subject)
-    filename = f"moodlens-{subject.id}-history.{fmt}"
+    name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept
+    filename = f"moodlens-{name_part}-history.{fmt}"
     if fmt == "json":
         body = json.dumps({"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
                            "time_zone": zone_of(subject.user).key, "history": history}, indent=2)
@@ -390,4 +392,5 @@ def export_subject(subject_id: int, fmt: str):
                              row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
                              *("" if row[name] is None else row[name] for name in columns), row["local_time"]])
         body, mimetype = buffer.getvalue(), "text/csv"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    # named after the subject (send_file writes a name outside ASCII, "모모", as RFC 6266 asks, with a fallback)
+    return send_file(io.BytesIO(body.encode()), mimetype, as_attachment=True, download_name=filename, max_age=0)
