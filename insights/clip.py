@@ -50,6 +50,13 @@ class ClipStory:
     def last(self) -> str:
         return self.stretches[-1].emotion
 
+    @property
+    def changes(self) -> list[dict]:
+        """Where one stretch gives way to the next, as {"t", "from", "to"}: the changes the sentence tells, flickers
+        merged (the track's raw `transitions`, frame by frame, can list a flicker the sentence leaves out)."""
+        return [{"t": after.start, "from": before.emotion, "to": after.emotion}
+                for before, after in zip(self.stretches, self.stretches[1:])]
+
 
 def _top(emotions: dict[str, float]) -> str:
     return max(emotions, key=emotions.__getitem__)

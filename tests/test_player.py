@@ -53,6 +53,7 @@ def test_happy_then_sad_is_told_as_such_not_as_unsure():
 def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share():
     flicker = timeline([("happy", 0.9)] * 10 + [("sad", 0.6)] * 2 + [("happy", 0.9)] * 10 + [("sad", 0.9)] * 18)
     assert [s.emotion for s in stretches(flicker)] == ["happy", "sad"]
+    assert clip_story(flicker, shares(flicker)).changes == [{"t": 5.5, "from": "happy", "to": "sad"}]  # as told
     three = timeline([("happy", 0.9)] * 10 + [("neutral", 0.9)] * 10 + [("sad", 0.9)] * 20)
     assert clip_story(three, shares(three)).text == "happy, then neutral from 2.5 s, then sad from 5.0 s"
     alternating = timeline(([("happy", 0.9)] * 6 + [("sad", 0.9)] * 6) * 4)
@@ -62,12 +63,12 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
 
 
 def test_one_stretch_with_a_merged_flicker_is_mostly_not_throughout():
-    """A short last change is merged into the stretch, but the page still lists it under "Changes" and in the
-    share of time: the headline must not say "throughout"."""
+    """A short last change is merged into the stretch, but it counts in the share of time: the headline must not
+    say "throughout" (and the page's "Changes" says other emotions came up only briefly)."""
     points = timeline([("happy", 0.5)] * 13 + [("sad", 0.4)] * 3)
     story = clip_story(points, shares(points))
     assert [s.emotion for s in story.stretches] == ["happy"]
-    assert story.text == "mostly happy (81% of the time)"
+    assert story.text == "mostly happy (81% of the time)" and story.changes == []
 
 
 def test_a_track_the_model_was_unsure_about_says_so():
