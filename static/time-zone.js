@@ -21,6 +21,20 @@
     } catch (error) { return null; }
   }
 
+  // The zone in words, as the page names the account's ("Eastern Time", "한국 시간"), with its city: "Eastern Time
+  // (New York)"; the id's city alone where this browser has no name for it.
+  function inWords(name) {
+    var city = name.split("/").pop().replace(/_/g, " ");
+    try {
+      var parts = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+        { timeZone: name, timeZoneName: "longGeneric" }).formatToParts(new Date());
+      for (var index = 0; index < parts.length; index += 1) {
+        if (parts[index].type === "timeZoneName") { return parts[index].value + " (" + city + ")"; }
+      }
+    } catch (error) { /* an old browser: the city alone */ }
+    return city;
+  }
+
   var offer = document.querySelector("form.zone-switch");
   if (!offer) { return; }
   var kept = "moodlens_zone_kept=" + encodeURIComponent(zone);
@@ -28,7 +42,7 @@
   var accountOffsets = offsets(accountZone);
   var same = accountZone === zone || (accountOffsets !== null && accountOffsets === offsets(zone));
   if (same || document.cookie.split("; ").indexOf(kept) >= 0) { return; }
-  offer.querySelector(".device-zone").textContent = zone.replace(/_/g, " ");
+  offer.querySelector(".device-zone").textContent = inWords(zone);
   offer.querySelector("[data-keep]").addEventListener("click", function () {
     document.cookie = kept + "; path=/; SameSite=Lax";
     offer.hidden = true;
