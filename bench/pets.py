@@ -2,7 +2,7 @@
 
     python -m bench.pets --data DIR [--exclude DIR] [--species-photos DIR] [--animal-free DIR --limit N]
                          [--shrink 200] [--ssd-only] [--head-weights FILE]
-                         [--species-probe FILE]
+                         [--species-probe FILE] [--faces [--keep-pet-faces]]
 
 DIR is an Oxford-IIIT Pet sample laid out as sample_images/{cats,dogs}/*.jpg with the head
 boxes in sample_annotations/csv/bboxes.csv (one labelled pet per photo; for example the
@@ -22,7 +22,10 @@ check of inference/pet_species.py (--ssd-only: the SSD alone). --shrink N first 
 N px on its longer side (small uploads). --head-weights FILE: another head-box regressor (`python -m
 training.pet_heads --first-set-out FILE` writes one that never saw the 370-photo sample, whose head boxes
 the shipped one was trained on). --species-probe FILE: another dog-or-cat probe (`python -m
-training.pet_species --out FILE`), to measure it before it ships.
+training.pet_species --out FILE`), to measure it before it ships. --faces: the human faces the whole app
+(`Pipeline.detect_photo`) reports on --data's pet photos, by photo (MTCNN fires on some pets' faces and fur; a
+person in the photo is a real face); --keep-pet-faces: the same without the check that drops a pet's own face
+(`PetCropModel.without_pet_faces`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.detectors import Detection, SSDPetDetector
+from inference.labels import DetectionKind
+from inference.pipeline import Pipeline
 from inference.pet_species import PetCropModel
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.tracking import covered_fraction
@@ -116,6 +121,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ssd-only", action="store_true", help="without the species check")
     parser.add_argument("--head-weights", type=Path, default=PET_HEAD_WEIGHTS, help="the head-box regressor")
     parser.add_argument("--species-probe", type=Path, default=PET_SPECIES_WEIGHTS, help="the dog-or-cat probe")
+    parser.add_argument("--faces", action="store_true", help="the faces the app reports on --data's photos")
+    parser.add_argument("--keep-pet-faces", action="store_true", help="--faces without the pet-face check")
     return parser.parse_args()
 
 
@@ -165,6 +172,21 @@ def measure_species(detector: PetFinder, folder: Path, shrink: int) -> None:
               f"{' (' + ', '.join(confused) + ')' if confused else ''}, no pet in {tally['none']}")
 
 
+def measure_faces(args: argparse.Namespace) -> None:
+    """Prints how many human faces the app reports on the labelled pet photos, and on which."""
+    pipeline = Pipeline()
+    if args.keep_pet_faces:  # the app as it was before the check
+        pipeline.pet_crop_model.without_pet_faces = lambda frames, found: found
+    pets = labelled_pets(args.data, args.exclude)
+    faces_per_photo = {}
+    for pet in pets:
+        found = pipeline.detect_photo(load_rgb(pet.path, args.shrink), {})
+        faces_per_photo[pet.name] = sum(detection.kind == DetectionKind.HUMAN for detection in found)
+    with_faces = {name: count for name, count in faces_per_photo.items() if count}
+    print(f"  faces reported on the pet photos{' (pet faces kept)' if args.keep_pet_faces else ''}: "
+          f"{sum(with_faces.values())} in {len(with_faces)} of {len(pets)} photos {with_faces}")
+
+
 def main() -> None:
     args = parse_args()
     detector = PetFinder(args.min_score, species_check=not args.ssd_only, head_weights=args.head_weights,
@@ -172,6 +194,8 @@ def main() -> None:
     shrunk = f", photos shrunk to {args.shrink} px" if args.shrink else ""
     print(f"{detector.name}, min score {args.min_score}{shrunk}")
     seconds = measure_boxed(detector, args) if args.data else []
+    if args.data and args.faces:
+        measure_faces(args)
     if args.species_photos:
         measure_species(detector, args.species_photos, args.shrink)
     false_alarms = {name: detector.detect(rgb) for name, rgb in animal_free_photos(args.animal_free, args.limit)}

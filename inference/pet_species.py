@@ -10,7 +10,9 @@ classes, where it could still turn the vote (the probe, trained on whole pets, r
 cats'). The species is a vote: the body's probe, the head's classes and the SSD's score for the species it
 named. A pet's box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off), and a frame
 where the SSD found no pet is looked at whole, as a close-up, by the ImageNet classes (which, unlike the
-probe, can also say "neither"), unless too small to tell. A dog is shown and tracked by its head,
+probe, can also say "neither"), unless too small to tell. MTCNN fires on some dogs' and cats' faces: a face
+mostly inside a pet's box whose surroundings read as a dog or a cat is the pet's, not a person's, and is dropped
+(`PetCropModel.without_pet_faces`). A dog is shown and tracked by its head,
 and its emotion is read from its body (which measured better than its face, `python -m
 bench.dog_crops`). Measured with `python -m bench.pets` (figures in inference/weights/README.md).
 """
@@ -26,12 +28,13 @@ from scipy.special import expit
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.calibration import softmax
-from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, square_crop_box
+from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, rgb_crops, square_crop_box
 from inference.detectors import Detection
 from inference.dog_emotion import imagenet_batch
 from inference.labels import DetectionKind
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
+from inference.tracking import covered_fraction
 
 DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote, dingo, dhole and African wild dog
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
@@ -40,6 +43,9 @@ SSD_WEIGHT = 0.5  # the SSD's score for the species it named counts this much ag
 HEAD_SWAY = 1.0  # the most the head look can move the vote: its dog minus cat probability lies within +-1
 CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this likely, and
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
+FACE_IN_PET = 0.5  # a face box at least this much inside a pet's box (a dog's head, a cat's body) is looked at
+FACE_LOOK_MARGIN = 0.5  # with half its size around it, and is the pet's own face when
+PET_FACE_SURE = 0.5  # the ImageNet dog and cat classes together reach this (chosen on pet photos: weights/README.md)
 Box = tuple[float, float, float, float]
 
 
@@ -134,6 +140,23 @@ class PetCropModel:
             reviewed.append([ReviewedPet(_holding(pet, head, frame), head) for pet, head in zip(checked, frame_heads)])
         return reviewed
 
+    def without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
+        """Each frame's detections without the faces that are a pet's: a face at least FACE_IN_PET inside a pet's
+        box whose look (the face with FACE_LOOK_MARGIN around it) reads as a dog or a cat. A person holding a pet
+        keeps their face: their look reads as neither. One batch, of the faces inside pets only."""
+        suspects = [[i for i, detection in enumerate(detections) if _inside_a_pet(detection, detections)]
+                    for detections in found]
+        if not any(suspects):
+            return found
+        suspect_boxes = [[detections[i].box for i in frame_suspects]
+                         for detections, frame_suspects in zip(found, suspects)]
+        looks = self._looks(frames, suspect_boxes, _face_look_crops)
+        kept = []
+        for detections, frame_suspects, look in zip(found, suspects, looks):
+            pet_faces = {i for i, animal in zip(frame_suspects, look.imagenet.sum(1)) if animal >= PET_FACE_SURE}
+            kept.append([detection for i, detection in enumerate(detections) if i not in pet_faces])
+        return kept
+
     def _with_head_looks(self, frames: list[np.ndarray], heads: list[list[Box]],
                          votes: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """Each pet's votes with its head look's ImageNet dog and cat probabilities added, read (in one batch) only
@@ -156,6 +179,17 @@ class PetCropModel:
         reads = self.read(np.concatenate(crops))
         bounds = np.cumsum([0] + [len(frame_boxes) for frame_boxes in boxes])
         return [reads.part(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def _inside_a_pet(face: Detection, detections: list[Detection]) -> bool:
+    """Whether a detection is a face lying at least FACE_IN_PET inside one of the pets' boxes."""
+    return face.kind == DetectionKind.HUMAN and any(
+        covered_fraction(face.box, pet.box) >= FACE_IN_PET for pet in detections if pet.kind != DetectionKind.HUMAN)
+
+
+def _face_look_crops(frame: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
+    """A face with half its size around it, for the ImageNet classes (the fur and ears around a pet's face)."""
+    return rgb_crops(frame, boxes, size, margin=FACE_LOOK_MARGIN)
 
 
 def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:

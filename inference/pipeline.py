@@ -99,12 +99,6 @@ def _readings(model: Classifier, crops: np.ndarray, flip_tta: bool) -> list[Clas
             for row, score, flag, fired in zip(probabilities, scores, flags, because)]
 
 
-def _append(found: list[list[Detection]], pets: list[tuple[int, list[Detection]]]) -> None:
-    """Add each frame's dogs and cats (frame index, detections) after its faces."""
-    for index, detections in pets:
-        found[index] = found[index] + detections
-
-
 def _at_edge(face: Detection, width: int, height: int) -> bool:
     """Whether a face's box was cut by the photo's edge (its landmarks then come from a clipped view)."""
     x1, y1, x2, y2 = face.box
@@ -170,12 +164,21 @@ class Pipeline:
             with _timed(timings, "detect faces"):
                 found = self.detector.detect_batch(frames, min_face_size)
             with _timed(timings, "detect pets"):
-                _append(found, pets.result())
+                self._join(frames, found, pets.result())
         return found
 
     def add_pets(self, frames: list[np.ndarray], found: list[list[Detection]], scan: list[bool] | None = None) -> None:
         """Append the dogs and cats of the frames marked in `scan` (default: all) to those frames' lists."""
-        _append(found, self._find_pets(frames, scan))
+        self._join(frames, found, self._find_pets(frames, scan))
+
+    def _join(self, frames: list[np.ndarray], found: list[list[Detection]],
+              pets: list[tuple[int, list[Detection]]]) -> None:
+        """Add each frame's dogs and cats (frame index, detections) after its faces, and drop the faces that are a
+        pet's (`PetCropModel.without_pet_faces`)."""
+        for index, detections in pets:
+            found[index] = found[index] + detections
+        if pets:
+            found[:] = self.pet_crop_model.without_pet_faces(frames, found)
 
     def find_pets(self, frame: np.ndarray) -> list[Detection]:
         """The dogs and cats of one frame, as the pipeline reports them (a dog with its head and body boxes)."""
@@ -223,8 +226,10 @@ class Pipeline:
             return found
         began = time.perf_counter()
         faces = self.detector.detect_padded(rgb) or faces
+        pets = [detection for detection in found if detection.kind != DetectionKind.HUMAN]
+        found = self.pet_crop_model.without_pet_faces([rgb], [faces + pets])[0] if pets else faces + pets
         timings["detect faces"] += (time.perf_counter() - began) * 1000
-        return faces + [detection for detection in found if detection.kind != DetectionKind.HUMAN]
+        return found
 
     def analyze_bytes(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageResult:
         """Decode and analyse one image file's bytes (raises inference.errors.MediaError).

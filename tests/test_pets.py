@@ -18,12 +18,13 @@ from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.explain import Explainer
 from inference.images import decode_image, on_white
-from inference.pet_species import CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, HEAD_SWAY, SSD_WEIGHT, PetCropModel
+from inference.pet_species import (CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, FACE_IN_PET, HEAD_SWAY, SSD_WEIGHT,
+                                   PetCropModel)
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import get_pipeline
-from inference.tracking import iou
+from inference.tracking import covered_fraction, iou
 from models import Analysis
 from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
@@ -169,6 +170,40 @@ def test_a_person_with_a_cat_gives_a_face_and_a_cat_each_read_by_its_own_model(p
     assert sorted(cat.emotions) == CAT_LABELS and (cat.top in CAT_EMOTIONS if CAT_LABELS else cat.top is None)
     assert (cat.box[0] + cat.box[2]) / 2 > 700
     assert "ssd-mobilenet-v2" in result.models["detector"]
+
+
+def test_a_dogs_close_up_is_one_dog_with_no_face_in_a_photo_and_in_video_frames():
+    """MTCNN finds a "face" on the beagle (its box over the dog's head): the dog's own face, not a person's."""
+    beagle = (DATA / "beagle-close-up.jpg").read_bytes()
+    pipeline = get_pipeline()
+    assert pipeline.detector.detect(decode_image(beagle).rgb), "the face detector no longer fires on the beagle"
+    assert [d.kind for d in pipeline.analyze_bytes(beagle).detections] == ["dog"]
+    frames = [decode_image(beagle).rgb] * 2  # the video path: detect_batch, then add_pets
+    found = pipeline.detect_batch(frames, scan_pets=[False, True])
+    assert [[d.kind for d in frame] for frame in found] == [["human"], ["dog"]]  # an unscanned frame knows no pet
+    pipeline.add_pets(frames, found, [True, False])
+    assert [[d.kind for d in frame] for frame in found] == [["dog"], ["dog"]]
+
+
+def test_people_beside_and_behind_a_cat_keep_their_faces():
+    result = get_pipeline().analyze_bytes((DATA / "people-with-a-cat.jpg").read_bytes())
+    kinds = [d.kind for d in result.detections]
+    assert kinds.count("cat") == 1 and kinds.count("human") >= 2
+    cat = next(d for d in result.detections if d.kind == "cat")
+    assert any(covered_fraction(d.box, cat.box) >= FACE_IN_PET for d in result.detections if d.kind == "human")
+
+
+def test_a_face_inside_a_pets_box_is_dropped_only_when_it_looks_like_a_pet(person_and_cat):
+    """The astronaut's face inside a (wrong) pet box stays a face; a face box on the dingo's head is the dog's."""
+    pet_crops = PetCropModel("cpu")
+    face = Detection(box=(170, 60, 290, 210), score=0.99, kind="human")
+    around_face = Detection(box=(100, 0, 400, 400), score=0.9, kind="cat")
+    scene, dog_box = dog_scene("dingo-photo.png")
+    dog_head = Detection(box=dog_box, score=0.9, kind="dog")
+    on_dog = Detection(box=dog_box, score=0.95, kind="human")
+    kept = pet_crops.without_pet_faces([person_and_cat, scene], [[face, around_face], [on_dog, dog_head]])
+    assert kept == [[face, around_face], [dog_head]]
+    assert pet_crops.without_pet_faces([scene], [[on_dog]]) == [[on_dog]]  # no pet around it: not looked at
 
 
 @pytest.mark.parametrize("name", ["dingo-photo.png", "husky-painting.png"])
