@@ -9,7 +9,8 @@ from datetime import datetime
 
 from insights.history import History, days_before, instant
 
-MIN_APPEARANCES = 3  # fewer appearances in the window: too little to say anything
+MIN_APPEARANCES = 3  # fewer confident readings in the window: too little to say anything
+MIN_MATCHING = 2  # fewer readings of the rule's emotion: one photo is an event, not a pattern
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,10 @@ class Rule:
 def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching"}], ...} for the
     window of the last `rule.days` days before `now` (on the history's clock); fires when at least MIN_APPEARANCES
-    fall in it and the share of them whose top emotion is `rule.emotion` exceeds `rule.share`. Unsure readings
-    (flagged or weak) are left out (an alert must not fire from the model's guesses); "unsure" says how many
-    were."""
+    fall in it, at least MIN_MATCHING of them have `rule.emotion` as their top emotion, and their share exceeds
+    `rule.share`. Unsure readings (flagged or weak) are left out (an alert must not fire from the model's guesses);
+    "unsure" says how many were. "enough" says whether the window has enough readings, "enough_matching" whether
+    it has enough of the emotion ("needed" and "needed_matching": how many it takes)."""
     since = days_before(now, rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
     start, end = instant(since), instant(now)
@@ -34,9 +36,11 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     matching = [moment for moment, top in window if top == index]
     per_day, matching_per_day = Counter(m.date() for m, _ in window), Counter(m.date() for m in matching)
     share = len(matching) / len(window) if window else 0.0
-    return {"fired": len(window) >= MIN_APPEARANCES and share > rule.share, "share": round(share, 4),
+    enough, enough_matching = len(window) >= MIN_APPEARANCES, len(matching) >= MIN_MATCHING
+    return {"fired": enough and enough_matching and share > rule.share, "share": round(share, 4),
             "count": len(window), "matching": len(matching), "since": since.date().isoformat(),
             "unsure": sum(inside and unsure for inside, unsure in zip(in_window, history.flagged)),
-            "enough": len(window) >= MIN_APPEARANCES, "needed": MIN_APPEARANCES,
+            "enough": enough, "needed": MIN_APPEARANCES,
+            "enough_matching": enough_matching, "needed_matching": MIN_MATCHING,
             "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day]}
                      for day in sorted(per_day)]}

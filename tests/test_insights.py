@@ -147,6 +147,35 @@ def test_an_alert_rule_fires_on_its_window_only():
     assert not quiet["fired"] and not quiet["enough"]  # 1 appearance is too few to say anything
 
 
+def test_an_alert_needs_two_readings_of_its_emotion_not_one():
+    """"Dileep looked sad in 1 of 3 appearances (33%), above the 20% you asked" fired on one photo: one reading is
+    an event, not a pattern. The result says which was missing, so the dashboard can tell the owner."""
+    now = START + timedelta(days=5)
+    readings = {"happy": {"happy": 0.9, "sad": 0.1}, "sad": {"happy": 0.1, "sad": 0.9}}
+
+    def history_of_tops(tops: list[str]) -> History:
+        return History.from_rows(DOG_EMOTIONS, [(START + timedelta(days=day + 1), readings[top], day)
+                                                for day, top in enumerate(tops)])
+
+    one = check_rule(history_of_tops(["happy", "happy", "sad"]), Rule("sad", 0.2, 7), now)
+    assert (one["share"], one["matching"], one["count"]) == (0.3333, 1, 3)
+    assert not one["fired"] and one["enough"] and not one["enough_matching"] and one["needed_matching"] == 2
+    two = check_rule(history_of_tops(["happy", "happy", "sad", "sad"]), Rule("sad", 0.2, 7), now)
+    assert two["fired"] and two["enough_matching"] and two["matching"] == 2
+
+
+def test_the_dashboard_says_one_reading_of_the_emotion_is_not_a_pattern(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    happy, sad = mood(DOG_EMOTIONS, {"happy": 0.9}), mood(DOG_EMOTIONS, {"sad": 0.9})
+    add_history(app, alice, rex, np.array([happy, happy, sad]), start=utcnow() - timedelta(days=2))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.2, days=7))
+        db.session.commit()
+    page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
+    assert "quiet: 33% now, but that is only 1 sad reading, and it takes 2 to make a pattern" in page
+    assert "looked <span" not in page  # no notice
+
+
 def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_client):
     rex = make_subject(app, alice, "Rex")
     sad = mood(DOG_EMOTIONS, {"sad": 0.9})
