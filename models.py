@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, reading_certainty
+from inference.uncertainty import UnsureSignal, weak_reading_chance
 from messages import N_, Phrase
 
 
@@ -285,6 +286,25 @@ class Detection(db.Model):
         """The top emotion is below the wording threshold, or the reading was flagged unsure: pages say "unsure"
         rather than over-claim."""
         return self.certainty == "unsure"
+
+    @property
+    def chance_wrong(self) -> float | None:
+        """The estimated chance the top emotion is wrong, as the pages give it: a face's uncertainty score (None
+        before the rule); for a pet, 1 - its calibrated top probability where its model's calibration supports that
+        (dogs; a video track: its mean probability over the frames); None without such a figure or a model."""
+        if self.top is None:
+            return None
+        if self.kind == DetectionKind.HUMAN:
+            return self.uncertainty
+        return weak_reading_chance(self.kind, self.emotions[self.top])
+
+    @property
+    def why_unsure(self) -> list[str]:
+        """What makes a reading the pages call unsure unsure: the rule's signals for a face it flagged (as stored;
+        [] for one stored before its signals were), else a weak top probability (pets have no rule)."""
+        if self.uncertain:
+            return list(self.unsure_signals or [])
+        return [UnsureSignal.WEAK]
 
     def __str__(self) -> str:
         return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"

@@ -12,6 +12,9 @@ the members' top emotions differ.
 Which signal made a reading unsure (`UnsureSignal`, stored with the reading so pages can say why in plain words):
 the reading is weak, the members disagree, or both. A group of signals counts when it alone makes the reading
 unsure, or when the reading would be sure without it; the members also count whenever their top emotions differ.
+
+Pets have no such rule: their pages call a reading unsure when it is weak (inference/labels.py), and the dog
+model's chance of a wrong reading is 1 - its calibrated top probability (`weak_reading_chance`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from scipy.special import expit
 
 from inference.calibration import load_calibration, softmax
+from inference.labels import DetectionKind
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,17 @@ class UnsureSignal(StrEnum):
 
 
 SIGNAL_COLUMNS = {UnsureSignal.WEAK: [0], UnsureSignal.MEMBERS_DISAGREE: [1, 2]}  # which FEATURES each one is
+
+# Kinds without an uncertainty rule whose model's temperature was fitted on held-out photos, so that its calibrated
+# top probability is how often such a reading is right: the dog model (fitted on val; test ECE 0.030 after,
+# inference/weights/README.md). Cats have no emotion model.
+CALIBRATED_TOP_KINDS = frozenset({DetectionKind.DOG})
+
+
+def weak_reading_chance(kind: str, top_probability: float) -> float | None:
+    """The estimated chance that a reading of a kind without an uncertainty rule is wrong: 1 - its calibrated top
+    probability where the model's calibration makes that figure honest (CALIBRATED_TOP_KINDS), else None."""
+    return 1.0 - top_probability if kind in CALIBRATED_TOP_KINDS else None
 
 
 def member_probabilities(member_logits: np.ndarray) -> np.ndarray:

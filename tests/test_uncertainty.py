@@ -312,6 +312,27 @@ def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, as
     assert client.get(f"/api/v1/analyses/{photo}").json["detections"][0]["unsure_signals"] == []
 
 
+def test_a_weak_reading_is_worded_alike_for_dogs_and_faces(app, client, alice):
+    """A weak dog reading said "take the chart with a pinch of salt" with no figure, where a face says "so we
+    estimate a 79% chance that this reading is wrong". The dog model is calibrated on held-out photos, so its figure
+    is 1 - the top probability; a face read before the rule has no figure, and its sentence keeps the shape."""
+    rex, ana = make_person(app, alice, "Rex"), make_person(app, alice)
+    with app.app_context():
+        db.session.get(Subject, rex).kind = "dog"
+        db.session.commit()
+    perhaps_angry = dict(zip(DOG_EMOTIONS, (0.37, 0.3, 0.18, 0.15)))
+    dog = add_face_readings(app, alice, rex, perhaps_angry, 1, uncertain=None, kind="dog")[0]
+    weak_face = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.45))))
+    before_the_rule = add_face_readings(app, alice, ana, weak_face, 1, uncertain=None)[0]
+    page = client.get(f"/analyses/{dog}").get_data(as_text=True)
+    assert "Unsure: no emotion stands out clearly, so we estimate a 63% chance that this reading is wrong." in page
+    assert "pinch of salt" not in page
+    korean = client.get(f"/analyses/{dog}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "틀렸을 확률을 63%로 봐요" in korean
+    page = client.get(f"/analyses/{before_the_rule}").get_data(as_text=True)
+    assert "Unsure: no emotion stands out clearly, so this reading may well be wrong." in page
+
+
 def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
     ana = make_person(app, alice)
     sad = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.6))))

@@ -51,8 +51,7 @@ UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty
         "Unsure: no emotion stands out clearly and the networks that make up the model read this face differently, "
         "so we estimate a %(chance)s chance that this reading is wrong."),
 }
-UNSURE_COMMENT = _l("The model is not sure about this one: no emotion stands out, so take the chart with a pinch "
-                    "of salt.")
+WEAK_WITHOUT_FIGURE = _l("Unsure: no emotion stands out clearly, so this reading may well be wrong.")  # no estimate
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
@@ -113,8 +112,8 @@ def result(analysis_id: int):
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms,
                            suggested=identity.suggestions(analysis) if owner else {},
-                           found=found([d.kind for d in analysis.detections]), unsure_comment=UNSURE_COMMENT,
-                           uncertain_comments={d.id: uncertain_comment(d) for d in classified if d.uncertain},
+                           found=found([d.kind for d in analysis.detections]),
+                           unsure_comments={d.id: unsure_comment(d) for d in classified},
                            **extra)
 
 
@@ -132,13 +131,17 @@ def place_on_photo(detection: Detection, width: int, height: int) -> str:
     return str(PLACES[row][column])
 
 
-def uncertain_comment(detection: Detection) -> str:
-    """Why the page calls a reading unsure: which signals made it so, and the estimated chance it is wrong (the
-    general sentence for a reading stored before its signals were)."""
-    because = tuple(detection.unsure_signals or ())  # UnsureSignal values (a StrEnum: equal to their text)
-    if because not in UNSURE_BECAUSE or detection.uncertainty is None:
+def unsure_comment(detection: Detection) -> str:
+    """Why the page calls a reading unsure, in one shape for faces and pets: what made it so, and the estimated
+    chance it is wrong (Detection.chance_wrong); without that figure the same sentence without it, and the general
+    sentence for a flagged face stored before its signals were."""
+    because = tuple(detection.why_unsure)  # UnsureSignal values (a StrEnum: equal to their text)
+    chance = detection.chance_wrong
+    if because not in UNSURE_BECAUSE:
         return str(UNCERTAIN_COMMENT)
-    return gettext(UNSURE_BECAUSE[because], chance=percent(detection.uncertainty))
+    if chance is None:
+        return str(WEAK_WITHOUT_FIGURE)  # a weak reading: a flagged one has its score
+    return gettext(UNSURE_BECAUSE[because], chance=percent(chance))
 
 
 def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
