@@ -68,7 +68,7 @@ FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
-NOT_RATED = _l("not rated (no such rule for pets, or read before the rule)")
+NOT_RATED = _l("not rated (no estimate for this kind, or read before the rule)")
 OWN_ACCOUNT = _l("You cannot deactivate, demote or delete your own account: another administrator, or the command "
                  "line, can.")
 
@@ -109,7 +109,9 @@ def _emotions(view, context, model: Detection, name) -> str:
 
 
 def _signals(view, context, model: Detection, name) -> str:
-    return ", ".join(str(SIGNAL_NAMES.get(signal, signal)) for signal in model.unsure_signals or ())
+    """What made the reading unsure, as the user's page says it (a weak pet reading: no emotion stands out)."""
+    because = model.why_unsure if model.top and model.unsure else ()
+    return ", ".join(str(SIGNAL_NAMES.get(signal, signal)) for signal in because)
 
 
 def _score(view, context, model: Detection, name) -> str:
@@ -117,7 +119,12 @@ def _score(view, context, model: Detection, name) -> str:
 
 
 def _chance(view, context, model: Detection, name) -> str:
-    return str(NOT_RATED) if model.uncertainty is None else percent(model.uncertainty)
+    """The chance of a wrong reading the user's page gives (Detection.chance_wrong); nothing without an emotion
+    model."""
+    if model.top is None:
+        return ""
+    chance = model.chance_wrong
+    return str(NOT_RATED) if chance is None else percent(chance)
 
 
 def _unsure(view, context, model: Detection, name) -> str:
