@@ -21,18 +21,13 @@
     } catch (error) { return null; }
   }
 
-  // The zone in words, as the page names the account's ("Eastern Time", "한국 시간"), with its city: "Eastern Time
-  // (New York)"; the id's city alone where this browser has no name for it.
-  function inWords(name) {
+  // This device's zone named as the page names the account's, in the page's language, by the server (GET
+  // /time-zone/name: "Eastern Time (New York)", "미 동부 시간 (뉴욕)"); the id's city where the server cannot name it.
+  function nameZone(name, url, show) {
     var city = name.split("/").pop().replace(/_/g, " ");
-    try {
-      var parts = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
-        { timeZone: name, timeZoneName: "longGeneric" }).formatToParts(new Date());
-      for (var index = 0; index < parts.length; index += 1) {
-        if (parts[index].type === "timeZoneName") { return parts[index].value + " (" + city + ")"; }
-      }
-    } catch (error) { /* an old browser: the city alone */ }
-    return city;
+    fetch(url + "?zone=" + encodeURIComponent(name), { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { name: city }; })
+      .then(function (answer) { show(answer.name); }, function () { show(city); });
   }
 
   var offer = document.querySelector("form.zone-switch");
@@ -42,10 +37,12 @@
   var accountOffsets = offsets(accountZone);
   var same = accountZone === zone || (accountOffsets !== null && accountOffsets === offsets(zone));
   if (same || document.cookie.split("; ").indexOf(kept) >= 0) { return; }
-  offer.querySelector(".device-zone").textContent = inWords(zone);
   offer.querySelector("[data-keep]").addEventListener("click", function () {
     document.cookie = kept + "; path=/; SameSite=Lax";
     offer.hidden = true;
   });
-  offer.hidden = false;
+  nameZone(zone, offer.getAttribute("data-name-url"), function (words) {
+    offer.querySelector(".device-zone").textContent = words;
+    offer.hidden = false;
+  });
 })();

@@ -116,6 +116,25 @@ def test_the_readers_clock_is_named_whatever_the_season(app, zone, words):
         assert clock_name() == words
 
 
+@pytest.mark.parametrize(("language", "zone", "words"), [
+    ("en", "America/New_York", "Eastern Time (New York)"), ("ko", "America/New_York", "미 동부 시간 (뉴욕)"),
+    ("ko", "Europe/Berlin", "중부유럽 시간 (베를린)"), ("ko", "Etc/GMT+12", "GMT-12:00"),
+    ("en", "UTC", "Coordinated Universal Time"),
+])
+def test_the_device_zone_is_named_as_the_account_zone_is_in_the_pages_language(app, client, language, zone, words):
+    """The offer named the account's zone in Korean and this device's city in English ("미 동부 시간 (New York)")."""
+    make_user(app, "mina")
+    log_in(client, "mina", "Asia/Seoul")
+    answer = client.get("/time-zone/name", query_string={"zone": zone}, headers={"Accept-Language": language})
+    assert answer.status_code == 200 and answer.get_json() == {"zone": zone, "name": words}
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "localtime", "A" * 300])
+def test_a_zone_this_server_does_not_know_gets_no_name(client, zone):
+    answer = client.get("/time-zone/name", query_string={"zone": zone})
+    assert answer.status_code == 400 and "does not know this time zone" in answer.get_data(as_text=True)
+
+
 def test_exports_give_each_time_on_the_owners_clock_too(app, client):
     user_id = make_user(app, "mina")
     rex = subject_of(app, user_id, "Rex", "dog")

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 from functools import wraps
 
-from babel.dates import format_skeleton
-from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, request
+from babel.dates import format_skeleton, format_time as format_zone_time, get_timezone_location
+from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, jsonify, request
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
 from flask_babel import Domain, lazy_pgettext, ngettext
 from flask_login import current_user
@@ -25,7 +25,7 @@ from extensions import babel, db, login_manager
 from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
 from models import utcnow
-from services.clock import zone_of
+from services.clock import known_zone, zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import back_to_form_next
 
@@ -255,15 +255,39 @@ def moment(value: datetime) -> str:
 
 
 def clock_name() -> str:
-    """The reader's time zone in words, whatever the season: "Eastern Time", "한국 시간" (the readings it names fell
-    in summer and winter alike). A zone that keeps one offset all year is named by it ("Coordinated Universal Time",
-    "GMT-12:00"), and so is one CLDR has no generic name for: its fallback ("Unknown Region (GMT) Time", "world
-    (EST5EDT) Time") puts the zone's id in brackets."""
-    now = utcnow()
-    generic = format_time(now, "vvvv")
-    if _keeps_one_offset(ZoneInfo(select_time_zone()), now.year) or "(" in generic:
-        return format_time(now, "zzzz")
+    """The reader's time zone in words (`zone_name`)."""
+    return zone_name(select_time_zone())
+
+
+def zone_name(key: str) -> str:
+    """A time zone in words in the reader's language, whatever the season: "Eastern Time", "한국 시간" (the readings
+    it names fell in summer and winter alike). A zone that keeps one offset all year is named by it ("Coordinated
+    Universal Time", "GMT-12:00"), and so is one CLDR has no generic name for: its fallback ("Unknown Region (GMT)
+    Time", "world (EST5EDT) Time") puts the zone's id in brackets."""
+    now, zone, locale = utcnow(), ZoneInfo(key), get_locale() or "en"
+    generic = format_zone_time(now, "vvvv", tzinfo=zone, locale=locale)
+    if _keeps_one_offset(zone, now.year) or "(" in generic:
+        return format_zone_time(now, "zzzz", tzinfo=zone, locale=locale)
     return generic
+
+
+def zone_with_city(key: str) -> str:
+    """A zone named as `zone_name` names it, with its city in the reader's language: "Eastern Time (New York)",
+    "미 동부 시간 (뉴욕)"; a zone of no city ("UTC", "Etc/GMT+12") by its name alone."""
+    if "/" not in key or key.startswith("Etc/"):
+        return zone_name(key)
+    city = get_timezone_location(ZoneInfo(key), locale=get_locale() or "en", return_city=True)
+    return gettext("%(zone)s (%(city)s)", zone=zone_name(key), city=city)
+
+
+@bp.get("/time-zone/name")
+def time_zone_name() -> Response:
+    """`?zone=America/New_York` in words, as the pages name the reader's zone (`zone_with_city`): the name of this
+    device's zone in the time-zone offer (static/time-zone.js). 400 for a zone this server does not know."""
+    zone = known_zone(request.args.get("zone"))
+    if zone is None:
+        abort(400, description=gettext("This server does not know this time zone."))
+    return jsonify(zone=zone, name=zone_with_city(zone))
 
 
 def _keeps_one_offset(zone: ZoneInfo, year: int) -> bool:

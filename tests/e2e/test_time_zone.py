@@ -10,9 +10,9 @@ from tests.conftest import make_user
 from tests.e2e.conftest import ARTIFACTS
 
 
-def browser_in(browser, zone: str, storage_state=None):
+def browser_in(browser, zone: str, storage_state=None, locale: str = "en-US"):
     context = browser.new_context(timezone_id=zone, viewport={"width": 390, "height": 844},
-                                  storage_state=storage_state)
+                                  storage_state=storage_state, locale=locale)
     return context, context.new_page()
 
 
@@ -47,6 +47,12 @@ def test_a_browser_in_another_zone_offers_to_switch(live_app, browser):
     other_tab.goto(base + "/analyses")
     expect(other_tab.locator("form.zone-switch")).to_be_hidden()  # in every tab of it
     new_york.close()
+
+    korean, page = browser_in(browser, "America/New_York", logged_in, "ko-KR")  # the city in Korean too
+    page.goto(base + "/analyses")
+    expect(page.locator("form.zone-switch .device-zone")).to_have_text("미 동부 시간 (뉴욕)")
+    page.screenshot(path=str(ARTIFACTS / "zone-offer-phone-ko.png"), full_page=True)
+    korean.close()
 
     next_trip, page = browser_in(browser, "America/New_York", logged_in)  # another browser session
     page.goto(base + "/analyses")
