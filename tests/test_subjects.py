@@ -227,6 +227,38 @@ def test_the_migration_unassigns_detections_of_another_kind(app, client, person_
         assert [db.session.get(Detection, d).subject_id for d in (face, cat)] == [None, tom]
 
 
+def test_a_subject_on_two_tracks_of_one_video_is_noted_on_both(app, client, alice):
+    """Dog 1 and Dog 3 of a walk were both accepted as "Snowy" without a word. A tracker may split one dog into two
+    tracks, so it stays allowed; each card says where else Snowy is."""
+    from models import Analysis
+    with app.app_context():
+        video = Analysis(user_id=alice, media="video", status="done", original_name="walk.mp4",
+                         stored_name="walk.mp4", format="mp4", width=64, height=64, duration=2.0, fps_sampled=2.0)
+        for track in (1, 2, 3):
+            happy = {"angry": 0.05, "happy": 0.85, "relaxed": 0.05, "sad": 0.05}
+            video.detections.append(Detection(
+                position=track, track_id=track, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=happy,
+                top="happy", transitions=[],
+                summary={"dominant": "happy", "share": {"happy": 1.0}, "mean": happy, "duration": 2.0, "frames": 2},
+                timeline=[{"t": t, "box": [0, 0, 5, 5], "emotions": happy, "uncertain": None} for t in (0.0, 1.0)]))
+        db.session.add(video)
+        db.session.commit()
+        video_id, tracks = video.id, [detection.id for detection in video.detections]
+    add_subject(client, "Snowy", "dog")
+    snowy = subject_id(app, "Snowy")
+    assign(client, tracks[0], snowy, video_id)
+    assert "is also" not in client.get(f"/analyses/{video_id}").get_data(as_text=True)
+    assert assign(client, tracks[2], snowy, video_id).status_code == 302  # allowed
+    page = client.get(f"/analyses/{video_id}").get_data(as_text=True)
+    notes = re.findall(r'<p class="hint also-assigned">(.*?)</p>', page)
+    assert notes == ["Snowy is also Dog 3 in this video.", "Snowy is also Dog 1 in this video."]
+    korean = client.get(f"/analyses/{video_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "개 3" in re.findall(r'<p class="hint also-assigned">(.*?)</p>', korean)[0]  # "Dog 3" in Korean
+    assign(client, tracks[1], snowy, video_id)
+    page = client.get(f"/analyses/{video_id}").get_data(as_text=True)
+    assert "Snowy is also Dog 2 and Dog 3 in this video." in page
+
+
 def test_a_video_tracks_crop_shows_it_even_when_it_left_before_the_poster_frame(app, client, alice,
                                                                                  early_face_video):
     video = analysis_of(upload(client, early_face_video.read_bytes(), "early.mp4"))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext, lazy_gettext as _l
+from babel.lists import format_list
+from flask_babel import get_locale, gettext, lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -110,7 +111,7 @@ def result(analysis_id: int):
                  "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
-                           owner=owner, assign_forms=assign_forms,
+                           owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            suggested=identity.suggestions(analysis) if owner else {},
                            found=found([d.kind for d in analysis.detections]),
                            unsure_comments={d.id: unsure_comment(d) for d in classified},
@@ -269,6 +270,27 @@ def flash_style(category: str) -> str:
 def subject_kind_of(detection_kind: str) -> str:
     """The kind of subject a detection can be assigned to ("Add a person or pet" from a dog's card adds a dog)."""
     return SubjectKind.of_detection(detection_kind).value
+
+
+ALSO_ASSIGNED = {Media.VIDEO: N_("%(name)s is also %(others)s in this video."),
+                 Media.IMAGE: N_("%(name)s is also %(others)s in this photo.")}
+
+
+def also_assigned(analysis: Analysis) -> dict[int, str]:
+    """For each detection whose subject other detections of the analysis have too, a note that says so: "Snowy is
+    also Dog 1 in this video." (allowed, since a tracker may split one dog into two tracks; but two different dogs
+    given one name is a slip the owner should see)."""
+    groups: dict[int, list[Detection]] = {}
+    for detection in analysis.detections:
+        if detection.subject is not None:
+            groups.setdefault(detection.subject_id, []).append(detection)
+    return {detection.id: also_note(detection, [other for other in group if other is not detection], analysis.media)
+            for group in groups.values() if len(group) > 1 for detection in group}
+
+
+def also_note(detection: Detection, others: list[Detection], media: Media) -> str:
+    titles = format_list([say(other.title) for other in others], locale=str(get_locale() or "en"))
+    return gettext(ALSO_ASSIGNED[media], name=detection.subject.name, others=titles)
 
 
 def assign_form(detection: Detection) -> AssignForm:
