@@ -341,7 +341,8 @@ def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
     add_face_readings(app, alice, ana, sad, 1, uncertain=True, because=["weak"])
     text = client.get(f"/subjects/{ana}/export.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [(row["uncertain"], row["uncertainty"]) for row in rows] == [("", ""), ("False", "0.0"), ("True", "0.9")]
+    assert [(row["unsure"], row["uncertain"], row["uncertainty"]) for row in rows] == [
+        ("false", "", ""), ("false", "false", "0.0"), ("true", "true", "0.9")]  # JSON's words, not Python's True
     history = client.get(f"/subjects/{ana}/export.json").json["history"]
     assert [(row["uncertain"], row["uncertainty"], row["unsure_signals"]) for row in history] == [
         (None, None, None), (False, 0.0, None), (True, 0.9, ["weak"])]
@@ -359,6 +360,6 @@ def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(ap
     for emotions in (perhaps_angry, sure_happy):
         add_face_readings(app, alice, rex, emotions, 1, uncertain=None, kind="dog")
     rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True))))
-    assert [(row["unsure"], row["uncertain"]) for row in rows] == [("True", ""), ("False", "")]
+    assert [(row["unsure"], row["uncertain"]) for row in rows] == [("true", ""), ("false", "")]
     history = client.get(f"/subjects/{rex}/export.json").json["history"]
     assert [(row["unsure"], row["uncertain"]) for row in history] == [(True, None), (False, None)]

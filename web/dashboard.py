@@ -370,6 +370,14 @@ def subject_history(subject: Subject) -> list[dict]:
     ]
 
 
+def csv_cell(value: object) -> object:
+    """A value as the CSV export writes it, in the JSON export's words: a boolean as true or false (Python's csv
+    writes "True"); None is an empty cell already."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_subject(subject_id: int, fmt: str):
@@ -388,9 +396,10 @@ def export_subject(subject_id: int, fmt: str):
         writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS, *columns,
                          "local_time"])  # added last: scripts that read columns by position keep working
         for row in history:  # uncertain and uncertainty empty for pets and older analyses
-            writer.writerow([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"],
-                             row["top"], *(row["emotions"].get(label, "") for label in ALL_EMOTIONS),
-                             *("" if row[name] is None else row[name] for name in columns), row["local_time"]])
+            writer.writerow(map(csv_cell, [
+                row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"], row["top"],
+                *(row["emotions"].get(label) for label in ALL_EMOTIONS), *(row[name] for name in columns),
+                row["local_time"]]))
         body, mimetype = buffer.getvalue(), "text/csv"
     # named after the subject (send_file writes a name outside ASCII, "모모", as RFC 6266 asks, with a fallback)
     return send_file(io.BytesIO(body.encode()), mimetype, as_attachment=True, download_name=filename, max_age=0)
