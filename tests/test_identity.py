@@ -148,7 +148,12 @@ def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alic
     page = client.get("/subjects").get_data(as_text=True)
     assert "2 photos of someone you have not named" in page
     faces = [detections_of(app, photo)[0] for photo in photos]
+    assert "maxlength" not in page.split('id="group-1-name"')[1].split(">")[0]  # a longer name is not cut silently:
     token = csrf_token(client, "/subjects")
+    too_long = client.post("/subjects/groups", data={"faces": f"{faces[0]},{faces[1]}", "subject": "0",
+                                                     "name": "N" * 65, "csrf_token": token}, follow_redirects=True)
+    assert "Give a name of 1 to 64 characters. Choose one of your people" in too_long.get_data(as_text=True)
+    assert "2 photos of someone you have not named" in too_long.get_data(as_text=True)  # nobody named
     response = client.post("/subjects/groups", data={"faces": f"{faces[0]},{faces[1]}", "subject": "0",
                                                      "name": "Eileen", "csrf_token": token})
     assert response.status_code == 302

@@ -65,6 +65,23 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert dragon.status_code == 400 and 'id="kind-error"' in dragon.get_data(as_text=True)
 
 
+def test_a_name_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, client, alice):
+    form = client.get("/subjects").get_data(as_text=True)
+    name_input = re.search(r'<input[^>]*id="name"[^>]*>', form).group(0)
+    assert "maxlength" not in name_input and 'aria-describedby="name-hint"' in name_input  # a paste is not cut
+    assert '<p class="hint" id="name-hint">Up to 64 characters.</p>' in form
+    pasted = "Bartholomew " * 25
+    refused = add_subject(client, pasted)
+    said = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and '<p class="field-error" id="name-error" role="alert">Give a name of 1 to ' \
+        '64 characters.</p>' in said
+    assert f'value="{pasted}"' in said and subject_id(app, pasted) is None  # kept in the field, nothing added
+    korean = client.post("/subjects", data={"name": pasted, "kind": "person", "csrf_token": csrf_token(client,
+                         "/subjects")}, headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "이름은 1자에서 64자 사이로 입력하세요." in korean
+    assert add_subject(client, "B" * 64).status_code == 302 and subject_id(app, "B" * 64)
+
+
 def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_faces, astronaut_jpeg,
                                                         two_face_video):
     add_subject(client, "Eileen")

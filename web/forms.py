@@ -7,9 +7,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      SubmitField)
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
+from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import SubjectKind
+from services.subjects import NAME_LENGTH
 
 # WTForms' own Korean messages use the formal style (합니다); these two, the most common, speak like the app.
 REQUIRED = _l("Fill this in.")
@@ -125,8 +126,13 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
                            action=action, confirm_label=confirm_label, cancel_url=cancel_url)
 
 
+# A browser cuts a longer name pasted into an input with a maxlength, silently: the server says so instead.
+NO_BROWSER_CUT = {"maxlength": False}
+
+
 class SubjectForm(WebForm):
-    name = StringField(_l("Name"), validators=[InputRequired(REQUIRED), Length(min=1, max=64)])
+    name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, validators=[
+        InputRequired(REQUIRED), Length(min=1, max=NAME_LENGTH, message=_l("Give a name of 1 to %(max)d characters."))])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
 
@@ -173,5 +179,5 @@ class NameGroupForm(WebForm):
 
     faces = HiddenField(validators=[InputRequired(REQUIRED), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
     subject = SelectField(_l("Who is this?"), coerce=int)
-    name = StringField(_l("or a new person's name"), validators=[Optional(), Length(max=64)])
+    name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
     submit = SubmitField(_l("Name them"))
