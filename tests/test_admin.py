@@ -245,8 +245,8 @@ def test_a_korean_admin_reads_the_cells_in_korean(app, client, alice, astronaut_
         assert words <= cells, (path, words - cells)
         assert not english & cells, (path, english & cells)
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
-    time = r"<td[^>]*>\s*2\d{3}년 \d+월 \d+일 오[전후] \d+:\d\d UTC\s*</td>"
-    assert re.search(time, listing)  # as the pages write it
+    time = r"<td[^>]*>\s*2\d{3}\. \d+\. \d+\. 오[전후] \d+:\d\d UTC\s*</td>"
+    assert re.search(time, listing)  # as the pages write it, the date in its short form (a list fits a screen)
     filters = filter_groups(listing)
     equals = {name: next(flt for flt in operations if flt["operation"] == "같음")
               for name, operations in filters.items() if name in ("미디어", "상태", "주된 감정")}
@@ -539,7 +539,7 @@ def test_a_weak_dog_reading_reads_unsure_in_its_details_as_on_the_owners_page(ap
 
 
 def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_them(app):
-    """A New York admin sees "November 30, 2026, 9:00 PM" for a photo stored at 2:00 UTC on 1 December; the filter
+    """A New York admin sees "Nov 30, 2026, 9:00 PM" for a photo stored at 2:00 UTC on 1 December; the filter
     compared the typed time with UTC, so the time shown found nothing."""
     admin_id = make_user(app, "root", admin=True)
     with app.app_context():
@@ -550,7 +550,7 @@ def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_th
     admin = app.test_client()
     login(admin, "root")
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
-    assert "November 30, 2026, 9:00 PM" in listing and "9:00 PM UTC" not in listing
+    assert "Nov 30, 2026, 9:00 PM" in listing and "9:00 PM UTC" not in listing
     created = {flt["operation"]: flt["arg"] for flt in filter_groups(listing)["Created"]}
 
     def lists(operation: str, typed: str) -> bool:
@@ -578,3 +578,23 @@ def test_a_time_with_no_utc_equivalent_is_an_ignored_filter_not_a_500(app, zone,
     for flt in created:
         response = admin.get(f"/admin/admin_analyses/?flt0_{flt['arg']}={typed}")
         assert response.status_code == 200, (flt["operation"], response.status_code)
+
+
+def test_the_lists_write_short_dates_and_a_details_page_says_what_its_filter_box_does(app, client, alice,
+                                                                                      astronaut_jpeg):
+    """A list's times take the short date ("Dec 3, 2026, 2:37 PM UTC": the analyses' list fits 1280 px), a details
+    page the long one; the box above a details page's rows is labelled with what it does."""
+    upload(client, astronaut_jpeg, "astro.jpg")
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    with app.app_context():
+        analysis = db.session.scalar(db.select(Analysis))
+        detection_id = analysis.detections[0].id
+        short, long = (analysis.created_at.strftime(pattern) for pattern in ("%b %-d, %Y", "%B %-d, %Y"))
+    assert short in admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    details = admin.get(f"/admin/admin_analyses/details/?id={analysis.id}").get_data(as_text=True)
+    assert long in details
+    for page in (details, admin.get(f"/admin/admin_detections/details/?id={detection_id}").get_data(as_text=True)):
+        assert re.search(r'<label for="fa_filter">Show only the rows that contain</label>\s*<input id="fa_filter"',
+                         page)

@@ -244,11 +244,12 @@ def select_time_zone() -> str:
     return "UTC"
 
 
-def moment(value: datetime) -> str:
+def moment(value: datetime, date_length: str = "long") -> str:
     """A stored UTC time on the reader's clock, as the reader writes it: "December 1, 2026, 3:35 PM",
-    "2026년 12월 1일 오후 3:35"; marked UTC when the reader's time zone is not known ("..., 3:35 PM UTC"). AM/PM
-    follows a plain space (CLDR's narrow one is missing from the back office's font)."""
-    when = {"date": format_date(value, "long"), "time": format_time(value, "short").replace("\u202f", " ")}
+    "2026년 12월 1일 오후 3:35" (date_length "medium": "Dec 1, 2026, 3:35 PM", "2026. 12. 1. 오후 3:35"); marked UTC
+    when the reader's time zone is not known ("..., 3:35 PM UTC"). AM/PM follows a plain space (CLDR's narrow one is
+    missing from the back office's font)."""
+    when = {"date": format_date(value, date_length), "time": format_time(value, "short").replace("\u202f", " ")}
     if select_time_zone() == "UTC":
         return gettext("%(date)s, %(time)s UTC", **when)
     return gettext("%(date)s, %(time)s", **when)
