@@ -176,6 +176,18 @@ def test_the_dashboard_says_one_reading_of_the_emotion_is_not_a_pattern(app, cli
     assert "looked <span" not in page  # no notice
 
 
+def test_the_dashboard_says_an_alert_is_quiet_for_too_few_confident_readings(app, client, alice):
+    """Four appearances, three of them unsure: the rule counts the one confident reading, and says so."""
+    rex = make_subject(app, alice, "Rex")
+    sure, weak = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.4, "sad": 0.3, "relaxed": 0.3})
+    add_history(app, alice, rex, np.array([sure, weak, weak, weak]), start=utcnow() - timedelta(days=2))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.3, days=7))
+        db.session.commit()
+    page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
+    assert "quiet: too few confident readings lately (1 of the 3 it takes)" in page
+
+
 def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_client):
     rex = make_subject(app, alice, "Rex")
     sad = mood(DOG_EMOTIONS, {"sad": 0.9})
