@@ -332,7 +332,7 @@ def test_a_video_tracks_summary_timeline_and_changes_read_in_the_readers_languag
                             "평균 확률: 행복 60%, 무표정 30%, 슬픔 10%")
     assert korean["타임라인"] == ("0.0초부터 3.0초까지 순간 3개 | 모든 순간 | 0.0초: 무표정 60% (확실하지 않음) | "
                               "1.5초: 행복 70% | 3.0초: 행복 80%")
-    assert korean["변화"] == "1.5초: 무표정 → 행복"
+    assert korean["프레임별 변화"] == "1.5초: 무표정 → 행복"
     assert (korean["검출 점수"], korean["틀렸을 확률"]) == ("0.988", "23%")
     english_words = re.compile(r"happy|neutral|sad|dominant|share|frames|\{")
     assert not [value for value in korean.values() if english_words.search(value)], korean
@@ -340,7 +340,7 @@ def test_a_video_tracks_summary_timeline_and_changes_read_in_the_readers_languag
     english = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
     assert english["Summary"] == ("3 frames in 3.0 s | Share of time: happy 67%, neutral 33% | "
                                   "Mean probability: happy 60%, neutral 30%, sad 10%")
-    assert english["Changes"] == "1.5 s: neutral → happy"
+    assert english["Changes, frame by frame"] == "1.5 s: neutral → happy"
     assert english["Timeline"].startswith("3 moments from 0.0 s to 3.0 s | Every moment | 0.0 s: neutral 60% (unsure)")
 
 

@@ -155,6 +155,24 @@ def test_the_overlay_words_a_weak_reading_without_a_flag_as_a_photo_would(app, c
     assert all(point[7] is True for point in tracks[0]["points"])
 
 
+def test_a_merged_flicker_is_left_out_of_the_changes_and_the_page_says_so(app, client, alice, two_face_webm):
+    """The raw changes list a half-second flicker the story merges: the page's list leaves it out and says that
+    emotions under a second are left out; a track without a merged flicker has no such note."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    flicker = timeline([("happy", 0.9)] * 10 + [("sad", 0.6)] * 2 + [("happy", 0.9)] * 10 + [("sad", 0.9)] * 18)
+    raw = [{"t": 2.5, "from": "happy", "to": "sad"}, {"t": 3.0, "from": "sad", "to": "happy"},
+           {"t": 5.5, "from": "happy", "to": "sad"}]
+    with app.app_context():
+        first = db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)
+                                   .order_by(Detection.track_id)).first()
+        first.timeline, first.summary, first.transitions = flicker, {**first.summary, "share": shares(flicker)}, raw
+        db.session.commit()
+    page = " ".join(client.get(f"/analyses/{analysis_id}").get_data(as_text=True).split())
+    changes = re.search(r'<ol class="transitions">(.*?)</ol>', page).group(1)
+    assert re.findall(r"([\d.]+ s)</a>", changes) == ["5.5 s"]
+    assert page.count("Emotions that lasted less than a second are left out here") == 1
+
+
 def test_frame_links_move_the_player_and_work_without_scripts(app, client, alice, two_face_webm):
     analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
