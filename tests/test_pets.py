@@ -25,7 +25,8 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import get_pipeline
 from inference.tracking import covered_fraction, iou
-from models import Analysis
+from extensions import db
+from models import Analysis, Detection as StoredDetection
 from bench.clips import dog_scene
 from tests.conftest import jpeg_bytes, upload
 from training.data import load_rgb
@@ -242,6 +243,19 @@ def test_each_test_picture_uploaded_as_it_is_is_one_dog(app, client, alice, name
     page = client.get(response.location).get_data(as_text=True)  # "Add a person or pet" starts with a dog
     adding = re.search(r'<a href="(/subjects\?kind=dog&amp;[^"]+)" class="hint">Add a person or pet</a>', page)
     assert '<option selected value="dog">' in client.get(adding.group(1).replace("&amp;", "&")).get_data(as_text=True)
+
+
+def test_a_sure_dog_reading_gets_a_line_about_a_dog_not_a_persons_smile(app, client, alice):
+    with app.app_context():
+        photo = Analysis(user_id=alice, original_name="rex.jpg", stored_name="rex.jpg", format="jpeg", width=10,
+                         height=10, face_count=1)
+        photo.detections.append(StoredDetection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, top="happy",
+                                          emotions={"angry": 0.05, "happy": 0.85, "relaxed": 0.05, "sad": 0.05}))
+        db.session.add(photo)
+        db.session.commit()
+        photo_id = photo.id
+    page = client.get(f"/analyses/{photo_id}").get_data(as_text=True)
+    assert "A happy dog: tail-wagging vibes all around." in page and "lovely smile" not in page
 
 
 def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():

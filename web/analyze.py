@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import reading_certainty
+from inference.labels import DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
@@ -31,15 +31,22 @@ from web.i18n import found, isolated, kind, percent, say, shortened
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
 
-COMMENTS = {
-    "angry": _l("Something has ruffled some feathers. A deep breath might help."),
-    "disgust": _l("Not a fan of whatever that was, it seems."),
-    "fear": _l("A touch of worry here. Hopefully it passes quickly."),
-    "happy": _l("What a lovely smile! Good vibes all around."),
-    "sad": _l("Looks a little down. Maybe time for something comforting."),
-    "surprise": _l("Whoa, something unexpected just happened!"),
-    "neutral": _l("Calm and composed: a classic poker face."),
-    "relaxed": _l("Loose and at ease. All is well in the world."),
+COMMENTS = {  # a friendly line under a sure or probable reading, by kind and top emotion
+    DetectionKind.HUMAN: {
+        "angry": _l("Something has ruffled some feathers. A deep breath might help."),
+        "disgust": _l("Not a fan of whatever that was, it seems."),
+        "fear": _l("A touch of worry here. Hopefully it passes quickly."),
+        "happy": _l("What a lovely smile! Good vibes all around."),
+        "sad": _l("Looks a little down. Maybe time for something comforting."),
+        "surprise": _l("Whoa, something unexpected just happened!"),
+        "neutral": _l("Calm and composed: a classic poker face."),
+    },
+    DetectionKind.DOG: {
+        "angry": _l("On guard: something has this dog's hackles up."),
+        "happy": _l("A happy dog: tail-wagging vibes all around."),
+        "relaxed": _l("Loose and at ease. All is well in the world."),
+        "sad": _l("Looks a little down. Maybe time for a cuddle or a walk."),
+    },
 }
 UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
                        "this reading is more likely wrong than right.")  # readings stored without their signals
