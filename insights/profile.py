@@ -33,13 +33,14 @@ def profile(history: History, others: dict[str, History] | None = None) -> dict:
 def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, History]) -> dict | None:
     """The largest difference from the average mix of the other subjects with at least MIN_FOR_PROFILE
     appearances ("notable" when it is worth a sentence); each compared subject comes with its count, and those
-    with fewer are listed as left out. None when there is no other subject."""
+    with fewer, but at least one, are listed as left out (one with no sure reading yet has nothing to compare).
+    None when there is no other subject."""
     if not others:
         return None
     compared = {name: other for name, other in others.items() if len(other) >= MIN_FOR_PROFILE}
     found = {"others": sorted(compared), "counts": {name: len(other) for name, other in compared.items()},
              "left_out": [{"name": name, "count": len(other)} for name, other in sorted(others.items())
-                          if name not in compared], "needed": MIN_FOR_PROFILE}
+                          if name not in compared and len(other)], "needed": MIN_FOR_PROFILE}
     if not compared:
         return {"notable": False, **found}
     baseline = np.mean([other.vectors.mean(0) for other in compared.values()], axis=0)

@@ -84,13 +84,14 @@ def test_too_little_data_says_what_is_needed():
 def test_the_profile_has_intervals_and_compares_with_other_subjects():
     history = shifted(np.random.default_rng(8), 50, 0.0)
     rex = history_from(np.tile([0.1, 0.1, 0.1, 0.7], (4, 1)), DOG_EMOTIONS)  # Rex: mostly sad
-    result = profile(history, {"Rex": rex, "Bo": history_from(np.tile([0.7, 0.1, 0.1, 0.1], (2, 1)), DOG_EMOTIONS)})
+    bo, new = (history_from(np.tile([0.7, 0.1, 0.1, 0.1], (n, 1)), DOG_EMOTIONS) for n in (2, 0))
+    result = profile(history, {"Rex": rex, "Bo": bo, "Newcomer": new})
     assert result["description"].startswith(("mostly", "often", "a mix"))
     assert all(row["low"] <= row["mean"] <= row["high"] for row in result["mix"])
     assert result["comparison"]["notable"] and result["comparison"]["emotion"] == "sad"
     assert result["comparison"]["direction"] == "less"
     assert result["comparison"]["counts"] == {"Rex": 4}  # Bo has too few appearances to be compared with
-    assert result["comparison"]["left_out"] == [{"name": "Bo", "count": 2}]
+    assert result["comparison"]["left_out"] == [{"name": "Bo", "count": 2}]  # a subject with none: not named
 
 
 def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
