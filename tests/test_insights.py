@@ -456,3 +456,19 @@ def test_a_refused_alert_and_a_form_sent_after_log_out_come_back_to_the_dashboar
                                                               "csrf_token": token}, headers={"Referer": f"http://localhost{dashboard}"})
     assert sent_later.status_code == 302 and sent_later.location == f"/login?next=/dashboard?subject%3D{rex}"
     assert client.get(dashboard).location == f"/login?next=/dashboard?subject%3D{rex}"  # a GET: its own
+
+
+def test_a_form_address_reloaded_or_shared_goes_to_the_dashboard_the_form_lives_on(app, client, alice, bob_client):
+    """A refused alert leaves the browser on the form's address: a GET of it (a reload, a shared link) is the
+    subject's dashboard for its owner, not a 405, and still a 404 for anyone else; so is the weekly-report setting's."""
+    rex = make_subject(app, alice, "Rex")
+    token = csrf_token(client, f"/dashboard?subject={rex}")
+    refused = client.post(f"/subjects/{rex}/alerts", data={"emotion": "sad", "percent": 500, "days": 7,
+                                                           "csrf_token": token})
+    assert refused.status_code == 422
+    reloaded = client.get(f"/subjects/{rex}/alerts")
+    assert reloaded.status_code == 302 and reloaded.location == f"/dashboard?subject={rex}"
+    assert bob_client.get(f"/subjects/{rex}/alerts").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 0  # a GET adds nothing
+    assert client.get("/dashboard/weekly-report").location == "/dashboard"

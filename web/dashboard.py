@@ -158,10 +158,14 @@ def alert_form(subject: Subject) -> AlertRuleForm | None:
     return form
 
 
-@bp.route("/subjects/<int:subject_id>/alerts", methods=["POST"])
+@bp.route("/subjects/<int:subject_id>/alerts", methods=["GET", "POST"])
 @login_required
 def add_alert(subject_id: int):
+    """POST adds an alert, or shows the dashboard again with the form's errors at this address; a GET of it (that
+    page reloaded or shared) goes to the dashboard the form lives on."""
     subject = owned_subject_or_404(subject_id)
+    if request.method == "GET":
+        return redirect(url_for("dashboard.index", subject=subject.id))
     form = alert_form(subject)
     if form is None:
         abort(404)
@@ -212,9 +216,12 @@ def delete_alert(rule_id: int):
     return redirect(url_for("dashboard.index", subject=subject_id))
 
 
-@bp.route("/dashboard/weekly-report", methods=["POST"])
+@bp.route("/dashboard/weekly-report", methods=["GET", "POST"])
 @login_required
 def weekly_report_setting():
+    """POST saves the setting; a GET of this address (a refused form's page reloaded) goes to the dashboard."""
+    if request.method == "GET":
+        return redirect(url_for("dashboard.index"))
     form = WeeklyReportForm()
     if not form.validate_on_submit():
         abort(400)

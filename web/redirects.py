@@ -26,8 +26,8 @@ def back_to_form_next() -> Response:
 def page_path() -> str:
     """The same-site path of the page the browser shows, for the forms that come back to it (the language and
     time-zone switches) and for the log-in page's `next`: a GET's own; for a posted form (a refused one shown
-    again, or one sent after the session ended), the page it was sent from, since the form's address answers only
-    POST; else the start page."""
+    again, or one sent after the session ended), the page it was sent from, since the form's address is not a page
+    of its own; else the start page."""
     if request.method in ("GET", "HEAD"):
         return request.full_path.rstrip("?")
     sent_from = urlsplit(request.referrer or "")
