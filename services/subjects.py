@@ -23,7 +23,9 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case)."""
     name = unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else ""
-    if not 1 <= len(name) <= NAME_LENGTH:
+    if not name:
+        raise Refused(Phrase(N_("Give a name.")))
+    if len(name) > NAME_LENGTH:
         raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
     if not readable(name):
         raise Refused(Phrase(N_("Give a name with letters one can see, and no control characters.")))

@@ -18,7 +18,9 @@ from skimage import data as skdata
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Subject, subject_name_key, utcnow
+from models import EMOTION_CLASSES, Detection, Subject, User, subject_name_key, utcnow
+from services import subjects as subject_service
+from services.errors import Refused
 from tests.conftest import ROOT, csrf_token, jpeg_bytes, make_user, upload
 
 
@@ -80,6 +82,23 @@ def test_a_name_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, clie
                          "/subjects")}, headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "이름은 1자에서 64자 사이로 입력하세요." in korean
     assert add_subject(client, "B" * 64).status_code == 302 and subject_id(app, "B" * 64)
+
+
+def test_a_blank_name_is_asked_for_and_a_long_one_is_told_its_length(app, client, alice):
+    """Nothing (or only spaces) gets the app's "Fill this in."; a name past 64 characters gets the length; the
+    service, behind the API and the group form, tells a blank name from a long one too."""
+    for blank in ("", "   "):
+        refused = add_subject(client, blank)
+        assert refused.status_code == 400 and '<p class="field-error" id="name-error" role="alert">Fill this in.</p>' \
+            in refused.get_data(as_text=True), repr(blank)
+    too_long = add_subject(client, "N" * 65).get_data(as_text=True)
+    assert 'id="name-error" role="alert">Give a name of 1 to 64 characters.</p>' in too_long
+    with app.app_context():
+        user = db.session.get(User, alice)
+        for name, why in (("  ", "Give a name."), ("N" * 65, "Give a name of 1 to 64 characters.")):
+            with pytest.raises(Refused) as refused:
+                subject_service.create_subject(user, name, "person")
+            assert refused.value.args[0] == why
 
 
 def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_faces, astronaut_jpeg,

@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
                      SubmitField)
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import SubjectKind
 from services.subjects import NAME_LENGTH
@@ -131,8 +131,8 @@ NO_BROWSER_CUT = {"maxlength": False}
 
 
 class SubjectForm(WebForm):
-    name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, validators=[
-        InputRequired(REQUIRED), Length(min=1, max=NAME_LENGTH, message=_l("Give a name of 1 to %(max)d characters."))])
+    name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, validators=[  # blank: only spaces count as nothing
+        DataRequired(REQUIRED), Length(max=NAME_LENGTH, message=_l("Give a name of 1 to %(max)d characters."))])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
 
