@@ -126,7 +126,9 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert "What Rex's history shows" in page and "over 29 appearances" in page  # 31 draws are below 50%
     assert "31 unsure readings were not counted" in page
-    assert "60 dogs in 60 analyses." in page and "faces in" not in page  # a dog's dashboard counts dogs
+    assert "60 appearances in 60 analyses." in page and "dogs in" not in page  # one dog: its appearances
+    korean = client.get(f"/dashboard?subject={rex}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "분석 60개에서 등장 60번." in korean  # not 개 60마리, "60 dogs"
     assert "More sad since" in page and "permutation test" in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 29

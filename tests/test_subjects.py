@@ -127,7 +127,7 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert re.search(r'<h2 id="track-\d+">Face 1 \(<bdi>Eileen</bdi>\): ', video_page)
 
     page = client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
-    assert "Eileen's dashboard" in page and "2 faces in 2 analyses" in page
+    assert "Eileen's dashboard" in page and "2 appearances in 2 analyses" in page and "faces in" not in page
     assert 'class="calendar"' in page and re.search(r'class="emo-\w+"><title>\w+ \d\d?, \d{4}: ', page)
     everyone = client.get("/dashboard").get_data(as_text=True)
     assert "4 faces in 2 analyses" in everyone
@@ -143,7 +143,7 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert exported["history"][1]["timeline"]
 
     assign(client, first, 0, photo)  # unassign
-    assert "1 face in 1 analysis" in client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
+    assert "1 appearance in 1 analysis" in client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
 
 
 def test_deleting_a_subject_keeps_the_analyses(app, client, alice, astronaut_jpeg):
@@ -248,7 +248,7 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
         detection.emotions, detection.top = {"happy": 0.8, "sad": 0.2}, "happy"
         db.session.commit()
     page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
-    assert "Emotion distribution" in page and "1 cat in 1 analysis" in page and "appearance-list" not in page
+    assert "Emotion distribution" in page and "1 appearance in 1 analysis" in page and "appearance-list" not in page
 
 
 def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis):
