@@ -404,6 +404,25 @@ def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, 
         assert db.session.get(User, alice).username == "alice.two"
 
 
+def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, alice):
+    """The username's input has no maxlength (a browser would cut a 300-character paste to 32 and save that): the
+    form refuses it with one reason, nothing saved; the registration form's input is not cut either."""
+    admin = admin_client(app, "en")
+    form = admin.get(f"/admin/admin_users/edit/?id={alice}").get_data(as_text=True)
+    assert "maxlength" not in re.search(r'<input[^>]*name="username"[^>]*>', form).group(0)
+    page = edit_user(admin, alice, "x" * 300).get_data(as_text=True)
+    assert "Failed to save record." in page and "successfully saved" not in page
+    assert re.findall(r"<li>([^<]*)</li>", page.split('name="username"')[1].split("</ul>")[0]) == [
+        "Use 3 to 32 characters."]  # the app's reason only, not Flask-Admin's second one
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"
+    admin.set_cookie("moodlens_locale", "ko")
+    korean = edit_user(admin, alice, "x" * 33).get_data(as_text=True)
+    assert "3자에서 32자 사이로 써 주세요." in korean
+    register = app.test_client().get("/register").get_data(as_text=True)
+    assert "maxlength" not in re.search(r'<input[^>]*name="username"[^>]*>', register).group(0)
+
+
 def test_a_save_the_database_refuses_is_a_message_not_a_500(app, alice, monkeypatch):
     """Past every check (two admins renaming at once), the database's unique index refuses the save: the page says
     so in the reader's language once the failed transaction is rolled back."""

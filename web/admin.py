@@ -34,7 +34,7 @@ from models import Analysis, Detection, Explanation, JobState, JobStatus, Media,
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
 from services.storage import remove_files
-from web.forms import USERNAME_RULES, WebForm
+from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
 
 
@@ -327,8 +327,16 @@ class UserAdmin(AdminOnly, ModelView):
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
-    form_args = {"username": {"validators": USERNAME_RULES}}
+    form_args = {"username": USERNAME_FIELD}
     column_default_sort = ("id", False)
+
+    def scaffold_form(self):
+        """Flask-Admin's form with the username checked by the app's rules only: its converter adds the column's
+        length (a second "too long" under the field) and an exact-case uniqueness check (validate_form checks in
+        any case)."""
+        form_class = super().scaffold_form()
+        form_class.username.kwargs["validators"] = USERNAME_FIELD["validators"]
+        return form_class
 
     def validate_form(self, form) -> bool:
         """Flask-Admin's checks, and a username that no other user has in any case (usernames are stored

@@ -17,6 +17,10 @@ REQUIRED = _l("Fill this in.")
 IN_RANGE = _l("Give a number from %(min)s to %(max)s.")
 
 
+# A browser cuts a longer name pasted into an input with a maxlength, silently: the server says so instead.
+NO_BROWSER_CUT = {"maxlength": False}
+CHARACTER_RANGE = _l("Use %(min)d to %(max)d characters.")
+
 LARGEST_INTEGER = 2**63 - 1  # the database's BIGINT
 NOT_A_WHOLE_NUMBER = _l("Type a whole number.")
 
@@ -74,7 +78,6 @@ class LoginForm(BrowserClock, WebForm):
 
 
 MIN_PASSWORD_LENGTH = 8
-PASSWORD_LENGTH = _l("Use %(min)d to %(max)d characters.")
 KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), SubjectKind.CAT: _l("Cat")}
 
 
@@ -83,19 +86,23 @@ class NewPasswordForm(WebForm):
 
     password = PasswordField(_l("Password"),
                              validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128,
-                                                                         message=PASSWORD_LENGTH)])
+                                                                         message=CHARACTER_RANGE)])
     confirm = PasswordField(_l("Repeat password"), validators=[
         InputRequired(REQUIRED), EqualTo("password", message=_l("The passwords do not match.")),
     ])
 
 
-# What a username may be, whoever chooses it (a new user, or an admin renaming one: web/admin.py).
-USERNAME_RULES = [InputRequired(REQUIRED), Length(min=3, max=32),
-                  Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))]
+# What a username may be, whoever chooses it (a new user, or an admin renaming one: web/admin.py), its field's
+# arguments: a longer name pasted is refused with the reason, not cut by the browser.
+USERNAME_FIELD = {
+    "render_kw": NO_BROWSER_CUT,
+    "validators": [InputRequired(REQUIRED), Length(min=3, max=32, message=CHARACTER_RANGE),
+                   Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))],
+}
 
 
 class RegisterForm(BrowserClock, NewPasswordForm):
-    username = StringField(_l("Username"), validators=USERNAME_RULES)
+    username = StringField(_l("Username"), **USERNAME_FIELD)
     submit = SubmitField(_l("Create account"))
 
 
@@ -124,10 +131,6 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
     and a way back; it works without scripts."""
     return render_template("confirm.html", form=ConfirmForm(), question=question, consequences=consequences,
                            action=action, confirm_label=confirm_label, cancel_url=cancel_url)
-
-
-# A browser cuts a longer name pasted into an input with a maxlength, silently: the server says so instead.
-NO_BROWSER_CUT = {"maxlength": False}
 
 
 class SubjectForm(WebForm):
