@@ -1,7 +1,8 @@
 // Polls the analysis JSON while a video is queued or being analysed, updates the
 // progress bar, and reloads the page when the result (or a failure) is ready. Its words come translated from the
-// page (data-messages on #job, JSON; "{percent}" marks the value). Screen readers hear the state and each quarter
-// of the progress (#job-said), not every second's figure.
+// page (data-messages on #job, JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the
+// visible text; screen readers are told (#job-said) the state and the figure as each quarter of the progress is
+// reached, not every second's figure.
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -11,10 +12,10 @@
   var state = document.getElementById("job-state");
   var said = document.getElementById("job-said");
   var words = JSON.parse(job.dataset.messages);
-  var lastSaid = "";
-  function say(heading, value) {
-    var sentence = heading + ": " + words.done.replace("{percent}", Math.floor(value / 25) * 25 + "%");
-    if (sentence !== lastSaid) { said.textContent = lastSaid = sentence; }
+  var lastStage = "";
+  function say(heading, value, done) {
+    var stage = heading + Math.floor(value / 25);
+    if (stage !== lastStage) { lastStage = stage; said.textContent = heading + ": " + done; }
   }
   function poll() {
     fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -26,10 +27,12 @@
           return;
         }
         var value = Math.round((analysis.progress || 0) * 100);
+        var done = words.done.replace("{percent}", value + "%");
         bar.value = value;
-        percent.textContent = words.done.replace("{percent}", value + "%");
+        bar.setAttribute("aria-valuetext", done);
+        percent.textContent = done;
         state.textContent = analysis.status === "queued" ? words.queued : words.running;
-        say(state.textContent, value);
+        say(state.textContent, value, done);
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });

@@ -146,6 +146,23 @@ def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_
     assert finished["status"] == "done" and finished["progress"] == 1  # a client polling progress sees it end
 
 
+def test_the_progress_bar_and_its_words_start_at_one_figure(app, client, alice, two_face_video):
+    """The page's first state, before progress.js polls: the bar's value, its spoken value (aria-valuetext) and the
+    visible text give one figure (57.5% is 57 for the bar, and was "58% done" in words)."""
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # it stays running as set here
+    token = csrf_token(client, "/analyze")
+    analysis_id = client.post("/api/v1/analyses", headers={"X-CSRFToken": token}, content_type="multipart/form-data",
+                              data={"file": (io.BytesIO(two_face_video.read_bytes()), "clip.mp4")}).json["id"]
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id)
+        analysis.status, analysis.progress = "running", 0.575
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    bar = re.search(r"<progress [^>]*>", page).group(0)
+    assert 'value="57"' in bar and 'aria-valuetext="57% done"' in bar
+    assert '<p id="job-percent">57% done</p>' in page and "Analysing the video" in page
+
+
 def test_faceless_video_says_no_faces(client, alice, faceless_video):
     response = upload(client, faceless_video.read_bytes(), "coffee.mp4")
     assert "Nothing found" in client.get(response.location).get_data(as_text=True)
