@@ -49,7 +49,8 @@ COLUMN_LABELS = {
     "kind": _l("Kind"), "top": _l("Top emotion"), "score": _l("Detector score"), "x1": _l("Left"),
     "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
     "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
-    "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"), "transitions": _l("Changes, frame by frame"),
+    "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"),
+    "transitions": _l("Changes, frame by frame"),
     "subject": _l("Subject"), "explanation": _l("Explanation"), "signature": _l("Face signature"),
 }
 
