@@ -354,7 +354,7 @@ def test_a_subjects_kind_and_a_photos_unchanged_face_read_in_korean(app, client,
     admin = admin_client(app, "ko")
     details = cells(admin.get(f"/admin/admin_detections/details/?id={face_id}").get_data(as_text=True))
     assert details["대상"] == "Mia (사람)"
-    assert re.fullmatch(r"\d+%", details["틀렸을 확률"]) and details["변화"] == details["요약"] == ""
+    assert re.fullmatch(r"\d+%", details["틀렸을 확률"]) and details["프레임별 변화"] == details["요약"] == ""
 
 
 def test_admin_pages_say_their_language_and_label_the_menu_button(app, alice):
