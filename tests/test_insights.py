@@ -474,3 +474,19 @@ def test_a_form_address_reloaded_or_shared_goes_to_the_dashboard_the_form_lives_
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 0  # a GET adds nothing
     assert client.get("/dashboard/weekly-report").location == "/dashboard"
+
+
+def test_a_head_request_is_answered_as_a_get_and_changes_nothing(app, client, alice):
+    """Flask answers HEAD with the GET view: a form's address must not take it for its POST (a write without a
+    CSRF check; an alert rule without an emotion was a 500)."""
+    rex = make_subject(app, alice, "Rex")
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.4, days=7))
+        db.session.commit()
+        rule = db.session.scalar(db.select(AlertRule.id))
+    for address in (f"/subjects/{rex}/alerts", "/dashboard/weekly-report", f"/alerts/{rule}/delete",
+                    f"/subjects/{rex}/delete"):
+        assert client.head(address).status_code == client.get(address).status_code, address
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1
+        assert db.session.get(Subject, rex) is not None

@@ -315,7 +315,7 @@ def assign_form(detection: Detection) -> AssignForm:
 def delete(analysis_id: int):
     """GET asks first (a page, so it works without scripts); POST deletes."""
     analysis = owned(Analysis, analysis_id, current_user)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         return confirm_page(
             gettext("Delete %(name)s?", name=analysis.original_name),
             [gettext("The upload, its result and its heat maps are deleted for good."),

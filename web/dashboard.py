@@ -164,14 +164,15 @@ def add_alert(subject_id: int):
     """POST adds an alert, or shows the dashboard again with the form's errors at this address; a GET of it (that
     page reloaded or shared) goes to the dashboard the form lives on."""
     subject = owned_subject_or_404(subject_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         return redirect(url_for("dashboard.index", subject=subject.id))
     form = alert_form(subject)
     if form is None:
         abort(404)
-    if form.validate_on_submit() and _same_rule(subject, form):
+    valid = form.validate_on_submit()
+    if valid and _same_rule(subject, form):
         form.emotion.errors.append(gettext("%(name)s has this alert already.", name=subject.name))
-    if form.errors:  # the page again, each reason beside its field (focus.js goes there)
+    if not valid or form.errors:  # the page again, each reason beside its field (focus.js goes there)
         return dashboard_page(subject, "day", form), 422
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
@@ -195,7 +196,7 @@ def _same_rule(subject: Subject, form: AlertRuleForm) -> bool:
 def delete_alert(rule_id: int):
     """GET asks first; POST deletes."""
     rule = owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         subject = rule.subject
         return confirm_page(
             gettext("Remove the %(emotion)s alert on %(name)s?", emotion=emotion(rule.emotion), name=subject.name),
@@ -220,7 +221,7 @@ def delete_alert(rule_id: int):
 @login_required
 def weekly_report_setting():
     """POST saves the setting; a GET of this address (a refused form's page reloaded) goes to the dashboard."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         return redirect(url_for("dashboard.index"))
     form = WeeklyReportForm()
     if not form.validate_on_submit():
@@ -334,7 +335,7 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
 def delete_subject(subject_id: int):
     """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes."""
     subject = owned_subject_or_404(subject_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
         rules = len(subject.alert_rules)
         return confirm_page(

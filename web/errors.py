@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
+from extensions import db
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
 from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
@@ -67,6 +68,8 @@ PLAIN_WORDS = {
 
 
 def _http_error(error: HTTPException):
+    if error.code >= 500:  # a failed write may have left the session unusable; the page reads the user again
+        db.session.rollback()
     if isinstance(error, RequestEntityTooLarge):
         error.description = too_large_reason()
     elif error.code in PLAIN_WORDS:
