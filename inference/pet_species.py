@@ -28,6 +28,7 @@ from scipy.special import expit
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.calibration import softmax
+from inference.classifiers import PREDICT_BATCH
 from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, rgb_crops, square_crop_box
 from inference.detectors import Detection
 from inference.dog_emotion import imagenet_batch
@@ -114,10 +115,12 @@ class PetCropModel:
         self.probe = SpeciesProbe(probe)
 
     def read(self, crops: np.ndarray) -> CropReads:
-        """What one pass says about uint8 RGB crops (N, 224, 224, 3)."""
+        """What the network says about uint8 RGB crops (N, 224, 224, 3), in passes of at most PREDICT_BATCH."""
         if len(crops) == 0:
             return CropReads(np.zeros((0, len(SPECIES))), np.zeros((0, len(SPECIES))), np.zeros((0, 4)))
-        logits, heads, features = self.runner.outputs(imagenet_batch(crops))
+        chunks = [self.runner.outputs(imagenet_batch(crops[start:start + PREDICT_BATCH]))
+                  for start in range(0, len(crops), PREDICT_BATCH)]  # memory bounded however many crops come
+        logits, heads, features = (np.concatenate(outputs) for outputs in zip(*chunks))
         imagenet = softmax(logits)
         summed = np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1)
         return CropReads(summed, self.probe(features), heads)

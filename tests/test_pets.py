@@ -258,6 +258,17 @@ def test_a_sure_dog_reading_gets_a_line_about_a_dog_not_a_persons_smile(app, cli
     assert "A happy dog: tail-wagging vibes all around." in page and "lovely smile" not in page
 
 
+def test_the_pet_network_reads_many_crops_in_bounded_passes(monkeypatch):
+    """However many faces lie inside pets (a collage), the looks run at most PREDICT_BATCH crops a pass."""
+    model, passes = PetCropModel("cpu"), []
+    one_pass = model.runner.outputs
+    monkeypatch.setattr(model.runner, "outputs", lambda batch: passes.append(len(batch)) or one_pass(batch))
+    crops = rgb_crops(skdata.chelsea(), [(10.0 * i, 0, 10.0 * i + 150, 150) for i in range(70)], INPUT_SIZE)
+    reads = model.read(crops)
+    assert passes == [64, 6] and reads.imagenet.shape == (70, 2) and reads.heads.shape == (70, 4)
+    np.testing.assert_allclose(reads.species[65], model.read(crops[65:66]).species[0], atol=1e-4)
+
+
 def test_the_species_check_corrects_a_cat_boxed_as_a_dog_and_finds_close_ups():
     pet_crops = PetCropModel("cpu")
     cat, coffee = skdata.chelsea(), skdata.coffee()
