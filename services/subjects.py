@@ -18,11 +18,16 @@ from services.errors import Conflict, Refused
 NAME_LENGTH = Subject.name.type.length
 
 
+def normal_name(name: object) -> str:
+    """A name as it is kept and measured: trimmed and in Unicode's composed form (NFC); "" for anything but text."""
+    return unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else ""
+
+
 def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case)."""
-    name = unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else ""
+    name = normal_name(name)
     if not name:
         raise Refused(Phrase(N_("Give a name.")))
     if len(name) > NAME_LENGTH:

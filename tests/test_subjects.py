@@ -77,11 +77,19 @@ def test_a_name_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, clie
     said = refused.get_data(as_text=True)
     assert refused.status_code == 400 and '<p class="field-error" id="name-error" role="alert">Give a name of 1 to ' \
         '64 characters.</p>' in said
-    assert f'value="{pasted}"' in said and subject_id(app, pasted) is None  # kept in the field, nothing added
+    assert f'value="{pasted.strip()}"' in said and subject_id(app, pasted.strip()) is None  # kept, nothing added
     korean = client.post("/subjects", data={"name": pasted, "kind": "person", "csrf_token": csrf_token(client,
                          "/subjects")}, headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "이름은 1자에서 64자 사이로 입력하세요." in korean
     assert add_subject(client, "B" * 64).status_code == 302 and subject_id(app, "B" * 64)
+
+
+def test_a_name_is_measured_as_it_is_kept_on_the_form_as_through_the_api(app, client, alice):
+    """Spaces around a name and letters written in two code points (e + a combining accent) do not count against
+    its 64 characters: the form measures the trimmed, composed name the service keeps."""
+    padded, accented = "  " + "x" * 64 + "  ", "e\u0301" * 40
+    assert add_subject(client, padded).status_code == 302 and subject_id(app, "x" * 64)
+    assert add_subject(client, accented).status_code == 302 and subject_id(app, "\u00e9" * 40)
 
 
 def test_a_blank_name_is_asked_for_and_a_long_one_is_told_its_length(app, client, alice):

@@ -10,7 +10,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import SubjectKind
-from services.subjects import NAME_LENGTH
+from services.subjects import NAME_LENGTH, normal_name
 
 # WTForms' own Korean messages use the formal style (합니다); these two, the most common, speak like the app.
 REQUIRED = _l("Fill this in.")
@@ -134,7 +134,7 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
 
 
 class SubjectForm(WebForm):
-    name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, validators=[  # blank: only spaces count as nothing
+    name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, filters=[normal_name], validators=[  # measured as kept
         DataRequired(REQUIRED), Length(max=NAME_LENGTH, message=_l("Give a name of 1 to %(max)d characters."))])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
