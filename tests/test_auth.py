@@ -44,6 +44,12 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     mismatch = client.post("/register", data={"username": "dave", "password": "long enough",
                                               "confirm": "different one", "csrf_token": token})
     assert "do not match" in mismatch.get_data(as_text=True)
+    pasted = "p" * 129  # a password manager's long one: refused with the reason, not cut to 128 by the browser
+    assert not re.search(r'<input[^>]*maxlength[^>]*name="(password|confirm)"|name="(password|confirm)"[^>]*maxlength',
+                         client.get("/register").get_data(as_text=True))
+    too_long = client.post("/register", data={"username": "dave", "password": pasted, "confirm": pasted,
+                                              "csrf_token": token})
+    assert too_long.status_code == 400 and "Use 8 to 128 characters." in too_long.get_data(as_text=True)
 
 
 def test_login_wrong_password_and_logout(app, client):

@@ -84,10 +84,10 @@ KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), Sub
 class NewPasswordForm(WebForm):
     """A new password, typed twice."""
 
-    password = PasswordField(_l("Password"),
+    password = PasswordField(_l("Password"), render_kw=NO_BROWSER_CUT,  # a longer paste refused, not cut unseen
                              validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128,
                                                                          message=CHARACTER_RANGE)])
-    confirm = PasswordField(_l("Repeat password"), validators=[
+    confirm = PasswordField(_l("Repeat password"), render_kw=NO_BROWSER_CUT, validators=[
         InputRequired(REQUIRED), EqualTo("password", message=_l("The passwords do not match.")),
     ])
 
