@@ -23,7 +23,7 @@ from extensions import db
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import DetectionKind
+from inference.labels import DetectionKind, reading_certainty
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
@@ -61,14 +61,20 @@ def clean_original_name(name: str | None) -> str:
 
 
 def overall_top(faces: list[FaceResult]) -> str | None:
-    """The emotion with the highest mean probability over the people (else over the dogs); None when
-    nothing found has an emotion model."""
+    """The emotion with the highest mean probability over the people (else over the dogs), counting only the
+    readings the pages do not call unsure when there are any; None when nothing found has an emotion model.
+
+    A group photo with one confident happy face and two unsure ones is "happy" in the history, as its page reads,
+    not whatever the unsure faces' flat probabilities lean to."""
     classified = [face for face in faces if face.top is not None]
     if not classified:
         return None
     kind = DetectionKind.HUMAN if any(face.kind == DetectionKind.HUMAN for face in classified) else classified[0].kind
-    labels = list(next(face for face in classified if face.kind == kind).emotions)
-    mean = np.mean([[face.emotions[label] for label in labels] for face in classified if face.kind == kind], axis=0)
+    of_kind = [face for face in classified if face.kind == kind]
+    confident = [face for face in of_kind if reading_certainty(face.emotions[face.top], face.uncertain) != "unsure"]
+    counted = confident or of_kind
+    labels = list(counted[0].emotions)
+    mean = np.mean([[face.emotions[label] for label in labels] for face in counted], axis=0)
     return labels[int(mean.argmax())]
 
 
@@ -241,7 +247,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
     analysis.face_count = len(result.tracks)
     analysis.top_emotion = overall_top([
-        FaceResult(d.kind, d.box, d.score, d.emotions, d.top) for d in analysis.detections
+        FaceResult(d.kind, d.box, d.score, d.emotions, d.top, uncertain=d.uncertain) for d in analysis.detections
     ])
     for column, name in model_names(result.models).items():
         setattr(analysis, column, name)
