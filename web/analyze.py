@@ -142,13 +142,15 @@ def place_on_photo(detection: Detection, width: int, height: int) -> str:
 def unsure_comment(detection: Detection) -> str:
     """Why the page calls a reading unsure, in one shape for faces and pets: what made it so, and the estimated
     chance it is wrong (Detection.chance_wrong); without that figure the same sentence without it, and the general
-    sentence for a flagged face stored before its signals were."""
+    sentence for a flagged face stored before its signals were. A figure under one half would contradict
+    "unsure" (a video track is flagged when most of its moments were, while its figure is their mean), so the
+    sentence then goes without it."""
     because = tuple(detection.why_unsure)  # UnsureSignal values (a StrEnum: equal to their text)
     chance = detection.chance_wrong
     if because not in UNSURE_BECAUSE:
         return str(UNCERTAIN_COMMENT)
-    if chance is None:
-        return str(WEAK_WITHOUT_FIGURE)  # a weak reading: a flagged one has its score
+    if chance is None or chance < 0.5:
+        return str(WEAK_WITHOUT_FIGURE if because == (UnsureSignal.WEAK,) else UNCERTAIN_COMMENT)
     return gettext(UNSURE_BECAUSE[because], chance=percent(chance))
 
 
