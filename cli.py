@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -69,7 +70,8 @@ def reset_password(username: str, password: str) -> None:
 EXPLAIN_DIR = Path("moodlens-explanations")
 
 
-def write_explanations(rgb, detections: list[tuple[int, list, str, str]], folder: Path, stem: str) -> dict[int, dict]:
+def write_explanations(rgb: np.ndarray, detections: list[tuple[int, list, str, str]], folder: Path,
+                       stem: str) -> dict[int, dict]:
     """Explain each (position, box, kind, top emotion) detection; write its overlays as PNG files in `folder`.
     Returns {position: {method: path}}."""
     explainer = Explainer.for_pipeline(get_pipeline())

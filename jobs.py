@@ -87,7 +87,7 @@ class ClaimedJob:
         return (row.id == self.job_id, row.status == JobStatus.RUNNING, row.worker == self.worker,
                 row.attempts == self.attempt)
 
-    def beat(self, **values) -> bool:
+    def beat(self, **values: float | str | None) -> bool:
         """Refresh the heartbeat (and set `values`) in the session's transaction if the claim holds; False if lost."""
         return bool(db.session.execute(db.update(ROWS[self.kind]).where(*self.held())
                                        .values(heartbeat_at=utcnow(), **values)).rowcount)

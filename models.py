@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, DetectionKind, reading_certainty
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from messages import N_, Phrase
 
@@ -274,7 +274,7 @@ class Detection(db.Model):
         return Phrase(KIND_TITLES[self.kind], number=self.position)
 
     @property
-    def certainty(self) -> str | None:
+    def certainty(self) -> Certainty | None:
         """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model); always
         "unsure" for a reading the uncertainty rule flagged."""
         if self.top is None:
@@ -285,7 +285,7 @@ class Detection(db.Model):
     def unsure(self) -> bool:
         """The top emotion is below the wording threshold, or the reading was flagged unsure: pages say "unsure"
         rather than over-claim."""
-        return self.certainty == "unsure"
+        return self.certainty == Certainty.UNSURE
 
     @property
     def chance_wrong(self) -> float | None:

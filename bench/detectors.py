@@ -21,15 +21,9 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference.detectors import MTCNNFaceDetector
+from inference.tracking import iou
 
 BACKGROUNDS = ("coffee", "rocket", "chelsea", "hubble_deep_field", "coins", "page", "immunohistochemistry")
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -89,7 +83,7 @@ class MTCNNAdapter:
         return [d.box for d in self.detector.detect(rgb)]
 
 
-def score(detector, scenes) -> tuple[float, float, float]:
+def score(detector: MTCNNFaceDetector, scenes: list[tuple[np.ndarray, list[tuple]]]) -> tuple[float, float, float]:
     true_positive = found_total = truth_total = 0
     began = time.perf_counter()
     for image, truth in scenes:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import requests
 from redis import Redis
 from rq import Worker
 from skimage import data as skdata
@@ -29,24 +30,25 @@ from skimage import data as skdata
 from bench.clips import moving_faces_frames, write_video
 from bench.server import AppServer, JobWorker, api_session, prepare_instance
 from bench.services import PostgresServer, RedisServer
+from models import JobStatus
 
 OWNER = ("scale", "scale password")
 POLL_SECONDS = 0.02
 
 
-def submit(url: str, session, clip: Path) -> int:
+def submit(url: str, session: requests.Session, clip: Path) -> int:
     response = session.post(url + "/api/v1/analyses", files={"file": (clip.name, clip.read_bytes())}, timeout=60)
     response.raise_for_status()
     return response.json()["id"]
 
 
-def wait_done(url: str, session, analysis_id: int, timeout: float = 600) -> None:
+def wait_done(url: str, session: requests.Session, analysis_id: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = session.get(f"{url}/api/v1/analyses/{analysis_id}", timeout=30).json()["status"]
-        if status == "done":
+        if status == JobStatus.DONE:
             return
-        if status == "failed":
+        if status == JobStatus.FAILED:
             raise RuntimeError(f"analysis {analysis_id} failed")
         time.sleep(POLL_SECONDS)
     raise TimeoutError(f"analysis {analysis_id} is not done after {timeout} s")
@@ -68,7 +70,8 @@ def redis_settings(postgres: PostgresServer, redis: RedisServer, folder: Path, n
             "RATELIMIT_ENABLED": False}
 
 
-def throughput(postgres, redis, folder: Path, workers: int, clips: list[Path], threads: int) -> float:
+def throughput(postgres: PostgresServer, redis: RedisServer, folder: Path, workers: int, clips: list[Path],
+               threads: int) -> float:
     """Seconds of wall time for all clips on `workers` worker processes."""
     settings = redis_settings(postgres, redis, folder, f"scale{workers}")
     prepare_instance(folder / f"web{workers}", *OWNER, settings=settings)
@@ -101,7 +104,7 @@ def turnarounds(server: AppServer, clip: Path, count: int) -> list[float]:
     return times
 
 
-def overhead(postgres, redis, folder: Path, clip: Path, count: int) -> dict[str, float]:
+def overhead(postgres: PostgresServer, redis: RedisServer, folder: Path, clip: Path, count: int) -> dict[str, float]:
     """Median turnaround of a tiny job: embedded worker against one Redis worker."""
     prepare_instance(folder / "embedded", *OWNER)
     with AppServer(folder / "embedded", {"RATELIMIT_ENABLED": False}) as server:

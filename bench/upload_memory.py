@@ -28,7 +28,8 @@ BUDGET_MB = 300
 SIDE = 6320  # 39.9 megapixels: just under the default MAX_IMAGE_PIXELS
 
 
-def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    """The image saved in `fmt` with Pillow's `options`, as bytes."""
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
@@ -36,31 +37,31 @@ def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
 
 def gray16_png() -> bytes:
     """A 16-bit grayscale PNG of SIDE x SIDE (about 80 KB)."""
-    return _encoded(Image.fromarray(np.zeros((SIDE, SIDE), np.uint16)), "PNG")
+    return encoded(Image.fromarray(np.zeros((SIDE, SIDE), np.uint16)), "PNG")
 
 
 def rgb_png() -> bytes:
-    return _encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "PNG")
+    return encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "PNG")
 
 
 def rgba_png() -> bytes:
-    return _encoded(Image.new("RGBA", (SIDE, SIDE), (120, 140, 160, 128)), "PNG")
+    return encoded(Image.new("RGBA", (SIDE, SIDE), (120, 140, 160, 128)), "PNG")
 
 
 def rgb_jpeg() -> bytes:
-    return _encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
+    return encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
 
 
 def progressive_jpeg(mode: str, side: int = SIDE) -> Callable[[], bytes]:
     """A progressive JPEG without chroma subsampling (the decoder keeps every coefficient of every channel)."""
     colour = (10, 20, 30, 40) if mode == "CMYK" else (120, 140, 160)
-    return lambda: _encoded(Image.new(mode, (side, side), colour), "JPEG", quality=50, progressive=True,
+    return lambda: encoded(Image.new(mode, (side, side), colour), "JPEG", quality=50, progressive=True,
                             subsampling=0)
 
 
 def rgba_webp(side: int) -> Callable[[], bytes]:
     """A lossy WebP with transparency (Pillow's decoder keeps two canvases and a frame copy beside the image)."""
-    return lambda: _encoded(Image.new("RGBA", (side, side), (120, 140, 160, 128)), "WEBP", quality=50)
+    return lambda: encoded(Image.new("RGBA", (side, side), (120, 140, 160, 128)), "WEBP", quality=50)
 
 
 def mjpeg_avi(side: int = 12000) -> bytes:

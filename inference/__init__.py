@@ -1,0 +1,1 @@
+"""The analysis pipeline, without Flask: decoding, detectors, alignment, classifiers, calibration, video."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from inference.backends import DEFAULT_BACKEND, Runner, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
+
+if TYPE_CHECKING:
+    from inference.emotion_net import WithMemberLogits
 
 Output = TypeVar("Output", np.ndarray, list[np.ndarray])
 PREDICT_BATCH = 64  # crops per network run in `predict`: its memory stays bounded whatever the caller passes
@@ -62,7 +65,7 @@ def mirror_averaged(run: Callable[[np.ndarray], Output], inputs: np.ndarray) -> 
     return (both[:len(inputs)] + both[len(inputs):]) / 2
 
 
-def emotion_net(weights: Path, device: str):
+def emotion_net(weights: Path, device: str) -> WithMemberLogits:
     """The torch network with its members' logits as a second output, as exported (imported only for the torch
     backend, or when no export is usable)."""
     from inference.emotion_net import WithMemberLogits, load_weights

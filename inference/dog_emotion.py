@@ -11,12 +11,16 @@ crops.pet_body_crops; the page shows the dog by its head box) -> 224x224 -> Imag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inference.backends import DEFAULT_BACKEND, make_runner
 from inference.classifiers import Classifier
 from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
+
+if TYPE_CHECKING:
+    import torch
 
 RGB_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
 RGB_STD = np.array(IMAGENET_STD, dtype=np.float32).reshape(1, 3, 1, 1)
@@ -27,7 +31,7 @@ def imagenet_batch(crops: np.ndarray) -> np.ndarray:
     return (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255 - RGB_MEAN) / RGB_STD
 
 
-def dog_emotion_net(weights: Path):
+def dog_emotion_net(weights: Path) -> torch.nn.Module:
     """The torch network (imported only for the torch backend, or when no export is usable)."""
     from inference.dog_net import load_head, pet_emotion_net
 

@@ -23,7 +23,6 @@ SIGNATURE_SIZE = 128
 SAME_PERSON_DISTANCE = 0.5
 GROUP_DISTANCE = 0.5  # unnamed faces whose average-linkage distance is below this form one group
 MIN_GROUP_SIZE = 2
-CHIP_SIZE = 150  # the descriptor's input: a 150 x 150 aligned face chip
 CHIP_PADDING = 0.25
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"

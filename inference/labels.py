@@ -35,13 +35,26 @@ UNSURE_BELOW = 0.5
 PROBABLY_BELOW = 0.8
 
 
-def certainty(top_probability: float) -> str:
-    """"unsure", "probably" or "sure", for a calibrated top probability."""
+class Certainty(StrEnum):
+    """How pages word a reading's top emotion: "unsure, perhaps happy", "probably happy" or "happy"."""
+
+    UNSURE = "unsure"
+    PROBABLY = "probably"
+    SURE = "sure"
+
+
+def certainty(top_probability: float) -> Certainty:
+    """The wording for a calibrated top probability."""
     if top_probability < UNSURE_BELOW:
-        return "unsure"
-    return "probably" if top_probability < PROBABLY_BELOW else "sure"
+        return Certainty.UNSURE
+    return Certainty.PROBABLY if top_probability < PROBABLY_BELOW else Certainty.SURE
 
 
-def reading_certainty(top_probability: float, flagged: bool | None) -> str:
-    """How a stored reading is worded: "unsure" when the uncertainty rule flagged it, else by its top probability."""
-    return "unsure" if flagged else certainty(top_probability)
+def reading_certainty(top_probability: float, flagged: bool | None) -> Certainty:
+    """How a stored reading is worded: unsure when the uncertainty rule flagged it, else by its top probability."""
+    return Certainty.UNSURE if flagged else certainty(top_probability)
+
+
+def is_unsure(top_probability: float, flagged: bool | None) -> bool:
+    """Pages call the reading unsure: flagged by the uncertainty rule, or its top probability is weak."""
+    return reading_certainty(top_probability, flagged) == Certainty.UNSURE

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
@@ -36,6 +37,9 @@ from inference.labels import DetectionKind
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.tracking import covered_fraction
+
+if TYPE_CHECKING:
+    from inference.pet_net import PetCropNet
 
 DOG_CLASSES = slice(151, 276)  # ImageNet's dog breeds, then the wolves, coyote, dingo, dhole and African wild dog
 CAT_CLASSES = slice(281, 294)  # ImageNet's domestic cats, then the wild ones (a Bengal is often a "leopard")
@@ -94,7 +98,7 @@ class ReviewedPet:
         return replace(self.body, box=_inside(self.head, frame), body=self.body.box)
 
 
-def pet_crop_net(weights: Path):
+def pet_crop_net(weights: Path) -> PetCropNet:
     """The torch network (torch backend, export): ImageNet EfficientNet-Lite0 and the head-box regressor."""
     from inference.pet_net import PetCropNet, load_regressor
 

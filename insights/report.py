@@ -11,10 +11,16 @@ from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from insights.history import History, describe_mix
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def week_start(day: date) -> date:
@@ -188,45 +194,58 @@ def _wrapped(text: str, columns: int) -> str:
     return "\n".join(lines)
 
 
-def _draw(plt, report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE):
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
-
+def _draw(plt: ModuleType, report: dict, words: ChartWords, colours: dict[str, str],
+          layout: Layout = Layout.WIDE) -> Figure:
+    """The report's figure: the week's mix beside its readings per day, under the title."""
     size, grid, columns = FIGURE_SIZES[layout]
     figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
-    labels = sorted(report["mix"], key=report["mix"].get)  # the largest on top, as the page's table lists them
-    values = [report["mix"][label] for label in labels]
-    names = [words.emotions.get(label, label) for label in labels]
-    mix_axes.barh(names, values,
-                  color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
-    if report["change"]:
-        mix_axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
-                      edgecolor="#1d1d28", linestyle="--", label=words.week_before)
-        mix_axes.legend(loc="lower right", fontsize=8)
-    if not labels:
-        mix_axes.set_yticks([])
-    if not labels and report["unsure"]:
-        mix_axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=mix_axes.transAxes)
-    mix_axes.set_xlim(0, 1)
-    mix_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
-    mix_axes.set_title(words.mix_title, fontsize=10)
-    counts = [day["count"] for day in report["days"]]
-    sure_counts = [day["sure"] for day in report["days"]]
-    weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
-    day_axes.bar(weekdays, sure_counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
-    if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
-        day_axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
-                     color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
-        day_axes.legend(loc="upper right", fontsize=8)
-    day_axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
-    day_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}
-    upright = all(_columns(name) <= UPRIGHT_COLUMNS for name in tops.values())  # short names (Korean) read level
-    for index, name in tops.items():
-        day_axes.text(index, report["days"][index]["count"], name if upright else " " + name, ha="center",
-                      va="bottom", fontsize=8, rotation=0 if upright else 90)
-    day_axes.set_title(words.days_title, fontsize=10)
+    _draw_mix(mix_axes, report, words, colours)
+    _draw_days(day_axes, report, words, colours)
     # a subject's name is text, never TeX ("$...$")
     figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)  # (matplotlib's wrap=True parses
     # maths whatever parse_math says)
     figure.tight_layout()
     return figure
+
+
+def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, str]) -> None:
+    """The week's mix of confident readings, largest on top, the week before dashed where there is one."""
+    from matplotlib.ticker import PercentFormatter
+
+    labels = sorted(report["mix"], key=report["mix"].get)  # the largest on top, as the page's table lists them
+    values = [report["mix"][label] for label in labels]
+    names = [words.emotions.get(label, label) for label in labels]
+    axes.barh(names, values, color=[colours.get(label, NO_EMOTION_COLOUR) for label in labels])
+    if report["change"]:
+        axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
+                  edgecolor="#1d1d28", linestyle="--", label=words.week_before)
+        axes.legend(loc="lower right", fontsize=8)
+    if not labels:
+        axes.set_yticks([])
+    if not labels and report["unsure"]:
+        axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=axes.transAxes)
+    axes.set_xlim(0, 1)
+    axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
+    axes.set_title(words.mix_title, fontsize=10)
+
+
+def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, str]) -> None:
+    """Readings per day, coloured by the day's top emotion and named above it, the unsure ones grey on top."""
+    from matplotlib.ticker import MaxNLocator
+
+    counts = [day["count"] for day in report["days"]]
+    sure_counts = [day["sure"] for day in report["days"]]
+    weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
+    axes.bar(weekdays, sure_counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
+        axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
+                 color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
+        axes.legend(loc="upper right", fontsize=8)
+    axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}
+    upright = all(_columns(name) <= UPRIGHT_COLUMNS for name in tops.values())  # short names (Korean) read level
+    for index, name in tops.items():
+        axes.text(index, report["days"][index]["count"], name if upright else " " + name, ha="center",
+                  va="bottom", fontsize=8, rotation=0 if upright else 90)
+    axes.set_title(words.days_title, fontsize=10)

@@ -23,7 +23,7 @@ from extensions import db
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import DetectionKind, reading_certainty
+from inference.labels import DetectionKind, is_unsure
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
@@ -71,7 +71,7 @@ def overall_top(faces: list[FaceResult]) -> str | None:
         return None
     kind = DetectionKind.HUMAN if any(face.kind == DetectionKind.HUMAN for face in classified) else classified[0].kind
     of_kind = [face for face in classified if face.kind == kind]
-    confident = [face for face in of_kind if reading_certainty(face.emotions[face.top], face.uncertain) != "unsure"]
+    confident = [face for face in of_kind if not is_unsure(face.emotions[face.top], face.uncertain)]
     counted = confident or of_kind
     labels = list(counted[0].emotions)
     mean = np.mean([[face.emotions[label] for label in labels] for face in counted], axis=0)

@@ -9,7 +9,7 @@ import numpy as np
 from flask import current_app
 
 from extensions import db
-from inference.labels import reading_certainty
+from inference.labels import is_unsure
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
@@ -53,7 +53,7 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
                                                          Detection.top, Detection.uncertain)
     zone = zone_of(subject.user)
     history = History.from_rows(classes, [
-        (in_zone(created, zone), emotions, analysis_id, reading_certainty(emotions[top], flagged) == "unsure")
+        (in_zone(created, zone), emotions, analysis_id, is_unsure(emotions[top], flagged))
         for created, emotions, analysis_id, top, flagged in db.session.execute(query)])
     _history_cache[subject.id] = (key, history)
     return history

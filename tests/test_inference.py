@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.upload_memory import encoded
 from inference.crops import gray_crops, rgb_crops, square_crop_box
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.images import decode_image
@@ -132,25 +133,19 @@ def test_decode_rejects_bad_input():
         decode_image(jpeg_bytes(np.zeros((100, 100, 3), np.uint8)), max_pixels=5000)
 
 
-def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
 def test_a_progressive_jpeg_is_limited_by_its_coefficients():
     """The decoder keeps every coefficient of a progressive JPEG: four full-size channels (CMYK) get three quarters
     of the pixel limit, 4:2:0 colour all of it; a baseline JPEG keeps none."""
     cmyk = Image.new("CMYK", (100, 100), (10, 20, 30, 40))
     with pytest.raises(MediaTooLarge, match="multi-scan JPEG of 100x100 pixels in 4 channels"):
-        decode_image(_encoded(cmyk, "JPEG", progressive=True), max_pixels=12_000)
-    assert decode_image(_encoded(cmyk, "JPEG"), max_pixels=12_000).rgb.shape == (100, 100, 3)
-    subsampled = _encoded(Image.new("RGB", (100, 100), "teal"), "JPEG", progressive=True, subsampling=2)
+        decode_image(encoded(cmyk, "JPEG", progressive=True), max_pixels=12_000)
+    assert decode_image(encoded(cmyk, "JPEG"), max_pixels=12_000).rgb.shape == (100, 100, 3)
+    subsampled = encoded(Image.new("RGB", (100, 100), "teal"), "JPEG", progressive=True, subsampling=2)
     assert decode_image(subsampled, max_pixels=10_000).rgb.shape == (100, 100, 3)
 
 
 def test_a_webp_gets_half_the_pixel_limit():
-    webp = _encoded(Image.new("RGBA", (100, 100), (0, 0, 255, 0)), "WEBP", lossless=True)
+    webp = encoded(Image.new("RGBA", (100, 100), (0, 0, 255, 0)), "WEBP", lossless=True)
     with pytest.raises(MediaTooLarge, match="limit for WebP"):
         decode_image(webp, max_pixels=19_000)
     decoded = decode_image(webp, max_pixels=20_000)

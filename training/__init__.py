@@ -1,0 +1,1 @@
+"""Training, calibration, evaluation and export CLIs, without Flask: `python -m training.NAME`."""

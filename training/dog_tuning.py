@@ -13,6 +13,7 @@ and on; val is read from the cached activations as before.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,8 @@ class TuningSettings:
     augment: bool = False  # pixel augmentation (slow: the frozen blocks run on every batch)
 
 
-def crop_and_mirror_outputs(network_part, crops: np.ndarray, cache: Path, kind: str, batch: int = 32) -> np.ndarray:
+def crop_and_mirror_outputs(network_part: Callable[[torch.Tensor], torch.Tensor], crops: np.ndarray, cache: Path,
+                            kind: str, batch: int = 32) -> np.ndarray:
     """`network_part`'s output (a function of an ImageNet-normalised batch) for each crop and its mirror image,
     (N, 2, ...) float16, cached as <kind>-<key of the crops' bytes>.npy."""
     digest = hashlib.sha1(crops.tobytes()).hexdigest()[:16]

@@ -36,6 +36,7 @@ import argparse
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -54,7 +55,7 @@ from inference.detectors import SSDPetDetector
 from inference.dog_net import TunedNet
 from inference.pet_species import PetCropModel, ReviewedPet
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
-from inference.labels import DOG_EMOTIONS
+from inference.labels import DOG_EMOTIONS, DetectionKind
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.data import load_rgb
 from training.dog_tuning import (TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, pooled_features,
@@ -216,7 +217,7 @@ def centre_square(path: Path) -> np.ndarray:
                                                                                   Image.BILINEAR))
 
 
-def cached(path: Path, compute):
+def cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """np.load(path) if it exists, else compute() saved there."""
     if path.exists():
         return np.load(path)
@@ -239,7 +240,7 @@ def photo_hashes(paths: list[Path], cache: Path) -> list[tuple[int, int] | None]
 
 def largest_dog(pets: list[ReviewedPet]) -> ReviewedPet | None:
     """The dog with the largest body box among the reviewed pets of one photo, if any."""
-    dogs = [pet for pet in pets if pet.body.kind == "dog"]
+    dogs = [pet for pet in pets if pet.body.kind == DetectionKind.DOG]
     return max(dogs, key=lambda pet: (pet.body.box[2] - pet.body.box[0]) * (pet.body.box[3] - pet.body.box[1]),
                default=None)
 
@@ -357,20 +358,20 @@ def both_orientations(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return np.concatenate([values[:, 0], values[:, 1]]), np.concatenate([labels, labels])
 
 
-def train_linear_head(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
+def train_linear_head(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
                       args: argparse.Namespace) -> tuple[dict, dict, dict]:
     """The linear head on standardised frozen features (crops and their mirror images in training), weight decay
     chosen on val: what to store, the logits of val and test, and their labels."""
     features = pooled_features(crops, args.cache).astype(np.float32)
-    train, train_labels = both_orientations(features[read["train"]], data.labels[read["train"]])
+    train, train_labels = both_orientations(features[read["train"]], dogs.labels[read["train"]])
     mean, scale = train.mean(0), train.std(0) + 1e-6
     standard = {"train": (train - mean) / scale}
     targets = {"train": train_labels}
     for name in ("val", "test"):
-        standard[name], targets[name] = (features[read[name], 0] - mean) / scale, data.labels[read[name]]
+        standard[name], targets[name] = (features[read[name], 0] - mean) / scale, dogs.labels[read[name]]
     best = None
     for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
-        head = fit_head(standard["train"], targets["train"], len(np.unique(data.labels)), weight_decay)
+        head = fit_head(standard["train"], targets["train"], len(np.unique(dogs.labels)), weight_decay)
         score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
         print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
         if best is None or score > best[0]:
@@ -383,14 +384,14 @@ def train_linear_head(data: DogData, crops: np.ndarray, read: dict[str, np.ndarr
     return stored, {name: head_logits(head, standard[name]) for name in ("val", "test")}, targets
 
 
-def train_tuned(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
+def train_tuned(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
                 args: argparse.Namespace) -> tuple[dict, dict, dict]:
     """EfficientNet-Lite0 fine-tuned from block --tune-from on the app's crops (training/dog_tuning.py): what to
     store, the logits of val and test, and their labels."""
     net = TunedNet({"classes": args.classes.split(","), "first_tuned_block": args.tune_from})
     every = frozen_activations(net, crops, args.cache)
     activations = {name: every[indices] for name, indices in read.items()}
-    targets = {name: data.labels[indices] for name, indices in read.items()}
+    targets = {name: dogs.labels[indices] for name, indices in read.items()}
     settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, augment=args.augment,
                               seed=args.seed if args.train_seed is None else args.train_seed)
     run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read["train"]).hexdigest()))
@@ -404,23 +405,23 @@ def train_tuned(data: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
-    data = dog_data(args.data, args.cache, classes, args.hamming, args.seed)
-    print(f"kept {len(data.paths)}; removed {dict(data.removed)}")
-    print({name: dict(Counter(classes[i] for i in data.labels[indices])) for name, indices in data.splits.items()})
-    crops, found = ((data.body_crops, data.body_found) if args.crop is CropKind.BODY
-                    else cached_crops(data.paths, args.cache, args.crop))
-    read = data.read(found)
+    dogs = dog_data(args.data, args.cache, classes, args.hamming, args.seed)
+    print(f"kept {len(dogs.paths)}; removed {dict(dogs.removed)}")
+    print({name: dict(Counter(classes[i] for i in dogs.labels[indices])) for name, indices in dogs.splits.items()})
+    crops, found = ((dogs.body_crops, dogs.body_found) if args.crop is CropKind.BODY
+                    else cached_crops(dogs.paths, args.cache, args.crop))
+    read = dogs.read(found)
     for name in ("val", "test"):
-        print(f"{name}: the app finds a dog in {len(read[name])} of {len(data.splits[name])} photos")
+        print(f"{name}: the app finds a dog in {len(read[name])} of {len(dogs.splits[name])} photos")
     train = train_tuned if args.tune_from else train_linear_head
-    stored, logits, targets = train(data, crops, read, args)
+    stored, logits, targets = train(dogs, crops, read, args)
     report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
     print(f"test split\n{report}")
     save_confusion_plot(np.array(metrics["confusion"]), classes, args.plot, "dog emotion, test split")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"classes": list(classes), **stored, "test_macro_f1": metrics["macro_f1"],
                 "test_accuracy": metrics["accuracy"],
-                "metrics": json.dumps({**metrics, "removed": dict(data.removed), "crop": str(args.crop),
+                "metrics": json.dumps({**metrics, "removed": dict(dogs.removed), "crop": str(args.crop),
                                        "splits": {k: len(v) for k, v in targets.items()}})}, args.out)
     write_temperature(logits, targets, args.out)  # after the weights: the record holds their hash
     print(f"weights written to {args.out}; confusion matrix in {args.plot}")

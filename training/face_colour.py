@@ -28,6 +28,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -48,6 +49,9 @@ from training.calibration import expected_calibration_error, fit_temperature
 from training.data import load_split
 from training.face_sets import identity, labelled_photos, largest_face_landmarks
 from training.metrics import bootstrap_interval, confusion_matrix, per_class_scores
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 FOLDS = 2
 
@@ -71,7 +75,7 @@ class SpatialFeatures(torch.nn.Module):
         return torch.cat([F.adaptive_avg_pool2d(maps, 2).flatten(1) for maps in (head, late, middle)], 1)
 
 
-def feature_session(size: int, cache_dir: Path):
+def feature_session(size: int, cache_dir: Path) -> onnxruntime.InferenceSession:
     """An ONNX Runtime session of SpatialFeatures for size x size crops (exported once into the cache: five
     times faster than torch on a CPU)."""
     import onnx
@@ -90,7 +94,7 @@ def feature_session(size: int, cache_dir: Path):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def features(session, crops: np.ndarray, cache: Path, batch_size: int = 64) -> np.ndarray:
+def features(session: onnxruntime.InferenceSession, crops: np.ndarray, cache: Path, batch_size: int = 64) -> np.ndarray:
     """float16 (N, 2, D): the features of each uint8 RGB crop (N, S, S, 3) and of its mirror image, cached."""
     if cache.is_file():
         return np.load(cache)
@@ -230,8 +234,8 @@ def ensemble_log_probabilities(classifier: EmotionClassifier, gray: np.ndarray, 
                            for start in range(0, len(gray), batch_size)])
 
 
-def read_set(source: str, pipeline: Pipeline, classifier: EmotionClassifier, session, size: int,
-             cache_dir: Path) -> Readings:
+def read_set(source: str, pipeline: Pipeline, classifier: EmotionClassifier, session: onnxruntime.InferenceSession,
+             size: int, cache_dir: Path) -> Readings:
     """DIR:SPLIT[:N] read through the app's detection and alignment."""
     folder, split, *limit = source.split(":")
     photos = labelled_photos(Path(folder) / split, HUMAN_EMOTIONS, int(limit[0]) if limit else 0)
@@ -241,7 +245,7 @@ def read_set(source: str, pipeline: Pipeline, classifier: EmotionClassifier, ses
                     identity_folds(crops["people"]))
 
 
-def read_fer(folder: Path, split: str, classifier: EmotionClassifier, session, size: int,
+def read_fer(folder: Path, split: str, classifier: EmotionClassifier, session: onnxruntime.InferenceSession, size: int,
              cache_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """FER2013's crops of a split: labels, the ensemble's log-probabilities (flip TTA) and the member's features."""
     gray, labels = load_split(folder / split, HUMAN_EMOTIONS, FACE_INPUT_SIZE, cache_dir)

@@ -25,6 +25,7 @@ import copy
 import json
 import random
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -134,57 +135,72 @@ class TrainingLoss:
         return self.distill_weight * soft * self.temperature ** 2 + (1 - self.distill_weight) * hard
 
 
-def train_step(model, optimizer, images, labels, loss_fn, generator, device, use_bf16,
-               domain_shift: bool = False) -> float:
+@dataclass
+class Run:
+    """What every training step needs besides the batch: the network, its loss, where it runs, the options."""
+
+    model: torch.nn.Module
+    loss_fn: TrainingLoss
+    device: torch.device
+    use_bf16: bool
+    args: argparse.Namespace
+
+
+def train_step(run: Run, optimizer: torch.optim.Optimizer, images: np.ndarray, labels: np.ndarray,
+               generator: torch.Generator) -> float:
     """One optimiser step on one batch (augmented on the device); the batch's loss."""
-    batch = augment_batch(to_float_batch(images, device), generator, domain_shift)
+    batch = augment_batch(to_float_batch(images, run.device), generator, run.args.domain_shift)
     batch = normalize(batch).contiguous(memory_format=torch.channels_last)
-    target = torch.from_numpy(labels).to(device)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        loss = loss_fn(model(batch), batch, target)
+    target = torch.from_numpy(labels).to(run.device)
+    with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
+        loss = run.loss_fn(run.model(batch), batch, target)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def train_one_epoch(model, optimizer, scheduler, images, labels, loss_fn, args, generator, device, use_bf16):
-    model.train()
+def train_one_epoch(run: Run, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+                    train: tuple[np.ndarray, np.ndarray], generator: torch.Generator) -> float:
+    """One pass over the training crops in a random order; the mean batch loss."""
+    images, labels = train
+    run.model.train()
     order = torch.randperm(len(images), generator=generator).numpy()
-    batches = range(0, len(order) - args.batch_size + 1, args.batch_size)
+    batch_size = run.args.batch_size
+    batches = range(0, len(order) - batch_size + 1, batch_size)
     total_loss = 0.0
     progress = tqdm(batches, desc="train", leave=False, mininterval=5)
     for start in progress:
-        index = order[start:start + args.batch_size]
-        loss = train_step(model, optimizer, images[index], labels[index], loss_fn, generator, device, use_bf16,
-                          args.domain_shift)
+        index = order[start:start + batch_size]
+        loss = train_step(run, optimizer, images[index], labels[index], generator)
         scheduler.step()
         total_loss += loss
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
     return total_loss / max(1, len(batches))
 
 
-def epochs_that_fit(model, images, labels, val_images, val_labels, loss_fn, args, device, use_bf16) -> int:
+def epochs_that_fit(run: Run, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> int:
     """How many epochs fit in --fit-seconds: time training steps (at learning rate 0, so the weights stay) and
     one val pass, then restore the model as it was (batch-norm statistics included)."""
-    saved = copy.deepcopy(model.state_dict())
-    probe_optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    images, labels = train
+    batch_size = run.args.batch_size
+    saved = copy.deepcopy(run.model.state_dict())
+    probe_optimizer = torch.optim.SGD(run.model.parameters(), lr=0.0)
     probe_generator = torch.Generator().manual_seed(0)
     with torch.random.fork_rng():  # dropout's draws here must not shift the real run's
-        model.train()
+        run.model.train()
         for step in range(PROBE_WARMUP_STEPS + PROBE_TIMED_STEPS):
             if step == PROBE_WARMUP_STEPS:
                 began = time.perf_counter()
-            index = np.arange(step * args.batch_size, (step + 1) * args.batch_size) % len(images)
-            train_step(model, probe_optimizer, images[index], labels[index], loss_fn, probe_generator, device,
-                       use_bf16, args.domain_shift)
+            index = np.arange(step * batch_size, (step + 1) * batch_size) % len(images)
+            train_step(run, probe_optimizer, images[index], labels[index], probe_generator)
         step_seconds = (time.perf_counter() - began) / PROBE_TIMED_STEPS
         began = time.perf_counter()
-        evaluate_split(model, val_images, val_labels, device, use_bf16)
-        epoch_seconds = step_seconds * (len(images) // args.batch_size) + time.perf_counter() - began
-    model.load_state_dict(saved)
-    epochs = max(1, int(args.fit_seconds / epoch_seconds))
-    print(f"about {epoch_seconds:.1f} s per epoch: {epochs} epochs fit in {args.fit_seconds} s", flush=True)
+        evaluate_split(run.model, *val, run.device, run.use_bf16)
+        epoch_seconds = step_seconds * (len(images) // batch_size) + time.perf_counter() - began
+    run.model.load_state_dict(saved)
+    epochs = max(1, int(run.args.fit_seconds / epoch_seconds))
+    print(f"about {epoch_seconds:.1f} s per epoch: {epochs} epochs fit in {run.args.fit_seconds} s", flush=True)
     return epochs
 
 
@@ -217,19 +233,10 @@ def bf16_supported(device: torch.device) -> bool:
     return torch.backends.mkldnn.is_available() and "avx512_bf16" in Path("/proc/cpuinfo").read_text()
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    generator = seed_everything(args.seed)
+def new_run(args: argparse.Namespace, train_labels: np.ndarray, classes: tuple[str, ...]) -> Run:
+    """The network (from --init, or new), its loss (class weights, a --teacher to distil from) and the device."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = device.type == "cuda"
-    use_bf16 = bf16_supported(device)
-    classes = HUMAN_EMOTIONS
-    data = Path(args.data)
-    train_images, train_labels = with_extra(load_split(data / "train", classes, cache_dir=args.cache), args.extra,
-                                            classes, args.extra_balance)
-    val_images, val_labels = load_split(data / "val", classes, cache_dir=args.cache)
-    print(f"train {len(train_images)} val {len(val_images)} device {device} bf16 {use_bf16}", flush=True)
-
     model = build_network({"arch": args.arch, "widths": [int(w) for w in args.widths.split(",")], "size": args.size},
                           len(classes))
     if args.init:
@@ -238,33 +245,47 @@ def main(argv: list[str] | None = None) -> None:
     loss_weights = class_weights(train_labels, args.class_weight, len(classes))
     teacher = load_weights(args.teacher, device)[0].to(memory_format=torch.channels_last) if args.teacher else None
     loss_fn = TrainingLoss(args, None if loss_weights is None else loss_weights.to(device), teacher)
-    if args.fit_seconds and not args.resume:
-        args.epochs = epochs_that_fit(model, train_images, train_labels, val_images, val_labels, loss_fn, args,
-                                      device, use_bf16)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
-                                weight_decay=args.weight_decay)
-    steps_per_epoch = len(train_images) // args.batch_size
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
-                                                    steps_per_epoch=steps_per_epoch, pct_start=0.2)
-    start_epoch, best, history = 0, {"macro_f1": -1.0}, []
-    state_path = Path(args.state)
-    if args.resume:
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, best, history = state["epoch"], state["best"], state["history"]
-        print(f"resumed at epoch {start_epoch}, best so far {best}", flush=True)
+    return Run(model, loss_fn, device, bf16_supported(device), args)
 
+
+def resume_state(path: Path, run: Run, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, generator: torch.Generator) -> tuple[int, dict, list]:
+    """Load a checkpoint into the run, optimiser, schedule and random state; its epoch, best record and history."""
+    state = torch.load(path, map_location=run.device, weights_only=False)
+    run.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    print(f"resumed at epoch {state['epoch']}, best so far {state['best']}", flush=True)
+    return state["epoch"], state["best"], state["history"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    generator = seed_everything(args.seed)
+    classes = HUMAN_EMOTIONS
+    data_dir = Path(args.data)
+    train = with_extra(load_split(data_dir / "train", classes, cache_dir=args.cache), args.extra, classes,
+                       args.extra_balance)
+    val = load_split(data_dir / "val", classes, cache_dir=args.cache)
+    run = new_run(args, train[1], classes)
+    print(f"train {len(train[0])} val {len(val[0])} device {run.device} bf16 {run.use_bf16}", flush=True)
+    if args.fit_seconds and not args.resume:
+        args.epochs = epochs_that_fit(run, train, val)
+    optimizer = torch.optim.SGD(run.model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=len(train[0]) // args.batch_size, pct_start=0.2)
+    state_path = Path(args.state)
+    start_epoch, best, history = (resume_state(state_path, run, optimizer, scheduler, generator) if args.resume
+                                  else (0, {"macro_f1": -1.0}, []))
     last_epoch = (args.epochs if not args.max_epochs_this_run
                   else min(args.epochs, start_epoch + args.max_epochs_this_run))
     for epoch in range(start_epoch, last_epoch):
         began = time.time()
-        loss = train_one_epoch(model, optimizer, scheduler, train_images, train_labels, loss_fn,
-                               args, generator, device, use_bf16)
-        scores = evaluate_split(model, val_images, val_labels, device, use_bf16)
+        loss = train_one_epoch(run, optimizer, scheduler, train, generator)
+        scores = evaluate_split(run.model, *val, run.device, run.use_bf16)
         record = {"epoch": epoch + 1, "loss": round(loss, 4), **{k: round(v, 4) for k, v in scores.items()},
                   "seconds": round(time.time() - began, 1)}
         history.append(record)
@@ -272,12 +293,12 @@ def main(argv: list[str] | None = None) -> None:
         if scores["macro_f1"] > best["macro_f1"]:
             best = record
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            save_weights(model, args.out, classes, {
-                "data": str(data), "epoch": epoch + 1, "val": scores, "args": vars(args),
+            save_weights(run.model, args.out, classes, {
+                "data": str(data_dir), "epoch": epoch + 1, "val": scores, "args": vars(args),
                 "trained_on": date.today().isoformat(),
             })
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        torch.save({"model": run.model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "best": best,
                     "history": history, "args": vars(args)}, state_path)

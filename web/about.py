@@ -5,6 +5,7 @@ models."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
 
 from inference.labels import DOG_EMOTIONS, PROBABLY_BELOW, UNSURE_BELOW
 from inference.model_card import model_figures
@@ -13,7 +14,7 @@ bp = Blueprint("about", __name__)
 
 
 @bp.route("/about")
-def index():
+def index() -> ResponseReturnValue:
     figures = model_figures()
     by_recall = sorted(figures.face_recall, key=figures.face_recall.get, reverse=True)  # easiest first
     return render_template("about.html", figures=figures, by_recall=by_recall, dog_chance=1 / len(DOG_EMOTIONS),

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from babel.dates import get_day_names, get_month_names
 from flask import Flask, abort, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
@@ -314,7 +315,7 @@ class AdminOnly:
 
 class HomeView(AdminOnly, AdminIndexView):
     @expose("/")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         return self.render("admin/index.html", counts={
             "users": db.session.scalar(db.select(db.func.count(User.id))),
             "analyses": db.session.scalar(db.select(db.func.count(Analysis.id))),
@@ -499,12 +500,12 @@ class JobsView(AdminOnly, BaseView):
     failed one (queued again from its first attempt)."""
 
     @expose("/")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         return self.render("admin/jobs.html", counts=job_counts(), jobs=unfinished_jobs(JOBS_SHOWN),
                            kind_names=JOB_KIND_NAMES, analysis_of=job_analysis)
 
     @expose("/retry", methods=["POST"])
-    def retry(self):
+    def retry(self) -> ResponseReturnValue:
         kind, job_id = request.form.get("kind"), row_id(request.form.get("id", ""))
         if kind not in set(JobKind) or job_id is None:
             abort(400)

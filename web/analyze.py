@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from babel.lists import format_list
 from flask_babel import get_locale, gettext, lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -13,7 +14,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import DetectionKind, reading_certainty
+from inference.labels import DetectionKind, is_unsure
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
@@ -79,7 +80,7 @@ decode_limit = limiter.shared_limit(lambda: current_app.config["DECODE_LIMITS"],
 
 
 @bp.route("/")
-def index():
+def index() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
     return render_template("index.html")
@@ -88,7 +89,7 @@ def index():
 @bp.route("/analyze", methods=["GET", "POST"])
 @login_required
 @upload_limit
-def upload():
+def upload() -> ResponseReturnValue:
     form = UploadForm()
     if not form.validate_on_submit():
         return render_template("analyze/upload.html", form=form), 400 if form.errors else 200
@@ -102,7 +103,7 @@ def upload():
 
 @bp.route("/analyses/<int:analysis_id>")
 @login_required
-def result(analysis_id: int):
+def result(analysis_id: int) -> ResponseReturnValue:
     """The result (or the progress) page; an admin may view anyone's, without the owner's actions."""
     analysis = viewable_analysis(current_user, analysis_id)
     owner = analysis.user_id == current_user.id
@@ -182,7 +183,7 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
         flagged = moment.get("uncertain")
-        unsure = True if top and reading_certainty(emotions[top], flagged) == "unsure" else flagged
+        unsure = True if top and is_unsure(emotions[top], flagged) else flagged
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, unsure]
     return [{"title": say(d.title) + (f" ({isolated(d.subject.name)})" if d.subject else ""), "tag": overlay_tag(d),
              "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
@@ -221,7 +222,7 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 
 @bp.route("/analyses")
 @login_required
-def history():
+def history() -> ResponseReturnValue:
     page = history_page(current_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48)
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
@@ -231,7 +232,7 @@ def history():
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
 @login_required
-def assign_subject(detection_id: int):
+def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0)."""
     detection = owned_detection(detection_id, current_user)
     form = assign_form(detection)
@@ -248,7 +249,7 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
     face = say(detection.title)
     if subject is None:
         return gettext("%(face)s is no longer assigned to a subject.", face=face)
-    if detection.top and reading_certainty(detection.emotions[detection.top], detection.uncertain) == "unsure":
+    if detection.top and is_unsure(detection.emotions[detection.top], detection.uncertain):
         return gettext("Saved: %(face)s is %(name)s. Its reading is unsure, so %(name)s's charts and insights "
                        "leave it out.", face=face, name=subject.name)
     return gettext("Saved: %(face)s now counts in %(name)s's history.", face=face, name=subject.name)
@@ -314,7 +315,7 @@ def assign_form(detection: Detection) -> AssignForm:
 
 @bp.route("/analyses/<int:analysis_id>/delete", methods=["GET", "POST"])
 @login_required
-def delete(analysis_id: int):
+def delete(analysis_id: int) -> ResponseReturnValue:
     """GET asks first (a page, so it works without scripts); POST deletes."""
     analysis = owned(Analysis, analysis_id, current_user)
     if request.method != "POST":  # GET, and HEAD with it
@@ -333,7 +334,7 @@ def delete(analysis_id: int):
 
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
 @session_or_token
-def media_file(analysis_id: int, variant: str):
+def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
     analysis = viewable_analysis(g.api_user, analysis_id)
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
@@ -348,7 +349,7 @@ def media_file(analysis_id: int, variant: str):
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["POST"])
 @login_required
-def explain(analysis_id: int, position: int):
+def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);
     an admin may explain anyone's result, which changes nothing of the owner's."""
     if not ConfirmForm().validate_on_submit():
@@ -361,7 +362,7 @@ def explain(analysis_id: int, position: int):
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
 @session_or_token
-def explanation_image(analysis_id: int, position: int, method: str):
+def explanation_image(analysis_id: int, position: int, method: str) -> ResponseReturnValue:
     analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     path = storage.explanation_paths(analysis.stored_name, detection.position)[method]
@@ -373,7 +374,7 @@ def explanation_image(analysis_id: int, position: int, method: str):
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/crop.jpg")
 @session_or_token
 @decode_limit
-def detection_crop(analysis_id: int, position: int):
+def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
     """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
     analysis = viewable_analysis(g.api_user, analysis_id)
     jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position))
@@ -383,7 +384,7 @@ def detection_crop(analysis_id: int, position: int):
 @bp.route("/analyses/<int:analysis_id>/frame")
 @session_or_token
 @decode_limit
-def video_frame(analysis_id: int):
+def video_frame(analysis_id: int) -> ResponseReturnValue:
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
     analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:

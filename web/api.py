@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -28,7 +30,7 @@ def _error(message: str, status: int, **headers: str):
     return jsonify(error=message), status, headers
 
 
-def api_auth(view):
+def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     """A bearer token, or the browser session (then unsafe methods need the X-CSRFToken header)."""
 
     @wraps(view)
@@ -51,7 +53,7 @@ def api_auth(view):
 
 @bp.post("/tokens")
 @login_limits(basic_auth_username)
-def create_token():
+def create_token() -> ResponseReturnValue:
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
     credentials = basic_credentials()
     user = None
@@ -67,7 +69,7 @@ def create_token():
 
 @bp.delete("/tokens/current")
 @api_auth
-def revoke_token():
+def revoke_token() -> ResponseReturnValue:
     token = g.get("api_token")
     if token is None:
         abort(400, description="Only a bearer token can be revoked.")
@@ -79,7 +81,7 @@ def revoke_token():
 @bp.post("/analyses")
 @api_auth
 @upload_limit
-def create_analysis():
+def create_analysis() -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None:
         return _error("No file: send the photo as multipart field 'file'.", 400)
@@ -92,7 +94,7 @@ def create_analysis():
 
 @bp.get("/analyses")
 @api_auth
-def list_analyses():
+def list_analyses() -> ResponseReturnValue:
     page = history_page(g.api_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", 20, type=int), max_per_page=100)
     return jsonify(items=[analysis_document(a, g.api_user) for a in page.items], page=page.page, per_page=page.per_page,
@@ -101,21 +103,21 @@ def list_analyses():
 
 @bp.get("/analyses/<int:analysis_id>")
 @api_auth
-def get_analysis(analysis_id: int):
+def get_analysis(analysis_id: int) -> ResponseReturnValue:
     """The analysis (an admin may read anyone's, as on the result page)."""
     return jsonify(analysis_document(viewable_analysis(g.api_user, analysis_id), g.api_user))
 
 
 @bp.delete("/analyses/<int:analysis_id>")
 @api_auth
-def remove_analysis(analysis_id: int):
+def remove_analysis(analysis_id: int) -> ResponseReturnValue:
     delete_analysis(owned(Analysis, analysis_id, g.api_user))
     return "", 204
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
 @api_auth
-def explanation(analysis_id: int, position: int):
+def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     """GET: the explanation's status (and its images once done); POST: start it unless cached or under way (an
     admin may, on anyone's analysis, as on the result page)."""
     analysis = viewable_analysis(g.api_user, analysis_id)
@@ -140,14 +142,14 @@ def _json_object() -> dict:
 
 @bp.get("/subjects")
 @api_auth
-def list_subjects():
+def list_subjects() -> ResponseReturnValue:
     counts = subjects.appearance_counts(g.api_user)
     return jsonify(items=[subject_document(subject, counts.get(subject.id, 0)) for subject in g.api_user.subjects])
 
 
 @bp.post("/subjects")
 @api_auth
-def create_subject():
+def create_subject() -> ResponseReturnValue:
     """{"name": ..., "kind": "person" | "dog" | "cat"} (kind defaults to person); 409 for a name in use."""
     body = _json_object()
     subject = subjects.create_subject(g.api_user, body.get("name"), body.get("kind", SubjectKind.PERSON.value))
@@ -159,14 +161,14 @@ def create_subject():
 
 @bp.get("/subjects/<int:subject_id>")
 @api_auth
-def get_subject(subject_id: int):
+def get_subject(subject_id: int) -> ResponseReturnValue:
     subject = owned(Subject, subject_id, g.api_user)
     return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
 
 
 @bp.delete("/subjects/<int:subject_id>")
 @api_auth
-def remove_subject(subject_id: int):
+def remove_subject(subject_id: int) -> ResponseReturnValue:
     """Delete the subject and its alerts; its appearances stay, assigned to nobody."""
     subjects.delete_subject(owned(Subject, subject_id, g.api_user))
     return "", 204
@@ -174,7 +176,7 @@ def remove_subject(subject_id: int):
 
 @bp.put("/analyses/<int:analysis_id>/detections/<int:position>/subject")
 @api_auth
-def assign_subject(analysis_id: int, position: int):
+def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
     """{"subject": ID or null}: detection POSITION of a photo (a video's track TRACK_ID) becomes an appearance
     of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
@@ -190,7 +192,7 @@ def assign_subject(analysis_id: int, position: int):
 
 @bp.get("/subjects/<int:subject_id>/insights")
 @api_auth
-def insights(subject_id: int):
+def insights(subject_id: int) -> ResponseReturnValue:
     """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
     subject = owned(Subject, subject_id, g.api_user)
     history = history_of(subject)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
@@ -51,7 +52,7 @@ def bearer_user() -> User | None:
     return token.user
 
 
-def session_or_token(view):
+def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     """For the files that pages show and the API links to (read-only GETs): the browser session, or a bearer
     token; the user is g.api_user. An anonymous browser is sent to log in."""
 
@@ -67,7 +68,7 @@ def session_or_token(view):
 
 
 @login_manager.unauthorized_handler
-def log_in_first():
+def log_in_first() -> ResponseReturnValue:
     """Flask-Login's redirect to the log-in page, its `next` the page the user was on (web.redirects.page_path):
     a form posted after the session ended goes back to its page, not to its POST-only address (a 405)."""
     flash(login_manager.localize_callback(login_manager.login_message), login_manager.login_message_category)
@@ -80,7 +81,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-def register():
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
     form = RegisterForm()
@@ -153,7 +154,7 @@ def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callab
 
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits(form_username)
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
     form = LoginForm()
@@ -174,7 +175,7 @@ def login():
 
 @bp.post("/time-zone")
 @login_required
-def set_time_zone():
+def set_time_zone() -> ResponseReturnValue:
     """Count and show times on this device's time zone (form field `time_zone`, offered by static/time-zone.js
     when it differs from the account's); back to the same-site `next`."""
     zone = known_zone(request.form.get("time_zone"))
@@ -189,7 +190,7 @@ def set_time_zone():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():
         current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
         db.session.commit()
@@ -205,7 +206,7 @@ def _has_remember_cookie() -> bool:
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_limits(_current_username)
 @login_required
-def change_password():
+def change_password() -> ResponseReturnValue:
     """A new password, given the current one; the user's other sessions end, this one goes on."""
     form = PasswordChangeForm()
     if form.validate_on_submit():

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
+from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager
 from wtforms import SelectChoice
 
 from extensions import db
-from inference.labels import ALL_EMOTIONS, reading_certainty
+from inference.labels import ALL_EMOTIONS, is_unsure
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
 from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
@@ -75,7 +76,7 @@ def _detections_query(subject: Subject | None):
 
 @bp.route("/dashboard")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     period = request.args.get("period", "day")
     if period not in PERIODS:
         period = "day"
@@ -86,14 +87,33 @@ def index():
 
 def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleForm | None) -> str:
     """The dashboard of everything or of one subject, its alert form as given (a refused one shows its errors)."""
-    no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None  # no emotion model (cats)
     found = db.session.execute(_detections_query(subject)).all()
-    read = [row for row in found if row.top is not None]
-    unsure = [reading_certainty(row.emotions[row.top], row.uncertain) == "unsure" for row in read]
-    zone = zone_of(current_user)  # days counted on the reader's clock
-    rows = [(on_clock(row.created_at, zone), row.top) for row, left_out in zip(read, unsure) if not left_out]
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
+    return render_template(
+        "dashboard/index.html",
+        subject=subject,
+        subjects=current_user.subjects,
+        analysis_count=analysis_count,
+        found_kinds=[row.kind for row in found],
+        period=period,
+        **_charts(found, subject, period),
+        **_subject_parts(subject),
+        alerts=[(rule, result) for rule, result in alert_results([subject] if subject else current_user.subjects)
+                if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
+        alert_form=rule_form,
+        report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
+        weekday_labels=weekday_labels(),
+    )
+
+
+def _charts(found: list, subject: Subject | None, period: str) -> dict:
+    """The charts' parts: the confident readings' distribution, trend and mood calendar (days on the reader's
+    clock), and how many readings were left out as unsure."""
+    read = [row for row in found if row.top is not None]
+    unsure = [is_unsure(row.emotions[row.top], row.uncertain) for row in read]
+    zone = zone_of(current_user)
+    rows = [(on_clock(row.created_at, zone), row.top) for row, left_out in zip(read, unsure) if not left_out]
     distribution = Counter(top for _, top in rows)
     tops_by_day: dict = defaultdict(list)
     for created_at, top in rows:
@@ -102,31 +122,20 @@ def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleFor
     columns = stacked_columns(trend(rows, period, now_in(zone).replace(tzinfo=None)), labels)
     calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
         on_clock(row.created_at, zone).date() for row, left_out in zip(read, unsure) if left_out))
-    return render_template(
-        "dashboard/index.html",
-        subject=subject,
-        subjects=current_user.subjects,
-        analysis_count=analysis_count,
-        found_kinds=[row.kind for row in found],
-        has_readings=bool(read),
-        unsure_count=len(read) - len(rows),
-        distribution=horizontal_bars({label: distribution.get(label, 0) for label in labels},
-                                     highlight=distribution.most_common(1)[0][0] if distribution else None),
-        columns=columns,
-        trend_labels=axis_labels([column.period for column in columns]),
-        calendar=calendar,
-        months=calendar_months(calendar),
-        labels=labels,
-        period=period,
-        insights=subject_insights(subject) if subject and not no_model else None,
-        appearances=subject_service.newest_appearances(subject, APPEARANCES_SHOWN) if no_model else None,
-        appearance_count=subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model else None,
-        alerts=[(rule, result) for rule, result in alert_results([subject] if subject else current_user.subjects)
-                if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
-        alert_form=rule_form,
-        report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
-        weekday_labels=weekday_labels(),
-    )
+    return {"has_readings": bool(read), "unsure_count": len(read) - len(rows), "labels": labels,
+            "distribution": horizontal_bars({label: distribution.get(label, 0) for label in labels},
+                                            highlight=distribution.most_common(1)[0][0] if distribution else None),
+            "columns": columns, "trend_labels": axis_labels([column.period for column in columns]),
+            "calendar": calendar, "months": calendar_months(calendar)}
+
+
+def _subject_parts(subject: Subject | None) -> dict:
+    """A subject's insights, or, for a kind without an emotion model (cats), its newest appearances and their count."""
+    no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None
+    return {"insights": subject_insights(subject) if subject and not no_model else None,
+            "appearances": subject_service.newest_appearances(subject, APPEARANCES_SHOWN) if no_model else None,
+            "appearance_count": (subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model
+                                 else None)}
 
 
 def weekday_labels() -> list[str]:
@@ -160,7 +169,7 @@ def alert_form(subject: Subject) -> AlertRuleForm | None:
 
 @bp.route("/subjects/<int:subject_id>/alerts", methods=["GET", "POST"])
 @login_required
-def add_alert(subject_id: int):
+def add_alert(subject_id: int) -> ResponseReturnValue:
     """POST adds an alert, or shows the dashboard again with the form's errors at this address; a GET of it (that
     page reloaded or shared) goes to the dashboard the form lives on."""
     subject = owned_subject_or_404(subject_id)
@@ -193,7 +202,7 @@ def _same_rule(subject: Subject, form: AlertRuleForm) -> bool:
 
 @bp.route("/alerts/<int:rule_id>/delete", methods=["GET", "POST"])
 @login_required
-def delete_alert(rule_id: int):
+def delete_alert(rule_id: int) -> ResponseReturnValue:
     """GET asks first; POST deletes."""
     rule = owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
     if request.method != "POST":  # GET, and HEAD with it
@@ -219,7 +228,7 @@ def delete_alert(rule_id: int):
 
 @bp.route("/dashboard/weekly-report", methods=["GET", "POST"])
 @login_required
-def weekly_report_setting():
+def weekly_report_setting() -> ResponseReturnValue:
     """POST saves the setting; a GET of this address (a refused form's page reloaded) goes to the dashboard."""
     if request.method != "POST":  # GET, and HEAD with it
         return redirect(url_for("dashboard.index"))
@@ -244,7 +253,7 @@ def _report(subject_id: int) -> tuple[Subject, History, dict]:
 
 @bp.route("/subjects/<int:subject_id>/report")
 @login_required
-def report(subject_id: int):
+def report(subject_id: int) -> ResponseReturnValue:
     subject, history, week = _report(subject_id)
     monday = date.fromisoformat(week["start"])
     earlier, later = monday - timedelta(days=7), monday + timedelta(days=7)
@@ -281,7 +290,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 
 @bp.route("/subjects/<int:subject_id>/report.png")
 @login_required
-def report_image(subject_id: int):
+def report_image(subject_id: int) -> ResponseReturnValue:
     subject, _, week = _report(subject_id)
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
     body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
@@ -291,7 +300,7 @@ def report_image(subject_id: int):
 
 @bp.route("/subjects", methods=["GET", "POST"])
 @login_required
-def subjects():
+def subjects() -> ResponseReturnValue:
     """List and add subjects; ?next=PATH (same-site only) is where adding one goes back to, e.g. a result page,
     ?kind=dog (from a dog's "Add a person or pet") the kind the form starts with, and ?face=ID the detection whose
     card it came from: the new subject is who that face (or animal) is, when it is of the subject's kind."""
@@ -332,7 +341,7 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
 
 @bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])
 @login_required
-def delete_subject(subject_id: int):
+def delete_subject(subject_id: int) -> ResponseReturnValue:
     """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes."""
     subject = owned_subject_or_404(subject_id)
     if request.method != "POST":  # GET, and HEAD with it
@@ -388,7 +397,7 @@ def csv_cell(value: object) -> object:
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
-def export_subject(subject_id: int, fmt: str):
+def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     subject = owned_subject_or_404(subject_id)
     history = subject_history(subject)
     name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask.globals import request_ctx
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
@@ -33,7 +34,7 @@ def http_status_for(error: MediaError) -> int:
     return 400
 
 
-def error_response(description: str, status: int, error: HTTPException | None = None):
+def error_response(description: str, status: int, error: HTTPException | None = None) -> ResponseReturnValue:
     """The error as JSON for the API and bearer-token clients, else as the error page."""
     if request.path.startswith("/api/") or "api_token" in g:
         return jsonify(error=description), status

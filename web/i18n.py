@@ -13,6 +13,7 @@ from functools import wraps
 
 from babel.dates import format_skeleton, format_time as format_zone_time, get_timezone_location
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
 from flask_babel import Domain, lazy_pgettext, ngettext
 from flask_login import current_user
@@ -144,7 +145,7 @@ def select_locale() -> str:
 
 
 @bp.post("/language")
-def switch():
+def switch() -> ResponseReturnValue:
     """Choose the interface language (form field `locale`), remembered in a cookie and on the user's account;
     back to the same-site `next`."""
     locale = request.form.get("locale")
@@ -380,7 +381,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
-                           "moment": moment, "day": day, "skeleton": skeleton, "percent": percent,
+                           "moment": moment, "day": day, "percent": percent,
                            "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
                            "reason": reason}.items():
         app.add_template_filter(per_request(function), name)

@@ -5,6 +5,7 @@ assignment form of web/analyze.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -21,7 +22,7 @@ bp = Blueprint("identity", __name__)
 
 @bp.route("/settings/faces", methods=["GET", "POST"])
 @login_required
-def settings():
+def settings() -> ResponseReturnValue:
     form = RecognitionForm(recognize_faces=current_user.recognize_faces)
     if form.validate_on_submit():
         identity.set_recognition(current_user, form.recognize_faces.data)
@@ -34,7 +35,7 @@ def settings():
 
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["POST"])
 @login_required
-def not_this_person(detection_id: int):
+def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection = owned_detection(detection_id, current_user)
     form = NotThisPersonForm()
     if not form.validate_on_submit():
@@ -60,7 +61,7 @@ def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm
 
 @bp.route("/subjects/groups", methods=["POST"])
 @login_required
-def name_group():
+def name_group() -> ResponseReturnValue:
     form = name_group_form()
     if not form.validate_on_submit():
         abort(400)

@@ -1,0 +1,1 @@
+"""Browser tests: Playwright on Debian's Chromium, at desktop and phone sizes."""

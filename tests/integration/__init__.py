@@ -1,0 +1,1 @@
+"""Scale-out tests against real PostgreSQL and Redis servers started on loopback."""
