@@ -5,6 +5,7 @@ current with the code and compiled."""
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import warnings
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from insights.report import ChartWords, report_png
 from models import Analysis, Subject, User, utcnow
 from tests.conftest import csrf_token, login, make_user, upload
 from tests.test_owner_pages import appearances, subject_of
-from web.i18n import COOKIE, particles, say
+from web.i18n import COOKIE, interval, particles, say
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
@@ -179,6 +180,30 @@ def test_a_filter_on_a_constant_follows_each_readers_language(app):
         assert template.render() == "0.0 s happy 50%"
     with app.test_request_context(headers=KOREAN):
         assert template.render() == "0.0초 행복 50%"
+
+
+def test_an_interval_whose_ends_show_as_one_percent_is_one_figure(app):
+    """Not "3%–3%": an interval narrower than the percent it is shown in reads as that percent."""
+    for headers in ({}, KOREAN):
+        with app.test_request_context(headers=headers):
+            assert interval(0.0277, 0.0311) == "3%" and interval(0.031, 0.0733) == "3%–7%"
+            assert interval(0.0, 0.004) == "0%" and interval(0.0, 0.006) == "0%–1%"
+
+
+def test_the_profile_table_shows_one_figure_for_an_interval_that_rounds_to_one_percent(app, client, alice):
+    """The subject dashboard's mix: a spread emotion keeps its two ends, one that never varied (here every
+    appearance's "angry" is the same) shows its one percent in the interval column, in either language."""
+    mia = subject_of(app, alice, "Mia", "person")
+    appearances(app, alice, mia, "human", "happy", 4, utcnow() - timedelta(days=9))
+    appearances(app, alice, mia, "human", "sad", 2, utcnow() - timedelta(days=3))
+    for headers in ({}, KOREAN):
+        page = client.get(f"/dashboard?subject={mia}", headers=headers).get_data(as_text=True)
+        rows = dict((emotion, cells) for emotion, *cells in
+                    re.findall(r'emo-(\w+)">[^<]*</span></th>\s*<td>([^<]*)</td><td>([^<]*)</td>', page))
+        assert set(rows) == {"happy", "sad", "angry", "disgust", "fear", "surprise", "neutral"}
+        assert rows["angry"] == ["2%", "2%"]
+        low, high = rows["happy"][1].split("–")
+        assert low != high and low.endswith("%") and high.endswith("%")
 
 
 def test_form_errors_and_flash_messages_are_translated(app, client):

@@ -313,6 +313,13 @@ def percent(value: float) -> str:
     return format_percent(value or 0.0)
 
 
+def interval(low: float, high: float) -> str:
+    """A confidence interval as "3%–5%" in the reader's locale; one figure, "3%", when both ends show as the same
+    percent (the value between them does too): "3%–3%" says nothing more and looks like a mistake."""
+    low_text, high_text = percent(low), percent(high)
+    return low_text if low_text == high_text else f"{low_text}–{high_text}"
+
+
 def seconds(value: float) -> str:
     """A duration as "5.3 s" / "5.3초"."""
     return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0"))
@@ -381,7 +388,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
-                           "moment": moment, "day": day, "percent": percent,
+                           "moment": moment, "day": day, "percent": percent, "interval": interval,
                            "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
                            "reason": reason}.items():
         app.add_template_filter(per_request(function), name)
