@@ -49,3 +49,22 @@ $(function () {
     new MutationObserver(nameFilters).observe(filters, {childList: true, subtree: true});
   }
 });
+
+/* On a phone each row of a list is a card, each value beside its column's name (static/admin.css): the names of
+   the columns copied onto the cells as data-label, and the list marked "labelled" (without scripts a list stays a
+   table that scrolls sideways in its own box). */
+$(function () {
+  $('table.model-list').each(function () {
+    var names = $(this).find('thead th').map(function () {
+      return $(this).is('.column-header, [scope=col]') ? $(this).text().trim() : '';
+    }).get();
+    $(this).find('tbody tr').each(function () {
+      $(this).children('td').each(function (index) {
+        if (names[index] && !this.hasAttribute('colspan')) {
+          this.dataset.label = names[index];
+        }
+      });
+    });
+    $(this).addClass('labelled');
+  });
+});

@@ -1,6 +1,7 @@
 """The back office in Chromium, logged in as an admin, in English and Korean at desktop (1280 px) and phone (390 px)
 width: every admin page (the home page, each list, a searched and filtered list, a user's edit page, the details
-pages) fits without sideways scrolling of the page (a wide list scrolls inside its own box), with the contrast,
+pages) fits without sideways scrolling of the page nor of a list in its own box (on a phone each row of a list is a
+card, each value beside its column's name; a desktop keeps the table), with the contrast,
 text-size and focus-ring audit of the main pages (tests/e2e/audit.js), with the reader's language on <html>; on a
 phone the brand stays and the menu folds behind its button; a Korean admin reads a failure reason, a yes/no filter's
 options and a video track's moments in Korean; a bulk action says what it did.
@@ -30,11 +31,13 @@ INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko":
 WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
                 "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
                 "with selected": "With selected", "activated": "1 user activated.",
-                "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken."},
+                "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken.",
+                "username": "Username"},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
                 "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
                 "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
-                "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요."}}
+                "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요.",
+                "username": "사용자 이름"}}
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
@@ -81,6 +84,13 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
                 if found := audit_page(page, base + path, SCREENS / f"{language}-{viewport}-{name}.png"):
                     problems[f"{language} {viewport} {name}"] = found
                 assert page.evaluate("() => document.documentElement.lang") == language, name
+                assert not any(list_overflow(page)), f"{language} {viewport} {name}: a list scrolls sideways"
+            page.goto(base + LISTS["users"])  # a card's values named on a phone; the table a desktop had
+            cell = page.locator("table.model-list td.col-username").first
+            assert cell.evaluate("cell => getComputedStyle(cell, '::before').content") == (
+                f'"{WORDS[language]["username"]}"' if viewport == "phone" else "none")
+            assert page.locator("table.model-list").evaluate("list => getComputedStyle(list).display") == (
+                "block" if viewport == "phone" else "table")
             page.goto(base + paths["analyses-searched"])
             clear = page.get_by_role("link", name=CLEAR_SEARCH[language], exact=True)
             assert "search=" not in clear.get_attribute("href") and clear.get_attribute("href").startswith(
@@ -141,6 +151,12 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     if found := audit_page(page, None, Path(f"{screens}-user-edit-refused.png")):
         problems[f"{language} {viewport} user edit refused"] = found
     return problems
+
+
+def list_overflow(page) -> list[int]:
+    """How far each list on the page scrolls sideways inside its own box, in CSS pixels (0: it fits)."""
+    return page.evaluate("""() => [...document.querySelectorAll('table.model-list')]
+        .map(list => list.parentElement.scrollWidth - list.parentElement.clientWidth)""")
 
 
 def row_action_sides(page) -> list[float]:
