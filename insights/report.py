@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from insights.history import History, describe_mix
+from insights.profile import MIN_FOR_PROFILE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -80,7 +81,8 @@ def day_top(tops: list[str]) -> str | None:
 def weekly_report(history: History, monday: date) -> dict:
     """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
     the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
-    on a day whose readings were all unsure). A week of unsure readings only has no mix and no description."""
+    on a day whose readings were all unsure). A week of unsure readings only has no mix; a week with fewer sure
+    readings than a profile needs (MIN_FOR_PROFILE) has its mix but no description: one photo is no pattern."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
     count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
@@ -98,8 +100,8 @@ def weekly_report(history: History, monday: date) -> dict:
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
-            "unsure": count - sure_count,
-            "description": describe_mix(history.classes, mix) if mix is not None else None,
+            "unsure": count - sure_count, "sure": sure_count, "needed": MIN_FOR_PROFILE,
+            "description": describe_mix(history.classes, mix) if sure_count >= MIN_FOR_PROFILE else None,
             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
             "change": ({label: round(float(a - b), 4) for label, a, b in zip(history.classes, mix, before)}
                        if mix is not None and before is not None else {}),

@@ -241,7 +241,8 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "Rex: weekly report" in client.get("/dashboard").get_data(as_text=True)
     week = "{}-W{:02d}".format(*recent.date().isocalendar()[:2])
     report = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
-    assert f"Rex: week {week}" in report and "mostly" in report and "Download as PNG" in report
+    assert "<h1>Rex: week of " in report and f"week {week}" not in report and "mostly" in report
+    assert "Download as PNG" in report
     image = client.get(f"/subjects/{rex}/report.png?week={week}")
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert bob_client.get(f"/subjects/{rex}/report.png").status_code == 404
@@ -344,7 +345,12 @@ def test_a_day_with_sure_and_unsure_readings_says_how_many_were_unsure(app, clie
     add_history(app, alice, rex, np.array([sure_happy, perhaps_angry, perhaps_angry]), spacing=timedelta(hours=1))
     report = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
     assert "3 appearances, mostly" in report and "(2 of them unsure)" in report
-    assert "2 unsure readings were not counted." in report  # the week's line, from its one sure reading
+    # one sure reading is no pattern: the week's line says so, as the profile does, and counts the unsure
+    assert "Too few confident readings this week to sum it up: 1 of the 3 it takes." in report
+    assert "2 unsure readings were not counted." in report and "Mostly happy" not in report
+    assert "vs the week before" not in report and "No confident readings the week before" in report
+    week = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W02").get_json()["weekly_report"]
+    assert week["description"] is None and week["sure"] == 1 and week["needed"] == 3 and week["mix"]
     korean = client.get(f"/subjects/{rex}/report?week=2026-W02", headers={"Accept-Language": "ko"})
     assert "(그중 2번은 확실하지 않음)" in korean.get_data(as_text=True)
 

@@ -279,8 +279,8 @@ def iso_week(monday: date) -> str:
 def chart_words(subject: Subject, week: dict) -> ChartWords:
     """The weekly report PNG's title, axis titles, emotion and weekday names in the reader's language."""
     return ChartWords(
-        title=gettext("%(name)s, week %(week)s (%(start)s to %(end)s)", name=subject.name, week=week["week"],
-                      start=day(week["start"]), end=day(week["end"])),
+        title=gettext("%(name)s, %(start)s to %(end)s", name=subject.name, start=day(week["start"]),
+                      end=day(week["end"])),
         mix_title=gettext("Mean probability this week"), days_title=gettext("Appearances per day (top emotion)"),
         week_before=gettext("week before"), no_mix=gettext("Only unsure readings this week"),
         unsure=gettext("unsure"),
