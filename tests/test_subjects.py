@@ -256,7 +256,10 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
         detection.emotions, detection.top = {"happy": 0.8, "sad": 0.2}, "happy"
         db.session.commit()
     page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
-    assert "Emotion distribution" in page and "1 appearance in 1 analysis" in page and "appearance-list" not in page
+    assert "Emotion distribution" in page and "1 appearance in 1 analysis" in page and "no emotion model" not in page
+    # under the charts, which photos count for Tom, each with its reading
+    appearances = page.split("appearance-list")[1]
+    assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in appearances and "emo-happy" in appearances
 
 
 def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis):

@@ -43,6 +43,7 @@ bp = Blueprint("dashboard", __name__)
 
 PERIODS = {"day": (30, timedelta(days=1)), "week": (12, timedelta(weeks=1))}
 APPEARANCES_SHOWN = 48  # on the dashboard of a subject without an emotion model; the export has them all
+RECENT_APPEARANCES = 12  # under the charts of a subject with one: which photos count, to check an assignment
 
 
 def period_start(moment: datetime, period: str) -> datetime:
@@ -130,12 +131,15 @@ def _charts(found: list, subject: Subject | None, period: str) -> dict:
 
 
 def _subject_parts(subject: Subject | None) -> dict:
-    """A subject's insights, or, for a kind without an emotion model (cats), its newest appearances and their count."""
-    no_model = subject is not None and SubjectKind(subject.kind).emotion_classes is None
-    return {"insights": subject_insights(subject) if subject and not no_model else None,
-            "appearances": subject_service.newest_appearances(subject, APPEARANCES_SHOWN) if no_model else None,
-            "appearance_count": (subject_service.appearance_counts(current_user).get(subject.id, 0) if no_model
-                                 else None)}
+    """A subject's insights (none for a kind without an emotion model, cats) and its newest appearances (more of
+    them without a model: they are all its page shows) with their count; nothing for everyone's dashboard."""
+    if subject is None:
+        return {"no_model": False, "insights": None, "appearances": [], "appearance_count": 0}
+    no_model = SubjectKind(subject.kind).emotion_classes is None
+    return {"no_model": no_model, "insights": None if no_model else subject_insights(subject),
+            "appearances": subject_service.newest_appearances(subject,
+                                                              APPEARANCES_SHOWN if no_model else RECENT_APPEARANCES),
+            "appearance_count": subject_service.appearance_counts(current_user).get(subject.id, 0)}
 
 
 def weekday_labels() -> list[str]:
