@@ -1,14 +1,21 @@
 """The JSON shapes of the API and `flask analyze --json`: an analysis (photos list their detections, videos their
 tracks with timelines, each with the subject it is assigned to; a stored analysis links its files; one that was
-not stored, the CLI's, has no id, no date and no files) and a subject."""
+not stored, the CLI's, has no id, no date and no files), a subject and its alert rules; the exports' readings (one
+a detection) as JSON rows and as CSV lines."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import url_for
 
-from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User
+from inference.labels import ALL_EMOTIONS
+from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User
+from services.clock import in_zone
 from services.identity import Suggestion, suggestions
 
 
@@ -96,3 +103,52 @@ def subject_document(subject: Subject, appearances: int) -> dict:
     """A subject, how many appearances it has, and whether its kind has an emotion model (cats: not yet)."""
     return {"id": subject.id, "name": subject.name, "kind": subject.kind, "created_at": iso_utc(subject.created_at),
             "appearances": appearances, "emotion_model": SubjectKind(subject.kind).emotion_classes is not None}
+
+
+def alert_rule_document(rule: AlertRule) -> dict:
+    """An alert rule: `emotion` as the top one in more than `share` of appearances over `days` days."""
+    return {"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days}
+
+
+def reading_document(detection: Detection, zone: ZoneInfo) -> dict:
+    """A detection as the exports list it, with the analysis it belongs to; its time in UTC and on the owner's clock
+    (`local_time`, with its offset: the day the pages count it on); a video's track with its timeline."""
+    analysis = detection.analysis
+    return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
+            "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
+            "media": analysis.media, "filename": analysis.original_name, "face": detection.position,
+            "top": detection.top, "emotions": detection.emotions, **uncertainty_fields(detection),
+            **({"timeline": detection.timeline, "transitions": detection.transitions}
+               if analysis.media == Media.VIDEO else {})}
+
+
+def csv_cell(value: object) -> object:
+    """A value as the CSV export writes it, in the JSON export's words: a boolean as true or false (Python's csv
+    writes "True"); None is an empty cell already."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+UNCERTAINTY_COLUMNS = ("unsure", "uncertain", "uncertainty")  # empty for pets and older analyses (but `unsure`)
+
+
+def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """The CSV lines of `reading_document` rows, a header first: one line a reading, an emotion a column; the
+    `extra` columns (keys of each row) come last, after `local_time`, so that scripts that read the columns by
+    position keep working."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: Iterable[object]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(map(csv_cell, cells))
+        return buffer.getvalue()
+
+    yield line(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS,
+                *UNCERTAINTY_COLUMNS, "local_time", *extra])
+    for row in readings:
+        yield line([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"], row["top"],
+                    *(row["emotions"].get(label) for label in ALL_EMOTIONS),
+                    *(row[name] for name in UNCERTAINTY_COLUMNS), row["local_time"], *(row[name] for name in extra)])

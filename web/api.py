@@ -18,7 +18,7 @@ from services import explanations, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
-from services.documents import analysis_document, found_document, iso_utc, subject_document
+from services.documents import alert_rule_document, analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import basic_auth_username, basic_credentials, bearer_user, login_limits
@@ -196,8 +196,7 @@ def insights(subject_id: int) -> ResponseReturnValue:
     """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
     subject = owned(Subject, subject_id, g.api_user)
     history = history_of(subject)
-    alerts = [{"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days, **result}
-              for rule, result in alert_results([subject])]
+    alerts = [{**alert_rule_document(rule), **result} for rule, result in alert_results([subject])]
     zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
     week = (weekly_report(history, report_week(history, request.args.get("week"), today_on(zone)))
             if history is not None else None)

@@ -1,14 +1,15 @@
-"""Registration, log-in, log-out and password change; the per-account limit on password guesses; who a request
-acts for (browser session or API bearer token)."""
+"""Registration, log-in, log-out, password change and the account page (its data exported, the account deleted);
+the per-account limit on password guesses; who a request acts for (browser session or API bearer token)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
+                   stream_with_context, url_for)
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +17,10 @@ from werkzeug.datastructures import Authorization
 
 from extensions import db, limiter, login_manager
 from models import ApiToken, User, normalize_username
-from services.clock import known_zone
-from web.forms import ConfirmForm, LoginForm, PasswordChangeForm, RegisterForm
-from messages import N_
+from services import accounts
+from services.clock import known_zone, today_on, zone_of
+from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm
+from messages import N_, Phrase
 from web.redirects import back_to_form_next, page_path, same_site_path
 
 bp = Blueprint("auth", __name__)
@@ -209,11 +211,9 @@ def _has_remember_cookie() -> bool:
 def change_password() -> ResponseReturnValue:
     """A new password, given the current one; the user's other sessions end, this one goes on."""
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        if not user.check_password(form.current_password.data):
-            form.current_password.errors.append(gettext("That is not your current password."))
-        elif form.password.data == form.current_password.data:
+    user = current_user._get_current_object()
+    if form.validate_on_submit() and form.password_is(user):
+        if form.password.data == form.current_password.data:
             form.password.errors.append(gettext("That is your current password; choose a new one."))
         else:
             user.set_password(form.password.data)
@@ -223,3 +223,60 @@ def change_password() -> ResponseReturnValue:
                   "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    """The user's name, age and holdings; their data to download; the way to delete the account."""
+    return render_template("auth/account.html", holdings=accounts.holdings(current_user))
+
+
+EXPORTS = {"json": (accounts.export_json, "application/json"), "csv": (accounts.export_csv, "text/csv")}
+
+
+@bp.route("/account/export.<any(json, csv):fmt>")
+@login_required
+def export_account(fmt: str) -> ResponseReturnValue:
+    """Everything the user stored, as a download named after them and today (on their clock), written while it is
+    sent (services/accounts.py reads the history a page at a time)."""
+    user = current_user._get_current_object()
+    export, mimetype = EXPORTS[fmt]
+    filename = f"moodlens-{user.username}-{today_on(zone_of(user)).isoformat()}.{fmt}"  # usernames are [A-Za-z0-9_.-]
+    chunks = (chunk.encode() for chunk in export(user.id))
+    return Response(stream_with_context(chunks), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+def deletion_consequences() -> list[str]:
+    """What goes with the account, counted."""
+    holdings = accounts.holdings(current_user)
+    return [
+        ngettext("Your %(num)d analysis, with its photo or video, thumbnails and heat maps.",
+                 "Your %(num)d analyses, with their photos and videos, thumbnails and heat maps.", holdings.analyses),
+        ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
+                 "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects),
+        gettext("Your face signatures and API tokens, and the account itself: its username is free again."),
+        gettext("This cannot be undone: download your data from your account page first to keep a copy."),
+    ]
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_limits(_current_username)
+@login_required
+def delete_account() -> ResponseReturnValue:
+    """GET asks for the current password (and says what goes); POST with it deletes the account and everything
+    in it, logs out and says so on the home page. The last active administrator is refused (no form)."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    refusal = Phrase(accounts.LAST_ADMIN) if accounts.is_last_admin(user) else None
+    if refusal is None and form.validate_on_submit() and form.password_is(user):
+        accounts.delete_account(user)
+        logout_user()
+        flash(gettext("Your account and everything in it were deleted."), "success")
+        return redirect(url_for("analyze.index"))
+    refused = refusal is not None and request.method == "POST"
+    page = render_template("auth/delete_account.html", form=form, refusal=refusal, consequences=deletion_consequences(),
+                           question=gettext("Delete your account?"), action=url_for("auth.delete_account"),
+                           confirm_label=gettext("Delete my account"), cancel_url=url_for("auth.account"))
+    return page, 400 if form.errors or refused else 200

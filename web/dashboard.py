@@ -3,7 +3,6 @@ analyses or for one subject; subjects themselves (create, delete, export their h
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -24,11 +23,11 @@ from extensions import db
 from inference.labels import ALL_EMOTIONS, is_unsure
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
-from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Media, Subject, SubjectKind
+from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
-from services.clock import in_zone, now_in, on_clock, today_on, zone_of
-from services.documents import iso_utc, uncertainty_fields
+from services.clock import now_in, on_clock, today_on, zone_of
+from services.documents import reading_document, readings_csv
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
@@ -373,30 +372,13 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
 
 
 def subject_history(subject: Subject) -> list[dict]:
-    """Every detection assigned to the subject, oldest first, with the analysis it belongs to; its time in UTC and
-    on the owner's clock (`local_time`, with its offset: the day the pages count it on)."""
+    """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`)."""
     zone = zone_of(subject.user)
     detections = db.session.scalars(
         db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
         .where(Detection.subject_id == subject.id).order_by(Analysis.created_at, Detection.position)
     ).all()
-    return [
-        {"analysis_id": d.analysis_id, "created_at": iso_utc(d.analysis.created_at),
-         "local_time": in_zone(d.analysis.created_at, zone).replace(microsecond=0).isoformat(),
-         "media": d.analysis.media,
-         "filename": d.analysis.original_name, "face": d.position, "top": d.top, "emotions": d.emotions,
-         **uncertainty_fields(d),
-         **({"timeline": d.timeline, "transitions": d.transitions} if d.analysis.media == Media.VIDEO else {})}
-        for d in detections
-    ]
-
-
-def csv_cell(value: object) -> object:
-    """A value as the CSV export writes it, in the JSON export's words: a boolean as true or false (Python's csv
-    writes "True"); None is an empty cell already."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+    return [reading_document(detection, zone) for detection in detections]
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
@@ -411,16 +393,6 @@ def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
                            "time_zone": zone_of(subject.user).key, "history": history}, indent=2)
         mimetype = "application/json"
     else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        columns = ("unsure", "uncertain", "uncertainty")
-        writer.writerow(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS, *columns,
-                         "local_time"])  # added last: scripts that read columns by position keep working
-        for row in history:  # uncertain and uncertainty empty for pets and older analyses
-            writer.writerow(map(csv_cell, [
-                row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"], row["top"],
-                *(row["emotions"].get(label) for label in ALL_EMOTIONS), *(row[name] for name in columns),
-                row["local_time"]]))
-        body, mimetype = buffer.getvalue(), "text/csv"
+        body, mimetype = "".join(readings_csv(history)), "text/csv"
     # named after the subject (send_file writes a name outside ASCII, "모모", as RFC 6266 asks, with a fallback)
     return send_file(io.BytesIO(body.encode()), mimetype, as_attachment=True, download_name=filename, max_age=0)

@@ -1,7 +1,7 @@
 """Flask-WTF forms (each carries a CSRF token), read from form bodies only."""
 
 from flask import render_template, request
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
@@ -9,7 +9,7 @@ from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, Sel
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
-from models import SubjectKind
+from models import SubjectKind, User
 from services.subjects import NAME_LENGTH, normal_name
 
 # WTForms' own Korean messages use the formal style (합니다); these two, the most common, speak like the app.
@@ -106,13 +106,29 @@ class RegisterForm(BrowserClock, NewPasswordForm):
     submit = SubmitField(_l("Create account"))
 
 
-class PasswordChangeForm(NewPasswordForm):
+class CurrentPasswordForm(WebForm):
+    """A form that asks for the user's current password before it changes anything."""
+
     current_password = PasswordField(_l("Current password"), validators=[InputRequired(REQUIRED), Length(max=128)])
+
+    def password_is(self, user: User) -> bool:
+        """Whether the current password typed is the user's; if not, the field says so."""
+        if user.check_password(self.current_password.data):
+            return True
+        self.current_password.errors.append(gettext("That is not your current password."))
+        return False
+
+
+class PasswordChangeForm(CurrentPasswordForm, NewPasswordForm):
     submit = SubmitField(_l("Change password"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.password.label.text = _l("New password")  # beside "Current password"
+
+
+class DeleteAccountForm(CurrentPasswordForm):
+    submit = SubmitField(_l("Delete my account"))
 
 
 class UploadForm(WebForm):

@@ -93,7 +93,7 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
             "history": "/analyses", "dashboard": "/dashboard", "subject-dashboard": f"/dashboard?subject={mia_id}",
             "cat-dashboard": f"/dashboard?subject={tom_id}", "subjects": "/subjects",
             "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about",
-            "remove-alert": f"/alerts/{rule_id}/delete"}
+            "remove-alert": f"/alerts/{rule_id}/delete", "account": "/account", "delete-account": "/account/delete"}
 
 
 def recognize_faces(app, client, astronaut: np.ndarray) -> int:

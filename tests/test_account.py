@@ -1,0 +1,156 @@
+"""The account page: the user's whole history exported (JSON, CSV) and the account deleted with its rows and files."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from extensions import db
+from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Subject, User
+from services import accounts, storage
+from services.analyses import stored_files
+from tests.conftest import csrf_token, login, make_user, upload, upload_files
+
+
+def analysis_id_of(response) -> int:
+    return int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+
+
+@pytest.fixture()
+def alice_history(app, client, alice, astronaut_jpeg, coffee_jpeg) -> dict:
+    """Alice's photo of the astronaut (assigned to "Eileen", who has an alert) and a photo of a cup; an API token."""
+    ids = [analysis_id_of(upload(client, astronaut_jpeg, "astronaut.jpg")),
+           analysis_id_of(upload(client, coffee_jpeg, "cup.jpg"))]
+    with app.app_context():
+        eileen = Subject(user_id=alice, name="Eileen", kind="person")
+        db.session.add_all([eileen, AlertRule(subject=eileen, emotion="sad", share=0.4, days=7)])
+        db.session.scalar(db.select(Detection).filter_by(analysis_id=ids[0])).subject = eileen
+        db.session.commit()
+    basic = base64.b64encode(b"alice:correct horse").decode()
+    assert client.post("/api/v1/tokens", headers={"Authorization": f"Basic {basic}"}).status_code == 201
+    return {"ids": ids}
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(model.id)))
+
+
+def delete_account(client, password: str):
+    token = csrf_token(client, "/account/delete")
+    return client.post("/account/delete", data={"current_password": password, "csrf_token": token})
+
+
+def test_anonymous_users_are_sent_to_log_in(client):
+    for url in ("/account", "/account/export.json", "/account/export.csv", "/account/delete"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.location, url
+
+
+def test_the_page_shows_the_account_and_is_in_the_menu(client, alice_history):
+    page = client.get("/account").get_data(as_text=True)
+    assert 'href="/account" aria-current="page">Account</a>' in page
+    assert "alice" in page and "Created" in page
+    assert re.search(r"<dt>Analyses</dt><dd><a [^>]+>2</a>", page)
+    assert re.search(r"<dt>People &amp; pets</dt><dd><a [^>]+>1</a>", page)
+    assert 'href="/account/export.json"' in page and 'href="/account/export.csv"' in page
+    assert 'href="/account/delete"' in page
+
+
+def test_the_json_export_has_the_whole_history_and_nobody_elses(app, client, alice_history, bob_client,
+                                                                 coffee_jpeg, monkeypatch):
+    monkeypatch.setattr(accounts, "PAGE", 1)  # one analysis a page: the pages follow on without a gap
+    bobs = analysis_id_of(upload(bob_client, coffee_jpeg, "bobs-cup.jpg"))
+    response = client.get("/account/export.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert re.fullmatch(r'attachment; filename="moodlens-alice-\d{4}-\d{2}-\d{2}\.json"',
+                        response.headers["Content-Disposition"])
+    exported = json.loads(response.get_data(as_text=True))
+    assert exported["user"]["username"] == "alice" and exported["user"]["created_at"].endswith("Z")
+    assert [a["id"] for a in exported["analyses"]] == alice_history["ids"] and bobs not in alice_history["ids"]
+    assert "bobs-cup.jpg" not in response.get_data(as_text=True)
+    photo = exported["analyses"][0]
+    assert photo["filename"] == "astronaut.jpg" and photo["media"] == "image" and photo["status"] == "done"
+    face = photo["detections"][0]
+    assert face["top"] in face["emotions"] and isinstance(face["unsure"], bool)
+    [eileen] = exported["subjects"]
+    assert face["subject"] == eileen["id"] and eileen["name"] == "Eileen" and eileen["appearances"] == 1
+    assert [(rule["emotion"], rule["share"], rule["days"]) for rule in eileen["alert_rules"]] == [("sad", 0.4, 7)]
+    assert exported["analyses"][1]["detections"] == []  # the cup
+
+
+def test_the_csv_export_has_a_row_per_reading_with_its_subject(client, alice_history, bob_client, astronaut_jpeg):
+    upload(bob_client, astronaut_jpeg, "bobs.jpg")
+    response = client.get("/account/export.csv")
+    assert response.mimetype == "text/csv"
+    assert re.search(r'filename="moodlens-alice-[\d-]+\.csv"', response.headers["Content-Disposition"])
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(row["analysis_id"], row["filename"], row["subject"]) for row in rows] == [
+        (str(alice_history["ids"][0]), "astronaut.jpg", "Eileen")]  # the cup has no reading; Bob's is his
+    assert rows[0]["unsure"] in ("true", "false") and float(rows[0][rows[0]["top"]]) > 0
+
+
+def test_a_wrong_password_deletes_nothing(app, client, alice_history):
+    files = upload_files(app)
+    response = delete_account(client, "not my password")
+    assert response.status_code == 400 and "That is not your current password." in response.get_data(as_text=True)
+    assert count(app, User) == 1 and count(app, Analysis) == 2 and count(app, Subject) == 1
+    assert count(app, ApiToken) == 1 and upload_files(app) == files != []
+    assert client.get("/account").status_code == 200  # still logged in
+
+
+def test_the_right_password_deletes_every_row_and_file_and_logs_out(app, client, alice_history, bob_client,
+                                                                     coffee_jpeg):
+    token = csrf_token(client, "/analyze")
+    explained = client.post(f"/api/v1/analyses/{alice_history['ids'][0]}/detections/1/explanation",
+                            headers={"X-CSRFToken": token})  # so that a heat map is stored too
+    assert explained.json["status"] == "done"
+    with app.app_context():
+        alices = {path for analysis in db.session.scalars(db.select(Analysis))
+                  for path in stored_files(analysis.stored_name, analysis.thumb_name) if path.exists()}
+        heat_maps = [path for analysis in db.session.scalars(db.select(Analysis))
+                     for path in storage.explanation_files(analysis.stored_name) if path.exists()]
+    assert heat_maps and len(alices) >= 5  # 2 photos, 2 thumbnails, the heat maps
+    bobs = analysis_id_of(upload(bob_client, coffee_jpeg, "bobs-cup.jpg"))
+    response = delete_account(client, "correct horse")
+    assert response.status_code == 302 and response.location == "/"
+    assert "Your account and everything in it were deleted." in client.get("/").get_data(as_text=True)
+    assert not any(path.exists() for path in alices) and len(upload_files(app)) == 2  # Bob's photo and thumbnail
+    with app.app_context():
+        assert db.session.scalar(db.select(User).filter_by(username="alice")) is None
+        assert db.session.scalars(db.select(Analysis.id)).all() == [bobs]
+    for model in (Subject, AlertRule, ApiToken, FaceSignature, Detection):  # Bob's cup has no detection
+        assert count(app, model) == 0, model
+    assert "/login" in client.get("/account").location
+    assert bob_client.get(f"/analyses/{bobs}").status_code == 200
+
+
+def test_the_last_admin_cannot_delete_their_account(app, client):
+    make_user(app, "root", admin=True)
+    login(client, "root")
+    page = client.get("/account/delete").get_data(as_text=True)
+    assert "You are the only active administrator" in page and 'name="current_password"' not in page
+    response = delete_account_without_form(client)
+    assert response.status_code == 400 and count(app, User) == 1
+    make_user(app, "deputy", admin=True)
+    assert delete_account(client, "correct horse").status_code == 302
+    with app.app_context():
+        assert [user.username for user in db.session.scalars(db.select(User))] == ["deputy"]
+
+
+def delete_account_without_form(client):
+    token = csrf_token(client, "/account")
+    return client.post("/account/delete", data={"current_password": "correct horse", "csrf_token": token})
+
+
+def test_the_delete_address_asks_first_and_needs_a_csrf_token(app, client, alice):
+    page = client.get("/account/delete")
+    assert page.status_code == 200 and 'name="current_password"' in page.get_data(as_text=True)
+    assert "Delete your account?" in page.get_data(as_text=True)
+    response = client.post("/account/delete", data={"current_password": "correct horse"})
+    assert response.status_code == 400 and count(app, User) == 1
