@@ -8,13 +8,14 @@ import io
 import re
 import subprocess
 import warnings
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask_babel import get_locale
 from PIL import Image
 
 from extensions import db
@@ -23,7 +24,7 @@ from insights.report import ChartWords, report_png
 from models import Analysis, Subject, User, utcnow
 from tests.conftest import csrf_token, login, make_user, upload
 from tests.test_owner_pages import appearances, subject_of
-from web.i18n import COOKIE, interval, particles, say
+from web.i18n import COOKIE, day, interval, particles, say
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
@@ -79,6 +80,22 @@ def test_the_browser_language_picks_the_interface(client):
     assert html_lang(english) == "en" and "<h1>Log in</h1>" in english
     assert html_lang(client.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)) == "en"
     assert html_lang(client.get("/login").get_data(as_text=True)) == "en"
+
+
+def test_english_follows_the_browsers_region_for_dates(app, client, alice):
+    """A British browser reads English pages with British dates; a Korean choice stays Korean whatever the region."""
+    british = {"Accept-Language": "en-GB, en;q=0.9"}
+    page = client.get("/analyses", headers=british).get_data(as_text=True)
+    assert html_lang(page) == "en-GB" and "<h1>Your history</h1>" in page
+    assert ">한국어<" in page and ">English<" not in page  # the switch offers the other language only
+    with app.test_request_context(headers=british):
+        assert str(get_locale()) == "en_GB" and day(date(2026, 12, 3)) == "3 December 2026"
+    with app.test_request_context(headers={"Accept-Language": "en-US"}):
+        assert day(date(2026, 12, 3)) == "December 3, 2026"
+    with app.test_request_context(headers={"Accept-Language": "ko-KR, en-GB;q=0.5"}):
+        assert str(get_locale()) == "ko"
+    with app.test_request_context(headers={"Accept-Language": "en-ZZ, en-xx-yy"}):
+        assert str(get_locale()) == "en"  # no region Babel knows: plain English
 
 
 def test_an_anonymous_browser_keeps_its_choice_in_a_cookie(client):

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 from functools import wraps
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, format_time as format_zone_time, get_timezone_location
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -133,15 +134,34 @@ def _with_particles(translate: Callable) -> Callable:
 
 
 def select_locale() -> str:
-    """A logged-in user's saved choice, else this browser's cookie, else the best of Accept-Language, else en."""
+    """The interface language (`chosen_language`), in the browser's region of it where it names one for English
+    ("en_GB": a British browser reads 3 December 2026, not December 3, 2026); Korean is always ko."""
     if not has_request_context():  # jobs and the CLI: English
         return "en"
+    language = chosen_language()
+    return (english_region() or language) if language == "en" else language
+
+
+def chosen_language() -> str:
+    """A logged-in user's saved choice, else this browser's cookie, else the best of Accept-Language, else en."""
     if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
         return current_user.locale
     cookie = request.cookies.get(COOKIE)
     if cookie in LOCALES:
         return cookie
     return request.accept_languages.best_match(LOCALES) or "en"
+
+
+def english_region() -> str | None:
+    """The first English with a region in the browser's Accept-Language that Babel knows ("en_GB"), if any."""
+    for tag, _quality in request.accept_languages:
+        try:
+            locale = Locale.parse(tag, sep="-")
+        except (ValueError, UnknownLocaleError):
+            continue
+        if locale.language == "en" and locale.territory and tag.upper().endswith("-" + locale.territory):
+            return str(locale)  # the region the browser named (Babel turns an unknown one into a likely one)
+    return None
 
 
 @bp.post("/language")
