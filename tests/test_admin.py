@@ -3,12 +3,14 @@ analysis deletes its files."""
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import datetime, timedelta
 import re
 
 import pytest
 import sqlalchemy as sa
+from flask import abort
 from flask_migrate import downgrade, upgrade
 
 import jobs
@@ -21,9 +23,25 @@ from tests.conftest import ROOT, csrf_token, login, make_user, upload, upload_fi
 def test_admin_is_refused_to_others(app, client, alice):
     for path in ("/admin/", "/admin/admin_users/", "/admin/admin_analyses/", "/admin/admin_detections/",
                  "/admin/jobs/"):
-        assert client.get(path).status_code == 403
+        refused = client.get(path)
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 403 and "This page is for administrators only." in text
+        assert "read-protected" not in text  # Werkzeug's words about files on a server
         anonymous = app.test_client().get(path)
         assert anonymous.status_code == 302 and "/login" in anonymous.location
+
+
+def test_any_other_403_says_so_in_plain_words_on_a_page_and_in_the_apis_json(app, client):
+    def refuse():
+        abort(403)
+
+    app.add_url_rule("/refused", "refused", refuse)
+    app.add_url_rule("/api/v1/refused", "api_refused", refuse)
+    page = client.get("/refused")
+    text = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 403 and "You don't have access to this page." in text and "read-protected" not in text
+    answer = client.get("/api/v1/refused")
+    assert answer.status_code == 403 and answer.get_json() == {"error": "You don't have access to this page."}
 
 
 def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, astronaut_jpeg):

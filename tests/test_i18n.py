@@ -262,6 +262,11 @@ def test_the_about_page_words_the_pet_detectors_false_alarms_in_korean(client):
     assert "false alarms" not in page  # the model card's "0 false alarms in 7", quoted as it was
 
 
+def test_the_403_page_says_in_plain_korean_that_a_page_is_for_administrators(client, alice):
+    page = client.get("/admin/", headers=KOREAN).get_data(as_text=True)
+    assert "관리자만 볼 수 있는 페이지예요." in page and "읽기가 보호" not in page
+
+
 def test_upload_errors_about_empty_files_and_broken_videos_are_translated(app, client, alice):
     for name, content in (("empty.jpg", b""), ("broken.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(200))):
         answer = client.post("/analyze", headers=KOREAN, content_type="multipart/form-data", data={

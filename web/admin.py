@@ -31,6 +31,7 @@ from extensions import db
 from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
+from messages import N_, Phrase
 from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
@@ -218,10 +219,13 @@ def _is_admin() -> bool:
     return current_user.is_authenticated and current_user.is_admin
 
 
+ADMINS_ONLY = N_("This page is for administrators only.")
+
+
 def _refuse():
-    """Anonymous visitors go to the log-in page; logged-in non-admins get 403."""
+    """Anonymous visitors go to the log-in page; logged-in non-admins get 403, in plain words."""
     if current_user.is_authenticated:
-        abort(403)
+        abort(403, description=Phrase(ADMINS_ONLY))
     return redirect(url_for("auth.login", next=request.full_path))
 
 

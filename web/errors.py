@@ -61,8 +61,10 @@ def too_large_reason() -> str:
                   kb=f"{current_app.config['MAX_FORM_MEMORY_SIZE'] // 1000:,}")
 
 
-# Werkzeug's words for these statuses speak of URLs and spelling; these say what happened in the app's terms.
+# Werkzeug's words for these statuses speak of URLs, spelling and files "read-protected or not readable by the
+# server"; these say what happened in the app's terms (a page that gives its own reason keeps it).
 PLAIN_WORDS = {
+    403: N_("You don't have access to this page."),
     404: N_("Nothing is here: the address is wrong, or what was here has been deleted (perhaps in another tab)."),
     405: N_("This address only takes a form sent from its page: go back to that page and send the form again."),
 }
@@ -73,7 +75,7 @@ def _http_error(error: HTTPException):
         db.session.rollback()
     if isinstance(error, RequestEntityTooLarge):
         error.description = too_large_reason()
-    elif error.code in PLAIN_WORDS:
+    elif error.code in PLAIN_WORDS and error.description == type(error).description:  # Werkzeug's own words
         error.description = Phrase(PLAIN_WORDS[error.code])
     return error_response(error.description, error.code, error)
 
@@ -127,8 +129,6 @@ ERROR_WORDS = (
     N_("The server could not verify that you are authorized to access the URL requested. You either supplied the "
        "wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials "
        "required."),
-    N_("You don't have the permission to access the requested resource. It is either read-protected or not "
-       "readable by the server."),
     N_("The server encountered an internal error and was unable to complete your request. Either the server is "
        "overloaded or there is an error in the application."),
 )
