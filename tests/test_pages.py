@@ -18,7 +18,7 @@ from inference.model_card import model_figures
 from inference.specs import DOG_HEAD_WEIGHTS
 from models import utcnow
 from services.storage import thumbnail_bytes
-from tests.conftest import upload
+from tests.conftest import login, make_user, upload
 from tests.test_subjects import add_subject, subject_id
 from insights.report import day_top
 from web.charts import axis_labels, calendar_cells, calendar_months
@@ -66,6 +66,23 @@ def test_the_about_page_quotes_the_model_cards_and_calibration_files(client, tmp
     (tmp_path / "README.md").write_text(card.replace("| class | precision | recall |", "| class | P | R |"))
     with pytest.raises(ValueError, match="the table"):  # a card it cannot read is an error, not stale figures
         model_card.model_figures()
+
+
+PRIVATE_TO_ADMINS = "private to you and to this server's administrators, who can see them to moderate"
+
+
+def test_where_people_decide_to_upload_they_are_told_administrators_can_see_their_photos(app, client):
+    """"A private history" and "no administrator can see the signatures" read as if no one else saw anything,
+    while the back office shows every upload, its subjects' names and results."""
+    home = client.get("/").get_data(as_text=True)
+    assert "private history" not in home and PRIVATE_TO_ADMINS in home
+    assert PRIVATE_TO_ADMINS in client.get("/register").get_data(as_text=True)
+    make_user(app, "alice")
+    login(client, "alice")
+    assert PRIVATE_TO_ADMINS in client.get("/analyze").get_data(as_text=True)
+    faces = client.get("/settings/faces").get_data(as_text=True)
+    assert "no administrator can see" not in faces
+    assert "administrators can see your photos and results to moderate them, but the back office never shows" in faces
 
 
 def test_results_link_to_the_about_page_instead_of_model_names(app, client, alice, astronaut_jpeg):
