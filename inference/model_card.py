@@ -25,6 +25,8 @@ class ModelFigures:
     face_accuracy: float
     face_recall: dict[str, float]  # per expression, on the validation faces
     face_calibration_error: tuple[float, float]  # smallest and largest ECE after calibration, over its sets
+    face_unsure: dict[str, float]  # share of faces called "unsure" on photos unlike FER2013: news, film, web (ExpW)
+    face_confident_accuracy: tuple[float, float]  # lowest and highest accuracy of the rest, over those sets
     dog_train_photos: int
     dog_test_photos: int
     dog_accuracy: float
@@ -36,6 +38,9 @@ class ModelFigures:
     pet_animal_free_photos: int
     explained_faces: int
     occlusion_beats_random: float  # share of faces where the occlusion map beats a random ranking
+    identity_named_photos: int  # photos of each person named in the simulated histories
+    identity_precision: float  # share of "Looks like ..." suggestions that were right
+    identity_coverage: float  # share of the named people's other faces that got a suggestion
 
 
 def _section(card: str, weights_name: str) -> str:
@@ -84,12 +89,18 @@ def _face_figures(card: str) -> dict:
     data = _found(r"`train/` \(([\d,]+) images\).*?`val/` \(([\d,]+)", section, "the face data's size")
     classes = _table(section, "| class | precision | recall |")
     errors = [figures["ece_after"] for figures in _calibration(HUMAN_WEIGHTS)["per_set"].values()]
+    unsure = _found(r"(\d+)% of news faces are called unsure\s+\(accuracy of the rest ([\d.]+)\), (\d+)% of film's "
+                    r"\(([\d.]+)\) and (\d+)% of ExpW's \(([\d.]+)\)", section, "how often faces are called unsure")
+    confident = [float(unsure.group(group)) for group in (2, 4, 6)]
     return {
         "face_train_photos": _count(data.group(1)), "face_val_photos": _count(data.group(2)),
         "face_accuracy": float(_found(r"Committed weights.*?\*\*accuracy ([\d.]+)", section,
                                       "the face model's accuracy").group(1)),
         "face_recall": {label: float(row["recall"]) for label, row in classes.items()},
         "face_calibration_error": (min(errors), max(errors)),
+        "face_unsure": {source: int(unsure.group(group)) / 100
+                        for source, group in (("news", 1), ("film", 3), ("web", 5))},
+        "face_confident_accuracy": (min(confident), max(confident)),
     }
 
 
@@ -125,9 +136,18 @@ def _explanation_figures(card: str) -> dict:
             "occlusion_beats_random": float(occlusion.split("%")[0]) / 100}
 
 
+def _identity_figures(card: str) -> dict:
+    section = _section(card, "Face signatures")
+    suggestions = _found(r"first (\d+) photos named.*?suggestions are right ([\d.]+)% of the time.*?for ([\d.]+)% of "
+                         r"the\s+followed", section, "how often face suggestions are right")
+    return {"identity_named_photos": int(suggestions.group(1)),
+            "identity_precision": float(suggestions.group(2)) / 100,
+            "identity_coverage": float(suggestions.group(3)) / 100}
+
+
 def model_figures() -> ModelFigures:
     """The figures as the model cards and calibration files say them now (read on each call: they are small);
     ValueError if the card's wording changed beyond what this reader understands."""
     card = MODEL_CARDS.read_text(encoding="utf-8")
     return ModelFigures(**_face_figures(card), **_dog_figures(card), **_pet_detector_figures(card),
-                        **_explanation_figures(card))
+                        **_explanation_figures(card), **_identity_figures(card))

@@ -41,13 +41,38 @@ def test_the_about_page_explains_the_models_in_plain_words(client):
     assert 'href="/about"' in client.get("/login").get_data(as_text=True)
 
 
+def test_the_about_page_is_candid_about_unsure_readings_and_its_own_words(client):
+    """The walk-through's About page: percentages "taken at their word" yet off by up to 18 points, no share of
+    people's readings called unsure, two "how sure" figures without a word on which to believe, jargon, and
+    no face-recognition model."""
+    text = about_text(client)
+    figures = model_figures()
+    assert "taken at their word" not in text and "two members" not in text
+    low, high = (round(error * 100) for error in figures.face_calibration_error)
+    assert "closer to how often it is right" in text and f"still off by {low} to {high} points" in text
+    unsure = {source: round(share * 100) for source, share in figures.face_unsure.items()}
+    assert (f"it called {unsure['news']} in 100 faces “unsure” in news photos, {unsure['web']} in 100 in photos "
+            f"from the web and {unsure['film']} in 100 in film stills") in text
+    assert "the two networks that make up the model disagree" in text
+    assert "is a separate estimate from the percentage" in text and "“probably happy (76%)”" in text
+    assert "a method called Grad-CAM" in text and "for 62 faces in 100, where chance would give 50" in text
+    assert "where guessing would be right about 14 times in 100" in text
+    assert "It is off unless you turn on “Face recognition”" in text and "dlib’s face descriptor" in text
+    assert (f"with the first {figures.identity_named_photos} photos of each person named, its “Looks like …” "
+            f"suggestions were right {round(figures.identity_precision * 100)} times in 100, and it made one for "
+            f"{round(figures.identity_coverage * 100)} in 100") in text
+
+
 def test_the_about_page_quotes_the_model_cards_and_calibration_files(client, tmp_path, monkeypatch):
     card = model_card.MODEL_CARDS.read_text(encoding="utf-8")
     for old, new in (("**accuracy 0.7242,", "**accuracy 0.6543,"),
                      ("| happy | 0.864 | 0.893 |", "| happy | 0.864 | 0.123 |"),
                      ("a dog): accuracy 0.570", "a dog): accuracy 0.377"),
                      ("| the SSD + species check (the app) | 0.954", "| the SSD + species check (the app) | 0.811"),
-                     ("| occlusion | 0.209 ± 0.162 | 62% of faces |", "| occlusion | 0.209 ± 0.162 | 57% of faces |")):
+                     ("| occlusion | 0.209 ± 0.162 | 62% of faces |", "| occlusion | 0.209 ± 0.162 | 57% of faces |"),
+                     ("49% of news faces are called unsure", "31% of news faces are called unsure"),
+                     ("74% of film's (0.75)", "64% of film's (0.93)"),
+                     ("suggestions are right 99.45% of the time", "suggestions are right 97.2% of the time")):
         assert old in card  # the shipped card says this now (update this list with the card)
         card = card.replace(old, new)
     (tmp_path / "README.md").write_text(card, encoding="utf-8")
@@ -63,6 +88,9 @@ def test_the_about_page_quotes_the_model_cards_and_calibration_files(client, tmp
     assert "happy is the hardest (12 in 100)" in text and "it was right 38 times in 100" in text
     assert "found 81 in 100 of the dogs and cats" in text and "random areas for 57 faces in 100" in text
     assert "within 8 points of how often it is right" in text
+    assert "it called 31 in 100 faces “unsure” in news photos" in text and "64 in 100 in film stills" in text
+    assert "did not call unsure were right 51 to 93 times in 100" in text
+    assert "suggestions were right 97 times in 100" in text
     (tmp_path / "README.md").write_text(card.replace("| class | precision | recall |", "| class | P | R |"))
     with pytest.raises(ValueError, match="the table"):  # a card it cannot read is an error, not stale figures
         model_card.model_figures()
