@@ -77,6 +77,21 @@ def queue_signatures(analysis: Analysis) -> None:
     jobs.job_queue().submit(jobs.JobKind.SIGNATURES, job.id)
 
 
+def signature_status(analysis: Analysis) -> str:
+    """How the signing of the analysis's faces stands: the job's status (queued, running, done, failed), or "none"
+    when there is no job or its owner has recognition off."""
+    job = db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis.id))
+    return JobStatus(job.status).value if job and analysis.user.recognize_faces else "none"
+
+
+def suggestions_pending(analysis: Analysis) -> bool:
+    """Whether "Looks like Ana?" suggestions may still come: the analysis has an unassigned face, its owner has a
+    person it could be, and its faces are being signed (queued or running)."""
+    return (signature_status(analysis) in (JobStatus.QUEUED, JobStatus.RUNNING)
+            and any(face.subject_id is None for face in _faces(analysis))
+            and any(subject.kind == SubjectKind.PERSON for subject in analysis.user.subjects))
+
+
 def _stored_rgb(analysis: Analysis, seconds: float | None) -> np.ndarray:
     """The photo, or the video's frame at `seconds`, as RGB."""
     try:

@@ -1,41 +1,54 @@
-// Polls the analysis JSON while a video is queued or being analysed, updates the
-// progress bar, and reloads the page when the result (or a failure) is ready. Its words come translated from the
-// page (data-messages on #job, JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the
-// visible text; screen readers are told (#job-said) the state and the figure as each quarter of the progress is
-// reached, not every second's figure.
+// Polls a background job's status while it is queued or running, and reloads the page once it is over (a result,
+// a failure, or nothing left to wait for): a video's analysis on its progress page (#job, the analysis JSON), and
+// on a result page the signing of its faces (.checking-faces, the signatures' status), whose "Looks like Ana?"
+// suggestions then show. On the progress page its words come translated from the page (data-messages on #job,
+// JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the visible text; screen readers
+// are told (#job-said) the state and the figure as each quarter of the progress is reached, not every second's
+// figure.
 (function () {
   "use strict";
+  function watch(statusUrl, update) {
+    function poll() {
+      fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) {
+          if (response.status === 429 || response.status >= 500) { throw new Error(response.status); }  // try later
+          return response.json();
+        })
+        .then(function (job) {
+          if (job.status !== "queued" && job.status !== "running") {
+            window.location.reload();
+            return;
+          }
+          update(job);
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 500);
+  }
+  function watchAnalysis(job) {
+    var bar = document.getElementById("job-progress");
+    var percent = document.getElementById("job-percent");
+    var state = document.getElementById("job-state");
+    var said = document.getElementById("job-said");
+    var words = JSON.parse(job.dataset.messages);
+    var lastStage = "";
+    function say(heading, value, done) {
+      var stage = heading + Math.floor(value / 25);
+      if (stage !== lastStage) { lastStage = stage; said.textContent = heading + ": " + done; }
+    }
+    watch(job.dataset.statusUrl, function (analysis) {
+      var value = Math.round((analysis.progress || 0) * 100);
+      var done = words.done.replace("{percent}", value + "%");
+      bar.value = value;
+      bar.setAttribute("aria-valuetext", done);
+      percent.textContent = done;
+      state.textContent = analysis.status === "queued" ? words.queued : words.running;
+      say(state.textContent, value, done);
+    });
+  }
   var job = document.getElementById("job");
-  if (!job) { return; }
-  var bar = document.getElementById("job-progress");
-  var percent = document.getElementById("job-percent");
-  var state = document.getElementById("job-state");
-  var said = document.getElementById("job-said");
-  var words = JSON.parse(job.dataset.messages);
-  var lastStage = "";
-  function say(heading, value, done) {
-    var stage = heading + Math.floor(value / 25);
-    if (stage !== lastStage) { lastStage = stage; said.textContent = heading + ": " + done; }
-  }
-  function poll() {
-    fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.json(); })
-      .then(function (analysis) {
-        if (analysis.status === "done" || analysis.status === "failed") {
-          bar.value = 100;
-          window.location.reload();
-          return;
-        }
-        var value = Math.round((analysis.progress || 0) * 100);
-        var done = words.done.replace("{percent}", value + "%");
-        bar.value = value;
-        bar.setAttribute("aria-valuetext", done);
-        percent.textContent = done;
-        state.textContent = analysis.status === "queued" ? words.queued : words.running;
-        say(state.textContent, value, done);
-        window.setTimeout(poll, 1000);
-      })
-      .catch(function () { window.setTimeout(poll, 3000); });
-  }
-  window.setTimeout(poll, 500);
+  if (job) { watchAnalysis(job); }
+  var checking = document.querySelector(".checking-faces");
+  if (checking) { watch(checking.dataset.statusUrl, function () {}); }
 }());

@@ -9,8 +9,9 @@ from skimage import data as skdata
 
 from extensions import db
 from inference.identity import SAME_PERSON_DISTANCE, group_indices, nearest_label
-from models import Detection, FaceSignature, SignatureJob, Subject
+from models import Detection, FaceSignature, JobStatus, SignatureJob, Subject
 from tests.conftest import csrf_token, jpeg_bytes, login, make_user, upload
+from tests.test_i18n import KOREAN
 from tests.test_subjects import add_subject, analysis_of, assign, detections_of, subject_id
 
 
@@ -76,8 +77,13 @@ def test_no_removes_that_suggestion(app, client, eileen_named, mirrored_jpeg):
     photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
     face = detections_of(app, photo)[0]
     token = csrf_token(client, f"/analyses/{photo}")
-    response = client.post(f"/detections/{face}/suggestion/no", data={"subject": eileen_named, "csrf_token": token})
-    assert response.status_code == 302
+    response = client.post(f"/detections/{face}/suggestion/no", data={"subject": eileen_named, "csrf_token": token},
+                           headers=KOREAN)
+    assert response.status_code == 302 and response.headers["Location"].endswith("#face-1")
+    page = client.get(f"/analyses/{photo}", headers=KOREAN).get_data(as_text=True)
+    noted = "이 얼굴에 그 사람을 다시 제안하지 않을게요."  # "Noted: ..." in Korean
+    assert page.count(noted) == 1 and page.index('id="face-1"') < page.index(noted)  # in the face's card, where the
+    assert noted not in client.get(f"/analyses/{photo}").get_data(as_text=True)  # redirect lands; shown once
     assert suggestion_of(client, photo) is None
     assert client.post(f"/detections/{face}/suggestion/no", data={"csrf_token": token}).status_code == 400
     huge = {"subject": "1" + "0" * 400, "csrf_token": token}  # past a float's range: was an OverflowError, a 500
@@ -209,3 +215,42 @@ def test_a_video_track_that_left_before_the_poster_frame_is_signed_where_it_was(
     tracks = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"]
     assert len(tracks) == 3 and signature_count(app) == 1 + len(tracks)
     assert [(track["suggestion"] or {}).get("name") for track in tracks] == ["Eileen"] * 3
+
+
+def set_signature_job(app, analysis_id: int, status: JobStatus) -> None:
+    """The analysis's signature job in this state (the tests' queue runs every job during the upload)."""
+    with app.app_context():
+        db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis_id)).status = status
+        db.session.commit()
+
+
+def test_the_page_says_faces_are_being_checked_until_they_are(app, client, eileen_named, bob_client,
+                                                               stranger_jpeg):
+    photo = analysis_of(upload(client, stranger_jpeg, "cameraman.jpg"))
+    checking = "Checking whether anyone here is someone you have named…"
+    assert checking not in client.get(f"/analyses/{photo}").get_data(as_text=True)  # signed already
+    assert client.get(f"/api/v1/analyses/{photo}/signatures").get_json() == {"status": "done"}
+    set_signature_job(app, photo, JobStatus.QUEUED)
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert checking in page and "progress.js" in page  # the page reloads itself once the job is over,
+    assert "<noscript>Reload the page in a few seconds to see.</noscript>" in page  # or says to reload it
+    assert f'data-status-url="/api/v1/analyses/{photo}/signatures"' in page
+    assert client.get(f"/api/v1/analyses/{photo}/signatures").get_json() == {"status": "queued"}
+    assert bob_client.get(f"/api/v1/analyses/{photo}/signatures").status_code == 404  # the owner's only
+    assert client.get("/api/v1/analyses/99999999999999999999999/signatures").status_code == 404
+    assert checking not in bob_client.get(f"/analyses/{photo}").get_data(as_text=True)
+    set_signature_job(app, photo, JobStatus.FAILED)  # a failure is not told: nobody asked for the job
+    assert checking not in client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert client.get(f"/api/v1/analyses/{photo}/signatures").get_json() == {"status": "failed"}
+    set_signature_job(app, photo, JobStatus.RUNNING)
+    assert checking in client.get(f"/analyses/{photo}").get_data(as_text=True)
+    set_recognition(client, False)
+    assert checking not in client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert client.get(f"/api/v1/analyses/{photo}/signatures").get_json() == {"status": "none"}
+
+
+def test_no_checking_line_without_a_person_to_suggest(app, client, alice, astronaut_jpeg):
+    set_recognition(client, True)
+    photo = analysis_of(upload(client, astronaut_jpeg))
+    set_signature_job(app, photo, JobStatus.QUEUED)
+    assert "Checking whether" not in client.get(f"/analyses/{photo}").get_data(as_text=True)

@@ -121,6 +121,7 @@ def result(analysis_id: int) -> ResponseReturnValue:
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            suggested=identity.suggestions(analysis) if owner else {},
+                           suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            unsure_comments={d.id: unsure_comment(d) for d in classified},
                            **extra)
@@ -255,18 +256,20 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
     return gettext("Saved: %(face)s now counts in %(name)s's history.", face=face, name=subject.name)
 
 
-ASSIGNED = "assigned-"  # the flash category of an assignment's "Saved", before the detection's id
+ASSIGNED = "assigned-"  # the category of an assignment's "Saved" (or a "No" to a suggestion), before a detection id
 
 
 def assigned_category(detection: Detection) -> str:
-    """The flash category of "Saved" for this detection: its page shows the message by its "Who is this?" form,
-    where the owner is looking (on a phone the top of the page is far away), not at the top."""
+    """The flash category of "Saved" (or of "Noted" after "No" to a suggestion) for this detection: its page shows
+    the message by its "Who is this?" form, where the owner is looking (on a phone the top of the page is far
+    away), not at the top."""
     return f"{ASSIGNED}{detection.id}"
 
 
 @bp.app_template_global()
 def assigned_detection(category: str) -> int | None:
-    """The detection a flashed message of `category` belongs by (an assignment's "Saved"); None for the others."""
+    """The detection a flashed message of `category` belongs by (an assignment's "Saved", a suggestion's "Noted");
+    None for the others."""
     return int(category.removeprefix(ASSIGNED)) if category.startswith(ASSIGNED) else None
 
 

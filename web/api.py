@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from extensions import csrf, db
 from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User
-from services import explanations, subjects
+from services import explanations, identity, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
@@ -126,6 +126,13 @@ def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
         explanations.start(analysis, detection)
     document = explanations.status_document(analysis, detection)
     return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
+
+
+@bp.get("/analyses/<int:analysis_id>/signatures")
+@api_auth
+def signatures(analysis_id: int) -> ResponseReturnValue:
+    """How the signing of the owner's analysis's faces stands (face recognition; only the owner may ask)."""
+    return jsonify({"status": identity.signature_status(owned(Analysis, analysis_id, g.api_user))})
 
 
 def _json_object() -> dict:

@@ -14,6 +14,7 @@ from models import Subject, SubjectKind
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
+from web.analyze import assigned_category
 from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
 from web.i18n import say
 
@@ -41,7 +42,7 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     identity.dismiss(detection, owned(Subject, form.subject.data, current_user))
-    flash(gettext("Noted: we will not suggest that person for this face again."), "info")
+    flash(gettext("Noted: we will not suggest that person for this face again."), assigned_category(detection))
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}"))
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
+
 from playwright.sync_api import Page, expect
 
 from bench.clips import moving_faces_frames, write_video
 from extensions import db
-from models import Analysis, Detection
+from models import Analysis, Detection, JobStatus, SignatureJob, Subject, User
+from services import identity
 from tests.conftest import early_face_frames, jpeg_bytes, login, make_user, upload
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_layout import VIEWPORTS, wait_until_done
+from tests.e2e.test_layout import VIEWPORTS, wait_for_signatures, wait_until_done
 
 EXPLANATION_API = "**/api/v1/analyses/*/detections/*/explanation"
 
@@ -190,4 +193,51 @@ def test_the_playing_video_shows_the_boxes_of_one_analysed_frame(live_app, brows
             assert [text.split(":")[0] for text in page.locator(".overlay text").all_text_contents()] == tags
         page.locator("#player").scroll_into_view_if_needed()
         shot(page, f"one-frame-{viewport}")
+        page.context.close()
+
+
+def looks_like_eileen(app, astronaut) -> list[int]:
+    """Ana turned face recognition on and named the astronaut Eileen; two photos of her mirrored, signed, each with
+    "Looks like Eileen?". Their analysis ids."""
+    make_user(app, "ana")
+    client = app.test_client()
+    login(client, "ana")
+    photos = [int(upload(client, jpeg_bytes(image), f"{n}.jpg").location.rsplit("/", 1)[1])
+              for n, image in enumerate([astronaut] + [np.ascontiguousarray(astronaut[:, ::-1])] * 2)]
+    with app.app_context():
+        ana = db.session.scalar(db.select(User).filter_by(username="ana"))
+        eileen = Subject(user=ana, name="Eileen", kind="person")
+        db.session.add(eileen)
+        db.session.get(Analysis, photos[0]).detections[0].subject = eileen
+        identity.set_recognition(ana, True)
+    wait_for_signatures(app)
+    return photos[1:]
+
+
+def test_the_page_checks_for_named_people_then_shows_the_suggestion_and_notes_a_no(live_app, browser, astronaut):
+    """While a photo's faces are being signed its page says so and reloads itself once they are, with "Looks like
+    Eileen?"; after "No" the confirmation shows in that face's card, where the page lands, in the page's language."""
+    app, base = live_app
+    photos = looks_like_eileen(app, astronaut)
+    app.extensions["moodlens_jobs"].stop()  # the jobs below stay queued until the test says they are done
+    for (viewport, locale, checking, noted), photo in zip(
+            [("desktop", "en-GB", "Checking whether anyone here", "Noted: we will not suggest that person"),
+             ("phone", "ko-KR", "이름 붙인 사람이 있는지 확인하고 있어요", "다시 제안하지 않을게요")], photos):
+        with app.app_context():
+            db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=photo)).status = JobStatus.QUEUED
+            db.session.commit()
+        page = log_in(browser, base, "ana", locale, viewport)
+        page.goto(f"{base}/analyses/{photo}")
+        expect(page.locator(".checking-faces")).to_contain_text(checking)
+        shot(page, f"checking-faces-{viewport}")
+        with app.app_context():
+            db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=photo)).status = JobStatus.DONE
+            db.session.commit()
+        expect(page.locator(".suggestion")).to_contain_text("Eileen")  # the page reloaded itself
+        expect(page.locator(".checking-faces")).to_have_count(0)
+        page.locator(".suggestion form").nth(1).locator("button").click()
+        expect(page.locator("#face-1 .flash")).to_contain_text(noted)
+        assert page.url.endswith("#face-1") and page.locator("[data-flashed]").count() == 0  # not at the top
+        shot(page, f"after-no-{viewport}")
+        assert not page.console_errors
         page.context.close()

@@ -103,12 +103,18 @@ def recognize_faces(app, client, astronaut: np.ndarray) -> int:
         identity.set_recognition(db.session.scalar(db.select(User).filter_by(username="dana")), True)
     mirrored = jpeg_bytes(np.ascontiguousarray(astronaut[:, ::-1]))
     ids = [int(upload(client, mirrored, f"mirrored-{n}.jpg").location.rsplit("/", 1)[1]) for n in (1, 2)]
+    wait_for_signatures(app)
+    return ids[0]
+
+
+def wait_for_signatures(app) -> None:
+    """Until every signature job is done (the embedded worker runs them)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         with app.app_context():
             pending = db.select(db.func.count(SignatureJob.id)).where(SignatureJob.status != JobStatus.DONE)
             if db.session.scalar(pending) == 0:
-                return ids[0]
+                return
         time.sleep(0.5)
     raise AssertionError("the face signatures were not computed in 90 s")
 
