@@ -7,14 +7,16 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
+from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
@@ -23,12 +25,13 @@ from extensions import db
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import DetectionKind, is_unsure
+from inference.labels import ALL_EMOTIONS, DetectionKind, is_unsure
 from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
-from models import Analysis, Detection, JobStatus, Media, User
+from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import identity, storage
+from services.access import owned, row_id
 from services.errors import NotFound, ServerBusy, StorageFailure
 from services.slots import AnalysisSlots
 from services.subjects import readable
@@ -296,9 +299,52 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
     return storage.crop_bytes(rgb, detection.box)
 
 
-def history_page(user: User, page: int, per_page: int, max_per_page: int) -> Pagination:
-    """One page of the user's analyses, newest first (a page past the end is empty, not an error)."""
-    query = db.select(Analysis).filter_by(user_id=user.id).order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which of a user's analyses a history lists: those with a detection assigned to `subject`, of one `media`,
+    whose stored top emotion is `emotion`; None lets every value through."""
+
+    subject: Subject | None = None
+    media: Media | None = None
+    emotion: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], user: User) -> HistoryFilter:
+        """The filter a request's `subject`, `media` and `emotion` parameters ask for. A value that names nothing
+        (not a number, an unknown media or emotion, empty) filters nothing; a subject id that is not one of the
+        user's subjects raises NotFound, as the dashboard's does."""
+        subject_id = row_id(args.get("subject", ""))
+        media, emotion = args.get("media"), args.get("emotion")
+        return cls(subject=owned(Subject, subject_id, user) if subject_id else None,
+                   media=Media(media) if media in tuple(Media) else None,
+                   emotion=emotion if emotion in ALL_EMOTIONS else None)
+
+    @property
+    def active(self) -> bool:
+        return any((self.subject, self.media, self.emotion))
+
+    def params(self) -> dict[str, str | int]:
+        """The filter as query parameters (for links to other pages of the same list)."""
+        values = {"subject": self.subject.id if self.subject else None, "media": self.media, "emotion": self.emotion}
+        return {name: value for name, value in values.items() if value}
+
+    def narrow(self, query: Select) -> Select:
+        """`query` over Analysis, narrowed to what the filter lets through (the subject by an EXISTS on the
+        detections' subject index)."""
+        if self.subject:
+            query = query.where(db.select(Detection.id).where(Detection.analysis_id == Analysis.id,
+                                                              Detection.subject_id == self.subject.id).exists())
+        if self.media:
+            query = query.where(Analysis.media == self.media)
+        return query.where(Analysis.top_emotion == self.emotion) if self.emotion else query
+
+
+def history_page(user: User, page: int, per_page: int, max_per_page: int,
+                 filters: HistoryFilter = HistoryFilter()) -> Pagination:
+    """One page of the user's analyses that pass `filters`, newest first (a page past the end is empty, not an
+    error)."""
+    query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
+        .order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
         .options(selectinload(Analysis.detections))  # each card says whether its top reading was unsure
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from skimage import data as skdata
 from app import create_app
 from bench.clips import moving_faces_frames, write_video
 from extensions import db
-from models import User
+from models import Analysis, Detection, Media, Subject, User
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +86,28 @@ def make_user(app, username: str, password: str = "correct horse", admin: bool =
         db.session.add(user)
         db.session.commit()
         return user.id
+
+
+def make_subject(app, user_id: int, name: str, kind: str = "person") -> int:
+    with app.app_context():
+        subject = Subject(user_id=user_id, name=name, kind=kind)
+        db.session.add(subject)
+        db.session.commit()
+        return subject.id
+
+
+def stored_analyses(app, user_id: int, rows: list[tuple[str, Media, str | None, int | None]]) -> None:
+    """Analyses written straight to the database (no pipeline), oldest first: each (name, media, top emotion,
+    subject id) with one face of that top emotion assigned to the subject, or none without a top emotion."""
+    with app.app_context():
+        for name, media, top, subject_id in rows:
+            analysis = Analysis(user_id=user_id, original_name=name, stored_name=uuid.uuid4().hex, media=media,
+                                format="jpeg", width=10, height=10, top_emotion=top, face_count=int(bool(top)))
+            if top:
+                analysis.detections.append(Detection(position=1, x1=0, y1=0, x2=5, y2=5, score=0.9, top=top,
+                                                     emotions={top: 1.0}, subject_id=subject_id))
+            db.session.add(analysis)
+            db.session.commit()  # one by one: each its own created_at, in order
 
 
 def login(client, username: str, password: str = "correct horse", remember: bool = False):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from extensions import db
 from inference.labels import reading_certainty
-from models import Analysis, Detection
+from models import Analysis, Detection, Media
 from services import storage
 from services.analyses import delete_analysis
-from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
+from tests.conftest import csrf_token, jpeg_bytes, make_subject, make_user, stored_analyses, upload, upload_files
 
 
 def analysis_id_from(response) -> int:
@@ -64,6 +66,74 @@ def test_history_is_paginated_newest_first(app, client, alice, coffee_jpeg):
     assert "cup00.jpg" in second and "cup13.jpg" not in second
     past_the_end = client.get("/analyses?page=999")
     assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2")
+
+
+def listed(client, query: str = "") -> list[str]:
+    """The analyses' names that the history page with this query string lists, in order."""
+    page = client.get(f"/analyses?{query}")
+    assert page.status_code == 200
+    return re.findall(r'class="history-title">([^<]+)<', page.get_data(as_text=True))
+
+
+@pytest.fixture()
+def mixed_history(app, alice) -> dict[str, int]:
+    """Alice's subjects Mia (a person) and Rex (a dog), and five analyses of theirs and of no one."""
+    mia, rex = make_subject(app, alice, "Mia"), make_subject(app, alice, "Rex", "dog")
+    stored_analyses(app, alice, [("mia-happy.jpg", Media.IMAGE, "happy", mia),
+                                 ("mia-sad.mp4", Media.VIDEO, "sad", mia),
+                                 ("rex-happy.jpg", Media.IMAGE, "happy", rex),
+                                 ("nobody-sad.jpg", Media.IMAGE, "sad", None),
+                                 ("empty.jpg", Media.IMAGE, None, None)])
+    return {"mia": mia, "rex": rex}
+
+
+def test_history_filters_narrow_and_combine(client, mixed_history):
+    mia, rex = mixed_history["mia"], mixed_history["rex"]
+    assert listed(client) == ["empty.jpg", "nobody-sad.jpg", "rex-happy.jpg", "mia-sad.mp4", "mia-happy.jpg"]
+    assert listed(client, f"subject={mia}") == ["mia-sad.mp4", "mia-happy.jpg"]
+    assert listed(client, f"subject={rex}") == ["rex-happy.jpg"]
+    assert listed(client, "media=video") == ["mia-sad.mp4"]
+    assert listed(client, "media=image&emotion=sad") == ["nobody-sad.jpg"]
+    assert listed(client, "emotion=happy") == ["rex-happy.jpg", "mia-happy.jpg"]
+    assert listed(client, f"subject={mia}&media=image&emotion=happy") == ["mia-happy.jpg"]
+    page = client.get(f"/analyses?subject={mia}&emotion=sad").get_data(as_text=True)
+    assert "1 analysis matches these filters" in page and 'href="/analyses">Clear filters' in page
+    assert f'<option value="{mia}" selected>Mia (person)' in page and '<option value="sad" selected>' in page
+    assert '<option value="" selected>All types' in page
+
+
+def test_history_filters_are_kept_by_the_page_links(app, client, alice):
+    stored_analyses(app, alice, [(f"cup{number:02d}.jpg", Media.IMAGE, "happy", None) for number in range(13)]
+                    + [("frown.jpg", Media.IMAGE, "sad", None)])
+    first = client.get("/analyses?emotion=happy").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'href="/analyses?page=2&amp;emotion=happy"' in first
+    assert listed(client, "emotion=happy&page=2") == ["cup00.jpg"]
+    past_the_end = client.get("/analyses?emotion=happy&page=9")
+    assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2&emotion=happy")
+
+
+def test_history_filter_on_someone_elses_subject_is_not_found(app, client, mixed_history):
+    bob = make_user(app, "bob")
+    bobs_dog = make_subject(app, bob, "Rex", "dog")
+    stored_analyses(app, bob, [("bobs-rex.jpg", Media.IMAGE, "happy", bobs_dog)])
+    for subject_id in (bobs_dog, bobs_dog + 100):  # another user's, and none at all: the same answer
+        response = client.get(f"/analyses?subject={subject_id}")
+        assert response.status_code == 404 and "bobs-rex.jpg" not in response.get_data(as_text=True)
+    assert f'value="{bobs_dog}"' not in client.get("/analyses").get_data(as_text=True)
+
+
+def test_history_ignores_filter_values_that_name_nothing(client, mixed_history):
+    everything = listed(client)
+    for query in ("subject=abc", "subject=-1", "subject=0", f"subject={10**30}", "subject=", "media=gif",
+                  "media=VIDEO", "emotion=HAPPY", "emotion=%3Cscript%3E", "emotion=", "page=x&per_page=y",
+                  "subject=1.5&media[]=video&emotion=happy%00"):
+        assert listed(client, query) == everything, query
+
+
+def test_an_empty_filtered_history_says_so(app, client, mixed_history):
+    page = client.get("/analyses?emotion=fear").get_data(as_text=True)
+    assert "No analyses match these filters" in page and "Nothing here yet" not in page
+    assert 'href="/analyses">Show all your analyses' in page and 'name="emotion"' in page  # the form stays
 
 
 def test_empty_history_and_dashboard_have_empty_states(client, alice):

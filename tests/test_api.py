@@ -8,8 +8,8 @@ import io
 import pytest
 
 from extensions import db
-from models import ApiToken, utcnow
-from tests.conftest import csrf_token, make_user, upload_files
+from models import ApiToken, Media, utcnow
+from tests.conftest import csrf_token, make_subject, make_user, stored_analyses, upload_files
 
 
 def basic(username: str, password: str = "correct horse") -> dict:
@@ -50,6 +50,23 @@ def test_token_then_analysis_round_trip(app, client, api_users, astronaut_jpeg):
     assert fetched.status_code == 200 and fetched.json == body
     listing = client.get("/api/v1/analyses?per_page=5", headers=headers).json
     assert listing["total"] == 1 and listing["items"][0]["id"] == body["id"]
+
+
+def test_the_list_takes_the_history_pages_filters(app, client):
+    ann, ben = make_user(app, "ann"), make_user(app, "ben")
+    mia, bens_cat = make_subject(app, ann, "Mia"), make_subject(app, ben, "Tom", "cat")
+    stored_analyses(app, ann, [("mia.jpg", Media.IMAGE, "happy", mia), ("mia.mp4", Media.VIDEO, "happy", mia),
+                               ("sad.jpg", Media.IMAGE, "sad", None)])
+    headers = bearer(client, "ann")
+
+    def names(query: str) -> list[str]:
+        listing = client.get(f"/api/v1/analyses?{query}", headers=headers)
+        assert listing.status_code == 200 and listing.json["total"] == len(listing.json["items"])
+        return [item["filename"] for item in listing.json["items"]]
+
+    assert names(f"subject={mia}&media=image") == ["mia.jpg"] and names("emotion=happy") == ["mia.mp4", "mia.jpg"]
+    assert names("media=gif&emotion=nope&subject=x") == ["sad.jpg", "mia.mp4", "mia.jpg"]
+    assert client.get(f"/api/v1/analyses?subject={bens_cat}", headers=headers).status_code == 404
 
 
 def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):

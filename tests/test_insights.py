@@ -19,6 +19,7 @@ from insights.profile import profile
 from insights.report import report_week
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
+from tests import conftest
 from tests.conftest import csrf_token
 
 
@@ -111,11 +112,8 @@ def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray, start: 
 
 
 def make_subject(app, user_id: int, name: str, kind: str = "dog") -> int:
-    with app.app_context():
-        subject = Subject(user_id=user_id, name=name, kind=kind)
-        db.session.add(subject)
-        db.session.commit()
-        return subject.id
+    """A subject, a dog unless told (this file's histories are mostly dogs')."""
+    return conftest.make_subject(app, user_id, name, kind)
 
 
 def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, bob_client):

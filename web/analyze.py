@@ -14,15 +14,15 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import DetectionKind, is_unsure
+from inference.labels import ALL_EMOTIONS, DetectionKind, is_unsure
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, storage, subjects
 from services.access import detection_at, owned, owned_detection, viewable_analysis
-from services.analyses import (accept_upload, delete_analysis, detection_crop_jpeg, history_page, video_frame_jpeg,
-                               within_video)
+from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
+                               video_frame_jpeg, within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, timeline_lines
 from web.errors import http_status_for
@@ -224,11 +224,15 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 @bp.route("/analyses")
 @login_required
 def history() -> ResponseReturnValue:
+    """The user's analyses, newest first, narrowed by the GET form's filters (kept in the page links)."""
+    filters = HistoryFilter.from_args(request.args, current_user)
     page = history_page(current_user, request.args.get("page", 1, type=int),
-                        request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48)
+                        request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48, filters=filters)
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
-        return redirect(url_for("analyze.history", page=page.pages, per_page=request.args.get("per_page")))
-    return render_template("analyze/history.html", page=page)
+        return redirect(url_for("analyze.history", page=page.pages, per_page=request.args.get("per_page"),
+                                **filters.params()))
+    return render_template("analyze/history.html", page=page, filters=filters, emotions=ALL_EMOTIONS,
+                           subjects=current_user.subjects)
 
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])

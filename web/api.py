@@ -16,7 +16,7 @@ from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User
 from services import explanations, identity, subjects
 from services.access import detection_at, owned, viewable_analysis
-from services.analyses import accept_upload, delete_analysis, history_page
+from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
 from services.documents import alert_rule_document, analysis_document, found_document, iso_utc, subject_document
 from services.insights import alert_results, history_of, subject_insights
@@ -95,8 +95,10 @@ def create_analysis() -> ResponseReturnValue:
 @bp.get("/analyses")
 @api_auth
 def list_analyses() -> ResponseReturnValue:
-    page = history_page(g.api_user, request.args.get("page", 1, type=int),
-                        request.args.get("per_page", 20, type=int), max_per_page=100)
+    """The user's analyses, newest first, a page at a time; `subject`, `media` and `emotion` narrow them as the
+    History page's filters do."""
+    page = history_page(g.api_user, request.args.get("page", 1, type=int), request.args.get("per_page", 20, type=int),
+                        max_per_page=100, filters=HistoryFilter.from_args(request.args, g.api_user))
     return jsonify(items=[analysis_document(a, g.api_user) for a in page.items], page=page.page, per_page=page.per_page,
                    total=page.total, pages=page.pages)
 

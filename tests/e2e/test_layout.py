@@ -90,7 +90,9 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
     look_alike = recognize_faces(app, client, astronaut)
     return {"face-recognition": "/settings/faces", "suggestion": f"/analyses/{look_alike}", "upload": "/analyze",
             "photo-result": f"/analyses/{ids[0]}", "video-result": f"/analyses/{ids[-1]}",
-            "history": "/analyses", "dashboard": "/dashboard", "subject-dashboard": f"/dashboard?subject={mia_id}",
+            "history": "/analyses", "filtered-history": f"/analyses?subject={mia_id}&media=image&emotion=happy",
+            "no-match-history": "/analyses?emotion=fear", "dashboard": "/dashboard",
+            "subject-dashboard": f"/dashboard?subject={mia_id}",
             "cat-dashboard": f"/dashboard?subject={tom_id}", "subjects": "/subjects",
             "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about",
             "remove-alert": f"/alerts/{rule_id}/delete", "account": "/account", "delete-account": "/account/delete"}
@@ -165,6 +167,10 @@ def test_main_pages_fit_and_read_well(live_app, browser, astronaut, tmp_path, vi
     SCREENS.mkdir(exist_ok=True)
     problems = {name: found for name, path in paths.items()
                 if (found := audit_page(page, base + path, SCREENS / f"{viewport}-{name}.png"))}
+    if viewport == "phone":  # the history: a small thumbnail beside each analysis's text, not a screen-wide picture
+        page.goto(base + paths["history"])
+        thumbnails = [image.bounding_box() for image in page.locator(".history-item img").all()]
+        assert thumbnails and all(box["height"] <= 96 for box in thumbnails), thumbnails
     context.close()
     assert not problems, f"screenshots in {SCREENS}: {problems}"
 
