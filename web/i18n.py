@@ -153,14 +153,16 @@ def chosen_language() -> str:
 
 
 def english_region() -> str | None:
-    """The first English with a region in the browser's Accept-Language that Babel knows ("en_GB"), if any."""
+    """The first English with a region in the browser's Accept-Language that Babel knows ("en_GB"), if any; none
+    for American English, which plain "en" already is."""
     for tag, _quality in request.accept_languages:
         try:
             locale = Locale.parse(tag, sep="-")
         except (ValueError, UnknownLocaleError):
             continue
         if locale.language == "en" and locale.territory and tag.upper().endswith("-" + locale.territory):
-            return str(locale)  # the region the browser named (Babel turns an unknown one into a likely one)
+            return None if locale.territory == "US" else str(locale)  # the region the browser named (Babel turns
+            # an unknown one into a likely one)
     return None
 
 
