@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import zipfile
 
 import pytest
 
@@ -47,7 +48,7 @@ def delete_account(client, password: str):
 
 
 def test_anonymous_users_are_sent_to_log_in(client):
-    for url in ("/account", "/account/export.json", "/account/export.csv", "/account/delete"):
+    for url in ("/account", "/account/export.json", "/account/export.csv", "/account/export.zip", "/account/delete"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.location, url
 
@@ -93,6 +94,31 @@ def test_the_csv_export_has_a_row_per_reading_with_its_subject(client, alice_his
     assert [(row["analysis_id"], row["filename"], row["subject"]) for row in rows] == [
         (str(alice_history["ids"][0]), "astronaut.jpg", "Eileen")]  # the cup has no reading; Bob's is his
     assert rows[0]["unsure"] in ("true", "false") and float(rows[0][rows[0]["top"]]) > 0
+
+
+def test_the_zip_holds_every_upload_as_sent_and_nobody_elses(app, client, alice_history, bob_client, coffee_jpeg,
+                                                             astronaut_jpeg, monkeypatch):
+    monkeypatch.setattr(accounts, "PAGE", 1)
+    monkeypatch.setattr(accounts, "COPY_CHUNK", 1000)  # many chunks a file: the archive is sent as it is written
+    upload(bob_client, coffee_jpeg, "bobs-cup.jpg")
+    with app.app_context():  # a third upload whose file went missing is left out, not an error
+        gone = db.session.get(Analysis, alice_history["ids"][1])
+        missing = Analysis(user_id=gone.user_id, original_name="lost/../x.jpg", stored_name="missing.jpg",
+                           format="jpeg", width=1, height=1)
+        db.session.add(missing)
+        db.session.commit()
+    response = client.get("/account/export.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert re.fullmatch(r'attachment; filename="moodlens-alice-\d{4}-\d{2}-\d{2}\.zip"',
+                        response.headers["Content-Disposition"])
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    first, second = alice_history["ids"]
+    assert [re.sub(r"^\d{4}-\d\d-\d\d-", "", name) for name in names] == [f"{first}-astronaut.jpg",
+                                                                               f"{second}-cup.jpg"]
+    assert archive.read(names[0]) == astronaut_jpeg and archive.read(names[1]) == coffee_jpeg
+    assert accounts.media_entry_name(7, "2026-12-03T10:00:00Z", "a/b\\c.jpg") == "2026-12-03-7-a_b_c.jpg"
 
 
 def test_a_wrong_password_deletes_nothing(app, client, alice_history):

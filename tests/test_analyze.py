@@ -212,3 +212,14 @@ def test_each_face_says_where_it_is_on_the_photo_to_a_screen_reader(app, client,
     places = re.findall(r'<span class="visually-hidden"> · (.*?)</span></h2>', page)
     assert len(places) == 2 and places[0] != places[1] and all(place.startswith(("on the", "in the", "at the"))
                                                                  for place in places)
+
+
+def test_a_confident_reading_gives_its_chance_of_being_wrong_too(app, client, alice, astronaut_jpeg):
+    """Not only unsure readings: every face's card says how likely its reading is wrong, as the About page says."""
+    response = upload(client, astronaut_jpeg, "astronaut.jpg")
+    with app.app_context():
+        face = db.session.get(Analysis, analysis_id_from(response)).detections[0]
+        assert not face.unsure
+        chance = round(100 * face.uncertainty)
+    page = client.get(response.location).get_data(as_text=True)
+    assert f"We estimate a {chance}% chance that this reading is wrong." in page

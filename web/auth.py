@@ -232,10 +232,11 @@ def account() -> ResponseReturnValue:
     return render_template("auth/account.html", holdings=accounts.holdings(current_user))
 
 
-EXPORTS = {"json": (accounts.export_json, "application/json"), "csv": (accounts.export_csv, "text/csv")}
+EXPORTS = {"json": (accounts.export_json, "application/json"), "csv": (accounts.export_csv, "text/csv"),
+           "zip": (accounts.export_media, "application/zip")}
 
 
-@bp.route("/account/export.<any(json, csv):fmt>")
+@bp.route("/account/export.<any(json, csv, zip):fmt>")
 @login_required
 def export_account(fmt: str) -> ResponseReturnValue:
     """Everything the user stored, as a download named after them and today (on their clock), written while it is
@@ -243,7 +244,7 @@ def export_account(fmt: str) -> ResponseReturnValue:
     user = current_user._get_current_object()
     export, mimetype = EXPORTS[fmt]
     filename = f"moodlens-{user.username}-{today_on(zone_of(user)).isoformat()}.{fmt}"  # usernames are [A-Za-z0-9_.-]
-    chunks = (chunk.encode() for chunk in export(user.id))
+    chunks = (chunk.encode() if isinstance(chunk, str) else chunk for chunk in export(user.id))
     return Response(stream_with_context(chunks), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
@@ -252,12 +253,13 @@ def deletion_consequences() -> list[str]:
     """What goes with the account, counted."""
     holdings = accounts.holdings(current_user)
     return [
-        ngettext("Your %(num)d analysis, with its photo or video, thumbnails and heat maps.",
-                 "Your %(num)d analyses, with their photos and videos, thumbnails and heat maps.", holdings.analyses),
-        ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
-                 "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects),
-        gettext("Your face signatures and API tokens, and the account itself: its username is free again."),
-        gettext("This cannot be undone: download your data from your account page first to keep a copy."),
+        *([ngettext("Your %(num)d analysis, with its photo or video, thumbnails and heat maps.",
+                    "Your %(num)d analyses, with their photos and videos, thumbnails and heat maps.",
+                    holdings.analyses)] if holdings.analyses else []),
+        *([ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
+                    "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects)]
+          if holdings.subjects else []),
+        gettext("Your face signatures and the account itself: its username is free again."),
     ]
 
 
