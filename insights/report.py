@@ -81,15 +81,16 @@ def day_top(tops: list[str]) -> str | None:
 def weekly_report(history: History, monday: date) -> dict:
     """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
     the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
-    on a day whose readings were all unsure). A week of unsure readings only has no mix; a week with fewer sure
-    readings than a profile needs (MIN_FOR_PROFILE) has its mix but no description: one photo is no pattern."""
+    on a day whose readings were all unsure). A week with fewer sure readings than a profile needs
+    (MIN_FOR_PROFILE) has no mix, no change and no description: one photo is no pattern."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
     count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
     sure = history.sure()
     dates = _dates(sure)
-    mix, before = _mix(sure, dates, monday, end), _mix(sure, dates, previous, monday)
     sure_count = int(_within(dates, monday, end).sum())
+    mix = _mix(sure, dates, monday, end) if sure_count >= MIN_FOR_PROFILE else None
+    before = _mix(sure, dates, previous, monday)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
@@ -101,7 +102,7 @@ def weekly_report(history: History, monday: date) -> dict:
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
             "unsure": count - sure_count, "sure": sure_count, "needed": MIN_FOR_PROFILE,
-            "description": describe_mix(history.classes, mix) if sure_count >= MIN_FOR_PROFILE else None,
+            "description": describe_mix(history.classes, mix) if mix is not None else None,
             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
             "change": ({label: round(float(a - b), 4) for label, a, b in zip(history.classes, mix, before)}
                        if mix is not None and before is not None else {}),
@@ -120,7 +121,7 @@ class ChartWords:
     mix_title: str = "Mean probability this week"
     days_title: str = "Appearances per day (top emotion)"
     week_before: str = "week before"
-    no_mix: str = "Only unsure readings this week"  # in place of the mix when every reading was unsure
+    no_mix: str = "Too few confident readings this week"  # in place of the mix when there are too few to sum up
     unsure: str = "unsure"  # the grey part of a day's bar: its unsure readings
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
     weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
@@ -224,7 +225,7 @@ def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, st
         axes.legend(loc="lower right", fontsize=8)
     if not labels:
         axes.set_yticks([])
-    if not labels and report["unsure"]:
+    if not labels and any(day["count"] for day in report["days"]):  # readings, too few of them confident
         axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=axes.transAxes)
     axes.set_xlim(0, 1)
     axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it

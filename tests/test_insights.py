@@ -312,7 +312,11 @@ def test_a_one_day_alert_says_one_day_not_one_days(app, client, alice):
 def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, client, alice):
     rex = make_subject(app, alice, "Rex")
     before, after = (np.array([0.0, 0.5 + happy, 0.5 - happy, 0.0]) for happy in (0.0, 0.01))  # angry happy relaxed sad
-    add_history(app, alice, rex, np.array([before, after]), spacing=timedelta(days=7))  # weeks 2 and 3 of 2026
+    hourly = timedelta(hours=1)  # three readings a week: enough to sum up (weeks 2 and 3 of 2026)
+    add_history(app, alice, rex, np.array([before] * 3), spacing=hourly)
+    add_history(app, alice, rex, np.array([after] * 3), start=START + timedelta(days=7), spacing=hourly)
+    first = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    assert "No confident readings the week before to compare with." in first and "vs the week before" not in first
     english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
     assert "+1 point<" in english and "-1 point<" in english and "+0 points<" in english
     assert "1 points" not in english
@@ -346,9 +350,10 @@ def test_a_day_with_sure_and_unsure_readings_says_how_many_were_unsure(app, clie
     # one sure reading is no pattern: the week's line says so, as the profile does, and counts the unsure
     assert "Too few confident readings this week to sum it up: 1 of the 3 it takes." in report
     assert "2 unsure readings were not counted." in report and "Mostly happy" not in report
-    assert "vs the week before" not in report and "No confident readings the week before" in report
+    week_line = report.split("The week in one line")[1].split("Day by day")[0]
+    assert '<table class="mix">' not in week_line  # no mix from one reading either
     week = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W02").get_json()["weekly_report"]
-    assert week["description"] is None and week["sure"] == 1 and week["needed"] == 3 and week["mix"]
+    assert week["description"] is None and week["sure"] == 1 and week["needed"] == 3 and week["mix"] == {}
     korean = client.get(f"/subjects/{rex}/report?week=2026-W02", headers={"Accept-Language": "ko"})
     assert "(그중 2번은 확실하지 않음)" in korean.get_data(as_text=True)
 
@@ -385,7 +390,7 @@ def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
     day = {"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 0, "top": None}
     week = {"mix": {}, "change": {}, "unsure": 2, "days": [day]}
     figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
-    assert [text.get_text() for text in figure.axes[0].texts] == ["Only unsure readings this week"]
+    assert [text.get_text() for text in figure.axes[0].texts] == ["Too few confident readings this week"]
     assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
     assert [text.get_text() for text in figure.axes[1].get_legend().get_texts()] == ["unsure"]  # the grey bar
     plt.close(figure)
