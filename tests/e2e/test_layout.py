@@ -197,7 +197,8 @@ def test_the_phone_header_is_one_row_and_its_menu_opens(live_app, browser, scrip
     page.keyboard.press("Enter")  # by keyboard
     expect(nav).to_be_visible()
     items = nav.locator("a, button")
-    assert items.count() == 9  # Analyse ... Admin, Face recognition, Password, Log out, the language
+    assert items.count() == 9  # Analyse ... Admin, Face recognition, Account (the password is there), Log out, the
+    # language
     for item in items.all():
         box = item.bounding_box()
         right = box["x"] + box["width"]
