@@ -122,11 +122,17 @@ def reading_document(detection: Detection, zone: ZoneInfo) -> dict:
                if analysis.media == Media.VIDEO else {})}
 
 
+FORMULA_SIGNS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell that starts with one as a formula
+
+
 def csv_cell(value: object) -> object:
     """A value as the CSV export writes it, in the JSON export's words: a boolean as true or false (Python's csv
-    writes "True"); None is an empty cell already."""
+    writes "True"); None is an empty cell already. Text that a spreadsheet would run as a formula (a subject named
+    "=HYPERLINK(...)") starts with an apostrophe, which spreadsheets show as text and do not run."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_SIGNS):
+        return "'" + value
     return value
 
 

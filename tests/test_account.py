@@ -12,10 +12,10 @@ import zipfile
 import pytest
 
 from extensions import db
-from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Subject, User
+from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Media, Subject, User
 from services import accounts, storage
 from services.analyses import stored_files
-from tests.conftest import csrf_token, login, make_user, upload, upload_files
+from tests.conftest import csrf_token, login, make_subject, make_user, stored_analyses, upload, upload_files
 
 
 def analysis_id_of(response) -> int:
@@ -119,6 +119,14 @@ def test_the_zip_holds_every_upload_as_sent_and_nobody_elses(app, client, alice_
                                                                                f"{second}-cup.jpg"]
     assert archive.read(names[0]) == astronaut_jpeg and archive.read(names[1]) == coffee_jpeg
     assert accounts.media_entry_name(7, "2026-12-03T10:00:00Z", "a/b\\c.jpg") == "2026-12-03-7-a_b_c.jpg"
+
+
+def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, client, alice):
+    names = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-1+2", "@SUM(A1)", "\tTab"]
+    stored_analyses(app, alice, [("photo.jpg", Media.IMAGE, "happy", make_subject(app, alice, name)) for name in names])
+    rows = list(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
+    assert [row["subject"] for row in rows] == ["'" + name for name in names]
+    assert all(row["filename"] == "photo.jpg" and float(row["happy"]) == 1.0 for row in rows)
 
 
 def test_a_wrong_password_deletes_nothing(app, client, alice_history):
