@@ -21,7 +21,7 @@ from services.documents import (alert_rule_document, analysis_document, iso_utc,
 from services.errors import Refused
 from services.subjects import appearance_counts
 
-PAGE = 50  # analyses read (or deleted) at a time: their detections and video timelines are held only that long
+PAGE = 50  # analyses read (or deleted) at a time
 LAST_ADMIN = N_("You are the only active administrator: make another user an administrator before you delete "
                 "your account.")
 
@@ -41,17 +41,20 @@ def holdings(user: User) -> Holdings:
     return Holdings(analyses=count(Analysis), subjects=count(Subject))
 
 
-def analysis_pages(user: User) -> Iterator[list[Analysis]]:
-    """The user's analyses, oldest first, PAGE at a time with their detections and subjects; a page leaves the
-    session when the next one is asked for (its detections with it), so memory holds one page at a time."""
+def account_analyses(user: User) -> Iterator[Analysis]:
+    """The user's analyses, oldest first, read PAGE at a time with their detections and subjects; each leaves the
+    session (its detections and video timelines with it) when the next is asked for, so memory holds one analysis's
+    timelines at a time: a page of long videos with many faces would hold hundreds of MB."""
     last_id = 0
     while page := db.session.scalars(
         db.select(Analysis).where(Analysis.user_id == user.id, Analysis.id > last_id).order_by(Analysis.id)
         .limit(PAGE).options(selectinload(Analysis.detections).joinedload(Detection.subject))
     ).all():
-        yield page
         last_id = page[-1].id
-        for analysis in page:
+        page.reverse()
+        while page:  # popped, so that the page does not keep the analyses already sent
+            analysis = page.pop()
+            yield analysis
             db.session.expunge(analysis)
 
 
@@ -79,10 +82,9 @@ def export_json(user_id: int) -> Iterator[str]:
     head = {"exported_at": iso_utc(utcnow()), "user": user_document(user), "subjects": subjects_document(user)}
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "analyses": ['  # the head's closing brace comes last
     separator = "\n"
-    for page in analysis_pages(user):
-        for analysis in page:
-            yield separator + json.dumps(analysis_document(analysis), ensure_ascii=False)
-            separator = ",\n"
+    for analysis in account_analyses(user):
+        yield separator + json.dumps(analysis_document(analysis), ensure_ascii=False)
+        separator = ",\n"
     yield "\n]}\n"
 
 
@@ -91,8 +93,9 @@ def export_csv(user_id: int) -> Iterator[str]:
     them, with a last column `subject`: the name of the subject it is assigned to (empty when none)."""
     user = db.session.get(User, user_id)
     zone = zone_of(user)
-    readings = ({**reading_document(detection, zone), "subject": detection.subject.name if detection.subject else None}
-                for page in analysis_pages(user) for analysis in page for detection in analysis.detections)
+    readings = ({**reading_document(detection, zone, timeline=False),
+                 "subject": detection.subject.name if detection.subject else None}
+                for analysis in account_analyses(user) for detection in analysis.detections)
     return readings_csv(readings, extra=("subject",))
 
 

@@ -110,16 +110,17 @@ def alert_rule_document(rule: AlertRule) -> dict:
     return {"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days}
 
 
-def reading_document(detection: Detection, zone: ZoneInfo) -> dict:
+def reading_document(detection: Detection, zone: ZoneInfo, timeline: bool = True) -> dict:
     """A detection as the exports list it, with the analysis it belongs to; its time in UTC and on the owner's clock
-    (`local_time`, with its offset: the day the pages count it on); a video's track with its timeline."""
+    (`local_time`, with its offset: the day the pages count it on); a video's track with its timeline, unless
+    `timeline` is false (the CSV has no column for it, and a long video's timeline is large: it is not read)."""
     analysis = detection.analysis
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "face": detection.position,
             "top": detection.top, "emotions": detection.emotions, **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}
-               if analysis.media == Media.VIDEO else {})}
+               if timeline and analysis.media == Media.VIDEO else {})}
 
 
 FORMULA_SIGNS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell that starts with one as a formula

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import re
+import tracemalloc
+import uuid
 import zipfile
 
 import pytest
@@ -127,6 +129,43 @@ def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, 
     rows = list(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
     assert [row["subject"] for row in rows] == ["'" + name for name in names]
     assert all(row["filename"] == "photo.jpg" and float(row["happy"]) == 1.0 for row in rows)
+
+
+def long_videos(app, user_id: int, count: int, moments: int = 2000) -> None:
+    """`count` videos written straight to the database, each with one track of `moments` timeline moments."""
+    emotions = {"happy": 0.5, "sad": 0.25, "neutral": 0.25}
+    with app.app_context():
+        for _ in range(count):
+            analysis = Analysis(user_id=user_id, original_name="clip.mp4", stored_name=uuid.uuid4().hex,
+                                media=Media.VIDEO, format="mp4", width=64, height=64, top_emotion="happy",
+                                face_count=1)
+            timeline = [{"t": index / 4, "box": [0, 0, 5, 5], "emotions": emotions, "uncertain": False}
+                        for index in range(moments)]
+            analysis.detections.append(Detection(position=1, x1=0, y1=0, x2=5, y2=5, score=0.9, top="happy",
+                                                 emotions=emotions, timeline=timeline, transitions=[]))
+            db.session.add(analysis)
+        db.session.commit()
+
+
+def export_peak(client, fmt: str) -> int:
+    """The most memory Python held (bytes) while the export was written and read."""
+    tracemalloc.start()
+    try:
+        response = client.get(f"/account/export.{fmt}", buffered=False)
+        for _chunk in response.response:
+            pass
+        response.close()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_an_export_holds_one_video_timeline_at_a_time(app, client, alice, fmt):
+    long_videos(app, alice, 1)
+    one = export_peak(client, fmt)
+    long_videos(app, alice, 9)  # all ten on one page of accounts.PAGE
+    assert export_peak(client, fmt) < 2 * one
 
 
 def test_a_wrong_password_deletes_nothing(app, client, alice_history):

@@ -371,21 +371,22 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.subjects"))
 
 
-def subject_history(subject: Subject) -> list[dict]:
-    """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`)."""
+def subject_history(subject: Subject, timelines: bool = True) -> list[dict]:
+    """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
+    video's timeline only with `timelines`)."""
     zone = zone_of(subject.user)
     detections = db.session.scalars(
         db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
         .where(Detection.subject_id == subject.id).order_by(Analysis.created_at, Detection.position)
     ).all()
-    return [reading_document(detection, zone) for detection in detections]
+    return [reading_document(detection, zone, timelines) for detection in detections]
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     subject = owned_subject_or_404(subject_id)
-    history = subject_history(subject)
+    history = subject_history(subject, timelines=fmt == "json")
     name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept
     filename = f"moodlens-{name_part}-history.{fmt}"
     if fmt == "json":
