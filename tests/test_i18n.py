@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from babel import Locale
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask_babel import get_locale
@@ -24,6 +25,7 @@ from insights.report import ChartWords, report_png
 from models import Analysis, Subject, User, utcnow
 from tests.conftest import csrf_token, login, make_user, upload
 from tests.test_owner_pages import appearances, subject_of
+from web import i18n
 from web.i18n import COOKIE, day, interval, particles, say
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,27 @@ def test_english_follows_the_browsers_region_for_dates(app, client, alice):
         assert str(get_locale()) == "ko"
     with app.test_request_context(headers={"Accept-Language": "en-ZZ, en-xx-yy"}):
         assert str(get_locale()) == "en"  # no region Babel knows: plain English
+
+
+def test_only_the_first_languages_of_a_long_header_are_looked_up(app, client, monkeypatch):
+    """Thousands of languages (a header, or many header lines joined) cost no more than a browser's few."""
+    parsed = []
+
+    class CountedLocale(Locale):
+        @classmethod
+        def parse(cls, tag, sep="_"):
+            parsed.append(tag)
+            return Locale.parse(tag, sep=sep)
+
+    monkeypatch.setattr(i18n, "Locale", CountedLocale)
+    header = ", ".join(f"xx-{index}" for index in range(20_000))
+    page = client.get("/login", headers={"Accept-Language": header})
+    assert page.status_code == 200 and html_lang(page.get_data(as_text=True)) == "en"
+    assert 0 < len(parsed) <= i18n.REGION_TAGS * 2  # at most a few reads of the header in one request
+    monkeypatch.undo()
+    late = ", ".join([*(f"xx-{index}" for index in range(i18n.REGION_TAGS)), "en-GB"])
+    with app.test_request_context(headers={"Accept-Language": late}):
+        assert str(get_locale()) == "en"  # past the languages read: plain English
 
 
 def test_an_anonymous_browser_keeps_its_choice_in_a_cookie(client):

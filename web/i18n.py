@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 from functools import wraps
+from itertools import islice
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, format_time as format_zone_time, get_timezone_location
@@ -34,6 +35,7 @@ from web.redirects import back_to_form_next
 LOCALES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}  # each in its own language, as the switch shows it
 COOKIE = "moodlens_locale"
+REGION_TAGS = 10  # browsers send a handful of languages; english_region reads no more than this
 COOKIE_SECONDS = 365 * 24 * 3600
 
 EMOTION_NAMES = {
@@ -154,8 +156,9 @@ def chosen_language() -> str:
 
 def english_region() -> str | None:
     """The first English with a region in the browser's Accept-Language that Babel knows ("en_GB"), if any; none
-    for American English, which plain "en" already is."""
-    for tag, _quality in request.accept_languages:
+    for American English, which plain "en" already is. Only the browser's REGION_TAGS most preferred languages are
+    read: a header of thousands (repeated header lines are joined into one) would cost a Babel look-up each."""
+    for tag, _quality in islice(request.accept_languages, REGION_TAGS):
         try:
             locale = Locale.parse(tag, sep="-")
         except (ValueError, UnknownLocaleError):
