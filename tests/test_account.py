@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import threading
 import tracemalloc
 import uuid
 import zipfile
@@ -15,7 +16,7 @@ import pytest
 
 from extensions import db
 from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Media, Subject, User
-from services import accounts, storage
+from services import accounts, identity, storage
 from services.analyses import stored_files
 from tests.conftest import csrf_token, login, make_subject, make_user, stored_analyses, upload, upload_files
 
@@ -214,6 +215,29 @@ def test_the_last_admin_cannot_delete_their_account(app, client):
     assert delete_account(client, "correct horse").status_code == 302
     with app.app_context():
         assert [user.username for user in db.session.scalars(db.select(User))] == ["deputy"]
+
+
+def test_two_admins_deleting_their_accounts_at_once_leave_one(app, monkeypatch):
+    """Each checked that the other was still there, then both went: no administrator was left."""
+    for name in ("ann", "ben"):
+        make_user(app, name, admin=True)
+    ann, ben = app.test_client(), app.test_client()
+    login(ann, "ann"), login(ben, "ben")
+    ben_token, answers = csrf_token(ben, "/account/delete"), []
+    forget = identity.forget_signatures
+
+    def ben_deletes_meanwhile(user):  # Ben's request runs while Ann's is past its checks
+        monkeypatch.setattr(identity, "forget_signatures", forget)
+        form = {"current_password": "correct horse", "csrf_token": ben_token}
+        thread = threading.Thread(target=lambda: answers.append(ben.post("/account/delete", data=form).status_code))
+        thread.start()
+        thread.join()
+        forget(user)
+
+    monkeypatch.setattr(identity, "forget_signatures", ben_deletes_meanwhile)
+    assert delete_account(ann, "correct horse").status_code == 302 and answers == [400]
+    with app.app_context():
+        assert [(user.username, user.is_admin) for user in db.session.scalars(db.select(User))] == [("ben", True)]
 
 
 def delete_account_without_form(client):
