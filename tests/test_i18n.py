@@ -98,6 +98,8 @@ def test_english_follows_the_browsers_region_for_dates(app, client, alice):
         assert str(get_locale()) == "ko"
     with app.test_request_context(headers={"Accept-Language": "en-ZZ, en-xx-yy"}):
         assert str(get_locale()) == "en"  # no region Babel knows: plain English
+    with app.test_request_context(headers={"Accept-Language": "en-Shaw-GB, en-AU;q=0.9"}):
+        assert str(get_locale()) == "en_AU"  # not English in the Shavian alphabet, which no font here has
 
 
 def test_only_the_first_languages_of_a_long_header_are_looked_up(app, client, monkeypatch):

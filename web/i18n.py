@@ -156,14 +156,16 @@ def chosen_language() -> str:
 
 def english_region() -> str | None:
     """The first English with a region in the browser's Accept-Language that Babel knows ("en_GB"), if any; none
-    for American English, which plain "en" already is. Only the browser's REGION_TAGS most preferred languages are
+    for American English, which plain "en" already is, and none in another alphabet ("en-Shaw-GB": the pages and
+    the report's fonts are in Latin letters). Only the browser's REGION_TAGS most preferred languages are
     read: a header of thousands (repeated header lines are joined into one) would cost a Babel look-up each."""
     for tag, _quality in islice(request.accept_languages, REGION_TAGS):
         try:
             locale = Locale.parse(tag, sep="-")
         except (ValueError, UnknownLocaleError):
             continue
-        if locale.language == "en" and locale.territory and tag.upper().endswith("-" + locale.territory):
+        if (locale.language == "en" and locale.territory and not locale.script  # Latin letters: not Shavian's
+                and tag.upper().endswith("-" + locale.territory)):
             return None if locale.territory == "US" else str(locale)  # the region the browser named (Babel turns
             # an unknown one into a likely one)
     return None
