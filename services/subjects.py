@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from extensions import db
-from models import Analysis, Detection, Subject, SubjectKind, User, subject_name_key
+from inference.labels import ALL_EMOTIONS
+from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, subject_name_key
 from services.access import LARGEST_ID
 from messages import N_, Phrase
 from services.errors import Conflict, Refused
@@ -118,3 +119,16 @@ def newest_appearances(subject: Subject, limit: int) -> list[Detection]:
         .where(Detection.subject_id == subject.id)
         .order_by(Analysis.created_at.desc(), Analysis.id.desc(), Detection.position).limit(limit)
     ))
+
+
+def labels_read(user: User, subject: Subject | None = None) -> tuple[str, ...]:
+    """The emotions a user's readings can carry: the labels of the subject's model, or, for everyone, of the
+    models that read the user's detections (a person's chart never lists the dogs' "relaxed"; a cat without a model
+    adds no "other"), in that model's own order when only one did (as the dog's result and dashboard list them)."""
+    if subject:
+        return SubjectKind(subject.kind).emotion_classes or ()
+    kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
+                                   .where(Analysis.user_id == user.id, Detection.top.is_not(None))))
+    if len(kinds) == 1:
+        return EMOTION_CLASSES.get(kinds.pop(), ())
+    return tuple(label for label in ALL_EMOTIONS if any(label in EMOTION_CLASSES.get(kind, ()) for kind in kinds))

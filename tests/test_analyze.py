@@ -223,3 +223,10 @@ def test_a_confident_reading_gives_its_chance_of_being_wrong_too(app, client, al
         chance = round(100 * face.uncertainty)
     page = client.get(response.location).get_data(as_text=True)
     assert f"We estimate a {chance}% chance that this reading is wrong." in page
+
+
+def test_the_emotion_filter_offers_the_emotions_of_the_models_that_read_the_users_uploads(client, mixed_history):
+    """Faces only: the seven face emotions, not a dog's "relaxed" nor the cats' "other" (no cat model yet)."""
+    page = client.get("/analyses").get_data(as_text=True)
+    offered = re.findall(r'<option value="(\w+)"[^>]*>', page.split('name="emotion"')[1].split("</select>")[0])
+    assert offered == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import ALL_EMOTIONS, DetectionKind, is_unsure
+from inference.labels import DetectionKind, is_unsure
 from inference.uncertainty import UnsureSignal
 from insights.clip import clip_story
 from messages import N_
@@ -231,8 +231,8 @@ def history() -> ResponseReturnValue:
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
         return redirect(url_for("analyze.history", page=page.pages, per_page=request.args.get("per_page"),
                                 **filters.params()))
-    return render_template("analyze/history.html", page=page, filters=filters, emotions=ALL_EMOTIONS,
-                           subjects=current_user.subjects)
+    return render_template("analyze/history.html", page=page, filters=filters,
+                           emotions=subjects.labels_read(current_user), subjects=current_user.subjects)
 
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])

@@ -20,10 +20,10 @@ from sqlalchemy.orm import contains_eager
 from wtforms import SelectChoice
 
 from extensions import db
-from inference.labels import ALL_EMOTIONS, is_unsure
+from inference.labels import is_unsure
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
-from models import EMOTION_CLASSES, AlertRule, Analysis, Detection, Subject, SubjectKind
+from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
@@ -118,7 +118,7 @@ def _charts(found: list, subject: Subject | None, period: str) -> dict:
     tops_by_day: dict = defaultdict(list)
     for created_at, top in rows:
         tops_by_day[created_at.date()].append(top)
-    labels = chart_labels(subject)
+    labels = subject_service.labels_read(current_user, subject)
     columns = stacked_columns(trend(rows, period, now_in(zone).replace(tzinfo=None)), labels)
     calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
         on_clock(row.created_at, zone).date() for row, left_out in zip(read, unsure) if left_out))
@@ -145,19 +145,6 @@ def weekday_labels() -> list[str]:
     """The mood calendar's row labels, Monday first: every other day named, in the reader's language."""
     monday = date(2024, 1, 1)
     return [skeleton(monday + timedelta(days=offset), "EEE") if offset % 2 == 0 else "" for offset in range(7)]
-
-
-def chart_labels(subject: Subject | None) -> tuple[str, ...]:
-    """The emotions the charts list: the labels of the subject's model, or, for everyone, of the models that
-    read the user's detections (a person's chart never lists the dogs' "relaxed"), in that model's own order when
-    only one did (a dog owner's charts list the labels as the dog's result and dashboard do)."""
-    if subject:
-        return SubjectKind(subject.kind).emotion_classes or ()
-    kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
-                                   .where(Analysis.user_id == current_user.id, Detection.top.is_not(None))))
-    if len(kinds) == 1:
-        return EMOTION_CLASSES.get(kinds.pop(), ())
-    return tuple(label for label in ALL_EMOTIONS if any(label in EMOTION_CLASSES.get(kind, ()) for kind in kinds))
 
 
 def alert_form(subject: Subject) -> AlertRuleForm | None:
