@@ -81,7 +81,7 @@ def test_no_removes_that_suggestion(app, client, eileen_named, mirrored_jpeg):
                            headers=KOREAN)
     assert response.status_code == 302 and response.headers["Location"].endswith("#face-1")
     page = client.get(f"/analyses/{photo}", headers=KOREAN).get_data(as_text=True)
-    noted = "이 얼굴에 그 사람을 다시 제안하지 않을게요."  # "Noted: ..." in Korean
+    noted = "이 얼굴에 Eileen 님을 다시 제안하지 않을게요."  # "Noted: we will not suggest Eileen ..." in Korean
     assert page.count(noted) == 1 and page.index('id="face-1"') < page.index(noted)  # in the face's card, where the
     assert noted not in client.get(f"/analyses/{photo}").get_data(as_text=True)  # redirect lands; shown once
     assert suggestion_of(client, photo) is None

@@ -41,8 +41,10 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
     form = NotThisPersonForm()
     if not form.validate_on_submit():
         abort(400)
-    identity.dismiss(detection, owned(Subject, form.subject.data, current_user))
-    flash(gettext("Noted: we will not suggest that person for this face again."), assigned_category(detection))
+    person = owned(Subject, form.subject.data, current_user)
+    identity.dismiss(detection, person)
+    flash(gettext("Noted: we will not suggest %(name)s for this face again.", name=person.name),
+          assigned_category(detection))
     return redirect(url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}"))
 
 

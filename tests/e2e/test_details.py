@@ -221,7 +221,7 @@ def test_the_page_checks_for_named_people_then_shows_the_suggestion_and_notes_a_
     photos = looks_like_eileen(app, astronaut)
     app.extensions["moodlens_jobs"].stop()  # the jobs below stay queued until the test says they are done
     for (viewport, locale, checking, noted), photo in zip(
-            [("desktop", "en-GB", "Checking whether anyone here", "Noted: we will not suggest that person"),
+            [("desktop", "en-GB", "Checking whether anyone here", "Noted: we will not suggest Eileen"),
              ("phone", "ko-KR", "이름 붙인 사람이 있는지 확인하고 있어요", "다시 제안하지 않을게요")], photos):
         with app.app_context():
             db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=photo)).status = JobStatus.QUEUED
