@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import url_for
+from sqlalchemy import tuple_
+from sqlalchemy.orm import contains_eager
 
+from extensions import db
 from inference.labels import ALL_EMOTIONS
 from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User
-from services.clock import in_zone
+from services.clock import in_zone, zone_of
 from services.identity import Suggestion, suggestions
 
 
@@ -159,3 +163,39 @@ def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Itera
         yield line([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"], row["top"],
                     *(row["emotions"].get(label) for label in ALL_EMOTIONS),
                     *(row[name] for name in UNCERTAINTY_COLUMNS), row["local_time"], *(row[name] for name in extra)])
+
+
+EXPORT_PAGE = 50  # a subject's readings read at a time by its exports
+
+
+def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
+    """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
+    video's timeline only with `timelines`), read EXPORT_PAGE at a time; each leaves the session once written, so
+    a subject seen in many long videos never has all their timelines in memory. The exports take the subject's id:
+    they run while the response is sent, after the request's session has ended."""
+    subject = db.session.get(Subject, subject_id)
+    zone, after = zone_of(subject.user), (datetime.min, -1)
+    while page := db.session.scalars(
+        db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
+        .where(Detection.subject_id == subject.id, tuple_(Analysis.created_at, Detection.id) > after)
+        .order_by(Analysis.created_at, Detection.id).limit(EXPORT_PAGE)
+    ).all():
+        after = (page[-1].analysis.created_at, page[-1].id)
+        page.reverse()
+        while page:  # popped, so that the page does not keep the readings already written
+            detection = page.pop()
+            yield reading_document(detection, zone, timelines)
+            db.session.expunge(detection)
+
+
+def subject_export_json(subject_id: int) -> Iterator[str]:
+    """The subject and every reading of theirs as one JSON object, written a reading at a time."""
+    subject = db.session.get(Subject, subject_id)
+    head = {"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
+            "time_zone": zone_of(subject.user).key}
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "history": ['
+    separator = "\n"
+    for reading in subject_readings(subject_id, timelines=True):
+        yield separator + json.dumps(reading, ensure_ascii=False)
+        separator = ",\n"
+    yield "\n]}\n"

@@ -18,10 +18,10 @@ from skimage import data as skdata
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Subject, User, subject_name_key, utcnow
-from services import subjects as subject_service
+from models import EMOTION_CLASSES, Detection, Media, Subject, User, subject_name_key, utcnow
+from services import documents, subjects as subject_service
 from services.errors import Refused
-from tests.conftest import ROOT, csrf_token, jpeg_bytes, make_user, upload
+from tests.conftest import ROOT, csrf_token, jpeg_bytes, make_subject, make_user, stored_analyses, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
@@ -338,3 +338,18 @@ def test_the_database_keeps_one_subject_per_name_in_any_case_and_the_migration_r
         db.session.add(Subject(user_id=alice, name="ＲＥＸ", kind="person"))  # as if a second request raced the check
         with pytest.raises(IntegrityError):
             db.session.commit()
+
+
+def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(app, client, alice, monkeypatch):
+    """Three readings read one at a time come out whole and in order; the file is named after 모모 (RFC 6266)."""
+    monkeypatch.setattr(documents, "EXPORT_PAGE", 1)
+    momo = make_subject(app, alice, "모모", "person")
+    stored_analyses(app, alice, [(f"momo{number}.jpg", Media.IMAGE, "happy", momo) for number in range(3)])
+    exported = client.get(f"/subjects/{momo}/export.json")
+    assert [row["filename"] for row in exported.get_json()["history"]] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
+    assert exported.get_json()["subject"]["name"] == "모모"
+    disposition = exported.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=")
+    assert "filename*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-history.json" in disposition
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{momo}/export.csv").get_data(as_text=True))))
+    assert [row["filename"] for row in rows] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]

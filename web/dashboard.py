@@ -3,20 +3,19 @@ analyses or for one subject; subjects themselves (create, delete, export their h
 
 from __future__ import annotations
 
-import io
-import json
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
-from sqlalchemy.orm import contains_eager
 from wtforms import SelectChoice
 
 from extensions import db
@@ -27,7 +26,7 @@ from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
-from services.documents import reading_document, readings_csv
+from services.documents import readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
@@ -358,29 +357,28 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.subjects"))
 
 
-def subject_history(subject: Subject, timelines: bool = True) -> list[dict]:
-    """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
-    video's timeline only with `timelines`)."""
-    zone = zone_of(subject.user)
-    detections = db.session.scalars(
-        db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
-        .where(Detection.subject_id == subject.id).order_by(Analysis.created_at, Detection.position)
-    ).all()
-    return [reading_document(detection, zone, timelines) for detection in detections]
+def download_names(name: str) -> dict[str, str]:
+    """Content-Disposition's file name parameters: the name when it is ASCII, else an ASCII fallback and the name in
+    UTF-8 (RFC 6266), as Flask's send_file writes them."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        return {"filename": fallback, "filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")}
+    return {"filename": name}
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
+    """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
     subject = owned_subject_or_404(subject_id)
-    history = subject_history(subject, timelines=fmt == "json")
     name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept
-    filename = f"moodlens-{name_part}-history.{fmt}"
-    if fmt == "json":
-        body = json.dumps({"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
-                           "time_zone": zone_of(subject.user).key, "history": history}, indent=2)
-        mimetype = "application/json"
-    else:
-        body, mimetype = "".join(readings_csv(history)), "text/csv"
-    # named after the subject (send_file writes a name outside ASCII, "모모", as RFC 6266 asks, with a fallback)
-    return send_file(io.BytesIO(body.encode()), mimetype, as_attachment=True, download_name=filename, max_age=0)
+    chunks = (subject_export_json(subject.id) if fmt == "json"
+              else readings_csv(subject_readings(subject.id, timelines=False)))
+    response = Response(stream_with_context(chunk.encode() for chunk in chunks),
+                        mimetype="application/json" if fmt == "json" else "text/csv",
+                        headers={"Cache-Control": "no-cache"})
+    # named after the subject; a name outside ASCII ("모모") as RFC 6266 asks, with an ASCII fallback
+    response.headers.set("Content-Disposition", "attachment", **download_names(f"moodlens-{name_part}-history.{fmt}"))
+    return response
