@@ -126,7 +126,7 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(app,
     other_browser = app.test_client()
     login(other_browser, "alice")
     kept = cookies_of(client)
-    assert 'href="/account/password"' in client.get("/analyze").get_data(as_text=True)
+    assert 'href="/account/password"' in client.get("/account").get_data(as_text=True)  # from the account page
 
     wrong = change_password(client, "not my password", "brand new password")
     assert wrong.status_code == 400 and "not your current password" in wrong.get_data(as_text=True)
