@@ -3,7 +3,6 @@ that a long history never sits in memory at once), and its deletion with every r
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from services import identity, storage
 from services.analyses import delete_analysis
 from services.clock import zone_of
 from services.documents import (alert_rule_document, analysis_document, iso_utc, reading_document, readings_csv,
-                                subject_document)
+                                released, streamed_object, subject_document)
 from services.errors import Refused
 from services.subjects import appearance_counts
 
@@ -51,11 +50,7 @@ def account_analyses(user: User) -> Iterator[Analysis]:
         .limit(PAGE).options(selectinload(Analysis.detections).joinedload(Detection.subject))
     ).all():
         last_id = page[-1].id
-        page.reverse()
-        while page:  # popped, so that the page does not keep the analyses already sent
-            analysis = page.pop()
-            yield analysis
-            db.session.expunge(analysis)
+        yield from released(page)
 
 
 def user_document(user: User) -> dict:
@@ -80,12 +75,7 @@ def export_json(user_id: int) -> Iterator[str]:
     run while the response is sent, after the request's session has ended."""
     user = db.session.get(User, user_id)
     head = {"exported_at": iso_utc(utcnow()), "user": user_document(user), "subjects": subjects_document(user)}
-    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "analyses": ['  # the head's closing brace comes last
-    separator = "\n"
-    for analysis in account_analyses(user):
-        yield separator + json.dumps(analysis_document(analysis), ensure_ascii=False)
-        separator = ",\n"
-    yield "\n]}\n"
+    return streamed_object(head, "analyses", map(analysis_document, account_analyses(user)))
 
 
 def export_csv(user_id: int) -> Iterator[str]:

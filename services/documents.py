@@ -9,6 +9,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,8 @@ from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, Su
 from services.clock import in_zone, zone_of
 from services.identity import Suggestion, suggestions
 
+
+T = TypeVar("T")
 
 def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
@@ -168,6 +171,27 @@ def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Itera
 EXPORT_PAGE = 50  # a subject's readings read at a time by its exports
 
 
+def released(page: list[T]) -> Iterator[T]:
+    """Each row of a page read for an export, in order, let go of once the next is asked for: popped from the page
+    and expunged from the session (with what it loaded: a video's timelines), so memory holds one row at a time."""
+    page.reverse()
+    while page:
+        row = page.pop()
+        yield row
+        db.session.expunge(row)
+
+
+def streamed_object(head: dict, key: str, items: Iterable[dict]) -> Iterator[str]:
+    """One JSON object in pieces: `head`'s members, then `key`, a list of `items` written one a line as they come
+    (the exports: a long history is never one string)."""
+    yield json.dumps(head, ensure_ascii=False)[:-1] + f', "{key}": ['  # the head's closing brace comes last
+    separator = "\n"
+    for item in items:
+        yield separator + json.dumps(item, ensure_ascii=False)
+        separator = ",\n"
+    yield "\n]}\n"
+
+
 def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
     """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
     video's timeline only with `timelines`), read EXPORT_PAGE at a time; each leaves the session once written, so
@@ -181,11 +205,7 @@ def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
         .order_by(Analysis.created_at, Detection.id).limit(EXPORT_PAGE)
     ).all():
         after = (page[-1].analysis.created_at, page[-1].id)
-        page.reverse()
-        while page:  # popped, so that the page does not keep the readings already written
-            detection = page.pop()
-            yield reading_document(detection, zone, timelines)
-            db.session.expunge(detection)
+        yield from (reading_document(detection, zone, timelines) for detection in released(page))
 
 
 def subject_export_json(subject_id: int) -> Iterator[str]:
@@ -193,9 +213,4 @@ def subject_export_json(subject_id: int) -> Iterator[str]:
     subject = db.session.get(Subject, subject_id)
     head = {"subject": {"id": subject.id, "name": subject.name, "kind": subject.kind},
             "time_zone": zone_of(subject.user).key}
-    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "history": ['
-    separator = "\n"
-    for reading in subject_readings(subject_id, timelines=True):
-        yield separator + json.dumps(reading, ensure_ascii=False)
-        separator = ",\n"
-    yield "\n]}\n"
+    return streamed_object(head, "history", subject_readings(subject_id, timelines=True))
