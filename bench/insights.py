@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
+from bench.fixtures import add_history, login, make_app, make_subject, make_user
 from insights.changes import change_point
 from insights.patterns import cluster, time_effects
 from insights.synthetic import clustered, shifted
+from models import SubjectKind, utcnow
 
 
 def recovery(trials: int) -> None:
@@ -45,14 +47,10 @@ def detection_rates(trials: int) -> None:
 
 
 def page_time(count: int) -> None:
-    from models import utcnow
-    from tests.conftest import login, make_app, make_user
-    from tests.test_insights import add_history, make_subject
-
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder))
         user_id = make_user(app, "owner")
-        subject_id = make_subject(app, user_id, "Rex")
+        subject_id = make_subject(app, user_id, "Rex", SubjectKind.DOG)
         hourly = timedelta(hours=1)  # a long, realistic history: one appearance an hour, ending now
         add_history(app, user_id, subject_id, shifted(np.random.default_rng(2), count, 0.2).vectors,
                     start=utcnow() - hourly * count, spacing=hourly)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import io
-import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from flask_migrate import upgrade
 from PIL import Image
 from skimage import data as skdata
 
-from app import create_app
 from bench.clips import moving_faces_frames, write_video
+from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
-from models import Analysis, Detection, Media, Subject, User
+from models import Analysis, Detection, Media
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,17 +48,6 @@ def two_faces(astronaut) -> np.ndarray:
     return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
 
 
-def make_app(folder: Path, **overrides):
-    """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
-    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
-                "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",
-                "RATELIMIT_ENABLED": False}
-    app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
-
-
 @pytest.fixture()
 def app(tmp_path):
     return make_app(tmp_path)
@@ -69,31 +56,6 @@ def app(tmp_path):
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    """The CSRF token from a form on `path` (the session cookie stays in the client)."""
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def make_user(app, username: str, password: str = "correct horse", admin: bool = False) -> int:
-    with app.app_context():
-        user = User(username=username, is_admin=admin)
-        user.set_password(password)
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-def make_subject(app, user_id: int, name: str, kind: str = "person") -> int:
-    with app.app_context():
-        subject = Subject(user_id=user_id, name=name, kind=kind)
-        db.session.add(subject)
-        db.session.commit()
-        return subject.id
 
 
 def stored_analyses(app, user_id: int, rows: list[tuple[str, Media, str | None, int | None]]) -> None:
@@ -108,13 +70,6 @@ def stored_analyses(app, user_id: int, rows: list[tuple[str, Media, str | None, 
                                                      emotions={top: 1.0}, subject_id=subject_id))
             db.session.add(analysis)
             db.session.commit()  # one by one: each its own created_at, in order
-
-
-def login(client, username: str, password: str = "correct horse", remember: bool = False):
-    form = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
-    if remember:
-        form["remember"] = "y"
-    return client.post("/login", data=form)
 
 
 def upload(client, content: bytes, filename: str = "photo.jpg"):

@@ -14,11 +14,12 @@ import zipfile
 
 import pytest
 
+from bench.fixtures import csrf_token, login, make_subject, make_user
 from extensions import db
 from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Media, Subject, User
 from services import accounts, identity, storage
 from services.analyses import stored_files
-from tests.conftest import csrf_token, login, make_subject, make_user, stored_analyses, upload, upload_files
+from tests.conftest import stored_analyses, upload, upload_files
 
 
 def analysis_id_of(response) -> int:

@@ -6,12 +6,13 @@ import re
 
 import pytest
 
+from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from inference.labels import reading_certainty
 from models import Analysis, Detection, Media
 from services import storage
 from services.analyses import delete_analysis
-from tests.conftest import csrf_token, jpeg_bytes, make_subject, make_user, stored_analyses, upload, upload_files
+from tests.conftest import jpeg_bytes, stored_analyses, upload, upload_files
 
 
 def analysis_id_from(response) -> int:

@@ -7,9 +7,10 @@ import io
 
 import pytest
 
+from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from models import ApiToken, Media, utcnow
-from tests.conftest import csrf_token, make_subject, make_user, stored_analyses, upload_files
+from tests.conftest import stored_analyses, upload_files
 
 
 def basic(username: str, password: str = "correct horse") -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import re
 
+from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.server import free_port
 from extensions import db
 from models import User
-from tests.conftest import csrf_token, login, make_app, make_user
 
 
 def test_register_logs_in_and_hashes_the_password(app, client):

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.fixtures import csrf_token
 from extensions import db
 from models import Analysis
 from services.analyses import clean_original_name
-from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files
+from tests.conftest import jpeg_bytes, upload, upload_files
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.fixtures import login, make_app, make_user
 from inference.classifiers import gray_batch
 from inference.crops import gray_crops
 from inference.emotion_net import load_weights
@@ -23,7 +24,7 @@ from inference.explain import Explainer, StagedProgress, face_parts, grad_cam_ma
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 
-from tests.conftest import jpeg_bytes, login, make_app, make_user, upload
+from tests.conftest import jpeg_bytes, upload
 
 FACE_BOX = (180, 60, 268, 175)
 

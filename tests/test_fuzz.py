@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import csrf_token, upload
+from bench.fixtures import csrf_token
+from tests.conftest import upload
 
 SEED = 19
 FUZZ_CASES = 10  # per format and mutation: 7 formats x 3 mutations x 10 = 210 uploads

@@ -57,7 +57,7 @@ def url_with_every_int_as(rule, number: int) -> str:
 
 @pytest.mark.parametrize("number", HUGE_NUMBERS)
 def test_every_id_route_answers_4xx_for_ids_no_database_integer_holds(app, client, number):
-    from tests.conftest import csrf_token, login, make_user
+    from bench.fixtures import csrf_token, login, make_user
 
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
     make_user(app, "root", admin=True)
@@ -90,7 +90,7 @@ QUERY_URLS = ["/analyses?page={n}", "/analyses?per_page={n}", "/analyses?page=-{
 
 @pytest.mark.parametrize("number", HUGE_NUMBERS)
 def test_query_numbers_no_database_integer_holds_are_4xx_or_ignored(app, client, number):
-    from tests.conftest import csrf_token, login, make_user
+    from bench.fixtures import csrf_token, login, make_user
 
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500, as in production: collect them all
     make_user(app, "root", admin=True)
@@ -154,7 +154,7 @@ def test_a_two_megabyte_http_header_is_refused_by_the_production_server_with_431
 @pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "[1]", '"x"', '{"username": {"a": 1}, "name": [1]}'])
 def test_json_posted_to_a_pages_form_is_no_data_not_a_500(app, client, alice, body):
     """Flask-WTF reads a JSON body as a form's data: nested too deep, a list or an object for a text field raised."""
-    from tests.conftest import csrf_token
+    from bench.fixtures import csrf_token
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     token = csrf_token(client, "/subjects")

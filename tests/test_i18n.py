@@ -19,11 +19,12 @@ from babel.messages.pofile import read_po
 from flask_babel import get_locale
 from PIL import Image
 
+from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from insights.history import describe_mix
 from insights.report import ChartWords, report_png
 from models import Analysis, Subject, User, utcnow
-from tests.conftest import csrf_token, login, make_user, upload
+from tests.conftest import upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
 from web.i18n import COOKIE, day, interval, particles, say

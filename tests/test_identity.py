@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from inference.identity import SAME_PERSON_DISTANCE, group_indices, nearest_label
 from models import Detection, FaceSignature, JobStatus, SignatureJob, Subject
-from tests.conftest import csrf_token, jpeg_bytes, login, make_user, upload
+from tests.conftest import jpeg_bytes, upload
 from tests.test_i18n import KOREAN
 from tests.test_subjects import add_subject, analysis_of, assign, detections_of, subject_id
 

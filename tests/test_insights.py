@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from bench import fixtures
+from bench.fixtures import add_history, csrf_token
 from extensions import db
 from inference.labels import DOG_EMOTIONS
 from insights.alerts import Rule, check_rule
@@ -19,8 +21,6 @@ from insights.profile import profile
 from insights.report import report_week
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
-from tests import conftest
-from tests.conftest import csrf_token
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -95,25 +95,9 @@ def test_the_profile_has_intervals_and_compares_with_other_subjects():
     assert result["comparison"]["left_out"] == [{"name": "Bo", "count": 2}]  # a subject with none: not named
 
 
-def add_history(app, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
-                spacing: timedelta = timedelta(days=1)) -> None:
-    """Photo analyses of `subject` from `start`, one every `spacing`, with these probability vectors
-    (no files: the pages need none)."""
-    with app.app_context():
-        for day, vector in enumerate(vectors):
-            emotions = dict(zip(DOG_EMOTIONS, map(float, vector)))
-            analysis = Analysis(user_id=user_id, original_name=f"dog{day}.jpg", stored_name=uuid.uuid4().hex,
-                                format="jpeg", width=10, height=10, created_at=start + spacing * day)
-            analysis.detections.append(Detection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9,
-                                                 emotions=emotions, top=max(emotions, key=emotions.get),
-                                                 subject_id=subject_id))
-            db.session.add(analysis)
-        db.session.commit()
-
-
 def make_subject(app, user_id: int, name: str, kind: str = "dog") -> int:
     """A subject, a dog unless told (this file's histories are mostly dogs')."""
-    return conftest.make_subject(app, user_id, name, kind)
+    return fixtures.make_subject(app, user_id, name, kind)
 
 
 def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, bob_client):

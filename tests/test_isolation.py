@@ -7,9 +7,10 @@ import base64
 import pytest
 from flask import url_for
 
+from bench.fixtures import csrf_token
 from extensions import db
 from models import AlertRule, Analysis, Detection, Subject
-from tests.conftest import csrf_token, upload
+from tests.conftest import upload
 
 SKIPPED_PREFIXES = ("/admin", "/static")
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from rq.timeouts import JobTimeoutException
 
+from bench.fixtures import csrf_token, login, make_app, make_user
 import jobs
 import services.analyses
 from extensions import db
 from inference.explain import Explainer
 from inference.video import VideoAnalyzer
 from models import Analysis, Explanation, JobStatus, utcnow
-from tests.conftest import csrf_token, login, make_app, make_user, upload, upload_files
+from tests.conftest import upload, upload_files
 
 OTHER_WORKER = "elsewhere:1"
 

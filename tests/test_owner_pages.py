@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.fixtures import csrf_token, make_user
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from insights.report import ChartWords, _draw, opening_week
 from insights.synthetic import history_from, mood
 from models import AlertRule, Analysis, Detection, Subject, utcnow
-from tests.conftest import csrf_token, make_user, upload
+from tests.conftest import upload
 from web.dashboard import emotion_colours
 
 KIND_CLASSES = {"human": HUMAN_EMOTIONS, "dog": DOG_EMOTIONS}

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.fixtures import login, make_user
 from inference import model_card
 from inference.images import decode_image
 from inference.model_card import model_figures
 from inference.specs import DOG_HEAD_WEIGHTS
 from models import utcnow
 from services.storage import thumbnail_bytes
-from tests.conftest import login, make_user, upload
+from tests.conftest import upload
 from tests.test_subjects import add_subject, subject_id
 from insights.report import day_top
 from web.charts import axis_labels, calendar_cells, calendar_months

@@ -16,9 +16,10 @@ from flask_migrate import upgrade
 from PIL import Image
 
 from app import create_app
+from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
 from models import Analysis
-from tests.conftest import ROOT, csrf_token, login, make_app, make_user, upload
+from tests.conftest import ROOT, upload
 
 
 def mode(path: Path) -> int:

@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
+from bench.fixtures import csrf_token, login, make_app, make_user
 import models
 from extensions import db
 from models import User
-from tests.conftest import ROOT, csrf_token, login, make_app, make_user
+from tests.conftest import ROOT
 from tests.test_api import basic
 
 SESSION_COOKIES = ("session", "remember_token")

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_login import login_user
 
+from bench.fixtures import csrf_token, make_user
 from extensions import db
 from models import AlertRule, User
 from services.insights import history_of
-from tests.conftest import csrf_token, make_user
 from web.i18n import clock_name
 from tests.test_owner_pages import appearances, subject_of
 

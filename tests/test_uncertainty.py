@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.fixtures import csrf_token
 from extensions import db
 from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
@@ -29,7 +30,7 @@ from models import Analysis, Detection, Subject, utcnow
 from services.analyses import overall_top
 from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
-from tests.conftest import csrf_token, jpeg_bytes, upload
+from tests.conftest import jpeg_bytes, upload
 
 ANGRY, HAPPY, SAD = (HUMAN_EMOTIONS.index(name) for name in ("angry", "happy", "sad"))
 

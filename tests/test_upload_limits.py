@@ -12,10 +12,11 @@ from contextlib import contextmanager
 
 import pytest
 
+from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.upload_memory import BUDGET_MB, CASES, measure
 from services.analyses import analysis_slot
 from services.slots import AnalysisSlots
-from tests.conftest import csrf_token, login, make_app, make_user, upload
+from tests.conftest import upload
 
 
 @pytest.mark.parametrize("name", ["16-bit gray PNG 6320x6320", "RGBA PNG 6320x6320", "MJPEG AVI 12000x12000"])

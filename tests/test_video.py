@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.fixtures import csrf_token
 import jobs
 from app import create_app
 from extensions import db
@@ -25,7 +26,7 @@ from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from services.analyses import analysis_slot
-from tests.conftest import csrf_token, jpeg_bytes, upload, upload_files, write_video
+from tests.conftest import jpeg_bytes, upload, upload_files, write_video
 
 
 def test_sniff_video_by_content():

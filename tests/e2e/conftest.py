@@ -11,7 +11,8 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.conftest import ROOT, make_user
+from bench.fixtures import make_user
+from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"

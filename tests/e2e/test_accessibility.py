@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.conftest import login, make_user, upload
+from bench.fixtures import login, make_user
+from tests.conftest import upload
 
 WATCH_STATUS = """() => { window.statusChanges = 0;
   new MutationObserver(() => window.statusChanges++)

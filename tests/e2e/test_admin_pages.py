@@ -16,9 +16,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from bench.fixtures import login, make_user
 from extensions import db
 from models import Analysis, Detection, JobStatus, Media, User
-from tests.conftest import login, make_user, upload
+from tests.conftest import upload
 from tests.e2e.test_layout import VIEWPORTS, audit_page
 from tests.test_admin import video_track
 

@@ -13,10 +13,11 @@ import numpy as np
 from playwright.sync_api import Page, expect
 
 from bench.clips import moving_faces_frames, write_video
+from bench.fixtures import login, make_user
 from extensions import db
 from models import Analysis, Detection, JobStatus, SignatureJob, Subject, User
 from services import identity
-from tests.conftest import early_face_frames, jpeg_bytes, login, make_user, upload
+from tests.conftest import early_face_frames, jpeg_bytes, upload
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_layout import VIEWPORTS, wait_for_signatures, wait_until_done
 

@@ -19,11 +19,12 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from bench.clips import moving_faces_frames, write_video
+from bench.fixtures import login, make_user
 from extensions import db
 from insights.report import week_start
 from models import AlertRule, Analysis, Detection, JobStatus, SignatureJob, Subject, User, utcnow
 from services import identity
-from tests.conftest import jpeg_bytes, login, make_user, upload
+from tests.conftest import jpeg_bytes, upload
 
 AUDIT = (Path(__file__).parent / "audit.js").read_text()
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}

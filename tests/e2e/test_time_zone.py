@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.conftest import make_user
+from bench.fixtures import make_user
 from tests.e2e.conftest import ARTIFACTS
 
 

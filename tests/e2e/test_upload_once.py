@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
+from bench.fixtures import make_user
 import services.analyses
 from extensions import db
 from models import Analysis
-from tests.conftest import make_user
 
 
 def test_an_upload_clicked_twice_is_sent_once(live_app, page, tmp_path, astronaut_jpeg, monkeypatch):

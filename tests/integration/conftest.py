@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
+from bench.fixtures import make_app
 from bench.services import PostgresServer, RedisServer, postgres_available, redis_available
 from extensions import db
-from tests.conftest import make_app
 
 
 def _unavailable(what: str) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 
+from bench.fixtures import login, make_app, make_user
 import jobs
 from bench.server import free_port
 from extensions import db
 from models import Analysis
 from app import create_app
-from tests.conftest import login, make_app, make_user, upload
+from tests.conftest import upload
 
 
 def redis_app(tmp_path, database_url: str, redis_url: str):

@@ -1,0 +1,83 @@
+"""A throwaway app with data in it, for the benchmarks and the tests alike: an app on a migrated SQLite database in
+a folder, users, subjects, histories of analyses written straight to the database, and a client's log-in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from werkzeug.test import TestResponse
+
+from app import create_app
+from extensions import db
+from inference.labels import DOG_EMOTIONS, DetectionKind
+from insights.synthetic import START
+from models import Analysis, Detection, Subject, SubjectKind, User
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_app(folder: Path, **overrides) -> Flask:
+    """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
+                "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",
+                "RATELIMIT_ENABLED": False}
+    app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS))
+    return app
+
+
+def make_user(app: Flask, username: str, password: str = "correct horse", admin: bool = False) -> int:
+    with app.app_context():
+        user = User(username=username, is_admin=admin)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def make_subject(app: Flask, user_id: int, name: str, kind: str = SubjectKind.PERSON) -> int:
+    with app.app_context():
+        subject = Subject(user_id=user_id, name=name, kind=kind)
+        db.session.add(subject)
+        db.session.commit()
+        return subject.id
+
+
+def add_history(app: Flask, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
+                spacing: timedelta = timedelta(days=1)) -> None:
+    """Photo analyses of a dog subject from `start`, one every `spacing`, with these probability vectors over
+    DOG_EMOTIONS (no files: the pages need none)."""
+    with app.app_context():
+        for day, vector in enumerate(vectors):
+            emotions = dict(zip(DOG_EMOTIONS, map(float, vector)))
+            analysis = Analysis(user_id=user_id, original_name=f"dog{day}.jpg", stored_name=uuid.uuid4().hex,
+                                format="jpeg", width=10, height=10, created_at=start + spacing * day)
+            analysis.detections.append(Detection(position=1, kind=DetectionKind.DOG, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=emotions, top=max(emotions, key=emotions.get),
+                                                 subject_id=subject_id))
+            db.session.add(analysis)
+        db.session.commit()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token from a form on `path` (the session cookie stays in the client)."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = "correct horse", remember: bool = False
+          ) -> TestResponse:
+    form = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
+    if remember:
+        form["remember"] = "y"
+    return client.post("/login", data=form)
