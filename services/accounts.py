@@ -15,8 +15,8 @@ from models import Analysis, Detection, Subject, User, utcnow
 from services import identity, storage
 from services.analyses import delete_analysis
 from services.clock import zone_of
-from services.documents import (alert_rule_document, analysis_document, iso_utc, reading_document, readings_csv,
-                                released, streamed_object, subject_document)
+from services.documents import (alert_rule_document, analysis_document, encoded, iso_utc, reading_document,
+                                readings_csv, released, streamed_object, subject_document)
 from services.errors import Refused
 from services.subjects import appearance_counts
 
@@ -68,17 +68,17 @@ def subjects_document(user: User) -> list[dict]:
             for subject in user.subjects]
 
 
-def export_json(user_id: int) -> Iterator[str]:
+def export_json(user_id: int) -> Iterator[bytes]:
     """The whole account as one JSON object, in pieces: the user, their subjects with their alert rules, then
     every analysis as the API shapes it (`analysis_document`, one a line; a detection's `subject` is an id of
     `subjects`; no look-alike suggestions: they are worked out, not stored). The exports take the user's id: they
     run while the response is sent, after the request's session has ended."""
     user = db.session.get(User, user_id)
     head = {"exported_at": iso_utc(utcnow()), "user": user_document(user), "subjects": subjects_document(user)}
-    return streamed_object(head, "analyses", map(analysis_document, account_analyses(user)))
+    return encoded(streamed_object(head, "analyses", map(analysis_document, account_analyses(user))))
 
 
-def export_csv(user_id: int) -> Iterator[str]:
+def export_csv(user_id: int) -> Iterator[bytes]:
     """Every reading of the account (a face or animal of a photo, a track of a video) as the subject exports write
     them, with a last column `subject`: the name of the subject it is assigned to (empty when none)."""
     user = db.session.get(User, user_id)
@@ -86,7 +86,7 @@ def export_csv(user_id: int) -> Iterator[str]:
     readings = ({**reading_document(detection, zone, timeline=False),
                  "subject": detection.subject.name if detection.subject else None}
                 for analysis in account_analyses(user) for detection in analysis.detections)
-    return readings_csv(readings, extra=("subject",))
+    return encoded(readings_csv(readings, extra=("subject",)))
 
 
 COPY_CHUNK = 1 << 20  # bytes of a stored file read (and sent) at a time by the photos' download

@@ -192,6 +192,11 @@ def streamed_object(head: dict, key: str, items: Iterable[dict]) -> Iterator[str
     yield "\n]}\n"
 
 
+def encoded(chunks: Iterable[str]) -> Iterator[bytes]:
+    """Text pieces of an export as the UTF-8 bytes a download sends, one piece at a time."""
+    return (chunk.encode() for chunk in chunks)
+
+
 def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
     """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
     video's timeline only with `timelines`), read EXPORT_PAGE at a time; each leaves the session once written, so

@@ -73,7 +73,7 @@ def test_the_json_export_has_the_whole_history_and_nobody_elses(app, client, ali
     bobs = analysis_id_of(upload(bob_client, coffee_jpeg, "bobs-cup.jpg"))
     response = client.get("/account/export.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
-    assert re.fullmatch(r'attachment; filename="moodlens-alice-\d{4}-\d{2}-\d{2}\.json"',
+    assert re.fullmatch(r'attachment; filename=moodlens-alice-\d{4}-\d{2}-\d{2}\.json',
                         response.headers["Content-Disposition"])
     exported = json.loads(response.get_data(as_text=True))
     assert exported["user"]["username"] == "alice" and exported["user"]["created_at"].endswith("Z")
@@ -93,7 +93,7 @@ def test_the_csv_export_has_a_row_per_reading_with_its_subject(client, alice_his
     upload(bob_client, astronaut_jpeg, "bobs.jpg")
     response = client.get("/account/export.csv")
     assert response.mimetype == "text/csv"
-    assert re.search(r'filename="moodlens-alice-[\d-]+\.csv"', response.headers["Content-Disposition"])
+    assert re.search(r'filename=moodlens-alice-[\d-]+\.csv', response.headers["Content-Disposition"])
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [(row["analysis_id"], row["filename"], row["subject"]) for row in rows] == [
         (str(alice_history["ids"][0]), "astronaut.jpg", "Eileen")]  # the cup has no reading; Bob's is his
@@ -113,7 +113,7 @@ def test_the_zip_holds_every_upload_as_sent_and_nobody_elses(app, client, alice_
         db.session.commit()
     response = client.get("/account/export.zip")
     assert response.status_code == 200 and response.mimetype == "application/zip"
-    assert re.fullmatch(r'attachment; filename="moodlens-alice-\d{4}-\d{2}-\d{2}\.zip"',
+    assert re.fullmatch(r'attachment; filename=moodlens-alice-\d{4}-\d{2}-\d{2}\.zip',
                         response.headers["Content-Disposition"])
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     assert archive.testzip() is None
@@ -131,6 +131,21 @@ def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, 
     rows = list(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
     assert [row["subject"] for row in rows] == ["'" + name for name in names]
     assert all(row["filename"] == "photo.jpg" and float(row["happy"]) == 1.0 for row in rows)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "zip"])
+def test_an_account_named_outside_ascii_downloads_under_its_name(app, client, fmt):
+    """`flask users create-admin 모모` takes any name: the export is named after 모모 as RFC 6266 asks (an ASCII
+    fallback, then the name in UTF-8), not a header the server cannot send."""
+    make_user(app, "모모")
+    assert login(client, "모모").status_code == 302
+    response = client.get(f"/account/export.{fmt}")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert re.fullmatch(rf"attachment; filename=moodlens--\d{{4}}-\d\d-\d\d\.{fmt}; "
+                        rf"filename\*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-\d{{4}}-\d\d-\d\d\.{fmt}",
+                        response.headers["Content-Disposition"])
+    if fmt == "json":
+        assert response.get_json()["user"]["username"] == "모모"
 
 
 def long_videos(app, user_id: int, count: int, moments: int = 2000) -> None:

@@ -354,3 +354,11 @@ def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(a
     assert "filename*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-history.json" in disposition
     rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{momo}/export.csv").get_data(as_text=True))))
     assert [row["filename"] for row in rows] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_subjects_export_is_kept_out_of_caches_as_the_accounts_is(app, client, alice, fmt):
+    """The owner's data: no cache may store it (no-store), not merely check with the server first (no-cache)."""
+    rex = make_subject(app, alice, "Rex", "dog")
+    assert client.get(f"/subjects/{rex}/export.{fmt}").headers["Cache-Control"] == "no-store"
+    assert client.get(f"/account/export.{fmt}").headers["Cache-Control"] == "no-store"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
-                   stream_with_context, url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
@@ -16,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import Authorization
 
 from extensions import db, limiter, login_manager
+from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts
 from services.clock import known_zone, today_on, zone_of
+from web.downloads import streamed_download
 from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm
-from messages import N_, Phrase
 from web.redirects import back_to_form_next, page_path, same_site_path
 
 bp = Blueprint("auth", __name__)
@@ -243,10 +243,8 @@ def export_account(fmt: str) -> ResponseReturnValue:
     sent (services/accounts.py reads the history a page at a time)."""
     user = current_user._get_current_object()
     export, mimetype = EXPORTS[fmt]
-    filename = f"moodlens-{user.username}-{today_on(zone_of(user)).isoformat()}.{fmt}"  # usernames are [A-Za-z0-9_.-]
-    chunks = (chunk.encode() if isinstance(chunk, str) else chunk for chunk in export(user.id))
-    return Response(stream_with_context(chunks), mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return streamed_download(export(user.id), mimetype,
+                             f"moodlens-{user.username}-{today_on(zone_of(user)).isoformat()}.{fmt}")
 
 
 def deletion_consequences() -> list[str]:

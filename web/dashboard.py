@@ -4,15 +4,12 @@ analyses or for one subject; subjects themselves (create, delete, export their h
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
@@ -26,12 +23,13 @@ from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
-from services.documents import readings_csv, subject_export_json, subject_readings
+from services.documents import encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
+from web.downloads import streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
@@ -357,17 +355,6 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.subjects"))
 
 
-def download_names(name: str) -> dict[str, str]:
-    """Content-Disposition's file name parameters: the name when it is ASCII, else an ASCII fallback and the name in
-    UTF-8 (RFC 6266), as Flask's send_file writes them."""
-    try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        return {"filename": fallback, "filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")}
-    return {"filename": name}
-
-
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
@@ -376,9 +363,5 @@ def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept
     chunks = (subject_export_json(subject.id) if fmt == "json"
               else readings_csv(subject_readings(subject.id, timelines=False)))
-    response = Response(stream_with_context(chunk.encode() for chunk in chunks),
-                        mimetype="application/json" if fmt == "json" else "text/csv",
-                        headers={"Cache-Control": "no-cache"})
-    # named after the subject; a name outside ASCII ("모모") as RFC 6266 asks, with an ASCII fallback
-    response.headers.set("Content-Disposition", "attachment", **download_names(f"moodlens-{name_part}-history.{fmt}"))
-    return response
+    return streamed_download(encoded(chunks), "application/json" if fmt == "json" else "text/csv",
+                             f"moodlens-{name_part}-history.{fmt}")
