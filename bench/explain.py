@@ -19,7 +19,7 @@ import numpy as np
 from skimage import data as skdata
 
 from inference.explain import Explainer, Predict
-from inference.labels import HUMAN_EMOTIONS
+from inference.labels import HUMAN_EMOTIONS, DetectionKind
 from inference.pipeline import Pipeline
 from training.data import load_split
 
@@ -52,7 +52,7 @@ def main() -> None:
     whole = (0, 0, images.shape[2], images.shape[1])  # the crop is the whole 48x48 face (no margin added)
     areas: dict[str, list[float]] = {"occlusion": [], "grad_cam": [], "random": []}
     for face in chosen:
-        explanation = explainer.explain(np.repeat(face[..., None], 3, axis=2), whole, "human")
+        explanation = explainer.explain(np.repeat(face[..., None], 3, axis=2), whole, DetectionKind.HUMAN)
         target = classifier.classes.index(explanation.target)
         maps = {**explanation.maps, "random": rng.random(explanation.crop.shape)}
         for method, saliency in maps.items():
@@ -65,9 +65,9 @@ def main() -> None:
             f", below random on {np.mean(np.array(values) < np.array(areas['random'])):.0%} of faces"
         print(f"  {method:<10} {np.mean(values):.3f} ± {np.std(values):.3f}{wins}")
     astronaut = skdata.astronaut()
-    explainer.explain(astronaut, (180, 60, 268, 175), "human")  # warm-up
+    explainer.explain(astronaut, (180, 60, 268, 175), DetectionKind.HUMAN)  # warm-up
     began = time.perf_counter()
-    explainer.explain(astronaut, (180, 60, 268, 175), "human").overlays()
+    explainer.explain(astronaut, (180, 60, 268, 175), DetectionKind.HUMAN).overlays()
     print(f"one face explained (both maps + overlays): {time.perf_counter() - began:.2f} s on {classifier.runner.name}")
 
 

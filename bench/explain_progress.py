@@ -12,6 +12,7 @@ import time
 from skimage import data
 
 from inference.explain import Explainer
+from inference.labels import DetectionKind
 from inference.pipeline import get_pipeline
 
 ASTRONAUT_FACE = (180, 60, 268, 175)
@@ -20,7 +21,7 @@ ASTRONAUT_FACE = (180, 60, 268, 175)
 def timed_reports(explainer: Explainer) -> tuple[list[tuple[float, float]], float]:
     """(seconds since the start, progress) of each report of one explanation, and its total seconds."""
     start, seen = time.perf_counter(), []
-    explainer.explain(data.astronaut(), ASTRONAUT_FACE, "human",
+    explainer.explain(data.astronaut(), ASTRONAUT_FACE, DetectionKind.HUMAN,
                       progress=lambda value: seen.append((time.perf_counter() - start, value)))
     return seen, time.perf_counter() - start
 

@@ -25,9 +25,10 @@ from werkzeug.exceptions import HTTPException
 
 import jobs
 from extensions import babel, db, login_manager
+from inference.labels import DetectionKind
 from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
-from models import utcnow
+from models import JobStatus, SubjectKind, utcnow
 from services.clock import known_zone, zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import back_to_form_next
@@ -53,8 +54,8 @@ ADJECTIVE_NAMES = {
 GROUP_NAMES = {"night": lazy_pgettext("time", "night"), "morning": lazy_pgettext("time", "morning"),
                "afternoon": lazy_pgettext("time", "afternoon"), "evening": lazy_pgettext("time", "evening"),
                "weekday": lazy_pgettext("time", "weekday"), "weekend": lazy_pgettext("time", "weekend")}
-KIND_NAMES = {"person": lazy_pgettext("kind", "person"), "dog": lazy_pgettext("kind", "dog"),
-              "cat": lazy_pgettext("kind", "cat"), "human": lazy_pgettext("kind", "person")}
+KIND_NAMES = {SubjectKind.PERSON: lazy_pgettext("kind", "person"), SubjectKind.DOG: lazy_pgettext("kind", "dog"),
+              SubjectKind.CAT: lazy_pgettext("kind", "cat"), DetectionKind.HUMAN: lazy_pgettext("kind", "person")}
 
 bp = Blueprint("i18n", __name__)
 
@@ -258,9 +259,9 @@ def _word(value: object) -> object:
 
 def found(kinds: list[str]) -> str:
     """"2 faces, 1 dog" for the kinds of an analysis's detections; "nothing found" without any."""
-    words = {"human": lambda n: ngettext("%(num)d face", "%(num)d faces", n),
-             "dog": lambda n: ngettext("%(num)d dog", "%(num)d dogs", n),
-             "cat": lambda n: ngettext("%(num)d cat", "%(num)d cats", n)}
+    words = {DetectionKind.HUMAN: lambda n: ngettext("%(num)d face", "%(num)d faces", n),
+             DetectionKind.DOG: lambda n: ngettext("%(num)d dog", "%(num)d dogs", n),
+             DetectionKind.CAT: lambda n: ngettext("%(num)d cat", "%(num)d cats", n)}
     parts = [say_count(kinds.count(name)) for name, say_count in words.items() if name in kinds]
     return ", ".join(parts) or gettext("nothing found")
 
@@ -352,8 +353,9 @@ def seconds(value: float) -> str:
     return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0"))
 
 
-STATUS_NAMES = {"queued": lazy_pgettext("status", "queued"), "running": lazy_pgettext("status", "running"),
-                "done": lazy_pgettext("status", "done"), "failed": lazy_pgettext("status", "failed")}
+STATUS_NAMES = {JobStatus.QUEUED: lazy_pgettext("status", "queued"),
+                JobStatus.RUNNING: lazy_pgettext("status", "running"),
+                JobStatus.DONE: lazy_pgettext("status", "done"), JobStatus.FAILED: lazy_pgettext("status", "failed")}
 LOGIN_MESSAGE = N_("Please log in to access this page.")
 
 
