@@ -22,9 +22,10 @@ from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
+from wtforms import Form
 from wtforms.validators import ValidationError
 from markupsafe import Markup
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Query, selectinload
 
 import jobs
 from extensions import db
@@ -222,7 +223,7 @@ def _is_admin() -> bool:
 ADMINS_ONLY = N_("This page is for administrators only.")
 
 
-def _refuse():
+def _refuse() -> ResponseReturnValue:
     """Anonymous visitors go to the log-in page; logged-in non-admins get 403, in plain words."""
     if current_user.is_authenticated:
         abort(403, description=Phrase(ADMINS_ONLY))
@@ -248,7 +249,7 @@ class _OnReadersClock:
         except ValueError:
             return False
 
-    def clean(self, value: str):
+    def clean(self, value: str) -> datetime | list[datetime]:
         """The typed time(s) in UTC; ValueError also for a time that has no UTC equivalent, at either end of the
         calendar (pytz raises OverflowError there)."""
         typed = super().clean(value)
@@ -279,7 +280,7 @@ class AdminOnly:
     def is_accessible(self) -> bool:
         return _is_admin()
 
-    def scaffold_filters(self, name):
+    def scaffold_filters(self, name: str) -> list | None:
         """Flask-Admin's filters of a column, with the yes/no options in the project's words."""
         filters = super().scaffold_filters(name)
         for yes_no in (flt for flt in filters or () if isinstance(flt, BaseBooleanFilter)):
@@ -289,7 +290,7 @@ class AdminOnly:
     def get_one(self, id: str):
         return super().get_one(id) if row_id(id) else None  # None: "Record does not exist"
 
-    def get_list(self, page: int | None, *args, **kwargs):
+    def get_list(self, page: int | None, *args, **kwargs) -> tuple[int, list]:
         return super().get_list(min(max(page or 0, 0), MAX_PAGE), *args, **kwargs)
 
     @action("delete", admin_words("Delete"), admin_words("Are you sure you want to delete selected records?"))
@@ -298,7 +299,7 @@ class AdminOnly:
         the ids that name rows, as numbers (PostgreSQL compares no integer column with text)."""
         super().action_delete([number for number in map(row_id, ids) if number])
 
-    def validate_form(self, form) -> bool:
+    def validate_form(self, form: Form) -> bool:
         """Flask-Admin's checks, their messages as text: its template leaves out a message that is not a plain
         string, such as the lazily translated ones of web/forms.py."""
         valid = super().validate_form(form)
@@ -313,7 +314,7 @@ class AdminOnly:
         db.session.rollback()
         return super().handle_view_exception(exc)
 
-    def inaccessible_callback(self, name, **kwargs):
+    def inaccessible_callback(self, name: str, **kwargs) -> ResponseReturnValue:
         return _refuse()
 
 
@@ -336,7 +337,7 @@ class UserAdmin(AdminOnly, ModelView):
     form_args = {"username": USERNAME_FIELD}
     column_default_sort = ("id", False)
 
-    def scaffold_form(self):
+    def scaffold_form(self) -> type[Form]:
         """Flask-Admin's form with the username checked by the app's rules only: its converter adds the column's
         length (a second "too long" under the field) and an exact-case uniqueness check (validate_form checks in
         any case)."""
@@ -344,7 +345,7 @@ class UserAdmin(AdminOnly, ModelView):
         form_class.username.kwargs["validators"] = USERNAME_FIELD["validators"]
         return form_class
 
-    def validate_form(self, form) -> bool:
+    def validate_form(self, form: Form) -> bool:
         """Flask-Admin's checks, and a username that no other user has in any case (usernames are stored
         lower-case: Flask-Admin's own check would let "ROOT" through to the database's unique index)."""
         if not super().validate_form(form):
@@ -384,18 +385,18 @@ class UserAdmin(AdminOnly, ModelView):
             flash(done(len(users)), "success")
 
     @action("activate", _l("Activate"))
-    def action_activate(self, ids):
+    def action_activate(self, ids: list[str]) -> None:
         self._set_flag(ids, lambda count: ngettext("%(num)d user activated.", "%(num)d users activated.", count),
                        active=True)
 
     @action("deactivate", _l("Deactivate (logs them out at once)"),
             _l("Deactivate the chosen users? They are logged out at once, and their API tokens stop working."))
-    def action_deactivate(self, ids):
+    def action_deactivate(self, ids: list[str]) -> None:
         self._set_flag(ids, lambda count: ngettext("%(num)d user deactivated and logged out.",
                                                    "%(num)d users deactivated and logged out.", count), active=False)
 
     @action("make_admin", _l("Make admin"))
-    def action_make_admin(self, ids):
+    def action_make_admin(self, ids: list[str]) -> None:
         self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
                                                    "%(num)d users are now administrators.", count), is_admin=True)
 
@@ -445,7 +446,7 @@ class AnalysisAdmin(AdminOnly, ModelView):
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
 
-    def get_query(self):
+    def get_query(self) -> Query:
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
 

@@ -4,9 +4,9 @@ from flask import render_template, request
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField,
-                     SubmitField)
-from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import (BooleanField, Form, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField,
+                     StringField, SubmitField)
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import SubjectKind, User
@@ -43,7 +43,7 @@ class WholeNumberField(IntegerField):
             self.data = None
             raise ValueError(NOT_A_WHOLE_NUMBER)
 
-    def pre_validate(self, form) -> None:
+    def pre_validate(self, form: Form) -> None:
         if self.process_errors:
             raise StopValidation()
 
@@ -57,11 +57,10 @@ class WebForm(FlaskForm):
     (the form is then invalid: a 400, or the page again with its errors). The JSON API is web/api.py."""
 
     class Meta:
-        def wrap_formdata(self, form, formdata):
+        def wrap_formdata(self, form: Form, formdata: MultiDict | None) -> MultiDict | None:
             if request.is_json:
                 return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
             return super().wrap_formdata(form, formdata)
-
 
 
 class BrowserClock:
