@@ -128,22 +128,11 @@ def peak_mb() -> float:
 
 def _upload_twice(path: Path) -> dict:
     """In this (fresh) process: an ordinary photo, then the file at `path`; the second one's peak growth."""
-    from flask_migrate import upgrade
-
-    from app import create_app
+    from bench.fixtures import make_app, make_user
     from bench.latency import test_photos
-    from extensions import db
-    from models import User
 
-    folder = Path(tempfile.mkdtemp(prefix="moodlens-memory-"))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'db.sqlite'}", "SECRET_KEY": "memory",
-                      "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}, instance_path=str(folder))
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
-        user = User(username="memory")
-        user.set_password("memory password")
-        db.session.add(user)
-        db.session.commit()
+    app = make_app(Path(tempfile.mkdtemp(prefix="moodlens-memory-")), TESTING=False, SECRET_KEY="memory")
+    make_user(app, "memory", "memory password")
     client = app.test_client()
     token = client.post("/api/v1/tokens", auth=("memory", "memory password")).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
