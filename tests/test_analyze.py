@@ -113,6 +113,24 @@ def test_history_filters_are_kept_by_the_page_links(app, client, alice):
     assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2&emotion=happy")
 
 
+def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, client, alice):
+    stored_analyses(app, alice, [(f"cup{number:02d}.jpg", Media.IMAGE, "happy", None) for number in range(7)]
+                    + [("frown.jpg", Media.IMAGE, "sad", None)])
+    second = client.get("/analyses?emotion=happy&per_page=3&page=2").get_data(as_text=True)
+    assert "Page 2 of 3" in second
+    assert 'href="/analyses?page=1&amp;emotion=happy&amp;per_page=3" rel="prev"' in second
+    assert 'href="/analyses?page=3&amp;emotion=happy&amp;per_page=3" rel="next"' in second
+    assert '<input type="hidden" name="per_page" value="3">' in second  # applying other filters keeps it too
+    assert 'href="/analyses?per_page=3">Clear filters' in second
+    assert listed(client, "emotion=happy&per_page=3&page=3") == ["cup00.jpg"]
+    past_the_end = client.get("/analyses?emotion=happy&per_page=3&page=9")
+    assert past_the_end.location.endswith("/analyses?page=3&emotion=happy&per_page=3")
+    too_many = client.get("/analyses?per_page=500").get_data(as_text=True)  # kept as the size shown: 48
+    assert 'name="per_page" value="48"' in too_many
+    usual = client.get("/analyses?per_page=12").get_data(as_text=True)
+    assert 'name="per_page"' not in usual  # the usual size needs no parameter
+
+
 def test_history_filter_on_someone_elses_subject_is_not_found(app, client, mixed_history):
     bob = make_user(app, "bob")
     bobs_dog = make_subject(app, bob, "Rex", "dog")

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from babel.lists import format_list
 from flask_babel import get_locale, gettext, lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_sqlalchemy.pagination import Pagination
 from wtforms import SelectChoice
 
 from extensions import limiter
@@ -224,15 +225,22 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 @bp.route("/analyses")
 @login_required
 def history() -> ResponseReturnValue:
-    """The user's analyses, newest first, narrowed by the GET form's filters (kept in the page links)."""
+    """The user's analyses, newest first, narrowed by the GET form's filters (kept, with a page size asked for, in
+    the page links and the form)."""
     filters = HistoryFilter.from_args(request.args, current_user)
     page = history_page(current_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48, filters=filters)
+    kept = kept_params(page, filters)
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
-        return redirect(url_for("analyze.history", page=page.pages, per_page=request.args.get("per_page"),
-                                **filters.params()))
-    return render_template("analyze/history.html", page=page, filters=filters,
+        return redirect(url_for("analyze.history", page=page.pages, **kept))
+    return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
                            emotions=subjects.labels_read(current_user), subjects=current_user.subjects)
+
+
+def kept_params(page: Pagination, filters: HistoryFilter) -> dict[str, str | int]:
+    """What a link to another page of this history keeps: its filters, and its page size unless the usual one."""
+    size = {} if page.per_page == HISTORY_PER_PAGE else {"per_page": page.per_page}
+    return {**filters.params(), **size}
 
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
