@@ -308,6 +308,22 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
     assert "+1포인트<" in korean.get_data(as_text=True)
 
 
+
+def test_the_weekly_reports_days_leave_the_year_to_the_dates_above_them(app, client, alice):
+    rex = make_subject(app, alice, "Rex")
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": 1.0})]))  # Monday 5 January 2026
+
+    def day_list(language: str) -> str:
+        page = client.get(f"/subjects/{rex}/report?week=2026-W02", headers={"Accept-Language": language})
+        return page.get_data(as_text=True).split('<section class="card">')[2].split("</ul>")[0]
+    english = day_list("en-US")
+    assert "<li>Mon, Jan 5: 1 appearance, mostly" in english and "<li>Sun, Jan 11: nothing</li>" in english
+    assert "2026" not in english and english.count("<li>") == 7
+    assert "<li>Mon 5 Jan: " in day_list("en-GB")  # the browser's region orders the day and month
+    assert "<li>1월 5일 (월): " in day_list("ko")
+    page = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    assert "January 5, 2026 to January 11, 2026" in page  # the year, once, above the days
+
 def test_a_week_of_unsure_readings_makes_no_firm_statement(app, client, alice):
     """Two "perhaps happy" readings (top below the wording threshold, as the result pages call them unsure)
     give no "often happy" sentence: the report says they were all unsure, the profile does not count them."""

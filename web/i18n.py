@@ -359,9 +359,10 @@ STATUS_NAMES = {JobStatus.QUEUED: lazy_pgettext("status", "queued"),
 LOGIN_MESSAGE = N_("Please log in to access this page.")
 
 
-def weekday(value: date | str) -> str:
-    """A day's short weekday name: "Mon", "월"."""
-    return skeleton(date.fromisoformat(value[:10]) if isinstance(value, str) else value, "EEE")
+def day_in_week(value: date | str) -> str:
+    """A day of a week whose dates, years included, are given beside it: its weekday, day and month in the reader's
+    locale, without the year: "Mon, Nov 30", "Mon 30 Nov" (en-GB), "11월 30일 (월)"."""
+    return skeleton(date.fromisoformat(value[:10]) if isinstance(value, str) else value, "MMMEd")
 
 
 def error_title(error: HTTPException) -> str:
@@ -418,7 +419,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
                            "moment": moment, "day": day, "percent": percent, "interval": interval,
-                           "seconds": seconds, "number": format_decimal, "weekday": weekday, "group": group,
+                           "seconds": seconds, "number": format_decimal, "day_in_week": day_in_week, "group": group,
                            "reason": reason}.items():
         app.add_template_filter(per_request(function), name)
 
