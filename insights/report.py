@@ -118,7 +118,7 @@ class ChartWords:
     """The PNG's words in the reader's language (the web layer translates them); English by default."""
 
     title: str
-    mix_title: str = "Mean probability this week"
+    mix_title: str = "Average share this week"
     days_title: str = "Appearances per day (top emotion)"
     week_before: str = "week before"
     no_mix: str = "Too few confident readings this week"  # in place of the mix when there are too few to sum up

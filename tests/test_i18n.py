@@ -249,6 +249,17 @@ def test_the_profile_table_shows_one_figure_for_an_interval_that_rounds_to_one_p
         assert low != high and low.endswith("%") and high.endswith("%")
 
 
+
+def test_the_profile_table_is_titled_in_plain_words(app, client, alice):
+    mia = subject_of(app, alice, "Mia", "person")
+    appearances(app, alice, mia, "human", "happy", 4, utcnow() - timedelta(days=2))
+    english = client.get(f"/dashboard?subject={mia}").get_data(as_text=True)
+    assert "Average share of each emotion, with the range it likely lies in</caption>" in english
+    assert ">average</th><th scope=\"col\">likely range</th>" in english
+    assert "confidence interval" not in english and "95%" not in english
+    korean = client.get(f"/dashboard?subject={mia}", headers=KOREAN).get_data(as_text=True)
+    assert "감정별 평균 비율과 그 값이 있을 법한 범위</caption>" in korean and "신뢰 구간" not in korean
+
 def test_form_errors_and_flash_messages_are_translated(app, client):
     make_user(app, "mina")
     page = client.post("/login", headers=KOREAN, data={"username": "mina", "password": "wrong",

@@ -268,7 +268,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
     return ChartWords(
         title=gettext("%(name)s, %(start)s to %(end)s", name=subject.name, start=day(week["start"]),
                       end=day(week["end"])),
-        mix_title=gettext("Mean probability this week"), days_title=gettext("Appearances per day (top emotion)"),
+        mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day (top emotion)"),
         week_before=gettext("week before"), no_mix=gettext("Too few confident readings this week"),
         unsure=gettext("unsure"),
         emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
