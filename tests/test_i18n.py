@@ -27,7 +27,7 @@ from models import Analysis, Subject, User, utcnow
 from tests.conftest import upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
-from web.i18n import COOKIE, day, interval, particles, say
+from web.i18n import COOKIE, day, interval, particles, say, wrappable
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
@@ -259,6 +259,12 @@ def test_the_profile_table_is_titled_in_plain_words(app, client, alice):
     assert "confidence interval" not in english and "95%" not in english
     korean = client.get(f"/dashboard?subject={mia}", headers=KOREAN).get_data(as_text=True)
     assert "감정별 평균 비율과 그 값이 있을 법한 범위</caption>" in korean and "신뢰 구간" not in korean
+
+
+def test_a_file_name_may_wrap_after_its_underscores_and_dots_but_not_inside_a_word():
+    assert wrappable("scottish_terrier_10.jpg") == "scottish_<wbr>terrier_<wbr>10.jpg"  # not before the extension
+    assert wrappable("IMG.2026.12.jpeg") == "IMG.<wbr>2026.<wbr>12.jpeg" and wrappable("walk.mp4") == "walk.mp4"
+    assert wrappable('<b>"q"_x.png') == "&lt;b&gt;&#34;q&#34;_<wbr>x.png"  # the name escaped, only the breaks markup
 
 def test_form_errors_and_flash_messages_are_translated(app, client):
     make_user(app, "mina")

@@ -20,7 +20,7 @@ from flask_babel import format_date, format_decimal, format_percent, format_time
 from flask_babel import Domain, lazy_pgettext, ngettext
 from flask_login import current_user
 from jinja2 import pass_context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 import jobs
@@ -420,7 +420,7 @@ def init_app(app: Flask) -> None:
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
                            "moment": moment, "day": day, "percent": percent, "interval": interval,
                            "seconds": seconds, "number": format_decimal, "day_in_week": day_in_week, "group": group,
-                           "reason": reason}.items():
+                           "reason": reason, "wrappable": wrappable}.items():
         app.add_template_filter(per_request(function), name)
 
 
@@ -428,6 +428,15 @@ def isolated(name: str) -> str:
     """The name between a first-strong isolate and its end (the <bdi> of text the script draws): a right-to-left
     name does not turn the words around it."""
     return f"\u2068{name}\u2069"
+
+
+NAME_BREAKS = re.compile(r"(?<=_)|(?<=\.)(?=.*\.)")  # after each underscore, after a dot but the extension's
+
+
+def wrappable(name: str) -> Markup:
+    """A file name, escaped, that may wrap between its parts ("scottish_terrier_" / "10.jpg"), not inside a word;
+    a browser already breaks after a hyphen or a space."""
+    return Markup("<wbr>").join(escape(part) for part in NAME_BREAKS.split(name))
 
 
 def shortened(text: str, limit: int) -> str:
