@@ -185,6 +185,23 @@ def test_an_export_holds_one_video_timeline_at_a_time(app, client, alice, fmt):
     assert export_peak(client, fmt) < 2 * one
 
 
+
+def deletion_list(client) -> tuple[list[str], str]:
+    """The delete page's list of what goes, and the rest of its card."""
+    card = client.get("/account/delete").get_data(as_text=True).split('class="card confirm"')[1]
+    listed, rest = card.split("<ul>", 1)[1].split("</ul>", 1)
+    return re.findall(r"<li>(.*?)</li>", listed), rest
+
+
+def test_the_delete_page_lists_only_what_there_is_and_warns_apart_from_the_list(app, client, alice):
+    goes, rest = deletion_list(client)
+    assert goes == ["Your face signatures and the account itself: its username is free again."]  # no "Your 0 ..."
+    assert rest.lstrip().startswith('<p class="warning"><strong>This cannot be undone.</strong>')  # not a bullet
+    stored_analyses(app, alice, [("face.jpg", Media.IMAGE, "happy", make_subject(app, alice, "Mia"))])
+    goes, _ = deletion_list(client)
+    assert goes[:2] == ["Your 1 analysis, with its photo or video, thumbnails and heat maps.",
+                        "Your 1 person or pet, with their dashboard and alerts."]
+
 def test_a_wrong_password_deletes_nothing(app, client, alice_history):
     files = upload_files(app)
     response = delete_account(client, "not my password")
