@@ -1,0 +1,78 @@
+"""In Chromium, at 1280 and 390 px: the account page's cards in two columns on a wide screen and one on a phone; the
+alert form's error as wide as the form, not a column under its small number field; a long file name on a subject's
+appearance tile wraps between its parts, inside the tile. Screenshots go to artifacts/e2e/ (details-small-*.png)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from models import Media
+from tests.conftest import make_subject, make_user, stored_analyses
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_details import log_in, shot
+from tests.e2e.test_layout import VIEWPORTS
+
+LONG_NAME = "scottish_terrier_10_on_the_beach_at_dawn.jpg"
+COLUMNS = {"desktop": 2, "phone": 1}
+LINE_ENDS = tuple("_. :-")  # where a file name may wrap (the wrappable filter, and the browser's own breaks)
+
+LINE_BREAKS = """element => {  // the text before each place the element's text moves to a new line
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT), range = document.createRange();
+  let text = "", last = null;
+  const breaks = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    for (let i = 0; i < node.length; i++) {
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const box = range.getClientRects()[0];
+      if (!box) continue;
+      if (last !== null && box.top > last + 1) breaks.push(text);
+      text += node.data[i];
+      last = box.top;
+    }
+  }
+  return breaks;
+}"""
+
+
+def alert_error(page: Page, base: str, subject: int) -> None:
+    """Sends 150 % (past the browser's own check): the error spans the form, on one or two lines."""
+    page.goto(f"{base}/dashboard?subject={subject}")
+    page.locator("form.alert-form").evaluate("form => form.noValidate = true")
+    page.fill("#percent", "150")
+    page.click("form.alert-form [type=submit]")
+    error = page.locator(".alert-form .field-error")
+    expect(error).to_have_text("Give a number from 5 to 95.")
+    box, form = error.bounding_box(), page.locator("form.alert-form").bounding_box()
+    line = float(error.evaluate("e => getComputedStyle(e).lineHeight").removesuffix("px"))
+    assert abs(box["width"] - form["width"]) < 1 and box["height"] < 2.5 * line, (box, form)
+
+
+def appearance_name(page: Page) -> None:
+    """The long name stays inside its tile and wraps only after its parts."""
+    name = page.locator(".appearance-name", has_text="scottish")
+    expect(name).to_have_attribute("title", f"{LONG_NAME}: face 1")
+    box, tile = name.bounding_box(), name.locator("xpath=ancestor::li[1]").bounding_box()
+    assert box["x"] >= tile["x"] and box["x"] + box["width"] <= tile["x"] + tile["width"] + 0.5, (box, tile)
+    assert name.evaluate("e => e.scrollWidth <= e.clientWidth")
+    breaks = name.evaluate(LINE_BREAKS)
+    assert breaks and all(before.endswith(LINE_ENDS) for before in breaks), breaks
+
+
+def test_account_cards_alert_error_and_appearance_names_fit(live_app, browser):
+    app, base = live_app
+    dana = make_user(app, "dana")
+    mia = make_subject(app, dana, "Mia")
+    stored_analyses(app, dana, [(LONG_NAME, Media.IMAGE, "happy", mia), ("cup.jpg", Media.IMAGE, "sad", mia)])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for viewport in VIEWPORTS:
+        page = log_in(browser, base, "dana", "en-US", viewport)
+        page.goto(f"{base}/account")
+        columns = {round(card.bounding_box()["x"]) for card in page.locator("section.account").all()}
+        assert len(columns) == COLUMNS[viewport], columns
+        shot(page, f"small-account-{viewport}")
+        alert_error(page, base, mia)
+        appearance_name(page)
+        shot(page, f"small-dashboard-{viewport}")
+        page.context.close()
