@@ -131,7 +131,7 @@ def _print_summary(path: Path, analysis: Analysis, explained: dict[int, dict]) -
     for detection in analysis.detections:
         emotion = f"{detection.top} ({detection.emotions[detection.top]:.0%})" if detection.top else "no emotion model"
         emotion += ", unsure" if detection.uncertain else ""
-        click.echo(f"  #{detection.position} {detection.kind}: {emotion} at {detection.box}")
+        click.echo(f"  {detection.title}: {emotion} at {detection.box}")
         for method, written in explained.get(detection.position, {}).items():
             click.echo(f"     {method}: {written}")
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -225,6 +227,20 @@ class Analysis(JobState, db.Model):
         return f"#{self.id} {self.original_name}"
 
 
+def kind_numbers(found: Iterable[tuple[str, int]]) -> dict[int, int]:
+    """Each detection's number within its kind, by position, from the (kind, position) of every detection of one
+    analysis: faces and animals are numbered apart, so the only cat beside three faces is "Cat 1" (position 4).
+    Computed, not stored: `position` stays a detection's address (in URLs, anchors and file names), older analyses
+    included. Callers that stream many detections pass the pairs, not the detections: reading `analysis.detections`
+    from a detection ties the two in a reference cycle that keeps a video's timeline in memory."""
+    counts: Counter[str] = Counter()
+    numbers = {}
+    for kind, position in sorted(found, key=lambda pair: pair[1]):
+        counts[kind] += 1
+        numbers[position] = counts[kind]
+    return numbers
+
+
 KIND_TITLES = {DetectionKind.HUMAN: N_("Face %(number)d"), DetectionKind.DOG: N_("Dog %(number)d"),
                DetectionKind.CAT: N_("Cat %(number)d")}
 
@@ -269,9 +285,22 @@ class Detection(db.Model):
         return [self.x1, self.y1, self.x2, self.y2]
 
     @property
+    def number(self) -> int:
+        """Its number among its analysis's detections of its kind, as pages, exports and the API show it
+        (`kind_numbers`)."""
+        return kind_numbers((other.kind, other.position) for other in self.analysis.detections)[self.position]
+
+    @property
     def title(self) -> Phrase:
-        """"Face 1", "Dog 2", "Cat 3" (a Phrase: pages translate it)."""
-        return Phrase(KIND_TITLES[self.kind], number=self.position)
+        """"Face 1", "Dog 2", "Cat 3", numbered within its kind (a Phrase: pages translate it)."""
+        return Phrase(KIND_TITLES[self.kind], number=self.number)
+
+    @property
+    def tag(self) -> str:
+        """The label on its box: a face's number ("2"), an animal's title ("Cat 1"; a Phrase: pages translate it).
+        Faces and animals are numbered apart, so a bare "1" could be either; faces, often many and small, keep the
+        short tag."""
+        return str(self.number) if self.kind == DetectionKind.HUMAN else self.title
 
     @property
     def certainty(self) -> Certainty | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import contains_eager
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User
+from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
 from services.identity import Suggestion, suggestions
 
@@ -46,18 +46,20 @@ def uncertainty_fields(detection: Detection) -> dict:
             "uncertainty": detection.uncertainty, "unsure_signals": detection.unsure_signals}
 
 
-def detection_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
-    """A photo's face or animal; `position` is its number in URLs (…/detections/POSITION/…)."""
-    return {"position": detection.position, "kind": detection.kind, "box": detection.box,
+def detection_document(detection: Detection, number: int, suggestion: Suggestion | None = None) -> dict:
+    """A photo's face or animal; `position` is its address in URLs (…/detections/POSITION/…), `number` its number
+    within its kind as the page shows it ("Cat 1")."""
+    return {"position": detection.position, "number": number, "kind": detection.kind, "box": detection.box,
             "score": round(detection.score, 4), "emotions": detection.emotions, "top": detection.top,
             **uncertainty_fields(detection), "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
 
-def track_document(detection: Detection, suggestion: Suggestion | None = None) -> dict:
-    """A video's track; `track_id` is its number in URLs (…/detections/TRACK_ID/…)."""
-    return {"track_id": detection.track_id, "kind": detection.kind, "summary": detection.summary,
-            **uncertainty_fields(detection),
+def track_document(detection: Detection, number: int, suggestion: Suggestion | None = None) -> dict:
+    """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), `number` its number within its
+    kind as the page shows it ("Dog 1")."""
+    return {"track_id": detection.track_id, "number": number, "kind": detection.kind,
+            "summary": detection.summary, **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
@@ -66,8 +68,8 @@ def found_document(detection: Detection) -> dict:
     """A detection as its analysis lists it: a track of a video, else a photo's detection."""
     suggestion = suggestions(detection.analysis).get(detection.id)
     if detection.analysis.media == Media.VIDEO:
-        return track_document(detection, suggestion)
-    return detection_document(detection, suggestion)
+        return track_document(detection, detection.number, suggestion)
+    return detection_document(detection, detection.number, suggestion)
 
 
 def file_urls(analysis: Analysis) -> dict[str, str | None]:
@@ -98,11 +100,14 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
     if analysis.status == JobStatus.FAILED:
         document["error"] = analysis.error
     suggested = suggestions(analysis) if reader is not None and reader.id == analysis.user_id else {}
+    numbers = kind_numbers((d.kind, d.position) for d in analysis.detections)
     if analysis.media == Media.VIDEO:
         document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled,
-                        tracks=[track_document(d, suggested.get(d.id)) for d in analysis.detections])
+                        tracks=[track_document(d, numbers[d.position], suggested.get(d.id))
+                                for d in analysis.detections])
     else:
-        document["detections"] = [detection_document(d, suggested.get(d.id)) for d in analysis.detections]
+        document["detections"] = [detection_document(d, numbers[d.position], suggested.get(d.id))
+                                  for d in analysis.detections]
     return document
 
 

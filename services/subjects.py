@@ -113,9 +113,11 @@ def appearance_counts(user: User) -> dict[int, int]:
 
 
 def newest_appearances(subject: Subject, limit: int) -> list[Detection]:
-    """The subject's `limit` newest appearances, with their analyses loaded."""
+    """The subject's `limit` newest appearances, with their analyses and those analyses' detections loaded (each
+    appearance is titled by its number among them: Detection.number)."""
     return list(db.session.scalars(
-        db.select(Detection).join(Detection.analysis).options(contains_eager(Detection.analysis))
+        db.select(Detection).join(Detection.analysis)
+        .options(contains_eager(Detection.analysis).selectinload(Analysis.detections))
         .where(Detection.subject_id == subject.id)
         .order_by(Analysis.created_at.desc(), Analysis.id.desc(), Detection.position).limit(limit)
     ))

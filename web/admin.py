@@ -25,7 +25,7 @@ from flask_login import current_user
 from wtforms import Form
 from wtforms.validators import ValidationError
 from markupsafe import Markup
-from sqlalchemy.orm import Query, selectinload
+from sqlalchemy.orm import Query, joinedload, selectinload
 
 import jobs
 from extensions import db
@@ -48,7 +48,8 @@ COLUMN_LABELS = {
     "thumbnail": _l("Open"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
-    "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "position": _l("Number"),
+    "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
+    "position": _l("Position in URLs"),
     "kind": _l("Kind"), "top": _l("Top emotion"), "score": _l("Detector score"), "x1": _l("Left"),
     "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
     "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
@@ -462,13 +463,18 @@ class DetectionAdmin(AdminOnly, ModelView):
     can_edit = False
     can_delete = False
     can_view_details = True
-    column_list = ("id", "analysis", "position", "kind", "top", "score", "x1", "y1", "x2", "y2")
+    column_list = ("id", "analysis", "kind", "number", "position", "top", "score", "x1", "y1", "x2", "y2")
     column_filters = ("top", "kind")
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
                          "timeline": _timeline, "transitions": _changes}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
+
+    def get_query(self):
+        """The detections with their analyses' detections, loaded at once: each row's number is counted among
+        them (Detection.number)."""
+        return super().get_query().options(joinedload(Detection.analysis).selectinload(Analysis.detections))
 
 
 JOB_KIND_NAMES = {JobKind.ANALYSIS: _l("Video analysis"), JobKind.EXPLANATION: _l("“Why?” explanation"),

@@ -25,7 +25,7 @@ from services.access import detection_at, owned, owned_detection, viewable_analy
 from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
                                video_frame_jpeg, within_video)
 from web.auth import session_or_token
-from web.charts import horizontal_bars, timeline_lines
+from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 from web.i18n import found, isolated, kind, percent, say, shortened
@@ -193,8 +193,8 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
 
 def overlay_tag(track: Detection) -> str:
     """A track's label on the video: its subject's name once assigned (at most 12 characters, so neighbouring
-    labels stay apart), else its number."""
-    return isolated(shortened(track.subject.name, 12)) if track.subject else str(track.position)
+    labels stay apart), else its tag (a face's number, an animal's "Dog 1": Detection.tag)."""
+    return isolated(shortened(track.subject.name, 12)) if track.subject else say(track.tag)
 
 
 def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
@@ -289,6 +289,9 @@ def assigned_detection(category: str) -> int | None:
 def flash_style(category: str) -> str:
     """How a flashed message looks: an assignment's "Saved" as a success, the others by their category."""
     return "success" if assigned_detection(category) is not None else category
+
+
+bp.add_app_template_global(tag_width)  # face_boxes: the rectangle behind a box's tag
 
 
 @bp.app_template_global()

@@ -5,6 +5,7 @@ stretches to the plot's size; their labels are HTML text, so they keep their siz
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,6 +63,16 @@ def axis_labels(labels: list[str]) -> list[str]:
     """The labels with all but the first, the middle and the last blanked: an axis with room for three."""
     shown = {0, len(labels) // 2, len(labels) - 1}
     return [label if index in shown else "" for index, label in enumerate(labels)]
+
+
+TAG_MARGIN_EM, TAG_MIN_EM = 0.8, 1.6  # a box's tag on a photo: its text's margins; a square for one digit
+
+
+def tag_width(text: str) -> float:
+    """How wide (in em) the rectangle behind a box's tag on a photo is: about the bold text's width (a wide,
+    CJK character one em, another about 0.62), its margins, and at least a square ("3", "Cat 1", "고양이 1")."""
+    drawn = sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.62 for char in text)
+    return round(max(TAG_MIN_EM, drawn + TAG_MARGIN_EM), 2)
 
 
 @dataclass(frozen=True)
