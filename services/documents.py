@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 from datetime import datetime
@@ -122,15 +123,18 @@ def alert_rule_document(rule: AlertRule) -> dict:
     return {"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days}
 
 
-def reading_document(detection: Detection, zone: ZoneInfo, timeline: bool = True) -> dict:
-    """A detection as the exports list it, with the analysis it belongs to; its time in UTC and on the owner's clock
-    (`local_time`, with its offset: the day the pages count it on); a video's track with its timeline, unless
-    `timeline` is false (the CSV has no column for it, and a long video's timeline is large: it is not read)."""
+def reading_document(detection: Detection, zone: ZoneInfo, number: int, timeline: bool = True) -> dict:
+    """A detection as the exports list it, with the analysis it belongs to: its `kind` and `number` within that kind
+    (as the page titles it: "Cat 1"), its top emotion and how the page words it (`certainty`: "unsure" is "unsure,
+    perhaps happy"; null without an emotion model); its time in UTC and on the owner's clock (`local_time`, with its
+    offset: the day the pages count it on); a video's track with its timeline, unless `timeline` is false (the CSV
+    has no column for it, and a long video's timeline is large: it is not read)."""
     analysis = detection.analysis
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
-            "media": analysis.media, "filename": analysis.original_name, "face": detection.position,
-            "top": detection.top, "emotions": detection.emotions, **uncertainty_fields(detection),
+            "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
+            "top": detection.top, "certainty": detection.certainty, "emotions": detection.emotions,
+            **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}
                if timeline and analysis.media == Media.VIDEO else {})}
 
@@ -165,11 +169,10 @@ def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Itera
         writer.writerow(map(csv_cell, cells))
         return buffer.getvalue()
 
-    yield line(["analysis_id", "created_at", "media", "filename", "face", "top", *ALL_EMOTIONS,
-                *UNCERTAINTY_COLUMNS, "local_time", *extra])
+    first = ("analysis_id", "created_at", "media", "filename", "kind", "number", "top", "certainty")
+    yield line([*first, *ALL_EMOTIONS, *UNCERTAINTY_COLUMNS, "local_time", *extra])
     for row in readings:
-        yield line([row["analysis_id"], row["created_at"], row["media"], row["filename"], row["face"], row["top"],
-                    *(row["emotions"].get(label) for label in ALL_EMOTIONS),
+        yield line([*(row[name] for name in first), *(row["emotions"].get(label) for label in ALL_EMOTIONS),
                     *(row[name] for name in UNCERTAINTY_COLUMNS), row["local_time"], *(row[name] for name in extra)])
 
 
@@ -202,6 +205,19 @@ def encoded(chunks: Iterable[str]) -> Iterator[bytes]:
     return (chunk.encode() for chunk in chunks)
 
 
+def numbers_of(detections: list[Detection]) -> dict[int, int]:
+    """Each detection's number within its kind (models.kind_numbers), by detection id, from the kinds and positions
+    of its analysis's detections read as plain rows: a streamed export leaves no detection tied to its siblings."""
+    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for analysis_id, kind, position in db.session.execute(
+        db.select(Detection.analysis_id, Detection.kind, Detection.position)
+        .where(Detection.analysis_id.in_({detection.analysis_id for detection in detections}))
+    ):
+        found[analysis_id].append((kind, position))
+    numbers = {analysis_id: kind_numbers(pairs) for analysis_id, pairs in found.items()}
+    return {detection.id: numbers[detection.analysis_id][detection.position] for detection in detections}
+
+
 def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
     """Every detection assigned to the subject, oldest first, as the exports list them (`reading_document`; a
     video's timeline only with `timelines`), read EXPORT_PAGE at a time; each leaves the session once written, so
@@ -214,8 +230,8 @@ def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
         .where(Detection.subject_id == subject.id, tuple_(Analysis.created_at, Detection.id) > after)
         .order_by(Analysis.created_at, Detection.id).limit(EXPORT_PAGE)
     ).all():
-        after = (page[-1].analysis.created_at, page[-1].id)
-        yield from (reading_document(detection, zone, timelines) for detection in released(page))
+        after, numbers = (page[-1].analysis.created_at, page[-1].id), numbers_of(page)
+        yield from (reading_document(detection, zone, numbers[detection.id], timelines) for detection in released(page))
 
 
 def subject_export_json(subject_id: int) -> Iterator[str]:

@@ -148,8 +148,9 @@ def test_an_account_named_outside_ascii_downloads_under_its_name(app, client, fm
         assert response.get_json()["user"]["username"] == "모모"
 
 
-def long_videos(app, user_id: int, count: int, moments: int = 2000) -> None:
-    """`count` videos written straight to the database, each with one track of `moments` timeline moments."""
+def long_videos(app, user_id: int, count: int, moments: int = 2000, subject_id: int | None = None) -> None:
+    """`count` videos written straight to the database, each with one track of `moments` timeline moments (assigned
+    to `subject_id`)."""
     emotions = {"happy": 0.5, "sad": 0.25, "neutral": 0.25}
     with app.app_context():
         for _ in range(count):
@@ -159,16 +160,17 @@ def long_videos(app, user_id: int, count: int, moments: int = 2000) -> None:
             timeline = [{"t": index / 4, "box": [0, 0, 5, 5], "emotions": emotions, "uncertain": False}
                         for index in range(moments)]
             analysis.detections.append(Detection(position=1, x1=0, y1=0, x2=5, y2=5, score=0.9, top="happy",
-                                                 emotions=emotions, timeline=timeline, transitions=[]))
+                                                 emotions=emotions, timeline=timeline, transitions=[],
+                                                 subject_id=subject_id))
             db.session.add(analysis)
         db.session.commit()
 
 
-def export_peak(client, fmt: str) -> int:
-    """The most memory Python held (bytes) while the export was written and read."""
+def export_peak(client, fmt: str, url: str = "/account/export") -> int:
+    """The most memory Python held (bytes) while the export at `url` was written and read."""
     tracemalloc.start()
     try:
-        response = client.get(f"/account/export.{fmt}", buffered=False)
+        response = client.get(f"{url}.{fmt}", buffered=False)
         for _chunk in response.response:
             pass
         response.close()
@@ -183,7 +185,6 @@ def test_an_export_holds_one_video_timeline_at_a_time(app, client, alice, fmt):
     one = export_peak(client, fmt)
     long_videos(app, alice, 9)  # all ten on one page of accounts.PAGE
     assert export_peak(client, fmt) < 2 * one
-
 
 
 def deletion_list(client) -> tuple[list[str], str]:
@@ -201,6 +202,17 @@ def test_the_delete_page_lists_only_what_there_is_and_warns_apart_from_the_list(
     goes, _ = deletion_list(client)
     assert goes[:2] == ["Your 1 analysis, with its photo or video, thumbnails and heat maps.",
                         "Your 1 person or pet, with their dashboard and alerts."]
+
+
+def test_a_subjects_export_holds_one_video_timeline_at_a_time(app, client, alice):
+    """Numbering a reading within its kind reads its analysis's other detections, without tying them to it: a
+    detection and its siblings in a reference cycle would keep every timeline of a page until a full collection."""
+    momo = make_subject(app, alice, "Momo")
+    long_videos(app, alice, 1, subject_id=momo)
+    one = export_peak(client, "json", f"/subjects/{momo}/export")
+    long_videos(app, alice, 9, subject_id=momo)  # all ten on one page of documents.EXPORT_PAGE
+    assert export_peak(client, "json", f"/subjects/{momo}/export") < 2 * one
+
 
 def test_a_wrong_password_deletes_nothing(app, client, alice_history):
     files = upload_files(app)

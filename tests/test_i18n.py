@@ -4,6 +4,7 @@ current with the code and compiled."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import subprocess
@@ -201,7 +202,8 @@ def test_subject_insights_exports_and_their_api_stay_in_english(app, client, ali
     appearances(app, alice, rex, "dog", "happy", 4, utcnow() - timedelta(days=5))
     switch(client, "ko")
     assert client.get(f"/api/v1/subjects/{rex}/insights").get_json()["profile"]["description"] == "mostly happy"
-    assert client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True).splitlines()[1].split(",")[5] == "happy"
+    rows = csv.DictReader(io.StringIO(client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True)))
+    assert {(row["kind"], row["top"]) for row in rows} == {("dog", "happy")}
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert "대체로 행복" in page and "mostly happy" not in page
 

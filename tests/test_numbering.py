@@ -4,7 +4,9 @@ admin's list."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
 import uuid
@@ -130,3 +132,28 @@ def test_the_saved_note_and_the_admin_list_use_the_number_within_the_kind(app, c
     assert kind_number_position == [("person", "1", "1"), ("person", "2", "2"), ("person", "3", "3"), ("cat", "1", "4"),
                                     ("dog", "1", "5")]
 
+
+def csv_rows(client, url: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True))))
+
+
+def test_the_csv_exports_give_each_reading_its_kind_its_number_and_the_pages_wording(app, client, alice, mixed_photo):
+    store_video(app, alice, ["dog", "human"])
+    rows = csv_rows(client, "/account/export.csv")
+    assert "face" not in rows[0]
+    columns = ("media", "kind", "number", "top", "certainty", "unsure")
+    assert [tuple(row[name] for name in columns) for row in rows] == [
+        ("image", "human", "1", "happy", "sure", "false"), ("image", "human", "2", "happy", "probably", "false"),
+        ("image", "human", "3", "happy", "unsure", "true"), ("image", "cat", "1", "", "", ""),
+        ("image", "dog", "1", "", "", ""),
+        ("video", "dog", "1", "", "", ""),
+        ("video", "human", "1", "happy", "unsure", "true")]  # the page: "unsure, perhaps happy"
+    analysis_id, detections = mixed_photo
+    add_subject(client, "Tom", "cat")
+    tom = subject_id(app, "Tom")
+    assign(client, detections[3], tom, analysis_id)
+    [row] = csv_rows(client, f"/subjects/{tom}/export.csv")
+    assert list(row)[:8] == ["analysis_id", "created_at", "media", "filename", "kind", "number", "top", "certainty"]
+    assert (row["kind"], row["number"]) == ("cat", "1")  # its position, 4, stays in URLs only
+    [reading] = client.get(f"/subjects/{tom}/export.json").get_json()["history"]
+    assert (reading["kind"], reading["number"], reading["certainty"]) == ("cat", 1, None) and "face" not in reading
