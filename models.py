@@ -209,13 +209,25 @@ class Analysis(JobState, db.Model):
     face_count: Mapped[int] = mapped_column(Integer, default=0)
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
     detector: Mapped[str | None] = mapped_column(String(512))
-    classifier: Mapped[str | None] = mapped_column(String(512))
+    classifier: Mapped[str | None] = mapped_column(String(512))  # every emotion model the pipeline had, in one line
+    # the emotion model that read each kind of detection, by kind ({"human": name, "dog": name}; a kind without one
+    # is left out): what each reading names as its model (classifier_of)
+    classifiers: Mapped[dict | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(
         back_populates="analysis", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Detection.position",
     )
+
+    def number_of(self, detection: Detection) -> int:
+        """One of its detections' number within its kind (`kind_numbers`)."""
+        return kind_numbers((other.kind, other.position) for other in self.detections)[detection.position]
+
+    def classifier_of(self, detection: Detection) -> str | None:
+        """The name of the emotion model that made one of its detections' reading (a face's: the face model, a dog's:
+        the dog model); None without a reading (cats)."""
+        return None if detection.top is None else (self.classifiers or {}).get(detection.kind)
 
     @property
     def top_unsure(self) -> bool:
@@ -288,7 +300,12 @@ class Detection(db.Model):
     def number(self) -> int:
         """Its number among its analysis's detections of its kind, as pages, exports and the API show it
         (`kind_numbers`)."""
-        return kind_numbers((other.kind, other.position) for other in self.analysis.detections)[self.position]
+        return self.analysis.number_of(self)
+
+    @property
+    def classifier(self) -> str | None:
+        """The name of the emotion model that made this reading (Analysis.classifier_of)."""
+        return self.analysis.classifier_of(self)
 
     @property
     def title(self) -> Phrase:

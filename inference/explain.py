@@ -249,10 +249,7 @@ class Explainer:
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
-        classifiers = {DetectionKind.HUMAN: pipeline.classifier, DetectionKind.DOG: pipeline.dog_classifier,
-                       DetectionKind.CAT: pipeline.cat_classifier}
-        return cls({kind: model for kind, model in classifiers.items() if model is not None}, pipeline.detector,
-                   pipeline.find_pets)
+        return cls(pipeline.emotion_classifiers, pipeline.detector, pipeline.find_pets)
 
     def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: str) -> np.ndarray:
         """The classifier's input for the detection at `box`, as the pipeline made it."""

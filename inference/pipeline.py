@@ -61,6 +61,7 @@ class ImageResult:
     format: str
     detections: list[FaceResult]
     models: dict[str, str]
+    classifiers: dict[str, str]  # the emotion model of each kind, by kind (Pipeline.classifier_names)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -120,6 +121,9 @@ def pet_crops(frame: np.ndarray, pets: list[Detection], size: int) -> np.ndarray
     return rgb_crops(frame, [pet.box for pet in pets], size)
 
 
+CLASSIFIER_CROPS = {DetectionKind.HUMAN: face_crops, DetectionKind.DOG: dog_crops, DetectionKind.CAT: pet_crops}
+
+
 class Pipeline:
     """Face and pet detectors, the face, dog and (when it ships) cat emotion classifiers, on one device."""
 
@@ -139,10 +143,25 @@ class Pipeline:
                         PET_WEIGHTS)
 
     @property
+    def emotion_classifiers(self) -> dict[DetectionKind, Classifier]:
+        """The emotion model of each kind of detection that has one (faces, dogs, and cats when their model ships)."""
+        classifiers = {DetectionKind.HUMAN: self.classifier, DetectionKind.DOG: self.dog_classifier,
+                       DetectionKind.CAT: self.cat_classifier}
+        return {kind: model for kind, model in classifiers.items() if model is not None}
+
+    @property
+    def classifier_names(self) -> dict[str, str]:
+        """The name of the emotion model that reads each kind of detection, by kind: what a reading names as its
+        model (a face's never names the dog's)."""
+        return {str(kind): model.name for kind, model in self.emotion_classifiers.items()}
+
+    @property
     def models(self) -> dict[str, str]:
+        """Every model in one line a role: the detectors, the classifiers (of all kinds: `classifier_names` says
+        which reads which) and their backends."""
         pets = [self.pet_detector.name, self.pet_crop_model.name] if self.pet_detector else []
         detectors = [self.detector.name] + pets
-        classifiers = [c for c in (self.classifier, self.dog_classifier, self.cat_classifier) if c is not None]
+        classifiers = self.emotion_classifiers.values()
         return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
                 "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
 
@@ -203,13 +222,11 @@ class Pipeline:
         """Emotions of every detection: all face crops of all frames in one batch, all dog crops in another,
         all cat crops in a third (a kind without a model keeps no emotions and no top label)."""
         results: list[list[Classified]] = [[Classified({}, None)] * len(found) for found in detections]
-        models = [(DetectionKind.HUMAN, self.classifier, face_crops),
-                  (DetectionKind.DOG, self.dog_classifier, dog_crops),
-                  (DetectionKind.CAT, self.cat_classifier, pet_crops)]
-        for kind, model, crop in models:
+        for kind, model in self.emotion_classifiers.items():
             places = [(f, d) for f, found in enumerate(detections) for d, det in enumerate(found) if det.kind == kind]
-            if model is None or not places:
+            if not places:
                 continue
+            crop = CLASSIFIER_CROPS[kind]
             crops = np.concatenate([crop(frame, [det for det in found if det.kind == kind], model.input_size)
                                     for frame, found in zip(frames, detections)])
             for (f, d), reading in zip(places, _readings(model, crops, flip_tta)):
@@ -252,7 +269,7 @@ class Pipeline:
         faces = [FaceResult(d.kind, [round(v) for v in d.box], d.score, *reading)
                  for d, reading in zip(detections, classified)]
         return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
-                           models=self.models, timings_ms=timings)
+                           models=self.models, classifiers=self.classifier_names, timings_ms=timings)
 
 
 _pipeline: Pipeline | None = None

@@ -443,6 +443,7 @@ class VideoResult:
     frames_analysed: int
     tracks: list[VideoTrack]
     models: dict[str, str]
+    classifiers: dict[str, str]  # the emotion model of each kind, by kind (Pipeline.classifier_names)
     poster_time: float
     poster_rgb: np.ndarray | None = None
 
@@ -499,7 +500,8 @@ class VideoAnalyzer:
         return VideoResult(
             width=info.width, height=info.height, duration=decoded_duration(info.duration, last_time, self.fps),
             fps_sampled=self.fps,
-            frames_analysed=frames_analysed, models=self.pipeline.models, poster_time=poster[1],
+            frames_analysed=frames_analysed, models=self.pipeline.models, classifiers=self.pipeline.classifier_names,
+            poster_time=poster[1],
             poster_rgb=poster[2], tracks=[t.finish(self.smoothing) for t in kept],
         )
 

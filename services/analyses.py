@@ -93,7 +93,7 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         user=user, media=Media.IMAGE, status=JobStatus.DONE, original_name=clean_original_name(original_name),
         stored_name=stored_name, thumb_name=storage.thumb_name_for(stored_name), format=result.format,
         width=result.width, height=result.height, face_count=len(result.detections),
-        top_emotion=overall_top(result.detections), **model_names(result.models),
+        top_emotion=overall_top(result.detections), **model_names(result.models), classifiers=result.classifiers,
     )
     for position, face in enumerate(result.detections, start=1):
         x1, y1, x2, y2 = face.box
@@ -254,6 +254,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     ])
     for column, name in model_names(result.models).items():
         setattr(analysis, column, name)
+    analysis.classifiers = result.classifiers
 
 
 def analyze_file(path: Path) -> Analysis:

@@ -47,20 +47,24 @@ def uncertainty_fields(detection: Detection) -> dict:
             "uncertainty": detection.uncertainty, "unsure_signals": detection.unsure_signals}
 
 
-def detection_document(detection: Detection, number: int, suggestion: Suggestion | None = None) -> dict:
+def detection_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
     """A photo's face or animal; `position` is its address in URLs (…/detections/POSITION/…), `number` its number
-    within its kind as the page shows it ("Cat 1")."""
-    return {"position": detection.position, "number": number, "kind": detection.kind, "box": detection.box,
-            "score": round(detection.score, 4), "emotions": detection.emotions, "top": detection.top,
-            **uncertainty_fields(detection), "subject": detection.subject_id,
+    within its kind as the page shows it ("Cat 1"), `classifier` the emotion model that read it (null: none).
+    `analysis` is its own, passed in: an export that read `detection.analysis` would tie the two in a reference
+    cycle that keeps a video's timeline in memory."""
+    return {"position": detection.position, "number": analysis.number_of(detection), "kind": detection.kind,
+            "box": detection.box, "score": round(detection.score, 4), "emotions": detection.emotions,
+            "top": detection.top, "classifier": analysis.classifier_of(detection), **uncertainty_fields(detection),
+            "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
 
-def track_document(detection: Detection, number: int, suggestion: Suggestion | None = None) -> dict:
-    """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), `number` its number within its
-    kind as the page shows it ("Dog 1")."""
-    return {"track_id": detection.track_id, "number": number, "kind": detection.kind,
-            "summary": detection.summary, **uncertainty_fields(detection),
+def track_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
+    """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), `number` and `classifier` as
+    a photo's detection has them (`detection_document`)."""
+    return {"track_id": detection.track_id, "number": analysis.number_of(detection), "kind": detection.kind,
+            "summary": detection.summary, "classifier": analysis.classifier_of(detection),
+            **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
@@ -69,8 +73,8 @@ def found_document(detection: Detection) -> dict:
     """A detection as its analysis lists it: a track of a video, else a photo's detection."""
     suggestion = suggestions(detection.analysis).get(detection.id)
     if detection.analysis.media == Media.VIDEO:
-        return track_document(detection, detection.number, suggestion)
-    return detection_document(detection, detection.number, suggestion)
+        return track_document(detection, detection.analysis, suggestion)
+    return detection_document(detection, detection.analysis, suggestion)
 
 
 def file_urls(analysis: Analysis) -> dict[str, str | None]:
@@ -93,7 +97,7 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
         "filename": analysis.original_name,
         "width": analysis.width,
         "height": analysis.height,
-        "model": {"detector": analysis.detector, "classifier": analysis.classifier},
+        "model": {"detector": analysis.detector},  # each reading names its own emotion model (`classifier`)
     }
     if analysis.id is not None:
         document["files"] = file_urls(analysis)
@@ -101,14 +105,11 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
     if analysis.status == JobStatus.FAILED:
         document["error"] = analysis.error
     suggested = suggestions(analysis) if reader is not None and reader.id == analysis.user_id else {}
-    numbers = kind_numbers((d.kind, d.position) for d in analysis.detections)
     if analysis.media == Media.VIDEO:
         document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled,
-                        tracks=[track_document(d, numbers[d.position], suggested.get(d.id))
-                                for d in analysis.detections])
+                        tracks=[track_document(d, analysis, suggested.get(d.id)) for d in analysis.detections])
     else:
-        document["detections"] = [detection_document(d, numbers[d.position], suggested.get(d.id))
-                                  for d in analysis.detections]
+        document["detections"] = [detection_document(d, analysis, suggested.get(d.id)) for d in analysis.detections]
     return document
 
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
 
 from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
-from models import ApiToken, Media, utcnow
-from tests.conftest import stored_analyses, upload_files
+from inference.pipeline import get_pipeline
+from models import Analysis, ApiToken, Media, utcnow
+from tests.conftest import ROOT, stored_analyses, upload_files
+
+DATA = Path(__file__).parent / "data"
 
 
 def basic(username: str, password: str = "correct horse") -> dict:
@@ -46,7 +52,7 @@ def test_token_then_analysis_round_trip(app, client, api_users, astronaut_jpeg):
     assert face["kind"] == "human" and len(face["box"]) == 4
     assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-4)
     assert face["top"] == max(face["emotions"], key=face["emotions"].get)
-    assert set(body["model"]) == {"detector", "classifier"}
+    assert set(body["model"]) == {"detector"}  # the emotion model is each reading's own
     fetched = client.get(f"/api/v1/analyses/{body['id']}", headers=headers)
     assert fetched.status_code == 200 and fetched.json == body
     listing = client.get("/api/v1/analyses?per_page=5", headers=headers).json
@@ -231,3 +237,35 @@ def test_files_the_api_links_to_are_fetched_with_a_bearer_token(app, client, api
     assert client.get(files["original"], headers={"Authorization": "Bearer nope"}).status_code == 401
     anonymous = client.get(files["original"])
     assert anonymous.status_code == 302 and "/login" in anonymous.location
+
+
+def test_each_reading_names_the_model_that_made_it(app, client, api_users):
+    """A face names the face model, a dog the dog model (never the two joined), a cat none: no cat model ships."""
+    pipeline = get_pipeline()
+    headers = bearer(client, "ann")
+    people_and_cat = post_file(client, headers, (DATA / "people-with-a-cat.jpg").read_bytes(), "people.jpg").json
+    beagle = post_file(client, headers, (DATA / "beagle-close-up.jpg").read_bytes(), "beagle.jpg").json
+    named = {(d["kind"], d["classifier"]) for d in people_and_cat["detections"] + beagle["detections"]}
+    assert named == {("human", pipeline.classifier.name), ("cat", None), ("dog", pipeline.dog_classifier.name)}
+    assert "dog_emotion_head" in pipeline.dog_classifier.name and "dog" not in pipeline.classifier.name
+
+
+def test_older_analyses_get_their_readings_models_from_the_one_line_they_kept(app, client, api_users):
+    """The migration splits the line that listed every model ("face + dog") by the kind each read."""
+    face = "emotion_fer2013: vgg+vgg"
+    dog = "efficientnet-lite0 ensemble of 3 (dog_emotion_head, test macro-F1 0.541)"
+    cat = "efficientnet-lite0 + linear head (cat_emotion_head, test macro-F1 0.512)"
+    with app.app_context():
+        downgrade(directory=str(ROOT / "migrations"), revision="a8b9c0d1e2f3")
+        for name, line in (("old.jpg", f"{face} + {dog}"), ("cats.jpg", f"{face} + {dog} + {cat}"),
+                           ("faces.jpg", face)):
+            db.session.execute(sa.text(
+                "INSERT INTO analysis (user_id, created_at, media, status, original_name, stored_name, format, width,"
+                " height, face_count, classifier, progress, attempts) VALUES (1, '2026-12-01 10:00:00', 'image',"
+                " 'done', :name, :name, 'jpeg', 10, 10, 0, :line, 1.0, 0)"), {"name": name, "line": line})
+        db.session.commit()
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        kept = dict(db.session.execute(sa.select(Analysis.original_name, Analysis.classifiers)).all())
+    assert kept == {"old.jpg": {"human": face, "dog": dog}, "cats.jpg": {"human": face, "dog": dog, "cat": cat},
+                    "faces.jpg": {"human": face}}
