@@ -20,6 +20,7 @@ from inference.specs import DOG_HEAD_WEIGHTS
 from models import utcnow
 from services.storage import thumbnail_bytes
 from tests.conftest import upload
+from tests.test_numbering import store_photo, store_video
 from tests.test_subjects import add_subject, subject_id
 from insights.report import day_top
 from web.charts import axis_labels, calendar_cells, calendar_months
@@ -40,6 +41,16 @@ def test_the_about_page_explains_the_models_in_plain_words(client):
     assert f"{hardest} is the hardest ({round(figures.face_recall[hardest] * 100)} in 100)" in text
     assert f"found {round(figures.pet_recall * 100)} in 100 of the dogs and cats" in text
     assert 'href="/about"' in client.get("/login").get_data(as_text=True)
+
+
+def test_a_result_page_links_the_about_page_once(app, client):
+    """The footer's link, not a second one at the foot of the page (a photo's and a video's result alike)."""
+    alice = make_user(app, "alice")
+    login(client, "alice")
+    photo, _ = store_photo(app, alice, ["human", "dog"])
+    for analysis_id in (photo, store_video(app, alice, ["human"])):
+        page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+        assert page.count('href="/about"') == 1 and 'href="/about"' in page.split('class="site-footer"')[1]
 
 
 def test_the_about_page_is_candid_about_unsure_readings_and_its_own_words(client):
