@@ -15,7 +15,7 @@ import pytest
 
 from extensions import db
 from models import Analysis, Detection, JobStatus, Media
-from tests.conftest import login, make_user
+from bench.fixtures import login, make_user
 from tests.test_api import bearer
 from tests.test_i18n import KOREAN
 from tests.test_subjects import add_subject, assign, subject_id

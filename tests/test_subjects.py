@@ -231,7 +231,8 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
     assign(client, cat, tom, person_and_cat_analysis)
     page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
     assert "no emotion model for cats yet" in page and "Nothing assigned" not in page
-    assert "1 appearance" in page and 'title="pair.jpg: cat 1">pair.jpg: <span>cat 1</span>' in page  # numbered among cats; its URLs keep position 2
+    # numbered among cats; its URLs keep position 2
+    assert "1 appearance" in page and 'title="pair.jpg: cat 1">pair.jpg: <span>cat 1</span>' in page
     assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in page
     crop_url = f"/analyses/{person_and_cat_analysis}/detections/2/crop.jpg"
     assert f'<img src="{crop_url}"' in page.split("appearance-list")[1]  # the cat, not the whole photo

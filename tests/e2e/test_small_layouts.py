@@ -7,7 +7,8 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from models import Media
-from tests.conftest import make_subject, make_user, stored_analyses
+from bench.fixtures import make_subject, make_user
+from tests.conftest import stored_analyses
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_details import log_in, shot
 from tests.e2e.test_layout import VIEWPORTS
