@@ -122,6 +122,14 @@ def wait_for_signatures(app) -> None:
     raise AssertionError("the face signatures were not computed in 90 s")
 
 
+def log_in(page: Page, base: str, username: str, password: str = "correct horse") -> Page:
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("input[type=submit]")
+    return page
+
+
 def focus_rings(page: Page) -> list[dict]:
     """The first TAB_STOPS focus rings whose outline is missing, thin or below 3:1 against its surroundings."""
     page.evaluate("() => document.activeElement?.blur()")
@@ -160,11 +168,7 @@ def test_main_pages_fit_and_read_well(live_app, browser, astronaut, tmp_path, vi
     paths = seed_history(app, astronaut, tmp_path)
     context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "phone",
                                   has_touch=viewport == "phone")
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#username", "dana")
-    page.fill("#password", "correct horse")
-    page.click("input[type=submit]")
+    page = log_in(context.new_page(), base, "dana")
     SCREENS.mkdir(exist_ok=True)
     problems = {name: found for name, path in paths.items()
                 if (found := audit_page(page, base + path, SCREENS / f"{viewport}-{name}.png"))}
@@ -218,4 +222,57 @@ def test_the_phone_header_is_one_row_and_its_menu_opens(live_app, browser, scrip
     menu.tap()
     nav.get_by_role("button", name="Log out admin").tap()  # still the POST form with its CSRF token
     expect(page.locator(".flash")).to_have_text("You are logged out.")
+    context.close()
+
+
+# Photos of every shape, each with boxes (x1, y1, x2, y2) in its pixels: near the top (the number inside), lower
+# down (above), at the right edge (on the box's right corner).
+SHAPED_PHOTOS = {"portrait": ((334, 500), [(40, 10, 200, 220), (120, 300, 260, 480)]),
+                 "landscape": ((1560, 380), [(100, 40, 220, 200), (700, 180, 800, 300), (1480, 100, 1555, 200)]),
+                 "strip": ((8000, 60), [(100, 0, 160, 60), (4000, 0, 4060, 60), (7900, 0, 7960, 60)]),
+                 "tiny": ((20, 30), [(2, 2, 18, 28)])}
+
+
+# The page rectangles of the elements a selector matches, without their strokes.
+RECTS = "selector => [...document.querySelectorAll(selector)].map(element => element.getBoundingClientRect().toJSON())"
+
+
+def photo_with_boxes(app, client, size: tuple[int, int], boxes: list[tuple[int, int, int, int]]) -> int:
+    """A grey photo of `size` analysed, its detections replaced by faces at `boxes`: its analysis id."""
+    width, height = size
+    analysis_id = int(upload(client, jpeg_bytes(np.full((height, width, 3), 128, np.uint8))).location.rsplit("/", 1)[1])
+    wait_until_done(app, analysis_id)
+    with app.app_context():
+        db.session.execute(db.delete(Detection).where(Detection.analysis_id == analysis_id))
+        for position, (x1, y1, x2, y2) in enumerate(boxes, 1):
+            db.session.add(Detection(analysis_id=analysis_id, position=position, kind="human", x1=x1, y1=y1, x2=x2,
+                                     y2=y2, score=0.9, emotions={"happy": 0.9, "sad": 0.1}, top="happy"))
+        db.session.commit()
+    return analysis_id
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_each_face_number_sits_on_its_box_corner_whatever_the_photos_shape(live_app, browser, viewport):
+    """A portrait photo fitted to a desktop window is narrower than its column: the numbers stay on their boxes'
+    corners there too (they drifted into the empty band beside the photo), and on a landscape photo, a thin strip and
+    a tiny photo; none sticks out of the photo sideways."""
+    app, base = live_app
+    make_user(app, "dana")
+    client = app.test_client()
+    login(client, "dana")
+    ids = {shape: photo_with_boxes(app, client, size, boxes) for shape, (size, boxes) in SHAPED_PHOTOS.items()}
+    context = browser.new_context(viewport={**VIEWPORTS[viewport], "height": 800})
+    page = log_in(context.new_page(), base, "dana")
+    for shape, analysis_id in ids.items():
+        page.goto(f"{base}/analyses/{analysis_id}")
+        photo = page.evaluate(RECTS, ".photo svg[role=img]")[0]
+        boxes, tags = page.evaluate(RECTS, ".photo .face-box rect.line"), page.evaluate(RECTS, ".photo .face-tag rect")
+        assert len(boxes) == len(tags) == len(SHAPED_PHOTOS[shape][1])
+        for number, (box, tag) in enumerate(zip(boxes, tags), 1):
+            on_left = abs(tag["x"] - box["x"]) < 1.5
+            on_right = abs(tag["x"] + tag["width"] - box["x"] - box["width"]) < 1.5
+            on_top = abs(tag["y"] - box["y"]) < 1.5 or abs(tag["y"] + tag["height"] - box["y"]) < 1.5
+            assert (on_left or on_right) and on_top, (shape, number, box, tag)
+            assert photo["x"] - 1 <= tag["x"] and tag["x"] + tag["width"] <= photo["x"] + photo["width"] + 1, (
+                shape, number, photo, tag)
     context.close()
