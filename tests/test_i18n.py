@@ -24,7 +24,7 @@ from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from insights.history import describe_mix
 from insights.report import ChartWords, report_png
-from models import Analysis, Subject, User, utcnow
+from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
@@ -364,6 +364,22 @@ def test_pages_and_messages_write_the_particle_a_name_takes(app, client, alice):
     page = client.get(f"/dashboard?subject={dogs[0]}", headers=KOREAN).get_data(as_text=True)
     assert "다른 개와 비슷해요" in page and "와(과)" not in page  # a template's sentence
     assert "Rex를 삭제할까요?" in client.get(f"/subjects/{dogs[0]}/delete", headers=KOREAN).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["딜립", "지우", "Jane"])  # a final consonant, a vowel, no telling
+def test_saving_an_unsure_face_names_the_person_without_a_paired_particle(app, client, alice, name):
+    person = subject_of(app, alice, name, "person")
+    appearances(app, alice, None, "human", "fear", 1, utcnow())
+    with app.app_context():
+        face = db.session.scalars(db.select(Detection)).one()
+        face.emotions = {"fear": 0.4, "sad": 0.35, "neutral": 0.25}  # unsure: left out of the charts
+        db.session.commit()
+        face_id, analysis_id = face.id, face.analysis_id
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    saved = client.post(f"/detections/{face_id}/subject", headers=KOREAN, follow_redirects=True,
+                        data={f"d{face_id}-subject": str(person), "csrf_token": token}).get_data(as_text=True)
+    assert f"얼굴 1을 {name}에게 지정했어요. 판독이 확실하지 않아서 {name}의 차트와 분석에는 넣지 않아요." in saved
+    assert "(이)" not in saved
 
 
 def test_an_english_page_keeps_a_name_as_it_was_typed(app, client, alice):
