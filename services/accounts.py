@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +15,7 @@ from messages import N_, Phrase
 from models import Analysis, Detection, Subject, User, utcnow
 from services import identity, storage
 from services.analyses import delete_analysis
-from services.clock import zone_of
+from services.clock import on_clock, zone_of
 from services.documents import (alert_rule_document, analysis_document, encoded, iso_utc, reading_document,
                                 readings_csv, released, streamed_object, subject_document)
 from services.errors import Refused
@@ -111,38 +112,41 @@ class _Pending:
         return data
 
 
-def media_entry_name(analysis_id: int, created: str, original_name: str) -> str:
-    """A stored upload's name in the archive: its day, its analysis number and the name it was uploaded under (no
-    folders), so that two uploads of one name stay apart and sort by time."""
-    return f"{created[:10]}-{analysis_id}-{original_name.replace('/', '_').replace(chr(92), '_')}"
+def media_entry(analysis_id: int, uploaded: datetime, original_name: str) -> zipfile.ZipInfo:
+    """A stored upload's entry in the archive: named by its day, its analysis number and the name it was uploaded
+    under (no folders), so that two uploads of one name stay apart and sort by time; dated when it was uploaded.
+    `uploaded` is on the user's clock (naive), as the pages and the CSV's `local_time` count days."""
+    name = f"{uploaded.date().isoformat()}-{analysis_id}-{original_name.replace('/', '_').replace(chr(92), '_')}"
+    return zipfile.ZipInfo(name, date_time=uploaded.timetuple()[:6])
 
 
 def export_media(user_id: int) -> Iterator[bytes]:
     """Every photo and video the user uploaded, as stored, in a ZIP archive written while it is sent (stored, not
     compressed again: photos and videos are compressed already); an upload whose file is gone is left out."""
     pending = _Pending()
+    zone = zone_of(db.session.get(User, user_id))
     with zipfile.ZipFile(pending, "w", compression=zipfile.ZIP_STORED) as archive:
-        for analysis_id, created, original_name, stored_name in _uploads(user_id):
+        for analysis_id, created_at, original_name, stored_name in _uploads(user_id):
             path = storage.upload_path(stored_name)
             if not path.is_file():
                 continue
-            with path.open("rb") as source, archive.open(media_entry_name(analysis_id, created, original_name), "w",
-                                                         force_zip64=True) as entry:
+            entry_info = media_entry(analysis_id, on_clock(created_at, zone), original_name)
+            with path.open("rb") as source, archive.open(entry_info, "w", force_zip64=True) as entry:
                 while chunk := source.read(COPY_CHUNK):
                     entry.write(chunk)
                     yield pending.take()
     yield pending.take()
 
 
-def _uploads(user_id: int) -> Iterator[tuple[int, str, str, str]]:
-    """The user's uploads, oldest first, PAGE rows at a time: (analysis id, created at in UTC, name, stored name)."""
+def _uploads(user_id: int) -> Iterator[tuple[int, datetime, str, str]]:
+    """The user's uploads, oldest first, PAGE rows at a time: (analysis id, created at (naive UTC), name, stored
+    name)."""
     last_id = 0
     while rows := db.session.execute(
         db.select(Analysis.id, Analysis.created_at, Analysis.original_name, Analysis.stored_name)
         .where(Analysis.user_id == user_id, Analysis.id > last_id).order_by(Analysis.id).limit(PAGE)
     ).all():
-        for analysis_id, created_at, original_name, stored_name in rows:
-            yield analysis_id, iso_utc(created_at), original_name, stored_name
+        yield from (tuple(row) for row in rows)  # (id, created_at, original_name, stored_name)
         last_id = rows[-1][0]
 
 

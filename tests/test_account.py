@@ -11,6 +11,7 @@ import threading
 import tracemalloc
 import uuid
 import zipfile
+from datetime import datetime
 
 import pytest
 
@@ -122,7 +123,20 @@ def test_the_zip_holds_every_upload_as_sent_and_nobody_elses(app, client, alice_
     assert [re.sub(r"^\d{4}-\d\d-\d\d-", "", name) for name in names] == [f"{first}-astronaut.jpg",
                                                                                f"{second}-cup.jpg"]
     assert archive.read(names[0]) == astronaut_jpeg and archive.read(names[1]) == coffee_jpeg
-    assert accounts.media_entry_name(7, "2026-12-03T10:00:00Z", "a/b\\c.jpg") == "2026-12-03-7-a_b_c.jpg"
+    assert accounts.media_entry(7, datetime(2026, 12, 3, 10), "a/b\\c.jpg").filename == "2026-12-03-7-a_b_c.jpg"
+
+
+def test_the_zips_files_are_named_and_dated_by_their_upload_on_the_users_clock(app, client, alice, astronaut_jpeg):
+    """In Seoul, a photo uploaded at 20:30 UTC on 3 December was uploaded at 05:30 on 4 December: the archive (named
+    after the user's today) names and dates it so, not by the UTC day nor as 1980-01-01, a zip writer's default."""
+    analysis_id = analysis_id_of(upload(client, astronaut_jpeg, "me.jpg"))
+    with app.app_context():
+        db.session.get(User, alice).time_zone = "Asia/Seoul"
+        db.session.get(Analysis, analysis_id).created_at = datetime(2026, 12, 3, 20, 30, 14)
+        db.session.commit()
+    [entry] = zipfile.ZipFile(io.BytesIO(client.get("/account/export.zip").data)).infolist()
+    assert entry.filename == f"2026-12-04-{analysis_id}-me.jpg"
+    assert entry.date_time == (2026, 12, 4, 5, 30, 14)
 
 
 def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, client, alice):
