@@ -63,6 +63,20 @@ def clean_original_name(name: str | None) -> str:
     return cleaned
 
 
+# A part's quoted file name as sent, escapes and all; a backslash before anything but a quote or a backslash
+# escapes nothing: it separates the folders of a Windows path.
+SENT_FILE_NAME = re.compile(r';\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+UNESCAPED_BACKSLASH = re.compile(r'\\[^"\\]')
+
+
+def sent_file_name(upload: FileStorage) -> str | None:
+    """The upload's file name, a Windows path's folders kept apart: some old browsers send the whole path, its
+    backslashes as they are (C:\\Users\\x\\me.jpg), which Werkzeug reads as escapes (C:Usersxme.jpg); from
+    that raw text `clean_original_name` keeps the last part, me.jpg."""
+    sent = SENT_FILE_NAME.search(upload.headers.get("Content-Disposition", ""))
+    return sent[1] if sent and UNESCAPED_BACKSLASH.search(sent[1]) else upload.filename
+
+
 def overall_top(faces: list[FaceResult]) -> str | None:
     """The emotion with the highest mean probability over the people (else over the dogs), counting only the
     readings the pages do not call unsure when there are any; None when nothing found has an emotion model.
@@ -181,7 +195,7 @@ def accept_upload(user: User, upload: FileStorage) -> Analysis:
     if container := sniff_video(head):
         return queue_video_analysis(user, upload, container)
     data = upload.read()
-    return save_photo_analysis(user, data, upload.filename, *analyze_photo(data, user.id))
+    return save_photo_analysis(user, data, sent_file_name(upload), *analyze_photo(data, user.id))
 
 
 def _checked_video(path: Path, container: str, user_id: int | None = None) -> Analysis:
@@ -202,7 +216,7 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Ana
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
-        analysis.user, analysis.original_name = user, clean_original_name(upload.filename)
+        analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))
         db.session.add(analysis)
         db.session.commit()
     except Exception:

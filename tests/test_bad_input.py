@@ -169,6 +169,23 @@ def test_hostile_file_names_are_cleaned_and_never_used_as_paths(app, client, ali
     assert stored == {analysis.stored_name, analysis.thumb_name}
 
 
+@pytest.mark.parametrize(("sent", "shown"), [("C:\\Users\\x\\Desktop\\me.jpg", "me.jpg"),  # an old browser's
+                                             ("C:\\사진\\얼굴.jpg", "얼굴.jpg"), ("D:\\me", "me"),  # whole path
+                                             ('cup \\"tea\\".jpg', 'cup _tea_.jpg'),  # escaped quotes (curl)
+                                             ("a%22b.jpg", "a_b.jpg")])  # a browser's quote
+def test_a_file_name_sent_with_its_windows_folders_keeps_its_last_part(app, client, alice, astronaut_jpeg, sent,
+                                                                         shown):
+    """The file name as it stands in the part's header, its backslashes unescaped as browsers send them."""
+    token = csrf_token(client, "/analyze")
+    body = (f'--B\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--B\r\nContent-Disposition: form-data; name="file"; filename="{sent}"\r\nContent-Type: image/jpeg\r\n\r\n'
+            ).encode() + astronaut_jpeg + b"\r\n--B--\r\n"
+    response = client.post("/analyze", data=body, content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalars(db.select(Analysis.original_name)).one() == shown
+
+
 @pytest.mark.parametrize("sent, shown", [("얼굴 사진 😀 ünïcødé.jpg", "얼굴 사진 😀 ünïcødé.jpg"),
                                          ("../../etc/passwd.jpg", "passwd.jpg"), ("C:\\photos\\me.png", "me.png"),
                                          ("=HYPERLINK(1).jpg", "HYPERLINK(1).jpg"), ("a\u202egpj.exe", "agpj.exe"),
