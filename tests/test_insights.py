@@ -229,6 +229,8 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "Download as PNG" in report
     image = client.get(f"/subjects/{rex}/report.png?week={week}")
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    monday = recent.date() - timedelta(days=recent.weekday())  # named as the page words the week
+    assert image.headers["Content-Disposition"] == f"inline; filename=moodlens-Rex-{monday.isoformat()}.png"
     assert bob_client.get(f"/subjects/{rex}/report.png").status_code == 404
 
 

@@ -353,6 +353,9 @@ def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(a
     disposition = exported.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=")
     assert "filename*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-history.json" in disposition
+    report = client.get(f"/subjects/{momo}/report.png").headers["Content-Disposition"]  # the week's Monday
+    assert re.fullmatch(r"inline; filename=\S+; filename\*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-\d{4}-\d\d-\d\d\.png",
+                        report)
     rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{momo}/export.csv").get_data(as_text=True))))
     assert [row["filename"] for row in rows] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
 

@@ -29,7 +29,7 @@ from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
-from web.downloads import streamed_download
+from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
@@ -281,8 +281,11 @@ def report_image(subject_id: int) -> ResponseReturnValue:
     subject, _, week = _report(subject_id)
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
     body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
-    return Response(body, mimetype="image/png", headers={
-        "Content-Disposition": f'inline; filename="moodlens-{subject.id}-{week["week"]}.png"'})
+    response = Response(body, mimetype="image/png")
+    # saved as the page words it: the subject and the week's Monday ("moodlens-지우-2026-11-30.png")
+    response.headers.set("Content-Disposition", "inline",
+                         **download_names(f"moodlens-{file_name_part(subject)}-{week['start']}.png"))
+    return response
 
 
 @bp.route("/subjects", methods=["GET", "POST"])
@@ -355,13 +358,18 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.subjects"))
 
 
+def file_name_part(subject: Subject) -> str:
+    """The subject's name in a download's name: its letters and digits in any script, other runs a "-" (its id
+    when nothing is left)."""
+    return re.sub(r"[^\w-]+", "-", subject.name).strip("-") or str(subject.id)
+
+
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
     subject = owned_subject_or_404(subject_id)
-    name_part = re.sub(r"[^\w-]+", "-", subject.name).strip("-") or subject.id  # letters of any script kept
     chunks = (subject_export_json(subject.id) if fmt == "json"
               else readings_csv(subject_readings(subject.id, timelines=False)))
     return streamed_download(encoded(chunks), "application/json" if fmt == "json" else "text/csv",
-                             f"moodlens-{name_part}-history.{fmt}")
+                             f"moodlens-{file_name_part(subject)}-history.{fmt}")
