@@ -120,6 +120,18 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert "no emotion model for cats" in client.get(f"/dashboard?subject={whiskers}").get_data(as_text=True)
 
 
+def test_a_cats_weekly_report_address_says_why_there_is_none(app, client, alice, bob_client):
+    whiskers = make_subject(app, alice, "Whiskers", kind="cat")
+    for address in (f"/subjects/{whiskers}/report", f"/subjects/{whiskers}/report.png"):
+        response = client.get(address)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 404 and "<h1>No weekly report for Whiskers</h1>" in page
+        assert "Cats have no weekly report yet" in page and f'href="/dashboard?subject={whiskers}"' in page
+    korean = client.get(f"/subjects/{whiskers}/report", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "고양이는 아직 주간 보고서가 없어요" in korean
+    assert "Whiskers" not in bob_client.get(f"/subjects/{whiskers}/report").get_data(as_text=True)  # not his cat
+
+
 def test_an_alert_rule_fires_on_its_window_only():
     now = START + timedelta(days=30)
     sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})

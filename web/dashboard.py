@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
@@ -232,8 +233,8 @@ def weekly_report_setting() -> ResponseReturnValue:
 def _report(subject_id: int) -> tuple[Subject, History, dict]:
     subject = owned_subject_or_404(subject_id)
     history = history_of(subject)
-    if history is None:
-        abort(404)
+    if history is None:  # a cat's: no emotion model, so nothing to report; the page says so
+        abort(make_response(render_template("dashboard/no_report.html", subject=subject), 404))
     monday = report_week(history, request.args.get("week"), today_on(zone_of(current_user)))
     return subject, history, weekly_report(history, monday)
 
