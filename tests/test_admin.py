@@ -45,6 +45,11 @@ def test_any_other_403_says_so_in_plain_words_on_a_page_and_in_the_apis_json(app
     assert answer.status_code == 403 and answer.get_json() == {"error": "You don't have access to this page."}
 
 
+def delete_questions(listing: str) -> list[str]:
+    """What each row's delete button asks (the script's string, as the browser reads it)."""
+    return [json.loads(html.unescape(question)) for question in re.findall(r'safeConfirm\((.*?)\);"', listing)]
+
+
 def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, astronaut_jpeg):
     upload(client, astronaut_jpeg, "astro.jpg")
     make_user(app, "root", admin=True)
@@ -52,6 +57,10 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     login(admin, "root")
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     assert "astro.jpg" in listing and "alice" in listing
+    assert delete_questions(listing) == [  # not "Are you sure you want to delete this record?"
+        "Delete astro.jpg, uploaded by alice? Its photo or video and everything found in it go too."]
+    korean = admin.get("/admin/admin_analyses/", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert delete_questions(korean)[0].startswith("alice 님이 올린 astro.jpg 파일을 삭제할까요?")
     assert admin.get("/admin/admin_detections/").status_code == 200
     assert "alice" in admin.get("/admin/admin_analyses/?search=astro").get_data(as_text=True)
     with app.app_context():
@@ -64,6 +73,15 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     with app.app_context():
         assert db.session.get(Analysis, analysis_id) is None
     assert upload_files(app) == []
+
+
+def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astronaut_jpeg):
+    upload(client, astronaut_jpeg, "o'neil & co); alert(1).jpg")  # a quote, an ampersand, a bracket
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    assert delete_questions(admin.get("/admin/admin_analyses/").get_data(as_text=True)) == [
+        "Delete o'neil & co); alert(1).jpg, uploaded by alice? Its photo or video and everything found in it go too."]
 
 
 def test_an_admin_sees_the_background_jobs_and_retries_a_failed_one(app, client, alice, astronaut_jpeg):

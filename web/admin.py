@@ -20,6 +20,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
+from flask_admin.model.template import BaseListRowAction, DeleteRowAction
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
 from wtforms import Form
@@ -431,6 +432,25 @@ def _result_link(view, context, model: Analysis, name):
                                                 gettext("Open the result page (read-only)"))
 
 
+class NamedDeleteRowAction(BaseListRowAction):
+    """Flask-Admin's delete button of a list's row, its confirmation asking in the view's words (`question`, of
+    the row: "Delete astronaut.png, uploaded by spammer…?") rather than "Are you sure you want to delete this
+    record?"."""
+
+    def __init__(self, question: Callable[[object], str]) -> None:
+        super().__init__(title=admin_words("Delete Record"))
+        self.question = question
+
+    def render(self, context, row_id: str, row) -> Markup:
+        macros = context.environment.get_template("admin/delete_row.html").make_module(context.get_all())
+        return macros.delete_row(self, row_id, self.question(row))
+
+
+def _delete_question(analysis: Analysis) -> str:
+    return gettext("Delete %(file)s, uploaded by %(user)s? Its photo or video and everything found in it go too.",
+                   file=analysis.original_name, user=analysis.user.username)
+
+
 class AnalysisAdmin(AdminOnly, ModelView):
     can_create = False
     can_edit = False
@@ -450,6 +470,11 @@ class AnalysisAdmin(AdminOnly, ModelView):
     def get_query(self) -> Query:
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
+
+    def get_list_row_actions(self) -> list[BaseListRowAction]:
+        """Flask-Admin's, the delete button asking about the upload by its name and its owner's."""
+        return [NamedDeleteRowAction(_delete_question) if isinstance(row_action, DeleteRowAction) else row_action
+                for row_action in super().get_list_row_actions()]
 
     def on_model_delete(self, model: Analysis) -> None:
         g.deleted_uploads = [(model.stored_name, model.thumb_name)]
