@@ -183,6 +183,8 @@ def test_a_group_that_looks_like_a_named_person_offers_them(app, client, eileen_
     page = " ".join(client.get("/subjects").get_data(as_text=True).split())
     assert "2 photos of someone who looks like Eileen" in page
     assert f'<option selected value="{eileen_named}">Eileen</option>' in page
+    named = page.index(f'<h2><a href="/dashboard?subject={eileen_named}">Eileen</a></h2>')
+    assert named < page.index("photos of someone who looks like")  # the named first, the faces to name after them
 
 
 def test_admins_never_see_signatures_or_suggestions(app, client, eileen_named, mirrored_jpeg):
