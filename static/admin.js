@@ -50,9 +50,13 @@ $(function () {
   }
 });
 
-/* On a phone each row of a list is a card, each value beside its column's name (static/admin.css): the names of
-   the columns copied onto the cells as data-label, and the list marked "labelled" (without scripts a list stays a
-   table that scrolls sideways in its own box). */
+/* On a phone each row of a list is a compact card, each value after its column's name (static/admin.css): the
+   names of the columns copied onto the cells as data-label, the cells with nothing in them marked "is-empty" (a
+   card leaves them out), and the list marked "labelled" (without scripts a list stays a table that scrolls sideways
+   in its own box). A details page's empty rows are marked too (a phone leaves them out). */
+function isEmpty(cell) {
+  return !cell.textContent.trim() && !cell.querySelector('img, input, button, svg');
+}
 $(function () {
   $('table.model-list').each(function () {
     var names = $(this).find('thead th').map(function () {
@@ -62,9 +66,14 @@ $(function () {
       $(this).children('td').each(function (index) {
         if (names[index] && !this.hasAttribute('colspan')) {
           this.dataset.label = names[index];
+          $(this).toggleClass('is-empty', isEmpty(this));
         }
       });
     });
     $(this).addClass('labelled');
+  });
+  $('table.searchable tr').each(function () {
+    var value = $(this).children('td').get(1);
+    $(this).toggleClass('is-empty', Boolean(value) && isEmpty(value));
   });
 });
