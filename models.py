@@ -192,6 +192,8 @@ class User(UserMixin, db.Model):
 class Analysis(JobState, db.Model):
     """One uploaded file and what the pipeline found in it; a video's analysis is a background job."""
 
+    __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -213,6 +215,9 @@ class Analysis(JobState, db.Model):
     # the emotion model that read each kind of detection, by kind ({"human": name, "dog": name}; a kind without one
     # is left out): what each reading names as its model (classifier_of)
     classifiers: Mapped[dict | None] = mapped_column(JSON)
+    # The SHA-256 (hex) of the uploaded bytes: the owner's second upload of the same file is answered with this
+    # analysis, and insights count the file once (services/copies.py). NULL where the migration found no stored file.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(
