@@ -1,4 +1,5 @@
-"""Analyses: accept an upload (a photo is analysed at once, a video is stored and queued), run the video job,
+"""Analyses: accept an upload (a photo is analysed at once, a video is stored and queued; bytes the user had
+analysed already are answered with that analysis), run the video job,
 analyse a file for the CLI without storing it, list a user's history, delete with its files."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from inference.pipeline import FaceResult, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
-from services import identity, storage
+from services import copies, identity, storage
 from services.access import owned, row_id
 from services.errors import NotFound, ServerBusy, StorageFailure
 from services.slots import AnalysisSlots
@@ -101,10 +102,12 @@ def model_names(models: dict[str, str]) -> dict[str, str]:
     return {name: models[name][:getattr(Analysis, name).type.length] for name in ("detector", "classifier")}
 
 
-def photo_analysis(user: User | None, result: ImageResult, original_name: str | None, stored_name: str) -> Analysis:
-    """The rows of a finished photo analysis (not added to the session)."""
+def photo_analysis(user: User | None, result: ImageResult, original_name: str | None, stored_name: str,
+                   digest: str | None = None) -> Analysis:
+    """The rows of a finished photo analysis (not added to the session); `digest`: the upload's content hash."""
     analysis = Analysis(
         user=user, media=Media.IMAGE, status=JobStatus.DONE, original_name=clean_original_name(original_name),
+        content_hash=digest,
         stored_name=stored_name, thumb_name=storage.thumb_name_for(stored_name), format=result.format,
         width=result.width, height=result.height, face_count=len(result.detections),
         top_emotion=overall_top(result.detections), **model_names(result.models), classifiers=result.classifiers,
@@ -166,10 +169,22 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
         return get_pipeline().analyze_image(image), storage.thumbnail_bytes(image.rgb)
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """What an upload came to: a new analysis, or (`duplicate`) the user's earlier analysis of the same bytes, which
+    were not analysed again."""
+
+    analysis: Analysis
+    duplicate: bool = False
+
+
 def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult,
-                        thumbnail: bytes) -> Analysis:
-    """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved."""
-    analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format))
+                        thumbnail: bytes, digest: str) -> Accepted:
+    """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved. When the same bytes were
+    stored while these were analysed (a form sent twice at once), that analysis, and nothing stored."""
+    if earlier := copies.earlier_upload(user.id, digest):
+        return Accepted(earlier, duplicate=True)
+    analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format), digest)
     with storage_writes():
         files = {storage.upload_folder() / analysis.stored_name: data,
                  storage.upload_path(analysis.thumb_name): thumbnail}
@@ -182,20 +197,24 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
         storage.remove_files(list(files))
         raise
     identity.queue_signatures(analysis)
-    return analysis
+    return Accepted(analysis)
 
 
-def accept_upload(user: User, upload: FileStorage) -> Analysis:
-    """Analyse a photo now, or store a video and queue its analysis (type decided by content).
+def accept_upload(user: User, upload: FileStorage) -> Accepted:
+    """Analyse a photo now, or store a video and queue its analysis (type decided by content); bytes the user already
+    had analysed (copies.earlier_upload: not failed) are not analysed again, their analysis answers.
 
     Raises MediaError (StorageFailure when the disk refuses a write) and leaves nothing behind.
     """
+    digest = copies.content_hash(upload.stream)
+    if earlier := copies.earlier_upload(user.id, digest):
+        return Accepted(earlier, duplicate=True)
     head = upload.stream.read(16)
     upload.stream.seek(0)
     if container := sniff_video(head):
-        return queue_video_analysis(user, upload, container)
+        return queue_video_analysis(user, upload, container, digest)
     data = upload.read()
-    return save_photo_analysis(user, data, sent_file_name(upload), *analyze_photo(data, user.id))
+    return save_photo_analysis(user, data, sent_file_name(upload), *analyze_photo(data, user.id), digest)
 
 
 def _checked_video(path: Path, container: str, user_id: int | None = None) -> Analysis:
@@ -208,23 +227,30 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
                     width=info.width, height=info.height, duration=info.duration)
 
 
-def queue_video_analysis(user: User, upload: FileStorage, container: str) -> Analysis:
-    """Store the video, check it is readable and within the limits, and queue its analysis."""
+def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
+    """Store the video, check it is readable and within the limits, and queue its analysis; when the same bytes
+    were stored meanwhile (a form sent twice at once), that analysis, and nothing stored."""
     with storage_writes():
         path = storage.upload_folder() / storage.new_stored_name(container)
         with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
-        analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))
-        db.session.add(analysis)
-        db.session.commit()
+        earlier = copies.earlier_upload(user.id, digest)
+        if earlier is None:
+            analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))
+            analysis.content_hash = digest
+            db.session.add(analysis)
+            db.session.commit()
     except Exception:
         db.session.rollback()
         path.unlink(missing_ok=True)
         raise
+    if earlier is not None:
+        path.unlink(missing_ok=True)
+        return Accepted(earlier, duplicate=True)
     jobs.job_queue().submit(jobs.JobKind.ANALYSIS, analysis.id)
-    return analysis
+    return Accepted(analysis)
 
 
 def analyze_video(path: Path, progress: Callable[[float], None] | None = None) -> VideoResult:

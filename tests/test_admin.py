@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_migrate import downgrade, upgrade
 
+from bench.clips import another_copy
 from bench.fixtures import csrf_token, login, make_user
 import jobs
 from extensions import db
@@ -138,7 +139,8 @@ def test_create_admin_command(app):
 OWNER_ACTIONS = ("Who is this?", "/delete\"")
 
 
-def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client, astronaut_jpeg, two_face_video):
+def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client, astronaut_jpeg, two_face_video,
+                                                  early_face_video):
     photo = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
     video = int(upload(client, two_face_video.read_bytes(), "clip.mp4").location.rsplit("/", 1)[1])
     owner_page = client.get(f"/analyses/{photo}").get_data(as_text=True)
@@ -161,7 +163,7 @@ def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client
     assert admin.get(f"/analyses/{video}/frame?t=1").mimetype == "image/jpeg"
     assert admin.get(f"/api/v1/analyses/{video}").json["status"] == "done"  # what a progress page polls
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # the next video stays queued
-    queued = int(upload(client, two_face_video.read_bytes(), "later.mp4").location.rsplit("/", 1)[1])
+    queued = int(upload(client, early_face_video.read_bytes(), "later.mp4").location.rsplit("/", 1)[1])
     progress = admin.get(f"/analyses/{queued}").get_data(as_text=True)
     assert "Waiting in the queue" in progress and "as an admin: read-only" in progress and "/delete" not in progress
 
@@ -475,7 +477,8 @@ def test_a_save_the_database_refuses_is_a_message_not_a_500(app, alice, monkeypa
 def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, astronaut_jpeg):
     """The list's "delete" action (Flask-Admin's, in its words), kept by the override that drops ids no database
     integer can hold; detections, read-only, have none."""
-    photos = [int(upload(client, astronaut_jpeg, f"astro-{n}.jpg").location.rsplit("/", 1)[1]) for n in (1, 2)]
+    photos = [int(upload(client, another_copy(astronaut_jpeg, f"{n}"), f"astro-{n}.jpg").location.rsplit("/", 1)[1])
+              for n in (1, 2)]
     admin = admin_client(app, "ko")
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     assert "modelActions.execute('delete')" in listing and ">삭제</a>" in listing

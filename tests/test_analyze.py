@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bench.clips import another_copy
 from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from inference.labels import reading_certainty
@@ -60,7 +61,7 @@ def test_upload_over_the_size_limit_is_refused(app, client, alice, astronaut):
 
 def test_history_is_paginated_newest_first(app, client, alice, coffee_jpeg):
     for number in range(14):
-        upload(client, coffee_jpeg, f"cup{number:02d}.jpg")
+        upload(client, another_copy(coffee_jpeg, f"{number}"), f"cup{number:02d}.jpg")
     first = client.get("/analyses").get_data(as_text=True)
     assert "cup13.jpg" in first and "cup00.jpg" not in first and "Page 1 of 2" in first
     second = client.get("/analyses?page=2").get_data(as_text=True)

@@ -53,6 +53,7 @@ def test_token_then_analysis_round_trip(app, client, api_users, astronaut_jpeg):
     assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-4)
     assert face["top"] == max(face["emotions"], key=face["emotions"].get)
     assert set(body["model"]) == {"detector"}  # the emotion model is each reading's own
+    assert body.pop("duplicate") is False  # only the upload's answer says whether the bytes were new
     fetched = client.get(f"/api/v1/analyses/{body['id']}", headers=headers)
     assert fetched.status_code == 200 and fetched.json == body
     listing = client.get("/api/v1/analyses?per_page=5", headers=headers).json

@@ -1,17 +1,24 @@
-"""Copies: the migration hashes the stored files and goes back."""
+"""Copies: one user's second upload of the same bytes is answered with the first analysis (web: a note; API: 200,
+`duplicate`), never with anyone else's; a failed one is analysed again; the migration hashes the stored files and
+goes back."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
+import jobs
 from extensions import db
-from models import Analysis, Detection
-from tests.conftest import ROOT, upload
+from models import Analysis, Detection, JobStatus, User
+from services import analyses
+from tests.conftest import ROOT, make_user, upload, upload_files
+from tests.test_api import bearer, post_file
 from tests.test_subjects import analysis_of
 
 BEFORE_HASHES = "a8b9c0d1e2f3"
@@ -20,6 +27,102 @@ BEFORE_HASHES = "a8b9c0d1e2f3"
 def analysis_count(app) -> int:
     with app.app_context():
         return db.session.scalar(db.select(db.func.count(Analysis.id)))
+
+
+def notes(page: str) -> list[str]:
+    """The flashed notes on a page."""
+    return [" ".join(note.split()) for note in re.findall(r'<p class="flash[^"]*"[^>]*data-flashed>(.*?)</p>', page,
+                                                           flags=re.DOTALL)]
+
+
+def test_the_same_photo_twice_is_one_analysis_and_the_page_says_when_it_came(app, client, alice, astronaut_jpeg):
+    first = analysis_of(upload(client, astronaut_jpeg, "astro.jpg"))
+    files = upload_files(app)
+    with app.app_context():  # uploaded at 20:00 UTC on 2 December: 3 December, 5 in the morning, in Seoul
+        db.session.get(Analysis, first).created_at = datetime(2026, 12, 2, 20, 0)
+        db.session.get(User, alice).time_zone = "Asia/Seoul"
+        db.session.commit()
+    again = upload(client, astronaut_jpeg, "same photo, shared again.jpg")
+    assert again.status_code == 302 and analysis_of(again) == first
+    assert analysis_count(app) == 1 and upload_files(app) == files  # not analysed or stored again
+    page = client.get(again.location).get_data(as_text=True)
+    assert notes(page) == ["You already uploaded this photo on December 3, 2026, 5:00 AM; here is its result."]
+    with app.app_context():
+        db.session.get(User, alice).locale = "ko"
+        db.session.commit()
+    upload(client, astronaut_jpeg, "once more.jpg")
+    korean = client.get(f"/analyses/{first}").get_data(as_text=True)
+    assert notes(korean) == ["이 사진은 2026년 12월 3일 오전 5:00에 이미 올렸어요. 그때의 결과예요."]
+    assert notes(client.get(f"/analyses/{first}").get_data(as_text=True)) == []  # said once
+
+
+def test_the_api_answers_a_copy_with_200_and_the_earlier_analysis(app, client, alice, astronaut_jpeg, coffee_jpeg):
+    headers = bearer(client, "alice")
+    created = post_file(client, headers, astronaut_jpeg)
+    assert created.status_code == 201 and created.json["duplicate"] is False
+    again = post_file(client, headers, astronaut_jpeg, "again.jpg")
+    assert again.status_code == 200 and again.json["duplicate"] is True
+    assert again.json["id"] == created.json["id"] and again.json["filename"] == "photo.jpg"
+    assert again.headers["Location"] == f"/api/v1/analyses/{created.json['id']}"
+    assert {key: value for key, value in again.json.items() if key != "duplicate"} == \
+        client.get(again.headers["Location"], headers=headers).json
+    from_the_form = upload(client, astronaut_jpeg)  # the web form and the API know the same uploads
+    assert analysis_of(from_the_form) == created.json["id"]
+    other = post_file(client, headers, coffee_jpeg)
+    assert other.status_code == 201 and other.json["duplicate"] is False and analysis_count(app) == 2
+
+
+def test_another_users_upload_of_the_same_bytes_is_their_own(app, client, alice, bob_client, astronaut_jpeg):
+    alices = analysis_of(upload(client, astronaut_jpeg))
+    bobs = upload(bob_client, astronaut_jpeg)
+    assert analysis_of(bobs) != alices and analysis_count(app) == 2
+    assert notes(bob_client.get(bobs.location).get_data(as_text=True)) == []  # nothing says Alice had it
+    make_user(app, "carol")
+    answer = post_file(client, bearer(client, "carol"), astronaut_jpeg)
+    assert answer.status_code == 201 and answer.json["duplicate"] is False
+    assert answer.json["id"] not in (alices, analysis_of(bobs))
+
+
+def test_a_queued_video_is_pointed_to_and_a_failed_one_is_analysed_again(app, client, alice, two_face_video):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # videos stay queued
+    video = two_face_video.read_bytes()
+    queued = analysis_of(upload(client, video, "clip.mp4"))
+    again = upload(client, video, "clip again.mp4")
+    assert analysis_of(again) == queued
+    note = notes(client.get(again.location).get_data(as_text=True))[0]
+    assert note.startswith("You already uploaded this video on ") and note.endswith("; it is still being analysed.")
+    headers = bearer(client, "alice")
+    answer = post_file(client, headers, video, "clip.mp4")
+    assert (answer.status_code, answer.json["duplicate"], answer.json["status"]) == (200, True, "queued")
+    with app.app_context():
+        db.session.get(Analysis, queued).status = JobStatus.FAILED
+        db.session.commit()
+    retried = post_file(client, headers, video, "clip.mp4")
+    assert retried.status_code == 202 and retried.json["duplicate"] is False and retried.json["id"] != queued
+    with app.app_context():
+        db.session.get(Analysis, retried.json["id"]).status = JobStatus.DONE
+        db.session.commit()
+    done = notes(client.get(upload(client, video).location).get_data(as_text=True))
+    assert done[0].endswith("; here is its result.") and "this video" in done[0]
+
+
+def test_bytes_stored_while_these_were_analysed_are_answered_with_that_analysis(app, client, alice, astronaut_jpeg,
+                                                                                monkeypatch):
+    """A form sent twice at once: the second request finds nothing, analyses, and meanwhile the first one stored
+    the same bytes; it answers with that analysis and stores nothing."""
+    analyze = analyses.analyze_photo
+    earlier = []
+
+    def while_another_request_stores_it(data: bytes, user_id: int | None = None):
+        result = analyze(data, user_id)
+        stored = analyses.save_photo_analysis(db.session.get(User, user_id), data, "first.jpg", *result,
+                                              hashlib.sha256(data).hexdigest())  # what the other request does
+        earlier.append(stored.analysis.id)
+        return result
+
+    monkeypatch.setattr(analyses, "analyze_photo", while_another_request_stores_it)
+    answer = upload(client, astronaut_jpeg, "second.jpg")
+    assert analysis_of(answer) == earlier[0] and analysis_count(app) == 1 and len(upload_files(app)) == 2
 
 
 def columns_of_analysis(app) -> set[str]:
@@ -31,7 +134,7 @@ def test_the_migration_hashes_the_stored_files_and_goes_back(app, client, alice,
     """On a database with rows: copies stored before get one hash, a row whose file is gone keeps NULL, and no
     detection is lost either way."""
     photo = analysis_of(upload(client, astronaut_jpeg, "astro.jpg"))
-    analysis_of(upload(client, coffee_jpeg, "cup.jpg"))
+    cup = analysis_of(upload(client, coffee_jpeg, "cup.jpg"))
     copy_name, gone_name = f"{uuid.uuid4().hex}.jpeg", f"{uuid.uuid4().hex}.jpeg"
     (Path(app.config["UPLOAD_FOLDER"]) / copy_name).write_bytes(astronaut_jpeg)
     with app.app_context():
@@ -55,3 +158,4 @@ def test_the_migration_hashes_the_stored_files_and_goes_back(app, client, alice,
     astronaut_hash, coffee_hash = (hashlib.sha256(content).hexdigest() for content in (astronaut_jpeg, coffee_jpeg))
     assert hashes == [astronaut_hash, coffee_hash, astronaut_hash, None]
     assert "ix_analysis_user_id_content_hash" in indexes
+    assert analysis_of(upload(client, coffee_jpeg)) == cup  # uploads now find what the migration hashed

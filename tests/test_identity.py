@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from bench.clips import another_copy
 from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from inference.identity import SAME_PERSON_DISTANCE, group_indices, nearest_label
@@ -179,7 +180,7 @@ def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alic
 
 def test_a_group_that_looks_like_a_named_person_offers_them(app, client, eileen_named, mirrored_jpeg):
     for name in ("one.jpg", "two.jpg"):
-        upload(client, mirrored_jpeg, name)
+        upload(client, another_copy(mirrored_jpeg, name), name)
     page = " ".join(client.get("/subjects").get_data(as_text=True).split())
     assert "2 photos of someone who looks like Eileen" in page
     assert f'<option selected value="{eileen_named}">Eileen</option>' in page

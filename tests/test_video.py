@@ -198,10 +198,10 @@ def test_a_job_whose_file_is_gone_fails_with_a_reason(app, client, alice, two_fa
     assert "The analysis failed" in page
 
 
-def test_interrupted_jobs_are_recovered_or_given_up(app, client, alice, two_face_video):
+def test_interrupted_jobs_are_recovered_or_given_up(app, client, alice, two_face_video, early_face_video):
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
-    for _ in range(2):
-        upload(client, two_face_video.read_bytes(), "clip.mp4")
+    for clip in (two_face_video, early_face_video):
+        upload(client, clip.read_bytes(), "clip.mp4")
     with app.app_context():
         first, second = db.session.scalars(db.select(Analysis).order_by(Analysis.id)).all()
         long_ago = utcnow() - timedelta(minutes=10)

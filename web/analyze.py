@@ -28,7 +28,7 @@ from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
-from web.i18n import found, isolated, kind, percent, say, shortened
+from web.i18n import found, isolated, kind, moment, percent, say, shortened
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -95,11 +95,24 @@ def upload() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("analyze/upload.html", form=form), 400 if form.errors else 200
     try:
-        analysis = accept_upload(current_user, form.file.data)
+        accepted = accept_upload(current_user, form.file.data)
     except MediaError as error:
         form.file.errors.append(say(error.args[0]))
         return render_template("analyze/upload.html", form=form), http_status_for(error)
-    return redirect(url_for("analyze.result", analysis_id=analysis.id))
+    if accepted.duplicate:
+        flash(already_uploaded(accepted.analysis), "info")
+    return redirect(url_for("analyze.result", analysis_id=accepted.analysis.id))
+
+
+def already_uploaded(analysis: Analysis) -> str:
+    """The note on an upload of bytes the user had analysed before: when, and that the page is that result (or,
+    for a video still in the queue, its progress)."""
+    when = moment(analysis.created_at)
+    if analysis.media != Media.VIDEO:
+        return gettext("You already uploaded this photo on %(date)s; here is its result.", date=when)
+    if JobStatus(analysis.status).active:
+        return gettext("You already uploaded this video on %(date)s; it is still being analysed.", date=when)
+    return gettext("You already uploaded this video on %(date)s; here is its result.", date=when)
 
 
 @bp.route("/analyses/<int:analysis_id>")

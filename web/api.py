@@ -82,12 +82,18 @@ def revoke_token() -> ResponseReturnValue:
 @api_auth
 @upload_limit
 def create_analysis() -> ResponseReturnValue:
+    """A new analysis: 201 for a photo (done), 202 for a video (queued); bytes the user had analysed before: 200
+    with that analysis. The answer's `duplicate` says which."""
     upload = request.files.get("file")
     if upload is None:
         return _error("No file: send the photo as multipart field 'file'.", 400)
-    analysis = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
-    response = jsonify(analysis_document(analysis, g.api_user))
-    response.status_code = 201 if analysis.status == JobStatus.DONE else 202
+    accepted = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
+    analysis = accepted.analysis
+    response = jsonify({**analysis_document(analysis, g.api_user), "duplicate": accepted.duplicate})
+    if accepted.duplicate:  # the user's earlier analysis of the same bytes, done or not: nothing new was made
+        response.status_code = 200
+    else:
+        response.status_code = 201 if analysis.status == JobStatus.DONE else 202
     response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
     return response
 

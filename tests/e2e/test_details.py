@@ -12,7 +12,7 @@ import numpy as np
 
 from playwright.sync_api import Page, expect
 
-from bench.clips import moving_faces_frames, write_video
+from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.fixtures import login, make_user
 from extensions import db
 from models import Analysis, Detection, JobStatus, SignatureJob, Subject, User
@@ -203,7 +203,7 @@ def looks_like_eileen(app, astronaut) -> list[int]:
     make_user(app, "ana")
     client = app.test_client()
     login(client, "ana")
-    photos = [int(upload(client, jpeg_bytes(image), f"{n}.jpg").location.rsplit("/", 1)[1])
+    photos = [int(upload(client, another_copy(jpeg_bytes(image), f"{n}"), f"{n}.jpg").location.rsplit("/", 1)[1])
               for n, image in enumerate([astronaut] + [np.ascontiguousarray(astronaut[:, ::-1])] * 2)]
     with app.app_context():
         ana = db.session.scalar(db.select(User).filter_by(username="ana"))

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from bench.clips import moving_faces_frames, write_video
+from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.fixtures import login, make_user
 from extensions import db
 from insights.report import week_start
@@ -61,7 +61,7 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
     client = app.test_client()
     login(client, "dana")
     photos = [upload(client, transparent_png(astronaut), "cut-out.png")]
-    photos += [upload(client, jpeg_bytes(astronaut), f"astronaut-{n}.jpg") for n in (2, 3)]
+    photos += [upload(client, another_copy(jpeg_bytes(astronaut), f"{n}"), f"astronaut-{n}.jpg") for n in (2, 3)]
     clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 20, faces=2))
     video = upload(client, clip.read_bytes(), "clip.mp4")
     ids = [int(response.location.rsplit("/", 1)[1]) for response in (*photos, video)]
@@ -105,7 +105,8 @@ def recognize_faces(app, client, astronaut: np.ndarray) -> int:
     with app.app_context():
         identity.set_recognition(db.session.scalar(db.select(User).filter_by(username="dana")), True)
     mirrored = jpeg_bytes(np.ascontiguousarray(astronaut[:, ::-1]))
-    ids = [int(upload(client, mirrored, f"mirrored-{n}.jpg").location.rsplit("/", 1)[1]) for n in (1, 2)]
+    ids = [int(upload(client, another_copy(mirrored, f"{n}"), f"mirrored-{n}.jpg").location.rsplit("/", 1)[1])
+           for n in (1, 2)]
     wait_for_signatures(app)
     return ids[0]
 

@@ -26,6 +26,7 @@ from tests.test_sessions import (  # noqa: F401 (those on the `app` fixture; the
 from tests.test_subjects import *  # noqa: F401,F403
 from tests.test_insights import *  # noqa: F401,F403
 from tests.test_video import *  # noqa: F401,F403
+from tests.test_copies import *  # noqa: F401,F403
 
 
 def test_these_tests_run_on_postgresql(app):
