@@ -19,7 +19,7 @@ from inference.errors import MediaError
 from inference.identity import from_bytes, get_signature_model, group_indices, nearest_label, to_bytes
 from inference.labels import DetectionKind
 from models import Analysis, Detection, FaceSignature, JobStatus, SignatureJob, Subject, SubjectKind, User
-from services import storage, subjects
+from services import copies, storage, subjects
 
 log = logging.getLogger(__name__)
 UNREADABLE = "The stored upload could not be read, so its faces were not signed."
@@ -184,12 +184,13 @@ class UnnamedGroup:
 
 
 def unnamed_groups(user: User) -> list[UnnamedGroup]:
-    """Groups of the user's unassigned faces that look like one person, largest first."""
+    """Groups of the user's unassigned faces that look like one person, largest first; the faces of a later upload
+    of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is no group."""
     if not user.recognize_faces:
         return []
     faces = db.session.scalars(
-        db.select(Detection).join(Detection.signature).where(FaceSignature.user_id == user.id,
-                                                             Detection.subject_id.is_(None))
+        db.select(Detection).join(Detection.signature).join(Detection.analysis)
+        .where(FaceSignature.user_id == user.id, Detection.subject_id.is_(None), ~copies.later_copy())
         .order_by(Detection.id)
     ).all()
     if not faces:

@@ -17,6 +17,7 @@ from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
+from services import copies
 from services.clock import in_zone, now_in, zone_of
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
@@ -33,10 +34,11 @@ def _appearances_key(subject: Subject) -> tuple:
 
 
 def _classified_appearances(subject: Subject):
-    """The subject's detections that the emotion model of its kind read."""
+    """The subject's detections that the emotion model of its kind read, each file once (an appearance in a later
+    upload of the same bytes is left out: services/copies.py)."""
     return db.select().select_from(Detection).join(Detection.analysis).where(
         Detection.subject_id == subject.id, Detection.top.is_not(None),
-        Detection.kind == SubjectKind(subject.kind).detection_kind)
+        Detection.kind == SubjectKind(subject.kind).detection_kind, ~copies.repeated_appearance())
 
 
 def history_of(subject: Subject, key: tuple | None = None) -> History | None:

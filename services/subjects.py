@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager
 from extensions import db
 from inference.labels import ALL_EMOTIONS
 from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, subject_name_key
+from services import copies
 from services.access import LARGEST_ID
 from messages import N_, Phrase
 from services.errors import Conflict, Refused
@@ -104,21 +105,22 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
 
 
 def appearance_counts(user: User) -> dict[int, int]:
-    """How many appearances each of the user's subjects has (a subject without any is absent)."""
+    """How many appearances each of the user's subjects has, each file once (services/copies.py; a subject without
+    any is absent)."""
     return dict(db.session.execute(
         db.select(Detection.subject_id, db.func.count(Detection.id)).join(Detection.analysis)
-        .where(Analysis.user_id == user.id, Detection.subject_id.is_not(None))
+        .where(Analysis.user_id == user.id, Detection.subject_id.is_not(None), ~copies.repeated_appearance())
         .group_by(Detection.subject_id)
     ).all())
 
 
 def newest_appearances(subject: Subject, limit: int) -> list[Detection]:
-    """The subject's `limit` newest appearances, with their analyses and those analyses' detections loaded (each
-    appearance is titled by its number among them: Detection.number)."""
+    """The subject's `limit` newest appearances, each file once (the first upload of it), with their analyses and
+    those analyses' detections loaded (each appearance is titled by its number among them: Detection.number)."""
     return list(db.session.scalars(
         db.select(Detection).join(Detection.analysis)
         .options(contains_eager(Detection.analysis).selectinload(Analysis.detections))
-        .where(Detection.subject_id == subject.id)
+        .where(Detection.subject_id == subject.id, ~copies.repeated_appearance())
         .order_by(Analysis.created_at.desc(), Analysis.id.desc(), Detection.position).limit(limit)
     ))
 

@@ -1,24 +1,28 @@
 """Copies: one user's second upload of the same bytes is answered with the first analysis (web: a note; API: 200,
-`duplicate`), never with anyone else's; a failed one is analysed again; the migration hashes the stored files and
-goes back."""
+`duplicate`), never with anyone else's; a failed one is analysed again; copies stored before count once in
+insights, alerts, appearance counts and face groups; the migration hashes the stored files and goes back."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
+from skimage import data as skdata
 
 import jobs
 from extensions import db
-from models import Analysis, Detection, JobStatus, User
-from services import analyses
-from tests.conftest import ROOT, make_user, upload, upload_files
+from inference.labels import DOG_EMOTIONS
+from models import AlertRule, Analysis, Detection, JobStatus, Subject, User, utcnow
+from services import analyses, subjects
+from tests.conftest import ROOT, jpeg_bytes, make_subject, make_user, upload, upload_files
 from tests.test_api import bearer, post_file
+from tests.test_identity import set_recognition
 from tests.test_subjects import analysis_of
 
 BEFORE_HASHES = "a8b9c0d1e2f3"
@@ -123,6 +127,62 @@ def test_bytes_stored_while_these_were_analysed_are_answered_with_that_analysis(
     monkeypatch.setattr(analyses, "analyze_photo", while_another_request_stores_it)
     answer = upload(client, astronaut_jpeg, "second.jpg")
     assert analysis_of(answer) == earlier[0] and analysis_count(app) == 1 and len(upload_files(app)) == 2
+
+
+def add_readings(app, user_id: int, rows: list[tuple[str | None, str, int | None]]) -> list[int]:
+    """Photo analyses of the last few days, oldest first, each (content hash, top emotion, subject id): one dog of
+    that emotion assigned to the subject (or nobody)."""
+    ids = []
+    with app.app_context():
+        for number, (digest, top, subject_id) in enumerate(rows):
+            emotions = {label: (0.9 if label == top else 0.1 / (len(DOG_EMOTIONS) - 1)) for label in DOG_EMOTIONS}
+            analysis = Analysis(user_id=user_id, original_name=f"dog{number}.jpg", stored_name=uuid.uuid4().hex,
+                                format="jpeg", width=10, height=10, content_hash=digest,
+                                created_at=utcnow() - timedelta(days=3, hours=-number))
+            analysis.detections.append(Detection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=emotions, top=top, subject_id=subject_id))
+            db.session.add(analysis)
+            db.session.commit()
+            ids.append(analysis.id)
+    return ids
+
+
+def test_copies_stored_before_count_once_in_insights_alerts_and_appearances(app, client, alice):
+    """Rex looked sad in "3 of 3" appearances where two were one file: each file counts once; the copy where
+    Rex is assigned counts when the first upload of that file has him nowhere; files without a hash count as they
+    are."""
+    rex = make_subject(app, alice, "Rex", "dog")
+    add_readings(app, alice, [("a" * 64, "sad", rex), ("a" * 64, "sad", rex), ("a" * 64, "sad", rex),
+                              ("b" * 64, "happy", rex), ("c" * 64, "sad", None), ("c" * 64, "sad", rex),
+                              (None, "happy", rex), (None, "happy", rex)])
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.3, days=7))
+        db.session.commit()
+    insights = client.get(f"/api/v1/subjects/{rex}/insights").json
+    assert insights["count"] == 5  # a, b, c (its second upload), and the two without a hash
+    assert (insights["alerts"][0]["count"], insights["alerts"][0]["matching"]) == (5, 2)
+    assert client.get(f"/api/v1/subjects/{rex}").json["appearances"] == 5
+    page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
+    assert "5 appearances in 5 analyses." in page
+    with app.app_context():
+        assert len(subjects.newest_appearances(db.session.get(Subject, rex), 12)) == 5
+    everyone = " ".join(client.get("/dashboard").get_data(as_text=True).split())
+    assert "in 5 analyses." in everyone  # a, b, c and the two without a hash
+
+
+def test_a_photo_uploaded_twice_before_makes_no_face_group(app, client, alice):
+    """Two uploads of one photo are one photo of someone, not a group of two."""
+    assert set_recognition(client, True).status_code == 302
+    mirrored = np.ascontiguousarray(skdata.astronaut()[:, ::-1])
+    one = analysis_of(upload(client, jpeg_bytes(mirrored), "one.jpg"))
+    two = analysis_of(upload(client, jpeg_bytes(mirrored, comment=b"shared again"), "two.jpg"))
+    page = " ".join(client.get("/subjects").get_data(as_text=True).split())
+    assert "2 photos of someone you have not named" in page
+    with app.app_context():  # as if the same bytes had come twice before uploads were checked
+        db.session.get(Analysis, two).content_hash = db.session.get(Analysis, one).content_hash
+        db.session.commit()
+    page = " ".join(client.get("/subjects").get_data(as_text=True).split())
+    assert "someone you have not named" not in page
 
 
 def columns_of_analysis(app) -> set[str]:

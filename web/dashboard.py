@@ -21,6 +21,7 @@ from inference.labels import is_unsure
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind
+from services import copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
@@ -66,10 +67,12 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 def _detections_query(subject: Subject | None):
     """Every face and animal found (cats too: their top is None, no emotion model yet), with what says whether
-    its reading is unsure."""
+    its reading is unsure; each file once (services/copies.py)."""
     query = db.select(Analysis.created_at, Detection.top, Detection.kind, Detection.emotions, Detection.uncertain) \
         .join(Detection.analysis).where(Analysis.user_id == current_user.id)
-    return query.where(Detection.subject_id == subject.id) if subject else query
+    if subject:
+        return query.where(Detection.subject_id == subject.id, ~copies.repeated_appearance())
+    return query.where(~copies.later_copy())
 
 
 @bp.route("/dashboard")
@@ -87,7 +90,7 @@ def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleFor
     """The dashboard of everything or of one subject, its alert form as given (a refused one shows its errors)."""
     found = db.session.execute(_detections_query(subject)).all()
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
-        db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id))
+        db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id, ~copies.later_copy()))
     return render_template(
         "dashboard/index.html",
         subject=subject,
