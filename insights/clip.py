@@ -1,17 +1,19 @@
 """What happened in one video track, in words: its top emotion as stretches of time ("happy, then sad from
-5.3 s"), with short flickers merged into their neighbours, and how sure the model was along the way."""
+5.3 s"), with short flickers merged into their neighbours, worded by how sure the model was along the way as a
+photo's reading is ("probably happy throughout", "unsure, perhaps happy, then sad from 5.3 s")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
 
-from inference.labels import UNSURE_BELOW
+from inference.labels import Certainty, reading_certainty
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
 MIN_STRETCH_SHARE = 0.05
-MAX_TOLD_STRETCHES = 3  # more stretches than this: the story is "changing", told by shares of time
+MAX_TOLD_STRETCHES = 3  # more stretches than this: the story is told by shares of time and the number of changes
+QUALIFIERS = {Certainty.UNSURE: N_("unsure, perhaps "), Certainty.PROBABLY: N_("probably ")}  # as a photo's words
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,17 @@ class Stretch:
 @dataclass(frozen=True)
 class ClipStory:
     """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
-    can colour them; the words between are Phrases, for translation), and whether the model was unsure over the
-    track."""
+    can colour them; the words between are Phrases, for translation), how sure the model was over the track
+    (`confidence`: the mean probability of the emotions told, weighted by time) and how that is worded."""
 
     stretches: list[Stretch]
     pieces: list[tuple[str, str | None]]
-    unsure: bool
+    confidence: float
+    certainty: Certainty
+
+    @property
+    def unsure(self) -> bool:
+        return self.certainty == Certainty.UNSURE
 
     @property
     def text(self) -> str:
@@ -109,17 +116,22 @@ def stretches(timeline: list[dict]) -> list[Stretch]:
             for i, (emotion, first, last) in enumerate(runs)]
 
 
-def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
-    """The story as pieces of text, each with the emotion it names (None for the words between): "happy
-    throughout", "mostly happy (81% of the time)" when flickers were merged into its one stretch, "happy, then
-    sad from 5.3 s", or, with many changes, the two main emotions' shares."""
+def tell(parts: list[Stretch], share: dict[str, float], certainty: Certainty) -> list[tuple[str, str | None]]:
+    """The story as pieces of text, each with the emotion it names (None for the words between), after the
+    certainty's word ("probably ", "unsure, perhaps "): "happy throughout", "happy (81% of the time)" when flickers
+    were merged into its one stretch, "happy, then sad from 5.3 s", or, with many changes, the two main emotions'
+    shares and the number of changes: "happy (68% of the time), angry (32%), 3 changes"."""
+    qualifier = [(Phrase(QUALIFIERS[certainty]), None)] if certainty in QUALIFIERS else []
+    return qualifier + _story(parts, share)
+
+
+def _story(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
     if len(parts) == 1:
         emotion = parts[0].emotion
         written = f"{share.get(emotion, 1.0):.0%}"
-        if written == "100%":  # as the share is written: never "mostly (100%)"
+        if written == "100%":  # as the share is written: never "(100% of the time)"
             return [(emotion, emotion), (Phrase(N_(" throughout")), None)]
-        return [(Phrase(N_("mostly ")), None), (emotion, emotion),
-                (Phrase(N_(" (%(share)s of the time)"), share=written), None)]
+        return [(emotion, emotion), (Phrase(N_(" (%(share)s of the time)"), share=written), None)]
     if len(parts) <= MAX_TOLD_STRETCHES:
         pieces = [(parts[0].emotion, parts[0].emotion)]
         for part in parts[1:]:
@@ -127,18 +139,20 @@ def tell(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str |
                        (Phrase(N_(" from %(seconds).1f s"), seconds=part.start), None)]
         return pieces
     first, second = sorted(share, key=share.__getitem__, reverse=True)[:2]
-    return [(Phrase(N_("changing %(count)d times: "), count=len(parts) - 1), None), (first, first),
-            (Phrase(N_(" %(share)s of the time, "), share=f"{share[first]:.0%}"), None),
-            (second, second), (f" {share[second]:.0%}", None)]
+    return [(first, first), (Phrase(N_(" (%(share)s of the time), "), share=f"{share[first]:.0%}"), None),
+            (second, second), (Phrase(N_(" (%(share)s), %(count)d changes"), share=f"{share[second]:.0%}",
+                                      count=len(parts) - 1), None)]
 
 
 def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = False) -> ClipStory | None:
-    """The story of a track's timeline (None without an emotion model): unsure when the track's readings were
-    flagged `uncertain` (most frames: inference/uncertainty.py), or when the stretches' emotions had a mean
-    probability, weighted by time, below the wording threshold."""
+    """The story of a track's timeline (None without an emotion model), worded as a photo's reading of the
+    stretches' emotions' mean probability, weighted by time, would be ("probably" under 80%, "unsure" under 50%);
+    unsure whatever that probability when the track's readings were flagged `uncertain` (most frames:
+    inference/uncertainty.py)."""
     parts = stretches(timeline)
     if not parts:
         return None
     total = sum(part.seconds for part in parts) or 1.0
     confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
-    return ClipStory(parts, tell(parts, share), uncertain or confidence < UNSURE_BELOW)
+    certainty = reading_certainty(confidence, uncertain)
+    return ClipStory(parts, tell(parts, share, certainty), confidence, certainty)

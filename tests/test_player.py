@@ -57,7 +57,7 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
     three = timeline([("happy", 0.9)] * 10 + [("neutral", 0.9)] * 10 + [("sad", 0.9)] * 20)
     assert clip_story(three, shares(three)).text == "happy, then neutral from 2.5 s, then sad from 5.0 s"
     alternating = timeline(([("happy", 0.9)] * 6 + [("sad", 0.9)] * 6) * 4)
-    assert clip_story(alternating, shares(alternating)).text == "changing 7 times: happy 50% of the time, sad 50%"
+    assert clip_story(alternating, shares(alternating)).text == "happy (50% of the time), sad (50%), 7 changes"
     steady = timeline([("neutral", 0.95)] * 12)
     assert clip_story(steady, shares(steady)).text == "neutral throughout"
 
@@ -68,12 +68,34 @@ def test_one_stretch_with_a_merged_flicker_is_mostly_not_throughout():
     points = timeline([("happy", 0.5)] * 13 + [("sad", 0.4)] * 3)
     story = clip_story(points, shares(points))
     assert [s.emotion for s in story.stretches] == ["happy"]
-    assert story.text == "mostly happy (81% of the time)" and story.changes == []
+    assert story.text == "unsure, perhaps happy (81% of the time)" and story.changes == []
 
 
 def test_a_track_the_model_was_unsure_about_says_so():
     points = timeline([("happy", 0.4), ("sad", 0.35)] * 10)
     assert clip_story(points, shares(points)).unsure
+
+
+def test_a_track_is_worded_as_sure_as_a_photo_of_its_emotions_would_be():
+    """"probably" under 80% and "unsure, perhaps" under 50%, as on a photo's card, from the probability of the
+    emotions told (a change between two clear emotions is not "unsure"); a flagged track is unsure whatever it is."""
+    def story(sequence, uncertain=False):
+        points = timeline(sequence)
+        return clip_story(points, shares(points), uncertain)
+    assert story([("happy", 0.9)] * 12).text == "happy throughout"
+    assert story([("happy", 0.72)] * 12).text == "probably happy throughout"
+    assert story([("happy", 0.45)] * 12).text == "unsure, perhaps happy throughout"
+    assert story([("happy", 0.9)] * 12, uncertain=True).text == "unsure, perhaps happy throughout"
+    changed = story([("happy", 0.7)] * 20 + [("sad", 0.75)] * 20)
+    assert changed.text == "probably happy, then sad from 5.0 s" and changed.certainty == "probably"
+    assert story([("happy", 0.9)] * 20 + [("sad", 0.85)] * 20).certainty == "sure"
+
+
+def test_many_changes_are_told_by_the_main_emotions_and_their_number_not_perhaps_changing():
+    """Not "unsure, perhaps changing 3 times: happy 68% of the time, angry 32%": what is unsure is the emotion,
+    not how often it changed."""
+    points = timeline(([("happy", 0.4)] * 9 + [("angry", 0.35)] * 6) * 2)
+    assert clip_story(points, shares(points)).text == "unsure, perhaps happy (60% of the time), angry (40%), 3 changes"
     assert clip_story([{"t": 0.0, "box": [0, 0, 1, 1], "emotions": {}}], {}) is None  # a cat: no emotions
 
 
@@ -109,6 +131,70 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
     numbers = re.findall(r"<tr><th scope=\"row\">([\d.]+\W+s)</th><td>(\d+%)</td>", table[:table.index("</table>")])
     assert numbers and len(numbers) <= len(points) and numbers[-1][1] != "0%"  # the timeline's numbers as text
     assert re.search(r'aria-valuetext="At [\d.]+ s: Face 1 ', page)  # the slider says what is on screen
+
+
+def track_rows(app, analysis_id: int) -> list[Detection]:
+    return db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis_id)
+                              .order_by(Detection.position)).all()
+
+
+def heading(page: str, title: str) -> str:
+    """A track's heading as read: its words, without tags."""
+    return re.sub(r"<[^>]+>", "", re.search(rf'<h2 id="track-\d+">{title}: (.*?)<span class="meta">', page,
+                                            re.S).group(1)).strip()
+
+
+def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_photo_card(app, client, alice,
+                                                                                           two_face_webm):
+    """A face read at 72% happy all along is "probably happy throughout" with "We estimate a 26% chance that this
+    reading is wrong." under it (its frames' mean), as its photo's card says "probably happy (72%)" and its chance;
+    a track read before the rule has no figure to give."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        first, second = track_rows(app, analysis_id)
+        for track, probability in ((first, 0.72), (second, 0.9)):
+            track.timeline = [{**point, "uncertain": False,
+                               "emotions": timeline([("happy", probability)])[0]["emotions"]}
+                              for point in track.timeline]
+            track.summary = {**track.summary, "share": shares(track.timeline)}
+        first.uncertain, first.uncertainty, first.unsure_signals = False, 0.26, []
+        second.uncertain = second.uncertainty = None
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert heading(page, "Face 1") == "probably happy throughout" and heading(page, "Face 2") == "happy throughout"
+    assert page.count("chance that this reading is wrong") == 1
+    assert "We estimate a 26% chance that this reading is wrong." in page.split('id="face-2"')[0]
+    korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert heading(korean, "얼굴 1") == "아마도 행복 (내내)" and "이 판독이 틀렸을 확률을 26%로 봐요." in korean
+    with app.app_context():  # most frames sure, but their mean chance of a wrong reading over one half: unsure
+        track_rows(app, analysis_id)[0].uncertainty = 0.55
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert heading(page, "Face 1") == "unsure, perhaps happy throughout"
+    assert "the model&#39;s members disagree, or" in page and "chance that this reading is wrong" not in page
+
+
+def test_a_dog_track_that_changes_between_clear_moods_gets_the_chance_of_what_it_tells(app, client, alice,
+                                                                                       two_face_webm):
+    """Happy at 90%, then sad at 90%: its chance of a wrong reading is 10%, not 1 - its mean happiness over the
+    whole clip (about 50%, which would contradict a reading not called unsure)."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        first = track_rows(app, analysis_id)[0]
+        half = len(first.timeline) // 2
+        moods = [{"happy": 0.9, "angry": 0.04, "relaxed": 0.03, "sad": 0.03}] * half
+        moods += [{"happy": 0.03, "angry": 0.04, "relaxed": 0.03, "sad": 0.9}] * (len(first.timeline) - half)
+        first.timeline = [{"t": point["t"], "box": point["box"], "emotions": emotions, "uncertain": None}
+                          for point, emotions in zip(first.timeline, moods)]
+        first.kind, first.uncertain, first.uncertainty, first.unsure_signals = "dog", None, None, None
+        first.summary = {**first.summary, "share": {"happy": half / len(moods), "sad": 1 - half / len(moods),
+                                                    "angry": 0.0, "relaxed": 0.0}}
+        first.emotions = {"happy": 0.47, "angry": 0.04, "relaxed": 0.03, "sad": 0.46}
+        first.top = "happy"
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert heading(page, "Dog 1").startswith("happy, then sad from ")
+    assert "We estimate a 10% chance that this reading is wrong." in page
 
 
 def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice, two_face_webm):

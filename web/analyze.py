@@ -15,9 +15,9 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import DetectionKind, is_unsure
-from inference.uncertainty import UnsureSignal
-from insights.clip import clip_story
+from inference.labels import UNSURE_BELOW, DetectionKind, is_unsure
+from inference.uncertainty import UnsureSignal, weak_reading_chance
+from insights.clip import ClipStory, clip_story
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, storage, subjects
@@ -62,6 +62,7 @@ UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty
         "so we estimate a %(chance)s chance that this reading is wrong."),
 }
 WEAK_WITHOUT_FIGURE = _l("Unsure: no emotion stands out clearly, so this reading may well be wrong.")  # no estimate
+UNSURE_FROM_CHANCE = 0.5  # from this estimated chance of a wrong reading, pages call it unsure (as About says)
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
@@ -130,14 +131,14 @@ def result(analysis_id: int) -> ResponseReturnValue:
         extra = video_extras(analysis, classified)
     else:
         extra = {"explained": {d.id: explanations.status_document(analysis, d) for d in classified},
-                 "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections}}
+                 "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections},
+                 "unsure_comments": {d.id: unsure_comment(tuple(d.why_unsure), d.chance_wrong) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            suggested=identity.suggestions(analysis) if owner else {},
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
-                           unsure_comments={d.id: unsure_comment(d) for d in classified},
                            **extra)
 
 
@@ -155,36 +156,62 @@ def place_on_photo(detection: Detection, width: int, height: int) -> str:
     return str(PLACES[row][column])
 
 
-def unsure_comment(detection: Detection) -> str:
-    """Why the page calls a reading unsure, in one shape for faces and pets: what made it so, and the estimated
-    chance it is wrong (Detection.chance_wrong); without that figure the same sentence without it, and the general
-    sentence for a flagged face stored before its signals were. A figure under one half would contradict
-    "unsure" (a video track is flagged when most of its moments were, while its figure is their mean), so the
-    sentence then goes without it."""
-    because = tuple(detection.why_unsure)  # UnsureSignal values (a StrEnum: equal to their text)
-    chance = detection.chance_wrong
+def unsure_comment(because: tuple[str, ...], chance: float | None) -> str:
+    """Why the page calls a reading unsure, in one shape for faces and pets: what made it so (`because`:
+    UnsureSignal values, a StrEnum equal to their text), and the estimated chance it is wrong; without that figure
+    the same sentence without it, and the general sentence for a flagged face stored before its signals were (or a
+    track unsure by its figure alone). A figure under one half would contradict "unsure" (a video track is flagged
+    when most of its moments were, while its figure is their mean), so the sentence then goes without it."""
     if because not in UNSURE_BECAUSE:
         return str(UNCERTAIN_COMMENT)
-    if chance is None or chance < 0.5:
+    if chance is None or chance < UNSURE_FROM_CHANCE:
         return str(WEAK_WITHOUT_FIGURE if because == (UnsureSignal.WEAK,) else UNCERTAIN_COMMENT)
     return gettext(UNSURE_BECAUSE[because], chance=percent(chance))
 
 
 def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
-    """What a video's page shows besides its bars: timelines, shares of time, each track's story, and the
-    player's overlay data at the time asked for (?t=SECONDS, so the frame links work without scripts)."""
+    """What a video's page shows besides its bars: timelines, shares of time, each track's story with its chance
+    of a wrong reading (or why it is unsure), and the player's overlay data at the time asked for (?t=SECONDS, so
+    the frame links work without scripts)."""
     duration = analysis.duration or 0.0
     seconds = within_video(analysis, request.args.get("t", 0.0, type=float))
     tracks = player_tracks(analysis.detections)
     step = 1.0 / (analysis.fps_sampled or 1.0)
     tolerance = 0.75 * step
     until = holds_until(tracks, duration, 1.5 * step)
+    stories = {d.id: track_story(d) for d in classified}
+    chances = {d.id: track_chance(d, stories[d.id]) for d in classified}
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
-            "stories": {d.id: clip_story(d.timeline or [], d.summary["share"], bool(d.uncertain))
-                        for d in classified},
+            "stories": stories, "chances": chances,
+            "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])
+                                for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
             "boxes_now": boxes_at(tracks, seconds, tolerance, until)}
+
+
+def track_story(track: Detection) -> ClipStory:
+    """What a track did, worded as sure as a photo's reading: unsure when most of its frames were flagged, or when
+    its frames' mean chance of a wrong reading (a face's stored uncertainty) reaches UNSURE_FROM_CHANCE."""
+    flagged = bool(track.uncertain) or (track.uncertainty or 0.0) >= UNSURE_FROM_CHANCE
+    return clip_story(track.timeline or [], track.summary["share"], flagged)
+
+
+def track_chance(track: Detection, story: ClipStory) -> float | None:
+    """The estimated chance a track's reading is wrong: a face's is the mean of its frames' (as stored; None
+    before the rule); a pet's, as on a photo, 1 - the probability of what the story tells (its confidence) where
+    the model's calibration supports that."""
+    if track.kind == DetectionKind.HUMAN:
+        return track.uncertainty
+    return weak_reading_chance(track.kind, story.confidence)
+
+
+def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
+    """What made an unsure track unsure: what made most of its flagged frames so; a weak reading when the emotions
+    told were under the wording threshold; else nothing to name (its frames' mean chance alone reached one half)."""
+    if track.uncertain:
+        return tuple(track.unsure_signals or [])
+    return (UnsureSignal.WEAK,) if story.confidence < UNSURE_BELOW else ()
 
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
