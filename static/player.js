@@ -1,7 +1,7 @@
 // The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
 // time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
 // (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability,
-// unsure]: an unsure reading, weak or flagged, is labelled "unsure, perhaps ..." as on the result page);
+// certainty]: a reading is labelled "unsure, perhaps ...", "probably ..." or plainly, as on a photo's page);
 // boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.
 // Without scripts, the slider's form and the links reload the page at the chosen time (?t=SECONDS).
@@ -64,8 +64,9 @@
 
   function seconds(t) { return fill(words.seconds, { seconds: decimal.format(t) }); }
 
-  function reading(point) {
-    return point[7] ? fill(words.unsure, { emotion: emotion(point[5]) }) : emotion(point[5]);
+  function reading(point) {  // point[7]: "unsure", "probably" or "sure"
+    var wording = { unsure: words.unsure, probably: words.probably }[point[7]];
+    return wording ? fill(wording, { emotion: emotion(point[5]) }) : emotion(point[5]);
   }
 
   function tag(track, point) {  // on the video: short, so neighbouring boxes' labels do not collide

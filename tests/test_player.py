@@ -124,7 +124,7 @@ def test_the_page_tells_each_tracks_story_and_embeds_the_players_data(app, clien
                                   re.S).group(1))
     assert [track["title"] for track in tracks] == ["Face 1", "Face 2"]
     assert len(tracks[0]["points"][0]) == 8 and tracks[0]["points"][-1][5] == "sad" and tracks[1]["tag"] == "2"
-    assert tracks[0]["points"][0][7] is False  # the frame's face reading was not unsure
+    assert tracks[0]["points"][0][7] == "sure"  # the frame's face reading: 90%, not flagged
     assert 'src="/static/player.js"' in page and "<script>" not in page  # no inline script (CSP)
     assert f'data-video-url="/analyses/{analysis_id}/original"' in page
     table = page[page.index("Emotion probabilities over time for face 1"):]
@@ -162,10 +162,16 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
         db.session.commit()
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert heading(page, "Face 1") == "probably happy throughout" and heading(page, "Face 2") == "happy throughout"
+    assert re.findall(r'class="overlay-label">(.*?)</text>', page) == ["1: probably happy", "2: happy"]
+    assert "At 0.0 s: Face 1 probably happy (72%), Face 2 happy (90%)" in page
+    tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
+    assert {point[7] for point in tracks[0]["points"]} == {"probably"}  # the script's overlay words it alike
+    assert "probably {emotion}" in page.replace("&#34;", '"')
     assert page.count("chance that this reading is wrong") == 1
     assert "We estimate a 26% chance that this reading is wrong." in page.split('id="face-2"')[0]
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert heading(korean, "얼굴 1") == "아마도 행복 (내내)" and "이 판독이 틀렸을 확률을 26%로 봐요." in korean
+    assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0] == "1: 아마도 행복"
     with app.app_context():  # most frames sure, but their mean chance of a wrong reading over one half: unsure
         track_rows(app, analysis_id)[0].uncertainty = 0.55
         db.session.commit()
@@ -238,7 +244,7 @@ def test_the_overlay_words_a_weak_reading_without_a_flag_as_a_photo_would(app, c
     page = client.get(f"/analyses/{analysis_id}?t=2").get_data(as_text=True)
     assert re.findall(r'class="overlay-label">(.*?)</text>', page)[0] == "1: unsure, perhaps happy"
     tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
-    assert all(point[7] is True for point in tracks[0]["points"])
+    assert all(point[7] == "unsure" for point in tracks[0]["points"])
 
 
 def test_a_merged_flicker_is_left_out_of_the_changes_and_the_page_says_so(app, client, alice, two_face_webm):
@@ -290,7 +296,7 @@ def test_the_overlay_says_unsure_where_a_frames_reading_was(app, client, alice, 
     assert re.search(rf"At 2.0 s: Face 1 unsure, perhaps {top} \(\d+%\), Face 2 \w+ \(", page)
     assert "1: unsure" not in client.get(f"/analyses/{analysis_id}?t=0").get_data(as_text=True)
     tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
-    assert tracks[0]["points"][-1][7] is True and tracks[1]["points"][-1][7] is None
+    assert tracks[0]["points"][-1][7] == "unsure" and tracks[1]["points"][-1][7] != "unsure"
     assert "unsure, perhaps {emotion}" in page.replace("&#34;", '"')  # the script's words
     korean = client.get(f"/analyses/{analysis_id}?t=2", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0].startswith("1: 확실하지 않음, 어쩌면 ")

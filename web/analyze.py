@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import UNSURE_BELOW, DetectionKind, is_unsure
+from inference.labels import UNSURE_BELOW, DetectionKind, is_unsure, reading_certainty
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, clip_story
 from messages import N_
@@ -217,16 +217,15 @@ def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
 def player_tracks(tracks: list[Detection]) -> list[dict]:
     """Each track's title ("Face 1", "Face 1 (Ana)"), its label on the video (`overlay_tag`) and its box and top
     emotion at each analysed moment:
-    [t, x1, y1, x2, y2, emotion, probability, unsure] (emotion None without a model; unsure, as a photo's page
-    words it: the top emotion is below the wording threshold, or that frame's face reading was flagged unsure;
-    None when neither says so and the frame has no flag, as for pets and older analyses), for the player's overlay
-    (static/player.js reads it from the page)."""
+    [t, x1, y1, x2, y2, emotion, probability, certainty] (emotion and certainty None without a model; certainty,
+    a Certainty value, as a photo's page words a reading: "unsure" when that frame's face reading was flagged or
+    its top emotion is under 50%, "probably" under 80%, else "sure"), for the player's overlay (static/player.js
+    reads it from the page)."""
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
-        flagged = moment.get("uncertain")
-        unsure = True if top and is_unsure(emotions[top], flagged) else flagged
-        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, unsure]
+        certainty = reading_certainty(emotions[top], moment.get("uncertain")).value if top else None
+        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, certainty]
     return [{"title": say(d.title) + (f" ({isolated(d.subject.name)})" if d.subject else ""), "tag": overlay_tag(d),
              "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
 
@@ -255,10 +254,10 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
         return []
     shown = []
     for track in tracks:
-        for t, x1, y1, x2, y2, emotion, probability, unsure in track["points"]:
+        for t, x1, y1, x2, y2, emotion, probability, certainty in track["points"]:
             if t == moment:
                 shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2),
-                              "emotion": emotion, "probability": probability, "unsure": unsure})
+                              "emotion": emotion, "probability": probability, "certainty": certainty})
     return shown
 
 
