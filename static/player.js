@@ -26,6 +26,7 @@
   var video = null;  // the <video>, once the browser has shown it can play the file
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
+  var MARGIN = 4;  // px between a label (its outline is .3em wide, half of it outside the letters) and the edge
 
   // Every analysed moment, in order, and each track's point at each moment it was seen.
   var moments = Array.from(new Set([].concat.apply([], tracks.map(function (track) {
@@ -77,26 +78,47 @@
     return track.title + " " + (point[5] ? reading(point) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
   }
 
-  function keepInside(label) {  // a label longer than the room right of its box moves left, not off the frame
-    var box = label.getBBox(), overflow = box.x + box.width - overlay.getBoundingClientRect().width;
-    if (overflow > 0) { label.setAttribute("dx", -Math.min(overflow, box.x)); }
+  function keepInside(label, room) {  // a label longer than the room right of its box moves left, and one wider
+    // than the player is set smaller, so that the label and its dark outline end MARGIN inside the player's edges
+    label.removeAttribute("dx");
+    label.removeAttribute("transform");
+    label.style.fontSize = "";
+    var box = label.getBBox(), width = room - 2 * MARGIN;
+    if (box.width > width) {
+      label.style.fontSize = parseFloat(window.getComputedStyle(label).fontSize) * width / box.width + "px";
+      box = label.getBBox();
+    }
+    var shift = Math.max(MARGIN - box.x, Math.min(0, room - MARGIN - box.x - box.width));
+    if (shift) { label.setAttribute("dx", shift); }
   }
 
-  function settle(label, index, labels) {  // off the labels drawn before it, a line at a time (away from its box)
+  function fit() {  // again whenever the player's size or its font changes: what fitted before may not now
+    var labels = overlay.querySelectorAll("text"), frame = overlay.getBoundingClientRect();
+    if (!labels.length || !frame.width) { return; }
+    labels.forEach(function (label) { keepInside(label, frame.width); });
+    labels.forEach(function (label, index) { settle(label, index, labels, frame.height); });
+  }
+
+  function settle(label, index, labels, height) {  // off the labels drawn before it, a line at a time: away from
+    // its box, or towards it (into it) where the player ends; inside the player, MARGIN from its top and bottom
     var box = label.getBBox();
     var step = box.height * (label.getAttribute("dy").charAt(0) === "-" ? -1 : 1);
     var before = Array.prototype.slice.call(labels, 0, index).map(function (other) {
       var bounds = other.getBBox(), moved = Number(other.dataset.shift || 0);
       return { left: bounds.x, right: bounds.x + bounds.width, top: bounds.y + moved, bottom: bounds.y + moved + bounds.height };
     });
-    function clashes(shift) {
-      return before.some(function (other) {
+    function inside(shift) { return box.y + shift >= MARGIN && box.y + shift + box.height <= height - MARGIN; }
+    function clear(shift) {
+      return inside(shift) && !before.some(function (other) {
         return box.x < other.right && other.left < box.x + box.width &&
           box.y + shift < other.bottom && other.top < box.y + shift + box.height;
       });
     }
-    var shift = 0;
-    while (step && clashes(shift) && Math.abs(shift) < 8 * Math.abs(step)) { shift += step; }
+    var shifts = [0];
+    for (var lines = 1; lines <= 8; lines += 1) { shifts.push(lines * step); }
+    for (lines = 1; lines <= 8; lines += 1) { shifts.push(-lines * step); }
+    var shift = shifts.find(clear);
+    if (shift === undefined) { shift = shifts.find(inside) || 0; }  // a crowded frame: inside, if not apart
     label.dataset.shift = shift;
     if (shift) { label.setAttribute("transform", "translate(0 " + shift + ")"); }
   }
@@ -118,8 +140,7 @@
           dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
         overlay.appendChild(group);
       });
-      overlay.querySelectorAll("text").forEach(keepInside);
-      overlay.querySelectorAll("text").forEach(settle);
+      fit();
     }
     var seen = shown.map(function (point, index) { return point ? describe(tracks[index], point) : null; })
       .filter(Boolean);
@@ -187,4 +208,6 @@
   stage.insertBefore(candidate, overlay);
   candidate.src = stage.dataset.videoUrl;
   draw(Number(slider.value));
+  if (window.ResizeObserver) { new window.ResizeObserver(fit).observe(overlay); }  // a phone turned, a wider window
+  if (document.fonts) { document.fonts.ready.then(fit); }  // labels measured before their font had loaded
 }());
