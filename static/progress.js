@@ -3,10 +3,11 @@
 // on a result page the signing of its faces (.checking-faces, the signatures' status), whose "Looks like Ana?"
 // suggestions then show. On the progress page its words come translated from the page (data-messages on #job,
 // JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the visible text; screen readers
-// are told (#job-said) the state and the figure as each quarter of the progress is reached, not every second's
-// figure.
+// are told (#job-said) the state at once when it changes, and the figure when it reaches a new tenth (10%, 20%...),
+// at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second.
 (function () {
   "use strict";
+  var ANNOUNCE_MS = 3000;
   function watch(statusUrl, update) {
     function poll() {
       fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -32,10 +33,13 @@
     var state = document.getElementById("job-state");
     var said = document.getElementById("job-said");
     var words = JSON.parse(job.dataset.messages);
-    var lastStage = "";
+    var told = { heading: "", tenth: -1, at: 0 };
     function say(heading, value, done) {
-      var stage = heading + Math.floor(value / 25);
-      if (stage !== lastStage) { lastStage = stage; said.textContent = heading + ": " + done; }
+      var tenth = Math.floor(value / 10), now = Date.now();
+      if (heading !== told.heading || (tenth !== told.tenth && now - told.at >= ANNOUNCE_MS)) {
+        told = { heading: heading, tenth: tenth, at: now };
+        said.textContent = heading + ": " + done;
+      }
     }
     watch(job.dataset.statusUrl, function (analysis) {
       var value = Math.round((analysis.progress || 0) * 100);

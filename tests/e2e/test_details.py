@@ -1,12 +1,13 @@
 """In Chromium, in English and Korean, at 1280 and 390 px: an unsure reading says why on the photo page and
 "unsure, perhaps ..." on the player's overlay; the overlay draws the boxes of one analysed frame; a "Why?" that
 fails is told in the page's language, never in the API's English; the admin's column headers follow the interface
-language. Screenshots go to artifacts/e2e/ (details-*.png)."""
+language; a video's spoken progress follows its bar. Screenshots go to artifacts/e2e/ (details-*.png)."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -246,3 +247,35 @@ def test_the_page_checks_for_named_people_then_shows_the_suggestion_and_notes_a_
         shot(page, f"after-no-{viewport}")
         assert not page.console_errors
         page.context.close()
+
+
+def test_the_spoken_progress_follows_the_bar_a_tenth_at_a_time(live_app, browser, astronaut, tmp_path):
+    """The visually hidden status a screen reader announces said "0% done" while the bar said 15%, until 25%: now
+    it gives the figure once the bar reaches a new tenth, no more often than every 3 seconds (the page's clock)."""
+    app, base = live_app
+    make_user(app, "fay")
+    client = app.test_client()
+    login(client, "fay")
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 10, faces=1))
+    video = int(upload(client, clip.read_bytes(), "clip.mp4").location.rsplit("/", 1)[1])
+    wait_until_done(app, video)
+    with app.app_context():  # the page is the progress page; its polls are answered below
+        db.session.get(Analysis, video).status = JobStatus.RUNNING
+        db.session.commit()
+    progress = {"progress": 0.0}
+    page = log_in(browser, base, "fay", "en-GB", "desktop")
+    start = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + timedelta(seconds=1))  # timers fire only as the test runs the clock on
+    page.route(f"**/api/v1/analyses/{video}", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"status": "running", **progress})))
+    page.goto(f"{base}/analyses/{video}")
+    said, shown = page.locator("#job-said"), page.locator("#job-percent")
+    told = []
+    for value in (0.0, 0.15, 0.17, 0.18, 0.19, 0.31, 0.32, 0.33):  # a poll a second
+        progress["progress"] = value
+        page.clock.run_for(1000)
+        expect(shown).to_have_text(f"{value:.0%} done")
+        told.append(said.text_content().removeprefix("Analysing the video: "))
+    assert told == ["0% done", "0% done", "0% done", "18% done", "18% done", "18% done", "32% done", "32% done"]
+    page.context.close()
