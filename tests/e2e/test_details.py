@@ -96,16 +96,21 @@ def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, 
             page.context.close()
 
 
+def analysed_clip(app, name: str, clip) -> int:
+    """A new user `name` (password "correct horse") and the id of their upload of `clip`, analysed."""
+    make_user(app, name)
+    client = app.test_client()
+    login(client, name)
+    video = int(upload(client, clip.read_bytes(), clip.name).location.rsplit("/", 1)[1])
+    wait_until_done(app, video)
+    return video
+
+
 def test_a_long_label_on_a_box_at_the_right_edge_stays_in_the_frame(live_app, browser, astronaut, tmp_path):
     """The third face sits at the frame's right edge and its reading is weak: "3: 확실하지 않음, 어쩌면 행복" is
     longer than the room right of its box on a phone, with scripts (the player) and without (the server)."""
     app, base = live_app
-    make_user(app, "erin")
-    client = app.test_client()
-    login(client, "erin")
-    clip = write_video(tmp_path / "three.mp4", moving_faces_frames(astronaut, 30, faces=3))
-    video = int(upload(client, clip.read_bytes(), "three.mp4").location.rsplit("/", 1)[1])
-    wait_until_done(app, video)
+    video = analysed_clip(app, "erin", write_video(tmp_path / "three.mp4", moving_faces_frames(astronaut, 30, faces=3)))
     with app.app_context():
         track = db.session.scalars(db.select(Detection).filter_by(analysis_id=video).order_by(Detection.x2.desc())
                                    ).first()
@@ -253,12 +258,7 @@ def test_the_spoken_progress_follows_the_bar_a_tenth_at_a_time(live_app, browser
     """The visually hidden status a screen reader announces said "0% done" while the bar said 15%, until 25%: now
     it gives the figure once the bar reaches a new tenth, no more often than every 3 seconds (the page's clock)."""
     app, base = live_app
-    make_user(app, "fay")
-    client = app.test_client()
-    login(client, "fay")
-    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 10, faces=1))
-    video = int(upload(client, clip.read_bytes(), "clip.mp4").location.rsplit("/", 1)[1])
-    wait_until_done(app, video)
+    video = analysed_clip(app, "fay", write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 10, faces=1)))
     with app.app_context():  # the page is the progress page; its polls are answered below
         db.session.get(Analysis, video).status = JobStatus.RUNNING
         db.session.commit()
