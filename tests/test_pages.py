@@ -67,6 +67,8 @@ def test_the_about_page_is_candid_about_unsure_readings_and_its_own_words(client
             f"from the web and {unsure['film']} in 100 in film stills") in text
     assert "the two networks that make up the model disagree" in text
     assert "is a separate estimate from the percentage" in text and "“probably happy (76%)”" in text
+    assert ("Each face or animal in a video is worded as on a photo: “unsure” below 50%, “probably” below 80%"
+            in text) and "Its chance of a wrong reading is the average of its frames’" in text
     assert "a method called Grad-CAM" in text and "for 62 faces in 100, where chance would give 50" in text
     assert "where guessing would be right about 14 times in 100" in text
     assert "It is off unless you turn on “Face recognition”" in text and "dlib’s face descriptor" in text
