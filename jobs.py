@@ -103,10 +103,14 @@ class ClaimedJob:
             db.session.rollback()
             raise self.lost()
 
+    def deleted(self) -> bool:
+        """Whether the job's row is gone (its analysis, or the account, deleted meanwhile). Reads the row afresh; call
+        it outside a transaction with pending writes (after a rollback or commit)."""
+        return db.session.get(ROWS[self.kind], self.job_id, populate_existing=True) is None
+
     def lost(self) -> LostClaim:
-        """Why the claim is gone: the row deleted (its analysis deleted meanwhile), else another run has it.
-        Reads the row afresh; call it outside a transaction with pending writes (after a rollback or commit)."""
-        if db.session.get(ROWS[self.kind], self.job_id, populate_existing=True) is None:
+        """Why the claim is gone: the row deleted, else another run has it (see `deleted`)."""
+        if self.deleted():
             return LostClaim(f"{self.kind} {self.job_id} was deleted while it ran", deleted=True)
         return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was taken over")
 
@@ -179,8 +183,12 @@ def retry(kind: JobKind, job_id: int) -> bool:
 
 def run_job(job: ClaimedJob) -> None:
     """Process one claimed job, its heartbeat kept fresh meanwhile; any failure marks it failed with a readable
-    reason (an upload is kept). A run that lost its claim leaves the row to the run that has it."""
+    reason (an upload is kept). A run that lost its claim leaves the row to the run that has it; one whose row was
+    deleted before or while it ran (its analysis or its account deleted, its files with them) just stops."""
     row = db.session.get(ROWS[job.kind], job.job_id)
+    if row is None:
+        log.info("jobs: %s %s was deleted before it ran; nothing to do", job.kind, job.job_id)
+        return
     handler: Handler = current_app.extensions["moodlens_job_handlers"][job.kind]
     app = current_app._get_current_object()
     try:
@@ -190,14 +198,25 @@ def run_job(job: ClaimedJob) -> None:
         db.session.rollback()
         log.log(logging.INFO if lost.deleted else logging.WARNING,
                 "jobs: %s; this run stops without writing its results", lost)
-    except MediaError as error:
-        _fail(job, str(error))
-    except BaseTimeoutException:  # RQ stopped it at JOBS_TIMEOUT_SECONDS
+    except Exception as error:
+        db.session.rollback()
+        if job.deleted():  # what it read went from under it (its file, a row): nothing went wrong
+            log.info("jobs: %s %s was deleted while it ran (%s); this run stops", job.kind, job.job_id,
+                     type(error).__name__)
+        else:
+            _fail(job, failure_reason(job, error, app.config["JOBS_TIMEOUT_SECONDS"]))
+
+
+def failure_reason(job: ClaimedJob, error: Exception, limit_seconds: float) -> str:
+    """The reason a failed job gives: the media's own words, the time limit RQ stopped it at, or an internal error
+    (logged with its traceback)."""
+    if isinstance(error, MediaError):
+        return str(error)
+    if isinstance(error, BaseTimeoutException):  # RQ stopped it at JOBS_TIMEOUT_SECONDS
         log.warning("jobs: %s %s ran past its time limit", job.kind, job.job_id)
-        _fail(job, timed_out(app.config["JOBS_TIMEOUT_SECONDS"]))
-    except Exception:
-        log.exception("jobs: %s %s failed", job.kind, job.job_id)
-        _fail(job, INTERNAL_ERROR)
+        return timed_out(limit_seconds)
+    log.error("jobs: %s %s failed", job.kind, job.job_id, exc_info=error)
+    return INTERNAL_ERROR
 
 
 def timed_out(limit_seconds: float) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
 from extensions import db
@@ -173,13 +174,33 @@ def step_down(user: User) -> None:
 def delete_account(user: User) -> None:
     """Delete the user and everything they own: every analysis through `delete_analysis` (its files, poster and
     "Why?" images go too), face signatures, subjects with their alert rules, API tokens, then the user. Refused
-    for the last active administrator (`step_down`)."""
+    for the last active administrator (`step_down`). An upload that another tab commits meanwhile goes too, files
+    and all (`_delete_unless_uploads`)."""
     step_down(user)
     identity.forget_signatures(user)
     db.session.commit()
-    while ids := db.session.scalars(db.select(Analysis.id).where(Analysis.user_id == user.id).limit(PAGE)).all():
+    user_id = user.id
+    while ids := _delete_unless_uploads(user_id):
         for analysis_id in ids:
             if (analysis := db.session.get(Analysis, analysis_id)) is not None:
                 delete_analysis(analysis)
-    db.session.delete(user)  # its subjects (their alert rules) and tokens go with it (models.User's cascades)
+
+
+def _delete_unless_uploads(user_id: int) -> list[int]:
+    """Up to PAGE ids of the user's analyses; with none left, [] once the user's row is deleted (its subjects, their
+    alert rules and its tokens with it: the database's cascades). The row is held from the count to the deletion
+    (PostgreSQL: FOR UPDATE; SQLite: one statement), so no upload can commit an analysis in between that the
+    cascade would delete without its files: an upload's foreign key waits for the row, then finds it gone."""
+    db.session.execute(db.select(User.id).where(User.id == user_id).with_for_update())
+    analyses = db.select(Analysis.id).where(Analysis.user_id == user_id)
+    deleted = db.session.execute(db.delete(User).where(User.id == user_id, ~analyses.exists())).rowcount
+    left = [] if deleted else db.session.scalars(analyses.order_by(Analysis.id).limit(PAGE)).all()
     db.session.commit()
+    return left
+
+
+def account_exists(user: User) -> bool:
+    """Whether the user's row is still there (not deleted meanwhile, in another tab or by an administrator), asked
+    of the database without reloading the user (a deleted row cannot be reloaded)."""
+    user_id = sa_inspect(user).identity[0]
+    return db.session.scalar(db.select(db.func.count(User.id)).where(User.id == user_id)) > 0

@@ -24,7 +24,6 @@ from flask_admin.model.template import BaseListRowAction, DeleteRowAction
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
 from wtforms import Form
-from wtforms.validators import ValidationError
 from markupsafe import Markup
 from sqlalchemy.orm import Query, joinedload, selectinload
 
@@ -35,11 +34,13 @@ from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
 from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
+from services import accounts
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
+from services.errors import Refused
 from services.storage import remove_files
 from web.forms import USERNAME_FIELD, WebForm
-from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, seconds
+from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -402,13 +403,18 @@ class UserAdmin(AdminOnly, ModelView):
         self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
                                                    "%(num)d users are now administrators.", count), is_admin=True)
 
-    def on_model_delete(self, model: User) -> None:
+    def delete_model(self, model: User) -> bool:
+        """Delete the account as its owner's "Delete my account" does (services.accounts.delete_account): every
+        analysis with its files, an upload committed meanwhile too; never the administrator's own account."""
         if model.id == current_user.id:
-            raise ValidationError(str(OWN_ACCOUNT))  # Flask-Admin flashes it and deletes nothing
-        g.deleted_uploads = [(analysis.stored_name, analysis.thumb_name) for analysis in model.analyses]
-
-    def after_model_delete(self, model: User) -> None:
-        _remove_uploads()
+            flash(str(OWN_ACCOUNT), "error")
+            return False
+        try:
+            accounts.delete_account(model)
+        except Refused as refused:  # the last active administrator (another administrator deactivated meanwhile)
+            flash(say(refused.args[0]), "error")
+            return False
+        return True
 
 
 def _remove_uploads() -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_babel import gettext
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from extensions import db
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
+from models import User
+from services.accounts import account_exists
 from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
 
 CONTENT_SECURITY_POLICY = (
@@ -34,9 +39,14 @@ def http_status_for(error: MediaError) -> int:
     return 400
 
 
+def _wants_json() -> bool:
+    """The API and bearer-token clients get errors as JSON."""
+    return request.path.startswith("/api/") or "api_token" in g
+
+
 def error_response(description: str, status: int, error: HTTPException | None = None) -> ResponseReturnValue:
     """The error as JSON for the API and bearer-token clients, else as the error page."""
-    if request.path.startswith("/api/") or "api_token" in g:
+    if _wants_json():
         return jsonify(error=description), status
     if request_ctx.url_adapter is None:  # a Host header Werkzeug refused: no URL can be built, so no page
         return Response(f"{status} {description}", status, mimetype="text/plain")
@@ -108,6 +118,36 @@ def _refused(error: Refused):
     return error_response(error.args[0], 409 if isinstance(error, Conflict) else 400)
 
 
+ACCOUNT_GONE = N_("Your account was deleted meanwhile (in another tab, or by an administrator), so nothing of what "
+                  "you just sent was kept.")
+CHANGED_MEANWHILE = N_("What you were working on was deleted or changed meanwhile (in another tab, or by an "
+                       "administrator), so this was not done. Reload the page to see where things stand.")
+
+
+def _changed_meanwhile(error: SQLAlchemyError):
+    """A request that met a deletion made meanwhile by another request (its own rows, or the account itself, deleted
+    in another tab or by an administrator): a row it had read could not be read again or written (ObjectDeletedError,
+    StaleDataError), or a row it added names one that is gone (IntegrityError). The session is rolled back; a user
+    whose account went is logged out (services that store files have removed them already)."""
+    db.session.rollback()
+    current_app.logger.warning("%s %s met a change made meanwhile: %s", request.method, request.path,
+                               str(error).splitlines()[0])
+    user = g.get("api_user") or current_user._get_current_object()
+    if isinstance(user, User) and not account_exists(user):
+        return _account_gone()
+    return error_response(Phrase(CHANGED_MEANWHILE), 409)
+
+
+def _account_gone() -> ResponseReturnValue:
+    """The request's account was deleted while it ran: the API says so (410); a browser is logged out and sent to the
+    log-in page, which says why."""
+    logout_user()
+    if _wants_json():
+        return jsonify(error=ACCOUNT_GONE), 410
+    flash(gettext(ACCOUNT_GONE), "error")
+    return redirect(url_for("auth.login"), code=303)
+
+
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -140,4 +180,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _stale_form)
     app.register_error_handler(MediaError, _media_error)
     app.register_error_handler(Refused, _refused)
+    for race in (ObjectDeletedError, StaleDataError, IntegrityError):
+        app.register_error_handler(race, _changed_meanwhile)
     app.after_request(_security_headers)
