@@ -79,6 +79,11 @@ SUBJECT_DETECTION_KINDS = {SubjectKind.PERSON: DetectionKind.HUMAN, SubjectKind.
 EMOTION_CLASSES = {DetectionKind.HUMAN: HUMAN_EMOTIONS, DetectionKind.DOG: DOG_EMOTIONS}  # cats: none yet
 
 
+# The __table_args__ of the tables whose ids are in addresses, exports and logs: SQLite never gives an id twice
+# (without AUTOINCREMENT it gives the newest deleted row's id to the next one); PostgreSQL never does anyway.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class JobState:
     """The columns of a background job's row (jobs.py claims, beats, finishes and fails it through them)."""
 
@@ -106,6 +111,8 @@ def _dummy_password_hash() -> str:
 
 
 class User(UserMixin, db.Model):
+    __table_args__ = IDS_NEVER_REUSED
+
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True, index=True)  # always normalize_username()'d
     password_hash: Mapped[str] = mapped_column(String(256))
@@ -192,7 +199,7 @@ class User(UserMixin, db.Model):
 class Analysis(JobState, db.Model):
     """One uploaded file and what the pipeline found in it; a video's analysis is a background job."""
 
-    __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"),)
+    __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -264,6 +271,8 @@ KIND_TITLES = {DetectionKind.HUMAN: N_("Face %(number)d"), DetectionKind.DOG: N_
 
 class Detection(db.Model):
     """One face (or animal) found in a photo, or one tracked subject of a video, with its emotions."""
+
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
@@ -374,7 +383,7 @@ class Subject(db.Model):
     """A person or a pet whose emotion history a user follows."""
 
     __table_args__ = (UniqueConstraint("user_id", "name"),
-                      Index("ix_subject_user_id_name_key", "user_id", "name_key", unique=True))
+                      Index("ix_subject_user_id_name_key", "user_id", "name_key", unique=True), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -439,6 +448,8 @@ class FaceSignature(db.Model):
 class AlertRule(db.Model):
     """An owner's gentle alert: `emotion` as the top one in more than `share` of a subject's appearances
     over the last `days` days."""
+
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"), index=True)

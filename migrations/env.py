@@ -92,14 +92,36 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            sqlite_foreign_keys(connection, enforced=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.rollback()  # nothing, unless a migration failed
+                sqlite_foreign_keys(connection, enforced=True)
+
+
+def sqlite_foreign_keys(connection, enforced):
+    """SQLite: foreign keys off while migrating, on again after (the app's connections always enforce them).
+
+    A batch migration copies a table into a new one and drops the old one; with foreign keys enforced, the drop
+    would delete (ON DELETE CASCADE) every row that refers to the table. The pragma does nothing inside a
+    transaction, so it is set between them. Turned on again, the foreign keys are checked: a row that names one that
+    is not there is reported.
+    """
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+    connection.commit()
+    if enforced and (broken := connection.exec_driver_sql('PRAGMA foreign_key_check').all()):
+        logger.warning('%d row(s) name a row that is not there (table, rowid, parent): %s', len(broken), broken[:10])
 
 
 if context.is_offline_mode():

@@ -10,6 +10,7 @@ from tests.test_admin import *  # noqa: F401,F403
 from tests.test_analyze import *  # noqa: F401,F403
 from tests.test_api import *  # noqa: F401,F403
 from tests.test_auth import *  # noqa: F401,F403
+from tests.test_ids import *  # noqa: F401,F403
 from tests.test_isolation import *  # noqa: F401,F403
 from tests.test_sessions import (  # noqa: F401 (those on the `app` fixture; the rest build SQLite apps of their own)
     limited_app,

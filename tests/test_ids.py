@@ -1,0 +1,146 @@
+"""Ids are never given twice: "analysis 26" in an administrator's notes, the logs or an old export names one upload
+for good, on a new database and on one migrated from before (SQLite gave the newest deleted row's id to the next
+row; PostgreSQL never did)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from flask_migrate import downgrade, upgrade
+
+from extensions import db
+from models import (AlertRule, Analysis, ApiToken, Detection, Explanation, FaceSignature, SignatureJob, Subject, User,
+                    utcnow)
+from tests.conftest import ROOT
+
+BEFORE = "040cc2e9b334"  # the migration before AUTOINCREMENT
+NEVER_REUSED = (User, Analysis, Detection, Subject, AlertRule)
+EVERY_TABLE = (*NEVER_REUSED, ApiToken, Explanation, FaceSignature, SignatureJob)
+
+
+def new_user() -> User:
+    user = User(username=f"u{uuid.uuid4().hex[:12]}", password_hash="-")
+    db.session.add(user)
+    return user
+
+
+def new_analysis(user: User | None = None) -> Analysis:
+    analysis = Analysis(user=user or new_user(), original_name="a.jpg", stored_name=uuid.uuid4().hex, format="jpeg",
+                        width=10, height=10)
+    db.session.add(analysis)
+    return analysis
+
+
+def new_detection(analysis: Analysis | None = None, subject: Subject | None = None) -> Detection:
+    detection = Detection(analysis=analysis or new_analysis(), position=1, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                          emotions={"sad": 1.0}, top="sad", subject=subject)
+    db.session.add(detection)
+    return detection
+
+
+def new_subject(user: User | None = None) -> Subject:
+    subject = Subject(user=user or new_user(), name=uuid.uuid4().hex[:8])
+    db.session.add(subject)
+    return subject
+
+
+def new_alert_rule() -> AlertRule:
+    rule = AlertRule(subject=new_subject(), emotion="sad", share=0.4, days=7)
+    db.session.add(rule)
+    return rule
+
+
+NEW_ROWS: dict[type, Callable[[], object]] = {User: new_user, Analysis: new_analysis, Detection: new_detection,
+                                              Subject: new_subject, AlertRule: new_alert_rule}
+
+
+def ids_after_deleting_the_newest(model: type) -> tuple[int, int]:
+    """(the id of the newest row, deleted, and that of the row made next)."""
+    NEW_ROWS[model]()
+    newest = NEW_ROWS[model]()
+    db.session.commit()
+    deleted_id = newest.id
+    db.session.delete(newest)
+    db.session.commit()
+    made_next = NEW_ROWS[model]()
+    db.session.commit()
+    return deleted_id, made_next.id
+
+
+def migrate(revision: str, down: bool = False) -> None:
+    (downgrade if down else upgrade)(directory=str(ROOT / "migrations"), revision=revision)
+
+
+def row_counts() -> dict[str, int]:
+    return {model.__tablename__: db.session.scalar(db.select(db.func.count()).select_from(model))
+            for model in EVERY_TABLE}
+
+
+def autoincrement_tables() -> set[str]:
+    """SQLite: the tables declared with AUTOINCREMENT."""
+    return set(db.session.scalars(db.text("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE "
+                                          "'%AUTOINCREMENT%'")))
+
+
+def sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+@pytest.mark.parametrize("model", NEVER_REUSED, ids=lambda model: model.__tablename__)
+def test_the_newest_rows_id_is_not_given_again_after_it_is_deleted(app, model):
+    with app.app_context():
+        deleted_id, next_id = ids_after_deleting_the_newest(model)
+    assert next_id > deleted_id
+
+
+def a_bit_of_everything() -> None:
+    """A user with a photo whose face is assigned to a person with an alert, signed and explained; a token."""
+    user = new_user()
+    db.session.flush()
+    subject = new_subject(user)
+    detection = new_detection(new_analysis(user), subject)
+    db.session.add_all([AlertRule(subject=subject, emotion="sad", share=0.4, days=7),
+                        ApiToken(user=user, token_hash=uuid.uuid4().hex, expires_at=utcnow()),
+                        Explanation(detection=detection), SignatureJob(analysis=detection.analysis),
+                        FaceSignature(detection=detection, user_id=user.id, vector=b"\0" * 512)])
+    db.session.commit()
+
+
+def delete_a_person_with_a_face() -> int:
+    """Delete (in SQL, as the database's own foreign keys do it) a person a face is assigned to; the face's id."""
+    face, person = db.session.execute(db.select(Detection.id, Detection.subject_id)
+                                      .where(Detection.subject_id.is_not(None))).first()
+    db.session.execute(db.delete(Subject).where(Subject.id == person))
+    db.session.commit()
+    return face
+
+
+def test_the_migration_keeps_every_row_and_stops_giving_ids_again(app):
+    with app.app_context():
+        migrate(BEFORE, down=True)
+        if sqlite():
+            assert autoincrement_tables() == set()
+            deleted_id, next_id = ids_after_deleting_the_newest(Analysis)
+            assert next_id == deleted_id  # what the migration ends
+        for _ in range(2):
+            a_bit_of_everything()
+        before = row_counts()
+        migrate("head")
+        assert row_counts() == before
+        if sqlite():
+            assert autoincrement_tables() == {model.__tablename__ for model in NEVER_REUSED}
+            assert db.session.execute(db.text("PRAGMA foreign_key_check")).all() == []
+        for model in NEVER_REUSED:
+            deleted_id, next_id = ids_after_deleting_the_newest(model)
+            assert next_id > deleted_id, model
+        rules = row_counts()["alert_rule"]
+        face = delete_a_person_with_a_face()  # the foreign keys' actions are kept: the face unassigned, the alert gone
+        assert db.session.get(Detection, face).subject_id is None and row_counts()["alert_rule"] == rules - 1
+        after = row_counts()
+        migrate(BEFORE, down=True)
+        assert row_counts() == after
+        if sqlite():
+            assert autoincrement_tables() == set()
+        migrate("head")
