@@ -41,6 +41,7 @@ from services.errors import Refused
 from services.storage import remove_files
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds
+from web.redirects import form_page
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -546,7 +547,8 @@ class JobsView(AdminOnly, BaseView):
         return self.render("admin/jobs.html", counts=job_counts(), jobs=unfinished_jobs(JOBS_SHOWN),
                            kind_names=JOB_KIND_NAMES, analysis_of=job_analysis)
 
-    @expose("/retry", methods=["POST"])
+    @expose("/retry", methods=["GET", "POST"])
+    @form_page(lambda: url_for(".index"))
     def retry(self) -> ResponseReturnValue:
         kind, job_id = request.form.get("kind"), row_id(request.form.get("id", ""))
         if kind not in set(JobKind) or job_id is None:

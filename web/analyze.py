@@ -29,6 +29,7 @@ from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
+from web.redirects import form_page
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -282,8 +283,19 @@ def kept_params(page: Pagination, filters: HistoryFilter) -> dict[str, str | int
     return {**filters.params(), **size}
 
 
-@bp.route("/detections/<int:detection_id>/subject", methods=["POST"])
+def face_page(detection: Detection) -> str:
+    """The detection's card on its result page (its "Who is this?" form, its "Why?")."""
+    return url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}")
+
+
+def own_face_page(detection_id: int) -> str:
+    """`face_page` of one of the user's own detections (NotFound for anyone else's)."""
+    return face_page(owned_detection(detection_id, current_user))
+
+
+@bp.route("/detections/<int:detection_id>/subject", methods=["GET", "POST"])
 @login_required
+@form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0)."""
     detection = owned_detection(detection_id, current_user)
@@ -292,7 +304,7 @@ def assign_subject(detection_id: int) -> ResponseReturnValue:
         abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))
     flash(assignment_saved(detection, subjects.assign(detection, form.subject.data or None)),
           assigned_category(detection))
-    return redirect(url_for("analyze.result", analysis_id=detection.analysis_id) + f"#face-{detection.position}")
+    return redirect(face_page(detection))
 
 
 def assignment_saved(detection: Detection, subject: Subject | None) -> str:
@@ -404,8 +416,15 @@ def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
 
 
-@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["POST"])
+def explained_face_page(analysis_id: int, position: int) -> str:
+    """The card of detection `position` on a result page the user may view (NotFound otherwise)."""
+    return url_for("analyze.result", analysis_id=viewable_analysis(current_user, analysis_id).id,
+                   _anchor=f"face-{position}")
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["GET", "POST"])
 @login_required
+@form_page(explained_face_page)
 def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);
     an admin may explain anyone's result, which changes nothing of the owner's."""

@@ -21,7 +21,7 @@ from services import accounts
 from services.clock import known_zone, today_on, zone_of
 from web.downloads import streamed_download
 from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm
-from web.redirects import back_to_form_next, page_path, same_site_path
+from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
 bp.add_app_template_global(page_path)  # the header's switches come back to the page they were on
@@ -175,8 +175,9 @@ def login() -> ResponseReturnValue:
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
 
 
-@bp.post("/time-zone")
+@bp.route("/time-zone", methods=["GET", "POST"])
 @login_required
+@form_page(start_page)
 def set_time_zone() -> ResponseReturnValue:
     """Count and show times on this device's time zone (form field `time_zone`, offered by static/time-zone.js
     when it differs from the account's); back to the same-site `next`."""
@@ -190,8 +191,9 @@ def set_time_zone() -> ResponseReturnValue:
     return back_to_form_next()
 
 
-@bp.route("/logout", methods=["POST"])
+@bp.route("/logout", methods=["GET", "POST"])
 @login_required
+@form_page(start_page)
 def logout() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():
         current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too

@@ -35,7 +35,7 @@ from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
-from web.redirects import same_site_path
+from web.redirects import form_page, same_site_path
 
 bp = Blueprint("dashboard", __name__)
 
@@ -158,14 +158,18 @@ def alert_form(subject: Subject) -> AlertRuleForm | None:
     return form
 
 
+def subject_dashboard(subject_id: int) -> str:
+    """The dashboard of one of the user's subjects (404 for anyone else's)."""
+    return url_for("dashboard.index", subject=owned_subject_or_404(subject_id).id)
+
+
 @bp.route("/subjects/<int:subject_id>/alerts", methods=["GET", "POST"])
 @login_required
+@form_page(subject_dashboard)
 def add_alert(subject_id: int) -> ResponseReturnValue:
-    """POST adds an alert, or shows the dashboard again with the form's errors at this address; a GET of it (that
-    page reloaded or shared) goes to the dashboard the form lives on."""
+    """POST adds an alert, or shows the dashboard again with the form's errors at this address (a GET of it: the
+    dashboard the form lives on)."""
     subject = owned_subject_or_404(subject_id)
-    if request.method != "POST":  # GET, and HEAD with it
-        return redirect(url_for("dashboard.index", subject=subject.id))
     form = alert_form(subject)
     if form is None:
         abort(404)
@@ -219,10 +223,9 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
 
 @bp.route("/dashboard/weekly-report", methods=["GET", "POST"])
 @login_required
+@form_page(lambda: url_for("dashboard.index"))
 def weekly_report_setting() -> ResponseReturnValue:
-    """POST saves the setting; a GET of this address (a refused form's page reloaded) goes to the dashboard."""
-    if request.method != "POST":  # GET, and HEAD with it
-        return redirect(url_for("dashboard.index"))
+    """POST saves the setting (a GET of this address, a refused form's page reloaded: the dashboard)."""
     form = WeeklyReportForm()
     if not form.validate_on_submit():
         abort(400)

@@ -31,7 +31,7 @@ from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services.clock import known_zone, zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
-from web.redirects import back_to_form_next
+from web.redirects import back_to_form_next, form_page, start_page
 
 LOCALES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}  # each in its own language, as the switch shows it
@@ -172,7 +172,8 @@ def english_region() -> str | None:
     return None
 
 
-@bp.post("/language")
+@bp.route("/language", methods=["GET", "POST"])
+@form_page(start_page)
 def switch() -> ResponseReturnValue:
     """Choose the interface language (form field `locale`), remembered in a cookie and on the user's account;
     back to the same-site `next`."""

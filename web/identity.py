@@ -14,9 +14,10 @@ from models import Subject, SubjectKind
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
-from web.analyze import assigned_category
+from web.analyze import assigned_category, face_page, own_face_page
 from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
 from web.i18n import say
+from web.redirects import form_page
 
 bp = Blueprint("identity", __name__)
 
@@ -34,8 +35,9 @@ def settings() -> ResponseReturnValue:
     return render_template("identity/settings.html", form=form), 400 if form.errors else 200
 
 
-@bp.route("/detections/<int:detection_id>/suggestion/no", methods=["POST"])
+@bp.route("/detections/<int:detection_id>/suggestion/no", methods=["GET", "POST"])
 @login_required
+@form_page(own_face_page)
 def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection = owned_detection(detection_id, current_user)
     form = NotThisPersonForm()
@@ -45,7 +47,7 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
     identity.dismiss(detection, person)
     flash(gettext("Noted: we will not suggest %(name)s for this face again.", name=person.name),
           assigned_category(detection))
-    return redirect(url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}"))
+    return redirect(face_page(detection))
 
 
 def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm:
@@ -62,8 +64,9 @@ def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm
     return form
 
 
-@bp.route("/subjects/groups", methods=["POST"])
+@bp.route("/subjects/groups", methods=["GET", "POST"])
 @login_required
+@form_page(lambda: url_for("dashboard.subjects"))
 def name_group() -> ResponseReturnValue:
     form = name_group_form()
     if not form.validate_on_submit():

@@ -1,10 +1,14 @@
-"""Where a page may send the browser back to: only paths on this site, never another one (open redirects)."""
+"""Where a page may send the browser back to: only paths on this site, never another one (open redirects); where a
+GET of a form's address goes (the page the form lives on)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 
 def same_site_path(target: str | None) -> str | None:
@@ -35,4 +39,29 @@ def page_path() -> str:
         path = same_site_path(sent_from.path + (f"?{sent_from.query}" if sent_from.query else ""))
         if path:
             return path
+    return url_for("analyze.index")
+
+
+View = Callable[..., ResponseReturnValue]
+
+
+def form_page(page: Callable[..., str]) -> Callable[[View], View]:
+    """For the address a form posts to (routed for GET and POST): a GET of it (and HEAD with it), as when a refused
+    form's page is reloaded or the address is opened or shared, is a redirect to the page the form lives on,
+    `page(**view_args)`, which raises NotFound for what the user may not see, as the POST would; never a 405."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method != "POST":
+                return redirect(page(**kwargs))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def start_page() -> str:
+    """The page of the forms that every page has (the header's log-out, language and time-zone switches)."""
     return url_for("analyze.index")
