@@ -164,10 +164,30 @@ def suggestions(analysis: Analysis) -> dict[int, Suggestion | None]:
 
 
 def dismiss(detection: Detection, subject: Subject) -> None:
-    """"No, this is not Ana": that person is not suggested for this face again."""
+    """"No, this is not Ana": that person is not suggested for this face again (until `take_back_dismissal`)."""
     if detection.signature is not None:
         detection.signature.dismissed_subject_id = subject.id
         db.session.commit()
+
+
+def take_back_dismissal(detection: Detection, subject: Subject) -> bool:
+    """Undo "No, this is not Ana": Ana may be suggested for this face again. False when the face's "No" is not to
+    that person (taken back already, in another tab, or said to someone else since)."""
+    signature = detection.signature
+    if signature is None or signature.dismissed_subject_id != subject.id:
+        return False
+    signature.dismissed_subject_id = None
+    db.session.commit()
+    return True
+
+
+def dismissals(analysis: Analysis) -> dict[int, Subject]:
+    """Per unassigned face of the analysis whose owner said "No" to a suggestion for it: the person they said it is
+    not (whom undoing that "No" lets the page suggest again)."""
+    people = {subject.id: subject for subject in analysis.user.subjects}
+    return {face.id: people[face.signature.dismissed_subject_id] for face in _faces(analysis)
+            if face.subject_id is None and face.signature is not None
+            and face.signature.dismissed_subject_id in people}
 
 
 @dataclass(frozen=True)

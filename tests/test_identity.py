@@ -92,6 +92,51 @@ def test_no_removes_that_suggestion(app, client, eileen_named, mirrored_jpeg):
     assert client.post(f"/detections/{face}/suggestion/no", data=huge).status_code == 400
 
 
+def say_no(client, face: int, person: int, photo: int):
+    return client.post(f"/detections/{face}/suggestion/no",
+                       data={"subject": person, "csrf_token": csrf_token(client, f"/analyses/{photo}")})
+
+
+def undo_no(client, face: int, person: int, photo: int, **form):
+    token = csrf_token(client, f"/analyses/{photo}")
+    return client.post(f"/detections/{face}/suggestion/no/undo", data={"subject": person, "csrf_token": token} | form)
+
+
+NOT_EILEEN = "You said this is not <strong>Eileen</strong>."
+
+
+def test_a_no_is_undone_from_the_faces_card(app, client, eileen_named, mirrored_jpeg, bob_client):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    face = detections_of(app, photo)[0]
+    assert NOT_EILEEN not in client.get(f"/analyses/{photo}").get_data(as_text=True)
+    say_no(client, face, eileen_named, photo)
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert NOT_EILEEN in page and f'action="/detections/{face}/suggestion/no/undo"' in page  # until it is undone
+    assert bob_client.post(f"/detections/{face}/suggestion/no/undo",
+                           data={"subject": eileen_named, "csrf_token": csrf_token(bob_client, "/analyze")}
+                           ).status_code == 404  # only the owner's
+    without_token = client.post(f"/detections/{face}/suggestion/no/undo", data={"subject": eileen_named})
+    assert without_token.status_code == 400 and suggestion_of(client, photo) is None
+    undone = undo_no(client, face, eileen_named, photo)
+    assert undone.status_code == 302 and undone.location == f"/analyses/{photo}#face-1"
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert "Undone: Eileen may be suggested for this face again." in page and NOT_EILEEN not in page
+    assert "Looks like <strong>Eileen</strong>?" in page and suggestion_of(client, photo)["subject"] == eileen_named
+    again = client.get(undo_no(client, face, eileen_named, photo).location).get_data(as_text=True)  # another tab's
+    assert "There is no “No” to Eileen on this face to undo." in again  # undo, sent again: nothing changes
+    assert client.get(f"/detections/{face}/suggestion/no/undo").location == f"/analyses/{photo}#face-1"
+
+
+def test_a_yes_is_taken_back_by_nobody_in_particular_and_the_suggestion_comes_back(app, client, eileen_named,
+                                                                                   mirrored_jpeg):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    face = detections_of(app, photo)[0]
+    assert assign(client, face, eileen_named, photo).status_code == 302  # "Yes"
+    assert suggestion_of(client, photo) is None
+    assert assign(client, face, 0, photo).status_code == 302  # "Who is this?": "Nobody in particular"
+    assert suggestion_of(client, photo)["subject"] == eileen_named
+
+
 def test_video_tracks_are_signed_on_their_poster_frame(app, client, eileen_named, two_face_video):
     video = analysis_of(upload(client, two_face_video.read_bytes(), "clip.mp4"))
     tracks = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"]

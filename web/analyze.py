@@ -138,6 +138,7 @@ def result(analysis_id: int) -> ResponseReturnValue:
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            suggested=identity.suggestions(analysis) if owner else {},
+                           dismissed=identity.dismissals(analysis) if owner else {},
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            **extra)

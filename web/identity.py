@@ -1,6 +1,6 @@
 """Face recognition, privately and on request: the setting that turns it on or off, "no" to a "Looks like Ana"
-suggestion, and naming a group of look-alike unnamed faces in one step ("yes" goes through the ordinary
-assignment form of web/analyze.py)."""
+suggestion and its undo, and naming a group of look-alike unnamed faces in one step ("yes" goes through the ordinary
+assignment form of web/analyze.py, whose "Nobody in particular" takes it back, as it does a named face)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from models import Subject, SubjectKind
+from models import Detection, Subject, SubjectKind
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
@@ -39,15 +39,34 @@ def settings() -> ResponseReturnValue:
 @login_required
 @form_page(own_face_page)
 def not_this_person(detection_id: int) -> ResponseReturnValue:
-    detection = owned_detection(detection_id, current_user)
-    form = NotThisPersonForm()
-    if not form.validate_on_submit():
-        abort(400)
-    person = owned(Subject, form.subject.data, current_user)
+    detection, person = _answered(detection_id)
     identity.dismiss(detection, person)
     flash(gettext("Noted: we will not suggest %(name)s for this face again.", name=person.name),
           assigned_category(detection))
     return redirect(face_page(detection))
+
+
+@bp.route("/detections/<int:detection_id>/suggestion/no/undo", methods=["GET", "POST"])
+@login_required
+@form_page(own_face_page)
+def undo_not_this_person(detection_id: int) -> ResponseReturnValue:
+    """Take a "No" back: that person may be suggested for this face again."""
+    detection, person = _answered(detection_id)
+    if identity.take_back_dismissal(detection, person):
+        said = gettext("Undone: %(name)s may be suggested for this face again.", name=person.name)
+    else:  # undone already (another tab), or "No" said to someone else since
+        said = gettext("There is no “No” to %(name)s on this face to undo.", name=person.name)
+    flash(said, assigned_category(detection))
+    return redirect(face_page(detection))
+
+
+def _answered(detection_id: int) -> tuple[Detection, Subject]:
+    """The user's face and the person that a "No" (or its undo) names; 400 for a form that names none."""
+    detection = owned_detection(detection_id, current_user)
+    form = NotThisPersonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return detection, owned(Subject, form.subject.data, current_user)
 
 
 def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm:
