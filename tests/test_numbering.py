@@ -81,7 +81,7 @@ def test_the_result_page_numbers_each_kind_on_its_own_and_keeps_the_positions_as
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     headings = [text_of(heading).split(":")[0].split(" · ")[0] for heading in re.findall(r"<h2>(.*?)</h2>", page)]
     assert headings == ["Face 1", "Face 2", "Face 3", "Cat 1", "Dog 1"]
-    tags = re.findall(r'<text x="[\d.]+em"[^>]*>([^<]+)</text>', page)
+    tags = re.findall(r'<text x="-?[\d.]+em"[^>]*>([^<]+)</text>', page)
     assert tags == ["1", "2", "3", "Cat 1", "Dog 1"]  # a bare "1" on the cat would read as Face 1's
     assert re.findall(r'id="face-(\d+)"', page) == ["1", "2", "3", "4", "5"]  # anchors: positions, as before
     assert f'/analyses/{analysis_id}/detections/3/explain' in page
@@ -90,13 +90,14 @@ def test_the_result_page_numbers_each_kind_on_its_own_and_keeps_the_positions_as
 
 def test_the_box_tags_rectangle_is_as_wide_as_its_text(client, mixed_photo):
     page = client.get(f"/analyses/{mixed_photo[0]}").get_data(as_text=True)
-    widths = [float(width) for width in re.findall(r'<rect y="[^"]+" width="([\d.]+)em" height="1.6em">', page)]
+    rectangle = r'<rect x="[^"]+" y="[^"]+" width="([\d.]+)em" height="1.6em">'
+    widths = [float(width) for width in re.findall(rectangle, page)]
     assert widths[:3] == [1.6, 1.6, 1.6] and min(widths[3:]) > 3  # "Cat 1" needs more than a digit's square
 
 
 def test_a_korean_page_tags_the_animals_in_korean(client, mixed_photo):
     page = client.get(f"/analyses/{mixed_photo[0]}", headers=KOREAN).get_data(as_text=True)
-    assert re.findall(r'<text x="[\d.]+em"[^>]*>([^<]+)</text>', page) == ["1", "2", "3", "고양이 1", "개 1"]
+    assert re.findall(r'<text x="-?[\d.]+em"[^>]*>([^<]+)</text>', page) == ["1", "2", "3", "고양이 1", "개 1"]
 
 
 def test_the_api_gives_each_detection_its_number_and_its_position(client, mixed_photo):
