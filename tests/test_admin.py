@@ -10,11 +10,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, url_for
 from flask_migrate import downgrade, upgrade
 
 from bench.clips import another_copy
-from bench.fixtures import csrf_token, login, make_user
+from bench.fixtures import csrf_token, login, make_subject, make_user
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
@@ -83,6 +83,82 @@ def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astro
     login(admin, "root")
     assert delete_questions(admin.get("/admin/admin_analyses/").get_data(as_text=True)) == [
         "Delete o'neil & co); alert(1).jpg, uploaded by alice? Its photo or video and everything found in it go too."]
+
+
+def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, client, alice, astronaut_jpeg):
+    """Not Flask-Admin's "Are you sure you want to delete this record?": the list's delete button and the user's
+    edit page name the account, count its uploads and people and pets, and say it cannot be undone; the bulk delete
+    asks the same on a page of its own before anything goes."""
+    upload(client, astronaut_jpeg, "astro.jpg")
+    make_subject(app, alice, "Mia")
+    admin = admin_client(app, "en")
+    question = "Delete the account alice, with 1 upload and 1 person or pet? This cannot be undone."
+    listing = admin.get("/admin/admin_users/").get_data(as_text=True)
+    assert delete_questions(listing) == [  # by id: alice, then root
+        question, "Delete the account root, with 0 uploads and 0 people and pets? This cannot be undone."]
+    admin.set_cookie("moodlens_locale", "ko")
+    assert delete_questions(admin.get("/admin/admin_users/").get_data(as_text=True))[0] == (
+        "alice 계정(업로드 1개, 사람·반려동물 1개)을 삭제할까요? 되돌릴 수 없어요.")
+    admin.set_cookie("moodlens_locale", "en")
+    edit_page = admin.get(f"/admin/admin_users/edit/?id={alice}&url=/admin/admin_users/").get_data(as_text=True)
+    assert delete_questions(edit_page) == [question] and "Delete this account" in edit_page
+    assert "Are you sure you want to delete" not in listing + edit_page  # the bulk delete's script asks nothing
+    csrf = csrf_token(admin, "/admin/admin_users/")
+    chosen = {"action": "delete", "rowid": [str(alice)], "csrf_token": csrf, "url": "/admin/admin_users/"}
+    asked = admin.post("/admin/admin_users/action/", data=chosen)
+    page = html.unescape(asked.get_data(as_text=True))
+    assert asked.status_code == 200 and "Delete this account?" in page and "This cannot be undone." in page
+    assert "alice, with 1 upload and 1 person or pet" in page
+    with app.app_context():
+        assert db.session.get(User, alice) is not None  # only asked
+    done = admin.post("/admin/admin_users/action/", data={**chosen, "confirmed": "yes"})
+    assert done.status_code == 302 and done.location == "/admin/admin_users/"
+    with app.app_context():
+        assert db.session.get(User, alice) is None
+    assert upload_files(app) == []
+
+
+def test_a_users_edit_page_deletes_the_account(app, alice):
+    admin = admin_client(app, "en")
+    edit_page = admin.get(f"/admin/admin_users/edit/?id={alice}&url=/admin/admin_users/").get_data(as_text=True)
+    form = re.search(r'<form class="mt-4" method="POST" action="([^"]+)">(.*?)</form>', edit_page, re.S)
+    fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))
+    done = admin.post(form.group(1), data=fields)
+    assert done.status_code == 302 and done.location == "/admin/admin_users/"
+    with app.app_context():
+        assert db.session.get(User, alice) is None
+
+
+FORM_ADDRESSES = {"delete_view", "action_view", "ajax_update"}  # Flask-Admin's, only POSTed to
+
+
+def test_every_admin_form_address_answers_a_get_with_its_list(app, alice):
+    """A GET of an address the back office only posts forms to (Flask-Admin's delete, bulk action and inline update:
+    a 405 before; the jobs' retry), as when such a page is reloaded or the address opened or shared, goes to its
+    list (the jobs page), with nothing changed; never a 405 or a 500."""
+    admin = admin_client(app, "en")
+    lists = {"admin_users": "/admin/admin_users/", "admin_analyses": "/admin/admin_analyses/",
+             "admin_detections": "/admin/admin_detections/", "admin_jobs": "/admin/jobs/"}
+    walked = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/admin/") or "POST" not in rule.methods:
+            continue
+        assert "GET" in rule.methods, rule.rule
+        view, name = rule.endpoint.split(".")
+        with app.test_request_context():
+            url = url_for(rule.endpoint)
+        query = {"id": alice, "rowid": alice, "action": "delete", "list_form_pk": alice, "username": "x"}
+        response = admin.get(url, query_string=query)
+        assert response.status_code in (200, 302), url  # a form's own page (a user's edit page), or a redirect
+        assert admin.head(url, query_string=query).status_code == response.status_code, url
+        if name in FORM_ADDRESSES | {"retry"}:
+            assert response.status_code == 302 and response.location == lists[view], url
+            walked.add(rule.endpoint)
+        assert admin.get(url, query_string=query, follow_redirects=True).status_code == 200, url
+    assert walked == {f"{view}.{name}" for view in lists if view != "admin_jobs" for name in FORM_ADDRESSES} | {
+        "admin_jobs.retry"}
+    with app.app_context():
+        assert db.session.get(User, alice).username == "alice"  # neither deleted nor renamed
 
 
 def test_an_admin_sees_the_background_jobs_and_retries_a_failed_one(app, client, alice, astronaut_jpeg):
@@ -362,13 +438,14 @@ def video_track(app, user_id: int) -> int:
 
 
 def test_a_video_tracks_summary_timeline_and_changes_read_in_the_readers_language(app, alice):
-    """Not the stored JSON: how long the track was seen, its share of time and mean reading per emotion (named,
-    as percentages), every moment's top emotion (and "unsure"), its changes; scores and chances read as numbers."""
+    """Not the stored JSON: how long the track was seen, its share of time and average share of each emotion (as
+    the subject's profile words it; named, as percentages), every moment's top emotion (and "unsure"), its changes;
+    scores and chances read as numbers."""
     track = video_track(app, alice)
     admin = admin_client(app, "ko")
     korean = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
     assert korean["요약"] == ("3.0초 동안 프레임 3개 | 시간 비율: 행복 67%, 무표정 33% | "
-                            "평균 확률: 행복 60%, 무표정 30%, 슬픔 10%")
+                            "감정별 평균 비율: 행복 60%, 무표정 30%, 슬픔 10%")
     assert korean["타임라인"] == ("0.0초부터 3.0초까지 순간 3개 | 모든 순간 | 0.0초: 무표정 60% (확실하지 않음) | "
                               "1.5초: 행복 70% | 3.0초: 행복 80%")
     assert korean["프레임별 변화"] == "1.5초: 무표정 → 행복"
@@ -378,7 +455,7 @@ def test_a_video_tracks_summary_timeline_and_changes_read_in_the_readers_languag
     admin.set_cookie("moodlens_locale", "en")
     english = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
     assert english["Summary"] == ("3 frames in 3.0 s | Share of time: happy 67%, neutral 33% | "
-                                  "Mean probability: happy 60%, neutral 30%, sad 10%")
+                                  "Average share of each emotion: happy 60%, neutral 30%, sad 10%")
     assert english["Changes, frame by frame"] == "1.5 s: neutral → happy"
     assert english["Timeline"].startswith("3 moments from 0.0 s to 3.0 s | Every moment | 0.0 s: neutral 60% (unsure)")
 

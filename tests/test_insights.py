@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -112,6 +113,9 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     korean = client.get(f"/dashboard?subject={rex}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "분석 60개에서 등장 60번." in korean  # not 개 60마리, "60 dogs"
     assert "More sad since" in page and "permutation test" in page
+    # the change's evidence in the profile's plain words, not "Mean sad probability"
+    assert re.search(r"Average share of sad: \d+% over the \d+ appearances before, \d+% over the \d+ since", page)
+    assert re.search(r"슬픔의 평균 비율은 이전 등장 \d+번에서 \d+%", korean) and "probability" not in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
     assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 29
     assert document["alerts"] == [] and document["weekly_report"]["count"] > 0  # its newest week, in January

@@ -17,6 +17,7 @@ from flask_admin.menu import MenuLink
 from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.helpers import get_redirect_target
 from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
@@ -157,7 +158,8 @@ def _subject(view, context, model: Detection, name) -> str:
 
 
 def _summary(view, context, model: Detection, name) -> Markup | str:
-    """A video track's summary: how long it was seen, its share of time in each emotion and its mean reading."""
+    """A video track's summary: how long it was seen, its share of time in each emotion and the average share of
+    each emotion in its readings (worded as the subject's profile words it)."""
     summary = model.summary
     if not summary:
         return ""
@@ -166,7 +168,7 @@ def _summary(view, context, model: Detection, name) -> Markup | str:
     if summary["dominant"]:
         seen = {label: share for label, share in summary["share"].items() if share}
         lines += [gettext("Share of time: %(emotions)s", emotions=_mix(seen)),
-                  gettext("Mean probability: %(emotions)s", emotions=_mix(summary["mean"]))]
+                  gettext("Average share of each emotion: %(emotions)s", emotions=_mix(summary["mean"]))]
     return Markup("<br>").join(lines)
 
 
@@ -332,8 +334,71 @@ class HomeView(AdminOnly, AdminIndexView):
         })
 
 
-class UserAdmin(AdminOnly, ModelView):
+class NamedDeleteRowAction(BaseListRowAction):
+    """Flask-Admin's delete button of a list's row, its confirmation asking in the view's words (`question`, of
+    the row: "Delete astronaut.png, uploaded by spammer…?") rather than "Are you sure you want to delete this
+    record?"."""
+
+    def __init__(self, question: Callable[[object], str]) -> None:
+        super().__init__(title=admin_words("Delete Record"))
+        self.question = question
+
+    def render(self, context, row_id: str, row) -> Markup:
+        macros = context.environment.get_template("admin/delete_row.html").make_module(context.get_all())
+        return macros.delete_row(self, row_id, self.question(row))
+
+
+def _list_page() -> str:
+    return url_for(".index_view")
+
+
+class AdminModelView(AdminOnly, ModelView):
+    """A model's pages: Flask-Admin's, the delete button of a list's row asking `delete_question(row)` where the
+    view has one, and each of Flask-Admin's POST-only addresses (delete, bulk action, a list's inline update) routed
+    for GET too: a GET of one (a reloaded page, an address opened or shared) goes to the list, nothing changed
+    (web.redirects.form_page), never a 405."""
+
+    delete_question: Callable[[object], str] | None = None
+
+    def get_list_row_actions(self) -> list[BaseListRowAction]:
+        """Flask-Admin's, the delete button asking in the view's words rather than about "this record"."""
+        if self.delete_question is None:
+            return super().get_list_row_actions()
+        return [NamedDeleteRowAction(self.delete_question) if isinstance(row_action, DeleteRowAction) else row_action
+                for row_action in super().get_list_row_actions()]
+
+    @expose("/delete/", methods=("GET", "POST"))
+    @form_page(_list_page)
+    def delete_view(self) -> ResponseReturnValue:
+        return super().delete_view()
+
+    @expose("/action/", methods=("GET", "POST"))
+    @form_page(_list_page)
+    def action_view(self) -> ResponseReturnValue:
+        return super().action_view()
+
+    @expose("/ajax/update/", methods=("GET", "POST"))
+    @form_page(_list_page)
+    def ajax_update(self) -> ResponseReturnValue:
+        return super().ajax_update()
+
+
+def _account(user: User) -> str:
+    """The account and what goes with it: "alice, with 3 uploads and 1 person or pet"."""
+    held = accounts.holdings(user)
+    return gettext("%(user)s, with %(uploads)s and %(subjects)s", user=user.username,
+                   uploads=ngettext("%(num)d upload", "%(num)d uploads", held.analyses),
+                   subjects=ngettext("%(num)d person or pet", "%(num)d people and pets", held.subjects))
+
+
+def _delete_account_question(user: User) -> str:
+    return gettext("Delete the account %(account)s? This cannot be undone.", account=_account(user))
+
+
+class UserAdmin(AdminModelView):
     can_create = False
+    edit_template = "admin/edit_user.html"
+    delete_question = staticmethod(_delete_account_question)
     column_list = ("username", "active", "is_admin", "created_at", "id")  # what moderating needs first (a phone)
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
@@ -404,6 +469,19 @@ class UserAdmin(AdminOnly, ModelView):
         self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
                                                    "%(num)d users are now administrators.", count), is_admin=True)
 
+    @action("delete", admin_words("Delete"))
+    def action_delete(self, ids: list[str]) -> ResponseReturnValue | None:
+        """The bulk delete, once the page it shows first has asked about the chosen accounts by name, each with what
+        goes with it (Flask-Admin's script can only ask "Are you sure you want to delete selected records?")."""
+        if request.form.get("confirmed"):
+            return super().action_delete(ids)
+        users = db.session.scalars(db.select(User).where(User.id.in_([number for number in map(row_id, ids) if number]))
+                                   .order_by(User.id)).all()
+        if not users:
+            return redirect(_list_page())
+        return self.render("admin/delete_users.html", users=users, account=_account, action_form=self.action_form(),
+                           return_url=get_redirect_target() or _list_page())
+
     def delete_model(self, model: User) -> bool:
         """Delete the account as its owner's "Delete my account" does (services.accounts.delete_account): every
         analysis with its files, an upload committed meanwhile too; never the administrator's own account."""
@@ -439,26 +517,12 @@ def _result_link(view, context, model: Analysis, name):
                                                 gettext("Open the result page (read-only)"))
 
 
-class NamedDeleteRowAction(BaseListRowAction):
-    """Flask-Admin's delete button of a list's row, its confirmation asking in the view's words (`question`, of
-    the row: "Delete astronaut.png, uploaded by spammer…?") rather than "Are you sure you want to delete this
-    record?"."""
-
-    def __init__(self, question: Callable[[object], str]) -> None:
-        super().__init__(title=admin_words("Delete Record"))
-        self.question = question
-
-    def render(self, context, row_id: str, row) -> Markup:
-        macros = context.environment.get_template("admin/delete_row.html").make_module(context.get_all())
-        return macros.delete_row(self, row_id, self.question(row))
-
-
 def _delete_question(analysis: Analysis) -> str:
     return gettext("Delete %(file)s, uploaded by %(user)s? Its photo or video and everything found in it go too.",
                    file=analysis.original_name, user=analysis.user.username)
 
 
-class AnalysisAdmin(AdminOnly, ModelView):
+class AnalysisAdmin(AdminModelView):
     can_create = False
     can_edit = False
     can_view_details = True
@@ -473,15 +537,11 @@ class AnalysisAdmin(AdminOnly, ModelView):
     column_searchable_list = ("original_name", User.username)
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
+    delete_question = staticmethod(_delete_question)
 
     def get_query(self) -> Query:
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
-
-    def get_list_row_actions(self) -> list[BaseListRowAction]:
-        """Flask-Admin's, the delete button asking about the upload by its name and its owner's."""
-        return [NamedDeleteRowAction(_delete_question) if isinstance(row_action, DeleteRowAction) else row_action
-                for row_action in super().get_list_row_actions()]
 
     def on_model_delete(self, model: Analysis) -> None:
         g.deleted_uploads = [(model.stored_name, model.thumb_name)]
@@ -490,7 +550,7 @@ class AnalysisAdmin(AdminOnly, ModelView):
         _remove_uploads()
 
 
-class DetectionAdmin(AdminOnly, ModelView):
+class DetectionAdmin(AdminModelView):
     can_create = False
     can_edit = False
     can_delete = False
