@@ -119,7 +119,11 @@ def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, clie
 
 
 def test_a_users_edit_page_deletes_the_account(app, alice):
+    """Its delete button's form deletes the account; the administrator's own page has none (it would be refused)."""
     admin = admin_client(app, "en")
+    with app.app_context():
+        root = User.named("root").id
+    assert "Delete this account" not in admin.get(f"/admin/admin_users/edit/?id={root}").get_data(as_text=True)
     edit_page = admin.get(f"/admin/admin_users/edit/?id={alice}&url=/admin/admin_users/").get_data(as_text=True)
     form = re.search(r'<form class="mt-4" method="POST" action="([^"]+)">(.*?)</form>', edit_page, re.S)
     fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))

@@ -1,7 +1,9 @@
 """Flask-Admin back office at /admin: users, analyses (each links to its result page, read-only for the admin;
 deleted with their files), detections (read-only). Headers, cell values (enum ids, yes/no, times, failure reasons,
 a video track's summary, timeline and changes), filter options and the outcome of a bulk action are in the reader's
-language; the database keeps its English ids. Every page is framed by templates/admin/page.html."""
+language; the database keeps its English ids. Deleting asks about what goes by name (an upload and its owner; an
+account with its uploads and people and pets counted), and a GET of an address that only takes a form's POST goes
+to the list. Every page is framed by templates/admin/page.html."""
 
 from __future__ import annotations
 
@@ -272,6 +274,11 @@ class ClockFilters(FilterConverter):
                              for kind in FilterConverter.datetime_filters)
 
 
+def _row_numbers(ids: list[str]) -> list[int]:
+    """The chosen ids that name rows, as numbers (PostgreSQL compares no integer column with text)."""
+    return [number for number in map(row_id, ids) if number]
+
+
 class AdminOnly:
     """Admins only; ids and page numbers no database integer can hold name nothing (never a 500)."""
 
@@ -302,8 +309,8 @@ class AdminOnly:
     @action("delete", admin_words("Delete"), admin_words("Are you sure you want to delete selected records?"))
     def action_delete(self, ids: list[str]) -> None:
         """Flask-Admin's bulk delete (declared again: an override without its @action drops it from the menu), of
-        the ids that name rows, as numbers (PostgreSQL compares no integer column with text)."""
-        super().action_delete([number for number in map(row_id, ids) if number])
+        the ids that name rows."""
+        super().action_delete(_row_numbers(ids))
 
     def validate_form(self, form: Form) -> bool:
         """Flask-Admin's checks, their messages as text: its template leaves out a message that is not a plain
@@ -440,7 +447,7 @@ class UserAdmin(AdminModelView):
 
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
-        numbers = [number for number in map(row_id, ids) if number]
+        numbers = _row_numbers(ids)
         own_account = False in values.values() and current_user.id in numbers  # an action that takes a right away
         if own_account:
             numbers = [number for number in numbers if number != current_user.id]
@@ -475,8 +482,7 @@ class UserAdmin(AdminModelView):
         goes with it (Flask-Admin's script can only ask "Are you sure you want to delete selected records?")."""
         if request.form.get("confirmed"):
             return super().action_delete(ids)
-        users = db.session.scalars(db.select(User).where(User.id.in_([number for number in map(row_id, ids) if number]))
-                                   .order_by(User.id)).all()
+        users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids))).order_by(User.id)).all()
         if not users:
             return redirect(_list_page())
         return self.render("admin/delete_users.html", users=users, account=_account, action_form=self.action_form(),

@@ -4,7 +4,8 @@ pages) fits without sideways scrolling of the page nor of a list in its own box 
 compact card, each value after its column's name, the empty ones left out; a desktop keeps the table), with the
 contrast, text-size and focus-ring audit of the main pages (tests/e2e/audit.js), with the reader's language on
 <html>; on a phone the brand stays and the menu folds behind its button; a Korean admin reads a failure reason, a
-yes/no filter's options and a video track's moments in Korean; a bulk action says what it did.
+yes/no filter's options and a video track's moments in Korean; a bulk action says what it did; a bulk delete of
+users first asks on a page that names each account.
 
 Screenshots of each page, language and width are saved in SCREENS (the system's temporary folder; overwritten by
 each run), to be looked at."""
@@ -33,12 +34,12 @@ WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "y
                 "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
                 "with selected": "With selected", "activated": "1 user activated.",
                 "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken.",
-                "username": "Username"},
+                "username": "Username", "dana goes": "dana, with 3 uploads and 0 people and pets"},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
                 "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
                 "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
                 "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요.",
-                "username": "사용자 이름"}}
+                "username": "사용자 이름", "dana goes": "dana 계정(업로드 3개, 사람·반려동물 0개)"}}
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
@@ -117,7 +118,8 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
 def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewport: str) -> dict:
     """Open a track's every moment, add the "administrator" filter and read its options, open the date picker of
     the "created" filter, run a bulk action (from a menu that stays on the screen; on a phone, a row's icons are
-    44 px targets), give a user a name that is taken; the pages that result, audited (their problems by name)."""
+    44 px targets), start a bulk delete (its page names the user) and cancel it, give a user a name that is taken;
+    the pages that result, audited (their problems by name)."""
     words, screens, problems = WORDS[language], SCREENS / f"{language}-{viewport}", {}
     page.goto(base + paths["track-details"])
     page.click("table.searchable details summary")
@@ -148,6 +150,14 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     expect(page.locator(".alert-success")).to_contain_text(words["activated"])
     if found := audit_page(page, None, Path(f"{screens}-bulk-action-done.png")):
         problems[f"{language} {viewport} bulk action done"] = found
+    page.locator("input.action-checkbox").last.check()  # dana's
+    page.locator(".nav-tabs .dropdown-toggle", has_text=words["with selected"]).click()
+    page.click("a[onclick*=\"'delete'\"]")
+    expect(page.locator("main li")).to_have_text(words["dana goes"])
+    if found := audit_page(page, None, Path(f"{screens}-bulk-delete-asked.png")):
+        problems[f"{language} {viewport} bulk delete asked"] = found
+    page.locator("main a.btn-secondary").click()  # "Cancel": dana stays
+    expect(page.locator("input.action-checkbox")).to_have_count(2)
     page.goto(base + paths["user-edit"])
     page.fill("#username", "ADMIN")
     page.locator("form.admin-form input[type=submit]").first.click()
