@@ -15,12 +15,13 @@ from flask_migrate import upgrade
 from werkzeug.test import TestResponse
 
 from app import create_app
+from bench import ROOT
 from extensions import db
 from inference.labels import DOG_EMOTIONS, DetectionKind
 from insights.synthetic import START
 from models import Analysis, Detection, Subject, SubjectKind, User
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = ROOT / "migrations"
 
 
 def make_app(folder: Path, **overrides) -> Flask:

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT
+
 BUDGET_MB = 300
 SIDE = 6320  # 39.9 megapixels: just under the default MAX_IMAGE_PIXELS
 

@@ -16,8 +16,6 @@ from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
 from models import Analysis, Detection, Media
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def jpeg_bytes(rgb: np.ndarray, **save_options) -> bytes:
     buffer = io.BytesIO()

@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
+from bench import ROOT
 from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from inference.pipeline import get_pipeline
 from models import Analysis, ApiToken, Media, utcnow
-from tests.conftest import ROOT, stored_analyses, upload_files
+from tests.conftest import stored_analyses, upload_files
 
 DATA = Path(__file__).parent / "data"
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from PIL import Image
 from skimage import data as skdata
 
+from bench import ROOT
 from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from inference.crops import rgb_crops
@@ -22,7 +23,7 @@ from inference.labels import DetectionKind
 from models import EMOTION_CLASSES, Detection, Media, Subject, User, subject_name_key, utcnow
 from services import documents, subjects as subject_service
 from services.errors import Refused
-from tests.conftest import ROOT, jpeg_bytes, stored_analyses, upload
+from tests.conftest import jpeg_bytes, stored_analyses, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
