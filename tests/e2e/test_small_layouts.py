@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from models import Media
-from bench.fixtures import make_subject, make_user
-from tests.conftest import stored_analyses
+from bench.fixtures import StoredAnalysis, make_subject, make_user, store_analyses
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_details import log_in, shot
 from tests.e2e.test_layout import VIEWPORTS
@@ -65,7 +63,7 @@ def test_account_cards_alert_error_and_appearance_names_fit(live_app, browser):
     app, base = live_app
     dana = make_user(app, "dana")
     mia = make_subject(app, dana, "Mia")
-    stored_analyses(app, dana, [(LONG_NAME, Media.IMAGE, "happy", mia), ("cup.jpg", Media.IMAGE, "sad", mia)])
+    store_analyses(app, dana, [StoredAnalysis(LONG_NAME, "happy", mia), StoredAnalysis("cup.jpg", "sad", mia)])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for viewport in VIEWPORTS:
         page = log_in(browser, base, "dana", "en-US", viewport)
