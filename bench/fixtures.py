@@ -26,7 +26,7 @@ from models import Analysis, Detection, Media, Subject, SubjectKind, User
 MIGRATIONS = ROOT / "migrations"
 
 
-def make_app(folder: Path, **overrides) -> Flask:
+def make_app(folder: Path, **overrides: object) -> Flask:
     """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
     settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
                 "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",

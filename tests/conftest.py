@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from skimage import data as skdata
+from werkzeug.test import TestResponse
 
 from bench.clips import moving_faces_frames, write_video
 from bench.fixtures import csrf_token, login, make_app, make_user
 
 
-def jpeg_bytes(rgb: np.ndarray, **save_options) -> bytes:
+def jpeg_bytes(rgb: np.ndarray, **save_options: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=92, **save_options)
     return buffer.getvalue()
@@ -53,7 +56,7 @@ def client(app):
     return app.test_client()
 
 
-def upload(client, content: bytes, filename: str = "photo.jpg"):
+def upload(client: FlaskClient, content: bytes, filename: str = "photo.jpg") -> TestResponse:
     token = csrf_token(client, "/analyze")
     return client.post("/analyze", data={"file": (io.BytesIO(content), filename), "csrf_token": token},
                        content_type="multipart/form-data")
@@ -76,7 +79,7 @@ def bob_client(app):
     return other
 
 
-def upload_files(app) -> list[Path]:
+def upload_files(app: Flask) -> list[Path]:
     return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))
 
 
