@@ -17,7 +17,7 @@ import jobs
 from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
-from inference.explain import METHODS, Explainer
+from inference.explain import METHODS, ExplainMethod, Explainer
 from inference.pipeline import get_pipeline
 from models import Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
 from services import storage
@@ -26,8 +26,8 @@ from services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-METHOD_TITLES = {"occlusion": Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
-                 "grad_cam": Phrase(N_("Grad-CAM: where the network's last layer looked"))}
+METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
+                 ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
 FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR)  # what a failed explanation's status may say, besides numbers
 _explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
