@@ -51,6 +51,17 @@ class JobStatus(StrEnum):
         return self in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+class OnDemandStatus(StrEnum):
+    """How a job done on request ("Why?", the signing of an analysis's faces) stands for the API and pages: its
+    JobStatus, or NONE while none is asked for (or its result went)."""
+
+    NONE = "none"
+    QUEUED = JobStatus.QUEUED.value
+    RUNNING = JobStatus.RUNNING.value
+    DONE = JobStatus.DONE.value
+    FAILED = JobStatus.FAILED.value
+
+
 class SubjectKind(StrEnum):
     """Whom a user follows: a person, a dog or a cat."""
 

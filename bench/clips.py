@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench import ROOT
+
 
 def another_copy(content: bytes, label: str) -> bytes:
     """The same JPEG photo or MP4 video as other bytes: a comment segment after the JPEG's start marker, or a `free`
@@ -48,7 +50,7 @@ def moving_faces_frames(astronaut: np.ndarray, count: int, faces: int = 1) -> li
     return frames
 
 
-TEST_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+TEST_DATA = ROOT / "tests" / "data"
 
 
 def dog_scene(name: str, scale: int = 2, offset: tuple[int, int] = (60, 40)) -> tuple[np.ndarray, tuple]:

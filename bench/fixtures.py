@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,15 +17,16 @@ from flask_migrate import upgrade
 from werkzeug.test import TestResponse
 
 from app import create_app
+from bench import ROOT
 from extensions import db
 from inference.labels import DOG_EMOTIONS, DetectionKind
 from insights.synthetic import START
-from models import Analysis, Detection, Subject, SubjectKind, User
+from models import Analysis, Detection, Media, Subject, SubjectKind, User
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = ROOT / "migrations"
 
 
-def make_app(folder: Path, **overrides) -> Flask:
+def make_app(folder: Path, **overrides: object) -> Flask:
     """An app on a migrated SQLite database in `folder`; `overrides` win over the test settings."""
     settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'test.sqlite'}",
                 "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",
@@ -51,20 +54,48 @@ def make_subject(app: Flask, user_id: int, name: str, kind: str = SubjectKind.PE
         return subject.id
 
 
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """An analysis to write straight to the database: one detection of `kind` whose top emotion is `top` (its
+    readings `emotions`, by default all on `top`), assigned to `subject_id`; none without a top emotion."""
+
+    name: str
+    top: str | None = None
+    subject_id: int | None = None
+    media: Media = Media.IMAGE
+    emotions: dict[str, float] | None = None
+    kind: DetectionKind = DetectionKind.HUMAN
+    created_at: datetime | None = None  # None: when it is written
+
+
+def store_analyses(app: Flask, user_id: int, analyses: Iterable[StoredAnalysis]) -> None:
+    """Write `analyses` straight to the database (no pipeline, no files: the pages need none), in order: those
+    without a time each get their own created_at, in order."""
+    with app.app_context():
+        for stored in analyses:
+            analysis = Analysis(user_id=user_id, original_name=stored.name, stored_name=uuid.uuid4().hex,
+                                media=stored.media, format="jpeg", width=10, height=10, top_emotion=stored.top,
+                                face_count=int(bool(stored.top)))
+            if stored.created_at:
+                analysis.created_at = stored.created_at
+            if stored.top:
+                analysis.detections.append(Detection(position=1, kind=stored.kind, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                     emotions=stored.emotions or {stored.top: 1.0}, top=stored.top,
+                                                     subject_id=stored.subject_id))
+            db.session.add(analysis)
+            db.session.flush()
+        db.session.commit()
+
+
 def add_history(app: Flask, user_id: int, subject_id: int, vectors: np.ndarray, start: datetime = START,
                 spacing: timedelta = timedelta(days=1)) -> None:
     """Photo analyses of a dog subject from `start`, one every `spacing`, with these probability vectors over
-    DOG_EMOTIONS (no files: the pages need none)."""
-    with app.app_context():
-        for day, vector in enumerate(vectors):
-            emotions = dict(zip(DOG_EMOTIONS, map(float, vector)))
-            analysis = Analysis(user_id=user_id, original_name=f"dog{day}.jpg", stored_name=uuid.uuid4().hex,
-                                format="jpeg", width=10, height=10, created_at=start + spacing * day)
-            analysis.detections.append(Detection(position=1, kind=DetectionKind.DOG, x1=0, y1=0, x2=5, y2=5, score=0.9,
-                                                 emotions=emotions, top=max(emotions, key=emotions.get),
-                                                 subject_id=subject_id))
-            db.session.add(analysis)
-        db.session.commit()
+    DOG_EMOTIONS."""
+    readings = [dict(zip(DOG_EMOTIONS, map(float, vector))) for vector in vectors]
+    store_analyses(app, user_id, [StoredAnalysis(f"dog{day}.jpg", max(emotions, key=emotions.get), subject_id,
+                                                 emotions=emotions, kind=DetectionKind.DOG,
+                                                 created_at=start + spacing * day)
+                                  for day, emotions in enumerate(readings)])
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

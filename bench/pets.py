@@ -91,7 +91,7 @@ def animal_free_photos(folder: Path | None, limit: int) -> Iterator[tuple[str, n
         yield path.name, load_rgb(path)
 
 
-def score_photo(found: list[Detection], species: str, head: tuple[float, ...], tally: Counter) -> str:
+def score_photo(found: list[Detection], species: DetectionKind, head: tuple[float, ...], tally: Counter) -> str:
     """Counts the photo's outcome (and its detections) in `tally`; returns the outcome."""
     covering = [d for d in found if covered_fraction(head, d.box) >= 0.9]
     tally["labelled"] += 1
@@ -128,14 +128,15 @@ def parse_args() -> argparse.Namespace:
 
 def measure_boxed(detector: PetFinder, args: argparse.Namespace) -> list[float]:
     """Prints the figures on a sample with head boxes; returns the seconds each photo took."""
-    tallies: dict[str, Counter] = {"cat": Counter(), "dog": Counter()}
+    tallies: dict[DetectionKind, Counter] = {DetectionKind.CAT: Counter(), DetectionKind.DOG: Counter()}
     seconds, confused = [], []
     for pet in labelled_pets(args.data, args.exclude):
         rgb = load_rgb(pet.path, args.shrink)
         began = time.perf_counter()
         found = detector.detect(rgb)
         seconds.append(time.perf_counter() - began)
-        if "taken for" in score_photo(found, pet.species, scaled_head(pet, rgb), tallies[pet.species]):
+        species = DetectionKind(pet.species)
+        if "taken for" in score_photo(found, species, scaled_head(pet, rgb), tallies[species]):
             confused.append(pet.name)
     for species, tally in ((species, tally) for species, tally in tallies.items() if tally["labelled"]):
         print(f"  {species}s: recall {tally['found'] / tally['labelled']:.3f} ({tally['found']}/{tally['labelled']}), "
@@ -157,7 +158,7 @@ def measure_boxed(detector: PetFinder, args: argparse.Namespace) -> list[float]:
 def measure_species(detector: PetFinder, folder: Path, shrink: int) -> None:
     """Prints, for photos of one labelled pet without boxes, how many show a pet of the right species, only
     the other species, or none."""
-    for species, other in (("cat", "dog"), ("dog", "cat")):
+    for species, other in ((DetectionKind.CAT, DetectionKind.DOG), (DetectionKind.DOG, DetectionKind.CAT)):
         tally, confused = Counter(), []
         paths = sorted((folder / species).glob("*.jpg"))
         if not paths:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -47,15 +48,25 @@ if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web 
     from inference.dog_net import DogEmotionNet, PetEnsemble, TunedNet
     from inference.emotion_net import EfficientFaceNet, EmotionEnsemble, EmotionNet
 
-METHODS = ("occlusion", "grad_cam")
+
+class ExplainMethod(StrEnum):
+    """How a map is made: occlusion (the score's drop as parts are hidden) or Grad-CAM (the last layer's gradients)."""
+
+    OCCLUSION = "occlusion"
+    GRAD_CAM = "grad_cam"
+
+
+METHODS = tuple(ExplainMethod)
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
 ProgressCallback = Callable[[float], None]
 PET_HEAD_WEIGHTS = {DetectionKind.DOG: DOG_HEAD_WEIGHTS, DetectionKind.CAT: CAT_HEAD_WEIGHTS}  # on the dog network
 # Seconds per stage measured on the 2-core development machine (ONNX Runtime for occlusion; in a process that has
 # already imported torch: loading torch itself adds TORCH_IMPORT_SECONDS): the progress bar's first weights.
-STAGE_SECONDS = {DetectionKind.HUMAN: {"networks": 0.8, "occlusion": 4.2, "grad_cam": 0.6},
-                 DetectionKind.DOG: {"networks": 1.2, "occlusion": 6.6, "grad_cam": 3.3},
-                 DetectionKind.CAT: {"networks": 1.2, "occlusion": 6.6, "grad_cam": 3.3}}  # the dog network, too
+STAGE_SECONDS = {
+    DetectionKind.HUMAN: {"networks": 0.8, ExplainMethod.OCCLUSION: 4.2, ExplainMethod.GRAD_CAM: 0.6},
+    DetectionKind.DOG: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 3.3},
+    DetectionKind.CAT: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 3.3},  # the dog network
+}
 TORCH_IMPORT_SECONDS = 4.5
 
 
@@ -182,7 +193,7 @@ class Explanation:
     target: str
     probability: float
     crop: np.ndarray
-    maps: dict[str, np.ndarray]
+    maps: dict[ExplainMethod, np.ndarray]
 
     def overlays(self, size: int = 224) -> dict[str, np.ndarray]:
         return {method: overlay(self.crop, saliency, size) for method, saliency in self.maps.items()}
@@ -234,7 +245,7 @@ class Explainer:
         """How long each stage should take now: nothing to load once the kind's networks are loaded."""
         loading = 0.0 if kind in self._parts else STAGE_SECONDS[kind]["networks"] + (
             0.0 if "torch" in sys.modules else TORCH_IMPORT_SECONDS)
-        return {"networks": loading, **{stage: self.seconds[kind][stage] for stage in ("occlusion", "grad_cam")}}
+        return {"networks": loading, **{method: self.seconds[kind][method] for method in METHODS}}
 
     @contextmanager
     def _stage(self, kind: str, name: str, progress: StagedProgress) -> Iterator[ProgressCallback]:
@@ -285,13 +296,13 @@ class Explainer:
         stages = StagedProgress(self.expected_seconds(kind), progress)
         with self._stage(kind, "networks", stages):
             networks = self.grad_cam_parts(kind)
-        with self._stage(kind, "occlusion", stages) as report:
+        with self._stage(kind, ExplainMethod.OCCLUSION, stages) as report:
             occlusion = occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
                                       patch, patch // 2, progress=report)
-        with self._stage(kind, "grad_cam", stages) as report:
+        with self._stage(kind, ExplainMethod.GRAD_CAM, stages) as report:
             grad_cam = grad_cam_map(networks, crop, target, report)
         return Explanation(classifier.classes[target], float(probabilities[target]), crop,
-                           {"occlusion": occlusion, "grad_cam": grad_cam})
+                           {ExplainMethod.OCCLUSION: occlusion, ExplainMethod.GRAD_CAM: grad_cam})
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:

@@ -17,17 +17,17 @@ import jobs
 from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
-from inference.explain import METHODS, Explainer
+from inference.explain import METHODS, ExplainMethod, Explainer
 from inference.pipeline import get_pipeline
-from models import Analysis, Detection, Explanation, JobStatus, Media
+from models import Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
 from services import storage
 from services.access import detection_at
 from services.errors import NotFound
 
 log = logging.getLogger(__name__)
 
-METHOD_TITLES = {"occlusion": Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
-                 "grad_cam": Phrase(N_("Grad-CAM: where the network's last layer looked"))}
+METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
+                 ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
 FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR)  # what a failed explanation's status may say, besides numbers
 _explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
@@ -51,13 +51,13 @@ def _cached(analysis: Analysis, detection: Detection) -> bool:
 
 
 def status(analysis: Analysis, detection: Detection) -> dict:
-    """{"status": "none" | "queued" | "running" | "done" | "failed", "progress", and "error" when it failed}."""
+    """{"status": an OnDemandStatus, "progress", and "error" when it failed}."""
     if _cached(analysis, detection):
-        return {"status": JobStatus.DONE.value, "progress": 1.0}
+        return {"status": OnDemandStatus.DONE, "progress": 1.0}
     job = detection.explanation
     if job is None or job.status == JobStatus.DONE:  # done, but its files were removed since: ask again
-        return {"status": "none", "progress": 0.0}
-    document = {"status": job.status, "progress": job.progress}
+        return {"status": OnDemandStatus.NONE, "progress": 0.0}
+    document = {"status": OnDemandStatus(job.status), "progress": job.progress}
     if job.status == JobStatus.FAILED:
         document["error"] = job.error
     return document
@@ -66,7 +66,7 @@ def status(analysis: Analysis, detection: Detection) -> dict:
 def status_document(analysis: Analysis, detection: Detection) -> dict:
     """The status, with the overlays' URLs and captions once they exist (for the API and the page's script)."""
     document = status(analysis, detection)
-    if document["status"] == JobStatus.DONE:
+    if document["status"] == OnDemandStatus.DONE:
         document["images"] = [{"method": method, "title": METHOD_TITLES[method],
                                "url": url_for("analyze.explanation_image", analysis_id=analysis.id,
                                               position=detection.position, method=method)} for method in METHODS]
@@ -77,7 +77,7 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     """Queue the explanation unless it is cached, queued or running; returns its status. A failed one (or one
     whose files are gone) is queued again. Two requests at once queue it once (one row per detection)."""
     current = status(analysis, detection)
-    if current["status"] in (JobStatus.DONE, JobStatus.QUEUED, JobStatus.RUNNING):
+    if current["status"] in (OnDemandStatus.DONE, OnDemandStatus.QUEUED, OnDemandStatus.RUNNING):
         return current
     job = detection.explanation or Explanation(detection=detection)
     job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None

@@ -18,7 +18,8 @@ from extensions import db
 from inference.errors import MediaError
 from inference.identity import from_bytes, get_signature_model, group_indices, nearest_label, to_bytes
 from inference.labels import DetectionKind
-from models import Analysis, Detection, FaceSignature, JobStatus, SignatureJob, Subject, SubjectKind, User
+from models import (Analysis, Detection, FaceSignature, JobStatus, OnDemandStatus, SignatureJob, Subject, SubjectKind,
+                    User)
 from services import copies, storage, subjects
 
 log = logging.getLogger(__name__)
@@ -77,17 +78,17 @@ def queue_signatures(analysis: Analysis) -> None:
     jobs.job_queue().submit(jobs.JobKind.SIGNATURES, job.id)
 
 
-def signature_status(analysis: Analysis) -> str:
-    """How the signing of the analysis's faces stands: the job's status (queued, running, done, failed), or "none"
-    when there is no job or its owner has recognition off."""
+def signature_status(analysis: Analysis) -> OnDemandStatus:
+    """How the signing of the analysis's faces stands: the job's status, or NONE when there is no job or its owner
+    has recognition off."""
     job = db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis.id))
-    return JobStatus(job.status).value if job and analysis.user.recognize_faces else "none"
+    return OnDemandStatus(job.status) if job and analysis.user.recognize_faces else OnDemandStatus.NONE
 
 
 def suggestions_pending(analysis: Analysis) -> bool:
     """Whether "Looks like Ana?" suggestions may still come: the analysis has an unassigned face, its owner has a
     person it could be, and its faces are being signed (queued or running)."""
-    return (signature_status(analysis) in (JobStatus.QUEUED, JobStatus.RUNNING)
+    return (signature_status(analysis) in (OnDemandStatus.QUEUED, OnDemandStatus.RUNNING)
             and any(face.subject_id is None for face in _faces(analysis))
             and any(subject.kind == SubjectKind.PERSON for subject in analysis.user.subjects))
 

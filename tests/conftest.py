@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import io
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from skimage import data as skdata
+from werkzeug.test import TestResponse
 
 from bench.clips import moving_faces_frames, write_video
 from bench.fixtures import csrf_token, login, make_app, make_user
-from extensions import db
-from models import Analysis, Detection, Media
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def jpeg_bytes(rgb: np.ndarray, **save_options) -> bytes:
+def jpeg_bytes(rgb: np.ndarray, **save_options: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=92, **save_options)
     return buffer.getvalue()
@@ -58,21 +56,7 @@ def client(app):
     return app.test_client()
 
 
-def stored_analyses(app, user_id: int, rows: list[tuple[str, Media, str | None, int | None]]) -> None:
-    """Analyses written straight to the database (no pipeline), oldest first: each (name, media, top emotion,
-    subject id) with one face of that top emotion assigned to the subject, or none without a top emotion."""
-    with app.app_context():
-        for name, media, top, subject_id in rows:
-            analysis = Analysis(user_id=user_id, original_name=name, stored_name=uuid.uuid4().hex, media=media,
-                                format="jpeg", width=10, height=10, top_emotion=top, face_count=int(bool(top)))
-            if top:
-                analysis.detections.append(Detection(position=1, x1=0, y1=0, x2=5, y2=5, score=0.9, top=top,
-                                                     emotions={top: 1.0}, subject_id=subject_id))
-            db.session.add(analysis)
-            db.session.commit()  # one by one: each its own created_at, in order
-
-
-def upload(client, content: bytes, filename: str = "photo.jpg"):
+def upload(client: FlaskClient, content: bytes, filename: str = "photo.jpg") -> TestResponse:
     token = csrf_token(client, "/analyze")
     return client.post("/analyze", data={"file": (io.BytesIO(content), filename), "csrf_token": token},
                        content_type="multipart/form-data")
@@ -95,7 +79,7 @@ def bob_client(app):
     return other
 
 
-def upload_files(app) -> list[Path]:
+def upload_files(app: Flask) -> list[Path]:
     return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))
 
 

@@ -15,12 +15,12 @@ from datetime import datetime
 
 import pytest
 
-from bench.fixtures import csrf_token, login, make_subject, make_user
+from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make_user, store_analyses
 from extensions import db
 from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Media, Subject, User
 from services import accounts, identity, storage
 from services.analyses import stored_files
-from tests.conftest import stored_analyses, upload, upload_files
+from tests.conftest import upload, upload_files
 
 
 def analysis_id_of(response) -> int:
@@ -141,7 +141,7 @@ def test_the_zips_files_are_named_and_dated_by_their_upload_on_the_users_clock(a
 
 def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, client, alice):
     names = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-1+2", "@SUM(A1)", "\tTab"]
-    stored_analyses(app, alice, [("photo.jpg", Media.IMAGE, "happy", make_subject(app, alice, name)) for name in names])
+    store_analyses(app, alice, [StoredAnalysis("photo.jpg", "happy", make_subject(app, alice, name)) for name in names])
     rows = list(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
     assert [row["subject"] for row in rows] == ["'" + name for name in names]
     assert all(row["filename"] == "photo.jpg" and float(row["happy"]) == 1.0 for row in rows)
@@ -212,7 +212,7 @@ def test_the_delete_page_lists_only_what_there_is_and_warns_apart_from_the_list(
     goes, rest = deletion_list(client)
     assert goes == ["Your face signatures and the account itself: its username is free again."]  # no "Your 0 ..."
     assert rest.lstrip().startswith('<p class="warning"><strong>This cannot be undone.</strong>')  # not a bullet
-    stored_analyses(app, alice, [("face.jpg", Media.IMAGE, "happy", make_subject(app, alice, "Mia"))])
+    store_analyses(app, alice, [StoredAnalysis("face.jpg", "happy", make_subject(app, alice, "Mia"))])
     goes, _ = deletion_list(client)
     assert goes[:2] == ["Your 1 analysis, with its photo or video, thumbnails and heat maps.",
                         "Your 1 person or pet, with their dashboard and alerts."]

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from flask import abort, url_for
 from flask_migrate import downgrade, upgrade
 
+from bench import ROOT
 from bench.clips import another_copy
 from bench.fixtures import csrf_token, login, make_subject, make_user
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
 from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
-from tests.conftest import ROOT, upload, upload_files
+from tests.conftest import upload, upload_files
 
 
 def test_admin_is_refused_to_others(app, client, alice):

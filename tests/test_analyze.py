@@ -7,13 +7,13 @@ import re
 import pytest
 
 from bench.clips import another_copy
-from bench.fixtures import csrf_token, make_subject, make_user
+from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
 from extensions import db
 from inference.labels import reading_certainty
 from models import Analysis, Detection, Media
 from services import storage
 from services.analyses import delete_analysis
-from tests.conftest import jpeg_bytes, stored_analyses, upload, upload_files
+from tests.conftest import jpeg_bytes, upload, upload_files
 
 
 def analysis_id_from(response) -> int:
@@ -81,11 +81,11 @@ def listed(client, query: str = "") -> list[str]:
 def mixed_history(app, alice) -> dict[str, int]:
     """Alice's subjects Mia (a person) and Rex (a dog), and five analyses of theirs and of no one."""
     mia, rex = make_subject(app, alice, "Mia"), make_subject(app, alice, "Rex", "dog")
-    stored_analyses(app, alice, [("mia-happy.jpg", Media.IMAGE, "happy", mia),
-                                 ("mia-sad.mp4", Media.VIDEO, "sad", mia),
-                                 ("rex-happy.jpg", Media.IMAGE, "happy", rex),
-                                 ("nobody-sad.jpg", Media.IMAGE, "sad", None),
-                                 ("empty.jpg", Media.IMAGE, None, None)])
+    store_analyses(app, alice, [StoredAnalysis("mia-happy.jpg", "happy", mia),
+                                StoredAnalysis("mia-sad.mp4", "sad", mia, Media.VIDEO),
+                                StoredAnalysis("rex-happy.jpg", "happy", rex),
+                                StoredAnalysis("nobody-sad.jpg", "sad"),
+                                StoredAnalysis("empty.jpg")])
     return {"mia": mia, "rex": rex}
 
 
@@ -105,8 +105,8 @@ def test_history_filters_narrow_and_combine(client, mixed_history):
 
 
 def test_history_filters_are_kept_by_the_page_links(app, client, alice):
-    stored_analyses(app, alice, [(f"cup{number:02d}.jpg", Media.IMAGE, "happy", None) for number in range(13)]
-                    + [("frown.jpg", Media.IMAGE, "sad", None)])
+    store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(13)]
+                   + [StoredAnalysis("frown.jpg", "sad")])
     first = client.get("/analyses?emotion=happy").get_data(as_text=True)
     assert "Page 1 of 2" in first and 'href="/analyses?page=2&amp;emotion=happy"' in first
     assert listed(client, "emotion=happy&page=2") == ["cup00.jpg"]
@@ -115,8 +115,8 @@ def test_history_filters_are_kept_by_the_page_links(app, client, alice):
 
 
 def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, client, alice):
-    stored_analyses(app, alice, [(f"cup{number:02d}.jpg", Media.IMAGE, "happy", None) for number in range(7)]
-                    + [("frown.jpg", Media.IMAGE, "sad", None)])
+    store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(7)]
+                   + [StoredAnalysis("frown.jpg", "sad")])
     second = client.get("/analyses?emotion=happy&per_page=3&page=2").get_data(as_text=True)
     assert "Page 2 of 3" in second
     assert 'href="/analyses?page=1&amp;emotion=happy&amp;per_page=3" rel="prev"' in second
@@ -135,7 +135,7 @@ def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, cl
 def test_history_filter_on_someone_elses_subject_is_not_found(app, client, mixed_history):
     bob = make_user(app, "bob")
     bobs_dog = make_subject(app, bob, "Rex", "dog")
-    stored_analyses(app, bob, [("bobs-rex.jpg", Media.IMAGE, "happy", bobs_dog)])
+    store_analyses(app, bob, [StoredAnalysis("bobs-rex.jpg", "happy", bobs_dog)])
     for subject_id in (bobs_dog, bobs_dog + 100):  # another user's, and none at all: the same answer
         response = client.get(f"/analyses?subject={subject_id}")
         assert response.status_code == 404 and "bobs-rex.jpg" not in response.get_data(as_text=True)

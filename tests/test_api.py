@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from bench.fixtures import csrf_token, make_subject, make_user
+from bench import ROOT
+from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
 from extensions import db
 from inference.pipeline import get_pipeline
 from models import Analysis, ApiToken, Media, utcnow
-from tests.conftest import ROOT, stored_analyses, upload_files
+from tests.conftest import upload_files
 
 DATA = Path(__file__).parent / "data"
 
@@ -63,8 +64,8 @@ def test_token_then_analysis_round_trip(app, client, api_users, astronaut_jpeg):
 def test_the_list_takes_the_history_pages_filters(app, client):
     ann, ben = make_user(app, "ann"), make_user(app, "ben")
     mia, bens_cat = make_subject(app, ann, "Mia"), make_subject(app, ben, "Tom", "cat")
-    stored_analyses(app, ann, [("mia.jpg", Media.IMAGE, "happy", mia), ("mia.mp4", Media.VIDEO, "happy", mia),
-                               ("sad.jpg", Media.IMAGE, "sad", None)])
+    store_analyses(app, ann, [StoredAnalysis("mia.jpg", "happy", mia),
+                              StoredAnalysis("mia.mp4", "happy", mia, Media.VIDEO), StoredAnalysis("sad.jpg", "sad")])
     headers = bearer(client, "ann")
 
     def names(query: str) -> list[str]:

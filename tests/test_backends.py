@@ -23,7 +23,7 @@ from inference.specs import FACE_INPUT_SIZE as FACE_SIZE
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import HUMAN_EMOTIONS
 from training.calibration import calibration_record, cross_fitted_ece, expected_calibration_error, fit_temperature
-from tests.conftest import ROOT
+from bench import ROOT
 
 CPU = torch.device("cpu")
 needs_exports = pytest.mark.skipif(not onnx_path_for(HUMAN_WEIGHTS).is_file(),

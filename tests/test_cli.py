@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from bench import ROOT
 
 
 def run_cli(*args: str, **settings: str) -> subprocess.CompletedProcess:

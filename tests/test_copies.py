@@ -16,12 +16,13 @@ from flask_migrate import downgrade, upgrade
 from skimage import data as skdata
 
 import jobs
+from bench import ROOT
 from extensions import db
 from inference.labels import DOG_EMOTIONS
 from models import AlertRule, Analysis, Detection, JobStatus, Subject, User, utcnow
 from services import analyses, subjects
 from bench.fixtures import make_subject, make_user
-from tests.conftest import ROOT, jpeg_bytes, upload, upload_files
+from tests.conftest import jpeg_bytes, upload, upload_files
 from tests.test_api import bearer, post_file
 from tests.test_identity import set_recognition
 from tests.test_subjects import analysis_of

@@ -20,6 +20,7 @@ from babel.messages.pofile import read_po
 from flask_babel import get_locale
 from PIL import Image
 
+from bench import ROOT
 from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from insights.history import describe_mix
@@ -30,7 +31,6 @@ from tests.test_owner_pages import appearances, subject_of
 from web import i18n
 from web.i18n import COOKIE, day, interval, particles, say, wrappable
 
-ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
 
@@ -249,7 +249,6 @@ def test_the_profile_table_shows_one_figure_for_an_interval_that_rounds_to_one_p
         assert rows["angry"] == ["2%", "2%"]
         low, high = rows["happy"][1].split("–")
         assert low != high and low.endswith("%") and high.endswith("%")
-
 
 
 def test_the_profile_table_is_titled_in_plain_words(app, client, alice):

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from flask_migrate import downgrade, upgrade
 
+from bench import ROOT
 from extensions import db
 from models import (AlertRule, Analysis, ApiToken, Detection, Explanation, FaceSignature, SignatureJob, Subject, User,
                     utcnow)
-from tests.conftest import ROOT
 
 BEFORE = "040cc2e9b334"  # the migration before AUTOINCREMENT
 NEVER_REUSED = (User, Analysis, Detection, Subject, AlertRule)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.fixtures import login, make_user
+from bench.fixtures import StoredAnalysis, login, make_user, store_analyses
 from inference import model_card
 from inference.images import decode_image
 from inference.model_card import model_figures
@@ -196,3 +196,14 @@ def test_dashboard_charts_have_axes_and_the_calendar_a_legend(app, client, alice
     days = re.search(r'<ul class="calendar-days">(.*?)</ul>', page, re.S).group(1)  # the calendar as text
     assert re.findall(r"<li>(.*?)</li>", days.strip()) == [f"{utcnow():%B} {utcnow().day}, {utcnow().year}: happy (1)"]
     assert '<div class="table-scroll" tabindex="0" role="region" aria-label="Emotions per period">' in page
+
+
+def test_the_trend_is_per_week_when_asked_and_per_day_otherwise(client, alice):
+    """?period=week counts weeks; day, an unknown period or none counts days (no error for a made-up one)."""
+    store_analyses(client.application, alice, [StoredAnalysis("cup.jpg", "happy")])
+    weekly = client.get("/dashboard?period=week").get_data(as_text=True)
+    assert "Trend per week" in weekly and "Week starting" in weekly and 'name="period" value="week"' in weekly
+    for asked in ("day", "month", ""):
+        page = client.get(f"/dashboard?period={asked}")
+        assert page.status_code == 200 and "Trend per day" in page.get_data(as_text=True), asked
+        assert 'name="period" value="day"' in page.get_data(as_text=True), asked

@@ -16,10 +16,11 @@ from flask_migrate import upgrade
 from PIL import Image
 
 from app import create_app
+from bench import ROOT
 from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
 from models import Analysis
-from tests.conftest import ROOT, upload
+from tests.conftest import upload
 
 
 def mode(path: Path) -> int:

@@ -16,7 +16,7 @@ from bench.fixtures import csrf_token, login, make_app, make_user
 import models
 from extensions import db
 from models import User
-from tests.conftest import ROOT
+from bench import ROOT
 from tests.test_api import basic
 
 SESSION_COOKIES = ("session", "remember_token")

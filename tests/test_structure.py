@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import settings
-from tests.conftest import ROOT
+from bench import ROOT
 
 SKIPPED = {".venv", "migrations", ".git", "node_modules"}
 FLASK_FREE = ("inference", "insights", "training")

@@ -15,14 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from PIL import Image
 from skimage import data as skdata
 
-from bench.fixtures import csrf_token, make_subject, make_user
+from bench import ROOT
+from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Media, Subject, User, subject_name_key, utcnow
+from models import EMOTION_CLASSES, Detection, Subject, User, subject_name_key, utcnow
 from services import documents, subjects as subject_service
 from services.errors import Refused
-from tests.conftest import ROOT, jpeg_bytes, stored_analyses, upload
+from tests.conftest import jpeg_bytes, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
@@ -346,7 +347,7 @@ def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(a
     """Three readings read one at a time come out whole and in order; the file is named after 모모 (RFC 6266)."""
     monkeypatch.setattr(documents, "EXPORT_PAGE", 1)
     momo = make_subject(app, alice, "모모", "person")
-    stored_analyses(app, alice, [(f"momo{number}.jpg", Media.IMAGE, "happy", momo) for number in range(3)])
+    store_analyses(app, alice, [StoredAnalysis(f"momo{number}.jpg", "happy", momo) for number in range(3)])
     exported = client.get(f"/subjects/{momo}/export.json")
     assert [row["filename"] for row in exported.get_json()["history"]] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
     assert exported.get_json()["subject"]["name"] == "모모"

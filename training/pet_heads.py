@@ -41,6 +41,7 @@ from tqdm import tqdm
 from inference.crops import BODY_MARGIN, pet_body_crops, square_crop_box
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
+from inference.labels import DetectionKind
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.backbone import efficientnet_lite0, run_blocks, stem
 from inference.pet_net import HeadBoxRegressor
@@ -194,7 +195,7 @@ def predicted_heads(regressor: HeadBoxRegressor, features: np.ndarray, squares: 
 
 
 def measure(regressor: HeadBoxRegressor, data: dict[str, np.ndarray], pets: list[LabelledPet],
-            photos: np.ndarray, tally: dict[str, Counter]) -> None:
+            photos: np.ndarray, tally: dict[DetectionKind, Counter]) -> None:
     """Add the app-made crops of `photos` (indices into pets) to per-species found / predicted / matched counts."""
     for index in photos:
         rows = (data["owners"] == index) & data["as_app"]
@@ -208,7 +209,12 @@ def measure(regressor: HeadBoxRegressor, data: dict[str, np.ndarray], pets: list
         counts["iou sum"] += float(overlaps.max())
 
 
-def report(title: str, tally: dict[str, Counter]) -> dict:
+def species_tally() -> dict[DetectionKind, Counter]:
+    """Empty per-species counts, for `measure`."""
+    return {DetectionKind.DOG: Counter(), DetectionKind.CAT: Counter()}
+
+
+def report(title: str, tally: dict[DetectionKind, Counter]) -> dict:
     print(title)
     figures = {}
     for species, counts in {**tally, "all": sum(tally.values(), Counter())}.items():
@@ -237,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     first = samples(extra, detector, trunk, args.jitters, args.seed, args.cache)
     second = samples(held_out, detector, trunk, 0, args.seed, args.cache)  # as the app crops them
     regressor = train_regressor(first["features"], first["targets"], args.epochs, args.seed)
-    tally: dict[str, Counter] = {"dog": Counter(), "cat": Counter()}
+    tally = species_tally()
     measure(regressor, second, held_out, np.arange(len(held_out)), tally)
     figures = {"first set only": report(f"trained on {args.xml_data.name} only, measured on all of {args.csv_data}",
                                         tally)}
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         save_regressor(regressor, {"first set only": figures["first set only"]}, len(extra), args.first_set_out)
     if args.folds > 1:
         folds = np.random.default_rng(args.seed).permutation(len(held_out)) % args.folds
-        tally = {"dog": Counter(), "cat": Counter()}
+        tally = species_tally()
         for fold in range(args.folds):
             training = rows_of(second, np.flatnonzero(folds != fold))
             regressor = train_regressor(np.concatenate([first["features"], second["features"][training]]),

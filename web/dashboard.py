@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -39,17 +40,25 @@ from web.redirects import form_page, same_site_path
 
 bp = Blueprint("dashboard", __name__)
 
-PERIODS = {"day": (30, timedelta(days=1)), "week": (12, timedelta(weeks=1))}
+
+class Period(StrEnum):
+    """What a column of the trend counts: a day (the last 30 shown) or a week (the last 12)."""
+
+    DAY = "day"
+    WEEK = "week"
+
+
+PERIODS = {Period.DAY: (30, timedelta(days=1)), Period.WEEK: (12, timedelta(weeks=1))}  # columns shown, each's span
 APPEARANCES_SHOWN = 48  # on the dashboard of a subject without an emotion model; the export has them all
 RECENT_APPEARANCES = 12  # under the charts of a subject with one: which photos count, to check an assignment
 
 
-def period_start(moment: datetime, period: str) -> datetime:
+def period_start(moment: datetime, period: Period) -> datetime:
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday()) if period == "week" else day
+    return day - timedelta(days=day.weekday()) if period == Period.WEEK else day
 
 
-def trend(rows: list[tuple[datetime, str]], period: str, now: datetime) -> dict[str, dict[str, int]]:
+def trend(rows: list[tuple[datetime, str]], period: Period, now: datetime) -> dict[str, dict[str, int]]:
     """Counts of top emotions per period for the last N periods, oldest first, empty periods included."""
     count, step = PERIODS[period]
     newest = period_start(now, period)
@@ -78,15 +87,14 @@ def _detections_query(subject: Subject | None):
 @bp.route("/dashboard")
 @login_required
 def index() -> ResponseReturnValue:
-    period = request.args.get("period", "day")
-    if period not in PERIODS:
-        period = "day"
+    asked = request.args.get("period", "")
+    period = Period(asked) if asked in PERIODS else Period.DAY
     subject_id = request.args.get("subject", type=int)
     subject = owned_subject_or_404(subject_id) if subject_id else None
     return dashboard_page(subject, period, alert_form(subject) if subject else None)
 
 
-def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleForm | None) -> str:
+def dashboard_page(subject: Subject | None, period: Period, rule_form: AlertRuleForm | None) -> str:
     """The dashboard of everything or of one subject, its alert form as given (a refused one shows its errors)."""
     found = db.session.execute(_detections_query(subject)).all()
     analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
@@ -108,7 +116,7 @@ def dashboard_page(subject: Subject | None, period: str, rule_form: AlertRuleFor
     )
 
 
-def _charts(found: list, subject: Subject | None, period: str) -> dict:
+def _charts(found: list, subject: Subject | None, period: Period) -> dict:
     """The charts' parts: the confident readings' distribution, trend and mood calendar (days on the reader's
     clock), and how many readings were left out as unsure."""
     read = [row for row in found if row.top is not None]
@@ -177,7 +185,7 @@ def add_alert(subject_id: int) -> ResponseReturnValue:
     if valid and _same_rule(subject, form):
         form.emotion.errors.append(gettext("%(name)s has this alert already.", name=subject.name))
     if not valid or form.errors:  # the page again, each reason beside its field (focus.js goes there)
-        return dashboard_page(subject, "day", form), 422
+        return dashboard_page(subject, Period.DAY, form), 422
     db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
                              days=form.days.data))
     db.session.commit()

@@ -116,13 +116,13 @@ def korean_particles(text: str) -> str:
 class ParticleDomain(Domain):
     """Flask-Babel's domain whose Korean translations, once their values are in, take the right particles."""
 
-    def gettext(self, string: str, **variables) -> str:
+    def gettext(self, string: str, **variables: object) -> str:
         return korean_particles(super().gettext(string, **variables)) if variables else super().gettext(string)
 
-    def ngettext(self, singular: str, plural: str, num: int, **variables) -> str:
+    def ngettext(self, singular: str, plural: str, num: int, **variables: object) -> str:
         return korean_particles(super().ngettext(singular, plural, num, **variables))
 
-    def pgettext(self, context: str, string: str, **variables) -> str:
+    def pgettext(self, context: str, string: str, **variables: object) -> str:
         return korean_particles(super().pgettext(context, string, **variables)) if variables else \
             super().pgettext(context, string)
 

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from bench.fixtures import make_user
-from tests.conftest import ROOT
+from bench import ROOT
 
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"

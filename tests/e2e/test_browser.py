@@ -7,6 +7,7 @@ through what a person does and saves a screenshot of each page in artifacts/e2e/
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
@@ -35,11 +36,9 @@ def watch_progress(page: Page) -> list[int]:
         page.wait_for_timeout(150)
 
 
-def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, astronaut, astronaut_jpeg):
-    photo = tmp_path / "astronaut.jpg"
-    photo.write_bytes(astronaut_jpeg)
-    video = write_video(tmp_path / "party.mp4", moving_faces_frames(astronaut, 200, faces=2), fps=10)
-    page.goto(live_server + "/")
+def sign_up_and_explain_a_photo(page: Page, base: str, photo: Path) -> None:
+    """Carol creates her account, analyses a photo and asks why it reads "happy"."""
+    page.goto(base + "/")
     shot(page, "01-landing")
     page.click("text=Create an account")
     page.fill("#username", "carol")
@@ -61,7 +60,10 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.wait_for_function("[...document.querySelectorAll('.why-images img')].every(i => i.naturalWidth === 224)")
     shot(page, "03b-photo-why")
 
-    page.goto(live_server + "/analyze")
+
+def analyse_a_video(page: Page, base: str, video: Path) -> None:
+    """The video's progress bar only grows until its result, whose frame follows the scrubber."""
+    page.goto(base + "/analyze")
     page.set_input_files("#file", str(video))
     page.click("input[type=submit]")
     shot(page, "04-video-progress")
@@ -75,6 +77,9 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.dispatch_event("#scrub", "input")
     expect(page.locator("#scrub-frame")).to_have_attribute("src", re.compile(r"t=2$"))
 
+
+def follow_a_person(page: Page, base: str) -> None:
+    """History and dashboard; Mia as a subject with an alert, and her weekly report; then Carol logs out."""
     page.click("text=History")
     assert page.locator(".history-item").count() == 2
     shot(page, "06-history")
@@ -89,7 +94,7 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.locator(".history-item", has_text="astronaut.jpg").locator("a").first.click()
     page.select_option("form.assign select", label="Mia (person)")
     page.locator("form.assign button").click()
-    page.goto(live_server + "/dashboard")
+    page.goto(base + "/dashboard")
     page.select_option("#subject", label="Mia (person)")
     page.click("form.subject-filter button")
     expect(page.locator("#insights-title")).to_have_text("What Mia's history shows")
@@ -98,7 +103,7 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.click("text=Add alert")
     expect(page.locator(".flash-success")).to_contain_text("Alert added")
     shot(page, "07b-subject-insights")
-    page.goto(live_server + "/dashboard")
+    page.goto(base + "/dashboard")
     page.check("#weekly_report")
     page.locator("form[action$='weekly-report'] input[type=submit]").click()
     page.click("text=Mia: weekly report")
@@ -106,12 +111,14 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     shot(page, "07c-weekly-report")
     page.click("text=Log out carol")
     assert "/login" in page.url
-    assert page.console_errors == []
 
+
+def administer(page: Page, base: str) -> None:
+    """The admin views Carol's photo read-only and deletes her video."""
     page.fill("#username", "admin")
     page.fill("#password", "admin password")
     page.click("input[type=submit]")
-    page.goto(live_server + "/admin/admin_analyses/")
+    page.goto(base + "/admin/admin_analyses/")
     assert page.locator("text=party.mp4").count() == 1
     shot(page, "08-admin-analyses")
     page.locator("tr", has_text="astronaut.jpg").locator("a img").click()  # the result page, read-only
@@ -124,3 +131,14 @@ def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, ast
     page.wait_for_load_state()
     assert page.locator("text=party.mp4").count() == 0
     shot(page, "09-admin-after-delete")
+
+
+def test_a_user_and_an_admin_go_through_the_app(live_server, page, tmp_path, astronaut, astronaut_jpeg):
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    video = write_video(tmp_path / "party.mp4", moving_faces_frames(astronaut, 200, faces=2), fps=10)
+    sign_up_and_explain_a_photo(page, live_server, photo)
+    analyse_a_video(page, live_server, video)
+    follow_a_person(page, live_server)
+    assert page.console_errors == []
+    administer(page, live_server)

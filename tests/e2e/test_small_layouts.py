@@ -1,14 +1,13 @@
 """In Chromium, at 1280 and 390 px: the account page's cards in two columns on a wide screen and one on a phone; the
-alert form's error as wide as the form, not a column under its small number field; a long file name on a subject's
-appearance tile wraps between its parts, inside the tile. Screenshots go to artifacts/e2e/ (details-small-*.png)."""
+alert form's error as wide as the form, not a column under its small number field, and on a phone its button beside a
+field, in Korean too; a long file name on a subject's appearance tile wraps between its parts, inside the tile.
+Screenshots go to artifacts/e2e/ (details-small-*.png)."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from models import Media
-from bench.fixtures import make_subject, make_user
-from tests.conftest import stored_analyses
+from bench.fixtures import StoredAnalysis, make_subject, make_user, store_analyses
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_details import log_in, shot
 from tests.e2e.test_layout import VIEWPORTS
@@ -65,7 +64,7 @@ def test_account_cards_alert_error_and_appearance_names_fit(live_app, browser):
     app, base = live_app
     dana = make_user(app, "dana")
     mia = make_subject(app, dana, "Mia")
-    stored_analyses(app, dana, [(LONG_NAME, Media.IMAGE, "happy", mia), ("cup.jpg", Media.IMAGE, "sad", mia)])
+    store_analyses(app, dana, [StoredAnalysis(LONG_NAME, "happy", mia), StoredAnalysis("cup.jpg", "sad", mia)])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for viewport in VIEWPORTS:
         page = log_in(browser, base, "dana", "en-US", viewport)
@@ -76,4 +75,21 @@ def test_account_cards_alert_error_and_appearance_names_fit(live_app, browser):
         alert_error(page, base, mia)
         appearance_name(page)
         shot(page, f"small-dashboard-{viewport}")
+        page.context.close()
+
+
+def test_the_alert_button_shares_its_row_with_a_field_on_a_phone(live_app, browser):
+    """In Korean at 390 px the three fields once filled a row and left "Add alert" alone on the next."""
+    app, base = live_app
+    dana = make_user(app, "dana")
+    mia = make_subject(app, dana, "Mia")
+    for locale in ("ko-KR", "en-US"):
+        page = log_in(browser, base, "dana", locale, "phone")
+        page.goto(f"{base}/dashboard?subject={mia}")
+        inputs = page.locator("form.alert-form > .field:not(:has([type=submit]))").all()
+        fields, button = [field.bounding_box() for field in inputs], page.locator("form.alert-form [type=submit]")
+        top, bottom = button.bounding_box()["y"], button.bounding_box()["y"] + button.bounding_box()["height"]
+        beside = [field for field in fields if field["y"] < bottom and top < field["y"] + field["height"]]
+        assert len(fields) == 3 and beside, (locale, fields, top, bottom)
+        shot(page, f"small-alert-{locale}")
         page.context.close()
