@@ -366,3 +366,8 @@ def test_a_group_shows_every_face_it_names_as_its_crop_and_names_only_those_tick
                                                  "csrf_token": token}).status_code == 302
     with app.app_context():
         assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen_named] * 7 + [None] * 2
+
+
+def test_the_korean_settings_give_a_korean_example_name(client, alice):
+    page = client.get("/settings/faces", headers=KOREAN).get_data(as_text=True)
+    assert "“지민인가요?”" in page and "Ana" not in page
