@@ -9,6 +9,7 @@ grouped. Turning recognition off deletes every signature and signature job of th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,8 @@ import numpy as np
 import jobs
 from extensions import db
 from inference.errors import MediaError
-from inference.identity import from_bytes, get_signature_model, group_indices, nearest_label, to_bytes
+from inference.identity import (MIN_GROUP_SIZE, from_bytes, get_signature_model, group_indices, nearest_label,
+                                to_bytes)
 from inference.labels import DetectionKind
 from models import (Analysis, Detection, FaceSignature, JobStatus, OnDemandStatus, SignatureJob, Subject, SubjectKind,
                     User)
@@ -198,15 +200,11 @@ class UnnamedGroup:
     faces: list[Detection]
     suggestion: Suggestion | None
 
-    @property
-    def photos(self) -> list[int]:
-        """The analyses the faces are in, once each."""
-        return list(dict.fromkeys(face.analysis_id for face in self.faces))
-
 
 def unnamed_groups(user: User) -> list[UnnamedGroup]:
     """Groups of the user's unassigned faces that look like one person, largest first; the faces of a later upload
-    of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is no group."""
+    of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is no group. A
+    face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`)."""
     if not user.recognize_faces:
         return []
     faces = db.session.scalars(
@@ -217,13 +215,38 @@ def unnamed_groups(user: User) -> list[UnnamedGroup]:
     if not faces:
         return []
     vectors = np.stack([from_bytes(face.signature.vector) for face in faces])
+    suggest = _group_suggester(user)
+    groups = [group for indices in group_indices(vectors)
+              for group in _without_dismissed([faces[index] for index in indices], vectors[indices], suggest)]
+    return sorted(groups, key=lambda group: len(group.faces), reverse=True)
+
+
+def _group_suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | None]:
+    """A function of (a group's average signature, a person left out or None): the user's person nearest to it."""
     labels, references = _named_faces(user)
     people = {subject.id: subject for subject in user.subjects}
-    groups = []
-    for group in group_indices(vectors):
-        match = nearest_label(vectors[group].mean(axis=0), references, labels)
-        groups.append(UnnamedGroup([faces[index] for index in group],
-                                   Suggestion(people[match.label], match.distance) if match else None))
+
+    def suggest(average: np.ndarray, left_out: int | None) -> Suggestion | None:
+        allowed = [index for index, label in enumerate(labels) if label != left_out]
+        match = nearest_label(average, references[allowed], [labels[index] for index in allowed])
+        return Suggestion(people[match.label], match.distance) if match else None
+    return suggest
+
+
+def _without_dismissed(faces: list[Detection], vectors: np.ndarray,
+                       suggest: Callable[[np.ndarray, int | None], Suggestion | None]) -> list[UnnamedGroup]:
+    """The group of look-alike faces, offered as the person they look like; the faces the user said are not that
+    person make a group of their own, offered as someone else (or nobody), when there are enough of them."""
+    suggestion = suggest(vectors.mean(axis=0), None)
+    if suggestion is None:
+        return [UnnamedGroup(faces, None)]
+    dismissed = [face.signature.dismissed_subject_id == suggestion.subject.id for face in faces]
+    kept = [index for index, said_no in enumerate(dismissed) if not said_no]
+    apart = [index for index, said_no in enumerate(dismissed) if said_no]
+    groups = [UnnamedGroup([faces[index] for index in kept], suggestion)] if len(kept) >= MIN_GROUP_SIZE else []
+    if len(apart) >= MIN_GROUP_SIZE:
+        groups.append(UnnamedGroup([faces[index] for index in apart],
+                                   suggest(vectors[apart].mean(axis=0), suggestion.subject.id)))
     return groups
 
 
@@ -236,11 +259,14 @@ def unassigned_faces(user: User, detection_ids: list[int]) -> list[Detection]:
     ))
 
 
-def name_faces(faces: list[Detection], subject: Subject) -> None:
+def name_faces(faces: list[Detection], subject: Subject) -> list[Detection]:
     """Assign faces (from unassigned_faces) to the user's person `subject` in one step, through the one
-    assignment rule (services/subjects.py; raises Refused)."""
-    for face in faces:
+    assignment rule (services/subjects.py; raises Refused), but for those the user said are not that person: the
+    faces named."""
+    named = [face for face in faces if not (face.signature and face.signature.dismissed_subject_id == subject.id)]
+    for face in named:
         subjects.assign(face, subject.id)
+    return named
 
 
 def person_named(user: User, name: str) -> Subject:

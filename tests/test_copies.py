@@ -179,7 +179,7 @@ def test_a_photo_uploaded_twice_before_makes_no_face_group(app, client, alice):
     one = analysis_of(upload(client, jpeg_bytes(mirrored), "one.jpg"))
     two = analysis_of(upload(client, jpeg_bytes(mirrored, comment=b"shared again"), "two.jpg"))
     page = " ".join(client.get("/subjects").get_data(as_text=True).split())
-    assert "2 photos of someone you have not named" in page
+    assert "2 faces of someone you have not named" in page
     with app.app_context():  # as if the same bytes had come twice before uploads were checked
         db.session.get(Analysis, two).content_hash = db.session.get(Analysis, one).content_hash
         db.session.commit()

@@ -168,7 +168,7 @@ def test_nobody_names_another_users_faces(app, client, alice, bob_client, astron
     set_recognition(client, True)
     face = detections_of(app, analysis_of(upload(client, astronaut_jpeg)))[0]
     token = csrf_token(bob_client, "/subjects")
-    response = bob_client.post("/subjects/groups", data={"faces": str(face), "subject": "0", "name": "Mine",
+    response = bob_client.post("/subjects/groups", data={"faces": [face], "subject": "0", "name": "Mine",
                                                          "csrf_token": token})
     assert response.status_code == 302
     with app.app_context():
@@ -199,38 +199,39 @@ def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alic
     set_recognition(client, True)
     photos = [analysis_of(upload(client, content)) for content in (astronaut_jpeg, mirrored_jpeg, stranger_jpeg)]
     page = client.get("/subjects").get_data(as_text=True)
-    assert "2 photos of someone you have not named" in page
+    assert "2 faces of someone you have not named" in page
     faces = [detections_of(app, photo)[0] for photo in photos]
     assert "maxlength" not in page.split('id="group-1-name"')[1].split(">")[0]  # a longer name is not cut silently:
     token = csrf_token(client, "/subjects")
-    too_long = client.post("/subjects/groups", data={"faces": f"{faces[0]},{faces[1]}", "subject": "0",
+    too_long = client.post("/subjects/groups", data={"faces": faces[:2], "subject": "0",
                                                      "name": "N" * 65, "csrf_token": token}, follow_redirects=True)
     assert "Give a name of 1 to 64 characters. Choose one of your people" in too_long.get_data(as_text=True)
-    assert "2 photos of someone you have not named" in too_long.get_data(as_text=True)  # nobody named
-    response = client.post("/subjects/groups", data={"faces": f"{faces[0]},{faces[1]}", "subject": "0",
+    assert "2 faces of someone you have not named" in too_long.get_data(as_text=True)  # nobody named
+    response = client.post("/subjects/groups", data={"faces": faces[:2], "subject": "0",
                                                      "name": "Eileen", "csrf_token": token})
     assert response.status_code == 302
     eileen = subject_id(app, "Eileen")
     with app.app_context():
         assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen, eileen, None]
     assert "of someone you have not named" not in client.get("/subjects").get_data(as_text=True)
-    again = client.post("/subjects/groups", data={"faces": f"{faces[2]}", "subject": "0", "name": "eILEEN",
+    again = client.post("/subjects/groups", data={"faces": [faces[2]], "subject": "0", "name": "eILEEN",
                                                   "csrf_token": token})  # the same person typed in another case
     assert again.status_code == 302
     with app.app_context():
         assert db.session.get(Detection, faces[2]).subject_id == eileen
-    bad = {"faces": "1;2", "subject": "0", "name": "X", "csrf_token": token}
-    assert client.post("/subjects/groups", data=bad).status_code == 400
+    for bad in ("1;2", "1,2", "-1", "1" + "0" * 400, [1] * 501):  # not ids, past BIGINT, more than a form has
+        assert client.post("/subjects/groups", data={"faces": bad, "subject": "0", "name": "X",
+                                                     "csrf_token": token}).status_code == 400
 
 
 def test_a_group_that_looks_like_a_named_person_offers_them(app, client, eileen_named, mirrored_jpeg):
     for name in ("one.jpg", "two.jpg"):
         upload(client, another_copy(mirrored_jpeg, name), name)
     page = " ".join(client.get("/subjects").get_data(as_text=True).split())
-    assert "2 photos of someone who looks like Eileen" in page
+    assert "2 faces that look like Eileen" in page
     assert f'<option selected value="{eileen_named}">Eileen</option>' in page
     named = page.index(f'<h2><a href="/dashboard?subject={eileen_named}">Eileen</a></h2>')
-    assert named < page.index("photos of someone who looks like")  # the named first, the faces to name after them
+    assert named < page.index("faces that look like")  # the named first, the faces to name after them
 
 
 def test_admins_never_see_signatures_or_suggestions(app, client, eileen_named, mirrored_jpeg):
@@ -303,3 +304,70 @@ def test_no_checking_line_without_a_person_to_suggest(app, client, alice, astron
     photo = analysis_of(upload(client, astronaut_jpeg))
     set_signature_job(app, photo, JobStatus.QUEUED)
     assert "Checking whether" not in client.get(f"/analyses/{photo}").get_data(as_text=True)
+
+
+def group_cards(client, headers=None) -> list[str]:
+    """The face groups of /subjects, each card's HTML with its white space folded."""
+    page = " ".join(client.get("/subjects", headers=headers).get_data(as_text=True).split())
+    return page.split('<section class="card group"')[1:]
+
+
+def copies_of(client, app, content: bytes, count: int) -> tuple[list[int], list[int]]:
+    """(photos, their first faces) of `count` uploads of other copies of one photo."""
+    photos = [analysis_of(upload(client, another_copy(content, f"copy{n}.jpg"), f"copy{n}.jpg")) for n in range(count)]
+    return photos, [detections_of(app, photo)[0] for photo in photos]
+
+
+def test_a_face_said_not_to_be_someone_is_never_grouped_or_named_as_them(app, client, eileen_named, mirrored_jpeg):
+    photos, faces = copies_of(client, app, mirrored_jpeg, 5)
+    for photo, face in zip(photos[3:], faces[3:]):
+        assert say_no(client, face, eileen_named, photo).status_code == 302
+    as_eileen, apart = group_cards(client)
+    assert "3 faces that look like Eileen" in as_eileen and f'<option selected value="{eileen_named}">' in as_eileen
+    assert all(f'name="faces" value="{face}"' in as_eileen for face in faces[:3])
+    assert not any(f'name="faces" value="{face}"' in as_eileen for face in faces[3:])  # in no group offered as Eileen
+    assert "2 faces of someone you have not named" in apart
+    assert all(f'name="faces" value="{face}"' in apart for face in faces[3:])
+    assert '<option selected value="0">' in apart  # "Someone new", not Eileen
+    token = csrf_token(client, "/subjects")
+    by_hand = client.post("/subjects/groups", data={"faces": faces, "subject": eileen_named, "csrf_token": token},
+                          follow_redirects=True)  # a form posted by hand, with every face
+    said = by_hand.get_data(as_text=True)
+    assert "3 faces now count in Eileen&#39;s history." in said
+    assert "2 faces were left unnamed: you said they are not Eileen." in said
+    typed = client.post("/subjects/groups", data={"faces": faces[3:], "subject": "0", "name": "eileen",
+                                                  "csrf_token": token})  # her name typed: the same person
+    assert typed.status_code == 302
+    with app.app_context():
+        assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen_named] * 3 + [None] * 2
+
+
+def test_a_no_to_one_face_of_a_pair_leaves_no_group_to_name_as_that_person(app, client, eileen_named, mirrored_jpeg):
+    photos, faces = copies_of(client, app, mirrored_jpeg, 2)
+    say_no(client, faces[0], eileen_named, photos[0])
+    assert group_cards(client) == []  # one face left: it is no group (its own card still suggests nothing)
+
+
+def test_a_group_shows_every_face_it_names_as_its_crop_and_names_only_those_ticked(app, client, eileen_named,
+                                                                                    mirrored_jpeg):
+    photos, faces = copies_of(client, app, mirrored_jpeg, 9)
+    (card,) = group_cards(client)
+    assert "9 faces that look like Eileen" in card and card.count('type="checkbox" name="faces"') == 9
+    for photo, face in zip(photos, faces):
+        assert f'value="{face}" checked>' in card and f'src="/analyses/{photo}/detections/1/crop.jpg"' in card
+        assert f'href="/analyses/{photo}#face-1"' in card
+    crop = client.get(f"/analyses/{photos[8]}/detections/1/crop.jpg")
+    assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
+    token = csrf_token(client, "/subjects")
+    nothing = client.post("/subjects/groups", data={"subject": eileen_named, "csrf_token": token},
+                          follow_redirects=True)  # every face unticked
+    assert "Tick the faces to name." in nothing.get_data(as_text=True)
+    assert client.post("/subjects/groups", data={"faces": faces[:7], "subject": eileen_named,
+                                                 "csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert [db.session.get(Detection, face).subject_id for face in faces] == [eileen_named] * 7 + [None] * 2
+
+
+def test_the_korean_settings_give_a_korean_example_name(client, alice):
+    page = client.get("/settings/faces", headers=KOREAN).get_data(as_text=True)
+    assert "“지민인가요?”" in page and "Ana" not in page

@@ -1,10 +1,12 @@
 """Flask-WTF forms (each carries a CSRF token), read from form bodies only."""
 
+import re
+
 from flask import render_template, request
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, Form, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField,
+from wtforms import (BooleanField, Field, Form, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField,
                      StringField, SubmitField)
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
@@ -46,6 +48,19 @@ class WholeNumberField(IntegerField):
     def pre_validate(self, form: Form) -> None:
         if self.process_errors:
             raise StopValidation()
+
+
+class TickedIdsField(Field):
+    """The ids of the ticked checkboxes that share this field's name, as whole numbers (none ticked: an empty
+    list); a value that is not an id, or more than MAX_TICKED of them, is an error."""
+
+    MAX_TICKED = 500
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = []
+        if len(valuelist) > self.MAX_TICKED or not all(re.fullmatch(r"\d{1,18}", value) for value in valuelist):
+            raise ValueError(NOT_A_WHOLE_NUMBER)
+        self.data = [int(value) for value in valuelist]
 
 
 SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is submitted by these
@@ -195,7 +210,7 @@ class NotThisPersonForm(WebForm):
 class NameGroupForm(WebForm):
     """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
 
-    faces = HiddenField(validators=[InputRequired(REQUIRED), Regexp(r"^\d{1,18}(,\d{1,18}){0,499}$")])
+    faces = TickedIdsField()  # the faces left ticked
     subject = SelectField(_l("Who is this?"), coerce=int)
     name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
     submit = SubmitField(_l("Name them"))

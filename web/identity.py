@@ -70,13 +70,12 @@ def _answered(detection_id: int) -> tuple[Detection, Subject]:
 
 
 def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm:
-    """The form that names a group of faces (its hidden field lists their ids; the person they look like is
-    chosen already)."""
+    """The form that names a group of faces (a ticked checkbox per face, drawn by the page; the person they look
+    like is chosen already)."""
     if group is None:
         form = NameGroupForm()
     else:
-        form = NameGroupForm(faces=",".join(str(face.id) for face in group.faces),
-                             subject=group.suggestion.subject.id if group.suggestion else 0)
+        form = NameGroupForm(subject=group.suggestion.subject.id if group.suggestion else 0)
     form.subject.choices = [SelectChoice(0, gettext("Someone new (type the name)"))] + [
         SelectChoice(subject.id, subject.name) for subject in current_user.subjects
         if subject.kind == SubjectKind.PERSON]
@@ -90,17 +89,30 @@ def name_group() -> ResponseReturnValue:
     form = name_group_form()
     if not form.validate_on_submit():
         abort(400)
-    faces = identity.unassigned_faces(current_user, [int(face_id) for face_id in form.faces.data.split(",")])
+    if not form.faces.data:
+        flash(gettext("Tick the faces to name."), "error")
+        return redirect(url_for("dashboard.subjects"))
+    faces = identity.unassigned_faces(current_user, form.faces.data)
     if not faces:
         flash(gettext("These faces are already named."), "info")
         return redirect(url_for("dashboard.subjects"))
     try:
         person = (owned(Subject, form.subject.data, current_user) if form.subject.data
                   else identity.person_named(current_user, form.name.data or ""))
-        identity.name_faces(faces, person)
+        named = identity.name_faces(faces, person)
     except Refused as refused:
         flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])), "error")
         return redirect(url_for("dashboard.subjects"))
-    flash(ngettext("%(num)d face now counts in %(name)s's history.", "%(num)d faces now count in %(name)s's history.",
-                   len(faces), name=person.name), "success")
+    _flash_named(len(named), len(faces) - len(named), person)
     return redirect(url_for("dashboard.subjects"))
+
+
+def _flash_named(named: int, refused: int, person: Subject) -> None:
+    """How many faces now count as the person, and how many were left unnamed: those the user said are not them."""
+    if named:
+        flash(ngettext("%(num)d face now counts in %(name)s's history.",
+                       "%(num)d faces now count in %(name)s's history.", named, name=person.name), "success")
+    if refused:
+        flash(ngettext("%(num)d face was left unnamed: you said it is not %(name)s.",
+                       "%(num)d faces were left unnamed: you said they are not %(name)s.", refused,
+                       name=person.name), "info")
