@@ -20,8 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, reading_certainty
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind
 from inference.uncertainty import UnsureSignal, weak_reading_chance
+from insights.clip import ClipStory, track_story
+from insights.reading import Reading, reading_of
 from messages import N_, Phrase
 
 
@@ -334,12 +336,24 @@ class Detection(db.Model):
         return str(self.number) if self.kind == DetectionKind.HUMAN else self.title
 
     @property
-    def certainty(self) -> Certainty | None:
-        """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model); always
-        "unsure" for a reading the uncertainty rule flagged."""
-        if self.top is None:
+    def story(self) -> ClipStory | None:
+        """A video track's story, as its page tells it (None for a photo's detection, or without an emotion model)."""
+        if self.summary is None or self.top is None:
             return None
-        return reading_certainty(self.emotions[self.top], self.uncertain)
+        return track_story(self.timeline, self.summary["share"], self.uncertain, self.uncertainty)
+
+    @property
+    def reading(self) -> Reading | None:
+        """Its reading as its card words it (a video track's: as its story tells it); None without an emotion
+        model. What dashboards, insights, alerts and exports count it as."""
+        return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, self.timeline, self.summary)
+
+    @property
+    def certainty(self) -> Certainty | None:
+        """How pages word its reading: "unsure", "probably" or "sure" (None without an emotion model); always
+        "unsure" for a reading the uncertainty rule flagged."""
+        reading = self.reading
+        return None if reading is None else reading.certainty
 
     @property
     def unsure(self) -> bool:

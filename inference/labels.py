@@ -33,6 +33,7 @@ ALL_EMOTIONS: tuple[str, ...] = tuple(dict.fromkeys(HUMAN_EMOTIONS + DOG_EMOTION
 # below UNSURE_BELOW "unsure, perhaps happy"; below PROBABLY_BELOW "probably happy"; else "happy".
 UNSURE_BELOW = 0.5
 PROBABLY_BELOW = 0.8
+UNSURE_FROM_CHANCE = 0.5  # from this estimated chance of a wrong reading, pages call it unsure (as About says)
 
 
 class Certainty(StrEnum):

@@ -384,9 +384,10 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int,
                  filters: HistoryFilter = HistoryFilter()) -> Pagination:
     """One page of the user's analyses that pass `filters`, newest first (a page past the end is empty, not an
     error)."""
+    # each card says whether its top reading was unsure; a video track's, as its story tells it, from its timeline
     query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
         .order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
-        .options(selectinload(Analysis.detections))  # each card says whether its top reading was unsure
+        .options(selectinload(Analysis.detections).undefer(Detection.timeline))
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 

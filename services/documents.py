@@ -127,14 +127,15 @@ def alert_rule_document(rule: AlertRule) -> dict:
 def reading_document(detection: Detection, zone: ZoneInfo, number: int, timeline: bool = True) -> dict:
     """A detection as the exports list it, with the analysis it belongs to: its `kind` and `number` within that kind
     (as the page titles it: "Cat 1"), its top emotion and how the page words it (`certainty`: "unsure" is "unsure,
-    perhaps happy"; null without an emotion model); its time in UTC and on the owner's clock (`local_time`, with its
-    offset: the day the pages count it on); a video's track with its timeline, unless `timeline` is false (the CSV
-    has no column for it, and a long video's timeline is large: it is not read)."""
-    analysis = detection.analysis
+    perhaps happy"; null without an emotion model; a video track's as its page tells its story: Detection.reading);
+    its time in UTC and on the owner's clock (`local_time`, with its offset: the day the pages count it on); a
+    video's track with its timeline, unless `timeline` is false (the CSV has no column for it)."""
+    analysis, reading = detection.analysis, detection.reading
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
-            "top": detection.top, "certainty": detection.certainty, "emotions": detection.emotions,
+            "top": reading and reading.emotion, "certainty": reading and reading.certainty,
+            "emotions": detection.emotions,
             **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}
                if timeline and analysis.media == Media.VIDEO else {})}
