@@ -20,10 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, track_story
-from insights.reading import Reading, reading_of
+from insights.reading import Overall, overall_reading, reading_of
 from messages import N_, Phrase
 
 
@@ -244,10 +244,10 @@ class Analysis(JobState, db.Model):
         return None if detection.top is None else (self.classifiers or {}).get(detection.kind)
 
     @property
-    def top_unsure(self) -> bool:
-        """Every reading of the analysis's top emotion is unsure: its summary says "perhaps", as its page does."""
-        readings = [detection for detection in self.detections if detection.top == self.top_emotion]
-        return bool(readings) and all(detection.unsure for detection in readings)
+    def overall(self) -> Overall | None:
+        """What its faces (or animals) show together, as their cards read them: its badge in the history, and its
+        `top_emotion` (None when "mixed"); None when nothing found has an emotion model (insights/reading.py)."""
+        return overall_reading([(detection.kind, detection.reading) for detection in self.detections])
 
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"

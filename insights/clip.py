@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
-from inference.labels import UNSURE_FROM_CHANCE, Certainty, reading_certainty
+from inference.labels import UNSURE_FROM_CHANCE, Certainty, Reading, reading_certainty
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
@@ -34,25 +34,22 @@ class Stretch:
 class ClipStory:
     """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
     can colour them; the words between are Phrases, for translation), how sure the model was over the track
-    (`confidence`: the mean probability of the emotions told, weighted by time), how that is worded, and how the
-    sentence shares the clip out among emotions (`mix`, summing to 1: by its stretches' time where it tells
-    stretches, by the share of time where it tells that)."""
+    (`confidence`: the mean probability of the emotions told, weighted by time), and the track's reading as the
+    sentence tells it (`reading`: what dashboards, insights and alerts count the track as, so that they never name
+    another emotion than its page, nor say it surer)."""
 
     stretches: list[Stretch]
     pieces: list[tuple[str, str | None]]
     confidence: float
-    certainty: Certainty
-    mix: dict[str, float]
+    reading: Reading
+
+    @property
+    def certainty(self) -> Certainty:
+        return self.reading.certainty
 
     @property
     def unsure(self) -> bool:
-        return self.certainty == Certainty.UNSURE
-
-    @property
-    def main(self) -> str:
-        """The emotion the sentence gives most of the clip: what dashboards, insights and alerts count the track
-        as, so that they never name another emotion than its page."""
-        return max(self.mix, key=self.mix.__getitem__)
+        return self.reading.unsure
 
     @property
     def text(self) -> str:
@@ -176,7 +173,9 @@ def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = 
     total = sum(part.seconds for part in parts) or 1.0
     confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
     certainty = reading_certainty(confidence, uncertain)
-    return ClipStory(parts, tell(parts, share, certainty), confidence, certainty, told_mix(parts, share))
+    mix = told_mix(parts, share)
+    main = max(mix, key=mix.__getitem__)  # the emotion the sentence gives most of the clip
+    return ClipStory(parts, tell(parts, share, certainty), confidence, Reading(main, certainty, mix))
 
 
 def track_story(timeline: list[dict] | None, share: dict[str, float], uncertain: bool | None,

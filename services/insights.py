@@ -9,12 +9,13 @@ import numpy as np
 from flask import current_app
 
 from extensions import db
+from inference.labels import Reading
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
-from insights.reading import Reading, reading_of
+from insights.reading import reading_of
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies

@@ -1,5 +1,6 @@
-"""One reading per appearance everywhere: dashboards, insights, alerts and exports count a video track as its
-page tells its story, not by its whole-clip mean probabilities."""
+"""One reading per appearance everywhere: a group photo's badge says what most of its faces show ("mixed" when
+they disagree) in the cards' words, and dashboards, insights, alerts and exports count a video track as its page
+tells its story, not by its whole-clip mean probabilities."""
 
 from __future__ import annotations
 
@@ -8,10 +9,62 @@ import io
 import uuid
 
 from extensions import db
-from inference.labels import HUMAN_EMOTIONS
+from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
 from insights.alerts import Rule, check_rule
+from insights.reading import Overall, overall_reading
 from models import Analysis, Detection, Subject, utcnow
+from services.analyses import set_top_emotion
 from services.insights import history_of
+
+
+def face(emotions: dict[str, float], uncertain: bool = False) -> Reading:
+    """A face's reading as its card words it."""
+    full = dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions
+    return Detection(top=max(full, key=full.get), emotions=full, uncertain=uncertain).reading
+
+
+def test_a_group_photos_badge_is_what_most_faces_show_as_sure_as_they_are_or_mixed():
+    probably_happy, probably_neutral = face({"happy": 0.73, "neutral": 0.24}), face({"neutral": 0.71, "happy": 0.2})
+    assert overall_reading([("human", probably_happy), ("human", probably_neutral)]) == Overall(None, None)
+    sure_happy, sure_sad = face({"happy": 0.9}), face({"sad": 0.85})
+    assert overall_reading([("human", sure_happy), ("human", probably_happy), ("human", sure_sad)]) == Overall(
+        "happy", Certainty.PROBABLY)  # two of three faces, as sure as the less sure of them
+    assert overall_reading([("human", sure_happy), ("human", sure_sad)]).mixed
+    unsure_neutral = face({"neutral": 0.45, "happy": 0.3}, uncertain=True)
+    assert overall_reading([("human", sure_happy), ("human", unsure_neutral), ("human", unsure_neutral)]) == Overall(
+        "happy", Certainty.SURE)  # the unsure cards are not counted while a sure one is
+    assert overall_reading([("human", unsure_neutral)] * 2) == Overall("neutral", Certainty.UNSURE)
+    dog = Reading("relaxed", Certainty.SURE, {"relaxed": 1.0})
+    assert overall_reading([("dog", dog), ("human", sure_happy), ("cat", None)]) == Overall("happy", Certainty.SURE)
+    assert overall_reading([("dog", dog)]) == Overall("relaxed", Certainty.SURE)
+    assert overall_reading([("cat", None)]) is None
+
+
+def stored_photo(app, user_id: int, name: str, faces: list[dict[str, float]]) -> int:
+    """A photo analysis with one face per probability dict, its top emotion set as an upload's is."""
+    with app.app_context():
+        analysis = Analysis(user_id=user_id, original_name=name, stored_name=uuid.uuid4().hex,
+                            format="jpeg", width=10, height=10, face_count=len(faces))
+        for position, emotions in enumerate(faces, start=1):
+            full = dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions
+            analysis.detections.append(Detection(position=position, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                                 emotions=full, top=max(full, key=full.get), uncertain=False))
+        set_top_emotion(analysis)
+        db.session.add(analysis)
+        db.session.commit()
+        return analysis.id
+
+
+def test_the_history_badges_a_split_group_mixed_and_words_a_reading_as_its_card(app, client, alice):
+    split = stored_photo(app, alice, "group.jpg", [{"happy": 0.73, "neutral": 0.24}, {"neutral": 0.71, "happy": 0.2}])
+    stored_photo(app, alice, "smile.jpg", [{"happy": 0.73, "neutral": 0.24}])
+    with app.app_context():
+        assert db.session.get(Analysis, split).top_emotion is None  # the "neutral" filter does not list it
+    page = client.get("/analyses").get_data(as_text=True)
+    assert '<span class="pill" title="Its faces show different emotions.">mixed</span>' in page
+    assert '<span class="pill emo-happy">probably happy</span>' in page
+    assert "emo-neutral" not in page
+    assert "group.jpg" not in client.get("/analyses?emotion=neutral").get_data(as_text=True)
 
 
 def moment(t: float, emotions: dict[str, float]) -> dict:
@@ -38,7 +91,7 @@ def stored_track(app, user_id: int, subject_id: int, timeline: list[dict], uncer
             position=1, track_id=1, x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=mean, top=dominant,
             uncertain=False, uncertainty=uncertainty, unsure_signals=[], timeline=timeline, summary=summary,
             transitions=[], subject_id=subject_id))
-        video.top_emotion = dominant
+        set_top_emotion(video)
         db.session.add(video)
         db.session.commit()
         return video.id
@@ -69,6 +122,7 @@ def test_dashboards_alerts_and_exports_count_a_track_as_its_page_tells_it(app, c
     dashboard = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)
     assert "unsure reading was not counted" not in dashboard
     assert '<span class="pill emo-angry">probably angry</span>' in dashboard  # its appearance, as its page words it
+    assert '<span class="pill emo-angry">probably angry</span>' in client.get("/analyses").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{ana}/export.csv").get_data(as_text=True))))
     assert [(row["top"], row["certainty"], row["unsure"]) for row in rows] == [("angry", "probably", "false")]
 
