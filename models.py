@@ -20,8 +20,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, reading_certainty
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
 from inference.uncertainty import UnsureSignal, weak_reading_chance
+from insights.clip import ClipStory, track_story
+from insights.reading import Overall, overall_reading, reading_of
 from messages import N_, Phrase
 
 
@@ -253,10 +255,10 @@ class Analysis(JobState, db.Model):
         return None if detection.top is None else (self.classifiers or {}).get(detection.kind)
 
     @property
-    def top_unsure(self) -> bool:
-        """Every reading of the analysis's top emotion is unsure: its summary says "perhaps", as its page does."""
-        readings = [detection for detection in self.detections if detection.top == self.top_emotion]
-        return bool(readings) and all(detection.unsure for detection in readings)
+    def overall(self) -> Overall | None:
+        """What its faces (or animals) show together, as their cards read them: its badge in the history, and its
+        `top_emotion` (None when "mixed"); None when nothing found has an emotion model (insights/reading.py)."""
+        return overall_reading([(detection.kind, detection.reading) for detection in self.detections])
 
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"
@@ -345,12 +347,24 @@ class Detection(db.Model):
         return str(self.number) if self.kind == DetectionKind.HUMAN else self.title
 
     @property
-    def certainty(self) -> Certainty | None:
-        """How pages word the top emotion: "unsure", "probably" or "sure" (None without an emotion model); always
-        "unsure" for a reading the uncertainty rule flagged."""
-        if self.top is None:
+    def story(self) -> ClipStory | None:
+        """A video track's story, as its page tells it (None for a photo's detection, or without an emotion model)."""
+        if self.summary is None or self.top is None:
             return None
-        return reading_certainty(self.emotions[self.top], self.uncertain)
+        return track_story(self.timeline, self.summary["share"], self.uncertain, self.uncertainty)
+
+    @property
+    def reading(self) -> Reading | None:
+        """Its reading as its card words it (a video track's: as its story tells it); None without an emotion
+        model. What dashboards, insights, alerts and exports count it as."""
+        return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, self.timeline, self.summary)
+
+    @property
+    def certainty(self) -> Certainty | None:
+        """How pages word its reading: "unsure", "probably" or "sure" (None without an emotion model); always
+        "unsure" for a reading the uncertainty rule flagged."""
+        reading = self.reading
+        return None if reading is None else reading.certainty
 
     @property
     def unsure(self) -> bool:

@@ -4,6 +4,7 @@ wording thresholds.
 The order of each tuple is the order of that classifier's output units.
 """
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -33,6 +34,7 @@ ALL_EMOTIONS: tuple[str, ...] = tuple(dict.fromkeys(HUMAN_EMOTIONS + DOG_EMOTION
 # below UNSURE_BELOW "unsure, perhaps happy"; below PROBABLY_BELOW "probably happy"; else "happy".
 UNSURE_BELOW = 0.5
 PROBABLY_BELOW = 0.8
+UNSURE_FROM_CHANCE = 0.5  # from this estimated chance of a wrong reading, pages call it unsure (as About says)
 
 
 class Certainty(StrEnum):
@@ -41,6 +43,20 @@ class Certainty(StrEnum):
     UNSURE = "unsure"
     PROBABLY = "probably"
     SURE = "sure"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One appearance's reading as its card words it: its emotion, how sure, and the mix of emotions behind it
+    (a photo's probabilities; a video track's share of the clip as its story tells it), summing to 1."""
+
+    emotion: str
+    certainty: Certainty
+    mix: dict[str, float]
+
+    @property
+    def unsure(self) -> bool:
+        return self.certainty == Certainty.UNSURE
 
 
 def certainty(top_probability: float) -> Certainty:
@@ -53,8 +69,3 @@ def certainty(top_probability: float) -> Certainty:
 def reading_certainty(top_probability: float, flagged: bool | None) -> Certainty:
     """How a stored reading is worded: unsure when the uncertainty rule flagged it, else by its top probability."""
     return Certainty.UNSURE if flagged else certainty(top_probability)
-
-
-def is_unsure(top_probability: float, flagged: bool | None) -> bool:
-    """Pages call the reading unsure: flagged by the uncertainty rule, or its top probability is weak."""
-    return reading_certainty(top_probability, flagged) == Certainty.UNSURE

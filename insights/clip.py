@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
-from inference.labels import Certainty, reading_certainty
+from inference.labels import UNSURE_FROM_CHANCE, Certainty, Reading, reading_certainty
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
@@ -34,16 +34,22 @@ class Stretch:
 class ClipStory:
     """A track's stretches, the sentence that tells them (in pieces, each with the emotion it names, so a page
     can colour them; the words between are Phrases, for translation), how sure the model was over the track
-    (`confidence`: the mean probability of the emotions told, weighted by time) and how that is worded."""
+    (`confidence`: the mean probability of the emotions told, weighted by time), and the track's reading as the
+    sentence tells it (`reading`: what dashboards, insights and alerts count the track as, so that they never name
+    another emotion than its page, nor say it surer)."""
 
     stretches: list[Stretch]
     pieces: list[tuple[str, str | None]]
     confidence: float
-    certainty: Certainty
+    reading: Reading
+
+    @property
+    def certainty(self) -> Certainty:
+        return self.reading.certainty
 
     @property
     def unsure(self) -> bool:
-        return self.certainty == Certainty.UNSURE
+        return self.reading.unsure
 
     @property
     def text(self) -> str:
@@ -144,6 +150,18 @@ def _story(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str
                                       count=len(parts) - 1), None)]
 
 
+def told_mix(parts: list[Stretch], share: dict[str, float]) -> dict[str, float]:
+    """The share of the clip each emotion the story tells has: by its stretches' time (each stretch alike when the
+    clip has no length: one frame), or, when it tells many changes by the share of time, that share."""
+    if len(parts) > MAX_TOLD_STRETCHES:
+        return dict(share)
+    weights = [part.seconds for part in parts] if sum(part.seconds for part in parts) > 0 else [1.0] * len(parts)
+    mix: dict[str, float] = {}
+    for part, weight in zip(parts, weights):
+        mix[part.emotion] = mix.get(part.emotion, 0.0) + weight / sum(weights)
+    return mix
+
+
 def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = False) -> ClipStory | None:
     """The story of a track's timeline (None without an emotion model), worded as a photo's reading of the
     stretches' emotions' mean probability, weighted by time, would be ("probably" under 80%, "unsure" under 50%);
@@ -155,4 +173,15 @@ def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = 
     total = sum(part.seconds for part in parts) or 1.0
     confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
     certainty = reading_certainty(confidence, uncertain)
-    return ClipStory(parts, tell(parts, share, certainty), confidence, certainty)
+    mix = told_mix(parts, share)
+    main = max(mix, key=mix.__getitem__)  # the emotion the sentence gives most of the clip
+    return ClipStory(parts, tell(parts, share, certainty), confidence, Reading(main, certainty, mix))
+
+
+def track_story(timeline: list[dict] | None, share: dict[str, float], uncertain: bool | None,
+                uncertainty: float | None) -> ClipStory | None:
+    """A stored video track's story, as its page tells it: unsure when most of its frames were flagged
+    (`uncertain`), or when its frames' mean chance of a wrong reading (a face's stored `uncertainty`) reaches
+    UNSURE_FROM_CHANCE."""
+    flagged = bool(uncertain) or (uncertainty or 0.0) >= UNSURE_FROM_CHANCE
+    return clip_story(timeline or [], share, flagged)

@@ -85,7 +85,7 @@ def export_csv(user_id: int) -> Iterator[bytes]:
     them, with a last column `subject`: the name of the subject it is assigned to (empty when none)."""
     user = db.session.get(User, user_id)
     zone = zone_of(user)
-    readings = ({**reading_document(detection, zone, detection.number, timeline=False),
+    readings = ({**reading_document(detection, analysis, zone, analysis.number_of(detection), timeline=False),
                  "subject": detection.subject.name if detection.subject else None}
                 for analysis in account_analyses(user) for detection in analysis.detections)
     return encoded(readings_csv(readings, extra=("subject",)))

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
@@ -26,8 +25,8 @@ from extensions import db
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import ALL_EMOTIONS, DetectionKind, is_unsure
-from inference.pipeline import FaceResult, ImageResult, get_pipeline
+from inference.labels import ALL_EMOTIONS
+from inference.pipeline import ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
@@ -78,22 +77,11 @@ def sent_file_name(upload: FileStorage) -> str | None:
     return sent[1] if sent and UNESCAPED_BACKSLASH.search(sent[1]) else upload.filename
 
 
-def overall_top(faces: list[FaceResult]) -> str | None:
-    """The emotion with the highest mean probability over the people (else over the dogs), counting only the
-    readings the pages do not call unsure when there are any; None when nothing found has an emotion model.
-
-    A group photo with one confident happy face and two unsure ones is "happy" in the history, as its page reads,
-    not whatever the unsure faces' flat probabilities lean to."""
-    classified = [face for face in faces if face.top is not None]
-    if not classified:
-        return None
-    kind = DetectionKind.HUMAN if any(face.kind == DetectionKind.HUMAN for face in classified) else classified[0].kind
-    of_kind = [face for face in classified if face.kind == kind]
-    confident = [face for face in of_kind if not is_unsure(face.emotions[face.top], face.uncertain)]
-    counted = confident or of_kind
-    labels = list(counted[0].emotions)
-    mean = np.mean([[face.emotions[label] for label in labels] for face in counted], axis=0)
-    return labels[int(mean.argmax())]
+def set_top_emotion(analysis: Analysis) -> None:
+    """Its `top_emotion` (what the history's filter finds it by): what its detections show together, as its badge
+    says (Analysis.overall); None when they disagree ("mixed") or nothing found has an emotion model."""
+    overall = analysis.overall
+    analysis.top_emotion = None if overall is None else overall.emotion
 
 
 def model_names(models: dict[str, str]) -> dict[str, str]:
@@ -110,7 +98,7 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         content_hash=digest,
         stored_name=stored_name, thumb_name=storage.thumb_name_for(stored_name), format=result.format,
         width=result.width, height=result.height, face_count=len(result.detections),
-        top_emotion=overall_top(result.detections), **model_names(result.models), classifiers=result.classifiers,
+        **model_names(result.models), classifiers=result.classifiers,
     )
     for position, face in enumerate(result.detections, start=1):
         x1, y1, x2, y2 = face.box
@@ -118,6 +106,7 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
                                              score=face.score, emotions=face.emotions, top=face.top,
                                              uncertainty=face.uncertainty, uncertain=face.uncertain,
                                              unsure_signals=face.unsure_signals))
+    set_top_emotion(analysis)
     return analysis
 
 
@@ -289,9 +278,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
     analysis.face_count = len(result.tracks)
-    analysis.top_emotion = overall_top([
-        FaceResult(d.kind, d.box, d.score, d.emotions, d.top, uncertain=d.uncertain) for d in analysis.detections
-    ])
+    set_top_emotion(analysis)
     for column, name in model_names(result.models).items():
         setattr(analysis, column, name)
     analysis.classifiers = result.classifiers
@@ -384,9 +371,10 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int,
                  filters: HistoryFilter = HistoryFilter()) -> Pagination:
     """One page of the user's analyses that pass `filters`, newest first (a page past the end is empty, not an
     error)."""
+    # each card's badge reads its detections; a video track's, as its story tells it, from its timeline
     query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
         .order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
-        .options(selectinload(Analysis.detections))  # each card says whether its top reading was unsure
+        .options(selectinload(Analysis.detections).undefer(Detection.timeline))
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 

@@ -124,17 +124,21 @@ def alert_rule_document(rule: AlertRule) -> dict:
     return {"id": rule.id, "emotion": rule.emotion, "share": rule.share, "days": rule.days}
 
 
-def reading_document(detection: Detection, zone: ZoneInfo, number: int, timeline: bool = True) -> dict:
+def reading_document(detection: Detection, analysis: Analysis, zone: ZoneInfo, number: int,
+                     timeline: bool = True) -> dict:
     """A detection as the exports list it, with the analysis it belongs to: its `kind` and `number` within that kind
     (as the page titles it: "Cat 1"), its top emotion and how the page words it (`certainty`: "unsure" is "unsure,
-    perhaps happy"; null without an emotion model); its time in UTC and on the owner's clock (`local_time`, with its
-    offset: the day the pages count it on); a video's track with its timeline, unless `timeline` is false (the CSV
-    has no column for it, and a long video's timeline is large: it is not read)."""
-    analysis = detection.analysis
+    perhaps happy"; null without an emotion model; a video track's as its page tells its story: Detection.reading);
+    its time in UTC and on the owner's clock (`local_time`, with its offset: the day the pages count it on); a
+    video's track with its timeline, unless `timeline` is false (the CSV has no column for it). The caller passes
+    the detection's `analysis`: reading `detection.analysis` of an analysis that holds its detections would tie
+    them in a reference cycle that keeps the timeline the reading loads in memory."""
+    reading = detection.reading
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
-            "top": detection.top, "certainty": detection.certainty, "emotions": detection.emotions,
+            "top": reading and reading.emotion, "certainty": reading and reading.certainty,
+            "emotions": detection.emotions,
             **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}
                if timeline and analysis.media == Media.VIDEO else {})}
@@ -232,7 +236,8 @@ def subject_readings(subject_id: int, timelines: bool) -> Iterator[dict]:
         .order_by(Analysis.created_at, Detection.id).limit(EXPORT_PAGE)
     ).all():
         after, numbers = (page[-1].analysis.created_at, page[-1].id), numbers_of(page)
-        yield from (reading_document(detection, zone, numbers[detection.id], timelines) for detection in released(page))
+        yield from (reading_document(detection, detection.analysis, zone, numbers[detection.id], timelines)
+                    for detection in released(page))
 
 
 def subject_export_json(subject_id: int) -> Iterator[str]:

@@ -9,12 +9,13 @@ import numpy as np
 from flask import current_app
 
 from extensions import db
-from inference.labels import is_unsure
+from inference.labels import Reading
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
+from insights.reading import reading_of
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
@@ -22,6 +23,16 @@ from services.clock import in_zone, now_in, zone_of
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
+
+# What `stored_reading` reads of a detection: a query that selects these can read each row as its page does.
+READING_COLUMNS = (Detection.top, Detection.emotions, Detection.uncertain, Detection.uncertainty, Detection.timeline,
+                   Detection.summary)
+
+
+def stored_reading(row) -> Reading | None:
+    """A row with READING_COLUMNS read as its card words it (a video track: as its story tells it; None without
+    an emotion model): what charts, insights, alerts and reports count it as."""
+    return reading_of(row.top, row.emotions, row.uncertain, row.uncertainty, row.timeline, row.summary)
 
 
 def _appearances_key(subject: Subject) -> tuple:
@@ -42,8 +53,9 @@ def _classified_appearances(subject: Subject):
 
 
 def history_of(subject: Subject, key: tuple | None = None) -> History | None:
-    """The subject's classified appearances as a History on its owner's clock (None for a kind without an emotion
-    model); cached until its appearances change (`key`: their _appearances_key, when the caller has it)."""
+    """The subject's classified appearances as a History on its owner's clock, each read as its page reads it (a
+    video track by its story: `stored_reading`), (None for a kind without an emotion model); cached until its
+    appearances change (`key`: their _appearances_key, when the caller has it)."""
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return None
@@ -51,12 +63,11 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     cached = _history_cache.get(subject.id)
     if cached and cached[0] == key:
         return cached[1]
-    query = _classified_appearances(subject).add_columns(Analysis.created_at, Detection.emotions, Analysis.id,
-                                                         Detection.top, Detection.uncertain)
+    query = _classified_appearances(subject).add_columns(Analysis.created_at, Analysis.id, *READING_COLUMNS)
     zone = zone_of(subject.user)
-    history = History.from_rows(classes, [
-        (in_zone(created, zone), emotions, analysis_id, is_unsure(emotions[top], flagged))
-        for created, emotions, analysis_id, top, flagged in db.session.execute(query)])
+    rows = [(row, stored_reading(row)) for row in db.session.execute(query)]
+    history = History.from_rows(classes, [(in_zone(row.created_at, zone), reading.mix, row.id, reading.unsure)
+                                          for row, reading in rows])
     _history_cache[subject.id] = (key, history)
     return history
 

@@ -20,14 +20,13 @@ from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
 from inference.classifiers import EmotionClassifier
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
-from inference.pipeline import FaceResult, Pipeline, face_crops
+from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
 from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
                                    load_uncertainty_rule, signals)
 from insights.alerts import Rule, check_rule
 from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
-from services.analyses import overall_top
 from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import jpeg_bytes, upload
@@ -370,16 +369,3 @@ def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(ap
     assert [(row["unsure"], row["uncertain"]) for row in rows] == [("true", ""), ("false", "")]
     history = client.get(f"/subjects/{rex}/export.json").json["history"]
     assert [(row["unsure"], row["uncertain"]) for row in history] == [(True, None), (False, None)]
-
-
-def test_a_photos_badge_is_read_from_its_confident_faces():
-    """Two unsure faces leaning neutral do not outvote the one face the page reads as happy."""
-    def face(happy: float, neutral: float, uncertain: bool) -> FaceResult:
-        emotions = dict.fromkeys(HUMAN_EMOTIONS, (1 - happy - neutral) / 5) | {"happy": happy, "neutral": neutral}
-        return FaceResult("human", [0, 0, 10, 10], 0.99, emotions, max(emotions, key=emotions.get), uncertain=uncertain)
-
-    group = [face(0.8, 0.1, False), face(0.3, 0.4, True), face(0.2, 0.45, True)]
-    assert overall_top(group) == "happy"
-    assert overall_top(group[1:]) == "neutral"  # only unsure faces: all of them count
-    dog = FaceResult("dog", [0, 0, 10, 10], 0.9, dict(zip(DOG_EMOTIONS, (0.1, 0.7, 0.1, 0.1))), "happy")
-    assert overall_top([dog, *group]) == "happy" and overall_top([dog]) == "happy"

@@ -43,7 +43,8 @@ from services.analyses import MAX_PAGE, stored_files
 from services.errors import Refused
 from services.storage import remove_files
 from web.forms import USERNAME_FIELD, WebForm
-from web.i18n import EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds
+from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
+                     worded)
 from web.redirects import form_page
 
 
@@ -103,11 +104,14 @@ def _stored(view, context, model, name):
 
 
 def _top_emotion(view, context, model: Analysis, name) -> str:
-    """The analysis's top emotion, "perhaps happy" where every reading of it was unsure, as the user's history
-    says it (templates/analyze/history.html)."""
-    if model.top_emotion and model.top_unsure:
-        return gettext("perhaps %(emotion)s", emotion=emotion(model.top_emotion))
-    return _stored(view, context, model, name)
+    """What the analysis's faces show together, worded as its badge in the user's history says it ("probably
+    happy", "mixed": templates/analyze/history.html); nothing without an emotion model."""
+    overall = model.overall
+    if overall is None:
+        return ""
+    if overall.mixed:
+        return gettext("mixed")
+    return worded(overall.emotion, overall.certainty)
 
 
 def _reason(view, context, model, name) -> str:

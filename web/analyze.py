@@ -15,9 +15,9 @@ from wtforms import SelectChoice
 
 from extensions import limiter
 from inference.errors import MediaError
-from inference.labels import UNSURE_BELOW, DetectionKind, is_unsure, reading_certainty
+from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal, weak_reading_chance
-from insights.clip import ClipStory, clip_story
+from insights.clip import ClipStory
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, storage, subjects
@@ -63,7 +63,6 @@ UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty
         "so we estimate a %(chance)s chance that this reading is wrong."),
 }
 WEAK_WITHOUT_FIGURE = _l("Unsure: no emotion stands out clearly, so this reading may well be wrong.")  # no estimate
-UNSURE_FROM_CHANCE = 0.5  # from this estimated chance of a wrong reading, pages call it unsure (as About says)
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
@@ -181,7 +180,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     step = 1.0 / (analysis.fps_sampled or 1.0)
     tolerance = 0.75 * step
     until = holds_until(tracks, duration, 1.5 * step)
-    stories = {d.id: track_story(d) for d in classified}
+    stories = {d.id: d.story for d in classified}
     chances = {d.id: track_chance(d, stories[d.id]) for d in classified}
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
@@ -190,13 +189,6 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
             "boxes_now": boxes_at(tracks, seconds, tolerance, until)}
-
-
-def track_story(track: Detection) -> ClipStory:
-    """What a track did, worded as sure as a photo's reading: unsure when most of its frames were flagged, or when
-    its frames' mean chance of a wrong reading (a face's stored uncertainty) reaches UNSURE_FROM_CHANCE."""
-    flagged = bool(track.uncertain) or (track.uncertainty or 0.0) >= UNSURE_FROM_CHANCE
-    return clip_story(track.timeline or [], track.summary["share"], flagged)
 
 
 def track_chance(track: Detection, story: ClipStory) -> float | None:
@@ -314,7 +306,7 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
     face = say(detection.title)
     if subject is None:
         return gettext("%(face)s is no longer assigned to a subject.", face=face)
-    if detection.top and is_unsure(detection.emotions[detection.top], detection.uncertain):
+    if detection.top and detection.unsure:
         return gettext("Saved: %(face)s is %(name)s. Its reading is unsure, so %(name)s's charts and insights "
                        "leave it out.", face=face, name=subject.name)
     return gettext("Saved: %(face)s now counts in %(name)s's history.", face=face, name=subject.name)

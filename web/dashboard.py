@@ -18,7 +18,6 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import db
-from inference.labels import is_unsure
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind
@@ -29,7 +28,7 @@ from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
-from services.insights import alert_results, history_of, subject_insights
+from services.insights import READING_COLUMNS, alert_results, history_of, stored_reading, subject_insights
 from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.downloads import download_names, streamed_download
@@ -75,10 +74,10 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 
 
 def _detections_query(subject: Subject | None):
-    """Every face and animal found (cats too: their top is None, no emotion model yet), with what says whether
-    its reading is unsure; each file once (services/copies.py)."""
-    query = db.select(Analysis.created_at, Detection.top, Detection.kind, Detection.emotions, Detection.uncertain) \
-        .join(Detection.analysis).where(Analysis.user_id == current_user.id)
+    """Every face and animal found (cats too: their top is None, no emotion model yet), with what its reading is
+    read from (`stored_reading`); each file once (services/copies.py)."""
+    query = db.select(Analysis.created_at, Detection.kind, *READING_COLUMNS).join(Detection.analysis) \
+        .where(Analysis.user_id == current_user.id)
     if subject:
         return query.where(Detection.subject_id == subject.id, ~copies.repeated_appearance())
     return query.where(~copies.later_copy())
@@ -118,11 +117,10 @@ def dashboard_page(subject: Subject | None, period: Period, rule_form: AlertRule
 
 def _charts(found: list, subject: Subject | None, period: Period) -> dict:
     """The charts' parts: the confident readings' distribution, trend and mood calendar (days on the reader's
-    clock), and how many readings were left out as unsure."""
-    read = [row for row in found if row.top is not None]
-    unsure = [is_unsure(row.emotions[row.top], row.uncertain) for row in read]
+    clock), each read as its page reads it, and how many readings were left out as unsure."""
+    read = [(row.created_at, reading) for row in found if (reading := stored_reading(row))]
     zone = zone_of(current_user)
-    rows = [(on_clock(row.created_at, zone), row.top) for row, left_out in zip(read, unsure) if not left_out]
+    rows = [(on_clock(created_at, zone), reading.emotion) for created_at, reading in read if not reading.unsure]
     distribution = Counter(top for _, top in rows)
     tops_by_day: dict = defaultdict(list)
     for created_at, top in rows:
@@ -130,7 +128,7 @@ def _charts(found: list, subject: Subject | None, period: Period) -> dict:
     labels = subject_service.labels_read(current_user, subject)
     columns = stacked_columns(trend(rows, period, now_in(zone).replace(tzinfo=None)), labels)
     calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
-        on_clock(row.created_at, zone).date() for row, left_out in zip(read, unsure) if left_out))
+        on_clock(created_at, zone).date() for created_at, reading in read if reading.unsure))
     return {"has_readings": bool(read), "unsure_count": len(read) - len(rows), "labels": labels,
             "distribution": horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                             highlight=distribution.most_common(1)[0][0] if distribution else None),

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 import jobs
 from extensions import babel, db, login_manager
-from inference.labels import DetectionKind
+from inference.labels import Certainty, DetectionKind
 from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
@@ -192,6 +192,15 @@ def switch() -> ResponseReturnValue:
 def emotion(label: str | None) -> str:
     """An emotion id ("sad") in the reader's language."""
     return str(EMOTION_NAMES.get(label, label)) if label else ""
+
+
+def worded(label: str, certainty: str | None) -> str:
+    """A reading in the cards' words, by its Certainty: "unsure, perhaps happy", "probably happy" or "happy"."""
+    if certainty == Certainty.UNSURE:
+        return gettext("unsure, perhaps %(emotion)s", emotion=emotion(label))
+    if certainty == Certainty.PROBABLY:
+        return gettext("probably %(emotion)s", emotion=emotion(label))
+    return emotion(label)
 
 
 def adjective(label: str) -> str:
@@ -413,6 +422,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(error_description)
     app.add_template_global(explanation_failures)
     app.add_template_global(clock_name)
+    app.add_template_global(worded)
     app.register_blueprint(bp)
     app.add_template_global(get_locale)
     app.add_template_global(LOCALES, "LOCALES")

@@ -1,0 +1,63 @@
+"""How the pages read one appearance, and what a photo or a video shows overall.
+
+A photo's face (or animal) is read by its probabilities, a video track by its story (insights/clip.py): its
+emotion is the one the story gives most of the clip, worded "unsure" or "probably" as the story is. Dashboards,
+insights, alerts, weekly reports, exports and the history's badges all read appearances here, so none of them
+names another emotion, or is surer, than the result page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from inference.labels import Certainty, DetectionKind, Reading, reading_certainty
+from insights.clip import track_story
+
+SURENESS = (Certainty.UNSURE, Certainty.PROBABLY, Certainty.SURE)  # least sure first
+
+
+def reading_of(top: str | None, emotions: dict[str, float], uncertain: bool | None,
+               uncertainty: float | None = None, timeline: list[dict] | None = None,
+               summary: dict | None = None) -> Reading | None:
+    """A stored detection's reading (None without an emotion model): a video track's (the one with a `summary`)
+    by its story, told from its `timeline`; a photo's by its top probability and the uncertainty rule's flag."""
+    if top is None:
+        return None
+    story = None if summary is None else track_story(timeline, summary["share"], uncertain, uncertainty)
+    if story is not None:
+        return story.reading
+    return Reading(top, reading_certainty(emotions[top], uncertain), emotions)  # a track without frames: its mean
+
+
+@dataclass(frozen=True)
+class Overall:
+    """What a photo or video shows overall: the emotion most of its faces show, as sure as the least sure of
+    them; `emotion` None when they disagree ("mixed")."""
+
+    emotion: str | None
+    certainty: Certainty | None
+
+    @property
+    def mixed(self) -> bool:
+        return self.emotion is None
+
+
+def overall_reading(readings: list[tuple[str, Reading | None]]) -> Overall | None:
+    """What the (kind, reading) of a photo's or video's detections show together (None when none has a reading):
+    the people's readings where there are any, else those of the first kind read; of those, the ones the cards do
+    not call unsure when there are any. The emotion more than half of them show, worded as the least sure of
+    those; "mixed" when no emotion has more than half (a face read "probably happy" beside one read "probably
+    neutral" is neither)."""
+    read = [(kind, reading) for kind, reading in readings if reading is not None]
+    if not read:
+        return None
+    kinds = [kind for kind, _ in read]
+    counted_kind = DetectionKind.HUMAN if DetectionKind.HUMAN in kinds else kinds[0]
+    of_kind = [reading for kind, reading in read if kind == counted_kind]
+    counted = [reading for reading in of_kind if not reading.unsure] or of_kind
+    emotion, count = Counter(reading.emotion for reading in counted).most_common(1)[0]
+    if 2 * count <= len(counted):
+        return Overall(None, None)
+    return Overall(emotion, min((reading.certainty for reading in counted if reading.emotion == emotion),
+                                key=SURENESS.index))
