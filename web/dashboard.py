@@ -25,7 +25,7 @@ from services import copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
-from services.documents import encoded, readings_csv, subject_export_json, subject_readings
+from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
@@ -376,7 +376,7 @@ def file_name_part(subject: Subject) -> str:
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
     subject = owned_subject_or_404(subject_id)
-    chunks = (subject_export_json(subject.id) if fmt == "json"
-              else readings_csv(subject_readings(subject.id, timelines=False)))
-    return streamed_download(encoded(chunks), "application/json" if fmt == "json" else "text/csv",
+    body = (encoded(subject_export_json(subject.id)) if fmt == "json"
+            else csv_encoded(readings_csv(subject_readings(subject.id, timelines=False))))
+    return streamed_download(body, "application/json" if fmt == "json" else "text/csv",
                              f"moodlens-{file_name_part(subject)}-history.{fmt}")
