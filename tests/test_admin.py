@@ -19,7 +19,7 @@ import jobs
 from extensions import db
 from inference.pipeline import Pipeline
 from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
-from tests.conftest import ROOT, upload, upload_files
+from tests.conftest import ROOT, stored_analyses, upload, upload_files
 
 
 def test_admin_is_refused_to_others(app, client, alice):
@@ -229,7 +229,7 @@ def test_the_admin_columns_follow_the_interface_language(app, client, alice, ast
         analysis_id = db.session.scalar(db.select(Analysis.id))
         detection_id = db.session.scalar(db.select(Detection.id))
     pages = {"/admin/admin_users/": {"사용자 이름", "관리자", "활성", "만든 때"},
-             "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름", "열기"},
+             "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름"},
              f"/admin/admin_analyses/details/?id={analysis_id}": {"결과", "결과 페이지 열기 (읽기 전용)", "분류기"},
              "/admin/admin_detections/": {"번호", "검출 점수", "왼쪽"},
              f"/admin/admin_detections/details/?id={detection_id}": {"확실하지 않음", "틀렸을 확률", "감정"}}
@@ -318,6 +318,27 @@ def admin_client(app, locale: str):
     login(admin, "root")
     admin.set_cookie("moodlens_locale", locale)
     return admin
+
+
+def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_photo(app, alice):
+    """The analyses' list sorts by its user's name, as by its other columns (a search too, which joins the users);
+    the thumbnail column is headed "Photo" (사진), not "Open"."""
+    stored_analyses(app, alice, [("by-alice.jpg", Media.IMAGE, None, None)])
+    stored_analyses(app, make_user(app, "bob"), [("by-bob.jpg", Media.IMAGE, None, None)])
+    admin = admin_client(app, "en")
+
+    def order(path: str) -> list[str]:
+        return re.findall(r"by-(alice|bob)\.jpg", admin.get(path).get_data(as_text=True))
+
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    headers = dict(re.findall(r'<th class="column-header col-(\w+)">\s*(.*?)\s*</th>', listing, re.S))
+    assert headers["thumbnail"] == "Photo"
+    by_user = html.unescape(re.search(r'href="([^"]+)" title="Sort by User">User</a>', headers["user"]).group(1))
+    assert order("/admin/admin_analyses/")[0] == "bob"  # newest first
+    assert order(by_user)[0] == "alice"
+    assert order(by_user + "&desc=1&search=by")[0] == "bob"
+    admin.set_cookie("moodlens_locale", "ko")
+    assert re.search(r'col-thumbnail">\s*사진\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
 
 
 def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):
