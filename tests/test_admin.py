@@ -20,6 +20,7 @@ from extensions import db
 from inference.pipeline import Pipeline
 from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
 from tests.conftest import ROOT, stored_analyses, upload, upload_files
+from tests.test_api import basic
 
 
 def test_admin_is_refused_to_others(app, client, alice):
@@ -462,6 +463,33 @@ def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, 
     assert "레코드가 저장되었습니다." in edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, alice).username == "alice.two"
+
+
+def test_a_user_logging_in_by_the_name_an_admin_changed_is_told_the_new_one_with_the_right_password_only(app, alice):
+    """An administrator renames alice to alice.k: "Alice" with her password is told the new name (in the reader's
+    language, the form filled with it) and not logged in; a wrong password hears only "wrong", as does the API's
+    token exchange. Once a new account takes "alice", the name is that account's alone."""
+    edit_user(admin_client(app, "en"), alice, "alice.k")
+    browser = app.test_client()
+    told = login(browser, "Alice")
+    page = told.get_data(as_text=True)
+    assert told.status_code == 401
+    assert "Your username was changed to alice.k by an administrator: log in with it." in page
+    assert re.search(r'name="username"[^>]*value="alice.k"', page)
+    assert browser.get("/account").status_code == 302  # sent to log in
+    wrong = login(browser, "alice", "wrong password")
+    assert wrong.status_code == 401 and "alice.k" not in wrong.get_data(as_text=True)
+    assert "Wrong username or password." in wrong.get_data(as_text=True)
+    assert app.test_client().post("/api/v1/tokens", headers=basic("alice")).status_code == 401
+    assert login(browser, "alice.k").status_code == 302
+    korean = app.test_client()
+    korean.set_cookie("moodlens_locale", "ko")
+    assert "관리자가 사용자 이름을 alice.k로 바꿨어요" in login(korean, "alice").get_data(as_text=True)
+    make_user(app, "alice", "another password")
+    for password in ("correct horse", "wrong password"):  # alice.k's, and nobody's
+        taken = login(app.test_client(), "alice", password)
+        assert taken.status_code == 401 and "alice.k" not in taken.get_data(as_text=True)
+    assert login(app.test_client(), "alice", "another password").status_code == 302
 
 
 def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, alice):
