@@ -15,7 +15,7 @@ from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, false)
+                        UniqueConstraint, false, or_)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -128,6 +128,9 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True, index=True)  # always normalize_username()'d
+    # the name before an administrator's last rename (users cannot rename themselves): a log-in with it and the
+    # right password is told the new one, while no account has taken it
+    previous_username: Mapped[str | None] = mapped_column(String(32), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     # What the session and remember-me cookies carry (get_id): a new one revokes every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, index=True, default=new_session_token)
@@ -159,7 +162,11 @@ class User(UserMixin, db.Model):
 
     @validates("username")
     def _normalize_username(self, _key: str, name: str) -> str:
-        return normalize_username(name)
+        """The name lower-cased; a rename keeps the name it replaces (previous_username)."""
+        name = normalize_username(name)
+        if self.username is not None and name != self.username:
+            self.previous_username = self.username
+        return name
 
     @validates("active")
     def _revoke_sessions_when_deactivated(self, _key: str, active: bool) -> bool:
@@ -197,9 +204,20 @@ class User(UserMixin, db.Model):
 
     @classmethod
     def authenticate(cls, username: str, password: str) -> User | None:
-        """The user with this name and password (active or not), else None. An unknown name costs a password
-        hash check too, so the time taken does not tell which usernames exist."""
-        user = cls.named(username)
+        """The user with this name and password (active or not), else None."""
+        user = cls.with_password(username, password)
+        return user if user is not None and user.username == normalize_username(username) else None
+
+    @classmethod
+    def with_password(cls, username: str, password: str) -> User | None:
+        """The user (active or not) whose password this is, named `username` now or, when no account has that
+        name, before an administrator renamed them (the newest such account); else None. One password hash
+        check in every case (an unknown name costs one too), so the time taken does not tell which names exist
+        or existed."""
+        name = normalize_username(username)
+        user = db.session.scalar(
+            db.select(cls).where(or_(cls.username == name, cls.previous_username == name))
+            .order_by((cls.username == name).desc(), cls.id.desc()).limit(1))
         if user is None:
             check_password_hash(_dummy_password_hash(), password)
             return None
@@ -472,7 +490,8 @@ class FaceSignature(db.Model):
 
 class AlertRule(db.Model):
     """An owner's gentle alert: `emotion` as the top one in more than `share` of a subject's appearances
-    over the last `days` days."""
+    over the last `days` days. `dismissed_through` is the newest reading (its analysis id) of the firing whose
+    notice the owner dismissed: the notice stays hidden until the rule fires with a reading added since."""
 
     __table_args__ = IDS_NEVER_REUSED
 
@@ -482,6 +501,7 @@ class AlertRule(db.Model):
     share: Mapped[float] = mapped_column(Float)
     days: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    dismissed_through: Mapped[int | None] = mapped_column(Integer)
 
     subject: Mapped[Subject] = relationship(back_populates="alert_rules")
 

@@ -17,8 +17,8 @@ from models import Analysis, Detection, Subject, User, utcnow
 from services import identity, storage
 from services.analyses import delete_analysis
 from services.clock import on_clock, zone_of
-from services.documents import (alert_rule_document, analysis_document, encoded, iso_utc, reading_document,
-                                readings_csv, released, streamed_object, subject_document)
+from services.documents import (alert_rule_document, analysis_document, csv_encoded, encoded, iso_utc,
+                                reading_document, readings_csv, released, streamed_object, subject_document)
 from services.errors import Refused
 from services.subjects import appearance_counts
 
@@ -88,7 +88,7 @@ def export_csv(user_id: int) -> Iterator[bytes]:
     readings = ({**reading_document(detection, analysis, zone, analysis.number_of(detection), timeline=False),
                  "subject": detection.subject.name if detection.subject else None}
                 for analysis in account_analyses(user) for detection in analysis.detections)
-    return encoded(readings_csv(readings, extra=("subject",)))
+    return csv_encoded(readings_csv(readings, extra=("subject",)))
 
 
 COPY_CHUNK = 1 << 20  # bytes of a stored file read (and sent) at a time by the photos' download

@@ -5,6 +5,7 @@ a detection) as JSON rows and as CSV lines."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -208,6 +209,13 @@ def streamed_object(head: dict, key: str, items: Iterable[dict]) -> Iterator[str
 def encoded(chunks: Iterable[str]) -> Iterator[bytes]:
     """Text pieces of an export as the UTF-8 bytes a download sends, one piece at a time."""
     return (chunk.encode() for chunk in chunks)
+
+
+def csv_encoded(lines: Iterable[str]) -> Iterator[bytes]:
+    """CSV lines as the bytes a download sends: UTF-8 after a byte order mark (utf-8-sig), by which a spreadsheet
+    knows the file is UTF-8 (Excel on Korean Windows reads a file without one as CP949: Korean names garbled)."""
+    yield codecs.BOM_UTF8
+    yield from encoded(lines)
 
 
 def numbers_of(detections: list[Detection]) -> dict[int, int]:

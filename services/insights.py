@@ -114,12 +114,37 @@ def subject_insights(subject: Subject) -> dict:
     return result
 
 
+def newest_sure_reading(history: History) -> int:
+    """The analysis id of the history's newest reading that an alert may fire on (a sure one; 0: none). Ids only
+    grow (never given twice), so a higher one is a reading added later."""
+    return max((analysis_id for analysis_id, unsure in zip(history.analysis_ids, history.flagged) if not unsure),
+               default=0)
+
+
+def alert_result(rule: AlertRule, history: History) -> dict:
+    """The rule's check against now (insights/alerts.py), and "dismissed": it fires, but on no reading added since
+    its owner dismissed its notice (the pages leave the notice out)."""
+    result = check_rule(history, Rule(rule.emotion, rule.share, rule.days), now_in(zone_of(rule.subject.user)))
+    dismissed = rule.dismissed_through is not None and newest_sure_reading(history) <= rule.dismissed_through
+    return {**result, "dismissed": result["fired"] and dismissed}
+
+
 def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
     """Every alert rule of these subjects with its check against now."""
     results = []
     for subject in subjects:
         history = history_of(subject) if subject.alert_rules else None
         for rule in subject.alert_rules if history is not None else []:
-            results.append((rule, check_rule(history, Rule(rule.emotion, rule.share, rule.days),
-                                             now_in(zone_of(subject.user)))))
+            results.append((rule, alert_result(rule, history)))
     return results
+
+
+def dismiss_alert(rule: AlertRule) -> bool:
+    """Hide the notice of the rule's firing until it fires with a reading added since (the newest it fires on now
+    is kept); False, and nothing kept, when it does not fire."""
+    history = history_of(rule.subject)
+    if history is None or not alert_result(rule, history)["fired"]:
+        return False
+    rule.dismissed_through = newest_sure_reading(history)
+    db.session.commit()
+    return True

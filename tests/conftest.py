@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 from pathlib import Path
 
@@ -77,6 +79,19 @@ def bob_client(app):
     other = app.test_client()
     assert login(other, "bob").status_code == 302
     return other
+
+
+def csv_text(response) -> str:
+    """A CSV export's text, as a spreadsheet reads it: UTF-8 after the byte order mark the export starts with
+    (utf-8-sig), which a csv reader must not take for part of the first column's name."""
+    body = response.get_data()
+    assert body.startswith(codecs.BOM_UTF8) and not body[3:].startswith(codecs.BOM_UTF8)
+    return body.decode("utf-8-sig")
+
+
+def csv_rows(response) -> list[dict]:
+    """A CSV export's rows by column name."""
+    return list(csv.DictReader(io.StringIO(csv_text(response))))
 
 
 def upload_files(app: Flask) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import csv
 import io
 import json
@@ -20,7 +21,7 @@ from extensions import db
 from models import AlertRule, Analysis, ApiToken, Detection, FaceSignature, Media, Subject, User
 from services import accounts, identity, storage
 from services.analyses import stored_files
-from tests.conftest import upload, upload_files
+from tests.conftest import csv_rows, upload, upload_files
 
 
 def analysis_id_of(response) -> int:
@@ -95,7 +96,7 @@ def test_the_csv_export_has_a_row_per_reading_with_its_subject(client, alice_his
     response = client.get("/account/export.csv")
     assert response.mimetype == "text/csv"
     assert re.search(r'filename=moodlens-alice-[\d-]+\.csv', response.headers["Content-Disposition"])
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    rows = csv_rows(response)
     assert [(row["analysis_id"], row["filename"], row["subject"]) for row in rows] == [
         (str(alice_history["ids"][0]), "astronaut.jpg", "Eileen")]  # the cup has no reading; Bob's is his
     assert rows[0]["unsure"] in ("true", "false") and float(rows[0][rows[0]["top"]]) > 0
@@ -142,9 +143,24 @@ def test_the_zips_files_are_named_and_dated_by_their_upload_on_the_users_clock(a
 def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, client, alice):
     names = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-1+2", "@SUM(A1)", "\tTab"]
     store_analyses(app, alice, [StoredAnalysis("photo.jpg", "happy", make_subject(app, alice, name)) for name in names])
-    rows = list(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
+    rows = csv_rows(client.get("/account/export.csv"))
     assert [row["subject"] for row in rows] == ["'" + name for name in names]
     assert all(row["filename"] == "photo.jpg" and float(row["happy"]) == 1.0 for row in rows)
+
+
+def test_the_csv_exports_start_with_a_byte_order_mark_so_a_spreadsheet_reads_korean_names(app, client, alice):
+    """Excel on Korean Windows reads a CSV without a byte order mark as CP949, garbling "딜립": the account's and the
+    subject's CSV start with UTF-8's mark, once (utf-8-sig); the JSON exports have none."""
+    dileep = make_subject(app, alice, "딜립")
+    store_analyses(app, alice, [StoredAnalysis("딜립-웃음.jpg", "happy", dileep)])
+    for url in ("/account/export.csv", f"/subjects/{dileep}/export.csv"):
+        body = client.get(url).get_data()
+        assert body.startswith(codecs.BOM_UTF8) and body.count(codecs.BOM_UTF8) == 1, url
+        [row] = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+        assert row["filename"] == "딜립-웃음.jpg" and row["analysis_id"].isdigit(), url
+        assert row.get("subject", "딜립") == "딜립"
+    for url in ("/account/export.json", f"/subjects/{dileep}/export.json"):
+        assert client.get(url).get_data().startswith(b"{"), url
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "zip"])

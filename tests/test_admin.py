@@ -15,12 +15,13 @@ from flask_migrate import downgrade, upgrade
 
 from bench import ROOT
 from bench.clips import another_copy
-from bench.fixtures import csrf_token, login, make_subject, make_user
+from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make_user, store_analyses
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
 from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
 from tests.conftest import upload, upload_files
+from tests.test_api import basic
 
 
 def test_admin_is_refused_to_others(app, client, alice):
@@ -310,7 +311,7 @@ def test_the_admin_columns_follow_the_interface_language(app, client, alice, ast
         analysis_id = db.session.scalar(db.select(Analysis.id))
         detection_id = db.session.scalar(db.select(Detection.id))
     pages = {"/admin/admin_users/": {"사용자 이름", "관리자", "활성", "만든 때"},
-             "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름", "열기"},
+             "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름"},
              f"/admin/admin_analyses/details/?id={analysis_id}": {"결과", "결과 페이지 열기 (읽기 전용)", "분류기"},
              "/admin/admin_detections/": {"번호", "검출 점수", "왼쪽"},
              f"/admin/admin_detections/details/?id={detection_id}": {"확실하지 않음", "틀렸을 확률", "감정"}}
@@ -399,6 +400,27 @@ def admin_client(app, locale: str):
     login(admin, "root")
     admin.set_cookie("moodlens_locale", locale)
     return admin
+
+
+def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_photo(app, alice):
+    """The analyses' list sorts by its user's name, as by its other columns (a search too, which joins the users);
+    the thumbnail column is headed "Photo" (사진), not "Open"."""
+    store_analyses(app, alice, [StoredAnalysis("by-alice.jpg")])
+    store_analyses(app, make_user(app, "bob"), [StoredAnalysis("by-bob.jpg")])
+    admin = admin_client(app, "en")
+
+    def order(path: str) -> list[str]:
+        return re.findall(r"by-(alice|bob)\.jpg", admin.get(path).get_data(as_text=True))
+
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    headers = dict(re.findall(r'<th class="column-header col-(\w+)">\s*(.*?)\s*</th>', listing, re.S))
+    assert headers["thumbnail"] == "Photo"
+    by_user = html.unescape(re.search(r'href="([^"]+)" title="Sort by User">User</a>', headers["user"]).group(1))
+    assert order("/admin/admin_analyses/")[0] == "bob"  # newest first
+    assert order(by_user)[0] == "alice"
+    assert order(by_user + "&desc=1&search=by")[0] == "bob"
+    admin.set_cookie("moodlens_locale", "ko")
+    assert re.search(r'col-thumbnail">\s*사진\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
 
 
 def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):
@@ -523,6 +545,33 @@ def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, 
     assert "레코드가 저장되었습니다." in edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, alice).username == "alice.two"
+
+
+def test_a_user_logging_in_by_the_name_an_admin_changed_is_told_the_new_one_with_the_right_password_only(app, alice):
+    """An administrator renames alice to alice.k: "Alice" with her password is told the new name (in the reader's
+    language, the form filled with it) and not logged in; a wrong password hears only "wrong", as does the API's
+    token exchange. Once a new account takes "alice", the name is that account's alone."""
+    edit_user(admin_client(app, "en"), alice, "alice.k")
+    browser = app.test_client()
+    told = login(browser, "Alice")
+    page = told.get_data(as_text=True)
+    assert told.status_code == 401
+    assert "Your username was changed to alice.k by an administrator: log in with it." in page
+    assert re.search(r'name="username"[^>]*value="alice.k"', page)
+    assert browser.get("/account").status_code == 302  # sent to log in
+    wrong = login(browser, "alice", "wrong password")
+    assert wrong.status_code == 401 and "alice.k" not in wrong.get_data(as_text=True)
+    assert "Wrong username or password." in wrong.get_data(as_text=True)
+    assert app.test_client().post("/api/v1/tokens", headers=basic("alice")).status_code == 401
+    assert login(browser, "alice.k").status_code == 302
+    korean = app.test_client()
+    korean.set_cookie("moodlens_locale", "ko")
+    assert "관리자가 사용자 이름을 alice.k로 바꿨어요" in login(korean, "alice").get_data(as_text=True)
+    make_user(app, "alice", "another password")
+    for password in ("correct horse", "wrong password"):  # alice.k's, and nobody's
+        taken = login(app.test_client(), "alice", password)
+        assert taken.status_code == 401 and "alice.k" not in taken.get_data(as_text=True)
+    assert login(app.test_client(), "alice", "another password").status_code == 302
 
 
 def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, alice):

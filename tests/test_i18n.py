@@ -4,7 +4,6 @@ current with the code and compiled."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import subprocess
@@ -26,7 +25,7 @@ from extensions import db
 from insights.history import describe_mix
 from insights.report import ChartWords, report_png
 from models import Analysis, Detection, Subject, User, utcnow
-from tests.conftest import upload
+from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
 from web.i18n import COOKIE, day, interval, particles, say, wrappable
@@ -202,7 +201,7 @@ def test_subject_insights_exports_and_their_api_stay_in_english(app, client, ali
     appearances(app, alice, rex, "dog", "happy", 4, utcnow() - timedelta(days=5))
     switch(client, "ko")
     assert client.get(f"/api/v1/subjects/{rex}/insights").get_json()["profile"]["description"] == "mostly happy"
-    rows = csv.DictReader(io.StringIO(client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True)))
+    rows = csv_rows(client.get(f"/subjects/{rex}/export.csv"))
     assert {(row["kind"], row["top"]) for row in rows} == {("dog", "happy")}
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert "대체로 행복" in page and "mostly happy" not in page

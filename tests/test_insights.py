@@ -505,6 +505,72 @@ def test_a_form_address_reloaded_or_shared_goes_to_the_dashboard_the_form_lives_
     assert client.get("/dashboard/weekly-report").location == "/dashboard"
 
 
+def notices(page: str) -> list[str]:
+    """The alert notices of a dashboard, their whitespace collapsed."""
+    return [" ".join(notice.split()) for notice in re.findall(r'<section class="card notice".*?</section>', page, re.S)]
+
+
+def rex_with_a_sad_alert(app, user_id: int, moods: list[np.ndarray]) -> tuple[int, int]:
+    """Rex (a dog) with these readings, one a day over the last days, and an alert on sad above 50% over 7 days:
+    his id and the rule's."""
+    rex = make_subject(app, user_id, "Rex")
+    add_history(app, user_id, rex, np.array(moods), start=utcnow() - timedelta(days=len(moods)))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.5, days=7))
+        db.session.commit()
+        return rex, db.session.scalar(db.select(AlertRule.id))
+
+
+def test_a_fired_alerts_notice_is_dismissed_until_new_readings_fire_it_again(app, client, alice, bob_client):
+    """The Everyone dashboard's notice links Rex to his dashboard; it and Rex's dashboard offer "Dismiss" (a POST
+    with the CSRF token, back to the page it was on; a GET of its address is Rex's dashboard, a 404 for anyone
+    else). Dismissed, the notice is gone from both while no new reading comes (an unsure one does not count; the
+    rule's line still says it is triggered); a new sad photo that keeps it firing brings it back."""
+    sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})
+    rex, rule = rex_with_a_sad_alert(app, alice, [sad, sad, happy])
+    [notice] = notices(client.get("/dashboard").get_data(as_text=True))
+    assert f'<strong><a href="/dashboard?subject={rex}">Rex</a></strong> looked' in notice
+    assert f'action="/alerts/{rule}/dismiss"' in notice and 'name="next" value="/dashboard"' in notice
+    assert 'aria-label="Dismiss the notice about Rex">Dismiss</button>' in notice
+    [own] = notices(client.get(f"/dashboard?subject={rex}").get_data(as_text=True))
+    assert "<strong>Rex</strong> looked" in own and f'action="/alerts/{rule}/dismiss"' in own
+    assert client.get(f"/alerts/{rule}/dismiss").location == f"/dashboard?subject={rex}"
+    assert bob_client.get(f"/alerts/{rule}/dismiss").status_code == 404
+    assert bob_client.post(f"/alerts/{rule}/dismiss", data={"csrf_token": csrf_token(bob_client, "/dashboard")}
+                           ).status_code == 404
+    assert client.post(f"/alerts/{rule}/dismiss", data={"next": "/dashboard"}).status_code == 400  # no token
+    assert notices(client.get("/dashboard").get_data(as_text=True))
+    token = csrf_token(client, "/dashboard")
+    dismissed = client.post(f"/alerts/{rule}/dismiss", data={"csrf_token": token, "next": f"/dashboard?subject={rex}"})
+    assert dismissed.status_code == 303 and dismissed.location == f"/dashboard?subject={rex}"
+    page = " ".join(client.get(dismissed.location).get_data(as_text=True).split())
+    assert "Notice dismissed. It comes back if new photos of Rex set the alert off again." in page
+    assert notices(page) == [] and "triggered (67% now)" in page
+    [alert] = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["alerts"]
+    assert alert["fired"] and alert["dismissed"]
+    weak_sad = mood(DOG_EMOTIONS, {"sad": 0.4, "happy": 0.3, "relaxed": 0.3})
+    add_history(app, alice, rex, np.array([weak_sad]), start=utcnow() - timedelta(hours=2))
+    assert notices(client.get("/dashboard").get_data(as_text=True)) == []
+    add_history(app, alice, rex, np.array([sad]), start=utcnow() - timedelta(hours=1))
+    [back] = notices(client.get("/dashboard").get_data(as_text=True))
+    assert "in 3 of 4 appearances (75%)" in back
+
+
+def test_dismissing_a_quiet_alert_says_so_and_keeps_nothing(app, client, alice):
+    """An alert that does not fire (the notice went between the page and the click) has nothing to dismiss: it
+    says so, and a later firing shows its notice."""
+    sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})
+    rex, rule = rex_with_a_sad_alert(app, alice, [happy, happy, sad])
+    client.set_cookie("moodlens_locale", "ko")
+    answer = client.post(f"/alerts/{rule}/dismiss", data={"csrf_token": csrf_token(client, "/dashboard"),
+                                                          "next": "/dashboard"}, follow_redirects=True)
+    assert "Rex의 슬픔 알림은 지금 조용해요" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(AlertRule, rule).dismissed_through is None
+    add_history(app, alice, rex, np.array([sad, sad]), start=utcnow() - timedelta(hours=2), spacing=timedelta(hours=1))
+    assert len(notices(client.get("/dashboard").get_data(as_text=True))) == 1
+
+
 def test_a_head_request_is_answered_as_a_get_and_changes_nothing(app, client, alice):
     """Flask answers HEAD with the GET view: a form's address must not take it for its POST (a write without a
     CSRF check; an alert rule without an emotion was a 500)."""
@@ -514,7 +580,7 @@ def test_a_head_request_is_answered_as_a_get_and_changes_nothing(app, client, al
         db.session.commit()
         rule = db.session.scalar(db.select(AlertRule.id))
     for address in (f"/subjects/{rex}/alerts", "/dashboard/weekly-report", f"/alerts/{rule}/delete",
-                    f"/subjects/{rex}/delete"):
+                    f"/alerts/{rule}/dismiss", f"/subjects/{rex}/delete"):
         assert client.head(address).status_code == client.get(address).status_code, address
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1

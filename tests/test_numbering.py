@@ -4,9 +4,7 @@ admin's list."""
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import re
 import uuid
@@ -16,6 +14,7 @@ import pytest
 from extensions import db
 from models import Analysis, Detection, JobStatus, Media
 from bench.fixtures import login, make_user
+from tests.conftest import csv_rows
 from tests.test_api import bearer
 from tests.test_i18n import KOREAN
 from tests.test_subjects import add_subject, assign, subject_id
@@ -134,13 +133,9 @@ def test_the_saved_note_and_the_admin_list_use_the_number_within_the_kind(app, c
                                     ("dog", "1", "5")]
 
 
-def csv_rows(client, url: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True))))
-
-
 def test_the_csv_exports_give_each_reading_its_kind_its_number_and_the_pages_wording(app, client, alice, mixed_photo):
     store_video(app, alice, ["dog", "human"])
-    rows = csv_rows(client, "/account/export.csv")
+    rows = csv_rows(client.get("/account/export.csv"))
     assert "face" not in rows[0]
     columns = ("media", "kind", "number", "top", "certainty", "unsure")
     assert [tuple(row[name] for name in columns) for row in rows] == [
@@ -153,7 +148,7 @@ def test_the_csv_exports_give_each_reading_its_kind_its_number_and_the_pages_wor
     add_subject(client, "Tom", "cat")
     tom = subject_id(app, "Tom")
     assign(client, detections[3], tom, analysis_id)
-    [row] = csv_rows(client, f"/subjects/{tom}/export.csv")
+    [row] = csv_rows(client.get(f"/subjects/{tom}/export.csv"))
     assert list(row)[:8] == ["analysis_id", "created_at", "media", "filename", "kind", "number", "top", "certainty"]
     assert (row["kind"], row["number"]) == ("cat", "1")  # its position, 4, stays in URLs only
     [reading] = client.get(f"/subjects/{tom}/export.json").get_json()["history"]

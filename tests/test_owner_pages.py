@@ -230,10 +230,11 @@ def test_a_subjects_dashboard_shows_only_its_alerts_and_its_models_labels(app, c
         db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.4, days=7))
         db.session.commit()
     notice = "<strong>Rex</strong> looked"
-    assert notice in client.get("/dashboard").get_data(as_text=True)  # everyone's dashboard: every fired alert
+    linked = f'<strong><a href="/dashboard?subject={rex}">Rex</a></strong> looked'  # to his dashboard
+    assert linked in client.get("/dashboard").get_data(as_text=True)  # everyone's dashboard: every fired alert
     assert notice in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     mias = client.get(f"/dashboard?subject={mia}").get_data(as_text=True)
-    assert notice not in mias
+    assert notice not in mias and linked not in mias
     assert ">relaxed<" not in mias and ">neutral<" in mias  # a person's labels only
     rexs = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     assert ">relaxed<" in rexs and ">neutral<" not in rexs

@@ -3,7 +3,6 @@ calendar, a cat's appearances, export, isolation."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 
@@ -23,7 +22,7 @@ from inference.labels import DetectionKind
 from models import EMOTION_CLASSES, Detection, Subject, User, subject_name_key, utcnow
 from services import documents, subjects as subject_service
 from services.errors import Refused
-from tests.conftest import jpeg_bytes, upload
+from tests.conftest import csv_rows, jpeg_bytes, upload
 
 
 def add_subject(client, name: str, kind: str = "person"):
@@ -146,7 +145,7 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
 
     exported_csv = client.get(f"/subjects/{eileen}/export.csv")
     assert exported_csv.headers["Content-Disposition"] == "attachment; filename=moodlens-Eileen-history.csv"
-    rows = list(csv.DictReader(io.StringIO(exported_csv.get_data(as_text=True))))
+    rows = csv_rows(exported_csv)
     assert [row["media"] for row in rows] == ["image", "video"]
     assert abs(sum(float(rows[0][label]) for label in ("angry", "disgust", "fear", "happy", "sad", "surprise",
                                                         "neutral")) - 1) < 1e-3
@@ -359,7 +358,7 @@ def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(a
     report = client.get(f"/subjects/{momo}/report.png").headers["Content-Disposition"]  # the week's Monday
     assert re.fullmatch(r"inline; filename=\S+; filename\*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-\d{4}-\d\d-\d\d\.png",
                         report)
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{momo}/export.csv").get_data(as_text=True))))
+    rows = csv_rows(client.get(f"/subjects/{momo}/export.csv"))
     assert [row["filename"] for row in rows] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
 
 

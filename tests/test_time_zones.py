@@ -14,6 +14,7 @@ from extensions import db
 from models import AlertRule, User
 from services.insights import history_of
 from web.i18n import clock_name
+from tests.conftest import csv_text
 from tests.test_owner_pages import appearances, subject_of
 
 SUNDAY_NIGHT_UTC = datetime(2026, 11, 29, 23, 30)  # Monday 30 November, 8:30 in Seoul
@@ -144,7 +145,7 @@ def test_exports_give_each_time_on_the_owners_clock_too(app, client):
     assert exported["time_zone"] == "Asia/Seoul"
     assert (exported["history"][0]["created_at"], exported["history"][0]["local_time"]) == (
         "2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00")  # Monday in Seoul, as the pages count it
-    rows = [row.split(",") for row in client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True).splitlines()]
+    rows = [row.split(",") for row in csv_text(client.get(f"/subjects/{rex}/export.csv")).splitlines()]
     assert rows[0][:2] == ["analysis_id", "created_at"] and rows[0][-1] == "local_time"  # earlier columns kept
     assert (rows[1][1], rows[1][-1]) == ("2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00")
 

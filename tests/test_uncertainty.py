@@ -4,8 +4,6 @@ unsure readings do not make an alert fire."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from datetime import timedelta
@@ -29,7 +27,7 @@ from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
 from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
-from tests.conftest import jpeg_bytes, upload
+from tests.conftest import csv_rows, jpeg_bytes, upload
 
 ANGRY, HAPPY, SAD = (HUMAN_EMOTIONS.index(name) for name in ("angry", "happy", "sad"))
 
@@ -345,8 +343,7 @@ def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):
     add_face_readings(app, alice, ana, sad, 1, uncertain=None)  # before the rule: empty (the oldest row)
     add_face_readings(app, alice, ana, sad, 1, uncertain=False)
     add_face_readings(app, alice, ana, sad, 1, uncertain=True, because=["weak"])
-    text = client.get(f"/subjects/{ana}/export.csv").get_data(as_text=True)
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = csv_rows(client.get(f"/subjects/{ana}/export.csv"))
     assert [(row["unsure"], row["uncertain"], row["uncertainty"]) for row in rows] == [
         ("false", "", ""), ("false", "false", "0.0"), ("true", "true", "0.9")]  # JSON's words, not Python's True
     history = client.get(f"/subjects/{ana}/export.json").json["history"]
@@ -365,7 +362,7 @@ def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(ap
     sure_happy = dict(zip(DOG_EMOTIONS, (0.05, 0.85, 0.05, 0.05)))
     for emotions in (perhaps_angry, sure_happy):
         add_face_readings(app, alice, rex, emotions, 1, uncertain=None, kind="dog")
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{rex}/export.csv").get_data(as_text=True))))
+    rows = csv_rows(client.get(f"/subjects/{rex}/export.csv"))
     assert [(row["unsure"], row["uncertain"]) for row in rows] == [("true", ""), ("false", "")]
     history = client.get(f"/subjects/{rex}/export.json").json["history"]
     assert [(row["unsure"], row["uncertain"]) for row in history] == [(True, None), (False, None)]

@@ -52,7 +52,7 @@ from web.redirects import form_page
 COLUMN_LABELS = {
     "id": _l("ID"), "username": _l("Username"), "is_admin": _l("Administrator"), "active": _l("Active"),
     "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
-    "thumbnail": _l("Open"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
+    "thumbnail": _l("Photo"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
@@ -544,6 +544,8 @@ class AnalysisAdmin(AdminModelView):
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
                            "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
                            "classifier", "worker")
+    column_sortable_list = (("user", "user.username"), "status", "original_name", "created_at", "media", "face_count",
+                            "top_emotion", "worker")  # the model's columns, and the owner by name
     column_searchable_list = ("original_name", User.username)
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)

@@ -161,9 +161,13 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("analyze.upload"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = User.authenticate(form.username.data, form.password.data)
+        user = User.with_password(form.username.data, form.password.data)
         if user is None:
             flash(gettext("Wrong username or password."), "error")
+        elif user.username != normalize_username(form.username.data):  # an administrator renamed the account
+            flash(gettext("Your username was changed to %(name)s by an administrator: log in with it.",
+                          name=user.username), "error")
+            form.username.data = user.username
         elif not user.active:
             flash(gettext("This account has been deactivated."), "error")
         else:

@@ -25,17 +25,18 @@ from services import copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
-from services.documents import encoded, readings_csv, subject_export_json, subject_readings
+from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
-from services.insights import READING_COLUMNS, alert_results, history_of, stored_reading, subject_insights
+from services.insights import (READING_COLUMNS, alert_results, dismiss_alert, history_of, stored_reading,
+                               subject_insights)
 from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
-from web.redirects import form_page, same_site_path
+from web.redirects import back_to_form_next, form_page, same_site_path
 
 bp = Blueprint("dashboard", __name__)
 
@@ -201,11 +202,38 @@ def _same_rule(subject: Subject, form: AlertRuleForm) -> bool:
                for rule in subject.alert_rules)
 
 
+def owned_rule_or_404(rule_id: int) -> AlertRule:
+    return owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
+
+
+def rule_dashboard(rule_id: int) -> str:
+    """The dashboard of the subject of one of the user's alert rules (404 for anyone else's)."""
+    return url_for("dashboard.index", subject=owned_rule_or_404(rule_id).subject_id)
+
+
+@bp.route("/alerts/<int:rule_id>/dismiss", methods=["GET", "POST"])
+@login_required
+@form_page(rule_dashboard)
+def dismiss_notice(rule_id: int) -> ResponseReturnValue:
+    """POST hides the notice of a fired alert until it fires with a reading added since; back to the dashboard it
+    was on (the form's `next`)."""
+    rule = owned_rule_or_404(rule_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if dismiss_alert(rule):
+        flash(gettext("Notice dismissed. It comes back if new photos of %(name)s set the alert off again.",
+                      name=rule.subject.name), "success")
+    else:
+        flash(gettext("The %(emotion)s alert on %(name)s is quiet now: there is no notice to dismiss.",
+                      emotion=emotion(rule.emotion), name=rule.subject.name), "info")
+    return back_to_form_next()
+
+
 @bp.route("/alerts/<int:rule_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete_alert(rule_id: int) -> ResponseReturnValue:
     """GET asks first; POST deletes."""
-    rule = owned(AlertRule, rule_id, current_user, lambda rule: rule.subject.user_id)
+    rule = owned_rule_or_404(rule_id)
     if request.method != "POST":  # GET, and HEAD with it
         subject = rule.subject
         return confirm_page(
@@ -382,7 +410,7 @@ def file_name_part(subject: Subject) -> str:
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
     subject = owned_subject_or_404(subject_id)
-    chunks = (subject_export_json(subject.id) if fmt == "json"
-              else readings_csv(subject_readings(subject.id, timelines=False)))
-    return streamed_download(encoded(chunks), "application/json" if fmt == "json" else "text/csv",
+    body = (encoded(subject_export_json(subject.id)) if fmt == "json"
+            else csv_encoded(readings_csv(subject_readings(subject.id, timelines=False))))
+    return streamed_download(body, "application/json" if fmt == "json" else "text/csv",
                              f"moodlens-{file_name_part(subject)}-history.{fmt}")
