@@ -169,7 +169,7 @@ def test_delete_removes_rows_and_files(app, client, alice, astronaut_jpeg):
         assert db.session.get(Analysis, analysis_id) is None
         assert db.session.scalar(db.select(db.func.count(Detection.id))) == 0
     assert upload_files(app) == []
-    assert client.get(f"/analyses/{analysis_id}").status_code == 404
+    assert client.get(f"/analyses/{analysis_id}/original").status_code == 404
 
 
 def test_delete_removes_a_poster_written_after_the_analysis_was_read(app, client, alice, two_face_video):

@@ -110,6 +110,7 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
     page = client.get(response.location).get_data(as_text=True)  # eager jobs: already done
     assert page.count('class="timeline-chart"') == 2 and "Share of time" in page
+    assert len(re.findall(r'<span class="meta">· seen for [0-9.]+ s</span>', page)) == 2  # how long, in words
     assert 'id="scrub"' in page
     frame = client.get(f"/analyses/{analysis_id}/frame?t=1.5")
     assert frame.status_code == 200 and frame.mimetype == "image/jpeg"

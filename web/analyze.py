@@ -4,6 +4,7 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -26,10 +27,11 @@ from services.analyses import (HistoryFilter, accept_upload, delete_analysis, de
                                video_frame_jpeg, within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
+from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
-from web.redirects import form_page
+from web.redirects import form_page, same_site_path
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -118,6 +120,7 @@ def already_uploaded(analysis: Analysis) -> str:
 
 @bp.route("/analyses/<int:analysis_id>")
 @login_required
+@deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
 def result(analysis_id: int) -> ResponseReturnValue:
     """The result (or the progress) page; an admin may view anyone's, without the owner's actions."""
     analysis = viewable_analysis(current_user, analysis_id)
@@ -377,21 +380,34 @@ def assign_form(detection: Detection) -> AssignForm:
 
 @bp.route("/analyses/<int:analysis_id>/delete", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
 def delete(analysis_id: int) -> ResponseReturnValue:
-    """GET asks first (a page, so it works without scripts); POST deletes."""
+    """GET asks first (a page, so it works without scripts); POST deletes. ?next=PATH (same-site only; the form
+    sends it on) is the page the user came from: "Keep it" goes back there, and deleting goes back to it when it is
+    a page of the history (its filters and page kept), else to the history."""
     analysis = owned(Analysis, analysis_id, current_user)
+    came_from = same_site_path(request.values.get("next"))
     if request.method != "POST":  # GET, and HEAD with it
         return confirm_page(
             gettext("Delete %(name)s?", name=analysis.original_name),
             [gettext("The upload, its result and its heat maps are deleted for good."),
              gettext("The faces and animals in it no longer count in anyone's dashboard or weekly report.")],
             url_for("analyze.delete", analysis_id=analysis.id), gettext("Delete this analysis"),
-            url_for("analyze.result", analysis_id=analysis.id))
+            came_from or url_for("analyze.result", analysis_id=analysis.id), came_from)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     delete_analysis(analysis)
+    back = history_place(came_from)
+    remember_deleted(Deleted.ANALYSIS, analysis_id, back)
     flash(gettext("The analysis and its files were deleted."), "success")
-    return redirect(url_for("analyze.history"))
+    return redirect(back)
+
+
+def history_place(path: str | None) -> str:
+    """`path` if it is a page of the history (a filtered one, page 3: the history sends a page now past the end to
+    the last one), else the history's first page."""
+    history = url_for("analyze.history")
+    return path if path and urlsplit(path).path == history else history
 
 
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
@@ -417,6 +433,7 @@ def explained_face_page(analysis_id: int, position: int) -> str:
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
 @form_page(explained_face_page)
 def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);

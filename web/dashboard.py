@@ -10,8 +10,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
@@ -32,6 +31,7 @@ from services.insights import (READING_COLUMNS, alert_results, dismiss_alert, hi
                                subject_insights)
 from web.analyze import assigned_category, assignment_saved
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
+from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
@@ -86,6 +86,7 @@ def _detections_query(subject: Subject | None):
 
 @bp.route("/dashboard")
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject")
 def index() -> ResponseReturnValue:
     asked = request.args.get("period", "")
     period = Period(asked) if asked in PERIODS else Period.DAY
@@ -172,6 +173,7 @@ def subject_dashboard(subject_id: int) -> str:
 
 @bp.route("/subjects/<int:subject_id>/alerts", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject_id")
 @form_page(subject_dashboard)
 def add_alert(subject_id: int) -> ResponseReturnValue:
     """POST adds an alert, or shows the dashboard again with the form's errors at this address (a GET of it: the
@@ -231,6 +233,7 @@ def dismiss_notice(rule_id: int) -> ResponseReturnValue:
 
 @bp.route("/alerts/<int:rule_id>/delete", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.ALERT, "rule_id")
 def delete_alert(rule_id: int) -> ResponseReturnValue:
     """GET asks first; POST deletes."""
     rule = owned_rule_or_404(rule_id)
@@ -248,11 +251,12 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
             url_for("dashboard.index", subject=subject.id))
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    subject_id = rule.subject_id
+    back = url_for("dashboard.index", subject=rule.subject_id)
     db.session.delete(rule)
     db.session.commit()
+    remember_deleted(Deleted.ALERT, rule_id, back)
     flash(gettext("Alert removed."), "success")
-    return redirect(url_for("dashboard.index", subject=subject_id))
+    return redirect(back)
 
 
 @bp.route("/dashboard/weekly-report", methods=["GET", "POST"])
@@ -270,19 +274,32 @@ def weekly_report_setting() -> ResponseReturnValue:
     return redirect(url_for("dashboard.index"))
 
 
-def _report(subject_id: int) -> tuple[Subject, History, dict]:
-    subject = owned_subject_or_404(subject_id)
+def _report(subject: Subject) -> tuple[History, dict] | None:
+    """The subject's history and the report of the week asked for (?week=2026-W47); None for a cat's (no emotion
+    model, so nothing to report)."""
     history = history_of(subject)
-    if history is None:  # a cat's: no emotion model, so nothing to report; the page says so
-        abort(make_response(render_template("dashboard/no_report.html", subject=subject), 404))
+    if history is None:
+        return None
     monday = report_week(history, request.args.get("week"), today_on(zone_of(current_user)))
-    return subject, history, weekly_report(history, monday)
+    return history, weekly_report(history, monday)
+
+
+def no_report(subject: Subject) -> str:
+    """Why a cat has no weekly report, with the way to its dashboard."""
+    return render_template("dashboard/no_report.html", subject=subject)
 
 
 @bp.route("/subjects/<int:subject_id>/report")
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def report(subject_id: int) -> ResponseReturnValue:
-    subject, history, week = _report(subject_id)
+    """The week's report, with links to the subject's dashboard and to the weeks before (from the subject's first
+    appearance on) and after (up to this week); for a cat, why there is none."""
+    subject = owned_subject_or_404(subject_id)
+    found = _report(subject)
+    if found is None:
+        return no_report(subject)
+    history, week = found
     monday = date.fromisoformat(week["start"])
     earlier, later = monday - timedelta(days=7), monday + timedelta(days=7)
     first = first_week(history)
@@ -319,7 +336,11 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 @bp.route("/subjects/<int:subject_id>/report.png")
 @login_required
 def report_image(subject_id: int) -> ResponseReturnValue:
-    subject, _, week = _report(subject_id)
+    subject = owned_subject_or_404(subject_id)
+    found = _report(subject)
+    if found is None:  # no chart to draw: the page says why
+        return no_report(subject), 404
+    week = found[1]
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
     body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
     response = Response(body, mimetype="image/png")
@@ -372,6 +393,7 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
 
 @bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def delete_subject(subject_id: int) -> ResponseReturnValue:
     """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes."""
     subject = owned_subject_or_404(subject_id)
@@ -394,9 +416,14 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
             url_for("dashboard.subjects"))
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    rule_ids = [rule.id for rule in subject.alert_rules]  # they go with it
     subject_service.delete_subject(subject)
+    back = url_for("dashboard.subjects")
+    remember_deleted(Deleted.SUBJECT, subject_id, back)
+    for rule_id in rule_ids:
+        remember_deleted(Deleted.ALERT, rule_id, back)
     flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name), "success")
-    return redirect(url_for("dashboard.subjects"))
+    return redirect(back)
 
 
 def file_name_part(subject: Subject) -> str:
@@ -407,6 +434,7 @@ def file_name_part(subject: Subject) -> str:
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
     subject = owned_subject_or_404(subject_id)

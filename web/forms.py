@@ -156,11 +156,12 @@ class ConfirmForm(WebForm):
     submit = SubmitField(_l("Confirm"))
 
 
-def confirm_page(question: str, consequences: list[str], action: str, confirm_label: str, cancel_url: str) -> str:
+def confirm_page(question: str, consequences: list[str], action: str, confirm_label: str, cancel_url: str,
+                 came_from: str | None = None) -> str:
     """The page a deletion's GET shows first (templates/confirm.html): what goes, a button that posts to `action`
-    and a way back; it works without scripts."""
+    (with `came_from`, a same-site path, as its `next`) and a way back; it works without scripts."""
     return render_template("confirm.html", form=ConfirmForm(), question=question, consequences=consequences,
-                           action=action, confirm_label=confirm_label, cancel_url=cancel_url)
+                           action=action, confirm_label=confirm_label, cancel_url=cancel_url, came_from=came_from)
 
 
 class SubjectForm(WebForm):

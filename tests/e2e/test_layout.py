@@ -226,6 +226,30 @@ def test_the_phone_header_is_one_row_and_its_menu_opens(live_app, browser, scrip
     context.close()
 
 
+def test_the_phone_menu_closes_on_escape_and_on_a_tap_outside(live_app, browser):
+    """static/menu.js: Escape closes the open menu and puts the keyboard back on its button; a tap outside the
+    button and the nav closes it; a tap on the nav's own links still works."""
+    base = live_app[1]
+    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
+    page = context.new_page()
+    log_in(page, base, "admin", "admin password")
+    page.goto(base + "/analyses")
+    nav, menu = page.get_by_role("navigation", name="Main"), page.locator(".site-header summary")
+    menu.tap()
+    nav.get_by_role("link", name="Dashboard").focus()
+    page.keyboard.press("Escape")
+    expect(nav).to_be_hidden()
+    assert page.evaluate("document.activeElement.matches('.site-header summary')")
+    menu.tap()
+    expect(nav).to_be_visible()
+    page.locator("h1").tap()
+    expect(nav).to_be_hidden()
+    menu.tap()
+    nav.get_by_role("link", name="Dashboard").tap()
+    page.wait_for_url(base + "/dashboard")
+    context.close()
+
+
 # Photos of every shape, each with boxes (x1, y1, x2, y2) in its pixels: near the top (the number inside), lower
 # down (above), at the right edge (on the box's right corner).
 SHAPED_PHOTOS = {"portrait": ((334, 500), [(40, 10, 200, 220), (120, 300, 260, 480)]),

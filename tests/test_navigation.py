@@ -1,0 +1,146 @@
+"""Finding one's way. After a delete: the browser's Back (or an old tab) to a page of what the user deleted goes to
+the list it was deleted from, saying so, while anyone else's id and an id that never existed stay a 404; deleting
+from the history keeps the user's place (filters, page), and "Keep it" goes back to where they came from. The weekly
+report leads to the subject's dashboard and to the weeks around it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from html import escape
+from urllib.parse import quote
+
+import numpy as np
+
+from bench.fixtures import add_history, csrf_token, login, make_subject
+from extensions import db
+from inference.labels import DOG_EMOTIONS
+from insights.report import week_start
+from models import AlertRule, Analysis, Media, User, utcnow
+from tests.conftest import stored_analyses
+
+ALREADY_ANALYSIS = "You already deleted that photo or video."
+ALREADY_SUBJECT = "You already deleted that person or pet."
+ALREADY_ALERT = "You already removed that alert."
+
+
+def analysis_ids(app, user_id: int) -> list[int]:
+    """The user's analyses, oldest first."""
+    with app.app_context():
+        return list(db.session.scalars(db.select(Analysis.id).filter_by(user_id=user_id).order_by(Analysis.id)))
+
+
+def neutral_photos(app, user_id: int, count: int) -> list[int]:
+    stored_analyses(app, user_id, [(f"n{number}.jpg", Media.IMAGE, "neutral", None) for number in range(count)])
+    return analysis_ids(app, user_id)
+
+
+def delete(client, path: str, **form: str):
+    return client.post(path, data={"csrf_token": csrf_token(client, "/analyze"), **form})
+
+
+def test_back_to_a_deleted_photos_pages_goes_to_the_history_page_it_was_deleted_from(app, client, alice):
+    photo = neutral_photos(app, alice, 1)[0]
+    place = "/analyses?media=image&emotion=neutral"
+    assert delete(client, f"/analyses/{photo}/delete", next=place).location == place
+    client.get(place)  # the "deleted" message shown
+    for page in (f"/analyses/{photo}/delete", f"/analyses/{photo}", f"/analyses/{photo}/detections/1/explain"):
+        response = client.get(page)
+        assert response.status_code == 303 and response.location == place, page
+        assert ALREADY_ANALYSIS in client.get(place).get_data(as_text=True)
+    again = delete(client, f"/analyses/{photo}/delete")  # the confirm page's button in a second tab
+    assert again.status_code == 303 and ALREADY_ANALYSIS in client.get(again.location).get_data(as_text=True)
+    assert client.get(f"/analyses/{photo}/thumb").status_code == 404  # a file is no page to go back from
+
+
+def test_ids_the_user_never_deleted_stay_404_and_look_alike(app, client, alice, bob_client):
+    with app.app_context():
+        bob = db.session.scalar(db.select(User.id).filter_by(username="bob"))
+    bobs_photo = neutral_photos(app, bob, 1)[0]
+    alices_photo = neutral_photos(app, alice, 1)[0]
+    delete(bob_client, f"/analyses/{bobs_photo}/delete")
+    never = alices_photo + 1000
+    numbers = (bobs_photo, never)
+    pages = [client.get(f"/analyses/{number}/delete") for number in numbers]
+    assert [page.status_code for page in pages] == [404, 404]
+    texts = [page.get_data(as_text=True).replace(f"/{number}/", "/ID/") for page, number in zip(pages, numbers)]
+    assert texts[0] == texts[1]  # nothing tells Bob's id apart (the address aside)
+    delete(client, f"/analyses/{alices_photo}/delete")
+    assert bob_client.get(f"/analyses/{alices_photo}/delete").status_code == 404  # not his deletion
+
+
+def test_the_next_user_on_the_same_browser_gets_no_deleted_message(app, client, alice, bob_client):
+    photo = neutral_photos(app, alice, 1)[0]
+    delete(client, f"/analyses/{photo}/delete")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    login(client, "bob")
+    response = client.get(f"/analyses/{photo}")
+    assert response.status_code == 404 and ALREADY_ANALYSIS not in response.get_data(as_text=True)
+
+
+def test_deleting_from_a_later_history_page_keeps_the_filters_and_the_page(app, client, alice):
+    photos = neutral_photos(app, alice, 5)  # newest first, 2 a page: page 2 shows photos[2] and photos[1]
+    stored_analyses(app, alice, [("happy.jpg", Media.IMAGE, "happy", None)])
+    place = "/analyses?media=image&emotion=neutral&per_page=2&page=2"
+    listing = client.get(place).get_data(as_text=True)
+    assert f'href="/analyses/{photos[2]}/delete?next={quote(place, safe="/?")}"' in listing
+    confirm = client.get(f"/analyses/{photos[2]}/delete?next={quote(place, safe='')}").get_data(as_text=True)
+    assert f'href="{place.replace("&", "&amp;")}">Keep it' in confirm  # back to the list, not the result page
+    assert f'name="next" value="{place.replace("&", "&amp;")}"' in confirm
+    assert delete(client, f"/analyses/{photos[2]}/delete", next=place).location == place
+    last = "/analyses?media=image&emotion=neutral&per_page=2&page=3"  # photos[0] alone on it
+    assert delete(client, f"/analyses/{photos[0]}/delete", next=last).location == last
+    assert client.get(last).location == "/analyses?page=2&media=image&emotion=neutral&per_page=2"  # the last page
+
+
+def test_keep_it_and_delete_go_back_only_to_this_site(app, client, alice):
+    photo = neutral_photos(app, alice, 1)[0]
+    from_result = client.get(f"/analyses/{photo}/delete?next=/analyses/{photo}").get_data(as_text=True)
+    assert f'href="/analyses/{photo}">Keep it' in from_result
+    for elsewhere in ("https://evil.example/analyses", "//evil.example/analyses", "/\\evil.example"):
+        page = client.get(f"/analyses/{photo}/delete", query_string={"next": elsewhere}).get_data(as_text=True)
+        assert f'href="/analyses/{photo}">Keep it' in page and f'name="next" value="{escape(elsewhere)}"' not in page
+    assert delete(client, f"/analyses/{photo}/delete", next=f"/analyses/{photo}").location == "/analyses"
+
+
+def test_back_to_a_deleted_pet_or_alert_goes_to_its_list(app, client, alice):
+    rex, mochi = make_subject(app, alice, "Rex", kind="dog"), make_subject(app, alice, "Mochi", kind="dog")
+    with app.app_context():
+        rules = [AlertRule(subject_id=subject, emotion="sad", share=0.5, days=7) for subject in (rex, mochi)]
+        db.session.add_all(rules)
+        db.session.commit()
+        rex_rule, mochi_rule = (rule.id for rule in rules)
+    delete(client, f"/alerts/{mochi_rule}/delete")
+    response = client.get(f"/alerts/{mochi_rule}/delete")
+    assert response.status_code == 303 and response.location == f"/dashboard?subject={mochi}"
+    assert ALREADY_ALERT in client.get(response.location).get_data(as_text=True)
+    assert delete(client, f"/subjects/{rex}/delete").location == "/subjects"
+    for page in (f"/subjects/{rex}/delete", f"/dashboard?subject={rex}", f"/subjects/{rex}/report",
+                 f"/subjects/{rex}/alerts", f"/alerts/{rex_rule}/delete"):  # Rex's alert went with him
+        response = client.get(page)
+        assert response.status_code == 303 and response.location == "/subjects", page
+    assert ALREADY_SUBJECT in client.get("/subjects").get_data(as_text=True)
+    assert client.get(f"/dashboard?subject={rex + 100}").status_code == 404
+
+
+def iso_week(monday: date) -> str:
+    return "{}-W{:02d}".format(*monday.isocalendar()[:2])
+
+
+def test_the_weekly_report_leads_to_the_dashboard_and_the_weeks_around_it(app, client, alice):
+    rex, mochi = make_subject(app, alice, "Rex", kind="dog"), make_subject(app, alice, "Mochi", kind="dog")
+    now = utcnow()
+    readings = np.eye(len(DOG_EMOTIONS))[:2]
+    add_history(app, alice, rex, readings, start=now - timedelta(days=21), spacing=timedelta(days=21))
+    add_history(app, alice, mochi, readings[:1], start=now)
+    this_week, first_week = week_start(now.date()), week_start(now.date() - timedelta(days=21))
+    page = client.get(f"/subjects/{rex}/report").get_data(as_text=True)
+    assert page.count(f'href="/dashboard?subject={rex}"') == 2  # above the title and at the end
+    assert f'href="/subjects/{rex}/report?week={iso_week(this_week - timedelta(days=7))}" rel="prev"' in page
+    assert 'rel="next"' not in page  # this week: nothing after it yet
+    first = client.get(f"/subjects/{rex}/report?week={iso_week(first_week)}").get_data(as_text=True)
+    assert f'href="/subjects/{rex}/report?week={iso_week(first_week + timedelta(days=7))}" rel="next"' in first
+    assert 'rel="prev"' not in first  # nothing before Rex's first appearance
+    only_now = client.get(f"/subjects/{mochi}/report").get_data(as_text=True)
+    assert 'rel="prev"' not in only_now and 'rel="next"' not in only_now
+    assert f'href="/dashboard?subject={mochi}"' in only_now
+

@@ -1,0 +1,76 @@
+"""What the user deleted lately, remembered in their own session: a page of it opened again (the browser's Back to
+its confirm page, an old tab, a bookmark, the delete button of a second tab) goes to the list it was deleted from,
+saying so, instead of the 404 page. Only the deletions recorded in this session count, so an id that never existed
+and another user's id still look alike (a 404): the record tells nobody anything they did not do themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+
+from flask import flash, redirect, request, session
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_login import current_user
+
+from messages import N_
+from services.errors import NotFound
+from web.redirects import same_site_path
+
+
+class Deleted(StrEnum):
+    """The kinds of things a user deletes from the pages."""
+
+    ANALYSIS = "analysis"
+    SUBJECT = "subject"
+    ALERT = "alert"
+
+
+ALREADY_DELETED = {
+    Deleted.ANALYSIS: N_("You already deleted that photo or video."),
+    Deleted.SUBJECT: N_("You already deleted that person or pet."),
+    Deleted.ALERT: N_("You already removed that alert."),
+}
+SESSION_KEY = "deleted"
+REMEMBERED = 12  # the newest deletions kept: enough for Back through a few, small in the session's cookie
+
+
+def remember_deleted(kind: Deleted, row_id: int, back: str) -> None:
+    """Note that the user deleted `kind` `row_id` and went to `back` (a same-site path) after it."""
+    record = [current_user.id, kind.value, row_id]
+    kept = [entry for entry in session.get(SESSION_KEY, []) if entry[:3] != record]
+    session[SESSION_KEY] = (kept + [record + [back]])[-REMEMBERED:]
+
+
+def back_after_deletion(kind: Deleted, row_id: int | None) -> str | None:
+    """Where the page went after the user deleted `kind` `row_id` in this session; None if they did not."""
+    for user_id, deleted_kind, deleted_id, back in session.get(SESSION_KEY, []):
+        if (user_id, deleted_kind, deleted_id) == (current_user.id, kind.value, row_id):
+            return same_site_path(back)
+    return None
+
+
+View = Callable[..., ResponseReturnValue]
+
+
+def deleted_goes_back(kind: Deleted, id_arg: str) -> Callable[[View], View]:
+    """For a page of one `kind` (its id the view's `id_arg`, or the query's): when it raises NotFound for one the
+    user deleted in this session, a 303 to where that deletion went, with "You already deleted that …"."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except NotFound:
+                row_id = kwargs[id_arg] if id_arg in kwargs else request.args.get(id_arg, type=int)
+                back = back_after_deletion(kind, row_id)
+                if back is None:
+                    raise
+                flash(gettext(ALREADY_DELETED[kind]), "info")
+                return redirect(back, code=303)
+
+        return wrapper
+
+    return decorate
