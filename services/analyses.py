@@ -1,6 +1,7 @@
 """Analyses: accept an upload (a photo is analysed at once, a video is stored and queued; bytes the user had
-analysed already are answered with that analysis), run the video job,
-analyse a file for the CLI without storing it, list a user's history, delete with its files."""
+analysed already are answered with that analysis), run the video job, make the rows of a photo's or video's result
+(services/reanalysis.py puts them in the place of older ones), analyse a file for the CLI without storing it, list a
+user's history, delete with its files."""
 
 from __future__ import annotations
 
@@ -112,13 +113,29 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         width=result.width, height=result.height, face_count=len(result.detections),
         top_emotion=overall_top(result.detections), **model_names(result.models), classifiers=result.classifiers,
     )
-    for position, face in enumerate(result.detections, start=1):
-        x1, y1, x2, y2 = face.box
-        analysis.detections.append(Detection(position=position, kind=face.kind, x1=x1, y1=y1, x2=x2, y2=y2,
-                                             score=face.score, emotions=face.emotions, top=face.top,
-                                             uncertainty=face.uncertainty, uncertain=face.uncertain,
-                                             unsure_signals=face.unsure_signals))
+    analysis.detections.extend(photo_detections(result))
     return analysis
+
+
+def photo_detections(result: ImageResult) -> list[Detection]:
+    """The rows of what the pipeline found in a photo, numbered from 1 (not attached to an analysis)."""
+    return [Detection(position=position, kind=face.kind, x1=face.box[0], y1=face.box[1], x2=face.box[2],
+                      y2=face.box[3], score=face.score, emotions=face.emotions, top=face.top,
+                      uncertainty=face.uncertainty, uncertain=face.uncertain, unsure_signals=face.unsure_signals)
+            for position, face in enumerate(result.detections, start=1)]
+
+
+def photo_summary(analysis: Analysis, result: ImageResult) -> None:
+    """The summary columns of a photo's analysis from a new result of the same photo (its detections in place)."""
+    analysis.face_count, analysis.top_emotion = len(result.detections), overall_top(result.detections)
+    record_models(analysis, result.models, result.classifiers)
+
+
+def record_models(analysis: Analysis, models: dict[str, str], classifiers: dict[str, str]) -> None:
+    """Which models made the analysis: the detector and classifier lines, and each kind's emotion model."""
+    for column, name in model_names(models).items():
+        setattr(analysis, column, name)
+    analysis.classifiers = classifiers
 
 
 @contextmanager
@@ -264,27 +281,44 @@ def run_video_job(analysis: Analysis, claim: jobs.ClaimedJob) -> None:
     write the poster frame and store the tracks."""
     result = analyze_video(storage.upload_path(analysis.stored_name), claim.progress)
     claim.secure()
-    if result.poster_rgb is not None:
-        thumb_name = storage.thumb_name_for(analysis.stored_name)
-        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
-        storage.write_files({storage.upload_path(thumb_name): poster})
-        analysis.thumb_name = thumb_name
+    write_poster(analysis, result)
     store_video_result(analysis, result)
     db.session.commit()
     identity.queue_signatures(analysis)
 
 
+def write_poster(analysis: Analysis, result: VideoResult) -> None:
+    """Write the video's poster frame (when the result has one) as its thumbnail."""
+    if result.poster_rgb is not None:
+        thumb_name = storage.thumb_name_for(analysis.stored_name)
+        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
+        storage.write_files({storage.upload_path(thumb_name): poster})
+        analysis.thumb_name = thumb_name
+
+
 def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     """One detection per track (its box on the poster frame), the summary columns, status done."""
     analysis.detections.clear()
+    analysis.detections.extend(track_detections(result))
+    video_summary(analysis, result)
+
+
+def track_detections(result: VideoResult) -> list[Detection]:
+    """One row per track of a video's result, its box on the poster frame (not attached to an analysis)."""
+    rows = []
     for track in result.tracks:
         x1, y1, x2, y2 = nearest_moment(track.timeline, result.poster_time)["box"]
-        analysis.detections.append(Detection(
+        rows.append(Detection(
             position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
             emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
             timeline=track.timeline, summary=track.summary, transitions=track.transitions,
             uncertainty=track.uncertainty, uncertain=track.uncertain, unsure_signals=track.unsure_signals,
         ))
+    return rows
+
+
+def video_summary(analysis: Analysis, result: VideoResult) -> None:
+    """The summary columns of a video's analysis from its result (its detections already in place), status done."""
     analysis.status, analysis.progress, analysis.error = JobStatus.DONE, 1.0, None
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
@@ -292,9 +326,7 @@ def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     analysis.top_emotion = overall_top([
         FaceResult(d.kind, d.box, d.score, d.emotions, d.top, uncertain=d.uncertain) for d in analysis.detections
     ])
-    for column, name in model_names(result.models).items():
-        setattr(analysis, column, name)
-    analysis.classifiers = result.classifiers
+    record_models(analysis, result.models, result.classifiers)
 
 
 def analyze_file(path: Path) -> Analysis:
