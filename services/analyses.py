@@ -198,21 +198,27 @@ class Accepted:
 def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult,
                         thumbnail: bytes, digest: str) -> Accepted:
     """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved. When the same bytes were
-    stored while these were analysed (a form sent twice at once), that analysis, and nothing stored."""
-    if earlier := copies.earlier_upload(user.id, digest):
-        return Accepted(earlier, duplicate=True)
-    analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format), digest)
+    stored while these were analysed (a form sent twice at once, even at the same moment: the last look and the
+    insert hold the user's uploads, `copies.hold_uploads`), that analysis, and nothing stored."""
+    stored_name = storage.new_stored_name(result.format)
     with storage_writes():
-        files = {storage.upload_folder() / analysis.stored_name: data,
-                 storage.upload_path(analysis.thumb_name): thumbnail}
+        files = {storage.upload_folder() / stored_name: data,
+                 storage.upload_path(storage.thumb_name_for(stored_name)): thumbnail}
         storage.write_files(files)
     try:
-        db.session.add(analysis)
+        copies.hold_uploads(user.id)
+        earlier = copies.earlier_upload(user.id, digest)
+        if earlier is None:
+            analysis = photo_analysis(user, result, original_name, stored_name, digest)
+            db.session.add(analysis)
         db.session.commit()
     except Exception:
         db.session.rollback()
         storage.remove_files(list(files))
         raise
+    if earlier is not None:
+        storage.remove_files(list(files))
+        return Accepted(earlier, duplicate=True)
     identity.queue_signatures(analysis)
     return Accepted(analysis)
 
@@ -246,19 +252,21 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
 
 def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
     """Store the video, check it is readable and within the limits, and queue its analysis; when the same bytes
-    were stored meanwhile (a form sent twice at once), that analysis, and nothing stored."""
+    were stored meanwhile (a form sent twice at once, even at the same moment: `copies.hold_uploads`), that
+    analysis, and nothing stored."""
     with storage_writes():
         path = storage.upload_folder() / storage.new_stored_name(container)
         with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
+        copies.hold_uploads(user.id)
         earlier = copies.earlier_upload(user.id, digest)
         if earlier is None:
             analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))
             analysis.content_hash = digest
             db.session.add(analysis)
-            db.session.commit()
+        db.session.commit()  # the hold ends
     except Exception:
         db.session.rollback()
         path.unlink(missing_ok=True)
