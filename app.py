@@ -15,12 +15,13 @@ import settings
 from cli import register_cli
 from extensions import csrf, db, limiter, login_manager, migrate
 from services.analyses import run_video_job
+from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
 from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
-                jobs.JobKind.SIGNATURES: run_signature_job}
+                jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.SIGNATURES: run_signature_job}
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:

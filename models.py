@@ -1,6 +1,6 @@
 """Database models and the domain's enums: users, their analyses, the detections in each, subjects (people
 and pets), alert rules, "Why?" explanations, and API tokens. Analyses and explanations are also the rows
-of the background job queue (JobState, read and written by jobs.py), with the face-signature jobs."""
+of the background job queue (JobState, read and written by jobs.py), with the face-signature and re-analysis jobs."""
 
 from __future__ import annotations
 
@@ -466,6 +466,18 @@ class Explanation(JobState, db.Model):
 
 class SignatureJob(JobState, db.Model):
     """A job of the durable queue: sign the faces of one analysis (only for users who turned it on)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    analysis: Mapped[Analysis] = relationship()
+
+
+class Reanalysis(JobState, db.Model):
+    """A job of the durable queue: analyse an analysis's stored file again with the models loaded now ("Analyse
+    again" after a model update). Its analysis keeps its result until the job replaces it; a failure is this row's,
+    never the analysis's."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), unique=True)

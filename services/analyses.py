@@ -1,6 +1,7 @@
 """Analyses: accept an upload (a photo is analysed at once, a video is stored and queued; bytes the user had
-analysed already are answered with that analysis), run the video job,
-analyse a file for the CLI without storing it, list a user's history, delete with its files."""
+analysed already are answered with that analysis), run the video job, make the rows of a photo's or video's result
+(services/reanalysis.py puts them in the place of older ones), analyse a file for the CLI without storing it, list a
+user's history, delete with its files."""
 
 from __future__ import annotations
 
@@ -100,14 +101,31 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         width=result.width, height=result.height, face_count=len(result.detections),
         **model_names(result.models), classifiers=result.classifiers,
     )
-    for position, face in enumerate(result.detections, start=1):
-        x1, y1, x2, y2 = face.box
-        analysis.detections.append(Detection(position=position, kind=face.kind, x1=x1, y1=y1, x2=x2, y2=y2,
-                                             score=face.score, emotions=face.emotions, top=face.top,
-                                             uncertainty=face.uncertainty, uncertain=face.uncertain,
-                                             unsure_signals=face.unsure_signals))
+    analysis.detections.extend(photo_detections(result))
     set_top_emotion(analysis)
     return analysis
+
+
+def photo_detections(result: ImageResult) -> list[Detection]:
+    """The rows of what the pipeline found in a photo, numbered from 1 (not attached to an analysis)."""
+    return [Detection(position=position, kind=face.kind, x1=face.box[0], y1=face.box[1], x2=face.box[2],
+                      y2=face.box[3], score=face.score, emotions=face.emotions, top=face.top,
+                      uncertainty=face.uncertainty, uncertain=face.uncertain, unsure_signals=face.unsure_signals)
+            for position, face in enumerate(result.detections, start=1)]
+
+
+def photo_summary(analysis: Analysis, result: ImageResult) -> None:
+    """The summary columns of a photo's analysis from a new result of the same photo (its detections in place)."""
+    analysis.face_count = len(result.detections)
+    set_top_emotion(analysis)
+    record_models(analysis, result.models, result.classifiers)
+
+
+def record_models(analysis: Analysis, models: dict[str, str], classifiers: dict[str, str]) -> None:
+    """Which models made the analysis: the detector and classifier lines, and each kind's emotion model."""
+    for column, name in model_names(models).items():
+        setattr(analysis, column, name)
+    analysis.classifiers = classifiers
 
 
 @contextmanager
@@ -170,21 +188,27 @@ class Accepted:
 def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult,
                         thumbnail: bytes, digest: str) -> Accepted:
     """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved. When the same bytes were
-    stored while these were analysed (a form sent twice at once), that analysis, and nothing stored."""
-    if earlier := copies.earlier_upload(user.id, digest):
-        return Accepted(earlier, duplicate=True)
-    analysis = photo_analysis(user, result, original_name, storage.new_stored_name(result.format), digest)
+    stored while these were analysed (a form sent twice at once, even at the same moment: the last look and the
+    insert hold the user's uploads, `copies.hold_uploads`), that analysis, and nothing stored."""
+    stored_name = storage.new_stored_name(result.format)
     with storage_writes():
-        files = {storage.upload_folder() / analysis.stored_name: data,
-                 storage.upload_path(analysis.thumb_name): thumbnail}
+        files = {storage.upload_folder() / stored_name: data,
+                 storage.upload_path(storage.thumb_name_for(stored_name)): thumbnail}
         storage.write_files(files)
     try:
-        db.session.add(analysis)
+        copies.hold_uploads(user.id)
+        earlier = copies.earlier_upload(user.id, digest)
+        if earlier is None:
+            analysis = photo_analysis(user, result, original_name, stored_name, digest)
+            db.session.add(analysis)
         db.session.commit()
     except Exception:
         db.session.rollback()
         storage.remove_files(list(files))
         raise
+    if earlier is not None:
+        storage.remove_files(list(files))
+        return Accepted(earlier, duplicate=True)
     identity.queue_signatures(analysis)
     return Accepted(analysis)
 
@@ -218,19 +242,21 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
 
 def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
     """Store the video, check it is readable and within the limits, and queue its analysis; when the same bytes
-    were stored meanwhile (a form sent twice at once), that analysis, and nothing stored."""
+    were stored meanwhile (a form sent twice at once, even at the same moment: `copies.hold_uploads`), that
+    analysis, and nothing stored."""
     with storage_writes():
         path = storage.upload_folder() / storage.new_stored_name(container)
         with atomic_file(path) as file:  # a failed save (full disk) leaves nothing behind
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
+        copies.hold_uploads(user.id)
         earlier = copies.earlier_upload(user.id, digest)
         if earlier is None:
             analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))
             analysis.content_hash = digest
             db.session.add(analysis)
-            db.session.commit()
+        db.session.commit()  # the hold ends
     except Exception:
         db.session.rollback()
         path.unlink(missing_ok=True)
@@ -253,35 +279,50 @@ def run_video_job(analysis: Analysis, claim: jobs.ClaimedJob) -> None:
     write the poster frame and store the tracks."""
     result = analyze_video(storage.upload_path(analysis.stored_name), claim.progress)
     claim.secure()
-    if result.poster_rgb is not None:
-        thumb_name = storage.thumb_name_for(analysis.stored_name)
-        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
-        storage.write_files({storage.upload_path(thumb_name): poster})
-        analysis.thumb_name = thumb_name
+    write_poster(analysis, result)
     store_video_result(analysis, result)
     db.session.commit()
     identity.queue_signatures(analysis)
 
 
+def write_poster(analysis: Analysis, result: VideoResult) -> None:
+    """Write the video's poster frame (when the result has one) as its thumbnail."""
+    if result.poster_rgb is not None:
+        thumb_name = storage.thumb_name_for(analysis.stored_name)
+        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
+        storage.write_files({storage.upload_path(thumb_name): poster})
+        analysis.thumb_name = thumb_name
+
+
 def store_video_result(analysis: Analysis, result: VideoResult) -> None:
     """One detection per track (its box on the poster frame), the summary columns, status done."""
     analysis.detections.clear()
+    analysis.detections.extend(track_detections(result))
+    video_summary(analysis, result)
+
+
+def track_detections(result: VideoResult) -> list[Detection]:
+    """One row per track of a video's result, its box on the poster frame (not attached to an analysis)."""
+    rows = []
     for track in result.tracks:
         x1, y1, x2, y2 = nearest_moment(track.timeline, result.poster_time)["box"]
-        analysis.detections.append(Detection(
+        rows.append(Detection(
             position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
             emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
             timeline=track.timeline, summary=track.summary, transitions=track.transitions,
             uncertainty=track.uncertainty, uncertain=track.uncertain, unsure_signals=track.unsure_signals,
         ))
+    return rows
+
+
+def video_summary(analysis: Analysis, result: VideoResult) -> None:
+    """The summary columns of a video's analysis from its result (its detections already in place), status done."""
     analysis.status, analysis.progress, analysis.error = JobStatus.DONE, 1.0, None
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
     analysis.face_count = len(result.tracks)
     set_top_emotion(analysis)
-    for column, name in model_names(result.models).items():
-        setattr(analysis, column, name)
-    analysis.classifiers = result.classifiers
+    record_models(analysis, result.models, result.classifiers)
 
 
 def analyze_file(path: Path) -> Analysis:

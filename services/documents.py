@@ -23,6 +23,7 @@ from extensions import db
 from inference.labels import ALL_EMOTIONS
 from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
+from services import reanalysis
 from services.identity import Suggestion, suggestions
 
 
@@ -111,6 +112,18 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
                         tracks=[track_document(d, analysis, suggested.get(d.id)) for d in analysis.detections])
     else:
         document["detections"] = [detection_document(d, analysis, suggested.get(d.id)) for d in analysis.detections]
+    return document
+
+
+def reanalysis_document(analysis: Analysis) -> dict:
+    """Whether a stored analysis was made by other models than the ones in use now (`out_of_date`: it can be analysed
+    again, by a POST to `url`) and how its last re-analysis stands: `status` "none", "queued", "running", "done" or
+    "failed" (then `error` says why; the result is the earlier one, kept)."""
+    job = reanalysis.job_of(analysis)
+    document = {"out_of_date": reanalysis.out_of_date(analysis), "status": job.status if job else "none",
+                "url": url_for("api.reanalyse", analysis_id=analysis.id)}
+    if job is not None and job.status == JobStatus.FAILED:
+        document["error"] = job.error
     return document
 
 

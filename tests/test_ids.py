@@ -70,6 +70,9 @@ def ids_after_deleting_the_newest(model: type) -> tuple[int, int]:
 
 
 def migrate(revision: str, down: bool = False) -> None:
+    """Migrate as `flask db` does, with no transaction of the app's left open (on PostgreSQL, a table dropped by a
+    downgrade waits for the locks of the counts read before)."""
+    db.session.commit()
     (downgrade if down else upgrade)(directory=str(ROOT / "migrations"), revision=revision)
 
 

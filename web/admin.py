@@ -582,7 +582,7 @@ class DetectionAdmin(AdminModelView):
 
 
 JOB_KIND_NAMES = {JobKind.ANALYSIS: _l("Video analysis"), JobKind.EXPLANATION: _l("“Why?” explanation"),
-                  JobKind.SIGNATURES: _l("Face signatures")}
+                  JobKind.REANALYSIS: _l("Analysis run again"), JobKind.SIGNATURES: _l("Face signatures")}
 JOBS_SHOWN = 50  # the newest unfinished (queued, running, failed) jobs listed
 
 
@@ -604,7 +604,8 @@ def unfinished_jobs(limit: int) -> list[tuple[JobKind, JobState]]:
 
 
 def job_analysis(job: JobState) -> Analysis:
-    """The analysis a job works on (a video's own row, an explanation's detection's, a signature job's)."""
+    """The analysis a job works on (a video's own row, an explanation's detection's, a signature or re-analysis
+    job's)."""
     if isinstance(job, Analysis):
         return job
     return job.detection.analysis if isinstance(job, Explanation) else job.analysis

@@ -21,7 +21,7 @@ from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
-from services import explanations, identity, storage, subjects
+from services import explanations, identity, reanalysis, storage, subjects
 from services.access import detection_at, owned, owned_detection, viewable_analysis
 from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
                                video_frame_jpeg, within_video)
@@ -30,6 +30,7 @@ from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
+from services.errors import Conflict
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
 from web.redirects import form_page, same_site_path
 
@@ -109,8 +110,12 @@ def upload() -> ResponseReturnValue:
 
 def already_uploaded(analysis: Analysis) -> str:
     """The note on an upload of bytes the user had analysed before: when, and that the page is that result (or,
-    for a video still in the queue, its progress)."""
+    for a video still in the queue, its progress; for a result made by earlier models, that it can be analysed
+    again: the page offers it)."""
     when = moment(analysis.created_at)
+    if reanalysis.out_of_date(analysis):
+        return gettext("You already uploaded this file on %(date)s; its result was made by an earlier model, and you "
+                       "can have it analysed again below.", date=when)
     if analysis.media != Media.VIDEO:
         return gettext("You already uploaded this photo on %(date)s; here is its result.", date=when)
     if JobStatus(analysis.status).active:
@@ -139,11 +144,41 @@ def result(analysis_id: int) -> ResponseReturnValue:
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
+                           again=again_state(analysis) if owner else None,
                            suggested=identity.suggestions(analysis) if owner else {},
                            dismissed=identity.dismissals(analysis) if owner else {},
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            **extra)
+
+
+def again_state(analysis: Analysis) -> dict | None:
+    """What the owner's page says about analysing the result again: None when it was made by the models in use now;
+    else whether it is under way, and why the last try failed (its reason, or None)."""
+    if not reanalysis.out_of_date(analysis):
+        return None
+    job = reanalysis.job_of(analysis)
+    active = job is not None and JobStatus(job.status).active
+    return {"under_way": active, "failed": job.error if job and job.status == JobStatus.FAILED else None}
+
+
+@bp.route("/analyses/<int:analysis_id>/again", methods=["GET", "POST"])
+@login_required
+@form_page(lambda analysis_id: url_for("analyze.result", analysis_id=owned(Analysis, analysis_id, current_user).id))
+def analyse_again(analysis_id: int) -> ResponseReturnValue:
+    """"Analyse again": the owner's result made by earlier models is analysed again with the models in use now."""
+    analysis = owned(Analysis, analysis_id, current_user)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        job = reanalysis.start(analysis)
+    except Conflict as refused:
+        flash(say(refused.args[0]), "info")
+    else:
+        if JobStatus(job.status).active:  # else done (the page shows the new result) or failed (the page says why)
+            flash(gettext("The file is being analysed again: the new result appears here when it is ready (reload "
+                          "the page)."), "info")
+    return redirect(url_for("analyze.result", analysis_id=analysis.id))
 
 
 # Where a box is on a photo, by the thirds its centre falls in (rows top to bottom, columns left to right): what tells

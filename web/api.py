@@ -14,11 +14,12 @@ from flask_wtf.csrf import CSRFError
 from extensions import csrf, db
 from insights.report import report_week, weekly_report
 from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User
-from services import explanations, identity, subjects
+from services import explanations, identity, reanalysis, subjects
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
-from services.documents import alert_rule_document, analysis_document, found_document, iso_utc, subject_document
+from services.documents import (alert_rule_document, analysis_document, found_document, iso_utc, reanalysis_document,
+                                subject_document)
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import basic_auth_username, basic_credentials, bearer_user, login_limits
@@ -89,7 +90,7 @@ def create_analysis() -> ResponseReturnValue:
         return _error("No file: send the photo as multipart field 'file'.", 400)
     accepted = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
     analysis = accepted.analysis
-    response = jsonify({**analysis_document(analysis, g.api_user), "duplicate": accepted.duplicate})
+    response = jsonify({**analysis_answer(analysis), "duplicate": accepted.duplicate})
     if accepted.duplicate:  # the user's earlier analysis of the same bytes, done or not: nothing new was made
         response.status_code = 200
     else:
@@ -113,7 +114,29 @@ def list_analyses() -> ResponseReturnValue:
 @api_auth
 def get_analysis(analysis_id: int) -> ResponseReturnValue:
     """The analysis (an admin may read anyone's, as on the result page)."""
-    return jsonify(analysis_document(viewable_analysis(g.api_user, analysis_id), g.api_user))
+    return jsonify(analysis_answer(viewable_analysis(g.api_user, analysis_id)))
+
+
+def analysis_answer(analysis: Analysis) -> dict:
+    """The analysis as the reader gets it: its owner with `reanalysis` (made by earlier models? analysed again?),
+    anyone else (an admin) with null there."""
+    owner = analysis.user_id == g.api_user.id
+    return {**analysis_document(analysis, g.api_user), "reanalysis": reanalysis_document(analysis) if owner else None}
+
+
+@bp.route("/analyses/<int:analysis_id>/reanalysis", methods=["GET", "POST"])
+@api_auth
+def reanalyse(analysis_id: int) -> ResponseReturnValue:
+    """GET: whether the owner's analysis was made by earlier models and how its re-analysis stands; POST: analyse it
+    again with the models in use now (409 when it was made by them). 202 while it is queued or running."""
+    analysis = owned(Analysis, analysis_id, g.api_user)
+    if request.method == "POST":
+        reanalysis.start(analysis)  # a Conflict is answered by web/errors.py
+    document = reanalysis_document(analysis)
+    response = jsonify(document)
+    response.status_code = 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
+    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
+    return response
 
 
 @bp.delete("/analyses/<int:analysis_id>")

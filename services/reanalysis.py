@@ -1,0 +1,153 @@
+"""Analysing again: an analysis made by other models than the ones loaded now (new weights shipped with an update) is
+out of date, and its owner may have its stored file analysed again, as a job of the durable queue (a Reanalysis row;
+photos and videos alike). The job replaces the result in place: the same analysis, address and upload date; an old
+detection whose box a new one of its kind overlaps (IoU >= MATCH_IOU, one to one, the closest pairs first) keeps its
+row, so its id, its subject and a "No" to a suggestion stay, with the new reading; the other old ones go, the other
+new ones are added. "Why?" overlays are made again on request; face signatures are made again. Until the job has
+finished the old result stands, and a failed job leaves it as it was (the failure is the job's, never the
+analysis's)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+import jobs
+from extensions import db
+from inference.errors import MediaError
+from inference.pipeline import get_pipeline
+from inference.video import nearest_moment
+from messages import N_, Phrase
+from models import Analysis, Detection, JobStatus, Media, Reanalysis
+from services import analyses, identity, storage
+from services.errors import Conflict
+
+MATCH_IOU = 0.5
+UP_TO_DATE = N_("This result was already made by the models in use now, so there is nothing to analyse again.")
+# Detection columns a new reading gives an old row it replaces; the row keeps its id, analysis and subject.
+KEPT_COLUMNS = {"id", "analysis_id", "subject_id"}
+
+
+def current_models() -> dict[str, str]:
+    """The detector and classifier lines of the models loaded now, as an analysis records them."""
+    return analyses.model_names(get_pipeline().models)
+
+
+def out_of_date(analysis: Analysis) -> bool:
+    """Whether a finished analysis was made by other models than the ones loaded now (a queued or failed one has no
+    result to redo)."""
+    if analysis.status != JobStatus.DONE:
+        return False
+    return any(getattr(analysis, column) != name for column, name in current_models().items())
+
+
+def job_of(analysis: Analysis) -> Reanalysis | None:
+    """The analysis's re-analysis job (the last one asked for), if any."""
+    return db.session.scalar(db.select(Reanalysis).filter_by(analysis_id=analysis.id))
+
+
+def under_way(analysis: Analysis) -> bool:
+    """Whether the analysis is being analysed again (queued or running)."""
+    job = job_of(analysis)
+    return job is not None and JobStatus(job.status).active
+
+
+def start(analysis: Analysis) -> Reanalysis:
+    """Queue analysing the analysis again, unless it is under way already; returns its job. Raises Conflict when the
+    analysis is not out of date. Two requests at once queue it once (one job row per analysis)."""
+    if not out_of_date(analysis):
+        raise Conflict(Phrase(UP_TO_DATE))
+    job = job_of(analysis)
+    if job is not None and JobStatus(job.status).active:
+        return job
+    job = job or Reanalysis(analysis=analysis)
+    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
+    job.heartbeat_at = job.worker = None
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the other request's row won the unique analysis_id: it is queued
+        db.session.rollback()
+        return job_of(analysis)
+    jobs.job_queue().submit(jobs.JobKind.REANALYSIS, job.id)
+    db.session.refresh(job)
+    return job
+
+
+def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
+    """The job body: analyse the stored file with the models loaded now, then (if this run still holds the job)
+    replace the analysis's result in place; its "Why?" overlays go, its faces are signed again."""
+    analysis = job.analysis
+    path = storage.upload_path(analysis.stored_name)
+    if not path.is_file():
+        raise MediaError(Phrase(analyses.MISSING_UPLOAD))
+    if analysis.media == Media.VIDEO:
+        result = analyses.analyze_video(path, claim.progress)
+        claim.secure()
+        replace_detections(analysis, analyses.track_detections(result), result.poster_time)
+        analyses.write_poster(analysis, result)
+        analyses.video_summary(analysis, result)
+    else:
+        result, _ = analyses.analyze_photo(path.read_bytes(), analysis.user_id)
+        claim.secure()
+        replace_detections(analysis, analyses.photo_detections(result))
+        analyses.photo_summary(analysis, result)
+    job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
+    db.session.commit()
+    storage.remove_files(storage.explanation_files(analysis.stored_name))  # made from the old detections
+    identity.queue_signatures(analysis)
+
+
+def box_overlap(first: list[int], second: list[int]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2); 0 when either is empty."""
+    width = min(first[2], second[2]) - max(first[0], second[0])
+    height = min(first[3], second[3]) - max(first[1], second[1])
+    common = max(width, 0) * max(height, 0)
+    union = area(first) + area(second) - common
+    return common / union if union > 0 else 0.0
+
+
+def area(box: list[int]) -> int:
+    return max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
+
+
+def old_box(detection: Detection, seconds: float | None) -> list[int]:
+    """Where an old detection was: a photo's box; a video track's box at `seconds` (the new poster frame's time,
+    where the new tracks' boxes are), or its nearest."""
+    if seconds is None or not detection.timeline:
+        return detection.box
+    return list(nearest_moment(detection.timeline, seconds)["box"])
+
+
+def matches(old: list[Detection], new: list[Detection], seconds: float | None = None) -> dict[int, Detection]:
+    """Which old detection each new one (by index) takes the place of: same kind, IoU >= MATCH_IOU, one to one,
+    the most overlapping pairs first."""
+    boxes = [old_box(detection, seconds) for detection in old]
+    pairs = sorted(((box_overlap(boxes[o], fresh.box), o, n) for o, earlier in enumerate(old)
+                    for n, fresh in enumerate(new) if earlier.kind == fresh.kind), reverse=True)
+    taken: dict[int, Detection] = {}
+    used: set[int] = set()
+    for overlap, o, n in pairs:
+        if overlap >= MATCH_IOU and o not in used and n not in taken:
+            taken[n] = old[o]
+            used.add(o)
+    return taken
+
+
+def replace_detections(analysis: Analysis, new: list[Detection], seconds: float | None = None) -> None:
+    """Put the new detections in the place of the analysis's old ones: an old row a new one overlaps (`matches`)
+    takes the new reading and keeps its id, subject and signature (its vector is made again); its "Why?" goes."""
+    old = list(analysis.detections)
+    kept = matches(old, new, seconds)
+    rows = []
+    for index, fresh in enumerate(new):
+        row = kept.get(index)
+        if row is None:
+            rows.append(fresh)
+            continue
+        for column in Detection.__table__.columns.keys():
+            if column not in KEPT_COLUMNS:
+                setattr(row, column, getattr(fresh, column))
+        row.explanation = None
+        rows.append(row)
+    analysis.detections.clear()
+    analysis.detections.extend(rows)
