@@ -10,13 +10,14 @@ import re
 from flask_migrate import downgrade, upgrade
 import sqlalchemy as sa
 
+from bench import ROOT
 from bench.fixtures import csrf_token, login, make_subject, make_user
 from extensions import db
 from inference.errors import MediaError
 from messages import Phrase
 from models import Analysis, Detection, Explanation, JobStatus, Reanalysis
 from services import analyses, reanalysis
-from tests.conftest import ROOT, jpeg_bytes, upload
+from tests.conftest import jpeg_bytes, upload
 from tests.test_api import bearer, post_file
 from tests.test_copies import notes
 from tests.test_subjects import analysis_of

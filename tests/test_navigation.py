@@ -11,12 +11,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from bench.fixtures import add_history, csrf_token, login, make_subject
+from bench.fixtures import StoredAnalysis, add_history, csrf_token, login, make_subject, store_analyses
 from extensions import db
 from inference.labels import DOG_EMOTIONS
 from insights.report import week_start
-from models import AlertRule, Analysis, Media, User, utcnow
-from tests.conftest import stored_analyses
+from models import AlertRule, Analysis, User, utcnow
 
 ALREADY_ANALYSIS = "You already deleted that photo or video."
 ALREADY_SUBJECT = "You already deleted that person or pet."
@@ -30,7 +29,7 @@ def analysis_ids(app, user_id: int) -> list[int]:
 
 
 def neutral_photos(app, user_id: int, count: int) -> list[int]:
-    stored_analyses(app, user_id, [(f"n{number}.jpg", Media.IMAGE, "neutral", None) for number in range(count)])
+    store_analyses(app, user_id, [StoredAnalysis(f"n{number}.jpg", "neutral") for number in range(count)])
     return analysis_ids(app, user_id)
 
 
@@ -79,7 +78,7 @@ def test_the_next_user_on_the_same_browser_gets_no_deleted_message(app, client, 
 
 def test_deleting_from_a_later_history_page_keeps_the_filters_and_the_page(app, client, alice):
     photos = neutral_photos(app, alice, 5)  # newest first, 2 a page: page 2 shows photos[2] and photos[1]
-    stored_analyses(app, alice, [("happy.jpg", Media.IMAGE, "happy", None)])
+    store_analyses(app, alice, [StoredAnalysis("happy.jpg", "happy")])
     place = "/analyses?media=image&emotion=neutral&per_page=2&page=2"
     listing = client.get(place).get_data(as_text=True)
     assert f'href="/analyses/{photos[2]}/delete?next={quote(place, safe="/?")}"' in listing
