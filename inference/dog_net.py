@@ -113,10 +113,14 @@ class PetEnsemble(nn.Module):
         self.shared_blocks = min(member.first_tuned_block for member in members)
         self.eval()
 
+    def shared_part(self, images: torch.Tensor) -> torch.Tensor:
+        """The output of the blocks every member keeps frozen (the input of each member's `map_from`)."""
+        trunk = self.members[0].backbone
+        return run_blocks(trunk, stem(trunk, images), 0, self.shared_blocks)
+
     def member_log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Each member's log-probabilities, (members, N, classes)."""
-        trunk = self.members[0].backbone
-        shared = run_blocks(trunk, stem(trunk, images), 0, self.shared_blocks)
+        shared = self.shared_part(images)
         return torch.stack([member.classify(member.map_from(shared, self.shared_blocks)).log_softmax(1)
                             for member in self.members])
 

@@ -11,19 +11,24 @@ Two methods, each a map in [0, 1] (1: mattered most for the top emotion):
 `python -m bench.explain` measures both with the deletion test (hide the most salient pixels first:
 the faster the top probability falls, the better the map).
 
-Progress is reported over three stages, each weighted by how long it takes: loading the torch networks for
-Grad-CAM (once per process; importing torch is most of it), occlusion (reported per batch) and Grad-CAM
-(per network). The weights start from times measured here and follow each process's own measured times.
+Grad-CAM's torch networks load in a thread (once per process; importing torch is most of it) while the crop is
+found and occlusion runs on the deployed backend, so a first explanation waits only for what is left of it.
+Progress is reported over three stages, in that order, each weighted by how long it takes: occlusion (reported
+per batch), the wait for the networks, and Grad-CAM (per network). The weights start from times measured here
+and follow each process's own measured times. `python -m bench.explain_speed` times each stage.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -60,14 +65,19 @@ METHODS = tuple(ExplainMethod)
 Predict = Callable[[np.ndarray], np.ndarray]  # uint8 crops -> probabilities
 ProgressCallback = Callable[[float], None]
 PET_HEAD_WEIGHTS = {DetectionKind.DOG: DOG_HEAD_WEIGHTS, DetectionKind.CAT: CAT_HEAD_WEIGHTS}  # on the dog network
-# Seconds per stage measured on the 2-core development machine (ONNX Runtime for occlusion; in a process that has
-# already imported torch: loading torch itself adds TORCH_IMPORT_SECONDS): the progress bar's first weights.
+# Seconds per stage measured on the 2-core development machine (ONNX Runtime for occlusion; loading the networks
+# in a process that has already imported torch: importing it adds TORCH_IMPORT_SECONDS): the progress bar's first
+# weights. Loading and Grad-CAM on TORCH_THREADS, measured busy (bench.explain_speed, 2026-12-04).
 STAGE_SECONDS = {
-    DetectionKind.HUMAN: {"networks": 0.8, ExplainMethod.OCCLUSION: 4.2, ExplainMethod.GRAD_CAM: 0.6},
-    DetectionKind.DOG: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 3.3},
-    DetectionKind.CAT: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 3.3},  # the dog network
+    DetectionKind.HUMAN: {"networks": 0.2, ExplainMethod.OCCLUSION: 4.2, ExplainMethod.GRAD_CAM: 0.1},
+    DetectionKind.DOG: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 0.2},
+    DetectionKind.CAT: {"networks": 1.2, ExplainMethod.OCCLUSION: 6.6, ExplainMethod.GRAD_CAM: 0.2},  # the dog network
 }
 TORCH_IMPORT_SECONDS = 4.5
+# Torch's threads while the Grad-CAM networks load and run: one crop gains little from a second thread, and on a
+# busy 2-core machine two threads that wait for each other took 2.6-6.6 s for a dog's Grad-CAM, one 0.16-0.31 s, and
+# 2.9-3.9 s to build its networks instead of 1.0-1.4 s (`python -m bench.explain_speed`).
+TORCH_THREADS = 1
 
 
 class StagedProgress:
@@ -91,7 +101,8 @@ class StagedProgress:
 class GradCamParts:
     """A network cut in two at its last convolutional stage, and the crops' pre-processing."""
 
-    prepare: Callable[[np.ndarray], np.ndarray]  # uint8 crops -> float32 network input
+    prepare: Callable[[np.ndarray], np.ndarray | torch.Tensor]  # uint8 crops -> to_activations' input; parts
+    # that share it (an ensemble's frozen blocks) share its output: it runs once per map
     to_activations: Callable[[torch.Tensor], torch.Tensor]
     from_activations: Callable[[torch.Tensor], torch.Tensor]  # -> logits
 
@@ -113,10 +124,16 @@ def face_parts(model: EmotionNet | EfficientFaceNet | EmotionEnsemble) -> list[G
 
 def dog_parts(net: DogEmotionNet | TunedNet | PetEnsemble) -> list[GradCamParts]:
     """EfficientNet-Lite0's last feature map (1280 x 7 x 7 for a 224 px crop), then pooling and the head; an
-    ensemble: each member's parts."""
-    if hasattr(net, "members"):
-        return [parts for member in net.members for parts in dog_parts(member)]
-    return [GradCamParts(imagenet_batch, net.feature_map, net.classify)]
+    ensemble: each member's parts from the output of the blocks they share, which runs once."""
+    if not hasattr(net, "members"):
+        return [GradCamParts(imagenet_batch, net.feature_map, net.classify)]
+    import torch
+
+    def shared_part(crops: np.ndarray) -> torch.Tensor:
+        return net.shared_part(torch.from_numpy(imagenet_batch(crops)))
+
+    return [GradCamParts(shared_part, partial(member.map_from, start=net.shared_blocks), member.classify)
+            for member in net.members]
 
 
 def _starts(size: int, patch: int, stride: int) -> list[int]:
@@ -150,25 +167,49 @@ def occlusion_map(predict: Predict, crop: np.ndarray, target: int, patch: int, s
 def grad_cam_map(networks: list[GradCamParts], crop: np.ndarray, target: int,
                  progress: ProgressCallback | None = None) -> np.ndarray:
     """Grad-CAM of the target class, upsampled to the crop's size (the mean map of several networks)."""
-    maps = []
+    maps, inputs = [], {}
     for parts in networks:
-        maps.append(_grad_cam(parts, crop, target))
+        if parts.prepare not in inputs:
+            inputs[parts.prepare] = _network_input(parts, crop)
+        maps.append(_grad_cam(parts, inputs[parts.prepare], target, crop.shape[1::-1]))
         if progress:
             progress(len(maps) / len(networks))
     return normalise(np.mean(maps, axis=0))
 
 
-def _grad_cam(parts: GradCamParts, crop: np.ndarray, target: int) -> np.ndarray:
-    """One network's map, normalised and upsampled to the crop's size."""
+def _network_input(parts: GradCamParts, crop: np.ndarray) -> torch.Tensor:
     import torch
 
-    inputs = torch.from_numpy(parts.prepare(crop[None]))
+    with torch.no_grad():
+        return torch.as_tensor(parts.prepare(crop[None]))
+
+
+def _grad_cam(parts: GradCamParts, inputs: torch.Tensor, target: int, size: tuple[int, int]) -> np.ndarray:
+    """One network's map, normalised and upsampled to `size` (width, height). The gradient flows from the logit
+    to the activations only, so the layers before them run without recording it."""
+    import torch
+
+    with torch.no_grad():
+        activations = parts.to_activations(inputs)
+    activations.requires_grad_(True)
     with torch.enable_grad():
-        activations = parts.to_activations(inputs).detach().requires_grad_(True)
         parts.from_activations(activations)[0, target].backward()
     weights = activations.grad.mean((2, 3), keepdim=True)
     cam = torch.relu((weights * activations).sum(1))[0].detach().numpy()
-    return normalise(cv2.resize(cam, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR))
+    return normalise(cv2.resize(cam, size, interpolation=cv2.INTER_LINEAR))
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's intra-op threads set to `count` inside the block (imports torch), then set back."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def normalise(saliency: np.ndarray) -> np.ndarray:
@@ -237,15 +278,22 @@ class Explainer:
         self.classifiers = classifiers
         self.face_detector = face_detector
         self.find_pets = find_pets
-        self._parts: dict[str, list[GradCamParts]] = {}
+        self._networks: dict[str, Future[list[GradCamParts]]] = {}  # each kind's Grad-CAM networks, loaded or
+        # loading in the loader's thread
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grad-cam-networks")
+        self._lock = threading.Lock()
         # each kind's occlusion and Grad-CAM seconds: the measured defaults, then this process's last run
         self.seconds: dict[str, dict[str, float]] = {kind: dict(STAGE_SECONDS[kind]) for kind in classifiers}
 
     def expected_seconds(self, kind: str) -> dict[str, float]:
-        """How long each stage should take now: nothing to load once the kind's networks are loaded."""
-        loading = 0.0 if kind in self._parts else STAGE_SECONDS[kind]["networks"] + (
+        """How long each stage should take now, in the order they run. The networks load while occlusion runs:
+        their stage is the wait for what is left of the loading, nothing once they are loaded."""
+        loaded = kind in self._networks and self._networks[kind].done()
+        loading = 0.0 if loaded else STAGE_SECONDS[kind]["networks"] + (
             0.0 if "torch" in sys.modules else TORCH_IMPORT_SECONDS)
-        return {"networks": loading, **{method: self.seconds[kind][method] for method in METHODS}}
+        occlusion = self.seconds[kind][ExplainMethod.OCCLUSION]
+        return {ExplainMethod.OCCLUSION: occlusion, "networks": max(0.0, loading - occlusion),
+                ExplainMethod.GRAD_CAM: self.seconds[kind][ExplainMethod.GRAD_CAM]}
 
     @contextmanager
     def _stage(self, kind: str, name: str, progress: StagedProgress) -> Iterator[ProgressCallback]:
@@ -273,15 +321,27 @@ class Explainer:
         landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)
         return aligned_gray_crops(rgb, [landmarks], size)[0] if landmarks else gray_crops(rgb, [box], size)[0]
 
+    def load_networks(self, kind: str) -> Future[list[GradCamParts]]:
+        """Start loading the kind's Grad-CAM networks in the loader's thread (once; again after a failure)."""
+        with self._lock:
+            loading = self._networks.get(kind)
+            if loading is None or (loading.done() and loading.exception() is not None):
+                self._networks[kind] = self._loader.submit(self._load, kind)
+            return self._networks[kind]
+
     def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
-        if kind not in self._parts:
+        """The kind's Grad-CAM networks, once loaded."""
+        return self.load_networks(kind).result()
+
+    @staticmethod
+    def _load(kind: str) -> list[GradCamParts]:
+        with torch_threads(TORCH_THREADS):
             from inference.dog_net import load_head, pet_emotion_net
             from inference.emotion_net import load_weights
 
-            network = (load_weights(str(HUMAN_WEIGHTS))[0] if kind == DetectionKind.HUMAN
-                       else pet_emotion_net(load_head(PET_HEAD_WEIGHTS[kind])))
-            self._parts[kind] = face_parts(network) if kind == DetectionKind.HUMAN else dog_parts(network)
-        return self._parts[kind]
+            if kind == DetectionKind.HUMAN:
+                return face_parts(load_weights(str(HUMAN_WEIGHTS))[0])
+            return dog_parts(pet_emotion_net(load_head(PET_HEAD_WEIGHTS[kind])))
 
     def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: str,
                 emotion: str | None = None, progress: ProgressCallback | None = None) -> Explanation:
@@ -289,17 +349,18 @@ class Explainer:
         `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked
         even after the weights have changed."""
         classifier = self.classifiers[kind]
+        stages = StagedProgress(self.expected_seconds(kind), progress)  # before the loading imports torch
+        self.load_networks(kind)  # in its thread, while the crop is found and occlusion runs
         crop = self.crop(rgb, tuple(box), kind)
         probabilities = classifier.predict(crop[None])[0]
         target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())
         patch = max(4, classifier.input_size // 6)
-        stages = StagedProgress(self.expected_seconds(kind), progress)
-        with self._stage(kind, "networks", stages):
-            networks = self.grad_cam_parts(kind)
         with self._stage(kind, ExplainMethod.OCCLUSION, stages) as report:
             occlusion = occlusion_map(lambda crops: classifier.predict(crops, flip_tta=False), crop, target,
                                       patch, patch // 2, progress=report)
-        with self._stage(kind, ExplainMethod.GRAD_CAM, stages) as report:
+        with self._stage(kind, "networks", stages):
+            networks = self.grad_cam_parts(kind)
+        with self._stage(kind, ExplainMethod.GRAD_CAM, stages) as report, torch_threads(TORCH_THREADS):
             grad_cam = grad_cam_map(networks, crop, target, report)
         return Explanation(classifier.classes[target], float(probabilities[target]), crop,
                            {ExplainMethod.OCCLUSION: occlusion, ExplainMethod.GRAD_CAM: grad_cam})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from inference.emotion_net import load_weights
 from inference.specs import FACE_INPUT_SIZE as INPUT_SIZE
 from inference.specs import HUMAN_WEIGHTS
 from bench.explain import deletion_curve
-from inference.explain import Explainer, StagedProgress, face_parts, grad_cam_map, occlusion_map
+from inference import explain as explain_module
+from inference.explain import TORCH_THREADS, Explainer, StagedProgress, face_parts, grad_cam_map, occlusion_map
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 
@@ -103,21 +105,51 @@ def test_staged_progress_weights_each_stage_by_its_seconds():
     assert seen == [0.0, 0.125, 0.625, 1.0]
 
 
-def test_progress_covers_loading_occlusion_and_grad_cam_by_their_measured_times(astronaut):
+def test_progress_covers_occlusion_the_wait_for_the_networks_and_grad_cam_by_their_measured_times(astronaut):
     explainer = Explainer.for_pipeline(get_pipeline())  # a fresh explainer: Grad-CAM's networks are not loaded
+    explainer.seconds["human"]["occlusion"] = 0.1  # expected to end before the networks are loaded
     cold = explainer.expected_seconds("human")
+    assert list(cold) == ["occlusion", "networks", "grad_cam"] and cold["networks"] > 0
     seen = []
     explainer.explain(astronaut, FACE_BOX, "human", progress=seen.append)
     total = sum(cold.values())
-    loaded, occluded = cold["networks"] / total, (cold["networks"] + cold["occlusion"]) / total
+    occluded, loaded = cold["occlusion"] / total, (cold["occlusion"] + cold["networks"]) / total
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
-    assert 0 < loaded < occluded < 0.9 and seen[0] == pytest.approx(loaded)  # loading the networks has its share
-    assert sum(loaded < value < occluded for value in seen) >= 2  # occlusion moves the bar batch by batch
+    assert 0 < occluded < loaded < 1 and sum(0 < value < occluded for value in seen) >= 2  # batch by batch
+    assert any(value == pytest.approx(loaded) for value in seen)  # waiting for the networks has its share
     warm = explainer.expected_seconds("human")  # the next run: nothing to load, the stages' own measured times
     assert warm["networks"] == 0 and warm["occlusion"] > 0 and warm["grad_cam"] > 0
     again = []
     explainer.explain(astronaut, FACE_BOX, "human", progress=again.append)
-    assert again[0] == 0 and again == sorted(again) and again[-1] == pytest.approx(1.0)
+    assert again == sorted(again) and again[-1] == pytest.approx(1.0)
+
+
+def test_grad_cams_networks_load_while_occlusion_runs_and_grad_cam_runs_on_one_torch_thread(astronaut,
+                                                                                             monkeypatch):
+    explainer = Explainer.for_pipeline(get_pipeline())
+    classifier = explainer.classifiers["human"]
+    occluding, waited, threads = threading.Event(), [], []
+    predict, load, draw = classifier.predict, Explainer._load, explain_module.grad_cam_map
+
+    def occluded_predict(crops, flip_tta=True):
+        if len(crops) > 1:
+            occluding.set()
+        return predict(crops, flip_tta)
+
+    def load_once_occlusion_runs(kind):
+        waited.append(occluding.wait(timeout=20))  # loading first, then occlusion, would wait in vain
+        return load(kind)
+
+    def grad_cam_counting_threads(*args, **kwargs):
+        threads.append(torch.get_num_threads())
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "predict", occluded_predict)
+    monkeypatch.setattr(Explainer, "_load", staticmethod(load_once_occlusion_runs))
+    monkeypatch.setattr(explain_module, "grad_cam_map", grad_cam_counting_threads)
+    before = torch.get_num_threads()
+    explainer.explain(astronaut, FACE_BOX, "human")
+    assert waited == [True] and threads == [TORCH_THREADS] and torch.get_num_threads() == before
 
 
 def analysed(client, photo: bytes) -> int:

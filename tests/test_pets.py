@@ -602,7 +602,7 @@ def test_an_ensemble_runs_the_shared_frozen_blocks_once_and_averages_its_members
     import torch
 
     from inference.dog_net import PetEnsemble, TunedNet, pet_emotion_net
-    from inference.explain import dog_parts
+    from inference.explain import dog_parts, grad_cam_map, normalise
 
     torch.manual_seed(0)
     tuned = TunedNet({"classes": DOG_EMOTIONS, "first_tuned_block": 15})
@@ -622,7 +622,11 @@ def test_an_ensemble_runs_the_shared_frozen_blocks_once_and_averages_its_members
         torch.testing.assert_close(ensemble.member_log_probabilities(images), torch.stack(members), atol=1e-4,
                                    rtol=1e-4)
         assert not torch.allclose(members[0], members[1])
-    assert len(dog_parts(ensemble)) == 2  # Grad-CAM: the mean map of both members
+    assert len(dog_parts(ensemble)) == 2  # Grad-CAM: the mean map of both members, whose shared blocks run once
+    crop = np.random.default_rng(0).integers(0, 256, (INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
+    each_on_its_own = [grad_cam_map(dog_parts(member), crop, 1) for member in ensemble.members]
+    np.testing.assert_allclose(grad_cam_map(dog_parts(ensemble), crop, 1), normalise(np.mean(each_on_its_own, 0)),
+                               atol=1e-5)
 
 
 def test_fine_tuning_learns_from_cached_activations_and_resumes_the_same(tmp_path, capsys, monkeypatch):
