@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, g, make_response, redirect, render_template, request,
                    url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
@@ -30,6 +30,7 @@ from services.errors import NotFound, Refused
 from services.identity import unnamed_groups
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import assigned_category, assignment_saved
+from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
@@ -372,10 +373,11 @@ def file_name_part(subject: Subject) -> str:
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
-@login_required
+@session_or_token
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
-    """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
-    subject = owned_subject_or_404(subject_id)
+    """The subject's history as a download named after them, written while it is sent (a reading at a time); an
+    API client fetches it with its bearer token."""
+    subject = owned(Subject, subject_id, g.api_user)
     chunks = (subject_export_json(subject.id) if fmt == "json"
               else readings_csv(subject_readings(subject.id, timelines=False)))
     return streamed_download(encoded(chunks), "application/json" if fmt == "json" else "text/csv",
