@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bench.fixtures import make_app, make_subject, make_user
+from bench.fixtures import login, make_app, make_subject, make_user
 from models import Media
 from tests.conftest import stored_analyses
 from tests.test_api import basic, bearer, post_file
@@ -76,3 +76,37 @@ def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
     second = post_file(client, headers, astronaut_jpeg)
     assert second.status_code == 429 and second.is_json and "Too many uploads" in second.json["error"]
     assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "1"
+
+
+def test_a_404_says_what_was_not_found(app, client):
+    ann, ben = make_user(app, "ann"), make_user(app, "ben")
+    stored_analyses(app, ann, [("clip.mp4", Media.VIDEO, "happy", None)])
+    stored_analyses(app, ben, [("bens.jpg", Media.IMAGE, "sad", None)])
+    headers = bearer(client, "ann")
+    clip = client.get("/api/v1/analyses", headers=headers).json["items"][0]["id"]
+    bens = client.get("/api/v1/analyses", headers=bearer(client, "ben")).json["items"][0]["id"]
+
+    def error(path: str) -> str:
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 404 and answer.is_json
+        return answer.json["error"]
+
+    assert error(f"/api/v1/analyses/{clip}/detections/1/explanation").startswith("Nothing to explain at position 1:")
+    assert error(f"/api/v1/analyses/{clip}/detections/9/explanation") == f"Analysis {clip} has no detection 9."
+    assert error(f"/api/v1/analyses/{bens}") == f"No analysis {bens}."  # another user's reads as one that never was
+    assert error("/api/v1/analyses/99") == "No analysis 99."
+    login(client, "ann")
+    assert "Nothing is here" in client.get(f"/analyses/{bens}").get_data(as_text=True)  # a page keeps its words
+
+
+def test_a_video_track_has_the_position_and_top_a_photo_detection_has(app, client, two_face_video):
+    """A client that reads both kinds needed `track_id` and `summary.dominant` for a video, `position` and `top` for a
+    photo; a track now has both names (the old ones stay)."""
+    make_user(app, "ann")
+    headers = bearer(client, "ann")
+    video_id = post_file(client, headers, two_face_video.read_bytes(), "clip.mp4").json["id"]
+    tracks = client.get(f"/api/v1/analyses/{video_id}", headers=headers).json["tracks"]  # eager jobs: done
+    assert tracks and all(track["position"] == track["track_id"] for track in tracks)
+    assert all(track["top"] == track["summary"]["dominant"] is not None for track in tracks)
+    crop = client.get(f"/analyses/{video_id}/detections/{tracks[-1]['position']}/crop.jpg", headers=headers)
+    assert crop.status_code == 200 and crop.mimetype == "image/jpeg"

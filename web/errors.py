@@ -122,6 +122,10 @@ def _stale_form(error: CSRFError):
 
 
 def _not_found(error: NotFound):
+    """A script is told what was not found ("No analysis 7.", the same whether it never was or is another user's);
+    a page says it in the app's translated words."""
+    if _wants_json() and error.args:
+        return error_response(str(error.args[0]), 404)
     return _http_error(HTTPNotFound())
 
 
