@@ -110,3 +110,10 @@ def test_a_video_track_has_the_position_and_top_a_photo_detection_has(app, clien
     assert all(track["top"] == track["summary"]["dominant"] is not None for track in tracks)
     crop = client.get(f"/analyses/{video_id}/detections/{tracks[-1]['position']}/crop.jpg", headers=headers)
     assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
+
+
+def test_an_address_with_nothing_at_it_is_a_404_in_a_scripts_words(app, client):
+    make_user(app, "ann")
+    answer = client.get("/api/v1/analysis/1", headers=bearer(client, "ann"))  # "analysis": a typo
+    assert answer.status_code == 404 and answer.json == {"error": "Nothing is at this address."}
+    assert "another tab" in client.get("/no-such-page").get_data(as_text=True)  # a page keeps its words

@@ -80,14 +80,18 @@ PLAIN_WORDS = {
     404: N_("Nothing is here: the address is wrong, or what was here has been deleted (perhaps in another tab)."),
     405: N_("This address only takes a form sent from its page: go back to that page and send the form again."),
 }
-# A script calling the API is told which methods the address takes (they are in the Allow header too).
+# A script calling the API is told which methods the address takes (they are in the Allow header too), and that an
+# address with nothing at it is told so plainly (not that something was "perhaps deleted in another tab").
 API_METHOD_NOT_ALLOWED = N_("This address does not take %(method)s; it takes %(allowed)s.")
+API_NO_SUCH_ADDRESS = N_("Nothing is at this address.")
 
 
 def _plain_words(error: HTTPException) -> str:
     """The description of Werkzeug's own errors in the app's words (see PLAIN_WORDS)."""
     if isinstance(error, MethodNotAllowed) and error.valid_methods and _wants_json():
         return Phrase(API_METHOD_NOT_ALLOWED, method=request.method, allowed=", ".join(sorted(error.valid_methods)))
+    if error.code == 404 and _wants_json():
+        return Phrase(API_NO_SUCH_ADDRESS)
     return Phrase(PLAIN_WORDS[error.code])
 
 
