@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name "
             "(the log-in form, the API's token exchange and the password change counted together)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),
+    Setting("RATELIMIT_HEADERS_ENABLED", True, "rate-limited answers say where the client stands: "
+            "`X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After` (seconds)"),
     Setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, "while the counters' storage (Redis) is unreachable, each "
             "process counts in its own memory, rather than every log-in and upload failing"),
     Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-*"),

@@ -62,9 +62,11 @@ def detection_document(detection: Detection, analysis: Analysis, suggestion: Sug
 
 
 def track_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
-    """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), `number` and `classifier` as
-    a photo's detection has them (`detection_document`)."""
-    return {"track_id": detection.track_id, "number": analysis.number_of(detection), "kind": detection.kind,
+    """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), also named `position` as a
+    photo's detection names it; `number`, `classifier` and `top` (the summary's `dominant`) as a photo's detection
+    has them (`detection_document`)."""
+    return {"track_id": detection.track_id, "position": detection.position, "number": analysis.number_of(detection),
+            "kind": detection.kind, "top": detection.top,
             "summary": detection.summary, "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,

@@ -42,7 +42,8 @@ def explainable_detection(analysis: Analysis, position: int) -> Detection:
     """Detection `position` of the analysis if it can be explained; else NotFound."""
     detection = detection_at(analysis, position)
     if not explainable(analysis, detection):
-        raise NotFound(f"Nothing to explain at position {position}.")
+        raise NotFound(f"Nothing to explain at position {position}: heat maps are made for a finished photo's "
+                       "faces and dogs (not cats, not a video's tracks).")
     return detection
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -22,13 +22,20 @@ from services.documents import (alert_rule_document, analysis_document, found_do
                                 subject_document)
 from services.insights import alert_results, history_of, subject_insights
 from web.analyze import upload_limit
-from web.auth import basic_auth_username, basic_credentials, bearer_user, login_limits
+from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user, login_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def _error(message: str, status: int, **headers: str):
     return jsonify(error=message), status, headers
+
+
+def _no_content() -> Response:
+    """204: done, nothing to send (no body, so no Content-Type either)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -45,7 +52,8 @@ def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response
                     abort(400, description="Missing or invalid CSRF token (send it as X-CSRFToken).")
             user = current_user._get_current_object()
         if user is None:
-            abort(401, description="Authentication required: send 'Authorization: Bearer <token>'.")
+            abort(401, description="Authentication required: send 'Authorization: Bearer <token>'.",
+                  www_authenticate=bearer_challenge())
         g.api_user = user
         return view(*args, **kwargs)
 
@@ -76,7 +84,7 @@ def revoke_token() -> ResponseReturnValue:
         abort(400, description="Only a bearer token can be revoked.")
     token.revoked = True
     db.session.commit()
-    return "", 204
+    return _no_content()
 
 
 @bp.post("/analyses")
@@ -143,7 +151,7 @@ def reanalyse(analysis_id: int) -> ResponseReturnValue:
 @api_auth
 def remove_analysis(analysis_id: int) -> ResponseReturnValue:
     delete_analysis(owned(Analysis, analysis_id, g.api_user))
-    return "", 204
+    return _no_content()
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
@@ -209,7 +217,7 @@ def get_subject(subject_id: int) -> ResponseReturnValue:
 def remove_subject(subject_id: int) -> ResponseReturnValue:
     """Delete the subject and its alerts; its appearances stay, assigned to nobody."""
     subjects.delete_subject(owned(Subject, subject_id, g.api_user))
-    return "", 204
+    return _no_content()
 
 
 @bp.put("/analyses/<int:analysis_id>/detections/<int:position>/subject")

@@ -12,7 +12,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from sqlalchemy.exc import IntegrityError
-from werkzeug.datastructures import Authorization
+from werkzeug.datastructures import Authorization, WWWAuthenticate
 
 from extensions import db, limiter, login_manager
 from messages import N_, Phrase
@@ -41,6 +41,12 @@ def start_session(user: User, remember: bool = False) -> None:
     login_user(user, remember=remember)
 
 
+def bearer_challenge(error: str | None = None) -> WWWAuthenticate:
+    """The WWW-Authenticate header of a 401 that wants a bearer token (RFC 6750; `error` names what was wrong with
+    the one sent)."""
+    return WWWAuthenticate("Bearer", {"realm": "moodlens", **({"error": error} if error else {})})
+
+
 def bearer_user() -> User | None:
     """The user of the request's "Authorization: Bearer" token (kept in g.api_token); None without one;
     401 for a token that is invalid, expired or revoked."""
@@ -49,7 +55,8 @@ def bearer_user() -> User | None:
         return None
     token = ApiToken.find_valid(plain.strip())
     if token is None:
-        abort(401, description=N_("The token is invalid, expired or revoked."))
+        abort(401, description=N_("The token is invalid, expired or revoked."),
+              www_authenticate=bearer_challenge("invalid_token"))
     g.api_token = token
     return token.user
 
@@ -243,11 +250,11 @@ EXPORTS = {"json": (accounts.export_json, "application/json"), "csv": (accounts.
 
 
 @bp.route("/account/export.<any(json, csv, zip):fmt>")
-@login_required
+@session_or_token
 def export_account(fmt: str) -> ResponseReturnValue:
     """Everything the user stored, as a download named after them and today (on their clock), written while it is
-    sent (services/accounts.py reads the history a page at a time)."""
-    user = current_user._get_current_object()
+    sent (services/accounts.py reads the history a page at a time); an API client fetches it with its bearer token."""
+    user = g.api_user
     export, mimetype = EXPORTS[fmt]
     return streamed_download(export(user.id), mimetype,
                              f"moodlens-{user.username}-{today_on(zone_of(user)).isoformat()}.{fmt}")

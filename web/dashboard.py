@@ -10,7 +10,8 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, gettext, ngettext
 from flask_login import current_user, login_required
@@ -30,6 +31,7 @@ from services.identity import unnamed_groups
 from services.insights import (READING_COLUMNS, alert_results, dismiss_alert, history_of, stored_reading,
                                subject_insights)
 from web.analyze import assigned_category, assignment_saved
+from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
@@ -433,11 +435,12 @@ def file_name_part(subject: Subject) -> str:
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
-@login_required
+@session_or_token
 @deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
-    """The subject's history as a download named after them, written while it is sent (a reading at a time)."""
-    subject = owned_subject_or_404(subject_id)
+    """The subject's history as a download named after them, written while it is sent (a reading at a time); an
+    API client fetches it with its bearer token."""
+    subject = owned(Subject, subject_id, g.api_user)
     body = (encoded(subject_export_json(subject.id)) if fmt == "json"
             else csv_encoded(readings_csv(subject_readings(subject.id, timelines=False))))
     return streamed_download(body, "application/json" if fmt == "json" else "text/csv",

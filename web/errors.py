@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
+                   url_for)
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
@@ -10,7 +11,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
-from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as HTTPNotFound, RequestEntityTooLarge
 
 from extensions import db
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
@@ -40,8 +41,9 @@ def http_status_for(error: MediaError) -> int:
 
 
 def _wants_json() -> bool:
-    """The API and bearer-token clients get errors as JSON."""
-    return request.path.startswith("/api/") or "api_token" in g
+    """The API and bearer-token clients get errors as JSON (a client that sent a bearer token, valid or not)."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
+    return request.path.startswith("/api/") or "api_token" in g or scheme.lower() == "bearer"
 
 
 def error_response(description: str, status: int, error: HTTPException | None = None) -> ResponseReturnValue:
@@ -78,6 +80,19 @@ PLAIN_WORDS = {
     404: N_("Nothing is here: the address is wrong, or what was here has been deleted (perhaps in another tab)."),
     405: N_("This address only takes a form sent from its page: go back to that page and send the form again."),
 }
+# A script calling the API is told which methods the address takes (they are in the Allow header too), and that an
+# address with nothing at it is told so plainly (not that something was "perhaps deleted in another tab").
+API_METHOD_NOT_ALLOWED = N_("This address does not take %(method)s; it takes %(allowed)s.")
+API_NO_SUCH_ADDRESS = N_("Nothing is at this address.")
+
+
+def _plain_words(error: HTTPException) -> str:
+    """The description of Werkzeug's own errors in the app's words (see PLAIN_WORDS)."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods and _wants_json():
+        return Phrase(API_METHOD_NOT_ALLOWED, method=request.method, allowed=", ".join(sorted(error.valid_methods)))
+    if error.code == 404 and _wants_json():
+        return Phrase(API_NO_SUCH_ADDRESS)
+    return Phrase(PLAIN_WORDS[error.code])
 
 
 def _http_error(error: HTTPException):
@@ -86,8 +101,15 @@ def _http_error(error: HTTPException):
     if isinstance(error, RequestEntityTooLarge):
         error.description = too_large_reason()
     elif error.code in PLAIN_WORDS and error.description == type(error).description:  # Werkzeug's own words
-        error.description = Phrase(PLAIN_WORDS[error.code])
-    return error_response(error.description, error.code, error)
+        error.description = _plain_words(error)
+    response = make_response(error_response(error.description, error.code, error))
+    response.headers.extend(_extra_headers(error))
+    return response
+
+
+def _extra_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """What the error says in headers besides its body: Allow (405), WWW-Authenticate (401), Retry-After (429)."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
 
 
 STALE_FORM = N_("This page was out of date (opened before you logged in or out, or long ago), so nothing was done. "
@@ -104,6 +126,10 @@ def _stale_form(error: CSRFError):
 
 
 def _not_found(error: NotFound):
+    """A script is told what was not found ("No analysis 7.", the same whether it never was or is another user's);
+    a page says it in the app's translated words."""
+    if _wants_json() and error.args:
+        return error_response(str(error.args[0]), 404)
     return _http_error(HTTPNotFound())
 
 

@@ -1,0 +1,119 @@
+"""JSON API v1 as a script meets it: the headers of its errors (Allow, WWW-Authenticate, rate limits), JSON errors
+for a bearer token on the file URLs, 204s without a body type, and the exports fetched with a token."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bench.fixtures import login, make_app, make_subject, make_user
+from models import Media
+from tests.conftest import stored_analyses
+from tests.test_api import basic, bearer, post_file
+
+
+def test_a_method_the_address_does_not_take_is_a_405_that_names_those_it_takes(app, client):
+    make_user(app, "ann")
+    answer = client.put("/api/v1/analyses", headers=bearer(client, "ann"))
+    assert answer.status_code == 405 and answer.is_json
+    assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert answer.json["error"] == "This address does not take PUT; it takes GET, HEAD, OPTIONS, POST."
+    # the web pages keep their words about forms, and say what the address takes too
+    page = client.put("/login")
+    assert page.status_code == 405 and "form" in page.get_data(as_text=True) and "POST" in page.headers["Allow"]
+
+
+def test_a_401_says_a_bearer_token_is_wanted(app, client):
+    make_user(app, "ann")
+    missing = client.get("/api/v1/analyses")
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer realm=moodlens"
+    wrong = client.get("/api/v1/subjects", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == "Bearer realm=moodlens, error=invalid_token"
+    assert client.post("/api/v1/tokens", headers=basic("ann", "wrong")).headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_bad_token_on_a_file_url_is_a_json_401_not_a_page(app, client, astronaut_jpeg):
+    make_user(app, "ann")
+    headers = bearer(client, "ann")
+    original = post_file(client, headers, astronaut_jpeg).json["files"]["original"]
+    assert client.get(original, headers=headers).status_code == 200
+    answer = client.get(original, headers={"Authorization": "Bearer revoked-or-mistyped"})
+    assert answer.status_code == 401 and answer.is_json and answer.json["error"].startswith("The token is invalid")
+
+
+def test_a_204_has_no_body_and_no_content_type(app, client):
+    ann = make_user(app, "ann")
+    mia = make_subject(app, ann, "Mia")
+    headers = bearer(client, "ann")
+    for path in (f"/api/v1/subjects/{mia}", "/api/v1/tokens/current"):
+        answer = client.delete(path, headers=headers)
+        assert answer.status_code == 204 and answer.data == b"" and "Content-Type" not in answer.headers
+
+
+def test_the_exports_take_the_bearer_token(app, client):
+    ann = make_user(app, "ann")
+    make_user(app, "ben")
+    mia = make_subject(app, ann, "Mia")
+    stored_analyses(app, ann, [("mia.jpg", Media.IMAGE, "happy", mia)])
+    headers = bearer(client, "ann")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{mia}/export.csv", headers=headers).text)))
+    assert [(row["filename"], row["top"]) for row in rows] == [("mia.jpg", "happy")]
+    assert client.get(f"/subjects/{mia}/export.json", headers=headers).is_json
+    account = client.get("/account/export.json", headers=headers)
+    assert account.status_code == 200 and account.json["user"]["username"] == "ann"
+    assert client.get(f"/subjects/{mia}/export.csv", headers=bearer(client, "ben")).status_code == 404
+    assert client.get(f"/subjects/{mia}/export.csv").status_code == 302  # a browser without a session logs in
+
+
+def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, UPLOAD_LIMITS="1 per minute")
+    make_user(app, "ann")
+    client = app.test_client()
+    headers = bearer(client, "ann")
+    first = post_file(client, headers, astronaut_jpeg)
+    assert first.status_code == 201 and first.headers["X-RateLimit-Remaining"] == "0"
+    second = post_file(client, headers, astronaut_jpeg)
+    assert second.status_code == 429 and second.is_json and "Too many uploads" in second.json["error"]
+    assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "1"
+
+
+def test_a_404_says_what_was_not_found(app, client):
+    ann, ben = make_user(app, "ann"), make_user(app, "ben")
+    stored_analyses(app, ann, [("clip.mp4", Media.VIDEO, "happy", None)])
+    stored_analyses(app, ben, [("bens.jpg", Media.IMAGE, "sad", None)])
+    headers = bearer(client, "ann")
+    clip = client.get("/api/v1/analyses", headers=headers).json["items"][0]["id"]
+    bens = client.get("/api/v1/analyses", headers=bearer(client, "ben")).json["items"][0]["id"]
+
+    def error(path: str) -> str:
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 404 and answer.is_json
+        return answer.json["error"]
+
+    assert error(f"/api/v1/analyses/{clip}/detections/1/explanation").startswith("Nothing to explain at position 1:")
+    assert error(f"/api/v1/analyses/{clip}/detections/9/explanation") == f"Analysis {clip} has no detection 9."
+    assert error(f"/api/v1/analyses/{bens}") == f"No analysis {bens}."  # another user's reads as one that never was
+    assert error("/api/v1/analyses/99") == "No analysis 99."
+    login(client, "ann")
+    assert "Nothing is here" in client.get(f"/analyses/{bens}").get_data(as_text=True)  # a page keeps its words
+
+
+def test_a_video_track_has_the_position_and_top_a_photo_detection_has(app, client, two_face_video):
+    """A client that reads both kinds needed `track_id` and `summary.dominant` for a video, `position` and `top` for a
+    photo; a track now has both names (the old ones stay)."""
+    make_user(app, "ann")
+    headers = bearer(client, "ann")
+    video_id = post_file(client, headers, two_face_video.read_bytes(), "clip.mp4").json["id"]
+    tracks = client.get(f"/api/v1/analyses/{video_id}", headers=headers).json["tracks"]  # eager jobs: done
+    assert tracks and all(track["position"] == track["track_id"] for track in tracks)
+    assert all(track["top"] == track["summary"]["dominant"] is not None for track in tracks)
+    crop = client.get(f"/analyses/{video_id}/detections/{tracks[-1]['position']}/crop.jpg", headers=headers)
+    assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
+
+
+def test_an_address_with_nothing_at_it_is_a_404_in_a_scripts_words(app, client):
+    make_user(app, "ann")
+    answer = client.get("/api/v1/analysis/1", headers=bearer(client, "ann"))  # "analysis": a typo
+    assert answer.status_code == 404 and answer.json == {"error": "Nothing is at this address."}
+    assert "another tab" in client.get("/no-such-page").get_data(as_text=True)  # a page keeps its words
