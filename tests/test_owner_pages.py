@@ -95,9 +95,9 @@ def test_the_history_says_perhaps_when_the_top_reading_was_unsure(app, client, a
                 detection.emotions = {"angry": 0.37, "happy": 0.22, "relaxed": 0.16, "sad": 0.25}
         db.session.commit()
     cards = client.get("/analyses").get_data(as_text=True)
-    assert ">perhaps angry</span>" in cards and ">happy</span>" in cards and "perhaps happy" not in cards
+    assert ">unsure, perhaps angry</span>" in cards and ">happy</span>" in cards and "perhaps happy" not in cards
     korean = client.get("/analyses", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert ">어쩌면 화남</span>" in korean
+    assert ">확실하지 않음, 어쩌면 화남</span>" in korean
 
 
 def test_a_pet_owner_reads_on_the_first_pages_that_dogs_and_cats_are_found_too(app, client, alice):
