@@ -143,3 +143,16 @@ def test_the_weekly_report_leads_to_the_dashboard_and_the_weeks_around_it(app, c
     assert 'rel="prev"' not in only_now and 'rel="next"' not in only_now
     assert f'href="/dashboard?subject={mochi}"' in only_now
 
+
+
+def test_a_crafted_long_next_is_not_kept_whole_in_the_session(app, client, alice):
+    """Each deletion's address is kept in the session's cookie: a `next` thousands of characters long (a link made to
+    fill it, which would push the cookie past what a browser keeps, and so log the user out) keeps only its path."""
+    photos = neutral_photos(app, alice, 12)
+    place = "/analyses?emotion=neutral&x=" + "a" * 3000
+    for photo in photos:
+        delete(client, f"/analyses/{photo}/delete", next=place)
+    with client.session_transaction() as session:
+        assert all(len(back) <= 300 for *_, back in session["deleted"])
+    response = client.get(f"/analyses/{photos[0]}")
+    assert response.status_code == 303 and response.location == "/analyses"

@@ -34,11 +34,13 @@ ALREADY_DELETED = {
 }
 SESSION_KEY = "deleted"
 REMEMBERED = 12  # the newest deletions kept: enough for Back through a few, small in the session's cookie
+LONGEST_BACK = 300  # characters of the address kept with each; a longer one (a crafted `next`) loses its query
 
 
 def remember_deleted(kind: Deleted, row_id: int, back: str) -> None:
     """Note that the user deleted `kind` `row_id` and went to `back` (a same-site path) after it."""
     record = [current_user.id, kind.value, row_id]
+    back = back if len(back) <= LONGEST_BACK else back.partition("?")[0][:LONGEST_BACK]
     kept = [entry for entry in session.get(SESSION_KEY, []) if entry[:3] != record]
     session[SESSION_KEY] = (kept + [record + [back]])[-REMEMBERED:]
 
