@@ -1,6 +1,6 @@
 """Command-line tools: `flask users create-admin`, `flask users reset-password`,
 `flask analyze PATH [--json] [--explain]`, `flask explain ANALYSIS_ID`, `flask jobs work`,
-`flask maintenance check [--repair]`."""
+`flask maintenance check [--repair]`, `flask maintenance readings`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from models import Analysis, JobStatus, Media, User
 from services import storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
-from services.maintenance import check_storage, repair_storage
+from services.maintenance import check_storage, keep_missing_readings, repair_storage
 from web.forms import MIN_PASSWORD_LENGTH
 from web.i18n import found
 
@@ -174,7 +174,8 @@ def work_command(once: bool, threads: int) -> None:
     work(current_app._get_current_object(), once)
 
 
-maintenance_cli = AppGroup("maintenance", help="Consistency checks of the database and the upload folder.")
+maintenance_cli = AppGroup("maintenance", help="Consistency checks of the database and the upload folder, and "
+                                              "readings to keep.")
 
 
 @maintenance_cli.command("check")
@@ -193,6 +194,14 @@ def check_command(repair: bool, min_age: float) -> None:
         repair_storage(check)
     elif check.problems:
         sys.exit(1)
+
+
+@maintenance_cli.command("readings")
+def readings_command() -> None:
+    """Keep the readings of detections stored before readings were kept (pages read those from video timelines
+    meanwhile), and set their analyses' top emotion, which the history's filter finds, from them: once, after the
+    upgrade that adds them (flask db upgrade)."""
+    click.echo(f"{keep_missing_readings()} analyses updated")
 
 
 def register_cli(app: Flask) -> None:

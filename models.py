@@ -23,7 +23,7 @@ from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, track_story
-from insights.reading import Overall, overall_reading, reading_of
+from insights.reading import Overall, kept_reading, overall_reading, reading_of
 from messages import N_, Phrase
 
 
@@ -328,6 +328,13 @@ class Detection(db.Model):
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)
     summary: Mapped[dict | None] = mapped_column(JSON)
     transitions: Mapped[list | None] = mapped_column(JSON)
+    # Its reading as its card words it, kept when the analysis is stored (`keep_reading`), so pages that count many
+    # never read a video track's timeline: its emotion, Certainty and mix (insights.reading). NULL without an emotion
+    # model, and for rows stored before it was kept until `flask maintenance readings` fills them (read from the
+    # timeline meanwhile).
+    reading_emotion: Mapped[str | None] = mapped_column(String(16))
+    reading_certainty: Mapped[str | None] = mapped_column(String(16))
+    reading_mix: Mapped[dict | None] = mapped_column(JSON)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")
@@ -374,8 +381,20 @@ class Detection(db.Model):
     @property
     def reading(self) -> Reading | None:
         """Its reading as its card words it (a video track's: as its story tells it); None without an emotion
-        model. What dashboards, insights, alerts and exports count it as."""
-        return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, self.timeline, self.summary)
+        model. What dashboards, insights, alerts and exports count it as: the kept one, else (a row stored before
+        readings were kept) read from its timeline."""
+        kept = kept_reading(self.reading_emotion, self.reading_certainty, self.reading_mix)
+        if kept is not None:
+            return kept
+        timeline = None if self.summary is None else self.timeline  # a photo's detection: none to load
+        return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, timeline, self.summary)
+
+    def keep_reading(self) -> None:
+        """Keep its reading as read now (from its timeline, for a video track), for the pages that count it."""
+        reading = reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, self.timeline, self.summary)
+        self.reading_emotion = reading and reading.emotion
+        self.reading_certainty = reading and reading.certainty
+        self.reading_mix = reading and reading.mix
 
     @property
     def certainty(self) -> Certainty | None:

@@ -30,6 +30,11 @@ def reading_of(top: str | None, emotions: dict[str, float], uncertain: bool | No
     return Reading(top, reading_certainty(emotions[top], uncertain), emotions)  # a track without frames: its mean
 
 
+def kept_reading(emotion: str | None, certainty: str | None, mix: dict[str, float] | None) -> Reading | None:
+    """A reading as it was kept when its analysis was stored (None where none was kept)."""
+    return None if emotion is None else Reading(emotion, Certainty(certainty), mix)
+
+
 @dataclass(frozen=True)
 class Overall:
     """What a photo or video shows overall: the emotion most of its faces show, as sure as the least sure of

@@ -78,6 +78,13 @@ def sent_file_name(upload: FileStorage) -> str | None:
     return sent[1] if sent and UNESCAPED_BACKSLASH.search(sent[1]) else upload.filename
 
 
+def keep_readings(analysis: Analysis) -> None:
+    """Keep each of its detections' readings (Detection.keep_reading), and its `top_emotion` from them."""
+    for detection in analysis.detections:
+        detection.keep_reading()
+    set_top_emotion(analysis)
+
+
 def set_top_emotion(analysis: Analysis) -> None:
     """Its `top_emotion` (what the history's filter finds it by): what its detections show together, as its badge
     says (Analysis.overall); None when they disagree ("mixed") or nothing found has an emotion model."""
@@ -102,7 +109,7 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         **model_names(result.models), classifiers=result.classifiers,
     )
     analysis.detections.extend(photo_detections(result))
-    set_top_emotion(analysis)
+    keep_readings(analysis)
     return analysis
 
 
@@ -117,7 +124,7 @@ def photo_detections(result: ImageResult) -> list[Detection]:
 def photo_summary(analysis: Analysis, result: ImageResult) -> None:
     """The summary columns of a photo's analysis from a new result of the same photo (its detections in place)."""
     analysis.face_count = len(result.detections)
-    set_top_emotion(analysis)
+    keep_readings(analysis)
     record_models(analysis, result.models, result.classifiers)
 
 
@@ -321,7 +328,7 @@ def video_summary(analysis: Analysis, result: VideoResult) -> None:
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
     analysis.face_count = len(result.tracks)
-    set_top_emotion(analysis)
+    keep_readings(analysis)
     record_models(analysis, result.models, result.classifiers)
 
 
@@ -412,10 +419,10 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int,
                  filters: HistoryFilter = HistoryFilter()) -> Pagination:
     """One page of the user's analyses that pass `filters`, newest first (a page past the end is empty, not an
     error)."""
-    # each card's badge reads its detections; a video track's, as its story tells it, from its timeline
+    # each card's badge reads its detections' kept readings: no video track's timeline is read
     query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
         .order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
-        .options(selectinload(Analysis.detections).undefer(Detection.timeline))
+        .options(selectinload(Analysis.detections))
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 

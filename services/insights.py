@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 from flask import current_app
+from sqlalchemy import case
 
 from extensions import db
 from inference.labels import Reading
@@ -15,7 +16,7 @@ from insights.changes import change_point
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
-from insights.reading import reading_of
+from insights.reading import kept_reading, reading_of
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
@@ -24,15 +25,18 @@ from services.clock import in_zone, now_in, zone_of
 _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
 
-# What `stored_reading` reads of a detection: a query that selects these can read each row as its page does.
-READING_COLUMNS = (Detection.top, Detection.emotions, Detection.uncertain, Detection.uncertainty, Detection.timeline,
-                   Detection.summary)
+# What `stored_reading` reads of a detection: a query that selects these can read each row as its page does. Its
+# kept reading; a video track's timeline only where none was kept (a row stored before: `flask maintenance readings`).
+READING_COLUMNS = (Detection.reading_emotion, Detection.reading_certainty, Detection.reading_mix, Detection.top,
+                   Detection.emotions, Detection.uncertain, Detection.uncertainty, Detection.summary,
+                   case((Detection.reading_emotion.is_(None), Detection.timeline)).label("timeline"))
 
 
 def stored_reading(row) -> Reading | None:
     """A row with READING_COLUMNS read as its card words it (a video track: as its story tells it; None without
     an emotion model): what charts, insights, alerts and reports count it as."""
-    return reading_of(row.top, row.emotions, row.uncertain, row.uncertainty, row.timeline, row.summary)
+    return kept_reading(row.reading_emotion, row.reading_certainty, row.reading_mix) or reading_of(
+        row.top, row.emotions, row.uncertain, row.uncertainty, row.timeline, row.summary)
 
 
 def _appearances_key(subject: Subject) -> tuple:

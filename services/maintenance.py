@@ -1,4 +1,5 @@
-"""`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair."""
+"""`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair;
+`flask maintenance readings`: the readings of detections stored before they were kept."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import Analysis, JobStatus, Media
+from models import Analysis, Detection, JobStatus, Media
 from services import storage
-from services.analyses import MISSING_UPLOAD
+from services.analyses import MISSING_UPLOAD, keep_readings
+
+READINGS_BATCH = 50  # analyses whose readings are kept at a time: their video timelines are read, then let go
 
 
 @dataclass
@@ -62,3 +66,21 @@ def repair_storage(check: StorageCheck) -> None:
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
             storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})
     db.session.commit()
+
+
+def keep_missing_readings() -> int:
+    """Keep the readings of the detections stored before readings were kept (Detection.keep_reading: a video
+    track's read from its timeline), and set their analyses' `top_emotion` from them, as their badges say (an
+    analysis stored before the badges read its faces' cards kept its mean's argmax: a group photo whose badge says
+    "mixed" was still found under "neutral"). READINGS_BATCH analyses at a time, each batch committed and let go.
+    Returns how many analyses it updated."""
+    updated = 0
+    missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), Detection.reading_emotion.is_(None))
+    while ids := db.session.scalars(missing.distinct().limit(READINGS_BATCH)).all():
+        for analysis in db.session.scalars(db.select(Analysis).where(Analysis.id.in_(ids))
+                                           .options(selectinload(Analysis.detections).undefer(Detection.timeline))):
+            keep_readings(analysis)
+        db.session.commit()
+        db.session.expunge_all()
+        updated += len(ids)
+    return updated

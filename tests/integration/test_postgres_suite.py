@@ -31,6 +31,7 @@ from tests.test_video import *  # noqa: F401,F403
 from tests.test_copies import *  # noqa: F401,F403
 from tests.test_copies_races import *  # noqa: F401,F403
 from tests.test_copies_reanalysis import *  # noqa: F401,F403
+from tests.test_kept_readings import *  # noqa: F401,F403
 
 
 def test_these_tests_run_on_postgresql(app):

@@ -1,0 +1,174 @@
+"""Each detection keeps its reading when its analysis is stored, so the pages that count many (dashboards, the
+history, the exports) never read a video track's timeline; a row stored before is read from its timeline until
+`flask maintenance readings` keeps its reading, and sets its analysis's top emotion as its badge says."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextlib import contextmanager
+
+import numpy as np
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from bench import ROOT
+from extensions import db
+from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
+from inference.pipeline import FaceResult, ImageResult
+from inference.video import TrackResult, VideoResult
+from insights.reading import reading_of
+from models import Analysis, Detection, Media, User
+from services.analyses import photo_analysis, store_video_result
+from tests.test_readings import make_person, moment, stored_photo, stored_track
+
+BEFORE_KEPT_READINGS = "d2e3f4a5b6c7"
+MODELS = {"detector": "test", "classifier": "test"}
+
+
+def computed(detection: Detection) -> Reading | None:
+    """The reading its page computes, from its probabilities (a video track: from its timeline)."""
+    return reading_of(detection.top, detection.emotions, detection.uncertain, detection.uncertainty,
+                      detection.timeline, detection.summary)
+
+
+def kept(detection: Detection) -> tuple:
+    return detection.reading_emotion, detection.reading_certainty, detection.reading_mix
+
+
+def weak_angry_then_happy() -> VideoResult:
+    """One face: 6 s of a weak angry, then 4 s of a clear happy (its page: "probably angry, then happy from 6.0 s"),
+    sampled once a second, as the video job finishes a track."""
+    track = TrackResult(1, "human", HUMAN_EMOTIONS)
+    for second in range(10):
+        read = {"angry": 0.55, "happy": 0.4} if second < 6 else {"happy": 0.99}
+        emotions = dict.fromkeys(HUMAN_EMOTIONS, 0.0) | read
+        track.times.append(float(second))
+        track.boxes.append([0, 0, 5, 5])
+        track.scores.append(0.9)
+        track.raw.append(np.array([emotions[label] + 0.001 for label in HUMAN_EMOTIONS]))
+        track.uncertainty.append(0.1)
+        track.uncertain.append(False)
+        track.unsure_signals.append([])
+    return VideoResult(width=64, height=64, duration=10.0, fps_sampled=1.0, frames_analysed=10,
+                       tracks=[track.finish(1.0)], models=MODELS, classifiers={"human": "test"}, poster_time=0.0)
+
+
+def analysed_video(app, user_id: int, subject_id: int) -> int:
+    """The video analysed and stored as the video job stores it, its track assigned to the subject."""
+    with app.app_context():
+        video = Analysis(user_id=user_id, media=Media.VIDEO, original_name="clip.mp4", stored_name=uuid.uuid4().hex,
+                         format="mp4", width=64, height=64)
+        store_video_result(video, weak_angry_then_happy())
+        video.detections[0].subject_id = subject_id
+        db.session.add(video)
+        db.session.commit()
+        return video.id
+
+
+def test_a_stored_video_and_photo_keep_the_readings_their_pages_compute(app, alice):
+    ana = make_person(app, alice)
+    video_id = analysed_video(app, alice, ana)
+    faces = [FaceResult("human", [0, 0, 5, 5], 0.9, dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions,
+                        max(emotions, key=emotions.get), 0.1, False, [])
+             for emotions in ({"happy": 0.73, "neutral": 0.24}, {"neutral": 0.71, "happy": 0.2}, {"sad": 0.95})]
+    with app.app_context():
+        photo = photo_analysis(db.session.get(User, alice), ImageResult(64, 64, "jpeg", faces, MODELS, {}),
+                               "group.jpg", uuid.uuid4().hex)
+        db.session.add(photo)
+        db.session.commit()
+        photo_id = photo.id
+        db.session.expunge_all()
+        track = db.session.get(Analysis, video_id).detections[0]
+        assert kept(track) == ("angry", Certainty.PROBABLY, computed(track).mix)
+        assert track.reading == computed(track) and track.story.text == "probably angry, then happy from 6.0 s"
+        detections = db.session.get(Analysis, photo_id).detections
+        assert [kept(face)[:2] for face in detections] == [("happy", "probably"), ("neutral", "probably"),
+                                                          ("sad", "sure")]
+        assert all(face.reading == computed(face) for face in detections)
+        assert db.session.get(Analysis, photo_id).top_emotion is None  # mixed
+
+
+@contextmanager
+def statements_run(app):
+    """The SQL statements run inside the block."""
+    run: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(connection, cursor, statement, *args) -> None:
+        run.append(statement)
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield run
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def reads_a_timeline(statement: str) -> bool:
+    """The statement reads detection.timeline other than where no reading was kept (READING_COLUMNS' CASE)."""
+    return re.search(r"(?<!THEN )detection\.timeline", statement) is not None
+
+
+def test_the_pages_show_the_kept_reading_and_read_no_timeline(app, client, alice):
+    ana = make_person(app, alice)
+    video_id = analysed_video(app, alice, ana)
+    with app.app_context():  # a timeline that would now tell "happy": the pages go by what was kept
+        track = db.session.get(Analysis, video_id).detections[0]
+        track.timeline = [moment(t, {"happy": 0.99}) for t in range(10)]
+        db.session.commit()
+    pages = (f"/dashboard?subject={ana}", "/analyses", "/account/export.csv", f"/subjects/{ana}/export.csv")
+    with statements_run(app) as run:
+        shown = {url: client.get(url).get_data(as_text=True) for url in pages}
+    assert [statement for statement in run if reads_a_timeline(statement)] == []
+    assert '<span class="pill emo-angry">probably angry</span>' in shown[f"/dashboard?subject={ana}"]
+    assert '<span class="pill emo-angry">probably angry</span>' in shown["/analyses"]
+    for export in pages[2:]:
+        assert ",angry,probably," in shown[export]
+    with statements_run(app) as run:
+        client.get(f"/analyses/{video_id}")
+    assert any(reads_a_timeline(statement) for statement in run)  # the check sees a page that reads it
+
+
+def test_a_row_stored_before_is_read_from_its_timeline_until_maintenance_keeps_it(app, client, alice):
+    ana = make_person(app, alice)
+    timeline = [moment(t, {"angry": 0.55, "happy": 0.4}) for t in range(6)] + \
+               [moment(t, {"happy": 0.99}) for t in range(6, 10)]
+    video = stored_track(app, alice, ana, timeline)  # written straight to the database: nothing kept
+    group = stored_photo(app, alice, "group.jpg", [{"happy": 0.73, "neutral": 0.24}, {"neutral": 0.71, "happy": 0.2}])
+    with app.app_context():
+        db.session.get(Analysis, group).top_emotion = "neutral"  # its mean's argmax, as analyses stored before kept
+        db.session.commit()
+        track = db.session.get(Analysis, video).detections[0]
+        assert kept(track) == (None, None, None) and track.reading == Reading("angry", Certainty.PROBABLY,
+                                                                              computed(track).mix)
+    assert '<span class="pill emo-angry">probably angry</span>' in client.get(f"/dashboard?subject={ana}").get_data(
+        as_text=True)
+    assert "group.jpg" in client.get("/analyses?emotion=neutral").get_data(as_text=True)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["maintenance", "readings"]).output == "2 analyses updated\n"
+    assert runner.invoke(args=["maintenance", "readings"]).output == "0 analyses updated\n"
+    with app.app_context():
+        track = db.session.get(Analysis, video).detections[0]
+        assert kept(track) == ("angry", "probably", computed(track).mix)
+        assert all(kept(face)[0] for face in db.session.get(Analysis, group).detections)
+        assert db.session.get(Analysis, group).top_emotion is None
+    assert "group.jpg" not in client.get("/analyses?emotion=neutral").get_data(as_text=True)
+
+
+def detection_columns(app) -> set[str]:
+    with app.app_context():
+        return {column["name"] for column in sa.inspect(db.engine).get_columns("detection")}
+
+
+def test_the_migration_adds_the_kept_readings_and_goes_back(app, alice):
+    video = analysed_video(app, alice, make_person(app, alice))
+    with app.app_context():
+        db.session.remove()
+        downgrade(directory=str(ROOT / "migrations"), revision=BEFORE_KEPT_READINGS)
+    assert not {"reading_emotion", "reading_certainty", "reading_mix"} & detection_columns(app)
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        track = db.session.get(Analysis, video).detections[0]
+        assert kept(track) == (None, None, None) and track.timeline  # kept again by `flask maintenance readings`
+        assert track.reading == computed(track)
