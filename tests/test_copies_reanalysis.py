@@ -80,6 +80,7 @@ def test_analysing_again_keeps_the_analysis_the_faces_it_finds_again_and_their_s
         created_at = analysis.created_at
         stale, moved = analysis.detections
         stale.subject_id, stale.emotions, stale.top = ana, {"sad": 1.0}, "sad"  # a reading the new one replaces
+        stale.keep_reading()  # as kept when it was stored: the pages that count it read this
         stale.explanation = Explanation(status=JobStatus.DONE)  # "Why?" of that reading: made again on request
         moved.subject_id, moved.x1, moved.x2 = ben, 0, 10  # its box no longer overlaps the face found again
         analysis.detector, analysis.top_emotion = EARLIER, "sad"
@@ -95,6 +96,11 @@ def test_analysing_again_keeps_the_analysis_the_faces_it_finds_again_and_their_s
         assert analysis.detector == reanalysis.current_models()["detector"] and analysis.top_emotion != "sad"
         assert db.session.scalar(db.select(Reanalysis.status)) == JobStatus.DONE
         assert db.session.scalar(db.select(db.func.count(Explanation.id))) == 0
+        kept = [(detection.reading_emotion, detection.reading_certainty) for detection in analysis.detections]
+        for detection in analysis.detections:
+            detection.keep_reading()  # read again from the new reading: what the pages must count
+        assert kept == [(detection.reading_emotion, detection.reading_certainty) for detection in analysis.detections]
+        assert all(emotion is not None for emotion, _ in kept)
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)
     assert "Read by an earlier model" not in page and "(<bdi>Ana</bdi>)" in page and "(<bdi>Ben</bdi>)" not in page
     assert client.post(f"/analyses/{photo}/again",  # made by today's models: nothing to do
