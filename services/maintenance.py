@@ -74,13 +74,15 @@ def keep_missing_readings() -> int:
     analysis stored before the badges read its faces' cards kept its mean's argmax: a group photo whose badge says
     "mixed" was still found under "neutral"). READINGS_BATCH analyses at a time, each batch committed and let go.
     Returns how many analyses it updated."""
-    updated = 0
+    updated, last_id = 0, 0
     missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), Detection.reading_emotion.is_(None))
-    while ids := db.session.scalars(missing.distinct().limit(READINGS_BATCH)).all():
+    # in id order, each analysis once: one whose reading cannot be kept is not looked for again
+    while ids := db.session.scalars(missing.where(Detection.analysis_id > last_id).distinct()
+                                    .order_by(Detection.analysis_id).limit(READINGS_BATCH)).all():
         for analysis in db.session.scalars(db.select(Analysis).where(Analysis.id.in_(ids))
                                            .options(selectinload(Analysis.detections).undefer(Detection.timeline))):
             keep_readings(analysis)
         db.session.commit()
         db.session.expunge_all()
-        updated += len(ids)
+        updated, last_id = updated + len(ids), ids[-1]
     return updated
