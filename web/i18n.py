@@ -69,6 +69,8 @@ PAIRED = re.compile(r"(?<![)0-9A-Za-z\uac00-\ud7a3])([0-9A-Za-z\uac00-\ud7a3]+)(
 # digits read 영 일 이 삼 사 오 육 칠 팔 구
 DIGIT_ENDINGS = {"0": "final", "1": "rieul", "3": "final", "6": "final", "7": "rieul", "8": "rieul"}
 RIEUL = 8  # ㄹ's index among a syllable's final consonants
+# Latin letters' Korean names that end in a consonant (엘, 알; 엠, 엔); the others end in a vowel (피, 지, 에스)
+LETTER_ENDINGS = {"l": "rieul", "r": "rieul", "m": "final", "n": "final"}
 
 
 def _ending(word: str) -> str | None:
@@ -81,6 +83,8 @@ def _ending(word: str) -> str | None:
     if last.isdigit():
         return DIGIT_ENDINGS.get(last, "vowel")
     lower = word.lower()
+    if len(lower) > 1 and lower.isascii() and lower.isalpha() and not re.search("[aeiouy]", lower):
+        return LETTER_ENDINGS.get(lower[-1], "vowel")  # no vowel: read by letters (png: 피엔지)
     if lower.endswith(("l", "le")):  # Paul, Belle
         return "rieul"
     if lower.endswith("e"):  # silent (Jane, Apple) or not (Zoe): cannot tell
