@@ -168,9 +168,17 @@ def suggestions(analysis: Analysis) -> dict[int, Suggestion | None]:
 
 def dismiss(detection: Detection, subject: Subject) -> None:
     """"No, this is not Ana": that person is not suggested for this face again (until `take_back_dismissal`)."""
-    if detection.signature is not None:
-        detection.signature.dismissed_subject_id = subject.id
-        db.session.commit()
+    dismiss_faces([detection], subject)
+
+
+def dismiss_faces(faces: list[Detection], subject: Subject) -> int:
+    """"No, these are not Ana" for each face (a group's faces the user unticked when naming it Ana); how many
+    faces (with a signature) it was said of."""
+    signed = [face.signature for face in faces if face.signature is not None]
+    for signature in signed:
+        signature.dismissed_subject_id = subject.id
+    db.session.commit()
+    return len(signed)
 
 
 def take_back_dismissal(detection: Detection, subject: Subject) -> bool:

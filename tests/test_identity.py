@@ -371,3 +371,20 @@ def test_a_group_shows_every_face_it_names_as_its_crop_and_names_only_those_tick
 def test_the_korean_settings_give_a_korean_example_name(client, alice):
     page = client.get("/settings/faces", headers=KOREAN).get_data(as_text=True)
     assert "“지민인가요?”" in page and "Ana" not in page
+
+
+def test_a_face_unticked_when_naming_a_group_is_not_offered_as_that_person_again(app, client, eileen_named,
+                                                                                 mirrored_jpeg):
+    """Unticking says "this one is someone else": as a "No" on its photo, that person is not suggested for it again
+    (the page's own words: "Untick a face that is someone else")."""
+    _, faces = copies_of(client, app, mirrored_jpeg, 3)
+    (card,) = group_cards(client)
+    assert all(f'name="shown" value="{face}"' in card for face in faces)
+    named = client.post("/subjects/groups", data={"faces": faces[:2], "shown": faces, "subject": eileen_named,
+                                                  "csrf_token": csrf_token(client, "/subjects")},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "1 face you unticked will not be suggested as Eileen." in named
+    with app.app_context():
+        unticked = db.session.get(Detection, faces[2])
+        assert unticked.subject_id is None and unticked.signature.dismissed_subject_id == eileen_named
+    assert group_cards(client) == []  # no longer offered as Eileen

@@ -212,6 +212,7 @@ class NameGroupForm(WebForm):
     """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
 
     faces = TickedIdsField()  # the faces left ticked
+    shown = TickedIdsField()  # every face the group showed: one left unticked is someone else
     subject = SelectField(_l("Who is this?"), coerce=int)
     name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
     submit = SubmitField(_l("Name them"))

@@ -104,6 +104,11 @@ def name_group() -> ResponseReturnValue:
         flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])), "error")
         return redirect(url_for("dashboard.subjects"))
     _flash_named(len(named), len(faces) - len(named), person)
+    unticked = identity.unassigned_faces(current_user, sorted(set(form.shown.data) - set(form.faces.data)))
+    if said_not := identity.dismiss_faces(unticked, person):
+        flash(ngettext("%(num)d face you unticked will not be suggested as %(name)s.",
+                       "%(num)d faces you unticked will not be suggested as %(name)s.", said_not,
+                       name=person.name), "info")
     return redirect(url_for("dashboard.subjects"))
 
 
