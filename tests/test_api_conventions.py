@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-from bench.fixtures import login, make_app, make_subject, make_user
+from bench.fixtures import StoredAnalysis, login, make_app, make_subject, make_user, store_analyses
 from models import Media
-from tests.conftest import stored_analyses
 from tests.test_api import basic, bearer, post_file
 
 
@@ -55,7 +54,7 @@ def test_the_exports_take_the_bearer_token(app, client):
     ann = make_user(app, "ann")
     make_user(app, "ben")
     mia = make_subject(app, ann, "Mia")
-    stored_analyses(app, ann, [("mia.jpg", Media.IMAGE, "happy", mia)])
+    store_analyses(app, ann, [StoredAnalysis("mia.jpg", "happy", mia)])
     headers = bearer(client, "ann")
     rows = list(csv.DictReader(io.StringIO(client.get(f"/subjects/{mia}/export.csv", headers=headers).text)))
     assert [(row["filename"], row["top"]) for row in rows] == [("mia.jpg", "happy")]
@@ -80,8 +79,8 @@ def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
 
 def test_a_404_says_what_was_not_found(app, client):
     ann, ben = make_user(app, "ann"), make_user(app, "ben")
-    stored_analyses(app, ann, [("clip.mp4", Media.VIDEO, "happy", None)])
-    stored_analyses(app, ben, [("bens.jpg", Media.IMAGE, "sad", None)])
+    store_analyses(app, ann, [StoredAnalysis("clip.mp4", "happy", media=Media.VIDEO)])
+    store_analyses(app, ben, [StoredAnalysis("bens.jpg", "sad")])
     headers = bearer(client, "ann")
     clip = client.get("/api/v1/analyses", headers=headers).json["items"][0]["id"]
     bens = client.get("/api/v1/analyses", headers=bearer(client, "ben")).json["items"][0]["id"]
