@@ -250,6 +250,9 @@ class Analysis(JobState, db.Model):
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
     detector: Mapped[str | None] = mapped_column(String(512))
     classifier: Mapped[str | None] = mapped_column(String(512))  # every emotion model the pipeline had, in one line
+    # their trained weights' fingerprints by kind ("human:3f2a… + dog:9b1c…"): a model trained again may keep its
+    # name; NULL for analyses made before fingerprints were kept (services/reanalysis.py compares names alone)
+    weights: Mapped[str | None] = mapped_column(String(256))
     # the emotion model that read each kind of detection, by kind ({"human": name, "dog": name}; a kind without one
     # is left out): what each reading names as its model (classifier_of)
     classifiers: Mapped[dict | None] = mapped_column(JSON)

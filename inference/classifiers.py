@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from inference.backends import DEFAULT_BACKEND, Runner, make_runner
+from inference.backends import DEFAULT_BACKEND, Runner, file_sha256, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from inference.emotion_net import WithMemberLogits
 
 Output = TypeVar("Output", np.ndarray, list[np.ndarray])
+FINGERPRINT_LENGTH = 12  # hex digits of the weights' SHA-256 that tell one trained model from another
 PREDICT_BATCH = 64  # crops per network run in `predict`: its memory stays bounded whatever the caller passes
 
 
@@ -37,6 +38,8 @@ class Classifier:
         self.temperature = load_temperature(weights)
         self.input_size = input_size
         self.name = info["name"]
+        # which trained weights these are: a model trained again may keep its name, never its fingerprint
+        self.fingerprint = file_sha256(weights)[:FINGERPRINT_LENGTH]
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         raise NotImplementedError

@@ -158,11 +158,13 @@ class Pipeline:
     @property
     def models(self) -> dict[str, str]:
         """Every model in one line a role: the detectors, the classifiers (of all kinds: `classifier_names` says
-        which reads which) and their backends."""
+        which reads which), the classifiers' weights by kind (their fingerprints) and their backends."""
         pets = [self.pet_detector.name, self.pet_crop_model.name] if self.pet_detector else []
         detectors = [self.detector.name] + pets
-        classifiers = self.emotion_classifiers.values()
+        by_kind = self.emotion_classifiers
+        classifiers = by_kind.values()
         return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
+                "weights": " + ".join(f"{kind}:{model.fingerprint}" for kind, model in by_kind.items()),
                 "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
 
     def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None,

@@ -93,9 +93,10 @@ def set_top_emotion(analysis: Analysis) -> None:
 
 
 def model_names(models: dict[str, str]) -> dict[str, str]:
-    """The detector and classifier names, cut to their columns' length (names describe; they must never fail
-    an analysis)."""
-    return {name: models[name][:getattr(Analysis, name).type.length] for name in ("detector", "classifier")}
+    """The detector and classifier names and the classifiers' weights' fingerprints, cut to their columns' length;
+    None for one not given (names describe; they must never fail an analysis)."""
+    return {name: models[name][:getattr(Analysis, name).type.length] if name in models else None
+            for name in ("detector", "classifier", "weights")}
 
 
 def photo_analysis(user: User | None, result: ImageResult, original_name: str | None, stored_name: str,

@@ -28,16 +28,19 @@ KEPT_COLUMNS = {"id", "analysis_id", "subject_id"}
 
 
 def current_models() -> dict[str, str]:
-    """The detector and classifier lines of the models loaded now, as an analysis records them."""
+    """The detector and classifier lines and the classifiers' weights of the models loaded now, as an analysis
+    records them."""
     return analyses.model_names(get_pipeline().models)
 
 
 def out_of_date(analysis: Analysis) -> bool:
-    """Whether a finished analysis was made by other models than the ones loaded now (a queued or failed one has no
-    result to redo)."""
+    """Whether a finished analysis was made by other models than the ones loaded now: other names, or other trained
+    weights where it recorded theirs (one made before fingerprints were kept is judged by the names alone; a queued
+    or failed one has no result to redo)."""
     if analysis.status != JobStatus.DONE:
         return False
-    return any(getattr(analysis, column) != name for column, name in current_models().items())
+    return any(getattr(analysis, column) != name for column, name in current_models().items()
+               if not (column == "weights" and analysis.weights is None))
 
 
 def job_of(analysis: Analysis) -> Reanalysis | None:

@@ -109,6 +109,20 @@ def test_analysing_again_keeps_the_analysis_the_faces_it_finds_again_and_their_s
                for note in notes(client.get(f"/analyses/{photo}").get_data(as_text=True)))
 
 
+def test_weights_trained_again_under_the_same_name_make_a_result_out_of_date(app, client, alice, astronaut_jpeg):
+    """A model trained again may keep its name ("emotion_fer2013: vgg+vgg"): its weights' fingerprint, kept with each
+    analysis, tells. An analysis made before fingerprints were kept is judged by the names alone."""
+    photo = analysis_of(upload(client, astronaut_jpeg))
+    with app.app_context():
+        analysis = db.session.get(Analysis, photo)
+        assert analysis.weights == reanalysis.current_models()["weights"] and analysis.weights.startswith("human:")
+        assert not reanalysis.out_of_date(analysis)
+        analysis.weights = "human:000000000000 + dog:000000000000"  # the same names, other weights
+        assert reanalysis.out_of_date(analysis)
+        analysis.weights = None  # made before fingerprints were kept
+        assert not reanalysis.out_of_date(analysis)
+
+
 def test_a_failed_reanalysis_leaves_the_old_result(app, client, alice, astronaut_jpeg, monkeypatch):
     photo = analysis_of(upload(client, astronaut_jpeg))
     made_by_earlier_models(app, photo)
