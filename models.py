@@ -15,8 +15,8 @@ from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, false, or_)
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+                        UniqueConstraint, event, false, inspect, or_)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -442,6 +442,19 @@ def subject_name_key(name: str) -> str:
     normalised = unicodedata.normalize("NFKC", name)
     folded = "".join(char for char in normalised if unicodedata.category(char) != "Cf").casefold()
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+
+
+# What a detection's reading is read from: when one of them changes on a stored row, its kept reading follows
+READ_FROM = ("top", "emotions", "uncertain", "uncertainty", "timeline", "summary")
+
+
+@event.listens_for(Session, "before_flush")
+def _readings_follow_their_sources(session: Session, _context: object, _instances: object) -> None:
+    """A stored detection whose reading changed (a test's or a script's edit: the app writes readings only with
+    their analysis, and keeps them then) keeps its new reading, so no page counts a stale one."""
+    for row in session.dirty:
+        if isinstance(row, Detection) and any(inspect(row).attrs[name].history.has_changes() for name in READ_FROM):
+            row.keep_reading()
 
 
 class Subject(db.Model):

@@ -113,9 +113,10 @@ def reads_a_timeline(statement: str) -> bool:
 def test_the_pages_show_the_kept_reading_and_read_no_timeline(app, client, alice):
     ana = make_person(app, alice)
     video_id = analysed_video(app, alice, ana)
-    with app.app_context():  # a timeline that would now tell "happy": the pages go by what was kept
-        track = db.session.get(Analysis, video_id).detections[0]
-        track.timeline = [moment(t, {"happy": 0.99}) for t in range(10)]
+    with app.app_context():  # a timeline that would now tell "happy", written past the ORM (which would keep its
+        track = db.session.get(Analysis, video_id).detections[0]  # reading): the pages go by what was kept
+        db.session.execute(sa.update(Detection).where(Detection.id == track.id)
+                           .values(timeline=[moment(t, {"happy": 0.99}) for t in range(10)]))
         db.session.commit()
     pages = (f"/dashboard?subject={ana}", "/analyses", "/account/export.csv", f"/subjects/{ana}/export.csv")
     with statements_run(app) as run:
@@ -172,3 +173,18 @@ def test_the_migration_adds_the_kept_readings_and_goes_back(app, alice):
         track = db.session.get(Analysis, video).detections[0]
         assert kept(track) == (None, None, None) and track.timeline  # kept again by `flask maintenance readings`
         assert track.reading == computed(track)
+
+
+def test_a_stored_reading_edited_through_the_orm_keeps_its_new_reading(app, client, alice):
+    """The app writes a reading only with its analysis; a script's or a test's edit of a stored one (its emotions,
+    its flag, its timeline) keeps the new reading too, so no page counts a stale one."""
+    ana = make_person(app, alice)
+    video_id = analysed_video(app, alice, ana)
+    with app.app_context():
+        track = db.session.get(Analysis, video_id).detections[0]
+        assert track.reading_emotion == "angry"
+        track.timeline = [moment(t, {"happy": 0.99}) for t in range(10)]
+        db.session.commit()
+        reading = computed(track)
+        assert reading.emotion == "happy" and (track.reading_emotion, track.reading_certainty) == (
+            reading.emotion, reading.certainty)
