@@ -387,14 +387,16 @@ class Detection(db.Model):
         model. What dashboards, insights, alerts and exports count it as: the kept one, else (a row stored before
         readings were kept) read from its timeline."""
         kept = kept_reading(self.reading_emotion, self.reading_certainty, self.reading_mix)
-        if kept is not None:
-            return kept
+        return self._read_now() if kept is None else kept
+
+    def _read_now(self) -> Reading | None:
+        """Its reading from its probabilities (a video track's from its timeline)."""
         timeline = None if self.summary is None else self.timeline  # a photo's detection: none to load
         return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, timeline, self.summary)
 
     def keep_reading(self) -> None:
         """Keep its reading as read now (from its timeline, for a video track), for the pages that count it."""
-        reading = reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, self.timeline, self.summary)
+        reading = self._read_now()
         self.reading_emotion = reading and reading.emotion
         self.reading_certainty = reading and reading.certainty
         self.reading_mix = reading and reading.mix
