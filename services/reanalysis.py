@@ -15,6 +15,7 @@ import jobs
 from extensions import db
 from inference.errors import MediaError
 from inference.pipeline import get_pipeline
+from inference.tracking import iou
 from inference.video import nearest_moment
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Reanalysis
@@ -100,19 +101,6 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
     identity.queue_signatures(analysis)
 
 
-def box_overlap(first: list[int], second: list[int]) -> float:
-    """Intersection over union of two boxes (x1, y1, x2, y2); 0 when either is empty."""
-    width = min(first[2], second[2]) - max(first[0], second[0])
-    height = min(first[3], second[3]) - max(first[1], second[1])
-    common = max(width, 0) * max(height, 0)
-    union = area(first) + area(second) - common
-    return common / union if union > 0 else 0.0
-
-
-def area(box: list[int]) -> int:
-    return max(box[2] - box[0], 0) * max(box[3] - box[1], 0)
-
-
 def old_box(detection: Detection, seconds: float | None) -> list[int]:
     """Where an old detection was: a photo's box; a video track's box at `seconds` (the new poster frame's time,
     where the new tracks' boxes are), or its nearest."""
@@ -125,7 +113,7 @@ def matches(old: list[Detection], new: list[Detection], seconds: float | None = 
     """Which old detection each new one (by index) takes the place of: same kind, IoU >= MATCH_IOU, one to one,
     the most overlapping pairs first."""
     boxes = [old_box(detection, seconds) for detection in old]
-    pairs = sorted(((box_overlap(boxes[o], fresh.box), o, n) for o, earlier in enumerate(old)
+    pairs = sorted(((iou(boxes[o], fresh.box), o, n) for o, earlier in enumerate(old)
                     for n, fresh in enumerate(new) if earlier.kind == fresh.kind), reverse=True)
     taken: dict[int, Detection] = {}
     used: set[int] = set()
