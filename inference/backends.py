@@ -11,14 +11,16 @@ ONNX file: that model then runs on torch, with a warning in the log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import numpy as np
 
@@ -35,13 +37,14 @@ SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weigh
 FORMAT_KEY, FORMAT = "export_format", "4"  # ONNX metadata: the export's format (training/export.py says what
 # each adds); an export of another format is not used
 INFO_KEY = "model_info"  # ONNX metadata entry: JSON of the classes and the name, so no torch.load is needed
+METADATA_FIELD = 14  # ModelProto.metadata_props, entries of StringStringEntryProto (key = 1, value = 2)
+FIXED_SIZES = {1: 8, 5: 4}  # bytes of a protobuf field of wire type 1 (64-bit) and 5 (32-bit)
 NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 _cpu_threads: int | None = None  # set_cpu_threads()
 
 
 class Runner(Protocol):
     name: str
-    info: dict | None  # what the weights file says about the model (classes, name), when the runner carries it
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """The network's first output."""
@@ -52,8 +55,6 @@ class Runner(Protocol):
 
 class TorchRunner:
     """Runs a torch module in inference mode on a device ("cpu", "cuda")."""
-
-    info = None
 
     def __init__(self, module: torch.nn.Module, device: str):
         import torch
@@ -86,8 +87,6 @@ class OnnxRunner:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.metadata: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
-        self.source_sha256 = self.metadata.get(SOURCE_KEY)
-        self.info = json.loads(self.metadata[INFO_KEY]) if INFO_KEY in self.metadata else None
         self.name = f"onnxruntime {onnxruntime.__version__} (cpu)"
 
     def outputs(self, inputs: np.ndarray) -> list[np.ndarray]:
@@ -98,7 +97,69 @@ class OnnxRunner:
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The SHA-256 of a file's bytes, hashed once a process for each version of the file (its size and time of
+    change): loading a model reads its weights' hash for the export, the calibration and the fingerprint, and the
+    description of the models in use (inference/pipeline.py `shipped_models`) reads them without loading any."""
+    status = Path(path).stat()
+    return _sha256(Path(path).resolve(), status.st_size, status.st_mtime_ns)
+
+
+@functools.cache
+def _sha256(path: Path, size: int, changed_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _varint(stream: BinaryIO) -> int | None:
+    """The next base-128 varint of a serialised protobuf message; None at its end."""
+    value = shift = 0
+    while byte := stream.read(1):
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+        shift += 7
+    if shift:
+        raise ValueError("a protobuf message ends inside a number")
+    return None
+
+
+def _delimited_fields(stream: BinaryIO, wanted: set[int]) -> Iterator[tuple[int, bytes]]:
+    """(number, bytes) of a serialised protobuf message's length-delimited fields numbered in `wanted`, in order;
+    every other field is skipped unread (an ONNX file's graph: tens of MB)."""
+    while (tag := _varint(stream)) is not None:
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            _varint(stream)
+            continue
+        if wire not in (2, *FIXED_SIZES):
+            raise ValueError(f"protobuf wire type {wire} is not read here")
+        size = FIXED_SIZES.get(wire) or _varint(stream)
+        if wire == 2 and number in wanted:
+            yield number, stream.read(size)
+        else:
+            stream.seek(size, io.SEEK_CUR)
+
+
+def onnx_metadata(path: Path) -> dict[str, str]:
+    """An ONNX file's metadata (OnnxRunner.metadata), read without ONNX Runtime, the onnx package or the graph."""
+    with open(path, "rb") as stream:
+        entries = [dict(_delimited_fields(io.BytesIO(entry), {1, 2}))
+                   for _, entry in _delimited_fields(stream, {METADATA_FIELD})]
+    return {entry.get(1, b"").decode(): entry.get(2, b"").decode() for entry in entries}
+
+
+def usable_export(metadata: dict[str, str], weights: Path) -> bool:
+    """Whether an ONNX export (by its metadata) was made from these weights, in the current format."""
+    return metadata.get(SOURCE_KEY) == file_sha256(weights) and metadata.get(FORMAT_KEY) == FORMAT
+
+
+def export_info(weights: Path) -> dict | None:
+    """What a weights file's usable ONNX export says about its model (classes, name: INFO_KEY), read without
+    building the network or importing torch; None without such an export."""
+    onnx_file = onnx_path_for(weights)
+    if not onnx_file.is_file():
+        return None
+    metadata = onnx_metadata(onnx_file)
+    return json.loads(metadata[INFO_KEY]) if INFO_KEY in metadata and usable_export(metadata, weights) else None
 
 
 def onnx_path_for(weights: Path) -> Path:
@@ -132,7 +193,7 @@ def make_runner(build_module: Callable[[], torch.nn.Module], weights: Path, devi
             log.warning("%s is missing (run `python -m training.export`): %s runs on torch", onnx_file, weights.name)
         else:
             runner = OnnxRunner(onnx_file)
-            if runner.source_sha256 == file_sha256(weights) and runner.metadata.get(FORMAT_KEY) == FORMAT:
+            if usable_export(runner.metadata, weights):
                 return runner
             log.warning("%s was exported from other weights than %s or in an older format (run "
                         "`python -m training.export`): it runs on torch", onnx_file, weights.name)

@@ -7,12 +7,13 @@ and stored beside the weights as `<weights stem>.calibration.json`; without that
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
+
+from inference.backends import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def load_calibration(weights: Path) -> dict:
     if not path.is_file():
         return {}
     record = json.loads(path.read_text())
-    if record.get("weights_sha256") != hashlib.sha256(Path(weights).read_bytes()).hexdigest():
+    if record.get("weights_sha256") != file_sha256(weights):
         log.warning("%s was fitted for other weights than %s: it is not used", path, weights)
         return {}
     return record

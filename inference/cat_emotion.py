@@ -8,11 +8,8 @@ without the file cats are boxed with no emotions and no top label.
 
 from __future__ import annotations
 
-from inference.backends import DEFAULT_BACKEND
 from inference.dog_emotion import DogEmotionClassifier
-from inference.specs import CAT_HEAD_WEIGHTS
 
 
-def cat_emotion_classifier(device: str, backend: str = DEFAULT_BACKEND) -> DogEmotionClassifier | None:
-    """The cat classifier, or None when no cat head ships."""
-    return DogEmotionClassifier(CAT_HEAD_WEIGHTS, device, backend) if CAT_HEAD_WEIGHTS.is_file() else None
+class CatEmotionClassifier(DogEmotionClassifier):
+    """Cat crops -> the dog model's network with the cats' head (inference/specs.py CAT_HEAD_WEIGHTS)."""

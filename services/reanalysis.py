@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 import jobs
 from extensions import db
 from inference.errors import MediaError
-from inference.pipeline import get_pipeline
+from inference.pipeline import models_in_use
 from inference.tracking import iou
 from inference.video import nearest_moment
 from messages import N_, Phrase
@@ -29,9 +29,9 @@ KEPT_COLUMNS = {"id", "analysis_id", "subject_id"}
 
 
 def current_models() -> dict[str, str]:
-    """The detector and classifier lines and the classifiers' weights of the models loaded now, as an analysis
-    records them."""
-    return analyses.model_names(get_pipeline().models)
+    """The detector and classifier lines and the classifiers' weights of the models in use now, as an analysis
+    records them; asking loads no model (`models_in_use`)."""
+    return analyses.model_names(models_in_use())
 
 
 def out_of_date(analysis: Analysis) -> bool:

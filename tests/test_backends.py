@@ -13,7 +13,8 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from inference.backends import OnnxRunner, TorchRunner, onnx_path_for, requested_backend
+from inference.backends import (OnnxRunner, TorchRunner, export_info, onnx_metadata, onnx_path_for,
+                                requested_backend)
 from inference.calibration import calibration_path, load_temperature, softmax
 from inference.classifiers import EmotionClassifier
 from inference.crops import gray_crops, rgb_crops
@@ -77,7 +78,19 @@ def test_an_export_of_other_weights_is_not_used(tmp_path):
     with open(weights, "ab") as stream:
         stream.write(b"\0")  # same network and name, but the hash no longer matches the export's
     assert onnx_path_for(weights) == onnx_path_for(HUMAN_WEIGHTS)
-    assert isinstance(EmotionClassifier(weights, CPU, "onnx").runner, TorchRunner)
+    classifier = EmotionClassifier(weights, CPU, "onnx")
+    assert isinstance(classifier.runner, TorchRunner)
+    assert export_info(weights) is None and classifier.name == EmotionClassifier.read_info(weights)["name"]
+
+
+@needs_exports
+def test_an_exports_metadata_is_read_without_onnx_runtime_as_onnx_runtime_reads_it():
+    """The models in use are named from their exports' metadata without building a network (what a result page
+    is compared with); the names are those the weights files give."""
+    for weights in (HUMAN_WEIGHTS, DOG_HEAD_WEIGHTS):
+        assert onnx_metadata(onnx_path_for(weights)) == OnnxRunner(onnx_path_for(weights)).metadata
+    assert export_info(HUMAN_WEIGHTS) == EmotionClassifier.read_info(HUMAN_WEIGHTS)
+    assert export_info(DOG_HEAD_WEIGHTS) == DogEmotionClassifier.read_info(DOG_HEAD_WEIGHTS)
 
 
 def test_the_export_writes_prelus_as_scales_with_the_same_outputs():

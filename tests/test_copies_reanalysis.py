@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bench import ROOT
 from bench.fixtures import csrf_token, login, make_subject, make_user
 from extensions import db
+from inference import pipeline
 from inference.errors import MediaError
 from messages import Phrase
 from models import Analysis, Detection, Explanation, JobStatus, Reanalysis
@@ -121,6 +122,37 @@ def test_weights_trained_again_under_the_same_name_make_a_result_out_of_date(app
         assert reanalysis.out_of_date(analysis)
         analysis.weights = None  # made before fingerprints were kept
         assert not reanalysis.out_of_date(analysis)
+
+
+def test_the_models_in_use_are_told_without_loading_them_as_a_loaded_pipeline_records_them(monkeypatch):
+    """What a result is compared with comes from the weights files (names, fingerprints) and is exactly what an
+    analysis made by the loaded pipeline records."""
+    loaded = pipeline.get_pipeline()
+    monkeypatch.setattr(pipeline, "_pipeline", None)  # as in a web process that has analysed nothing yet
+    pipeline.shipped_models.cache_clear()
+    told = reanalysis.current_models()
+    assert pipeline._pipeline is None
+    assert told == analyses.model_names(loaded.models) and told["weights"].startswith("human:")
+
+
+def test_a_result_page_does_not_load_the_models(app, client, alice, astronaut_jpeg, monkeypatch):
+    """A web process that has not loaded the models shows a result, says whether it is out of date and answers its
+    API document without loading them (seconds and hundreds of MB, for the names of the models)."""
+    headers = bearer(client, "alice")
+    photo = post_file(client, headers, astronaut_jpeg).json["id"]
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the models were loaded")
+
+    monkeypatch.setattr(pipeline, "_pipeline", None)
+    monkeypatch.setattr(pipeline, "Pipeline", never)
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert "Face 1" in page and "Read by an earlier model" not in page
+    made_by_earlier_models(app, photo)
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert "Read by an earlier model." in page and BUTTON.search(page)
+    assert client.get(f"/api/v1/analyses/{photo}", headers=headers).json["reanalysis"]["out_of_date"] is True
+    assert pipeline._pipeline is None
 
 
 def test_a_failed_reanalysis_leaves_the_old_result(app, client, alice, astronaut_jpeg, monkeypatch):

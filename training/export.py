@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from inference import mtcnn
-from inference.backends import FORMAT, FORMAT_KEY, INFO_KEY, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256
+from inference.backends import (FORMAT, FORMAT_KEY, INFO_KEY, SOURCE_KEY, OnnxRunner, TorchRunner, file_sha256,
+                                onnx_metadata, usable_export)
 from inference.calibration import softmax
 from inference.classifiers import emotion_net, emotion_net_info
 from inference.detectors import mtcnn_network
@@ -139,10 +140,8 @@ def up_to_date(model: Model, path: Path) -> bool:
     """The export exists in the current format, comes from the current weights and carries the classifier's info."""
     if not path.is_file():
         return False
-    runner = OnnxRunner(path)
-    current = runner.metadata.get(FORMAT_KEY) == FORMAT
-    return current and runner.source_sha256 == file_sha256(model.weights) and (
-        model.read_info is None or runner.info is not None)
+    metadata = onnx_metadata(path)
+    return usable_export(metadata, model.weights) and (model.read_info is None or INFO_KEY in metadata)
 
 
 def main(argv: list[str] | None = None) -> None:
