@@ -242,3 +242,19 @@ def test_removing_an_alert_goes_back_to_the_dashboard_as_it_was(app, client, ali
     assert delete(client, f"/alerts/{sad_rule}/delete", next=sent_on(question)).location == place
     loop = delete(client, f"/alerts/{angry_rule}/delete", next=f"/alerts/{angry_rule}/delete")  # not its own page
     assert loop.location == f"/dashboard?subject={rex}"
+
+
+def test_a_results_forms_come_back_to_it_still_knowing_the_history_page_it_was_opened_from(app, client, alice):
+    photo = neutral_photos(app, alice, 1)[0]
+    mia = make_subject(app, alice, "Mia")
+    place = "/analyses?media=image&emotion=neutral"
+    result = client.get(f"/analyses/{photo}", query_string={"next": place}).get_data(as_text=True)
+    action, form = re.search(r'<form method="post" action="([^"]+)" class="assign">(.*?)</form>', result, re.S).groups()
+    fields = {name: unescape(value) for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)}
+    chosen = re.search(r'<select[^>]*name="([^"]+)"', form).group(1)
+    saved = client.post(action, data=fields | {chosen: mia})  # "Who is this?": Mia
+    assert link(client.get(saved.location).get_data(as_text=True), "Back to history") == place
+    adding = link(form, "Add a person or pet")  # a new person, then back to the face's card
+    added = client.post(adding, data={"csrf_token": csrf_token(client, "/analyze"), "name": "Ana", "kind": "person"})
+    assert urlsplit(added.location).path == f"/analyses/{photo}"
+    assert link(client.get(added.location).get_data(as_text=True), "Back to history") == place

@@ -127,11 +127,11 @@ def already_uploaded(analysis: Analysis) -> str:
 @deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
 def result(analysis_id: int) -> ResponseReturnValue:
     """The result (or the progress) page; an admin may view anyone's, without the owner's actions. ?next=PATH, a
-    page of the history (the one it was opened from, filtered, page 2), is where its "Back to history" goes, and
-    deleting it from here goes back there; any other `next` is ignored."""
+    page of the history (the one it was opened from, filtered, page 2: `opened_from`), is where its "Back to
+    history" goes, and deleting it from here goes back there; its forms send it on; any other `next` is ignored."""
     analysis = viewable_analysis(current_user, analysis_id)
     owner = analysis.user_id == current_user.id
-    history_back = place_on(came_from_path(), url_for("analyze.history"))
+    history_back = opened_from() or url_for("analyze.history")
     if analysis.status != JobStatus.DONE:
         return render_template("analyze/progress.html", analysis=analysis, owner=owner, history_back=history_back)
     classified = [d for d in analysis.detections if d.top]
@@ -152,6 +152,20 @@ def result(analysis_id: int) -> ResponseReturnValue:
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            **extra)
+
+
+@bp.app_template_global()
+def opened_from() -> str | None:
+    """The page of the history a result page was opened from: the request's `next` (the page's own, or that of one
+    of its forms, which send it on) when it is one, else None."""
+    back = came_from_path()
+    return back if on_page(back, url_for("analyze.history")) else None
+
+
+def result_page(analysis_id: int, anchor: str | None = None) -> str:
+    """The result page (at `anchor`) that a form of it comes back to, still knowing the page of the history it was
+    opened from (`opened_from`)."""
+    return url_for("analyze.result", analysis_id=analysis_id, next=opened_from(), _anchor=anchor)
 
 
 def again_state(analysis: Analysis) -> dict | None:
@@ -180,7 +194,7 @@ def analyse_again(analysis_id: int) -> ResponseReturnValue:
         if JobStatus(job.status).active:  # else done (the page shows the new result) or failed (the page says why)
             flash(gettext("The file is being analysed again: the new result appears here when it is ready (reload "
                           "the page)."), "info")
-    return redirect(url_for("analyze.result", analysis_id=analysis.id))
+    return redirect(result_page(analysis.id))
 
 
 # Where a box is on a photo, by the thirds its centre falls in (rows top to bottom, columns left to right): what tells
@@ -317,8 +331,9 @@ def kept_params(page: Pagination, filters: HistoryFilter) -> dict[str, str | int
 
 
 def face_page(detection: Detection) -> str:
-    """The detection's card on its result page (its "Who is this?" form, its "Why?")."""
-    return url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}")
+    """The detection's card on its result page (its "Who is this?" form, its "Why?"), the page still knowing the page
+    of the history it was opened from."""
+    return result_page(detection.analysis_id, f"face-{detection.position}")
 
 
 def own_face_page(detection_id: int) -> str:
@@ -482,7 +497,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position))
     flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."), "info")
-    return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
+    return redirect(result_page(analysis.id, f"face-{position}"))
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
