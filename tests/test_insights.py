@@ -229,7 +229,8 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert bob_client.post(f"/alerts/{rule_id}/delete", data={"csrf_token": csrf_token(bob_client, "/dashboard")}
                            ).status_code == 404
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    assert f'href="/alerts/{rule_id}/delete"' in page and f'action="/alerts/{rule_id}/delete"' not in page  # asks first
+    assert f'href="/alerts/{rule_id}/delete?next=/dashboard?subject%3D{rex}"' in page  # asks first, knows the way back
+    assert f'action="/alerts/{rule_id}/delete"' not in page
     assert bob_client.get(f"/alerts/{rule_id}/delete").status_code == 404
     question = client.get(f"/alerts/{rule_id}/delete").get_data(as_text=True)
     assert "Remove the sad alert on Rex?" in question and "more than 50% of appearances over 7 days" in question

@@ -1,13 +1,15 @@
 """Finding one's way. After a delete: the browser's Back (or an old tab) to a page of what the user deleted goes to
 the list it was deleted from, saying so, while anyone else's id and an id that never existed stay a 404; deleting
-from the history keeps the user's place (filters, page), and "Keep it" goes back to where they came from. The weekly
+from the history, or from a result opened from it, keeps the user's place (filters, page), as does the result's "Back to
+history"; "Keep it" goes back to where they came from (a result, a pet's dashboard, a dashboard's period). The weekly
 report leads to the subject's dashboard and to the weeks around it."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
-from html import escape
-from urllib.parse import quote
+from html import escape, unescape
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from bench.fixtures import StoredAnalysis, add_history, csrf_token, login, make_
 from extensions import db
 from inference.labels import DOG_EMOTIONS
 from insights.report import week_start
-from models import AlertRule, Analysis, User, utcnow
+from models import AlertRule, Analysis, JobStatus, User, utcnow
 
 ALREADY_ANALYSIS = "You already deleted that photo or video."
 ALREADY_SUBJECT = "You already deleted that person or pet."
@@ -156,3 +158,103 @@ def test_a_crafted_long_next_is_not_kept_whole_in_the_session(app, client, alice
         assert all(len(back) <= 300 for *_, back in session["deleted"])
     response = client.get(f"/analyses/{photos[0]}")
     assert response.status_code == 303 and response.location == "/analyses"
+
+
+
+OFF_SITE = ("https://evil.example/analyses", "//evil.example/analyses", "/\\evil.example")
+
+
+def link(page: str, text: str) -> str:
+    """Where the page's link whose text is `text` goes (its address as the browser follows it)."""
+    found = re.search(rf'<a [^>]*href="([^"]*)"[^>]*>{re.escape(text)}</a>', page)
+    assert found, text
+    return unescape(found.group(1))
+
+
+def sent_on(page: str) -> str:
+    """The `next` the confirm page's button posts (not one of the header's forms)."""
+    return unescape(re.search(r'name="next" value="([^"]*)"', page.split('class="card confirm"')[1]).group(1))
+
+
+def test_a_result_opened_from_a_filtered_history_page_goes_back_to_it_and_so_does_deleting_it(app, client, alice):
+    photos = neutral_photos(app, alice, 5)  # newest first, 2 a page: page 2 shows photos[2] and photos[1]
+    place = "/analyses?media=image&emotion=neutral&per_page=2&page=2"
+    listing = client.get(place).get_data(as_text=True)
+    opened = [unescape(href) for href in re.findall(r'href="([^"]*)" class="thumb-link"', listing)]
+    assert [urlsplit(href).path for href in opened] == [f"/analyses/{photos[2]}", f"/analyses/{photos[1]}"]
+    result = client.get(opened[0]).get_data(as_text=True)
+    assert link(result, "Back to history") == place
+    confirm = client.get(link(result, "Delete this analysis…")).get_data(as_text=True)
+    keep = link(confirm, "Keep it")  # the result again, still knowing its way back
+    assert urlsplit(keep).path == f"/analyses/{photos[2]}"
+    assert link(client.get(keep).get_data(as_text=True), "Back to history") == place
+    assert delete(client, f"/analyses/{photos[2]}/delete", next=sent_on(confirm)).location == place
+
+
+def test_a_result_still_under_way_goes_back_to_the_history_page_it_was_opened_from(app, client, alice):
+    photo = neutral_photos(app, alice, 1)[0]
+    with app.app_context():
+        db.session.get(Analysis, photo).status = JobStatus.RUNNING
+        db.session.commit()
+    place = "/analyses?media=image"
+    progress = client.get(f"/analyses/{photo}", query_string={"next": place}).get_data(as_text=True)
+    assert link(progress, "Back to history") == place
+    confirm = client.get(link(progress, "Delete…")).get_data(as_text=True)
+    assert delete(client, f"/analyses/{photo}/delete", next=sent_on(confirm)).location == place
+
+
+def test_a_result_page_goes_back_only_to_a_page_of_the_history(app, client, alice):
+    photos = neutral_photos(app, alice, 5)
+    for photo, elsewhere in zip(photos, (*OFF_SITE, f"/analyses/{photos[0]}/delete", "/dashboard")):
+        result = client.get(f"/analyses/{photo}", query_string={"next": elsewhere}).get_data(as_text=True)
+        assert link(result, "Back to history") == "/analyses", elsewhere
+        deleted = delete(client, f"/analyses/{photo}/delete", next=f"/analyses/{photo}?next={quote(elsewhere)}")
+        assert deleted.location == "/analyses", elsewhere
+
+
+def test_keep_it_on_a_pets_delete_page_goes_back_where_the_user_came_from(app, client, alice):
+    rex, mochi = make_subject(app, alice, "Rex", kind="dog"), make_subject(app, alice, "Mochi", kind="dog")
+    listing = "/subjects?kind=dog"
+    question = client.get(link(client.get(listing).get_data(as_text=True).split(">Rex<")[1], "Delete…"))
+    assert link(question.get_data(as_text=True), "Keep it") == listing
+    dashboard = f"/dashboard?subject={rex}&period=week"
+    question = client.get(f"/subjects/{rex}/delete", query_string={"next": dashboard}).get_data(as_text=True)
+    assert link(question, "Keep it") == dashboard and sent_on(question) == dashboard
+    for elsewhere in OFF_SITE:
+        question = client.get(f"/subjects/{rex}/delete", query_string={"next": elsewhere}).get_data(as_text=True)
+        assert link(question, "Keep it") == "/subjects", elsewhere
+    assert delete(client, f"/subjects/{rex}/delete", next=dashboard).location == "/subjects"  # that page is gone
+    assert delete(client, f"/subjects/{mochi}/delete", next=listing).location == listing
+
+
+def test_removing_an_alert_goes_back_to_the_dashboard_as_it_was(app, client, alice):
+    rex = make_subject(app, alice, "Rex", kind="dog")
+    add_history(app, alice, rex, np.eye(len(DOG_EMOTIONS))[:3], start=utcnow() - timedelta(days=2))
+    with app.app_context():
+        rules = [AlertRule(subject_id=rex, emotion=emotion, share=0.5, days=7) for emotion in ("sad", "angry")]
+        db.session.add_all(rules)
+        db.session.commit()
+        sad_rule, angry_rule = (rule.id for rule in rules)
+    place = f"/dashboard?subject={rex}&period=week"
+    dashboard = client.get(place).get_data(as_text=True)
+    question = client.get(link(dashboard, "Remove…")).get_data(as_text=True)
+    assert link(question, "Keep it") == place
+    assert delete(client, f"/alerts/{sad_rule}/delete", next=sent_on(question)).location == place
+    loop = delete(client, f"/alerts/{angry_rule}/delete", next=f"/alerts/{angry_rule}/delete")  # not its own page
+    assert loop.location == f"/dashboard?subject={rex}"
+
+
+def test_a_results_forms_come_back_to_it_still_knowing_the_history_page_it_was_opened_from(app, client, alice):
+    photo = neutral_photos(app, alice, 1)[0]
+    mia = make_subject(app, alice, "Mia")
+    place = "/analyses?media=image&emotion=neutral"
+    result = client.get(f"/analyses/{photo}", query_string={"next": place}).get_data(as_text=True)
+    action, form = re.search(r'<form method="post" action="([^"]+)" class="assign">(.*?)</form>', result, re.S).groups()
+    fields = {name: unescape(value) for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)}
+    chosen = re.search(r'<select[^>]*name="([^"]+)"', form).group(1)
+    saved = client.post(action, data=fields | {chosen: mia})  # "Who is this?": Mia
+    assert link(client.get(saved.location).get_data(as_text=True), "Back to history") == place
+    adding = link(form, "Add a person or pet")  # a new person, then back to the face's card
+    added = client.post(adding, data={"csrf_token": csrf_token(client, "/analyze"), "name": "Ana", "kind": "person"})
+    assert urlsplit(added.location).path == f"/analyses/{photo}"
+    assert link(client.get(added.location).get_data(as_text=True), "Back to history") == place

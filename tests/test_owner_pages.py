@@ -51,7 +51,7 @@ def test_deleting_an_analysis_asks_first_on_a_page_that_needs_no_script(app, cli
                                                                        astronaut_jpeg):
     analysis_id = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
     result = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
-    assert f'href="/analyses/{analysis_id}/delete"' in result
+    assert f'href="/analyses/{analysis_id}/delete?next=/analyses/{analysis_id}"' in result  # "Keep it" comes back
     assert f'action="/analyses/{analysis_id}/delete"' not in result  # no one-click delete
     question = client.get(f"/analyses/{analysis_id}/delete")
     page = question.get_data(as_text=True)
@@ -72,7 +72,7 @@ def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, b
     with app.app_context():
         db.session.add(AlertRule(subject_id=mia, emotion="sad", share=0.4, days=7))
         db.session.commit()
-    assert f'href="/subjects/{mia}/delete"' in client.get("/subjects").get_data(as_text=True)
+    assert f'href="/subjects/{mia}/delete?next=/subjects"' in client.get("/subjects").get_data(as_text=True)
     page = client.get(f"/subjects/{mia}/delete").get_data(as_text=True)
     assert "Delete Mia?" in page and "2 appearances stay in your history, unassigned" in page
     assert "with 1 alert." in page

@@ -4,7 +4,6 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -32,7 +31,7 @@ from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
 from services.errors import Conflict
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
-from web.redirects import form_page, same_site_path
+from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -127,11 +126,14 @@ def already_uploaded(analysis: Analysis) -> str:
 @login_required
 @deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
 def result(analysis_id: int) -> ResponseReturnValue:
-    """The result (or the progress) page; an admin may view anyone's, without the owner's actions."""
+    """The result (or the progress) page; an admin may view anyone's, without the owner's actions. ?next=PATH, a
+    page of the history (the one it was opened from, filtered, page 2: `opened_from`), is where its "Back to
+    history" goes, and deleting it from here goes back there; its forms send it on; any other `next` is ignored."""
     analysis = viewable_analysis(current_user, analysis_id)
     owner = analysis.user_id == current_user.id
+    history_back = opened_from() or url_for("analyze.history")
     if analysis.status != JobStatus.DONE:
-        return render_template("analyze/progress.html", analysis=analysis, owner=owner)
+        return render_template("analyze/progress.html", analysis=analysis, owner=owner, history_back=history_back)
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == Media.VIDEO else "analyze/result.html"
@@ -142,7 +144,7 @@ def result(analysis_id: int) -> ResponseReturnValue:
                  "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections},
                  "unsure_comments": {d.id: unsure_comment(tuple(d.why_unsure), d.chance_wrong) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
-    return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS,
+    return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, history_back=history_back,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            again=again_state(analysis) if owner else None,
                            suggested=identity.suggestions(analysis) if owner else {},
@@ -150,6 +152,20 @@ def result(analysis_id: int) -> ResponseReturnValue:
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            **extra)
+
+
+@bp.app_template_global()
+def opened_from() -> str | None:
+    """The page of the history a result page was opened from: the request's `next` (the page's own, or that of one
+    of its forms, which send it on) when it is one, else None."""
+    back = came_from_path()
+    return back if on_page(back, url_for("analyze.history")) else None
+
+
+def result_page(analysis_id: int, anchor: str | None = None) -> str:
+    """The result page (at `anchor`) that a form of it comes back to, still knowing the page of the history it was
+    opened from (`opened_from`)."""
+    return url_for("analyze.result", analysis_id=analysis_id, next=opened_from(), _anchor=anchor)
 
 
 def again_state(analysis: Analysis) -> dict | None:
@@ -178,7 +194,7 @@ def analyse_again(analysis_id: int) -> ResponseReturnValue:
         if JobStatus(job.status).active:  # else done (the page shows the new result) or failed (the page says why)
             flash(gettext("The file is being analysed again: the new result appears here when it is ready (reload "
                           "the page)."), "info")
-    return redirect(url_for("analyze.result", analysis_id=analysis.id))
+    return redirect(result_page(analysis.id))
 
 
 # Where a box is on a photo, by the thirds its centre falls in (rows top to bottom, columns left to right): what tells
@@ -315,8 +331,9 @@ def kept_params(page: Pagination, filters: HistoryFilter) -> dict[str, str | int
 
 
 def face_page(detection: Detection) -> str:
-    """The detection's card on its result page (its "Who is this?" form, its "Why?")."""
-    return url_for("analyze.result", analysis_id=detection.analysis_id, _anchor=f"face-{detection.position}")
+    """The detection's card on its result page (its "Who is this?" form, its "Why?"), the page still knowing the page
+    of the history it was opened from."""
+    return result_page(detection.analysis_id, f"face-{detection.position}")
 
 
 def own_face_page(detection_id: int) -> str:
@@ -419,9 +436,10 @@ def assign_form(detection: Detection) -> AssignForm:
 def delete(analysis_id: int) -> ResponseReturnValue:
     """GET asks first (a page, so it works without scripts); POST deletes. ?next=PATH (same-site only; the form
     sends it on) is the page the user came from: "Keep it" goes back there, and deleting goes back to it when it is
-    a page of the history (its filters and page kept), else to the history."""
+    a page of the history (its filters and page kept), or to the page of the history a result page came from, else
+    to the history."""
     analysis = owned(Analysis, analysis_id, current_user)
-    came_from = same_site_path(request.values.get("next"))
+    came_from = came_from_path()
     if request.method != "POST":  # GET, and HEAD with it
         return confirm_page(
             gettext("Delete %(name)s?", name=analysis.original_name),
@@ -440,9 +458,10 @@ def delete(analysis_id: int) -> ResponseReturnValue:
 
 def history_place(path: str | None) -> str:
     """`path` if it is a page of the history (a filtered one, page 3: the history sends a page now past the end to
-    the last one), else the history's first page."""
+    the last one); else the page of the history that `path` was opened from (a result page's `next`); else the
+    history's first page."""
     history = url_for("analyze.history")
-    return path if path and urlsplit(path).path == history else history
+    return path if on_page(path, history) else place_on(next_of(path), history)
 
 
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
@@ -478,7 +497,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position))
     flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."), "info")
-    return redirect(url_for("analyze.result", analysis_id=analysis.id, _anchor=f"face-{position}"))
+    return redirect(result_page(analysis.id, f"face-{position}"))
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")

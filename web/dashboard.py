@@ -38,7 +38,7 @@ from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
 from web.identity import name_group_form
-from web.redirects import back_to_form_next, form_page, same_site_path
+from web.redirects import back_to_form_next, came_from_path, form_page, place_on
 
 bp = Blueprint("dashboard", __name__)
 
@@ -237,8 +237,11 @@ def dismiss_notice(rule_id: int) -> ResponseReturnValue:
 @login_required
 @deleted_goes_back(Deleted.ALERT, "rule_id")
 def delete_alert(rule_id: int) -> ResponseReturnValue:
-    """GET asks first; POST deletes."""
+    """GET asks first; POST deletes. ?next=PATH (same-site only; the form sends it on) is the page the user came from:
+    "Keep it" goes back there, and removing goes back to it when it is a dashboard (its period kept), else to the
+    subject's dashboard."""
     rule = owned_rule_or_404(rule_id)
+    came_from = came_from_path()
     if request.method != "POST":  # GET, and HEAD with it
         subject = rule.subject
         return confirm_page(
@@ -250,10 +253,10 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
                       adjective=adjective(rule.emotion), percent=format_percent(rule.share), days=rule.days),
              gettext("%(name)s's appearances, dashboard and other alerts stay.", name=subject.name)],
             url_for("dashboard.delete_alert", rule_id=rule.id), gettext("Remove this alert"),
-            url_for("dashboard.index", subject=subject.id))
+            came_from or url_for("dashboard.index", subject=subject.id), came_from)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    back = url_for("dashboard.index", subject=rule.subject_id)
+    back = place_on(came_from, url_for("dashboard.index", subject=rule.subject_id))  # never this page: no loop
     db.session.delete(rule)
     db.session.commit()
     remember_deleted(Deleted.ALERT, rule_id, back)
@@ -360,7 +363,7 @@ def subjects() -> ResponseReturnValue:
     card it came from: the new subject is who that face (or animal) is, when it is of the subject's kind."""
     asked_kind = request.args.get("kind")
     form = SubjectForm(kind=asked_kind if asked_kind in set(SubjectKind) else SubjectKind.PERSON.value)
-    back = same_site_path(request.values.get("next"))
+    back = came_from_path()
     face = _own_detection(request.values.get("face", type=int))
     if form.validate_on_submit():
         try:
@@ -397,8 +400,11 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
 @login_required
 @deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def delete_subject(subject_id: int) -> ResponseReturnValue:
-    """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes."""
+    """GET asks first, saying what happens to the subject's faces (they stay, unassigned); POST deletes. ?next=PATH
+    (same-site only; the form sends it on) is the page the user came from: "Keep it" goes back there (the subject's
+    dashboard, say), and deleting goes back to it when it is the list of subjects, else to that list."""
     subject = owned_subject_or_404(subject_id)
+    came_from = came_from_path()
     if request.method != "POST":  # GET, and HEAD with it
         appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
         rules = len(subject.alert_rules)
@@ -415,12 +421,12 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
                 gettext("%(name)s's dashboard, insights and weekly reports go.", name=subject.name),
             ],
             url_for("dashboard.delete_subject", subject_id=subject.id), gettext("Delete %(name)s", name=subject.name),
-            url_for("dashboard.subjects"))
+            came_from or url_for("dashboard.subjects"), came_from)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     rule_ids = [rule.id for rule in subject.alert_rules]  # they go with it
     subject_service.delete_subject(subject)
-    back = url_for("dashboard.subjects")
+    back = place_on(came_from, url_for("dashboard.subjects"))
     remember_deleted(Deleted.SUBJECT, subject_id, back)
     for rule_id in rule_ids:
         remember_deleted(Deleted.ALERT, rule_id, back)

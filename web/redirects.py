@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -20,6 +20,27 @@ def same_site_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def came_from_path() -> str | None:
+    """The same-site path the request's `next` names (the page a link or form was sent from, kept safe), else None."""
+    return same_site_path(request.values.get("next"))
+
+
+def on_page(path: str | None, page: str) -> bool:
+    """Whether `path` is `page` itself, with any query (a list's filters, its page number)."""
+    return bool(path) and urlsplit(path).path == urlsplit(page).path
+
+
+def place_on(path: str | None, page: str) -> str:
+    """`path` if it is `page` (`on_page`), else `page`: where a deletion or a "back" link goes when it must be that
+    list, kept as the user left it."""
+    return path if path is not None and on_page(path, page) else page
+
+
+def next_of(path: str | None) -> str | None:
+    """The same-site `next` in `path`'s own query (the page a page of it was opened from), else None."""
+    return same_site_path(dict(parse_qsl(urlsplit(path or "").query)).get("next"))
 
 
 def back_to_form_next() -> Response:
