@@ -209,24 +209,36 @@ class UnnamedGroup:
     suggestion: Suggestion | None
 
 
-def unnamed_groups(user: User) -> list[UnnamedGroup]:
-    """Groups of the user's unassigned faces that look like one person, largest first; the faces of a later upload
-    of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is no group. A
-    face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`)."""
+@dataclass(frozen=True)
+class UnnamedFaces:
+    """The user's unassigned faces: the groups that look like one person, and the faces in no group (`lone`: those
+    the user said "No" to first, as they began to name them, then the newest)."""
+
+    groups: list[UnnamedGroup]
+    lone: list[Detection]
+
+
+def unnamed_faces(user: User) -> UnnamedFaces:
+    """The user's unassigned faces, grouped where they look like one person, largest group first; the faces of a
+    later upload of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is
+    no group. A face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`)."""
     if not user.recognize_faces:
-        return []
+        return UnnamedFaces([], [])
     faces = db.session.scalars(
         db.select(Detection).join(Detection.signature).join(Detection.analysis)
         .where(FaceSignature.user_id == user.id, Detection.subject_id.is_(None), ~copies.later_copy())
         .order_by(Detection.id)
     ).all()
     if not faces:
-        return []
+        return UnnamedFaces([], [])
     vectors = np.stack([from_bytes(face.signature.vector) for face in faces])
     suggest = _group_suggester(user)
     groups = [group for indices in group_indices(vectors)
               for group in _without_dismissed([faces[index] for index in indices], vectors[indices], suggest)]
-    return sorted(groups, key=lambda group: len(group.faces), reverse=True)
+    grouped = {face.id for group in groups for face in group.faces}
+    lone = sorted((face for face in faces if face.id not in grouped),
+                  key=lambda face: (face.signature.dismissed_subject_id is None, -face.id))
+    return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True), lone)
 
 
 def _group_suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | None]:

@@ -388,3 +388,92 @@ def test_a_face_unticked_when_naming_a_group_is_not_offered_as_that_person_again
         unticked = db.session.get(Detection, faces[2])
         assert unticked.subject_id is None and unticked.signature.dismissed_subject_id == eileen_named
     assert group_cards(client) == []  # no longer offered as Eileen
+
+
+def name_face(client, face: int, photo: int, subject: int = 0, name: str = "", headers: dict | None = None):
+    """Who the face is, said on its card after a "No": one of the user's people, or (0) the typed new name."""
+    token = csrf_token(client, f"/analyses/{photo}")
+    return client.post(f"/detections/{face}/person", headers=headers,
+                       data={f"d{face}-subject": subject, f"d{face}-name": name, "csrf_token": token})
+
+
+def person_form(page: str, face: int) -> str:
+    """The card's "Who is this?" form after a "No" (its HTML)."""
+    start = page.index(f'action="/detections/{face}/person"')
+    return page[start:page.index("</form>", start)]
+
+
+def test_after_a_no_the_card_names_the_face_someone_else_or_someone_new(app, client, eileen_named, mirrored_jpeg):
+    add_subject(client, "Bob")
+    bob = subject_id(app, "Bob")
+    photos, faces = copies_of(client, app, mirrored_jpeg, 2)
+    say_no(client, faces[0], eileen_named, photos[0])
+    page = client.get(f"/analyses/{photos[0]}").get_data(as_text=True)
+    form = person_form(page, faces[0])  # who it is, right there: another person or a new name, never Eileen
+    assert f'<option value="{bob}">Bob</option>' in form and "Someone new (type the name)" in form
+    assert f'value="{eileen_named}"' not in form and f'name="d{faces[0]}-name"' in form
+    assert f'action="/detections/{faces[0]}/subject"' not in page  # no second "Who is this?" offering Eileen
+    named = name_face(client, faces[0], photos[0], name="Ana")
+    assert named.status_code == 302 and named.location == f"/analyses/{photos[0]}#face-1"
+    page = client.get(named.location).get_data(as_text=True)
+    assert "Saved: Face 1 now counts in Ana&#39;s history." in page
+    say_no(client, faces[1], eileen_named, photos[1])
+    assert name_face(client, faces[1], photos[1], subject=bob).status_code == 302
+    with app.app_context():
+        ana = db.session.scalar(db.select(Subject).filter_by(name="Ana"))
+        assert ana.kind == "person"
+        assert [db.session.get(Detection, face).subject_id for face in faces] == [ana.id, bob]
+
+
+def test_naming_a_face_after_a_no_refuses_that_person_and_bad_names_by_the_card(app, client, eileen_named,
+                                                                                 mirrored_jpeg, bob_client):
+    photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
+    face = detections_of(app, photo)[0]
+    say_no(client, face, eileen_named, photo)
+    assert name_face(client, face, photo, subject=eileen_named).status_code == 400  # not among the choices
+    typed = client.get(name_face(client, face, photo, name="eileen").location).get_data(as_text=True)
+    assert '<p class="flash flash-error" role="alert">You said this is not Eileen: choose someone else' in typed
+    empty = client.get(name_face(client, face, photo, headers=KOREAN).location, headers=KOREAN).get_data(as_text=True)
+    assert '<p class="flash flash-error" role="alert">이름을' in empty
+    assert empty.index('id="face-1"') < empty.index("flash-error")  # by the face's card, where the owner looks
+    assert bob_client.post(f"/detections/{face}/person", data={f"d{face}-name": "Mallory", "csrf_token": csrf_token(
+        bob_client, "/analyze")}).status_code == 404  # only the owner's face
+    assert client.post(f"/detections/{face}/person", data={f"d{face}-name": "Ana"}).status_code == 400  # no token
+    assert client.get(f"/detections/{face}/person").location == f"/analyses/{photo}#face-1"
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id is None
+        assert db.session.scalar(db.select(db.func.count(Subject.id))) == 1  # Eileen only
+
+
+def lone_card(client) -> str:
+    """/subjects' card of unnamed faces in no group, its white space folded ("" when there is none)."""
+    page = " ".join(client.get("/subjects").get_data(as_text=True).split())
+    return page.split('<section class="card lone-faces"')[1] if '<section class="card lone-faces"' in page else ""
+
+
+def test_faces_in_no_group_are_listed_with_their_photos_those_said_no_to_first(app, client, eileen_named,
+                                                                               mirrored_jpeg, monkeypatch):
+    photos, faces = copies_of(client, app, mirrored_jpeg, 2)
+    assert lone_card(client) == ""  # the two look alike: a group
+    say_no(client, faces[0], eileen_named, photos[0])
+    assert group_cards(client) == []  # one face each way is no group, but neither is dropped:
+    card = lone_card(client)
+    assert "2 unnamed faces in no group" in card and "under “Who is this?”" in card
+    assert card.index(f'href="/analyses/{photos[0]}#face-1"') < card.index(f'href="/analyses/{photos[1]}#face-1"')
+    assert f'src="/analyses/{photos[0]}/detections/1/crop.jpg"' in card
+    monkeypatch.setattr("web.dashboard.LONE_FACES_SHOWN", 1)
+    card = lone_card(client)
+    assert f"/analyses/{photos[0]}#face-1" in card and f"/analyses/{photos[1]}#face-1" not in card
+    assert "2 unnamed faces in no group" in card and "The first 1 are shown" in card
+    set_recognition(client, False)
+    assert lone_card(client) == ""
+
+
+def test_only_a_persons_face_is_named_a_new_person(app, client, alice):
+    photo = analysis_of(upload(client, jpeg_bytes(skdata.chelsea()), "chelsea.jpg"))
+    (cat,) = detections_of(app, photo)
+    refused = name_face(client, cat, photo, name="Tom")
+    assert refused.status_code == 400 and "Only a person&#39;s face is named here." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Subject.id))) == 0
+        assert db.session.get(Detection, cat).subject_id is None

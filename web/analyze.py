@@ -28,7 +28,7 @@ from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.errors import http_status_for
-from web.forms import AssignForm, ConfirmForm, UploadForm, confirm_page
+from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
@@ -144,11 +144,13 @@ def result(analysis_id: int) -> ResponseReturnValue:
                  "places": {d.id: place_on_photo(d, analysis.width, analysis.height) for d in analysis.detections},
                  "unsure_comments": {d.id: unsure_comment(tuple(d.why_unsure), d.chance_wrong) for d in classified}}
     assign_forms = {d.id: assign_form(d) for d in analysis.detections} if owner else {}
+    dismissed = identity.dismissals(analysis) if owner else {}
     return render_template(template, analysis=analysis, bars=bars, comments=COMMENTS, history_back=history_back,
                            owner=owner, assign_forms=assign_forms, also_assigned=also_assigned(analysis),
                            again=again_state(analysis) if owner else None,
                            suggested=identity.suggestions(analysis) if owner else {},
-                           dismissed=identity.dismissals(analysis) if owner else {},
+                           dismissed=dismissed,
+                           name_forms={face: name_person_form(face, person) for face, person in dismissed.items()},
                            suggestions_pending=owner and identity.suggestions_pending(analysis),
                            found=found([d.kind for d in analysis.detections]),
                            **extra)
@@ -368,26 +370,32 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
 
 
 ASSIGNED = "assigned-"  # the category of an assignment's "Saved" (or a "No" to a suggestion), before a detection id
+REFUSED = "-refused"  # after the detection id: a name or choice on that face's card was refused
 
 
-def assigned_category(detection: Detection) -> str:
-    """The flash category of "Saved" (or of "Noted" after "No" to a suggestion) for this detection: its page shows
-    the message by its "Who is this?" form, where the owner is looking (on a phone the top of the page is far
-    away), not at the top."""
-    return f"{ASSIGNED}{detection.id}"
+def assigned_category(detection: Detection, refused: bool = False) -> str:
+    """The flash category of "Saved" (or of "Noted" after "No" to a suggestion; of a refused name when `refused`)
+    for this detection: its page shows the message by its "Who is this?" form, where the owner is looking (on a
+    phone the top of the page is far away), not at the top."""
+    return f"{ASSIGNED}{detection.id}{REFUSED if refused else ''}"
 
 
 @bp.app_template_global()
 def assigned_detection(category: str) -> int | None:
     """The detection a flashed message of `category` belongs by (an assignment's "Saved", a suggestion's "Noted");
     None for the others."""
-    return int(category.removeprefix(ASSIGNED)) if category.startswith(ASSIGNED) else None
+    if not category.startswith(ASSIGNED):
+        return None
+    return int(category.removeprefix(ASSIGNED).removesuffix(REFUSED))
 
 
 @bp.app_template_global()
 def flash_style(category: str) -> str:
-    """How a flashed message looks: an assignment's "Saved" as a success, the others by their category."""
-    return "success" if assigned_detection(category) is not None else category
+    """How a flashed message looks: an assignment's "Saved" as a success, a refused name on a face's card as an
+    error, the others by their category."""
+    if assigned_detection(category) is None:
+        return category
+    return "error" if category.endswith(REFUSED) else "success"
 
 
 bp.add_app_template_global(tag_width)  # face_boxes: the rectangle behind a box's tag
@@ -427,6 +435,20 @@ def assign_form(detection: Detection) -> AssignForm:
         SelectChoice(subject.id, f"{subject.name} ({kind(subject.kind)})")
         for subject in subjects.assignable_subjects(detection)
     ]
+    return form
+
+
+def person_choices(left_out: Subject | None = None) -> list[SelectChoice]:
+    """"Someone new (type the name)" (0), then the user's people but `left_out` (the one they said a face is not)."""
+    return [SelectChoice(0, gettext("Someone new (type the name)"))] + [
+        SelectChoice(subject.id, subject.name) for subject in current_user.subjects
+        if subject.kind == SubjectKind.PERSON and subject != left_out]
+
+
+def name_person_form(detection_id: int, not_person: Subject | None) -> NamePersonForm:
+    """"Who is this?" on a face's card after "No" to `not_person`: another of the user's people, or a new one."""
+    form = NamePersonForm(prefix=f"d{detection_id}")
+    form.subject.choices = person_choices(not_person)
     return form
 
 

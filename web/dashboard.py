@@ -27,7 +27,7 @@ from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
-from services.identity import unnamed_groups
+from services.identity import unnamed_faces
 from services.insights import (READING_COLUMNS, alert_results, dismiss_alert, history_of, stored_reading,
                                subject_insights)
 from web.analyze import assigned_category, assignment_saved
@@ -53,6 +53,7 @@ class Period(StrEnum):
 PERIODS = {Period.DAY: (30, timedelta(days=1)), Period.WEEK: (12, timedelta(weeks=1))}  # columns shown, each's span
 APPEARANCES_SHOWN = 48  # on the dashboard of a subject without an emotion model; the export has them all
 RECENT_APPEARANCES = 12  # under the charts of a subject with one: which photos count, to check an assignment
+LONE_FACES_SHOWN = 24  # unnamed faces in no group, on /subjects: those said "No" to first, then the newest
 
 
 def period_start(moment: datetime, period: Period) -> datetime:
@@ -374,9 +375,11 @@ def subjects() -> ResponseReturnValue:
             _flash_added(subject, face if back else None, back)
             return redirect(back or url_for("dashboard.subjects"))
     counts = subject_service.appearance_counts(current_user)
-    groups = [(group, name_group_form(group)) for group in unnamed_groups(current_user)]
+    unnamed = unnamed_faces(current_user)
+    groups = [(group, name_group_form(group)) for group in unnamed.groups]
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
-                           back=back, face=face, groups=groups), 400 if form.errors else 200
+                           back=back, face=face, groups=groups, lone_faces=unnamed.lone[:LONE_FACES_SHOWN],
+                           lone_count=len(unnamed.lone)), 400 if form.errors else 200
 
 
 def _own_detection(detection_id: int | None) -> Detection | None:

@@ -208,11 +208,18 @@ class NotThisPersonForm(WebForm):
     submit = SubmitField(_l("No"))
 
 
-class NameGroupForm(WebForm):
+class NamePersonForm(WebForm):
+    """Who a face is: one of the user's people, or a new person's name (on a face's card after "No" to a
+    suggestion, where the person it is not is left out of the choices)."""
+
+    subject = SelectField(_l("Who is this?"), coerce=int)
+    name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
+    submit = SubmitField(_l("Save"))
+
+
+class NameGroupForm(NamePersonForm):
     """Name a group of faces that look alike in one step: one of the user's people, or a new person's name."""
 
     faces = TickedIdsField()  # the faces left ticked
     shown = TickedIdsField()  # every face the group showed: one left unticked is someone else
-    subject = SelectField(_l("Who is this?"), coerce=int)
-    name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
     submit = SubmitField(_l("Name them"))

@@ -1,6 +1,7 @@
 """Face recognition, privately and on request: the setting that turns it on or off, "no" to a "Looks like Ana"
-suggestion and its undo, and naming a group of look-alike unnamed faces in one step ("yes" goes through the ordinary
-assignment form of web/analyze.py, whose "Nobody in particular" takes it back, as it does a named face)."""
+suggestion, its undo and who the face is instead (another person, or a new one named on its card), and naming a group
+of look-alike unnamed faces in one step ("yes" goes through the ordinary assignment form of web/analyze.py, whose
+"Nobody in particular" takes it back, as it does a named face)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
-from wtforms import SelectChoice
 
-from models import Detection, Subject, SubjectKind
+from inference.labels import DetectionKind
+from models import Detection, Subject
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
-from web.analyze import assigned_category, face_page, own_face_page
-from web.forms import NameGroupForm, NotThisPersonForm, RecognitionForm
+from web.analyze import (assigned_category, assignment_saved, face_page, name_person_form, own_face_page,
+                         person_choices)
+from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
 from web.i18n import say
 from web.redirects import form_page
 
@@ -69,6 +71,40 @@ def _answered(detection_id: int) -> tuple[Detection, Subject]:
     return detection, owned(Subject, form.subject.data, current_user)
 
 
+@bp.route("/detections/<int:detection_id>/person", methods=["GET", "POST"])
+@login_required
+@form_page(own_face_page)
+def name_face(detection_id: int) -> ResponseReturnValue:
+    """Who a face is after "No" to a suggestion, said on its card: another of the user's people, or a new person
+    named there (never the one they said it is not)."""
+    detection = owned_detection(detection_id, current_user)
+    if detection.kind != DetectionKind.HUMAN:
+        abort(400, description=gettext("Only a person's face is named here."))
+    not_person = identity.dismissals(detection.analysis).get(detection.id)
+    form = name_person_form(detection.id, not_person)
+    if not form.validate_on_submit():
+        abort(400, description=gettext("Choose one of your people or type a new name."))
+    try:
+        person = _chosen_person(form)
+    except Refused as refused:
+        flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])),
+              assigned_category(detection, refused=True))
+        return redirect(face_page(detection))
+    if identity.name_faces([detection], person):
+        flash(assignment_saved(detection, person), assigned_category(detection))
+    else:
+        flash(gettext("You said this is not %(name)s: choose someone else, or undo your “No”.", name=person.name),
+              assigned_category(detection, refused=True))
+    return redirect(face_page(detection))
+
+
+def _chosen_person(form: NamePersonForm) -> Subject:
+    """The person the form chose, or the one its typed name names (created if new). Raises Refused."""
+    if form.subject.data:
+        return owned(Subject, form.subject.data, current_user)
+    return identity.person_named(current_user, form.name.data or "")
+
+
 def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm:
     """The form that names a group of faces (a ticked checkbox per face, drawn by the page; the person they look
     like is chosen already)."""
@@ -76,9 +112,7 @@ def name_group_form(group: identity.UnnamedGroup | None = None) -> NameGroupForm
         form = NameGroupForm()
     else:
         form = NameGroupForm(subject=group.suggestion.subject.id if group.suggestion else 0)
-    form.subject.choices = [SelectChoice(0, gettext("Someone new (type the name)"))] + [
-        SelectChoice(subject.id, subject.name) for subject in current_user.subjects
-        if subject.kind == SubjectKind.PERSON]
+    form.subject.choices = person_choices()
     return form
 
 
@@ -97,8 +131,7 @@ def name_group() -> ResponseReturnValue:
         flash(gettext("These faces are already named."), "info")
         return redirect(url_for("dashboard.subjects"))
     try:
-        person = (owned(Subject, form.subject.data, current_user) if form.subject.data
-                  else identity.person_named(current_user, form.name.data or ""))
+        person = _chosen_person(form)
         named = identity.name_faces(faces, person)
     except Refused as refused:
         flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])), "error")
