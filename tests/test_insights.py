@@ -330,6 +330,33 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
 
 
 
+def test_a_report_of_a_week_long_ago_names_the_week_before_by_its_dates_never_as_last_week(app, client, alice):
+    """Weeks 2 and 3 of 2026, months before today: the week compared with is the one before week 3 (5 to 11
+    January), on the page and in the PNG's legend, in English and in Korean ("이전 주", never "지난주")."""
+    from web.dashboard import chart_words
+    rex = make_subject(app, alice, "Rex")
+    for week, happy in enumerate((0.6, 0.9)):
+        add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": happy})] * 3),
+                    start=START + timedelta(days=7 * week), spacing=timedelta(hours=1))
+    english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
+    assert "(3 the week before, Jan 5\u2009–\u200911)" in english and "last week" not in english.lower()
+    korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
+    page = korean.get_data(as_text=True)
+    assert "이전 주인 1월 5일~11일에는 3번" in page and "이전 주 대비" in page and "지난주" not in page
+    week = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W03").get_json()["weekly_report"]
+    assert (week["previous_start"], week["previous_end"]) == ("2026-01-05", "2026-01-11")
+    import matplotlib.pyplot as plt
+    from insights.report import FONT_FAMILIES, _draw, _register_korean_font
+    _register_korean_font()
+    for language, legend in (("en", "week before (Jan 5\u2009–\u200911)"), ("ko", "이전 주 (1월 5일~11일)")):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            words = chart_words(db.session.get(Subject, rex), week)
+        with plt.rc_context({"font.family": FONT_FAMILIES}):  # as report_png draws it
+            figure = _draw(plt, week, words, {})
+        assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()] == [legend]
+        plt.close(figure)
+
+
 def test_the_weekly_reports_days_leave_the_year_to_the_dates_above_them(app, client, alice):
     rex = make_subject(app, alice, "Rex")
     add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": 1.0})]))  # Monday 5 January 2026
