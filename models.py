@@ -338,6 +338,10 @@ class Detection(db.Model):
     reading_emotion: Mapped[str | None] = mapped_column(String(16))
     reading_certainty: Mapped[str | None] = mapped_column(String(16))
     reading_mix: Mapped[dict | None] = mapped_column(JSON)
+    # How many changes a video track's story tells (flickers merged, as its page lists them; 0 for a photo's), kept
+    # with its reading for the video patterns (services.insights.video_clips); NULL as the reading is, and for rows
+    # whose reading was kept before it was (`flask maintenance readings` fills them).
+    reading_changes: Mapped[int | None] = mapped_column(Integer)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")
@@ -395,11 +399,14 @@ class Detection(db.Model):
         return reading_of(self.top, self.emotions, self.uncertain, self.uncertainty, timeline, self.summary)
 
     def keep_reading(self) -> None:
-        """Keep its reading as read now (from its timeline, for a video track), for the pages that count it."""
+        """Keep its reading as read now (from its timeline, for a video track), for the pages that count it, with
+        the number of changes its story tells (0 for a photo's detection, or a track without frames)."""
         reading = self._read_now()
         self.reading_emotion = reading and reading.emotion
         self.reading_certainty = reading and reading.certainty
         self.reading_mix = reading and reading.mix
+        story = self.story  # a video track's; None for a photo's detection (a still: no changes)
+        self.reading_changes = None if reading is None else len(story.changes) if story is not None else 0
 
     @property
     def certainty(self) -> Certainty | None:

@@ -185,3 +185,11 @@ def track_story(timeline: list[dict] | None, share: dict[str, float], uncertain:
     UNSURE_FROM_CHANCE."""
     flagged = bool(uncertain) or (uncertainty or 0.0) >= UNSURE_FROM_CHANCE
     return clip_story(timeline or [], share, flagged)
+
+
+def told_changes(timeline: list[dict] | None, share: dict[str, float], uncertain: bool | None,
+                 uncertainty: float | None) -> int:
+    """How many times a stored video track's emotion changes as its page tells it: the changes of its story
+    (flickers merged into their neighbours), never a frame-to-frame flicker the page leaves out; 0 without a story."""
+    story = track_story(timeline, share, uncertain, uncertainty)
+    return 0 if story is None else len(story.changes)

@@ -122,8 +122,9 @@ CHANGEABLE_PER_MINUTE = 3.0
 
 def transition_patterns(clips: list[tuple[int, float, int, np.ndarray]], classes: tuple[str, ...],
                         seed: int = 0) -> dict:
-    """Clusters of a subject's video tracks by how often the dominant emotion changes (per minute, log
-    scale) and by their share of time per emotion. `clips`: (analysis id, seconds, transitions, shares)."""
+    """Clusters of a subject's video clips by how often their emotion changes as their stories tell it (per
+    minute, log scale; a flicker the story merges is no change) and by their share of time per emotion.
+    `clips`: (analysis id, seconds, changes, shares)."""
     if len(clips) < MIN_VIDEOS:
         return {"enough": False, "count": len(clips), "needed": MIN_VIDEOS}
     rates = np.array([changes / max(seconds / 60, 0.05) for _, seconds, changes, _ in clips])

@@ -80,8 +80,9 @@ def day_top(tops: list[str]) -> str | None:
 
 def weekly_report(history: History, monday: date) -> dict:
     """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
-    the mean mix in words, the change per emotion against the previous week, and each day's top emotion (None
-    on a day whose readings were all unsure). A week with fewer sure readings than a profile needs
+    the mean mix in words, the change per emotion against the previous week (named by its own dates,
+    `previous_start` to `previous_end`: the week before the one shown, whenever that was), and each day's top
+    emotion (None on a day whose readings were all unsure). A week with fewer sure readings than a profile needs
     (MIN_FOR_PROFILE) has no mix, no change and no description: one photo is no pattern."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
@@ -101,6 +102,7 @@ def weekly_report(history: History, monday: date) -> dict:
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
+            "previous_start": previous.isoformat(), "previous_end": (monday - timedelta(days=1)).isoformat(),
             "unsure": count - sure_count, "sure": sure_count, "needed": MIN_FOR_PROFILE,
             "description": describe_mix(history.classes, mix) if mix is not None else None,
             "mix": {label: round(float(p), 4) for label, p in zip(history.classes, mix)} if mix is not None else {},
@@ -120,7 +122,7 @@ class ChartWords:
     title: str
     mix_title: str = "Average share this week"
     days_title: str = "Appearances per day (top emotion)"
-    week_before: str = "week before"
+    week_before: str = "week before"  # the dashed outlines: the week before the one shown (never "last week")
     no_mix: str = "Too few confident readings this week"  # in place of the mix when there are too few to sum up
     unsure: str = "unsure"  # the grey part of a day's bar: its unsure readings
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
@@ -154,7 +156,7 @@ UPRIGHT_COLUMNS = 6  # a day's top emotion is written level above its bar when e
 
 
 def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout: Layout = Layout.WIDE) -> bytes:
-    """The report's charts as one PNG: the week's mix (with last week's as outlines) and appearances per day,
+    """The report's charts as one PNG: the week's mix (with the week before's as outlines) and appearances per day,
     each bar in its emotion's colour (`colours`: the pages' colour per emotion); `layout` NARROW stacks them for
     a phone's width."""
     import matplotlib

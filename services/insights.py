@@ -13,6 +13,7 @@ from extensions import db
 from inference.labels import Reading
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
+from insights.clip import told_changes
 from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
@@ -37,6 +38,19 @@ def stored_reading(row) -> Reading | None:
     an emotion model): what charts, insights, alerts and reports count it as."""
     return kept_reading(row.reading_emotion, row.reading_certainty, row.reading_mix) or reading_of(
         row.top, row.emotions, row.uncertain, row.uncertainty, row.timeline, row.summary)
+
+
+# What `kept_changes` reads of a video track: its kept number of told changes; its timeline only where none was kept.
+CHANGES_COLUMNS = (Detection.reading_changes, Detection.summary, Detection.uncertain, Detection.uncertainty,
+                   case((Detection.reading_changes.is_(None), Detection.timeline)).label("timeline"))
+
+
+def kept_changes(row) -> int:
+    """A video track's changes as its story tells them (flickers merged, as its page lists them): kept with its
+    reading, else (a row stored before they were kept) told from its timeline."""
+    if row.reading_changes is not None:
+        return row.reading_changes
+    return told_changes(row.timeline, row.summary["share"], row.uncertain, row.uncertainty)
 
 
 def _appearances_key(subject: Subject) -> tuple:
@@ -77,18 +91,19 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
 
 
 def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, float, int, np.ndarray]]:
-    """(analysis id, seconds, transitions, share of time per emotion) of each video the subject appears in: one
+    """(analysis id, seconds, changes, share of time per emotion) of each video the subject appears in: one
     clip per video, its tracks of the subject together (a dog that leaves the frame and comes back is two tracks
-    of one clip), their shares weighted by their seconds."""
-    query = _classified_appearances(subject).where(Analysis.media == Media.VIDEO) \
-        .add_columns(Analysis.id, Detection.summary, Detection.transitions)
+    of one clip), their changes as their stories tell them (`kept_changes`) and their shares weighted by their
+    seconds."""
+    query = _classified_appearances(subject).where(Analysis.media == Media.VIDEO).add_columns(
+        Analysis.id, *CHANGES_COLUMNS)
     tracks: dict[int, list[tuple[float, int, np.ndarray]]] = {}
-    for analysis_id, summary, transitions in db.session.execute(query):
-        if summary:
-            seconds = float(summary.get("duration") or 0.0)
-            tracks.setdefault(analysis_id, []).append((
-                seconds if math.isfinite(seconds) else 0.0, len(transitions or []),
-                np.array([summary.get("share", {}).get(label, 0.0) for label in classes])))
+    for row in db.session.execute(query):
+        if row.summary:
+            seconds = float(row.summary.get("duration") or 0.0)
+            tracks.setdefault(row.id, []).append((
+                seconds if math.isfinite(seconds) else 0.0, kept_changes(row),
+                np.array([row.summary.get("share", {}).get(label, 0.0) for label in classes])))
     return [(analysis_id, sum(seconds for seconds, _, _ in parts), sum(changes for _, changes, _ in parts),
              np.average([share for *_, share in parts], axis=0,
                         weights=[max(seconds, 1e-6) for seconds, _, _ in parts]))

@@ -1,5 +1,5 @@
 """`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair;
-`flask maintenance readings`: the readings of detections stored before they were kept."""
+`flask maintenance readings`: the readings of detections stored before they (or their told changes) were kept."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
 
 from extensions import db
@@ -69,13 +70,14 @@ def repair_storage(check: StorageCheck) -> None:
 
 
 def keep_missing_readings() -> int:
-    """Keep the readings of the detections stored before readings were kept (Detection.keep_reading: a video
-    track's read from its timeline), and set their analyses' `top_emotion` from them, as their badges say (an
-    analysis stored before the badges read its faces' cards kept its mean's argmax: a group photo whose badge says
-    "mixed" was still found under "neutral"). READINGS_BATCH analyses at a time, each batch committed and let go.
-    Returns how many analyses it updated."""
+    """Keep the readings of the detections stored before readings (or their told changes) were kept
+    (Detection.keep_reading: a video track's read from its timeline), and set their analyses' `top_emotion` from
+    them, as their badges say (an analysis stored before the badges read its faces' cards kept its mean's argmax: a
+    group photo whose badge says "mixed" was still found under "neutral"). READINGS_BATCH analyses at a time, each
+    batch committed and let go. Returns how many analyses it updated."""
     updated, last_id = 0, 0
-    missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), Detection.reading_emotion.is_(None))
+    missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), or_(
+        Detection.reading_emotion.is_(None), Detection.reading_changes.is_(None)))
     # in id order, each analysis once: one whose reading cannot be kept is not looked for again
     while ids := db.session.scalars(missing.where(Detection.analysis_id > last_id).distinct()
                                     .order_by(Detection.analysis_id).limit(READINGS_BATCH)).all():

@@ -331,6 +331,33 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
 
 
 
+def test_a_report_of_a_week_long_ago_names_the_week_before_by_its_dates_never_as_last_week(app, client, alice):
+    """Weeks 2 and 3 of 2026, months before today: the week compared with is the one before week 3 (5 to 11
+    January), on the page and in the PNG's legend, in English and in Korean ("이전 주", never "지난주")."""
+    from web.dashboard import chart_words
+    rex = make_subject(app, alice, "Rex")
+    for week, happy in enumerate((0.6, 0.9)):
+        add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": happy})] * 3),
+                    start=START + timedelta(days=7 * week), spacing=timedelta(hours=1))
+    english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
+    assert "(3 the week before, Jan 5\u2009–\u200911)" in english and "last week" not in english.lower()
+    korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
+    page = korean.get_data(as_text=True)
+    assert "이전 주인 1월 5일~11일에는 3번" in page and "이전 주 대비" in page and "지난주" not in page
+    week = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W03").get_json()["weekly_report"]
+    assert (week["previous_start"], week["previous_end"]) == ("2026-01-05", "2026-01-11")
+    import matplotlib.pyplot as plt
+    from insights.report import FONT_FAMILIES, _draw, _register_korean_font
+    _register_korean_font()
+    for language, legend in (("en", "week before (Jan 5\u2009–\u200911)"), ("ko", "이전 주 (1월 5일~11일)")):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            words = chart_words(db.session.get(Subject, rex), week)
+        with plt.rc_context({"font.family": FONT_FAMILIES}):  # as report_png draws it
+            figure = _draw(plt, week, words, {})
+        assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()] == [legend]
+        plt.close(figure)
+
+
 def test_the_weekly_reports_days_leave_the_year_to_the_dates_above_them(app, client, alice):
     rex = make_subject(app, alice, "Rex")
     add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": 1.0})]))  # Monday 5 January 2026
@@ -447,27 +474,65 @@ def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_tur
         plt.close(figure)
 
 
+def dog_timeline(tops: list[str], step: float = 0.25) -> list[dict]:
+    """A dog's track, one top emotion (at 0.9) per moment, `step` seconds apart."""
+    rest = round(0.1 / (len(DOG_EMOTIONS) - 1), 4)
+    return [{"t": index * step, "box": [0, 0, 5, 5], "emotions": {label: 0.9 if label == top else rest
+                                                                  for label in DOG_EMOTIONS}}
+            for index, top in enumerate(tops)]
+
+
+def add_video(app, user_id: int, subject_id: int, timelines: list[list[dict]]) -> int:
+    """A video of the subject, one track per timeline (0.25 s a moment), each stored as the app stores it: its
+    seconds, share of time per top emotion and raw frame-to-frame transitions beside the timeline; its id."""
+    with app.app_context():
+        video = Analysis(user_id=user_id, media="video", status="done", original_name="walk.mp4",
+                         stored_name=uuid.uuid4().hex, format="mp4", width=64, height=64, duration=10.0)
+        for track, points in enumerate(timelines, start=1):
+            tops = [max(point["emotions"], key=point["emotions"].get) for point in points]
+            share = {label: tops.count(label) / len(tops) for label in DOG_EMOTIONS}
+            raw = [{"t": point["t"], "from": before, "to": top}
+                   for point, before, top in zip(points[1:], tops, tops[1:]) if before != top]
+            video.detections.append(Detection(
+                position=track, track_id=track, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, subject_id=subject_id,
+                emotions=share, top=max(share, key=share.get), timeline=points, transitions=raw,
+                summary={"duration": len(points) * 0.25, "share": share}))
+        db.session.add(video)
+        db.session.commit()
+        return video.id
+
+
 def test_a_dog_that_leaves_a_video_and_comes_back_is_one_clip_of_its_patterns(app, alice):
     """Its tracks in one video make one clip: seconds and changes added, shares weighted by seconds."""
     from services.insights import video_clips
 
     rex = make_subject(app, alice, "Rex")
+    steady, changing = dog_timeline(["happy"] * 4), dog_timeline(["sad"] * 4 + ["happy"] * 4 + ["sad"] * 4)
+    video_id = add_video(app, alice, rex, [steady, changing])  # 1 s, then 3 s with two changes
     with app.app_context():
-        video = Analysis(user_id=alice, media="video", status="done", original_name="walk.mp4",
-                         stored_name=uuid.uuid4().hex, format="mp4", width=64, height=64, duration=4.0)
-        for track, (seconds, happy, changes) in enumerate([(1.0, 1.0, 0), (3.0, 0.0, 2)], start=1):
-            share = {"happy": happy, "sad": 1 - happy}
-            video.detections.append(Detection(
-                position=track, track_id=track, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, subject_id=rex,
-                emotions=share, top=max(share, key=share.get), summary={"duration": seconds, "share": share},
-                transitions=[{"t": 0.5, "from": "sad", "to": "happy"}] * changes))
-        db.session.add(video)
-        db.session.commit()
-        clips, video_id = video_clips(db.session.get(Subject, rex), DOG_EMOTIONS), video.id
+        clips = video_clips(db.session.get(Subject, rex), DOG_EMOTIONS)
     assert len(clips) == 1
     analysis_id, seconds, changes, shares = clips[0]
     assert analysis_id == video_id and seconds == 4.0 and changes == 2
-    assert dict(zip(DOG_EMOTIONS, shares.round(3))) == {"angry": 0, "happy": 0.25, "relaxed": 0, "sad": 0.75}
+    assert dict(zip(DOG_EMOTIONS, shares.round(3))) == {"angry": 0, "happy": 0.5, "relaxed": 0, "sad": 0.5}
+
+
+def test_a_flicker_the_page_leaves_out_is_no_change_of_a_clips_patterns(app, alice):
+    """A half-second of sad inside happy is three raw transitions, but the track's story (and its page) tells one
+    change, happy then sad: the clip's change rate counts that one."""
+    from services.insights import video_clips
+
+    rex = make_subject(app, alice, "Rex")
+    flicker = dog_timeline(["happy"] * 10 + ["sad"] * 2 + ["happy"] * 10 + ["sad"] * 18)  # 10 s
+    add_video(app, alice, rex, [flicker])  # stored past the app: nothing kept, told from its timeline
+    counted = []
+    for _ in range(2):
+        with app.app_context():
+            track = db.session.scalar(db.select(Detection).filter_by(subject_id=rex))
+            assert len(track.transitions) == 3 and [change["t"] for change in track.story.changes] == [5.5]
+            counted.append((track.reading_changes, video_clips(db.session.get(Subject, rex), DOG_EMOTIONS)[0][1:3]))
+        app.test_cli_runner().invoke(args=["maintenance", "readings"])  # keeps them, as the app does on storing
+    assert counted == [(None, (10.0, 1)), (1, (10.0, 1))]
 
 
 def test_a_refused_alert_and_a_form_sent_after_log_out_come_back_to_the_dashboard_not_to_a_405(app, client, alice):

@@ -36,7 +36,7 @@ from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
-from web.i18n import EMOTION_NAMES, adjective, day, emotion, say, skeleton
+from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, skeleton
 from web.identity import name_group_form
 from web.redirects import back_to_form_next, came_from_path, form_page, place_on
 
@@ -328,12 +328,14 @@ def iso_week(monday: date) -> str:
 
 
 def chart_words(subject: Subject, week: dict) -> ChartWords:
-    """The weekly report PNG's title, axis titles, emotion and weekday names in the reader's language."""
+    """The weekly report PNG's title, axis titles, legends, emotion and weekday names in the reader's language; the
+    dashed outlines' legend names the week they show by its dates (an old week's is not "last week")."""
     return ChartWords(
         title=gettext("%(name)s, %(start)s to %(end)s", name=subject.name, start=day(week["start"]),
                       end=day(week["end"])),
         mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day (top emotion)"),
-        week_before=gettext("week before"), no_mix=gettext("Too few confident readings this week"),
+        week_before=gettext("week before (%(dates)s)", dates=days_span(week["previous_start"], week["previous_end"])),
+        no_mix=gettext("Too few confident readings this week"),
         unsure=gettext("unsure"),
         emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
         weekdays=[skeleton(date.fromisoformat(entry["date"]), "EEE") for entry in week["days"]])

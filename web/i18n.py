@@ -13,7 +13,7 @@ from functools import wraps
 from itertools import islice
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_skeleton, format_time as format_zone_time, get_timezone_location
+from babel.dates import format_interval, format_skeleton, format_time as format_zone_time, get_timezone_location
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_decimal, format_percent, format_time, get_locale, gettext
@@ -350,6 +350,13 @@ def skeleton(value: date, pattern: str) -> str:
     return format_skeleton(pattern, value, locale=get_locale() or "en")
 
 
+def days_span(start: date | str, end: date | str) -> str:
+    """Two days (dates, or ISO text from insights/) as one span in the reader's locale, the month once where they
+    share it and no year: "Jan 5 – 11", "12월 29일~1월 4일" (a week named beside the dates of the week it is near)."""
+    first, last = (date.fromisoformat(value[:10]) if isinstance(value, str) else value for value in (start, end))
+    return format_interval(first, last, "MMMd", locale=get_locale() or "en")
+
+
 def percent(value: float) -> str:
     """0.42 as "42%" in the reader's locale."""
     return format_percent(value or 0.0)
@@ -433,9 +440,10 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
-                           "moment": moment, "day": day, "percent": percent, "interval": interval,
-                           "seconds": seconds, "number": format_decimal, "day_in_week": day_in_week, "group": group,
-                           "reason": reason, "wrappable": wrappable}.items():
+                           "moment": moment, "day": day, "days_span": days_span, "percent": percent,
+                           "interval": interval, "seconds": seconds, "number": format_decimal,
+                           "day_in_week": day_in_week, "group": group, "reason": reason,
+                           "wrappable": wrappable}.items():
         app.add_template_filter(per_request(function), name)
 
 
