@@ -565,6 +565,9 @@ class AlertRule(db.Model):
         return f"{self.emotion} above {self.share:.0%} over {self.days} days ({self.subject.name})"
 
 
+USE_NOTED_EVERY = timedelta(minutes=1)  # how stale a token's last_used_at may be: one write a minute at most
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
@@ -574,6 +577,9 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str | None] = mapped_column(String(40))  # what its owner called it ("laptop script"); optional
+    # when it last let a request in, kept to the minute (USE_NOTED_EVERY): not a write per request
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -582,14 +588,27 @@ class ApiToken(db.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, lifetime: timedelta) -> tuple[ApiToken, str]:
+    def issue(cls, user: User, lifetime: timedelta, name: str | None = None) -> tuple[ApiToken, str]:
         """A new token row (not yet added to the session) and the plain token, shown once."""
         plain = secrets.token_urlsafe(32)
-        return cls(user=user, token_hash=cls.hash(plain), expires_at=utcnow() + lifetime), plain
+        return cls(user=user, token_hash=cls.hash(plain), expires_at=utcnow() + lifetime, name=name), plain
+
+    @property
+    def live(self) -> bool:
+        """Neither revoked nor expired."""
+        return not self.revoked and self.expires_at > utcnow()
+
+    def note_use(self) -> bool:
+        """Keep when the token was used, unless that was kept less than USE_NOTED_EVERY ago; whether it changed."""
+        now = utcnow()
+        if self.last_used_at is not None and now - self.last_used_at < USE_NOTED_EVERY:
+            return False
+        self.last_used_at = now
+        return True
 
     @classmethod
     def find_valid(cls, plain: str) -> ApiToken | None:
         token = db.session.scalar(db.select(cls).filter_by(token_hash=cls.hash(plain)))
-        if token is None or token.revoked or token.expires_at <= utcnow() or not token.user.active:
+        if token is None or not token.live or not token.user.active:
             return None
         return token

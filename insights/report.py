@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,15 +29,20 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+ISO_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")  # "2026-W47"
+
+
 def iso_week_monday(text: str | None) -> date | None:
-    """The Monday of an ISO week written "2026-W47"; None when absent or invalid."""
+    """The Monday of an ISO week written "2026-W47", of the years 1970 to 2999; None for anything else (absent, or
+    not such a week: "soon", "2026-W99", a week 53 of a year without one)."""
+    match = ISO_WEEK.fullmatch(text or "")
+    if match is None:
+        return None
+    year, week = (int(part) for part in match.groups())
     try:
-        year, week = text.split("-W")
-        if 1970 <= int(year) <= 2999:
-            return date.fromisocalendar(int(year), int(week), 1)
-    except (AttributeError, ValueError):
-        pass
-    return None
+        return date.fromisocalendar(year, week, 1) if 1970 <= year <= 2999 else None
+    except ValueError:
+        return None
 
 
 def first_week(history: History) -> date | None:
@@ -52,10 +58,9 @@ def opening_week(history: History, today: date) -> date:
     return this_week if not past or past[-1] >= this_week else week_start(past[-1])
 
 
-def report_week(history: History, text: str | None, today: date) -> date:
-    """The Monday of the week a report shows, for the page and the API alike: the ISO week asked for
-    ("2026-W47") unless it is still to come, else the opening week."""
-    asked = iso_week_monday(text)
+def report_week(history: History, asked: date | None, today: date) -> date:
+    """The Monday of the week a report shows, for the page and the API alike: the week asked for (its Monday:
+    iso_week_monday) unless it is still to come, else the opening week."""
     return asked if asked is not None and asked <= week_start(today) else opening_week(history, today)
 
 

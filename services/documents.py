@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from models import AlertRule, Analysis, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
+from models import AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
 from services import reanalysis
 from services.identity import Suggestion, suggestions
@@ -31,6 +31,13 @@ T = TypeVar("T")
 
 def iso_utc(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def token_document(token: ApiToken) -> dict:
+    """An API token as its owner sees it (never its hash)."""
+    return {"id": token.id, "name": token.name, "created_at": iso_utc(token.created_at),
+            "expires_at": iso_utc(token.expires_at),
+            "last_used_at": iso_utc(token.last_used_at) if token.last_used_at else None}
 
 
 def suggestion_document(suggestion: Suggestion | None) -> dict | None:

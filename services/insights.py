@@ -4,6 +4,7 @@ subject's appearances change."""
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 from flask import current_app
@@ -18,10 +19,12 @@ from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from insights.reading import kept_reading, reading_of
+from insights.report import iso_week_monday
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
 from services.clock import in_zone, now_in, zone_of
+from services.errors import Refused
 
 _history_cache: dict[int, tuple[tuple, History]] = {}
 _insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
@@ -108,6 +111,20 @@ def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, f
              np.average([share for *_, share in parts], axis=0,
                         weights=[max(seconds, 1e-6) for seconds, _, _ in parts]))
             for analysis_id, parts in tracks.items()]
+
+
+NOT_A_WEEK = N_("“%(week)s” is not a week: give an ISO week of the years 1970 to 2999, such as 2026-W47.")
+
+
+def asked_week(text: str | None) -> date | None:
+    """The Monday of the week a request asks for (?week=2026-W47); None when it asks for none (absent or empty);
+    raises Refused (a 400) for anything that is not such a week, never falling back to another week unsaid."""
+    if not text:
+        return None
+    monday = iso_week_monday(text)
+    if monday is None:
+        raise Refused(Phrase(NOT_A_WEEK, week=text[:40]))
+    return monday
 
 
 def subject_insights(subject: Subject) -> dict:

@@ -326,3 +326,74 @@ def test_the_delete_address_asks_first_and_needs_a_csrf_token(app, client, alice
     assert "Delete your account?" in page.get_data(as_text=True)
     response = client.post("/account/delete", data={"current_password": "correct horse"})
     assert response.status_code == 400 and count(app, User) == 1
+
+
+def new_token(client, name: str = "", password: str = "correct horse"):
+    return client.post("/account/tokens", data={"name": name, "current_password": password,
+                                                 "csrf_token": csrf_token(client, "/account")})
+
+
+def shown_token(response) -> str:
+    return re.search(r'id="new-token"[^>]*value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def bearer(plain: str) -> dict:
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def test_the_account_page_makes_a_token_shown_once_and_lists_it_without_it(app, client, alice):
+    page = client.get("/account").get_data(as_text=True)
+    assert "API access" in page and "You have no working API tokens." in page and "Revoke all" not in page
+    wrong = new_token(client, "laptop", "nope")
+    assert wrong.status_code == 400 and "That is not your current password." in wrong.get_data(as_text=True)
+    too_long = new_token(client, "x" * 41)
+    assert too_long.status_code == 400 and "at most 40 characters" in too_long.get_data(as_text=True)
+    assert client.post("/account/tokens", data={"name": "laptop", "current_password": "correct horse"}
+                       ).status_code == 400  # no CSRF token
+    with app.app_context():
+        assert db.session.scalars(db.select(ApiToken)).all() == []
+
+    made = new_token(client, " laptop ")
+    assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+    assert "it is not shown again" in made.get_data(as_text=True)
+    plain = shown_token(made)
+    assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 200
+    page = client.get("/account").get_data(as_text=True)
+    assert "<bdi>laptop</bdi>" in page and plain not in page and "last used" in page and "Revoke all" in page
+    assert client.get("/account/tokens").location.endswith("/account#api-access")  # a GET goes to the page
+    korean = client.get("/account", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "API access" not in korean and "<bdi>laptop</bdi>" in korean
+
+
+def test_a_token_is_revoked_from_the_account_page_by_its_owner_only(app, client, alice, bob_client):
+    plain = shown_token(new_token(client, "laptop"))
+    with app.app_context():
+        token_id = db.session.scalars(db.select(ApiToken.id)).one()
+    bobs_form = {"csrf_token": csrf_token(bob_client, "/account")}
+    assert bob_client.post(f"/account/tokens/{token_id}/revoke", data=bobs_form).status_code == 404
+    assert bob_client.post("/account/tokens/999999/revoke", data=bobs_form).status_code == 404
+    assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 400  # no CSRF token
+    assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 200
+
+    revoked = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")},
+                          follow_redirects=True)
+    assert "The token laptop was revoked" in revoked.get_data(as_text=True)
+    assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 401
+    assert "You have no working API tokens." in client.get("/account").get_data(as_text=True)
+    again = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")})
+    assert again.status_code == 404
+
+
+def test_every_token_is_revoked_at_once_from_the_account_page(app, client, alice, bob_client):
+    plains = [shown_token(new_token(client, name)) for name in ("laptop", "")]
+    plains.append(client.post("/api/v1/tokens", headers={"Authorization": "Basic " + base64.b64encode(
+        b"alice:correct horse").decode()}).json["token"])
+    bobs = shown_token(new_token(bob_client))
+    page = client.get("/account").get_data(as_text=True)
+    assert page.count("Unnamed token") == 2 and page.count(">Revoke</button>") == 3
+    assert client.post("/account/tokens/revoke-all").status_code == 400  # no CSRF token
+    done = client.post("/account/tokens/revoke-all", data={"csrf_token": csrf_token(client, "/account")},
+                       follow_redirects=True)
+    assert "3 tokens were revoked" in done.get_data(as_text=True)
+    assert [client.get("/api/v1/analyses", headers=bearer(plain)).status_code for plain in plains] == [401] * 3
+    assert client.get("/api/v1/analyses", headers=bearer(bobs)).status_code == 200  # nobody else's

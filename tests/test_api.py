@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,84 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):
         assert stored.token_hash != plain and stored.token_hash == ApiToken.hash(plain)
     assert client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
     assert client.get("/api/v1/analyses", headers=headers).status_code == 401
+
+
+TOKEN_FIELDS = {"id", "name", "created_at", "expires_at", "last_used_at"}
+
+
+def test_a_user_lists_their_tokens_and_revokes_any_of_them_by_id(app, client, api_users):
+    made = client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "  laptop script "})
+    assert made.status_code == 201 and made.headers["Location"] == "/api/v1/tokens"
+    assert set(made.json) == TOKEN_FIELDS | {"token", "token_type"} and made.json["name"] == "laptop script"
+    laptop = {"Authorization": f"Bearer {made.json['token']}"}
+    phone, bens = bearer(client, "ann"), bearer(client, "ben")  # no name
+    listing = client.get("/api/v1/tokens", headers=phone)
+    assert listing.status_code == 200
+    items = listing.json["items"]
+    assert [(item["name"], item["current"]) for item in items] == [(None, True), ("laptop script", False)]
+    assert all(set(item) == TOKEN_FIELDS | {"current"} for item in items)  # newest first, never a hash
+    with app.app_context():
+        hashes = db.session.scalars(db.select(ApiToken.token_hash)).all()
+    assert not any(secret in listing.get_data(as_text=True) for secret in [*hashes, made.json["token"]])
+    laptop_id = made.json["id"]
+    bens_ids = [item["id"] for item in client.get("/api/v1/tokens", headers=bens).json["items"]]
+    assert len(bens_ids) == 1 and laptop_id not in bens_ids
+
+    others = client.delete(f"/api/v1/tokens/{laptop_id}", headers=bens)  # another user's: as if there were none
+    assert others.status_code == 404 and others.json == {"error": f"No token {laptop_id}."}
+    assert client.delete("/api/v1/tokens/999999", headers=bens).json == {"error": "No token 999999."}
+    assert client.get("/api/v1/analyses", headers=laptop).status_code == 200
+
+    assert client.delete(f"/api/v1/tokens/{laptop_id}", headers=phone).status_code == 204  # the lost laptop's
+    assert client.get("/api/v1/analyses", headers=laptop).status_code == 401
+    assert client.delete(f"/api/v1/tokens/{laptop_id}", headers=phone).status_code == 404  # revoked: gone from view
+    assert [item["current"] for item in client.get("/api/v1/tokens", headers=phone).json["items"]] == [True]
+
+
+@pytest.mark.parametrize("body", [{"name": "x" * 41}, {"name": 7}, {"name": "\u202eevil"}, {"name": "\x00"},
+                                  ["laptop"], "laptop"])
+def test_a_token_name_that_is_too_long_or_unreadable_is_refused(app, client, api_users, body):
+    response = client.post("/api/v1/tokens", headers=basic("ann"), json=body)
+    assert response.status_code == 400 and response.json["error"]
+    assert client.post("/api/v1/tokens", headers=basic("ann", "wrong"), json=body).status_code == 401
+    with app.app_context():
+        assert db.session.scalars(db.select(ApiToken)).all() == []
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute_not_on_every_request(app, client, api_users):
+    headers = bearer(client, "ann")
+    with app.app_context():
+        assert db.session.scalars(db.select(ApiToken)).one().last_used_at is None  # made, not used
+    client.get("/api/v1/analyses", headers=headers)
+    with app.app_context():
+        token = db.session.scalars(db.select(ApiToken)).one()
+        first_use = token.last_used_at
+        assert first_use is not None and utcnow() - first_use < timedelta(minutes=1)
+        token.last_used_at = first_use - timedelta(seconds=30)  # used half a minute ago
+        db.session.commit()
+    client.get("/api/v1/analyses", headers=headers)
+    with app.app_context():
+        assert db.session.scalars(db.select(ApiToken)).one().last_used_at == first_use - timedelta(seconds=30)
+        db.session.scalars(db.select(ApiToken)).one().last_used_at = first_use - timedelta(minutes=2)
+        db.session.commit()
+    listed = client.get("/api/v1/tokens", headers=headers).json["items"][0]["last_used_at"]
+    with app.app_context():
+        assert db.session.scalars(db.select(ApiToken)).one().last_used_at > first_use - timedelta(seconds=1)
+    assert listed is not None
+
+
+def test_tokens_made_before_names_were_kept_are_listed_unnamed_and_unused(app, client, api_users):
+    with app.app_context():
+        downgrade(directory=str(ROOT / "migrations"), revision="f4a5b6c7d8e9")
+        db.session.execute(sa.text(
+            "INSERT INTO api_token (user_id, token_hash, created_at, expires_at, revoked) VALUES (1, :hash,"
+            " '2026-12-01 10:00:00', '2999-01-01 00:00:00', 0)"), {"hash": ApiToken.hash("old-token")})
+        db.session.commit()
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    items = client.get("/api/v1/tokens", headers={"Authorization": "Bearer old-token"}).json["items"]
+    assert [(item["name"], item["current"]) for item in items] == [(None, True)]
+    assert items[0]["last_used_at"] is not None  # this call used it
 
 
 def test_expired_token_is_refused(app, client, api_users):

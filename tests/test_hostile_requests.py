@@ -1,5 +1,6 @@
-"""Hostile requests that are not uploads: scrubber times past the end or not numbers, a video whose file is
-gone, ids and query numbers no database integer can hold, too many form parts, a subject named like maths."""
+"""Hostile requests that are not uploads: scrubber times past the end (the last frame) or not numbers (a 400), a
+video whose file is gone, ids and query numbers no database integer can hold, too many form parts, a subject named like
+maths."""
 
 from __future__ import annotations
 
@@ -25,11 +26,33 @@ def stored_video(app, user_id: int, video_path, duration: float = 3.0) -> int:
         return analysis.id
 
 
-@pytest.mark.parametrize("t", ["3.0", "2.99", "3", "1e9", "inf", "-inf", "nan", "-1", "abc", ""])
-def test_the_scrubber_answers_a_frame_for_any_time(app, client, alice, two_face_video, t):
+@pytest.mark.parametrize("t", ["3.0", "2.99", "3", "1e9", "0", "-0"])
+def test_the_scrubber_answers_a_frame_for_any_time_from_0_on_past_the_end_the_last(app, client, alice,
+                                                                                   two_face_video, t):
     analysis_id = stored_video(app, alice, two_face_video)
     response = client.get(f"/analyses/{analysis_id}/frame?t={t}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    if float(t) >= 3:  # clamped to the video: the same picture as its end
+        assert response.data == client.get(f"/analyses/{analysis_id}/frame?t=3").data
+
+
+@pytest.mark.parametrize("t", ["inf", "-inf", "nan", "NaN", "-1", "-0.01", "abc", "", "1e400", "1,5"])
+def test_a_frame_at_a_time_that_is_not_a_number_from_0_on_is_refused(app, client, alice, two_face_video, t):
+    analysis_id = stored_video(app, alice, two_face_video)
+    response = client.get(f"/analyses/{analysis_id}/frame?t={t}")
+    assert response.status_code == 400 and "a number from 0 on" in response.get_data(as_text=True)
+    korean = client.get(f"/analyses/{analysis_id}/frame?t={t}", headers={"Accept-Language": "ko"})
+    assert korean.status_code == 400 and "a number from 0 on" not in korean.get_data(as_text=True)
+
+
+def test_a_frame_asked_with_a_token_is_refused_in_json(app, client, alice, two_face_video):
+    from tests.test_api import basic
+
+    analysis_id = stored_video(app, alice, two_face_video)
+    token = client.post("/api/v1/tokens", headers=basic("alice")).json["token"]
+    response = client.get(f"/analyses/{analysis_id}/frame?t=nan", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "a number from 0 on" in response.json["error"]
+    assert client.get(f"/analyses/{analysis_id}/frame").status_code == 200  # no time: the first frame
 
 
 def test_the_scrubber_falls_back_to_the_last_frame_when_the_duration_is_too_long(app, client, alice,

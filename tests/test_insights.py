@@ -19,7 +19,7 @@ from insights.changes import change_point
 from insights.history import History
 from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
-from insights.report import report_week
+from insights.report import iso_week_monday, report_week
 from insights.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 
@@ -259,16 +259,28 @@ def test_one_outlier_in_a_long_uniform_history_does_not_break_the_patterns():
     assert result["enough"] and result["clusters"] == []
 
 
-def test_absurd_weeks_fall_back_to_last_week(app, client, alice):
-    rex = make_subject(app, alice, "Rex")
-    for week in ("9999-W52", "0001-W01", "2026-W99", "soon"):
+def test_a_week_to_come_falls_back_and_one_that_is_no_week_is_refused(app, client, alice):
+    rex, tom = make_subject(app, alice, "Rex"), make_subject(app, alice, "Tom", "cat")
+    for week in ("2999-W52", "2099-W01"):  # a week still to come: the report opens on this week
         assert client.get(f"/subjects/{rex}/report?week={week}").status_code == 200
         assert client.get(f"/subjects/{rex}/report.png?week={week}").status_code == 200
+    for week in ("9999-W52", "0001-W01", "2026-W99", "2026-W00", "2025-W53", "soon", "2026-w47", "2026-W7",
+                 "2026-W4_7", "+2026-W47", "2026-W47 "):
+        page = client.get(f"/subjects/{rex}/report", query_string={"week": week})
+        assert page.status_code == 400 and "is not a week" in page.get_data(as_text=True), week
+        assert client.get(f"/subjects/{rex}/report.png", query_string={"week": week}).status_code == 400
+        assert client.get(f"/subjects/{tom}/report", query_string={"week": week}).status_code == 400  # a cat's too
+        answer = client.get(f"/api/v1/subjects/{rex}/insights", query_string={"week": week})
+        assert answer.status_code == 400 and "is not a week" in answer.json["error"]
+    korean = client.get(f"/subjects/{rex}/report?week=soon", headers={"Accept-Language": "ko"})
+    assert korean.status_code == 400 and "is not a week" not in korean.get_data(as_text=True)
+    assert client.get(f"/subjects/{rex}/report?week=").status_code == 200  # an empty field asks for no week
     history = History(DOG_EMOTIONS, [datetime(2026, 11, 18, 9)], np.array([mood(DOG_EMOTIONS, {"sad": 1.0})]), [1])
     today = date(2026, 12, 2)  # a Wednesday; the only reading is two weeks before
-    assert report_week(history, "2026-W47", today) == date(2026, 11, 16)
-    assert report_week(history, "2026-W49", today) == date(2026, 11, 30)  # this week, though it has nothing yet
-    assert report_week(history, "2099-W01", today) == report_week(history, None, today) == date(2026, 11, 16)
+    assert report_week(history, iso_week_monday("2026-W47"), today) == date(2026, 11, 16)
+    assert report_week(history, iso_week_monday("2026-W49"), today) == date(2026, 11, 30)  # this week, though empty
+    assert report_week(history, iso_week_monday("2099-W01"), today) == report_week(history, None, today)
+    assert report_week(history, None, today) == date(2026, 11, 16)
 
 
 @pytest.mark.parametrize("name", ["$\\alpha^$", "$$", "Rex $5 and $6", "$\\undefined{x}$", "a_b^c$"])

@@ -4,6 +4,7 @@ what was found to your subjects, fetch your files (with the browser session or a
 from __future__ import annotations
 
 import io
+import math
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -547,13 +548,32 @@ def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
 @session_or_token
 @decode_limit
 def video_frame(analysis_id: int) -> ResponseReturnValue:
-    """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip)."""
+    """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip); a time past the end
+    gives the last frame."""
     analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:
         abort(404)
-    jpeg = video_frame_jpeg(analysis, request.args.get("t", 0.0, type=float))
+    jpeg = video_frame_jpeg(analysis, frame_time())
     response = send_file(io.BytesIO(jpeg), mimetype="image/jpeg")
     return _private_file(response)
+
+
+NOT_A_TIME = N_("t is the time of the frame in seconds from the video's start: a number from 0 on, such as t=1.5.")
+
+
+def frame_time() -> float:
+    """The ?t=SECONDS a frame is asked at (0 without one); a 400 for one that is not a finite number from 0 on
+    (text, NaN, infinity, negative); a time past the end is left for video_frame_jpeg to clamp."""
+    text = request.args.get("t")
+    if text is None:
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        abort(400, description=NOT_A_TIME)
+    return seconds
 
 
 def _private_file(response):

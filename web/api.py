@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, abort, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from extensions import csrf, db
+from extensions import csrf
 from insights.report import report_week, weekly_report
-from models import Analysis, ApiToken, JobStatus, Subject, SubjectKind, User
-from services import explanations, identity, reanalysis, subjects
+from models import Analysis, JobStatus, Subject, SubjectKind, User
+from services import explanations, identity, reanalysis, subjects, tokens
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
-from services.documents import (alert_rule_document, analysis_document, found_document, iso_utc, reanalysis_document,
-                                subject_document)
-from services.insights import alert_results, history_of, subject_insights
+from services.documents import (alert_rule_document, analysis_document, found_document, reanalysis_document,
+                                subject_document, token_document)
+from services.insights import alert_results, asked_week, history_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user, login_limits
 
@@ -70,10 +69,25 @@ def create_token() -> ResponseReturnValue:
         user = User.authenticate(credentials.username, credentials.password or "")
     if user is None or not user.active:
         return _error("Invalid username or password.", 401, **{"WWW-Authenticate": 'Basic realm="moodlens"'})
-    token, plain = ApiToken.issue(user, timedelta(days=current_app.config["API_TOKEN_DAYS"]))
-    db.session.add(token)
-    db.session.commit()
-    return jsonify(token=plain, token_type="Bearer", expires_at=iso_utc(token.expires_at)), 201
+    token, plain = tokens.issue(user, tokens.token_name(_optional_json_object().get("name")))
+    response = jsonify(token=plain, token_type="Bearer", **token_document(token))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.list_tokens")
+    return response
+
+
+def _optional_json_object() -> dict:
+    """The request's JSON object when it sends JSON (one that is not an object: 400); else {}."""
+    return _json_object() if request.is_json else {}
+
+
+@bp.get("/tokens")
+@api_auth
+def list_tokens() -> ResponseReturnValue:
+    """The caller's working tokens, newest first (never their hashes); `current` marks the one sent."""
+    sent = g.get("api_token")
+    return jsonify(items=[{**token_document(token), "current": token is sent}
+                          for token in tokens.live_tokens(g.api_user)])
 
 
 @bp.delete("/tokens/current")
@@ -82,8 +96,15 @@ def revoke_token() -> ResponseReturnValue:
     token = g.get("api_token")
     if token is None:
         abort(400, description="Only a bearer token can be revoked.")
-    token.revoked = True
-    db.session.commit()
+    tokens.revoke(token)
+    return _no_content()
+
+
+@bp.delete("/tokens/<int:token_id>")
+@api_auth
+def revoke_token_by_id(token_id: int) -> ResponseReturnValue:
+    """Revoke one of the caller's working tokens (404 for any other id: another user's, revoked, expired)."""
+    tokens.revoke(tokens.live_token(g.api_user, token_id))
     return _no_content()
 
 
@@ -241,9 +262,10 @@ def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
 def insights(subject_id: int) -> ResponseReturnValue:
     """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
     subject = owned(Subject, subject_id, g.api_user)
+    asked = asked_week(request.args.get("week"))  # 400 for one that is not a week, even where there is no report
     history = history_of(subject)
     alerts = [{**alert_rule_document(rule), **result} for rule, result in alert_results([subject])]
     zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
-    week = (weekly_report(history, report_week(history, request.args.get("week"), today_on(zone)))
+    week = (weekly_report(history, report_week(history, asked, today_on(zone)))
             if history is not None else None)
     return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week, "time_zone": zone.key})

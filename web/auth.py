@@ -17,10 +17,11 @@ from werkzeug.datastructures import Authorization, WWWAuthenticate
 from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
-from services import accounts
+from services import accounts, tokens
 from services.clock import known_zone, today_on, zone_of
+from services.errors import Refused
 from web.downloads import streamed_download
-from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm
+from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
@@ -58,6 +59,7 @@ def bearer_user() -> User | None:
         abort(401, description=N_("The token is invalid, expired or revoked."),
               www_authenticate=bearer_challenge("invalid_token"))
     g.api_token = token
+    tokens.note_use(token)
     return token.user
 
 
@@ -241,8 +243,65 @@ def change_password() -> ResponseReturnValue:
 @bp.route("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    """The user's name, age and holdings; their data to download; the way to delete the account."""
-    return render_template("auth/account.html", holdings=accounts.holdings(current_user))
+    """The user's name, age and holdings; their data to download; their API tokens; the way to delete the
+    account."""
+    return _account_page(TokenForm(formdata=None))
+
+
+def _account_page(token_form: TokenForm) -> str:
+    return render_template("auth/account.html", holdings=accounts.holdings(current_user), token_form=token_form,
+                           tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH)
+
+
+def _account_tokens() -> str:
+    return url_for("auth.account", _anchor="api-access")
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_limits(_current_username)
+@login_required
+@form_page(_account_tokens)
+def create_token() -> ResponseReturnValue:
+    """A new API token, given the current password, shown once on a page of its own (never cached); a refused
+    form: the account page with its errors."""
+    form = TokenForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit() and form.password_is(user):
+        try:
+            name = tokens.token_name(form.name.data)
+        except Refused as refusal:
+            form.name.errors.append(refusal.args[0])
+        else:
+            token, plain = tokens.issue(user, name)
+            page = render_template("auth/token_created.html", token=token, plain=plain)
+            return page, 201, {"Cache-Control": "no-store"}
+    return _account_page(form), 400
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@login_required
+@form_page(lambda **_: _account_tokens())
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoke one of the user's working tokens (404 for any other id)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    token = tokens.live_token(current_user, token_id)
+    tokens.revoke(token)
+    label = token.name or f"#{token.id}"
+    flash(gettext("The token %(name)s was revoked: it no longer works.", name=label), "success")
+    return redirect(_account_tokens())
+
+
+@bp.route("/account/tokens/revoke-all", methods=["GET", "POST"])
+@login_required
+@form_page(_account_tokens)
+def revoke_all_tokens() -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = tokens.revoke_all(current_user)
+    flash(ngettext("%(num)d token was revoked: it no longer works.",
+                   "%(num)d tokens were revoked: they no longer work.", count), "success")
+    return redirect(_account_tokens())
 
 
 EXPORTS = {"json": (accounts.export_json, "application/json"), "csv": (accounts.export_csv, "text/csv"),

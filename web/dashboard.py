@@ -28,7 +28,7 @@ from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_faces
-from services.insights import (READING_COLUMNS, alert_results, dismiss_alert, history_of, stored_reading,
+from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, history_of, stored_reading,
                                subject_insights)
 from web.analyze import assigned_category, assignment_saved
 from web.auth import session_or_token
@@ -282,11 +282,12 @@ def weekly_report_setting() -> ResponseReturnValue:
 
 def _report(subject: Subject) -> tuple[History, dict] | None:
     """The subject's history and the report of the week asked for (?week=2026-W47); None for a cat's (no emotion
-    model, so nothing to report)."""
+    model, so nothing to report); a week that is not one (?week=soon) is refused with a 400, on its error page."""
+    asked = asked_week(request.args.get("week"))
     history = history_of(subject)
     if history is None:
         return None
-    monday = report_week(history, request.args.get("week"), today_on(zone_of(current_user)))
+    monday = report_week(history, asked, today_on(zone_of(current_user)))
     return history, weekly_report(history, monday)
 
 

@@ -145,6 +145,14 @@ class DeleteAccountForm(CurrentPasswordForm):
     submit = SubmitField(_l("Delete my account"))
 
 
+class TokenForm(CurrentPasswordForm):
+    """A new API token from the account page: an optional name, and the password (a token outlives the session
+    and its log-out, as the API's exchange of the password for one does)."""
+
+    name = StringField(_l("Name (optional)"), render_kw=NO_BROWSER_CUT)  # services.tokens checks it
+    submit = SubmitField(_l("Create a token"))
+
+
 class UploadForm(WebForm):
     file = FileField(_l("Photo or video"), validators=[FileRequired(_l("Choose a photo or a video to analyse."))])
     submit = SubmitField(_l("Analyse"))
