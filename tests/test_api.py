@@ -155,7 +155,7 @@ def test_a_tokens_last_use_is_kept_to_the_minute_not_on_every_request(app, clien
 
 def test_tokens_made_before_names_were_kept_are_listed_unnamed_and_unused(app, client, api_users):
     with app.app_context():
-        downgrade(directory=str(ROOT / "migrations"), revision="f4a5b6c7d8e9")
+        downgrade(directory=str(ROOT / "migrations"), revision="b0c1d2e3f4a6")
         db.session.execute(sa.text(
             "INSERT INTO api_token (user_id, token_hash, created_at, expires_at, revoked) VALUES (1, :hash,"
             " '2026-12-01 10:00:00', '2999-01-01 00:00:00', 0)"), {"hash": ApiToken.hash("old-token")})

@@ -2,7 +2,7 @@
 kept to the minute), for the account page's list of tokens; NULL for tokens made before
 
 Revision ID: aa28000000a1
-Revises: f4a5b6c7d8e9
+Revises: b0c1d2e3f4a6
 Create Date: 2026-12-04 05:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = 'aa28000000a1'
-down_revision = 'f4a5b6c7d8e9'
+down_revision = "b0c1d2e3f4a6"
 branch_labels = None
 depends_on = None
 
