@@ -49,6 +49,7 @@
       percent.textContent = done;
       state.textContent = analysis.status === "queued" ? words.queued : words.running;
       say(state.textContent, value, done);
+      document.title = words.titles[analysis.status] || document.title;  // the tab says what the page says
     });
   }
   var job = document.getElementById("job");

@@ -143,7 +143,7 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(app,
     assert client.get("/api/v1/subjects", headers=bearer).status_code == 200
 
     response = change_password(client, "correct horse", "brand new password")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == "/account"  # back where the user started
     assert client.get("/api/v1/subjects", headers=bearer).status_code == 401  # a leaked password's tokens end too
     assert logged_in(client)  # this session goes on, and stays remembered with a new cookie
     assert logged_in(client_with(app, {"remember_token": cookies_of(client)["remember_token"]}))

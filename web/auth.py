@@ -236,7 +236,7 @@ def change_password() -> ResponseReturnValue:
             start_session(user, remember=_has_remember_cookie())
             flash(gettext("Your password is changed; your other sessions are logged out and your API tokens revoked."),
                   "success")
-            return redirect(url_for("analyze.upload"))
+            return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200
 
 

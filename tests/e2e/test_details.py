@@ -71,7 +71,7 @@ def overlap(a: dict, b: dict) -> bool:
 def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, astronaut, tmp_path):
     app, base = live_app
     photo, video = unsure_photo_and_clip(app, astronaut, tmp_path)
-    words = {"en": ("estimate a 62% chance", "1: unsure, perhaps "),
+    words = {"en": ("chance that this reading is wrong is 62%", "1: unsure, perhaps "),
              "ko": ("틀렸을 확률을 62%로 봐요", "1: 확실하지 않음, 어쩌면 ")}
     for locale, (why, label) in words.items():
         for viewport in VIEWPORTS:
@@ -278,4 +278,22 @@ def test_the_spoken_progress_follows_the_bar_a_tenth_at_a_time(live_app, browser
         expect(shown).to_have_text(f"{value:.0%} done")
         told.append(said.text_content().removeprefix("Analysing the video: "))
     assert told == ["0% done", "0% done", "0% done", "18% done", "18% done", "18% done", "32% done", "32% done"]
+    page.context.close()
+
+
+def test_the_tab_title_follows_the_polled_status(live_app, browser, astronaut, tmp_path):
+    """A user who leaves the progress tab, as the page invites, saw "queued" in its title all the while the video
+    was being analysed: the title follows the polled status as the heading does (here the page was made while the
+    job ran, and the poll answers "queued": a queued job in the live app would be taken by its worker)."""
+    app, base = live_app
+    video = analysed_clip(app, "gil", write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 10, faces=1)))
+    with app.app_context():
+        db.session.get(Analysis, video).status = JobStatus.RUNNING
+        db.session.commit()
+    page = log_in(browser, base, "gil", "en-GB", "desktop")
+    page.route(f"**/api/v1/analyses/{video}", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"status": "queued", "progress": 0.4})))
+    page.goto(f"{base}/analyses/{video}")
+    expect(page.locator("#job-percent")).to_have_text("40% done")
+    assert page.title() == "clip.mp4: queued · Moodlens"
     page.context.close()
