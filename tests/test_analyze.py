@@ -242,7 +242,7 @@ def test_a_confident_reading_gives_its_chance_of_being_wrong_too(app, client, al
         assert not face.unsure
         chance = round(100 * face.uncertainty)
     page = client.get(response.location).get_data(as_text=True)
-    assert f"We estimate a {chance}% chance that this reading is wrong." in page
+    assert f"Estimated chance that this reading is wrong: {chance}%." in page
 
 
 def test_the_emotion_filter_offers_the_emotions_of_the_models_that_read_the_users_uploads(client, mixed_history):

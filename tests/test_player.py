@@ -146,8 +146,8 @@ def heading(page: str, title: str) -> str:
 
 def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_photo_card(app, client, alice,
                                                                                            two_face_webm):
-    """A face read at 72% happy all along is "probably happy throughout" with "We estimate a 26% chance that this
-    reading is wrong." under it (its frames' mean), as its photo's card says "probably happy (72%)" and its chance;
+    """A face read at 72% happy all along is "probably happy throughout" with "Estimated chance that this reading is
+    wrong: 26%." under it (its frames' mean), as its photo's card says "probably happy (72%)" and its chance;
     a track read before the rule has no figure to give."""
     analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
     with app.app_context():
@@ -168,9 +168,9 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
     assert {point[7] for point in tracks[0]["points"]} == {"probably"}  # the script's overlay words it alike
     assert "probably {emotion}" in page.replace("&#34;", '"')
     assert page.count("chance that this reading is wrong") == 1
-    assert "We estimate a 26% chance that this reading is wrong." in page.split('id="face-2"')[0]
+    assert "Estimated chance that this reading is wrong: 26%." in page.split('id="face-2"')[0]
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert heading(korean, "얼굴 1") == "아마도 행복 (내내)" and "이 판독이 틀렸을 확률을 26%로 봐요." in korean
+    assert heading(korean, "얼굴 1") == "아마도 행복 (내내)" and "이 판독이 틀렸을 확률(추정): 26%." in korean
     assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0] == "1: 아마도 행복"
     with app.app_context():  # most frames sure, but their mean chance of a wrong reading over one half: unsure
         track_rows(app, analysis_id)[0].uncertainty = 0.55
@@ -200,7 +200,7 @@ def test_a_dog_track_that_changes_between_clear_moods_gets_the_chance_of_what_it
         db.session.commit()
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert heading(page, "Dog 1").startswith("happy, then sad from ")
-    assert "We estimate a 10% chance that this reading is wrong." in page
+    assert "Estimated chance that this reading is wrong: 10%." in page
 
 
 def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice, two_face_webm):

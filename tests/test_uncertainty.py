@@ -279,12 +279,12 @@ def test_the_video_page_says_unsure_for_a_track_whose_frames_were_mostly_unsure(
         db.session.commit()
     page = client.get(response.location).get_data(as_text=True)
     assert page.count("no emotion stands out clearly and the networks that make up the model read this face "
-                      "differently, so we estimate a 58% chance") == 1
+                      "differently, so the estimated chance that this reading is wrong is 58%") == 1
     with app.app_context():  # most moments unsure, yet their mean score under one half: no figure to contradict it
         db.session.get(Detection, first).uncertainty = 0.37
         db.session.commit()
     page = client.get(response.location).get_data(as_text=True)
-    assert "37% chance" not in page and page.count("the model&#39;s members disagree") == 1
+    assert "wrong is 37%" not in page and page.count("the model&#39;s members disagree") == 1
 
 
 def make_person(app, user_id: int, name: str = "Ana") -> int:
@@ -298,12 +298,13 @@ def make_person(app, user_id: int, name: str = "Ana") -> int:
 def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, astronaut_jpeg):
     ana = make_person(app, alice)
     surprised = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HUMAN_EMOTIONS.index("surprise"), 0.45))))
-    cases = {("weak",): "Unsure: no emotion stands out clearly, so we estimate a 90% chance that this reading is "
-                        "wrong.",
-             ("members_disagree",): "Unsure: the networks that make up the model read this face differently, so we "
-                                    "estimate a 90% chance that this reading is wrong.",
+    cases = {("weak",): "Unsure: no emotion stands out clearly, so the estimated chance that this reading is "
+                        "wrong is 90%.",
+             ("members_disagree",): "Unsure: the networks that make up the model read this face differently, so the "
+                                    "estimated chance that this reading is wrong is 90%.",
              ("weak", "members_disagree"): "Unsure: no emotion stands out clearly and the networks that make up the "
-                                           "model read this face differently, so we estimate a 90% chance"}
+                                           "model read this face differently, so the estimated chance that this "
+                                           "reading is wrong is 90%"}
     for because, words in cases.items():
         analysis = add_face_readings(app, alice, ana, surprised, 1, uncertain=True, because=list(because))[0]
         page = client.get(f"/analyses/{analysis}").get_data(as_text=True)
@@ -317,8 +318,8 @@ def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, as
 
 
 def test_a_weak_reading_is_worded_alike_for_dogs_and_faces(app, client, alice):
-    """A weak dog reading said "take the chart with a pinch of salt" with no figure, where a face says "so we
-    estimate a 79% chance that this reading is wrong". The dog model is calibrated on held-out photos, so its figure
+    """A weak dog reading said "take the chart with a pinch of salt" with no figure, where a face says "so the
+    estimated chance that this reading is wrong is 79%". The dog model is calibrated on held-out photos, so its figure
     is 1 - the top probability; a face read before the rule has no figure, and its sentence keeps the shape."""
     rex, ana = make_person(app, alice, "Rex"), make_person(app, alice)
     with app.app_context():
@@ -329,7 +330,7 @@ def test_a_weak_reading_is_worded_alike_for_dogs_and_faces(app, client, alice):
     weak_face = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.45))))
     before_the_rule = add_face_readings(app, alice, ana, weak_face, 1, uncertain=None)[0]
     page = client.get(f"/analyses/{dog}").get_data(as_text=True)
-    assert "Unsure: no emotion stands out clearly, so we estimate a 63% chance that this reading is wrong." in page
+    assert "Unsure: no emotion stands out clearly, so the estimated chance that this reading is wrong is 63%." in page
     assert "pinch of salt" not in page
     korean = client.get(f"/analyses/{dog}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "틀렸을 확률을 63%로 봐요" in korean

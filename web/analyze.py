@@ -57,13 +57,13 @@ COMMENTS = {  # a friendly line under a sure or probable reading, by kind and to
 UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
                        "this reading is more likely wrong than right.")  # readings stored without their signals
 UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty.UnsureSignal), in words
-    (UnsureSignal.WEAK,): N_("Unsure: no emotion stands out clearly, so we estimate a %(chance)s chance that this "
-                             "reading is wrong."),
+    (UnsureSignal.WEAK,): N_("Unsure: no emotion stands out clearly, so the estimated chance that this "
+                             "reading is wrong is %(chance)s."),
     (UnsureSignal.MEMBERS_DISAGREE,): N_("Unsure: the networks that make up the model read this face differently, "
-                                         "so we estimate a %(chance)s chance that this reading is wrong."),
+                                         "so the estimated chance that this reading is wrong is %(chance)s."),
     (UnsureSignal.WEAK, UnsureSignal.MEMBERS_DISAGREE): N_(
         "Unsure: no emotion stands out clearly and the networks that make up the model read this face differently, "
-        "so we estimate a %(chance)s chance that this reading is wrong."),
+        "so the estimated chance that this reading is wrong is %(chance)s."),
 }
 WEAK_WITHOUT_FIGURE = _l("Unsure: no emotion stands out clearly, so this reading may well be wrong.")  # no estimate
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
