@@ -218,7 +218,7 @@ def test_create_admin_command(app):
         assert db.session.scalar(db.select(User).filter_by(username="boss")).is_admin
 
 
-OWNER_ACTIONS = ("Who is this?", "/delete\"")
+OWNER_ACTIONS = ("Who is this?", "/delete?next=")
 
 
 def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client, astronaut_jpeg, two_face_video,

@@ -158,7 +158,8 @@ def test_tokens_made_before_names_were_kept_are_listed_unnamed_and_unused(app, c
         downgrade(directory=str(ROOT / "migrations"), revision="b0c1d2e3f4a6")
         db.session.execute(sa.text(
             "INSERT INTO api_token (user_id, token_hash, created_at, expires_at, revoked) VALUES (1, :hash,"
-            " '2026-12-01 10:00:00', '2999-01-01 00:00:00', 0)"), {"hash": ApiToken.hash("old-token")})
+            " '2026-12-01 10:00:00', '2999-01-01 00:00:00', :revoked)"),
+            {"hash": ApiToken.hash("old-token"), "revoked": False})  # a boolean on PostgreSQL too
         db.session.commit()
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))

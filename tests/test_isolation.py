@@ -9,7 +9,7 @@ from flask import url_for
 
 from bench.fixtures import csrf_token
 from extensions import db
-from models import AlertRule, Analysis, Detection, Subject
+from models import AlertRule, Analysis, ApiToken, Detection, Subject
 from tests.conftest import upload
 
 SKIPPED_PREFIXES = ("/admin", "/static")
@@ -25,6 +25,8 @@ def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
         subject_id = db.session.scalar(db.select(Subject.id))
     rule = {"emotion": "sad", "percent": 40, "days": 7, "csrf_token": token}
     client.post(f"/subjects/{subject_id}/alerts", data=rule)
+    basic = base64.b64encode(b"alice:correct horse").decode()
+    client.post("/api/v1/tokens", headers={"Authorization": f"Basic {basic}"})  # a token of hers to revoke
     with app.app_context():
         objects = {
             "analysis_id": db.session.scalar(db.select(Analysis.id).filter_by(media="video")),
@@ -32,6 +34,7 @@ def alice_objects(app, client, alice, astronaut_jpeg, two_face_video):
             "detection_id": db.session.scalar(db.select(Detection.id)),
             "subject_id": subject_id,
             "rule_id": db.session.scalar(db.select(AlertRule.id)),
+            "token_id": db.session.scalar(db.select(ApiToken.id)),
         }
     explained = client.post(f"/api/v1/analyses/{objects['photo_id']}/detections/1/explanation",
                             headers={"X-CSRFToken": token})  # so that its images exist for the owner

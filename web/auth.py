@@ -278,9 +278,16 @@ def create_token() -> ResponseReturnValue:
     return _account_page(form), 400
 
 
+def _own_token_page(token_id: int) -> str:
+    """Where a GET of a token's revoke address goes: the account's tokens, for one of the user's own working tokens
+    (404 for any other id, as the POST answers)."""
+    tokens.live_token(current_user, token_id)
+    return _account_tokens()
+
+
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
-@form_page(lambda **_: _account_tokens())
+@form_page(lambda token_id: _own_token_page(token_id))
 def revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of the user's working tokens (404 for any other id)."""
     if not ConfirmForm().validate_on_submit():
