@@ -287,7 +287,7 @@ def _own_token_page(token_id: int) -> str:
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
-@form_page(lambda token_id: _own_token_page(token_id))
+@form_page(_own_token_page)
 def revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of the user's working tokens (404 for any other id)."""
     if not ConfirmForm().validate_on_submit():
