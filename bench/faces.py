@@ -14,6 +14,8 @@ summary (accuracy of the most confident 100/90/80/70/50% by uncertainty score; A
 over all coverages: lower is better), and the unsure faces by what made them unsure (weak, members_disagree, or
 both) with how often each group's top emotion was still right.
 --limit N reads a random N photos of each class (seeded) so a run takes minutes on 2 cores.
+--readings PATH.npz keeps each photo's reading, so that two weights files read the same photos can be compared
+pair by pair (`python -m bench.faces_paired BEFORE.npz AFTER.npz`).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="which photos --limit picks")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--readings", type=Path, help="also keep each photo's reading in this .npz file")
     args = parser.parse_args(argv)
     photos = labelled_photos(args.data / args.split, HUMAN_EMOTIONS, args.limit, args.seed)
     pipeline = Pipeline()
@@ -123,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
           f"mean top probability {probabilities.max(1).mean():.3f} against accuracy {metrics['accuracy']:.3f}")
     selective_lines, selective = selective_report(readings)
     print("\n" + selective_lines)
+    if args.readings:
+        np.savez_compressed(args.readings, photos=np.array([str(path) for path, _ in photos]), labels=readings.labels,
+                            probabilities=readings.probabilities, face_found=readings.face_found)
     if args.json:
         args.json.write_text(json.dumps({**metrics, "no_face": float(no_face), "ece": ece, "photos": len(photos),
                                          "macro_f1_present": macro_f1_present, "selective": selective}, indent=2))

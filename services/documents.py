@@ -48,12 +48,13 @@ def suggestion_document(suggestion: Suggestion | None) -> dict | None:
 def uncertainty_fields(detection: Detection) -> dict:
     """`unsure`: whether the page calls the reading unsure (flagged by the rule, or a weak top emotion: what
     insights and alerts leave out; null without an emotion model); `uncertain`: the face rule's flag;
-    `uncertainty`: the estimated chance the top emotion is wrong; `unsure_signals`: what made it unsure, "weak"
-    and/or "members_disagree" ([] when sure) (inference/uncertainty.py). The last three are null for animals and
-    for analyses made before the rule (or, for the signals, before they were stored); a video track's are its
-    frames' (each timeline point of a face has its own `uncertain`)."""
+    `uncertainty`: the estimated chance the top emotion is wrong, the figure the page gives (a dog's: 1 - its
+    calibrated top probability; `Detection.chance_wrong`); `unsure_signals`: what made it unsure, "weak" and/or
+    "members_disagree" ([] when sure) (inference/uncertainty.py). `uncertain` and `unsure_signals` are null for
+    animals, and all three for analyses made before the rule (or, for the signals, before they were stored); a
+    video track's are its frames' (each timeline point of a face has its own `uncertain`)."""
     return {"unsure": None if detection.top is None else detection.unsure, "uncertain": detection.uncertain,
-            "uncertainty": detection.uncertainty, "unsure_signals": detection.unsure_signals}
+            "uncertainty": detection.chance_wrong, "unsure_signals": detection.unsure_signals}
 
 
 def detection_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
@@ -181,7 +182,7 @@ def csv_cell(value: object) -> object:
     return value
 
 
-UNCERTAINTY_COLUMNS = ("unsure", "uncertain", "uncertainty")  # empty for pets and older analyses (but `unsure`)
+UNCERTAINTY_COLUMNS = ("unsure", "uncertain", "uncertainty")  # `uncertain` empty for pets; all for older analyses
 
 
 def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Iterator[str]:

@@ -186,12 +186,17 @@ def test_the_weekly_report_goes_back_only_to_the_subjects_first_week(app, client
     assert "Previous week" in client.get(f"/subjects/{rex}/report?week={this_week}").get_data(as_text=True)
 
 
-def test_the_subjects_report_link_waits_for_the_opt_in(app, client, alice):
+def test_the_opt_in_lists_the_reports_and_a_subjects_dashboard_links_its_own_once(app, client, alice):
     rex = subject_of(app, alice, "Rex", "dog")
     appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=5))
-    assert "weekly report" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": csrf_token(client, "/dashboard")})
-    assert "Rex's weekly report" in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    link = f'href="/subjects/{rex}/report"'
+    assert link not in client.get("/dashboard").get_data(as_text=True)
+    for opted_in in (False, True):
+        if opted_in:
+            client.post("/dashboard/weekly-report",
+                        data={"weekly_report": "y", "csrf_token": csrf_token(client, "/dashboard")})
+        assert client.get(f"/dashboard?subject={rex}").get_data(as_text=True).count(link) == 1
+    assert "Rex: weekly report" in client.get("/dashboard").get_data(as_text=True)
 
 
 def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice):

@@ -119,6 +119,30 @@ def test_deactivation_in_the_admin_edit_form_revokes_sessions(app, client):
     assert not logged_in(client_with(app, kept))
 
 
+def test_a_deactivated_users_next_page_says_why_the_session_ended(app, client):
+    user_id = make_user(app, "alice")
+    login(client, "alice")
+    admin = admin_client(app)
+    admin.post("/admin/admin_users/action/", data={
+        "action": "deactivate", "rowid": str(user_id), "csrf_token": admin_csrf(admin, "/admin/admin_users/")})
+    page = client.get("/analyses", follow_redirects=True).get_data(as_text=True)
+    assert "This account has been deactivated." in page and "Please log in" not in page
+    later = client.get("/analyses", follow_redirects=True).get_data(as_text=True)
+    assert "deactivated" not in later  # told once; a stranger's session (no account) is told to log in
+    assert "Please log in" in later
+
+
+def test_opening_the_log_out_address_asks_first(app, client):
+    make_user(app, "alice")
+    login(client, "alice")
+    page = client.get("/logout").get_data(as_text=True)
+    assert "Log out?" in page and "You are logged in as alice." in page and "Stay logged in" in page
+    assert logged_in(client)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert not logged_in(client)
+
+
 # --- password change and reset ---
 
 def test_password_change_needs_the_current_password_and_ends_other_sessions(app, client):

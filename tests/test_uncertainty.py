@@ -367,3 +367,6 @@ def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(ap
     assert [(row["unsure"], row["uncertain"]) for row in rows] == [("true", ""), ("false", "")]
     history = client.get(f"/subjects/{rex}/export.json").json["history"]
     assert [(row["unsure"], row["uncertain"]) for row in history] == [(True, None), (False, None)]
+    chances = [row["uncertainty"] for row in history]  # the page's "estimated chance that this reading is wrong"
+    assert chances == [pytest.approx(0.63), pytest.approx(0.15)] and [float(row["uncertainty"]) for row in rows] == \
+        pytest.approx(chances)

@@ -21,10 +21,12 @@ from services import accounts, tokens
 from services.clock import known_zone, today_on, zone_of
 from services.errors import Refused
 from web.downloads import streamed_download
-from web.forms import ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm
+from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
+                       confirm_page)
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
+ACCOUNT_KEY = "account_id"  # the session's user, kept to tell them why the session ended (tokens rotate)
 bp.add_app_template_global(page_path)  # the header's switches come back to the page they were on
 
 
@@ -40,6 +42,7 @@ def start_session(user: User, remember: bool = False) -> None:
     """Log in on a fresh session: nothing from before the log-in carries over."""
     session.clear()
     login_user(user, remember=remember)
+    session[ACCOUNT_KEY] = user.id
 
 
 def bearer_challenge(error: str | None = None) -> WWWAuthenticate:
@@ -82,8 +85,18 @@ def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
 def log_in_first() -> ResponseReturnValue:
     """Flask-Login's redirect to the log-in page, its `next` the page the user was on (web.redirects.page_path):
     a form posted after the session ended goes back to its page, not to its POST-only address (a 405)."""
-    flash(login_manager.localize_callback(login_manager.login_message), login_manager.login_message_category)
+    flash(_why_log_in(), login_manager.login_message_category)
     return redirect(url_for(login_manager.login_view, next=page_path()))
+
+
+def _why_log_in() -> str:
+    """"This account has been deactivated." to a browser whose session an administrator's deactivation ended
+    (its session token rotated, so Flask-Login only sees an anonymous user); else the usual "Please log in"."""
+    account_id = session.pop(ACCOUNT_KEY, None)
+    account = db.session.get(User, account_id) if isinstance(account_id, int) else None
+    if account is not None and not account.active:
+        return gettext("This account has been deactivated.")
+    return login_manager.localize_callback(login_manager.login_message)
 
 
 def _safe_next(target: str | None) -> str:
@@ -206,8 +219,14 @@ def set_time_zone() -> ResponseReturnValue:
 
 @bp.route("/logout", methods=["GET", "POST"])
 @login_required
-@form_page(start_page)
 def logout() -> ResponseReturnValue:
+    """The header's log-out button posts here; the address opened (typed, bookmarked) asks first, since a GET
+    logs nobody out."""
+    if request.method != "POST":
+        logged_in_as = gettext("You are logged in as %(name)s.", name=current_user.username)
+        return confirm_page(gettext("Log out?"), [logged_in_as], action=url_for("auth.logout"),
+                            confirm_label=gettext("Log out"), cancel_url=start_page(),
+                            cancel_label=gettext("Stay logged in"))
     if ConfirmForm().validate_on_submit():
         current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
         db.session.commit()
