@@ -152,6 +152,7 @@ class User(UserMixin, db.Model):
                                                   passive_deletes=True)
     subjects: Mapped[list[Subject]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                    passive_deletes=True, order_by="Subject.name")
+    removed_uploads: Mapped[list[RemovedUpload]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -563,6 +564,17 @@ class AlertRule(db.Model):
 
     def __str__(self) -> str:
         return f"{self.emotion} above {self.share:.0%} over {self.days} days ({self.subject.name})"
+
+
+class RemovedUpload(db.Model):
+    """An upload an administrator deleted from a user's account, kept until the user is told (on their next page,
+    services/moderation.py): its file name and when it was uploaded, not who removed it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+    removed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 USE_NOTED_EVERY = timedelta(minutes=1)  # how stale a token's last_used_at may be: one write a minute at most

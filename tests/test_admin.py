@@ -76,6 +76,11 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     with app.app_context():
         assert db.session.get(Analysis, analysis_id) is None
     assert upload_files(app) == []
+    assert client.get("/api/v1/analyses").status_code == 200  # the API's answers tell nothing, and take nothing
+    told = client.get("/analyses").get_data(as_text=True)
+    assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded \w+ \d+, 20\d\d, [^)]+\)\.", told)
+    assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)  # told once
+    assert "An administrator removed" not in admin.get("/analyses").get_data(as_text=True)
 
 
 def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astronaut_jpeg):

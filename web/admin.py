@@ -37,7 +37,7 @@ from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
 from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
-from services import accounts
+from services import accounts, moderation
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
 from services.errors import Refused
@@ -557,6 +557,8 @@ class AnalysisAdmin(AdminModelView):
 
     def on_model_delete(self, model: Analysis) -> None:
         g.deleted_uploads = [(model.stored_name, model.thumb_name)]
+        if model.user_id != current_user.id:  # the owner is told on their next page (services/moderation.py)
+            moderation.note_removed_upload(model)
 
     def after_model_delete(self, model: Analysis) -> None:
         _remove_uploads()

@@ -17,10 +17,11 @@ from werkzeug.datastructures import Authorization, WWWAuthenticate
 from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
-from services import accounts, tokens
+from services import accounts, moderation, tokens
 from services.clock import known_zone, today_on, zone_of
 from services.errors import Refused
 from web.downloads import streamed_download
+from web.i18n import moment
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
@@ -79,6 +80,17 @@ def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@bp.before_app_request
+def tell_removed_uploads() -> None:
+    """Tell the user, once, on the next page they open, of each upload an administrator removed from their
+    account (services/moderation.py); not in the API's answers or for static files."""
+    if request.endpoint == "static" or request.blueprint == "api" or not current_user.is_authenticated:
+        return
+    for removed in moderation.take_removed_uploads(current_user.id):
+        flash(gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
+                      file=removed.original_name, when=moment(removed.uploaded_at, "medium")), "info")
 
 
 @login_manager.unauthorized_handler
