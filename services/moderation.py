@@ -3,8 +3,18 @@ otherwise vanish from their history without a word."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from extensions import db
 from models import Analysis, RemovedUpload
+
+
+class Removal(NamedTuple):
+    """An upload an administrator removed: its file name and when it was uploaded."""
+
+    original_name: str
+    uploaded_at: datetime
 
 
 def note_removed_upload(analysis: Analysis) -> None:
@@ -13,11 +23,13 @@ def note_removed_upload(analysis: Analysis) -> None:
                                  uploaded_at=analysis.created_at))
 
 
-def take_removed_uploads(user_id: int) -> list[RemovedUpload]:
-    """The removals not yet told to the user, oldest first; they are forgotten once taken."""
-    removed = db.session.scalars(db.select(RemovedUpload).filter_by(user_id=user_id).order_by(RemovedUpload.id)).all()
-    for row in removed:
-        db.session.delete(row)
-    if removed:
+def take_removed_uploads(user_id: int) -> list[Removal]:
+    """The removals not yet told to the user, oldest first, forgotten once taken. Each is taken by the one request
+    whose delete removed its row: two pages opened at once (two processes) never both tell it, nor fail."""
+    pending = db.session.execute(db.select(RemovedUpload.id, RemovedUpload.original_name, RemovedUpload.uploaded_at)
+                                 .filter_by(user_id=user_id).order_by(RemovedUpload.id)).all()
+    taken = [Removal(name, uploaded_at) for row_id, name, uploaded_at in pending
+             if db.session.execute(db.delete(RemovedUpload).filter_by(id=row_id)).rowcount == 1]
+    if pending:
         db.session.commit()
-    return list(removed)
+    return taken

@@ -243,6 +243,7 @@ def logout() -> ResponseReturnValue:
         current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
         db.session.commit()
         logout_user()
+        session.pop(ACCOUNT_KEY, None)
         flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
