@@ -27,6 +27,7 @@
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
   var MARGIN = 4;  // px between a label (its outline is .3em wide, half of it outside the letters) and the edge
+  var CONTROL_BAR = 60;  // px at the video's bottom kept free for its own controls (Chromium's are about 56 px)
 
   // Every analysed moment, in order, and each track's point at each moment it was seen.
   var moments = Array.from(new Set([].concat.apply([], tracks.map(function (track) {
@@ -95,30 +96,41 @@
   function fit() {  // again whenever the player's size or its font changes: what fitted before may not now
     var labels = overlay.querySelectorAll("text"), frame = overlay.getBoundingClientRect();
     if (!labels.length || !frame.width) { return; }
+    var room = frame.height - (video ? CONTROL_BAR : 0);
     labels.forEach(function (label) { keepInside(label, frame.width); });
-    labels.forEach(function (label, index) { settle(label, index, labels, frame.height); });
+    labels.forEach(function (label, index) { settle(label, index, labels, room); });
   }
 
-  function settle(label, index, labels, height) {  // off the labels drawn before it, a line at a time: away from
-    // its box, or towards it (into it) where the player ends; inside the player, MARGIN from its top and bottom
-    var box = label.getBBox();
+  function overlaps(a, b) {  // two {x, y, width, height} areas
+    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  }
+
+  function settle(label, index, labels, room) {  // off the labels drawn before it, and where it can be off the other
+    // boxes, a line at a time: away from its box, else inside the top of its box, else on through it; MARGIN inside
+    // the room (the player above its control bar), or as near its top as the label fits
+    var box = label.getBBox(), own = label.parentNode.querySelector("rect");
     var step = box.height * (label.getAttribute("dy").charAt(0) === "-" ? -1 : 1);
     var before = Array.prototype.slice.call(labels, 0, index).map(function (other) {
       var bounds = other.getBBox(), moved = Number(other.dataset.shift || 0);
-      return { left: bounds.x, right: bounds.x + bounds.width, top: bounds.y + moved, bottom: bounds.y + moved + bounds.height };
+      return { x: bounds.x, y: bounds.y + moved, width: bounds.width, height: bounds.height };
     });
-    function inside(shift) { return box.y + shift >= MARGIN && box.y + shift + box.height <= height - MARGIN; }
-    function clear(shift) {
-      return inside(shift) && !before.some(function (other) {
-        return box.x < other.right && other.left < box.x + box.width &&
-          box.y + shift < other.bottom && other.top < box.y + shift + box.height;
-      });
+    var boxes = Array.prototype.filter.call(overlay.querySelectorAll("rect"), function (rect) { return rect !== own; })
+      .map(function (rect) { return rect.getBBox(); });
+    function inside(shift) { return box.y + shift >= MARGIN && box.y + shift + box.height <= room - MARGIN; }
+    function off(areas) {
+      return function (shift) {
+        var moved = { x: box.x, y: box.y + shift, width: box.width, height: box.height };
+        return inside(shift) && !areas.some(function (area) { return overlaps(moved, area); });
+      };
     }
     var shifts = [0];
     for (var lines = 1; lines <= 8; lines += 1) { shifts.push(lines * step); }
-    for (lines = 1; lines <= 8; lines += 1) { shifts.push(-lines * step); }
-    var shift = shifts.find(clear);
-    if (shift === undefined) { shift = shifts.find(inside) || 0; }  // a crowded frame: inside, if not apart
+    shifts.push(own.getBBox().y + MARGIN - box.y);
+    for (lines = 1; lines * box.height <= room; lines += 1) { shifts.push(-lines * step); }
+    var shift = [off(before.concat(boxes)), off(before), inside].reduce(function (found, test) {
+      return found === undefined ? shifts.find(test) : found;  // a crowded frame: apart from the labels, or inside
+    }, undefined);
+    if (shift === undefined) { shift = Math.max(MARGIN - box.y, Math.min(0, room - MARGIN - box.y - box.height)); }
     label.dataset.shift = shift;
     if (shift) { label.setAttribute("transform", "translate(0 " + shift + ")"); }
   }
@@ -175,6 +187,7 @@
     video = candidate;
     video.hidden = false;
     frame.hidden = true;
+    fit();  // the labels leave room for the video's controls now
     video.currentTime = Number(slider.value);
     video.addEventListener("play", function () { window.requestAnimationFrame(follow); });
     ["seeked", "timeupdate"].forEach(function (name) {

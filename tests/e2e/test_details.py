@@ -1,7 +1,8 @@
-"""In Chromium, in English and Korean, at 1280 and 390 px: an unsure reading says why on the photo page and
-"unsure, perhaps ..." on the player's overlay; the overlay draws the boxes of one analysed frame; a "Why?" that
-fails is told in the page's language, never in the API's English; the admin's column headers follow the interface
-language; a video's spoken progress follows its bar. Screenshots go to artifacts/e2e/ (details-*.png)."""
+"""In Chromium, in English and Korean, at 1280 and 390 px: an unsure reading says why on the photo page and "unsure,
+perhaps ..." on the player's overlay; the overlay draws the boxes of one analysed frame, and its labels keep off the
+video's control bar, each other and the other boxes; a "Why?" that fails is told in the page's language, never in
+the API's English; the admin's column headers follow the interface language; a video's spoken progress follows its
+bar. Screenshots go to artifacts/e2e/ (details-*.png)."""
 
 from __future__ import annotations
 
@@ -136,6 +137,44 @@ def test_a_long_label_on_a_box_at_the_right_edge_stays_in_the_frame(live_app, br
         page.locator("#player").scroll_into_view_if_needed()
         shot(page, f"right-edge-label-{'script' if scripts else 'server'}")
         context.close()
+
+
+CONTROL_BAR_PX = 60  # Chromium's: its buttons and time 44 to 56 px above the video's bottom, its timeline under them
+
+
+def test_labels_keep_off_the_video_controls_each_other_and_the_other_box(live_app, browser, astronaut, tmp_path):
+    """A close-up from the frame's top edge nearly to its bottom (no room for its label under it) and a face low in
+    the frame (its label above it would sit on the control bar): at 1280 and 390 px, with the video's own controls
+    shown, each label stays inside the video, above its control bar, off the other label and off the other box."""
+    app, base = live_app
+    clip = write_video(tmp_path / "two.webm", moving_faces_frames(astronaut, 30, faces=2), codec="VP80")
+    video = analysed_clip(app, "gus", clip)
+    with app.app_context():
+        close, low = db.session.scalars(db.select(Detection).filter_by(analysis_id=video).order_by(Detection.x1))
+        close.timeline = [{**point, "box": [point["box"][0], 8, point["box"][2], 352]} for point in close.timeline]
+        low.timeline = [{**point, "box": [point["box"][0], 310, point["box"][2], 352]} for point in low.timeline]
+        db.session.commit()
+    for viewport in VIEWPORTS:
+        page = log_in(browser, base, "gus", "en", viewport)
+        page.goto(f"{base}/analyses/{video}")
+        player = page.locator(".stage video")
+        expect(player).to_be_visible(timeout=20_000)
+        page.locator("a[data-t='2.00']").first.click()
+        expect(page.locator(".overlay text")).to_have_count(2)
+        page.wait_for_function("() => !document.querySelector('.stage video').seeking")
+        page.locator("#player").scroll_into_view_if_needed()
+        shot(page, f"labels-off-controls-{viewport}")
+        frame = player.bounding_box()
+        labels = [text.bounding_box() for text in page.locator(".overlay text").all()]
+        boxes = [rect.bounding_box() for rect in page.locator(".overlay rect").all()]
+        controls = {**frame, "y": frame["y"] + frame["height"] - CONTROL_BAR_PX, "height": CONTROL_BAR_PX}
+        for label, other_label, other_box in zip(labels, labels[::-1], boxes[::-1]):
+            assert frame["x"] <= label["x"] and label["x"] + label["width"] <= frame["x"] + frame["width"], label
+            assert frame["y"] <= label["y"], (viewport, label, frame)
+            assert not overlap(label, controls), (viewport, label, controls)
+            assert not overlap(label, other_label) and not overlap(label, other_box), (viewport, labels, boxes)
+        assert page.console_errors == []
+        page.context.close()
 
 
 def replying(status: int, body: dict):
