@@ -56,6 +56,15 @@ class ClipStory:
         return "".join(piece for piece, _ in self.pieces)
 
     @property
+    def named(self) -> list[tuple[str, str | None]]:
+        """The emotions the sentence names, in its order and as pieces, without its certainty word, times and
+        shares: "happy", "happy, then sad", or, with many changes told by share, "happy, angry": what a page's
+        chance of a wrong reading is about."""
+        emotions = [emotion for _, emotion in self.pieces if emotion]
+        between = Phrase(N_(", then ")) if len(self.stretches) <= MAX_TOLD_STRETCHES else ", "
+        return [piece for emotion in emotions for piece in ((between, None), (emotion, emotion))][1:]
+
+    @property
     def changed(self) -> bool:
         return len(self.stretches) > 1
 

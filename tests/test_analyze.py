@@ -240,9 +240,10 @@ def test_a_confident_reading_gives_its_chance_of_being_wrong_too(app, client, al
     with app.app_context():
         face = db.session.get(Analysis, analysis_id_from(response)).detections[0]
         assert not face.unsure
-        chance = round(100 * face.uncertainty)
+        chance, top = round(100 * face.uncertainty), face.top
     page = client.get(response.location).get_data(as_text=True)
-    assert f"Estimated chance that this reading is wrong: {chance}%." in page
+    reading = re.search(r'<p class="hint chance">(.*?)</p>', page).group(1)
+    assert re.sub(r"<[^>]+>", "", reading) == f"Estimated chance that this reading ({top}) is wrong: {chance}%."
 
 
 def test_the_emotion_filter_offers_the_emotions_of_the_models_that_read_the_users_uploads(client, mixed_history):

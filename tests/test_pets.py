@@ -509,7 +509,7 @@ def test_an_unsure_prediction_is_worded_as_unsure(app, client, alice, astronaut_
     assert "unsure, perhaps" in page
     # the face's own score (the real astronaut's, under one half) would contradict "unsure": no figure beside it
     assert "Unsure: no emotion stands out clearly, so this reading may well be wrong." in page
-    assert "chance that this reading is wrong" not in page
+    assert 'class="hint chance"' not in page
 
 
 def test_a_video_of_a_cat_gives_a_cat_track_read_by_the_cat_model_or_without_emotions(app, client, alice, tmp_path):

@@ -3,6 +3,7 @@ frame links that move the player (?t=) instead of opening a bare JPEG."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -19,6 +20,7 @@ from web.analyze import boxes_at, holds_until
 from web.i18n import shortened
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NO_WHY = "To see what the model looked at, analyse a still photo: “Why?” explanations are made for photos only."
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +49,7 @@ def test_happy_then_sad_is_told_as_such_not_as_unsure():
     points = timeline([("happy", 0.9)] * 21 + [("sad", 0.85)] * 19)
     story = clip_story(points, shares(points))
     assert story.text == "happy, then sad from 5.2 s" and not story.unsure
+    assert named(story) == "happy, then sad"  # what its chance of a wrong reading is about
     assert [(s.emotion, s.start) for s in story.stretches] == [("happy", 0.0), ("sad", 5.25)]
 
 
@@ -58,6 +61,8 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
     assert clip_story(three, shares(three)).text == "happy, then neutral from 2.5 s, then sad from 5.0 s"
     alternating = timeline(([("happy", 0.9)] * 6 + [("sad", 0.9)] * 6) * 4)
     assert clip_story(alternating, shares(alternating)).text == "happy (50% of the time), sad (50%), 7 changes"
+    assert named(clip_story(alternating, shares(alternating))) == "happy, sad"
+    assert named(clip_story(three, shares(three))) == "happy, then neutral, then sad"
     steady = timeline([("neutral", 0.95)] * 12)
     assert clip_story(steady, shares(steady)).text == "neutral throughout"
 
@@ -138,6 +143,16 @@ def track_rows(app, analysis_id: int) -> list[Detection]:
                               .order_by(Detection.position)).all()
 
 
+def named(story) -> str:
+    """The emotions a story names, as its chance of a wrong reading names them (English)."""
+    return "".join(piece for piece, _ in story.named)
+
+
+def words(page: str) -> str:
+    """A page's text as read: without tags, its entities unescaped."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
 def heading(page: str, title: str) -> str:
     """A track's heading as read: its words, without tags."""
     return re.sub(r"<[^>]+>", "", re.search(rf'<h2 id="track-\d+">{title}: (.*?)<span class="meta">', page,
@@ -146,9 +161,9 @@ def heading(page: str, title: str) -> str:
 
 def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_photo_card(app, client, alice,
                                                                                            two_face_webm):
-    """A face read at 72% happy all along is "probably happy throughout" with "Estimated chance that this reading is
-    wrong: 26%." under it (its frames' mean), as its photo's card says "probably happy (72%)" and its chance;
-    a track read before the rule has no figure to give."""
+    """A face read at 72% happy all along is "probably happy throughout" with "Estimated chance that this reading
+    (happy) is wrong: 26%." under it (its frames' mean), as its photo's card says "probably happy (72%)" and its
+    chance; a track read before the rule has no figure to give."""
     analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
     with app.app_context():
         first, second = track_rows(app, analysis_id)
@@ -167,17 +182,20 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
     tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
     assert {point[7] for point in tracks[0]["points"]} == {"probably"}  # the script's overlay words it alike
     assert "probably {emotion}" in page.replace("&#34;", '"')
-    assert page.count("chance that this reading is wrong") == 1
-    assert "Estimated chance that this reading is wrong: 26%." in page.split('id="face-2"')[0]
+    assert page.count('class="hint chance"') == 1
+    assert words(page).count(NO_WHY) == 1  # once for the page's two tracks: why they have no "Why?"
+    assert "Estimated chance that this reading (happy) is wrong: 26%." in words(page.split('id="face-2"')[0])
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert heading(korean, "얼굴 1") == "아마도 행복 (내내)" and "이 판독이 틀렸을 확률(추정): 26%." in korean
+    assert heading(korean, "얼굴 1") == "아마도 행복 (내내)"
+    assert "이 판독(행복)이 틀렸을 확률(추정): 26%." in words(korean)
+    assert "“왜?” 설명은 사진에서만 볼 수 있어요." in words(korean)
     assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0] == "1: 아마도 행복"
     with app.app_context():  # most frames sure, but their mean chance of a wrong reading over one half: unsure
         track_rows(app, analysis_id)[0].uncertainty = 0.55
         db.session.commit()
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert heading(page, "Face 1") == "unsure, perhaps happy throughout"
-    assert "the model&#39;s members disagree, or" in page and "chance that this reading is wrong" not in page
+    assert "the model&#39;s members disagree, or" in page and 'class="hint chance"' not in page
 
 
 def test_a_dog_track_that_changes_between_clear_moods_gets_the_chance_of_what_it_tells(app, client, alice,
@@ -200,7 +218,7 @@ def test_a_dog_track_that_changes_between_clear_moods_gets_the_chance_of_what_it
         db.session.commit()
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert heading(page, "Dog 1").startswith("happy, then sad from ")
-    assert "Estimated chance that this reading is wrong: 10%." in page
+    assert "Estimated chance that this reading (happy, then sad) is wrong: 10%." in words(page)
 
 
 def test_a_track_assigned_to_a_subject_is_named_on_the_video(app, client, alice, two_face_webm):

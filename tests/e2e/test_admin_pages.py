@@ -87,11 +87,10 @@ def test_every_admin_page_fits_a_phone_in_both_languages(live_app, browser, astr
                     problems[f"{language} {viewport} {name}"] = found
                 assert page.evaluate("() => document.documentElement.lang") == language, name
                 assert not any(list_overflow(page)), f"{language} {viewport} {name}: a list scrolls sideways"
-            page.goto(base + LISTS["users"])  # a card's values named on a phone (a name needs none); a desktop's table
-            labels = [page.locator(f"table.model-list td.col-{column}").first.evaluate(
-                "cell => getComputedStyle(cell, '::before').content") for column in ("is_admin", "username")]
-            assert labels == ([f'"{WORDS[language]["administrator"]} "', "none"] if viewport == "phone"
-                              else ["none", "none"])
+            page.goto(base + LISTS["users"])  # a card's values named on a phone (a name needs none; a bare date said
+            labels = before_cells(page, ("is_admin", "username", "created_at"))  # nothing); a desktop's table
+            assert labels == ([f'"{WORDS[language]["administrator"]} "', "none", f'"{WORDS[language]["created"]} "']
+                              if viewport == "phone" else ["none", "none", "none"])
             assert page.locator("table.model-list").evaluate("list => getComputedStyle(list).display") == (
                 "block" if viewport == "phone" else "table")
             if viewport == "phone":
@@ -169,8 +168,10 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
 
 def assert_compact_cards(page, base: str, paths: dict[str, str]) -> None:
     """On a phone an analysis is a card of a few lines (thumbnail; owner and file; emotion, time and the rest), not a
-    line a value (490 px); a value that is empty (a photo's worker) and a details page's empty row are left out."""
+    line a value (490 px), its upload's time unnamed (beside its emotion, it says what it is); a value that is empty
+    (a photo's worker) and a details page's empty row are left out."""
     page.goto(base + LISTS["analyses"])
+    assert before_cells(page, ("created_at", "media")) == ["none", "none"]
     rows = page.locator("table.model-list tbody tr")
     heights = [row.bounding_box()["height"] for row in rows.all()]
     assert heights and max(heights) <= 250, heights  # a long file name on two lines: 214 px
@@ -180,6 +181,12 @@ def assert_compact_cards(page, base: str, paths: dict[str, str]) -> None:
     rows = page.locator("table.searchable tr")
     empty = [row.is_visible() for row in rows.all() if not row.locator("td").last.inner_text().strip()]
     assert empty and not any(empty)
+
+
+def before_cells(page, columns: tuple[str, ...]) -> list[str]:
+    """What is written before the first cell of each column of the list (its name on a phone's card, or "none")."""
+    return [page.locator(f"table.model-list td.col-{column}").first.evaluate(
+        "cell => getComputedStyle(cell, '::before').content") for column in columns]
 
 
 def list_overflow(page) -> list[int]:
