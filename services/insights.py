@@ -8,10 +8,10 @@ from datetime import date
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import case
+from sqlalchemy import case, or_
 
 from extensions import db
-from inference.labels import Reading
+from inference.labels import Certainty, Reading
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.clip import told_changes
@@ -97,9 +97,12 @@ def video_clips(subject: Subject, classes: tuple[str, ...]) -> list[tuple[int, f
     """(analysis id, seconds, changes, share of time per emotion) of each video the subject appears in: one
     clip per video, its tracks of the subject together (a dog that leaves the frame and comes back is two tracks
     of one clip), their changes as their stories tell them (`kept_changes`) and their shares weighted by their
-    seconds."""
-    query = _classified_appearances(subject).where(Analysis.media == Media.VIDEO).add_columns(
-        Analysis.id, *CHANGES_COLUMNS)
+    seconds. A track whose reading is unsure is left out, as every other insight leaves unsure readings out (a
+    track kept before readings were, until `flask maintenance readings` keeps it, is counted)."""
+    query = _classified_appearances(subject).where(
+        Analysis.media == Media.VIDEO,
+        or_(Detection.reading_certainty.is_(None), Detection.reading_certainty != Certainty.UNSURE),
+    ).add_columns(Analysis.id, *CHANGES_COLUMNS)
     tracks: dict[int, list[tuple[float, int, np.ndarray]]] = {}
     for row in db.session.execute(query):
         if row.summary:

@@ -547,6 +547,23 @@ def test_a_flicker_the_page_leaves_out_is_no_change_of_a_clips_patterns(app, ali
     assert counted == [(None, (10.0, 1)), (1, (10.0, 1))]
 
 
+def test_an_unsure_track_is_left_out_of_the_clips_patterns(app, alice):
+    """As every other insight leaves unsure readings out: a track whose frames never stand out is no clip."""
+    from services.insights import video_clips
+
+    rex = make_subject(app, alice, "Rex")
+    weak = [{**point, "emotions": dict(zip(DOG_EMOTIONS, (0.3, 0.26, 0.22, 0.22)))}
+            for point in dog_timeline(["angry"] * 8)]
+    add_video(app, alice, rex, [dog_timeline(["happy"] * 8)])
+    add_video(app, alice, rex, [weak])
+    app.test_cli_runner().invoke(args=["maintenance", "readings"])  # each track's reading kept, as on storing
+    with app.app_context():
+        assert sorted(track.reading_certainty for track in db.session.scalars(db.select(Detection))) == [
+            "sure", "unsure"]
+        clips = video_clips(db.session.get(Subject, rex), DOG_EMOTIONS)
+    assert [dict(zip(DOG_EMOTIONS, shares.round(3)))["happy"] for _, _, _, shares in clips] == [1.0]
+
+
 def test_a_refused_alert_and_a_form_sent_after_log_out_come_back_to_the_dashboard_not_to_a_405(app, client, alice):
     """The refused form is shown at its POST-only address: the header's language switch sent the browser back
     there (a GET: 405), and so did the log-in page's `next` for a form posted after the session ended."""
