@@ -83,12 +83,13 @@ def day_top(tops: list[str]) -> str | None:
     return Counter(sorted(tops)).most_common(1)[0][0] if tops else None
 
 
-def weekly_report(history: History, monday: date) -> dict:
-    """The week from `monday`: appearances (all, and how many were unsure), and, from the sure readings only,
-    the mean mix in words, the change per emotion against the previous week (named by its own dates,
-    `previous_start` to `previous_end`: the week before the one shown, whenever that was), and each day's top
-    emotion (None on a day whose readings were all unsure). A week with fewer sure readings than a profile needs
-    (MIN_FOR_PROFILE) has no mix, no change and no description: one photo is no pattern."""
+def weekly_report(history: History, monday: date, today: date) -> dict:
+    """The week from `monday`, seen on the owner's day `today`: appearances (all, and how many were unsure), and,
+    from the sure readings only, the mean mix in words, the change per emotion against the previous week (named by
+    its own dates, `previous_start` to `previous_end`: the week before the one shown, whenever that was), and each
+    day's top emotion (None on a day whose readings were all unsure; a day after `today` is `to_come`: nothing yet,
+    rather than nothing). A week with fewer sure readings than a profile needs (MIN_FOR_PROFILE) has no mix, no
+    change and no description: one photo is no pattern."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
     count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
@@ -103,7 +104,7 @@ def weekly_report(history: History, monday: date) -> dict:
         tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
-                     "top": day_top(tops)})
+                     "top": day_top(tops), "to_come": day > today})
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,

@@ -428,7 +428,7 @@ def test_sentences_come_from_sure_readings_and_count_the_unsure_beside_them():
     assert found["enough"] and found["count"] == 3 and found["unsure"] == 4
     assert found["description"].params["first"] == "sad"
     from insights.report import weekly_report, week_start
-    week = weekly_report(history, week_start(START.date()))
+    week = weekly_report(history, week_start(START.date()), START.date())
     assert week["count"] == 7 and week["unsure"] == 4 and week["description"].params["first"] == "sad"
     assert max(week["mix"], key=week["mix"].get) == "sad"
 

@@ -294,3 +294,19 @@ def test_saving_an_unsure_reading_says_it_is_left_out_and_the_calendar_shows_tha
     assert re.search(r'class="unsure-day"><title>[^<]+: only 1 unsure reading, not counted</title>', dashboard)
     assert "only unsure readings</li>" in dashboard and "nothing analysed</li>" in dashboard
     assert f'<a href="/subjects/{rex}/report">Weekly report</a>' in dashboard  # whether reports are listed or not
+
+
+def test_the_weekly_reports_days_still_to_come_are_not_called_nothing(app, client, alice):
+    today = utcnow().date()
+    this_monday = today - timedelta(days=today.weekday())
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, rex, "dog", "happy", 1, datetime.combine(today, datetime.min.time()))
+    appearances(app, alice, rex, "dog", "happy", 1, datetime.combine(this_monday - timedelta(days=7),
+                                                                     datetime.min.time()))
+    page = client.get(f"/subjects/{rex}/report").get_data(as_text=True)
+    assert page.count("still to come") == 6 - today.weekday()  # the days after today, this week
+    assert page.count(": nothing</li>") == today.weekday()  # the days before it had no appearance
+    api_days = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]["days"]
+    assert [day["to_come"] for day in api_days] == [offset > today.weekday() for offset in range(7)]
+    last_week = "{}-W{:02d}".format(*(this_monday - timedelta(days=7)).isocalendar()[:2])
+    assert "still to come" not in client.get(f"/subjects/{rex}/report?week={last_week}").get_data(as_text=True)

@@ -266,6 +266,6 @@ def insights(subject_id: int) -> ResponseReturnValue:
     history = history_of(subject)
     alerts = [{**alert_rule_document(rule), **result} for rule, result in alert_results([subject])]
     zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
-    week = (weekly_report(history, report_week(history, asked, today_on(zone)))
-            if history is not None else None)
+    today = today_on(zone)
+    week = weekly_report(history, report_week(history, asked, today), today) if history is not None else None
     return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week, "time_zone": zone.key})

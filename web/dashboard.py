@@ -287,8 +287,8 @@ def _report(subject: Subject) -> tuple[History, dict] | None:
     history = history_of(subject)
     if history is None:
         return None
-    monday = report_week(history, asked, today_on(zone_of(current_user)))
-    return history, weekly_report(history, monday)
+    today = today_on(zone_of(current_user))
+    return history, weekly_report(history, report_week(history, asked, today), today)
 
 
 def no_report(subject: Subject) -> str:
