@@ -334,7 +334,7 @@ def new_token(client, name: str = "", password: str = "correct horse"):
 
 
 def shown_token(response) -> str:
-    return re.search(r'id="new-token"[^>]*value="([^"]+)"', response.get_data(as_text=True)).group(1)
+    return re.search(r'id="new-token"[^>]*>([^<]+)</textarea>', response.get_data(as_text=True)).group(1)
 
 
 def bearer(plain: str) -> dict:

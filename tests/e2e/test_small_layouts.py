@@ -93,3 +93,23 @@ def test_the_alert_button_shares_its_row_with_a_field_on_a_phone(live_app, brows
         assert len(fields) == 3 and beside, (locale, fields, top, bottom)
         shot(page, f"small-alert-{locale}")
         page.context.close()
+
+
+def test_a_new_api_token_shows_whole_on_a_phone_and_its_button_copies_it(live_app, browser):
+    """The token, shown once, once ran off a phone's one-line field with no way to copy it but selecting."""
+    app, base = live_app
+    make_user(app, "dana")
+    page = log_in(browser, base, "dana", "en-US", "phone")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.goto(f"{base}/account")
+    page.locator("form[action$='/account/tokens'] input[type=password]").fill("correct horse")
+    page.get_by_role("button", name="Create a token").click()
+    token = page.locator("#new-token")
+    plain = token.input_value()
+    assert len(plain) > 30 and token.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+    page.get_by_role("button", name="Copy token").click()
+    expect(page.locator(".copy-row [role=status]")).to_have_text("Copied.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == plain
+    shot(page, "small-token-phone")
+    assert not page.console_errors
+    page.context.close()
