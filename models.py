@@ -567,14 +567,17 @@ class AlertRule(db.Model):
 
 
 class RemovedUpload(db.Model):
-    """An upload an administrator deleted from a user's account, kept until the user is told (on their next page,
-    services/moderation.py): its file name and when it was uploaded, not who removed it."""
+    """An upload an administrator deleted from a user's account (services/moderation.py): its file name, when it
+    was uploaded and its old id, not who removed it. The user is told once, on their next page (`told`); the row
+    stays with the account, so that the upload's old address says what became of it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     original_name: Mapped[str] = mapped_column(String(255))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime)
     removed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    analysis_id: Mapped[int | None] = mapped_column(Integer)  # None: removed before the ids were kept
+    told: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 USE_NOTED_EVERY = timedelta(minutes=1)  # how stale a token's last_used_at may be: one write a minute at most

@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
                                        "about 300 MB); more uploads wait for a free slot"),
     Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 429"),
+    Setting("ADMIN_CONTACT", "", "how users reach this server's administrators (an e-mail address, or a sentence), "
+            "told with a deactivated account's and a removed upload's messages; empty: \"whoever runs this server\""),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
     Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name "
             "(the log-in form, the API's token exchange and the password change counted together)"),

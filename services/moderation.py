@@ -1,5 +1,5 @@
-"""What an administrator removed from a user's account, kept until that user is told: a deleted upload would
-otherwise vanish from their history without a word."""
+"""What an administrator removed from a user's account, told to that user once and kept with the account: a deleted
+upload would otherwise vanish from their history, and its old address turn into a bare 404, without a word."""
 
 from __future__ import annotations
 
@@ -20,16 +20,26 @@ class Removal(NamedTuple):
 def note_removed_upload(analysis: Analysis) -> None:
     """Keep, in the deletion's transaction, that `analysis` was removed from its owner's account."""
     db.session.add(RemovedUpload(user_id=analysis.user_id, original_name=analysis.original_name,
-                                 uploaded_at=analysis.created_at))
+                                 uploaded_at=analysis.created_at, analysis_id=analysis.id))
 
 
 def take_removed_uploads(user_id: int) -> list[Removal]:
-    """The removals not yet told to the user, oldest first, forgotten once taken. Each is taken by the one request
-    whose delete removed its row: two pages opened at once (two processes) never both tell it, nor fail."""
+    """The removals not yet told to the user, oldest first, marked told once taken. Each is taken by the one request
+    whose update marked its row: two pages opened at once (two processes) never both tell it, nor fail."""
     pending = db.session.execute(db.select(RemovedUpload.id, RemovedUpload.original_name, RemovedUpload.uploaded_at)
-                                 .filter_by(user_id=user_id).order_by(RemovedUpload.id)).all()
+                                 .filter_by(user_id=user_id, told=False).order_by(RemovedUpload.id)).all()
     taken = [Removal(name, uploaded_at) for row_id, name, uploaded_at in pending
-             if db.session.execute(db.delete(RemovedUpload).filter_by(id=row_id)).rowcount == 1]
+             if db.session.execute(db.update(RemovedUpload).filter_by(id=row_id, told=False)
+                                   .values(told=True)).rowcount == 1]
     if pending:
         db.session.commit()
     return taken
+
+
+def removed_upload(user_id: int, analysis_id: int) -> Removal | None:
+    """The upload `analysis_id` of the user's, if an administrator removed it (the newest such removal: SQLite may
+    give a removed upload's id to a later one)."""
+    row = db.session.execute(db.select(RemovedUpload.original_name, RemovedUpload.uploaded_at)
+                             .filter_by(user_id=user_id, analysis_id=analysis_id)
+                             .order_by(RemovedUpload.id.desc()).limit(1)).first()
+    return Removal(*row) if row is not None else None

@@ -81,6 +81,11 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded \w+ \d+, 20\d\d, [^)]+\)\.", told)
     assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)  # told once
     assert "An administrator removed" not in admin.get("/analyses").get_data(as_text=True)
+    gone = client.get(f"/analyses/{analysis_id}")  # its old address says what became of it, every time
+    assert gone.status_code == 410 and "Removed by an administrator" in gone.get_data(as_text=True)
+    assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded [^)]+\) from your account, with its "
+                     r"result\.", gone.get_data(as_text=True))
+    assert admin.get(f"/analyses/{analysis_id}").status_code == 404  # only its owner is told
 
 
 def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astronaut_jpeg):

@@ -126,7 +126,8 @@ def test_a_deactivated_users_next_page_says_why_the_session_ended(app, client):
     admin.post("/admin/admin_users/action/", data={
         "action": "deactivate", "rowid": str(user_id), "csrf_token": admin_csrf(admin, "/admin/admin_users/")})
     page = client.get("/analyses", follow_redirects=True).get_data(as_text=True)
-    assert "This account has been deactivated." in page and "Please log in" not in page
+    assert ("This account has been deactivated: it cannot log in, and its uploads and results are kept as they were. "
+            "To ask about it, contact whoever runs this Moodlens server.") in page and "Please log in" not in page
     later = client.get("/analyses", follow_redirects=True).get_data(as_text=True)
     assert "deactivated" not in later  # told once; a stranger's session (no account) is told to log in
     assert "Please log in" in later
@@ -352,3 +353,16 @@ def test_login_limits_hold_across_gunicorn_workers(tmp_path, access_log_pids):
     statuses, answered_by = guesses_across_gunicorn_workers(tmp_path, {"SECRET_KEY": "multi-process"}, limit=5)
     assert sorted(statuses) == [401] * 5 + [429] * (len(statuses) - 5)
     assert len(answered_by) >= 2, "all guesses went to one worker: the test proved nothing"
+
+
+def test_the_deactivation_message_names_the_administrators_contact_when_one_is_set(app, client):
+    user_id = make_user(app, "alice")
+    with app.app_context():
+        db.session.get(User, user_id).active = False
+        db.session.commit()
+    app.config["ADMIN_CONTACT"] = "help@moodlens.example"
+    response = client.post("/login", data={"username": "alice", "password": "correct horse",
+                                            "csrf_token": csrf_token(client, "/login")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401 and "To ask about it, contact help@moodlens.example." in page
+    assert "whoever runs" not in page

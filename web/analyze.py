@@ -32,6 +32,7 @@ from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
 from web.i18n import found, isolated, kind, moment, percent, say, shortened
+from web.notices import removed_says_so
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 
 bp = Blueprint("analyze", __name__)
@@ -126,6 +127,7 @@ def already_uploaded(analysis: Analysis) -> str:
 @bp.route("/analyses/<int:analysis_id>")
 @login_required
 @deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
+@removed_says_so
 def result(analysis_id: int) -> ResponseReturnValue:
     """The result (or the progress) page; an admin may view anyone's, without the owner's actions. ?next=PATH, a
     page of the history (the one it was opened from, filtered, page 2: `opened_from`), is where its "Back to

@@ -24,6 +24,7 @@ from web.downloads import streamed_download
 from web.i18n import moment
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
+from web.notices import ask_administrators, deactivated_message
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
@@ -89,8 +90,9 @@ def tell_removed_uploads() -> None:
     if request.endpoint == "static" or request.blueprint == "api" or not current_user.is_authenticated:
         return
     for removed in moderation.take_removed_uploads(current_user.id):
-        flash(gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
-                      file=removed.original_name, when=moment(removed.uploaded_at, "medium")), "info")
+        flash(" ".join([gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
+                                file=removed.original_name, when=moment(removed.uploaded_at, "medium")),
+                        ask_administrators()]), "info")
 
 
 @login_manager.unauthorized_handler
@@ -107,7 +109,7 @@ def _why_log_in() -> str:
     account_id = session.pop(ACCOUNT_KEY, None)
     account = db.session.get(User, account_id) if isinstance(account_id, int) else None
     if account is not None and not account.active:
-        return gettext("This account has been deactivated.")
+        return deactivated_message()
     return login_manager.localize_callback(login_manager.login_message)
 
 
@@ -203,7 +205,7 @@ def login() -> ResponseReturnValue:
                           name=user.username), "error")
             form.username.data = user.username
         elif not user.active:
-            flash(gettext("This account has been deactivated."), "error")
+            flash(deactivated_message(), "error")
         else:
             user.time_zone = known_zone(form.time_zone.data) or user.time_zone
             db.session.commit()
