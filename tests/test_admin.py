@@ -73,6 +73,10 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     response = admin.post("/admin/admin_analyses/delete/", data={"id": analysis_id, "csrf_token": csrf,
                                                                  "url": "/admin/admin_analyses/"})
     assert response.status_code == 302
+    listed = admin.get("/admin/admin_analyses/").get_data(as_text=True)  # in the app's words, naming what went
+    assert "Deleted: astro.jpg, uploaded by alice." in listed and "Record was successfully deleted." not in listed
+    gone = admin.get(f"/admin/admin_analyses/details/?id={analysis_id}", follow_redirects=True).get_data(as_text=True)
+    assert "That row no longer exists: it may have been deleted meanwhile." in gone and "Record does not" not in gone
     with app.app_context():
         assert db.session.get(Analysis, analysis_id) is None
     assert upload_files(app) == []
@@ -549,10 +553,11 @@ def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, 
         response = edit_user(admin, alice, username)
         page = response.get_data(as_text=True)
         assert response.status_code == 200 and why in page and "저장하지 못했어요." in page, username
-        assert "Failed to save record." not in page
+        assert "Failed to save record." not in page and "아래 표시된 항목을 고쳐 주세요." in page
     with app.app_context():
         assert db.session.get(User, alice).username == "alice"
-    assert "레코드가 저장되었습니다." in edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
+    saved = edit_user(admin, alice, "Alice.Two").get_data(as_text=True)
+    assert "alice.two 계정의 변경 사항을 저장했어요." in saved and "레코드가 저장" not in saved
     with app.app_context():
         assert db.session.get(User, alice).username == "alice.two"
 
@@ -591,7 +596,7 @@ def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browse
     form = admin.get(f"/admin/admin_users/edit/?id={alice}").get_data(as_text=True)
     assert "maxlength" not in re.search(r'<input[^>]*name="username"[^>]*>', form).group(0)
     page = edit_user(admin, alice, "x" * 300).get_data(as_text=True)
-    assert "Failed to save record." in page and "successfully saved" not in page
+    assert "Nothing was saved: correct what is marked below." in page and "Saved the changes" not in page
     assert re.findall(r"<li>([^<]*)</li>", page.split('name="username"')[1].split("</ul>")[0]) == [
         "Use 3 to 32 characters."]  # the app's reason only, not Flask-Admin's second one
     with app.app_context():
@@ -627,7 +632,8 @@ def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, 
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', listing).group(1)
     done = admin.post("/admin/admin_analyses/action/", follow_redirects=True, data={
         "action": "delete", "rowid": [str(photo) for photo in photos] + ["9" * 30], "csrf_token": csrf})
-    assert done.status_code == 200 and "2 레코드 성공적으로 삭제되었습니다." in done.get_data(as_text=True)
+    assert done.status_code == 200 and "삭제했어요: alice 님이 올린 astro-1.jpg; alice 님이 올린 astro-2.jpg." in (
+        done.get_data(as_text=True))  # not Flask-Admin's "2 레코드 성공적으로 삭제되었습니다."
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []

@@ -42,6 +42,7 @@ from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
 from services.errors import Refused
 from services.storage import remove_files
+from web.admin_flashes import note_row, reword_stock_flashes, reworded
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
                      worded)
@@ -74,9 +75,6 @@ DETECTION_KIND_CHOICES = [(kind, KIND_NAMES[kind]) for kind in DetectionKind]
 SIGNAL_NAMES = {UnsureSignal.WEAK: _l("no emotion stands out"),
                 UnsureSignal.MEMBERS_DISAGREE: _l("the networks disagree")}
 
-
-# Flask-Admin's own words that its compiled Korean catalogue lacks (it flashes them in English), in ours.
-FLASHED = {"Failed to save record.": _l("Failed to save record.")}
 
 # The options of every yes/no filter ("administrator", "empty"): Flask-Admin's own Korean calls "no" 없음 ("none").
 YES_NO = (("1", _l("Yes")), ("0", _l("No")))
@@ -211,11 +209,6 @@ def _changes(view, context, model: Detection, name) -> Markup | str:
     return Markup("<br>").join(gettext("%(time)s: %(before)s → %(after)s", time=seconds(change["t"]),
                                        before=emotion(change["from"]), after=emotion(change["to"]))
                                for change in model.transitions)
-
-
-def flashed(message: str) -> str:
-    """A flashed message as the admin pages show it (templates/admin/page.html): in the reader's language."""
-    return str(FLASHED.get(message, message))
 
 
 def picker_words() -> dict:
@@ -365,11 +358,24 @@ def _list_page() -> str:
 
 class AdminModelView(AdminOnly, ModelView):
     """A model's pages: Flask-Admin's, the delete button of a list's row asking `delete_question(row)` where the
-    view has one, and each of Flask-Admin's POST-only addresses (delete, bulk action, a list's inline update) routed
-    for GET too: a GET of one (a reloaded page, an address opened or shared) goes to the list, nothing changed
-    (web.redirects.form_page), never a 405."""
+    view has one, its messages naming the rows saved or deleted (`row_name`: web.admin_flashes), and each of
+    Flask-Admin's POST-only addresses (delete, bulk action, a list's inline update) routed for GET too: a GET of one
+    (a reloaded page, an address opened or shared) goes to the list, nothing changed (web.redirects.form_page),
+    never a 405."""
 
     delete_question: Callable[[object], str] | None = None
+    row_name: Callable[[object], str]  # a row in words ("the account alice"): every view that saves or deletes rows
+
+    def _run_view(self, fn: Callable[..., ResponseReturnValue], *args, **kwargs) -> ResponseReturnValue:
+        response = super()._run_view(fn, *args, **kwargs)
+        reword_stock_flashes()
+        return response
+
+    def on_model_delete(self, model: object) -> None:
+        note_row(self.row_name(model))
+
+    def after_model_change(self, form: Form, model: object, is_created: bool) -> None:
+        note_row(self.row_name(model))
 
     def get_list_row_actions(self) -> list[BaseListRowAction]:
         """Flask-Admin's, the delete button asking in the view's words rather than about "this record"."""
@@ -410,6 +416,7 @@ class UserAdmin(AdminModelView):
     can_create = False
     edit_template = "admin/edit_user.html"
     delete_question = staticmethod(_delete_account_question)
+    row_name = staticmethod(lambda user: gettext("the account %(name)s", name=user.username))
     column_list = ("username", "active", "is_admin", "created_at", "id")  # what moderating needs first (a phone)
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
@@ -498,11 +505,13 @@ class UserAdmin(AdminModelView):
         if model.id == current_user.id:
             flash(str(OWN_ACCOUNT), "error")
             return False
+        name = self.row_name(model)
         try:
             accounts.delete_account(model)
         except Refused as refused:  # the last active administrator (another administrator deactivated meanwhile)
             flash(say(refused.args[0]), "error")
             return False
+        note_row(name)
         return True
 
 
@@ -550,12 +559,15 @@ class AnalysisAdmin(AdminModelView):
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
     delete_question = staticmethod(_delete_question)
+    row_name = staticmethod(lambda analysis: gettext("%(file)s, uploaded by %(user)s", file=analysis.original_name,
+                                                     user=analysis.user.username))
 
     def get_query(self) -> Query:
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
 
     def on_model_delete(self, model: Analysis) -> None:
+        super().on_model_delete(model)
         g.deleted_uploads = [(model.stored_name, model.thumb_name)]
         if model.user_id != current_user.id:  # the owner is told on their next page (services/moderation.py)
             moderation.note_removed_upload(model)
@@ -645,6 +657,6 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
     admin.add_view(JobsView(name=_l("Background jobs"), endpoint="admin_jobs", url="/admin/jobs"))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
-    app.add_template_filter(flashed)
+    app.add_template_filter(reworded, "flashed")
     app.add_template_global(picker_words)
     return admin

@@ -1,0 +1,54 @@
+"""Flask-Admin's stock messages ("Record was successfully deleted.", "Record does not exist.") said in the app's
+words, naming the rows: a view notes what it saved or deleted (`note_row`); once the view has run,
+`reword_stock_flashes` replaces the stock messages it left in the session for the next page (after a redirect), and
+the admin pages show a message through `reworded` (one the view flashed and showed at once: a form's failure)."""
+
+from __future__ import annotations
+
+from flask import g, session
+from flask_admin.babel import gettext as admin_gettext, ngettext as admin_ngettext
+from flask_babel import gettext, ngettext
+
+NAMED_AT_MOST = 5  # rows named in one message; more are counted ("and 3 more")
+
+
+def note_row(name: str) -> None:
+    """Note that this request saved or deleted the row named `name` ("the account alice")."""
+    g.setdefault("admin_rows", []).append(name)
+
+
+def _names(rows: list[str]) -> str:
+    named = "; ".join(rows[:NAMED_AT_MOST])
+    more = len(rows) - NAMED_AT_MOST
+    return gettext("%(names)s and %(num)d more", names=named, num=more) if more > 0 else named
+
+
+def _ours() -> dict[str, str]:
+    """Each stock message this request can have left, in Flask-Admin's translation, with the app's words for it."""
+    rows = g.get("admin_rows", [])
+    count = len(rows)
+    ours = {admin_gettext("Record does not exist."): gettext("That row no longer exists: it may have been deleted "
+                                                            "meanwhile."),
+            admin_gettext("Failed to save record."): gettext("Nothing was saved: correct what is marked below.")}
+    if rows:
+        ours[admin_ngettext("Record was successfully deleted.", "%(count)s records were successfully deleted.",
+                            count, count=count)] = ngettext("Deleted: %(names)s.", "Deleted %(num)d: %(names)s.",
+                                                            count, names=_names(rows))
+        ours[admin_gettext("Record was successfully saved.")] = gettext("Saved the changes to %(name)s.",
+                                                                       name=_names(rows))
+    return ours
+
+
+def reworded(message: str) -> str:
+    """`message` in the app's words if it is one of Flask-Admin's stock messages (templates/admin/page.html)."""
+    return _ours().get(message, message)
+
+
+def reword_stock_flashes() -> None:
+    """Replace the stock messages among the ones waiting to be shown with the app's words."""
+    waiting = session.get("_flashes")
+    if not waiting:
+        return
+    ours = _ours()
+    if any(message in ours for _, message in waiting):
+        session["_flashes"] = [(category, ours.get(message, message)) for category, message in waiting]
