@@ -416,7 +416,7 @@ def test_after_a_no_the_card_names_the_face_someone_else_or_someone_new(app, cli
     named = name_face(client, faces[0], photos[0], name="Ana")
     assert named.status_code == 302 and named.location == f"/analyses/{photos[0]}#face-1"
     page = client.get(named.location).get_data(as_text=True)
-    assert "Saved: Face 1 now counts in Ana&#39;s history." in page
+    assert "Saved: Face 1 is Ana, and counts in Ana&#39;s history." in page
     say_no(client, faces[1], eileen_named, photos[1])
     assert name_face(client, faces[1], photos[1], subject=bob).status_code == 302
     with app.app_context():

@@ -121,7 +121,7 @@ def test_the_saved_note_and_the_admin_list_use_the_number_within_the_kind(app, c
     analysis_id, detections = mixed_photo
     add_subject(client, "Tom", "cat")
     saved = assign(client, detections[3], subject_id(app, "Tom"), analysis_id)
-    assert "Saved: Cat 1 now counts in Tom&#39;s history." in client.get(saved.location).get_data(as_text=True)
+    assert "Saved: Cat 1 is Tom, and counts in Tom&#39;s history." in client.get(saved.location).get_data(as_text=True)
     make_user(app, "root", admin=True)
     admin = app.test_client()
     login(admin, "root")

@@ -127,7 +127,7 @@ def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, as
                                               "csrf_token": token})
     assert response.status_code == 302 and response.location == back
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
-    assert "Saved: Face 1 now counts in Mia&#39;s history." in page  # the face she was added from is Mia now
+    assert "Saved: Face 1 is Mia, and counts in Mia&#39;s history." in page  # the face she was added from is Mia now
     assert re.search(r'<option selected value="\d+">Mia \(person\)</option>', page)
     assert 'class="hint">Add a person or pet</a>' in page  # with Mia named, another face can still be someone new
     # a dog is not made a person, and nobody's face but one's own is touched

@@ -20,6 +20,8 @@ from web.analyze import boxes_at, holds_until
 from web.i18n import shortened
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+MOMENTS = ("The labels on the video read one moment at a time; the sections below sum up the whole clip, so the two "
+           "can differ.")
 NO_WHY = "To see what the model looked at, analyse a still photo: “Why?” explanations are made for photos only."
 
 
@@ -184,6 +186,7 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
     assert "probably {emotion}" in page.replace("&#34;", '"')
     assert page.count('class="hint chance"') == 1
     assert words(page).count(NO_WHY) == 1  # once for the page's two tracks: why they have no "Why?"
+    assert words(page).count(MOMENTS) == 1  # why a label ("probably happy") may differ from its track's heading
     assert "Estimated chance that this reading (happy) is wrong: 26%." in words(page.split('id="face-2"')[0])
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert heading(korean, "얼굴 1") == "아마도 행복 (내내)"
@@ -369,3 +372,14 @@ def test_the_original_is_served_with_its_type_and_byte_ranges(app, client, alice
     assert bob_client.get(f"/analyses/{analysis_id}/original", headers={"Range": "bytes=0-9"}).status_code == 404
     with app.app_context():
         assert db.session.get(Analysis, analysis_id).format == "webm"
+
+
+def test_a_video_without_an_emotion_reading_has_neither_hint_about_readings(app, client, alice, two_face_webm):
+    """Tracks with no emotion model (cats) have no "Why?" to miss and no label reading to compare with a heading."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        for track in track_rows(app, analysis_id):
+            track.top = None
+        db.session.commit()
+    page = words(client.get(f"/analyses/{analysis_id}").get_data(as_text=True))
+    assert NO_WHY not in page and MOMENTS not in page

@@ -118,7 +118,7 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     first, second = detections_of(app, photo)
     assert assign(client, first, eileen, photo).status_code == 302
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)  # "Saved" by the face's form, not at the top
-    saved = page.index("Saved: Face 1 now counts in Eileen&#39;s history.")
+    saved = page.index("Saved: Face 1 is Eileen, and counts in Eileen&#39;s history.")
     assert page.index(f'action="/detections/{first}/subject"') < saved < page.index('id="face-2"')
     assert assign(client, first, 0, photo).status_code == 302  # "no longer assigned", on another page next
     elsewhere = client.get("/subjects").get_data(as_text=True)  # (another tab): shown at the top there instead

@@ -361,15 +361,16 @@ def assign_subject(detection_id: int) -> ResponseReturnValue:
 
 
 def assignment_saved(detection: Detection, subject: Subject | None) -> str:
-    """What "Save" did: whom the face now is, and whether it counts (an unsure reading is left out of the charts
-    and insights, so saying it "counts" would promise what the dashboard then does not show)."""
+    """What "Save" (or a name on "Who is this?") did: whom the face now is, then whether it counts (an unsure
+    reading is left out of the charts and insights, so saying it "counts" would promise what the dashboard then does
+    not show); both start alike, "Saved: Dog 1 is Rex"."""
     face = say(detection.title)
     if subject is None:
         return gettext("%(face)s is no longer assigned to a subject.", face=face)
     if detection.top and detection.unsure:
         return gettext("Saved: %(face)s is %(name)s. Its reading is unsure, so %(name)s's charts and insights "
                        "leave it out.", face=face, name=subject.name)
-    return gettext("Saved: %(face)s now counts in %(name)s's history.", face=face, name=subject.name)
+    return gettext("Saved: %(face)s is %(name)s, and counts in %(name)s's history.", face=face, name=subject.name)
 
 
 ASSIGNED = "assigned-"  # the category of an assignment's "Saved" (or a "No" to a suggestion), before a detection id

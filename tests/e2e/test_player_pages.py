@@ -134,7 +134,7 @@ def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_quest
     page.click("text=Add subject")
     assert page.url.endswith("#face-1") and "/analyses/" in page.url
     # the face whose card it came from is Mia now: no second step
-    expect(page.locator(".flash-success")).to_contain_text("Saved: Face 1 now counts in Mia's history.")
+    expect(page.locator(".flash-success")).to_contain_text("Saved: Face 1 is Mia, and counts in Mia's history.")
     expect(page.locator("form.assign select option:checked")).to_have_text("Mia (person)")
     result_url = page.url.split("#")[0]
 
