@@ -32,6 +32,17 @@ def about_text(client) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", page.get_data(as_text=True)).split())
 
 
+def test_the_about_page_explains_every_column_of_the_exports_about_a_reading(client, alice):
+    """The exports' columns about a reading (which the CSV names only by a word) each have a line on the About page,
+    and the account page and a subject's dashboard link to it beside their exports."""
+    from services.documents import UNCERTAINTY_COLUMNS
+    page = client.get("/about").get_data(as_text=True)
+    section = page.split('id="export-columns"')[1].split("</section>")[0]
+    described = re.findall(r"<dt><code>(\w+)</code></dt>", section)
+    assert described == ["top", "certainty", *UNCERTAINTY_COLUMNS] and "one column per emotion" in section
+    assert 'href="/about#export-columns"' in client.get("/account").get_data(as_text=True)
+
+
 def test_the_about_page_explains_the_models_in_plain_words(client):
     text = about_text(client)
     figures = model_figures()
