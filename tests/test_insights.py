@@ -547,7 +547,7 @@ def test_a_flicker_the_page_leaves_out_is_no_change_of_a_clips_patterns(app, ali
     assert counted == [(None, (10.0, 1)), (1, (10.0, 1))]
 
 
-def test_an_unsure_track_is_left_out_of_the_clips_patterns(app, alice):
+def test_an_unsure_track_is_left_out_of_the_clips_patterns(app, client, alice):
     """As every other insight leaves unsure readings out: a track whose frames never stand out is no clip."""
     from services.insights import video_clips
 
@@ -562,6 +562,8 @@ def test_an_unsure_track_is_left_out_of_the_clips_patterns(app, alice):
             "sure", "unsure"]
         clips = video_clips(db.session.get(Subject, rex), DOG_EMOTIONS)
     assert [dict(zip(DOG_EMOTIONS, shares.round(3)))["happy"] for _, _, _, shares in clips] == [1.0]
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    assert "Patterns in videos need at least 10 clips with a confident reading (1 so far)." in page
 
 
 def test_a_refused_alert_and_a_form_sent_after_log_out_come_back_to_the_dashboard_not_to_a_405(app, client, alice):
