@@ -199,17 +199,35 @@ def _grad_cam(parts: GradCamParts, inputs: torch.Tensor, target: int, size: tupl
     return normalise(cv2.resize(cam, size, interpolation=cv2.INTER_LINEAR))
 
 
+class _ThreadsHeld:
+    """Who holds torch's thread count down (torch_threads), shared by the process's threads: the count is torch's,
+    process-wide, so blocks that overlap (two explanations at once) set it once and restore it once, when the last
+    leaves; one restoring the count another had set would leave the process on one thread for good."""
+
+    lock = threading.Lock()
+    holders = 0
+    before = 0
+
+
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
-    """Torch's intra-op threads set to `count` inside the block (imports torch), then set back."""
+    """Torch's intra-op threads set to `count` inside the block (imports torch), then set back once no other block
+    holds them. Process-wide: torch work in other threads meanwhile (the torch backend's analyses) runs on `count`
+    threads too."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
+    with _ThreadsHeld.lock:
+        if _ThreadsHeld.holders == 0:
+            _ThreadsHeld.before = torch.get_num_threads()
+            torch.set_num_threads(count)
+        _ThreadsHeld.holders += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _ThreadsHeld.lock:
+            _ThreadsHeld.holders -= 1
+            if _ThreadsHeld.holders == 0:
+                torch.set_num_threads(_ThreadsHeld.before)
 
 
 def normalise(saliency: np.ndarray) -> np.ndarray:

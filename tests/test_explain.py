@@ -249,3 +249,23 @@ def test_an_orphan_explanation_is_reported_by_the_maintenance_check(app, tmp_pat
     (folder / "0123456789abcdef-1-occlusion.png").write_bytes(b"png")
     result = app.test_cli_runner().invoke(args=["maintenance", "check", "--min-age", "0"])
     assert "0123456789abcdef-1-occlusion.png" in result.output
+
+
+def test_overlapping_thread_limits_leave_torch_on_its_own_count():
+    """Two explanations at once, the first to start ending first: it once restored the process's count under the
+    second, which then restored the one it had found, 1: the process stayed on one thread for good."""
+    import torch
+
+    from inference.explain import torch_threads
+
+    own = torch.get_num_threads()
+    torch.set_num_threads(2)  # a count the blocks change, whatever the machine's
+    first, second = torch_threads(1), torch_threads(1)
+    first.__enter__()
+    second.__enter__()
+    assert torch.get_num_threads() == 1
+    first.__exit__(None, None, None)
+    assert torch.get_num_threads() == 1  # the second block still runs
+    second.__exit__(None, None, None)
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(own)
