@@ -97,15 +97,17 @@ class OnnxRunner:
 
 
 def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, hashed once a process for each version of the file (its size and time of
-    change): loading a model reads its weights' hash for the export, the calibration and the fingerprint, and the
-    description of the models in use (inference/pipeline.py `shipped_models`) reads them without loading any."""
+    """The SHA-256 of a file's bytes, hashed once a process for each version of the file (its inode, size, and
+    times of change of its bytes and of its inode: a file copied over with its old modification time kept, as
+    `cp -p` and unpacking an archive do, still has a new inode time): loading a model reads its weights' hash for
+    the export, the calibration and the fingerprint, and the description of the models in use
+    (inference/pipeline.py `shipped_models`) reads them without loading any."""
     status = Path(path).stat()
-    return _sha256(Path(path).resolve(), status.st_size, status.st_mtime_ns)
+    return _sha256(Path(path).resolve(), (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns))
 
 
 @functools.cache
-def _sha256(path: Path, size: int, changed_ns: int) -> str:
+def _sha256(path: Path, version: tuple[int, int, int, int]) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

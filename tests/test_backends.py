@@ -191,3 +191,19 @@ def test_the_onnx_backend_analyses_a_photo_without_loading_torch(astronaut_jpeg,
     assert done.returncode == 0, done.stderr
     count, top, torch_loaded = done.stdout.split()
     assert count == "1" and top in HUMAN_EMOTIONS and torch_loaded == "False"
+
+
+def test_a_file_copied_over_with_its_old_modification_time_is_hashed_again(tmp_path):
+    """Weights replaced by `cp -p` (same size, the old time of change kept) once kept the old file's hash."""
+    import os
+
+    from inference.backends import file_sha256
+
+    weights, other = tmp_path / "w.pt", tmp_path / "other.pt"
+    weights.write_bytes(b"a" * 64)
+    other.write_bytes(b"b" * 64)
+    first = file_sha256(weights)
+    kept = weights.stat().st_mtime_ns
+    os.replace(other, weights)
+    os.utime(weights, ns=(kept, kept))
+    assert file_sha256(weights) != first

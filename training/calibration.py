@@ -4,12 +4,12 @@ inference/calibration.py reads."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from inference.backends import file_sha256
 from inference.calibration import softmax
 
 ECE_BINS = 15
@@ -17,8 +17,7 @@ ECE_BINS = 15
 
 def calibration_record(weights: Path, temperature: float, **figures: float | str | dict) -> str:
     """The JSON stored beside the weights: the temperature, the hash of the weights it was fitted for, figures."""
-    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    return json.dumps({"temperature": temperature, "weights_sha256": digest, **figures}, indent=2)
+    return json.dumps({"temperature": temperature, "weights_sha256": file_sha256(Path(weights)), **figures}, indent=2)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
