@@ -90,6 +90,9 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded [^)]+\) from your account, with its "
                      r"result\.", gone.get_data(as_text=True))
     assert admin.get(f"/analyses/{analysis_id}").status_code == 404  # only its owner is told
+    answer = client.get(f"/api/v1/analyses/{analysis_id}")
+    assert answer.status_code == 410 and answer.get_json()["error"].startswith(
+        "An administrator removed your upload astro.jpg (uploaded ")
 
 
 def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astronaut_jpeg):

@@ -22,6 +22,7 @@ from services.documents import (alert_rule_document, analysis_document, found_do
 from services.insights import alert_results, asked_week, history_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user, login_limits
+from web.notices import removed_says_so
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -141,6 +142,7 @@ def list_analyses() -> ResponseReturnValue:
 
 @bp.get("/analyses/<int:analysis_id>")
 @api_auth
+@removed_says_so
 def get_analysis(analysis_id: int) -> ResponseReturnValue:
     """The analysis (an admin may read anyone's, as on the result page)."""
     return jsonify(analysis_answer(viewable_analysis(g.api_user, analysis_id)))

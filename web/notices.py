@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import current_app, render_template
+from flask import current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
 
 from services import moderation
 from services.errors import NotFound
+from services.moderation import Removal
+from web.i18n import moment
 
 
 def ask_administrators() -> str:
@@ -32,18 +34,28 @@ def deactivated_message() -> str:
 View = Callable[..., ResponseReturnValue]
 
 
+def removed_sentence(removal: Removal) -> str:
+    return gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, with its "
+                   "result.", file=removal.original_name, when=moment(removal.uploaded_at, "medium"))
+
+
 def removed_says_so(view: View) -> View:
-    """For the result page of upload `analysis_id`: when it is gone because an administrator removed it from the
-    user's account, a 410 page that says so (by its name and upload time) instead of the bare 404."""
+    """For an address of upload `analysis_id` (its result page, the API's analysis): when it is gone because an
+    administrator removed it from the reader's account, a 410 that says so, by the upload's name and time (a page,
+    or the API's JSON error), instead of the bare 404."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         try:
             return view(*args, **kwargs)
         except NotFound:
-            removal = moderation.removed_upload(current_user.id, kwargs["analysis_id"])
+            reader = g.get("api_user") or current_user
+            removal = moderation.removed_upload(reader.id, kwargs["analysis_id"])
             if removal is None:
                 raise
-            return render_template("analyze/removed.html", removal=removal, ask=ask_administrators()), 410
+            if request.blueprint == "api":
+                return jsonify(error=removed_sentence(removal)), 410
+            return render_template("analyze/removed.html", removed=removed_sentence(removal),
+                                   ask=ask_administrators()), 410
 
     return wrapper
