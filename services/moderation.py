@@ -8,13 +8,16 @@ from typing import NamedTuple
 
 from extensions import db
 from models import Analysis, RemovedUpload
+from services.access import row_id
 
 
 class Removal(NamedTuple):
-    """An upload an administrator removed: its file name and when it was uploaded."""
+    """An upload an administrator removed: its file name, when it was uploaded and its old id (None: removed before
+    the ids were kept)."""
 
     original_name: str
     uploaded_at: datetime
+    analysis_id: int | None
 
 
 def note_removed_upload(analysis: Analysis) -> None:
@@ -26,9 +29,10 @@ def note_removed_upload(analysis: Analysis) -> None:
 def take_removed_uploads(user_id: int) -> list[Removal]:
     """The removals not yet told to the user, oldest first, marked told once taken. Each is taken by the one request
     whose update marked its row: two pages opened at once (two processes) never both tell it, nor fail."""
-    pending = db.session.execute(db.select(RemovedUpload.id, RemovedUpload.original_name, RemovedUpload.uploaded_at)
+    pending = db.session.execute(db.select(RemovedUpload.id, RemovedUpload.original_name, RemovedUpload.uploaded_at,
+                                           RemovedUpload.analysis_id)
                                  .filter_by(user_id=user_id, told=False).order_by(RemovedUpload.id)).all()
-    taken = [Removal(name, uploaded_at) for row_id, name, uploaded_at in pending
+    taken = [Removal(name, uploaded_at, analysis_id) for row_id, name, uploaded_at, analysis_id in pending
              if db.session.execute(db.update(RemovedUpload).filter_by(id=row_id, told=False)
                                    .values(told=True)).rowcount == 1]
     if pending:
@@ -38,8 +42,11 @@ def take_removed_uploads(user_id: int) -> list[Removal]:
 
 def removed_upload(user_id: int, analysis_id: int) -> Removal | None:
     """The upload `analysis_id` of the user's, if an administrator removed it (the newest such removal: SQLite may
-    give a removed upload's id to a later one)."""
-    row = db.session.execute(db.select(RemovedUpload.original_name, RemovedUpload.uploaded_at)
+    give a removed upload's id to a later one); None for an id no row can have (a URL's 2**63 or more)."""
+    if row_id(analysis_id) is None:
+        return None
+    row = db.session.execute(db.select(RemovedUpload.original_name, RemovedUpload.uploaded_at,
+                                       RemovedUpload.analysis_id)
                              .filter_by(user_id=user_id, analysis_id=analysis_id)
                              .order_by(RemovedUpload.id.desc()).limit(1)).first()
     return Removal(*row) if row is not None else None
