@@ -373,6 +373,10 @@ def test_a_token_is_revoked_from_the_account_page_by_its_owner_only(app, client,
     assert bob_client.post(f"/account/tokens/{token_id}/revoke", data=bobs_form).status_code == 404
     assert bob_client.post("/account/tokens/999999/revoke", data=bobs_form).status_code == 404
     assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 400  # no CSRF token
+    assert bob_client.get(f"/account/tokens/{token_id}/revoke").status_code == 404
+    asked = client.get(f"/account/tokens/{token_id}/revoke").get_data(as_text=True)  # the link asks first
+    assert "Revoke the token laptop?" in asked and "can no longer reach your account through the API" in asked
+    assert f'action="/account/tokens/{token_id}/revoke"' in asked and 'href="/account#api-access"' in asked
     assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 200
 
     revoked = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")},
@@ -390,10 +394,13 @@ def test_every_token_is_revoked_at_once_from_the_account_page(app, client, alice
         b"alice:correct horse").decode()}).json["token"])
     bobs = shown_token(new_token(bob_client))
     page = client.get("/account").get_data(as_text=True)
-    assert page.count("Unnamed token") == 2 and page.count(">Revoke</button>") == 3
+    assert page.count("Unnamed token") == 2 and page.count(">Revoke…</a>") == 3
+    assert "<button" not in page.split('id="api-access"')[1].split("New token")[0]  # nothing revoked by one press
+    assert "Revoke all 3 of your working tokens?" in client.get("/account/tokens/revoke-all").get_data(as_text=True)
     assert client.post("/account/tokens/revoke-all").status_code == 400  # no CSRF token
     done = client.post("/account/tokens/revoke-all", data={"csrf_token": csrf_token(client, "/account")},
                        follow_redirects=True)
     assert "3 tokens were revoked" in done.get_data(as_text=True)
     assert [client.get("/api/v1/analyses", headers=bearer(plain)).status_code for plain in plains] == [401] * 3
     assert client.get("/api/v1/analyses", headers=bearer(bobs)).status_code == 200  # nobody else's
+    assert client.get("/account/tokens/revoke-all").location == "/account#api-access"  # none left to revoke

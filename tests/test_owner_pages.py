@@ -309,4 +309,7 @@ def test_the_weekly_reports_days_still_to_come_are_not_called_nothing(app, clien
     api_days = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]["days"]
     assert [day["to_come"] for day in api_days] == [offset > today.weekday() for offset in range(7)]
     last_week = "{}-W{:02d}".format(*(this_monday - timedelta(days=7)).isocalendar()[:2])
-    assert "still to come" not in client.get(f"/subjects/{rex}/report?week={last_week}").get_data(as_text=True)
+    old_page = client.get(f"/subjects/{rex}/report?week={last_week}").get_data(as_text=True)
+    assert "still to come" not in old_page
+    assert "What Rex's whole history shows, as of today" in old_page  # not last week's: its heading says so
+    assert "What Rex's whole history shows" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)

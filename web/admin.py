@@ -32,7 +32,7 @@ from sqlalchemy.orm import Query, joinedload, selectinload
 
 import jobs
 from extensions import db
-from inference.labels import DetectionKind
+from inference.labels import Certainty, DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
@@ -57,7 +57,7 @@ COLUMN_LABELS = {
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
-    "position": _l("Position in URLs"),
+    "position": _l("Order on its page"),  # the n of its #face-n anchor and of its /detections/n addresses
     "kind": _l("Kind"), "top": _l("Top emotion"), "score": _l("Detector score"), "x1": _l("Left"),
     "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
     "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
@@ -151,10 +151,11 @@ def _unsure(view, context, model: Detection, name) -> str:
 
 
 def _detection_top(view, context, model: Detection, name) -> str:
-    """The top emotion as the user's page words it: "perhaps happy" for an unsure reading."""
-    if model.top and model.unsure:
-        return gettext("perhaps %(emotion)s", emotion=emotion(model.top))
-    return _stored(view, context, model, name)
+    """The top emotion as the user's card words it ("unsure, perhaps happy", "probably happy"), by its kept reading
+    (a row kept before readings were: "unsure, perhaps" when unsure); nothing without an emotion model."""
+    if not model.top:
+        return ""
+    return worded(model.top, model.reading_certainty or (Certainty.UNSURE if model.unsure else None))
 
 
 def _subject(view, context, model: Detection, name) -> str:

@@ -86,10 +86,14 @@ def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
 @bp.before_app_request
 def tell_removed_uploads() -> None:
     """Tell the user, once, on the next page they open, of each upload an administrator removed from their
-    account (services/moderation.py); not in the API's answers or for static files."""
+    account (services/moderation.py); not in the API's answers or for static files, nor on the removed upload's
+    own old page, which says so itself (web.notices.removed_says_so)."""
     if request.endpoint == "static" or request.blueprint == "api" or not current_user.is_authenticated:
         return
+    opened = (request.view_args or {}).get("analysis_id") if request.endpoint == "analyze.result" else None
     for removed in moderation.take_removed_uploads(current_user.id):
+        if removed.analysis_id is not None and removed.analysis_id == opened:  # its old page says it already
+            continue
         flash(" ".join([gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
                                 file=removed.original_name, when=moment(removed.uploaded_at, "medium")),
                         ask_administrators()]), "info")
@@ -312,31 +316,43 @@ def create_token() -> ResponseReturnValue:
     return _account_page(form), 400
 
 
-def _own_token_page(token_id: int) -> str:
-    """Where a GET of a token's revoke address goes: the account's tokens, for one of the user's own working tokens
-    (404 for any other id, as the POST answers)."""
-    tokens.live_token(current_user, token_id)
-    return _account_tokens()
-
-
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
-@form_page(_own_token_page)
 def revoke_token(token_id: int) -> ResponseReturnValue:
-    """Revoke one of the user's working tokens (404 for any other id)."""
+    """GET asks first (what stops working, a way back); POST revokes one of the user's working tokens (404 for any
+    other id)."""
+    token = tokens.live_token(current_user, token_id)
+    label = token.name or f"#{token.id}"
+    if request.method != "POST":
+        return confirm_page(gettext("Revoke the token %(name)s?", name=label),
+                            [gettext("The scripts and devices that use it can no longer reach your account through the "
+                                     "API. This cannot be undone, but you can always create a new token.")],
+                            url_for("auth.revoke_token", token_id=token.id), gettext("Revoke the token"),
+                            _account_tokens())
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    token = tokens.live_token(current_user, token_id)
     tokens.revoke(token)
-    label = token.name or f"#{token.id}"
     flash(gettext("The token %(name)s was revoked: it no longer works.", name=label), "success")
     return redirect(_account_tokens())
 
 
 @bp.route("/account/tokens/revoke-all", methods=["GET", "POST"])
 @login_required
-@form_page(_account_tokens)
 def revoke_all_tokens() -> ResponseReturnValue:
+    """GET asks first, counting the working tokens; POST revokes them all."""
+    if request.method != "POST":
+        count = len(tokens.live_tokens(current_user))
+        if not count:  # nothing to revoke (an old tab): the account's tokens say so
+            return redirect(_account_tokens())
+        return confirm_page(ngettext("Revoke your %(num)d working token?", "Revoke all %(num)d of your working tokens?",
+                                     count),
+                            [ngettext("The scripts and devices that use your token can no longer reach your account "
+                                      "through the API. This cannot be undone, but you can always create a new one.",
+                                      "The scripts and devices that use them can no longer reach your account "
+                                      "through the API. This cannot be undone, but you can always create new tokens.",
+                                      count)],
+                            url_for("auth.revoke_all_tokens"),
+                            gettext("Revoke all my tokens"), _account_tokens())
     if not ConfirmForm().validate_on_submit():
         abort(400)
     count = tokens.revoke_all(current_user)
