@@ -13,7 +13,7 @@ from inference.classifiers import EmotionClassifier, gray_batch
 from inference.emotion_net import load_weights
 from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
-from training import device_pack, ensemble, evaluate, expw, face_sets, train
+from training import device_pack, ensemble, evaluate, expw, face_sets, kdef, train
 from training.augment import augment_batch, random_blur, random_resolution, random_tone
 from training.data import folder_and_count, load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
@@ -311,3 +311,15 @@ def test_expw_is_laid_out_by_photo_without_near_copies_or_conflicting_labels(tmp
     with Image.open(next(tmp_path.glob("expw/*/happy/a_0.png"))) as face:
         assert face.size == (176, 230)  # the 88 x 115 box with half of it on each side
     assert "5 faces; dropped 2 near-copies with conflicting labels and 1 repeated copies" in capsys.readouterr().out
+
+
+def test_kdef_keeps_the_straight_and_half_profile_photos_and_leaves_the_black_placeholders_out(tmp_path, astronaut):
+    repo = tmp_path / "KDEF" / "data"
+    repo.mkdir(parents=True)
+    for name in ("AF01ANS.JPG", "AF01HAHL.JPG", "bm35sahr.jpg", "AF01ANFL.JPG", "AF01SUFR.JPG", "notes.JPG"):
+        Image.fromarray(astronaut).save(repo / name)
+    Image.fromarray(np.zeros((76, 56, 3), np.uint8)).save(repo / "AF11NEHL.JPG")  # the release's placeholder
+    counts = kdef.write_kdef(repo, tmp_path / "kdef")
+    written = sorted(path.relative_to(tmp_path / "kdef").as_posix() for path in (tmp_path / "kdef").rglob("*.JPG"))
+    assert written == ["test/angry/AF01ANS.JPG", "test/happy/AF01HAHL.JPG", "test/sad/BM35SAHR.JPG"]
+    assert counts["placeholders left out"] == 1
