@@ -245,7 +245,7 @@ def test_admins_never_see_signatures_or_suggestions(app, client, eileen_named, m
     face = detections_of(app, photo)[0]
     details = admin.get(f"/admin/admin_detections/details/?id={face}")
     page = details.get_data(as_text=True).lower()
-    assert details.status_code == 200 and "position in urls" in page  # the column "position"
+    assert details.status_code == 200 and "order on its page" in page  # the column "position"
     assert "signature" not in page and "vector" not in page
     assert "signature" not in admin.get("/admin/").get_data(as_text=True).lower()
 

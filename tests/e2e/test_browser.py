@@ -129,7 +129,8 @@ def administer(page: Page, base: str) -> None:
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("tr", has_text="party.mp4").locator("button[title='Delete record'], .fa-trash").first.click()
     page.wait_for_load_state()
-    assert page.locator("text=party.mp4").count() == 0
+    assert page.locator("tr", has_text="party.mp4").count() == 0
+    expect(page.locator(".alert")).to_contain_text("Deleted: party.mp4, uploaded by carol.")
     shot(page, "09-admin-after-delete")
 
 
