@@ -9,9 +9,8 @@
   var status = row.querySelector("[role=status]");
   var field = document.getElementById(button.getAttribute("data-copy"));
 
-  function say(worked) {
+  function say(worked) {  // a failed copy has left the token selected (copyBySelecting) to copy by hand
     status.textContent = status.getAttribute(worked ? "data-copied" : "data-not-copied");
-    if (!worked) { field.focus(); field.select(); }
   }
 
   function copyBySelecting() {

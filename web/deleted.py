@@ -10,13 +10,12 @@ from enum import StrEnum
 from functools import wraps
 
 from flask import flash, redirect, request, session
-from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
 
 from messages import N_
 from services.errors import NotFound
-from web.redirects import same_site_path
+from web.redirects import View, same_site_path
 
 
 class Deleted(StrEnum):
@@ -51,9 +50,6 @@ def back_after_deletion(kind: Deleted, row_id: int | None) -> str | None:
         if (user_id, deleted_kind, deleted_id) == (current_user.id, kind.value, row_id):
             return same_site_path(back)
     return None
-
-
-View = Callable[..., ResponseReturnValue]
 
 
 def deleted_goes_back(kind: Deleted, id_arg: str) -> Callable[[View], View]:

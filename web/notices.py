@@ -3,11 +3,9 @@ how to reach the administrators about it (the ADMIN_CONTACT setting)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 
 from flask import current_app, g, jsonify, render_template, request
-from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -15,6 +13,7 @@ from services import moderation
 from services.errors import NotFound
 from services.moderation import Removal
 from web.i18n import moment
+from web.redirects import View
 
 
 def ask_administrators() -> str:
@@ -29,9 +28,6 @@ def deactivated_message() -> str:
     """Why a deactivated account cannot log in, what became of its data, and whom to ask."""
     return " ".join([gettext("This account has been deactivated: it cannot log in, and its uploads and results are "
                              "kept as they were."), ask_administrators()])
-
-
-View = Callable[..., ResponseReturnValue]
 
 
 def removed_sentence(removal: Removal) -> str:
