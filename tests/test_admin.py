@@ -560,6 +560,29 @@ def edit_user(admin, user_id: int, username: str):
                       data={"username": username, "active": "y", "csrf_token": csrf})
 
 
+def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, alice):
+    """Unticking "active" says alice can no longer sign in; ticking it again, that she can, with the same password
+    and tokens; making her an administrator says so. A save that changes no flag says only that it saved."""
+    admin = admin_client(app, "en")
+
+    def save(**flags: str) -> str:
+        page = admin.get(f"/admin/admin_users/edit/?id={alice}").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        return admin.post(f"/admin/admin_users/edit/?id={alice}", follow_redirects=True,
+                          data={"username": "alice", "csrf_token": csrf, **flags}).get_data(as_text=True)
+
+    off = save()
+    assert "alice can no longer sign in: signed out at once, and their API tokens stop working." in off
+    with app.app_context():
+        assert not db.session.get(User, alice).active
+    on = save(active="y")
+    assert "alice can sign in again, with the same password and API tokens." in on and "no longer" not in on
+    promoted = save(active="y", is_admin="y")
+    assert "alice is now an administrator." in promoted and "sign in" not in promoted
+    unchanged = save(active="y", is_admin="y")
+    assert "Saved the changes to the account alice." in unchanged and "administrator." not in unchanged
+
+
 def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, alice):
     """A username another user has in another case ("ROOT"), or one a new user could not choose, is refused with the
     reason on the form (not a 500 from the database's unique index); a good one is saved lower-case."""

@@ -413,6 +413,12 @@ def _delete_account_question(user: User) -> str:
     return gettext("Delete the account %(account)s? This cannot be undone.", account=_account(user))
 
 
+# What the account's owner now can or cannot do, once an administrator's edit changed a flag (False, True).
+_ACTIVE_CHANGED = (N_("%(name)s can no longer sign in: signed out at once, and their API tokens stop working."),
+                   N_("%(name)s can sign in again, with the same password and API tokens."))
+_ADMIN_CHANGED = (N_("%(name)s is no longer an administrator."), N_("%(name)s is now an administrator."))
+
+
 class UserAdmin(AdminModelView):
     can_create = False
     edit_template = "admin/edit_user.html"
@@ -445,6 +451,13 @@ class UserAdmin(AdminModelView):
             username.errors.append(gettext("That username is taken."))
             return False
         return self._keeps_own_rights(form)
+
+    def after_model_change(self, form: Form, model: User, is_created: bool) -> None:
+        """The row named as saved, and what a changed flag means for the account, said beside it."""
+        super().after_model_change(form, model, is_created)
+        for field, told in (("active", _ACTIVE_CHANGED), ("is_admin", _ADMIN_CHANGED)):
+            if field in form and form[field].object_data != form[field].data:
+                flash(gettext(told[bool(form[field].data)], name=model.username), "success")
 
     @staticmethod
     def _keeps_own_rights(form) -> bool:
