@@ -28,7 +28,7 @@ from inference.specs import DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
-from training.dogs import dog_data, largest_dog
+from training.dogs import add_split_arguments, dog_data, largest_dog
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")
@@ -41,12 +41,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class (0: all)")
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"))
+    add_split_arguments(parser)
     return parser.parse_args()
 
 
 def split_photos(args: argparse.Namespace) -> list[tuple[Path, int]]:
     """The photos and labels of one split of training.dogs, at most --limit per class."""
-    data = dog_data(args.data, args.cache, seed=args.seed)
+    data = dog_data(args.data, args.cache, seed=args.seed, split_file=args.split_file)
     taken: Counter = Counter()
     photos = []
     for index in data.splits[args.split]:

@@ -23,7 +23,7 @@ import numpy as np
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
 from training.dog_tuning import pooled_features
-from training.dogs import both_orientations, dog_data, unit_rows
+from training.dogs import add_split_arguments, both_orientations, dog_data, unit_rows
 from training.metrics import summary
 
 BANDS = (0.0, 0.75, 0.8, 0.85, 0.9, 1.01)
@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"))
+    add_split_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -47,7 +48,7 @@ def nearest_training_photo(features: np.ndarray, test: np.ndarray, train: np.nda
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    data = dog_data(args.data, args.cache, seed=args.seed)
+    data = dog_data(args.data, args.cache, seed=args.seed, split_file=args.split_file)
     crops = data.body_crops
     test = data.read(data.body_found)["test"]
     similarity, nearest = nearest_training_photo(pooled_features(crops, args.cache), test, data.splits["train"])

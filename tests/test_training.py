@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from inference.classifiers import EmotionClassifier, gray_batch
 from inference.emotion_net import load_weights
 from inference.explain import face_parts, grad_cam_map
 from inference.labels import HUMAN_EMOTIONS
-from training import device_pack, ensemble, evaluate, expw, face_sets, kdef, train
+from inference.dog_net import load_head, pet_emotion_net
+from training import device_pack, dog_device, ensemble, evaluate, expw, face_sets, kdef, train
 from training.augment import augment_batch, random_blur, random_resolution, random_tone
 from training.data import folder_and_count, load_split
 from training.metrics import auroc_one_vs_rest, confusion_matrix, per_class_scores, summary
@@ -129,7 +131,7 @@ def test_data_packed_in_parts_for_the_gpu_machine_unpack_to_what_training_reads(
     device_pack.main(["pack", "--data", str(tmp_path / "fer"), "--extra", f"{tmp_path / 'crops'}:3",
                       "--out", str(tmp_path / "gpu"), "--part-mib", "0.005"])
     parts = sorted((tmp_path / "gpu").glob("part-*"))
-    pieces = list((tmp_path / "gpu").rglob("data.xz.*"))
+    pieces = list((tmp_path / "gpu").rglob("data.*"))
     assert len(parts) == len(pieces) > 1 and all(piece.stat().st_size <= 0.005 * 2**20 for piece in pieces)
     there = tmp_path / "there" / "fer2013"  # a --data path with no files, as on the device
     specs = device_pack.unpack(tmp_path / "gpu", there, tmp_path / "cache")
@@ -141,7 +143,7 @@ def test_data_packed_in_parts_for_the_gpu_machine_unpack_to_what_training_reads(
     assert len(specs) == 1 and repeat == 3
     for packed, original in zip(load_split(folder, HUMAN_EMOTIONS), load_split(tmp_path / "crops", HUMAN_EMOTIONS)):
         np.testing.assert_array_equal(packed, original)
-    last = tmp_path / "gpu" / f"part-{len(parts)}" / f"data.xz.{len(parts)}"
+    last = tmp_path / "gpu" / f"part-{len(parts)}" / f"data.{len(parts)}"
     last.write_bytes(b"not the part")
     with pytest.raises(SystemExit, match="pack again"):
         device_pack.unpack(tmp_path / "gpu", there, tmp_path / "cache")
@@ -323,3 +325,61 @@ def test_kdef_keeps_the_straight_and_half_profile_photos_and_leaves_the_black_pl
     written = sorted(path.relative_to(tmp_path / "kdef").as_posix() for path in (tmp_path / "kdef").rglob("*.JPG"))
     assert written == ["test/angry/AF01ANS.JPG", "test/happy/AF01HAHL.JPG", "test/sad/BM35SAHR.JPG"]
     assert counts["placeholders left out"] == 1
+
+
+def test_dog_crops_travel_small_and_a_member_trains_on_them_as_training_dogs_stores_one(tmp_path, astronaut, capsys):
+    """training.dog_device: the crops are packed as small WebP files in parts (the first one smaller), unpacked to
+    their labels and size; a member trains on them with augmentation made on the device and loads as the app's
+    dog network."""
+    random = np.random.default_rng(0)
+    photo = np.asarray(Image.fromarray(astronaut).resize((224, 224)))
+    crops = np.stack([np.roll(photo, int(shift), axis=1) for shift in random.integers(0, 200, 12)])
+    splits = {"train": (crops[:8], np.arange(8) % 4), "val": (crops[8:], np.arange(4))}
+    parts = dog_device.write_pack(splits, tmp_path / "gpu", 48, 70, part_mib=0.005, first_part_mib=0.002)
+    sizes = [next(folder.glob("data.*")).stat().st_size for folder in parts]
+    assert len(parts) > 2 and sizes[0] <= 0.002 * 2**20 and max(sizes) <= 0.005 * 2**20
+    unpacked, manifest = dog_device.unpack(tmp_path / "gpu", workers=1)
+    assert manifest["size"] == 48
+    for split, (crops_there, labels_there) in unpacked.items():
+        assert crops_there.shape == (len(splits[split][0]), 48, 48, 3)
+        assert labels_there.tolist() == splits[split][1].tolist()
+        small = np.stack([np.asarray(Image.fromarray(crop).resize((48, 48), Image.LANCZOS))
+                          for crop in splits[split][0]])
+        assert np.abs(crops_there.astype(int) - small).mean() < 12  # lossy, but the same photos
+
+    images = torch.from_numpy(unpacked["train"][0]).permute(0, 3, 1, 2)
+    settings = dog_device.GpuTuning(min_area=0.35)
+    augmented = dog_device.augmented_batch(images, settings, torch.Generator().manual_seed(0))
+    whole = dog_device.whole_crops(images)
+    assert augmented.shape == whole.shape == (8, 3, 224, 224)
+    assert 0 <= augmented.min() and augmented.max() <= 1 and (augmented - whole).abs().mean() > 0.05
+
+    rates = [dog_device.learning_rate_at(progress, 1.0) for progress in (0, 0.15, 0.5, 1.0)]
+    assert rates[0] == pytest.approx(0.04) and rates[1] == 1.0 and 0 < rates[2] < 1 and rates[3] == pytest.approx(0)
+    out = tmp_path / "member.pt"
+    dog_device.main(["train", "--packed", str(tmp_path / "gpu"), "--out", str(out), "--first-tuned-block", "14",
+                     "--batch", "4", "--max-epochs", "1"])
+    assert "kept epoch 1" in capsys.readouterr().out
+    stored = load_head(out)
+    assert stored["first_tuned_block"] == 14 and json.loads(stored["trained"])["epochs"][0]["epoch"] == 1
+    net = pet_emotion_net(stored)
+    with torch.inference_mode():
+        probabilities = net(dog_device.normalised(whole[:2])).softmax(1)
+    assert probabilities.shape == (2, 4) and torch.allclose(probabilities.sum(1), torch.ones(2))
+
+
+def test_the_dog_split_is_recorded_by_name_and_read_back_whatever_the_crops(tmp_path):
+    """training.dogs --new-split writes the val and test photos' names; reading them back gives the same split
+    (train: every other kept photo), and a named photo that is not among the kept ones stops the run."""
+    from training.dogs import recorded_split, write_split
+
+    paths = [Path(f"/data/{label}/{number}.jpg") for label in ("angry", "sad") for number in range(10)]
+    splits = {"train": np.arange(2, 18), "val": np.array([0, 19]), "test": np.array([1, 18])}
+    write_split(paths, splits, tmp_path / "split.json", seed=7)
+    recorded = json.loads((tmp_path / "split.json").read_text())
+    assert recorded["val"] == ["angry/0.jpg", "sad/9.jpg"] and recorded["seed"] == 7
+    read = recorded_split(list(reversed(paths)), tmp_path / "split.json")  # another order: the same photos
+    assert sorted(str(list(reversed(paths))[i]) for i in read["test"]) == ["/data/angry/1.jpg", "/data/sad/8.jpg"]
+    assert len(read["train"]) == 16 and not set(read["train"]) & (set(read["val"]) | set(read["test"]))
+    with pytest.raises(SystemExit, match="not among the kept photos"):
+        recorded_split(paths[1:], tmp_path / "split.json")

@@ -49,16 +49,23 @@ def pack(data: Path, extra_specs: list[str], out: Path, part_mib: float) -> list
     extras = [folder_and_count(spec, 1) for spec in extra_specs]
     buffer = io.BytesIO()
     np.savez(buffer, **packed_arrays(data, [Path(folder) for folder, _ in extras]))
-    stream = lzma.compress(buffer.getvalue())
-    size = int(part_mib * 2**20)
-    pieces = [stream[start:start + size] for start in range(0, len(stream), size)]
-    manifest = {"parts": len(pieces), "sha256": hashlib.sha256(stream).hexdigest(),
-                "extras": [{"name": Path(folder).name, "repeat": repeat} for folder, repeat in extras]}
+    return write_parts(lzma.compress(buffer.getvalue()), out, part_mib,
+                       {"extras": [{"name": Path(folder).name, "repeat": repeat} for folder, repeat in extras]})
+
+
+def write_parts(stream: bytes, out: Path, part_mib: float, about: dict,
+                first_part_mib: float | None = None) -> list[Path]:
+    """Cut `stream` into parts of at most `part_mib` MiB (the first: `first_part_mib`, when it travels with other
+    files), each in its own folder out/part-N with the manifest (the number of parts, the stream's SHA-256 and
+    `about`); returns those folders."""
+    size, first = int(part_mib * 2**20), int((first_part_mib or part_mib) * 2**20)
+    pieces = [stream[:first]] + [stream[start:start + size] for start in range(first, len(stream), size)]
+    manifest = {"parts": len(pieces), "sha256": hashlib.sha256(stream).hexdigest(), **about}
     folders = []
     for number, piece in enumerate(pieces, 1):
         folder = out / f"part-{number}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"data.xz.{number}").write_bytes(piece)
+        (folder / f"data.{number}").write_bytes(piece)
         (folder / MANIFEST).write_text(json.dumps(manifest))
         folders.append(folder)
     return folders
@@ -70,7 +77,7 @@ def packed_stream(packed: Path) -> tuple[bytes, dict]:
     if not manifests:
         raise SystemExit(f"no packed parts under {packed}")
     manifest = json.loads(manifests[0].read_text())
-    paths = [packed / f"part-{number}" / f"data.xz.{number}" for number in range(1, manifest["parts"] + 1)]
+    paths = [packed / f"part-{number}" / f"data.{number}" for number in range(1, manifest["parts"] + 1)]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise SystemExit(f"parts missing (each part-N folder travels in its own call): {', '.join(missing)}")

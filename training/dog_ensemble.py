@@ -31,7 +31,7 @@ from inference.backends import file_sha256
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import PetEnsemble, load_head, pet_emotion_net
-from training.dogs import dog_data, write_temperature
+from training.dogs import add_split_arguments, dog_data, write_temperature
 from training.evaluate import format_report
 from training.metrics import bootstrap_interval, macro_f1, summary
 
@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="training.dogs' cache")
     parser.add_argument("--choose", action="store_true",
                         help="keep the combination of the members with the best val macro-F1")
+    add_split_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     classes = tuple(stored[0]["classes"])
     if any(tuple(member["classes"]) != classes for member in stored):
         raise SystemExit("the members were trained on different classes")
-    data = dog_data(args.data, args.cache, classes, seed=args.seed)
+    data = dog_data(args.data, args.cache, classes, seed=args.seed, split_file=args.split_file)
     read = data.read(data.body_found)
     targets = {name: data.labels[read[name]] for name in ("val", "test")}
     crops = {name: data.body_crops[read[name]] for name in targets}

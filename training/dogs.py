@@ -18,7 +18,9 @@ DIR is laid out like images/ in the public repository sumit-158/Dog-emotion-imag
    resized or re-coloured copies of one shot escape the hash: photos whose body crops' pooled ImageNet
    features (the frozen EfficientNet-Lite0) have a cosine similarity >= 0.8 are linked, and each
    connected group of links goes whole into one split, so no test photo has a copy in training
-   (bench.dog_near_copies measures what is left).
+   (bench.dog_near_copies measures what is left). The crops, and so the links, change whenever the app's pet path
+   does: the split is therefore recorded (training/dog_split.json, the val and test photos' names, written by
+   --new-split) and read from there by this command, training.dog_ensemble, training.dog_device and the benches.
 4. Model, either
    - --tune-from N: EfficientNet-Lite0 fine-tuned from block N on (training/dog_tuning.py; the frozen
      blocks' output is cached, a checkpoint is written per epoch, the best val epoch is kept; --augment
@@ -64,6 +66,7 @@ from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+SPLIT_FILE = Path(__file__).with_name("dog_split.json")  # the split the shipped members were trained on
 COPY_SIMILARITY = 0.8  # cosine of pooled features: at 0.80-0.85 the nearest photo shares the label 82% of the time
 
 
@@ -95,7 +98,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", action="store_true",
                         help="fine-tune on randomly resized, re-coloured and mirrored crops (slow on a CPU)")
     parser.add_argument("--plot", default="artifacts/dog_emotion_confusion.png")
+    add_split_arguments(parser)
+    parser.add_argument("--new-split", action="store_true",
+                        help="split by copy group again and write it to --split-file (every member must be retrained)")
     return parser.parse_args(argv)
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """--split-file, for every command that reads training.dogs' split."""
+    parser.add_argument("--split-file", type=Path, default=SPLIT_FILE,
+                        help="the recorded split: the val and test photos' names (default: the shipped members')")
 
 
 def difference_hashes(path: Path) -> tuple[int, int] | None:
@@ -342,15 +354,45 @@ class DogData:
         return {name: indices if name == "train" else indices[found[indices]] for name, indices in self.splits.items()}
 
 
+def photo_name(path: Path) -> str:
+    """A photo's name in the recorded split: its class folder and file name."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def recorded_split(paths: list[Path], split_file: Path) -> dict[str, np.ndarray]:
+    """The split written by --new-split: the val and test photos by name, every other kept photo in train.
+    SystemExit when a named photo is not among `paths` (other data, or other cleaning)."""
+    recorded = json.loads(split_file.read_text())
+    index = {photo_name(path): number for number, path in enumerate(paths)}
+    missing = [name for split in ("val", "test") for name in recorded[split] if name not in index]
+    if missing:
+        raise SystemExit(f"{len(missing)} photos of {split_file} are not among the kept photos, e.g. {missing[0]}: "
+                         "other data, or other cleaning (--new-split makes a new split)")
+    held = {split: np.sort([index[name] for name in recorded[split]]) for split in ("val", "test")}
+    return {"train": np.setdiff1d(np.arange(len(paths)), np.concatenate(list(held.values()))), **held}
+
+
+def write_split(paths: list[Path], splits: dict[str, np.ndarray], split_file: Path, seed: int) -> None:
+    split_file.write_text(json.dumps({
+        "about": "training.dogs' split of sumit-158/Dog-emotion-images (images/), by copy group: the val and test "
+                 "photos' names; train is every other photo kept by the cleaning",
+        "seed": seed, **{split: [photo_name(paths[i]) for i in splits[split]] for split in ("val", "test")}},
+        indent=0) + "\n")
+
+
 def dog_data(data: Path, cache: Path, classes: tuple[str, ...] = DOG_EMOTIONS, hamming: int = 3,
-             seed: int = 1234) -> DogData:
-    """Steps 1 and 3 of the module docstring: the photos in data/<class>/, cleaned and split by copy group."""
+             seed: int = 1234, split_file: Path | None = None) -> DogData:
+    """Steps 1 and 3 of the module docstring: the photos in data/<class>/, cleaned, and split as `split_file`
+    records, or else by copy group."""
     paths, labels = dog_photos(data, classes)
     kept, removed = clean(paths, labels, photo_hashes(paths, cache), hamming)
     paths, labels = [paths[i] for i in kept], labels[kept]
     body_crops, body_found = cached_crops(paths, cache, CropKind.BODY)
-    groups = copy_groups(pooled_features(body_crops, cache)[:, 0])
-    return DogData(paths, labels, split_indices(labels, groups, seed), removed, body_crops, body_found)
+    if split_file is not None:
+        splits = recorded_split(paths, split_file)
+    else:
+        splits = split_indices(labels, copy_groups(pooled_features(body_crops, cache)[:, 0]), seed)
+    return DogData(paths, labels, splits, removed, body_crops, body_found)
 
 
 def both_orientations(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -405,7 +447,10 @@ def train_tuned(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     classes = tuple(args.classes.split(","))
-    dogs = dog_data(args.data, args.cache, classes, args.hamming, args.seed)
+    dogs = dog_data(args.data, args.cache, classes, args.hamming, args.seed,
+                    None if args.new_split else args.split_file)
+    if args.new_split:
+        write_split(dogs.paths, dogs.splits, args.split_file, args.seed)
     print(f"kept {len(dogs.paths)}; removed {dict(dogs.removed)}")
     print({name: dict(Counter(classes[i] for i in dogs.labels[indices])) for name, indices in dogs.splits.items()})
     crops, found = ((dogs.body_crops, dogs.body_found) if args.crop is CropKind.BODY
