@@ -86,7 +86,8 @@ class TunedNet(nn.Module):
 
     def frozen_part(self, images: torch.Tensor, stop: int | None = None) -> torch.Tensor:
         """The frozen blocks' output (those before block `stop`, default the first tuned one)."""
-        return run_blocks(self.backbone, stem(self.backbone, images), 0, stop or self.first_tuned_block)
+        stop = self.first_tuned_block if stop is None else stop
+        return run_blocks(self.backbone, stem(self.backbone, images), 0, stop)
 
     def feature_map(self, images: torch.Tensor) -> torch.Tensor:
         """The 1280-channel map (7 x 7 for a 224 px crop) that the head pools (Grad-CAM's layer)."""
@@ -94,7 +95,8 @@ class TunedNet(nn.Module):
 
     def map_from(self, activations: torch.Tensor, start: int | None = None) -> torch.Tensor:
         """The feature map from the output of the blocks before `start` (default the first tuned one)."""
-        return head_map(self.backbone, run_blocks(self.backbone, activations, start or self.first_tuned_block))
+        start = self.first_tuned_block if start is None else start  # 0 is a block: a member tuned from the first one
+        return head_map(self.backbone, run_blocks(self.backbone, activations, start))
 
     def classify(self, feature_map: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(feature_map.mean((2, 3))))

@@ -383,3 +383,20 @@ def test_the_dog_split_is_recorded_by_name_and_read_back_whatever_the_crops(tmp_
     assert len(read["train"]) == 16 and not set(read["train"]) & (set(read["val"]) | set(read["test"]))
     with pytest.raises(SystemExit, match="not among the kept photos"):
         recorded_split(paths[1:], tmp_path / "split.json")
+
+
+def test_a_dog_ensemble_with_a_member_tuned_from_the_first_block_reads_each_member_as_it_reads_alone():
+    """PetEnsemble shares only the blocks every member keeps frozen: with a member tuned from block 0 that is the
+    stem alone, and each member then runs its own blocks 0-15 (block 0 is a block, not "the default")."""
+    from inference.dog_net import PetEnsemble, TunedNet
+
+    torch.manual_seed(0)
+    members = [TunedNet({"classes": ["angry", "happy", "relaxed", "sad"], "first_tuned_block": block})
+               for block in (0, 8, 12)]
+    with torch.no_grad():
+        members[0].backbone._blocks[3]._project_conv.weight.mul_(1.5)  # tuned in member 0 only
+    images = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        alone = torch.stack([member(images).log_softmax(1) for member in members])
+        together = PetEnsemble(members).member_log_probabilities(images)
+    torch.testing.assert_close(together, alone, atol=1e-4, rtol=1e-4)
