@@ -28,7 +28,8 @@ from inference.specs import DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
-from training.dogs import add_split_arguments, dog_data, largest_dog
+from training.dog_split import add_split_arguments
+from training.dogs import dog_data, largest_dog
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")

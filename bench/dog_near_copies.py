@@ -23,7 +23,8 @@ import numpy as np
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
 from training.dog_tuning import pooled_features
-from training.dogs import add_split_arguments, both_orientations, dog_data, unit_rows
+from training.dog_split import add_split_arguments
+from training.dogs import both_orientations, dog_data, unit_rows
 from training.metrics import summary
 
 BANDS = (0.0, 0.75, 0.8, 0.85, 0.9, 1.01)

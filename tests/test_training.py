@@ -245,7 +245,7 @@ def test_an_ensemble_of_trained_networks_averages_their_log_probabilities_and_se
     assert saliency.shape == (48, 48) and saliency.max() == pytest.approx(1.0)
 
 
-def test_the_dog_ensemble_keeps_the_combination_of_members_that_scores_best_on_val(capsys):
+def test_the_dog_ensemble_keeps_the_combination_of_members_that_scores_best_on_val(capsys, tmp_path):
     from training.dog_ensemble import best_combination
 
     labels = np.array([0, 1, 2, 3] * 5)
@@ -258,9 +258,16 @@ def test_the_dog_ensemble_keeps_the_combination_of_members_that_scores_best_on_v
     members = [{"val": wrong_on(slice(0, 8))}, {"val": wrong_on(slice(8, 16))}, {"val": wrong_on(slice(0, 12))}]
     members[1]["val"][:8] *= 3  # the second member is sure where the first errs, and unsure where it errs itself:
     members[1]["val"][8:16] *= 0.5  # together they are right on every photo, which no other combination is
-    assert best_combination(members, labels, ["a", "b", "c"]) == (0, 1)
+    files = [tmp_path / name for name in ("a", "b", "c")]
+    for file, megabytes in zip(files, (0.3, 0.5, 0.1)):
+        file.write_bytes(bytes(int(megabytes * 1e6)))
+    assert best_combination(members, labels, files) == (0, 1)
     printed = capsys.readouterr().out
     assert printed.count("val macro-F1") == 7 and "a + b + c" in printed
+    assert best_combination(members, labels, files, max_mb=0.7) != (0, 1)  # a + b is 0.8 MB: too large
+    assert "a + b " not in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="max-mb"):
+        best_combination(members, labels, files, max_mb=0.05)
 
 
 def test_aligned_training_crops_are_the_crops_the_app_reads(tmp_path, astronaut_jpeg, capsys):
@@ -371,7 +378,7 @@ def test_dog_crops_travel_small_and_a_member_trains_on_them_as_training_dogs_sto
 def test_the_dog_split_is_recorded_by_name_and_read_back_whatever_the_crops(tmp_path):
     """training.dogs --new-split writes the val and test photos' names; reading them back gives the same split
     (train: every other kept photo), and a named photo that is not among the kept ones stops the run."""
-    from training.dogs import recorded_split, write_split
+    from training.dog_split import recorded_split, write_split
 
     paths = [Path(f"/data/{label}/{number}.jpg") for label in ("angry", "sad") for number in range(10)]
     splits = {"train": np.arange(2, 18), "val": np.array([0, 19]), "test": np.array([1, 18])}

@@ -40,6 +40,7 @@ from inference.dog_net import TunedNet
 from inference.labels import DOG_EMOTIONS
 from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
 from training.device_pack import packed_stream, write_parts
+from training.dog_split import add_split_arguments
 from training.metrics import summary
 
 PACKED_SPLITS = ("train", "val")
@@ -233,8 +234,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     packing = commands.add_parser("pack", help="here: write the parts")
     packing.add_argument("--data", type=Path, required=True, help="the folder training.dogs reads")
     packing.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="training.dogs' cache")
-    packing.add_argument("--split-file", type=Path, default=Path("training/dog_split.json"),
-                         help="training.dogs' recorded split (its SPLIT_FILE)")
+    add_split_arguments(packing)
     packing.add_argument("--out", type=Path, default=Path(".gpu-dogs"), help="where the part-N folders go")
     packing.add_argument("--size", type=int, default=128, help="the crops' side in the pack, px")
     packing.add_argument("--quality", type=int, default=60, help="WebP quality")

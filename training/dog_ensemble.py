@@ -12,8 +12,9 @@ inside it, with their test figures), then its temperature fitted on val (as trai
 
 Each member's log-probabilities are cached in --cache by the member file's SHA-256, so a rerun with one more
 member reads only that one; the members not cached yet run as one PetEnsemble (their shared frozen blocks
-once). --choose keeps, of every combination of the members given, the one with the best val macro-F1 (the
-fewest members on a tie; printed as a table), so the choice never looks at test.
+once). --choose keeps, of every combination of the members given whose files total at most --max-mb (the shipped
+file's size), the one with the best val macro-F1 (the fewest members on a tie; printed as a table), so the choice
+never looks at test.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from inference.backends import file_sha256
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import PetEnsemble, load_head, pet_emotion_net
-from training.dogs import add_split_arguments, dog_data, write_temperature
+from training.dog_split import add_split_arguments
+from training.dogs import dog_data, write_temperature
 from training.evaluate import format_report
 from training.metrics import bootstrap_interval, macro_f1, summary
 
@@ -47,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=Path(".cache/dogs"), help="training.dogs' cache")
     parser.add_argument("--choose", action="store_true",
                         help="keep the combination of the members with the best val macro-F1")
+    parser.add_argument("--max-mb", type=float, default=float("inf"),
+                        help="with --choose: only combinations whose members' files total at most this many MB")
     add_split_arguments(parser)
     return parser.parse_args(argv)
 
@@ -81,15 +85,22 @@ def each_members_outputs(paths: list[Path], stored: list[dict], crops: dict[str,
     return loaded
 
 
-def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, names: list[str]) -> tuple[int, ...]:
+def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, paths: list[Path],
+                     max_mb: float = float("inf")) -> tuple[int, ...]:
     """The members' indices whose averaged val log-probabilities score the best macro-F1 (fewest members on a
-    tie), every combination printed with its score."""
+    tie) among the combinations whose files total at most `max_mb` MB, each printed with its score and size."""
+    file_mb = [path.stat().st_size / 1e6 for path in paths]
     scored = []
-    for size in range(1, len(outputs) + 1):
-        for chosen in combinations(range(len(outputs)), size):
+    for count in range(1, len(outputs) + 1):
+        for chosen in combinations(range(len(outputs)), count):
+            total_mb = sum(file_mb[index] for index in chosen)
+            if total_mb > max_mb:
+                continue
             score = summary(labels, np.mean([outputs[index]["val"] for index in chosen], 0))["macro_f1"]
-            scored.append((score, -size, chosen))
-            print(f"val macro-F1 {score:.4f}  " + " + ".join(names[index] for index in chosen))
+            scored.append((score, -count, chosen))
+            print(f"val macro-F1 {score:.4f}  {total_mb:5.1f} MB  " + " + ".join(paths[index].name for index in chosen))
+    if not scored:
+        raise SystemExit(f"no member's file is within --max-mb {max_mb:g}")
     return max(scored)[2]
 
 
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         scores = {name: summary(targets[name], outputs[name])["macro_f1"] for name in targets}
         print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}")
     if args.choose:
-        chosen = best_combination(each_output, targets["val"], [path.name for path in args.members])
+        chosen = best_combination(each_output, targets["val"], args.members, args.max_mb)
         args.members, stored, each_output = ([items[index] for index in chosen]
                                               for items in (args.members, stored, each_output))
     logits = {name: np.mean([outputs[name] for outputs in each_output], 0) for name in targets}

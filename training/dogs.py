@@ -60,13 +60,13 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS, DetectionKind
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.data import load_rgb
+from training.dog_split import add_split_arguments, recorded_split, write_split
 from training.dog_tuning import (TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, pooled_features,
                                  tuned_logits)
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
-SPLIT_FILE = Path(__file__).with_name("dog_split.json")  # the split the shipped members were trained on
 COPY_SIMILARITY = 0.8  # cosine of pooled features: at 0.80-0.85 the nearest photo shares the label 82% of the time
 
 
@@ -102,12 +102,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--new-split", action="store_true",
                         help="split by copy group again and write it to --split-file (every member must be retrained)")
     return parser.parse_args(argv)
-
-
-def add_split_arguments(parser: argparse.ArgumentParser) -> None:
-    """--split-file, for every command that reads training.dogs' split."""
-    parser.add_argument("--split-file", type=Path, default=SPLIT_FILE,
-                        help="the recorded split: the val and test photos' names (default: the shipped members')")
 
 
 def difference_hashes(path: Path) -> tuple[int, int] | None:
@@ -352,32 +346,6 @@ class DogData:
         """Indices per split of the photos to train and measure on: every training photo (a photo without a dog
         gives its centre square), the val and test photos where the app finds a dog (it reads no other)."""
         return {name: indices if name == "train" else indices[found[indices]] for name, indices in self.splits.items()}
-
-
-def photo_name(path: Path) -> str:
-    """A photo's name in the recorded split: its class folder and file name."""
-    return f"{path.parent.name}/{path.name}"
-
-
-def recorded_split(paths: list[Path], split_file: Path) -> dict[str, np.ndarray]:
-    """The split written by --new-split: the val and test photos by name, every other kept photo in train.
-    SystemExit when a named photo is not among `paths` (other data, or other cleaning)."""
-    recorded = json.loads(split_file.read_text())
-    index = {photo_name(path): number for number, path in enumerate(paths)}
-    missing = [name for split in ("val", "test") for name in recorded[split] if name not in index]
-    if missing:
-        raise SystemExit(f"{len(missing)} photos of {split_file} are not among the kept photos, e.g. {missing[0]}: "
-                         "other data, or other cleaning (--new-split makes a new split)")
-    held = {split: np.sort([index[name] for name in recorded[split]]) for split in ("val", "test")}
-    return {"train": np.setdiff1d(np.arange(len(paths)), np.concatenate(list(held.values()))), **held}
-
-
-def write_split(paths: list[Path], splits: dict[str, np.ndarray], split_file: Path, seed: int) -> None:
-    split_file.write_text(json.dumps({
-        "about": "training.dogs' split of sumit-158/Dog-emotion-images (images/), by copy group: the val and test "
-                 "photos' names; train is every other photo kept by the cleaning",
-        "seed": seed, **{split: [photo_name(paths[i]) for i in splits[split]] for split in ("val", "test")}},
-        indent=0) + "\n")
 
 
 def dog_data(data: Path, cache: Path, classes: tuple[str, ...] = DOG_EMOTIONS, hamming: int = 3,
