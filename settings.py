@@ -71,7 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_STORAGE_URI", None, "rate-limit counters, shared by every process: default REDIS_URL when "
                                            "set, else the database (database://)"),
     Setting("UPLOAD_FOLDER", None, "uploads and thumbnails; default instance/uploads (share it between machines)"),
-    Setting("EXPLAIN_FOLDER", None, "cached \"Why?\" heat maps; default instance/explanations (share it too)"),
+    Setting("EXPLAIN_FOLDER", None,
+            "cached \"Why?\" heat maps and detection crops; default instance/explanations (share it too)"),
     Setting("SECRET_KEY", None, "signs sessions; default a random key generated once into instance/secret_key",
             environment="SECRET_KEY"),
     Setting("MAX_CONTENT_LENGTH", None, "largest request, in bytes; default the larger upload limit + 64 KB"),

@@ -174,14 +174,31 @@ def storage_writes() -> Iterator[None]:
         raise StorageFailure() from error
 
 
-def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult, bytes]:
-    """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the
-    thumbnail JPEG (made from the same decoded pixels). Raises MediaError."""
+@dataclass(frozen=True)
+class PhotoRenditions:
+    """The JPEGs cut from a photo's pixels while they are decoded for its analysis: the thumbnail and each
+    detection's crop (in the result's order), so that showing them never decodes the photo again."""
+
+    thumbnail: bytes
+    crops: list[bytes]
+
+    def files(self, stored_name: str, result: ImageResult) -> dict[Path, bytes]:
+        """Where each is stored for the upload `stored_name`, with its content."""
+        crops = {storage.crop_path(stored_name, position, detection.box): crop
+                 for position, (detection, crop) in enumerate(zip(result.detections, self.crops), start=1)}
+        return {storage.upload_path(storage.thumb_name_for(stored_name)): self.thumbnail, **crops}
+
+
+def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult, PhotoRenditions]:
+    """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the JPEGs
+    made from the same decoded pixels. Raises MediaError."""
     if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
         raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
     with analysis_slot(user_id):
         image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
-        return get_pipeline().analyze_image(image), storage.thumbnail_bytes(image.rgb)
+        result = get_pipeline().analyze_image(image)
+        crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
+        return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
 
 
 @dataclass(frozen=True)
@@ -194,14 +211,13 @@ class Accepted:
 
 
 def save_photo_analysis(user: User, data: bytes, original_name: str | None, result: ImageResult,
-                        thumbnail: bytes, digest: str) -> Accepted:
-    """Store the upload, its thumbnail and the analysis rows; nothing is left half-saved. When the same bytes were
-    stored while these were analysed (a form sent twice at once, even at the same moment: the last look and the
-    insert hold the user's uploads, `copies.hold_uploads`), that analysis, and nothing stored."""
+                        renditions: PhotoRenditions, digest: str) -> Accepted:
+    """Store the upload, its thumbnail and crops, and the analysis rows; nothing is left half-saved. When the same
+    bytes were stored while these were analysed (a form sent twice at once, even at the same moment: the last look
+    and the insert hold the user's uploads, `copies.hold_uploads`), that analysis, and nothing stored."""
     stored_name = storage.new_stored_name(result.format)
     with storage_writes():
-        files = {storage.upload_folder() / stored_name: data,
-                 storage.upload_path(storage.thumb_name_for(stored_name)): thumbnail}
+        files = {storage.upload_folder() / stored_name: data, **renditions.files(stored_name, result)}
         storage.write_files(files)
     try:
         copies.hold_uploads(user.id)
@@ -365,15 +381,25 @@ def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
 
 
 def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
-    """A JPEG of the detection's box (storage.crop_bytes) cut from the stored photo, or from the video frame
-    where the track's box was taken, decoded in an analysis slot like an upload. Raises NotFound when the upload is
-    gone or unreadable, ServerBusy when no slot frees up."""
+    """A JPEG of the detection's box (storage.crop_bytes): the one cut when the photo was analysed, else cut once
+    from the stored photo, or from the video frame where the track's box was taken, decoded in an analysis slot like
+    an upload, and kept. Raises NotFound when the upload is gone or unreadable, ServerBusy when no slot frees up."""
+    cached = storage.crop_path(analysis.stored_name, detection.position, detection.box)
+    try:
+        return cached.read_bytes()
+    except FileNotFoundError:
+        pass
     with analysis_slot(analysis.user_id):
         try:
             rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
         except (OSError, MediaError) as error:
             raise NotFound(MISSING_UPLOAD) from error
-    return storage.crop_bytes(rgb, detection.box)
+    jpeg = storage.crop_bytes(rgb, detection.box)
+    try:
+        storage.write_files({cached: jpeg})
+    except OSError as error:  # a cache: a full disk costs the next request a decode, nothing more
+        current_app.logger.warning("caching a crop failed: %s", error)
+    return jpeg
 
 
 @dataclass(frozen=True)
@@ -429,9 +455,9 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int,
 
 def stored_files(stored_name: str, thumb_name: str | None = None) -> list[Path]:
     """An upload's files: the upload, its thumbnail or video poster (`thumb_name`, or the name a job gives it) and
-    its cached explanations: what goes when the analysis goes."""
+    the files derived from it (explanations, crops): what goes when the analysis goes."""
     thumbs = sorted({storage.thumb_name_for(stored_name), thumb_name} - {None})
-    return [storage.upload_path(name) for name in (stored_name, *thumbs)] + storage.explanation_files(stored_name)
+    return [storage.upload_path(name) for name in (stored_name, *thumbs)] + storage.derived_files(stored_name)
 
 
 def delete_analysis(analysis: Analysis) -> None:

@@ -97,7 +97,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
         analyses.photo_summary(analysis, result)
     job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
     db.session.commit()
-    storage.remove_files(storage.explanation_files(analysis.stored_name))  # made from the old detections
+    storage.remove_files(storage.derived_files(analysis.stored_name))  # made from the old detections
     identity.queue_signatures(analysis)
 
 

@@ -1,12 +1,13 @@
-"""Every file the app keeps, named in one place: uploads and thumbnails in UPLOAD_FOLDER, "Why?" overlays in
-EXPLAIN_FOLDER (both private: folders 0700, files 0600); JPEG renditions; writes that leave nothing behind
-when they fail (inference/files.py); deletes."""
+"""Every file the app keeps, named in one place: uploads and thumbnails in UPLOAD_FOLDER, what is derived from
+them in EXPLAIN_FOLDER ("Why?" overlays, each detection's crop; both folders private: 0700, files 0600); JPEG
+renditions; writes that leave nothing behind when they fail (inference/files.py); deletes."""
 
 from __future__ import annotations
 
 import io
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +62,17 @@ def explanation_paths(stored_name: str, position: int) -> dict[str, Path]:
     return {method: folder / f"{Path(stored_name).stem}-{position}-{method}.png" for method in METHODS}
 
 
-def explanation_files(stored_name: str) -> list[Path]:
-    """Every cached overlay of an upload, for deletion with it."""
+def crop_path(stored_name: str, position: int, box: Sequence[int]) -> Path:
+    """Where the crop (crop_bytes) of detection `position` of this upload is cached. Its box is in the name: a crop
+    cut before a re-analysis moved the box is never served for the new one."""
+    return explain_folder() / f"{Path(stored_name).stem}-{position}-crop-{'x'.join(str(int(v)) for v in box)}.jpg"
+
+
+def derived_files(stored_name: str) -> list[Path]:
+    """Every file derived from an upload (its "Why?" overlays, its detections' crops), for deletion with it or when
+    a re-analysis replaces its detections."""
     folder = Path(current_app.config["EXPLAIN_FOLDER"])
-    return sorted(folder.glob(f"{Path(stored_name).stem}-*.png")) if folder.is_dir() else []
+    return sorted(folder.glob(f"{Path(stored_name).stem}-*")) if folder.is_dir() else []
 
 
 def jpeg_bytes(image: Image.Image, max_side: int, quality: int = 85) -> bytes:

@@ -263,7 +263,7 @@ def test_the_right_password_deletes_every_row_and_file_and_logs_out(app, client,
         alices = {path for analysis in db.session.scalars(db.select(Analysis))
                   for path in stored_files(analysis.stored_name, analysis.thumb_name) if path.exists()}
         heat_maps = [path for analysis in db.session.scalars(db.select(Analysis))
-                     for path in storage.explanation_files(analysis.stored_name) if path.exists()]
+                     for path in storage.derived_files(analysis.stored_name) if path.exists()]
     assert heat_maps and len(alices) >= 5  # 2 photos, 2 thumbnails, the heat maps
     bobs = analysis_id_of(upload(bob_client, coffee_jpeg, "bobs-cup.jpg"))
     response = delete_account(client, "correct horse")

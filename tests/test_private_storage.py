@@ -80,7 +80,8 @@ def test_the_database_folders_and_files_are_private(tmp_path, astronaut_jpeg, tw
     assert {folder.name: mode(folder) for folder in (instance, uploads, explanations)} == {
         "instance": 0o700, "uploads": 0o700, "explanations": 0o700}
     files = every_file(instance)
-    assert len(every_file(uploads)) == 4 and len(every_file(explanations)) == 2  # photo, video, 2 thumbnails
+    # photo, video, 2 thumbnails; the face's 2 overlays and its crop
+    assert len(every_file(uploads)) == 4 and len(every_file(explanations)) == 3
     assert {"moodlens.sqlite", "secret_key"} <= {path.name for path in files}
     assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
 

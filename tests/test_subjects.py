@@ -19,7 +19,7 @@ from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, 
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Detection, Subject, User, subject_name_key, utcnow
+from models import EMOTION_CLASSES, Analysis, Detection, Subject, User, subject_name_key, utcnow
 from services import documents, subjects as subject_service
 from services.errors import Refused
 from tests.conftest import csv_rows, jpeg_bytes, upload
@@ -264,6 +264,36 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
     # under the charts, which photos count for Tom, each with its reading
     appearances = page.split("appearance-list")[1]
     assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in appearances and "emo-happy" in appearances
+
+
+def test_crops_are_cut_when_the_photo_is_analysed_and_kept_until_it_goes(app, client, person_and_cat_analysis,
+                                                                         monkeypatch):
+    """A dashboard of many appearances would decode each (possibly 40-megapixel) photo once per crop: the crops are
+    cut from the pixels decoded for the analysis; a missing one is cut once and kept; they go with the analysis."""
+    from services import analyses, storage
+
+    with app.app_context():
+        analysis = db.session.get(Analysis, person_and_cat_analysis)
+        stored_name, boxes = analysis.stored_name, [d.box for d in analysis.detections]
+        kept = [storage.crop_path(stored_name, position, box) for position, box in enumerate(boxes, start=1)]
+    assert len(kept) == 2 and all(path.is_file() for path in kept)
+    stored_rgb = storage.stored_rgb
+
+    def no_decoding(*args):
+        raise AssertionError("the stored photo was decoded again")
+    monkeypatch.setattr(storage, "stored_rgb", no_decoding)
+    crop_url = f"/analyses/{person_and_cat_analysis}/detections/2/crop.jpg"
+    assert client.get(crop_url).data == kept[1].read_bytes()
+    monkeypatch.undo()
+
+    kept[1].unlink()  # an analysis stored before crops were kept, or a re-analysis
+    decoded = []
+    monkeypatch.setattr(storage, "stored_rgb", lambda *args: decoded.append(1) or stored_rgb(*args))
+    first, second = client.get(crop_url), client.get(crop_url)
+    assert first.status_code == 200 and first.data == second.data == kept[1].read_bytes() and decoded == [1]
+    with app.app_context():
+        analyses.delete_analysis(db.session.get(Analysis, person_and_cat_analysis))
+    assert not any(path.exists() for path in kept)
 
 
 def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis):

@@ -80,7 +80,8 @@ def _user_key() -> str:
 upload_limit = limiter.shared_limit(lambda: current_app.config["UPLOAD_LIMITS"], "uploads", key_func=_user_key,
                                     methods=["POST"],
                                     error_message=N_("Too many uploads; wait a minute and try again."))
-# A face's crop and a video's frame decode the stored file again: DECODE_LIMITS per user, the two together.
+# A video's frame, and a crop not kept yet (a video track's, an older photo's), decode the stored file again:
+# DECODE_LIMITS per user, crops and frames together.
 decode_limit = limiter.shared_limit(lambda: current_app.config["DECODE_LIMITS"], "decodes", key_func=_user_key,
                                     error_message=N_("Too many images asked for; wait a minute and try again."))
 
