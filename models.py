@@ -282,6 +282,11 @@ class Analysis(JobState, db.Model):
         `top_emotion` (None when "mixed"); None when nothing found has an emotion model (insights/reading.py)."""
         return overall_reading([(detection.kind, detection.reading) for detection in self.detections])
 
+    def overall_of(self, subject: Subject) -> Overall | None:
+        """What the detections assigned to `subject` show together (its badge in a history narrowed to it)."""
+        return overall_reading([(detection.kind, detection.reading) for detection in self.detections
+                                if detection.subject_id == subject.id])
+
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"
 

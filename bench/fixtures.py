@@ -79,9 +79,11 @@ def store_analyses(app: Flask, user_id: int, analyses: Iterable[StoredAnalysis])
             if stored.created_at:
                 analysis.created_at = stored.created_at
             if stored.top:
-                analysis.detections.append(Detection(position=1, kind=stored.kind, x1=0, y1=0, x2=5, y2=5, score=0.9,
-                                                     emotions=stored.emotions or {stored.top: 1.0}, top=stored.top,
-                                                     subject_id=stored.subject_id))
+                detection = Detection(position=1, kind=stored.kind, x1=0, y1=0, x2=5, y2=5, score=0.9,
+                                      emotions=stored.emotions or {stored.top: 1.0}, top=stored.top,
+                                      subject_id=stored.subject_id)
+                detection.keep_reading()  # as the app keeps it when it stores an analysis
+                analysis.detections.append(detection)
             db.session.add(analysis)
             db.session.flush()
         db.session.commit()

@@ -88,8 +88,9 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
     from the sure readings only, the mean mix in words, the change per emotion against the previous week (named by
     its own dates, `previous_start` to `previous_end`: the week before the one shown, whenever that was), and each
     day's top emotion (None on a day whose readings were all unsure; a day after `today` is `to_come`: nothing yet,
-    rather than nothing). A week with fewer sure readings than a profile needs (MIN_FOR_PROFILE) has no mix, no
-    change and no description: one photo is no pattern."""
+    rather than nothing) with how many of its sure readings showed each emotion (`emotions`). A week with fewer
+    sure readings than a profile needs (MIN_FOR_PROFILE) has no mix, no change and no description: one photo is no
+    pattern."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
     count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
@@ -104,7 +105,8 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
         tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
-                     "top": day_top(tops), "to_come": day > today})
+                     "top": day_top(tops), "to_come": day > today,
+                     "emotions": {label: tops.count(label) for label in history.classes if label in tops}})
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
@@ -127,7 +129,7 @@ class ChartWords:
 
     title: str
     mix_title: str = "Average share this week"
-    days_title: str = "Appearances per day (top emotion)"
+    days_title: str = "Appearances per day, by emotion"
     week_before: str = "week before"  # the dashed outlines: the week before the one shown (never "last week")
     no_mix: str = "Too few confident readings this week"  # in place of the mix when there are too few to sum up
     unsure: str = "unsure"  # the grey part of a day's bar: its unsure readings
@@ -241,13 +243,18 @@ def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, st
 
 
 def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, str]) -> None:
-    """Readings per day, coloured by the day's top emotion and named above it, the unsure ones grey on top."""
+    """Readings per day, stacked by emotion (a day of two sad and one happy reading shows both), the day's top
+    emotion named above it, the unsure ones grey on top."""
     from matplotlib.ticker import MaxNLocator
 
     counts = [day["count"] for day in report["days"]]
     sure_counts = [day["sure"] for day in report["days"]]
     weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
-    axes.bar(weekdays, sure_counts, color=[colours.get(day["top"], NO_EMOTION_COLOUR) for day in report["days"]])
+    stacked = np.zeros(len(weekdays))
+    for label in dict.fromkeys(label for day in report["days"] for label in day["emotions"]):
+        heights = np.array([day["emotions"].get(label, 0) for day in report["days"]])
+        axes.bar(weekdays, heights, bottom=stacked, color=colours.get(label, NO_EMOTION_COLOUR), edgecolor="#ffffff")
+        stacked += heights
     if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
         axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
                  color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)

@@ -432,13 +432,17 @@ class HistoryFilter:
         return {name: value for name, value in values.items() if value}
 
     def narrow(self, query: Select) -> Select:
-        """`query` over Analysis, narrowed to what the filter lets through (the subject by an EXISTS on the
-        detections' subject index)."""
-        if self.subject:
-            query = query.where(db.select(Detection.id).where(Detection.analysis_id == Analysis.id,
-                                                              Detection.subject_id == self.subject.id).exists())
+        """`query` over Analysis, narrowed to what the filter lets through: with a subject, the analyses where it
+        appears (an EXISTS on the detections' subject index), read as `emotion` there when one is asked for (the
+        subject's own reading, not the analysis's: a dog sad beside a happy person is not "happy"); without one,
+        the analyses whose overall reading is `emotion`."""
         if self.media:
             query = query.where(Analysis.media == self.media)
+        if self.subject:
+            appears = [Detection.analysis_id == Analysis.id, Detection.subject_id == self.subject.id]
+            if self.emotion:
+                appears.append(Detection.reading_emotion == self.emotion)
+            return query.where(db.select(Detection.id).where(*appears).exists())
         return query.where(Analysis.top_emotion == self.emotion) if self.emotion else query
 
 

@@ -104,6 +104,25 @@ def test_history_filters_narrow_and_combine(client, mixed_history):
     assert '<option value="" selected>All types' in page
 
 
+def test_with_a_subject_the_emotion_filter_and_the_badge_read_that_subject(app, client, alice):
+    """A video of a happy person beside Rex, sad throughout: overall it reads happy (people first), but Rex's history
+    finds it under "sad", not "happy", and its card there says sad."""
+    rex = make_subject(app, alice, "Rex", "dog")
+    store_analyses(app, alice, [StoredAnalysis("walk.mp4", "happy", media=Media.VIDEO)])
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        dog = Detection(position=2, kind="dog", x1=6, y1=0, x2=9, y2=5, score=0.9, emotions={"sad": 1.0}, top="sad",
+                        subject_id=rex)
+        dog.keep_reading()
+        analysis.detections.append(dog)
+        db.session.commit()
+    assert listed(client, "emotion=happy") == ["walk.mp4"]  # the whole video
+    assert listed(client, f"subject={rex}&emotion=happy") == []
+    assert listed(client, f"subject={rex}&emotion=sad") == ["walk.mp4"]
+    card = client.get(f"/analyses?subject={rex}").get_data(as_text=True).split('class="history-title"')[1]
+    assert "sad" in card and "happy" not in card
+
+
 def test_history_filters_are_kept_by_the_page_links(app, client, alice):
     store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(13)]
                    + [StoredAnalysis("frown.jpg", "sad")])

@@ -293,7 +293,7 @@ def test_the_weekly_report_png_draws_korean_labels_with_a_korean_font(app, clien
         image = client.get(f"/subjects/{rex}/report.png")
     assert image.status_code == 200 and Image.open(io.BytesIO(image.data)).size == (990, 374)
     week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "unsure": 0, "days": [
-        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "sure": 1, "top": "happy"}]}
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "sure": 1, "top": "happy", "emotions": {"happy": 1}}]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report_png(week, ChartWords(title="렉스, 2026-W49", emotions={"happy": "행복", "sad": "슬픔"}), {})

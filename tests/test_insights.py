@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from sklearn.metrics import adjusted_rand_score
 
 from bench import fixtures
@@ -433,6 +434,24 @@ def test_sentences_come_from_sure_readings_and_count_the_unsure_beside_them():
     assert max(week["mix"], key=week["mix"].get) == "sad"
 
 
+def test_a_days_bar_in_the_report_png_shows_each_emotion_it_had():
+    """Two sad readings and one happy one on a day: the bar was all sad, as if the dog had been sad three times."""
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, _draw, weekly_report, week_start
+    vectors = np.array([mood(DOG_EMOTIONS, {"sad": 0.9})] * 2 + [mood(DOG_EMOTIONS, {"happy": 0.9})])
+    history = History(DOG_EMOTIONS, [START + timedelta(hours=hour) for hour in range(3)], vectors, [0, 1, 2],
+                      [False] * 3)
+    week = weekly_report(history, week_start(START.date()), START.date())
+    (day,) = [day for day in week["days"] if day["count"]]
+    assert (day["top"], day["emotions"]) == ("sad", {"happy": 1, "sad": 2})
+    colours = {"happy": "#00ff00", "sad": "#0000ff"}
+    figure = _draw(plt, week, ChartWords(title="Rex"), colours)
+    bars = [(to_hex(bar.get_facecolor()), bar.get_height()) for bar in figure.axes[1].patches if bar.get_height()]
+    assert sorted(bars) == [("#0000ff", 2.0), ("#00ff00", 1.0)]
+    plt.close(figure)
+
+
 def test_an_alert_does_not_fire_from_unsure_readings_alone(app, client, alice):
     rex = make_subject(app, alice, "Rex")
     perhaps_sad = np.array([0.2, 0.15, 0.2, 0.45])  # angry happy relaxed sad: the pages say "perhaps sad"
@@ -448,7 +467,7 @@ def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
     import matplotlib.pyplot as plt
 
     from insights.report import ChartWords, Layout, _draw
-    day = {"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 0, "top": None}
+    day = {"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 0, "top": None, "emotions": {}}
     week = {"mix": {}, "change": {}, "unsure": 2, "days": [day]}
     figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
     assert [text.get_text() for text in figure.axes[0].texts] == ["Too few confident readings this week"]
@@ -477,8 +496,9 @@ def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_tur
     import matplotlib.pyplot as plt
 
     from insights.report import ChartWords, _draw
-    days = [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 2, "top": "relaxed"},
-            {"date": "2026-12-01", "weekday": "Tue", "count": 1, "sure": 1, "top": "sad"}]
+    days = [{"date": "2026-11-30", "weekday": "Mon", "count": 2, "sure": 2, "top": "relaxed",
+             "emotions": {"relaxed": 2}},
+            {"date": "2026-12-01", "weekday": "Tue", "count": 1, "sure": 1, "top": "sad", "emotions": {"sad": 1}}]
     week = {"mix": {}, "change": {}, "unsure": 0, "days": days}
     for names, rotation in (({"relaxed": "calm"}, 0), ({}, 90)):  # "relaxed" is too long to stand level
         figure = _draw(plt, week, ChartWords(title="Rex", emotions=names), {})

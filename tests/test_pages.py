@@ -184,8 +184,11 @@ def test_a_calendar_day_of_tied_emotions_takes_the_weekly_reports_colour():
     """Ties went by the order of a set, which string hashing changes from process to process."""
     today = date(2026, 12, 1)
     tied = {today: ["sad", "happy", "sad", "happy"], today - timedelta(days=1): ["sad", "angry", "sad"]}
-    cells = {cell.day: cell.top for cell in calendar_cells(tied, today=today)}
-    assert (cells["2026-12-01"], cells["2026-11-30"]) == ("happy", "sad")
+    cells = {cell.day: cell for cell in calendar_cells(tied, today=today)}
+    assert (cells["2026-12-01"].top, cells["2026-11-30"].top) == ("happy", "sad")
+    # a day's words count each emotion: "happy (4)" read as four happy readings
+    assert cells["2026-12-01"].counts == (("happy", 2), ("sad", 2))
+    assert cells["2026-11-30"].counts == (("sad", 2), ("angry", 1))
     assert day_top(["sad", "happy"]) == day_top(["happy", "sad"]) == "happy"
 
 

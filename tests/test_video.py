@@ -110,6 +110,7 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
     page = client.get(response.location).get_data(as_text=True)  # eager jobs: already done
     assert page.count('class="timeline-chart"') == 2 and "Share of time" in page
+    assert "Probabilities are smoothed over time." in page
     assert len(re.findall(r'<span class="meta">· seen for [0-9.]+ s</span>', page)) == 2  # how long, in words
     assert 'id="scrub"' in page
     frame = client.get(f"/analyses/{analysis_id}/frame?t=1.5")
@@ -168,7 +169,8 @@ def test_the_progress_bar_and_its_words_start_at_one_figure(app, client, alice, 
 
 def test_faceless_video_says_no_faces(client, alice, faceless_video):
     response = upload(client, faceless_video.read_bytes(), "coffee.mp4")
-    assert "Nothing found" in client.get(response.location).get_data(as_text=True)
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Nothing found" in page and "smoothed over time" not in page  # nothing read, nothing smoothed
 
 
 def test_bad_videos_get_clear_errors_and_leave_nothing(app, client, alice, two_face_video):

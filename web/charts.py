@@ -6,6 +6,7 @@ stretches to the plot's size; their labels are HTML text, so they keep their siz
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -106,7 +107,7 @@ class CalendarCell:
     week: int     # column, 0 = oldest week
     weekday: int  # row, 0 = Monday
     top: str | None
-    count: int
+    counts: tuple[tuple[str, int], ...]  # each top emotion of its sure readings, with how often: the most first
     unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
 
 
@@ -120,8 +121,8 @@ def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int =
     for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
         tops = tops_by_day.get(day, [])
-        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, day_top(tops), len(tops),
-                                  unsure_by_day.get(day, 0)))
+        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, day_top(tops),
+                                  tuple(Counter(sorted(tops)).most_common()), unsure_by_day.get(day, 0)))
     return cells
 
 

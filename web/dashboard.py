@@ -334,7 +334,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
     return ChartWords(
         title=gettext("%(name)s, %(start)s to %(end)s", name=subject.name, start=day(week["start"]),
                       end=day(week["end"])),
-        mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day (top emotion)"),
+        mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day, by emotion"),
         week_before=gettext("week before (%(dates)s)", dates=days_span(week["previous_start"], week["previous_end"])),
         no_mix=gettext("Too few confident readings this week"),
         unsure=gettext("unsure"),
