@@ -120,7 +120,7 @@ def test_with_a_subject_the_emotion_filter_and_the_badge_read_that_subject(app, 
     assert listed(client, f"subject={rex}&emotion=happy") == []
     assert listed(client, f"subject={rex}&emotion=sad") == ["walk.mp4"]
     card = client.get(f"/analyses?subject={rex}").get_data(as_text=True).split('class="history-title"')[1]
-    assert "sad" in card and "happy" not in card
+    assert "Rex: " in card and "sad" in card and "happy" not in card
 
 
 def test_history_filters_are_kept_by_the_page_links(app, client, alice):

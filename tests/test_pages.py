@@ -192,6 +192,17 @@ def test_a_calendar_day_of_tied_emotions_takes_the_weekly_reports_colour():
     assert day_top(["sad", "happy"]) == day_top(["happy", "sad"]) == "happy"
 
 
+def test_a_calendar_day_in_words_counts_each_emotion_then_the_unsure_readings(client, alice):
+    unsure = {"happy": 0.3, "sad": 0.25, "neutral": 0.25, "angry": 0.2}
+    store_analyses(client.application, alice, [StoredAnalysis("a.jpg", "happy"), StoredAnalysis("b.jpg", "sad"),
+                                                StoredAnalysis("c.jpg", "happy"), StoredAnalysis("d.jpg", "happy",
+                                                                                                 emotions=unsure)])
+    page = client.get("/dashboard").get_data(as_text=True)
+    days = re.search(r'<ul class="calendar-days">(.*?)</ul>', page, re.S).group(1)
+    assert re.findall(r"<li>(.*?)</li>", days.strip()) == [
+        f"{utcnow():%B} {utcnow().day}, {utcnow().year}: happy (2), sad (1). 1 unsure reading was not counted."]
+
+
 def test_trend_axis_labels_the_first_middle_and_last_period():
     assert axis_labels(["a", "b", "c", "d", "e"]) == ["a", "", "c", "", "e"]
     assert axis_labels(["only"]) == ["only"]
