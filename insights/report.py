@@ -253,12 +253,16 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
     stacked = np.zeros(len(weekdays))
     for label in dict.fromkeys(label for day in report["days"] for label in day["emotions"]):
         heights = np.array([day["emotions"].get(label, 0) for day in report["days"]])
-        axes.bar(weekdays, heights, bottom=stacked, color=colours.get(label, NO_EMOTION_COLOUR), edgecolor="#ffffff")
+        axes.bar(weekdays, heights, bottom=stacked, color=colours.get(label, NO_EMOTION_COLOUR), edgecolor="#ffffff",
+                 label=words.emotions.get(label, label))
         stacked += heights
     if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
         axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
                  color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
-        axes.legend(loc="upper right", fontsize=8)
+    keyed = len(axes.get_legend_handles_labels()[1])
+    if keyed:  # which colour is which emotion, under the days (above them it would hide the tallest day's label)
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=7, frameon=False,
+                    handlelength=1, columnspacing=1)
     axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}

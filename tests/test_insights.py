@@ -449,6 +449,7 @@ def test_a_days_bar_in_the_report_png_shows_each_emotion_it_had():
     figure = _draw(plt, week, ChartWords(title="Rex"), colours)
     bars = [(to_hex(bar.get_facecolor()), bar.get_height()) for bar in figure.axes[1].patches if bar.get_height()]
     assert sorted(bars) == [("#0000ff", 2.0), ("#00ff00", 1.0)]
+    assert [text.get_text() for text in figure.axes[1].get_legend().get_texts()] == ["happy", "sad"]  # the key
     plt.close(figure)
 
 

@@ -220,7 +220,7 @@ def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice
 def test_the_report_pngs_mean_probability_axis_is_in_percent():
     import matplotlib.pyplot as plt
     week = {"mix": {"happy": 0.6, "sad": 0.4}, "change": {}, "unsure": 0, "days": [
-        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "sure": 1, "top": "happy"}]}
+        {"date": "2026-11-30", "weekday": "Mon", "count": 1, "sure": 1, "top": "happy", "emotions": {"happy": 1}}]}
     figure = _draw(plt, week, ChartWords(title="Rex"), {})
     figure.canvas.draw()
     assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == [
