@@ -365,6 +365,21 @@ def test_the_account_page_makes_a_token_shown_once_and_lists_it_without_it(app, 
     assert "API access" not in korean and "<bdi>laptop</bdi>" in korean
 
 
+def test_the_token_form_sent_again_makes_no_second_token(app, client, alice):
+    """Reloading the page that shows a new token sends its form again: a second token would be made and shown,
+    and the first lost from sight; the account page says why nothing new was made."""
+    page = client.get("/account").get_data(as_text=True)
+    form = {"name": "laptop", "current_password": "correct horse", "csrf_token": csrf_token(client, "/account"),
+            "form_id": re.search(r'name="form_id" type="hidden" value="([^"]+)"', page).group(1)}
+    assert client.post("/account/tokens", data=form).status_code == 201
+    again = client.post("/account/tokens", data=form)
+    assert again.status_code == 302 and again.location.endswith("/account#api-access")
+    assert "so no second token was made" in client.get("/account").get_data(as_text=True)
+    with app.app_context():
+        assert len(db.session.scalars(db.select(ApiToken)).all()) == 1
+    assert client.post("/account/tokens", data={**form, "form_id": "another"}).status_code == 201  # a new form
+
+
 def test_a_token_is_revoked_from_the_account_page_by_its_owner_only(app, client, alice, bob_client):
     plain = shown_token(new_token(client, "laptop"))
     with app.app_context():

@@ -313,6 +313,11 @@ def test_files_the_api_links_to_are_fetched_with_a_bearer_token(app, client, api
     explanation = client.post(f"/api/v1/analyses/{analysis['id']}/detections/1/explanation", headers=ann).json
     image = client.get(explanation["images"][0]["url"], headers=ann)
     assert image.status_code == 200 and image.mimetype == "image/png"
+    eileen = create_subject(client, ann, "Eileen").json["id"]
+    client.put(f"/api/v1/analyses/{analysis['id']}/detections/1/subject", headers=ann, json={"subject": eileen})
+    chart = client.get(f"/subjects/{eileen}/report.png", headers=ann)  # the weekly report's charts, as the page's
+    assert chart.status_code == 200 and chart.mimetype == "image/png"
+    assert client.get(f"/subjects/{eileen}/report.png", headers=ben).status_code == 404
 
     other = client.get(files["original"], headers=ben)
     assert other.status_code == 404 and other.json["error"]

@@ -310,10 +310,30 @@ def create_token() -> ResponseReturnValue:
         except Refused as refusal:
             form.name.errors.append(refusal.args[0])
         else:
+            if not _first_sending(form.form_id.data):
+                flash(gettext("That form was sent again, so no second token was made. A token is shown only once: "
+                              "if you did not copy it, revoke it and create another."), "info")
+                return redirect(_account_tokens())
             token, plain = tokens.issue(user, name)
             page = render_template("auth/token_created.html", token=token, plain=plain)
             return page, 201, {"Cache-Control": "no-store"}
     return _account_page(form), 400
+
+
+SENT_TOKEN_FORMS = "sent_token_forms"  # the session's last token forms that made a token, by their form_id
+
+
+def _first_sending(form_id: str | None) -> bool:
+    """Whether this token form makes a token: not when the session already made one from it (the browser sends a
+    form again when its answer, the page showing the token, is reloaded). A form without an id (a script) always
+    does."""
+    if not form_id:
+        return True
+    sent = session.get(SENT_TOKEN_FORMS, [])
+    if form_id in sent:
+        return False
+    session[SENT_TOKEN_FORMS] = [*sent, form_id][-8:]
+    return True
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])

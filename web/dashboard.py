@@ -20,7 +20,7 @@ from wtforms import SelectChoice
 from extensions import db
 from insights.history import History
 from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
-from models import AlertRule, Analysis, Detection, Subject, SubjectKind
+from models import AlertRule, Analysis, Detection, Subject, SubjectKind, User
 from services import copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
@@ -280,14 +280,15 @@ def weekly_report_setting() -> ResponseReturnValue:
     return redirect(url_for("dashboard.index"))
 
 
-def _report(subject: Subject) -> tuple[History, dict] | None:
-    """The subject's history and the report of the week asked for (?week=2026-W47); None for a cat's (no emotion
-    model, so nothing to report); a week that is not one (?week=soon) is refused with a 400, on its error page."""
+def _report(subject: Subject, owner: User) -> tuple[History, dict] | None:
+    """The subject's history and the report of the week asked for (?week=2026-W47), its days on the owner's clock;
+    None for a cat's (no emotion model, so nothing to report); a week that is not one (?week=soon) is refused with a
+    400, on its error page."""
     asked = asked_week(request.args.get("week"))
     history = history_of(subject)
     if history is None:
         return None
-    today = today_on(zone_of(current_user))
+    today = today_on(zone_of(owner))
     return history, weekly_report(history, report_week(history, asked, today), today)
 
 
@@ -303,7 +304,7 @@ def report(subject_id: int) -> ResponseReturnValue:
     """The week's report, with links to the subject's dashboard and to the weeks before (from the subject's first
     appearance on) and after (up to this week); for a cat, why there is none."""
     subject = owned_subject_or_404(subject_id)
-    found = _report(subject)
+    found = _report(subject, current_user)
     if found is None:
         return no_report(subject)
     history, week = found
@@ -343,10 +344,11 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 
 
 @bp.route("/subjects/<int:subject_id>/report.png")
-@login_required
+@session_or_token
 def report_image(subject_id: int) -> ResponseReturnValue:
-    subject = owned_subject_or_404(subject_id)
-    found = _report(subject)
+    """The week's charts as the report page shows them; an API client fetches them with its bearer token."""
+    subject = owned(Subject, subject_id, g.api_user)
+    found = _report(subject, g.api_user)
     if found is None:  # no chart to draw: the page says why
         return no_report(subject), 404
     week = found[1]

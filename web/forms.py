@@ -1,6 +1,7 @@
 """Flask-WTF forms (each carries a CSRF token), read from form bodies only."""
 
 import re
+import secrets
 
 from flask import render_template, request
 from flask_babel import gettext, lazy_gettext as _l
@@ -150,6 +151,8 @@ class TokenForm(CurrentPasswordForm):
     and its log-out, as the API's exchange of the password for one does)."""
 
     name = StringField(_l("Name (optional)"), render_kw=NO_BROWSER_CUT)  # services.tokens checks it
+    # this form's own id: the same form sent again (a reload of the page showing its token) makes no second token
+    form_id = HiddenField(default=lambda: secrets.token_urlsafe(12))
     submit = SubmitField(_l("Create a token"))
 
 
