@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from messages import N_, Phrase
-from models import Analysis, Detection, Subject, User, utcnow
+from models import Analysis, Detection, FaceSignature, Subject, User, utcnow
 from services import identity, storage
 from services.analyses import delete_analysis
 from services.clock import on_clock, zone_of
@@ -33,13 +33,14 @@ class Holdings:
 
     analyses: int
     subjects: int
+    face_signatures: int  # kept while face recognition is on
 
 
 def holdings(user: User) -> Holdings:
-    def count(model: type[Analysis] | type[Subject]) -> int:
+    def count(model: type[Analysis] | type[Subject] | type[FaceSignature]) -> int:
         return db.session.scalar(db.select(db.func.count(model.id)).where(model.user_id == user.id))
 
-    return Holdings(analyses=count(Analysis), subjects=count(Subject))
+    return Holdings(analyses=count(Analysis), subjects=count(Subject), face_signatures=count(FaceSignature))
 
 
 def account_analyses(user: User) -> Iterator[Analysis]:

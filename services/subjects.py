@@ -1,4 +1,4 @@
-"""Subjects, the people and pets a user follows: create, delete, assign a detection (a photo's face or animal,
+"""Subjects, the people and pets a user follows: create, rename, delete, assign a detection (a photo's face or animal,
 or a whole video track) to one, count and list their appearances. The kind rule lives here, for the pages and
 the API alike: a subject's appearances are detections of its kind only (SubjectKind.detection_kind)."""
 
@@ -29,6 +29,27 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case)."""
+    name = _free_name(user, name)
+    if not isinstance(kind, str) or kind not in tuple(SubjectKind):
+        raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
+    subject = Subject(user=user, name=name, kind=kind)
+    db.session.add(subject)
+    _commit_name(name)
+    return subject
+
+
+def rename_subject(subject: Subject, name: object) -> Subject:
+    """The subject under a new name (as a client sent it: checked as create_subject checks it); its history,
+    dashboard and alerts stay. The same name in another case ("rex" to "Rex") is a rename too."""
+    name = _free_name(subject.user, name, subject)
+    subject.name = name
+    _commit_name(name)
+    return subject
+
+
+def _free_name(user: User, name: object, renamed: Subject | None = None) -> str:
+    """`name` kept as a subject's name: Refused for an empty, too long or unreadable one, Conflict when the user gave
+    it to another subject than `renamed` (in any case)."""
     name = normal_name(name)
     if not name:
         raise Refused(Phrase(N_("Give a name.")))
@@ -36,18 +57,17 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
         raise Refused(Phrase(N_("Give a name of 1 to %(max)d characters."), max=NAME_LENGTH))
     if not readable(name):
         raise Refused(Phrase(N_("Give a name with letters one can see, and no control characters.")))
-    if not isinstance(kind, str) or kind not in tuple(SubjectKind):
-        raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
-    if (taken := subject_named(user, name)) is not None:
+    if (taken := subject_named(user, name)) is not None and taken is not renamed:
         raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=taken.name))
-    subject = Subject(user=user, name=name, kind=kind)
-    db.session.add(subject)
+    return name
+
+
+def _commit_name(name: str) -> None:
     try:
         db.session.commit()
-    except IntegrityError:  # the same name created by another request meanwhile
+    except IntegrityError:  # the same name given by another request meanwhile
         db.session.rollback()
         raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name)) from None
-    return subject
 
 
 # Characters that draw nothing though Unicode files them as letters or symbols (Hangul fillers, the braille blank).

@@ -226,7 +226,7 @@ def deletion_list(client) -> tuple[list[str], str]:
 
 def test_the_delete_page_lists_only_what_there_is_and_warns_apart_from_the_list(app, client, alice):
     goes, rest = deletion_list(client)
-    assert goes == ["Your face signatures and the account itself: its username is free again."]  # no "Your 0 ..."
+    assert goes == ["The account itself: its username is free again."]  # no "Your 0 ...", no face signatures
     assert rest.lstrip().startswith('<p class="warning"><strong>This cannot be undone.</strong>')  # not a bullet
     store_analyses(app, alice, [StoredAnalysis("face.jpg", "happy", make_subject(app, alice, "Mia"))])
     goes, _ = deletion_list(client)

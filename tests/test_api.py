@@ -244,6 +244,12 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
     assert client.get("/api/v1/subjects", headers=ben).json["items"] == []
 
     rex = created.json["id"]
+    renamed = client.patch(f"/api/v1/subjects/{rex}", headers=ann, json={"name": "Rexy"})
+    assert renamed.status_code == 200 and renamed.json == {**created.json, "name": "Rexy"}
+    assert client.patch(f"/api/v1/subjects/{rex}", headers=ann, json={"name": "eileen"}).status_code == 409
+    for body in ({}, {"name": ""}, {"name": 7}, ["Rex"]):
+        assert client.patch(f"/api/v1/subjects/{rex}", headers=ann, json=body).status_code == 400, body
+    assert client.patch(f"/api/v1/subjects/{rex}", headers=ben, json={"name": "Mine"}).status_code == 404
     assert client.get(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404
     assert client.delete(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404
     assert client.delete(f"/api/v1/subjects/{rex}", headers=ann).status_code == 204

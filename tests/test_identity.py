@@ -187,6 +187,11 @@ def test_turning_off_deletes_every_signature_and_on_signs_past_photos(app, clien
     assert signature_count(app) == 2
 
 
+def test_the_delete_page_counts_the_face_signatures_that_go(app, client, eileen_named):
+    page = client.get("/account/delete").get_data(as_text=True)
+    assert "<li>Your 1 face signature (face recognition).</li>" in page
+
+
 def test_signatures_go_with_their_analysis(app, client, eileen_named, mirrored_jpeg):
     photo = analysis_of(upload(client, mirrored_jpeg, "mirrored.jpg"))
     token = csrf_token(client, f"/analyses/{photo}")

@@ -508,7 +508,7 @@ def test_an_unsure_prediction_is_worded_as_unsure(app, client, alice, astronaut_
     page = client.get(response.location).get_data(as_text=True)
     assert "unsure, perhaps" in page
     # the face's own score (the real astronaut's, under one half) would contradict "unsure": no figure beside it
-    assert "Unsure: no emotion stands out clearly, so this reading may well be wrong." in page
+    assert "Unsure: the likeliest emotion has a low probability, so this reading may well be wrong." in page
     assert 'class="hint chance"' not in page
 
 

@@ -157,6 +157,32 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert "1 appearance in 1 analysis" in client.get(f"/dashboard?subject={eileen}").get_data(as_text=True)
 
 
+def test_renaming_a_subject_keeps_its_appearances_and_refuses_a_name_in_use(app, client, alice, astronaut_jpeg,
+                                                                            bob_client):
+    add_subject(client, "Rexx", "dog")
+    add_subject(client, "Mia")
+    mia, rexx = subject_id(app, "Mia"), subject_id(app, "Rexx")
+    photo = analysis_of(upload(client, astronaut_jpeg))
+    assign(client, detections_of(app, photo)[0], mia, photo)
+    dashboard = f"/dashboard?subject={mia}"
+    assert f"/subjects/{mia}/rename" in client.get(dashboard).get_data(as_text=True)  # beside "Delete…"
+    form = client.get(f"/subjects/{mia}/rename?next={dashboard}").get_data(as_text=True)
+    assert 'value="Mia"' in form and "only the name changes" in form
+    token = csrf_token(client, "/subjects")
+    taken = client.post(f"/subjects/{mia}/rename", data={"name": "REXX", "csrf_token": token})
+    assert taken.status_code == 400 and "You already have a subject called Rexx." in taken.get_data(as_text=True)
+    assert client.post(f"/subjects/{mia}/rename", data={"name": " ", "csrf_token": token}).status_code == 400
+    assert bob_client.get(f"/subjects/{mia}/rename").status_code == 404
+    renamed = client.post(f"/subjects/{mia}/rename", data={"name": " Maya ", "next": dashboard, "csrf_token": token})
+    assert renamed.status_code == 302 and renamed.location == dashboard
+    assert "Mia is now called Maya." in client.get(dashboard).get_data(as_text=True)
+    assert client.post(f"/subjects/{rexx}/rename", data={"name": "Rex", "csrf_token": token}).status_code == 302
+    assert client.post(f"/subjects/{rexx}/rename", data={"name": "rex", "csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Subject, mia).name == "Maya" and db.session.get(Subject, rexx).name == "rex"
+        assert db.session.scalar(sa.select(sa.func.count(Detection.id)).filter_by(subject_id=mia)) == 1
+
+
 def test_deleting_a_subject_keeps_the_analyses(app, client, alice, astronaut_jpeg):
     add_subject(client, "Temp")
     temp = subject_id(app, "Temp")

@@ -278,8 +278,8 @@ def test_the_video_page_says_unsure_for_a_track_whose_frames_were_mostly_unsure(
         track.uncertainty, track.unsure_signals = 0.58, ["weak", "members_disagree"]
         db.session.commit()
     page = client.get(response.location).get_data(as_text=True)
-    assert page.count("no emotion stands out clearly and the networks that make up the model read this face "
-                      "differently, so the estimated chance that this reading is wrong is 58%") == 1
+    assert page.count("the likeliest emotion has a low probability and the networks that make up the model read "
+                      "this face differently, so the estimated chance that this reading is wrong is 58%") == 1
     with app.app_context():  # most moments unsure, yet their mean score under one half: no figure to contradict it
         db.session.get(Detection, first).uncertainty = 0.37
         db.session.commit()
@@ -298,20 +298,20 @@ def make_person(app, user_id: int, name: str = "Ana") -> int:
 def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, astronaut_jpeg):
     ana = make_person(app, alice)
     surprised = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(HUMAN_EMOTIONS.index("surprise"), 0.45))))
-    cases = {("weak",): "Unsure: no emotion stands out clearly, so the estimated chance that this reading is "
-                        "wrong is 90%.",
+    cases = {("weak",): "Unsure: the likeliest emotion has a low probability, so the estimated chance that this "
+                        "reading is wrong is 90%.",
              ("members_disagree",): "Unsure: the networks that make up the model read this face differently, so the "
                                     "estimated chance that this reading is wrong is 90%.",
-             ("weak", "members_disagree"): "Unsure: no emotion stands out clearly and the networks that make up the "
-                                           "model read this face differently, so the estimated chance that this "
-                                           "reading is wrong is 90%"}
+             ("weak", "members_disagree"): "Unsure: the likeliest emotion has a low probability and the networks "
+                                           "that make up the model read this face differently, so the estimated "
+                                           "chance that this reading is wrong is 90%"}
     for because, words in cases.items():
         analysis = add_face_readings(app, alice, ana, surprised, 1, uncertain=True, because=list(because))[0]
         page = client.get(f"/analyses/{analysis}").get_data(as_text=True)
         assert words in page and "unsure, perhaps" in page and "members disagree, or" not in page
         assert client.get(f"/api/v1/analyses/{analysis}").json["detections"][0]["unsure_signals"] == list(because)
     korean = client.get(f"/analyses/{analysis}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert "뚜렷하게 두드러지는 감정이 없고, 모델을 이루는 신경망들이 이 얼굴을 서로 다르게 읽었어요" in korean
+    assert "가장 가능성 높은 감정의 확률도 낮고, 모델을 이루는 신경망들이 이 얼굴을 서로 다르게 읽었어요" in korean
     assert "틀렸을 확률을 90%로 봐요" in korean
     photo = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
     assert client.get(f"/api/v1/analyses/{photo}").json["detections"][0]["unsure_signals"] == []
@@ -330,12 +330,13 @@ def test_a_weak_reading_is_worded_alike_for_dogs_and_faces(app, client, alice):
     weak_face = dict(zip(HUMAN_EMOTIONS, map(float, one_hot_ish(SAD, 0.45))))
     before_the_rule = add_face_readings(app, alice, ana, weak_face, 1, uncertain=None)[0]
     page = client.get(f"/analyses/{dog}").get_data(as_text=True)
-    assert "Unsure: no emotion stands out clearly, so the estimated chance that this reading is wrong is 63%." in page
+    assert ("Unsure: the likeliest emotion has a low probability, so the estimated chance that this reading is wrong "
+            "is 63%.") in page
     assert "pinch of salt" not in page
     korean = client.get(f"/analyses/{dog}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "틀렸을 확률을 63%로 봐요" in korean
     page = client.get(f"/analyses/{before_the_rule}").get_data(as_text=True)
-    assert "Unsure: no emotion stands out clearly, so this reading may well be wrong." in page
+    assert "Unsure: the likeliest emotion has a low probability, so this reading may well be wrong." in page
 
 
 def test_the_export_carries_the_unsure_flag_and_score(app, client, alice):

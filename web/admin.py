@@ -72,7 +72,7 @@ MEDIA_CHOICES = [(Media.IMAGE, _l("photo")), (Media.VIDEO, _l("video"))]
 STATUS_CHOICES = list(STATUS_NAMES.items())
 EMOTION_CHOICES = list(EMOTION_NAMES.items())
 DETECTION_KIND_CHOICES = [(kind, KIND_NAMES[kind]) for kind in DetectionKind]
-SIGNAL_NAMES = {UnsureSignal.WEAK: _l("no emotion stands out"),
+SIGNAL_NAMES = {UnsureSignal.WEAK: _l("low top probability"),
                 UnsureSignal.MEMBERS_DISAGREE: _l("the networks disagree")}
 
 
@@ -127,7 +127,7 @@ def _emotions(view, context, model: Detection, name) -> str:
 
 
 def _signals(view, context, model: Detection, name) -> str:
-    """What made the reading unsure, as the user's page says it (a weak pet reading: no emotion stands out)."""
+    """What made the reading unsure, as the user's page says it (a weak pet reading: a low top probability)."""
     because = model.why_unsure if model.top and model.unsure else ()
     return ", ".join(str(SIGNAL_NAMES.get(signal, signal)) for signal in because)
 

@@ -58,15 +58,16 @@ COMMENTS = {  # a friendly line under a sure or probable reading, by kind and to
 UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
                        "this reading is more likely wrong than right.")  # readings stored without their signals
 UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty.UnsureSignal), in words
-    (UnsureSignal.WEAK,): N_("Unsure: no emotion stands out clearly, so the estimated chance that this "
+    (UnsureSignal.WEAK,): N_("Unsure: the likeliest emotion has a low probability, so the estimated chance that this "
                              "reading is wrong is %(chance)s."),
     (UnsureSignal.MEMBERS_DISAGREE,): N_("Unsure: the networks that make up the model read this face differently, "
                                          "so the estimated chance that this reading is wrong is %(chance)s."),
     (UnsureSignal.WEAK, UnsureSignal.MEMBERS_DISAGREE): N_(
-        "Unsure: no emotion stands out clearly and the networks that make up the model read this face differently, "
-        "so the estimated chance that this reading is wrong is %(chance)s."),
+        "Unsure: the likeliest emotion has a low probability and the networks that make up the model read this "
+        "face differently, so the estimated chance that this reading is wrong is %(chance)s."),
 }
-WEAK_WITHOUT_FIGURE = _l("Unsure: no emotion stands out clearly, so this reading may well be wrong.")  # no estimate
+# no estimate of the chance that it is wrong:
+WEAK_WITHOUT_FIGURE = _l("Unsure: the likeliest emotion has a low probability, so this reading may well be wrong.")
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
               "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 

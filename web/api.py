@@ -235,6 +235,18 @@ def get_subject(subject_id: int) -> ResponseReturnValue:
     return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
 
 
+@bp.patch("/subjects/<int:subject_id>")
+@api_auth
+def rename_subject(subject_id: int) -> ResponseReturnValue:
+    """{"name": ...}: the subject renamed (its history stays); 409 for a name another subject has."""
+    subject = owned(Subject, subject_id, g.api_user)
+    body = _json_object()
+    if "name" not in body:
+        abort(400, description='Send {"name": ...}: the only field a subject changes is its name.')
+    subjects.rename_subject(subject, body["name"])
+    return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
+
+
 @bp.delete("/subjects/<int:subject_id>")
 @api_auth
 def remove_subject(subject_id: int) -> ResponseReturnValue:

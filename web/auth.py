@@ -406,7 +406,10 @@ def deletion_consequences() -> list[str]:
         *([ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
                     "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects)]
           if holdings.subjects else []),
-        gettext("Your face signatures and the account itself: its username is free again."),
+        *([ngettext("Your %(num)d face signature (face recognition).",
+                    "Your %(num)d face signatures (face recognition).", holdings.face_signatures)]
+          if holdings.face_signatures else []),
+        gettext("The account itself: its username is free again."),
     ]
 
 

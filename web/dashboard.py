@@ -35,7 +35,7 @@ from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
-from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, WeeklyReportForm, confirm_page
+from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, SubjectNameForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, skeleton
 from web.identity import name_group_form
 from web.redirects import back_to_form_next, came_from_path, form_page, place_on
@@ -402,6 +402,27 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
         return
     flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
           gettext("%(name)s was added. Assign them from any result page.", name=subject.name), "success")
+
+
+@bp.route("/subjects/<int:subject_id>/rename", methods=["GET", "POST"])
+@login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject_id")
+def rename_subject(subject_id: int) -> ResponseReturnValue:
+    """GET: the form, holding the subject's name; POST renames (its history, dashboard and alerts stay) and goes back
+    to ?next=PATH (same-site only; the form sends it on), else to the list of subjects."""
+    subject = owned_subject_or_404(subject_id)
+    old_name, back = subject.name, came_from_path()
+    form = SubjectNameForm(name=subject.name)
+    if form.validate_on_submit():
+        try:
+            subject_service.rename_subject(subject, form.name.data)
+        except Refused as refused:
+            form.name.errors.append(say(refused.args[0]))
+        else:
+            flash(gettext("%(old)s is now called %(new)s.", old=old_name, new=subject.name), "success")
+            return redirect(back or url_for("dashboard.subjects"))
+    return render_template("dashboard/rename.html", form=form, subject=subject, old_name=old_name,
+                           back=back), 400 if form.errors else 200
 
 
 @bp.route("/subjects/<int:subject_id>/delete", methods=["GET", "POST"])

@@ -177,9 +177,17 @@ def confirm_page(question: str, consequences: list[str], action: str, confirm_la
                            cancel_label=cancel_label)
 
 
-class SubjectForm(WebForm):
+class SubjectNameForm(WebForm):
+    """A subject's new name (services.subjects checks it further)."""
+
     name = StringField(_l("Name"), render_kw=NO_BROWSER_CUT, filters=[normal_name], validators=[  # measured as kept
         DataRequired(REQUIRED), Length(max=NAME_LENGTH, message=_l("Give a name of 1 to %(max)d characters."))])
+    submit = SubmitField(_l("Rename"))
+
+
+class SubjectForm(SubjectNameForm):
+    """A new subject: its name and kind."""
+
     kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, KIND_LABELS[kind]) for kind in SubjectKind])
     submit = SubmitField(_l("Add subject"))
 
