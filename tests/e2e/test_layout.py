@@ -95,6 +95,7 @@ def seed_history(app, astronaut, tmp_path) -> dict[str, str]:
             "no-match-history": "/analyses?emotion=fear", "dashboard": "/dashboard",
             "subject-dashboard": f"/dashboard?subject={mia_id}",
             "cat-dashboard": f"/dashboard?subject={tom_id}", "subjects": "/subjects",
+            "rename-subject": f"/subjects/{mia_id}/rename",
             "weekly-report": f"/subjects/{mia_id}/report?week={week}", "about": "/about",
             "remove-alert": f"/alerts/{rule_id}/delete", "account": "/account", "delete-account": "/account/delete"}
 
