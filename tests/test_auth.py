@@ -38,6 +38,8 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     assert "At least 8 characters." not in said and "password-hint" not in said
     assert re.search(r'aria-describedby="password-hint"[^>]*>\s*<p class="hint" id="password-hint">At least 8 '
                      r'characters.</p>', client.get("/register").get_data(as_text=True))  # before any error
+    assert re.search(r'aria-describedby="username-hint"[^>]*>\s*<p class="hint" id="username-hint">3 to 32 characters: '
+                     r'letters, digits', client.get("/register").get_data(as_text=True))  # the rules, before an error
     korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
                                             "csrf_token": token}, headers={"Accept-Language": "ko"})
     assert korean.status_code == 400 and "8자에서 128자 사이로 써 주세요." in korean.get_data(as_text=True)
