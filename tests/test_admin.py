@@ -93,6 +93,10 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     answer = client.get(f"/api/v1/analyses/{analysis_id}")
     assert answer.status_code == 410 and answer.get_json()["error"].startswith(
         "An administrator removed your upload astro.jpg (uploaded ")
+    for file in ("original", "thumb", "detections/1/crop.jpg"):  # its files say so too, as the API does
+        assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file
+    answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401  # a bearer token that is no token: no word of what the account had
 
 
 def test_an_owner_who_first_opens_the_removed_uploads_old_address_is_told_once_there(app, client, alice,

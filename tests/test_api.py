@@ -313,6 +313,8 @@ def test_files_the_api_links_to_are_fetched_with_a_bearer_token(app, client, api
     analysis = post_file(client, ann, astronaut_jpeg).json
     files = analysis["files"]
     assert files["frame"] is None
+    no_frame = client.get(f"/analyses/{analysis['id']}/frame?t=1", headers=ann)
+    assert no_frame.status_code == 404 and "of a photo, which has no frames" in no_frame.json["error"]
     original = client.get(files["original"], headers=ann)
     assert original.status_code == 200 and original.mimetype == "image/jpeg" and original.data == astronaut_jpeg
     assert client.get(files["thumbnail"], headers=ann).mimetype == "image/jpeg"

@@ -494,6 +494,7 @@ def history_place(path: str | None) -> str:
 
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
 @session_or_token
+@removed_says_so
 def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
     analysis = viewable_analysis(g.api_user, analysis_id)
@@ -541,6 +542,7 @@ def explanation_image(analysis_id: int, position: int, method: str) -> ResponseR
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/crop.jpg")
 @session_or_token
+@removed_says_so
 @decode_limit
 def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
     """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
@@ -551,18 +553,20 @@ def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
 
 @bp.route("/analyses/<int:analysis_id>/frame")
 @session_or_token
+@removed_says_so
 @decode_limit
 def video_frame(analysis_id: int) -> ResponseReturnValue:
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip); a time past the end
     gives the last frame."""
     analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:
-        abort(404)
+        abort(404, description=NO_FRAMES)
     jpeg = video_frame_jpeg(analysis, frame_time())
     response = send_file(io.BytesIO(jpeg), mimetype="image/jpeg")
     return _private_file(response)
 
 
+NO_FRAMES = N_("This analysis is of a photo, which has no frames: only a video's frames are at this address.")
 NOT_A_TIME = N_("t is the time of the frame in seconds from the video's start: a number from 0 on, such as t=1.5.")
 
 

@@ -40,7 +40,7 @@ def http_status_for(error: MediaError) -> int:
     return 400
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     """The API and bearer-token clients get errors as JSON (a client that sent a bearer token, valid or not)."""
     scheme = request.headers.get("Authorization", "").partition(" ")[0]
     return request.path.startswith("/api/") or "api_token" in g or scheme.lower() == "bearer"
@@ -48,7 +48,7 @@ def _wants_json() -> bool:
 
 def error_response(description: str, status: int, error: HTTPException | None = None) -> ResponseReturnValue:
     """The error as JSON for the API and bearer-token clients, else as the error page."""
-    if _wants_json():
+    if wants_json():
         return jsonify(error=description), status
     if request_ctx.url_adapter is None:  # a Host header Werkzeug refused: no URL can be built, so no page
         return Response(f"{status} {description}", status, mimetype="text/plain")
@@ -88,9 +88,9 @@ API_NO_SUCH_ADDRESS = N_("Nothing is at this address.")
 
 def _plain_words(error: HTTPException) -> str:
     """The description of Werkzeug's own errors in the app's words (see PLAIN_WORDS)."""
-    if isinstance(error, MethodNotAllowed) and error.valid_methods and _wants_json():
+    if isinstance(error, MethodNotAllowed) and error.valid_methods and wants_json():
         return Phrase(API_METHOD_NOT_ALLOWED, method=request.method, allowed=", ".join(sorted(error.valid_methods)))
-    if error.code == 404 and _wants_json():
+    if error.code == 404 and wants_json():
         return Phrase(API_NO_SUCH_ADDRESS)
     return Phrase(PLAIN_WORDS[error.code])
 
@@ -128,7 +128,7 @@ def _stale_form(error: CSRFError):
 def _not_found(error: NotFound):
     """A script is told what was not found ("No analysis 7.", the same whether it never was or is another user's);
     a page says it in the app's translated words."""
-    if _wants_json() and error.args:
+    if wants_json() and error.args:
         return error_response(str(error.args[0]), 404)
     return _http_error(HTTPNotFound())
 
@@ -168,7 +168,7 @@ def _account_gone() -> ResponseReturnValue:
     """The request's account was deleted while it ran: the API says so (410); a browser is logged out and sent to the
     log-in page, which says why."""
     logout_user()
-    if _wants_json():
+    if wants_json():
         return jsonify(error=ACCOUNT_GONE), 410
     flash(gettext(ACCOUNT_GONE), "error")
     return redirect(url_for("auth.login"), code=303)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template
 from flask_babel import gettext
 from flask_login import current_user
 
 from services import moderation
 from services.errors import NotFound
 from services.moderation import Removal
+from web.errors import wants_json
 from web.i18n import moment
 from web.redirects import View
 
@@ -36,9 +37,9 @@ def removed_sentence(removal: Removal) -> str:
 
 
 def removed_says_so(view: View) -> View:
-    """For an address of upload `analysis_id` (its result page, the API's analysis): when it is gone because an
-    administrator removed it from the reader's account, a 410 that says so, by the upload's name and time (a page,
-    or the API's JSON error), instead of the bare 404."""
+    """For an address of upload `analysis_id` (its result page, the API's analysis, its files): when it is gone
+    because an administrator removed it from the reader's account, a 410 that says so, by the upload's name and time
+    (a page, or JSON for the API and bearer-token clients), instead of the bare 404."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -49,7 +50,7 @@ def removed_says_so(view: View) -> View:
             removal = moderation.removed_upload(reader.id, kwargs["analysis_id"])
             if removal is None:
                 raise
-            if request.blueprint == "api":
+            if wants_json():
                 return jsonify(error=removed_sentence(removal)), 410
             return render_template("analyze/removed.html", removed=removed_sentence(removal),
                                    ask=ask_administrators()), 410
