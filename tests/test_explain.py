@@ -181,7 +181,7 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     client.post(url, headers={"X-CSRFToken": token})  # cached: nothing is computed again
     assert [path.stat().st_mtime_ns for path in files] == mtimes
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
-    assert "Heat map over face 1" in page and "Why “happy”?" not in page
+    assert "Heat map over face 1" in page and "Why “happy”?" not in page and "the dog’s head" not in page
 
     assert bob_client.get(url).status_code == 404
     assert bob_client.get(document["images"][0]["url"]).status_code == 404

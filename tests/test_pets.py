@@ -462,6 +462,9 @@ def test_a_dog_photo_gets_dog_emotions_a_chart_and_a_why_button(app, client, ali
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     why = client.post(f"/api/v1/analyses/{analysis_id}/detections/1/explanation", headers={"X-CSRFToken": token})
     assert why.get_json()["status"] == "done"
+    # the box holds the head, the maps the body the emotion is read from: the page says why they differ
+    assert "marks the dog’s head; its emotion is read from its whole body" in client.get(response.location).get_data(
+        as_text=True)
 
 
 @needs_dog_model
