@@ -256,6 +256,12 @@ def test_a_sure_dog_reading_gets_a_line_about_a_dog_not_a_persons_smile(app, cli
         photo_id = photo.id
     page = client.get(f"/analyses/{photo_id}").get_data(as_text=True)
     assert "A happy dog: tail-wagging vibes all around." in page and "lovely smile" not in page
+    with app.app_context():  # "probably happy (60%)": no line that says more than the reading
+        db.session.get(Analysis, photo_id).detections[0].emotions = {"angry": 0.2, "happy": 0.6, "relaxed": 0.1,
+                                                                     "sad": 0.1}
+        db.session.commit()
+    page = client.get(f"/analyses/{photo_id}").get_data(as_text=True)
+    assert "probably" in page and "tail-wagging" not in page and 'class="comment"' not in page
 
 
 def test_the_pet_network_reads_many_crops_in_bounded_passes(monkeypatch):

@@ -38,7 +38,7 @@ from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
 
-COMMENTS = {  # a friendly line under a sure or probable reading, by kind and top emotion
+COMMENTS = {  # a friendly line under a sure reading (a probable one has its chance of being wrong), by kind and top
     DetectionKind.HUMAN: {
         "angry": _l("Something has ruffled some feathers. A deep breath might help."),
         "disgust": _l("Not a fan of whatever that was, it seems."),
