@@ -188,6 +188,9 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
     assert words(page).count(NO_WHY) == 1  # once for the page's two tracks: why they have no "Why?"
     assert words(page).count(MOMENTS) == 1  # why a label ("probably happy") may differ from its track's heading
     assert "Estimated chance that this reading (happy) is wrong: 26%." in words(page.split('id="face-2"')[0])
+    # "Changes" is about the top emotion, which "probably happy throughout" above does not contradict
+    assert words(page).count("No change: the top emotion was happy throughout.") == 2
+    assert "lovely smile" in words(page.split('id="face-2"')[1]) and words(page).count("lovely smile") == 1  # sure only
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert heading(korean, "얼굴 1") == "아마도 행복 (내내)"
     assert "이 판독(행복)이 틀렸을 확률(추정): 26%." in words(korean)

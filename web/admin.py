@@ -206,7 +206,7 @@ def _changes(view, context, model: Detection, name) -> Markup | str:
     if model.transitions is None or not model.top:
         return ""
     if not model.transitions:
-        return gettext("No change: %(emotion)s throughout.", emotion=emotion(model.top))
+        return gettext("No change: the top emotion was %(emotion)s throughout.", emotion=emotion(model.top))
     return Markup("<br>").join(gettext("%(time)s: %(before)s → %(after)s", time=seconds(change["t"]),
                                        before=emotion(change["from"]), after=emotion(change["to"]))
                                for change in model.transitions)
