@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -97,6 +98,8 @@ def test_refused_uploads(app, client, alice, name):
     assert response.status_code == status
     assert 'class="field-error"' in response.get_data(as_text=True)
     assert NAMED.get(name, "") in response.get_data(as_text=True)
+    if status != 413:  # read and refused: the reason names the file (the answer's file picker is empty)
+        assert re.search(r'class="field-error"[^>]*>upload\.jpg: ', response.get_data(as_text=True))
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []

@@ -12,6 +12,7 @@ from babel.lists import format_list
 from flask_babel import get_locale, gettext, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_sqlalchemy.pagination import Pagination
+from werkzeug.datastructures import FileStorage
 from wtforms import SelectChoice
 
 from extensions import limiter
@@ -104,11 +105,18 @@ def upload() -> ResponseReturnValue:
     try:
         accepted = accept_upload(current_user, form.file.data)
     except MediaError as error:
-        form.file.errors.append(say(error.args[0]))
+        form.file.errors.append(_named(form.file.data, say(error.args[0])))
         return render_template("analyze/upload.html", form=form), http_status_for(error)
     if accepted.duplicate:
         flash(already_uploaded(accepted.analysis), "info")
     return redirect(url_for("analyze.result", analysis_id=accepted.analysis.id))
+
+
+def _named(file: FileStorage, reason: str) -> str:
+    """A refused upload's reason after its file's name: the answer's file picker is empty, so the page says which
+    file it was."""
+    name = (file.filename or "").strip()
+    return gettext("%(file)s: %(reason)s", file=name[:100], reason=reason) if name else reason
 
 
 def already_uploaded(analysis: Analysis) -> str:
