@@ -58,8 +58,12 @@ def _free_name(user: User, name: object, renamed: Subject | None = None) -> str:
     if not readable(name):
         raise Refused(Phrase(N_("Give a name with letters one can see, and no control characters.")))
     if (taken := subject_named(user, name)) is not None and taken is not renamed:
-        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=taken.name))
+        raise _name_taken(taken.name)
     return name
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name))
 
 
 def _commit_name(name: str) -> None:
@@ -67,7 +71,7 @@ def _commit_name(name: str) -> None:
         db.session.commit()
     except IntegrityError:  # the same name given by another request meanwhile
         db.session.rollback()
-        raise Conflict(Phrase(N_("You already have a subject called %(name)s."), name=name)) from None
+        raise _name_taken(name) from None
 
 
 # Characters that draw nothing though Unicode files them as letters or symbols (Hangul fillers, the braille blank).

@@ -232,6 +232,11 @@ def create_subject() -> ResponseReturnValue:
 @api_auth
 def get_subject(subject_id: int) -> ResponseReturnValue:
     subject = owned(Subject, subject_id, g.api_user)
+    return _subject_answer(subject)
+
+
+def _subject_answer(subject: Subject) -> ResponseReturnValue:
+    """The subject as the API describes it, with its appearances counted."""
     return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
 
 
@@ -244,7 +249,7 @@ def rename_subject(subject_id: int) -> ResponseReturnValue:
     if "name" not in body:
         abort(400, description='Send {"name": ...}: the only field a subject changes is its name.')
     subjects.rename_subject(subject, body["name"])
-    return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
+    return _subject_answer(subject)
 
 
 @bp.delete("/subjects/<int:subject_id>")
