@@ -437,9 +437,9 @@ def admin_client(app, locale: str):
     return admin
 
 
-def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_photo(app, alice):
+def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_preview(app, alice):
     """The analyses' list sorts by its user's name, as by its other columns (a search too, which joins the users);
-    the thumbnail column is headed "Photo" (사진), not "Open"."""
+    the thumbnail column is headed "Preview" (미리 보기: a video's poster is not a photo), not "Open"."""
     store_analyses(app, alice, [StoredAnalysis("by-alice.jpg")])
     store_analyses(app, make_user(app, "bob"), [StoredAnalysis("by-bob.jpg")])
     admin = admin_client(app, "en")
@@ -449,13 +449,13 @@ def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_photo(ap
 
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     headers = dict(re.findall(r'<th class="column-header col-(\w+)">\s*(.*?)\s*</th>', listing, re.S))
-    assert headers["thumbnail"] == "Photo"
+    assert headers["thumbnail"] == "Preview"
     by_user = html.unescape(re.search(r'href="([^"]+)" title="Sort by User">User</a>', headers["user"]).group(1))
     assert order("/admin/admin_analyses/")[0] == "bob"  # newest first
     assert order(by_user)[0] == "alice"
     assert order(by_user + "&desc=1&search=by")[0] == "bob"
     admin.set_cookie("moodlens_locale", "ko")
-    assert re.search(r'col-thumbnail">\s*사진\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
+    assert re.search(r'col-thumbnail">\s*미리 보기\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
 
 
 def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):

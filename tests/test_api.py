@@ -188,7 +188,11 @@ def test_auth_errors(client, api_users):
 def test_error_codes_are_json_and_leave_nothing(app, client, api_users, astronaut_jpeg):
     headers = bearer(client, "ann")
     no_file = client.post("/api/v1/analyses", headers=headers, data={}, content_type="multipart/form-data")
-    assert no_file.status_code == 400 and no_file.json["error"]
+    assert no_file.status_code == 400 and "photo or video" in no_file.json["error"]
+    both = [(io.BytesIO(astronaut_jpeg), "a.jpg"), (io.BytesIO(astronaut_jpeg), "b.jpg")]
+    two_files = client.post("/api/v1/analyses", headers=headers, content_type="multipart/form-data",
+                            data={"file": both})
+    assert two_files.status_code == 400 and "one photo or video" in two_files.json["error"]
     assert post_file(client, headers, b"").status_code == 400
     assert post_file(client, headers, b"%PDF-1.4 not an image", "doc.jpg").status_code == 415
     assert post_file(client, headers, astronaut_jpeg[:2000]).status_code == 400

@@ -53,7 +53,7 @@ from web.redirects import form_page
 COLUMN_LABELS = {
     "id": _l("ID"), "username": _l("Username"), "is_admin": _l("Administrator"), "active": _l("Active"),
     "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
-    "thumbnail": _l("Photo"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
+    "thumbnail": _l("Preview"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),

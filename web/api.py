@@ -115,9 +115,12 @@ def revoke_token_by_id(token_id: int) -> ResponseReturnValue:
 def create_analysis() -> ResponseReturnValue:
     """A new analysis: 201 for a photo (done), 202 for a video (queued); bytes the user had analysed before: 200
     with that analysis. The answer's `duplicate` says which."""
-    upload = request.files.get("file")
-    if upload is None:
-        return _error("No file: send the photo as multipart field 'file'.", 400)
+    uploads = request.files.getlist("file")
+    if not uploads:
+        return _error("No file: send the photo or video as multipart field 'file'.", 400)
+    if len(uploads) > 1:
+        return _error(f"{len(uploads)} files in field 'file': send one photo or video per request.", 400)
+    upload = uploads[0]
     accepted = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
     analysis = accepted.analysis
     response = jsonify({**analysis_answer(analysis), "duplicate": accepted.duplicate})
