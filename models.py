@@ -627,8 +627,11 @@ class ApiToken(db.Model):
         return True
 
     @classmethod
-    def find_valid(cls, plain: str) -> ApiToken | None:
-        token = db.session.scalar(db.select(cls).filter_by(token_hash=cls.hash(plain)))
-        if token is None or not token.live or not token.user.active:
-            return None
-        return token
+    def find(cls, plain: str) -> ApiToken | None:
+        """The token row of a plain token, whether it still works or not."""
+        return db.session.scalar(db.select(cls).filter_by(token_hash=cls.hash(plain)))
+
+    @property
+    def valid(self) -> bool:
+        """Live, and its user's account is active."""
+        return self.live and self.user.active

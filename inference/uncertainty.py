@@ -54,8 +54,9 @@ CALIBRATED_TOP_KINDS = frozenset({DetectionKind.DOG})
 
 def weak_reading_chance(kind: str, top_probability: float) -> float | None:
     """The estimated chance that a reading of a kind without an uncertainty rule is wrong: 1 - its calibrated top
-    probability where the model's calibration makes that figure honest (CALIBRATED_TOP_KINDS), else None."""
-    return 1.0 - top_probability if kind in CALIBRATED_TOP_KINDS else None
+    probability where the model's calibration makes that figure honest (CALIBRATED_TOP_KINDS), else None; to 4
+    places, as the stored probabilities and the faces' scores are (1 - 0.8366 is 0.16340000000000002 in floats)."""
+    return round(1.0 - top_probability, 4) if kind in CALIBRATED_TOP_KINDS else None
 
 
 def member_probabilities(member_logits: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from bench import ROOT
 from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
 from extensions import db
 from inference.pipeline import get_pipeline
-from models import Analysis, ApiToken, Media, utcnow
+from models import Analysis, ApiToken, Media, User, utcnow
 from tests.conftest import upload_files
 
 DATA = Path(__file__).parent / "data"
@@ -183,6 +183,33 @@ def test_auth_errors(client, api_users):
     response = client.get("/api/v1/analyses")
     assert response.status_code == 401 and response.json["error"]
     assert client.get("/api/v1/analyses", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_token_asked_without_basic_credentials_is_told_how_to_send_them(client, api_users):
+    """Credentials in a JSON body are not read (it names the token): the answer says to use HTTP Basic, not that
+    the password is wrong."""
+    response = client.post("/api/v1/tokens", json={"username": "ann", "password": "correct horse"})
+    assert response.status_code == 401 and "HTTP Basic" in response.json["error"]
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    wrong = client.post("/api/v1/tokens", headers=basic("ann", "wrong"))
+    assert wrong.status_code == 401 and wrong.json["error"] == "Invalid username or password."
+
+
+def test_a_deactivated_account_is_told_so_by_the_api(app, client, api_users):
+    """Its token stops working with the reason, and a new one is refused with it (the right password only: a wrong
+    one hears "invalid"), in the reader's language."""
+    headers = bearer(client, "ann")
+    with app.app_context():
+        db.session.scalar(db.select(User).filter_by(username="ann")).active = False
+        db.session.commit()
+    refused = client.get("/api/v1/analyses", headers=headers)
+    assert refused.status_code == 401 and "deactivated" in refused.json["error"]
+    asked = client.post("/api/v1/tokens", headers=basic("ann"))
+    assert asked.status_code == 403 and "deactivated" in asked.json["error"]
+    assert "deactivated" not in client.post("/api/v1/tokens", headers=basic("ann", "wrong")).json["error"]
+    korean = client.post("/api/v1/tokens", headers={**basic("ann"), "Accept-Language": "ko"})
+    assert korean.status_code == 403 and "deactivated" not in korean.json["error"]
+    assert client.get("/api/v1/analyses", headers=basic("ben")).status_code == 401  # Basic is for /tokens only
 
 
 def test_error_codes_are_json_and_leave_nothing(app, client, api_users, astronaut_jpeg):

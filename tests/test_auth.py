@@ -35,9 +35,9 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     assert re.search(r'aria-describedby="password-error"[^>]*>\s*'
                      r'<p class="field-error" id="password-error" role="alert">Use 8 to 128 characters.</p>\s*'
                      r'</div>', said)
-    assert "At least 8 characters." not in said and "password-hint" not in said
-    assert re.search(r'aria-describedby="password-hint"[^>]*>\s*<p class="hint" id="password-hint">At least 8 '
-                     r'characters.</p>', client.get("/register").get_data(as_text=True))  # before any error
+    assert ">8 to 128 characters.<" not in said and "password-hint" not in said
+    assert re.search(r'aria-describedby="password-hint"[^>]*>\s*<p class="hint" id="password-hint">8 to 128 '
+                     r'characters.</p>', client.get("/register").get_data(as_text=True))  # the rule the error names
     assert re.search(r'aria-describedby="username-hint"[^>]*>\s*<p class="hint" id="username-hint">3 to 32 characters: '
                      r'letters, digits', client.get("/register").get_data(as_text=True))  # the rules, before an error
     korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",

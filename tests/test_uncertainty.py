@@ -21,7 +21,7 @@ from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
 from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
-                                   load_uncertainty_rule, signals)
+                                   load_uncertainty_rule, signals, weak_reading_chance)
 from insights.alerts import Rule, check_rule
 from insights.history import History
 from models import Analysis, Detection, Subject, utcnow
@@ -371,3 +371,9 @@ def test_the_export_says_unsure_wherever_the_page_does_a_weak_dog_reading_too(ap
     chances = [row["uncertainty"] for row in history]  # the page's "estimated chance that this reading is wrong"
     assert chances == [pytest.approx(0.63), pytest.approx(0.15)] and [float(row["uncertainty"]) for row in rows] == \
         pytest.approx(chances)
+
+
+def test_a_dogs_chance_of_a_wrong_reading_has_four_places_as_a_faces_score_has():
+    """1 - 0.8366 is 0.16340000000000002 in floats: the API and the exports give 0.1634; cats have no such figure."""
+    assert weak_reading_chance("dog", 0.8366) == 0.1634
+    assert weak_reading_chance("cat", 0.8366) is None

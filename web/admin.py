@@ -116,6 +116,17 @@ def _reason(view, context, model, name) -> str:
     return reason(model.error)
 
 
+def _classifiers_used(view, context, model: Analysis, name) -> str:
+    """The emotion model that read each kind found ("person: emotion_fer2013 …; dog: dog_emotion_head …"), not every
+    model the pipeline had; "none" when nothing found has one (cats, or nothing); the stored line for analyses made
+    before the models were kept by kind."""
+    if model.classifiers is None:
+        return model.classifier or ""
+    kinds = dict.fromkeys(detection.kind for detection in model.detections if detection.top is not None)
+    used = [f"{kind(found)}: {model.classifiers[found]}" for found in kinds if found in model.classifiers]
+    return "; ".join(used) or gettext("none")
+
+
 def _mix(shares: dict[str, float]) -> str:
     """"happy 80%, neutral 6%, ...": emotions named in the reader's language, the largest share first."""
     return ", ".join(f"{emotion(label)} {percent(share)}" for label, share in
@@ -567,7 +578,7 @@ class AnalysisAdmin(AdminModelView):
     column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "face_count", "top_emotion",
                    "worker", "id")  # who and whether it worked first: a phone shows the first columns
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
-                         "error": _reason}
+                         "error": _reason, "classifier": _classifiers_used}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
                            "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",

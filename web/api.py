@@ -22,7 +22,7 @@ from services.documents import (alert_rule_document, analysis_document, found_do
 from services.insights import alert_results, asked_week, history_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user, login_limits
-from web.notices import removed_says_so
+from web.notices import deactivated_message, removed_says_so
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -65,11 +65,15 @@ def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response
 def create_token() -> ResponseReturnValue:
     """Exchange HTTP Basic credentials for a bearer token (shown once; only its hash is stored)."""
     credentials = basic_credentials()
-    user = None
-    if credentials and credentials.type == "basic" and credentials.username:
-        user = User.authenticate(credentials.username, credentials.password or "")
-    if user is None or not user.active:
-        return _error("Invalid username or password.", 401, **{"WWW-Authenticate": 'Basic realm="moodlens"'})
+    challenge = {"WWW-Authenticate": 'Basic realm="moodlens"'}
+    if not (credentials and credentials.type == "basic" and credentials.username):
+        return _error("No username and password: send them with HTTP Basic authentication (curl -u NAME:PASSWORD); "
+                      "a JSON body names the token only.", 401, **challenge)
+    user = User.authenticate(credentials.username, credentials.password or "")
+    if user is None:
+        return _error("Invalid username or password.", 401, **challenge)
+    if not user.active:
+        return _error(deactivated_message(), 403)
     token, plain = tokens.issue(user, tokens.token_name(_optional_json_object().get("name")))
     response = jsonify(token=plain, token_type="Bearer", **token_document(token))
     response.status_code = 201

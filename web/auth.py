@@ -55,14 +55,15 @@ def bearer_challenge(error: str | None = None) -> WWWAuthenticate:
 
 def bearer_user() -> User | None:
     """The user of the request's "Authorization: Bearer" token (kept in g.api_token); None without one;
-    401 for a token that is invalid, expired or revoked."""
+    401 for a token that is invalid, expired or revoked (a deactivated account's: saying so)."""
     scheme, _, plain = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not plain:
         return None
-    token = ApiToken.find_valid(plain.strip())
-    if token is None:
-        abort(401, description=N_("The token is invalid, expired or revoked."),
-              www_authenticate=bearer_challenge("invalid_token"))
+    token = ApiToken.find(plain.strip())
+    if token is None or not token.valid:
+        deactivated = token is not None and not token.user.active
+        refusal = deactivated_message() if deactivated else N_("The token is invalid, expired or revoked.")
+        abort(401, description=refusal, www_authenticate=bearer_challenge("invalid_token"))
     g.api_token = token
     tokens.note_use(token)
     return token.user
