@@ -171,7 +171,7 @@ def test_an_account_named_outside_ascii_downloads_under_its_name(app, client, fm
     assert login(client, "모모").status_code == 302
     response = client.get(f"/account/export.{fmt}")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    assert re.fullmatch(rf"attachment; filename=moodlens--\d{{4}}-\d\d-\d\d\.{fmt}; "
+    assert re.fullmatch(rf"attachment; filename=moodlens-\d{{4}}-\d\d-\d\d\.{fmt}; "
                         rf"filename\*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-\d{{4}}-\d\d-\d\d\.{fmt}",
                         response.headers["Content-Disposition"])
     if fmt == "json":

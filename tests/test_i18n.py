@@ -342,7 +342,8 @@ def test_pages_tell_caches_they_vary_by_the_browsers_language(client):
     ("Rex이(가)", "Rex가"), ("Tom을(를)", "Tom을"), ("Paul(으)로", "Paul로"), ("Mia(이)라는", "Mia라는"),
     ("<strong>Mia</strong>은(는)", "<strong>Mia</strong>는"), ("3이(가)", "3이"), ("2을(를)", "2를"),
     ("%(name)s을(를)", "%(name)s을(를)"),  # not filled in yet: for a page's script
-    ("Q이(가)", "Q이(가)"), ("“Rex”이(가)", "“Rex”이(가)"),  # no telling: the paired form stays
+    ("Q이(가)", "Q이(가)"), ("“Q”이(가)", "“Q”이(가)"),  # no telling: the paired form stays
+    ("“Rex”이(가)", "“Rex”가"), ("“banana”은(는)", "“banana”는"), ("'2026-W60'은(는)", "'2026-W60'은"),
     ("Belle을(를)", "Belle을"), ("Jane이(가)", "Jane이(가)"),  # a final -le reads ㄹ; another final e: no telling
     ("husky-painting.png을(를)", "husky-painting.png를"), ("photo.jpg을(를)", "photo.jpg를"),  # 피엔지, 제이피지
     ("page.html을(를)", "page.html을"), ("clip.mkv(으)로", "clip.mkv로"), ("BTS와(과)", "BTS와"),  # 엘, 브이, 에스

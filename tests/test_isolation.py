@@ -129,4 +129,5 @@ def test_every_forms_address_answers_a_get_with_the_page_the_form_lives_on(app, 
             answered.add(rule.endpoint)
         assert client.get(url, follow_redirects=True).status_code == 200, url
     assert answered == set(expected)
+    assert client.get(f"/analyses/{photo}/detections/99/explain").status_code == 404  # no such card: no page
     assert client.get("/analyses").status_code == 200  # a GET of the log-out address logged nobody out

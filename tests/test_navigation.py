@@ -199,7 +199,7 @@ def test_a_result_still_under_way_goes_back_to_the_history_page_it_was_opened_fr
     place = "/analyses?media=image"
     progress = client.get(f"/analyses/{photo}", query_string={"next": place}).get_data(as_text=True)
     assert link(progress, "Back to history") == place
-    confirm = client.get(link(progress, "Delete…")).get_data(as_text=True)
+    confirm = client.get(link(progress, "Delete this analysis…")).get_data(as_text=True)
     assert delete(client, f"/analyses/{photo}/delete", next=sent_on(confirm)).location == place
 
 

@@ -3,6 +3,7 @@ to it, weekly reports open on a week with data, and a subject's dashboard shows 
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import uuid
@@ -83,6 +84,14 @@ def test_deleting_a_subject_says_its_faces_stay_unassigned(app, client, alice, b
         assert db.session.get(Subject, mia) is None
         kept = db.session.scalars(db.select(Detection)).all()
         assert len(kept) == 2 and all(d.subject_id is None for d in kept)
+
+
+def test_deleting_a_cat_promises_only_what_a_cat_has(app, client, alice):
+    """A cat has a dashboard but no insights, weekly reports or alerts (no emotion model): the question says so."""
+    mittens = subject_of(app, alice, "Mittens", "cat")
+    page = html.unescape(client.get(f"/subjects/{mittens}/delete").get_data(as_text=True))
+    assert "Mittens's dashboard goes." in page and "weekly reports" not in page
+    assert "Nothing in your history is assigned to Mittens." in page and "0 appearances" not in page
 
 
 def test_the_history_says_perhaps_when_the_top_reading_was_unsure(app, client, alice):

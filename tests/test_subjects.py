@@ -260,7 +260,7 @@ def test_a_cats_dashboard_lists_its_appearances_until_cats_have_a_model(app, cli
     page = client.get(f"/dashboard?subject={tom}").get_data(as_text=True)
     assert "no emotion model for cats yet" in page and "Nothing assigned" not in page
     # numbered among cats; its URLs keep position 2
-    assert "1 appearance" in page and 'title="pair.jpg: cat 1">pair.jpg: <span>cat 1</span>' in page
+    assert "1 appearance" in page and 'title="pair.jpg: Cat 1">pair.jpg: <span>Cat 1</span>' in page
     assert f'href="/analyses/{person_and_cat_analysis}#face-2"' in page
     crop_url = f"/analyses/{person_and_cat_analysis}/detections/2/crop.jpg"
     assert f'<img src="{crop_url}"' in page.split("appearance-list")[1]  # the cat, not the whole photo
@@ -409,7 +409,7 @@ def test_a_subjects_export_is_written_a_page_at_a_time_and_named_in_any_script(a
     assert [row["filename"] for row in exported.get_json()["history"]] == ["momo0.jpg", "momo1.jpg", "momo2.jpg"]
     assert exported.get_json()["subject"]["name"] == "모모"
     disposition = exported.headers["Content-Disposition"]
-    assert disposition.startswith("attachment; filename=")
+    assert disposition.startswith("attachment; filename=moodlens-history.json;")  # no "--" where the name was
     assert "filename*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-history.json" in disposition
     report = client.get(f"/subjects/{momo}/report.png").headers["Content-Disposition"]  # the week's Monday
     assert re.fullmatch(r"inline; filename=\S+; filename\*=UTF-8''moodlens-%EB%AA%A8%EB%AA%A8-\d{4}-\d\d-\d\d\.png",

@@ -517,9 +517,10 @@ def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
 
 
 def explained_face_page(analysis_id: int, position: int) -> str:
-    """The card of detection `position` on a result page the user may view (NotFound otherwise)."""
-    return url_for("analyze.result", analysis_id=viewable_analysis(current_user, analysis_id).id,
-                   _anchor=f"face-{position}")
+    """The card of detection `position` on a result page the user may view (NotFound otherwise, and for a
+    detection the analysis does not have)."""
+    detection = detection_at(viewable_analysis(current_user, analysis_id), position)
+    return url_for("analyze.result", analysis_id=analysis_id, _anchor=f"face-{detection.position}")
 
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["GET", "POST"])

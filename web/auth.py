@@ -96,7 +96,7 @@ def tell_removed_uploads() -> None:
         if removed.analysis_id is not None and removed.analysis_id == opened:  # its old page says it already
             continue
         flash(" ".join([gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
-                                file=removed.original_name, when=moment(removed.uploaded_at, "medium")),
+                                file=removed.original_name, when=moment(removed.uploaded_at)),
                         ask_administrators()]), "info")
 
 

@@ -443,11 +443,9 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
                 ngettext("%(name)s's %(num)d appearance stays in your history, unassigned: the photos and videos are "
                          "not deleted, and you can assign the faces to someone again.",
                          "%(name)s's %(num)d appearances stay in your history, unassigned: the photos and videos are "
-                         "not deleted, and you can assign the faces to someone again.", appearances, name=subject.name),
-                ngettext("%(name)s's dashboard, insights and weekly reports go, with %(num)d alert.",
-                         "%(name)s's dashboard, insights and weekly reports go, with %(num)d alerts.", rules,
-                         name=subject.name) if rules else
-                gettext("%(name)s's dashboard, insights and weekly reports go.", name=subject.name),
+                         "not deleted, and you can assign the faces to someone again.", appearances, name=subject.name)
+                if appearances else gettext("Nothing in your history is assigned to %(name)s.", name=subject.name),
+                _what_goes(subject, rules),
             ],
             url_for("dashboard.delete_subject", subject_id=subject.id), gettext("Delete %(name)s", name=subject.name),
             came_from or url_for("dashboard.subjects"), came_from)
@@ -461,6 +459,18 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
         remember_deleted(Deleted.ALERT, rule_id, back)
     flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name), "success")
     return redirect(back)
+
+
+def _what_goes(subject: Subject, rules: int) -> str:
+    """What deleting the subject takes with it: its dashboard, and its insights, weekly reports and alerts where its
+    kind has an emotion model (a cat has none of them)."""
+    if SubjectKind(subject.kind).emotion_classes is None:
+        return gettext("%(name)s's dashboard goes.", name=subject.name)
+    if rules:
+        return ngettext("%(name)s's dashboard, insights and weekly reports go, with %(num)d alert.",
+                        "%(name)s's dashboard, insights and weekly reports go, with %(num)d alerts.", rules,
+                        name=subject.name)
+    return gettext("%(name)s's dashboard, insights and weekly reports go.", name=subject.name)
 
 
 def file_name_part(subject: Subject) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -15,9 +16,15 @@ def download_names(name: str) -> dict[str, str]:
     try:
         name.encode("ascii")
     except UnicodeEncodeError:
-        fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        fallback = _dashes_closed(unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii"))
         return {"filename": fallback, "filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")}
     return {"filename": name}
+
+
+def _dashes_closed(name: str) -> str:
+    """An ASCII fallback without the runs of dashes a dropped script leaves ("moodlens--history.csv" for
+    "moodlens-모모-history.csv": "moodlens-history.csv")."""
+    return re.sub(r"-+(?=[.])", "", re.sub(r"-{2,}", "-", name))
 
 
 def streamed_download(chunks: Iterable[bytes], mimetype: str, filename: str) -> Response:

@@ -33,7 +33,7 @@ def deactivated_message() -> str:
 
 def removed_sentence(removal: Removal) -> str:
     return gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, with its "
-                   "result.", file=removal.original_name, when=moment(removal.uploaded_at, "medium"))
+                   "result.", file=removal.original_name, when=moment(removal.uploaded_at))
 
 
 def removed_says_so(view: View) -> View:

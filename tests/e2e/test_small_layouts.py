@@ -52,7 +52,7 @@ def alert_error(page: Page, base: str, subject: int) -> None:
 def appearance_name(page: Page) -> None:
     """The long name stays inside its tile and wraps only after its parts."""
     name = page.locator(".appearance-name", has_text="scottish")
-    expect(name).to_have_attribute("title", f"{LONG_NAME}: face 1")
+    expect(name).to_have_attribute("title", f"{LONG_NAME}: Face 1")
     box, tile = name.bounding_box(), name.locator("xpath=ancestor::li[1]").bounding_box()
     assert box["x"] >= tile["x"] and box["x"] + box["width"] <= tile["x"] + tile["width"] + 0.5, (box, tile)
     assert name.evaluate("e => e.scrollWidth <= e.clientWidth")
