@@ -571,10 +571,14 @@ class AlertRule(db.Model):
         return f"{self.emotion} above {self.share:.0%} over {self.days} days ({self.subject.name})"
 
 
+REMOVAL_REASON_LENGTH = 500
+
+
 class RemovedUpload(db.Model):
     """An upload an administrator deleted from a user's account (services/moderation.py): its file name, when it
-    was uploaded and its old id, not who removed it. The user is told once, on their next page (`told`); the row
-    stays with the account, so that the upload's old address says what became of it."""
+    was uploaded, its old id and the reason the administrator gave (if any), not who removed it. The user is told
+    once, on their next page (`told`); the row stays with the account, so that the upload's old address says what
+    became of it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -583,6 +587,7 @@ class RemovedUpload(db.Model):
     removed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     analysis_id: Mapped[int | None] = mapped_column(Integer)  # None: removed before the ids were kept
     told: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reason: Mapped[str | None] = mapped_column(String(REMOVAL_REASON_LENGTH))  # for the owner; None: none given
 
 
 USE_NOTED_EVERY = timedelta(minutes=1)  # how stale a token's last_used_at may be: one write a minute at most

@@ -7,32 +7,45 @@ from datetime import datetime
 from typing import NamedTuple
 
 from extensions import db
-from models import Analysis, RemovedUpload
+from models import REMOVAL_REASON_LENGTH, Analysis, RemovedUpload
 from services.access import row_id
 
 
 class Removal(NamedTuple):
-    """An upload an administrator removed: its file name, when it was uploaded and its old id (None: removed before
-    the ids were kept)."""
+    """An upload an administrator removed: its file name, when it was uploaded, its old id (None: removed before
+    the ids were kept) and the reason they gave its owner (None: none)."""
 
     original_name: str
     uploaded_at: datetime
     analysis_id: int | None
+    reason: str | None = None
 
 
-def note_removed_upload(analysis: Analysis) -> None:
-    """Keep, in the deletion's transaction, that `analysis` was removed from its owner's account."""
+REMOVAL_COLUMNS = (RemovedUpload.original_name, RemovedUpload.uploaded_at, RemovedUpload.analysis_id,
+                   RemovedUpload.reason)
+
+
+def removal_reason(text: str | None) -> str | None:
+    """What an administrator typed for the owner, its spaces collapsed, characters that do not print (a NUL, which
+    PostgreSQL refuses, bidi controls) left out, and cut to what is kept; None for nothing."""
+    printable = "".join(character for character in " ".join((text or "").split()) if character.isprintable())
+    return printable[:REMOVAL_REASON_LENGTH].strip() or None
+
+
+def note_removed_upload(analysis: Analysis, reason: str | None = None) -> None:
+    """Keep, in the deletion's transaction, that `analysis` was removed from its owner's account, and why if the
+    administrator said (`removal_reason`)."""
     db.session.add(RemovedUpload(user_id=analysis.user_id, original_name=analysis.original_name,
-                                 uploaded_at=analysis.created_at, analysis_id=analysis.id))
+                                 uploaded_at=analysis.created_at, analysis_id=analysis.id,
+                                 reason=removal_reason(reason)))
 
 
 def take_removed_uploads(user_id: int) -> list[Removal]:
     """The removals not yet told to the user, oldest first, marked told once taken. Each is taken by the one request
     whose update marked its row: two pages opened at once (two processes) never both tell it, nor fail."""
-    pending = db.session.execute(db.select(RemovedUpload.id, RemovedUpload.original_name, RemovedUpload.uploaded_at,
-                                           RemovedUpload.analysis_id)
+    pending = db.session.execute(db.select(RemovedUpload.id, *REMOVAL_COLUMNS)
                                  .filter_by(user_id=user_id, told=False).order_by(RemovedUpload.id)).all()
-    taken = [Removal(name, uploaded_at, analysis_id) for row_id, name, uploaded_at, analysis_id in pending
+    taken = [Removal(*removal) for row_id, *removal in pending
              if db.session.execute(db.update(RemovedUpload).filter_by(id=row_id, told=False)
                                    .values(told=True)).rowcount == 1]
     if pending:
@@ -45,8 +58,7 @@ def removed_upload(user_id: int, analysis_id: int) -> Removal | None:
     give a removed upload's id to a later one); None for an id no row can have (a URL's 2**63 or more)."""
     if row_id(analysis_id) is None:
         return None
-    row = db.session.execute(db.select(RemovedUpload.original_name, RemovedUpload.uploaded_at,
-                                       RemovedUpload.analysis_id)
+    row = db.session.execute(db.select(*REMOVAL_COLUMNS)
                              .filter_by(user_id=user_id, analysis_id=analysis_id)
                              .order_by(RemovedUpload.id.desc()).limit(1)).first()
     return Removal(*row) if row is not None else None

@@ -19,7 +19,8 @@ from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make
 import jobs
 from extensions import db
 from inference.pipeline import Pipeline
-from models import Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
+from models import REMOVAL_REASON_LENGTH, Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Subject, User
+from services import moderation
 from tests.conftest import upload, upload_files
 from tests.test_api import basic
 
@@ -53,6 +54,12 @@ def delete_questions(listing: str) -> list[str]:
     return [json.loads(html.unescape(question)) for question in re.findall(r'safeConfirm\((.*?)\);"', listing)]
 
 
+def removal_page(admin, listing: str, headers: dict | None = None) -> str:
+    """The page the first row's delete button opens (it asks first, with room for a reason)."""
+    link = html.unescape(re.search(r'href="(/admin/admin_analyses/remove/\?[^"]+)"', listing).group(1))
+    return admin.get(link, headers=headers or {}).get_data(as_text=True)
+
+
 def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, astronaut_jpeg):
     upload(client, astronaut_jpeg, "astro.jpg")
     make_user(app, "root", admin=True)
@@ -60,10 +67,11 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     login(admin, "root")
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     assert "astro.jpg" in listing and "alice" in listing
-    assert delete_questions(listing) == [  # not "Are you sure you want to delete this record?"
-        "Delete astro.jpg, uploaded by alice? Its photo or video and everything found in it go too."]
+    asked = removal_page(admin, listing)  # a page that asks, not "Are you sure you want to delete this record?"
+    assert "<h1 class=\"h4 mb-4\">Delete astro.jpg, uploaded by alice? Its photo or video and everything found in it " \
+           "go too.</h1>" in asked and "Reason, told to alice with the removal (optional)" in asked
     korean = admin.get("/admin/admin_analyses/", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert delete_questions(korean)[0].startswith("alice 님이 올린 astro.jpg 파일을 삭제할까요?")
+    assert "alice 님이 올린 astro.jpg 파일을 삭제할까요?" in removal_page(admin, korean, {"Accept-Language": "ko"})
     assert admin.get("/admin/admin_detections/").status_code == 200
     assert "alice" in admin.get("/admin/admin_analyses/?search=astro").get_data(as_text=True)
     with app.app_context():
@@ -71,7 +79,8 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*csrf', listing)
     csrf = next(group for group in token.groups() if group)
     response = admin.post("/admin/admin_analyses/delete/", data={"id": analysis_id, "csrf_token": csrf,
-                                                                 "url": "/admin/admin_analyses/"})
+                                                                 "url": "/admin/admin_analyses/",
+                                                                 "reason": " Not a photo\x00 of a\n person. "})
     assert response.status_code == 302
     listed = admin.get("/admin/admin_analyses/").get_data(as_text=True)  # in the app's words, naming what went
     assert "Deleted: astro.jpg, uploaded by alice." in listed and "Record was successfully deleted." not in listed
@@ -82,17 +91,19 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     assert upload_files(app) == []
     assert client.get("/api/v1/analyses").status_code == 200  # the API's answers tell nothing, and take nothing
     told = client.get("/analyses").get_data(as_text=True)
-    assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded \w+ \d+, 20\d\d, [^)]+\)\.", told)
+    assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded \w+ \d+, 20\d\d, [^)]+\)\. Their "
+                     r"reason: “Not a photo of a person\.”", told)
     assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)  # told once
     assert "An administrator removed" not in admin.get("/analyses").get_data(as_text=True)
     gone = client.get(f"/analyses/{analysis_id}")  # its old address says what became of it, every time
     assert gone.status_code == 410 and "Removed by an administrator" in gone.get_data(as_text=True)
     assert re.search(r"An administrator removed your upload astro\.jpg \(uploaded [^)]+\) from your account, with its "
-                     r"result\.", gone.get_data(as_text=True))
+                     r"result\. Their reason: “Not a photo of a person\.”", html.unescape(gone.get_data(as_text=True)))
     assert admin.get(f"/analyses/{analysis_id}").status_code == 404  # only its owner is told
     answer = client.get(f"/api/v1/analyses/{analysis_id}")
     assert answer.status_code == 410 and answer.get_json()["error"].startswith(
         "An administrator removed your upload astro.jpg (uploaded ")
+    assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.”")
     for file in ("original", "thumb", "detections/1/crop.jpg"):  # its files say so too, as the API does
         assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file
     answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
@@ -113,13 +124,28 @@ def test_an_owner_who_first_opens_the_removed_uploads_old_address_is_told_once_t
     assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)
 
 
+def test_the_removal_page_asks_for_a_reason_only_where_an_owner_is_told(app, client, alice, astronaut_jpeg):
+    """An administrator's own upload: nobody is told, so no reason box; an upload deleted meanwhile: back to the list,
+    saying so; a reason is kept printable and cut to its column's length."""
+    admin = admin_client(app, "en")
+    upload(admin, astronaut_jpeg, "mine.jpg")
+    own = removal_page(admin, admin.get("/admin/admin_analyses/").get_data(as_text=True))
+    assert "Delete mine.jpg, uploaded by root?" in own and 'name="reason"' not in own
+    gone = admin.get("/admin/admin_analyses/remove/?id=999", follow_redirects=True).get_data(as_text=True)
+    assert "That upload is no longer there." in gone
+    assert admin.get("/admin/admin_analyses/remove/?id=99999999999999999999").status_code == 302
+    assert moderation.removal_reason(" \u202e a\x00b \n ") == "ab" and moderation.removal_reason("\x00 ") is None
+    assert len(moderation.removal_reason("x" * 2000)) == REMOVAL_REASON_LENGTH
+
+
 def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astronaut_jpeg):
     upload(client, astronaut_jpeg, "o'neil & co); alert(1).jpg")  # a quote, an ampersand, a bracket
     make_user(app, "root", admin=True)
     admin = app.test_client()
     login(admin, "root")
-    assert delete_questions(admin.get("/admin/admin_analyses/").get_data(as_text=True)) == [
-        "Delete o'neil & co); alert(1).jpg, uploaded by alice? Its photo or video and everything found in it go too."]
+    asked = html.unescape(removal_page(admin, admin.get("/admin/admin_analyses/").get_data(as_text=True)))
+    assert ("Delete o'neil & co); alert(1).jpg, uploaded by alice? Its photo or video and everything found in it go "
+            "too.</h1>") in asked
 
 
 def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, client, alice, astronaut_jpeg):

@@ -36,7 +36,7 @@ from inference.labels import Certainty, DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
-from models import Analysis, Detection, Explanation, JobState, JobStatus, Media, User
+from models import REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, User
 from services import accounts, moderation
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
@@ -364,6 +364,19 @@ class NamedDeleteRowAction(BaseListRowAction):
         return macros.delete_row(self, row_id, self.question(row))
 
 
+class RemovalPageRowAction(BaseListRowAction):
+    """A list row's delete button that opens a page asking first, with room for a reason its owner is told
+    (`AnalysisAdmin.remove_view`); a script's confirmation box has none."""
+
+    def __init__(self) -> None:
+        super().__init__(title=admin_words("Delete Record"))
+
+    def render(self, context, row_id: str, row) -> Markup:
+        url = url_for(".remove_view", id=row_id, url=context.get("return_url") or _list_page())
+        return Markup('<a class="icon" href="{}" title="{}"><span class="fa fa-trash glyphicon glyphicon-trash">'
+                      '</span></a>').format(url, self.title)
+
+
 def _list_page() -> str:
     return url_for(".index_view")
 
@@ -588,7 +601,6 @@ class AnalysisAdmin(AdminModelView):
     column_searchable_list = ("original_name", User.username)
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")
     column_default_sort = ("created_at", True)
-    delete_question = staticmethod(_delete_question)
     row_name = staticmethod(lambda analysis: gettext("%(file)s, uploaded by %(user)s", file=analysis.original_name,
                                                      user=analysis.user.username))
 
@@ -596,11 +608,29 @@ class AnalysisAdmin(AdminModelView):
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
 
+    def get_list_row_actions(self) -> list[BaseListRowAction]:
+        """Flask-Admin's, the delete button opening `remove_view` (which asks, with room for a reason)."""
+        return [RemovalPageRowAction() if isinstance(row_action, DeleteRowAction) else row_action
+                for row_action in super().get_list_row_actions()]
+
+    @expose("/remove/")
+    def remove_view(self) -> ResponseReturnValue:
+        """Asks before deleting an upload, naming it and its owner, with a box for the reason the owner is told (none
+        for one's own upload: nobody is told)."""
+        return_url = get_redirect_target() or _list_page()
+        analysis = self.get_one(request.args.get("id", ""))
+        if analysis is None:
+            flash(gettext("That upload is no longer there."), "error")
+            return redirect(return_url)
+        return self.render("admin/remove_analysis.html", analysis=analysis, question=_delete_question(analysis),
+                           tells_owner=analysis.user_id != current_user.id, delete_form=self.delete_form(),
+                           return_url=return_url, reason_length=REMOVAL_REASON_LENGTH)
+
     def on_model_delete(self, model: Analysis) -> None:
         super().on_model_delete(model)
         g.deleted_uploads = [(model.stored_name, model.thumb_name)]
         if model.user_id != current_user.id:  # the owner is told on their next page (services/moderation.py)
-            moderation.note_removed_upload(model)
+            moderation.note_removed_upload(model, request.form.get("reason"))
 
     def after_model_delete(self, model: Analysis) -> None:
         _remove_uploads()

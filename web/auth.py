@@ -24,7 +24,7 @@ from web.downloads import streamed_download
 from web.i18n import moment
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
-from web.notices import ask_administrators, deactivated_message
+from web.notices import ask_administrators, deactivated_message, with_reason
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
@@ -95,8 +95,8 @@ def tell_removed_uploads() -> None:
     for removed in moderation.take_removed_uploads(current_user.id):
         if removed.analysis_id is not None and removed.analysis_id == opened:  # its old page says it already
             continue
-        flash(" ".join([gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
-                                file=removed.original_name, when=moment(removed.uploaded_at)),
+        flash(" ".join([with_reason(gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
+                                            file=removed.original_name, when=moment(removed.uploaded_at)), removed),
                         ask_administrators()]), "info")
 
 

@@ -32,8 +32,16 @@ def deactivated_message() -> str:
 
 
 def removed_sentence(removal: Removal) -> str:
-    return gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, with its "
-                   "result.", file=removal.original_name, when=moment(removal.uploaded_at))
+    return with_reason(gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, "
+                               "with its result.", file=removal.original_name, when=moment(removal.uploaded_at)),
+                       removal)
+
+
+def with_reason(sentence: str, removal: Removal) -> str:
+    """`sentence` about a removal, followed by the reason the administrator gave, when they gave one."""
+    if removal.reason is None:
+        return sentence
+    return " ".join([sentence, gettext("Their reason: “%(reason)s”", reason=removal.reason)])
 
 
 def removed_says_so(view: View) -> View:

@@ -126,8 +126,11 @@ def administer(page: Page, base: str) -> None:
     assert page.locator("form.assign, .why form").count() == 0 and page.locator(".bar-chart").count() == 1
     shot(page, "08b-admin-views-a-result")
     page.go_back()
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("tr", has_text="party.mp4").locator("button[title='Delete record'], .fa-trash").first.click()
+    page.locator("tr", has_text="party.mp4").locator(".fa-trash").first.click()  # a page that asks, with a reason
+    expect(page.locator("h1")).to_contain_text("Delete party.mp4, uploaded by carol?")
+    page.fill("#reason", "Please upload videos of people only.")
+    shot(page, "09a-admin-asks-with-a-reason")
+    page.click("button.btn-danger")
     page.wait_for_load_state()
     assert page.locator("tr", has_text="party.mp4").count() == 0
     expect(page.locator(".alert")).to_contain_text("Deleted: party.mp4, uploaded by carol.")
