@@ -9,7 +9,7 @@ boxes are mapped back to the original pixel coordinates.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -35,13 +35,15 @@ Point = tuple[float, float]
 class Detection:
     """One found subject: box in original pixels (x1, y1, x2, y2), detector confidence, kind, and for
     faces MTCNN's five landmarks in original pixels (left eye, right eye, nose, mouth corners; "left" as
-    seen in the image); for dogs, which are boxed by their head, the body box their emotion model reads."""
+    seen in the image); for dogs, which are boxed by their head, the body box their emotion model reads; for pets, how
+    they look (the species pass's pooled features, unit length: video tracks of one pet are joined by it)."""
 
     box: tuple[float, float, float, float]
     score: float
     kind: str = DetectionKind.HUMAN
     landmarks: tuple[Point, ...] | None = None
     body: tuple[float, float, float, float] | None = None
+    appearance: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def downscale_factor(width: int, height: int, max_side: int) -> float:

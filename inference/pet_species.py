@@ -51,6 +51,7 @@ CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen 
 FACE_IN_PET = 0.5  # a face box at least this much inside a pet's box (a dog's head, a cat's body) is looked at
 FACE_LOOK_MARGIN = 0.5  # with half its size around it, and is the pet's own face when
 PET_FACE_SURE = 0.5  # the ImageNet dog and cat classes together reach this (chosen on pet photos: weights/README.md)
+POOLED_FEATURES = 1280  # EfficientNet-Lite0's pooled features, read by the probe and as a pet's look
 Box = tuple[float, float, float, float]
 
 
@@ -61,9 +62,11 @@ class CropReads:
     imagenet: np.ndarray  # (N, 2) the summed ImageNet probabilities of the dog and the cat classes (heads, close-ups)
     species: np.ndarray  # (N, 2) the dog-or-cat probe's probabilities (bodies)
     heads: np.ndarray  # (N, 4) the head box in fractions of the crop
+    looks: np.ndarray  # (N, 1280) the pooled features, unit length (how each crop looks: `Detection.appearance`)
 
     def part(self, start: int, stop: int) -> CropReads:
-        return CropReads(self.imagenet[start:stop], self.species[start:stop], self.heads[start:stop])
+        return CropReads(self.imagenet[start:stop], self.species[start:stop], self.heads[start:stop],
+                         self.looks[start:stop])
 
 
 class SpeciesProbe:
@@ -122,13 +125,15 @@ class PetCropModel:
     def read(self, crops: np.ndarray) -> CropReads:
         """What the network says about uint8 RGB crops (N, 224, 224, 3), in passes of at most PREDICT_BATCH."""
         if len(crops) == 0:
-            return CropReads(np.zeros((0, len(SPECIES))), np.zeros((0, len(SPECIES))), np.zeros((0, 4)))
+            return CropReads(np.zeros((0, len(SPECIES))), np.zeros((0, len(SPECIES))), np.zeros((0, 4)),
+                             np.zeros((0, POOLED_FEATURES), np.float32))
         chunks = [self.runner.outputs(imagenet_batch(crops[start:start + PREDICT_BATCH]))
                   for start in range(0, len(crops), PREDICT_BATCH)]  # memory bounded however many crops come
         logits, heads, features = (np.concatenate(outputs) for outputs in zip(*chunks))
         imagenet = softmax(logits)
         summed = np.stack([imagenet[:, DOG_CLASSES].sum(1), imagenet[:, CAT_CLASSES].sum(1)], axis=1)
-        return CropReads(summed, self.probe(features), heads)
+        looks = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-9)
+        return CropReads(summed, self.probe(features), heads, looks.astype(np.float32))
 
     def review(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[ReviewedPet]]:
         """The SSD's detections per frame with their species voted and their boxes grown to hold the head, and a
@@ -145,7 +150,8 @@ class PetCropModel:
         for frame, pets, bodies_read, frame_votes, frame_heads in zip(frames, found, body_reads, votes, heads):
             checked = ([replace(pet, kind=SPECIES[int(vote.argmax())]) for pet, vote in zip(pets, frame_votes)]
                        if pets else _close_up(frame, bodies_read.imagenet[0]))
-            reviewed.append([ReviewedPet(_holding(pet, head, frame), head) for pet, head in zip(checked, frame_heads)])
+            reviewed.append([ReviewedPet(replace(_holding(pet, head, frame), appearance=look), head)
+                             for pet, head, look in zip(checked, frame_heads, bodies_read.looks)])
         return reviewed
 
     def without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:

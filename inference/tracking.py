@@ -9,14 +9,31 @@ between two sampled frames than any overlap allows; two pets side by side are no
 swapped, and a newcomer after a gap is not merged, though one who steps in the
 very frame after someone left looks the same as that one moving). Unmatched detections start new
 tracks, and a track that has not been seen for `max_gap` sampled frames ends.
+
+Once the clip is read, a pet's tracks are joined (`rejoined`): a dog that runs out of view for longer than that, or
+is seen again after a cut, starts a new track, which continues the earlier one when the two look alike (the mean of
+the species pass's pooled features, `Detection.appearance`). People's tracks are not joined: telling one person
+from another by their looks is face recognition, which is each user's choice (services/identity.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 Box = tuple[float, float, float, float]
 CLEAR_MARGIN = 1.5  # a distance match needs the next candidate at least this many times as far
+# Two tracks of one kind whose mean looks have at least this cosine are one pet (`rejoined`): on the Oxford-IIIT Pet
+# sample, photos of two animals of one breed reach it 4 times in 1,602 pairs (weights/README.md, "Video tracks")
+SAME_PET_LOOK = 0.8
+TRACK_WAIT = 8  # sampled frames a track waits for its subject before it ends
+
+
+def longest_unseen_step(fps: float) -> float:
+    """The most seconds between two frames of one track before it ends (TRACK_WAIT frames, and half a frame for the
+    frames' own timing): a longer step in a joined pet's track is time it was out of view."""
+    return (TRACK_WAIT + 0.5) / fps
 
 
 def intersection(a: Box, b: Box) -> float:
@@ -63,7 +80,7 @@ class Track:
 class IoUTracker:
     """Assigns a track id to every detection, frame by frame."""
 
-    def __init__(self, min_iou: float = 0.3, max_gap: int = 8, max_jump: float = 1.0):
+    def __init__(self, min_iou: float = 0.3, max_gap: int = TRACK_WAIT, max_jump: float = 1.0):
         self.min_iou = min_iou
         self.max_gap = max_gap
         self.max_jump = max_jump
@@ -115,3 +132,34 @@ class IoUTracker:
             if b not in assigned and track.track_id not in used:
                 assigned[b] = track
                 used.add(track.track_id)
+
+
+@dataclass(frozen=True)
+class TrackSpan:
+    """What joining needs of a finished track: its id, kind, the times it was first and last seen, and its mean
+    look (unit length; None for a kind that is not joined)."""
+
+    track_id: int
+    kind: str
+    first: float
+    last: float
+    look: np.ndarray | None
+
+
+def rejoined(spans: list[TrackSpan], min_similarity: float = SAME_PET_LOOK) -> dict[int, int]:
+    """The first track of the chain each track belongs to (its own id when it continues none). Taken in the order
+    they began, a track continues the likest earlier track of its kind that ended before it began, is not yet
+    continued, and looks alike (their looks' cosine at least `min_similarity`)."""
+    first_of: dict[int, int] = {}
+    continued: set[int] = set()
+    for later in sorted(spans, key=lambda span: span.first):
+        alike = [(float(earlier.look @ later.look), earlier.track_id) for earlier in spans
+                 if earlier.kind == later.kind and earlier.look is not None and later.look is not None
+                 and earlier.last < later.first and earlier.track_id not in continued]
+        similarity, earlier_id = max(alike, default=(-1.0, None))
+        if earlier_id is not None and similarity >= min_similarity:
+            continued.add(earlier_id)
+            first_of[later.track_id] = first_of[earlier_id]
+        else:
+            first_of[later.track_id] = later.track_id
+    return first_of

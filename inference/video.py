@@ -6,9 +6,11 @@ timestamps. A container's frame rate is not trusted: at most the longest length'
 worth of frames at MAX_FRAME_RATE are decoded (a "1000 fps" header would let
 30,000 frames pass as 30 seconds), and a frame past the longest length by its own
 timestamp stops the decoding. The crops of a batch of frames go through the classifier in one
-forward pass. Each track's probabilities are smoothed with an exponential
-moving average before the summary (dominant emotion, share of time, and the
-moments where the dominant emotion changes).
+forward pass. A pet's tracks that continue one another (out of view for a while, or
+after a cut) are joined by how the pet looks (inference/tracking.py `rejoined`). Each
+track's probabilities are smoothed with an exponential moving average before the
+summary (dominant emotion, share of time, the time it was seen, and the moments
+where the dominant emotion changes).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
 from inference.movie_index import check_movie_index, index_boxes
 from inference.pipeline import Pipeline
-from inference.tracking import IoUTracker
+from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, longest_unseen_step, rejoined
 from inference.uncertainty import frequent_signals
 from messages import N_, Phrase
 
@@ -346,17 +348,25 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
     return smoothed / smoothed.sum(1, keepdims=True)
 
 
-def summarize(times: list[float], probabilities: np.ndarray,
-              classes: tuple[str, ...]) -> tuple[TrackSummary, list[Transition]]:
-    """Dominant emotion, share of time in each emotion, mean probabilities; and the transitions.
-    Without classes (a kind with no emotion model) the dominant emotion is None and nothing changes."""
+def seen_for(times: list[float], longest_step: float) -> float:
+    """How long a track was in view: the time between its first and last frame, less the steps longer than
+    `longest_step` (a joined pet's time out of view)."""
+    steps = np.diff(times)
+    return float(steps[steps <= longest_step].sum())
+
+
+def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...],
+              longest_step: float = math.inf) -> tuple[TrackSummary, list[Transition]]:
+    """Dominant emotion, share of time in each emotion, mean probabilities, the time seen (steps between frames
+    longer than `longest_step` left out); and the transitions. Without classes (a kind with no emotion model) the
+    dominant emotion is None and nothing changes."""
     tops = probabilities.argmax(1) if classes else np.zeros(len(times), dtype=int)
     shares = np.bincount(tops, minlength=len(classes)) / len(tops) if classes else np.zeros(0)
     summary: TrackSummary = {
         "dominant": classes[int(shares.argmax())] if classes else None,
         "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
         "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
-        "duration": round(times[-1] - times[0], 3),
+        "duration": round(seen_for(times, longest_step), 3),
         "frames": len(times),
     }
     transitions = [
@@ -416,12 +426,24 @@ class TrackResult:
     uncertainty: list[float | None] = field(default_factory=list)
     uncertain: list[bool | None] = field(default_factory=list)
     unsure_signals: list[list[str] | None] = field(default_factory=list)
+    looks: list[np.ndarray] = field(default_factory=list)  # pets: each frame's look (Detection.appearance)
 
-    def finish(self, alpha: float) -> VideoTrack:
-        """Smooth the probabilities over time (alpha) and summarise the track."""
+    def span(self) -> TrackSpan:
+        """When it was seen and how it looked on average (unit length; None without looks: people)."""
+        look = np.mean(self.looks, axis=0) if self.looks else None
+        unit = None if look is None else look / max(float(np.linalg.norm(look)), 1e-9)
+        return TrackSpan(self.track_id, self.kind, self.times[0], self.times[-1], unit)
+
+    def extend(self, later: TrackResult) -> None:
+        """Append a later track of the same subject (`rejoined`), its frames after this one's."""
+        for name in ("times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks"):
+            getattr(self, name).extend(getattr(later, name))
+
+    def finish(self, alpha: float, longest_step: float = math.inf) -> VideoTrack:
+        """Smooth the probabilities over time (alpha) and summarise the track (`summarize`)."""
         classes = self.classes
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
-        summary, transitions = summarize(self.times, smoothed, classes)
+        summary, transitions = summarize(self.times, smoothed, classes, longest_step)
         timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
              "uncertain": flag}
@@ -432,6 +454,31 @@ class TrackResult:
         return VideoTrack(self.track_id, self.kind, round(float(np.mean(self.scores)), 4), summary, timeline,
                           transitions, round(float(np.mean(self.uncertainty)), 4) if rated else None, unsure,
                           (frequent_signals(self.unsure_signals) if unsure else []) if rated else None)
+
+
+def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float = SAME_PET_LOOK) -> list[TrackResult]:
+    """The tracks with each pet's continuations appended to its first track (`rejoined`), in their order."""
+    first_of = rejoined([track.span() for track in tracks.values()], same_pet_look)
+    joined: dict[int, TrackResult] = {}
+    for track in sorted(tracks.values(), key=lambda track: track.times[0]):
+        first = first_of[track.track_id]
+        if first == track.track_id:
+            joined[first] = track
+        else:
+            joined[first].extend(track)
+    return sorted(joined.values(), key=lambda track: track.track_id)
+
+
+@dataclass
+class ReadClip:
+    """A clip read frame by frame: its probe, its tracks by id (not yet joined), how many frames were analysed, the
+    last one's time and the poster (detections, time, frame)."""
+
+    info: VideoInfo
+    tracks: dict[int, TrackResult]
+    frames_analysed: int
+    last_time: float
+    poster: tuple[int, float, np.ndarray | None]
 
 
 @dataclass
@@ -462,7 +509,7 @@ class VideoAnalyzer:
 
     def __init__(self, pipeline: Pipeline, fps: float = 4.0, batch_frames: int = 8, smoothing: float = 0.5,
                  min_track_frames: int = 2, min_face_size: int = 40, pet_scan_every: int = 4,
-                 batch_pixels: int = 8 * 1920 * 1080):
+                 batch_pixels: int = 8 * 1920 * 1080, same_pet_look: float = SAME_PET_LOOK):
         self.pipeline = pipeline
         self.fps = fps
         self.batch_frames = batch_frames
@@ -471,9 +518,25 @@ class VideoAnalyzer:
         self.min_track_frames = min_track_frames
         self.min_face_size = min_face_size
         self.pet_scan_every = pet_scan_every
+        self.same_pet_look = same_pet_look
 
     def analyze(self, path: Path, max_seconds: float = 120.0,
                 progress: ProgressCallback | None = None) -> VideoResult:
+        """The clip's tracks (a pet's continuations joined), smoothed and summarised."""
+        clip = self.read_tracks(path, max_seconds, progress)
+        joined = join_tracks(clip.tracks, self.same_pet_look)
+        kept = [t for t in joined if len(t.times) >= min(self.min_track_frames, clip.frames_analysed)]
+        return VideoResult(
+            width=clip.info.width, height=clip.info.height,
+            duration=decoded_duration(clip.info.duration, clip.last_time, self.fps), fps_sampled=self.fps,
+            frames_analysed=clip.frames_analysed, models=self.pipeline.models,
+            classifiers=self.pipeline.classifier_names, poster_time=clip.poster[1], poster_rgb=clip.poster[2],
+            tracks=[t.finish(self.smoothing, longest_unseen_step(self.fps)) for t in kept],
+        )
+
+    def read_tracks(self, path: Path, max_seconds: float = 120.0,
+                    progress: ProgressCallback | None = None) -> ReadClip:
+        """Every sampled frame detected, classified and tracked, in batches (tracks not yet joined or summarised)."""
         info = probe_video(path, max_seconds)
         batch_size = max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
         tracker, tracks = IoUTracker(), {}
@@ -496,14 +559,7 @@ class VideoAnalyzer:
             last_time = batch[-1][0]
         if frames_analysed == 0:
             raise CorruptMedia(NO_FRAMES)
-        kept = [t for t in tracks.values() if len(t.times) >= min(self.min_track_frames, frames_analysed)]
-        return VideoResult(
-            width=info.width, height=info.height, duration=decoded_duration(info.duration, last_time, self.fps),
-            fps_sampled=self.fps,
-            frames_analysed=frames_analysed, models=self.pipeline.models, classifiers=self.pipeline.classifier_names,
-            poster_time=poster[1],
-            poster_rgb=poster[2], tracks=[t.finish(self.smoothing) for t in kept],
-        )
+        return ReadClip(info, tracks, frames_analysed, last_time, poster)
 
     def _process(self, batch, first_index, tracker, tracks, poster):
         """Detect in all frames of the batch, track, and classify every crop (one pass per model)."""
@@ -530,6 +586,8 @@ class VideoAnalyzer:
                 track.uncertainty.append(reading.uncertainty)
                 track.uncertain.append(reading.uncertain)
                 track.unsure_signals.append(reading.unsure_signals)
+                if detection.appearance is not None:
+                    track.looks.append(detection.appearance)
             if len(detections) > poster[0]:
                 poster = (len(detections), timestamp, frames[offset])
         return poster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -485,6 +486,25 @@ def test_a_dog_video_gives_a_dog_track_with_an_emotion_timeline(app, client, ali
     track = document["tracks"][0]
     assert track["summary"]["dominant"] in DOG_EMOTIONS and len(track["timeline"]) >= 7  # every sampled frame
     assert all(list(point["emotions"]) == list(DOG_EMOTIONS) for point in track["timeline"])
+
+
+def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track():
+    """The dingo for a second, a cut to the husky elsewhere, an empty lawn for 2.5 s (longer than a track waits),
+    then the dingo again in another place: two dog tracks, not three; the dingo's is seen for its time in view."""
+    from bench.clips import write_video
+    from inference.video import VideoAnalyzer
+
+    dingo, husky = dog_scene("dingo-photo.png")[0], dog_scene("husky-painting.png", offset=(300, 200))[0]
+    dingo_again = dog_scene("dingo-photo.png", offset=(380, 250))[0]
+    lawn = np.full_like(dingo, (120, 160, 90))
+    clip = write_video(Path(tempfile.mkdtemp()) / "dogs.mp4", [dingo] * 10 + [husky] * 10 + [lawn] * 25
+                       + [dingo_again] * 10)
+    tracks = VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks
+    assert [track.kind for track in tracks] == ["dog", "dog"]
+    first, second = tracks
+    times = [point["t"] for point in first.timeline]
+    assert times[0] < 1.0 and times[-1] > 4.5 and not any(1.0 < t < 4.5 for t in times)  # before and after
+    assert first.summary["duration"] < 2.0 and 1.0 <= second.timeline[0]["t"] < 2.0 <= second.timeline[-1]["t"] + 0.5
 
 
 def test_result_page_boxes_the_cat_with_its_reading_or_says_it_has_no_emotion_model(app, client, alice,

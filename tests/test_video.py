@@ -20,7 +20,7 @@ import jobs
 from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
-from inference.tracking import IoUTracker
+from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
@@ -75,6 +75,43 @@ def test_a_distance_match_never_swaps_or_merges_neighbours():
     assert people.update(0, [(0, 0, 100, 100)], ["human"]) == [1]
     assert people.update(1, [(100, 0, 200, 100)], ["human"]) == [1]  # one step right, no rival: the same person
     assert people.update(5, [(210, 0, 310, 100)], ["human"]) == [2]  # after a gap: only overlap continues a track
+
+
+def look(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_a_pets_tracks_are_joined_when_one_follows_the_other_and_they_look_alike():
+    """A dog out of view (or after a cut) comes back as a new track: it continues the earlier one when they look
+    alike (cosine >= SAME_PET_LOOK) and the earlier ended first; two dogs seen in turn stay two, overlapping tracks
+    and people are never joined, and a track continues at most one (the likest)."""
+    rex, fido = look(1, 0, 0), look(0, 1, 0)
+    alike = look(1, 0.3, 0)
+    assert float(rex @ alike) >= SAME_PET_LOOK > float(rex @ fido)
+    spans = [TrackSpan(1, "dog", 0, 2, rex), TrackSpan(2, "dog", 1, 3, fido), TrackSpan(3, "dog", 5, 6, alike),
+             TrackSpan(4, "dog", 7, 8, fido), TrackSpan(5, "dog", 9, 10, rex), TrackSpan(6, "cat", 11, 12, rex)]
+    assert rejoined(spans) == {1: 1, 2: 2, 3: 1, 4: 2, 5: 1, 6: 6}  # 5 follows 3 (its likest), which follows 1
+    overlapping = [TrackSpan(1, "dog", 0, 2, rex), TrackSpan(2, "dog", 2, 3, rex)]
+    assert rejoined(overlapping) == {1: 1, 2: 2}
+    people = [TrackSpan(1, "human", 0, 2, None), TrackSpan(2, "human", 5, 6, None)]
+    assert rejoined(people) == {1: 1, 2: 2}
+
+
+def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
+    raw = np.array([[0.9, 0.1]] * 4)
+    summary, _ = summarize([0, 0.25, 5.0, 5.25], raw, ("a", "b"), longest_step=longest_unseen_step(4.0))
+    assert summary["duration"] == 0.5 and summary["frames"] == 4
+    assert summarize([0, 0.25, 5.0, 5.25], raw, ("a", "b"))[0]["duration"] == 5.25  # one track: first to last
+
+
+def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():
+    from web.charts import timeline_lines
+
+    timeline = [{"t": t, "emotions": {"happy": 0.8, "sad": 0.2}} for t in (0, 0.25, 5.0, 5.25)]
+    happy = timeline_lines(timeline, 10.0, longest_unseen_step(4.0))[0]
+    assert happy.label == "happy" and happy.path == "M0.00,20.00 L2.50,20.00 M50.00,20.00 L52.50,20.00"
+    assert "M" not in timeline_lines(timeline, 10.0)[0].path[1:]  # one line where no step is too long
 
 
 def test_smoothing_and_summary_on_a_known_sequence():

@@ -5,6 +5,7 @@ stretches to the plot's size; their labels are HTML text, so they keep their siz
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -79,23 +80,26 @@ def tag_width(text: str) -> float:
 @dataclass(frozen=True)
 class Line:
     label: str
-    points: str  # SVG polyline points in a PLOT_SIZE x PLOT_SIZE box
+    path: str  # SVG path data in a PLOT_SIZE x PLOT_SIZE box: a line through the points, lifted where it was unseen
 
 
 PLOT_SIZE = 100
 
 
-def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
-    """One polyline per emotion: x is the share of the duration, y the probability (1 at the top), both in
-    percent of the plot."""
+def timeline_lines(timeline: list[dict], duration: float, longest_step: float = math.inf) -> list[Line]:
+    """One line per emotion: x is the share of the duration, y the probability (1 at the top), both in percent
+    of the plot; broken where two points are more than `longest_step` seconds apart (a joined pet's time out of
+    view: no line is drawn across it)."""
     if not timeline:
         return []
     span = duration or max(point["t"] for point in timeline) or 1.0
     labels = list(timeline[0]["emotions"])
+    moves = ["M" if index == 0 or point["t"] - timeline[index - 1]["t"] > longest_step else "L"
+             for index, point in enumerate(timeline)]
     return [
         Line(label, " ".join(
-            f"{PLOT_SIZE * point['t'] / span:.2f},{PLOT_SIZE * (1 - point['emotions'][label]):.2f}"
-            for point in timeline
+            f"{move}{PLOT_SIZE * point['t'] / span:.2f},{PLOT_SIZE * (1 - point['emotions'][label]):.2f}"
+            for move, point in zip(moves, timeline)
         ))
         for label in labels
     ]
