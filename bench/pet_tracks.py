@@ -20,8 +20,8 @@ from pathlib import Path
 
 from inference.labels import DetectionKind
 from inference.pipeline import get_pipeline
-from inference.tracking import SAME_PET_LOOK, rejoined
-from inference.video import ReadClip, VideoAnalyzer
+from inference.tracking import SAME_PET_LOOK
+from inference.video import ReadClip, VideoAnalyzer, final_tracks
 
 PETS = (DetectionKind.DOG, DetectionKind.CAT)
 
@@ -43,14 +43,10 @@ class Count:
 
 
 def pet_tracks(clip: ReadClip, threshold: float, min_frames: int) -> dict[str, int]:
-    """How many tracks of each pet kind the clip keeps once joined at `threshold` (inf: not joined)."""
-    first_of = rejoined([track.span() for track in clip.tracks.values()], threshold)
-    frames: dict[int, int] = {}
-    for track_id, track in clip.tracks.items():
-        frames[first_of[track_id]] = frames.get(first_of[track_id], 0) + len(track.times)
-    kinds = {track_id: track.kind for track_id, track in clip.tracks.items()}
-    kept = [first for first, count in frames.items() if count >= min(min_frames, clip.frames_analysed)]
-    return {kind: sum(1 for first in kept if kinds[first] == kind) for kind in PETS}
+    """How many tracks of each pet kind the clip reports once joined at `threshold` (inf: not joined), as the
+    app finishes them (`final_tracks`)."""
+    kept = final_tracks(clip.tracks, threshold, min(min_frames, clip.frames_analysed))
+    return {kind: sum(1 for track in kept if track.kind == kind) for kind in PETS}
 
 
 def main() -> None:

@@ -22,7 +22,9 @@ from sqlalchemy import event
 
 from bench.fixtures import StoredAnalysis, login, make_app, make_subject, make_user, store_analyses
 from extensions import db
+from inference.detectors import Detection as FoundFace
 from inference.labels import HUMAN_EMOTIONS, DetectionKind
+from inference.pipeline import Classified
 from inference.video import TrackResult, VideoResult
 from models import Analysis, Detection, Media, utcnow
 from services.analyses import store_video_result
@@ -33,7 +35,7 @@ CLIP_SECONDS, SAMPLE_FPS, SMOOTHING = 60.0, 4.0, 0.5  # as VideoAnalyzer samples
 def track(rng: np.random.Generator, track_id: int) -> TrackResult:
     """A face tracked through the clip: its mood drifts, changing every few seconds, read with noise."""
     frames = int(CLIP_SECONDS * SAMPLE_FPS)
-    found = TrackResult(track_id, DetectionKind.HUMAN, HUMAN_EMOTIONS)
+    found = TrackResult(track_id, DetectionKind.HUMAN)
     mood = rng.integers(len(HUMAN_EMOTIONS))
     for frame in range(frames):
         if rng.random() < 0.02:
@@ -41,13 +43,9 @@ def track(rng: np.random.Generator, track_id: int) -> TrackResult:
         raw = rng.dirichlet(np.ones(len(HUMAN_EMOTIONS)))
         raw[mood] += 1.5
         chance = float(rng.beta(2, 5))
-        found.times.append(frame / SAMPLE_FPS)
-        found.boxes.append([10, 10, 60, 60])
-        found.scores.append(0.9)
-        found.raw.append(raw / raw.sum())
-        found.uncertainty.append(chance)
-        found.uncertain.append(chance >= 0.5)
-        found.unsure_signals.append([])
+        emotions = dict(zip(HUMAN_EMOTIONS, raw / raw.sum()))
+        found.add(frame / SAMPLE_FPS, FoundFace((10, 10, 60, 60), 0.9),
+                  Classified(emotions, max(emotions, key=emotions.get), chance, chance >= 0.5, []))
     return found
 
 

@@ -6,8 +6,10 @@ timestamps. A container's frame rate is not trusted: at most the longest length'
 worth of frames at MAX_FRAME_RATE are decoded (a "1000 fps" header would let
 30,000 frames pass as 30 seconds), and a frame past the longest length by its own
 timestamp stops the decoding. The crops of a batch of frames go through the classifier in one
-forward pass. A pet's tracks that continue one another (out of view for a while, or
-after a cut) are joined by how the pet looks (inference/tracking.py `rejoined`). Each
+forward pass. A pet is tracked by its body box whatever species a frame's vote gave
+it, and its track is the species most of its frames were (`TrackResult.settled`); a
+pet's tracks that continue one another (out of view for a while, or after a cut) are
+joined by how the pet looks (inference/tracking.py `rejoined`). Each
 track's probabilities are smoothed with an exponential moving average before the
 summary (dominant emotion, share of time, the time it was seen, and the moments
 where the dominant emotion changes).
@@ -19,6 +21,7 @@ import functools
 import itertools
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +35,9 @@ from inference.frame_headers import Size, configuration_sizes, movie_config_size
 from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
 from inference.movie_index import check_movie_index, index_boxes
-from inference.pipeline import Pipeline
-from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, longest_unseen_step, rejoined
+from inference.detectors import Detection
+from inference.pipeline import Classified, Pipeline
+from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, longest_unseen_step, rejoined
 from inference.uncertainty import frequent_signals
 from messages import N_, Phrase
 
@@ -56,6 +60,7 @@ RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour
                  "standard colour.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
+PET_TRACK = "pet"  # the kind the tracker follows dogs and cats as (`tracked_as`)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
@@ -414,11 +419,14 @@ class VideoTrack:
 
 @dataclass
 class TrackResult:
-    """A track while the frames come in; `classes` is empty for a kind without an emotion model (cats)."""
+    """A track while the frames come in: each frame's kind, box, reading and look. A pet's track follows the animal
+    whatever species each frame's vote gave it (`settled` keeps the frames of the species most of them gave);
+    `classes` of each kind are empty for a kind without an emotion model (cats)."""
 
     track_id: int
-    kind: str
-    classes: tuple[str, ...] = ()
+    kind: str  # the first frame's: a person's for good, a pet's until `settled`
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    kinds: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     boxes: list[list[int]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
@@ -426,22 +434,51 @@ class TrackResult:
     uncertainty: list[float | None] = field(default_factory=list)
     uncertain: list[bool | None] = field(default_factory=list)
     unsure_signals: list[list[str] | None] = field(default_factory=list)
-    looks: list[np.ndarray] = field(default_factory=list)  # pets: each frame's look (Detection.appearance)
+    looks: list[np.ndarray | None] = field(default_factory=list)  # Detection.appearance (people: None)
+
+    def add(self, timestamp: float, detection: Detection, reading: Classified) -> None:
+        """One more frame of the track."""
+        self.classes.setdefault(detection.kind, tuple(reading.emotions))
+        self.kinds.append(detection.kind)
+        self.times.append(timestamp)
+        self.boxes.append([round(v) for v in detection.box])
+        self.scores.append(detection.score)
+        self.raw.append(np.array(list(reading.emotions.values())))
+        self.uncertainty.append(reading.uncertainty)
+        self.uncertain.append(reading.uncertain)
+        self.unsure_signals.append(reading.unsure_signals)
+        self.looks.append(detection.appearance)
+
+    @property
+    def majority_kind(self) -> str:
+        """The kind most of its frames were given (the first seen of two as many)."""
+        counts = Counter(self.kinds)
+        return max(dict.fromkeys(self.kinds), key=counts.__getitem__)
 
     def span(self) -> TrackSpan:
-        """When it was seen and how it looked on average (unit length; None without looks: people)."""
-        look = np.mean(self.looks, axis=0) if self.looks else None
-        unit = None if look is None else look / max(float(np.linalg.norm(look)), 1e-9)
-        return TrackSpan(self.track_id, self.kind, self.times[0], self.times[-1], unit)
+        """When it was seen, its kind and how it looked on average (unit length; None without looks: people)."""
+        looks = [look for look in self.looks if look is not None]
+        mean = np.mean(looks, axis=0) if looks else None
+        unit = None if mean is None else mean / max(float(np.linalg.norm(mean)), 1e-9)
+        return TrackSpan(self.track_id, self.majority_kind, self.times[0], self.times[-1], unit)
 
-    def extend(self, later: TrackResult) -> None:
-        """Append a later track of the same subject (`rejoined`), its frames after this one's."""
-        for name in ("times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks"):
-            getattr(self, name).extend(getattr(later, name))
+    def then(self, later: TrackResult) -> TrackResult:
+        """This track and a later one of the same subject (`rejoined`) as one, its frames after this one's (neither
+        is changed)."""
+        frames = {name: getattr(self, name) + getattr(later, name) for name in FRAME_FIELDS}
+        return TrackResult(self.track_id, self.kind, {**later.classes, **self.classes}, **frames)
+
+    def settled(self) -> TrackResult:
+        """The track as the kind most of its frames were given, with only those frames: a cat that some frames'
+        votes called a dog is one cat, not a cat and a dog (their readings were the other kind's model's)."""
+        kind = self.majority_kind
+        kept = [index for index, frame_kind in enumerate(self.kinds) if frame_kind == kind]
+        frames = {name: [getattr(self, name)[index] for index in kept] for name in FRAME_FIELDS}
+        return TrackResult(self.track_id, kind, {kind: self.classes[kind]}, **frames)
 
     def finish(self, alpha: float, longest_step: float = math.inf) -> VideoTrack:
-        """Smooth the probabilities over time (alpha) and summarise the track (`summarize`)."""
-        classes = self.classes
+        """Smooth the probabilities over time (alpha) and summarise the track (`summarize`), as its kind."""
+        classes = self.classes[self.kind]
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
         summary, transitions = summarize(self.times, smoothed, classes, longest_step)
         timeline: list[TimelinePoint] = [
@@ -456,17 +493,32 @@ class TrackResult:
                           (frequent_signals(self.unsure_signals) if unsure else []) if rated else None)
 
 
+FRAME_FIELDS = ("kinds", "times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks")
+
+
+def tracked_as(detection: Detection) -> tuple[Box, str]:
+    """The box and kind the tracker follows a detection by: a pet by its body whatever species its frame's vote
+    gave it (a dog is reported by its head), so that a flip of the vote does not start a new track."""
+    if detection.kind == DetectionKind.HUMAN:
+        return detection.box, DetectionKind.HUMAN
+    return detection.body or detection.box, PET_TRACK
+
+
 def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float = SAME_PET_LOOK) -> list[TrackResult]:
-    """The tracks with each pet's continuations appended to its first track (`rejoined`), in their order."""
+    """The tracks with each pet's continuations joined to its first track (`rejoined`), in their order."""
     first_of = rejoined([track.span() for track in tracks.values()], same_pet_look)
     joined: dict[int, TrackResult] = {}
     for track in sorted(tracks.values(), key=lambda track: track.times[0]):
         first = first_of[track.track_id]
-        if first == track.track_id:
-            joined[first] = track
-        else:
-            joined[first].extend(track)
+        joined[first] = joined[first].then(track) if first in joined else track
     return sorted(joined.values(), key=lambda track: track.track_id)
+
+
+def final_tracks(tracks: dict[int, TrackResult], same_pet_look: float, min_frames: int) -> list[TrackResult]:
+    """The tracks a clip reports: joined (`join_tracks`), each as the kind most of its frames were (`settled`), and
+    kept when they hold at least `min_frames` frames."""
+    settled = [track.settled() for track in join_tracks(tracks, same_pet_look)]
+    return [track for track in settled if len(track.times) >= min_frames]
 
 
 @dataclass
@@ -524,8 +576,7 @@ class VideoAnalyzer:
                 progress: ProgressCallback | None = None) -> VideoResult:
         """The clip's tracks (a pet's continuations joined), smoothed and summarised."""
         clip = self.read_tracks(path, max_seconds, progress)
-        joined = join_tracks(clip.tracks, self.same_pet_look)
-        kept = [t for t in joined if len(t.times) >= min(self.min_track_frames, clip.frames_analysed)]
+        kept = final_tracks(clip.tracks, self.same_pet_look, min(self.min_track_frames, clip.frames_analysed))
         return VideoResult(
             width=clip.info.width, height=clip.info.height,
             duration=decoded_duration(clip.info.duration, clip.last_time, self.fps), fps_sampled=self.fps,
@@ -576,18 +627,10 @@ class VideoAnalyzer:
         classified_per_frame = self.pipeline.classify_batch(frames, detections_per_frame, flip_tta=False)
         for offset, (timestamp, detections, classified) in enumerate(
                 zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
-            ids = tracker.update(first_index + offset, [d.box for d in detections], [d.kind for d in detections])
+            followed = [tracked_as(detection) for detection in detections]
+            ids = tracker.update(first_index + offset, [box for box, _ in followed], [kind for _, kind in followed])
             for detection, track_id, reading in zip(detections, ids, classified):
-                track = tracks.setdefault(track_id, TrackResult(track_id, detection.kind, tuple(reading.emotions)))
-                track.times.append(timestamp)
-                track.boxes.append([round(v) for v in detection.box])
-                track.scores.append(detection.score)
-                track.raw.append(np.array(list(reading.emotions.values())))
-                track.uncertainty.append(reading.uncertainty)
-                track.uncertain.append(reading.uncertain)
-                track.unsure_signals.append(reading.unsure_signals)
-                if detection.appearance is not None:
-                    track.looks.append(detection.appearance)
+                tracks.setdefault(track_id, TrackResult(track_id, detection.kind)).add(timestamp, detection, reading)
             if len(detections) > poster[0]:
                 poster = (len(detections), timestamp, frames[offset])
         return poster

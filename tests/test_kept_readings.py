@@ -8,14 +8,14 @@ import re
 import uuid
 from contextlib import contextmanager
 
-import numpy as np
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from bench import ROOT
 from extensions import db
 from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
-from inference.pipeline import FaceResult, ImageResult
+from inference.detectors import Detection as FoundFace
+from inference.pipeline import Classified, FaceResult, ImageResult
 from inference.video import TrackResult, VideoResult
 from insights.reading import reading_of
 from models import Analysis, Detection, Media, User
@@ -39,17 +39,12 @@ def kept(detection: Detection) -> tuple:
 def weak_angry_then_happy() -> VideoResult:
     """One face: 6 s of a weak angry, then 4 s of a clear happy (its page: "probably angry, then happy from 6.0 s"),
     sampled once a second, as the video job finishes a track."""
-    track = TrackResult(1, "human", HUMAN_EMOTIONS)
+    track = TrackResult(1, "human")
     for second in range(10):
         read = {"angry": 0.55, "happy": 0.4} if second < 6 else {"happy": 0.99}
-        emotions = dict.fromkeys(HUMAN_EMOTIONS, 0.0) | read
-        track.times.append(float(second))
-        track.boxes.append([0, 0, 5, 5])
-        track.scores.append(0.9)
-        track.raw.append(np.array([emotions[label] + 0.001 for label in HUMAN_EMOTIONS]))
-        track.uncertainty.append(0.1)
-        track.uncertain.append(False)
-        track.unsure_signals.append([])
+        emotions = {label: value + 0.001 for label, value in (dict.fromkeys(HUMAN_EMOTIONS, 0.0) | read).items()}
+        track.add(float(second), FoundFace((0, 0, 5, 5), 0.9), Classified(emotions, max(read, key=read.get), 0.1,
+                                                                             False, []))
     return VideoResult(width=64, height=64, duration=10.0, fps_sampled=1.0, frames_analysed=10,
                        tracks=[track.finish(1.0)], models=MODELS, classifiers={"human": "test"}, poster_time=0.0)
 
