@@ -85,10 +85,15 @@ class IoUTracker:
         self.max_gap = max_gap
         self.max_jump = max_jump
         self.tracks: list[Track] = []
+        self.ended: set[int] = set()  # tracks ended before their time (`end`)
+
+    def end(self, kind: str) -> None:
+        """End every track of `kind` now (a scene cut: what comes next continues none of them by position)."""
+        self.ended.update(track.track_id for track in self.tracks if track.kind == kind)
 
     def update(self, frame_index: int, boxes: list[Box], kinds: list[str]) -> list[int]:
         """Match this frame's boxes to tracks; returns the track id of each box, in order."""
-        live = [t for t in self.tracks if frame_index - t.last_frame <= self.max_gap]
+        live = [t for t in self.tracks if frame_index - t.last_frame <= self.max_gap and t.track_id not in self.ended]
         candidates = [(b, box, track) for b, box in enumerate(boxes) for track in live if track.kind == kinds[b]]
         assigned: dict[int, Track] = {}
         by_overlap = [(-iou(box, track.boxes[-1]), b, track) for b, box, track in candidates]

@@ -61,6 +61,7 @@ RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 PET_TRACK = "pet"  # the kind the tracker follows dogs and cats as (`tracked_as`)
+CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
@@ -493,6 +494,21 @@ class TrackResult:
                           (frequent_signals(self.unsure_signals) if unsure else []) if rated else None)
 
 
+class CutFinder:
+    """Tells a scene cut from the colours of consecutive sampled frames: their hue-saturation-value histograms'
+    correlation below CUT_BELOW (chosen on real clips: weights/README.md, "Video tracks")."""
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+
+    def is_cut(self, frame: np.ndarray) -> bool:
+        """Whether `frame` (RGB) begins a new scene after the frame it was last shown."""
+        small = cv2.cvtColor(cv2.resize(frame, CUT_THUMBNAIL, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
+        colours = cv2.calcHist([small], [0, 1, 2], None, list(CUT_BINS), [0, 180, 0, 256, 0, 256]).flatten()
+        previous, self.previous = self.previous, colours
+        return previous is not None and cv2.compareHist(previous, colours, cv2.HISTCMP_CORREL) < CUT_BELOW
+
+
 FRAME_FIELDS = ("kinds", "times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks")
 
 
@@ -590,7 +606,7 @@ class VideoAnalyzer:
         """Every sampled frame detected, classified and tracked, in batches (tracks not yet joined or summarised)."""
         info = probe_video(path, max_seconds)
         batch_size = max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
-        tracker, tracks = IoUTracker(), {}
+        tracker, tracks, cuts = IoUTracker(), {}, CutFinder()
         poster: tuple[int, float, np.ndarray | None] = (-1, 0.0, None)
         batch: list[tuple[float, np.ndarray]] = []
         frames_analysed = 0
@@ -598,22 +614,23 @@ class VideoAnalyzer:
         for timestamp, frame in sample_frames(path, self.fps, max_seconds):
             batch.append((timestamp, frame))
             if len(batch) == batch_size:
-                poster = self._process(batch, frames_analysed, tracker, tracks, poster)
+                poster = self._process(batch, frames_analysed, tracker, cuts, tracks, poster)
                 frames_analysed += len(batch)
                 last_time = batch[-1][0]
                 batch = []
                 if progress:
                     progress(min(0.99, last_time / max(info.duration, 1e-6)))
         if batch:
-            poster = self._process(batch, frames_analysed, tracker, tracks, poster)
+            poster = self._process(batch, frames_analysed, tracker, cuts, tracks, poster)
             frames_analysed += len(batch)
             last_time = batch[-1][0]
         if frames_analysed == 0:
             raise CorruptMedia(NO_FRAMES)
         return ReadClip(info, tracks, frames_analysed, last_time, poster)
 
-    def _process(self, batch, first_index, tracker, tracks, poster):
-        """Detect in all frames of the batch, track, and classify every crop (one pass per model)."""
+    def _process(self, batch, first_index, tracker, cuts, tracks, poster):
+        """Detect in all frames of the batch, track, and classify every crop (one pass per model); at a scene cut
+        the pets' tracks end (`CutFinder`: the joining by look carries a pet across it, not its place)."""
         frames = [frame for _, frame in batch]
         recently = batch[0][0] - (self.pet_scan_every + 0.5) / self.fps  # within the last scan interval
         pets_in_sight = any(track.kind != DetectionKind.HUMAN and track.times[-1] >= recently
@@ -627,6 +644,8 @@ class VideoAnalyzer:
         classified_per_frame = self.pipeline.classify_batch(frames, detections_per_frame, flip_tta=False)
         for offset, (timestamp, detections, classified) in enumerate(
                 zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
+            if cuts.is_cut(frames[offset]):
+                tracker.end(PET_TRACK)
             followed = [tracked_as(detection) for detection in detections]
             ids = tracker.update(first_index + offset, [box for box, _ in followed], [kind for _, kind in followed])
             for detection, track_id, reading in zip(detections, ids, classified):

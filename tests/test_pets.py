@@ -507,6 +507,21 @@ def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track():
     assert first.summary["duration"] < 2.0 and 1.0 <= second.timeline[0]["t"] < 2.0 <= second.timeline[-1]["t"] + 0.5
 
 
+def test_a_cut_to_another_dog_in_the_same_place_starts_a_new_track(monkeypatch):
+    """The dingo on a lawn, then a cut to the husky on a darker lawn where the dingo was: two dogs, not one whose
+    look changed (without the cut the boxes overlap enough to continue the track)."""
+    from bench.clips import write_video
+    from inference import video
+    from inference.video import VideoAnalyzer
+
+    dingo, _ = dog_scene("dingo-photo.png")
+    husky = dog_scene("husky-painting.png", scale=1)[0] // 2  # about the dingo's size and place
+    clip = write_video(Path(tempfile.mkdtemp()) / "cut.mp4", [dingo] * 10 + [husky] * 10)
+    assert [track.kind for track in VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks] == ["dog", "dog"]
+    monkeypatch.setattr(video, "CUT_BELOW", -1.0)  # no cut is ever seen
+    assert len(VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks) == 1
+
+
 def test_result_page_boxes_the_cat_with_its_reading_or_says_it_has_no_emotion_model(app, client, alice,
                                                                                   person_and_cat):
     response = upload(client, jpeg_bytes(person_and_cat), "with-cat.jpg")
