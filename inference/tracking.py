@@ -18,6 +18,7 @@ from another by their looks is face recognition, which is each user's choice (se
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,10 +31,11 @@ SAME_PET_LOOK = 0.8
 TRACK_WAIT = 8  # sampled frames a track waits for its subject before it ends
 
 
-def longest_unseen_step(fps: float) -> float:
-    """The most seconds between two frames of one track before it ends (TRACK_WAIT frames, and half a frame for the
-    frames' own timing): a longer step in a joined pet's track is time it was out of view."""
-    return (TRACK_WAIT + 0.5) / fps
+def longest_unseen_step(times: list[float]) -> float:
+    """The most seconds between two of a track's frames (`times`) before it would have ended: TRACK_WAIT and a half
+    of its usual step (the median; a slow video's frames are further apart). A longer step in a joined pet's track
+    is time it was out of view; infinite for a track of fewer than two frames."""
+    return (TRACK_WAIT + 0.5) * float(np.median(np.diff(times))) if len(times) > 1 else math.inf
 
 
 def intersection(a: Box, b: Box) -> float:

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from enum import StrEnum
 from typing import TypedDict
 
 import cv2
@@ -60,7 +61,6 @@ RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour
                  "standard colour.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
-PET_TRACK = "pet"  # the kind the tracker follows dogs and cats as (`tracked_as`)
 CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
 def sniff_video(head: bytes) -> str | None:
@@ -477,11 +477,12 @@ class TrackResult:
         frames = {name: [getattr(self, name)[index] for index in kept] for name in FRAME_FIELDS}
         return TrackResult(self.track_id, kind, {kind: self.classes[kind]}, **frames)
 
-    def finish(self, alpha: float, longest_step: float = math.inf) -> VideoTrack:
-        """Smooth the probabilities over time (alpha) and summarise the track (`summarize`), as its kind."""
+    def finish(self, alpha: float) -> VideoTrack:
+        """Smooth the probabilities over time (alpha) and summarise the track (`summarize`; a joined pet's time out
+        of view, `longest_unseen_step`, is not time seen), as its kind."""
         classes = self.classes[self.kind]
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
-        summary, transitions = summarize(self.times, smoothed, classes, longest_step)
+        summary, transitions = summarize(self.times, smoothed, classes, longest_unseen_step(self.times))
         timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
              "uncertain": flag}
@@ -492,6 +493,13 @@ class TrackResult:
         return VideoTrack(self.track_id, self.kind, round(float(np.mean(self.scores)), 4), summary, timeline,
                           transitions, round(float(np.mean(self.uncertainty)), 4) if rated else None, unsure,
                           (frequent_signals(self.unsure_signals) if unsure else []) if rated else None)
+
+
+class TrackedAs(StrEnum):
+    """What the tracker follows a detection as (`tracked_as`): a person, or a pet of either species."""
+
+    PERSON = DetectionKind.HUMAN.value
+    PET = "pet"
 
 
 class CutFinder:
@@ -512,12 +520,12 @@ class CutFinder:
 FRAME_FIELDS = ("kinds", "times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks")
 
 
-def tracked_as(detection: Detection) -> tuple[Box, str]:
+def tracked_as(detection: Detection) -> tuple[Box, TrackedAs]:
     """The box and kind the tracker follows a detection by: a pet by its body whatever species its frame's vote
     gave it (a dog is reported by its head), so that a flip of the vote does not start a new track."""
     if detection.kind == DetectionKind.HUMAN:
-        return detection.box, DetectionKind.HUMAN
-    return detection.body or detection.box, PET_TRACK
+        return detection.box, TrackedAs.PERSON
+    return detection.body or detection.box, TrackedAs.PET
 
 
 def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float = SAME_PET_LOOK) -> list[TrackResult]:
@@ -598,7 +606,7 @@ class VideoAnalyzer:
             duration=decoded_duration(clip.info.duration, clip.last_time, self.fps), fps_sampled=self.fps,
             frames_analysed=clip.frames_analysed, models=self.pipeline.models,
             classifiers=self.pipeline.classifier_names, poster_time=clip.poster[1], poster_rgb=clip.poster[2],
-            tracks=[t.finish(self.smoothing, longest_unseen_step(self.fps)) for t in kept],
+            tracks=[t.finish(self.smoothing) for t in kept],
         )
 
     def read_tracks(self, path: Path, max_seconds: float = 120.0,
@@ -645,7 +653,7 @@ class VideoAnalyzer:
         for offset, (timestamp, detections, classified) in enumerate(
                 zip([t for t, _ in batch], detections_per_frame, classified_per_frame)):
             if cuts.is_cut(frames[offset]):
-                tracker.end(PET_TRACK)
+                tracker.end(TrackedAs.PET)
             followed = [tracked_as(detection) for detection in detections]
             ids = tracker.update(first_index + offset, [box for box, _ in followed], [kind for _, kind in followed])
             for detection, track_id, reading in zip(detections, ids, classified):

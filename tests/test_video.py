@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import time
@@ -99,19 +100,27 @@ def test_a_pets_tracks_are_joined_when_one_follows_the_other_and_they_look_alike
 
 
 def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
-    raw = np.array([[0.9, 0.1]] * 4)
-    summary, _ = summarize([0, 0.25, 5.0, 5.25], raw, ("a", "b"), longest_step=longest_unseen_step(4.0))
-    assert summary["duration"] == 0.5 and summary["frames"] == 4
-    assert summarize([0, 0.25, 5.0, 5.25], raw, ("a", "b"))[0]["duration"] == 5.25  # one track: first to last
+    """Steps longer than the tracker waits (in the track's own steps: a slow video's frames are further apart) are
+    time out of view; an unjoined track, however slow, is seen from its first frame to its last."""
+    raw = np.array([[0.9, 0.1]] * 5)
+    joined = [0, 0.25, 0.5, 5.0, 5.25]
+    summary, _ = summarize(joined, raw, ("a", "b"), longest_step=longest_unseen_step(joined))
+    assert summary["duration"] == 0.75 and summary["frames"] == 5
+    assert summarize(joined, raw, ("a", "b"))[0]["duration"] == 5.25  # without a limit: first to last
+    slow = [0, 2.5, 5.0, 7.5, 10.0]  # 0.4 frames a second
+    assert summarize(slow, raw, ("a", "b"), longest_step=longest_unseen_step(slow))[0]["duration"] == 10.0
+    assert longest_unseen_step([3.0]) == math.inf
 
 
 def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():
     from web.charts import timeline_lines
 
-    timeline = [{"t": t, "emotions": {"happy": 0.8, "sad": 0.2}} for t in (0, 0.25, 5.0, 5.25)]
-    happy = timeline_lines(timeline, 10.0, longest_unseen_step(4.0))[0]
-    assert happy.label == "happy" and happy.path == "M0.00,20.00 L2.50,20.00 M50.00,20.00 L52.50,20.00"
-    assert "M" not in timeline_lines(timeline, 10.0)[0].path[1:]  # one line where no step is too long
+    timeline = [{"t": t, "emotions": {"happy": 0.8, "sad": 0.2}} for t in (0, 0.25, 0.5, 5.0, 9.0, 9.25)]
+    happy = timeline_lines(timeline, 10.0)[0]
+    assert happy.label == "happy"  # a line, a lone point (a dash), a line
+    assert happy.path == "M0.00,20.00 L2.50,20.00 L5.00,20.00 M50.00,20.00 h0.8 M90.00,20.00 L92.50,20.00"
+    slow = [{"t": t, "emotions": {"happy": 0.8}} for t in (0, 2.5, 5.0)]
+    assert timeline_lines(slow, 5.0)[0].path == "M0.00,20.00 L50.00,20.00 L100.00,20.00"  # one line, however slow
 
 
 def test_smoothing_and_summary_on_a_known_sequence():

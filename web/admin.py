@@ -310,7 +310,8 @@ class AdminOnly:
         return filters
 
     def get_one(self, id: str):
-        return super().get_one(id) if row_id(id) else None  # None: "Record does not exist"
+        number = row_id(id)  # the number itself: "7_0" or "٧" would reach PostgreSQL as text and fail there
+        return super().get_one(str(number)) if number else None  # None: "Record does not exist"
 
     def get_list(self, page: int | None, *args, **kwargs) -> tuple[int, list]:
         return super().get_list(min(max(page or 0, 0), MAX_PAGE), *args, **kwargs)

@@ -18,7 +18,6 @@ from wtforms import SelectChoice
 from extensions import limiter
 from inference.errors import MediaError
 from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, reading_certainty
-from inference.tracking import longest_unseen_step
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory
 from messages import N_
@@ -252,8 +251,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     until = holds_until(tracks, duration, 1.5 * step)
     stories = {d.id: d.story for d in classified}
     chances = {d.id: track_chance(d, stories[d.id]) for d in classified}
-    unseen_step = longest_unseen_step(analysis.fps_sampled or current_app.config["VIDEO_FPS"])
-    return {"timelines": {d.id: timeline_lines(d.timeline or [], duration, unseen_step) for d in classified},
+    return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
             "stories": stories, "chances": chances,
             "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])

@@ -5,12 +5,12 @@ stretches to the plot's size; their labels are HTML text, so they keep their siz
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from inference.tracking import longest_unseen_step
 from insights.report import day_top
 from web.i18n import skeleton
 
@@ -84,25 +84,27 @@ class Line:
 
 
 PLOT_SIZE = 100
+LONE_DASH = " h0.8"  # a point with no neighbour on its line (after a break) is drawn as a dash this wide
 
 
-def timeline_lines(timeline: list[dict], duration: float, longest_step: float = math.inf) -> list[Line]:
+def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
     """One line per emotion: x is the share of the duration, y the probability (1 at the top), both in percent
-    of the plot; broken where two points are more than `longest_step` seconds apart (a joined pet's time out of
-    view: no line is drawn across it)."""
+    of the plot; broken where a joined pet was out of view (`longest_unseen_step`: no line is drawn across that
+    time), a lone point after such a break drawn as a short dash."""
     if not timeline:
         return []
     span = duration or max(point["t"] for point in timeline) or 1.0
     labels = list(timeline[0]["emotions"])
-    moves = ["M" if index == 0 or point["t"] - timeline[index - 1]["t"] > longest_step else "L"
-             for index, point in enumerate(timeline)]
-    return [
-        Line(label, " ".join(
-            f"{move}{PLOT_SIZE * point['t'] / span:.2f},{PLOT_SIZE * (1 - point['emotions'][label]):.2f}"
-            for move, point in zip(moves, timeline)
-        ))
-        for label in labels
-    ]
+    times = [point["t"] for point in timeline]
+    longest_step = longest_unseen_step(times)
+    starts = [index == 0 or times[index] - times[index - 1] > longest_step for index in range(len(times))]
+    lone = [start and (index + 1 == len(times) or starts[index + 1]) for index, start in enumerate(starts)]
+
+    def drawn(label: str) -> str:
+        return " ".join(f"{'M' if start else 'L'}{PLOT_SIZE * point['t'] / span:.2f},"
+                        f"{PLOT_SIZE * (1 - point['emotions'][label]):.2f}{LONE_DASH if alone else ''}"
+                        for point, start, alone in zip(timeline, starts, lone))
+    return [Line(label, drawn(label)) for label in labels]
 
 
 @dataclass(frozen=True)

@@ -99,10 +99,12 @@
     for (const mark of document.querySelectorAll(MARKS)) {
       if (!visible(mark)) continue;
       const box = mark.getBoundingClientRect();
-      if (mark instanceof SVGPolylineElement ? box.width === 0 && box.height === 0 : box.width === 0 || box.height === 0) continue;
+      const line = mark.matches(".timeline-chart .line");  // a stroked path: a flat one still shows
+      if (line ? box.width === 0 && box.height === 0 : box.width === 0 || box.height === 0) continue;
       let colour, x = box.x + box.width / 2, y = box.y + box.height / 2;
-      if (mark instanceof SVGPolylineElement) {  // a point on the line, not the middle of its box
-        const point = mark.points.getItem(0).matrixTransform(mark.getScreenCTM());
+      if (line) {  // a point on the line, not the middle of its box
+        const start = mark.getPointAtLength(0);
+        const point = new DOMPoint(start.x, start.y).matrixTransform(mark.getScreenCTM());
         colour = parse(getComputedStyle(mark).stroke); x = point.x; y = point.y;
       } else {
         colour = isSvgShape(mark) ? fillOf(mark) : parse(getComputedStyle(mark).backgroundColor);
