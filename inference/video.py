@@ -528,7 +528,7 @@ def tracked_as(detection: Detection) -> tuple[Box, TrackedAs]:
     return detection.body or detection.box, TrackedAs.PET
 
 
-def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float = SAME_PET_LOOK) -> list[TrackResult]:
+def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float) -> list[TrackResult]:
     """The tracks with each pet's continuations joined to its first track (`rejoined`), in their order."""
     first_of = rejoined([track.span() for track in tracks.values()], same_pet_look)
     joined: dict[int, TrackResult] = {}
@@ -585,7 +585,7 @@ class VideoAnalyzer:
 
     def __init__(self, pipeline: Pipeline, fps: float = 4.0, batch_frames: int = 8, smoothing: float = 0.5,
                  min_track_frames: int = 2, min_face_size: int = 40, pet_scan_every: int = 4,
-                 batch_pixels: int = 8 * 1920 * 1080, same_pet_look: float = SAME_PET_LOOK):
+                 batch_pixels: int = 8 * 1920 * 1080):
         self.pipeline = pipeline
         self.fps = fps
         self.batch_frames = batch_frames
@@ -594,13 +594,12 @@ class VideoAnalyzer:
         self.min_track_frames = min_track_frames
         self.min_face_size = min_face_size
         self.pet_scan_every = pet_scan_every
-        self.same_pet_look = same_pet_look
 
     def analyze(self, path: Path, max_seconds: float = 120.0,
                 progress: ProgressCallback | None = None) -> VideoResult:
         """The clip's tracks (a pet's continuations joined), smoothed and summarised."""
         clip = self.read_tracks(path, max_seconds, progress)
-        kept = final_tracks(clip.tracks, self.same_pet_look, min(self.min_track_frames, clip.frames_analysed))
+        kept = final_tracks(clip.tracks, SAME_PET_LOOK, min(self.min_track_frames, clip.frames_analysed))
         return VideoResult(
             width=clip.info.width, height=clip.info.height,
             duration=decoded_duration(clip.info.duration, clip.last_time, self.fps), fps_sampled=self.fps,
