@@ -63,6 +63,7 @@ def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
     return {"home": "/admin/", **LISTS, "analyses-searched": "/admin/admin_analyses/?search=dana&flt0_0=dana",
             "users-not-admins": "/admin/admin_users/?flt0_0=0", "user-edit": f"/admin/admin_users/edit/?id={dana_id}",
             "photo-details": f"/admin/admin_analyses/details/?id={photo}",
+            "photo-remove": f"/admin/admin_analyses/remove/?id={photo}",
             "failed-video-details": f"/admin/admin_analyses/details/?id={video_id}",
             "face-details": f"/admin/admin_detections/details/?id={face}",
             "track-details": f"/admin/admin_detections/details/?id={track}", "jobs": "/admin/jobs/"}
