@@ -280,12 +280,13 @@ class Analysis(JobState, db.Model):
     def overall(self) -> Overall | None:
         """What its faces (or animals) show together, as their cards read them: its badge in the history, and its
         `top_emotion` (None when "mixed"); None when nothing found has an emotion model (insights/reading.py)."""
-        return overall_reading([(detection.kind, detection.reading) for detection in self.detections])
+        return self.overall_of(None)
 
-    def overall_of(self, subject: Subject) -> Overall | None:
-        """What the detections assigned to `subject` show together (its badge in a history narrowed to it)."""
+    def overall_of(self, subject: Subject | None) -> Overall | None:
+        """What the detections assigned to `subject` show together (its badge in a history narrowed to it); all of
+        them for None."""
         return overall_reading([(detection.kind, detection.reading) for detection in self.detections
-                                if detection.subject_id == subject.id])
+                                if subject is None or detection.subject_id == subject.id])
 
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"

@@ -5,9 +5,11 @@ photo's reading is ("probably happy throughout", "unsure, perhaps happy, then sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 from statistics import median
 
 from inference.labels import UNSURE_FROM_CHANCE, Certainty, Reading, reading_certainty
+from inference.tracking import longest_unseen_step
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
@@ -18,16 +20,14 @@ QUALIFIERS = {Certainty.UNSURE: N_("unsure, perhaps "), Certainty.PROBABLY: N_("
 
 @dataclass(frozen=True)
 class Stretch:
-    """A stretch of the track with one top emotion: from `start` to `end` seconds."""
+    """A stretch of the track with one top emotion: from `start` to `end` seconds, in view for `seconds` of them (a
+    joined pet's time out of view left out)."""
 
     emotion: str
     start: float
     end: float
     confidence: float  # mean probability of `emotion` over the stretch's frames
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,21 @@ def _runs(timeline: list[dict]) -> list[list]:
     return runs
 
 
-def _merge_flickers(runs: list[list], starts: list[float], end: float, shortest: float) -> list[list]:
-    """Merge the shortest run into a neighbour until none is shorter than `shortest` seconds: into the
-    neighbours when they agree, else into the longer one."""
+def _frame_seconds(starts: list[float]) -> list[float]:
+    """How long each frame stands for: the step to the next frame; the usual (median) step for the last frame and
+    for a step out of view (longer than `longest_unseen_step`: a joined pet's time away); 0 for a lone frame."""
+    if len(starts) < 2:
+        return [0.0] * len(starts)
+    steps = [b - a for a, b in zip(starts, starts[1:])]
+    usual, longest = median(steps), longest_unseen_step(starts)
+    return [step if step <= longest else usual for step in steps] + [usual]
+
+
+def _merge_flickers(runs: list[list], seen_before: list[float], shortest: float) -> list[list]:
+    """Merge the shortest run into a neighbour until none is in view for less than `shortest` seconds (frame i's
+    run in view from `seen_before[i]`): into the neighbours when they agree, else into the longer one."""
     def seconds(i: int) -> float:
-        return (starts[runs[i + 1][1]] if i + 1 < len(runs) else end) - starts[runs[i][1]]
+        return seen_before[runs[i][2] + 1] - seen_before[runs[i][1]]
 
     while len(runs) > 1:
         index = min(range(len(runs)), key=seconds)
@@ -118,16 +128,18 @@ def _merge_flickers(runs: list[list], starts: list[float], end: float, shortest:
 
 
 def stretches(timeline: list[dict]) -> list[Stretch]:
-    """The track's top emotion over time as stretches, oldest first; a track without emotions has none."""
+    """The track's top emotion over time as stretches, oldest first; a track without emotions has none. How long
+    a stretch lasted is its time in view: a pet's emotion before it left the frame lasts until it left."""
     if not timeline or not timeline[0]["emotions"]:
         return []
     starts = [point["t"] for point in timeline]
-    step = median(b - a for a, b in zip(starts, starts[1:])) if len(starts) > 1 else 0.0
-    end = starts[-1] + step
-    shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * (end - starts[0]))
-    runs = _merge_flickers(_runs(timeline), starts, end, shortest)
+    seen_before = [0.0, *accumulate(_frame_seconds(starts))]
+    end = starts[-1] + (seen_before[-1] - seen_before[-2])
+    shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * seen_before[-1])
+    runs = _merge_flickers(_runs(timeline), seen_before, shortest)
     return [Stretch(emotion, starts[first], starts[runs[i + 1][1]] if i + 1 < len(runs) else end,
-                    sum(p["emotions"][emotion] for p in timeline[first:last + 1]) / (last - first + 1))
+                    sum(p["emotions"][emotion] for p in timeline[first:last + 1]) / (last - first + 1),
+                    seen_before[last + 1] - seen_before[first])
             for i, (emotion, first, last) in enumerate(runs)]
 
 

@@ -150,6 +150,25 @@ def _register_korean_font() -> None:
                                          "NanumGothic.ttf"))
 
 
+@cache
+def _drawable_characters() -> frozenset[int]:
+    """The code points FONT_FAMILIES' fonts draw (matplotlib would draw any other as an empty box)."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    _register_korean_font()
+    paths = {font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+             for family in FONT_FAMILIES}
+    return frozenset(point for path in paths for point in FT2Font(path).get_charmap())
+
+
+def drawable(text: str) -> str:
+    """`text` without the characters no font of the PNG has (a pet's name "Rex 🐶" is drawn "Rex", not "Rex □"),
+    each run of white space left one space."""
+    characters = _drawable_characters()
+    return " ".join("".join(c for c in text if ord(c) in characters or c.isspace()).split())
+
+
 class Layout(StrEnum):
     """How the PNG's two charts sit: side by side (a wide screen, the download) or one above the other (a phone)."""
 
@@ -214,9 +233,8 @@ def _draw(plt: ModuleType, report: dict, words: ChartWords, colours: dict[str, s
     figure, (mix_axes, day_axes) = plt.subplots(*grid, figsize=size)
     _draw_mix(mix_axes, report, words, colours)
     _draw_days(day_axes, report, words, colours)
-    # a subject's name is text, never TeX ("$...$")
-    figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)  # (matplotlib's wrap=True parses
-    # maths whatever parse_math says)
+    # a subject's name is text, never TeX ("$...$"; matplotlib's wrap=True parses maths whatever parse_math says)
+    figure.suptitle(_wrapped(drawable(words.title), columns), fontsize=11, parse_math=False)
     figure.tight_layout()
     return figure
 
