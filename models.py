@@ -430,14 +430,16 @@ class Detection(db.Model):
 
     @property
     def chance_wrong(self) -> float | None:
-        """The estimated chance the top emotion is wrong, as the pages give it: a face's uncertainty score (None
-        before the rule); for a pet, 1 - its calibrated top probability where its model's calibration supports that
-        (dogs; a video track: its mean probability over the frames); None without such a figure or a model."""
+        """The estimated chance its reading is wrong, as the pages give it: a face's uncertainty score (None
+        before the rule; a video track's: the mean of its frames'); for a pet, 1 - the calibrated probability of what
+        its card says where its model's calibration supports that (dogs; a video track: the mean probability of the
+        emotions its story tells, `ClipStory.confidence`); None without such a figure or a model."""
         if self.top is None:
             return None
         if self.kind == DetectionKind.HUMAN:
             return self.uncertainty
-        return weak_reading_chance(self.kind, self.emotions[self.top])
+        story = self.story
+        return weak_reading_chance(self.kind, self.emotions[self.top] if story is None else story.confidence)
 
     @property
     def why_unsure(self) -> list[str]:

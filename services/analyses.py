@@ -33,7 +33,7 @@ from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
 from services.access import owned, row_id
-from services.errors import NotFound, ServerBusy, StorageFailure
+from services.errors import NotFound, Refused, ServerBusy, StorageFailure
 from services.slots import AnalysisSlots
 from services.subjects import readable
 
@@ -412,12 +412,19 @@ class HistoryFilter:
     emotion: str | None = None
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str], user: User) -> HistoryFilter:
-        """The filter a request's `subject`, `media` and `emotion` parameters ask for. A value that names nothing
-        (not a number, an unknown media or emotion, empty) filters nothing; a subject id that is not one of the
+    def from_args(cls, args: Mapping[str, str], user: User, strict: bool = False) -> HistoryFilter:
+        """The filter a request's `subject`, `media` and `emotion` parameters ask for; an empty or missing one filters
+        nothing (the History form's "Everyone", "All types", "Any emotion"), and so does one that names nothing (not
+        a number, an unknown media or emotion: the page's form then shows what it lists), unless `strict` (the API,
+        whose caller sees no form: a script's typo must not list everything as if it matched): then a `subject` that
+        is no id raises NotFound and an unknown media or emotion is Refused. A subject id that is not one of the
         user's subjects raises NotFound, as the dashboard's does."""
-        subject_id = row_id(args.get("subject", ""))
-        media, emotion = args.get("media"), args.get("emotion")
+        subject, media, emotion = (args.get(name, "") for name in ("subject", "media", "emotion"))
+        if strict:
+            _refuse_unknown(media, emotion)
+        subject_id = row_id(subject)
+        if strict and subject and subject_id is None:
+            raise NotFound(f"No subject {subject[:40]}.")
         return cls(subject=owned(Subject, subject_id, user) if subject_id else None,
                    media=Media(media) if media in tuple(Media) else None,
                    emotion=emotion if emotion in ALL_EMOTIONS else None)
@@ -444,6 +451,15 @@ class HistoryFilter:
                 appears.append(Detection.reading_emotion == self.emotion)
             return query.where(db.select(Detection.id).where(*appears).exists())
         return query.where(Analysis.top_emotion == self.emotion) if self.emotion else query
+
+
+def _refuse_unknown(media: str, emotion: str) -> None:
+    """Refused for a media or emotion filter (when given) that names none."""
+    if media and media not in tuple(Media):
+        raise Refused(Phrase(N_("Unknown media %(media)s: ask for image or video."), media=media[:40]))
+    if emotion and emotion not in ALL_EMOTIONS:
+        raise Refused(Phrase(N_("Unknown emotion %(emotion)s: ask for one of %(emotions)s."), emotion=emotion[:40],
+                             emotions=", ".join(ALL_EMOTIONS)))
 
 
 def history_page(user: User, page: int, per_page: int, max_per_page: int,

@@ -48,13 +48,22 @@ def suggestion_document(suggestion: Suggestion | None) -> dict | None:
 def uncertainty_fields(detection: Detection) -> dict:
     """`unsure`: whether the page calls the reading unsure (flagged by the rule, or a weak top emotion: what
     insights and alerts leave out; null without an emotion model); `uncertain`: the face rule's flag;
-    `uncertainty`: the estimated chance the top emotion is wrong, the figure the page gives (a dog's: 1 - its
-    calibrated top probability; `Detection.chance_wrong`); `unsure_signals`: what made it unsure, "weak" and/or
-    "members_disagree" ([] when sure) (inference/uncertainty.py). `uncertain` and `unsure_signals` are null for
-    animals, and all three for analyses made before the rule (or, for the signals, before they were stored); a
-    video track's are its frames' (each timeline point of a face has its own `uncertain`)."""
+    `uncertainty`: the estimated chance the reading is wrong, the figure the page gives (a dog's: 1 - the
+    calibrated probability of what its card says; `Detection.chance_wrong`); `unsure_signals`: what made it
+    unsure, "weak" and/or "members_disagree" ([] when sure) (inference/uncertainty.py). `uncertain` and
+    `unsure_signals` are null for animals, and all three for analyses made before the rule (or, for the signals,
+    before they were stored); a video track's are its frames' (each timeline point of a face has its own
+    `uncertain`)."""
     return {"unsure": None if detection.top is None else detection.unsure, "uncertain": detection.uncertain,
             "uncertainty": detection.chance_wrong, "unsure_signals": detection.unsure_signals}
+
+
+def read_fields(detection: Detection) -> dict:
+    """`top`: the emotion its card names (a video track's: the one its story gives most of the clip, as its
+    history badge, dashboards and the exports count it; its `summary`'s `dominant` is the one most of its frames
+    had); `certainty`: how the page words it ("sure", "probably", "unsure"). Both null without an emotion model."""
+    reading = detection.reading
+    return {"top": reading and reading.emotion, "certainty": reading and reading.certainty}
 
 
 def detection_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
@@ -64,17 +73,17 @@ def detection_document(detection: Detection, analysis: Analysis, suggestion: Sug
     cycle that keeps a video's timeline in memory."""
     return {"position": detection.position, "number": analysis.number_of(detection), "kind": detection.kind,
             "box": detection.box, "score": round(detection.score, 4), "emotions": detection.emotions,
-            "top": detection.top, "classifier": analysis.classifier_of(detection), **uncertainty_fields(detection),
+            **read_fields(detection), "classifier": analysis.classifier_of(detection), **uncertainty_fields(detection),
             "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
 
 def track_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
     """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), also named `position` as a
-    photo's detection names it; `number`, `classifier` and `top` (the summary's `dominant`) as a photo's detection
-    has them (`detection_document`)."""
+    photo's detection names it; `number`, `classifier`, `top` and `certainty` as a photo's detection has them
+    (`detection_document`)."""
     return {"track_id": detection.track_id, "position": detection.position, "number": analysis.number_of(detection),
-            "kind": detection.kind, "top": detection.top,
+            "kind": detection.kind, **read_fields(detection),
             "summary": detection.summary, "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
@@ -157,11 +166,10 @@ def reading_document(detection: Detection, analysis: Analysis, zone: ZoneInfo, n
     video's track with its timeline, unless `timeline` is false (the CSV has no column for it). The caller passes
     the detection's `analysis`: reading `detection.analysis` of an analysis that holds its detections would tie
     them in a reference cycle that keeps the timeline the reading loads in memory."""
-    reading = detection.reading
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
-            "top": reading and reading.emotion, "certainty": reading and reading.certainty,
+            **read_fields(detection),
             "emotions": detection.emotions,
             **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}

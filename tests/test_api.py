@@ -75,8 +75,19 @@ def test_the_list_takes_the_history_pages_filters(app, client):
         return [item["filename"] for item in listing.json["items"]]
 
     assert names(f"subject={mia}&media=image") == ["mia.jpg"] and names("emotion=happy") == ["mia.mp4", "mia.jpg"]
-    assert names("media=gif&emotion=nope&subject=x") == ["sad.jpg", "mia.mp4", "mia.jpg"]
+    assert names("media=&emotion=&subject=") == ["sad.jpg", "mia.mp4", "mia.jpg"]  # empty: no filter
     assert client.get(f"/api/v1/analyses?subject={bens_cat}", headers=headers).status_code == 404
+
+    def refused(query: str) -> tuple[int, str]:
+        answer = client.get(f"/api/v1/analyses?{query}", headers=headers)
+        return answer.status_code, answer.json["error"]
+
+    # a script's typo is told, not answered with every analysis as if each matched (the page's form shows what it
+    # lists; a script sees no form)
+    for junk in ("0", "-1", "x", str(10 ** 20)):
+        assert refused(f"subject={junk}") == (404, f"No subject {junk}.")
+    assert refused("media=gif") == (400, "Unknown media gif: ask for image or video.")
+    assert refused("emotion=happpy")[0] == 400 and refused("emotion=happpy")[1].startswith("Unknown emotion happpy")
 
 
 def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):

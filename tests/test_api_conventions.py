@@ -100,13 +100,13 @@ def test_a_404_says_what_was_not_found(app, client):
 
 def test_a_video_track_has_the_position_and_top_a_photo_detection_has(app, client, two_face_video):
     """A client that reads both kinds needed `track_id` and `summary.dominant` for a video, `position` and `top` for a
-    photo; a track now has both names (the old ones stay)."""
+    photo; a track now has both names (the old ones stay), and `top` and `certainty` as its page words it."""
     make_user(app, "ann")
     headers = bearer(client, "ann")
     video_id = post_file(client, headers, two_face_video.read_bytes(), "clip.mp4").json["id"]
     tracks = client.get(f"/api/v1/analyses/{video_id}", headers=headers).json["tracks"]  # eager jobs: done
     assert tracks and all(track["position"] == track["track_id"] for track in tracks)
-    assert all(track["top"] == track["summary"]["dominant"] is not None for track in tracks)
+    assert all(track["top"] in track["summary"]["share"] and track["certainty"] for track in tracks)
     crop = client.get(f"/analyses/{video_id}/detections/{tracks[-1]['position']}/crop.jpg", headers=headers)
     assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
 

@@ -9,12 +9,13 @@ import io
 import uuid
 
 from extensions import db
-from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, Reading
 from insights.alerts import Rule, check_rule
 from insights.reading import Overall, overall_reading
 from models import Analysis, Detection, Subject, utcnow
 from services.analyses import set_top_emotion
 from services.insights import history_of
+from tests.test_api import bearer
 
 
 def face(emotions: dict[str, float], uncertain: bool = False) -> Reading:
@@ -67,19 +68,21 @@ def test_the_history_badges_a_split_group_mixed_and_words_a_reading_as_its_card(
     assert "group.jpg" not in client.get("/analyses?emotion=neutral").get_data(as_text=True)
 
 
-def moment(t: float, emotions: dict[str, float]) -> dict:
-    return {"t": t, "box": [0, 0, 5, 5], "emotions": dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions,
-            "uncertain": False}
+def moment(t: float, emotions: dict[str, float], labels: tuple[str, ...] = HUMAN_EMOTIONS) -> dict:
+    return {"t": t, "box": [0, 0, 5, 5], "emotions": dict.fromkeys(labels, 0.0) | emotions,
+            **({"uncertain": False} if labels == HUMAN_EMOTIONS else {})}
 
 
-def stored_track(app, user_id: int, subject_id: int, timeline: list[dict], uncertainty: float = 0.1) -> int:
-    """A video with one face track assigned to the subject, its summary as the video job stores it: the
-    whole-clip mean probabilities as its emotions, the emotion with the most time as its top."""
+def stored_track(app, user_id: int, subject_id: int | None, timeline: list[dict], uncertainty: float | None = 0.1,
+                 kind: str = "human") -> int:
+    """A video with one face (or `kind`) track assigned to the subject, its summary as the video job stores it: the
+    whole-clip mean probabilities as its emotions, the emotion with the most frames as its top."""
+    labels = tuple(timeline[0]["emotions"])
     share: dict[str, float] = {}
     for point in timeline:
         top = max(point["emotions"], key=point["emotions"].get)
         share[top] = share.get(top, 0.0) + 1 / len(timeline)
-    mean = {label: sum(point["emotions"][label] for point in timeline) / len(timeline) for label in HUMAN_EMOTIONS}
+    mean = {label: sum(point["emotions"][label] for point in timeline) / len(timeline) for label in labels}
     dominant = max(share, key=share.get)
     summary = {"dominant": dominant, "share": share, "mean": mean, "duration": float(len(timeline)),
                "frames": len(timeline)}
@@ -88,8 +91,9 @@ def stored_track(app, user_id: int, subject_id: int, timeline: list[dict], uncer
                          stored_name=uuid.uuid4().hex, format="mp4", width=64, height=64,
                          duration=float(len(timeline)), fps_sampled=1.0, created_at=utcnow(), face_count=1)
         video.detections.append(Detection(
-            position=1, track_id=1, x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=mean, top=dominant,
-            uncertain=False, uncertainty=uncertainty, unsure_signals=[], timeline=timeline, summary=summary,
+            position=1, track_id=1, kind=kind, x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=mean, top=dominant,
+            uncertain=None if kind != "human" else False, uncertainty=uncertainty,
+            unsure_signals=None if kind != "human" else [], timeline=timeline, summary=summary,
             transitions=[], subject_id=subject_id))
         set_top_emotion(video)
         db.session.add(video)
@@ -139,3 +143,27 @@ def test_a_track_its_page_calls_unsure_is_left_out_as_unsure_whatever_its_mean(a
     dashboard = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)
     assert "1 unsure reading was not counted." in dashboard
     assert '<span class="pill emo-happy">unsure, perhaps happy</span>' in dashboard
+
+
+def test_the_api_the_exports_and_the_page_give_a_dog_track_one_reading_and_one_chance(app, client, alice):
+    """6 s of angry with one-frame flickers of relaxed, then 4 s of relaxed: most frames are relaxed (its summary's
+    `dominant`), but the page tells "angry, then relaxed from 6.0 s" and counts it as angry. The API said `top`
+    relaxed and its `uncertainty` was 1 - the mean of relaxed, while the page gave 1 - the story's confidence."""
+    angry, relaxed = {"angry": 0.7, "relaxed": 0.3}, {"relaxed": 0.8, "angry": 0.2}
+    timeline = [moment(i / 4, relaxed if i % 3 == 1 else angry, DOG_EMOTIONS) for i in range(24)] + \
+               [moment(i / 4, relaxed, DOG_EMOTIONS) for i in range(24, 40)]
+    video = stored_track(app, alice, None, timeline, uncertainty=None, kind="dog")
+    with app.app_context():
+        track = db.session.get(Analysis, video).detections[0]
+        assert track.top == "relaxed" and track.story.text.endswith("angry, then relaxed from 6.0 s")
+        chance = track.chance_wrong
+        assert chance is not None and abs(chance - (1 - track.story.confidence)) < 0.02
+    page = client.get(f"/analyses/{video}").get_data(as_text=True)
+    assert f"is wrong: {chance:.0%}." in page
+    api = client.get(f"/api/v1/analyses/{video}", headers=bearer(client, "alice"))
+    found = api.json["tracks"][0]
+    assert (found["top"], found["summary"]["dominant"]) == ("angry", "relaxed")
+    assert found["uncertainty"] == chance and found["certainty"] == track.reading.certainty
+    row = next(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
+    assert row["top"] == "angry" and float(row["uncertainty"]) == chance
+    assert client.get("/analyses?emotion=angry").get_data(as_text=True).count("clip.mp4") >= 1

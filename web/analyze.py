@@ -18,7 +18,7 @@ from wtforms import SelectChoice
 from extensions import limiter
 from inference.errors import MediaError
 from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, reading_certainty
-from inference.uncertainty import UnsureSignal, weak_reading_chance
+from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
 from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
@@ -250,7 +250,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     tolerance = 0.75 * step
     until = holds_until(tracks, duration, 1.5 * step)
     stories = {d.id: d.story for d in classified}
-    chances = {d.id: track_chance(d, stories[d.id]) for d in classified}
+    chances = {d.id: d.chance_wrong for d in classified}
     return {"timelines": {d.id: timeline_lines(d.timeline or [], duration) for d in classified},
             "share_bars": {d.id: horizontal_bars(d.summary["share"], d.top, full_scale=1.0) for d in classified},
             "stories": stories, "chances": chances,
@@ -258,15 +258,6 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
             "boxes_now": boxes_at(tracks, seconds, tolerance, until)}
-
-
-def track_chance(track: Detection, story: ClipStory) -> float | None:
-    """The estimated chance a track's reading is wrong: a face's is the mean of its frames' (as stored; None
-    before the rule); a pet's, as on a photo, 1 - the probability of what the story tells (its confidence) where
-    the model's calibration supports that."""
-    if track.kind == DetectionKind.HUMAN:
-        return track.uncertainty
-    return weak_reading_chance(track.kind, story.confidence)
 
 
 def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
