@@ -281,10 +281,11 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
     if keyed:  # which colour is which emotion, under the days (above them it would hide the tallest day's label)
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=7, frameon=False,
                     handlelength=1, columnspacing=1)
-    axes.set_ylim(0, max(counts, default=0) * 1.7 + 1)  # room above the tallest bar for its rotated label
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}
     upright = all(_columns(name) <= UPRIGHT_COLUMNS for name in tops.values())  # short names (Korean) read level
+    # room above the tallest bar for its label: a line when level, the name's length when turned
+    axes.set_ylim(0, max(counts, default=0) * (1.25 if upright else 1.7) + 1)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     for index, name in tops.items():
         axes.text(index, report["days"][index]["count"], name if upright else " " + name, ha="center",
                   va="bottom", fontsize=8, rotation=0 if upright else 90)

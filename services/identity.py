@@ -155,14 +155,9 @@ def suggestions(analysis: Analysis) -> dict[int, Suggestion | None]:
     unassigned = [face for face in _faces(analysis) if face.subject_id is None and face.signature is not None]
     if not (unassigned and analysis.user.recognize_faces):
         return found
-    labels, references = _named_faces(analysis.user)
-    people = {subject.id: subject for subject in analysis.user.subjects}
+    suggest = _suggester(analysis.user)
     for face in unassigned:
-        allowed = [index for index, label in enumerate(labels) if label != face.signature.dismissed_subject_id]
-        match = nearest_label(from_bytes(face.signature.vector), references[allowed],
-                              [labels[index] for index in allowed])
-        if match is not None:
-            found[face.id] = Suggestion(people[match.label], match.distance)
+        found[face.id] = suggest(from_bytes(face.signature.vector), face.signature.dismissed_subject_id)
     return found
 
 
@@ -216,6 +211,7 @@ class UnnamedFaces:
 
     groups: list[UnnamedGroup]
     lone: list[Detection]
+    lone_suggestions: dict[int, Suggestion]  # by detection id: the person a lone face looks like, as its page says
 
 
 def unnamed_faces(user: User) -> UnnamedFaces:
@@ -223,26 +219,31 @@ def unnamed_faces(user: User) -> UnnamedFaces:
     later upload of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is
     no group. A face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`)."""
     if not user.recognize_faces:
-        return UnnamedFaces([], [])
+        return UnnamedFaces([], [], {})
     faces = db.session.scalars(
         db.select(Detection).join(Detection.signature).join(Detection.analysis)
         .where(FaceSignature.user_id == user.id, Detection.subject_id.is_(None), ~copies.later_copy())
         .order_by(Detection.id)
     ).all()
     if not faces:
-        return UnnamedFaces([], [])
+        return UnnamedFaces([], [], {})
     vectors = np.stack([from_bytes(face.signature.vector) for face in faces])
-    suggest = _group_suggester(user)
+    suggest = _suggester(user)
     groups = [group for indices in group_indices(vectors)
               for group in _without_dismissed([faces[index] for index in indices], vectors[indices], suggest)]
     grouped = {face.id for group in groups for face in group.faces}
-    lone = sorted((face for face in faces if face.id not in grouped),
-                  key=lambda face: (face.signature.dismissed_subject_id is None, -face.id))
-    return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True), lone)
+    lone = sorted((index for index, face in enumerate(faces) if face.id not in grouped),
+                  key=lambda index: (faces[index].signature.dismissed_subject_id is None, -faces[index].id))
+    looks_like = {faces[index].id: suggest(vectors[index], faces[index].signature.dismissed_subject_id)
+                  for index in lone}
+    return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True),
+                        [faces[index] for index in lone],
+                        {face_id: suggestion for face_id, suggestion in looks_like.items() if suggestion})
 
 
-def _group_suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | None]:
-    """A function of (a group's average signature, a person left out or None): the user's person nearest to it."""
+def _suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | None]:
+    """A function of (a face's signature or a group's average, a person left out or None): the user's person
+    nearest to it, if near enough."""
     labels, references = _named_faces(user)
     people = {subject.id: subject for subject in user.subjects}
 

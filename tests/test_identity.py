@@ -466,6 +466,11 @@ def test_faces_in_no_group_are_listed_with_their_photos_those_said_no_to_first(a
     assert "2 unnamed faces in no group" in card and "under “Who is this?”" in card
     assert card.index(f'href="/analyses/{photos[0]}#face-1"') < card.index(f'href="/analyses/{photos[1]}#face-1"')
     assert f'src="/analyses/{photos[0]}/detections/1/crop.jpg"' in card
+    # each as its photo's card offers it: the one said No to as nobody, the other as Eileen (as its page asks)
+    first, second = card.split(f'href="/analyses/{photos[1]}#face-1"')
+    assert "Looks like" not in first and "Looks like <strong>Eileen</strong>?" in second.split("</li>")[0]
+    assert "Looks like Eileen?" in " ".join(client.get(f"/analyses/{photos[1]}").get_data(as_text=True).replace(
+        "<strong>", "").replace("</strong>", "").split())
     monkeypatch.setattr("web.dashboard.LONE_FACES_SHOWN", 1)
     card = lone_card(client)
     assert f"/analyses/{photos[0]}#face-1" in card and f"/analyses/{photos[1]}#face-1" not in card

@@ -511,9 +511,14 @@ def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_tur
              "emotions": {"relaxed": 2}},
             {"date": "2026-12-01", "weekday": "Tue", "count": 1, "sure": 1, "top": "sad", "emotions": {"sad": 1}}]
     week = {"mix": {}, "change": {}, "unsure": 0, "days": days}
-    for names, rotation in (({"relaxed": "calm"}, 0), ({}, 90)):  # "relaxed" is too long to stand level
-        figure = _draw(plt, week, ChartWords(title="Rex", emotions=names), {})
+    for names, rotation, top in (({"relaxed": "calm"}, 0, 3.5), ({}, 90, 4.4)):  # "relaxed" is too long to stand
+        figure = _draw(plt, week, ChartWords(title="Rex", emotions=names), {})  # level
         assert [text.get_rotation() for text in figure.axes[1].texts] == [rotation, rotation]
+        # the axis leaves room above the tallest bar for its label, not more: a level one needs a line
+        figure.canvas.draw()
+        assert figure.axes[1].get_ylim()[1] == top
+        axes = figure.axes[1]
+        assert all(text.get_window_extent().y1 <= axes.get_window_extent().y1 for text in axes.texts)
         plt.close(figure)
 
 

@@ -384,6 +384,7 @@ def subjects() -> ResponseReturnValue:
     groups = [(group, name_group_form(group)) for group in unnamed.groups]
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
                            back=back, face=face, groups=groups, lone_faces=unnamed.lone[:LONE_FACES_SHOWN],
+                           lone_suggestions=unnamed.lone_suggestions,
                            lone_count=len(unnamed.lone)), 400 if form.errors else 200
 
 
