@@ -203,6 +203,21 @@ def test_a_calendar_day_in_words_counts_each_emotion_then_the_unsure_readings(cl
         f"{utcnow():%B} {utcnow().day}, {utcnow().year}: happy (2), sad (1). 1 unsure reading was not counted."]
 
 
+def test_a_tied_days_square_shows_both_emotions_and_the_legend_names_both(client, alice):
+    """Two happy and two sad readings in a day: the square was happy alone (the tie broken by name) and the legend
+    named only happy; now its lower half is sad."""
+    store_analyses(client.application, alice, [StoredAnalysis(f"{name}{n}.jpg", name)
+                                                for name in ("happy", "sad") for n in (1, 2)])
+    page = client.get("/dashboard").get_data(as_text=True)
+    squares = re.findall(r'<g><title>[^<]*</title><rect[^>]*class="emo-(\w+)"/><path[^>]*class="tied emo-(\w+)"/></g>',
+                         page)
+    assert squares == [("happy", "sad")]
+    legend = re.search(r'<ul class="legend" aria-label="Calendar colours">(.*?)</ul>', page, re.S).group(1)
+    assert "emo-happy" in legend and "emo-sad" in legend
+    alone = calendar_cells({date(2026, 12, 1): ["sad", "happy", "sad"]}, today=date(2026, 12, 1))[-1]
+    assert (alone.top, alone.tied) == ("sad", None)
+
+
 def test_trend_axis_labels_the_first_middle_and_last_period():
     assert axis_labels(["a", "b", "c", "d", "e"]) == ["a", "", "c", "", "e"]
     assert axis_labels(["only"]) == ["only"]

@@ -116,6 +116,12 @@ class CalendarCell:
     counts: tuple[tuple[str, int], ...]  # each top emotion of its sure readings, with how often: the most first
     unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
 
+    @property
+    def tied(self) -> str | None:
+        """The emotion that day showed as often as its `top` (the next by name, in a three-way tie), which its square
+        shows too, else None: a tie is broken by name, and a square of one colour would hide that."""
+        return self.counts[1][0] if len(self.counts) > 1 and self.counts[1][1] == self.counts[0][1] else None
+
 
 def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12,
                    unsure_by_day: dict[date, int] | None = None) -> list[CalendarCell]:
