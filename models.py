@@ -345,6 +345,10 @@ class Detection(db.Model):
     reading_emotion: Mapped[str | None] = mapped_column(String(16))
     reading_certainty: Mapped[str | None] = mapped_column(String(16))
     reading_mix: Mapped[dict | None] = mapped_column(JSON)
+    # The probability its certainty words (Reading.confidence: a video track's story's), kept with it so that a dog
+    # track's chance of a wrong reading never reads the timeline; NULL as the reading is, and for rows kept before it
+    # was (`flask maintenance readings` keeps them again).
+    reading_confidence: Mapped[float | None] = mapped_column(Float)
     # How many changes a video track's story tells (flickers merged, as its page lists them; 0 for a photo's), kept
     # with its reading for the video patterns (services.insights.video_clips); NULL as the reading is, and for rows
     # whose reading was kept before it was (`flask maintenance readings` fills them).
@@ -397,7 +401,7 @@ class Detection(db.Model):
         """Its reading as its card words it (a video track's: as its story tells it); None without an emotion
         model. What dashboards, insights, alerts and exports count it as: the kept one, else (a row stored before
         readings were kept) read from its timeline."""
-        kept = kept_reading(self.reading_emotion, self.reading_certainty, self.reading_mix)
+        kept = kept_reading(self.reading_emotion, self.reading_certainty, self.reading_mix, self.reading_confidence)
         return self._read_now() if kept is None else kept
 
     def _read_now(self) -> Reading | None:
@@ -412,6 +416,7 @@ class Detection(db.Model):
         self.reading_emotion = reading and reading.emotion
         self.reading_certainty = reading and reading.certainty
         self.reading_mix = reading and reading.mix
+        self.reading_confidence = reading and reading.confidence
         story = self.story  # a video track's; None for a photo's detection (a still: no changes)
         self.reading_changes = None if reading is None else len(story.changes) if story is not None else 0
 
@@ -438,8 +443,10 @@ class Detection(db.Model):
             return None
         if self.kind == DetectionKind.HUMAN:
             return self.uncertainty
-        story = self.story
-        return weak_reading_chance(self.kind, self.emotions[self.top] if story is None else story.confidence)
+        confidence = self.reading.confidence
+        if confidence is None:  # a reading kept before its confidence was
+            confidence = self._read_now().confidence
+        return weak_reading_chance(self.kind, confidence)
 
     @property
     def why_unsure(self) -> list[str]:

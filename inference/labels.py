@@ -47,12 +47,15 @@ class Certainty(StrEnum):
 
 @dataclass(frozen=True)
 class Reading:
-    """One appearance's reading as its card words it: its emotion, how sure, and the mix of emotions behind it
-    (a photo's probabilities; a video track's share of the clip as its story tells it), summing to 1."""
+    """One appearance's reading as its card words it: its emotion, how sure, the mix of emotions behind it (a
+    photo's probabilities; a video track's share of the clip as its story tells it), summing to 1, and the
+    probability its certainty words (`confidence`: a photo's top probability; a video track's, the mean probability
+    of the emotions its story tells, weighted by time; None for a reading kept before it was)."""
 
     emotion: str
     certainty: Certainty
     mix: dict[str, float]
+    confidence: float | None = None
 
     @property
     def unsure(self) -> bool:

@@ -106,11 +106,12 @@ def _frame_seconds(starts: list[float]) -> list[float]:
     return [step if step <= longest else usual for step in steps] + [usual]
 
 
-def _merge_flickers(runs: list[list], seen_before: list[float], shortest: float) -> list[list]:
-    """Merge the shortest run into a neighbour until none is in view for less than `shortest` seconds (frame i's
-    run in view from `seen_before[i]`): into the neighbours when they agree, else into the longer one."""
+def _merge_flickers(runs: list[list], in_view_before: list[float], shortest: float) -> list[list]:
+    """Merge the shortest run into a neighbour until none is in view for less than `shortest` seconds
+    (`in_view_before[i]`: the seconds the track was in view before its frame i): into the neighbours when they
+    agree, else into the longer one."""
     def seconds(i: int) -> float:
-        return seen_before[runs[i][2] + 1] - seen_before[runs[i][1]]
+        return in_view_before[runs[i][2] + 1] - in_view_before[runs[i][1]]
 
     while len(runs) > 1:
         index = min(range(len(runs)), key=seconds)
@@ -133,13 +134,14 @@ def stretches(timeline: list[dict]) -> list[Stretch]:
     if not timeline or not timeline[0]["emotions"]:
         return []
     starts = [point["t"] for point in timeline]
-    seen_before = [0.0, *accumulate(_frame_seconds(starts))]
-    end = starts[-1] + (seen_before[-1] - seen_before[-2])
-    shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * seen_before[-1])
-    runs = _merge_flickers(_runs(timeline), seen_before, shortest)
+    frame_seconds = _frame_seconds(starts)
+    in_view_before = [0.0, *accumulate(frame_seconds)]
+    end = starts[-1] + frame_seconds[-1]
+    shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * in_view_before[-1])
+    runs = _merge_flickers(_runs(timeline), in_view_before, shortest)
     return [Stretch(emotion, starts[first], starts[runs[i + 1][1]] if i + 1 < len(runs) else end,
                     sum(p["emotions"][emotion] for p in timeline[first:last + 1]) / (last - first + 1),
-                    seen_before[last + 1] - seen_before[first])
+                    in_view_before[last + 1] - in_view_before[first])
             for i, (emotion, first, last) in enumerate(runs)]
 
 
@@ -196,7 +198,7 @@ def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = 
     certainty = reading_certainty(confidence, uncertain)
     mix = told_mix(parts, share)
     main = max(mix, key=mix.__getitem__)  # the emotion the sentence gives most of the clip
-    return ClipStory(parts, tell(parts, share, certainty), confidence, Reading(main, certainty, mix))
+    return ClipStory(parts, tell(parts, share, certainty), confidence, Reading(main, certainty, mix, confidence))
 
 
 def track_story(timeline: list[dict] | None, share: dict[str, float], uncertain: bool | None,

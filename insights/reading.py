@@ -27,12 +27,14 @@ def reading_of(top: str | None, emotions: dict[str, float], uncertain: bool | No
     story = None if summary is None else track_story(timeline, summary["share"], uncertain, uncertainty)
     if story is not None:
         return story.reading
-    return Reading(top, reading_certainty(emotions[top], uncertain), emotions)  # a track without frames: its mean
+    # a photo's detection, or a track without frames (its mean)
+    return Reading(top, reading_certainty(emotions[top], uncertain), emotions, emotions[top])
 
 
-def kept_reading(emotion: str | None, certainty: str | None, mix: dict[str, float] | None) -> Reading | None:
+def kept_reading(emotion: str | None, certainty: str | None, mix: dict[str, float] | None,
+                 confidence: float | None = None) -> Reading | None:
     """A reading as it was kept when its analysis was stored (None where none was kept)."""
-    return None if emotion is None else Reading(emotion, Certainty(certainty), mix)
+    return None if emotion is None else Reading(emotion, Certainty(certainty), mix, confidence)
 
 
 @dataclass(frozen=True)

@@ -162,11 +162,11 @@ def _drawable_characters() -> frozenset[int]:
     return frozenset(point for path in paths for point in FT2Font(path).get_charmap())
 
 
-def drawable(text: str) -> str:
-    """`text` without the characters no font of the PNG has (a pet's name "Rex 🐶" is drawn "Rex", not "Rex □"),
-    each run of white space left one space."""
+def drawable(name: str) -> str:
+    """A subject's name as the PNG can draw it: without the characters no font of it has ("Rex 🐶" is drawn "Rex",
+    not "Rex □"), each run of white space left one space; the name as it is when nothing would be left."""
     characters = _drawable_characters()
-    return " ".join("".join(c for c in text if ord(c) in characters or c.isspace()).split())
+    return " ".join("".join(c for c in name if ord(c) in characters or c.isspace()).split()) or name
 
 
 class Layout(StrEnum):
@@ -234,7 +234,7 @@ def _draw(plt: ModuleType, report: dict, words: ChartWords, colours: dict[str, s
     _draw_mix(mix_axes, report, words, colours)
     _draw_days(day_axes, report, words, colours)
     # a subject's name is text, never TeX ("$...$"; matplotlib's wrap=True parses maths whatever parse_math says)
-    figure.suptitle(_wrapped(drawable(words.title), columns), fontsize=11, parse_math=False)
+    figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)
     figure.tight_layout()
     return figure
 

@@ -52,13 +52,13 @@ def uncertainty_fields(detection: Detection) -> dict:
     calibrated probability of what its card says; `Detection.chance_wrong`); `unsure_signals`: what made it
     unsure, "weak" and/or "members_disagree" ([] when sure) (inference/uncertainty.py). `uncertain` and
     `unsure_signals` are null for animals, and all three for analyses made before the rule (or, for the signals,
-    before they were stored); a video track's are its frames' (each timeline point of a face has its own
-    `uncertain`)."""
+    before they were stored); a face's video track's are its frames' (each timeline point of a face has its own
+    `uncertain`), a dog's track's `uncertainty` is 1 - its story's confidence, as its page gives it."""
     return {"unsure": None if detection.top is None else detection.unsure, "uncertain": detection.uncertain,
             "uncertainty": detection.chance_wrong, "unsure_signals": detection.unsure_signals}
 
 
-def read_fields(detection: Detection) -> dict:
+def reading_fields(detection: Detection) -> dict:
     """`top`: the emotion its card names (a video track's: the one its story gives most of the clip, as its
     history badge, dashboards and the exports count it; its `summary`'s `dominant` is the one most of its frames
     had); `certainty`: how the page words it ("sure", "probably", "unsure"). Both null without an emotion model."""
@@ -73,8 +73,8 @@ def detection_document(detection: Detection, analysis: Analysis, suggestion: Sug
     cycle that keeps a video's timeline in memory."""
     return {"position": detection.position, "number": analysis.number_of(detection), "kind": detection.kind,
             "box": detection.box, "score": round(detection.score, 4), "emotions": detection.emotions,
-            **read_fields(detection), "classifier": analysis.classifier_of(detection), **uncertainty_fields(detection),
-            "subject": detection.subject_id,
+            **reading_fields(detection), "classifier": analysis.classifier_of(detection),
+            **uncertainty_fields(detection), "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
 
 
@@ -83,7 +83,7 @@ def track_document(detection: Detection, analysis: Analysis, suggestion: Suggest
     photo's detection names it; `number`, `classifier`, `top` and `certainty` as a photo's detection has them
     (`detection_document`)."""
     return {"track_id": detection.track_id, "position": detection.position, "number": analysis.number_of(detection),
-            "kind": detection.kind, **read_fields(detection),
+            "kind": detection.kind, **reading_fields(detection),
             "summary": detection.summary, "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
@@ -169,7 +169,7 @@ def reading_document(detection: Detection, analysis: Analysis, zone: ZoneInfo, n
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
-            **read_fields(detection),
+            **reading_fields(detection),
             "emotions": detection.emotions,
             **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}

@@ -214,10 +214,11 @@ class UnnamedFaces:
     lone_suggestions: dict[int, Suggestion]  # by detection id: the person a lone face looks like, as its page says
 
 
-def unnamed_faces(user: User) -> UnnamedFaces:
+def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
     """The user's unassigned faces, grouped where they look like one person, largest group first; the faces of a
     later upload of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is
-    no group. A face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`)."""
+    no group. A face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`). The first
+    `lone_suggested` faces in no group (those a page shows) are each offered as the person they look like."""
     if not user.recognize_faces:
         return UnnamedFaces([], [], {})
     faces = db.session.scalars(
@@ -235,7 +236,7 @@ def unnamed_faces(user: User) -> UnnamedFaces:
     lone = sorted((index for index, face in enumerate(faces) if face.id not in grouped),
                   key=lambda index: (faces[index].signature.dismissed_subject_id is None, -faces[index].id))
     looks_like = {faces[index].id: suggest(vectors[index], faces[index].signature.dismissed_subject_id)
-                  for index in lone}
+                  for index in lone[:lone_suggested]}
     return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True),
                         [faces[index] for index in lone],
                         {face_id: suggestion for face_id, suggestion in looks_like.items() if suggestion})

@@ -70,14 +70,17 @@ def repair_storage(check: StorageCheck) -> None:
 
 
 def keep_missing_readings() -> int:
-    """Keep the readings of the detections stored before readings (or their told changes) were kept
-    (Detection.keep_reading: a video track's read from its timeline), and set their analyses' `top_emotion` from
-    them, as their badges say (an analysis stored before the badges read its faces' cards kept its mean's argmax: a
-    group photo whose badge says "mixed" was still found under "neutral"). READINGS_BATCH analyses at a time, each
-    batch committed and let go. Returns how many analyses it updated."""
+    """Keep the readings of the detections stored before readings (or their told changes, or their confidence) were
+    kept (Detection.keep_reading: a video track's read from its timeline; every reading kept before the confidence
+    was is kept again, so a pet's video track joined across its time out of view is told as its page now tells
+    it), and set their analyses' `top_emotion` from them, as their badges say (an analysis stored before the badges
+    read its faces' cards kept its mean's argmax: a group photo whose badge says "mixed" was still found under
+    "neutral"). READINGS_BATCH analyses at a time, each batch committed and let go. Returns how many analyses it
+    updated."""
     updated, last_id = 0, 0
-    missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), or_(
-        Detection.reading_emotion.is_(None), Detection.reading_changes.is_(None)))
+    missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), or_(*(
+        column.is_(None) for column in (Detection.reading_emotion, Detection.reading_changes,
+                                        Detection.reading_confidence))))
     # in id order, each analysis once: one whose reading cannot be kept is not looked for again
     while ids := db.session.scalars(missing.where(Detection.analysis_id > last_id).distinct()
                                     .order_by(Detection.analysis_id).limit(READINGS_BATCH)).all():

@@ -241,7 +241,7 @@ def test_dashboard_counts_faces_per_emotion(app, client, alice, astronaut_jpeg, 
                 if reading_certainty(d.emotions[d.top], d.uncertain) != "unsure"]
     top = max(set(tops), key=tops.count)
     assert re.search(rf'<tr><th scope="row">[^<]+</th>.*<td>{len(tops)}</td></tr>', page)
-    assert f'emo-{top}"><title>' in page
+    assert re.search(rf'</title><rect [^>]*class="emo-{top}"/>', page)  # the calendar's day
     assert client.get("/dashboard?period=week").status_code == 200
 
 

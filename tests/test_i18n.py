@@ -23,7 +23,7 @@ from bench import ROOT
 from bench.fixtures import csrf_token, login, make_user
 from extensions import db
 from insights.history import describe_mix
-from insights.report import ChartWords, report_png
+from insights.report import ChartWords, drawable, report_png
 from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
@@ -298,6 +298,17 @@ def test_the_weekly_report_png_draws_korean_labels_with_a_korean_font(app, clien
         warnings.simplefilter("always")
         report_png(week, ChartWords(title="렉스, 2026-W49", emotions={"happy": "행복", "sad": "슬픔"}), {})
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_an_emoji_in_a_name_that_no_font_draws_is_left_out_of_the_report_pngs_title_not_drawn_as_a_box(app, client,
+                                                                                                      alice):
+    rex = subject_of(app, alice, "Rex \U0001F436", "dog")
+    appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for each box it draws
+        assert client.get(f"/subjects/{rex}/report.png").status_code == 200
+    assert (drawable("Rex \U0001F436 렉스"), drawable("\U0001F436"), drawable("Rex \U0001F600")) == (
+        "Rex 렉스", "\U0001F436", "Rex \U0001F600")  # nothing left: as it is; a face DejaVu Sans draws: kept
 
 
 def test_the_about_page_words_the_pet_detectors_false_alarms_in_korean(client):

@@ -493,16 +493,6 @@ def test_a_long_name_in_the_narrow_report_png_is_broken_into_lines_that_fit():
     plt.close(figure)
 
 
-def test_an_emoji_in_a_name_that_no_font_draws_is_left_out_of_the_report_pngs_title_not_drawn_as_a_box():
-    import warnings
-
-    from insights.report import ChartWords, report_png
-    week = {"mix": {"happy": 1.0}, "change": {}, "unsure": 0, "days": []}
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for each box it draws
-        report_png(week, ChartWords(title="Rex \U0001F436 렉스, Nov 30 \u2013 Dec 6"), {})
-
-
 def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_turn_when_one_is_long():
     import matplotlib.pyplot as plt
 

@@ -4,6 +4,8 @@ history, the exports) never read a video track's timeline; a row stored before i
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from contextlib import contextmanager
@@ -13,13 +15,14 @@ from flask_migrate import downgrade, upgrade
 
 from bench import ROOT
 from extensions import db
-from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, Reading
 from inference.detectors import Detection as FoundFace
 from inference.pipeline import Classified, FaceResult, ImageResult
 from inference.video import TrackResult, VideoResult
 from insights.reading import reading_of
 from models import Analysis, Detection, Media, User
-from services.analyses import photo_analysis, store_video_result
+from services.analyses import keep_readings, photo_analysis, store_video_result
+from tests.test_api import bearer
 from tests.test_readings import make_person, moment, stored_photo, stored_track
 
 BEFORE_KEPT_READINGS = "d2e3f4a5b6c7"
@@ -137,7 +140,7 @@ def test_a_row_stored_before_is_read_from_its_timeline_until_maintenance_keeps_i
         db.session.commit()
         track = db.session.get(Analysis, video).detections[0]
         assert kept(track) == (None, None, None) and track.reading == Reading("angry", Certainty.PROBABLY,
-                                                                              computed(track).mix)
+                                                                              computed(track).mix, 0.726)
     assert '<span class="pill emo-angry">probably angry</span>' in client.get(f"/dashboard?subject={ana}").get_data(
         as_text=True)
     assert "group.jpg" in client.get("/analyses?emotion=neutral").get_data(as_text=True)
@@ -183,3 +186,49 @@ def test_a_stored_reading_edited_through_the_orm_keeps_its_new_reading(app, clie
         reading = computed(track)
         assert reading.emotion == "happy" and (track.reading_emotion, track.reading_certainty) == (
             reading.emotion, reading.certainty)
+
+
+def test_the_api_the_exports_and_the_page_give_a_dog_track_one_reading_and_one_chance(app, client, alice):
+    """6 s of angry with one-frame flickers of relaxed, then 4 s of relaxed: most frames are relaxed (its summary's
+    `dominant`), but the page tells "angry, then relaxed from 6.0 s" and counts it as angry. The API said `top`
+    relaxed and its `uncertainty` was 1 - the mean of relaxed, while the page gave 1 - the story's confidence."""
+    angry, relaxed = {"angry": 0.7, "relaxed": 0.3}, {"relaxed": 0.8, "angry": 0.2}
+    timeline = [moment(i / 4, relaxed if i % 3 == 1 else angry, DOG_EMOTIONS) for i in range(24)] + \
+               [moment(i / 4, relaxed, DOG_EMOTIONS) for i in range(24, 40)]
+    video = stored_track(app, alice, None, timeline, uncertainty=None, kind="dog")
+    with app.app_context():
+        keep_readings(db.session.get(Analysis, video))  # as an upload keeps it
+        db.session.commit()
+        track = db.session.get(Analysis, video).detections[0]
+        assert track.top == "relaxed" and track.story.text.endswith("angry, then relaxed from 6.0 s")
+        chance = track.chance_wrong
+        assert chance is not None and abs(chance - (1 - track.story.confidence)) < 0.02
+    page = client.get(f"/analyses/{video}").get_data(as_text=True)
+    assert f"is wrong: {chance:.0%}." in page
+    api = client.get(f"/api/v1/analyses/{video}", headers=bearer(client, "alice"))
+    found = api.json["tracks"][0]
+    assert (found["top"], found["summary"]["dominant"]) == ("angry", "relaxed")
+    assert found["uncertainty"] == chance and found["certainty"] == track.reading.certainty
+    with statements_run(app) as run:
+        row = next(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
+    assert not any(reads_a_timeline(statement) for statement in run)  # the kept reading has the chance's figure
+    assert row["top"] == "angry" and float(row["uncertainty"]) == chance
+    assert client.get("/analyses?emotion=angry").get_data(as_text=True).count("clip.mp4") >= 1
+
+
+def test_readings_kept_before_their_confidence_are_kept_again_as_the_page_now_tells_them(app, client, alice):
+    """A pet's track joined across 10 s out of view, kept when that time counted for the emotion before it (sad):
+    `flask maintenance readings` (run by the set-up) keeps it again, as its page now tells it (happy)."""
+    timeline = [moment(i / 4, {"sad": 0.9, "happy": 0.1}, DOG_EMOTIONS) for i in range(2)] + \
+               [moment(10 + i / 4, {"happy": 0.9, "sad": 0.1}, DOG_EMOTIONS) for i in range(2, 22)]
+    video = stored_track(app, alice, None, timeline, uncertainty=None, kind="dog")
+    with app.app_context():
+        db.session.execute(sa.update(Detection).values(  # as kept before: no confidence, the old story's emotion
+            reading_emotion="sad", reading_certainty="sure", reading_mix={"sad": 0.7, "happy": 0.3}, reading_changes=1))
+        db.session.commit()
+        assert db.session.get(Analysis, video).detections[0].reading.emotion == "sad"
+    assert app.test_cli_runner().invoke(args=["maintenance", "readings"]).output == "1 analyses updated\n"
+    with app.app_context():
+        track = db.session.get(Analysis, video).detections[0]
+        assert kept(track)[0] == "happy" and track.reading_confidence == track.story.confidence
+        assert db.session.get(Analysis, video).top_emotion == "happy"

@@ -300,7 +300,8 @@ def test_saving_an_unsure_reading_says_it_is_left_out_and_the_calendar_shows_tha
                         follow_redirects=True).get_data(as_text=True)
     assert "Saved: Dog 1 is Rex. Its reading is unsure, so Rex&#39;s charts and insights leave it out." in saved
     dashboard = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    assert re.search(r'class="unsure-day"><title>[^<]+: only 1 unsure reading, not counted</title>', dashboard)
+    assert re.search(r'<title>[^<]+: only 1 unsure reading, not counted</title><rect [^>]*class="unsure-day"/>',
+                     dashboard)
     assert "only unsure readings</li>" in dashboard and "nothing analysed</li>" in dashboard
     assert f'<a href="/subjects/{rex}/report">Weekly report</a>' in dashboard  # whether reports are listed or not
 

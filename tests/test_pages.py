@@ -205,17 +205,20 @@ def test_a_calendar_day_in_words_counts_each_emotion_then_the_unsure_readings(cl
 
 def test_a_tied_days_square_shows_both_emotions_and_the_legend_names_both(client, alice):
     """Two happy and two sad readings in a day: the square was happy alone (the tie broken by name) and the legend
-    named only happy; now its lower half is sad."""
+    named only happy; now its right half is sad."""
     store_analyses(client.application, alice, [StoredAnalysis(f"{name}{n}.jpg", name)
                                                 for name in ("happy", "sad") for n in (1, 2)])
     page = client.get("/dashboard").get_data(as_text=True)
-    squares = re.findall(r'<g><title>[^<]*</title><rect[^>]*class="emo-(\w+)"/><path[^>]*class="tied emo-(\w+)"/></g>',
-                         page)
-    assert squares == [("happy", "sad")]
+    squares = re.findall(r'<g><title>[^<]*</title><g clip-path="url\(#calendar-day\)">(.*?)</g></g>', page)
+    bands = re.findall(r'width="7.00" height="14" class="emo-(\w+)"', squares[0]) if len(squares) == 1 else []
+    assert bands == ["happy", "sad"]
     legend = re.search(r'<ul class="legend" aria-label="Calendar colours">(.*?)</ul>', page, re.S).group(1)
     assert "emo-happy" in legend and "emo-sad" in legend
-    alone = calendar_cells({date(2026, 12, 1): ["sad", "happy", "sad"]}, today=date(2026, 12, 1))[-1]
-    assert (alone.top, alone.tied) == ("sad", None)
+    days = {date(2026, 12, 1): ["sad", "happy", "sad"], date(2026, 11, 30): ["sad", "angry", "happy", "angry", "happy"]}
+    cells = calendar_cells(days, today=date(2026, 12, 1))
+    assert [(cell.top, cell.tie) for cell in cells[-2:]] == [("angry", ("angry", "happy")), ("sad", ())]
+    three = calendar_cells({date(2026, 12, 1): ["sad", "happy", "angry"]}, today=date(2026, 12, 1))[-1]
+    assert three.tie == ("angry", "happy", "sad")
 
 
 def test_trend_axis_labels_the_first_middle_and_last_period():

@@ -72,16 +72,15 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
 def test_time_out_of_view_does_not_lengthen_the_emotion_before_it():
     """A joined pet's track: sad for half a second, 10 s out of view, then happy for 5 s. The sad half second is a
     flicker (as it would be without the gap), not a stretch of 10.5 s; the headline weighs time in view."""
-    points = timeline([("sad", 0.9)] * 2 + [("happy", 0.9)] * 20)
-    for point in points[2:]:
-        point["t"] = round(point["t"] + 10.0, 3)
+    def away(points: list[dict], first_back: int) -> list[dict]:  # 10 s out of view before moment `first_back`
+        return points[:first_back] + [{**point, "t": round(point["t"] + 10.0, 3)} for point in points[first_back:]]
+
+    points = away(timeline([("sad", 0.9)] * 2 + [("happy", 0.9)] * 20), 2)
     parts = stretches(points)
     assert [s.emotion for s in parts] == ["happy"] and parts[0].seconds == pytest.approx(5.5)
     story = clip_story(points, shares(points))
     assert story.text == "happy (91% of the time)" and story.changes == []
-    longer = timeline([("sad", 0.9)] * 8 + [("happy", 0.9)] * 20)  # 2 s of sad is a stretch, gap or not
-    for point in longer[8:]:
-        point["t"] = round(point["t"] + 10.0, 3)
+    longer = away(timeline([("sad", 0.9)] * 8 + [("happy", 0.9)] * 20), 8)  # 2 s of sad is a stretch, gap or not
     assert [(s.emotion, s.seconds) for s in stretches(longer)] == [("sad", 2.0), ("happy", 5.0)]
     assert clip_story(longer, shares(longer)).reading.mix == pytest.approx({"sad": 2 / 7, "happy": 5 / 7})
 

@@ -9,13 +9,12 @@ import io
 import uuid
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, Reading
+from inference.labels import HUMAN_EMOTIONS, Certainty, Reading
 from insights.alerts import Rule, check_rule
 from insights.reading import Overall, overall_reading
 from models import Analysis, Detection, Subject, utcnow
 from services.analyses import set_top_emotion
 from services.insights import history_of
-from tests.test_api import bearer
 
 
 def face(emotions: dict[str, float], uncertain: bool = False) -> Reading:
@@ -144,26 +143,3 @@ def test_a_track_its_page_calls_unsure_is_left_out_as_unsure_whatever_its_mean(a
     assert "1 unsure reading was not counted." in dashboard
     assert '<span class="pill emo-happy">unsure, perhaps happy</span>' in dashboard
 
-
-def test_the_api_the_exports_and_the_page_give_a_dog_track_one_reading_and_one_chance(app, client, alice):
-    """6 s of angry with one-frame flickers of relaxed, then 4 s of relaxed: most frames are relaxed (its summary's
-    `dominant`), but the page tells "angry, then relaxed from 6.0 s" and counts it as angry. The API said `top`
-    relaxed and its `uncertainty` was 1 - the mean of relaxed, while the page gave 1 - the story's confidence."""
-    angry, relaxed = {"angry": 0.7, "relaxed": 0.3}, {"relaxed": 0.8, "angry": 0.2}
-    timeline = [moment(i / 4, relaxed if i % 3 == 1 else angry, DOG_EMOTIONS) for i in range(24)] + \
-               [moment(i / 4, relaxed, DOG_EMOTIONS) for i in range(24, 40)]
-    video = stored_track(app, alice, None, timeline, uncertainty=None, kind="dog")
-    with app.app_context():
-        track = db.session.get(Analysis, video).detections[0]
-        assert track.top == "relaxed" and track.story.text.endswith("angry, then relaxed from 6.0 s")
-        chance = track.chance_wrong
-        assert chance is not None and abs(chance - (1 - track.story.confidence)) < 0.02
-    page = client.get(f"/analyses/{video}").get_data(as_text=True)
-    assert f"is wrong: {chance:.0%}." in page
-    api = client.get(f"/api/v1/analyses/{video}", headers=bearer(client, "alice"))
-    found = api.json["tracks"][0]
-    assert (found["top"], found["summary"]["dominant"]) == ("angry", "relaxed")
-    assert found["uncertainty"] == chance and found["certainty"] == track.reading.certainty
-    row = next(csv.DictReader(io.StringIO(client.get("/account/export.csv").get_data(as_text=True))))
-    assert row["top"] == "angry" and float(row["uncertainty"]) == chance
-    assert client.get("/analyses?emotion=angry").get_data(as_text=True).count("clip.mp4") >= 1

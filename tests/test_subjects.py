@@ -139,7 +139,8 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert "Eileen's dashboard" in page and "2 appearances in 2 analyses" in page and "faces in" not in page
     links = (f'<a href="/subjects/{eileen}/export.csv">CSV</a> · <a href="/subjects/{eileen}/export.json">JSON</a>')
     assert links in page and links in client.get("/subjects").get_data(as_text=True)  # written alike on both
-    assert 'class="calendar"' in page and re.search(r'class="emo-\w+"><title>\w+ \d\d?, \d{4}: ', page)
+    assert 'class="calendar"' in page
+    assert re.search(r'<title>\w+ \d\d?, \d{4}: [^<]*</title><rect [^>]*class="emo-\w+"', page)
     everyone = client.get("/dashboard").get_data(as_text=True)
     assert "4 faces in 2 analyses" in everyone
 

@@ -117,10 +117,11 @@ class CalendarCell:
     unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
 
     @property
-    def tied(self) -> str | None:
-        """The emotion that day showed as often as its `top` (the next by name, in a three-way tie), which its square
-        shows too, else None: a tie is broken by name, and a square of one colour would hide that."""
-        return self.counts[1][0] if len(self.counts) > 1 and self.counts[1][1] == self.counts[0][1] else None
+    def tie(self) -> tuple[str, ...]:
+        """The emotions that day showed most, each as often, `top` first (its square shows each in a band: a tie is
+        broken by name, and one colour would hide it); () without a tie."""
+        most = [emotion for emotion, count in self.counts if count == self.counts[0][1]] if self.counts else []
+        return tuple(most) if len(most) > 1 else ()
 
 
 def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12,

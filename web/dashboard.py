@@ -19,7 +19,8 @@ from wtforms import SelectChoice
 
 from extensions import db
 from insights.history import History
-from insights.report import ChartWords, Layout, first_week, report_png, report_week, week_start, weekly_report
+from insights.report import (ChartWords, Layout, drawable, first_week, report_png, report_week, week_start,
+                             weekly_report)
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind, User
 from services import copies
 from services import subjects as subject_service
@@ -333,7 +334,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
     """The weekly report PNG's title, axis titles, legends, emotion and weekday names in the reader's language; the
     dashed outlines' legend names the week they show by its dates (an old week's is not "last week")."""
     return ChartWords(
-        title=gettext("%(name)s, %(start)s to %(end)s", name=subject.name, start=day(week["start"]),
+        title=gettext("%(name)s, %(start)s to %(end)s", name=drawable(subject.name), start=day(week["start"]),
                       end=day(week["end"])),
         mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day, by emotion"),
         week_before=gettext("week before (%(dates)s)", dates=days_span(week["previous_start"], week["previous_end"])),
@@ -380,7 +381,7 @@ def subjects() -> ResponseReturnValue:
             _flash_added(subject, face if back else None, back)
             return redirect(back or url_for("dashboard.subjects"))
     counts = subject_service.appearance_counts(current_user)
-    unnamed = unnamed_faces(current_user)
+    unnamed = unnamed_faces(current_user, LONE_FACES_SHOWN)
     groups = [(group, name_group_form(group)) for group in unnamed.groups]
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
                            back=back, face=face, groups=groups, lone_faces=unnamed.lone[:LONE_FACES_SHOWN],

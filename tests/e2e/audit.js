@@ -4,7 +4,7 @@
 //     contrast (text 4.5:1, large text and chart marks 3:1) or, for text, is smaller than minFontPx;
 //   focus(): the focused element's outline (style, width) and its contrast with what is around it.
 () => {
-  const MARKS = ".bar, .trend-chart rect[class^=emo-], .timeline-chart .line, .calendar rect[class^=emo-], .calendar path.tied, .swatch:not(.empty-day)";
+  const MARKS = ".bar, .trend-chart rect[class^=emo-], .timeline-chart .line, .calendar rect[class^=emo-], .swatch:not(.empty-day)";
 
   const parse = (value) => {
     const match = /rgba?\(([^)]+)\)/.exec(value || "");
