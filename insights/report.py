@@ -83,6 +83,14 @@ def day_top(tops: list[str]) -> str | None:
     return Counter(sorted(tops)).most_common(1)[0][0] if tops else None
 
 
+def day_tie(tops: list[str]) -> tuple[str, ...]:
+    """The emotions a day showed most, each as often, by name (its `day_top` first), when there are more than one;
+    else (): pages show each of them, not the one a tie is broken to."""
+    counts = Counter(tops)
+    most = sorted(emotion for emotion, count in counts.items() if count == max(counts.values()))
+    return tuple(most) if len(most) > 1 else ()
+
+
 def weekly_report(history: History, monday: date, today: date) -> dict:
     """The week from `monday`, seen on the owner's day `today`: appearances (all, and how many were unsure), and,
     from the sure readings only, the mean mix in words, the change per emotion against the previous week (named by
@@ -105,7 +113,7 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
         tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
-                     "top": day_top(tops), "to_come": day > today,
+                     "top": day_top(tops), "tie": list(day_tie(tops)), "to_come": day > today,
                      "emotions": {label: tops.count(label) for label in history.classes if label in tops}})
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
@@ -281,7 +289,8 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
     if keyed:  # which colour is which emotion, under the days (above them it would hide the tallest day's label)
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=7, frameon=False,
                     handlelength=1, columnspacing=1)
-    tops = {index: words.emotions.get(day["top"], day["top"]) for index, day in enumerate(report["days"]) if day["top"]}
+    tops = {index: "/".join(words.emotions.get(top, top) for top in day.get("tie") or [day["top"]])
+            for index, day in enumerate(report["days"]) if day["top"]}
     upright = all(_columns(name) <= UPRIGHT_COLUMNS for name in tops.values())  # short names (Korean) read level
     # room above the tallest bar for its label: a line when level, the name's length when turned
     axes.set_ylim(0, max(counts, default=0) * (1.25 if upright else 1.7) + 1)

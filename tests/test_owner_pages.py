@@ -323,3 +323,23 @@ def test_the_weekly_reports_days_still_to_come_are_not_called_nothing(app, clien
     assert "still to come" not in old_page
     assert "What Rex's whole history shows, as of today" in old_page  # not last week's: its heading says so
     assert "What Rex's whole history shows" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+
+
+def test_a_day_whose_emotions_tie_is_told_as_a_tie_in_the_weekly_report_its_png_and_the_api(app, client, alice):
+    """Two happy and two sad appearances on a day: the report said "4 appearances, mostly happy" (the tie broken
+    by name), as the calendar's square was happy alone."""
+    rex = subject_of(app, alice, "Rex", "dog")
+    noon = datetime.combine(utcnow().date(), datetime.min.time()) + timedelta(hours=12)
+    for emotion in ("happy", "sad"):
+        for hour in (0, 1):
+            appearances(app, alice, rex, "dog", emotion, 1, noon + timedelta(minutes=hour))
+    page = " ".join(client.get(f"/subjects/{rex}/report").get_data(as_text=True).split())
+    assert "4 appearances, as often happy and sad" in page and "mostly happy" not in page
+    days = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]["days"]
+    assert [(day["top"], day["tie"]) for day in days if day["count"]] == [("happy", ["happy", "sad"])]
+    import matplotlib.pyplot as plt
+    from insights.report import ChartWords, _draw
+    week = {"mix": {}, "change": {}, "unsure": 0, "days": [day for day in days if day["count"]]}
+    figure = _draw(plt, week, ChartWords(title="Rex"), {})
+    assert [text.get_text() for text in figure.axes[1].texts] == [" happy/sad"]  # turned: a long label
+    plt.close(figure)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from inference.tracking import longest_unseen_step
-from insights.report import day_top
+from insights.report import day_tie, day_top
 from web.i18n import skeleton
 
 
@@ -115,13 +115,7 @@ class CalendarCell:
     top: str | None
     counts: tuple[tuple[str, int], ...]  # each top emotion of its sure readings, with how often: the most first
     unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
-
-    @property
-    def tie(self) -> tuple[str, ...]:
-        """The emotions that day showed most, each as often, `top` first (its square shows each in a band: a tie is
-        broken by name, and one colour would hide it); () without a tie."""
-        most = [emotion for emotion, count in self.counts if count == self.counts[0][1]] if self.counts else []
-        return tuple(most) if len(most) > 1 else ()
+    tie: tuple[str, ...] = ()  # the emotions it showed most, each as often (day_tie): its square shows each
 
 
 def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12,
@@ -135,7 +129,7 @@ def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int =
         day = first + timedelta(days=offset)
         tops = tops_by_day.get(day, [])
         cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, day_top(tops),
-                                  tuple(Counter(sorted(tops)).most_common()), unsure_by_day.get(day, 0)))
+                                  tuple(Counter(sorted(tops)).most_common()), unsure_by_day.get(day, 0), day_tie(tops)))
     return cells
 
 

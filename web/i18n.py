@@ -13,6 +13,7 @@ from functools import wraps
 from itertools import islice
 
 from babel import Locale, UnknownLocaleError
+from babel.lists import format_list
 from babel.dates import format_interval, format_skeleton, format_time as format_zone_time, get_timezone_location
 from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -206,6 +207,11 @@ def worded(label: str, certainty: str | None) -> str:
     if certainty == Certainty.PROBABLY:
         return gettext("probably %(emotion)s", emotion=emotion(label))
     return emotion(label)
+
+
+def emotions_listed(labels: list[str]) -> str:
+    """Emotions' names as a list in the reader's language: "happy and sad", "angry, happy and sad"."""
+    return format_list([emotion(label) for label in labels], locale=get_locale())
 
 
 def adjective(label: str) -> str:
@@ -440,7 +446,8 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
-    for name, function in {"emotion": emotion, "adjective": adjective, "kind": kind, "say": say, "found": found,
+    for name, function in {"emotion": emotion, "emotions_listed": emotions_listed, "adjective": adjective,
+                           "kind": kind, "say": say, "found": found,
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent,
                            "interval": interval, "seconds": seconds, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
