@@ -166,8 +166,8 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert document["media"] == "video" and document["fps_sampled"] == 4.0
     assert document["duration"] == pytest.approx(3.0, abs=0.1)
     track = document["tracks"][0]
-    assert set(track) == {"track_id", "position", "number", "kind", "top", "summary", "classifier", "timeline",
-                          "transitions", "subject", "suggestion", "unsure", "uncertain", "uncertainty",
+    assert set(track) == {"track_id", "position", "number", "kind", "top", "certainty", "summary", "classifier",
+                          "timeline", "transitions", "subject", "suggestion", "unsure", "uncertain", "uncertainty",
                           "unsure_signals"}
     assert set(track["timeline"][0]) >= {"t", "emotions", "uncertain"} and isinstance(track["uncertain"], bool)
     assert isinstance(track["unsure"], bool) and (track["unsure"] or not track["uncertain"])  # flagged: unsure
