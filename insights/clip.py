@@ -174,15 +174,16 @@ def _story(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str
 
 
 def told_mix(parts: list[Stretch], share: dict[str, float]) -> dict[str, float]:
-    """The share of the clip each emotion the story tells has: by its stretches' time (each stretch alike when the
-    clip has no length: one frame), or, when it tells many changes by the share of time, that share."""
+    """The share of the clip each emotion the story tells has, by its frames (`share`, the card's "Share of time"),
+    among the emotions the story tells (a flicker merged into a stretch still counts as what it was: the sentence
+    "angry, then relaxed from 4.8 s" over 11 angry and 12 relaxed frames reads relaxed, the emotion its card's chart
+    puts first); when it tells many changes by the share of time, that share."""
     if len(parts) > MAX_TOLD_STRETCHES:
         return dict(share)
-    weights = [part.seconds for part in parts] if sum(part.seconds for part in parts) > 0 else [1.0] * len(parts)
-    mix: dict[str, float] = {}
-    for part, weight in zip(parts, weights):
-        mix[part.emotion] = mix.get(part.emotion, 0.0) + weight / sum(weights)
-    return mix
+    told = {part.emotion: share.get(part.emotion, 0.0) for part in parts}
+    total = sum(told.values())
+    return {emotion: value / total for emotion, value in told.items()} if total > 0 else \
+        {emotion: 1 / len(told) for emotion in told}
 
 
 def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = False) -> ClipStory | None:
@@ -197,7 +198,7 @@ def clip_story(timeline: list[dict], share: dict[str, float], uncertain: bool = 
     confidence = sum(part.confidence * (part.seconds or total / len(parts)) for part in parts) / total
     certainty = reading_certainty(confidence, uncertain)
     mix = told_mix(parts, share)
-    main = max(mix, key=mix.__getitem__)  # the emotion the sentence gives most of the clip
+    main = max(mix, key=mix.__getitem__)  # of the emotions the sentence tells, the one most frames had
     return ClipStory(parts, tell(parts, share, certainty), confidence, Reading(main, certainty, mix, confidence))
 
 

@@ -1,9 +1,9 @@
 """How the pages read one appearance, and what a photo or a video shows overall.
 
 A photo's face (or animal) is read by its probabilities, a video track by its story (insights/clip.py): its
-emotion is the one the story gives most of the clip, worded "unsure" or "probably" as the story is. Dashboards,
-insights, alerts, weekly reports, exports and the history's badges all read appearances here, so none of them
-names another emotion, or is surer, than the result page.
+emotion is, of those the story tells, the one most of its frames had, worded "unsure" or "probably" as the story
+is. Dashboards, insights, alerts, weekly reports, exports and the history's badges all read appearances here, so
+none of them names another emotion, or is surer, than the result page.
 """
 
 from __future__ import annotations

@@ -214,12 +214,14 @@ def _columns(text: str) -> int:
 
 
 def _pieces(word: str, columns: int) -> list[str]:
-    """`word` cut into pieces of at most `columns` (a longer word would run off the picture)."""
+    """`word` cut into pieces of at most `columns` (a longer word would run off the picture): after its hyphens
+    where it has them ("Fluffington-" / "Whiskerbottom"), else anywhere."""
     pieces = [""]
-    for character in word:
-        if pieces[-1] and _columns(pieces[-1] + character) > columns:
-            pieces.append("")
-        pieces[-1] += character
+    for part in re.split(r"(?<=-)", word):
+        for unit in (part if _columns(part) > columns else [part]):  # a part too long alone: character by character
+            if pieces[-1] and _columns(pieces[-1] + unit) > columns:
+                pieces.append("")
+            pieces[-1] += unit
     return pieces
 
 

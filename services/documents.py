@@ -59,9 +59,10 @@ def uncertainty_fields(detection: Detection) -> dict:
 
 
 def reading_fields(detection: Detection) -> dict:
-    """`top`: the emotion its card names (a video track's: the one its story gives most of the clip, as its
-    history badge, dashboards and the exports count it; its `summary`'s `dominant` is the one most of its frames
-    had); `certainty`: how the page words it ("sure", "probably", "unsure"). Both null without an emotion model."""
+    """`top`: the emotion its card names (a video track's: of the emotions its story tells, the one most of its frames
+    had, as its history badge, dashboards and the exports count it; its `summary`'s `dominant` is the one most of its
+    frames had, told or not); `certainty`: how the page words it ("sure", "probably", "unsure"). Both null without
+    an emotion model."""
     reading = detection.reading
     return {"top": reading and reading.emotion, "certainty": reading and reading.certainty}
 

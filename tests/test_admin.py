@@ -916,3 +916,22 @@ def test_the_lists_write_short_dates_and_a_details_page_says_what_its_filter_box
     for page in (details, admin.get(f"/admin/admin_detections/details/?id={detection_id}").get_data(as_text=True)):
         assert re.search(r'<label for="fa_filter">Show only the rows that contain</label>\s*<input id="fa_filter"',
                          page)
+
+
+def test_a_tracks_top_emotion_in_the_back_office_is_its_reading_and_a_videos_length_is_in_seconds(app, alice):
+    """The list and details named the emotion stored as the track's `top` (most frames) with its reading's
+    certainty: "unsure, perhaps relaxed" beside a page, badge, exports and API saying "unsure, perhaps angry"."""
+    track = video_track(app, alice)
+    with app.app_context():  # a reading that names another emotion than its most frames' (kept by its analysis)
+        db.session.execute(sa.update(Detection).values(reading_emotion="neutral", reading_certainty="probably",
+                                                       reading_mix={"neutral": 1.0}, reading_confidence=0.6))
+        db.session.commit()
+    admin = admin_client(app, "en")
+    details = cells(admin.get(f"/admin/admin_detections/details/?id={track}").get_data(as_text=True))
+    assert details["Top emotion"] == "probably neutral" and "Reading Confidence" not in details
+    listing = admin.get("/admin/admin_detections/").get_data(as_text=True)
+    assert "probably neutral" in listing and "probably happy" not in listing
+    with app.app_context():
+        video = db.session.get(Detection, track).analysis_id
+    assert cells(admin.get(f"/admin/admin_analyses/details/?id={video}").get_data(as_text=True))["Duration"] == \
+        "3.0 s"

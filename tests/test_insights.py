@@ -490,6 +490,8 @@ def test_a_long_name_in_the_narrow_report_png_is_broken_into_lines_that_fit():
     figure.canvas.draw()
     title = figure._suptitle.get_window_extent()
     assert title.x0 >= 0 and title.x1 <= figure.bbox.width and "\n" in figure._suptitle.get_text()
+    # cut after a hyphen, not inside a word
+    assert figure._suptitle.get_text() == "Mr.\nFluffington-Whiskerbottom-the-Third-\nof-Kensington, week 2026-W49"
     plt.close(figure)
 
 

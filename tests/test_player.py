@@ -363,7 +363,7 @@ def test_the_overlay_draws_the_boxes_of_one_analysed_frame_only(app, client, ali
 
 def test_the_last_analysed_frame_stands_for_the_end_of_the_clip(app, client, alice, early_face_video):
     """The slider reaches the clip's end, up to a sampling step after its last analysed frame: the faces of that frame
-    stay drawn there ("nobody in sight" before), while a face that left earlier is not drawn after it left."""
+    stay drawn there ("nothing detected" before), while a face that left earlier is not drawn after it left."""
     face = {"title": "Face 1", "tag": "1", "points": [[t / 4, 0, 0, 1, 1, "happy", 0.9, False] for t in range(8)]}
     assert holds_until([face], 2.0, 1.5 * 0.25) == 2.0 and boxes_at([face], 2.0, 0.1875, 2.0)[0]["tag"] == "1"
     assert boxes_at([face], 2.0, 0.1875) == []  # without the reach, the end is too far from 1.75 s

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Query, joinedload, selectinload
 
 import jobs
 from extensions import db
-from inference.labels import Certainty, DetectionKind
+from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
@@ -54,7 +54,7 @@ COLUMN_LABELS = {
     "id": _l("ID"), "username": _l("Username"), "is_admin": _l("Administrator"), "active": _l("Active"),
     "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
     "thumbnail": _l("Preview"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
-    "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration (s)"), "width": _l("Width"),
+    "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
     "position": _l("Order on its page"),  # the n of its #face-n anchor and of its /detections/n addresses
@@ -161,12 +161,16 @@ def _unsure(view, context, model: Detection, name) -> str:
     return "" if model.top is None else _yes_no(view, model.unsure, name)
 
 
+def _duration(view, context, model: Analysis, name) -> str:
+    """A video's length as its page writes it ("8.2 s"); nothing for a photo."""
+    return "" if model.duration is None else seconds(model.duration)
+
+
 def _detection_top(view, context, model: Detection, name) -> str:
-    """The top emotion as the user's card words it ("unsure, perhaps happy", "probably happy"), by its kept reading
-    (a row kept before readings were: "unsure, perhaps" when unsure); nothing without an emotion model."""
-    if not model.top:
-        return ""
-    return worded(model.top, model.reading_certainty or (Certainty.UNSURE if model.unsure else None))
+    """The top emotion as the user's card words it ("unsure, perhaps happy", "probably happy"; a video track's as its
+    story counts it, which may not be the emotion most of its frames had); nothing without an emotion model."""
+    reading = model.reading
+    return "" if reading is None else worded(reading.emotion, reading.certainty)
 
 
 def _subject(view, context, model: Detection, name) -> str:
@@ -592,7 +596,7 @@ class AnalysisAdmin(AdminModelView):
     column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "face_count", "top_emotion",
                    "worker", "id")  # who and whether it worked first: a phone shows the first columns
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
-                         "error": _reason, "classifier": _classifiers_used}
+                         "error": _reason, "classifier": _classifiers_used, "duration": _duration}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
                            "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
@@ -644,7 +648,8 @@ class DetectionAdmin(AdminModelView):
     can_view_details = True
     column_list = ("id", "analysis", "kind", "number", "position", "top", "score", "x1", "y1", "x2", "y2")
     # the reading kept for the pages that count many (Detection.reading): a copy of what its page reads, not shown
-    column_details_exclude_list = ("reading_emotion", "reading_certainty", "reading_mix", "reading_changes")
+    column_details_exclude_list = ("reading_emotion", "reading_certainty", "reading_mix", "reading_changes",
+                                   "reading_confidence")
     column_filters = ("top", "kind")
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
