@@ -246,7 +246,21 @@ def _draw(plt: ModuleType, report: dict, words: ChartWords, colours: dict[str, s
     # a subject's name is text, never TeX ("$...$"; matplotlib's wrap=True parses maths whatever parse_math says)
     figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)
     figure.tight_layout()
+    _fit_labels(day_axes)
     return figure
+
+
+def _fit_labels(axes: Axes) -> None:
+    """Raise the days chart's top until every label over a bar ends inside it, as drawn (a tie's turned
+    "happy/neutral/sad" is longer than the room left for one emotion's name): a label of height h over a bar of
+    height c fits when the top is at least c * H / (H - h), H the chart's height."""
+    renderer = axes.figure.canvas.get_renderer()
+    height = axes.get_window_extent(renderer).height
+    needed = [text.get_position()[1] * height / max(1.0, height - 1.1 * text.get_window_extent(renderer).height)
+              for text in axes.texts]
+    bottom, top = axes.get_ylim()
+    if needed and max(needed) > top:
+        axes.set_ylim(bottom, max(needed))
 
 
 def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, str]) -> None:

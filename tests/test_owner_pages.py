@@ -340,6 +340,10 @@ def test_a_day_whose_emotions_tie_is_told_as_a_tie_in_the_weekly_report_its_png_
     import matplotlib.pyplot as plt
     from insights.report import ChartWords, _draw
     week = {"mix": {}, "change": {}, "unsure": 0, "days": [day for day in days if day["count"]]}
+    three = ["happy", "neutral", "sad"]  # a three-way tie: a longer label than any one name
+    week["days"][0] |= {"count": 6, "emotions": dict.fromkeys(three, 2), "tie": three}
     figure = _draw(plt, week, ChartWords(title="Rex"), {})
-    assert [text.get_text() for text in figure.axes[1].texts] == [" happy/sad"]  # turned: a long label
+    assert [text.get_text() for text in figure.axes[1].texts] == [" happy/neutral/sad"]  # turned: a long label
+    figure.canvas.draw()  # that ends inside the chart, as drawn
+    assert figure.axes[1].texts[0].get_window_extent().y1 <= figure.axes[1].get_window_extent().y1
     plt.close(figure)
