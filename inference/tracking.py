@@ -38,6 +38,13 @@ def longest_unseen_step(times: list[float]) -> float:
     return (TRACK_WAIT + 0.5) * float(np.median(np.diff(times))) if len(times) > 1 else math.inf
 
 
+def steps_away(times: list[float]) -> list[bool]:
+    """For each step between a track's consecutive frames (`times`), whether it is time out of view (longer than
+    `longest_unseen_step`): where its chart breaks and its story counts no time."""
+    longest = longest_unseen_step(times)
+    return [later - earlier > longest for earlier, later in zip(times, times[1:])]
+
+
 def intersection(a: Box, b: Box) -> float:
     """The area two (x1, y1, x2, y2) boxes share."""
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

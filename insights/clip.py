@@ -9,7 +9,7 @@ from itertools import accumulate
 from statistics import median
 
 from inference.labels import UNSURE_FROM_CHANCE, Certainty, Reading, reading_certainty
-from inference.tracking import longest_unseen_step
+from inference.tracking import steps_away
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
@@ -98,12 +98,12 @@ def _runs(timeline: list[dict]) -> list[list]:
 
 def _frame_seconds(starts: list[float]) -> list[float]:
     """How long each frame stands for: the step to the next frame; the usual (median) step for the last frame and
-    for a step out of view (longer than `longest_unseen_step`: a joined pet's time away); 0 for a lone frame."""
+    for a step out of view (`steps_away`: a joined pet's time away); 0 for a lone frame."""
     if len(starts) < 2:
         return [0.0] * len(starts)
     steps = [b - a for a, b in zip(starts, starts[1:])]
-    usual, longest = median(steps), longest_unseen_step(starts)
-    return [step if step <= longest else usual for step in steps] + [usual]
+    usual = median(steps)
+    return [usual if away else step for step, away in zip(steps, steps_away(starts))] + [usual]
 
 
 def _merge_flickers(runs: list[list], in_view_before: list[float], shortest: float) -> list[list]:

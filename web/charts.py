@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from inference.tracking import longest_unseen_step
+from inference.tracking import steps_away
 from insights.report import day_tie, day_top
 from web.i18n import skeleton
 
@@ -89,16 +89,14 @@ LONE_DASH = " h0.8"  # a point with no neighbour on its line (after a break) is 
 
 def timeline_lines(timeline: list[dict], duration: float) -> list[Line]:
     """One line per emotion: x is the share of the duration, y the probability (1 at the top), both in percent
-    of the plot; broken where a joined pet was out of view (`longest_unseen_step`: no line is drawn across that
-    time), a lone point after such a break drawn as a short dash."""
+    of the plot; broken where a joined pet was out of view (`steps_away`: no line is drawn across that time), a
+    lone point after such a break drawn as a short dash."""
     if not timeline:
         return []
     span = duration or max(point["t"] for point in timeline) or 1.0
     labels = list(timeline[0]["emotions"])
-    times = [point["t"] for point in timeline]
-    longest_step = longest_unseen_step(times)
-    starts = [index == 0 or times[index] - times[index - 1] > longest_step for index in range(len(times))]
-    lone = [start and (index + 1 == len(times) or starts[index + 1]) for index, start in enumerate(starts)]
+    starts = [True, *steps_away([point["t"] for point in timeline])]
+    lone = [start and (index + 1 == len(starts) or starts[index + 1]) for index, start in enumerate(starts)]
 
     def drawn(label: str) -> str:
         return " ".join(f"{'M' if start else 'L'}{PLOT_SIZE * point['t'] / span:.2f},"
