@@ -18,7 +18,7 @@ from services.analyses import run_video_job
 from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
-from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity
+from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, species
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
                 jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.SIGNATURES: run_signature_job}
@@ -46,7 +46,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     jobs.init_app(app, JOB_HANDLERS)
     i18n.init_app(app)
 
-    for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp, identity.bp):
+    for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp, identity.bp, species.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; bearer tokens need none
     admin.init_admin(app)

@@ -353,6 +353,9 @@ class Detection(db.Model):
     # with its reading for the video patterns (services.insights.video_clips); NULL as the reading is, and for rows
     # whose reading was kept before it was (`flask maintenance readings` fills them).
     reading_changes: Mapped[int | None] = mapped_column(Integer)
+    # A pet whose species its owner set by hand (services/species.py): the kind the models read it as (`kind` is the
+    # owner's); NULL when nobody corrected it.
+    kind_read: Mapped[str | None] = mapped_column(String(16))
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)
 
     analysis: Mapped[Analysis] = relationship(back_populates="detections")

@@ -6,6 +6,7 @@ and rows always change together. One module per job:
 - explanations: "Why?" heat maps as jobs of the durable queue;
 - insights: subjects' histories, insight caches and alerts;
 - subjects: create, delete, assign detections to subjects of their kind, count and list appearances;
+- species: a pet's species set by its owner (a cat the models read as a dog), its reading removed;
 - maintenance: the orphan scan and its repair;
 - storage: every file path, thumbnails, writes and deletes;
 - access: ownership checks.

@@ -70,10 +70,12 @@ def reading_fields(detection: Detection) -> dict:
 def detection_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
     """A photo's face or animal; `position` is its address in URLs (…/detections/POSITION/…), `number` its number
     within its kind as the page shows it ("Cat 1"), `classifier` the emotion model that read it (null: none).
+    `kind_read` the species the models read a pet as when its owner set `kind` by hand (null otherwise).
     `analysis` is its own, passed in: an export that read `detection.analysis` would tie the two in a reference
     cycle that keeps a video's timeline in memory."""
     return {"position": detection.position, "number": analysis.number_of(detection), "kind": detection.kind,
-            "box": detection.box, "score": round(detection.score, 4), "emotions": detection.emotions,
+            "kind_read": detection.kind_read, "box": detection.box, "score": round(detection.score, 4),
+            "emotions": detection.emotions,
             **reading_fields(detection), "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection), "subject": detection.subject_id,
             "suggestion": suggestion_document(suggestion)}
@@ -81,10 +83,10 @@ def detection_document(detection: Detection, analysis: Analysis, suggestion: Sug
 
 def track_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
     """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), also named `position` as a
-    photo's detection names it; `number`, `classifier`, `top` and `certainty` as a photo's detection has them
-    (`detection_document`)."""
+    photo's detection names it; `number`, `kind_read`, `classifier`, `top` and `certainty` as a photo's detection has
+    them (`detection_document`)."""
     return {"track_id": detection.track_id, "position": detection.position, "number": analysis.number_of(detection),
-            "kind": detection.kind, **reading_fields(detection),
+            "kind": detection.kind, "kind_read": detection.kind_read, **reading_fields(detection),
             "summary": detection.summary, "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,

@@ -3,7 +3,9 @@ out of date, and its owner may have its stored file analysed again, as a job of 
 photos and videos alike). The job replaces the result in place: the same analysis, address and upload date; an old
 detection whose box a new one of its kind overlaps (IoU >= MATCH_IOU, one to one, the closest pairs first) keeps its
 row, so its id, its subject and a "No" to a suggestion stay, with the new reading; the other old ones go, the other
-new ones are added. "Why?" overlays are made again on request; face signatures are made again. Until the job has
+new ones are added; a pet whose species its owner set by hand (services/species.py) is matched by the species the
+models read it as, and stays the owner's species (without a reading, unless the new models read that species too).
+"Why?" overlays are made again on request; face signatures are made again. Until the job has
 finished the old result stands, and a failed job leaves it as it was (the failure is the job's, never the
 analysis's)."""
 
@@ -19,7 +21,7 @@ from inference.tracking import iou
 from inference.video import nearest_moment
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Reanalysis
-from services import analyses, identity, storage
+from services import analyses, identity, species, storage
 from services.errors import Conflict
 
 MATCH_IOU = 0.5
@@ -110,11 +112,12 @@ def old_box(detection: Detection, seconds: float | None) -> list[int]:
 
 
 def matches(old: list[Detection], new: list[Detection], seconds: float | None = None) -> dict[int, Detection]:
-    """Which old detection each new one (by index) takes the place of: same kind, IoU >= MATCH_IOU, one to one,
-    the most overlapping pairs first."""
+    """Which old detection each new one (by index) takes the place of: the same kind as the models read (an owner's
+    cat that the models read as a dog pairs with a dog), IoU >= MATCH_IOU, one to one, the most overlapping pairs
+    first."""
     boxes = [old_box(detection, seconds) for detection in old]
     pairs = sorted(((iou(boxes[o], fresh.box), o, n) for o, earlier in enumerate(old)
-                    for n, fresh in enumerate(new) if earlier.kind == fresh.kind), reverse=True)
+                    for n, fresh in enumerate(new) if (earlier.kind_read or earlier.kind) == fresh.kind), reverse=True)
     taken: dict[int, Detection] = {}
     used: set[int] = set()
     for overlap, o, n in pairs:
@@ -126,7 +129,8 @@ def matches(old: list[Detection], new: list[Detection], seconds: float | None = 
 
 def replace_detections(analysis: Analysis, new: list[Detection], seconds: float | None = None) -> None:
     """Put the new detections in the place of the analysis's old ones: an old row a new one overlaps (`matches`)
-    takes the new reading and keeps its id, subject and signature (its vector is made again); its "Why?" goes."""
+    takes the new reading and keeps its id, subject and signature (its vector is made again), and the species its
+    owner gave it (`keep_owners_species`); its "Why?" goes."""
     old = list(analysis.detections)
     kept = matches(old, new, seconds)
     rows = []
@@ -135,10 +139,22 @@ def replace_detections(analysis: Analysis, new: list[Detection], seconds: float 
         if row is None:
             rows.append(fresh)
             continue
+        owners_species = row.kind if row.kind_read else None
         for column in Detection.__table__.columns.keys():
             if column not in KEPT_COLUMNS:
                 setattr(row, column, getattr(fresh, column))
         row.explanation = None
+        if owners_species is not None:
+            keep_owners_species(row, owners_species)
         rows.append(row)
     analysis.detections.clear()
     analysis.detections.extend(rows)
+
+
+def keep_owners_species(row: Detection, owners_species: str) -> None:
+    """A new reading of a pet whose owner set its species: when the models now read that species too, the new reading
+    stands and the correction is done with; else it stays the owner's species, without a reading."""
+    if row.kind == owners_species:
+        return
+    row.kind_read, row.kind = row.kind, owners_species
+    species.unread(row)

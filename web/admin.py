@@ -58,7 +58,8 @@ COLUMN_LABELS = {
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
     "position": _l("Order on its page"),  # the n of its #face-n anchor and of its /detections/n addresses
-    "kind": _l("Kind"), "top": _l("Top emotion"), "score": _l("Detector score"), "x1": _l("Left"),
+    "kind": _l("Kind"), "kind_read": _l("Models read it as (its owner said otherwise)"), "top": _l("Top emotion"),
+    "score": _l("Detector score"), "x1": _l("Left"),
     "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
     "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
     "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"),
@@ -175,6 +176,11 @@ def _detection_top(view, context, model: Detection, name) -> str:
 
 def _subject(view, context, model: Detection, name) -> str:
     return f"{model.subject.name} ({kind(model.subject.kind)})" if model.subject else ""
+
+
+def _kind_read(view, context, model: Detection, name) -> str:
+    """The species the models read a pet as, where its owner set another; nothing where nobody did."""
+    return "" if model.kind_read is None else kind(model.kind_read)
 
 
 def _summary(view, context, model: Detection, name) -> Markup | str:
@@ -653,7 +659,7 @@ class DetectionAdmin(AdminModelView):
     column_filters = ("top", "kind")
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
-                         "timeline": _timeline, "transitions": _changes}
+                         "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 

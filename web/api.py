@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from extensions import csrf
 from insights.report import report_week, weekly_report
 from models import Analysis, JobStatus, Subject, SubjectKind, User
-from services import explanations, identity, reanalysis, subjects, tokens
+from services import explanations, identity, reanalysis, species, subjects, tokens
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
@@ -280,6 +280,21 @@ def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
                                                              or not isinstance(subject_id, int))):
         abort(400, description='"subject" is a subject id or null.')
     subjects.assign(detection, subject_id)
+    return jsonify(found_document(detection))
+
+
+@bp.put("/analyses/<int:analysis_id>/detections/<int:position>/species")
+@api_auth
+def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
+    """{"species": "dog" or "cat"}: the owner's word on a pet's species (a cat the models read as a dog, or the other
+    way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, without emotions, and
+    leaves a subject of the other (services/species.py); answers the detection (or track) as the analysis lists it."""
+    analysis = owned(Analysis, analysis_id, g.api_user)
+    detection = detection_at(analysis, position)
+    body = _json_object()
+    if "species" not in body:
+        abort(400, description='Send {"species": "dog" or "cat"}.')
+    species.set_species(detection, body["species"])
     return jsonify(found_document(detection))
 
 

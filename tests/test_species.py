@@ -1,0 +1,117 @@
+"""A pet's species set by its owner: the models read the dingo as a dog; its owner says it is a cat (as a kitten read as
+a puppy would be set right), after a page that says what changes. It is then a cat on its card, in the API and in
+its subject's history, without the dog model's emotions, and analysing the file again keeps the owner's word; a face
+has no species to set, and nobody else can set one."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from bench.clips import dog_scene, write_video
+from bench.fixtures import csrf_token, make_subject
+from extensions import db
+from models import Analysis, Detection
+from tests.conftest import jpeg_bytes, upload
+from tests.test_copies_reanalysis import again, made_by_earlier_models
+from tests import test_subjects
+from tests.test_subjects import analysis_of
+
+person_and_cat_analysis = test_subjects.person_and_cat_analysis  # a fixture: the astronaut's face (1) and a cat (2)
+
+
+def dingo_photo(client) -> int:
+    """An analysis of the dingo photo: one dog, read by the dog model."""
+    return analysis_of(upload(client, jpeg_bytes(dog_scene("dingo-photo.png")[0]), "dingo.jpg"))
+
+
+def only_detection(app, analysis_id: int) -> Detection:
+    with app.app_context():
+        detection = db.session.get(Analysis, analysis_id).detections[0]
+        db.session.expunge(detection)
+        return detection
+
+
+def put_species(client, analysis_id: int, position: int, species: object):
+    return client.put(f"/api/v1/analyses/{analysis_id}/detections/{position}/species", json={"species": species},
+                      headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+
+
+def test_an_owner_marks_a_dog_as_a_cat_after_a_page_that_says_what_changes(app, client, alice):
+    photo = dingo_photo(client)
+    dog = only_detection(app, photo)
+    assert dog.kind == "dog" and dog.top is not None
+    rex = make_subject(app, alice, "Rex", "dog")
+    with app.app_context():
+        db.session.get(Detection, dog.id).subject_id = rex
+        db.session.commit()
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    link = re.search(r'<a href="(/detections/\d+/species[^"]*)">Not a dog\? Mark it as a cat</a>', page)
+    asking = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Is Dog 1 a cat?" in asking and "It is no longer assigned to Rex, who is a dog." in asking
+    assert "The emotions the dog model read are removed" in asking and "No, it is a dog" in asking
+    assert only_detection(app, photo).kind == "dog"  # asking changes nothing
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', asking).group(1)
+    done = client.post(f"/detections/{dog.id}/species", data={"csrf_token": token})
+    assert done.status_code == 302 and done.location == f"/analyses/{photo}#face-1"
+    page = client.get(done.location).get_data(as_text=True)
+    assert "Saved: Dog 1 is now Cat 1. It is no longer assigned to Rex." in page
+    assert "You said this is a cat, so its emotions are not read." in page and "Not a cat? Mark it as a dog" in page
+    cat = client.get(f"/api/v1/analyses/{photo}").get_json()["detections"][0]
+    assert (cat["kind"], cat["kind_read"], cat["emotions"], cat["top"]) == ("cat", "dog", {}, None)
+    assert cat["subject"] is None
+    assert cat["classifier"] is None and cat["box"] == dog.box
+    with app.app_context():
+        assert db.session.get(Analysis, photo).top_emotion is None
+    assert client.get(f"/api/v1/subjects/{rex}").get_json()["appearances"] == 0
+
+
+def test_the_api_sets_a_pets_species_refuses_a_face_and_another_users_pet(app, client, alice, bob_client,
+                                                                          person_and_cat_analysis):
+    tom = make_subject(app, alice, "Tom", "cat")
+    client.put(f"/api/v1/analyses/{person_and_cat_analysis}/detections/2/subject", json={"subject": tom},
+               headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    face = put_species(client, person_and_cat_analysis, 1, "cat")
+    assert face.status_code == 400 and "Only a dog or a cat" in face.get_json()["error"]
+    assert put_species(client, person_and_cat_analysis, 2, "horse").status_code == 400
+    unchanged = put_species(client, person_and_cat_analysis, 2, "cat")  # what it is already: nothing changes
+    assert unchanged.status_code == 200 and unchanged.get_json()["kind_read"] is None
+    assert unchanged.get_json()["subject"] == tom
+    assert put_species(bob_client, person_and_cat_analysis, 2, "dog").status_code == 404
+    dog = put_species(client, person_and_cat_analysis, 2, "dog").get_json()
+    assert (dog["kind"], dog["kind_read"], dog["top"], dog["subject"]) == ("dog", "cat", None, None)
+    rex = make_subject(app, alice, "Rex", "dog")  # a dog without emotions counts as seen on its dashboard
+    assert client.put(f"/api/v1/analyses/{person_and_cat_analysis}/detections/2/subject", json={"subject": rex},
+                      headers={"X-CSRFToken": csrf_token(client, "/analyze")}).status_code == 200
+    assert client.get(f"/api/v1/subjects/{rex}").get_json()["appearances"] == 1
+    assert client.get(f"/dashboard?subject={rex}").status_code == 200
+    assert client.get(f"/subjects/{rex}/report").status_code == 200
+    assert client.get(f"/api/v1/subjects/{rex}/insights").status_code == 200
+    back = put_species(client, person_and_cat_analysis, 2, "cat").get_json()
+    assert (back["kind"], back["kind_read"], back["number"], back["subject"]) == ("cat", "cat", 1, None)
+
+
+def test_analysing_again_keeps_the_owners_species(app, client, alice):
+    photo = dingo_photo(client)
+    dog = only_detection(app, photo)
+    assert put_species(client, photo, 1, "cat").status_code == 200
+    made_by_earlier_models(app, photo)
+    assert again(client, photo).status_code == 302
+    after = only_detection(app, photo)
+    assert (after.id, after.kind, after.kind_read, after.top, after.emotions) == (dog.id, "cat", "dog", None, {})
+
+
+def test_a_dog_track_marked_as_a_cat_keeps_its_boxes_and_time_seen_without_emotions(app, client, alice, tmp_path):
+    scene, _ = dog_scene("dingo-photo.png")
+    clip = write_video(tmp_path / "dog.mp4", [np.roll(scene, shift, axis=1) for shift in range(0, 40, 2)])
+    video = analysis_of(upload(client, clip.read_bytes(), "dog.mp4"))
+    track = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"][0]
+    assert track["kind"] == "dog" and track["summary"]["dominant"] is not None
+    cat = put_species(client, video, track["track_id"], "cat").get_json()
+    assert (cat["kind"], cat["top"], cat["transitions"], cat["summary"]["dominant"]) == ("cat", None, [], None)
+    assert cat["summary"]["duration"] == track["summary"]["duration"]
+    assert [point["box"] for point in cat["timeline"]] == [point["box"] for point in track["timeline"]]
+    assert all(point["emotions"] == {} for point in cat["timeline"])
+    page = client.get(f"/analyses/{video}").get_data(as_text=True)
+    assert "Cat 1: seen for" in page and "You said this is a cat" in page
