@@ -77,18 +77,28 @@ def _dates(history: History) -> np.ndarray:
     return np.array([moment.date() for moment in history.times], dtype="datetime64[D]").reshape(-1)
 
 
-def day_top(tops: list[str]) -> str | None:
-    """A day's most frequent top emotion, ties broken by name (the report and the calendar agree on any
-    machine); None without any."""
-    return Counter(sorted(tops)).most_common(1)[0][0] if tops else None
+@dataclass(frozen=True)
+class DayTops:
+    """A day's top emotions, counted once for the report and the calendar: each emotion with how often it was the
+    top one, the most first, ties by name (so both agree on any machine)."""
 
+    counts: tuple[tuple[str, int], ...]
 
-def day_tie(tops: list[str]) -> tuple[str, ...]:
-    """The emotions a day showed most, each as often, by name (its `day_top` first), when there are more than one;
-    else (): pages show each of them, not the one a tie is broken to."""
-    counts = Counter(tops)
-    most = sorted(emotion for emotion, count in counts.items() if count == max(counts.values()))
-    return tuple(most) if len(most) > 1 else ()
+    @classmethod
+    def of(cls, tops: list[str]) -> DayTops:
+        return cls(tuple(Counter(sorted(tops)).most_common()))
+
+    @property
+    def top(self) -> str | None:
+        """The day's most frequent top emotion (a tie broken by name); None without any."""
+        return self.counts[0][0] if self.counts else None
+
+    @property
+    def tie(self) -> tuple[str, ...]:
+        """The emotions the day showed most, each as often, by name (`top` first), when there are more than one;
+        else (): pages show each of them, not the one a tie is broken to."""
+        most = tuple(emotion for emotion, count in self.counts if count == self.counts[0][1])
+        return most if len(most) > 1 else ()
 
 
 def weekly_report(history: History, monday: date, today: date) -> dict:
@@ -111,10 +121,12 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
     for offset in range(7):
         day = monday + timedelta(days=offset)
         tops = [sure.classes[top] for top in sure.tops[dates == np.datetime64(day)]]
+        counted = DayTops.of(tops)
+        counts = dict(counted.counts)
         days.append({"date": day.isoformat(), "weekday": day.strftime("%a"),
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
-                     "top": day_top(tops), "tie": list(day_tie(tops)), "to_come": day > today,
-                     "emotions": {label: tops.count(label) for label in history.classes if label in tops}})
+                     "top": counted.top, "tie": list(counted.tie), "to_come": day > today,
+                     "emotions": {label: counts[label] for label in history.classes if label in counts}})
     iso_year, iso_week, _ = monday.isocalendar()
     return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,

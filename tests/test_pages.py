@@ -22,7 +22,7 @@ from services.storage import thumbnail_bytes
 from tests.conftest import upload
 from tests.test_numbering import store_photo, store_video
 from tests.test_subjects import add_subject, subject_id
-from insights.report import day_top
+from insights.report import DayTops
 from web.charts import axis_labels, calendar_cells, calendar_months
 
 
@@ -189,7 +189,7 @@ def test_a_calendar_day_of_tied_emotions_takes_the_weekly_reports_colour():
     # a day's words count each emotion: "happy (4)" read as four happy readings
     assert cells["2026-12-01"].counts == (("happy", 2), ("sad", 2))
     assert cells["2026-11-30"].counts == (("sad", 2), ("angry", 1))
-    assert day_top(["sad", "happy"]) == day_top(["happy", "sad"]) == "happy"
+    assert DayTops.of(["sad", "happy"]).top == DayTops.of(["happy", "sad"]).top == "happy"
 
 
 def test_a_calendar_day_in_words_counts_each_emotion_then_the_unsure_readings(client, alice):

@@ -6,12 +6,11 @@ stretches to the plot's size; their labels are HTML text, so they keep their siz
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from inference.tracking import steps_away
-from insights.report import day_tie, day_top
+from insights.report import DayTops
 from web.i18n import skeleton
 
 
@@ -113,7 +112,7 @@ class CalendarCell:
     top: str | None
     counts: tuple[tuple[str, int], ...]  # each top emotion of its sure readings, with how often: the most first
     unsure: int = 0  # readings that day left out as unsure (a day of only those is not "nothing analysed")
-    tie: tuple[str, ...] = ()  # the emotions it showed most, each as often (day_tie): its square shows each
+    tie: tuple[str, ...] = ()  # the emotions it showed most, each as often (DayTops.tie): its square shows each
 
 
 def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int = 12,
@@ -125,9 +124,9 @@ def calendar_cells(tops_by_day: dict[date, list[str]], today: date, weeks: int =
     cells = []
     for offset in range((today - first).days + 1):
         day = first + timedelta(days=offset)
-        tops = tops_by_day.get(day, [])
-        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, day_top(tops),
-                                  tuple(Counter(sorted(tops)).most_common()), unsure_by_day.get(day, 0), day_tie(tops)))
+        counted = DayTops.of(tops_by_day.get(day, []))
+        cells.append(CalendarCell(day.isoformat(), offset // 7, offset % 7, counted.top, counted.counts,
+                                  unsure_by_day.get(day, 0), counted.tie))
     return cells
 
 
