@@ -38,7 +38,7 @@ from inference.labels import DetectionKind
 from inference.movie_index import check_movie_index, index_boxes
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
-from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, longest_unseen_step, rejoined
+from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, rejoined, steps_away
 from inference.uncertainty import frequent_signals
 from messages import N_, Phrase
 
@@ -354,17 +354,17 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
     return smoothed / smoothed.sum(1, keepdims=True)
 
 
-def seen_for(times: list[float], longest_step: float) -> float:
-    """How long a track was in view: the time between its first and last frame, less the steps longer than
-    `longest_step` (a joined pet's time out of view)."""
-    steps = np.diff(times)
-    return float(steps[steps <= longest_step].sum())
+def seen_for(times: list[float]) -> float:
+    """How long a track was in view: the time between its first and last frame, less its steps out of view
+    (`steps_away`: a joined pet's time away)."""
+    return float(sum(later - earlier for earlier, later, away in zip(times, times[1:], steps_away(times))
+                     if not away))
 
 
-def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...],
-              longest_step: float = math.inf) -> tuple[TrackSummary, list[Transition]]:
-    """Dominant emotion, share of time in each emotion, mean probabilities, the time seen (steps between frames
-    longer than `longest_step` left out); and the transitions. Without classes (a kind with no emotion model) the
+def summarize(times: list[float], probabilities: np.ndarray,
+              classes: tuple[str, ...]) -> tuple[TrackSummary, list[Transition]]:
+    """Dominant emotion, share of time in each emotion, mean probabilities, the time seen (`seen_for`: a joined
+    pet's time out of view left out); and the transitions. Without classes (a kind with no emotion model) the
     dominant emotion is None and nothing changes."""
     tops = probabilities.argmax(1) if classes else np.zeros(len(times), dtype=int)
     shares = np.bincount(tops, minlength=len(classes)) / len(tops) if classes else np.zeros(0)
@@ -372,7 +372,7 @@ def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str,
         "dominant": classes[int(shares.argmax())] if classes else None,
         "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
         "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
-        "duration": round(seen_for(times, longest_step), 3),
+        "duration": round(seen_for(times), 3),
         "frames": len(times),
     }
     transitions = [
@@ -479,10 +479,10 @@ class TrackResult:
 
     def finish(self, alpha: float) -> VideoTrack:
         """Smooth the probabilities over time (alpha) and summarise the track (`summarize`; a joined pet's time out
-        of view, `longest_unseen_step`, is not time seen), as its kind."""
+        of view is not time seen), as its kind."""
         classes = self.classes[self.kind]
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
-        summary, transitions = summarize(self.times, smoothed, classes, longest_unseen_step(self.times))
+        summary, transitions = summarize(self.times, smoothed, classes)
         timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
              "uncertain": flag}

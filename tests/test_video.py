@@ -104,11 +104,11 @@ def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     time out of view; an unjoined track, however slow, is seen from its first frame to its last."""
     raw = np.array([[0.9, 0.1]] * 5)
     joined = [0, 0.25, 0.5, 5.0, 5.25]
-    summary, _ = summarize(joined, raw, ("a", "b"), longest_step=longest_unseen_step(joined))
+    summary, _ = summarize(joined, raw, ("a", "b"))
     assert summary["duration"] == 0.75 and summary["frames"] == 5
-    assert summarize(joined, raw, ("a", "b"))[0]["duration"] == 5.25  # without a limit: first to last
+    assert summarize([0, 0.25, 0.5, 2.25, 2.5], raw, ("a", "b"))[0]["duration"] == 2.5  # a wait: first to last
     slow = [0, 2.5, 5.0, 7.5, 10.0]  # 0.4 frames a second
-    assert summarize(slow, raw, ("a", "b"), longest_step=longest_unseen_step(slow))[0]["duration"] == 10.0
+    assert summarize(slow, raw, ("a", "b"))[0]["duration"] == 10.0
     assert longest_unseen_step([3.0]) == math.inf
 
 
@@ -166,9 +166,9 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert document["media"] == "video" and document["fps_sampled"] == 4.0
     assert document["duration"] == pytest.approx(3.0, abs=0.1)
     track = document["tracks"][0]
-    assert set(track) == {"track_id", "position", "number", "kind", "top", "certainty", "summary", "classifier",
-                          "timeline", "transitions", "subject", "suggestion", "unsure", "uncertain", "uncertainty",
-                          "unsure_signals"}
+    assert set(track) == {"track_id", "position", "number", "kind", "kind_read", "top", "certainty", "summary",
+                          "classifier", "timeline", "transitions", "subject", "suggestion", "unsure", "uncertain",
+                          "uncertainty", "unsure_signals"}
     assert set(track["timeline"][0]) >= {"t", "emotions", "uncertain"} and isinstance(track["uncertain"], bool)
     assert isinstance(track["unsure"], bool) and (track["unsure"] or not track["uncertain"])  # flagged: unsure
 
