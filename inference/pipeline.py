@@ -266,6 +266,13 @@ class Pipeline:
                 results[f][d] = reading
         return results
 
+    def read_as(self, rgb: np.ndarray, box: list[int], kind: str) -> Classified:
+        """One box of a photo read by the emotion model of `kind`, as `classify_batch` reads what the detectors found
+        (a dog by its body: the box given); no emotions for a kind without a model. For a pet whose species its owner
+        set by hand (services/species.py)."""
+        found = tuple(float(value) for value in box)
+        return self.classify_batch([rgb], [[Detection(found, 1.0, kind, body=found)]])[0][0]
+
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
         """Faces, then dogs and cats, in one photo, without the faces that are a pet's. A photo without a face, or
         whose face runs past its edge, is searched for faces again with a border around it

@@ -27,7 +27,7 @@ from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import ALL_EMOTIONS
-from inference.pipeline import ImageResult, get_pipeline
+from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
@@ -199,6 +199,13 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
         return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
+
+
+def read_photo_as(analysis: Analysis, box: list[int], kind: str) -> Classified:
+    """A box of a stored photo read by the emotion model of `kind` (a pet's species set by its owner), in an
+    analysis slot. Raises OSError or MediaError when its file is gone or unreadable."""
+    with analysis_slot(analysis.user_id):
+        return get_pipeline().read_as(storage.stored_rgb(analysis), box, kind)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ photos and videos alike). The job replaces the result in place: the same analysi
 detection whose box a new one of its kind overlaps (IoU >= MATCH_IOU, one to one, the closest pairs first) keeps its
 row, so its id, its subject and a "No" to a suggestion stay, with the new reading; the other old ones go, the other
 new ones are added; a pet whose species its owner set by hand (services/species.py) is matched by the species the
-models read it as, and stays the owner's species (without a reading, unless the new models read that species too).
+models read it as, and stays the owner's species (read as it, unless the new models read that species too).
 "Why?" overlays are made again on request; face signatures are made again. Until the job has
 finished the old result stands, and a failed job leaves it as it was (the failure is the job's, never the
 analysis's)."""
@@ -153,8 +153,7 @@ def replace_detections(analysis: Analysis, new: list[Detection], seconds: float 
 
 def keep_owners_species(row: Detection, owners_species: str) -> None:
     """A new reading of a pet whose owner set its species: when the models now read that species too, the new reading
-    stands and the correction is done with; else it stays the owner's species, without a reading."""
-    if row.kind == owners_species:
-        return
-    row.kind_read, row.kind = row.kind, owners_species
-    species.unread(row)
+    stands and the correction is done with; else it stays the owner's species (`species.overrule`), the new reading
+    kept as the models'."""
+    if row.kind != owners_species:
+        species.overrule(row, owners_species)

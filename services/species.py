@@ -1,22 +1,27 @@
 """The owner's word on a pet's species: a cat the models took for a dog (a black kitten read as a puppy, say), or the
 other way round, is set right by hand, in a photo or as a whole video track. The detection becomes the other species
-everywhere (its title and box label, its history, dashboards, exports and the API); the reading the other species'
-model made goes, since that model read the wrong animal, and none is made in its place (cats have no emotion model; a
-dog set by hand stays without a reading rather than being read again); it leaves its subject when that is one of the
-other species. The species the models read stays in `Detection.kind_read`, so that analysing the file again keeps
-the owner's word (services/reanalysis.py)."""
+everywhere (its title and box label, its history, dashboards, exports and the API) and leaves a subject of the
+species it no longer is. The reading the other species' model made goes, since it read the wrong animal; a photo's
+pet is read again by its new species' model (a dog's body is its box; a cat has no model yet, so no emotions), a
+video track is left without emotions. The models' species and reading are kept (`Detection.kind_read`,
+`models_reading`): setting it back gives their reading back, and analysing the file again keeps the owner's word
+(services/reanalysis.py)."""
 
 from __future__ import annotations
 
 from extensions import db
+from inference.errors import MediaError
 from inference.labels import DetectionKind
 from messages import N_, Phrase
-from models import Detection, Subject
-from services import analyses
+from models import EMOTION_CLASSES, Detection, Media, Subject
+from services import analyses, storage
 from services.errors import Refused
 from services.subjects import fits
 
 PET_KINDS = (DetectionKind.DOG, DetectionKind.CAT)
+# What a reading is made of on a detection row: kept from the models when the owner sets the species, given back.
+READING_COLUMNS = ("emotions", "top", "uncertainty", "uncertain", "unsure_signals", "timeline", "summary",
+                   "transitions")
 
 
 def other_species(detection: Detection) -> DetectionKind | None:
@@ -35,23 +40,57 @@ def species_to_set(detection: Detection) -> DetectionKind:
 
 
 def set_species(detection: Detection, kind: object) -> Subject | None:
-    """Make the pet the other species (`kind`, as a client sent it) by its owner's word: its reading goes, and it
-    leaves a subject of the species it no longer is; returns that subject (None when it kept its own, or had none).
-    The species it is already changes nothing. Raises Refused for a person's face, or a kind that is not a pet's."""
+    """Make the pet the species `kind` (as a client sent it) by its owner's word: read as that species (or, back to
+    the species the models read, their reading again), and out of a subject of the species it no longer is; returns
+    that subject (None when it kept its own, or had none). The species it is already changes nothing. Raises Refused
+    for a person's face, or a kind that is not a pet's."""
     other = species_to_set(detection)
     if kind == detection.kind:
         return None
     if kind != other:
         raise Refused(Phrase(N_("The species is one of %(kinds)s."), kinds=", ".join(PET_KINDS)))
-    detection.kind_read = detection.kind_read or detection.kind
-    detection.kind = other
-    unread(detection)
+    if detection.kind_read is None:
+        overrule(detection, other)
+    else:
+        give_back(detection)
     left = detection.subject if detection.subject is not None and not fits(detection.subject, detection) else None
     if left is not None:
         detection.subject = None
     analyses.set_top_emotion(detection.analysis)
     db.session.commit()
+    storage.remove_files(list(storage.explanation_paths(detection.analysis.stored_name, detection.position).values()))
     return left
+
+
+def overrule(detection: Detection, kind: str) -> None:
+    """Keep the models' species and reading, and make the detection `kind`, read as one (`read_as_owner_says`)."""
+    detection.models_reading = {column: getattr(detection, column) for column in READING_COLUMNS}
+    detection.kind_read, detection.kind = detection.kind, kind
+    read_as_owner_says(detection)
+
+
+def give_back(detection: Detection) -> None:
+    """The species and reading the models gave it, as they were before its owner said otherwise."""
+    for column, value in (detection.models_reading or {}).items():
+        setattr(detection, column, value)
+    detection.kind, detection.kind_read, detection.models_reading = detection.kind_read, None, None
+    detection.explanation = None
+    detection.keep_reading()
+
+
+def read_as_owner_says(detection: Detection) -> None:
+    """Its reading as the species its owner gave it: a photo's pet read by that species' model (none: no emotions;
+    its file gone: no emotions either), a video track without emotions."""
+    unread(detection)
+    if detection.analysis.media != Media.IMAGE or detection.kind not in EMOTION_CLASSES:
+        return
+    try:
+        reading = analyses.read_photo_as(detection.analysis, detection.box, detection.kind)
+    except (OSError, MediaError):
+        return
+    detection.emotions, detection.top, detection.uncertainty = reading.emotions, reading.top, reading.uncertainty
+    detection.uncertain, detection.unsure_signals = reading.uncertain, reading.unsure_signals
+    detection.keep_reading()
 
 
 def unread(detection: Detection) -> None:

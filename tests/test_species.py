@@ -1,16 +1,20 @@
 """A pet's species set by its owner: the models read the dingo as a dog; its owner says it is a cat (as a kitten read as
 a puppy would be set right), after a page that says what changes. It is then a cat on its card, in the API and in
-its subject's history, without the dog model's emotions, and analysing the file again keeps the owner's word; a face
-has no species to set, and nobody else can set one."""
+its subject's history, without the dog model's emotions; set back, it has the models' reading again; a cat set to a
+dog in a photo is read by the dog model; a second page left open changes nothing; analysing the file again keeps the
+owner's word; a face has no species to set, and nobody else can set one."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+from PIL import Image
+from skimage import data as skdata
 
 from bench.clips import dog_scene, write_video
-from bench.fixtures import csrf_token, make_subject
+from bench.fixtures import csrf_token, login, make_subject, make_user
+from inference.labels import DOG_EMOTIONS
 from extensions import db
 from models import Analysis, Detection
 from tests.conftest import jpeg_bytes, upload
@@ -33,6 +37,12 @@ def only_detection(app, analysis_id: int) -> Detection:
         return detection
 
 
+def confirm_action(page: str) -> str:
+    """Where the confirm page's form posts."""
+    form = page.split('class="card confirm"')[1]
+    return re.search(r'<form method="post" action="([^"]+)"', form).group(1).replace("&amp;", "&")
+
+
 def put_species(client, analysis_id: int, position: int, species: object):
     return client.put(f"/api/v1/analyses/{analysis_id}/detections/{position}/species", json={"species": species},
                       headers={"X-CSRFToken": csrf_token(client, "/analyze")})
@@ -53,11 +63,15 @@ def test_an_owner_marks_a_dog_as_a_cat_after_a_page_that_says_what_changes(app, 
     assert "The emotions the dog model read are removed" in asking and "No, it is a dog" in asking
     assert only_detection(app, photo).kind == "dog"  # asking changes nothing
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', asking).group(1)
-    done = client.post(f"/detections/{dog.id}/species", data={"csrf_token": token})
+    action = confirm_action(asking)
+    done = client.post(action, data={"csrf_token": token})
     assert done.status_code == 302 and done.location == f"/analyses/{photo}#face-1"
     page = client.get(done.location).get_data(as_text=True)
     assert "Saved: Dog 1 is now Cat 1. It is no longer assigned to Rex." in page
-    assert "You said this is a cat, so its emotions are not read." in page and "Not a cat? Mark it as a dog" in page
+    assert "You said this is a cat." in page and "Not a cat? Mark it as a dog" in page
+    again_page = client.post(action, data={"csrf_token": token})  # the same page sent again: it is a cat already
+    assert "Cat 1 is already a cat." in client.get(again_page.location).get_data(as_text=True)
+    assert only_detection(app, photo).kind == "cat"
     cat = client.get(f"/api/v1/analyses/{photo}").get_json()["detections"][0]
     assert (cat["kind"], cat["kind_read"], cat["emotions"], cat["top"]) == ("cat", "dog", {}, None)
     assert cat["subject"] is None
@@ -65,6 +79,47 @@ def test_an_owner_marks_a_dog_as_a_cat_after_a_page_that_says_what_changes(app, 
     with app.app_context():
         assert db.session.get(Analysis, photo).top_emotion is None
     assert client.get(f"/api/v1/subjects/{rex}").get_json()["appearances"] == 0
+    make_user(app, "boss", admin=True)
+    admin = app.test_client()
+    login(admin, "boss")
+    assert "Its owner said this is a cat." in admin.get(f"/analyses/{photo}").get_data(as_text=True)
+    back = put_species(client, photo, 1, "dog").get_json()  # taken back: the models' reading again
+    assert (back["kind"], back["kind_read"], back["emotions"], back["top"]) == ("dog", None, dog.emotions, dog.top)
+
+
+def test_a_cat_set_to_a_dog_in_a_photo_is_read_by_the_dog_model_and_renumbers_the_dogs(app, client, alice):
+    cat = np.asarray(Image.fromarray(skdata.chelsea()).resize((770, 512)))
+    dingo = dog_scene("dingo-photo.png")[0][:512]
+    photo = analysis_of(upload(client, jpeg_bytes(np.concatenate([dingo, cat], axis=1)), "pair.jpg"))
+    found = client.get(f"/api/v1/analyses/{photo}").get_json()["detections"]
+    assert sorted(pet["kind"] for pet in found) == ["cat", "dog"]
+    chelsea = next(pet for pet in found if pet["kind"] == "cat")
+    dog = put_species(client, photo, chelsea["position"], "dog").get_json()
+    assert (dog["kind"], dog["kind_read"], list(dog["emotions"])) == ("dog", "cat", list(DOG_EMOTIONS))
+    assert dog["top"] in DOG_EMOTIONS and dog["classifier"] is not None
+    assert sorted(pet["number"] for pet in client.get(f"/api/v1/analyses/{photo}").get_json()["detections"]) == [1, 2]
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    assert "Emotion probabilities for dog" in page
+    titles = [f"Dog {number}" for number in (1, 2)]
+    former = titles[0] if chelsea["position"] < dog_position(found) else titles[1]
+    renumbered = titles[1] if former == titles[0] else None
+    asking = client.get(f"/detections/{detection_id(app, photo, chelsea['position'])}/species").get_data(as_text=True)
+    assert f"Is {former} a cat?" in asking
+    assert "The reading the models made when they read it as a cat comes back" in asking
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', asking).group(1)
+    action = confirm_action(asking)
+    saved = client.get(client.post(action, data={"csrf_token": token}).location).get_data(as_text=True)
+    assert f"Saved: {former} is now Cat 1." in saved
+    assert ("Dog 2 is now Dog 1." in saved) == (renumbered is not None)
+
+
+def dog_position(found: list[dict]) -> int:
+    return next(pet["position"] for pet in found if pet["kind"] == "dog")
+
+
+def detection_id(app, analysis_id: int, position: int) -> int:
+    with app.app_context():
+        return next(d.id for d in db.session.get(Analysis, analysis_id).detections if d.position == position)
 
 
 def test_the_api_sets_a_pets_species_refuses_a_face_and_another_users_pet(app, client, alice, bob_client,
@@ -80,8 +135,8 @@ def test_the_api_sets_a_pets_species_refuses_a_face_and_another_users_pet(app, c
     assert unchanged.get_json()["subject"] == tom
     assert put_species(bob_client, person_and_cat_analysis, 2, "dog").status_code == 404
     dog = put_species(client, person_and_cat_analysis, 2, "dog").get_json()
-    assert (dog["kind"], dog["kind_read"], dog["top"], dog["subject"]) == ("dog", "cat", None, None)
-    rex = make_subject(app, alice, "Rex", "dog")  # a dog without emotions counts as seen on its dashboard
+    assert (dog["kind"], dog["kind_read"], dog["subject"]) == ("dog", "cat", None) and dog["top"] in DOG_EMOTIONS
+    rex = make_subject(app, alice, "Rex", "dog")  # the cat set to a dog counts on a dog's dashboard
     assert client.put(f"/api/v1/analyses/{person_and_cat_analysis}/detections/2/subject", json={"subject": rex},
                       headers={"X-CSRFToken": csrf_token(client, "/analyze")}).status_code == 200
     assert client.get(f"/api/v1/subjects/{rex}").get_json()["appearances"] == 1
@@ -89,7 +144,7 @@ def test_the_api_sets_a_pets_species_refuses_a_face_and_another_users_pet(app, c
     assert client.get(f"/subjects/{rex}/report").status_code == 200
     assert client.get(f"/api/v1/subjects/{rex}/insights").status_code == 200
     back = put_species(client, person_and_cat_analysis, 2, "cat").get_json()
-    assert (back["kind"], back["kind_read"], back["number"], back["subject"]) == ("cat", "cat", 1, None)
+    assert (back["kind"], back["kind_read"], back["emotions"], back["subject"]) == ("cat", None, {}, None)
 
 
 def test_analysing_again_keeps_the_owners_species(app, client, alice):
@@ -114,4 +169,22 @@ def test_a_dog_track_marked_as_a_cat_keeps_its_boxes_and_time_seen_without_emoti
     assert [point["box"] for point in cat["timeline"]] == [point["box"] for point in track["timeline"]]
     assert all(point["emotions"] == {} for point in cat["timeline"])
     page = client.get(f"/analyses/{video}").get_data(as_text=True)
-    assert "Cat 1: seen for" in page and "You said this is a cat" in page
+    assert "Cat 1: seen for" in page and "You said this is a cat." in page
+    dog = put_species(client, video, track["track_id"], "dog").get_json()  # taken back: the models' reading again
+    assert (dog["kind"], dog["summary"], dog["timeline"]) == ("dog", track["summary"], track["timeline"])
+
+
+def test_a_cat_track_set_to_a_dog_has_no_emotions_and_its_dogs_dashboard_says_so(app, client, alice, tmp_path):
+    cat = np.ascontiguousarray(np.asarray(Image.fromarray(skdata.chelsea()).resize((448, 300))))
+    clip = write_video(tmp_path / "cat.mp4", [np.roll(cat, shift, axis=1) for shift in range(0, 20, 2)])
+    video = analysis_of(upload(client, clip.read_bytes(), "cat.mp4"))
+    track = client.get(f"/api/v1/analyses/{video}").get_json()["tracks"][0]
+    dog = put_species(client, video, track["track_id"], "dog").get_json()
+    assert (dog["kind"], dog["kind_read"], dog["top"]) == ("dog", "cat", None)
+    page = client.get(f"/analyses/{video}").get_data(as_text=True)
+    assert "tracked: 1 dog" in page and "You said this is a dog. It was not read again, so it has no emotions." in page
+    luna = make_subject(app, alice, "Luna", "dog")
+    client.put(f"/api/v1/analyses/{video}/detections/{track['track_id']}/subject", json={"subject": luna},
+               headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    dashboard = client.get(f"/dashboard?subject={luna}").get_data(as_text=True)
+    assert "none of Luna’s appearances has emotions" in dashboard and "no emotion model for cats" not in dashboard

@@ -1,6 +1,7 @@
 """A pet's species set by its owner: "Not a dog? Mark it as a cat" on a dog's (or cat's) card asks first, on a page that
 says what changes (it works without scripts), then sets it (services/species.py) and goes back to the card, where a
-line says what was done."""
+line says what was done. The page's form names the species it asked about, so a second page left open on the same
+pet (or a form sent twice) cannot turn it back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from models import Detection, Subject, SubjectKind
+from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, SubjectKind
 from services import species
 from services.access import owned_detection
 from web.analyze import assigned_category, face_page, opened_from
@@ -20,23 +21,35 @@ bp = Blueprint("species", __name__)
 bp.add_app_template_global(species.other_species)  # the cards' "Not a dog? Mark it as a cat"
 
 
+@bp.app_template_global()
+def has_emotion_model(detection_kind: str) -> bool:
+    """Whether detections of this kind are read by an emotion model (cats: not yet)."""
+    return detection_kind in EMOTION_CLASSES
+
+
 @bp.route("/detections/<int:detection_id>/species", methods=["GET", "POST"])
 @login_required
 def set_species(detection_id: int) -> ResponseReturnValue:
-    """GET asks first (what changes); POST makes the user's dog a cat, or cat a dog, and goes back to its card."""
+    """GET asks first (what changes); POST makes the user's dog a cat, or cat a dog (?species=, as the page that asked
+    named it), and goes back to its card."""
     detection = owned_detection(detection_id, current_user)
     other = species.species_to_set(detection)
     if request.method != "POST":  # GET, and HEAD with it
         question = gettext("Is %(face)s a %(kind)s?", face=say(detection.title), kind=kind(other))
         return confirm_page(question, consequences(detection, other),
-                            url_for("species.set_species", detection_id=detection.id),
+                            url_for("species.set_species", detection_id=detection.id, species=other),
                             gettext("Yes, it is a %(kind)s", kind=kind(other)), face_page(detection), opened_from(),
                             cancel_label=gettext("No, it is a %(kind)s", kind=kind(detection.kind)))
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    was = say(detection.title)
-    left = species.set_species(detection, other)
-    flash(species_saved(was, detection, left), assigned_category(detection))
+    wanted = request.args.get("species")
+    if wanted == detection.kind:  # the change was made meanwhile (another page on the same pet, a form sent twice)
+        flash(gettext("%(face)s is already a %(kind)s.", face=say(detection.title), kind=kind(wanted)),
+              assigned_category(detection))
+        return redirect(face_page(detection))
+    titles = titles_of(detection.analysis)
+    left = species.set_species(detection, wanted)
+    flash(species_saved(titles, detection, left), assigned_category(detection))
     return redirect(face_page(detection))
 
 
@@ -47,8 +60,7 @@ def consequences(detection: Detection, other: str) -> list[str]:
     if detection.top is not None:
         said.append(gettext("The emotions the %(model)s model read are removed: it read the wrong animal.",
                             model=kind(detection.kind)))
-    said.append(gettext("There is no emotion model for cats yet, so it has no emotions.") if other == "cat" else
-                gettext("It is not read again, so it has no emotions."))
+    said.append(reading_to_come(detection, other))
     subject = detection.subject
     if subject is not None and SubjectKind(subject.kind).detection_kind != other:
         said.append(gettext("It is no longer assigned to %(name)s, who is a %(kind)s.", name=subject.name,
@@ -56,9 +68,29 @@ def consequences(detection: Detection, other: str) -> list[str]:
     return said
 
 
-def species_saved(was: str, detection: Detection, left_subject: Subject | None) -> str:
-    """What was done: "Saved: Dog 1 is now Cat 2.", and the subject it left."""
-    saved = gettext("Saved: %(was)s is now %(face)s.", was=was, face=say(detection.title))
-    if left_subject is None:
-        return saved
-    return " ".join([saved, gettext("It is no longer assigned to %(name)s.", name=left_subject.name)])
+def reading_to_come(detection: Detection, other: str) -> str:
+    """What it will be read as: the models' reading again, the other species' model on a photo, or nothing."""
+    if detection.kind_read == other:
+        return gettext("The reading the models made when they read it as a %(kind)s comes back.", kind=kind(other))
+    if other not in EMOTION_CLASSES:
+        return gettext("There is no emotion model for cats yet, so it has no emotions.")
+    if detection.analysis.media == Media.IMAGE:
+        return gettext("The %(model)s model reads it instead.", model=kind(other))
+    return gettext("A video’s track is not read again, so it has no emotions.")
+
+
+def titles_of(analysis: Analysis) -> dict[int, str]:
+    """Each of its detections' title now ("Cat 1"), by id: numbers within a kind change when one changes kind."""
+    return {found.id: say(found.title) for found in analysis.detections}
+
+
+def species_saved(titles: dict[int, str], detection: Detection, left_subject: Subject | None) -> str:
+    """What was done: "Saved: Dog 1 is now Cat 1.", the other pets it renumbered ("Cat 1 is now Cat 2.") and the
+    subject it left."""
+    said = [gettext("Saved: %(was)s is now %(face)s.", was=titles[detection.id], face=say(detection.title))]
+    said += [gettext("%(was)s is now %(face)s.", was=titles[found.id], face=say(found.title))
+             for found in detection.analysis.detections
+             if found is not detection and titles[found.id] != say(found.title)]
+    if left_subject is not None:
+        said.append(gettext("It is no longer assigned to %(name)s.", name=left_subject.name))
+    return " ".join(said)
