@@ -129,6 +129,8 @@ def test_the_api_sets_a_pets_species_refuses_a_face_and_another_users_pet(app, c
                headers={"X-CSRFToken": csrf_token(client, "/analyze")})
     face = put_species(client, person_and_cat_analysis, 1, "cat")
     assert face.status_code == 400 and "Only a dog or a cat" in face.get_json()["error"]
+    asked = client.get(f"/detections/{detection_id(app, person_and_cat_analysis, 1)}/species")  # no page: the card
+    assert asked.status_code == 302 and asked.location == f"/analyses/{person_and_cat_analysis}#face-1"
     assert put_species(client, person_and_cat_analysis, 2, "horse").status_code == 400
     unchanged = put_species(client, person_and_cat_analysis, 2, "cat")  # what it is already: nothing changes
     assert unchanged.status_code == 200 and unchanged.get_json()["kind_read"] is None

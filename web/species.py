@@ -30,9 +30,11 @@ def has_emotion_model(detection_kind: str) -> bool:
 @bp.route("/detections/<int:detection_id>/species", methods=["GET", "POST"])
 @login_required
 def set_species(detection_id: int) -> ResponseReturnValue:
-    """GET asks first (what changes); POST makes the user's dog a cat, or cat a dog (?species=, as the page that asked
-    named it), and goes back to its card."""
+    """GET asks first (what changes; a face's: its card); POST makes the user's dog a cat, or cat a dog (?species=, as
+    the page that asked named it), and goes back to its card."""
     detection = owned_detection(detection_id, current_user)
+    if request.method != "POST" and species.other_species(detection) is None:
+        return redirect(face_page(detection))  # a face has no species to set: its card, as a form's address answers
     other = species.species_to_set(detection)
     if request.method != "POST":  # GET, and HEAD with it
         question = gettext("Is %(face)s a %(kind)s?", face=say(detection.title), kind=kind(other))
