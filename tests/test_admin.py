@@ -592,7 +592,7 @@ def edit_user(admin, user_id: int, username: str):
 
 
 def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, alice):
-    """The form says what each flag means; unticking "active" says alice can no longer sign in; ticking it again,
+    """The form says what each flag means; unticking "active" says alice can no longer log in; ticking it again,
     that she can with the same password, her revoked API token still refused (as the message says); making her an
     administrator says so. A save that changes no flag says only that it saved."""
     admin = admin_client(app, "en")
@@ -603,7 +603,7 @@ def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, ali
     bearer = {"Authorization": f"Bearer {secret}"}
     assert app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 200
     form = admin.get(f"/admin/admin_users/edit/?id={alice}").get_data(as_text=True)
-    assert "Unticked, the user cannot sign in" in form and "Administrators open this back office" in form
+    assert "Unticked, the user cannot log in" in form and "Administrators open this back office" in form
 
     def save(**flags: str) -> str:
         page = admin.get(f"/admin/admin_users/edit/?id={alice}").get_data(as_text=True)
@@ -612,14 +612,14 @@ def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, ali
                           data={"username": "alice", "csrf_token": csrf, **flags}).get_data(as_text=True)
 
     off = save()
-    assert "alice can no longer sign in: signed out at once, and their API tokens are revoked." in off
+    assert "alice can no longer log in: logged out at once, and their API tokens are revoked." in off
     with app.app_context():
         assert not db.session.get(User, alice).active
     on = save(active="y")
-    assert "alice can sign in again with the same password. Their old API tokens stay revoked" in on
+    assert "alice can log in again with the same password. Their old API tokens stay revoked" in on
     assert "no longer" not in on and app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 401
     promoted = save(active="y", is_admin="y")
-    assert "alice is now an administrator." in promoted and "sign in" not in promoted
+    assert "alice is now an administrator." in promoted and "log in" not in promoted
     unchanged = save(active="y", is_admin="y")
     assert "Saved the changes to the account alice." in unchanged and "administrator." not in unchanged
 

@@ -449,8 +449,8 @@ def _delete_account_question(user: User) -> str:
 
 
 # What the account's owner now can or cannot do, once an administrator's edit changed a flag (False, True).
-_ACTIVE_CHANGED = (N_("%(name)s can no longer sign in: signed out at once, and their API tokens are revoked."),
-                   N_("%(name)s can sign in again with the same password. Their old API tokens stay revoked: they can "
+_ACTIVE_CHANGED = (N_("%(name)s can no longer log in: logged out at once, and their API tokens are revoked."),
+                   N_("%(name)s can log in again with the same password. Their old API tokens stay revoked: they can "
                       "make new ones on their account page."))
 _ADMIN_CHANGED = (N_("%(name)s is no longer an administrator."), N_("%(name)s is now an administrator."))
 
@@ -465,7 +465,7 @@ class UserAdmin(AdminModelView):
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
     form_args = {"username": USERNAME_FIELD,
-                 "active": {"description": _l("Unticked, the user cannot sign in: they are signed out at once and "
+                 "active": {"description": _l("Unticked, the user cannot log in: they are logged out at once and "
                                               "their API tokens are revoked (ticked again, they make new ones).")},
                  "is_admin": {"description": _l("Administrators open this back office: every account, upload and "
                                                 "result.")}}
