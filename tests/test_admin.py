@@ -935,3 +935,16 @@ def test_a_tracks_top_emotion_in_the_back_office_is_its_reading_and_a_videos_len
         video = db.session.get(Detection, track).analysis_id
     assert cells(admin.get(f"/admin/admin_analyses/details/?id={video}").get_data(as_text=True))["Duration"] == \
         "3.0 s"
+
+
+def test_the_back_office_menu_switches_the_language_and_logs_out(app, alice):
+    admin = admin_client(app, "en")
+    page = admin.get("/admin/admin_users/").get_data(as_text=True)
+    menu = page.split('class="nav navbar-nav admin-session"')[1].split("</ul>")[0]
+    assert 'action="/language"' in menu and 'value="ko"' in menu and "Log out root" in menu
+    token = re.search(r'name="csrf_token" value="([^"]+)"', menu).group(1)
+    switched = admin.post("/language", data={"csrf_token": token, "locale": "ko", "next": "/admin/admin_users/"})
+    assert switched.location.endswith("/admin/admin_users/")
+    assert "사용자" in admin.get("/admin/admin_users/").get_data(as_text=True)
+    assert admin.post("/logout", data={"csrf_token": token}).status_code in (302, 303)
+    assert admin.get("/admin/admin_users/").status_code in (302, 403)

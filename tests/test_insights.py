@@ -724,3 +724,14 @@ def test_groups_clear_enough_but_all_but_one_too_small_are_worded_as_a_few_odd_a
     page = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)
     assert "apart from a few odd appearances, they form one group" in page
     assert "do not form separate groups" not in page
+
+
+def test_a_dashboard_with_more_appearances_than_it_shows_links_to_all_of_them_in_the_history(app, client, alice):
+    from bench.fixtures import StoredAnalysis, make_subject, store_analyses
+
+    ana = make_subject(app, alice, "Ana")
+    store_analyses(app, alice, [StoredAnalysis(f"{n}.jpg", "happy", ana) for n in range(13)])
+    page = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)
+    assert f'the newest 12 are shown (<a href="/analyses?subject={ana}">all of them in the history</a>)' in page
+    history = client.get(f"/analyses?subject={ana}")
+    assert history.status_code == 200 and "12.jpg" in history.get_data(as_text=True)
