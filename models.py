@@ -354,8 +354,8 @@ class Detection(db.Model):
     # whose reading was kept before it was (`flask maintenance readings` fills them).
     reading_changes: Mapped[int | None] = mapped_column(Integer)
     # A pet whose species its owner set by hand (services/species.py): the kind the models read it as (`kind` is the
-    # owner's), and their reading of it (services/species.READING_COLUMNS), given back if the owner takes the word back;
-    # NULL when nobody corrected it.
+    # owner's), and their reading of it (services/species.MODELS_READING_COLUMNS), given back if the owner takes the
+    # word back; NULL when nobody corrected it.
     kind_read: Mapped[str | None] = mapped_column(String(16))
     models_reading: Mapped[dict | None] = mapped_column(JSON, deferred=True)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)

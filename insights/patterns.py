@@ -59,13 +59,14 @@ def cluster(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float, floa
 def patterns(history: History, seed: int = 0, examples: int = 3) -> dict:
     """The subject's moods as clusters (share, mix in words, example analyses) and time effects. Groups clear enough
     (`silhouette` >= `min_silhouette`) are moods only when at least two hold `min_share` of the appearances each (a
-    smaller one is a few odd appearances)."""
+    smaller one is a few odd appearances: `small_groups` when that leaves no moods)."""
     count = len(history)
     if count < MIN_FOR_PATTERNS:
         return {"enough": False, "count": count, "needed": MIN_FOR_PATTERNS}
     labels, silhouette, null, centres = cluster(history.vectors, seed)
     clusters = []
-    if silhouette >= max(MIN_SILHOUETTE, null + NULL_MARGIN):
+    grouped = silhouette >= max(MIN_SILHOUETTE, null + NULL_MARGIN)
+    if grouped:
         for index, centre in enumerate(centres):
             members = np.flatnonzero(labels == index)
             if len(members) < MIN_CLUSTER_SHARE * count:
@@ -80,7 +81,7 @@ def patterns(history: History, seed: int = 0, examples: int = 3) -> dict:
         clusters = sorted(clusters, key=lambda item: -item["share"]) if len(clusters) >= 2 else []
     return {"enough": True, "count": count, "silhouette": round(silhouette, 3),
             "min_silhouette": round(max(MIN_SILHOUETTE, null + NULL_MARGIN), 3), "min_share": MIN_CLUSTER_SHARE,
-            "clusters": clusters, "time_effects": time_effects(history)}
+            "small_groups": bool(grouped and not clusters), "clusters": clusters, "time_effects": time_effects(history)}
 
 
 def time_effects(history: History) -> list[dict]:

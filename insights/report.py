@@ -86,6 +86,7 @@ class DayTops:
 
     @classmethod
     def of(cls, tops: list[str]) -> DayTops:
+        """The day's counts from its top emotions, one per sure reading."""
         return cls(tuple(Counter(sorted(tops)).most_common()))
 
     @property

@@ -3,8 +3,9 @@ out of date, and its owner may have its stored file analysed again, as a job of 
 photos and videos alike). The job replaces the result in place: the same analysis, address and upload date; an old
 detection whose box a new one of its kind overlaps (IoU >= MATCH_IOU, one to one, the closest pairs first) keeps its
 row, so its id, its subject and a "No" to a suggestion stay, with the new reading; the other old ones go, the other
-new ones are added; a pet whose species its owner set by hand (services/species.py) is matched by the species the
-models read it as, and stays the owner's species (read as it, unless the new models read that species too).
+new ones are added; a pet whose species its owner set by hand (services/species.py) is matched by its species or the
+one the models read, and stays the owner's species (a photo's read as it before the job holds the database; the new
+models' reading stands when they read that species too).
 "Why?" overlays are made again on request; face signatures are made again. Until the job has
 finished the old result stands, and a failed job leaves it as it was (the failure is the job's, never the
 analysis's)."""
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 import jobs
 from extensions import db
 from inference.errors import MediaError
-from inference.pipeline import models_in_use
+from inference.pipeline import Classified, models_in_use
 from inference.tracking import iou
 from inference.video import nearest_moment
 from messages import N_, Phrase
@@ -94,8 +95,10 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
         analyses.video_summary(analysis, result)
     else:
         result, _ = analyses.analyze_photo(path.read_bytes(), analysis.user_id)
+        fresh = analyses.photo_detections(result)
+        readings = owners_readings(analysis, fresh)  # before the claim holds the database: the photo is read again
         claim.secure()
-        replace_detections(analysis, analyses.photo_detections(result))
+        replace_detections(analysis, fresh, readings=readings)
         analyses.photo_summary(analysis, result)
     job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
     db.session.commit()
@@ -112,12 +115,12 @@ def old_box(detection: Detection, seconds: float | None) -> list[int]:
 
 
 def matches(old: list[Detection], new: list[Detection], seconds: float | None = None) -> dict[int, Detection]:
-    """Which old detection each new one (by index) takes the place of: the same kind as the models read (an owner's
-    cat that the models read as a dog pairs with a dog), IoU >= MATCH_IOU, one to one, the most overlapping pairs
-    first."""
+    """Which old detection each new one (by index) takes the place of: the same kind, or the kind the models read
+    (an owner's cat that the models read as a dog pairs with a cat or a dog), IoU >= MATCH_IOU, one to one, the most
+    overlapping pairs first."""
     boxes = [old_box(detection, seconds) for detection in old]
     pairs = sorted(((iou(boxes[o], fresh.box), o, n) for o, earlier in enumerate(old)
-                    for n, fresh in enumerate(new) if (earlier.kind_read or earlier.kind) == fresh.kind), reverse=True)
+                    for n, fresh in enumerate(new) if fresh.kind in (earlier.kind, earlier.kind_read)), reverse=True)
     taken: dict[int, Detection] = {}
     used: set[int] = set()
     for overlap, o, n in pairs:
@@ -127,10 +130,19 @@ def matches(old: list[Detection], new: list[Detection], seconds: float | None = 
     return taken
 
 
-def replace_detections(analysis: Analysis, new: list[Detection], seconds: float | None = None) -> None:
+def owners_readings(analysis: Analysis, new: list[Detection]) -> dict[int, Classified | None]:
+    """For each new detection of a photo that takes the place of a pet whose owner set another species than the new
+    models read, by index: its reading as the owner's species (`species.owners_reading`)."""
+    return {index: species.owners_reading(analysis, new[index].box, row.kind)
+            for index, row in matches(list(analysis.detections), new).items()
+            if row.kind_read and new[index].kind != row.kind}
+
+
+def replace_detections(analysis: Analysis, new: list[Detection], seconds: float | None = None,
+                       readings: dict[int, Classified | None] | None = None) -> None:
     """Put the new detections in the place of the analysis's old ones: an old row a new one overlaps (`matches`)
     takes the new reading and keeps its id, subject and signature (its vector is made again), and the species its
-    owner gave it (`keep_owners_species`); its "Why?" goes."""
+    owner gave it (`keep_owners_species`, read as `readings` has it by index); its "Why?" goes."""
     old = list(analysis.detections)
     kept = matches(old, new, seconds)
     rows = []
@@ -145,15 +157,15 @@ def replace_detections(analysis: Analysis, new: list[Detection], seconds: float 
                 setattr(row, column, getattr(fresh, column))
         row.explanation = None
         if owners_species is not None:
-            keep_owners_species(row, owners_species)
+            keep_owners_species(row, owners_species, (readings or {}).get(index))
         rows.append(row)
     analysis.detections.clear()
     analysis.detections.extend(rows)
 
 
-def keep_owners_species(row: Detection, owners_species: str) -> None:
+def keep_owners_species(row: Detection, owners_species: str, reading: Classified | None) -> None:
     """A new reading of a pet whose owner set its species: when the models now read that species too, the new reading
-    stands and the correction is done with; else it stays the owner's species (`species.overrule`), the new reading
-    kept as the models'."""
+    stands and the correction is done with; else it stays the owner's species with `reading` (`species.overrule`),
+    the new reading kept as the models'."""
     if row.kind != owners_species:
-        species.overrule(row, owners_species)
+        species.overrule(row, owners_species, reading)

@@ -13,15 +13,16 @@ from extensions import db
 from inference.errors import MediaError
 from inference.labels import DetectionKind
 from messages import N_, Phrase
-from models import EMOTION_CLASSES, Detection, Media, Subject
+from inference.pipeline import Classified
+from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
 from services import analyses, storage
-from services.errors import Refused
+from services.errors import Refused, ServerBusy
 from services.subjects import fits
 
 PET_KINDS = (DetectionKind.DOG, DetectionKind.CAT)
 # What a reading is made of on a detection row: kept from the models when the owner sets the species, given back.
-READING_COLUMNS = ("emotions", "top", "uncertainty", "uncertain", "unsure_signals", "timeline", "summary",
-                   "transitions")
+MODELS_READING_COLUMNS = ("emotions", "top", "uncertainty", "uncertain", "unsure_signals", "timeline", "summary",
+                          "transitions")
 
 
 def other_species(detection: Detection) -> DetectionKind | None:
@@ -43,14 +44,14 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     """Make the pet the species `kind` (as a client sent it) by its owner's word: read as that species (or, back to
     the species the models read, their reading again), and out of a subject of the species it no longer is; returns
     that subject (None when it kept its own, or had none). The species it is already changes nothing. Raises Refused
-    for a person's face, or a kind that is not a pet's."""
+    for a person's face, or a kind that is not a pet's; ServerBusy (nothing changed) when no analysis slot freed."""
     other = species_to_set(detection)
     if kind == detection.kind:
         return None
     if kind != other:
         raise Refused(Phrase(N_("The species is one of %(kinds)s."), kinds=", ".join(PET_KINDS)))
     if detection.kind_read is None:
-        overrule(detection, other)
+        overrule(detection, other, owners_reading(detection.analysis, detection.box, other))  # read before any write
     else:
         give_back(detection)
     left = detection.subject if detection.subject is not None and not fits(detection.subject, detection) else None
@@ -62,11 +63,30 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     return left
 
 
-def overrule(detection: Detection, kind: str) -> None:
-    """Keep the models' species and reading, and make the detection `kind`, read as one (`read_as_owner_says`)."""
-    detection.models_reading = {column: getattr(detection, column) for column in READING_COLUMNS}
+def owners_reading(analysis: Analysis, box: list[int], kind: str) -> Classified | None:
+    """A pet's reading as the species its owner gave it: in a photo, by that species' model; None for a video's track
+    (its frames are not read again), a species without a model, or a photo whose file is gone or unreadable. Raises
+    ServerBusy when every analysis slot stayed busy."""
+    if analysis.media != Media.IMAGE or kind not in EMOTION_CLASSES:
+        return None
+    try:
+        return analyses.read_photo_as(analysis, box, kind)
+    except ServerBusy:
+        raise
+    except (OSError, MediaError):
+        return None
+
+
+def overrule(detection: Detection, kind: str, reading: Classified | None) -> None:
+    """Keep the models' species and reading, and make the detection `kind` with `reading` (`owners_reading`; None: no
+    emotions)."""
+    detection.models_reading = {column: getattr(detection, column) for column in MODELS_READING_COLUMNS}
     detection.kind_read, detection.kind = detection.kind, kind
-    read_as_owner_says(detection)
+    unread(detection)
+    if reading is not None:
+        detection.emotions, detection.top, detection.uncertainty = reading.emotions, reading.top, reading.uncertainty
+        detection.uncertain, detection.unsure_signals = reading.uncertain, reading.unsure_signals
+        detection.keep_reading()
 
 
 def give_back(detection: Detection) -> None:
@@ -75,21 +95,6 @@ def give_back(detection: Detection) -> None:
         setattr(detection, column, value)
     detection.kind, detection.kind_read, detection.models_reading = detection.kind_read, None, None
     detection.explanation = None
-    detection.keep_reading()
-
-
-def read_as_owner_says(detection: Detection) -> None:
-    """Its reading as the species its owner gave it: a photo's pet read by that species' model (none: no emotions;
-    its file gone: no emotions either), a video track without emotions."""
-    unread(detection)
-    if detection.analysis.media != Media.IMAGE or detection.kind not in EMOTION_CLASSES:
-        return
-    try:
-        reading = analyses.read_photo_as(detection.analysis, detection.box, detection.kind)
-    except (OSError, MediaError):
-        return
-    detection.emotions, detection.top, detection.uncertainty = reading.emotions, reading.top, reading.uncertainty
-    detection.uncertain, detection.unsure_signals = reading.uncertain, reading.unsure_signals
     detection.keep_reading()
 
 

@@ -100,6 +100,7 @@ def test_a_cat_set_to_a_dog_in_a_photo_is_read_by_the_dog_model_and_renumbers_th
     assert sorted(pet["number"] for pet in client.get(f"/api/v1/analyses/{photo}").get_json()["detections"]) == [1, 2]
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)
     assert "Emotion probabilities for dog" in page
+    assert '<p class="hint species-said">You said this is a dog.</p>' in page
     titles = [f"Dog {number}" for number in (1, 2)]
     former = titles[0] if chelsea["position"] < dog_position(found) else titles[1]
     renumbered = titles[1] if former == titles[0] else None
@@ -190,3 +191,50 @@ def test_a_cat_track_set_to_a_dog_has_no_emotions_and_its_dogs_dashboard_says_so
                headers={"X-CSRFToken": csrf_token(client, "/analyze")})
     dashboard = client.get(f"/dashboard?subject={luna}").get_data(as_text=True)
     assert "none of Luna’s appearances has emotions" in dashboard and "no emotion model for cats" not in dashboard
+
+
+def test_analysing_again_keeps_the_row_when_the_new_models_read_the_owners_species(app, client, alice):
+    photo = dingo_photo(client)
+    with app.app_context():  # as earlier models would have left it: the dingo read as a cat
+        dog = db.session.get(Analysis, photo).detections[0]
+        dog.kind, dog.emotions, dog.top = "cat", {}, None
+        dog.keep_reading()
+        db.session.commit()
+        row_id = dog.id
+    assert put_species(client, photo, 1, "dog").get_json()["kind_read"] == "cat"
+    rex = make_subject(app, alice, "Rex", "dog")
+    client.put(f"/api/v1/analyses/{photo}/detections/1/subject", json={"subject": rex},
+               headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    made_by_earlier_models(app, photo)
+    assert again(client, photo).status_code == 302
+    with app.app_context():  # the new models read a dog too: the owner's word is theirs now
+        after = db.session.get(Analysis, photo).detections[0]
+        assert (after.id, after.subject_id, after.kind, after.kind_read, after.models_reading) == (row_id, rex, "dog",
+                                                                                                   None, None)
+        assert after.top in DOG_EMOTIONS
+
+
+def test_a_cat_set_to_a_dog_is_read_by_the_dog_model_again_when_analysed_again(app, client, alice,
+                                                                              person_and_cat_analysis):
+    assert put_species(client, person_and_cat_analysis, 2, "dog").status_code == 200
+    made_by_earlier_models(app, person_and_cat_analysis)
+    assert again(client, person_and_cat_analysis).status_code == 302
+    dog = client.get(f"/api/v1/analyses/{person_and_cat_analysis}").get_json()["detections"][1]
+    assert (dog["kind"], dog["kind_read"], list(dog["emotions"])) == ("dog", "cat", list(DOG_EMOTIONS))
+
+
+def test_a_busy_server_or_a_body_that_names_no_species_changes_nothing(app, client, alice, person_and_cat_analysis,
+                                                                       monkeypatch):
+    from services import analyses
+    from services.errors import ServerBusy
+
+    def busy(*args):
+        raise ServerBusy()
+
+    monkeypatch.setattr(analyses, "read_photo_as", busy)
+    assert put_species(client, person_and_cat_analysis, 2, "dog").status_code == 429
+    for body in (["cat"], None, {"kind": "dog"}, True, 3):
+        answer = put_species(client, person_and_cat_analysis, 2, body)
+        assert answer.status_code == 400, body
+    cat = client.get(f"/api/v1/analyses/{person_and_cat_analysis}").get_json()["detections"][1]
+    assert (cat["kind"], cat["kind_read"]) == ("cat", None)

@@ -655,7 +655,8 @@ class DetectionAdmin(AdminModelView):
     column_list = ("id", "analysis", "kind", "number", "position", "top", "score", "x1", "y1", "x2", "y2")
     # the reading kept for the pages that count many (Detection.reading): a copy of what its page reads, not shown
     column_details_exclude_list = ("reading_emotion", "reading_certainty", "reading_mix", "reading_changes",
-                                   "reading_confidence")
+                                   "reading_confidence", "models_reading")  # the models' reading a species set by hand
+                                                                            # put aside: not what the owner sees
     column_filters = ("top", "kind")
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,

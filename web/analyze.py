@@ -21,7 +21,7 @@ from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, re
 from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
-from models import Analysis, Detection, JobStatus, Media, Subject, SubjectKind
+from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, reanalysis, storage, subjects
 from services.access import detection_at, owned, owned_detection, viewable_analysis
 from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
@@ -410,6 +410,13 @@ bp.add_app_template_global(tag_width)  # face_boxes: the rectangle behind a box'
 def subject_kind_of(detection_kind: str) -> str:
     """The kind of subject a detection can be assigned to ("Add a person or pet" from a dog's card adds a dog)."""
     return SubjectKind.of_detection(detection_kind).value
+
+
+@bp.app_template_global()
+@bp.app_template_test()
+def has_emotion_model(detection_kind: str) -> bool:
+    """Whether detections of this kind are read by an emotion model (cats: not yet)."""
+    return detection_kind in EMOTION_CLASSES
 
 
 ALSO_ASSIGNED = {Media.VIDEO: N_("%(name)s is also %(others)s in this video."),

@@ -287,8 +287,9 @@ def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
 @api_auth
 def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
     """{"species": "dog" or "cat"}: the owner's word on a pet's species (a cat the models read as a dog, or the other
-    way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, without emotions, and
-    leaves a subject of the other (services/species.py); answers the detection (or track) as the analysis lists it."""
+    way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, read by its model in
+    a photo (a cat has none; a track is not read again), or, set back, with the models' reading again, and leaves a
+    subject of the other (services/species.py); answers the detection (or track) as the analysis lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
     detection = detection_at(analysis, position)
     body = _json_object()

@@ -21,12 +21,6 @@ bp = Blueprint("species", __name__)
 bp.add_app_template_global(species.other_species)  # the cards' "Not a dog? Mark it as a cat"
 
 
-@bp.app_template_global()
-def has_emotion_model(detection_kind: str) -> bool:
-    """Whether detections of this kind are read by an emotion model (cats: not yet)."""
-    return detection_kind in EMOTION_CLASSES
-
-
 @bp.route("/detections/<int:detection_id>/species", methods=["GET", "POST"])
 @login_required
 def set_species(detection_id: int) -> ResponseReturnValue:
@@ -59,7 +53,9 @@ def consequences(detection: Detection, other: str) -> list[str]:
     """What setting the species does to this detection, for the page that asks first."""
     said = [gettext("It is a %(kind)s in this result, your history, your dashboards and the exports.",
                     kind=kind(other))]
-    if detection.top is not None:
+    if detection.top is not None and detection.kind_read == other:  # back to the models' species
+        said.append(gettext("The emotions the %(model)s model read are removed.", model=kind(detection.kind)))
+    elif detection.top is not None:
         said.append(gettext("The emotions the %(model)s model read are removed: it read the wrong animal.",
                             model=kind(detection.kind)))
     said.append(reading_to_come(detection, other))
