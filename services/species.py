@@ -63,11 +63,16 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     return left
 
 
+def read_again(analysis: Analysis, kind: str) -> bool:
+    """Whether a pet of `analysis` its owner sets to `kind` is read by that species' model: in a photo, when the
+    species has one (a video's track is not read again: its frames would have to be)."""
+    return analysis.media == Media.IMAGE and kind in EMOTION_CLASSES
+
+
 def owners_reading(analysis: Analysis, box: list[int], kind: str) -> Classified | None:
-    """A pet's reading as the species its owner gave it: in a photo, by that species' model; None for a video's track
-    (its frames are not read again), a species without a model, or a photo whose file is gone or unreadable. Raises
-    ServerBusy when every analysis slot stayed busy."""
-    if analysis.media != Media.IMAGE or kind not in EMOTION_CLASSES:
+    """A pet's reading as the species its owner gave it, where it is read again (`read_again`); None elsewhere, or for
+    a photo whose file is gone or unreadable. Raises ServerBusy when every analysis slot stayed busy."""
+    if not read_again(analysis, kind):
         return None
     try:
         return analyses.read_photo_as(analysis, box, kind)

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, SubjectKind
+from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind
 from services import species
 from services.access import owned_detection
 from web.analyze import assigned_category, face_page, opened_from
@@ -70,10 +70,10 @@ def reading_to_come(detection: Detection, other: str) -> str:
     """What it will be read as: the models' reading again, the other species' model on a photo, or nothing."""
     if detection.kind_read == other:
         return gettext("The reading the models made when they read it as a %(kind)s comes back.", kind=kind(other))
+    if species.read_again(detection.analysis, other):
+        return gettext("The %(model)s model reads it instead.", model=kind(other))
     if other not in EMOTION_CLASSES:
         return gettext("There is no emotion model for cats yet, so it has no emotions.")
-    if detection.analysis.media == Media.IMAGE:
-        return gettext("The %(model)s model reads it instead.", model=kind(other))
     return gettext("A video’s track is not read again, so it has no emotions.")
 
 
