@@ -18,10 +18,12 @@ from services.analyses import run_video_job
 from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
+from services.track_readings import run_track_reading_job
 from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, species
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
-                jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.SIGNATURES: run_signature_job}
+                jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.TRACK_READING: run_track_reading_job,
+                jobs.JobKind.SIGNATURES: run_signature_job}
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:

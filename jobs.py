@@ -1,6 +1,6 @@
 """Background work: one durable queue kept in the database, for every kind of job (JobKind): video analyses,
-"Why?" explanations, analyses run again with newer models and face signatures. Each job is a row with JobState
-columns (models.py).
+"Why?" explanations, analyses run again with newer models, video tracks read again as the species their owners set,
+and face signatures. Each job is a row with JobState columns (models.py).
 
 A row's status goes 'queued' -> 'running' -> 'done' or 'failed', so a job that was queued or running when
 the server stopped is picked up again on the next start. A worker claims a job with a conditional UPDATE,
@@ -40,7 +40,7 @@ from rq.timeouts import BaseTimeoutException
 from extensions import db
 from inference.errors import MediaError
 from messages import N_
-from models import Analysis, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, utcnow
+from models import Analysis, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
 
 if TYPE_CHECKING:
     from rq import SimpleWorker
@@ -57,11 +57,13 @@ class JobKind(StrEnum):
     EXPLANATION = "explanation"  # first: short, and someone is watching its progress
     ANALYSIS = "analysis"
     REANALYSIS = "reanalysis"  # an analysis run again with the models loaded now ("Analyse again")
+    TRACK_READING = "track_reading"  # a video track read again as the species its owner set
     SIGNATURES = "signatures"  # last: face signatures of an analysis (opted-in users), nobody waits on them
 
 
 ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis,
-                                       JobKind.REANALYSIS: Reanalysis, JobKind.SIGNATURES: SignatureJob}
+                                       JobKind.REANALYSIS: Reanalysis, JobKind.TRACK_READING: TrackReading,
+                                       JobKind.SIGNATURES: SignatureJob}
 
 
 class LostClaim(Exception):

@@ -366,6 +366,8 @@ class Detection(db.Model):
                                                            passive_deletes=True)
     signature: Mapped[FaceSignature | None] = relationship(back_populates="detection", cascade="all, delete-orphan",
                                                            passive_deletes=True)
+    track_reading: Mapped[TrackReading | None] = relationship(back_populates="detection",
+                                                              cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def box(self) -> list[int]:
@@ -549,6 +551,17 @@ class Reanalysis(JobState, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     analysis: Mapped[Analysis] = relationship()
+
+
+class TrackReading(JobState, db.Model):
+    """A job of the durable queue: read a video track again, frame by frame, as the species its owner set
+    (services/track_readings.py); gone when the owner sets it back."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    detection: Mapped[Detection] = relationship(back_populates="track_reading")
 
 
 class FaceSignature(db.Model):

@@ -266,12 +266,13 @@ class Pipeline:
                 results[f][d] = reading
         return results
 
-    def read_as(self, rgb: np.ndarray, box: list[int], kind: str) -> Classified:
-        """One box of a photo read by the emotion model of `kind`, as `classify_batch` reads what the detectors found
-        (a dog by its body: the box given); no emotions for a kind without a model. For a pet whose species its owner
-        set by hand (services/species.py)."""
-        found = tuple(float(value) for value in box)
-        return self.classify_batch([rgb], [[Detection(found, 1.0, kind, body=found)]])[0][0]
+    def read_as(self, frames: list[np.ndarray], boxes: list[list[int]], kind: str,
+                flip_tta: bool = True) -> list[Classified]:
+        """One box in each frame read by the emotion model of `kind`, in one pass, as `classify_batch` reads what the
+        detectors found (a dog by its body: the box given); no emotions for a kind without a model. For a pet whose
+        species its owner set by hand (services/species.py): a photo's box, or a video track's in each of its frames."""
+        found = [[Detection(body, 1.0, kind, body=body)] for body in (tuple(map(float, box)) for box in boxes)]
+        return [reading for (reading,) in self.classify_batch(frames, found, flip_tta)]
 
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
         """Faces, then dogs and cats, in one photo, without the faces that are a pet's. A photo without a face, or

@@ -346,6 +346,24 @@ def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
         capture.release()
 
 
+def frames_of(path: Path, fps: float, max_seconds: float,
+              timeline: list[TimelinePoint]) -> Iterator[tuple[TimelinePoint, np.ndarray]]:
+    """Each moment of a track's timeline with the frame it was read from: the clip sampled at `fps` again, as it was
+    when the timeline was made, its frames matched by time (within a quarter of a step); decoding stops after the
+    last moment, and a moment whose frame no longer decodes is left out."""
+    tolerance = 0.25 / fps
+    moments = iter(timeline)
+    moment = next(moments, None)
+    for timestamp, frame in sample_frames(path, fps, max_seconds):
+        while moment is not None and moment["t"] < timestamp - tolerance:
+            moment = next(moments, None)
+        if moment is None:
+            return
+        if abs(moment["t"] - timestamp) <= tolerance:
+            yield moment, frame
+            moment = next(moments, None)
+
+
 def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
     """Exponential moving average over time (rows), renormalised; alpha=1 keeps the raw values."""
     smoothed = np.empty_like(probabilities)
@@ -634,6 +652,27 @@ class VideoAnalyzer:
         if frames_analysed == 0:
             raise CorruptMedia(NO_FRAMES)
         return ReadClip(info, tracks, frames_analysed, last_time, poster)
+
+    def read_track_as(self, path: Path, timeline: list[TimelinePoint], kind: str, max_seconds: float = 120.0,
+                      progress: ProgressCallback | None = None) -> VideoTrack:
+        """A stored track read again as `kind` (a pet whose species its owner set): its box in each of its frames
+        (`frames_of`) read by that species' emotion model as `analyze` reads a pet of it, smoothed and summarised
+        the same way. Raises CorruptMedia when none of its frames decodes."""
+        info = probe_video(path, max_seconds)
+        batch_size = max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
+        track = TrackResult(0, kind)
+        moments = frames_of(path, self.fps, max_seconds, timeline)
+        while batch := list(itertools.islice(moments, batch_size)):
+            readings = self.pipeline.read_as([frame for _, frame in batch], [moment["box"] for moment, _ in batch],
+                                             kind, flip_tta=False)
+            for (moment, _), reading in zip(batch, readings):
+                box = tuple(map(float, moment["box"]))
+                track.add(moment["t"], Detection(box, 1.0, kind, body=box), reading)
+            if progress:
+                progress(min(0.99, len(track.times) / max(1, len(timeline))))
+        if not track.times:
+            raise CorruptMedia(NO_FRAMES)
+        return track.finish(self.smoothing)
 
     def _process(self, batch, first_index, tracker, cuts, tracks, poster):
         """Detect in all frames of the batch, track, and classify every crop (one pass per model); at a scene cut

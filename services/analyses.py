@@ -28,7 +28,7 @@ from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import ALL_EMOTIONS
 from inference.pipeline import Classified, ImageResult, get_pipeline
-from inference.video import VideoAnalyzer, VideoResult, nearest_moment, probe_video, sniff_video
+from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
@@ -205,7 +205,7 @@ def read_photo_as(analysis: Analysis, box: list[int], kind: str) -> Classified:
     """A box of a stored photo read by the emotion model of `kind` (a pet's species set by its owner), in an
     analysis slot. Raises OSError or MediaError when its file is gone or unreadable."""
     with analysis_slot(analysis.user_id):
-        return get_pipeline().read_as(storage.stored_rgb(analysis), box, kind)
+        return get_pipeline().read_as([storage.stored_rgb(analysis)], [box], kind)[0]
 
 
 @dataclass(frozen=True)
@@ -337,13 +337,17 @@ def track_detections(result: VideoResult) -> list[Detection]:
     rows = []
     for track in result.tracks:
         x1, y1, x2, y2 = nearest_moment(track.timeline, result.poster_time)["box"]
-        rows.append(Detection(
-            position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
-            emotions=track.summary["mean"], top=track.summary["dominant"], track_id=track.track_id,
-            timeline=track.timeline, summary=track.summary, transitions=track.transitions,
-            uncertainty=track.uncertainty, uncertain=track.uncertain, unsure_signals=track.unsure_signals,
-        ))
+        rows.append(Detection(position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
+                              track_id=track.track_id, **track_reading(track)))
     return rows
+
+
+def track_reading(track: VideoTrack) -> dict[str, object]:
+    """A track's reading as its detection row holds it: mean probabilities, dominant emotion, timeline, summary,
+    changes and (faces) how unsure it is."""
+    return {"emotions": track.summary["mean"], "top": track.summary["dominant"], "timeline": track.timeline,
+            "summary": track.summary, "transitions": track.transitions, "uncertainty": track.uncertainty,
+            "uncertain": track.uncertain, "unsure_signals": track.unsure_signals}
 
 
 def video_summary(analysis: Analysis, result: VideoResult) -> None:

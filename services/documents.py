@@ -23,7 +23,7 @@ from extensions import db
 from inference.labels import ALL_EMOTIONS
 from models import AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
-from services import reanalysis
+from services import reanalysis, track_readings
 from services.identity import Suggestion, suggestions
 
 
@@ -84,13 +84,14 @@ def detection_document(detection: Detection, analysis: Analysis, suggestion: Sug
 def track_document(detection: Detection, analysis: Analysis, suggestion: Suggestion | None = None) -> dict:
     """A video's track; `track_id` is its address in URLs (…/detections/TRACK_ID/…), also named `position` as a
     photo's detection names it; `number`, `kind_read`, `classifier`, `top` and `certainty` as a photo's detection has
-    them (`detection_document`)."""
+    them (`detection_document`); `reading_frames`, for a track its owner set to a dog, how the reading of its frames
+    by the dog model stands (null when none is under way or failed: …/detections/TRACK_ID/reading)."""
     return {"track_id": detection.track_id, "position": detection.position, "number": analysis.number_of(detection),
             "kind": detection.kind, "kind_read": detection.kind_read, **reading_fields(detection),
             "summary": detection.summary, "classifier": analysis.classifier_of(detection),
             **uncertainty_fields(detection),
             "timeline": detection.timeline, "transitions": detection.transitions, "subject": detection.subject_id,
-            "suggestion": suggestion_document(suggestion)}
+            "suggestion": suggestion_document(suggestion), "reading_frames": track_readings.status(detection)}
 
 
 def found_document(detection: Detection) -> dict:

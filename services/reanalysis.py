@@ -4,8 +4,9 @@ photos and videos alike). The job replaces the result in place: the same analysi
 detection whose box a new one of its kind overlaps (IoU >= MATCH_IOU, one to one, the closest pairs first) keeps its
 row, so its id, its subject and a "No" to a suggestion stay, with the new reading; the other old ones go, the other
 new ones are added; a pet whose species its owner set by hand (services/species.py) is matched by its species or the
-one the models read, and stays the owner's species (a photo's read as it before the job holds the database; the new
-models' reading stands when they read that species too).
+one the models read, and stays the owner's species (a photo's read as it before the job holds the database, a video's
+track by a job of its own once the new result is stored; the new models' reading stands when they read that species
+too).
 "Why?" overlays are made again on request; face signatures are made again. Until the job has
 finished the old result stands, and a failed job leaves it as it was (the failure is the job's, never the
 analysis's)."""
@@ -22,7 +23,7 @@ from inference.tracking import iou
 from inference.video import nearest_moment
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Reanalysis
-from services import analyses, identity, species, storage
+from services import analyses, identity, species, storage, track_readings
 from services.errors import Conflict
 
 MATCH_IOU = 0.5
@@ -104,6 +105,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
     db.session.commit()
     storage.remove_files(storage.derived_files(analysis.stored_name))  # made from the old detections
     identity.queue_signatures(analysis)
+    track_readings.start_wanted(analysis)  # a video's tracks its owner set to a species: read as it
 
 
 def old_box(detection: Detection, seconds: float | None) -> list[int]:

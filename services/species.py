@@ -3,9 +3,9 @@ other way round, is set right by hand, in a photo or as a whole video track. The
 everywhere (its title and box label, its history, dashboards, exports and the API) and leaves a subject of the
 species it no longer is. The reading the other species' model made goes, since it read the wrong animal; a photo's
 pet is read again by its new species' model (a dog's body is its box; a cat has no model yet, so no emotions), a
-video track is left without emotions. The models' species and reading are kept (`Detection.kind_read`,
-`models_reading`): setting it back gives their reading back, and analysing the file again keeps the owner's word
-(services/reanalysis.py)."""
+video track's frames by a job (services/track_readings.py). The models' species and reading are kept
+(`Detection.kind_read`, `models_reading`): setting it back gives their reading back, and analysing the file again
+keeps the owner's word (services/reanalysis.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from inference.labels import DetectionKind
 from messages import N_, Phrase
 from inference.pipeline import Classified
 from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
-from services import analyses, storage
+from services import analyses, storage, track_readings
 from services.errors import Refused, ServerBusy
 from services.subjects import fits
 
@@ -60,19 +60,16 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     analyses.set_top_emotion(detection.analysis)
     db.session.commit()
     storage.remove_files(list(storage.explanation_paths(detection.analysis.stored_name, detection.position).values()))
+    if track_readings.wanted(detection):
+        track_readings.start(detection)
     return left
 
 
-def read_again(analysis: Analysis, kind: str) -> bool:
-    """Whether a pet of `analysis` its owner sets to `kind` is read by that species' model: in a photo, when the
-    species has one (a video's track is not read again: its frames would have to be)."""
-    return analysis.media == Media.IMAGE and kind in EMOTION_CLASSES
-
-
 def owners_reading(analysis: Analysis, box: list[int], kind: str) -> Classified | None:
-    """A pet's reading as the species its owner gave it, where it is read again (`read_again`); None elsewhere, or for
-    a photo whose file is gone or unreadable. Raises ServerBusy when every analysis slot stayed busy."""
-    if not read_again(analysis, kind):
+    """A photo's pet's reading as the species its owner gave it, by that species' model; None for a species without
+    one, a video's track (its frames are read by a job: services/track_readings.py), or a photo whose file is gone or
+    unreadable. Raises ServerBusy when every analysis slot stayed busy."""
+    if analysis.media != Media.IMAGE or kind not in EMOTION_CLASSES:
         return None
     try:
         return analyses.read_photo_as(analysis, box, kind)
@@ -99,7 +96,7 @@ def give_back(detection: Detection) -> None:
     for column, value in (detection.models_reading or {}).items():
         setattr(detection, column, value)
     detection.kind, detection.kind_read, detection.models_reading = detection.kind_read, None, None
-    detection.explanation = None
+    detection.explanation = detection.track_reading = None  # a reading of its frames under way writes nothing
     detection.keep_reading()
 
 

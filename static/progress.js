@@ -1,7 +1,8 @@
 // Polls a background job's status while it is queued or running, and reloads the page once it is over (a result,
 // a failure, or nothing left to wait for): a video's analysis on its progress page (#job, the analysis JSON), and
 // on a result page the signing of its faces (.checking-faces, the signatures' status), whose "Looks like Ana?"
-// suggestions then show. On the progress page its words come translated from the page (data-messages on #job,
+// suggestions then show, and on a video's page the reading of a track its owner set to a dog (.reading-frames), whose
+// emotions then show. On the progress page its words come translated from the page (data-messages on #job,
 // JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the visible text; screen readers
 // are told (#job-said) the state at once when it changes, and the figure when it reaches a new tenth (10%, 20%...),
 // at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second.
@@ -54,6 +55,7 @@
   }
   var job = document.getElementById("job");
   if (job) { watchAnalysis(job); }
-  var checking = document.querySelector(".checking-faces");
-  if (checking) { watch(checking.dataset.statusUrl, function () {}); }
+  document.querySelectorAll(".checking-faces, .reading-frames[data-status-url]").forEach(function (waiting) {
+    watch(waiting.dataset.statusUrl, function () {});
+  });
 }());

@@ -36,7 +36,8 @@ from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
 from messages import N_, Phrase
-from models import REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, User
+from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, TrackReading,
+                    User)
 from services import accounts, moderation
 from services.access import row_id
 from services.analyses import MAX_PAGE, stored_files
@@ -671,7 +672,9 @@ class DetectionAdmin(AdminModelView):
 
 
 JOB_KIND_NAMES = {JobKind.ANALYSIS: _l("Video analysis"), JobKind.EXPLANATION: _l("“Why?” explanation"),
-                  JobKind.REANALYSIS: _l("Analysis run again"), JobKind.SIGNATURES: _l("Face signatures")}
+                  JobKind.REANALYSIS: _l("Analysis run again"),
+                  JobKind.TRACK_READING: _l("Video track read as its owner’s species"),
+                  JobKind.SIGNATURES: _l("Face signatures")}
 JOBS_SHOWN = 50  # the newest unfinished (queued, running, failed) jobs listed
 
 
@@ -693,11 +696,11 @@ def unfinished_jobs(limit: int) -> list[tuple[JobKind, JobState]]:
 
 
 def job_analysis(job: JobState) -> Analysis:
-    """The analysis a job works on (a video's own row, an explanation's detection's, a signature or re-analysis
-    job's)."""
+    """The analysis a job works on (a video's own row, an explanation's or track reading's detection's, a signature
+    or re-analysis job's)."""
     if isinstance(job, Analysis):
         return job
-    return job.detection.analysis if isinstance(job, Explanation) else job.analysis
+    return job.detection.analysis if isinstance(job, Explanation | TrackReading) else job.analysis
 
 
 class JobsView(AdminOnly, BaseView):

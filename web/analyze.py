@@ -22,7 +22,7 @@ from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subject, SubjectKind
-from services import explanations, identity, reanalysis, storage, subjects
+from services import explanations, identity, reanalysis, storage, subjects, track_readings
 from services.access import detection_at, owned, owned_detection, viewable_analysis
 from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
                                video_frame_jpeg, within_video)
@@ -241,8 +241,8 @@ def unsure_comment(because: tuple[str, ...], chance: float | None) -> str:
 
 def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     """What a video's page shows besides its bars: timelines, shares of time, each track's story with its chance
-    of a wrong reading (or why it is unsure), and the player's overlay data at the time asked for (?t=SECONDS, so
-    the frame links work without scripts)."""
+    of a wrong reading (or why it is unsure), the player's overlay data at the time asked for (?t=SECONDS, so
+    the frame links work without scripts), and how the readings of tracks set to a dog stand (`frame_readings`)."""
     duration = analysis.duration or 0.0
     seconds = within_video(analysis, request.args.get("t", 0.0, type=float))
     tracks = player_tracks(analysis.detections)
@@ -257,7 +257,16 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
             "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
-            "boxes_now": boxes_at(tracks, seconds, tolerance, until)}
+            "boxes_now": boxes_at(tracks, seconds, tolerance, until),
+            **frame_readings(analysis)}
+
+
+def frame_readings(analysis: Analysis) -> dict:
+    """For each track its owner set to a dog that waits for the dog model's reading of its frames, how that stands
+    (None: not asked for, as for a track set before they were read), by id; and whether any is under way."""
+    states = {d.id: track_readings.status(d) for d in analysis.detections if track_readings.wanted(d)}
+    under_way = any(state and JobStatus(state["status"]).active for state in states.values())
+    return {"frame_readings": states, "frames_being_read": under_way}
 
 
 def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:

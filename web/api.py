@@ -12,8 +12,8 @@ from flask_wtf.csrf import CSRFError
 
 from extensions import csrf
 from insights.report import report_week, weekly_report
-from models import Analysis, JobStatus, Subject, SubjectKind, User
-from services import explanations, identity, reanalysis, species, subjects, tokens
+from models import Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
+from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
@@ -287,9 +287,10 @@ def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
 @api_auth
 def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
     """{"species": "dog" or "cat"}: the owner's word on a pet's species (a cat the models read as a dog, or the other
-    way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, read by its model in
-    a photo (a cat has none; a track is not read again), or, set back, with the models' reading again, and leaves a
-    subject of the other (services/species.py); answers the detection (or track) as the analysis lists it."""
+    way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, read by its model (a
+    cat has none; a track in its frames, by a job: its `reading_frames`), or, set back, with the models' reading
+    again, and leaves a subject of the other (services/species.py); answers the detection (or track) as the analysis
+    lists it."""
     analysis = owned(Analysis, analysis_id, g.api_user)
     detection = detection_at(analysis, position)
     body = _json_object()
@@ -297,6 +298,19 @@ def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
         abort(400, description='Send {"species": "dog" or "cat"}.')
     species.set_species(detection, body["species"])
     return jsonify(found_document(detection))
+
+
+@bp.route("/analyses/<int:analysis_id>/detections/<int:position>/reading", methods=["GET", "POST"])
+@api_auth
+def track_reading(analysis_id: int, position: int) -> ResponseReturnValue:
+    """GET: how the reading of the owner's video track TRACK_ID in its frames stands, as the species its owner set
+    ({"status": "none"} when none is asked for or it is done); POST: ask for it again (after a failure; 409 for a
+    track that waits for none). 202 while it is queued or running."""
+    detection = detection_at(owned(Analysis, analysis_id, g.api_user), position)
+    if request.method == "POST":
+        track_readings.ask(detection)  # a Conflict is answered by web/errors.py
+    document = track_readings.status(detection) or {"status": OnDemandStatus.NONE, "progress": 0.0}
+    return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
 
 
 @bp.get("/subjects/<int:subject_id>/insights")

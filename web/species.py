@@ -1,7 +1,8 @@
 """A pet's species set by its owner: "Not a dog? Mark it as a cat" on a dog's (or cat's) card asks first, on a page that
 says what changes (it works without scripts), then sets it (services/species.py) and goes back to the card, where a
 line says what was done. The page's form names the species it asked about, so a second page left open on the same
-pet (or a form sent twice) cannot turn it back."""
+pet (or a form sent twice) cannot turn it back. A video's track set to a dog is read in its frames by a job; its card
+says how that stands, and offers to try again when it failed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind
-from services import species
+from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, SubjectKind
+from services import species, track_readings
+from services.errors import Conflict
 from services.access import owned_detection
 from web.analyze import assigned_category, face_page, opened_from
 from web.forms import ConfirmForm, confirm_page
+from web.redirects import form_page
 from web.i18n import kind, say
 
 bp = Blueprint("species", __name__)
@@ -49,6 +52,22 @@ def set_species(detection_id: int) -> ResponseReturnValue:
     return redirect(face_page(detection))
 
 
+@bp.route("/detections/<int:detection_id>/reading", methods=["GET", "POST"])
+@login_required
+@form_page(lambda detection_id: face_page(owned_detection(detection_id, current_user)))
+def read_track(detection_id: int) -> ResponseReturnValue:
+    """"Read it" / "Try again" on the card of a video's track its owner set to a dog: its frames read by the dog model
+    (services/track_readings.py), and back to its card."""
+    detection = owned_detection(detection_id, current_user)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        track_readings.ask(detection)
+    except Conflict as refused:
+        flash(say(refused.args[0]), assigned_category(detection))
+    return redirect(face_page(detection))
+
+
 def consequences(detection: Detection, other: str) -> list[str]:
     """What setting the species does to this detection, for the page that asks first."""
     said = [gettext("It is a %(kind)s in this result, your history, your dashboards and the exports.",
@@ -70,11 +89,12 @@ def reading_to_come(detection: Detection, other: str) -> str:
     """What it will be read as: the models' reading again, the other species' model on a photo, or nothing."""
     if detection.kind_read == other:
         return gettext("The reading the models made when they read it as a %(kind)s comes back.", kind=kind(other))
-    if species.read_again(detection.analysis, other):
-        return gettext("The %(model)s model reads it instead.", model=kind(other))
     if other not in EMOTION_CLASSES:
         return gettext("There is no emotion model for cats yet, so it has no emotions.")
-    return gettext("A video’s track is not read again, so it has no emotions.")
+    if detection.analysis.media == Media.VIDEO:
+        return gettext("The %(model)s model reads it in each of the video’s frames instead; this takes a little while.",
+                       model=kind(other))
+    return gettext("The %(model)s model reads it instead.", model=kind(other))
 
 
 def titles_of(analysis: Analysis) -> dict[int, str]:
