@@ -15,23 +15,21 @@ branch_labels = None
 depends_on = None
 
 
-# A job's columns (models.JobState), as they stand at this revision: name, type, nullable.
-JOB_STATE = (('status', sa.String(length=16), False), ('error', sa.Text(), True), ('progress', sa.Float(), False),
-             ('attempts', sa.Integer(), False), ('heartbeat_at', sa.DateTime(), True),
-             ('worker', sa.String(length=64), True))
-
-
 def upgrade():
     op.create_table(
         'track_reading',
         sa.Column('id', sa.Integer(), primary_key=True),
         sa.Column('detection_id', sa.Integer(), sa.ForeignKey('detection.id', ondelete='CASCADE'), nullable=False,
                   unique=True),
-        sa.Column('created_at', sa.DateTime(), nullable=False),
-        *(sa.Column(name, column_type, nullable=nullable) for name, column_type, nullable in JOB_STATE),
+        sa.Column('created_at', sa.DateTime(), nullable=False, index=True),
+        # a job's columns (models.JobState) as they stand at this revision
+        sa.Column('status', sa.String(length=16), nullable=False, index=True),
+        sa.Column('error', sa.Text()),
+        sa.Column('progress', sa.Float(), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('heartbeat_at', sa.DateTime()),
+        sa.Column('worker', sa.String(length=64)),
     )
-    for column in ('created_at', 'status'):
-        op.create_index(op.f(f'ix_track_reading_{column}'), 'track_reading', [column])
 
 
 def downgrade():
