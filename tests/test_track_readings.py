@@ -75,7 +75,8 @@ def test_a_cat_track_set_to_a_dog_is_read_by_the_dog_model_in_each_of_its_frames
     assert all(list(point["emotions"]) == list(DOG_EMOTIONS) for point in dog["timeline"])
     assert dog["summary"]["duration"] == cat["summary"]["duration"]
     page = client.get(f"/analyses/{video}").get_data(as_text=True)
-    assert "Dog 1:" in page and "Share of time" in page and "is reading it" not in page
+    assert "Dog 1:" in page and "Share of time" in page and "You said this is a dog." in page
+    assert "is reading it" not in page
     luna = make_subject(app, alice, "Luna", "dog")
     client.put(f"/api/v1/analyses/{video}/detections/{cat['track_id']}/subject", json={"subject": luna},
                headers={"X-CSRFToken": csrf_token(client, "/analyze")})
