@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from bench.clips import another_copy
@@ -68,6 +69,17 @@ def test_history_is_paginated_newest_first(app, client, alice, coffee_jpeg):
     assert "cup00.jpg" in second and "cup13.jpg" not in second
     past_the_end = client.get("/analyses?page=999")
     assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2")
+
+
+def test_a_history_thumbnail_is_cropped_onto_the_face(client, alice, astronaut, coffee_jpeg):
+    """On a phone the thumbnail is a square crop: of a wide photo whose face is at its right edge, the right end; of
+    a photo without a face, the default (the middle of a wide one)."""
+    wide = np.concatenate([np.full((512, 1024, 3), 200, np.uint8), astronaut], axis=1)  # the face near x 1250 of 1536
+    upload(client, jpeg_bytes(wide), "right.jpg")
+    upload(client, coffee_jpeg, "cup.jpg")
+    page = client.get("/analyses").get_data(as_text=True)
+    found = re.findall(r'class="(focus[^"]*|)">\s*<span class="history-title">([^<]+)<', page)
+    assert {name: focus for focus, name in found} == {"right.jpg": "focus-x4", "cup.jpg": ""}
 
 
 def listed(client, query: str = "") -> list[str]:
