@@ -11,9 +11,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from PIL import Image
+from skimage import data as skdata
 
 from playwright.sync_api import Page, expect
 
+import jobs
 from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.fixtures import login, make_user
 from extensions import db
@@ -335,4 +338,26 @@ def test_the_tab_title_follows_the_polled_status(live_app, browser, astronaut, t
     page.goto(f"{base}/analyses/{video}")
     expect(page.locator("#job-percent")).to_have_text("40% done")
     assert page.title() == "clip.mp4: queued · Moodlens"
+    page.context.close()
+
+
+def test_a_cat_track_set_to_a_dog_says_it_is_being_read_then_shows_the_dogs_emotions(live_app, browser, tmp_path):
+    """The owner of a video says its cat is a dog: the card says the dog model is reading it in the video's frames,
+    and the page reloads itself with the dog's emotions once the job is done (here run by the test)."""
+    app, base = live_app
+    cat = np.ascontiguousarray(np.asarray(Image.fromarray(skdata.chelsea()).resize((448, 300))))
+    video = analysed_clip(app, "gus", write_video(tmp_path / "cat.mp4", [np.roll(cat, shift, axis=1)
+                                                                          for shift in range(0, 20, 2)]))
+    app.extensions["moodlens_jobs"].stop()  # the reading stays queued until the test runs it
+    page = log_in(browser, base, "gus", "en-GB", "phone")
+    page.goto(f"{base}/analyses/{video}")
+    page.get_by_role("link", name="Not a cat? Mark it as a dog").click()
+    page.get_by_role("button", name="Yes, it is a dog").click()
+    expect(page.locator(".reading-frames")).to_contain_text("The dog model is reading it in each of the video’s frames")
+    shot(page, "reading-frames-phone")
+    assert jobs.work_once(app)
+    expect(page.locator(".track .transitions, .track .track-charts").first).to_be_visible()  # the page reloaded
+    expect(page.locator(".reading-frames")).to_have_count(0)
+    expect(page.locator(".species-said")).to_contain_text("You said this is a dog.")
+    assert not page.console_errors
     page.context.close()
