@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 import click
 from flask import Flask, current_app
 from rq.timeouts import BaseTimeoutException
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from inference.errors import MediaError
@@ -170,6 +171,22 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     if failed or requeued:
         log.warning("jobs: %d interrupted job(s) queued again, %d given up", requeued, failed)
     return requeued
+
+
+def queue_row(kind: JobKind, job: JobState) -> bool:
+    """Queue a job's row, new or one whose work is over (done or failed), from its first attempt: commit it and
+    submit it. False when another request queued a row for the same work meanwhile (the row's unique key: one job
+    per analysis or detection): that one runs, and this session is rolled back."""
+    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
+    job.heartbeat_at = job.worker = None
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    job_queue().submit(kind, job.id)
+    return True
 
 
 def retry(kind: JobKind, job_id: int) -> bool:

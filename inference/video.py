@@ -346,15 +346,19 @@ def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
         capture.release()
 
 
-def frames_of(path: Path, fps: float, max_seconds: float,
-              timeline: list[TimelinePoint]) -> Iterator[tuple[TimelinePoint, np.ndarray]]:
+def frames_of(path: Path, fps: float, max_seconds: float, timeline: list[TimelinePoint],
+              progress: ProgressCallback | None = None) -> Iterator[tuple[TimelinePoint, np.ndarray]]:
     """Each moment of a track's timeline with the frame it was read from: the clip sampled at `fps` again, as it was
     when the timeline was made, its frames matched by time (within a quarter of a step); decoding stops after the
-    last moment, and a moment whose frame no longer decodes is left out."""
+    last moment, and a moment whose frame no longer decodes is left out. `progress` hears how far the decoding is
+    towards the last moment, once a second of video (a track seen late in a clip waits for the frames before it)."""
     tolerance = 0.25 / fps
     moments = iter(timeline)
     moment = next(moments, None)
-    for timestamp, frame in sample_frames(path, fps, max_seconds):
+    last = timeline[-1]["t"] if timeline else 0.0
+    for index, (timestamp, frame) in enumerate(sample_frames(path, fps, max_seconds)):
+        if progress and index % max(1, round(fps)) == 0:
+            progress(min(0.99, timestamp / max(last, 1e-6)))
         while moment is not None and moment["t"] < timestamp - tolerance:
             moment = next(moments, None)
         if moment is None:
@@ -630,7 +634,7 @@ class VideoAnalyzer:
                     progress: ProgressCallback | None = None) -> ReadClip:
         """Every sampled frame detected, classified and tracked, in batches (tracks not yet joined or summarised)."""
         info = probe_video(path, max_seconds)
-        batch_size = max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
+        batch_size = self._batch_size(info)
         tracker, tracks, cuts = IoUTracker(), {}, CutFinder()
         poster: tuple[int, float, np.ndarray | None] = (-1, 0.0, None)
         batch: list[tuple[float, np.ndarray]] = []
@@ -653,23 +657,24 @@ class VideoAnalyzer:
             raise CorruptMedia(NO_FRAMES)
         return ReadClip(info, tracks, frames_analysed, last_time, poster)
 
+    def _batch_size(self, info: VideoInfo) -> int:
+        """How many frames of this clip go through the networks together: `batch_frames`, fewer for large frames."""
+        return max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
+
     def read_track_as(self, path: Path, timeline: list[TimelinePoint], kind: str, max_seconds: float = 120.0,
                       progress: ProgressCallback | None = None) -> VideoTrack:
         """A stored track read again as `kind` (a pet whose species its owner set): its box in each of its frames
         (`frames_of`) read by that species' emotion model as `analyze` reads a pet of it, smoothed and summarised
         the same way. Raises CorruptMedia when none of its frames decodes."""
-        info = probe_video(path, max_seconds)
-        batch_size = max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
+        batch_size = self._batch_size(probe_video(path, max_seconds))
         track = TrackResult(0, kind)
-        moments = frames_of(path, self.fps, max_seconds, timeline)
+        moments = frames_of(path, self.fps, max_seconds, timeline, progress)
         while batch := list(itertools.islice(moments, batch_size)):
             readings = self.pipeline.read_as([frame for _, frame in batch], [moment["box"] for moment, _ in batch],
                                              kind, flip_tta=False)
             for (moment, _), reading in zip(batch, readings):
                 box = tuple(map(float, moment["box"]))
                 track.add(moment["t"], Detection(box, 1.0, kind, body=box), reading)
-            if progress:
-                progress(min(0.99, len(track.times) / max(1, len(timeline))))
         if not track.times:
             raise CorruptMedia(NO_FRAMES)
         return track.finish(self.smoothing)

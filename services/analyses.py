@@ -338,11 +338,11 @@ def track_detections(result: VideoResult) -> list[Detection]:
     for track in result.tracks:
         x1, y1, x2, y2 = nearest_moment(track.timeline, result.poster_time)["box"]
         rows.append(Detection(position=track.track_id, kind=track.kind, x1=x1, y1=y1, x2=x2, y2=y2, score=track.score,
-                              track_id=track.track_id, **track_reading(track)))
+                              track_id=track.track_id, **track_columns(track)))
     return rows
 
 
-def track_reading(track: VideoTrack) -> dict[str, object]:
+def track_columns(track: VideoTrack) -> dict[str, object]:
     """A track's reading as its detection row holds it: mean probabilities, dominant emotion, timeline, summary,
     changes and (faces) how unsure it is."""
     return {"emotions": track.summary["mean"], "top": track.summary["dominant"], "timeline": track.timeline,

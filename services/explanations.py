@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from flask import url_for
-from sqlalchemy.exc import IntegrityError
 
 import jobs
 from extensions import db
@@ -80,17 +79,9 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     current = status(analysis, detection)
     if current["status"] in (OnDemandStatus.DONE, OnDemandStatus.QUEUED, OnDemandStatus.RUNNING):
         return current
-    job = detection.explanation or Explanation(detection=detection)
-    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
-    db.session.add(job)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the other request's row won the unique detection_id: it is queued
-        db.session.rollback()
-        return status(analysis, detection)
-    jobs.job_queue().submit(jobs.JobKind.EXPLANATION, job.id)
-    db.session.refresh(detection)
-    return status(analysis, detection)
+    if jobs.queue_row(jobs.JobKind.EXPLANATION, detection.explanation or Explanation(detection=detection)):
+        db.session.refresh(detection)
+    return status(analysis, detection)  # else the other request's row won the unique detection_id: it is queued
 
 
 def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:

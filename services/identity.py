@@ -70,14 +70,8 @@ def queue_signatures(analysis: Analysis) -> None:
     if not (analysis.user and analysis.user.recognize_faces and _faces(analysis)):
         return
     job = db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis.id))
-    if job is None:
-        job = SignatureJob(analysis=analysis)
-        db.session.add(job)
-    elif JobStatus(job.status).active:
-        return
-    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
-    db.session.commit()
-    jobs.job_queue().submit(jobs.JobKind.SIGNATURES, job.id)
+    if job is None or not JobStatus(job.status).active:
+        jobs.queue_row(jobs.JobKind.SIGNATURES, job or SignatureJob(analysis=analysis))
 
 
 def signature_status(analysis: Analysis) -> OnDemandStatus:

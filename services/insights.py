@@ -57,11 +57,14 @@ def kept_changes(row) -> int:
 
 
 def _appearances_key(subject: Subject) -> tuple:
-    """Changes whenever an appearance is assigned to the subject or taken away (and per database), or the owner's
-    time zone changes; the newest analysis time tells a new upload from a deleted one whose row ids SQLite reused."""
+    """Changes whenever an appearance is assigned to the subject or taken away (and per database), one is read again
+    ("Analyse again", a pet set to a species by its owner: how many are read, and their kept readings' probabilities
+    summed), or the owner's time zone changes; the newest analysis time tells a new upload from a deleted one whose
+    row ids SQLite reused."""
     return (current_app.config["SQLALCHEMY_DATABASE_URI"], zone_of(subject.user).key) + tuple(db.session.execute(
         db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
-                  db.func.max(Analysis.created_at)).join(Detection.analysis)
+                  db.func.max(Analysis.created_at), db.func.count(Detection.reading_emotion),
+                  db.func.sum(Detection.reading_confidence)).join(Detection.analysis)
         .where(Detection.subject_id == subject.id)).one())
 
 

@@ -13,7 +13,6 @@ analysis's)."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 
 import jobs
 from extensions import db
@@ -68,15 +67,8 @@ def start(analysis: Analysis) -> Reanalysis:
     if job is not None and JobStatus(job.status).active:
         return job
     job = job or Reanalysis(analysis=analysis)
-    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
-    job.heartbeat_at = job.worker = None
-    db.session.add(job)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the other request's row won the unique analysis_id: it is queued
-        db.session.rollback()
+    if not jobs.queue_row(jobs.JobKind.REANALYSIS, job):  # the other request's row won: it is queued
         return job_of(analysis)
-    jobs.job_queue().submit(jobs.JobKind.REANALYSIS, job.id)
     db.session.refresh(job)
     return job
 
@@ -146,6 +138,7 @@ def replace_detections(analysis: Analysis, new: list[Detection], seconds: float 
     takes the new reading and keeps its id, subject and signature (its vector is made again), and the species its
     owner gave it (`keep_owners_species`, read as `readings` has it by index); its "Why?" goes."""
     old = list(analysis.detections)
+    track_readings.stop(old)  # a video's tracks read as their owners' species are read again after (start_wanted)
     kept = matches(old, new, seconds)
     rows = []
     for index, fresh in enumerate(new):

@@ -92,11 +92,14 @@ def overrule(detection: Detection, kind: str, reading: Classified | None) -> Non
 
 
 def give_back(detection: Detection) -> None:
-    """The species and reading the models gave it, as they were before its owner said otherwise."""
+    """The species and reading the models gave it, as they were before its owner said otherwise (a reading of a
+    track's frames under way writes nothing; one that has just written is overwritten: `track_readings.stop`)."""
+    track_readings.stop([detection])
+    db.session.refresh(detection)
     for column, value in (detection.models_reading or {}).items():
         setattr(detection, column, value)
     detection.kind, detection.kind_read, detection.models_reading = detection.kind_read, None, None
-    detection.explanation = detection.track_reading = None  # a reading of its frames under way writes nothing
+    detection.explanation = None
     detection.keep_reading()
 
 

@@ -2,7 +2,11 @@
 owner says is a dog has the dog model's reading of it, as a photo's pet has. Its frames must be decoded and read, so
 it is a job of the durable queue (models.TrackReading, one per detection): the track's box in each of its frames goes
 through that species' emotion model (`VideoAnalyzer.read_track_as`), and its reading is stored as the video's
-analysis stores a track's. Setting the species back deletes the job (a run under way then writes nothing)."""
+analysis stores a track's.
+
+Whatever changes a track's reading otherwise (its owner setting the species back, "Analyse again") first deletes its
+job (`stop`): a run that is writing holds the job's row, so the delete waits for it, and a run that is not yet
+writing finds its job gone and writes nothing (jobs.ClaimedJob.secure)."""
 
 from __future__ import annotations
 
@@ -11,35 +15,37 @@ from flask import current_app
 import jobs
 from extensions import db
 from inference.errors import MediaError
+from inference.labels import DetectionKind
 from inference.pipeline import get_pipeline
 from inference.video import VideoAnalyzer
 from messages import N_, Phrase
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, OnDemandStatus, TrackReading
 from services import analyses, storage
-from services.errors import Conflict
+from services.errors import Conflict, Refused
 
-NOT_WAITING = N_("This does not wait for a reading of its frames: only a video's track that its owner set to a dog "
-                 "does, until it has one.")
+NOT_A_TRACK = N_("Only a video's track that its owner set to a dog is read in its frames.")
+NOT_WAITING = N_("This track does not wait for a reading of its frames: its owner did not set it to a dog, or it has "
+                 "its reading.")
 
 
 def wanted(detection: Detection) -> bool:
     """Whether a video track its owner set to a species waits for that species' model's reading of its frames."""
-    return (detection.analysis.media == Media.VIDEO and detection.kind_read is not None and detection.top is None
-            and detection.kind in EMOTION_CLASSES)
+    return (detection.kind_read is not None and detection.top is None and detection.kind in EMOTION_CLASSES
+            and detection.analysis.media == Media.VIDEO)
 
 
 def start(detection: Detection) -> None:
-    """Queue the reading of the track's frames (committed; its row queued from the start again if it had one)."""
-    job = detection.track_reading or TrackReading(detection=detection)
-    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
-    db.session.add(job)
-    db.session.commit()
-    jobs.job_queue().submit(jobs.JobKind.TRACK_READING, job.id)
+    """Queue the reading of the track's frames (committed; its row, done or failed, queued from the start again).
+    Two requests at once queue it once."""
+    jobs.queue_row(jobs.JobKind.TRACK_READING, detection.track_reading or TrackReading(detection=detection))
 
 
 def ask(detection: Detection) -> None:
-    """The owner asks for the reading ("Read it", "Try again"): queued unless it is under way. Refused (a Conflict)
-    for a detection that waits for none (`wanted`)."""
+    """The owner asks for the reading ("Read it as a dog", "Try again"): queued unless it is under way. Refused for
+    what is never read so (a face, a photo's pet, a cat); a Conflict for a track that waits for no reading."""
+    if detection.analysis.media != Media.VIDEO or detection.kind == DetectionKind.HUMAN or \
+            detection.kind not in EMOTION_CLASSES:
+        raise Refused(Phrase(NOT_A_TRACK))
     if not wanted(detection):
         raise Conflict(Phrase(NOT_WAITING))
     current = status(detection)
@@ -54,10 +60,18 @@ def start_wanted(analysis: Analysis) -> None:
             start(detection)
 
 
+def stop(detections: list[Detection]) -> None:
+    """Delete the detections' reading jobs before their readings change otherwise (see the module's docstring). Call
+    it before changing them: the delete flushes what the session holds."""
+    ids = [detection.id for detection in detections if detection.id is not None]
+    if ids:
+        db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(ids)))
+
+
 def status(detection: Detection) -> dict | None:
     """How the reading of the track's frames stands, {"status", "progress", and "error" when it failed}; None when
-    none was asked for (or it is done)."""
-    job = detection.track_reading
+    none is under way or failed (never asked for, or done)."""
+    job = detection.track_reading if wanted(detection) else None
     if job is None or job.status == JobStatus.DONE:
         return None
     document = {"status": OnDemandStatus(job.status), "progress": job.progress}
@@ -67,8 +81,8 @@ def status(detection: Detection) -> dict | None:
 
 
 def run_track_reading_job(job: TrackReading, claim: jobs.ClaimedJob) -> None:
-    """The job body: read the track's frames as its species, then (if this run still holds the job: its owner did
-    not set the species back meanwhile) store the reading on its row."""
+    """The job body: read the track's frames as its species, then (if this run still holds the job: nothing changed
+    the track's reading meanwhile) store the reading on its row."""
     detection = job.detection
     path = storage.upload_path(detection.analysis.stored_name)
     if not path.is_file():
@@ -77,7 +91,7 @@ def run_track_reading_job(job: TrackReading, claim: jobs.ClaimedJob) -> None:
     track = analyzer.read_track_as(path, detection.timeline, detection.kind, current_app.config["MAX_VIDEO_SECONDS"],
                                    claim.progress)
     claim.secure()
-    for column, value in analyses.track_reading(track).items():
+    for column, value in analyses.track_columns(track).items():
         setattr(detection, column, value)
     detection.keep_reading()
     analyses.set_top_emotion(detection.analysis)

@@ -14,6 +14,7 @@ import jobs
 from bench.clips import write_video
 from bench.fixtures import csrf_token, login, make_app, make_subject, make_user
 from extensions import db
+from inference.video import VideoAnalyzer, frames_of
 from inference.labels import DOG_EMOTIONS
 from models import Analysis, TrackReading
 from services import storage
@@ -109,8 +110,12 @@ def test_the_card_says_the_track_is_being_read_and_setting_it_back_stops_the_rea
     run_jobs(app)
     assert only_track(client, video)["top"] is None
     put_species(client, video, track_id, "dog")
+    client.put(f"/api/v1/analyses/{video}/detections/{track_id}/subject", json={"subject": luna},
+               headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    unread = client.get(f"/api/v1/subjects/{luna}/insights").get_json()
     run_jobs(app)
     assert only_track(client, video)["top"] in DOG_EMOTIONS
+    assert client.get(f"/api/v1/subjects/{luna}/insights").get_json() != unread  # not the cached insights
     status = client.get(f"/api/v1/analyses/{video}/detections/{track_id}/reading")
     assert (status.status_code, status.get_json()["status"]) == (200, "none")
     refused = client.post(f"/api/v1/analyses/{video}/detections/{track_id}/reading",
@@ -156,7 +161,65 @@ def test_only_the_owner_asks_and_a_face_or_a_photo_waits_for_no_reading(app, cli
     track_id = only_track(client, video)["track_id"]
     assert bob_client.get(f"/api/v1/analyses/{video}/detections/{track_id}/reading").status_code == 404
     assert read_it(bob_client, detection_id(app, video), video).status_code == 404
-    for position in (1, 2):  # the photo's face and cat
+    for position in (1, 2):  # the photo's face and cat: never read in frames
         answer = client.post(f"/api/v1/analyses/{person_and_cat_analysis}/detections/{position}/reading",
                              headers={"X-CSRFToken": csrf_token(client, "/analyze")})
-        assert answer.status_code == 409
+        assert answer.status_code == 400
+    answer = client.post(f"/api/v1/analyses/{video}/detections/{track_id}/reading",
+                         headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    assert answer.status_code == 400  # a cat, as the models read it: no model reads cats
+    put_species(client, video, track_id, "dog")
+    put_species(client, video, track_id, "cat")
+    with app.app_context():  # a track set before its frames were read: the owner asks for it
+        track = db.session.get(Analysis, video).detections[0]
+        track.kind, track.kind_read, track.models_reading = "dog", "cat", {"emotions": {}, "top": None}
+        db.session.commit()
+    assert "Read it as a dog" in client.get(f"/analyses/{video}").get_data(as_text=True)
+    answer = client.post(f"/api/v1/analyses/{video}/detections/{track_id}/reading",
+                         headers={"X-CSRFToken": csrf_token(client, "/analyze")})
+    assert answer.status_code == 200 and only_track(client, video)["top"] in DOG_EMOTIONS
+
+
+def test_a_reading_under_way_writes_nothing_once_its_owner_sets_the_track_back(queued_app, cat_clip, monkeypatch):
+    app, client, _ = queued_app
+    video = analysis_of(upload(client, cat_clip, "cat.mp4"))
+    run_jobs(app)
+    track_id = only_track(client, video)["track_id"]
+    put_species(client, video, track_id, "dog")
+    read = VideoAnalyzer.read_track_as
+
+    def read_then_set_back(self, *args):  # the owner says "cat" again while the frames are being read
+        track = read(self, *args)
+        assert put_species(client, video, track_id, "cat").status_code == 200
+        return track
+
+    monkeypatch.setattr(VideoAnalyzer, "read_track_as", read_then_set_back)
+    run_jobs(app)
+    cat = only_track(client, video)
+    assert (cat["kind"], cat["kind_read"], cat["top"], cat["reading_frames"]) == ("cat", None, None, None)
+    assert all(point["emotions"] == {} for point in cat["timeline"])
+
+
+def test_analysing_again_while_a_reading_waits_reads_the_new_tracks_once(queued_app, cat_clip):
+    app, client, _ = queued_app
+    video = analysis_of(upload(client, cat_clip, "cat.mp4"))
+    run_jobs(app)
+    put_species(client, video, only_track(client, video)["track_id"], "dog")
+    made_by_earlier_models(app, video)
+    assert again(client, video).status_code == 302
+    run_jobs(app)
+    dog = only_track(client, video)
+    assert (dog["kind"], dog["kind_read"], dog["reading_frames"]) == ("dog", "cat", None) and dog["top"] in DOG_EMOTIONS
+    with app.app_context():
+        assert [job.status for job in db.session.scalars(db.select(TrackReading))] == ["done"]
+
+
+def test_a_tracks_moments_are_matched_to_the_frames_they_were_read_from(tmp_path):
+    """Sampled again at the analysis's rate, each moment gets its own frame (each frame here is one grey level, its
+    index), across a gap where a joined pet was out of view; a moment with no frame is left out."""
+    frames = [np.full((32, 32, 3), 10 * index, np.uint8) for index in range(20)]  # 2 s at 10 fps, sampled at 4:
+    clip = write_video(tmp_path / "levels.mp4", frames)  # 0.0, 0.3, 0.5, 0.8, 1.0, 1.3, 1.5, 1.8 s
+    times = (0.0, 0.3, 1.15, 1.5, 1.8, 9.0)  # 1.15 and 9.0: no frame sampled there
+    moments = [{"t": t, "box": [0, 0, 8, 8], "emotions": {}, "uncertain": None} for t in times]
+    found = [(moment["t"], int(round(frame.mean() / 10))) for moment, frame in frames_of(clip, 4.0, 60.0, moments)]
+    assert found == [(0.0, 0), (0.3, 3), (1.5, 15), (1.8, 18)]

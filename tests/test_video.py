@@ -168,7 +168,7 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     track = document["tracks"][0]
     assert set(track) == {"track_id", "position", "number", "kind", "kind_read", "top", "certainty", "summary",
                           "classifier", "timeline", "transitions", "subject", "suggestion", "unsure", "uncertain",
-                          "uncertainty", "unsure_signals"}
+                          "uncertainty", "unsure_signals", "reading_frames"}
     assert set(track["timeline"][0]) >= {"t", "emotions", "uncertain"} and isinstance(track["uncertain"], bool)
     assert isinstance(track["unsure"], bool) and (track["unsure"] or not track["uncertain"])  # flagged: unsure
 
