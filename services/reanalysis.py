@@ -83,6 +83,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
     if analysis.media == Media.VIDEO:
         result = analyses.analyze_video(path, claim.progress)
         claim.secure()
+        db.session.expire_all()  # its rows as they stand now: their owner may have set a pet's species meanwhile
         replace_detections(analysis, analyses.track_detections(result), result.poster_time)
         analyses.write_poster(analysis, result)
         analyses.video_summary(analysis, result)
@@ -91,6 +92,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
         fresh = analyses.photo_detections(result)
         readings = owners_readings(analysis, fresh)  # before the claim holds the database: the photo is read again
         claim.secure()
+        db.session.expire_all()  # as for a video
         replace_detections(analysis, fresh, readings=readings)
         analyses.photo_summary(analysis, result)
     job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
@@ -124,21 +126,22 @@ def matches(old: list[Detection], new: list[Detection], seconds: float | None = 
     return taken
 
 
-def owners_readings(analysis: Analysis, new: list[Detection]) -> dict[int, Classified | None]:
+def owners_readings(analysis: Analysis, new: list[Detection]) -> dict[int, tuple[str, Classified | None]]:
     """For each new detection of a photo that takes the place of a pet whose owner set another species than the new
-    models read, by index: its reading as the owner's species (`species.owners_reading`)."""
-    return {index: species.owners_reading(analysis, new[index].box, row.kind)
+    models read, by index: the owner's species and its reading as it (`species.owners_reading`)."""
+    return {index: (row.kind, species.owners_reading(analysis, new[index].box, row.kind))
             for index, row in matches(list(analysis.detections), new).items()
             if row.kind_read and new[index].kind != row.kind}
 
 
 def replace_detections(analysis: Analysis, new: list[Detection], seconds: float | None = None,
-                       readings: dict[int, Classified | None] | None = None) -> None:
+                       readings: dict[int, tuple[str, Classified | None]] | None = None) -> None:
     """Put the new detections in the place of the analysis's old ones: an old row a new one overlaps (`matches`)
     takes the new reading and keeps its id, subject and signature (its vector is made again), and the species its
-    owner gave it (`keep_owners_species`, read as `readings` has it by index); its "Why?" goes."""
+    owner gave it (`keep_owners_species`, read as `readings` has it by index, when it was read as the species the
+    owner gives it now); its "Why?" goes."""
+    track_readings.stop(analysis.id)  # a video's tracks read as their owners' species are read again after
     old = list(analysis.detections)
-    track_readings.stop(old)  # a video's tracks read as their owners' species are read again after (start_wanted)
     kept = matches(old, new, seconds)
     rows = []
     for index, fresh in enumerate(new):
@@ -152,7 +155,8 @@ def replace_detections(analysis: Analysis, new: list[Detection], seconds: float 
                 setattr(row, column, getattr(fresh, column))
         row.explanation = None
         if owners_species is not None:
-            keep_owners_species(row, owners_species, (readings or {}).get(index))
+            read_as, reading = (readings or {}).get(index, (None, None))
+            keep_owners_species(row, owners_species, reading if read_as == owners_species else None)
         rows.append(row)
     analysis.detections.clear()
     analysis.detections.extend(rows)

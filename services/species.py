@@ -50,8 +50,13 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
         return None
     if kind != other:
         raise Refused(Phrase(N_("The species is one of %(kinds)s."), kinds=", ".join(PET_KINDS)))
+    reading = owners_reading(detection.analysis, detection.box, other) if detection.kind_read is None else None
+    fresh(detection)  # read before any write, which may have waited for a slot: what others changed meanwhile
+    if detection.kind == kind:  # another request made it so: its reading job stands
+        db.session.rollback()
+        return None
     if detection.kind_read is None:
-        overrule(detection, other, owners_reading(detection.analysis, detection.box, other))  # read before any write
+        overrule(detection, other, reading)
     else:
         give_back(detection)
     left = detection.subject if detection.subject is not None and not fits(detection.subject, detection) else None
@@ -91,11 +96,16 @@ def overrule(detection: Detection, kind: str, reading: Classified | None) -> Non
         detection.keep_reading()
 
 
+def fresh(detection: Detection) -> None:
+    """The detection as it stands now, locked until the commit (its subject, species and reading), its track's reading
+    job deleted first: a reading under way writes nothing, and one that has just written is seen (and overwritten)
+    (`track_readings.stop`)."""
+    track_readings.stop(detection.analysis_id, detection.id)
+    db.session.refresh(detection, with_for_update=True)
+
+
 def give_back(detection: Detection) -> None:
-    """The species and reading the models gave it, as they were before its owner said otherwise (a reading of a
-    track's frames under way writes nothing; one that has just written is overwritten: `track_readings.stop`)."""
-    track_readings.stop([detection])
-    db.session.refresh(detection)
+    """The species and reading the models gave it, as they were before its owner said otherwise."""
     for column, value in (detection.models_reading or {}).items():
         setattr(detection, column, value)
     detection.kind, detection.kind_read, detection.models_reading = detection.kind_read, None, None

@@ -115,7 +115,9 @@ def assignable_subjects(detection: Detection) -> list[Subject]:
 
 def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     """Make the detection an appearance of the owner's subject `subject_id`, or of nobody (None); returns the
-    subject. Raises Refused for a subject the owner does not have or one of another kind."""
+    subject. Raises Refused for a subject the owner does not have or one of another kind (its kind as it stands, locked
+    until the commit: its owner may be setting its species meanwhile)."""
+    db.session.refresh(detection, with_for_update=True)
     subject = db.session.get(Subject, subject_id) if subject_id is not None and 0 < subject_id <= LARGEST_ID else None
     if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
         raise Refused(Phrase(N_("You have no subject %(id)s."), id=subject_id))

@@ -60,12 +60,12 @@ def start_wanted(analysis: Analysis) -> None:
             start(detection)
 
 
-def stop(detections: list[Detection]) -> None:
-    """Delete the detections' reading jobs before their readings change otherwise (see the module's docstring). Call
-    it before changing them: the delete flushes what the session holds."""
-    ids = [detection.id for detection in detections if detection.id is not None]
-    if ids:
-        db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(ids)))
+def stop(analysis_id: int, detection_id: int | None = None) -> None:
+    """Delete the reading jobs of an analysis's tracks (or of one) before their readings change otherwise (see the
+    module's docstring). Call it before reading the rows to change: a run that is writing has written by then."""
+    tracks = [detection_id] if detection_id is not None else \
+        db.select(Detection.id).where(Detection.analysis_id == analysis_id).scalar_subquery()
+    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(tracks)))
 
 
 def status(detection: Detection) -> dict | None:

@@ -7,6 +7,7 @@ owner's word; a face has no species to set, and nobody else can set one."""
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 from PIL import Image
@@ -222,3 +223,30 @@ def test_a_busy_server_or_a_body_that_names_no_species_changes_nothing(app, clie
         assert answer.status_code == 400, body
     cat = client.get(f"/api/v1/analyses/{person_and_cat_analysis}").get_json()["detections"][1]
     assert (cat["kind"], cat["kind_read"]) == ("cat", None)
+
+
+def test_a_species_set_back_while_the_photo_is_analysed_again_stands(app, client, alice, person_and_cat_analysis,
+                                                                       monkeypatch):
+    """The owner says the cat is a cat again while "Analyse again" (with newer weights) reads it as the dog they had
+    said: the new result keeps the owner's latest word (a cat without emotions), not the dog reading made for the
+    earlier one."""
+    from services import reanalysis, species
+    assert put_species(client, person_and_cat_analysis, 2, "dog").status_code == 200
+    made_by_earlier_models(app, person_and_cat_analysis)
+    read = species.owners_reading
+
+    def read_while_set_back(*args):  # another request, on a thread (its own database session), meanwhile
+        reading = read(*args)._replace(emotions=dict.fromkeys(DOG_EMOTIONS, 0.25))  # as newer weights would read
+        answers = []
+        other = threading.Thread(target=lambda: answers.append(put_species(client, person_and_cat_analysis, 2, "cat")))
+        other.start()
+        other.join()
+        assert answers[0].status_code == 200
+        return reading
+
+    monkeypatch.setattr(reanalysis.species, "owners_reading", read_while_set_back)
+    assert again(client, person_and_cat_analysis).status_code == 302
+    analysis = client.get(f"/api/v1/analyses/{person_and_cat_analysis}").get_json()
+    assert (analysis["reanalysis"]["status"], analysis["reanalysis"].get("error")) == ("done", None)
+    cat = analysis["detections"][1]
+    assert (cat["kind"], cat["kind_read"], cat["top"], cat["emotions"]) == ("cat", None, None, {})
