@@ -6,6 +6,7 @@ user's history, delete with its files."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 import unicodedata
@@ -192,13 +193,18 @@ class PhotoRenditions:
 def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult, PhotoRenditions]:
     """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the JPEGs
     made from the same decoded pixels. Raises MediaError."""
-    if len(data) > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
-        raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
+    check_photo_size(len(data))
     with analysis_slot(user_id):
         image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
         return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
+
+
+def check_photo_size(size: int) -> None:
+    """Raises MediaTooLarge for a photo of `size` bytes over MAX_UPLOAD_MB."""
+    if size > current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024:
+        raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
 
 
 def read_photo_as(analysis: Analysis, box: list[int], kind: str) -> Classified:
@@ -257,6 +263,8 @@ def accept_upload(user: User, upload: FileStorage) -> Accepted:
     upload.stream.seek(0)
     if container := sniff_video(head):
         return queue_video_analysis(user, upload, container, digest)
+    check_photo_size(upload.stream.seek(0, os.SEEK_END))  # before its bytes are read: a video's limit is larger
+    upload.stream.seek(0)
     data = upload.read()
     return save_photo_analysis(user, data, sent_file_name(upload), *analyze_photo(data, user.id), digest)
 

@@ -126,3 +126,27 @@ def test_analysis_slots_forget_a_user_who_holds_none_and_wake_a_waiting_request(
     slots.release(8)
     slots.release(None)
     assert slots.held() == 0 and not slots._held_by_user  # nothing kept for users with no request in flight
+
+
+class WholeReadRefused(io.BytesIO):
+    """An upload's stream that may be read in pieces (the hash, the type sniffed) but never whole into memory."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        assert size is not None and size >= 0, "the whole upload was read into memory"
+        return super().read(size)
+
+
+def test_a_photo_over_the_size_limit_is_refused_before_it_is_read_whole(tmp_path):
+    """A "photo" of 99 MB (within the request limit, which videos need) cost a web process its size twice over before
+    the photo limit refused it."""
+    from werkzeug.datastructures import FileStorage
+    from extensions import db
+    from inference.errors import MediaTooLarge
+    from models import User
+    from services.analyses import accept_upload
+
+    app = make_app(tmp_path, MAX_UPLOAD_MB=1)
+    make_user(app, "alice")
+    content = b"\xff\xd8\xff\xe0" + bytes(2 * 1024 * 1024)
+    with app.app_context(), pytest.raises(MediaTooLarge, match="limited to 1 MB"):
+        accept_upload(db.session.scalar(db.select(User)), FileStorage(WholeReadRefused(content), "big.jpg"))
