@@ -28,10 +28,15 @@ NOT_WAITING = N_("This track does not wait for a reading of its frames: its owne
                  "its reading.")
 
 
+def readable(detection: Detection) -> bool:
+    """Whether the detection is one that is read in its frames: a video's pet of a species with an emotion model."""
+    return (detection.kind != DetectionKind.HUMAN and detection.kind in EMOTION_CLASSES
+            and detection.analysis.media == Media.VIDEO)
+
+
 def wanted(detection: Detection) -> bool:
     """Whether a video track its owner set to a species waits for that species' model's reading of its frames."""
-    return (detection.kind_read is not None and detection.top is None and detection.kind in EMOTION_CLASSES
-            and detection.analysis.media == Media.VIDEO)
+    return detection.kind_read is not None and detection.top is None and readable(detection)
 
 
 def start(detection: Detection) -> None:
@@ -43,8 +48,7 @@ def start(detection: Detection) -> None:
 def ask(detection: Detection) -> None:
     """The owner asks for the reading ("Read it as a dog", "Try again"): queued unless it is under way. Refused for
     what is never read so (a face, a photo's pet, a cat); a Conflict for a track that waits for no reading."""
-    if detection.analysis.media != Media.VIDEO or detection.kind == DetectionKind.HUMAN or \
-            detection.kind not in EMOTION_CLASSES:
+    if not readable(detection):
         raise Refused(Phrase(NOT_A_TRACK))
     if not wanted(detection):
         raise Conflict(Phrase(NOT_WAITING))
@@ -63,9 +67,10 @@ def start_wanted(analysis: Analysis) -> None:
 def stop(analysis_id: int, detection_id: int | None = None) -> None:
     """Delete the reading jobs of an analysis's tracks (or of one) before their readings change otherwise (see the
     module's docstring). Call it before reading the rows to change: a run that is writing has written by then."""
-    tracks = [detection_id] if detection_id is not None else \
-        db.select(Detection.id).where(Detection.analysis_id == analysis_id).scalar_subquery()
-    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(tracks)))
+    tracks = db.select(Detection.id).where(Detection.analysis_id == analysis_id)
+    if detection_id is not None:
+        tracks = tracks.where(Detection.id == detection_id)
+    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(tracks.scalar_subquery())))
 
 
 def status(detection: Detection) -> dict | None:
