@@ -36,7 +36,7 @@ def cat_clip(tmp_path_factory) -> bytes:
 
 
 @pytest.fixture()
-def queued_app(tmp_path):
+def waiting_app(tmp_path):
     """An app whose jobs wait until the test runs them (jobs.work_once), with alice logged in."""
     app = make_app(tmp_path)
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
@@ -55,12 +55,12 @@ def only_track(client, video: int) -> dict:
     return client.get(f"/api/v1/analyses/{video}").get_json()["tracks"][0]
 
 
-def read_it(client, detection_id: int, video: int):
-    return client.post(f"/detections/{detection_id}/reading",
+def read_it(client, row_id: int, video: int):
+    return client.post(f"/detections/{row_id}/reading",
                        data={"csrf_token": csrf_token(client, f"/analyses/{video}")})
 
 
-def detection_id(app, video: int) -> int:
+def track_row_id(app, video: int) -> int:
     with app.app_context():
         return db.session.get(Analysis, video).detections[0].id
 
@@ -89,8 +89,8 @@ def test_a_cat_track_set_to_a_dog_is_read_by_the_dog_model_in_each_of_its_frames
         assert db.session.scalars(db.select(TrackReading)).all() == []
 
 
-def test_the_card_says_the_track_is_being_read_and_setting_it_back_stops_the_reading(queued_app, cat_clip):
-    app, client, alice = queued_app
+def test_the_card_says_the_track_is_being_read_and_setting_it_back_stops_the_reading(waiting_app, cat_clip):
+    app, client, alice = waiting_app
     video = analysis_of(upload(client, cat_clip, "cat.mp4"))
     run_jobs(app)
     track_id = only_track(client, video)["track_id"]
@@ -123,8 +123,8 @@ def test_the_card_says_the_track_is_being_read_and_setting_it_back_stops_the_rea
     assert refused.status_code == 409  # read already
 
 
-def test_a_failed_reading_says_why_and_can_be_tried_again(queued_app, cat_clip):
-    app, client, _ = queued_app
+def test_a_failed_reading_says_why_and_can_be_tried_again(waiting_app, cat_clip):
+    app, client, _ = waiting_app
     video = analysis_of(upload(client, cat_clip, "cat.mp4"))
     run_jobs(app)
     put_species(client, video, only_track(client, video)["track_id"], "dog")
@@ -136,10 +136,10 @@ def test_a_failed_reading_says_why_and_can_be_tried_again(queued_app, cat_clip):
     page = client.get(f"/analyses/{video}").get_data(as_text=True)
     assert "Reading it in the video’s frames failed: The uploaded file is missing" in page and "Try again" in page
     path.write_bytes(kept)
-    assert read_it(client, detection_id(app, video), video).status_code == 302
+    assert read_it(client, track_row_id(app, video), video).status_code == 302
     run_jobs(app)
     assert only_track(client, video)["top"] in DOG_EMOTIONS
-    again_page = read_it(client, detection_id(app, video), video)  # read already: it says so, changes nothing
+    again_page = read_it(client, track_row_id(app, video), video)  # read already: it says so, changes nothing
     assert again_page.status_code == 302
     assert "does not wait for a reading" in client.get(again_page.location).get_data(as_text=True)
 
@@ -160,7 +160,7 @@ def test_only_the_owner_asks_and_a_face_or_a_photo_waits_for_no_reading(app, cli
     video = analysis_of(upload(client, cat_clip, "cat.mp4"))
     track_id = only_track(client, video)["track_id"]
     assert bob_client.get(f"/api/v1/analyses/{video}/detections/{track_id}/reading").status_code == 404
-    assert read_it(bob_client, detection_id(app, video), video).status_code == 404
+    assert read_it(bob_client, track_row_id(app, video), video).status_code == 404
     for position in (1, 2):  # the photo's face and cat: never read in frames
         answer = client.post(f"/api/v1/analyses/{person_and_cat_analysis}/detections/{position}/reading",
                              headers={"X-CSRFToken": csrf_token(client, "/analyze")})
@@ -180,8 +180,8 @@ def test_only_the_owner_asks_and_a_face_or_a_photo_waits_for_no_reading(app, cli
     assert answer.status_code == 200 and only_track(client, video)["top"] in DOG_EMOTIONS
 
 
-def test_a_reading_under_way_writes_nothing_once_its_owner_sets_the_track_back(queued_app, cat_clip, monkeypatch):
-    app, client, _ = queued_app
+def test_a_reading_under_way_writes_nothing_once_its_owner_sets_the_track_back(waiting_app, cat_clip, monkeypatch):
+    app, client, _ = waiting_app
     video = analysis_of(upload(client, cat_clip, "cat.mp4"))
     run_jobs(app)
     track_id = only_track(client, video)["track_id"]
@@ -200,8 +200,8 @@ def test_a_reading_under_way_writes_nothing_once_its_owner_sets_the_track_back(q
     assert all(point["emotions"] == {} for point in cat["timeline"])
 
 
-def test_analysing_again_while_a_reading_waits_reads_the_new_tracks_once(queued_app, cat_clip):
-    app, client, _ = queued_app
+def test_analysing_again_while_a_reading_waits_reads_the_new_tracks_once(waiting_app, cat_clip):
+    app, client, _ = waiting_app
     video = analysis_of(upload(client, cat_clip, "cat.mp4"))
     run_jobs(app)
     put_species(client, video, only_track(client, video)["track_id"], "dog")

@@ -32,6 +32,8 @@ from tests.test_copies import *  # noqa: F401,F403
 from tests.test_copies_races import *  # noqa: F401,F403
 from tests.test_copies_reanalysis import *  # noqa: F401,F403
 from tests.test_kept_readings import *  # noqa: F401,F403
+from tests.test_species import *  # noqa: F401,F403
+from tests.test_track_readings import *  # noqa: F401,F403
 
 
 def test_these_tests_run_on_postgresql(app):
