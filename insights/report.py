@@ -153,6 +153,7 @@ class ChartWords:
     days_title: str = "Appearances per day, by emotion"
     week_before: str = "week before"  # the dashed outlines: the week before the one shown (never "last week")
     no_mix: str = "Too few confident readings this week"  # in place of the mix when there are too few to sum up
+    nothing: str = "Nothing this week"  # on both charts of a week without an appearance
     unsure: str = "unsure"  # the grey part of a day's bar: its unsure readings
     emotions: dict[str, str] = field(default_factory=dict)  # emotion id: its name (default: the id)
     weekdays: list[str] = field(default_factory=list)  # Monday first (default: the report's "Mon", ...)
@@ -288,10 +289,11 @@ def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, st
         axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                   edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         axes.legend(loc="lower right", fontsize=8)
-    if not labels:
+    if not labels:  # too few confident readings, or none at all
         axes.set_yticks([])
-    if not labels and any(day["count"] for day in report["days"]):  # readings, too few of them confident
-        axes.text(0.5, 0.5, words.no_mix, ha="center", va="center", fontsize=9, transform=axes.transAxes)
+        seen = any(day["count"] for day in report["days"])
+        axes.text(0.5, 0.5, words.no_mix if seen else words.nothing, ha="center", va="center", fontsize=9,
+                  transform=axes.transAxes)
     axes.set_xlim(0, 1)
     axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     axes.set_title(words.mix_title, fontsize=10)
@@ -314,6 +316,10 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
     if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
         axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
                  color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
+    axes.set_xticks(range(len(weekdays)), weekdays)  # the days, even when none has a bar
+    axes.set_xlim(-0.6, len(weekdays) - 0.4)
+    if not any(counts):
+        axes.text(0.5, 0.5, words.nothing, ha="center", va="center", fontsize=9, transform=axes.transAxes)
     keyed = len(axes.get_legend_handles_labels()[1])
     if keyed:  # which colour is which emotion, under the days (above them it would hide the tallest day's label)
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=7, frameon=False,

@@ -164,7 +164,8 @@ def alert_rule_document(rule: AlertRule) -> dict:
 def reading_document(detection: Detection, analysis: Analysis, zone: ZoneInfo, number: int,
                      timeline: bool = True) -> dict:
     """A detection as the exports list it, with the analysis it belongs to: its `kind` and `number` within that kind
-    (as the page titles it: "Cat 1"), its top emotion and how the page words it (`certainty`: "unsure" is "unsure,
+    (as the page titles it: "Cat 1"; `kind_read`: the species the models read a pet as when its owner set `kind`
+    by hand, else null), its top emotion and how the page words it (`certainty`: "unsure" is "unsure,
     perhaps happy"; null without an emotion model; a video track's as its page tells its story: Detection.reading);
     its time in UTC and on the owner's clock (`local_time`, with its offset: the day the pages count it on); a
     video's track with its timeline, unless `timeline` is false (the CSV has no column for it). The caller passes
@@ -173,7 +174,7 @@ def reading_document(detection: Detection, analysis: Analysis, zone: ZoneInfo, n
     return {"analysis_id": analysis.id, "created_at": iso_utc(analysis.created_at),
             "local_time": in_zone(analysis.created_at, zone).replace(microsecond=0).isoformat(),
             "media": analysis.media, "filename": analysis.original_name, "kind": detection.kind, "number": number,
-            **reading_fields(detection),
+            "kind_read": detection.kind_read, **reading_fields(detection),
             "emotions": detection.emotions,
             **uncertainty_fields(detection),
             **({"timeline": detection.timeline, "transitions": detection.transitions}
@@ -199,8 +200,8 @@ UNCERTAINTY_COLUMNS = ("unsure", "uncertain", "uncertainty")  # `uncertain` empt
 
 def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Iterator[str]:
     """The CSV lines of `reading_document` rows, a header first: one line a reading, an emotion a column; the
-    `extra` columns (keys of each row) come last, after `local_time`, so that scripts that read the columns by
-    position keep working."""
+    `extra` columns (keys of each row) come after `local_time`, and `kind_read` last, so that scripts that read the
+    columns by position keep working."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -211,10 +212,11 @@ def readings_csv(readings: Iterable[dict], extra: tuple[str, ...] = ()) -> Itera
         return buffer.getvalue()
 
     first = ("analysis_id", "created_at", "media", "filename", "kind", "number", "top", "certainty")
-    yield line([*first, *ALL_EMOTIONS, *UNCERTAINTY_COLUMNS, "local_time", *extra])
+    yield line([*first, *ALL_EMOTIONS, *UNCERTAINTY_COLUMNS, "local_time", *extra, "kind_read"])
     for row in readings:
         yield line([*(row[name] for name in first), *(row["emotions"].get(label) for label in ALL_EMOTIONS),
-                    *(row[name] for name in UNCERTAINTY_COLUMNS), row["local_time"], *(row[name] for name in extra)])
+                    *(row[name] for name in UNCERTAINTY_COLUMNS), row["local_time"], *(row[name] for name in extra),
+                    row["kind_read"]])
 
 
 EXPORT_PAGE = 50  # a subject's readings read at a time by its exports

@@ -464,7 +464,7 @@ def test_an_alert_does_not_fire_from_unsure_readings_alone(app, client, alice):
     assert [(alert["fired"], alert["count"], alert["unsure"]) for alert in document["alerts"]] == [(False, 0, 4)]
 
 
-def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
+def test_the_report_png_of_an_unsure_or_empty_week_says_so_instead_of_empty_charts():
     import matplotlib.pyplot as plt
 
     from insights.report import ChartWords, Layout, _draw
@@ -475,8 +475,12 @@ def test_the_report_png_of_an_unsure_week_says_so_instead_of_an_empty_mix():
     assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
     assert [text.get_text() for text in figure.axes[1].get_legend().get_texts()] == ["unsure"]  # the grey bar
     plt.close(figure)
-    empty = _draw(plt, {**week, "unsure": 0, "days": [{**day, "count": 0}]}, ChartWords(title="Rex"), {})
-    assert not empty.axes[0].texts and empty.axes[1].get_legend() is None  # nothing read: nothing to call unsure
+    days = [{**day, "date": f"2026-12-0{number}", "weekday": name, "count": 0}
+            for number, name in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1)]
+    empty = _draw(plt, {**week, "unsure": 0, "days": days}, ChartWords(title="Rex"), {})
+    assert empty.axes[1].get_legend() is None  # nothing read: nothing to call unsure
+    assert [[text.get_text() for text in axes.texts] for axes in empty.axes] == [["Nothing this week"]] * 2
+    assert [label.get_text() for label in empty.axes[1].get_xticklabels()] == [day["weekday"] for day in days]
     plt.close(empty)
 
 

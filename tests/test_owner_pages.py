@@ -167,7 +167,10 @@ def test_the_weekly_report_opens_on_this_week_or_the_newest_week_with_data(app, 
     page = client.get(f"/subjects/{rex}/report").get_data(as_text=True)
     week = "{}-W{:02d}".format(*(this_monday - timedelta(days=21)).isocalendar()[:2])
     assert week_title("Rex", this_monday - timedelta(days=21)) in page and "Nothing this week" not in page
-    assert "3 appearances" in page
+    assert "3 appearances" in page and "Download as PNG" in page
+    between = "{}-W{:02d}".format(*(this_monday - timedelta(days=14)).isocalendar()[:2])
+    quiet = client.get(f"/subjects/{rex}/report?week={between}").get_data(as_text=True)
+    assert "Nothing this week" in quiet and "Download as PNG" not in quiet  # no charts to download
     api_week = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["weekly_report"]
     assert api_week["week"] == week and api_week["count"] == 3  # the API opens on the page's week
     appearances(app, alice, rex, "dog", "sad", 1, datetime.combine(today, datetime.min.time()))

@@ -146,8 +146,8 @@ def test_exports_give_each_time_on_the_owners_clock_too(app, client):
     assert (exported["history"][0]["created_at"], exported["history"][0]["local_time"]) == (
         "2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00")  # Monday in Seoul, as the pages count it
     rows = [row.split(",") for row in csv_text(client.get(f"/subjects/{rex}/export.csv")).splitlines()]
-    assert rows[0][:2] == ["analysis_id", "created_at"] and rows[0][-1] == "local_time"  # earlier columns kept
-    assert (rows[1][1], rows[1][-1]) == ("2026-11-29T23:30:00Z", "2026-11-30T08:30:00+09:00")
+    assert rows[0][:2] == ["analysis_id", "created_at"] and rows[0][-2:] == ["local_time", "kind_read"]  # added last
+    assert (rows[1][1], rows[1][-2:]) == ("2026-11-29T23:30:00Z", ["2026-11-30T08:30:00+09:00", ""])
 
 
 def test_a_logged_in_user_can_switch_to_this_devices_zone(app, client):

@@ -83,6 +83,9 @@ def test_a_cat_track_set_to_a_dog_is_read_by_the_dog_model_in_each_of_its_frames
                headers={"X-CSRFToken": csrf_token(client, "/analyze")})
     dashboard = client.get(f"/dashboard?subject={luna}").get_data(as_text=True)
     assert "none of Luna’s appearances has emotions" not in dashboard
+    exported = client.get(f"/subjects/{luna}/export.json").get_json()["history"][0]
+    assert (exported["kind"], exported["kind_read"], exported["top"]) == ("dog", "cat", dog["top"])
+    assert client.get(f"/subjects/{luna}/export.csv").get_data(as_text=True).splitlines()[1].endswith(",cat")
     back = put_species(client, video, cat["track_id"], "cat").get_json()
     assert (back["kind"], back["top"], back["timeline"]) == ("cat", None, cat["timeline"])
     with app.app_context():

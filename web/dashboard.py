@@ -338,7 +338,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
                       end=day(week["end"])),
         mix_title=gettext("Average share this week"), days_title=gettext("Appearances per day, by emotion"),
         week_before=gettext("week before (%(dates)s)", dates=days_span(week["previous_start"], week["previous_end"])),
-        no_mix=gettext("Too few confident readings this week"),
+        no_mix=gettext("Too few confident readings this week"), nothing=gettext("Nothing this week"),
         unsure=gettext("unsure"),
         emotions={label: str(name) for label, name in EMOTION_NAMES.items()},
         weekdays=[skeleton(date.fromisoformat(entry["date"]), "EEE") for entry in week["days"]])
