@@ -103,7 +103,7 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     answer = client.get(f"/api/v1/analyses/{analysis_id}")
     assert answer.status_code == 410 and answer.get_json()["error"].startswith(
         "An administrator removed your upload astro.jpg (uploaded ")
-    assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.”")
+    assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.”")  # no second full stop
     for file in ("original", "thumb", "detections/1/crop.jpg"):  # its files say so too, as the API does
         assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file
     answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
@@ -303,6 +303,7 @@ def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client
         text = page.get_data(as_text=True)
         assert "alice's analysis as an admin: read-only" in text and 'class="emo-text emo-' in text
         assert not [action for action in OWNER_ACTIONS if action in text]
+        assert ("you may ask “Why?”" in text) == (analysis_id == photo)  # a video has no "Why?"
         assert admin.get(f"/analyses/{analysis_id}/original").status_code == 200
     assert admin.get(f"/analyses/{video}/frame?t=1").mimetype == "image/jpeg"
     assert admin.get(f"/api/v1/analyses/{video}").json["status"] == "done"  # what a progress page polls
@@ -948,3 +949,13 @@ def test_the_back_office_menu_switches_the_language_and_logs_out(app, alice):
     assert "사용자" in admin.get("/admin/admin_users/").get_data(as_text=True)
     assert admin.post("/logout", data={"csrf_token": token}).status_code in (302, 303)
     assert admin.get("/admin/admin_users/").status_code in (302, 403)
+
+
+def test_a_removals_reason_ends_its_sentence_before_the_next_one(app):
+    from types import SimpleNamespace
+    from web.notices import with_reason
+
+    with app.test_request_context():
+        assert with_reason("Removed.", SimpleNamespace(reason="duplicate")) == "Removed. Their reason: “duplicate”."
+        assert with_reason("Removed.", SimpleNamespace(reason="Copy!")) == "Removed. Their reason: “Copy!”"
+        assert with_reason("Removed.", SimpleNamespace(reason=None)) == "Removed."

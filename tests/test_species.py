@@ -62,6 +62,7 @@ def test_an_owner_marks_a_dog_as_a_cat_after_a_page_that_says_what_changes(app, 
     asking = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "Is Dog 1 a cat?" in asking and "It is no longer assigned to Rex, who is a dog." in asking
     assert "The emotions the dog model read are removed" in asking and "No, it is a dog" in asking
+    assert '<button type="submit">Yes, it is a cat</button>' in asking  # not red: it can be set back
     assert only_detection(app, photo).kind == "dog"  # asking changes nothing
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', asking).group(1)
     action = confirm_action(asking)

@@ -104,6 +104,11 @@ def test_the_card_says_the_track_is_being_read_and_setting_it_back_stops_the_rea
     assert "progress.js" in page and 'class="comment reading-frames" data-status-url' in page
     status = client.get(f"/api/v1/analyses/{video}/detections/{track_id}/reading")
     assert (status.status_code, status.get_json()["status"]) == (202, "queued")
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    jobs_page = admin.get("/admin/jobs/").get_data(as_text=True)
+    assert "Video track read as its owner’s species" in jobs_page and "cat.mp4</a> · Dog 1" in jobs_page
     luna = make_subject(app, alice, "Luna", "dog")
     client.put(f"/api/v1/analyses/{video}/detections/{track_id}/subject", json={"subject": luna},
                headers={"X-CSRFToken": csrf_token(client, "/analyze")})

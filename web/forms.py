@@ -168,13 +168,14 @@ class ConfirmForm(WebForm):
 
 
 def confirm_page(question: str, consequences: list[str], action: str, confirm_label: str, cancel_url: str,
-                 came_from: str | None = None, cancel_label: str | None = None) -> str:
+                 came_from: str | None = None, cancel_label: str | None = None, undoable: bool = False) -> str:
     """The page a deletion's (or the log-out's) GET shows first (templates/confirm.html): what happens, a button
     that posts to `action` (with `came_from`, a same-site path, as its `next`) and a way back, worded
-    `cancel_label` ("Keep it" by default); it works without scripts."""
+    `cancel_label` ("Keep it" by default); it works without scripts. The button is red (a warning) unless the change
+    is `undoable` (a pet's species)."""
     return render_template("confirm.html", form=ConfirmForm(), question=question, consequences=consequences,
                            action=action, confirm_label=confirm_label, cancel_url=cancel_url, came_from=came_from,
-                           cancel_label=cancel_label)
+                           cancel_label=cancel_label, undoable=undoable)
 
 
 class SubjectNameForm(WebForm):

@@ -37,11 +37,16 @@ def removed_sentence(removal: Removal) -> str:
                        removal)
 
 
+SENTENCE_ENDS = tuple(".!?…。！？")  # a reason that ends with one is a sentence already
+
+
 def with_reason(sentence: str, removal: Removal) -> str:
-    """`sentence` about a removal, followed by the reason the administrator gave, when they gave one."""
+    """`sentence` about a removal, followed by the reason the administrator gave, when they gave one, ended as a
+    sentence ("Their reason: “duplicate”." before the next one)."""
     if removal.reason is None:
         return sentence
-    return " ".join([sentence, gettext("Their reason: “%(reason)s”", reason=removal.reason)])
+    reason = gettext("Their reason: “%(reason)s”", reason=removal.reason)
+    return " ".join([sentence, reason if removal.reason.rstrip().endswith(SENTENCE_ENDS) else reason + "."])
 
 
 def removed_says_so(view: View) -> View:

@@ -38,7 +38,7 @@ def set_species(detection_id: int) -> ResponseReturnValue:
         return confirm_page(question, consequences(detection, other),
                             url_for("species.set_species", detection_id=detection.id, species=other),
                             gettext("Yes, it is a %(kind)s", kind=kind(other)), face_page(detection), opened_from(),
-                            cancel_label=gettext("No, it is a %(kind)s", kind=kind(detection.kind)))
+                            cancel_label=gettext("No, it is a %(kind)s", kind=kind(detection.kind)), undoable=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     wanted = request.args.get("species")
