@@ -173,16 +173,28 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     return requeued
 
 
+FROM_THE_START = {"status": JobStatus.QUEUED, "progress": 0.0, "attempts": 0, "error": None, "heartbeat_at": None,
+                  "worker": None}  # a job's columns when it is queued anew
+
+
 def queue_row(kind: JobKind, job: JobState) -> bool:
     """Queue a job's row, new or one whose work is over (done or failed), from its first attempt: commit it and
-    submit it. False when another request queued a row for the same work meanwhile (the row's unique key: one job
-    per analysis or detection): that one runs, and this session is rolled back."""
-    job.status, job.progress, job.attempts, job.error = JobStatus.QUEUED, 0.0, 0, None
-    job.heartbeat_at = job.worker = None
-    db.session.add(job)
-    try:
+    submit it. False when another request queued it meanwhile (a new row: the table's unique key, one job per
+    analysis or detection; a row of work over: it is no longer over), and this session is rolled back."""
+    row = type(job)
+    if job.id is None:
+        for column, value in FROM_THE_START.items():
+            setattr(job, column, value)
+        db.session.add(job)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            return False
+    elif db.session.execute(db.update(row).where(row.id == job.id, row.status.in_([JobStatus.DONE, JobStatus.FAILED]))
+                            .values(FROM_THE_START)).rowcount:
         db.session.commit()
-    except IntegrityError:
+    else:
         db.session.rollback()
         return False
     job_queue().submit(kind, job.id)

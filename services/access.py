@@ -1,4 +1,7 @@
-"""Who may see what: a user sees their own rows; admins may view any analysis (moderation)."""
+"""Who may see what: a user sees their own rows; admins may view any analysis (moderation). And how a writer holds an
+analysis and its detections (`locked`): every writer takes the rows in one order, so that two never wait on each
+other (PostgreSQL would abort one with a deadlock): a job's own row, a track's reading job
+(`cancel_track_readings`), the analysis, then its detections."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from extensions import db
-from models import Analysis, Detection, User
+from models import Analysis, Detection, TrackReading, User
 from services.errors import NotFound
 
 Row = TypeVar("Row")
@@ -48,4 +51,34 @@ def detection_at(analysis: Analysis, position: int) -> Detection:
     detection = next((d for d in analysis.detections if d.position == position), None)
     if detection is None:
         raise NotFound(f"Analysis {analysis.id} has no detection {position}.")
+    return detection
+
+
+def cancel_track_readings(analysis_id: int, detection_id: int | None = None) -> None:
+    """Delete the reading jobs of an analysis's tracks (or of one: services/track_readings.py) before anything else
+    changes them or it: a run that is writing holds its job's row, so the delete waits for it (and what it wrote is
+    then read); a run not yet writing finds its job gone and writes nothing."""
+    tracks = db.select(Detection.id).where(Detection.analysis_id == analysis_id)
+    if detection_id is not None:
+        tracks = tracks.where(Detection.id == detection_id)
+    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(tracks.scalar_subquery())))
+
+
+def locked(analysis: Analysis) -> list[Detection]:
+    """Hold the analysis and its detections until the commit, read again as they stand (others may have changed them
+    while this request or job waited), in the writers' order (see the module's docstring); its detections, which
+    `analysis.detections` then lists. Raises NotFound when the analysis was deleted meanwhile."""
+    if db.session.get(Analysis, analysis.id, with_for_update=True, populate_existing=True) is None:
+        raise NotFound(f"Analysis {analysis.id} was deleted.")
+    rows = db.session.scalars(db.select(Detection).where(Detection.analysis_id == analysis.id).order_by(Detection.id)
+                              .with_for_update().execution_options(populate_existing=True)).all()
+    db.session.expire(analysis, ["detections"])
+    return list(rows)
+
+
+def locked_detection(detection: Detection) -> Detection:
+    """`locked` for the detection's analysis; the detection, read again. Raises NotFound when it was deleted meanwhile
+    (its analysis, or "Analyse again" that found it no more)."""
+    if detection not in locked(detection.analysis):
+        raise NotFound(f"Detection {detection.id} was deleted.")
     return detection

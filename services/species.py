@@ -16,6 +16,7 @@ from messages import N_, Phrase
 from inference.pipeline import Classified
 from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
 from services import analyses, storage, track_readings
+from services.access import cancel_track_readings, locked_detection
 from services.errors import Refused, ServerBusy
 from services.subjects import fits
 
@@ -91,17 +92,44 @@ def overrule(detection: Detection, kind: str, reading: Classified | None) -> Non
     detection.kind_read, detection.kind = detection.kind, kind
     unread(detection)
     if reading is not None:
-        detection.emotions, detection.top, detection.uncertainty = reading.emotions, reading.top, reading.uncertainty
-        detection.uncertain, detection.unsure_signals = reading.uncertain, reading.unsure_signals
-        detection.keep_reading()
+        take_reading(detection, reading)
+
+
+def take_reading(detection: Detection, reading: Classified) -> None:
+    """Store `reading` (a photo's pet read as the species its owner gave it) as the detection's."""
+    detection.emotions, detection.top, detection.uncertainty = reading.emotions, reading.top, reading.uncertainty
+    detection.uncertain, detection.unsure_signals = reading.uncertain, reading.unsure_signals
+    detection.keep_reading()
+
+
+def read_waiting(analysis: Analysis) -> None:
+    """Read the pets of a new result ("Analyse again") that wait for their owner's species' reading (`waiting`): a
+    video's tracks by their jobs; a photo's now, as `set_species` reads one (its owner set it while the job ran,
+    after the photo was read for the species it had; `track_readings.waiting`). One the server is too busy to read
+    stays without emotions."""
+    if analysis.media == Media.VIDEO:
+        track_readings.start_wanted(analysis)
+        return
+    for detection in [found for found in analysis.detections if track_readings.waiting(found)]:
+        try:
+            reading = owners_reading(analysis, detection.box, detection.kind)
+        except ServerBusy:
+            continue
+        kind = detection.kind
+        fresh(detection)
+        if reading is not None and track_readings.waiting(detection) and detection.kind == kind:
+            take_reading(detection, reading)
+            analyses.set_top_emotion(analysis)
+        db.session.commit()
 
 
 def fresh(detection: Detection) -> None:
-    """The detection as it stands now, locked until the commit (its subject, species and reading), its track's reading
-    job deleted first: a reading under way writes nothing, and one that has just written is seen (and overwritten)
-    (`track_readings.stop`)."""
-    track_readings.stop(detection.analysis_id, detection.id)
-    db.session.refresh(detection, with_for_update=True)
+    """The detection and its analysis as they stand now, held until the commit (its subject, species and reading, the
+    other pets' species), its track's reading job deleted first: a reading under way writes nothing, and one that has
+    just written is seen (and overwritten) (services/access.py: the writers' order). Raises NotFound when it was
+    deleted meanwhile."""
+    cancel_track_readings(detection.analysis_id, detection.id)
+    locked_detection(detection)
 
 
 def give_back(detection: Detection) -> None:

@@ -13,7 +13,7 @@ from extensions import db
 from inference.labels import ALL_EMOTIONS
 from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, subject_name_key
 from services import copies
-from services.access import LARGEST_ID
+from services.access import LARGEST_ID, locked_detection
 from messages import N_, Phrase
 from services.errors import Conflict, Refused
 
@@ -117,7 +117,7 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     """Make the detection an appearance of the owner's subject `subject_id`, or of nobody (None); returns the
     subject. Raises Refused for a subject the owner does not have or one of another kind (its kind as it stands, locked
     until the commit: its owner may be setting its species meanwhile)."""
-    db.session.refresh(detection, with_for_update=True)
+    locked_detection(detection)
     subject = db.session.get(Subject, subject_id) if subject_id is not None and 0 < subject_id <= LARGEST_ID else None
     if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
         raise Refused(Phrase(N_("You have no subject %(id)s."), id=subject_id))

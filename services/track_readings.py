@@ -4,9 +4,9 @@ it is a job of the durable queue (models.TrackReading, one per detection): the t
 through that species' emotion model (`VideoAnalyzer.read_track_as`), and its reading is stored as the video's
 analysis stores a track's.
 
-Whatever changes a track's reading otherwise (its owner setting the species back, "Analyse again") first deletes its
-job (`stop`): a run that is writing holds the job's row, so the delete waits for it, and a run that is not yet
-writing finds its job gone and writes nothing (jobs.ClaimedJob.secure)."""
+Whatever changes a track's reading otherwise (its owner setting the species back, "Analyse again", a deletion) first
+deletes its job (services/access.cancel_track_readings): a run that is writing holds the job's row, so the delete
+waits for it, and a run that is not yet writing finds its job gone and writes nothing (jobs.ClaimedJob.secure)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from inference.video import VideoAnalyzer
 from messages import N_, Phrase
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, OnDemandStatus, TrackReading
 from services import analyses, storage
+from services.access import locked_detection
 from services.errors import Conflict, Refused
 
 NOT_A_TRACK = N_("Only a video's track that its owner set to a dog is read in its frames.")
@@ -34,9 +35,14 @@ def readable(detection: Detection) -> bool:
             and detection.analysis.media == Media.VIDEO)
 
 
+def waiting(detection: Detection) -> bool:
+    """Whether a pet its owner set to a species waits for that species' model's reading (a photo's or a track)."""
+    return detection.kind_read is not None and detection.top is None and detection.kind in EMOTION_CLASSES
+
+
 def wanted(detection: Detection) -> bool:
     """Whether a video track its owner set to a species waits for that species' model's reading of its frames."""
-    return detection.kind_read is not None and detection.top is None and readable(detection)
+    return waiting(detection) and readable(detection)
 
 
 def start(detection: Detection) -> None:
@@ -64,15 +70,6 @@ def start_wanted(analysis: Analysis) -> None:
             start(detection)
 
 
-def stop(analysis_id: int, detection_id: int | None = None) -> None:
-    """Delete the reading jobs of an analysis's tracks (or of one) before their readings change otherwise (see the
-    module's docstring). Call it before reading the rows to change: a run that is writing has written by then."""
-    tracks = db.select(Detection.id).where(Detection.analysis_id == analysis_id)
-    if detection_id is not None:
-        tracks = tracks.where(Detection.id == detection_id)
-    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(tracks.scalar_subquery())))
-
-
 def status(detection: Detection) -> dict | None:
     """How the reading of the track's frames stands, {"status", "progress", and "error" when it failed}; None when
     none is under way or failed (never asked for, or done)."""
@@ -96,9 +93,10 @@ def run_track_reading_job(job: TrackReading, claim: jobs.ClaimedJob) -> None:
     track = analyzer.read_track_as(path, detection.timeline, detection.kind, current_app.config["MAX_VIDEO_SECONDS"],
                                    claim.progress)
     claim.secure()
-    for column, value in analyses.track_columns(track).items():
-        setattr(detection, column, value)
-    detection.keep_reading()
-    analyses.set_top_emotion(detection.analysis)
+    if wanted(locked_detection(detection)):  # else set back (and again) in the moment before the job was queued
+        for column, value in analyses.track_columns(track).items():
+            setattr(detection, column, value)
+        detection.keep_reading()
+        analyses.set_top_emotion(detection.analysis)
     job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
     db.session.commit()

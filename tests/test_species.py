@@ -236,13 +236,9 @@ def test_a_species_set_back_while_the_photo_is_analysed_again_stands(app, client
     made_by_earlier_models(app, person_and_cat_analysis)
     read = species.owners_reading
 
-    def read_while_set_back(*args):  # another request, on a thread (its own database session), meanwhile
+    def read_while_set_back(*args):  # another request meanwhile
         reading = read(*args)._replace(emotions=dict.fromkeys(DOG_EMOTIONS, 0.25))  # as newer weights would read
-        answers = []
-        other = threading.Thread(target=lambda: answers.append(put_species(client, person_and_cat_analysis, 2, "cat")))
-        other.start()
-        other.join()
-        assert answers[0].status_code == 200
+        assert on_another_thread(lambda: put_species(client, person_and_cat_analysis, 2, "cat")).status_code == 200
         return reading
 
     monkeypatch.setattr(reanalysis.species, "owners_reading", read_while_set_back)
@@ -251,3 +247,47 @@ def test_a_species_set_back_while_the_photo_is_analysed_again_stands(app, client
     assert (analysis["reanalysis"]["status"], analysis["reanalysis"].get("error")) == ("done", None)
     cat = analysis["detections"][1]
     assert (cat["kind"], cat["kind_read"], cat["top"], cat["emotions"]) == ("cat", None, None, {})
+
+
+def on_another_thread(action):
+    """Run `action` (a request) on a thread of its own, with its own database session, as another tab would; its
+    answer."""
+    answers = []
+    other = threading.Thread(target=lambda: answers.append(action()))
+    other.start()
+    other.join()
+    return answers[0]
+
+
+def test_a_pet_set_to_a_dog_while_the_photo_is_analysed_again_is_read_as_one(app, client, alice,
+                                                                             person_and_cat_analysis, monkeypatch):
+    from services import reanalysis
+    made_by_earlier_models(app, person_and_cat_analysis)
+    readings = reanalysis.owners_readings
+
+    def read_then_set(analysis, new):  # the photo is read for the species its pets have; then the owner says dog
+        found = readings(analysis, new)
+        assert on_another_thread(lambda: put_species(client, person_and_cat_analysis, 2, "dog")).status_code == 200
+        return found
+
+    monkeypatch.setattr(reanalysis, "owners_readings", read_then_set)
+    assert again(client, person_and_cat_analysis).status_code == 302
+    dog = client.get(f"/api/v1/analyses/{person_and_cat_analysis}").get_json()["detections"][1]
+    assert (dog["kind"], dog["kind_read"]) == ("dog", "cat") and dog["top"] in DOG_EMOTIONS
+
+
+def test_a_pet_whose_photo_is_deleted_while_it_is_read_is_a_404(app, client, alice, person_and_cat_analysis,
+                                                                 monkeypatch):
+    from services import species
+    read = species.owners_reading
+
+    def read_while_deleted(*args):
+        reading = read(*args)
+        token = csrf_token(client, "/analyze")
+        deleted = on_another_thread(lambda: client.delete(f"/api/v1/analyses/{person_and_cat_analysis}",
+                                                          headers={"X-CSRFToken": token}))
+        assert deleted.status_code == 204
+        return reading
+
+    monkeypatch.setattr(species, "owners_reading", read_while_deleted)
+    assert put_species(client, person_and_cat_analysis, 2, "dog").status_code == 404
