@@ -17,7 +17,7 @@ from inference.pipeline import Classified
 from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
 from services import analyses, storage, track_readings
 from services.access import cancel_track_readings, locked_detection
-from services.errors import Refused, ServerBusy
+from services.errors import NotFound, Refused, ServerBusy
 from services.subjects import fits
 
 PET_KINDS = (DetectionKind.DOG, DetectionKind.CAT)
@@ -111,12 +111,13 @@ def read_waiting(analysis: Analysis) -> None:
         track_readings.start_wanted(analysis)
         return
     for detection in [found for found in analysis.detections if track_readings.waiting(found)]:
-        try:
-            reading = owners_reading(analysis, detection.box, detection.kind)
-        except ServerBusy:
-            continue
         kind = detection.kind
-        fresh(detection)
+        try:
+            reading = owners_reading(analysis, detection.box, kind)
+            fresh(detection)
+        except (ServerBusy, NotFound):  # too busy; or deleted meanwhile
+            db.session.rollback()
+            continue
         if reading is not None and track_readings.waiting(detection) and detection.kind == kind:
             take_reading(detection, reading)
             analyses.set_top_emotion(analysis)
