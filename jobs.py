@@ -205,8 +205,7 @@ def retry(kind: JobKind, job_id: int) -> bool:
     """Queue a failed job again, from its first attempt (an admin's "Retry"); False when it had not failed."""
     row = ROWS[kind]
     queued = db.session.execute(
-        db.update(row).where(row.id == job_id, row.status == JobStatus.FAILED)
-        .values(status=JobStatus.QUEUED, attempts=0, progress=0.0, error=None, heartbeat_at=None, worker=None)
+        db.update(row).where(row.id == job_id, row.status == JobStatus.FAILED).values(FROM_THE_START)
     ).rowcount
     db.session.commit()
     if queued:

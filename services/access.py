@@ -1,7 +1,7 @@
 """Who may see what: a user sees their own rows; admins may view any analysis (moderation). And how a writer holds an
 analysis and its detections (`locked`): every writer takes the rows in one order, so that two never wait on each
-other (PostgreSQL would abort one with a deadlock): a job's own row, a track's reading job
-(`cancel_track_readings`), the analysis, then its detections."""
+other (PostgreSQL would abort one with a deadlock): a job's own row, a track's reading job, the analysis, then its
+detections. A writer that changes readings or deletes (`changing`) cancels the tracks' reading jobs first."""
 
 from __future__ import annotations
 
@@ -54,7 +54,18 @@ def detection_at(analysis: Analysis, position: int) -> Detection:
     return detection
 
 
-def cancel_track_readings(analysis_id: int, detection_id: int | None = None) -> None:
+def changing(analysis: Analysis, detection: Detection | None = None) -> None:
+    """Hold the analysis (`locked`; only `detection` of it, `locked_detection`) to change its readings or delete it,
+    its tracks' reading jobs (or `detection`'s) cancelled first (`_cancel_track_readings`). Raises NotFound when it
+    was deleted meanwhile."""
+    _cancel_track_readings(analysis.id, None if detection is None else detection.id)
+    if detection is None:
+        locked(analysis)
+    else:
+        locked_detection(detection)
+
+
+def _cancel_track_readings(analysis_id: int, detection_id: int | None = None) -> None:
     """Delete the reading jobs of an analysis's tracks (or of one: services/track_readings.py) before anything else
     changes them or it: a run that is writing holds its job's row, so the delete waits for it (and what it wrote is
     then read); a run not yet writing finds its job gone and writes nothing."""

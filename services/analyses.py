@@ -33,7 +33,7 @@ from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_mome
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
-from services.access import cancel_track_readings, locked, owned, row_id
+from services.access import changing, owned, row_id
 from services.errors import NotFound, Refused, ServerBusy, StorageFailure
 from services.slots import AnalysisSlots
 from services.subjects import readable
@@ -504,9 +504,8 @@ def delete_analysis(analysis: Analysis) -> None:
     listed once the rows are gone: a job that held them (its video's poster, a "Why?" overlay) wrote its files
     before it let them go."""
     names = analysis.stored_name, analysis.thumb_name
-    cancel_track_readings(analysis.id)  # the writers' order (services/access.py)
     try:
-        locked(analysis)
+        changing(analysis)  # the writers' order (services/access.py)
     except NotFound:  # deleted meanwhile (another tab, an administrator): nothing left to delete but its files
         db.session.rollback()
     else:

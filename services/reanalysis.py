@@ -23,7 +23,7 @@ from inference.video import nearest_moment
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Reanalysis
 from services import analyses, identity, species, storage
-from services.access import cancel_track_readings, locked
+from services.access import changing
 from services.errors import Conflict
 
 MATCH_IOU = 0.5
@@ -84,7 +84,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
     if analysis.media == Media.VIDEO:
         result = analyses.analyze_video(path, claim.progress)
         claim.secure()
-        hold(analysis)
+        changing(analysis)  # its rows as they stand now: their owner may have set a pet's species meanwhile
         replace_detections(analysis, analyses.track_detections(result), result.poster_time)
         analyses.write_poster(analysis, result)
         analyses.video_summary(analysis, result)
@@ -93,7 +93,7 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
         fresh = analyses.photo_detections(result)
         readings = owners_readings(analysis, fresh)  # before the claim holds the database: the photo is read again
         claim.secure()
-        hold(analysis)
+        changing(analysis)
         replace_detections(analysis, fresh, readings=readings)
         analyses.photo_summary(analysis, result)
     job.status, job.progress, job.error = JobStatus.DONE, 1.0, None
@@ -101,14 +101,6 @@ def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:
     storage.remove_files(storage.derived_files(analysis.stored_name))  # made from the old detections
     identity.queue_signatures(analysis)
     species.read_waiting(analysis)  # pets set to a species while the job ran, a video's tracks set to one
-
-
-def hold(analysis: Analysis) -> None:
-    """Hold the analysis and its rows as they stand now, before the new result replaces them (their owner may have
-    set a pet's species meanwhile); its tracks' reading jobs go first (a video's tracks read as their owners' species
-    are read again once the new result is stored)."""
-    cancel_track_readings(analysis.id)
-    locked(analysis)
 
 
 def old_box(detection: Detection, seconds: float | None) -> list[int]:

@@ -16,7 +16,7 @@ from messages import N_, Phrase
 from inference.pipeline import Classified
 from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
 from services import analyses, storage, track_readings
-from services.access import cancel_track_readings, locked_detection
+from services.access import changing
 from services.errors import NotFound, Refused, ServerBusy
 from services.subjects import fits
 
@@ -52,7 +52,7 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     if kind != other:
         raise Refused(Phrase(N_("The species is one of %(kinds)s."), kinds=", ".join(PET_KINDS)))
     reading = owners_reading(detection.analysis, detection.box, other) if detection.kind_read is None else None
-    fresh(detection)  # read before any write, which may have waited for a slot: what others changed meanwhile
+    changing(detection.analysis, detection)  # after the reading, which may have waited: what others changed meanwhile
     if detection.kind == kind:  # another request made it so: its reading job stands
         db.session.rollback()
         return None
@@ -114,7 +114,7 @@ def read_waiting(analysis: Analysis) -> None:
         kind = detection.kind
         try:
             reading = owners_reading(analysis, detection.box, kind)
-            fresh(detection)
+            changing(analysis, detection)
         except (ServerBusy, NotFound):  # too busy; or deleted meanwhile
             db.session.rollback()
             continue
@@ -122,15 +122,6 @@ def read_waiting(analysis: Analysis) -> None:
             take_reading(detection, reading)
             analyses.set_top_emotion(analysis)
         db.session.commit()
-
-
-def fresh(detection: Detection) -> None:
-    """The detection and its analysis as they stand now, held until the commit (its subject, species and reading, the
-    other pets' species), its track's reading job deleted first: a reading under way writes nothing, and one that has
-    just written is seen (and overwritten) (services/access.py: the writers' order). Raises NotFound when it was
-    deleted meanwhile."""
-    cancel_track_readings(detection.analysis_id, detection.id)
-    locked_detection(detection)
 
 
 def give_back(detection: Detection) -> None:

@@ -5,7 +5,7 @@ through that species' emotion model (`VideoAnalyzer.read_track_as`), and its rea
 analysis stores a track's.
 
 Whatever changes a track's reading otherwise (its owner setting the species back, "Analyse again", a deletion) first
-deletes its job (services/access.cancel_track_readings): a run that is writing holds the job's row, so the delete
+deletes its job (services/access.changing): a run that is writing holds the job's row, so the delete
 waits for it, and a run that is not yet writing finds its job gone and writes nothing (jobs.ClaimedJob.secure)."""
 
 from __future__ import annotations
