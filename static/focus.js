@@ -10,3 +10,35 @@
   if (!target.matches("input, select, textarea, button")) { target.setAttribute("tabindex", "-1"); }
   target.focus();
 })();
+// Messages an action left on a page that progress.js then reloaded come back where they were (at the top, or on
+// their card, after its subject form), once, after the keyboard's start is chosen: the reload keeps the reader's
+// place on the page.
+(function () {
+  "use strict";
+  var key = "moodlens.flashes:" + window.location.pathname + window.location.search;
+  var kept;
+  try {
+    kept = JSON.parse(window.sessionStorage.getItem(key) || "[]");
+    window.sessionStorage.removeItem(key);
+  } catch (unreadable) { return; }
+  var main = document.querySelector("main");
+  if (!main || document.querySelector("main [data-flashed]")) { return; }  // the page has fresh messages
+  var top = main.querySelector(":scope > .zone-switch");
+  kept.forEach(function (message) {
+    var card = message.card ? document.getElementById(message.card) : null;
+    if (message.card && !card) { return; }  // its card is gone
+    var shown = document.createElement("p");
+    shown.className = message.className;
+    shown.setAttribute("role", message.role || "status");
+    shown.setAttribute("data-flashed", "");
+    shown.textContent = message.text;
+    if (card) {  // where its card's form put it: after the subject form and the species link
+      var after = card.querySelectorAll(
+        ":scope > form.assign, :scope > .dismissed, :scope > .also-assigned, :scope > .species-fix");
+      if (after.length) { after[after.length - 1].after(shown); } else { card.appendChild(shown); }
+    } else {
+      main.insertBefore(shown, top ? top.nextSibling : main.firstChild);
+      top = shown;
+    }
+  });
+})();

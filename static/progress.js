@@ -6,9 +6,22 @@
 // JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the visible text; screen readers
 // are told (#job-said) the state at once when it changes, and the figure when it reaches a new tenth (10%, 20%...),
 // at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second.
+// The messages the last action left ("Saved: Cat 1 is now Dog 1.") outlive the reload: kept for focus.js to show again.
 (function () {
   "use strict";
   var ANNOUNCE_MS = 3000;
+  function keepFlashes() {
+    var kept = [];
+    document.querySelectorAll("main > [data-flashed], main .card > [data-flashed]").forEach(function (message) {
+      var card = message.parentElement.closest(".card");
+      kept.push({ card: card ? card.id : "", className: message.className, role: message.getAttribute("role"),
+                  text: message.textContent });
+    });
+    if (kept.length) {
+      try { window.sessionStorage.setItem("moodlens.flashes:" + window.location.pathname + window.location.search,
+                                         JSON.stringify(kept)); } catch (full) { /* storage off or full: let them go */ }
+    }
+  }
   function watch(statusUrl, update) {
     function poll() {
       fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -18,6 +31,7 @@
         })
         .then(function (job) {
           if (job.status !== "queued" && job.status !== "running") {
+            keepFlashes();
             window.location.reload();
             return;
           }
