@@ -25,6 +25,8 @@ from inference.ssd_pets import PET_LABELS, pets_only_net
 from inference.labels import DetectionKind
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import torch
 
 
@@ -44,6 +46,13 @@ class Detection:
     landmarks: tuple[Point, ...] | None = None
     body: tuple[float, float, float, float] | None = None
     appearance: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def set_by_owner(cls, box: Sequence[float], kind: str) -> Detection:
+        """A pet at `box` whose species its owner set by hand (services/species.py): read by that species' emotion
+        model from the box as it is (its body)."""
+        body = tuple(map(float, box))
+        return cls(body, 1.0, kind, body=body)
 
 
 def downscale_factor(width: int, height: int, max_side: int) -> float:

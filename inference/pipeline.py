@@ -266,13 +266,11 @@ class Pipeline:
                 results[f][d] = reading
         return results
 
-    def read_as(self, frames: list[np.ndarray], boxes: list[list[int]], kind: str,
-                flip_tta: bool = True) -> list[Classified]:
-        """One box in each frame read by the emotion model of `kind`, in one pass, as `classify_batch` reads what the
-        detectors found (a dog by its body: the box given); no emotions for a kind without a model. For a pet whose
-        species its owner set by hand (services/species.py): a photo's box, or a video track's in each of its frames."""
-        found = [[Detection(body, 1.0, kind, body=body)] for body in (tuple(map(float, box)) for box in boxes)]
-        return [reading for (reading,) in self.classify_batch(frames, found, flip_tta)]
+    def read_as(self, frames: list[np.ndarray], pets: list[Detection], flip_tta: bool = True) -> list[Classified]:
+        """One pet in each frame (`Detection.set_by_owner`: a photo's pet, or a video track's in each of its frames)
+        read by its kind's emotion model, in one pass, as `classify_batch` reads what the detectors found; no
+        emotions for a kind without a model."""
+        return [reading for (reading,) in self.classify_batch(frames, [[pet] for pet in pets], flip_tta)]
 
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
         """Faces, then dogs and cats, in one photo, without the faces that are a pet's. A photo without a face, or

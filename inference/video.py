@@ -670,11 +670,10 @@ class VideoAnalyzer:
         track = TrackResult(0, kind)
         moments = frames_of(path, self.fps, max_seconds, timeline, progress)
         while batch := list(itertools.islice(moments, batch_size)):
-            readings = self.pipeline.read_as([frame for _, frame in batch], [moment["box"] for moment, _ in batch],
-                                             kind, flip_tta=False)
-            for (moment, _), reading in zip(batch, readings):
-                box = tuple(map(float, moment["box"]))
-                track.add(moment["t"], Detection(box, 1.0, kind, body=box), reading)
+            pets = [Detection.set_by_owner(moment["box"], kind) for moment, _ in batch]
+            readings = self.pipeline.read_as([frame for _, frame in batch], pets, flip_tta=False)
+            for (moment, _), pet, reading in zip(batch, pets, readings):
+                track.add(moment["t"], pet, reading)
         if not track.times:
             raise CorruptMedia(NO_FRAMES)
         return track.finish(self.smoothing)

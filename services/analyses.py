@@ -24,6 +24,7 @@ from werkzeug.datastructures import FileStorage
 
 import jobs
 from extensions import db
+from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
@@ -211,7 +212,8 @@ def read_photo_as(analysis: Analysis, box: list[int], kind: str) -> Classified:
     """A box of a stored photo read by the emotion model of `kind` (a pet's species set by its owner), in an
     analysis slot. Raises OSError or MediaError when its file is gone or unreadable."""
     with analysis_slot(analysis.user_id):
-        return get_pipeline().read_as([storage.stored_rgb(analysis)], [box], kind)[0]
+        pet = detectors.Detection.set_by_owner(box, kind)
+        return get_pipeline().read_as([storage.stored_rgb(analysis)], [pet])[0]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@
       kept.push({ card: card ? card.id : "", className: message.className, role: message.getAttribute("role"),
                   text: message.textContent });
     });
-    if (kept.length) {
-      try { window.sessionStorage.setItem("moodlens.flashes:" + window.location.pathname + window.location.search,
-                                         JSON.stringify(kept)); } catch (full) { /* storage off or full: let them go */ }
-    }
+    if (!kept.length) { return; }
+    try {
+      window.sessionStorage.setItem("moodlens.flashes:" + window.location.pathname + window.location.search,
+                                    JSON.stringify(kept));
+    } catch (full) { /* storage off or full: they go with the reload */ }
   }
   function watch(statusUrl, update) {
     function poll() {
