@@ -1,7 +1,8 @@
 """Who may see what: a user sees their own rows; admins may view any analysis (moderation). And how a writer holds an
 analysis and its detections (`locked`): every writer takes the rows in one order, so that two never wait on each
 other (PostgreSQL would abort one with a deadlock): a job's own row, a track's reading job, the analysis, then its
-detections. A writer that changes readings or deletes (`changing`) cancels the tracks' reading jobs first."""
+detections. A writer that changes readings (`changing`) cancels the tracks' reading jobs first; one that deletes the
+analysis (`removing`) cancels all its jobs first."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from extensions import db
-from models import Analysis, Detection, TrackReading, User
+from models import Analysis, Detection, Explanation, Reanalysis, SignatureJob, TrackReading, User
 from services.errors import NotFound
 
 Row = TypeVar("Row")
@@ -63,6 +64,18 @@ def changing(analysis: Analysis, detection: Detection | None = None) -> None:
         locked(analysis)
     else:
         locked_detection(detection)
+
+
+def removing(analysis: Analysis) -> None:
+    """Hold the analysis to delete it, its jobs deleted first: its "Analyse again", its faces' signing and "Why?", then
+    its tracks' readings (the writers' order: a job of the first three deletes the tracks' reading jobs while it holds
+    its own row). A job that is writing holds its row, so the delete waits for it; one not yet writing finds its row
+    gone and writes nothing. Raises NotFound when the analysis was deleted meanwhile."""
+    faces = db.select(Detection.id).where(Detection.analysis_id == analysis.id).scalar_subquery()
+    db.session.execute(db.delete(Reanalysis).where(Reanalysis.analysis_id == analysis.id))
+    db.session.execute(db.delete(SignatureJob).where(SignatureJob.analysis_id == analysis.id))
+    db.session.execute(db.delete(Explanation).where(Explanation.detection_id.in_(faces)))
+    changing(analysis)
 
 
 def _cancel_track_readings(analysis_id: int, detection_id: int | None = None) -> None:

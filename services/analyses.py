@@ -34,7 +34,7 @@ from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_mome
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
-from services.access import changing, owned, row_id
+from services.access import owned, removing, row_id
 from services.errors import NotFound, Refused, ServerBusy, StorageFailure
 from services.slots import AnalysisSlots
 from services.subjects import readable
@@ -507,7 +507,7 @@ def delete_analysis(analysis: Analysis) -> None:
     before it let them go."""
     names = analysis.stored_name, analysis.thumb_name
     try:
-        changing(analysis)  # the writers' order (services/access.py)
+        removing(analysis)  # the writers' order (services/access.py)
     except NotFound:  # deleted meanwhile (another tab, an administrator): nothing left to delete but its files
         db.session.rollback()
     else:

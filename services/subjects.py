@@ -97,7 +97,10 @@ def subject_named(user: User, name: str) -> Subject | None:
 
 
 def delete_subject(subject: Subject) -> None:
-    """Delete the subject and its alerts; its appearances stay, assigned to nobody."""
+    """Delete the subject and its alerts; its appearances stay, assigned to nobody. The appearances are let go first:
+    an assignment holds its detections, then the subject (`assign`), so the subject is never held while they are
+    waited for."""
+    db.session.execute(db.update(Detection).where(Detection.subject_id == subject.id).values(subject_id=None))
     db.session.delete(subject)
     db.session.commit()
 
@@ -118,7 +121,8 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     subject. Raises Refused for a subject the owner does not have or one of another kind (its kind as it stands, locked
     until the commit: its owner may be setting its species meanwhile)."""
     locked_detection(detection)
-    subject = db.session.get(Subject, subject_id) if subject_id is not None and 0 < subject_id <= LARGEST_ID else None
+    subject = db.session.get(Subject, subject_id, with_for_update={"key_share": True}) \
+        if subject_id is not None and 0 < subject_id <= LARGEST_ID else None  # held: not deleted before the commit
     if subject_id is not None and (subject is None or subject.user_id != detection.analysis.user_id):
         raise Refused(Phrase(N_("You have no subject %(id)s."), id=subject_id))
     if subject is not None and not fits(subject, detection):

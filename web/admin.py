@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from babel.dates import get_day_names, get_month_names
-from flask import Flask, abort, flash, g, redirect, request, url_for
+from flask import Flask, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.theme import Bootstrap4Theme
@@ -29,6 +29,7 @@ from flask_login import current_user
 from wtforms import Form
 from markupsafe import Markup
 from sqlalchemy.orm import Query, joinedload, selectinload
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 import jobs
 from extensions import db
@@ -40,9 +41,8 @@ from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, Job
                     User)
 from services import accounts, moderation
 from services.access import row_id
-from services.analyses import MAX_PAGE, stored_files
+from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
-from services.storage import remove_files
 from web.admin_flashes import note_row, reword_stock_flashes, reworded
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
@@ -570,12 +570,6 @@ class UserAdmin(AdminModelView):
         return True
 
 
-def _remove_uploads() -> None:
-    """The files of the uploads whose rows were just deleted, listed now (services.analyses.delete_analysis)."""
-    for names in g.pop("deleted_uploads", []):
-        remove_files(stored_files(*names))
-
-
 def _thumbnail(view, context, model: Analysis, name):
     """The thumbnail (a queued video has none yet), linked to the analysis's result page."""
     page = url_for("analyze.result", analysis_id=model.id)
@@ -638,14 +632,20 @@ class AnalysisAdmin(AdminModelView):
                            tells_owner=analysis.user_id != current_user.id, delete_form=self.delete_form(),
                            return_url=return_url, reason_length=REMOVAL_REASON_LENGTH)
 
-    def on_model_delete(self, model: Analysis) -> None:
-        super().on_model_delete(model)
-        g.deleted_uploads = [(model.stored_name, model.thumb_name)]
-        if model.user_id != current_user.id:  # the owner is told on their next page (services/moderation.py)
+    def delete_model(self, model: Analysis) -> bool:
+        """Delete the upload as its owner's "Delete" does (services.analyses.delete_analysis: its jobs stopped, the
+        writers' lock order, the files once the rows are gone), its owner told on their next page
+        (services/moderation.py) unless it is the administrator's own. One a bulk delete's earlier commit left
+        expired and someone else deleted meanwhile is gone as asked."""
+        try:
+            name, theirs = self.row_name(model), model.user_id != current_user.id
+        except ObjectDeletedError:
+            return True
+        if theirs:
             moderation.note_removed_upload(model, request.form.get("reason"))
-
-    def after_model_delete(self, model: Analysis) -> None:
-        _remove_uploads()
+        delete_analysis(model)
+        note_row(name)
+        return True
 
 
 class DetectionAdmin(AdminModelView):
