@@ -1,10 +1,13 @@
 """Subjects' histories and what they show: profiles, patterns, changes, alerts; cached per process until the
-subject's appearances change."""
+subject's appearances change (for the CACHED_SUBJECTS read most recently)."""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from datetime import date
+from typing import Any
 
 import numpy as np
 from flask import current_app
@@ -26,8 +29,36 @@ from services import copies
 from services.clock import in_zone, now_in, zone_of
 from services.errors import Refused
 
-_history_cache: dict[int, tuple[tuple, History]] = {}
-_insight_cache: dict[int, tuple[dict[int, tuple], dict]] = {}
+CACHED_SUBJECTS = 128  # subjects whose history and insights a process keeps; the least recently read go first
+
+
+class _Recent:
+    """A value per subject with the key it was made for, for the CACHED_SUBJECTS subjects read most recently (a
+    deleted subject's, never read again, goes in time); safe across a process's threads."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subject_id: int, key: Any) -> Any | None:
+        """The value kept for the subject if it was made for `key`, else None."""
+        with self._lock:
+            kept = self._kept.get(subject_id)
+            if kept is None or kept[0] != key:
+                return None
+            self._kept.move_to_end(subject_id)
+            return kept[1]
+
+    def put(self, subject_id: int, key: Any, value: Any) -> None:
+        with self._lock:
+            self._kept[subject_id] = (key, value)
+            self._kept.move_to_end(subject_id)
+            while len(self._kept) > CACHED_SUBJECTS:
+                self._kept.popitem(last=False)
+
+
+_histories = _Recent()
+_insights = _Recent()
 
 # What `stored_reading` reads of a detection: a query that selects these can read each row as its page does. Its
 # kept reading; a video track's timeline only where none was kept (a row stored before: `flask maintenance readings`).
@@ -84,15 +115,14 @@ def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     if classes is None:
         return None
     key = key or _appearances_key(subject)
-    cached = _history_cache.get(subject.id)
-    if cached and cached[0] == key:
-        return cached[1]
+    if (cached := _histories.get(subject.id, key)) is not None:
+        return cached
     query = _classified_appearances(subject).add_columns(Analysis.created_at, Analysis.id, *READING_COLUMNS)
     zone = zone_of(subject.user)
     rows = [(row, stored_reading(row)) for row in db.session.execute(query)]
     history = History.from_rows(classes, [(in_zone(row.created_at, zone), reading.mix, row.id, reading.unsure)
                                           for row, reading in rows])
-    _history_cache[subject.id] = (key, history)
+    _histories.put(subject.id, key, history)
     return history
 
 
@@ -134,7 +164,8 @@ def asked_week(text: str | None) -> date | None:
 
 
 def subject_insights(subject: Subject) -> dict:
-    """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change."""
+    """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change, or
+    a sibling is renamed (the profile compares the subject with each by name)."""
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return {"subject": subject.id, "available": False,
@@ -143,16 +174,16 @@ def subject_insights(subject: Subject) -> dict:
     siblings = [other for other in subject.user.subjects
                 if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
     keys = {other.id: _appearances_key(other) for other in [subject, *siblings]}
-    cached = _insight_cache.get(subject.id)
-    if cached and cached[0] == keys:
-        return cached[1]
+    names = {other.id: other.name for other in siblings}
+    if (cached := _insights.get(subject.id, (keys, names))) is not None:
+        return cached
     history = history_of(subject, keys[subject.id])
     others = {other.name: history_of(other, keys[other.id]) for other in siblings}
     sure = history.sure()  # patterns and changes, like the profile, speak only from sure readings
     result = {"subject": subject.id, "available": True, "count": len(history), "unsure": history.unsure_count,
               "profile": profile(history, others), "patterns": patterns(sure), "changes": change_point(sure),
               "video_patterns": transition_patterns(video_clips(subject, history.classes), history.classes)}
-    _insight_cache[subject.id] = (keys, result)
+    _insights.put(subject.id, (keys, names), result)
     return result
 
 

@@ -305,6 +305,29 @@ def test_a_new_appearance_that_reuses_a_deleted_rows_ids_is_not_served_from_the_
     assert mix["sad"] > 0.2  # the new sad appearance counts: the cache does not rely on ids alone
 
 
+def test_a_renamed_subject_is_compared_by_its_new_name(app, client, alice):
+    """The profile compares Rex with the owner's other dogs by name; renaming one showed its old name until Rex's
+    appearances changed (the cache did not know the names)."""
+    rex, bim = make_subject(app, alice, "Rex"), make_subject(app, alice, "Bim")
+    add_history(app, alice, rex, np.tile(mood(DOG_EMOTIONS, {"happy": 1.0}), (4, 1)))
+    add_history(app, alice, bim, np.tile(mood(DOG_EMOTIONS, {"sad": 1.0}), (4, 1)))
+    url = f"/api/v1/subjects/{rex}/insights"
+    assert client.get(url).get_json()["profile"]["comparison"]["others"] == ["Bim"]
+    assert client.patch(f"/api/v1/subjects/{bim}", json={"name": "Max"},
+                        headers={"X-CSRFToken": csrf_token(client, "/subjects")}).status_code == 200
+    assert client.get(url).get_json()["profile"]["comparison"]["others"] == ["Max"]
+
+
+def test_a_process_keeps_the_insights_of_the_subjects_read_most_recently(app, client, alice, monkeypatch):
+    from services import insights
+    monkeypatch.setattr(insights, "CACHED_SUBJECTS", 2)
+    monkeypatch.setattr(insights, "_insights", insights._Recent())
+    dogs = [make_subject(app, alice, name) for name in ("Rex", "Bim", "Max")]
+    for dog in dogs:
+        assert client.get(f"/api/v1/subjects/{dog}/insights").status_code == 200
+    assert list(insights._insights._kept) == dogs[1:]  # Rex, read first, went
+
+
 def test_only_detections_of_the_subjects_kind_make_its_history(app, client, alice):
     mia = make_subject(app, alice, "Mia", kind="person")
     add_history(app, alice, mia, np.tile(mood(DOG_EMOTIONS, {"relaxed": 1.0}), (5, 1)))  # dog detections
