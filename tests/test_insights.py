@@ -328,6 +328,12 @@ def test_a_process_keeps_the_insights_of_the_subjects_read_most_recently(app, cl
     assert list(insights._insights._kept) == dogs[1:]  # Rex, read first, went
 
 
+def test_a_subjects_analyses_are_counted_by_analysis_not_by_time(app, client, alice):
+    rex = make_subject(app, alice, "Rex")  # three photos stored in one second (a script, an import) are three
+    add_history(app, alice, rex, np.tile(mood(DOG_EMOTIONS, {"happy": 1.0}), (3, 1)), spacing=timedelta(0))
+    assert "3 appearances in 3 analyses." in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+
+
 def test_only_detections_of_the_subjects_kind_make_its_history(app, client, alice):
     mia = make_subject(app, alice, "Mia", kind="person")
     add_history(app, alice, mia, np.tile(mood(DOG_EMOTIONS, {"relaxed": 1.0}), (5, 1)))  # dog detections

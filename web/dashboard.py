@@ -81,7 +81,8 @@ def owned_subject_or_404(subject_id: int) -> Subject:
 def _detections_query(subject: Subject | None):
     """Every face and animal found (cats too: their top is None, no emotion model yet), with what its reading is
     read from (`stored_reading`); each file once (services/copies.py)."""
-    query = db.select(Analysis.created_at, Detection.kind, *READING_COLUMNS).join(Detection.analysis) \
+    query = db.select(Analysis.id.label("analysis_id"), Analysis.created_at, Detection.kind, *READING_COLUMNS) \
+        .join(Detection.analysis) \
         .where(Analysis.user_id == current_user.id)
     if subject:
         return query.where(Detection.subject_id == subject.id, ~copies.repeated_appearance())
@@ -102,7 +103,7 @@ def index() -> ResponseReturnValue:
 def dashboard_page(subject: Subject | None, period: Period, rule_form: AlertRuleForm | None) -> str:
     """The dashboard of everything or of one subject, its alert form as given (a refused one shows its errors)."""
     found = db.session.execute(_detections_query(subject)).all()
-    analysis_count = len({row.created_at for row in found}) if subject else db.session.scalar(
+    analysis_count = len({row.analysis_id for row in found}) if subject else db.session.scalar(
         db.select(db.func.count(Analysis.id)).where(Analysis.user_id == current_user.id, ~copies.later_copy()))
     return render_template(
         "dashboard/index.html",
