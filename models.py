@@ -152,7 +152,6 @@ class User(UserMixin, db.Model):
                                                   passive_deletes=True)
     subjects: Mapped[list[Subject]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                    passive_deletes=True, order_by="Subject.name")
-    removed_uploads: Mapped[list[RemovedUpload]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

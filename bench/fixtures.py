@@ -20,7 +20,7 @@ from app import create_app
 from bench import ROOT
 from extensions import db
 from inference.labels import DOG_EMOTIONS, DetectionKind
-from insights.synthetic import START
+from bench.synthetic import START
 from models import Analysis, Detection, Media, Subject, SubjectKind, User
 
 MIGRATIONS = ROOT / "migrations"

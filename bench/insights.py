@@ -23,7 +23,7 @@ from sklearn.metrics import adjusted_rand_score
 from bench.fixtures import add_history, login, make_app, make_subject, make_user
 from insights.changes import change_point
 from insights.patterns import cluster, time_effects
-from insights.synthetic import clustered, shifted
+from bench.synthetic import clustered, shifted
 from models import SubjectKind, utcnow
 
 

@@ -65,10 +65,6 @@ class ClipStory:
         return [piece for emotion in emotions for piece in ((between, None), (emotion, emotion))][1:]
 
     @property
-    def changed(self) -> bool:
-        return len(self.stretches) > 1
-
-    @property
     def last(self) -> str:
         return self.stretches[-1].emotion
 

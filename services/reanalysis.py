@@ -53,12 +53,6 @@ def job_of(analysis: Analysis) -> Reanalysis | None:
     return db.session.scalar(db.select(Reanalysis).filter_by(analysis_id=analysis.id))
 
 
-def under_way(analysis: Analysis) -> bool:
-    """Whether the analysis is being analysed again (queued or running)."""
-    job = job_of(analysis)
-    return job is not None and JobStatus(job.status).active
-
-
 def start(analysis: Analysis) -> Reanalysis:
     """Queue analysing the analysis again, unless it is under way already; returns its job. Raises Conflict when the
     analysis is not out of date. Two requests at once queue it once (one job row per analysis)."""

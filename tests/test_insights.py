@@ -21,7 +21,7 @@ from insights.history import History
 from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
 from insights.report import iso_week_monday, report_week
-from insights.synthetic import START, clustered, draw, history_from, mood, shifted
+from bench.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 
 

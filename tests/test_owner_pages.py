@@ -17,7 +17,7 @@ from bench.fixtures import csrf_token, make_user
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from insights.report import ChartWords, _draw, opening_week
-from insights.synthetic import history_from, mood
+from bench.synthetic import history_from, mood
 from models import AlertRule, Analysis, Detection, Subject, utcnow
 from tests.conftest import upload
 from web.dashboard import emotion_colours

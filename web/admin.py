@@ -98,11 +98,6 @@ def _list_time(view, value: datetime, name) -> str:
     return moment(value, date_length="medium")
 
 
-def _stored(view, context, model, name):
-    """The stored id for column_choices to name, or nothing (Flask-Admin prints a None it cannot name as "None")."""
-    return getattr(model, name) or ""
-
-
 def _top_emotion(view, context, model: Analysis, name) -> str:
     """What the analysis's faces show together, worded as its badge in the user's history says it ("probably
     happy", "mixed": templates/analyze/history.html); nothing without an emotion model."""
