@@ -23,7 +23,7 @@ from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, track_story
-from insights.reading import Overall, kept_reading, overall_reading, reading_of
+from insights.reading import Overall, kept_reading, overall_by_kind, overall_reading, reading_of
 from messages import N_, Phrase
 
 
@@ -286,6 +286,11 @@ class Analysis(JobState, db.Model):
         them for None."""
         return overall_reading([(detection.kind, detection.reading) for detection in self.detections
                                 if subject is None or detection.subject_id == subject.id])
+
+    def overall_by_kind(self) -> dict[str, Overall]:
+        """What its faces, its dogs (each kind with an emotion model) show together: its badges in the history when
+        it holds people and pets."""
+        return overall_by_kind([(detection.kind, detection.reading) for detection in self.detections])
 
     def __str__(self) -> str:
         return f"#{self.id} {self.original_name}"

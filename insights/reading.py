@@ -52,16 +52,25 @@ class Overall:
 
 def overall_reading(readings: list[tuple[str, Reading | None]]) -> Overall | None:
     """What the (kind, reading) of a photo's or video's detections show together (None when none has a reading):
-    the people's readings where there are any, else those of the first kind read; of those, the ones the cards do
-    not call unsure when there are any. The emotion more than half of them show, worded as the least sure of
-    those; "mixed" when no emotion has more than half (a face read "probably happy" beside one read "probably
-    neutral" is neither)."""
-    read = [(kind, reading) for kind, reading in readings if reading is not None]
-    if not read:
-        return None
-    kinds = [kind for kind, _ in read]
-    counted_kind = DetectionKind.HUMAN if DetectionKind.HUMAN in kinds else kinds[0]
-    of_kind = [reading for kind, reading in read if kind == counted_kind]
+    the people's (`overall_by_kind`) where there are any, else those of the first kind read."""
+    by_kind = overall_by_kind(readings)
+    return by_kind.get(DetectionKind.HUMAN) or next(iter(by_kind.values()), None)
+
+
+def overall_by_kind(readings: list[tuple[str, Reading | None]]) -> dict[str, Overall]:
+    """What the readings of each kind show together (`together`), for the kinds read, in the order first read: a
+    person happy beside a sad dog is both."""
+    by_kind: dict[str, list[Reading]] = {}
+    for kind, reading in readings:
+        if reading is not None:
+            by_kind.setdefault(kind, []).append(reading)
+    return {kind: together(of_kind) for kind, of_kind in by_kind.items()}
+
+
+def together(of_kind: list[Reading]) -> Overall:
+    """What some readings show together: of them, the ones the cards do not call unsure when there are any; the
+    emotion more than half of those show, worded as the least sure of them; "mixed" when no emotion has more than
+    half (a face read "probably happy" beside one read "probably neutral" is neither)."""
     counted = [reading for reading in of_kind if not reading.unsure] or of_kind
     emotion, count = Counter(reading.emotion for reading in counted).most_common(1)[0]
     if 2 * count <= len(counted):

@@ -28,7 +28,7 @@ from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import ALL_EMOTIONS
+from inference.labels import ALL_EMOTIONS, Certainty
 from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment, probe_video, sniff_video
 from messages import N_, Phrase
@@ -426,7 +426,7 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
 @dataclass(frozen=True)
 class HistoryFilter:
     """Which of a user's analyses a history lists: those with a detection assigned to `subject`, of one `media`,
-    whose stored top emotion is `emotion`; None lets every value through."""
+    with a detection (the subject's, with one) read as `emotion`; None lets every value through."""
 
     subject: Subject | None = None
     media: Media | None = None
@@ -460,18 +460,20 @@ class HistoryFilter:
         return {name: value for name, value in values.items() if value}
 
     def narrow(self, query: Select) -> Select:
-        """`query` over Analysis, narrowed to what the filter lets through: with a subject, the analyses where it
-        appears (an EXISTS on the detections' subject index), read as `emotion` there when one is asked for (the
-        subject's own reading, not the analysis's: a dog sad beside a happy person is not "happy"); without one,
-        the analyses whose overall reading is `emotion`."""
+        """`query` over Analysis, narrowed to what the filter lets through: the analyses where the subject appears,
+        and with `emotion`, where a face or animal (the subject, with one) is read as it as its card reads it,
+        unless unsure (as dashboards count readings): a dog sad beside a happy person is "sad" and "happy", and only
+        "sad" for the dog's subject. An EXISTS on the detections."""
         if self.media:
             query = query.where(Analysis.media == self.media)
+        if not (self.subject or self.emotion):
+            return query
+        found = [Detection.analysis_id == Analysis.id]
         if self.subject:
-            appears = [Detection.analysis_id == Analysis.id, Detection.subject_id == self.subject.id]
-            if self.emotion:
-                appears.append(Detection.reading_emotion == self.emotion)
-            return query.where(db.select(Detection.id).where(*appears).exists())
-        return query.where(Analysis.top_emotion == self.emotion) if self.emotion else query
+            found.append(Detection.subject_id == self.subject.id)
+        if self.emotion:
+            found += [Detection.reading_emotion == self.emotion, Detection.reading_certainty != Certainty.UNSURE]
+        return query.where(db.select(Detection.id).where(*found).exists())
 
 
 def _refuse_unknown(media: str, emotion: str) -> None:

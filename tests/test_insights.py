@@ -20,9 +20,10 @@ from insights.changes import change_point
 from insights.history import History
 from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
-from insights.report import iso_week_monday, report_week
+from insights.report import iso_week_monday, report_week, week_start
 from bench.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, utcnow
+from web.dashboard import iso_week
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -262,8 +263,12 @@ def test_one_outlier_in_a_long_uniform_history_does_not_break_the_patterns():
 
 def test_a_week_to_come_falls_back_and_one_that_is_no_week_is_refused(app, client, alice):
     rex, tom = make_subject(app, alice, "Rex"), make_subject(app, alice, "Tom", "cat")
-    for week in ("2999-W52", "2099-W01"):  # a week still to come: the report opens on this week
-        assert client.get(f"/subjects/{rex}/report?week={week}").status_code == 200
+    this_week = iso_week(week_start(date.today()))  # Rex has no appearance: the report opens on this week
+    for week, monday in (("2999-W52", "December 23, 2999"), ("2099-W01", "December 29, 2098")):  # still to come:
+        later = client.get(f"/subjects/{rex}/report?week={week}")  # the page goes to the week it shows, and says so
+        assert later.status_code == 302 and later.location.endswith(f"/subjects/{rex}/report?week={this_week}")
+        told = " ".join(client.get(later.location).get_data(as_text=True).split())
+        assert f"The week of {monday} is still to come" in told
         assert client.get(f"/subjects/{rex}/report.png?week={week}").status_code == 200
     for week in ("9999-W52", "0001-W01", "2026-W99", "2026-W00", "2025-W53", "soon", "2026-w47", "2026-W7",
                  "2026-W4_7", "+2026-W47", "2026-W47 "):
@@ -366,7 +371,7 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
     first = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
     assert "No confident readings the week before to compare with." in first and "vs the week before" not in first
     english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
-    assert "+1 point<" in english and "-1 point<" in english and "+0 points<" in english
+    assert "+1 point<" in english and "-1 point<" in english and "no change<" in english and "+0" not in english
     assert "1 points" not in english
     korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
     assert "+1포인트<" in korean.get_data(as_text=True)

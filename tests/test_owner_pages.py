@@ -350,3 +350,26 @@ def test_a_day_whose_emotions_tie_is_told_as_a_tie_in_the_weekly_report_its_png_
     figure.canvas.draw()  # that ends inside the chart, as drawn
     assert figure.axes[1].texts[0].get_window_extent().y1 <= figure.axes[1].get_window_extent().y1
     plt.close(figure)
+
+
+def test_a_person_beside_pets_is_listed_under_each_ones_emotion_with_a_badge_per_kind(app, client, alice):
+    """The history's badge said only what the person showed, and its emotion filter found the photo only by that:
+    a pet owner looking for their sad dog beside a happy friend did not find it under "sad"."""
+    with app.app_context():
+        photo = Analysis(user_id=alice, original_name="together.jpg", stored_name=uuid.uuid4().hex, media="image",
+                         format="jpeg", width=10, height=10, face_count=3)
+        for position, (kind, emotions) in enumerate([("human", {"happy": 0.9, "neutral": 0.1}),
+                                                     ("dog", {"sad": 0.9, "happy": 0.1}),
+                                                     ("dog", {"angry": 0.4, "relaxed": 0.35, "sad": 0.25})], 1):
+            found = Detection(position=position, kind=kind, x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=emotions,
+                              top=max(emotions, key=emotions.get))
+            found.keep_reading()
+            photo.detections.append(found)
+        db.session.add(photo)
+        db.session.commit()
+    listed = lambda emotion: client.get(f"/analyses?emotion={emotion}").get_data(as_text=True)  # noqa: E731
+    assert "together.jpg" in listed("sad") and "together.jpg" in listed("happy")
+    angry = listed("angry")  # the second dog's "unsure, perhaps angry" counts nowhere, as on the dashboards
+    assert "together.jpg" not in angry and "Readings the models were unsure of are left out" in angry
+    badges = " ".join(re.sub(r"<[^>]+>", "", client.get("/analyses").get_data(as_text=True)).split())
+    assert "1 face: happy · 2 dogs: sad" in badges

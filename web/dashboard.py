@@ -277,8 +277,8 @@ def weekly_report_setting() -> ResponseReturnValue:
         abort(400)
     current_user.weekly_report = form.weekly_report.data
     db.session.commit()
-    flash(gettext("Weekly reports are shown on your dashboard.") if form.weekly_report.data
-          else gettext("Weekly reports are no longer shown on your dashboard."), "success")
+    flash(gettext("Your dashboard now links to each person’s and pet’s weekly report.") if form.weekly_report.data
+          else gettext("Your dashboard no longer links to the weekly reports."), "success")
     return redirect(url_for("dashboard.index"))
 
 
@@ -311,6 +311,11 @@ def report(subject_id: int) -> ResponseReturnValue:
         return no_report(subject)
     history, week = found
     monday = date.fromisoformat(week["start"])
+    asked = asked_week(request.args.get("week"))
+    if asked is not None and asked != monday:  # still to come: the address says the week the page shows
+        flash(gettext("The week of %(day)s is still to come, so here is the week of %(shown)s.", day=day(asked),
+                      shown=day(monday)), "info")
+        return redirect(url_for("dashboard.report", subject_id=subject.id, week=iso_week(monday)))
     earlier, later = monday - timedelta(days=7), monday + timedelta(days=7)
     first = first_week(history)
     return render_template("dashboard/report.html", subject=subject, report=week, insights=subject_insights(subject),
@@ -455,12 +460,14 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     rule_ids = [rule.id for rule in subject.alert_rules]  # they go with it
+    had_appearances = subject.id in subject_service.appearance_counts(current_user)
     subject_service.delete_subject(subject)
     back = place_on(came_from, url_for("dashboard.subjects"))
     remember_deleted(Deleted.SUBJECT, subject_id, back)
     for rule_id in rule_ids:
         remember_deleted(Deleted.ALERT, rule_id, back)
-    flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name), "success")
+    flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name) if had_appearances
+          else gettext("%(name)s was deleted.", name=subject.name), "success")
     return redirect(back)
 
 

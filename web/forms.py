@@ -212,7 +212,7 @@ class AlertRuleForm(WebForm):
 
 
 class WeeklyReportForm(WebForm):
-    weekly_report = BooleanField(_l("Show my weekly reports on the dashboard"))
+    weekly_report = BooleanField(_l("Link to my weekly reports on the dashboard"))
     submit = SubmitField(_l("Save"))
 
 

@@ -280,11 +280,16 @@ def _word(value: object) -> object:
 
 def found(kinds: list[str]) -> str:
     """"2 faces, 1 dog" for the kinds of an analysis's detections; "nothing found" without any."""
+    return ", ".join(words for _, words in found_by_kind(kinds)) or gettext("nothing found")
+
+
+def found_by_kind(kinds: list[str]) -> list[tuple[str, str]]:
+    """Each kind among an analysis's detections' kinds with its count in words: (human, "2 faces"), (dog, "1
+    dog"); faces first, then dogs, then cats."""
     words = {DetectionKind.HUMAN: lambda n: ngettext("%(num)d face", "%(num)d faces", n),
              DetectionKind.DOG: lambda n: ngettext("%(num)d dog", "%(num)d dogs", n),
              DetectionKind.CAT: lambda n: ngettext("%(num)d cat", "%(num)d cats", n)}
-    parts = [say_count(kinds.count(name)) for name, say_count in words.items() if name in kinds]
-    return ", ".join(parts) or gettext("nothing found")
+    return [(name, say_count(kinds.count(name))) for name, say_count in words.items() if name in kinds]
 
 
 def select_time_zone() -> str:
@@ -448,6 +453,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
     for name, function in {"emotion": emotion, "emotions_listed": emotions_listed, "adjective": adjective,
                            "kind": kind, "say": say, "found": found,
+                           "found_by_kind": found_by_kind,
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent,
                            "interval": interval, "seconds": seconds, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
