@@ -201,6 +201,9 @@ class Layout(StrEnum):
 # Per layout: the figure's size in inches (at DPI), its grid of charts, and the title's line length in columns.
 FIGURE_SIZES = {Layout.WIDE: ((9, 3.4), (1, 2), 120), Layout.NARROW: ((3.6, 6.4), (2, 1), 36)}
 DPI = 110
+# Device pixels per page pixel: a phone's screen has two or three, and the narrow PNG (shown 396 page pixels wide)
+# drawn at one looked soft there.
+SHARPNESS = {Layout.WIDE: 1, Layout.NARROW: 2}
 UPRIGHT_COLUMNS = 6  # a day's top emotion is written level above its bar when every name is this short (편안함)
 
 
@@ -217,7 +220,7 @@ def report_png(report: dict, words: ChartWords, colours: dict[str, str], layout:
     with plt.rc_context({"font.family": FONT_FAMILIES}):
         figure = _draw(plt, report, words, colours, layout)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI)
+        figure.savefig(buffer, format="png", dpi=DPI * SHARPNESS[layout])
         plt.close(figure)
     return buffer.getvalue()
 
@@ -322,7 +325,7 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
         axes.text(0.5, 0.5, words.nothing, ha="center", va="center", fontsize=9, transform=axes.transAxes)
     keyed = len(axes.get_legend_handles_labels()[1])
     if keyed:  # which colour is which emotion, under the days (above them it would hide the tallest day's label)
-        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=7, frameon=False,
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(keyed, 4), fontsize=8, frameon=False,
                     handlelength=1, columnspacing=1)
     tops = {index: "/".join(words.emotions.get(top, top) for top in day.get("tie") or [day["top"]])
             for index, day in enumerate(report["days"]) if day["top"]}
