@@ -147,6 +147,12 @@ def test_absurd_shapes_give_no_faces_not_errors(client, alice, size):
     assert "Nothing found" in client.get(response.location).get_data(as_text=True)
 
 
+def test_a_tiny_photo_is_shown_at_most_four_times_its_size(client, alice):
+    response = upload(client, encoded(Image.new("RGB", (64, 48), "white"), "PNG"), "icon.png")
+    page = client.get(response.location).get_data(as_text=True)
+    assert '<svg viewBox="0 0 64 48" width="256" height="192"' in page  # not blown up to the column, all blur
+
+
 def test_animated_webp_uses_the_first_frame(client, alice, astronaut):
     frames = [Image.fromarray(astronaut), Image.new("RGB", (512, 512), "black")]
     animated = encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
