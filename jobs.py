@@ -201,6 +201,26 @@ def queue_row(kind: JobKind, job: JobState) -> bool:
     return True
 
 
+def queue_rows(kind: JobKind, rows: list[JobState]) -> bool:
+    """Queue many jobs' rows at once (new ones, or ones whose work is over, read just before), from their first
+    attempt, in one commit; False, and this session rolled back, when another request queued one of them meanwhile
+    (the caller then queues them one by one: `queue_row`)."""
+    for row in rows:
+        for column, value in FROM_THE_START.items():
+            setattr(row, column, value)
+    db.session.add_all(rows)
+    try:
+        db.session.flush()
+        job_ids = [row.id for row in rows]
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    for job_id in job_ids:
+        job_queue().submit(kind, job_id)
+    return True
+
+
 def retry(kind: JobKind, job_id: int) -> bool:
     """Queue a failed job again, from its first attempt (an admin's "Retry"); False when it had not failed."""
     row = ROWS[kind]

@@ -19,7 +19,7 @@ from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
 from sqlalchemy import Select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
 import jobs
@@ -485,14 +485,30 @@ def _refuse_unknown(media: str, emotion: str) -> None:
                              emotions=", ".join(ALL_EMOTIONS)))
 
 
+# What a result page and the API's documents read of each detection besides its row, loaded in one query each
+DETECTION_PARTS = (selectinload(Detection.signature), selectinload(Detection.explanation),
+                   selectinload(Detection.track_reading), selectinload(Detection.subject))
+
+
+def load_detection_parts(analysis: Analysis) -> None:
+    """Load the analysis's detections with their DETECTION_PARTS (one query each, not one per detection). The
+    collection is loaded first, so the query below fills in the very objects it holds (populate_existing: the parts of
+    rows already loaded are loaded only so)."""
+    if analysis.detections:
+        db.session.scalars(db.select(Detection).filter_by(analysis_id=analysis.id).options(*DETECTION_PARTS)
+                           .execution_options(populate_existing=True)).all()
+
+
 def history_page(user: User, page: int, per_page: int, max_per_page: int,
-                 filters: HistoryFilter = HistoryFilter()) -> Pagination:
+                 filters: HistoryFilter = HistoryFilter(), whole: bool = False) -> Pagination:
     """One page of the user's analyses that pass `filters`, newest first (a page past the end is empty, not an
-    error)."""
-    # each card's badge reads its detections' kept readings: no video track's timeline is read
+    error), with their detections: each card's badge reads their kept readings; `whole` (the API's documents) with
+    everything else of them too (tracks' timelines, DETECTION_PARTS), in one query each."""
+    detections = selectinload(Analysis.detections)
+    if whole:
+        detections = detections.options(undefer(Detection.timeline), *DETECTION_PARTS)
     query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
-        .order_by(Analysis.created_at.desc(), Analysis.id.desc()) \
-        .options(selectinload(Analysis.detections))
+        .order_by(Analysis.created_at.desc(), Analysis.id.desc()).options(detections)
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
 
 

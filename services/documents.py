@@ -24,7 +24,7 @@ from inference.labels import ALL_EMOTIONS
 from models import AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
 from services import reanalysis, track_readings
-from services.identity import Suggestion, suggestions
+from services.identity import Suggester, Suggestion, suggestions
 
 
 T = TypeVar("T")
@@ -111,9 +111,10 @@ def file_urls(analysis: Analysis) -> dict[str, str | None]:
             "frame": url_for("analyze.video_frame", analysis_id=analysis.id) if analysis.media == Media.VIDEO else None}
 
 
-def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
+def analysis_document(analysis: Analysis, reader: User | None = None, suggest: Suggester | None = None) -> dict:
     """The analysis as JSON: what it is, its state, and what was found; each face's `suggestion` only when
-    the reader is its owner (an admin reading it, or the CLI, gets null)."""
+    the reader is its owner (an admin reading it, or the CLI, gets null; `suggest`: the owner's `suggester`, made
+    once for a list)."""
     document = {
         "id": analysis.id,
         "status": analysis.status,
@@ -129,7 +130,7 @@ def analysis_document(analysis: Analysis, reader: User | None = None) -> dict:
     document["progress"] = 1.0 if analysis.status == JobStatus.DONE else analysis.progress
     if analysis.status == JobStatus.FAILED:
         document["error"] = analysis.error
-    suggested = suggestions(analysis) if reader is not None and reader.id == analysis.user_id else {}
+    suggested = suggestions(analysis, suggest) if reader is not None and reader.id == analysis.user_id else {}
     if analysis.media == Media.VIDEO:
         document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled,
                         tracks=[track_document(d, analysis, suggested.get(d.id)) for d in analysis.detections])

@@ -39,6 +39,10 @@ class Suggestion:
         return {"subject": self.subject.id, "name": self.subject.name, "distance": round(self.distance, 4)}
 
 
+# (a face's signature or a group's average, a person left out or None) -> the user's person nearest to it, if near
+Suggester = Callable[[np.ndarray, int | None], Suggestion | None]
+
+
 def set_recognition(user: User, enabled: bool) -> None:
     """Turn face recognition on (sign every finished analysis in the background) or off (delete every
     signature and signature job of the user at once)."""
@@ -48,10 +52,18 @@ def set_recognition(user: User, enabled: bool) -> None:
         db.session.commit()
         return
     db.session.commit()
-    done = db.session.scalars(db.select(Analysis).where(Analysis.user_id == user.id,
-                                                        Analysis.status == JobStatus.DONE))
-    for analysis in done:
-        queue_signatures(analysis)
+    with_faces = db.select(Analysis.id).where(
+        Analysis.user_id == user.id, Analysis.status == JobStatus.DONE,
+        db.select(Detection.id).where(Detection.analysis_id == Analysis.id, Detection.kind == DetectionKind.HUMAN)
+        .exists())
+    signed = {job.analysis_id: job for job in db.session.scalars(
+        db.select(SignatureJob).where(SignatureJob.analysis_id.in_(with_faces)))}
+    rows = [signed.get(analysis_id) or SignatureJob(analysis_id=analysis_id)
+            for analysis_id in db.session.scalars(with_faces)]
+    if not jobs.queue_rows(jobs.JobKind.SIGNATURES,
+                           [row for row in rows if row.id is None or not JobStatus(row.status).active]):
+        for analysis in db.session.scalars(db.select(Analysis).where(Analysis.id.in_(with_faces))):
+            queue_signatures(analysis)  # one by one: an upload's own job was queued meanwhile
 
 
 def forget_signatures(user: User) -> None:
@@ -143,13 +155,16 @@ def _named_faces(user: User) -> tuple[list[int], np.ndarray]:
     return [subject_id for subject_id, _ in rows], vectors
 
 
-def suggestions(analysis: Analysis) -> dict[int, Suggestion | None]:
-    """Per detection id: the owner's person an unassigned face looks like, or None."""
+def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[int, Suggestion | None]:
+    """Per detection id: the owner's person an unassigned face looks like, or None; `suggest`: the owner's
+    `suggester`, made once for many analyses (a list of them), else here when a face needs it."""
     found: dict[int, Suggestion | None] = {detection.id: None for detection in analysis.detections}
-    unassigned = [face for face in _faces(analysis) if face.subject_id is None and face.signature is not None]
-    if not (unassigned and analysis.user.recognize_faces):
+    if not analysis.user.recognize_faces:  # their signatures are not even read
         return found
-    suggest = _suggester(analysis.user)
+    unassigned = [face for face in _faces(analysis) if face.subject_id is None and face.signature is not None]
+    if not unassigned:
+        return found
+    suggest = suggest or suggester(analysis.user)
     for face in unassigned:
         found[face.id] = suggest(from_bytes(face.signature.vector), face.signature.dismissed_subject_id)
     return found
@@ -223,7 +238,7 @@ def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
     if not faces:
         return UnnamedFaces([], [], {})
     vectors = np.stack([from_bytes(face.signature.vector) for face in faces])
-    suggest = _suggester(user)
+    suggest = suggester(user)
     groups = [group for indices in group_indices(vectors)
               for group in _without_dismissed([faces[index] for index in indices], vectors[indices], suggest)]
     grouped = {face.id for group in groups for face in group.faces}
@@ -236,7 +251,7 @@ def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
                         {face_id: suggestion for face_id, suggestion in looks_like.items() if suggestion})
 
 
-def _suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | None]:
+def suggester(user: User) -> Suggester:
     """A function of (a face's signature or a group's average, a person left out or None): the user's person
     nearest to it, if near enough."""
     labels, references = _named_faces(user)
@@ -250,7 +265,7 @@ def _suggester(user: User) -> Callable[[np.ndarray, int | None], Suggestion | No
 
 
 def _without_dismissed(faces: list[Detection], vectors: np.ndarray,
-                       suggest: Callable[[np.ndarray, int | None], Suggestion | None]) -> list[UnnamedGroup]:
+                       suggest: Suggester) -> list[UnnamedGroup]:
     """The group of look-alike faces, offered as the person they look like; the faces the user said are not that
     person make a group of their own, offered as someone else (or nobody), when there are enough of them."""
     suggestion = suggest(vectors.mean(axis=0), None)

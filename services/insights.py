@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from flask import current_app
 from sqlalchemy import case, or_
+from sqlalchemy.orm import selectinload
 
 from extensions import db
 from inference.labels import Certainty, Reading
@@ -87,16 +88,21 @@ def kept_changes(row) -> int:
     return told_changes(row.timeline, row.summary["share"], row.uncertain, row.uncertainty)
 
 
-def _appearances_key(subject: Subject) -> tuple:
-    """Changes whenever an appearance is assigned to the subject or taken away (and per database), one is read again
-    ("Analyse again", a pet set to a species by its owner: how many are read, and their kept readings' probabilities
-    summed), or the owner's time zone changes; the newest analysis time tells a new upload from a deleted one whose
-    row ids SQLite reused."""
-    return (current_app.config["SQLALCHEMY_DATABASE_URI"], zone_of(subject.user).key) + tuple(db.session.execute(
-        db.select(db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
+NO_APPEARANCES = (0, 0, None, 0, None)  # what the aggregates of _appearances_keys are over no row
+
+
+def _appearances_keys(subjects: list[Subject]) -> dict[int, tuple]:
+    """Per subject, in one query, a key that changes whenever an appearance is assigned to it or taken away (and
+    per database), one is read again ("Analyse again", a pet set to a species by its owner: how many are read, and
+    their kept readings' probabilities summed), or the owner's time zone changes; the newest analysis time tells a
+    new upload from a deleted one whose row ids SQLite reused."""
+    found = {subject_id: tuple(aggregates) for subject_id, *aggregates in db.session.execute(
+        db.select(Detection.subject_id, db.func.count(Detection.id), db.func.coalesce(db.func.sum(Detection.id), 0),
                   db.func.max(Analysis.created_at), db.func.count(Detection.reading_emotion),
                   db.func.sum(Detection.reading_confidence)).join(Detection.analysis)
-        .where(Detection.subject_id == subject.id)).one())
+        .where(Detection.subject_id.in_([subject.id for subject in subjects])).group_by(Detection.subject_id))}
+    return {subject.id: (current_app.config["SQLALCHEMY_DATABASE_URI"], zone_of(subject.user).key)
+            + found.get(subject.id, NO_APPEARANCES) for subject in subjects}
 
 
 def _classified_appearances(subject: Subject):
@@ -110,11 +116,11 @@ def _classified_appearances(subject: Subject):
 def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     """The subject's classified appearances as a History on its owner's clock, each read as its page reads it (a
     video track by its story: `stored_reading`), (None for a kind without an emotion model); cached until its
-    appearances change (`key`: their _appearances_key, when the caller has it)."""
+    appearances change (`key`: its _appearances_keys's, when the caller has it)."""
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         return None
-    key = key or _appearances_key(subject)
+    key = key or _appearances_keys([subject])[subject.id]
     if (cached := _histories.get(subject.id, key)) is not None:
         return cached
     query = _classified_appearances(subject).add_columns(Analysis.created_at, Analysis.id, *READING_COLUMNS)
@@ -173,7 +179,7 @@ def subject_insights(subject: Subject) -> dict:
                                   kind=subject.kind)}
     siblings = [other for other in subject.user.subjects
                 if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
-    keys = {other.id: _appearances_key(other) for other in [subject, *siblings]}
+    keys = _appearances_keys([subject, *siblings])
     names = {other.id: other.name for other in siblings}
     if (cached := _insights.get(subject.id, (keys, names))) is not None:
         return cached
@@ -203,10 +209,15 @@ def alert_result(rule: AlertRule, history: History) -> dict:
 
 
 def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
-    """Every alert rule of these subjects with its check against now."""
+    """Every alert rule of these subjects with its check against now (their rules and their histories' keys read in
+    one query each)."""
+    db.session.scalars(db.select(Subject).where(Subject.id.in_([subject.id for subject in subjects]))
+                       .options(selectinload(Subject.alert_rules)).execution_options(populate_existing=True)).all()
+    watched = [subject for subject in subjects if subject.alert_rules]
+    keys = _appearances_keys(watched)
     results = []
-    for subject in subjects:
-        history = history_of(subject) if subject.alert_rules else None
+    for subject in watched:
+        history = history_of(subject, keys[subject.id])
         for rule in subject.alert_rules if history is not None else []:
             results.append((rule, alert_result(rule, history)))
     return results

@@ -684,10 +684,21 @@ def job_counts() -> dict[JobKind, dict[str, int]]:
 
 
 def unfinished_jobs(limit: int) -> list[tuple[JobKind, JobState]]:
-    """The newest jobs of every kind that are not done, newest first."""
+    """The newest jobs of every kind that are not done, newest first, each with the analysis and user the page
+    names (`job_analysis`), loaded with it."""
     found = [(job_kind, job) for job_kind, row in jobs.ROWS.items() for job in db.session.scalars(
-        db.select(row).where(row.status != JobStatus.DONE).order_by(row.created_at.desc()).limit(limit))]
+        db.select(row).where(row.status != JobStatus.DONE).order_by(row.created_at.desc()).limit(limit)
+        .options(*_with_analysis(row)))]
     return sorted(found, key=lambda pair: pair[1].created_at, reverse=True)[:limit]
+
+
+def _with_analysis(row: type[JobState]) -> tuple:
+    """The loader options that bring a job row's analysis (`job_analysis`), its user and its detections along."""
+    if row is Analysis:
+        return joinedload(Analysis.user), selectinload(Analysis.detections)
+    analysis = joinedload(row.detection).joinedload(Detection.analysis) if row in (Explanation, TrackReading) \
+        else joinedload(row.analysis)
+    return (analysis.options(joinedload(Analysis.user), selectinload(Analysis.detections)),)
 
 
 def job_analysis(job: JobState) -> Analysis:

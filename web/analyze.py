@@ -25,7 +25,7 @@ from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subje
 from services import explanations, identity, reanalysis, storage, subjects, track_readings
 from services.access import detection_at, owned, owned_detection, viewable_analysis
 from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
-                               video_frame_jpeg, within_video)
+                               load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
@@ -147,6 +147,7 @@ def result(analysis_id: int) -> ResponseReturnValue:
     history_back = opened_from() or url_for("analyze.history")
     if analysis.status != JobStatus.DONE:
         return render_template("analyze/progress.html", analysis=analysis, owner=owner, history_back=history_back)
+    load_detection_parts(analysis)
     classified = [d for d in analysis.detections if d.top]
     bars = {d.id: horizontal_bars(d.emotions, d.top, full_scale=1.0) for d in classified}
     template = "analyze/video.html" if analysis.media == Media.VIDEO else "analyze/result.html"

@@ -142,9 +142,11 @@ def list_analyses() -> ResponseReturnValue:
     """The user's analyses, newest first, a page at a time; `subject`, `media` and `emotion` narrow them as the
     History page's filters do."""
     page = history_page(g.api_user, request.args.get("page", 1, type=int), request.args.get("per_page", 20, type=int),
-                        max_per_page=100, filters=HistoryFilter.from_args(request.args, g.api_user, strict=True))
-    return jsonify(items=[analysis_document(a, g.api_user) for a in page.items], page=page.page, per_page=page.per_page,
-                   total=page.total, pages=page.pages)
+                        max_per_page=100, filters=HistoryFilter.from_args(request.args, g.api_user, strict=True),
+                        whole=True)
+    suggest = identity.suggester(g.api_user) if g.api_user.recognize_faces else None
+    return jsonify(items=[analysis_document(a, g.api_user, suggest) for a in page.items], page=page.page,
+                   per_page=page.per_page, total=page.total, pages=page.pages)
 
 
 @bp.get("/analyses/<int:analysis_id>")
