@@ -42,7 +42,8 @@ from inference.crops import gray_crops, pet_body_crops, rgb_crops, square_crop_b
 from inference.detectors import Detection, MTCNNFaceDetector, Point
 from inference.dog_emotion import imagenet_batch
 from inference.files import write_atomic
-from inference.pipeline import Pipeline
+from inference.once import once_per_process
+from inference.pipeline import Pipeline, get_pipeline
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 from inference.labels import DetectionKind
 from inference.tracking import iou
@@ -390,3 +391,9 @@ def save_png(path: Path, rgb: np.ndarray) -> Path:
     if not ok:
         raise OSError(f"PNG encoding failed for {path.name}")
     return write_atomic(path, encoded.tobytes())
+
+
+@once_per_process
+def get_explainer() -> Explainer:
+    """The process's explainer over its pipeline (`get_pipeline`), made on its first explanation."""
+    return Explainer.for_pipeline(get_pipeline())

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib.util
 import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+
+from inference.once import once_per_process
 
 SIGNATURE_SIZE = 128
 # Nearest named face closer than this: suggest that person. Chosen on half A of LFW's people by bench.identity
@@ -62,7 +63,7 @@ class SignatureModel:
         return np.stack(vectors).astype(np.float32)
 
 
-@cache
+@once_per_process
 def get_signature_model() -> SignatureModel:
     """The process's one model (loaded on the first signature job, never by a web request)."""
     return SignatureModel()

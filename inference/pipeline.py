@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
 from inference.pet_species import PetCropModel
+from inference.once import once_per_process
 
 log = logging.getLogger(__name__)
 
@@ -311,17 +311,10 @@ class Pipeline:
                            models=self.models, classifiers=self.classifier_names, timings_ms=timings)
 
 
-_pipeline: Pipeline | None = None
-_pipeline_lock = threading.Lock()
-
-
+@once_per_process
 def get_pipeline() -> Pipeline:
     """The process-wide pipeline, built on first use."""
-    global _pipeline
-    with _pipeline_lock:
-        if _pipeline is None:
-            _pipeline = Pipeline()
-        return _pipeline
+    return Pipeline()
 
 
 @functools.cache
@@ -336,5 +329,5 @@ def shipped_models() -> dict[str, str]:
 def models_in_use() -> dict[str, str]:
     """The models a new analysis is made by (`Pipeline.models`): the pipeline's where this process has built it,
     else `shipped_models`; asking never builds one (nor waits for one being built)."""
-    loaded = _pipeline
+    loaded = get_pipeline.if_loaded()
     return loaded.models if loaded is not None else shipped_models()

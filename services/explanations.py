@@ -16,8 +16,7 @@ import jobs
 from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
-from inference.explain import METHODS, ExplainMethod, Explainer
-from inference.pipeline import get_pipeline
+from inference.explain import METHODS, ExplainMethod, get_explainer
 from models import Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
 from services import storage
 from services.access import detection_at
@@ -29,7 +28,6 @@ METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the
                  ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
 FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR)  # what a failed explanation's status may say, besides numbers
-_explainer: Explainer | None = None  # loaded once per worker process, on its first explanation
 
 
 def explainable(analysis: Analysis, detection: Detection) -> bool:
@@ -87,7 +85,6 @@ def start(analysis: Analysis, detection: Detection) -> dict:
 def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:
     """The job body: compute both maps of the detection's top emotion and, if this run still holds the job,
     write their overlays. If the analysis is deleted meanwhile (its upload is gone), nothing is kept."""
-    global _explainer
     detection = explanation.detection
     analysis = detection.analysis
     source = storage.upload_path(analysis.stored_name)
@@ -97,10 +94,8 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
         claim.secure()  # the analysis deleted meanwhile took its upload: LostClaim, logged as a deletion
         log.warning("explanation of %s failed: %s", source.name, error)
         raise MediaError(UNREADABLE) from error
-    if _explainer is None:
-        _explainer = Explainer.for_pipeline(get_pipeline())
     claim.progress(0.02)  # the photo is read; the explainer reports its stages (loading, occlusion, Grad-CAM) by time
-    result = _explainer.explain(rgb, detection.box, detection.kind, detection.top,
+    result = get_explainer().explain(rgb, detection.box, detection.kind, detection.top,
                                 progress=lambda done: claim.progress(0.02 + 0.97 * done))
     claim.secure()
     storage.explain_folder()

@@ -437,7 +437,8 @@ def test_naming_a_face_after_a_no_refuses_that_person_and_bad_names_by_the_card(
     say_no(client, face, eileen_named, photo)
     assert name_face(client, face, photo, subject=eileen_named).status_code == 400  # not among the choices
     typed = client.get(name_face(client, face, photo, name="eileen").location).get_data(as_text=True)
-    assert '<p class="flash flash-error" role="alert" data-flashed>You said this is not Eileen: choose someone else' in typed
+    assert ('<p class="flash flash-error" role="alert" data-flashed>You said this is not Eileen: choose someone else'
+            in typed)
     empty = client.get(name_face(client, face, photo, headers=KOREAN).location, headers=KOREAN).get_data(as_text=True)
     assert '<p class="flash flash-error" role="alert" data-flashed>이름을' in empty
     assert empty.index('id="face-1"') < empty.index("flash-error")  # by the face's card, where the owner looks

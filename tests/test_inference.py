@@ -210,3 +210,25 @@ def test_decode_converts_sixteen_bit_gray_by_its_brightest_value():
     Image.fromarray(gray).save(buffer, "PNG")
     decoded = decode_image(buffer.getvalue()).rgb
     assert decoded[..., 0].tolist() == [[0, 63], [127, 255]] and (decoded == decoded[..., :1]).all()
+
+
+def test_a_model_loaded_once_per_process_is_loaded_once_by_threads_that_ask_together():
+    import threading
+    import time
+    from inference.once import once_per_process
+    loads = []
+
+    @once_per_process
+    def model() -> object:
+        loads.append(1)
+        time.sleep(0.2)  # a slow load: the other threads ask meanwhile
+        return object()
+
+    assert model.if_loaded() is None
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(model())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == [1] and len({id(one) for one in got}) == 1 and model.if_loaded() is got[0]
