@@ -31,6 +31,14 @@ def _error(message: str, status: int, **headers: str):
     return jsonify(error=message), status, headers
 
 
+def _answer(document: dict, status: int, location: str) -> Response:
+    """`document` as JSON with `status` and where the thing it is about lives (201 Created, 202 Accepted)."""
+    response = jsonify(document)
+    response.status_code = status
+    response.headers["Location"] = location
+    return response
+
+
 def _no_content() -> Response:
     """204: done, nothing to send (no body, so no Content-Type either)."""
     response = Response(status=204)
@@ -75,10 +83,7 @@ def create_token() -> ResponseReturnValue:
     if not user.active:
         return _error(deactivated_message(), 403)
     token, plain = tokens.issue(user, tokens.token_name(_optional_json_object().get("name")))
-    response = jsonify(token=plain, token_type="Bearer", **token_document(token))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.list_tokens")
-    return response
+    return _answer({"token": plain, "token_type": "Bearer", **token_document(token)}, 201, url_for("api.list_tokens"))
 
 
 def _optional_json_object() -> dict:
@@ -127,13 +132,10 @@ def create_analysis() -> ResponseReturnValue:
     upload = uploads[0]
     accepted = accept_upload(g.api_user, upload)  # a MediaError is answered by web/errors.py
     analysis = accepted.analysis
-    response = jsonify({**analysis_answer(analysis), "duplicate": accepted.duplicate})
-    if accepted.duplicate:  # the user's earlier analysis of the same bytes, done or not: nothing new was made
-        response.status_code = 200
-    else:
-        response.status_code = 201 if analysis.status == JobStatus.DONE else 202
-    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
-    return response
+    # the user's earlier analysis of the same bytes, done or not: nothing new was made
+    status = 200 if accepted.duplicate else 201 if analysis.status == JobStatus.DONE else 202
+    return _answer({**analysis_answer(analysis), "duplicate": accepted.duplicate}, status,
+                   url_for("api.get_analysis", analysis_id=analysis.id))
 
 
 @bp.get("/analyses")
@@ -173,10 +175,8 @@ def reanalyse(analysis_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         reanalysis.start(analysis)  # a Conflict is answered by web/errors.py
     document = reanalysis_document(analysis)
-    response = jsonify(document)
-    response.status_code = 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
-    response.headers["Location"] = url_for("api.get_analysis", analysis_id=analysis.id)
-    return response
+    return _answer(document, 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200,
+                   url_for("api.get_analysis", analysis_id=analysis.id))
 
 
 @bp.delete("/analyses/<int:analysis_id>")
@@ -231,10 +231,7 @@ def create_subject() -> ResponseReturnValue:
     """{"name": ..., "kind": "person" | "dog" | "cat"} (kind defaults to person); 409 for a name in use."""
     body = _json_object()
     subject = subjects.create_subject(g.api_user, body.get("name"), body.get("kind", SubjectKind.PERSON.value))
-    response = jsonify(subject_document(subject, 0))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_subject", subject_id=subject.id)
-    return response
+    return _answer(subject_document(subject, 0), 201, url_for("api.get_subject", subject_id=subject.id))
 
 
 @bp.get("/subjects/<int:subject_id>")
