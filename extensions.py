@@ -11,6 +11,7 @@ import sqlite3
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -25,6 +26,17 @@ csrf = CSRFProtect()
 babel = Babel()  # the interface language: web/i18n.py
 # Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def committed() -> bool:
+    """Commit the session; False, the session rolled back, when a unique key refuses it (another request saved the
+    same name, or queued the same job, a moment before)."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
 
 
 @event.listens_for(Engine, "connect")

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Protocol
 import click
 from flask import Flask, current_app
 from rq.timeouts import BaseTimeoutException
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
 
-from extensions import db
+from extensions import committed, db
 from inference.errors import MediaError
 from messages import N_
 from models import Analysis, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
@@ -186,10 +186,7 @@ def queue_row(kind: JobKind, job: JobState) -> bool:
         for column, value in FROM_THE_START.items():
             setattr(job, column, value)
         db.session.add(job)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+        if not committed():
             return False
     elif db.session.execute(db.update(row).where(row.id == job.id, row.status.in_([JobStatus.DONE, JobStatus.FAILED]))
                             .values(FROM_THE_START)).rowcount:
@@ -209,14 +206,9 @@ def queue_rows(kind: JobKind, rows: list[JobState]) -> bool:
         for column, value in FROM_THE_START.items():
             setattr(row, column, value)
     db.session.add_all(rows)
-    try:
-        db.session.flush()
-        job_ids = [row.id for row in rows]
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+    if not committed():
         return False
-    for job_id in job_ids:
+    for job_id in (sa.inspect(row).identity[0] for row in rows):  # not row.id: it would read each row again
         job_queue().submit(kind, job_id)
     return True
 

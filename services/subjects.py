@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
-from extensions import db
+from extensions import committed, db
 from inference.labels import ALL_EMOTIONS
 from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, subject_name_key
 from services import copies
@@ -67,11 +66,8 @@ def _name_taken(name: str) -> Conflict:
 
 
 def _commit_name(name: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same name given by another request meanwhile
-        db.session.rollback()
-        raise _name_taken(name) from None
+    if not committed():  # the same name given by another request meanwhile
+        raise _name_taken(name)
 
 
 # Characters that draw nothing though Unicode files them as letters or symbols (Hangul fillers, the braille blank).

@@ -11,10 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import Authorization, WWWAuthenticate
 
-from extensions import db, limiter, login_manager
+from extensions import committed, db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts, moderation, tokens
@@ -146,12 +145,7 @@ def _new_user(form: RegisterForm) -> User | None:
     user = User(username=form.username.data, time_zone=known_zone(form.time_zone.data))
     user.set_password(form.password.data)
     db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    return user
+    return user if committed() else None
 
 
 def form_username() -> str:
