@@ -108,6 +108,14 @@ class JobState:
     worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
 
 
+class JobRow(JobState):
+    """A job with a row of its own (every kind but a video's analysis, whose row is the analysis's): its id and when
+    it was asked for, besides JobState's columns."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 def normalize_username(name: str) -> str:
     """Usernames are compared and stored lower-case: "Alice" and "alice" are one account."""
     return name.strip().lower()
@@ -524,46 +532,38 @@ class Subject(db.Model):
         return f"{self.name} ({self.kind})"
 
 
-class Explanation(JobState, db.Model):
+class Explanation(JobRow, db.Model):
     """A "Why?" request for one detection's top emotion: a job of the durable queue, computed by a worker;
     its overlays are PNG files (services/storage.py names them), its progress is this row."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     detection: Mapped[Detection] = relationship(back_populates="explanation")
 
 
-class SignatureJob(JobState, db.Model):
+class SignatureJob(JobRow, db.Model):
     """A job of the durable queue: sign the faces of one analysis (only for users who turned it on)."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     analysis: Mapped[Analysis] = relationship()
 
 
-class Reanalysis(JobState, db.Model):
+class Reanalysis(JobRow, db.Model):
     """A job of the durable queue: analyse an analysis's stored file again with the models loaded now ("Analyse
     again" after a model update). Its analysis keeps its result until the job replaces it; a failure is this row's,
     never the analysis's."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     analysis: Mapped[Analysis] = relationship()
 
 
-class TrackReading(JobState, db.Model):
+class TrackReading(JobRow, db.Model):
     """A job of the durable queue: read a video track again, frame by frame, as the species its owner set
     (services/track_readings.py); gone when the owner sets it back."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     detection: Mapped[Detection] = relationship(back_populates="track_reading")
 
