@@ -710,6 +710,8 @@ def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, 
     admin = admin_client(app, "ko")
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     assert "modelActions.execute('delete')" in listing and ">삭제</a>" in listing
+    asked = json.loads(re.search(r'id="actions-confirmation-data"[^>]*>(.*?)</div>', listing).group(1))["delete"]
+    assert "올린 사람은 다음 페이지에서 이유 없이 알림을 받아요" in asked  # what the owners are told
     assert "modelActions.execute" not in admin.get("/admin/admin_detections/").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', listing).group(1)
     done = admin.post("/admin/admin_analyses/action/", follow_redirects=True, data={

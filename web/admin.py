@@ -609,6 +609,13 @@ class AnalysisAdmin(AdminModelView):
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
 
+    @action("delete", admin_words("Delete"),
+            _l("Delete the selected uploads? Their owners are told on their next page, without a reason (to give one, "
+               "delete an upload with its own bin)."))
+    def action_delete(self, ids: list[str]) -> None:
+        """The bulk delete, its question saying what the owners are told."""
+        super().action_delete(ids)
+
     def get_list_row_actions(self) -> list[BaseListRowAction]:
         """Flask-Admin's, the delete button opening `remove_view` (which asks, with room for a reason)."""
         return [RemovalPageRowAction() if isinstance(row_action, DeleteRowAction) else row_action
