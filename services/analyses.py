@@ -423,18 +423,24 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
     return jpeg
 
 
+NAME_SEARCH_LENGTH = 100  # characters of a file name search that count
+
+
 @dataclass(frozen=True)
 class HistoryFilter:
     """Which of a user's analyses a history lists: those with a detection assigned to `subject`, of one `media`,
-    with a detection (the subject's, with one) read as `emotion`; None lets every value through."""
+    with a detection (the subject's, with one) read as `emotion`, whose file name holds `name` (in any case); None
+    lets every value through."""
 
     subject: Subject | None = None
     media: Media | None = None
     emotion: str | None = None
+    name: str | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], user: User, strict: bool = False) -> HistoryFilter:
-        """The filter a request's `subject`, `media` and `emotion` parameters ask for; an empty or missing one filters
+        """The filter a request's `subject`, `media`, `emotion` and `name` parameters ask for (`name`: words of the
+        file name, cut to NAME_SEARCH_LENGTH); an empty or missing one filters
         nothing (the History form's "Everyone", "All types", "Any emotion"), and so does one that names nothing (not
         a number, an unknown media or emotion: the page's form then shows what it lists), unless `strict` (the API,
         whose caller sees no form: a script's typo must not list everything as if it matched): then a `subject` that
@@ -448,15 +454,17 @@ class HistoryFilter:
             raise NotFound(f"No subject {subject[:40]}.")
         return cls(subject=owned(Subject, subject_id, user) if subject_id else None,
                    media=Media(media) if media in tuple(Media) else None,
-                   emotion=emotion if emotion in ALL_EMOTIONS else None)
+                   emotion=emotion if emotion in ALL_EMOTIONS else None,
+                   name=" ".join(args.get("name", "").split())[:NAME_SEARCH_LENGTH] or None)
 
     @property
     def active(self) -> bool:
-        return any((self.subject, self.media, self.emotion))
+        return any((self.subject, self.media, self.emotion, self.name))
 
     def params(self) -> dict[str, str | int]:
         """The filter as query parameters (for links to other pages of the same list)."""
-        values = {"subject": self.subject.id if self.subject else None, "media": self.media, "emotion": self.emotion}
+        values = {"subject": self.subject.id if self.subject else None, "media": self.media, "emotion": self.emotion,
+                  "name": self.name}
         return {name: value for name, value in values.items() if value}
 
     def narrow(self, query: Select) -> Select:
@@ -466,6 +474,9 @@ class HistoryFilter:
         "sad" for the dog's subject. An EXISTS on the detections."""
         if self.media:
             query = query.where(Analysis.media == self.media)
+        if self.name:  # its characters as they are: % and _ match only themselves
+            escaped = self.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Analysis.original_name.ilike(f"%{escaped}%", escape="\\"))
         if not (self.subject or self.emotion):
             return query
         found = [Detection.analysis_id == Analysis.id]

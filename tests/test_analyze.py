@@ -116,6 +116,15 @@ def test_history_filters_narrow_and_combine(client, mixed_history):
     assert '<option value="" selected>All types' in page
 
 
+def test_history_finds_a_file_by_part_of_its_name_in_any_case(client, mixed_history):
+    assert listed(client, "name=HAPPY") == ["rex-happy.jpg", "mia-happy.jpg"]
+    assert listed(client, "name=+mia-++&media=video") == ["mia-sad.mp4"]  # spaces around it do not count
+    assert listed(client, "name=%25") == listed(client, "name=_") == []  # % and _ match only themselves
+    page = client.get("/analyses?name=rex").get_data(as_text=True)
+    assert 'name="name" value="rex"' in page and "1 analysis matches these filters" in page
+    assert client.get("/api/v1/analyses?name=sad").get_json()["total"] == 2
+
+
 def test_with_a_subject_the_emotion_filter_and_the_badge_read_that_subject(app, client, alice):
     """A video of a happy person beside Rex, sad throughout: overall it reads happy (people first), but Rex's history
     finds it under "sad", not "happy", and its card there says sad."""

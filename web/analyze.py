@@ -24,8 +24,8 @@ from messages import N_
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, reanalysis, storage, subjects, track_readings
 from services.access import detection_at, owned, owned_detection, viewable_analysis
-from services.analyses import (HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg, history_page,
-                               load_detection_parts, video_frame_jpeg, within_video)
+from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
+                               history_page, load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
@@ -337,7 +337,8 @@ def history() -> ResponseReturnValue:
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
         return redirect(url_for("analyze.history", page=page.pages, **kept))
     return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
-                           emotions=subjects.labels_read(current_user), subjects=current_user.subjects)
+                           emotions=subjects.labels_read(current_user), subjects=current_user.subjects,
+                           name_search_length=NAME_SEARCH_LENGTH)
 
 
 @bp.app_template_global()
