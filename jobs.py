@@ -538,13 +538,23 @@ class RedisQueue:
                 time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
 
 
-QUEUES = {"thread": EmbeddedQueue, "eager": EagerQueue, "external": ExternalQueue, "redis": RedisQueue}
+class JobsMode(StrEnum):
+    """Where background work runs (JOBS_MODE; the module's docstring says what each means)."""
+
+    THREAD = "thread"
+    EAGER = "eager"
+    EXTERNAL = "external"
+    REDIS = "redis"
+
+
+QUEUES = {JobsMode.THREAD: EmbeddedQueue, JobsMode.EAGER: EagerQueue, JobsMode.EXTERNAL: ExternalQueue,
+          JobsMode.REDIS: RedisQueue}
 
 
 def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
     """Bind the queue of JOBS_MODE to the app, with what each kind of job does."""
     app.extensions["moodlens_job_handlers"] = dict(handlers)
-    queue = QUEUES[app.config["JOBS_MODE"]](app)
+    queue = QUEUES[JobsMode(app.config["JOBS_MODE"])](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):
         if _serving():

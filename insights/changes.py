@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from insights.history import History
+from insights.history import Direction, History
 from messages import N_, Phrase
 
 MIN_FOR_CHANGES = 20
@@ -62,6 +62,6 @@ def change_point(history: History, seed: int = 0) -> dict:
     before, after = history.vectors[:row, emotion], history.vectors[row:, emotion]
     return {"enough": True, "count": count, "detected": bool(p_value < ALPHA), "p_value": round(p_value, 4),
             "alpha": ALPHA, "test": TEST_NAME, "emotion": label, "adjective": ADJECTIVES.get(label, label),
-            "direction": "more" if after.mean() > before.mean() else "less", "since": history.times[row].isoformat(),
+            "direction": Direction.of(after.mean() - before.mean()), "since": history.times[row].isoformat(),
             "before": {"count": int(len(before)), "mean": round(float(before.mean()), 4)},
             "after": {"count": int(len(after)), "mean": round(float(after.mean()), 4)}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import numpy as np
 
@@ -21,6 +22,17 @@ def days_before(moment: datetime, days: int) -> datetime:
     if moment.tzinfo is None:
         return moment - timedelta(days=days)
     return (moment.astimezone(UTC) - timedelta(days=days)).astimezone(moment.tzinfo)
+
+
+class Direction(StrEnum):
+    """Which way a subject differs, or changed, in an emotion: more of it, or less."""
+
+    MORE = "more"
+    LESS = "less"
+
+    @classmethod
+    def of(cls, difference: float) -> Direction:
+        return cls.MORE if difference > 0 else cls.LESS
 
 
 @dataclass(frozen=True)

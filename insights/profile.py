@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from insights.history import History, describe_mix
+from insights.history import Direction, History, describe_mix
 
 MIN_FOR_PROFILE = 3
 NOTABLE_DIFFERENCE = 0.10  # a difference in mean probability worth a sentence
@@ -48,5 +48,5 @@ def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, Histor
     difference = float(mean[index] - baseline[index])
     if abs(difference) < NOTABLE_DIFFERENCE:
         return {"notable": False, **found}
-    return {"notable": True, "emotion": classes[index], "direction": "more" if difference > 0 else "less",
+    return {"notable": True, "emotion": classes[index], "direction": Direction.of(difference),
             "subject": round(float(mean[index]), 4), "others_mean": round(float(baseline[index]), 4), **found}
