@@ -1,5 +1,6 @@
-"""A user's own account: what it holds, all of it exported (JSON or CSV, written a page of analyses at a time so
-that a long history never sits in memory at once), and its deletion with every row and file it owns."""
+"""A user's own account: its making, its settings and password, what it holds, all of it exported (JSON or CSV,
+written a page of analyses at a time so that a long history never sits in memory at once), and its deletion with
+every row and file it owns."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
-from extensions import db
+from extensions import committed, db
 from messages import N_, Phrase
 from models import Analysis, Detection, FaceSignature, Subject, User, utcnow
 from services import identity, storage
@@ -26,6 +27,42 @@ PAGE = 50  # analyses read (or deleted) at a time
 LAST_ADMIN = N_("You are the only active administrator: make another user an administrator before you delete "
                 "your account.")
 
+
+
+def register(username: str, password: str, time_zone: str | None) -> User | None:
+    """A new account; None when its name is taken (by then, or by a registration that committed a moment before
+    this one: the unique name refuses the second)."""
+    if User.named(username):
+        return None
+    user = User(username=username, time_zone=time_zone)
+    user.set_password(password)
+    db.session.add(user)
+    return user if committed() else None
+
+
+SETTINGS = frozenset({"time_zone", "locale", "weekly_report"})  # what a user sets for themselves
+
+
+def save_settings(user: User, **settings: object) -> None:
+    """Keep some of the user's SETTINGS (the clock their times are counted on, their language, whether their
+    dashboard links to the weekly reports)."""
+    if not settings.keys() <= SETTINGS:
+        raise TypeError(f"not a user's setting: {sorted(settings.keys() - SETTINGS)}")
+    for name, value in settings.items():
+        setattr(user, name, value)
+    db.session.commit()
+
+
+def change_password(user: User, password: str) -> None:
+    """A new password: the user's sessions and API tokens end (the caller starts this session again)."""
+    user.set_password(password)
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """Log the user out of every browser (their remember-me cookies too); their API tokens stay."""
+    user.revoke_sessions()
+    db.session.commit()
 
 @dataclass(frozen=True)
 class Holdings:

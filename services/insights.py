@@ -223,6 +223,25 @@ def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
     return results
 
 
+def new_alert(subject: Subject, emotion: str, share: float, days: int) -> AlertRule:
+    """A new alert on the subject: a notice when `emotion` is the top one in more than `share` of its appearances
+    over `days` days."""
+    rule = AlertRule(subject=subject, emotion=emotion, share=share, days=days)
+    db.session.add(rule)
+    db.session.commit()
+    return rule
+
+
+def has_alert(subject: Subject, emotion: str, share: float, days: int) -> bool:
+    """Whether the subject has this alert already (a second would show every notice twice)."""
+    return any((rule.emotion, rule.share, rule.days) == (emotion, share, days) for rule in subject.alert_rules)
+
+
+def remove_alert(rule: AlertRule) -> None:
+    db.session.delete(rule)
+    db.session.commit()
+
+
 def dismiss_alert(rule: AlertRule) -> bool:
     """Hide the notice of the rule's firing until it fires with a reading added since (the newest it fires on now
     is kept); False, and nothing kept, when it does not fire."""

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from werkzeug.datastructures import Authorization, WWWAuthenticate
 
-from extensions import committed, db, limiter, login_manager
+from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts, moderation, tokens
@@ -128,24 +128,14 @@ def register() -> ResponseReturnValue:
         return redirect(url_for("analyze.upload"))
     form = RegisterForm()
     if form.validate_on_submit():
-        if (user := _new_user(form)) is None:
+        if (user := accounts.register(form.username.data, form.password.data,
+                                      known_zone(form.time_zone.data))) is None:
             form.username.errors.append(gettext("That username is taken."))
         else:
             start_session(user)
             flash(gettext("Welcome to Moodlens! Upload a photo to get started."), "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
-
-
-def _new_user(form: RegisterForm) -> User | None:
-    """The account the form asks for; None when its name is taken (by then, or by a registration that committed
-    a moment before this one: the unique name refuses the second)."""
-    if User.named(form.username.data):
-        return None
-    user = User(username=form.username.data, time_zone=known_zone(form.time_zone.data))
-    user.set_password(form.password.data)
-    db.session.add(user)
-    return user if committed() else None
 
 
 def form_username() -> str:
@@ -206,8 +196,7 @@ def login() -> ResponseReturnValue:
         elif not user.active:
             flash(deactivated_message(), "error")
         else:
-            user.time_zone = known_zone(form.time_zone.data) or user.time_zone
-            db.session.commit()
+            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
             start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", form=form), 401
@@ -224,8 +213,7 @@ def set_time_zone() -> ResponseReturnValue:
     if zone is None:  # a zone newer than this server's, or none the browser could name
         flash(gettext("This server does not know this device's time zone; times stay as they were."), "error")
     else:
-        current_user.time_zone = zone
-        db.session.commit()
+        accounts.save_settings(current_user, time_zone=zone)
         flash(gettext("Times are now shown in this device's time zone."), "success")
     return back_to_form_next()
 
@@ -241,8 +229,7 @@ def logout() -> ResponseReturnValue:
                             confirm_label=gettext("Log out"), cancel_url=start_page(),
                             cancel_label=gettext("Stay logged in"))
     if ConfirmForm().validate_on_submit():
-        current_user.revoke_sessions()  # the remember-me cookie and any copy of the session cookie end too
-        db.session.commit()
+        accounts.end_sessions(current_user)  # the remember-me cookie and any copy of the session cookie end too
         logout_user()
         session.pop(ACCOUNT_KEY, None)
         flash(gettext("You are logged out."), "info")
@@ -264,8 +251,7 @@ def change_password() -> ResponseReturnValue:
         if form.password.data == form.current_password.data:
             form.password.errors.append(gettext("That is your current password; choose a new one."))
         else:
-            user.set_password(form.password.data)
-            db.session.commit()
+            accounts.change_password(user, form.password.data)
             start_session(user, remember=_has_remember_cookie())
             flash(gettext("Your password is changed; your other sessions are logged out and your API tokens revoked."),
                   "success")

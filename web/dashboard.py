@@ -22,15 +22,15 @@ from insights.history import History
 from insights.report import (ChartWords, Layout, drawable, first_week, report_png, report_week, week_start,
                              weekly_report)
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind, User
-from services import copies
+from services import accounts, copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import NotFound, Refused
 from services.identity import unnamed_faces
-from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, history_of, stored_reading,
-                               subject_insights)
+from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, has_alert, history_of,
+                               new_alert, remove_alert, stored_reading, subject_insights)
 from web.analyze import assigned_category, assignment_saved
 from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
@@ -188,25 +188,17 @@ def add_alert(subject_id: int) -> ResponseReturnValue:
     if form is None:
         abort(404)
     valid = form.validate_on_submit()
-    if valid and _same_rule(subject, form):
+    if valid and has_alert(subject, form.emotion.data, form.percent.data / 100, form.days.data):
         form.emotion.errors.append(gettext("%(name)s has this alert already.", name=subject.name))
     if not valid or form.errors:  # the page again, each reason beside its field (focus.js goes there)
         return dashboard_page(subject, Period.DAY, form), 422
-    db.session.add(AlertRule(subject=subject, emotion=form.emotion.data, share=form.percent.data / 100,
-                             days=form.days.data))
-    db.session.commit()
+    new_alert(subject, form.emotion.data, form.percent.data / 100, form.days.data)
     flash(ngettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
                    "of appearances over %(days)d day.",
                    "Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
                    "of appearances over %(days)d days.", form.days.data, name=subject.name,
                    adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data), "success")
     return redirect(url_for("dashboard.index", subject=subject.id))
-
-
-def _same_rule(subject: Subject, form: AlertRuleForm) -> bool:
-    """Whether the subject has the rule the form asks for already (a second would show every notice twice)."""
-    return any((rule.emotion, rule.share, rule.days) == (form.emotion.data, form.percent.data / 100, form.days.data)
-               for rule in subject.alert_rules)
 
 
 def owned_rule_or_404(rule_id: int) -> AlertRule:
@@ -260,8 +252,7 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     back = place_on(came_from, url_for("dashboard.index", subject=rule.subject_id))  # never this page: no loop
-    db.session.delete(rule)
-    db.session.commit()
+    remove_alert(rule)
     remember_deleted(Deleted.ALERT, rule_id, back)
     flash(gettext("Alert removed."), "success")
     return redirect(back)
@@ -275,8 +266,7 @@ def weekly_report_setting() -> ResponseReturnValue:
     form = WeeklyReportForm()
     if not form.validate_on_submit():
         abort(400)
-    current_user.weekly_report = form.weekly_report.data
-    db.session.commit()
+    accounts.save_settings(current_user, weekly_report=form.weekly_report.data)
     flash(gettext("Your dashboard now links to each person’s and pet’s weekly report.") if form.weekly_report.data
           else gettext("Your dashboard no longer links to the weekly reports."), "success")
     return redirect(url_for("dashboard.index"))

@@ -25,11 +25,12 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 import jobs
-from extensions import babel, db, login_manager
+from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
 from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
+from services import accounts
 from services.clock import known_zone, zone_of
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import back_to_form_next, form_page, start_page
@@ -187,8 +188,7 @@ def switch() -> ResponseReturnValue:
     if locale not in LOCALES:
         abort(400, description=gettext("Choose English or Korean."))
     if current_user.is_authenticated:
-        current_user.locale = locale
-        db.session.commit()
+        accounts.save_settings(current_user, locale=locale)
     response = back_to_form_next()
     response.set_cookie(COOKIE, locale, max_age=COOKIE_SECONDS, samesite="Lax", httponly=True,
                         secure=current_app.config["PRODUCTION"])
