@@ -20,6 +20,7 @@ from services.explanations import run_explanation_job
 from services.identity import run_signature_job
 from services.track_readings import run_track_reading_job
 from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, species
+from web import limiter_storage  # noqa: F401 (its import registers the database:// storage of the rate limits)
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
                 jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.TRACK_READING: run_track_reading_job,

@@ -672,3 +672,12 @@ class ApiToken(db.Model):
     def valid(self) -> bool:
         """Live, and its user's account is active."""
         return self.live and self.user.active
+
+
+class RateLimitCounter(db.Model):
+    """Flask-Limiter's fixed-window counter in the database (web/limiter_storage.py): `count` hits of the limit
+    `key_hash` until `expires_at` (Unix time)."""
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256: keys hold what clients sent
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from web import limiter_storage
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
+LIMITS_IN_DATABASE = "database"  # RATELIMIT_STORAGE_URI's scheme: the limits' counters in the app's database
+                                 # (web/limiter_storage.py)
 
 # Flask settings that are not meant to be changed: cookie flags, CSRF tokens that last the session.
 FIXED = {
@@ -122,7 +123,7 @@ def _derive(config: dict, instance_path: Path) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(
         config.get("SQLALCHEMY_DATABASE_URI") or f"sqlite:///{instance_path / 'moodlens.sqlite'}")
     config["RATELIMIT_STORAGE_URI"] = (config.get("RATELIMIT_STORAGE_URI") or config["REDIS_URL"]
-                                       or f"{limiter_storage.SCHEME}://")
+                                       or f"{LIMITS_IN_DATABASE}://")
     config["UPLOAD_FOLDER"] = config.get("UPLOAD_FOLDER") or str(instance_path / "uploads")
     config["EXPLAIN_FOLDER"] = config.get("EXPLAIN_FOLDER") or str(instance_path / "explanations")
     config["SECRET_KEY"] = config.get("SECRET_KEY") or _generated_secret_key(instance_path)

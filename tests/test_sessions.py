@@ -282,7 +282,8 @@ def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_
 
 
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
-    from web.limiter_storage import DatabaseStorage, RateLimitCounter
+    from models import RateLimitCounter
+    from web.limiter_storage import DatabaseStorage
 
     assert limited_app.config["RATELIMIT_STORAGE_URI"] == "database://"
     make_user(limited_app, "target")

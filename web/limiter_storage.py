@@ -11,22 +11,13 @@ import hashlib
 import time
 
 from limits.storage import Storage
-from sqlalchemy import Float, Integer, String, case, delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-
-SCHEME = "database"
-
-
-class RateLimitCounter(db.Model):
-    """A fixed-window counter: `count` hits of the limit `key_hash` until `expires_at` (Unix time)."""
-
-    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256: keys hold what clients sent
-    count: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[float] = mapped_column(Float, index=True)
+from models import RateLimitCounter
+from settings import LIMITS_IN_DATABASE
 
 
 def _key_hash(key: str) -> str:
@@ -42,7 +33,7 @@ def _upsert(values: dict):
 class DatabaseStorage(Storage):
     """`limits` storage on the Flask-SQLAlchemy engine (used inside an app context: requests, CLI)."""
 
-    STORAGE_SCHEME = [SCHEME]
+    STORAGE_SCHEME = [LIMITS_IN_DATABASE]
 
     @property
     def base_exceptions(self) -> type[Exception]:
