@@ -128,10 +128,10 @@ def test_the_models_in_use_are_told_without_loading_them_as_a_loaded_pipeline_re
     """What a result is compared with comes from the weights files (names, fingerprints) and is exactly what an
     analysis made by the loaded pipeline records."""
     loaded = pipeline.get_pipeline()
-    monkeypatch.setattr(pipeline, "_pipeline", None)  # as in a web process that has analysed nothing yet
+    monkeypatch.setattr(pipeline.get_pipeline, "_loaded", None)  # as in a web process that has analysed nothing yet
     pipeline.shipped_models.cache_clear()
     told = reanalysis.current_models()
-    assert pipeline._pipeline is None
+    assert pipeline.get_pipeline.if_loaded() is None
     assert told == analyses.model_names(loaded.models) and told["weights"].startswith("human:")
 
 
@@ -144,7 +144,7 @@ def test_a_result_page_does_not_load_the_models(app, client, alice, astronaut_jp
     def never(*_args, **_kwargs):
         raise AssertionError("the models were loaded")
 
-    monkeypatch.setattr(pipeline, "_pipeline", None)
+    monkeypatch.setattr(pipeline.get_pipeline, "_loaded", None)
     monkeypatch.setattr(pipeline, "Pipeline", never)
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)
     assert "Face 1" in page and "Read by an earlier model" not in page
@@ -152,7 +152,7 @@ def test_a_result_page_does_not_load_the_models(app, client, alice, astronaut_jp
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)
     assert "Read by an earlier model." in page and BUTTON.search(page)
     assert client.get(f"/api/v1/analyses/{photo}", headers=headers).json["reanalysis"]["out_of_date"] is True
-    assert pipeline._pipeline is None
+    assert pipeline.get_pipeline.if_loaded() is None
 
 
 def test_a_failed_reanalysis_leaves_the_old_result(app, client, alice, astronaut_jpeg, monkeypatch):
