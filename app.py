@@ -13,6 +13,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import jobs
 import settings
 from cli import register_cli
+from inference.labels import Certainty, DetectionKind
+from insights.history import Direction
+from models import JobStatus, Media, OnDemandStatus, SubjectKind
 from extensions import csrf, db, limiter, login_manager, migrate
 from services.analyses import run_video_job
 from services.reanalysis import run_reanalysis_job
@@ -20,11 +23,17 @@ from services.explanations import run_explanation_job
 from services.identity import run_signature_job
 from services.track_readings import run_track_reading_job
 from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, species
+from web.dashboard import Period
 from web import limiter_storage  # noqa: F401 (its import registers the database:// storage of the rate limits)
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
                 jobs.JobKind.REANALYSIS: run_reanalysis_job, jobs.JobKind.TRACK_READING: run_track_reading_job,
                 jobs.JobKind.SIGNATURES: run_signature_job}
+
+
+# The domain's values the templates compare with ({% if analysis.media == Media.VIDEO %}), never as bare strings
+TEMPLATE_ENUMS = {enum.__name__: enum for enum in (Certainty, DetectionKind, Direction, JobStatus, Media,
+                                                    OnDemandStatus, Period, SubjectKind)}
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -59,4 +68,5 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # the HTTPS proxy in front
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), code=301))
+    app.jinja_env.globals.update(TEMPLATE_ENUMS)
     return app
