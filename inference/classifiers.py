@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 Output = TypeVar("Output", np.ndarray, list[np.ndarray])
 FINGERPRINT_LENGTH = 12  # hex digits of the weights' SHA-256 that tell one trained model from another
-PREDICT_BATCH = 64  # crops per network run in `predict`: its memory stays bounded whatever the caller passes
+PREDICT_BATCH = 16  # crops per network run (`predict`, `read`): memory stays bounded whatever the caller passes
 
 
 def weights_info(weights: Path, read_info: Callable[[Path], dict]) -> dict:
@@ -132,7 +132,9 @@ class EmotionClassifier(Classifier):
         the members' own probabilities."""
         if len(crops) == 0:
             return Readings(np.zeros((0, len(self.classes))), np.zeros(0), np.zeros((0, len(FEATURES))))
-        ensemble, members = self.both_logits(crops, flip_tta)
+        runs = [self.both_logits(crops[start:start + PREDICT_BATCH], flip_tta)
+                for start in range(0, len(crops), PREDICT_BATCH)]  # a crowd's faces, PREDICT_BATCH at a time
+        ensemble, members = (np.concatenate(parts) for parts in zip(*runs))
         probabilities = softmax(ensemble, self.temperature)
         features = signals(probabilities, member_probabilities(members))
         return Readings(probabilities, self.uncertainty_rule.score_signals(features), features)

@@ -145,6 +145,15 @@ def crops(images: np.ndarray, boxes: np.ndarray, image_index: np.ndarray, size: 
     return out
 
 
+STAGE_BATCH = 64  # candidate crops per R-Net or O-Net run: a photo of two hundred faces stays within bounds
+
+
+def in_batches(net: Net, inputs: np.ndarray) -> list[np.ndarray]:
+    """`net`'s outputs for `inputs` (not empty), run STAGE_BATCH at a time and put back together."""
+    runs = [net(inputs[start:start + STAGE_BATCH]) for start in range(0, len(inputs), STAGE_BATCH)]
+    return [np.concatenate(parts) for parts in zip(*runs)]
+
+
 class MTCNN:
     """The three-stage cascade; `detect` maps a batch of same-sized RGB images to boxes per image."""
 
@@ -182,7 +191,7 @@ class MTCNN:
 
     def _rnet_stage(self, images: np.ndarray, boxes: np.ndarray,
                     image_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offsets, probabilities = self.rnet(normalise(crops(images, boxes, image_index, 24)))[:2]
+        offsets, probabilities = in_batches(self.rnet, normalise(crops(images, boxes, image_index, 24)))[:2]
         passed = probabilities[:, 1] > SCORE_THRESHOLDS[1]
         boxes = np.concatenate([boxes[passed, :4], probabilities[passed, 1:2]], axis=1)
         offsets, image_index = offsets[passed], image_index[passed]
@@ -191,7 +200,7 @@ class MTCNN:
 
     def _onet_stage(self, images: np.ndarray, boxes: np.ndarray,
                     image_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offsets, landmarks, probabilities = self.onet(normalise(crops(images, boxes, image_index, 48)))[:3]
+        offsets, landmarks, probabilities = in_batches(self.onet, normalise(crops(images, boxes, image_index, 48)))[:3]
         passed = probabilities[:, 1] > SCORE_THRESHOLDS[2]
         boxes = np.concatenate([boxes[passed, :4], probabilities[passed, 1:2]], axis=1)
         points = place_landmarks(boxes, landmarks[passed])
