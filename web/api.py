@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -206,11 +207,17 @@ def signatures(analysis_id: int) -> ResponseReturnValue:
     return jsonify({"status": identity.signature_status(owned(Analysis, analysis_id, g.api_user))})
 
 
+MAX_JSON_KB = 64  # a JSON body's size at most: a name, a kind, an emotion (the upload limit let 100 MB be parsed)
+
+
 def _json_object() -> dict:
-    """The request's JSON body, which must be an object (a body nested too deep for the decoder is refused like
-    any other bad JSON)."""
+    """The request's JSON body, which must be an object of at most MAX_JSON_KB (413) (a body nested too deep for the
+    decoder is refused like any other bad JSON)."""
+    request.max_content_length = MAX_JSON_KB * 1024
     try:
         body = request.get_json(silent=True)
+    except RequestEntityTooLarge:
+        abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
     except RecursionError:
         body = None
     if not isinstance(body, dict):

@@ -98,8 +98,8 @@ def _plain_words(error: HTTPException) -> str:
 def _http_error(error: HTTPException):
     if error.code >= 500:  # a failed write may have left the session unusable; the page reads the user again
         db.session.rollback()
-    if isinstance(error, RequestEntityTooLarge):
-        error.description = too_large_reason()
+    if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
+        error.description = too_large_reason()  # Werkzeug's words; a view's own (a JSON body's limit) stays
     elif error.code in PLAIN_WORDS and error.description == type(error).description:  # Werkzeug's own words
         error.description = _plain_words(error)
     response = make_response(error_response(error.description, error.code, error))
