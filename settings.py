@@ -50,7 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
     Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name "
             "(the log-in form, the API's token exchange and the password change counted together)"),
-    Setting("RATELIMIT_ENABLED", True, "rate limits on logging in and uploading (off only in tests)"),
+    Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (each account has its own "
+            "upload limits and analysis slot)"),
+    Setting("RATELIMIT_ENABLED", True, "rate limits on logging in, registering and uploading (off only in tests)"),
     Setting("RATELIMIT_HEADERS_ENABLED", True, "rate-limited answers say where the client stands: "
             "`X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After` (seconds)"),
     Setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, "while the counters' storage (Redis) is unreachable, each "

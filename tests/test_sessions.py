@@ -281,6 +281,22 @@ def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_
                        ).status_code == 201
 
 
+def test_one_address_makes_a_few_accounts_an_hour(tmp_path):
+    """Each account has its own upload limits and analysis slot: 60 accounts in 6 s multiplied them."""
+    limited = make_app(tmp_path / "register", RATELIMIT_ENABLED=True, REGISTER_LIMITS="2 per hour")
+
+    def register(name: str, address: str = "10.0.0.1"):  # each from a browser of its own
+        client = limited.test_client()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/register").get_data(as_text=True))
+        return client.post("/register", environ_base={"REMOTE_ADDR": address}, data={
+            "username": name, "password": "correct horse", "confirm": "correct horse", "csrf_token": token.group(1)})
+
+    assert [register(name).status_code for name in ("ann", "ben")] == [302, 302]
+    refused = register("cat")
+    assert refused.status_code == 429 and "Too many new accounts from this address" in refused.get_data(as_text=True)
+    assert register("dan", "10.0.0.2").status_code == 302  # another address
+
+
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
     from models import RateLimitCounter
     from web.limiter_storage import DatabaseStorage

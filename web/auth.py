@@ -123,6 +123,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMITS"], methods=["POST"],
+               error_message=N_("Too many new accounts from this address; try again later."))
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
