@@ -20,6 +20,10 @@ class Conflict(Refused):
     """The request clashes with what exists (a second subject of the same name)."""
 
 
+class TooMany(Refused):
+    """The user has as many of something under way as one may (queued "Why?" explanations): ask again later."""
+
+
 class StorageFailure(MediaError):
     """The upload could not be written (disk full, folder not writable); nothing was kept."""
 

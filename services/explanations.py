@@ -20,9 +20,12 @@ from inference.explain import METHODS, ExplainMethod, get_explainer
 from models import Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
 from services import storage
 from services.access import detection_at
-from services.errors import NotFound
+from services.errors import NotFound, TooMany
 
 log = logging.getLogger(__name__)
+WAITING_EXPLANATIONS = 3  # queued or running for one user at once: the jobs take explanations first, and a user who
+                          # asked for 182 faces' held up everyone's videos for nine minutes
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
                  ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
@@ -73,13 +76,24 @@ def status_document(analysis: Analysis, detection: Detection) -> dict:
 
 def start(analysis: Analysis, detection: Detection) -> dict:
     """Queue the explanation unless it is cached, queued or running; returns its status. A failed one (or one
-    whose files are gone) is queued again. Two requests at once queue it once (one row per detection)."""
+    whose files are gone) is queued again. Two requests at once queue it once (one row per detection). Raises
+    TooMany when the analysis's owner has WAITING_EXPLANATIONS under way."""
     current = status(analysis, detection)
     if current["status"] in (OnDemandStatus.DONE, OnDemandStatus.QUEUED, OnDemandStatus.RUNNING):
         return current
+    if _under_way(analysis.user_id) >= WAITING_EXPLANATIONS:
+        raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),
+                             count=WAITING_EXPLANATIONS))
     if jobs.queue_row(jobs.JobKind.EXPLANATION, detection.explanation or Explanation(detection=detection)):
         db.session.refresh(detection)
     return status(analysis, detection)  # else the other request's row won the unique detection_id: it is queued
+
+
+def _under_way(user_id: int) -> int:
+    """How many explanations of the user's photos are queued or running."""
+    return db.session.scalar(db.select(db.func.count(Explanation.id)).join(Explanation.detection)
+                             .join(Detection.analysis).where(Analysis.user_id == user_id,
+                                                             Explanation.status.in_(ACTIVE)))
 
 
 def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:

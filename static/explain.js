@@ -55,6 +55,7 @@
       if (result.status !== "queued" && result.status !== "running") {  // failed, lost, or an error reply
         state.textContent = result.refused === 400 ? words.stale
           : result.refused === 404 ? words.gone
+          : result.refused === 429 ? words.tooMany  // as many under way as one may have
           : result.refused ? fill(words.refused, { status: result.refused })
           : words.reasons[result.error] || words.interrupted;
         bar.hidden = true;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import io
 import json
 import threading
@@ -269,3 +270,23 @@ def test_overlapping_thread_limits_leave_torch_on_its_own_count():
     second.__exit__(None, None, None)
     assert torch.get_num_threads() == 2
     torch.set_num_threads(own)
+
+
+def test_one_user_has_a_few_explanations_under_way_at_once(tmp_path, astronaut_jpeg):
+    """The jobs take explanations first: a user who asked "Why?" for a crowd's 182 faces held up everyone's videos
+    for nine minutes. A fourth while three wait is refused, saying why (the page says it in its own words)."""
+    from bench.clips import another_copy
+    from services.explanations import WAITING_EXPLANATIONS
+    app = make_app(tmp_path, JOBS_MODE="external")  # queued jobs wait for `flask jobs work`
+    client = app.test_client()
+    make_user(app, "dora")
+    login(client, "dora")
+    photos = [analysed(client, another_copy(astronaut_jpeg, str(n))) for n in range(WAITING_EXPLANATIONS + 1)]
+    asked = [client.post(f"/api/v1/analyses/{photo}/detections/1/explanation",
+                         headers={"X-CSRFToken": page_token(client, photo)})
+             for photo in photos]
+    assert [answer.status_code for answer in asked] == [202] * WAITING_EXPLANATIONS + [429]
+    assert asked[-1].get_json()["error"].startswith("3 explanations are being made for you")
+    korean = client.get(f"/analyses/{photos[-1]}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    words = json.loads(html.unescape(korean.split('data-messages="')[1].split('"')[0]))
+    assert words["tooMany"].startswith("다른 설명을 만들고 있어요")  # what the page's script says on a 429

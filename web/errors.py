@@ -18,7 +18,7 @@ from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
 from models import User
 from services.accounts import account_exists
-from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure
+from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure, TooMany
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -141,7 +141,8 @@ def _media_error(error: MediaError):
 
 
 def _refused(error: Refused):
-    return error_response(error.args[0], 409 if isinstance(error, Conflict) else 400)
+    return error_response(error.args[0], 409 if isinstance(error, Conflict) else 429 if isinstance(error, TooMany)
+                          else 400)
 
 
 ACCOUNT_GONE = N_("Your account was deleted meanwhile (in another tab, or by an administrator), so nothing of what "
