@@ -35,6 +35,7 @@ from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.frame_headers import Size, configuration_sizes, movie_config_sizes, sizer_for
 from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
+from inference.container_metadata import check_container_metadata
 from inference.movie_index import check_movie_index, index_boxes
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
@@ -233,7 +234,9 @@ def _is_movie(path: Path) -> bool:
 
 def _check_index(path: Path, max_seconds: float) -> None:
     """An MP4's or MOV's sample tables within the budget of `max_seconds` (FFmpeg builds the index they describe
-    when it opens the file: movie_index.check_movie_index); other files pass."""
+    when it opens the file: movie_index.check_movie_index), a Matroska or AVI file's tags, chapters and cue points
+    within a video's (FFmpeg reads them all when it opens it: container_metadata); other files pass."""
+    check_container_metadata(path)
     if _is_movie(path):
         check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
                           _too_many_frames(max_seconds))

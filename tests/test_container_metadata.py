@@ -1,0 +1,79 @@
+"""Matroska and AVI files whose tags, chapters or cue points cost FFmpeg minutes to open are refused before it
+opens them (inference/container_metadata.py); the videos the suite uploads pass."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from inference.container_metadata import MAX_CUES_BYTES, MAX_METADATA_BYTES, check_container_metadata
+from inference.errors import CorruptMedia
+from tests.conftest import upload, upload_files
+
+DATA = Path(__file__).parent / "data"
+UNKNOWN_SIZE = b"\x01\xff\xff\xff\xff\xff\xff\xff"
+
+
+def element(element_id: int, payload: bytes) -> bytes:
+    """An EBML element: its ID, its size (8 bytes), its payload."""
+    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + (0x01 << 56 | len(payload)).to_bytes(
+        8, "big") + payload
+
+
+def matroska(*parts: bytes, segment_known: bool = False) -> bytes:
+    """An EBML header, then a segment (of unknown size, as a live recording writes it) holding `parts`."""
+    body = b"".join(parts)
+    header = element(0x1A45DFA3, element(0x4282, b"matroska"))
+    return header + (element(0x18538067, body) if segment_known else b"\x18\x53\x80\x67" + UNKNOWN_SIZE + body)
+
+
+def tags(count: int) -> bytes:
+    return element(0x1254C367, b"".join(element(0x7373, element(0x67C8, element(0x45A3, b"T%07d" % n)))
+                                        for n in range(count)))
+
+
+def cues(count: int) -> bytes:
+    return element(0x1C53BB6B, b"".join(element(0xBB, element(0xB3, n.to_bytes(4, "big"))) for n in range(count)))
+
+
+def cluster(frames: int, known: bool = True) -> bytes:
+    blocks = b"".join(element(0xA3, b"\x81\x00\x00\x80" + b"\xff" * 40) for _ in range(frames))
+    return element(0x1F43B675, blocks) if known else b"\x1f\x43\xb6\x75" + UNKNOWN_SIZE + blocks
+
+
+def avi(info_entries: int) -> bytes:
+    info = b"INFO" + b"".join(struct.pack("<4sI", b"I%03d" % (n % 1000), 2) + b"v\x00" for n in range(info_entries))
+    movi = b"movi" + struct.pack("<4sI", b"00dc", 4) + b"\x00" * 4
+    chunks = b"LIST" + struct.pack("<I", len(info)) + info + b"LIST" + struct.pack("<I", len(movi)) + movi
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"AVI " + chunks
+
+
+@pytest.mark.parametrize("name, content", [
+    ("tags", matroska(cluster(3), tags(MAX_METADATA_BYTES // 20))),
+    ("tags after a cluster of unknown size", matroska(cluster(3, known=False), tags(MAX_METADATA_BYTES // 20))),
+    ("cue points", matroska(cues(MAX_CUES_BYTES // 20), cluster(3), segment_known=True)),
+    ("an AVI's INFO list", avi(MAX_METADATA_BYTES // 8)),
+])
+def test_metadata_far_larger_than_a_videos_is_refused_before_ffmpeg_reads_it(tmp_path, name, content):
+    path = tmp_path / "video"
+    path.write_bytes(content)
+    with pytest.raises(CorruptMedia, match="tags, chapters or index are far larger than a video"):
+        check_container_metadata(path)
+
+
+def test_a_videos_own_metadata_passes(tmp_path):
+    for path in [*DATA.glob("*.mkv"), *DATA.glob("*.webm"), *DATA.glob("*.avi")]:
+        check_container_metadata(path)
+    few = tmp_path / "few.mkv"
+    few.write_bytes(matroska(cues(100), tags(50), cluster(3, known=False), cluster(3)))
+    check_container_metadata(few)
+    (tmp_path / "info.avi").write_bytes(avi(20))
+    check_container_metadata(tmp_path / "info.avi")
+
+
+def test_an_upload_with_such_metadata_is_a_400_that_keeps_nothing(app, client, alice):
+    answer = upload(client, matroska(cluster(3), tags(MAX_METADATA_BYTES // 20)), "concert.mkv")
+    assert answer.status_code == 400 and "far larger than a video" in answer.get_data(as_text=True)
+    assert upload_files(app) == []
