@@ -199,9 +199,8 @@ def queue_row(kind: JobKind, job: JobState) -> bool:
 
 
 def queue_rows(kind: JobKind, rows: list[JobState]) -> bool:
-    """Queue many jobs' rows at once (new ones, or ones whose work is over, read just before), from their first
-    attempt, in one commit; False, and this session rolled back, when another request queued one of them meanwhile
-    (the caller then queues them one by one: `queue_row`)."""
+    """Queue many new jobs' rows at once, as `queue_row` queues one, in one commit; False, and this session rolled
+    back, when another request queued one of them meanwhile (the caller then queues them one by one)."""
     for row in rows:
         for column, value in FROM_THE_START.items():
             setattr(row, column, value)

@@ -3,101 +3,187 @@
 FFmpeg reads every tag, chapter and cue point of a file when it opens it, at a cost that grows with the square of
 their number: 80,000 tags in a 1.4 MB MKV took 45 s of CPU at each opening, 500,000 cue points in reverse order
 90 s, and an AVI's 60,000 INFO entries 15 s (OpenCV's timeout cannot stop it). So the elements that hold them are
-found first (their sizes only: nothing inside is read) and a file whose metadata is far larger than a video's is
-refused. MP4 and MOV have their own check (inference/movie_index.py).
+found first, as FFmpeg finds them (in order, where the seek head points, and after a damaged stretch at the next
+element it knows), their sizes added up (nothing inside is read), and a file whose metadata is far larger than a
+video's is refused. MP4 and MOV have their own check (inference/movie_index.py).
 """
 
 from __future__ import annotations
 
+import mmap
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from inference.errors import CorruptMedia
 from messages import N_, Phrase
 
-MAX_METADATA_BYTES = 64 * 1024  # a Matroska file's tags and chapters together, an AVI's INFO list: a few hundred
+MAX_METADATA_BYTES = 64 * 1024  # a Matroska file's tags and chapters together, an AVI's INFO lists: a few hundred
                                 # tags take some KB
 MAX_CUES_BYTES = 512 * 1024  # a Matroska file's cue points (its seek index, ~16 bytes each): a 2-minute video has
                              # some hundreds
-MAX_PIECES = 100_000  # elements or chunks read to find them: a 2-minute video has some thousands (its clusters, and
-                      # the frames of clusters written without a size)
+PIECES_PER_SECOND = 250  # elements or chunks read to find them, per second of the longest video: a live-recorded
+                         # WebM (clusters without a size) has each of its ~100 video and audio frames a second
+MIN_PIECES = 100_000
 TOO_MUCH_METADATA = N_("The video's tags, chapters or index are far larger than a video's: it is not a video this "
                        "app can read.")
 
 EBML = 0x1A45DFA3
 SEGMENT = 0x18538067
-METADATA = {0x1254C367, 0x1043A770}  # Tags, Chapters
-CUES = 0x1C53BB6B
+SEEK_HEAD, SEEK, SEEK_ID, SEEK_POSITION = 0x114D9B74, 0x4DBB, 0x53AB, 0x53AC
+TAGS, CHAPTERS, CUES = 0x1254C367, 0x1043A770, 0x1C53BB6B
+METADATA = {TAGS, CHAPTERS}
+# The elements of a segment's level FFmpeg looks for when it resynchronises after damage
+LEVEL_ONE = (0x1F43B675, CUES, TAGS, CHAPTERS, 0x1941A469, SEEK_HEAD, 0x1549A966, 0x1654AE6B)
 
 
-def check_container_metadata(path: Path) -> None:
-    """Raise CorruptMedia(TOO_MUCH_METADATA) for a Matroska or AVI file whose tags, chapters or cue points (or the
-    pieces read to find them) are more than MAX_METADATA_BYTES, MAX_CUES_BYTES (or MAX_PIECES); other files pass."""
+def check_container_metadata(path: Path, max_seconds: float) -> None:
+    """Raise CorruptMedia(TOO_MUCH_METADATA) for a Matroska or AVI file whose tags and chapters (INFO lists) or cue
+    points are more than MAX_METADATA_BYTES or MAX_CUES_BYTES, or that takes more than PIECES_PER_SECOND pieces a
+    second of `max_seconds` to walk; other files pass."""
+    pieces = max(MIN_PIECES, int(PIECES_PER_SECOND * max_seconds))
     with path.open("rb") as stream:
         head = stream.read(12)
-        stream.seek(0)
-        if head[:4] == EBML.to_bytes(4, "big"):
-            _check_matroska(stream)
-        elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-            _check_avi(stream)
+        if len(head) < 12:
+            return
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if head[:4] == EBML.to_bytes(4, "big"):
+                _MatroskaWalk(data, pieces).run()
+            elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+                _check_avi(data, pieces)
 
 
 def _refuse() -> CorruptMedia:
     return CorruptMedia(Phrase(TOO_MUCH_METADATA))
 
 
-def _vint(stream: BinaryIO, keep_marker: bool) -> int | None:
-    """An EBML variable-length integer: an element's ID (`keep_marker`) or size (None: "unknown", all ones).
-    Raises EOFError at the end of the file or on a byte that starts none."""
-    first = stream.read(1)
-    if not first or not first[0]:
-        raise EOFError
-    length = 9 - first[0].bit_length()
-    rest = stream.read(length - 1)
-    if len(rest) < length - 1:
-        raise EOFError
+def _vint(data: mmap.mmap, at: int, keep_marker: bool) -> tuple[int | None, int]:
+    """The EBML variable-length integer at `at` (an element's ID with `keep_marker`, else its size: None for
+    "unknown", all ones) and where it ends. Raises ValueError on a byte that starts none, or past the end."""
+    if at >= len(data) or not data[at]:
+        raise ValueError(at)
+    length = 9 - data[at].bit_length()
+    if at + length > len(data):
+        raise ValueError(at)
+    raw = data[at:at + length]
     if keep_marker:
-        return int.from_bytes(first + rest, "big")
-    value = int.from_bytes(bytes([first[0] & (0xFF >> length)]) + rest, "big")
-    return None if value == (1 << (7 * length)) - 1 else value
+        return int.from_bytes(raw, "big"), at + length
+    value = int.from_bytes(bytes([raw[0] & (0xFF >> length)]) + raw[1:], "big")
+    return (None if value == (1 << (7 * length)) - 1 else value), at + length
 
 
-def _check_matroska(stream: BinaryIO) -> None:
-    """Read the file's elements in order, never inside one of known size (skipped) but inside one of unknown size
-    (the segment, a cluster written live), so every element of the segment's level is met."""
-    metadata = cues = 0
-    for pieces in range(MAX_PIECES + 1):
-        try:
-            element, size = _vint(stream, True), _vint(stream, False)
-        except EOFError:
-            return  # the end, or a file FFmpeg will judge
-        if pieces == MAX_PIECES:
+@dataclass
+class _MatroskaWalk:
+    """The walk of one file: its elements in order, never inside one of known size (skipped) but inside one of
+    unknown size (the segment, a cluster written live), so every element of the segment's level is met; the
+    metadata elements met, by where they start."""
+
+    data: mmap.mmap
+    pieces: int
+    counted: dict[int, tuple[int, int]] = field(default_factory=dict)  # start: (element ID, size)
+    segment_data: int = 0
+    seek_targets: list[int] = field(default_factory=list)
+
+    def run(self) -> None:
+        at = 0
+        for _ in range(self.pieces):
+            if at >= len(self.data):
+                break
+            try:
+                at = self._step(at)
+            except ValueError:  # damage: FFmpeg goes on at the next element of the segment's level it knows
+                at = self._resync(at + 1)
+        else:
             raise _refuse()
+        for target in self.seek_targets:
+            self._count_at(target)
+        self._check_totals()
+
+    def _step(self, at: int) -> int:
+        element, after_id = _vint(self.data, at, True)
+        size, start = _vint(self.data, after_id, False)
+        if size is not None and start + size > len(self.data):
+            raise ValueError(at)
+        if element == SEGMENT:
+            self.segment_data = start
+            return start
         if element in METADATA or element == CUES:
-            if size is None:
-                raise _refuse()
-            metadata += size if element in METADATA else 0
-            cues += size if element == CUES else 0
-            if metadata > MAX_METADATA_BYTES or cues > MAX_CUES_BYTES:
-                raise _refuse()
-        if size is not None and element != SEGMENT:
-            stream.seek(size, 1)
+            self._count(at, element, size)
+        if element == SEEK_HEAD and size is not None:
+            self._read_seek_head(start, start + size)
+        return start if size is None else start + size
 
+    def _resync(self, at: int) -> int:
+        found = [place for place in (self.data.find(element.to_bytes(4, "big"), at) for element in LEVEL_ONE)
+                 if place >= 0]
+        return min(found, default=len(self.data))
 
-def _check_avi(stream: BinaryIO) -> None:
-    """Read the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO list (whose
-    size is checked)."""
-    stream.seek(12)
-    for _ in range(MAX_PIECES):
-        header = stream.read(12)
-        if len(header) < 8:
-            return
-        chunk, size = header[:4], struct.unpack("<I", header[4:8])[0]
-        kind = header[8:12]
-        if chunk == b"LIST" and kind == b"INFO" and size > MAX_METADATA_BYTES:
+    def _count(self, at: int, element: int, size: int | None) -> None:
+        if size is None:
             raise _refuse()
+        self.counted[at] = (element, size)
+        self._check_totals()
+
+    def _check_totals(self) -> None:
+        metadata = sum(size for element, size in self.counted.values() if element in METADATA)
+        cues = sum(size for element, size in self.counted.values() if element == CUES)
+        if metadata > MAX_METADATA_BYTES or cues > MAX_CUES_BYTES:
+            raise _refuse()
+
+    def _read_seek_head(self, at: int, end: int) -> None:
+        """Where the seek head says the tags, chapters and cue points are (FFmpeg reads them there, wherever the walk
+        would not meet them: inside a Void, past damage)."""
+        while at < end:
+            element, after_id = _vint(self.data, at, True)
+            size, start = _vint(self.data, after_id, False)
+            if size is None or start + size > end:
+                raise ValueError(at)
+            if element == SEEK:
+                self._read_seek(start, start + size)
+            at = start + size
+
+    def _read_seek(self, at: int, end: int) -> None:
+        target = position = None
+        while at < end:
+            element, after_id = _vint(self.data, at, True)
+            size, start = _vint(self.data, after_id, False)
+            if size is None or start + size > end:
+                raise ValueError(at)
+            value = int.from_bytes(self.data[start:start + size], "big")
+            target = value if element == SEEK_ID else target
+            position = value if element == SEEK_POSITION else position
+            at = start + size
+        if target in METADATA | {CUES} and position is not None:
+            self.seek_targets.append(self.segment_data + position)
+
+    def _count_at(self, at: int) -> None:
+        """The metadata element the seek head points at, unless the walk counted it already."""
+        if at in self.counted:
+            return
+        try:
+            element, after_id = _vint(self.data, at, True)
+            size, _ = _vint(self.data, after_id, False)
+        except ValueError:
+            return  # nothing FFmpeg could read there either
+        if element in METADATA or element == CUES:
+            self._count(at, element, size)
+
+
+def _check_avi(data: mmap.mmap, pieces: int) -> None:
+    """Walk the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO lists, whose
+    sizes are added up."""
+    at, info = 12, 0
+    for _ in range(pieces):
+        if at + 12 > len(data):
+            return
+        chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        kind = data[at + 8:at + 12]
+        if chunk == b"LIST" and kind == b"INFO":
+            info += size
+            if info > MAX_METADATA_BYTES:
+                raise _refuse()
         if chunk in (b"RIFF", b"LIST") and kind not in (b"movi", b"INFO"):
-            continue  # its chunks follow
-        stream.seek(size + (size & 1) - 4, 1)
+            at += 12  # its chunks follow
+        else:
+            at += 8 + size + (size & 1)
     raise _refuse()

@@ -236,7 +236,7 @@ def _check_index(path: Path, max_seconds: float) -> None:
     """An MP4's or MOV's sample tables within the budget of `max_seconds` (FFmpeg builds the index they describe
     when it opens the file: movie_index.check_movie_index), a Matroska or AVI file's tags, chapters and cue points
     within a video's (FFmpeg reads them all when it opens it: container_metadata); other files pass."""
-    check_container_metadata(path)
+    check_container_metadata(path, max_seconds)
     if _is_movie(path):
         check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
                           _too_many_frames(max_seconds))

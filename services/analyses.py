@@ -455,7 +455,7 @@ class HistoryFilter:
         return cls(subject=owned(Subject, subject_id, user) if subject_id else None,
                    media=Media(media) if media in tuple(Media) else None,
                    emotion=emotion if emotion in ALL_EMOTIONS else None,
-                   name=" ".join(args.get("name", "").split())[:NAME_SEARCH_LENGTH] or None)
+                   name=args.get("name", "").strip()[:NAME_SEARCH_LENGTH] or None)
 
     @property
     def active(self) -> bool:

@@ -58,10 +58,12 @@ def set_recognition(user: User, enabled: bool) -> None:
         .exists())
     signed = {job.analysis_id: job for job in db.session.scalars(
         db.select(SignatureJob).where(SignatureJob.analysis_id.in_(with_faces)))}
-    rows = [signed.get(analysis_id) or SignatureJob(analysis_id=analysis_id)
-            for analysis_id in db.session.scalars(with_faces)]
-    if not jobs.queue_rows(jobs.JobKind.SIGNATURES,
-                           [row for row in rows if row.id is None or not JobStatus(row.status).active]):
+    over = [job for job in signed.values() if not JobStatus(job.status).active]  # each requeued only if still over
+    fresh = [SignatureJob(analysis_id=analysis_id) for analysis_id in db.session.scalars(with_faces)
+             if analysis_id not in signed]
+    for job in over:
+        jobs.queue_row(jobs.JobKind.SIGNATURES, job)
+    if not jobs.queue_rows(jobs.JobKind.SIGNATURES, fresh):
         for analysis in db.session.scalars(db.select(Analysis).where(Analysis.id.in_(with_faces))):
             queue_signatures(analysis)  # one by one: an upload's own job was queued meanwhile
 

@@ -93,10 +93,12 @@ def subject_named(user: User, name: str) -> Subject | None:
 
 
 def delete_subject(subject: Subject) -> None:
-    """Delete the subject and its alerts; its appearances stay, assigned to nobody. The appearances are let go first:
-    an assignment holds its detections, then the subject (`assign`), so the subject is never held while they are
-    waited for."""
-    db.session.execute(db.update(Detection).where(Detection.subject_id == subject.id).values(subject_id=None))
+    """Delete the subject and its alerts; its appearances stay, assigned to nobody. The appearances are let go first,
+    held in id order as every writer holds detections: an assignment holds its detections, then the subject
+    (`assign`), so the subject is never held while they are waited for."""
+    appearances = Detection.subject_id == subject.id
+    db.session.scalars(db.select(Detection.id).where(appearances).order_by(Detection.id).with_for_update()).all()
+    db.session.execute(db.update(Detection).where(appearances).values(subject_id=None))
     db.session.delete(subject)
     db.session.commit()
 

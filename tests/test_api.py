@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from bench import ROOT
-from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
+from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make_user, store_analyses
 from extensions import db
 from inference.pipeline import get_pipeline
 from models import Analysis, ApiToken, Media, User, utcnow
@@ -299,7 +299,7 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
     assert client.get("/api/v1/subjects").status_code == 401
 
 
-def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(client, api_users, astronaut_jpeg):
+def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(app, client, api_users, astronaut_jpeg):
     ann, ben = bearer(client, "ann"), bearer(client, "ben")
     analysis_id = post_file(client, ann, astronaut_jpeg).json["id"]
     eileen = create_subject(client, ann, "Eileen").json["id"]
@@ -326,6 +326,12 @@ def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(client, api_users
         too_big = send(url if send == client.put else "/api/v1/subjects", headers=ann, data=huge,
                        content_type="application/json")
         assert too_big.status_code == 413 and too_big.json["error"] == "A JSON body is at most 64 KB."
+    page = app.test_client()  # a logged-in browser's call (its CSRF check read the body first, under the upload limit)
+    login(page, "ann")
+    token = csrf_token(page, "/subjects")
+    session_call = page.post("/api/v1/subjects", data=huge, content_type="application/json",
+                             headers={"X-CSRFToken": token})
+    assert session_call.status_code == 413 and session_call.json["error"] == "A JSON body is at most 64 KB."
     assert client.put(url, headers=ben, json={"subject": bens}).status_code == 404
     assert client.put(f"/api/v1/analyses/{analysis_id}/detections/9/subject", headers=ann,
                       json={"subject": eileen}).status_code == 404

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -26,6 +25,17 @@ from web.auth import basic_auth_username, basic_credentials, bearer_challenge, b
 from web.notices import deactivated_message, removed_says_so
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_JSON_KB = 64  # a JSON body's size at most: a name, a kind, an emotion (the upload limit let 100 MB be parsed)
+
+
+@bp.before_request
+def _json_limit() -> None:
+    """A JSON body over MAX_JSON_KB is refused (413) before anything reads it (a session's CSRF check reads the body
+    first, under the upload limit); one of unknown length is read only that far."""
+    if request.is_json:
+        if (request.content_length or 0) > MAX_JSON_KB * 1024:
+            abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
+        request.max_content_length = MAX_JSON_KB * 1024
 
 
 def _error(message: str, status: int, **headers: str):
@@ -207,17 +217,11 @@ def signatures(analysis_id: int) -> ResponseReturnValue:
     return jsonify({"status": identity.signature_status(owned(Analysis, analysis_id, g.api_user))})
 
 
-MAX_JSON_KB = 64  # a JSON body's size at most: a name, a kind, an emotion (the upload limit let 100 MB be parsed)
-
-
 def _json_object() -> dict:
-    """The request's JSON body, which must be an object of at most MAX_JSON_KB (413) (a body nested too deep for the
-    decoder is refused like any other bad JSON)."""
-    request.max_content_length = MAX_JSON_KB * 1024
+    """The request's JSON body, which must be an object (a body nested too deep for the decoder is refused like
+    any other bad JSON; one over MAX_JSON_KB was refused before: `_json_limit`)."""
     try:
         body = request.get_json(silent=True)
-    except RequestEntityTooLarge:
-        abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
     except RecursionError:
         body = None
     if not isinstance(body, dict):

@@ -65,7 +65,7 @@ def too_large_reason() -> str:
     """Why werkzeug refused the request with 413: the body over MAX_CONTENT_LENGTH (or a body of unknown length
     that ran past it), else the form parser's limits (MAX_FORM_PARTS parts, MAX_FORM_MEMORY_SIZE per field or
     part header)."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = request.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]  # a view's own limit, if it set one
     if request.content_length is None or request.content_length > limit:
         return Phrase(N_("The file is larger than the %(mb).3g MB limit."), mb=limit / 1048576)
     return Phrase(N_("The form has more than %(parts)s parts, or a field or part header larger than %(kb)s KB."),
