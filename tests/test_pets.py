@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
+from inference.classifiers import PREDICT_BATCH
 from inference.crops import pet_body_crops, rgb_crops
 from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
@@ -272,7 +273,8 @@ def test_the_pet_network_reads_many_crops_in_bounded_passes(monkeypatch):
     monkeypatch.setattr(model.runner, "outputs", lambda batch: passes.append(len(batch)) or one_pass(batch))
     crops = rgb_crops(skdata.chelsea(), [(10.0 * i, 0, 10.0 * i + 150, 150) for i in range(70)], INPUT_SIZE)
     reads = model.read(crops)
-    assert passes == [64, 6] and reads.imagenet.shape == (70, 2) and reads.heads.shape == (70, 4)
+    assert passes == [PREDICT_BATCH] * (70 // PREDICT_BATCH) + [70 % PREDICT_BATCH]
+    assert reads.imagenet.shape == (70, 2) and reads.heads.shape == (70, 4)
     np.testing.assert_allclose(reads.species[65], model.read(crops[65:66]).species[0], atol=1e-4)
 
 
