@@ -183,13 +183,9 @@ def queue_row(kind: JobKind, job: JobState) -> bool:
     analysis or detection; a row of work over: it is no longer over), and this session is rolled back."""
     row = type(job)
     if job.id is None:
-        for column, value in FROM_THE_START.items():
-            setattr(job, column, value)
-        db.session.add(job)
-        if not committed():
-            return False
-    elif db.session.execute(db.update(row).where(row.id == job.id, row.status.in_([JobStatus.DONE, JobStatus.FAILED]))
-                            .values(FROM_THE_START)).rowcount:
+        return queue_rows(kind, [job])
+    if db.session.execute(db.update(row).where(row.id == job.id, row.status.in_([JobStatus.DONE, JobStatus.FAILED]))
+                          .values(FROM_THE_START)).rowcount:
         db.session.commit()
     else:
         db.session.rollback()
@@ -199,8 +195,9 @@ def queue_row(kind: JobKind, job: JobState) -> bool:
 
 
 def queue_rows(kind: JobKind, rows: list[JobState]) -> bool:
-    """Queue many new jobs' rows at once, as `queue_row` queues one, in one commit; False, and this session rolled
-    back, when another request queued one of them meanwhile (the caller then queues them one by one)."""
+    """Queue new jobs' rows from their first attempt, in one commit, and submit them; False, and this session rolled
+    back, when another request queued one of them meanwhile (the table's unique key: one job per analysis or
+    detection; a caller of many then queues them one by one)."""
     for row in rows:
         for column, value in FROM_THE_START.items():
             setattr(row, column, value)

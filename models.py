@@ -50,7 +50,10 @@ class JobStatus(StrEnum):
     @property
     def active(self) -> bool:
         """Queued or running: the work is not over."""
-        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)  # a job whose work is not over (`JobStatus.active`)
 
 
 class OnDemandStatus(StrEnum):

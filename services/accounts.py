@@ -28,7 +28,6 @@ LAST_ADMIN = N_("You are the only active administrator: make another user an adm
                 "your account.")
 
 
-
 def register(username: str, password: str, time_zone: str | None) -> User | None:
     """A new account; None when its name is taken (by then, or by a registration that committed a moment before
     this one: the unique name refuses the second)."""
@@ -63,6 +62,7 @@ def end_sessions(user: User) -> None:
     """Log the user out of every browser (their remember-me cookies too); their API tokens stay."""
     user.revoke_sessions()
     db.session.commit()
+
 
 @dataclass(frozen=True)
 class Holdings:

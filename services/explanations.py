@@ -17,7 +17,7 @@ from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
 from inference.explain import METHODS, ExplainMethod, get_explainer
-from models import Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
+from models import ACTIVE_STATUSES, Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
 from services import storage
 from services.access import detection_at
 from services.errors import NotFound, TooMany
@@ -25,7 +25,6 @@ from services.errors import NotFound, TooMany
 log = logging.getLogger(__name__)
 WAITING_EXPLANATIONS = 3  # queued or running for one user at once: the jobs take explanations first, and a user who
                           # asked for 182 faces' held up everyone's videos for nine minutes
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
                  ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
@@ -93,7 +92,7 @@ def _under_way(user_id: int) -> int:
     """How many explanations of the user's photos are queued or running."""
     return db.session.scalar(db.select(db.func.count(Explanation.id)).join(Explanation.detection)
                              .join(Detection.analysis).where(Analysis.user_id == user_id,
-                                                             Explanation.status.in_(ACTIVE)))
+                                                             Explanation.status.in_(ACTIVE_STATUSES)))
 
 
 def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:
@@ -110,7 +109,7 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
         raise MediaError(UNREADABLE) from error
     claim.progress(0.02)  # the photo is read; the explainer reports its stages (loading, occlusion, Grad-CAM) by time
     result = get_explainer().explain(rgb, detection.box, detection.kind, detection.top,
-                                progress=lambda done: claim.progress(0.02 + 0.97 * done))
+                                     progress=lambda done: claim.progress(0.02 + 0.97 * done))
     claim.secure()
     storage.explain_folder()
     files = storage.explanation_paths(analysis.stored_name, detection.position)

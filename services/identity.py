@@ -231,10 +231,10 @@ GROUPED_FACES = 2000  # the newest unassigned faces a page groups: grouping cost
 
 def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
     """The user's GROUPED_FACES newest unassigned faces, grouped where they look like one person, largest group
-    first; the faces of a
-    later upload of a file are the first upload's, so they are left out (copies.later_copy): one photo sent twice is
-    no group. A face the user said is not Ana is never in a group offered as Ana (`_without_dismissed`). The first
-    `lone_suggested` faces in no group (those a page shows) are each offered as the person they look like."""
+    first; the faces of a later upload of a file are the first upload's, so they are left out (copies.later_copy):
+    one photo sent twice is no group. A face the user said is not Ana is never in a group offered as Ana
+    (`_without_dismissed`). The first `lone_suggested` faces in no group (those a page shows) are each offered as
+    the person they look like."""
     if not user.recognize_faces:
         return UnnamedFaces([], [], {})
     faces = db.session.scalars(

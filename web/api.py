@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 
 from extensions import csrf
 from insights.report import report_week, weekly_report
-from models import Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
+from models import ACTIVE_STATUSES, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
 from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
 from services.access import detection_at, owned, viewable_analysis
 from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
@@ -186,7 +186,7 @@ def reanalyse(analysis_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         reanalysis.start(analysis)  # a Conflict is answered by web/errors.py
     document = reanalysis_document(analysis)
-    return _answer(document, 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200,
+    return _answer(document, 202 if document["status"] in ACTIVE_STATUSES else 200,
                    url_for("api.get_analysis", analysis_id=analysis.id))
 
 
@@ -207,7 +207,7 @@ def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     if request.method == "POST":
         explanations.start(analysis, detection)
     document = explanations.status_document(analysis, detection)
-    return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
+    return jsonify(document), 202 if document["status"] in ACTIVE_STATUSES else 200
 
 
 @bp.get("/analyses/<int:analysis_id>/signatures")
@@ -320,7 +320,7 @@ def track_reading(analysis_id: int, position: int) -> ResponseReturnValue:
     if request.method == "POST":
         track_readings.ask(detection)  # a Conflict is answered by web/errors.py
     document = track_readings.status(detection) or {"status": OnDemandStatus.NONE, "progress": 0.0}
-    return jsonify(document), 202 if document["status"] in (JobStatus.QUEUED, JobStatus.RUNNING) else 200
+    return jsonify(document), 202 if document["status"] in ACTIVE_STATUSES else 200
 
 
 @bp.get("/subjects/<int:subject_id>/insights")
