@@ -66,6 +66,11 @@ class OnDemandStatus(StrEnum):
     DONE = JobStatus.DONE.value
     FAILED = JobStatus.FAILED.value
 
+    @property
+    def active(self) -> bool:
+        """Asked for and not over (queued or running)."""
+        return self in ACTIVE_STATUSES
+
 
 class SubjectKind(StrEnum):
     """Whom a user follows: a person, a dog or a cat."""

@@ -78,7 +78,7 @@ def start(analysis: Analysis, detection: Detection) -> dict:
     whose files are gone) is queued again. Two requests at once queue it once (one row per detection). Raises
     TooMany when the analysis's owner has WAITING_EXPLANATIONS under way."""
     current = status(analysis, detection)
-    if current["status"] in (OnDemandStatus.DONE, OnDemandStatus.QUEUED, OnDemandStatus.RUNNING):
+    if current["status"] == OnDemandStatus.DONE or current["status"].active:
         return current
     if _under_way(analysis.user_id) >= WAITING_EXPLANATIONS:
         raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),

@@ -98,7 +98,7 @@ def signature_status(analysis: Analysis) -> OnDemandStatus:
 def suggestions_pending(analysis: Analysis) -> bool:
     """Whether "Looks like Ana?" suggestions may still come: the analysis has an unassigned face, its owner has a
     person it could be, and its faces are being signed (queued or running)."""
-    return (signature_status(analysis) in (OnDemandStatus.QUEUED, OnDemandStatus.RUNNING)
+    return (signature_status(analysis).active
             and any(face.subject_id is None for face in _faces(analysis))
             and any(subject.kind == SubjectKind.PERSON for subject in analysis.user.subjects))
 

@@ -132,14 +132,20 @@ def assign(detection: Detection, subject_id: int | None) -> Subject | None:
     return subject
 
 
-def appearance_counts(user: User) -> dict[int, int]:
-    """How many appearances each of the user's subjects has, each file once (services/copies.py; a subject without
-    any is absent)."""
+def appearance_counts(user: User, subject: Subject | None = None) -> dict[int, int]:
+    """How many appearances each of the user's subjects (or only `subject`) has, each file once (services/copies.py;
+    a subject without any is absent)."""
+    mine = [Analysis.user_id == user.id, ~copies.repeated_appearance()]
+    mine.append(Detection.subject_id == subject.id if subject else Detection.subject_id.is_not(None))
     return dict(db.session.execute(
         db.select(Detection.subject_id, db.func.count(Detection.id)).join(Detection.analysis)
-        .where(Analysis.user_id == user.id, Detection.subject_id.is_not(None), ~copies.repeated_appearance())
-        .group_by(Detection.subject_id)
+        .where(*mine).group_by(Detection.subject_id)
     ).all())
+
+
+def appearance_count(subject: Subject) -> int:
+    """How many appearances the subject has, each file once."""
+    return appearance_counts(subject.user, subject).get(subject.id, 0)
 
 
 def newest_appearances(subject: Subject, limit: int) -> list[Detection]:

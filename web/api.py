@@ -254,7 +254,7 @@ def get_subject(subject_id: int) -> ResponseReturnValue:
 
 def _subject_answer(subject: Subject) -> ResponseReturnValue:
     """The subject as the API describes it, with its appearances counted."""
-    return jsonify(subject_document(subject, subjects.appearance_counts(g.api_user).get(subject.id, 0)))
+    return jsonify(subject_document(subject, subjects.appearance_count(subject)))
 
 
 @bp.patch("/subjects/<int:subject_id>")

@@ -152,7 +152,7 @@ def _subject_parts(subject: Subject | None) -> dict:
     return {"no_model": no_model, "insights": None if no_model else subject_insights(subject),
             "appearances": subject_service.newest_appearances(subject,
                                                               APPEARANCES_SHOWN if no_model else RECENT_APPEARANCES),
-            "appearance_count": subject_service.appearance_counts(current_user).get(subject.id, 0)}
+            "appearance_count": subject_service.appearance_count(subject)}
 
 
 def weekday_labels() -> list[str]:
@@ -433,7 +433,7 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     subject = owned_subject_or_404(subject_id)
     came_from = came_from_path()
     if request.method != "POST":  # GET, and HEAD with it
-        appearances = subject_service.appearance_counts(current_user).get(subject.id, 0)
+        appearances = subject_service.appearance_count(subject)
         rules = len(subject.alert_rules)
         return confirm_page(
             gettext("Delete %(name)s?", name=subject.name),
@@ -450,7 +450,7 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     rule_ids = [rule.id for rule in subject.alert_rules]  # they go with it
-    had_appearances = subject.id in subject_service.appearance_counts(current_user)
+    had_appearances = subject_service.appearance_count(subject) > 0
     subject_service.delete_subject(subject)
     back = place_on(came_from, url_for("dashboard.subjects"))
     remember_deleted(Deleted.SUBJECT, subject_id, back)
