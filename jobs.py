@@ -514,24 +514,57 @@ class RedisQueue:
         janitor.start()
         try:
             with self.app.app_context():
-                self._worker().work(burst=burst, with_scheduler=False)
+                self._work_until_stopped(burst)
         finally:
             stopping.set()
+
+    def _work_until_stopped(self, burst: bool) -> None:
+        """RQ's worker loop, made again whenever it ends but as asked (SIGTERM or SIGINT; burst: once it ran
+        through the queue): RQ quits on any error between jobs, Redis gone when a job ends among them (the job's
+        row is committed by then, and the janitor enqueues what Redis lost), and a worker that quit left every
+        later job waiting until someone noticed."""
+        from redis.exceptions import RedisError
+
+        failures = 0
+        while True:
+            worker = self._worker()
+            try:
+                worker.work(burst=burst, with_scheduler=False)
+                if burst or worker.asked_to_stop:
+                    return
+                log.warning("jobs: the worker's loop ended on an error; it starts again")
+            except RedisError as error:
+                log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
+            failures += 1
+            time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
 
     def _worker(self) -> SimpleWorker:
         """RQ's worker, once Redis answers: a worker started while Redis is down waits for it, backing off as the
         janitor does, rather than exiting."""
         from redis.exceptions import RedisError
-        from rq import SimpleWorker
 
         failures = 0
         while True:
             try:
-                return SimpleWorker([self.queue], connection=self.connection)
+                return _stoppable_worker_class()([self.queue], connection=self.connection)
             except RedisError as error:
                 failures += 1
                 log.warning("jobs: cannot reach Redis (%s); the worker starts when it can", error)
                 time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
+
+
+def _stoppable_worker_class() -> type[SimpleWorker]:
+    """RQ's SimpleWorker that remembers being asked to stop: its loop ends on that and on any error alike."""
+    from rq import SimpleWorker
+
+    class StoppableWorker(SimpleWorker):
+        asked_to_stop = False
+
+        def request_stop(self, signum: int, frame: object) -> None:
+            self.asked_to_stop = True
+            super().request_stop(signum, frame)
+
+    return StoppableWorker
 
 
 class JobsMode(StrEnum):

@@ -100,13 +100,38 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path, database_ur
     app.config["JOBS_POLL_SECONDS"] = 0.01
     attempts = []
 
-    def comes_up_on_the_third_try(*args, **kwargs):
-        attempts.append(len(attempts) + 1)
-        if len(attempts) < 3:
-            raise RedisDown("Connection refused")
-        return SimpleWorker(*args, **kwargs)
+    class ComesUpOnTheThirdTry(SimpleWorker):
+        def __init__(self, *args, **kwargs):
+            attempts.append(len(attempts) + 1)
+            if len(attempts) < 3:
+                raise RedisDown("Connection refused")
+            super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr("rq.SimpleWorker", comes_up_on_the_third_try)
+    monkeypatch.setattr("rq.SimpleWorker", ComesUpOnTheThirdTry)
     app.extensions["moodlens_jobs"].queue.empty()
     app.extensions["moodlens_jobs"].work(burst=True)
     assert attempts == [1, 2, 3]
+
+
+def test_a_worker_whose_loop_ends_on_an_error_starts_again(tmp_path, database_url, redis_server, monkeypatch):
+    """RQ's loop quits on any error between jobs: with Redis gone as a job ended, its heartbeat failed, then its own
+    teardown (which raised), and a deployment's worker was gone for good, every later job left waiting. It is made
+    again until it is asked to stop."""
+    from redis.exceptions import ConnectionError as RedisDown
+    from rq import SimpleWorker
+
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    app.config["JOBS_POLL_SECONDS"] = 0.01
+    runs = []
+
+    class EndsOnErrorsTwice(SimpleWorker):
+        def work(self, *args, **kwargs):
+            runs.append(len(runs) + 1)
+            if len(runs) == 1:
+                raise RedisDown("Connection refused")  # the teardown could not reach Redis either
+            self.asked_to_stop = len(runs) == 3  # the second run ended on an error (RQ logs it and returns)
+            return False
+
+    monkeypatch.setattr("rq.SimpleWorker", EndsOnErrorsTwice)
+    app.extensions["moodlens_jobs"].work()
+    assert runs == [1, 2, 3]
