@@ -18,6 +18,8 @@ from werkzeug.test import TestResponse
 from bench.clips import moving_faces_frames, write_video
 from bench.fixtures import csrf_token, login, make_app, make_user
 
+DATA = Path(__file__).parent / "data"  # the test media (tests/data/README.md says where each comes from)
+
 
 def jpeg_bytes(rgb: np.ndarray, **save_options: object) -> bytes:
     buffer = io.BytesIO()

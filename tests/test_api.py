@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,9 +15,8 @@ from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make
 from extensions import db
 from inference.pipeline import get_pipeline
 from models import Analysis, ApiToken, Media, User, utcnow
-from tests.conftest import upload_files
+from tests.conftest import DATA, upload_files
 
-DATA = Path(__file__).parent / "data"
 
 
 def basic(username: str, password: str = "correct horse") -> dict:

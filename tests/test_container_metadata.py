@@ -4,15 +4,13 @@ opens them (inference/container_metadata.py); the videos the suite uploads pass.
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
 from inference.container_metadata import MAX_CUES_BYTES, MAX_METADATA_BYTES, check_container_metadata
 from inference.errors import CorruptMedia
-from tests.conftest import upload, upload_files
+from tests.conftest import DATA, upload, upload_files
 
-DATA = Path(__file__).parent / "data"
 UNKNOWN_SIZE = b"\x01\xff\xff\xff\xff\xff\xff\xff"
 
 

@@ -10,9 +10,11 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from inference import detectors
 from inference.align import FER2013_TEMPLATE, aligned_crop, alignment_matrix
 from inference.pipeline import get_pipeline
-from tests.conftest import jpeg_bytes
+from tests.conftest import DATA, jpeg_bytes
+
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,30 @@ def test_a_large_tight_crop_is_searched_shrunk_and_placed_in_its_own_pixels(pipe
     np.testing.assert_allclose(found[0].landmarks[:2], small_eyes * zoom, atol=6 * zoom)
 
 
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_a_tight_crop_of_a_tilted_head_is_found_by_a_turned_search(pipeline, monkeypatch, mirrored):
+    """A face of tests/data/people-with-a-cat.jpg, the photo turned 30 degrees about it and cut to the face (and that
+    crop mirrored: turned the other way): no unturned search finds it, nor MTCNN in the whole turned photo, a turned
+    one does, and its eyes come back in the crop's own pixels, tilted as the head is."""
+    photo = Image.open(DATA / "people-with-a-cat.jpg").convert("RGB")
+    turned = np.asarray(photo.rotate(30, resample=Image.BICUBIC, center=(444.5, 138.0)))
+    crop = turned[119:156, 425:463]  # the face, 31 px wide, with a tenth of that on each side
+    assert all(abs((face.box[0] + face.box[2]) / 2 - 444.5) > 15 for face in pipeline.detector.detect(turned))
+    crop, degrees = (np.ascontiguousarray(crop[:, ::-1]), -30) if mirrored else (crop, 30)
+    unturned = tuple(search for search in detectors.CROP_SEARCHES if not search[1])
+    with monkeypatch.context() as patched:
+        patched.setattr(detectors, "CROP_SEARCHES", unturned)
+        assert pipeline.detector.detect_padded(crop) == []
+    found = pipeline.detector.detect_padded(crop)
+    assert len(found) == 1 and found[0].box[2] - found[0].box[0] > crop.shape[1] / 2
+    (left_x, left_y), (right_x, right_y) = found[0].landmarks[:2]
+    assert abs(np.degrees(np.arctan2(right_y - left_y, right_x - left_x)) + degrees) < 15
+    photo_file = io.BytesIO()
+    Image.fromarray(crop).save(photo_file, "PNG")
+    faces = [face for face in pipeline.analyze_bytes(photo_file.getvalue()).detections if face.kind == "human"]
+    assert len(faces) == 1 and faces[0].top is not None
+
+
 @pytest.mark.parametrize("size", [(2, 1_000_000), (1_000_000, 2)])
 def test_a_thin_photo_is_searched_again_without_padding_it_at_full_size(pipeline, size):
     """A few kilobytes of PNG, 2 x 1,000,000 px: a border of a quarter of its length at full size would need
@@ -104,7 +130,7 @@ def test_a_thin_photo_is_searched_again_without_padding_it_at_full_size(pipeline
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea"])
-@pytest.mark.parametrize("side", [None, 64])
+@pytest.mark.parametrize("side", [None, 96, 64, 48])
 def test_face_free_photos_stay_face_free(pipeline, name, side):
     photo = getattr(skdata, name)()
     if side:

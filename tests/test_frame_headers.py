@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import pytest
@@ -12,8 +11,8 @@ from inference.frame_headers import (EMULATION_PREVENTION, BitReader, av1_sizes,
                                      dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes, hevc_sps_size, hvcc_sizes,
                                      movie_config_sizes, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for,
                                      vp9_sizes)
+from tests.conftest import DATA
 
-DATA = Path(__file__).parent / "data"
 
 
 class BitWriter:

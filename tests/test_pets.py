@@ -30,12 +30,11 @@ from inference.tracking import covered_fraction, iou
 from extensions import db
 from models import Analysis, Detection as StoredDetection
 from bench.clips import dog_scene
-from tests.conftest import jpeg_bytes, upload
+from tests.conftest import DATA, jpeg_bytes, upload
 from training.data import load_rgb
 from training.dogs import (COPY_SIMILARITY, CropKind, DogCropper, clean, copy_groups, difference_hashes,
                           near_duplicate_groups, photo_crops, similar_pairs, split_indices)
 
-DATA = Path(__file__).parent / "data"
 needs_dog_model = pytest.mark.skipif(not DOG_HEAD_WEIGHTS.exists(), reason="the dog-emotion head is not trained yet")
 CAT_LABELS = sorted(CAT_EMOTIONS) if CAT_HEAD_WEIGHTS.is_file() else []  # a cat's labels: none without a cat model
 

@@ -10,7 +10,6 @@ import time
 import zlib
 from contextlib import ExitStack
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from services.analyses import analysis_slot
-from tests.conftest import jpeg_bytes, upload, upload_files, write_video
+from tests.conftest import DATA, jpeg_bytes, upload, upload_files, write_video
 
 
 def test_sniff_video_by_content():
@@ -435,9 +434,6 @@ def test_a_vp8_key_frame_larger_than_the_limit_is_refused_before_decoding(tmp_pa
     (tmp_path / "huge.webm").write_bytes(data)
     with pytest.raises(MediaTooLarge, match="16000x16000"):
         scan_frame_sizes(tmp_path / "huge.webm", 60, 8_300_000)
-
-
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize(("name", "size"), [("h264-later-frame-16000px.mp4", "16000x16000"),
