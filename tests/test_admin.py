@@ -104,8 +104,13 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     assert answer.status_code == 410 and answer.get_json()["error"].startswith(
         "An administrator removed your upload astro.jpg (uploaded ")
     assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.”")  # no second full stop
-    for file in ("original", "thumb", "detections/1/crop.jpg"):  # its files say so too, as the API does
+    for file in ("original", "thumb", "detections/1/crop.jpg", "detections/1/explanation/grad_cam.png",
+                 "detections/1/explain", "delete"):  # its files and pages say so too, as the API does
         assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file
+    for address in ("reanalysis", "signatures", "detections/1/explanation", "detections/1/reading"):
+        assert client.get(f"/api/v1/analyses/{analysis_id}/{address}").status_code == 410, address
+    assert client.put(f"/api/v1/analyses/{analysis_id}/detections/1/subject", json={"subject_id": None}).status_code \
+        == 410
     answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 401  # a bearer token that is no token: no word of what the account had
 

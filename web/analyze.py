@@ -502,6 +502,7 @@ def name_person_form(detection_id: int, not_person: Subject | None) -> NamePerso
 @bp.route("/analyses/<int:analysis_id>/delete", methods=["GET", "POST"])
 @login_required
 @deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
+@removed_says_so
 def delete(analysis_id: int) -> ResponseReturnValue:
     """GET asks first (a page, so it works without scripts); POST deletes. ?next=PATH (same-site only; the form
     sends it on) is the page the user came from: "Keep it" goes back there, and deleting goes back to it when it is
@@ -559,6 +560,7 @@ def explained_face_page(analysis_id: int, position: int) -> str:
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explain", methods=["GET", "POST"])
 @login_required
 @deleted_goes_back(Deleted.ANALYSIS, "analysis_id")
+@removed_says_so
 @form_page(explained_face_page)
 def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     """Start the "Why?" explanation (the form's fallback when scripts are off; the page's script uses the API);
@@ -573,6 +575,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation/<any(occlusion, grad_cam):method>.png")
 @session_or_token
+@removed_says_so
 def explanation_image(analysis_id: int, position: int, method: str) -> ResponseReturnValue:
     analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)

@@ -179,6 +179,7 @@ def analysis_answer(analysis: Analysis) -> dict:
 
 @bp.route("/analyses/<int:analysis_id>/reanalysis", methods=["GET", "POST"])
 @api_auth
+@removed_says_so
 def reanalyse(analysis_id: int) -> ResponseReturnValue:
     """GET: whether the owner's analysis was made by earlier models and how its re-analysis stands; POST: analyse it
     again with the models in use now (409 when it was made by them). 202 while it is queued or running."""
@@ -192,6 +193,7 @@ def reanalyse(analysis_id: int) -> ResponseReturnValue:
 
 @bp.delete("/analyses/<int:analysis_id>")
 @api_auth
+@removed_says_so
 def remove_analysis(analysis_id: int) -> ResponseReturnValue:
     delete_analysis(owned(Analysis, analysis_id, g.api_user))
     return _no_content()
@@ -199,6 +201,7 @@ def remove_analysis(analysis_id: int) -> ResponseReturnValue:
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/explanation", methods=["GET", "POST"])
 @api_auth
+@removed_says_so
 def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     """GET: the explanation's status (and its images once done); POST: start it unless cached or under way (an
     admin may, on anyone's analysis, as on the result page)."""
@@ -212,6 +215,7 @@ def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
 
 @bp.get("/analyses/<int:analysis_id>/signatures")
 @api_auth
+@removed_says_so
 def signatures(analysis_id: int) -> ResponseReturnValue:
     """How the signing of the owner's analysis's faces stands (face recognition; only the owner may ask)."""
     return jsonify({"status": identity.signature_status(owned(Analysis, analysis_id, g.api_user))})
@@ -279,6 +283,7 @@ def remove_subject(subject_id: int) -> ResponseReturnValue:
 
 @bp.put("/analyses/<int:analysis_id>/detections/<int:position>/subject")
 @api_auth
+@removed_says_so
 def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
     """{"subject": ID or null}: detection POSITION of a photo (a video's track TRACK_ID) becomes an appearance
     of that subject of its kind, or of nobody; answers the detection (or track) as the analysis lists it."""
@@ -295,6 +300,7 @@ def assign_subject(analysis_id: int, position: int) -> ResponseReturnValue:
 
 @bp.put("/analyses/<int:analysis_id>/detections/<int:position>/species")
 @api_auth
+@removed_says_so
 def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
     """{"species": "dog" or "cat"}: the owner's word on a pet's species (a cat the models read as a dog, or the other
     way round): detection POSITION of a photo (a video's track TRACK_ID) becomes that species, read by its model (a
@@ -312,6 +318,7 @@ def set_species(analysis_id: int, position: int) -> ResponseReturnValue:
 
 @bp.route("/analyses/<int:analysis_id>/detections/<int:position>/reading", methods=["GET", "POST"])
 @api_auth
+@removed_says_so
 def track_reading(analysis_id: int, position: int) -> ResponseReturnValue:
     """GET: how the reading of the owner's video track TRACK_ID in its frames stands, as the species its owner set
     ({"status": "none"} when none is asked for or it is done); POST: ask for it again (after a failure; 409 for a
