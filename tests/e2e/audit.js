@@ -118,11 +118,14 @@
       }
     }
 
+    // the screen's width: a phone's (a mobile context's) innerWidth grows to hold a page that overflows; the layout
+    // viewport (the root's clientWidth) stays the device's width
+    const width = Math.min(innerWidth, document.documentElement.clientWidth);
     const cutOff = [...document.querySelectorAll(".card, section, table, svg, img")]
       .filter((e) => visible(e) && !e.closest("details:not([open])") && !inScrollBox(e))
-      .filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5)
+      .filter((e) => e.getBoundingClientRect().right > width + 0.5)
       .map((e) => `${e.tagName.toLowerCase()}.${e.getAttribute("class") || ""}`);
-    return { scrollWidth: document.scrollingElement.scrollWidth, innerWidth, cutOff, texts, marks };
+    return { scrollWidth: document.scrollingElement.scrollWidth, innerWidth: width, cutOff, texts, marks };
   };
 
   const focusAudit = () => {

@@ -43,12 +43,13 @@ WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "y
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
-    """A user's photo (one face; a long file name), a video whose job was given up and one with a face track that
+    """A user's photo (one face; a long file name, 40 letters of it without a space: the removal page's question, hint
+    and button name it), a video whose job was given up and one with a face track that
     changes emotion; every admin page's path."""
     make_user(app, "dana")
     client = app.test_client()
     login(client, "dana")
-    photo = int(upload(client, astronaut_jpeg, "a photo with a rather long file name of a person.jpg")
+    photo = int(upload(client, astronaut_jpeg, f"a photo with a rather long file name of a person_{'X' * 40}.jpg")
                 .location.rsplit("/", 1)[1])
     with app.app_context():
         dana = db.session.scalar(db.select(User).filter_by(username="dana"))

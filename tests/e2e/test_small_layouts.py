@@ -113,3 +113,25 @@ def test_a_new_api_token_shows_whole_on_a_phone_and_its_button_copies_it(live_ap
     shot(page, "small-token-phone")
     assert not page.console_errors
     page.context.close()
+
+
+def test_a_long_name_without_spaces_fits_a_touch_phone(live_app, browser):
+    """A 64-letter name: a touch screen's taller buttons are flex boxes, whose text did not wrap ("Delete …" ran off
+    the delete page, 470 px wide), nor did the weekly report's link to the dashboard at its end (477 px)."""
+    app, base = live_app
+    dana = make_user(app, "dana")
+    name = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissen"[:64]
+    rex = make_subject(app, dana, name, kind="dog")
+    store_analyses(app, dana, [StoredAnalysis("rex.jpg", "happy", rex, kind="dog")])
+    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True, locale="en-US")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "dana")
+    page.fill("#password", "correct horse")
+    page.click("input[type=submit]")
+    for path in (f"/subjects/{rex}/delete", f"/subjects/{rex}/report"):
+        page.goto(base + path)
+        expect(page.locator("h1")).to_contain_text(name[:20])
+        shot(page, f"small-long-name-{path.rsplit('/', 1)[1]}")
+    context.close()
+
