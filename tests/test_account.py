@@ -390,13 +390,13 @@ def test_a_token_is_revoked_from_the_account_page_by_its_owner_only(app, client,
     assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 400  # no CSRF token
     assert bob_client.get(f"/account/tokens/{token_id}/revoke").status_code == 404
     asked = client.get(f"/account/tokens/{token_id}/revoke").get_data(as_text=True)  # the link asks first
-    assert "Revoke the token laptop?" in asked and "can no longer reach your account through the API" in asked
+    assert "Revoke the token “laptop”?" in asked and "can no longer reach your account through the API" in asked
     assert f'action="/account/tokens/{token_id}/revoke"' in asked and 'href="/account#api-access"' in asked
     assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 200
 
     revoked = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")},
                           follow_redirects=True)
-    assert "The token laptop was revoked" in revoked.get_data(as_text=True)
+    assert "The token “laptop” was revoked" in revoked.get_data(as_text=True)
     assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 401
     assert "You have no working API tokens." in client.get("/account").get_data(as_text=True)
     again = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")})

@@ -145,6 +145,9 @@ def test_a_users_choice_follows_them_across_log_out_and_browsers(app, client):
     login(other, "mina")
     page = other.get("/analyze", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert html_lang(page) == "ko" and "사진이나 동영상 분석" in page
+    logged_out = other.post("/logout", data={"csrf_token": csrf_token(other, "/analyze")}, follow_redirects=True,
+                            headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert html_lang(logged_out) == "ko"  # the login page after it too (it was English in a browser new to her)
 
 
 @pytest.mark.parametrize("form", [{"locale": "xx"}, {"locale": ""}, {}, {"locale": "ko\r\nSet-Cookie: a=b"}])

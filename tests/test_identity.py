@@ -59,6 +59,8 @@ def test_off_by_default_nothing_is_signed(app, client, alice, astronaut_jpeg):
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(SignatureJob.id))) == 0
     assert "stores a <strong>face signature</strong>" in client.get("/settings/faces").get_data(as_text=True)
+    saved = set_recognition(client, False)  # saved unchanged: nothing was deleted, so it does not say so
+    assert "Face recognition stays off" in client.get(saved.location).get_data(as_text=True)
 
 
 def test_mirrored_photo_is_suggested_as_the_assigned_person(app, client, eileen_named, mirrored_jpeg):

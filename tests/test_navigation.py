@@ -116,7 +116,8 @@ def test_back_to_a_deleted_pet_or_alert_goes_to_its_list(app, client, alice):
     assert ALREADY_ALERT in client.get(response.location).get_data(as_text=True)
     assert delete(client, f"/subjects/{rex}/delete").location == "/subjects"
     for page in (f"/subjects/{rex}/delete", f"/dashboard?subject={rex}", f"/subjects/{rex}/report",
-                 f"/subjects/{rex}/alerts", f"/alerts/{rex_rule}/delete"):  # Rex's alert went with him
+                 f"/subjects/{rex}/alerts", f"/alerts/{rex_rule}/delete",  # Rex's alert went with him
+                 f"/analyses?subject={rex}&emotion=sad"):  # his history, filtered (a 404 before)
         response = client.get(page)
         assert response.status_code == 303 and response.location == "/subjects", page
     assert ALREADY_SUBJECT in client.get("/subjects").get_data(as_text=True)

@@ -309,6 +309,21 @@ def test_saving_an_unsure_reading_says_it_is_left_out_and_the_calendar_shows_tha
     assert f'<a href="/subjects/{rex}/report">Weekly report</a>' in dashboard  # whether reports are listed or not
 
 
+def test_a_face_given_to_a_subject_deleted_in_another_tab_goes_back_to_its_card(app, client, alice):
+    """It was a bare 400 page with only a way to the start page."""
+    rex = subject_of(app, alice, "Rex", "dog")
+    appearances(app, alice, None, "dog", "happy", 1, utcnow())
+    dog, analysis_id = unsure_dog_reading(app)
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    assert client.post(f"/subjects/{rex}/delete", data={"csrf_token": token}).status_code == 302
+    answer = client.post(f"/detections/{dog}/subject", data={f"d{dog}-subject": str(rex), "csrf_token": token})
+    assert answer.status_code == 303 and f"/analyses/{analysis_id}" in answer.location
+    page = client.get(answer.location).get_data(as_text=True)
+    assert "That person or pet is no longer among yours (deleted in another tab?): choose again." in page
+    with app.app_context():
+        assert db.session.get(Detection, dog).subject_id is None
+
+
 def test_the_weekly_reports_days_still_to_come_are_not_called_nothing(app, client, alice):
     today = utcnow().date()
     this_monday = today - timedelta(days=today.weekday())

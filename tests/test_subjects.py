@@ -177,6 +177,8 @@ def test_renaming_a_subject_keeps_its_appearances_and_refuses_a_name_in_use(app,
     renamed = client.post(f"/subjects/{mia}/rename", data={"name": " Maya ", "next": dashboard, "csrf_token": token})
     assert renamed.status_code == 302 and renamed.location == dashboard
     assert "Mia is now called Maya." in client.get(dashboard).get_data(as_text=True)
+    client.post(f"/subjects/{mia}/rename", data={"name": "Maya ", "csrf_token": token})
+    assert "Maya keeps the name: it is the same." in client.get("/subjects").get_data(as_text=True)
     assert client.post(f"/subjects/{rexx}/rename", data={"name": "Rex", "csrf_token": token}).status_code == 302
     assert client.post(f"/subjects/{rexx}/rename", data={"name": "rex", "csrf_token": token}).status_code == 302
     with app.app_context():

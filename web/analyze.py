@@ -327,6 +327,7 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 
 @bp.route("/analyses")
 @login_required
+@deleted_goes_back(Deleted.SUBJECT, "subject")
 def history() -> ResponseReturnValue:
     """The user's analyses, newest first, narrowed by the GET form's filters (kept, with a page size asked for, in
     the page links and the form)."""
@@ -386,11 +387,15 @@ def own_face_page(detection_id: int) -> str:
 @login_required
 @form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
-    """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0)."""
+    """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A choice
+    that is not among them (a subject deleted in another tab since the page was shown) goes back to the face's card
+    with a word of why, and the list as it is now."""
     detection = owned_detection(detection_id, current_user)
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
-        abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))
+        flash(gettext("That person or pet is no longer among yours (deleted in another tab?): choose again."),
+              assigned_category(detection, refused=True))
+        return redirect(face_page(detection), 303)
     flash(assignment_saved(detection, subjects.assign(detection, form.subject.data or None)),
           assigned_category(detection))
     return redirect(face_page(detection))

@@ -325,9 +325,9 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     """GET asks first (what stops working, a way back); POST revokes one of the user's working tokens (404 for any
     other id)."""
     token = tokens.live_token(current_user, token_id)
-    label = token.name or f"#{token.id}"
-    if request.method != "POST":
-        return confirm_page(gettext("Revoke the token %(name)s?", name=label),
+    if request.method != "POST":  # named as the list names it (not by its number, which the list never shows)
+        return confirm_page(gettext("Revoke the token “%(name)s”?", name=token.name) if token.name
+                            else gettext("Revoke the unnamed token?"),
                             [gettext("The scripts and devices that use it can no longer reach your account through the "
                                      "API. This cannot be undone, but you can always create a new token.")],
                             url_for("auth.revoke_token", token_id=token.id), gettext("Revoke the token"),
@@ -335,7 +335,8 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     tokens.revoke(token)
-    flash(gettext("The token %(name)s was revoked: it no longer works.", name=label), "success")
+    flash(gettext("The token “%(name)s” was revoked: it no longer works.", name=token.name) if token.name
+          else gettext("The unnamed token was revoked: it no longer works."), "success")
     return redirect(_account_tokens())
 
 

@@ -417,7 +417,8 @@ def rename_subject(subject_id: int) -> ResponseReturnValue:
         except Refused as refused:
             form.name.errors.append(say(refused.args[0]))
         else:
-            flash(gettext("%(old)s is now called %(new)s.", old=old_name, new=subject.name), "success")
+            flash(gettext("%(old)s is now called %(new)s.", old=old_name, new=subject.name) if subject.name != old_name
+                  else gettext("%(name)s keeps the name: it is the same.", name=subject.name), "success")
             return redirect(back or url_for("dashboard.subjects"))
     return render_template("dashboard/rename.html", form=form, subject=subject, old_name=old_name,
                            back=back), 400 if form.errors else 200
@@ -439,9 +440,9 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
             gettext("Delete %(name)s?", name=subject.name),
             [
                 ngettext("%(name)s's %(num)d appearance stays in your history, unassigned: the photos and videos are "
-                         "not deleted, and you can assign the faces to someone again.",
+                         "not deleted, and you can assign them to someone again.",
                          "%(name)s's %(num)d appearances stay in your history, unassigned: the photos and videos are "
-                         "not deleted, and you can assign the faces to someone again.", appearances, name=subject.name)
+                         "not deleted, and you can assign them to someone again.", appearances, name=subject.name)
                 if appearances else gettext("Nothing in your history is assigned to %(name)s.", name=subject.name),
                 _what_goes(subject, rules),
             ],

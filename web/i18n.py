@@ -190,8 +190,23 @@ def switch() -> ResponseReturnValue:
     if current_user.is_authenticated:
         accounts.save_settings(current_user, locale=locale)
     response = back_to_form_next()
+    _remember_language(response, locale)
+    return response
+
+
+def _remember_language(response: Response, locale: str) -> None:
     response.set_cookie(COOKIE, locale, max_age=COOKIE_SECONDS, samesite="Lax", httponly=True,
                         secure=current_app.config["PRODUCTION"])
+
+
+def _keep_the_accounts_language(response: Response) -> Response:
+    """A page for a logged-in user whose account has a language also puts it in this browser's cookie, so the pages
+    after logging out ("You are logged out.", "Your account … deleted.") stay in it: a browser that never used the
+    switch went back to English."""
+    if response.mimetype == "text/html" and current_user and current_user.is_authenticated:
+        locale = current_user.locale
+        if locale in LOCALES and request.cookies.get(COOKIE) != locale:
+            _remember_language(response, locale)
     return response
 
 
@@ -440,6 +455,7 @@ def init_app(app: Flask) -> None:
     login_manager.localize_callback = gettext
     app.context_processor(_emotion_names)
     app.after_request(_vary_by_language)
+    app.after_request(_keep_the_accounts_language)
     app.add_template_global(STATUS_NAMES, "status_names")
     app.add_template_global(error_title)
     app.add_template_global(error_description)

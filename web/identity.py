@@ -29,12 +29,20 @@ bp = Blueprint("identity", __name__)
 def settings() -> ResponseReturnValue:
     form = RecognitionForm(recognize_faces=current_user.recognize_faces)
     if form.validate_on_submit():
+        was_on = current_user.recognize_faces
         identity.set_recognition(current_user, form.recognize_faces.data)
-        flash(gettext("Face recognition is on: your photos' faces are being signed in the background.") if
-              current_user.recognize_faces else gettext("Face recognition is off: every face signature was deleted."),
-              "success")
+        flash(_recognition_saved(was_on, current_user.recognize_faces), "success")
         return redirect(url_for("identity.settings"))
     return render_template("identity/settings.html", form=form), 400 if form.errors else 200
+
+
+def _recognition_saved(was_on: bool, is_on: bool) -> str:
+    """What saving the face-recognition setting did (saving it unchanged deletes nothing and signs nothing)."""
+    if is_on:
+        return gettext("Face recognition is on: your photos' faces are being signed in the background.") \
+            if not was_on else gettext("Face recognition stays on.")
+    return gettext("Face recognition is off: every face signature was deleted.") if was_on \
+        else gettext("Face recognition stays off: no face signature is kept.")
 
 
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["GET", "POST"])
