@@ -244,7 +244,16 @@ def run_job(job: ClaimedJob) -> None:
             log.info("jobs: %s %s was deleted while it ran (%s); this run stops", job.kind, job.job_id,
                      type(error).__name__)
         else:
-            _fail(job, failure_reason(job, error, app.config["JOBS_TIMEOUT_SECONDS"]))
+            _fail(job, failure_reason(job, error, _time_limit(app)))
+
+
+def _time_limit(app: Flask) -> float:
+    """The time limit a job runs under: the one RQ was given with it (by whichever process queued it, whose
+    JOBS_TIMEOUT_SECONDS may not be this worker's), else this process's setting."""
+    from rq import get_current_job
+
+    rq_job = get_current_job()
+    return float(rq_job.timeout) if rq_job is not None and rq_job.timeout else app.config["JOBS_TIMEOUT_SECONDS"]
 
 
 def failure_reason(job: ClaimedJob, error: Exception, limit_seconds: float) -> str:

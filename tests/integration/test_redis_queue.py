@@ -135,3 +135,25 @@ def test_a_worker_whose_loop_ends_on_an_error_starts_again(tmp_path, database_ur
     monkeypatch.setattr("rq.SimpleWorker", EndsOnErrorsTwice)
     app.extensions["moodlens_jobs"].work()
     assert runs == [1, 2, 3]
+
+
+def test_a_job_stopped_at_its_time_limit_names_the_limit_it_was_queued_with(tmp_path, database_url, redis_server,
+                                                                            two_face_video, monkeypatch):
+    """RQ enforces the limit the queuing process gave the job; the reason named the worker's own setting."""
+    from rq.timeouts import JobTimeoutException
+
+    import services.analyses
+
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    app.config["JOBS_TIMEOUT_SECONDS"] = 120
+    queue = app.extensions["moodlens_jobs"]
+    queue.queue.empty()
+    upload_as_alice(app, two_face_video.read_bytes())
+
+    def runs_past_its_limit(*args):
+        raise JobTimeoutException("Task exceeded maximum timeout value (120 seconds)")
+
+    monkeypatch.setattr(services.analyses, "analyze_video", runs_past_its_limit)
+    app.config["JOBS_TIMEOUT_SECONDS"] = 3600  # the worker's own setting
+    queue.work(burst=True)
+    assert only_analysis(app).error == "The work took longer than 2 minutes and was stopped; the upload is kept."
