@@ -336,17 +336,26 @@ def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)
         ok, frame = capture.read()
-        last = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) - 1
-        for position in range(last, max(-1, last - LAST_FRAME_TRIES), -1):  # the count may be an estimate
-            if ok:
-                break
-            capture.set(cv2.CAP_PROP_POS_FRAMES, position)
-            ok, frame = capture.read()
+        if not ok:  # past the end: a capture that sought past it may not seek back (a 1-frame MP4), so a fresh one
+            capture.release()
+            capture = _open(path)
+            ok, frame = _last_frame(capture)
         if not ok:
             raise CorruptMedia(Phrase(N_("No frame at %(seconds).2f s."), seconds=seconds))
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
+
+
+def _last_frame(capture: cv2.VideoCapture) -> tuple[bool, np.ndarray | None]:
+    """The last frame that decodes, among the LAST_FRAME_TRIES the frame count names last (it may be an estimate)."""
+    last = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) - 1
+    for position in range(last, max(-1, last - LAST_FRAME_TRIES), -1):
+        capture.set(cv2.CAP_PROP_POS_FRAMES, position)
+        ok, frame = capture.read()
+        if ok:
+            return ok, frame
+    return False, None
 
 
 def frames_of(path: Path, fps: float, max_seconds: float, timeline: list[TimelinePoint],

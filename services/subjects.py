@@ -24,13 +24,19 @@ def normal_name(name: object) -> str:
     return unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else ""
 
 
+MAX_SUBJECTS = 500  # per account: every face's "Who is this?" lists them (12,000 made a result page of 2.7 MB)
+
+
 def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
-    any case)."""
+    any case) or when the user has MAX_SUBJECTS."""
     name = _free_name(user, name)
     if not isinstance(kind, str) or kind not in tuple(SubjectKind):
         raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
+    if db.session.scalar(db.select(db.func.count(Subject.id)).filter_by(user_id=user.id)) >= MAX_SUBJECTS:
+        raise Conflict(Phrase(N_("You have %(count)d people and pets, as many as an account may: delete one to add "
+                                 "another."), count=MAX_SUBJECTS))
     subject = Subject(user=user, name=name, kind=kind)
     db.session.add(subject)
     _commit_name(name)

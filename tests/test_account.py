@@ -66,7 +66,12 @@ def test_the_page_shows_the_account_and_is_in_the_menu(client, alice_history):
     assert re.search(r"<dt>Analyses</dt><dd><a [^>]+>2</a>", page)
     assert re.search(r"<dt>People &amp; pets</dt><dd><a [^>]+>1</a>", page)
     assert 'href="/account/export.json"' in page and 'href="/account/export.csv"' in page
-    assert 'href="/account/delete"' in page
+    assert 'href="/account/export.zip"' in page and 'href="/account/delete"' in page
+
+
+def test_an_empty_account_is_not_offered_an_empty_zip(client, alice):
+    page = client.get("/account").get_data(as_text=True)
+    assert 'href="/account/export.json"' in page and 'href="/account/export.zip"' not in page
 
 
 def test_the_json_export_has_the_whole_history_and_nobody_elses(app, client, alice_history, bob_client,

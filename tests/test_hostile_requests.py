@@ -61,6 +61,21 @@ def test_the_scrubber_falls_back_to_the_last_frame_when_the_duration_is_too_long
     assert client.get(f"/analyses/{analysis_id}/frame?t=3.4").status_code == 200
 
 
+def test_a_one_frame_video_answers_its_frame_past_its_end(app, client, alice, tmp_path):
+    """FFmpeg's capture that sought past the end of a 1-frame MP4 could not seek back: "No frame at 0.05 s" (400)."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "one.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    writer.write(np.full((48, 64, 3), 120, np.uint8))
+    writer.release()
+    analysis_id = stored_video(app, alice, path, duration=0.1)
+    for t in ("0", "0.05", "0.1", "0.5"):
+        response = client.get(f"/analyses/{analysis_id}/frame?t={t}")
+        assert response.status_code == 200 and response.mimetype == "image/jpeg", t
+
+
 def test_a_frame_of_a_video_whose_file_is_gone_is_404(app, client, alice, two_face_video):
     analysis_id = stored_video(app, alice, two_face_video)
     with app.app_context():

@@ -68,6 +68,18 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert dragon.status_code == 400 and 'id="kind-error"' in dragon.get_data(as_text=True)
 
 
+def test_an_account_holds_at_most_max_subjects(app, client, alice, monkeypatch):
+    """Every face's "Who is this?" lists them all: 12,000 made a result page of 2.7 MB."""
+    monkeypatch.setattr(subject_service, "MAX_SUBJECTS", 3)
+    for name in ("Ana", "Bo", "Cy"):
+        assert add_subject(client, name, "person").status_code == 302
+    refused = add_subject(client, "Di", "person")
+    assert refused.status_code == 400 and "You have 3 people and pets, as many as an account may: delete one to " \
+        "add another." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Subject.id))) == 3
+
+
 def test_a_name_too_long_is_refused_on_the_form_not_cut_by_the_browser(app, client, alice):
     form = client.get("/subjects").get_data(as_text=True)
     name_input = re.search(r'<input[^>]*id="name"[^>]*>', form).group(0)
