@@ -109,8 +109,8 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
         assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file
     for address in ("reanalysis", "signatures", "detections/1/explanation", "detections/1/reading"):
         assert client.get(f"/api/v1/analyses/{analysis_id}/{address}").status_code == 410, address
-    assert client.put(f"/api/v1/analyses/{analysis_id}/detections/1/subject", json={"subject_id": None}).status_code \
-        == 410
+    assert client.put(f"/api/v1/analyses/{analysis_id}/detections/1/subject", json={"subject_id": None},
+                      headers={"X-CSRFToken": csrf_token(client, "/analyze")}).status_code == 410
     answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 401  # a bearer token that is no token: no word of what the account had
 
@@ -187,8 +187,9 @@ def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, clie
     assert upload_files(app) == []
 
 
-def test_a_users_edit_page_deletes_the_account(app, alice):
-    """Its delete button's form deletes the account; the administrator's own page has none (it would be refused)."""
+def test_a_users_edit_page_deletes_the_account(app, client, alice):
+    """Its delete button's form deletes the account; the administrator's own page has none (it would be refused). The
+    user's browser is told why it is logged out."""
     admin = admin_client(app, "en")
     with app.app_context():
         root = User.named("root").id
@@ -200,6 +201,8 @@ def test_a_users_edit_page_deletes_the_account(app, alice):
     assert done.status_code == 302 and done.location == "/admin/admin_users/"
     with app.app_context():
         assert db.session.get(User, alice) is None
+    told = client.get("/analyses", follow_redirects=True).get_data(as_text=True)
+    assert "This account was deleted (in another browser, or by an administrator)." in told
 
 
 FORM_ADDRESSES = {"delete_view", "action_view", "ajax_update"}  # Flask-Admin's, only POSTed to

@@ -173,6 +173,8 @@ def test_password_change_needs_the_current_password_and_ends_other_sessions(app,
     assert logged_in(client)  # this session goes on, and stays remembered with a new cookie
     assert logged_in(client_with(app, {"remember_token": cookies_of(client)["remember_token"]}))
     assert not logged_in(other_browser) and not logged_in(client_with(app, kept))
+    told = other_browser.get("/analyses", follow_redirects=True).get_data(as_text=True)
+    assert "Your session here was ended: you logged out in another browser, or your password was changed" in told
     assert login(app.test_client(), "alice").status_code == 401
     assert login(app.test_client(), "alice", "brand new password").status_code == 302
 

@@ -107,14 +107,23 @@ def log_in_first() -> ResponseReturnValue:
     return redirect(url_for(login_manager.login_view, next=page_path()))
 
 
+ACCOUNT_DELETED = N_("This account was deleted (in another browser, or by an administrator).")
+SESSION_ENDED = N_("Your session here was ended: you logged out in another browser, or your password was changed "
+                   "(by you or an administrator). Log in again.")
+
+
 def _why_log_in() -> str:
-    """"This account has been deactivated." to a browser whose session an administrator's deactivation ended
-    (its session token rotated, so Flask-Login only sees an anonymous user); else the usual "Please log in"."""
+    """Why a browser that was logged in must log in again: "This account has been deactivated." when an
+    administrator's deactivation ended its session (its session token rotated, so Flask-Login only sees an anonymous
+    user), "deleted" when the account is gone, SESSION_ENDED when a log-out or a password change elsewhere ended it;
+    else (a stranger, an expired session) the usual "Please log in"."""
     account_id = session.pop(ACCOUNT_KEY, None)
-    account = db.session.get(User, account_id) if isinstance(account_id, int) else None
-    if account is not None and not account.active:
-        return deactivated_message()
-    return login_manager.localize_callback(login_manager.login_message)
+    if not isinstance(account_id, int):
+        return login_manager.localize_callback(login_manager.login_message)
+    account = db.session.get(User, account_id)
+    if account is None:
+        return gettext(ACCOUNT_DELETED)
+    return deactivated_message() if not account.active else gettext(SESSION_ENDED)
 
 
 def _safe_next(target: str | None) -> str:
