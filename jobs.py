@@ -4,7 +4,8 @@ and face signatures. Each job is a row with JobState columns (models.py).
 
 A row's status goes 'queued' -> 'running' -> 'done' or 'failed', so a job that was queued or running when
 the server stopped is picked up again on the next start. A worker claims a job with a conditional UPDATE,
-so several worker threads or processes can share one database without running a job twice. While a job
+so several worker threads or processes can share one database without running a job twice; it takes the kinds in
+JobKind's order and, within a kind, the users in turn (fairest_first; RQ's workers take jobs in RQ's order). While a job
 runs, a heartbeat thread refreshes its row every quarter of JOBS_STALE_SECONDS, however slow its progress; a
 job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked failed after
 JOBS_MAX_ATTEMPTS. A claim is this worker, this attempt (ClaimedJob): every write of a job (progress, results,
@@ -41,7 +42,7 @@ import sqlalchemy as sa
 from extensions import committed, db
 from inference.errors import MediaError
 from messages import N_
-from models import Analysis, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
+from models import Analysis, Detection, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
 
 if TYPE_CHECKING:
     from rq import SimpleWorker
@@ -65,6 +66,11 @@ class JobKind(StrEnum):
 ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis,
                                        JobKind.REANALYSIS: Reanalysis, JobKind.TRACK_READING: TrackReading,
                                        JobKind.SIGNATURES: SignatureJob}
+# A job is the user's whose analysis it works on: the joins from each kind's row to that analysis.
+TO_ANALYSIS: dict[JobKind, tuple] = {JobKind.EXPLANATION: (Explanation.detection, Detection.analysis),
+                                     JobKind.ANALYSIS: (), JobKind.REANALYSIS: (Reanalysis.analysis,),
+                                     JobKind.TRACK_READING: (TrackReading.detection, Detection.analysis),
+                                     JobKind.SIGNATURES: (SignatureJob.analysis,)}
 
 
 class LostClaim(Exception):
@@ -146,13 +152,40 @@ def claim(kind: JobKind, job_id: int) -> ClaimedJob | None:
 
 
 def claim_next() -> ClaimedJob | None:
-    """Claim the oldest queued job of the first kind that has one; None when all are empty."""
-    for kind, row in ROWS.items():
-        while (candidate := db.session.scalar(db.select(row.id).where(row.status == JobStatus.QUEUED)
-                                              .order_by(row.created_at, row.id).limit(1))) is not None:
+    """Claim the next queued job (fairest_first) of the first kind that has one; None when all are empty."""
+    for kind in ROWS:
+        while (candidate := db.session.scalar(fairest_first(kind).limit(1))) is not None:
             if claimed := claim(kind, candidate):
                 return claimed
     return None
+
+
+def fairest_first(kind: JobKind) -> sa.Select:
+    """The ids of the kind's queued jobs in the order workers take them, fair between users (their owners): first
+    the jobs of the users with the fewest jobs of this kind running now; then of those whose jobs of this kind ran
+    the fewest times since their oldest waiting job was queued (one worker runs nothing else while it chooses: this
+    gives each waiting user a turn); then the oldest. A user's jobs keep their order; one user's long videos wait
+    while another's first runs."""
+    queued = owned_jobs(kind)
+    waiting = (db.select(queued.c.owner, sa.func.min(queued.c.created_at).label("since"))
+               .where(queued.c.status == JobStatus.QUEUED).group_by(queued.c.owner).subquery())
+    theirs = owned_jobs(kind)
+    turns = (db.select(waiting.c.owner,
+                       sa.func.count(sa.case((theirs.c.status == JobStatus.RUNNING, 1))).label("running"),
+                       sa.func.count(sa.case((theirs.c.heartbeat_at >= waiting.c.since, 1))).label("served"))
+             .join(theirs, theirs.c.owner == waiting.c.owner).group_by(waiting.c.owner).subquery())
+    job = owned_jobs(kind)
+    return (db.select(job.c.id).join(turns, turns.c.owner == job.c.owner).where(job.c.status == JobStatus.QUEUED)
+            .order_by(turns.c.running, turns.c.served, job.c.created_at, job.c.id))
+
+
+def owned_jobs(kind: JobKind) -> sa.Subquery:
+    """The kind's jobs (id, status, created_at, heartbeat_at) with their `owner`: the user id of their analysis."""
+    row = ROWS[kind]
+    owned = db.select(row.id, row.status, row.created_at, row.heartbeat_at, Analysis.user_id.label("owner"))
+    for join in TO_ANALYSIS[kind]:
+        owned = owned.join(join)
+    return owned.subquery()
 
 
 def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:

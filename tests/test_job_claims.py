@@ -1,5 +1,5 @@
-"""Job claims: a slow job's heartbeat stays fresh, and a run that lost its job (queued again and claimed by
-another worker) writes no results, for both kinds of job."""
+"""Job claims: a slow job's heartbeat stays fresh, a run that lost its job (queued again and claimed by
+another worker) writes no results, for both kinds of job, and workers take the users' jobs in turn."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import services.analyses
 from extensions import db
 from inference.explain import Explainer
 from inference.video import VideoAnalyzer
-from models import Analysis, Explanation, JobStatus, utcnow
+from models import Analysis, Detection, Explanation, JobStatus, Media, utcnow
 from tests.conftest import upload, upload_files
 
 OTHER_WORKER = "elsewhere:1"
@@ -185,3 +185,48 @@ def test_a_job_queued_again_after_its_worker_died_starts_its_progress_again(queu
         assert jobs.requeue_stale_jobs(app) == 1
     analysis = only_analysis(app)
     assert (analysis.status, analysis.progress) == (JobStatus.QUEUED, 0.0)
+
+
+def queue_job(app, kind: jobs.JobKind, user_id: int, minutes_ago: int) -> int:
+    """A queued job of this kind on a video of the user's (its analysis, for an analysis job), asked for
+    `minutes_ago`; its id."""
+    created_at = utcnow() - timedelta(minutes=minutes_ago)
+    with app.app_context():
+        analysis = Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.DONE, original_name="clip.mp4",
+                            stored_name=f"{kind}-{user_id}-{minutes_ago}.mp4", format="mp4", width=640, height=480,
+                            created_at=created_at)
+        if kind == jobs.JobKind.ANALYSIS:
+            job = analysis
+        elif hasattr(row := jobs.ROWS[kind], "detection_id"):
+            job = row(detection=Detection(analysis=analysis, position=0, x1=0, y1=0, x2=9, y2=9, score=0.9,
+                                          emotions={}), created_at=created_at)
+        else:
+            job = row(analysis=analysis, created_at=created_at)
+        job.status = JobStatus.QUEUED
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+
+def finish(app, claimed: jobs.ClaimedJob) -> None:
+    """What the worker does at the end of a job: a last beat, and the job done."""
+    with app.app_context():
+        claimed.beat(status=JobStatus.DONE)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("kind", [jobs.JobKind.ANALYSIS, jobs.JobKind.EXPLANATION])
+@pytest.mark.parametrize("workers", ["one worker", "two workers"])
+def test_workers_take_users_jobs_in_turn_so_one_user_cannot_hold_up_another(app, kind, workers):
+    """Alice queues three long videos, then Bob one: the oldest job goes first; then, whether Alice's first is still
+    running (two workers) or done (one worker), Bob's goes before Alice's next ones, which keep their order."""
+    alice, bob = make_user(app, "alice"), make_user(app, "bob")
+    alices = [queue_job(app, kind, alice, minutes_ago) for minutes_ago in (4, 3, 2)]
+    bobs = queue_job(app, kind, bob, minutes_ago=1)
+    taken = []
+    with app.app_context():
+        while claimed := jobs.claim_next():
+            taken.append(claimed.job_id)
+            if workers == "one worker":
+                finish(app, claimed)
+    assert taken == [alices[0], bobs, alices[1], alices[2]]
