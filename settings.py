@@ -48,8 +48,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_CONTACT", "", "how users reach this server's administrators (an e-mail address, or a sentence), "
             "told with a deactivated account's and a removed upload's messages; empty: \"whoever runs this server\""),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
-    Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name "
-            "(the log-in form, the API's token exchange and the password change counted together)"),
+    Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name and "
+            "address, a right password clearing the latter (the log-in form, the API's token exchange and the "
+            "password change counted together)"),
+    Setting("LOGIN_ACCOUNT_LIMITS", "50 per hour", "wrong passwords per account name from all addresses together; "
+            "past it, each address gets one attempt per LOGIN_LIMITS window at that account (the smallest amount's "
+            "worth; a right password gives it back), so guesses spread over many addresses slow down while the "
+            "owner still logs in"),
     Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (each account has its own "
             "upload limits and analysis slot)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in, registering and uploading (off only in tests)"),

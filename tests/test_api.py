@@ -221,6 +221,26 @@ def test_a_deactivated_account_is_told_so_by_the_api(app, client, api_users):
     assert client.get("/api/v1/analyses", headers=basic("ben")).status_code == 401  # Basic is for /tokens only
 
 
+def test_wrong_passwords_through_a_proxy_never_lock_the_owner_out_of_the_token_exchange(tmp_path):
+    """Behind the HTTPS proxy, ten wrong passwords a minute from one address kept the owner, at another, out for ever
+    (429 for the right password); the guessing address is still refused after LOGIN_LIMITS, as JSON."""
+    from bench.fixtures import make_app
+
+    app = make_app(tmp_path, PRODUCTION=True, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    make_user(app, "carol")
+    client = app.test_client()
+
+    def exchange(password: str, address: str):
+        return client.post("/api/v1/tokens", headers={**basic("carol", password), "X-Forwarded-For": address},
+                           base_url="https://localhost")
+
+    assert [exchange(f"wrong{n}", "198.51.100.7").status_code for n in range(3)] == [401] * 3
+    refused = exchange("correct horse", "198.51.100.7")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.json["error"].startswith("Too many log-in attempts")
+    assert exchange("correct horse", "203.0.113.5").status_code == 201
+
+
 def test_error_codes_are_json_and_leave_nothing(app, client, api_users, astronaut_jpeg):
     headers = bearer(client, "ann")
     no_file = client.post("/api/v1/analyses", headers=headers, data={}, content_type="multipart/form-data")

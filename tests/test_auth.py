@@ -104,30 +104,100 @@ def test_deactivated_user_is_logged_out_at_once(app, client, alice):
     assert login(client, "alice").status_code == 401
 
 
-def test_login_is_rate_limited_per_account_and_per_address(tmp_path):
+def test_login_is_rate_limited_per_address_and_a_guess_counts_against_no_one_else(tmp_path):
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
     make_user(app, "target")
     attacker = app.test_client()
     statuses = [login(attacker, "target", f"guess {n}").status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]
-    # the account stays locked from another address too, while other accounts are not
+    refused = login(attacker, "target")  # the right password too: this address used up its attempts
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Too many log-in attempts" in refused.get_data(as_text=True)
+    # another address logs in to the account the guesses were at, and guesses on its own count
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
-    assert login(elsewhere, "target").status_code == 429
-    make_user(app, "other")
-    assert login(elsewhere, "other").status_code == 302
+    assert login(elsewhere, "target", "typo").status_code == 401
+    assert login(elsewhere, "target").status_code == 302
 
 
-def test_the_log_in_form_and_the_token_exchange_share_one_limit_per_account(tmp_path):
-    """Each route had its own counter, so an account took twice LOGIN_LIMITS guesses a minute."""
+def test_wrong_passwords_from_other_addresses_never_lock_the_owner_out(tmp_path):
+    """Every attempt counted against the account name, from anywhere: ten wrong passwords a minute kept its owner
+    out for ever, the right password answered 429."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    make_user(app, "carol")
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = address
+        assert [login(attacker, "carol", f"guess {n}").status_code for n in range(4)] == [401, 401, 401, 429]
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert login(owner, "carol").status_code == 302
+    password_change = {"current_password": "correct horse", "password": "new horse 2", "confirm": "new horse 2"}
+    for address in ("10.0.0.4", "10.0.0.5"):  # more guesses, while the owner is logged in
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = address
+        assert [login(attacker, "carol", f"guess {n}").status_code for n in range(3)] == [401, 401, 401]
+    changed = owner.post("/account/password", data={**password_change,
+                                                      "csrf_token": csrf_token(owner, "/account/password")})
+    assert changed.status_code == 302 and changed.location.endswith("/account")
+
+
+def test_guesses_spread_over_many_addresses_get_one_a_minute_each_once_an_account_is_under_attack(tmp_path):
+    """Past LOGIN_ACCOUNT_LIMITS wrong passwords for one account, an address that guessed wrong at it waits for the
+    next window; an address that did not still has the right password checked."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="4 per hour")
+    make_user(app, "carol")
+
+    def from_address(address: str):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
+
+    first, second = from_address("10.0.0.1"), from_address("10.0.0.2")
+    assert [login(first, "carol", f"guess {n}").status_code for n in range(2)] == [401, 401]
+    assert [login(second, "carol", f"guess {n}").status_code for n in range(2)] == [401, 401]  # 4: under attack
+    for n in range(3, 6):
+        bot = from_address(f"10.0.0.{n}")
+        assert login(bot, "carol", "guess").status_code == 401
+        refused = login(bot, "carol", "correct horse")  # its one guess a minute is spent, whatever it sends
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "Too many log-in attempts for this account" in refused.get_data(as_text=True)
+    assert login(first, "carol", "guess 2").status_code == 429
+    owner = from_address("10.9.8.7")  # the owner, from an address of their own: a right password costs nothing
+    assert [login(owner, "carol").status_code, login(from_address("10.9.8.7"), "carol").status_code] == [302, 302]
+    make_user(app, "other")  # other accounts are not under attack
+    bot = from_address("10.0.0.3")
+    assert [login(bot, "other", "typo").status_code, login(bot, "other").status_code] == [401, 302]
+
+
+def test_a_wrong_current_password_counts_against_the_log_in_limits(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    make_user(app, "carol")
+    owner = app.test_client()
+    assert login(owner, "carol").status_code == 302
+    token = csrf_token(owner, "/account/password")
+
+    def change(current: str):
+        return owner.post("/account/password", data={"current_password": current, "password": "new horse 2",
+                                                     "confirm": "new horse 2", "csrf_token": token})
+
+    assert [change("typo").status_code for _ in range(2)] == [400, 400]  # the log-in was the first attempt
+    refused = change("correct horse")
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+
+
+def test_the_log_in_form_and_the_token_exchange_share_one_limit(tmp_path):
+    """Each route had its own counter, so an account took twice LOGIN_LIMITS guesses a minute."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="3 per hour")
     make_user(app, "target")
     attacker = app.test_client()
     assert [login(attacker, "target", f"guess {n}").status_code for n in range(2)] == [401, 401]
-    elsewhere = app.test_client()
-    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
     basic = {"Authorization": "Basic " + base64.b64encode(b"target:guess").decode()}
-    assert [elsewhere.post("/api/v1/tokens", headers=basic).status_code for _ in range(2)] == [401, 429]
+    assert [attacker.post("/api/v1/tokens", headers=basic).status_code for _ in range(2)] == [401, 429]
+    elsewhere = app.test_client()  # the account's third wrong password: under attack, for the form too
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert [elsewhere.post("/api/v1/tokens", headers=basic).status_code, login(elsewhere, "target", "guess").status_code
+            ] == [401, 429]
 
 
 def test_basic_credentials_werkzeug_cannot_decode_are_no_credentials(client):

@@ -269,17 +269,19 @@ def limited_app(app, tmp_path):
 
 
 def test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_field(limited_app):
+    limited_app.config["LOGIN_ACCOUNT_LIMITS"] = "3 per hour"
     make_user(limited_app, "target")
     client = limited_app.test_client()
 
-    def guess(n: int, password: str):  # each from another address, each with another decoy name
+    def guess(n: int, password: str, address: int):  # each with another decoy name
         return client.post("/api/v1/tokens", headers=basic("target", password), data={"username": f"decoy{n}"},
-                           environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code
+                           environ_base={"REMOTE_ADDR": f"10.0.0.{address}"}).status_code
 
-    assert [guess(n, f"guess {n}") for n in range(4)] == [401, 401, 401, 429]
-    assert guess(9, "correct horse") == 429  # locked for a minute, whatever the password
+    assert [guess(n, f"guess {n}", n) for n in range(3)] == [401, 401, 401]  # from three addresses: under attack
+    assert [guess(3, "guess 3", 3), guess(4, "guess 4", 3)] == [401, 429]  # one guess a minute per address
+    assert guess(9, "correct horse", 9) == 201  # the right password from an address that did not guess
     make_user(limited_app, "other")
-    assert client.post("/api/v1/tokens", headers=basic("other"), environ_base={"REMOTE_ADDR": "10.0.1.1"}
+    assert client.post("/api/v1/tokens", headers=basic("other"), environ_base={"REMOTE_ADDR": "10.0.0.3"}
                        ).status_code == 201
 
 
@@ -309,7 +311,9 @@ def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkey
     assert [login(client, "target", "guess").status_code for _ in range(4)] == [401, 401, 401, 429]
     with limited_app.app_context():
         counts = db.session.scalars(db.select(RateLimitCounter.count)).all()
-        assert len(counts) == 2 and max(counts) == 4  # per address and per account (the check stops at one)
+        # attempts per account and address (the fourth refused: the check stops there) and per address, wrong
+        # passwords per account
+        assert sorted(counts) == [3, 3, 4]
         storage = DatabaseStorage()
         with ThreadPoolExecutor(4) as pool:  # concurrent increments: none lost, none counted twice
             counted = list(pool.map(lambda _: with_context(limited_app, storage.incr, "together", 60), range(40)))
@@ -318,9 +322,10 @@ def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkey
         monkeypatch.setattr("web.limiter_storage.time.time", lambda: now)
         assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
         assert storage.get("k") == 3 and storage.get_expiry("k") == pytest.approx(now + 60)
-        now += 61  # the windows are over: a new one starts, and the ended counters are dropped
+        now += 61  # the minute's windows are over: a new one starts, and the ended counters are dropped
         assert storage.get("k") == 0 and storage.incr("k", 60, amount=2) == 2
-        assert db.session.scalar(db.select(db.func.count()).select_from(RateLimitCounter)) == 1
+        # "k", and the account's wrong passwords of the hour (LOGIN_ACCOUNT_LIMITS)
+        assert db.session.scalar(db.select(db.func.count()).select_from(RateLimitCounter)) == 2
         storage.clear("k")
         assert storage.get("k") == 0 and storage.check()
 

@@ -21,7 +21,8 @@ from services.documents import (alert_rule_document, analysis_document, found_do
                                 subject_document, token_document)
 from services.insights import alert_results, asked_week, history_of, subject_insights
 from web.analyze import upload_limit
-from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user, login_limits
+from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user
+from web.login_limits import login_limits, password_checked
 from web.notices import deactivated_message, removed_says_so
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -89,6 +90,7 @@ def create_token() -> ResponseReturnValue:
         return _error("No username and password: send them with HTTP Basic authentication (curl -u NAME:PASSWORD); "
                       "a JSON body names the token only.", 401, **challenge)
     user = User.authenticate(credentials.username, credentials.password or "")
+    password_checked(user is not None)
     if user is None:
         return _error("Invalid username or password.", 401, **challenge)
     if not user.active:

@@ -1,5 +1,5 @@
 """Registration, log-in, log-out, password change and the account page (its data exported, the account deleted);
-the per-account limit on password guesses; who a request acts for (browser session or API bearer token)."""
+who a request acts for (browser session or API bearer token). The limits on password attempts: web/login_limits.py."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from services.clock import known_zone, today_on, zone_of
 from services.errors import Refused
 from web.downloads import streamed_download
 from web.i18n import moment
+from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
 from web.notices import ask_administrators, deactivated_message, with_reason
@@ -171,25 +172,6 @@ def _current_username() -> str:
     return getattr(current_user, "username", "")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMITS"]
-
-
-def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
-    """Limit password attempts per client address and per account (LOGIN_LIMITS), every view that checks a
-    password counted together (the log-in form, the API's token exchange, the password change); `account_name`
-    reads the name from the part of the request that the view checks the password of."""
-
-    def account_key() -> str:
-        return "account:" + normalize_username(account_name())
-
-    per_address = limiter.shared_limit(_login_limit, "passwords-per-address", methods=["POST"],
-                                       error_message=N_("Too many log-in attempts; wait a minute."))
-    per_account = limiter.shared_limit(_login_limit, "passwords-per-account", methods=["POST"], key_func=account_key,
-                                       error_message=N_("Too many log-in attempts for this account; wait a minute."))
-    return lambda view: per_address(per_account(view))
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits(form_username)
 def login() -> ResponseReturnValue:
@@ -198,6 +180,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         user = User.with_password(form.username.data, form.password.data)
+        password_checked(user is not None)
         if user is None:
             flash(gettext("Wrong username or password."), "error")
         elif user.username != normalize_username(form.username.data):  # an administrator renamed the account

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from models import SubjectKind, User
 from services.subjects import NAME_LENGTH, normal_name
+from web.login_limits import password_checked
 
 # WTForms' own Korean messages use the formal style (합니다); these two, the most common, speak like the app.
 REQUIRED = _l("Fill this in.")
@@ -127,11 +128,13 @@ class CurrentPasswordForm(WebForm):
     current_password = PasswordField(_l("Current password"), validators=[InputRequired(REQUIRED), Length(max=128)])
 
     def password_is(self, user: User) -> bool:
-        """Whether the current password typed is the user's; if not, the field says so."""
-        if user.check_password(self.current_password.data):
-            return True
-        self.current_password.errors.append(gettext("That is not your current password."))
-        return False
+        """Whether the current password typed is the user's (told to the log-in limits, web/login_limits.py); if
+        not, the field says so."""
+        right = user.check_password(self.current_password.data)
+        password_checked(right)
+        if not right:
+            self.current_password.errors.append(gettext("That is not your current password."))
+        return right
 
 
 class PasswordChangeForm(CurrentPasswordForm, NewPasswordForm):
