@@ -2,10 +2,11 @@
 
 FFmpeg reads every tag, chapter and cue point of a file when it opens it, at a cost that grows with the square of
 their number: 80,000 tags in a 1.4 MB MKV took 45 s of CPU at each opening, 500,000 cue points in reverse order
-90 s, and an AVI's 60,000 INFO entries 15 s (OpenCV's timeout cannot stop it). So the elements that hold them are
-found first, as FFmpeg finds them (in order, where the seek head points, and after a damaged stretch at the next
-element it knows), their sizes added up (nothing inside is read), and a file whose metadata is far larger than a
-video's is refused. MP4 and MOV have their own check (inference/movie_index.py).
+90 s, and an AVI's 60,000 INFO entries 15 s (OpenCV's timeout cannot stop it); an AVI's index of 5 million
+entries cost a second and 150 MB at every opening. So the elements that hold them are found first, as FFmpeg finds
+them (in order, where the seek head points, and after a damaged stretch at the next element it knows), their sizes
+added up (nothing inside is read), and a file whose metadata is far larger than a video's is refused. MP4 and MOV
+have their own check (inference/movie_index.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MAX_CUES_BYTES = 512 * 1024  # a Matroska file's cue points (its seek index, ~16
 PIECES_PER_SECOND = 250  # elements or chunks read to find them, per second of the longest video: a live-recorded
                          # WebM (clusters without a size) has each of its ~100 video and audio frames a second
 MIN_PIECES = 100_000
+AVI_INDEX_ENTRY = 16  # bytes of an AVI idx1 entry
 TOO_MUCH_METADATA = N_("The video's tags, chapters or index are far larger than a video's: it is not a video this "
                        "app can read.")
 
@@ -171,7 +173,8 @@ class _MatroskaWalk:
 
 def _check_avi(data: mmap.mmap, pieces: int) -> None:
     """Walk the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO lists, whose
-    sizes are added up."""
+    sizes are added up; an index (idx1, 16 bytes an entry: one a frame of each stream) of more entries than `pieces`
+    is refused too (5 million entries in an 80 MB file: every frame shown from it took a second and 150 MB)."""
     at, info = 12, 0
     for _ in range(pieces):
         if at + 12 > len(data):
@@ -182,6 +185,8 @@ def _check_avi(data: mmap.mmap, pieces: int) -> None:
             info += size
             if info > MAX_METADATA_BYTES:
                 raise _refuse()
+        if chunk == b"idx1" and size // AVI_INDEX_ENTRY > pieces:
+            raise _refuse()
         if chunk in (b"RIFF", b"LIST") and kind not in (b"movi", b"INFO"):
             at += 12  # its chunks follow
         else:

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from inference.container_metadata import MAX_CUES_BYTES, MAX_METADATA_BYTES, check_container_metadata
+from inference.container_metadata import MAX_CUES_BYTES, MAX_METADATA_BYTES, MIN_PIECES, check_container_metadata
 from inference.errors import CorruptMedia
 from tests.conftest import DATA, upload, upload_files
 
@@ -47,11 +47,15 @@ def cluster(frames: int, known: bool = True) -> bytes:
     return element(0x1F43B675, blocks) if known else b"\x1f\x43\xb6\x75" + UNKNOWN_SIZE + blocks
 
 
-def avi(info_entries: int, lists: int = 1) -> bytes:
-    """An AVI with `lists` INFO lists of `info_entries` entries each, then its frames."""
+def avi(info_entries: int, lists: int = 1, index_entries: int = 0) -> bytes:
+    """An AVI with `lists` INFO lists of `info_entries` entries each, then its frames, then an index (idx1) of
+    `index_entries` entries (none: no index)."""
     info = b"INFO" + b"".join(struct.pack("<4sI", b"I%03d" % (n % 1000), 2) + b"v\x00" for n in range(info_entries))
     movi = b"movi" + struct.pack("<4sI", b"00dc", 4) + b"\x00" * 4
     chunks = (b"LIST" + struct.pack("<I", len(info)) + info) * lists + b"LIST" + struct.pack("<I", len(movi)) + movi
+    if index_entries:
+        chunks += b"idx1" + struct.pack("<I", 16 * index_entries) + struct.pack("<4sIII", b"00dc", 16, 4, 4) * \
+            index_entries
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"AVI " + chunks
 
 
@@ -61,6 +65,7 @@ def avi(info_entries: int, lists: int = 1) -> bytes:
     ("cue points", matroska(cues(MAX_CUES_BYTES // 20), cluster(3), segment_known=True)),
     ("an AVI's INFO list", avi(MAX_METADATA_BYTES // 8)),
     ("an AVI's INFO lists together", avi(MAX_METADATA_BYTES // 80, lists=12)),
+    ("an AVI's index of more entries than a video's frames", avi(20, index_entries=MIN_PIECES + 1)),
     ("tags after a byte that starts no element", matroska(cluster(3), b"\x00", tags(MAX_METADATA_BYTES // 20))),
     ("tags after an element larger than the file", matroska(b"\xec\x01\x00\x00\x00\x7f\xff\xff\xff", cluster(1),
                                                             tags(MAX_METADATA_BYTES // 20))),
@@ -81,7 +86,7 @@ def test_a_videos_own_metadata_passes(tmp_path):
     few = tmp_path / "few.mkv"
     few.write_bytes(matroska(cues(100), tags(50), cluster(3, known=False), cluster(3)))
     check_container_metadata(few, 120)
-    (tmp_path / "info.avi").write_bytes(avi(20))
+    (tmp_path / "info.avi").write_bytes(avi(20, index_entries=3_600))  # 2 minutes of 30 fps
     check_container_metadata(tmp_path / "info.avi", 120)
 
 
