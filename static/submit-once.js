@@ -5,7 +5,8 @@
   "use strict";
   var forms = document.querySelectorAll("form[data-submit-once]");
   forms.forEach(function (form) {
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      if (event.defaultPrevented) { return; }  // not sent (a file over the limits: upload-size.js)
       form.querySelectorAll("[type=submit]").forEach(function (button) {
         button.setAttribute("data-label", button.value);
         button.disabled = true;

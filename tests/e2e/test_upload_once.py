@@ -37,3 +37,25 @@ def test_an_upload_clicked_twice_is_sent_once(live_app, page, tmp_path, astronau
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 1
     page.go_back()  # the form works again when the user comes back to it
     assert page.locator("input[type=submit]").is_enabled()
+
+
+def test_a_photo_over_the_limit_is_refused_before_it_is_sent(live_app, page, tmp_path):
+    """A 12 MB photo was uploaded whole, then refused: the browser now says so at once, and sends nothing."""
+    app, base = live_app
+    make_user(app, "mina", "mina's password")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\x00" * (app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 1))
+    page.goto(base + "/login")
+    page.fill("#username", "mina")
+    page.fill("#password", "mina's password")
+    page.click("input[type=submit]")
+    page.goto(base + "/analyze")
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    page.set_input_files("#file", str(big))
+    page.click("input[type=submit]")
+    error = page.locator("#file-error")
+    error.wait_for()
+    assert error.inner_text() == f"Photos are limited to {app.config['MAX_UPLOAD_MB']} MB."
+    assert sent == [] and page.locator("#file").get_attribute("aria-invalid") == "true"
+    assert page.locator("input[type=submit]").is_enabled()  # another file can be chosen and sent
