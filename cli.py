@@ -20,7 +20,7 @@ from inference.explain import METHODS, Explainer
 from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from jobs import work
-from models import Analysis, JobStatus, Media, User
+from models import Analysis, JobStatus, Media, User, normalize_username
 from services import storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
@@ -61,7 +61,11 @@ def reset_password(username: str, password: str) -> None:
     """Give USERNAME a new password, keeping their role; their sessions and API tokens end."""
     user = User.named(username)
     if user is None:
-        raise click.ClickException(f"There is no user {username!r}.")
+        name = normalize_username(username)
+        renamed = db.session.scalar(db.select(User.username).filter_by(previous_username=name)
+                                    .order_by(User.id.desc()).limit(1))
+        raise click.ClickException(f"There is no user {name!r}" + (
+            f"; an administrator renamed {name!r} to {renamed!r}." if renamed else "."))
     _set_password(user, password)
     db.session.commit()
     click.echo(f"{user.username} has a new password; their sessions are logged out.", err=True)

@@ -207,6 +207,10 @@ def test_reset_password_command_refuses_unknown_users_and_short_passwords(app):
     assert short.exit_code != 0 and "at least 8" in short.output
     with app.app_context():
         assert User.named("alice").check_password("correct horse")
+        User.named("alice").username = "alicia"
+        db.session.commit()
+    renamed = runner.invoke(args=["users", "reset-password", "Alice", "--password", "long enough"])
+    assert renamed.exit_code != 0 and "an administrator renamed 'alice' to 'alicia'." in renamed.output
 
 
 # --- usernames ---
