@@ -15,7 +15,7 @@ from flask_sqlalchemy.pagination import Pagination
 from werkzeug.datastructures import FileStorage
 from wtforms import SelectChoice
 
-from extensions import limiter
+from extensions import db, limiter
 from inference.errors import MediaError
 from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal
@@ -23,7 +23,7 @@ from insights.clip import ClipStory
 from messages import N_
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, reanalysis, storage, subjects, track_readings
-from services.access import detection_at, owned, owned_detection, viewable_analysis
+from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
                                history_page, load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import session_or_token
@@ -387,18 +387,27 @@ def own_face_page(detection_id: int) -> str:
 @login_required
 @form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
-    """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A choice
-    that is not among them (a subject deleted in another tab since the page was shown) goes back to the face's card
-    with a word of why, and the list as it is now."""
+    """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A subject
+    that no longer exists (deleted in another tab since the page was shown) goes back to the face's card with a word
+    of why, and the list as it is now; any other choice not offered (someone else's subject, another kind's) is a
+    400."""
     detection = owned_detection(detection_id, current_user)
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind
+        if not _chose_a_deleted_subject(form):
+            abort(400, description=gettext("Choose one of your subjects of this kind, or nobody."))
         flash(gettext("That person or pet is no longer among yours (deleted in another tab?): choose again."),
               assigned_category(detection, refused=True))
         return redirect(face_page(detection), 303)
     flash(assignment_saved(detection, subjects.assign(detection, form.subject.data or None)),
           assigned_category(detection))
     return redirect(face_page(detection))
+
+
+def _chose_a_deleted_subject(form: AssignForm) -> bool:
+    """Whether the form was sent (its CSRF token right) for a subject id that no subject has any more."""
+    chosen = row_id(form.subject.raw_data[0]) if form.is_submitted() and form.subject.raw_data else None
+    return chosen is not None and not form.errors.get("csrf_token") and db.session.get(Subject, chosen) is None
 
 
 def assignment_saved(detection: Detection, subject: Subject | None) -> str:
