@@ -566,19 +566,24 @@ class RedisQueue:
         row is committed by then, and the janitor enqueues what Redis lost), and a worker that quit left every
         later job waiting until someone noticed."""
         from redis.exceptions import RedisError
+        from rq.exceptions import StopRequested
 
         failures = 0
-        while True:
-            worker = self._worker()
-            try:
-                worker.work(burst=burst, with_scheduler=False)
-                if burst or worker.asked_to_stop:
-                    return
-                log.warning("jobs: the worker's loop ended on an error; it starts again")
-            except RedisError as error:
-                log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
-            failures += 1
-            time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
+        try:
+            while True:
+                worker = self._worker()
+                try:
+                    worked = worker.work(burst=burst, with_scheduler=False)
+                    if burst or worker.asked_to_stop:
+                        return
+                    log.warning("jobs: the worker's loop ended on an error; it starts again")
+                except RedisError as error:
+                    worked = False
+                    log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
+                failures = 1 if worked else failures + 1  # the wait grows only while nothing gets done
+                time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
+        except StopRequested:  # SIGTERM or SIGINT while it waited (the last worker's handlers are still in place)
+            return
 
     def _worker(self) -> SimpleWorker:
         """RQ's worker, once Redis answers: a worker started while Redis is down waits for it, backing off as the

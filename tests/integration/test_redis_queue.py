@@ -157,3 +157,24 @@ def test_a_job_stopped_at_its_time_limit_names_the_limit_it_was_queued_with(tmp_
     app.config["JOBS_TIMEOUT_SECONDS"] = 3600  # the worker's own setting
     queue.work(burst=True)
     assert only_analysis(app).error == "The work took longer than 2 minutes and was stopped; the upload is kept."
+
+
+def test_a_worker_asked_to_stop_while_it_waits_to_start_again_stops(tmp_path, database_url, redis_server,
+                                                                      monkeypatch):
+    """SIGTERM during the wait reaches the last worker's handler, which raises StopRequested (it is not busy): the
+    process ended with a traceback, and a supervisor restarting on failure would have started it again."""
+    from rq import SimpleWorker
+    from rq.exceptions import StopRequested
+
+    app = redis_app(tmp_path, database_url, redis_server.url)
+
+    class EndsOnAnError(SimpleWorker):
+        def work(self, *args, **kwargs):
+            return False
+
+    def signalled_while_waiting(seconds):
+        raise StopRequested()
+
+    monkeypatch.setattr("rq.SimpleWorker", EndsOnAnError)
+    monkeypatch.setattr(jobs.time, "sleep", signalled_while_waiting)
+    app.extensions["moodlens_jobs"].work()  # returns
