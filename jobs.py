@@ -161,22 +161,22 @@ def claim_next() -> ClaimedJob | None:
 
 
 def fairest_first(kind: JobKind) -> sa.Select:
-    """The ids of the kind's queued jobs in the order workers take them, fair between users (their owners): first
-    the jobs of the users with the fewest jobs of this kind running now; then of those whose jobs of this kind ran
-    the fewest times since their oldest waiting job was queued (one worker runs nothing else while it chooses: this
-    gives each waiting user a turn); then the oldest. A user's jobs keep their order; one user's long videos wait
-    while another's first runs."""
+    """The ids of the kind's queued jobs in the order workers take them, the users (their owners) in turn: first the
+    jobs of the users with the fewest jobs of this kind running now; then of the user served longest ago (the last
+    heartbeat of their jobs of this kind; never served: first), so one user's batch of long videos and another's
+    stream of short ones alternate; then the oldest. A user's jobs keep their order."""
     queued = owned_jobs(kind)
-    waiting = (db.select(queued.c.owner, sa.func.min(queued.c.created_at).label("since"))
-               .where(queued.c.status == JobStatus.QUEUED).group_by(queued.c.owner).subquery())
+    waiting = db.select(queued.c.owner).where(queued.c.status == JobStatus.QUEUED).distinct().subquery()
     theirs = owned_jobs(kind)
     turns = (db.select(waiting.c.owner,
                        sa.func.count(sa.case((theirs.c.status == JobStatus.RUNNING, 1))).label("running"),
-                       sa.func.count(sa.case((theirs.c.heartbeat_at >= waiting.c.since, 1))).label("served"))
-             .join(theirs, theirs.c.owner == waiting.c.owner).group_by(waiting.c.owner).subquery())
+                       sa.func.max(theirs.c.heartbeat_at).label("last_turn"))
+             .join(theirs, sa.and_(theirs.c.owner == waiting.c.owner, theirs.c.heartbeat_at.is_not(None)),
+                   isouter=True)
+             .group_by(waiting.c.owner).subquery())
     job = owned_jobs(kind)
     return (db.select(job.c.id).join(turns, turns.c.owner == job.c.owner).where(job.c.status == JobStatus.QUEUED)
-            .order_by(turns.c.running, turns.c.served, job.c.created_at, job.c.id))
+            .order_by(turns.c.running, turns.c.last_turn.nulls_first(), job.c.created_at, job.c.id))
 
 
 def owned_jobs(kind: JobKind) -> sa.Subquery:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -193,7 +194,7 @@ def queue_job(app, kind: jobs.JobKind, user_id: int, minutes_ago: int) -> int:
     created_at = utcnow() - timedelta(minutes=minutes_ago)
     with app.app_context():
         analysis = Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.DONE, original_name="clip.mp4",
-                            stored_name=f"{kind}-{user_id}-{minutes_ago}.mp4", format="mp4", width=640, height=480,
+                            stored_name=f"{uuid.uuid4().hex}.mp4", format="mp4", width=640, height=480,
                             created_at=created_at)
         if kind == jobs.JobKind.ANALYSIS:
             job = analysis
@@ -230,3 +231,21 @@ def test_workers_take_users_jobs_in_turn_so_one_user_cannot_hold_up_another(app,
             if workers == "one worker":
                 finish(app, claimed)
     assert taken == [alices[0], bobs, alices[1], alices[2]]
+
+
+def test_a_users_batch_and_another_users_stream_of_jobs_alternate(app):
+    """Alice queued four videos ten minutes ago; Bob sends his next while each of his runs. Counting each user's
+    turns since their oldest waiting job left Alice behind for good after two (ABABBBB...)."""
+    alice, bob = make_user(app, "alice"), make_user(app, "bob")
+    alices = [queue_job(app, jobs.JobKind.ANALYSIS, alice, minutes_ago) for minutes_ago in (13, 12, 11, 10)]
+    bobs = [queue_job(app, jobs.JobKind.ANALYSIS, bob, minutes_ago=9)]
+    owners = {job_id: "A" for job_id in alices} | {bobs[0]: "B"}
+    taken = []
+    with app.app_context():
+        while (claimed := jobs.claim_next()) and len(taken) < 12:
+            taken.append(owners[claimed.job_id])
+            if owners[claimed.job_id] == "B" and len(bobs) < 8:  # Bob's next, sent while this one runs
+                bobs.append(queue_job(app, jobs.JobKind.ANALYSIS, bob, minutes_ago=0))
+                owners[bobs[-1]] = "B"
+            finish(app, claimed)
+    assert "".join(taken[:8]) == "ABABABAB"
