@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from bench import ROOT
 
 BUDGET_MB = 300
 SIDE = 6320  # 39.9 megapixels: just under the default MAX_IMAGE_PIXELS
+UPLOAD_BYTES = 10 * 1024 * 1024 - 70_000  # a photo just under the default MAX_UPLOAD_MB, with room for the request
+WIDE = 19_999_999  # x 2 rows: just under the default MAX_IMAGE_PIXELS
 
 
 def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -52,11 +56,14 @@ def rgb_jpeg() -> bytes:
     return encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
 
 
-def progressive_jpeg(mode: str, side: int = SIDE) -> Callable[[], bytes]:
-    """A progressive JPEG without chroma subsampling (the decoder keeps every coefficient of every channel)."""
+def progressive_jpeg(mode: str, side: int = SIDE, orientation: int = 1) -> Callable[[], bytes]:
+    """A progressive JPEG without chroma subsampling (the decoder keeps every coefficient of every channel), with
+    this EXIF orientation."""
     colour = (10, 20, 30, 40) if mode == "CMYK" else (120, 140, 160)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
     return lambda: encoded(Image.new(mode, (side, side), colour), "JPEG", quality=50, progressive=True,
-                            subsampling=0)
+                            subsampling=0, exif=exif)
 
 
 def rgba_webp(side: int) -> Callable[[], bytes]:
@@ -118,6 +125,66 @@ def crowd_photo(tile: int = 40, across: int = 16) -> bytes:
     return encoded(crowd, "JPEG", quality=90)
 
 
+def turned_jpeg(width: int, height: int, orientation: int) -> Callable[[], bytes]:
+    """A JPEG of width x height whose EXIF orientation says how to turn it upright."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return lambda: encoded(Image.new("RGB", (width, height), (120, 140, 160)), "JPEG", quality=50, exif=exif)
+
+
+def with_segments(photo: Callable[[], bytes], segment: bytes) -> Callable[[], bytes]:
+    """The JPEG `photo` with as many copies of `segment` after its start of image as keep it under the upload limit
+    (Pillow keeps every segment before the first scan: 50 to 120 bytes each, whatever its size)."""
+    def build() -> bytes:
+        content = photo()
+        return content[:2] + segment * ((UPLOAD_BYTES - len(content)) // len(segment)) + content[2:]
+    return build
+
+
+def ordinary_photo() -> bytes:
+    """A 600x400 JPEG (scikit-image's coffee cup)."""
+    from skimage import data
+
+    return encoded(Image.fromarray(data.coffee()), "JPEG", quality=90)
+
+
+def xmp_segment() -> bytes:
+    """A full APP1 segment of XMP (64 KB): a photo edited for years in Photoshop carries megabytes of them."""
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + b"<x:xmpmeta/>".ljust(65_533 - 29, b" ")
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """A PNG chunk: its length, kind, payload and CRC."""
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+PNG_LAYOUTS = {"RGBA": (6, 8, 4), "I;16": (0, 16, 2)}  # mode -> colour type, bit depth, bytes a pixel
+
+
+def wide_png(mode: str, width: int = WIDE, height: int = 2) -> Callable[[], bytes]:
+    """A PNG of width x height zero pixels (transparent where it has alpha), its chunks written here (Pillow's encoder
+    takes minutes for rows of millions of pixels); about 80 to 160 KB."""
+    colour_type, depth, pixel_bytes = PNG_LAYOUTS[mode]
+
+    def build() -> bytes:
+        compressor, zeros = zlib.compressobj(9), bytes(1 << 20)
+        left, pixels = height * (1 + width * pixel_bytes), []  # each row: its filter byte (0) and its pixels
+        while left:
+            pixels.append(compressor.compress(zeros[:min(left, len(zeros))]))
+            left -= min(left, len(zeros))
+        header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+        return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + \
+            png_chunk(b"IDAT", b"".join(pixels) + compressor.flush()) + png_chunk(b"IEND", b"")
+    return build
+
+
+def wide_bmp() -> bytes:
+    """A 1-bit BMP of WIDE x 2 pixels (5 MB; +312 MB when it was read: OpenCV's area resize takes a table entry per
+    column)."""
+    return encoded(Image.new("1", (WIDE, 2)), "BMP")
+
+
 CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "16-bit gray PNG 6320x6320": (gray16_png, "gray16.png"),
     "RGB PNG 6320x6320": (rgb_png, "rgb.png"),
@@ -133,6 +200,18 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "10-bit HEVC 3840x2160": (hevc_10_bit_4k, "hdr.mp4"),
     "ordinary 4K video, 4 s": (ordinary_4k_video, "4k.mp4"),
     "crowd photo, 256 faces": (crowd_photo, "crowd.jpg"),
+    "JPEG, 2.6 million empty APP5": (with_segments(ordinary_photo, b"\xff\xe5\x00\x02"), "app5.jpg"),
+    "JPEG, 2.6 million empty COM": (with_segments(ordinary_photo, b"\xff\xfe\x00\x02"), "com.jpg"),
+    "JPEG, 9.9 MB of XMP": (with_segments(ordinary_photo, xmp_segment()), "xmp.jpg"),
+    "progressive 6300x6300 turned, APP5": (with_segments(progressive_jpeg("RGB", 6300, orientation=6),
+                                                         b"\xff\xe5\x00\x02"), "turned-app5.jpg"),
+    "JPEG 5000x8000": (turned_jpeg(5000, 8000, 1), "upright.jpg"),
+    "JPEG 5000x8000, orientation 6": (turned_jpeg(5000, 8000, 6), "turned.jpg"),
+    "RGBA PNG 19999999x2": (wide_png("RGBA"), "wide-rgba.png"),
+    "16-bit gray PNG 19999999x2": (wide_png("I;16"), "wide-gray16.png"),
+    "1-bit BMP 19999999x2": (wide_bmp, "wide.bmp"),
+    "RGBA PNG 65535x610": (wide_png("RGBA", 65_535, 610), "widest-rgba.png"),
+    "16-bit gray PNG 65535x610": (wide_png("I;16", 65_535, 610), "widest-gray16.png"),
 }
 
 

@@ -4,11 +4,13 @@ The format is decided from the content by Pillow's decoders of the supported
 formats alone (no other Pillow plugin parses an upload), never from the file
 name. The pixel count is checked from the header before any pixel is decoded,
 so a small file that expands to gigabytes is refused cheaply, and so is what
-makes a decoder slow or hungry beyond the pixels: a JPEG of many scans, a
-progressive JPEG's coefficients, a WebP's canvases, run-length BMP (decoded in
-Python). The pixels are converted to RGB a band at a time into one array:
-decoding holds at most the decoded image and that array (no float copy, no
-second full-size image). Every decoding failure is a CorruptMedia with a
+makes a decoder slow or hungry beyond the pixels: a JPEG of many segments or
+scans (walked before Pillow parses it), a progressive JPEG's coefficients, a
+WebP's canvases, run-length BMP (decoded in Python), a side longer than a JPEG
+can be (what costs by the column outgrows the pixels). The pixels are converted
+to RGB a band at a time, straight into one upright array: decoding holds at most
+the decoded image and that array (no float copy, no second full-size image,
+whatever the EXIF orientation). Every decoding failure is a CorruptMedia with a
 readable message.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -37,8 +39,14 @@ NOT_SUPPORTED = N_("%(format)s images are not supported; use JPEG, PNG, WebP or 
 TOO_MANY_PIXELS = N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels.")
 # The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
 # (a truncated header), not of an unsupported type.
-SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM")
+JPEG_SIGNATURE = b"\xff\xd8\xff"  # what makes Pillow's JPEG plugin parse a file
+SIGNATURES = (JPEG_SIGNATURE, b"\x89PNG\r\n\x1a\n", b"BM")
 DEFAULT_MAX_PIXELS = 40_000_000
+# The longest side read: a JPEG's own limit, beyond any camera's photo or phone's panorama (about 20,000 px). Past it
+# what costs memory by the column outgrows the pixels: Pillow's PNG decoder keeps two rows, OpenCV's area resize a
+# table entry per column (19,999,999 x 2 pixels cost +300 to +350 MB, though the conversion went a tile at a time;
+# 65,535 x 610 as much as a square image).
+MAX_SIDE = 65_535
 # Formats people try that are not read, named by their first bytes (HEIF's by the brand of its ISO file; those brands
 # are never videos: inference.video.sniff_video leaves them to the photo path).
 STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"hevc": "HEIC",
@@ -46,8 +54,17 @@ STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis"
 OTHER_IMAGE_SIGNATURES = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                           b"\x00\x00\x00\x0cjP  ": "JPEG 2000", b"8BPS": "PSD", b"\x00\x00\x01\x00": "ICO"}
 # A JPEG's scans: libjpeg's progressive script has 10, and each scan is a pass over every block of the image, so a
-# file of thousands of tiny scans costs minutes (jpeg_scans counts the first picture's).
+# file of thousands of tiny scans costs minutes (counted in the first picture's segments).
 MAX_JPEG_SCANS = 100
+# A JPEG's segments (each marker, with its data if it has any): Pillow keeps every metadata segment before the first
+# scan in a list, at 50 to 120 bytes each whatever its size (2.6 million empty APP5 segments in a 10 MB file: +306 MB),
+# and libjpeg skips the others one at a time. A photo has a dozen to a few dozen (EXIF, XMP, ICC profile, MPF, tables,
+# scans; a large XMP or ICC profile one per 64 KB: 10 MB of XMP is 160). Their bytes are not limited: within the upload
+# limit they cost at most their size once more (bench.upload_memory: a 10 MB JPEG that is nearly all XMP, no growth).
+MAX_JPEG_SEGMENTS = 1000
+# Markers with no length after them as Pillow's parser reads them (TEM as libjpeg does): TEM, JPG, RSTn, SOI, EOI, JPGn.
+NO_LENGTH_MARKERS = frozenset({0x01, 0xC8, *range(0xD0, 0xDA), *range(0xF0, 0xFE)})
+START_OF_SCAN, END_OF_IMAGE = 0xDA, 0xD9
 # A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most as many samples
 # as a full-size three-channel image of the pixel limit (4:2:0 colour needs half that; CMYK a third more).
 PROGRESSIVE_SAMPLES_PER_PIXEL = 3
@@ -107,16 +124,19 @@ def _open(data: bytes) -> Image.Image:
         raise CorruptMedia(CORRUPT) from error
 
 
-BAND_PIXELS = 1 << 20  # pixels converted at a time: the conversion never holds a second full-size copy
-ORIENTATIONS: dict[int, Callable[[np.ndarray], np.ndarray]] = {  # EXIF orientation -> the view that undoes it
-    2: lambda rgb: rgb[:, ::-1],
-    3: lambda rgb: rgb[::-1, ::-1],
-    4: lambda rgb: rgb[::-1],
-    5: lambda rgb: rgb.swapaxes(0, 1),
-    6: lambda rgb: np.rot90(rgb, -1),
-    7: lambda rgb: rgb[::-1, ::-1].swapaxes(0, 1),
-    8: lambda rgb: np.rot90(rgb, 1),
+BAND_PIXELS = 1 << 20  # pixels converted at a time (a band of rows: sides are at most MAX_SIDE)
+# EXIF orientation -> the view of the upright array laid out as the image is stored: what is written through it lands
+# turned as PIL.ImageOps.exif_transpose turns it.
+STORED_LAYOUTS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: lambda upright: upright[:, ::-1],
+    3: lambda upright: upright[::-1, ::-1],
+    4: lambda upright: upright[::-1],
+    5: lambda upright: upright.swapaxes(0, 1),
+    6: lambda upright: np.rot90(upright, 1),
+    7: lambda upright: upright[::-1, ::-1].swapaxes(0, 1),
+    8: lambda upright: np.rot90(upright, -1),
 }
+SIDEWAYS = (5, 6, 7, 8)  # the orientations whose upright image is as wide as the stored one is high
 
 
 def on_white(image: Image.Image) -> Image.Image:
@@ -136,23 +156,19 @@ def _band_to_rgb(band: Image.Image, integer_peak: int) -> np.ndarray:
     return np.asarray(on_white(band))
 
 
-def _rgb_array(image: Image.Image) -> np.ndarray:
-    """The decoded image as an RGB uint8 array, converted band by band into one preallocated array (peak memory:
-    the decoded image plus the array, whatever the mode: no float or second full-size copy)."""
+def _upright_rgb_array(image: Image.Image, orientation: int) -> np.ndarray:
+    """The decoded image as a contiguous RGB uint8 array turned upright as its EXIF `orientation` says, converted
+    band by band straight into its place in that array (peak memory: the decoded image plus the array, whatever the
+    mode or the orientation: no float or second full-size copy)."""
     width, height = image.size
     integer_peak = int(image.getextrema()[1]) if image.mode.startswith("I") else 255
-    rgb = np.empty((height, width, 3), np.uint8)
+    upright = np.empty((width, height, 3) if orientation in SIDEWAYS else (height, width, 3), np.uint8)
+    stored = STORED_LAYOUTS.get(orientation, lambda same: same)(upright)
     rows = max(1, BAND_PIXELS // width)
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
-        rgb[top:bottom] = _band_to_rgb(image.crop((0, top, width, bottom)), integer_peak)
-    return rgb
-
-
-def _upright(rgb: np.ndarray, orientation: int) -> np.ndarray:
-    """The array turned as its EXIF orientation says (as PIL.ImageOps.exif_transpose does), contiguous."""
-    turn = ORIENTATIONS.get(orientation)
-    return np.ascontiguousarray(turn(rgb)) if turn else rgb
+        stored[top:bottom] = _band_to_rgb(image.crop((0, top, width, bottom)), integer_peak)
+    return upright
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:
@@ -180,42 +196,50 @@ def _check_webp(data: bytes, max_pixels: int) -> None:
             width=width, height=height, limit=limit // 1_000_000, general=max_pixels // 1_000_000))
 
 
-def _check_decoding_cost(image: Image.Image, data: bytes, max_pixels: int) -> None:
-    """Refuse what would cost a decoder far more than the pixels: a JPEG of too many scans, a progressive JPEG
+def _check_decoding_cost(image: Image.Image, jpeg_scans: int, max_pixels: int) -> None:
+    """Refuse what would cost a decoder far more than the pixels: a progressive JPEG (or one of `jpeg_scans` > 1)
     with more coefficients than the limit allows, a run-length BMP."""
     if image.format == "BMP" and image.info.get("compression") in BMP_RLE_COMPRESSIONS:
         raise UnsupportedMediaType(Phrase(N_("Compressed (RLE) BMP images are not supported; use PNG or JPEG.")))
-    if image.format not in ("JPEG", "MPO"):
-        return
-    scans = jpeg_scans(data)
-    if scans > MAX_JPEG_SCANS:
-        raise MediaTooLarge(Phrase(
-            N_("The JPEG has more than %(limit)d scans (a photo has about 10); they are not read."),
-            limit=MAX_JPEG_SCANS))
-    if image.info.get("progressive") or scans > 1:  # libjpeg keeps every coefficient of a multi-scan picture
-        _check_progressive(image, max_pixels)
+    if image.format in ("JPEG", "MPO") and (image.info.get("progressive") or jpeg_scans > 1):
+        _check_progressive(image, max_pixels)  # libjpeg keeps every coefficient of a multi-scan picture
 
 
-def jpeg_scans(data: bytes) -> int:
-    """The scans (start-of-scan markers) of a JPEG's first picture, its segments walked from the start to its end
-    of image: what an EXIF block, a thumbnail or a motion photo's video after the picture holds is not counted.
-    Stops counting past MAX_JPEG_SCANS."""
-    position, scans = 2, 0
-    while scans <= MAX_JPEG_SCANS and position + 4 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-        elif marker == 0xD9:  # end of image
-            break
-        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # restart markers and TEM: no length
-            position += 2
-        else:
-            end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
-            if marker == 0xDA:
-                scans += 1
-                end = _entropy_end(data, end)
-            position = end
+def _check_jpeg_segments(data: bytes) -> int:
+    """Refuse a JPEG whose first picture has more than MAX_JPEG_SEGMENTS segments or MAX_JPEG_SCANS scans, before
+    Pillow parses it (it keeps every segment before the first scan); the number of scans."""
+    segments = scans = 0
+    for marker in jpeg_markers(data):
+        segments += 1
+        scans += marker == START_OF_SCAN
+        if segments > MAX_JPEG_SEGMENTS:
+            raise MediaTooLarge(Phrase(
+                N_("The JPEG has more than %(limit)d segments (a photo has a few dozen); it is not read."),
+                limit=MAX_JPEG_SEGMENTS))
+        if scans > MAX_JPEG_SCANS:
+            raise MediaTooLarge(Phrase(
+                N_("The JPEG has more than %(limit)d scans (a photo has about 10); they are not read."),
+                limit=MAX_JPEG_SCANS))
     return scans
+
+
+def jpeg_markers(data: bytes) -> Iterator[int]:
+    """The markers of a JPEG's first picture, one per segment, found as Pillow's parser and libjpeg find them: bytes
+    that are not a marker skipped, a scan's entropy-coded data passed over, an end of image before the first scan
+    passed over (Pillow reads on); none after the picture's end (an EXIF thumbnail, a motion photo's video)."""
+    position, scanned = 2, False
+    while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
+        marker = data[position + 1]
+        if marker in (0x00, 0xFF):  # a stuffed zero or a fill byte: no marker
+            position += 1
+            continue
+        if 0x02 <= marker < 0xC0 or (marker == END_OF_IMAGE and scanned):  # a reserved marker (both refuse the
+            return  # file there), or the picture's end
+        yield marker
+        position += 2 if marker in NO_LENGTH_MARKERS else 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        if marker == START_OF_SCAN:
+            scanned = True
+            position = _entropy_end(data, position)
 
 
 def _entropy_end(data: bytes, position: int) -> int:
@@ -253,11 +277,16 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     """
     if _is_webp(data):
         _check_webp(data, max_pixels)
+    jpeg_scans = _check_jpeg_segments(data) if data.startswith(JPEG_SIGNATURE) else 0
     image = _open(data)
     width, height = image.size
     if width * height > max_pixels:
         raise MediaTooLarge(Phrase(TOO_MANY_PIXELS, width=width, height=height, limit=max_pixels // 1_000_000))
-    _check_decoding_cost(image, data, max_pixels)
+    if max(width, height) > MAX_SIDE:
+        raise MediaTooLarge(Phrase(
+            N_("The image is %(width)dx%(height)d pixels; its sides may be at most %(limit)d pixels long."),
+            width=width, height=height, limit=MAX_SIDE))
+    _check_decoding_cost(image, jpeg_scans, max_pixels)
     if width < 2 or height < 2:
         raise CorruptMedia(Phrase(N_("The image is %(width)dx%(height)d pixels; each side needs at least 2."),
                                   width=width, height=height))
@@ -265,13 +294,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     try:
         with image:
             image.load()
-            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-            rgb = _rgb_array(image)
+            rgb = _upright_rgb_array(image, image.getexif().get(ExifTags.Base.Orientation, 1))
     except Image.DecompressionBombError as error:
         raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
     except DECODE_ERRORS as error:
         raise CorruptMedia(CORRUPT) from error
-    return DecodedImage(rgb=_upright(rgb, orientation), format=fmt)
+    return DecodedImage(rgb=rgb, format=fmt)
 
 
 def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:

@@ -9,9 +9,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from bench.fixtures import csrf_token
+from bench.upload_memory import png_chunk
 from extensions import db
 from models import Analysis
 from services.analyses import clean_original_name
@@ -26,11 +27,9 @@ def encoded(image: Image.Image, fmt: str, **options) -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height pixels (a decompression bomb's calling card)."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
-        chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + \
+        png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + png_chunk(b"IEND", b"")
 
 
 def dds_unknown_pixel_format() -> bytes:
@@ -50,11 +49,22 @@ def rle8_bmp(width: int, height: int) -> bytes:
     return b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + palette + body
 
 
-def jpeg_with_repeated_scans(copies: int) -> bytes:
-    """A progressive JPEG whose last scan is repeated: each copy is a pass over every block of the image."""
+def jpeg_with_repeated_scans(copies: int, stray_byte: bool = False) -> bytes:
+    """A progressive JPEG whose last scan is repeated: each copy is a pass over every block of the image. With a
+    `stray_byte` before its first table (Pillow and libjpeg skip it; a count of the scans that stopped there let
+    thousands through)."""
     photo = encoded(Image.new("RGB", (64, 64), (120, 140, 160)), "JPEG", progressive=True)
+    if stray_byte:
+        photo = photo.replace(b"\xff\xdb", b"\x00\xff\xdb", 1)
     last_scan = photo[photo.rindex(b"\xff\xda"):-2]
     return photo[:-2] + last_scan * copies + b"\xff\xd9"
+
+
+def jpeg_with_empty_segments(count: int, marker: bytes = b"\xe5") -> bytes:
+    """A small JPEG with `count` empty segments after its start of image (Pillow keeps each one: millions of them in
+    10 MB cost +306 MB)."""
+    photo = encoded(Image.new("RGB", (64, 64), (120, 140, 160)), "JPEG")
+    return photo[:2] + (b"\xff" + marker + b"\x00\x02") * count + photo[2:]
 
 
 def webp_canvas_only(width: int, height: int) -> bytes:
@@ -72,16 +82,24 @@ REFUSED = {
     "gif": (None, 415),
     "bomb 30000x30000 png": (png_header_only(30000, 30000), 413),
     "8000x8000 png over the pixel limit": (png_header_only(8000, 8000), 413),
+    "png 70000 pixels wide": (png_header_only(70000, 2), 413),
     "1x1 png": (None, 400),
     "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 415),
     "tiff": (None, 415),
     "dds": (dds_unknown_pixel_format(), 415),
     "rle bmp": (rle8_bmp(640, 480), 415),
     "jpeg of 120 scans": (jpeg_with_repeated_scans(120), 413),
+    "jpeg of 120 scans after a stray byte": (jpeg_with_repeated_scans(120, stray_byte=True), 413),
+    "jpeg of 2000 empty APP5 segments": (jpeg_with_empty_segments(2000), 413),
+    "jpeg of 2000 empty comments": (jpeg_with_empty_segments(2000, b"\xfe"), 413),
     "webp canvas over its limit": (webp_canvas_only(6000, 6000), 413),
 }
 NAMED = {"heic": "HEIC images are not supported", "tiff": "TIFF images are not supported",
          "rle bmp": "Compressed (RLE) BMP", "jpeg of 120 scans": "more than 100 scans",
+         "jpeg of 120 scans after a stray byte": "more than 100 scans",
+         "png 70000 pixels wide": "its sides may be at most 65535 pixels long",
+         "jpeg of 2000 empty APP5 segments": "The JPEG has more than 1000 segments (a photo has a few dozen)",
+         "jpeg of 2000 empty comments": "The JPEG has more than 1000 segments (a photo has a few dozen)",
          "webp canvas over its limit": "the limit for WebP is 20 megapixels"}
 
 
@@ -108,6 +126,20 @@ def test_refused_uploads(app, client, alice, name):
 def test_a_progressive_jpeg_with_a_few_repeated_scans_is_still_read(client, alice):
     response = upload(client, jpeg_with_repeated_scans(20), "scans.jpg")
     assert response.status_code == 302
+
+
+def test_a_phone_photo_with_much_metadata_is_still_read(client, alice, astronaut):
+    """EXIF, an ICC profile, an MPF index and 9.8 MB of XMP (an edited photo's history) in 150 segments: within the
+    segment limit, and their bytes cost about their size."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = Image.fromarray(astronaut)
+    phone = encoded(photo, "MPO", save_all=True, append_images=[photo.resize((128, 128))], exif=exif,
+                    icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00" + bytes(65_533 - 29)
+    response = upload(client, phone[:2] + (b"\xff\xe1\xff\xff" + xmp) * 150 + phone[2:], "phone.jpg")
+    assert response.status_code == 302
+    assert "Face 1:" in client.get(response.location).get_data(as_text=True)
 
 
 def test_a_motion_photo_is_read_whatever_follows_its_picture(client, alice, astronaut):
@@ -228,10 +260,6 @@ def test_mpo_photos_from_phones_are_analysed_as_jpeg(app, client, alice, astrona
     with app.app_context():
         assert db.session.scalars(db.select(Analysis)).one().format == "jpeg"
     assert client.get(response.location + "/original").mimetype == "image/jpeg"
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 def corrupt_files() -> dict[str, bytes]:

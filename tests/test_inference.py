@@ -191,9 +191,11 @@ def test_the_mtcnn_cascade_finds_what_facenet_pytorch_finds(two_faces, backend):
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_decode_turns_every_exif_orientation_as_pillow_does(orientation):
+@pytest.mark.parametrize("band_pixels", [1 << 20, 40, 100])  # the whole image, bands of one row, of two rows
+def test_decode_turns_every_exif_orientation_as_pillow_does(monkeypatch, orientation, band_pixels):
     from PIL import ImageOps
 
+    monkeypatch.setattr("inference.images.BAND_PIXELS", band_pixels)
     rgb = np.random.default_rng(orientation).integers(0, 256, (24, 40, 3), dtype=np.uint8)
     exif = Image.Exif()
     exif[0x0112] = orientation
