@@ -153,17 +153,18 @@ class MTCNNFaceDetector:
         """Detect faces in one RGB uint8 image."""
         return self.detect_batch([rgb])[0]
 
-    def detect_padded(self, rgb: np.ndarray) -> list[Detection]:
+    def detect_padded(self, rgb: np.ndarray,
+                      searches: Sequence[tuple[float, float]] = CROP_SEARCHES) -> list[Detection]:
         """Faces in a photo that may be a face crop itself: MTCNN misses a face that fills the photo (its
         boxes run past the edges) or a head tilted far, so the photo is searched with a border added on every side
         (in its mean colour) and, when small, upscaled so its shorter side is at least `CROP_MIN_SIDE`; a wider
-        border, then a turn each way, are tried in turn until a face is found (`CROP_SEARCHES`). A large photo is
-        first shrunk so the padded copy is no larger than the detector reads (`max_side`): padding it at full size
-        would cost memory in proportion to the square of its longer side (gigabytes for a thin 2 x 100,000 px PNG
-        of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the photo, landmarks
-        may lie outside it."""
+        border, then a turn each way, are tried in turn until a face is found (`searches`: CROP_SEARCHES). A large
+        photo is first shrunk so the padded copy is no larger than the detector reads (`max_side`): padding it at
+        full size would cost memory in proportion to the square of its longer side (gigabytes for a thin 2 x
+        100,000 px PNG of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the photo,
+        landmarks may lie outside it."""
         height, width = rgb.shape[:2]
-        for padding, degrees in CROP_SEARCHES:
+        for padding, degrees in searches:
             shrink = downscale_factor(width, height, round(self.max_side / (1 + 2 * padding)))
             small = _resize(rgb, shrink)
             matrix, size = _search_matrix(small.shape[1], small.shape[0], padding, degrees)

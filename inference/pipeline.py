@@ -31,7 +31,7 @@ from inference.align import aligned_gray_crops
 from inference.cat_emotion import CatEmotionClassifier
 from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import pet_body_crops, rgb_crops
-from inference.detectors import Detection, MTCNNFaceDetector, SSDPetDetector
+from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
@@ -283,7 +283,8 @@ class Pipeline:
         height, width = rgb.shape[:2]
         began = time.perf_counter()
         if not faces or any(_at_edge(face, width, height) for face in faces):
-            faces = self.detector.detect_padded(rgb) or faces
+            searches = CROP_SEARCHES[:1] if pets else CROP_SEARCHES  # a photo of a pet is no face crop: searched once
+            faces = self.detector.detect_padded(rgb, searches) or faces
         found = self.pet_crop_model.without_pet_faces([rgb], [faces + pets])[0] if pets else faces
         timings["detect faces"] += (time.perf_counter() - began) * 1000
         return found
