@@ -27,6 +27,8 @@ PIECES_PER_SECOND = 250  # elements or chunks read to find them, per second of t
                          # WebM (clusters without a size) has each of its ~100 video and audio frames a second
 MIN_PIECES = 100_000
 AVI_INDEX_ENTRY = 16  # bytes of an AVI idx1 entry
+ODML_HEADER, ODML_SUPER_ENTRY, ODML_STANDARD_ENTRY = 24, 16, 8  # OpenDML (AVI 2.0) indexes: bytes
+ODML_INDEX_OF_INDEXES = 0  # an indx's bIndexType: a super index (1: an index of chunks)
 TOO_MUCH_METADATA = N_("The video's tags, chapters or index are far larger than a video's: it is not a video this "
                        "app can read.")
 
@@ -173,9 +175,10 @@ class _MatroskaWalk:
 
 def _check_avi(data: mmap.mmap, pieces: int) -> None:
     """Walk the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO lists, whose
-    sizes are added up; an index (idx1, 16 bytes an entry: one a frame of each stream) of more entries than `pieces`
-    is refused too (5 million entries in an 80 MB file: every frame shown from it took a second and 150 MB)."""
-    at, info = 12, 0
+    sizes are added up; indexes (idx1, 16 bytes an entry: one a frame of each stream; OpenDML's indx) of more
+    entries than `pieces` together are refused too (5 million entries in an 80 MB file: every frame shown from it
+    took a second and 150 MB)."""
+    at, info, indexed = 12, 0, 0
     for _ in range(pieces):
         if at + 12 > len(data):
             return
@@ -185,10 +188,30 @@ def _check_avi(data: mmap.mmap, pieces: int) -> None:
             info += size
             if info > MAX_METADATA_BYTES:
                 raise _refuse()
-        if chunk == b"idx1" and size // AVI_INDEX_ENTRY > pieces:
+        if chunk == b"idx1":
+            indexed += size // AVI_INDEX_ENTRY
+        elif chunk == b"indx":
+            indexed += _odml_entries(data, at + 8, size, pieces)
+        if indexed > pieces:
             raise _refuse()
         if chunk in (b"RIFF", b"LIST") and kind not in (b"movi", b"INFO"):
             at += 12  # its chunks follow
         else:
             at += 8 + size + (size & 1)
     raise _refuse()
+
+
+def _odml_entries(data: mmap.mmap, body: int, size: int, pieces: int) -> int:
+    """The entries an OpenDML index (indx, at `body`) lists, as FFmpeg reads them: its own (an index of chunks), or
+    those of the standard indexes it points to (an index of indexes: their sizes, 8 bytes an entry)."""
+    end = min(len(data), body + size)
+    if body + ODML_HEADER > end:
+        return 0
+    _longs_per_entry, _sub_type, index_type, in_use = struct.unpack("<HBBI", data[body:body + 8])
+    if index_type != ODML_INDEX_OF_INDEXES or in_use > pieces:
+        return in_use
+    entries = 0
+    for entry in range(body + ODML_HEADER, min(end, body + ODML_HEADER + ODML_SUPER_ENTRY * in_use) - 15,
+                       ODML_SUPER_ENTRY):
+        entries += struct.unpack("<I", data[entry + 8:entry + 12])[0] // ODML_STANDARD_ENTRY
+    return entries

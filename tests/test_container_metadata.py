@@ -47,16 +47,26 @@ def cluster(frames: int, known: bool = True) -> bytes:
     return element(0x1F43B675, blocks) if known else b"\x1f\x43\xb6\x75" + UNKNOWN_SIZE + blocks
 
 
-def avi(info_entries: int, lists: int = 1, index_entries: int = 0) -> bytes:
-    """An AVI with `lists` INFO lists of `info_entries` entries each, then its frames, then an index (idx1) of
-    `index_entries` entries (none: no index)."""
+def avi(info_entries: int, lists: int = 1, index_entries: int = 0, odml: bytes = b"") -> bytes:
+    """An AVI with `lists` INFO lists of `info_entries` entries each, an OpenDML index (`odml`, an indx chunk's
+    body) in its stream's header list, then its frames, then an index (idx1) of `index_entries` entries (none: no
+    index)."""
     info = b"INFO" + b"".join(struct.pack("<4sI", b"I%03d" % (n % 1000), 2) + b"v\x00" for n in range(info_entries))
+    strl = b"strl" + (b"indx" + struct.pack("<I", len(odml)) + odml if odml else b"")
     movi = b"movi" + struct.pack("<4sI", b"00dc", 4) + b"\x00" * 4
-    chunks = (b"LIST" + struct.pack("<I", len(info)) + info) * lists + b"LIST" + struct.pack("<I", len(movi)) + movi
+    chunks = (b"LIST" + struct.pack("<I", len(info)) + info) * lists + b"LIST" + struct.pack("<I", len(strl)) + strl \
+        + b"LIST" + struct.pack("<I", len(movi)) + movi
     if index_entries:
         chunks += b"idx1" + struct.pack("<I", 16 * index_entries) + struct.pack("<4sIII", b"00dc", 16, 4, 4) * \
             index_entries
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"AVI " + chunks
+
+
+def odml_index(index_type: int, entries: int, each_size: int = 0) -> bytes:
+    """An OpenDML indx body: `entries` in use; an index of indexes (type 0) lists that many standard indexes of
+    `each_size` bytes (8 an entry), an index of chunks (type 1) only says how many it has."""
+    listed = struct.pack("<QII", 0, each_size, 0) * entries if index_type == 0 else b""
+    return struct.pack("<HBBI4s12x", 4, 0, index_type, entries, b"00dc") + listed
 
 
 @pytest.mark.parametrize("name, content", [
@@ -66,6 +76,8 @@ def avi(info_entries: int, lists: int = 1, index_entries: int = 0) -> bytes:
     ("an AVI's INFO list", avi(MAX_METADATA_BYTES // 8)),
     ("an AVI's INFO lists together", avi(MAX_METADATA_BYTES // 80, lists=12)),
     ("an AVI's index of more entries than a video's frames", avi(20, index_entries=MIN_PIECES + 1)),
+    ("an AVI's OpenDML index of chunks", avi(20, odml=odml_index(1, MIN_PIECES + 1))),
+    ("an AVI's OpenDML index of indexes", avi(20, odml=odml_index(0, 2, 8 * MIN_PIECES))),
     ("tags after a byte that starts no element", matroska(cluster(3), b"\x00", tags(MAX_METADATA_BYTES // 20))),
     ("tags after an element larger than the file", matroska(b"\xec\x01\x00\x00\x00\x7f\xff\xff\xff", cluster(1),
                                                             tags(MAX_METADATA_BYTES // 20))),
@@ -86,7 +98,7 @@ def test_a_videos_own_metadata_passes(tmp_path):
     few = tmp_path / "few.mkv"
     few.write_bytes(matroska(cues(100), tags(50), cluster(3, known=False), cluster(3)))
     check_container_metadata(few, 120)
-    (tmp_path / "info.avi").write_bytes(avi(20, index_entries=3_600))  # 2 minutes of 30 fps
+    (tmp_path / "info.avi").write_bytes(avi(20, index_entries=3_600, odml=odml_index(0, 2, 8 * 1_800)))  # 2 min, 30 fps
     check_container_metadata(tmp_path / "info.avi", 120)
 
 
