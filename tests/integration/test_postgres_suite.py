@@ -24,7 +24,9 @@ from tests.test_sessions import (  # noqa: F401 (those on the `app` fixture; the
     test_token_endpoint_limits_the_account_of_the_basic_credentials_not_a_decoy_field,
     test_usernames_are_unique_case_insensitively,
 )
-from tests.test_job_claims import test_workers_take_users_jobs_in_turn_so_one_user_cannot_hold_up_another  # noqa: F401
+from tests.test_job_claims import (  # noqa: F401
+    test_a_users_batch_and_another_users_stream_of_jobs_alternate,
+    test_workers_take_users_jobs_in_turn_so_one_user_cannot_hold_up_another)
 from tests.test_races import *  # noqa: F401,F403
 from tests.test_subjects import *  # noqa: F401,F403
 from tests.test_insights import *  # noqa: F401,F403
