@@ -1,5 +1,7 @@
 """Flask extensions, created at module level and bound to the app in create_app()."""
 
+import ipaddress
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +28,24 @@ csrf = CSRFProtect()
 babel = Babel()  # the interface language: web/i18n.py
 # Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+IPV6_SUBSCRIBER_PREFIX = 64  # a household or a server gets a /64 (or more): 2^64 addresses to pick from
+
+
+def client_network() -> str:
+    """The client as the log-in limits count it (web/login_limits.py): its address (after ProxyFix in production,
+    as get_remote_address reads it), an IPv4 address whole and an IPv6 address by its /64, since one client can send
+    from any address of its /64 (keyed by the full address, 120 addresses of one /64 had 120 allowances)."""
+    address = get_remote_address()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:  # not an address (a proxy's odd X-Forwarded-For): counted as sent
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped  # an IPv4 client of a dual-stack socket (::ffff:192.0.2.1)
+    if parsed.version == 4:
+        return str(parsed)
+    host_bits = 128 - IPV6_SUBSCRIBER_PREFIX
+    return f"{ipaddress.IPv6Address(int(parsed) >> host_bits << host_bits)}/{IPV6_SUBSCRIBER_PREFIX}"
 
 
 def committed() -> bool:

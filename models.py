@@ -225,15 +225,20 @@ class User(UserMixin, db.Model):
         return user if user is not None and user.username == normalize_username(username) else None
 
     @classmethod
-    def with_password(cls, username: str, password: str) -> User | None:
-        """The user (active or not) whose password this is, named `username` now or, when no account has that
-        name, before an administrator renamed them (the newest such account); else None. One password hash
-        check in every case (an unknown name costs one too), so the time taken does not tell which names exist
-        or existed."""
+    def known_as(cls, username: str) -> User | None:
+        """The user (active or not) named `username` now or, when no account has that name, before an administrator
+        renamed them (the newest such account); else None. One query whichever it finds."""
         name = normalize_username(username)
-        user = db.session.scalar(
+        return db.session.scalar(
             db.select(cls).where(or_(cls.username == name, cls.previous_username == name))
             .order_by((cls.username == name).desc(), cls.id.desc()).limit(1))
+
+    @classmethod
+    def with_password(cls, username: str, password: str) -> User | None:
+        """The user known_as `username` (active or not) when this is their password, else None. One password hash
+        check in every case (an unknown name costs one too), so the time taken does not tell which names exist
+        or existed."""
+        user = cls.known_as(username)
         if user is None:
             check_password_hash(_dummy_password_hash(), password)
             return None

@@ -48,13 +48,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_CONTACT", "", "how users reach this server's administrators (an e-mail address, or a sentence), "
             "told with a deactivated account's and a removed upload's messages; empty: \"whoever runs this server\""),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),
-    Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address, and again per account name and "
-            "address, a right password clearing the latter (the log-in form, the API's token exchange and the "
+    Setting("LOGIN_LIMITS", "10 per minute", "password attempts per client address (an IPv6 one by its /64), and "
+            "again per account and address (per account and browser for a browser whose device cookie vouches for "
+            "the account), a right password clearing the latter (the log-in form, the API's token exchange and the "
             "password change counted together)"),
-    Setting("LOGIN_ACCOUNT_LIMITS", "50 per hour", "wrong passwords per account name from all addresses together; "
-            "past it, each address gets one attempt per LOGIN_LIMITS window at that account (the smallest amount's "
-            "worth; a right password gives it back), so guesses spread over many addresses slow down while the "
-            "owner still logs in"),
+    Setting("LOGIN_ACCOUNT_LIMITS", "50 per hour", "wrong passwords per account (under its name or the one it had "
+            "before a rename) from every client without its device cookie together; past it, the account is under "
+            "attack: such clients are refused outright until the window ends, however many addresses they use (the "
+            "owner on a browser or script that never logged in to it waits too), while the browsers that logged in "
+            "to it before log in as usual"),
     Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (each account has its own "
             "upload limits and analysis slot)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in, registering and uploading (off only in tests)"),
@@ -96,6 +98,9 @@ FIXED = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},  # survive a database restart
+    # counters that a request can give back (web/login_limits.py: a right password's attempt at the account's cap);
+    # the database storage (web/limiter_storage.py) keeps no other kind
+    "RATELIMIT_STRATEGY": "fixed-window",
 }
 PRODUCTION_SETTINGS = {"SESSION_COOKIE_SECURE": True, "REMEMBER_COOKIE_SECURE": True,
                        "PREFERRED_URL_SCHEME": "https"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
+from itsdangerous import URLSafeSerializer
+
 from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.server import free_port
 from extensions import db
@@ -142,32 +144,118 @@ def test_wrong_passwords_from_other_addresses_never_lock_the_owner_out(tmp_path)
     assert changed.status_code == 302 and changed.location.endswith("/account")
 
 
-def test_guesses_spread_over_many_addresses_get_one_a_minute_each_once_an_account_is_under_attack(tmp_path):
-    """Past LOGIN_ACCOUNT_LIMITS wrong passwords for one account, an address that guessed wrong at it waits for the
-    next window; an address that did not still has the right password checked."""
+def basic_auth(username: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+def from_address(app, address: str):
+    """A browser of its own (no cookies yet) at `address`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_an_account_under_attack_refuses_every_browser_but_those_that_logged_in_to_it_before(tmp_path):
+    """Past LOGIN_ACCOUNT_LIMITS wrong passwords at an account, a client without its device cookie is refused
+    outright, the right password too (before, each address still had a guess a minute, so enough addresses had any
+    number); the owner's browsers that proved the password before (a log-in, a token exchange) log in as usual."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="4 per hour")
     make_user(app, "carol")
-
-    def from_address(address: str):
-        client = app.test_client()
-        client.environ_base["REMOTE_ADDR"] = address
-        return client
-
-    first, second = from_address("10.0.0.1"), from_address("10.0.0.2")
+    laptop, script = from_address(app, "10.9.8.7"), from_address(app, "10.9.8.8")
+    assert login(laptop, "carol").status_code == 302
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/analyze")})  # the device cookie outlives it
+    assert script.post("/api/v1/tokens", headers=basic_auth("carol", "correct horse")).status_code == 201
+    first, second = from_address(app, "10.0.0.1"), from_address(app, "10.0.0.2")
     assert [login(first, "carol", f"guess {n}").status_code for n in range(2)] == [401, 401]
     assert [login(second, "carol", f"guess {n}").status_code for n in range(2)] == [401, 401]  # 4: under attack
     for n in range(3, 6):
-        bot = from_address(f"10.0.0.{n}")
-        assert login(bot, "carol", "guess").status_code == 401
-        refused = login(bot, "carol", "correct horse")  # its one guess a minute is spent, whatever it sends
+        refused = login(from_address(app, f"10.0.0.{n}"), "carol", "correct horse")  # the owner on a new browser
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-        assert "Too many log-in attempts for this account" in refused.get_data(as_text=True)
-    assert login(first, "carol", "guess 2").status_code == 429
-    owner = from_address("10.9.8.7")  # the owner, from an address of their own: a right password costs nothing
-    assert [login(owner, "carol").status_code, login(from_address("10.9.8.7"), "carol").status_code] == [302, 302]
+        assert "Too many log-in attempts for this account; try again later" in refused.get_data(as_text=True)
+    korean = from_address(app, "10.0.0.6")
+    korean.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ko"
+    assert "전에 로그인한 적 있는 브라우저에서" in login(korean, "carol").get_data(as_text=True)
+    assert [login(laptop, "carol", "typo").status_code, login(laptop, "carol").status_code] == [401, 302]
+    assert login(script, "carol").status_code == 302
     make_user(app, "other")  # other accounts are not under attack
-    bot = from_address("10.0.0.3")
+    bot = from_address(app, "10.0.0.3")
     assert [login(bot, "other", "typo").status_code, login(bot, "other").status_code] == [401, 302]
+
+
+def test_guesses_from_a_hundred_addresses_at_an_account_under_attack_are_all_refused(tmp_path, monkeypatch):
+    """Once an account was under attack, each address still had its password checked once a minute: a hundred
+    addresses, a hundred guesses. Now none of them is checked."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="5 per hour")
+    make_user(app, "carol")
+    assert [login(from_address(app, f"10.0.0.{n}"), "carol", "guess").status_code for n in range(5)] == [401] * 5
+    checked = []
+    monkeypatch.setattr(User, "check_password", lambda user, password: checked.append(password) or False)
+    addresses = [f"198.51.100.{n}" for n in range(50)] + [f"2001:db8:{n:x}::1" for n in range(50)]
+    statuses = {login(from_address(app, address), "carol", f"guess at {address}").status_code for address in addresses}
+    assert statuses == {429} and checked == []
+
+
+def test_ipv6_addresses_of_one_64_share_one_allowance(tmp_path):
+    """Keyed by the whole address, every address of one /64 (2^64 of them, all one client's) had LOGIN_LIMITS of
+    its own. An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is its IPv4 address."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    statuses = [login(from_address(app, f"2001:db8::{n:x}"), f"name{n}", "guess").status_code for n in range(1, 6)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert "Too many log-in attempts; wait a minute." in login(from_address(app, "2001:db8::ffff:1"), "x", "y"
+                                                               ).get_data(as_text=True)
+    assert login(from_address(app, "2001:db8:0:1::1"), "name9", "guess").status_code == 401  # another /64
+    assert [login(from_address(app, address), f"name{n}", "guess").status_code
+            for n, address in enumerate(["10.0.0.1", "::ffff:10.0.0.1", "10.0.0.1", "::ffff:10.0.0.1"])
+            ] == [401, 401, 401, 429]
+
+
+def test_a_renamed_account_has_one_limit_under_both_names(tmp_path):
+    """A log-in takes an account's name from before an administrator renamed it (it is told the new one), and the
+    limits counted the two names apart: twice the guesses."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="3 per hour")
+    user_id = make_user(app, "olivia")
+    with app.app_context():
+        db.session.get(User, user_id).username = "olive"
+        db.session.commit()
+    assert [login(from_address(app, "10.0.0.1"), "olivia", "guess").status_code,
+            login(from_address(app, "10.0.0.2"), "OLIVIA", "guess").status_code,
+            login(from_address(app, "10.0.0.3"), "olive", "guess").status_code] == [401, 401, 401]
+    assert [login(from_address(app, "10.0.0.4"), "olive", "guess").status_code,
+            login(from_address(app, "10.0.0.5"), "olivia", "guess").status_code] == [429, 429]
+
+
+def test_the_device_cookie_names_nothing_outlives_the_session_and_cannot_be_forged(tmp_path):
+    """What the browser keeps to be known while its account is under attack: signed, HttpOnly, SameSite=Lax, no
+    name or id in it; one made up or altered is no cookie."""
+    other_server = make_app(tmp_path / "other", SECRET_KEY="another key")  # first: the limiter is the last app's
+    make_user(other_server, "carol")
+    elsewhere = other_server.test_client()
+    login(elsewhere, "carol")
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="1 per hour",
+                   SECRET_KEY="device-cookie-test")
+    user_id = make_user(app, "carol")
+    browser = app.test_client()
+    response = login(browser, "carol")
+    device = next(cookie for cookie in response.headers.getlist("Set-Cookie") if cookie.startswith("moodlens_device="))
+    assert "HttpOnly" in device and "SameSite=Lax" in device and "Max-Age=" in device
+    value = browser.get_cookie("moodlens_device").value
+    said = URLSafeSerializer("no key needed to read it").load_payload(value.rsplit(".", 2)[0].encode())
+    assert set(said) == {"device", "accounts"} and len(said["accounts"]) == 1
+    assert "carol" not in value + str(said) and str(user_id) not in said["accounts"]
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/analyze")})
+    assert browser.get_cookie("moodlens_device").value == value
+    assert login(from_address(app, "10.0.0.1"), "carol", "guess").status_code == 401  # under attack
+    forged = from_address(app, "10.0.0.2")
+    forged.set_cookie("moodlens_device", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert login(forged, "carol").status_code == 429
+    forged.set_cookie("moodlens_device", elsewhere.get_cookie("moodlens_device").value)
+    assert login(forged, "carol").status_code == 429
+    assert login(browser, "carol").status_code == 302
+    make_user(app, "dave")  # a second account on this browser: first, the other kept, one device
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/analyze")})
+    assert login(browser, "dave").status_code == 302
+    now = URLSafeSerializer("").load_payload(browser.get_cookie("moodlens_device").value.rsplit(".", 2)[0].encode())
+    assert now["device"] == said["device"] and now["accounts"][1:] == said["accounts"] != now["accounts"][:1]
 
 
 def test_a_wrong_current_password_counts_against_the_log_in_limits(tmp_path):
@@ -188,13 +276,13 @@ def test_a_wrong_current_password_counts_against_the_log_in_limits(tmp_path):
 
 def test_the_log_in_form_and_the_token_exchange_share_one_limit(tmp_path):
     """Each route had its own counter, so an account took twice LOGIN_LIMITS guesses a minute."""
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="3 per hour")
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="4 per hour")
     make_user(app, "target")
     attacker = app.test_client()
     assert [login(attacker, "target", f"guess {n}").status_code for n in range(2)] == [401, 401]
-    basic = {"Authorization": "Basic " + base64.b64encode(b"target:guess").decode()}
+    basic = basic_auth("target", "guess")
     assert [attacker.post("/api/v1/tokens", headers=basic).status_code for _ in range(2)] == [401, 429]
-    elsewhere = app.test_client()  # the account's third wrong password: under attack, for the form too
+    elsewhere = app.test_client()  # the account's fourth wrong password: under attack, for the form too
     elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
     assert [elsewhere.post("/api/v1/tokens", headers=basic).status_code, login(elsewhere, "target", "guess").status_code
             ] == [401, 429]

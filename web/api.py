@@ -90,7 +90,7 @@ def create_token() -> ResponseReturnValue:
         return _error("No username and password: send them with HTTP Basic authentication (curl -u NAME:PASSWORD); "
                       "a JSON body names the token only.", 401, **challenge)
     user = User.authenticate(credentials.username, credentials.password or "")
-    password_checked(user is not None)
+    password_checked(user)
     if user is None:
         return _error("Invalid username or password.", 401, **challenge)
     if not user.active:

@@ -180,7 +180,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         user = User.with_password(form.username.data, form.password.data)
-        password_checked(user is not None)
+        password_checked(user)
         if user is None:
             flash(gettext("Wrong username or password."), "error")
         elif user.username != normalize_username(form.username.data):  # an administrator renamed the account

@@ -131,7 +131,7 @@ class CurrentPasswordForm(WebForm):
         """Whether the current password typed is the user's (told to the log-in limits, web/login_limits.py); if
         not, the field says so."""
         right = user.check_password(self.current_password.data)
-        password_checked(right)
+        password_checked(user if right else None)
         if not right:
             self.current_password.errors.append(gettext("That is not your current password."))
         return right

@@ -2,18 +2,26 @@
 exchange, the password change, a new API token, the account's deletion), counted in the limiter's storage so that
 every web process counts together.
 
-Counting every attempt against the account name let anyone keep its owner out: ten wrong passwords a minute, from
-any address, and the right password was refused too. Now:
+A client address is an IPv4 address, or an IPv6 one's /64 (extensions.client_network); an account is the one the
+name resolves to, by its current name or by the one it had before an administrator renamed it (as a log-in resolves
+it), else the name as typed. The limits:
 
-- per client address, every attempt (LOGIN_LIMITS): one address guesses slowly, at one account or sprayed over
-  many;
-- per account and address (LOGIN_LIMITS): one address's guesses never refuse another's right password; a right
-  password clears its address's count, so only wrong ones add up;
-- per account, wrong passwords from every address together (LOGIN_ACCOUNT_LIMITS): past it the account is under
-  attack, and an attempt at it costs its address all of its allowance for the account (the smallest amount of
-  LOGIN_LIMITS: one attempt a minute by default; a right one gives it back). Guesses spread over many addresses are
-  slowed that much, while the right password from an address without a recent failure is still checked and
-  accepted.
+- per client address, every attempt (LOGIN_LIMITS): one address guesses slowly, at one account or sprayed over many;
+- per account and client (LOGIN_LIMITS): one client's guesses never refuse another's right password; a right
+  password clears its count, so only wrong ones add up. The client is its address, or, for a browser whose device
+  cookie vouches for the account (web/known_devices.py: it proved the password before), that cookie, so that a
+  stolen cookie gets no more guesses from many addresses than from one;
+- per account, attempts from clients without its device cookie (LOGIN_ACCOUNT_LIMITS), from every address together,
+  an attempt that was not a wrong password giving its count back (the limiter's fixed windows), so that they count
+  wrong passwords. Past it the account is under attack: until the window ends,
+  every attempt at it without the cookie is refused outright, the right password too, whatever the number of
+  addresses, while its owner, on a browser that logged in to it before, logs in as usual (OWASP's "device
+  cookies").
+
+Before the device cookie, wrong passwords from anywhere either refused the owner's right one too (a lockout anyone
+could cause) or, once the account was under attack, still gave every address a guess a minute (120 IPv6
+addresses of one /64 made 145 guesses in a minute). The trade-off now: during an attack, the owner on a browser
+(or a script) that never logged in to the account waits until the window ends, as with any lockout.
 
 Attempts are counted before the password is checked (one atomic increment each), so requests sent at once get no
 more guesses than requests sent one after another.
@@ -22,82 +30,97 @@ more guesses than requests sent one after another.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
-from flask import current_app, g
-from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
+from flask import current_app, g, request
 
-from extensions import limiter
+from extensions import client_network, limiter
 from messages import N_
-from models import normalize_username
+from models import User, normalize_username
+from web import known_devices
 
-ACCOUNT_ADDRESS_SCOPE = "passwords-per-account-and-address"
-ACCOUNT_FAILURES_SCOPE = "failed-passwords-per-account"  # the under-attack counters (LOGIN_ACCOUNT_LIMITS)
-
-
-def password_checked(right: bool) -> None:
-    """Say whether the password this request checked was right: a wrong one counts against the account from every
-    address, a right one clears its address's count at the account."""
-    g.password_right = right
+ACCOUNT_CLIENT_SCOPE = "passwords-per-account-and-client"
+UNKNOWN_CLIENTS_SCOPE = "passwords-per-account-from-unknown-clients"  # LOGIN_ACCOUNT_LIMITS: the account's cap
 
 
-def _limits(setting: str) -> list[RateLimitItem]:
-    return parse_many(current_app.config[setting])
+@dataclass(frozen=True)
+class Attempt:
+    """Who a password attempt is at and from, as the limits count it."""
+
+    account: str  # the account's id, or the name as typed when no account has it ("user:7", "name:bob")
+    client: str  # "device:ID" when this browser's device cookie vouches for the account, else its client network
+
+    @property
+    def known_client(self) -> bool:
+        return self.client.startswith("device:")
+
+    @property
+    def account_and_client(self) -> str:
+        return f"{self.account}@{self.client}"
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMITS"]
+def password_checked(user: User | None) -> None:
+    """Say whose password this request proved (None: the password was wrong). A right one clears its client's
+    count at the account, gives back its attempt at the account's cap, and has the answer vouch for the account in
+    this browser's device cookie."""
+    g.password_right = user is not None
+    if user is not None:
+        known_devices.vouch_for(user.id)
 
 
-def _under_attack(account: str) -> bool:
-    """Whether the account had LOGIN_ACCOUNT_LIMITS wrong passwords from all addresses together."""
-    return not all(limiter.limiter.test(item, ACCOUNT_FAILURES_SCOPE, account)
-                   for item in _limits("LOGIN_ACCOUNT_LIMITS"))
+def _attempt(account_name: Callable[[], str]) -> Attempt:
+    """This request's attempt (looked up once per request: one query, whether or not the name is an account's)."""
+    if "password_attempt" not in g:
+        name = account_name()
+        user = User.known_as(name)
+        device = known_devices.device_vouching_for(user.id if user is not None else None)
+        g.password_attempt = Attempt(f"user:{user.id}" if user is not None else f"name:{normalize_username(name)}",
+                                     f"device:{device}" if device is not None else client_network())
+    return g.password_attempt
 
 
-def _settle(account: str) -> None:
-    """After the password check: count a wrong password against the account, or clear the right one's address
-    count at it (skipped, and logged, while the storage is unreachable: the limits then err towards the guesser
-    for a moment, never towards refusing the owner)."""
-    right = g.get("password_right")
-    if right is None or not limiter.enabled:
+def _settle() -> None:
+    """After the password check: a right password clears its client's count at the account, and whatever was not a
+    wrong password gives its attempt at the account's cap back (skipped, and logged, while the storage is
+    unreachable: the limits then err towards the guesser for a moment, never towards refusing the owner)."""
+    if not limiter.enabled:
         return
+    right = g.get("password_right")
     try:
-        if right:
-            for counted in limiter.current_limits:
-                if ACCOUNT_ADDRESS_SCOPE in counted.request_args:
-                    limiter.limiter.clear(counted.limit, *counted.request_args)
-        else:
-            for item in _limits("LOGIN_ACCOUNT_LIMITS"):
-                limiter.limiter.hit(item, ACCOUNT_FAILURES_SCOPE, account)
+        for counted in limiter.current_limits:
+            if right and ACCOUNT_CLIENT_SCOPE in counted.request_args:
+                limiter.limiter.clear(counted.limit, *counted.request_args)
+            elif right is not False and UNKNOWN_CLIENTS_SCOPE in counted.request_args:
+                limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
     except limiter.limiter.storage.base_exceptions:
         current_app.logger.warning("Rate-limit storage unreachable: a password check went uncounted", exc_info=True)
 
 
 def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
-    """Limit password attempts per client address and per account and address, and slow them at an account under
-    attack (see the module's docstring); `account_name` reads the name from the part of the request whose password
-    the view checks, and the view tells password_checked() whether it was right."""
+    """Limit password attempts per client address, per account and client, and per account from clients without
+    its device cookie (see the module's docstring); `account_name` reads the name from the part of the request whose
+    password the view checks, and the view tells password_checked() whose password it proved."""
 
-    def account() -> str:
-        return "account:" + normalize_username(account_name())
+    def setting(name: str) -> Callable[[], str]:
+        return lambda: current_app.config[name]
 
-    def account_address() -> str:
-        return f"{account()}@{get_remote_address()}"
+    def from_known_client() -> bool:
+        """Whether this browser's device cookie vouches for the account (asked of POSTs only, the attempts)."""
+        return request.method == "POST" and _attempt(account_name).known_client
 
-    def attempt_cost() -> int:
-        """1, or all of an address's allowance at an account under attack (looked up once per request)."""
-        if "password_attempt_cost" not in g:
-            g.password_attempt_cost = (min(item.amount for item in _limits("LOGIN_LIMITS"))
-                                       if _under_attack(account()) else 1)
-        return g.password_attempt_cost
-
-    per_address = limiter.shared_limit(_login_limit, "passwords-per-address", methods=["POST"],
+    per_address = limiter.shared_limit(setting("LOGIN_LIMITS"), "passwords-per-address", methods=["POST"],
+                                       key_func=client_network,
                                        error_message=N_("Too many log-in attempts; wait a minute."))
-    per_account = limiter.shared_limit(_login_limit, ACCOUNT_ADDRESS_SCOPE, methods=["POST"],
-                                       key_func=account_address, cost=attempt_cost,
-                                       error_message=N_("Too many log-in attempts for this account; wait a minute."))
+    per_account_and_client = limiter.shared_limit(
+        setting("LOGIN_LIMITS"), ACCOUNT_CLIENT_SCOPE, methods=["POST"],
+        key_func=lambda: _attempt(account_name).account_and_client,
+        error_message=N_("Too many log-in attempts for this account; wait a minute."))
+    per_account = limiter.shared_limit(
+        setting("LOGIN_ACCOUNT_LIMITS"), UNKNOWN_CLIENTS_SCOPE, methods=["POST"],
+        key_func=lambda: _attempt(account_name).account, exempt_when=from_known_client,
+        error_message=N_("Too many log-in attempts for this account; try again later, or log in from a browser you "
+                         "have logged in with before."))
 
     def limited(view: Callable) -> Callable:
         @wraps(view)
@@ -105,8 +128,8 @@ def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callab
             try:
                 return view(*args, **kwargs)
             finally:
-                _settle(account())
+                _settle()
 
-        return per_address(per_account(settled))
+        return per_address(per_account_and_client(per_account(settled)))
 
     return limited
