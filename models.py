@@ -227,8 +227,11 @@ class User(UserMixin, db.Model):
     @classmethod
     def known_as(cls, username: str) -> User | None:
         """The user (active or not) named `username` now or, when no account has that name, before an administrator
-        renamed them (the newest such account); else None. One query whichever it finds."""
+        renamed them (the newest such account); else None. One query whichever it finds; none for a name no account
+        can have (too long for the column, or with a NUL character, which PostgreSQL refuses in a query: a 500)."""
         name = normalize_username(username)
+        if len(name) > cls.username.type.length or "\x00" in name:
+            return None
         return db.session.scalar(
             db.select(cls).where(or_(cls.username == name, cls.previous_username == name))
             .order_by((cls.username == name).desc(), cls.id.desc()).limit(1))

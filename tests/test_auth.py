@@ -288,6 +288,15 @@ def test_the_log_in_form_and_the_token_exchange_share_one_limit(tmp_path):
             ] == [401, 429]
 
 
+def test_a_name_no_account_can_have_is_a_wrong_name(app, client):
+    """A NUL character in the name (which PostgreSQL refuses in a query) made the log-in a 500; a name longer than
+    any account's is looked up nowhere."""
+    make_user(app, "carol")
+    for name in ("carol\x00", "c" * 5000):
+        assert login(client, name).status_code in (400, 401)
+        assert client.post("/api/v1/tokens", headers=basic_auth(name, "correct horse")).status_code == 401
+
+
 def test_basic_credentials_werkzeug_cannot_decode_are_no_credentials(client):
     """base64 with characters outside ASCII made Werkzeug raise ValueError: a 500, before any log-in."""
     for header in ("Basic \u00e9", "Basic YTpi\u00ff"):
