@@ -26,15 +26,14 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()  # the interface language: web/i18n.py
-# Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 IPV6_SUBSCRIBER_PREFIX = 64  # a household or a server gets a /64 (or more): 2^64 addresses to pick from
 
 
 def client_network() -> str:
-    """The client as the log-in limits count it (web/login_limits.py): its address (after ProxyFix in production,
-    as get_remote_address reads it), an IPv4 address whole and an IPv6 address by its /64, since one client can send
-    from any address of its /64 (keyed by the full address, 120 addresses of one /64 had 120 allowances)."""
+    """The client as the rate limits count it by address (the log-in limits, web/login_limits.py; registration): its
+    address (after ProxyFix in production, as get_remote_address reads it), an IPv4 address whole and an IPv6 address
+    by its /64, since one client can send from any address of its /64 (keyed by the full address, 120 addresses of one
+    /64 had 120 allowances)."""
     address = get_remote_address()
     try:
         parsed = ipaddress.ip_address(address)
@@ -46,6 +45,10 @@ def client_network() -> str:
         return str(parsed)
     host_bits = 128 - IPV6_SUBSCRIBER_PREFIX
     return f"{ipaddress.IPv6Address(int(parsed) >> host_bits << host_bits)}/{IPV6_SUBSCRIBER_PREFIX}"
+
+
+# Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
+limiter = Limiter(key_func=client_network, default_limits=[])
 
 
 def committed() -> bool:

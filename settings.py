@@ -57,8 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
             "attack: such clients are refused outright until the window ends, however many addresses they use (the "
             "owner on a browser or script that never logged in to it waits too), while the browsers that logged in "
             "to it before log in as usual"),
-    Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (each account has its own "
-            "upload limits and analysis slot)"),
+    Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (an IPv6 one by its /64; "
+            "each account has its own upload limits and analysis slot)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in, registering and uploading (off only in tests)"),
     Setting("RATELIMIT_HEADERS_ENABLED", True, "rate-limited answers say where the client stands: "
             "`X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After` (seconds)"),

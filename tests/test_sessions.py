@@ -304,6 +304,9 @@ def test_one_address_makes_a_few_accounts_an_hour(tmp_path):
     refused = register("cat")
     assert refused.status_code == 429 and "Too many new accounts from this address" in refused.get_data(as_text=True)
     assert register("dan", "10.0.0.2").status_code == 302  # another address
+    assert [register(name, f"2001:db8::{n}").status_code for n, name in enumerate(("eve", "fay", "gus"))] == \
+        [302, 302, 429]  # the addresses of one IPv6 /64 are one client
+    assert register("hal", "2001:db8:0:1::1").status_code == 302  # another /64
 
 
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
