@@ -27,7 +27,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from multiprocessing import Pool
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +95,8 @@ def unpack(packed: Path, workers: int = 4) -> tuple[dict[str, tuple[np.ndarray, 
     """Each packed split's decoded crops (N, size, size, 3) and labels, and the manifest."""
     stream, manifest = packed_stream(packed)
     splits = {}
-    with np.load(io.BytesIO(stream)) as arrays, Pool(workers) as pool:
+    with np.load(io.BytesIO(stream)) as arrays, get_context("spawn").Pool(workers) as pool:  # not forked: a
+        # fork of a process with threads (a test run's servers, torch's) can inherit a lock held, and wait for ever
         for split in PACKED_SPLITS:
             data, ends = arrays[f"{split}_bytes"].tobytes(), arrays[f"{split}_ends"]
             files = [data[start:end] for start, end in zip(np.concatenate([[0], ends[:-1]]), ends)]
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = GpuTuning(first_tuned_block=args.first_tuned_block, learning_rate=args.learning_rate,
                          batch=args.batch, seed=args.seed, fit_seconds=args.fit_seconds, max_epochs=args.max_epochs)
-    splits, _ = unpack(args.packed)  # before CUDA starts: the decoding pool forks
+    splits, _ = unpack(args.packed)  # before CUDA starts
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True
     print({split: len(labels) for split, (_, labels) in splits.items()}, flush=True)
