@@ -8,6 +8,7 @@ writing a file and committing its row, a file deleted by hand), the check report
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import time
@@ -123,3 +124,27 @@ def test_maintenance_check_reports_then_repairs_drift(app, client, alice, astron
     assert set(upload_files(app)) == {stored, thumb, fresh}
     after = runner.invoke(args=["maintenance", "check"])
     assert after.exit_code == 0 and "0 problem(s) found" in after.output  # the failed row tells its owner why
+
+
+def test_a_database_outage_is_a_503_with_retry_after_and_the_session_outlives_it(app, client, alice, tmp_path):
+    """The database file cannot be opened (a server down or restarting): pages and the API answer 503 with
+    Retry-After, in plain words, drawn for no one; once it is back the same cookie is still logged in."""
+    database = tmp_path / "test.sqlite"
+    with app.app_context():
+        db.engine.dispose()
+    database.rename(tmp_path / "away.sqlite")
+    database.mkdir()  # SQLite cannot open a folder: "unable to open database file"
+    try:
+        page = client.get("/analyses")
+        missing = client.get("/no-such-page")  # an error page reads the user too
+        api = client.get("/api/v1/analyses", headers={"Authorization": "Bearer some-token"})
+        posted = client.post("/analyze", data={"file": (io.BytesIO(b"x"), "a.jpg")})
+    finally:
+        database.rmdir()
+        (tmp_path / "away.sqlite").rename(database)
+    for response in (page, missing, api, posted):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "The database cannot be reached just now" in page.get_data(as_text=True)
+    assert "Log in" in page.get_data(as_text=True)  # drawn for no one: reading the user needs the database
+    assert api.json["error"].startswith("The database cannot be reached just now")
+    assert client.get("/analyses").status_code == 200

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
+from functools import wraps
+
 from flask import (Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
                    url_for)
 from flask.globals import request_ctx
@@ -9,7 +13,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError, SQLAlchemyError,
+                            TimeoutError as PoolTimeout)
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as HTTPNotFound, RequestEntityTooLarge
 
@@ -175,6 +180,38 @@ def _account_gone() -> ResponseReturnValue:
     return redirect(url_for("auth.login"), code=303)
 
 
+# What a database down, restarting, locked or out of pooled connections raises.
+DATABASE_OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
+DATABASE_UNREACHABLE = N_("The database cannot be reached just now, so this could not be done. Try again in a minute.")
+DATABASE_RETRY_SECONDS = 30
+
+
+def _database_unreachable(error: SQLAlchemyError) -> Response:
+    """The database is down, restarting, locked or out of connections (a server's trouble, not the client's): 503
+    with Retry-After, and the page drawn for no one, since reading the user needs the database (the session cookie
+    is kept: the user is still logged in once it is back). Nothing is half-saved: the session is rolled back."""
+    current_app.logger.error("%s %s: the database could not be reached: %s", request.method, request.path,
+                             str(error).splitlines()[0])
+    with suppress(SQLAlchemyError):
+        db.session.rollback()
+    current_app.login_manager._update_request_context_with_user()  # anonymous for this response only
+    response = make_response(error_response(Phrase(DATABASE_UNREACHABLE), 503))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+    return response
+
+
+def _outage_safe(handler: Callable) -> Callable:
+    """The error handler, but a database outage it meets (its page reads the user, a CSRF refusal asks whether
+    someone is logged in) answers 503 as the outage itself would, not 500."""
+    @wraps(handler)
+    def safe(error: Exception) -> ResponseReturnValue:
+        try:
+            return handler(error)
+        except DATABASE_OUTAGES as outage:
+            return _database_unreachable(outage)
+    return safe
+
+
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -191,7 +228,7 @@ def _security_headers(response):
 ERROR_WORDS = (
     N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"), N_("Method Not Allowed"),
     N_("Request Entity Too Large"), N_("Unsupported Media Type"), N_("Too Many Requests"),
-    N_("Internal Server Error"), N_("Insufficient Storage"), N_("Conflict"),
+    N_("Internal Server Error"), N_("Insufficient Storage"), N_("Conflict"), N_("Service Unavailable"),
     N_("The browser (or proxy) sent a request that this server could not understand."),
     N_("The server could not verify that you are authorized to access the URL requested. You either supplied the "
        "wrong credentials (e.g. a bad password), or your browser doesn't understand how to supply the credentials "
@@ -202,11 +239,10 @@ ERROR_WORDS = (
 
 
 def init_app(app: Flask) -> None:
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(NotFound, _not_found)
-    app.register_error_handler(CSRFError, _stale_form)
-    app.register_error_handler(MediaError, _media_error)
-    app.register_error_handler(Refused, _refused)
-    for race in (ObjectDeletedError, StaleDataError, IntegrityError):
-        app.register_error_handler(race, _changed_meanwhile)
+    handlers = [(HTTPException, _http_error), (NotFound, _not_found), (CSRFError, _stale_form),
+                (MediaError, _media_error), (Refused, _refused)]
+    handlers += [(race, _changed_meanwhile) for race in (ObjectDeletedError, StaleDataError, IntegrityError)]
+    handlers += [(outage, _database_unreachable) for outage in DATABASE_OUTAGES]
+    for error, handler in handlers:
+        app.register_error_handler(error, _outage_safe(handler))
     app.after_request(_security_headers)
