@@ -262,6 +262,9 @@ class Analysis(JobState, db.Model):
     media: Mapped[str] = mapped_column(String(16), default=Media.IMAGE)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.DONE, index=True)
     duration: Mapped[float | None] = mapped_column(Float)
+    # a video cut short (its frames end well before the duration its header gives): that duration, while `duration`
+    # is how far its frames go; NULL otherwise
+    stated_duration: Mapped[float | None] = mapped_column(Float)
     fps_sampled: Mapped[float | None] = mapped_column(Float)
     poster_time: Mapped[float | None] = mapped_column(Float)
     original_name: Mapped[str] = mapped_column(String(255))

@@ -603,6 +603,7 @@ class VideoResult:
     classifiers: dict[str, str]  # the emotion model of each kind, by kind (Pipeline.classifier_names)
     poster_time: float
     poster_rgb: np.ndarray | None = None
+    stated_duration: float | None = None  # the header's duration when the frames end well before it (a cut file)
 
 
 class VideoAnalyzer:
@@ -634,9 +635,10 @@ class VideoAnalyzer:
         """The clip's tracks (a pet's continuations joined), smoothed and summarised."""
         clip = self.read_tracks(path, max_seconds, progress)
         kept = final_tracks(clip.tracks, SAME_PET_LOOK, min(self.min_track_frames, clip.frames_analysed))
+        duration = decoded_duration(clip.info.duration, clip.last_time, self.fps)
         return VideoResult(
-            width=clip.info.width, height=clip.info.height,
-            duration=decoded_duration(clip.info.duration, clip.last_time, self.fps), fps_sampled=self.fps,
+            width=clip.info.width, height=clip.info.height, duration=duration,
+            stated_duration=clip.info.duration if duration < clip.info.duration else None, fps_sampled=self.fps,
             frames_analysed=clip.frames_analysed, models=self.pipeline.models,
             classifiers=self.pipeline.classifier_names, poster_time=clip.poster[1], poster_rgb=clip.poster[2],
             tracks=[t.finish(self.smoothing) for t in kept],

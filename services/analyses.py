@@ -364,6 +364,7 @@ def video_summary(analysis: Analysis, result: VideoResult) -> None:
     """The summary columns of a video's analysis from its result (its detections already in place), status done."""
     analysis.status, analysis.progress, analysis.error = JobStatus.DONE, 1.0, None
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
+    analysis.stated_duration = result.stated_duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
     analysis.face_count = len(result.tracks)
     keep_readings(analysis)

@@ -132,7 +132,8 @@ def analysis_document(analysis: Analysis, reader: User | None = None, suggest: S
         document["error"] = analysis.error
     suggested = suggestions(analysis, suggest) if reader is not None and reader.id == analysis.user_id else {}
     if analysis.media == Media.VIDEO:
-        document.update(duration=analysis.duration, fps_sampled=analysis.fps_sampled,
+        document.update(duration=analysis.duration, stated_duration=analysis.stated_duration,
+                        fps_sampled=analysis.fps_sampled,
                         tracks=[track_document(d, analysis, suggested.get(d.id)) for d in analysis.detections])
     else:
         document["detections"] = [detection_document(d, analysis, suggested.get(d.id)) for d in analysis.detections]

@@ -26,7 +26,9 @@ from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
 from services.analyses import analysis_slot
+from bench.clips import moving_faces_frames
 from tests.conftest import DATA, jpeg_bytes, upload, upload_files, write_video
+from tests.test_api import bearer
 
 
 def test_sniff_video_by_content():
@@ -681,3 +683,21 @@ def test_frames_larger_than_1080p_go_through_in_smaller_batches(two_face_video, 
         sizes.clear()
         VideoAnalyzer(get_pipeline(), batch_pixels=budget).analyze(two_face_video)
         assert max(sizes) == size and sum(sizes) == 12  # 3 s sampled at 4 frames a second
+
+
+def test_a_video_cut_short_is_analysed_as_far_as_it_goes_and_says_so(app, client, alice, astronaut, tmp_path):
+    """An AVI whose header gives 8 s but whose bytes stop after about 3 s (an upload or a copy cut short): the
+    frames there are are analysed, and the page and the API say the file is cut short and where its frames end."""
+    whole = write_video(tmp_path / "whole.avi", moving_faces_frames(astronaut, 80), codec="MJPG").read_bytes()
+    response = upload(client, whole[: len(whole) * 2 // 5], "cut.avi")
+    assert response.status_code == 302
+    with app.app_context():
+        analysis = db.session.scalar(db.select(Analysis))
+        assert analysis.status == "done" and analysis.stated_duration == pytest.approx(8.0)
+        assert 2.0 < analysis.duration < 4.0
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "This file is cut short: it says it lasts 8.0 s, but its frames end at" in page
+    document = client.get(f"/api/v1/analyses/{analysis.id}", headers=bearer(client, "alice")).json
+    assert document["stated_duration"] == pytest.approx(8.0) and document["duration"] == analysis.duration
+    whole_video = upload(client, whole, "whole.avi")
+    assert "cut short" not in client.get(whole_video.headers["Location"]).get_data(as_text=True)
