@@ -65,9 +65,10 @@ MAX_JPEG_SEGMENTS = 1000
 # Markers with no length after them as Pillow's parser reads them (TEM as libjpeg does): TEM, JPG, RSTn, SOI, EOI, JPGn.
 NO_LENGTH_MARKERS = frozenset({0x01, 0xC8, *range(0xD0, 0xDA), *range(0xF0, 0xFE)})
 START_OF_SCAN, END_OF_IMAGE = 0xDA, 0xD9
-# A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most as many samples
-# as a full-size three-channel image of the pixel limit (4:2:0 colour needs half that; CMYK a third more).
-PROGRESSIVE_SAMPLES_PER_PIXEL = 3
+# A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most 2.5 samples a
+# pixel of the pixel limit, so 4:2:0 and 4:2:2 colour (1.5 and 2 samples a pixel: every phone's) get the whole limit,
+# 4:4:4 five sixths of it (33 MP: a 40 MP one cost +321 MB in bench.upload_memory, over its 300 MB), CMYK 25 MP.
+PROGRESSIVE_SAMPLES_PER_PIXEL = 2.5
 # Pillow's WebP decoder holds two canvases, a copy of the frame and the image (about 12 bytes a pixel, three times a
 # JPEG's): WebP gets half the pixel limit (20 MP: +206 MB in bench.upload_memory, 40 MP: +505), checked before the
 # decoder is made (it allocates its canvases).

@@ -134,12 +134,16 @@ def test_decode_rejects_bad_input():
 
 
 def test_a_progressive_jpeg_is_limited_by_its_coefficients():
-    """The decoder keeps every coefficient of a progressive JPEG: four full-size channels (CMYK) get three quarters
-    of the pixel limit, 4:2:0 colour all of it; a baseline JPEG keeps none."""
+    """The decoder keeps every coefficient of a progressive JPEG: four full-size channels (CMYK) get five eighths
+    of the pixel limit, three (4:4:4) five sixths, 4:2:0 colour all of it; a baseline JPEG keeps none."""
     cmyk = Image.new("CMYK", (100, 100), (10, 20, 30, 40))
     with pytest.raises(MediaTooLarge, match="multi-scan JPEG of 100x100 pixels in 4 channels"):
-        decode_image(encoded(cmyk, "JPEG", progressive=True), max_pixels=12_000)
-    assert decode_image(encoded(cmyk, "JPEG"), max_pixels=12_000).rgb.shape == (100, 100, 3)
+        decode_image(encoded(cmyk, "JPEG", progressive=True), max_pixels=15_000)
+    assert decode_image(encoded(cmyk, "JPEG"), max_pixels=15_000).rgb.shape == (100, 100, 3)
+    full_colour = encoded(Image.new("RGB", (100, 100), "teal"), "JPEG", progressive=True, subsampling=0)
+    with pytest.raises(MediaTooLarge, match="multi-scan JPEG of 100x100 pixels in 3 channels"):
+        decode_image(full_colour, max_pixels=11_000)
+    assert decode_image(full_colour, max_pixels=12_000).rgb.shape == (100, 100, 3)
     subsampled = encoded(Image.new("RGB", (100, 100), "teal"), "JPEG", progressive=True, subsampling=2)
     assert decode_image(subsampled, max_pixels=10_000).rgb.shape == (100, 100, 3)
 

@@ -21,7 +21,7 @@ from tests.conftest import upload
 
 @pytest.mark.parametrize("name", ["16-bit gray PNG 6320x6320", "RGBA PNG 6320x6320", "MJPEG AVI 12000x12000",
                                   "crowd photo, 256 faces", "RGBA PNG 19999999x2",
-                                  "progressive 6300x6300 turned, APP5"])
+                                  "progressive 6300x6300 turned, APP5", "progressive JPEG 5770x5770"])
 def test_a_hostile_upload_raises_peak_memory_by_less_than_the_budget(name):
     build, filename = CASES[name]
     result = measure(build(), filename)
