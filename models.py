@@ -254,7 +254,10 @@ class User(UserMixin, db.Model):
 class Analysis(JobState, db.Model):
     """One uploaded file and what the pipeline found in it; a video's analysis is a background job."""
 
-    __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"), IDS_NEVER_REUSED)
+    __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"),
+                      Index("ix_analysis_user_id_status", "user_id", "status"),  # the fair job order (jobs.py)
+                      Index("ix_analysis_user_id_heartbeat_at", "user_id", "heartbeat_at"),
+                      IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
