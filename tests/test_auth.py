@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 
 from itsdangerous import URLSafeSerializer
 
 from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.server import free_port
-from extensions import db
+from extensions import db, limiter
 from models import User
 
 
@@ -339,3 +340,69 @@ def test_development_config_keeps_plain_http_cookies(app, client):
     response = login(client, "dev")
     assert "Secure" not in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
     assert "Strict-Transport-Security" not in response.headers
+
+
+def change_password(client, old: str, new: str):
+    return client.post("/account/password", data={"current_password": old, "password": new, "confirm": new,
+                                                  "csrf_token": csrf_token(client, "/account/password")})
+
+
+def test_a_new_password_voids_the_device_cookies_made_with_the_old_one(tmp_path):
+    """The cookie's mark was a digest of the account's id alone: browsers that once logged in with a password that
+    was since changed (a phished one, an ex-partner's) kept their own allowance of guesses at the new one while the
+    account was under attack (20 such cookies: 200 checked passwords a minute against a cap of 50 an hour)."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
+    make_user(app, "carol")
+    thief, owner = from_address(app, "10.0.0.1"), from_address(app, "10.9.8.7")
+    assert login(thief, "carol").status_code == 302 and login(owner, "carol").status_code == 302
+    assert change_password(owner, "correct horse", "new horse 22").status_code == 302  # the thief's session ends
+    assert [login(from_address(app, f"10.0.1.{n}"), "carol", "guess").status_code for n in range(2)] == [401, 401]
+    assert login(thief, "carol", "guess").status_code == 429  # its cookie vouches for nothing now
+    owner.post("/logout", data={"csrf_token": csrf_token(owner, "/analyze")})
+    assert login(owner, "carol", "new horse 22").status_code == 302  # the browser that changed it still does
+
+
+def test_the_owners_session_and_the_browser_they_registered_with_are_known_under_attack(tmp_path):
+    """Registering gave no device cookie, and a session logged in to the account counted as a stranger: under
+    attack its owner could not change the password (429), and after logging out could not log back in."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
+    newcomer = from_address(app, "10.9.8.7")
+    registered = newcomer.post("/register", data={"username": "nina", "password": "correct horse",
+                                                  "confirm": "correct horse",
+                                                  "csrf_token": csrf_token(newcomer, "/register")})
+    assert registered.status_code == 302 and newcomer.get_cookie("moodlens_device") is not None
+    make_user(app, "carol")
+    owner = from_address(app, "10.9.8.8")
+    assert login(owner, "carol").status_code == 302
+    owner.delete_cookie("moodlens_device")  # cleared, or a session from before device cookies
+    for account in ("nina", "carol"):
+        assert [login(from_address(app, f"10.0.{n}.1"), account, "guess").status_code for n in range(2)] == [401, 401]
+    assert change_password(owner, "correct horse", "new horse 22").status_code == 302
+    newcomer.post("/logout", data={"csrf_token": csrf_token(newcomer, "/analyze")})
+    assert login(newcomer, "nina").status_code == 302
+
+
+def test_a_file_sent_as_a_text_field_is_a_400_not_a_500(app, client):
+    """Flask-WTF merged uploaded files into every form's data, and a length check of a file raised a 500."""
+    make_user(app, "carol")
+    for path, fields in (("/login", {"username": "carol", "password": (io.BytesIO(b"not a password"), "p.txt")}),
+                         ("/register", {"username": (io.BytesIO(b"not a name"), "name.txt"),
+                                        "password": "correct horse", "confirm": "correct horse"})):
+        response = client.post(path, data={**fields, "csrf_token": csrf_token(client, path)},
+                               content_type="multipart/form-data")
+        assert response.status_code in (400, 401), (path, response.status_code)
+    assert login(client, "carol").status_code == 302
+    changed = client.post("/account/password", data={"current_password": (io.BytesIO(b"x"), "p.txt"),
+                                                     "password": "new horse 22", "confirm": "new horse 22",
+                                                     "csrf_token": csrf_token(client, "/account/password")},
+                          content_type="multipart/form-data")
+    assert changed.status_code == 400
+
+
+def test_an_unknown_name_is_counted_by_a_short_digest(tmp_path):
+    """The limiter's keys held the name as typed, before the form checked it: 30 log-ins with 500 KB names put
+    32 MB in Redis (the in-memory fallback likewise), for an hour."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="30 per minute", RATELIMIT_STORAGE_URI="memory://")
+    assert login(from_address(app, "10.0.0.1"), "x" * 400_000, "guess").status_code == 400
+    keys = list(limiter.limiter.storage.storage)  # the memory storage's counters
+    assert keys and max(len(key) for key in keys) < 200

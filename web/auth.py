@@ -19,6 +19,7 @@ from models import ApiToken, User, normalize_username
 from services import accounts, moderation, tokens
 from services.clock import known_zone, today_on, zone_of
 from services.errors import Refused
+from web import known_devices
 from web.downloads import streamed_download
 from web.i18n import moment
 from web.login_limits import login_limits, password_checked
@@ -145,6 +146,7 @@ def register() -> ResponseReturnValue:
             form.username.errors.append(gettext("That username is taken."))
         else:
             start_session(user)
+            known_devices.vouch_for(user)  # the browser that chose the password knows it, as after a log-in
             flash(gettext("Welcome to Moodlens! Upload a photo to get started."), "success")
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, Field, Form, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField,
                      StringField, SubmitField)
-from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import SubjectKind, User
@@ -71,13 +71,22 @@ SUBMIT_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # Flask-WTF's: a form is su
 class WebForm(FlaskForm):
     """A page's form. Flask-WTF would read a JSON body as the form's data, where any JSON (nested past the decoder's
     depth, a list, an object for a text field) could raise a 500; pages post forms, so a JSON body is no data
-    (the form is then invalid: a 400, or the page again with its errors). The JSON API is web/api.py."""
+    (the form is then invalid: a 400, or the page again with its errors). The JSON API is web/api.py. Likewise it
+    merges every uploaded file into the data, where a file sent under a text field's name (a password) raised a 500
+    (a length check of a file): only a file field reads files."""
 
     class Meta:
         def wrap_formdata(self, form: Form, formdata: MultiDict | None) -> MultiDict | None:
             if request.is_json:
                 return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
-            return super().wrap_formdata(form, formdata)
+            wrapped = super().wrap_formdata(form, formdata)
+            if not isinstance(wrapped, CombinedMultiDict):  # no files were sent (or the data was given)
+                return wrapped
+            data = MultiDict(request.form)
+            for name, field in form._fields.items():
+                if isinstance(field, FileField):
+                    data.setlist(name, request.files.getlist(name))
+            return data
 
 
 class BrowserClock:

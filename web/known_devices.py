@@ -1,9 +1,11 @@
 """The device cookie (OWASP's "device cookies", against lockouts): a browser that proved it knows an account's password
-(a log-in, the API's token exchange, a password change) gets a signed cookie vouching for that account, so that while
-the account is under attack (web/login_limits.py) its owner still logs in from that browser.
+(a log-in, the registration, the API's token exchange, a password change) gets a signed cookie vouching for that
+account, so that while the account is under attack (web/login_limits.py) its owner still logs in from that browser.
 
 The cookie holds a random id of the browser and, newest first, a mark for each of the last ACCOUNTS_KEPT accounts it
-proved: a keyed digest of the account's id, so it names no account to whoever reads it. It is signed with the app's
+proved: a keyed digest of the account's id and password hash, so it names no account to whoever reads it, and a new
+password (the owner's change, an administrator's reset) voids every mark made before it: cookies gathered by someone
+who once knew the old password vouch for nothing. It is signed with the app's
 SECRET_KEY (a salt of its own), HttpOnly, SameSite=Lax and Secure in production, and it is not a session: logging
 out leaves it, and it proves nothing but a past log-in.
 """
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 
 from flask import Response, after_this_request, current_app, request
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from sqlalchemy import inspect
+
+from models import User
 
 COOKIE = "moodlens_device"
 COOKIE_SECONDS = 365 * 24 * 3600
@@ -35,9 +40,11 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="moodlens-device-cookie")
 
 
-def _account_mark(user_id: int) -> str:
+def _account_mark(user: User) -> str:
+    """A keyed digest of the account's id and its password hash: a new password (or an admin's reset) makes every
+    mark made before it vouch for nothing."""
     signer = Signer(current_app.secret_key, salt="moodlens-device-account", digest_method=hashlib.sha256)
-    return signer.get_signature(str(user_id)).decode()[:MARK_LENGTH]
+    return signer.get_signature(f"{user.id}:{user.password_hash}").decode()[:MARK_LENGTH]
 
 
 def _this_device() -> KnownDevice | None:
@@ -53,25 +60,27 @@ def _this_device() -> KnownDevice | None:
     return KnownDevice(said["device"], tuple(said["accounts"]))
 
 
-def device_vouching_for(user_id: int | None) -> str | None:
+def device_vouching_for(user: User | None) -> str | None:
     """This browser's id when its cookie vouches for the account (it proved the password before), else None (the
     cookie is read whether or not there is an account, so that the time taken does not tell)."""
     device = _this_device()
-    if device is None or user_id is None:
+    if device is None or user is None:
         return None
-    return device.id if _account_mark(user_id) in device.accounts else None
+    return device.id if _account_mark(user) in device.accounts else None
 
 
-def vouch_for(user_id: int) -> None:
+def vouch_for(user: User) -> None:
     """Have this request's answer, whatever it is, give the browser a cookie vouching for the account (first, ahead
-    of the others it keeps), with the browser's id kept or a new one."""
+    of the others it keeps), with the browser's id kept or a new one; none when the request deleted the account."""
     device = _this_device()
     device_id = device.id if device is not None else secrets.token_urlsafe(12)
-    mark = _account_mark(user_id)
-    kept = [mark, *(other for other in (device.accounts if device else ()) if other != mark)][:ACCOUNTS_KEPT]
 
     @after_this_request
     def set_cookie(response: Response) -> Response:
+        if inspect(user).detached:  # deleted by the view (the account's deletion): nothing to vouch for
+            return response
+        mark = _account_mark(user)  # after the view: a password it just changed is the one vouched for
+        kept = [mark, *(other for other in (device.accounts if device else ()) if other != mark)][:ACCOUNTS_KEPT]
         response.set_cookie(COOKIE, _serializer().dumps({"device": device_id, "accounts": kept}),
                             max_age=COOKIE_SECONDS, httponly=True, samesite="Lax",
                             secure=current_app.config["PRODUCTION"])
