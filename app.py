@@ -64,8 +64,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     admin.init_admin(app)
     register_cli(app)
     errors.init_app(app)
-    if app.config["PRODUCTION"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # the HTTPS proxy in front
+    if hops := app.config["PROXY_HOPS"]:  # the HTTPS proxy (or proxies) in front
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), code=301))
     app.jinja_env.globals.update(TEMPLATE_ENUMS)

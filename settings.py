@@ -64,7 +64,11 @@ SETTINGS: tuple[Setting, ...] = (
             "`X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After` (seconds)"),
     Setting("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True, "while the counters' storage (Redis) is unreachable, each "
             "process counts in its own memory, rather than every log-in and upload failing"),
-    Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-*"),
+    Setting("PRODUCTION", False, "behind an HTTPS proxy: Secure cookies, HSTS, trust one proxy's X-Forwarded-* "
+            "(PROXY_HOPS)"),
+    Setting("PROXY_HOPS", None, "how many reverse proxies in front are trusted for X-Forwarded-For, -Proto and -Host "
+            "(the client's address, which the log-in and upload limits count by); default 1 with PRODUCTION, else 0. "
+            "Set 0 where clients reach the app directly: a client's own X-Forwarded-For would choose its address"),
     Setting("JOBS_MODE", "thread", "background work: thread (in the web process), external (`flask jobs work` "
                                    "polls the database), redis (RQ on REDIS_URL), eager (at once; tests)"),
     Setting("JOBS_POLL_SECONDS", 2.0, "how often an idle worker looks for queued jobs"),
@@ -139,6 +143,8 @@ def _derive(config: dict, instance_path: Path) -> None:
     config["UPLOAD_FOLDER"] = config.get("UPLOAD_FOLDER") or str(instance_path / "uploads")
     config["EXPLAIN_FOLDER"] = config.get("EXPLAIN_FOLDER") or str(instance_path / "explanations")
     config["SECRET_KEY"] = config.get("SECRET_KEY") or _generated_secret_key(instance_path)
+    if config.get("PROXY_HOPS") is None:
+        config["PROXY_HOPS"] = 1 if config["PRODUCTION"] else 0
     if not config.get("MAX_CONTENT_LENGTH"):
         largest_mb = max(config["MAX_UPLOAD_MB"], config["MAX_VIDEO_MB"])
         config["MAX_CONTENT_LENGTH"] = int(largest_mb * 1024 * 1024) + 64 * 1024  # room for the form fields

@@ -434,3 +434,16 @@ def test_older_analyses_get_their_readings_models_from_the_one_line_they_kept(ap
         kept = dict(db.session.execute(sa.select(Analysis.original_name, Analysis.classifiers)).all())
     assert kept == {"old.jpg": {"human": face, "dog": dog}, "cats.jpg": {"human": face, "dog": dog, "cat": cat},
                     "faces.jpg": {"human": face}}
+
+
+def test_without_a_proxy_in_front_a_client_cannot_choose_its_address(tmp_path):
+    """PRODUCTION trusted one proxy's X-Forwarded-For: where clients reach the app directly, each guess could name
+    another address and get LOGIN_LIMITS of its own. PROXY_HOPS=0 counts the address the connection came from."""
+    from bench.fixtures import make_app
+
+    app = make_app(tmp_path, PRODUCTION=True, PROXY_HOPS=0, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
+    make_user(app, "carol")
+    client = app.test_client()
+    statuses = [client.post("/api/v1/tokens", headers={**basic("carol", f"wrong{n}"), "X-Forwarded-For": f"10.0.0.{n}"},
+                            base_url="https://localhost").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
