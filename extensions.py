@@ -33,14 +33,16 @@ def client_network() -> str:
     """The client as the rate limits count it by address (the log-in limits, web/login_limits.py; registration): its
     address (after ProxyFix in production, as get_remote_address reads it), an IPv4 address whole and an IPv6 address
     by its /64, since one client can send from any address of its /64 (keyed by the full address, 120 addresses of one
-    /64 had 120 allowances)."""
+    /64 had 120 allowances). An IPv6 address that carries an IPv4 one (a dual-stack socket's ::ffff:a.b.c.d, 6to4's
+    2002:a.b.c.d::/48, Teredo's 2001:0::/32) is that IPv4 address: 6to4 gives every IPv4 address a /48 of its own,
+    65,536 /64s."""
     address = get_remote_address()
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:  # not an address (a proxy's odd X-Forwarded-For): counted as sent
         return address
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped  # an IPv4 client of a dual-stack socket (::ffff:192.0.2.1)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        parsed = parsed.ipv4_mapped or parsed.sixtofour or (parsed.teredo and parsed.teredo[1]) or parsed
     if parsed.version == 4:
         return str(parsed)
     host_bits = 128 - IPV6_SUBSCRIBER_PREFIX

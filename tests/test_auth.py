@@ -198,7 +198,7 @@ def test_guesses_from_a_hundred_addresses_at_an_account_under_attack_are_all_ref
 
 def test_ipv6_addresses_of_one_64_share_one_allowance(tmp_path):
     """Keyed by the whole address, every address of one /64 (2^64 of them, all one client's) had LOGIN_LIMITS of
-    its own. An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) is its IPv4 address."""
+    its own. An IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) or 6to4 is its IPv4 address."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute")
     statuses = [login(from_address(app, f"2001:db8::{n:x}"), f"name{n}", "guess").status_code for n in range(1, 6)]
     assert statuses == [401, 401, 401, 429, 429]
@@ -208,6 +208,8 @@ def test_ipv6_addresses_of_one_64_share_one_allowance(tmp_path):
     assert [login(from_address(app, address), f"name{n}", "guess").status_code
             for n, address in enumerate(["10.0.0.1", "::ffff:10.0.0.1", "10.0.0.1", "::ffff:10.0.0.1"])
             ] == [401, 401, 401, 429]
+    sixtofour = [login(from_address(app, f"2002:c000:201:{n:x}::1"), f"six{n}", "guess").status_code for n in range(4)]
+    assert sixtofour == [401, 401, 401, 429]  # 6to4: 192.0.2.1's /48 (65,536 /64s) is that one address
 
 
 def test_a_renamed_account_has_one_limit_under_both_names(tmp_path):
