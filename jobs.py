@@ -167,17 +167,33 @@ def fairest_first(kind: JobKind) -> sa.Select:
     stream of short ones alternate; then the oldest. A user's jobs keep their order."""
     queued = owned_jobs(kind)
     waiting = db.select(queued.c.owner).where(queued.c.status == JobStatus.QUEUED).distinct().subquery()
+    turns = (_turns_looked_up if not TO_ANALYSIS[kind] else _turns_grouped)(kind, waiting)
+    job = owned_jobs(kind)
+    return (db.select(job.c.id).join(turns, turns.c.owner == job.c.owner).where(job.c.status == JobStatus.QUEUED)
+            .order_by(turns.c.running, turns.c.last_turn.nulls_first(), job.c.created_at, job.c.id))
+
+
+def _turns_looked_up(kind: JobKind, waiting: sa.Subquery) -> sa.Subquery:
+    """Each waiting owner's running jobs of the kind and last turn, by one look-up each in an index of (user, status)
+    and one of (user, heartbeat): for the analyses (models.Analysis's indexes), an account of 100,000 costs a claim
+    2 ms, not the 90 of grouping all its rows."""
     theirs = owned_jobs(kind)
     running = (db.select(sa.func.count()).select_from(theirs)
                .where(theirs.c.owner == waiting.c.owner, theirs.c.status == JobStatus.RUNNING).scalar_subquery())
     served = owned_jobs(kind)
     last_turn = db.select(sa.func.max(served.c.heartbeat_at)).where(served.c.owner == waiting.c.owner).scalar_subquery()
-    # one look-up per waiting user in an index of (user, status) and one of (user, heartbeat): an account of 100,000
-    # analyses costs a claim 2 ms, not the 90 of grouping all its rows (the analyses' indexes, models.Analysis)
-    turns = db.select(waiting.c.owner, running.label("running"), last_turn.label("last_turn")).subquery()
-    job = owned_jobs(kind)
-    return (db.select(job.c.id).join(turns, turns.c.owner == job.c.owner).where(job.c.status == JobStatus.QUEUED)
-            .order_by(turns.c.running, turns.c.last_turn.nulls_first(), job.c.created_at, job.c.id))
+    return db.select(waiting.c.owner, running.label("running"), last_turn.label("last_turn")).subquery()
+
+
+def _turns_grouped(kind: JobKind, waiting: sa.Subquery) -> sa.Subquery:
+    """The same, by grouping the waiting owners' jobs of the kind: for the kinds owned through a detection, whose
+    look-ups would walk every analysis of the owner (37 ms a claim against 13 for 100,000 analyses)."""
+    theirs = owned_jobs(kind)
+    return (db.select(waiting.c.owner,
+                      sa.func.count(sa.case((theirs.c.status == JobStatus.RUNNING, 1))).label("running"),
+                      sa.func.max(theirs.c.heartbeat_at).label("last_turn"))
+            .join(theirs, sa.and_(theirs.c.owner == waiting.c.owner, theirs.c.heartbeat_at.is_not(None)), isouter=True)
+            .group_by(waiting.c.owner).subquery())
 
 
 def owned_jobs(kind: JobKind) -> sa.Subquery:

@@ -105,12 +105,17 @@ def _frame_seconds(starts: list[float]) -> list[float]:
 def _merge_flickers(runs: list[list], in_view_before: list[float], shortest: float) -> list[list]:
     """Merge the shortest run into a neighbour until none is in view for less than `shortest` seconds
     (`in_view_before[i]`: the seconds the track was in view before its frame i): into the neighbours when they
-    agree, else into the longer one."""
+    agree, else into the longer one. Of runs as short, one of the emotion with the least time in all is merged first
+    (sad, fear, sad of a frame each became fear: the first sad, at the edge, merged into the fear, then the last)."""
     def seconds(i: int) -> float:
         return in_view_before[runs[i][2] + 1] - in_view_before[runs[i][1]]
 
+    def merged_first(i: int) -> tuple[float, float]:
+        emotion_seconds = sum(seconds(j) for j, run in enumerate(runs) if run[0] == runs[i][0])
+        return round(seconds(i), 6), round(emotion_seconds, 6)  # rounded: equal steps sum to unequal floats
+
     while len(runs) > 1:
-        index = min(range(len(runs)), key=seconds)
+        index = min(range(len(runs)), key=merged_first)
         if seconds(index) >= shortest:
             break
         before, after = (runs[index - 1] if index > 0 else None), (runs[index + 1] if index + 1 < len(runs) else None)

@@ -364,9 +364,10 @@ def test_a_new_password_voids_the_device_cookies_made_with_the_old_one(tmp_path)
     assert login(owner, "carol", "new horse 22").status_code == 302  # the browser that changed it still does
 
 
-def test_the_owners_session_and_the_browser_they_registered_with_are_known_under_attack(tmp_path):
-    """Registering gave no device cookie, and a session logged in to the account counted as a stranger: under
-    attack its owner could not change the password (429), and after logging out could not log back in."""
+def test_the_browser_an_account_was_registered_with_is_known_under_attack_a_copied_session_is_not(tmp_path):
+    """Registering gave no device cookie: under attack, the newcomer could not log back in from the browser they
+    registered with. A session's cookie alone (copied by a thief) is no device cookie: under attack it gets no guess
+    at the password change, while the owner's browser changes the password as usual."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
     newcomer = from_address(app, "10.9.8.7")
     registered = newcomer.post("/register", data={"username": "nina", "password": "correct horse",
@@ -374,11 +375,12 @@ def test_the_owners_session_and_the_browser_they_registered_with_are_known_under
                                                   "csrf_token": csrf_token(newcomer, "/register")})
     assert registered.status_code == 302 and newcomer.get_cookie("moodlens_device") is not None
     make_user(app, "carol")
-    owner = from_address(app, "10.9.8.8")
+    owner, thief = from_address(app, "10.9.8.8"), from_address(app, "10.0.9.9")
     assert login(owner, "carol").status_code == 302
-    owner.delete_cookie("moodlens_device")  # cleared, or a session from before device cookies
+    thief.set_cookie("session", owner.get_cookie("session").value)
     for account in ("nina", "carol"):
         assert [login(from_address(app, f"10.0.{n}.1"), account, "guess").status_code for n in range(2)] == [401, 401]
+    assert change_password(thief, "guess", "new horse 33").status_code == 429
     assert change_password(owner, "correct horse", "new horse 22").status_code == 302
     newcomer.post("/logout", data={"csrf_token": csrf_token(newcomer, "/analyze")})
     assert login(newcomer, "nina").status_code == 302

@@ -148,3 +148,14 @@ def test_a_database_outage_is_a_503_with_retry_after_and_the_session_outlives_it
     assert "Log in" in page.get_data(as_text=True)  # drawn for no one: reading the user needs the database
     assert api.json["error"].startswith("The database cannot be reached just now")
     assert client.get("/analyses").status_code == 200
+
+
+def test_a_programming_error_of_the_database_stays_a_500_with_its_traceback(app, client, alice, caplog):
+    """SQLite raises OperationalError for "no such column" too (a migration not run): no outage to wait out, so no
+    503 with Retry-After, and the log keeps the traceback."""
+    with app.app_context():
+        db.session.execute(db.text("ALTER TABLE analysis DROP COLUMN stated_duration"))
+        db.session.commit()
+    response = client.get("/analyses")
+    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert "no such column" in caplog.text and "Traceback" in caplog.text

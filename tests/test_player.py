@@ -69,6 +69,16 @@ def test_flickers_merge_into_their_neighbours_and_many_changes_are_told_by_share
     assert clip_story(steady, shares(steady)).text == "neutral throughout"
 
 
+def test_a_track_of_flickers_is_told_as_the_emotion_most_of_its_frames_had():
+    """Three frames, sad, fear, sad: the first sad (at the edge, as short as the others) merged into the fear, then
+    the last, and the card told "fear" over a chart of sad 67%."""
+    points = timeline([("sad", 0.5), ("fear", 0.45), ("sad", 0.5)])
+    story = clip_story(points, shares(points))
+    assert [s.emotion for s in story.stretches] == ["sad"] and named(story) == "sad"
+    points = timeline([("fear", 0.45), ("sad", 0.5), ("sad", 0.5), ("fear", 0.45), ("angry", 0.4)])
+    assert [s.emotion for s in stretches(points)] == ["sad"]
+
+
 def test_time_out_of_view_does_not_lengthen_the_emotion_before_it():
     """A joined pet's track: sad for half a second, 10 s out of view, then happy for 5 s. The sad half second is a
     flicker (as it would be without the gap), not a stretch of 10.5 s; the headline weighs time in view."""

@@ -248,6 +248,7 @@ def change_password() -> ResponseReturnValue:
             form.password.errors.append(gettext("That is your current password; choose a new one."))
         else:
             accounts.change_password(user, form.password.data)
+            known_devices.vouch_for(user)  # for the new password: cookies made with the old one vouch for nothing
             start_session(user, remember=_has_remember_cookie())
             flash(gettext("Your password is changed; your other sessions are logged out and your API tokens revoked."),
                   "success")

@@ -16,7 +16,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError, SQLAlchemyError,
                             TimeoutError as PoolTimeout)
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as HTTPNotFound, RequestEntityTooLarge
+from werkzeug.exceptions import (HTTPException, InternalServerError, MethodNotAllowed, NotFound as HTTPNotFound,
+                                 RequestEntityTooLarge)
 
 from extensions import db
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
@@ -186,14 +187,30 @@ DATABASE_UNREACHABLE = N_("The database cannot be reached just now, so this coul
 DATABASE_RETRY_SECONDS = 30
 
 
-def _database_unreachable(error: SQLAlchemyError) -> Response:
+# SQLite's errors that say the database cannot be used just now (busy, locked, unopenable, a disk error or a full
+# disk); its OperationalError also covers programming errors ("no such column": a migration not run), which are 500s.
+SQLITE_OUTAGES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PROTOCOL")
+
+
+def _is_outage(error: SQLAlchemyError) -> bool:
+    """Whether a database error means it is down, restarting, locked or out of connections (PostgreSQL's
+    OperationalError, any InterfaceError or pool timeout; of SQLite's, SQLITE_OUTAGES)."""
+    name = getattr(getattr(error, "orig", None), "sqlite_errorname", None)
+    return name is None or name.startswith(SQLITE_OUTAGES)
+
+
+def _database_unreachable(error: SQLAlchemyError) -> ResponseReturnValue:
     """The database is down, restarting, locked or out of connections (a server's trouble, not the client's): 503
     with Retry-After, and the page drawn for no one, since reading the user needs the database (the session cookie
-    is kept: the user is still logged in once it is back). Nothing is half-saved: the session is rolled back."""
-    current_app.logger.error("%s %s: the database could not be reached: %s", request.method, request.path,
-                             str(error).splitlines()[0])
+    is kept: the user is still logged in once it is back). Nothing is half-saved: the session is rolled back. Any
+    other error of the same classes is a 500, logged with its traceback."""
     with suppress(SQLAlchemyError):
         db.session.rollback()
+    if not _is_outage(error):
+        current_app.logger.error("%s %s failed", request.method, request.path, exc_info=error)
+        return _http_error(InternalServerError())
+    current_app.logger.error("%s %s: the database could not be reached: %s", request.method, request.path,
+                             str(error).splitlines()[0])
     current_app.login_manager._update_request_context_with_user()  # anonymous for this response only
     response = make_response(error_response(Phrase(DATABASE_UNREACHABLE), 503))
     response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)

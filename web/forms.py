@@ -80,8 +80,8 @@ class WebForm(FlaskForm):
             if request.is_json:
                 return ImmutableMultiDict() if request.method in SUBMIT_METHODS else None
             wrapped = super().wrap_formdata(form, formdata)
-            if not isinstance(wrapped, CombinedMultiDict):  # no files were sent (or the data was given)
-                return wrapped
+            if not (isinstance(wrapped, CombinedMultiDict) and wrapped.dicts[0] is request.files):
+                return wrapped  # no files were sent, or the data was given
             data = MultiDict(request.form)
             for name, field in form._fields.items():
                 if isinstance(field, FileField):

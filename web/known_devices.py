@@ -16,9 +16,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flask import Response, after_this_request, current_app, request
+from flask import Response, after_this_request, current_app, g, request
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
-from sqlalchemy import inspect
 
 from models import User
 
@@ -71,15 +70,18 @@ def device_vouching_for(user: User | None) -> str | None:
 
 def vouch_for(user: User) -> None:
     """Have this request's answer, whatever it is, give the browser a cookie vouching for the account (first, ahead
-    of the others it keeps), with the browser's id kept or a new one; none when the request deleted the account."""
+    of the others it keeps), with the browser's id kept or a new one. The mark is made now, while the user is read;
+    a view that then changes the password calls this again, and the answer vouches for the new one (one cookie)."""
+    g.device_mark = _account_mark(user)
+    if g.get("device_cookie_due"):
+        return
+    g.device_cookie_due = True
     device = _this_device()
     device_id = device.id if device is not None else secrets.token_urlsafe(12)
 
     @after_this_request
     def set_cookie(response: Response) -> Response:
-        if inspect(user).detached:  # deleted by the view (the account's deletion): nothing to vouch for
-            return response
-        mark = _account_mark(user)  # after the view: a password it just changed is the one vouched for
+        mark = g.device_mark
         kept = [mark, *(other for other in (device.accounts if device else ()) if other != mark)][:ACCOUNTS_KEPT]
         response.set_cookie(COOKIE, _serializer().dumps({"device": device_id, "accounts": kept}),
                             max_age=COOKIE_SECONDS, httponly=True, samesite="Lax",

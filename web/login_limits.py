@@ -10,15 +10,13 @@ it), else the name as typed. The limits:
 - per account and client (LOGIN_LIMITS): one client's guesses never refuse another's right password; a right
   password clears its count, so only wrong ones add up. The client is its address, or, for a browser whose device
   cookie vouches for the account (web/known_devices.py: it proved the password before, and the password has not
-  changed since), that cookie, and for a session logged in to the account, that session, so that a stolen cookie
-  gets no more guesses from many addresses than from one;
+  changed since), that cookie, so that a stolen cookie gets no more guesses from many addresses than from one;
 - per account, attempts from clients without its device cookie (LOGIN_ACCOUNT_LIMITS), from every address together,
   an attempt that was not a wrong password giving its count back (the limiter's fixed windows), so that they count
   wrong passwords. Past it the account is under attack: until the window ends,
   every attempt at it without the cookie is refused outright, the right password too, whatever the number of
-  addresses, while its owner, on a browser that logged in to it (or registered it) before, logs in as usual, and
-  changes the password, makes an API token or deletes the account from a session logged in to it (OWASP's "device
-  cookies").
+  addresses, while its owner, on a browser that logged in to it (or registered it) before, logs in as usual (OWASP's
+  "device cookies"). A session's cookie is no device cookie: copied, it gets no more guesses than a stranger.
 
 Before the device cookie, wrong passwords from anywhere either refused the owner's right one too (a lockout anyone
 could cause) or, once the account was under attack, still gave every address a guess a minute (120 IPv6
@@ -37,7 +35,6 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, request
-from flask_login import current_user
 
 from extensions import client_network, limiter
 from messages import N_
@@ -45,7 +42,6 @@ from models import User, normalize_username
 from web import known_devices
 
 ACCOUNT_CLIENT_SCOPE = "passwords-per-account-and-client"
-KNOWN_CLIENTS = ("device:", "session:")  # the clients that proved the account's password before (known_client_of)
 UNKNOWN_CLIENTS_SCOPE = "passwords-per-account-from-unknown-clients"  # LOGIN_ACCOUNT_LIMITS: the account's cap
 
 
@@ -54,11 +50,11 @@ class Attempt:
     """Who a password attempt is at and from, as the limits count it."""
 
     account: str  # the account's id, or the name as typed when no account has it ("user:7", "name:bob")
-    client: str  # how this client proved the account's password before (`known_client_of`), else its client network
+    client: str  # "device:ID" when this browser's device cookie vouches for the account, else its client network
 
     @property
     def known_client(self) -> bool:
-        return self.client.startswith(KNOWN_CLIENTS)
+        return self.client.startswith("device:")
 
     @property
     def account_and_client(self) -> str:
@@ -74,18 +70,6 @@ def password_checked(user: User | None) -> None:
         known_devices.vouch_for(user)
 
 
-def known_client_of(user: User | None) -> str | None:
-    """How this client proved the account's password before: a device cookie that vouches for it ("device:ID"), or a
-    session logged in to it ("session:ID": a password change ends every other one, and the owner asking for a new
-    password or an API token while the account is under attack is its owner), else None."""
-    device = known_devices.device_vouching_for(user)  # read whether or not there is an account: the same time
-    if device is not None:
-        return f"device:{device}"
-    if user is not None and current_user.is_authenticated and current_user.id == user.id:
-        return f"session:{user.id}"
-    return None
-
-
 def _attempt(account_name: Callable[[], str]) -> Attempt:
     """This request's attempt (looked up once per request: one query, whether or not the name is an account's)."""
     if "password_attempt" not in g:
@@ -93,8 +77,9 @@ def _attempt(account_name: Callable[[], str]) -> Attempt:
         user = User.known_as(name)
         # a name no account has is counted by its digest: the field is not validated yet (up to 500 kB)
         unknown = hashlib.sha256(normalize_username(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        device = known_devices.device_vouching_for(user)
         g.password_attempt = Attempt(f"user:{user.id}" if user is not None else f"name:{unknown}",
-                                     known_client_of(user) or client_network())
+                                     f"device:{device}" if device is not None else client_network())
     return g.password_attempt
 
 
