@@ -45,6 +45,17 @@ def steps_away(times: list[float]) -> list[bool]:
     return [later - earlier > longest for earlier, later in zip(times, times[1:])]
 
 
+def frame_seconds(times: list[float]) -> list[float]:
+    """How long each of a track's frames (`times`) stands for: the step to the next frame; the usual (median) step
+    for the last frame and for a step out of view (`steps_away`: a joined pet's time away); 0 for a lone frame. A
+    track's time in view is their sum (its card's "seen for", its story's stretches)."""
+    if len(times) < 2:
+        return [0.0] * len(times)
+    steps = [later - earlier for earlier, later in zip(times, times[1:])]
+    usual = float(np.median(steps))
+    return [usual if away else step for step, away in zip(steps, steps_away(times))] + [usual]
+
+
 def intersection(a: Box, b: Box) -> float:
     """The area two (x1, y1, x2, y2) boxes share."""
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -39,7 +39,7 @@ from inference.container_metadata import check_container_metadata
 from inference.movie_index import check_movie_index, index_boxes
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
-from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, rejoined, steps_away
+from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, frame_seconds, rejoined
 from inference.uncertainty import frequent_signals
 from messages import N_, Phrase
 
@@ -389,10 +389,10 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def seen_for(times: list[float]) -> float:
-    """How long a track was in view: the time between its first and last frame, less its steps out of view
-    (`steps_away`: a joined pet's time away)."""
-    return float(sum(later - earlier for earlier, later, away in zip(times, times[1:], steps_away(times))
-                     if not away))
+    """How long a track was in view: each frame standing for its step (`frame_seconds`: the last one too, so a dog
+    in all 32 frames of an 8 s clip is seen for 8 s, not 7.75; a joined pet's time away left out), as its story
+    counts it."""
+    return float(sum(frame_seconds(times)))
 
 
 def summarize(times: list[float], probabilities: np.ndarray,

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
-from statistics import median
 
 from inference.labels import UNSURE_FROM_CHANCE, Certainty, Reading, reading_certainty
-from inference.tracking import steps_away
+from inference.tracking import frame_seconds
 from messages import N_, Phrase
 
 MIN_STRETCH_SECONDS = 1.0  # a stretch shorter than this (or MIN_STRETCH_SHARE of the track) is a flicker
@@ -92,16 +91,6 @@ def _runs(timeline: list[dict]) -> list[list]:
     return runs
 
 
-def _frame_seconds(starts: list[float]) -> list[float]:
-    """How long each frame stands for: the step to the next frame; the usual (median) step for the last frame and
-    for a step out of view (`steps_away`: a joined pet's time away); 0 for a lone frame."""
-    if len(starts) < 2:
-        return [0.0] * len(starts)
-    steps = [b - a for a, b in zip(starts, starts[1:])]
-    usual = median(steps)
-    return [usual if away else step for step, away in zip(steps, steps_away(starts))] + [usual]
-
-
 def _merge_flickers(runs: list[list], in_view_before: list[float], shortest: float) -> list[list]:
     """Merge the shortest run into a neighbour until none is in view for less than `shortest` seconds
     (`in_view_before[i]`: the seconds the track was in view before its frame i): into the neighbours when they
@@ -135,9 +124,9 @@ def stretches(timeline: list[dict]) -> list[Stretch]:
     if not timeline or not timeline[0]["emotions"]:
         return []
     starts = [point["t"] for point in timeline]
-    frame_seconds = _frame_seconds(starts)
-    in_view_before = [0.0, *accumulate(frame_seconds)]
-    end = starts[-1] + frame_seconds[-1]
+    seconds_each = frame_seconds(starts)
+    in_view_before = [0.0, *accumulate(seconds_each)]
+    end = starts[-1] + seconds_each[-1]
     shortest = max(MIN_STRETCH_SECONDS, MIN_STRETCH_SHARE * in_view_before[-1])
     runs = _merge_flickers(_runs(timeline), in_view_before, shortest)
     return [Stretch(emotion, starts[first], starts[runs[i + 1][1]] if i + 1 < len(runs) else end,

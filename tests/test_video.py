@@ -102,14 +102,15 @@ def test_a_pets_tracks_are_joined_when_one_follows_the_other_and_they_look_alike
 
 def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     """Steps longer than the tracker waits (in the track's own steps: a slow video's frames are further apart) are
-    time out of view; an unjoined track, however slow, is seen from its first frame to its last."""
+    time out of view; an unjoined track, however slow, is seen from its first frame to a step after its last (each
+    frame stands for its step, as the track's story counts it: a dog in all 32 frames of an 8 s clip is seen 8 s)."""
     raw = np.array([[0.9, 0.1]] * 5)
     joined = [0, 0.25, 0.5, 5.0, 5.25]
     summary, _ = summarize(joined, raw, ("a", "b"))
-    assert summary["duration"] == 0.75 and summary["frames"] == 5
-    assert summarize([0, 0.25, 0.5, 2.25, 2.5], raw, ("a", "b"))[0]["duration"] == 2.5  # a wait: first to last
+    assert summary["duration"] == 1.25 and summary["frames"] == 5  # five frames of 0.25 s
+    assert summarize([0, 0.25, 0.5, 2.25, 2.5], raw, ("a", "b"))[0]["duration"] == 2.75  # a wait: first to last + 1
     slow = [0, 2.5, 5.0, 7.5, 10.0]  # 0.4 frames a second
-    assert summarize(slow, raw, ("a", "b"))[0]["duration"] == 10.0
+    assert summarize(slow, raw, ("a", "b"))[0]["duration"] == 12.5
     assert longest_unseen_step([3.0]) == math.inf
 
 
