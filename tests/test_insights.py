@@ -207,22 +207,24 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
     bad = client.post(f"/subjects/{rex}/alerts", data=too_much)
     page = bad.get_data(as_text=True)  # the page again, the reason beside its field, what was typed kept
-    assert bad.status_code == 422 and '<p class="field-error" id="percent-error" role="alert">Give a number from ' \
-        '5 to 95.</p>' in page and 'value="500"' in page and 'aria-invalid="true"' in page
+    assert bad.status_code == 422 and '<p class="field-error" id="percent-error" role="alert">More than (%): Give ' \
+        'a number from 5 to 95.</p>' in page and 'value="500"' in page and 'aria-invalid="true"' in page
     assert "in 8 of 8 appearances (100%)" in page and page.count("field-error") == 1
     form = page.split('class="alert-form"')[1].split("</form>")[0]  # the reason after the row of fields, not in its
     assert form.rstrip().endswith('5 to 95.</p>') and 'aria-describedby="percent-error"' in form  # narrow field
     both_bad = client.post(f"/subjects/{rex}/alerts", data=too_much | {"days": ""}).get_data(as_text=True)
-    assert 'id="percent-error"' in both_bad and '<p class="field-error" id="days-error" role="alert">Fill this ' \
-        'in.</p>' in both_bad
+    assert 'id="percent-error"' in both_bad and '<p class="field-error" id="days-error" role="alert">Over the last ' \
+        '(days): Fill this in.</p>' in both_bad  # apart from its field, the reason names it
     not_a_number = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": "abc"})
-    assert 'id="percent-error" role="alert">Type a whole number.</p>' in not_a_number.get_data(as_text=True)
-    for field in ("percent", "days"):  # past a float's range: WTForms' range check raised OverflowError, a 500
-        huge = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50, field: "1" + "0" * 400})
-        assert huge.status_code == 422 and f'id="{field}-error" role="alert">Type a whole number.</p>' in \
+    assert 'id="percent-error" role="alert">More than (%): Type a whole number.</p>' in not_a_number.get_data(
+        as_text=True)
+    for field, label in (("percent", "More than (%)"), ("days", "Over the last (days)")):  # past a float's range:
+        huge = client.post(f"/subjects/{rex}/alerts",  # WTForms' range check raised OverflowError, a 500
+                           data=too_much | {"percent": 50, field: "1" + "0" * 400})
+        assert huge.status_code == 422 and f'id="{field}-error" role="alert">{label}: Type a whole number.</p>' in \
             huge.get_data(as_text=True)
     again = client.post(f"/subjects/{rex}/alerts", data=too_much | {"percent": 50})
-    assert again.status_code == 422 and 'id="emotion-error" role="alert">Rex has this alert already.</p>' in \
+    assert again.status_code == 422 and 'id="emotion-error" role="alert">Emotion: Rex has this alert already.</p>' in \
         again.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1  # none of those was added
