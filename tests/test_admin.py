@@ -103,7 +103,8 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     answer = client.get(f"/api/v1/analyses/{analysis_id}")
     assert answer.status_code == 410 and answer.get_json()["error"].startswith(
         "An administrator removed your upload astro.jpg (uploaded ")
-    assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.”")  # no second full stop
+    assert answer.get_json()["error"].endswith("Their reason: “Not a photo of a person.” To ask about it, contact "
+                                               "whoever runs this Moodlens server.")  # no second full stop; whom to ask
     for file in ("original", "thumb", "detections/1/crop.jpg", "detections/1/explanation/grad_cam.png",
                  "detections/1/explain", "delete"):  # its files and pages say so too, as the API does
         assert client.get(f"/analyses/{analysis_id}/{file}").status_code == 410, file

@@ -64,7 +64,7 @@ def removed_says_so(view: View) -> View:
             if removal is None:
                 raise
             if wants_json():
-                return jsonify(error=removed_sentence(removal)), 410
+                return jsonify(error=" ".join([removed_sentence(removal), ask_administrators()])), 410
             return render_template("analyze/removed.html", removed=removed_sentence(removal),
                                    ask=ask_administrators()), 410
 
