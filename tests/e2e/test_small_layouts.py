@@ -43,7 +43,7 @@ def alert_error(page: Page, base: str, subject: int) -> None:
     page.fill("#percent", "150")
     page.click("form.alert-form [type=submit]")
     error = page.locator(".alert-form .field-error")
-    expect(error).to_have_text("Give a number from 5 to 95.")
+    expect(error).to_have_text("More than (%): Give a number from 5 to 95.")  # apart from its field: named
     box, form = error.bounding_box(), page.locator("form.alert-form").bounding_box()
     line = float(error.evaluate("e => getComputedStyle(e).lineHeight").removesuffix("px"))
     assert abs(box["width"] - form["width"]) < 1 and box["height"] < 2.5 * line, (box, form)
