@@ -99,12 +99,12 @@ def _merge_flickers(runs: list[list], in_view_before: list[float], shortest: flo
     def seconds(i: int) -> float:
         return in_view_before[runs[i][2] + 1] - in_view_before[runs[i][1]]
 
-    def merged_first(i: int) -> tuple[float, float]:
-        emotion_seconds = sum(seconds(j) for j, run in enumerate(runs) if run[0] == runs[i][0])
-        return round(seconds(i), 6), round(emotion_seconds, 6)  # rounded: equal steps sum to unequal floats
-
     while len(runs) > 1:
-        index = min(range(len(runs)), key=merged_first)
+        emotion_seconds: dict[str, float] = {}
+        for i, (emotion, _, _) in enumerate(runs):
+            emotion_seconds[emotion] = emotion_seconds.get(emotion, 0.0) + seconds(i)
+        index = min(range(len(runs)),  # rounded: equal steps sum to unequal floats
+                    key=lambda i: (round(seconds(i), 6), round(emotion_seconds[runs[i][0]], 6)))
         if seconds(index) >= shortest:
             break
         before, after = (runs[index - 1] if index > 0 else None), (runs[index + 1] if index + 1 < len(runs) else None)

@@ -72,10 +72,10 @@ def vouch_for(user: User) -> None:
     """Have this request's answer, whatever it is, give the browser a cookie vouching for the account (first, ahead
     of the others it keeps), with the browser's id kept or a new one. The mark is made now, while the user is read;
     a view that then changes the password calls this again, and the answer vouches for the new one (one cookie)."""
+    cookie_due = "device_mark" in g  # an earlier call set the answer's cookie going: it reads the newest mark
     g.device_mark = _account_mark(user)
-    if g.get("device_cookie_due"):
+    if cookie_due:
         return
-    g.device_cookie_due = True
     device = _this_device()
     device_id = device.id if device is not None else secrets.token_urlsafe(12)
 

@@ -70,15 +70,19 @@ def password_checked(user: User | None) -> None:
         known_devices.vouch_for(user)
 
 
+def _name_digest(name: str) -> str:
+    """A name no account has, as its counters' keys hold it: a digest, since the field is not validated yet (up to
+    500 kB)."""
+    return hashlib.sha256(normalize_username(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def _attempt(account_name: Callable[[], str]) -> Attempt:
     """This request's attempt (looked up once per request: one query, whether or not the name is an account's)."""
     if "password_attempt" not in g:
         name = account_name()
         user = User.known_as(name)
-        # a name no account has is counted by its digest: the field is not validated yet (up to 500 kB)
-        unknown = hashlib.sha256(normalize_username(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
         device = known_devices.device_vouching_for(user)
-        g.password_attempt = Attempt(f"user:{user.id}" if user is not None else f"name:{unknown}",
+        g.password_attempt = Attempt(f"user:{user.id}" if user is not None else f"name:{_name_digest(name)}",
                                      f"device:{device}" if device is not None else client_network())
     return g.password_attempt
 
