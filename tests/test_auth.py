@@ -349,6 +349,13 @@ def change_password(client, old: str, new: str):
                                                   "csrf_token": csrf_token(client, "/account/password")})
 
 
+def under_attack() -> str:
+    """LOGIN_ACCOUNT_LIMITS that refuse every attempt from a client without the account's device cookie, as past the
+    cap: whatever was counted before (in a long test run the limiter, one per process, may have switched to its
+    in-memory counters and back meanwhile, losing some)."""
+    return "0 per hour"
+
+
 def test_a_new_password_voids_the_device_cookies_made_with_the_old_one(tmp_path):
     """The cookie's mark was a digest of the account's id alone: browsers that once logged in with a password that
     was since changed (a phished one, an ex-partner's) kept their own allowance of guesses at the new one while the
@@ -358,7 +365,8 @@ def test_a_new_password_voids_the_device_cookies_made_with_the_old_one(tmp_path)
     thief, owner = from_address(app, "10.0.0.1"), from_address(app, "10.9.8.7")
     assert login(thief, "carol").status_code == 302 and login(owner, "carol").status_code == 302
     assert change_password(owner, "correct horse", "new horse 22").status_code == 302  # the thief's session ends
-    assert [login(from_address(app, f"10.0.1.{n}"), "carol", "guess").status_code for n in range(2)] == [401, 401]
+    app.config["LOGIN_ACCOUNT_LIMITS"] = under_attack()
+    assert login(from_address(app, "10.0.1.1"), "carol", "new horse 22").status_code == 429  # a stranger
     assert login(thief, "carol", "guess").status_code == 429  # its cookie vouches for nothing now
     owner.post("/logout", data={"csrf_token": csrf_token(owner, "/analyze")})
     assert login(owner, "carol", "new horse 22").status_code == 302  # the browser that changed it still does
@@ -378,8 +386,8 @@ def test_the_browser_an_account_was_registered_with_is_known_under_attack_a_copi
     owner, thief = from_address(app, "10.9.8.8"), from_address(app, "10.0.9.9")
     assert login(owner, "carol").status_code == 302
     thief.set_cookie("session", owner.get_cookie("session").value)
-    for account in ("nina", "carol"):
-        assert [login(from_address(app, f"10.0.{n}.1"), account, "guess").status_code for n in range(2)] == [401, 401]
+    app.config["LOGIN_ACCOUNT_LIMITS"] = under_attack()
+    assert login(from_address(app, "10.0.1.1"), "nina", "correct horse").status_code == 429  # a stranger
     assert change_password(thief, "guess", "new horse 33").status_code == 429
     assert change_password(owner, "correct horse", "new horse 22").status_code == 302
     newcomer.post("/logout", data={"csrf_token": csrf_token(newcomer, "/analyze")})
