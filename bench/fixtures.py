@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from bench import ROOT
-from extensions import db
+from extensions import db, limiter
 from inference.labels import DOG_EMOTIONS, DetectionKind
 from bench.synthetic import START
 from models import Analysis, Detection, Media, Subject, SubjectKind, User
@@ -32,6 +32,9 @@ def make_app(folder: Path, **overrides: object) -> Flask:
                 "SECRET_KEY": "test-secret", "JOBS_MODE": "eager",
                 "RATELIMIT_ENABLED": False}
     app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
+    # Flask-Limiter is one object per process: an earlier app whose counters' storage failed left it counting in
+    # memory until a timed health check, which would switch this app's counts between memory and its database.
+    limiter._storage_dead = False
     with app.app_context():
         upgrade(directory=str(MIGRATIONS))
     return app

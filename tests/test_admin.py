@@ -629,7 +629,7 @@ def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, ali
     assert "alice can log in again with the same password. Their old API tokens stay revoked" in on
     assert "no longer" not in on and app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 401
     promoted = save(active="y", is_admin="y")
-    assert "alice is now an administrator." in promoted and "log in" not in promoted
+    assert "alice is now an administrator." in promoted and "log in again" not in promoted
     unchanged = save(active="y", is_admin="y")
     assert "Saved the changes to the account alice." in unchanged and "administrator." not in unchanged
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 
@@ -181,6 +182,36 @@ def test_an_account_under_attack_refuses_every_browser_but_those_that_logged_in_
     make_user(app, "other")  # other accounts are not under attack
     bot = from_address(app, "10.0.0.3")
     assert [login(bot, "other", "typo").status_code, login(bot, "other").status_code] == [401, 302]
+
+
+def hidden_fields(form: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)}
+
+
+def test_an_administrator_sees_until_when_an_account_refuses_new_browsers_and_can_lift_it(tmp_path):
+    """An account under attack had no way out but waiting, up to an hour: its owner on a new phone was refused, and
+    the back office did not show it. The account's page says until when, and its button lets every browser in."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
+    carol = make_user(app, "carol")
+    make_user(app, "root", admin=True)
+    admin = from_address(app, "10.9.9.9")
+    assert login(admin, "root").status_code == 302
+    edit = f"/admin/admin_users/edit/?id={carol}"
+    assert "Let new browsers log in" not in admin.get(edit).get_data(as_text=True)
+    assert [login(from_address(app, f"10.0.0.{n}"), "carol", "guess").status_code for n in range(2)] == [401, 401]
+    phone = from_address(app, "10.0.1.1")
+    assert login(phone, "carol").status_code == 429
+    page = html.unescape(admin.get(edit).get_data(as_text=True))
+    assert re.search(r"Too many wrong passwords: until \w+ \d+, \d{4}, \d+:\d\d [AP]M UTC, this account refuses "
+                     r"every log-in from a browser or script that has not logged in to it before", page)
+    form = re.search(r'<form method="POST" action="(/admin/admin_users/action/)".*?</form>', page, re.S)
+    lifted = admin.post(form.group(1), data=hidden_fields(form.group(0)))
+    assert lifted.status_code == 302 and lifted.location.endswith(edit)
+    page = html.unescape(admin.get(edit).get_data(as_text=True))
+    assert "carol can log in from any browser again." in page and "Too many wrong passwords" not in page
+    assert login(phone, "carol").status_code == 302
+    again = admin.post(form.group(1), data=hidden_fields(form.group(0)) | {"url": "/admin/admin_users/"})
+    assert "None of the chosen accounts was refusing new browsers." in admin.get(again.location).get_data(as_text=True)
 
 
 def test_guesses_from_a_hundred_addresses_at_an_account_under_attack_are_all_refused(tmp_path, monkeypatch):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 import jobs
-from extensions import db
+from extensions import db, limiter
 from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
 from jobs import JobKind
@@ -44,6 +44,7 @@ from services.access import row_id
 from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
 from web.admin_flashes import note_row, reword_stock_flashes, reworded
+from web import login_limits
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
                      worded)
@@ -536,6 +537,30 @@ class UserAdmin(AdminModelView):
     def action_make_admin(self, ids: list[str]) -> None:
         self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
                                                    "%(num)d users are now administrators.", count), is_admin=True)
+
+    @action("lift_login_refusal", _l("Let new browsers log in (after wrong passwords)"))
+    def action_lift_login_refusal(self, ids: list[str]) -> None:
+        """Lift the refusal of an account under attack (too many wrong passwords from clients without its device
+        cookie: web/login_limits.py), as its owner asks from a browser that never logged in to it."""
+        users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids)))).all()
+        try:
+            lifted = [user.username for user in users if login_limits.lift_refusal(user)]
+        except limiter.limiter.storage.base_exceptions:
+            flash(gettext("The log-in counters cannot be reached just now; try again in a moment."), "error")
+            return
+        if not lifted:
+            flash(gettext("None of the chosen accounts was refusing new browsers."), "info")
+            return
+        flash(ngettext("%(names)s can log in from any browser again.", "%(num)d accounts can log in from any browser "
+                       "again: %(names)s.", len(lifted), names=", ".join(lifted)), "success")
+
+    def login_refused_until(self, user: User) -> datetime | None:
+        """Until when the account refuses new browsers (its edit page says so); None too while the counters cannot
+        be read."""
+        try:
+            return login_limits.refused_until(user)
+        except limiter.limiter.storage.base_exceptions:
+            return None
 
     @action("delete", admin_words("Delete"))
     def action_delete(self, ids: list[str]) -> ResponseReturnValue | None:

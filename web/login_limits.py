@@ -25,6 +25,9 @@ addresses of one /64 made 145 guesses in a minute). The trade-off now: during an
 
 Attempts are counted before the password is checked (one atomic increment each), so requests sent at once get no
 more guesses than requests sent one after another.
+
+An administrator sees on the account's page until when it refuses new clients, and can lift that (the owner asked,
+from a new phone): `refused_until`, `lift_refusal`.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 
 from flask import current_app, g, request
+from limits import RateLimitItem, parse_many
 
 from extensions import client_network, limiter
 from messages import N_
@@ -76,15 +81,46 @@ def _name_digest(name: str) -> str:
     return hashlib.sha256(normalize_username(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _account_key(user: User) -> str:
+    return f"user:{user.id}"
+
+
 def _attempt(account_name: Callable[[], str]) -> Attempt:
     """This request's attempt (looked up once per request: one query, whether or not the name is an account's)."""
     if "password_attempt" not in g:
         name = account_name()
         user = User.known_as(name)
         device = known_devices.device_vouching_for(user)
-        g.password_attempt = Attempt(f"user:{user.id}" if user is not None else f"name:{_name_digest(name)}",
+        g.password_attempt = Attempt(_account_key(user) if user is not None else f"name:{_name_digest(name)}",
                                      f"device:{device}" if device is not None else client_network())
     return g.password_attempt
+
+
+def _account_cap(user: User) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    """Each limit of the account's cap (LOGIN_ACCOUNT_LIMITS) with the identifiers its counter is kept under, as
+    Flask-Limiter keys a shared limit: the key prefix if any, the key, the scope."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    identifiers = (*([prefix] if prefix else []), _account_key(user), UNKNOWN_CLIENTS_SCOPE)
+    return [(item, identifiers) for item in parse_many(current_app.config["LOGIN_ACCOUNT_LIMITS"])]
+
+
+def refused_until(user: User) -> datetime | None:
+    """Until when (naive UTC) the account refuses every client without its device cookie, having met its cap of wrong
+    passwords; None when it does not (or the limits are off). Raises the storage's errors while it is unreachable."""
+    if not limiter.enabled:
+        return None
+    resets = [stats.reset_time for item, identifiers in _account_cap(user)
+              if (stats := limiter.limiter.get_window_stats(item, *identifiers)).remaining <= 0]
+    return datetime.fromtimestamp(max(resets), UTC).replace(tzinfo=None) if resets else None
+
+
+def lift_refusal(user: User) -> bool:
+    """Clear the account's cap, so that every client may try its password again at once; whether it was refusing.
+    Raises the storage's errors while it is unreachable."""
+    refusing = refused_until(user) is not None
+    for item, identifiers in _account_cap(user):
+        limiter.limiter.clear(item, *identifiers)
+    return refusing
 
 
 def _settle() -> None:
