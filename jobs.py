@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR = N_("The work failed because of an internal error; the upload is kept.")  # a failed job's reason
 INTERRUPTED = N_("The work was interrupted %(times)d times and was given up.")  # a failed job's reason
 TOO_LONG = N_("The work took longer than %(minutes)d minutes and was stopped; the upload is kept.")
+TOO_LONG_ONE_MINUTE = N_("The work took longer than a minute and was stopped; the upload is kept.")  # a limit <= 60 s
 
 
 class JobKind(StrEnum):
@@ -320,7 +321,8 @@ def failure_reason(job: ClaimedJob, error: Exception, limit_seconds: float) -> s
 
 def timed_out(limit_seconds: float) -> str:
     """The reason a job stopped at its time limit gives (stored in English, like every reason)."""
-    return TOO_LONG % {"minutes": math.ceil(limit_seconds / 60)}
+    minutes = math.ceil(limit_seconds / 60)
+    return TOO_LONG_ONE_MINUTE if minutes <= 1 else TOO_LONG % {"minutes": minutes}
 
 
 def report_progress(job: ClaimedJob, fraction: float) -> None:
