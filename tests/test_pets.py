@@ -346,9 +346,10 @@ def test_the_folded_probe_gives_the_fitted_pipelines_probabilities(tmp_path):
         SpeciesProbe(tmp_path / "cat.json")
 
 
-def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys):
+def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_out(tmp_path, capsys, monkeypatch):
     """training.pet_species draws its photos by Kaggle's names, leaves out the held-out folder's, adds every photo of
     the breeds folder, and writes a probe the app loads that reads its training photos right."""
+    import training.pet_species
     from inference.pet_species import SpeciesProbe
     from training.pet_species import breed_photos, drawn_photos, main, pet_crop, pooled_features
 
@@ -374,13 +375,17 @@ def test_the_species_probe_trains_on_named_photos_and_leaves_the_held_out_ones_o
     (breeds / "dog" / "dingo" / "LICENSE.txt").write_text("not a photo")
     assert [(path.name, kind) for path, kind in breed_photos(breeds)] == [("c.jpg", "cat"), ("a.png", "dog"),
                                                                           ("b.jpeg", "dog")]
-    out = tmp_path / "probe.json"
+    out, cache = tmp_path / "probe.json", tmp_path / "cache"
     main(["--data", str(data), "--exclude", str(held_out), "--breeds", str(breeds), "--out", str(out),
-          "--per-species", "10"])
+          "--per-species", "10", "--cache", str(cache)])
     assert "14 photos (8 dogs): 5-fold cross-validated accuracy" in capsys.readouterr().out
     assert pet_crop(SSDPetDetector(), cat).shape == (1, INPUT_SIZE, INPUT_SIZE, 3)
-    dog_probability = SpeciesProbe(out)(pooled_features([path for path, _ in drawn]))[:, 0]
+    dog_probability = SpeciesProbe(out)(pooled_features([path for path, _ in drawn], cache))[:, 0]
     assert (dog_probability > 0.5).tolist() == [kind == "dog" for _, kind in drawn]
+    assert len(list(cache.glob("features-*.npy"))) == 2  # the training photos' chunk, and the drawn ones'
+    monkeypatch.setattr(training.pet_species, "_chunk_features", lambda photos: pytest.fail("not read from cache"))
+    assert np.array_equal(SpeciesProbe(out)(pooled_features([path for path, _ in drawn], cache))[:, 0],
+                          dog_probability)
 
 
 def holds(outer: tuple, inner: tuple, slack: float = 1.0) -> bool:

@@ -1,7 +1,7 @@
 """Train the pets' dog-or-cat probe (inference/pet_species.py's vote) on photos of dogs and cats.
 
     python -m training.pet_species --data DIR --exclude DIR [--breeds DIR] --out inference/weights/pet_species.json
-                                   [--per-species 2500] [--seed 1]
+                                   [--per-species 2500] [--seed 1] [--cache .cache/pet_species]
 
 --data: photos named as in Kaggle's Dogs vs. Cats (Asirra) `train/`, cat.N.jpg and dog.N.jpg (for example the
 copy in the public repository 4GeeksAcademy/Deep-Learning-CarlosFS, `train/`, squashed to 200 x 200); only
@@ -15,7 +15,8 @@ the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them ar
 2. Each photo's crop as the app cuts it: the largest of the SSD's pet boxes (either species), else the whole
    photo, square with the body margin (inference.crops.pet_body_crops).
 3. Features: the pooled 1280 features of the app's pet-crop network (inference/pet_net.py, ImageNet
-   EfficientNet-Lite0), the same pass that gives the ImageNet classes and the head box.
+   EfficientNet-Lite0), the same pass that gives the ImageNet classes and the head box; cached under --cache in
+   chunks of 512 photos (an interrupted run resumes where it stopped).
 4. A logistic regression on the standardised features (scikit-learn, L2, C = --c), its 5-fold cross-validated
    accuracy printed; the standardisation is folded into the stored weights.
 """
@@ -23,6 +24,8 @@ the first set shows rarely, in DIR/cat/BREED/ and DIR/dog/BREED/ (all of them ar
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -44,6 +47,7 @@ from inference.pet_species import pet_crop_net
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from training.data import IMAGE_SUFFIXES, load_rgb
+from training.dogs import cached
 
 DRAW_ORDER = (DetectionKind.CAT, DetectionKind.DOG)  # species drawn in this order; the probe's positive class: dog
 
@@ -57,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-species", type=int, default=2500, help="photos drawn per species (0: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic regression")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/pet_species"), help="folder for the features")
     return parser.parse_args(argv)
 
 
@@ -86,14 +91,26 @@ def pet_crop(detector: SSDPetDetector, rgb: np.ndarray) -> np.ndarray:
     return pet_body_crops(rgb, [box], INPUT_SIZE)
 
 
-def pooled_features(photos: list[Path], batch: int = 32) -> np.ndarray:
-    """(N, 1280) the pet-crop network's pooled features of each photo's crop."""
-    detector, runner = SSDPetDetector(), TorchRunner(pet_crop_net(PET_HEAD_WEIGHTS), torch.device("cpu"))
-    features = []
-    for start in tqdm(range(0, len(photos), batch), desc="crops"):
-        crops = np.concatenate([pet_crop(detector, load_rgb(path)) for path in photos[start:start + batch]])
-        features.append(runner.outputs(imagenet_batch(crops))[2])
-    return np.concatenate(features)
+@functools.cache
+def _crop_networks() -> tuple[SSDPetDetector, TorchRunner]:
+    return SSDPetDetector(), TorchRunner(pet_crop_net(PET_HEAD_WEIGHTS), torch.device("cpu"))
+
+
+def _chunk_features(photos: list[Path], batch: int = 32) -> np.ndarray:
+    detector, runner = _crop_networks()
+    return np.concatenate([runner.outputs(imagenet_batch(np.concatenate(
+        [pet_crop(detector, load_rgb(path)) for path in photos[start:start + batch]])))[2]
+        for start in range(0, len(photos), batch)]).astype(np.float32)
+
+
+def pooled_features(photos: list[Path], cache: Path, chunk: int = 512) -> np.ndarray:
+    """(N, 1280) the pet-crop network's pooled features of each photo's crop, in chunks cached by their paths."""
+    parts = []
+    for start in tqdm(range(0, len(photos), chunk), desc="photos (chunks of 512)"):
+        part = photos[start:start + chunk]
+        key = hashlib.sha1("\n".join(map(str, part)).encode()).hexdigest()[:16]
+        parts.append(cached(cache / f"features-{key}.npy", functools.partial(_chunk_features, part)))
+    return np.concatenate(parts)
 
 
 def folded(probe: Pipeline) -> dict:
@@ -108,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     photos = drawn_photos(args.data, args.exclude, args.per_species, args.seed)
     photos += breed_photos(args.breeds) if args.breeds else []
-    features = pooled_features([path for path, _ in photos])
+    features = pooled_features([path for path, _ in photos], args.cache)
     is_dog = np.array([kind == DetectionKind.DOG for _, kind in photos])
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=args.c, max_iter=3000))
     accuracy = float(cross_val_score(probe, features, is_dog, cv=5).mean())
