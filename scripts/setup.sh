@@ -15,8 +15,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $PYTHON" >&2
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements*.txt requirements*.lock | sha1sum | cut -c1-12)-$(basename "$LOCK" .lock)
-if [ ! -f "$stamp" ]; then
+locks=$(cat requirements*.txt requirements*.lock | sha1sum | cut -c1-12)
+stamp=.venv/.installed-$locks-$(basename "$LOCK" .lock)
+# The dev lock holds the app's, pinned alike (requirements-dev.txt starts with -r requirements.txt): installed, it
+# serves the app too (./scripts/start.sh after ./scripts/test.sh installed nothing again).
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$locks-requirements-dev" ]; then
   echo "Installing $LOCK (torch comes from the local wheels; the first run takes a few minutes)" >&2
   "${PIP[@]}" -r requirements-nodeps.txt  # a current pip first, and facenet-pytorch (see the file)
   "${PIP[@]}" -r "$LOCK"                  # complete: every dependency is in it, with its hashes

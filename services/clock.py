@@ -26,6 +26,19 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones()) & all_timezones_set
 
 
+def zone_names() -> list[str]:
+    """Every zone a user can choose (`known_zone`), sorted ("Africa/Abidjan" ... "UTC", "Zulu")."""
+    return sorted(_zone_names())
+
+
+def same_clock(first: str, second: str) -> bool:
+    """Whether two zones this machine knows show the same time all this year (Europe/Paris and Europe/Berlin)."""
+    year = utcnow().year
+    days = [datetime(year, month, day, 12, tzinfo=UTC) for month in range(1, 13) for day in (1, 15)]
+    return all(day.astimezone(ZoneInfo(first)).utcoffset() == day.astimezone(ZoneInfo(second)).utcoffset()
+               for day in days)
+
+
 def zone_of(user: User | None) -> ZoneInfo:
     """The user's time zone (UTC when none is known; the zones come from the pinned tzdata package)."""
     return ZoneInfo(known_zone(getattr(user, "time_zone", None)) or "UTC")

@@ -165,3 +165,32 @@ def test_a_logged_in_user_can_switch_to_this_devices_zone(app, client):
     assert "does not know this device&#39;s time zone" in unknown.get_data(as_text=True)
     assert client.post("/time-zone", data={"time_zone": "Europe/Paris", "next": "/analyses"}).status_code == 400
     assert zone_of_user(app, user_id) == "America/New_York"
+
+
+def test_a_log_in_that_moves_the_account_to_another_clock_says_so(app, client):
+    """Logging in from a browser in another zone moved every time, day and alert window without a word."""
+    user_id = make_user(app, "mina")
+
+    def landing(zone: str) -> str:
+        logged_in = log_in(client, "mina", zone)
+        assert logged_in.status_code == 302
+        return client.get(logged_in.location).get_data(as_text=True).replace("&#39;", "'")
+
+    assert "Times are now shown" not in landing("Europe/Berlin")  # the first zone: no news
+    assert "Times are now shown" not in landing("Europe/Paris")  # the same clock all year
+    assert zone_of_user(app, user_id) == "Europe/Paris"
+    assert ("Times are now shown in Korean Standard Time (Seoul), this browser's time zone (before: Central European "
+            "Time (Paris)). Your account page can set another.") in landing("Asia/Seoul")
+
+
+def test_the_account_page_shows_the_time_zone_and_sets_another(app, client):
+    user_id = make_user(app, "mina")
+    log_in(client, "mina", "Asia/Seoul")
+    page = client.get("/account").get_data(as_text=True)
+    assert "Now Korean Standard Time. Times, days and weeks" in page and "<option selected>Asia/Seoul</option>" in page
+    assert page.count("<option") > 300 and "<option>Factory</option>" not in page
+    chosen = client.post("/time-zone", data={"time_zone": "America/New_York", "next": "/account",
+                                             "csrf_token": csrf_token(client, "/account")}, follow_redirects=True)
+    text = chosen.get_data(as_text=True)
+    assert "Times are now shown in Eastern Time (New York)." in text and "<option selected>America/New_York" in text
+    assert zone_of_user(app, user_id) == "America/New_York"

@@ -112,6 +112,8 @@ def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     slow = [0, 2.5, 5.0, 7.5, 10.0]  # 0.4 frames a second
     assert summarize(slow, raw, ("a", "b"))[0]["duration"] == 12.5
     assert longest_unseen_step([3.0]) == math.inf
+    sampled = [0.0, 0.3, 0.5, 0.8, 1.0, 1.3, 1.5, 1.8, 2.0, 2.3, 2.5, 2.8]  # a 3 s, 10 fps clip sampled at 4 fps
+    assert summarize(sampled, np.array([[0.9, 0.1]] * 12), ("a", "b"))[0]["duration"] == 3.0  # was 3.1
 
 
 def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():

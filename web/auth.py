@@ -17,11 +17,11 @@ from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts, moderation, tokens
-from services.clock import known_zone, today_on, zone_of
+from services.clock import known_zone, same_clock, today_on, zone_names, zone_of
 from services.errors import Refused
 from web import known_devices
 from web.downloads import streamed_download
-from web.i18n import moment
+from web.i18n import moment, zone_with_city
 from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
@@ -192,25 +192,36 @@ def login() -> ResponseReturnValue:
         elif not user.active:
             flash(deactivated_message(), "error")
         else:
-            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
+            before = user.time_zone
+            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or before)
             start_session(user, remember=form.remember.data)
+            _tell_of_another_clock(before, user.time_zone)
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+def _tell_of_another_clock(before: str | None, zone: str | None) -> None:
+    """Say so when a log-in moved the user's times to the clock of the browser they logged in from (a traveller's
+    weekly days and alert windows move with it)."""
+    if before is not None and zone is not None and not same_clock(before, zone):
+        flash(gettext("Times are now shown in %(zone)s, this browser's time zone (before: %(before)s). Your account "
+                      "page can set another.", zone=zone_with_city(zone), before=zone_with_city(before)), "info")
 
 
 @bp.route("/time-zone", methods=["GET", "POST"])
 @login_required
 @form_page(start_page)
 def set_time_zone() -> ResponseReturnValue:
-    """Count and show times on this device's time zone (form field `time_zone`, offered by static/time-zone.js
-    when it differs from the account's); back to the same-site `next`."""
+    """Count and show times on the time zone of form field `time_zone`: this device's (offered by
+    static/time-zone.js when it differs from the account's) or one chosen on the account page; back to the same-site
+    `next`."""
     zone = known_zone(request.form.get("time_zone"))
     if zone is None:  # a zone newer than this server's, or none the browser could name
         flash(gettext("This server does not know this device's time zone; times stay as they were."), "error")
     else:
         accounts.save_settings(current_user, time_zone=zone)
-        flash(gettext("Times are now shown in this device's time zone."), "success")
+        flash(gettext("Times are now shown in %(zone)s.", zone=zone_with_city(zone)), "success")
     return back_to_form_next()
 
 
@@ -266,7 +277,8 @@ def account() -> ResponseReturnValue:
 
 def _account_page(token_form: TokenForm) -> str:
     return render_template("auth/account.html", holdings=accounts.holdings(current_user), token_form=token_form,
-                           tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH)
+                           tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH,
+                           time_zones=zone_names())
 
 
 def _account_tokens() -> str:
