@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 INTERNAL_ERROR = N_("The work failed because of an internal error; the upload is kept.")  # a failed job's reason
 INTERRUPTED = N_("The work was interrupted %(times)d times and was given up.")  # a failed job's reason
 TOO_LONG = N_("The work took longer than %(minutes)d minutes and was stopped; the upload is kept.")
-TOO_LONG_ONE_MINUTE = N_("The work took longer than a minute and was stopped; the upload is kept.")  # a limit <= 60 s
+TOO_LONG_ONE_MINUTE = N_("The work took longer than a minute and was stopped; the upload is kept.")
+TOO_LONG_SECONDS = N_("The work took longer than %(seconds)d seconds and was stopped; the upload is kept.")
 
 
 class JobKind(StrEnum):
@@ -321,8 +322,10 @@ def failure_reason(job: ClaimedJob, error: Exception, limit_seconds: float) -> s
 
 def timed_out(limit_seconds: float) -> str:
     """The reason a job stopped at its time limit gives (stored in English, like every reason)."""
-    minutes = math.ceil(limit_seconds / 60)
-    return TOO_LONG_ONE_MINUTE if minutes <= 1 else TOO_LONG % {"minutes": minutes}
+    seconds = math.ceil(limit_seconds)
+    if seconds % 60:  # under a minute, or not whole minutes
+        return TOO_LONG_SECONDS % {"seconds": seconds}
+    return TOO_LONG_ONE_MINUTE if seconds == 60 else TOO_LONG % {"minutes": seconds // 60}
 
 
 def report_progress(job: ClaimedJob, fraction: float) -> None:

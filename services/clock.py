@@ -32,7 +32,9 @@ def zone_names() -> list[str]:
 
 
 def same_clock(first: str, second: str) -> bool:
-    """Whether two zones this machine knows show the same time all this year (Europe/Paris and Europe/Berlin)."""
+    """Whether two zones this machine knows (`known_zone`) show the same time on the 1st and 15th of every month of
+    this year (Europe/Paris and Europe/Berlin; zones whose clocks change on different days differ on one of them, or
+    differ for a few days only)."""
     year = utcnow().year
     days = [datetime(year, month, day, 12, tzinfo=UTC) for month in range(1, 13) for day in (1, 15)]
     return all(day.astimezone(ZoneInfo(first)).utcoffset() == day.astimezone(ZoneInfo(second)).utcoffset()

@@ -970,3 +970,15 @@ def test_a_removals_reason_ends_its_sentence_before_the_next_one(app):
         assert with_reason("Removed.", SimpleNamespace(reason="duplicate")) == "Removed. Their reason: “duplicate”."
         assert with_reason("Removed.", SimpleNamespace(reason="Copy!")) == "Removed. Their reason: “Copy!”"
         assert with_reason("Removed.", SimpleNamespace(reason=None)) == "Removed."
+
+
+@pytest.mark.parametrize("back", ["http:evil.example", "https://evil.example/", "//evil.example", "/\\evil.example"])
+def test_a_return_address_off_this_site_is_refused(app, back):
+    """Flask-Admin checked `url` itself and let "http:evil.example" through: a save went to http:///evil.example,
+    which browsers open as http://evil.example/."""
+    admin = admin_client(app, "en")
+    refused = admin.get("/admin/admin_users/edit/", query_string={"id": "1", "url": back})
+    assert refused.status_code == 400 and "That return address is not a page of this site." in refused.get_data(
+        as_text=True)
+    assert admin.get("/admin/admin_users/edit/", query_string={"id": "1", "url": "/admin/admin_users/?page=1"}
+                     ).status_code == 200

@@ -13,6 +13,7 @@ from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.server import free_port
 from extensions import db, limiter
 from models import User
+from sqlalchemy.exc import OperationalError
 
 
 def test_register_logs_in_and_hashes_the_password(app, client):
@@ -212,6 +213,44 @@ def test_an_administrator_sees_until_when_an_account_refuses_new_browsers_and_ca
     assert login(phone, "carol").status_code == 302
     again = admin.post(form.group(1), data=hidden_fields(form.group(0)) | {"url": "/admin/admin_users/"})
     assert "None of the chosen accounts was refusing new browsers." in admin.get(again.location).get_data(as_text=True)
+    assert [login(from_address(app, f"10.0.2.{n}"), "carol", "guess").status_code for n in range(2)] == [401, 401]
+    limiter._storage_dead = True  # as after a storage error elsewhere: Flask-Limiter counts in memory meanwhile
+    try:
+        assert "Too many wrong passwords" in admin.get(edit).get_data(as_text=True)  # read from the storage itself
+        admin.post(form.group(1), data=hidden_fields(form.group(0)))
+    finally:
+        limiter._storage_dead = False
+    assert login(from_address(app, "10.0.3.1"), "carol").status_code == 302  # the storage's counter was cleared
+
+
+def test_lifting_a_refusal_is_refused_in_words_while_the_counters_cannot_be_read_and_is_moot_without_limits(
+        tmp_path, monkeypatch):
+    from web import limiter_storage
+
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
+    carol = make_user(app, "carol")
+    make_user(app, "root", admin=True)
+    admin = from_address(app, "10.9.9.9")
+    assert login(admin, "root").status_code == 302
+    edit = f"/admin/admin_users/edit/?id={carol}"
+    fields = {"action": "lift_login_refusal", "rowid": str(carol), "url": edit,
+              "csrf_token": csrf_token(admin, "/admin/admin_users/")}
+
+    def unreachable(self, key: str) -> int:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(limiter_storage.DatabaseStorage, "get", unreachable)
+    assert admin.get(edit).status_code == 200
+    lifted = admin.post("/admin/admin_users/action/", data=fields, follow_redirects=True)
+    assert "The log-in counters cannot be reached just now" in lifted.get_data(as_text=True)
+    monkeypatch.undo()
+    off = make_app(tmp_path / "off")
+    make_user(off, "root", admin=True)
+    other_admin = off.test_client()
+    login(other_admin, "root")
+    moot = other_admin.post("/admin/admin_users/action/", follow_redirects=True, data=fields | {
+        "rowid": "1", "url": "/admin/admin_users/", "csrf_token": csrf_token(other_admin, "/admin/admin_users/")})
+    assert moot.status_code == 200 and "None of the chosen accounts was refusing" in moot.get_data(as_text=True)
 
 
 def test_guesses_from_a_hundred_addresses_at_an_account_under_attack_are_all_refused(tmp_path, monkeypatch):

@@ -177,13 +177,15 @@ def test_a_job_stopped_at_its_time_limit_says_so(queued_app, two_face_video, mon
         JobStatus.FAILED, "The work took longer than 60 minutes and was stopped; the upload is kept.")
 
 
-def test_a_time_limit_of_a_minute_or_less_is_not_told_as_1_minutes(app):
-    """A worker with JOBS_TIMEOUT_SECONDS 45 stored "took longer than 1 minutes"; the reason reads back in Korean."""
-    assert jobs.timed_out(45) == jobs.timed_out(60) == (
-        "The work took longer than a minute and was stopped; the upload is kept.")
-    assert jobs.timed_out(61) == "The work took longer than 2 minutes and was stopped; the upload is kept."
+def test_a_time_limit_is_told_in_whole_minutes_or_in_seconds(app):
+    """A worker with JOBS_TIMEOUT_SECONDS 45 stored "took longer than 1 minutes"; the reasons read back in Korean."""
+    assert jobs.timed_out(60) == "The work took longer than a minute and was stopped; the upload is kept."
+    assert jobs.timed_out(45) == "The work took longer than 45 seconds and was stopped; the upload is kept."
+    assert jobs.timed_out(90.5) == "The work took longer than 91 seconds and was stopped; the upload is kept."
+    assert jobs.timed_out(120) == "The work took longer than 2 minutes and was stopped; the upload is kept."
     with app.test_request_context(headers={"Accept-Language": "ko"}):
-        assert reason(jobs.timed_out(30)) == "작업이 1분을 넘겨서 멈췄어요. 올린 파일은 그대로 있어요."
+        assert reason(jobs.timed_out(60)) == "작업이 1분을 넘겨서 멈췄어요. 올린 파일은 그대로 있어요."
+        assert reason(jobs.timed_out(45)) == "작업이 45초를 넘겨서 멈췄어요. 올린 파일은 그대로 있어요."
 
 
 def test_a_job_queued_again_after_its_worker_died_starts_its_progress_again(queued_app, two_face_video):

@@ -224,12 +224,15 @@ def centre_square(path: Path) -> np.ndarray:
 
 
 def cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """np.load(path) if it exists, else compute() saved there."""
+    """np.load(path) if it exists, else compute() saved there (written whole or not at all: a run stopped while
+    writing leaves no half file for the next to trip on)."""
     if path.exists():
         return np.load(path)
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, value)
+    partial = path.with_name(f"{path.stem}.partial.npy")
+    np.save(partial, value)
+    partial.replace(path)
     return value
 
 

@@ -104,11 +104,13 @@ def _chunk_features(photos: list[Path], batch: int = 32) -> np.ndarray:
 
 
 def pooled_features(photos: list[Path], cache: Path, chunk: int = 512) -> np.ndarray:
-    """(N, 1280) the pet-crop network's pooled features of each photo's crop, in chunks cached by their paths."""
+    """(N, 1280) the pet-crop network's pooled features of each photo's crop, in chunks cached by their paths and
+    the network's weights (new head-box weights make every chunk again)."""
+    network = hashlib.sha1(PET_HEAD_WEIGHTS.read_bytes()).hexdigest()
     parts = []
     for start in tqdm(range(0, len(photos), chunk), desc="photos (chunks of 512)"):
         part = photos[start:start + chunk]
-        key = hashlib.sha1("\n".join(map(str, part)).encode()).hexdigest()[:16]
+        key = hashlib.sha1("\n".join([network, *map(str, part)]).encode()).hexdigest()[:16]
         parts.append(cached(cache / f"features-{key}.npy", functools.partial(_chunk_features, part)))
     return np.concatenate(parts)
 

@@ -48,7 +48,7 @@ from web import login_limits
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
                      worded)
-from web.redirects import form_page
+from web.redirects import form_page, same_site_path
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -400,6 +400,11 @@ class AdminModelView(AdminOnly, ModelView):
     row_name: Callable[[object], str]  # a row in words ("the account alice"): every view that saves or deletes rows
 
     def _run_view(self, fn: Callable[..., ResponseReturnValue], *args, **kwargs) -> ResponseReturnValue:
+        """The view, once its return address (`url`, where a save or delete goes back to) is a page of this site:
+        Flask-Admin's own check let "http:evil.example" through, which Werkzeug sends as "http:///evil.example" and
+        browsers open as http://evil.example/."""
+        if (back := request.values.get("url")) and same_site_path(back) is None:
+            abort(400, description=gettext("That return address is not a page of this site."))
         response = super()._run_view(fn, *args, **kwargs)
         reword_stock_flashes()
         return response
@@ -545,7 +550,7 @@ class UserAdmin(AdminModelView):
         users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids)))).all()
         try:
             lifted = [user.username for user in users if login_limits.lift_refusal(user)]
-        except limiter.limiter.storage.base_exceptions:
+        except limiter.storage.base_exceptions:
             flash(gettext("The log-in counters cannot be reached just now; try again in a moment."), "error")
             return
         if not lifted:
@@ -559,7 +564,7 @@ class UserAdmin(AdminModelView):
         be read."""
         try:
             return login_limits.refused_until(user)
-        except limiter.limiter.storage.base_exceptions:
+        except limiter.storage.base_exceptions:
             return None
 
     @action("delete", admin_words("Delete"))

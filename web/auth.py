@@ -192,10 +192,10 @@ def login() -> ResponseReturnValue:
         elif not user.active:
             flash(deactivated_message(), "error")
         else:
-            before = user.time_zone
-            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or before)
+            before = known_zone(user.time_zone)
+            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
             start_session(user, remember=form.remember.data)
-            _tell_of_another_clock(before, user.time_zone)
+            _tell_of_another_clock(before, known_zone(user.time_zone))
             return redirect(_safe_next(request.args.get("next")))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
@@ -204,7 +204,7 @@ def login() -> ResponseReturnValue:
 def _tell_of_another_clock(before: str | None, zone: str | None) -> None:
     """Say so when a log-in moved the user's times to the clock of the browser they logged in from (a traveller's
     weekly days and alert windows move with it)."""
-    if before is not None and zone is not None and not same_clock(before, zone):
+    if before is not None and zone is not None and before != zone and not same_clock(before, zone):
         flash(gettext("Times are now shown in %(zone)s, this browser's time zone (before: %(before)s). Your account "
                       "page can set another.", zone=zone_with_city(zone), before=zone_with_city(before)), "info")
 
@@ -278,7 +278,7 @@ def account() -> ResponseReturnValue:
 def _account_page(token_form: TokenForm) -> str:
     return render_template("auth/account.html", holdings=accounts.holdings(current_user), token_form=token_form,
                            tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH,
-                           time_zones=zone_names())
+                           time_zones=zone_names(), account_zone=known_zone(current_user.time_zone) or "UTC")
 
 
 def _account_tokens() -> str:

@@ -261,7 +261,7 @@ def _as_stored(msgid: str) -> re.Pattern:
 
 
 FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
-                   for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, *LIMIT_REASONS)}
+                   for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS, *LIMIT_REASONS)}
 
 
 def reason(text: str | None) -> str:

@@ -40,6 +40,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 from limits import RateLimitItem, parse_many
+from limits.strategies import STRATEGIES, RateLimiter
 
 from extensions import client_network, limiter
 from messages import N_
@@ -98,10 +99,17 @@ def _attempt(account_name: Callable[[], str]) -> Attempt:
 
 def _account_cap(user: User) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
     """Each limit of the account's cap (LOGIN_ACCOUNT_LIMITS) with the identifiers its counter is kept under, as
-    Flask-Limiter keys a shared limit: the key prefix if any, the key, the scope."""
+    Flask-Limiter keys a shared limit: the key prefix if any, the key, the scope. A limit of 0 is left out: it
+    refuses always, and nothing lifts it."""
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
     identifiers = (*([prefix] if prefix else []), _account_key(user), UNKNOWN_CLIENTS_SCOPE)
-    return [(item, identifiers) for item in parse_many(current_app.config["LOGIN_ACCOUNT_LIMITS"])]
+    return [(item, identifiers) for item in parse_many(current_app.config["LOGIN_ACCOUNT_LIMITS"]) if item.amount > 0]
+
+
+def _counters() -> RateLimiter:
+    """The limits' counters in their storage itself, never Flask-Limiter's in-memory stand-in for a storage it found
+    unreachable (an answer from that would say no account is refused, and a lift would clear nothing)."""
+    return STRATEGIES[current_app.config["RATELIMIT_STRATEGY"]](limiter.storage)
 
 
 def refused_until(user: User) -> datetime | None:
@@ -109,17 +117,21 @@ def refused_until(user: User) -> datetime | None:
     passwords; None when it does not (or the limits are off). Raises the storage's errors while it is unreachable."""
     if not limiter.enabled:
         return None
+    counters = _counters()
     resets = [stats.reset_time for item, identifiers in _account_cap(user)
-              if (stats := limiter.limiter.get_window_stats(item, *identifiers)).remaining <= 0]
+              if (stats := counters.get_window_stats(item, *identifiers)).remaining <= 0]
     return datetime.fromtimestamp(max(resets), UTC).replace(tzinfo=None) if resets else None
 
 
 def lift_refusal(user: User) -> bool:
-    """Clear the account's cap, so that every client may try its password again at once; whether it was refusing.
-    Raises the storage's errors while it is unreachable."""
+    """Clear the account's cap, so that every client may try its password again at once (a fresh cap of guesses);
+    whether it was refusing. Raises the storage's errors while it is unreachable."""
+    if not limiter.enabled:
+        return False
     refusing = refused_until(user) is not None
+    counters = _counters()
     for item, identifiers in _account_cap(user):
-        limiter.limiter.clear(item, *identifiers)
+        counters.clear(item, *identifiers)
     return refusing
 
 
