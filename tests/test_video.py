@@ -20,7 +20,7 @@ import jobs
 from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
-from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, longest_unseen_step, rejoined
+from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
@@ -114,6 +114,7 @@ def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     assert longest_unseen_step([3.0]) == math.inf
     sampled = [0.0, 0.3, 0.5, 0.8, 1.0, 1.3, 1.5, 1.8, 2.0, 2.3, 2.5, 2.8]  # a 3 s, 10 fps clip sampled at 4 fps
     assert summarize(sampled, np.array([[0.9, 0.1]] * 12), ("a", "b"))[0]["duration"] == 3.0  # was 3.1
+    assert frame_seconds([0, 0.25, 0.5, 0.5001])[-1] == 0.25  # two frames a moment apart: not the last one's share
 
 
 def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():
