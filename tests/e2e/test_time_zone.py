@@ -57,8 +57,37 @@ def test_a_browser_in_another_zone_offers_to_switch(live_app, browser):
     next_trip, page = browser_in(browser, "America/New_York", logged_in)  # another browser session
     page.goto(base + "/analyses")
     page.locator("form.zone-switch button[type=submit]").click()
-    expect(page.locator(".flash-success")).to_contain_text("this device's time zone")
+    expect(page.locator(".flash-success")).to_contain_text("Times are now shown in Eastern Time (New York).")
     expect(page.locator("form.zone-switch")).to_be_hidden()
     assert page.url.endswith("/analyses")
     next_trip.close()
     seoul.close()
+
+
+def test_a_log_in_in_another_zone_says_so_and_the_account_page_sets_one(live_app, browser):
+    """At phone size: the notice after a log-in that moved the account's clock, and the account page's choice."""
+    app, base = live_app
+    make_user(app, "joon", "joon's password")
+    for zone in ("Europe/Berlin", "Asia/Seoul"):
+        context, page = browser_in(browser, zone)
+        page.goto(base + "/login")
+        page.fill("#username", "joon")
+        page.fill("#password", "joon's password")
+        page.click("input[type=submit]")
+        page.wait_for_url(base + "/analyze")
+        if zone == "Europe/Berlin":
+            expect(page.locator(".flash-info")).to_have_count(0)  # the first zone: nothing to tell
+            context.close()
+    expect(page.locator(".flash-info")).to_contain_text(
+        "Times are now shown in Korean Standard Time (Seoul), this browser's time zone (before: Central European Time "
+        "(Berlin)).")
+    page.goto(base + "/account")
+    choice = page.locator("#time-zone-choice")
+    expect(choice).to_have_value("Asia/Seoul")
+    choice.select_option("Europe/Lisbon")
+    page.get_by_role("button", name="Save time zone").click()
+    expect(page.locator(".flash-success")).to_contain_text("Times are now shown in")
+    expect(page.locator("#time-zone-choice")).to_have_value("Europe/Lisbon")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.screenshot(path=str(ARTIFACTS / "account-time-zone-phone.png"), full_page=True)
+    context.close()
