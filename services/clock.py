@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, date, datetime
+from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
 from pytz import all_timezones_set
@@ -26,9 +27,18 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones()) & all_timezones_set
 
 
-def zone_names() -> list[str]:
-    """Every zone a user can choose (`known_zone`), sorted ("Africa/Abidjan" ... "UTC", "Zulu")."""
-    return sorted(_zone_names())
+@functools.cache
+def zones_by_country() -> dict[str, tuple[str, ...]]:
+    """The zones a person chooses from, by country (ISO 3166 code): those of the tz database's zone.tab (one per
+    clock that a country's region keeps, no aliases such as "US/Eastern" or "Etc/GMT+5") that this machine knows."""
+    table = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    zones: dict[str, list[str]] = {}
+    for line in table.splitlines():
+        if line and not line.startswith("#"):
+            country, _, zone = line.split("\t")[:3]
+            if known_zone(zone):
+                zones.setdefault(country, []).append(zone)
+    return {country: tuple(names) for country, names in zones.items()}
 
 
 def same_clock(first: str, second: str) -> bool:

@@ -17,11 +17,11 @@ from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts, moderation, tokens
-from services.clock import known_zone, same_clock, today_on, zone_names, zone_of
+from services.clock import known_zone, same_clock, today_on, zone_of
 from services.errors import Refused
 from web import known_devices
 from web.downloads import streamed_download
-from web.i18n import moment, zone_with_city
+from web.i18n import moment, zone_choices, zone_with_city
 from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
@@ -278,7 +278,7 @@ def account() -> ResponseReturnValue:
 def _account_page(token_form: TokenForm) -> str:
     return render_template("auth/account.html", holdings=accounts.holdings(current_user), token_form=token_form,
                            tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH,
-                           time_zones=zone_names(), account_zone=known_zone(current_user.time_zone) or "UTC")
+                           zone_choices=zone_choices(), account_zone=known_zone(current_user.time_zone) or "UTC")
 
 
 def _account_tokens() -> str:

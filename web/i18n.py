@@ -4,6 +4,7 @@ dates and numbers in the reader's locale). The API, exports and the database kee
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from inference.video import LIMIT_REASONS
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
-from services.clock import known_zone, zone_of
+from services.clock import known_zone, zone_of, zones_by_country
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.redirects import back_to_form_next, form_page, start_page
 
@@ -349,6 +350,27 @@ def zone_with_city(key: str) -> str:
         return zone_name(key)
     city = get_timezone_location(ZoneInfo(key), locale=get_locale() or "en", return_city=True)
     return gettext("%(zone)s (%(city)s)", zone=zone_name(key), city=city)
+
+
+ZoneChoices = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (country, ((zone id, city), ...)), ...
+
+
+@functools.lru_cache(maxsize=8)
+def _zone_choices(locale: str) -> ZoneChoices:
+    """`zones_by_country` in the reader's language, countries and cities in their alphabetical order (about 45 ms
+    of naming a language: kept)."""
+    countries = Locale.parse(locale).territories
+    return tuple(sorted(
+        ((countries.get(code, code), tuple(sorted(
+            ((zone, get_timezone_location(ZoneInfo(zone), locale=locale, return_city=True)) for zone in zones),
+            key=lambda choice: choice[1]))) for code, zones in zones_by_country().items()),
+        key=lambda group: group[0]))
+
+
+def zone_choices() -> ZoneChoices:
+    """The time zones the account page offers, by country, each named by its city in the reader's language
+    ("대한민국": "서울")."""
+    return _zone_choices(str(get_locale() or "en"))
 
 
 @bp.get("/time-zone/name")
