@@ -50,8 +50,7 @@ def frame_seconds(times: list[float]) -> list[float]:
     for a step out of view (`steps_away`: a joined pet's time away), the shortest step in view for the last frame
     (sampled from a 10 fps video at 4 a second, the steps alternate 0.3 and 0.2 s: a dog in every frame of a 3 s
     clip, the last at 2.8 s, was "seen for 3.1 s"), of those at least half the usual one (not two frames a moment
-    apart); 0 for a lone frame. A track's time in view is their sum (its
-    card's "seen for", its story's stretches)."""
+    apart); 0 for a lone frame. A track's time in view is their sum (its card's "seen for", its story's stretches)."""
     if len(times) < 2:
         return [0.0] * len(times)
     steps = [later - earlier for earlier, later in zip(times, times[1:])]

@@ -189,15 +189,21 @@ def hidden_fields(form: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)}
 
 
-def test_an_administrator_sees_until_when_an_account_refuses_new_browsers_and_can_lift_it(tmp_path):
-    """An account under attack had no way out but waiting, up to an hour: its owner on a new phone was refused, and
-    the back office did not show it. The account's page says until when, and its button lets every browser in."""
+def carol_and_her_admin(tmp_path):
+    """An app whose accounts refuse new browsers past 2 wrong passwords an hour, carol's account, an administrator
+    logged in, and carol's edit page in the back office."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
     carol = make_user(app, "carol")
     make_user(app, "root", admin=True)
     admin = from_address(app, "10.9.9.9")
     assert login(admin, "root").status_code == 302
-    edit = f"/admin/admin_users/edit/?id={carol}"
+    return app, carol, admin, f"/admin/admin_users/edit/?id={carol}"
+
+
+def test_an_administrator_sees_until_when_an_account_refuses_new_browsers_and_can_lift_it(tmp_path):
+    """An account under attack had no way out but waiting, up to an hour: its owner on a new phone was refused, and
+    the back office did not show it. The account's page says until when, and its button lets every browser in."""
+    app, carol, admin, edit = carol_and_her_admin(tmp_path)
     assert "Let new browsers log in" not in admin.get(edit).get_data(as_text=True)
     assert [login(from_address(app, f"10.0.0.{n}"), "carol", "guess").status_code for n in range(2)] == [401, 401]
     phone = from_address(app, "10.0.1.1")
@@ -227,12 +233,7 @@ def test_lifting_a_refusal_is_refused_in_words_while_the_counters_cannot_be_read
         tmp_path, monkeypatch):
     from web import limiter_storage
 
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
-    carol = make_user(app, "carol")
-    make_user(app, "root", admin=True)
-    admin = from_address(app, "10.9.9.9")
-    assert login(admin, "root").status_code == 302
-    edit = f"/admin/admin_users/edit/?id={carol}"
+    app, carol, admin, edit = carol_and_her_admin(tmp_path)
     fields = {"action": "lift_login_refusal", "rowid": str(carol), "url": edit,
               "csrf_token": csrf_token(admin, "/admin/admin_users/")}
 
