@@ -307,8 +307,9 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
     renamed = client.patch(f"/api/v1/subjects/{rex}", headers=ann, json={"name": "Rexy"})
     assert renamed.status_code == 200 and renamed.json == {**created.json, "name": "Rexy"}
     assert client.patch(f"/api/v1/subjects/{rex}", headers=ann, json={"name": "eileen"}).status_code == 409
-    for body in ({}, {"name": ""}, {"name": 7}, ["Rex"]):
+    for body in ({}, {"name": ""}, {"name": 7}, ["Rex"], {"name": "Rex", "kind": "cat"}):  # a kind is not changed
         assert client.patch(f"/api/v1/subjects/{rex}", headers=ann, json=body).status_code == 400, body
+    assert client.get(f"/api/v1/subjects/{rex}", headers=ann).json["name"] == "Rexy"
     assert client.patch(f"/api/v1/subjects/{rex}", headers=ben, json={"name": "Mine"}).status_code == 404
     assert client.get(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404
     assert client.delete(f"/api/v1/subjects/{rex}", headers=ben).status_code == 404

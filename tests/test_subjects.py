@@ -238,6 +238,9 @@ def test_subjects_are_private(app, client, alice, bob_client, astronaut_jpeg):
     bobs = subject_id(app, "Bobs")
     # Alice cannot assign her face to Bob's subject: it is not among her choices
     assert assign(client, face, bobs, photo).status_code == 400
+    unchosen = client.post(f"/detections/{face}/subject",  # the choice's field missing: no "Saved" for nothing
+                           data={"subject": str(mine), "csrf_token": csrf_token(client, f"/analyses/{photo}")})
+    assert unchosen.status_code == 400 and "Choose one of your subjects" in unchosen.get_data(as_text=True)
     assert "Mine" not in bob_client.get("/subjects").get_data(as_text=True)
 
 

@@ -269,7 +269,7 @@ def rename_subject(subject_id: int) -> ResponseReturnValue:
     """{"name": ...}: the subject renamed (its history stays); 409 for a name another subject has."""
     subject = owned(Subject, subject_id, g.api_user)
     body = _json_object()
-    if "name" not in body:
+    if set(body) != {"name"}:  # a "kind" beside the name would otherwise be dropped unsaid
         abort(400, description='Send {"name": ...}: the only field a subject changes is its name.')
     subjects.rename_subject(subject, body["name"])
     return _subject_answer(subject)

@@ -208,7 +208,7 @@ class SubjectForm(SubjectNameForm):
 class AssignForm(WebForm):
     """Assign a detection (a face in a photo, or a whole video track) to one of the user's subjects."""
 
-    subject = SelectField(_l("Who is this?"), coerce=int)
+    subject = SelectField(_l("Who is this?"), coerce=int, validators=[InputRequired()])  # sent, not the default
     submit = SubmitField(_l("Save"))
 
 
