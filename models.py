@@ -559,6 +559,9 @@ class Explanation(JobRow, db.Model):
     its overlays are PNG files (services/storage.py names them), its progress is this row."""
 
     detection_id: Mapped[int] = mapped_column(ForeignKey("detection.id", ondelete="CASCADE"), unique=True)
+    # who asked last (the owner, or an administrator moderating): their requests under way are capped, not the
+    # owner's; none on rows made before it was kept, counted as the owner's
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
 
     detection: Mapped[Detection] = relationship(back_populates="explanation")
 

@@ -17,7 +17,7 @@ from extensions import db
 from inference.errors import MediaError
 from messages import N_, Phrase
 from inference.explain import METHODS, ExplainMethod, get_explainer
-from models import ACTIVE_STATUSES, Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus
+from models import ACTIVE_STATUSES, Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus, User
 from services import storage
 from services.access import detection_at
 from services.errors import NotFound, TooMany
@@ -73,26 +73,31 @@ def status_document(analysis: Analysis, detection: Detection) -> dict:
     return document
 
 
-def start(analysis: Analysis, detection: Detection) -> dict:
+def start(analysis: Analysis, detection: Detection, requester: User) -> dict:
     """Queue the explanation unless it is cached, queued or running; returns its status. A failed one (or one
     whose files are gone) is queued again. Two requests at once queue it once (one row per detection). Raises
-    TooMany when the analysis's owner has WAITING_EXPLANATIONS under way."""
+    TooMany when `requester` (the owner, or an administrator moderating) has WAITING_EXPLANATIONS under way: an
+    administrator's requests do not use up the owner's."""
     current = status(analysis, detection)
     if current["status"] == OnDemandStatus.DONE or current["status"].active:
         return current
-    if _under_way(analysis.user_id) >= WAITING_EXPLANATIONS:
+    if _under_way(requester.id) >= WAITING_EXPLANATIONS:
         raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),
                              count=WAITING_EXPLANATIONS))
-    if jobs.queue_row(jobs.JobKind.EXPLANATION, detection.explanation or Explanation(detection=detection)):
+    explanation = detection.explanation or Explanation(detection=detection)
+    explanation.requested_by_id = requester.id
+    if jobs.queue_row(jobs.JobKind.EXPLANATION, explanation):
         db.session.refresh(detection)
     return status(analysis, detection)  # else the other request's row won the unique detection_id: it is queued
 
 
 def _under_way(user_id: int) -> int:
-    """How many explanations of the user's photos are queued or running."""
+    """How many explanations the user asked for are queued or running (rows from before the asker was kept count
+    as their photos' owner's)."""
+    asked_by_user = db.or_(Explanation.requested_by_id == user_id,
+                           db.and_(Explanation.requested_by_id.is_(None), Analysis.user_id == user_id))
     return db.session.scalar(db.select(db.func.count(Explanation.id)).join(Explanation.detection)
-                             .join(Detection.analysis).where(Analysis.user_id == user_id,
-                                                             Explanation.status.in_(ACTIVE_STATUSES)))
+                             .join(Detection.analysis).where(asked_by_user, Explanation.status.in_(ACTIVE_STATUSES)))
 
 
 def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> None:

@@ -274,19 +274,38 @@ def test_overlapping_thread_limits_leave_torch_on_its_own_count():
 
 def test_one_user_has_a_few_explanations_under_way_at_once(tmp_path, astronaut_jpeg):
     """The jobs take explanations first: a user who asked "Why?" for a crowd's 182 faces held up everyone's videos
-    for nine minutes. A fourth while three wait is refused, saying why (the page says it in its own words)."""
+    for nine minutes. A fourth while three wait is refused, saying why (the page says it in its own words). An
+    administrator's "Why?" on her photos counts as the administrator's, not hers."""
     from bench.clips import another_copy
     from services.explanations import WAITING_EXPLANATIONS
     app = make_app(tmp_path, JOBS_MODE="external")  # queued jobs wait for `flask jobs work`
-    client = app.test_client()
+    client, admin = app.test_client(), app.test_client()
     make_user(app, "dora")
+    make_user(app, "boss", admin=True)
     login(client, "dora")
-    photos = [analysed(client, another_copy(astronaut_jpeg, str(n))) for n in range(WAITING_EXPLANATIONS + 1)]
+    login(admin, "boss")
+    photos = [analysed(client, another_copy(astronaut_jpeg, str(n))) for n in range(WAITING_EXPLANATIONS + 2)]
+    moderated = admin.post(f"/api/v1/analyses/{photos[-1]}/detections/1/explanation",
+                           headers={"X-CSRFToken": page_token(admin, photos[-1])})
+    assert moderated.status_code == 202
     asked = [client.post(f"/api/v1/analyses/{photo}/detections/1/explanation",
                          headers={"X-CSRFToken": page_token(client, photo)})
-             for photo in photos]
+             for photo in photos[:-1]]
     assert [answer.status_code for answer in asked] == [202] * WAITING_EXPLANATIONS + [429]
     assert asked[-1].get_json()["error"].startswith("3 explanations are being made for you")
     korean = client.get(f"/analyses/{photos[-1]}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     words = json.loads(html.unescape(korean.split('data-messages="')[1].split('"')[0]))
     assert words["tooMany"].startswith("다른 설명을 만들고 있어요")  # what the page's script says on a 429
+
+
+def test_the_migration_adds_who_asked_for_an_explanation_and_goes_back(app):
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+    from extensions import db
+    migrations = str(Path(__file__).resolve().parents[1] / "migrations")
+    with app.app_context():
+        db.session.remove()
+        downgrade(directory=migrations, revision="b240000000b1")
+        assert "requested_by_id" not in {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
+        upgrade(directory=migrations)
+        assert "requested_by_id" in {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}

@@ -582,7 +582,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     analysis = viewable_analysis(current_user, analysis_id)
-    explanations.start(analysis, explanations.explainable_detection(analysis, position))
+    explanations.start(analysis, explanations.explainable_detection(analysis, position), current_user)
     flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."), "info")
     return redirect(result_page(analysis.id, f"face-{position}"))
 

@@ -210,7 +210,7 @@ def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     analysis = viewable_analysis(g.api_user, analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
-        explanations.start(analysis, detection)
+        explanations.start(analysis, detection, g.api_user)
     document = explanations.status_document(analysis, detection)
     return jsonify(document), 202 if document["status"] in ACTIVE_STATUSES else 200
 
