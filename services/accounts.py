@@ -24,8 +24,8 @@ from services.errors import Refused
 from services.subjects import appearance_counts
 
 PAGE = 50  # analyses read (or deleted) at a time
-LAST_ADMIN = N_("You are the only active administrator: make another user an administrator before you delete "
-                "your account.")
+LAST_ADMIN = N_("You are the only active administrator: make another user an administrator (or activate one) "
+                "before you delete your account.")
 
 
 def register(username: str, password: str, time_zone: str | None) -> User | None:
@@ -203,10 +203,16 @@ def step_down(user: User) -> None:
         return
     user.is_admin = False
     db.session.commit()
-    if not db.session.scalar(db.select(db.func.count(User.id)).where(User.is_admin, User.active)):
+    if not active_administrators():
         user.is_admin = True
         db.session.commit()
         raise Refused(Phrase(LAST_ADMIN))
+
+
+def active_administrators() -> int:
+    """How many active administrators there are, as committed: a change that may take the last one away commits
+    first and counts after (and is undone when none is left), so that two such changes at once cannot both pass."""
+    return db.session.scalar(db.select(db.func.count(User.id)).where(User.is_admin, User.active))
 
 
 def delete_account(user: User) -> None:

@@ -627,7 +627,8 @@ def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, ali
         assert not db.session.get(User, alice).active
     on = save(active="y")
     assert "alice can log in again with the same password. Their old API tokens stay revoked" in on
-    assert "no longer" not in on and app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 401
+    assert "can no longer log in" not in on
+    assert app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 401
     promoted = save(active="y", is_admin="y")
     assert "alice is now an administrator." in promoted and "log in again" not in promoted
     unchanged = save(active="y", is_admin="y")
@@ -752,6 +753,12 @@ def test_an_admin_cannot_lock_themself_out(app, alice):
         refused = admin.post(f"/admin/admin_users/edit/?id={root}", follow_redirects=True,
                              data={"username": "root", "csrf_token": csrf} | kept)
         assert refused.status_code == 200 and refusal in refused.get_data(as_text=True)
+        assert "Nothing was saved." in refused.get_data(as_text=True)  # not "correct what is marked": nothing is
+        assert "correct what is marked" not in refused.get_data(as_text=True)
+    asked = admin.post("/admin/admin_users/action/", data={"action": "delete", "rowid": [str(root), str(alice)],
+                                                           "csrf_token": csrf, "url": "/admin/admin_users/"})
+    question = html.unescape(asked.get_data(as_text=True))  # the own account left out of the question, and said why
+    assert "Delete this account?" in question and refusal in question and f'name="rowid" value="{root}"' not in question
     deleted = admin.post("/admin/admin_users/delete/", follow_redirects=True,
                          data={"id": root, "csrf_token": csrf, "url": "/admin/admin_users/"})
     assert refusal in deleted.get_data(as_text=True)
@@ -759,6 +766,64 @@ def test_an_admin_cannot_lock_themself_out(app, alice):
         me = db.session.get(User, root)
         assert me.active and me.is_admin and not db.session.get(User, alice).active
     assert admin.get("/admin/").status_code == 200
+
+
+def test_two_administrators_taking_each_others_rights_at_once_leave_one(app, monkeypatch):
+    """Each change that takes an administrator's role or activity away is committed, then the active administrators
+    counted: when the other administrator's change landed in between (here, made in the count), none is left, so
+    the change is undone and refused, by a bulk action and by the edit form alike."""
+    from services import accounts
+
+    admin = admin_client(app, "en")
+    other = make_user(app, "alicia", admin=True)
+    with app.app_context():
+        root = User.named("root").id
+    counted = accounts.active_administrators
+
+    def root_deactivated_meanwhile() -> int:
+        db.session.execute(sa.update(User).where(User.id == root).values(active=False))
+        db.session.commit()
+        return counted()
+
+    csrf = csrf_token(admin, f"/admin/admin_users/edit/?id={other}")
+    for action in ("deactivate", "remove_admin"):
+        monkeypatch.setattr(accounts, "active_administrators", root_deactivated_meanwhile)
+        page = admin.post("/admin/admin_users/action/", follow_redirects=True,
+                          data={"action": action, "rowid": [str(other)], "csrf_token": csrf}).get_data(as_text=True)
+        monkeypatch.setattr(accounts, "active_administrators", counted)
+        with app.app_context():
+            assert db.session.get(User, other).active and db.session.get(User, other).is_admin, action
+            db.session.execute(sa.update(User).where(User.id == root).values(active=True))  # (root's own request
+            db.session.commit()  # would have ended its session; it is let back in for the next try)
+        assert "That would leave no active administrator" in page and "deactivated and logged out" not in page
+        assert "no longer an administrator." not in page, action
+    monkeypatch.setattr(accounts, "active_administrators", root_deactivated_meanwhile)
+    edited = admin.post(f"/admin/admin_users/edit/?id={other}", follow_redirects=True,
+                        data={"username": "alicia", "is_admin": "y", "csrf_token": csrf})  # "active" unticked
+    with app.app_context():
+        assert db.session.get(User, other).active
+    assert "That would leave no active administrator" in edited.get_data(as_text=True)
+
+
+def test_a_bulk_action_counts_the_users_it_changed_and_the_role_can_be_taken_away(app, alice):
+    admin = admin_client(app, "en")
+    with app.app_context():
+        root = User.named("root").id
+    csrf = csrf_token(admin, "/admin/admin_users/")
+
+    def act(action: str) -> str:
+        return admin.post("/admin/admin_users/action/", follow_redirects=True,
+                          data={"action": action, "rowid": [str(root), str(alice)], "csrf_token": csrf}
+                          ).get_data(as_text=True)
+
+    assert "1 user is now an administrator." in act("make_admin")  # root already was
+    assert "0 users are now administrators." in act("make_admin")
+    taken = act("remove_admin")  # root's own role is kept, and said why
+    assert "1 user is no longer an administrator." in taken and "You cannot deactivate, demote" in taken
+    with app.app_context():
+        assert not db.session.get(User, alice).is_admin and db.session.get(User, root).is_admin
+    listing = admin.get("/admin/admin_users/").get_data(as_text=True)
+    assert "Make the chosen users administrators?" in html.unescape(listing)  # asked first, as deactivating is
 
 
 def test_a_long_model_description_is_stored_and_shown_whole(app, client, alice, astronaut_jpeg, monkeypatch):

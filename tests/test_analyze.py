@@ -186,7 +186,7 @@ def test_history_ignores_filter_values_that_name_nothing(client, mixed_history):
     everything = listed(client)
     for query in ("subject=abc", "subject=-1", "subject=0", f"subject={10**30}", "subject=", "media=gif",
                   "media=VIDEO", "emotion=HAPPY", "emotion=%3Cscript%3E", "emotion=", "page=x&per_page=y",
-                  "subject=1.5&media[]=video&emotion=happy%00"):
+                  "subject=1.5&media[]=video&emotion=happy%01"):  # (a NUL is a 400: test_hostile_requests)
         assert listed(client, query) == everything, query
 
 

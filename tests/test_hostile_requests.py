@@ -209,3 +209,24 @@ def test_a_host_header_werkzeug_refuses_is_a_plain_400_not_a_500(app, client, ho
         response = client.get(path, headers={"Host": host})
         assert response.status_code == 400 and response.mimetype == "text/plain", path
     assert client.get("/api/v1/analyses", headers={"Host": host}).get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/analyses?name=a%00b", "/admin/admin_users/?search=a%00b",
+                                  "/admin/admin_analyses/?flt0_0=a%00b", "/analyses?na%00me=x"])
+def test_a_nul_character_in_a_query_is_a_400_not_a_database_error(app, path):
+    """PostgreSQL's text cannot hold NUL: a search or back-office filter with one was a 500 there (SQLite ran it)."""
+    from bench.fixtures import login, make_user
+
+    make_user(app, "boss", admin=True)
+    client = app.test_client()
+    login(client, "boss")
+    refused = client.get(path)
+    assert refused.status_code == 400 and "NUL character" in refused.get_data(as_text=True)
+
+
+def test_a_nul_character_in_an_api_query_is_a_400_in_json(app, client, alice):
+    from tests.test_api import basic
+
+    token = client.post("/api/v1/tokens", headers=basic("alice")).json["token"]
+    listed = client.get("/api/v1/analyses?name=%00", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 400 and "NUL character" in listed.json["error"]

@@ -27,6 +27,7 @@ from flask_admin.model.template import BaseListRowAction, DeleteRowAction
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
 from wtforms import Form
+from wtforms.validators import ValidationError
 from markupsafe import Markup
 from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError
@@ -43,7 +44,7 @@ from services import accounts, moderation
 from services.access import row_id
 from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
-from web.admin_flashes import note_row, reword_stock_flashes, reworded
+from web.admin_flashes import note_row, reword_stock_flashes, reworded, said_why_nothing_was_saved
 from web import login_limits
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
@@ -84,6 +85,9 @@ YES_NO = (("1", _l("Yes")), ("0", _l("No")))
 NOT_RATED = _l("not rated (no estimate for this kind, or read before the rule)")
 OWN_ACCOUNT = _l("You cannot deactivate, demote or delete your own account: another administrator, or the command "
                  "line, can.")
+NO_ADMINISTRATOR_LEFT = _l("That would leave no active administrator (another administrator changed meanwhile?): "
+                           "nothing was changed.")
+RIGHTS = ("is_admin", "active")  # the flags that make an administrator who can open this back office
 
 
 def _yes_no(view, value: bool, name) -> str:
@@ -520,22 +524,47 @@ class UserAdmin(AdminModelView):
         if form.is_admin.data and form.active.data:
             return True
         flash(str(OWN_ACCOUNT), "error")  # Flask-Admin's form shows no message under a check box
+        said_why_nothing_was_saved()
         return False
 
+    def on_model_change(self, form: Form, model: User, is_created: bool) -> None:
+        """An edit that takes an active administrator's role or activity away is committed, then the administrators
+        left are counted (as `accounts.step_down` does): with none, it is undone and refused, so that two
+        administrators unticking each other at once cannot both succeed."""
+        super().on_model_change(form, model, is_created)
+        if not all(form[name].object_data for name in RIGHTS) or all(form[name].data for name in RIGHTS):
+            return
+        db.session.commit()
+        if not accounts.active_administrators():
+            for name in RIGHTS:
+                setattr(model, name, True)
+            db.session.commit()
+            raise ValidationError(str(NO_ADMINISTRATOR_LEFT))  # Flask-Admin flashes it and shows the form again
+
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
-        """Set the flags of the chosen users and say how many were changed (`done(count)`)."""
+        """Set the flags of the chosen users and say how many it changed (`done(count)`). Taking a right away is
+        committed, then the active administrators are counted: with none left, it is undone and refused."""
         numbers = _row_numbers(ids)
         own_account = False in values.values() and current_user.id in numbers  # an action that takes a right away
         if own_account:
             numbers = [number for number in numbers if number != current_user.id]
             flash(str(OWN_ACCOUNT), "error")
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
+        changed = [user for user in users if any(getattr(user, name) != value for name, value in values.items())]
+        self._set_on(changed, values)
+        if False in values.values() and not accounts.active_administrators():
+            self._set_on(changed, {name: not value for name, value in values.items()})
+            flash(str(NO_ADMINISTRATOR_LEFT), "error")
+            return
+        if changed or not own_account:  # "0 users deactivated" would contradict the refusal above
+            flash(done(len(changed)), "success")
+
+    @staticmethod
+    def _set_on(users: list[User], values: dict[str, bool]) -> None:
         for user in users:
             for name, value in values.items():
                 setattr(user, name, value)
         db.session.commit()
-        if users or not own_account:  # "0 users deactivated" would contradict the refusal above
-            flash(done(len(users)), "success")
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids: list[str]) -> None:
@@ -548,10 +577,18 @@ class UserAdmin(AdminModelView):
         self._set_flag(ids, lambda count: ngettext("%(num)d user deactivated and logged out.",
                                                    "%(num)d users deactivated and logged out.", count), active=False)
 
-    @action("make_admin", _l("Make admin"))
+    @action("make_admin", _l("Make admin"), _l("Make the chosen users administrators? They can then open this back "
+                                               "office: every account, upload and result."))
     def action_make_admin(self, ids: list[str]) -> None:
         self._set_flag(ids, lambda count: ngettext("%(num)d user is now an administrator.",
                                                    "%(num)d users are now administrators.", count), is_admin=True)
+
+    @action("remove_admin", _l("Remove the administrator role"),
+            _l("Take the administrator role from the chosen users? They can no longer open this back office."))
+    def action_remove_admin(self, ids: list[str]) -> None:
+        self._set_flag(ids, lambda count: ngettext("%(num)d user is no longer an administrator.",
+                                                   "%(num)d users are no longer administrators.", count),
+                       is_admin=False)
 
     @action("lift_login_refusal", _l("Let new browsers log in (after wrong passwords)"))
     def action_lift_login_refusal(self, ids: list[str]) -> None:
@@ -583,7 +620,11 @@ class UserAdmin(AdminModelView):
         goes with it (Flask-Admin's script can only ask "Are you sure you want to delete selected records?")."""
         if request.form.get("confirmed"):
             return super().action_delete(ids)
-        users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids))).order_by(User.id)).all()
+        numbers = _row_numbers(ids)
+        if current_user.id in numbers:  # left out of the question rather than refused after it
+            numbers = [number for number in numbers if number != current_user.id]
+            flash(str(OWN_ACCOUNT), "error")
+        users = db.session.scalars(db.select(User).where(User.id.in_(numbers)).order_by(User.id)).all()
         if not users:
             return redirect(_list_page())
         return self.render("admin/delete_users.html", users=users, account=_account, action_form=self.action_form(),

@@ -17,6 +17,12 @@ def note_row(name: str) -> None:
     g.setdefault("admin_rows", []).append(name)
 
 
+def said_why_nothing_was_saved() -> None:
+    """Note that this request's form was refused with a message of its own, for no field: Flask-Admin's "Failed to
+    save record." then says only that nothing was saved, not to correct what is marked (nothing is)."""
+    g.admin_said_why = True
+
+
 def _names(rows: list[str]) -> str:
     named = "; ".join(rows[:NAMED_AT_MOST])
     more = len(rows) - NAMED_AT_MOST
@@ -29,7 +35,8 @@ def _ours() -> dict[str, str]:
     count = len(rows)
     ours = {admin_gettext("Record does not exist."): gettext("That row no longer exists: it may have been deleted "
                                                             "meanwhile."),
-            admin_gettext("Failed to save record."): gettext("Nothing was saved: correct what is marked below.")}
+            admin_gettext("Failed to save record."): gettext("Nothing was saved.") if g.get("admin_said_why") else
+            gettext("Nothing was saved: correct what is marked below.")}
     if rows:
         ours[admin_ngettext("Record was successfully deleted.", "%(count)s records were successfully deleted.",
                             count, count=count)] = ngettext("Deleted: %(names)s.", "Deleted %(num)d: %(names)s.",

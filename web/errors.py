@@ -6,8 +6,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from functools import wraps
 
-from flask import (Flask, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (Flask, Response, abort, current_app, flash, g, jsonify, make_response, redirect, render_template,
+                   request, url_for)
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
@@ -255,7 +255,19 @@ ERROR_WORDS = (
 )
 
 
+NUL_REFUSED = N_("An address cannot hold the NUL character (character code 0): remove it and try again.")
+
+
+def _refuse_nul_characters() -> None:
+    """A 400 for a NUL character in the query, in a name or a value: PostgreSQL's text cannot hold one, so a search
+    or a back-office filter with it failed there (a 500), where SQLite ran it. (Forms check their text fields
+    themselves: a subject's or token's name is refused, a removal reason cleaned.)"""
+    if any("\x00" in text for pair in request.args.items(multi=True) for text in pair):
+        abort(400, description=gettext(NUL_REFUSED))
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul_characters)
     handlers = [(HTTPException, _http_error), (NotFound, _not_found), (CSRFError, _stale_form),
                 (MediaError, _media_error), (Refused, _refused)]
     handlers += [(race, _changed_meanwhile) for race in (ObjectDeletedError, StaleDataError, IntegrityError)]
