@@ -109,7 +109,7 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
     day's top emotion (None on a day whose readings were all unsure; a day after `today` is `to_come`: nothing yet,
     rather than nothing) with how many of its sure readings showed each emotion (`emotions`). A week with fewer
     sure readings than a profile needs (MIN_FOR_PROFILE) has no mix, no change and no description: one photo is no
-    pattern."""
+    pattern; nor is a change against a week before with too few of them."""
     end, previous = monday + timedelta(days=7), monday - timedelta(days=7)
     every_date = _dates(history)
     count, before_count = int(_within(every_date, monday, end).sum()), int(_within(every_date, previous, monday).sum())
@@ -117,7 +117,8 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
     dates = _dates(sure)
     sure_count = int(_within(dates, monday, end).sum())
     mix = _mix(sure, dates, monday, end) if sure_count >= MIN_FOR_PROFILE else None
-    before = _mix(sure, dates, previous, monday)
+    before_sure_count = int(_within(dates, previous, monday).sum())
+    before = _mix(sure, dates, previous, monday) if before_sure_count >= MIN_FOR_PROFILE else None
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)

@@ -28,12 +28,12 @@ LAST_ADMIN = N_("You are the only active administrator: make another user an adm
                 "before you delete your account.")
 
 
-def register(username: str, password: str, time_zone: str | None) -> User | None:
-    """A new account; None when its name is taken (by then, or by a registration that committed a moment before
-    this one: the unique name refuses the second)."""
+def register(username: str, password: str, time_zone: str | None, locale: str | None = None) -> User | None:
+    """A new account (with the language chosen before it, if any); None when its name is taken (by then, or by a
+    registration that committed a moment before this one: the unique name refuses the second)."""
     if User.named(username):
         return None
-    user = User(username=username, time_zone=time_zone)
+    user = User(username=username, time_zone=time_zone, locale=locale)
     user.set_password(password)
     db.session.add(user)
     return user if committed() else None

@@ -371,13 +371,29 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
     add_history(app, alice, rex, np.array([before] * 3), spacing=hourly)
     add_history(app, alice, rex, np.array([after] * 3), start=START + timedelta(days=7), spacing=hourly)
     first = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
-    assert "No confident readings the week before to compare with." in first and "vs the week before" not in first
+    assert "Too few confident readings the week before to compare with." in first and "vs the week before" not in first
     english = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
     assert "+1 point<" in english and "-1 point<" in english and "no change<" in english and "+0" not in english
     assert "1 points" not in english
     korean = client.get(f"/subjects/{rex}/report?week=2026-W03", headers={"Accept-Language": "ko"})
     assert "+1포인트<" in korean.get_data(as_text=True)
 
+
+
+def test_a_week_before_too_thin_to_sum_up_is_not_compared_with(app, client, alice):
+    """Two sure readings the week before are too few for its own report to sum it up, so the next week's report
+    draws no change from them either."""
+    rex = make_subject(app, alice, "Rex")
+    hourly = timedelta(hours=1)
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"sad": 0.9})] * 2), spacing=hourly)
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": 0.9})] * 3), start=START + timedelta(days=7),
+                spacing=hourly)
+    thin = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    assert "Too few confident readings this week to sum it up" in thin
+    page = client.get(f"/subjects/{rex}/report?week=2026-W03").get_data(as_text=True)
+    assert "Too few confident readings the week before to compare with." in page and "vs the week before" not in page
+    week = client.get(f"/api/v1/subjects/{rex}/insights?week=2026-W03").get_json()["weekly_report"]
+    assert week["mix"] and week["change"] == {}
 
 
 def test_a_report_of_a_week_long_ago_names_the_week_before_by_its_dates_never_as_last_week(app, client, alice):

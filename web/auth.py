@@ -21,7 +21,7 @@ from services.clock import known_zone, same_clock, today_on, zone_of
 from services.errors import Refused
 from web import known_devices
 from web.downloads import streamed_download
-from web.i18n import moment, zone_choices, zone_with_city
+from web.i18n import moment, switched_language, zone_choices, zone_with_city
 from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
@@ -141,8 +141,8 @@ def register() -> ResponseReturnValue:
         return redirect(url_for("analyze.upload"))
     form = RegisterForm()
     if form.validate_on_submit():
-        if (user := accounts.register(form.username.data, form.password.data,
-                                      known_zone(form.time_zone.data))) is None:
+        if (user := accounts.register(form.username.data, form.password.data, known_zone(form.time_zone.data),
+                                      switched_language())) is None:
             form.username.errors.append(gettext("That username is taken."))
         else:
             start_session(user)
@@ -193,7 +193,8 @@ def login() -> ResponseReturnValue:
             flash(deactivated_message(), "error")
         else:
             before = known_zone(user.time_zone)
-            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
+            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone,
+                                   locale=user.locale or switched_language())  # an account with none takes this one's
             start_session(user, remember=form.remember.data)
             _tell_of_another_clock(before, known_zone(user.time_zone))
             return redirect(_safe_next(request.args.get("next")))

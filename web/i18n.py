@@ -195,6 +195,13 @@ def switch() -> ResponseReturnValue:
     return response
 
 
+def switched_language() -> str | None:
+    """The language this browser chose with the switch (its cookie), if any: an account made or first logged in to
+    from it keeps it, so that it follows the user to every browser."""
+    locale = request.cookies.get(COOKIE)
+    return locale if locale in LOCALES else None
+
+
 def _remember_language(response: Response, locale: str) -> None:
     response.set_cookie(COOKIE, locale, max_age=COOKIE_SECONDS, samesite="Lax", httponly=True,
                         secure=current_app.config["PRODUCTION"])
