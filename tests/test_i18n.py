@@ -382,6 +382,8 @@ def test_pages_tell_caches_they_vary_by_the_browsers_language(client):
     ("Belle을(를)", "Belle을"), ("Jane이(가)", "Jane이(가)"),  # a final -le reads ㄹ; another final e: no telling
     ("husky-painting.png을(를)", "husky-painting.png를"), ("photo.jpg을(를)", "photo.jpg를"),  # 피엔지, 제이피지
     ("page.html을(를)", "page.html을"), ("clip.mkv(으)로", "clip.mkv로"), ("BTS와(과)", "BTS와"),  # 엘, 브이, 에스
+    ("한국 표준시 (서울)(으)로", "한국 표준시 (서울)로"), ("커피 (coffee)을(를)", "커피 (coffee)를"),  # the word before
+    ("집 (Seoul)(으)로", "집 (Seoul)으로"),  # its parenthesis takes the particle, as Korean writing has it
 ])
 def test_korean_particles_follow_the_word_before_them(text, expected):
     assert particles(text) == expected

@@ -67,8 +67,10 @@ bp = Blueprint("i18n", __name__)
 # after a vowel, after a final ㄹ).
 PARTICLES = {"이(가)": ("이", "가", "이"), "을(를)": ("을", "를", "을"), "은(는)": ("은", "는", "은"),
              "와(과)": ("과", "와", "과"), "(으)로": ("으로", "로", "로"), "(이)라": ("이라", "라", "이라")}
-PAIRED = re.compile(r"(?<![)0-9A-Za-z\uac00-\ud7a3])([0-9A-Za-z\uac00-\ud7a3]+)((?:<[^>]*>|[”’\"'])*)("
-                    + "|".join(map(re.escape, PARTICLES)) + ")")
+# a word, then closing tags or quotes, then perhaps a parenthesis ("표준시 (서울)"), then a paired particle: the
+# particle goes with the word before the parenthesis, as Korean writing has it ("인터넷(Internet)을")
+PAIRED = re.compile(r"(?<![)0-9A-Za-z\uac00-\ud7a3])([0-9A-Za-z\uac00-\ud7a3]+)"
+                    r"((?:<[^>]*>|[”’\"'])*(?: ?\([^()<>]*\))?)(" + "|".join(map(re.escape, PARTICLES)) + ")")
 # digits read 영 일 이 삼 사 오 육 칠 팔 구
 DIGIT_ENDINGS = {"0": "final", "1": "rieul", "3": "final", "6": "final", "7": "rieul", "8": "rieul"}
 RIEUL = 8  # ㄹ's index among a syllable's final consonants
@@ -99,8 +101,8 @@ def _ending(word: str) -> str | None:
 
 def particles(text: str) -> str:
     """`text` with each paired Korean particle after a word ("Rex이(가)", "개을(를)", "</strong>은(는)" after a
-    word in bold, "”은(는)" after a quoted one) written as the one its word takes ("Rex가", "개를"); kept paired
-    when the word cannot tell.
+    word in bold, "”은(는)" after a quoted one, "(서울)(으)로" after a word and its parenthesis) written as the one
+    its word takes ("Rex가", "개를"); kept paired when the word cannot tell.
     A placeholder not yet filled in ("%(name)s을(를)", for a page's script) is left as it is."""
     def pick(match: re.Match) -> str:
         ending = _ending(match[1])
