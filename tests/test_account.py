@@ -404,8 +404,12 @@ def test_a_token_is_revoked_from_the_account_page_by_its_owner_only(app, client,
     assert "The token “laptop” was revoked" in revoked.get_data(as_text=True)
     assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 401
     assert "You have no working API tokens." in client.get("/account").get_data(as_text=True)
-    again = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")})
-    assert again.status_code == 404
+    back = client.get(f"/account/tokens/{token_id}/revoke")  # the browser's Back to the question: where it went
+    assert back.status_code == 303 and back.location == "/account#api-access"
+    again = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(client, "/account")},
+                        follow_redirects=True)
+    assert "You already revoked that token." in again.get_data(as_text=True)
+    assert bob_client.get(f"/account/tokens/{token_id}/revoke").status_code == 404  # only its revoker is told
 
 
 def test_every_token_is_revoked_at_once_from_the_account_page(app, client, alice, bob_client):

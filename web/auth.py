@@ -20,6 +20,7 @@ from services import accounts, moderation, tokens
 from services.clock import known_zone, same_clock, today_on, zone_of
 from services.errors import Refused
 from web import known_devices
+from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import streamed_download
 from web.i18n import moment, switched_language, zone_choices, zone_with_city
 from web.login_limits import login_limits, password_checked
@@ -329,6 +330,7 @@ def _first_sending(form_id: str | None) -> bool:
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
+@deleted_goes_back(Deleted.TOKEN, "token_id")
 def revoke_token(token_id: int) -> ResponseReturnValue:
     """GET asks first (what stops working, a way back); POST revokes one of the user's working tokens (404 for any
     other id)."""
@@ -343,6 +345,7 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     tokens.revoke(token)
+    remember_deleted(Deleted.TOKEN, token.id, _account_tokens())  # Back to its question: the account page, saying so
     flash(gettext("The token “%(name)s” was revoked: it no longer works.", name=token.name) if token.name
           else gettext("The unnamed token was revoked: it no longer works."), "success")
     return redirect(_account_tokens())

@@ -24,12 +24,14 @@ class Deleted(StrEnum):
     ANALYSIS = "analysis"
     SUBJECT = "subject"
     ALERT = "alert"
+    TOKEN = "token"  # revoked, not deleted: the account page no longer lists it
 
 
 ALREADY_DELETED = {
     Deleted.ANALYSIS: N_("You already deleted that photo or video."),
     Deleted.SUBJECT: N_("You already deleted that person or pet."),
     Deleted.ALERT: N_("You already removed that alert."),
+    Deleted.TOKEN: N_("You already revoked that token."),
 }
 SESSION_KEY = "deleted"
 REMEMBERED = 12  # the newest deletions kept: enough for Back through a few, small in the session's cookie
