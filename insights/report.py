@@ -311,16 +311,17 @@ def _draw_days(axes: Axes, report: dict, words: ChartWords, colours: dict[str, s
     counts = [day["count"] for day in report["days"]]
     sure_counts = [day["sure"] for day in report["days"]]
     weekdays = words.weekdays or [day["weekday"] for day in report["days"]]
+    positions = np.arange(len(weekdays))  # numbers, labelled below: day names as x were parsed as dates (a log line)
     stacked = np.zeros(len(weekdays))
     for label in dict.fromkeys(label for day in report["days"] for label in day["emotions"]):
         heights = np.array([day["emotions"].get(label, 0) for day in report["days"]])
-        axes.bar(weekdays, heights, bottom=stacked, color=colours.get(label, NO_EMOTION_COLOUR), edgecolor="#ffffff",
+        axes.bar(positions, heights, bottom=stacked, color=colours.get(label, NO_EMOTION_COLOUR), edgecolor="#ffffff",
                  label=words.emotions.get(label, label))
         stacked += heights
     if sum(counts) > sum(sure_counts):  # the unsure readings on top of each day's sure ones, in grey
-        axes.bar(weekdays, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
+        axes.bar(positions, [all_ - sure for all_, sure in zip(counts, sure_counts)], bottom=sure_counts,
                  color=NO_EMOTION_COLOUR, hatch="//", edgecolor="#ffffff", label=words.unsure)
-    axes.set_xticks(range(len(weekdays)), weekdays)  # the days, even when none has a bar
+    axes.set_xticks(positions, weekdays)  # the days, even when none has a bar
     axes.set_xlim(-0.6, len(weekdays) - 0.4)
     if not any(counts):
         axes.text(0.5, 0.5, words.nothing, ha="center", va="center", fontsize=9, transform=axes.transAxes)
