@@ -44,7 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
             "second)"),
     Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
                                        "about 300 MB); more uploads wait for a free slot"),
-    Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload waits for a free analysis slot before a 429"),
+    Setting("FRAME_CONCURRENCY", 2, "stored video frames (the scrubber's, a track's crop) decoded at once per "
+                                    "process, one user at most all but one of them; slots of their own, never an "
+                                    "upload's"),
+    Setting("ANALYSIS_WAIT_SECONDS", 60, "how long an upload (or a frame) waits for a free slot before a 429"),
     Setting("ADMIN_CONTACT", "", "how users reach this server's administrators (an e-mail address, or a sentence), "
             "told with a deactivated account's and a removed upload's messages; empty: \"whoever runs this server\""),
     Setting("API_TOKEN_DAYS", 30, "lifetime of an API bearer token, in days"),

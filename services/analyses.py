@@ -141,11 +141,26 @@ def record_models(analysis: Analysis, models: dict[str, str], classifiers: dict[
 @contextmanager
 def analysis_slot(user_id: int | None = None) -> Iterator[None]:
     """Hold one of the process's ANALYSIS_CONCURRENCY slots for decoding and analysing a photo (or probing a
-    video, or decoding a stored video's frame), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the
-    memory that requests decoding at once can take. One user (`user_id`: the uploader, or the owner of what is
-    decoded) holds at most all slots but one, so slow requests of one account (a long video's last frames) never
-    leave the others waiting. Raises ServerBusy when no slot frees up in time."""
-    slots = _process_slots()
+    video), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the memory that requests decoding at once can
+    take. One user (`user_id`: the uploader, or the owner of what is decoded) holds at most all slots but one, so
+    slow requests of one account never leave the others waiting. Raises ServerBusy when no slot frees up in time."""
+    with _slot(_process_slots("moodlens_analysis_slots", "ANALYSIS_CONCURRENCY"), user_id):
+        yield
+
+
+@contextmanager
+def frame_slot(user_id: int) -> Iterator[None]:
+    """Hold one of the process's FRAME_CONCURRENCY slots for decoding a stored video's frame (the scrubber's, a
+    track's crop) for `user_id`, the user asking (an administrator moderating, or the owner): slots of their own,
+    since a frame of a video with few key frames decodes every frame from the last one (seconds each), and such
+    requests, from two accounts, held the slots every upload waits for (a photo took a minute). Raises ServerBusy
+    when no slot frees up in ANALYSIS_WAIT_SECONDS."""
+    with _slot(_process_slots("moodlens_frame_slots", "FRAME_CONCURRENCY"), user_id):
+        yield
+
+
+@contextmanager
+def _slot(slots: AnalysisSlots, user_id: int | None) -> Iterator[None]:
     if not slots.acquire(user_id, current_app.config["ANALYSIS_WAIT_SECONDS"]):
         raise ServerBusy()
     try:
@@ -157,12 +172,11 @@ def analysis_slot(user_id: int | None = None) -> Iterator[None]:
 _slots_lock = threading.Lock()
 
 
-def _process_slots() -> AnalysisSlots:
-    """This app's slots (made on first use)."""
+def _process_slots(key: str, setting: str) -> AnalysisSlots:
+    """This app's slots of one kind (made on first use): `setting` of them, one user holding all but one."""
     with _slots_lock:
-        concurrency = current_app.config["ANALYSIS_CONCURRENCY"]
-        return current_app.extensions.setdefault(
-            "moodlens_analysis_slots", AnalysisSlots(concurrency, per_user=max(1, concurrency - 1)))
+        concurrency = current_app.config[setting]
+        return current_app.extensions.setdefault(key, AnalysisSlots(concurrency, per_user=max(1, concurrency - 1)))
 
 
 @contextmanager
@@ -390,28 +404,30 @@ def within_video(analysis: Analysis, seconds: float) -> float:
     return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), analysis.duration or 0.0)
 
 
-def video_frame_jpeg(analysis: Analysis, seconds: float) -> bytes:
+def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> bytes:
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
-    the first frame), decoded in an analysis slot like an upload. Raises NotFound when the video's file is gone,
+    the first frame), decoded in a frame slot of the user asking. Raises NotFound when the video's file is gone,
     ServerBusy when no slot frees up."""
     path = storage.upload_path(analysis.stored_name)
     if not path.is_file():
         raise NotFound(MISSING_UPLOAD)
-    with analysis_slot(analysis.user_id):
+    with frame_slot(requester.id):
         rgb = storage.stored_rgb(analysis, within_video(analysis, seconds))
     return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
 
 
-def detection_crop_jpeg(analysis: Analysis, detection: Detection) -> bytes:
+def detection_crop_jpeg(analysis: Analysis, detection: Detection, requester: User) -> bytes:
     """A JPEG of the detection's box (storage.crop_bytes): the one cut when the photo was analysed, else cut once
-    from the stored photo, or from the video frame where the track's box was taken, decoded in an analysis slot like
-    an upload, and kept. Raises NotFound when the upload is gone or unreadable, ServerBusy when no slot frees up."""
+    from the stored photo (in an analysis slot, like an upload), or from the video frame where the track's box was
+    taken (in a frame slot of the user asking), and kept. Raises NotFound when the upload is gone or unreadable,
+    ServerBusy when no slot frees up."""
     cached = storage.crop_path(analysis.stored_name, detection.position, detection.box)
     try:
         return cached.read_bytes()
     except FileNotFoundError:
         pass
-    with analysis_slot(analysis.user_id):
+    decoding = frame_slot(requester.id) if analysis.media == Media.VIDEO else analysis_slot(analysis.user_id)
+    with decoding:
         try:
             rgb = storage.stored_rgb(analysis, storage.box_time(analysis, detection))
         except (OSError, MediaError) as error:

@@ -25,7 +25,7 @@ from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, utcnow
-from services.analyses import analysis_slot
+from services.analyses import analysis_slot, frame_slot
 from bench.clips import moving_faces_frames
 from tests.conftest import DATA, jpeg_bytes, upload, upload_files, write_video
 from tests.test_api import bearer
@@ -536,15 +536,23 @@ def test_a_stored_video_is_scanned_before_a_frame_of_it_is_decoded(app, client, 
     assert client.get(f"/analyses/{analysis_id}/frame?t=0.5").status_code == 200
 
 
-def test_stored_frames_are_decoded_in_an_analysis_slot(app, client, alice, two_face_video):
+def test_stored_frames_are_decoded_in_frame_slots_of_the_user_asking_never_an_uploads(app, client, alice,
+                                                                                       two_face_video, coffee_jpeg):
+    """A frame of a video with few key frames costs seconds: two accounts asking for many held every analysis slot
+    and a photo upload waited a minute. Frames have slots of their own, taken by the user asking."""
     response = upload(client, two_face_video.read_bytes(), "clip.mp4")
     analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
     app.config["ANALYSIS_WAIT_SECONDS"] = 0.1
     with app.app_context(), ExitStack() as slots:
-        for _ in range(app.config["ANALYSIS_CONCURRENCY"]):
-            slots.enter_context(analysis_slot())
+        for user_id in range(app.config["FRAME_CONCURRENCY"]):  # other users' frames fill them
+            slots.enter_context(frame_slot(1000 + user_id))
         assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 429
         assert client.get(f"/analyses/{analysis_id}/detections/1/crop.jpg").status_code == 429
+        assert upload(client, coffee_jpeg, "coffee.jpg").status_code == 302  # an upload is not kept waiting
+    with app.app_context(), ExitStack() as slots:
+        for _ in range(app.config["ANALYSIS_CONCURRENCY"]):
+            slots.enter_context(analysis_slot())
+        assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200
     assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200
 
 

@@ -606,7 +606,7 @@ def explanation_image(analysis_id: int, position: int, method: str) -> ResponseR
 def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
     """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
     analysis = viewable_analysis(g.api_user, analysis_id)
-    jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position))
+    jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position), g.api_user)
     return _private_file(send_file(io.BytesIO(jpeg), mimetype="image/jpeg"))
 
 
@@ -620,7 +620,7 @@ def video_frame(analysis_id: int) -> ResponseReturnValue:
     analysis = viewable_analysis(g.api_user, analysis_id)
     if analysis.media != Media.VIDEO:
         abort(404, description=NO_FRAMES)
-    jpeg = video_frame_jpeg(analysis, frame_time())
+    jpeg = video_frame_jpeg(analysis, frame_time(), g.api_user)
     response = send_file(io.BytesIO(jpeg), mimetype="image/jpeg")
     return _private_file(response)
 
