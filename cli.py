@@ -42,16 +42,19 @@ def _set_password(user: User, password: str) -> None:
 @click.argument("username")
 @click.password_option(prompt="Password for the admin")
 def create_admin(username: str, password: str) -> None:
-    """Create USERNAME as an admin, or make an existing user an admin with this password."""
+    """Create USERNAME as an admin, or make an existing user an admin with this password (active again: the way
+    back in when every administrator was deactivated), saying what changed."""
     user = User.named(username)
     if user is None:
         user = User(username=username)
         db.session.add(user)
+    was_inactive = user.active is False  # (None: a new user, active once saved)
     _set_password(user, password)
     user.is_admin = True
     user.active = True
     db.session.commit()
-    click.echo(f"{user.username} is an admin.", err=True)
+    click.echo(f"{user.username} is an admin" + (" (it was deactivated: it is active again)." if was_inactive
+                                                  else "."), err=True)
 
 
 @users_cli.command("reset-password")

@@ -287,6 +287,12 @@ def test_create_admin_command(app):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(db.select(User).filter_by(username="boss")).is_admin
+        User.named("boss").active = False  # every administrator deactivated: the command is the way back in
+        db.session.commit()
+    again = app.test_cli_runner().invoke(args=["users", "create-admin", "boss", "--password", "long password"])
+    assert "boss is an admin (it was deactivated: it is active again)." in again.output
+    with app.app_context():
+        assert User.named("boss").active
 
 
 OWNER_ACTIONS = ("Who is this?", "/delete?next=")
