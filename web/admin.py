@@ -556,8 +556,10 @@ class UserAdmin(AdminModelView):
             self._set_on(changed, {name: not value for name, value in values.items()})
             flash(str(NO_ADMINISTRATOR_LEFT), "error")
             return
-        if changed or not own_account:  # "0 users deactivated" would contradict the refusal above
+        if changed:
             flash(done(len(changed)), "success")
+        elif users:  # ("0 users activated" would read as a failure; none chosen but one's own: refused above)
+            flash(gettext("The chosen users already were so: nothing changed."), "info")
 
     @staticmethod
     def _set_on(users: list[User], values: dict[str, bool]) -> None:

@@ -32,12 +32,12 @@ CLEAR_SEARCH = {"en": "Clear the search", "ko": "검색 지우기"}  # the × be
 INTERRUPTED = {"en": "The work was interrupted 3 times and was given up.", "ko": "작업이 3번 중단되어 그만두었어요."}
 WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "yes/no": ["Yes", "No"],
                 "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
-                "with selected": "With selected", "activated": "1 user activated.",
+                "with selected": "With selected", "activated": "The chosen users already were so: nothing changed.",
                 "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken.",
                 "username": "Username", "dana goes": "dana, with 3 uploads and 0 people and pets"},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
                 "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
-                "with selected": "선택한 항목들을", "activated": "사용자 1명을 활성화했어요.",
+                "with selected": "선택한 항목들을", "activated": "선택한 사용자는 이미 그 상태예요. 바뀐 것이 없어요.",
                 "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요.",
                 "username": "사용자 이름", "dana goes": "dana 계정(업로드 3개, 사람·반려동물 0개)"}}
 
@@ -146,9 +146,9 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     page.locator(".nav-tabs .dropdown-toggle", has_text=words["with selected"]).click()
     expect(page.locator(".dropdown-menu.show")).to_be_visible()
     assert open_menu_fits(page), f"{language} {viewport}: the bulk actions' menu runs off the screen"
-    page.click("a[onclick*=\"'activate'\"]")
+    page.click("a[onclick*=\"'activate'\"]")  # an active user: nothing to change, and said so
     page.wait_for_load_state("load")
-    expect(page.locator(".alert-success")).to_contain_text(words["activated"])
+    expect(page.locator(".alert-info")).to_contain_text(words["activated"])
     if found := audit_page(page, None, Path(f"{screens}-bulk-action-done.png")):
         problems[f"{language} {viewport} bulk action done"] = found
     page.locator("input.action-checkbox").last.check()  # dana's
