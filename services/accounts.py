@@ -209,10 +209,40 @@ def step_down(user: User) -> None:
         raise Refused(Phrase(LAST_ADMIN))
 
 
+NO_ADMINISTRATOR_LEFT = N_("That would leave no active administrator (another administrator changed meanwhile?): "
+                           "nothing was changed.")
+
+
 def active_administrators() -> int:
     """How many active administrators there are, as committed: a change that may take the last one away commits
     first and counts after (and is undone when none is left), so that two such changes at once cannot both pass."""
     return db.session.scalar(db.select(db.func.count(User.id)).where(User.is_admin, User.active))
+
+
+RowValues = tuple[type, int, dict[str, object]]  # a model, a row's id, its columns' values
+
+
+def rows_as_they_are(users: list[User]) -> list[RowValues]:
+    """Every column of `users` and of their API tokens as it is now, before a change: what
+    `commit_keeping_an_administrator` puts back if it must (a deactivation also ends the sessions and revokes the
+    tokens, so those columns change too)."""
+    rows = [*users, *(token for user in users for token in user.tokens)]
+    return [(type(row), row.id, {column.key: getattr(row, column.key)
+                                 for column in sa_inspect(row).mapper.column_attrs}) for row in rows]
+
+
+def commit_keeping_an_administrator(before: list[RowValues]) -> None:
+    """Commit the pending changes to some users (a deactivation or a demotion, from the back office; `before`: their
+    rows as they were, `rows_as_they_are`), then count the active administrators: with none left (another
+    administrator's change landed in between), the rows are put back as they were and Refused is raised. Committing
+    before counting means two such changes at once cannot both pass."""
+    db.session.commit()
+    if active_administrators():
+        return
+    for model, row_id, values in before:  # a statement, not the attributes: their validators would act again
+        db.session.execute(db.update(model).where(model.id == row_id).values(values))
+    db.session.commit()
+    raise Refused(Phrase(NO_ADMINISTRATOR_LEFT))
 
 
 def delete_account(user: User) -> None:

@@ -35,7 +35,8 @@ from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
 from services.access import owned, removing, row_id
-from services.errors import NotFound, Refused, ServerBusy, StorageFailure
+from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
+                             StorageFailure)
 from services.slots import AnalysisSlots
 from services.subjects import readable
 
@@ -141,10 +142,11 @@ def record_models(analysis: Analysis, models: dict[str, str], classifiers: dict[
 @contextmanager
 def analysis_slot(user_id: int | None = None) -> Iterator[None]:
     """Hold one of the process's ANALYSIS_CONCURRENCY slots for decoding and analysing a photo (or probing a
-    video), waiting up to ANALYSIS_WAIT_SECONDS for one: this bounds the memory that requests decoding at once can
-    take. One user (`user_id`: the uploader, or the owner of what is decoded) holds at most all slots but one, so
-    slow requests of one account never leave the others waiting. Raises ServerBusy when no slot frees up in time."""
-    with _slot(_process_slots("moodlens_analysis_slots", "ANALYSIS_CONCURRENCY"), user_id):
+    video), waiting up to ANALYSIS_WAIT_SECONDS for one: with the frame slots (`frame_slot`), this bounds the memory
+    that requests decoding at once can take. One user (`user_id`: the uploader, or the owner of what is decoded)
+    holds at most all slots but one, so slow requests of one account never leave the others waiting. Raises
+    ServerBusy when no slot frees up in time."""
+    with _slot(_process_slots("moodlens_analysis_slots", "ANALYSIS_CONCURRENCY"), user_id, BUSY_ANALYSING):
         yield
 
 
@@ -155,14 +157,14 @@ def frame_slot(user_id: int) -> Iterator[None]:
     since a frame of a video with few key frames decodes every frame from the last one (seconds each), and such
     requests, from two accounts, held the slots every upload waits for (a photo took a minute). Raises ServerBusy
     when no slot frees up in ANALYSIS_WAIT_SECONDS."""
-    with _slot(_process_slots("moodlens_frame_slots", "FRAME_CONCURRENCY"), user_id):
+    with _slot(_process_slots("moodlens_frame_slots", "FRAME_CONCURRENCY"), user_id, BUSY_WITH_FRAMES):
         yield
 
 
 @contextmanager
-def _slot(slots: AnalysisSlots, user_id: int | None) -> Iterator[None]:
+def _slot(slots: AnalysisSlots, user_id: int | None, busy: str) -> Iterator[None]:
     if not slots.acquire(user_id, current_app.config["ANALYSIS_WAIT_SECONDS"]):
-        raise ServerBusy()
+        raise ServerBusy(busy)
     try:
         yield
     finally:

@@ -32,9 +32,13 @@ class StorageFailure(MediaError):
                                    "Nothing was saved; please try again later.")))
 
 
-class ServerBusy(MediaError):
-    """Every analysis slot of this process stayed taken (ANALYSIS_WAIT_SECONDS): the upload was not analysed."""
+BUSY_ANALYSING = N_("The server is busy analysing other uploads. Nothing was saved; please try again in a minute.")
+BUSY_WITH_FRAMES = N_("The server is busy showing other video frames: please try again in a moment.")
 
-    def __init__(self) -> None:
-        super().__init__(Phrase(N_("The server is busy analysing other uploads. Nothing was saved; please try "
-                                   "again in a minute.")))
+
+class ServerBusy(MediaError):
+    """Every analysis slot of this process (or every frame slot, for a stored video's frame) stayed taken
+    (ANALYSIS_WAIT_SECONDS): nothing was decoded."""
+
+    def __init__(self, message: str = BUSY_ANALYSING) -> None:
+        super().__init__(Phrase(message))

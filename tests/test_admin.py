@@ -784,7 +784,19 @@ def test_two_administrators_taking_each_others_rights_at_once_leave_one(app, mon
     other = make_user(app, "alicia", admin=True)
     with app.app_context():
         root = User.named("root").id
+        alicia = db.session.get(User, other)
+        token, _ = ApiToken.issue(alicia, timedelta(days=1))
+        db.session.add(token)
+        db.session.commit()
+        session_token = alicia.session_token
     counted = accounts.active_administrators
+
+    def untouched() -> bool:
+        """alicia as she was: named so, active, an administrator, her sessions and API token still good."""
+        with app.app_context():
+            alicia = db.session.get(User, other)
+            return (alicia.username, alicia.active, alicia.is_admin, alicia.session_token,
+                    [token.revoked for token in alicia.tokens]) == ("alicia", True, True, session_token, [False])
 
     def root_deactivated_meanwhile() -> int:
         db.session.execute(sa.update(User).where(User.id == root).values(active=False))
@@ -797,18 +809,16 @@ def test_two_administrators_taking_each_others_rights_at_once_leave_one(app, mon
         page = admin.post("/admin/admin_users/action/", follow_redirects=True,
                           data={"action": action, "rowid": [str(other)], "csrf_token": csrf}).get_data(as_text=True)
         monkeypatch.setattr(accounts, "active_administrators", counted)
+        assert untouched(), action
         with app.app_context():
-            assert db.session.get(User, other).active and db.session.get(User, other).is_admin, action
             db.session.execute(sa.update(User).where(User.id == root).values(active=True))  # (root's own request
             db.session.commit()  # would have ended its session; it is let back in for the next try)
         assert "That would leave no active administrator" in page and "deactivated and logged out" not in page
         assert "no longer an administrator." not in page, action
     monkeypatch.setattr(accounts, "active_administrators", root_deactivated_meanwhile)
-    edited = admin.post(f"/admin/admin_users/edit/?id={other}", follow_redirects=True,
-                        data={"username": "alicia", "is_admin": "y", "csrf_token": csrf})  # "active" unticked
-    with app.app_context():
-        assert db.session.get(User, other).active
-    assert "That would leave no active administrator" in edited.get_data(as_text=True)
+    edited = admin.post(f"/admin/admin_users/edit/?id={other}", follow_redirects=True,  # renamed, "active" unticked
+                        data={"username": "alicia2", "is_admin": "y", "csrf_token": csrf})
+    assert "That would leave no active administrator" in edited.get_data(as_text=True) and untouched()
 
 
 def test_a_bulk_action_counts_the_users_it_changed_and_the_role_can_be_taken_away(app, alice):

@@ -546,7 +546,8 @@ def test_stored_frames_are_decoded_in_frame_slots_of_the_user_asking_never_an_up
     with app.app_context(), ExitStack() as slots:
         for user_id in range(app.config["FRAME_CONCURRENCY"]):  # other users' frames fill them
             slots.enter_context(frame_slot(1000 + user_id))
-        assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 429
+        busy = client.get(f"/analyses/{analysis_id}/frame?t=1")
+        assert busy.status_code == 429 and "busy showing other video frames" in busy.get_data(as_text=True)
         assert client.get(f"/analyses/{analysis_id}/detections/1/crop.jpg").status_code == 429
         assert upload(client, coffee_jpeg, "coffee.jpg").status_code == 302  # an upload is not kept waiting
     with app.app_context(), ExitStack() as slots:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from babel.dates import get_day_names, get_month_names
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.theme import Bootstrap4Theme
@@ -85,8 +85,6 @@ YES_NO = (("1", _l("Yes")), ("0", _l("No")))
 NOT_RATED = _l("not rated (no estimate for this kind, or read before the rule)")
 OWN_ACCOUNT = _l("You cannot deactivate, demote or delete your own account: another administrator, or the command "
                  "line, can.")
-NO_ADMINISTRATOR_LEFT = _l("That would leave no active administrator (another administrator changed meanwhile?): "
-                           "nothing was changed.")
 RIGHTS = ("is_admin", "active")  # the flags that make an administrator who can open this back office
 
 
@@ -527,19 +525,22 @@ class UserAdmin(AdminModelView):
         said_why_nothing_was_saved()
         return False
 
+    def update_model(self, form: Form, model: User) -> bool:
+        """Flask-Admin's save, the row kept as it was first (`on_model_change` may have to put it back)."""
+        g.user_rows_before = accounts.rows_as_they_are([model])
+        return super().update_model(form, model)
+
     def on_model_change(self, form: Form, model: User, is_created: bool) -> None:
         """An edit that takes an active administrator's role or activity away is committed, then the administrators
-        left are counted (as `accounts.step_down` does): with none, it is undone and refused, so that two
-        administrators unticking each other at once cannot both succeed."""
+        left are counted (`accounts.commit_keeping_an_administrator`): with none, the whole edit is undone and
+        refused, so that two administrators unticking each other at once cannot both succeed."""
         super().on_model_change(form, model, is_created)
         if not all(form[name].object_data for name in RIGHTS) or all(form[name].data for name in RIGHTS):
             return
-        db.session.commit()
-        if not accounts.active_administrators():
-            for name in RIGHTS:
-                setattr(model, name, True)
-            db.session.commit()
-            raise ValidationError(str(NO_ADMINISTRATOR_LEFT))  # Flask-Admin flashes it and shows the form again
+        try:
+            accounts.commit_keeping_an_administrator(g.user_rows_before)
+        except Refused as refused:  # Flask-Admin flashes it and shows the form again
+            raise ValidationError(say(refused.args[0])) from refused
 
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many it changed (`done(count)`). Taking a right away is
@@ -551,22 +552,22 @@ class UserAdmin(AdminModelView):
             flash(str(OWN_ACCOUNT), "error")
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
         changed = [user for user in users if any(getattr(user, name) != value for name, value in values.items())]
-        self._set_on(changed, values)
-        if False in values.values() and not accounts.active_administrators():
-            self._set_on(changed, {name: not value for name, value in values.items()})
-            flash(str(NO_ADMINISTRATOR_LEFT), "error")
-            return
+        before = accounts.rows_as_they_are(changed)
+        for user in changed:
+            for name, value in values.items():
+                setattr(user, name, value)
+        if False in values.values():  # a right taken away: never the last active administrator's
+            try:
+                accounts.commit_keeping_an_administrator(before)
+            except Refused as refused:
+                flash(say(refused.args[0]), "error")
+                return
+        else:
+            db.session.commit()
         if changed:
             flash(done(len(changed)), "success")
         elif users:  # ("0 users activated" would read as a failure; none chosen but one's own: refused above)
             flash(gettext("The chosen users already were so: nothing changed."), "info")
-
-    @staticmethod
-    def _set_on(users: list[User], values: dict[str, bool]) -> None:
-        for user in users:
-            for name, value in values.items():
-                setattr(user, name, value)
-        db.session.commit()
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids: list[str]) -> None:

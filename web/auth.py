@@ -194,8 +194,7 @@ def login() -> ResponseReturnValue:
             flash(deactivated_message(), "error")
         else:
             before = known_zone(user.time_zone)
-            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone,
-                                   locale=user.locale or switched_language())  # an account with none takes this one's
+            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
             start_session(user, remember=form.remember.data)
             _tell_of_another_clock(before, known_zone(user.time_zone))
             return redirect(_safe_next(request.args.get("next")))

@@ -198,8 +198,9 @@ def switch() -> ResponseReturnValue:
 
 
 def switched_language() -> str | None:
-    """The language this browser chose with the switch (its cookie), if any: an account made or first logged in to
-    from it keeps it, so that it follows the user to every browser."""
+    """The language of this browser's cookie, if any, for an account made from it (the pages of the sign-up were in
+    it), so that it follows the user to every browser. Not adopted at a log-in: the cookie may be another account's
+    (`_keep_the_accounts_language` writes it on a shared browser)."""
     locale = request.cookies.get(COOKIE)
     return locale if locale in LOCALES else None
 
