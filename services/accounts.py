@@ -201,12 +201,9 @@ def step_down(user: User) -> None:
     deleting their accounts at once cannot both go: the second to count finds none left."""
     if not user.is_admin:
         return
+    before = rows_as_they_are([user])
     user.is_admin = False
-    db.session.commit()
-    if not active_administrators():
-        user.is_admin = True
-        db.session.commit()
-        raise Refused(Phrase(LAST_ADMIN))
+    commit_keeping_an_administrator(before, LAST_ADMIN)
 
 
 NO_ADMINISTRATOR_LEFT = N_("That would leave no active administrator (another administrator changed meanwhile?): "
@@ -231,18 +228,18 @@ def rows_as_they_are(users: list[User]) -> list[RowValues]:
                                  for column in sa_inspect(row).mapper.column_attrs}) for row in rows]
 
 
-def commit_keeping_an_administrator(before: list[RowValues]) -> None:
-    """Commit the pending changes to some users (a deactivation or a demotion, from the back office; `before`: their
-    rows as they were, `rows_as_they_are`), then count the active administrators: with none left (another
-    administrator's change landed in between), the rows are put back as they were and Refused is raised. Committing
-    before counting means two such changes at once cannot both pass."""
+def commit_keeping_an_administrator(before: list[RowValues], refusal: str = NO_ADMINISTRATOR_LEFT) -> None:
+    """Commit the pending changes to some users (a deactivation or a demotion; `before`: their rows as they were,
+    `rows_as_they_are`), then count the active administrators: with none left (another administrator's change
+    landed in between), the rows are put back as they were and Refused (`refusal`) is raised. Committing before
+    counting means two such changes at once cannot both pass."""
     db.session.commit()
     if active_administrators():
         return
     for model, row_id, values in before:  # a statement, not the attributes: their validators would act again
         db.session.execute(db.update(model).where(model.id == row_id).values(values))
     db.session.commit()
-    raise Refused(Phrase(NO_ADMINISTRATOR_LEFT))
+    raise Refused(Phrase(refusal))
 
 
 def delete_account(user: User) -> None:

@@ -297,6 +297,15 @@ def _row_numbers(ids: list[str]) -> list[int]:
     return [number for number in map(row_id, ids) if number]
 
 
+def _without_own_account(numbers: list[int]) -> list[int]:
+    """The chosen user ids but the administrator's own (saying why, when it was among them): an action that takes
+    a right away or deletes never applies to the account using the back office."""
+    if current_user.id not in numbers:
+        return numbers
+    flash(str(OWN_ACCOUNT), "error")
+    return [number for number in numbers if number != current_user.id]
+
+
 ADMIN_SEARCH_WORDS = 10  # words of a back-office list's search that count
 ADMIN_SEARCH_LENGTH = 200  # characters of it
 
@@ -545,18 +554,15 @@ class UserAdmin(AdminModelView):
     def _set_flag(self, ids: list[str], done: Callable[[int], str], **values: bool) -> None:
         """Set the flags of the chosen users and say how many it changed (`done(count)`). Taking a right away is
         committed, then the active administrators are counted: with none left, it is undone and refused."""
-        numbers = _row_numbers(ids)
-        own_account = False in values.values() and current_user.id in numbers  # an action that takes a right away
-        if own_account:
-            numbers = [number for number in numbers if number != current_user.id]
-            flash(str(OWN_ACCOUNT), "error")
+        takes_a_right = False in values.values()
+        numbers = _without_own_account(_row_numbers(ids)) if takes_a_right else _row_numbers(ids)
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers))).all()
         changed = [user for user in users if any(getattr(user, name) != value for name, value in values.items())]
-        before = accounts.rows_as_they_are(changed)
+        before = accounts.rows_as_they_are(changed) if takes_a_right else []
         for user in changed:
             for name, value in values.items():
                 setattr(user, name, value)
-        if False in values.values():  # a right taken away: never the last active administrator's
+        if takes_a_right:  # never the last active administrator's
             try:
                 accounts.commit_keeping_an_administrator(before)
             except Refused as refused:
@@ -623,10 +629,7 @@ class UserAdmin(AdminModelView):
         goes with it (Flask-Admin's script can only ask "Are you sure you want to delete selected records?")."""
         if request.form.get("confirmed"):
             return super().action_delete(ids)
-        numbers = _row_numbers(ids)
-        if current_user.id in numbers:  # left out of the question rather than refused after it
-            numbers = [number for number in numbers if number != current_user.id]
-            flash(str(OWN_ACCOUNT), "error")
+        numbers = _without_own_account(_row_numbers(ids))  # left out of the question rather than refused after it
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers)).order_by(User.id)).all()
         if not users:
             return redirect(_list_page())
