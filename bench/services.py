@@ -89,7 +89,8 @@ class PostgresServer(Service):
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off " \
-                  "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                  "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 " \
+                  "-c max_wal_size=64MB -c min_wal_size=32MB"  # a test run's databases wrote 1 GB of log otherwise
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options, "-w", "start")
         return self
 
@@ -98,12 +99,19 @@ class PostgresServer(Service):
 
     def create_database(self, name: str) -> str:
         """A new, empty database; its SQLAlchemy URL."""
+        self._administer(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Remove the database, ending any connection still open to it (each costs about 8 MB of disk)."""
+        self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _administer(self, statement: str) -> None:
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres",
                              autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+            connection.execute(statement)
 
     def stop(self) -> None:
         if self.data.exists():

@@ -141,11 +141,15 @@ def with_segments(photo: Callable[[], bytes], segment: bytes) -> Callable[[], by
     return build
 
 
-def ordinary_photo() -> bytes:
-    """A 600x400 JPEG (scikit-image's coffee cup)."""
+def ordinary_photo(fmt: str = "JPEG") -> bytes:
+    """A 600x400 JPEG (scikit-image's coffee cup), or in another format."""
     from skimage import data
 
-    return encoded(Image.fromarray(data.coffee()), "JPEG", quality=90)
+    return encoded(Image.fromarray(data.coffee()), fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+
+
+def ordinary_png() -> bytes:
+    return ordinary_photo("PNG")
 
 
 def xmp_segment() -> bytes:
@@ -177,6 +181,26 @@ def wide_png(mode: str, width: int = WIDE, height: int = 2) -> Callable[[], byte
         return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + \
             png_chunk(b"IDAT", b"".join(pixels) + compressor.flush()) + png_chunk(b"IEND", b"")
     return build
+
+
+def with_chunks(photo: Callable[[], bytes], chunks: Callable[[], list[bytes]]) -> Callable[[], bytes]:
+    """The PNG `photo` with `chunks` (whole PNG chunks) after its header."""
+    return lambda: (content := photo())[:33] + b"".join(chunks()) + content[33:]
+
+
+def emoji_text_chunks(count: int = 64) -> list[bytes]:
+    """`count` compressed text chunks of 1 MB unpacked each (about 1 KB packed), with an emoji in each: Python keeps
+    such text at 4 bytes a character (64 of them cost +260 MB when Pillow allowed 64 M characters)."""
+    text = zlib.compress(("\U0001f600" + "a" * 1_040_000).encode())
+    return [png_chunk(b"iTXt", b"note%d\0\1\0\0\0" % number + text) for number in range(count)]
+
+
+def fractions_orientation() -> list[bytes]:
+    """An EXIF chunk whose orientation entry is 1.1 million fractions (9 MB: Pillow's EXIF reader made an object of
+    each: +133 MB and 4 s for a 600x400 photo)."""
+    count = 1_100_000
+    entry = struct.pack("<HHII", 0x0112, 5, count, 26)
+    return [png_chunk(b"eXIf", b"II*\x00" + struct.pack("<IH", 8, 1) + entry + bytes(4) + bytes(8 * count))]
 
 
 def wide_bmp() -> bytes:
@@ -211,6 +235,8 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "RGBA PNG 19999999x2": (wide_png("RGBA"), "wide-rgba.png"),
     "16-bit gray PNG 19999999x2": (wide_png("I;16"), "wide-gray16.png"),
     "1-bit BMP 19999999x2": (wide_bmp, "wide.bmp"),
+    "PNG, 64 MB of emoji text": (with_chunks(ordinary_png, emoji_text_chunks), "text.png"),
+    "PNG, 9 MB orientation": (with_chunks(ordinary_png, fractions_orientation), "orientation.png"),
     "RGBA PNG 65535x610": (wide_png("RGBA", 65_535, 610), "widest-rgba.png"),
     "16-bit gray PNG 65535x610": (wide_png("I;16", 65_535, 610), "widest-gray16.png"),
 }
@@ -228,22 +254,23 @@ def _upload_twice(path: Path) -> dict:
     from bench.fixtures import make_app, make_user
     from bench.latency import test_photos
 
-    app = make_app(Path(tempfile.mkdtemp(prefix="moodlens-memory-")), TESTING=False, SECRET_KEY="memory")
-    make_user(app, "memory", "memory password")
-    client = app.test_client()
-    token = client.post("/api/v1/tokens", auth=("memory", "memory password")).get_json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    with tempfile.TemporaryDirectory(prefix="moodlens-memory-") as instance:
+        app = make_app(Path(instance), TESTING=False, SECRET_KEY="memory")
+        make_user(app, "memory", "memory password")
+        client = app.test_client()
+        token = client.post("/api/v1/tokens", auth=("memory", "memory password")).get_json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
 
-    def send(content: bytes, name: str):
-        return client.post("/api/v1/analyses", headers=headers, data={"file": (io.BytesIO(content), name)})
+        def send(content: bytes, name: str):
+            return client.post("/api/v1/analyses", headers=headers, data={"file": (io.BytesIO(content), name)})
 
-    warm_up = send(next(iter(test_photos().values())), "warm-up.jpg")
-    assert warm_up.status_code == 201, warm_up.get_data(as_text=True)
-    before = peak_mb()
-    response = send(path.read_bytes(), path.name)
-    answer = response.get_json() or {}
-    return {"status": response.status_code, "growth_mb": round(peak_mb() - before, 1), "error": answer.get("error"),
-            "detections": len(answer.get("detections", []))}
+        warm_up = send(next(iter(test_photos().values())), "warm-up.jpg")
+        assert warm_up.status_code == 201, warm_up.get_data(as_text=True)
+        before = peak_mb()
+        response = send(path.read_bytes(), path.name)
+        answer = response.get_json() or {}
+        return {"status": response.status_code, "growth_mb": round(peak_mb() - before, 1),
+                "error": answer.get("error"), "detections": len(answer.get("detections", []))}
 
 
 def measure(content: bytes, filename: str) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
@@ -74,6 +74,19 @@ PROGRESSIVE_SAMPLES_PER_PIXEL = 2.5
 # decoder is made (it allocates its canvases).
 WEBP_SHARE_OF_LIMIT = 0.5
 BMP_RLE_COMPRESSIONS = (1, 2)  # RLE8, RLE4: Pillow decodes them in Python, a pixel at a time
+# A PNG's text chunks are decoded into Python strings when the file is opened, and Pillow counts their characters
+# (64 M by default): text of emoji takes 4 bytes a character, so 64 compressed 1 MB chunks in a 68 KB file cost
+# +260 MB. 2 M characters (8 MB at most) hold any photo's metadata. Past that, or past 1 MB unpacked in one chunk of
+# text or colour profile (Pillow's MAX_TEXT_CHUNK), the PNG is refused as too large.
+PngImagePlugin.MAX_TEXT_MEMORY = 2 * ImageFile.SAFEBLOCK
+PNG_METADATA_REFUSALS = ("MAX_TEXT_MEMORY", "MAX_TEXT_CHUNK")  # in the ValueError Pillow raises past those limits
+TOO_MUCH_METADATA = Phrase(N_("The PNG holds more metadata (text or a colour profile) than a photo does; it is not "
+                              "read."))
+# EXIF orientation is read from the first directory's entry alone, a single SHORT (1-8): Pillow's reader makes a
+# Python object of every value of the entry, and a PNG's or WebP's EXIF is not limited to a JPEG's 64 KB (an
+# orientation of a million fractions in a 9 MB PNG: +300 MB and 10 s).
+ORIENTATION_TAG, SHORT_TYPE = 0x0112, 3
+EXIF_HEADER = b"Exif\x00\x00"
 
 
 @dataclass(frozen=True)
@@ -119,10 +132,37 @@ def _open(data: bytes) -> Image.Image:
         if data.startswith(SIGNATURES) or _is_webp(data):
             raise CorruptMedia(CORRUPT) from error
         raise _unsupported(data) from error
-    except Image.DecompressionBombError as error:
-        raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
-    except DECODE_ERRORS as error:  # a known format whose header is broken
-        raise CorruptMedia(CORRUPT) from error
+    except (Image.DecompressionBombError, *DECODE_ERRORS) as error:  # a known format whose header is broken
+        raise _refusal(error) from error
+
+
+def _refusal(error: Exception) -> MediaTooLarge | CorruptMedia:
+    """What a Pillow error while opening or decoding says to the uploader."""
+    if isinstance(error, Image.DecompressionBombError):
+        return MediaTooLarge(Phrase(N_("The image has too many pixels to analyse.")))
+    if isinstance(error, ValueError) and any(limit in str(error) for limit in PNG_METADATA_REFUSALS):
+        return MediaTooLarge(TOO_MUCH_METADATA)
+    return CorruptMedia(CORRUPT)
+
+
+def exif_orientation(exif: bytes | None) -> int:
+    """The EXIF orientation (1-8) from raw EXIF bytes (a TIFF header and directories, after "Exif\\0\\0" or not):
+    the first directory's orientation entry when it is one SHORT from 1 to 8, else 1 (upright). Only that entry's
+    bytes are read, whatever the other entries or the file's size."""
+    tiff = (exif or b"").removeprefix(EXIF_HEADER)
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    directory = struct.unpack(order + "I", tiff[4:8])[0]
+    if directory + 2 > len(tiff):
+        return 1
+    entries = struct.unpack(order + "H", tiff[directory:directory + 2])[0]
+    for start in range(directory + 2, min(len(tiff) - 11, directory + 2 + 12 * entries), 12):
+        tag, kind, count = struct.unpack(order + "HHI", tiff[start:start + 8])
+        if tag == ORIENTATION_TAG:
+            value = struct.unpack(order + "H", tiff[start + 8:start + 10])[0]
+            return value if kind == SHORT_TYPE and count == 1 and 1 <= value <= 8 else 1
+    return 1
 
 
 BAND_PIXELS = 1 << 20  # pixels converted at a time (a band of rows: sides are at most MAX_SIDE)
@@ -295,11 +335,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     try:
         with image:
             image.load()
-            rgb = _upright_rgb_array(image, image.getexif().get(ExifTags.Base.Orientation, 1))
-    except Image.DecompressionBombError as error:
-        raise MediaTooLarge(Phrase(N_("The image has too many pixels to analyse."))) from error
-    except DECODE_ERRORS as error:
-        raise CorruptMedia(CORRUPT) from error
+            rgb = _upright_rgb_array(image, exif_orientation(image.info.get("exif")))
+    except (Image.DecompressionBombError, *DECODE_ERRORS) as error:
+        raise _refusal(error) from error
     return DecodedImage(rgb=rgb, format=fmt)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -280,6 +281,22 @@ def create_subject(client, headers, name: str, kind: str | None = None):
     return client.post("/api/v1/subjects", headers=headers, json={"name": name, **({"kind": kind} if kind else {})})
 
 
+def test_a_json_body_sent_in_chunks_is_refused_past_the_limit_not_read_as_cut(client, api_users):
+    """A body of unknown length (Transfer-Encoding: chunked) was read to the limit and parsed cut short: "Send a JSON
+    object" for a body that was only too long; one that fits is read whole."""
+    ann = bearer(client, "ann")
+
+    def send_in_chunks(body: bytes):
+        return client.post("/api/v1/subjects", input_stream=io.BytesIO(body), environ_overrides={
+            "wsgi.input_terminated": True}, headers={**ann, "Content-Type": "application/json",
+                                                     "Transfer-Encoding": "chunked"})
+
+    too_long = send_in_chunks(json.dumps({"name": "Rex", "kind": "dog", "note": "x" * 70_000}).encode())
+    assert too_long.status_code == 413 and too_long.json["error"] == "A JSON body is at most 64 KB."
+    fits = json.dumps({"name": "Rex", "kind": "dog"}).encode()
+    assert send_in_chunks(fits.ljust(64 * 1024)).status_code == 201  # JSON may end in spaces
+
+
 def test_subjects_are_listed_created_and_deleted(client, api_users):
     ann, ben = bearer(client, "ann"), bearer(client, "ben")
     created = create_subject(client, ann, " Rex ", "dog")
@@ -297,7 +314,8 @@ def test_subjects_are_listed_created_and_deleted(client, api_users):
     for body in ({"name": "", "kind": "dog"}, {"name": "x" * 65}, {"name": "Ok", "kind": "horse"},
                  {"name": 7}, {"name": "Ok", "kind": ["dog"]}, ["Rex"], {"name": "\u200b"}, {"name": "a\u0000b"},
                  {"name": "Tab\there"}, {"name": " \u2060\u00a0"}, {"name": "Rex\u202e"}, {"name": "\u3164"},
-                 {"name": "\u0301\ufe0f"}, {"name": "\u2800"}):
+                 {"name": "\u0301\ufe0f"}, {"name": "\u2800"}, {"name": "x\u2028y"}, {"name": "x\u2029y"},
+                 {"name": "Rex\uffff"}, {"name": "Rex\ufdd0"}, {"name": "Rex\U0001fffe"}):
         refused = client.post("/api/v1/subjects", headers=ann, json=body)
         assert refused.status_code == 400 and refused.json["error"], body
     assert client.post("/api/v1/subjects", headers=ann, data="name=Rex").status_code == 400

@@ -216,13 +216,17 @@ def test_explanations_run_in_the_background_with_progress(tmp_path, astronaut_jp
     analysis_id = analysed(client, astronaut_jpeg)
     url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
     token = page_token(client, analysis_id)
-    first = client.post(url, headers={"X-CSRFToken": token})
-    assert first.status_code == 202 and first.get_json()["status"] in ("queued", "running")
-    deadline = time.monotonic() + 120
-    while (document := client.get(url).get_json())["status"] in ("queued", "running") and time.monotonic() < deadline:
-        assert 0 <= document["progress"] <= 1
-        time.sleep(0.2)
-    assert document["status"] == "done"
+    try:
+        first = client.post(url, headers={"X-CSRFToken": token})
+        assert first.status_code == 202 and first.get_json()["status"] in ("queued", "running")
+        deadline = time.monotonic() + 120
+        while (document := client.get(url).get_json())["status"] in ("queued", "running") and \
+                time.monotonic() < deadline:
+            assert 0 <= document["progress"] <= 1
+            time.sleep(0.2)
+        assert document["status"] == "done"
+    finally:
+        app.extensions["moodlens_jobs"].stop()  # its thread would poll a database removed with tmp_path
 
 
 def test_the_cli_writes_the_overlays_and_says_where(app, tmp_path, astronaut_jpeg):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -208,6 +209,32 @@ def test_decode_turns_every_exif_orientation_as_pillow_does(monkeypatch, orienta
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buffer.getvalue()))).convert("RGB"))
     decoded = decode_image(buffer.getvalue()).rgb
     assert decoded.flags["C_CONTIGUOUS"] and np.array_equal(decoded, expected)
+
+
+def exif_with_orientation(kind: int, count: int, value: int = 6, order: str = "<") -> bytes:
+    """Raw EXIF (a TIFF header and one directory) whose only entry is an orientation of `count` values of `kind`."""
+    header = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", 8)
+    entry = struct.pack(order + "HHI", 0x0112, kind, count) + struct.pack(order + "H", value) + bytes(2)
+    return header + struct.pack(order + "H", 1) + entry + struct.pack(order + "I", 0) + bytes(8 * count)
+
+
+@pytest.mark.parametrize(("exif", "orientation"), [
+    (exif_with_orientation(3, 1), 6), (b"Exif\x00\x00" + exif_with_orientation(3, 1, 8, ">"), 8),
+    (exif_with_orientation(3, 2), 1), (exif_with_orientation(5, 1), 1), (exif_with_orientation(3, 1, 9), 1),
+    (exif_with_orientation(3, 1)[:20], 1), (b"II*\x00\xff\xff\xff\xff", 1), (b"", 1), (None, 1)])
+def test_the_exif_orientation_is_one_short_from_1_to_8_or_upright(exif, orientation):
+    from inference.images import exif_orientation
+
+    assert exif_orientation(exif) == orientation
+
+
+def test_a_png_whose_orientation_holds_a_million_fractions_is_read_upright_without_them():
+    """Pillow's EXIF reader made a Python object of each value (9 MB of them: +300 MB, 10 s); only a single SHORT
+    counts."""
+    rgb = np.zeros((24, 40, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG", exif=exif_with_orientation(5, 1_000_000))
+    assert decode_image(buffer.getvalue()).rgb.shape == (24, 40, 3)
 
 
 def test_decode_converts_sixteen_bit_gray_by_its_brightest_value():

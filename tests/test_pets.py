@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -494,7 +492,7 @@ def test_a_dog_video_gives_a_dog_track_with_an_emotion_timeline(app, client, ali
     assert all(list(point["emotions"]) == list(DOG_EMOTIONS) for point in track["timeline"])
 
 
-def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track():
+def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track(tmp_path):
     """The dingo for a second, a cut to the husky elsewhere, an empty lawn for 2.5 s (longer than a track waits),
     then the dingo again in another place: two dog tracks, not three; the dingo's is seen for its time in view."""
     from bench.clips import write_video
@@ -503,7 +501,7 @@ def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track():
     dingo, husky = dog_scene("dingo-photo.png")[0], dog_scene("husky-painting.png", offset=(300, 200))[0]
     dingo_again = dog_scene("dingo-photo.png", offset=(380, 250))[0]
     lawn = np.full_like(dingo, (120, 160, 90))
-    clip = write_video(Path(tempfile.mkdtemp()) / "dogs.mp4", [dingo] * 10 + [husky] * 10 + [lawn] * 25
+    clip = write_video(tmp_path / "dogs.mp4", [dingo] * 10 + [husky] * 10 + [lawn] * 25
                        + [dingo_again] * 10)
     tracks = VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks
     assert [track.kind for track in tracks] == ["dog", "dog"]
@@ -513,7 +511,7 @@ def test_a_dog_seen_again_after_another_dog_and_an_empty_lawn_keeps_its_track():
     assert first.summary["duration"] < 2.5 and 1.0 <= second.timeline[0]["t"] < 2.0 <= second.timeline[-1]["t"] + 0.5
 
 
-def test_a_cut_to_another_dog_in_the_same_place_starts_a_new_track(monkeypatch):
+def test_a_cut_to_another_dog_in_the_same_place_starts_a_new_track(monkeypatch, tmp_path):
     """The dingo on a lawn, then a cut to the husky on a darker lawn where the dingo was: two dogs, not one whose
     look changed (without the cut the boxes overlap enough to continue the track)."""
     from bench.clips import write_video
@@ -522,7 +520,7 @@ def test_a_cut_to_another_dog_in_the_same_place_starts_a_new_track(monkeypatch):
 
     dingo, _ = dog_scene("dingo-photo.png")
     husky = dog_scene("husky-painting.png", scale=1)[0] // 2  # about the dingo's size and place
-    clip = write_video(Path(tempfile.mkdtemp()) / "cut.mp4", [dingo] * 10 + [husky] * 10)
+    clip = write_video(tmp_path / "cut.mp4", [dingo] * 10 + [husky] * 10)
     assert [track.kind for track in VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks] == ["dog", "dog"]
     monkeypatch.setattr(video, "CUT_BELOW", -1.0)  # no cut is ever seen
     assert len(VideoAnalyzer(get_pipeline(), fps=4.0).analyze(clip).tracks) == 1

@@ -29,6 +29,16 @@ def test_a_hostile_upload_raises_peak_memory_by_less_than_the_budget(name):
     assert result["growth_mb"] < BUDGET_MB, result
 
 
+@pytest.mark.parametrize("name", ["PNG, 64 MB of emoji text", "PNG, 9 MB orientation"])
+def test_a_small_png_costs_little_whatever_its_metadata(name):
+    """A 600x400 PNG costs nothing measurable after a first photo; with text chunks of emoji (Pillow decoded 64 M
+    characters of them: +204 MB) or an orientation of a million fractions (+133 MB), no more than 30 MB."""
+    build, filename = CASES[name]
+    result = measure(build(), filename)
+    assert result["status"] in (201, 413), result
+    assert result["growth_mb"] < 30, result
+
+
 def test_a_photo_turned_by_its_exif_orientation_costs_no_second_copy():
     """A 5000x8000 photo to be turned a quarter (orientation 6) cost 120 MB more than the same photo upright (+335
     against +213 MB): its pixels were turned into a second array while the first was alive."""

@@ -32,11 +32,15 @@ MAX_JSON_KB = 64  # a JSON body's size at most: a name, a kind, an emotion (the 
 @bp.before_request
 def _json_limit() -> None:
     """A JSON body over MAX_JSON_KB is refused (413) before anything reads it (a session's CSRF check reads the body
-    first, under the upload limit); one of unknown length is read only that far."""
-    if request.is_json:
-        if (request.content_length or 0) > MAX_JSON_KB * 1024:
-            abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
-        request.max_content_length = MAX_JSON_KB * 1024
+    first, under the upload limit); one of unknown length (sent in chunks) is read one byte past that far, and
+    refused too if it has that byte (the stream stops at its limit without a word: the JSON would read as cut)."""
+    if not request.is_json:
+        return
+    limit = MAX_JSON_KB * 1024
+    request.max_content_length = limit + 1
+    if (request.content_length or 0) > limit or (
+            request.content_length is None and len(request.get_data(cache=True)) > limit):
+        abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
 
 
 def _error(message: str, status: int, **headers: str):

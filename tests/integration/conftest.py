@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -41,9 +42,11 @@ def redis_server():
 
 
 @pytest.fixture()
-def database_url(postgres) -> str:
-    """A new, empty PostgreSQL database."""
-    return postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")
+def database_url(postgres) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test (a run's 270 of them took 2.3 GB of /tmp)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
 
 
 @pytest.fixture()
