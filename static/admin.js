@@ -30,6 +30,9 @@ $(function () {
     $(this).attr('aria-label', this.getAttribute('title') || '').children('span').attr('aria-hidden', 'true');
   });
   $('.model-list input.action-checkbox').attr('aria-label', words.selectRow);
+  $('.model-list input.action-rowtoggle').each(function () {  // "select all": named by its title alone
+    $(this).attr('aria-label', this.getAttribute('title') || '');
+  });
   $('.model-list thead th').filter(function () {
     return !$(this).text().trim() && !$(this).find('input').length;
   }).append($('<span class="sr-only"></span>').text(words.actionsColumn));

@@ -1,11 +1,13 @@
 // Where the keyboard starts on a page that answers an action: the first field with an error (its message is read
-// with it), else the first message the action left at the top (a screen reader skips a message that is already on
-// the page when it loads). A page opened at an anchor ("#face-2": the action's answer is there) and other pages keep
-// the browser's start.
+// with it), else the first message the action left at the top, or on the card a page is opened at ("#face-2": "Saved"
+// of its "Who is this?"), since a screen reader skips a message that is already on the page when it loads. Other
+// pages keep the browser's start.
 (function () {
   "use strict";
+  var anchored = window.location.hash ? document.getElementById(decodeURIComponent(window.location.hash.slice(1)))
+    : document.querySelector("main");
   var target = document.querySelector("main [aria-invalid=true]")
-    || (window.location.hash ? null : document.querySelector("main > [data-flashed]"));
+    || (anchored && anchored.querySelector(anchored.matches("main") ? ":scope > [data-flashed]" : "[data-flashed]"));
   if (!target || (document.activeElement && document.activeElement !== document.body)) { return; }
   if (!target.matches("input, select, textarea, button")) { target.setAttribute("tabindex", "-1"); }
   target.focus();

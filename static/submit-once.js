@@ -1,23 +1,33 @@
 // A form marked data-submit-once is sent once: a double click on "Analyse" uploaded the photo twice. Its submit
-// buttons are disabled while the page waits and say data-busy-label; coming back to the page (the browser's back
-// button) gives them back.
+// buttons say data-busy-label while the page waits, and so does a status line a screen reader reads; they keep the
+// keyboard's focus (aria-disabled, not disabled, which dropped it to the page). Coming back to the page (the browser's
+// back button) gives them back.
 (function () {
   "use strict";
   var forms = document.querySelectorAll("form[data-submit-once]");
   forms.forEach(function (form) {
+    var said = document.createElement("p");
+    said.className = "visually-hidden";
+    said.setAttribute("role", "status");
+    form.appendChild(said);
     form.addEventListener("submit", function (event) {
       if (event.defaultPrevented) { return; }  // not sent (a file over the limits: upload-size.js)
+      if (form.hasAttribute("data-sent")) { event.preventDefault(); return; }
+      form.setAttribute("data-sent", "");
       form.querySelectorAll("[type=submit]").forEach(function (button) {
         button.setAttribute("data-label", button.value);
-        button.disabled = true;
+        button.setAttribute("aria-disabled", "true");
         if (form.dataset.busyLabel) { button.value = form.dataset.busyLabel; }
       });
+      said.textContent = form.dataset.busyLabel || "";
     });
   });
   window.addEventListener("pageshow", function () {
     forms.forEach(function (form) {
+      form.removeAttribute("data-sent");
+      form.querySelector("p.visually-hidden[role=status]").textContent = "";
       form.querySelectorAll("[type=submit][data-label]").forEach(function (button) {
-        button.disabled = false;
+        button.removeAttribute("aria-disabled");
         button.value = button.getAttribute("data-label");
       });
     });

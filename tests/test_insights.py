@@ -193,7 +193,7 @@ def test_the_dashboard_says_an_alert_is_quiet_for_too_few_confident_readings(app
 
 
 def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_client):
-    rex = make_subject(app, alice, "Rex")
+    rex = make_subject(app, alice, "Rex", "dog")
     sad = mood(DOG_EMOTIONS, {"sad": 0.9})
     recent = utcnow() - timedelta(days=4)
     add_history(app, alice, rex, draw(np.random.default_rng(11), [sad] * 8), start=recent, spacing=timedelta(hours=12))
@@ -203,6 +203,7 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     page = response.get_data(as_text=True)
     assert "Alert added" in page and "looked <span" in page
     assert "not a diagnosis" in page and "The data behind it" in page
+    assert "ask a vet if you are worried" in page and "ask someone who knows them" not in page  # a dog: no one to ask
     assert "in 8 of 8 appearances (100%)" in page
     too_much = {"emotion": "sad", "percent": 500, "days": 7, "csrf_token": token}
     bad = client.post(f"/subjects/{rex}/alerts", data=too_much)

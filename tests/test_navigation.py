@@ -53,6 +53,24 @@ def test_back_to_a_deleted_photos_pages_goes_to_the_history_page_it_was_deleted_
     assert client.get(f"/analyses/{photo}/thumb").status_code == 404  # a file is no page to go back from
 
 
+def test_a_cards_form_sent_after_its_photo_was_deleted_in_another_tab_goes_where_the_deletion_went(app, client, alice):
+    """"Who is this?" saved in a tab still showing a photo deleted in another was a bare 404 (its detections are gone
+    with it): every form of a card names its analysis, as the pages' addresses do."""
+    photo = neutral_photos(app, alice, 1)[0]
+    make_subject(app, alice, "Ana")
+    page = client.get(f"/analyses/{photo}").get_data(as_text=True)
+    actions = [unescape(action) for action in re.findall(r'action="(/detections/[^"]+)"', page)]
+    assert actions and all(action.endswith(f"?analysis={photo}") for action in actions), actions
+    place = "/analyses?media=image"
+    delete(client, f"/analyses/{photo}/delete", next=place)
+    client.get(place)  # the "deleted" message shown
+    for action in actions:
+        response = delete(client, action, subject="0")
+        assert response.status_code == 303 and response.location == place, action
+        assert ALREADY_ANALYSIS in client.get(place).get_data(as_text=True)
+    assert delete(client, actions[0].partition("?")[0], subject="0").status_code == 404  # an address without it
+
+
 def test_ids_the_user_never_deleted_stay_404_and_look_alike(app, client, alice, bob_client):
     with app.app_context():
         bob = db.session.scalar(db.select(User.id).filter_by(username="bob"))

@@ -131,7 +131,8 @@ def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_
     assert assign(client, first, eileen, photo).status_code == 302
     page = client.get(f"/analyses/{photo}").get_data(as_text=True)  # "Saved" by the face's form, not at the top
     saved = page.index("Saved: Face 1 is Eileen, and counts in Eileen&#39;s history.")
-    assert page.index(f'action="/detections/{first}/subject"') < saved < page.index('id="face-2"')
+    assert page.index(f'action="/detections/{first}/subject?analysis={photo}"') < saved < page.index('id="face-2"')
+    assert ">\u2068Eileen\u2069</text>" in page and ">2</text>" in page  # the box names her, as a video's does
     assert assign(client, first, 0, photo).status_code == 302  # "no longer assigned", on another page next
     elsewhere = client.get("/subjects").get_data(as_text=True)  # (another tab): shown at the top there instead
     assert ('<p class="flash flash-success" role="status" data-flashed>Face 1 is no longer assigned to a subject.</p>'

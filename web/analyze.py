@@ -28,7 +28,7 @@ from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload,
                                history_page, load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
-from web.deleted import Deleted, deleted_goes_back, remember_deleted
+from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
@@ -279,7 +279,7 @@ def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
 
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
-    """Each track's title ("Face 1", "Face 1 (Ana)"), its label on the video (`overlay_tag`) and its box and top
+    """Each track's title ("Face 1", "Face 1 (Ana)"), its label on the video (`box_tag`) and its box and top
     emotion at each analysed moment:
     [t, x1, y1, x2, y2, emotion, probability, certainty] (emotion and certainty None without a model; certainty,
     a Certainty value, as a photo's page words a reading: "unsure" when that frame's face reading was flagged or
@@ -290,14 +290,15 @@ def player_tracks(tracks: list[Detection]) -> list[dict]:
         top = max(emotions, key=emotions.__getitem__) if emotions else None
         certainty = reading_certainty(emotions[top], moment.get("uncertain")).value if top else None
         return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, certainty]
-    return [{"title": say(d.title) + (f" ({isolated(d.subject.name)})" if d.subject else ""), "tag": overlay_tag(d),
+    return [{"title": say(d.title) + (f" ({isolated(d.subject.name)})" if d.subject else ""), "tag": box_tag(d),
              "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
 
 
-def overlay_tag(track: Detection) -> str:
-    """A track's label on the video: its subject's name once assigned (at most 12 characters, so neighbouring
+@bp.app_template_global()
+def box_tag(detection: Detection) -> str:
+    """A box's label on a photo or a video: its subject's name once assigned (at most 12 characters, so neighbouring
     labels stay apart), else its tag (a face's number, an animal's "Dog 1": Detection.tag)."""
-    return isolated(shortened(track.subject.name, 12)) if track.subject else say(track.tag)
+    return isolated(shortened(detection.subject.name, 12)) if detection.subject else say(detection.tag)
 
 
 def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
@@ -385,6 +386,7 @@ def own_face_page(detection_id: int) -> str:
 
 @bp.route("/detections/<int:detection_id>/subject", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 @form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A subject

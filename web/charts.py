@@ -69,10 +69,15 @@ def axis_labels(labels: list[str]) -> list[str]:
 TAG_MARGIN_EM, TAG_MIN_EM = 0.8, 1.6  # a box's tag on a photo: its text's margins; a square for one digit
 
 
+ZERO_WIDTH = ("Mn", "Me", "Cf")  # accents, enclosing marks, format characters (joiners, isolates)
+
+
 def tag_width(text: str) -> float:
     """How wide (in em) the rectangle behind a box's tag on a photo is: about the bold text's width (a wide,
-    CJK character one em, another about 0.62), its margins, and at least a square ("3", "Cat 1", "고양이 1")."""
-    drawn = sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.62 for char in text)
+    CJK character one em, an accent, a joiner or a name's isolates nothing, another about 0.62), its margins, and at
+    least a square ("3", "Cat 1", "고양이 1", "Rex")."""
+    drawn = sum(0.0 if unicodedata.category(char) in ZERO_WIDTH else
+                1.0 if unicodedata.east_asian_width(char) in "WF" else 0.62 for char in text)
     return round(max(TAG_MIN_EM, drawn + TAG_MARGIN_EM), 2)
 
 

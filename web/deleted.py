@@ -74,3 +74,8 @@ def deleted_goes_back(kind: Deleted, id_arg: str) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+# For a form on a result page's card that posts to its detection's address, with ?analysis=ID: the photo or video
+# deleted in another tab since (its detections gone with it) goes where that deletion went, not to a bare 404.
+card_of_a_deleted_analysis = deleted_goes_back(Deleted.ANALYSIS, "analysis")

@@ -18,6 +18,7 @@ from services.errors import Refused
 from web.analyze import (assigned_category, assignment_saved, face_page, name_person_form, own_face_page,
                          person_choices)
 from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
+from web.deleted import card_of_a_deleted_analysis
 from web.i18n import say
 from web.redirects import form_page
 
@@ -47,6 +48,7 @@ def _recognition_saved(was_on: bool, is_on: bool) -> str:
 
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 @form_page(own_face_page)
 def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection, person = _answered(detection_id)
@@ -58,6 +60,7 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
 
 @bp.route("/detections/<int:detection_id>/suggestion/no/undo", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 @form_page(own_face_page)
 def undo_not_this_person(detection_id: int) -> ResponseReturnValue:
     """Take a "No" back: that person may be suggested for this face again."""
@@ -81,6 +84,7 @@ def _answered(detection_id: int) -> tuple[Detection, Subject]:
 
 @bp.route("/detections/<int:detection_id>/person", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 @form_page(own_face_page)
 def name_face(detection_id: int) -> ResponseReturnValue:
     """Who a face is after "No" to a suggestion, said on its card: another of the user's people, or a new person

@@ -17,6 +17,7 @@ from services.errors import Conflict
 from services.access import owned_detection
 from web.analyze import assigned_category, face_page, opened_from
 from web.forms import ConfirmForm, confirm_page
+from web.deleted import card_of_a_deleted_analysis
 from web.redirects import form_page
 from web.i18n import kind, say
 
@@ -26,6 +27,7 @@ bp.add_app_template_global(species.other_species)  # the cards' "Not a dog? Mark
 
 @bp.route("/detections/<int:detection_id>/species", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 def set_species(detection_id: int) -> ResponseReturnValue:
     """GET asks first (what changes; a face's: its card); POST makes the user's dog a cat, or cat a dog (?species=, as
     the page that asked named it), and goes back to its card."""
@@ -36,7 +38,8 @@ def set_species(detection_id: int) -> ResponseReturnValue:
     if request.method != "POST":  # GET, and HEAD with it
         question = gettext("Is %(face)s a %(kind)s?", face=say(detection.title), kind=kind(other))
         return confirm_page(question, consequences(detection, other),
-                            url_for("species.set_species", detection_id=detection.id, species=other),
+                            url_for("species.set_species", detection_id=detection.id, analysis=detection.analysis_id,
+                                    species=other),
                             gettext("Yes, it is a %(kind)s", kind=kind(other)), face_page(detection), opened_from(),
                             cancel_label=gettext("No, it is a %(kind)s", kind=kind(detection.kind)), undoable=True)
     if not ConfirmForm().validate_on_submit():
@@ -54,6 +57,7 @@ def set_species(detection_id: int) -> ResponseReturnValue:
 
 @bp.route("/detections/<int:detection_id>/reading", methods=["GET", "POST"])
 @login_required
+@card_of_a_deleted_analysis
 @form_page(lambda detection_id: face_page(owned_detection(detection_id, current_user)))
 def read_track(detection_id: int) -> ResponseReturnValue:
     """"Read it" / "Try again" on the card of a video's track its owner set to a dog: its frames read by the dog model

@@ -8,6 +8,8 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from bench.fixtures import StoredAnalysis, make_subject, make_user, store_analyses
+from extensions import db
+from models import Analysis, Detection
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_details import log_in, shot
 from tests.e2e.test_layout import VIEWPORTS
@@ -135,3 +137,62 @@ def test_a_long_name_without_spaces_fits_a_touch_phone(live_app, browser):
         shot(page, f"small-long-name-{path.rsplit('/', 1)[1]}")
     context.close()
 
+
+
+def test_a_history_cards_reading_wraps_inside_it_on_a_narrow_phone(live_app, browser):
+    """"1 dog: unsure, perhaps angry" stayed on one line and ran past its card and off a 360 px phone's screen (the
+    page scrolled sideways); at 320 px (the width pages must reflow to) it wraps inside the card."""
+    app, base = live_app
+    dana = make_user(app, "dana")
+    weak = {"angry": 0.4, "happy": 0.3, "relaxed": 0.2, "sad": 0.1}
+    store_analyses(app, dana, [StoredAnalysis("dogs-then-mum.mp4", "angry", kind="dog", emotions=weak)])
+    with app.app_context():  # and a face: each kind gets its own badge
+        analysis = db.session.scalar(db.select(Analysis))
+        face = Detection(position=2, kind="human", x1=5, y1=0, x2=10, y2=5, score=0.9, emotions={"happy": 1.0},
+                         top="happy")
+        face.keep_reading()
+        analysis.detections.append(face)
+        analysis.face_count = 2
+        db.session.commit()
+    context = browser.new_context(viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True,
+                                  locale="en-US")
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "dana")
+    page.fill("#password", "correct horse")
+    page.click("input[type=submit]")
+    page.goto(base + "/analyses")
+    reading, card = page.locator(".kind-reading").last, page.locator(".history-item").first
+    expect(reading).to_contain_text("unsure, perhaps angry")
+    box, card_box = reading.bounding_box(), card.bounding_box()
+    assert box["x"] + box["width"] <= card_box["x"] + card_box["width"], (box, card_box)
+    shot(page, "small-history-320")
+    context.close()
+
+
+def test_back_to_a_filtered_history_or_dashboard_shows_its_own_filters(live_app, browser):
+    """Back after choosing other filters showed Rex's list under a form that said "Mum, Videos" (the browser put
+    the choices back): an "Apply" then changed more than the one choice the user made."""
+    app, base = live_app
+    dana = make_user(app, "dana")
+    rex, mum = make_subject(app, dana, "Rex", kind="dog"), make_subject(app, dana, "Mum")
+    store_analyses(app, dana, [StoredAnalysis("rex.jpg", "happy", rex, kind="dog"),
+                               StoredAnalysis("mum.jpg", "sad", mum)])
+    page = log_in(browser, base, "dana", "en-US", "phone")
+    page.goto(f"{base}/analyses?subject={rex}")
+    page.select_option("select[name=subject]", str(mum))
+    page.select_option("select[name=media]", "video")
+    page.click(".history-filter [type=submit]")
+    expect(page.locator("select[name=media]")).to_have_value("video")
+    page.go_back()
+    expect(page.locator("select[name=subject]")).to_have_value(str(rex))
+    expect(page.locator("select[name=media]")).to_have_value("")
+    page.goto(f"{base}/dashboard?subject={rex}")
+    page.select_option("#subject", str(mum))
+    page.click(".subject-filter [type=submit]")
+    expect(page.locator("h1")).to_have_text("Mum's dashboard")
+    page.go_back()
+    expect(page.locator("h1")).to_have_text("Rex's dashboard")
+    expect(page.locator("#subject")).to_have_value(str(rex))
+    assert not page.console_errors
+    page.context.close()

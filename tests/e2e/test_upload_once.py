@@ -29,14 +29,20 @@ def test_an_upload_clicked_twice_is_sent_once(live_app, page, tmp_path, astronau
     page.goto(base + "/analyze")
     page.set_input_files("#file", str(photo))
     button = page.locator("input[type=submit]").bounding_box()
+    said = []  # the page while it waits, told once every submit handler has run (the page is busy to evaluate)
+    page.on("console", lambda message: said.append(message.text))
+    page.evaluate("""document.querySelector("form[data-submit-once]").addEventListener("submit", () => setTimeout(() =>
+        console.log(JSON.stringify([document.activeElement.type, document.activeElement.getAttribute("aria-disabled"),
+                                    document.querySelector("form [role=status]").textContent]))))""")
     page.click("input[type=submit]", no_wait_after=True)
     page.wait_for_timeout(300)  # an impatient second click while the photo is analysed
     page.mouse.click(button["x"] + button["width"] / 2, button["y"] + button["height"] / 2)
     page.wait_for_selector(".face-box")
+    assert said[0] == '["submit","true","Uploading…"]'  # the focus stays, and a screen reader hears why it waits
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 1
     page.go_back()  # the form works again when the user comes back to it
-    assert page.locator("input[type=submit]").is_enabled()
+    assert page.locator("input[type=submit]").get_attribute("aria-disabled") is None
 
 
 def test_a_photo_over_the_limit_is_refused_before_it_is_sent(live_app, page, tmp_path):
