@@ -5,6 +5,7 @@ The order of each tuple is the order of that classifier's output units.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -62,11 +63,19 @@ class Reading:
         return self.certainty == Certainty.UNSURE
 
 
+def shown_percent(probability: float) -> int:
+    """The whole percent pages show for a probability: rounded half to even from its decimal text, as Babel's
+    format_percent rounds it (0.7993 shows as 80%)."""
+    return round(Decimal(str(float(probability))) * 100)
+
+
 def certainty(top_probability: float) -> Certainty:
-    """The wording for a calibrated top probability."""
-    if top_probability < UNSURE_BELOW:
+    """The wording for a calibrated top probability, by the percent shown beside it: 0.7993 reads "happy (80%)" as
+    0.8 does, never "probably happy (80%)" beside another "happy (80%)"; 0.4969 reads "probably (50%)"."""
+    shown = shown_percent(top_probability)
+    if shown < shown_percent(UNSURE_BELOW):
         return Certainty.UNSURE
-    return Certainty.PROBABLY if top_probability < PROBABLY_BELOW else Certainty.SURE
+    return Certainty.PROBABLY if shown < shown_percent(PROBABLY_BELOW) else Certainty.SURE
 
 
 def reading_certainty(top_probability: float, flagged: bool | None) -> Certainty:

@@ -378,3 +378,17 @@ def test_a_dogs_chance_of_a_wrong_reading_has_four_places_as_a_faces_score_has()
     """1 - 0.8366 is 0.16340000000000002 in floats: the API and the exports give 0.1634; cats have no such figure."""
     assert weak_reading_chance("dog", 0.8366) == 0.1634
     assert weak_reading_chance("cat", 0.8366) is None
+
+
+@pytest.mark.parametrize("probability", [0.4949, 0.4969, 0.495, 0.5, 0.7949, 0.785, 0.795, 0.7993, 0.8,
+                                         np.float32(0.7996)])
+def test_a_reading_is_worded_by_the_percent_shown_beside_it(probability):
+    """"probably happy (80%)" for 0.7993 stood beside "happy (80%)" for 0.8, "unsure, perhaps angry (50%)" for 0.4969
+    beside "probably angry (50%)": the word now follows the figure the page prints (Babel's rounding)."""
+    from babel.numbers import format_percent
+
+    from inference.labels import Certainty, certainty
+
+    shown = int(format_percent(probability, locale="en").removesuffix("%"))
+    expected = Certainty.UNSURE if shown < 50 else Certainty.PROBABLY if shown < 80 else Certainty.SURE
+    assert certainty(probability) == expected

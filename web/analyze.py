@@ -17,7 +17,7 @@ from wtforms import SelectChoice
 
 from extensions import db, limiter
 from inference.errors import MediaError
-from inference.labels import UNSURE_BELOW, UNSURE_FROM_CHANCE, DetectionKind, reading_certainty
+from inference.labels import UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
@@ -275,7 +275,7 @@ def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
     told were under the wording threshold; else nothing to name (its frames' mean chance alone reached one half)."""
     if track.uncertain:
         return tuple(track.unsure_signals or [])
-    return (UnsureSignal.WEAK,) if story.confidence < UNSURE_BELOW else ()
+    return (UnsureSignal.WEAK,) if reading_certainty(story.confidence, flagged=False) == Certainty.UNSURE else ()
 
 
 def player_tracks(tracks: list[Detection]) -> list[dict]:
