@@ -198,10 +198,15 @@
   slider.addEventListener("input", function () { seek(Number(slider.value)); });
   slider.form.addEventListener("submit", function (event) { event.preventDefault(); seek(Number(slider.value)); });
   slider.form.querySelector("button").hidden = true;  // the slider moves the player at once
+  var told = document.createElement("p");  // what a "Go to" link moved to, for a screen reader (the focus stays)
+  told.className = "visually-hidden";
+  told.setAttribute("role", "status");
+  now.after(told);
   document.querySelectorAll("a[data-t]").forEach(function (link) {
     link.addEventListener("click", function (event) {
       event.preventDefault();
       seek(Number(link.dataset.t));
+      told.textContent = now.textContent;
       stage.scrollIntoView({ block: "nearest" });
     });
   });

@@ -3,6 +3,8 @@ from the user's own people, grouping unnamed faces, and every signature deleted 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from skimage import data as skdata
@@ -200,6 +202,19 @@ def test_signatures_go_with_their_analysis(app, client, eileen_named, mirrored_j
     token = csrf_token(client, f"/analyses/{photo}")
     assert client.post(f"/analyses/{photo}/delete", data={"csrf_token": token}).status_code == 302
     assert signature_count(app) == 1
+
+
+def test_two_groups_of_unnamed_faces_have_headings_a_screen_reader_tells_apart(app, client, alice, astronaut_jpeg,
+                                                                               mirrored_jpeg, stranger_jpeg):
+    """Two groups were two regions both called "2 faces of someone you have not named"."""
+    set_recognition(client, True)
+    mirrored_stranger = jpeg_bytes(np.stack([skdata.camera()[:, ::-1]] * 3, axis=-1))
+    for content in (astronaut_jpeg, mirrored_jpeg, stranger_jpeg, mirrored_stranger):
+        upload(client, content)
+    page = client.get("/subjects").get_data(as_text=True)
+    titles = re.findall(r'<h2 id="group-\d+-title">([^<]+)</h2>', page)
+    assert titles == ["Group 1: 2 faces of someone you have not named",
+                      "Group 2: 2 faces of someone you have not named"], titles
 
 
 def test_unnamed_look_alikes_are_grouped_and_named_in_one_step(app, client, alice, astronaut_jpeg, mirrored_jpeg,

@@ -78,6 +78,7 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
 
     page.click("text=Go to 0.7 s")
     expect(page.locator("#player-now")).to_contain_text("At 0.7 s: Face 1")
+    expect(page.locator("#player-now + [role=status]")).to_contain_text("At 0.7 s: Face 1")  # said, focus kept
     left_early = box_left(page)
     page.click("text=Go to 2.0 s")
     expect(page.locator("#scrub")).to_have_value("2")
