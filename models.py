@@ -562,6 +562,9 @@ class Explanation(JobRow, db.Model):
     # who asked last (the owner, or an administrator moderating): their requests under way are capped, not the
     # owner's; none on rows made before it was kept, counted as the owner's
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    # where each method's map is brightest ({"occlusion": ["eyes", "mouth"], ...}: inference.map_regions.MapRegion
+    # values), what its image's text says; None before it was kept
+    brightest: Mapped[dict | None] = mapped_column(JSON)
 
     detection: Mapped[Detection] = relationship(back_populates="explanation")
 

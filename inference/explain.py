@@ -46,6 +46,7 @@ from inference.once import once_per_process
 from inference.pipeline import Pipeline, get_pipeline
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS
 from inference.labels import DetectionKind
+from inference.map_regions import MapRegion, brightest_regions
 from inference.tracking import iou
 
 if TYPE_CHECKING:  # torch is imported when Grad-CAM first runs, not by the web process at start
@@ -254,6 +255,7 @@ class Explanation:
     probability: float
     crop: np.ndarray
     maps: dict[ExplainMethod, np.ndarray]
+    brightest: dict[ExplainMethod, list[MapRegion]]  # where each map is brightest, in words a page can say
 
     def overlays(self, size: int = 224) -> dict[str, np.ndarray]:
         return {method: overlay(self.crop, saliency, size) for method, saliency in self.maps.items()}
@@ -381,8 +383,9 @@ class Explainer:
             networks = self.grad_cam_parts(kind)
         with self._stage(kind, ExplainMethod.GRAD_CAM, stages) as report, torch_threads(TORCH_THREADS):
             grad_cam = grad_cam_map(networks, crop, target, report)
-        return Explanation(classifier.classes[target], float(probabilities[target]), crop,
-                           {ExplainMethod.OCCLUSION: occlusion, ExplainMethod.GRAD_CAM: grad_cam})
+        maps = {ExplainMethod.OCCLUSION: occlusion, ExplainMethod.GRAD_CAM: grad_cam}
+        return Explanation(classifier.classes[target], float(probabilities[target]), crop, maps,
+                           {method: brightest_regions(saliency, kind) for method, saliency in maps.items()})
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:

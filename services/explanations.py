@@ -67,7 +67,8 @@ def status_document(analysis: Analysis, detection: Detection) -> dict:
     """The status, with the overlays' URLs and captions once they exist (for the API and the page's script)."""
     document = status(analysis, detection)
     if document["status"] == OnDemandStatus.DONE:
-        document["images"] = [{"method": method, "title": METHOD_TITLES[method],
+        brightest = (detection.explanation and detection.explanation.brightest) or {}
+        document["images"] = [{"method": method, "title": METHOD_TITLES[method], "brightest": brightest.get(method),
                                "url": url_for("analyze.explanation_image", analysis_id=analysis.id,
                                               position=detection.position, method=method)} for method in METHODS]
     return document
@@ -121,5 +122,7 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
     result.save_overlays(files)
     if not source.exists():
         storage.remove_files(list(files.values()))
+    explanation.brightest = {str(method): [str(region) for region in regions]
+                             for method, regions in result.brightest.items()}
     explanation.status, explanation.progress, explanation.error = JobStatus.DONE, 1.0, None
     db.session.commit()

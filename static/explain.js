@@ -13,6 +13,9 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (match, name) { return name in values ? values[name] : match; });
   }
+  function listed(parts) {  // "the eyes and the mouth", in the page's language
+    return new Intl.ListFormat(document.documentElement.lang || "en", { type: "conjunction" }).format(parts);
+  }
   function figure(image, subject, words) {
     var title = words[image.method] || image.title;
     var figure = document.createElement("figure");
@@ -20,7 +23,9 @@
     img.src = image.url;
     img.width = 224;
     img.height = 224;
-    img.alt = fill(words.heatMap, { face: subject, title: title });
+    var where = (image.brightest || []).map(function (region) { return words.regions[region]; }).filter(Boolean);
+    img.alt = where.length ? fill(words.heatMapWhere, { face: subject, title: title, where: listed(where) })
+      : fill(words.heatMap, { face: subject, title: title });
     var caption = document.createElement("figcaption");
     caption.textContent = title;
     figure.appendChild(img);

@@ -24,6 +24,7 @@ from inference.specs import HUMAN_WEIGHTS
 from bench.explain import deletion_curve
 from inference import explain as explain_module
 from inference.explain import TORCH_THREADS, Explainer, StagedProgress, face_parts, grad_cam_map, occlusion_map
+from inference.map_regions import MapRegion
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 
@@ -94,6 +95,28 @@ def test_an_explanation_covers_the_crop_and_names_the_top_emotion(astronaut):
     for saliency in result.maps.values():
         assert saliency.shape == (INPUT_SIZE, INPUT_SIZE) and 0 <= saliency.min() and saliency.max() == 1
     assert all(image.shape == (224, 224, 3) for image in result.overlays().values())
+
+
+def disc_map(*centres: tuple[float, float], size: int = 48, radius: float = 0.08) -> np.ndarray:
+    """A map dark but for bright discs at `centres` (fractions of the crop's side)."""
+    rows, columns = np.mgrid[0:size, 0:size]
+    saliency = np.zeros((size, size))
+    for x, y in centres:
+        saliency[((columns + 0.5) / size - x) ** 2 + ((rows + 0.5) / size - y) ** 2 <= radius ** 2] = 1.0
+    return saliency
+
+
+@pytest.mark.parametrize(("centres", "kind", "named"), [
+    (((0.5, 0.79),), "human", ["mouth"]), (((0.31, 0.39), (0.69, 0.39)), "human", ["eyes"]),
+    (((0.5, 0.6),), "human", ["nose"]),
+    (((0.34, 0.79), (0.5, 0.79), (0.66, 0.79), (0.31, 0.39), (0.69, 0.39)), "human", ["eyes", "mouth"]),
+    (((0.15, 0.15),), "dog", ["upper_left"]), (((0.5, 0.85),), "dog", ["bottom"]), ((), "human", [])])
+def test_a_map_is_said_by_where_it_is_brightest(centres, kind, named):
+    """The heat maps' text: a face's map by the facial part of the aligned crop it lights up (a second part when
+    nearly as bright), a pet's by the ninth of its crop."""
+    from inference.map_regions import brightest_regions
+
+    assert sorted(brightest_regions(disc_map(*centres), kind)) == sorted(named)
 
 
 def test_staged_progress_weights_each_stage_by_its_seconds():
@@ -176,6 +199,8 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     image = client.get(document["images"][0]["url"])
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert Image.open(io.BytesIO(image.data)).size == (224, 224)
+    brightest = [image["brightest"] for image in document["images"]]
+    assert all(1 <= len(regions) <= 2 and set(regions) <= set(MapRegion) for regions in brightest), brightest
     files = sorted(Path(app.config["EXPLAIN_FOLDER"]).glob("*.png"))
     assert len(files) == 2
     mtimes = [path.stat().st_mtime_ns for path in files]
@@ -183,6 +208,7 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     assert [path.stat().st_mtime_ns for path in files] == mtimes
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert "Heat map over face 1" in page and "Why “happy”?" not in page and "the dog’s head" not in page
+    assert f"; brightest around {' and '.join('the ' + region for region in brightest[0])}." in page  # its words
 
     assert bob_client.get(url).status_code == 404
     assert bob_client.get(document["images"][0]["url"]).status_code == 404
@@ -310,6 +336,8 @@ def test_the_migration_adds_who_asked_for_an_explanation_and_goes_back(app):
     with app.app_context():
         db.session.remove()
         downgrade(directory=migrations, revision="b240000000b1")
-        assert "requested_by_id" not in {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
+        columns = {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
+        assert not {"requested_by_id", "brightest"} & columns
         upgrade(directory=migrations)
-        assert "requested_by_id" in {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
+        columns = {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
+        assert {"requested_by_id", "brightest"} <= columns

@@ -54,6 +54,18 @@ ADJECTIVE_NAMES = {
     "sad": lazy_pgettext("adjective", "sad"), "surprise": lazy_pgettext("adjective", "surprised"),
     "neutral": lazy_pgettext("adjective", "neutral"), "relaxed": lazy_pgettext("adjective", "relaxed"),
 }
+# Where a "Why?" map is brightest (inference.map_regions.MapRegion values): a face's part, or a ninth of a pet's crop.
+REGION_NAMES = {
+    "forehead": lazy_pgettext("map region", "the forehead"), "eyes": lazy_pgettext("map region", "the eyes"),
+    "nose": lazy_pgettext("map region", "the nose"), "mouth": lazy_pgettext("map region", "the mouth"),
+    "cheeks": lazy_pgettext("map region", "the cheeks"), "chin": lazy_pgettext("map region", "the chin"),
+    "upper_left": lazy_pgettext("map region", "the upper left"), "top": lazy_pgettext("map region", "the top"),
+    "upper_right": lazy_pgettext("map region", "the upper right"),
+    "left": lazy_pgettext("map region", "the left side"), "middle": lazy_pgettext("map region", "the middle"),
+    "right": lazy_pgettext("map region", "the right side"),
+    "lower_left": lazy_pgettext("map region", "the lower left"), "bottom": lazy_pgettext("map region", "the bottom"),
+    "lower_right": lazy_pgettext("map region", "the lower right"),
+}
 GROUP_NAMES = {"night": lazy_pgettext("time", "night"), "morning": lazy_pgettext("time", "morning"),
                "afternoon": lazy_pgettext("time", "afternoon"), "evening": lazy_pgettext("time", "evening"),
                "weekday": lazy_pgettext("time", "weekday"), "weekend": lazy_pgettext("time", "weekend")}
@@ -238,6 +250,17 @@ def worded(label: str, certainty: str | None) -> str:
 def emotions_listed(labels: list[str]) -> str:
     """Emotions' names as a list in the reader's language: "happy and sad", "angry, happy and sad"."""
     return format_list([emotion(label) for label in labels], locale=get_locale())
+
+
+def regions_listed(regions: list[str] | None) -> str:
+    """Where a map is brightest, as a list in the reader's language ("the eyes and the mouth"); empty without it."""
+    return format_list([str(REGION_NAMES[region]) for region in regions or () if region in REGION_NAMES],
+                       locale=get_locale())
+
+
+def region_words() -> dict[str, str]:
+    """Each map region's words in the reader's language, for the "Why?" script."""
+    return {region: str(name) for region, name in REGION_NAMES.items()}
 
 
 def adjective(label: str) -> str:
@@ -499,7 +522,9 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(METHOD_TITLES, "METHOD_TITLES")
+    app.add_template_global(region_words)
     for name, function in {"emotion": emotion, "emotions_listed": emotions_listed, "adjective": adjective,
+                           "regions_listed": regions_listed,
                            "kind": kind, "say": say, "found": found,
                            "found_by_kind": found_by_kind,
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent,

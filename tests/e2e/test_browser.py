@@ -57,6 +57,8 @@ def sign_up_and_explain_a_photo(page: Page, base: str, photo: Path) -> None:
     page.click("text=Why “happy”?")  # the script starts it through the API and polls its progress
     page.wait_for_selector(".why-images img", timeout=60_000)
     assert page.locator(".why-images img").count() == 2
+    alts = page.eval_on_selector_all(".why-images img", "images => images.map(i => i.alt)")
+    assert all(re.fullmatch(r"Heat map over face 1: .+; brightest around the [a-z ]+\.", alt) for alt in alts), alts
     page.wait_for_function("[...document.querySelectorAll('.why-images img')].every(i => i.naturalWidth === 224)")
     shot(page, "03b-photo-why")
 
