@@ -17,6 +17,7 @@ readable message.
 from __future__ import annotations
 
 import io
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ TOO_MUCH_METADATA = Phrase(N_("The PNG holds more metadata (text or a colour pro
 # orientation of a million fractions in a 9 MB PNG: +300 MB and 10 s).
 ORIENTATION_TAG, SHORT_TYPE = 0x0112, 3
 EXIF_HEADER = b"Exif\x00\x00"
+XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])')  # as Pillow's getexif() reads it
 
 
 @dataclass(frozen=True)
@@ -145,24 +147,44 @@ def _refusal(error: Exception) -> MediaTooLarge | CorruptMedia:
     return CorruptMedia(CORRUPT)
 
 
-def exif_orientation(exif: bytes | None) -> int:
-    """The EXIF orientation (1-8) from raw EXIF bytes (a TIFF header and directories, after "Exif\\0\\0" or not):
-    the first directory's orientation entry when it is one SHORT from 1 to 8, else 1 (upright). Only that entry's
-    bytes are read, whatever the other entries or the file's size."""
+def orientation(info: dict) -> int:
+    """The orientation (1-8) Pillow's info of a decoded image says, where Pillow's getexif() found it: the EXIF
+    (a JPEG's APP1, a PNG's eXIf, a WebP's EXIF), else a PNG's "Raw profile type exif" text (ImageMagick writes it),
+    else the XMP's tiff:Orientation; 1 (upright) without one."""
+    for exif in (info.get("exif"), _raw_profile(info.get("Raw profile type exif"))):
+        if (found := exif_orientation(exif)) is not None:
+            return found
+    xmp = info.get("xmp") or b""
+    match = XMP_ORIENTATION.search(xmp.encode() if isinstance(xmp, str) else xmp)
+    return int(match.group(1)) if match else 1
+
+
+def _raw_profile(text: str | None) -> bytes | None:
+    """The EXIF bytes of ImageMagick's "Raw profile type exif" text: a name, a length, then hexadecimal lines."""
+    try:
+        return bytes.fromhex("".join(text.split("\n")[3:])) if text else None
+    except ValueError:
+        return None
+
+
+def exif_orientation(exif: bytes | None) -> int | None:
+    """The orientation in raw EXIF bytes (a TIFF header and directories, after "Exif\\0\\0" or not): the first
+    directory's orientation entry when it is one SHORT from 1 to 8, 1 (upright) for another entry, None without
+    one. Only that entry's bytes are read, whatever the other entries or the file's size."""
     tiff = (exif or b"").removeprefix(EXIF_HEADER)
     order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
     if order is None or len(tiff) < 8:
-        return 1
+        return None
     directory = struct.unpack(order + "I", tiff[4:8])[0]
     if directory + 2 > len(tiff):
-        return 1
+        return None
     entries = struct.unpack(order + "H", tiff[directory:directory + 2])[0]
     for start in range(directory + 2, min(len(tiff) - 11, directory + 2 + 12 * entries), 12):
         tag, kind, count = struct.unpack(order + "HHI", tiff[start:start + 8])
         if tag == ORIENTATION_TAG:
             value = struct.unpack(order + "H", tiff[start + 8:start + 10])[0]
             return value if kind == SHORT_TYPE and count == 1 and 1 <= value <= 8 else 1
-    return 1
+    return None
 
 
 BAND_PIXELS = 1 << 20  # pixels converted at a time (a band of rows: sides are at most MAX_SIDE)
@@ -335,7 +357,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     try:
         with image:
             image.load()
-            rgb = _upright_rgb_array(image, exif_orientation(image.info.get("exif")))
+            rgb = _upright_rgb_array(image, orientation(image.info))
     except (Image.DecompressionBombError, *DECODE_ERRORS) as error:
         raise _refusal(error) from error
     return DecodedImage(rgb=rgb, format=fmt)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
 from models import Analysis, Detection, JobStatus, Media
 from services import storage
 from services.analyses import MISSING_UPLOAD, keep_readings
@@ -80,7 +81,7 @@ def keep_missing_readings() -> int:
     updated, last_id = 0, 0
     missing = db.select(Detection.analysis_id).where(Detection.top.is_not(None), or_(*(
         column.is_(None) for column in (Detection.reading_emotion, Detection.reading_changes,
-                                        Detection.reading_confidence))))
+                                        Detection.reading_confidence)), *_worded_before_rounding()))
     # in id order, each analysis once: one whose reading cannot be kept is not looked for again
     while ids := db.session.scalars(missing.where(Detection.analysis_id > last_id).distinct()
                                     .order_by(Detection.analysis_id).limit(READINGS_BATCH)).all():
@@ -91,3 +92,12 @@ def keep_missing_readings() -> int:
         db.session.expunge_all()
         updated, last_id = updated + len(ids), ids[-1]
     return updated
+
+
+def _worded_before_rounding() -> list:
+    """The kept readings whose word changed when it came to follow the percent printed beside it (labels.certainty):
+    a confidence that shows as 50% (or 80%) but is below it was worded "unsure" (or "probably"). The flagged stay
+    unsure (a video track unsure by its frames' mean chance of a wrong reading is kept again on each run: rare)."""
+    return [and_(Detection.reading_certainty == worded, Detection.reading_confidence >= threshold - 0.005,
+                 Detection.reading_confidence < threshold, Detection.uncertain.is_not(True))
+            for worded, threshold in ((Certainty.UNSURE, UNSURE_BELOW), (Certainty.PROBABLY, PROBABLY_BELOW))]

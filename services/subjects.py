@@ -78,21 +78,21 @@ def _commit_name(name: str) -> None:
 
 # Characters that draw nothing though Unicode files them as letters or symbols (Hangul fillers, the braille blank).
 BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Bidirectional embeddings, overrides and isolates: in a name they would turn the text shown after it around.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def noncharacter(char: str) -> bool:
     """One of Unicode's 66 noncharacters (U+FDD0..U+FDEF, and U+FFFE and U+FFFF of every plane): never text."""
     point = ord(char)
     return 0xFDD0 <= point <= 0xFDEF or point & 0xFFFE == 0xFFFE
 
 
-# Bidirectional embeddings, overrides and isolates: in a name they would turn the text shown after it around.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def readable(name: str) -> bool:
     """Whether a name shows on one line: no control, surrogate, private-use, bidirectional-control, line or
     paragraph separator character nor a noncharacter, and at least one letter, digit, punctuation mark or symbol
     that draws something (a zero-width space, a lone accent or a Hangul filler is no name; a joiner inside an emoji
-    is fine; an emoji newer than Python's Unicode tables is too)."""
+    is fine; an emoji newer than Python's Unicode tables is too, beside a character that draws)."""
     categories = [unicodedata.category(char) for char in name]
     return (not any(category in ("Cc", "Cs", "Co", "Zl", "Zp") for category in categories)
             and not any(noncharacter(char) for char in name)

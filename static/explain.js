@@ -13,7 +13,8 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (match, name) { return name in values ? values[name] : match; });
   }
-  function listed(parts) {  // "the eyes and the mouth", in the page's language
+  function listed(parts) {  // "the eyes and the mouth", in the page's language (a browser without it: commas)
+    if (!window.Intl || !Intl.ListFormat) { return parts.join(", "); }
     return new Intl.ListFormat(document.documentElement.lang || "en", { type: "conjunction" }).format(parts);
   }
   function figure(image, subject, words) {

@@ -4,8 +4,14 @@
 // pages keep the browser's start.
 (function () {
   "use strict";
-  var anchored = window.location.hash ? document.getElementById(decodeURIComponent(window.location.hash.slice(1)))
-    : document.querySelector("main");
+  var anchored = document.querySelector("main");
+  if (window.location.hash) {
+    try {
+      anchored = document.getElementById(decodeURIComponent(window.location.hash.slice(1)));
+    } catch (malformed) {  // "#100%": no card of ours
+      anchored = null;
+    }
+  }
   var target = document.querySelector("main [aria-invalid=true]")
     || (anchored && anchored.querySelector(anchored.matches("main") ? ":scope > [data-flashed]" : "[data-flashed]"));
   if (!target || (document.activeElement && document.activeElement !== document.body)) { return; }

@@ -206,6 +206,7 @@
     link.addEventListener("click", function (event) {
       event.preventDefault();
       seek(Number(link.dataset.t));
+      told.textContent = "";  // the same link again: a changed text is said again
       told.textContent = now.textContent;
       stage.scrollIntoView({ block: "nearest" });
     });

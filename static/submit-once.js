@@ -5,11 +5,13 @@
 (function () {
   "use strict";
   var forms = document.querySelectorAll("form[data-submit-once]");
+  var statusLines = new Map();
   forms.forEach(function (form) {
     var said = document.createElement("p");
     said.className = "visually-hidden";
     said.setAttribute("role", "status");
     form.appendChild(said);
+    statusLines.set(form, said);
     form.addEventListener("submit", function (event) {
       if (event.defaultPrevented) { return; }  // not sent (a file over the limits: upload-size.js)
       if (form.hasAttribute("data-sent")) { event.preventDefault(); return; }
@@ -25,7 +27,7 @@
   window.addEventListener("pageshow", function () {
     forms.forEach(function (form) {
       form.removeAttribute("data-sent");
-      form.querySelector("p.visually-hidden[role=status]").textContent = "";
+      statusLines.get(form).textContent = "";
       form.querySelectorAll("[type=submit][data-label]").forEach(function (button) {
         button.removeAttribute("aria-disabled");
         button.value = button.getAttribute("data-label");

@@ -97,26 +97,29 @@ def test_an_explanation_covers_the_crop_and_names_the_top_emotion(astronaut):
     assert all(image.shape == (224, 224, 3) for image in result.overlays().values())
 
 
-def disc_map(*centres: tuple[float, float], size: int = 48, radius: float = 0.08) -> np.ndarray:
-    """A map dark but for bright discs at `centres` (fractions of the crop's side)."""
+def disc_map(*spots: tuple[float, float, float], size: int = 48, radius: float = 0.06) -> np.ndarray:
+    """A map dark but for discs at the spots (x, y as fractions of the crop's side, and brightness)."""
     rows, columns = np.mgrid[0:size, 0:size]
     saliency = np.zeros((size, size))
-    for x, y in centres:
-        saliency[((columns + 0.5) / size - x) ** 2 + ((rows + 0.5) / size - y) ** 2 <= radius ** 2] = 1.0
+    for x, y, brightness in spots:
+        saliency[((columns + 0.5) / size - x) ** 2 + ((rows + 0.5) / size - y) ** 2 <= radius ** 2] = brightness
     return saliency
 
 
-@pytest.mark.parametrize(("centres", "kind", "named"), [
-    (((0.5, 0.79),), "human", ["mouth"]), (((0.31, 0.39), (0.69, 0.39)), "human", ["eyes"]),
-    (((0.5, 0.6),), "human", ["nose"]),
-    (((0.34, 0.79), (0.5, 0.79), (0.66, 0.79), (0.31, 0.39), (0.69, 0.39)), "human", ["eyes", "mouth"]),
-    (((0.15, 0.15),), "dog", ["upper_left"]), (((0.5, 0.85),), "dog", ["bottom"]), ((), "human", [])])
-def test_a_map_is_said_by_where_it_is_brightest(centres, kind, named):
-    """The heat maps' text: a face's map by the facial part of the aligned crop it lights up (a second part when
-    nearly as bright), a pet's by the ninth of its crop."""
+@pytest.mark.parametrize(("spots", "kind", "named"), [
+    (((0.5, 0.79, 1),), "human", ["mouth"]), (((0.31, 0.39, 1), (0.69, 0.39, 1)), "human", ["eyes"]),
+    (((0.5, 0.36, 1),), "human", ["brows"]),  # between the eyes, where a frown shows: once named nothing
+    (((0.5, 0.36, 1), (0.5, 0.79, 0.2)), "human", ["brows"]),  # a faint mouth is not named
+    (((0.31, 0.39, 1), (0.5, 0.6, 1)), "human", ["eyes", "nose"]),  # one eye counts as much as the nose
+    (((0.06, 0.8, 1),), "human", ["cheeks", "chin"]), (((0.5, 0.06, 1),), "human", ["forehead"]),
+    (((0.15, 0.15, 1),), "dog", ["upper_left"]), (((0.5, 0.85, 1),), "dog", ["bottom"]),
+    (((0.5, 0.5, 1), (0.85, 0.5, 0.8)), "cat", ["middle", "right"]), ((), "human", [])])
+def test_a_map_is_said_by_where_it_is_brightest(spots, kind, named):
+    """The heat maps' text: a face's map by the facial part of the aligned crop nearest its brightest point (a
+    second part when nearly as bright), a pet's by the ninth of its crop."""
     from inference.map_regions import brightest_regions
 
-    assert sorted(brightest_regions(disc_map(*centres), kind)) == sorted(named)
+    assert sorted(brightest_regions(disc_map(*spots), kind)) == named
 
 
 def test_staged_progress_weights_each_stage_by_its_seconds():

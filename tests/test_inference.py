@@ -7,7 +7,7 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from bench.upload_memory import encoded
 from inference.crops import gray_crops, rgb_crops, square_crop_box
@@ -221,20 +221,52 @@ def exif_with_orientation(kind: int, count: int, value: int = 6, order: str = "<
 @pytest.mark.parametrize(("exif", "orientation"), [
     (exif_with_orientation(3, 1), 6), (b"Exif\x00\x00" + exif_with_orientation(3, 1, 8, ">"), 8),
     (exif_with_orientation(3, 2), 1), (exif_with_orientation(5, 1), 1), (exif_with_orientation(3, 1, 9), 1),
-    (exif_with_orientation(3, 1)[:20], 1), (b"II*\x00\xff\xff\xff\xff", 1), (b"", 1), (None, 1)])
+    (exif_with_orientation(3, 1)[:20], None), (b"II*\x00\xff\xff\xff\xff", None), (b"", None), (None, None)])
 def test_the_exif_orientation_is_one_short_from_1_to_8_or_upright(exif, orientation):
+    """A single SHORT from 1 to 8; another entry is upright (1); no entry at all is None (the XMP may say)."""
     from inference.images import exif_orientation
 
     assert exif_orientation(exif) == orientation
 
 
-def test_a_png_whose_orientation_holds_a_million_fractions_is_read_upright_without_them():
-    """Pillow's EXIF reader made a Python object of each value (9 MB of them: +300 MB, 10 s); only a single SHORT
-    counts."""
-    rgb = np.zeros((24, 40, 3), np.uint8)
+def test_a_png_whose_orientation_holds_a_million_fractions_is_read_upright_without_pillows_reader(monkeypatch):
+    """Pillow's EXIF reader made a Python object of each value (9 MB of them: +133 to +300 MB and seconds): the
+    orientation is read from its one entry, never through getexif()."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "PNG", exif=exif_with_orientation(5, 1_000_000))
+    Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(buffer, "PNG", exif=exif_with_orientation(5, 1_000_000))
+
+    def pillows_reader(self):
+        raise AssertionError("the EXIF was read through Pillow")
+
+    monkeypatch.setattr(Image.Image, "getexif", pillows_reader)
     assert decode_image(buffer.getvalue()).rgb.shape == (24, 40, 3)
+
+
+def turned_by_metadata(where: str) -> bytes:
+    """A 40x24 photo whose orientation 6 (a quarter turn) is only in ImageMagick's raw EXIF text of a PNG, or only
+    in a JPEG's XMP."""
+    photo = Image.fromarray(np.random.default_rng(6).integers(0, 256, (24, 40, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    if where == "raw profile":
+        exif = b"Exif\x00\x00" + exif_with_orientation(3, 1)
+        text = f"\nexif\n{len(exif):8d}\n{exif.hex()}\n"
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Raw profile type exif", text, zip=True)
+        photo.save(buffer, "PNG", pnginfo=info)
+    else:
+        xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+        photo.save(buffer, "JPEG", quality=95, xmp=xmp)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("where", ["raw profile", "xmp"])
+def test_an_orientation_kept_where_pillow_finds_it_besides_the_exif_turns_the_photo(where):
+    """ImageMagick's PNG text and a JPEG's XMP: Pillow's getexif() reads the orientation there too."""
+    from PIL import ImageOps
+
+    content = turned_by_metadata(where)
+    expected = ImageOps.exif_transpose(Image.open(io.BytesIO(content))).size
+    assert expected == (24, 40) and decode_image(content).rgb.shape[:2] == (40, 24)
 
 
 def test_decode_converts_sixteen_bit_gray_by_its_brightest_value():

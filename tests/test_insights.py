@@ -109,8 +109,8 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert "Needs at least 3 confident readings (0 so far)" in page
     add_history(app, alice, rex, shifted(np.random.default_rng(9), 60, 0.35).vectors)
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
-    assert "What Rex's history shows" in page and "over 29 appearances" in page  # 31 draws are below 50%
-    assert "31 unsure readings were not counted" in page
+    assert "What Rex's history shows" in page and "over 30 appearances" in page  # 30 draws show below 50%
+    assert "30 unsure readings were not counted" in page
     assert "60 appearances in 60 analyses." in page and "dogs in" not in page  # one dog: its appearances
     korean = client.get(f"/dashboard?subject={rex}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "분석 60개에서 등장 60번." in korean  # not 개 60마리, "60 dogs"
@@ -119,7 +119,7 @@ def test_a_subject_page_shows_its_insights_and_empty_states(app, client, alice, 
     assert re.search(r"Average share of sad: \d+% over the \d+ appearances before, \d+% over the \d+ since", page)
     assert re.search(r"슬픔의 평균 비율은 이전 등장 \d+번에서 \d+%", korean) and "probability" not in page
     document = client.get(f"/api/v1/subjects/{rex}/insights").get_json()
-    assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 29
+    assert document["available"] and document["changes"]["detected"] and document["profile"]["count"] == 30
     assert document["alerts"] == [] and document["weekly_report"]["count"] > 0  # its newest week, in January
     assert bob_client.get(f"/api/v1/subjects/{rex}/insights").status_code == 404
     whiskers = make_subject(app, alice, "Whiskers", kind="cat")
@@ -178,6 +178,18 @@ def test_the_dashboard_says_one_reading_of_the_emotion_is_not_a_pattern(app, cli
     page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
     assert "quiet: 33% now, but that is only 1 sad reading, and it takes 2 to make a pattern" in page
     assert "looked <span" not in page  # no notice
+
+
+def test_a_dashboard_of_unsure_readings_only_says_why_its_charts_are_empty(app, client, alice):
+    """Every reading unsure: the charts count none (all zeros), and the page said nothing of why."""
+    rex = make_subject(app, alice, "Rex", "dog")
+    weak = mood(DOG_EMOTIONS, {"happy": 0.4, "sad": 0.3, "relaxed": 0.3})
+    add_history(app, alice, rex, np.array([weak, weak, weak]), start=utcnow() - timedelta(days=2))
+    page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
+    assert "The model was unsure of all 3 readings so far, so the charts below are empty" in page
+    assert "(50% or more)" in page
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"sad": 0.9})]), start=utcnow() - timedelta(hours=1))
+    assert "charts below are empty" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
 
 
 def test_the_dashboard_says_an_alert_is_quiet_for_too_few_confident_readings(app, client, alice):

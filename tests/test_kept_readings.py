@@ -235,3 +235,23 @@ def test_readings_kept_before_their_confidence_are_kept_again_as_the_page_now_te
         track = db.session.get(Analysis, video).detections[0]
         assert kept(track)[0] == "happy" and track.reading_confidence == track.story.confidence
         assert db.session.get(Analysis, video).top_emotion == "happy"
+
+
+def test_readings_worded_before_the_words_followed_the_printed_percent_are_worded_again(app, alice):
+    """0.4969 was kept as "unsure" though its page prints 50%, 0.7993 as "probably" though it prints 80%: `flask
+    maintenance readings` words them as the pages now do, once; a face flagged unsure stays unsure."""
+    photo = stored_photo(app, alice, "edge.jpg", [{"happy": 0.4969, "sad": 0.4}, {"happy": 0.7993, "sad": 0.2},
+                                                  {"happy": 0.4969, "sad": 0.4}])
+    with app.app_context():
+        faces = db.session.get(Analysis, photo).detections
+        faces[2].uncertain = True
+        for face, (confidence, worded) in zip(faces, ((0.4969, "unsure"), (0.7993, "probably"), (0.4969, "unsure"))):
+            face.reading_emotion, face.reading_certainty, face.reading_confidence = "happy", worded, confidence
+            face.reading_mix, face.reading_changes = {"happy": 1.0}, 0
+        db.session.commit()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["maintenance", "readings"]).output == "1 analyses updated\n"
+    with app.app_context():
+        assert [face.reading_certainty for face in db.session.get(Analysis, photo).detections] == [
+            Certainty.PROBABLY, Certainty.SURE, Certainty.UNSURE]
+    assert runner.invoke(args=["maintenance", "readings"]).output == "0 analyses updated\n"

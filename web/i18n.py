@@ -56,7 +56,8 @@ ADJECTIVE_NAMES = {
 }
 # Where a "Why?" map is brightest (inference.map_regions.MapRegion values): a face's part, or a ninth of a pet's crop.
 REGION_NAMES = {
-    "forehead": lazy_pgettext("map region", "the forehead"), "eyes": lazy_pgettext("map region", "the eyes"),
+    "forehead": lazy_pgettext("map region", "the forehead"), "brows": lazy_pgettext("map region", "the brows"),
+    "eyes": lazy_pgettext("map region", "the eyes"),
     "nose": lazy_pgettext("map region", "the nose"), "mouth": lazy_pgettext("map region", "the mouth"),
     "cheeks": lazy_pgettext("map region", "the cheeks"), "chin": lazy_pgettext("map region", "the chin"),
     "upper_left": lazy_pgettext("map region", "the upper left"), "top": lazy_pgettext("map region", "the top"),
