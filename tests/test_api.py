@@ -59,6 +59,11 @@ def test_token_then_analysis_round_trip(app, client, api_users, astronaut_jpeg):
     assert fetched.status_code == 200 and fetched.json == body
     listing = client.get("/api/v1/analyses?per_page=5", headers=headers).json
     assert listing["total"] == 1 and listing["items"][0]["id"] == body["id"]
+    assert client.get("/api/v1/analyses?page=2&per_page=100", headers=headers).json["items"] == []  # past the end
+    for paging in ("page=-1", "page=0", "page=1.5", "page=abc", "page=" + "9" * 5000, "page=1000000001",
+                   "per_page=0", "per_page=101", "per_page=abc", "page=\u0661"):  # an Arabic-Indic one
+        refused = client.get(f"/api/v1/analyses?{paging}", headers=headers)  # was another page, said nothing
+        assert refused.status_code == 400 and "is a whole number from 1 to" in refused.json["error"], paging
 
 
 def test_the_list_takes_the_history_pages_filters(app, client):

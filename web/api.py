@@ -15,7 +15,7 @@ from insights.report import report_week, weekly_report
 from models import ACTIVE_STATUSES, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
 from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
 from services.access import detection_at, owned, viewable_analysis
-from services.analyses import HistoryFilter, accept_upload, delete_analysis, history_page
+from services.analyses import MAX_PAGE, HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
 from services.documents import (alert_rule_document, analysis_document, found_document, reanalysis_document,
                                 subject_document, token_document)
@@ -160,12 +160,26 @@ def create_analysis() -> ResponseReturnValue:
 def list_analyses() -> ResponseReturnValue:
     """The user's analyses, newest first, a page at a time; `subject`, `media` and `emotion` narrow them as the
     History page's filters do."""
-    page = history_page(g.api_user, request.args.get("page", 1, type=int), request.args.get("per_page", 20, type=int),
-                        max_per_page=100, filters=HistoryFilter.from_args(request.args, g.api_user, strict=True),
-                        whole=True)
+    page = history_page(g.api_user, _whole_number("page", 1, MAX_PAGE), _whole_number("per_page", 20, MAX_PER_PAGE),
+                        max_per_page=MAX_PER_PAGE, filters=HistoryFilter.from_args(request.args, g.api_user,
+                                                                                    strict=True), whole=True)
     suggest = identity.suggester(g.api_user) if g.api_user.recognize_faces else None
     return jsonify(items=[analysis_document(a, g.api_user, suggest) for a in page.items], page=page.page,
                    per_page=page.per_page, total=page.total, pages=page.pages)
+
+
+MAX_PER_PAGE = 100
+
+
+def _whole_number(name: str, default: int, largest: int) -> int:
+    """The query's `name` (`default` without it); a 400 for one that is not a whole number from 1 to `largest`, as
+    the filters refuse what they do not know (a script's mistake is told, not answered with another page)."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(largest)) and 1 <= int(text) <= largest):
+        abort(400, description=f"{name} is a whole number from 1 to {largest:,}.")
+    return int(text)
 
 
 @bp.get("/analyses/<int:analysis_id>")
