@@ -16,7 +16,13 @@
     || (anchored && anchored.querySelector(anchored.matches("main") ? ":scope > [data-flashed]" : "[data-flashed]"));
   if (!target || (document.activeElement && document.activeElement !== document.body)) { return; }
   if (!target.matches("input, select, textarea, button")) { target.setAttribute("tabindex", "-1"); }
-  target.focus();
+  if (window.location.hash && document.readyState !== "complete") {  // the browser's scroll to the anchor, once
+    window.addEventListener("load", function () {  // the page has loaded, moves the focus to the page: after it
+      window.setTimeout(function () { target.focus(); }, 0);
+    });
+  } else {
+    target.focus();
+  }
 })();
 // Messages an action left on a page that progress.js then reloaded come back where they were (at the top, or on
 // their card, after its subject form), once, after the keyboard's start is chosen: the reload keeps the reader's

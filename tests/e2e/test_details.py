@@ -292,6 +292,7 @@ def test_the_page_checks_for_named_people_then_shows_the_suggestion_and_notes_a_
         page.locator(".suggestion form").nth(1).locator("button").click()
         expect(page.locator("#face-1 .flash")).to_contain_text(noted)
         assert page.url.endswith("#face-1") and page.locator("main > [data-flashed]").count() == 0  # not at the top
+        expect(page.locator("#face-1 .flash")).to_be_focused()  # a screen reader reads it (the anchor's focus after)
         shot(page, f"after-no-{viewport}")
         assert not page.console_errors
         page.context.close()
