@@ -13,9 +13,11 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (match, name) { return name in values ? values[name] : match; });
   }
-  function listed(parts) {  // "the eyes and the mouth", in the page's language (a browser without it: commas)
+  function listed(parts) {  // "the eyes and the mouth", "코·눈" (as web/i18n.py listed; a browser without it: commas)
+    var lang = document.documentElement.lang || "en";
+    if (lang.slice(0, 2) === "ko") { return parts.join("·"); }
     if (!window.Intl || !Intl.ListFormat) { return parts.join(", "); }
-    return new Intl.ListFormat(document.documentElement.lang || "en", { type: "conjunction" }).format(parts);
+    return new Intl.ListFormat(lang, { type: "conjunction" }).format(parts);
   }
   function figure(image, subject, words) {
     var title = words[image.method] || image.title;

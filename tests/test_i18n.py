@@ -422,3 +422,15 @@ def test_an_english_page_keeps_a_name_as_it_was_typed(app, client, alice):
     with app.app_context():
         dog = db.session.scalars(db.select(Subject.id)).one()
     assert "Rex을(를)" in client.get(f"/subjects/{dog}/delete").get_data(as_text=True)
+
+
+def test_lists_read_as_each_language_writes_them(app):
+    """CLDR's Korean list joins with "및", a written, formal word beside the pages' friendly 해요체 ("코 및 눈" in a
+    heat map's text, "행복 및 슬픔" in a report): Korean lists are joined with "·"."""
+    from web.i18n import emotions_listed, regions_listed
+
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert regions_listed(["nose", "eyes"]) == "코·눈" and emotions_listed(["happy", "sad"]) == "행복·슬픔"
+    with app.test_request_context(headers={"Accept-Language": "en-US"}):
+        assert regions_listed(["nose", "eyes"]) == "the nose and the eyes"
+        assert emotions_listed(["angry", "happy", "sad"]) == "angry, happy, and sad"

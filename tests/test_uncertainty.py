@@ -313,7 +313,7 @@ def test_the_page_says_which_signal_made_a_reading_unsure(app, client, alice, as
         assert client.get(f"/api/v1/analyses/{analysis}").json["detections"][0]["unsure_signals"] == list(because)
     korean = client.get(f"/analyses/{analysis}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "가장 가능성 높은 감정의 확률도 낮고, 모델을 이루는 신경망들이 이 얼굴을 서로 다르게 읽었어요" in korean
-    assert "틀렸을 확률을 90%로 봐요" in korean
+    assert "틀렸을 추정 확률: 90%" in korean
     photo = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
     assert client.get(f"/api/v1/analyses/{photo}").json["detections"][0]["unsure_signals"] == []
 
@@ -335,7 +335,7 @@ def test_a_weak_reading_is_worded_alike_for_dogs_and_faces(app, client, alice):
             "is 63%.") in page
     assert "pinch of salt" not in page
     korean = client.get(f"/analyses/{dog}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert "틀렸을 확률을 63%로 봐요" in korean
+    assert "틀렸을 추정 확률: 63%" in korean
     page = client.get(f"/analyses/{before_the_rule}").get_data(as_text=True)
     assert "Unsure: the likeliest emotion has a low probability, so this reading may well be wrong." in page
 

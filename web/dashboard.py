@@ -18,7 +18,6 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import db
-from inference.labels import UNSURE_BELOW
 from insights.history import History
 from insights.report import (ChartWords, Layout, drawable, first_week, report_png, report_week, week_start,
                              weekly_report)
@@ -138,7 +137,7 @@ def _charts(found: list, subject: Subject | None, period: Period) -> dict:
     calendar = calendar_cells(tops_by_day, today_on(zone), unsure_by_day=Counter(
         on_clock(created_at, zone).date() for created_at, reading in read if reading.unsure))
     return {"has_readings": bool(read), "unsure_count": len(read) - len(rows), "sure_count": len(rows),
-            "unsure_below": UNSURE_BELOW, "labels": labels,
+            "labels": labels,
             "distribution": horizontal_bars({label: distribution.get(label, 0) for label in labels},
                                             highlight=distribution.most_common(1)[0][0] if distribution else None),
             "columns": columns, "trend_labels": axis_labels([column.period for column in columns]),

@@ -250,13 +250,22 @@ def worded(label: str, certainty: str | None) -> str:
 
 def emotions_listed(labels: list[str]) -> str:
     """Emotions' names as a list in the reader's language: "happy and sad", "angry, happy and sad"."""
-    return format_list([emotion(label) for label in labels], locale=get_locale())
+    return listed([emotion(label) for label in labels])
 
 
 def regions_listed(regions: list[str] | None) -> str:
     """Where a map is brightest, as a list in the reader's language ("the eyes and the mouth"); empty without it."""
-    return format_list([str(REGION_NAMES[region]) for region in regions or () if region in REGION_NAMES],
-                       locale=get_locale())
+    return listed([str(REGION_NAMES[region]) for region in regions or () if region in REGION_NAMES])
+
+
+LIST_JOINERS = {"ko": "·"}  # CLDR's Korean list says "A 및 B", written style beside the pages' friendly 해요체
+
+
+def listed(words: list[str]) -> str:
+    """Words as a list in the reader's language: "happy and sad", "행복·슬픔"."""
+    locale = get_locale()
+    joiner = LIST_JOINERS.get(locale.language if locale else "en")
+    return joiner.join(words) if joiner else format_list(words, locale=locale)
 
 
 def region_words() -> dict[str, str]:

@@ -77,7 +77,7 @@ def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, 
     app, base = live_app
     photo, video = unsure_photo_and_clip(app, astronaut, tmp_path)
     words = {"en": ("chance that this reading is wrong is 62%", "1: unsure, perhaps "),
-             "ko": ("틀렸을 확률을 62%로 봐요", "1: 확실하지 않음, 어쩌면 ")}
+             "ko": ("틀렸을 추정 확률: 62%", "1: 확실하지 않음, 어쩌면 ")}
     for locale, (why, label) in words.items():
         for viewport in VIEWPORTS:
             page = log_in(browser, base, "dana", locale, viewport)
