@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import codecs
 import csv
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,22 @@ from bench.clips import moving_faces_frames, write_video
 from bench.fixtures import csrf_token, login, make_app, make_user
 
 DATA = Path(__file__).parent / "data"  # the test media (tests/data/README.md says where each comes from)
+
+
+def _one_parse_at_a_time(parse):
+    """CPython 3.11 keeps the AST builder's recursion depth per interpreter, not per thread: two threads parsing at
+    once (pytest rewriting a module's asserts, a live server's thread importing torch for a "Why?") now and then
+    fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen in the browser
+    tests' set-up). In the tests, ast.parse runs one call at a time."""
+    lock = threading.RLock()
+
+    def locked(*args, **kwargs):
+        with lock:
+            return parse(*args, **kwargs)
+    return locked
+
+
+ast.parse = _one_parse_at_a_time(ast.parse)
 
 
 def jpeg_bytes(rgb: np.ndarray, **save_options: object) -> bytes:
