@@ -62,6 +62,16 @@ def appearance_name(page: Page) -> None:
     assert breaks and all(before.endswith(LINE_ENDS) for before in breaks), breaks
 
 
+def dana_on_a_touch_phone(browser, base: str, viewport: dict[str, int]) -> Page:
+    """Dana logged in, in English, on a touch screen of `viewport` (its buttons are taller flex boxes)."""
+    page = browser.new_context(viewport=viewport, is_mobile=True, has_touch=True, locale="en-US").new_page()
+    page.goto(base + "/login")
+    page.fill("#username", "dana")
+    page.fill("#password", "correct horse")
+    page.click("input[type=submit]")
+    return page
+
+
 def test_account_cards_alert_error_and_appearance_names_fit(live_app, browser):
     app, base = live_app
     dana = make_user(app, "dana")
@@ -125,17 +135,12 @@ def test_a_long_name_without_spaces_fits_a_touch_phone(live_app, browser):
     name = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissen"[:64]
     rex = make_subject(app, dana, name, kind="dog")
     store_analyses(app, dana, [StoredAnalysis("rex.jpg", "happy", rex, kind="dog")])
-    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True, locale="en-US")
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#username", "dana")
-    page.fill("#password", "correct horse")
-    page.click("input[type=submit]")
+    page = dana_on_a_touch_phone(browser, base, VIEWPORTS["phone"])
     for path in (f"/subjects/{rex}/delete", f"/subjects/{rex}/report"):
         page.goto(base + path)
         expect(page.locator("h1")).to_contain_text(name[:20])
         shot(page, f"small-long-name-{path.rsplit('/', 1)[1]}")
-    context.close()
+    page.context.close()
 
 
 
@@ -154,20 +159,14 @@ def test_a_history_cards_reading_wraps_inside_it_on_a_narrow_phone(live_app, bro
         analysis.detections.append(face)
         analysis.face_count = 2
         db.session.commit()
-    context = browser.new_context(viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True,
-                                  locale="en-US")
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#username", "dana")
-    page.fill("#password", "correct horse")
-    page.click("input[type=submit]")
+    page = dana_on_a_touch_phone(browser, base, {"width": 320, "height": 640})
     page.goto(base + "/analyses")
     reading, card = page.locator(".kind-reading").last, page.locator(".history-item").first
     expect(reading).to_contain_text("unsure, perhaps angry")
     box, card_box = reading.bounding_box(), card.bounding_box()
     assert box["x"] + box["width"] <= card_box["x"] + card_box["width"], (box, card_box)
     shot(page, "small-history-320")
-    context.close()
+    page.context.close()
 
 
 def test_back_to_a_filtered_history_or_dashboard_shows_its_own_filters(live_app, browser):
