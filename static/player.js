@@ -13,7 +13,7 @@
   var SVG = "http://www.w3.org/2000/svg";
   var tracks = JSON.parse(document.getElementById("player-tracks").textContent);
   var words = JSON.parse(stage.dataset.messages);
-  var decimal = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  var decimal = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 2 });
   var overlay = stage.querySelector("svg.overlay");
   var frame = document.getElementById("scrub-frame");
   var slider = document.getElementById("scrub");

@@ -246,6 +246,15 @@ def test_a_filter_on_a_constant_follows_each_readers_language(app):
         assert template.render() == "0.0초 행복 50%"
 
 
+def test_a_moment_of_a_4_fps_video_is_shown_at_its_hundredth(app):
+    """A frame sampled at 0.25 s is "Go to 0.25 s", not "0.2 s" (half to even) beside a link to t=0.25."""
+    with app.test_request_context():
+        template = app.jinja_env.from_string("{{ 0.25 | seconds }}, {{ 5 | seconds }}, {{ 12.375 | seconds }}")
+        assert template.render() == "0.25 s, 5.0 s, 12.38 s"
+    with app.test_request_context(headers=KOREAN):
+        assert template.render() == "0.25초, 5.0초, 12.38초"
+
+
 def test_an_interval_whose_ends_show_as_one_percent_is_one_figure(app):
     """Not "3%–3%": an interval narrower than the percent it is shown in reads as that percent."""
     for headers in ({}, KOREAN):

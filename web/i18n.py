@@ -462,8 +462,9 @@ def interval(low: float, high: float) -> str:
 
 
 def seconds(value: float) -> str:
-    """A duration as "5.3 s" / "5.3초"."""
-    return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0"))
+    """A duration or a moment as "5.3 s" / "5.3초", to the hundredth where it has one (at 4 frames a second a frame
+    is at 0.25 s, not "0.2 s")."""
+    return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0#"))
 
 
 STATUS_NAMES = {JobStatus.QUEUED: lazy_pgettext("status", "queued"),

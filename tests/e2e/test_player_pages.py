@@ -76,9 +76,9 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     expect(page.locator(".scrub-form button")).to_be_hidden()  # the slider moves the player at once
     result_url = page.url
 
-    page.click("text=Go to 0.7 s")
-    expect(page.locator("#player-now")).to_contain_text("At 0.7 s: Face 1")
-    expect(page.locator("#player-now + [role=status]")).to_contain_text("At 0.7 s: Face 1")  # said, focus kept
+    page.click("text=Go to 0.67 s")
+    expect(page.locator("#player-now")).to_contain_text("At 0.67 s: Face 1")
+    expect(page.locator("#player-now + [role=status]")).to_contain_text("At 0.67 s: Face 1")  # said, focus kept
     left_early = box_left(page)
     page.click("text=Go to 2.0 s")
     expect(page.locator("#scrub")).to_have_value("2")
