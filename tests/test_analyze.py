@@ -291,3 +291,15 @@ def test_the_emotion_filter_offers_the_emotions_of_the_models_that_read_the_user
     page = client.get("/analyses").get_data(as_text=True)
     offered = re.findall(r'<option value="(\w+)"[^>]*>', page.split('name="emotion"')[1].split("</select>")[0])
     assert offered == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def test_the_emotion_filter_of_a_chosen_dog_offers_the_dogs_emotions(client, mixed_history):
+    """Rex chosen: his model's four emotions, not a face's "disgust"; an emotion filtered on that his model has not
+    (an older link) stays in the list, selected, so that the form shows what the page lists."""
+    def offered(query: str) -> list[str]:
+        page = client.get(f"/analyses?{query}").get_data(as_text=True)
+        return re.findall(r'<option value="(\w+)"( selected)?>', page.split('name="emotion"')[1].split("</select>")[0])
+
+    rex = mixed_history["rex"]
+    assert offered(f"subject={rex}") == [("angry", ""), ("happy", ""), ("relaxed", ""), ("sad", "")]
+    assert offered(f"subject={rex}&emotion=disgust")[-1] == ("disgust", " selected")

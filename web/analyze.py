@@ -339,8 +339,15 @@ def history() -> ResponseReturnValue:
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
         return redirect(url_for("analyze.history", page=page.pages, **kept))
     return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
-                           emotions=subjects.labels_read(current_user), subjects=current_user.subjects,
+                           emotions=emotions_to_filter(filters), subjects=current_user.subjects,
                            name_search_length=NAME_SEARCH_LENGTH)
+
+
+def emotions_to_filter(filters: HistoryFilter) -> tuple[str, ...]:
+    """The history form's emotions: those of the chosen subject's model (a dog's history offers no "disgust"), else
+    of the models that read the user's photos; and the emotion filtered on, so that the form shows what it lists."""
+    emotions = subjects.labels_read(current_user, filters.subject)
+    return emotions if not filters.emotion or filters.emotion in emotions else (*emotions, filters.emotion)
 
 
 @bp.app_template_global()
