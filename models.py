@@ -125,8 +125,9 @@ class JobRow(JobState):
 
 
 def normalize_username(name: str) -> str:
-    """Usernames are compared and stored lower-case: "Alice" and "alice" are one account."""
-    return name.strip().lower()
+    """Usernames are compared and stored lower-case and composed (NFC): "Alice" and "alice" are one account, and so
+    are "김민수" typed and pasted as loose jamo."""
+    return unicodedata.normalize("NFC", name.strip()).lower()
 
 
 def new_session_token() -> str:

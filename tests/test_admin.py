@@ -646,7 +646,7 @@ def test_an_admin_renames_a_user_by_the_apps_rules_in_the_readers_language(app, 
     reason on the form (not a 500 from the database's unique index); a good one is saved lower-case."""
     admin = admin_client(app, "ko")
     refused = {"ROOT": "이미 사용 중인 사용자 이름이에요.", "": "입력해 주세요.",
-               "Alice Two": "영문자, 숫자, 마침표, 하이픈, 밑줄만 쓸 수 있어요."}
+               "Alice Two": "영문자, 한글, 숫자, 마침표, 하이픈, 밑줄만 쓸 수 있어요."}
     for username, why in refused.items():
         response = edit_user(admin, alice, username)
         page = response.get_data(as_text=True)

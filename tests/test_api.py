@@ -471,3 +471,9 @@ def test_without_a_proxy_in_front_a_client_cannot_choose_its_address(tmp_path):
     statuses = [client.post("/api/v1/tokens", headers={**basic("carol", f"wrong{n}"), "X-Forwarded-For": f"10.0.0.{n}"},
                             base_url="https://localhost").status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_a_hangul_username_gets_a_token_as_curl_sends_it(app, client):
+    """curl -u 김민수:PASSWORD sends the name's UTF-8 bytes in base64: it names the account."""
+    make_user(app, "김민수")
+    assert client.post("/api/v1/tokens", headers=basic("김민수")).status_code == 201

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import re
+import unicodedata
 
 from itsdangerous import URLSafeSerializer
 
@@ -44,7 +45,7 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     assert re.search(r'aria-describedby="password-hint"[^>]*>\s*<p class="hint" id="password-hint">8 to 128 '
                      r'characters.</p>', client.get("/register").get_data(as_text=True))  # the rule the error names
     assert re.search(r'aria-describedby="username-hint"[^>]*>\s*<p class="hint" id="username-hint">3 to 32 characters: '
-                     r'letters, digits', client.get("/register").get_data(as_text=True))  # the rules, before an error
+                     r'Latin or Korean letters, digits', client.get("/register").get_data(as_text=True))
     korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
                                             "csrf_token": token}, headers={"Accept-Language": "ko"})
     assert korean.status_code == 400 and "8자에서 128자 사이로 써 주세요." in korean.get_data(as_text=True)
@@ -57,6 +58,29 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
     too_long = client.post("/register", data={"username": "dave", "password": pasted, "confirm": pasted,
                                               "csrf_token": token})
     assert too_long.status_code == 400 and "Use 8 to 128 characters." in too_long.get_data(as_text=True)
+
+
+def test_a_korean_reader_signs_up_with_a_hangul_name_and_logs_in_however_it_was_typed(app, client):
+    """Hangul syllables are letters of a username (stored composed: the same name pasted as loose jamo, as a file
+    name from a Mac can hold it, is the same account); another script's letters, which could pass for Latin ones
+    ("аlice" with a Cyrillic a), are refused with the rule."""
+    token = csrf_token(client, "/register")
+    loose = unicodedata.normalize("NFD", "김민수")
+    assert len(loose) == 8
+    made = client.post("/register", data={"username": loose, "password": "long enough", "confirm": "long enough",
+                                          "csrf_token": token})
+    assert made.status_code == 302
+    with app.app_context():
+        assert User.named("김민수").username == "김민수"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    assert login(client, "김민수", "long enough").status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    assert login(client, loose, "long enough").status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    cyrillic = client.post("/register", data={"username": "\u0430lice", "password": "long enough",
+                                              "confirm": "long enough", "csrf_token": csrf_token(client, "/register")})
+    assert cyrillic.status_code == 400
+    assert "Use Latin or Korean letters, digits, dots, dashes and underscores only." in cyrillic.get_data(as_text=True)
 
 
 def test_login_wrong_password_and_logout(app, client):

@@ -303,7 +303,7 @@ def test_form_errors_and_flash_messages_are_translated(app, client):
     page = client.post("/register", headers=KOREAN, data={"username": "a b", "password": "short", "confirm": "x",
                                                            "csrf_token": csrf_token(client, "/register")})
     text = page.get_data(as_text=True)
-    assert page.status_code == 400 and "영문자, 숫자, 마침표" in text and "비밀번호가 일치하지 않아요." in text
+    assert page.status_code == 400 and "영문자, 한글, 숫자, 마침표" in text and "비밀번호가 일치하지 않아요." in text
 
 
 def test_error_pages_and_upload_errors_are_translated(app, client, alice):

@@ -96,7 +96,7 @@ class BrowserClock:
 
 
 class LoginForm(BrowserClock, WebForm):
-    username = StringField(_l("Username"), validators=[InputRequired(REQUIRED), Length(max=32)])
+    username = StringField(_l("Username"), filters=[normal_name], validators=[InputRequired(REQUIRED), Length(max=32)])
     password = PasswordField(_l("Password"), validators=[InputRequired(REQUIRED), Length(max=128)])
     remember = BooleanField(_l("Remember me"))
     submit = SubmitField(_l("Log in"))
@@ -118,11 +118,15 @@ class NewPasswordForm(WebForm):
 
 
 # What a username may be, whoever chooses it (a new user, or an admin renaming one: web/admin.py), its field's
-# arguments: a longer name pasted is refused with the reason, not cut by the browser.
+# arguments: a longer name pasted is refused with the reason, not cut by the browser. Latin letters and Hangul
+# syllables (a Korean reader's name, "김민수"), in Unicode's composed form as kept (a name pasted from a file name
+# can arrive as loose jamo); no other script, none of whose letters could pass for another account's.
 USERNAME_FIELD = {
     "render_kw": NO_BROWSER_CUT,
+    "filters": [normal_name],
     "validators": [InputRequired(REQUIRED), Length(min=3, max=32, message=CHARACTER_RANGE),
-                   Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dots, dashes and underscores only."))],
+                   Regexp(r"^[A-Za-z0-9_.\-\uac00-\ud7a3]+$",
+                          message=_l("Use Latin or Korean letters, digits, dots, dashes and underscores only."))],
 }
 
 
