@@ -36,6 +36,13 @@
   var accountZone = offer.getAttribute("data-account-zone");
   var accountOffsets = offsets(accountZone);
   var same = accountZone === zone || (accountOffsets !== null && accountOffsets === offsets(zone));
+  // A zone chosen on the account page, other than this device's, is this browser session's choice: not offered
+  // back at once on the page that says it was saved.
+  document.querySelectorAll("select[name='time_zone']").forEach(function (choice) {
+    choice.form.addEventListener("submit", function () {
+      if (choice.value !== zone) { document.cookie = kept + "; path=/; SameSite=Lax"; }
+    });
+  });
   if (same || document.cookie.split("; ").indexOf(kept) >= 0) { return; }
   offer.querySelector("[data-keep]").addEventListener("click", function () {
     document.cookie = kept + "; path=/; SameSite=Lax";

@@ -88,6 +88,9 @@ def test_a_log_in_in_another_zone_says_so_and_the_account_page_sets_one(live_app
     page.get_by_role("button", name="Save time zone").click()
     expect(page.locator(".flash-success")).to_contain_text("Times are now shown in")
     expect(page.locator("#time-zone-choice")).to_have_value("Europe/Lisbon")
+    expect(page.locator("form.zone-switch")).to_be_hidden()  # chosen on purpose: not offered back at once
+    page.goto(base + "/analyses")
+    expect(page.locator("form.zone-switch")).to_be_hidden()  # nor for the rest of this browser session
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     page.screenshot(path=str(ARTIFACTS / "account-time-zone-phone.png"), full_page=True)
     context.close()
