@@ -696,12 +696,12 @@ def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browse
     page = edit_user(admin, alice, "x" * 300).get_data(as_text=True)
     assert "Nothing was saved: correct what is marked below." in page and "Saved the changes" not in page
     assert re.findall(r"<li>([^<]*)</li>", page.split('name="username"')[1].split("</ul>")[0]) == [
-        "Use 3 to 32 characters."]  # the app's reason only, not Flask-Admin's second one
+        "Use 3 to 32 characters: Latin or Korean letters, digits, dots, dashes and underscores."]  # not Flask-Admin's
     with app.app_context():
         assert db.session.get(User, alice).username == "alice"
     admin.set_cookie("moodlens_locale", "ko")
     korean = edit_user(admin, alice, "x" * 33).get_data(as_text=True)
-    assert "3자에서 32자 사이로 써 주세요." in korean
+    assert "3~32자로 써 주세요. 영문자, 한글" in korean
     register = app.test_client().get("/register").get_data(as_text=True)
     assert "maxlength" not in re.search(r'<input[^>]*name="username"[^>]*>', register).group(0)
 

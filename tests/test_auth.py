@@ -46,6 +46,9 @@ def test_register_rejects_taken_name_short_password_and_mismatch(app, client):
                      r'characters.</p>', client.get("/register").get_data(as_text=True))  # the rule the error names
     assert re.search(r'aria-describedby="username-hint"[^>]*>\s*<p class="hint" id="username-hint">3 to 32 characters: '
                      r'Latin or Korean letters, digits', client.get("/register").get_data(as_text=True))
+    short_name = client.post("/register", data={"username": "ab", "password": "long enough", "confirm": "long enough",
+                                                "csrf_token": token}).get_data(as_text=True)
+    assert "Use 3 to 32 characters: Latin or Korean letters, digits, dots, dashes and underscores." in short_name
     korean = client.post("/register", data={"username": "dave", "password": "short", "confirm": "short",
                                             "csrf_token": token}, headers={"Accept-Language": "ko"})
     assert korean.status_code == 400 and "8자에서 128자 사이로 써 주세요." in korean.get_data(as_text=True)

@@ -124,7 +124,9 @@ class NewPasswordForm(WebForm):
 USERNAME_FIELD = {
     "render_kw": NO_BROWSER_CUT,
     "filters": [normal_name],
-    "validators": [InputRequired(REQUIRED), Length(min=3, max=32, message=CHARACTER_RANGE),
+    "validators": [InputRequired(REQUIRED),
+                   Length(min=3, max=32, message=_l("Use 3 to 32 characters: Latin or Korean letters, digits, dots, "
+                                                    "dashes and underscores.")),  # the whole rule its hint said
                    Regexp(r"^[A-Za-z0-9_.\-\uac00-\ud7a3]+$",
                           message=_l("Use Latin or Korean letters, digits, dots, dashes and underscores only."))],
 }
