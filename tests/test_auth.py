@@ -13,7 +13,7 @@ from itsdangerous import URLSafeSerializer
 from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.server import free_port
 from extensions import db, limiter
-from models import User
+from models import Subject, User
 from sqlalchemy.exc import OperationalError
 
 
@@ -100,6 +100,38 @@ def test_remember_me_sets_a_persistent_cookie(app, client):
     make_user(app, "frank")
     response = login(client, "frank", remember=True)
     assert any(cookie.startswith("remember_token=") for cookie in response.headers.getlist("Set-Cookie"))
+
+
+def test_a_log_in_without_remember_me_drops_a_remember_cookie_an_ended_session_left(app, client):
+    """Carol was remembered in this browser; logging out elsewhere ended that session and left its cookie here. She
+    logs in here without "Remember me", then changes her password: the browser must not remember her for a year
+    (on a shared computer, the next person would be in her account)."""
+    make_user(app, "carol")
+    login(client, "carol", remember=True)
+    assert client.get_cookie("remember_token") is not None
+    elsewhere = app.test_client()
+    login(elsewhere, "carol")
+    elsewhere.post("/logout", data={"csrf_token": csrf_token(elsewhere, "/analyze")})
+    assert client.get("/analyze").status_code == 302
+    login(client, "carol")
+    assert client.get_cookie("remember_token") is None
+    form = {"current_password": "correct horse", "password": "new horse 2", "confirm": "new horse 2"}
+    changed = client.post("/account/password", data={**form, "csrf_token": csrf_token(client, "/analyze")})
+    assert changed.status_code == 302 and client.get_cookie("remember_token") is None
+
+
+def test_logging_out_leaves_nothing_of_the_account_in_the_session_cookie(app, client, alice):
+    """What the session kept (the user's id, a deleted subject's way back) is not left for the next person at a
+    shared browser to decode."""
+    token = csrf_token(client, "/subjects")
+    client.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": token})
+    with app.app_context():
+        rex = db.session.scalars(db.select(Subject).filter_by(name="Rex")).one().id
+    client.post(f"/subjects/{rex}/delete", data={"csrf_token": token})
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
+    kept = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("session").value)
+    assert set(kept) <= {"_flashes", "csrf_token"}, kept
+    assert client.get("/analyze").status_code == 302
 
 
 def test_forms_without_csrf_token_are_refused(app, client):

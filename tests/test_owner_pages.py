@@ -324,6 +324,20 @@ def test_a_face_given_to_a_subject_deleted_in_another_tab_goes_back_to_its_card(
         assert db.session.get(Detection, dog).subject_id is None
 
 
+def test_another_users_subject_is_answered_as_a_deleted_one(app, client, alice):
+    """No subject id tells whether another user has it: Bob's dog is "no longer among yours", as an id nobody has."""
+    bobs_dog = subject_of(app, make_user(app, "bob"), "Max", "dog")
+    appearances(app, alice, None, "dog", "happy", 1, utcnow())
+    dog, analysis_id = unsure_dog_reading(app)
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    answers = [client.post(f"/detections/{dog}/subject", data={f"d{dog}-subject": str(chosen), "csrf_token": token})
+               for chosen in (bobs_dog, 999_999)]
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert answers[0].location == answers[1].location
+    with app.app_context():
+        assert db.session.get(Detection, dog).subject_id is None
+
+
 def test_the_weekly_reports_days_still_to_come_are_not_called_nothing(app, client, alice):
     today = utcnow().date()
     this_monday = today - timedelta(days=today.weekday())

@@ -414,9 +414,13 @@ def assign_subject(detection_id: int) -> ResponseReturnValue:
 
 
 def _chose_a_deleted_subject(form: AssignForm) -> bool:
-    """Whether the form was sent (its CSRF token right) for a subject id that no subject has any more."""
+    """Whether the form was sent (its CSRF token right) for a subject id that none of the user's subjects has (any
+    more: another user's answers alike, so that no id tells whether someone else has it)."""
     chosen = row_id(form.subject.raw_data[0]) if form.is_submitted() and form.subject.raw_data else None
-    return chosen is not None and not form.errors.get("csrf_token") and db.session.get(Subject, chosen) is None
+    if chosen is None or form.errors.get("csrf_token"):
+        return False
+    subject = db.session.get(Subject, chosen)
+    return subject is None or subject.user_id != current_user.id
 
 
 def assignment_saved(detection: Detection, subject: Subject | None) -> str:

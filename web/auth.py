@@ -46,7 +46,16 @@ def start_session(user: User, remember: bool = False) -> None:
     """Log in on a fresh session: nothing from before the log-in carries over."""
     session.clear()
     login_user(user, remember=remember)
+    if not remember and _has_remember_cookie():  # left by a remembered session ended elsewhere: not this one's
+        session["_remember"] = "clear"  # Flask-Login deletes it with this answer
     session[ACCOUNT_KEY] = user.id
+
+
+def end_session() -> None:
+    """Log out on a cleared session: nothing of the account stays in this browser's cookie (its filters, what it
+    deleted, its forms sent)."""
+    session.clear()
+    logout_user()  # after the clear: it asks Flask-Login to delete the remember-me cookie
 
 
 def bearer_challenge(error: str | None = None) -> WWWAuthenticate:
@@ -238,8 +247,7 @@ def logout() -> ResponseReturnValue:
                             cancel_label=gettext("Stay logged in"))
     if ConfirmForm().validate_on_submit():
         accounts.end_sessions(current_user)  # the remember-me cookie and any copy of the session cookie end too
-        logout_user()
-        session.pop(ACCOUNT_KEY, None)
+        end_session()
         flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -418,7 +426,7 @@ def delete_account() -> ResponseReturnValue:
     refusal = Phrase(accounts.LAST_ADMIN) if accounts.is_last_admin(user) else None
     if refusal is None and form.validate_on_submit() and form.password_is(user):
         accounts.delete_account(user)
-        logout_user()
+        end_session()
         flash(gettext("Your account and everything in it were deleted."), "success")
         return redirect(url_for("analyze.index"))
     refused = refusal is not None and request.method == "POST"
