@@ -739,6 +739,32 @@ def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, 
     assert upload_files(app) == []
 
 
+def test_a_bulk_removal_is_told_in_one_notice_on_the_next_page_shown(app, client, alice):
+    """Seven uploads removed at once: one notice naming five and counting the rest, whom to ask said once; told in
+    the page shown, not flashed through a redirect (a bulk removal's notices ran past the session cookie's 4 KB, the
+    browser dropped it, and the removals, marked told, were never told); one notice per reason given."""
+    store_analyses(app, alice, [StoredAnalysis(f"PXL_{n}.jpg") for n in range(7)])
+    with app.app_context():
+        photos = db.session.scalars(db.select(Analysis.id).order_by(Analysis.id)).all()
+    admin = admin_client(app, "en")
+    csrf = csrf_token(admin, "/admin/admin_analyses/")
+    admin.post("/admin/admin_analyses/action/", data={"action": "delete", "rowid": [str(n) for n in photos[:6]],
+                                                      "csrf_token": csrf})
+    with app.app_context():
+        moderation.note_removed_upload(db.session.get(Analysis, photos[6]), "a duplicate")
+        db.session.delete(db.session.get(Analysis, photos[6]))
+        db.session.commit()
+    assert client.get("/").status_code == 302  # a redirect tells nothing, and takes nothing
+    page = html.unescape(client.get("/analyses").get_data(as_text=True))
+    notices = re.findall(r'<p class="flash flash-info" role="status" data-flashed>([^<]*)</p>', page)
+    assert notices == ["An administrator removed 6 of your uploads: PXL_0.jpg; PXL_1.jpg; PXL_2.jpg; PXL_3.jpg; "
+                       "PXL_4.jpg and 1 more.",
+                       "An administrator removed your upload PXL_6.jpg (uploaded " + notices[1].split("(uploaded ")[1]]
+    assert notices[1].endswith("). Their reason: “a duplicate”. To ask about it, contact whoever runs this Moodlens "
+                               "server.")
+    assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)  # told once
+
+
 def test_an_admin_cannot_lock_themself_out(app, alice):
     """The back office refuses to deactivate, demote or delete the administrator using it (with one administrator,
     nobody could get back in but from the command line), however often their row is named; the other users chosen

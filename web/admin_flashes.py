@@ -23,7 +23,9 @@ def said_why_nothing_was_saved() -> None:
     g.admin_said_why = True
 
 
-def _names(rows: list[str]) -> str:
+def named_at_most(rows: list[str]) -> str:
+    """Rows (of the back office, a user's removed uploads) named, NAMED_AT_MOST at most and the rest counted: "a.jpg;
+    b.jpg; ... and 3 more"."""
     named = "; ".join(rows[:NAMED_AT_MOST])
     more = len(rows) - NAMED_AT_MOST
     return gettext("%(names)s and %(num)d more", names=named, num=more) if more > 0 else named
@@ -40,9 +42,9 @@ def _ours() -> dict[str, str]:
     if rows:
         ours[admin_ngettext("Record was successfully deleted.", "%(count)s records were successfully deleted.",
                             count, count=count)] = ngettext("Deleted: %(names)s.", "Deleted %(num)d: %(names)s.",
-                                                            count, names=_names(rows))
+                                                            count, names=named_at_most(rows))
         ours[admin_gettext("Record was successfully saved.")] = gettext("Saved the changes to %(name)s.",
-                                                                       name=_names(rows))
+                                                                       name=named_at_most(rows))
     return ours
 
 

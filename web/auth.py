@@ -22,11 +22,11 @@ from services.errors import Refused
 from web import known_devices
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import streamed_download
-from web.i18n import moment, switched_language, zone_choices, zone_with_city
+from web.i18n import switched_language, zone_choices, zone_with_city
 from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
-from web.notices import ask_administrators, deactivated_message, with_reason
+from web.notices import deactivated_message, removal_notices
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
@@ -95,20 +95,18 @@ def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
     return wrapper
 
 
-@bp.before_app_request
-def tell_removed_uploads() -> None:
-    """Tell the user, once, on the next page they open, of each upload an administrator removed from their
-    account (services/moderation.py); not in the API's answers or for static files, nor on the removed upload's
-    own old page, which says so itself (web.notices.removed_says_so)."""
-    if request.endpoint == "static" or request.blueprint == "api" or not current_user.is_authenticated:
-        return
+@bp.app_template_global()
+def removed_upload_notices() -> list[str]:
+    """Tell the user, once, on the next page shown to them (base.html), of the uploads an administrator removed from
+    their account (services/moderation.py; web.notices.removal_notices); not on the removed upload's own old page,
+    which says so itself (web.notices.removed_says_so). Told in the page, not flashed: a redirect's flashes ride in the
+    session cookie, which a bulk removal's notices ran past a browser's 4 KB, so the browser dropped it, and the
+    removals, marked told, were never told."""
+    if not current_user.is_authenticated:
+        return []
     opened = (request.view_args or {}).get("analysis_id") if request.endpoint == "analyze.result" else None
-    for removed in moderation.take_removed_uploads(current_user.id):
-        if removed.analysis_id is not None and removed.analysis_id == opened:  # its old page says it already
-            continue
-        flash(" ".join([with_reason(gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
-                                            file=removed.original_name, when=moment(removed.uploaded_at)), removed),
-                        ask_administrators()]), "info")
+    return removal_notices([removed for removed in moderation.take_removed_uploads(current_user.id)
+                            if removed.analysis_id is None or removed.analysis_id != opened])
 
 
 @login_manager.unauthorized_handler

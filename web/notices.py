@@ -12,6 +12,7 @@ from flask_login import current_user
 from services import moderation
 from services.errors import NotFound
 from services.moderation import Removal
+from web.admin_flashes import named_at_most
 from web.errors import wants_json
 from web.i18n import moment
 from web.redirects import View
@@ -35,6 +36,24 @@ def removed_sentence(removal: Removal) -> str:
     return with_reason(gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, "
                                "with its result.", file=removal.original_name, when=moment(removal.uploaded_at)),
                        removal)
+
+
+def removal_notices(removals: list[Removal]) -> list[str]:
+    """What a page tells a user of removals not yet told: one notice per reason the administrator gave (a bulk
+    removal of 180 uploads is one notice, not 180 screens of them on a phone), whom to ask once, at the end."""
+    by_reason: dict[str | None, list[Removal]] = {}
+    for removal in removals:
+        by_reason.setdefault(removal.reason, []).append(removal)
+    notices = [with_reason(_removed_files(group), group[0]) for group in by_reason.values()]
+    return [*notices[:-1], " ".join([notices[-1], ask_administrators()])] if notices else []
+
+
+def _removed_files(group: list[Removal]) -> str:
+    if len(group) == 1:
+        return gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
+                       file=group[0].original_name, when=moment(group[0].uploaded_at))
+    return gettext("An administrator removed %(num)d of your uploads: %(files)s.", num=len(group),
+                   files=named_at_most([removal.original_name for removal in group]))
 
 
 SENTENCE_ENDS = tuple(".!?…。！？")  # a reason that ends with one is a sentence already
