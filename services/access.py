@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement
+
 from extensions import db
 from models import Analysis, Detection, Explanation, Reanalysis, SignatureJob, TrackReading, User
 from services.errors import NotFound
@@ -24,6 +26,13 @@ def row_id(text: str | int) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if 0 < number <= LARGEST_ID else None
+
+
+def holding(column: ColumnElement, text: str) -> ColumnElement[bool]:
+    """Whether `column` holds `text` as typed, in any case: its % and _ match only themselves (a search for
+    "IMG_1234" or "100%"; a lone "%" listed every row, just before an administrator's "select all, delete")."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
 def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], int] | None = None) -> Row:

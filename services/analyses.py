@@ -34,7 +34,7 @@ from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_mome
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
-from services.access import owned, removing, row_id
+from services.access import holding, owned, removing, row_id
 from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
                              StorageFailure)
 from services.slots import AnalysisSlots
@@ -493,9 +493,8 @@ class HistoryFilter:
         "sad" for the dog's subject. An EXISTS on the detections."""
         if self.media:
             query = query.where(Analysis.media == self.media)
-        if self.name:  # its characters as they are: % and _ match only themselves
-            escaped = self.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(Analysis.original_name.ilike(f"%{escaped}%", escape="\\"))
+        if self.name:
+            query = query.where(holding(Analysis.original_name, self.name))
         if not (self.subject or self.emotion):
             return query
         found = [Detection.analysis_id == Analysis.id]

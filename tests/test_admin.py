@@ -501,6 +501,27 @@ def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_preview(
     assert re.search(r'col-thumbnail">\s*미리 보기\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
 
 
+def test_the_back_offices_search_and_text_filters_take_percent_and_underscore_as_typed(app, alice):
+    """A lone "%" in the search listed every upload (just before "select all, delete"); "IMG_1234" found "IMGX1234"
+    too; so did the "User's name contains" filter."""
+    store_analyses(app, alice, [StoredAnalysis(name) for name in ("100%.jpg", "IMG_1234.jpg", "IMGX1234.jpg")])
+    store_analyses(app, make_user(app, "b_b"), [StoredAnalysis("by-b_b.jpg")])
+    admin = admin_client(app, "en")
+
+    def listed(path: str) -> list[str]:
+        page = html.unescape(admin.get(path).get_data(as_text=True))
+        return sorted(set(re.findall(r"(100%|IMG_1234|IMGX1234|by-b_b)\.jpg", page)))
+
+    assert listed("/admin/admin_analyses/") == ["100%", "IMGX1234", "IMG_1234", "by-b_b"]
+    assert listed("/admin/admin_analyses/?search=%25") == ["100%"]
+    assert listed("/admin/admin_analyses/?search=IMG_") == ["IMG_1234"]
+    assert listed("/admin/admin_analyses/?search=b_b") == ["by-b_b"]  # the file's name or its user's
+    assert listed("/admin/admin_analyses/?flt0_0=_") == ["by-b_b"]  # User's name contains "_"
+    assert listed("/admin/admin_analyses/?flt0_1=_") == ["100%", "IMGX1234", "IMG_1234"]  # does not contain
+    users = admin.get("/admin/admin_users/?search=_").get_data(as_text=True)
+    assert "b_b" in users and "alice" not in users
+
+
 def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):
     """Flask-Admin's own Korean offers 없음 ("none") for "no": every yes/no filter option ("administrator",
     "empty") reads 예 / 아니요, and Yes / No in English; the option still filters."""

@@ -130,7 +130,7 @@ def test_logging_out_leaves_nothing_of_the_account_in_the_session_cookie(app, cl
     client.post(f"/subjects/{rex}/delete", data={"csrf_token": token})
     client.post("/logout", data={"csrf_token": csrf_token(client, "/analyze")})
     kept = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("session").value)
-    assert set(kept) <= {"_flashes", "csrf_token"}, kept
+    assert set(kept) <= {"_flashes", "csrf_token"}, kept  # the CSRF secret is no one's
     assert client.get("/analyze").status_code == 302
 
 

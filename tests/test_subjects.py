@@ -237,8 +237,10 @@ def test_subjects_are_private(app, client, alice, bob_client, astronaut_jpeg):
                            data={f"d{face}-subject": "0", "csrf_token": token}).status_code == 404
     add_subject(bob_client, "Bobs")
     bobs = subject_id(app, "Bobs")
-    # Alice cannot assign her face to Bob's subject: it is not among her choices
-    assert assign(client, face, bobs, photo).status_code == 400
+    # Alice cannot assign her face to Bob's subject: answered as an id nobody has ("no longer among yours")
+    assert assign(client, face, bobs, photo).status_code == 303
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id is None
     unchosen = client.post(f"/detections/{face}/subject",  # the choice's field missing: no "Saved" for nothing
                            data={"subject": str(mine), "csrf_token": csrf_token(client, f"/analyses/{photo}")})
     assert unchosen.status_code == 400 and "Choose one of your subjects" in unchosen.get_data(as_text=True)

@@ -20,7 +20,7 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_redirect_target
-from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty
+from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty, FilterLike, FilterNotLike
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_admin.model.template import BaseListRowAction, DeleteRowAction
@@ -29,6 +29,7 @@ from flask_login import current_user
 from wtforms import Form
 from wtforms.validators import ValidationError
 from markupsafe import Markup
+from sqlalchemy import Unicode, cast as sql_cast, or_
 from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError
 
@@ -41,7 +42,7 @@ from messages import N_, Phrase
 from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, TrackReading,
                     User)
 from services import accounts, moderation
-from services.access import row_id
+from services.access import holding, row_id
 from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
 from web.admin_flashes import note_row, reword_stock_flashes, reworded, said_why_nothing_was_saved
@@ -285,11 +286,27 @@ class _OnReadersClock:
             raise ValueError(str(error)) from error
 
 
+class _HoldsAsTyped(FilterLike):
+    """"contains", its % and _ matching only themselves."""
+
+    def apply(self, query: Query, value: str, alias=None) -> Query:
+        return query.filter(holding(self.get_column(alias), value))
+
+
+class _LacksAsTyped(FilterNotLike):
+    """"does not contain", its % and _ matching only themselves."""
+
+    def apply(self, query: Query, value: str, alias=None) -> Query:
+        return query.filter(~holding(self.get_column(alias), value))
+
+
 class ClockFilters(FilterConverter):
-    """Flask-Admin's filters, the date-time ones on the reader's clock."""
+    """Flask-Admin's filters, the date-time ones on the reader's clock, the text ones taking the text as typed."""
 
     datetime_filters = tuple(kind if kind is FilterEmpty else type(kind.__name__, (_OnReadersClock, kind), {})
                              for kind in FilterConverter.datetime_filters)
+    strings = tuple({FilterLike: _HoldsAsTyped, FilterNotLike: _LacksAsTyped}.get(kind, kind)
+                    for kind in FilterConverter.strings)
 
 
 def _row_numbers(ids: list[str]) -> list[int]:
@@ -332,10 +349,22 @@ class AdminOnly:
         return filters
 
     def _apply_search(self, query, count_query, joins, count_joins, search: str):
-        """Flask-Admin's search, of the first ADMIN_SEARCH_WORDS words and ADMIN_SEARCH_LENGTH characters: each word
+        """Flask-Admin's search (every word in one of the searchable columns), each word taken as typed (% and _
+        match only themselves), of the first ADMIN_SEARCH_WORDS words and ADMIN_SEARCH_LENGTH characters: each word
         is one more LIKE, and a thousand of them (a 2 kB address) went past SQLite's expression depth (a 500)."""
-        words = search[:ADMIN_SEARCH_LENGTH].split()[:ADMIN_SEARCH_WORDS]
-        return super()._apply_search(query, count_query, joins, count_joins, " ".join(words))
+        for word in search[:ADMIN_SEARCH_LENGTH].split()[:ADMIN_SEARCH_WORDS]:
+            query, joins = self._held_by_a_column(query, joins, word)
+            if count_query is not None:
+                count_query, count_joins = self._held_by_a_column(count_query, count_joins, word)
+        return query, count_query, joins, count_joins
+
+    def _held_by_a_column(self, query, joins, word: str):
+        """`query` narrowed to rows where one of the searchable columns holds `word`, with the joins that takes."""
+        held = []
+        for field, path in self._search_fields:
+            query, joins, alias = self._apply_path_joins(query, joins, path, inner_join=False)
+            held.append(holding(sql_cast(field if alias is None else getattr(alias, field.key), Unicode), word))
+        return query.filter(or_(*held)), joins
 
     def get_one(self, id: str):
         number = row_id(id)  # the number itself: "7_0" or "٧" would reach PostgreSQL as text and fail there

@@ -53,8 +53,13 @@ def start_session(user: User, remember: bool = False) -> None:
 
 def end_session() -> None:
     """Log out on a cleared session: nothing of the account stays in this browser's cookie (its filters, what it
-    deleted, its forms sent)."""
+    deleted, its forms sent) but the CSRF secret, no one's (a form of another tab, sent after, still goes to the
+    log-in page and back to its page, not to "This page was out of date")."""
+    csrf_key = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    csrf_secret = session.get(csrf_key)
     session.clear()
+    if csrf_secret is not None:
+        session[csrf_key] = csrf_secret
     logout_user()  # after the clear: it asks Flask-Login to delete the remember-me cookie
 
 
