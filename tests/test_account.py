@@ -428,3 +428,14 @@ def test_every_token_is_revoked_at_once_from_the_account_page(app, client, alice
     assert [client.get("/api/v1/analyses", headers=bearer(plain)).status_code for plain in plains] == [401] * 3
     assert client.get("/api/v1/analyses", headers=bearer(bobs)).status_code == 200  # nobody else's
     assert client.get("/account/tokens/revoke-all").location == "/account#api-access"  # none left to revoke
+
+
+def test_a_signed_in_users_pages_and_the_apis_answers_stay_out_of_the_browsers_disk_cache(app, client, alice):
+    """A shared computer's next user finds no one's page in the cache: no-store on whatever a signed-in user is sent
+    and on the API's answers; the static files and the log-in page of a stranger are cached as usual."""
+    for path in ("/analyses", "/dashboard", "/account", "/api/v1/analyses", "/subjects"):
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
+    stranger = app.test_client()
+    assert stranger.get("/api/v1/analyses").headers.get("Cache-Control") == "no-store"
+    assert "Cache-Control" not in stranger.get("/login").headers

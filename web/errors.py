@@ -7,7 +7,7 @@ from contextlib import suppress
 from functools import wraps
 
 from flask import (Flask, Response, abort, current_app, flash, g, jsonify, make_response, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
@@ -237,7 +237,17 @@ def _security_headers(response):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/admin"):  # Flask-Admin's own pages use inline scripts
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if _private():
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _private() -> bool:
+    """Whether the response is one account's, kept out of the browser's disk cache (a shared computer's next user
+    would find it there): whatever a signed-in user is sent, any answer of the API; not the static files. (An
+    upload's images say how long they keep: web/analyze.py.)"""
+    signed_in = "_user_id" in session  # Flask-Login's key: no database read (the answer may be a database outage's)
+    return request.endpoint != "static" and (request.path.startswith("/api/") or signed_in)
 
 
 # Werkzeug's names and descriptions of the errors a user can meet, marked for translation (web/i18n.py
