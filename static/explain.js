@@ -2,7 +2,7 @@
 // Without scripts the form posts to the server, which starts the work and reloads the page. For screen readers and
 // the keyboard: the button keeps the focus while the work runs (aria-disabled, not disabled, which dropped the focus
 // to the page), the section's status line (outside the form, which goes when the maps come) says each quarter of
-// the progress rather than every poll, then that the maps are ready, and the focus moves to them.
+// the progress to screen readers rather than every poll (the bar shows it), then that the maps are ready, and the focus moves to them.
 // The words come translated from the page (the section's data-messages, JSON; "{name}" marks a value): the
 // API's own error text is English, so a failure is told in the page's words (a stored reason through the page's
 // "reasons", English to translated; a refused request by its HTTP status: a stale page (400, its CSRF token no
@@ -72,9 +72,13 @@
       }
       bar.hidden = false;
       bar.value = Math.round((result.progress || 0) * 100);
-      if (Math.floor(bar.value / 25) !== said) {
-        said = Math.floor(bar.value / 25);
-        state.textContent = words.computing + " " + said * 25 + "%";
+      if (Math.floor(bar.value / 25) !== said) {  // the quarter said to screen readers only: shown beside the
+        said = Math.floor(bar.value / 25);         // bar, "50%" under a bar two-thirds full looked wrong
+        var quarter = document.createElement("span");
+        quarter.className = "visually-hidden";
+        quarter.textContent = " " + said * 25 + "%";
+        state.textContent = words.computing;
+        state.appendChild(quarter);
       }
       window.setTimeout(poll, 600);
     }
