@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from datetime import date, datetime, timedelta
@@ -256,7 +257,9 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert "looked <span" not in client.get("/dashboard").get_data(as_text=True)
 
     client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": token})
-    assert "Rex: weekly report" in client.get("/dashboard").get_data(as_text=True)
+    dashboard = html.unescape(client.get("/dashboard").get_data(as_text=True))
+    assert "Rex: weekly report" in dashboard
+    assert "links to each person’s and dog’s weekly report (a cat has none" in dashboard  # not a cat's, as it said
     week = "{}-W{:02d}".format(*recent.date().isocalendar()[:2])
     report = client.get(f"/subjects/{rex}/report?week={week}").get_data(as_text=True)
     assert "<h1>Rex: week of " in report and f"week {week}" not in report and "mostly" in report

@@ -268,7 +268,8 @@ def weekly_report_setting() -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     accounts.save_settings(current_user, weekly_report=form.weekly_report.data)
-    flash(gettext("Your dashboard now links to each person’s and pet’s weekly report.") if form.weekly_report.data
+    flash(gettext("Your dashboard now links to each person’s and dog’s weekly report (a cat has none: no emotion "
+                  "model reads cats yet).") if form.weekly_report.data
           else gettext("Your dashboard no longer links to the weekly reports."), "success")
     return redirect(url_for("dashboard.index"))
 
