@@ -55,8 +55,8 @@ UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, H
                        "common codecs are.")
 LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
 DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
-CANNOT_OPEN = N_("The video cannot be opened: it is truncated, corrupt, has no video stream or more than "
-                 "%(streams)d streams.")
+CANNOT_OPEN = N_("The video cannot be opened: it is cut short or damaged, has no picture, or has more than "
+                 "%(streams)d tracks (picture, sound, subtitles).")
 RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour)s), which takes more memory to "
                  "decode: such videos are limited to %(limit).1f megapixels. Share it at a lower resolution or in "
                  "standard colour.")

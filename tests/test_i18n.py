@@ -28,7 +28,7 @@ from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
-from web.i18n import COOKIE, day, interval, particles, say, wrappable
+from web.i18n import COOKIE, day, interval, particles, reason, say, wrappable
 
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
@@ -370,6 +370,18 @@ def test_a_failed_videos_stored_reason_is_shown_in_the_readers_language(app, cli
     korean = client.get(location, headers=KOREAN).get_data(as_text=True)
     assert NO_FRAMES not in korean and html_lang(korean) == "ko"
     assert NO_FRAMES in client.get(location).get_data(as_text=True)
+
+
+def test_a_video_jobs_stored_reasons_with_figures_are_read_back_into_korean(app):
+    """A video that failed in its job stores the English text, its figures filled in: shown in Korean by its msgid."""
+    stored = {"The video cannot be opened: it is cut short or damaged, has no picture, or has more than 16 tracks "
+              "(picture, sound, subtitles).": "트랙(영상·소리·자막)이 16개보다 많아요.",
+              "The video's codec (FFV1) is not supported; H.264, HEVC, VP8, VP9, AV1, MPEG-4 and other common codecs "
+              "are.": "FFV1"}
+    with app.test_request_context(headers=KOREAN):
+        for english, korean_part in stored.items():
+            said = reason(english)
+            assert korean_part in said and said != english
 
 
 def test_pages_tell_caches_they_vary_by_the_browsers_language(client):

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
-from inference.video import LIMIT_REASONS
+from inference.video import CANNOT_OPEN, LIMIT_REASONS, RICH_COLOUR, UNSUPPORTED_CODEC
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
@@ -305,7 +305,8 @@ def _as_stored(msgid: str) -> re.Pattern:
 
 
 FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
-                   for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS, *LIMIT_REASONS)}
+                   for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS, *LIMIT_REASONS,
+                                 CANNOT_OPEN, RICH_COLOUR, UNSUPPORTED_CODEC)}
 
 
 def reason(text: str | None) -> str:
