@@ -208,7 +208,7 @@ def readings_command() -> None:
     """Keep the readings of detections stored before readings were kept (pages read those from video timelines
     meanwhile), and set their analyses' top emotion, which the history's filter finds, from them: once, after the
     upgrade that adds them (flask db upgrade)."""
-    click.echo(f"{keep_missing_readings()} analyses updated")
+    click.echo(f"Analyses stored before readings were kept, given theirs: {keep_missing_readings()}")
 
 
 def register_cli(app: Flask) -> None:

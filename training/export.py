@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     for name, model in MODELS.items():
         if not model.weights.is_file():
-            print(f"{name}: no weights at {model.weights}, skipped")
+            print(f"{name}: no model ships (no {model.weights.name}), nothing to export")
             continue
         path = args.out_dir / f"{model.weights.stem}.onnx"
         if not args.force and up_to_date(model, path):
