@@ -63,8 +63,8 @@ COLUMN_LABELS = {
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
     "position": _l("Order on its page"),  # the n of its #face-n anchor and of its /detections/n addresses
     "kind": _l("Kind"), "kind_read": _l("Models read it as (its owner said otherwise)"), "top": _l("Top emotion"),
-    "score": _l("Detector score"), "x1": _l("Left"),
-    "y1": _l("Top"), "x2": _l("Right"), "y2": _l("Bottom"), "emotions": _l("Emotions"),
+    "score": _l("Detector score"), "x1": _l("Box left"),
+    "y1": _l("Box top"), "x2": _l("Box right"), "y2": _l("Box bottom"), "emotions": _l("Emotions"),
     "uncertainty": _l("Chance of a wrong reading"), "uncertain": _l("Unsure"), "unsure_signals": _l("Unsure because"),
     "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"),
     "transitions": _l("Changes, frame by frame"),
