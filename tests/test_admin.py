@@ -522,6 +522,21 @@ def test_the_back_offices_search_and_text_filters_take_percent_and_underscore_as
     assert "b_b" in users and "alice" not in users
 
 
+def test_a_users_row_counts_their_uploads_and_links_to_them(app, alice):
+    """From an account to what it uploaded: the Users list's "Uploads" is a link to the Analyses list of that user's
+    uploads only (not another user's whose name holds theirs)."""
+    store_analyses(app, alice, [StoredAnalysis(f"a-{n}.jpg") for n in range(3)])
+    store_analyses(app, make_user(app, "alice2"), [StoredAnalysis("not-alices.jpg")])
+    admin = admin_client(app, "en")
+    users = html.unescape(admin.get("/admin/admin_users/").get_data(as_text=True))
+    assert re.search(r'col-uploads">\s*Uploads\s*</th>', users)
+    link = re.search(r'<td class="col-uploads">\s*<a href="([^"]+)">3</a>', users).group(1)
+    listed = admin.get(link).get_data(as_text=True)
+    assert sorted(re.findall(r"a-\d\.jpg", listed)) == ["a-0.jpg", "a-1.jpg", "a-2.jpg"]
+    assert "not-alices.jpg" not in listed
+    assert re.search(r'<td class="col-uploads">\s*0\s*</td>', users)  # the administrator's own row
+
+
 def test_the_yes_no_filters_say_yes_and_no_in_the_readers_language(app, alice):
     """Flask-Admin's own Korean offers 없음 ("none") for "no": every yes/no filter option ("administrator",
     "empty") reads 예 / 아니요, and Yes / No in English; the option still filters."""

@@ -20,7 +20,7 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_redirect_target
-from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty, FilterLike, FilterNotLike
+from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty, FilterEqual, FilterLike, FilterNotLike
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_admin.model.template import BaseListRowAction, DeleteRowAction
@@ -56,7 +56,7 @@ from web.redirects import form_page, same_site_path
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
 COLUMN_LABELS = {
     "id": _l("ID"), "username": _l("Username"), "is_admin": _l("Administrator"), "active": _l("Active"),
-    "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
+    "uploads": _l("Uploads"), "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
     "thumbnail": _l("Preview"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration"), "width": _l("Width"),
     "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
@@ -512,7 +512,9 @@ class UserAdmin(AdminModelView):
     edit_template = "admin/edit_user.html"
     delete_question = staticmethod(_delete_account_question)
     row_name = staticmethod(lambda user: gettext("the account %(name)s", name=user.username))
-    column_list = ("username", "active", "is_admin", "created_at", "id")  # what moderating needs first (a phone)
+    column_list = ("username", "active", "is_admin", "uploads", "created_at", "id")  # moderating's first (a phone)
+    column_formatters = {"uploads": lambda view, context, user, name: view.uploads_link(user)}
+    uploads_filter = ""  # the Analyses list's URL argument that keeps one user's uploads (set by init_admin)
     column_searchable_list = ("username",)
     column_filters = ("is_admin", "active", "created_at")
     form_columns = ("username", "is_admin", "active")
@@ -522,6 +524,15 @@ class UserAdmin(AdminModelView):
                  "is_admin": {"description": _l("Administrators open this back office: every account, upload and "
                                                 "result.")}}
     column_default_sort = ("id", False)
+
+    def uploads_link(self, user: User) -> Markup:
+        """How many uploads the user has, linked to the Analyses list of them (a moderator's way from an account to
+        what it uploaded)."""
+        count = db.session.scalar(db.select(db.func.count(Analysis.id)).where(Analysis.user_id == user.id))
+        if not count:
+            return Markup("0")
+        return Markup('<a href="{}">{}</a>').format(
+            url_for("admin_analyses.index_view", **{self.uploads_filter: user.username}), format_decimal(count))
 
     def scaffold_form(self) -> type[Form]:
         """Flask-Admin's form with the username checked by the app's rules only: its converter adds the column's
@@ -721,6 +732,12 @@ class AnalysisAdmin(AdminModelView):
     row_name = staticmethod(lambda analysis: gettext("%(file)s, uploaded by %(user)s", file=analysis.original_name,
                                                      user=analysis.user.username))
 
+    def owner_filter(self) -> str:
+        """The list's URL argument that keeps one user's uploads: its "User's name equals" filter."""
+        index, equals = next((index, flt) for index, flt in enumerate(self._filters)
+                             if type(flt) is FilterEqual and flt.column.key == "username")
+        return f"flt0_{self.get_filter_arg(index, equals)}"
+
     def get_query(self) -> Query:
         """The analyses with their detections, loaded at once: each row says whether its top reading was unsure."""
         return super().get_query().options(selectinload(Analysis.detections))
@@ -857,8 +874,11 @@ class JobsView(AdminOnly, BaseView):
 def init_admin(app: Flask) -> Admin:
     admin = Admin(app, name=_l("Moodlens admin"), url="/admin", index_view=HomeView(url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin/page.html", fluid=True))  # lists use a wide screen
-    admin.add_view(UserAdmin(User, db, endpoint="admin_users", name=_l("Users")))
-    admin.add_view(AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
+    users, analyses = (UserAdmin(User, db, endpoint="admin_users", name=_l("Users")),
+                       AnalysisAdmin(Analysis, db, endpoint="admin_analyses", name=_l("Analyses")))
+    users.uploads_filter = analyses.owner_filter()
+    admin.add_view(users)
+    admin.add_view(analyses)
     admin.add_view(DetectionAdmin(Detection, db, endpoint="admin_detections", name=_l("Detections")))
     admin.add_view(JobsView(name=_l("Background jobs"), endpoint="admin_jobs", url="/admin/jobs"))
     admin.add_link(MenuLink(name=_l("Back to Moodlens"), url="/"))
