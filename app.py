@@ -22,7 +22,7 @@ from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
 from services.track_readings import run_track_reading_job
-from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, species
+from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, notices, species
 from web.dashboard import Period
 from web import limiter_storage  # noqa: F401 (its import registers the database:// storage of the rate limits)
 
@@ -64,6 +64,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     admin.init_admin(app)
     register_cli(app)
     errors.init_app(app)
+    notices.init_app(app)
     if hops := app.config["PROXY_HOPS"]:  # the HTTPS proxy (or proxies) in front
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.add_url_rule("/favicon.ico", "favicon",

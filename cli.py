@@ -20,7 +20,7 @@ from inference.explain import METHODS, Explainer
 from inference.images import decode_image
 from inference.pipeline import get_pipeline
 from jobs import work
-from models import Analysis, JobStatus, Media, User, normalize_username
+from models import USERNAME_CHARACTERS, USERNAME_LENGTH, Analysis, JobStatus, Media, User, normalize_username
 from services import storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
@@ -43,9 +43,14 @@ def _set_password(user: User, password: str) -> None:
 @click.password_option(prompt="Password for the admin")
 def create_admin(username: str, password: str) -> None:
     """Create USERNAME as an admin, or make an existing user an admin with this password (active again: the way
-    back in when every administrator was deactivated), saying what changed."""
+    back in when every administrator was deactivated), saying what changed. A new username follows the sign-up
+    page's rule."""
     user = User.named(username)
     if user is None:
+        name = normalize_username(username)
+        if len(name) not in USERNAME_LENGTH or not USERNAME_CHARACTERS.match(name):
+            raise click.UsageError("a username is 3 to 32 Latin or Korean letters, digits, dots, dashes and "
+                                   "underscores")
         user = User(username=username)
         db.session.add(user)
     was_inactive = user.active is False  # (None: a new user, active once saved)

@@ -5,6 +5,7 @@ of the background job queue (JobState, read and written by jobs.py), with the fa
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from collections import Counter
@@ -122,6 +123,10 @@ class JobRow(JobState):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+USERNAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.\-\uac00-\ud7a3]+\Z")  # Latin letters, Hangul syllables, digits, . - _
+USERNAME_LENGTH = range(3, 33)
 
 
 def normalize_username(name: str) -> str:

@@ -40,17 +40,17 @@ def note_removed_upload(analysis: Analysis, reason: str | None = None) -> None:
                                  reason=removal_reason(reason)))
 
 
-def take_removed_uploads(user_id: int) -> list[Removal]:
-    """The removals not yet told to the user, oldest first, marked told once taken. Each is taken by the one request
-    whose update marked its row: two pages opened at once (two processes) never both tell it, nor fail."""
-    pending = db.session.execute(db.select(RemovedUpload.id, *REMOVAL_COLUMNS)
-                                 .filter_by(user_id=user_id, told=False).order_by(RemovedUpload.id)).all()
-    taken = [Removal(*removal) for row_id, *removal in pending
-             if db.session.execute(db.update(RemovedUpload).filter_by(id=row_id, told=False)
-                                   .values(told=True)).rowcount == 1]
-    if pending:
-        db.session.commit()
-    return taken
+def untold_removals(user_id: int) -> list[tuple[int, Removal]]:
+    """The removals not yet told to the user, oldest first, each with its row's id (for `mark_told`)."""
+    return [(row_id, Removal(*removal)) for row_id, *removal in db.session.execute(
+        db.select(RemovedUpload.id, *REMOVAL_COLUMNS).filter_by(user_id=user_id, told=False)
+        .order_by(RemovedUpload.id)).all()]
+
+
+def mark_told(row_ids: list[int]) -> None:
+    """Note that the removals of these rows were told (on a page the user was shown)."""
+    db.session.execute(db.update(RemovedUpload).where(RemovedUpload.id.in_(row_ids)).values(told=True))
+    db.session.commit()
 
 
 def removed_upload(user_id: int, analysis_id: int) -> Removal | None:

@@ -170,7 +170,7 @@ def test_the_csv_exports_start_with_a_byte_order_mark_so_a_spreadsheet_reads_kor
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "zip"])
 def test_an_account_named_outside_ascii_downloads_under_its_name(app, client, fmt):
-    """`flask users create-admin 모모` takes any name: the export is named after 모모 as RFC 6266 asks (an ASCII
+    """An account named in Hangul (a sign-up's "모모"): the export is named after 모모 as RFC 6266 asks (an ASCII
     fallback, then the name in UTF-8), not a header the server cannot send."""
     make_user(app, "모모")
     assert login(client, "모모").status_code == 302

@@ -293,6 +293,11 @@ def test_create_admin_command(app):
     assert "boss is an admin (it was deactivated: it is active again)." in again.output
     with app.app_context():
         assert User.named("boss").active
+    for refused in ("\u0430lice", "a b/c", "ab"):  # a Cyrillic a, a space and a slash, too short: the sign-up rule
+        answer = app.test_cli_runner().invoke(args=["users", "create-admin", refused, "--password", "long password"])
+        assert answer.exit_code == 2 and "3 to 32 Latin or Korean letters" in answer.output, refused
+    assert app.test_cli_runner().invoke(args=["users", "create-admin", "김민수", "--password", "long password"]
+                                        ).exit_code == 0
 
 
 OWNER_ACTIONS = ("Who is this?", "/delete?next=")
@@ -791,6 +796,11 @@ def test_a_bulk_removal_is_told_in_one_notice_on_the_next_page_shown(app, client
         db.session.delete(db.session.get(Analysis, photos[6]))
         db.session.commit()
     assert client.get("/").status_code == 302  # a redirect tells nothing, and takes nothing
+    unread = {"a removed upload's thumbnail, for an <img>": client.get(f"/analyses/{photos[0]}/thumb"),
+              "a missing icon": client.get("/apple-touch-icon.png"), "a HEAD": client.head("/analyses"),
+              "a page fetched as an image": client.get("/analyses", headers={"Sec-Fetch-Dest": "image"}),
+              "a prefetch": client.get("/analyses", headers={"Sec-Purpose": "prefetch"})}
+    assert [answer.status_code for answer in unread.values()] == [410, 404, 200, 200, 200]  # read by no one
     page = html.unescape(client.get("/analyses").get_data(as_text=True))
     notices = re.findall(r'<p class="flash flash-info" role="status" data-flashed>([^<]*)</p>', page)
     assert notices == ["An administrator removed 6 of your uploads: PXL_0.jpg; PXL_1.jpg; PXL_2.jpg; PXL_3.jpg; "

@@ -348,7 +348,8 @@ class AdminOnly:
             yes_no.options = YES_NO
         return filters
 
-    def _apply_search(self, query, count_query, joins, count_joins, search: str):
+    def _apply_search(self, query: Query, count_query: Query | None, joins: dict, count_joins: dict,
+                      search: str) -> tuple[Query, Query | None, dict, dict]:
         """Flask-Admin's search (every word in one of the searchable columns), each word taken as typed (% and _
         match only themselves), of the first ADMIN_SEARCH_WORDS words and ADMIN_SEARCH_LENGTH characters: each word
         is one more LIKE, and a thousand of them (a 2 kB address) went past SQLite's expression depth (a 500)."""
@@ -358,7 +359,7 @@ class AdminOnly:
                 count_query, count_joins = self._held_by_a_column(count_query, count_joins, word)
         return query, count_query, joins, count_joins
 
-    def _held_by_a_column(self, query, joins, word: str):
+    def _held_by_a_column(self, query: Query, joins: dict, word: str) -> tuple[Query, dict]:
         """`query` narrowed to rows where one of the searchable columns holds `word`, with the joins that takes."""
         held = []
         for field, path in self._search_fields:

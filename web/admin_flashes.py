@@ -9,8 +9,7 @@ from flask import g, session
 from flask_admin.babel import gettext as admin_gettext, ngettext as admin_ngettext
 from flask_babel import gettext, ngettext
 
-NAMED_AT_MOST = 5  # rows named in one message; more are counted ("and 3 more")
-
+from web.i18n import named_at_most
 
 def note_row(name: str) -> None:
     """Note that this request saved or deleted the row named `name` ("the account alice")."""
@@ -21,14 +20,6 @@ def said_why_nothing_was_saved() -> None:
     """Note that this request's form was refused with a message of its own, for no field: Flask-Admin's "Failed to
     save record." then says only that nothing was saved, not to correct what is marked (nothing is)."""
     g.admin_said_why = True
-
-
-def named_at_most(rows: list[str]) -> str:
-    """Rows (of the back office, a user's removed uploads) named, NAMED_AT_MOST at most and the rest counted: "a.jpg;
-    b.jpg; ... and 3 more"."""
-    named = "; ".join(rows[:NAMED_AT_MOST])
-    more = len(rows) - NAMED_AT_MOST
-    return gettext("%(names)s and %(num)d more", names=named, num=more) if more > 0 else named
 
 
 def _ours() -> dict[str, str]:

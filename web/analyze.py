@@ -397,9 +397,9 @@ def own_face_page(detection_id: int) -> str:
 @form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A subject
-    that no longer exists (deleted in another tab since the page was shown) goes back to the face's card with a word
-    of why, and the list as it is now; any other choice not offered (someone else's subject, another kind's) is a
-    400."""
+    that is not the user's (deleted in another tab since the page was shown; someone else's is answered alike, so no
+    id tells whether it exists) goes back to the face's card with a word of why, and the list as it is now; any
+    other choice not offered (one of the user's subjects of another kind) is a 400."""
     detection = owned_detection(detection_id, current_user)
     form = assign_form(detection)
     if not form.validate_on_submit():  # among the choices: only subjects of the detection's kind

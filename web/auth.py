@@ -16,7 +16,7 @@ from werkzeug.datastructures import Authorization, WWWAuthenticate
 from extensions import db, limiter, login_manager
 from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
-from services import accounts, moderation, tokens
+from services import accounts, tokens
 from services.clock import known_zone, same_clock, today_on, zone_of
 from services.errors import Refused
 from web import known_devices
@@ -26,7 +26,7 @@ from web.i18n import switched_language, zone_choices, zone_with_city
 from web.login_limits import login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
-from web.notices import deactivated_message, removal_notices
+from web.notices import deactivated_message
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
 
 bp = Blueprint("auth", __name__)
@@ -98,20 +98,6 @@ def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., 
         return view(*args, **kwargs)
 
     return wrapper
-
-
-@bp.app_template_global()
-def removed_upload_notices() -> list[str]:
-    """Tell the user, once, on the next page shown to them (base.html), of the uploads an administrator removed from
-    their account (services/moderation.py; web.notices.removal_notices); not on the removed upload's own old page,
-    which says so itself (web.notices.removed_says_so). Told in the page, not flashed: a redirect's flashes ride in the
-    session cookie, which a bulk removal's notices ran past a browser's 4 KB, so the browser dropped it, and the
-    removals, marked told, were never told."""
-    if not current_user.is_authenticated:
-        return []
-    opened = (request.view_args or {}).get("analysis_id") if request.endpoint == "analyze.result" else None
-    return removal_notices([removed for removed in moderation.take_removed_uploads(current_user.id)
-                            if removed.analysis_id is None or removed.analysis_id != opened])
 
 
 @login_manager.unauthorized_handler

@@ -12,7 +12,7 @@ from wtforms import (BooleanField, Field, Form, HiddenField, IntegerField, Passw
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
-from models import SubjectKind, User
+from models import USERNAME_CHARACTERS, USERNAME_LENGTH, SubjectKind, User
 from services.subjects import NAME_LENGTH, normal_name
 from web.login_limits import password_checked
 
@@ -125,9 +125,10 @@ USERNAME_FIELD = {
     "render_kw": NO_BROWSER_CUT,
     "filters": [normal_name],
     "validators": [InputRequired(REQUIRED),
-                   Length(min=3, max=32, message=_l("Use 3 to 32 characters: Latin or Korean letters, digits, dots, "
-                                                    "dashes and underscores.")),  # the whole rule its hint said
-                   Regexp(r"^[A-Za-z0-9_.\-\uac00-\ud7a3]+$",
+                   Length(min=USERNAME_LENGTH.start, max=USERNAME_LENGTH.stop - 1,
+                          message=_l("Use 3 to 32 characters: Latin or Korean letters, digits, dots, dashes and "
+                                     "underscores.")),  # the whole rule its hint said
+                   Regexp(USERNAME_CHARACTERS,
                           message=_l("Use Latin or Korean letters, digits, dots, dashes and underscores only."))],
 }
 

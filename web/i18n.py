@@ -268,6 +268,17 @@ def listed(words: list[str]) -> str:
     return joiner.join(words) if joiner else format_list(words, locale=locale)
 
 
+NAMED_AT_MOST = 5  # names given in one message (rows of the back office, removed uploads); more are counted
+
+
+def named_at_most(rows: list[str]) -> str:
+    """Rows (of the back office, a user's removed uploads) named, NAMED_AT_MOST at most and the rest counted: "a.jpg;
+    b.jpg; ... and 3 more"."""
+    named = "; ".join(rows[:NAMED_AT_MOST])
+    more = len(rows) - NAMED_AT_MOST
+    return gettext("%(names)s and %(num)d more", names=named, num=more) if more > 0 else named
+
+
 def region_words() -> dict[str, str]:
     """Each map region's words in the reader's language, for the "Why?" script."""
     return {region: str(name) for region, name in REGION_NAMES.items()}

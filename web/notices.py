@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, jsonify, render_template
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
 
 from services import moderation
 from services.errors import NotFound
 from services.moderation import Removal
-from web.admin_flashes import named_at_most
 from web.errors import wants_json
-from web.i18n import moment
+from web.i18n import moment, named_at_most
 from web.redirects import View
 
 
@@ -38,6 +37,38 @@ def removed_sentence(removal: Removal) -> str:
                        removal)
 
 
+def removed_upload_notices() -> list[str]:
+    """What the page being rendered (base.html) tells the user of the uploads an administrator removed from their
+    account: noted as told once the page goes out as one the browser shows (`_note_told`), not when an image's or a
+    missing icon's 410 or 404 page, which nobody reads, is rendered; never on the removed upload's own old page,
+    which says so itself (`removed_says_so`). Told in the page, not flashed through a redirect: a bulk removal's
+    notices ran past the session cookie's 4 KB, and the browser dropped it."""
+    if not current_user.is_authenticated:
+        return []
+    opened = (request.view_args or {}).get("analysis_id") if request.endpoint == "analyze.result" else None
+    untold = moderation.untold_removals(current_user.id)
+    g.removals_shown = [row_id for row_id, _ in untold]
+    return removal_notices([removal for _, removal in untold
+                            if removal.analysis_id is None or removal.analysis_id != opened])
+
+
+def _note_told(response: Response) -> Response:
+    """After a page that showed the removals' notices: noted as told when the browser shows it: a GET for a document
+    (not an image, not a prefetch), answered with a page (200), or a result page (a removed upload's own 410)."""
+    shown = g.pop("removals_shown", None)
+    document = (request.method == "GET" and request.headers.get("Sec-Fetch-Dest", "document") == "document"
+                and "prefetch" not in request.headers.get("Sec-Purpose", ""))
+    page = (response.status_code == 200 and response.mimetype == "text/html") or request.endpoint == "analyze.result"
+    if shown and document and page:
+        moderation.mark_told(shown)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_global(removed_upload_notices)
+    app.after_request(_note_told)
+
+
 def removal_notices(removals: list[Removal]) -> list[str]:
     """What a page tells a user of removals not yet told: one notice per reason the administrator gave (a bulk
     removal of 180 uploads is one notice, not 180 screens of them on a phone), whom to ask once, at the end."""
@@ -49,6 +80,8 @@ def removal_notices(removals: list[Removal]) -> list[str]:
 
 
 def _removed_files(group: list[Removal]) -> str:
+    """A group of removals of one reason, without it: the upload named with its time, or the uploads counted and
+    named."""
     if len(group) == 1:
         return gettext("An administrator removed your upload %(file)s (uploaded %(when)s).",
                        file=group[0].original_name, when=moment(group[0].uploaded_at))
