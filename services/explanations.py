@@ -82,6 +82,9 @@ def start(analysis: Analysis, detection: Detection, requester: User) -> dict:
     current = status(analysis, detection)
     if current["status"] == OnDemandStatus.DONE or current["status"].active:
         return current
+    # the requester's row held from the count to the commit (PostgreSQL): requests at once, in several web
+    # processes, counted the same jobs under way and all passed the cap
+    db.session.execute(db.select(User.id).where(User.id == requester.id).with_for_update(key_share=True))
     if _under_way(requester.id) >= WAITING_EXPLANATIONS:
         raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),
                              count=WAITING_EXPLANATIONS))

@@ -14,8 +14,9 @@ import pytest
 import jobs
 from extensions import db
 from inference.labels import DetectionKind
-from models import Analysis, Detection, JobStatus, Media, Reanalysis, RemovedUpload, Subject, TrackReading
-from services import subjects
+from models import (Analysis, Detection, Explanation, JobStatus, Media, Reanalysis, RemovedUpload, Subject,
+                    TrackReading, User)
+from services import explanations, subjects
 from services.access import changing, locked_detection
 from services.analyses import delete_analysis
 from tests.conftest import csrf_token, login, make_user
@@ -152,3 +153,46 @@ def test_a_subject_deleted_while_a_face_is_assigned_to_it(app, monkeypatch):
         assert ended == {"first": "ok", "second": "ok"}
         assert db.session.get(Subject, subject_id) is None
         assert db.session.scalars(db.select(Detection.subject_id).where(Detection.subject_id.is_not(None))).all() == []
+
+
+def stored_photo(app, user_id: int) -> tuple[int, int]:
+    """A photo analysis of the user's with one face read as happy: its id and the face's."""
+    with app.app_context():
+        analysis = Analysis(user_id=user_id, original_name="face.jpg", stored_name=uuid.uuid4().hex,
+                            media=Media.IMAGE, status=JobStatus.DONE, format="jpeg", width=64, height=48)
+        face = Detection(position=1, kind=DetectionKind.HUMAN, x1=0, y1=0, x2=40, y2=40, score=0.99,
+                         emotions={"happy": 0.9, "sad": 0.1})
+        analysis.detections.append(face)
+        db.session.add(analysis)
+        db.session.commit()
+        return analysis.id, face.id
+
+
+def test_two_whys_asked_at_once_never_pass_the_cap_together(app, monkeypatch):
+    """Two under way, two more asked at once (two web processes): one is queued, the other told to wait (both were
+    queued: each counted two under way before the other's row was committed)."""
+    user = make_user(app, "ana")
+    photos = [stored_photo(app, user) for _ in range(4)]
+    with app.app_context():
+        db.session.add_all(Explanation(detection_id=face, status=JobStatus.QUEUED, requested_by_id=user)
+                           for _, face in photos[:2])
+        db.session.commit()
+    first_holds, queue_row = {}, jobs.queue_row
+
+    def slow_queue_row(kind: jobs.JobKind, row) -> bool:  # the first request, counted, waits before its commit
+        if (holding := first_holds.pop("event", None)) is not None:
+            holding.set()
+            time.sleep(WAIT)
+        return queue_row(kind, row)
+
+    def ask(photo: tuple[int, int]) -> None:
+        analysis = db.session.get(Analysis, photo[0])
+        explanations.start(analysis, analysis.detections[0], db.session.get(User, user))
+
+    def first(holding: threading.Event) -> None:
+        first_holds["event"] = holding
+        ask(photos[2])
+
+    monkeypatch.setattr(jobs, "queue_row", slow_queue_row)
+    ended = side_by_side(app, first, lambda: ask(photos[3]))
+    assert ended["first"] == "ok" and ended["second"].startswith("TooMany"), ended
