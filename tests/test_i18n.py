@@ -4,6 +4,7 @@ current with the code and compiled."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import subprocess
@@ -370,6 +371,25 @@ def test_a_failed_videos_stored_reason_is_shown_in_the_readers_language(app, cli
     korean = client.get(location, headers=KOREAN).get_data(as_text=True)
     assert NO_FRAMES not in korean and html_lang(korean) == "ko"
     assert NO_FRAMES in client.get(location).get_data(as_text=True)
+
+
+def test_a_video_the_server_gave_up_on_says_whom_to_ask_and_a_broken_file_does_not(app, client, alice,
+                                                                                    faceless_video):
+    """Interrupted three times (its workers stopped), or stopped at the time limit: not the file's fault, and only an
+    administrator can have it run again (the back office's Retry), so the page says whom to ask; a file without
+    readable frames is the file's."""
+    location = upload(client, faceless_video.read_bytes(), "coffee.mp4").location
+    said = "This was the server’s doing, not your file’s: an administrator can have it analysed again. To ask " \
+           "about it, contact whoever runs this Moodlens server."
+    for error, told in (("The work was interrupted 3 times and was given up.", True), (NO_FRAMES, False),
+                        ("The work took longer than 10 minutes and was stopped; the upload is kept.", True)):
+        with app.app_context():
+            analysis = db.session.get(Analysis, int(location.rsplit("/", 1)[1]))
+            analysis.status, analysis.error = "failed", error
+            db.session.commit()
+        assert (said in html.unescape(client.get(location).get_data(as_text=True))) is told, error
+    korean = client.get(location, headers=KOREAN).get_data(as_text=True)
+    assert "서버 쪽 문제였어요" in korean
 
 
 def test_a_video_jobs_stored_reasons_with_figures_are_read_back_into_korean(app):

@@ -320,6 +320,16 @@ FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
                                  CANNOT_OPEN, RICH_COLOUR, UNSUPPORTED_CODEC)}
 
 
+SERVERS_FAILURES = tuple(_as_stored(msgid) for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS,
+                                                         jobs.TOO_LONG_ONE_MINUTE))
+
+
+def servers_failure(text: str | None) -> bool:
+    """Whether a failed job's stored reason is the server's (its workers stopped, or its time limit ran out), not
+    the file's: an administrator can have it run again."""
+    return bool(text) and any(failure.fullmatch(text) for failure in SERVERS_FAILURES)
+
+
 def reason(text: str | None) -> str:
     """A failure reason a job stored as English text (an analysis's or an explanation's `error`) in the reader's
     language: as it is when the catalogue holds it, else a reason with figures ("interrupted 3 times") read back
@@ -538,6 +548,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(error_title)
     app.add_template_global(error_description)
     app.add_template_global(explanation_failures)
+    app.add_template_global(servers_failure)
     app.add_template_global(clock_name)
     app.add_template_global(worded)
     app.register_blueprint(bp)

@@ -66,6 +66,7 @@ def _note_told(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.add_template_global(removed_upload_notices)
+    app.add_template_global(ask_administrators)
     app.after_request(_note_told)
 
 
