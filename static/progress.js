@@ -5,7 +5,8 @@
 // emotions then show. On the progress page its words come translated from the page (data-messages on #job,
 // JSON; "{percent}" marks the value). The bar's spoken value (aria-valuetext) is the visible text; screen readers
 // are told (#job-said) the state at once when it changes, and the figure when it reaches a new tenth (10%, 20%...),
-// at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second.
+// at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second. A run
+// interrupted on the server starts again from the beginning: the bar going back shows #job-restarted, which says so.
 // The messages the last action left ("Saved: Cat 1 is now Dog 1.") outlive the reload: kept for focus.js to show again.
 (function () {
   "use strict";
@@ -50,6 +51,7 @@
     var said = document.getElementById("job-said");
     var words = JSON.parse(job.dataset.messages);
     var told = { heading: "", tenth: -1, at: 0 };
+    var last = { value: bar.value, status: "" };  // a bar going back, or a run queued again: interrupted, restarted
     function say(heading, value, done) {
       var tenth = Math.floor(value / 10), now = Date.now();
       if (heading !== told.heading || (tenth !== told.tenth && now - told.at >= ANNOUNCE_MS)) {
@@ -60,6 +62,10 @@
     watch(job.dataset.statusUrl, function (analysis) {
       var value = Math.round((analysis.progress || 0) * 100);
       var done = words.done.replace("{percent}", value + "%");
+      if (value < last.value || (last.status === "running" && analysis.status === "queued")) {
+        document.getElementById("job-restarted").hidden = false;
+      }
+      last = { value: value, status: analysis.status };
       bar.value = value;
       bar.setAttribute("aria-valuetext", done);
       percent.textContent = done;

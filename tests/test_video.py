@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.fixtures import csrf_token
+from bench.fixtures import StoredAnalysis, csrf_token, store_analyses
 import jobs
 from app import create_app
 from extensions import db
@@ -24,7 +24,7 @@ from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_secon
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
-from models import Analysis, utcnow
+from models import Analysis, Media, utcnow
 from services.analyses import analysis_slot, frame_slot
 from bench.clips import moving_faces_frames
 from tests.conftest import DATA, jpeg_bytes, upload, upload_files, write_video
@@ -714,3 +714,20 @@ def test_a_video_cut_short_is_analysed_as_far_as_it_goes_and_says_so(app, client
     assert document["stated_duration"] == pytest.approx(8.0) and document["duration"] == analysis.duration
     whole_video = upload(client, whole, "whole.avi")
     assert "cut short" not in client.get(whole_video.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_video_run_interrupted_and_started_again_says_so_on_its_progress_page(app, client, alice):
+    """Its worker stopped: the job is queued again and starts from the beginning; the bar going back is explained."""
+    store_analyses(app, alice, [StoredAnalysis("clip.mp4", media=Media.VIDEO)])
+    said = "The analysis was interrupted on the server and started again from the beginning."
+    for status, attempts, told in (("running", 1, False), ("queued", 1, True), ("running", 2, True),
+                                   ("queued", 0, False)):
+        with app.app_context():
+            analysis = db.session.scalar(db.select(Analysis))
+            analysis.status, analysis.attempts, analysis.progress = status, attempts, 0.1
+            db.session.commit()
+            analysis_id = analysis.id
+        page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+        shown = re.search(r'<p id="job-restarted" class="hint"( hidden)?>', page)
+        assert shown and (shown.group(1) is None) is told, (status, attempts)
+        assert said in page  # for the page's script to show when the bar goes back
