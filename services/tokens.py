@@ -9,9 +9,9 @@ from flask import current_app
 
 from extensions import db
 from messages import N_, Phrase
-from models import ApiToken, User
+from models import ApiToken, User, utcnow
 from services.access import LARGEST_ID
-from services.errors import NotFound, Refused
+from services.errors import Conflict, NotFound, Refused
 from services.subjects import normal_name, readable
 
 NAME_LENGTH = ApiToken.name.type.length
@@ -34,8 +34,20 @@ def token_name(name: object) -> str | None:
     return name
 
 
+MAX_LIVE_TOKENS = 50  # working tokens one account may hold (a script making one a run would pile them up)
+KEPT_AFTER_EXPIRY = timedelta(days=30)  # an expired token's row, kept to say "expired" (or "revoked") when used
+
+
 def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
-    """A new token of the user's, stored (its hash only), lasting API_TOKEN_DAYS; with its plain text, shown once."""
+    """A new token of the user's, stored (its hash only), lasting API_TOKEN_DAYS; with its plain text, shown once.
+    Raises Conflict when the user has MAX_LIVE_TOKENS working ones. The rows of the user's tokens expired over
+    KEPT_AFTER_EXPIRY ago go."""
+    if len(live_tokens(user)) >= MAX_LIVE_TOKENS:
+        raise Conflict(Phrase(N_("You have %(count)d working API tokens, the most an account may hold: revoke one "
+                                 "you no longer use on your account page first."), count=MAX_LIVE_TOKENS))
+    newest = db.select(db.func.max(ApiToken.id)).scalar_subquery()  # kept: SQLite gives a new row the highest id + 1
+    db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.id < newest,
+                                                 ApiToken.expires_at < utcnow() - KEPT_AFTER_EXPIRY))
     token, plain = ApiToken.issue(user, timedelta(days=current_app.config["API_TOKEN_DAYS"]), name)
     db.session.add(token)
     db.session.commit()
@@ -44,7 +56,9 @@ def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
 
 def live_tokens(user: User) -> list[ApiToken]:
     """The user's tokens that still work (neither revoked nor expired), newest first."""
-    return sorted((token for token in user.tokens if token.live), key=lambda token: token.id, reverse=True)
+    return db.session.scalars(db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False),
+                                                        ApiToken.expires_at > utcnow())
+                              .order_by(ApiToken.id.desc())).all()
 
 
 def live_token(user: User, token_id: int) -> ApiToken:

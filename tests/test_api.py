@@ -477,3 +477,27 @@ def test_a_hangul_username_gets_a_token_as_curl_sends_it(app, client):
     """curl -u 김민수:PASSWORD sends the name's UTF-8 bytes in base64: it names the account."""
     make_user(app, "김민수")
     assert client.post("/api/v1/tokens", headers=basic("김민수")).status_code == 201
+
+
+def test_an_account_holds_a_bounded_number_of_working_tokens_and_long_expired_ones_go(app, client, monkeypatch):
+    """A script making a token each run piled them up (and every list walked them all): past MAX_LIVE_TOKENS, a 409
+    saying what to do (the account page's form says it under the name); tokens expired over a month ago are deleted
+    when the next one is made."""
+    from services import tokens
+    monkeypatch.setattr(tokens, "MAX_LIVE_TOKENS", 2)
+    user = make_user(app, "ann")
+    with app.app_context():
+        old = ApiToken(user_id=user, token_hash="0" * 64, expires_at=utcnow() - timedelta(days=31))
+        db.session.add(old)
+        db.session.commit()
+        old_id = old.id
+    made = [client.post("/api/v1/tokens", headers=basic("ann")) for _ in range(3)]
+    assert [answer.status_code for answer in made] == [201, 201, 409]
+    assert made[2].json["error"].startswith("You have 2 working API tokens, the most an account may hold")
+    login(client, "ann")
+    form = client.post("/account/tokens", data={"current_password": "correct horse", "name": "laptop",
+                                                "csrf_token": csrf_token(client, "/account")})
+    assert form.status_code == 400 and "You have 2 working API tokens" in form.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ApiToken, old_id) is None and db.session.scalar(db.select(db.func.max(ApiToken.id))) == 3
+        assert db.session.scalar(db.select(db.func.count(ApiToken.id))) == 2

@@ -18,7 +18,7 @@ from messages import N_, Phrase
 from models import ApiToken, User, normalize_username
 from services import accounts, tokens
 from services.clock import known_zone, same_clock, today_on, zone_of
-from services.errors import Refused
+from services.errors import Conflict, Refused
 from web import known_devices
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import streamed_download
@@ -295,14 +295,14 @@ def create_token() -> ResponseReturnValue:
     if form.validate_on_submit() and form.password_is(user):
         try:
             name = tokens.token_name(form.name.data)
-        except Refused as refusal:
-            form.name.errors.append(refusal.args[0])
-        else:
             if not _first_sending(form.form_id.data):
                 flash(gettext("That form was sent again, so no second token was made. A token is shown only once: "
                               "if you did not copy it, revoke it and create another."), "info")
                 return redirect(_account_tokens())
             token, plain = tokens.issue(user, name)
+        except (Refused, Conflict) as refusal:  # an unreadable name; as many working tokens as an account may hold
+            form.name.errors.append(refusal.args[0])
+        else:
             page = render_template("auth/token_created.html", token=token, plain=plain)
             return page, 201, {"Cache-Control": "no-store"}
     return _account_page(form), 400
