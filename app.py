@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     csrf.init_app(app)
     limiter.init_app(app)
     jobs.init_app(app, JOB_HANDLERS)
+    notices.init_app(app)  # first: its hook runs after the others
     i18n.init_app(app)
 
     for blueprint in (auth.bp, analyze.bp, dashboard.bp, api.bp, about.bp, identity.bp, species.bp):
@@ -64,7 +65,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     admin.init_admin(app)
     register_cli(app)
     errors.init_app(app)
-    notices.init_app(app)
     if hops := app.config["PROXY_HOPS"]:  # the HTTPS proxy (or proxies) in front
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.add_url_rule("/favicon.ico", "favicon",

@@ -49,7 +49,7 @@ def create_admin(username: str, password: str) -> None:
     if user is None:
         name = normalize_username(username)
         if len(name) not in USERNAME_LENGTH or not USERNAME_CHARACTERS.match(name):
-            raise click.UsageError("a username is 3 to 32 Latin or Korean letters, digits, dots, dashes and "
+            raise click.UsageError("a username is 2 to 32 Latin or Korean letters, digits, dots, dashes and "
                                    "underscores")
         user = User(username=username)
         db.session.add(user)

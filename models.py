@@ -116,6 +116,12 @@ class JobState:
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
 
+    @property
+    def started_again(self) -> bool:
+        """Whether a run of the job was interrupted (its worker stopped) and it was queued again, to start from the
+        beginning: queued after a run, or running a second time."""
+        return self.attempts > (1 if self.status == JobStatus.RUNNING else 0)
+
 
 class JobRow(JobState):
     """A job with a row of its own (every kind but a video's analysis, whose row is the analysis's): its id and when
@@ -126,7 +132,7 @@ class JobRow(JobState):
 
 
 USERNAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.\-\uac00-\ud7a3]+\Z")  # Latin letters, Hangul syllables, digits, . - _
-USERNAME_LENGTH = range(3, 33)
+USERNAME_LENGTH = range(2, 33)  # "지우", "Jo"
 
 
 def normalize_username(name: str) -> str:

@@ -28,6 +28,17 @@ def row_id(text: str | int) -> int | None:
     return number if 0 < number <= LARGEST_ID else None
 
 
+def hold_account(user_id: int) -> None:
+    """Hold the user's row until the session's transaction ends, so that a check and the write it allows run one
+    request at a time per account, in every web process: an upload's last look for an earlier copy of its bytes and
+    its insert (of two requests sending the same bytes at once, the second finds the first one's), a "Why?"'s count
+    of those under way and its own (two at once passed the cap together). A write that changes nothing, and no key
+    (rows that refer to the user are still written meanwhile): PostgreSQL locks the row (other users go on), SQLite
+    the database for the moment of the write (a SELECT ... FOR UPDATE locks nothing there). Taken before any other
+    row the request writes."""
+    db.session.execute(db.update(User).where(User.id == user_id).values(active=User.active))
+
+
 def holding(column: ColumnElement, text: str) -> ColumnElement[bool]:
     """Whether `column` holds `text` as typed, in any case: its % and _ match only themselves (a search for
     "IMG_1234" or "100%"; a lone "%" listed every row, just before an administrator's "select all, delete")."""

@@ -34,7 +34,7 @@ from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_mome
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
-from services.access import holding, owned, removing, row_id
+from services.access import hold_account, holding, owned, removing, row_id
 from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
                              StorageFailure)
 from services.slots import AnalysisSlots
@@ -245,13 +245,13 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
                         renditions: PhotoRenditions, digest: str) -> Accepted:
     """Store the upload, its thumbnail and crops, and the analysis rows; nothing is left half-saved. When the same
     bytes were stored while these were analysed (a form sent twice at once, even at the same moment: the last look
-    and the insert hold the user's uploads, `copies.hold_uploads`), that analysis, and nothing stored."""
+    and the insert hold the user's uploads, `access.hold_account`), that analysis, and nothing stored."""
     stored_name = storage.new_stored_name(result.format)
     with storage_writes():
         files = {storage.upload_folder() / stored_name: data, **renditions.files(stored_name, result)}
         storage.write_files(files)
     try:
-        copies.hold_uploads(user.id)
+        hold_account(user.id)
         earlier = copies.earlier_upload(user.id, digest)
         if earlier is None:
             analysis = photo_analysis(user, result, original_name, stored_name, digest)
@@ -299,7 +299,7 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
 
 def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
     """Store the video, check it is readable and within the limits, and queue its analysis; when the same bytes
-    were stored meanwhile (a form sent twice at once, even at the same moment: `copies.hold_uploads`), that
+    were stored meanwhile (a form sent twice at once, even at the same moment: `access.hold_account`), that
     analysis, and nothing stored."""
     with storage_writes():
         path = storage.upload_folder() / storage.new_stored_name(container)
@@ -307,7 +307,7 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str, digest
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
-        copies.hold_uploads(user.id)
+        hold_account(user.id)
         earlier = copies.earlier_upload(user.id, digest)
         if earlier is None:
             analysis.user, analysis.original_name = user, clean_original_name(sent_file_name(upload))

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, exists
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from models import Analysis, Detection, JobStatus, User
+from models import Analysis, Detection, JobStatus
 
 CHUNK = 1 << 20
 
@@ -36,16 +36,6 @@ def earlier_upload(user_id: int, digest: str) -> Analysis | None:
         db.select(Analysis).where(Analysis.user_id == user_id, Analysis.content_hash == digest,
                                   Analysis.status != JobStatus.FAILED)
         .order_by(Analysis.id).limit(1))
-
-
-def hold_uploads(user_id: int) -> None:
-    """Hold the user's row until the session's transaction ends, so that the user's uploads take their last look for
-    an earlier copy and store their own one at a time: of two requests sending the same bytes at the same moment,
-    the second waits, then finds the first one's. A write that changes nothing, and no key (rows that refer to the
-    user are still written meanwhile): PostgreSQL locks the row (other users' uploads go on), SQLite the database
-    for the moment of the insert (a SELECT ... FOR UPDATE locks nothing there). A unique index could not do it:
-    older copies and failed uploads share their hash with the analysis that counts."""
-    db.session.execute(db.update(User).where(User.id == user_id).values(active=User.active))
 
 
 def later_copy() -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from messages import N_, Phrase
 from inference.explain import METHODS, ExplainMethod, get_explainer
 from models import ACTIVE_STATUSES, Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus, User
 from services import storage
-from services.access import detection_at
+from services.access import detection_at, hold_account
 from services.errors import NotFound, TooMany
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,7 @@ def start(analysis: Analysis, detection: Detection, requester: User) -> dict:
     current = status(analysis, detection)
     if current["status"] == OnDemandStatus.DONE or current["status"].active:
         return current
-    # the requester's row held from the count to the commit (PostgreSQL): requests at once, in several web
-    # processes, counted the same jobs under way and all passed the cap
-    db.session.execute(db.select(User.id).where(User.id == requester.id).with_for_update(key_share=True))
+    hold_account(requester.id)  # from the count to the commit: requests at once counted the same ones under way
     if _under_way(requester.id) >= WAITING_EXPLANATIONS:
         raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),
                              count=WAITING_EXPLANATIONS))

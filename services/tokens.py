@@ -38,13 +38,19 @@ MAX_LIVE_TOKENS = 50  # working tokens one account may hold (a script making one
 KEPT_AFTER_EXPIRY = timedelta(days=30)  # an expired token's row, kept to say "expired" (or "revoked") when used
 
 
-def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
-    """A new token of the user's, stored (its hash only), lasting API_TOKEN_DAYS; with its plain text, shown once.
-    Raises Conflict when the user has MAX_LIVE_TOKENS working ones. The rows of the user's tokens expired over
-    KEPT_AFTER_EXPIRY ago go."""
-    if len(live_tokens(user)) >= MAX_LIVE_TOKENS:
+def room_for_another(user: User) -> None:
+    """Raises Conflict when the user holds MAX_LIVE_TOKENS working tokens."""
+    working = db.session.scalar(db.select(db.func.count(ApiToken.id)).where(*_working(user)))
+    if working >= MAX_LIVE_TOKENS:
         raise Conflict(Phrase(N_("You have %(count)d working API tokens, the most an account may hold: revoke one "
                                  "you no longer use on your account page first."), count=MAX_LIVE_TOKENS))
+
+
+def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
+    """A new token of the user's, stored (its hash only), lasting API_TOKEN_DAYS; with its plain text, shown once.
+    Raises Conflict when there is no room for it (`room_for_another`). The rows of the user's tokens expired over
+    KEPT_AFTER_EXPIRY ago go."""
+    room_for_another(user)
     newest = db.select(db.func.max(ApiToken.id)).scalar_subquery()  # kept: SQLite gives a new row the highest id + 1
     db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.id < newest,
                                                  ApiToken.expires_at < utcnow() - KEPT_AFTER_EXPIRY))
@@ -56,9 +62,11 @@ def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
 
 def live_tokens(user: User) -> list[ApiToken]:
     """The user's tokens that still work (neither revoked nor expired), newest first."""
-    return db.session.scalars(db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False),
-                                                        ApiToken.expires_at > utcnow())
-                              .order_by(ApiToken.id.desc())).all()
+    return db.session.scalars(db.select(ApiToken).where(*_working(user)).order_by(ApiToken.id.desc())).all()
+
+
+def _working(user: User) -> tuple:
+    return ApiToken.user_id == user.id, ApiToken.revoked.is_(False), ApiToken.expires_at > utcnow()
 
 
 def live_token(user: User, token_id: int) -> ApiToken:

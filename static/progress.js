@@ -51,7 +51,7 @@
     var said = document.getElementById("job-said");
     var words = JSON.parse(job.dataset.messages);
     var told = { heading: "", tenth: -1, at: 0 };
-    var last = { value: bar.value, status: "" };  // a bar going back, or a run queued again: interrupted, restarted
+    var last = { value: bar.value, status: job.dataset.status };  // a bar going back, or a run queued again: interrupted, restarted
     function say(heading, value, done) {
       var tenth = Math.floor(value / 10), now = Date.now();
       if (heading !== told.heading || (tenth !== told.tenth && now - told.at >= ANNOUNCE_MS)) {

@@ -62,7 +62,7 @@ def test_anonymous_users_are_sent_to_log_in(client):
 def test_the_page_shows_the_account_and_is_in_the_menu(client, alice_history):
     page = client.get("/account").get_data(as_text=True)
     assert 'href="/account" aria-current="page">Account</a>' in page
-    assert "alice" in page and "Created" in page
+    assert "alice" in page and "Member since" in page
     assert re.search(r"<dt>Analyses</dt><dd><a [^>]+>2</a>", page)
     assert re.search(r"<dt>People &amp; pets</dt><dd><a [^>]+>1</a>", page)
     assert 'href="/account/export.json"' in page and 'href="/account/export.csv"' in page

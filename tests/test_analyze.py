@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -303,3 +304,6 @@ def test_the_emotion_filter_of_a_chosen_dog_offers_the_dogs_emotions(client, mix
     rex = mixed_history["rex"]
     assert offered(f"subject={rex}") == [("angry", ""), ("happy", ""), ("relaxed", ""), ("sad", "")]
     assert offered(f"subject={rex}&emotion=disgust")[-1] == ("disgust", " selected")
+    empty = html.unescape(client.get(f"/analyses?subject={rex}&emotion=fear").get_data(as_text=True))
+    assert "No reading of Rex can be “fear”: the model that reads Rex does not have that emotion." in empty
+    assert "Readings the models were unsure of are left out" not in empty.split("No analyses match")[1]

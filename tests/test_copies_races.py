@@ -1,5 +1,5 @@
 """Copies sent at the same moment: two requests with the same bytes, both past their first look before either stored
-anything, make one analysis; the second waits for the first one's insert (copies.hold_uploads) and answers with it."""
+anything, make one analysis; the second waits for the first one's insert (access.hold_account) and answers with it."""
 
 from __future__ import annotations
 

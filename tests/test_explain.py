@@ -344,3 +344,11 @@ def test_the_migration_adds_who_asked_for_an_explanation_and_goes_back(app):
         upgrade(directory=migrations)
         columns = {column["name"] for column in sa.inspect(db.engine).get_columns("explanation")}
         assert {"requested_by_id", "brightest"} <= columns
+
+
+def test_two_whys_asked_at_once_never_pass_the_cap_together_on_sqlite(app, monkeypatch):
+    """As on PostgreSQL (tests/integration/test_lock_order.py): SQLite, which a small deployment's web processes
+    share, ignores SELECT ... FOR UPDATE, so the requester's row is held by a write that changes nothing."""
+    from tests.integration.test_lock_order import two_whys_at_once
+    ended = two_whys_at_once(app, monkeypatch)
+    assert ended["first"] == "ok" and ended["second"].startswith("TooMany"), ended

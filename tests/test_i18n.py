@@ -304,7 +304,8 @@ def test_form_errors_and_flash_messages_are_translated(app, client):
     page = client.post("/register", headers=KOREAN, data={"username": "a b", "password": "short", "confirm": "x",
                                                            "csrf_token": csrf_token(client, "/register")})
     text = page.get_data(as_text=True)
-    assert page.status_code == 400 and "영문자, 한글, 숫자, 마침표" in text and "비밀번호가 일치하지 않아요." in text
+    assert page.status_code == 400 and "띄어쓰기나 다른 기호는 쓸 수 없어요" in text
+    assert "비밀번호가 일치하지 않아요." in text
 
 
 def test_error_pages_and_upload_errors_are_translated(app, client, alice):
@@ -375,13 +376,14 @@ def test_a_failed_videos_stored_reason_is_shown_in_the_readers_language(app, cli
 
 def test_a_video_the_server_gave_up_on_says_whom_to_ask_and_a_broken_file_does_not(app, client, alice,
                                                                                     faceless_video):
-    """Interrupted three times (its workers stopped), or stopped at the time limit: not the file's fault, and only an
-    administrator can have it run again (the back office's Retry), so the page says whom to ask; a file without
+    """Interrupted three times (its workers stopped), stopped at the time limit, an internal error: only an
+    administrator can have it run again (the back office's Retry), so its owner is told whom to ask; a file without
     readable frames is the file's."""
     location = upload(client, faceless_video.read_bytes(), "coffee.mp4").location
-    said = "This was the server’s doing, not your file’s: an administrator can have it analysed again. To ask " \
-           "about it, contact whoever runs this Moodlens server."
+    said = "An administrator can have it analysed again (if it fails the same way again, the video itself may be " \
+           "the cause). To ask about it, contact whoever runs this Moodlens server."
     for error, told in (("The work was interrupted 3 times and was given up.", True), (NO_FRAMES, False),
+                        ("The work failed because of an internal error; the upload is kept.", True),
                         ("The work took longer than 10 minutes and was stopped; the upload is kept.", True)):
         with app.app_context():
             analysis = db.session.get(Analysis, int(location.rsplit("/", 1)[1]))
@@ -389,7 +391,7 @@ def test_a_video_the_server_gave_up_on_says_whom_to_ask_and_a_broken_file_does_n
             db.session.commit()
         assert (said in html.unescape(client.get(location).get_data(as_text=True))) is told, error
     korean = client.get(location, headers=KOREAN).get_data(as_text=True)
-    assert "서버 쪽 문제였어요" in korean
+    assert "관리자가 다시 분석하게 할 수 있어요" in korean
 
 
 def test_a_video_jobs_stored_reasons_with_figures_are_read_back_into_korean(app):

@@ -219,7 +219,7 @@ def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_
     assert "lovely smile" in words(page.split('id="face-2"')[1]) and words(page).count("lovely smile") == 1  # sure only
     korean = client.get(f"/analyses/{analysis_id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert heading(korean, "얼굴 1") == "아마도 행복 (내내)"
-    assert "이 판독(행복)이 틀렸을 확률(추정): 26%." in words(korean)
+    assert "이 판독(행복)이 틀렸을 추정 확률: 26%." in words(korean)
     assert "“왜?” 설명은 사진에서만 볼 수 있어요." in words(korean)
     assert re.findall(r'class="overlay-label">(.*?)</text>', korean)[0] == "1: 아마도 행복"
     with app.app_context():  # most frames sure, but their mean chance of a wrong reading over one half: unsure

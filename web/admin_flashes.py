@@ -11,6 +11,7 @@ from flask_babel import gettext, ngettext
 
 from web.i18n import named_at_most
 
+
 def note_row(name: str) -> None:
     """Note that this request saved or deleted the row named `name` ("the account alice")."""
     g.setdefault("admin_rows", []).append(name)

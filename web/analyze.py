@@ -331,23 +331,20 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
 @deleted_goes_back(Deleted.SUBJECT, "subject")
 def history() -> ResponseReturnValue:
     """The user's analyses, newest first, narrowed by the GET form's filters (kept, with a page size asked for, in
-    the page links and the form)."""
+    the page links and the form). The form's emotions are the chosen subject's model's (a dog's history offers no
+    "disgust"), else those of the models that read the user's photos; an emotion filtered on that they lack stays
+    listed, selected, and an empty page says why it is empty."""
     filters = HistoryFilter.from_args(request.args, current_user)
     page = history_page(current_user, request.args.get("page", 1, type=int),
                         request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48, filters=filters)
     kept = kept_params(page, filters)
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
         return redirect(url_for("analyze.history", page=page.pages, **kept))
-    return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
-                           emotions=emotions_to_filter(filters), subjects=current_user.subjects,
-                           name_search_length=NAME_SEARCH_LENGTH)
-
-
-def emotions_to_filter(filters: HistoryFilter) -> tuple[str, ...]:
-    """The history form's emotions: those of the chosen subject's model (a dog's history offers no "disgust"), else
-    of the models that read the user's photos; and the emotion filtered on, so that the form shows what it lists."""
     emotions = subjects.labels_read(current_user, filters.subject)
-    return emotions if not filters.emotion or filters.emotion in emotions else (*emotions, filters.emotion)
+    unread = filters.emotion if filters.emotion and filters.emotion not in emotions else None
+    return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
+                           emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
+                           subjects=current_user.subjects, name_search_length=NAME_SEARCH_LENGTH)
 
 
 @bp.app_template_global()

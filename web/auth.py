@@ -295,6 +295,7 @@ def create_token() -> ResponseReturnValue:
     if form.validate_on_submit() and form.password_is(user):
         try:
             name = tokens.token_name(form.name.data)
+            tokens.room_for_another(user)  # before the form counts as sent: refused, it can be sent again
             if not _first_sending(form.form_id.data):
                 flash(gettext("That form was sent again, so no second token was made. A token is shown only once: "
                               "if you did not copy it, revoke it and create another."), "info")

@@ -321,12 +321,12 @@ FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
 
 
 SERVERS_FAILURES = tuple(_as_stored(msgid) for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS,
-                                                         jobs.TOO_LONG_ONE_MINUTE))
+                                                         jobs.TOO_LONG_ONE_MINUTE, jobs.INTERNAL_ERROR))
 
 
 def servers_failure(text: str | None) -> bool:
-    """Whether a failed job's stored reason is the server's (its workers stopped, or its time limit ran out), not
-    the file's: an administrator can have it run again."""
+    """Whether a failed job's stored reason is the server's to judge (its workers stopped, its time limit ran out,
+    an internal error), not a refusal of the file: an administrator can have it run again."""
     return bool(text) and any(failure.fullmatch(text) for failure in SERVERS_FAILURES)
 
 

@@ -3,18 +3,23 @@ how to reach the administrators about it (the ADMIN_CONTACT setting)."""
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
+from extensions import db
 from services import moderation
 from services.errors import NotFound
 from services.moderation import Removal
 from web.errors import wants_json
 from web.i18n import moment, named_at_most
 from web.redirects import View
+
+log = logging.getLogger(__name__)
 
 
 def ask_administrators() -> str:
@@ -32,6 +37,7 @@ def deactivated_message() -> str:
 
 
 def removed_sentence(removal: Removal) -> str:
+    """What a removed upload's old address says (a page, or the API's JSON error): which upload went, and why."""
     return with_reason(gettext("An administrator removed your upload %(file)s (uploaded %(when)s) from your account, "
                                "with its result.", file=removal.original_name, when=moment(removal.uploaded_at)),
                        removal)
@@ -57,14 +63,20 @@ def _note_told(response: Response) -> Response:
     (not an image, not a prefetch), answered with a page (200), or a result page (a removed upload's own 410)."""
     shown = g.pop("removals_shown", None)
     document = (request.method == "GET" and request.headers.get("Sec-Fetch-Dest", "document") == "document"
-                and "prefetch" not in request.headers.get("Sec-Purpose", ""))
+                and "prefetch" not in request.headers.get("Sec-Purpose", "") + request.headers.get("Purpose", ""))
     page = (response.status_code == 200 and response.mimetype == "text/html") or request.endpoint == "analyze.result"
     if shown and document and page:
-        moderation.mark_told(shown)
+        try:
+            moderation.mark_told(shown)
+        except SQLAlchemyError:  # the database busy or gone: the page goes out all the same, and tells them again
+            db.session.rollback()
+            log.warning("could not note %d removals as told", len(shown), exc_info=True)
     return response
 
 
 def init_app(app: Flask) -> None:
+    """The notices' template globals, and the hook that notes removals told: registered before the other hooks of
+    the answer, it runs after them (Flask runs them last first), so its commit expires nothing they read."""
     app.add_template_global(removed_upload_notices)
     app.add_template_global(ask_administrators)
     app.after_request(_note_told)
