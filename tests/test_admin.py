@@ -773,7 +773,7 @@ def test_an_admin_deletes_analyses_in_bulk_with_their_files(app, client, alice, 
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', listing).group(1)
     done = admin.post("/admin/admin_analyses/action/", follow_redirects=True, data={
         "action": "delete", "rowid": [str(photo) for photo in photos] + ["9" * 30], "csrf_token": csrf})
-    assert done.status_code == 200 and "삭제했어요: alice 님이 올린 astro-1.jpg; alice 님이 올린 astro-2.jpg." in (
+    assert done.status_code == 200 and "삭제했어요: alice 님이 올린 astro-1.jpg, alice 님이 올린 astro-2.jpg." in (
         done.get_data(as_text=True))  # not Flask-Admin's "2 레코드 성공적으로 삭제되었습니다."
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0

@@ -269,12 +269,14 @@ def listed(words: list[str]) -> str:
 
 
 NAMED_AT_MOST = 5  # names given in one message (rows of the back office, removed uploads); more are counted
+NAMES_JOINERS = {"ko": ", "}  # a semicolon is foreign to Korean; in English it keeps names that hold commas apart
 
 
 def named_at_most(rows: list[str]) -> str:
     """Rows (of the back office, a user's removed uploads) named, NAMED_AT_MOST at most and the rest counted: "a.jpg;
-    b.jpg; ... and 3 more"."""
-    named = "; ".join(rows[:NAMED_AT_MOST])
+    b.jpg; ... and 3 more", "a.jpg, b.jpg ... 외 3개"."""
+    locale = get_locale()
+    named = NAMES_JOINERS.get(locale.language if locale else "en", "; ").join(rows[:NAMED_AT_MOST])
     more = len(rows) - NAMED_AT_MOST
     return gettext("%(names)s and %(num)d more", names=named, num=more) if more > 0 else named
 
