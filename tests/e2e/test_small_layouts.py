@@ -103,6 +103,9 @@ def test_the_alert_button_shares_its_row_with_a_field_on_a_phone(live_app, brows
         top, bottom = button.bounding_box()["y"], button.bounding_box()["y"] + button.bounding_box()["height"]
         beside = [field for field in fields if field["y"] < bottom and top < field["y"] + field["height"]]
         assert len(fields) == 3 and beside, (locale, fields, top, bottom)
+        select, percent = (page.locator(f"form.alert-form {control}").bounding_box()
+                           for control in ("select", "input[name=percent]"))
+        assert abs(select["y"] - percent["y"]) < 2, (locale, select, percent)  # one row: level, hint or none
         shot(page, f"small-alert-{locale}")
         page.context.close()
 
