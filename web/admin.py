@@ -526,10 +526,18 @@ class UserAdmin(AdminModelView):
                                                 "result.")}}
     column_default_sort = ("id", False)
 
+    def get_list(self, page: int | None, *args, **kwargs) -> tuple[int, list]:
+        """The page's users, and how many uploads each has, counted in one query for the page (`uploads_link`)."""
+        total, users = super().get_list(page, *args, **kwargs)
+        g.uploads_by_user = dict(db.session.execute(
+            db.select(Analysis.user_id, db.func.count(Analysis.id))
+            .where(Analysis.user_id.in_([user.id for user in users])).group_by(Analysis.user_id)).all())
+        return total, users
+
     def uploads_link(self, user: User) -> Markup:
         """How many uploads the user has, linked to the Analyses list of them (a moderator's way from an account to
         what it uploaded)."""
-        count = db.session.scalar(db.select(db.func.count(Analysis.id)).where(Analysis.user_id == user.id))
+        count = g.uploads_by_user.get(user.id, 0)
         if not count:
             return Markup("0")
         return Markup('<a href="{}">{}</a>').format(
