@@ -10,7 +10,7 @@ from flask import current_app
 from extensions import db
 from messages import N_, Phrase
 from models import ApiToken, User, utcnow
-from services.access import LARGEST_ID
+from services.access import LARGEST_ID, hold_account
 from services.errors import Conflict, NotFound, Refused
 from services.subjects import normal_name, readable
 
@@ -48,8 +48,10 @@ def room_for_another(user: User) -> None:
 
 def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
     """A new token of the user's, stored (its hash only), lasting API_TOKEN_DAYS; with its plain text, shown once.
-    Raises Conflict when there is no room for it (`room_for_another`). The rows of the user's tokens expired over
-    KEPT_AFTER_EXPIRY ago go."""
+    Raises Conflict when there is no room for it (`room_for_another`), counted with the account held, so that two
+    requests at once cannot both take the last place. The rows of the user's tokens expired over KEPT_AFTER_EXPIRY
+    ago go."""
+    hold_account(user.id)
     room_for_another(user)
     newest = db.select(db.func.max(ApiToken.id)).scalar_subquery()  # kept: SQLite gives a new row the highest id + 1
     db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.id < newest,

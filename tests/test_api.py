@@ -504,3 +504,12 @@ def test_an_account_holds_a_bounded_number_of_working_tokens_and_long_expired_on
     assert refused.status_code == 400 and "You have 2 working API tokens" in refused.get_data(as_text=True)
     client.delete("/api/v1/tokens/current", headers={"Authorization": f"Bearer {made[0].json['token']}"})
     assert client.post("/account/tokens", data=form).status_code == 201  # the refused form, sent again, makes one
+
+
+def test_two_tokens_asked_at_once_never_pass_the_most_an_account_holds_on_sqlite(app, monkeypatch):
+    """As on PostgreSQL (tests/integration/test_lock_order.py): both requests counted 49 before either committed, and
+    the account held 51."""
+    from tests.integration.test_lock_order import two_tokens_at_once
+    ended = two_tokens_at_once(app, monkeypatch)
+    assert ended == {"first": "ok", "second": ended["second"], "working": "50"}, ended
+    assert ended["second"].startswith("Conflict"), ended

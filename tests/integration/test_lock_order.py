@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -15,9 +16,9 @@ import pytest
 import jobs
 from extensions import db
 from inference.labels import DetectionKind
-from models import (Analysis, Detection, Explanation, JobStatus, Media, Reanalysis, RemovedUpload, Subject,
-                    TrackReading, User)
-from services import explanations, subjects
+from models import (ApiToken, Analysis, Detection, Explanation, JobStatus, Media, Reanalysis, RemovedUpload,
+                    Subject, TrackReading, User)
+from services import explanations, subjects, tokens
 from services.access import changing, locked_detection
 from services.analyses import delete_analysis
 from tests.conftest import csrf_token, login, make_user
@@ -204,3 +205,42 @@ def two_whys_at_once(app, monkeypatch) -> dict[str, str]:
     monkeypatch.setattr(jobs, "queue_row", slow_queue_row)
     monkeypatch.setattr(jobs, "job_queue", lambda: SimpleNamespace(submit=lambda kind, job_id: None))  # queued only
     return side_by_side(app, first, lambda: ask(photos[3]))
+
+
+def test_two_tokens_asked_at_once_never_pass_the_most_an_account_holds(app, monkeypatch):
+    """One place left, two tokens asked for at once (two web processes): one is issued, the other refused (both were
+    issued: each counted one place left before the other's row was committed). On SQLite too: tests/test_api.py."""
+    ended = two_tokens_at_once(app, monkeypatch)
+    assert ended == {"first": "ok", "second": ended["second"], "working": "50"}, ended
+    assert ended["second"].startswith("Conflict"), ended
+
+
+def two_tokens_at_once(app, monkeypatch) -> dict[str, str]:
+    """A user one token short of the most an account may hold asks for two at once, the first held between its
+    count and its commit: what each request ended with."""
+    user = make_user(app, "ana")
+    with app.app_context():
+        owner = db.session.get(User, user)
+        db.session.add_all(ApiToken.issue(owner, timedelta(days=1), None)[0]
+                           for _ in range(tokens.MAX_LIVE_TOKENS - 1))
+        db.session.commit()
+    first_holds, made = {}, ApiToken.issue
+
+    def slow_issue(*args, **kwargs) -> tuple[ApiToken, str]:  # the first request, counted, waits before its commit
+        if (holding := first_holds.pop("event", None)) is not None:
+            holding.set()
+            time.sleep(WAIT)
+        return made(*args, **kwargs)
+
+    def ask() -> None:
+        tokens.issue(db.session.get(User, user), None)
+
+    def first(holding: threading.Event) -> None:
+        first_holds["event"] = holding
+        ask()
+
+    monkeypatch.setattr(ApiToken, "issue", staticmethod(slow_issue))
+    ended = side_by_side(app, first, ask)
+    with app.app_context():
+        ended["working"] = str(len(tokens.live_tokens(db.session.get(User, user))))
+    return ended
