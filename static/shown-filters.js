@@ -1,9 +1,41 @@
 // A form marked data-shows-page says which filters the page on screen was made with. Coming back to the page (the
 // browser's back button, its page cache or its form restore) put back the choices made before leaving it, so the form
 // named one list and showed another: it is set to the page's own values again.
+// Its emotion select, marked data-emotions-by-subject, offers the emotions of the subject chosen in its "Who" select
+// (a dog's model has no "disgust"), relisted as soon as another is chosen, not only once the form is applied; an
+// emotion already chosen stays listed, as the server lists it.
 (function () {
   "use strict";
+
+  function relister(form) {
+    var emotion = form.querySelector("select[data-emotions-by-subject]");
+    var subject = form.elements.namedItem("subject");
+    if (!emotion || !subject) { return function () {}; }
+    var lists = JSON.parse(emotion.getAttribute("data-emotions-by-subject"));
+    var names = {};
+    Object.keys(lists).forEach(function (choice) {
+      lists[choice].forEach(function (pair) { names[pair[0]] = pair[1]; });
+    });
+    function relist() {
+      var chosen = emotion.value, shown = emotion.getAttribute("data-shown");
+      var labels = (lists[subject.value] || lists[""]).map(function (pair) { return pair[0]; });
+      if (chosen && labels.indexOf(chosen) < 0) { labels.push(chosen); }
+      while (emotion.options.length > 1) { emotion.remove(1); }
+      labels.forEach(function (label) {
+        emotion.add(new Option(names[label], label, label === shown, label === chosen));
+      });
+    }
+    subject.addEventListener("change", relist);
+    return relist;
+  }
+
+  var forms = Array.prototype.map.call(document.querySelectorAll("form[data-shows-page]"), function (form) {
+    return {form: form, relist: relister(form)};
+  });
   window.addEventListener("pageshow", function () {
-    document.querySelectorAll("form[data-shows-page]").forEach(function (form) { form.reset(); });
+    forms.forEach(function (shown) {
+      shown.form.reset();
+      shown.relist();
+    });
   });
 })();

@@ -32,7 +32,7 @@ from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, 
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
-from web.i18n import found, isolated, kind, moment, percent, say, shortened
+from web.i18n import emotion as emotion_name, found, isolated, kind, moment, percent, say, shortened
 from web.notices import removed_says_so
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 
@@ -342,9 +342,19 @@ def history() -> ResponseReturnValue:
         return redirect(url_for("analyze.history", page=page.pages, **kept))
     emotions = subjects.labels_read(current_user, filters.subject)
     unread = filters.emotion if filters.emotion and filters.emotion not in emotions else None
-    return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
-                           emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
+    offered = (*emotions, unread) if unread else emotions
+    return render_template("analyze/history.html", page=page, filters=filters, kept=kept, emotions=offered,
+                           unread_emotion=unread, emotions_by_subject=_emotions_by_subject(filters, offered),
                            subjects=current_user.subjects, name_search_length=NAME_SEARCH_LENGTH)
+
+
+def _emotions_by_subject(filters: HistoryFilter, offered: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+    """The emotions the form offers for each choice of its "Who" select ("" for everyone), each with its name, as
+    static/shown-filters.js relists them when another is chosen: the chosen one's are those the page offers."""
+    choices = {"": subjects.labels_read(current_user)} | {
+        str(subject.id): subjects.labels_read(current_user, subject) for subject in current_user.subjects}
+    choices[str(filters.subject.id) if filters.subject else ""] = offered
+    return {choice: [(label, emotion_name(label)) for label in labels] for choice, labels in choices.items()}
 
 
 @bp.app_template_global()
