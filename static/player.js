@@ -14,6 +14,7 @@
   var tracks = JSON.parse(document.getElementById("player-tracks").textContent);
   var words = JSON.parse(stage.dataset.messages);
   var decimal = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 2 });
+  var tenths = new Intl.NumberFormat(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   var overlay = stage.querySelector("svg.overlay");
   var frame = document.getElementById("scrub-frame");
   var slider = document.getElementById("scrub");
@@ -64,7 +65,11 @@
 
   function emotion(label) { return words.emotions[label] || label; }
 
-  function seconds(t) { return fill(words.seconds, { seconds: decimal.format(t) }); }
+  function playing() { return Boolean(video) && !video.paused && !video.ended; }
+
+  // a moment to the hundredth (frames 0.25 s apart), but to the tenth while the video plays: "1.2 s", "1.25 s" and
+  // "1.3 s" in turn made the label jump in width and flicker
+  function seconds(t) { return fill(words.seconds, { seconds: (playing() ? tenths : decimal).format(t) }); }
 
   function reading(point) {  // point[7]: "unsure", "probably" or "sure"
     var wording = { unsure: words.unsure, probably: words.probably }[point[7]];
@@ -180,7 +185,7 @@
 
   function follow() {  // redraw on every painted frame while the video plays
     showTime(video.currentTime);
-    if (!video.paused && !video.ended) { window.requestAnimationFrame(follow); }
+    if (playing()) { window.requestAnimationFrame(follow); }
   }
 
   function usePlayer(candidate) {
@@ -190,7 +195,7 @@
     fit();  // the labels leave room for the video's controls now
     video.currentTime = Number(slider.value);
     video.addEventListener("play", function () { window.requestAnimationFrame(follow); });
-    ["seeked", "timeupdate"].forEach(function (name) {
+    ["seeked", "timeupdate", "pause"].forEach(function (name) {
       video.addEventListener(name, function () { showTime(video.currentTime); });
     });
   }

@@ -90,8 +90,10 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     page.wait_for_timeout(700)
     playing_at = page.evaluate("() => document.querySelector('.stage video').currentTime")
     assert playing_at > 2.2 and float(page.locator("#scrub").input_value()) > 2.2  # the slider follows the video
+    assert re.fullmatch(r"\d\.\d s", page.locator("#scrub-time").text_content())  # tenths while it plays: no jumps
     expect(page.locator(".overlay text").first).to_contain_text("1: ")
-    page.evaluate("() => document.querySelector('.stage video').pause()")
+    page.evaluate("() => { const v = document.querySelector('.stage video'); v.pause(); v.currentTime = 2.25; }")
+    expect(page.locator("#scrub-time")).to_have_text("2.25 s")  # stopped, to the hundredth again
     page.locator("#player").scroll_into_view_if_needed()
     both_sizes(page, "video")
     assert page.console_errors == []
