@@ -24,6 +24,7 @@ from services.identity import run_signature_job
 from services.track_readings import run_track_reading_job
 from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, notices, species
 from web.dashboard import Period
+from web.flashes import FlashCategory
 from web import limiter_storage  # noqa: F401 (its import registers the database:// storage of the rate limits)
 
 JOB_HANDLERS = {jobs.JobKind.ANALYSIS: run_video_job, jobs.JobKind.EXPLANATION: run_explanation_job,
@@ -52,7 +53,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message_category = "info"
+    login_manager.login_message_category = FlashCategory.INFO
     csrf.init_app(app)
     limiter.init_app(app)
     jobs.init_app(app, JOB_HANDLERS)

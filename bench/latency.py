@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
+from inference.backends import Backend
 from inference.pipeline import Pipeline
 from bench.clips import dog_scene
 
@@ -46,7 +47,7 @@ def test_photos() -> dict[str, bytes]:
             "1 face + 1 cat, 1282x512": jpeg(person_and_cat), "1 dog, 640x520": jpeg(dog)}
 
 
-def measure(backend: str, runs: int) -> dict:
+def measure(backend: Backend, runs: int) -> dict:
     """In a fresh process: p50/p95 per stage and end to end for each photo, peak RSS, model names."""
     started = time.perf_counter()
     pipeline = Pipeline(backend=backend)
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--backends", default="onnx,torch", help="classifier backends to compare")
     args = parser.parse_args()
-    backends = args.backends.split(",")
+    backends = [Backend(name.strip()) for name in args.backends.split(",")]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         results = {backend: pool.submit(measure, backend, args.runs).result() for backend in backends}
     print(f"{args.runs} runs per photo; p50 / p95 in ms")

@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import numpy as np
@@ -31,8 +32,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("onnx", "torch")
-DEFAULT_BACKEND = "onnx"  # measured faster on a 2-core CPU: `python -m bench.latency --backends onnx,torch`
+
+
+class Backend(StrEnum):
+    """What runs the networks: ONNX Runtime (on a CPU, where an up-to-date export exists) or torch."""
+
+    ONNX = "onnx"
+    TORCH = "torch"
+
+
+DEFAULT_BACKEND = Backend.ONNX  # measured faster on a 2-core CPU: `python -m bench.latency --backends onnx,torch`
 SOURCE_KEY = "source_sha256"  # ONNX metadata entry: the hash of the torch weights file it was exported from
 FORMAT_KEY, FORMAT = "export_format", "4"  # ONNX metadata: the export's format (training/export.py says what
 # each adds); an export of another format is not used
@@ -169,27 +178,27 @@ def onnx_path_for(weights: Path) -> Path:
     return ONNX_DIR / f"{Path(weights).stem}.onnx"
 
 
-def requested_backend() -> str:
+def requested_backend() -> Backend:
     """The backend named by MOODLENS_BACKEND (onnx or torch), else the default."""
     backend = os.environ.get("MOODLENS_BACKEND", DEFAULT_BACKEND).strip().lower()
-    if backend not in BACKENDS:
-        raise ValueError(f"MOODLENS_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    return backend
+    if backend not in set(Backend):
+        raise ValueError(f"MOODLENS_BACKEND must be one of {', '.join(Backend)}, not {backend!r}")
+    return Backend(backend)
 
 
-def default_device(backend: str) -> str:
+def default_device(backend: Backend) -> str:
     """"cuda" when torch sees a GPU, else "cpu". Torch is imported to ask only where an NVIDIA driver is
     installed or the torch backend is wanted: the ONNX backend on a CPU machine never loads torch."""
-    if backend == "onnx" and not NVIDIA_DRIVER.exists():
+    if backend == Backend.ONNX and not NVIDIA_DRIVER.exists():
         return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def make_runner(build_module: Callable[[], torch.nn.Module], weights: Path, device: str, backend: str) -> Runner:
+def make_runner(build_module: Callable[[], torch.nn.Module], weights: Path, device: str, backend: Backend) -> Runner:
     """An ONNX Runtime runner when asked for on a CPU and an up-to-date export exists, else torch."""
-    if backend == "onnx" and str(device) == "cpu":
+    if backend == Backend.ONNX and str(device) == "cpu":
         onnx_file = onnx_path_for(weights)
         if not onnx_file.is_file():
             log.warning("%s is missing (run `python -m training.export`): %s runs on torch", onnx_file, weights.name)

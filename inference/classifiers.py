@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from inference.backends import DEFAULT_BACKEND, Runner, export_info, file_sha256, make_runner
+from inference.backends import DEFAULT_BACKEND, Backend, Runner, export_info, file_sha256, make_runner
 from inference.calibration import load_temperature, softmax
 from inference.specs import FACE_INPUT_SIZE, PIXEL_MEAN, PIXEL_STD
 from inference.uncertainty import FEATURES, Readings, load_uncertainty_rule, member_probabilities, signals
@@ -111,7 +111,7 @@ class EmotionClassifier(Classifier):
 
     read_info = staticmethod(emotion_net_info)
 
-    def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
+    def __init__(self, weights: Path, device: str, backend: Backend = DEFAULT_BACKEND):
         runner = make_runner(lambda: emotion_net(weights, device), weights, device, backend)
         super().__init__(runner, weights, FACE_INPUT_SIZE)
         self.uncertainty_rule = load_uncertainty_rule(weights)

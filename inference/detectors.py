@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from inference import mtcnn
-from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.backends import DEFAULT_BACKEND, Backend, make_runner
 from inference.specs import PET_WEIGHTS
 from inference.ssd_pets import PET_LABELS, pets_only_net
 from inference.labels import DetectionKind
@@ -125,7 +125,7 @@ class MTCNNFaceDetector:
 
     name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
 
-    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, max_side: int = 640,
+    def __init__(self, device: str, backend: Backend = DEFAULT_BACKEND, max_side: int = 640,
                  min_face_size: int = 20, min_score: float = 0.9):
         folder = mtcnn.weights_folder()
         runners = [make_runner(lambda stage=stage: mtcnn_network(stage), folder / f"{stage}.pt", device, backend)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.backends import DEFAULT_BACKEND, Backend, make_runner
 from inference.classifiers import Classifier
 from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
 
@@ -55,7 +55,7 @@ class DogEmotionClassifier(Classifier):
 
     read_info = staticmethod(dog_head_info)
 
-    def __init__(self, weights: Path, device: str, backend: str = DEFAULT_BACKEND):
+    def __init__(self, weights: Path, device: str, backend: Backend = DEFAULT_BACKEND):
         runner = make_runner(lambda: dog_emotion_net(weights), weights, device, backend)
         super().__init__(runner, weights, PET_INPUT_SIZE)
 

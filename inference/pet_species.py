@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import expit
 
-from inference.backends import DEFAULT_BACKEND, make_runner
+from inference.backends import DEFAULT_BACKEND, Backend, make_runner
 from inference.calibration import softmax
 from inference.classifiers import PREDICT_BATCH
 from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, rgb_crops, square_crop_box
@@ -117,7 +117,7 @@ class PetCropModel:
 
     name = "efficientnet-lite0 imagenet + dog-or-cat probe + head box"
 
-    def __init__(self, device: str, backend: str = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS,
+    def __init__(self, device: str, backend: Backend = DEFAULT_BACKEND, weights: Path = PET_HEAD_WEIGHTS,
                  probe: Path = PET_SPECIES_WEIGHTS):
         self.runner = make_runner(lambda: pet_crop_net(weights), weights, device, backend)
         self.probe = SpeciesProbe(probe)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from inference.backends import default_device, requested_backend
+from inference.backends import Backend, default_device, requested_backend
 from inference.align import aligned_gray_crops
 from inference.cat_emotion import CatEmotionClassifier
 from inference.classifiers import Classifier, EmotionClassifier
@@ -161,7 +161,7 @@ def model_lines(detectors: list[str], classifiers: dict[DetectionKind, tuple[str
 class Pipeline:
     """Face and pet detectors, the face, dog and (when it ships) cat emotion classifiers, on one device."""
 
-    def __init__(self, device: str | None = None, backend: str | None = None):
+    def __init__(self, device: str | None = None, backend: Backend | None = None):
         backend = backend or requested_backend()
         self.device = device or default_device(backend)
         log.info("loading models on %s (classifier backend asked for: %s)", self.device, backend)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import contains_eager
 
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from models import AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, Subject, SubjectKind, User, kind_numbers
+from models import (AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, OnDemandStatus, Subject, SubjectKind,
+                    User, kind_numbers)
 from services.clock import in_zone, zone_of
 from services import reanalysis, track_readings
 from services.identity import Suggester, Suggestion, suggestions
@@ -145,7 +146,8 @@ def reanalysis_document(analysis: Analysis) -> dict:
     again, by a POST to `url`) and how its last re-analysis stands: `status` "none", "queued", "running", "done" or
     "failed" (then `error` says why; the result is the earlier one, kept)."""
     job = reanalysis.job_of(analysis)
-    document = {"out_of_date": reanalysis.out_of_date(analysis), "status": job.status if job else "none",
+    document = {"out_of_date": reanalysis.out_of_date(analysis),
+                "status": OnDemandStatus(job.status) if job else OnDemandStatus.NONE,
                 "url": url_for("api.reanalyse", analysis_id=analysis.id)}
     if job is not None and job.status == JobStatus.FAILED:
         document["error"] = job.error

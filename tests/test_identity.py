@@ -460,6 +460,9 @@ def test_naming_a_face_after_a_no_refuses_that_person_and_bad_names_by_the_card(
     empty = client.get(name_face(client, face, photo, headers=KOREAN).location, headers=KOREAN).get_data(as_text=True)
     assert '<p class="flash flash-error" role="alert" data-flashed>이름을' in empty
     assert empty.index('id="face-1"') < empty.index("flash-error")  # by the face's card, where the owner looks
+    name_face(client, face, photo, name="eileen")
+    elsewhere = client.get("/analyses").get_data(as_text=True)  # another page opened first: at its top, still an alert
+    assert '<p class="flash flash-error" role="alert" data-flashed>You said this is not Eileen' in elsewhere
     assert bob_client.post(f"/detections/{face}/person", data={f"d{face}-name": "Mallory", "csrf_token": csrf_token(
         bob_client, "/analyze")}).status_code == 404  # only the owner's face
     assert client.post(f"/detections/{face}/person", data={f"d{face}-name": "Ana"}).status_code == 400  # no token

@@ -51,6 +51,7 @@ from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
                      worded)
 from web.redirects import form_page, same_site_path
+from web.flashes import FlashCategory
 
 
 # Every column header of the lists, detail pages, filters and forms, in the reader's language.
@@ -319,7 +320,7 @@ def _without_own_account(numbers: list[int]) -> list[int]:
     a right away or deletes never applies to the account using the back office."""
     if current_user.id not in numbers:
         return numbers
-    flash(str(OWN_ACCOUNT), "error")
+    flash(str(OWN_ACCOUNT), FlashCategory.ERROR)
     return [number for number in numbers if number != current_user.id]
 
 
@@ -569,7 +570,7 @@ class UserAdmin(AdminModelView):
         super().after_model_change(form, model, is_created)
         for field, told in (("active", _ACTIVE_CHANGED), ("is_admin", _ADMIN_CHANGED)):
             if field in form and form[field].object_data != form[field].data:
-                flash(gettext(told[bool(form[field].data)], name=model.username), "success")
+                flash(gettext(told[bool(form[field].data)], name=model.username), FlashCategory.SUCCESS)
 
     @staticmethod
     def _keeps_own_rights(form) -> bool:
@@ -579,7 +580,7 @@ class UserAdmin(AdminModelView):
             return True
         if form.is_admin.data and form.active.data:
             return True
-        flash(str(OWN_ACCOUNT), "error")  # Flask-Admin's form shows no message under a check box
+        flash(str(OWN_ACCOUNT), FlashCategory.ERROR)  # Flask-Admin's form shows no message under a check box
         said_why_nothing_was_saved()
         return False
 
@@ -615,14 +616,14 @@ class UserAdmin(AdminModelView):
             try:
                 accounts.commit_keeping_an_administrator(before)
             except Refused as refused:
-                flash(say(refused.args[0]), "error")
+                flash(say(refused.args[0]), FlashCategory.ERROR)
                 return
         else:
             db.session.commit()
         if changed:
-            flash(done(len(changed)), "success")
+            flash(done(len(changed)), FlashCategory.SUCCESS)
         elif users:  # ("0 users activated" would read as a failure; none chosen but one's own: refused above)
-            flash(gettext("The chosen users already were so: nothing changed."), "info")
+            flash(gettext("The chosen users already were so: nothing changed."), FlashCategory.INFO)
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids: list[str]) -> None:
@@ -656,13 +657,14 @@ class UserAdmin(AdminModelView):
         try:
             lifted = [user.username for user in users if login_limits.lift_refusal(user)]
         except limiter.storage.base_exceptions:
-            flash(gettext("The log-in counters cannot be reached just now; try again in a moment."), "error")
+            flash(gettext("The log-in counters cannot be reached just now; try again in a moment."),
+                  FlashCategory.ERROR)
             return
         if not lifted:
-            flash(gettext("None of the chosen accounts was refusing new browsers."), "info")
+            flash(gettext("None of the chosen accounts was refusing new browsers."), FlashCategory.INFO)
             return
         flash(ngettext("%(names)s can log in from any browser again.", "%(num)d accounts can log in from any browser "
-                       "again: %(names)s.", len(lifted), names=", ".join(lifted)), "success")
+                       "again: %(names)s.", len(lifted), names=", ".join(lifted)), FlashCategory.SUCCESS)
 
     def login_refused_until(self, user: User) -> datetime | None:
         """Until when the account refuses new browsers (its edit page says so); None too while the counters cannot
@@ -689,13 +691,13 @@ class UserAdmin(AdminModelView):
         """Delete the account as its owner's "Delete my account" does (services.accounts.delete_account): every
         analysis with its files, an upload committed meanwhile too; never the administrator's own account."""
         if model.id == current_user.id:
-            flash(str(OWN_ACCOUNT), "error")
+            flash(str(OWN_ACCOUNT), FlashCategory.ERROR)
             return False
         name = self.row_name(model)
         try:
             accounts.delete_account(model)
         except Refused as refused:  # the last active administrator (another administrator deactivated meanwhile)
-            flash(say(refused.args[0]), "error")
+            flash(say(refused.args[0]), FlashCategory.ERROR)
             return False
         note_row(name)
         return True
@@ -770,7 +772,7 @@ class AnalysisAdmin(AdminModelView):
         return_url = get_redirect_target() or _list_page()
         analysis = self.get_one(request.args.get("id", ""))
         if analysis is None:
-            flash(gettext("That upload is no longer there."), "error")
+            flash(gettext("That upload is no longer there."), FlashCategory.ERROR)
             return redirect(return_url)
         return self.render("admin/remove_analysis.html", analysis=analysis, question=_delete_question(analysis),
                            tells_owner=analysis.user_id != current_user.id, delete_form=self.delete_form(),
@@ -874,9 +876,10 @@ class JobsView(AdminOnly, BaseView):
         if kind not in set(JobKind) or job_id is None:
             abort(400)
         if jobs.retry(JobKind(kind), job_id):
-            flash(gettext("The job was queued again."), "success")
+            flash(gettext("The job was queued again."), FlashCategory.SUCCESS)
         else:
-            flash(gettext("That job has not failed (it may have been retried already), so nothing was done."), "error")
+            flash(gettext("That job has not failed (it may have been retried already), so nothing was done."),
+                  FlashCategory.ERROR)
         return redirect(url_for(".index"))
 
 

@@ -35,6 +35,7 @@ from services.errors import Conflict
 from web.i18n import emotion as emotion_name, found, isolated, kind, moment, percent, say, shortened
 from web.notices import removed_says_so
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
+from web.flashes import FlashCategory, assigned_category, assigned_detection, flash_role, flash_style
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -108,7 +109,7 @@ def upload() -> ResponseReturnValue:
         form.file.errors.append(_named(form.file.data, say(error.args[0])))
         return render_template("analyze/upload.html", form=form), http_status_for(error)
     if accepted.duplicate:
-        flash(already_uploaded(accepted.analysis), "info")
+        flash(already_uploaded(accepted.analysis), FlashCategory.INFO)
     return redirect(url_for("analyze.result", analysis_id=accepted.analysis.id))
 
 
@@ -205,11 +206,11 @@ def analyse_again(analysis_id: int) -> ResponseReturnValue:
     try:
         job = reanalysis.start(analysis)
     except Conflict as refused:
-        flash(say(refused.args[0]), "info")
+        flash(say(refused.args[0]), FlashCategory.INFO)
     else:
         if JobStatus(job.status).active:  # else done (the page shows the new result) or failed (the page says why)
             flash(gettext("The file is being analysed again: the new result appears here when it is ready (reload "
-                          "the page)."), "info")
+                          "the page)."), FlashCategory.INFO)
     return redirect(result_page(analysis.id))
 
 
@@ -443,35 +444,8 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
     return gettext("Saved: %(face)s is %(name)s, and counts in %(name)s's history.", face=face, name=subject.name)
 
 
-ASSIGNED = "assigned-"  # the category of an assignment's "Saved" (or a "No" to a suggestion), before a detection id
-REFUSED = "-refused"  # after the detection id: a name or choice on that face's card was refused
-
-
-def assigned_category(detection: Detection, refused: bool = False) -> str:
-    """The flash category of "Saved" (or of "Noted" after "No" to a suggestion; of a refused name when `refused`)
-    for this detection: its page shows the message by its "Who is this?" form, where the owner is looking (on a
-    phone the top of the page is far away), not at the top."""
-    return f"{ASSIGNED}{detection.id}{REFUSED if refused else ''}"
-
-
-@bp.app_template_global()
-def assigned_detection(category: str) -> int | None:
-    """The detection a flashed message of `category` belongs by (an assignment's "Saved", a suggestion's "Noted");
-    None for the others."""
-    if not category.startswith(ASSIGNED):
-        return None
-    return int(category.removeprefix(ASSIGNED).removesuffix(REFUSED))
-
-
-@bp.app_template_global()
-def flash_style(category: str) -> str:
-    """How a flashed message looks: an assignment's "Saved" as a success, a refused name on a face's card as an
-    error, the others by their category."""
-    if assigned_detection(category) is None:
-        return category
-    return "error" if category.endswith(REFUSED) else "success"
-
-
+for flash_helper in (assigned_detection, flash_style, flash_role):  # the pages' flashed messages (web/flashes.py)
+    bp.add_app_template_global(flash_helper)
 bp.add_app_template_global(tag_width)  # face_boxes: the rectangle behind a box's tag
 
 
@@ -556,7 +530,7 @@ def delete(analysis_id: int) -> ResponseReturnValue:
     delete_analysis(analysis)
     back = history_place(came_from)
     remember_deleted(Deleted.ANALYSIS, analysis_id, back)
-    flash(gettext("The analysis and its files were deleted."), "success")
+    flash(gettext("The analysis and its files were deleted."), FlashCategory.SUCCESS)
     return redirect(back)
 
 
@@ -603,7 +577,8 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
         abort(400)
     analysis = viewable_analysis(current_user, analysis_id)
     explanations.start(analysis, explanations.explainable_detection(analysis, position), current_user)
-    flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."), "info")
+    flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."),
+          FlashCategory.INFO)
     return redirect(result_page(analysis.id, f"face-{position}"))
 
 

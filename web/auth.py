@@ -28,6 +28,7 @@ from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChange
                        confirm_page)
 from web.notices import deactivated_message
 from web.redirects import back_to_form_next, form_page, page_path, same_site_path, start_page
+from web.flashes import FlashCategory
 
 bp = Blueprint("auth", __name__)
 ACCOUNT_KEY = "account_id"  # the session's user, kept to tell them why the session ended (tokens rotate)
@@ -146,7 +147,7 @@ def register() -> ResponseReturnValue:
         else:
             start_session(user)
             known_devices.vouch_for(user)  # the browser that chose the password knows it, as after a log-in
-            flash(gettext("Welcome to Moodlens! Upload a photo to get started."), "success")
+            flash(gettext("Welcome to Moodlens! Upload a photo to get started."), FlashCategory.SUCCESS)
             return redirect(url_for("analyze.upload"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
 
@@ -183,13 +184,13 @@ def login() -> ResponseReturnValue:
         user = User.with_password(form.username.data, form.password.data)
         password_checked(user)
         if user is None:
-            flash(gettext("Wrong username or password."), "error")
+            flash(gettext("Wrong username or password."), FlashCategory.ERROR)
         elif user.username != normalize_username(form.username.data):  # an administrator renamed the account
             flash(gettext("Your username was changed to %(name)s by an administrator: log in with it.",
-                          name=user.username), "error")
+                          name=user.username), FlashCategory.ERROR)
             form.username.data = user.username
         elif not user.active:
-            flash(deactivated_message(), "error")
+            flash(deactivated_message(), FlashCategory.ERROR)
         else:
             before = known_zone(user.time_zone)
             accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
@@ -205,7 +206,8 @@ def _tell_of_another_clock(before: str | None, zone: str | None) -> None:
     weekly days and alert windows move with it)."""
     if before is not None and zone is not None and before != zone and not same_clock(before, zone):
         flash(gettext("Times are now shown in %(zone)s, this browser's time zone (before: %(before)s). Your account "
-                      "page can set another.", zone=zone_with_city(zone), before=zone_with_city(before)), "info")
+                      "page can set another.", zone=zone_with_city(zone), before=zone_with_city(before)),
+              FlashCategory.INFO)
 
 
 @bp.route("/time-zone", methods=["GET", "POST"])
@@ -217,10 +219,11 @@ def set_time_zone() -> ResponseReturnValue:
     `next`."""
     zone = known_zone(request.form.get("time_zone"))
     if zone is None:  # a zone newer than this server's, or none the browser could name
-        flash(gettext("This server does not know this device's time zone; times stay as they were."), "error")
+        flash(gettext("This server does not know this device's time zone; times stay as they were."),
+              FlashCategory.ERROR)
     else:
         accounts.save_settings(current_user, time_zone=zone)
-        flash(gettext("Times are now shown in %(zone)s.", zone=zone_with_city(zone)), "success")
+        flash(gettext("Times are now shown in %(zone)s.", zone=zone_with_city(zone)), FlashCategory.SUCCESS)
     return back_to_form_next()
 
 
@@ -237,7 +240,7 @@ def logout() -> ResponseReturnValue:
     if ConfirmForm().validate_on_submit():
         accounts.end_sessions(current_user)  # the remember-me cookie and any copy of the session cookie end too
         end_session()
-        flash(gettext("You are logged out."), "info")
+        flash(gettext("You are logged out."), FlashCategory.INFO)
     return redirect(url_for("auth.login"))
 
 
@@ -260,7 +263,7 @@ def change_password() -> ResponseReturnValue:
             known_devices.vouch_for(user)  # for the new password: cookies made with the old one vouch for nothing
             start_session(user, remember=_has_remember_cookie())
             flash(gettext("Your password is changed; your other sessions are logged out and your API tokens revoked."),
-                  "success")
+                  FlashCategory.SUCCESS)
             return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200
 
@@ -298,7 +301,7 @@ def create_token() -> ResponseReturnValue:
             tokens.room_for_another(user)  # before the form counts as sent: refused, it can be sent again
             if not _first_sending(form.form_id.data):
                 flash(gettext("That form was sent again, so no second token was made. A token is shown only once: "
-                              "if you did not copy it, revoke it and create another."), "info")
+                              "if you did not copy it, revoke it and create another."), FlashCategory.INFO)
                 return redirect(_account_tokens())
             token, plain = tokens.issue(user, name)
         except (Refused, Conflict) as refusal:  # an unreadable name; as many working tokens as an account may hold
@@ -344,7 +347,7 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     tokens.revoke(token)
     remember_deleted(Deleted.TOKEN, token.id, _account_tokens())  # Back to its question: the account page, saying so
     flash(gettext("The token “%(name)s” was revoked: it no longer works.", name=token.name) if token.name
-          else gettext("The unnamed token was revoked: it no longer works."), "success")
+          else gettext("The unnamed token was revoked: it no longer works."), FlashCategory.SUCCESS)
     return redirect(_account_tokens())
 
 
@@ -369,7 +372,7 @@ def revoke_all_tokens() -> ResponseReturnValue:
         abort(400)
     count = tokens.revoke_all(current_user)
     flash(ngettext("%(num)d token was revoked: it no longer works.",
-                   "%(num)d tokens were revoked: they no longer work.", count), "success")
+                   "%(num)d tokens were revoked: they no longer work.", count), FlashCategory.SUCCESS)
     return redirect(_account_tokens())
 
 
@@ -417,7 +420,7 @@ def delete_account() -> ResponseReturnValue:
     if refusal is None and form.validate_on_submit() and form.password_is(user):
         accounts.delete_account(user)
         end_session()
-        flash(gettext("Your account and everything in it were deleted."), "success")
+        flash(gettext("Your account and everything in it were deleted."), FlashCategory.SUCCESS)
         return redirect(url_for("analyze.index"))
     refused = refusal is not None and request.method == "POST"
     page = render_template("auth/delete_account.html", form=form, refusal=refusal, consequences=deletion_consequences(),

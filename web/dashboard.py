@@ -31,7 +31,7 @@ from services.errors import NotFound, Refused
 from services.identity import unnamed_faces
 from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, has_alert, history_of,
                                new_alert, remove_alert, stored_reading, subject_insights)
-from web.analyze import assigned_category, assignment_saved
+from web.analyze import assignment_saved
 from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
@@ -40,6 +40,7 @@ from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, SubjectNameForm, 
 from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, skeleton
 from web.identity import name_group_form
 from web.redirects import back_to_form_next, came_from_path, form_page, place_on
+from web.flashes import FlashCategory, assigned_category
 
 bp = Blueprint("dashboard", __name__)
 
@@ -198,7 +199,8 @@ def add_alert(subject_id: int) -> ResponseReturnValue:
                    "of appearances over %(days)d day.",
                    "Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
                    "of appearances over %(days)d days.", form.days.data, name=subject.name,
-                   adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data), "success")
+                   adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data),
+          FlashCategory.SUCCESS)
     return redirect(url_for("dashboard.index", subject=subject.id))
 
 
@@ -222,10 +224,10 @@ def dismiss_notice(rule_id: int) -> ResponseReturnValue:
         abort(400)
     if dismiss_alert(rule):
         flash(gettext("Notice dismissed. It comes back if new photos of %(name)s set the alert off again.",
-                      name=rule.subject.name), "success")
+                      name=rule.subject.name), FlashCategory.SUCCESS)
     else:
         flash(gettext("The %(emotion)s alert on %(name)s is quiet now: there is no notice to dismiss.",
-                      emotion=emotion(rule.emotion), name=rule.subject.name), "info")
+                      emotion=emotion(rule.emotion), name=rule.subject.name), FlashCategory.INFO)
     return back_to_form_next()
 
 
@@ -255,7 +257,7 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
     back = place_on(came_from, url_for("dashboard.index", subject=rule.subject_id))  # never this page: no loop
     remove_alert(rule)
     remember_deleted(Deleted.ALERT, rule_id, back)
-    flash(gettext("Alert removed."), "success")
+    flash(gettext("Alert removed."), FlashCategory.SUCCESS)
     return redirect(back)
 
 
@@ -270,7 +272,7 @@ def weekly_report_setting() -> ResponseReturnValue:
     accounts.save_settings(current_user, weekly_report=form.weekly_report.data)
     flash(gettext("Your dashboard now links to each person’s and dog’s weekly report (a cat has none: no emotion "
                   "model reads cats yet).") if form.weekly_report.data
-          else gettext("Your dashboard no longer links to the weekly reports."), "success")
+          else gettext("Your dashboard no longer links to the weekly reports."), FlashCategory.SUCCESS)
     return redirect(url_for("dashboard.index"))
 
 
@@ -306,7 +308,7 @@ def report(subject_id: int) -> ResponseReturnValue:
     asked = asked_week(request.args.get("week"))
     if asked is not None and asked != monday:  # still to come: the address says the week the page shows
         flash(gettext("The week of %(day)s is still to come, so here is the week of %(shown)s.", day=day(asked),
-                      shown=day(monday)), "info")
+                      shown=day(monday)), FlashCategory.INFO)
         return redirect(url_for("dashboard.report", subject_id=subject.id, week=iso_week(monday)))
     earlier, later = monday - timedelta(days=7), monday + timedelta(days=7)
     first = first_week(history)
@@ -401,7 +403,7 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
         flash(assignment_saved(face, subject_service.assign(face, subject.id)), assigned_category(face))
         return
     flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
-          gettext("%(name)s was added. Assign them from any result page.", name=subject.name), "success")
+          gettext("%(name)s was added. Assign them from any result page.", name=subject.name), FlashCategory.SUCCESS)
 
 
 @bp.route("/subjects/<int:subject_id>/rename", methods=["GET", "POST"])
@@ -420,7 +422,7 @@ def rename_subject(subject_id: int) -> ResponseReturnValue:
             form.name.errors.append(say(refused.args[0]))
         else:
             flash(gettext("%(old)s is now called %(new)s.", old=old_name, new=subject.name) if subject.name != old_name
-                  else gettext("%(name)s keeps the name: it is the same.", name=subject.name), "success")
+                  else gettext("%(name)s keeps the name: it is the same.", name=subject.name), FlashCategory.SUCCESS)
             return redirect(back or url_for("dashboard.subjects"))
     return render_template("dashboard/rename.html", form=form, subject=subject, old_name=old_name,
                            back=back), 400 if form.errors else 200
@@ -460,7 +462,7 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     for rule_id in rule_ids:
         remember_deleted(Deleted.ALERT, rule_id, back)
     flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name) if had_appearances
-          else gettext("%(name)s was deleted.", name=subject.name), "success")
+          else gettext("%(name)s was deleted.", name=subject.name), FlashCategory.SUCCESS)
     return redirect(back)
 
 

@@ -16,6 +16,7 @@ from flask_login import current_user
 from messages import N_
 from services.errors import NotFound
 from web.redirects import View, same_site_path
+from web.flashes import FlashCategory
 
 
 class Deleted(StrEnum):
@@ -68,7 +69,7 @@ def deleted_goes_back(kind: Deleted, id_arg: str) -> Callable[[View], View]:
                 back = back_after_deletion(kind, row_id)
                 if back is None:
                     raise
-                flash(gettext(ALREADY_DELETED[kind]), "info")
+                flash(gettext(ALREADY_DELETED[kind]), FlashCategory.INFO)
                 return redirect(back, code=303)
 
         return wrapper

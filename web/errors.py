@@ -25,6 +25,7 @@ from messages import N_, Phrase
 from models import User
 from services.accounts import account_exists
 from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure, TooMany
+from web.flashes import FlashCategory
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -177,7 +178,7 @@ def _account_gone() -> ResponseReturnValue:
     logout_user()
     if wants_json():
         return jsonify(error=ACCOUNT_GONE), 410
-    flash(gettext(ACCOUNT_GONE), "error")
+    flash(gettext(ACCOUNT_GONE), FlashCategory.ERROR)
     return redirect(url_for("auth.login"), code=303)
 
 

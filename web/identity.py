@@ -15,12 +15,12 @@ from models import Detection, Subject
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
-from web.analyze import (assigned_category, assignment_saved, face_page, name_person_form, own_face_page,
-                         person_choices)
+from web.analyze import assignment_saved, face_page, name_person_form, own_face_page, person_choices
 from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
 from web.deleted import card_of_a_deleted_analysis
 from web.i18n import say
 from web.redirects import form_page
+from web.flashes import FlashCategory, assigned_category
 
 bp = Blueprint("identity", __name__)
 
@@ -32,7 +32,7 @@ def settings() -> ResponseReturnValue:
     if form.validate_on_submit():
         was_on = current_user.recognize_faces
         identity.set_recognition(current_user, form.recognize_faces.data)
-        flash(_recognition_saved(was_on, current_user.recognize_faces), "success")
+        flash(_recognition_saved(was_on, current_user.recognize_faces), FlashCategory.SUCCESS)
         return redirect(url_for("identity.settings"))
     return render_template("identity/settings.html", form=form), 400 if form.errors else 200
 
@@ -136,24 +136,25 @@ def name_group() -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     if not form.faces.data:
-        flash(gettext("Tick the faces to name."), "error")
+        flash(gettext("Tick the faces to name."), FlashCategory.ERROR)
         return redirect(url_for("dashboard.subjects"))
     faces = identity.unassigned_faces(current_user, form.faces.data)
     if not faces:
-        flash(gettext("These faces are already named."), "info")
+        flash(gettext("These faces are already named."), FlashCategory.INFO)
         return redirect(url_for("dashboard.subjects"))
     try:
         person = _chosen_person(form)
         named = identity.name_faces(faces, person)
     except Refused as refused:
-        flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])), "error")
+        flash(gettext("%(reason)s Choose one of your people or type a new name.", reason=say(refused.args[0])),
+              FlashCategory.ERROR)
         return redirect(url_for("dashboard.subjects"))
     _flash_named(len(named), len(faces) - len(named), person)
     unticked = identity.unassigned_faces(current_user, sorted(set(form.shown.data) - set(form.faces.data)))
     if said_not := identity.dismiss_faces(unticked, person):
         flash(ngettext("%(num)d face you unticked will not be suggested as %(name)s.",
                        "%(num)d faces you unticked will not be suggested as %(name)s.", said_not,
-                       name=person.name), "info")
+                       name=person.name), FlashCategory.INFO)
     return redirect(url_for("dashboard.subjects"))
 
 
@@ -161,8 +162,9 @@ def _flash_named(named: int, refused: int, person: Subject) -> None:
     """How many faces now count as the person, and how many were left unnamed: those the user said are not them."""
     if named:
         flash(ngettext("%(num)d face now counts in %(name)s's history.",
-                       "%(num)d faces now count in %(name)s's history.", named, name=person.name), "success")
+                       "%(num)d faces now count in %(name)s's history.", named, name=person.name),
+              FlashCategory.SUCCESS)
     if refused:
         flash(ngettext("%(num)d face was left unnamed: you said it is not %(name)s.",
                        "%(num)d faces were left unnamed: you said they are not %(name)s.", refused,
-                       name=person.name), "info")
+                       name=person.name), FlashCategory.INFO)

@@ -15,11 +15,12 @@ from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, Subject
 from services import species, track_readings
 from services.errors import Conflict
 from services.access import owned_detection
-from web.analyze import assigned_category, face_page, opened_from
+from web.analyze import face_page, opened_from
 from web.forms import ConfirmForm, confirm_page
 from web.deleted import card_of_a_deleted_analysis
 from web.redirects import form_page
 from web.i18n import kind, say
+from web.flashes import assigned_category
 
 bp = Blueprint("species", __name__)
 bp.add_app_template_global(species.other_species)  # the cards' "Not a dog? Mark it as a cat"
