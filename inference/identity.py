@@ -47,20 +47,28 @@ class SignatureModel:
         folder = folder or models_folder()
         self._landmarks = dlib.shape_predictor(str(folder / LANDMARKS_FILE))
         self._descriptor = dlib.face_recognition_model_v1(str(folder / DESCRIPTOR_FILE))
-        self._rectangle = dlib.rectangle
+        self._dlib = dlib
         self._lock = threading.Lock()
         self.name = "dlib ResNet face descriptor v1 (5-point alignment)"
 
     def embed(self, rgb: np.ndarray, boxes: list[list[int]]) -> np.ndarray:
         """One signature (float32, 128) per face box [x1, y1, x2, y2] of the RGB photo: shape (len(boxes), 128)."""
-        if not boxes:
-            return np.zeros((0, SIGNATURE_SIZE), np.float32)
-        image = np.ascontiguousarray(rgb, dtype=np.uint8)
+        return self.embed_frames([(rgb, boxes)])[0]
+
+    def embed_frames(self, frames: list[tuple[np.ndarray, list[list[int]]]]) -> list[np.ndarray]:
+        """`embed` for each (RGB frame, face boxes) pair, the faces of every frame in one batch of the descriptor."""
+        images = [np.ascontiguousarray(rgb, dtype=np.uint8) for rgb, _ in frames]
+        signed = [index for index, (_, boxes) in enumerate(frames) if boxes]
+        vectors: dict[int, np.ndarray] = {}
         with self._lock:
-            shapes = [self._landmarks(image, self._rectangle(*map(int, box))) for box in boxes]
-            vectors = [np.asarray(self._descriptor.compute_face_descriptor(image, shape, 0, CHIP_PADDING))
-                       for shape in shapes]
-        return np.stack(vectors).astype(np.float32)
+            shapes = [self._dlib.full_object_detections([self._landmarks(images[index], self._dlib.rectangle(
+                *map(int, box))) for box in frames[index][1]]) for index in signed]
+            if signed:
+                batches = self._descriptor.compute_face_descriptor([images[index] for index in signed], shapes, 0,
+                                                                   CHIP_PADDING)
+                vectors = {index: np.asarray([np.asarray(vector) for vector in batch], np.float32)
+                           for index, batch in zip(signed, batches)}
+        return [vectors.get(index, np.zeros((0, SIGNATURE_SIZE), np.float32)) for index in range(len(frames))]
 
 
 @once_per_process

@@ -112,15 +112,22 @@ def _stored_rgb(analysis: Analysis, seconds: float | None) -> np.ndarray:
         raise MediaError(UNREADABLE) from error
 
 
+FRAMES_SIGNED_AT_ONCE = 8  # decoded video frames held for one batch of the descriptor (a 1080p frame: 6 MB)
+
+
 def _signature_vectors(analysis: Analysis, faces: list[Detection]) -> list[np.ndarray]:
     """Each face's signature, from the photo or from the video frame where its track's box was seen (one
-    decoded frame per distinct time)."""
+    decoded frame per distinct time, their faces signed a few frames at a time)."""
     times = [storage.box_time(analysis, face) for face in faces]
+    distinct = list(dict.fromkeys(times))
     vectors: dict[int, np.ndarray] = {}
-    for seconds in dict.fromkeys(times):
-        indices = [index for index, time in enumerate(times) if time == seconds]
-        embedded = get_signature_model().embed(_stored_rgb(analysis, seconds), [faces[i].box for i in indices])
-        vectors |= dict(zip(indices, embedded))
+    for start in range(0, len(distinct), FRAMES_SIGNED_AT_ONCE):
+        chunk = distinct[start:start + FRAMES_SIGNED_AT_ONCE]
+        faces_at = [[index for index, time in enumerate(times) if time == seconds] for seconds in chunk]
+        frames = [(_stored_rgb(analysis, seconds), [faces[index].box for index in indices])
+                  for seconds, indices in zip(chunk, faces_at)]
+        for indices, embedded in zip(faces_at, get_signature_model().embed_frames(frames)):
+            vectors |= dict(zip(indices, embedded))
     return [vectors[index] for index in range(len(faces))]
 
 

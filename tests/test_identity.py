@@ -12,7 +12,7 @@ from skimage import data as skdata
 from bench.clips import another_copy
 from bench.fixtures import csrf_token, login, make_user
 from extensions import db
-from inference.identity import SAME_PERSON_DISTANCE, group_indices, nearest_label
+from inference.identity import SAME_PERSON_DISTANCE, get_signature_model, group_indices, nearest_label
 from models import Detection, FaceSignature, JobStatus, SignatureJob, Subject, User
 from tests.conftest import jpeg_bytes, upload
 from tests.test_i18n import KOREAN
@@ -53,6 +53,19 @@ def eileen_named(app, client, alice, astronaut_jpeg) -> int:
     photo = analysis_of(upload(client, astronaut_jpeg, "eileen.jpg"))
     assert assign(client, detections_of(app, photo)[0], eileen, photo).status_code == 302
     return eileen
+
+
+def test_faces_of_several_frames_are_signed_in_one_batch_as_one_by_one():
+    """`embed_frames` (a video's frames, each with its faces) gives each face the signature `embed` gives it alone;
+    a frame without faces gets none."""
+    photo = skdata.astronaut()
+    face, elsewhere = [170, 30, 280, 160], [10, 10, 120, 140]
+    model = get_signature_model()
+    together = model.embed_frames([(photo, [face, elsewhere]), (photo[:, ::-1], []), (photo, [face])])
+    assert [vectors.shape for vectors in together] == [(2, 128), (0, 128), (1, 128)]
+    assert np.allclose(together[0][0], model.embed(photo, [face])[0], atol=1e-6)
+    assert np.allclose(together[2][0], together[0][0], atol=1e-6)
+    assert np.linalg.norm(together[0][0] - together[0][1]) > SAME_PERSON_DISTANCE  # two places, two signatures
 
 
 def test_off_by_default_nothing_is_signed(app, client, alice, astronaut_jpeg):
