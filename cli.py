@@ -16,26 +16,18 @@ from flask.cli import AppGroup, with_appcontext
 from extensions import db
 from inference.backends import set_cpu_threads
 from inference.errors import MediaError
-from inference.explain import METHODS, Explainer
+from inference.explain import METHODS, get_explainer
 from inference.images import decode_image
-from inference.pipeline import get_pipeline
 from jobs import work
-from models import USERNAME_CHARACTERS, USERNAME_LENGTH, Analysis, JobStatus, Media, User, normalize_username
-from services import storage
+from models import Analysis, JobStatus, Media
+from services import accounts, storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
 from services.maintenance import check_storage, keep_missing_readings, repair_storage
-from web.forms import MIN_PASSWORD_LENGTH
+from services.errors import NotFound, Refused
 from web.i18n import found
 
 users_cli = AppGroup("users", help="Manage user accounts.")
-
-
-def _set_password(user: User, password: str) -> None:
-    """Set the password (at least 8 characters); the user's sessions end."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    user.set_password(password)
 
 
 @users_cli.command("create-admin")
@@ -45,19 +37,10 @@ def create_admin(username: str, password: str) -> None:
     """Create USERNAME as an admin, or make an existing user an admin with this password (active again: the way
     back in when every administrator was deactivated), saying what changed. A new username follows the sign-up
     page's rule."""
-    user = User.named(username)
-    if user is None:
-        name = normalize_username(username)
-        if len(name) not in USERNAME_LENGTH or not USERNAME_CHARACTERS.match(name):
-            raise click.UsageError("a username is 2 to 32 Latin or Korean letters, digits, dots, dashes and "
-                                   "underscores")
-        user = User(username=username)
-        db.session.add(user)
-    was_inactive = user.active is False  # (None: a new user, active once saved)
-    _set_password(user, password)
-    user.is_admin = True
-    user.active = True
-    db.session.commit()
+    try:
+        user, was_inactive = accounts.make_admin(username, password)
+    except Refused as refused:
+        raise click.UsageError(str(refused)) from None
     click.echo(f"{user.username} is an admin" + (" (it was deactivated: it is active again)." if was_inactive
                                                   else "."), err=True)
 
@@ -67,32 +50,28 @@ def create_admin(username: str, password: str) -> None:
 @click.password_option(prompt="New password")
 def reset_password(username: str, password: str) -> None:
     """Give USERNAME a new password, keeping their role; their sessions and API tokens end."""
-    user = User.named(username)
-    if user is None:
-        name = normalize_username(username)
-        renamed = db.session.scalar(db.select(User.username).filter_by(previous_username=name)
-                                    .order_by(User.id.desc()).limit(1))
-        raise click.ClickException(f"There is no user {name!r}" + (
-            f"; an administrator renamed {name!r} to {renamed!r}." if renamed else "."))
-    _set_password(user, password)
-    db.session.commit()
+    try:
+        user = accounts.reset_password(username, password)
+    except (NotFound, Refused) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"{user.username} has a new password; their sessions are logged out.", err=True)
 
 
 EXPLAIN_DIR = Path("moodlens-explanations")
 
 
-def write_explanations(rgb: np.ndarray, detections: list[tuple[int, list, str, str]], folder: Path,
-                       stem: str) -> dict[int, dict]:
-    """Explain each (position, box, kind, top emotion) detection; write its overlays as PNG files in `folder`.
+def write_explanations(rgb: np.ndarray, analysis: Analysis, folder: Path, stem: str) -> dict[int, dict]:
+    """Explain each face and dog of the analysis with a top emotion; write its overlays as PNG files in `folder`.
     Returns {position: {method: path}}."""
-    explainer = Explainer.for_pipeline(get_pipeline())
+    explainer = get_explainer()
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for position, box, kind, top in detections:
-        paths = {method: folder / f"{stem}-{position}-{method}.png" for method in METHODS}
-        saved = explainer.explain(rgb, box, kind, top).save_overlays(paths)
-        written[position] = {method: str(path) for method, path in saved.items()}
+    for detection in analysis.detections:
+        if not detection.top:
+            continue
+        paths = {method: folder / f"{stem}-{detection.position}-{method}.png" for method in METHODS}
+        saved = explainer.explain(rgb, detection.box, detection.kind, detection.top).save_overlays(paths)
+        written[detection.position] = {method: str(path) for method, path in saved.items()}
     return written
 
 
@@ -107,8 +86,7 @@ def _explain_photo(path: Path, analysis: Analysis, out: Path) -> dict[int, dict]
     if analysis.media != Media.IMAGE:
         return {}
     rgb = decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
-    return write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
-                              out, path.stem)
+    return write_explanations(rgb, analysis, out, path.stem)
 
 
 @click.command("analyze")
@@ -160,8 +138,7 @@ def explain_command(analysis_id: int, out: Path) -> None:
     source = storage.upload_path(analysis.stored_name)
     try:
         rgb = storage.stored_rgb(analysis)
-        explained = write_explanations(rgb, [(d.position, d.box, d.kind, d.top) for d in analysis.detections if d.top],
-                                       out, f"analysis-{analysis_id}")
+        explained = write_explanations(rgb, analysis, out, f"analysis-{analysis_id}")
     except (OSError, MediaError) as error:
         _fail(source, error)
     if not explained:

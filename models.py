@@ -133,6 +133,7 @@ class JobRow(JobState):
 
 USERNAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.\-\uac00-\ud7a3]+\Z")  # Latin letters, Hangul syllables, digits, . - _
 USERNAME_LENGTH = range(2, 33)  # "지우", "Jo"
+PASSWORD_LENGTH = range(8, 129)  # characters of a password, whoever sets it (the sign-up page, the CLI)
 
 
 def normalize_username(name: str) -> str:

@@ -14,13 +14,14 @@ from sqlalchemy.orm import selectinload
 
 from extensions import committed, db
 from messages import N_, Phrase
-from models import Analysis, Detection, FaceSignature, Subject, User, utcnow
+from models import (PASSWORD_LENGTH, USERNAME_CHARACTERS, USERNAME_LENGTH, Analysis, Detection, FaceSignature, Subject,
+                    User, normalize_username, utcnow)
 from services import identity, storage
 from services.analyses import delete_analysis
 from services.clock import on_clock, zone_of
 from services.documents import (alert_rule_document, analysis_document, csv_encoded, encoded, iso_utc,
                                 reading_document, readings_csv, released, streamed_object, subject_document)
-from services.errors import Refused
+from services.errors import NotFound, Refused
 from services.subjects import appearance_counts
 
 PAGE = 50  # analyses read (or deleted) at a time
@@ -28,15 +29,68 @@ LAST_ADMIN = N_("You are the only active administrator: make another user an adm
                 "before you delete your account.")
 
 
+USERNAME_RULE = N_("A username is 2 to 32 Latin or Korean letters, digits, dots, dashes and underscores.")
+PASSWORD_RULE = N_("A password has %(least)d to %(most)d characters.")
+
+
+def check_new_username(username: str) -> None:
+    """Raises Refused for a name a new account cannot have (the sign-up page's rule, for the CLI too)."""
+    name = normalize_username(username)
+    if len(name) not in USERNAME_LENGTH or not USERNAME_CHARACTERS.match(name):
+        raise Refused(Phrase(USERNAME_RULE))
+
+
+def _set_password(user: User, password: str) -> None:
+    """Set the password, within PASSWORD_LENGTH (else Refused); the user's sessions and API tokens end."""
+    if len(password) not in PASSWORD_LENGTH:
+        raise Refused(Phrase(PASSWORD_RULE, least=PASSWORD_LENGTH.start, most=PASSWORD_LENGTH.stop - 1))
+    user.set_password(password)
+
+
 def register(username: str, password: str, time_zone: str | None, locale: str | None = None) -> User | None:
     """A new account (with the language chosen before it, if any); None when its name is taken (by then, or by a
-    registration that committed a moment before this one: the unique name refuses the second)."""
+    registration that committed a moment before this one: the unique name refuses the second). Raises Refused
+    for a name or password outside the rules (the sign-up form checks them first)."""
+    check_new_username(username)
     if User.named(username):
         return None
     user = User(username=username, time_zone=time_zone, locale=locale)
-    user.set_password(password)
+    _set_password(user, password)
     db.session.add(user)
     return user if committed() else None
+
+
+def make_admin(username: str, password: str) -> tuple[User, bool]:
+    """USERNAME as an active administrator with this password, its account made if there is none (the way back in
+    when every administrator was deactivated); and whether it had been deactivated. Raises Refused for a new name
+    or a password outside the rules."""
+    user = User.named(username)
+    if user is None:
+        check_new_username(username)
+        user = User(username=username)
+        db.session.add(user)
+    was_inactive = user.active is False  # (None: a new user, active once saved)
+    _set_password(user, password)
+    user.is_admin = True
+    user.active = True
+    db.session.commit()
+    return user, was_inactive
+
+
+def reset_password(username: str, password: str) -> User:
+    """Give USERNAME's account a new password, keeping its role; its sessions and API tokens end. Raises NotFound
+    when there is no such account (saying to which name an administrator renamed it, if one did), Refused for a
+    password outside the rules."""
+    user = User.named(username)
+    if user is None:
+        name = normalize_username(username)
+        renamed = db.session.scalar(db.select(User.username).filter_by(previous_username=name)
+                                    .order_by(User.id.desc()).limit(1))
+        raise NotFound(f"There is no user {name!r}" + (f"; an administrator renamed {name!r} to {renamed!r}."
+                                                       if renamed else "."))
+    _set_password(user, password)
+    db.session.commit()
+    return user
 
 
 SETTINGS = frozenset({"time_zone", "locale", "weekly_report"})  # what a user sets for themselves
@@ -53,8 +107,9 @@ def save_settings(user: User, **settings: object) -> None:
 
 
 def change_password(user: User, password: str) -> None:
-    """A new password: the user's sessions and API tokens end (the caller starts this session again)."""
-    user.set_password(password)
+    """A new password: the user's sessions and API tokens end (the caller starts this session again). Raises
+    Refused for one outside the rules (the form checks them first)."""
+    _set_password(user, password)
     db.session.commit()
 
 

@@ -269,6 +269,18 @@ def test_the_cli_writes_the_overlays_and_says_where(app, tmp_path, astronaut_jpe
     assert all(Path(path).is_file() for path in detection["explanation"].values())
 
 
+def test_the_cli_explains_a_stored_photo_and_refuses_what_is_none(app, client, alice, tmp_path, astronaut_jpeg):
+    analysis_id = int(upload(client, astronaut_jpeg, "face.jpg").location.rsplit("/", 1)[1])
+    out = tmp_path / "maps"
+    result = app.test_cli_runner().invoke(args=["explain", str(analysis_id), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.splitlines()) == [f"#1 grad_cam: {out / f'analysis-{analysis_id}-1-grad_cam.png'}",
+                                                  f"#1 occlusion: {out / f'analysis-{analysis_id}-1-occlusion.png'}"]
+    assert all((out / f"analysis-{analysis_id}-1-{method}.png").is_file() for method in ("grad_cam", "occlusion"))
+    missing = app.test_cli_runner().invoke(args=["explain", str(analysis_id + 1)])
+    assert missing.exit_code == 1 and f"No finished photo analysis #{analysis_id + 1}." in missing.output
+
+
 def test_the_maps_explain_the_emotion_asked_about_and_reach_every_edge(astronaut):
     explainer = Explainer.for_pipeline(get_pipeline())
     assert explainer.explain(astronaut, FACE_BOX, "human", emotion="sad").target == "sad"

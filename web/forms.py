@@ -12,7 +12,7 @@ from wtforms import (BooleanField, Field, Form, HiddenField, IntegerField, Passw
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
-from models import USERNAME_CHARACTERS, USERNAME_LENGTH, SubjectKind, User
+from models import PASSWORD_LENGTH, USERNAME_CHARACTERS, USERNAME_LENGTH, SubjectKind, User
 from services.subjects import NAME_LENGTH, normal_name
 from web.login_limits import password_checked
 
@@ -102,7 +102,6 @@ class LoginForm(BrowserClock, WebForm):
     submit = SubmitField(_l("Log in"))
 
 
-MIN_PASSWORD_LENGTH = 8
 KIND_LABELS = {SubjectKind.PERSON: _l("Person"), SubjectKind.DOG: _l("Dog"), SubjectKind.CAT: _l("Cat")}
 
 
@@ -110,7 +109,8 @@ class NewPasswordForm(WebForm):
     """A new password, typed twice."""
 
     password = PasswordField(_l("Password"), render_kw=NO_BROWSER_CUT,  # a longer paste refused, not cut unseen
-                             validators=[InputRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=128,
+                             validators=[InputRequired(REQUIRED), Length(min=PASSWORD_LENGTH.start,
+                                                                         max=PASSWORD_LENGTH.stop - 1,
                                                                          message=CHARACTER_RANGE)])
     confirm = PasswordField(_l("Repeat password"), render_kw=NO_BROWSER_CUT, validators=[
         InputRequired(REQUIRED), EqualTo("password", message=_l("The passwords do not match.")),
