@@ -101,7 +101,10 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):
         stored = db.session.scalars(db.select(ApiToken)).one()
         assert stored.token_hash != plain and stored.token_hash == ApiToken.hash(plain)
     assert client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
-    assert client.get("/api/v1/analyses", headers=headers).status_code == 401
+    revoked = client.get("/api/v1/analyses", headers=headers)
+    said = "The token was revoked (by its owner, or by a password change): make a new one."
+    assert revoked.status_code == 401 and revoked.json["error"] == said  # told apart from expired, as documented
+    assert revoked.headers["WWW-Authenticate"] == f'Bearer realm=moodlens, error=invalid_token, error_description="{said}"'
 
 
 TOKEN_FIELDS = {"id", "name", "created_at", "expires_at", "last_used_at"}
@@ -189,7 +192,10 @@ def test_expired_token_is_refused(app, client, api_users):
         db.session.scalars(db.select(ApiToken)).one().expires_at = utcnow()
         db.session.commit()
     response = client.get("/api/v1/analyses", headers=headers)
-    assert response.status_code == 401 and "error" in response.json
+    assert response.status_code == 401 and response.json["error"] == "The token expired: make a new one."
+    assert 'error_description="The token expired: make a new one."' in response.headers["WWW-Authenticate"]
+    korean = client.get("/api/v1/analyses", headers={**headers, "Accept-Language": "ko"})
+    assert korean.json["error"] != response.json["error"] and korean.headers["WWW-Authenticate"].isascii()
 
 
 def test_auth_errors(client, api_users):

@@ -29,7 +29,9 @@ def test_a_401_says_a_bearer_token_is_wanted(app, client):
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer realm=moodlens"
     wrong = client.get("/api/v1/subjects", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    assert wrong.headers["WWW-Authenticate"] == "Bearer realm=moodlens, error=invalid_token"
+    assert wrong.headers["WWW-Authenticate"] == ('Bearer realm=moodlens, error=invalid_token, error_description="The '
+                                                 'token is invalid: no account has it (mistyped, cut short, or deleted '
+                                                 'a month after it ended)."')
     assert client.post("/api/v1/tokens", headers=basic("ann", "wrong")).headers["WWW-Authenticate"].startswith("Basic")
 
 

@@ -64,10 +64,25 @@ def end_session() -> None:
     logout_user()  # after the clear: it asks Flask-Login to delete the remember-me cookie
 
 
-def bearer_challenge(error: str | None = None) -> WWWAuthenticate:
+def bearer_challenge(error: str | None = None, description: str | None = None) -> WWWAuthenticate:
     """The WWW-Authenticate header of a 401 that wants a bearer token (RFC 6750; `error` names what was wrong with
-    the one sent)."""
-    return WWWAuthenticate("Bearer", {"realm": "moodlens", **({"error": error} if error else {})})
+    the one sent, `description` says it in English words)."""
+    said = {"error": error, "error_description": description}
+    return WWWAuthenticate("Bearer", {"realm": "moodlens", **{key: value for key, value in said.items() if value}})
+
+
+TOKEN_UNKNOWN = N_("The token is invalid: no account has it (mistyped, cut short, or deleted a month after it ended).")
+TOKEN_REVOKED = N_("The token was revoked (by its owner, or by a password change): make a new one.")
+TOKEN_EXPIRED = N_("The token expired: make a new one.")
+
+
+def _token_refusal(token: ApiToken | None) -> tuple[str, str]:
+    """Why a token sent does not work (none has it, its account is deactivated, it was revoked, or it expired): the
+    answer's message, and its English words for the WWW-Authenticate header."""
+    if token is not None and not token.user.active:
+        return deactivated_message(), "The account is deactivated."
+    refusal = TOKEN_UNKNOWN if token is None else TOKEN_REVOKED if token.revoked else TOKEN_EXPIRED
+    return gettext(refusal), refusal
 
 
 def bearer_user() -> User | None:
@@ -78,9 +93,8 @@ def bearer_user() -> User | None:
         return None
     token = ApiToken.find(plain.strip())
     if token is None or not token.valid:
-        deactivated = token is not None and not token.user.active
-        refusal = deactivated_message() if deactivated else N_("The token is invalid, expired or revoked.")
-        abort(401, description=refusal, www_authenticate=bearer_challenge("invalid_token"))
+        refusal, said = _token_refusal(token)
+        abort(401, description=refusal, www_authenticate=bearer_challenge("invalid_token", said))
     g.api_token = token
     tokens.note_use(token)
     return token.user
