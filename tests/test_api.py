@@ -104,7 +104,8 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):
     revoked = client.get("/api/v1/analyses", headers=headers)
     said = "The token was revoked (by its owner, or by a password change): make a new one."
     assert revoked.status_code == 401 and revoked.json["error"] == said  # told apart from expired, as documented
-    assert revoked.headers["WWW-Authenticate"] == f'Bearer realm=moodlens, error=invalid_token, error_description="{said}"'
+    challenge = f'Bearer realm=moodlens, error=invalid_token, error_description="{said}"'
+    assert revoked.headers["WWW-Authenticate"] == challenge
 
 
 TOKEN_FIELDS = {"id", "name", "created_at", "expires_at", "last_used_at"}

@@ -80,6 +80,18 @@ def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
     assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "1"
 
 
+def test_the_rate_limit_headers_of_a_token_request_count_down_to_the_429(tmp_path):
+    """Tokens made and wrong passwords alike count at the client's address: the headers say so, each answer one
+    fewer left (they said 10 after each token made, a right password clearing the account-and-client count)."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="4 per minute")
+    make_user(app, "ann")
+    client = app.test_client()
+    answers = [client.post("/api/v1/tokens", headers=basic("ann", password))
+               for password in ("correct horse", "correct horse", "wrong", "correct horse", "correct horse")]
+    assert [answer.status_code for answer in answers] == [201, 201, 401, 201, 429]
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers[:4]] == ["3", "2", "1", "0"]
+
+
 def test_a_404_says_what_was_not_found(app, client):
     ann, ben = make_user(app, "ann"), make_user(app, "ben")
     store_analyses(app, ann, [StoredAnalysis("clip.mp4", "happy", media=Media.VIDEO)])

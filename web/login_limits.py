@@ -148,8 +148,20 @@ def _settle() -> None:
                 limiter.limiter.clear(counted.limit, *counted.request_args)
             elif right is not False and UNKNOWN_CLIENTS_SCOPE in counted.request_args:
                 limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+        _headers_say_the_tightest()
     except limiter.limiter.storage.base_exceptions:
         current_app.logger.warning("Rate-limit storage unreachable: a password check went uncounted", exc_info=True)
+
+
+def _headers_say_the_tightest() -> None:
+    """Have the X-RateLimit-* headers count the limit with the fewest attempts left once the attempt is settled:
+    Flask-Limiter names the first of several shared limits, here the account-and-client one, which a right password
+    clears, so three tokens made in a row each said 10 left while the address's limit had 7 (and a script pacing
+    itself by the header met a 429 it was not warned of). Set in Flask-Limiter's per-request context, which its
+    after-request hook reads for the headers."""
+    counted = [limit for limit in limiter.current_limits if not limit.breached]
+    if counted and len(counted) == len(limiter.current_limits):
+        limiter.context.view_rate_limit = min(counted, key=lambda limit: limit.remaining)
 
 
 def login_limits(account_name: Callable[[], str]) -> Callable[[Callable], Callable]:
