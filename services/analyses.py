@@ -442,7 +442,7 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection, requester: Use
     return jpeg
 
 
-NAME_SEARCH_LENGTH = 100  # characters of a file name search that count
+NAME_SEARCH_LENGTH = 120  # characters of a file name search: the longest name kept (`clean_original_name`)
 
 
 @dataclass(frozen=True)
@@ -459,15 +459,16 @@ class HistoryFilter:
     @classmethod
     def from_args(cls, args: Mapping[str, str], user: User, strict: bool = False) -> HistoryFilter:
         """The filter a request's `subject`, `media`, `emotion` and `name` parameters ask for (`name`: words of the
-        file name, cut to NAME_SEARCH_LENGTH); an empty or missing one filters
+        file name, cut to NAME_SEARCH_LENGTH, as the page's form shows it); an empty or missing one filters
         nothing (the History form's "Everyone", "All types", "Any emotion"), and so does one that names nothing (not
         a number, an unknown media or emotion: the page's form then shows what it lists), unless `strict` (the API,
         whose caller sees no form: a script's typo must not list everything as if it matched): then a `subject` that
-        is no id raises NotFound and an unknown media or emotion is Refused. A subject id that is not one of the
+        is no id raises NotFound, and an unknown media or emotion, or a name longer than any kept, is Refused (cut,
+        it matched names it is not part of). A subject id that is not one of the
         user's subjects raises NotFound, as the dashboard's does."""
         subject, media, emotion = (args.get(name, "") for name in ("subject", "media", "emotion"))
         if strict:
-            _refuse_unknown(media, emotion)
+            _refuse_unknown(media, emotion, args.get("name", "").strip())
         subject_id = row_id(subject)
         if strict and subject and subject_id is None:
             raise NotFound(f"No subject {subject[:40]}.")
@@ -505,8 +506,11 @@ class HistoryFilter:
         return query.where(db.select(Detection.id).where(*found).exists())
 
 
-def _refuse_unknown(media: str, emotion: str) -> None:
-    """Refused for a media or emotion filter (when given) that names none."""
+def _refuse_unknown(media: str, emotion: str, name: str) -> None:
+    """Refused for a media or emotion filter (when given) that names none, or a name no kept file name can hold."""
+    if len(name) > NAME_SEARCH_LENGTH:
+        raise Refused(Phrase(N_("A file name search has at most %(count)d characters, as file names are kept."),
+                             count=NAME_SEARCH_LENGTH))
     if media and media not in tuple(Media):
         raise Refused(Phrase(N_("Unknown media %(media)s: ask for image or video."), media=media[:40]))
     if emotion and emotion not in ALL_EMOTIONS:

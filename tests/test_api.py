@@ -92,6 +92,12 @@ def test_the_list_takes_the_history_pages_filters(app, client):
         assert refused(f"subject={junk}") == (404, f"No subject {junk}.")
     assert refused("media=gif") == (400, "Unknown media gif: ask for image or video.")
     assert refused("emotion=happpy")[0] == 400 and refused("emotion=happpy")[1].startswith("Unknown emotion happpy")
+    assert names("name=MIA.JPG") == ["mia.jpg"]
+    longest = "a" * 116 + ".jpg"  # as long as a kept file name gets: searched whole
+    store_analyses(app, ann, [StoredAnalysis(longest)])
+    assert names(f"name={longest}") == [longest]
+    assert refused(f"name=b{longest}") == (400, "A file name search has at most 120 characters, as file names are "
+                                                "kept.")  # cut, it matched the longest name
 
 
 def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):
