@@ -28,6 +28,8 @@ from services.errors import Conflict
 
 MATCH_IOU = 0.5
 UP_TO_DATE = N_("This result was already made by the models in use now, so there is nothing to analyse again.")
+NO_RESULT_YET = N_("This upload has no result to analyse again yet: its first analysis is still under way.")
+NO_RESULT = N_("This upload has no result to analyse again: its analysis failed (an administrator can retry it).")
 # Detection columns a new reading gives an old row it replaces; the row keeps its id, analysis and subject.
 KEPT_COLUMNS = {"id", "analysis_id", "subject_id"}
 
@@ -55,9 +57,10 @@ def job_of(analysis: Analysis) -> Reanalysis | None:
 
 def start(analysis: Analysis) -> Reanalysis:
     """Queue analysing the analysis again, unless it is under way already; returns its job. Raises Conflict when the
-    analysis is not out of date. Two requests at once queue it once (one job row per analysis)."""
+    analysis is not out of date (or has no result yet, or none at all). Two requests at once queue it once (one
+    job row per analysis)."""
     if not out_of_date(analysis):
-        raise Conflict(Phrase(UP_TO_DATE))
+        raise Conflict(Phrase(_why_not_again(analysis)))
     job = job_of(analysis)
     if job is not None and JobStatus(job.status).active:
         return job
@@ -66,6 +69,14 @@ def start(analysis: Analysis) -> Reanalysis:
         return job_of(analysis)
     db.session.refresh(job)
     return job
+
+
+def _why_not_again(analysis: Analysis) -> str:
+    """Why an analysis that is not out of date cannot be analysed again: its result is the models' in use now, it
+    has none yet, or its analysis failed."""
+    if analysis.status == JobStatus.DONE:
+        return UP_TO_DATE
+    return NO_RESULT if analysis.status == JobStatus.FAILED else NO_RESULT_YET
 
 
 def run_reanalysis_job(job: Reanalysis, claim: jobs.ClaimedJob) -> None:

@@ -53,8 +53,9 @@ def start(detection: Detection) -> None:
 
 def ask(detection: Detection) -> None:
     """The owner asks for the reading ("Read it as a dog", "Try again"): queued unless it is under way. Refused for
-    what is never read so (a face, a photo's pet, a cat); a Conflict for a track that waits for no reading."""
-    if not readable(detection):
+    what is never read so (a face, a photo's pet); a Conflict for a track that waits for no reading (a cat's, until
+    its owner sets it to a dog)."""
+    if detection.kind == DetectionKind.HUMAN or detection.analysis.media != Media.VIDEO:
         raise Refused(Phrase(NOT_A_TRACK))
     if not wanted(detection):
         raise Conflict(Phrase(NOT_WAITING))

@@ -198,7 +198,18 @@ def test_the_api_analyses_again_on_request_only_for_the_owner(app, client, alice
     photo = created.json["id"]
     assert created.json["reanalysis"] == {"out_of_date": False, "status": "none",
                                           "url": f"/api/v1/analyses/{photo}/reanalysis"}
-    assert client.post(f"/api/v1/analyses/{photo}/reanalysis", headers=headers).status_code == 409
+    up_to_date = client.post(f"/api/v1/analyses/{photo}/reanalysis", headers=headers)
+    assert up_to_date.status_code == 409 and "already made by the models in use now" in up_to_date.json["error"]
+    for status, said in ((JobStatus.QUEUED, "its first analysis is still under way"),
+                         (JobStatus.FAILED, "its analysis failed")):  # no result to redo: not "already made"
+        with app.app_context():
+            db.session.get(Analysis, photo).status = status
+            db.session.commit()
+        refused = client.post(f"/api/v1/analyses/{photo}/reanalysis", headers=headers)
+        assert refused.status_code == 409 and said in refused.json["error"], refused.json
+    with app.app_context():
+        db.session.get(Analysis, photo).status = JobStatus.DONE
+        db.session.commit()
     made_by_earlier_models(app, photo)
     copy = post_file(client, headers, astronaut_jpeg)
     assert (copy.status_code, copy.json["duplicate"], copy.json["reanalysis"]["out_of_date"]) == (200, True, True)

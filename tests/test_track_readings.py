@@ -175,7 +175,8 @@ def test_only_the_owner_asks_and_a_face_or_a_photo_waits_for_no_reading(app, cli
         assert answer.status_code == 400
     answer = client.post(f"/api/v1/analyses/{video}/detections/{track_id}/reading",
                          headers={"X-CSRFToken": csrf_token(client, "/analyze")})
-    assert answer.status_code == 400  # a cat, as the models read it: no model reads cats
+    assert answer.status_code == 409  # a cat's track, as the models read it: it waits until its owner sets it to a dog
+    assert answer.json["error"].startswith("This track does not wait for a reading of its frames: its owner did not")
     put_species(client, video, track_id, "dog")
     put_species(client, video, track_id, "cat")
     with app.app_context():  # a track set before its frames were read: the owner asks for it
