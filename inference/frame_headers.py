@@ -297,7 +297,11 @@ def hvcc_units(record: memoryview) -> list[bytes]:
 def _prefixed_units(packet: memoryview, length_size: int | None) -> Iterator[memoryview]:
     """The NAL units of a packet in which each follows its length (`length_size` bytes, from the stream's avcC or
     hvcC record: packets that OpenCV did not turn into start codes, as in AVI); none without a record. A packet of
-    more than MAX_UNITS units (a real one has tens) is refused: each costs a step here, and a few bytes there."""
+    more than MAX_UNITS units (a real one has tens) is refused: each costs a step here, and a few bytes there.
+    A length that runs past the packet's end ends it: FFmpeg's decoder refuses such a packet whole ("Invalid NAL unit
+    size"). A packet in start codes, read this way, gives a unit of length 1 and then a slice's bytes as a length, far
+    past its end; read on, the ninth byte of about 1 packet in 64 looked like a sequence parameter set, and its slice
+    data declared a frame of 50331648x192 that refused ordinary phone videos."""
     offset, count = 0, 0
     while length_size and offset + length_size <= len(packet):
         count += 1
@@ -305,6 +309,8 @@ def _prefixed_units(packet: memoryview, length_size: int | None) -> Iterator[mem
             raise CorruptMedia(Phrase(TOO_MANY_UNITS))
         length = int.from_bytes(packet[offset:offset + length_size], "big")
         offset += length_size
+        if length > len(packet) - offset:
+            return
         yield packet[offset:offset + length]
         offset += length
 

@@ -114,6 +114,21 @@ def test_parameter_sets_are_read_from_avcc_and_hvcc_configuration_records():
     assert list(sizer_for("H264")(memoryview(length_prefixed_packets))) == []  # no record: start codes only
 
 
+def test_a_packet_in_start_codes_is_not_misread_as_length_prefixed_units():
+    """A skip P-frame of an ordinary 1280x720 libx264 MP4 (OpenCV hands it over in start codes; the stream's avcC
+    says 4-byte lengths): read as lengths, the start code is a unit of 1 byte and the slice's next 4 bytes a length
+    far past the packet's end, which FFmpeg refuses; read on from there, its ninth byte (0x47) looked like a sequence
+    parameter set declaring 50331648x192, and the upload was refused as too large (a pet owner's walk-through)."""
+    skip_frame = bytes.fromhex("00000001419af0344c47fffc84" + "000003" * 10 + "002b60")
+    avcc = b"\x01\x64\x00\x1f\xff\xe1" + length_prefixed(b"\x67" + h264_sps(80, 45).payload()) + b"\x00"
+    assert list(sizer_for("H264", memoryview(avcc))(memoryview(skip_frame))) == []
+    large = b"\x67" + h264_sps(1000, 1000).payload()
+    fits = b"\x00\x00\x00\x02\x09\xf0" + len(large).to_bytes(4, "big") + large
+    runs_past = b"\x00\x00\x00\x02\x09\xf0" + (len(large) + 1).to_bytes(4, "big") + large  # the decoder refuses it
+    assert list(h264_sizes(memoryview(fits), length_size=4)) == [(16000, 16000)]
+    assert list(h264_sizes(memoryview(runs_past), length_size=4)) == []
+
+
 def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:
     bits = BitWriter().u(0, 4).u(sub_layers, 3).u(1, 1)
     bits.u(0, 3).u(1, 5).u(0x60000000, 32).u(0b1001, 4).u(0, 44).u(120, 8)  # general profile Main, level 4
