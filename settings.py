@@ -61,7 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
             "owner on a browser or script that never logged in to it waits too), while the browsers that logged in "
             "to it before log in as usual"),
     Setting("REGISTER_LIMITS", "5 per hour;20 per day", "new accounts per client address (an IPv6 one by its /64; "
-            "each account has its own upload limits and analysis slot)"),
+            "each account has its own upload limits and analysis slot); a form sent back to correct makes none"),
+    Setting("REGISTER_ATTEMPT_LIMITS", "30 per hour", "sign-up forms sent per client address, those sent back to "
+            "correct too (a name already taken is said so: guessing names is slowed)"),
     Setting("RATELIMIT_ENABLED", True, "rate limits on logging in, registering and uploading (off only in tests)"),
     Setting("RATELIMIT_HEADERS_ENABLED", True, "rate-limited answers say where the client stands: "
             "`X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After` (seconds)"),

@@ -309,6 +309,27 @@ def test_one_address_makes_a_few_accounts_an_hour(tmp_path):
     assert register("hal", "2001:db8:0:1::1").status_code == 302  # another /64
 
 
+def test_sign_up_forms_sent_back_to_correct_make_no_account_and_are_limited_apart(tmp_path):
+    """Five forms with a mistake (a name taken, passwords that differ) refused a sixth, right one as "Too many new
+    accounts" while one had been made: only accounts made count against REGISTER_LIMITS; every form sent counts
+    against REGISTER_ATTEMPT_LIMITS, so that guessing taken names stays slow."""
+    limited = make_app(tmp_path / "register", RATELIMIT_ENABLED=True, REGISTER_LIMITS="2 per hour",
+                       REGISTER_ATTEMPT_LIMITS="8 per hour")
+
+    def register(name: str, confirm: str = "correct horse") -> int:  # each from a browser of its own, one address
+        client = limited.test_client()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/register").get_data(as_text=True))
+        return client.post("/register", data={"username": name, "password": "correct horse", "confirm": confirm,
+                                              "csrf_token": token.group(1)}).status_code
+
+    make_user(limited, "taken")
+    assert [register("taken"), register("new", "correct hose"), register("taken"), register("new")] == \
+        [400, 400, 400, 302]
+    assert [register("taken"), register("other")] == [400, 302]
+    assert register("third") == 429  # the accounts made
+    assert [register("taken"), register("taken")] == [429, 429]  # eight forms sent in all
+
+
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
     from models import RateLimitCounter
     from web.limiter_storage import DatabaseStorage

@@ -3,6 +3,8 @@ who a request acts for (browser session or API bearer token). The limits on pass
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from collections.abc import Callable
 from functools import wraps
 
@@ -149,7 +151,10 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMITS"], methods=["POST"],
-               error_message=N_("Too many new accounts from this address; try again later."))
+               deduct_when=lambda response: response.status_code == HTTPStatus.FOUND,  # an account made, not a form
+               error_message=N_("Too many new accounts from this address; try again later."))  # sent back to correct
+@limiter.limit(lambda: current_app.config["REGISTER_ATTEMPT_LIMITS"], methods=["POST"],
+               error_message=N_("Too many sign-up forms from this address; try again later."))
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
