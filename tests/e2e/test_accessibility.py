@@ -54,6 +54,16 @@ def test_a_form_answered_with_an_error_puts_the_focus_on_the_field(live_app, pag
     expect(page.locator("#username")).to_be_focused()  # by focus.js, deferred: waited for (a loaded CI machine)
 
 
+def test_buttons_keep_an_edge_in_windows_high_contrast(live_app, page):
+    """Forced colours draw no background: a button without a border read as plain text beside a select."""
+    _, base = live_app
+    page.goto(base + "/login")
+    submit = page.locator("input[type=submit]")
+    assert submit.evaluate("element => getComputedStyle(element).borderTopWidth") == "0px"
+    page.emulate_media(forced_colors="active")
+    assert submit.evaluate("element => getComputedStyle(element).borderTopWidth") == "1px"
+
+
 def test_the_back_office_names_its_controls_and_has_a_main_part(live_app, page, astronaut_jpeg):
     app, base = live_app
     make_user(app, "dana")

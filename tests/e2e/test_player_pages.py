@@ -74,6 +74,10 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     expect(video).to_be_visible(timeout=20_000)  # Chromium plays VP8: the player replaces the still frame
     expect(page.locator("#scrub-frame")).to_be_hidden()
     expect(page.locator(".scrub-form button")).to_be_hidden()  # the slider moves the player at once
+    page.keyboard.press("Shift")  # the keyboard in use: the video's focus ring shows, inside the stage that clips
+    video.evaluate("element => element.focus()")
+    assert video.evaluate("element => [element.matches(':focus-visible'), getComputedStyle(element).outlineOffset]") \
+        == [True, "-3px"]
     result_url = page.url
 
     page.click("text=Go to 0.67 s")
