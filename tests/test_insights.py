@@ -223,8 +223,9 @@ def test_alerts_and_weekly_reports_in_the_browser_pages(app, client, alice, bob_
     assert bad.status_code == 422 and '<p class="field-error" id="percent-error" role="alert">More than (%): Give ' \
         'a number from 5 to 95.</p>' in page and 'value="500"' in page and 'aria-invalid="true"' in page
     assert "in 8 of 8 appearances (100%)" in page and page.count("field-error") == 1
-    form = page.split('class="alert-form"')[1].split("</form>")[0]  # the reason after the row of fields, not in its
-    assert form.rstrip().endswith('5 to 95.</p>') and 'aria-describedby="percent-error"' in form  # narrow field
+    form = page.split('class="alert-form" novalidate>')[1].split("</form>")[0]  # the reason after the row of fields,
+    assert form.rstrip().endswith('5 to 95.</p>') and 'aria-describedby="percent-error"' in form  # not in its narrow
+    # field; and said by the page, not by the browser's bubble that goes in a few seconds (no novalidate before)
     both_bad = client.post(f"/subjects/{rex}/alerts", data=too_much | {"days": ""}).get_data(as_text=True)
     assert 'id="percent-error"' in both_bad and '<p class="field-error" id="days-error" role="alert">Over the last ' \
         '(days): Fill this in.</p>' in both_bad  # apart from its field, the reason names it
