@@ -1168,3 +1168,21 @@ def test_a_search_of_a_thousand_words_lists_by_its_first_words(app, alice):
             assert admin.get(path, query_string={"search": search}).status_code == 200
     found = admin.get("/admin/admin_users/", query_string={"search": "ali ce " + "li " * 999}).get_data(as_text=True)
     assert re.findall(r'<td class="col-username">\s*(\w+)', found) == ["alice"]  # its words all in "alice"
+
+
+def test_a_rows_page_is_named_after_the_row_in_its_title_and_heading(app):
+    """A screen reader heard "Users" on the list and on every account's edit page alike."""
+    admin, mina = admin_client(app, "en"), make_user(app, "mina")
+    store_analyses(app, mina, [StoredAnalysis("beach.jpg", "happy")])
+
+    def named(url: str) -> tuple[str, str]:
+        page = admin.get(url).get_data(as_text=True)
+        return (re.search(r"<title>(.*?)</title>", page, re.S)[1].strip(),
+                re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)[1].strip())
+
+    assert named("/admin/admin_users/") == ("Users · Moodlens admin", "Users")
+    assert named(f"/admin/admin_users/edit/?id={mina}") == ("Edit the account mina · Users · Moodlens admin",
+                                                            "Edit the account mina")
+    assert named("/admin/admin_detections/details/?id=1")[1] == "Details of Face 1 in beach.jpg"
+    removal = named("/admin/admin_analyses/remove/?id=1")
+    assert removal[0].startswith("Delete beach.jpg, uploaded by mina?") and removal[1].startswith(removal[0][:30])

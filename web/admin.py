@@ -461,6 +461,15 @@ class AdminModelView(AdminOnly, ModelView):
         reword_stock_flashes()
         return response
 
+    def page_name(self, row: object | None) -> str:
+        """The page's name, for its title and first heading, so that a screen reader says which page and which row
+        it is: the list's ("Users"); a row's edit or details page names the row ("Edit the account mina")."""
+        if row is None:
+            return self.name
+        name = self.row_name(row)
+        return gettext("Edit %(row)s", row=name) if request.endpoint.endswith(".edit_view") else \
+            gettext("Details of %(row)s", row=name)
+
     def on_model_delete(self, model: object) -> None:
         note_row(self.row_name(model))
 
@@ -810,6 +819,11 @@ class DetectionAdmin(AdminModelView):
                          "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
+
+    @staticmethod
+    def row_name(detection: Detection) -> str:
+        """A detection in words: "Face 1 in beach.jpg"."""
+        return gettext("%(title)s in %(file)s", title=say(detection.title), file=detection.analysis.original_name)
 
     def get_query(self):
         """The detections with their analyses' detections, loaded at once: each row's number is counted among
