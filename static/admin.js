@@ -80,3 +80,27 @@ $(function () {
     $(this).toggleClass('is-empty', Boolean(value) && isEmpty(value));
   });
 });
+
+/* A form's fields tied to what is written under them (Flask-Admin's field markup leaves them apart): its hint and,
+   after a refused save, its reason (aria-describedby), a refused field marked invalid (aria-invalid), and the focus
+   on the first of them, as the app's own forms do; a screen reader heard neither which field was refused nor why. */
+$(function () {
+  $('form .form-group').each(function () {
+    var field = $(this).find('input, select, textarea').not('[type=hidden]').first();
+    var notes = $(this).find('.invalid-feedback, small.form-text');
+    if (!field.length || !field.attr('id')) {
+      return;
+    }
+    var ids = notes.map(function (index) {
+      this.id = this.id || field.attr('id') + '-note-' + index;
+      return this.id;
+    }).get();
+    if (ids.length) {
+      field.attr('aria-describedby', ids.join(' '));
+    }
+    if (field.hasClass('is-invalid')) {
+      field.attr('aria-invalid', 'true');
+    }
+  });
+  $('form .is-invalid').first().trigger('focus');
+});

@@ -43,7 +43,10 @@ def flash_style(category: str) -> str:
     return FlashCategory.ERROR if category.endswith(REFUSED) else FlashCategory.SUCCESS
 
 
+FLASK_ADMIN_FAILURE = "danger"  # the category of Flask-Admin's own "Failed to save record."
+
+
 def flash_role(category: str) -> str:
-    """The ARIA role a flashed message is shown with: an error (a refused name on a face's card too) interrupts a
-    screen reader ("alert"), the others wait their turn ("status")."""
-    return "alert" if flash_style(category) == FlashCategory.ERROR else "status"
+    """The ARIA role a flashed message is shown with: an error (a refused name on a face's card, a back-office form
+    that failed, too) interrupts a screen reader ("alert"), the others wait their turn ("status")."""
+    return "alert" if flash_style(category) in (FlashCategory.ERROR, FLASK_ADMIN_FAILURE) else "status"

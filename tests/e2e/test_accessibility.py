@@ -80,3 +80,21 @@ def test_the_back_office_names_its_controls_and_has_a_main_part(live_app, page, 
                                       "icons => icons.map(icon => icon.getAttribute('aria-label'))")
     assert names and all(name and name.isascii() and name[0].isalpha() for name in names), names
     expect(page.locator(".model-list input.action-checkbox").first).to_have_attribute("aria-label", "Select this row")
+
+
+def test_a_refused_back_office_form_says_which_field_and_why(live_app, page):
+    """Flask-Admin's markup left a refused field unmarked and its reason and hint apart from it; the page's message
+    was a status, not read out."""
+    app, base = live_app
+    mina = make_user(app, "mina")
+    log_in(page, base, "admin", "admin password")
+    page.goto(base + f"/admin/admin_users/edit/?id={mina}")
+    expect(page.locator("#is_admin")).to_have_attribute("aria-describedby", "is_admin-note-0")  # its hint
+    page.fill("#username", "bad name!")
+    page.press("#username", "Enter")
+    username = page.locator("#username")
+    expect(username).to_be_focused()
+    expect(username).to_have_attribute("aria-invalid", "true")
+    reason = page.locator("#" + username.get_attribute("aria-describedby").split()[0])
+    expect(reason).to_contain_text("Use Latin or Korean letters, digits, dots, dashes and underscores only.")
+    expect(page.locator("main .alert-danger")).to_have_attribute("role", "alert")
