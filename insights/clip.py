@@ -144,6 +144,13 @@ def tell(parts: list[Stretch], share: dict[str, float], certainty: Certainty) ->
     return qualifier + _story(parts, share)
 
 
+def moment_text(seconds: float) -> str:
+    """A moment as the pages write it (web.i18n.seconds): to the hundredth where it has one ("2.28", "2.5", "2.0"),
+    so that a story's "then angry from 2.28 s" names the moment its list of changes does (it said "2.3 s")."""
+    hundredths = f"{seconds:.2f}"
+    return hundredths[:-1] if hundredths.endswith("0") else hundredths
+
+
 def _story(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str | None]]:
     if len(parts) == 1:
         emotion = parts[0].emotion
@@ -155,7 +162,7 @@ def _story(parts: list[Stretch], share: dict[str, float]) -> list[tuple[str, str
         pieces = [(parts[0].emotion, parts[0].emotion)]
         for part in parts[1:]:
             pieces += [(Phrase(N_(", then ")), None), (part.emotion, part.emotion),
-                       (Phrase(N_(" from %(seconds).1f s"), seconds=part.start), None)]
+                       (Phrase(N_(" from %(seconds)s s"), seconds=moment_text(part.start)), None)]
         return pieces
     first, second = sorted(share, key=share.__getitem__, reverse=True)[:2]
     return [(first, first), (Phrase(N_(" (%(share)s of the time), "), share=f"{share[first]:.0%}"), None),

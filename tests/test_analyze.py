@@ -294,7 +294,7 @@ def test_the_emotion_filter_offers_the_emotions_of_the_models_that_read_the_user
     assert offered == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
-def test_the_emotion_filter_of_a_chosen_dog_offers_the_dogs_emotions(client, mixed_history):
+def test_the_emotion_filter_of_a_chosen_dog_offers_the_dogs_emotions(app, client, alice, mixed_history):
     """Rex chosen: his model's four emotions, not a face's "disgust"; an emotion filtered on that his model has not
     (an older link) stays in the list, selected, so that the form shows what the page lists."""
     def offered(query: str) -> list[str]:
@@ -307,3 +307,6 @@ def test_the_emotion_filter_of_a_chosen_dog_offers_the_dogs_emotions(client, mix
     empty = html.unescape(client.get(f"/analyses?subject={rex}&emotion=fear").get_data(as_text=True))
     assert "No reading of Rex can be “fear”: the model that reads Rex does not have that emotion." in empty
     assert "Readings the models were unsure of are left out" not in empty.split("No analyses match")[1]
+    tom = make_subject(app, alice, "Tom", "cat")
+    cats = html.unescape(client.get(f"/analyses?subject={tom}&emotion=happy").get_data(as_text=True))
+    assert "No reading of Tom can be “happy”: there is no emotion model for cats yet." in cats  # not "does not have"

@@ -185,7 +185,11 @@ def test_a_dashboard_of_unsure_readings_only_says_why_its_charts_are_empty(app, 
     """Every reading unsure: the charts count none (all zeros), and the page said nothing of why."""
     rex = make_subject(app, alice, "Rex", "dog")
     weak = mood(DOG_EMOTIONS, {"happy": 0.4, "sad": 0.3, "relaxed": 0.3})
-    add_history(app, alice, rex, np.array([weak, weak, weak]), start=utcnow() - timedelta(days=2))
+    add_history(app, alice, rex, np.array([weak, weak]), start=utcnow() - timedelta(days=3))
+    page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
+    assert "The model was unsure of both readings so far, so the charts below are empty" in page  # not "all 2"
+    assert "counts as happy)." in page and "average shares above" not in page  # no shares shown above it
+    add_history(app, alice, rex, np.array([weak]), start=utcnow() - timedelta(days=2))
     page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
     assert "The model was unsure of all 3 readings so far, so the charts below are empty" in page
     add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"sad": 0.9})]), start=utcnow() - timedelta(hours=1))
@@ -742,7 +746,7 @@ def test_a_fired_alerts_notice_is_dismissed_until_new_readings_fire_it_again(app
     dismissed = client.post(f"/alerts/{rule}/dismiss", data={"csrf_token": token, "next": f"/dashboard?subject={rex}"})
     assert dismissed.status_code == 303 and dismissed.location == f"/dashboard?subject={rex}"
     page = " ".join(client.get(dismissed.location).get_data(as_text=True).split())
-    assert "Notice dismissed. It comes back if new photos of Rex set the alert off again." in page
+    assert "Notice dismissed. It comes back if new photos or videos of Rex set the alert off again." in page
     assert notices(page) == [] and "triggered (67% now)" in page
     [alert] = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["alerts"]
     assert alert["fired"] and alert["dismissed"]

@@ -50,7 +50,7 @@ def shares(points: list[dict]) -> dict[str, float]:
 def test_happy_then_sad_is_told_as_such_not_as_unsure():
     points = timeline([("happy", 0.9)] * 21 + [("sad", 0.85)] * 19)
     story = clip_story(points, shares(points))
-    assert story.text == "happy, then sad from 5.2 s" and not story.unsure
+    assert story.text == "happy, then sad from 5.25 s" and not story.unsure  # as its list of changes says (not 5.2)
     assert named(story) == "happy, then sad"  # what its chance of a wrong reading is about
     assert [(s.emotion, s.start) for s in story.stretches] == [("happy", 0.0), ("sad", 5.25)]
 

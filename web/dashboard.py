@@ -223,7 +223,7 @@ def dismiss_notice(rule_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if dismiss_alert(rule):
-        flash(gettext("Notice dismissed. It comes back if new photos of %(name)s set the alert off again.",
+        flash(gettext("Notice dismissed. It comes back if new photos or videos of %(name)s set the alert off again.",
                       name=rule.subject.name), FlashCategory.SUCCESS)
     else:
         flash(gettext("The %(emotion)s alert on %(name)s is quiet now: there is no notice to dismiss.",
