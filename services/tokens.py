@@ -43,7 +43,8 @@ def room_for_another(user: User) -> None:
     working = db.session.scalar(db.select(db.func.count(ApiToken.id)).where(*_working(user)))
     if working >= MAX_LIVE_TOKENS:
         raise Conflict(Phrase(N_("You have %(count)d working API tokens, the most an account may hold: revoke one "
-                                 "you no longer use on your account page first."), count=MAX_LIVE_TOKENS))
+                                 "you no longer use first (on your account page, or DELETE /api/v1/tokens/ID)."),
+                              count=MAX_LIVE_TOKENS))
 
 
 def issue(user: User, name: str | None) -> tuple[ApiToken, str]:

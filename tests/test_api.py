@@ -507,10 +507,13 @@ def test_an_account_holds_a_bounded_number_of_working_tokens_and_long_expired_on
     made = [client.post("/api/v1/tokens", headers=basic("ann")) for _ in range(3)]
     assert [answer.status_code for answer in made] == [201, 201, 409]
     assert made[2].json["error"].startswith("You have 2 working API tokens, the most an account may hold")
+    assert made[2].json["error"].endswith("(on your account page, or DELETE /api/v1/tokens/ID).")  # a script's way too
     with app.app_context():
         assert db.session.get(ApiToken, old_id) is None and db.session.scalar(db.select(db.func.max(ApiToken.id))) == 3
         assert db.session.scalar(db.select(db.func.count(ApiToken.id))) == 2
     login(client, "ann")
+    page = client.get("/account").get_data(as_text=True)
+    assert "revoke one you no longer use to make another." in page and 'action="/account/tokens"' not in page
     form = {"current_password": "correct horse", "name": "laptop", "form_id": "f1",
             "csrf_token": csrf_token(client, "/account")}
     refused = client.post("/account/tokens", data=form)

@@ -298,6 +298,7 @@ def account() -> ResponseReturnValue:
 def _account_page(token_form: TokenForm) -> str:
     return render_template("auth/account.html", holdings=accounts.holdings(current_user), token_form=token_form,
                            tokens=tokens.live_tokens(current_user), token_name_length=tokens.NAME_LENGTH,
+                           max_tokens=tokens.MAX_LIVE_TOKENS,
                            zone_choices=zone_choices(), account_zone=known_zone(current_user.time_zone) or "UTC")
 
 
