@@ -1,3 +1,6 @@
+"""Alembic's environment (Flask-Migrate's template): runs the migrations of migrations/versions against the app's
+database, leaving the loggers that exist already enabled."""
+
 import logging
 from logging.config import fileConfig
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import case, or_
+from sqlalchemy import Row, case, or_
 from sqlalchemy.orm import selectinload
 
 from extensions import db
@@ -68,7 +68,7 @@ READING_COLUMNS = (Detection.reading_emotion, Detection.reading_certainty, Detec
                    case((Detection.reading_emotion.is_(None), Detection.timeline)).label("timeline"))
 
 
-def stored_reading(row) -> Reading | None:
+def stored_reading(row: Row) -> Reading | None:
     """A row with READING_COLUMNS read as its card words it (a video track: as its story tells it; None without
     an emotion model): what charts, insights, alerts and reports count it as."""
     return kept_reading(row.reading_emotion, row.reading_certainty, row.reading_mix) or reading_of(
@@ -80,7 +80,7 @@ CHANGES_COLUMNS = (Detection.reading_changes, Detection.summary, Detection.uncer
                    case((Detection.reading_changes.is_(None), Detection.timeline)).label("timeline"))
 
 
-def kept_changes(row) -> int:
+def kept_changes(row: Row) -> int:
     """A video track's changes as its story tells them (flickers merged, as its page lists them): kept with its
     reading, else (a row stored before they were kept) told from its timeline."""
     if row.reading_changes is not None:

@@ -102,6 +102,14 @@ def test_every_setting_is_in_the_readme():
     assert {setting.name for setting in settings.SETTINGS} | set(settings.ENVIRONMENT_ONLY) <= documented
 
 
+def test_the_readme_says_of_each_setting_what_its_help_says():
+    """A setting's `help` and its README row were written twice by hand, and three had drifted apart."""
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| .*? \| (.*?) \|$", readme(), re.MULTILINE))
+    for setting in settings.SETTINGS:
+        also = f"; also read from `{setting.environment}`" if setting.environment else ""
+        assert rows[setting.name] == setting.help + also, setting.name
+
+
 def test_what_is_where_matches_the_tree():
     section = readme().split("## What is where", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `([^`]+?)/?` \|", section, re.MULTILINE))
