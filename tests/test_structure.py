@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import ast
 import re
-
-import pytest
 import subprocess
 from pathlib import Path
+
+import pytest
 
 import settings
 from bench import ROOT
