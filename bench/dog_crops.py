@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.crops import dog_face_crops, pet_body_crops, rgb_crops
+from inference.crops import dog_face_crops, pet_body_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
 from inference.specs import DOG_HEAD_WEIGHTS
@@ -29,7 +29,7 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.pet_species import PetCropModel, ReviewedPet
 from training.data import load_rgb
 from training.dog_split import add_split_arguments
-from training.dogs import dog_data, largest_dog
+from training.dogs import centre_square_of, dog_data, largest_dog
 from training.metrics import summary
 
 CROPS = ("centre square", "body", "face", "face, blurred background")
@@ -58,14 +58,6 @@ def split_photos(args: argparse.Namespace) -> list[tuple[Path, int]]:
     return photos
 
 
-def centre_square(rgb: np.ndarray) -> np.ndarray:
-    """The photo's centre square at the model's input size (what the first dog model was trained on)."""
-    height, width = rgb.shape[:2]
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return rgb_crops(rgb, [(left, top, left + side, top + side)], INPUT_SIZE, 0.0)[0]
-
-
 def blurred_background(rgb: np.ndarray, head: tuple[float, ...]) -> np.ndarray:
     """The photo with everything outside the head box blurred (sigma: a tenth of the head's size)."""
     x1, y1, x2, y2 = (int(round(v)) for v in head)
@@ -91,7 +83,7 @@ def main() -> None:
     found_labels, all_centre, all_labels = [], [], []
     for path, label in photos:
         rgb = load_rgb(path)
-        centre = centre_square(rgb)
+        centre = centre_square_of(rgb)  # as training.dogs makes it
         all_centre.append(centre)
         all_labels.append(label)
         pets = pet_crops.review([rgb], detector.detect_batch([rgb]))[0]

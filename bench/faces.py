@@ -30,14 +30,9 @@ import numpy as np
 from training.calibration import expected_calibration_error
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
+from bench.faces_paired import macro_f1_present
 from training.evaluate import format_report
 from training.face_sets import PipelineReadings, labelled_photos, read_through_pipeline
-
-
-def present_macro_f1(per_class: dict[str, dict[str, float]], labels: np.ndarray) -> tuple[float, int]:
-    """Mean F1 over the classes that have photos in the split, and how many classes that is."""
-    present = [name for index, name in enumerate(HUMAN_EMOTIONS) if (labels == index).any()]
-    return float(np.mean([per_class[name]["f1"] for name in present])), len(present)
 
 
 COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.5)
@@ -49,7 +44,7 @@ def selected_figures(probabilities: np.ndarray, labels: np.ndarray) -> dict[str,
         return {"faces": 0, "accuracy": float("nan"), "macro_f1_present": float("nan"), "ece": float("nan")}
     _, metrics = format_report(HUMAN_EMOTIONS, labels, probabilities)
     return {"faces": len(labels), "accuracy": metrics["accuracy"],
-            "macro_f1_present": present_macro_f1(metrics["per_class"], labels)[0],
+            "macro_f1_present": macro_f1_present(labels, probabilities.argmax(1)),
             "ece": expected_calibration_error(probabilities, labels)}
 
 
@@ -119,10 +114,10 @@ def main(argv: list[str] | None = None) -> None:
           f"T {pipeline.classifier.temperature:.3f}; {milliseconds:.0f} ms per photo")
     print(f"no face found: {no_face:.3f} ({int((~readings.face_found).sum())} of {len(photos)})")
     report, metrics = format_report(HUMAN_EMOTIONS, labels, probabilities)
-    macro_f1_present, classes_present = present_macro_f1(metrics["per_class"], labels)
+    macro_f1, classes_present = macro_f1_present(labels, probabilities.argmax(1)), len(np.unique(labels))
     ece = expected_calibration_error(probabilities, labels)
     print(report)
-    print(f"\nmacro-F1 over the {classes_present} classes present {macro_f1_present:.4f}; ECE {ece:.4f}; "
+    print(f"\nmacro-F1 over the {classes_present} classes present {macro_f1:.4f}; ECE {ece:.4f}; "
           f"mean top probability {probabilities.max(1).mean():.3f} against accuracy {metrics['accuracy']:.3f}")
     selective_lines, selective = selective_report(readings)
     print("\n" + selective_lines)

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from inference.labels import HUMAN_EMOTIONS
-from training.metrics import bootstrap_interval, confusion_matrix, per_class_scores
+from training.metrics import bootstrap_interval, present_macro_f1
 
 
 def macro_f1_present(labels: np.ndarray, predictions: np.ndarray) -> float:
-    """Mean F1 over the classes that have photos among `labels`."""
-    f1 = per_class_scores(confusion_matrix(labels, predictions, len(HUMAN_EMOTIONS)))["f1"]
-    return float(f1[np.unique(labels)].mean())
+    """Mean F1 over the face classes that have photos among `labels`."""
+    return present_macro_f1(labels, predictions, len(HUMAN_EMOTIONS))
 
 
 def accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:

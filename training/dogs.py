@@ -215,12 +215,18 @@ def dog_photos(data: Path, classes: tuple[str, ...] = DOG_EMOTIONS) -> tuple[lis
 
 
 def centre_square(path: Path) -> np.ndarray:
+    """The photo's centre square at the model's input size: what a training photo without a dog gives."""
     with Image.open(path) as image:
-        image = image.convert("RGB")
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        return np.asarray(image.crop((left, top, left + side, top + side)).resize((INPUT_SIZE, INPUT_SIZE),
-                                                                                  Image.BILINEAR))
+        return centre_square_of(np.asarray(image.convert("RGB")))
+
+
+def centre_square_of(rgb: np.ndarray) -> np.ndarray:
+    """An RGB photo's centre square at the model's input size (bilinear, as the first dog model was trained on)."""
+    image = Image.fromarray(rgb)
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return np.asarray(image.crop((left, top, left + side, top + side)).resize((INPUT_SIZE, INPUT_SIZE),
+                                                                              Image.BILINEAR))
 
 
 def cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:

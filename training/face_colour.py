@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,7 @@ from training.calibrate_sources import balanced
 from training.calibration import expected_calibration_error, fit_temperature
 from training.data import load_split
 from training.face_sets import identity, labelled_photos, largest_face_landmarks
-from training.metrics import bootstrap_interval, confusion_matrix, per_class_scores
+from training.metrics import bootstrap_interval, present_macro_f1
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -204,10 +205,7 @@ def cross_fitted(fer_train: tuple[np.ndarray, np.ndarray], fer_val: Readings, se
     return {"FER2013 val": np.mean(fer_val_scores, 0), **scored}
 
 
-def present_macro_f1(labels: np.ndarray, predictions: np.ndarray) -> float:
-    """Mean F1 over the classes with photos (as bench.faces)."""
-    f1 = per_class_scores(confusion_matrix(labels, predictions, len(HUMAN_EMOTIONS)))["f1"]
-    return float(np.mean([f1[k] for k in np.unique(labels)]))
+macro_f1_present = partial(present_macro_f1, num_classes=len(HUMAN_EMOTIONS))  # as bench.faces scores
 
 
 def report(readings: dict[str, Readings], member: dict[str, np.ndarray], blend: float) -> None:
@@ -216,8 +214,8 @@ def report(readings: dict[str, Readings], member: dict[str, np.ndarray], blend: 
     print(f"blend weight {blend}:")
     for name, r in readings.items():
         before, after = r.ensemble.argmax(1), combined[name].argmax(1)
-        low, high = bootstrap_interval(r.labels, before, after, present_macro_f1)
-        print(f"  {name}: macro-F1 {present_macro_f1(r.labels, before):.3f} -> {present_macro_f1(r.labels, after):.3f} "
+        low, high = bootstrap_interval(r.labels, before, after, macro_f1_present)
+        print(f"  {name}: macro-F1 {macro_f1_present(r.labels, before):.3f} -> {macro_f1_present(r.labels, after):.3f} "
               f"(change 95% {low:+.3f} .. {high:+.3f}), accuracy {np.mean(before == r.labels):.4f} -> "
               f"{np.mean(after == r.labels):.4f} ({len(r.labels)} faces)")
     labels = [r.labels for r in readings.values()]

@@ -43,6 +43,13 @@ def macro_f1(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> f
     return float(per_class_scores(confusion_matrix(labels, predictions, num_classes))["f1"].mean())
 
 
+def present_macro_f1(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> float:
+    """The mean F1 over the classes that have examples among `labels` (a dev set without a "fear" photo is not
+    scored 0 on fear): the face dev sets' figure (bench.faces, bench.faces_paired, training.face_colour)."""
+    f1 = per_class_scores(confusion_matrix(labels, predictions, num_classes))["f1"]
+    return float(f1[np.unique(labels)].mean())
+
+
 def bootstrap_interval(labels: np.ndarray, before: np.ndarray, after: np.ndarray,
                        score: Callable[[np.ndarray, np.ndarray], float], seed: int = 0) -> tuple[float, float]:
     """95% interval of the change of score(labels, predictions) from `before` to `after` predictions of the same
