@@ -4,6 +4,7 @@ every process, no username discovery by timing, case-insensitive usernames, pass
 from __future__ import annotations
 
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -328,6 +329,31 @@ def test_sign_up_forms_sent_back_to_correct_make_no_account_and_are_limited_apar
     assert [register("taken"), register("other")] == [400, 302]
     assert register("third") == 429  # the accounts made
     assert [register("taken"), register("taken")] == [429, 429]  # eight forms sent in all
+
+
+def test_sign_ups_sent_at_once_make_no_more_accounts_than_the_limit(tmp_path):
+    """Counted only after an account was made, six sent at once all passed the check while the first were still
+    hashing their passwords: six accounts against a limit of two."""
+    limited = make_app(tmp_path / "register", RATELIMIT_ENABLED=True, REGISTER_LIMITS="2 per hour")
+    browsers = [limited.test_client() for _ in range(6)]
+    tokens = [re.search(r'name="csrf_token"[^>]*value="([^"]+)"', browser.get("/register").get_data(as_text=True))[1]
+              for browser in browsers]
+    together, answers = threading.Barrier(len(browsers)), {}
+
+    def sign_up(index: int) -> None:
+        together.wait()
+        answers[index] = browsers[index].post("/register", data={
+            "username": f"burst{index}", "password": "correct horse", "confirm": "correct horse",
+            "csrf_token": tokens[index]}).status_code
+
+    threads = [threading.Thread(target=sign_up, args=(index,)) for index in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers.values()) == [302, 302, 429, 429, 429, 429]
+    with limited.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 2
 
 
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):

@@ -3,8 +3,6 @@ who a request acts for (browser session or API bearer token). The limits on pass
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from collections.abc import Callable
 from functools import wraps
 
@@ -25,7 +23,7 @@ from web import known_devices
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import streamed_download
 from web.i18n import switched_language, zone_choices, zone_with_city
-from web.login_limits import login_limits, password_checked
+from web.login_limits import give_back, login_limits, password_checked
 from web.forms import (ConfirmForm, DeleteAccountForm, LoginForm, PasswordChangeForm, RegisterForm, TokenForm,
                        confirm_page)
 from web.notices import deactivated_message
@@ -149,12 +147,29 @@ def _safe_next(target: str | None) -> str:
     return same_site_path(target) or url_for("analyze.upload")
 
 
+NEW_ACCOUNTS = "new-accounts"  # the scope of REGISTER_LIMITS' counter
+
+
+def counting_accounts_made(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """REGISTER_LIMITS counts accounts made, not forms sent back to correct: each sign-up is counted before the view
+    (forms sent at once get no more accounts than the limit: counted after a 302, six at once made six), and one
+    that made no account (`g.account_made` unset) gives its count back."""
+    @wraps(view)
+    def counted(*args, **kwargs) -> ResponseReturnValue:
+        try:
+            return view(*args, **kwargs)
+        finally:
+            if not g.get("account_made"):
+                give_back(NEW_ACCOUNTS)
+    return counted
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["REGISTER_LIMITS"], methods=["POST"],
-               deduct_when=lambda response: response.status_code == HTTPStatus.FOUND,  # an account made, not a form
-               error_message=N_("Too many new accounts from this address; try again later."))  # sent back to correct
 @limiter.limit(lambda: current_app.config["REGISTER_ATTEMPT_LIMITS"], methods=["POST"],
                error_message=N_("Too many sign-up forms from this address; try again later."))
+@limiter.shared_limit(lambda: current_app.config["REGISTER_LIMITS"], NEW_ACCOUNTS, methods=["POST"],
+                      error_message=N_("Too many new accounts from this address; try again later."))
+@counting_accounts_made
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))
@@ -164,6 +179,7 @@ def register() -> ResponseReturnValue:
                                       switched_language())) is None:
             form.username.errors.append(gettext("That username is taken."))
         else:
+            g.account_made = True
             start_session(user)
             known_devices.vouch_for(user)  # the browser that chose the password knows it, as after a log-in
             flash(gettext("Welcome to Moodlens! Upload a photo to get started."), FlashCategory.SUCCESS)

@@ -153,12 +153,26 @@ def _settle() -> None:
         current_app.logger.warning("Rate-limit storage unreachable: a password check went uncounted", exc_info=True)
 
 
+def give_back(scope: str) -> None:
+    """Give this request's count back to the limits of `scope` it was counted against (an attempt that, once the view
+    ran, proves not to be what the limit counts); skipped, and logged, while the storage is unreachable."""
+    if not limiter.enabled:
+        return
+    try:
+        for counted in limiter.current_limits:
+            if scope in counted.request_args and not counted.breached:
+                limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+    except limiter.limiter.storage.base_exceptions:
+        current_app.logger.warning("Rate-limit storage unreachable: a count was not given back", exc_info=True)
+
+
 def _headers_say_the_tightest() -> None:
     """Have the X-RateLimit-* headers count the limit with the fewest attempts left once the attempt is settled:
     Flask-Limiter names the first of several shared limits, here the account-and-client one, which a right password
     clears, so three tokens made in a row each said 10 left while the address's limit had 7 (and a script pacing
     itself by the header met a 429 it was not warned of). Set in Flask-Limiter's per-request context, which its
-    after-request hook reads for the headers."""
+    after-request hook reads for the headers: marked private there, so the version is pinned and
+    tests/test_api_conventions.py checks the headers."""
     counted = [limit for limit in limiter.current_limits if not limit.breached]
     if counted and len(counted) == len(limiter.current_limits):
         limiter.context.view_rate_limit = min(counted, key=lambda limit: limit.remaining)
