@@ -12,12 +12,13 @@
     var subject = form.elements.namedItem("subject");
     if (!emotion || !subject) { return function () {}; }
     var lists = JSON.parse(emotion.getAttribute("data-emotions-by-subject"));
+    var shown = emotion.getAttribute("data-shown");
     var names = {};
     Object.keys(lists).forEach(function (choice) {
       lists[choice].forEach(function (pair) { names[pair[0]] = pair[1]; });
     });
-    function relist() {
-      var chosen = emotion.value, shown = emotion.getAttribute("data-shown");
+    function relist(kept) {  // kept: the emotion to keep chosen (the page's own, when the page is shown again)
+      var chosen = typeof kept === "string" ? kept : emotion.value;
       var labels = (lists[subject.value] || lists[""]).map(function (pair) { return pair[0]; });
       if (chosen && labels.indexOf(chosen) < 0) { labels.push(chosen); }
       while (emotion.options.length > 1) { emotion.remove(1); }
@@ -25,17 +26,17 @@
         emotion.add(new Option(names[label], label, label === shown, label === chosen));
       });
     }
-    subject.addEventListener("change", relist);
-    return relist;
+    subject.addEventListener("change", function () { relist(); });
+    return function () { relist(shown); };
   }
 
   var forms = Array.prototype.map.call(document.querySelectorAll("form[data-shows-page]"), function (form) {
-    return {form: form, relist: relister(form)};
+    return {form: form, showPage: relister(form)};  // the page's own subject's emotions, its own chosen
   });
   window.addEventListener("pageshow", function () {
     forms.forEach(function (shown) {
       shown.form.reset();
-      shown.relist();
+      shown.showPage();
     });
   });
 })();

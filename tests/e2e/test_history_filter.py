@@ -50,3 +50,11 @@ def test_the_emotions_offered_follow_the_subject_chosen(live_app, browser):
     expect(who).to_have_value(str(mia))  # the page's own choices again, and Mia's emotions
     expect(read_as).to_have_value("sad")
     expect(offered).to_have_count(len(FACE_EMOTIONS))
+
+    page.goto(base + f"/analyses?subject={mia}&emotion=fear")
+    read_as.select_option("")  # "Any emotion", then the dog, whose list has no "fear" to keep as chosen ...
+    who.select_option(str(rex))
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    expect(who).to_have_value(str(mia))  # ... and the page shown again from the page cache: its own choices
+    expect(read_as).to_have_value("fear")
+    expect(offered).to_have_count(len(FACE_EMOTIONS))
