@@ -146,13 +146,24 @@ def _number(payload: memoryview, start: int) -> int:
     return int.from_bytes(payload[start:start + 4], "big") if len(payload) >= start + 4 else 0
 
 
+def read_movie_index(path: Path) -> MovieIndex:
+    """What an MP4's or MOV's movie box and fragments say of its tracks."""
+    index = MovieIndex()
+    for kind, payload in index_boxes(path, (b"moov", b"moof")):
+        index.read(kind, payload)
+    return index
+
+
+def video_sample_counts(path: Path) -> list[int]:
+    """How many samples (packets) each video track of an MP4 or MOV holds, by its index."""
+    return [track.samples for track in read_movie_index(path).tracks if track.handler == b"vide"]
+
+
 def check_movie_index(path: Path, max_video_samples: int, max_seconds: float, too_many_frames: MediaTooLarge) -> None:
     """Refuse an MP4 or MOV whose index claims more entries than a video of `max_seconds` has: the video tracks
     together `max_video_samples` (refused with `too_many_frames`), the others together AUDIO_SAMPLES_PER_SECOND a
     second (each track's samples counted once per edit), or a track of more than MAX_EDITS edits."""
-    index = MovieIndex()
-    for kind, payload in index_boxes(path, (b"moov", b"moof")):
-        index.read(kind, payload)
+    index = read_movie_index(path)
     if any(track.edits > MAX_EDITS for track in index.tracks):
         edits = max(track.edits for track in index.tracks)
         raise MediaTooLarge(Phrase(TOO_MANY_EDITS, count=f"{edits:,}", limit=MAX_EDITS))

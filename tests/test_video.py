@@ -21,7 +21,7 @@ from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
-from inference.errors import MediaTooLarge, UnsupportedMediaType
+from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, Media, utcnow
@@ -458,6 +458,23 @@ def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(mo
     with pytest.raises(MediaTooLarge, match=size):
         probe_video(DATA / name, 60)
     assert opened == [True]  # only the packet reader
+
+
+def test_a_packet_that_stops_the_packet_reader_short_is_refused(tmp_path):
+    """A packet that is an avcC record (its sequence parameter set 16000x16000) and the next keyframe's own set
+    turned into filler: FFmpeg's decoder takes the record as new parameter sets (2.4 GB to decode the 64x64 file);
+    OpenCV's start-code filter refuses that packet, its reader stopped there, and the packets after it went
+    unscanned (a diff review)."""
+    data = bytearray((DATA / "h264-later-frame-16000px.mp4").read_bytes())
+    keyframe = bytes(data[849:849 + 47647])  # the 16000x16000 keyframe: its length-prefixed SPS, then its PPS
+    sps, pps = keyframe[4:32], keyframe[36:42]
+    record = bytes([1, sps[1], sps[2], sps[3], 0xFF, 0xE1]) + len(sps).to_bytes(2, "big") + sps + b"\x01" \
+        + len(pps).to_bytes(2, "big") + pps
+    data[849:849 + 47647] = record.ljust(47647, b"\0")
+    data[48496 + 4] = 0x0C  # the next keyframe's 64x64 SPS: filler
+    (tmp_path / "record.mp4").write_bytes(bytes(data))
+    with pytest.raises(CorruptMedia, match=r"could not all be read \(4 of 9\)"):
+        probe_video(tmp_path / "record.mp4", 60)
 
 
 def test_an_h264_video_with_a_huge_later_frame_is_refused_at_upload(app, client, alice):
