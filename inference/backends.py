@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class Backend(StrEnum):
     """What runs the networks: ONNX Runtime (on a CPU, where an up-to-date export exists) or torch."""
 

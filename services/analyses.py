@@ -48,6 +48,9 @@ NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
 JOINER = "\u200d"  # kept: it holds emoji such as a service dog together
 
 
+KEPT_NAME_LENGTH = 120  # characters of an upload's name kept (a longer one: 100 of its stem, its suffix)
+
+
 def clean_original_name(name: str | None) -> str:
     """A display-safe version of the client's file name (never used as a path): its last path part, in any
     script ("얼굴 사진.jpg" stays), without control, invisible or bidirectional-override characters, the
@@ -62,8 +65,8 @@ def clean_original_name(name: str | None) -> str:
         cleaned = cleaned[1:]
     cleaned = cleaned if readable(cleaned) else "upload"
     stem, dot, suffix = cleaned.rpartition(".")
-    if len(cleaned) > 120:
-        cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:120]
+    if len(cleaned) > KEPT_NAME_LENGTH:
+        cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:KEPT_NAME_LENGTH]
     return cleaned
 
 
@@ -442,7 +445,7 @@ def detection_crop_jpeg(analysis: Analysis, detection: Detection, requester: Use
     return jpeg
 
 
-NAME_SEARCH_LENGTH = 120  # characters of a file name search: the longest name kept (`clean_original_name`)
+NAME_SEARCH_LENGTH = KEPT_NAME_LENGTH  # characters of a file name search: the longest name kept
 
 
 @dataclass(frozen=True)

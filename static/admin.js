@@ -95,8 +95,8 @@ $(function () {
       this.id = this.id || field.attr('id') + '-note-' + index;
       return this.id;
     }).get();
-    if (ids.length) {
-      field.attr('aria-describedby', ids.join(' '));
+    if (ids.length) {  // after any the field already names
+      field.attr('aria-describedby', ((field.attr('aria-describedby') || '') + ' ' + ids.join(' ')).trim());
     }
     if (field.hasClass('is-invalid')) {
       field.attr('aria-invalid', 'true');

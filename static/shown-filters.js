@@ -1,25 +1,23 @@
 // A form marked data-shows-page says which filters the page on screen was made with. Coming back to the page (the
 // browser's back button, its page cache or its form restore) put back the choices made before leaving it, so the form
 // named one list and showed another: it is set to the page's own values again.
-// Its emotion select, marked data-emotions-by-subject, offers the emotions of the subject chosen in its "Who" select
-// (a dog's model has no "disgust"), relisted as soon as another is chosen, not only once the form is applied; an
-// emotion already chosen stays listed, as the server lists it.
+// Its emotion select, marked data-emotion-lists, offers the emotions of the kind of subject chosen in its "Who" select
+// (each option's data-kind: a dog's model has no "disgust"; "Everyone", the user's models'), relisted as soon as
+// another is chosen, not only once the form is applied; an emotion already chosen stays listed, as the server lists it.
 (function () {
   "use strict";
 
   function relister(form) {
-    var emotion = form.querySelector("select[data-emotions-by-subject]");
+    var emotion = form.querySelector("select[data-emotion-lists]");
     var subject = form.elements.namedItem("subject");
     if (!emotion || !subject) { return function () {}; }
-    var lists = JSON.parse(emotion.getAttribute("data-emotions-by-subject"));
+    var offered = JSON.parse(emotion.getAttribute("data-emotion-lists"));
+    var lists = offered.lists, names = offered.names;
     var shown = emotion.getAttribute("data-shown");
-    var names = {};
-    Object.keys(lists).forEach(function (choice) {
-      lists[choice].forEach(function (pair) { names[pair[0]] = pair[1]; });
-    });
     function relist(kept) {  // kept: the emotion to keep chosen (the page's own, when the page is shown again)
       var chosen = typeof kept === "string" ? kept : emotion.value;
-      var labels = (lists[subject.value] || lists[""]).map(function (pair) { return pair[0]; });
+      var who = subject.options[subject.selectedIndex];
+      var labels = (lists[(who && who.getAttribute("data-kind")) || ""] || lists[""]).slice();
       if (chosen && labels.indexOf(chosen) < 0) { labels.push(chosen); }
       while (emotion.options.length > 1) { emotion.remove(1); }
       labels.forEach(function (label) {

@@ -17,7 +17,7 @@ from wtforms import SelectChoice
 
 from extensions import db, limiter
 from inference.errors import MediaError
-from inference.labels import UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty
+from inference.labels import ALL_EMOTIONS, UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty
 from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
@@ -343,19 +343,18 @@ def history() -> ResponseReturnValue:
         return redirect(url_for("analyze.history", page=page.pages, **kept))
     emotions = subjects.labels_read(current_user, filters.subject)
     unread = filters.emotion if filters.emotion and filters.emotion not in emotions else None
-    offered = (*emotions, unread) if unread else emotions
-    return render_template("analyze/history.html", page=page, filters=filters, kept=kept, emotions=offered,
-                           unread_emotion=unread, emotions_by_subject=_emotions_by_subject(filters, offered),
-                           subjects=current_user.subjects, name_search_length=NAME_SEARCH_LENGTH)
+    return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
+                           emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
+                           emotion_lists=_emotion_lists(), subjects=current_user.subjects,
+                           name_search_length=NAME_SEARCH_LENGTH)
 
 
-def _emotions_by_subject(filters: HistoryFilter, offered: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
-    """The emotions the form offers for each choice of its "Who" select ("" for everyone), each with its name, as
-    static/shown-filters.js relists them when another is chosen: the chosen one's are those the page offers."""
-    choices = {"": subjects.labels_read(current_user)} | {
-        str(subject.id): subjects.labels_read(current_user, subject) for subject in current_user.subjects}
-    choices[str(filters.subject.id) if filters.subject else ""] = offered
-    return {choice: [(label, emotion_name(label)) for label in labels] for choice, labels in choices.items()}
+def _emotion_lists() -> dict[str, object]:
+    """What static/shown-filters.js relists the history form's emotions from when another "Who" is chosen: the
+    emotions offered for everyone ("") and for each kind of subject (a subject's option names its kind), and every
+    emotion's name in the reader's language."""
+    lists = {"": subjects.labels_read(current_user)} | {kind.value: kind.emotion_classes or () for kind in SubjectKind}
+    return {"lists": lists, "names": {label: emotion_name(label) for label in ALL_EMOTIONS}}
 
 
 @bp.app_template_global()

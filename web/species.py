@@ -69,7 +69,7 @@ def read_track(detection_id: int) -> ResponseReturnValue:
     try:
         track_readings.ask(detection)
     except Conflict as refused:
-        flash(say(refused.args[0]), assigned_category(detection))
+        flash(say(refused.args[0]), assigned_category(detection, refused=True))
     return redirect(face_page(detection))
 
 

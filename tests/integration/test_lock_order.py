@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 import jobs
 from extensions import db
 from inference.labels import DetectionKind
-from models import (ApiToken, Analysis, Detection, Explanation, JobStatus, Media, Reanalysis, RemovedUpload,
+from models import (Analysis, ApiToken, Detection, Explanation, JobStatus, Media, Reanalysis, RemovedUpload,
                     Subject, TrackReading, User)
 from services import explanations, subjects, tokens
 from services.access import changing, locked_detection
