@@ -237,6 +237,9 @@ def test_the_delete_page_lists_only_what_there_is_and_warns_apart_from_the_list(
     goes, _ = deletion_list(client)
     assert goes[:2] == ["Your 1 analysis, with its photo or video, thumbnails and heat maps.",
                         "Your 1 person or pet, with their dashboard and alerts."]
+    basic = base64.b64encode(b"alice:correct horse").decode()
+    client.post("/api/v1/tokens", headers={"Authorization": f"Basic {basic}"})
+    assert deletion_list(client)[0][2] == "Your 1 API token: a script that uses it is refused at once."
 
 
 def test_a_subjects_export_holds_one_video_timeline_at_a_time(app, client, alice):
@@ -361,6 +364,7 @@ def test_the_account_page_makes_a_token_shown_once_and_lists_it_without_it(app, 
     made = new_token(client, " laptop ")
     assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
     assert "it is not shown again" in made.get_data(as_text=True)
+    assert 'curl -H "Authorization: Bearer TOKEN" http://localhost/api/v1/analyses' in made.get_data(as_text=True)
     plain = shown_token(made)
     assert client.get("/api/v1/analyses", headers=bearer(plain)).status_code == 200
     page = client.get("/account").get_data(as_text=True)

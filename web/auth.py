@@ -71,7 +71,8 @@ def bearer_challenge(error: str | None = None, description: str | None = None) -
     return WWWAuthenticate("Bearer", {"realm": "moodlens", **{key: value for key, value in said.items() if value}})
 
 
-TOKEN_UNKNOWN = N_("The token is invalid: no account has it (mistyped, cut short, or deleted a month after it ended).")
+TOKEN_UNKNOWN = N_("The token is not one this server knows: mistyped or cut short, its account deleted, or ended over "
+                   "a month ago.")
 TOKEN_REVOKED = N_("The token was revoked (by its owner, or by a password change): make a new one.")
 TOKEN_EXPIRED = N_("The token expired: make a new one.")
 
@@ -440,6 +441,9 @@ def deletion_consequences() -> list[str]:
         *([ngettext("Your %(num)d face signature (face recognition).",
                     "Your %(num)d face signatures (face recognition).", holdings.face_signatures)]
           if holdings.face_signatures else []),
+        *([ngettext("Your %(num)d API token: a script that uses it is refused at once.",
+                    "Your %(num)d API tokens: a script that uses one is refused at once.", working_tokens)]
+          if (working_tokens := len(tokens.live_tokens(current_user))) else []),
         gettext("The account itself: its username is free again."),
     ]
 
