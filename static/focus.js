@@ -56,3 +56,11 @@
     }
   });
 })();
+// A page that answers a POST (a form sent back to correct) is kept in the history as a plain visit of its address:
+// Back to it, once the corrected form went through, showed the browser's "Confirm Form Resubmission" instead.
+(function () {
+  "use strict";
+  if (document.body.hasAttribute("data-answers-a-post") && window.history.replaceState) {
+    window.history.replaceState(window.history.state, "", window.location.href);
+  }
+})();
