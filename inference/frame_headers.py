@@ -19,6 +19,7 @@ maintained Python package reads these headers without an FFmpeg of its own.
 from __future__ import annotations
 
 import io
+import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -350,6 +351,42 @@ def hvcc_sizes(configuration: memoryview) -> Iterator[Size]:
     """The sizes in an HEVC configuration: an hvcC record's parameter sets, or sets after start codes."""
     yield from _hevc_unit_sizes(hvcc_units(configuration))
     yield from hevc_sizes(configuration)
+
+
+# A packet FFmpeg's H.264 decoder takes as new parameter sets (h264dec.c: a stream configured by an avcC record, a
+# packet whose bytes 0, 2 and 4 look like one's, `is_avcc_extradata`): its first sequence parameter set's header byte
+# at offset 8. OpenCV's start-code filter refuses such a packet and its packet reader stops there, so the packets'
+# scan never sees it, nor any after it: the file's bytes are searched for it instead (`in_band_avcc_sizes`).
+IN_BAND_AVCC = re.compile(rb"\x01[\x00-\xff]\x00[\x00-\xff][\xfc-\xff][\x00-\xff]{3}[\x07\x27\x47\x67]")
+MAX_AVCC_RECORD = 1 << 16  # bytes read after a match: 31 sequence and 255 picture parameter sets of 255 bytes fit
+
+
+def _decoder_takes_as_avcc(record: memoryview) -> bool:
+    """FFmpeg's is_avcc_extradata: one or more sequence parameter sets (NAL type 7), then one or more picture
+    parameter sets (type 8), each after its 16-bit length, all within the data."""
+    offset = 5
+    for unit_type in (7, 8):
+        count = record[offset] & 0x1F if unit_type == 7 else (record[offset] if offset < len(record) else 0)
+        offset += 1
+        if not count:
+            return False
+        for _ in range(count):
+            if offset + 3 > len(record):
+                return False
+            size = int.from_bytes(record[offset:offset + 2], "big") + 2
+            if size > len(record) - offset or record[offset + 2] & 0x9F != unit_type:
+                return False
+            offset += size
+    return True
+
+
+def in_band_avcc_sizes(data: bytes | mmap.mmap) -> Iterator[Size]:
+    """The sizes of the sequence parameter sets of every run of `data` (a video file's bytes: a packet's bytes lie
+    together in it, whatever the container) that FFmpeg's decoder would take as an avcC record sent as a packet."""
+    for match in IN_BAND_AVCC.finditer(data):
+        record = memoryview(bytes(data[match.start():match.start() + MAX_AVCC_RECORD]))
+        if _decoder_takes_as_avcc(record):
+            yield from _h264_unit_sizes(avcc_units(record))
 
 
 def avcc_length_size(configuration: memoryview) -> int | None:

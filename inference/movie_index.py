@@ -88,8 +88,8 @@ class MovieIndex:
     def _note(self, kind: bytes, payload: memoryview, track: Track) -> None:
         if kind == b"tkhd":
             self.by_id[_number(payload, 20 if payload[:1] == b"\x01" else 12)] = track
-        elif kind == b"hdlr":
-            track.handler = bytes(payload[8:12])
+        elif kind == b"hdlr" and bytes(payload[4:8]) != b"dhlr":  # a MOV's data handler ("url ", "alis") comes
+            track.handler = bytes(payload[8:12])                 # after its media handler: not the track's kind
         elif kind in (b"stsz", b"stz2"):
             track.samples = max(track.samples, _number(payload, 8))
         elif kind == b"stts":  # (sample count, duration) entries
@@ -152,11 +152,6 @@ def read_movie_index(path: Path) -> MovieIndex:
     for kind, payload in index_boxes(path, (b"moov", b"moof")):
         index.read(kind, payload)
     return index
-
-
-def video_sample_counts(path: Path) -> list[int]:
-    """How many samples (packets) each video track of an MP4 or MOV holds, by its index."""
-    return [track.samples for track in read_movie_index(path).tracks if track.handler == b"vide"]
 
 
 def check_movie_index(path: Path, max_video_samples: int, max_seconds: float, too_many_frames: MediaTooLarge) -> None:

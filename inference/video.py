@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import mmap
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,11 +33,12 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import Size, configuration_sizes, movie_config_sizes, sizer_for
+from inference.frame_headers import (H264_TAGS, Size, avcc_length_size, configuration_sizes, in_band_avcc_sizes,
+                                     movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
 from inference.container_metadata import check_container_metadata
-from inference.movie_index import check_movie_index, index_boxes, video_sample_counts
+from inference.movie_index import check_movie_index, index_boxes
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
 from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, frame_seconds, rejoined
@@ -49,8 +51,6 @@ NO_FRAMES = Phrase(N_("The video has no readable frames."))
 TOO_MANY_FRAMES = N_("The video has more than %(frames)s frames; the limit is %(seconds).0f s at %(fps).0f frames per "
                      "second.")
 FRAMES_TOO_LARGE = N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels).")
-READ_SHORT = N_("The video's packets could not all be read (%(read)d of %(count)d): a part of it is damaged. Save or "
-                "export it again and upload that.")
 LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s.")
 RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
 UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1, MPEG-4 and other "
@@ -219,30 +219,26 @@ def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: 
         raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
     yield from movie_config_sizes(_movie_box(path))
     yield from configuration_sizes(tag, configuration)
+    if tag in H264_TAGS and avcc_length_size(configuration) is not None:
+        yield from _in_band_record_sizes(path)
     packet_budget = None if max_seconds is None else PACKETS_PER_FRAME * frame_budget(max_seconds)
     for index in itertools.count():
         if not capture.grab():
-            _check_read_to_the_end(path, capture, index)
             return
         if index == packet_budget:
             raise _too_many_frames(max_seconds)
         yield from sizes(_retrieved(capture.retrieve()))
 
 
-def _check_read_to_the_end(path: Path, capture: cv2.VideoCapture, packets_read: int) -> None:
-    """CorruptMedia when the packet reader stopped short of an MP4's or MOV's last packets: OpenCV hands H.264 and
-    HEVC packets over through FFmpeg's start-code filter, which refuses a packet that is an avcC record (its first
-    bytes read as a length past its end), and the reader stops there; the decoder takes such a packet as new
-    parameter sets, and the packets after it went unscanned (a 64x64 file decoded at 16000x16000: 2.4 GB). Its
-    track's count is the index's (OpenCV's count where it is one of them, else the largest); one packet short is
-    let through (a record needs a slice after it to cost anything)."""
-    if not _is_movie(path):
-        return
-    counts = video_sample_counts(path)
-    stated = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    expected = stated if stated in counts else max(counts, default=0)
-    if packets_read < expected - 1:
-        raise CorruptMedia(Phrase(READ_SHORT, read=packets_read, count=expected))
+def _in_band_record_sizes(path: Path) -> Iterator[Size]:
+    """The sizes of the avcC records sent as packets anywhere in an H.264 file (frame_headers.IN_BAND_AVCC: OpenCV's
+    packet reader stops at the first, unseen, while the decoder goes on with its parameter sets; a 64x64 MP4, MOV or
+    Matroska file decoded at 16000x16000 with 2.4 GB), the file mapped, not read into memory."""
+    with open(path, "rb") as stream:
+        if os.fstat(stream.fileno()).st_size == 0:
+            return
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield from in_band_avcc_sizes(mapped)
 
 
 def _is_movie(path: Path) -> bool:

@@ -6,6 +6,7 @@ import io
 import math
 import re
 import struct
+import subprocess
 import time
 import zlib
 from contextlib import ExitStack
@@ -14,6 +15,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data as skdata
 
 from bench.fixtures import StoredAnalysis, csrf_token, store_analyses
 import jobs
@@ -21,7 +23,7 @@ from app import create_app
 from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
-from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video
 from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
 from models import Analysis, Media, utcnow
@@ -460,11 +462,12 @@ def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(mo
     assert opened == [True]  # only the packet reader
 
 
-def test_a_packet_that_stops_the_packet_reader_short_is_refused(tmp_path):
+@pytest.mark.parametrize("container", ["mp4", "mov", "mkv"])
+def test_an_avcc_record_sent_as_a_packet_is_refused_in_any_container(tmp_path, container):
     """A packet that is an avcC record (its sequence parameter set 16000x16000) and the next keyframe's own set
-    turned into filler: FFmpeg's decoder takes the record as new parameter sets (2.4 GB to decode the 64x64 file);
-    OpenCV's start-code filter refuses that packet, its reader stopped there, and the packets after it went
-    unscanned (a diff review)."""
+    turned into filler: FFmpeg's decoder takes the record as new parameter sets (2.4 GB to decode the 64x64 file),
+    while OpenCV's start-code filter refuses that packet and its reader stops there, so the packets' scan saw neither
+    it nor the packets after it (two diff reviews: in MP4, MOV and Matroska alike)."""
     data = bytearray((DATA / "h264-later-frame-16000px.mp4").read_bytes())
     keyframe = bytes(data[849:849 + 47647])  # the 16000x16000 keyframe: its length-prefixed SPS, then its PPS
     sps, pps = keyframe[4:32], keyframe[36:42]
@@ -473,8 +476,35 @@ def test_a_packet_that_stops_the_packet_reader_short_is_refused(tmp_path):
     data[849:849 + 47647] = record.ljust(47647, b"\0")
     data[48496 + 4] = 0x0C  # the next keyframe's 64x64 SPS: filler
     (tmp_path / "record.mp4").write_bytes(bytes(data))
-    with pytest.raises(CorruptMedia, match=r"could not all be read \(4 of 9\)"):
-        probe_video(tmp_path / "record.mp4", 60)
+    path = tmp_path / f"record.{container}"
+    if container != "mp4":
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(tmp_path / "record.mp4"), "-c", "copy", str(path)],
+                       check=True)
+    with pytest.raises(MediaTooLarge, match="16000x16000"):
+        probe_video(path, 60)
+
+
+def test_an_mp4_cut_short_still_probes(tmp_path):
+    """An upload cut short (its index whole, its media data not) is analysed as far as it goes: a check that refused
+    a packet reader that stopped before the index's count took such files for damaged ones (a diff review)."""
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(skdata.astronaut(), 40, faces=1))
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(clip), "-c", "copy", "-movflags", "+faststart",
+                    str(whole)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[:int(whole.stat().st_size * 0.4)])
+    assert probe_video(cut, 60).frame_count == probe_video(whole, 60).frame_count  # the index's count, read whole
+
+
+def test_a_movs_video_samples_count_against_the_video_budget(tmp_path):
+    """A QuickTime track's data handler ("url ") comes after its media handler ("vide") and was taken for the
+    track's kind: a MOV's frames were counted against the sound's budget."""
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(skdata.astronaut(), 20, faces=1))
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(clip), "-c", "copy", str(tmp_path / "clip.mov")],
+                   check=True)
+    with pytest.raises(MediaTooLarge, match="frames"):
+        movie_index.check_movie_index(tmp_path / "clip.mov", 10, 60, video._too_many_frames(1))
+    movie_index.check_movie_index(tmp_path / "clip.mov", 20, 60, video._too_many_frames(1))
 
 
 def test_an_h264_video_with_a_huge_later_frame_is_refused_at_upload(app, client, alice):
