@@ -16,7 +16,7 @@ from flask_migrate import downgrade, upgrade
 from bench.fixtures import csrf_token, login, make_app, make_user
 import models
 from extensions import db
-from models import User
+from models import RateLimitCounter, User
 from bench import ROOT
 from tests.test_api import basic
 
@@ -328,7 +328,24 @@ def test_sign_up_forms_sent_back_to_correct_make_no_account_and_are_limited_apar
         [400, 400, 400, 302]
     assert [register("taken"), register("other")] == [400, 302]
     assert register("third") == 429  # the accounts made
-    assert [register("taken"), register("taken")] == [429, 429]  # eight forms sent in all
+    assert [register("taken"), register("taken")] == [429, 429]
+
+
+def test_a_sign_up_refused_by_the_forms_limit_gives_its_count_of_accounts_back(tmp_path):
+    """Refused before the view by REGISTER_ATTEMPT_LIMITS, a form had been counted against REGISTER_LIMITS first
+    and kept that count: an account fewer for the address."""
+    limited = make_app(tmp_path / "register", RATELIMIT_ENABLED=True, REGISTER_LIMITS="5 per hour",
+                       REGISTER_ATTEMPT_LIMITS="3 per hour")
+    make_user(limited, "taken")
+    client = limited.test_client()
+    token = csrf_token(client, "/register")
+    sent = [client.post("/register", data={"username": "taken", "password": "correct horse",
+                                           "confirm": "correct horse", "csrf_token": token}).status_code
+            for _ in range(4)]
+    assert sent == [400, 400, 400, 429]
+    with limited.app_context():
+        counts = sorted(db.session.scalars(db.select(RateLimitCounter.count)).all())
+    assert counts == [0, 4]  # no account made; four forms sent
 
 
 def test_sign_ups_sent_at_once_make_no_more_accounts_than_the_limit(tmp_path):
@@ -381,6 +398,9 @@ def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkey
         assert storage.get("k") == 0 and storage.incr("k", 60, amount=2) == 2
         # "k", and the account's wrong passwords of the hour (LOGIN_ACCOUNT_LIMITS)
         assert db.session.scalar(db.select(db.func.count()).select_from(RateLimitCounter)) == 2
+        assert storage.incr("k", 60, amount=-1) == 1 and storage.incr("k", 60, amount=-5) == 0  # given back: >= 0
+        now += 61  # given back after its window ended: no new window at -1 (one attempt more than the limit)
+        assert storage.incr("k", 60, amount=-1) == 0 and storage.get("k") == 0 and storage.incr("k", 60) == 1
         storage.clear("k")
         assert storage.get("k") == 0 and storage.check()
 

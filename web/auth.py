@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
@@ -151,18 +152,14 @@ def _safe_next(target: str | None) -> str:
 NEW_ACCOUNTS = "new-accounts"  # the scope of REGISTER_LIMITS' counter
 
 
-def counting_accounts_made(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+@bp.after_request
+def _count_accounts_made(response: Response) -> Response:
     """REGISTER_LIMITS counts accounts made, not forms sent back to correct: each sign-up is counted before the view
     (forms sent at once get no more accounts than the limit: counted after a 302, six at once made six), and one
-    that made no account (`g.account_made` unset) gives its count back."""
-    @wraps(view)
-    def counted(*args, **kwargs) -> ResponseReturnValue:
-        try:
-            return view(*args, **kwargs)
-        finally:
-            if not g.get("account_made"):
-                give_back(NEW_ACCOUNTS)
-    return counted
+    that made no account (`g.account_made` unset: sent back, or refused by another limit) gives its count back."""
+    if request.endpoint == "auth.register" and request.method == "POST" and not g.get("account_made"):
+        give_back(NEW_ACCOUNTS)
+    return response
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -170,7 +167,6 @@ def counting_accounts_made(view: Callable[..., ResponseReturnValue]) -> Callable
                error_message=N_("Too many sign-up forms from this address; try again later."))
 @limiter.shared_limit(lambda: current_app.config["REGISTER_LIMITS"], NEW_ACCOUNTS, methods=["POST"],
                       error_message=N_("Too many new accounts from this address; try again later."))
-@counting_accounts_made
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("analyze.upload"))

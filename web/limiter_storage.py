@@ -11,7 +11,7 @@ import hashlib
 import time
 
 from limits.storage import Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,9 +40,13 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """Add `amount` to the key's count, starting a new window of `expiry` seconds if the last one ended."""
+        """Add `amount` to the key's count, starting a new window of `expiry` seconds if the last one ended; a count
+        given back (a negative amount) only to a window still open, never below 0 (given back just after a window
+        ended, it opened a new one at -1: one more attempt than the limit)."""
         now = time.time()
         counter = RateLimitCounter.__table__.c
+        if amount < 0:
+            return self._give_back(key, -amount, now)
         expired = counter.expires_at <= now
         statement = _upsert({"key_hash": _key_hash(key), "count": amount, "expires_at": now + expiry})
         statement = statement.on_conflict_do_update(index_elements=[counter.key_hash], set_={
@@ -55,6 +59,13 @@ class DatabaseStorage(Storage):
             with db.engine.begin() as connection:
                 connection.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= now))
         return count
+
+    def _give_back(self, key: str, amount: int, now: float) -> int:
+        counter = RateLimitCounter.__table__.c
+        statement = update(RateLimitCounter).where(counter.key_hash == _key_hash(key), counter.expires_at > now).values(
+            count=case((counter.count > amount, counter.count - amount), else_=0)).returning(counter.count)
+        with db.engine.begin() as connection:
+            return connection.scalar(statement) or 0
 
     def _live_row(self, key: str):
         now = time.time()
