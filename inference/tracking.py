@@ -45,18 +45,22 @@ def steps_away(times: list[float]) -> list[bool]:
     return [later - earlier > longest for earlier, later in zip(times, times[1:])]
 
 
-def frame_seconds(times: list[float]) -> list[float]:
+def frame_seconds(times: list[float], end: float | None = None) -> list[float]:
     """How long each of a track's frames (`times`) stands for: the step to the next frame; the usual (median) step
     for a step out of view (`steps_away`: a joined pet's time away), the shortest step in view for the last frame
     (sampled from a 10 fps video at 4 a second, the steps alternate 0.3 and 0.2 s: a dog in every frame of a 3 s
     clip, the last at 2.8 s, was "seen for 3.1 s"), of those at least half the usual one (not two frames a moment
-    apart); 0 for a lone frame. A track's time in view is their sum (its card's "seen for", its story's stretches)."""
+    apart), and no further than the clip's `end` when it is known (a cat in view from 5.0 s to the end of a 7.56 s
+    clip, its last frame at 7.5 s, was "seen for 2.75 s", and with the dog before it 7.72 s of a 7.56 s clip); 0 for
+    a lone frame. A track's time in view is their sum (its card's "seen for", its story's stretches)."""
     if len(times) < 2:
         return [0.0] * len(times)
     steps = [later - earlier for earlier, later in zip(times, times[1:])]
     usual = float(np.median(steps))
     away = steps_away(times)
     last = min(step for step, out_of_view in zip(steps, away) if not out_of_view and step >= usual / 2)
+    if end is not None and end > times[-1]:
+        last = min(last, end - times[-1])
     return [usual if out_of_view else step for step, out_of_view in zip(steps, away)] + [last]
 
 

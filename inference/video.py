@@ -403,25 +403,25 @@ def smooth(probabilities: np.ndarray, alpha: float) -> np.ndarray:
     return smoothed / smoothed.sum(1, keepdims=True)
 
 
-def seen_for(times: list[float]) -> float:
+def seen_for(times: list[float], end: float | None = None) -> float:
     """How long a track was in view: each frame standing for its step (`frame_seconds`: the last one too, so a dog
     in all 32 frames of an 8 s clip is seen for 8 s, not 7.75; a joined pet's time away left out), as its story
     counts it."""
-    return float(sum(frame_seconds(times)))
+    return float(sum(frame_seconds(times, end)))
 
 
-def summarize(times: list[float], probabilities: np.ndarray,
-              classes: tuple[str, ...]) -> tuple[TrackSummary, list[Transition]]:
+def summarize(times: list[float], probabilities: np.ndarray, classes: tuple[str, ...],
+              end: float | None = None) -> tuple[TrackSummary, list[Transition]]:
     """Dominant emotion, share of time in each emotion, mean probabilities, the time seen (`seen_for`: a joined
-    pet's time out of view left out); and the transitions. Without classes (a kind with no emotion model) the
-    dominant emotion is None and nothing changes."""
+    pet's time out of view left out, nothing past the clip's `end`); and the transitions. Without classes (a kind
+    with no emotion model) the dominant emotion is None and nothing changes."""
     tops = probabilities.argmax(1) if classes else np.zeros(len(times), dtype=int)
     shares = np.bincount(tops, minlength=len(classes)) / len(tops) if classes else np.zeros(0)
     summary: TrackSummary = {
         "dominant": classes[int(shares.argmax())] if classes else None,
         "share": {label: round(float(s), 4) for label, s in zip(classes, shares)},
         "mean": {label: round(float(m), 4) for label, m in zip(classes, probabilities.mean(0))},
-        "duration": round(seen_for(times), 3),
+        "duration": round(seen_for(times, end), 3),
         "frames": len(times),
     }
     transitions = [
@@ -526,12 +526,12 @@ class TrackResult:
         frames = {name: [getattr(self, name)[index] for index in kept] for name in FRAME_FIELDS}
         return TrackResult(self.track_id, kind, {kind: self.classes[kind]}, **frames)
 
-    def finish(self, alpha: float) -> VideoTrack:
+    def finish(self, alpha: float, end: float | None = None) -> VideoTrack:
         """Smooth the probabilities over time (alpha) and summarise the track (`summarize`; a joined pet's time out
-        of view is not time seen), as its kind."""
+        of view is not time seen, nor any past the clip's `end`), as its kind."""
         classes = self.classes[self.kind]
         smoothed = smooth(np.stack(self.raw), alpha) if classes else np.zeros((len(self.times), 0))
-        summary, transitions = summarize(self.times, smoothed, classes)
+        summary, transitions = summarize(self.times, smoothed, classes, end)
         timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
              "uncertain": flag}
@@ -656,7 +656,7 @@ class VideoAnalyzer:
             stated_duration=clip.info.duration if duration < clip.info.duration else None, fps_sampled=self.fps,
             frames_analysed=clip.frames_analysed, models=self.pipeline.models,
             classifiers=self.pipeline.classifier_names, poster_time=clip.poster[1], poster_rgb=clip.poster[2],
-            tracks=[t.finish(self.smoothing) for t in kept],
+            tracks=[t.finish(self.smoothing, duration) for t in kept],
         )
 
     def read_tracks(self, path: Path, max_seconds: float = 120.0,
@@ -695,7 +695,8 @@ class VideoAnalyzer:
         """A stored track read again as `kind` (a pet whose species its owner set): its box in each of its frames
         (`frames_of`) read by that species' emotion model as `analyze` reads a pet of it, smoothed and summarised
         the same way. Raises CorruptMedia when none of its frames decodes."""
-        batch_size = self._batch_size(probe_video(path, max_seconds))
+        info = probe_video(path, max_seconds)
+        batch_size = self._batch_size(info)
         track = TrackResult(0, kind)
         moments = frames_of(path, self.fps, max_seconds, timeline, progress)
         while batch := list(itertools.islice(moments, batch_size)):
@@ -705,7 +706,7 @@ class VideoAnalyzer:
                 track.add(moment["t"], pet, reading)
         if not track.times:
             raise CorruptMedia(NO_FRAMES)
-        return track.finish(self.smoothing)
+        return track.finish(self.smoothing, info.duration)
 
     def _process(self, batch, first_index, tracker, cuts, tracks, poster):
         """Detect in all frames of the batch, track, and classify every crop (one pass per model); at a scene cut

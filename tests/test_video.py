@@ -117,6 +117,9 @@ def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     sampled = [0.0, 0.3, 0.5, 0.8, 1.0, 1.3, 1.5, 1.8, 2.0, 2.3, 2.5, 2.8]  # a 3 s, 10 fps clip sampled at 4 fps
     assert summarize(sampled, np.array([[0.9, 0.1]] * 12), ("a", "b"))[0]["duration"] == 3.0  # was 3.1
     assert frame_seconds([0, 0.25, 0.5, 0.5001])[-1] == 0.25  # two frames a moment apart: not the last one's share
+    cat = [5.0 + 0.25 * step for step in range(11)]  # in view from 5.0 s to the end of a 7.56 s clip
+    assert summarize(cat, np.array([[0.9, 0.1]] * 11), ("a", "b"), end=7.56)[0]["duration"] == 2.56  # was 2.75
+    assert summarize(cat, np.array([[0.9, 0.1]] * 11), ("a", "b"), end=9.0)[0]["duration"] == 2.75  # seen to 7.75
 
 
 def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():
