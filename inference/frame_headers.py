@@ -358,35 +358,42 @@ def hvcc_sizes(configuration: memoryview) -> Iterator[Size]:
 # at offset 8. OpenCV's start-code filter refuses such a packet and its packet reader stops there, so the packets'
 # scan never sees it, nor any after it: the file's bytes are searched for it instead (`in_band_avcc_sizes`).
 IN_BAND_AVCC = re.compile(rb"\x01[\x00-\xff]\x00[\x00-\xff][\xfc-\xff][\x00-\xff]{3}[\x07\x27\x47\x67]")
-MAX_AVCC_RECORD = 1 << 16  # bytes read after a match: 31 sequence and 255 picture parameter sets of 255 bytes fit
+SPS_BYTES_READ = 1 << 14  # of an in-band set: past its sizes' fields (at most some 4 KB of scaling lists and cycles)
+MAX_IN_BAND_LOOKS = 4096  # runs of a file that look like such a packet's start (random bytes: about 1 in 500 files)
 
 
-def _decoder_takes_as_avcc(record: memoryview) -> bool:
-    """FFmpeg's is_avcc_extradata: one or more sequence parameter sets (NAL type 7), then one or more picture
-    parameter sets (type 8), each after its 16-bit length, all within the data."""
-    offset = 5
+def _decoder_takes_as_avcc(data: bytes | mmap.mmap, start: int) -> list[tuple[int, int]]:
+    """FFmpeg's is_avcc_extradata on the bytes from `start`: one or more sequence parameter sets (NAL type 7), then
+    one or more picture parameter sets (type 8), each after its 16-bit length, all within the data; the sequence
+    sets' (offset, length), or none when the decoder would not take it. Read in place: a set can be 64 KB long."""
+    offset, found = start + 5, []
     for unit_type in (7, 8):
-        count = record[offset] & 0x1F if unit_type == 7 else (record[offset] if offset < len(record) else 0)
+        if offset >= len(data):
+            return []
+        count = data[offset] & 0x1F if unit_type == 7 else data[offset]
         offset += 1
         if not count:
-            return False
+            return []
         for _ in range(count):
-            if offset + 3 > len(record):
-                return False
-            size = int.from_bytes(record[offset:offset + 2], "big") + 2
-            if size > len(record) - offset or record[offset + 2] & 0x9F != unit_type:
-                return False
-            offset += size
-    return True
+            if offset + 3 > len(data):
+                return []
+            size = int.from_bytes(data[offset:offset + 2], "big")
+            if size + 2 > len(data) - offset or data[offset + 2] & 0x9F != unit_type:
+                return []
+            found += [(offset + 2, size)] if unit_type == 7 else []
+            offset += size + 2
+    return found
 
 
 def in_band_avcc_sizes(data: bytes | mmap.mmap) -> Iterator[Size]:
     """The sizes of the sequence parameter sets of every run of `data` (a video file's bytes: a packet's bytes lie
-    together in it, whatever the container) that FFmpeg's decoder would take as an avcC record sent as a packet."""
-    for match in IN_BAND_AVCC.finditer(data):
-        record = memoryview(bytes(data[match.start():match.start() + MAX_AVCC_RECORD]))
-        if _decoder_takes_as_avcc(record):
-            yield from _h264_unit_sizes(avcc_units(record))
+    together in it, whatever the container) that FFmpeg's decoder would take as an avcC record sent as a packet.
+    CorruptMedia past MAX_IN_BAND_LOOKS runs that look like one (each costs a few microseconds to check)."""
+    for looks, match in enumerate(IN_BAND_AVCC.finditer(data), start=1):
+        if looks > MAX_IN_BAND_LOOKS:
+            raise CorruptMedia(Phrase(TOO_MANY_UNITS))
+        for offset, size in _decoder_takes_as_avcc(data, match.start()):
+            yield from _h264_unit_sizes([data[offset:offset + min(size, SPS_BYTES_READ)]])
 
 
 def avcc_length_size(configuration: memoryview) -> int | None:

@@ -9,8 +9,8 @@ import pytest
 from inference.errors import CorruptMedia, UnsupportedMediaType
 from inference.frame_headers import (EMULATION_PREVENTION, BitReader, av1_sizes, avcc_sizes, container_sized,
                                      dnxhd_sizes, h264_sizes, h264_sps_size, hevc_sizes, hevc_sps_size, hvcc_sizes,
-                                     movie_config_sizes, mpeg4_sizes, mpeg12_sizes, prores_sizes, sizer_for,
-                                     vp9_sizes)
+                                     in_band_avcc_sizes, movie_config_sizes, mpeg4_sizes, mpeg12_sizes, prores_sizes,
+                                     sizer_for, vp9_sizes)
 from tests.conftest import DATA
 
 
@@ -127,6 +127,21 @@ def test_a_packet_in_start_codes_is_not_misread_as_length_prefixed_units():
     runs_past = b"\x00\x00\x00\x02\x09\xf0" + (len(large) + 1).to_bytes(4, "big") + large  # the decoder refuses it
     assert list(h264_sizes(memoryview(fits), length_size=4)) == [(16000, 16000)]
     assert list(h264_sizes(memoryview(runs_past), length_size=4)) == []
+
+
+def test_avcc_records_anywhere_in_a_files_bytes_are_read_as_the_decoder_takes_them():
+    """FFmpeg's decoder takes a packet shaped as an avcC record for new parameter sets (OpenCV's packet reader stops
+    before it): found in the file's bytes, however long its sets (read in place), and a file with countless runs
+    that look like one refused rather than checked for minutes."""
+    large = b"\x67" + h264_sps(1000, 1000).payload()
+    padded = large + bytes(65_000)  # two sets of 65 KB: the picture set lies past the first 64 KB
+    record = b"\x01\x42\x00\x0a\xff\xe2" + length_prefixed(padded, padded) + b"\x01" + length_prefixed(
+        b"\x68\xce\x38\x80")
+    assert list(in_band_avcc_sizes(bytes(1000) + record + bytes(1000))) == [(16000, 16000)] * 2
+    assert list(in_band_avcc_sizes(bytes(1000) + record[:-3])) == []  # its picture set cut short: not taken
+    looks_alike = b"\x01\x42\x00\x0a\xff\xe1\x00\x05\x67\x00" * 5000  # a set without a picture set after it
+    with pytest.raises(CorruptMedia, match="too many parts"):
+        list(in_band_avcc_sizes(looks_alike))
 
 
 def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:
