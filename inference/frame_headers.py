@@ -11,9 +11,10 @@ decode. Each packet sizer here yields the (width, height) that one packet's head
   and frames stored as picture files (PNG, TIFF, BMP, GIF, WebP, JPEG 2000, QOI);
 - nothing for codecs whose frames keep the container's size or a small bound (CONTAINER_SIZED_TAGS).
 configuration_sizes reads a stream's codec configuration, movie_config_sizes every description in an MP4 or MOV
-movie box. A codec with no sizer is not decoded at all. The parsers read each header's fields up to its size, after
-the published specifications and where they differ FFmpeg's reading, and nothing more: hand-written, since no
-maintained Python package reads these headers without an FFmpeg of its own.
+movie box, in_band_avcc_sizes the avcC records an H.264 file sends as packets (which stop OpenCV's packet reader, so
+the file's bytes are searched for them). A codec with no sizer is not decoded at all. The parsers read each header's
+fields up to its size, after the published specifications and where they differ FFmpeg's reading, and nothing more:
+hand-written, since no maintained Python package reads these headers without an FFmpeg of its own.
 """
 
 from __future__ import annotations
