@@ -373,6 +373,34 @@ def test_sign_ups_sent_at_once_make_no_more_accounts_than_the_limit(tmp_path):
         assert db.session.scalar(db.select(db.func.count(User.id))) == 2
 
 
+def test_a_count_given_back_after_its_window_ended_opens_no_window_below_zero(tmp_path, monkeypatch):
+    """In any storage (here the in-memory one, as Redis's): a sign-up that made no account, answered after the
+    window it was counted in had ended, gave its count back to a new window, at -1: one more account than the limit."""
+    from services import accounts
+    limited = make_app(tmp_path / "register", RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://",
+                       REGISTER_LIMITS="1 per 3 seconds", REGISTER_ATTEMPT_LIMITS="100 per hour")
+    register, slow = accounts.register, threading.Event()
+
+    def slow_taken(*args, **kwargs):  # "taken", answered once the window is over
+        if slow.is_set():
+            time.sleep(3.2)
+            return None
+        return register(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "register", slow_taken)
+
+    def sign_up(name: str) -> int:
+        client = limited.test_client()
+        return client.post("/register", data={"username": name, "password": "correct horse",
+                                              "confirm": "correct horse", "csrf_token": csrf_token(client, "/register")}
+                           ).status_code
+
+    slow.set()
+    assert sign_up("late") == 400
+    slow.clear()
+    assert [sign_up("ann"), sign_up("ben")] == [302, 429]
+
+
 def test_login_limits_are_counted_in_the_database_by_default(limited_app, monkeypatch):
     from models import RateLimitCounter
     from web.limiter_storage import DatabaseStorage

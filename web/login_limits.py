@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from functools import wraps
 
 from flask import current_app, g, request
+from flask_limiter import RequestLimit
 from limits import RateLimitItem, parse_many
 from limits.strategies import STRATEGIES, RateLimiter
 
@@ -147,7 +148,7 @@ def _settle() -> None:
             if right and ACCOUNT_CLIENT_SCOPE in counted.request_args:
                 limiter.limiter.clear(counted.limit, *counted.request_args)
             elif right is not False and UNKNOWN_CLIENTS_SCOPE in counted.request_args:
-                limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+                _hand_back(counted)
         _headers_say_the_tightest()
     except limiter.limiter.storage.base_exceptions:
         current_app.logger.warning("Rate-limit storage unreachable: a password check went uncounted", exc_info=True)
@@ -161,9 +162,17 @@ def give_back(scope: str) -> None:
     try:
         for counted in limiter.current_limits:
             if scope in counted.request_args and not counted.breached:
-                limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+                _hand_back(counted)
     except limiter.limiter.storage.base_exceptions:
         current_app.logger.warning("Rate-limit storage unreachable: a count was not given back", exc_info=True)
+
+
+def _hand_back(counted: RequestLimit) -> None:
+    """One attempt given back to a limit this request was counted against, while its window holds any (given back
+    after the window ended, a storage opens a new one at -1: one attempt more than the limit; the database storage
+    refuses that itself, Redis's does not)."""
+    if limiter.limiter.get_window_stats(counted.limit, *counted.request_args).remaining < counted.limit.amount:
+        limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
 
 
 def _headers_say_the_tightest() -> None:
