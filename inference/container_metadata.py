@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.errors import CorruptMedia
+from inference.errors import CorruptMedia, UnsupportedMediaType
 from messages import N_, Phrase
 
 MAX_METADATA_BYTES = 64 * 1024  # a Matroska file's tags and chapters together, an AVI's INFO lists: a few hundred
@@ -37,6 +38,9 @@ SEGMENT = 0x18538067
 SEEK_HEAD, SEEK, SEEK_ID, SEEK_POSITION = 0x114D9B74, 0x4DBB, 0x53AB, 0x53AC
 TAGS, CHAPTERS, CUES = 0x1254C367, 0x1043A770, 0x1C53BB6B
 METADATA = {TAGS, CHAPTERS}
+TRACKS, TRACK_ENTRY, CODEC_ID, CONTENT_ENCODINGS = 0x1654AE6B, 0xAE, 0x86, 0x6D80
+ENCODED_FRAMES = N_("The video's frames are compressed inside the file (a Matroska content encoding), which cannot be "
+                    "checked before decoding; save it again without it (as MP4, say).")
 # The elements of a segment's level FFmpeg looks for when it resynchronises after damage
 LEVEL_ONE = (0x1F43B675, CUES, TAGS, CHAPTERS, 0x1941A469, SEEK_HEAD, 0x1549A966, 0x1654AE6B)
 
@@ -87,6 +91,7 @@ class _MatroskaWalk:
     counted: dict[int, tuple[int, int]] = field(default_factory=dict)  # start: (element ID, size)
     segment_data: int = 0
     seek_targets: list[int] = field(default_factory=list)
+    encoded_video: bool = False
 
     def run(self) -> None:
         at = 0
@@ -102,6 +107,8 @@ class _MatroskaWalk:
         for target in self.seek_targets:
             self._count_at(target)
         self._check_totals()
+        if self.encoded_video:
+            raise UnsupportedMediaType(Phrase(ENCODED_FRAMES))
 
     def _step(self, at: int) -> int:
         element, after_id = _vint(self.data, at, True)
@@ -115,7 +122,30 @@ class _MatroskaWalk:
             self._count(at, element, size)
         if element == SEEK_HEAD and size is not None:
             self._read_seek_head(start, start + size)
+        if element == TRACKS and size is not None:
+            self._check_tracks(start, start + size)
         return start if size is None else start + size
+
+    def _children(self, at: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """The (ID, start, end) of each element from `at` to `end`; ValueError for one of unknown size or past it."""
+        while at < end:
+            element, after_id = _vint(self.data, at, True)
+            size, start = _vint(self.data, after_id, False)
+            if size is None or start + size > end:
+                raise ValueError(at)
+            yield element, start, start + size
+            at = start + size
+
+    def _check_tracks(self, at: int, end: int) -> None:
+        """Note a video track whose frames are compressed or stripped in the file (FFmpeg restores them as it reads:
+        the bytes the size checks search, inference.frame_headers.in_band_avcc_sizes, are not the decoder's); `run`
+        refuses the file for it."""
+        for element, start, stop in self._children(at, end):
+            if element != TRACK_ENTRY:
+                continue
+            parts = {part: (part_start, part_stop) for part, part_start, part_stop in self._children(start, stop)}
+            codec = bytes(self.data[slice(*parts[CODEC_ID])]) if CODEC_ID in parts else b""
+            self.encoded_video |= CONTENT_ENCODINGS in parts and codec.startswith(b"V_")
 
     def _resync(self, at: int) -> int:
         found = [place for place in (self.data.find(element.to_bytes(4, "big"), at) for element in LEVEL_ONE)

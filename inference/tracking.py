@@ -59,8 +59,8 @@ def frame_seconds(times: list[float], end: float | None = None) -> list[float]:
     usual = float(np.median(steps))
     away = steps_away(times)
     last = min(step for step, out_of_view in zip(steps, away) if not out_of_view and step >= usual / 2)
-    if end is not None and end > times[-1]:
-        last = min(last, end - times[-1])
+    if end is not None:  # a clip cut short ends at its last frame: that frame stands for no time after it
+        last = max(0.0, min(last, end - times[-1]))
     return [usual if out_of_view else step for step, out_of_view in zip(steps, away)] + [last]
 
 

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import (H264_TAGS, Size, avcc_length_size, configuration_sizes, in_band_avcc_sizes,
-                                     movie_config_sizes, sizer_for)
+from inference.frame_headers import (H264_TAGS, Size, configuration_sizes, in_band_avcc_sizes, movie_config_sizes,
+                                     sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
 from inference.labels import DetectionKind
 from inference.container_metadata import check_container_metadata
@@ -219,7 +219,7 @@ def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: 
         raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
     yield from movie_config_sizes(_movie_box(path))
     yield from configuration_sizes(tag, configuration)
-    if tag in H264_TAGS and avcc_length_size(configuration) is not None:
+    if tag in H264_TAGS:  # a later sample description may switch the decoder to avcC records
         yield from _in_band_record_sizes(path)
     packet_budget = None if max_seconds is None else PACKETS_PER_FRAME * frame_budget(max_seconds)
     for index in itertools.count():
@@ -691,12 +691,12 @@ class VideoAnalyzer:
         return max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
 
     def read_track_as(self, path: Path, timeline: list[TimelinePoint], kind: str, max_seconds: float = 120.0,
-                      progress: ProgressCallback | None = None) -> VideoTrack:
+                      progress: ProgressCallback | None = None, end: float | None = None) -> VideoTrack:
         """A stored track read again as `kind` (a pet whose species its owner set): its box in each of its frames
         (`frames_of`) read by that species' emotion model as `analyze` reads a pet of it, smoothed and summarised
-        the same way. Raises CorruptMedia when none of its frames decodes."""
-        info = probe_video(path, max_seconds)
-        batch_size = self._batch_size(info)
+        the same way, no frame standing for time past `end` (the clip's duration as `analyze` found it). Raises
+        CorruptMedia when none of its frames decodes."""
+        batch_size = self._batch_size(probe_video(path, max_seconds))
         track = TrackResult(0, kind)
         moments = frames_of(path, self.fps, max_seconds, timeline, progress)
         while batch := list(itertools.islice(moments, batch_size)):
@@ -706,7 +706,7 @@ class VideoAnalyzer:
                 track.add(moment["t"], pet, reading)
         if not track.times:
             raise CorruptMedia(NO_FRAMES)
-        return track.finish(self.smoothing, info.duration)
+        return track.finish(self.smoothing, end)  # `end`: the clip's duration as `analyze` found it
 
     def _process(self, batch, first_index, tracker, cuts, tracks, poster):
         """Detect in all frames of the batch, track, and classify every crop (one pass per model); at a scene cut

@@ -92,7 +92,7 @@ def run_track_reading_job(job: TrackReading, claim: jobs.ClaimedJob) -> None:
         raise MediaError(Phrase(analyses.MISSING_UPLOAD))
     analyzer = VideoAnalyzer(get_pipeline(), fps=detection.analysis.fps_sampled or current_app.config["VIDEO_FPS"])
     track = analyzer.read_track_as(path, detection.timeline, detection.kind, current_app.config["MAX_VIDEO_SECONDS"],
-                                   claim.progress)
+                                   claim.progress, detection.analysis.duration)
     claim.secure()
     if wanted(locked_detection(detection)):  # else set back (and again) in the moment before the job was queued
         for column, value in analyses.track_columns(track).items():

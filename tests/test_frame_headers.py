@@ -140,8 +140,14 @@ def test_avcc_records_anywhere_in_a_files_bytes_are_read_as_the_decoder_takes_th
     assert list(in_band_avcc_sizes(bytes(1000) + record + bytes(1000))) == [(16000, 16000)] * 2
     assert list(in_band_avcc_sizes(bytes(1000) + record[:-3])) == []  # its picture set cut short: not taken
     looks_alike = b"\x01\x42\x00\x0a\xff\xe1\x00\x05\x67\x00" * 5000  # a set without a picture set after it
-    with pytest.raises(CorruptMedia, match="too many parts"):
+    with pytest.raises(CorruptMedia, match="look like H.264 parameter sets"):
         list(in_band_avcc_sizes(looks_alike))
+    # a look-alike run two bytes before the record, its ninth byte the record's second (which FFmpeg never reads)
+    decoy = b"\x01\x00\x00\x00\xfc\x00\x00" + record[:1] + b"\x67" + record[2:]
+    assert list(in_band_avcc_sizes(decoy)) == [(16000, 16000)] * 2  # matched one after the other, it hid the record
+    nested = b"\x01\x42\x00\x0a\xff\xe1" + length_prefixed(large) + b"\x01" + length_prefixed(b"\x68\xce\x38\x80")
+    with pytest.raises(CorruptMedia, match="look like H.264 parameter sets"):
+        list(in_band_avcc_sizes(nested * 65))  # 65 sets: more than any video sends
 
 
 def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 1) -> BitWriter:

@@ -120,6 +120,7 @@ def test_a_joined_track_is_seen_for_its_time_in_view_not_the_gap():
     cat = [5.0 + 0.25 * step for step in range(11)]  # in view from 5.0 s to the end of a 7.56 s clip
     assert summarize(cat, np.array([[0.9, 0.1]] * 11), ("a", "b"), end=7.56)[0]["duration"] == 2.56  # was 2.75
     assert summarize(cat, np.array([[0.9, 0.1]] * 11), ("a", "b"), end=9.0)[0]["duration"] == 2.75  # seen to 7.75
+    assert summarize(cat, np.array([[0.9, 0.1]] * 11), ("a", "b"), end=7.5)[0]["duration"] == 2.5  # a clip cut short
 
 
 def test_a_joined_tracks_timeline_is_not_drawn_across_the_time_out_of_view():
@@ -463,6 +464,48 @@ def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(mo
     with pytest.raises(MediaTooLarge, match=size):
         probe_video(DATA / name, 60)
     assert opened == [True]  # only the packet reader
+
+
+def ebml(element: str, payload: bytes | int | str) -> bytes:
+    """A Matroska element: its ID (hex), its size and its payload."""
+    if isinstance(payload, int):
+        payload = payload.to_bytes(max(1, (payload.bit_length() + 7) // 8), "big")
+    payload = payload.encode() if isinstance(payload, str) else payload
+    length = next(length for length in range(1, 9) if len(payload) < (1 << (7 * length)) - 1)
+    return bytes.fromhex(element) + ((1 << (7 * length)) | len(payload)).to_bytes(length, "big") + payload
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_matroska_video_track_with_compressed_frames_is_refused(tmp_path, compressed):
+    """FFmpeg restores frames compressed in a Matroska file (zlib, header stripping) as it reads them, so an avcC
+    record sent as a packet is not in the file's bytes that the scan searches (a diff review): such a video track is
+    refused (no phone or editor makes one)."""
+    source = DATA / "h264-1080p.mp4"
+    rows = subprocess.run(["ffprobe", "-v", "error", "-show_packets", "-select_streams", "v", "-show_entries",
+                           "packet=pos,size,flags", "-of", "csv=p=0", str(source)], capture_output=True, text=True,
+                          check=True).stdout.split()
+    data = source.read_bytes()
+    box = data.index(b"avcC")
+    avcc = data[box + 4:box - 4 + int.from_bytes(data[box - 4:box], "big")]
+    encodings = ebml("6D80", ebml("6240", ebml("5034", ebml("4254", 0)))) if compressed else b""
+    track = ebml("AE", ebml("D7", 1) + ebml("73C5", 1) + ebml("83", 1) + ebml("86", "V_MPEG4/ISO/AVC")
+                 + ebml("63A2", avcc) + ebml("E0", ebml("B0", 1920) + ebml("BA", 1080)) + encodings)
+    blocks = b""
+    for index, row in enumerate(rows):
+        size, position, flags = row.split(",")  # ffprobe writes its fields in its own order
+        frame = data[int(position):int(position) + int(size)]
+        blocks += ebml("A3", b"\x81" + (index * 250).to_bytes(2, "big") + (b"\x80" if "K" in flags else b"\x00")
+                       + (zlib.compress(frame) if compressed else frame))
+    header = ebml("1A45DFA3", ebml("4286", 1) + ebml("42F7", 1) + ebml("42F2", 4) + ebml("42F3", 8)
+                  + ebml("4282", "matroska") + ebml("4287", 4) + ebml("4285", 2))
+    segment = ebml("18538067", ebml("1549A966", ebml("2AD7B1", 1_000_000)) + ebml("1654AE6B", track)
+                   + ebml("1F43B675", ebml("E7", 0) + blocks))
+    (tmp_path / "clip.mkv").write_bytes(header + segment)
+    if not compressed:
+        assert probe_video(tmp_path / "clip.mkv", 60).width == 1920
+        return
+    with pytest.raises(UnsupportedMediaType, match="compressed inside the file"):
+        probe_video(tmp_path / "clip.mkv", 60)
 
 
 @pytest.mark.parametrize("container", ["mp4", "mov", "mkv"])

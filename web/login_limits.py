@@ -33,6 +33,7 @@ from a new phone): `refused_until`, `lift_refusal`.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,11 +168,15 @@ def give_back(scope: str) -> None:
         current_app.logger.warning("Rate-limit storage unreachable: a count was not given back", exc_info=True)
 
 
+GIVE_BACK_MARGIN = 1.0  # seconds a window must still run for a count to be given back to it (not two steps at once)
+
+
 def _hand_back(counted: RequestLimit) -> None:
     """One attempt given back to a limit this request was counted against, while its window holds any (given back
     after the window ended, a storage opens a new one at -1: one attempt more than the limit; the database storage
     refuses that itself, Redis's does not)."""
-    if limiter.limiter.get_window_stats(counted.limit, *counted.request_args).remaining < counted.limit.amount:
+    window = limiter.limiter.get_window_stats(counted.limit, *counted.request_args)
+    if window.remaining < counted.limit.amount and window.reset_time - time.time() > GIVE_BACK_MARGIN:
         limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
 
 
