@@ -38,10 +38,14 @@ MAX_LIVE_TOKENS = 50  # working tokens one account may hold (a script making one
 KEPT_AFTER_EXPIRY = timedelta(days=30)  # an expired token's row, kept to say "expired" (or "revoked") when used
 
 
+def working_count(user: User) -> int:
+    """How many working tokens (neither revoked nor expired) the user holds."""
+    return db.session.scalar(db.select(db.func.count(ApiToken.id)).where(*_working(user)))
+
+
 def room_for_another(user: User) -> None:
     """Raises Conflict when the user holds MAX_LIVE_TOKENS working tokens."""
-    working = db.session.scalar(db.select(db.func.count(ApiToken.id)).where(*_working(user)))
-    if working >= MAX_LIVE_TOKENS:
+    if working_count(user) >= MAX_LIVE_TOKENS:
         raise Conflict(Phrase(N_("You have %(count)d working API tokens, the most an account may hold: revoke one "
                                  "you no longer use first (on your account page, or DELETE /api/v1/tokens/ID)."),
                               count=MAX_LIVE_TOKENS))

@@ -439,7 +439,7 @@ def deletion_consequences() -> list[str]:
           if holdings.face_signatures else []),
         *([ngettext("Your %(num)d API token: a script that uses it is refused at once.",
                     "Your %(num)d API tokens: a script that uses one is refused at once.", working_tokens)]
-          if (working_tokens := len(tokens.live_tokens(current_user))) else []),
+          if (working_tokens := tokens.working_count(current_user)) else []),
         gettext("The account itself: its username is free again."),
     ]
 
