@@ -55,6 +55,25 @@ class Detection:
         return cls(body, 1.0, kind, body=body)
 
 
+def in_reading_order(found: Sequence[Detection]) -> list[Detection]:
+    """Detections as a reader numbers them: rows from the top, each left to right. A detection joins the row above
+    when its vertical centre lies within the height of that row's first (highest) detection, so heads at
+    slightly different heights in a group photo stay one row, and the second row of a collage starts again at
+    the left."""
+    rows: list[list[Detection]] = []
+    for detection in sorted(found, key=_vertical_centre):
+        first = rows[-1][0] if rows else None
+        if first is not None and first.box[1] <= _vertical_centre(detection) <= first.box[3]:
+            rows[-1].append(detection)
+        else:
+            rows.append([detection])
+    return [detection for row in rows for detection in sorted(row, key=lambda detection: detection.box[0])]
+
+
+def _vertical_centre(detection: Detection) -> float:
+    return (detection.box[1] + detection.box[3]) / 2
+
+
 def downscale_factor(width: int, height: int, max_side: int) -> float:
     """The factor (<= 1) that brings the longer side down to max_side."""
     return min(1.0, max_side / max(width, height))
@@ -183,7 +202,7 @@ class MTCNNFaceDetector:
             found = [face for face in moved if face.box[2] - face.box[0] >= 2 and face.box[3] - face.box[1] >= 2
                      and face.score >= min_score]
             if found:
-                return found
+                return in_reading_order(found)
         return []
 
     def _to_detections(self, boxes: np.ndarray, factor: float, width: int, height: int) -> list[Detection]:
@@ -198,7 +217,7 @@ class MTCNNFaceDetector:
             landmarks = tuple((x / factor, y / factor) for x, y in zip(row[5:10], row[10:15]))
             if clipped[2] - clipped[0] >= 2 and clipped[3] - clipped[1] >= 2:
                 found.append(Detection(box=clipped, score=float(score), landmarks=landmarks))
-        return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))
+        return in_reading_order(found)
 
 
 class SSDPetDetector:
@@ -242,4 +261,4 @@ class SSDPetDetector:
         found = [Detection(box=tuple(boxes[i].tolist()), score=float(rows[i, 2]), kind=PET_LABELS[int(rows[i, 1])])
                  for i in np.asarray(chosen, dtype=int).reshape(-1)]
         found = [d for d in found if d.box[2] - d.box[0] >= 2 and d.box[3] - d.box[1] >= 2]
-        return sorted(found, key=lambda detection: (detection.box[0], detection.box[1]))
+        return in_reading_order(found)

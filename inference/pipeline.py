@@ -31,7 +31,7 @@ from inference.align import aligned_gray_crops
 from inference.cat_emotion import CatEmotionClassifier
 from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import pet_body_crops, rgb_crops
-from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, SSDPetDetector
+from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, SSDPetDetector, in_reading_order
 from inference.dog_emotion import DogEmotionClassifier
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
@@ -248,7 +248,7 @@ class Pipeline:
         scanned = [i for i, wanted in enumerate(scan or [True] * len(frames)) if wanted]
         chosen = [frames[i] for i in scanned]
         reviewed = self.pet_crop_model.review(chosen, self.pet_detector.detect_batch(chosen))
-        return [(i, [pet.as_found(frames[i]) for pet in pets]) for i, pets in zip(scanned, reviewed)]
+        return [(i, in_reading_order([pet.as_found(frames[i]) for pet in pets])) for i, pets in zip(scanned, reviewed)]
 
     def classify_batch(self, frames: list[np.ndarray], detections: list[list[Detection]],
                        flip_tta: bool = True) -> list[list[Classified]]:

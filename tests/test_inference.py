@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from bench.upload_memory import encoded
+from inference.detectors import Detection, in_reading_order
 from inference.crops import gray_crops, rgb_crops, square_crop_box
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.images import decode_image
@@ -59,6 +60,21 @@ def test_finds_every_face(pipeline, two_faces):
     mirrored = (1024 - ASTRONAUT_FACE[2], ASTRONAUT_FACE[1], 1024 - ASTRONAUT_FACE[0], ASTRONAUT_FACE[3])
     assert overlap(right.box, mirrored) > 0.6
     assert all(sum(face.emotions.values()) == pytest.approx(1.0, abs=1e-4) for face in result.detections)
+
+
+def test_a_collages_faces_are_numbered_in_reading_order(pipeline, two_faces):
+    """Two rows of two: the second row starts again at the left (sorted by x alone, the lower left face came second)."""
+    collage = np.concatenate([two_faces, two_faces[:, ::-1]], axis=0)
+    result = pipeline.analyze_bytes(jpeg_bytes(collage))
+    assert len(result.detections) == 4
+    corners = [(face.box[0] > 512, face.box[1] > 512) for face in result.detections]
+    assert corners == [(False, False), (True, False), (False, True), (True, True)]
+
+
+def test_reading_order_keeps_heads_at_slightly_different_heights_in_one_row():
+    heads = [Detection((300, 140, 380, 240), 0.9), Detection((0, 100, 80, 200), 0.9),
+             Detection((150, 120, 230, 220), 0.9), Detection((40, 400, 120, 500), 0.9)]
+    assert [head.box[0] for head in in_reading_order(heads)] == [0, 150, 300, 40]
 
 
 def test_large_photo_is_downscaled_for_detection_and_boxes_map_back(pipeline, astronaut):
