@@ -608,6 +608,9 @@ class ReadClip:
 
 @dataclass
 class VideoResult:
+    """Everything the pipeline found in one video: its size and length, how densely it was sampled, the tracks
+    of faces and pets, the models that read them, and the poster frame (the first with the most faces and pets)."""
+
     width: int
     height: int
     duration: float
