@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from inference.tracking import covered_fraction, iou
 from extensions import db
 from models import Analysis, Detection as StoredDetection
 from bench.clips import dog_scene
+from bench.dog_photos import main as dog_photos
 from tests.conftest import DATA, jpeg_bytes, upload
 from training.data import load_rgb
 from training.dogs import (COPY_SIMILARITY, CropKind, DogCropper, clean, copy_groups, difference_hashes,
@@ -780,3 +782,23 @@ def test_fine_tuning_on_augmented_pixels_learns_and_leaves_the_frozen_statistics
     for name, value in tuned.state_dict().items():
         if name in frozen_before:
             assert torch.equal(value, frozen_before[name]), name
+
+
+def test_the_dog_photo_bench_reads_each_photo_as_an_upload_and_counts_those_without_a_dog(tmp_path, capsys,
+                                                                                            coffee_jpeg):
+    happy, relaxed = tmp_path / "doghappy", tmp_path / "dogrelax"
+    happy.mkdir(), relaxed.mkdir()
+    shutil.copy(DATA / "husky-painting.png", happy)
+    shutil.copy(DATA / "dingo-photo.png", relaxed)
+    (relaxed / "coffee.jpg").write_bytes(coffee_jpeg)
+    figures = tmp_path / "figures.json"
+    dog_photos(["--class", f"happy={happy}", "--class", f"relaxed={relaxed}", "--json", str(figures)])
+    printed = capsys.readouterr().out
+    assert "3 photos (all per class, seed 0)" in printed
+    assert "no dog found: 1 of 3 (0 with only a cat)" in printed
+    assert "macro-F1 over the 2 classes present" in printed
+    written = json.loads(figures.read_text())
+    assert (written["photos"], written["no_dog"]) == (3, 1)
+    assert sum(written["worded"].values()) == pytest.approx(1.0)
+    with pytest.raises(SystemExit):
+        dog_photos(["--class", f"alert={happy}"])
