@@ -209,6 +209,21 @@ def wide_bmp() -> bytes:
     return encoded(Image.new("1", (WIDE, 2)), "BMP")
 
 
+def tracks_too_large_to_open() -> bytes:
+    """A Matroska file of a 1080p HEVC track and two 8192x8192 H.264 ones (200 KB; made with FFmpeg): opening it cost
+    +310 MB at upload and at every later opening, since FFmpeg decodes a frame of every track to open a file; now
+    checked in a child process (inference/video_check.py, not counted here) and refused."""
+    with tempfile.TemporaryDirectory() as folder:
+        large, three = Path(folder) / "large.mkv", Path(folder) / "three.mkv"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=gray:s=8192x8192:d=0.25:r=4",
+                        "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "51", "-pix_fmt",
+                        "yuv420p", str(large)], check=True)
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(ROOT / "tests" / "data" / "hevc-1080p.mkv"), "-i",
+                        str(large), "-i", str(large), "-map", "0:v", "-map", "1:v", "-map", "2:v", "-c", "copy",
+                        str(three)], check=True)
+        return three.read_bytes()
+
+
 CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "16-bit gray PNG 6320x6320": (gray16_png, "gray16.png"),
     "RGB PNG 6320x6320": (rgb_png, "rgb.png"),
@@ -223,6 +238,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),
     "H.264 MP4, a 16000px frame": (h264_later_frame, "later.mp4"),
     "10-bit HEVC 3840x2160": (hevc_10_bit_4k, "hdr.mp4"),
+    "MKV, 1080p + two 8192px tracks": (tracks_too_large_to_open, "tracks.mkv"),
     "ordinary 4K video, 4 s": (ordinary_4k_video, "4k.mp4"),
     "crowd photo, 256 faces": (crowd_photo, "crowd.jpg"),
     "JPEG, 2.6 million empty APP5": (with_segments(ordinary_photo, b"\xff\xe5\x00\x02"), "app5.jpg"),

@@ -17,11 +17,8 @@ where the dominant emotion changes).
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-import mmap
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,272 +29,26 @@ from typing import TypedDict
 import cv2
 import numpy as np
 
-from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import (H264_TAGS, Size, configuration_sizes, in_band_avcc_sizes, movie_config_sizes,
-                                     sizer_for)
-from inference.images import STILL_IMAGE_BRANDS
+from inference.errors import CorruptMedia, MediaTooLarge
 from inference.labels import DetectionKind
-from inference.container_metadata import check_container_metadata
-from inference.movie_index import check_movie_index, index_boxes
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
 from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, frame_seconds, rejoined
 from inference.uncertainty import frequent_signals
+from inference.video_check import (RUNS_PAST_LIMIT, VideoInfo, check_stored_video, frame_budget,
+                                   open_capture, probe_video, too_many_frames)
 from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
-MAX_FRAME_RATE = 60.0  # frames per second of video, on average, that are worth decoding (phones film at 30 or 60)
 NO_FRAMES = Phrase(N_("The video has no readable frames."))
-TOO_MANY_FRAMES = N_("The video has more than %(frames)s frames; the limit is %(seconds).0f s at %(fps).0f frames per "
-                     "second.")
-FRAMES_TOO_LARGE = N_("The video is %(width)dx%(height)d; the limit is about 4K (8.3 megapixels).")
-LASTS_TOO_LONG = N_("The video lasts %(seconds).0f s; the limit is %(limit).0f s.")
-RUNS_PAST_LIMIT = N_("The video is longer than the %(limit).0f s limit.")
-UNSUPPORTED_CODEC = N_("The video's codec (%(codec)s) is not supported; H.264, HEVC, VP8, VP9, AV1, MPEG-4 and other "
-                       "common codecs are.")
-LIMIT_REASONS = (TOO_MANY_FRAMES, FRAMES_TOO_LARGE, LASTS_TOO_LONG, RUNS_PAST_LIMIT)  # with figures, as jobs store them
-DEFAULT_MAX_PIXELS = 8_300_000  # about 4K: 3840x2160
-CANNOT_OPEN = N_("The video cannot be opened: it is cut short or damaged, has no picture, or has more than "
-                 "%(streams)d tracks (picture, sound, subtitles).")
-RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour)s), which takes more memory to "
-                 "decode: such videos are limited to %(limit).1f megapixels. Share it at a lower resolution or in "
-                 "standard colour.")
-PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
-SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
 LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
-def sniff_video(head: bytes) -> str | None:
-    """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
-    are ISO files too: their brands leave them to the photo path, which names them)."""
-    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in STILL_IMAGE_BRANDS:
-        return "mov" if head[8:10] == b"qt" else "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "webm"
-    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return "avi"
-    return None
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-
-    @property
-    def duration(self) -> float:
-        return self.frame_count / self.fps if self.fps > 0 else 0.0
-
-
-# FFmpeg opens a decoder for every stream while it probes a file: an 88 KB MP4 of 100 copies of one 4K track cost
-# 2 GB before any check. A phone's video has a few streams (video, audio, metadata); more are refused when opened.
-MAX_STREAMS = 16
-DECODER_THREADS = 2  # OpenCV's default is one per core: each holds frames, so memory grew with the server's cores
-
-
-def _ffmpeg_options() -> str:
-    """OPENCV_FFMPEG_CAPTURE_OPTIONS (FFmpeg's options for every capture, read at each open) with max_streams."""
-    options = [option for option in os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS", "").split("|")
-               if option and not option.startswith("max_streams;")]
-    return "|".join([*options, f"max_streams;{MAX_STREAMS}"])
-
-
-os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = _ffmpeg_options()
-
-
-def _open(path: Path, packets: bool = False) -> cv2.VideoCapture:
-    """A capture of the file's decoded frames, or with `packets` of its undecoded packets."""
-    parameters = [cv2.CAP_PROP_N_THREADS, DECODER_THREADS] + ([cv2.CAP_PROP_FORMAT, -1] if packets else [])
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, parameters)
-    if not capture.isOpened():
-        capture.release()
-        raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
-    return capture
-
-
-def frame_budget(max_seconds: float) -> int:
-    """The most frames decoded from one video: its longest length at MAX_FRAME_RATE."""
-    return int(max_seconds * MAX_FRAME_RATE)
-
-
-def _too_many_frames(max_seconds: float) -> MediaTooLarge:
-    return MediaTooLarge(Phrase(TOO_MANY_FRAMES, frames=f"{frame_budget(max_seconds):,}", seconds=max_seconds,
-                                fps=MAX_FRAME_RATE))
-
-
-# FFmpeg's raw pixel-format tags (OpenCV's CAP_PROP_CODEC_PIXEL_FORMAT) of 8-bit formats -> samples per pixel
-EIGHT_BIT_SAMPLES = {b"I420": 1.5, b"YV12": 1.5, b"NV12": 1.5, b"NV21": 1.5, b"Y800": 1.0, b"GREY": 1.0,
-                     b"Y42B": 2.0, b"YUY2": 2.0, b"UYVY": 2.0, b"444P": 3.0}
-DEEP_CHROMA = {11: (1.5, "4:2:0"), 10: (2.0, "4:2:2"), 0: (3.0, "4:4:4")}  # 'Y3', chroma code, bits: FFmpeg's raw.c
-DEEP_PLANES = {b"Y3": 0.0, b"Y4": 1.0}  # YUV, and YUV with an alpha plane (one more sample a pixel)
-DEEP_RGB = {b"G3": 3.0, b"G4": 4.0}  # planar RGB (4:4:4 H.264/HEVC coded as GBR), and with alpha: 'G3', 0, bits
-
-
-@dataclass(frozen=True)
-class FrameCost:
-    """How much memory a frame of a stream's pixel format takes to decode, against 8-bit 4:2:0 (a phone's usual
-    video): 10-bit or more doubles it, 4:4:4 colour doubles it. The pixel limit is divided by it."""
-
-    weight: float = 1.0
-    colour: str = ""  # in words ("10-bit 4:2:0"), for the message; empty for 8-bit 4:2:0 or an unknown format
-
-    @classmethod
-    def of(cls, capture: cv2.VideoCapture) -> FrameCost:
-        code = int(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT))
-        tag = code.to_bytes(4, "little") if 0 <= code < 2**32 else b""
-        if tag[:2] in DEEP_PLANES and tag[2] in DEEP_CHROMA:
-            samples, chroma = DEEP_CHROMA[tag[2]]
-            return cls((samples + DEEP_PLANES[tag[:2]]) / 1.5 * (2 if tag[3] > 8 else 1), f"{tag[3]}-bit {chroma}")
-        if tag[:2] in DEEP_RGB:
-            return cls(DEEP_RGB[tag[:2]] / 1.5 * (2 if tag[3] > 8 else 1), f"{tag[3]}-bit RGB")
-        samples = EIGHT_BIT_SAMPLES.get(tag, 1.5)
-        return cls(samples / 1.5, "8-bit 4:4:4" if samples == 3.0 else "8-bit 4:2:2" if samples == 2.0 else "")
-
-
-def _check_frame_size(width: int, height: int, max_pixels: int, cost: FrameCost = FrameCost()) -> None:
-    if width * height * cost.weight <= max_pixels:
-        return
-    if cost.weight > 1 and width * height <= max_pixels:
-        raise MediaTooLarge(Phrase(RICH_COLOUR, width=width, height=height, colour=cost.colour,
-                                   limit=max_pixels / cost.weight / 1e6))
-    raise MediaTooLarge(Phrase(FRAMES_TOO_LARGE, width=width, height=height))
-
-
-def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
-    """Check that the file is a readable video within the limits, before any analysis is queued.
-
-    The frame size is checked from the stream's header, and the sizes that every later packet gives itself
-    (scan_frame_sizes) before a frame is decoded: a small file can hold frames of gigabytes, and a first frame of
-    64x64 says nothing of the next."""
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(16)
-    except OSError as error:
-        missing = Phrase(N_("The video cannot be opened: the stored file is missing or unreadable."))
-        raise CorruptMedia(missing) from error
-    if sniff_video(head) is None:
-        raise UnsupportedMediaType(Phrase(N_("This is not a supported video (MP4, MOV, WebM or AVI).")))
-    scan_frame_sizes(path, max_seconds, max_pixels)
-    capture = _open(path)
-    try:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            raise CorruptMedia(Phrase(N_("The video has no readable frames: it is truncated, corrupt or empty.")))
-        info = VideoInfo(width=frame.shape[1], height=frame.shape[0], fps=float(capture.get(cv2.CAP_PROP_FPS) or 0),
-                         frame_count=int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    finally:
-        capture.release()
-    _check_frame_size(info.width, info.height, max_pixels)  # a frame larger than its header said
-    if info.duration > max_seconds:
-        raise MediaTooLarge(Phrase(LASTS_TOO_LONG, seconds=info.duration, limit=max_seconds))
-    if info.frame_count > frame_budget(max_seconds):
-        raise _too_many_frames(max_seconds)
-    return info
-
-
-def _retrieved(retrieved: tuple[bool, np.ndarray | None]) -> memoryview:
-    """A retrieved packet (or the codec configuration) as bytes; empty when there is none."""
-    ok, data = retrieved
-    return memoryview(data.reshape(-1)) if ok and data is not None else memoryview(b"")
-
-
-def _movie_box(path: Path) -> memoryview:
-    """An MP4 or MOV file's movie box (its tracks' descriptions), found among the top-level boxes; empty for other
-    files. MediaTooLarge past MAX_MOVIE_BOX (a 120 s video's is some hundreds of KB)."""
-    return next((payload for _, payload in index_boxes(path, (b"moov",))), memoryview(b""))
-
-
-def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: float | None) -> Iterator[Size]:
-    """The frame sizes in the codec configurations (the stream's extradata, and for MP4 and MOV every track's
-    sample descriptions), then every packet's. With `max_seconds`, at most PACKETS_PER_FRAME times the
-    frame budget's packets (the job counts the frames it decodes; packets can be more, e.g. VP8's hidden frames).
-    UnsupportedMediaType for a codec whose sizes are not read."""
-    configuration = _retrieved(capture.retrieve(None, int(capture.get(cv2.CAP_PROP_CODEC_EXTRADATA_INDEX))))
-    sizes = sizer_for(tag, configuration)
-    if sizes is None:
-        raise UnsupportedMediaType(Phrase(UNSUPPORTED_CODEC, codec=tag.strip("\0 ") or "?"))
-    yield from movie_config_sizes(_movie_box(path))
-    yield from configuration_sizes(tag, configuration)
-    if tag in H264_TAGS:  # a later sample description may switch the decoder to avcC records
-        yield from _in_band_record_sizes(path)
-    packet_budget = None if max_seconds is None else PACKETS_PER_FRAME * frame_budget(max_seconds)
-    for index in itertools.count():
-        if not capture.grab():
-            return
-        if index == packet_budget:
-            raise _too_many_frames(max_seconds)
-        yield from sizes(_retrieved(capture.retrieve()))
-
-
-def _in_band_record_sizes(path: Path) -> Iterator[Size]:
-    """The sizes of the avcC records sent as packets anywhere in an H.264 file (frame_headers.IN_BAND_AVCC: OpenCV's
-    packet reader stops at the first, unseen, while the decoder goes on with its parameter sets; a 64x64 MP4, MOV or
-    Matroska file decoded at 16000x16000 with 2.4 GB), the file mapped, not read into memory."""
-    with open(path, "rb") as stream:
-        if os.fstat(stream.fileno()).st_size == 0:
-            return
-        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            yield from in_band_avcc_sizes(mapped)
-
-
-def _is_movie(path: Path) -> bool:
-    """An MP4 or MOV (an ISO file), by its first bytes."""
-    with open(path, "rb") as stream:
-        return sniff_video(stream.read(16)) in ("mp4", "mov")
-
-
-def _check_index(path: Path, max_seconds: float) -> None:
-    """An MP4's or MOV's sample tables within the budget of `max_seconds` (FFmpeg builds the index they describe
-    when it opens the file: movie_index.check_movie_index), a Matroska or AVI file's tags, chapters and cue points
-    within a video's (FFmpeg reads them all when it opens it: container_metadata); other files pass."""
-    check_container_metadata(path, max_seconds)
-    if _is_movie(path):
-        check_movie_index(path, PACKETS_PER_FRAME * frame_budget(max_seconds), max_seconds,
-                          _too_many_frames(max_seconds))
-
-
-def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> None:
-    """Read the stream's header, its codec configurations and every packet without decoding, and raise
-    MediaTooLarge when one of them gives a frame more than max_pixels (inference.frame_headers: H.264 and HEVC
-    sequence parameter sets, VP8 and VP9 frame headers, AV1 sequence headers, MPEG-1/2, MPEG-4 Part 2, ProRes and
-    DNxHD headers, JPEG frame headers, frames stored as picture files, MP4 and MOV sample descriptions). With
-    `max_seconds`, also when the packets are more than PACKETS_PER_FRAME times the frame budget, or the sizes read
-    from them more than SIZES_PER_FRAME times (each costs a few microseconds to read: a 100 MB file of nothing but
-    headers would hold millions). UnsupportedMediaType for a codec whose sizes are not read."""
-    if max_seconds is not None:
-        _check_index(path, max_seconds)
-    capture = _open(path, packets=True)
-    try:
-        cost = FrameCost.of(capture)
-        _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                          max_pixels, cost)
-        fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
-        if not 0 <= fourcc < 2**32:  # no codec to report (a broken header): -1
-            raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
-        tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
-        size_budget = None if max_seconds is None else SIZES_PER_FRAME * frame_budget(max_seconds)
-        for count, (width, height) in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
-            if count == size_budget:
-                raise _too_many_frames(max_seconds)
-            _check_frame_size(width, height, max_pixels, cost)
-    finally:
-        capture.release()
-
-
-@functools.lru_cache(maxsize=64)
-def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: float) -> None:
-    """A stored video's index, within the budget of `max_seconds`, and its frame sizes, scanned once per process
-    and file version (the scrubber asks for many frames); no packet budget: the file was within it when it was
-    stored, and the settings may have changed since."""
-    _check_index(Path(path), max_seconds)
-    scan_frame_sizes(Path(path), None, DEFAULT_MAX_PIXELS)
 
 
 def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
     """(timestamp in seconds, RGB frame) about every 1/fps seconds, by the frames' own timestamps; raises
     MediaTooLarge past max_seconds or past the frame budget, whatever the container's header says."""
-    capture = _open(path)
+    capture = open_capture(path)
     native_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     next_sample, index, budget = 0.0, 0, frame_budget(max_seconds)
     try:
@@ -305,7 +56,7 @@ def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[
             if not capture.grab():
                 return
             if index == budget:
-                raise _too_many_frames(max_seconds)
+                raise too_many_frames(max_seconds)
             timestamp = _frame_time(capture, index, native_fps)
             index += 1
             if timestamp > max_seconds:
@@ -345,15 +96,14 @@ def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
     container rounds up), the last frame that decodes. The index (within the budget of a `max_seconds` video) and
     the frame sizes are checked first, as at upload, once per process and file: a video stored before a check was
     added may hold an index or a frame that takes gigabytes (the scan costs about 50 ms for a 90 MB file)."""
-    status = path.stat()
-    _stored_video_checked(str(path), status.st_mtime_ns, status.st_size, max_seconds)
-    capture = _open(path)
+    check_stored_video(path, max_seconds)
+    capture = open_capture(path)
     try:
         capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)
         ok, frame = capture.read()
         if not ok:  # past the end: a capture that sought past it may not seek back (a 1-frame MP4), so a fresh one
             capture.release()
-            capture = _open(path)
+            capture = open_capture(path)
             ok, frame = _last_frame(capture)
         if not ok:
             raise CorruptMedia(Phrase(N_("No frame at %(seconds).2f s."), seconds=seconds))

@@ -30,7 +30,8 @@ from inference.files import atomic_file
 from inference.images import decode_image
 from inference.labels import ALL_EMOTIONS, Certainty
 from inference.pipeline import Classified, ImageResult, get_pipeline
-from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment, probe_video, sniff_video
+from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment
+from inference.video_check import probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage

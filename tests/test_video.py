@@ -24,8 +24,9 @@ from extensions import db
 from inference.pipeline import get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
-from inference import movie_index, video
-from inference.video import VideoAnalyzer, probe_video, sample_frames, scan_frame_sizes, smooth, sniff_video, summarize
+from inference import movie_index, video, video_check
+from inference.video import VideoAnalyzer, sample_frames, smooth, summarize
+from inference.video_check import probe_video, scan_frame_sizes, sniff_video
 from models import Analysis, Media, utcnow
 from services.analyses import analysis_slot, frame_slot
 from bench.clips import moving_faces_frames
@@ -458,12 +459,34 @@ def test_a_vp8_key_frame_larger_than_the_limit_is_refused_before_decoding(tmp_pa
 def test_videos_with_a_huge_later_frame_are_refused_before_a_frame_is_decoded(monkeypatch, name, size):
     """64x64 frames, then one whose sequence parameter set says 16000x16000 (a 50 KB MP4 that cost 600 MB to probe
     when the first frame was decoded before the packets were read)."""
-    opened = []
-    real_open = video._open
-    monkeypatch.setattr(video, "_open", lambda path, packets=False: opened.append(packets) or real_open(path, packets))
     with pytest.raises(MediaTooLarge, match=size):
         probe_video(DATA / name, 60)
-    assert opened == [True]  # only the packet reader
+    opened = []  # the same check in this process: only the packet reader opened the file
+    real_open = video_check.open_capture
+    monkeypatch.setattr(video_check, "open_capture",
+                        lambda path, packets=False: opened.append(packets) or real_open(path, packets))
+    with pytest.raises(MediaTooLarge, match=size):
+        video_check._probe_here(DATA / name, 60, video_check.DEFAULT_MAX_PIXELS)
+    assert opened == [True]
+
+
+def test_a_video_whose_other_tracks_take_too_much_memory_to_open_is_refused(tmp_path):
+    """FFmpeg decodes a frame of every video track when it opens a file, before any check can read it: a 1080p
+    track with two 8192x8192 ones after it took 310 MB at every opening (a 64x64 one with three 16000x16000 ones,
+    1.7 GB). The check runs in a process of its own, which measures what the opening cost."""
+    large = tmp_path / "large.mkv"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=gray:s=8192x8192:d=0.25:r=4",
+                    "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "51", "-pix_fmt", "yuv420p",
+                    str(large)], check=True)
+    three = tmp_path / "three.mkv"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(DATA / "hevc-1080p.mkv"), "-i", str(large), "-i",
+                    str(large), "-map", "0:v", "-map", "1:v", "-map", "2:v", "-c", "copy", str(three)], check=True)
+    assert video_check._probe_here(three, 60, video_check.DEFAULT_MAX_PIXELS).width == 1920  # it opens, at a cost
+    with pytest.raises(MediaTooLarge, match="more memory to open"):
+        probe_video(three, 60)
+    with pytest.raises(MediaTooLarge, match="more memory to open"):
+        video_check.check_stored_video(three, 60)
+    assert probe_video(DATA / "hevc-1080p.mkv", 60).width == 1920
 
 
 def ebml(element: str, payload: bytes | int | str) -> bytes:
@@ -549,8 +572,8 @@ def test_a_movs_video_samples_count_against_the_video_budget(tmp_path):
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(clip), "-c", "copy", str(tmp_path / "clip.mov")],
                    check=True)
     with pytest.raises(MediaTooLarge, match="frames"):
-        movie_index.check_movie_index(tmp_path / "clip.mov", 10, 60, video._too_many_frames(1))
-    movie_index.check_movie_index(tmp_path / "clip.mov", 20, 60, video._too_many_frames(1))
+        movie_index.check_movie_index(tmp_path / "clip.mov", 10, 60, video_check.too_many_frames(1))
+    movie_index.check_movie_index(tmp_path / "clip.mov", 20, 60, video_check.too_many_frames(1))
 
 
 def test_an_h264_video_with_a_huge_later_frame_is_refused_at_upload(app, client, alice):

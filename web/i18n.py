@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
-from inference.video import CANNOT_OPEN, LIMIT_REASONS, RICH_COLOUR, UNSUPPORTED_CODEC
+from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, RICH_COLOUR, UNSUPPORTED_CODEC
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
