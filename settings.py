@@ -156,11 +156,20 @@ def _derive(config: dict, instance_path: Path) -> None:
 
 
 def _generated_secret_key(instance_path: Path) -> str:
-    """A random key generated once into instance/secret_key (readable by its owner only)."""
+    """A random key generated once into instance/secret_key (readable by its owner only). Written whole under a
+    name of its own, then linked into place, which fails if another process got there first: two processes starting
+    on a new instance folder read the same key (one crashed, or read the file before the other had written it)."""
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
-            file.write(secrets.token_hex(32))
+        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
+                file.write(secrets.token_hex(32))
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process linked its key first: that one is read below
+        finally:
+            draft.unlink(missing_ok=True)
     return key_file.read_text().strip()
 
 
