@@ -16,7 +16,7 @@ from cli import register_cli
 from inference.labels import Certainty, DetectionKind
 from insights.history import Direction
 from models import JobStatus, Media, OnDemandStatus, SubjectKind
-from extensions import csrf, db, limiter, login_manager, migrate
+from extensions import csrf, db, keep_connections_per_process, limiter, login_manager, migrate
 from services.analyses import run_video_job
 from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
@@ -50,6 +50,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
+    keep_connections_per_process(app)
     migrate.init_app(app, db, render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

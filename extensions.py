@@ -1,7 +1,10 @@
 """Flask extensions, created at module level and bound to the app in create_app()."""
 
 import ipaddress
+import os
+import weakref
 
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -73,3 +76,22 @@ def _sqlite_pragmas(connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+_APP_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def keep_connections_per_process(app: Flask) -> None:
+    """A process forked from one that had connected (gunicorn --preload builds the app before it forks its
+    workers) opens its own connections: the parent's, copied into its pool, are never used there (SQLite and
+    PostgreSQL connections are not to be shared across processes)."""
+    with app.app_context():
+        _APP_ENGINES.add(db.engine)
+
+
+def _forget_parents_connections() -> None:
+    for engine in list(_APP_ENGINES):
+        engine.dispose(close=False)  # the parent's connections stay open, for the parent
+
+
+os.register_at_fork(after_in_child=_forget_parents_connections)

@@ -661,9 +661,12 @@ def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
 
 
 def _serving() -> bool:
-    """True unless the app was loaded for a CLI command other than `flask run` (db upgrade, analyze...)."""
+    """True when `flask run` loaded the app: its job thread starts at once. Any other server starts it at its first
+    request (`before_request`), and CLI commands (db upgrade, analyze...) never do: gunicorn --preload builds the app
+    in its master process, which forks the workers and serves nothing, and a thread started there took jobs beside
+    them (and loaded the models into the master)."""
     context = click.get_current_context(silent=True)
-    return context is None or context.info_name == "run"
+    return context is not None and context.info_name == "run"
 
 
 def job_queue() -> JobQueue:

@@ -4,6 +4,7 @@ the worker computes it."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import requests
 
+from bench.fixtures import make_app
 from bench.server import AppServer, JobWorker, api_session, prepare_instance
+from extensions import db
+from models import User
 from settings import _generated_secret_key
 from tests.conftest import jpeg_bytes
 
@@ -74,3 +78,24 @@ def test_processes_starting_together_on_a_new_instance_read_one_secret_key(tmp_p
         keys = keys_read_at_once(folder)
         assert len(keys) == 1 and len(keys.pop()) == 64
         assert [path.name for path in folder.iterdir()] == ["secret_key"]
+
+
+def test_an_app_built_before_its_server_forks_runs_jobs_and_connects_only_in_the_forked_processes(tmp_path):
+    """gunicorn --preload builds the app in its master process, then forks the workers: the master took jobs beside
+    them (its own job thread, the models loaded into it), and the workers inherited its open database connections."""
+    app = make_app(tmp_path, JOBS_MODE="thread")
+    queue = app.extensions["moodlens_jobs"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 0  # the parent holds a connection
+        db.session.remove()
+        engine = db.engine
+    assert queue._thread is None  # no request yet: no job thread
+    assert engine.pool.checkedin() == 1
+    child = os.fork()
+    if child == 0:  # the worker: an empty pool of its own
+        os._exit(0 if engine.pool.checkedin() == 0 else 1)
+    assert os.waitpid(child, 0)[1] == 0
+    assert engine.pool.checkedin() == 1  # the parent's connection stays the parent's
+    app.test_client().get("/login")
+    assert queue._thread is not None and queue._thread.is_alive()  # started by the first request
+    queue.stop()
