@@ -76,6 +76,7 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     assert "alice" in admin.get("/admin/admin_analyses/?search=astro").get_data(as_text=True)
     with app.app_context():
         analysis_id = db.session.scalar(db.select(Analysis.id))
+        detection_id = db.session.scalar(db.select(Detection.id))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*csrf', listing)
     csrf = next(group for group in token.groups() if group)
     response = admin.post("/admin/admin_analyses/delete/", data={"id": analysis_id, "csrf_token": csrf,
@@ -114,6 +115,12 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
                       headers={"X-CSRFToken": csrf_token(client, "/analyze")}).status_code == 410
     answer = client.get(f"/analyses/{analysis_id}/original", headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 401  # a bearer token that is no token: no word of what the account had
+    for card in ("subject", "species", "reading", "person", "suggestion/no"):  # a form on a card of a page left open
+        answer = client.post(f"/detections/{detection_id}/{card}?analysis={analysis_id}",
+                             data={"csrf_token": csrf_token(client, "/analyze")})
+        assert answer.status_code == 410 and "Removed by an administrator" in answer.get_data(as_text=True), card
+    assert client.post(f"/detections/{detection_id}/subject?analysis={analysis_id + 1}",
+                       data={"csrf_token": csrf_token(client, "/analyze")}).status_code == 404  # not that upload
 
 
 def test_an_owner_who_first_opens_the_removed_uploads_old_address_is_told_once_there(app, client, alice,
@@ -841,6 +848,9 @@ def test_an_admin_cannot_lock_themself_out(app, alice):
     admin = admin_client(app, "en")
     with app.app_context():
         root = User.named("root").id
+    listing = admin.get("/admin/admin_users/").get_data(as_text=True)  # no bin on one's own row, one on the others'
+    assert f'name="id" type="hidden" value="{alice}"' in listing and f'name="id" type="hidden" value="{root}"' \
+        not in listing
     csrf = csrf_token(admin, "/admin/admin_users/")
     done = admin.post("/admin/admin_users/action/", follow_redirects=True,
                       data={"action": "deactivate", "rowid": [str(root), str(root), str(alice)], "csrf_token": csrf})

@@ -401,6 +401,7 @@ def own_face_page(detection_id: int) -> str:
 @bp.route("/detections/<int:detection_id>/subject", methods=["GET", "POST"])
 @login_required
 @card_of_a_deleted_analysis
+@removed_says_so
 @form_page(own_face_page)
 def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A subject

@@ -17,6 +17,7 @@ from services.access import owned, owned_detection
 from services.errors import Refused
 from web.analyze import assignment_saved, face_page, name_person_form, own_face_page, person_choices
 from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
+from web.notices import removed_says_so
 from web.deleted import card_of_a_deleted_analysis
 from web.i18n import say
 from web.redirects import form_page
@@ -49,6 +50,7 @@ def _recognition_saved(was_on: bool, is_on: bool) -> str:
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["GET", "POST"])
 @login_required
 @card_of_a_deleted_analysis
+@removed_says_so
 @form_page(own_face_page)
 def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection, person = _answered(detection_id)
@@ -61,6 +63,7 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
 @bp.route("/detections/<int:detection_id>/suggestion/no/undo", methods=["GET", "POST"])
 @login_required
 @card_of_a_deleted_analysis
+@removed_says_so
 @form_page(own_face_page)
 def undo_not_this_person(detection_id: int) -> ResponseReturnValue:
     """Take a "No" back: that person may be suggested for this face again."""
@@ -85,6 +88,7 @@ def _answered(detection_id: int) -> tuple[Detection, Subject]:
 @bp.route("/detections/<int:detection_id>/person", methods=["GET", "POST"])
 @login_required
 @card_of_a_deleted_analysis
+@removed_says_so
 @form_page(own_face_page)
 def name_face(detection_id: int) -> ResponseReturnValue:
     """Who a face is after "No" to a suggestion, said on its card: another of the user's people, or a new person

@@ -115,9 +115,10 @@ def with_reason(sentence: str, removal: Removal) -> str:
 
 
 def removed_says_so(view: View) -> View:
-    """For an address of upload `analysis_id` (its result page, the API's analysis, its files): when it is gone
-    because an administrator removed it from the reader's account, a 410 that says so, by the upload's name and time
-    (a page, or JSON for the API and bearer-token clients), instead of the bare 404."""
+    """For an address of upload `analysis_id` (its result page, the API's analysis, its files), or a form on one of
+    its cards (a detection's address with ?analysis=ID): when it is gone because an administrator removed it from the
+    reader's account, a 410 that says so, by the upload's name and time (a page, or JSON for the API and bearer-token
+    clients), instead of the bare 404."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -125,7 +126,8 @@ def removed_says_so(view: View) -> View:
             return view(*args, **kwargs)
         except NotFound:
             reader = g.get("api_user") or current_user
-            removal = moderation.removed_upload(reader.id, kwargs["analysis_id"])
+            analysis_id = kwargs.get("analysis_id", request.args.get("analysis", type=int))
+            removal = None if analysis_id is None else moderation.removed_upload(reader.id, analysis_id)
             if removal is None:
                 raise
             if wants_json():
