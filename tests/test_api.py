@@ -108,7 +108,8 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app, client, api_users):
         assert stored.token_hash != plain and stored.token_hash == ApiToken.hash(plain)
     assert client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
     revoked = client.get("/api/v1/analyses", headers=headers)
-    said = "The token was revoked (by its owner, or by a password change): make a new one."
+    said = ("The token was revoked (by its owner, by a password change, or when an administrator deactivated the "
+            "account): make a new one.")
     assert revoked.status_code == 401 and revoked.json["error"] == said  # told apart from expired, as documented
     challenge = f'Bearer realm=moodlens, error=invalid_token, error_description="{said}"'
     assert revoked.headers["WWW-Authenticate"] == challenge

@@ -415,11 +415,13 @@ class NamedDeleteRowAction(BaseListRowAction):
     the row: "Delete astronaut.png, uploaded by spammer…?") rather than "Are you sure you want to delete this
     record?"."""
 
-    def __init__(self, question: Callable[[object], str]) -> None:
+    def __init__(self, question: Callable[[object], str], offered: Callable[[object], bool]) -> None:
         super().__init__(title=admin_words("Delete Record"))
-        self.question = question
+        self.question, self.offered = question, offered
 
     def render(self, context, row_id: str, row) -> Markup:
+        if not self.offered(row):
+            return Markup("")
         macros = context.environment.get_template("admin/delete_row.html").make_module(context.get_all())
         return macros.delete_row(self, row_id, self.question(row))
 
@@ -449,6 +451,7 @@ class AdminModelView(AdminOnly, ModelView):
     never a 405."""
 
     delete_question: Callable[[object], str] | None = None
+    deletable: Callable[[object], bool] = staticmethod(lambda row: True)  # whether its row offers a delete button
     row_name: Callable[[object], str]  # a row in words ("the account alice"): every view that saves or deletes rows
 
     def _run_view(self, fn: Callable[..., ResponseReturnValue], *args, **kwargs) -> ResponseReturnValue:
@@ -480,7 +483,8 @@ class AdminModelView(AdminOnly, ModelView):
         """Flask-Admin's, the delete button asking in the view's words rather than about "this record"."""
         if self.delete_question is None:
             return super().get_list_row_actions()
-        return [NamedDeleteRowAction(self.delete_question) if isinstance(row_action, DeleteRowAction) else row_action
+        return [NamedDeleteRowAction(self.delete_question, self.deletable) if isinstance(row_action, DeleteRowAction)
+                else row_action
                 for row_action in super().get_list_row_actions()]
 
     @expose("/delete/", methods=("GET", "POST"))
@@ -522,6 +526,7 @@ class UserAdmin(AdminModelView):
     can_create = False
     edit_template = "admin/edit_user.html"
     delete_question = staticmethod(_delete_account_question)
+    deletable = staticmethod(lambda user: user.id != current_user.id)  # one's own account: refused (OWN_ACCOUNT)
     row_name = staticmethod(lambda user: gettext("the account %(name)s", name=user.username))
     column_list = ("username", "active", "is_admin", "uploads", "created_at", "id")  # moderating's first (a phone)
     column_formatters = {"uploads": lambda view, context, user, name: view.uploads_link(user)}

@@ -74,7 +74,8 @@ def bearer_challenge(error: str | None = None, description: str | None = None) -
 
 TOKEN_UNKNOWN = N_("The token is not one this server knows: mistyped or cut short, its account deleted, or ended over "
                    "a month ago.")
-TOKEN_REVOKED = N_("The token was revoked (by its owner, or by a password change): make a new one.")
+TOKEN_REVOKED = N_("The token was revoked (by its owner, by a password change, or when an administrator deactivated "
+                   "the account): make a new one.")
 TOKEN_EXPIRED = N_("The token expired: make a new one.")
 
 
