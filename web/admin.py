@@ -179,6 +179,12 @@ def _subject(view, context, model: Detection, name) -> str:
     return f"{model.subject.name} ({kind(model.subject.kind)})" if model.subject else ""
 
 
+def _analysis_link(view, context, model: Detection, name) -> Markup:
+    """The detection's upload, linked to its own details page (a moderator's way on from a face to its photo)."""
+    return Markup('<a href="{}">{}</a>').format(url_for("admin_analyses.details_view", id=model.analysis_id),
+                                                str(model.analysis))
+
+
 def _kind_read(view, context, model: Detection, name) -> str:
     """The species the models read a pet as, where its owner set another; nothing where nobody did."""
     return "" if model.kind_read is None else kind(model.kind_read)
@@ -452,6 +458,10 @@ class AdminModelView(AdminOnly, ModelView):
 
     delete_question: Callable[[object], str] | None = None
     deletable: Callable[[object], bool] = staticmethod(lambda row: True)  # whether its row offers a delete button
+
+    def details_delete_url(self, row_id: str) -> str | None:
+        """Where a row's details page offers to delete it (None: it does not; the list's bin does)."""
+        return None
     row_name: Callable[[object], str]  # a row in words ("the account alice"): every view that saves or deletes rows
 
     def _run_view(self, fn: Callable[..., ResponseReturnValue], *args, **kwargs) -> ResponseReturnValue:
@@ -779,6 +789,10 @@ class AnalysisAdmin(AdminModelView):
         return [RemovalPageRowAction() if isinstance(row_action, DeleteRowAction) else row_action
                 for row_action in super().get_list_row_actions()]
 
+    def details_delete_url(self, row_id: str) -> str | None:
+        """An upload's details page leads to the page that asks before removing it, as its list row's bin does."""
+        return url_for(".remove_view", id=row_id, url=url_for(".index_view"))
+
     @expose("/remove/")
     def remove_view(self) -> ResponseReturnValue:
         """Asks before deleting an upload, naming it and its owner, with a box for the reason the owner is told (none
@@ -821,7 +835,8 @@ class DetectionAdmin(AdminModelView):
     column_filters = ("top", "kind")
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
-                         "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read}
+                         "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read,
+                         "analysis": _analysis_link}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 
