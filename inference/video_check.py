@@ -287,7 +287,8 @@ CHECK_MEMORY = 256 * 2**20  # memory a check may add to its process (its peak re
 CHECK_ADDRESS_SPACE = 448 * 2**20  # address space it may add: 160-260 MB for those clips
 CHECK_CEILING = 2**30  # the most it can add: FFmpeg's largest frame plane (INT_MAX / 8 pixels, 16-bit) is 537 MB, so
                        # an allocation that fails does so past CHECK_ADDRESS_SPACE
-CHECK_SECONDS = 120.0  # a check that runs longer is refused (the index and packet budgets end a slow one far sooner)
+CHECK_SECONDS = 60.0  # a check that runs longer is refused (a 232 MB, 2-minute 1080p clip: 3.7 s on a busy 2-core
+                      # machine; the index and packet budgets end most slow files far sooner)
 NEEDS_TOO_MUCH_MEMORY = N_("The video takes more memory to open than this app allows (its picture tracks are too large "
                            "or too many); share it as an ordinary video with one picture track of at most 4K.")
 CANNOT_CHECK = N_("The video could not be checked: it is damaged or not a video this app can read.")
