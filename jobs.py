@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import click
 from flask import Flask, current_app
+from flask.helpers import get_debug_flag
+from werkzeug.serving import is_running_from_reloader
 from rq.timeouts import BaseTimeoutException
 import sqlalchemy as sa
 
@@ -399,10 +402,17 @@ def work_once(app: Flask) -> bool:
 
 
 class EmbeddedQueue:
-    """A daemon thread in this process that drains the database queue, woken on submit."""
+    """A daemon thread in this process that drains the database queue, woken on submit. A process that forks (a
+    server that builds the app before it forks its workers: gunicorn --preload) hands the work to its children: its
+    own thread stops after its current job and never starts again there, and each child starts its own."""
 
     def __init__(self, app: Flask):
         self.app = app
+        self._forked_workers = False
+        self._reset()
+        _EMBEDDED_QUEUES.add(self)
+
+    def _reset(self) -> None:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -410,9 +420,26 @@ class EmbeddedQueue:
 
     def start(self) -> None:
         with self._lock:
+            if self._forked_workers:
+                return
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="moodlens-jobs", daemon=True)
                 self._thread.start()
+
+    def _before_fork(self) -> None:
+        """In the forking process: its thread, if any, ends after its current job, and none starts here again."""
+        self._forked_workers = True
+        self._stopping.set()
+        self._wake.set()
+
+    def _after_fork_in_child(self) -> None:
+        """In the child: fresh locks and events (the parent's may have been held at the fork), and a thread of its
+        own if the parent had one (the jobs its parent left are picked up)."""
+        had_thread = self._thread is not None
+        self._forked_workers = False
+        self._reset()
+        if had_thread:
+            self.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Let the current job finish, then end the thread (tests; a server just exits)."""
@@ -427,6 +454,22 @@ class EmbeddedQueue:
 
     def _loop(self) -> None:
         keep_running(lambda: work_once(self.app), self.app.config["JOBS_POLL_SECONDS"], self._wake, self._stopping)
+
+
+_EMBEDDED_QUEUES: weakref.WeakSet[EmbeddedQueue] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for queue in list(_EMBEDDED_QUEUES):
+        queue._before_fork()
+
+
+def _after_fork_in_child() -> None:
+    for queue in list(_EMBEDDED_QUEUES):
+        queue._after_fork_in_child()
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def keep_running(step: Callable[[], bool], poll_seconds: float, wake: threading.Event,
@@ -661,12 +704,16 @@ def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
 
 
 def _serving() -> bool:
-    """True when `flask run` loaded the app: its job thread starts at once. Any other server starts it at its first
-    request (`before_request`), and CLI commands (db upgrade, analyze...) never do: gunicorn --preload builds the app
-    in its master process, which forks the workers and serves nothing, and a thread started there took jobs beside
-    them (and loaded the models into the master)."""
+    """True unless the app was loaded for a CLI command other than `flask run` (db upgrade, analyze...), or by
+    `flask run`'s reloader watching for changes (`--debug`): its outer process serves nothing and is never restarted,
+    so a thread there took jobs with the code it started with."""
     context = click.get_current_context(silent=True)
-    return context is not None and context.info_name == "run"
+    if context is None:
+        return True
+    if context.info_name != "run":
+        return False
+    reloads = context.params.get("reload")
+    return not (get_debug_flag() if reloads is None else reloads) or is_running_from_reloader()
 
 
 def job_queue() -> JobQueue:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,22 +156,52 @@ def _derive(config: dict, instance_path: Path) -> None:
         config["MAX_CONTENT_LENGTH"] = int(largest_mb * 1024 * 1024) + 64 * 1024  # room for the form fields
 
 
+KEY_WAIT_SECONDS = 5.0  # how long a process waits for another's key file to be written (where links are not had)
+
+
 def _generated_secret_key(instance_path: Path) -> str:
     """A random key generated once into instance/secret_key (readable by its owner only). Written whole under a
     name of its own, then linked into place, which fails if another process got there first: two processes starting
-    on a new instance folder read the same key (one crashed, or read the file before the other had written it)."""
+    on a new instance folder read the same key (one crashed, or read the file before the other had written it). On a
+    file system without hard links (FAT, some network shares) the key file is created exclusively instead, and a
+    process that finds it empty waits for the other to write it."""
     key_file = instance_path / "secret_key"
     if not key_file.exists():
         draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
         try:
-            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
-                file.write(secrets.token_hex(32))
+            _write_new(draft)
             os.link(draft, key_file)
         except FileExistsError:
             pass  # another process linked its key first: that one is read below
+        except OSError:  # no hard links here
+            _write_or_wait(key_file)
         finally:
             draft.unlink(missing_ok=True)
-    return key_file.read_text().strip()
+    return _written_key(key_file)
+
+
+def _write_new(path: Path) -> None:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
+        file.write(secrets.token_hex(32))
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _write_or_wait(key_file: Path) -> None:
+    try:
+        _write_new(key_file)
+    except FileExistsError:
+        pass  # another process is writing it: `_written_key` waits
+
+
+def _written_key(key_file: Path) -> str:
+    """The key in the file, once written (an empty file: another process is between creating and writing it)."""
+    deadline = time.monotonic() + KEY_WAIT_SECONDS
+    while not (key := key_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not key:
+        raise RuntimeError(f"{key_file} is empty: delete it and start again (a new key is made)")
+    return key
 
 
 def _make_private(config: dict, instance_path: Path) -> None:

@@ -13,6 +13,7 @@ processes for no more than that.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import logging
@@ -22,6 +23,7 @@ import pickle
 import resource
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,26 @@ def _ffmpeg_options() -> str:
 
 
 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = _ffmpeg_options()
+
+# The most FFmpeg may allocate at once, in every process that reads videos (its av_max_alloc; INT_MAX by default): a
+# 4K frame's largest buffer takes 50 MB (16-bit 4:4:4), and one 12000x12000 16-bit RGBA PNG frame 1.15 GB, which
+# the check's ceiling refused quietly (FFmpeg left that track out, and the file passed) while the app's processes,
+# which have none, allocated it at every opening.
+MAX_FFMPEG_ALLOCATION = 256 * 2**20
+
+
+def _cap_ffmpeg_allocations() -> None:
+    """av_max_alloc(MAX_FFMPEG_ALLOCATION) in the libavutil OpenCV loaded (found among this process's mapped files:
+    the wheel's own copy, or the system's)."""
+    with open("/proc/self/maps") as maps:
+        libraries = {line.split()[-1] for line in maps if "/libavutil" in line}
+    for library in libraries:
+        ctypes.CDLL(library).av_max_alloc(ctypes.c_size_t(MAX_FFMPEG_ALLOCATION))
+    if not libraries:
+        log.warning("FFmpeg's libavutil was not found among the loaded libraries: its allocations are not capped")
+
+
+_cap_ffmpeg_allocations()
 
 
 def open_capture(path: Path, packets: bool = False) -> cv2.VideoCapture:
@@ -292,7 +314,7 @@ CHECK_SECONDS = 60.0  # a check that runs longer is refused (a 232 MB, 2-minute 
 NEEDS_TOO_MUCH_MEMORY = N_("The video takes more memory to open than this app allows (its picture tracks are too large "
                            "or too many); share it as an ordinary video with one picture track of at most 4K.")
 CANNOT_CHECK = N_("The video could not be checked: it is damaged or not a video this app can read.")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the child runs from here: `python -m` looks here first
 
 
 def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
@@ -306,8 +328,12 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PI
 
 
 @functools.lru_cache(maxsize=64)
-def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: float) -> None:
-    _apart("stored", Path(path), max_seconds)
+def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: float) -> MediaError | None:
+    try:
+        _apart("stored", Path(path), max_seconds)
+    except MediaError as refusal:
+        return refusal  # kept, as a pass is: each frame asked of a refused file started a check again
+    return None
 
 
 def check_stored_video(path: Path, max_seconds: float) -> None:
@@ -315,7 +341,8 @@ def check_stored_video(path: Path, max_seconds: float) -> None:
     process of its own), once per process and file version (the scrubber asks for many frames); no packet budget:
     the file was within it when it was stored, and the settings may have changed since."""
     status = path.stat()
-    _stored_video_checked(str(path), status.st_mtime_ns, status.st_size, max_seconds)
+    if refusal := _stored_video_checked(str(path), status.st_mtime_ns, status.st_size, max_seconds):
+        raise refusal
 
 
 CHECKS = {"probe": _probe_here, "stored": _check_stored_here}
@@ -323,24 +350,39 @@ CHECKS = {"probe": _probe_here, "stored": _check_stored_here}
 
 def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
     """CHECKS[check](path, *limits) in a child process (`_run_child`) that may use CHECK_MEMORY more memory than it
-    starts with; its result or MediaError comes back. A child that needed more, died or overran
-    CHECK_SECONDS means the file is refused (MediaTooLarge or CorruptMedia)."""
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MB of address space per thread else
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", __name__, check, str(path), *map(repr, limits)]
-    try:
-        child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=environment, check=False)
-    except subprocess.TimeoutExpired as error:
-        raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
-    if child.returncode == 0 and child.stdout:
-        outcome = pickle.loads(child.stdout)  # written by this module's own child
-        if isinstance(outcome, MediaError):
-            raise outcome
-        return outcome
+    starts with, run from the project's folder whatever this process's is; its result or MediaError comes back
+    through a file of its own (stdout may carry a library's log lines). A child that needed more, died, overran
+    CHECK_SECONDS or said nothing readable means the file is refused (MediaTooLarge or CorruptMedia)."""
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread else
+    with tempfile.NamedTemporaryFile(prefix="moodlens-video-check-") as answer:
+        command = [sys.executable, "-m", __name__, check, str(path), answer.name, *map(repr, limits)]
+        try:
+            child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=environment,
+                                   cwd=PROJECT_ROOT, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
+        said = Path(answer.name).read_bytes()
     if child.returncode < 0:  # killed by a signal: an allocation FFmpeg did not survive
         raise MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    log.error("video check %s of %s failed: %s", check, path, child.stderr.decode(errors="replace")[-2000:])
-    raise CorruptMedia(Phrase(CANNOT_CHECK))
+    outcome = _read_answer(said) if child.returncode == 0 else _UNREADABLE
+    if isinstance(outcome, MediaError):
+        raise outcome
+    if outcome is _UNREADABLE or (outcome is None) != (check == "stored"):
+        log.error("video check %s of %s failed: %s", check, path, child.stderr.decode(errors="replace")[-2000:])
+        raise CorruptMedia(Phrase(CANNOT_CHECK))
+    return outcome
+
+
+_UNREADABLE = object()
+
+
+def _read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
+    """The child's pickled answer (written by this module, never by a client), or _UNREADABLE."""
+    try:
+        outcome = pickle.loads(said)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        return _UNREADABLE
+    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else _UNREADABLE
 
 
 def _status_bytes(field: str) -> int:
@@ -351,10 +393,10 @@ def _status_bytes(field: str) -> int:
     return int(line.split()[1]) * 1024
 
 
-def _run_child(check: str, path: str, limits: list[str]) -> None:
-    """The child's side of `_apart`: the check run under CHECK_CEILING, its result or MediaError pickled to stdout.
-    FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot be
-    opened"), and the app's own processes have no ceiling, so what the check used decides: past CHECK_MEMORY or
+def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
+    """The child's side of `_apart`: the check run under CHECK_CEILING, its result or MediaError pickled into the
+    file `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot
+    be opened"), and the app's own processes have no ceiling, so what the check used decides: past CHECK_MEMORY or
     CHECK_ADDRESS_SPACE, a file that passed, or could not be opened, is refused."""
     resident, address_space = _status_bytes("VmRSS"), _status_bytes("VmSize")
     resource.setrlimit(resource.RLIMIT_AS, (address_space + CHECK_CEILING, resource.getrlimit(resource.RLIMIT_AS)[1]))
@@ -362,17 +404,17 @@ def _run_child(check: str, path: str, limits: list[str]) -> None:
     try:
         outcome = CHECKS[check](Path(path), *(float(limit) if "." in limit else int(limit) for limit in limits))
     except MemoryError:
-        outcome = None
+        outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
     except MediaError as error:
         outcome = error
     too_much = _status_bytes("VmHWM") - resident > CHECK_MEMORY \
         or _status_bytes("VmPeak") - address_space > CHECK_ADDRESS_SPACE
     if too_much and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    sys.stdout.buffer.write(pickle.dumps(outcome))
+    Path(answer).write_bytes(pickle.dumps(outcome))
 
 
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module
     from inference import video_check
 
-    video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3:])
+    video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import math
 import re
@@ -487,6 +488,32 @@ def test_a_video_whose_other_tracks_take_too_much_memory_to_open_is_refused(tmp_
     with pytest.raises(MediaTooLarge, match="more memory to open"):
         video_check.check_stored_video(three, 60)
     assert probe_video(DATA / "hevc-1080p.mkv", 60).width == 1920
+
+
+def test_ffmpeg_allocates_at_most_the_cap_at_once_in_this_process():
+    """A 12000x12000 16-bit RGBA PNG track takes 1.15 GB in one allocation: past the check's ceiling it failed
+    quietly there (the track left out, the file passed) and succeeded in the app's processes at every opening."""
+    with open("/proc/self/maps") as maps:
+        library = next(line.split()[-1] for line in maps if "/libavutil" in line)
+    avutil = ctypes.CDLL(library)
+    avutil.av_malloc.restype, avutil.av_malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    avutil.av_free.argtypes = [ctypes.c_void_p]
+    assert avutil.av_malloc(video_check.MAX_FFMPEG_ALLOCATION + 1) is None
+    within = avutil.av_malloc(64 * 2**20)
+    assert within is not None
+    avutil.av_free(within)
+
+
+def test_the_check_answers_whatever_the_folder_and_the_log_settings(tmp_path, monkeypatch):
+    """Run from a folder holding another `inference` package, the check imported that one; with OpenCV's log at
+    INFO, its lines on stdout spoiled the answer (a 500 for every video)."""
+    (tmp_path / "inference").mkdir()
+    (tmp_path / "inference" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENCV_LOG_LEVEL", "INFO")
+    assert probe_video(DATA / "h264-1080p.mp4", 60).width == 1920
+    with pytest.raises(MediaTooLarge, match="16000x16000"):
+        video_check.check_stored_video(DATA / "h264-later-frame-16000px.mp4", 60)
 
 
 def ebml(element: str, payload: bytes | int | str) -> bytes:

@@ -10,10 +10,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import click
 import requests
 
 from bench.fixtures import make_app
 from bench.server import AppServer, JobWorker, api_session, prepare_instance
+import jobs
 from extensions import db
 from models import User
 from settings import _generated_secret_key
@@ -82,20 +84,55 @@ def test_processes_starting_together_on_a_new_instance_read_one_secret_key(tmp_p
 
 def test_an_app_built_before_its_server_forks_runs_jobs_and_connects_only_in_the_forked_processes(tmp_path):
     """gunicorn --preload builds the app in its master process, then forks the workers: the master took jobs beside
-    them (its own job thread, the models loaded into it), and the workers inherited its open database connections."""
+    them (its own job thread, the models loaded into it), and the workers inherited its open database connections.
+    Now the forking process hands its jobs to the children, each with a thread and connections of its own."""
     app = make_app(tmp_path, JOBS_MODE="thread")
     queue = app.extensions["moodlens_jobs"]
+    queue.start()  # as a server that is not `flask run` starts it
+    parents_thread = queue._thread
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(User.id))) == 0  # the parent holds a connection
         db.session.remove()
         engine = db.engine
-    assert queue._thread is None  # no request yet: no job thread
     assert engine.pool.checkedin() == 1
     child = os.fork()
-    if child == 0:  # the worker: an empty pool of its own
-        os._exit(0 if engine.pool.checkedin() == 0 else 1)
+    if child == 0:  # the worker: a job thread and an empty pool of its own
+        works = queue._thread is not None and queue._thread is not parents_thread and queue._thread.is_alive()
+        os._exit(0 if works and engine.pool.checkedin() == 0 else 1)
     assert os.waitpid(child, 0)[1] == 0
     assert engine.pool.checkedin() == 1  # the parent's connection stays the parent's
+    parents_thread.join(10)
+    assert not parents_thread.is_alive()  # the parent's thread ended
     app.test_client().get("/login")
-    assert queue._thread is not None and queue._thread.is_alive()  # started by the first request
-    queue.stop()
+    assert queue._thread is parents_thread  # and none starts again in the forking process
+
+
+def test_flask_runs_reloader_leaves_the_jobs_to_the_process_it_restarts(monkeypatch):
+    """`flask run --debug` loads the app in an outer process that only watches for changes (never restarted, it took
+    jobs with the code it started with); the inner one, restarted at each change, serves and works."""
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    for reload, debug, serving in ((True, False, False), (None, True, False), (None, False, True), (False, True, True)):
+        monkeypatch.setenv("FLASK_DEBUG", "1" if debug else "0")
+        with click.Context(click.Command("run"), info_name="run") as context:
+            context.params["reload"] = reload
+            assert jobs._serving() is serving, (reload, debug)
+            monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")  # the inner process
+            assert jobs._serving() is True
+            monkeypatch.delenv("WERKZEUG_RUN_MAIN")
+    with click.Context(click.Command("upgrade"), info_name="upgrade"):
+        assert jobs._serving() is False
+    assert jobs._serving() is True  # no command: a WSGI server's import
+
+
+def test_without_hard_links_processes_starting_together_still_read_one_secret_key(tmp_path, monkeypatch):
+    """FAT and some network shares refuse hard links: the key file is then made exclusively (it was a crash)."""
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted", str(source))
+
+    monkeypatch.setattr(os, "link", no_links)
+    for trial in range(20):
+        folder = tmp_path / str(trial)
+        folder.mkdir()
+        keys = keys_read_at_once(folder)
+        assert len(keys) == 1 and len(keys.pop()) == 64
+        assert [path.name for path in folder.iterdir()] == ["secret_key"]
