@@ -32,6 +32,28 @@ from messages import N_, Phrase
 
 Size = tuple[int, int]
 PacketSizer = Callable[[memoryview], Iterator[Size]]
+CHROMA_SAMPLES = {0: (1.0, "4:0:0"), 1: (1.5, "4:2:0"), 2: (2.0, "4:2:2"), 3: (3.0, "4:4:4")}  # a pixel's samples
+
+
+class ParameterSetSize(tuple):
+    """The (width, height) an H.264 or HEVC sequence parameter set gives, with what the decoder holds for it: a
+    pixel's bytes against 8-bit 4:2:0 (`weight`; its colour in words, `colour`, empty for 8-bit 4:2:0) and how many
+    frames at once (`frames`: those it keeps for reference, and the one it decodes). A set that switches a stream to
+    10-bit 4:4:4, or to 16 reference frames, halfway through took gigabytes the stream's header did not announce."""
+
+    weight: float
+    frames: int
+    colour: str
+
+    def __new__(cls, width: int, height: int, chroma_format: int = 1, bit_depth: int = 8,
+                frames: int = 1) -> ParameterSetSize:
+        size = super().__new__(cls, (width, height))
+        samples, chroma = CHROMA_SAMPLES.get(chroma_format, CHROMA_SAMPLES[3])
+        size.weight = samples / 1.5 * (2 if bit_depth > 8 else 1)
+        size.colour = "" if (chroma_format, bit_depth) == (1, 8) else f"{bit_depth}-bit {chroma}"
+        size.frames = frames
+        return size
+
 FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
 TOO_MANY_UNITS = N_("A frame of the video is cut into too many parts to read.")
 COMPRESSED_INDEX = N_("The video's index is compressed (an old QuickTime form); save it again as MP4 or MOV.")
@@ -173,7 +195,7 @@ def _skip_scaling_list(bits: BitReader, size: int) -> None:
             last_scale = next_scale or last_scale
 
 
-def h264_sps_size(payload: bytes, high: bool | None = None) -> Size:
+def h264_sps_size(payload: bytes, high: bool | None = None) -> ParameterSetSize:
     """The coded (width, height) an H.264 sequence parameter set gives (its payload after the NAL header, emulation
     prevention bytes removed), from its fields up to the frame size (ITU-T H.264 7.3.2.1.1); `high` reads the
     fields of the high profiles or not, whatever the profile says."""
@@ -182,11 +204,11 @@ def h264_sps_size(payload: bytes, high: bool | None = None) -> Size:
     bits.bits(16)  # constraint flags, level
     bits.ue()  # parameter set id
     reads_high_fields = profile in H264_HIGH_PROFILES if high is None else high
+    chroma_format, bit_depth = 1, 8
     if reads_high_fields:
         chroma_format = bits.ue()
         bits.bits(chroma_format == 3)  # separate colour planes
-        bits.ue()  # luma bit depth
-        bits.ue()  # chroma bit depth
+        bit_depth = 8 + max(bits.ue(), bits.ue())  # luma's and chroma's
         bits.bits(1)  # lossless transform bypass
         if bits.bits(1):  # scaling matrices
             for index in range(12 if chroma_format == 3 else 8):
@@ -205,14 +227,15 @@ def h264_sps_size(payload: bytes, high: bool | None = None) -> Size:
             raise ValueError("picture order count cycle too long")
         for _ in range(cycle):
             bits.se()
-    bits.ue()  # reference frames
+    references = bits.ue()
     bits.bits(1)  # gaps allowed
     width_in_macroblocks, height_in_map_units = bits.ue() + 1, bits.ue() + 1
     frames_only = bits.bits(1)
-    return 16 * width_in_macroblocks, 16 * height_in_map_units * (2 - frames_only)
+    return ParameterSetSize(16 * width_in_macroblocks, 16 * height_in_map_units * (2 - frames_only), chroma_format,
+                            bit_depth, references + 1)
 
 
-def hevc_sps_size(payload: bytes) -> Size:
+def hevc_sps_size(payload: bytes) -> ParameterSetSize:
     """The coded (width, height) an HEVC sequence parameter set of layer 0 gives (its payload after the two-byte
     NAL header, emulation prevention bytes removed; ITU-T H.265 7.3.2.2.1)."""
     bits = BitReader(payload)
@@ -224,8 +247,31 @@ def hevc_sps_size(payload: bytes) -> Size:
     for profile_present, level_present in present:
         bits.bits(HEVC_PROFILE_BITS * profile_present + 8 * level_present)
     bits.ue()  # parameter set id
-    bits.bits(bits.ue() == 3)  # separate colour planes, with 4:4:4 chroma
-    return bits.ue(), bits.ue()
+    chroma_format = bits.ue()
+    bits.bits(chroma_format == 3)  # separate colour planes
+    width, height = bits.ue(), bits.ue()
+    try:
+        bit_depth, frames = _hevc_depth_and_frames(bits, sub_layers)
+    except ValueError:  # a set cut short after its size: the size still counts
+        return ParameterSetSize(width, height, chroma_format)
+    return ParameterSetSize(width, height, chroma_format, bit_depth, frames)
+
+
+def _hevc_depth_and_frames(bits: BitReader, sub_layers: int) -> tuple[int, int]:
+    """An HEVC sequence parameter set's bit depth (luma's or chroma's, the larger) and the most pictures its decoder
+    holds (the largest max_dec_pic_buffering of its sub-layers), read after its size."""
+    if bits.bits(1):  # a conformance window
+        for _ in range(4):
+            bits.ue()
+    bit_depth = 8 + max(bits.ue(), bits.ue())
+    bits.ue()  # picture order count bits
+    every_layer = bits.bits(1)
+    buffering = []
+    for _ in range(0 if every_layer else sub_layers, sub_layers + 1):
+        buffering.append(bits.ue() + 1)
+        bits.ue()  # reordered pictures
+        bits.ue()  # latency increase
+    return bit_depth, max(buffering)
 
 
 def _h264_readings(escaped: bytes) -> Iterator[Size]:

@@ -33,8 +33,8 @@ import numpy as np
 
 from inference.container_metadata import check_container_metadata
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import (H264_TAGS, Size, configuration_sizes, in_band_avcc_sizes, movie_config_sizes,
-                                     sizer_for)
+from inference.frame_headers import (H264_TAGS, ParameterSetSize, Size, configuration_sizes, in_band_avcc_sizes,
+                                     movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
 from inference.movie_index import check_movie_index, index_boxes
 from messages import N_, Phrase
@@ -56,6 +56,9 @@ CANNOT_OPEN = N_("The video cannot be opened: it is cut short or damaged, has no
 RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour)s), which takes more memory to "
                  "decode: such videos are limited to %(limit).1f megapixels. Share it at a lower resolution or in "
                  "standard colour.")
+HELD_FRAMES = 7  # full-size frames a decoder may hold at once (references and the frame decoded)
+MANY_REFERENCES = N_("The video is %(width)dx%(height)d and its frames refer back to as many as %(frames)d others, "
+                     "which takes more memory to decode than this app allows; share it as an ordinary phone video.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
 def sniff_video(head: bytes) -> str | None:
@@ -165,6 +168,19 @@ class FrameCost:
             return cls(DEEP_RGB[tag[:2]] / 1.5 * (2 if tag[3] > 8 else 1), f"{tag[3]}-bit RGB")
         samples = EIGHT_BIT_SAMPLES.get(tag, 1.5)
         return cls(samples / 1.5, "8-bit 4:4:4" if samples == 3.0 else "8-bit 4:2:2" if samples == 2.0 else "")
+
+
+def _check_decoder_memory(size: Size, max_pixels: int) -> None:
+    """For an H.264 or HEVC sequence parameter set: its own colour weighed as the header's is (`_check_frame_size`),
+    and its frames held at once against HELD_FRAMES full-size 8-bit 4:2:0 ones (a 4K stream keeps 6 at the levels
+    phones record at; a stream that switched to 3840x2160 10-bit 4:4:4 with 16 references took 960 MB to decode,
+    after a 64x64 first frame)."""
+    if not isinstance(size, ParameterSetSize):
+        return
+    width, height = size
+    _check_frame_size(width, height, max_pixels, FrameCost(size.weight, size.colour))
+    if width * height * size.weight * size.frames > max_pixels * HELD_FRAMES:
+        raise MediaTooLarge(Phrase(MANY_REFERENCES, width=width, height=height, frames=size.frames - 1))
 
 
 def _check_frame_size(width: int, height: int, max_pixels: int, cost: FrameCost = FrameCost()) -> None:
@@ -289,10 +305,12 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
             raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         size_budget = None if max_seconds is None else SIZES_PER_FRAME * frame_budget(max_seconds)
-        for count, (width, height) in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
+        for count, size in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
+            width, height = size
             if count == size_budget:
                 raise too_many_frames(max_seconds)
             _check_frame_size(width, height, max_pixels, cost)
+            _check_decoder_memory(size, max_pixels)
     finally:
         capture.release()
 

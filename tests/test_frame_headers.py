@@ -50,19 +50,21 @@ def escaped(payload: bytes) -> bytes:
     return bytes(out)
 
 
-def h264_sps(width_mbs: int, height_units: int, profile: int = 66, frames_only: int = 1) -> BitWriter:
+def h264_sps(width_mbs: int, height_units: int, profile: int = 66, frames_only: int = 1, chroma_format: int = 1,
+             bit_depth: int = 8, references: int = 4) -> BitWriter:
     bits = BitWriter().u(profile, 8).u(0, 8).u(40, 8).ue(0)
     if profile == 100:
-        bits.ue(1).ue(0).ue(0).u(0, 1).u(1, 1)  # 4:2:0, 8 bits, scaling matrices present
+        bits.ue(chroma_format).u(0, 1 if chroma_format == 3 else 0).ue(bit_depth - 8).ue(bit_depth - 8)
+        bits.u(0, 1).u(1, 1)  # scaling matrices present
         bits.u(1, 1).se(-3).se(5).se(-8).se(-2)  # the first list, ended early: its fourth scale is 0
         bits.u(0, 1).u(0, 1).u(0, 1).u(0, 1).u(0, 1).u(1, 1)  # the seventh list: 64 entries
         for _ in range(64):
             bits.se(1)
-        bits.u(0, 1)
+        bits.u(0, 1 + (4 if chroma_format == 3 else 0))  # no eighth list (nor ninth to twelfth, with 4:4:4)
         bits.ue(0).ue(1).u(0, 1).se(-2).se(1).ue(3).se(1).se(-1).se(2)  # picture order type 1, a cycle of 3
     else:
         bits.ue(0).ue(0).ue(2)  # picture order type 0
-    return bits.ue(4).u(0, 1).ue(width_mbs - 1).ue(height_units - 1).u(frames_only, 1).u(1, 1).u(0, 1)
+    return bits.ue(references).u(0, 1).ue(width_mbs - 1).ue(height_units - 1).u(frames_only, 1).u(1, 1).u(0, 1)
 
 
 def test_h264_sizes_are_read_from_baseline_and_high_profile_parameter_sets():
@@ -162,6 +164,14 @@ def hevc_sps(width: int, height: int, sub_layers: int = 0, chroma_format: int = 
     return bits.ue(width).ue(height).u(0, 1)
 
 
+def hevc_sps_to_buffering(width: int, height: int, bit_depth: int, buffering: list[int]) -> BitWriter:
+    """A set that goes on past its size: bit depths, and each sub-layer's pictures held (max_dec_pic_buffering)."""
+    bits = hevc_sps(width, height, sub_layers=len(buffering) - 1).ue(bit_depth - 8).ue(bit_depth - 8).ue(4).u(1, 1)
+    for pictures in buffering:
+        bits.ue(pictures - 1).ue(0).ue(0)
+    return bits
+
+
 def test_hevc_sizes_are_read_past_sub_layer_profiles_and_emulation_prevention():
     assert hevc_sps_size(hevc_sps(1920, 1080).payload()) == (1920, 1080)
     assert hevc_sps_size(hevc_sps(4096, 2304, sub_layers=3, chroma_format=3).payload()) == (4096, 2304)
@@ -169,6 +179,19 @@ def test_hevc_sizes_are_read_past_sub_layer_profiles_and_emulation_prevention():
     assert b"\x00\x00\x03" in nal  # the profile's zero flags need escaping
     packet = b"\x00\x00\x00\x01\x40\x01\x0c" + b"\x00\x00\x01\x42\x01" + nal + b"\x00\x00\x01\x44\x01\xc1"
     assert list(hevc_sizes(memoryview(packet))) == [(16000, 16000)]
+
+
+def test_parameter_sets_say_what_their_decoder_holds_for_them():
+    """A pixel's bytes against 8-bit 4:2:0, its colour in words and the frames held at once (references and the one
+    decoded): a stream may switch to 10-bit 4:4:4 or 16 references after a small first frame."""
+    plain = h264_sps_size(h264_sps(240, 135).payload())
+    assert (plain, plain.weight, plain.colour, plain.frames) == ((3840, 2160), 1.0, "", 5)
+    rich = h264_sps_size(h264_sps(240, 135, profile=100, chroma_format=3, bit_depth=10, references=16).payload())
+    assert (rich, rich.weight, rich.colour, rich.frames) == ((3840, 2160), 4.0, "10-bit 4:4:4", 17)
+    hevc = hevc_sps_size(hevc_sps_to_buffering(3840, 2160, 10, [2, 6, 5]).payload())
+    assert (hevc, hevc.weight, hevc.colour, hevc.frames) == ((3840, 2160), 2.0, "10-bit 4:2:0", 6)
+    cut_short = hevc_sps_size(hevc_sps(1920, 1080).payload())  # its size still counts
+    assert (cut_short, cut_short.frames) == ((1920, 1080), 1)
 
 
 def test_bits_past_the_end_read_as_zeros():

@@ -26,6 +26,7 @@ from inference.pipeline import get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video, video_check
+from inference.frame_headers import ParameterSetSize
 from inference.video import VideoAnalyzer, sample_frames, smooth, summarize
 from inference.video_check import probe_video, scan_frame_sizes, sniff_video
 from models import Analysis, Media, utcnow
@@ -514,6 +515,38 @@ def test_the_check_answers_whatever_the_folder_and_the_log_settings(tmp_path, mo
     assert probe_video(DATA / "h264-1080p.mp4", 60).width == 1920
     with pytest.raises(MediaTooLarge, match="16000x16000"):
         video_check.check_stored_video(DATA / "h264-later-frame-16000px.mp4", 60)
+
+
+@pytest.mark.parametrize("size, refused", [
+    (ParameterSetSize(3840, 2160, frames=7), None),  # 4K with 6 references: what phones record
+    (ParameterSetSize(1920, 1080, frames=17), None),  # 1080p may keep 16
+    (ParameterSetSize(3840, 2160, frames=17), "refer back to as many as 16 others"),
+    (ParameterSetSize(3840, 2160, chroma_format=3, bit_depth=10), "richer colour \\(10-bit 4:4:4\\)"),
+    (ParameterSetSize(1920, 1080, chroma_format=3, bit_depth=10, frames=5), None)])
+def test_a_parameter_set_is_weighed_by_what_its_decoder_holds(size, refused):
+    """A stream that switched to 3840x2160 10-bit 4:4:4 with 16 references after a 64x64 first frame passed the
+    size check (the header's colour was 8-bit 4:2:0) and took 960 MB to decode; 4K with 16 references, 400 MB."""
+    if refused is None:
+        video_check._check_decoder_memory(size, video_check.DEFAULT_MAX_PIXELS)
+    else:
+        with pytest.raises(MediaTooLarge, match=refused):
+            video_check._check_decoder_memory(size, video_check.DEFAULT_MAX_PIXELS)
+
+
+def test_a_stream_that_switches_to_richer_colour_after_its_first_frame_is_refused(tmp_path):
+    """Three seconds of 64x64 8-bit 4:2:0 frames (what the header says), then a 3840x2160 10-bit 4:4:4 one with 16
+    references: its size alone passed, and decoding it took 960 MB (a diff review)."""
+    quiet = ["ffmpeg", "-loglevel", "error", "-y"]
+    subprocess.run([*quiet, "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=30", "-frames:v", "90", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-f", "h264", str(tmp_path / "small.h264")], check=True)
+    subprocess.run([*quiet, "-f", "lavfi", "-i", "color=c=gray:s=3840x2160:r=30", "-frames:v", "1", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-qp", "51", "-profile:v", "high444", "-pix_fmt", "yuv444p10le",
+                    "-x264-params", "ref=16", "-f", "h264", str(tmp_path / "rich.h264")], check=True)
+    both = tmp_path / "both.h264"
+    both.write_bytes((tmp_path / "small.h264").read_bytes() + (tmp_path / "rich.h264").read_bytes())
+    subprocess.run([*quiet, "-r", "30", "-i", str(both), "-c", "copy", str(tmp_path / "switch.avi")], check=True)
+    with pytest.raises(MediaTooLarge, match="richer colour \\(10-bit 4:4:4\\)"):
+        probe_video(tmp_path / "switch.avi", 60)
 
 
 def ebml(element: str, payload: bytes | int | str) -> bytes:

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
-from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, RICH_COLOUR, UNSUPPORTED_CODEC
+from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, MANY_REFERENCES, RICH_COLOUR, UNSUPPORTED_CODEC
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
@@ -319,7 +319,7 @@ def _as_stored(msgid: str) -> re.Pattern:
 
 FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
                    for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS, *LIMIT_REASONS,
-                                 CANNOT_OPEN, RICH_COLOUR, UNSUPPORTED_CODEC)}
+                                 CANNOT_OPEN, RICH_COLOUR, MANY_REFERENCES, UNSUPPORTED_CODEC)}
 
 
 SERVERS_FAILURES = tuple(_as_stored(msgid) for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS,
