@@ -71,15 +71,20 @@ def keys_read_at_once(folder: Path, readers: int = 6) -> set[str]:
         return set(pool.map(read_key, range(readers)))
 
 
-def test_processes_starting_together_on_a_new_instance_read_one_secret_key(tmp_path):
-    """Each starts by reading instance/secret_key, making it if missing: one of two crashed on the file the other
-    made, or read it empty (a walk-through, two processes on 100 new folders: 51 crashes, 12 empty keys)."""
-    for trial in range(20):
+def assert_one_key_each(tmp_path: Path, folders: int = 20) -> None:
+    """In each of `folders` new instance folders, the readers starting at once read one key, the only file there."""
+    for trial in range(folders):
         folder = tmp_path / str(trial)
         folder.mkdir()
         keys = keys_read_at_once(folder)
         assert len(keys) == 1 and len(keys.pop()) == 64
         assert [path.name for path in folder.iterdir()] == ["secret_key"]
+
+
+def test_processes_starting_together_on_a_new_instance_read_one_secret_key(tmp_path):
+    """Each starts by reading instance/secret_key, making it if missing: one of two crashed on the file the other
+    made, or read it empty (a walk-through, two processes on 100 new folders: 51 crashes, 12 empty keys)."""
+    assert_one_key_each(tmp_path)
 
 
 def test_an_app_built_before_its_server_forks_runs_jobs_and_connects_only_in_the_forked_processes(tmp_path):
@@ -130,9 +135,4 @@ def test_without_hard_links_processes_starting_together_still_read_one_secret_ke
         raise PermissionError(1, "Operation not permitted", str(source))
 
     monkeypatch.setattr(os, "link", no_links)
-    for trial in range(20):
-        folder = tmp_path / str(trial)
-        folder.mkdir()
-        keys = keys_read_at_once(folder)
-        assert len(keys) == 1 and len(keys.pop()) == 64
-        assert [path.name for path in folder.iterdir()] == ["secret_key"]
+    assert_one_key_each(tmp_path)
