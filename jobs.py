@@ -401,10 +401,14 @@ def work_once(app: Flask) -> bool:
         return True
 
 
+START_DELAY_SECONDS = 2.0  # gunicorn --preload builds the app in its master, then forks: its thread took a job first
+
+
 class EmbeddedQueue:
     """A daemon thread in this process that drains the database queue, woken on submit. A process that forks (a
-    server that builds the app before it forks its workers: gunicorn --preload) hands the work to its children: its
-    own thread stops after its current job and never starts again there, and each child starts its own."""
+    server that builds the app before it forks its workers: gunicorn --preload) hands the work to its children: a
+    thread it was about to start (`start_soon`) never starts, one it had ends after its current job, none starts
+    there again, and each child starts its own."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -417,6 +421,7 @@ class EmbeddedQueue:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -426,19 +431,27 @@ class EmbeddedQueue:
                 self._thread = threading.Thread(target=self._loop, name="moodlens-jobs", daemon=True)
                 self._thread.start()
 
+    def start_soon(self, delay: float = START_DELAY_SECONDS) -> None:
+        """Start after `delay` seconds, unless this process forks first (or a request starts it sooner)."""
+        self._timer = threading.Timer(delay, self.start)
+        self._timer.daemon = True
+        self._timer.start()
+
     def _before_fork(self) -> None:
-        """In the forking process: its thread, if any, ends after its current job, and none starts here again."""
+        """In the forking process: no thread starts here again, and one that runs ends after its current job."""
         self._forked_workers = True
+        if self._timer is not None:
+            self._timer.cancel()
         self._stopping.set()
         self._wake.set()
 
     def _after_fork_in_child(self) -> None:
         """In the child: fresh locks and events (the parent's may have been held at the fork), and a thread of its
-        own if the parent had one (the jobs its parent left are picked up)."""
-        had_thread = self._thread is not None
+        own at once if the parent had one or was about to (the jobs left queued are picked up)."""
+        wanted = self._thread is not None or self._timer is not None
         self._forked_workers = False
         self._reset()
-        if had_thread:
+        if wanted:
             self.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -698,22 +711,33 @@ def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
     queue = QUEUES[JobsMode(app.config["JOBS_MODE"])](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):
-        if _serving():
+        serving = _serving()
+        if serving == Serving.NOW:
             queue.start()  # picks up jobs left queued or running by the previous run
+        elif serving == Serving.SOON:
+            queue.start_soon()
         app.before_request(queue.start)
 
 
-def _serving() -> bool:
-    """True unless the app was loaded for a CLI command other than `flask run` (db upgrade, analyze...), or by
-    `flask run`'s reloader watching for changes (`--debug`): its outer process serves nothing and is never restarted,
-    so a thread there took jobs with the code it started with."""
+class Serving(StrEnum):
+    """Whether the process that loaded the app serves it, and so runs its embedded job thread."""
+
+    NOW = "now"  # `flask run`'s serving process: the thread starts at once
+    SOON = "soon"  # a WSGI server's import: after START_DELAY_SECONDS, unless the process forks its workers first
+    NO = "no"  # a CLI command other than `flask run`, or `flask run`'s reloader (its outer process only watches)
+
+
+def _serving() -> Serving:
+    """How the process that loaded the app serves it (Serving). `flask run --debug`'s outer process watches for
+    changes and is never restarted: a thread there took jobs with the code it started with."""
     context = click.get_current_context(silent=True)
     if context is None:
-        return True
+        return Serving.SOON
     if context.info_name != "run":
-        return False
+        return Serving.NO
     reloads = context.params.get("reload")
-    return not (get_debug_flag() if reloads is None else reloads) or is_running_from_reloader()
+    watcher = (get_debug_flag() if reloads is None else reloads) and not is_running_from_reloader()
+    return Serving.NO if watcher else Serving.NOW
 
 
 def job_queue() -> JobQueue:

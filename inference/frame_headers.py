@@ -35,18 +35,19 @@ PacketSizer = Callable[[memoryview], Iterator[Size]]
 CHROMA_SAMPLES = {0: (1.0, "4:0:0"), 1: (1.5, "4:2:0"), 2: (2.0, "4:2:2"), 3: (3.0, "4:4:4")}  # a pixel's samples
 
 
-class ParameterSetSize(tuple):
-    """The (width, height) an H.264 or HEVC sequence parameter set gives, with what the decoder holds for it: a
-    pixel's bytes against 8-bit 4:2:0 (`weight`; its colour in words, `colour`, empty for 8-bit 4:2:0) and how many
-    frames at once (`frames`: those it keeps for reference, and the one it decodes). A set that switches a stream to
-    10-bit 4:4:4, or to 16 reference frames, halfway through took gigabytes the stream's header did not announce."""
+class FrameFormat(tuple):
+    """The (width, height) a sequence header gives (an H.264 or HEVC sequence parameter set, a VP9 key frame, an AV1
+    sequence header), with what the decoder holds for it: a pixel's bytes against 8-bit 4:2:0 (`weight`; its colour
+    in words, `colour`, empty for 8-bit 4:2:0) and, for H.264 and HEVC, how many frames at once (`frames`: those it
+    keeps for reference, and the one it decodes). A header that switches a stream to 12-bit 4:4:4, or to 16 reference
+    frames, halfway through took hundreds of MB that the stream's own header did not announce."""
 
     weight: float
     frames: int
     colour: str
 
     def __new__(cls, width: int, height: int, chroma_format: int = 1, bit_depth: int = 8,
-                frames: int = 1) -> ParameterSetSize:
+                frames: int = 1) -> FrameFormat:
         size = super().__new__(cls, (width, height))
         samples, chroma = CHROMA_SAMPLES.get(chroma_format, CHROMA_SAMPLES[3])
         size.weight = samples / 1.5 * (2 if bit_depth > 8 else 1)
@@ -195,7 +196,7 @@ def _skip_scaling_list(bits: BitReader, size: int) -> None:
             last_scale = next_scale or last_scale
 
 
-def h264_sps_size(payload: bytes, high: bool | None = None) -> ParameterSetSize:
+def h264_sps_size(payload: bytes, high: bool | None = None) -> FrameFormat:
     """The coded (width, height) an H.264 sequence parameter set gives (its payload after the NAL header, emulation
     prevention bytes removed), from its fields up to the frame size (ITU-T H.264 7.3.2.1.1); `high` reads the
     fields of the high profiles or not, whatever the profile says."""
@@ -231,11 +232,11 @@ def h264_sps_size(payload: bytes, high: bool | None = None) -> ParameterSetSize:
     bits.bits(1)  # gaps allowed
     width_in_macroblocks, height_in_map_units = bits.ue() + 1, bits.ue() + 1
     frames_only = bits.bits(1)
-    return ParameterSetSize(16 * width_in_macroblocks, 16 * height_in_map_units * (2 - frames_only), chroma_format,
+    return FrameFormat(16 * width_in_macroblocks, 16 * height_in_map_units * (2 - frames_only), chroma_format,
                             bit_depth, references + 1)
 
 
-def hevc_sps_size(payload: bytes) -> ParameterSetSize:
+def hevc_sps_size(payload: bytes) -> FrameFormat:
     """The coded (width, height) an HEVC sequence parameter set of layer 0 gives (its payload after the two-byte
     NAL header, emulation prevention bytes removed; ITU-T H.265 7.3.2.2.1)."""
     bits = BitReader(payload)
@@ -253,8 +254,8 @@ def hevc_sps_size(payload: bytes) -> ParameterSetSize:
     try:
         bit_depth, frames = _hevc_depth_and_frames(bits, sub_layers)
     except ValueError:  # a set cut short after its size: the size still counts
-        return ParameterSetSize(width, height, chroma_format)
-    return ParameterSetSize(width, height, chroma_format, bit_depth, frames)
+        return FrameFormat(width, height, chroma_format)
+    return FrameFormat(width, height, chroma_format, bit_depth, frames)
 
 
 def _hevc_depth_and_frames(bits: BitReader, sub_layers: int) -> tuple[int, int]:
@@ -517,12 +518,18 @@ def mpeg4_sizes(packet: memoryview) -> Iterator[Size]:
             yield size
 
 
-def _skip_vp9_colour(bits: BitReader, profile: int) -> None:
-    bits.bits(profile >= 2)  # 10 or 12 bits
-    if bits.bits(3) != 7:  # not RGB
-        bits.bits(1 + 3 * (profile in (1, 3)))  # range, subsampling
-    else:
+def _vp9_colour(bits: BitReader, profile: int) -> tuple[int, int]:
+    """A VP9 frame's colour configuration (6.2.2): its chroma format (as H.264 numbers it) and bit depth."""
+    bit_depth = (12 if bits.bits(1) else 10) if profile >= 2 else 8
+    if bits.bits(3) == 7:  # RGB: 4:4:4
         bits.bits(profile in (1, 3))
+        return 3, bit_depth
+    bits.bits(1)  # range
+    if profile not in (1, 3):
+        return 1, bit_depth
+    across, down = bits.bits(1), bits.bits(1)
+    bits.bits(1)
+    return (1 if down else 2) if across else (2 if down else 3), bit_depth
 
 
 def vp9_frame_size(header: bytes) -> Size | None:
@@ -541,14 +548,13 @@ def vp9_frame_size(header: bytes) -> Size | None:
     if key_frame or intra_only:
         if bits.bits(24) != VP9_SYNC_CODE:
             return None
-        if key_frame or profile:
-            _skip_vp9_colour(bits, profile)
+        colour = _vp9_colour(bits, profile) if key_frame or profile else (1, 8)
         bits.bits(0 if key_frame else 8)  # refresh flags
-    else:
-        bits.bits(8 + 3 * 4)  # refresh flags; three references, each with its sign bias
-        for _ in range(3):
-            if bits.bits(1):  # the size of a reference frame, already checked
-                return None
+        return FrameFormat(bits.bits(16) + 1, bits.bits(16) + 1, *colour)
+    bits.bits(8 + 3 * 4)  # refresh flags; three references, each with its sign bias
+    for _ in range(3):
+        if bits.bits(1):  # the size of a reference frame, already checked
+            return None
     return bits.bits(16) + 1, bits.bits(16) + 1
 
 
@@ -582,11 +588,14 @@ def _skip_uvlc(bits: BitReader) -> None:
     bits.bits(zeros if zeros < 32 else 0)
 
 
-def av1_sequence_size(payload: bytes) -> Size:
-    """The largest (width, height) an AV1 sequence header allows its frames (AV1 specification 5.5)."""
+def av1_sequence_size(payload: bytes) -> FrameFormat:
+    """The largest (width, height) an AV1 sequence header allows its frames (AV1 specification 5.5), with its
+    colour."""
     bits = BitReader(payload)
-    bits.bits(3 + 1)  # profile, still picture
-    if bits.bits(1):  # reduced still picture header
+    profile = bits.bits(3)
+    bits.bits(1)  # still picture
+    reduced = bits.bits(1)  # a reduced still picture header
+    if reduced:
         bits.bits(5)
     else:
         decoder_model = delay_bits = 0
@@ -607,7 +616,38 @@ def av1_sequence_size(payload: bytes) -> Size:
             if display_delay and bits.bits(1):
                 bits.bits(4)
     width_bits, height_bits = bits.bits(4) + 1, bits.bits(4) + 1
-    return bits.bits(width_bits) + 1, bits.bits(height_bits) + 1
+    width, height = bits.bits(width_bits) + 1, bits.bits(height_bits) + 1
+    return FrameFormat(width, height, *_av1_colour(bits, profile, reduced))
+
+
+def _av1_colour(bits: BitReader, profile: int, reduced: bool) -> tuple[int, int]:
+    """An AV1 sequence header's chroma format (as H.264 numbers it) and bit depth, read after its size (5.5.1-2)."""
+    if not reduced and bits.bits(1):  # frame id numbers
+        bits.bits(4 + 3)
+    bits.bits(3)  # 128x128 superblocks, filter intra, intra edge filter
+    if not reduced:
+        bits.bits(4)  # inter-intra and masked compounds, warped motion, dual filter
+        order_hint = bits.bits(1)
+        bits.bits(2 * order_hint)  # joint compound, reference motion vectors
+        screen_content = 2 if bits.bits(1) else bits.bits(1)  # chosen per frame, or forced on or off
+        if screen_content and not bits.bits(1):  # integer motion vectors forced one way
+            bits.bits(1)
+        bits.bits(3 * order_hint)  # order hint bits
+    bits.bits(3)  # super-resolution, CDEF, loop restoration
+    high = bits.bits(1)
+    bit_depth = (12 if bits.bits(1) else 10) if profile == 2 and high else 10 if high else 8
+    monochrome = profile != 1 and bits.bits(1)
+    primaries, transfer, matrix = (bits.bits(8), bits.bits(8), bits.bits(8)) if bits.bits(1) else (2, 2, 2)
+    if monochrome:
+        return 0, bit_depth
+    if (primaries, transfer, matrix) == (1, 13, 0):  # sRGB: 4:4:4
+        return 3, bit_depth
+    bits.bits(1)  # range
+    if profile != 2:
+        return 1 if profile == 0 else 3, bit_depth
+    if bit_depth == 12 and bits.bits(1):  # subsampled across
+        return (1 if bits.bits(1) else 2), bit_depth
+    return (2 if bit_depth != 12 else 3), bit_depth
 
 
 def _leb128(data: memoryview, offset: int) -> tuple[int, int]:

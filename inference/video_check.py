@@ -33,7 +33,7 @@ import numpy as np
 
 from inference.container_metadata import check_container_metadata
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
-from inference.frame_headers import (H264_TAGS, ParameterSetSize, Size, configuration_sizes, in_band_avcc_sizes,
+from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
 from inference.movie_index import check_movie_index, index_boxes
@@ -175,7 +175,7 @@ def _check_decoder_memory(size: Size, max_pixels: int) -> None:
     and its frames held at once against HELD_FRAMES full-size 8-bit 4:2:0 ones (a 4K stream keeps 6 at the levels
     phones record at; a stream that switched to 3840x2160 10-bit 4:4:4 with 16 references took 960 MB to decode,
     after a 64x64 first frame)."""
-    if not isinstance(size, ParameterSetSize):
+    if not isinstance(size, FrameFormat):
         return
     width, height = size
     _check_frame_size(width, height, max_pixels, FrameCost(size.weight, size.colour))
@@ -373,7 +373,7 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
     CHECK_SECONDS or said nothing readable means the file is refused (MediaTooLarge or CorruptMedia)."""
     environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread else
     with tempfile.NamedTemporaryFile(prefix="moodlens-video-check-") as answer:
-        command = [sys.executable, "-m", __name__, check, str(path), answer.name, *map(repr, limits)]
+        command = [sys.executable, "-m", __name__, check, str(path.resolve()), answer.name, *map(repr, limits)]
         try:
             child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=environment,
                                    cwd=PROJECT_ROOT, check=False)

@@ -194,6 +194,19 @@ def test_parameter_sets_say_what_their_decoder_holds_for_them():
     assert (cut_short, cut_short.frames) == ((1920, 1080), 1)
 
 
+def test_vp9_key_frames_and_av1_sequence_headers_say_their_colour():
+    """A later VP9 key frame or AV1 sequence header can switch a stream to 12-bit 4:4:4 at 4K (540-700 MB to decode
+    after a 64x64 8-bit first frame, a diff review): their colour is read with their size."""
+    (key,) = vp9_sizes(memoryview(vp9_frame(3840, 2160, profile=3)))
+    assert (key, key.weight, key.colour) == ((3840, 2160), 4.0, "10-bit 4:4:4")
+    (plain,) = vp9_sizes(memoryview(vp9_frame(3840, 2160)))
+    assert (plain.weight, plain.colour) == (1.0, "")
+    (rich,) = av1_sizes(memoryview(av1_sequence_header(3840, 2160, twelve_bit_444=True)))
+    assert (rich, rich.weight, rich.colour) == ((3840, 2160), 4.0, "12-bit 4:4:4")
+    (main,) = av1_sizes(memoryview(av1_sequence_header(3840, 2160)))
+    assert (main, main.weight) == ((3840, 2160), 1.0)
+
+
 def test_bits_past_the_end_read_as_zeros():
     bits = BitReader(b"\xa0")
     assert (bits.bits(3), bits.bits(7), bits.bits(4)) == (0b101, 0, 0)
@@ -231,13 +244,19 @@ def test_vp9_sizes_are_read_from_key_intra_only_and_inter_frames_inside_superfra
     assert list(vp9_sizes(memoryview(shown_again))) == []
 
 
-def av1_sequence_header(width: int, height: int) -> bytes:
-    """A sequence header OBU with timing and decoder model information and two operating points."""
-    bits = BitWriter().u(0, 3).u(0, 1).u(0, 1).u(1, 1).u(1001, 32).u(30000, 32).u(1, 1).ue(0)
+def av1_sequence_header(width: int, height: int, twelve_bit_444: bool = False) -> bytes:
+    """A sequence header OBU with timing and decoder model information and two operating points; with
+    `twelve_bit_444`, profile 2 and the fields after the size up to its colour: 12-bit 4:4:4."""
+    bits = BitWriter().u(2 if twelve_bit_444 else 0, 3).u(0, 1).u(0, 1).u(1, 1).u(1001, 32).u(30000, 32).u(1, 1).ue(0)
     bits.u(1, 1).u(9, 5).u(1, 32).u(4, 5).u(4, 5).u(1, 1).u(1, 5)  # decoder model; delays of 10 bits
     bits.u(0x101, 12).u(9, 5).u(1, 1).u(1, 1).u(0, 21).u(1, 1).u(3, 4)
     bits.u(0x103, 12).u(4, 5).u(0, 1).u(0, 1)
     bits.u(14, 4).u(14, 4).u(width - 1, 15).u(height - 1, 15)
+    if twelve_bit_444:
+        bits.u(1, 1).u(3, 4).u(2, 3)  # frame id numbers and their lengths
+        bits.u(0b111, 3).u(0b1111, 4).u(1, 1).u(0b11, 2)  # tools; order hints on, with their two tools
+        bits.u(1, 1).u(0, 1).u(1, 1).u(6, 3)  # screen content per frame, integer motion forced on; order hint bits
+        bits.u(0b111, 3).u(1, 1).u(1, 1).u(0, 1).u(0, 1).u(0, 1).u(0, 1)  # 12 bits, not mono, no description, 4:4:4
     payload = bits.payload()
     return bytes([0b0_0001_0_1_0, len(payload)]) + payload
 

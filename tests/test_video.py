@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import shutil
 import io
 import math
 import re
 import struct
 import subprocess
+from pathlib import Path
 import time
 import zlib
 from contextlib import ExitStack
@@ -26,7 +28,7 @@ from inference.pipeline import get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video, video_check
-from inference.frame_headers import ParameterSetSize
+from inference.frame_headers import FrameFormat
 from inference.video import VideoAnalyzer, sample_frames, smooth, summarize
 from inference.video_check import probe_video, scan_frame_sizes, sniff_video
 from models import Analysis, Media, utcnow
@@ -507,22 +509,25 @@ def test_ffmpeg_allocates_at_most_the_cap_at_once_in_this_process():
 
 def test_the_check_answers_whatever_the_folder_and_the_log_settings(tmp_path, monkeypatch):
     """Run from a folder holding another `inference` package, the check imported that one; with OpenCV's log at
-    INFO, its lines on stdout spoiled the answer (a 500 for every video)."""
+    INFO, its lines on stdout spoiled the answer (a 500 for every video); a relative UPLOAD_FOLDER's paths named
+    nothing in the project's folder, where the check runs."""
     (tmp_path / "inference").mkdir()
     (tmp_path / "inference" / "__init__.py").write_text("")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENCV_LOG_LEVEL", "INFO")
     assert probe_video(DATA / "h264-1080p.mp4", 60).width == 1920
+    shutil.copy(DATA / "h264-1080p.mp4", tmp_path / "clip.mp4")
+    assert probe_video(Path("clip.mp4"), 60).width == 1920  # a path relative to this process's folder
     with pytest.raises(MediaTooLarge, match="16000x16000"):
         video_check.check_stored_video(DATA / "h264-later-frame-16000px.mp4", 60)
 
 
 @pytest.mark.parametrize("size, refused", [
-    (ParameterSetSize(3840, 2160, frames=7), None),  # 4K with 6 references: what phones record
-    (ParameterSetSize(1920, 1080, frames=17), None),  # 1080p may keep 16
-    (ParameterSetSize(3840, 2160, frames=17), "refer back to as many as 16 others"),
-    (ParameterSetSize(3840, 2160, chroma_format=3, bit_depth=10), "richer colour \\(10-bit 4:4:4\\)"),
-    (ParameterSetSize(1920, 1080, chroma_format=3, bit_depth=10, frames=5), None)])
+    (FrameFormat(3840, 2160, frames=7), None),  # 4K with 6 references: what phones record
+    (FrameFormat(1920, 1080, frames=17), None),  # 1080p may keep 16
+    (FrameFormat(3840, 2160, frames=17), "refer back to as many as 16 others"),
+    (FrameFormat(3840, 2160, chroma_format=3, bit_depth=10), "richer colour \\(10-bit 4:4:4\\)"),
+    (FrameFormat(1920, 1080, chroma_format=3, bit_depth=10, frames=5), None)])
 def test_a_parameter_set_is_weighed_by_what_its_decoder_holds(size, refused):
     """A stream that switched to 3840x2160 10-bit 4:4:4 with 16 references after a 64x64 first frame passed the
     size check (the header's colour was 8-bit 4:2:0) and took 960 MB to decode; 4K with 16 references, 400 MB."""
