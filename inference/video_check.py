@@ -56,7 +56,8 @@ CANNOT_OPEN = N_("The video cannot be opened: it is cut short or damaged, has no
 RICH_COLOUR = N_("The video is %(width)dx%(height)d with richer colour (%(colour)s), which takes more memory to "
                  "decode: such videos are limited to %(limit).1f megapixels. Share it at a lower resolution or in "
                  "standard colour.")
-HELD_FRAMES = 7  # full-size frames a decoder may hold at once (references and the frame decoded)
+HELD_FRAMES = 9  # 4K frames a decoder may hold at once (references and the frame decoded): 4K with 8 references
+                 # (x264's "slower") takes 306 MB to decode, as an ordinary 4K AV1 clip does; with 16, 437 MB
 MANY_REFERENCES = N_("The video is %(width)dx%(height)d and its frames refer back to as many as %(frames)d others, "
                      "which takes more memory to decode than this app allows; share it as an ordinary phone video.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
@@ -171,10 +172,11 @@ class FrameCost:
 
 
 def _check_decoder_memory(size: Size, max_pixels: int) -> None:
-    """For an H.264 or HEVC sequence parameter set: its own colour weighed as the header's is (`_check_frame_size`),
-    and its frames held at once against HELD_FRAMES full-size 8-bit 4:2:0 ones (a 4K stream keeps 6 at the levels
-    phones record at; a stream that switched to 3840x2160 10-bit 4:4:4 with 16 references took 960 MB to decode,
-    after a 64x64 first frame)."""
+    """For a sequence header's size (frame_headers.FrameFormat: an H.264 or HEVC parameter set, a VP9 key frame, an
+    AV1 sequence header): its own colour weighed as the stream header's is (`_check_frame_size`), and the frames its
+    decoder holds at once against HELD_FRAMES full-size 8-bit 4:2:0 ones (a phone's 4K stream keeps 5 or 6). A
+    stream that switched to 3840x2160 10-bit 4:4:4 with 16 references after a 64x64 first frame took 960 MB to
+    decode."""
     if not isinstance(size, FrameFormat):
         return
     width, height = size

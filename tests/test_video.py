@@ -523,7 +523,9 @@ def test_the_check_answers_whatever_the_folder_and_the_log_settings(tmp_path, mo
 
 
 @pytest.mark.parametrize("size, refused", [
-    (FrameFormat(3840, 2160, frames=7), None),  # 4K with 6 references: what phones record
+    (FrameFormat(3840, 2160, frames=9), None),  # 4K with 8 references (phones record 4 or 5)
+    (FrameFormat(3840, 2160, frames=10), "refer back to as many as 9 others"),
+    (FrameFormat(1920, 1080, bit_depth=10, frames=17), None),  # 1080p 10-bit with 16: 172 MB to decode
     (FrameFormat(1920, 1080, frames=17), None),  # 1080p may keep 16
     (FrameFormat(3840, 2160, frames=17), "refer back to as many as 16 others"),
     (FrameFormat(3840, 2160, chroma_format=3, bit_depth=10), "richer colour \\(10-bit 4:4:4\\)"),
