@@ -32,7 +32,8 @@ from messages import N_, Phrase
 
 Size = tuple[int, int]
 PacketSizer = Callable[[memoryview], Iterator[Size]]
-CHROMA_SAMPLES = {0: (1.0, "4:0:0"), 1: (1.5, "4:2:0"), 2: (2.0, "4:2:2"), 3: (3.0, "4:4:4")}  # a pixel's samples
+CHROMA_SAMPLES = {0: (1.0, "4:0:0"), 1: (1.5, "4:2:0"), 2: (2.0, "4:2:2"), 3: (3.0, "4:4:4"),  # a pixel's samples, by
+                  4: (2.0, "4:4:0")}  # H.264's chroma_format_idc (4:4:0: VP9's, no number of H.264's)
 
 
 class FrameFormat(tuple):
@@ -53,6 +54,12 @@ class FrameFormat(tuple):
         size.weight = samples / 1.5 * (2 if bit_depth > 8 else 1)
         size.colour = "" if (chroma_format, bit_depth) == (1, 8) else f"{bit_depth}-bit {chroma}"
         size.frames = frames
+        return size
+
+    def resized(self, width: int, height: int) -> FrameFormat:
+        """This format at another size: a VP9 inter frame may give its own, in its last key frame's colour."""
+        size = tuple.__new__(FrameFormat, (width, height))
+        size.weight, size.colour, size.frames = self.weight, self.colour, self.frames
         return size
 
 FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
@@ -529,7 +536,7 @@ def _vp9_colour(bits: BitReader, profile: int) -> tuple[int, int]:
         return 1, bit_depth
     across, down = bits.bits(1), bits.bits(1)
     bits.bits(1)
-    return (1 if down else 2) if across else (2 if down else 3), bit_depth
+    return (1 if down else 2) if across else (4 if down else 3), bit_depth
 
 
 def vp9_frame_size(header: bytes) -> Size | None:

@@ -307,12 +307,15 @@ def scan_frame_sizes(path: Path, max_seconds: float | None, max_pixels: int) -> 
             raise CorruptMedia(Phrase(CANNOT_OPEN, streams=MAX_STREAMS))
         tag = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         size_budget = None if max_seconds is None else SIZES_PER_FRAME * frame_budget(max_seconds)
+        last_format = None  # the last sequence header's: a size read elsewhere is in its colour
         for count, size in enumerate(_stream_sizes(path, capture, tag, max_seconds)):
             width, height = size
             if count == size_budget:
                 raise too_many_frames(max_seconds)
             _check_frame_size(width, height, max_pixels, cost)
-            _check_decoder_memory(size, max_pixels)
+            if isinstance(size, FrameFormat):
+                last_format = size
+            _check_decoder_memory(last_format.resized(width, height) if last_format else size, max_pixels)
     finally:
         capture.release()
 

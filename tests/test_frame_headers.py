@@ -201,6 +201,7 @@ def test_vp9_key_frames_and_av1_sequence_headers_say_their_colour():
     assert (key, key.weight, key.colour) == ((3840, 2160), 4.0, "10-bit 4:4:4")
     (plain,) = vp9_sizes(memoryview(vp9_frame(3840, 2160)))
     assert (plain.weight, plain.colour) == (1.0, "")
+    assert (plain.resized(64, 64), plain.resized(64, 64).weight) == ((64, 64), 1.0)
     (rich,) = av1_sizes(memoryview(av1_sequence_header(3840, 2160, twelve_bit_444=True)))
     assert (rich, rich.weight, rich.colour) == ((3840, 2160), 4.0, "12-bit 4:4:4")
     (main,) = av1_sizes(memoryview(av1_sequence_header(3840, 2160)))

@@ -540,6 +540,18 @@ def test_a_parameter_set_is_weighed_by_what_its_decoder_holds(size, refused):
             video_check._check_decoder_memory(size, video_check.DEFAULT_MAX_PIXELS)
 
 
+def test_a_size_read_after_a_sequence_header_is_weighed_in_its_colour(monkeypatch):
+    """A VP9 inter frame may give its own size, up to 16 times its references', in its last key frame's colour: a
+    1024x1024 12-bit 4:4:4 key frame, then inter frames of 3840x2160, passed as 64x64 and took 400 MB to decode (a
+    diff review's 33 KB WebM)."""
+    sizes = [(64, 64), FrameFormat(1024, 1024, chroma_format=3, bit_depth=12), (3840, 2160)]
+    monkeypatch.setattr(video_check, "_stream_sizes", lambda *args: iter(sizes))
+    with pytest.raises(MediaTooLarge, match="3840x2160 with richer colour \\(12-bit 4:4:4\\)"):
+        video_check.scan_frame_sizes(DATA / "h264-1080p.mp4", 60, video_check.DEFAULT_MAX_PIXELS)
+    sizes[1] = FrameFormat(1024, 1024)  # in 8-bit 4:2:0, 4K passes
+    video_check.scan_frame_sizes(DATA / "h264-1080p.mp4", 60, video_check.DEFAULT_MAX_PIXELS)
+
+
 def test_a_stream_that_switches_to_richer_colour_after_its_first_frame_is_refused(tmp_path):
     """Three seconds of 64x64 8-bit 4:2:0 frames (what the header says), then a 3840x2160 10-bit 4:4:4 one with 16
     references: its size alone passed, and decoding it took 960 MB (a diff review)."""
