@@ -11,6 +11,7 @@ this user owns them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -174,7 +175,8 @@ def _generated_secret_key(instance_path: Path) -> str:
         except FileExistsError:
             pass  # another process linked its key first: that one is read below
         except OSError:  # no hard links here
-            _write_or_wait(key_file)
+            with contextlib.suppress(FileExistsError):  # another process is writing it: `_written_key` waits
+                _write_new(key_file)
         finally:
             draft.unlink(missing_ok=True)
     return _written_key(key_file)
@@ -185,13 +187,6 @@ def _write_new(path: Path) -> None:
         file.write(secrets.token_hex(32))
         file.flush()
         os.fsync(file.fileno())
-
-
-def _write_or_wait(key_file: Path) -> None:
-    try:
-        _write_new(key_file)
-    except FileExistsError:
-        pass  # another process is writing it: `_written_key` waits
 
 
 def _written_key(key_file: Path) -> str:

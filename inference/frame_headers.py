@@ -38,29 +38,36 @@ CHROMA_SAMPLES = {0: (1.0, "4:0:0"), 1: (1.5, "4:2:0"), 2: (2.0, "4:2:2"), 3: (3
 
 class FrameFormat(tuple):
     """The (width, height) a sequence header gives (an H.264 or HEVC sequence parameter set, a VP9 key frame, an AV1
-    sequence header), with what the decoder holds for it: a pixel's bytes against 8-bit 4:2:0 (`weight`; its colour
-    in words, `colour`, empty for 8-bit 4:2:0) and, for H.264 and HEVC, how many frames at once (`frames`: those it
-    keeps for reference, and the one it decodes). A header that switches a stream to 12-bit 4:4:4, or to 16 reference
-    frames, halfway through took hundreds of MB that the stream's own header did not announce."""
+    sequence header), with what the decoder holds for it: its chroma format and bit depth, from which a pixel's bytes
+    against 8-bit 4:2:0 (`weight`; the colour in words, `colour`, empty for 8-bit 4:2:0), and, for H.264 and HEVC,
+    how many frames at once (`frames`: those it keeps for reference, and the one it decodes). A header that switches
+    a stream to 12-bit 4:4:4, or to 16 reference frames, halfway through took hundreds of MB that the stream's own
+    header did not announce."""
 
-    weight: float
+    chroma_format: int  # as H.264's chroma_format_idc numbers it (CHROMA_SAMPLES)
+    bit_depth: int
     frames: int
-    colour: str
 
     def __new__(cls, width: int, height: int, chroma_format: int = 1, bit_depth: int = 8,
                 frames: int = 1) -> FrameFormat:
         size = super().__new__(cls, (width, height))
-        samples, chroma = CHROMA_SAMPLES.get(chroma_format, CHROMA_SAMPLES[3])
-        size.weight = samples / 1.5 * (2 if bit_depth > 8 else 1)
-        size.colour = "" if (chroma_format, bit_depth) == (1, 8) else f"{bit_depth}-bit {chroma}"
-        size.frames = frames
+        size.chroma_format, size.bit_depth, size.frames = chroma_format, bit_depth, frames
         return size
+
+    @property
+    def weight(self) -> float:
+        samples, _ = CHROMA_SAMPLES.get(self.chroma_format, CHROMA_SAMPLES[3])
+        return samples / 1.5 * (2 if self.bit_depth > 8 else 1)
+
+    @property
+    def colour(self) -> str:
+        _, chroma = CHROMA_SAMPLES.get(self.chroma_format, CHROMA_SAMPLES[3])
+        return "" if (self.chroma_format, self.bit_depth) == (1, 8) else f"{self.bit_depth}-bit {chroma}"
 
     def resized(self, width: int, height: int) -> FrameFormat:
         """This format at another size: a VP9 inter frame may give its own, in its last key frame's colour."""
-        size = tuple.__new__(FrameFormat, (width, height))
-        size.weight, size.colour, size.frames = self.weight, self.colour, self.frames
-        return size
+        return FrameFormat(width, height, self.chroma_format, self.bit_depth, self.frames)
+
 
 FRAME_TOO_MANY_PIXELS = N_("A frame of the video has too many pixels to analyse.")
 TOO_MANY_UNITS = N_("A frame of the video is cut into too many parts to read.")
