@@ -1,11 +1,11 @@
 """Video analysis: sample frames, detect and track faces, classify in batches, smooth, summarise.
 
-Decoding uses OpenCV's FFmpeg backend, which applies the container's rotation
-metadata itself. Frames are sampled at `fps` (default 4 per second) by their
-timestamps. A container's frame rate is not trusted: at most the longest length's
-worth of frames at MAX_FRAME_RATE are decoded (a "1000 fps" header would let
-30,000 frames pass as 30 seconds), and a frame past the longest length by its own
-timestamp stops the decoding. The crops of a batch of frames go through the classifier in one
+Frames are decoded in a process of their own (inference/video_decode.py), by OpenCV's
+FFmpeg backend, which applies the container's rotation metadata itself, and sampled at
+`fps` (default 4 per second) by their timestamps. A container's frame rate is not
+trusted: at most the longest length's worth of frames at MAX_FRAME_RATE are decoded (a
+"1000 fps" header would let 30,000 frames pass as 30 seconds), and a frame past the
+longest length by its own timestamp stops the decoding. The crops of a batch of frames go through the classifier in one
 forward pass. A pet is tracked by its body box whatever species a frame's vote gave
 it, and its track is the species most of its frames were (`TrackResult.settled`); a
 pet's tracks that continue one another (out of view for a while, or after a cut) are
@@ -18,7 +18,6 @@ where the dominant emotion changes).
 from __future__ import annotations
 
 import itertools
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,53 +28,19 @@ from typing import TypedDict
 import cv2
 import numpy as np
 
-from inference.errors import CorruptMedia, MediaTooLarge
+from inference.errors import CorruptMedia
 from inference.labels import DetectionKind
 from inference.detectors import Detection
 from inference.pipeline import Classified, Pipeline
 from inference.tracking import SAME_PET_LOOK, Box, IoUTracker, TrackSpan, frame_seconds, rejoined
 from inference.uncertainty import frequent_signals
-from inference.video_check import (RUNS_PAST_LIMIT, VideoInfo, check_stored_video, frame_budget,
-                                   open_capture, probe_video, too_many_frames)
+from inference.video_check import VideoInfo, probe_video
+from inference.video_decode import sample_frames
 from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
 NO_FRAMES = Phrase(N_("The video has no readable frames."))
 CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
-LAST_FRAME_TRIES = 8  # frames tried backwards from the container's frame count when a time is past the end
-
-
-def sample_frames(path: Path, fps: float, max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
-    """(timestamp in seconds, RGB frame) about every 1/fps seconds, by the frames' own timestamps; raises
-    MediaTooLarge past max_seconds or past the frame budget, whatever the container's header says."""
-    capture = open_capture(path)
-    native_fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    next_sample, index, budget = 0.0, 0, frame_budget(max_seconds)
-    try:
-        while True:
-            if not capture.grab():
-                return
-            if index == budget:
-                raise too_many_frames(max_seconds)
-            timestamp = _frame_time(capture, index, native_fps)
-            index += 1
-            if timestamp > max_seconds:
-                raise MediaTooLarge(Phrase(RUNS_PAST_LIMIT, limit=max_seconds))
-            if timestamp + 1e-6 < next_sample:
-                continue
-            ok, frame = capture.retrieve()
-            if not ok:
-                return
-            next_sample += 1.0 / fps
-            yield timestamp, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
-
-
-def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> float:
-    """The grabbed frame's presentation time in seconds; by its index when the container gives none."""
-    milliseconds = capture.get(cv2.CAP_PROP_POS_MSEC)
-    return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
 
 
 def decoded_duration(header_seconds: float, last_sample: float, fps: float) -> float:
@@ -89,38 +54,6 @@ def decoded_duration(header_seconds: float, last_sample: float, fps: float) -> f
 def nearest_moment(timeline: list[dict], seconds: float) -> dict:
     """A track's timeline moment nearest `seconds` (the poster frame's time: the track's box is taken there)."""
     return min(timeline, key=lambda moment: abs(moment["t"] - seconds))
-
-
-def read_frame_at(path: Path, seconds: float, max_seconds: float) -> np.ndarray:
-    """The RGB frame shown at `seconds` (for thumbnails and the scrubber); at or past the end (a duration the
-    container rounds up), the last frame that decodes. The index (within the budget of a `max_seconds` video) and
-    the frame sizes are checked first, as at upload, once per process and file: a video stored before a check was
-    added may hold an index or a frame that takes gigabytes (the scan costs about 50 ms for a 90 MB file)."""
-    check_stored_video(path, max_seconds)
-    capture = open_capture(path)
-    try:
-        capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, seconds) * 1000)
-        ok, frame = capture.read()
-        if not ok:  # past the end: a capture that sought past it may not seek back (a 1-frame MP4), so a fresh one
-            capture.release()
-            capture = open_capture(path)
-            ok, frame = _last_frame(capture)
-        if not ok:
-            raise CorruptMedia(Phrase(N_("No frame at %(seconds).2f s."), seconds=seconds))
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
-
-
-def _last_frame(capture: cv2.VideoCapture) -> tuple[bool, np.ndarray | None]:
-    """The last frame that decodes, among the LAST_FRAME_TRIES the frame count names last (it may be an estimate)."""
-    last = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) - 1
-    for position in range(last, max(-1, last - LAST_FRAME_TRIES), -1):
-        capture.set(cv2.CAP_PROP_POS_FRAMES, position)
-        ok, frame = capture.read()
-        if ok:
-            return ok, frame
-    return False, None
 
 
 def frames_of(path: Path, fps: float, max_seconds: float, timeline: list[TimelinePoint],

@@ -7,8 +7,8 @@ size without decoding (inference.frame_headers, movie_index, container_metadata)
 Matroska file of a 64x64 track and a 16000x16000 one took 580 MB to open, three such tracks 1.7 GB, at every
 opening. So each check runs in a child process (`python -m inference.video_check`, torch-free, started in about
 0.3 s) whose address space may grow by at most CHECK_MEMORY past what it needs to start: a file that needs more to
-open is refused (NEEDS_TOO_MUCH_MEMORY) and never stored, and a stored file that passed opens in the app's own
-processes for no more than that.
+open is refused (NEEDS_TOO_MUCH_MEMORY) and never stored. The frames themselves are decoded in a child too
+(inference.video_decode), under a ceiling of its own: no video is opened in the app's own processes.
 """
 
 from __future__ import annotations
@@ -376,39 +376,44 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
     starts with, run from the project's folder whatever this process's is; its result or MediaError comes back
     through a file of its own (stdout may carry a library's log lines). A child that needed more, died, overran
     CHECK_SECONDS or said nothing readable means the file is refused (MediaTooLarge or CorruptMedia)."""
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread else
     with tempfile.NamedTemporaryFile(prefix="moodlens-video-check-") as answer:
         command = [sys.executable, "-m", __name__, check, str(path.resolve()), answer.name, *map(repr, limits)]
         try:
-            child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=environment,
+            child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=child_environment(),
                                    cwd=PROJECT_ROOT, check=False)
         except subprocess.TimeoutExpired as error:
             raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
         said = Path(answer.name).read_bytes()
     if child.returncode < 0:  # killed by a signal: an allocation FFmpeg did not survive
         raise MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    outcome = _read_answer(said) if child.returncode == 0 else _UNREADABLE
+    outcome = read_answer(said) if child.returncode == 0 else UNREADABLE
     if isinstance(outcome, MediaError):
         raise outcome
-    if outcome is _UNREADABLE or (outcome is None) != (check == "stored"):
+    if outcome is UNREADABLE or (outcome is None) != (check == "stored"):
         log.error("video check %s of %s failed: %s", check, path, child.stderr.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
     return outcome
 
 
-_UNREADABLE = object()
+def child_environment() -> dict[str, str]:
+    """The environment of a child that reads a video (this module's checks, inference.video_decode's decoding)."""
+    return {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread else
 
 
-def _read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
-    """The child's pickled answer (written by this module, never by a client), or _UNREADABLE."""
+UNREADABLE = object()
+
+
+def read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
+    """A child's pickled answer (written by this module or inference.video_decode, never by a client), or
+    UNREADABLE."""
     try:
         outcome = pickle.loads(said)
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        return _UNREADABLE
-    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else _UNREADABLE
+        return UNREADABLE
+    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else UNREADABLE
 
 
-def _status_bytes(field: str) -> int:
+def status_bytes(field: str) -> int:
     """A size this process's /proc status gives (VmSize and VmRSS: its address space and resident memory now; VmPeak
     and VmHWM: the most of each it had), in bytes."""
     with open("/proc/self/status") as status:
@@ -421,7 +426,7 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     file `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot
     be opened"), and the app's own processes have no ceiling, so what the check used decides: past CHECK_MEMORY or
     CHECK_ADDRESS_SPACE, a file that passed, or could not be opened, is refused."""
-    resident, address_space = _status_bytes("VmRSS"), _status_bytes("VmSize")
+    resident, address_space = status_bytes("VmRSS"), status_bytes("VmSize")
     resource.setrlimit(resource.RLIMIT_AS, (address_space + CHECK_CEILING, resource.getrlimit(resource.RLIMIT_AS)[1]))
     outcome: VideoInfo | MediaError | None
     try:
@@ -430,8 +435,8 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
     except MediaError as error:
         outcome = error
-    too_much = _status_bytes("VmHWM") - resident > CHECK_MEMORY \
-        or _status_bytes("VmPeak") - address_space > CHECK_ADDRESS_SPACE
+    too_much = status_bytes("VmHWM") - resident > CHECK_MEMORY \
+        or status_bytes("VmPeak") - address_space > CHECK_ADDRESS_SPACE
     if too_much and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
     Path(answer).write_bytes(pickle.dumps(outcome))

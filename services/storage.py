@@ -18,7 +18,8 @@ from inference.crops import rgb_crops
 from inference.explain import METHODS
 from inference.files import write_atomic
 from inference.images import decode_image, fit_within, on_white
-from inference.video import nearest_moment, read_frame_at
+from inference.video import nearest_moment
+from inference.video_decode import read_frame_at
 from models import Analysis, Detection, Media
 from settings import PRIVATE_FOLDER
 
