@@ -38,6 +38,7 @@ from services import copies, identity, storage
 from services.access import hold_account, holding, owned, removing, row_id
 from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
                              StorageFailure)
+from services.recent import Recent
 from services.slots import AnalysisSlots
 from services.subjects import readable
 
@@ -410,16 +411,30 @@ def within_video(analysis: Analysis, seconds: float) -> float:
     return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), analysis.duration or 0.0)
 
 
+FRAMES_KEPT = 64  # video frames' JPEGs a process keeps (at most 640 px, some tens of KB each: a few MB in all)
+_frames = Recent(FRAMES_KEPT)
+
+
 def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> bytes:
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
-    the first frame), decoded in a frame slot of the user asking. Raises NotFound when the video's file is gone,
-    ServerBusy when no slot frees up."""
+    the first frame), decoded in a frame slot of the user asking; kept for the next request of that time, for the
+    FRAMES_KEPT frames asked most recently (decoding one takes a process of its own: 0.2-0.5 s). Raises NotFound
+    when the video's file is gone, ServerBusy when no slot frees up."""
     path = storage.upload_path(analysis.stored_name)
-    if not path.is_file():
-        raise NotFound(MISSING_UPLOAD)
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise NotFound(MISSING_UPLOAD) from error
+    at = within_video(analysis, seconds)
+    name, version = (analysis.stored_name, round(at, 3)), (status.st_ino, status.st_mtime_ns, status.st_size,
+                                                          analysis.duration)
+    if (kept := _frames.get(name, version)) is not None:
+        return kept
     with frame_slot(requester.id):
-        rgb = storage.stored_rgb(analysis, within_video(analysis, seconds))
-    return storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
+        rgb = storage.stored_rgb(analysis, at)
+    jpeg = storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
+    _frames.put(name, version, jpeg)
+    return jpeg
 
 
 def detection_crop_jpeg(analysis: Analysis, detection: Detection, requester: User) -> bytes:

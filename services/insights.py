@@ -4,10 +4,7 @@ subject's appearances change (for the CACHED_SUBJECTS read most recently)."""
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from datetime import date
-from typing import Any
 
 import numpy as np
 from flask import current_app
@@ -29,37 +26,13 @@ from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
 from services.clock import in_zone, now_in, zone_of
 from services.errors import Refused
+from services.recent import Recent
 
 CACHED_SUBJECTS = 128  # subjects whose history and insights a process keeps; the least recently read go first
 
 
-class _Recent:
-    """A value per subject with the key it was made for, for the CACHED_SUBJECTS subjects read most recently (a
-    deleted subject's, never read again, goes in time); safe across a process's threads."""
-
-    def __init__(self) -> None:
-        self._kept: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, subject_id: int, key: Any) -> Any | None:
-        """The value kept for the subject if it was made for `key`, else None."""
-        with self._lock:
-            kept = self._kept.get(subject_id)
-            if kept is None or kept[0] != key:
-                return None
-            self._kept.move_to_end(subject_id)
-            return kept[1]
-
-    def put(self, subject_id: int, key: Any, value: Any) -> None:
-        with self._lock:
-            self._kept[subject_id] = (key, value)
-            self._kept.move_to_end(subject_id)
-            while len(self._kept) > CACHED_SUBJECTS:
-                self._kept.popitem(last=False)
-
-
-_histories = _Recent()
-_insights = _Recent()
+_histories = Recent(CACHED_SUBJECTS)
+_insights = Recent(CACHED_SUBJECTS)
 
 # What `stored_reading` reads of a detection: a query that selects these can read each row as its page does. Its
 # kept reading; a video track's timeline only where none was kept (a row stored before: `flask maintenance readings`).

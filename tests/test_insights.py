@@ -347,12 +347,12 @@ def test_a_renamed_subject_is_compared_by_its_new_name(app, client, alice):
 
 def test_a_process_keeps_the_insights_of_the_subjects_read_most_recently(app, client, alice, monkeypatch):
     from services import insights
-    monkeypatch.setattr(insights, "CACHED_SUBJECTS", 2)
-    monkeypatch.setattr(insights, "_insights", insights._Recent())
+    from services.recent import Recent
+    monkeypatch.setattr(insights, "_insights", Recent(2))
     dogs = [make_subject(app, alice, name) for name in ("Rex", "Bim", "Max")]
     for dog in dogs:
         assert client.get(f"/api/v1/subjects/{dog}/insights").status_code == 200
-    assert list(insights._insights._kept) == dogs[1:]  # Rex, read first, went
+    assert insights._insights.names() == dogs[1:]  # Rex, read first, went
 
 
 def test_a_subjects_analyses_are_counted_by_analysis_not_by_time(app, client, alice):

@@ -752,6 +752,27 @@ def test_stored_frames_are_decoded_in_frame_slots_of_the_user_asking_never_an_up
     assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200
 
 
+def test_a_frame_asked_again_is_not_decoded_again_while_its_file_is_the_same(app, client, alice, two_face_video,
+                                                                            monkeypatch):
+    """Each frame is decoded in a process of its own (0.2-0.5 s): the scrubber and the frame strip ask for the same
+    times again and again."""
+    from services import storage
+
+    response = upload(client, two_face_video.read_bytes(), "clip.mp4")
+    analysis_id = int(re.search(r"/analyses/(\d+)$", response.location).group(1))
+    decoded, real_stored_rgb = [], storage.stored_rgb
+    monkeypatch.setattr(storage, "stored_rgb", lambda analysis, at: decoded.append(at) or real_stored_rgb(analysis, at))
+    first, again = (client.get(f"/analyses/{analysis_id}/frame?t=0.5") for _ in range(2))
+    assert first.status_code == again.status_code == 200 and first.data == again.data and decoded == [0.5]
+    assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 200 and decoded == [0.5, 1.0]
+    with app.app_context():
+        stored = storage.upload_path(db.session.get(Analysis, analysis_id).stored_name)
+    stored.write_bytes((DATA / "h264-later-frame-16000px.mp4").read_bytes())  # another file: read again, refused
+    assert client.get(f"/analyses/{analysis_id}/frame?t=0.5").status_code == 413
+    stored.unlink()
+    assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 404
+
+
 def iso_box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
