@@ -21,6 +21,7 @@ import mmap
 import os
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from inference.container_metadata import check_container_metadata
-from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
+from inference.errors import CorruptMedia, Interrupted, MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
@@ -380,12 +381,11 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
         command = [sys.executable, "-m", __name__, check, str(path.resolve()), answer.name, *map(repr, limits)]
         try:
             child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=child_environment(),
-                                   cwd=PROJECT_ROOT, check=False)
+                                   cwd=PROJECT_ROOT, check=False, start_new_session=True)
         except subprocess.TimeoutExpired as error:
             raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
         said = Path(answer.name).read_bytes()
-    if child.returncode < 0:  # killed by a signal: an allocation FFmpeg did not survive
-        raise MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
+    raise_if_killed(child.returncode, NEEDS_TOO_MUCH_MEMORY)
     outcome = read_answer(said) if child.returncode == 0 else UNREADABLE
     if isinstance(outcome, MediaError):
         raise outcome
@@ -393,6 +393,21 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
         log.error("video check %s of %s failed: %s", check, path, child.stderr.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
     return outcome
+
+
+INTERRUPTING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT})
+
+
+def raise_if_killed(returncode: int, too_much_memory: str) -> None:
+    """For a child ended by a signal: Interrupted when it was asked to stop (INTERRUPTING_SIGNALS: the service
+    stopping, not the file), else MediaTooLarge saying `too_much_memory` (an allocation it did not survive). Each
+    child runs in a session of its own, so a signal to the server's process group (Ctrl-C, a worker's warm shutdown)
+    reaches it only when sent to every process (systemd's stop)."""
+    if returncode >= 0:
+        return
+    if -returncode in INTERRUPTING_SIGNALS:
+        raise Interrupted(f"a video child was stopped by signal {-returncode}")
+    raise MediaTooLarge(Phrase(too_much_memory))
 
 
 def child_environment() -> dict[str, str]:
@@ -421,13 +436,30 @@ def status_bytes(field: str) -> int:
     return int(line.split()[1]) * 1024
 
 
+class MemoryCeiling:
+    """A video child's watch over its own memory, from when it was made: its address space may grow by `ceiling` (an
+    allocation past it fails); `exceeded` once its peak resident size has grown by more than `memory`, or its peak
+    address space by more than `address_space`. OpenCV's own thread pool is turned off first: it starts a thread
+    per core, each with an 8 MB stack, and a 64-core machine refused every 4K clip."""
+
+    def __init__(self, memory: int, address_space: int, ceiling: int) -> None:
+        cv2.setNumThreads(1)
+        self.memory, self.address_space = memory, address_space
+        self.resident_at_start, self.address_space_at_start = status_bytes("VmRSS"), status_bytes("VmSize")
+        limit = self.address_space_at_start + ceiling
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    def exceeded(self) -> bool:
+        return status_bytes("VmHWM") - self.resident_at_start > self.memory \
+            or status_bytes("VmPeak") - self.address_space_at_start > self.address_space
+
+
 def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     """The child's side of `_apart`: the check run under CHECK_CEILING, its result or MediaError pickled into the
     file `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot
-    be opened"), and the app's own processes have no ceiling, so what the check used decides: past CHECK_MEMORY or
-    CHECK_ADDRESS_SPACE, a file that passed, or could not be opened, is refused."""
-    resident, address_space = status_bytes("VmRSS"), status_bytes("VmSize")
-    resource.setrlimit(resource.RLIMIT_AS, (address_space + CHECK_CEILING, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file that passed, or
+    could not be opened, is refused."""
+    ceiling = MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
     outcome: VideoInfo | MediaError | None
     try:
         outcome = CHECKS[check](Path(path), *(float(limit) if "." in limit else int(limit) for limit in limits))
@@ -435,9 +467,7 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
     except MediaError as error:
         outcome = error
-    too_much = status_bytes("VmHWM") - resident > CHECK_MEMORY \
-        or status_bytes("VmPeak") - address_space > CHECK_ADDRESS_SPACE
-    if too_much and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
+    if ceiling.exceeded() and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
     Path(answer).write_bytes(pickle.dumps(outcome))
 

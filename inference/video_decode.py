@@ -2,13 +2,13 @@
 
 The checks (inference.video_check) weigh what a file says of itself: its index, its headers, each packet's frame
 size. What the decoder then holds is up to the stream: an HEVC stream whose slices name 16 reference pictures while
-its parameter set promises one took 414 MB to decode, an H.264 stream that switched to 4K with 16 frames of
-reordering 309 MB, in whichever process decoded it. So the frames a job samples (`sample_frames`) and the one the
-scrubber or a crop asks for (`read_frame_at`) are decoded in a child (`python -m inference.video_decode`, torch-free,
-started in about 0.15 s) whose resident memory may grow by at most DECODE_MEMORY (an ordinary 4K clip takes 200-300
-MB to decode): a video that needs more is refused where it does (DECODING_NEEDS_TOO_MUCH_MEMORY), and the app's own
-processes never hold a decoder. Each frame comes back as RGB bytes after a small header; a frame that takes longer
-than STALL_SECONDS to arrive ends the decoding.
+its parameter sets promise one passed every check and took 414 MB to decode, in whichever process decoded it. So
+the frames a job samples (`sample_frames`) and the one the scrubber or a crop asks for (`read_frame_at`) are decoded
+in a child (`python -m inference.video_decode`, torch-free, started in about 0.15 s) whose resident memory may grow
+by at most DECODE_MEMORY (an ordinary 4K clip takes 200-300 MB to decode): a video that needs more is refused where
+it does (DECODING_NEEDS_TOO_MUCH_MEMORY), and the app's own processes never hold a decoder. Each frame comes back as
+RGB bytes after a small header; a frame that takes longer than STALL_SECONDS to arrive ends the decoding. A child
+ended by a signal to stop (the service stopping) raises Interrupted: the file is not to blame.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import logging
 import math
 import os
 import pickle
-import resource
 import select
 import struct
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,8 +33,8 @@ import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
 from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, PROJECT_ROOT,
-                                   RUNS_PAST_LIMIT, UNREADABLE, check_stored_video, child_environment, frame_budget,
-                                   open_capture, read_answer, status_bytes, too_many_frames)
+                                   RUNS_PAST_LIMIT, UNREADABLE, MemoryCeiling, check_stored_video, child_environment,
+                                   frame_budget, open_capture, raise_if_killed, read_answer, too_many_frames)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 DECODE_MEMORY = 352 * 2**20  # resident memory decoding may add (its peak): ordinary 4K H.264, HEVC, VP9 and AV1 clips
                              # take 200-300 MB, an HEVC stream whose slices name 16 references 414 MB
 DECODE_CEILING = 2**30  # the address space it may add, for the machine's sake (an allocation past it fails)
-STALL_SECONDS = 60.0  # the longest wait for the next frame (a 60 fps 4K clip sampled at 4: about 1 s a frame here)
+STALL_SECONDS = 180.0  # the longest wait for the next frame: a hang (a 60 fps 4K clip sampled at 4 takes about 1 s
+                       # a frame here; the last frame of a 2-minute 4K clip with one key frame about a minute)
 DECODING_NEEDS_TOO_MUCH_MEMORY = N_("The video takes more memory to decode than this app allows (its frames refer "
                                     "back to too many others); share it as an ordinary phone video.")
 CANNOT_DECODE = N_("The video could not be decoded: it is damaged or not a video this app can read.")
@@ -73,17 +74,23 @@ def _decoded_apart(task: str, path: Path, *arguments: float) -> Iterator[tuple[f
     """TASKS[task](path, *arguments) run in a child (`_run_child`), its frames read from a pipe as they come; its
     MediaError, or how it failed, raised after the last. The child is ended when the caller stops early."""
     read_end, write_end = _pipe()
-    with tempfile.NamedTemporaryFile(prefix="moodlens-video-decode-") as answer, \
-            tempfile.TemporaryFile() as child_output, open(read_end, "rb", buffering=0) as frames:
-        command = [sys.executable, "-m", __name__, task, str(path.resolve()), answer.name, str(write_end),
-                   *map(repr, arguments)]
+    with open(read_end, "rb", buffering=0) as frames, ExitStack() as files:
         try:
+            answer = files.enter_context(tempfile.NamedTemporaryFile(prefix="moodlens-video-decode-"))
+            child_output = files.enter_context(tempfile.TemporaryFile())
+            command = [sys.executable, "-m", __name__, task, str(path.resolve()), answer.name, str(write_end),
+                       *map(repr, arguments)]
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=child_output, stderr=child_output,
-                                     pass_fds=(write_end,), env=child_environment(), cwd=PROJECT_ROOT)
+                                     pass_fds=(write_end,), env=child_environment(), cwd=PROJECT_ROOT,
+                                     start_new_session=True)
         finally:
             os.close(write_end)
+        ended_inside_a_frame = False
         try:
-            yield from _received(frames)
+            try:
+                yield from _received(frames)
+            except _PipeEnded:  # the child died while it wrote a frame: how, its return code says
+                ended_inside_a_frame = True
             child.wait(timeout=STALL_SECONDS)
         except subprocess.TimeoutExpired as error:
             raise CorruptMedia(Phrase(CANNOT_DECODE)) from error
@@ -91,7 +98,8 @@ def _decoded_apart(task: str, path: Path, *arguments: float) -> Iterator[tuple[f
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        _raise_outcome(child.returncode, Path(answer.name).read_bytes(), child_output, path)
+        said = b"" if ended_inside_a_frame else Path(answer.name).read_bytes()
+        _raise_outcome(child.returncode, said, child_output, path)
 
 
 def _pipe() -> tuple[int, int]:
@@ -115,26 +123,33 @@ def _received(frames: BinaryIO) -> Iterator[tuple[float, np.ndarray]]:
         yield timestamp, frame
 
 
+class _PipeEnded(Exception):
+    """The pipe ended inside a frame."""
+
+
 def _read_exactly(frames: BinaryIO, buffer: bytearray | memoryview, may_end: bool = False) -> bytearray | memoryview:
-    """`buffer` filled from the pipe; empty when it ends before the first byte and `may_end`. CorruptMedia when it
-    ends part-way, or no byte comes for STALL_SECONDS."""
+    """`buffer` filled from the pipe; empty when it ends before the first byte and `may_end`. _PipeEnded when it
+    ends part-way; CorruptMedia when no byte comes for STALL_SECONDS."""
     view, filled = memoryview(buffer), 0
+    waiting = select.poll()  # not select(): it fails in a process with 1,024 files open
+    waiting.register(frames, select.POLLIN)
     while filled < len(view):
-        ready, _, _ = select.select([frames], [], [], STALL_SECONDS)
-        count = frames.readinto(view[filled:]) if ready else None
-        if not count:
-            if count == 0 and filled == 0 and may_end:
-                return bytearray()
+        if not waiting.poll(STALL_SECONDS * 1000):
             raise CorruptMedia(Phrase(CANNOT_DECODE))
+        count = frames.readinto(view[filled:])
+        if not count:
+            if filled == 0 and may_end:
+                return bytearray()
+            raise _PipeEnded
         filled += count
     return buffer
 
 
 def _raise_outcome(returncode: int, said: bytes, child_output: BinaryIO, path: Path) -> None:
     """Raise what the child found (MediaError), or how it failed: killed by a signal (an allocation the decoder did
-    not survive) is too much memory, anything else CANNOT_DECODE (logged with what the child printed)."""
-    if returncode < 0:
-        raise MediaTooLarge(Phrase(DECODING_NEEDS_TOO_MUCH_MEMORY))
+    not survive) is too much memory, a signal to stop Interrupted (`raise_if_killed`), anything else CANNOT_DECODE
+    (logged with what the child printed)."""
+    raise_if_killed(returncode, DECODING_NEEDS_TOO_MUCH_MEMORY)
     outcome = read_answer(said) if returncode == 0 else UNREADABLE
     if isinstance(outcome, MediaError):
         raise outcome
@@ -144,24 +159,20 @@ def _raise_outcome(returncode: int, said: bytes, child_output: BinaryIO, path: P
         raise CorruptMedia(Phrase(CANNOT_DECODE))
 
 
-class MemoryCeiling:
-    """The child's watch over its own memory, from when it was made: its address space may grow by DECODE_CEILING
-    (an allocation past it fails), and `check` raises MediaTooLarge once its peak resident size has grown by more
-    than DECODE_MEMORY, or its peak address space by more than the ceiling less FFmpeg's largest allocation (a
-    decoder that failed to allocate may go on without the frame: one such failure is seen there)."""
+class DecodingCeiling(MemoryCeiling):
+    """The decoding child's memory: DECODE_MEMORY of resident memory, DECODE_CEILING of address space; `check`
+    raises MediaTooLarge once either is passed, or the address space has come within FFmpeg's largest allocation of
+    the ceiling (a decoder that failed to allocate may go on without the frame: one such failure is seen there)."""
 
     def __init__(self) -> None:
-        self.resident, self.address_space = status_bytes("VmRSS"), status_bytes("VmSize")
-        limit = self.address_space + DECODE_CEILING
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        super().__init__(DECODE_MEMORY, DECODE_CEILING - MAX_FFMPEG_ALLOCATION, DECODE_CEILING)
 
     def check(self) -> None:
-        if status_bytes("VmHWM") - self.resident > DECODE_MEMORY \
-                or status_bytes("VmPeak") - self.address_space > DECODE_CEILING - MAX_FFMPEG_ALLOCATION:
+        if self.exceeded():
             raise MediaTooLarge(Phrase(DECODING_NEEDS_TOO_MUCH_MEMORY))
 
 
-def _sample_here(path: Path, ceiling: MemoryCeiling, fps: float,
+def _sample_here(path: Path, ceiling: DecodingCeiling, fps: float,
                  max_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
     """`sample_frames` in this process, its memory checked after every frame decoded."""
     capture = open_capture(path)
@@ -196,7 +207,7 @@ def _frame_time(capture: cv2.VideoCapture, index: int, native_fps: float) -> flo
     return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds >= 0 else index / native_fps
 
 
-def _frame_at_here(path: Path, ceiling: MemoryCeiling, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+def _frame_at_here(path: Path, ceiling: DecodingCeiling, seconds: float) -> Iterator[tuple[float, np.ndarray]]:
     """`read_frame_at` in this process: the one frame, or CorruptMedia."""
     capture = open_capture(path)
     try:
@@ -209,12 +220,12 @@ def _frame_at_here(path: Path, ceiling: MemoryCeiling, seconds: float) -> Iterat
             ok, frame = _last_frame(capture, ceiling)
         if not ok:
             raise CorruptMedia(Phrase(N_("No frame at %(seconds).2f s."), seconds=seconds))
-        yield seconds, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        yield _frame_time(capture, 0, 1.0), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
 
 
-def _last_frame(capture: cv2.VideoCapture, ceiling: MemoryCeiling) -> tuple[bool, np.ndarray | None]:
+def _last_frame(capture: cv2.VideoCapture, ceiling: DecodingCeiling) -> tuple[bool, np.ndarray | None]:
     """The last frame that decodes, among the LAST_FRAME_TRIES the frame count names last (it may be an estimate)."""
     last = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) - 1
     for position in range(last, max(-1, last - LAST_FRAME_TRIES), -1):
@@ -236,9 +247,9 @@ def _send(pipe: BinaryIO, timestamp: float, frame: np.ndarray) -> None:
 
 
 def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, arguments: list[str]) -> None:
-    """The child's side of `_decoded_apart`: the task's frames written to the pipe under DECODE_CEILING, then None
+    """The child's side of `_decoded_apart`: the task's frames written to the pipe under DecodingCeiling, then None
     or its MediaError pickled into the file `answer`. A parent that stopped reading ends it quietly."""
-    ceiling = MemoryCeiling()
+    ceiling = DecodingCeiling()
     outcome: MediaError | None = None
     try:
         with open(int(pipe_descriptor), "wb") as pipe:  # buffered: a frame's header and bytes go out in few writes
@@ -250,6 +261,8 @@ def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, argument
         outcome = error
     except BrokenPipeError:
         return  # the parent has what it wanted
+    if ceiling.exceeded() and not isinstance(outcome, MediaTooLarge):  # a failed allocation may end a stream early
+        outcome = MediaTooLarge(Phrase(DECODING_NEEDS_TOO_MUCH_MEMORY))
     Path(answer).write_bytes(pickle.dumps(outcome))
 
 

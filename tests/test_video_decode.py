@@ -3,19 +3,21 @@ child that never outlives its reader, and clear errors for what it could not dec
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 import numpy as np
 import pytest
 
 import jobs
+import services.analyses
 from extensions import db
 from inference import video_check, video_decode
-from inference.errors import CorruptMedia, MediaTooLarge
+from inference.errors import CorruptMedia, Interrupted, MediaTooLarge
 from inference.video_check import probe_video
 from inference.video_decode import read_frame_at, sample_frames
-from models import Analysis
-from tests.conftest import DATA, upload
+from models import Analysis, JobStatus
+from tests.conftest import DATA, upload, upload_files
 
 HUNGRY = DATA / "hevc-4k-16-references-said-1.mp4"
 
@@ -95,3 +97,49 @@ def test_an_upload_that_needs_too_much_memory_to_decode_fails_with_the_reason(ap
         assert analysis.status == "failed" and "more memory to decode" in analysis.error
     page = client.get(f"/analyses/{analysis.id}").get_data(as_text=True)
     assert "The analysis failed" in page and "more memory to decode" in page
+
+
+@pytest.mark.parametrize("stop, raised", [(signal.SIGTERM, Interrupted), (signal.SIGINT, Interrupted),
+                                          (signal.SIGKILL, MediaTooLarge)])
+def test_a_child_stopped_by_a_signal_is_an_interruption_or_a_refusal_by_the_signal(monkeypatch, stop, raised):
+    """A service that stops sends every process SIGTERM (systemd): the job that was decoding failed for good, "too
+    much memory". A signal to stop is no verdict on the file; a kill (the kernel's, out of memory) is."""
+    children = []
+    real_popen = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        children.append(real_popen(*args, **kwargs))
+        return children[-1]
+
+    monkeypatch.setattr(video_decode.subprocess, "Popen", recorded)
+    frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
+    next(frames)  # four 6 MB frames: the child waits on the pipe with the second
+    children[0].send_signal(stop)
+    children[0].wait()
+    with pytest.raises(raised):
+        list(frames)
+
+
+def test_a_job_interrupted_by_the_service_stopping_is_left_to_run_again(app, client, alice, monkeypatch):
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    assert upload(client, (DATA / "h264-1080p.mp4").read_bytes(), "clip.mp4").status_code == 302
+
+    def stopped(*args, **kwargs):
+        raise Interrupted("a video child was stopped by signal 15")
+
+    monkeypatch.setattr(services.analyses, "analyze_video", stopped)
+    jobs.work_once(app)
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        assert analysis.status == JobStatus.RUNNING and analysis.error is None  # its heartbeat goes stale: run again
+
+
+def test_an_upload_whose_check_was_stopped_by_the_service_stopping_asks_to_retry(app, client, alice, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise Interrupted("a video child was stopped by signal 15")
+
+    monkeypatch.setattr(services.analyses, "probe_video", stopped)
+    response = upload(client, (DATA / "h264-1080p.mp4").read_bytes(), "clip.mp4")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "try again in a minute" in response.get_data(as_text=True)
+    assert upload_files(app) == []
