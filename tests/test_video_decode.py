@@ -22,6 +22,20 @@ from tests.conftest import DATA, upload, upload_files
 HUNGRY = DATA / "hevc-4k-16-references-said-1.mp4"
 
 
+@pytest.fixture()
+def children(monkeypatch) -> list[subprocess.Popen]:
+    """The decoding children started during the test, as they start."""
+    started = []
+    real_popen = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(video_decode.subprocess, "Popen", recorded)
+    return started
+
+
 def test_frames_are_decoded_apart_and_come_back_whole(monkeypatch):
     """The frames are those FFmpeg gives in a process of the app, pixel for pixel, though no capture is opened
     in this one."""
@@ -61,15 +75,7 @@ def test_an_ordinary_4k_clip_decodes_within_the_ceiling(tmp_path):
     assert len(frames) == 4 and frames[0][1].shape == (2160, 3840, 3)
 
 
-def test_the_child_ends_when_its_reader_stops_early(monkeypatch):
-    children = []
-    real_popen = subprocess.Popen
-
-    def recorded(*args, **kwargs):
-        children.append(real_popen(*args, **kwargs))
-        return children[-1]
-
-    monkeypatch.setattr(video_decode.subprocess, "Popen", recorded)
+def test_the_child_ends_when_its_reader_stops_early(children):
     frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
     next(frames)
     frames.close()
@@ -101,17 +107,9 @@ def test_an_upload_that_needs_too_much_memory_to_decode_fails_with_the_reason(ap
 
 @pytest.mark.parametrize("stop, raised", [(signal.SIGTERM, Interrupted), (signal.SIGINT, Interrupted),
                                           (signal.SIGKILL, MediaTooLarge)])
-def test_a_child_stopped_by_a_signal_is_an_interruption_or_a_refusal_by_the_signal(monkeypatch, stop, raised):
+def test_a_child_stopped_by_a_signal_is_an_interruption_or_a_refusal_by_the_signal(children, stop, raised):
     """A service that stops sends every process SIGTERM (systemd): the job that was decoding failed for good, "too
     much memory". A signal to stop is no verdict on the file; a kill (the kernel's, out of memory) is."""
-    children = []
-    real_popen = subprocess.Popen
-
-    def recorded(*args, **kwargs):
-        children.append(real_popen(*args, **kwargs))
-        return children[-1]
-
-    monkeypatch.setattr(video_decode.subprocess, "Popen", recorded)
     frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
     next(frames)  # four 6 MB frames: the child waits on the pipe with the second
     children[0].send_signal(stop)
