@@ -43,6 +43,7 @@ def test_the_emotions_offered_follow_the_subject_chosen(live_app, browser):
     read_as.select_option("sad")
     page.click(".history-filter button[type=submit]")
     expect(page.locator(".history-item")).to_have_count(1)
+    page.wait_for_load_state()  # the new page's scripts have run (under load, the choice came before them)
     who.select_option(str(rex))
     expect(offered).to_have_count(len(DOG_EMOTIONS))  # "sad" is one of the dog's too
     page.goto(base + "/about")
