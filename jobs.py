@@ -43,7 +43,7 @@ from rq.timeouts import BaseTimeoutException
 import sqlalchemy as sa
 
 from extensions import committed, db
-from inference.errors import Interrupted, MediaError
+from inference.errors import MediaError
 from messages import N_
 from models import Analysis, Detection, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
 
@@ -279,9 +279,7 @@ def retry(kind: JobKind, job_id: int) -> bool:
 def run_job(job: ClaimedJob) -> None:
     """Process one claimed job, its heartbeat kept fresh meanwhile; any failure marks it failed with a readable
     reason (an upload is kept). A run that lost its claim leaves the row to the run that has it; one whose row was
-    deleted before or while it ran (its analysis or its account deleted, its files with them) just stops; one
-    interrupted by the service stopping (a video child stopped by a signal) leaves its row to be run again once its
-    heartbeat is stale, as if its worker had died."""
+    deleted before or while it ran (its analysis or its account deleted, its files with them) just stops."""
     row = db.session.get(ROWS[job.kind], job.job_id)
     if row is None:
         log.info("jobs: %s %s was deleted before it ran; nothing to do", job.kind, job.job_id)
@@ -295,9 +293,6 @@ def run_job(job: ClaimedJob) -> None:
         db.session.rollback()
         log.log(logging.INFO if lost.deleted else logging.WARNING,
                 "jobs: %s; this run stops without writing its results", lost)
-    except Interrupted as stopped:  # the service is stopping: the row's heartbeat goes stale and it runs again
-        db.session.rollback()
-        log.warning("jobs: %s %s was interrupted (%s); it is left to run again", job.kind, job.job_id, stopped)
     except Exception as error:
         db.session.rollback()
         if job.deleted():  # what it read went from under it (its file, a row): nothing went wrong

@@ -18,8 +18,3 @@ class CorruptMedia(MediaError):
 
 class MediaTooLarge(MediaError):
     """The media exceeds a pixel or duration limit."""
-
-
-class Interrupted(Exception):
-    """The work was stopped from outside, not for anything in the file: a child process reading it was ended by
-    SIGTERM, SIGINT, SIGHUP or SIGQUIT (the service stopping). A job is left to run again; a request may retry."""

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from inference.container_metadata import check_container_metadata
-from inference.errors import CorruptMedia, Interrupted, MediaError, MediaTooLarge, UnsupportedMediaType
+from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
@@ -352,7 +352,7 @@ def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PI
 
 
 @functools.lru_cache(maxsize=64)
-def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: float) -> MediaError | None:
+def _stored_video_checked(path: str, version: tuple[int, int, int], max_seconds: float) -> MediaError | None:
     try:
         _apart("stored", Path(path), max_seconds)
     except MediaError as refusal:
@@ -360,12 +360,18 @@ def _stored_video_checked(path: str, modified_ns: int, size: int, max_seconds: f
     return None
 
 
+def file_version(path: Path) -> tuple[int, int, int]:
+    """What tells a version of a stored file from another: its inode (a file replaced by a rename has another),
+    modification time and size."""
+    status = path.stat()
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 def check_stored_video(path: Path, max_seconds: float) -> None:
     """A stored video's index, within the budget of `max_seconds`, and its frame sizes, checked as at upload (in a
     process of its own), once per process and file version (the scrubber asks for many frames); no packet budget:
     the file was within it when it was stored, and the settings may have changed since."""
-    status = path.stat()
-    if refusal := _stored_video_checked(str(path), status.st_mtime_ns, status.st_size, max_seconds):
+    if refusal := _stored_video_checked(str(path), file_version(path), max_seconds):
         raise refusal
 
 
@@ -373,59 +379,68 @@ CHECKS = {"probe": _probe_here, "stored": _check_stored_here}
 
 
 def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
-    """CHECKS[check](path, *limits) in a child process (`_run_child`) that may use CHECK_MEMORY more memory than it
-    starts with, run from the project's folder whatever this process's is; its result or MediaError comes back
-    through a file of its own (stdout may carry a library's log lines). A child that needed more, died, overran
-    CHECK_SECONDS or said nothing readable means the file is refused (MediaTooLarge or CorruptMedia)."""
+    """CHECKS[check](path, *limits) in a child process (`start_child`, `_run_child`) that may use CHECK_MEMORY more
+    memory than it starts with; its result or MediaError comes back through a file of its own (stdout may carry a
+    library's log lines). A child that needed more, was killed, overran CHECK_SECONDS or said nothing readable means
+    the file is refused (MediaTooLarge or CorruptMedia)."""
     with tempfile.NamedTemporaryFile(prefix="moodlens-video-check-") as answer:
         command = [sys.executable, "-m", __name__, check, str(path.resolve()), answer.name, *map(repr, limits)]
+        child = start_child(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            child = subprocess.run(command, capture_output=True, timeout=CHECK_SECONDS, env=child_environment(),
-                                   cwd=PROJECT_ROOT, check=False, start_new_session=True)
+            said_else = child.communicate(timeout=CHECK_SECONDS)[0]
         except subprocess.TimeoutExpired as error:
+            child.kill()
+            child.communicate()
             raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
         said = Path(answer.name).read_bytes()
     raise_if_killed(child.returncode, NEEDS_TOO_MUCH_MEMORY)
-    outcome = read_answer(said) if child.returncode == 0 else UNREADABLE
+    outcome = read_answer(said) if child.returncode == 0 else NO_ANSWER
     if isinstance(outcome, MediaError):
         raise outcome
-    if outcome is UNREADABLE or (outcome is None) != (check == "stored"):
-        log.error("video check %s of %s failed: %s", check, path, child.stderr.decode(errors="replace")[-2000:])
+    if outcome is NO_ANSWER or (outcome is None) != (check == "stored"):
+        log.error("video check %s of %s failed: %s", check, path, said_else.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
     return outcome
 
 
-INTERRUPTING_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT})
+# Held back in a video child: a service that stops sends every process of its unit SIGTERM (systemd's default), and
+# a worker that finishes its job first (its warm shutdown) needs the child it reads from. A parent ends its children
+# itself (SIGKILL), and a decoding child whose parent is gone ends on its broken pipe.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP)
+
+
+def start_child(command: list[str], **options: object) -> subprocess.Popen:
+    """A child that reads a video (this module's checks, inference.video_decode's decoding): `command` started from
+    the project's folder (`python -m` looks there first), with STOP_SIGNALS blocked (a thread's signal mask is kept
+    through fork and exec), one OpenCV thread (its pool starts one per core, each with an 8 MB stack, counted against
+    the child's ceiling: a 64-core machine refused every 4K clip) and glibc's arenas capped (each thread reserved 64
+    MB of address space)."""
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "2", "OPENCV_FOR_THREADS_NUM": "1"}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, cwd=PROJECT_ROOT, **options)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def raise_if_killed(returncode: int, too_much_memory: str) -> None:
-    """For a child ended by a signal: Interrupted when it was asked to stop (INTERRUPTING_SIGNALS: the service
-    stopping, not the file), else MediaTooLarge saying `too_much_memory` (an allocation it did not survive). Each
-    child runs in a session of its own, so a signal to the server's process group (Ctrl-C, a worker's warm shutdown)
-    reaches it only when sent to every process (systemd's stop)."""
-    if returncode >= 0:
-        return
-    if -returncode in INTERRUPTING_SIGNALS:
-        raise Interrupted(f"a video child was stopped by signal {-returncode}")
-    raise MediaTooLarge(Phrase(too_much_memory))
+    """MediaTooLarge saying `too_much_memory` for a child ended by a signal: it holds back those that stop a service
+    (STOP_SIGNALS), so what ended it is an allocation it did not survive or the kernel out of memory."""
+    if returncode < 0:
+        raise MediaTooLarge(Phrase(too_much_memory))
 
 
-def child_environment() -> dict[str, str]:
-    """The environment of a child that reads a video (this module's checks, inference.video_decode's decoding)."""
-    return {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread else
-
-
-UNREADABLE = object()
+NO_ANSWER = object()
 
 
 def read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
     """A child's pickled answer (written by this module or inference.video_decode, never by a client), or
-    UNREADABLE."""
+    NO_ANSWER."""
     try:
         outcome = pickle.loads(said)
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        return UNREADABLE
-    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else UNREADABLE
+        return NO_ANSWER
+    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else NO_ANSWER
 
 
 def status_bytes(field: str) -> int:
@@ -439,11 +454,9 @@ def status_bytes(field: str) -> int:
 class MemoryCeiling:
     """A video child's watch over its own memory, from when it was made: its address space may grow by `ceiling` (an
     allocation past it fails); `exceeded` once its peak resident size has grown by more than `memory`, or its peak
-    address space by more than `address_space`. OpenCV's own thread pool is turned off first: it starts a thread
-    per core, each with an 8 MB stack, and a 64-core machine refused every 4K clip."""
+    address space by more than `address_space`."""
 
     def __init__(self, memory: int, address_space: int, ceiling: int) -> None:
-        cv2.setNumThreads(1)
         self.memory, self.address_space = memory, address_space
         self.resident_at_start, self.address_space_at_start = status_bytes("VmRSS"), status_bytes("VmSize")
         limit = self.address_space_at_start + ceiling

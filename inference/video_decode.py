@@ -7,8 +7,9 @@ the frames a job samples (`sample_frames`) and the one the scrubber or a crop as
 in a child (`python -m inference.video_decode`, torch-free, started in about 0.15 s) whose resident memory may grow
 by at most DECODE_MEMORY (an ordinary 4K clip takes 200-300 MB to decode): a video that needs more is refused where
 it does (DECODING_NEEDS_TOO_MUCH_MEMORY), and the app's own processes never hold a decoder. Each frame comes back as
-RGB bytes after a small header; a frame that takes longer than STALL_SECONDS to arrive ends the decoding. A child
-ended by a signal to stop (the service stopping) raises Interrupted: the file is not to blame.
+RGB bytes after a small header; a frame that takes longer than STALL_SECONDS to arrive ends the decoding. The child
+holds back the signals that stop a service (video_check.STOP_SIGNALS): a worker that finishes its job as it stops
+keeps the child it reads from.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
-from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, PROJECT_ROOT,
-                                   RUNS_PAST_LIMIT, UNREADABLE, MemoryCeiling, check_stored_video, child_environment,
-                                   frame_budget, open_capture, raise_if_killed, read_answer, too_many_frames)
+from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, NO_ANSWER,
+                                   RUNS_PAST_LIMIT, MemoryCeiling, check_stored_video, frame_budget, open_capture,
+                                   raise_if_killed, read_answer, start_child, too_many_frames)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,7 @@ def _decoded_apart(task: str, path: Path, *arguments: float) -> Iterator[tuple[f
             child_output = files.enter_context(tempfile.TemporaryFile())
             command = [sys.executable, "-m", __name__, task, str(path.resolve()), answer.name, str(write_end),
                        *map(repr, arguments)]
-            child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=child_output, stderr=child_output,
-                                     pass_fds=(write_end,), env=child_environment(), cwd=PROJECT_ROOT,
-                                     start_new_session=True)
+            child = start_child(command, stdout=child_output, stderr=child_output, pass_fds=(write_end,))
         finally:
             os.close(write_end)
         ended_inside_a_frame = False
@@ -146,11 +145,10 @@ def _read_exactly(frames: BinaryIO, buffer: bytearray | memoryview, may_end: boo
 
 
 def _raise_outcome(returncode: int, said: bytes, child_output: BinaryIO, path: Path) -> None:
-    """Raise what the child found (MediaError), or how it failed: killed by a signal (an allocation the decoder did
-    not survive) is too much memory, a signal to stop Interrupted (`raise_if_killed`), anything else CANNOT_DECODE
-    (logged with what the child printed)."""
+    """Raise what the child found (MediaError), or how it failed: killed by a signal is too much memory
+    (`raise_if_killed`), anything else CANNOT_DECODE (logged with what the child printed)."""
     raise_if_killed(returncode, DECODING_NEEDS_TOO_MUCH_MEMORY)
-    outcome = read_answer(said) if returncode == 0 else UNREADABLE
+    outcome = read_answer(said) if returncode == 0 else NO_ANSWER
     if isinstance(outcome, MediaError):
         raise outcome
     if outcome is not None:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import (HTTPException, InternalServerError, MethodNotAl
                                  RequestEntityTooLarge)
 
 from extensions import db
-from inference.errors import Interrupted, MediaError, MediaTooLarge, UnsupportedMediaType
+from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
 from models import User
 from services.accounts import account_exists
@@ -218,18 +218,6 @@ def _database_unreachable(error: SQLAlchemyError) -> ResponseReturnValue:
     return response
 
 
-SERVER_STOPPING = N_("The server is stopping or restarting, so nothing was saved: please try again in a minute.")
-
-
-def _interrupted(error: Interrupted) -> ResponseReturnValue:
-    """A child reading a video was stopped from outside (the service stopping: inference.errors.Interrupted): 503
-    with Retry-After; an upload it was checking was not kept."""
-    current_app.logger.warning("%s %s: %s", request.method, request.path, error)
-    response = make_response(error_response(Phrase(SERVER_STOPPING), 503))
-    response.headers["Retry-After"] = "60"
-    return response
-
-
 def _outage_safe(handler: Callable) -> Callable:
     """The error handler, but a database outage it meets (its page reads the user, a CSRF refusal asks whether
     someone is logged in) answers 503 as the outage itself would, not 500."""
@@ -292,7 +280,7 @@ def _refuse_nul_characters() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul_characters)
     handlers = [(HTTPException, _http_error), (NotFound, _not_found), (CSRFError, _stale_form),
-                (MediaError, _media_error), (Refused, _refused), (Interrupted, _interrupted)]
+                (MediaError, _media_error), (Refused, _refused)]
     handlers += [(race, _changed_meanwhile) for race in (ObjectDeletedError, StaleDataError, IntegrityError)]
     handlers += [(outage, _database_unreachable) for outage in DATABASE_OUTAGES]
     for error, handler in handlers:
