@@ -31,7 +31,7 @@ from inference.images import decode_image
 from inference.labels import ALL_EMOTIONS, Certainty
 from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment
-from inference.video_check import probe_video, sniff_video
+from inference.video_check import file_version, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
@@ -411,7 +411,7 @@ def within_video(analysis: Analysis, seconds: float) -> float:
     return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), analysis.duration or 0.0)
 
 
-FRAMES_KEPT = 64  # video frames' JPEGs a process keeps (at most 640 px, some tens of KB each: a few MB in all)
+FRAMES_KEPT = 64  # video frames' JPEGs a process keeps (at most 640 px, 30-280 KB each: at most about 18 MB)
 _frames = Recent(FRAMES_KEPT)
 
 
@@ -420,14 +420,12 @@ def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> byt
     the first frame), decoded in a frame slot of the user asking; kept for the next request of that time, for the
     FRAMES_KEPT frames asked most recently (decoding one takes a process of its own: 0.2-0.5 s). Raises NotFound
     when the video's file is gone, ServerBusy when no slot frees up."""
-    path = storage.upload_path(analysis.stored_name)
     try:
-        status = path.stat()
+        version = (*file_version(storage.upload_path(analysis.stored_name)), analysis.duration)
     except OSError as error:
         raise NotFound(MISSING_UPLOAD) from error
     at = within_video(analysis, seconds)
-    name, version = (analysis.stored_name, round(at, 3)), (status.st_ino, status.st_mtime_ns, status.st_size,
-                                                          analysis.duration)
+    name = (analysis.stored_name, round(at, 3))
     if (kept := _frames.get(name, version)) is not None:
         return kept
     with frame_slot(requester.id):

@@ -32,8 +32,3 @@ class Recent:
             self._kept.move_to_end(name)
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
-
-    def names(self) -> list[Hashable]:
-        """The names kept, the least recently read first."""
-        with self._lock:
-            return list(self._kept)

@@ -352,7 +352,7 @@ def test_a_process_keeps_the_insights_of_the_subjects_read_most_recently(app, cl
     dogs = [make_subject(app, alice, name) for name in ("Rex", "Bim", "Max")]
     for dog in dogs:
         assert client.get(f"/api/v1/subjects/{dog}/insights").status_code == 200
-    assert insights._insights.names() == dogs[1:]  # Rex, read first, went
+    assert list(insights._insights._kept) == dogs[1:]  # Rex, read first, went
 
 
 def test_a_subjects_analyses_are_counted_by_analysis_not_by_time(app, client, alice):
