@@ -389,9 +389,11 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
         try:
             said_else = child.communicate(timeout=CHECK_SECONDS)[0]
         except subprocess.TimeoutExpired as error:
-            child.kill()
-            child.communicate()
             raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
+        finally:  # past its time, or this process stopped waiting (a job's time limit, Ctrl-C): it holds those back
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
         said = Path(answer.name).read_bytes()
     raise_if_killed(child.returncode, NEEDS_TOO_MUCH_MEMORY)
     outcome = read_answer(said) if child.returncode == 0 else NO_ANSWER
@@ -409,23 +411,38 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP)
 
 
+PARENT_VARIABLE = "MOODLENS_VIDEO_PARENT"  # the process that started a video child (`end_with_parent`)
+PR_SET_PDEATHSIG = 1  # prctl's option: the signal a process gets when the thread that started it ends
+
+
 def start_child(command: list[str], **options: object) -> subprocess.Popen:
     """A child that reads a video (this module's checks, inference.video_decode's decoding): `command` started from
     the project's folder (`python -m` looks there first), with STOP_SIGNALS blocked (a thread's signal mask is kept
     through fork and exec), one OpenCV thread (its pool starts one per core, each with an 8 MB stack, counted against
     the child's ceiling: a 64-core machine refused every 4K clip) and glibc's arenas capped (each thread reserved 64
     MB of address space)."""
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "2", "OPENCV_FOR_THREADS_NUM": "1"}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "2", "OPENCV_FOR_THREADS_NUM": "1",
+                   PARENT_VARIABLE: str(os.getpid())}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # read before the try: a handler may raise inside the call
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, cwd=PROJECT_ROOT, **options)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
+def end_with_parent() -> None:
+    """In a video child: killed when the thread that started it ends, and ended now if it has already (an orphan
+    holds back the signals that stop it, and would finish its check or its seek, up to a minute, for no one)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get(PARENT_VARIABLE, str(os.getppid())):
+        os._exit(1)
+
+
 def raise_if_killed(returncode: int, too_much_memory: str) -> None:
-    """MediaTooLarge saying `too_much_memory` for a child ended by a signal: it holds back those that stop a service
-    (STOP_SIGNALS), so what ended it is an allocation it did not survive or the kernel out of memory."""
+    """MediaTooLarge saying `too_much_memory` for a child ended by a signal. It holds back those that stop a service
+    (STOP_SIGNALS), so what ended it is most likely the memory it needed: an allocation it did not survive, or the
+    kernel out of memory (a decoder crashing on the file is told the same)."""
     if returncode < 0:
         raise MediaTooLarge(Phrase(too_much_memory))
 
@@ -472,6 +489,7 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     file `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot
     be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file that passed, or
     could not be opened, is refused."""
+    end_with_parent()
     ceiling = MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
     outcome: VideoInfo | MediaError | None
     try:

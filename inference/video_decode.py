@@ -7,7 +7,7 @@ the frames a job samples (`sample_frames`) and the one the scrubber or a crop as
 in a child (`python -m inference.video_decode`, torch-free, started in about 0.15 s) whose resident memory may grow
 by at most DECODE_MEMORY (an ordinary 4K clip takes 200-300 MB to decode): a video that needs more is refused where
 it does (DECODING_NEEDS_TOO_MUCH_MEMORY), and the app's own processes never hold a decoder. Each frame comes back as
-RGB bytes after a small header; a frame that takes longer than STALL_SECONDS to arrive ends the decoding. The child
+RGB bytes after a small header; STALL_SECONDS without a byte of it ends the decoding (a hang). The child
 holds back the signals that stop a service (video_check.STOP_SIGNALS): a worker that finishes its job as it stops
 keeps the child it reads from.
 """
@@ -34,8 +34,8 @@ import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
 from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, NO_ANSWER,
-                                   RUNS_PAST_LIMIT, MemoryCeiling, check_stored_video, frame_budget, open_capture,
-                                   raise_if_killed, read_answer, start_child, too_many_frames)
+                                   RUNS_PAST_LIMIT, MemoryCeiling, check_stored_video, end_with_parent, frame_budget,
+                                   open_capture, raise_if_killed, read_answer, start_child, too_many_frames)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 DECODE_MEMORY = 352 * 2**20  # resident memory decoding may add (its peak): ordinary 4K H.264, HEVC, VP9 and AV1 clips
                              # take 200-300 MB, an HEVC stream whose slices name 16 references 414 MB
 DECODE_CEILING = 2**30  # the address space it may add, for the machine's sake (an allocation past it fails)
-STALL_SECONDS = 180.0  # the longest wait for the next frame: a hang (a 60 fps 4K clip sampled at 4 takes about 1 s
-                       # a frame here; the last frame of a 2-minute 4K clip with one key frame about a minute)
+STALL_SECONDS = 180.0  # the longest wait for a byte from the child: past it, a hang (a 60 fps 4K clip sampled at 4
+                       # takes about 1 s a frame here; the last frame of a 2-minute 4K clip with one key frame a minute)
 DECODING_NEEDS_TOO_MUCH_MEMORY = N_("The video takes more memory to decode than this app allows (its frames refer "
                                     "back to too many others); share it as an ordinary phone video.")
 CANNOT_DECODE = N_("The video could not be decoded: it is damaged or not a video this app can read.")
@@ -247,6 +247,7 @@ def _send(pipe: BinaryIO, timestamp: float, frame: np.ndarray) -> None:
 def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, arguments: list[str]) -> None:
     """The child's side of `_decoded_apart`: the task's frames written to the pipe under DecodingCeiling, then None
     or its MediaError pickled into the file `answer`. A parent that stopped reading ends it quietly."""
+    end_with_parent()
     ceiling = DecodingCeiling()
     outcome: MediaError | None = None
     try:

@@ -108,18 +108,27 @@ def test_an_upload_that_needs_too_much_memory_to_decode_fails_with_the_reason(ap
     assert "The analysis failed" in page and "more memory to decode" in page
 
 
-def test_a_child_holds_back_the_signals_that_stop_a_service(children):
+def test_children_hold_back_the_signals_that_stop_a_service(monkeypatch):
     """systemd stops a service by sending every process of it SIGTERM: a worker that finished its job first lost the
-    child it read frames from, and the job failed for good. The child goes on; a kill (the kernel's, out of memory)
-    ends it, and the file is refused as too large."""
+    child it read frames from, and the job failed for good. Each child, signalled as soon as it starts, goes on."""
+    real_popen = subprocess.Popen
+
+    def signalled(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        for stop in video_check.STOP_SIGNALS:
+            child.send_signal(stop)
+        return child
+
+    monkeypatch.setattr(video_check.subprocess, "Popen", signalled)
+    assert probe_video(DATA / "h264-1080p.mp4", 60).width == 1920
+    assert len(list(sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60))) == 4
+
+
+def test_a_child_killed_while_it_decodes_means_too_much_memory(children):
+    """What kills a child that holds back the signals that stop a service is most likely the kernel out of memory."""
     frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
-    first = next(frames)  # four 6 MB frames: the child waits on the pipe with the second
-    for stop in video_check.STOP_SIGNALS:
-        children[0].send_signal(stop)
-    assert len([first, *frames]) == 4 and children[0].returncode == 0
-    frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
-    next(frames)
-    children[1].kill()
+    next(frames)  # four 6 MB frames: the child waits on the pipe with the second
+    children[0].kill()
     with pytest.raises(MediaTooLarge, match="more memory to decode"):
         list(frames)
 
@@ -127,6 +136,8 @@ def test_a_child_holds_back_the_signals_that_stop_a_service(children):
 def test_a_process_with_more_than_a_thousand_files_open_reads_frames(tmp_path):
     """select() fails on a descriptor past 1,023: a busy server's frames and jobs failed with a 500."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine lets a process open only {hard} files")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
