@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -383,9 +384,10 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
     memory than it starts with; its result or MediaError comes back through a file of its own (stdout may carry a
     library's log lines). A child that needed more, was killed, overran CHECK_SECONDS or said nothing readable means
     the file is refused (MediaTooLarge or CorruptMedia)."""
-    with tempfile.NamedTemporaryFile(prefix="moodlens-video-check-") as answer:
-        command = [sys.executable, "-m", __name__, check, str(path.resolve()), answer.name, *map(repr, limits)]
-        child = start_child(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryFile() as answer:  # unnamed: nothing is left behind, however this process ends
+        command = [sys.executable, "-m", __name__, check, str(path.resolve()), str(answer.fileno()),
+                   *map(repr, limits)]
+        child = start_child(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(answer.fileno(),))
         try:
             said_else = child.communicate(timeout=CHECK_SECONDS)[0]
         except subprocess.TimeoutExpired as error:
@@ -394,7 +396,7 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
             if child.poll() is None:
                 child.kill()
                 child.communicate()
-        said = Path(answer.name).read_bytes()
+        said = read_back(answer)
     raise_if_killed(child.returncode, NEEDS_TOO_MUCH_MEMORY)
     outcome = read_answer(said) if child.returncode == 0 else NO_ANSWER
     if isinstance(outcome, MediaError):
@@ -450,6 +452,18 @@ def raise_if_killed(returncode: int, too_much_memory: str) -> None:
 NO_ANSWER = object()
 
 
+def write_answer(descriptor: str, outcome: VideoInfo | MediaError | None) -> None:
+    """A child's answer, pickled into the unnamed file its parent passed it (`descriptor`)."""
+    with open(int(descriptor), "wb") as answer:
+        answer.write(pickle.dumps(outcome))
+
+
+def read_back(answer: BinaryIO) -> bytes:
+    """What a child wrote into the unnamed file `answer` (it shares the file's offset with its parent)."""
+    answer.seek(0)
+    return answer.read()
+
+
 def read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
     """A child's pickled answer (written by this module or inference.video_decode, never by a client), or
     NO_ANSWER."""
@@ -486,9 +500,9 @@ class MemoryCeiling:
 
 def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     """The child's side of `_apart`: the check run under CHECK_CEILING, its result or MediaError pickled into the
-    file `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out, or the file "cannot
-    be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file that passed, or
-    could not be opened, is refused."""
+    file whose descriptor is `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out,
+    or the file "cannot be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file
+    that passed, or could not be opened, is refused."""
     end_with_parent()
     ceiling = MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
     outcome: VideoInfo | MediaError | None
@@ -500,7 +514,7 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
         outcome = error
     if ceiling.exceeded() and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
         outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    Path(answer).write_bytes(pickle.dumps(outcome))
+    write_answer(answer, outcome)
 
 
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module

@@ -18,7 +18,6 @@ import fcntl
 import logging
 import math
 import os
-import pickle
 import select
 import struct
 import subprocess
@@ -35,7 +34,8 @@ import numpy as np
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
 from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, NO_ANSWER,
                                    RUNS_PAST_LIMIT, MemoryCeiling, check_stored_video, end_with_parent, frame_budget,
-                                   open_capture, raise_if_killed, read_answer, start_child, too_many_frames)
+                                   open_capture, raise_if_killed, read_answer, read_back, start_child, too_many_frames,
+                                   write_answer)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,12 @@ def _decoded_apart(task: str, path: Path, *arguments: float) -> Iterator[tuple[f
     read_end, write_end = _pipe()
     with open(read_end, "rb", buffering=0) as frames, ExitStack() as files:
         try:
-            answer = files.enter_context(tempfile.NamedTemporaryFile(prefix="moodlens-video-decode-"))
+            answer = files.enter_context(tempfile.TemporaryFile())  # unnamed: nothing is left behind
             child_output = files.enter_context(tempfile.TemporaryFile())
-            command = [sys.executable, "-m", __name__, task, str(path.resolve()), answer.name, str(write_end),
-                       *map(repr, arguments)]
-            child = start_child(command, stdout=child_output, stderr=child_output, pass_fds=(write_end,))
+            command = [sys.executable, "-m", __name__, task, str(path.resolve()), str(answer.fileno()),
+                       str(write_end), *map(repr, arguments)]
+            child = start_child(command, stdout=child_output, stderr=child_output,
+                                pass_fds=(write_end, answer.fileno()))
         finally:
             os.close(write_end)
         ended_inside_a_frame = False
@@ -97,7 +98,7 @@ def _decoded_apart(task: str, path: Path, *arguments: float) -> Iterator[tuple[f
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        said = b"" if ended_inside_a_frame else Path(answer.name).read_bytes()
+        said = b"" if ended_inside_a_frame else read_back(answer)
         _raise_outcome(child.returncode, said, child_output, path)
 
 
@@ -246,7 +247,8 @@ def _send(pipe: BinaryIO, timestamp: float, frame: np.ndarray) -> None:
 
 def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, arguments: list[str]) -> None:
     """The child's side of `_decoded_apart`: the task's frames written to the pipe under DecodingCeiling, then None
-    or its MediaError pickled into the file `answer`. A parent that stopped reading ends it quietly."""
+    or its MediaError pickled into the file whose descriptor is `answer`. A parent that stopped reading ends it
+    quietly."""
     end_with_parent()
     ceiling = DecodingCeiling()
     outcome: MediaError | None = None
@@ -262,7 +264,7 @@ def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, argument
         return  # the parent has what it wanted
     if ceiling.exceeded() and not isinstance(outcome, MediaTooLarge):  # a failed allocation may end a stream early
         outcome = MediaTooLarge(Phrase(DECODING_NEEDS_TOO_MUCH_MEMORY))
-    Path(answer).write_bytes(pickle.dumps(outcome))
+    write_answer(answer, outcome)
 
 
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module
