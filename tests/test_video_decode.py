@@ -146,3 +146,10 @@ def test_a_process_with_more_than_a_thousand_files_open_reads_frames(tmp_path):
         for descriptor in opened:
             os.close(descriptor)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_decoding_memory_bench_measures_the_child_as_the_app_starts_it():
+    from bench.decode_memory import TASKS, measured
+
+    assert measured(DATA / "h264-1080p.mp4", TASKS["frame at 0.9 s"]).endswith(": passed")
+    assert "more memory to decode" in measured(HUNGRY, TASKS["whole clip at 4 fps"])
