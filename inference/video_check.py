@@ -397,10 +397,7 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
                 child.kill()
                 child.communicate()
         said = read_back(answer)
-    raise_if_killed(child.returncode, NEEDS_TOO_MUCH_MEMORY)
-    outcome = read_answer(said) if child.returncode == 0 else NO_ANSWER
-    if isinstance(outcome, MediaError):
-        raise outcome
+    outcome = answer_of(child.returncode, said, NEEDS_TOO_MUCH_MEMORY)
     if outcome is NO_ANSWER or (outcome is None) != (check == "stored"):
         log.error("video check %s of %s failed: %s", check, path, said_else.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
@@ -441,12 +438,17 @@ def end_with_parent() -> None:
         os._exit(1)
 
 
-def raise_if_killed(returncode: int, too_much_memory: str) -> None:
-    """MediaTooLarge saying `too_much_memory` for a child ended by a signal. It holds back those that stop a service
+def answer_of(returncode: int, said: bytes, too_much_memory: str) -> VideoInfo | None | object:
+    """What a child that ended with `returncode` answered (`said`: VideoInfo or None), its MediaError raised, or
+    NO_ANSWER. Ended by a signal: MediaTooLarge saying `too_much_memory`. It holds back those that stop a service
     (STOP_SIGNALS), so what ended it is most likely the memory it needed: an allocation it did not survive, or the
     kernel out of memory (a decoder crashing on the file is told the same)."""
     if returncode < 0:
         raise MediaTooLarge(Phrase(too_much_memory))
+    outcome = _read_answer(said) if returncode == 0 else NO_ANSWER
+    if isinstance(outcome, MediaError):
+        raise outcome
+    return outcome
 
 
 NO_ANSWER = object()
@@ -464,7 +466,7 @@ def read_back(answer: BinaryIO) -> bytes:
     return answer.read()
 
 
-def read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
+def _read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
     """A child's pickled answer (written by this module or inference.video_decode, never by a client), or
     NO_ANSWER."""
     try:

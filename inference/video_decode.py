@@ -32,10 +32,9 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
-from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, NO_ANSWER,
-                                   RUNS_PAST_LIMIT, MemoryCeiling, check_stored_video, end_with_parent, frame_budget,
-                                   open_capture, raise_if_killed, read_answer, read_back, start_child, too_many_frames,
-                                   write_answer)
+from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, RUNS_PAST_LIMIT,
+                                   MemoryCeiling, answer_of, check_stored_video, end_with_parent, frame_budget,
+                                   open_capture, read_back, start_child, too_many_frames, write_answer)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -147,12 +146,8 @@ def _read_exactly(frames: BinaryIO, buffer: bytearray | memoryview, may_end: boo
 
 def _raise_outcome(returncode: int, said: bytes, child_output: BinaryIO, path: Path) -> None:
     """Raise what the child found (MediaError), or how it failed: killed by a signal is too much memory
-    (`raise_if_killed`), anything else CANNOT_DECODE (logged with what the child printed)."""
-    raise_if_killed(returncode, DECODING_NEEDS_TOO_MUCH_MEMORY)
-    outcome = read_answer(said) if returncode == 0 else NO_ANSWER
-    if isinstance(outcome, MediaError):
-        raise outcome
-    if outcome is not None:
+    (`answer_of`), anything else CANNOT_DECODE (logged with what the child printed)."""
+    if answer_of(returncode, said, DECODING_NEEDS_TOO_MUCH_MEMORY) is not None:
         child_output.seek(0)
         log.error("decoding %s failed: %s", path, child_output.read().decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_DECODE))
