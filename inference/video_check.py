@@ -399,7 +399,8 @@ def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
         said = read_back(answer)
     outcome = answer_of(child.returncode, said, NEEDS_TOO_MUCH_MEMORY)
     if outcome is NO_ANSWER or (outcome is None) != (check == "stored"):
-        log.error("video check %s of %s failed: %s", check, path, said_else.decode(errors="replace")[-2000:])
+        log.error("video check %s of %s failed (return code %d): %s", check, path, child.returncode,
+                  said_else.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
     return outcome
 
@@ -438,12 +439,17 @@ def end_with_parent() -> None:
         os._exit(1)
 
 
+# The signals of a library crashing on what it read (a bad address, a bad instruction): the file is damaged or
+# hostile, not too large. What else ends a child (SIGKILL from the kernel out of memory, SIGABRT from an allocation a
+# library does not survive) is the memory it needed: it holds back the signals that stop a service (STOP_SIGNALS).
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
+
+
 def answer_of(returncode: int, said: bytes, too_much_memory: str) -> VideoInfo | None | object:
     """What a child that ended with `returncode` answered (`said`: VideoInfo or None), its MediaError raised, or
-    NO_ANSWER. Ended by a signal: MediaTooLarge saying `too_much_memory`. It holds back those that stop a service
-    (STOP_SIGNALS), so what ended it is most likely the memory it needed: an allocation it did not survive, or the
-    kernel out of memory (a decoder crashing on the file is told the same)."""
-    if returncode < 0:
+    NO_ANSWER (it failed, or crashed on the file: one of CRASH_SIGNALS). Ended by another signal: MediaTooLarge
+    saying `too_much_memory`."""
+    if returncode < 0 and -returncode not in CRASH_SIGNALS:
         raise MediaTooLarge(Phrase(too_much_memory))
     outcome = _read_answer(said) if returncode == 0 else NO_ANSWER
     if isinstance(outcome, MediaError):

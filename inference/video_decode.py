@@ -145,11 +145,13 @@ def _read_exactly(frames: BinaryIO, buffer: bytearray | memoryview, may_end: boo
 
 
 def _raise_outcome(returncode: int, said: bytes, child_output: BinaryIO, path: Path) -> None:
-    """Raise what the child found (MediaError), or how it failed: killed by a signal is too much memory
-    (`answer_of`), anything else CANNOT_DECODE (logged with what the child printed)."""
+    """Raise what the child found (MediaError), or how it failed: killed by a signal other than a crash's is too
+    much memory (`answer_of`), anything else CANNOT_DECODE (logged with its return code and what the child
+    printed)."""
     if answer_of(returncode, said, DECODING_NEEDS_TOO_MUCH_MEMORY) is not None:
         child_output.seek(0)
-        log.error("decoding %s failed: %s", path, child_output.read().decode(errors="replace")[-2000:])
+        log.error("decoding %s failed (return code %d): %s", path, returncode,
+                  child_output.read().decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_DECODE))
 
 

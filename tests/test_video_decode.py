@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 
 import numpy as np
@@ -130,6 +131,16 @@ def test_a_child_killed_while_it_decodes_means_too_much_memory(children):
     next(frames)  # four 6 MB frames: the child waits on the pipe with the second
     children[0].kill()
     with pytest.raises(MediaTooLarge, match="more memory to decode"):
+        list(frames)
+
+
+def test_a_decoder_crashing_on_a_file_is_not_told_as_memory(children):
+    """A library that crashes on what it reads (SIGSEGV) was told as "takes more memory to decode": the file is
+    damaged or hostile, and the crash is logged."""
+    frames = sample_frames(DATA / "h264-1080p.mp4", fps=30.0, max_seconds=60)
+    next(frames)
+    children[0].send_signal(signal.SIGSEGV)
+    with pytest.raises(CorruptMedia, match="could not be decoded"):
         list(frames)
 
 
