@@ -11,13 +11,14 @@ have their own check (inference/movie_index.py).
 
 from __future__ import annotations
 
-import mmap
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.errors import CorruptMedia, UnsupportedMediaType
+from inference.file_bytes import FileBytes
 from messages import N_, Phrase
 
 MAX_METADATA_BYTES = 64 * 1024  # a Matroska file's tags and chapters together, an AVI's INFO lists: a few hundred
@@ -54,7 +55,7 @@ def check_container_metadata(path: Path, max_seconds: float) -> None:
         head = stream.read(12)
         if len(head) < 12:
             return
-        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with FileBytes(stream.fileno(), os.fstat(stream.fileno()).st_size) as data:
             if head[:4] == EBML.to_bytes(4, "big"):
                 _MatroskaWalk(data, pieces).run()
             elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
@@ -65,7 +66,7 @@ def _refuse() -> CorruptMedia:
     return CorruptMedia(Phrase(TOO_MUCH_METADATA))
 
 
-def _vint(data: mmap.mmap, at: int, keep_marker: bool) -> tuple[int | None, int]:
+def _vint(data: FileBytes, at: int, keep_marker: bool) -> tuple[int | None, int]:
     """The EBML variable-length integer at `at` (an element's ID with `keep_marker`, else its size: None for
     "unknown", all ones) and where it ends. Raises ValueError on a byte that starts none, or past the end."""
     if at >= len(data) or not data[at]:
@@ -86,7 +87,7 @@ class _MatroskaWalk:
     unknown size (the segment, a cluster written live), so every element of the segment's level is met; the
     metadata elements met, by where they start."""
 
-    data: mmap.mmap
+    data: FileBytes
     pieces: int
     counted: dict[int, tuple[int, int]] = field(default_factory=dict)  # start: (element ID, size)
     segment_data: int = 0
@@ -203,7 +204,7 @@ class _MatroskaWalk:
             self._count(at, element, size)
 
 
-def _check_avi(data: mmap.mmap, pieces: int) -> None:
+def _check_avi(data: FileBytes, pieces: int) -> None:
     """Walk the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO lists, whose
     sizes are added up; indexes (idx1, 16 bytes an entry: one a frame of each stream; OpenDML's indx) of more
     entries than `pieces` together are refused too (5 million entries in an 80 MB file: every frame shown from it
@@ -231,7 +232,7 @@ def _check_avi(data: mmap.mmap, pieces: int) -> None:
     raise _refuse()
 
 
-def _odml_entries(data: mmap.mmap, body: int, size: int, pieces: int) -> int:
+def _odml_entries(data: FileBytes, body: int, size: int, pieces: int) -> int:
     """The entries an OpenDML index (indx, at `body`) lists, as FFmpeg reads them: its own (an index of chunks), or
     those of the standard indexes it points to (an index of indexes: their sizes, 8 bytes an entry)."""
     end = min(len(data), body + size)

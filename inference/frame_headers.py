@@ -20,7 +20,6 @@ hand-written, since no maintained Python package reads these headers without an 
 from __future__ import annotations
 
 import io
-import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -28,6 +27,7 @@ from functools import partial
 from PIL import Image
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.file_bytes import FileBytes
 from messages import N_, Phrase
 
 Size = tuple[int, int]
@@ -424,6 +424,7 @@ def hvcc_sizes(configuration: memoryview) -> Iterator[Size]:
 # scan never sees it, nor any after it: the file's bytes are searched for it instead (`in_band_avcc_sizes`).
 # (overlapping matches: a decoy run just before a record, matched and then refused, hid the record inside it)
 IN_BAND_AVCC = re.compile(rb"(?=\x01[\x00-\xff]\x00[\x00-\xff][\xfc-\xff][\x00-\xff]{3}[\x07\x27\x47\x67])")
+IN_BAND_AVCC_BYTES = 9  # the bytes of such a packet's start that IN_BAND_AVCC reads
 SPS_BYTES_READ = 1 << 14  # of an in-band set: past its sizes' fields (at most some 4 KB of scaling lists and cycles)
 MAX_IN_BAND_LOOKS = 4096  # runs of a file that look like such a packet's start (ordinary sound: some hundreds)
 MAX_IN_BAND_SETS = 64  # sequence parameter sets read from such records (an ordinary file has none)
@@ -431,7 +432,7 @@ IN_BAND_LOOKS = N_("The video holds far more runs of bytes that look like H.264 
                    "cannot be checked.")
 
 
-def _decoder_takes_as_avcc(data: bytes | mmap.mmap, start: int) -> list[tuple[int, int]]:
+def _decoder_takes_as_avcc(data: bytes | FileBytes, start: int) -> list[tuple[int, int]]:
     """FFmpeg's is_avcc_extradata on the bytes from `start`: one or more sequence parameter sets (NAL type 7), then
     one or more picture parameter sets (type 8), each after its 16-bit length, all within the data; the sequence
     sets' (offset, length), or none when the decoder would not take it. Read in place: a set can be 64 KB long."""
@@ -455,20 +456,30 @@ def _decoder_takes_as_avcc(data: bytes | mmap.mmap, start: int) -> list[tuple[in
     return found
 
 
-def in_band_avcc_sizes(data: bytes | mmap.mmap) -> Iterator[Size]:
+def in_band_avcc_sizes(data: bytes | FileBytes) -> Iterator[Size]:
     """The sizes of the sequence parameter sets of every run of `data` (a video file's bytes: a packet's bytes lie
     together in it, whatever the container) that FFmpeg's decoder would take as an avcC record sent as a packet.
     CorruptMedia past MAX_IN_BAND_LOOKS runs that look like one (each costs a few microseconds to check)."""
     read: set[tuple[int, int]] = set()  # records may share their sets: each is read once
-    for looks, match in enumerate(IN_BAND_AVCC.finditer(data), start=1):
+    for looks, start in enumerate(_in_band_avcc_looks(data), start=1):
         if looks > MAX_IN_BAND_LOOKS:
             raise CorruptMedia(Phrase(IN_BAND_LOOKS))
-        for unit in _decoder_takes_as_avcc(data, match.start()):
+        for unit in _decoder_takes_as_avcc(data, start):
             if unit not in read:
                 read.add(unit)
                 if len(read) > MAX_IN_BAND_SETS:
                     raise CorruptMedia(Phrase(IN_BAND_LOOKS))
                 yield from _h264_unit_sizes([data[unit[0]:unit[0] + min(unit[1], SPS_BYTES_READ)]])
+
+
+def _in_band_avcc_looks(data: bytes | FileBytes) -> Iterator[int]:
+    """Where each run of `data` that IN_BAND_AVCC matches starts, in order (a file searched a window at a time)."""
+    windows = data.windows(IN_BAND_AVCC_BYTES - 1) if isinstance(data, FileBytes) else [(0, data, len(data))]
+    for window_start, window, searched_end in windows:
+        for match in IN_BAND_AVCC.finditer(window):
+            if match.start() >= searched_end:
+                break  # the next window's
+            yield window_start + match.start()
 
 
 def avcc_length_size(configuration: memoryview) -> int | None:

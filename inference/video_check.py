@@ -17,7 +17,6 @@ import ctypes
 import functools
 import itertools
 import logging
-import mmap
 import os
 import pickle
 import resource
@@ -35,6 +34,7 @@ import numpy as np
 
 from inference.container_metadata import check_container_metadata
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
+from inference.file_bytes import FileBytes
 from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
 from inference.images import STILL_IMAGE_BRANDS
@@ -265,12 +265,9 @@ def _stream_sizes(path: Path, capture: cv2.VideoCapture, tag: str, max_seconds: 
 def _in_band_record_sizes(path: Path) -> Iterator[Size]:
     """The sizes of the avcC records sent as packets anywhere in an H.264 file (frame_headers.IN_BAND_AVCC: OpenCV's
     packet reader stops at the first, unseen, while the decoder goes on with its parameter sets; a 64x64 MP4, MOV or
-    Matroska file decoded at 16000x16000 with 2.4 GB), the file mapped, not read into memory."""
-    with open(path, "rb") as stream:
-        if os.fstat(stream.fileno()).st_size == 0:
-            return
-        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            yield from in_band_avcc_sizes(mapped)
+    Matroska file decoded at 16000x16000 with 2.4 GB), the file searched a window at a time (FileBytes)."""
+    with open(path, "rb") as stream, FileBytes(stream.fileno(), os.fstat(stream.fileno()).st_size) as data:
+        yield from in_band_avcc_sizes(data)
 
 
 def _is_movie(path: Path) -> bool:
