@@ -188,15 +188,18 @@ def test_the_account_page_shows_the_time_zone_and_sets_another(app, client):
     log_in(client, "mina", "Asia/Seoul")
     page = client.get("/account").get_data(as_text=True)
     assert "Yours: Korean Standard Time. Times, days and weeks" in page
-    assert '<optgroup label="South Korea"><option value="Asia/Seoul" selected>Seoul</option></optgroup>' in page
+    assert ('<optgroup label="South Korea"><option value="Asia/Seoul" selected>Seoul (Korean Standard Time)</option>'
+            '</optgroup>') in page
     assert page.count("<option") > 300 and 'value="Factory"' not in page and 'value="US/Eastern"' not in page
+    assert '<option value="America/Chicago">Chicago (Central Time)</option>' in page  # which city keeps their clock
     korean = client.get("/account", headers={"Accept-Language": "ko"}).get_data(as_text=True)
-    assert '<optgroup label="대한민국"><option value="Asia/Seoul" selected>서울</option></optgroup>' in korean
+    assert '<optgroup label="대한민국"><option value="Asia/Seoul" selected>서울 (한국 표준시)</option></optgroup>' \
+        in korean
     chosen = client.post("/time-zone", data={"time_zone": "America/New_York", "next": "/account",
                                              "csrf_token": csrf_token(client, "/account")}, follow_redirects=True)
     text = chosen.get_data(as_text=True)
     assert "Times are now shown in Eastern Time (New York)." in text
-    assert '<option value="America/New_York" selected>New York</option>' in text
+    assert '<option value="America/New_York" selected>New York (Eastern Time)</option>' in text
     assert zone_of_user(app, user_id) == "America/New_York"
 
 
