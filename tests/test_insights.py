@@ -191,7 +191,7 @@ def test_a_dashboard_of_unsure_readings_only_says_why_its_charts_are_empty(app, 
     assert "counts as happy)." in page and "average shares above" not in page  # no shares shown above it
     add_history(app, alice, rex, np.array([weak]), start=utcnow() - timedelta(days=2))
     page = " ".join(client.get(f"/dashboard?subject={rex}").get_data(as_text=True).split())
-    assert "The model was unsure of all 3 readings so far, so the charts below are empty" in page
+    assert "The model was unsure of all 3 readings so far, so the charts below are empty. They count only" in page
     add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"sad": 0.9})]), start=utcnow() - timedelta(hours=1))
     assert "charts below are empty" not in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
 
