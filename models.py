@@ -302,6 +302,9 @@ class Analysis(JobState, db.Model):
     # The SHA-256 (hex) of the uploaded bytes: the owner's second upload of the same file is answered with this
     # analysis, and insights count the file once (services/copies.py). NULL where the migration found no stored file.
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # a photo with more faces and animals than are read (inference.pipeline.MOST_READ_PER_PHOTO, the largest): how
+    # many were found; NULL otherwise
+    found_count: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(

@@ -138,6 +138,7 @@ def analysis_document(analysis: Analysis, reader: User | None = None, suggest: S
                         tracks=[track_document(d, analysis, suggested.get(d.id)) for d in analysis.detections])
     else:
         document["detections"] = [detection_document(d, analysis, suggested.get(d.id)) for d in analysis.detections]
+        document["found"] = analysis.found_count or len(analysis.detections)  # more than were read: the largest
     return document
 
 

@@ -15,7 +15,7 @@ from inference.crops import gray_crops, rgb_crops, square_crop_box
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
 from inference.images import decode_image
 from inference.labels import HUMAN_EMOTIONS
-from inference.pipeline import get_pipeline
+from inference.pipeline import get_pipeline, largest
 from tests.conftest import jpeg_bytes
 
 ASTRONAUT_FACE = (180, 60, 268, 175)
@@ -326,3 +326,10 @@ def test_a_crowd_is_read_a_few_crops_at_a_time_with_the_same_result(pipeline, tw
     a_few = pipeline.analyze_bytes(photo).detections
     assert len(at_once) == 2 and [(face.box, face.emotions) for face in a_few] == \
         [(face.box, face.emotions) for face in at_once]
+
+
+def test_the_largest_detections_are_kept_in_their_order():
+    boxes = [(0, 0, 10, 10), (0, 0, 30, 30), (5, 5, 6, 6), (0, 0, 20, 20)]
+    found = [Detection(box, 0.9) for box in boxes]
+    assert [d.box for d in largest(found, 2)] == [(0, 0, 30, 30), (0, 0, 20, 20)]
+    assert largest(found, 4) == found
