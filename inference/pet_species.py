@@ -196,9 +196,12 @@ class PetCropModel:
 
 
 def _inside_a_pet(face: Detection, detections: list[Detection]) -> bool:
-    """Whether a detection is a face lying at least FACE_IN_PET inside one of the pets' boxes."""
+    """Whether a detection is a face lying at least FACE_IN_PET inside one of the pets' boxes: a cat's body, a dog's
+    head or body (a dog cut by the frame's edge had its head box put beside its head, and the face MTCNN found on
+    the dog, outside it, became a person on its owner's dashboard)."""
     return face.kind == DetectionKind.HUMAN and any(
-        covered_fraction(face.box, pet.box) >= FACE_IN_PET for pet in detections if pet.kind != DetectionKind.HUMAN)
+        covered_fraction(face.box, box) >= FACE_IN_PET
+        for pet in detections if pet.kind != DetectionKind.HUMAN for box in (pet.box, pet.body) if box is not None)
 
 
 def _face_look_crops(frame: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:

@@ -187,6 +187,19 @@ def test_a_dogs_close_up_is_one_dog_with_no_face_in_a_photo_and_in_video_frames(
     assert [[d.kind for d in frame] for frame in found] == [["dog"], ["dog"]]
 
 
+def test_a_dog_cut_by_the_frames_edge_is_no_person():
+    """A video panning past a beagle and a cat: once the frame's edge cut the beagle, its head box went beside its
+    head, and the face MTCNN finds on it, outside that box, became "Face 1" on its owner's dashboard. A face inside
+    the dog's body box is looked at too."""
+    beagle = Image.open(DATA / "beagle-close-up.jpg").convert("RGB").resize((267, 400))
+    frame = Image.new("RGB", (720, 400), (235, 230, 220))
+    frame.paste(beagle, (-20, 0))
+    frame.paste(Image.fromarray(skdata.chelsea()).resize((390, 260)), (310, 70))
+    pipeline = get_pipeline()
+    assert pipeline.detector.detect(np.asarray(frame)), "the face detector no longer fires on the beagle"
+    assert sorted(d.kind for d in pipeline.detect_batch([np.asarray(frame)])[0]) == ["cat", "dog"]
+
+
 def test_people_beside_and_behind_a_cat_keep_their_faces():
     result = get_pipeline().analyze_bytes((DATA / "people-with-a-cat.jpg").read_bytes())
     kinds = [d.kind for d in result.detections]
