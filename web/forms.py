@@ -231,7 +231,7 @@ class AlertRuleForm(WebForm):
 
 
 class WeeklyReportForm(WebForm):
-    weekly_report = BooleanField(_l("Link to my weekly reports on the dashboard"))
+    weekly_report = BooleanField(_l("List each person's and dog's weekly report here"))  # each dashboard links its own
     submit = SubmitField(_l("Save"))
 
 
@@ -254,7 +254,7 @@ class NamePersonForm(WebForm):
     suggestion, where the person it is not is left out of the choices)."""
 
     subject = SelectField(_l("Who is this?"), coerce=int)
-    name = StringField(_l("or a new person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
+    name = StringField(_l("New person's name"), render_kw=NO_BROWSER_CUT)  # services.subjects checks it
     submit = SubmitField(_l("Save"))
 
 
