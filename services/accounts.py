@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
@@ -206,12 +207,22 @@ class _Pending:
         return data
 
 
-def media_entry(analysis_id: int, uploaded: datetime, original_name: str) -> zipfile.ZipInfo:
+# The name endings that say a stored file's type, by the ending it is stored under (its type, told by its content)
+SAME_TYPE_ENDINGS = {"jpeg": {"jpeg", "jpg", "jpe", "jfif"}, "mp4": {"mp4", "m4v"}, "mov": {"mov", "qt"},
+                     "webm": {"webm", "mkv"}}
+
+
+def media_entry(analysis_id: int, uploaded: datetime, original_name: str, stored_name: str) -> zipfile.ZipInfo:
     """A stored upload's entry in the archive: named by its day, its analysis number and the name it was uploaded
-    under (no folders), so that two uploads of one name stay apart and sort by time; dated when it was uploaded.
-    `uploaded` is on the user's clock (naive), as the pages and the CSV's `local_time` count days."""
+    under (no folders), so that two uploads of one name stay apart and sort by time, with its type's ending added
+    where that name's says another ("abgpj.exe.jpeg": a JPEG uploaded under a name a right-to-left mark had turned
+    around); dated when it was uploaded. `uploaded` is on the user's clock (naive), as the pages and the CSV's
+    `local_time` count days."""
+    stored_type = Path(stored_name).suffix.lstrip(".").lower()
+    sent_type = Path(original_name).suffix.lstrip(".").lower()
+    ending = "" if sent_type in SAME_TYPE_ENDINGS.get(stored_type, {stored_type}) else f".{stored_type}"
     name = f"{uploaded.date().isoformat()}-{analysis_id}-{original_name.replace('/', '_').replace(chr(92), '_')}"
-    return zipfile.ZipInfo(name, date_time=uploaded.timetuple()[:6])
+    return zipfile.ZipInfo(name + ending, date_time=uploaded.timetuple()[:6])
 
 
 def export_media(user_id: int) -> Iterator[bytes]:
@@ -224,7 +235,7 @@ def export_media(user_id: int) -> Iterator[bytes]:
             path = storage.upload_path(stored_name)
             if not path.is_file():
                 continue
-            entry_info = media_entry(analysis_id, on_clock(created_at, zone), original_name)
+            entry_info = media_entry(analysis_id, on_clock(created_at, zone), original_name, stored_name)
             with path.open("rb") as source, archive.open(entry_info, "w", force_zip64=True) as entry:
                 while chunk := source.read(COPY_CHUNK):
                     entry.write(chunk)

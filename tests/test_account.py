@@ -129,7 +129,11 @@ def test_the_zip_holds_every_upload_as_sent_and_nobody_elses(app, client, alice_
     assert [re.sub(r"^\d{4}-\d\d-\d\d-", "", name) for name in names] == [f"{first}-astronaut.jpg",
                                                                                f"{second}-cup.jpg"]
     assert archive.read(names[0]) == astronaut_jpeg and archive.read(names[1]) == coffee_jpeg
-    assert accounts.media_entry(7, datetime(2026, 12, 3, 10), "a/b\\c.jpg").filename == "2026-12-03-7-a_b_c.jpg"
+    day = datetime(2026, 12, 3, 10)
+    assert accounts.media_entry(7, day, "a/b\\c.jpg", "f00.jpeg").filename == "2026-12-03-7-a_b_c.jpg"
+    assert accounts.media_entry(8, day, "abgpj.exe", "f01.jpeg").filename == "2026-12-03-8-abgpj.exe.jpeg"
+    assert accounts.media_entry(9, day, "walk.mkv", "f02.webm").filename == "2026-12-03-9-walk.mkv"  # Matroska
+    assert accounts.media_entry(10, day, "scan", "f03.png").filename == "2026-12-03-10-scan.png"
 
 
 def test_the_zips_files_are_named_and_dated_by_their_upload_on_the_users_clock(app, client, alice, astronaut_jpeg):
