@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import numpy as np
@@ -48,6 +49,18 @@ def test_bad_files_get_an_error_and_leave_nothing_behind(app, client, alice, ast
         response = upload(client, content, "bad.jpg")
         assert response.status_code == status
         assert 'class="field-error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+    assert upload_files(app) == []
+
+
+def test_two_files_in_one_upload_are_refused_as_the_api_refuses_them(app, client, alice, astronaut_jpeg,
+                                                                      coffee_jpeg):
+    """A crafted form with two files under the file field's name had the first analysed, silently."""
+    files = [(io.BytesIO(astronaut_jpeg), "one.jpg"), (io.BytesIO(coffee_jpeg), "two.jpg")]
+    response = client.post("/analyze", data={"file": files, "csrf_token": csrf_token(client, "/analyze")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "Send one photo or video at a time." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
     assert upload_files(app) == []

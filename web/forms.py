@@ -179,6 +179,11 @@ class UploadForm(WebForm):
     file = FileField(_l("Photo or video"), validators=[FileRequired(_l("Choose a photo or a video to analyse."))])
     submit = SubmitField(_l("Analyse"))
 
+    def validate_file(self, field: Field) -> None:
+        """One file a request, as the API asks: two sent under its name (a crafted form) analysed the first alone."""
+        if len(request.files.getlist(field.name)) > 1:
+            raise StopValidation(gettext("Send one photo or video at a time."))
+
 
 class ConfirmForm(WebForm):
     """An empty form for POST-only buttons (delete, log out): it carries the CSRF token."""
