@@ -328,6 +328,8 @@ def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client
     face_details = admin.get(f"/admin/admin_detections/details/?id={face}").get_data(as_text=True)
     assert f'<a href="/admin/admin_analyses/details/?id={photo}">#{photo} astro.jpg</a>' in face_details
     assert "Delete…" not in face_details  # a detection goes with its upload
+    crop = f'<img src="/analyses/{photo}/detections/1/crop.jpg" alt="Face 1" class="detection-crop">'
+    assert crop in face_details and admin.get(f"/analyses/{photo}/detections/1/crop.jpg").mimetype == "image/jpeg"
 
     for analysis_id in (photo, video):
         page = admin.get(f"/analyses/{analysis_id}")

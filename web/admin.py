@@ -70,6 +70,7 @@ COLUMN_LABELS = {
     "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"),
     "transitions": _l("Changes, frame by frame"),
     "subject": _l("Subject"), "explanation": _l("Explanation"), "signature": _l("Face signature"),
+    "crop": _l("As found"),
 }
 
 
@@ -183,6 +184,15 @@ def _analysis_link(view, context, model: Detection, name) -> Markup:
     """The detection's upload, linked to its own details page (a moderator's way on from a face to its photo)."""
     return Markup('<a href="{}">{}</a>').format(url_for("admin_analyses.details_view", id=model.analysis_id),
                                                 str(model.analysis))
+
+
+def _crop(view, context, model: Detection, name) -> Markup | str:
+    """The face or animal cut out of its photo (a video's poster frame), as its owner's page shows it: what a
+    moderator is asked about, beside its box's coordinates; nothing while its video is still analysed."""
+    if model.analysis.status != JobStatus.DONE:
+        return ""
+    source = url_for("analyze.detection_crop", analysis_id=model.analysis_id, position=model.position)
+    return Markup('<img src="{}" alt="{}" class="detection-crop">').format(source, say(model.title))
 
 
 def _kind_read(view, context, model: Detection, name) -> str:
@@ -733,7 +743,7 @@ def _thumbnail(view, context, model: Analysis, name):
     if not model.thumb_name:
         return Markup('<a href="{}">{}</a>').format(page, gettext("Open"))
     source = url_for("analyze.media_file", analysis_id=model.id, variant="thumb")
-    return Markup('<a href="{}"><img src="{}" alt="{}" height="48"></a>').format(
+    return Markup('<a href="{}"><img src="{}" alt="{}" height="48" class="analysis-preview"></a>').format(
         page, source, gettext("Open analysis %(number)d", number=model.id))
 
 
@@ -836,9 +846,14 @@ class DetectionAdmin(AdminModelView):
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
                          "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read,
-                         "analysis": _analysis_link}
+                         "analysis": _analysis_link, "crop": _crop}
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
+
+    def get_details_columns(self) -> list[tuple[str, str]]:
+        """Its columns, the crop second (after its id): the face or animal itself, not only its box's numbers."""
+        columns = super().get_details_columns()
+        return columns[:1] + [("crop", str(COLUMN_LABELS["crop"]))] + columns[1:]
 
     @staticmethod
     def row_name(detection: Detection) -> str:
