@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from enum import StrEnum
@@ -384,12 +385,12 @@ class VideoAnalyzer:
         CorruptMedia when none of its frames decodes."""
         batch_size = self._batch_size(probe_video(path, max_seconds))
         track = TrackResult(0, kind)
-        moments = frames_of(path, self.fps, max_seconds, timeline, progress)
-        while batch := list(itertools.islice(moments, batch_size)):
-            pets = [Detection.set_by_owner(moment["box"], kind) for moment, _ in batch]
-            readings = self.pipeline.read_as([frame for _, frame in batch], pets, flip_tta=False)
-            for (moment, _), pet, reading in zip(batch, pets, readings):
-                track.add(moment["t"], pet, reading)
+        with closing(frames_of(path, self.fps, max_seconds, timeline, progress)) as moments:  # a failure ends its
+            while batch := list(itertools.islice(moments, batch_size)):  # decoding child now: its traceback keeps
+                pets = [Detection.set_by_owner(moment["box"], kind) for moment, _ in batch]  # this frame's locals
+                readings = self.pipeline.read_as([frame for _, frame in batch], pets, flip_tta=False)
+                for (moment, _), pet, reading in zip(batch, pets, readings):
+                    track.add(moment["t"], pet, reading)
         if not track.times:
             raise CorruptMedia(NO_FRAMES)
         return track.finish(self.smoothing, end)  # `end`: the clip's duration as `analyze` found it

@@ -164,3 +164,23 @@ def test_the_decoding_memory_bench_measures_the_child_as_the_app_starts_it():
 
     assert measured(DATA / "h264-1080p.mp4", TASKS["frame at 0.9 s"]).endswith(": passed")
     assert "more memory to decode" in measured(HUNGRY, TASKS["whole clip at 4 fps"])
+
+
+def test_a_failing_reading_ends_its_decoding_child_at_once(children, monkeypatch):
+    """A track read again as its owner's species kept its frames' generator in a local, which the failure's
+    traceback keeps (a job holding the error): its decoding child, some 77 MB, lived as long. It ends as the failure
+    leaves the reading."""
+    from inference.pipeline import get_pipeline
+    from inference.video import VideoAnalyzer
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a reading failed")
+
+    pipeline = get_pipeline()
+    monkeypatch.setattr(pipeline, "read_as", failing)
+    timeline = [{"t": t / 30, "box": [0, 0, 100, 100]} for t in range(4)]
+    with pytest.raises(RuntimeError) as failure:
+        VideoAnalyzer(pipeline, fps=30.0, batch_frames=1).read_track_as(DATA / "h264-1080p.mp4", timeline, "dog",
+                                                                       max_seconds=60)
+    assert failure.value.__traceback__ is not None  # still held here
+    assert children and children[-1].poll() is not None
