@@ -24,11 +24,11 @@ from inference.video_check import start_child
 MEASURE = """
 import os, pickle, sys, tempfile
 from inference import video_decode
-from inference.video_check import status_bytes
+from inference.video_check import run_reserved, status_bytes
 resident, address_space = status_bytes("VmRSS"), status_bytes("VmSize")
 with tempfile.TemporaryFile() as answer:
-    video_decode._run_child(sys.argv[1], sys.argv[2], str(os.dup(answer.fileno())),
-                            str(os.open(os.devnull, os.O_WRONLY)), sys.argv[3:])
+    run_reserved(lambda: video_decode._run_child(sys.argv[1], sys.argv[2], str(os.dup(answer.fileno())),
+                                                 str(os.open(os.devnull, os.O_WRONLY)), sys.argv[3:]))
     answer.seek(0)
     said = pickle.loads(answer.read())
 print((status_bytes("VmHWM") - resident) >> 20, (status_bytes("VmPeak") - address_space) >> 20, said or "passed")

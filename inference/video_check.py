@@ -24,7 +24,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -436,6 +437,31 @@ def end_with_parent() -> None:
         os._exit(1)
 
 
+CHILD_STACK = 16 * 2**20  # the stack a video child's work runs on, mapped whole before its ceiling is set
+
+
+def run_reserved(work: Callable[[], None]) -> None:
+    """A video child's entry: `end_with_parent`, then `work` on a thread whose whole stack (CHILD_STACK) is mapped
+    before `work` sets its ceiling, its exception raised here. The main thread's stack is mapped as it grows, and
+    under the ceiling's RLIMIT_AS a growth that finds the address space full is a SIGSEGV, which `answer_of` takes
+    for a crash on the file: a child out of memory was told as a damaged file."""
+    end_with_parent()
+    failures: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as failure:  # raised in the main thread, as before: the child ends with its traceback
+            failures.append(failure)
+
+    threading.stack_size(CHILD_STACK)
+    worker = threading.Thread(target=guarded, name="video-child")
+    worker.start()
+    worker.join()
+    if failures:
+        raise failures[0]
+
+
 # The signals of a library crashing on what it read (a bad address, a bad instruction): the file is damaged or
 # hostile, not too large. What else ends a child (SIGKILL from the kernel out of memory, SIGABRT from an allocation a
 # library does not survive) is the memory it needed: it holds back the signals that stop a service (STOP_SIGNALS).
@@ -508,7 +534,6 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     file whose descriptor is `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out,
     or the file "cannot be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file
     that passed, or could not be opened, is refused."""
-    end_with_parent()
     ceiling = MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
     outcome: VideoInfo | MediaError | None
     try:
@@ -525,4 +550,4 @@ def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module
     from inference import video_check
 
-    video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:])
+    video_check.run_reserved(lambda: video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))

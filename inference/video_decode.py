@@ -33,8 +33,8 @@ import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
 from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, RUNS_PAST_LIMIT,
-                                   MemoryCeiling, answer_of, check_stored_video, end_with_parent, frame_budget,
-                                   open_capture, read_back, start_child, too_many_frames, write_answer)
+                                   MemoryCeiling, answer_of, check_stored_video, frame_budget, open_capture,
+                                   read_back, run_reserved, start_child, too_many_frames, write_answer)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,6 @@ def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, argument
     """The child's side of `_decoded_apart`: the task's frames written to the pipe under DecodingCeiling, then None
     or its MediaError pickled into the file whose descriptor is `answer`. A parent that stopped reading ends it
     quietly."""
-    end_with_parent()
     ceiling = DecodingCeiling()
     outcome: MediaError | None = None
     try:
@@ -267,4 +266,4 @@ def _run_child(task: str, path: str, answer: str, pipe_descriptor: str, argument
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module
     from inference import video_decode
 
-    video_decode._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    run_reserved(lambda: video_decode._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))

@@ -7,6 +7,7 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -184,3 +185,35 @@ def test_a_failing_reading_ends_its_decoding_child_at_once(children, monkeypatch
                                                                        max_seconds=60)
     assert failure.value.__traceback__ is not None  # still held here
     assert children and children[-1].poll() is not None
+
+
+STACK_UNDER_THE_CEILING = r"""
+import mmap, sys
+from inference.video_check import CHECK_ADDRESS_SPACE, CHECK_CEILING, CHECK_MEMORY, MemoryCeiling, run_reserved
+nested = ()
+for _ in range(20_000):  # hashing it recurses in C: some MB of stack, no heap
+    nested = (nested,)
+
+def work():
+    MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
+    held, size = [], 64 << 20
+    while size >= 4096:  # all the address space the ceiling allows, as a decoder's frame buffers would take it
+        try:
+            held.append(mmap.mmap(-1, size))
+        except OSError:
+            size //= 2
+    hash(nested)
+
+run_reserved(work) if sys.argv[1] == "reserved" else work()
+"""
+
+
+def test_a_child_whose_address_space_is_full_is_not_told_as_a_crash():
+    """Under the ceiling's RLIMIT_AS the main thread's stack cannot grow once the address space is full: a SIGSEGV,
+    which answer_of takes for a decoder crashing on a damaged file. A child's work runs on a stack mapped whole
+    before its ceiling (review, session 48)."""
+    def run(mode: str) -> int:
+        return subprocess.run([sys.executable, "-c", STACK_UNDER_THE_CEILING, mode], capture_output=True,
+                              cwd=video_check.PROJECT_ROOT).returncode
+    assert run("main thread") == -signal.SIGSEGV  # what it guards against, still so on this machine
+    assert run("reserved") == 0
