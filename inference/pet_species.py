@@ -50,6 +50,7 @@ CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this l
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 FACE_IN_PET = 0.5  # a face box at least this much inside a pet's box (a dog's head, a cat's body) is looked at
 FACE_LOOK_MARGIN = 0.5  # with half its size around it, and is the pet's own face when
+EDGE_PIXELS = 2  # a dog's body box this near the frame's edge: the frame cuts the dog
 PET_FACE_SURE = 0.5  # the ImageNet dog and cat classes together reach this (chosen on pet photos: weights/README.md)
 POOLED_FEATURES = 1280  # EfficientNet-Lite0's pooled features, read by the probe and as a pet's look
 Box = tuple[float, float, float, float]
@@ -158,8 +159,8 @@ class PetCropModel:
         """Each frame's detections without the faces that are a pet's: a face at least FACE_IN_PET inside a pet's
         box whose look (the face with FACE_LOOK_MARGIN around it) reads as a dog or a cat. A person holding a pet
         keeps their face: their look reads as neither. One batch, of the faces inside pets only."""
-        suspects = [[i for i, detection in enumerate(detections) if _inside_a_pet(detection, detections)]
-                    for detections in found]
+        suspects = [[i for i, detection in enumerate(detections) if _inside_a_pet(detection, detections, frame)]
+                    for frame, detections in zip(frames, found)]
         if not any(suspects):
             return found
         suspect_boxes = [[detections[i].box for i in frame_suspects]
@@ -195,13 +196,22 @@ class PetCropModel:
         return [reads.part(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
-def _inside_a_pet(face: Detection, detections: list[Detection]) -> bool:
+def _inside_a_pet(face: Detection, detections: list[Detection], frame: np.ndarray) -> bool:
     """Whether a detection is a face lying at least FACE_IN_PET inside one of the pets' boxes: a cat's body, a dog's
-    head or body (a dog cut by the frame's edge had its head box put beside its head, and the face MTCNN found on
-    the dog, outside it, became a person on its owner's dashboard)."""
+    head, and the body of a dog the frame's edge cuts (its head box is then put beside its head, and the face MTCNN
+    found on the dog, outside it, became a person on its owner's dashboard). Not any dog's body: a person's face
+    pressed to a dog's chest, looked at with the fur around it, read as a dog's."""
     return face.kind == DetectionKind.HUMAN and any(
         covered_fraction(face.box, box) >= FACE_IN_PET
-        for pet in detections if pet.kind != DetectionKind.HUMAN for box in (pet.box, pet.body) if box is not None)
+        for pet in detections if pet.kind != DetectionKind.HUMAN for box in _pet_boxes(pet, frame))
+
+
+def _pet_boxes(pet: Detection, frame: np.ndarray) -> list[Box]:
+    """The boxes a face inside a pet is looked for in (`_inside_a_pet`)."""
+    height, width = frame.shape[:2]
+    cut = pet.body is not None and (min(pet.body[:2]) <= EDGE_PIXELS or pet.body[2] >= width - EDGE_PIXELS
+                                    or pet.body[3] >= height - EDGE_PIXELS)
+    return [pet.box, pet.body] if cut else [pet.box]
 
 
 def _face_look_crops(frame: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:

@@ -411,9 +411,10 @@ def test_the_admin_columns_follow_the_interface_language(app, client, alice, ast
              "/admin/admin_analyses/": {"파일 이름", "주된 감정", "사용자 이름"},
              f"/admin/admin_analyses/details/?id={analysis_id}": {"결과", "결과 페이지 열기 (읽기 전용)", "분류기"},
              "/admin/admin_detections/": {"번호", "검출 점수", "상자 왼쪽"},
-             f"/admin/admin_detections/details/?id={detection_id}": {"확실하지 않음", "틀렸을 확률", "감정"}}
+             f"/admin/admin_detections/details/?id={detection_id}": {"확실하지 않음", "틀렸을 확률", "감정",
+                                                                     "찾은 모습"}}
     english = {"Username", "Created At", "Original Name", "Top Emotion", "Open", "Result", "Position", "Score",
-               "Uncertainty", "Uncertain", "Emotions", "Activate", "Is Admin", "User / Username"}
+               "Uncertainty", "Uncertain", "Emotions", "Activate", "Is Admin", "User / Username", "As found"}
     for path, words in pages.items():
         page = admin.get(path).get_data(as_text=True)
         cells = texts(page) | set(filter_groups(page))

@@ -20,7 +20,7 @@ from inference.dog_emotion import DogEmotionClassifier
 from inference.explain import Explainer
 from inference.images import decode_image, on_white
 from inference.pet_species import (CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, FACE_IN_PET, HEAD_SWAY, SSD_WEIGHT,
-                                   PetCropModel)
+                                   PetCropModel, _pet_boxes)
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
@@ -198,6 +198,16 @@ def test_a_dog_cut_by_the_frames_edge_is_no_person():
     pipeline = get_pipeline()
     assert pipeline.detector.detect(np.asarray(frame)), "the face detector no longer fires on the beagle"
     assert sorted(d.kind for d in pipeline.detect_batch([np.asarray(frame)])[0]) == ["cat", "dog"]
+
+
+def test_a_face_is_looked_for_in_a_dogs_body_only_where_the_frame_cuts_the_dog():
+    """A person's face pressed to a dog's chest, inside its body box, read as the dog's with the fur around it (a
+    review's composite, session 48): a dog's body counts only where the frame's edge cuts it."""
+    frame = np.zeros((400, 720, 3), np.uint8)
+    head = (90.0, 60.0, 340.0, 300.0)
+    cut = Detection(head, 0.9, kind="dog", body=(0.0, 30.0, 340.0, 395.0))
+    whole = Detection(head, 0.9, kind="dog", body=(40.0, 30.0, 380.0, 380.0))
+    assert _pet_boxes(cut, frame) == [head, cut.body] and _pet_boxes(whole, frame) == [head]
 
 
 def test_people_beside_and_behind_a_cat_keep_their_faces():

@@ -850,10 +850,11 @@ class DetectionAdmin(AdminModelView):
     column_choices = {"kind": DETECTION_KIND_CHOICES, "top": EMOTION_CHOICES}
     column_default_sort = ("id", True)
 
-    def get_details_columns(self) -> list[tuple[str, str]]:
-        """Its columns, the crop second (after its id): the face or animal itself, not only its box's numbers."""
+    def get_details_columns(self) -> list[tuple[str, object]]:
+        """Its columns, the crop second (after its upload): the face or animal itself, not only its box's numbers;
+        its label lazy, as the others' (asked once, as the app starts: each page says it in its reader's language)."""
         columns = super().get_details_columns()
-        return columns[:1] + [("crop", str(COLUMN_LABELS["crop"]))] + columns[1:]
+        return columns[:1] + [("crop", COLUMN_LABELS["crop"])] + columns[1:]
 
     @staticmethod
     def row_name(detection: Detection) -> str:
