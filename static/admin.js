@@ -7,7 +7,10 @@ $(function () {
 
 /* The back office's date pickers (Flask-Admin's daterangepicker, made when a date filter is added) in the page's
    language: the words come from the page's #picker-words (web/admin.py picker_words). Runs before Flask-Admin's
-   own ready handlers, which make the pickers of filters already in the address. */
+   own ready handlers, which make the pickers of filters already in the address. A date typed in the box is read
+   once it is left (its change), not at every key: the picker read each key's partial date and wrote it back, so
+   typing "2026-12-01" left "0002-01-01 00:00:00026-12-01", and Tab or Enter wrote back the date it was opened at,
+   so the filter could not be used from the keyboard. */
 $(function () {
   var words = document.getElementById('picker-words');
   var makePicker = $.fn.daterangepicker;
@@ -15,8 +18,26 @@ $(function () {
     return;
   }
   var locale = JSON.parse(words.textContent);
+  function readTyped(box) {
+    var picker = $(box).data('daterangepicker');
+    if (picker) {
+      picker.updateFromControl();
+    }
+    return picker;
+  }
   $.fn.daterangepicker = function (options, callback) {
-    return makePicker.call(this, $.extend({locale: locale}, options), callback);
+    var made = makePicker.call(this, $.extend({locale: locale}, options), callback);
+    this.off('keyup.daterangepicker keydown.daterangepicker')
+      .on('change.typed', function () { readTyped(this); })
+      .on('keydown.daterangepicker', function (event) {  // Tab and Enter close the picker, as before, once the
+        if (event.key === 'Tab' || event.key === 'Enter') {  // typed date is read (else it wrote its own back)
+          var picker = readTyped(this);
+          if (picker) {
+            picker.hide();
+          }
+        }
+      });
+    return made;
   };
 });
 
