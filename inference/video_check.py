@@ -417,9 +417,10 @@ def start_child(command: list[str], **options: object) -> subprocess.Popen:
     """A child that reads a video (this module's checks, inference.video_decode's decoding): `command` started from
     the project's folder (`python -m` looks there first), with STOP_SIGNALS blocked (a thread's signal mask is kept
     through fork and exec), one OpenCV thread (its pool starts one per core, each with an 8 MB stack, counted against
-    the child's ceiling: a 64-core machine refused every 4K clip) and glibc's arenas capped (each thread reserved 64
-    MB of address space)."""
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "2", "OPENCV_FOR_THREADS_NUM": "1",
+    the child's ceiling: a 64-core machine refused every 4K clip) and one glibc arena for all its threads (each
+    reserved 64 MB of address space; with two, the work's thread, `run_reserved`, and FFmpeg's shared the second,
+    and an ordinary 4K clip's decoding grew by 305 MB, not 281: `python -m bench.decode_memory`)."""
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "1", "OPENCV_FOR_THREADS_NUM": "1",
                    PARENT_VARIABLE: str(os.getpid())}
     held = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # read before the try: a handler may raise inside the call
     try:
