@@ -37,6 +37,7 @@ from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
 from inference.pet_species import PetCropModel
+from inference.tracking import area
 from inference.once import once_per_process
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,9 @@ def largest(detections: list[Detection], most: int) -> list[Detection]:
     """The `most` largest of the detections (by their boxes' area), in their order."""
     if len(detections) <= most:
         return detections
-    by_size = sorted(range(len(detections)), key=lambda index: -_area(detections[index].box))
+    by_size = sorted(range(len(detections)), key=lambda index: -area(detections[index].box))
     kept = set(by_size[:most])
     return [detection for index, detection in enumerate(detections) if index in kept]
-
-
-def _area(box: tuple[float, float, float, float]) -> float:
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
 def _rounded_probabilities(row: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:

@@ -64,6 +64,11 @@ def frame_seconds(times: list[float], end: float | None = None) -> list[float]:
     return [usual if out_of_view else step for step, out_of_view in zip(steps, away)] + [last]
 
 
+def area(box: Box) -> float:
+    """The area of an (x1, y1, x2, y2) box (none for an inverted one)."""
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
 def intersection(a: Box, b: Box) -> float:
     """The area two (x1, y1, x2, y2) boxes share."""
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

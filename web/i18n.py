@@ -415,8 +415,12 @@ def zone_with_city(key: str) -> str:
     "미 동부 시간 (뉴욕)"; a zone of no city ("UTC", "Etc/GMT+12") by its name alone."""
     if "/" not in key or key.startswith("Etc/"):
         return zone_name(key)
-    city = get_timezone_location(ZoneInfo(key), locale=get_locale() or "en", return_city=True)
-    return gettext("%(zone)s (%(city)s)", zone=zone_name(key), city=city)
+    return gettext("%(zone)s (%(city)s)", zone=zone_name(key), city=_city(key))
+
+
+def _city(key: str) -> str:
+    """A zone's city in the reader's language ("New York", "서울")."""
+    return get_timezone_location(ZoneInfo(key), locale=get_locale() or "en", return_city=True)
 
 
 ZoneChoices = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (country, ((zone id, its words), ...)), ...
@@ -438,8 +442,7 @@ def city_and_zone(key: str) -> str:
     """A zone of the offer in words, its city first (a select finds an option by the letters typed): "New York
     (Eastern Time)", "서울 (한국 표준시)". The city alone left a person in the United States or Russia to know which
     city keeps their clock."""
-    city = get_timezone_location(ZoneInfo(key), locale=get_locale() or "en", return_city=True)
-    return gettext("%(city)s (%(zone)s)", city=city, zone=zone_name(key))
+    return gettext("%(city)s (%(zone)s)", city=_city(key), zone=zone_name(key))
 
 
 def zone_choices() -> ZoneChoices:
