@@ -169,5 +169,5 @@ def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_quest
     page.click("button:has-text('Delete Mia')")
     expect(page.locator(".flash-success")).to_contain_text("Mia was deleted")
     page.click("text=History")
-    assert page.locator(".history-item").count() == 1  # the photo stays
+    expect(page.locator(".history-item")).to_have_count(1)  # the photo stays
     assert page.console_errors == []
