@@ -238,13 +238,26 @@ def normalise(saliency: np.ndarray) -> np.ndarray:
     return (saliency / peak if peak > 0 else np.zeros_like(saliency)).astype(np.float32)
 
 
-def overlay(crop: np.ndarray, saliency: np.ndarray, size: int = 224, opacity: float = 0.45) -> np.ndarray:
-    """The crop (grey or RGB) enlarged to `size`, with the map blended over it in the inferno colour map."""
-    rgb = crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=2)
+def stretched(image: np.ndarray, low: float = 1, high: float = 99) -> np.ndarray:
+    """The image's levels stretched so that its `low` and `high` percentiles span 0-255, for display: a face in a
+    dim photo (a 27 px face of an underexposed group photo: mean level 60) is seen under its map; a flat image
+    stays as it is."""
+    floor, ceiling = np.percentile(image, (low, high))
+    if ceiling - floor < 1:
+        return image
+    return ((image.astype(np.float32) - floor) * (255 / (ceiling - floor))).clip(0, 255).astype(np.uint8)
+
+
+def overlay(crop: np.ndarray, saliency: np.ndarray, size: int = 224, opacity: float = 0.6) -> np.ndarray:
+    """The crop (grey or RGB, its levels stretched) enlarged to `size`, with the map blended over it in the inferno
+    colour map, each pixel's colour as opaque as the map is bright there (up to `opacity`): where the map is dark
+    the face shows as it is, not dimmed under the colour map's black."""
+    rgb = stretched(crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=2))
     rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_CUBIC)
     heat = cv2.resize((saliency * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
     colours = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(rgb, 1 - opacity, colours, opacity, 0)
+    weights = (heat.astype(np.float32) / 255 * opacity)[..., None]
+    return (rgb * (1 - weights) + colours * weights).round().astype(np.uint8)
 
 
 @dataclass

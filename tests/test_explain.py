@@ -106,6 +106,19 @@ def disc_map(*spots: tuple[float, float, float], size: int = 48, radius: float =
     return saliency
 
 
+def test_an_overlay_shows_a_dim_face_and_colours_only_where_the_map_is_bright():
+    """The walk-through's dark "Why?" images: a dim crop (levels 20 to 80) is stretched to the full range under its
+    map, left uncoloured where the map is 0, and coloured where it is 1."""
+    crop = np.tile(np.linspace(20, 80, 48, dtype=np.float32), (48, 1)).astype(np.uint8)
+    saliency = np.zeros((48, 48), np.float32)
+    saliency[:, 36:] = 1
+    image = explain_module.overlay(crop, saliency, size=48)
+    dark_side = image[:, :24]
+    assert np.all(dark_side[..., 0] == dark_side[..., 1]) and np.all(dark_side[..., 1] == dark_side[..., 2])  # grey
+    assert dark_side.min() <= 5 and image[:, 40:].mean() > 150
+    assert not np.all(image[:, 40:, 0] == image[:, 40:, 2])  # the colour map's yellow
+
+
 @pytest.mark.parametrize(("spots", "kind", "named"), [
     (((0.5, 0.79, 1),), "human", ["mouth"]), (((0.31, 0.39, 1), (0.69, 0.39, 1)), "human", ["eyes"]),
     (((0.5, 0.36, 1),), "human", ["brows"]),  # between the eyes, where a frown shows: once named nothing
