@@ -302,3 +302,29 @@ def test_each_face_number_sits_on_its_box_corner_whatever_the_photos_shape(live_
             assert photo["x"] - 1 <= tag["x"] and tag["x"] + tag["width"] <= photo["x"] + photo["width"] + 1, (
                 shape, number, photo, tag)
     context.close()
+
+
+def covered(a: dict, b: dict) -> float:
+    """The area two page rectangles share."""
+    width = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    height = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return max(width, 0) * max(height, 0)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_faces_tag_moves_off_the_face_above_it(live_app, browser, viewport):
+    """Two small faces one above the other (a group photo's rows): the lower one's tag, above its box as the page
+    draws it, would hide the face above; static/face-tags.js puts it under its own box instead, on its corner."""
+    app, base = live_app
+    make_user(app, "dana")
+    client = app.test_client()
+    login(client, "dana")
+    analysis_id = photo_with_boxes(app, client, (1600, 1200), [(700, 300, 760, 360), (700, 380, 760, 440)])
+    page = log_in(browser.new_context(viewport=VIEWPORTS[viewport]).new_page(), base, "dana")
+    page.goto(f"{base}/analyses/{analysis_id}")
+    page.wait_for_load_state("load")
+    boxes, tags = page.evaluate(RECTS, ".photo .face-box rect.line"), page.evaluate(RECTS, ".photo .face-tag rect")
+    assert covered(tags[0], boxes[1]) == 0 and covered(tags[1], boxes[0]) == 0, (boxes, tags)
+    assert abs(tags[1]["y"] - boxes[1]["y"] - boxes[1]["height"]) < 1.5 and abs(tags[1]["x"] - boxes[1]["x"]) < 1.5
+    assert abs(tags[0]["y"] + tags[0]["height"] - boxes[0]["y"]) < 1.5  # the upper one stays above its box
+    page.context.close()
