@@ -455,7 +455,7 @@ def test_saving_an_unsure_face_names_the_person_without_a_paired_particle(app, c
     token = csrf_token(client, f"/analyses/{analysis_id}")
     saved = client.post(f"/detections/{face_id}/subject", headers=KOREAN, follow_redirects=True,
                         data={f"d{face_id}-subject": str(person), "csrf_token": token}).get_data(as_text=True)
-    assert f"얼굴 1을 {name}에게 지정했어요. 판독이 확실하지 않아서 {name}의 차트와 분석에는 넣지 않아요." in saved
+    assert f"얼굴 1을 {name}에게 지정했어요. 판독이 확실하지 않아서 {name}의 차트와 인사이트에는 넣지 않아요." in saved
     assert "(이)" not in saved
 
 

@@ -183,6 +183,21 @@ def test_a_log_in_that_moves_the_account_to_another_clock_says_so(app, client):
             "Time (Paris)). Your account page can set another.") in landing("Asia/Seoul")
 
 
+def test_the_notice_of_another_clock_is_in_the_accounts_language(app, client):
+    """A Korean account logging in from an English browser in New York: the page after is Korean, its notice too."""
+    user_id = make_user(app, "mina")
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.locale, user.time_zone = "ko", "Asia/Seoul"
+        db.session.commit()
+    english = {"Accept-Language": "en-US"}
+    logged_in = client.post("/login", headers=english, data={
+        "username": "mina", "password": "correct horse", "time_zone": "America/New_York",
+        "csrf_token": csrf_token(client, "/login")})
+    page = client.get(logged_in.location, headers=english).get_data(as_text=True)
+    assert '<html lang="ko"' in page and "이 브라우저의 시간대" in page and "Times are now shown" not in page
+
+
 def test_the_account_page_shows_the_time_zone_and_sets_another(app, client):
     user_id = make_user(app, "mina")
     log_in(client, "mina", "Asia/Seoul")

@@ -10,6 +10,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    url_for)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
+from flask_babel import refresh as babel_refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from werkzeug.datastructures import Authorization, WWWAuthenticate
@@ -45,9 +46,12 @@ def load_user(session_token: str) -> User | None:
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Log in on a fresh session: nothing from before the log-in carries over."""
+    """Log in on a fresh session: nothing from before the log-in carries over; from here on this request speaks the
+    account's language and keeps its clock (Flask-Babel keeps the first it read: a notice flashed after a log-in was
+    worded in the browser's language, then shown on a page in the account's)."""
     session.clear()
     login_user(user, remember=remember)
+    babel_refresh()
     if not remember and _has_remember_cookie():  # left by a remembered session ended elsewhere: not this one's
         session["_remember"] = "clear"  # Flask-Login deletes it with this answer
     session[ACCOUNT_KEY] = user.id

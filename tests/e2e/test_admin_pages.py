@@ -178,10 +178,13 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
 
 def assert_compact_cards(page, base: str, paths: dict[str, str]) -> None:
     """On a phone an analysis is a card of a few lines (thumbnail; owner and file; emotion, time and the rest), not a
-    line a value (490 px), its upload's time unnamed (beside its emotion, it says what it is); a value that is empty
+    line a value (490 px), its upload's time unnamed (beside its emotion, it says what it is), its emotion and status
+    named; Korean words are not broken inside (as on the app's pages); a value that is empty
     (a photo's worker) and a details page's empty row are left out."""
     page.goto(base + LISTS["analyses"])
     assert before_cells(page, ("created_at", "media")) == ["none", "none"]
+    assert "none" not in before_cells(page, ("top_emotion", "status"))  # "sad ... done photo" read as one phrase
+    assert page.evaluate("() => getComputedStyle(document.body).wordBreak") == "keep-all"  # Korean: "삭 / 제할까요?"
     rows = page.locator("table.model-list tbody tr")
     heights = [row.bounding_box()["height"] for row in rows.all()]
     assert heights and max(heights) <= 250, heights  # a long file name on two lines: 214 px
