@@ -16,6 +16,8 @@ import torch
 from PIL import Image
 
 from bench.fixtures import login, make_app, make_user
+from extensions import db
+from models import Detection, Subject
 from inference.classifiers import gray_batch
 from inference.crops import gray_crops
 from inference.emotion_net import load_weights
@@ -225,6 +227,12 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert "Heat map over face 1" in page and "Why “happy”?" not in page and "the dog’s head" not in page
     assert f"; brightest around {' and '.join('the ' + region for region in brightest[0])}." in page  # its words
+    with app.app_context():  # a face given a name: its maps are said to lie over it by name too
+        db.session.scalar(db.select(Detection).filter_by(analysis_id=analysis_id)).subject = Subject(
+            user_id=alice, name="Ana O'Neil", kind="person")
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert 'alt="Heat map over face 1 (Ana O&#39;Neil): ' in page and 'data-subject="face 1 (Ana O&#39;Neil)"' in page
 
     assert bob_client.get(url).status_code == 404
     assert bob_client.get(document["images"][0]["url"]).status_code == 404
