@@ -1010,29 +1010,35 @@ def top_emotions(page: str) -> dict[str, str]:
 def test_the_analyses_list_words_what_the_faces_show_as_the_users_history_does(app, alice):
     """As the user's history badges it: "unsure, perhaps happy" where every face was unsure, plain "happy" where a
     sure face is happy (the unsure one not counted), "probably happy" as its card, "mixed" where the faces
-    disagree, in the reader's language."""
+    disagree, each kind's own beside people and pets (a sure dog was hidden behind an unsure face), in the reader's
+    language."""
     unsure, sure = {"happy": 0.3, "neutral": 0.28, "sad": 0.22, "angry": 0.2}, {"happy": 0.9, "sad": 0.1}
     probably_happy, probably_neutral = {"happy": 0.73, "neutral": 0.27}, {"neutral": 0.71, "happy": 0.29}
+    dog_sad = {"sad": 0.9, "happy": 0.05, "angry": 0.03, "relaxed": 0.02}
     cases = ([(unsure, True)], [(unsure, True), (sure, False)], [(probably_happy, False)],
-             [(probably_happy, False), (probably_neutral, False)])
+             [(probably_happy, False), (probably_neutral, False)], [(unsure, True), (dog_sad, None), (None, None)])
+    kinds = ("human", "dog", "cat")
     with app.app_context():
         for number, readings in enumerate(cases):
             analysis = Analysis(user_id=alice, stored_name=f"mood-{number}.jpg", original_name=f"mood-{number}.jpg",
                                 format="jpeg", width=100, height=100, face_count=len(readings))
             for position, (emotions, flagged) in enumerate(readings, start=1):
-                analysis.detections.append(Detection(position=position, kind="human", x1=0, y1=0, x2=50, y2=50,
-                                                     score=0.99, emotions=emotions, top=max(emotions, key=emotions.get),
+                kind = "human" if len(readings) < 3 else kinds[position - 1]
+                analysis.detections.append(Detection(position=position, kind=kind, x1=0, y1=0, x2=50, y2=50,
+                                                     score=0.99, emotions=emotions or {},
+                                                     top=emotions and max(emotions, key=emotions.get),
                                                      uncertain=flagged))
             db.session.add(analysis)
         db.session.commit()
     admin = admin_client(app, "en")
     listed = top_emotions(admin.get("/admin/admin_analyses/").get_data(as_text=True))
     assert listed == {"mood-0.jpg": "unsure, perhaps happy", "mood-1.jpg": "happy", "mood-2.jpg": "probably happy",
-                      "mood-3.jpg": "mixed"}
+                      "mood-3.jpg": "mixed", "mood-4.jpg": "1 face: unsure, perhaps happy · 1 dog: sad · 1 cat"}
     admin.set_cookie("moodlens_locale", "ko")
     listed = top_emotions(admin.get("/admin/admin_analyses/").get_data(as_text=True))
     assert listed == {"mood-0.jpg": "확실하지 않음, 어쩌면 행복", "mood-1.jpg": "행복", "mood-2.jpg": "아마도 행복",
-                      "mood-3.jpg": "감정이 엇갈림"}
+                      "mood-3.jpg": "감정이 엇갈림",
+                      "mood-4.jpg": "얼굴 1개: 확실하지 않음, 어쩌면 행복 · 개 1마리: 슬픔 · 고양이 1마리"}
 
 
 def test_a_weak_dog_reading_reads_unsure_in_its_details_as_on_the_owners_page(app, alice):

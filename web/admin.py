@@ -37,6 +37,7 @@ import jobs
 from extensions import db, limiter
 from inference.labels import DetectionKind
 from inference.uncertainty import UnsureSignal
+from insights.reading import Overall
 from jobs import JobKind
 from messages import N_, Phrase
 from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, TrackReading,
@@ -48,8 +49,8 @@ from services.errors import Refused
 from web.admin_flashes import note_row, reword_stock_flashes, reworded, said_why_nothing_was_saved
 from web import login_limits
 from web.forms import USERNAME_FIELD, WebForm
-from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, kind, moment, percent, reason, say, seconds,
-                     worded)
+from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, found_by_kind, kind, moment, percent, reason,
+                     say, seconds, worded)
 from web.redirects import form_page, same_site_path
 from web.flashes import FlashCategory
 
@@ -106,13 +107,19 @@ def _list_time(view, value: datetime, name) -> str:
 
 def _top_emotion(view, context, model: Analysis, name) -> str:
     """What the analysis's faces show together, worded as its badge in the user's history says it ("probably
-    happy", "mixed": templates/analyze/history.html); nothing without an emotion model."""
+    happy", "mixed": templates/analyze/history.html); with people and pets, each kind's own ("1 face: unsure,
+    perhaps sad · 1 dog: sad": the people's alone hid a sure dog behind an unsure face); nothing without an
+    emotion model."""
+    by_kind = model.overall_by_kind()
+    if len(by_kind) > 1:
+        return " · ".join(f"{words}: {_overall_words(by_kind[kind])}" if kind in by_kind else words
+                          for kind, words in found_by_kind([detection.kind for detection in model.detections]))
     overall = model.overall
-    if overall is None:
-        return ""
-    if overall.mixed:
-        return gettext("mixed")
-    return worded(overall.emotion, overall.certainty)
+    return "" if overall is None else _overall_words(overall)
+
+
+def _overall_words(overall: Overall) -> str:
+    return gettext("mixed") if overall.mixed else worded(overall.emotion, overall.certainty)
 
 
 def _reason(view, context, model, name) -> str:
