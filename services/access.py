@@ -60,9 +60,11 @@ def owned_detection(detection_id: int, user: User) -> Detection:
     return owned(Detection, detection_id, user, lambda detection: detection.analysis.user_id)
 
 
-def viewable_analysis(user: User, analysis_id: int) -> Analysis:
-    """The analysis if `user` owns it or is an admin; else NotFound."""
-    if user.is_admin and 0 < analysis_id <= LARGEST_ID and (analysis := db.session.get(Analysis, analysis_id)):
+def viewable_analysis(user: User, analysis_id: int, as_admin: bool) -> Analysis:
+    """The analysis if `user` owns it, or reads `as_admin` (an administrator in a browser session; never through an
+    API token: web/auth.py `api_viewable`); else NotFound."""
+    if as_admin and user.is_admin and 0 < analysis_id <= LARGEST_ID and (
+            analysis := db.session.get(Analysis, analysis_id)):
         return analysis
     return owned(Analysis, analysis_id, user)
 

@@ -289,6 +289,20 @@ def test_users_cannot_reach_each_others_analyses(client, api_users, astronaut_jp
     assert client.get(f"/api/v1/analyses/{analysis_id}", headers=ann).status_code == 404
 
 
+def test_an_administrators_token_reads_only_their_own_uploads(app, client, api_users, astronaut_jpeg):
+    """An admin in a browser session may read anyone's analysis and its files (the back office, a result page read
+    as an admin); their API token may not: a token leaked from a script must not open every user's photos."""
+    make_user(app, "root", admin=True)
+    analysis = post_file(client, bearer(client, "ann"), astronaut_jpeg).json
+    root = bearer(client, "root")
+    addresses = [f"/api/v1/analyses/{analysis['id']}", analysis["files"]["original"], analysis["files"]["thumbnail"],
+                 f"/api/v1/analyses/{analysis['id']}/detections/1/explanation"]
+    assert [client.get(address, headers=root).status_code for address in addresses] == [404] * 4
+    assert client.post(addresses[3], headers=root).status_code == 404
+    login(client, "root")
+    assert [client.get(address).status_code for address in addresses] == [200] * 4
+
+
 def test_session_auth_needs_csrf_header_for_posts(app, client, alice, coffee_jpeg):
     assert client.get("/api/v1/analyses").status_code == 200
     assert post_file(client, {}, coffee_jpeg).status_code == 400

@@ -26,7 +26,7 @@ from services import explanations, identity, reanalysis, storage, subjects, trac
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
                                history_page, load_detection_parts, video_frame_jpeg, within_video)
-from web.auth import session_or_token
+from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
 from web.errors import http_status_for
@@ -143,7 +143,7 @@ def result(analysis_id: int) -> ResponseReturnValue:
     """The result (or the progress) page; an admin may view anyone's, without the owner's actions. ?next=PATH, a
     page of the history (the one it was opened from, filtered, page 2: `opened_from`), is where its "Back to
     history" goes, and deleting it from here goes back there; its forms send it on; any other `next` is ignored."""
-    analysis = viewable_analysis(current_user, analysis_id)
+    analysis = viewable_analysis(current_user, analysis_id, as_admin=True)
     owner = analysis.user_id == current_user.id
     history_back = opened_from() or url_for("analyze.history")
     if analysis.status != JobStatus.DONE:
@@ -547,7 +547,7 @@ def history_place(path: str | None) -> str:
 @removed_says_so
 def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     """The uploaded file or its thumbnail, only for its owner (or an admin)."""
-    analysis = viewable_analysis(g.api_user, analysis_id)
+    analysis = api_viewable(analysis_id)
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
                       else (analysis.thumb_name, "image/jpeg"))
     if not name:  # a video still queued or running has no thumbnail yet
@@ -561,7 +561,7 @@ def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
 def explained_face_page(analysis_id: int, position: int) -> str:
     """The card of detection `position` on a result page the user may view (NotFound otherwise, and for a
     detection the analysis does not have)."""
-    detection = detection_at(viewable_analysis(current_user, analysis_id), position)
+    detection = detection_at(viewable_analysis(current_user, analysis_id, as_admin=True), position)
     return url_for("analyze.result", analysis_id=analysis_id, _anchor=f"face-{detection.position}")
 
 
@@ -575,7 +575,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
     an admin may explain anyone's result, which changes nothing of the owner's."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    analysis = viewable_analysis(current_user, analysis_id)
+    analysis = viewable_analysis(current_user, analysis_id, as_admin=True)
     explanations.start(analysis, explanations.explainable_detection(analysis, position), current_user)
     flash(gettext("The explanation is being computed: it appears here in a few seconds (reload the page)."),
           FlashCategory.INFO)
@@ -586,7 +586,7 @@ def explain(analysis_id: int, position: int) -> ResponseReturnValue:
 @session_or_token
 @removed_says_so
 def explanation_image(analysis_id: int, position: int, method: str) -> ResponseReturnValue:
-    analysis = viewable_analysis(g.api_user, analysis_id)
+    analysis = api_viewable(analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     path = storage.explanation_paths(analysis.stored_name, detection.position)[method]
     if not path.is_file():
@@ -600,7 +600,7 @@ def explanation_image(analysis_id: int, position: int, method: str) -> ResponseR
 @decode_limit
 def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
     """One detection's box cut out of the photo (or a video's poster frame), e.g. a cat's appearance."""
-    analysis = viewable_analysis(g.api_user, analysis_id)
+    analysis = api_viewable(analysis_id)
     jpeg = detection_crop_jpeg(analysis, detection_at(analysis, position), g.api_user)
     return _private_file(send_file(io.BytesIO(jpeg), mimetype="image/jpeg"))
 
@@ -612,7 +612,7 @@ def detection_crop(analysis_id: int, position: int) -> ResponseReturnValue:
 def video_frame(analysis_id: int) -> ResponseReturnValue:
     """The video frame at ?t=SECONDS as a JPEG (for the scrubber and the thumbnails strip); a time past the end
     gives the last frame."""
-    analysis = viewable_analysis(g.api_user, analysis_id)
+    analysis = api_viewable(analysis_id)
     if analysis.media != Media.VIDEO:
         abort(404, description=NO_FRAMES)
     jpeg = video_frame_jpeg(analysis, frame_time(), g.api_user)

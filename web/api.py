@@ -14,14 +14,14 @@ from extensions import csrf
 from insights.report import report_week, weekly_report
 from models import ACTIVE_STATUSES, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
 from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
-from services.access import detection_at, owned, viewable_analysis
+from services.access import detection_at, owned
 from services.analyses import MAX_PAGE, HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
 from services.documents import (alert_rule_document, analysis_document, found_document, reanalysis_document,
                                 subject_document, token_document)
 from services.insights import alert_results, asked_week, history_of, subject_insights
 from web.analyze import upload_limit
-from web.auth import basic_auth_username, basic_credentials, bearer_challenge, bearer_user
+from web.auth import api_viewable, basic_auth_username, basic_credentials, bearer_challenge, bearer_user
 from web.login_limits import login_limits, password_checked
 from web.notices import deactivated_message, removed_says_so
 
@@ -186,8 +186,8 @@ def _whole_number(name: str, default: int, largest: int) -> int:
 @api_auth
 @removed_says_so
 def get_analysis(analysis_id: int) -> ResponseReturnValue:
-    """The analysis (an admin may read anyone's, as on the result page)."""
-    return jsonify(analysis_answer(viewable_analysis(g.api_user, analysis_id)))
+    """The analysis (an admin in a browser session may read anyone's, as on the result page; never with a token)."""
+    return jsonify(analysis_answer(api_viewable(analysis_id)))
 
 
 def analysis_answer(analysis: Analysis) -> dict:
@@ -224,8 +224,8 @@ def remove_analysis(analysis_id: int) -> ResponseReturnValue:
 @removed_says_so
 def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     """GET: the explanation's status (and its images once done); POST: start it unless cached or under way (an
-    admin may, on anyone's analysis, as on the result page)."""
-    analysis = viewable_analysis(g.api_user, analysis_id)
+    admin may, on anyone's analysis, as on the result page: in a browser session, never with a token)."""
+    analysis = api_viewable(analysis_id)
     detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
         explanations.start(analysis, detection, g.api_user)

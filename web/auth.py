@@ -17,8 +17,9 @@ from werkzeug.datastructures import Authorization, WWWAuthenticate
 
 from extensions import db, limiter, login_manager
 from messages import N_, Phrase
-from models import ApiToken, User, normalize_username
+from models import Analysis, ApiToken, User, normalize_username
 from services import accounts, tokens
+from services.access import viewable_analysis
 from services.clock import known_zone, same_clock, today_on, zone_of
 from services.errors import Conflict, Refused
 from web import known_devices
@@ -105,6 +106,13 @@ def bearer_user() -> User | None:
     g.api_token = token
     tokens.note_use(token)
     return token.user
+
+
+def api_viewable(analysis_id: int) -> Analysis:
+    """The analysis g.api_user may read: their own, or anyone's for an administrator in a browser session (the
+    back office's thumbnails, a result page read as an admin). An API token reads only its owner's uploads, an
+    administrator's too: a token leaked from a script must not open every user's photos."""
+    return viewable_analysis(g.api_user, analysis_id, as_admin="api_token" not in g)
 
 
 def session_or_token(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
