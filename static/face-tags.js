@@ -1,13 +1,17 @@
-/* A photo's box tags (templates/_macros.html, face_boxes) moved off the other faces: the tags are in page pixels
-   and the boxes in the photo's, so on a phone a 27 px face of a group photo is shown 19 px wide under a tag 25 px
-   tall, and a neighbour's tag ("Mina") can hide it. Each tag, in the photo's order, takes the first of its places
-   that hides least of the other boxes and covers least of the tags placed before it and of what lies outside the
-   photo: where the page put it (above its box, or inside it at the photo's top), under its box, inside its box's
-   top, above it. Placed again whenever the photo's shown size changes; without scripts the tags stay where the
-   page put them. */
+/* A photo's box tags (templates/_macros.html, face_boxes) moved off the faces: the tags are in page pixels and the
+   boxes in the photo's, so on a phone a 27 px face of a group photo is shown 19 px wide under a tag 25 px tall, and a
+   neighbour's tag ("Mina") can hide it. Each tag, in the photo's order, takes the first of its places that hides
+   least: where the page put it (above its box, or inside it at the photo's top), under its box, then the other of
+   those two. What a place hides: the share of each box it covers, its own box's too where that is more than
+   OWN_SHARE_SEEN (a tag inside a face as small as itself hides that face); the share of itself over the tags placed
+   before it; twice the share of itself outside the photo (over the page's text). The places are worked out from one
+   reading of the boxes' and tags' rectangles, and each tag written once; again whenever the photo's shown size
+   changes. Without scripts the tags stay where the page put them. */
 (function () {
   "use strict";
   var ABOVE = { rect: "-1.6em", text: "-.45em" }, INSIDE = { rect: "0", text: "1.15em" };
+  var OUTSIDE_WEIGHT = 2;
+  var OWN_SHARE_SEEN = 0.3;  // a tag inside the top of a large face hides no more of it than its forehead
 
   function overlap(a, b) {
     var width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
@@ -15,63 +19,75 @@
     return width > 0 && height > 0 ? width * height : 0;
   }
 
-  function setPlace(tag, place) {
-    tag.setAttribute("y", place.y);
-    tag.querySelector("rect").setAttribute("y", place.rect);
-    tag.querySelector("text").setAttribute("y", place.text);
+  function area(rect) { return Math.max(rect.width * rect.height, 1); }
+
+  function at(tagRect, top) {  // the tag's rectangle moved to `top`
+    return { left: tagRect.left, right: tagRect.right, top: top, bottom: top + tagRect.height,
+             width: tagRect.width, height: tagRect.height };
   }
 
-  function placesOf(tag, box, photoHeight) {
+  function hidden(rect, ownBox, boxes, placed, photo) {
+    var own = area(rect), covered = OUTSIDE_WEIGHT * (own - overlap(rect, photo)) / own;
+    boxes.forEach(function (box) {
+      var share = overlap(rect, box) / area(box);
+      covered += box !== ownBox || share > OWN_SHARE_SEEN ? share : 0;
+    });
+    placed.forEach(function (tag) { covered += overlap(rect, tag) / own; });
+    return covered;
+  }
+
+  // a tag's places in the order tried, where the page drew it first: each with its attributes and its top on the page
+  function placesOf(box, boxRect, tagRect, photoHeight, drawnAbove) {
     var top = (100 * box.y.baseVal.value / photoHeight).toFixed(2) + "%";
     var bottom = (100 * (box.y.baseVal.value + box.height.baseVal.value) / photoHeight).toFixed(2) + "%";
-    var rect = tag.querySelector("rect"), text = tag.querySelector("text");
-    var asDrawn = { y: tag.getAttribute("y"), rect: rect.getAttribute("y"), text: text.getAttribute("y") };
-    return [asDrawn, { y: bottom, rect: INSIDE.rect, text: INSIDE.text },
-            { y: top, rect: INSIDE.rect, text: INSIDE.text }, { y: top, rect: ABOVE.rect, text: ABOVE.text }];
+    var above = { y: top, look: ABOVE, top: boxRect.top - tagRect.height };
+    var inside = { y: top, look: INSIDE, top: boxRect.top };
+    var under = { y: bottom, look: INSIDE, top: boxRect.bottom };
+    return drawnAbove ? [above, under, inside] : [inside, under, above];
   }
 
-  function area(rect) { return rect.width * rect.height; }
-
-  // how much a tag at tagRect hides: the share of each other box it covers (half a small face is worse than a
-  // corner of a cat's box around it), and the share of itself over the tags placed before it or outside the photo
-  function cost(tagRect, boxes, tags, photo) {
-    var own = Math.max(area(tagRect), 1), covered = (own - overlap(tagRect, photo)) / own;
-    boxes.forEach(function (box) { covered += overlap(tagRect, box) / Math.max(area(box), 1); });
-    tags.forEach(function (tag) { covered += overlap(tagRect, tag) / own; });
-    return covered;
+  function write(tag, place) {
+    tag.setAttribute("y", place.y);
+    tag.querySelector("rect").setAttribute("y", place.look.rect);
+    tag.querySelector("text").setAttribute("y", place.look.text);
   }
 
   function placeTags(frame) {
     var photo = frame.querySelector("svg:first-child");
     var boxes = Array.prototype.slice.call(photo.querySelectorAll(".face-box rect.line"));
-    var tags = frame.querySelectorAll(".overlay .face-tag");
+    var tags = Array.prototype.slice.call(frame.querySelectorAll(".overlay .face-tag"));
     if (boxes.length !== tags.length || boxes.length < 2) return;
-    if (!frame.tagPlaces) {  // the page's places, kept: a later placing starts from them, not from its own
-      frame.tagPlaces = Array.prototype.map.call(tags, function (tag, index) {
-        return placesOf(tag, boxes[index], photo.viewBox.baseVal.height);
-      });
+    if (!frame.drawnAbove) {  // where the page drew each tag, read once: a later placing starts from it, not its own
+      frame.drawnAbove = tags.map(function (tag) { return tag.querySelector("rect").getAttribute("y") === ABOVE.rect; });
     }
-    var photoRect = photo.getBoundingClientRect(), boxRects = boxes.map(function (box) {
-      return box.getBoundingClientRect();
-    });
+    var photoRect = photo.getBoundingClientRect(), photoHeight = photo.viewBox.baseVal.height;
+    var boxRects = boxes.map(function (box) { return box.getBoundingClientRect(); });
+    var tagRects = tags.map(function (tag) { return tag.querySelector("rect").getBoundingClientRect(); });
     var placed = [];
-    Array.prototype.forEach.call(tags, function (tag, index) {
-      var others = boxRects.filter(function (_, other) { return other !== index; });
+    var chosen = tags.map(function (tag, index) {
       var best = null;
-      frame.tagPlaces[index].forEach(function (place) {
-        setPlace(tag, place);
-        var tagRect = tag.querySelector("rect").getBoundingClientRect(), covered = cost(tagRect, others, placed, photoRect);
-        if (best === null || covered < best.covered - 0.01) best = { place: place, covered: covered, rect: tagRect };
-      });
-      setPlace(tag, best.place);
+      placesOf(boxes[index], boxRects[index], tagRects[index], photoHeight, frame.drawnAbove[index])
+        .forEach(function (place) {
+          var rect = at(tagRects[index], place.top), cost = hidden(rect, boxRects[index], boxRects, placed, photoRect);
+          if (best === null || cost < best.cost - 0.01) best = { place: place, cost: cost, rect: rect };
+        });
       placed.push(best.rect);
+      return best.place;
     });
+    tags.forEach(function (tag, index) { write(tag, chosen[index]); });
   }
+
+  function sizeOf(frame) { return frame.clientWidth + "x" + frame.clientHeight; }
 
   function start() {
     document.querySelectorAll(".photo-frame").forEach(function (frame) {
-      placeTags(frame);
-      if (window.ResizeObserver) new ResizeObserver(function () { placeTags(frame); }).observe(frame);
+      var size = sizeOf(frame);
+      placeTags(frame);  // at once; the observer's first call, at the same size, places nothing again
+      if (window.ResizeObserver) {
+        new ResizeObserver(function () {
+          if (sizeOf(frame) !== size) { size = sizeOf(frame); placeTags(frame); }
+        }).observe(frame);
+      }
     });
   }
 
