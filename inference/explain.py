@@ -248,15 +248,17 @@ def stretched(image: np.ndarray, low: float = 1, high: float = 99) -> np.ndarray
     return ((image.astype(np.float32) - floor) * (255 / (ceiling - floor))).clip(0, 255).astype(np.uint8)
 
 
-def overlay(crop: np.ndarray, saliency: np.ndarray, size: int = 224, opacity: float = 0.6) -> np.ndarray:
+def overlay(crop: np.ndarray, saliency: np.ndarray, size: int = 224, opacity: float = 0.75,
+            contrast: float = 0.7) -> np.ndarray:
     """The crop (grey or RGB, its levels stretched) enlarged to `size`, with the map blended over it in the inferno
-    colour map, each pixel's colour as opaque as the map is bright there (up to `opacity`): where the map is dark
-    the face shows as it is, not dimmed under the colour map's black."""
+    colour map, each pixel's colour as opaque as the map is bright there (`opacity` x map ** `contrast`: a
+    middling part of the map shows, not only its peak): where the map is dark the face shows as it is, not
+    dimmed under the colour map's black."""
     rgb = stretched(crop if crop.ndim == 3 else np.repeat(crop[..., None], 3, axis=2))
     rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_CUBIC)
     heat = cv2.resize((saliency * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
     colours = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
-    weights = (heat.astype(np.float32) / 255 * opacity)[..., None]
+    weights = ((heat.astype(np.float32) / 255) ** contrast * opacity)[..., None]
     return (rgb * (1 - weights) + colours * weights).round().astype(np.uint8)
 
 
