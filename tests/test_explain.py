@@ -233,6 +233,7 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
         db.session.commit()
     page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
     assert 'alt="Heat map over face 1 (Ana O&#39;Neil): ' in page and 'data-subject="face 1 (Ana O&#39;Neil)"' in page
+    assert 'aria-label="Why happy? (Face 1 (Ana O&#39;Neil))"' in page
 
     assert bob_client.get(url).status_code == 404
     assert bob_client.get(document["images"][0]["url"]).status_code == 404
