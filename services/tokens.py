@@ -57,7 +57,11 @@ def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
     requests at once cannot both take the last place. The rows of the user's tokens expired over KEPT_AFTER_EXPIRY
     ago go."""
     hold_account(user.id)
-    room_for_another(user)
+    try:
+        room_for_another(user)
+    except Conflict:
+        db.session.rollback()  # the account let go at once: a refusal holds nothing (web/login_limits.py counts next)
+        raise
     newest = db.select(db.func.max(ApiToken.id)).scalar_subquery()  # kept: SQLite gives a new row the highest id + 1
     db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.id < newest,
                                                  ApiToken.expires_at < utcnow() - KEPT_AFTER_EXPIRY))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from bench import ROOT
-from bench.fixtures import StoredAnalysis, csrf_token, login, make_subject, make_user, store_analyses
+from bench.fixtures import StoredAnalysis, csrf_token, login, make_app, make_subject, make_user, store_analyses
 from extensions import db
 from inference.pipeline import get_pipeline
 from models import Analysis, ApiToken, Media, User, utcnow
@@ -535,6 +536,34 @@ def test_an_account_holds_a_bounded_number_of_working_tokens_and_long_expired_on
     assert refused.status_code == 400 and "You have 2 working API tokens" in refused.get_data(as_text=True)
     client.delete("/api/v1/tokens/current", headers={"Authorization": f"Bearer {made[0].json['token']}"})
     assert client.post("/account/tokens", data=form).status_code == 201  # the refused form, sent again, makes one
+
+
+def test_a_token_refused_for_room_lets_the_account_go_before_the_password_is_counted(tmp_path, monkeypatch):
+    """The 409 held the account (SQLite: the whole database) while the log-in limits wrote their count on a
+    connection of their own: it waited out the 10 s busy timeout, every other user's writes with it, and the
+    password check went uncounted ("database is locked")."""
+    from services import tokens
+    from web import login_limits
+    monkeypatch.setattr(tokens, "MAX_LIVE_TOKENS", 1)
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True)
+    client = app.test_client()
+    make_user(app, "ann")
+    held_while_counting = []
+    settle = login_limits._settle
+
+    def counting() -> None:  # can another connection write, as the limits' count does?
+        with sqlite3.connect(db.engine.url.database, timeout=0) as other:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                held_while_counting.append(False)
+            except sqlite3.OperationalError:
+                held_while_counting.append(True)
+            other.rollback()
+        settle()
+
+    monkeypatch.setattr(login_limits, "_settle", counting)
+    assert [client.post("/api/v1/tokens", headers=basic("ann")).status_code for _ in range(2)] == [201, 409]
+    assert held_while_counting == [False, False]
 
 
 def test_two_tokens_asked_at_once_never_pass_the_most_an_account_holds_on_sqlite(app, monkeypatch):
