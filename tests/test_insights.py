@@ -750,6 +750,8 @@ def test_a_fired_alerts_notice_is_dismissed_until_new_readings_fire_it_again(app
     assert notices(page) == [] and "triggered (67% now)" in page
     [alert] = client.get(f"/api/v1/subjects/{rex}/insights").get_json()["alerts"]
     assert alert["fired"] and alert["dismissed"]
+    assert alert["rule"] == {"id": rule, "emotion": "sad", "share": 0.5, "days": 7}  # not its window's 0.6667
+    assert alert["share"] == round(2 / 3, 4) and [day["matching"] for day in alert["days"]] == [1, 1, 0]
     weak_sad = mood(DOG_EMOTIONS, {"sad": 0.4, "happy": 0.3, "relaxed": 0.3})
     add_history(app, alice, rex, np.array([weak_sad]), start=utcnow() - timedelta(hours=2))
     assert notices(client.get("/dashboard").get_data(as_text=True)) == []

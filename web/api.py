@@ -357,7 +357,8 @@ def insights(subject_id: int) -> ResponseReturnValue:
     subject = owned(Subject, subject_id, g.api_user)
     asked = asked_week(request.args.get("week"))  # 400 for one that is not a week, even where there is no report
     history = history_of(subject)
-    alerts = [{**alert_rule_document(rule), **result} for rule, result in alert_results([subject])]
+    alerts = [{"rule": alert_rule_document(rule), **result} for rule, result in alert_results([subject])]  # the
+    # rule apart: its window's share and days, beside, had overwritten the rule's own
     zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
     today = today_on(zone)
     week = weekly_report(history, report_week(history, asked, today), today) if history is not None else None
