@@ -16,7 +16,7 @@ from cli import register_cli
 from inference.labels import Certainty, DetectionKind
 from insights.history import Direction
 from models import JobStatus, Media, OnDemandStatus, SubjectKind
-from extensions import csrf, db, keep_connections_per_process, limiter, login_manager, migrate
+from extensions import csrf, db, init_limiter, keep_connections_per_process, login_manager, migrate
 from services.analyses import run_video_job
 from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
@@ -56,7 +56,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = FlashCategory.INFO
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     jobs.init_app(app, JOB_HANDLERS)
     notices.init_app(app)  # first: its hook runs after the others
     i18n.init_app(app)

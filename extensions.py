@@ -4,7 +4,7 @@ import ipaddress
 import os
 import weakref
 
-from flask import Flask
+from flask import Flask, Response
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -54,6 +54,20 @@ def client_network() -> str:
 
 # Counters in RATELIMIT_STORAGE_URI: the Redis of REDIS_URL when set, else the database (web/limiter_storage.py).
 limiter = Limiter(key_func=client_network, default_limits=[])
+
+
+def init_limiter(app: Flask) -> None:
+    """Bind the limiter, its Retry-After kept for refusals: Flask-Limiter sends one with every answer it counts, and
+    on a video's 202 it told a client to wait a minute before asking for a result ready in seconds; X-RateLimit-*
+    still say where the client stands. The hook goes first: Flask runs the last registered first."""
+    app.after_request(_retry_after_only_on_refusals)
+    limiter.init_app(app)
+
+
+def _retry_after_only_on_refusals(response: Response) -> Response:
+    if response.status_code < 400:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def committed() -> bool:

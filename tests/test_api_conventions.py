@@ -76,6 +76,7 @@ def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
     headers = bearer(client, "ann")
     first = post_file(client, headers, astronaut_jpeg)
     assert first.status_code == 201 and first.headers["X-RateLimit-Remaining"] == "0"
+    assert "Retry-After" not in first.headers  # on a 201 or 202 it read as "ask for the result after a minute"
     second = post_file(client, headers, astronaut_jpeg)
     assert second.status_code == 429 and second.is_json and "Too many uploads" in second.json["error"]
     assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "1"
