@@ -158,6 +158,16 @@ def test_a_token_name_that_is_too_long_or_unreadable_is_refused(app, client, api
         assert db.session.scalars(db.select(ApiToken)).all() == []
 
 
+def test_a_token_name_sent_other_than_as_json_is_refused_not_dropped(app, client, api_users):
+    """A form's name=..., or JSON without its Content-Type, made a token named nothing; no body at all is fine."""
+    form = client.post("/api/v1/tokens", headers=basic("ann"), data={"name": "laptop"})
+    untyped = client.post("/api/v1/tokens", headers=basic("ann"), data='{"name": "laptop"}')
+    assert (form.status_code, untyped.status_code) == (400, 400)
+    assert untyped.json["error"] == "Send a JSON object (Content-Type: application/json)."
+    assert client.post("/api/v1/tokens", headers=basic("ann")).json["name"] is None
+    assert client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "laptop"}).json["name"] == "laptop"
+
+
 def test_a_tokens_last_use_is_kept_to_the_minute_not_on_every_request(app, client, api_users):
     headers = bearer(client, "ann")
     with app.app_context():

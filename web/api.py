@@ -104,8 +104,11 @@ def create_token() -> ResponseReturnValue:
 
 
 def _optional_json_object() -> dict:
-    """The request's JSON object when it sends JSON (one that is not an object: 400); else {}."""
-    return _json_object() if request.is_json else {}
+    """The request's JSON object; {} when it sends no body. Any other body is a 400, as everywhere else: a form's
+    name=..., or JSON sent without its Content-Type, was dropped without a word (a token made unnamed)."""
+    if not request.is_json and not request.content_length and "Transfer-Encoding" not in request.headers:
+        return {}
+    return _json_object()
 
 
 @bp.get("/tokens")
