@@ -62,6 +62,7 @@ def change_point(history: History, seed: int = 0) -> dict:
     before, after = history.vectors[:row, emotion], history.vectors[row:, emotion]
     return {"enough": True, "count": count, "detected": bool(p_value < ALPHA), "p_value": round(p_value, 4),
             "alpha": ALPHA, "test": TEST_NAME, "emotion": label, "adjective": ADJECTIVES.get(label, label),
-            "direction": Direction.of(after.mean() - before.mean()), "since": history.times[row].isoformat(),
+            "direction": Direction.of(after.mean() - before.mean()),
+            "since": history.times[row].replace(microsecond=0).isoformat(),  # on the owner's clock, with its offset
             "before": {"count": int(len(before)), "mean": round(float(before.mean()), 4)},
             "after": {"count": int(len(after)), "mean": round(float(after.mean()), 4)}}
