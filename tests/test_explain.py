@@ -270,6 +270,7 @@ def test_explanations_run_in_the_background_with_progress(tmp_path, astronaut_jp
     try:
         first = client.post(url, headers={"X-CSRFToken": token})
         assert first.status_code == 202 and first.get_json()["status"] in ("queued", "running")
+        assert first.headers["Location"] == url  # where to ask again
         deadline = time.monotonic() + 120
         while (document := client.get(url).get_json())["status"] in ("queued", "running") and \
                 time.monotonic() < deadline:

@@ -55,6 +55,14 @@ def _answer(document: dict, status: int, location: str) -> Response:
     return response
 
 
+def _work_answer(document: dict) -> Response | tuple[Response, int]:
+    """How some work stands (`document["status"]`): 202 while it is queued or running, with Location the address
+    to ask again (this one); 200 once it has ended."""
+    if document["status"] in ACTIVE_STATUSES:
+        return _answer(document, 202, request.path)
+    return jsonify(document), 200
+
+
 def _no_content() -> Response:
     """204: done, nothing to send (no body, so no Content-Type either)."""
     response = Response(status=204)
@@ -209,9 +217,7 @@ def reanalyse(analysis_id: int) -> ResponseReturnValue:
     analysis = owned(Analysis, analysis_id, g.api_user)
     if request.method == "POST":
         reanalysis.start(analysis)  # a Conflict is answered by web/errors.py
-    document = reanalysis_document(analysis)
-    return _answer(document, 202 if document["status"] in ACTIVE_STATUSES else 200,
-                   url_for("api.get_analysis", analysis_id=analysis.id))
+    return _work_answer(reanalysis_document(analysis))  # Location: here (the analysis says "done" meanwhile)
 
 
 @bp.delete("/analyses/<int:analysis_id>")
@@ -232,8 +238,7 @@ def explanation(analysis_id: int, position: int) -> ResponseReturnValue:
     detection = explanations.explainable_detection(analysis, position)
     if request.method == "POST":
         explanations.start(analysis, detection, g.api_user)
-    document = explanations.status_document(analysis, detection)
-    return jsonify(document), 202 if document["status"] in ACTIVE_STATUSES else 200
+    return _work_answer(explanations.status_document(analysis, detection))
 
 
 @bp.get("/analyses/<int:analysis_id>/signatures")
