@@ -25,7 +25,7 @@ from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
 from services.clock import in_zone, now_in, zone_of
-from services.errors import Refused
+from services.errors import Conflict, Refused
 from services.recent import Recent
 
 CACHED_SUBJECTS = 128  # subjects whose history and insights a process keeps; the least recently read go first
@@ -203,6 +203,31 @@ def new_alert(subject: Subject, emotion: str, share: float, days: int) -> AlertR
     db.session.add(rule)
     db.session.commit()
     return rule
+
+
+ALERT_PERCENTS = (5, 95)  # the share a rule asks about, in whole percent: the form's field, the API's share x 100
+ALERT_DAYS = (1, 90)  # its window
+
+
+def add_alert(subject: Subject, emotion: object, share: object, days: object) -> AlertRule:
+    """`new_alert` from values as a client sent them (the API): refused unless the subject's kind has an emotion
+    model with `emotion`, `share` is a whole percent within ALERT_PERCENTS (0.4) and `days` a whole number within
+    ALERT_DAYS; a Conflict when the subject has this alert already."""
+    classes = SubjectKind(subject.kind).emotion_classes
+    if classes is None:
+        raise Refused(Phrase(N_("There is no emotion model for cats, so a cat has no alerts.")))
+    if emotion not in classes:
+        raise Refused(Phrase(N_("The emotion is one of %(emotions)s."), emotions=", ".join(classes)))
+    percent = round(share * 100, 6) if isinstance(share, (int, float)) and not isinstance(share, bool) else None
+    if percent is None or percent != int(percent) or not ALERT_PERCENTS[0] <= percent <= ALERT_PERCENTS[1]:
+        raise Refused(Phrase(N_("The share is a whole percent from %(low)s to %(high)s, such as 0.4."),
+                             low=ALERT_PERCENTS[0] / 100, high=ALERT_PERCENTS[1] / 100))
+    if not isinstance(days, int) or isinstance(days, bool) or not ALERT_DAYS[0] <= days <= ALERT_DAYS[1]:
+        raise Refused(Phrase(N_("The days are a whole number from %(low)d to %(high)d."), low=ALERT_DAYS[0],
+                             high=ALERT_DAYS[1]))
+    if has_alert(subject, emotion, int(percent) / 100, days):
+        raise Conflict(Phrase(N_("%(name)s has this alert already."), name=subject.name))
+    return new_alert(subject, emotion, int(percent) / 100, days)
 
 
 def has_alert(subject: Subject, emotion: str, share: float, days: int) -> bool:

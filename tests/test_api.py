@@ -583,3 +583,33 @@ def test_two_tokens_asked_at_once_never_pass_the_most_an_account_holds_on_sqlite
     ended = two_tokens_at_once(app, monkeypatch)
     assert ended == {"first": "ok", "second": ended["second"], "working": "50"}, ended
     assert ended["second"].startswith("Conflict"), ended
+
+
+def test_alert_rules_are_added_listed_and_removed_through_the_api(app, client, api_users):
+    """The alerts had no API: a script could read whether a rule fired, never make or remove one."""
+    ann, ben = bearer(client, "ann"), bearer(client, "ben")
+    rex = create_subject(client, ann, "Rex", "dog").json["id"]
+    url = f"/api/v1/subjects/{rex}/alerts"
+    made = client.post(url, headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
+    assert made.status_code == 201 and made.headers["Location"] == url
+    rule = made.json
+    assert rule == {"id": rule["id"], "emotion": "sad", "share": 0.4, "days": 7}
+    [listed] = client.get(url, headers=ann).json["items"]
+    assert listed["rule"] == rule and listed["fired"] is False and listed["count"] == 0
+    assert client.get(f"/api/v1/subjects/{rex}/insights", headers=ann).json["alerts"] == [listed]
+    again = client.post(url, headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
+    assert again.status_code == 409 and again.json["error"] == "Rex has this alert already."
+    refused = [client.post(url, headers=ann, json=body).json["error"] for body in (
+        {"emotion": "disgust", "share": 0.4, "days": 7}, {"emotion": "sad", "share": 0.425, "days": 7},
+        {"emotion": "sad", "share": 1, "days": 7}, {"emotion": "sad", "share": "0.4", "days": 7},
+        {"emotion": "sad", "share": 0.4, "days": 7.5}, {"emotion": "sad", "share": 0.4, "days": 91},
+        {"emotion": "sad", "share": True, "days": 7})]
+    assert refused[0] == "The emotion is one of angry, happy, relaxed, sad." and len(set(refused[1:5])) == 2
+    tom = create_subject(client, ann, "Tom", "cat").json["id"]
+    cat = client.post(f"/api/v1/subjects/{tom}/alerts", headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
+    assert cat.status_code == 400 and "no emotion model for cats" in cat.json["error"]
+    assert client.post(url, headers=ben, json={"emotion": "sad", "share": 0.4, "days": 7}).status_code == 404
+    assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ben).status_code == 404
+    assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 204
+    assert client.get(url, headers=ann).json["items"] == []
+    assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 404

@@ -12,14 +12,14 @@ from flask_wtf.csrf import CSRFError
 
 from extensions import csrf
 from insights.report import report_week, weekly_report
-from models import ACTIVE_STATUSES, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
+from models import ACTIVE_STATUSES, AlertRule, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
 from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
 from services.access import detection_at, owned
 from services.analyses import MAX_PAGE, HistoryFilter, accept_upload, delete_analysis, history_page
 from services.clock import today_on, zone_of
 from services.documents import (alert_rule_document, analysis_document, found_document, reanalysis_document,
                                 subject_document, token_document)
-from services.insights import alert_results, asked_week, history_of, subject_insights
+from services.insights import add_alert, alert_results, asked_week, history_of, remove_alert, subject_insights
 from web.analyze import upload_limit
 from web.auth import api_viewable, basic_auth_username, basic_credentials, bearer_challenge, bearer_user
 from web.login_limits import login_limits, password_checked
@@ -354,8 +354,33 @@ def track_reading(analysis_id: int, position: int) -> ResponseReturnValue:
     detection = detection_at(owned(Analysis, analysis_id, g.api_user), position)
     if request.method == "POST":
         track_readings.ask(detection)  # a Conflict is answered by web/errors.py
-    document = track_readings.status(detection) or {"status": OnDemandStatus.NONE, "progress": 0.0}
-    return jsonify(document), 202 if document["status"] in ACTIVE_STATUSES else 200
+    return _work_answer(track_readings.status(detection) or {"status": OnDemandStatus.NONE, "progress": 0.0})
+
+
+def _alerts_of(subject: Subject) -> list[dict]:
+    """Each alert rule of the subject (`rule`: its own share and days) with its window now, fired or not (the
+    window's share and days, once beside the rule's, had overwritten them)."""
+    return [{"rule": alert_rule_document(rule), **result} for rule, result in alert_results([subject])]
+
+
+@bp.route("/subjects/<int:subject_id>/alerts", methods=["GET", "POST"])
+@api_auth
+def alerts(subject_id: int) -> ResponseReturnValue:
+    """GET: the subject's alert rules, each with its window now; POST {"emotion", "share", "days"}: a new rule (201;
+    400 for a cat or a value out of range, 409 for one it has already)."""
+    subject = owned(Subject, subject_id, g.api_user)
+    if request.method == "POST":
+        body = _json_object()
+        rule = add_alert(subject, body.get("emotion"), body.get("share"), body.get("days"))
+        return _answer(alert_rule_document(rule), 201, url_for("api.alerts", subject_id=subject.id))
+    return jsonify(items=_alerts_of(subject))
+
+
+@bp.delete("/alerts/<int:rule_id>")
+@api_auth
+def delete_alert(rule_id: int) -> ResponseReturnValue:
+    remove_alert(owned(AlertRule, rule_id, g.api_user, lambda rule: rule.subject.user_id))
+    return _no_content()
 
 
 @bp.get("/subjects/<int:subject_id>/insights")
@@ -365,8 +390,7 @@ def insights(subject_id: int) -> ResponseReturnValue:
     subject = owned(Subject, subject_id, g.api_user)
     asked = asked_week(request.args.get("week"))  # 400 for one that is not a week, even where there is no report
     history = history_of(subject)
-    alerts = [{"rule": alert_rule_document(rule), **result} for rule, result in alert_results([subject])]  # the
-    # rule apart: its window's share and days, beside, had overwritten the rule's own
+    alerts = _alerts_of(subject)
     zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
     today = today_on(zone)
     week = weekly_report(history, report_week(history, asked, today), today) if history is not None else None

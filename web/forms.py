@@ -13,6 +13,7 @@ from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, Multi
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, StopValidation
 
 from models import PASSWORD_LENGTH, USERNAME_CHARACTERS, USERNAME_LENGTH, SubjectKind, User
+from services.insights import ALERT_DAYS, ALERT_PERCENTS
 from services.subjects import NAME_LENGTH, normal_name
 from web.login_limits import password_checked
 
@@ -229,9 +230,9 @@ class AlertRuleForm(WebForm):
 
     emotion = SelectField(_l("Emotion"))
     percent = WholeNumberField(_l("More than (%)"), default=40,
-                               validators=[InputRequired(REQUIRED), NumberRange(5, 95, IN_RANGE)])
+                               validators=[InputRequired(REQUIRED), NumberRange(*ALERT_PERCENTS, IN_RANGE)])
     days = WholeNumberField(_l("Over the last (days)"), default=7,
-                            validators=[InputRequired(REQUIRED), NumberRange(1, 90, IN_RANGE)])
+                            validators=[InputRequired(REQUIRED), NumberRange(*ALERT_DAYS, IN_RANGE)])
     submit = SubmitField(_l("Add alert"))
 
 
