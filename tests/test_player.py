@@ -182,9 +182,9 @@ def words(page: str) -> str:
 
 
 def heading(page: str, title: str) -> str:
-    """A track's heading as read: its words, without tags."""
-    return re.sub(r"<[^>]+>", "", re.search(rf'<h2 id="track-\d+">{title}: (.*?)<span class="meta">', page,
-                                            re.S).group(1)).strip()
+    """A track's heading as read: its words, without tags (nor the no-break space before its "· seen for")."""
+    return html.unescape(re.sub(r"<[^>]+>", "", re.search(rf'<h2 id="track-\d+">{title}: (.*?)<span class="meta">',
+                                                          page, re.S).group(1))).strip()
 
 
 def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_photo_card(app, client, alice,
