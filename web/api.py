@@ -59,7 +59,7 @@ def _work_answer(document: dict) -> Response | tuple[Response, int]:
     """How some work stands (`document["status"]`): 202 while it is queued or running, with Location the address
     to ask again (this one); 200 once it has ended."""
     if document["status"] in ACTIVE_STATUSES:
-        return _answer(document, 202, request.path)
+        return _answer(document, 202, url_for(request.endpoint, **request.view_args))  # under a proxy's prefix too
     return jsonify(document), 200
 
 
