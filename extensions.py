@@ -56,16 +56,20 @@ def client_network() -> str:
 limiter = Limiter(key_func=client_network, default_limits=[])
 
 
+WAIT_STATUSES = (429, 503)  # "too many" and "unavailable": the answers whose Retry-After says when to come back
+
+
 def init_limiter(app: Flask) -> None:
-    """Bind the limiter, its Retry-After kept for refusals: Flask-Limiter sends one with every answer it counts, and
-    on a video's 202 it told a client to wait a minute before asking for a result ready in seconds; X-RateLimit-*
-    still say where the client stands. The hook goes first: Flask runs the last registered first."""
-    app.after_request(_retry_after_only_on_refusals)
+    """Bind the limiter, its Retry-After kept for WAIT_STATUSES: Flask-Limiter sends one with every answer it counts,
+    so a video's 202 told a client to wait a minute before asking for a result ready in seconds, and a corrupt
+    upload's 400 to try it again later; X-RateLimit-* still say where the client stands. The hook goes first:
+    Flask runs the last registered first."""
+    app.after_request(_retry_after_only_to_wait)
     limiter.init_app(app)
 
 
-def _retry_after_only_on_refusals(response: Response) -> Response:
-    if response.status_code < 400:
+def _retry_after_only_to_wait(response: Response) -> Response:
+    if response.status_code not in WAIT_STATUSES:
         response.headers.pop("Retry-After", None)
     return response
 

@@ -51,7 +51,7 @@ def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], i
     for another user's row, a missing one, or an id no row can have."""
     row = db.session.get(model, row_id) if 0 < row_id <= LARGEST_ID else None
     if row is None or (owner_id(row) if owner_id else row.user_id) != user.id:
-        raise NotFound(f"No {model.__name__.lower()} {row_id}.")
+        raise NotFound(f"No {model.__table__.name.replace('_', ' ')} {row_id}.")  # "No alert rule 5."
     return row
 
 

@@ -25,6 +25,7 @@ from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
 from services.clock import in_zone, now_in, zone_of
+from services.access import hold_account
 from services.errors import Conflict, Refused
 from services.recent import Recent
 
@@ -196,43 +197,58 @@ def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
     return results
 
 
-def new_alert(subject: Subject, emotion: str, share: float, days: int) -> AlertRule:
-    """A new alert on the subject: a notice when `emotion` is the top one in more than `share` of its appearances
-    over `days` days."""
-    rule = AlertRule(subject=subject, emotion=emotion, share=share, days=days)
-    db.session.add(rule)
-    db.session.commit()
-    return rule
-
-
 ALERT_PERCENTS = (5, 95)  # the share a rule asks about, in whole percent: the form's field, the API's share x 100
 ALERT_DAYS = (1, 90)  # its window
+MAX_ALERTS = 20  # rules per subject: every dashboard and insights answer checks each of them
 
 
 def add_alert(subject: Subject, emotion: object, share: object, days: object) -> AlertRule:
-    """`new_alert` from values as a client sent them (the API): refused unless the subject's kind has an emotion
+    """A new alert on the subject (a notice when `emotion` is the top one in more than `share` of its appearances
+    over `days` days), from values as a form or a client sent them: refused unless the subject's kind has an emotion
     model with `emotion`, `share` is a whole percent within ALERT_PERCENTS (0.4) and `days` a whole number within
-    ALERT_DAYS; a Conflict when the subject has this alert already."""
+    ALERT_DAYS; a Conflict when the subject has this alert already or MAX_ALERTS, checked with the account held (two
+    identical requests at once made two rules, and every notice showed twice)."""
     classes = SubjectKind(subject.kind).emotion_classes
     if classes is None:
         raise Refused(Phrase(N_("There is no emotion model for cats, so a cat has no alerts.")))
     if emotion not in classes:
         raise Refused(Phrase(N_("The emotion is one of %(emotions)s."), emotions=", ".join(classes)))
-    percent = round(share * 100, 6) if isinstance(share, (int, float)) and not isinstance(share, bool) else None
-    if percent is None or percent != int(percent) or not ALERT_PERCENTS[0] <= percent <= ALERT_PERCENTS[1]:
+    percent = _whole_percent(share)
+    if percent is None:
         raise Refused(Phrase(N_("The share is a whole percent from %(low)s to %(high)s, such as 0.4."),
                              low=ALERT_PERCENTS[0] / 100, high=ALERT_PERCENTS[1] / 100))
     if not isinstance(days, int) or isinstance(days, bool) or not ALERT_DAYS[0] <= days <= ALERT_DAYS[1]:
         raise Refused(Phrase(N_("The days are a whole number from %(low)d to %(high)d."), low=ALERT_DAYS[0],
                              high=ALERT_DAYS[1]))
-    if has_alert(subject, emotion, int(percent) / 100, days):
-        raise Conflict(Phrase(N_("%(name)s has this alert already."), name=subject.name))
-    return new_alert(subject, emotion, int(percent) / 100, days)
+    hold_account(subject.user_id)
+    _room_for_alert(subject, emotion, percent / 100, days)
+    rule = AlertRule(subject=subject, emotion=emotion, share=percent / 100, days=days)
+    db.session.add(rule)
+    db.session.commit()
+    return rule
 
 
-def has_alert(subject: Subject, emotion: str, share: float, days: int) -> bool:
-    """Whether the subject has this alert already (a second would show every notice twice)."""
-    return any((rule.emotion, rule.share, rule.days) == (emotion, share, days) for rule in subject.alert_rules)
+def _whole_percent(share: object) -> int | None:
+    """`share` (0.4) as a whole percent within ALERT_PERCENTS (40); None for anything else (not a number, NaN,
+    infinite, 0.425, 1)."""
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not math.isfinite(share):
+        return None
+    percent = round(share * 100, 6)
+    return int(percent) if percent == int(percent) and ALERT_PERCENTS[0] <= percent <= ALERT_PERCENTS[1] else None
+
+
+def _room_for_alert(subject: Subject, emotion: str, share: float, days: int) -> None:
+    """Raises Conflict, the account let go, for an alert the subject has already or one past MAX_ALERTS."""
+    rules = db.session.scalars(db.select(AlertRule).filter_by(subject_id=subject.id)).all()
+    if any((rule.emotion, rule.share, rule.days) == (emotion, share, days) for rule in rules):
+        refusal = Conflict(Phrase(N_("%(name)s has this alert already."), name=subject.name))
+    elif len(rules) >= MAX_ALERTS:
+        refusal = Conflict(Phrase(N_("%(name)s has %(count)d alerts, as many as a person or pet may: remove one to "
+                                     "add another."), name=subject.name, count=MAX_ALERTS))
+    else:
+        return
+    db.session.rollback()
+    raise refusal
 
 
 def remove_alert(rule: AlertRule) -> None:

@@ -609,7 +609,22 @@ def test_alert_rules_are_added_listed_and_removed_through_the_api(app, client, a
     cat = client.post(f"/api/v1/subjects/{tom}/alerts", headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
     assert cat.status_code == 400 and "no emotion model for cats" in cat.json["error"]
     assert client.post(url, headers=ben, json={"emotion": "sad", "share": 0.4, "days": 7}).status_code == 404
-    assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ben).status_code == 404
+    assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ben).json["error"] == f"No alert rule {rule['id']}."
+    nan = client.post(url, headers={**ann, "Content-Type": "application/json"},
+                      data='{"emotion": "sad", "share": NaN, "days": 7}')  # Python's JSON reads NaN and Infinity
+    assert nan.status_code == 400 and nan.json["error"].startswith("The share is a whole percent")
     assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 204
     assert client.get(url, headers=ann).json["items"] == []
     assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 404
+
+
+def test_a_subject_holds_a_bounded_number_of_alert_rules(client, api_users, monkeypatch):
+    """Every dashboard and insights answer checks each rule: a script looping on POST made as many as it liked."""
+    from services import insights
+    monkeypatch.setattr(insights, "MAX_ALERTS", 2)
+    ann = bearer(client, "ann")
+    mia = create_subject(client, ann, "Mia").json["id"]
+    made = [client.post(f"/api/v1/subjects/{mia}/alerts", headers=ann, json={"emotion": "sad", "share": share,
+                                                                              "days": 7}) for share in (0.3, 0.4, 0.5)]
+    assert [answer.status_code for answer in made] == [201, 201, 409]
+    assert made[2].json["error"] == "Mia has 2 alerts, as many as a person or pet may: remove one to add another."

@@ -70,16 +70,19 @@ def test_the_exports_take_the_bearer_token(app, client):
 
 
 def test_rate_limited_answers_say_when_to_try_again(tmp_path, astronaut_jpeg):
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, UPLOAD_LIMITS="1 per minute")
+    """Only a 429 says when to try again: Flask-Limiter's Retry-After on every answer it counted told a client to wait
+    a minute before polling a video's 202, or before sending a corrupt file again."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, UPLOAD_LIMITS="2 per minute")
     make_user(app, "ann")
     client = app.test_client()
     headers = bearer(client, "ann")
+    corrupt = post_file(client, headers, astronaut_jpeg[:2000])
     first = post_file(client, headers, astronaut_jpeg)
-    assert first.status_code == 201 and first.headers["X-RateLimit-Remaining"] == "0"
-    assert "Retry-After" not in first.headers  # on a 201 or 202 it read as "ask for the result after a minute"
+    assert (corrupt.status_code, first.status_code, first.headers["X-RateLimit-Remaining"]) == (400, 201, "0")
+    assert "Retry-After" not in corrupt.headers and "Retry-After" not in first.headers
     second = post_file(client, headers, astronaut_jpeg)
     assert second.status_code == 429 and second.is_json and "Too many uploads" in second.json["error"]
-    assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "1"
+    assert 0 < int(second.headers["Retry-After"]) <= 60 and second.headers["X-RateLimit-Limit"] == "2"
 
 
 def test_the_rate_limit_headers_of_a_token_request_count_down_to_the_429(tmp_path):

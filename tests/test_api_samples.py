@@ -50,6 +50,7 @@ def answers(app, client, two_face_video) -> dict[str, object]:
     rex = make_subject(app, ann, "Rex", "dog")
     history = draw(np.random.default_rng(1), [mood(DOG_EMOTIONS, {"happy": 0.6, "relaxed": 0.3})] * 20)
     add_history(app, ann, rex, history, start=utcnow() - timedelta(days=20))
+    client.post(f"/api/v1/subjects/{rex}/alerts", headers=headers, json={"emotion": "happy", "share": 0.5, "days": 7})
     return {"photo": photo.json, "video": client.get(f"/api/v1/analyses/{video.json['id']}", headers=headers).json,
             "subjects": client.get("/api/v1/subjects", headers=headers).json,
             "insights": client.get(f"/api/v1/subjects/{rex}/insights", headers=headers).json}
@@ -59,6 +60,7 @@ def test_the_api_pages_samples_have_the_fields_the_api_answers_with(answers):
     shown = samples()
     assert shown.keys() == answers.keys()
     assert answers["video"]["status"] == "done" and answers["insights"]["profile"]["enough"]
+    assert answers["insights"]["alerts"] and shown["insights"]["alerts"]  # the rule's fields and its window's, shown
     gaps = [f"{name}{gap}" for name, sample in shown.items() for gap in shape_gaps(sample, answers[name])]
     assert gaps == []
 

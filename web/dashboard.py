@@ -27,10 +27,11 @@ from services import subjects as subject_service
 from services.access import owned, owned_detection
 from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
-from services.errors import NotFound, Refused
+from services.errors import Conflict, NotFound, Refused
 from services.identity import unnamed_faces
-from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, has_alert, history_of,
-                               new_alert, remove_alert, stored_reading, subject_insights)
+from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, history_of,
+                               remove_alert, stored_reading, subject_insights)
+from services.insights import add_alert as new_alert  # this module's add_alert is the view
 from web.analyze import assignment_saved
 from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
@@ -189,12 +190,15 @@ def add_alert(subject_id: int) -> ResponseReturnValue:
     form = alert_form(subject)
     if form is None:
         abort(404)
-    valid = form.validate_on_submit()
-    if valid and has_alert(subject, form.emotion.data, form.percent.data / 100, form.days.data):
-        form.emotion.errors.append(gettext("%(name)s has this alert already.", name=subject.name))
-    if not valid or form.errors:  # the page again, each reason beside its field (focus.js goes there)
+    added = form.validate_on_submit()
+    if added:
+        try:
+            new_alert(subject, form.emotion.data, form.percent.data / 100, form.days.data)
+        except Conflict as refusal:  # one it has already, or as many as it may
+            form.emotion.errors.append(say(refusal.args[0]))
+            added = False
+    if not added:  # the page again, each reason beside its field (focus.js goes there)
         return dashboard_page(subject, Period.DAY, form), 422
-    new_alert(subject, form.emotion.data, form.percent.data / 100, form.days.data)
     flash(ngettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
                    "of appearances over %(days)d day.",
                    "Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
