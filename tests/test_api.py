@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,8 +18,9 @@ from bench import ROOT
 from bench.fixtures import StoredAnalysis, csrf_token, login, make_app, make_subject, make_user, store_analyses
 from extensions import db
 from inference.pipeline import get_pipeline
-from models import Analysis, ApiToken, Media, User, utcnow
+from models import AlertRule, Analysis, ApiToken, Media, Subject, User, utcnow
 from tests.conftest import DATA, upload_files
+from tests.integration.test_lock_order import WAIT, side_by_side
 
 
 
@@ -628,3 +631,32 @@ def test_a_subject_holds_a_bounded_number_of_alert_rules(client, api_users, monk
                                                                               "days": 7}) for share in (0.3, 0.4, 0.5)]
     assert [answer.status_code for answer in made] == [201, 201, 409]
     assert made[2].json["error"] == "Mia has 2 alerts, as many as a person or pet may: remove one to add another."
+
+
+def test_two_identical_alerts_asked_at_once_make_one_rule(app, monkeypatch):
+    """Both requests looked for the rule before either wrote it, and every notice then showed twice: the second now
+    waits for the account the first holds, and finds its rule."""
+    from services import insights
+    user = make_user(app, "ana")
+    rex = make_subject(app, user, "Rex", "dog")
+    looked = insights._room_for_alert
+
+    def slow_look(*args) -> None:  # the first request, having looked, waits before it writes
+        looked(*args)
+        if (holding := first_holds.pop("event", None)) is not None:
+            holding.set()
+            time.sleep(WAIT)
+
+    def ask() -> None:
+        insights.add_alert(db.session.get(Subject, rex), "sad", 0.4, 7)
+
+    def first(holding: threading.Event) -> None:
+        first_holds["event"] = holding
+        ask()
+
+    first_holds: dict = {}
+    monkeypatch.setattr(insights, "_room_for_alert", slow_look)
+    ended = side_by_side(app, first, ask)
+    assert ended["first"] == "ok" and ended["second"] == "Conflict: Rex has this alert already.", ended
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1
