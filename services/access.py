@@ -6,14 +6,15 @@ analysis (`removing`) cancels all its jobs first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 
 from extensions import db
 from models import Analysis, Detection, Explanation, Reanalysis, SignatureJob, TrackReading, User
-from services.errors import NotFound
+from services.errors import NotFound, Refused
 
 Row = TypeVar("Row")
 LARGEST_ID = 2**63 - 1  # the database's integer keys; a larger id in a URL names nothing
@@ -37,6 +38,20 @@ def hold_account(user_id: int) -> None:
     the database for the moment of the write (a SELECT ... FOR UPDATE locks nothing there). Taken before any other
     row the request writes."""
     db.session.execute(db.update(User).where(User.id == user_id).values(active=User.active))
+
+
+@contextmanager
+def account_held(user_id: int) -> Iterator[None]:
+    """`hold_account` around a check that may refuse: a refusal raised inside lets the account go at once (the
+    transaction rolled back), so that nothing written next on another connection waits for it (the log-in limits'
+    count waited out SQLite's 10 s busy timeout behind a refused token) and a page drawn for the refusal holds
+    nothing."""
+    hold_account(user_id)
+    try:
+        yield
+    except Refused:
+        db.session.rollback()
+        raise
 
 
 def holding(column: ColumnElement, text: str) -> ColumnElement[bool]:

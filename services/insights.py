@@ -25,7 +25,7 @@ from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
 from services.clock import in_zone, now_in, zone_of
-from services.access import hold_account
+from services.access import account_held
 from services.errors import Conflict, Refused
 from services.recent import Recent
 
@@ -220,8 +220,8 @@ def add_alert(subject: Subject, emotion: object, share: object, days: object) ->
     if not isinstance(days, int) or isinstance(days, bool) or not ALERT_DAYS[0] <= days <= ALERT_DAYS[1]:
         raise Refused(Phrase(N_("The days are a whole number from %(low)d to %(high)d."), low=ALERT_DAYS[0],
                              high=ALERT_DAYS[1]))
-    hold_account(subject.user_id)
-    _room_for_alert(subject, emotion, percent / 100, days)
+    with account_held(subject.user_id):
+        _room_for_alert(subject, emotion, percent / 100, days)
     rule = AlertRule(subject=subject, emotion=emotion, share=percent / 100, days=days)
     db.session.add(rule)
     db.session.commit()
@@ -238,17 +238,13 @@ def _whole_percent(share: object) -> int | None:
 
 
 def _room_for_alert(subject: Subject, emotion: str, share: float, days: int) -> None:
-    """Raises Conflict, the account let go, for an alert the subject has already or one past MAX_ALERTS."""
+    """Raises Conflict for an alert the subject has already or one past MAX_ALERTS."""
     rules = db.session.scalars(db.select(AlertRule).filter_by(subject_id=subject.id)).all()
     if any((rule.emotion, rule.share, rule.days) == (emotion, share, days) for rule in rules):
-        refusal = Conflict(Phrase(N_("%(name)s has this alert already."), name=subject.name))
-    elif len(rules) >= MAX_ALERTS:
-        refusal = Conflict(Phrase(N_("%(name)s has %(count)d alerts, as many as a person or pet may: remove one to "
-                                     "add another."), name=subject.name, count=MAX_ALERTS))
-    else:
-        return
-    db.session.rollback()
-    raise refusal
+        raise Conflict(Phrase(N_("%(name)s has this alert already."), name=subject.name))
+    if len(rules) >= MAX_ALERTS:
+        raise Conflict(Phrase(N_("%(name)s has %(count)d alerts, as many as a person or pet may: remove one to add "
+                                 "another."), name=subject.name, count=MAX_ALERTS))
 
 
 def remove_alert(rule: AlertRule) -> None:

@@ -10,7 +10,7 @@ from flask import current_app
 from extensions import db
 from messages import N_, Phrase
 from models import ApiToken, User, utcnow
-from services.access import LARGEST_ID, hold_account
+from services.access import LARGEST_ID, account_held
 from services.errors import Conflict, NotFound, Refused
 from services.subjects import normal_name, readable
 
@@ -56,12 +56,8 @@ def issue(user: User, name: str | None) -> tuple[ApiToken, str]:
     Raises Conflict when there is no room for it (`room_for_another`), counted with the account held, so that two
     requests at once cannot both take the last place. The rows of the user's tokens expired over KEPT_AFTER_EXPIRY
     ago go."""
-    hold_account(user.id)
-    try:
+    with account_held(user.id):
         room_for_another(user)
-    except Conflict:
-        db.session.rollback()  # the account let go at once: a refusal holds nothing (web/login_limits.py counts next)
-        raise
     newest = db.select(db.func.max(ApiToken.id)).scalar_subquery()  # kept: SQLite gives a new row the highest id + 1
     db.session.execute(db.delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.id < newest,
                                                  ApiToken.expires_at < utcnow() - KEPT_AFTER_EXPIRY))
