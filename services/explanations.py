@@ -19,7 +19,7 @@ from messages import N_, Phrase
 from inference.explain import METHODS, ExplainMethod, get_explainer
 from models import ACTIVE_STATUSES, Analysis, Detection, Explanation, JobStatus, Media, OnDemandStatus, User
 from services import storage
-from services.access import detection_at, hold_account
+from services.access import account_held, detection_at
 from services.errors import NotFound, TooMany
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ def start(analysis: Analysis, detection: Detection, requester: User) -> dict:
     current = status(analysis, detection)
     if current["status"] == OnDemandStatus.DONE or current["status"].active:
         return current
-    hold_account(requester.id)  # from the count to the commit: requests at once counted the same ones under way
-    if _under_way(requester.id) >= WAITING_EXPLANATIONS:
-        raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is done."),
-                             count=WAITING_EXPLANATIONS))
+    with account_held(requester.id):  # from the count to the commit: requests at once counted the same ones under way
+        if _under_way(requester.id) >= WAITING_EXPLANATIONS:
+            raise TooMany(Phrase(N_("%(count)d explanations are being made for you: ask for another once one is "
+                                    "done."), count=WAITING_EXPLANATIONS))
     explanation = detection.explanation or Explanation(detection=detection)
     explanation.requested_by_id = requester.id
     if jobs.queue_row(jobs.JobKind.EXPLANATION, explanation):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from bench.fixtures import login, make_app, make_user
 from extensions import db
-from models import Detection, Subject
+from models import Detection, Subject, User
 from inference.classifiers import gray_batch
 from inference.crops import gray_crops
 from inference.emotion_net import load_weights
@@ -364,6 +364,28 @@ def test_one_user_has_a_few_explanations_under_way_at_once(tmp_path, astronaut_j
     korean = client.get(f"/analyses/{photos[-1]}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     words = json.loads(html.unescape(korean.split('data-messages="')[1].split('"')[0]))
     assert words["tooMany"].startswith("다른 설명을 만들고 있어요")  # what the page's script says on a 429
+
+
+def test_a_why_refused_for_the_cap_lets_the_account_go_at_once(tmp_path, monkeypatch, astronaut_jpeg):
+    """The 429 held the requester's row (SQLite: the whole database) until the request ended, while its page or JSON
+    was drawn: every other user's writes waited for it (services/access.account_held)."""
+    import sqlite3
+    from models import Analysis
+    from services import explanations
+    from services.errors import TooMany
+    monkeypatch.setattr(explanations, "WAITING_EXPLANATIONS", 0)
+    app = make_app(tmp_path, JOBS_MODE="external")
+    client = app.test_client()
+    user_id = make_user(app, "dora")
+    login(client, "dora")
+    analysis_id = analysed(client, astronaut_jpeg)
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id)
+        with pytest.raises(TooMany):
+            explanations.start(analysis, analysis.detections[0], db.session.get(User, user_id))
+        with sqlite3.connect(db.engine.url.database, timeout=0) as other:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" while the refusal holds the account
+            other.rollback()
 
 
 def test_the_migration_adds_who_asked_for_an_explanation_and_goes_back(app):
