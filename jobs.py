@@ -45,7 +45,8 @@ import sqlalchemy as sa
 from extensions import committed, db
 from inference.errors import MediaError
 from messages import N_
-from models import Analysis, Detection, Explanation, JobState, JobStatus, Reanalysis, SignatureJob, TrackReading, utcnow
+from models import (Analysis, Detection, Explanation, JobState, JobStatus, OnDemandStatus, Reanalysis, SignatureJob,
+                    TrackReading, utcnow)
 
 if TYPE_CHECKING:
     from rq import SimpleWorker
@@ -337,6 +338,17 @@ def report_progress(job: ClaimedJob, fraction: float) -> None:
     db.session.commit()
     if not held:
         raise job.lost()
+
+
+def standing(job: JobState | None) -> dict:
+    """How a job stands, as its poller reads it: {"status": an OnDemandStatus ("none" without a job), "progress" (1 once
+    done), and "error" when it failed}."""
+    if job is None:
+        return {"status": OnDemandStatus.NONE, "progress": 0.0}
+    document = {"status": OnDemandStatus(job.status), "progress": 1.0 if job.status == JobStatus.DONE else job.progress}
+    if job.status == JobStatus.FAILED:
+        document["error"] = job.error
+    return document
 
 
 def _fail(job: ClaimedJob, reason: str) -> None:

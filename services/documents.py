@@ -19,10 +19,10 @@ from flask import url_for
 from sqlalchemy import tuple_
 from sqlalchemy.orm import contains_eager
 
+import jobs
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from models import (AlertRule, Analysis, ApiToken, Detection, JobStatus, Media, OnDemandStatus, Subject, SubjectKind,
-                    User, kind_numbers)
+from models import AlertRule, Analysis, ApiToken, Detection, Media, Subject, SubjectKind, User, kind_numbers
 from services.clock import in_zone, zone_of
 from services import reanalysis, track_readings
 from services.identity import Suggester, Suggestion, suggestions
@@ -128,9 +128,7 @@ def analysis_document(analysis: Analysis, reader: User | None = None, suggest: S
     }
     if analysis.id is not None:
         document["files"] = file_urls(analysis)
-    document["progress"] = 1.0 if analysis.status == JobStatus.DONE else analysis.progress
-    if analysis.status == JobStatus.FAILED:
-        document["error"] = analysis.error
+    document.update(jobs.standing(analysis))
     suggested = suggestions(analysis, suggest) if reader is not None and reader.id == analysis.user_id else {}
     if analysis.media == Media.VIDEO:
         document.update(duration=analysis.duration, stated_duration=analysis.stated_duration,
@@ -145,14 +143,9 @@ def analysis_document(analysis: Analysis, reader: User | None = None, suggest: S
 def reanalysis_document(analysis: Analysis) -> dict:
     """Whether a stored analysis was made by other models than the ones in use now (`out_of_date`: it can be analysed
     again, by a POST to `url`) and how its last re-analysis stands: `status` "none", "queued", "running", "done" or
-    "failed" (then `error` says why; the result is the earlier one, kept)."""
-    job = reanalysis.job_of(analysis)
-    document = {"out_of_date": reanalysis.out_of_date(analysis),
-                "status": OnDemandStatus(job.status) if job else OnDemandStatus.NONE,
-                "url": url_for("api.reanalyse", analysis_id=analysis.id)}
-    if job is not None and job.status == JobStatus.FAILED:
-        document["error"] = job.error
-    return document
+    "failed" (then `error` says why; the result is the earlier one, kept), and its `progress` (0 to 1)."""
+    return {"out_of_date": reanalysis.out_of_date(analysis), **jobs.standing(reanalysis.job_of(analysis)),
+            "url": url_for("api.reanalyse", analysis_id=analysis.id)}
 
 
 def subject_document(subject: Subject, appearances: int) -> dict:

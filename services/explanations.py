@@ -55,12 +55,8 @@ def status(analysis: Analysis, detection: Detection) -> dict:
     if _cached(analysis, detection):
         return {"status": OnDemandStatus.DONE, "progress": 1.0}
     job = detection.explanation
-    if job is None or job.status == JobStatus.DONE:  # done, but its files were removed since: ask again
-        return {"status": OnDemandStatus.NONE, "progress": 0.0}
-    document = {"status": OnDemandStatus(job.status), "progress": job.progress}
-    if job.status == JobStatus.FAILED:
-        document["error"] = job.error
-    return document
+    done_and_gone = job is not None and job.status == JobStatus.DONE  # its files were removed since: ask again
+    return jobs.standing(None if done_and_gone else job)
 
 
 def status_document(analysis: Analysis, detection: Detection) -> dict:

@@ -20,11 +20,11 @@ from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from insights.reading import kept_reading, reading_of
-from insights.report import iso_week_monday
+from insights.report import iso_week_monday, report_week, weekly_report
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
-from services.clock import in_zone, now_in, zone_of
+from services.clock import in_zone, now_in, today_on, zone_of
 from services.access import account_held
 from services.errors import Conflict, Refused
 from services.recent import Recent
@@ -141,6 +141,16 @@ def asked_week(text: str | None) -> date | None:
     if monday is None:
         raise Refused(Phrase(NOT_A_WEEK, week=text[:40]))
     return monday
+
+
+def report_of(subject: Subject, asked: date | None) -> tuple[History, dict] | None:
+    """The subject's history and the report of the week `asked` (its Monday; None: as `report_week` picks), its days
+    on the owner's clock; None for a kind without an emotion model (a cat's: nothing to report)."""
+    history = history_of(subject)
+    if history is None:
+        return None
+    today = today_on(zone_of(subject.user))
+    return history, weekly_report(history, report_week(history, asked, today), today)
 
 
 def subject_insights(subject: Subject) -> dict:

@@ -75,12 +75,7 @@ def status(detection: Detection) -> dict | None:
     """How the reading of the track's frames stands, {"status", "progress", and "error" when it failed}; None when
     none is under way or failed (never asked for, or done)."""
     job = detection.track_reading if wanted(detection) else None
-    if job is None or job.status == JobStatus.DONE:
-        return None
-    document = {"status": OnDemandStatus(job.status), "progress": job.progress}
-    if job.status == JobStatus.FAILED:
-        document["error"] = job.error
-    return document
+    return None if job is None or job.status == JobStatus.DONE else jobs.standing(job)
 
 
 def run_track_reading_job(job: TrackReading, claim: jobs.ClaimedJob) -> None:

@@ -196,7 +196,7 @@ def test_the_api_analyses_again_on_request_only_for_the_owner(app, client, alice
     headers = bearer(client, "alice")
     created = post_file(client, headers, astronaut_jpeg)
     photo = created.json["id"]
-    assert created.json["reanalysis"] == {"out_of_date": False, "status": "none",
+    assert created.json["reanalysis"] == {"out_of_date": False, "status": "none", "progress": 0.0,
                                           "url": f"/api/v1/analyses/{photo}/reanalysis"}
     up_to_date = client.post(f"/api/v1/analyses/{photo}/reanalysis", headers=headers)
     assert up_to_date.status_code == 409 and "already made by the models in use now" in up_to_date.json["error"]
@@ -220,6 +220,7 @@ def test_the_api_analyses_again_on_request_only_for_the_owner(app, client, alice
     before = detections(app, photo)
     done = client.post(f"/api/v1/analyses/{photo}/reanalysis", headers=headers)
     assert done.status_code == 200 and done.json["status"] == "done" and done.json["out_of_date"] is False
+    assert done.json["progress"] == 1.0
     assert "Location" not in done.headers  # ended: nothing to ask again (while queued: a 202 with Location here)
     assert [row[0] for row in detections(app, photo)] == [row[0] for row in before]
     assert client.get(f"/api/v1/analyses/{photo}", headers=headers).json["reanalysis"]["status"] == "done"

@@ -10,16 +10,16 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+import jobs
 from extensions import csrf
-from insights.report import report_week, weekly_report
-from models import ACTIVE_STATUSES, AlertRule, Analysis, JobStatus, OnDemandStatus, Subject, SubjectKind, User
+from models import ACTIVE_STATUSES, AlertRule, Analysis, JobStatus, Subject, SubjectKind, User
 from services import explanations, identity, reanalysis, species, subjects, tokens, track_readings
 from services.access import detection_at, owned
 from services.analyses import MAX_PAGE, HistoryFilter, accept_upload, delete_analysis, history_page
-from services.clock import today_on, zone_of
+from services.clock import zone_of
 from services.documents import (alert_rule_document, analysis_document, found_document, reanalysis_document,
                                 subject_document, token_document)
-from services.insights import add_alert, alert_results, asked_week, history_of, remove_alert, subject_insights
+from services.insights import add_alert, alert_results, asked_week, remove_alert, report_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import api_viewable, basic_auth_username, basic_credentials, bearer_challenge, bearer_user
 from web.login_limits import login_limits, password_checked
@@ -354,7 +354,7 @@ def track_reading(analysis_id: int, position: int) -> ResponseReturnValue:
     detection = detection_at(owned(Analysis, analysis_id, g.api_user), position)
     if request.method == "POST":
         track_readings.ask(detection)  # a Conflict is answered by web/errors.py
-    return _work_answer(track_readings.status(detection) or {"status": OnDemandStatus.NONE, "progress": 0.0})
+    return _work_answer(track_readings.status(detection) or jobs.standing(None))
 
 
 def _alerts_of(subject: Subject) -> list[dict]:
@@ -389,9 +389,6 @@ def insights(subject_id: int) -> ResponseReturnValue:
     """A subject's profile, patterns and changes (each with `enough` and what it needs when data is short)."""
     subject = owned(Subject, subject_id, g.api_user)
     asked = asked_week(request.args.get("week"))  # 400 for one that is not a week, even where there is no report
-    history = history_of(subject)
-    alerts = _alerts_of(subject)
-    zone = zone_of(subject.user)  # days, weeks and times of day on the owner's clock, named in the answer
-    today = today_on(zone)
-    week = weekly_report(history, report_week(history, asked, today), today) if history is not None else None
-    return jsonify({**subject_insights(subject), "alerts": alerts, "weekly_report": week, "time_zone": zone.key})
+    found = report_of(subject, asked)
+    return jsonify({**subject_insights(subject), "alerts": _alerts_of(subject), "weekly_report": found and found[1],
+                    "time_zone": zone_of(subject.user).key})  # days, weeks and times of day on the owner's clock

@@ -18,10 +18,8 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import db
-from insights.history import History
-from insights.report import (ChartWords, Layout, drawable, first_week, report_png, report_week, week_start,
-                             weekly_report)
-from models import AlertRule, Analysis, Detection, Subject, SubjectKind, User
+from insights.report import ChartWords, Layout, drawable, first_week, report_png, week_start
+from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import accounts, copies
 from services import subjects as subject_service
 from services.access import owned, owned_detection
@@ -29,7 +27,7 @@ from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import Conflict, NotFound, Refused
 from services.identity import unnamed_faces
-from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, history_of,
+from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, report_of,
                                remove_alert, stored_reading, subject_insights)
 from services.insights import add_alert as new_alert  # this module's add_alert is the view
 from web.analyze import assignment_saved
@@ -280,18 +278,6 @@ def weekly_report_setting() -> ResponseReturnValue:
     return redirect(url_for("dashboard.index"))
 
 
-def _report(subject: Subject, owner: User) -> tuple[History, dict] | None:
-    """The subject's history and the report of the week asked for (?week=2026-W47), its days on the owner's clock;
-    None for a cat's (no emotion model, so nothing to report); a week that is not one (?week=soon) is refused with a
-    400, on its error page."""
-    asked = asked_week(request.args.get("week"))
-    history = history_of(subject)
-    if history is None:
-        return None
-    today = today_on(zone_of(owner))
-    return history, weekly_report(history, report_week(history, asked, today), today)
-
-
 def no_report(subject: Subject) -> str:
     """Why a cat has no weekly report, with the way to its dashboard."""
     return render_template("dashboard/no_report.html", subject=subject)
@@ -304,12 +290,12 @@ def report(subject_id: int) -> ResponseReturnValue:
     """The week's report, with links to the subject's dashboard and to the weeks before (from the subject's first
     appearance on) and after (up to this week); for a cat, why there is none."""
     subject = owned_subject_or_404(subject_id)
-    found = _report(subject, current_user)
+    asked = asked_week(request.args.get("week"))  # a week that is not one (?week=soon): a 400 on its error page
+    found = report_of(subject, asked)
     if found is None:
         return no_report(subject)
     history, week = found
     monday = date.fromisoformat(week["start"])
-    asked = asked_week(request.args.get("week"))
     if asked is not None and asked != monday:  # still to come: the address says the week the page shows
         flash(gettext("The week of %(day)s is still to come, so here is the week of %(shown)s.", day=day(asked),
                       shown=day(monday)), FlashCategory.INFO)
@@ -353,7 +339,7 @@ def chart_words(subject: Subject, week: dict) -> ChartWords:
 def report_image(subject_id: int) -> ResponseReturnValue:
     """The week's charts as the report page shows them; an API client fetches them with its bearer token."""
     subject = owned(Subject, subject_id, g.api_user)
-    found = _report(subject, g.api_user)
+    found = report_of(subject, asked_week(request.args.get("week")))
     if found is None:  # no chart to draw: the page says why
         return no_report(subject), 404
     week = found[1]
