@@ -16,7 +16,8 @@ from inference.labels import ALL_EMOTIONS, CAT_EMOTIONS
 from inference.pipeline import get_pipeline
 from inference.specs import CAT_HEAD_WEIGHTS, PET_INPUT_SIZE
 from tests.conftest import jpeg_bytes
-from training.cats import Found, cats_in, near_duplicate_links, one_per_group, same_source, stratified_folds
+from training.cats import Found, cats_in, near_duplicate_links, same_source, stratified_folds
+from training.near_copies import one_per_group
 
 CAT_MODEL_SHIPS = CAT_HEAD_WEIGHTS.is_file()
 

@@ -39,8 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
 from inference.backbone import efficientnet_lite0
@@ -58,6 +56,7 @@ from training.calibration import calibration_record, expected_calibration_error,
 from training.dogs import cached, difference_hashes, fit_head, head_logits, near_duplicate_groups, similar_pairs
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
+from training.near_copies import linked_groups, one_per_group
 
 DOMESTIC_CAT_CLASSES = list(range(281, 286))  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -180,22 +179,7 @@ def near_duplicate_links(paths: list[Path], hashes: np.ndarray, features: np.nda
     first_of_name = np.unique(named, return_index=True)[1][named]
     sources = np.concatenate([np.arange(count), np.arange(count), similar_firsts])
     targets = np.concatenate([near_duplicate_groups(hashes, args.hamming), first_of_name, similar_seconds])
-    links = coo_matrix((np.ones(len(sources)), (sources, targets)), shape=(count, count))
-    return connected_components(links, directed=False)[1]
-
-
-def one_per_group(paths: list[Path], labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, Counter]:
-    """Indices kept (the first path of each group with a single label) and the count of what was removed."""
-    removed: Counter = Counter()
-    kept = []
-    for group in np.unique(groups):
-        members = np.flatnonzero(groups == group)
-        if len(np.unique(labels[members])) > 1:
-            removed["label conflicts (photos)"] += len(members)
-            continue
-        kept.append(min(members, key=lambda index: str(paths[index])))
-        removed["near-duplicates"] += len(members) - 1
-    return np.array(sorted(kept)), removed
+    return linked_groups(count, sources, targets)
 
 
 def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -291,7 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     features, mirrored = table[cats, 2:2 + FEATURES], table[cats, 2 + FEATURES:]
     hashes = np.array([difference_hashes(paths[index]) for index in cats], dtype=np.uint64)
     cat_paths = [paths[index] for index in cats]
-    kept, removed = one_per_group(cat_paths, labels[cats], near_duplicate_links(cat_paths, hashes, features, args))
+    kept, removed = one_per_group([str(path) for path in cat_paths], labels[cats],
+                                  near_duplicate_links(cat_paths, hashes, features, args))
     targets = labels[cats][kept]
     print(f"kept {len(kept)} cats {dict(Counter(classes[label] for label in targets))}; removed {dict(removed)}")
     fold = stratified_folds(targets, args.folds, args.seed)

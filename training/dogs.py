@@ -47,8 +47,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
 from inference.calibration import calibration_path, softmax
@@ -65,6 +63,7 @@ from training.dog_tuning import (TUNABLE_BLOCKS, TuningSettings, fine_tune, froz
                                  tuned_logits)
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
+from training.near_copies import linked_groups, one_per_group
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
 COPY_SIMILARITY = 0.8  # cosine of pooled features: at 0.80-0.85 the nearest photo shares the label 82% of the time
@@ -121,18 +120,11 @@ def _bits_to_int(bits: np.ndarray) -> int:
 
 
 def near_duplicate_groups(hashes: np.ndarray, max_distance: int) -> np.ndarray:
-    """Group id per photo; `hashes` is (N, 2) uint64 (photo, mirror). Exact for max_distance <= 3:
-    two hashes that close agree on at least one of their four 16-bit bands."""
-    parent = np.arange(len(hashes))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    """Group per photo (`near_copies.linked_groups`); `hashes` is (N, 2) uint64 (photo, mirror). Exact for
+    max_distance <= 3: two hashes that close agree on at least one of their four 16-bit bands."""
     owners = np.concatenate([np.arange(len(hashes))] * 2)
     values = np.concatenate([hashes[:, 0], hashes[:, 1]])
+    firsts, seconds = [], []
     for band in range(4):
         keys = (values >> np.uint64(16 * band)) & np.uint64(0xFFFF)
         order = np.argsort(keys, kind="stable")
@@ -141,27 +133,19 @@ def near_duplicate_groups(hashes: np.ndarray, max_distance: int) -> np.ndarray:
             if len(bucket) < 2:
                 continue
             distances = np.bitwise_count(values[bucket][:, None] ^ values[bucket][None, :])
-            for a, b in zip(*np.nonzero(np.triu(distances <= max_distance, 1))):
-                parent[root(owners[bucket[a]])] = root(owners[bucket[b]])
-    return np.array([root(i) for i in range(len(hashes))])
+            close_a, close_b = np.nonzero(np.triu(distances <= max_distance, 1))
+            firsts.append(owners[bucket[close_a]])
+            seconds.append(owners[bucket[close_b]])
+    return linked_groups(len(hashes), np.concatenate([[], *firsts]).astype(int),
+                         np.concatenate([[], *seconds]).astype(int))
 
 
 def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int) -> tuple[list[int], Counter]:
-    """Indices of the photos kept (one per near-duplicate group with a single label), and what was removed."""
-    removed = Counter(unreadable=sum(h is None for h in hashes))
+    """Indices of the photos kept (`near_copies.one_per_group`), and what was removed, unreadable photos too."""
     readable = [i for i, h in enumerate(hashes) if h is not None]
     groups = near_duplicate_groups(np.array([hashes[i] for i in readable], dtype=np.uint64), max_distance)
-    members: dict[int, list[int]] = {}
-    for index, group in zip(readable, groups):
-        members.setdefault(int(group), []).append(index)
-    kept = []
-    for group in members.values():
-        if len({int(labels[i]) for i in group}) > 1:
-            removed["label conflicts (photos)"] += len(group)
-        else:
-            kept.append(min(group, key=lambda i: str(paths[i])))
-            removed["near-duplicates"] += len(group) - 1
-    return sorted(kept), removed
+    kept, removed = one_per_group([str(paths[i]) for i in readable], labels[readable], groups)
+    return [readable[i] for i in kept], Counter(unreadable=len(hashes) - len(readable)) + removed
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:
@@ -184,11 +168,9 @@ def similar_pairs(features: np.ndarray, similarity: float, block: int = 2048) ->
 
 
 def copy_groups(features: np.ndarray, similarity: float = COPY_SIMILARITY) -> np.ndarray:
-    """Group id per photo: connected components of links between photos whose features have a cosine
-    similarity of at least `similarity`."""
-    firsts, seconds = similar_pairs(features, similarity)
-    links = coo_matrix((np.ones(len(firsts)), (firsts, seconds)), shape=(len(features), len(features)))
-    return connected_components(links, directed=False)[1]
+    """Group per photo (`near_copies.linked_groups`): photos whose features have a cosine similarity of at least
+    `similarity` are linked."""
+    return linked_groups(len(features), *similar_pairs(features, similarity))
 
 
 def split_indices(labels: np.ndarray, groups: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from inference.labels import HUMAN_EMOTIONS
 from training.face_sets import Split, print_counts
+from training.near_copies import CONFLICTS, REPEATS, linked_groups, one_per_group
 
 MAX_HASH_BITS = 4  # difference hashes this close: the same face, re-cropped or re-compressed
 MARGIN = 0.5  # of the box's width and height, on each side
@@ -69,38 +70,16 @@ def difference_hash(image: Image.Image) -> int:
     return int("".join("1" if bright else "0" for bright in (pixels[:, :-1] > pixels[:, 1:]).ravel()), 2)
 
 
-def near_copy_groups(hashes: list[int]) -> list[int]:
-    """Each hash's group (the smallest index linked to it through hashes within MAX_HASH_BITS)."""
+def near_copy_groups(hashes: list[int]) -> np.ndarray:
+    """Each hash's group (`near_copies.linked_groups`): hashes within MAX_HASH_BITS are linked."""
     values = np.array(hashes, dtype=np.uint64)
-    bits_set = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
-    parent = list(range(len(hashes)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
+    firsts, seconds = [], []
     for index in range(len(hashes)):
-        distances = bits_set[(values[index + 1:] ^ values[index]).view(np.uint8)].reshape(-1, 8).sum(1)
-        for other in np.flatnonzero(distances <= MAX_HASH_BITS) + index + 1:
-            parent[max(root(index), root(int(other)))] = min(root(index), root(int(other)))
-    return [root(index) for index in range(len(hashes))]
-
-
-def distinct(faces: list[LabelledFace], groups: list[int]) -> tuple[list[int], int, int]:
-    """The faces kept (one per group whose labels agree), and how many were dropped as conflicting and as copies."""
-    labels: dict[int, set[str]] = {}
-    for face, group in zip(faces, groups):
-        labels.setdefault(group, set()).add(face.emotion)
-    kept, seen, conflicting = [], set(), 0
-    for index, group in enumerate(groups):
-        if len(labels[group]) > 1:
-            conflicting += 1
-        elif group not in seen:
-            seen.add(group)
-            kept.append(index)
-    return kept, conflicting, len(faces) - len(kept) - conflicting
+        close = np.flatnonzero(np.bitwise_count(values[index + 1:] ^ values[index]) <= MAX_HASH_BITS) + index + 1
+        firsts.append(np.full(len(close), index))
+        seconds.append(close)
+    return linked_groups(len(hashes), np.concatenate([[], *firsts]).astype(int),
+                         np.concatenate([[], *seconds]).astype(int))
 
 
 def split_of(photo: str) -> Split:
@@ -118,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     for face in faces:
         with Image.open(args.repo / "Images" / face.photo) as photo:
             crops.append(crop(photo, face.box))
-    kept, conflicting, copies = distinct(faces, near_copy_groups([difference_hash(image) for image in crops]))
+    groups = near_copy_groups([difference_hash(image) for image in crops])
+    kept, removed = one_per_group(range(len(faces)), np.array([face.emotion for face in faces]), groups)
     counts: Counter = Counter()
     for index in kept:
         face, split = faces[index], split_of(faces[index].photo)
@@ -126,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         crops[index].save(folder / face.file_name)
         counts[split.value, face.emotion] += 1
-    print(f"{len(faces)} faces; dropped {conflicting} near-copies with conflicting labels and {copies} repeated copies")
+    print(f"{len(faces)} faces; dropped {removed[CONFLICTS]} near-copies with conflicting labels and "
+          f"{removed[REPEATS]} repeated copies")
     print_counts(str(args.out), counts, Split)
 
 
