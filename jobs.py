@@ -362,7 +362,7 @@ class Heartbeat:
     seconds, in a session of its own, so a slow step between progress reports never looks like a dead worker.
     It stops when the block ends or the claim is lost."""
 
-    def __init__(self, app: Flask, job: ClaimedJob, interval: float):
+    def __init__(self, app: Flask, job: ClaimedJob, interval: float) -> None:
         self.app, self.job, self.interval = app, job, interval
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat_until_done, name=f"moodlens-heartbeat-{job.job_id}",

@@ -86,7 +86,7 @@ class SubjectKind(StrEnum):
         return SUBJECT_DETECTION_KINDS[self]
 
     @classmethod
-    def of_detection(cls, kind: str) -> SubjectKind:
+    def of_detection(cls, kind: DetectionKind) -> SubjectKind:
         """The kind of subject a detection of `kind` can be an appearance of."""
         return next(subject_kind for subject_kind in cls if subject_kind.detection_kind == kind)
 

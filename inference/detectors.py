@@ -42,13 +42,13 @@ class Detection:
 
     box: tuple[float, float, float, float]
     score: float
-    kind: str = DetectionKind.HUMAN
+    kind: DetectionKind = DetectionKind.HUMAN
     landmarks: tuple[Point, ...] | None = None
     body: tuple[float, float, float, float] | None = None
     appearance: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def set_by_owner(cls, box: Sequence[float], kind: str) -> Detection:
+    def set_by_owner(cls, box: Sequence[float], kind: DetectionKind) -> Detection:
         """A pet at `box` whose species its owner set by hand (services/species.py): read by that species' emotion
         model from the box as it is (its body)."""
         body = tuple(map(float, box))

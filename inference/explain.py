@@ -321,7 +321,7 @@ class Explainer:
         # each kind's occlusion and Grad-CAM seconds: the measured defaults, then this process's last run
         self.seconds: dict[str, dict[str, float]] = {kind: dict(STAGE_SECONDS[kind]) for kind in classifiers}
 
-    def expected_seconds(self, kind: str) -> dict[str, float]:
+    def expected_seconds(self, kind: DetectionKind) -> dict[str, float]:
         """How long each stage should take now, in the order they run. The networks load while occlusion runs:
         their stage is the wait for what is left of the loading, nothing once they are loaded."""
         loaded = kind in self._networks and self._networks[kind].done()
@@ -332,7 +332,7 @@ class Explainer:
                 ExplainMethod.GRAD_CAM: self.seconds[kind][ExplainMethod.GRAD_CAM]}
 
     @contextmanager
-    def _stage(self, kind: str, name: str, progress: StagedProgress) -> Iterator[ProgressCallback]:
+    def _stage(self, kind: DetectionKind, name: str, progress: StagedProgress) -> Iterator[ProgressCallback]:
         """Run a stage that reports its own progress; its time becomes its weight next time (loading happens
         once, so its time is not kept)."""
         started = time.perf_counter()
@@ -346,7 +346,7 @@ class Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
         return cls(pipeline.emotion_classifiers, pipeline.detector, pipeline.find_pets)
 
-    def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: str) -> np.ndarray:
+    def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: DetectionKind) -> np.ndarray:
         """The classifier's input for the detection at `box`, as the pipeline made it."""
         size = self.classifiers[kind].input_size
         if kind == DetectionKind.DOG:
@@ -357,7 +357,7 @@ class Explainer:
         landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)
         return aligned_gray_crops(rgb, [landmarks], size)[0] if landmarks else gray_crops(rgb, [box], size)[0]
 
-    def load_networks(self, kind: str) -> Future[list[GradCamParts]]:
+    def load_networks(self, kind: DetectionKind) -> Future[list[GradCamParts]]:
         """Start loading the kind's Grad-CAM networks in the loader's thread (once; again after a failure)."""
         with self._lock:
             loading = self._networks.get(kind)
@@ -365,12 +365,12 @@ class Explainer:
                 self._networks[kind] = self._loader.submit(self._load, kind)
             return self._networks[kind]
 
-    def grad_cam_parts(self, kind: str) -> list[GradCamParts]:
+    def grad_cam_parts(self, kind: DetectionKind) -> list[GradCamParts]:
         """The kind's Grad-CAM networks, once loaded."""
         return self.load_networks(kind).result()
 
     @staticmethod
-    def _load(kind: str) -> list[GradCamParts]:
+    def _load(kind: DetectionKind) -> list[GradCamParts]:
         with torch_threads(TORCH_THREADS):
             from inference.dog_net import load_head, pet_emotion_net
             from inference.emotion_net import load_weights
@@ -379,7 +379,7 @@ class Explainer:
                 return face_parts(load_weights(str(HUMAN_WEIGHTS))[0])
             return dog_parts(pet_emotion_net(load_head(PET_HEAD_WEIGHTS[kind])))
 
-    def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: str,
+    def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: DetectionKind,
                 emotion: str | None = None, progress: ProgressCallback | None = None) -> Explanation:
         """Occlusion and Grad-CAM maps of `emotion` (default: the top one now) for the `kind` detection at
         `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked

@@ -59,7 +59,7 @@ SMOOTHING = 0.05  # of the crop's side: the Gaussian's sigma over which a point'
 RUNNER_UP = 0.85  # a second region is named when its score is at least this share of the first's
 
 
-def brightest_regions(saliency: np.ndarray, kind: str) -> list[MapRegion]:
+def brightest_regions(saliency: np.ndarray, kind: DetectionKind) -> list[MapRegion]:
     """The region a map (in [0, 1], over the crop) is brightest in, and a second one nearly as bright; none for a
     map that is dark everywhere."""
     height, width = saliency.shape
@@ -73,7 +73,7 @@ def brightest_regions(saliency: np.ndarray, kind: str) -> list[MapRegion]:
     return [first, second] if next_best >= RUNNER_UP * best else [first]
 
 
-def _regions(kind: str) -> tuple[MapRegion, ...]:
+def _regions(kind: DetectionKind) -> tuple[MapRegion, ...]:
     return tuple(FACE_PARTS) if kind == DetectionKind.HUMAN else NINTHS
 
 

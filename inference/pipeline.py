@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 class FaceResult:
     """One classified detection, in original image pixels."""
 
-    kind: str
+    kind: DetectionKind
     box: list[int]
     score: float
     emotions: dict[str, float]

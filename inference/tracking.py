@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inference.labels import DetectionKind
+
 Box = tuple[float, float, float, float]
 CLEAR_MARGIN = 1.5  # a distance match needs the next candidate at least this many times as far
 # Two tracks of one kind whose mean looks have at least this cosine are one pet (`rejoined`): on the Oxford-IIIT Pet
@@ -101,7 +103,7 @@ class Track:
     """The frame indices and boxes of one tracked subject."""
 
     track_id: int
-    kind: str
+    kind: DetectionKind
     frames: list[int] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
 
@@ -120,7 +122,7 @@ class IoUTracker:
         self.tracks: list[Track] = []
         self.ended: set[int] = set()  # tracks ended before their time (`end`)
 
-    def end(self, kind: str) -> None:
+    def end(self, kind: DetectionKind) -> None:
         """End every track of `kind` now (a scene cut: what comes next continues none of them by position)."""
         self.ended.update(track.track_id for track in self.tracks if track.kind == kind)
 
@@ -178,7 +180,7 @@ class TrackSpan:
     look (unit length; None for a kind that is not joined)."""
 
     track_id: int
-    kind: str
+    kind: DetectionKind
     first: float
     last: float
     look: np.ndarray | None

@@ -52,7 +52,7 @@ SIGNAL_COLUMNS = {UnsureSignal.WEAK: [0], UnsureSignal.MEMBERS_DISAGREE: [1, 2]}
 CALIBRATED_TOP_KINDS = frozenset({DetectionKind.DOG})
 
 
-def weak_reading_chance(kind: str, top_probability: float) -> float | None:
+def weak_reading_chance(kind: DetectionKind, top_probability: float) -> float | None:
     """The estimated chance that a reading of a kind without an uncertainty rule is wrong: 1 - its calibrated top
     probability where the model's calibration makes that figure honest (CALIBRATED_TOP_KINDS), else None; to 4
     places, as the stored probabilities and the faces' scores are (1 - 0.8366 is 0.16340000000000002 in floats)."""

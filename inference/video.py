@@ -141,7 +141,7 @@ class VideoTrack:
     """One tracked subject of a video, as stored and shown: its summary, smoothed timeline and changes."""
 
     track_id: int
-    kind: str
+    kind: DetectionKind
     score: float
     summary: TrackSummary
     timeline: list[TimelinePoint]
@@ -158,7 +158,7 @@ class TrackResult:
     `classes` of each kind are empty for a kind without an emotion model (cats)."""
 
     track_id: int
-    kind: str  # the first frame's: a person's for good, a pet's until `settled`
+    kind: DetectionKind  # the first frame's: a person's for good, a pet's until `settled`
     classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     kinds: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
@@ -377,7 +377,7 @@ class VideoAnalyzer:
         """How many frames of this clip go through the networks together: `batch_frames`, fewer for large frames."""
         return max(1, min(self.batch_frames, self.batch_pixels // max(1, info.width * info.height)))
 
-    def read_track_as(self, path: Path, timeline: list[TimelinePoint], kind: str, max_seconds: float = 120.0,
+    def read_track_as(self, path: Path, timeline: list[TimelinePoint], kind: DetectionKind, max_seconds: float = 120.0,
                       progress: ProgressCallback | None = None, end: float | None = None) -> VideoTrack:
         """A stored track read again as `kind` (a pet whose species its owner set): its box in each of its frames
         (`frames_of`) read by that species' emotion model as `analyze` reads a pet of it, smoothed and summarised

@@ -28,7 +28,7 @@ from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.images import decode_image
-from inference.labels import ALL_EMOTIONS, Certainty
+from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
 from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment
 from inference.video_check import file_version, probe_video, sniff_video
@@ -229,7 +229,7 @@ def check_photo_size(size: int) -> None:
         raise MediaTooLarge(Phrase(N_("Photos are limited to %(mb)s MB."), mb=current_app.config["MAX_UPLOAD_MB"]))
 
 
-def read_photo_as(analysis: Analysis, box: list[int], kind: str) -> Classified:
+def read_photo_as(analysis: Analysis, box: list[int], kind: DetectionKind) -> Classified:
     """A box of a stored photo read by the emotion model of `kind` (a pet's species set by its owner), in an
     analysis slot. Raises OSError or MediaError when its file is gone or unreadable."""
     with analysis_slot(analysis.user_id):

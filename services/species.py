@@ -71,7 +71,7 @@ def set_species(detection: Detection, kind: object) -> Subject | None:
     return left
 
 
-def owners_reading(analysis: Analysis, box: list[int], kind: str) -> Classified | None:
+def owners_reading(analysis: Analysis, box: list[int], kind: DetectionKind) -> Classified | None:
     """A photo's pet's reading as the species its owner gave it, by that species' model; None for a species without
     one, a video's track (its frames are read by a job: services/track_readings.py), or a photo whose file is gone or
     unreadable. Raises ServerBusy when every analysis slot stayed busy."""
@@ -85,7 +85,7 @@ def owners_reading(analysis: Analysis, box: list[int], kind: str) -> Classified 
         return None
 
 
-def overrule(detection: Detection, kind: str, reading: Classified | None) -> None:
+def overrule(detection: Detection, kind: DetectionKind, reading: Classified | None) -> None:
     """Keep the models' species and reading, and make the detection `kind` with `reading` (`owners_reading`; None: no
     emotions)."""
     detection.models_reading = {column: getattr(detection, column) for column in MODELS_READING_COLUMNS}

@@ -477,3 +477,19 @@ def test_lists_read_as_each_language_writes_them(app):
     with app.test_request_context(headers={"Accept-Language": "en-US"}):
         assert regions_listed(["nose", "eyes"]) == "the nose and the eyes"
         assert emotions_listed(["angry", "happy", "sad"]) == "angry, happy, and sad"
+
+
+def test_every_label_a_model_reads_and_every_map_region_has_words_in_both_languages(app):
+    """A label or region without an entry reached the page as its bare key ("upper_left", "relaxed" untranslated)."""
+    from flask_babel import force_locale
+    from inference.map_regions import MapRegion
+    from models import EMOTION_CLASSES
+    from web.i18n import ADJECTIVE_NAMES, EMOTION_NAMES, REGION_NAMES
+    from web.analyze import COMMENTS
+    read = {label for labels in EMOTION_CLASSES.values() for label in labels}
+    assert read <= EMOTION_NAMES.keys() and read <= ADJECTIVE_NAMES.keys()
+    assert set(REGION_NAMES) == set(MapRegion)
+    assert all(set(COMMENTS[kind]) == set(labels) for kind, labels in EMOTION_CLASSES.items())
+    with app.test_request_context(), force_locale("ko"):
+        words = [*EMOTION_NAMES.values(), *ADJECTIVE_NAMES.values(), *REGION_NAMES.values()]
+        assert not [str(word) for word in words if not re.search("[가-힣]", str(word))]

@@ -285,7 +285,7 @@ class AdminForm(WebForm):
     """Flask-WTF's form (a CSRF token on every admin form) keeping the edited row as Flask-Admin's own base
     form does: its Unique validator needs `_obj` to tell the row itself from another with the same name."""
 
-    def __init__(self, *args, obj=None, **kwargs):
+    def __init__(self, *args, obj: db.Model | None = None, **kwargs) -> None:
         self._obj = obj
         super().__init__(*args, obj=obj, **kwargs)
 
@@ -391,7 +391,7 @@ class AdminOnly:
             held.append(holding(sql_cast(field if alias is None else getattr(alias, field.key), Unicode), word))
         return query.filter(or_(*held)), joins
 
-    def get_one(self, id: str):
+    def get_one(self, id: str) -> db.Model | None:
         number = row_id(id)  # the number itself: "7_0" or "٧" would reach PostgreSQL as text and fail there
         return super().get_one(str(number)) if number else None  # None: "Record does not exist"
 
@@ -868,7 +868,7 @@ class DetectionAdmin(AdminModelView):
         """A detection in words: "Face 1 in beach.jpg"."""
         return gettext("%(title)s in %(file)s", title=say(detection.title), file=detection.analysis.original_name)
 
-    def get_query(self):
+    def get_query(self) -> Query:
         """The detections with their analyses' detections, loaded at once: each row's number is counted among
         them (Detection.number)."""
         return super().get_query().options(joinedload(Detection.analysis).selectinload(Analysis.detections))

@@ -450,14 +450,14 @@ bp.add_app_template_global(tag_width)  # face_boxes: the rectangle behind a box'
 
 
 @bp.app_template_global()
-def subject_kind_of(detection_kind: str) -> str:
+def subject_kind_of(detection_kind: DetectionKind) -> str:
     """The kind of subject a detection can be assigned to ("Add a person or pet" from a dog's card adds a dog)."""
     return SubjectKind.of_detection(detection_kind).value
 
 
 @bp.app_template_global()
 @bp.app_template_test()
-def has_emotion_model(detection_kind: str) -> bool:
+def has_emotion_model(detection_kind: DetectionKind) -> bool:
     """Whether detections of this kind are read by an emotion model (cats: not yet)."""
     return detection_kind in EMOTION_CLASSES
 

@@ -157,7 +157,7 @@ class CurrentPasswordForm(WebForm):
 class PasswordChangeForm(CurrentPasswordForm, NewPasswordForm):
     submit = SubmitField(_l("Change password"))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.password.label.text = _l("New password")  # beside "Current password"
 

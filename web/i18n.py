@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
+from inference.map_regions import MapRegion
 from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, MANY_REFERENCES, RICH_COLOUR, UNSUPPORTED_CODEC
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
@@ -54,18 +55,22 @@ ADJECTIVE_NAMES = {
     "sad": lazy_pgettext("adjective", "sad"), "surprise": lazy_pgettext("adjective", "surprised"),
     "neutral": lazy_pgettext("adjective", "neutral"), "relaxed": lazy_pgettext("adjective", "relaxed"),
 }
-# Where a "Why?" map is brightest (inference.map_regions.MapRegion values): a face's part, or a ninth of a pet's crop.
+# Where a "Why?" map is brightest: a face's part, or a ninth of a pet's crop.
 REGION_NAMES = {
-    "forehead": lazy_pgettext("map region", "the forehead"), "brows": lazy_pgettext("map region", "the brows"),
-    "eyes": lazy_pgettext("map region", "the eyes"),
-    "nose": lazy_pgettext("map region", "the nose"), "mouth": lazy_pgettext("map region", "the mouth"),
-    "cheeks": lazy_pgettext("map region", "the cheeks"), "chin": lazy_pgettext("map region", "the chin"),
-    "upper_left": lazy_pgettext("map region", "the upper left"), "top": lazy_pgettext("map region", "the top"),
-    "upper_right": lazy_pgettext("map region", "the upper right"),
-    "left": lazy_pgettext("map region", "the left side"), "middle": lazy_pgettext("map region", "the middle"),
-    "right": lazy_pgettext("map region", "the right side"),
-    "lower_left": lazy_pgettext("map region", "the lower left"), "bottom": lazy_pgettext("map region", "the bottom"),
-    "lower_right": lazy_pgettext("map region", "the lower right"),
+    MapRegion.FOREHEAD: lazy_pgettext("map region", "the forehead"),
+    MapRegion.BROWS: lazy_pgettext("map region", "the brows"), MapRegion.EYES: lazy_pgettext("map region", "the eyes"),
+    MapRegion.NOSE: lazy_pgettext("map region", "the nose"), MapRegion.MOUTH: lazy_pgettext("map region", "the mouth"),
+    MapRegion.CHEEKS: lazy_pgettext("map region", "the cheeks"),
+    MapRegion.CHIN: lazy_pgettext("map region", "the chin"),
+    MapRegion.UPPER_LEFT: lazy_pgettext("map region", "the upper left"),
+    MapRegion.TOP: lazy_pgettext("map region", "the top"),
+    MapRegion.UPPER_RIGHT: lazy_pgettext("map region", "the upper right"),
+    MapRegion.LEFT: lazy_pgettext("map region", "the left side"),
+    MapRegion.MIDDLE: lazy_pgettext("map region", "the middle"),
+    MapRegion.RIGHT: lazy_pgettext("map region", "the right side"),
+    MapRegion.LOWER_LEFT: lazy_pgettext("map region", "the lower left"),
+    MapRegion.BOTTOM: lazy_pgettext("map region", "the bottom"),
+    MapRegion.LOWER_RIGHT: lazy_pgettext("map region", "the lower right"),
 }
 GROUP_NAMES = {"night": lazy_pgettext("time", "night"), "morning": lazy_pgettext("time", "morning"),
                "afternoon": lazy_pgettext("time", "afternoon"), "evening": lazy_pgettext("time", "evening"),
