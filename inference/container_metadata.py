@@ -168,26 +168,16 @@ class _MatroskaWalk:
     def _read_seek_head(self, at: int, end: int) -> None:
         """Where the seek head says the tags, chapters and cue points are (FFmpeg reads them there, wherever the walk
         would not meet them: inside a Void, past damage)."""
-        while at < end:
-            element, after_id = _vint(self.data, at, True)
-            size, start = _vint(self.data, after_id, False)
-            if size is None or start + size > end:
-                raise ValueError(at)
+        for element, start, stop in self._children(at, end):
             if element == SEEK:
-                self._read_seek(start, start + size)
-            at = start + size
+                self._read_seek(start, stop)
 
     def _read_seek(self, at: int, end: int) -> None:
         target = position = None
-        while at < end:
-            element, after_id = _vint(self.data, at, True)
-            size, start = _vint(self.data, after_id, False)
-            if size is None or start + size > end:
-                raise ValueError(at)
-            value = int.from_bytes(self.data[start:start + size], "big")
+        for element, start, stop in self._children(at, end):
+            value = int.from_bytes(self.data[start:stop], "big")
             target = value if element == SEEK_ID else target
             position = value if element == SEEK_POSITION else position
-            at = start + size
         if target in METADATA | {CUES} and position is not None:
             self.seek_targets.append(self.segment_data + position)
 

@@ -41,11 +41,12 @@ def dog_emotion_net(weights: Path) -> torch.nn.Module:
 
 def dog_head_info(weights: Path) -> dict:
     """Classes and display name of a dog head file."""
-    from inference.dog_net import load_head
+    from inference.dog_net import HeadKind, head_kind, load_head
 
     head = load_head(weights)
-    network = (f"ensemble of {len(head['members'])}" if "members" in head
-               else "fine-tuned" if "first_tuned_block" in head else "+ linear head")
+    kind = head_kind(head)
+    network = {HeadKind.ENSEMBLE: f"ensemble of {len(head.get('members', ()))}", HeadKind.TUNED: "fine-tuned",
+               HeadKind.LINEAR: "+ linear head"}[kind]
     return {"classes": list(head["classes"]),
             "name": f"efficientnet-lite0 {network} ({Path(weights).stem}, test macro-F1 {head['test_macro_f1']:.3f})"}
 

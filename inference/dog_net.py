@@ -5,6 +5,7 @@ linear head on its pooled features (DogEmotionNet, the form training/cats.py wri
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import torch
@@ -130,12 +131,27 @@ class PetEnsemble(nn.Module):
         return self.member_log_probabilities(images).mean(0)
 
 
-def pet_emotion_net(stored: dict) -> nn.Module:
-    """The network of a weights file: an ensemble (it lists its members), fine-tuned (it names its first tuned
-    block) or a linear head."""
+class HeadKind(StrEnum):
+    """What a weights file holds, as `head_kind` tells it by its keys."""
+
+    ENSEMBLE = "ensemble"  # it lists its members
+    TUNED = "fine-tuned"  # it names its first tuned block
+    LINEAR = "linear head"
+
+
+def head_kind(stored: dict) -> HeadKind:
+    """What the weights file holds: an ensemble, a fine-tuned network or a linear head."""
     if "members" in stored:
+        return HeadKind.ENSEMBLE
+    return HeadKind.TUNED if "first_tuned_block" in stored else HeadKind.LINEAR
+
+
+def pet_emotion_net(stored: dict) -> nn.Module:
+    """The network of a weights file (`head_kind`)."""
+    kind = head_kind(stored)
+    if kind == HeadKind.ENSEMBLE:
         return PetEnsemble([pet_emotion_net(member) for member in stored["members"]])
-    return TunedNet(stored) if "first_tuned_block" in stored else DogEmotionNet(stored)
+    return TunedNet(stored) if kind == HeadKind.TUNED else DogEmotionNet(stored)
 
 
 def load_head(weights: Path) -> dict:

@@ -30,10 +30,15 @@ CROP_SIZE = 240  # one detection, e.g. a cat's appearance on its dashboard
 CROP_MARGIN = 0.15
 
 
-def upload_folder() -> Path:
-    folder = Path(current_app.config["UPLOAD_FOLDER"])
+def _private_folder(config_key: str) -> Path:
+    """The folder the app's setting names, made private to the app's user if it is not there yet."""
+    folder = Path(current_app.config[config_key])
     folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
     return folder
+
+
+def upload_folder() -> Path:
+    return _private_folder("UPLOAD_FOLDER")
 
 
 def upload_path(name: str) -> Path:
@@ -51,9 +56,7 @@ def thumb_name_for(stored_name: str) -> str:
 
 
 def explain_folder() -> Path:
-    folder = Path(current_app.config["EXPLAIN_FOLDER"])
-    folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
-    return folder
+    return _private_folder("EXPLAIN_FOLDER")
 
 
 def explanation_paths(stored_name: str, position: int) -> dict[str, Path]:

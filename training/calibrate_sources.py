@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from inference.calibration import calibration_path, softmax
-from inference.specs import HUMAN_WEIGHTS
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
-from training.face_sets import labelled_photos, read_through_pipeline
+from training.face_sets import add_source_arguments, labelled_photos, read_through_pipeline
 
 SMALLEST_PROBABILITY = 1e-7  # the app rounds probabilities to 6 decimals
 
@@ -44,9 +43,7 @@ def balanced(logits: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.nda
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", action="append", required=True, metavar="DIR:SPLIT", dest="sets")
-    parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class and set (0: all)")
-    parser.add_argument("--weights", type=Path, default=HUMAN_WEIGHTS)
+    add_source_arguments(parser)
     args = parser.parse_args(argv)
     pipeline = Pipeline()
     stored = pipeline.classifier.temperature

@@ -33,6 +33,7 @@ import numpy as np
 
 from inference.labels import HUMAN_EMOTIONS, DetectionKind
 from inference.pipeline import FaceResult, Pipeline
+from inference.specs import HUMAN_WEIGHTS
 from training.data import IMAGE_SUFFIXES
 
 MUXSPACE_LABELS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
@@ -103,6 +104,14 @@ def write_set(repo: Path, labels: dict[str, str], out: Path) -> Counter:
         shutil.copyfile(repo / "images" / image, folder / image)
         counts[split.value, labels[image]] += 1
     return counts
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The face sets a CLI reads through the pipeline (--set DIR:SPLIT, repeated), at most --limit photos per class
+    and set, and the classifier's --weights."""
+    parser.add_argument("--set", action="append", required=True, metavar="DIR:SPLIT", dest="sets")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class and set (0: all)")
+    parser.add_argument("--weights", type=Path, default=HUMAN_WEIGHTS)
 
 
 def labelled_photos(folder: Path, classes: tuple[str, ...] = HUMAN_EMOTIONS, per_class: int = 0,

@@ -24,9 +24,8 @@ import numpy as np
 from inference.calibration import calibration_path
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
-from inference.specs import HUMAN_WEIGHTS
 from inference.uncertainty import FEATURES, RULE_KEY, UncertaintyRule
-from training.face_sets import labelled_photos, read_through_pipeline
+from training.face_sets import add_source_arguments, labelled_photos, read_through_pipeline
 
 
 class SignalProbe:
@@ -82,10 +81,8 @@ def print_separation(sources: list[str], parts: list[tuple[np.ndarray, np.ndarra
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", action="append", required=True, metavar="DIR:SPLIT", dest="sets")
-    parser.add_argument("--limit", type=int, default=0, help="at most this many photos per class and set (0: all)")
+    add_source_arguments(parser)
     parser.add_argument("--threshold", type=float, default=0.5, help="unsure at this estimated chance of error")
-    parser.add_argument("--weights", type=Path, default=HUMAN_WEIGHTS)
     args = parser.parse_args(argv)
     pipeline = Pipeline()
     probe = SignalProbe()
