@@ -267,7 +267,9 @@ class User(UserMixin, db.Model):
 class Analysis(JobState, db.Model):
     """One uploaded file and what the pipeline found in it; a video's analysis is a background job."""
 
+    # services/copies.py: a subject's appearance counted once, and a later copy (which compares the status too)
     __table_args__ = (Index("ix_analysis_user_id_content_hash", "user_id", "content_hash"),
+                      Index("ix_analysis_user_id_content_hash_status", "user_id", "content_hash", "status"),
                       Index("ix_analysis_user_id_status", "user_id", "status"),  # the fair job order (jobs.py)
                       Index("ix_analysis_user_id_heartbeat_at", "user_id", "heartbeat_at"),
                       IDS_NEVER_REUSED)

@@ -508,19 +508,21 @@ class HistoryFilter:
         """`query` over Analysis, narrowed to what the filter lets through: the analyses where the subject appears,
         and with `emotion`, where a face or animal (the subject, with one) is read as it as its card reads it,
         unless unsure (as dashboards count readings): a dog sad beside a happy person is "sad" and "happy", and only
-        "sad" for the dog's subject. An EXISTS on the detections."""
+        "sad" for the dog's subject. The subject's detections listed once (an IN), else an EXISTS on each analysis's."""
         if self.media:
             query = query.where(Analysis.media == self.media)
         if self.name:
             query = query.where(holding(Analysis.original_name, self.name))
         if not (self.subject or self.emotion):
             return query
-        found = [Detection.analysis_id == Analysis.id]
+        found = []
         if self.subject:
             found.append(Detection.subject_id == self.subject.id)
         if self.emotion:
             found += [Detection.reading_emotion == self.emotion, Detection.reading_certainty != Certainty.UNSURE]
-        return query.where(db.select(Detection.id).where(*found).exists())
+        if self.subject:  # the subject's detections, read once (SQLite, without statistics, read them all per analysis)
+            return query.where(Analysis.id.in_(db.select(Detection.analysis_id).where(*found)))
+        return query.where(db.select(Detection.id).where(Detection.analysis_id == Analysis.id, *found).exists())
 
 
 def _refuse_unknown(media: str, emotion: str, name: str) -> None:

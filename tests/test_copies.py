@@ -224,3 +224,4 @@ def test_the_migration_hashes_the_stored_files_and_goes_back(app, client, alice,
     assert hashes == [astronaut_hash, coffee_hash, astronaut_hash, None]
     assert "ix_analysis_user_id_content_hash" in indexes
     assert analysis_of(upload(client, coffee_jpeg)) == cup  # uploads now find what the migration hashed
+
