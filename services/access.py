@@ -103,16 +103,26 @@ def changing(analysis: Analysis, detection: Detection | None = None) -> None:
         locked_detection(detection)
 
 
-def removing(analysis: Analysis) -> None:
-    """Hold the analysis to delete it, its jobs deleted first: its "Analyse again", its faces' signing and "Why?", then
-    its tracks' readings (the writers' order: a job of the first three deletes the tracks' reading jobs while it holds
-    its own row). A job that is writing holds its row, so the delete waits for it; one not yet writing finds its row
-    gone and writes nothing. Raises NotFound when the analysis was deleted meanwhile."""
-    faces = db.select(Detection.id).where(Detection.analysis_id == analysis.id).scalar_subquery()
-    db.session.execute(db.delete(Reanalysis).where(Reanalysis.analysis_id == analysis.id))
-    db.session.execute(db.delete(SignatureJob).where(SignatureJob.analysis_id == analysis.id))
+def removing(*analyses: Analysis) -> None:
+    """Hold the analyses to delete them, their jobs deleted first: their "Analyse again", their faces' signing and
+    "Why?", then their tracks' readings (the writers' order: a job of the first three deletes the tracks' reading jobs
+    while it holds its own row), one statement for each kind of row (an account's deletion takes a page of analyses at
+    once). A job that is writing holds its row, so the delete waits for it; one not yet writing finds its row gone and
+    writes nothing. Raises NotFound when one of the analyses was deleted meanwhile."""
+    ids = [analysis.id for analysis in analyses]
+    faces = db.select(Detection.id).where(Detection.analysis_id.in_(ids)).scalar_subquery()
+    db.session.execute(db.delete(Reanalysis).where(Reanalysis.analysis_id.in_(ids)))
+    db.session.execute(db.delete(SignatureJob).where(SignatureJob.analysis_id.in_(ids)))
     db.session.execute(db.delete(Explanation).where(Explanation.detection_id.in_(faces)))
-    changing(analysis)
+    db.session.execute(db.delete(TrackReading).where(TrackReading.detection_id.in_(faces)))
+    held = db.session.scalars(db.select(Analysis.id).where(Analysis.id.in_(ids)).order_by(Analysis.id)
+                              .with_for_update()).all()
+    if len(held) < len(set(ids)):
+        raise NotFound(f"Analysis {min(set(ids) - set(held))} was deleted.")
+    db.session.scalars(db.select(Detection).where(Detection.analysis_id.in_(ids)).order_by(Detection.id)
+                       .with_for_update().execution_options(populate_existing=True)).all()
+    for analysis in analyses:
+        db.session.expire(analysis, ["detections"])
 
 
 def _cancel_track_readings(analysis_id: int, detection_id: int | None = None) -> None:

@@ -18,7 +18,7 @@ from messages import N_, Phrase
 from models import (PASSWORD_LENGTH, USERNAME_CHARACTERS, USERNAME_LENGTH, Analysis, Detection, FaceSignature, Subject,
                     User, normalize_username, utcnow)
 from services import identity, storage
-from services.analyses import delete_analysis
+from services.analyses import delete_analyses
 from services.clock import on_clock, zone_of
 from services.documents import (alert_rule_document, analysis_document, csv_encoded, encoded, iso_utc,
                                 reading_document, readings_csv, released, streamed_object, subject_document)
@@ -309,7 +309,7 @@ def commit_keeping_an_administrator(before: list[RowValues], refusal: str = NO_A
 
 
 def delete_account(user: User) -> None:
-    """Delete the user and everything they own: every analysis through `delete_analysis` (its files, poster and
+    """Delete the user and everything they own: every analysis through `delete_analyses` (its files, poster and
     "Why?" images go too), face signatures, subjects with their alert rules, API tokens, then the user. Refused
     for the last active administrator (`step_down`). An upload that another tab commits meanwhile goes too, files
     and all (`_delete_unless_uploads`)."""
@@ -318,9 +318,7 @@ def delete_account(user: User) -> None:
     db.session.commit()
     user_id = user.id
     while ids := _delete_unless_uploads(user_id):
-        for analysis_id in ids:
-            if (analysis := db.session.get(Analysis, analysis_id)) is not None:
-                delete_analysis(analysis)
+        delete_analyses(ids)
 
 
 def _delete_unless_uploads(user_id: int) -> list[int]:

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -574,13 +574,37 @@ def stored_files(stored_name: str, thumb_name: str | None = None) -> list[Path]:
 def delete_analysis(analysis: Analysis) -> None:
     """Delete the rows, then the files (a file left by a crash is an orphan, never a dangling row). The files are
     listed once the rows are gone: a job that held them (its video's poster, a "Why?" overlay) wrote its files
-    before it let them go."""
+    before it let them go. One deleted meanwhile (another tab, an administrator) leaves only its files to delete."""
     names = analysis.stored_name, analysis.thumb_name
-    try:
-        removing(analysis)  # the writers' order (services/access.py)
-    except NotFound:  # deleted meanwhile (another tab, an administrator): nothing left to delete but its files
-        db.session.rollback()
-    else:
-        db.session.delete(analysis)
-        db.session.commit()
+    _delete_rows([analysis])
     storage.remove_files(stored_files(*names))
+
+
+def delete_analyses(analysis_ids: list[int]) -> None:
+    """`delete_analysis` of each, their rows in one transaction (an account's deletion: a commit a page, not one an
+    analysis: 4,380 analyses took 21 s); when one was deleted meanwhile, each is deleted alone."""
+    analyses = db.session.scalars(db.select(Analysis).where(Analysis.id.in_(analysis_ids)).order_by(Analysis.id)).all()
+    names = [(analysis.stored_name, analysis.thumb_name) for analysis in analyses]
+    if not _delete_rows(analyses):
+        for analysis_id in analysis_ids:
+            if (analysis := db.session.get(Analysis, analysis_id)) is not None:
+                delete_analysis(analysis)
+        return
+    for stored_name, thumb_name in names:
+        storage.remove_files(stored_files(stored_name, thumb_name))
+
+
+def _delete_rows(analyses: Sequence[Analysis]) -> bool:
+    """Delete the analyses' rows (and their jobs', in the writers' order: services/access.py) and commit; False, with
+    nothing deleted, when one of them was deleted meanwhile."""
+    if not analyses:
+        return True
+    try:
+        removing(*analyses)
+    except NotFound:
+        db.session.rollback()
+        return False
+    for analysis in analyses:
+        db.session.delete(analysis)
+    db.session.commit()
+    return True
