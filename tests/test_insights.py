@@ -23,7 +23,7 @@ from insights.patterns import cluster, patterns, transition_patterns
 from insights.profile import profile
 from insights.report import iso_week_monday, report_week, week_start
 from bench.synthetic import START, clustered, draw, history_from, mood, shifted
-from models import AlertRule, Analysis, Detection, Subject, utcnow
+from models import AlertRule, Analysis, Detection, Subject, SubjectKind, utcnow
 from web.dashboard import iso_week
 
 
@@ -813,3 +813,22 @@ def test_a_dashboard_with_more_appearances_than_it_shows_links_to_all_of_them_in
     assert f'the newest 12 are shown (<a href="/analyses?subject={ana}">all of them in the history</a>)' in page
     history = client.get(f"/analyses?subject={ana}")
     assert history.status_code == 200 and "12.jpg" in history.get_data(as_text=True)
+
+
+def test_a_patterns_example_thumbnails_are_cropped_onto_the_subject_not_the_largest_animal(app, client, alice):
+    """The 56 px examples were the middle of each photo: of a wide photo of two, slivers of both and neither whole."""
+    from bench.fixtures import add_history, make_subject
+
+    rex = make_subject(app, alice, "Rex", SubjectKind.DOG)
+    add_history(app, alice, rex, clustered(np.random.default_rng(0), 60)[0].vectors)
+    with app.app_context():
+        for analysis in db.session.scalars(db.select(Analysis)):
+            analysis.width, analysis.height = 400, 100
+            rexs = analysis.detections[0]
+            rexs.x1, rexs.y1, rexs.x2, rexs.y2 = 300, 10, 390, 90  # at the right end
+            analysis.detections.append(Detection(position=2, kind="dog", x1=0, y1=0, x2=100, y2=100, score=0.9,
+                                                 emotions=dict(rexs.emotions), top=rexs.top))  # larger, at the left
+        db.session.commit()
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    examples = re.findall(r'<img [^>]*alt="Example \d of this mood"[^>]*>', page)
+    assert examples and all('class="focus-x4"' in example for example in examples), examples

@@ -358,17 +358,26 @@ def _emotion_lists() -> dict[str, object]:
 
 
 @bp.app_template_global()
-def thumb_focus(analysis: Analysis) -> str:
-    """Classes that move a history thumbnail's crop (a square on a phone, 4:3 wider: style.css `focus-x0` ..
-    `focus-y4`, object-position in quarters) onto its largest face or animal, along each side the crop cuts; none
+def thumb_focus(analysis: Analysis, shown: Detection | None = None) -> str:
+    """Classes that move a thumbnail's crop (a square on a phone, 4:3 wider: style.css `focus-x0` .. `focus-y4`,
+    object-position in quarters) onto `shown`, else its largest face or animal, along each side the crop cuts; none
     without one, where the crop keeps a wide video's middle and a tall photo's upper part."""
     if not analysis.detections or not analysis.width or not analysis.height:
         return ""
-    largest = max(analysis.detections, key=lambda found: (found.x2 - found.x1) * (found.y2 - found.y1))
+    shown = shown or max(analysis.detections, key=lambda found: (found.x2 - found.x1) * (found.y2 - found.y1))
     steps = {axis: crop_step(centre, length, other) for axis, centre, length, other in (
-        ("x", (largest.x1 + largest.x2) / 2, analysis.width, analysis.height),
-        ("y", (largest.y1 + largest.y2) / 2, analysis.height, analysis.width))}
+        ("x", (shown.x1 + shown.x2) / 2, analysis.width, analysis.height),
+        ("y", (shown.y1 + shown.y2) / 2, analysis.height, analysis.width))}
     return " ".join(f"focus-{axis}{step}" for axis, step in steps.items() if step is not None)
+
+
+@bp.app_template_global()
+def examples_focus(subject: Subject, analysis_ids: list[int]) -> dict[int, str]:
+    """`thumb_focus` of each example of a subject's pattern (its analyses' ids), on the subject's own face or animal:
+    the largest one of a photo of two people showed neither whole."""
+    appearances = db.session.scalars(db.select(Detection).where(Detection.subject_id == subject.id,
+                                                                 Detection.analysis_id.in_(analysis_ids)))
+    return {appearance.analysis_id: thumb_focus(appearance.analysis, appearance) for appearance in appearances}
 
 
 def crop_step(centre: float, length: int, other: int) -> int | None:
