@@ -534,8 +534,10 @@ def _account(user: User) -> str:
     """The account and what goes with it: "alice, with 3 uploads and 1 person or pet"."""
     held = accounts.holdings(user)
     return gettext("%(user)s, with %(uploads)s and %(subjects)s", user=user.username,
-                   uploads=ngettext("%(num)d upload", "%(num)d uploads", held.analyses),
-                   subjects=ngettext("%(num)d person or pet", "%(num)d people and pets", held.subjects))
+                   uploads=ngettext("%(count)s upload", "%(count)s uploads", held.analyses,
+                                    count=format_decimal(held.analyses)),
+                   subjects=ngettext("%(count)s person or pet", "%(count)s people and pets", held.subjects,
+                                     count=format_decimal(held.subjects)))
 
 
 def _delete_account_question(user: User) -> str:

@@ -9,7 +9,7 @@ from functools import wraps
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext, ngettext
+from flask_babel import format_decimal, gettext, ngettext
 from flask_babel import refresh as babel_refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
@@ -441,9 +441,9 @@ def deletion_consequences() -> list[str]:
     """What goes with the account, counted."""
     holdings = accounts.holdings(current_user)
     return [
-        *([ngettext("Your %(num)d analysis, with its photo or video, thumbnails and heat maps.",
-                    "Your %(num)d analyses, with their photos and videos, thumbnails and heat maps.",
-                    holdings.analyses)] if holdings.analyses else []),
+        *([ngettext("Your %(count)s analysis, with its photo or video, thumbnails and heat maps.",
+                    "Your %(count)s analyses, with their photos and videos, thumbnails and heat maps.",
+                    holdings.analyses, count=format_decimal(holdings.analyses))] if holdings.analyses else []),
         *([ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
                     "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects)]
           if holdings.subjects else []),
