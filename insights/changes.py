@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from insights.history import Direction, History
+from insights.history import ADJECTIVES, Direction, History
 from messages import N_, Phrase
 
 MIN_FOR_CHANGES = 20
 ALPHA = 0.01
 PERMUTATIONS = 499
 MAX_BLOCKS = 400
-ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
-              "surprise": "surprised", "neutral": "neutral", "relaxed": "relaxed"}
 TEST_NAME = Phrase(N_("largest two-sample t statistic over all split points and emotions; permutation test "
                       "(%(shuffles)d shuffles of the time order)"), shuffles=PERMUTATIONS)
 

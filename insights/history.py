@@ -11,6 +11,22 @@ import numpy as np
 from messages import N_, Phrase
 
 
+ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
+              "surprise": "surprised", "neutral": "neutral", "relaxed": "relaxed"}  # in English, as the API words them
+
+
+class Mood(str):
+    """An emotion as a mix's description words it ("mostly surprised, some sad"): its text the English adjective,
+    `emotion` its id (pages say it in the reader's words: web/i18n.py MOOD_NAMES)."""
+
+    emotion: str
+
+    def __new__(cls, emotion: str) -> Mood:
+        mood = super().__new__(cls, ADJECTIVES.get(emotion, emotion))
+        mood.emotion = emotion
+        return mood
+
+
 def instant(moment: datetime) -> datetime:
     """A time to order and compare by: an aware one as naive UTC (two times in one zone compare by their wall
     clocks in Python, so the hour a fall-back repeats would be out of order), a naive one as it is."""
@@ -81,7 +97,7 @@ class History:
 def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> Phrase:
     """Plain words for an emotion mix: "mostly relaxed, some happy", "a mix of sad, angry and happy"."""
     order = np.argsort(-mix)
-    first, second = classes[order[0]], classes[order[1]]
+    first, second = Mood(classes[order[0]]), Mood(classes[order[1]])
     if mix[order[0]] >= 0.6:
         if mix[order[1]] >= 0.15:
             return Phrase(N_("mostly %(first)s, some %(second)s"), first=first, second=second)
@@ -89,4 +105,4 @@ def describe_mix(classes: tuple[str, ...], mix: np.ndarray) -> Phrase:
     if mix[order[0]] >= 0.4:
         return Phrase(N_("often %(first)s, also %(second)s"), first=first, second=second)
     return Phrase(N_("a mix of %(first)s, %(second)s and %(third)s"), first=first, second=second,
-                  third=classes[order[2]])
+                  third=Mood(classes[order[2]]))

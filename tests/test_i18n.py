@@ -235,6 +235,10 @@ def test_phrases_from_insights_are_translated_with_their_emotions(app):
         assert say(phrase) == "대체로 행복, 가끔 슬픔"
     with app.test_request_context():
         assert say(phrase) == "mostly happy, some sad"
+    surprised = describe_mix(("surprise", "disgust", "fear"), np.array([0.4, 0.35, 0.25]))
+    assert surprised == "often surprised, also disgusted"  # a mood in adjectives ("mostly surprise" read oddly)
+    with app.test_request_context(headers=KOREAN):
+        assert say(surprised) == "자주 놀람, 혐오도 있음"
 
 
 def test_a_filter_on_a_constant_follows_each_readers_language(app):
@@ -484,12 +488,12 @@ def test_every_label_a_model_reads_and_every_map_region_has_words_in_both_langua
     from flask_babel import force_locale
     from inference.map_regions import MapRegion
     from models import EMOTION_CLASSES
-    from web.i18n import ADJECTIVE_NAMES, EMOTION_NAMES, REGION_NAMES
+    from web.i18n import ADJECTIVE_NAMES, EMOTION_NAMES, MOOD_NAMES, REGION_NAMES
     from web.analyze import COMMENTS
     read = {label for labels in EMOTION_CLASSES.values() for label in labels}
-    assert read <= EMOTION_NAMES.keys() and read <= ADJECTIVE_NAMES.keys()
+    assert read <= EMOTION_NAMES.keys() and read <= ADJECTIVE_NAMES.keys() and read <= MOOD_NAMES.keys()
     assert set(REGION_NAMES) == set(MapRegion)
     assert all(set(COMMENTS[kind]) == set(labels) for kind, labels in EMOTION_CLASSES.items())
     with app.test_request_context(), force_locale("ko"):
-        words = [*EMOTION_NAMES.values(), *ADJECTIVE_NAMES.values(), *REGION_NAMES.values()]
+        words = [*EMOTION_NAMES.values(), *ADJECTIVE_NAMES.values(), *MOOD_NAMES.values(), *REGION_NAMES.values()]
         assert not [str(word) for word in words if not re.search("[가-힣]", str(word))]

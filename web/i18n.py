@@ -29,6 +29,7 @@ import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
 from inference.map_regions import MapRegion
+from insights.history import Mood
 from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, MANY_REFERENCES, RICH_COLOUR, UNSUPPORTED_CODEC
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
@@ -54,6 +55,12 @@ ADJECTIVE_NAMES = {
     "fear": lazy_pgettext("adjective", "fearful"), "happy": lazy_pgettext("adjective", "happy"),
     "sad": lazy_pgettext("adjective", "sad"), "surprise": lazy_pgettext("adjective", "surprised"),
     "neutral": lazy_pgettext("adjective", "neutral"), "relaxed": lazy_pgettext("adjective", "relaxed"),
+}
+MOOD_NAMES = {  # an emotion in a mix's description: "mostly surprised, some sad" (a noun in Korean: "대체로 놀람")
+    "angry": lazy_pgettext("mood", "angry"), "disgust": lazy_pgettext("mood", "disgusted"),
+    "fear": lazy_pgettext("mood", "fearful"), "happy": lazy_pgettext("mood", "happy"),
+    "sad": lazy_pgettext("mood", "sad"), "surprise": lazy_pgettext("mood", "surprised"),
+    "neutral": lazy_pgettext("mood", "neutral"), "relaxed": lazy_pgettext("mood", "relaxed"),
 }
 # Where a "Why?" map is brightest: a face's part, or a ninth of a pet's crop.
 REGION_NAMES = {
@@ -359,6 +366,8 @@ def explanation_failures() -> dict[str, str]:
 def _word(value: object) -> object:
     if isinstance(value, Phrase):
         return say(value)
+    if isinstance(value, Mood):
+        return str(MOOD_NAMES.get(value.emotion, value))
     if isinstance(value, str) and value in EMOTION_NAMES:
         return emotion(value)
     if isinstance(value, str) and value in KIND_NAMES:
