@@ -6,6 +6,7 @@ analysis (`removing`) cancels all its jobs first."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -55,10 +56,20 @@ def account_held(user_id: int) -> Iterator[None]:
 
 
 def holding(column: ColumnElement, text: str) -> ColumnElement[bool]:
-    """Whether `column` holds `text` as typed, in any case: its % and _ match only themselves (a search for
-    "IMG_1234" or "100%"; a lone "%" listed every row, just before an administrator's "select all, delete")."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Whether `column` holds `text` as names are kept (`searched`), in any case: its % and _ match only themselves (a
+    search for "IMG_1234" or "100%"; a lone "%" listed every row, just before an administrator's "select all,
+    delete")."""
+    escaped = searched(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def searched(text: str) -> str:
+    """Search words as file names and usernames are kept: composed (NFC: a "café" pasted from a macOS file name is
+    decomposed), without control or invisible characters (a joiner stays: it holds emoji together), runs of spaces
+    as one."""
+    visible = "".join(char for char in unicodedata.normalize("NFC", text)
+                      if char == "\u200d" or unicodedata.category(char) not in ("Cc", "Cf"))
+    return " ".join(visible.split())
 
 
 def owned(model: type[Row], row_id: int, user: User, owner_id: Callable[[Row], int] | None = None) -> Row:

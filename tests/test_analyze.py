@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import io
 import re
+import unicodedata
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -138,6 +140,18 @@ def test_history_finds_a_file_by_part_of_its_name_in_any_case(client, mixed_hist
     page = client.get("/analyses?name=rex").get_data(as_text=True)
     assert 'name="name" value="rex"' in page and "1 analysis matches these filters" in page
     assert client.get("/api/v1/analyses?name=sad").get_json()["total"] == 2
+
+
+def test_history_finds_a_name_typed_decomposed_or_with_invisible_characters_as_names_are_kept(app, client, alice):
+    """A "café" pasted from a macOS file name (e + a combining accent) found nothing; nor did a search with a
+    zero-width space or two spaces where the kept name has one."""
+    from services.analyses import clean_original_name
+    store_analyses(app, alice, [StoredAnalysis(clean_original_name(name)) for name in
+                                ("café au lait.jpg", "spaced   name.jpg", "김민수.jpg", "other.jpg")])
+    assert listed(client, "name=cafe%CC%81") == ["café au lait.jpg"]
+    assert listed(client, "name=caf%E2%80%8B%C3%A9+%20au") == ["café au lait.jpg"]
+    assert listed(client, "name=spaced+++name") == ["spaced name.jpg"]
+    assert listed(client, "name=" + quote(unicodedata.normalize("NFD", "김민수"))) == ["김민수.jpg"]  # jamo
 
 
 def test_with_a_subject_the_emotion_filter_and_the_badge_read_that_subject(app, client, alice):
