@@ -183,6 +183,12 @@ class User(UserMixin, db.Model):
                                                    passive_deletes=True, order_by="Subject.name")
 
     @property
+    def subjects_by_name(self) -> list[Subject]:
+        """The user's people and pets as lists show them: by `name_order`, the same on every database (SQLite put
+        "BOB" before "bella" and "Émile" after "zoë"; PostgreSQL orders by its own collation)."""
+        return sorted(self.subjects, key=lambda subject: name_order(subject.name))
+
+    @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
@@ -517,6 +523,13 @@ class Detection(db.Model):
 
     def __str__(self) -> str:
         return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"
+
+
+def name_order(name: str) -> tuple[str, str]:
+    """Where a name goes in a list people read: its letters without case or accents ("bella" before "BOB", "Émile"
+    beside "Emma"; Hangul keeps its order), then the name itself to break ties."""
+    letters = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
+    return letters.casefold(), name
 
 
 def subject_name_key(name: str) -> str:

@@ -161,7 +161,7 @@ def subjects_document(user: User) -> list[dict]:
     return [{**subject_document(subject, counts.get(subject.id, 0)),
              "alert_rules": [{**alert_rule_document(rule), "created_at": iso_utc(rule.created_at)}
                              for rule in subject.alert_rules]}
-            for subject in user.subjects]
+            for subject in user.subjects_by_name]
 
 
 def export_json(user_id: int) -> Iterator[bytes]:

@@ -125,7 +125,7 @@ def fits(subject: Subject, detection: Detection) -> bool:
 
 def assignable_subjects(detection: Detection) -> list[Subject]:
     """The owner's subjects this detection can be assigned to (those of its kind), by name."""
-    return [subject for subject in detection.analysis.user.subjects if fits(subject, detection)]
+    return [subject for subject in detection.analysis.user.subjects_by_name if fits(subject, detection)]
 
 
 def assign(detection: Detection, subject_id: int | None) -> Subject | None:

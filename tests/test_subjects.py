@@ -446,3 +446,13 @@ def test_a_subjects_export_is_kept_out_of_caches_as_the_accounts_is(app, client,
     rex = make_subject(app, alice, "Rex", "dog")
     assert client.get(f"/subjects/{rex}/export.{fmt}").headers["Cache-Control"] == "no-store"
     assert client.get(f"/account/export.{fmt}").headers["Cache-Control"] == "no-store"
+
+
+def test_people_and_pets_are_listed_by_name_without_case_or_accents_on_every_database(app, client, alice):
+    """SQLite listed "BOB" before "bella" and "Émile" after "zoë" (by character code); PostgreSQL by its collation."""
+    for name in ("zoë", "Émile", "BOB", "bella", "Emma", "지우"):
+        make_subject(app, alice, name)
+    names = [item["name"] for item in client.get("/api/v1/subjects").get_json()["items"]]
+    assert names == ["bella", "BOB", "Émile", "Emma", "zoë", "지우"]
+    page = client.get("/subjects").get_data(as_text=True)
+    assert [page.index(name) for name in names] == sorted(page.index(name) for name in names)

@@ -345,7 +345,7 @@ def history() -> ResponseReturnValue:
     unread = filters.emotion if filters.emotion and filters.emotion not in emotions else None
     return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
                            emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
-                           emotion_lists=_emotion_lists(), subjects=current_user.subjects,
+                           emotion_lists=_emotion_lists(), subjects=current_user.subjects_by_name,
                            name_search_length=NAME_SEARCH_LENGTH)
 
 
@@ -505,7 +505,7 @@ def assign_form(detection: Detection) -> AssignForm:
 def person_choices(left_out: Subject | None = None) -> list[SelectChoice]:
     """"Someone new (type the name)" (0), then the user's people but `left_out` (the one they said a face is not)."""
     return [SelectChoice(0, gettext("Someone new (type the name)"))] + [
-        SelectChoice(subject.id, subject.name) for subject in current_user.subjects
+        SelectChoice(subject.id, subject.name) for subject in current_user.subjects_by_name
         if subject.kind == SubjectKind.PERSON and subject != left_out]
 
 

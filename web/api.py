@@ -265,7 +265,8 @@ def _json_object() -> dict:
 @api_auth
 def list_subjects() -> ResponseReturnValue:
     counts = subjects.appearance_counts(g.api_user)
-    return jsonify(items=[subject_document(subject, counts.get(subject.id, 0)) for subject in g.api_user.subjects])
+    return jsonify(items=[subject_document(subject, counts.get(subject.id, 0))
+                          for subject in g.api_user.subjects_by_name])
 
 
 @bp.post("/subjects")

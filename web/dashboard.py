@@ -108,7 +108,7 @@ def dashboard_page(subject: Subject | None, period: Period, rule_form: AlertRule
     return render_template(
         "dashboard/index.html",
         subject=subject,
-        subjects=current_user.subjects,
+        subjects=current_user.subjects_by_name,
         analysis_count=analysis_count,
         found_kinds=[row.kind for row in found],
         period=period,
@@ -373,7 +373,7 @@ def subjects() -> ResponseReturnValue:
     counts = subject_service.appearance_counts(current_user)
     unnamed = unnamed_faces(current_user, LONE_FACES_SHOWN)
     groups = [(group, name_group_form(group)) for group in unnamed.groups]
-    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects, counts=counts,
+    return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects_by_name, counts=counts,
                            back=back, face=face, groups=groups, lone_faces=unnamed.lone[:LONE_FACES_SHOWN],
                            lone_suggestions=unnamed.lone_suggestions,
                            lone_count=len(unnamed.lone)), 400 if form.errors else 200
