@@ -456,3 +456,12 @@ def test_people_and_pets_are_listed_by_name_without_case_or_accents_on_every_dat
     assert names == ["bella", "BOB", "Émile", "Emma", "zoë", "지우"]
     page = client.get("/subjects").get_data(as_text=True)
     assert [page.index(name) for name in names] == sorted(page.index(name) for name in names)
+
+
+def test_a_download_keeps_a_names_marks_in_its_file_name(app, client, alice):
+    """Hebrew points and Devanagari vowel signs are marks, not letters: "שָׁלוֹם" was saved as "ש-לו-ם"."""
+    from werkzeug.http import parse_options_header
+    for name, saved in (("שָׁלוֹם", "שָׁלוֹם"), ("प्रिया", "प्रिया"), ("Rex the dog!", "Rex-the-dog")):
+        subject = make_subject(app, alice, name)
+        sent = client.get(f"/subjects/{subject}/export.csv").headers["Content-Disposition"]
+        assert parse_options_header(sent)[1]["filename"] == f"moodlens-{saved}-history.csv", sent

@@ -4,6 +4,7 @@ analyses or for one subject; subjects themselves (create, delete, export their h
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -469,9 +470,10 @@ def _what_goes(subject: Subject, rules: int) -> str:
 
 
 def file_name_part(subject: Subject) -> str:
-    """The subject's name in a download's name: its letters and digits in any script, other runs a "-" (its id
-    when nothing is left)."""
-    return re.sub(r"[^\w-]+", "-", subject.name).strip("-") or str(subject.id)
+    """The subject's name in a download's name: its letters, their marks (Hebrew points, Devanagari vowel signs:
+    "שָׁלוֹם" became "ש-לו-ם") and digits in any script, other runs a "-" (its id when nothing is left)."""
+    kept = "".join(char if char in "-_" or unicodedata.category(char)[0] in "LMN" else " " for char in subject.name)
+    return "-".join(kept.split()).strip("-") or str(subject.id)
 
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
