@@ -221,8 +221,22 @@ def media_entry(analysis_id: int, uploaded: datetime, original_name: str, stored
     stored_type = Path(stored_name).suffix.lstrip(".").lower()
     sent_type = Path(original_name).suffix.lstrip(".").lower()
     ending = "" if sent_type in SAME_TYPE_ENDINGS.get(stored_type, {stored_type}) else f".{stored_type}"
-    name = f"{uploaded.date().isoformat()}-{analysis_id}-{original_name.replace('/', '_').replace(chr(92), '_')}"
-    return zipfile.ZipInfo(name + ending, date_time=uploaded.timetuple()[:6])
+    prefix = f"{uploaded.date().isoformat()}-{analysis_id}-"
+    name = _shortened(prefix, original_name.replace("/", "_").replace(chr(92), "_"), ending)
+    return zipfile.ZipInfo(prefix + name + ending, date_time=uploaded.timetuple()[:6])
+
+
+MAX_ENTRY_BYTES = 255  # the longest file name most file systems take, in UTF-8 bytes (a kept name counts characters)
+
+
+def _shortened(prefix: str, name: str, ending: str) -> str:
+    """`name` with its stem cut until prefix + name + ending fit MAX_ENTRY_BYTES: an upload named with 80 Hangul
+    syllables (244 bytes) made an entry that unzip refused ("File name too long")."""
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    room = MAX_ENTRY_BYTES - len(f"{prefix}{dot}{suffix}{ending}".encode())
+    while len(stem.encode()) > room:
+        stem = stem[:-1]
+    return stem + dot + suffix
 
 
 def export_media(user_id: int) -> Iterator[bytes]:

@@ -149,6 +149,18 @@ def test_the_zips_files_are_named_and_dated_by_their_upload_on_the_users_clock(a
     assert entry.date_time == (2026, 12, 4, 5, 30, 14)
 
 
+def test_a_zip_entry_fits_the_255_bytes_a_file_system_takes_keeping_its_ending():
+    """An upload named with 80 Hangul syllables (244 bytes, kept: names are kept by characters) made a 258-byte entry
+    that unzip refused ("File name too long")."""
+    long_korean = "가" * 80 + ".jpg"
+    entry = accounts.media_entry(12345, datetime(2026, 12, 4, 5, 30), long_korean, "x.jpeg")
+    assert len(entry.filename.encode()) <= 255 and entry.filename.endswith("가.jpg")
+    assert entry.filename.startswith("2026-12-04-12345-가")
+    assert accounts.media_entry(7, datetime(2026, 12, 4), "me.jpg", "x.jpeg").filename == "2026-12-04-7-me.jpg"
+    no_dot = accounts.media_entry(7, datetime(2026, 12, 4), "가" * 120, "x.mp4").filename
+    assert len(no_dot.encode()) <= 255 and no_dot.endswith("가.mp4")
+
+
 def test_the_csv_export_does_not_let_a_spreadsheet_run_a_name_as_a_formula(app, client, alice):
     names = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-1+2", "@SUM(A1)", "\tTab"]
     store_analyses(app, alice, [StoredAnalysis("photo.jpg", "happy", make_subject(app, alice, name)) for name in names])
