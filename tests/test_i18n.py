@@ -497,3 +497,15 @@ def test_every_label_a_model_reads_and_every_map_region_has_words_in_both_langua
     with app.test_request_context(), force_locale("ko"):
         words = [*EMOTION_NAMES.values(), *ADJECTIVE_NAMES.values(), *MOOD_NAMES.values(), *REGION_NAMES.values()]
         assert not [str(word) for word in words if not re.search("[가-힣]", str(word))]
+
+
+def test_a_right_to_left_name_is_set_apart_in_a_sentence_and_other_names_are_left_as_they_are(app, client, alice):
+    """A Korean heading "محمد: 2026년 12월 7일 주간" was drawn "2026 :محمد년 12월 7일 주간": the name's letters took the
+    colon and the year with them. Set apart by Unicode's isolates (FSI ... PDI), it keeps to itself."""
+    from bench.fixtures import make_subject
+    from web.i18n import set_apart
+    assert set_apart("Rex") == "Rex" and set_apart("지우") == "지우"
+    assert set_apart("محمد") == "\u2068محمد\u2069" and set_apart("Dana שלום") == "\u2068Dana שלום\u2069"
+    named = make_subject(app, alice, "محمد")
+    page = client.get(f"/subjects/{named}/report", headers=KOREAN).get_data(as_text=True)
+    assert re.search("<h1>\u2068محمد\u2069: [^<]*주간</h1>", page), re.findall("<h1>.*</h1>", page)

@@ -32,7 +32,7 @@ from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, 
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
-from web.i18n import emotion as emotion_name, found, isolated, kind, moment, percent, say, shortened
+from web.i18n import emotion as emotion_name, found, isolated, kind, moment, percent, say, set_apart, shortened
 from web.notices import removed_says_so
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 from web.flashes import FlashCategory, assigned_category, assigned_detection, flash_role, flash_style
@@ -447,10 +447,11 @@ def assignment_saved(detection: Detection, subject: Subject | None) -> str:
     face = say(detection.title)
     if subject is None:
         return gettext("%(face)s is no longer assigned to a subject.", face=face)
+    name = set_apart(subject.name)
     if detection.top and detection.unsure:
         return gettext("Saved: %(face)s is %(name)s. Its reading is unsure, so %(name)s's charts and insights "
-                       "leave it out.", face=face, name=subject.name)
-    return gettext("Saved: %(face)s is %(name)s, and counts in %(name)s's history.", face=face, name=subject.name)
+                       "leave it out.", face=face, name=name)
+    return gettext("Saved: %(face)s is %(name)s, and counts in %(name)s's history.", face=face, name=name)
 
 
 for flash_helper in (assigned_detection, flash_style, flash_role):  # the pages' flashed messages (web/flashes.py)
@@ -489,7 +490,7 @@ def also_assigned(analysis: Analysis) -> dict[int, str]:
 
 def also_note(detection: Detection, others: list[Detection], media: Media) -> str:
     titles = format_list([say(other.title) for other in others], locale=str(get_locale() or "en"))
-    return gettext(ALSO_ASSIGNED[media], name=detection.subject.name, others=titles)
+    return gettext(ALSO_ASSIGNED[media], name=set_apart(detection.subject.name), others=titles)
 
 
 def assign_form(detection: Detection) -> AssignForm:

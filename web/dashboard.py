@@ -37,7 +37,7 @@ from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, SubjectNameForm, WeeklyReportForm, confirm_page
-from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, skeleton
+from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, set_apart, skeleton
 from web.identity import name_group_form
 from web.redirects import back_to_form_next, came_from_path, form_page, place_on
 from web.flashes import FlashCategory, assigned_category
@@ -201,7 +201,7 @@ def add_alert(subject_id: int) -> ResponseReturnValue:
     flash(ngettext("Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
                    "of appearances over %(days)d day.",
                    "Alert added: you will see a notice when %(name)s looks %(adjective)s in more than %(percent)d%% "
-                   "of appearances over %(days)d days.", form.days.data, name=subject.name,
+                   "of appearances over %(days)d days.", form.days.data, name=set_apart(subject.name),
                    adjective=adjective(form.emotion.data), percent=form.percent.data, days=form.days.data),
           FlashCategory.SUCCESS)
     return redirect(url_for("dashboard.index", subject=subject.id))
@@ -227,10 +227,10 @@ def dismiss_notice(rule_id: int) -> ResponseReturnValue:
         abort(400)
     if dismiss_alert(rule):
         flash(gettext("Notice dismissed. It comes back if new photos or videos of %(name)s set the alert off again.",
-                      name=rule.subject.name), FlashCategory.SUCCESS)
+                      name=set_apart(rule.subject.name)), FlashCategory.SUCCESS)
     else:
         flash(gettext("The %(emotion)s alert on %(name)s is quiet now: there is no notice to dismiss.",
-                      emotion=emotion(rule.emotion), name=rule.subject.name), FlashCategory.INFO)
+                      emotion=emotion(rule.emotion), name=set_apart(rule.subject.name)), FlashCategory.INFO)
     return back_to_form_next()
 
 
@@ -244,17 +244,17 @@ def delete_alert(rule_id: int) -> ResponseReturnValue:
     rule = owned_rule_or_404(rule_id)
     came_from = came_from_path()
     if request.method != "POST":  # GET, and HEAD with it
-        subject = rule.subject
+        name = set_apart(rule.subject.name)
         return confirm_page(
-            gettext("Remove the %(emotion)s alert on %(name)s?", emotion=emotion(rule.emotion), name=subject.name),
+            gettext("Remove the %(emotion)s alert on %(name)s?", emotion=emotion(rule.emotion), name=name),
             [ngettext("You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
                       "appearances over %(days)d day.",
                       "You will no longer see a notice when %(name)s looks %(adjective)s in more than %(percent)s of "
-                      "appearances over %(days)d days.", rule.days, name=subject.name,
+                      "appearances over %(days)d days.", rule.days, name=name,
                       adjective=adjective(rule.emotion), percent=format_percent(rule.share), days=rule.days),
-             gettext("%(name)s's appearances, dashboard and other alerts stay.", name=subject.name)],
+             gettext("%(name)s's appearances, dashboard and other alerts stay.", name=name)],
             url_for("dashboard.delete_alert", rule_id=rule.id), gettext("Remove this alert"),
-            came_from or url_for("dashboard.index", subject=subject.id), came_from)
+            came_from or url_for("dashboard.index", subject=rule.subject_id), came_from)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     back = place_on(came_from, url_for("dashboard.index", subject=rule.subject_id))  # never this page: no loop
@@ -393,8 +393,9 @@ def _flash_added(subject: Subject, face: Detection | None, back: str | None) -> 
     if face is not None and subject_service.fits(subject, face):
         flash(assignment_saved(face, subject_service.assign(face, subject.id)), assigned_category(face))
         return
-    flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=subject.name) if back else
-          gettext("%(name)s was added. Assign them from any result page.", name=subject.name), FlashCategory.SUCCESS)
+    name = set_apart(subject.name)
+    flash(gettext("%(name)s was added: choose them under “Who is this?”.", name=name) if back else
+          gettext("%(name)s was added. Assign them from any result page.", name=name), FlashCategory.SUCCESS)
 
 
 @bp.route("/subjects/<int:subject_id>/rename", methods=["GET", "POST"])
@@ -412,8 +413,9 @@ def rename_subject(subject_id: int) -> ResponseReturnValue:
         except Refused as refused:
             form.name.errors.append(say(refused.args[0]))
         else:
-            flash(gettext("%(old)s is now called %(new)s.", old=old_name, new=subject.name) if subject.name != old_name
-                  else gettext("%(name)s keeps the name: it is the same.", name=subject.name), FlashCategory.SUCCESS)
+            flash(gettext("%(old)s is now called %(new)s.", old=set_apart(old_name), new=set_apart(subject.name))
+                  if subject.name != old_name else gettext("%(name)s keeps the name: it is the same.",
+                                                           name=set_apart(subject.name)), FlashCategory.SUCCESS)
             return redirect(back or url_for("dashboard.subjects"))
     return render_template("dashboard/rename.html", form=form, subject=subject, old_name=old_name,
                            back=back), 400 if form.errors else 200
@@ -431,17 +433,18 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     if request.method != "POST":  # GET, and HEAD with it
         appearances = subject_service.appearance_count(subject)
         rules = len(subject.alert_rules)
+        name = set_apart(subject.name)
         return confirm_page(
-            gettext("Delete %(name)s?", name=subject.name),
+            gettext("Delete %(name)s?", name=name),
             [
                 ngettext("%(name)s's %(num)d appearance stays in your history, unassigned: the photos and videos are "
                          "not deleted, and you can assign them to someone again.",
                          "%(name)s's %(num)d appearances stay in your history, unassigned: the photos and videos are "
-                         "not deleted, and you can assign them to someone again.", appearances, name=subject.name)
-                if appearances else gettext("Nothing in your history is assigned to %(name)s.", name=subject.name),
+                         "not deleted, and you can assign them to someone again.", appearances, name=name)
+                if appearances else gettext("Nothing in your history is assigned to %(name)s.", name=name),
                 _what_goes(subject, rules),
             ],
-            url_for("dashboard.delete_subject", subject_id=subject.id), gettext("Delete %(name)s", name=subject.name),
+            url_for("dashboard.delete_subject", subject_id=subject.id), gettext("Delete %(name)s", name=name),
             came_from or url_for("dashboard.subjects"), came_from)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -452,8 +455,9 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
     remember_deleted(Deleted.SUBJECT, subject_id, back)
     for rule_id in rule_ids:
         remember_deleted(Deleted.ALERT, rule_id, back)
-    flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=subject.name) if had_appearances
-          else gettext("%(name)s was deleted.", name=subject.name), FlashCategory.SUCCESS)
+    name = set_apart(subject.name)
+    flash(gettext("%(name)s was deleted; their analyses are kept, unassigned.", name=name) if had_appearances
+          else gettext("%(name)s was deleted.", name=name), FlashCategory.SUCCESS)
     return redirect(back)
 
 
@@ -461,12 +465,12 @@ def _what_goes(subject: Subject, rules: int) -> str:
     """What deleting the subject takes with it: its dashboard, and its insights, weekly reports and alerts where its
     kind has an emotion model (a cat has none of them)."""
     if SubjectKind(subject.kind).emotion_classes is None:
-        return gettext("%(name)s's dashboard goes.", name=subject.name)
+        return gettext("%(name)s's dashboard goes.", name=set_apart(subject.name))
     if rules:
         return ngettext("%(name)s's dashboard, insights and weekly reports go, with %(num)d alert.",
                         "%(name)s's dashboard, insights and weekly reports go, with %(num)d alerts.", rules,
-                        name=subject.name)
-    return gettext("%(name)s's dashboard, insights and weekly reports go.", name=subject.name)
+                        name=set_apart(subject.name))
+    return gettext("%(name)s's dashboard, insights and weekly reports go.", name=set_apart(subject.name))
 
 
 def file_name_part(subject: Subject) -> str:

@@ -591,7 +591,7 @@ def init_app(app: Flask) -> None:
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent,
                            "interval": interval, "seconds": seconds, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
-                           "wrappable": wrappable}.items():
+                           "wrappable": wrappable, "set_apart": set_apart}.items():
         app.add_template_filter(per_request(function), name)
 
 
@@ -599,6 +599,12 @@ def isolated(name: str) -> str:
     """The name between a first-strong isolate and its end (the <bdi> of text the script draws): a right-to-left
     name does not turn the words around it."""
     return f"\u2068{name}\u2069"
+
+
+def set_apart(name: str) -> str:
+    """A name written into a sentence: `isolated` when it holds right-to-left letters (Arabic, Hebrew: a Korean
+    heading "محمد: 2026년 12월 7일 주간" was drawn "2026 :محمد년 12월 7일 주간"), else as it is."""
+    return isolated(name) if any(unicodedata.bidirectional(char) in ("R", "AL") for char in name) else name
 
 
 NAME_BREAKS = re.compile(r"(?<=_)|(?<=\.)(?=.*\.)")  # after each underscore, after a dot but the extension's
