@@ -60,8 +60,11 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert add_subject(client, "éMILE", "person").status_code == 400
     assert add_subject(client, "Rex 🐕\u200d🦺", "dog").status_code == 302  # a joiner inside an emoji is fine
     assert add_subject(client, "\ufdfa" * 15, "person").status_code == 302  # NFKC: 18 characters each, in the key too
-    invisible = add_subject(client, "\u200b\u200b", "person")
-    assert invisible.status_code == 400 and "letters one can see" in invisible.get_data(as_text=True)
+    invisible = add_subject(client, "\u200b\u200b", "person")  # zero-width spaces are left out: nothing is left
+    assert invisible.status_code == 400 and "Fill this in." in invisible.get_data(as_text=True)
+    assert add_subject(client, "\u200d\u200d", "person").status_code == 400  # joiners stay, and draw nothing
+    assert add_subject(client, "Ana\u200b", "person").status_code == 302
+    assert "called Ana." in add_subject(client, "Ana", "person").get_data(as_text=True)  # "Ana", not "Ana" + ZWSP
     page = client.get("/subjects").get_data(as_text=True)
     assert "Rex" in page and "Dog" in page
     dragon = add_subject(client, "Smaug", "dragon")  # a tampered form: the kind's reason is shown beside it
