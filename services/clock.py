@@ -10,14 +10,25 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.core import get_global
 from pytz import all_timezones_set
 
 from models import User, utcnow
 
 
+# An old name of a place's zone and its name now (CLDR, through Babel); "UTC" stays "UTC" (not "Etc/UTC")
+ZONE_ALIASES = {old: new for old, new in get_global("zone_aliases").items()
+                if "/" in old and not new.startswith("Etc/")}
+
+
 def known_zone(name: str | None) -> str | None:
-    """`name` when it is a time zone this machine knows ("Asia/Seoul"), else None."""
-    return name if name and len(name) <= 64 and name in _zone_names() else None
+    """`name` when it is a time zone this machine knows ("Asia/Seoul"), under its name now ("Asia/Calcutta", which
+    Chromium still reports, as "Asia/Kolkata": the account page listed the old name apart from its city), else
+    None."""
+    if not name or len(name) > 64:
+        return None
+    name = ZONE_ALIASES.get(name, name)
+    return name if name in _zone_names() else None
 
 
 @functools.cache
