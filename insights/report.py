@@ -23,6 +23,7 @@ from insights.profile import MIN_FOR_PROFILE
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 
 def week_start(day: date) -> date:
@@ -262,10 +263,20 @@ def _draw(plt: ModuleType, report: dict, words: ChartWords, colours: dict[str, s
     _draw_mix(mix_axes, report, words, colours)
     _draw_days(day_axes, report, words, colours)
     # a subject's name is text, never TeX ("$...$"; matplotlib's wrap=True parses maths whatever parse_math says)
-    figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False)
+    _fit_title(figure, figure.suptitle(_wrapped(words.title, columns), fontsize=11, parse_math=False), words.title,
+               columns)
     figure.tight_layout()
     _fit_labels(day_axes)
     return figure
+
+
+def _fit_title(figure: Figure, title: Text, text: str, columns: int) -> None:
+    """Wrap the title shorter until it fits the picture as drawn: columns count characters, and a name of wide
+    letters ("WWWW...") ran off both edges."""
+    renderer = figure.canvas.get_renderer()
+    while columns > 8 and title.get_window_extent(renderer).width > 0.96 * figure.bbox.width:
+        columns = columns * 3 // 4
+        title.set_text(_wrapped(text, columns))
 
 
 def _fit_labels(axes: Axes) -> None:

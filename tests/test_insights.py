@@ -571,6 +571,21 @@ def test_a_long_name_in_the_narrow_report_png_is_broken_into_lines_that_fit():
     plt.close(figure)
 
 
+@pytest.mark.parametrize("layout", ["wide", "narrow"])
+def test_a_name_of_wide_letters_in_the_report_png_is_wrapped_as_drawn(layout):
+    """Lines are cut by characters; a name of 64 "W"s ran off both edges and the week's dates with it."""
+    import matplotlib.pyplot as plt
+
+    from insights.report import ChartWords, Layout, _draw
+    week = {"mix": {}, "change": {}, "unsure": 0, "days": []}
+    figure = _draw(plt, week, ChartWords(title="W" * 64 + ", November 30, 2026 to December 6, 2026"), {},
+                   Layout(layout))
+    figure.canvas.draw()
+    title = figure._suptitle.get_window_extent()
+    assert title.x0 >= 0 and title.x1 <= figure.bbox.width and "2026" in figure._suptitle.get_text()
+    plt.close(figure)
+
+
 def test_the_report_pngs_day_labels_stand_level_when_every_name_is_short_and_turn_when_one_is_long():
     import matplotlib.pyplot as plt
 
