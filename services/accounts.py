@@ -212,15 +212,21 @@ SAME_TYPE_ENDINGS = {"jpeg": {"jpeg", "jpg", "jpe", "jfif"}, "mp4": {"mp4", "m4v
                      "webm": {"webm", "mkv"}}
 
 
+def type_ending(original_name: str, stored_name: str) -> str:
+    """The ending to add to the name an upload was sent under so that it says the stored file's type: none when its
+    own says it, else the stored one's (".jpeg")."""
+    stored_type = Path(stored_name).suffix.lstrip(".").lower()
+    sent_type = Path(original_name).suffix.lstrip(".").lower()
+    return "" if sent_type in SAME_TYPE_ENDINGS.get(stored_type, {stored_type}) else f".{stored_type}"
+
+
 def media_entry(analysis_id: int, uploaded: datetime, original_name: str, stored_name: str) -> zipfile.ZipInfo:
     """A stored upload's entry in the archive: named by its day, its analysis number and the name it was uploaded
     under (no folders), so that two uploads of one name stay apart and sort by time, with its type's ending added
     where that name's says another ("abgpj.exe.jpeg": a JPEG uploaded under a name a right-to-left mark had turned
     around); dated when it was uploaded. `uploaded` is on the user's clock (naive), as the pages and the CSV's
     `local_time` count days."""
-    stored_type = Path(stored_name).suffix.lstrip(".").lower()
-    sent_type = Path(original_name).suffix.lstrip(".").lower()
-    ending = "" if sent_type in SAME_TYPE_ENDINGS.get(stored_type, {stored_type}) else f".{stored_type}"
+    ending = type_ending(original_name, stored_name)
     prefix = f"{uploaded.date().isoformat()}-{analysis_id}-"
     name = _shortened(prefix, original_name.replace("/", "_").replace(chr(92), "_"), ending)
     return zipfile.ZipInfo(prefix + name + ending, date_time=uploaded.timetuple()[:6])

@@ -275,6 +275,15 @@ def test_files_are_served_with_safe_headers(client, alice, astronaut_jpeg):
     assert response.data == astronaut_jpeg
 
 
+def test_the_original_is_saved_under_the_name_it_was_uploaded_under(client, alice, astronaut_jpeg):
+    """"Save image as" offered "original.jpg"; a name whose ending says another type gets the stored one's."""
+    from werkzeug.http import parse_options_header
+    for sent, saved in (("얼굴 사진.jpg", "얼굴 사진.jpg"), ("scan.png", "scan.png.jpeg"), ("me.JPG", "me.JPG")):
+        analysis_id = analysis_id_from(upload(client, another_copy(astronaut_jpeg, sent), sent))
+        disposition = client.get(f"/analyses/{analysis_id}/original").headers["Content-Disposition"]
+        assert parse_options_header(disposition) == ("inline", {"filename": saved}), disposition
+
+
 def test_pages_need_login(client):
     for path in ("/analyze", "/analyses", "/dashboard", "/analyses/1"):
         response = client.get(path)

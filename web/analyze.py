@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import math
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file,
+                   url_for)
 from flask.typing import ResponseReturnValue
 from babel.lists import format_list
 from flask_babel import get_locale, gettext, lazy_gettext as _l
@@ -23,12 +24,14 @@ from insights.clip import ClipStory
 from messages import N_
 from models import EMOTION_CLASSES, Analysis, Detection, JobStatus, Media, Subject, SubjectKind
 from services import explanations, identity, reanalysis, storage, subjects, track_readings
+from services.accounts import type_ending
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
                                history_page, load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
+from web.downloads import download_names
 from web.errors import http_status_for
 from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confirm_page
 from services.errors import Conflict
@@ -565,7 +568,11 @@ def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     path = storage.upload_path(name)
     if not path.is_file():
         abort(404)
-    return _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
+    response = _private_file(send_file(path, mimetype=mimetype, max_age=0, conditional=True))
+    if variant == "original":  # "Save image as" offers the name it was uploaded under, not "original"
+        saved = analysis.original_name + type_ending(analysis.original_name, analysis.stored_name)
+        response.headers.set("Content-Disposition", "inline", **download_names(saved))
+    return response
 
 
 def explained_face_page(analysis_id: int, position: int) -> str:
@@ -649,7 +656,7 @@ def frame_time() -> float:
     return seconds
 
 
-def _private_file(response):
+def _private_file(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = "inline"
     response.headers["Cache-Control"] = "private, max-age=3600"
