@@ -30,7 +30,7 @@ LAST_ADMIN = N_("You are the only active administrator: make another user an adm
                 "before you delete your account.")
 
 
-USERNAME_RULE = N_("A username is 2 to 32 Latin or Korean letters, digits, dots, dashes and underscores.")
+USERNAME_RULE = N_("A username is 2 to 32 English or Korean letters, digits, dots, dashes and underscores.")
 PASSWORD_RULE = N_("A password has %(least)d to %(most)d characters.")
 
 

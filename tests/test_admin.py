@@ -301,7 +301,7 @@ def test_create_admin_command(app):
         assert User.named("boss").active
     for refused in ("\u0430lice", "a b/c", "a"):  # a Cyrillic a, a space and a slash, too short: the sign-up rule
         answer = app.test_cli_runner().invoke(args=["users", "create-admin", refused, "--password", "long password"])
-        assert answer.exit_code == 2 and "2 to 32 Latin or Korean letters" in answer.output, refused
+        assert answer.exit_code == 2 and "2 to 32 English or Korean letters" in answer.output, refused
     assert app.test_cli_runner().invoke(args=["users", "create-admin", "김민수", "--password", "long password"]
                                         ).exit_code == 0
 
@@ -752,7 +752,7 @@ def test_a_pasted_username_too_long_is_refused_on_the_form_not_cut_by_the_browse
     page = edit_user(admin, alice, "x" * 300).get_data(as_text=True)
     assert "Nothing was saved: correct what is marked below." in page and "Saved the changes" not in page
     assert re.findall(r"<li>([^<]*)</li>", page.split('name="username"')[1].split("</ul>")[0]) == [
-        "Use 2 to 32 characters: Latin or Korean letters, digits, dots, dashes and underscores."]  # not Flask-Admin's
+        "Use 2 to 32 characters: English or Korean letters, digits, dots, dashes and underscores."]  # not Flask-Admin's
     with app.app_context():
         assert db.session.get(User, alice).username == "alice"
     admin.set_cookie("moodlens_locale", "ko")

@@ -127,10 +127,10 @@ USERNAME_FIELD = {
     "filters": [normal_name],
     "validators": [InputRequired(REQUIRED),
                    Length(min=USERNAME_LENGTH.start, max=USERNAME_LENGTH.stop - 1,
-                          message=_l("Use 2 to 32 characters: Latin or Korean letters, digits, dots, dashes and "
+                          message=_l("Use 2 to 32 characters: English or Korean letters, digits, dots, dashes and "
                                      "underscores.")),  # the whole rule its hint said
                    Regexp(USERNAME_CHARACTERS,
-                          message=_l("Use Latin or Korean letters, digits, dots, dashes and underscores only."))],
+                          message=_l("Use English or Korean letters, digits, dots, dashes and underscores only."))],
 }
 
 

@@ -96,5 +96,5 @@ def test_a_refused_back_office_form_says_which_field_and_why(live_app, page):
     expect(username).to_be_focused()
     expect(username).to_have_attribute("aria-invalid", "true")
     reason = page.locator("#" + username.get_attribute("aria-describedby").split()[0])
-    expect(reason).to_contain_text("Use Latin or Korean letters, digits, dots, dashes and underscores only.")
+    expect(reason).to_contain_text("Use English or Korean letters, digits, dots, dashes and underscores only.")
     expect(page.locator("main .alert-danger")).to_have_attribute("role", "alert")
