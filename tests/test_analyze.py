@@ -183,6 +183,17 @@ def test_history_filters_are_kept_by_the_page_links(app, client, alice):
     assert past_the_end.status_code == 302 and past_the_end.location.endswith("/analyses?page=2&emotion=happy")
 
 
+def test_a_long_history_links_to_its_newest_and_oldest_pages_beyond_the_next_ones(app, client, alice):
+    """Only "Newer" and "Older": a history of 19 pages took fifteen clicks back to its September."""
+    store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(10)])
+    middle = client.get("/analyses?per_page=2&page=3").get_data(as_text=True)
+    assert 'href="/analyses?page=1&amp;per_page=2">&laquo; Newest' in middle
+    assert 'href="/analyses?page=5&amp;per_page=2">Oldest &raquo;' in middle
+    second = client.get("/analyses?per_page=2&page=2").get_data(as_text=True)  # "Newer" is the first page already
+    assert "Newest" not in second and "Oldest" in second
+    assert "Oldest" not in client.get("/analyses?per_page=2&page=4").get_data(as_text=True)
+
+
 def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, client, alice):
     store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(7)]
                    + [StoredAnalysis("frown.jpg", "sad")])
