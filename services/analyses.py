@@ -13,7 +13,9 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
@@ -36,6 +38,7 @@ from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
 from services.access import hold_account, holding, owned, removing, row_id
+from services.clock import on_clock, stored_time, today_on, zone_of
 from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
                              StorageFailure)
 from services.recent import Recent
@@ -465,13 +468,16 @@ NAME_SEARCH_LENGTH = KEPT_NAME_LENGTH  # characters of a file name search: the l
 @dataclass(frozen=True)
 class HistoryFilter:
     """Which of a user's analyses a history lists: those with a detection assigned to `subject`, of one `media`,
-    with a detection (the subject's, with one) read as `emotion`, whose file name holds `name` (in any case); None
+    with a detection (the subject's, with one) read as `emotion`, whose file name holds `name` (in any case),
+    uploaded in `month` ("2026-09", on the user's clock: `span` holds its start and end as times are stored); None
     lets every value through."""
 
     subject: Subject | None = None
     media: Media | None = None
     emotion: str | None = None
     name: str | None = None
+    month: str | None = None
+    span: tuple[datetime, datetime] | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], user: User, strict: bool = False) -> HistoryFilter:
@@ -483,25 +489,27 @@ class HistoryFilter:
         is no id raises NotFound, and an unknown media or emotion, or a name longer than any kept, is Refused (cut,
         it matched names it is not part of). A subject id that is not one of the
         user's subjects raises NotFound, as the dashboard's does."""
-        subject, media, emotion = (args.get(name, "") for name in ("subject", "media", "emotion"))
+        subject, media, emotion, month = (args.get(name, "") for name in ("subject", "media", "emotion", "month"))
         if strict:
-            _refuse_unknown(media, emotion, args.get("name", "").strip())
+            _refuse_unknown(media, emotion, args.get("name", "").strip(), month)
         subject_id = row_id(subject)
         if strict and subject and subject_id is None:
             raise NotFound(f"No subject {subject[:40]}.")
+        first = month_start(month)
         return cls(subject=owned(Subject, subject_id, user) if subject_id else None,
                    media=Media(media) if media in tuple(Media) else None,
                    emotion=emotion if emotion in ALL_EMOTIONS else None,
-                   name=args.get("name", "").strip()[:NAME_SEARCH_LENGTH] or None)
+                   name=args.get("name", "").strip()[:NAME_SEARCH_LENGTH] or None,
+                   month=month if first else None, span=_month_span(first, zone_of(user)) if first else None)
 
     @property
     def active(self) -> bool:
-        return any((self.subject, self.media, self.emotion, self.name))
+        return any((self.subject, self.media, self.emotion, self.name, self.month))
 
     def params(self) -> dict[str, str | int]:
         """The filter as query parameters (for links to other pages of the same list)."""
         values = {"subject": self.subject.id if self.subject else None, "media": self.media, "emotion": self.emotion,
-                  "name": self.name}
+                  "name": self.name, "month": self.month}
         return {name: value for name, value in values.items() if value}
 
     def narrow(self, query: Select) -> Select:
@@ -513,6 +521,8 @@ class HistoryFilter:
             query = query.where(Analysis.media == self.media)
         if self.name:
             query = query.where(holding(Analysis.original_name, self.name))
+        if self.span:
+            query = query.where(Analysis.created_at >= self.span[0], Analysis.created_at < self.span[1])
         if not (self.subject or self.emotion):
             return query
         found = []
@@ -525,8 +535,41 @@ class HistoryFilter:
         return query.where(db.select(Detection.id).where(Detection.analysis_id == Analysis.id, *found).exists())
 
 
-def _refuse_unknown(media: str, emotion: str, name: str) -> None:
-    """Refused for a media or emotion filter (when given) that names none, or a name no kept file name can hold."""
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")  # "2026-09"
+
+
+def month_start(text: str | None) -> date | None:
+    """The first day of the month `text` names ("2026-09"; years 1970 to 9998), else None."""
+    match = MONTH.fullmatch(text or "")
+    return date(int(match[1]), int(match[2]), 1) if match and 1970 <= int(match[1]) <= 9998 else None
+
+
+def _month_span(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The month from `first` on the clock of `zone`, as times are stored: its start, and the next month's."""
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return stored_time(first, zone), stored_time(following, zone)
+
+
+def history_months(user: User) -> list[date]:
+    """The months a history can be narrowed to: from the user's first upload's (on their clock) to this one, newest
+    first."""
+    zone = zone_of(user)
+    first = db.session.scalar(db.select(db.func.min(Analysis.created_at)).filter_by(user_id=user.id))
+    if first is None:
+        return []
+    month, last = on_clock(first, zone).date().replace(day=1), today_on(zone).replace(day=1)
+    months = []
+    while month <= last:
+        months.append(month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return months[::-1]
+
+
+def _refuse_unknown(media: str, emotion: str, name: str, month: str = "") -> None:
+    """Refused for a media, emotion or month filter (when given) that names none, or a name no kept file name can
+    hold."""
+    if month and month_start(month) is None:
+        raise Refused(Phrase(N_("A month is written as YYYY-MM, for example 2026-09.")))
     if len(name) > NAME_SEARCH_LENGTH:
         raise Refused(Phrase(N_("A file name search has at most %(count)d characters, as file names are kept."),
                              count=NAME_SEARCH_LENGTH))

@@ -78,6 +78,11 @@ def on_clock(moment: datetime, zone: ZoneInfo) -> datetime:
     return in_zone(moment, zone).replace(tzinfo=None)
 
 
+def stored_time(day: date, zone: ZoneInfo) -> datetime:
+    """The start of `day` on the clock of `zone`, as times are stored (naive UTC): where a day's rows begin."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
 def now_in(zone: ZoneInfo) -> datetime:
     """Now, on the clock of `zone`, aware."""
     return in_zone(utcnow(), zone)

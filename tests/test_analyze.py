@@ -194,6 +194,31 @@ def test_a_long_history_links_to_its_newest_and_oldest_pages_beyond_the_next_one
     assert "Oldest" not in client.get("/analyses?per_page=2&page=4").get_data(as_text=True)
 
 
+def test_history_narrows_to_a_month_on_the_users_clock(app, client, alice):
+    """A long history reached its September by paging back; a month counts on the user's clock (a photo uploaded at
+    16:30 UTC on 31 August was uploaded in September in Seoul)."""
+    from datetime import datetime
+    from models import User
+    store_analyses(app, alice, [StoredAnalysis("august.jpg", created_at=datetime(2026, 8, 31, 14, 0)),
+                                StoredAnalysis("seoul-september.jpg", created_at=datetime(2026, 8, 31, 16, 30)),
+                                StoredAnalysis("september.jpg", created_at=datetime(2026, 9, 20, 9, 0)),
+                                StoredAnalysis("october.jpg", created_at=datetime(2026, 10, 1, 9, 0))])
+    with app.app_context():
+        db.session.get(User, alice).time_zone = "Asia/Seoul"
+        db.session.commit()
+    assert listed(client, "month=2026-09") == ["september.jpg", "seoul-september.jpg"]
+    assert listed(client, "month=2026-08") == ["august.jpg"]
+    page = client.get("/analyses?month=2026-09").get_data(as_text=True)
+    assert '<option value="2026-09" selected>September 2026</option>' in page and '"2026-08">August 2026' in page
+    assert "2 analyses match these filters" in page and 'href="/analyses">Clear filters' in page
+    assert "<option value=\"2026-07\"" not in page  # from the first upload's month on
+    assert listed(client, "month=2026-9") == listed(client, "") != []  # the form never sends it: no filter
+    api = client.get("/api/v1/analyses?month=2026-10").get_json()
+    assert [item["filename"] for item in api["items"]] == ["october.jpg"]
+    refused = client.get("/api/v1/analyses?month=September")
+    assert refused.status_code == 400 and "YYYY-MM" in refused.get_json()["error"]
+
+
 def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, client, alice):
     store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(7)]
                    + [StoredAnalysis("frown.jpg", "sad")])

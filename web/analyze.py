@@ -27,7 +27,7 @@ from services import explanations, identity, reanalysis, storage, subjects, trac
 from services.accounts import type_ending
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
-                               history_page, load_detection_parts, video_frame_jpeg, within_video)
+                               history_months, history_page, load_detection_parts, video_frame_jpeg, within_video)
 from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
@@ -349,6 +349,7 @@ def history() -> ResponseReturnValue:
     return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
                            emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
                            emotion_lists=_emotion_lists(), subjects=current_user.subjects_by_name,
+                           months={month.strftime("%Y-%m"): month for month in history_months(current_user)},
                            name_search_length=NAME_SEARCH_LENGTH)
 
 

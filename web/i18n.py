@@ -491,6 +491,11 @@ def skeleton(value: date, pattern: str) -> str:
     return format_skeleton(pattern, value, locale=get_locale() or "en")
 
 
+def month_name(first: date) -> str:
+    """A month and its year in the reader's locale: "September 2026", "2026년 9월"."""
+    return skeleton(first, "yMMMM")
+
+
 def days_span(start: date | str, end: date | str) -> str:
     """Two days (dates, or ISO text from insights/) as one span in the reader's locale, the month once where they
     share it and no year: "Jan 5 – 11", "12월 29일~1월 4일" (a week named beside the dates of the week it is near)."""
@@ -591,7 +596,7 @@ def init_app(app: Flask) -> None:
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent,
                            "interval": interval, "seconds": seconds, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
-                           "wrappable": wrappable, "set_apart": set_apart}.items():
+                           "wrappable": wrappable, "set_apart": set_apart, "month_name": month_name}.items():
         app.add_template_filter(per_request(function), name)
 
 
