@@ -5,6 +5,8 @@ stay in English; the web layer shows it in the reader's language (web/i18n.py `s
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def N_(msgid: str) -> str:  # noqa: N802 (the name pybabel looks for)
     """Mark `msgid` for extraction; it stays as it is here."""
@@ -22,3 +24,10 @@ class Phrase(str):
         phrase = super().__new__(cls, msgid % params if params else msgid)
         phrase.msgid, phrase.params = msgid, params
         return phrase
+
+
+def name_order(name: str) -> tuple[str, str]:
+    """Where a name goes in a list people read: its letters without case or accents ("bella" before "BOB", "Émile"
+    beside "Emma"; Hangul keeps its order), then the name itself to break ties."""
+    letters = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
+    return letters.casefold(), name

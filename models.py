@@ -25,7 +25,7 @@ from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionK
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, track_story
 from insights.reading import Overall, kept_reading, overall_by_kind, overall_reading, reading_of
-from messages import N_, Phrase
+from messages import N_, Phrase, name_order
 
 
 def utcnow() -> datetime:
@@ -523,13 +523,6 @@ class Detection(db.Model):
 
     def __str__(self) -> str:
         return f"{self.title.lower()} of analysis #{self.analysis_id}: {self.top or 'no emotion model'}"
-
-
-def name_order(name: str) -> tuple[str, str]:
-    """Where a name goes in a list people read: its letters without case or accents ("bella" before "BOB", "Émile"
-    beside "Emma"; Hangul keeps its order), then the name itself to break ties."""
-    letters = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
-    return letters.casefold(), name
 
 
 def subject_name_key(name: str) -> str:

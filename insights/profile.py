@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from insights.history import Direction, History, describe_mix
+from messages import name_order
 
 MIN_FOR_PROFILE = 3
 NOTABLE_DIFFERENCE = 0.10  # a difference in mean probability worth a sentence
@@ -38,9 +39,10 @@ def compare(classes: tuple[str, ...], mean: np.ndarray, others: dict[str, Histor
     if not others:
         return None
     compared = {name: other for name, other in others.items() if len(other) >= MIN_FOR_PROFILE}
-    found = {"others": sorted(compared), "counts": {name: len(other) for name, other in compared.items()},
-             "left_out": [{"name": name, "count": len(other)} for name, other in sorted(others.items())
-                          if name not in compared and len(other)], "needed": MIN_FOR_PROFILE}
+    found = {"others": sorted(compared, key=name_order),
+             "counts": {name: len(other) for name, other in compared.items()},
+             "left_out": [{"name": name, "count": len(others[name])} for name in sorted(others, key=name_order)
+                          if name not in compared and len(others[name])], "needed": MIN_FOR_PROFILE}
     if not compared:
         return {"notable": False, **found}
     baseline = np.mean([other.vectors.mean(0) for other in compared.values()], axis=0)

@@ -2,7 +2,8 @@
 analysis and its detections (`locked`): every writer takes the rows in one order, so that two never wait on each
 other (PostgreSQL would abort one with a deadlock): a job's own row, a track's reading job, the analysis, then its
 detections. A writer that changes readings (`changing`) cancels the tracks' reading jobs first; one that deletes the
-analysis (`removing`) cancels all its jobs first."""
+analysis (`removing`) cancels all its jobs first; one that deletes several (an account's page of them) deletes all
+their jobs' rows first, kind by kind, then holds the analyses in id order, then their detections."""
 
 from __future__ import annotations
 

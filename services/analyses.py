@@ -63,9 +63,9 @@ def clean_original_name(name: str | None) -> str:
     formula sign (the name goes into CSV exports); "upload" when nothing visible is left; at most 120
     characters, keeping the suffix."""
     last_part = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
-    kept = "".join(char for char in " ".join(last_part.split()).translate(NOT_IN_NAMES)
-                   if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
-    cleaned = kept.strip()
+    visible = "".join(char for char in " ".join(last_part.split()).translate(NOT_IN_NAMES)  # a tab or line: a space
+                      if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    cleaned = " ".join(visible.split())  # once more without the invisible ones: "a \u200b b" is "a b", as searched
     while cleaned and (cleaned[0] in " .=+-@" or unicodedata.category(cleaned[0])[0] in "CM"):  # a joiner, an accent
         cleaned = cleaned[1:]
     cleaned = cleaned if readable(cleaned) else "upload"

@@ -19,7 +19,7 @@ from services.errors import Conflict, Refused
 NAME_LENGTH = Subject.name.type.length
 
 
-UNSEEN = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u180e"))  # zero-width spaces, word joiner, soft hyphen
+UNSEEN = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))  # zero-width spaces, word joiner, soft hyphen
 
 
 def normal_name(name: object) -> str:

@@ -495,7 +495,8 @@ def test_a_signed_in_users_pages_and_the_apis_answers_stay_out_of_the_browsers_d
 def test_the_delete_page_writes_a_large_count_as_the_account_page_does(app, client, alice, monkeypatch):
     """"Your 4342 analyses" beside the account page's "4,342"; in Korean too (4,342개)."""
     monkeypatch.setattr(accounts, "holdings", lambda user: accounts.Holdings(analyses=4342, subjects=1205,
-                                                                             face_signatures=0))
-    assert "Your 4,342 analyses" in client.get("/account/delete").get_data(as_text=True)
+                                                                             face_signatures=2718))
+    page = client.get("/account/delete").get_data(as_text=True)
+    assert "Your 4,342 analyses" in page and "Your 2,718 face signatures" in page
     korean = client.get("/account/delete", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "분석 4,342개" in korean

@@ -147,7 +147,8 @@ def test_history_finds_a_name_typed_decomposed_or_with_invisible_characters_as_n
     zero-width space or two spaces where the kept name has one."""
     from services.analyses import clean_original_name
     store_analyses(app, alice, [StoredAnalysis(clean_original_name(name)) for name in
-                                ("café au lait.jpg", "spaced   name.jpg", "김민수.jpg", "other.jpg")])
+                                ("café au lait.jpg", "spaced   name.jpg", "김민수.jpg", "other.jpg", "a \u200b b.jpg")])
+    assert listed(client, "name=a+b") == ["a b.jpg"]  # kept "a  b.jpg" (two spaces) could not be found
     assert listed(client, "name=cafe%CC%81") == ["café au lait.jpg"]
     assert listed(client, "name=caf%E2%80%8B%C3%A9+%20au") == ["café au lait.jpg"]
     assert listed(client, "name=spaced+++name") == ["spaced name.jpg"]

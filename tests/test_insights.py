@@ -847,3 +847,18 @@ def test_a_patterns_example_thumbnails_are_cropped_onto_the_subject_not_the_larg
     page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
     examples = re.findall(r'<img [^>]*alt="Example \d of this mood"[^>]*>', page)
     assert examples and all('class="focus-x4"' in example for example in examples), examples
+
+
+def test_the_other_subjects_compared_are_in_name_order_and_a_right_to_left_name_is_set_apart(app, client, alice):
+    """"Much like your other dogs: BOB (11 …), bella (12 …), محمد (11 …)": by character code, and the Arabic name
+    took the count's digits and bracket into its right-to-left run."""
+    from bench.fixtures import add_history, make_subject
+    rng = np.random.default_rng(0)
+    rex = make_subject(app, alice, "Rex", SubjectKind.DOG)
+    for name in ("bella", "BOB", "محمد"):
+        add_history(app, alice, make_subject(app, alice, name, SubjectKind.DOG), clustered(rng, 12)[0].vectors)
+    add_history(app, alice, rex, clustered(rng, 12)[0].vectors)
+    page = client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+    comparison = re.search(r'<p class="comparison">(.*?)</p>', page, re.S)[1]
+    assert "\u2068محمد\u2069 (" in comparison
+    assert comparison.index("bella") < comparison.index("BOB") < comparison.index("محمد")

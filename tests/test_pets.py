@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,6 +101,15 @@ def test_cleaning_drops_conflicts_keeps_one_of_each_duplicate_and_skips_unreadab
     kept, removed = clean(paths, labels, [difference_hashes(p) for p in paths], 3)
     assert [paths[i].name for i in kept] == ["a-copy.jpg", "c.jpg", "d.jpg"]
     assert removed == {"unreadable": 1, "label conflicts (photos)": 2, "near-duplicates": 1}
+
+
+def test_cleaning_counts_what_it_removed_zeros_included_as_the_model_card_records_them():
+    paths = [Path(f"{name}.jpg") for name in "abc"]
+    values = np.random.default_rng(2).integers(0, 2**63, 6, dtype=np.uint64)
+    hashes = [(int(values[i]), int(values[i + 3])) for i in range(3)]  # far apart: nothing unreadable, no copies
+    kept, removed = clean(paths, np.array([0, 1, 2]), hashes, 3)
+    assert kept == [0, 1, 2] and removed == {"unreadable": 0, "near-duplicates": 0}
+    assert list(removed) == ["unreadable", "near-duplicates"]
 
 
 def test_copy_groups_link_similar_features_through_chains_across_blocks():

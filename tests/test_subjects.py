@@ -65,6 +65,8 @@ def test_create_subjects_and_refuse_duplicates(app, client, alice):
     assert add_subject(client, "\u200d\u200d", "person").status_code == 400  # joiners stay, and draw nothing
     assert add_subject(client, "Ana\u200b", "person").status_code == 302
     assert "called Ana." in add_subject(client, "Ana", "person").get_data(as_text=True)  # "Ana", not "Ana" + ZWSP
+    from services.subjects import normal_name
+    assert normal_name("\u182d\u1820\u1837\u180e\u1820") == "\u182d\u1820\u1837\u180e\u1820"  # Mongolian: kept
     page = client.get("/subjects").get_data(as_text=True)
     assert "Rex" in page and "Dog" in page
     dragon = add_subject(client, "Smaug", "dragon")  # a tampered form: the kind's reason is shown beside it

@@ -145,7 +145,7 @@ def clean(paths: list[Path], labels: np.ndarray, hashes: list, max_distance: int
     readable = [i for i, h in enumerate(hashes) if h is not None]
     groups = near_duplicate_groups(np.array([hashes[i] for i in readable], dtype=np.uint64), max_distance)
     kept, removed = one_per_group([str(paths[i]) for i in readable], labels[readable], groups)
-    return [readable[i] for i in kept], Counter(unreadable=len(hashes) - len(readable)) + removed
+    return [readable[i] for i in kept], Counter({"unreadable": len(hashes) - len(readable), **removed})
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:

@@ -381,7 +381,9 @@ def examples_focus(subject: Subject, analysis_ids: list[int]) -> dict[int, str]:
     the largest one of a photo of two people showed neither whole."""
     appearances = db.session.scalars(db.select(Detection).where(Detection.subject_id == subject.id,
                                                                  Detection.analysis_id.in_(analysis_ids)))
-    return {appearance.analysis_id: thumb_focus(appearance.analysis, appearance) for appearance in appearances}
+    by_size = sorted(appearances, key=lambda found: (found.x2 - found.x1) * (found.y2 - found.y1))
+    return {appearance.analysis_id: thumb_focus(appearance.analysis, appearance)  # of two, the larger one
+            for appearance in by_size}
 
 
 def crop_step(centre: float, length: int, other: int) -> int | None:

@@ -447,8 +447,9 @@ def deletion_consequences() -> list[str]:
         *([ngettext("Your %(num)d person or pet, with their dashboard and alerts.",
                     "Your %(num)d people and pets, with their dashboards and alerts.", holdings.subjects)]
           if holdings.subjects else []),
-        *([ngettext("Your %(num)d face signature (face recognition).",
-                    "Your %(num)d face signatures (face recognition).", holdings.face_signatures)]
+        *([ngettext("Your %(count)s face signature (face recognition).",
+                    "Your %(count)s face signatures (face recognition).", holdings.face_signatures,
+                    count=format_decimal(holdings.face_signatures))]
           if holdings.face_signatures else []),
         *([ngettext("Your %(num)d API token: a script that uses it is refused at once.",
                     "Your %(num)d API tokens: a script that uses one is refused at once.", working_tokens)]

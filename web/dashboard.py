@@ -115,8 +115,9 @@ def dashboard_page(subject: Subject | None, period: Period, rule_form: AlertRule
         period=period,
         **_charts(found, subject, period),
         **_subject_parts(subject),
-        alerts=[(rule, result) for rule, result in alert_results([subject] if subject else current_user.subjects)
-                if subject or result["fired"]],  # a subject's page: only its own rules; everyone's: what fired
+        alerts=[(rule, result)  # a subject's page: only its own rules; everyone's: what fired, in name order
+                for rule, result in alert_results([subject] if subject else current_user.subjects_by_name)
+                if subject or result["fired"]],
         alert_form=rule_form,
         report_form=WeeklyReportForm(weekly_report=current_user.weekly_report),
         weekday_labels=weekday_labels(),

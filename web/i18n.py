@@ -29,8 +29,8 @@ import jobs
 from extensions import babel, login_manager
 from inference.labels import Certainty, DetectionKind
 from inference.map_regions import MapRegion
-from insights.history import Mood
 from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, MANY_REFERENCES, RICH_COLOUR, UNSUPPORTED_CODEC
+from insights.history import Mood
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
@@ -372,7 +372,7 @@ def _word(value: object) -> object:
         return emotion(value)
     if isinstance(value, str) and value in KIND_NAMES:
         return kind(value)
-    return value
+    return set_apart(value) if isinstance(value, str) else value  # a name from services ("No subject محمد.")
 
 
 def found(kinds: list[str]) -> str:

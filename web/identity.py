@@ -19,7 +19,7 @@ from web.analyze import assignment_saved, face_page, name_person_form, own_face_
 from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
 from web.notices import removed_says_so
 from web.deleted import card_of_a_deleted_analysis
-from web.i18n import say
+from web.i18n import say, set_apart
 from web.redirects import form_page
 from web.flashes import FlashCategory, assigned_category
 
@@ -55,7 +55,7 @@ def _recognition_saved(was_on: bool, is_on: bool) -> str:
 def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection, person = _answered(detection_id)
     identity.dismiss(detection, person)
-    flash(gettext("Noted: we will not suggest %(name)s for this face again.", name=person.name),
+    flash(gettext("Noted: we will not suggest %(name)s for this face again.", name=set_apart(person.name)),
           assigned_category(detection))
     return redirect(face_page(detection))
 
@@ -69,9 +69,9 @@ def undo_not_this_person(detection_id: int) -> ResponseReturnValue:
     """Take a "No" back: that person may be suggested for this face again."""
     detection, person = _answered(detection_id)
     if identity.take_back_dismissal(detection, person):
-        said = gettext("Undone: %(name)s may be suggested for this face again.", name=person.name)
+        said = gettext("Undone: %(name)s may be suggested for this face again.", name=set_apart(person.name))
     else:  # undone already (another tab), or "No" said to someone else since
-        said = gettext("There is no “No” to %(name)s on this face to undo.", name=person.name)
+        said = gettext("There is no “No” to %(name)s on this face to undo.", name=set_apart(person.name))
     flash(said, assigned_category(detection))
     return redirect(face_page(detection))
 
@@ -109,8 +109,8 @@ def name_face(detection_id: int) -> ResponseReturnValue:
     if identity.name_faces([detection], person):
         flash(assignment_saved(detection, person), assigned_category(detection))
     else:
-        flash(gettext("You said this is not %(name)s: choose someone else, or undo your “No”.", name=person.name),
-              assigned_category(detection, refused=True))
+        flash(gettext("You said this is not %(name)s: choose someone else, or undo your “No”.",
+                      name=set_apart(person.name)), assigned_category(detection, refused=True))
     return redirect(face_page(detection))
 
 
@@ -158,7 +158,7 @@ def name_group() -> ResponseReturnValue:
     if said_not := identity.dismiss_faces(unticked, person):
         flash(ngettext("%(num)d face you unticked will not be suggested as %(name)s.",
                        "%(num)d faces you unticked will not be suggested as %(name)s.", said_not,
-                       name=person.name), FlashCategory.INFO)
+                       name=set_apart(person.name)), FlashCategory.INFO)
     return redirect(url_for("dashboard.subjects"))
 
 
@@ -166,9 +166,9 @@ def _flash_named(named: int, refused: int, person: Subject) -> None:
     """How many faces now count as the person, and how many were left unnamed: those the user said are not them."""
     if named:
         flash(ngettext("%(num)d face now counts in %(name)s's history.",
-                       "%(num)d faces now count in %(name)s's history.", named, name=person.name),
+                       "%(num)d faces now count in %(name)s's history.", named, name=set_apart(person.name)),
               FlashCategory.SUCCESS)
     if refused:
         flash(ngettext("%(num)d face was left unnamed: you said it is not %(name)s.",
                        "%(num)d faces were left unnamed: you said they are not %(name)s.", refused,
-                       name=person.name), FlashCategory.INFO)
+                       name=set_apart(person.name)), FlashCategory.INFO)

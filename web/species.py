@@ -20,7 +20,7 @@ from web.forms import ConfirmForm, confirm_page
 from web.notices import removed_says_so
 from web.deleted import card_of_a_deleted_analysis
 from web.redirects import form_page
-from web.i18n import kind, say
+from web.i18n import kind, say, set_apart
 from web.flashes import assigned_category
 
 bp = Blueprint("species", __name__)
@@ -88,7 +88,7 @@ def consequences(detection: Detection, other: str) -> list[str]:
     said.append(reading_to_come(detection, other))
     subject = detection.subject
     if subject is not None and SubjectKind(subject.kind).detection_kind != other:
-        said.append(gettext("It is no longer assigned to %(name)s, who is a %(kind)s.", name=subject.name,
+        said.append(gettext("It is no longer assigned to %(name)s, who is a %(kind)s.", name=set_apart(subject.name),
                             kind=kind(subject.kind)))
     return said
 
@@ -118,5 +118,5 @@ def species_saved(titles: dict[int, str], detection: Detection, left_subject: Su
              for found in detection.analysis.detections
              if found is not detection and titles[found.id] != say(found.title)]
     if left_subject is not None:
-        said.append(gettext("It is no longer assigned to %(name)s.", name=left_subject.name))
+        said.append(gettext("It is no longer assigned to %(name)s.", name=set_apart(left_subject.name)))
     return " ".join(said)
