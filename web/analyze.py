@@ -503,7 +503,7 @@ def assign_form(detection: Detection) -> AssignForm:
     """"Who is this?", offering only the owner's subjects of the detection's kind."""
     form = AssignForm(prefix=f"d{detection.id}", subject=detection.subject_id or 0)
     form.subject.choices = [SelectChoice(0, gettext("Nobody in particular"))] + [
-        SelectChoice(subject.id, f"{subject.name} ({kind(subject.kind)})")
+        SelectChoice(subject.id, f"{set_apart(subject.name)} ({kind(subject.kind)})")
         for subject in subjects.assignable_subjects(detection)
     ]
     return form
