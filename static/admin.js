@@ -1,8 +1,10 @@
 /* The search box's clear link (Flask-Admin draws it as a bare × icon) named in the page's language, from the
-   body's data-clear-search. */
+   body's data-clear-search; the menu's current page said so to the eye alone (its "active" class), as the app's
+   menu says it to a screen reader too (aria-current). */
 $(function () {
   var name = document.body.dataset.clearSearch;
   $('.input-group-text a:has(.fa-times)').attr({'aria-label': name, title: name});
+  $('.navbar li.active > a.nav-link').attr('aria-current', 'page');
 });
 
 /* The back office's date pickers (Flask-Admin's daterangepicker, made when a date filter is added) in the page's
@@ -63,9 +65,24 @@ $(function () {
       var name = $(this).find('.remove-filter').text().replace('\u00d7', '').trim();
       $(this).find('.remove-filter').attr('aria-label', words.removeFilter.replace('%s', name))
         .find('.close-icon').attr('aria-hidden', 'true');
-      $(this).find('.select2-focusser, .select2-input').attr('aria-label', words.filterCondition.replace('%s', name));
+      $(this).find('.select2-container').each(function () { nameMenu($(this), name); });
       $(this).find('input.filter-val').attr('aria-label', words.filterValue.replace('%s', name));
     });
+  }
+
+  /* A filter's condition or picked value (select2 draws a text box as a button): named by the filter and what it
+     is, then what it holds ("Administrator: condition equals"); select2's own aria-labelledby named it by its
+     choice alone ("equals", "Yes"), and took the place of an aria-label. */
+  function nameMenu(menu, name) {
+    var what = (menu.hasClass('filter-op') ? words.filterCondition : words.filterValue).replace('%s', name);
+    var chosen = menu.find('.select2-chosen');
+    var label = menu.children('.filter-name');
+    if (!label.length) {
+      label = $('<span class="sr-only filter-name"></span>').attr('id', chosen.attr('id') + '-name').appendTo(menu);
+    }
+    if (label.text() !== what) { label.text(what); }  // unchanged: no mutation, so no endless re-naming
+    menu.find('.select2-focusser, .select2-input').removeAttr('aria-label')
+      .attr('aria-labelledby', label.attr('id') + ' ' + chosen.attr('id'));
   }
   var filters = document.querySelector('table.filters');
   if (filters) {

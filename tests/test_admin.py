@@ -184,6 +184,7 @@ def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, clie
     asked = admin.post("/admin/admin_users/action/", data=chosen)
     page = html.unescape(asked.get_data(as_text=True))
     assert asked.status_code == 200 and "Delete this account?" in page and "This cannot be undone." in page
+    assert "<title>Delete this account? · Users · Moodlens admin</title>" in page  # was the list's "Users · …"
     assert "alice, with 1 upload and 1 person or pet" in page
     with app.app_context():
         assert db.session.get(User, alice) is not None  # only asked

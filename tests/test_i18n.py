@@ -509,3 +509,13 @@ def test_a_right_to_left_name_is_set_apart_in_a_sentence_and_other_names_are_lef
     named = make_subject(app, alice, "محمد")
     page = client.get(f"/subjects/{named}/report", headers=KOREAN).get_data(as_text=True)
     assert re.search("<h1>\u2068محمد\u2069: [^<]*주간</h1>", page), re.findall("<h1>.*</h1>", page)
+
+
+def test_a_suggestions_yes_and_no_buttons_are_named_with_their_visible_words_in_korean(app):
+    """The button showed "예" and was named "네, Ana이에요": a voice-control user who said "예" had no match (WCAG
+    2.5.3, label in name), and "Ana이에요" after a vowel is not Korean."""
+    from flask_babel import gettext
+    with app.test_request_context(headers=KOREAN):
+        assert gettext("Yes, this is %(name)s", name="Ana").startswith(gettext("Yes"))
+        assert gettext("No, this is not %(name)s", name="Ana").startswith(gettext("No"))
+        assert gettext("Yes, this is %(name)s", name="Ana") == "예, Ana 맞아요"

@@ -35,12 +35,14 @@ WORDS = {"en": {"add filter": "Add Filter", "administrator": "Administrator", "y
                 "created": "Created", "picker": ["Su", "Mo", "Tu", "We", "Th", "Fr", "Sa", "Apply", "Cancel"],
                 "with selected": "With selected", "activated": "The chosen users already were so: nothing changed.",
                 "first moment": "0.0 s: neutral 60% (unsure)", "taken": "That username is taken.",
-                "username": "Username", "dana goes": "dana, with 3 uploads and 0 people and pets"},
+                "username": "Username", "dana goes": "dana, with 3 uploads and 0 people and pets",
+                "filter names": ["Administrator: condition equals", "Administrator: value Yes"]},
          "ko": {"add filter": "필터 추가", "administrator": "관리자", "yes/no": ["예", "아니요"],
                 "created": "만든 때", "picker": ["일", "월", "화", "수", "목", "금", "토", "적용", "취소"],
                 "with selected": "선택한 항목들을", "activated": "선택한 사용자는 이미 그 상태예요. 바뀐 것이 없어요.",
                 "first moment": "0.0초: 무표정 60% (확실하지 않음)", "taken": "이미 사용 중인 사용자 이름이에요.",
-                "username": "사용자 이름", "dana goes": "dana 계정(업로드 3개, 사람·반려동물 0개)"}}
+                "username": "사용자 이름", "dana goes": "dana 계정(업로드 3개, 사람·반려동물 0개)",
+                "filter names": ["관리자: 조건 같음", "관리자: 값 예"]}}
 
 
 def seed(app, astronaut_jpeg: bytes) -> dict[str, str]:
@@ -129,9 +131,12 @@ def use_the_admin(page, base: str, paths: dict[str, str], language: str, viewpor
     expect(page.locator("ol.moments li").first).to_have_text(words["first moment"])
     page.screenshot(path=f"{screens}-track-moments.png", full_page=True)
     page.goto(base + LISTS["users"])
+    expect(page.locator(".navbar [aria-current=page]")).to_have_attribute("href", LISTS["users"])  # not the eye's alone
     page.locator(".nav-tabs .dropdown-toggle", has_text=words["add filter"]).click()
     page.locator("a.filter", has_text=words["administrator"]).click()
     assert page.locator("table.filters select.filter-val option").all_inner_texts() == words["yes/no"]
+    for name in words["filter names"]:  # select2's own names were the choice alone: "equals", "Yes"
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(1)
     page.screenshot(path=f"{screens}-filter-added.png", full_page=True)
     page.locator(".nav-tabs .dropdown-toggle", has_text=words["add filter"]).click()
     page.locator("a.filter", has_text=words["created"]).click()
