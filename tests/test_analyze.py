@@ -188,6 +188,7 @@ def test_a_long_history_links_to_its_newest_and_oldest_pages_beyond_the_next_one
     """Only "Newer" and "Older": a history of 19 pages took fifteen clicks back to its September."""
     store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(10)])
     middle = client.get("/analyses?per_page=2&page=3").get_data(as_text=True)
+    assert "<title>History · Page 3 of 5 · Moodlens</title>" in middle
     assert 'href="/analyses?page=1&amp;per_page=2">&laquo; Newest' in middle
     assert 'href="/analyses?page=5&amp;per_page=2">Oldest &raquo;' in middle
     second = client.get("/analyses?per_page=2&page=2").get_data(as_text=True)  # "Newer" is the first page already
