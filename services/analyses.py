@@ -500,7 +500,8 @@ class HistoryFilter:
                    media=Media(media) if media in tuple(Media) else None,
                    emotion=emotion if emotion in ALL_EMOTIONS else None,
                    name=args.get("name", "").strip()[:NAME_SEARCH_LENGTH] or None,
-                   month=month if first else None, span=_month_span(first, zone_of(user)) if first else None)
+                   month=first.strftime("%Y-%m") if first else None,
+                   span=_month_span(first, zone_of(user)) if first else None)
 
     @property
     def active(self) -> bool:
@@ -535,7 +536,7 @@ class HistoryFilter:
         return query.where(db.select(Detection.id).where(Detection.analysis_id == Analysis.id, *found).exists())
 
 
-MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")  # "2026-09"
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # "2026-09", in ASCII digits ("٢٠٢٦-01" is no month)
 
 
 def month_start(text: str | None) -> date | None:
@@ -569,7 +570,7 @@ def _refuse_unknown(media: str, emotion: str, name: str, month: str = "") -> Non
     """Refused for a media, emotion or month filter (when given) that names none, or a name no kept file name can
     hold."""
     if month and month_start(month) is None:
-        raise Refused(Phrase(N_("A month is written as YYYY-MM, for example 2026-09.")))
+        raise Refused(Phrase(N_("A month is written as YYYY-MM, from 1970-01 to 9998-12, for example 2026-09.")))
     if len(name) > NAME_SEARCH_LENGTH:
         raise Refused(Phrase(N_("A file name search has at most %(count)d characters, as file names are kept."),
                              count=NAME_SEARCH_LENGTH))

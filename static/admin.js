@@ -73,16 +73,18 @@ $(function () {
   /* A filter's condition or picked value (select2 draws a text box as a button): named by the filter and what it
      is, then what it holds ("Administrator: condition equals"); select2's own aria-labelledby named it by its
      choice alone ("equals", "Yes"), and took the place of an aria-label. */
+  var labels = 0;
   function nameMenu(menu, name) {
     var what = (menu.hasClass('filter-op') ? words.filterCondition : words.filterValue).replace('%s', name);
-    var chosen = menu.find('.select2-chosen');
+    var chosen = menu.find('.select2-chosen').attr('id');  // none in an "in list" box: it lists its picks instead
     var label = menu.children('.filter-name');
     if (!label.length) {
-      label = $('<span class="sr-only filter-name"></span>').attr('id', chosen.attr('id') + '-name').appendTo(menu);
+      labels += 1;
+      label = $('<span class="sr-only filter-name"></span>').attr('id', 'filter-name-' + labels).appendTo(menu);
     }
     if (label.text() !== what) { label.text(what); }  // unchanged: no mutation, so no endless re-naming
     menu.find('.select2-focusser, .select2-input').removeAttr('aria-label')
-      .attr('aria-labelledby', label.attr('id') + ' ' + chosen.attr('id'));
+      .attr('aria-labelledby', chosen ? label.attr('id') + ' ' + chosen : label.attr('id'));
   }
   var filters = document.querySelector('table.filters');
   if (filters) {

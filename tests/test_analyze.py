@@ -217,8 +217,11 @@ def test_history_narrows_to_a_month_on_the_users_clock(app, client, alice):
     assert listed(client, "month=2026-9") == listed(client, "") != []  # the form never sends it: no filter
     api = client.get("/api/v1/analyses?month=2026-10").get_json()
     assert [item["filename"] for item in api["items"]] == ["october.jpg"]
-    refused = client.get("/api/v1/analyses?month=September")
-    assert refused.status_code == 400 and "YYYY-MM" in refused.get_json()["error"]
+    for month in ("September", "٢٠٢٦-10", "２０２６-10", "1969-12"):  # ASCII digits only, from 1970
+        refused = client.get(f"/api/v1/analyses?month={quote(month)}")
+        assert refused.status_code == 400 and "YYYY-MM, from 1970-01" in refused.get_json()["error"], month
+    outside = client.get("/analyses?month=2025-01").get_data(as_text=True)  # none then: named, and selected
+    assert '<option value="2025-01" selected>January 2025</option>' in outside
 
 
 def test_history_page_size_is_kept_by_the_page_links_and_the_filter_form(app, client, alice):

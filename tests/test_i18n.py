@@ -519,3 +519,11 @@ def test_a_suggestions_yes_and_no_buttons_are_named_with_their_visible_words_in_
         assert gettext("Yes, this is %(name)s", name="Ana").startswith(gettext("Yes"))
         assert gettext("No, this is not %(name)s", name="Ana").startswith(gettext("No"))
         assert gettext("Yes, this is %(name)s", name="Ana") == "예, Ana 맞아요"
+
+
+def test_a_korean_particle_after_a_right_to_left_name_is_resolved_through_its_isolate(app):
+    """"محمد 2" set apart ends in U+2069: the particle after it stayed "(이)라" ("2라" before it was set apart)."""
+    from messages import N_, Phrase
+    with app.test_request_context(headers=KOREAN):
+        said = say(Phrase(N_("You already have a subject called %(name)s."), name="محمد 2"))
+    assert "\u2068محمد 2\u2069라" in said and "(이)라" not in said, said

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import date
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file,
                    url_for)
@@ -27,7 +28,8 @@ from services import explanations, identity, reanalysis, storage, subjects, trac
 from services.accounts import type_ending
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
-                               history_months, history_page, load_detection_parts, video_frame_jpeg, within_video)
+                               history_months, history_page, load_detection_parts, month_start, video_frame_jpeg,
+                               within_video)
 from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
@@ -349,8 +351,17 @@ def history() -> ResponseReturnValue:
     return render_template("analyze/history.html", page=page, filters=filters, kept=kept,
                            emotions=(*emotions, unread) if unread else emotions, unread_emotion=unread,
                            emotion_lists=_emotion_lists(), subjects=current_user.subjects_by_name,
-                           months={month.strftime("%Y-%m"): month for month in history_months(current_user)},
+                           months=_months(filters),
                            name_search_length=NAME_SEARCH_LENGTH)
+
+
+def _months(filters: HistoryFilter) -> dict[str, date]:
+    """The history form's months ("2026-09": its first day), the one asked for among them even when the user has no
+    upload in it (an old link, a typed address)."""
+    months = {month.strftime("%Y-%m"): month for month in history_months(current_user)}
+    if filters.month and filters.month not in months:
+        months[filters.month] = month_start(filters.month)
+    return months
 
 
 def _emotion_lists() -> dict[str, object]:

@@ -169,8 +169,8 @@ def create_analysis() -> ResponseReturnValue:
 @bp.get("/analyses")
 @api_auth
 def list_analyses() -> ResponseReturnValue:
-    """The user's analyses, newest first, a page at a time; `subject`, `media` and `emotion` narrow them as the
-    History page's filters do."""
+    """The user's analyses, newest first, a page at a time; `subject`, `media`, `emotion`, `name` and `month` narrow
+    them as the History page's filters do."""
     page = history_page(g.api_user, _whole_number("page", 1, MAX_PAGE), _whole_number("per_page", 20, MAX_PER_PAGE),
                         max_per_page=MAX_PER_PAGE, filters=HistoryFilter.from_args(request.args, g.api_user,
                                                                                     strict=True), whole=True)

@@ -95,7 +95,7 @@ PARTICLES = {"이(가)": ("이", "가", "이"), "을(를)": ("을", "를", "을"
 # a word, then closing tags or quotes, then perhaps a parenthesis ("표준시 (서울)"), then a paired particle: the
 # particle goes with the word before the parenthesis, as Korean writing has it ("인터넷(Internet)을")
 PAIRED = re.compile(r"(?<![)0-9A-Za-z\uac00-\ud7a3])([0-9A-Za-z\uac00-\ud7a3]+)"
-                    r"((?:<[^>]*>|[”’\"'])*(?: ?\([^()<>]*\))?)(" + "|".join(map(re.escape, PARTICLES)) + ")")
+                    r"((?:<[^>]*>|[”’\"'\u2069])*(?: ?\([^()<>]*\))?)(" + "|".join(map(re.escape, PARTICLES)) + ")")
 # digits read 영 일 이 삼 사 오 육 칠 팔 구
 DIGIT_ENDINGS = {"0": "final", "1": "rieul", "3": "final", "6": "final", "7": "rieul", "8": "rieul"}
 RIEUL = 8  # ㄹ's index among a syllable's final consonants
