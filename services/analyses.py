@@ -547,8 +547,12 @@ def month_start(text: str | None) -> date | None:
 
 def _month_span(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The month from `first` on the clock of `zone`, as times are stored: its start, and the next month's."""
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return stored_time(first, zone), stored_time(following, zone)
+    return stored_time(first, zone), stored_time(_next_month(first), zone)
+
+
+def _next_month(first: date) -> date:
+    """The first day of the month after the one `first` begins."""
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
 def history_months(user: User) -> list[date]:
@@ -562,7 +566,7 @@ def history_months(user: User) -> list[date]:
     months = []
     while month <= last:
         months.append(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        month = _next_month(month)
     return months[::-1]
 
 

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 from extensions import db, limiter
 from inference.errors import MediaError
 from inference.labels import ALL_EMOTIONS, UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty
+from inference.tracking import area
 from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
 from messages import N_
@@ -379,7 +380,7 @@ def thumb_focus(analysis: Analysis, shown: Detection | None = None) -> str:
     without one, where the crop keeps a wide video's middle and a tall photo's upper part."""
     if not analysis.detections or not analysis.width or not analysis.height:
         return ""
-    shown = shown or max(analysis.detections, key=lambda found: (found.x2 - found.x1) * (found.y2 - found.y1))
+    shown = shown or max(analysis.detections, key=lambda found: area(found.box))
     steps = {axis: crop_step(centre, length, other) for axis, centre, length, other in (
         ("x", (shown.x1 + shown.x2) / 2, analysis.width, analysis.height),
         ("y", (shown.y1 + shown.y2) / 2, analysis.height, analysis.width))}
@@ -392,7 +393,7 @@ def examples_focus(subject: Subject, analysis_ids: list[int]) -> dict[int, str]:
     the largest one of a photo of two people showed neither whole."""
     appearances = db.session.scalars(db.select(Detection).where(Detection.subject_id == subject.id,
                                                                  Detection.analysis_id.in_(analysis_ids)))
-    by_size = sorted(appearances, key=lambda found: (found.x2 - found.x1) * (found.y2 - found.y1))
+    by_size = sorted(appearances, key=lambda found: area(found.box))
     return {appearance.analysis_id: thumb_focus(appearance.analysis, appearance)  # of two, the larger one
             for appearance in by_size}
 
