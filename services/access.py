@@ -64,12 +64,15 @@ def holding(column: ColumnElement, text: str) -> ColumnElement[bool]:
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
+JOINER = "\u200d"  # kept: it holds emoji such as a service dog together
+
+
 def searched(text: str) -> str:
-    """Search words as file names and usernames are kept: composed (NFC: a "café" pasted from a macOS file name is
-    decomposed), without control or invisible characters (a joiner stays: it holds emoji together), runs of spaces
-    as one."""
-    visible = "".join(char for char in unicodedata.normalize("NFC", text)
-                      if char == "\u200d" or unicodedata.category(char) not in ("Cc", "Cf"))
+    """Text as file names and usernames are kept, and searched: composed (NFC: a "café" pasted from a macOS file name
+    is decomposed), a tab or line break a space, without control or invisible characters (a joiner stays), runs of
+    spaces as one (also where an invisible character stood between two)."""
+    spaced = " ".join(unicodedata.normalize("NFC", text).split())
+    visible = "".join(char for char in spaced if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf"))
     return " ".join(visible.split())
 
 

@@ -37,7 +37,7 @@ from inference.video_check import file_version, probe_video, sniff_video
 from messages import N_, Phrase
 from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
-from services.access import hold_account, holding, owned, removing, row_id
+from services.access import hold_account, holding, owned, removing, row_id, searched
 from services.clock import on_clock, stored_time, today_on, zone_of
 from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
                              StorageFailure)
@@ -50,7 +50,6 @@ MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; n
 
 
 NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
-JOINER = "\u200d"  # kept: it holds emoji such as a service dog together
 
 
 KEPT_NAME_LENGTH = 120  # characters of an upload's name kept (a longer one: 100 of its stem, its suffix)
@@ -63,9 +62,8 @@ def clean_original_name(name: str | None) -> str:
     formula sign (the name goes into CSV exports); "upload" when nothing visible is left; at most 120
     characters, keeping the suffix."""
     last_part = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
-    visible = "".join(char for char in " ".join(last_part.split()).translate(NOT_IN_NAMES)  # a tab or line: a space
-                      if char == JOINER or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
-    cleaned = " ".join(visible.split())  # once more without the invisible ones: "a \u200b b" is "a b", as searched
+    cleaned = searched("".join(char for char in last_part.translate(NOT_IN_NAMES)
+                               if unicodedata.category(char) not in ("Cs", "Co", "Cn")))  # as a search reads it
     while cleaned and (cleaned[0] in " .=+-@" or unicodedata.category(cleaned[0])[0] in "CM"):  # a joiner, an accent
         cleaned = cleaned[1:]
     cleaned = cleaned if readable(cleaned) else "upload"
