@@ -124,10 +124,13 @@ TOKEN_FIELDS = {"id", "name", "created_at", "expires_at", "last_used_at"}
 
 def test_a_user_lists_their_tokens_and_revokes_any_of_them_by_id(app, client, api_users):
     made = client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "  laptop script "})
-    assert made.status_code == 201 and made.headers["Location"] == "/api/v1/tokens"
+    assert made.status_code == 201 and made.headers["Location"] == f"/api/v1/tokens/{made.json['id']}"
     assert set(made.json) == TOKEN_FIELDS | {"token", "token_type"} and made.json["name"] == "laptop script"
     laptop = {"Authorization": f"Bearer {made.json['token']}"}
     phone, bens = bearer(client, "ann"), bearer(client, "ben")  # no name
+    one = client.get(made.headers["Location"], headers=phone)  # where the 201 said it lives
+    assert one.status_code == 200 and one.json == {**{key: made.json[key] for key in TOKEN_FIELDS}, "current": False}
+    assert client.get(made.headers["Location"], headers=laptop).json["current"] is True
     listing = client.get("/api/v1/tokens", headers=phone)
     assert listing.status_code == 200
     items = listing.json["items"]
@@ -142,12 +145,14 @@ def test_a_user_lists_their_tokens_and_revokes_any_of_them_by_id(app, client, ap
 
     others = client.delete(f"/api/v1/tokens/{laptop_id}", headers=bens)  # another user's: as if there were none
     assert others.status_code == 404 and others.json == {"error": f"No token {laptop_id}."}
+    assert client.get(f"/api/v1/tokens/{laptop_id}", headers=bens).json == {"error": f"No token {laptop_id}."}
     assert client.delete("/api/v1/tokens/999999", headers=bens).json == {"error": "No token 999999."}
     assert client.get("/api/v1/analyses", headers=laptop).status_code == 200
 
     assert client.delete(f"/api/v1/tokens/{laptop_id}", headers=phone).status_code == 204  # the lost laptop's
     assert client.get("/api/v1/analyses", headers=laptop).status_code == 401
     assert client.delete(f"/api/v1/tokens/{laptop_id}", headers=phone).status_code == 404  # revoked: gone from view
+    assert client.get(f"/api/v1/tokens/{laptop_id}", headers=phone).status_code == 404
     assert [item["current"] for item in client.get("/api/v1/tokens", headers=phone).json["items"]] == [True]
 
 
@@ -168,6 +173,16 @@ def test_a_token_name_sent_other_than_as_json_is_refused_not_dropped(app, client
     assert (form.status_code, untyped.status_code) == (400, 400)
     assert untyped.json["error"] == "Send a JSON object (Content-Type: application/json)."
     assert client.post("/api/v1/tokens", headers=basic("ann")).json["name"] is None
+
+    def send_in_chunks(body: bytes):
+        return client.post("/api/v1/tokens", input_stream=io.BytesIO(body), environ_overrides={
+            "wsgi.input_terminated": True}, headers={**basic("ann"), "Transfer-Encoding": "chunked"})
+
+    empty = [client.post("/api/v1/tokens", headers={**basic("ann"), "Content-Type": "application/json"}, data=b""),
+             send_in_chunks(b"")]  # no body, as curl -d '' or a client that always streams sends it
+    assert [(answer.status_code, answer.json["name"]) for answer in empty] == [(201, None), (201, None)]
+    chunked = send_in_chunks(b"name=" + b"x" * 100_000)  # read no further than a JSON body may be
+    assert chunked.status_code == 400 and chunked.json["error"].startswith("Send a JSON object")
     assert client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "laptop"}).json["name"] == "laptop"
 
 
@@ -594,11 +609,13 @@ def test_alert_rules_are_added_listed_and_removed_through_the_api(app, client, a
     rex = create_subject(client, ann, "Rex", "dog").json["id"]
     url = f"/api/v1/subjects/{rex}/alerts"
     made = client.post(url, headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
-    assert made.status_code == 201 and made.headers["Location"] == url
     rule = made.json
+    assert made.status_code == 201 and made.headers["Location"] == f"/api/v1/alerts/{rule['id']}"
     assert rule == {"id": rule["id"], "emotion": "sad", "share": 0.4, "days": 7}
     [listed] = client.get(url, headers=ann).json["items"]
     assert listed["rule"] == rule and listed["fired"] is False and listed["count"] == 0
+    assert client.get(made.headers["Location"], headers=ann).json == listed
+    assert client.get(made.headers["Location"], headers=ben).json == {"error": f"No alert rule {rule['id']}."}
     assert client.get(f"/api/v1/subjects/{rex}/insights", headers=ann).json["alerts"] == [listed]
     again = client.post(url, headers=ann, json={"emotion": "sad", "share": 0.4, "days": 7})
     assert again.status_code == 409 and again.json["error"] == "Rex has this alert already."
@@ -619,6 +636,7 @@ def test_alert_rules_are_added_listed_and_removed_through_the_api(app, client, a
     assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 204
     assert client.get(url, headers=ann).json["items"] == []
     assert client.delete(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 404
+    assert client.get(f"/api/v1/alerts/{rule['id']}", headers=ann).status_code == 404
 
 
 def test_a_subject_holds_a_bounded_number_of_alert_rules(client, api_users, monkeypatch):

@@ -18,6 +18,10 @@ def test_a_method_the_address_does_not_take_is_a_405_that_names_those_it_takes(a
     assert answer.status_code == 405 and answer.is_json
     assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
     assert answer.json["error"] == "This address does not take PUT; it takes GET, HEAD, OPTIONS, POST."
+    options = [client.options(url, headers=headers) for url, headers in (
+        ("/api/v1/analyses", {}), ("/api/v1/subjects/7", bearer(client, "ann")))]  # before, and whatever, the token
+    assert [(answer.status_code, answer.content_type, answer.data) for answer in options] == [(204, None, b"")] * 2
+    assert set(options[1].headers["Allow"].split(", ")) == {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH"}
     # the web pages keep their words about forms, and say what the address takes too
     page = client.put("/login")
     assert page.status_code == 405 and "form" in page.get_data(as_text=True) and "POST" in page.headers["Allow"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -41,6 +41,17 @@ def _json_limit() -> None:
     if (request.content_length or 0) > limit or (
             request.content_length is None and len(request.get_data(cache=True)) > limit):
         abort(413, description=f"A JSON body is at most {MAX_JSON_KB} KB.")
+
+
+@bp.before_request
+def _options() -> Response | None:
+    """OPTIONS: 204 with the methods the address takes in `Allow` (Flask's own answer is a 200 with an empty HTML
+    body, the one place the API answered in HTML)."""
+    if request.method != "OPTIONS":
+        return None
+    response = _no_content()
+    response.headers["Allow"] = current_app.make_default_options_response().headers["Allow"]
+    return response
 
 
 def _error(message: str, status: int, **headers: str):
@@ -108,13 +119,16 @@ def create_token() -> ResponseReturnValue:
     if not user.active:
         return _error(deactivated_message(), 403)
     token, plain = tokens.issue(user, tokens.token_name(_optional_json_object().get("name")))
-    return _answer({"token": plain, "token_type": "Bearer", **token_document(token)}, 201, url_for("api.list_tokens"))
+    return _answer({"token": plain, "token_type": "Bearer", **token_document(token)}, 201,
+                   url_for("api.token", token_id=token.id))
 
 
 def _optional_json_object() -> dict:
-    """The request's JSON object; {} when it sends no body. Any other body is a 400, as everywhere else: a form's
-    name=..., or JSON sent without its Content-Type, was dropped without a word (a token made unnamed)."""
-    if not request.is_json and not request.content_length and "Transfer-Encoding" not in request.headers:
+    """The request's JSON object; {} when it sends no body (an empty one sent in chunks, or with a JSON
+    Content-Type, too). Any other body is a 400, as everywhere else: a form's name=..., or JSON sent without its
+    Content-Type, was dropped without a word (a token made unnamed). No more than MAX_JSON_KB is read (_json_limit)."""
+    request.max_content_length = MAX_JSON_KB * 1024 + 1
+    if not request.get_data(cache=True):
         return {}
     return _json_object()
 
@@ -126,6 +140,14 @@ def list_tokens() -> ResponseReturnValue:
     sent = g.get("api_token")
     return jsonify(items=[{**token_document(token), "current": token is sent}
                           for token in tokens.live_tokens(g.api_user)])
+
+
+@bp.get("/tokens/<int:token_id>")
+@api_auth
+def token(token_id: int) -> ResponseReturnValue:
+    """One of the caller's working tokens, as the list shows it (404 for any other id, as DELETE)."""
+    found = tokens.live_token(g.api_user, token_id)
+    return jsonify({**token_document(found), "current": found is g.get("api_token")})
 
 
 @bp.delete("/tokens/current")
@@ -373,14 +395,26 @@ def alerts(subject_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         body = _json_object()
         rule = add_alert(subject, body.get("emotion"), body.get("share"), body.get("days"))
-        return _answer(alert_rule_document(rule), 201, url_for("api.alerts", subject_id=subject.id))
+        return _answer(alert_rule_document(rule), 201, url_for("api.alert", rule_id=rule.id))
     return jsonify(items=_alerts_of(subject))
+
+
+def _owned_rule(rule_id: int) -> AlertRule:
+    return owned(AlertRule, rule_id, g.api_user, lambda rule: rule.subject.user_id)
+
+
+@bp.get("/alerts/<int:rule_id>")
+@api_auth
+def alert(rule_id: int) -> ResponseReturnValue:
+    """One alert rule with its window now, as its subject's list shows it (404 for another user's, or none)."""
+    rule = _owned_rule(rule_id)
+    return jsonify(next(item for item in _alerts_of(rule.subject) if item["rule"]["id"] == rule.id))
 
 
 @bp.delete("/alerts/<int:rule_id>")
 @api_auth
 def delete_alert(rule_id: int) -> ResponseReturnValue:
-    remove_alert(owned(AlertRule, rule_id, g.api_user, lambda rule: rule.subject.user_id))
+    remove_alert(_owned_rule(rule_id))
     return _no_content()
 
 
