@@ -189,8 +189,9 @@ def test_a_long_history_links_to_its_newest_and_oldest_pages_beyond_the_next_one
     store_analyses(app, alice, [StoredAnalysis(f"cup{number:02d}.jpg", "happy") for number in range(10)])
     middle = client.get("/analyses?per_page=2&page=3").get_data(as_text=True)
     assert "<title>History · Page 3 of 5 · Moodlens</title>" in middle
-    assert 'href="/analyses?page=1&amp;per_page=2">&laquo; Newest' in middle
-    assert 'href="/analyses?page=5&amp;per_page=2">Oldest &raquo;' in middle
+    assert 'href="/analyses?page=1&amp;per_page=2"><span aria-hidden="true">&laquo;</span> Newest' in middle
+    assert 'href="/analyses?page=5&amp;per_page=2">Oldest <span aria-hidden="true">&raquo;</span>' in middle
+    assert 'rel="prev"><span aria-hidden="true">&larr;</span> Newer' in middle  # arrows are not read aloud
     second = client.get("/analyses?per_page=2&page=2").get_data(as_text=True)  # "Newer" is the first page already
     assert "Newest" not in second and "Oldest" in second
     assert "Oldest" not in client.get("/analyses?per_page=2&page=4").get_data(as_text=True)
