@@ -464,18 +464,36 @@ NAME_SEARCH_LENGTH = KEPT_NAME_LENGTH  # characters of a file name search: the l
 
 
 @dataclass(frozen=True)
+class Month:
+    """A month on a user's clock: its `first` day, and its `start` and `end` (the next month's start) as times are
+    stored."""
+
+    first: date
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def on_clock(cls, first: date, zone: ZoneInfo) -> Month:
+        """The month from `first` on the clock of `zone`."""
+        return cls(first, stored_time(first, zone), stored_time(_next_month(first), zone))
+
+    @property
+    def name(self) -> str:
+        """As a link or a form names it: "2026-09"."""
+        return self.first.strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
 class HistoryFilter:
     """Which of a user's analyses a history lists: those with a detection assigned to `subject`, of one `media`,
     with a detection (the subject's, with one) read as `emotion`, whose file name holds `name` (in any case),
-    uploaded in `month` ("2026-09", on the user's clock: `span` holds its start and end as times are stored); None
-    lets every value through."""
+    uploaded in `month` (on the user's clock); None lets every value through."""
 
     subject: Subject | None = None
     media: Media | None = None
     emotion: str | None = None
     name: str | None = None
-    month: str | None = None
-    span: tuple[datetime, datetime] | None = None
+    month: Month | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], user: User, strict: bool = False) -> HistoryFilter:
@@ -498,8 +516,7 @@ class HistoryFilter:
                    media=Media(media) if media in tuple(Media) else None,
                    emotion=emotion if emotion in ALL_EMOTIONS else None,
                    name=args.get("name", "").strip()[:NAME_SEARCH_LENGTH] or None,
-                   month=first.strftime("%Y-%m") if first else None,
-                   span=_month_span(first, zone_of(user)) if first else None)
+                   month=Month.on_clock(first, zone_of(user)) if first else None)
 
     @property
     def active(self) -> bool:
@@ -508,7 +525,7 @@ class HistoryFilter:
     def params(self) -> dict[str, str | int]:
         """The filter as query parameters (for links to other pages of the same list)."""
         values = {"subject": self.subject.id if self.subject else None, "media": self.media, "emotion": self.emotion,
-                  "name": self.name, "month": self.month}
+                  "name": self.name, "month": self.month and self.month.name}
         return {name: value for name, value in values.items() if value}
 
     def narrow(self, query: Select) -> Select:
@@ -520,8 +537,8 @@ class HistoryFilter:
             query = query.where(Analysis.media == self.media)
         if self.name:
             query = query.where(holding(Analysis.original_name, self.name))
-        if self.span:
-            query = query.where(Analysis.created_at >= self.span[0], Analysis.created_at < self.span[1])
+        if self.month:
+            query = query.where(Analysis.created_at >= self.month.start, Analysis.created_at < self.month.end)
         if not (self.subject or self.emotion):
             return query
         found = []
@@ -541,11 +558,6 @@ def month_start(text: str | None) -> date | None:
     """The first day of the month `text` names ("2026-09"; years 1970 to 9998), else None."""
     match = MONTH.fullmatch(text or "")
     return date(int(match[1]), int(match[2]), 1) if match and 1970 <= int(match[1]) <= 9998 else None
-
-
-def _month_span(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The month from `first` on the clock of `zone`, as times are stored: its start, and the next month's."""
-    return stored_time(first, zone), stored_time(_next_month(first), zone)
 
 
 def _next_month(first: date) -> date:

@@ -29,7 +29,7 @@ from services import explanations, identity, reanalysis, storage, subjects, trac
 from services.accounts import type_ending
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
-                               history_months, history_page, load_detection_parts, month_start, video_frame_jpeg,
+                               history_months, history_page, load_detection_parts, video_frame_jpeg,
                                within_video)
 from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
@@ -360,8 +360,8 @@ def _months(filters: HistoryFilter) -> dict[str, date]:
     """The history form's months ("2026-09": its first day), the one asked for among them even when the user has no
     upload in it (an old link, a typed address)."""
     months = {month.strftime("%Y-%m"): month for month in history_months(current_user)}
-    if filters.month and filters.month not in months:
-        months[filters.month] = month_start(filters.month)
+    if filters.month and filters.month.name not in months:
+        months[filters.month.name] = filters.month.first
     return months
 
 
