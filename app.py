@@ -22,7 +22,7 @@ from services.reanalysis import run_reanalysis_job
 from services.explanations import run_explanation_job
 from services.identity import run_signature_job
 from services.track_readings import run_track_reading_job
-from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, notices, species
+from web import about, admin, analyze, api, auth, dashboard, errors, i18n, identity, ids, notices, species
 from web.dashboard import Period
 from web.flashes import FlashCategory
 from web import limiter_storage  # noqa: F401 (its import registers the database:// storage of the rate limits)
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     if instance_path:
         instance_path = str(Path(instance_path).resolve())  # Flask wants it absolute
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    ids.init_app(app)  # before any address is added
     settings.configure(app, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

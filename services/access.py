@@ -23,12 +23,16 @@ LARGEST_ID = 2**63 - 1  # the database's integer keys; a larger id in a URL name
 
 
 def row_id(text: str | int) -> int | None:
-    """`text` as the id of a row (1 to LARGEST_ID), else None: a client's id that names nothing."""
-    try:
-        number = int(text)
-    except (TypeError, ValueError):
+    """`text` as the id of a row (1 to LARGEST_ID), else None: a client's id that names nothing. Text is ASCII
+    digits alone, as the URLs' ids are (web/ids.py): Python's int() also reads " 7", "+7", "7_0" and "٧" (an
+    Arabic-Indic seven), so one subject had many names in a filter."""
+    if isinstance(text, str):
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(LARGEST_ID))):
+            return None
+        text = int(text)
+    if not isinstance(text, int) or isinstance(text, bool):
         return None
-    return number if 0 < number <= LARGEST_ID else None
+    return text if 0 < text <= LARGEST_ID else None
 
 
 def hold_account(user_id: int) -> None:

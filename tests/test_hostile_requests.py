@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from extensions import db
 from models import Analysis, JobStatus, Media, User
@@ -36,7 +37,8 @@ def test_the_scrubber_answers_a_frame_for_any_time_from_0_on_past_the_end_the_la
         assert response.data == client.get(f"/analyses/{analysis_id}/frame?t=3").data
 
 
-@pytest.mark.parametrize("t", ["inf", "-inf", "nan", "NaN", "-1", "-0.01", "abc", "", "1e400", "1,5"])
+@pytest.mark.parametrize("t", ["inf", "-inf", "nan", "NaN", "-1", "-0.01", "abc", "", "1e400", "1,5",
+                               "\u0663", "1_0", "%203", "\uff13"])  # Arabic-Indic and fullwidth 3s: float() read them
 def test_a_frame_at_a_time_that_is_not_a_number_from_0_on_is_refused(app, client, alice, two_face_video, t):
     analysis_id = stored_video(app, alice, two_face_video)
     response = client.get(f"/analyses/{analysis_id}/frame?t={t}")
@@ -88,7 +90,7 @@ CONVERTER_VALUES = {"variant": "original", "method": "occlusion", "fmt": "csv"}
 
 
 def url_with_every_int_as(rule, number: int) -> str:
-    values = {name: number if type(converter).__name__ == "IntegerConverter" else CONVERTER_VALUES.get(name, "x")
+    values = {name: number if isinstance(converter, IntegerConverter) else CONVERTER_VALUES.get(name, "x")
               for name, converter in rule._converters.items()}
     return rule.build(values, append_unknown=False)[1]
 
@@ -102,7 +104,7 @@ def test_every_id_route_answers_4xx_for_ids_no_database_integer_holds(app, clien
     login(client, "root")
     token = csrf_token(client, "/analyze")
     rules = [rule for rule in app.url_map.iter_rules()
-             if any(type(c).__name__ == "IntegerConverter" for c in rule._converters.values())]
+             if any(isinstance(c, IntegerConverter) for c in rule._converters.values())]
     assert len(rules) >= 15
     failures = []
     for rule in rules:
@@ -112,6 +114,28 @@ def test_every_id_route_answers_4xx_for_ids_no_database_integer_holds(app, clien
             if response.status_code >= 500:
                 failures.append(f"{method} {url}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_ids_are_ascii_digits_in_addresses_and_filters(app, client):
+    """Python reads any Unicode digit: /api/v1/analyses/\u0661 (an Arabic-Indic one), /analyses/\U0001d7cf (a bold
+    one) and ?subject=\uff12 (a fullwidth two) named rows 1 and 2, and DELETE /tokens/\u0666\u0669 revoked token 69."""
+    from bench.fixtures import make_user
+    from tests.test_api import bearer, create_subject
+
+    make_user(app, "ann")
+    ann = bearer(client, "ann")
+    rex = create_subject(client, ann, "Rex", "dog").json["id"]
+    token_id = client.get("/api/v1/tokens", headers=ann).json["items"][0]["id"]
+    assert client.get(f"/api/v1/subjects/{rex}", headers=ann).status_code == 200
+    for digits in (str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"),
+                   str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")):
+        assert client.get(f"/api/v1/subjects/{str(rex).translate(digits)}", headers=ann).status_code == 404
+        assert client.delete(f"/api/v1/tokens/{str(token_id).translate(digits)}", headers=ann).status_code == 404
+        listed = client.get(f"/api/v1/analyses?subject={str(rex).translate(digits)}", headers=ann)
+        assert listed.status_code == 404 and listed.json["error"].startswith("No subject")
+    for spelled in (f"+{rex}", f" {rex}", f"{rex}_0"):
+        assert client.get("/api/v1/analyses", query_string={"subject": spelled}, headers=ann).status_code == 404
+    assert client.get("/api/v1/tokens", headers=ann).json["items"][0]["id"] == token_id  # still working
 
 
 QUERY_URLS = ["/analyses?page={n}", "/analyses?per_page={n}", "/analyses?page=-{n}&per_page=-{n}",

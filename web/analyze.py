@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from datetime import date
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file,
@@ -656,16 +657,16 @@ NO_FRAMES = N_("This analysis is of a photo, which has no frames: only a video's
 NOT_A_TIME = N_("t is the time of the frame in seconds from the video's start: a number from 0 on, such as t=1.5.")
 
 
+NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")  # 1.5, 2, .5, 1e3: in ASCII digits
+
+
 def frame_time() -> float:
     """The ?t=SECONDS a frame is asked at (0 without one); a 400 for one that is not a finite number from 0 on
     (text, NaN, infinity, negative); a time past the end is left for video_frame_jpeg to clamp."""
     text = request.args.get("t")
     if text is None:
         return 0.0
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
+    seconds = float(text) if NUMBER.fullmatch(text) else math.nan  # float() reads "٣", "1_0", " 3" and "nan" too
     if not math.isfinite(seconds) or seconds < 0:
         abort(400, description=NOT_A_TIME)
     return seconds
