@@ -49,6 +49,43 @@ def test_a_bad_token_on_a_file_url_is_a_json_401_not_a_page(app, client, astrona
     assert answer.json["error"].startswith("The token is not one this server knows")
 
 
+def test_a_script_is_answered_in_english_whatever_language_it_asks_for(app, client):
+    """The API keeps English sentences (README), but a refused token, a deactivated account and a removed upload were
+    told in Korean to a client sending Accept-Language: ko; a cat's report PNG answered a Korean HTML page."""
+    from models import SubjectKind, User
+
+    ann = make_user(app, "ann")
+    tom = make_subject(app, ann, "Tom", SubjectKind.CAT)
+    korean = {"Accept-Language": "ko"}
+    headers = {**bearer(client, "ann"), **korean}
+    unknown = client.get("/api/v1/analyses", headers={**korean, "Authorization": "Bearer mistyped"})
+    assert unknown.json["error"].startswith("The token is not one this server knows")
+    report = client.get(f"/subjects/{tom}/report.png", headers=headers)
+    assert report.status_code == 404 and report.json["error"].startswith("Cats have no weekly report yet")
+    login(client, "ann")  # a browser still reads its pages in its language
+    page = client.get(f"/subjects/{tom}/report.png", headers=korean)
+    assert page.status_code == 404 and "고양이는 아직 주간 보고서가 없어요" in page.get_data(as_text=True)
+    with app.app_context():
+        db.session.get(User, ann).active = False
+        db.session.commit()
+    refused = client.get("/api/v1/analyses", headers=headers)
+    assert refused.status_code == 401 and refused.json["error"].startswith("This account has been deactivated")
+
+
+def test_a_queued_videos_thumbnail_is_told_to_come_later_not_that_nothing_is_there(app, client):
+    from models import JobStatus, User
+
+    ann = make_user(app, "ann")
+    with app.app_context():
+        video = Analysis(user=db.session.get(User, ann), media=Media.VIDEO, status=JobStatus.QUEUED,
+                         original_name="walk.mp4", stored_name="walk.mp4", format="mp4", width=64, height=48)
+        db.session.add(video)
+        db.session.commit()
+        video_id = video.id
+    answer = client.get(f"/analyses/{video_id}/thumb", headers=bearer(client, "ann"))
+    assert answer.status_code == 404 and answer.json["error"].startswith("This video's thumbnail is made once")
+
+
 def test_a_204_has_no_body_and_no_content_type(app, client):
     ann = make_user(app, "ann")
     mia = make_subject(app, ann, "Mia")

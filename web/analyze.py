@@ -571,6 +571,9 @@ def history_place(path: str | None) -> str:
     return path if on_page(path, history) else place_on(next_of(path), history)
 
 
+NO_THUMBNAIL_YET = N_("This video's thumbnail is made once its analysis is done: ask again then.")
+
+
 @bp.route("/analyses/<int:analysis_id>/<any(original, thumb):variant>")
 @session_or_token
 @removed_says_so
@@ -580,7 +583,7 @@ def media_file(analysis_id: int, variant: str) -> ResponseReturnValue:
     name, mimetype = ((analysis.stored_name, MIME_TYPES[analysis.format]) if variant == "original"
                       else (analysis.thumb_name, "image/jpeg"))
     if not name:  # a video still queued or running has no thumbnail yet
-        abort(404)
+        abort(404, description=NO_THUMBNAIL_YET)
     path = storage.upload_path(name)
     if not path.is_file():
         abort(404)

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 
 from extensions import db
 from insights.report import ChartWords, Layout, drawable, first_week, report_png, week_start
+from messages import N_
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import accounts, copies
 from services import subjects as subject_service
@@ -36,6 +37,7 @@ from web.auth import session_or_token
 from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars, stacked_columns
 from web.deleted import Deleted, deleted_goes_back, remember_deleted
 from web.downloads import download_names, streamed_download
+from web.errors import wants_json
 from web.forms import AlertRuleForm, ConfirmForm, SubjectForm, SubjectNameForm, WeeklyReportForm, confirm_page
 from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, set_apart, skeleton
 from web.identity import name_group_form
@@ -280,6 +282,9 @@ def weekly_report_setting() -> ResponseReturnValue:
     return redirect(url_for("dashboard.index"))
 
 
+NO_CAT_REPORT = N_("Cats have no weekly report yet: there is no emotion model for cats, so there is nothing to chart.")
+
+
 def no_report(subject: Subject) -> str:
     """Why a cat has no weekly report, with the way to its dashboard."""
     return render_template("dashboard/no_report.html", subject=subject)
@@ -342,7 +347,9 @@ def report_image(subject_id: int) -> ResponseReturnValue:
     """The week's charts as the report page shows them; an API client fetches them with its bearer token."""
     subject = owned(Subject, subject_id, g.api_user)
     found = report_of(subject, asked_week(request.args.get("week")))
-    if found is None:  # no chart to draw: the page says why
+    if found is None:  # no chart to draw: the page says why (a script is told in JSON, as by the other files)
+        if wants_json():
+            abort(404, description=NO_CAT_REPORT)
         return no_report(subject), 404
     week = found[1]
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide

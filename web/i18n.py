@@ -36,6 +36,7 @@ from models import JobStatus, SubjectKind, utcnow
 from services import accounts
 from services.clock import known_zone, zone_of, zones_by_country
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
+from web.errors import wants_json
 from web.redirects import back_to_form_next, form_page, start_page
 
 LOCALES = ("en", "ko")
@@ -174,7 +175,7 @@ def _with_particles(translate: Callable) -> Callable:
 def select_locale() -> str:
     """The interface language (`chosen_language`), in the browser's region of it where it names one for English
     ("en_GB": a British browser reads 3 December 2026, not December 3, 2026); Korean is always ko."""
-    if not has_request_context():  # jobs and the CLI: English
+    if not has_request_context() or wants_json():  # jobs, the CLI, the API and bearer tokens: English (README)
         return "en"
     language = chosen_language()
     return (english_region() or language) if language == "en" else language
