@@ -81,7 +81,7 @@
   }
 
   function describe(track, point) {  // under the video, in full
-    return track.title + " " + (point[5] ? reading(point) + " (" + Math.round(point[6] * 100) + "%)" : words.seen);
+    return track.title + " " + (point[5] ? reading(point) + " (" + point[6] + "%)" : words.seen);
   }
 
   function keepInside(label, room) {  // a label longer than the room right of its box moves left, and one wider

@@ -187,6 +187,21 @@ def heading(page: str, title: str) -> str:
                                                           page, re.S).group(1))).strip()
 
 
+def test_the_players_percent_is_the_one_its_wording_reads(app, client, alice, two_face_webm):
+    """0.7949 is "probably happy (79%)": the page sent it rounded to 0.795, which the player showed as 80%, and the
+    server's own line under the player read it as 80% too."""
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    with app.app_context():
+        for track in track_rows(app, analysis_id):
+            track.timeline = [{**point, "uncertain": False, "emotions": timeline([("happy", 0.7949)])[0]["emotions"]}
+                              for point in track.timeline]
+        db.session.commit()
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    assert "At 0.0 s: Face 1 probably happy (79%), Face 2 probably happy (79%)" in page
+    tracks = json.loads(re.search(r'id="player-tracks">(.*?)</script>', page, re.S).group(1))
+    assert {(point[6], point[7]) for track in tracks for point in track["points"]} == {(79, "probably")}
+
+
 def test_a_confident_track_says_probably_and_its_chance_of_a_wrong_reading_as_a_photo_card(app, client, alice,
                                                                                            two_face_webm):
     """A face read at 72% happy all along is "probably happy throughout" with "Estimated chance that this reading

@@ -20,7 +20,8 @@ from wtforms import SelectChoice
 
 from extensions import db, limiter
 from inference.errors import MediaError
-from inference.labels import ALL_EMOTIONS, UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty
+from inference.labels import (ALL_EMOTIONS, UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty,
+                              shown_percent)
 from inference.tracking import area
 from inference.uncertainty import UnsureSignal
 from insights.clip import ClipStory
@@ -289,15 +290,16 @@ def track_unsure_because(track: Detection, story: ClipStory) -> tuple[str, ...]:
 def player_tracks(tracks: list[Detection]) -> list[dict]:
     """Each track's title ("Face 1", "Face 1 (Ana)"), its label on the video (`box_tag`) and its box and top
     emotion at each analysed moment:
-    [t, x1, y1, x2, y2, emotion, probability, certainty] (emotion and certainty None without a model; certainty,
-    a Certainty value, as a photo's page words a reading: "unsure" when that frame's face reading was flagged or
-    its top emotion is under 50%, "probably" under 80%, else "sure"), for the player's overlay (static/player.js
-    reads it from the page)."""
+    [t, x1, y1, x2, y2, emotion, percent, certainty] (emotion, percent and certainty None without a model; the
+    top emotion's whole percent as pages show it, which its certainty words: a probability rounded again in the
+    browser read 0.7949 as "probably happy (80%)"; certainty, a Certainty value, as a photo's page words a reading:
+    "unsure" when that frame's face reading was flagged or its top emotion is under 50%, "probably" under 80%, else
+    "sure"), for the player's overlay (static/player.js reads it from the page)."""
     def point(moment: dict) -> list:
         emotions = moment["emotions"]
         top = max(emotions, key=emotions.__getitem__) if emotions else None
         certainty = reading_certainty(emotions[top], moment.get("uncertain")).value if top else None
-        return [moment["t"], *moment["box"], top, round(emotions[top], 3) if top else None, certainty]
+        return [moment["t"], *moment["box"], top, shown_percent(emotions[top]) if top else None, certainty]
     return [{"title": say(d.title) + (f" ({isolated(d.subject.name)})" if d.subject else ""), "tag": box_tag(d),
              "points": [point(moment) for moment in d.timeline or []]} for d in tracks]
 
@@ -327,10 +329,10 @@ def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float 
         return []
     shown = []
     for track in tracks:
-        for t, x1, y1, x2, y2, emotion, probability, certainty in track["points"]:
+        for t, x1, y1, x2, y2, emotion, whole_percent, certainty in track["points"]:
             if t == moment:
                 shown.append({"title": track["title"], "tag": track["tag"], "box": (x1, y1, x2, y2),
-                              "emotion": emotion, "probability": probability, "certainty": certainty})
+                              "emotion": emotion, "percent": whole_percent, "certainty": certainty})
     return shown
 
 
