@@ -137,6 +137,26 @@ def test_an_owner_who_first_opens_the_removed_uploads_old_address_is_told_once_t
     assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("form", ["delete", "detection subject"])
+def test_a_form_sent_from_the_removed_uploads_open_page_tells_it_once(app, client, alice, astronaut_jpeg, form):
+    """"Delete…" or "Who is this?" on a result page left open while an administrator removed it: its 410 page
+    told the notice twice (above the page and in it), then a third time on the next page."""
+    analysis_id = int(upload(client, astronaut_jpeg, "astro.jpg").location.rsplit("/", 1)[1])
+    with app.app_context():
+        detection_id = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=analysis_id))
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    admin = admin_client(app, "en")
+    listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', listing).group(1)
+    admin.post("/admin/admin_analyses/delete/", data={"id": analysis_id, "csrf_token": csrf})
+    address = (f"/analyses/{analysis_id}/delete" if form == "delete"
+               else f"/detections/{detection_id}/subject?analysis={analysis_id}")
+    gone = client.post(address, data={"csrf_token": token})
+    assert gone.status_code == 410
+    assert gone.get_data(as_text=True).count("An administrator removed your upload astro.jpg") == 1
+    assert "An administrator removed" not in client.get("/analyses").get_data(as_text=True)
+
+
 def test_the_removal_page_asks_for_a_reason_only_where_an_owner_is_told(app, client, alice, astronaut_jpeg):
     """An administrator's own upload: nobody is told, so no reason box; an upload deleted meanwhile: back to the list,
     saying so; a reason is kept printable and cut to its column's length."""

@@ -46,12 +46,12 @@ def removed_sentence(removal: Removal) -> str:
 def removed_upload_notices() -> list[str]:
     """What the page being rendered (base.html) tells the user of the uploads an administrator removed from their
     account: noted as told once the page goes out as one the browser shows (`_note_told`), not when an image's or a
-    missing icon's 410 or 404 page, which nobody reads, is rendered; never on the removed upload's own old page,
-    which says so itself (`removed_says_so`). Told in the page, not flashed through a redirect: a bulk removal's
-    notices ran past the session cookie's 4 KB, and the browser dropped it."""
+    missing icon's 410 or 404 page, which nobody reads, is rendered; never on the 410 page of the removed upload
+    (its old page, or a form sent from it), which says so itself (`removed_says_so`). Told in the page, not flashed
+    through a redirect: a bulk removal's notices ran past the session cookie's 4 KB, and the browser dropped it."""
     if not current_user.is_authenticated:
         return []
-    opened = (request.view_args or {}).get("analysis_id") if request.endpoint == "analyze.result" else None
+    opened = g.get("removed_page_of")
     untold = moderation.untold_removals(current_user.id)
     g.removals_shown = [row_id for row_id, _ in untold]
     return removal_notices([removal for _, removal in untold
@@ -59,12 +59,15 @@ def removed_upload_notices() -> list[str]:
 
 
 def _note_told(response: Response) -> Response:
-    """After a page that showed the removals' notices: noted as told when the browser shows it: a GET for a document
-    (not an image, not a prefetch), answered with a page (200), or a result page (a removed upload's own 410)."""
+    """After a page that showed the removals' notices: noted as told when the browser shows it: a GET or a form sent
+    for a document (not an image, not a prefetch, not a script's fetch), answered with a page (200), or with a removed
+    upload's 410 page as its old page or a form sent from it (not as one of its files: an <img> asks without saying
+    so in older browsers), where the notice was told again on the next page."""
     shown = g.pop("removals_shown", None)
-    document = (request.method == "GET" and request.headers.get("Sec-Fetch-Dest", "document") == "document"
+    document = (request.method in ("GET", "POST") and request.headers.get("Sec-Fetch-Dest", "document") == "document"
                 and "prefetch" not in request.headers.get("Sec-Purpose", "") + request.headers.get("Purpose", ""))
-    page = (response.status_code == 200 and response.mimetype == "text/html") or request.endpoint == "analyze.result"
+    page = (response.status_code == 200 and response.mimetype == "text/html") or (
+        "removed_page_of" in g and (request.endpoint == "analyze.result" or request.method == "POST"))
     if shown and document and page:
         try:
             moderation.mark_told(shown)
@@ -132,6 +135,7 @@ def removed_says_so(view: View) -> View:
                 raise
             if wants_json():
                 return jsonify(error=" ".join([removed_sentence(removal), ask_administrators()])), 410
+            g.removed_page_of = analysis_id  # its notice is this page: not told again above it, nor on the next
             return render_template("analyze/removed.html", removed=removed_sentence(removal),
                                    ask=ask_administrators()), 410
 
