@@ -559,6 +559,11 @@ def test_the_back_offices_search_and_text_filters_take_percent_and_underscore_as
     assert listed("/admin/admin_analyses/?search=b_b") == ["by-b_b"]  # the file's name or its user's
     assert listed("/admin/admin_analyses/?flt0_0=_") == ["by-b_b"]  # User's name contains "_"
     assert listed("/admin/admin_analyses/?flt0_1=_") == ["100%", "IMGX1234", "IMG_1234"]  # does not contain
+    # usernames are kept in lower case: "equals Alice" found none of alice's uploads
+    assert listed("/admin/admin_analyses/?flt0_2=B_B") == ["by-b_b"]  # equals
+    assert listed("/admin/admin_analyses/?flt0_3=Alice") == ["by-b_b"]  # not equal
+    assert listed("/admin/admin_analyses/?flt0_5=ALICE,%20b_B") == ["100%", "IMGX1234", "IMG_1234", "by-b_b"]
+    assert listed("/admin/admin_analyses/?flt0_6=ALICE") == ["by-b_b"]  # not in list
     users = admin.get("/admin/admin_users/?search=_").get_data(as_text=True)
     assert "b_b" in users and "alice" not in users
 
@@ -1095,7 +1100,7 @@ def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_th
     with app.app_context():
         db.session.get(User, admin_id).time_zone = "America/New_York"
         db.session.add(Analysis(user_id=admin_id, original_name="late.jpg", stored_name="late.jpg", format="jpeg",
-                                width=10, height=10, created_at=datetime(2026, 12, 1, 2, 0)))
+                                width=10, height=10, created_at=datetime(2026, 12, 1, 2, 0, 41, 123456)))
         db.session.commit()
     admin = app.test_client()
     login(admin, "root")
@@ -1107,7 +1112,11 @@ def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_th
         return "late.jpg" in admin.get(f"/admin/admin_analyses/?flt0_{created[operation]}={typed}").get_data(
             as_text=True)
 
-    assert lists("equals", "2026-11-30 21:00:00")
+    assert list(created)[0] == "between"  # the operation a new filter shows first; no "empty" for a kept time
+    assert "empty" not in created
+    assert lists("equals", "2026-11-30 21:00:00")  # that minute: times are kept to the microsecond
+    assert not lists("equals", "2026-11-30 21:01:00") and lists("not equal", "2026-11-30 21:01:00")
+    assert not lists("not equal", "2026-11-30 21:00:00")
     assert lists("greater than", "2026-11-30 20:59:00") and not lists("greater than", "2026-11-30 21:01:00")
     assert lists("between", "2026-11-30 20:00:00 to 2026-11-30 22:00:00")
 

@@ -8,7 +8,7 @@ to the list. Every page is framed by templates/admin/page.html."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from babel.dates import get_day_names, get_month_names
 from flask import Flask, abort, flash, g, redirect, request, url_for
@@ -20,7 +20,9 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_words
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_redirect_target
-from flask_admin.contrib.sqla.filters import FilterConverter, FilterEmpty, FilterEqual, FilterLike, FilterNotLike
+from flask_admin.contrib.sqla.filters import (DateTimeBetweenFilter, DateTimeEqualFilter, DateTimeGreaterFilter,
+                                              DateTimeNotBetweenFilter, DateTimeNotEqualFilter, DateTimeSmallerFilter,
+                                              FilterConverter, FilterEmpty, FilterEqual, FilterLike, FilterNotLike)
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_admin.model.template import BaseListRowAction, DeleteRowAction
@@ -29,7 +31,7 @@ from flask_login import current_user
 from wtforms import Form
 from wtforms.validators import ValidationError
 from markupsafe import Markup
-from sqlalchemy import Unicode, cast as sql_cast, or_
+from sqlalchemy import ColumnElement, Unicode, and_, cast as sql_cast, not_, or_
 from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError
 
@@ -43,7 +45,7 @@ from messages import N_, Phrase
 from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, TrackReading,
                     User)
 from services import accounts, moderation
-from services.access import holding, row_id
+from services.access import holding, row_id, searched
 from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
 from web.admin_flashes import note_row, reword_stock_flashes, reworded, said_why_nothing_was_saved
@@ -310,6 +312,23 @@ class _OnReadersClock:
             raise ValueError(str(error)) from error
 
 
+class _InItsMinute:
+    """"equals" or "not equal" a typed time: any time in its minute. Times are kept to the microsecond and the picker
+    types minutes, so "Created equals 21:00" found an upload only at 21:00:00.000000, and none made that minute."""
+
+    def apply(self, query: Query, value: datetime, alias=None) -> Query:
+        column, start = self.get_column(alias), value.replace(second=0, microsecond=0)
+        inside = and_(column >= start, column < start + timedelta(minutes=1))
+        return query.filter(inside if isinstance(self, FilterEqual) else not_(inside))
+
+
+def _clock_filter(kind: type) -> type:
+    """Flask-Admin's date-time filter `kind` on the reader's clock, an equality within the minute."""
+    mixins = (_OnReadersClock, _InItsMinute) if kind in (DateTimeEqualFilter, DateTimeNotEqualFilter) else (
+        _OnReadersClock,)
+    return type(kind.__name__, (*mixins, kind), {})
+
+
 class _HoldsAsTyped(FilterLike):
     """"contains", its % and _ matching only themselves."""
 
@@ -324,13 +343,29 @@ class _LacksAsTyped(FilterNotLike):
         return query.filter(~holding(self.get_column(alias), value))
 
 
-class ClockFilters(FilterConverter):
-    """Flask-Admin's filters, the date-time ones on the reader's clock, the text ones taking the text as typed."""
+class _AnyCase:
+    """A text filter's "equals", "not equal", "in list" or "not in list" in any case, the text as names are kept
+    (`searched`): usernames are kept in lower case, so "User's name equals Alice" found none of alice's uploads, while
+    "contains" and the search found them."""
 
-    datetime_filters = tuple(kind if kind is FilterEmpty else type(kind.__name__, (_OnReadersClock, kind), {})
-                             for kind in FilterConverter.datetime_filters)
-    strings = tuple({FilterLike: _HoldsAsTyped, FilterNotLike: _LacksAsTyped}.get(kind, kind)
-                    for kind in FilterConverter.strings)
+    def get_column(self, alias: object) -> ColumnElement:
+        return db.func.lower(super().get_column(alias))
+
+    def apply(self, query: Query, value: str | list[str], alias=None) -> Query:
+        lowered = ([db.func.lower(searched(text)) for text in value] if isinstance(value, list)
+                   else db.func.lower(searched(value)))
+        return super().apply(query, lowered, alias)
+
+
+class ClockFilters(FilterConverter):
+    """Flask-Admin's filters, the date-time ones on the reader's clock, the text ones taking the text as typed, in
+    any case."""
+
+    datetime_filters = tuple(_clock_filter(kind) for kind in (  # "between" first, as the one a new filter shows
+        DateTimeBetweenFilter, DateTimeGreaterFilter, DateTimeSmallerFilter, DateTimeNotBetweenFilter,
+        DateTimeEqualFilter, DateTimeNotEqualFilter))  # no "empty": every time listed is kept
+    strings = tuple({FilterLike: _HoldsAsTyped, FilterNotLike: _LacksAsTyped}.get(kind) or (
+        kind if kind is FilterEmpty else type(kind.__name__, (_AnyCase, kind), {})) for kind in FilterConverter.strings)
 
 
 def _row_numbers(ids: list[str]) -> list[int]:
@@ -789,7 +824,7 @@ class AnalysisAdmin(AdminModelView):
     def owner_filter(self) -> str:
         """The list's URL argument that keeps one user's uploads: its "User's name equals" filter."""
         index, equals = next((index, flt) for index, flt in enumerate(self._filters)
-                             if type(flt) is FilterEqual and flt.column.key == "username")
+                             if isinstance(flt, FilterEqual) and flt.column.key == "username")
         return f"flt0_{self.get_filter_arg(index, equals)}"
 
     def get_query(self) -> Query:
