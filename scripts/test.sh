@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)  # the video tests make their odd files with ffmpeg and ffprobe
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -n "$(fc-list :lang=ko family 2>/dev/null)" ] || missing+=(fonts-nanum)  # Hangul for the Korean browser test's screenshots
 if [ ${#missing[@]} -gt 0 ]; then

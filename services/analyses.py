@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
-from sqlalchemy import Select
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy import Select, event
+from sqlalchemy.orm import Session, SessionTransaction, selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
 import jobs
@@ -169,12 +169,44 @@ def frame_slot(user_id: int) -> Iterator[None]:
 
 @contextmanager
 def _slot(slots: AnalysisSlots, user_id: int | None, busy: str) -> Iterator[None]:
+    """A slot of `slots`, waited for with no database connection held (`_connection_given_back`)."""
+    _connection_given_back()
     if not slots.acquire(user_id, current_app.config["ANALYSIS_WAIT_SECONDS"]):
         raise ServerBusy(busy)
     try:
         yield
     finally:
         slots.release(user_id)
+
+
+WROTE = "moodlens_wrote"  # in a session's info while its transaction holds writes flushed, not yet committed
+
+
+@event.listens_for(Session, "after_flush")
+def _note_written(session: Session, _flush: object) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _note_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(WROTE, None)
+
+
+def _connection_given_back() -> None:
+    """End the session's transaction, when it has nothing to write, without expiring what it read, so that a request
+    waiting for a slot holds no pooled connection: the frames of a few video pages opened in a row (seven each)
+    waited in the two frame slots holding one each, the pool ran dry, and every other page, the rate limits' counters
+    and the job queue waited 30 s for a connection (503s). No caller waits for a slot with rows held: each reads,
+    and decodes, before it holds the account or the analysis (services/access.py)."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted or session.info.get(WROTE) or not session.in_transaction():
+        return
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
 
 
 _slots_lock = threading.Lock()

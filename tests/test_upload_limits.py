@@ -107,6 +107,27 @@ def slot_held_elsewhere(app, user_id: int | None = None) -> Iterator[None]:
         holder.join()
 
 
+def test_a_request_waiting_for_a_slot_holds_no_database_connection(app, alice):
+    """The frames of a few video pages opened in a row waited for the two frame slots holding a pooled connection
+    each: the pool ran dry, and every other page waited 30 s for one (503). What was read stays read; a session with
+    something to write keeps it, unwritten."""
+    from extensions import db
+    from models import User
+
+    with app.app_context():
+        pool = db.engine.pool
+        user = db.session.get(User, alice)
+        assert pool.checkedout() == 1
+        with analysis_slot(alice):
+            assert pool.checkedout() == 0 and vars(user)["username"] == "alice"  # not expired: no query to read it
+        user.locale = "ko"
+        db.session.scalars(db.select(User.id)).all()
+        with analysis_slot(alice):
+            assert pool.checkedout() == 1
+        db.session.rollback()
+        assert db.session.get(User, alice).locale is None
+
+
 def test_photos_wait_for_a_free_analysis_slot_and_are_refused_when_none_frees_up(tmp_path, coffee_jpeg):
     app = make_app(tmp_path, ANALYSIS_CONCURRENCY=1, ANALYSIS_WAIT_SECONDS=0.5)
     make_user(app, "alice")
