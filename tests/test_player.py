@@ -124,6 +124,15 @@ def test_a_track_is_worded_as_sure_as_a_photo_of_its_emotions_would_be():
     assert story([("happy", 0.9)] * 20 + [("sad", 0.85)] * 20).certainty == "sure"
 
 
+def test_a_track_of_flickers_is_told_by_the_emotion_on_top_most_of_its_time():
+    """Frames of fear, fear, sad, sad, fear were merged into one stretch of sad (the fear at the edge into the sad,
+    then the first fear): "sad (40% of the time)" beside a chart of 60% fear."""
+    points = timeline([("fear", 0.6)] * 2 + [("sad", 0.6)] * 2 + [("fear", 0.6)])
+    story = clip_story(points, shares(points))
+    assert [stretch.emotion for stretch in story.stretches] == ["fear"]
+    assert story.text == "unsure, perhaps fear (60% of the time)"  # unsure: its sad frames read fear weakly
+
+
 def test_many_changes_are_told_by_the_main_emotions_and_their_number_not_perhaps_changing():
     """Not "unsure, perhaps changing 3 times: happy 68% of the time, angry 32%": what is unsure is the emotion,
     not how often it changed."""
