@@ -436,3 +436,22 @@ def test_a_video_without_an_emotion_reading_has_neither_hint_about_readings(app,
         db.session.commit()
     page = words(client.get(f"/analyses/{analysis_id}").get_data(as_text=True))
     assert NO_WHY not in page and MOMENTS not in page
+
+
+def test_the_frame_strip_shows_each_analysed_frame_once_and_keeps_its_place_while_loading(app, client, alice,
+                                                                                          two_face_webm):
+    """A 1 s clip at 4 frames a second showed one frame at 0.17 s and again at 0.33 s; a thumbnail not loaded yet
+    took no room, so the ones after it moved up as each arrived."""
+    from web.analyze import strip_times
+
+    assert strip_times(1.0, 0.25) == [0.0, 0.25, 0.5, 0.75]
+    assert strip_times(3.0, 0.25) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5] and strip_times(0.0, 0.25) == [0.0]
+    analysis_id = analysed_video(app, client, two_face_webm.read_bytes(), "two.webm")
+    page = client.get(f"/analyses/{analysis_id}").get_data(as_text=True)
+    strip = re.findall(r'<img src="/analyses/\d+/frame\?t=([0-9.]+)" alt="" loading="lazy" width="96" height="(\d+)">',
+                       page)
+    with app.app_context():
+        video = db.session.get(Analysis, analysis_id)
+        assert [t for t, _ in strip] == [f"{t:.2f}" for t in strip_times(video.duration, 1 / video.fps_sampled)]
+        assert len({t for t, _ in strip}) == len(strip) == 6
+        assert {int(height) for _, height in strip} == {round(96 * video.height / video.width)}

@@ -267,8 +267,19 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
             "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
+            "strip_times": strip_times(duration, step),
             "boxes_now": boxes_at(tracks, seconds, tolerance, until),
             **frame_readings(analysis)}
+
+
+STRIP_FRAMES = 6  # frames in a video page's strip, at evenly spaced times
+
+
+def strip_times(duration: float, step: float) -> list[float]:
+    """Up to STRIP_FRAMES evenly spaced times of the clip, each moved to the analysed moment nearest it (`step`
+    seconds apart), none twice: a 1 s clip at 4 frames a second showed one frame at 0.17 s and again at 0.33 s."""
+    return sorted({round(min(round(duration * i / STRIP_FRAMES / step) * step, duration), 2)
+                   for i in range(STRIP_FRAMES)})
 
 
 def frame_readings(analysis: Analysis) -> dict:
