@@ -55,6 +55,9 @@ def reset_password(username: str, password: str) -> None:
     except (NotFound, Refused) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{user.username} has a new password; their sessions are logged out.", err=True)
+    if not user.active:  # told, or the owner is sent to log in and refused
+        click.echo(f"{user.username}'s account stays deactivated: they cannot log in until an administrator "
+                   "reactivates it (the back office's Users, Active).", err=True)
 
 
 EXPLAIN_DIR = Path("moodlens-explanations")

@@ -223,6 +223,7 @@ def test_a_users_edit_page_deletes_the_account(app, client, alice):
         root = User.named("root").id
     assert "Delete this account" not in admin.get(f"/admin/admin_users/edit/?id={root}").get_data(as_text=True)
     edit_page = admin.get(f"/admin/admin_users/edit/?id={alice}&url=/admin/admin_users/").get_data(as_text=True)
+    assert "<code>flask --app app users reset-password alice</code>" in edit_page  # how to give a new password
     form = re.search(r'<form class="mt-4" method="POST" action="([^"]+)">(.*?)</form>', edit_page, re.S)
     fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))
     done = admin.post(form.group(1), data=fields)
@@ -691,7 +692,7 @@ def edit_user(admin, user_id: int, username: str):
 
 def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, alice):
     """The form says what each flag means; unticking "active" says alice can no longer log in; ticking it again,
-    that she can with the same password, her revoked API token still refused (as the message says); making her an
+    that she can with her password, her revoked API token still refused (as the message says); making her an
     administrator says so. A save that changes no flag says only that it saved."""
     admin = admin_client(app, "en")
     with app.app_context():
@@ -714,7 +715,7 @@ def test_an_edit_that_changes_a_flag_says_what_it_means_for_the_account(app, ali
     with app.app_context():
         assert not db.session.get(User, alice).active
     on = save(active="y")
-    assert "alice can log in again with the same password. Their old API tokens stay revoked" in on
+    assert "alice can log in again with their password. Their old API tokens stay revoked" in on
     assert "can no longer log in" not in on
     assert app.test_client().get("/api/v1/analyses", headers=bearer).status_code == 401
     promoted = save(active="y", is_admin="y")

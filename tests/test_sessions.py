@@ -197,6 +197,17 @@ def test_reset_password_command_keeps_the_role_and_ends_sessions(app, client, ad
         assert user.is_admin is admin and user.check_password("reset password")
         assert user.tokens and all(token.revoked for token in user.tokens)
     assert not logged_in(client)
+    assert "stays deactivated" not in result.output
+
+
+def test_reset_password_command_says_a_deactivated_account_stays_so(app):
+    """The administrator told the owner to log in with the new password, and the log-in was refused."""
+    make_user(app, "alice")
+    with app.app_context():
+        User.named("alice").active = False
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["users", "reset-password", "alice", "--password", "reset password"])
+    assert result.exit_code == 0 and "alice's account stays deactivated: they cannot log in until" in result.output
 
 
 def test_reset_password_command_refuses_unknown_users_and_short_passwords(app):

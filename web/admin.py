@@ -581,7 +581,7 @@ def _delete_account_question(user: User) -> str:
 
 # What the account's owner now can or cannot do, once an administrator's edit changed a flag (False, True).
 _ACTIVE_CHANGED = (N_("%(name)s can no longer log in: logged out at once, and their API tokens are revoked."),
-                   N_("%(name)s can log in again with the same password. Their old API tokens stay revoked: they can "
+                   N_("%(name)s can log in again with their password. Their old API tokens stay revoked: they can "
                       "make new ones on their account page."))
 _ADMIN_CHANGED = (N_("%(name)s is no longer an administrator."), N_("%(name)s is now an administrator."))
 
