@@ -29,7 +29,7 @@ from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
-from web.i18n import COOKIE, day, interval, particles, reason, say, wrappable
+from web.i18n import COOKIE, day, interval, particles, reason, say, share, wrappable
 
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
@@ -266,6 +266,13 @@ def test_an_interval_whose_ends_show_as_one_percent_is_one_figure(app):
         with app.test_request_context(headers=headers):
             assert interval(0.0277, 0.0311) == "3%" and interval(0.031, 0.0733) == "3%–7%"
             assert interval(0.0, 0.004) == "0%" and interval(0.0, 0.006) == "0%–1%"
+
+
+def test_a_share_above_nothing_that_rounds_to_0_percent_shows_as_under_1_percent(app):
+    """A weekly report's "relaxed 0%" for a share of 0.3% read as never relaxed."""
+    for headers in ({}, KOREAN):
+        with app.test_request_context(headers=headers):
+            assert [share(value) for value in (0.0, 0.003, 0.005, 0.0051, 0.42)] == ["0%", "<1%", "<1%", "1%", "42%"]
 
 
 def test_the_profile_table_shows_one_figure_for_an_interval_that_rounds_to_one_percent(app, client, alice):

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 import jobs
 from extensions import babel, login_manager
-from inference.labels import Certainty, DetectionKind
+from inference.labels import Certainty, DetectionKind, shown_percent
 from inference.map_regions import MapRegion
 from inference.video_check import CANNOT_OPEN, LIMIT_REASONS, MANY_REFERENCES, RICH_COLOUR, UNSUPPORTED_CODEC
 from insights.history import Mood
@@ -509,6 +509,12 @@ def percent(value: float) -> str:
     return format_percent(value or 0.0)
 
 
+def share(value: float) -> str:
+    """A share of time or readings as a whole percent, "<1%" for one above nothing that shows as 0%: a table's
+    "relaxed 0%" read as never relaxed."""
+    return f"<{percent(0.01)}" if value > 0 and shown_percent(value) == 0 else percent(value)
+
+
 def interval(low: float, high: float) -> str:
     """A confidence interval as "3%–5%" in the reader's locale; one figure, "3%", when both ends show as the same
     percent (the value between them does too): "3%–3%" says nothing more and looks like a mistake."""
@@ -594,7 +600,7 @@ def init_app(app: Flask) -> None:
                            "regions_listed": regions_listed,
                            "kind": kind, "say": say, "found": found,
                            "found_by_kind": found_by_kind,
-                           "moment": moment, "day": day, "days_span": days_span, "percent": percent,
+                           "moment": moment, "day": day, "days_span": days_span, "percent": percent, "share": share,
                            "interval": interval, "seconds": seconds, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
                            "wrappable": wrappable, "set_apart": set_apart, "month_name": month_name}.items():
