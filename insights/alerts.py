@@ -21,12 +21,13 @@ class Rule:
 
 
 def check_rule(history: History, rule: Rule, now: datetime) -> dict:
-    """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching"}], ...} for the
-    window of the last `rule.days` days before `now` (on the history's clock); fires when at least MIN_APPEARANCES
-    fall in it, at least MIN_MATCHING of them have `rule.emotion` as their top emotion, and their share exceeds
-    `rule.share`. Unsure readings (flagged or weak) are left out (an alert must not fire from the model's guesses);
-    "unsure" says how many were. "enough" says whether the window has enough readings, "enough_matching" whether
-    it has enough of the emotion ("needed" and "needed_matching": how many it takes)."""
+    """{"fired", "share", "count", "matching", "unsure", "days": [{"date", "count", "matching", "unsure"}], ...} for
+    the window of the last `rule.days` days before `now` (on the history's clock); fires when at least
+    MIN_APPEARANCES fall in it, at least MIN_MATCHING of them have `rule.emotion` as their top emotion, and their
+    share exceeds `rule.share`. Unsure readings (flagged or weak) are left out (an alert must not fire from the
+    model's guesses); "unsure" says how many were, in all and on each day listed (every day with a reading in the
+    window). "enough" says whether the window has enough readings, "enough_matching" whether it has enough of the
+    emotion ("needed" and "needed_matching": how many it takes)."""
     since = days_before(now, rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
     start, end = instant(since), instant(now)
@@ -35,6 +36,8 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
                                                                    history.flagged) if inside and not unsure]
     matching = [moment for moment, top in window if top == index]
     per_day, matching_per_day = Counter(m.date() for m, _ in window), Counter(m.date() for m in matching)
+    unsure_per_day = Counter(moment.date() for moment, inside, unsure in zip(history.times, in_window, history.flagged)
+                             if inside and unsure)
     share = len(matching) / len(window) if window else 0.0
     enough, enough_matching = len(window) >= MIN_APPEARANCES, len(matching) >= MIN_MATCHING
     return {"fired": enough and enough_matching and share > rule.share, "share": round(share, 4),
@@ -42,5 +45,5 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
             "unsure": sum(inside and unsure for inside, unsure in zip(in_window, history.flagged)),
             "enough": enough, "needed": MIN_APPEARANCES,
             "enough_matching": enough_matching, "needed_matching": MIN_MATCHING,
-            "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day]}
-                     for day in sorted(per_day)]}
+            "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day],
+                      "unsure": unsure_per_day[day]} for day in sorted(per_day | unsure_per_day)]}

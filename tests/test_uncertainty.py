@@ -160,6 +160,9 @@ def test_unsure_readings_are_left_out_of_an_alert():
     unsure = check_rule(History(HUMAN_EMOTIONS, times, vectors, list(range(8)), [True] * 7 + [False]),
                         Rule("sad", 0.5, 7), now)
     assert not unsure["fired"] and unsure["count"] == 1 and unsure["unsure"] == 7
+    # the data behind it lists every day with a reading: days of unsure readings only counted none, and were left out
+    assert sum(day["unsure"] for day in unsure["days"]) == 7 and sum(day["count"] for day in unsure["days"]) == 1
+    assert len(unsure["days"]) == len({moment.date() for moment in times})
 
 
 def add_face_readings(app, user_id: int, subject_id: int, emotions: dict, count: int, uncertain: bool | None,
