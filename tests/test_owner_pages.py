@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.fixtures import csrf_token, make_user
+from bench.fixtures import csrf_token, make_subject, make_user
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
 from insights.report import ChartWords, _draw, opening_week
@@ -151,6 +151,32 @@ def test_add_a_person_or_pet_on_a_result_comes_back_to_it(app, client, alice, as
                      client.get(f"/analyses/{analysis_id}").get_data(as_text=True))
     with app.app_context():
         assert db.session.get(Detection, bobs_face).subject_id is None
+
+
+def test_a_name_typed_again_from_a_faces_card_offers_to_say_the_face_is_them(app, client, alice, astronaut_jpeg):
+    """"You already have a subject called Mia." was a dead end: back to the result page to choose her there."""
+    analysis_id = int(upload(client, astronaut_jpeg, "astronaut.jpg").location.rsplit("/", 1)[1])
+    with app.app_context():
+        face = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=analysis_id))
+    mia, rex = make_subject(app, alice, "Mia"), make_subject(app, alice, "Rex", "dog")
+    token = csrf_token(client, "/subjects")
+    back = f"/analyses/{analysis_id}#face-1"
+    taken = client.post("/subjects", data={"name": "mia", "kind": "person", "next": back, "face": face,
+                                           "csrf_token": token})
+    page = taken.get_data(as_text=True)
+    assert taken.status_code == 400 and "You already have a subject called Mia." in page
+    offer = re.search(r'<div class="card taken-name">(.*?)</div>', page, re.S).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)"', offer).group(1).replace("&amp;", "&")
+    assert "Is this Mia?" in offer and f'name="d{face}-subject" value="{mia}"' in offer
+    said = client.post(action, data={f"d{face}-subject": mia, f"d{face}-csrf_token": token})
+    assert said.status_code == 302 and said.location == back
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id == mia
+    dog = client.post("/subjects", data={"name": "Rex", "kind": "dog", "next": back, "face": face,
+                                         "csrf_token": token})  # a face is no dog: nothing offered
+    assert dog.status_code == 400 and "taken-name" not in dog.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Detection, face).subject_id == mia and db.session.get(Subject, rex).name == "Rex"
 
 
 def week_title(name: str, monday: date) -> str:

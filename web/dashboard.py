@@ -371,11 +371,13 @@ def subjects() -> ResponseReturnValue:
     form = SubjectForm(kind=asked_kind if asked_kind in set(SubjectKind) else SubjectKind.PERSON.value)
     back = came_from_path()
     face = _own_detection(request.values.get("face", type=int))
+    existing = None
     if form.validate_on_submit():
         try:
             subject = subject_service.create_subject(current_user, form.name.data, form.kind.data)
         except Refused as refused:
             form.name.errors.append(say(refused.args[0]))
+            existing = _taken_by_one_who_fits(form.name.data, face)
         else:
             _flash_added(subject, face if back else None, back)
             return redirect(back or url_for("dashboard.subjects"))
@@ -385,7 +387,16 @@ def subjects() -> ResponseReturnValue:
     return render_template("dashboard/subjects.html", form=form, subjects=current_user.subjects_by_name, counts=counts,
                            back=back, face=face, groups=groups, lone_faces=unnamed.lone[:LONE_FACES_SHOWN],
                            lone_suggestions=unnamed.lone_suggestions,
-                           lone_count=len(unnamed.lone)), 400 if form.errors else 200
+                           lone_count=len(unnamed.lone), existing=existing), 400 if form.errors else 200
+
+
+def _taken_by_one_who_fits(name: str, face: Detection | None) -> Subject | None:
+    """The user's subject already called `name`, when the face the form came from may be them: the page offers to
+    say so (a name typed again was a dead end, back to the result page to choose them there)."""
+    if face is None:
+        return None
+    subject = subject_service.subject_named(current_user, name)
+    return subject if subject is not None and subject_service.fits(subject, face) else None
 
 
 def _own_detection(detection_id: int | None) -> Detection | None:
