@@ -37,9 +37,9 @@ def create_subject(user: User, name: object, kind: object) -> Subject:
     """A new subject of the user's (name and kind as a client sent them: checked here). Raises Refused for an
     empty, too long or unreadable name or an unknown kind, Conflict for a name the user already gave another subject (in
     any case) or when the user has MAX_SUBJECTS."""
-    name = _free_name(user, name)
-    if not isinstance(kind, str) or kind not in tuple(SubjectKind):
+    if not isinstance(kind, str) or kind not in tuple(SubjectKind):  # first: a bad body is a 400, not a name's 409
         raise Refused(Phrase(N_("The kind is one of %(kinds)s."), kinds=", ".join(SubjectKind)))
+    name = _free_name(user, name)
     if db.session.scalar(db.select(db.func.count(Subject.id)).filter_by(user_id=user.id)) >= MAX_SUBJECTS:
         raise Conflict(Phrase(N_("You have %(count)d people and pets, as many as an account may: delete one to add "
                                  "another."), count=MAX_SUBJECTS))
@@ -61,6 +61,8 @@ def rename_subject(subject: Subject, name: object) -> Subject:
 def _free_name(user: User, name: object, renamed: Subject | None = None) -> str:
     """`name` kept as a subject's name: Refused for an empty, too long or unreadable one, Conflict when the user gave
     it to another subject than `renamed` (in any case)."""
+    if name is not None and not isinstance(name, str):  # a client's {"name": 5}
+        raise Refused(Phrase(N_("A name is text, such as \"Rex\".")))
     name = normal_name(name)
     if not name:
         raise Refused(Phrase(N_("Give a name.")))

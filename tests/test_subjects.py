@@ -121,10 +121,15 @@ def test_a_blank_name_is_asked_for_and_a_long_one_is_told_its_length(app, client
     assert 'id="name-error" role="alert">Give a name of 1 to 64 characters.</p>' in too_long
     with app.app_context():
         user = db.session.get(User, alice)
-        for name, why in (("  ", "Give a name."), ("N" * 65, "Give a name of 1 to 64 characters.")):
+        for name, why in (("  ", "Give a name."), ("N" * 65, "Give a name of 1 to 64 characters."),
+                          (5, 'A name is text, such as "Rex".')):
             with pytest.raises(Refused) as refused:
                 subject_service.create_subject(user, name, "person")
             assert refused.value.args[0] == why
+        subject_service.create_subject(user, "Rex", "dog")
+        with pytest.raises(Refused) as refused:  # a bad kind is said before the name taken (a 400, not a 409)
+            subject_service.create_subject(user, "Rex", ["dog"])
+        assert refused.value.args[0].startswith("The kind is one of")
 
 
 def test_assign_faces_then_subject_dashboard_and_export(app, client, alice, two_faces, astronaut_jpeg,
