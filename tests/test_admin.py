@@ -7,6 +7,7 @@ import html
 import json
 from datetime import datetime, timedelta
 import re
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -33,7 +34,8 @@ def test_admin_is_refused_to_others(app, client, alice):
         assert refused.status_code == 403 and "This page is for administrators only." in text
         assert "read-protected" not in text  # Werkzeug's words about files on a server
         anonymous = app.test_client().get(path)
-        assert anonymous.status_code == 302 and "/login" in anonymous.location
+        assert anonymous.status_code == 302 and anonymous.location == "/login?next=" + quote(path)  # no "?" after it
+    assert app.test_client().get("/admin/admin_users/?page=2").location == "/login?next=/admin/admin_users/?page%3D2"
 
 
 def test_any_other_403_says_so_in_plain_words_on_a_page_and_in_the_apis_json(app, client):

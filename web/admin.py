@@ -53,7 +53,7 @@ from web import login_limits
 from web.forms import USERNAME_FIELD, WebForm
 from web.i18n import (EMOTION_NAMES, KIND_NAMES, STATUS_NAMES, emotion, found_by_kind, kind, moment, percent, reason,
                      say, seconds, worded)
-from web.redirects import form_page, same_site_path
+from web.redirects import form_page, page_path, same_site_path
 from web.flashes import FlashCategory
 
 
@@ -280,7 +280,7 @@ def _refuse() -> ResponseReturnValue:
     """Anonymous visitors go to the log-in page; logged-in non-admins get 403, in plain words."""
     if current_user.is_authenticated:
         abort(403, description=Phrase(ADMINS_ONLY))
-    return redirect(url_for("auth.login", next=request.full_path))
+    return redirect(url_for("auth.login", next=page_path()))
 
 
 class AdminForm(WebForm):
