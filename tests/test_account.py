@@ -72,6 +72,22 @@ def test_the_page_shows_the_account_and_is_in_the_menu(client, alice_history):
 def test_an_empty_account_is_not_offered_an_empty_zip(client, alice):
     page = client.get("/account").get_data(as_text=True)
     assert 'href="/account/export.json"' in page and 'href="/account/export.zip"' not in page
+    assert "ZIP" not in page  # nor told what it holds
+
+
+def test_the_language_is_a_setting_of_the_account_page_too(app, client, alice):
+    """A user looking under Settings for the language found the password, face recognition and time zone only."""
+    from models import User
+
+    page = client.get("/account").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="(/language)" class="language-choice">(.*?)</form>', page, re.S)
+    assert '<option value="en" lang="en" selected>English</option>' in form.group(2)
+    assert '<option value="ko" lang="ko">한국어</option>' in form.group(2)
+    saved = client.post(form.group(1), data={"locale": "ko", "next": "/account", "csrf_token": csrf_token(client, "/account")})
+    assert saved.status_code == 303 and saved.location == "/account"
+    with app.app_context():
+        assert db.session.get(User, alice).locale == "ko"
+    assert '<option value="ko" lang="ko" selected>' in client.get("/account").get_data(as_text=True)
 
 
 def test_the_json_export_has_the_whole_history_and_nobody_elses(app, client, alice_history, bob_client,
