@@ -83,7 +83,8 @@ def test_the_language_is_a_setting_of_the_account_page_too(app, client, alice):
     form = re.search(r'<form method="post" action="(/language)" class="language-choice">(.*?)</form>', page, re.S)
     assert '<option value="en" lang="en" selected>English</option>' in form.group(2)
     assert '<option value="ko" lang="ko">한국어</option>' in form.group(2)
-    saved = client.post(form.group(1), data={"locale": "ko", "next": "/account", "csrf_token": csrf_token(client, "/account")})
+    token = csrf_token(client, "/account")
+    saved = client.post(form.group(1), data={"locale": "ko", "next": "/account", "csrf_token": token})
     assert saved.status_code == 303 and saved.location == "/account"
     with app.app_context():
         assert db.session.get(User, alice).locale == "ko"

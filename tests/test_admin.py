@@ -349,6 +349,11 @@ def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client
     assert f'href="/admin/admin_analyses/remove/?id={photo}&amp;url=/admin/admin_analyses/">Delete…' in details
     with app.app_context():
         face = db.session.scalar(db.select(Detection.id).filter_by(analysis_id=photo))
+    # "Found 1" and which: each face or animal linked to its own details
+    assert re.search(rf'<li><a href="/admin/admin_detections/details/\?id={face}">Face 1</a>: [a-z ,]+</li>', details)
+    bobs = int(upload(bob_client, astronaut_jpeg, "bobs.jpg").location.rsplit("/", 1)[1])
+    owned = admin.get("/admin/admin_detections/?flt0_2=ALICE").get_data(as_text=True)  # User's name equals, any case
+    assert f"#{photo} astro.jpg" in owned and f"#{bobs} bobs.jpg" not in owned
     face_details = admin.get(f"/admin/admin_detections/details/?id={face}").get_data(as_text=True)
     assert f'<a href="/admin/admin_analyses/details/?id={photo}">#{photo} astro.jpg</a>' in face_details
     assert "Delete…" not in face_details  # a detection goes with its upload

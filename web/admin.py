@@ -73,7 +73,7 @@ COLUMN_LABELS = {
     "track_id": _l("Track"), "timeline": _l("Timeline"), "summary": _l("Summary"),
     "transitions": _l("Changes, frame by frame"),
     "subject": _l("Subject"), "explanation": _l("Explanation"), "signature": _l("Face signature"),
-    "crop": _l("As found"),
+    "crop": _l("As found"), "detections": _l("Faces and animals"), "analysis.user.username": _l("User's name"),
 }
 
 
@@ -193,6 +193,16 @@ def _analysis_link(view, context, model: Detection, name) -> Markup:
     """The detection's upload, linked to its own details page (a moderator's way on from a face to its photo)."""
     return Markup('<a href="{}">{}</a>').format(url_for("admin_analyses.details_view", id=model.analysis_id),
                                                 str(model.analysis))
+
+
+def _detections(view, context, model: Analysis, name) -> Markup:
+    """The upload's faces and animals, each linked to its own details page, with its reading as its card words it:
+    the details page said "Found 4" and named none of them."""
+    items = [Markup('<li><a href="{}">{}</a>{}</li>').format(
+        url_for("admin_detections.details_view", id=detection.id), say(detection.title),
+        f": {reading}" if (reading := _detection_top(view, context, detection, "top")) else "")
+        for detection in model.detections]
+    return Markup('<ul class="list-unstyled mb-0">{}</ul>').format(Markup("").join(items)) if items else Markup("")
 
 
 def _crop(view, context, model: Detection, name) -> Markup | str:
@@ -808,11 +818,12 @@ class AnalysisAdmin(AdminModelView):
     column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "face_count", "top_emotion",
                    "worker", "id")  # who and whether it worked first: a phone shows the first columns
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
-                         "error": _reason, "classifier": _classifiers_used, "duration": _duration}
+                         "error": _reason, "classifier": _classifiers_used, "duration": _duration,
+                         "detections": _detections}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
-                           "status", "error", "duration", "width", "height", "face_count", "top_emotion", "detector",
-                           "classifier", "worker")
+                           "status", "error", "duration", "width", "height", "face_count", "detections", "top_emotion",
+                           "detector", "classifier", "worker")
     column_sortable_list = (("user", "user.username"), "status", "original_name", "created_at", "media", "face_count",
                             "top_emotion", "worker")  # the model's columns, and the owner by name
     column_searchable_list = ("original_name", User.username)
@@ -881,12 +892,13 @@ class DetectionAdmin(AdminModelView):
     can_edit = False
     can_delete = False
     can_view_details = True
-    column_list = ("id", "analysis", "kind", "number", "position", "top", "score", "x1", "y1", "x2", "y2")
+    column_list = ("id", "analysis", "analysis.user.username", "kind", "number", "position", "top", "score", "x1", "y1",
+                   "x2", "y2")
     # the reading kept for the pages that count many (Detection.reading): a copy of what its page reads, not shown
     column_details_exclude_list = ("reading_emotion", "reading_certainty", "reading_mix", "reading_changes",
                                    "reading_confidence", "models_reading")  # the models' reading a species set by hand
                                                                             # put aside: not what the owner sees
-    column_filters = ("top", "kind")
+    column_filters = ("analysis.user.username", "top", "kind")  # whose first: a moderator follows one account
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
                          "timeline": _timeline, "transitions": _changes, "kind_read": _kind_read,
