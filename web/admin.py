@@ -25,7 +25,8 @@ from flask_admin.contrib.sqla.filters import (DateTimeBetweenFilter, DateTimeEqu
                                               FilterConverter, FilterEmpty, FilterEqual, FilterLike, FilterNotLike)
 from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
-from flask_admin.model.template import BaseListRowAction, DeleteRowAction
+from flask_admin.model.template import (BaseListRowAction, DeleteRowAction, EditPopupRowAction, EditRowAction,
+                                       ViewPopupRowAction, ViewRowAction)
 from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
 from flask_login import current_user
 from wtforms import Form
@@ -511,6 +512,21 @@ def _list_page() -> str:
     return url_for(".index_view")
 
 
+class RowNamedAction(BaseListRowAction):
+    """A list row's icon (details, edit, delete) titled for its row, which is its accessible name too: "Details of
+    the account mina", "Delete beach.jpg, uploaded by mina". Flask-Admin titled every row's icon "View Record", so a
+    screen reader's list of links read the same words down the page, and its Korean called a record 레코드 on one
+    icon and 기록 on the next."""
+
+    def __init__(self, action: BaseListRowAction, title_of: Callable[[object], str]) -> None:
+        super().__init__(title=action.title)
+        self.action, self.title_of = action, title_of
+
+    def render(self, context, row_id: str, row) -> Markup:
+        self.action.title = self.title_of(row)
+        return self.action.render(context, row_id, row)
+
+
 class AdminModelView(AdminOnly, ModelView):
     """A model's pages: Flask-Admin's, the delete button of a list's row asking `delete_question(row)` where the
     view has one, its messages naming the rows saved or deleted (`row_name`: web.admin_flashes), and each of
@@ -552,12 +568,23 @@ class AdminModelView(AdminOnly, ModelView):
         note_row(self.row_name(model))
 
     def get_list_row_actions(self) -> list[BaseListRowAction]:
-        """Flask-Admin's, the delete button asking in the view's words rather than about "this record"."""
-        if self.delete_question is None:
-            return super().get_list_row_actions()
-        return [NamedDeleteRowAction(self.delete_question, self.deletable) if isinstance(row_action, DeleteRowAction)
-                else row_action
-                for row_action in super().get_list_row_actions()]
+        """Flask-Admin's, each titled for its row (RowNamedAction), the delete button asking in the view's words
+        rather than about "this record"."""
+        actions = [self.delete_row_action(row_action) if isinstance(row_action, DeleteRowAction) else row_action
+                   for row_action in super().get_list_row_actions()]
+        return [RowNamedAction(row_action, self._row_title(row_action)) for row_action in actions]
+
+    def delete_row_action(self, stock: DeleteRowAction) -> BaseListRowAction:
+        """A row's delete button: asking `delete_question(row)` where the view has one, else Flask-Admin's."""
+        return stock if self.delete_question is None else NamedDeleteRowAction(self.delete_question, self.deletable)
+
+    def _row_title(self, row_action: BaseListRowAction) -> Callable[[object], str]:
+        """What a row's icon of this kind is called, for that row."""
+        if isinstance(row_action, (ViewRowAction, ViewPopupRowAction)):
+            return lambda row: gettext("Details of %(row)s", row=self.row_name(row))
+        if isinstance(row_action, (EditRowAction, EditPopupRowAction)):
+            return lambda row: gettext("Edit %(row)s", row=self.row_name(row))
+        return lambda row: gettext("Delete %(row)s", row=self.row_name(row))
 
     @expose("/delete/", methods=("GET", "POST"))
     @form_page(_list_page)
@@ -849,10 +876,9 @@ class AnalysisAdmin(AdminModelView):
         """The bulk delete, its question saying what the owners are told."""
         super().action_delete(ids)
 
-    def get_list_row_actions(self) -> list[BaseListRowAction]:
-        """Flask-Admin's, the delete button opening `remove_view` (which asks, with room for a reason)."""
-        return [RemovalPageRowAction() if isinstance(row_action, DeleteRowAction) else row_action
-                for row_action in super().get_list_row_actions()]
+    def delete_row_action(self, stock: DeleteRowAction) -> BaseListRowAction:
+        """A row's delete button opening `remove_view` (which asks, with room for a reason)."""
+        return RemovalPageRowAction()
 
     def details_delete_url(self, row_id: str) -> str | None:
         """An upload's details page leads to the page that asks before removing it, as its list row's bin does."""
