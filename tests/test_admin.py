@@ -427,6 +427,20 @@ def filter_groups(page: str) -> dict[str, list[dict]]:
     return json.loads(data.group(1)) if data else {}
 
 
+def test_the_filters_operations_are_in_the_apps_words(app, alice):
+    """Flask-Admin's Korean wrote "포함되지않은", "빈", "목록에서" and, of a time, "보다 큰" (greater than)."""
+    korean = admin_client(app, "ko")
+    groups = filter_groups(korean.get("/admin/admin_analyses/").get_data(as_text=True))
+    operations = {name: [flt["operation"] for flt in group] for name, group in groups.items()}
+    assert operations["사용자 이름"] == ["포함", "포함하지 않음", "같음", "같지 않음", "비어 있음", "다음 중 하나",
+                                  "다음 중 어느 것도 아님"]
+    assert operations["만든 때"] == ["사이", "이후", "이전", "사이가 아님", "같음", "같지 않음"]
+    korean.set_cookie("moodlens_locale", "en")
+    english = {name: [flt["operation"] for flt in group] for name, group in filter_groups(
+        korean.get("/admin/admin_analyses/").get_data(as_text=True)).items()}
+    assert english["Created"] == ["between", "greater than", "smaller than", "not between", "equals", "not equal"]
+
+
 def test_the_admin_columns_follow_the_interface_language(app, client, alice, astronaut_jpeg):
     upload(client, astronaut_jpeg, "astro.jpg")
     make_user(app, "root", admin=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from babel.dates import get_day_names, get_month_names
 from flask import Flask, abort, flash, g, redirect, request, url_for
@@ -27,7 +28,7 @@ from flask_admin.model import typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_admin.model.template import (BaseListRowAction, DeleteRowAction, EditPopupRowAction, EditRowAction,
                                        ViewPopupRowAction, ViewRowAction)
-from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, ngettext, to_utc
+from flask_babel import format_decimal, get_locale, gettext, lazy_gettext as _l, lazy_pgettext, ngettext, to_utc
 from flask_login import current_user
 from wtforms import Form
 from wtforms.validators import ValidationError
@@ -368,6 +369,22 @@ class _AnyCase:
         return super().apply(query, lowered, alias)
 
 
+# Flask-Admin's filter operations in the project's words: its Korean wrote "포함되지않은", "빈", "목록에서" and, of
+# times, "보다 큰" (greater than) where one says "이후" (after).
+FILTER_OPERATIONS = {
+    "contains": lazy_pgettext("filter", "contains"), "not contains": lazy_pgettext("filter", "not contains"),
+    "equals": lazy_pgettext("filter", "equals"), "not equal": lazy_pgettext("filter", "not equal"),
+    "empty": lazy_pgettext("filter", "empty"), "in list": lazy_pgettext("filter", "in list"),
+    "not in list": lazy_pgettext("filter", "not in list"), "between": lazy_pgettext("filter", "between"),
+    "not between": lazy_pgettext("filter", "not between")}
+TIME_OPERATIONS = {"greater than": lazy_pgettext("time filter", "greater than"),
+                   "smaller than": lazy_pgettext("time filter", "smaller than")}
+
+
+def _same(value: object) -> object:
+    return value
+
+
 class ClockFilters(FilterConverter):
     """Flask-Admin's filters, the date-time ones on the reader's clock, the text ones taking the text as typed, in
     any case."""
@@ -412,10 +429,16 @@ class AdminOnly:
         return _is_admin()
 
     def scaffold_filters(self, name: str) -> list | None:
-        """Flask-Admin's filters of a column, with the yes/no options in the project's words."""
+        """Flask-Admin's filters of a column, with their operations and the yes/no options in the project's words."""
         filters = super().scaffold_filters(name)
-        for yes_no in (flt for flt in filters or () if isinstance(flt, BaseBooleanFilter)):
-            yes_no.options = YES_NO
+        for flt in filters or ():
+            if isinstance(flt, BaseBooleanFilter):
+                flt.options = YES_NO
+            operation = str(flt.operation())  # English: the views are made before any request
+            words = (TIME_OPERATIONS.get(operation) if isinstance(flt, _OnReadersClock) else None) or \
+                FILTER_OPERATIONS.get(operation)
+            if words is not None:  # lazy: the filters' list is made once, and said in each reader's language
+                flt.operation = partial(_same, words)
         return filters
 
     def _apply_search(self, query: Query, count_query: Query | None, joins: dict, count_joins: dict,
