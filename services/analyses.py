@@ -21,7 +21,7 @@ from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from PIL import Image
 from sqlalchemy import Select, event
-from sqlalchemy.orm import Session, SessionTransaction, selectinload, undefer
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, selectinload, undefer
 from werkzeug.datastructures import FileStorage
 
 import jobs
@@ -179,28 +179,37 @@ def _slot(slots: AnalysisSlots, user_id: int | None, busy: str) -> Iterator[None
         slots.release(user_id)
 
 
-WROTE = "moodlens_wrote"  # in a session's info while its transaction holds writes flushed, not yet committed
+HOLDS = "moodlens_holds"  # in a session's info while its transaction holds writes or row locks, not yet committed
 
 
 @event.listens_for(Session, "after_flush")
-def _note_written(session: Session, _flush: object) -> None:
-    session.info[WROTE] = True
+def _note_flushed(session: Session, _flush: object) -> None:
+    session.info[HOLDS] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_executed(state: ORMExecuteState) -> None:
+    """A statement sent past the unit of work holds something too: an UPDATE, DELETE or INSERT, a SELECT ... FOR
+    UPDATE (`access.hold_account`), or text the session cannot read."""
+    if not state.is_select or state.statement._for_update_arg is not None:
+        state.session.info[HOLDS] = True
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _note_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        session.info.pop(WROTE, None)
+        session.info.pop(HOLDS, None)
 
 
 def _connection_given_back() -> None:
     """End the session's transaction, when it has nothing to write, without expiring what it read, so that a request
     waiting for a slot holds no pooled connection: the frames of a few video pages opened in a row (seven each)
     waited in the two frame slots holding one each, the pool ran dry, and every other page, the rate limits' counters
-    and the job queue waited 30 s for a connection (503s). No caller waits for a slot with rows held: each reads,
-    and decodes, before it holds the account or the analysis (services/access.py)."""
+    and the job queue waited 30 s for a connection (503s). A transaction that holds writes or row locks (`HOLDS`) is
+    left as it is: every caller now reads, and decodes, before it holds the account or the analysis
+    (services/access.py), but one that did not would have them committed unasked."""
     session = db.session()
-    if session.new or session.dirty or session.deleted or session.info.get(WROTE) or not session.in_transaction():
+    if session.new or session.dirty or session.deleted or session.info.get(HOLDS) or not session.in_transaction():
         return
     expiring, session.expire_on_commit = session.expire_on_commit, False
     try:

@@ -1,6 +1,6 @@
 // The video player: plays the original with each track's box and current emotion drawn over it, and keeps the
 // time slider, the frame strip and the "changes" links in step with it. The tracks come from the page
-// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, probability,
+// (<script type="application/json" id="player-tracks">: per track, [t, x1, y1, x2, y2, emotion, whole percent,
 // certainty]: a reading is labelled "unsure, perhaps ...", "probably ..." or plainly, as on a photo's page);
 // boxes are drawn in % of the frame and labels in page pixels, so they stay readable at any size.
 // When the browser cannot play the file's format, the slider shows the analysed frame at the chosen time.

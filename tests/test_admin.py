@@ -1163,7 +1163,8 @@ def test_the_created_filter_reads_times_on_the_admins_clock_as_the_list_shows_th
 
 @pytest.mark.parametrize(("zone", "typed"), [("Asia/Seoul", "0001-01-01 00:00:00"),
                                              ("Pacific/Honolulu", "9999-12-31 23:59:59"),
-                                             ("Asia/Seoul", "0001-01-01 00:00:00 to 0001-01-02 00:00:00")])
+                                             ("Asia/Seoul", "0001-01-01 00:00:00 to 0001-01-02 00:00:00"),
+                                             ("UTC", "9999-12-31 23:59:00")])  # "equals" that minute: up to its end
 def test_a_time_with_no_utc_equivalent_is_an_ignored_filter_not_a_500(app, zone, typed):
     """East of UTC the calendar's first day, west of it the last, has no UTC time: pytz raised OverflowError."""
     admin_id = make_user(app, "root", admin=True)

@@ -183,6 +183,8 @@ def test_a_token_name_sent_other_than_as_json_is_refused_not_dropped(app, client
     assert [(answer.status_code, answer.json["name"]) for answer in empty] == [(201, None), (201, None)]
     chunked = send_in_chunks(b"name=" + b"x" * 100_000)  # read no further than a JSON body may be
     assert chunked.status_code == 400 and chunked.json["error"].startswith("Send a JSON object")
+    long_form = client.post("/api/v1/tokens", headers=basic("ann"), data={"name": "x" * 100_000})
+    assert long_form.status_code == 400 and long_form.json["error"].startswith("Send a JSON object")  # not a "file"
     assert client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "laptop"}).json["name"] == "laptop"
 
 

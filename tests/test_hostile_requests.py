@@ -138,6 +138,21 @@ def test_ids_are_ascii_digits_in_addresses_and_filters(app, client):
     assert client.get("/api/v1/tokens", headers=ann).json["items"][0]["id"] == token_id  # still working
 
 
+def test_the_pages_read_numbers_in_ascii_digits(app, client):
+    """/dashboard?subject=\u0661 opened subject 1's dashboard, /analyses?page=\u0663 the third page and a result's
+    ?t=\u0663 its moment at 3 s: Python's int() and float() read any Unicode digit. Now such a value is no value."""
+    from bench.fixtures import login, make_subject, make_user
+
+    ann = make_user(app, "ann")
+    mia = make_subject(app, ann, "Mia")
+    login(client, "ann")
+    arabic = str(mia).translate(str.maketrans("0123456789", "".join(chr(0x660 + digit) for digit in range(10))))
+
+    def heading(url: str) -> str:
+        return client.get(url).get_data(as_text=True).split("<h1")[1].split("</h1>")[0]
+    assert "Mia" in heading(f"/dashboard?subject={mia}") and "Mia" not in heading(f"/dashboard?subject={arabic}")
+
+
 QUERY_URLS = ["/analyses?page={n}", "/analyses?per_page={n}", "/analyses?page=-{n}&per_page=-{n}",
               "/api/v1/analyses?page={n}&per_page={n}", "/api/v1/analyses?page=-{n}",
               "/dashboard?subject={n}", "/dashboard?subject=-{n}", "/subjects/1/report?week=2026-W{n}",

@@ -459,6 +459,16 @@ def test_the_weekly_reports_days_leave_the_year_to_the_dates_above_them(app, cli
     page = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
     assert "January 5, 2026 to January 11, 2026" in page  # the year, once, above the days
 
+def test_a_day_of_one_confident_reading_is_not_mostly_anything(app, client, alice):
+    """"2 appearances, mostly happy (1 of them unsure)": one confident reading is its emotion, not "mostly" it."""
+    rex = make_subject(app, alice, "Rex")
+    sure, perhaps = mood(DOG_EMOTIONS, {"happy": 1.0}), np.array([0.3, 0.45, 0.15, 0.1])  # angry happy relaxed sad
+    add_history(app, alice, rex, np.array([sure, perhaps]), spacing=timedelta(hours=1))
+    page = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
+    day = re.search(r"<li>Mon, Jan 5: (.*?)</li>", page).group(1)
+    assert re.fullmatch(r'2 appearances, <span class="emo-text emo-happy">happy</span> \(1 of them unsure\)', day)
+
+
 def test_a_week_of_unsure_readings_makes_no_firm_statement(app, client, alice):
     """Two "perhaps happy" readings (top below the wording threshold, as the result pages call them unsure)
     give no "often happy" sentence: the report says they were all unsure, the profile does not count them."""

@@ -81,3 +81,15 @@ def test_the_back_offices_jobs_page_reads_any_number_of_jobs_in_the_same_queries
     shown = queries(app, admin, "/admin/jobs/")
     failed_explanations([f"user{number}" for number in range(8)])
     assert queries(app, admin, "/admin/jobs/") == shown
+
+
+def test_the_back_offices_detections_list_names_any_number_of_owners_in_the_same_queries(app):
+    """Its owner column read each row's account by itself: 5 queries for one owner, 24 for twenty."""
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    photos(app, make_user(app, "ann"), 1, 1)
+    shown = queries(app, admin, "/admin/admin_detections/")
+    for number in range(8):
+        photos(app, make_user(app, f"user{number}"), 1, 1)
+    assert queries(app, admin, "/admin/admin_detections/") == shown

@@ -126,6 +126,12 @@ def test_a_request_waiting_for_a_slot_holds_no_database_connection(app, alice):
             assert pool.checkedout() == 1
         db.session.rollback()
         assert db.session.get(User, alice).locale is None
+        for held in (db.update(User).values(locale="ko"), db.select(User).with_for_update()):  # past the unit of work
+            db.session.execute(held)
+            with analysis_slot(alice):
+                assert pool.checkedout() == 1
+            db.session.rollback()
+        assert db.session.get(User, alice).locale is None
 
 
 def test_photos_wait_for_a_free_analysis_slot_and_are_refused_when_none_frees_up(tmp_path, coffee_jpeg):

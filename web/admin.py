@@ -330,7 +330,8 @@ class _InItsMinute:
 
     def apply(self, query: Query, value: datetime, alias=None) -> Query:
         column, start = self.get_column(alias), value.replace(second=0, microsecond=0)
-        inside = and_(column >= start, column < start + timedelta(minutes=1))
+        end = start + timedelta(minutes=1) if start < datetime.max - timedelta(minutes=1) else datetime.max
+        inside = and_(column >= start, column < end)  # the calendar's last minute: up to its end
         return query.filter(inside if isinstance(self, FilterEqual) else not_(inside))
 
 
@@ -967,9 +968,11 @@ class DetectionAdmin(AdminModelView):
         return gettext("%(title)s in %(file)s", title=say(detection.title), file=detection.analysis.original_name)
 
     def get_query(self) -> Query:
-        """The detections with their analyses' detections, loaded at once: each row's number is counted among
-        them (Detection.number)."""
-        return super().get_query().options(joinedload(Detection.analysis).selectinload(Analysis.detections))
+        """The detections with their analyses' detections and owners, loaded at once: each row's number is counted
+        among them (Detection.number), and its owner named."""
+        analysis = joinedload(Detection.analysis)
+        return super().get_query().options(analysis.selectinload(Analysis.detections),
+                                           analysis.joinedload(Analysis.user))
 
 
 JOB_KIND_NAMES = {JobKind.ANALYSIS: _l("Video analysis"), JobKind.EXPLANATION: _l("“Why?” explanation"),

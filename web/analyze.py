@@ -44,6 +44,7 @@ from web.i18n import emotion as emotion_name, found, isolated, kind, moment, per
 from web.notices import removed_says_so
 from web.redirects import came_from_path, form_page, next_of, on_page, place_on
 from web.flashes import FlashCategory, assigned_category, assigned_detection, flash_role, flash_style
+from web.ids import whole_number
 
 bp = Blueprint("analyze", __name__)
 HISTORY_PER_PAGE = 12
@@ -254,7 +255,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
     of a wrong reading (or why it is unsure), the player's overlay data at the time asked for (?t=SECONDS, so
     the frame links work without scripts), and how the readings of tracks set to a dog stand (`frame_readings`)."""
     duration = analysis.duration or 0.0
-    seconds = within_video(analysis, request.args.get("t", 0.0, type=float))
+    seconds = within_video(analysis, request.args.get("t", 0.0, type=seconds_given))
     tracks = player_tracks(analysis.detections)
     step = 1.0 / (analysis.fps_sampled or 1.0)
     tolerance = 0.75 * step
@@ -267,7 +268,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
             "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
-            "strip_times": strip_times(duration, step),
+            "strip_times": strip_times(duration, sorted({point[0] for track in tracks for point in track["points"]})),
             "boxes_now": boxes_at(tracks, seconds, tolerance, until),
             **frame_readings(analysis)}
 
@@ -275,11 +276,14 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
 STRIP_FRAMES = 6  # frames in a video page's strip, at evenly spaced times
 
 
-def strip_times(duration: float, step: float) -> list[float]:
-    """Up to STRIP_FRAMES evenly spaced times of the clip, each moved to the analysed moment nearest it (`step`
-    seconds apart), none twice: a 1 s clip at 4 frames a second showed one frame at 0.17 s and again at 0.33 s."""
-    return sorted({round(min(round(duration * i / STRIP_FRAMES / step) * step, duration), 2)
-                   for i in range(STRIP_FRAMES)})
+def strip_times(duration: float, moments: list[float]) -> list[float]:
+    """Up to STRIP_FRAMES evenly spaced times of the clip, each moved to the analysed moment nearest it (`moments`:
+    the times of the frames the tracks were read in), none twice: a 1 s clip at 4 frames a second showed one frame
+    at 0.17 s and again at 0.33 s. A clip where nothing was seen has no moments: its evenly spaced times."""
+    wanted = [duration * i / STRIP_FRAMES for i in range(STRIP_FRAMES)]
+    if not moments:
+        return wanted
+    return sorted({round(min(moments, key=lambda moment: abs(moment - time)), 2) for time in wanted})
 
 
 def frame_readings(analysis: Analysis) -> dict:
@@ -356,8 +360,9 @@ def history() -> ResponseReturnValue:
     "disgust"), else those of the models that read the user's photos; an emotion filtered on that they lack stays
     listed, selected, and an empty page says why it is empty."""
     filters = HistoryFilter.from_args(request.args, current_user)
-    page = history_page(current_user, request.args.get("page", 1, type=int),
-                        request.args.get("per_page", HISTORY_PER_PAGE, type=int), max_per_page=48, filters=filters)
+    page = history_page(current_user, request.args.get("page", 1, type=whole_number),
+                        request.args.get("per_page", HISTORY_PER_PAGE, type=whole_number), max_per_page=48,
+                        filters=filters)
     kept = kept_params(page, filters)
     if page.pages and page.page > page.pages:  # past the end (an old link, a typed number): the last page
         return redirect(url_for("analyze.history", page=page.pages, **kept))
@@ -682,10 +687,21 @@ def frame_time() -> float:
     text = request.args.get("t")
     if text is None:
         return 0.0
-    seconds = float(text) if NUMBER.fullmatch(text) else math.nan  # float() reads "٣", "1_0", " 3" and "nan" too
+    try:
+        seconds = seconds_given(text)
+    except ValueError:
+        seconds = math.nan
     if not math.isfinite(seconds) or seconds < 0:
         abort(400, description=NOT_A_TIME)
     return seconds
+
+
+def seconds_given(text: str) -> float:
+    """`text` as a number of seconds in ASCII digits (1.5, 2, .5, 1e3), for `request.args.get(..., type=)`:
+    ValueError otherwise; float() also reads "٣", "1_0", " 3" and "nan"."""
+    if not NUMBER.fullmatch(text):
+        raise ValueError(f"not a number: {text[:20]!r}")
+    return float(text)
 
 
 def _private_file(response: Response) -> Response:

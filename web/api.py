@@ -126,11 +126,12 @@ def create_token() -> ResponseReturnValue:
 def _optional_json_object() -> dict:
     """The request's JSON object; {} when it sends no body (an empty one sent in chunks, or with a JSON
     Content-Type, too). Any other body is a 400, as everywhere else: a form's name=..., or JSON sent without its
-    Content-Type, was dropped without a word (a token made unnamed). No more than MAX_JSON_KB is read (_json_limit)."""
+    Content-Type, was dropped without a word (a token made unnamed). A body sent in chunks is read no further than
+    a JSON body may be (_json_limit); one of known length only when it is JSON."""
+    if request.content_length is not None or "Transfer-Encoding" not in request.headers:
+        return _json_object() if request.content_length else {}
     request.max_content_length = MAX_JSON_KB * 1024 + 1
-    if not request.get_data(cache=True):
-        return {}
-    return _json_object()
+    return _json_object() if request.get_data(cache=True) else {}
 
 
 @bp.get("/tokens")
@@ -408,7 +409,10 @@ def _owned_rule(rule_id: int) -> AlertRule:
 def alert(rule_id: int) -> ResponseReturnValue:
     """One alert rule with its window now, as its subject's list shows it (404 for another user's, or none)."""
     rule = _owned_rule(rule_id)
-    return jsonify(next(item for item in _alerts_of(rule.subject) if item["rule"]["id"] == rule.id))
+    found = next((item for item in _alerts_of(rule.subject) if item["rule"]["id"] == rule.id), None)
+    if found is None:  # deleted meanwhile by another request
+        abort(404, description=f"No alert rule {rule_id}.")
+    return jsonify(found)
 
 
 @bp.delete("/alerts/<int:rule_id>")

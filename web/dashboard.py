@@ -43,6 +43,7 @@ from web.i18n import EMOTION_NAMES, adjective, day, days_span, emotion, say, set
 from web.identity import name_group_form
 from web.redirects import back_to_form_next, came_from_path, form_page, place_on
 from web.flashes import FlashCategory, assigned_category
+from web.ids import whole_number
 
 bp = Blueprint("dashboard", __name__)
 
@@ -98,7 +99,7 @@ def _detections_query(subject: Subject | None):
 def index() -> ResponseReturnValue:
     asked = request.args.get("period", "")
     period = Period(asked) if asked in PERIODS else Period.DAY
-    subject_id = request.args.get("subject", type=int)
+    subject_id = request.args.get("subject", type=whole_number)
     subject = owned_subject_or_404(subject_id) if subject_id else None
     return dashboard_page(subject, period, alert_form(subject) if subject else None)
 
@@ -287,7 +288,7 @@ NO_CAT_REPORT = N_("Cats have no weekly report yet: there is no emotion model fo
 
 def no_report(subject: Subject) -> str:
     """Why a cat has no weekly report, with the way to its dashboard."""
-    return render_template("dashboard/no_report.html", subject=subject)
+    return render_template("dashboard/no_report.html", subject=subject, why=gettext(NO_CAT_REPORT))
 
 
 @bp.route("/subjects/<int:subject_id>/report")
@@ -370,7 +371,7 @@ def subjects() -> ResponseReturnValue:
     asked_kind = request.args.get("kind")
     form = SubjectForm(kind=asked_kind if asked_kind in set(SubjectKind) else SubjectKind.PERSON.value)
     back = came_from_path()
-    face = _own_detection(request.values.get("face", type=int))
+    face = _own_detection(request.values.get("face", type=whole_number))
     existing = None
     if form.validate_on_submit():
         try:

@@ -17,6 +17,7 @@ from messages import N_
 from services.errors import NotFound
 from web.redirects import View, same_site_path
 from web.flashes import FlashCategory
+from web.ids import whole_number
 
 
 class Deleted(StrEnum):
@@ -65,7 +66,7 @@ def deleted_goes_back(kind: Deleted, id_arg: str) -> Callable[[View], View]:
             try:
                 return view(*args, **kwargs)
             except NotFound:
-                row_id = kwargs[id_arg] if id_arg in kwargs else request.args.get(id_arg, type=int)
+                row_id = kwargs[id_arg] if id_arg in kwargs else request.args.get(id_arg, type=whole_number)
                 back = back_after_deletion(kind, row_id)
                 if back is None:
                     raise

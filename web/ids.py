@@ -15,3 +15,12 @@ class AsciiIntegerConverter(IntegerConverter):
 def init_app(app: Flask) -> None:
     """Every `<int:...>` of the app's addresses reads ASCII digits; call before any blueprint is registered."""
     app.url_map.converters["int"] = AsciiIntegerConverter
+
+
+def whole_number(text: str) -> int:
+    """`text` as a whole number in ASCII digits, with a minus before it or not, for `request.args.get(..., type=)`:
+    ValueError otherwise (the default then), as int() gives for "x"; int() also read "٣", "３", " 3" and "3_0"."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"not a whole number: {text[:20]!r}")
+    return int(text)

@@ -18,6 +18,7 @@ from services.moderation import Removal
 from web.errors import wants_json
 from web.i18n import moment, named_at_most
 from web.redirects import View
+from web.ids import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def removed_says_so(view: View) -> View:
             return view(*args, **kwargs)
         except NotFound:
             reader = g.get("api_user") or current_user
-            analysis_id = kwargs.get("analysis_id", request.args.get("analysis", type=int))
+            analysis_id = kwargs.get("analysis_id", request.args.get("analysis", type=whole_number))
             removal = None if analysis_id is None else moderation.removed_upload(reader.id, analysis_id)
             if removal is None:
                 raise
