@@ -491,7 +491,7 @@ def test_a_day_with_sure_and_unsure_readings_says_how_many_were_unsure(app, clie
     sure_happy, perhaps_angry = np.array([0.05, 0.85, 0.05, 0.05]), np.array([0.37, 0.3, 0.18, 0.15])
     add_history(app, alice, rex, np.array([sure_happy, perhaps_angry, perhaps_angry]), spacing=timedelta(hours=1))
     report = client.get(f"/subjects/{rex}/report?week=2026-W02").get_data(as_text=True)
-    assert "3 appearances, mostly" in report and "(2 of them unsure)" in report
+    assert '3 appearances, <span class="emo-text emo-happy">happy</span> (2 of them unsure)' in report  # one sure
     # one sure reading is no pattern: the week's line says so, as the profile does, and counts the unsure
     assert "Too few confident readings this week to sum it up: 1 of the 3 it takes." in report
     assert "2 unsure readings were not counted." in report and "Mostly happy" not in report

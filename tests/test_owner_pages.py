@@ -239,9 +239,10 @@ def test_the_opt_in_lists_the_reports_and_a_subjects_dashboard_links_its_own_onc
 
 def test_the_report_png_draws_each_bar_in_its_emotions_colour(app, client, alice):
     rex = subject_of(app, alice, "Rex", "dog")
-    appearances(app, alice, rex, "dog", "happy", 3, utcnow() - timedelta(days=2))
-    appearances(app, alice, rex, "dog", "sad", 1, utcnow())
-    image = client.get(f"/subjects/{rex}/report.png")
+    monday = datetime(2026, 1, 5, 12)  # one week's days, whatever today is (two days before a Monday were last week's)
+    appearances(app, alice, rex, "dog", "happy", 3, monday)
+    appearances(app, alice, rex, "dog", "sad", 1, monday + timedelta(days=3))
+    image = client.get(f"/subjects/{rex}/report.png?week=2026-W02")
     assert image.status_code == 200 and image.mimetype == "image/png"
     with app.app_context():
         colours = emotion_colours()  # as the pages draw them (static/style.css)
