@@ -268,7 +268,7 @@ def video_extras(analysis: Analysis, classified: list[Detection]) -> dict:
             "unsure_comments": {d.id: unsure_comment(track_unsure_because(d, stories[d.id]), chances[d.id])
                                 for d in classified},
             "player_tracks": tracks, "tolerance": tolerance, "until": until, "seconds": seconds,
-            "strip_times": strip_times(duration, sorted({point[0] for track in tracks for point in track["points"]})),
+            "strip_times": strip_times(duration, sorted(moments_of(tracks))),
             "boxes_now": boxes_at(tracks, seconds, tolerance, until),
             **frame_readings(analysis)}
 
@@ -334,11 +334,16 @@ def holds_until(tracks: list[dict], duration: float, reach: float) -> float:
     return duration if last is not None and duration - last <= reach else 0.0
 
 
+def moments_of(tracks: list[dict]) -> set[float]:
+    """The times of the analysed frames the player's tracks were seen in."""
+    return {point[0] for track in tracks for point in track["points"]}
+
+
 def boxes_at(tracks: list[dict], seconds: float, tolerance: float, until: float = 0.0) -> list[dict]:
     """The tracks seen in the analysed frame nearest `seconds` (within `tolerance`, or after the last one up to
     `until`; the earlier of two as near), as the overlay draws them: never boxes from two analysed frames, so none
     of a track that is not in that frame."""
-    moments = {point[0] for track in tracks for point in track["points"]}
+    moments = moments_of(tracks)
     moment = min(moments, key=lambda t: (abs(t - seconds), t), default=None)
     if moment is None or (abs(moment - seconds) > tolerance and not max(moments) == moment < seconds <= until):
         return []
