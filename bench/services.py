@@ -97,9 +97,10 @@ class PostgresServer(Service):
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """A new, empty database; its SQLAlchemy URL."""
-        self._administer(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of the database `template` (which nobody may be connected to); its
+        SQLAlchemy URL."""
+        self._administer(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

@@ -17,6 +17,7 @@ from PIL import Image
 from skimage import data as skdata
 from werkzeug.test import TestResponse
 
+import models
 from bench.clips import moving_faces_frames, write_video
 from bench.fixtures import csrf_token, login, make_app, make_user
 
@@ -37,6 +38,11 @@ def _one_parse_at_a_time(parse):
 
 
 ast.parse = _one_parse_at_a_time(ast.parse)
+
+# Passwords are hashed with one round of PBKDF2 in the tests: the suite makes and checks thousands, and scrypt's
+# 0.1 s each was a sixth of its time. tests/test_isolation.py checks the shipped method with the shipped setting.
+SHIPPED_PASSWORD_HASH_METHOD = models.PASSWORD_HASH_METHOD
+models.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
 
 
 def jpeg_bytes(rgb: np.ndarray, **save_options: object) -> bytes:

@@ -7,10 +7,11 @@ import base64
 import pytest
 from flask import url_for
 
+import models
 from bench.fixtures import csrf_token
 from extensions import db
 from models import AlertRule, Analysis, ApiToken, Detection, Subject
-from tests.conftest import upload
+from tests.conftest import SHIPPED_PASSWORD_HASH_METHOD, upload
 
 SKIPPED_PREFIXES = ("/admin", "/static")
 
@@ -98,11 +99,13 @@ def test_every_form_refuses_a_post_without_csrf_token(app, client, alice_objects
     assert client.get("/analyses").status_code == 200  # and nothing logged Alice out
 
 
-def test_passwords_use_a_modern_hash(app, alice):
-    from models import User
-
+def test_passwords_use_a_modern_hash(app, alice, monkeypatch):
+    monkeypatch.setattr(models, "PASSWORD_HASH_METHOD", SHIPPED_PASSWORD_HASH_METHOD)  # not the tests' cheap one
     with app.app_context():
-        assert db.session.get(User, alice).password_hash.startswith("scrypt:")
+        user = db.session.get(models.User, alice)
+        user.set_password("a new passphrase")
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password("a new passphrase") and not user.check_password("correct horse")
 
 
 def test_every_forms_address_answers_a_get_with_the_page_the_form_lives_on(app, client, alice_objects):

@@ -41,11 +41,23 @@ def redis_server():
         yield server
 
 
+@pytest.fixture(scope="session")
+def migrated_database(postgres, tmp_path_factory) -> str:
+    """The name of a PostgreSQL database migrated to the newest revision, made once per run: each test's database
+    is a copy of it (running the migrations for each of them took a fifth of this folder's time)."""
+    name = "migrated"
+    app = make_app(tmp_path_factory.mktemp("migrated"), SQLALCHEMY_DATABASE_URI=postgres.create_database(name))
+    with app.app_context():
+        db.engine.dispose()  # a template database takes no connections
+    return name
+
+
 @pytest.fixture()
-def database_url(postgres) -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped after the test (a run's 270 of them took 2.3 GB of /tmp)."""
+def database_url(postgres, migrated_database) -> Iterator[str]:
+    """A new PostgreSQL database at the newest revision, dropped after the test (a run's 270 of them took 2.3 GB of
+    /tmp)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    yield postgres.create_database(name)
+    yield postgres.create_database(name, template=migrated_database)
     postgres.drop_database(name)
 
 
