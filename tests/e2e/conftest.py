@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
-from flask_migrate import upgrade
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
-from app import create_app
-from bench.fixtures import make_user
 from bench import ROOT
+from bench.fixtures import make_app, make_user
 
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
@@ -23,12 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture()
 def live_app(tmp_path):
     """(app, base URL): the app on a migrated SQLite database, served on a free loopback port."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite'}", "SECRET_KEY": "e2e",
-                      "JOBS_MODE": "thread", "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False,
-                      "VIDEO_FPS": 10},  # more frames per video: the progress bar has time to move
-                     instance_path=str(tmp_path / "instance"))
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
+    app = make_app(tmp_path, TESTING=False, SECRET_KEY="e2e", JOBS_MODE="thread", JOBS_POLL_SECONDS=0.5,
+                   VIDEO_FPS=10)  # more frames per video: the progress bar has time to move
     make_user(app, "admin", "admin password", admin=True)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -43,12 +38,21 @@ def live_server(live_app) -> str:
     return live_app[1]
 
 
-@pytest.fixture()
-def browser():
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the browser tests (starting one took a second and a half a test)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture()
+def browser(chromium) -> Iterator[Browser]:
+    """The Chromium, whose pages and contexts (their cookies and storage) the test closes when it ends."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 @pytest.fixture()
