@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 
 from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.server import AppServer, JobWorker, api_session, flask_command, prepare_instance
-from tests.e2e.conftest import browser, page  # noqa: F401 (the browser fixtures)
+from tests.e2e.conftest import browser, chromium, page  # noqa: F401 (the browser fixtures)
 from tests.e2e.test_browser import shot, watch_progress
 from tests.test_faults import wait_for
 
