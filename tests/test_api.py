@@ -188,6 +188,23 @@ def test_a_token_name_sent_other_than_as_json_is_refused_not_dropped(app, client
     assert client.post("/api/v1/tokens", headers=basic("ann"), json={"name": "laptop"}).json["name"] == "laptop"
 
 
+@pytest.mark.parametrize(("body", "said"), [
+    (b'{"name": "Rex", "note": NaN}', "NaN is not a JSON number."),
+    (b'{"name": "Rex", "note": -Infinity}', "-Infinity is not a JSON number."),
+    (b'{"name": "Rex", "note": ' + b"9" * 5000 + b"}", "a number has more than 4300 digits."),
+    (b'{"name": "Rex",}', "Expecting property name enclosed in double quotes at line 1, column 16."),
+    (b'{"name": "R\xffx"}', "it is not UTF-8 text."),
+    (b"", "Expecting value at line 1, column 1.")])
+def test_a_body_that_is_not_standard_json_is_refused_saying_why(app, client, api_users, body, said):
+    """Python's decoder reads NaN and Infinity, which JSON has not, and a number too long for it was told "Send a
+    JSON object" like a form: each is a 400 that says what is wrong, in a field the app reads or not."""
+    ann = bearer(client, "ann")
+    refused = client.post("/api/v1/subjects", headers=ann, data=body, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json["error"] == f"The body is not JSON this API reads: {said}"
+    assert client.get("/api/v1/subjects", headers=ann).json["items"] == []
+
+
 def test_a_tokens_last_use_is_kept_to_the_minute_not_on_every_request(app, client, api_users):
     headers = bearer(client, "ann")
     with app.app_context():
@@ -423,7 +440,7 @@ def test_a_detection_is_assigned_to_a_subject_of_its_kind_only(app, client, api_
     for send in (client.put, client.post):
         refused = send(url if send == client.put else "/api/v1/subjects", headers=ann, data=nested,
                        content_type="application/json")
-        assert refused.status_code == 400 and "JSON object" in refused.json["error"]
+        assert refused.status_code == 400 and refused.json["error"].endswith("it is nested too deep.")
         too_big = send(url if send == client.put else "/api/v1/subjects", headers=ann, data=huge,
                        content_type="application/json")
         assert too_big.status_code == 413 and too_big.json["error"] == "A JSON body is at most 64 KB."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from functools import wraps
 
@@ -272,16 +274,42 @@ def signatures(analysis_id: int) -> ResponseReturnValue:
     return jsonify({"status": identity.signature_status(owned(Analysis, analysis_id, g.api_user))})
 
 
+SEND_AN_OBJECT = "Send a JSON object (Content-Type: application/json)."
+
+
+class _NotStandardJson(ValueError):
+    """NaN, Infinity or -Infinity in a body: Python's decoder reads them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> None:
+    raise _NotStandardJson(f"{name} is not a JSON number")
+
+
 def _json_object() -> dict:
-    """The request's JSON body, which must be an object (a body nested too deep for the decoder is refused like
-    any other bad JSON; one over MAX_JSON_KB was refused before: `_json_limit`)."""
+    """The request's JSON body, which must be an object of standard JSON (one over MAX_JSON_KB was refused before:
+    `_json_limit`); what makes it unreadable is said."""
+    if not request.is_json:
+        abort(400, description=SEND_AN_OBJECT)
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
+        body = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        abort(400, description=f"The body is not JSON this API reads: {_unreadable(error)}.")
     if not isinstance(body, dict):
-        abort(400, description="Send a JSON object (Content-Type: application/json).")
+        abort(400, description=SEND_AN_OBJECT)
     return body
+
+
+def _unreadable(error: ValueError | RecursionError) -> str:
+    """What made a JSON body unreadable, in a client's words."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno}, column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(error, RecursionError):
+        return "it is nested too deep"
+    if isinstance(error, _NotStandardJson):
+        return str(error)
+    return f"a number has more than {sys.get_int_max_str_digits()} digits"
 
 
 @bp.get("/subjects")
