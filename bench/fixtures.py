@@ -28,6 +28,7 @@ from bench.synthetic import START
 from models import Analysis, Detection, Media, Subject, SubjectKind, User
 
 MIGRATIONS = ROOT / "migrations"
+TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}
 
 
 def make_app(folder: Path, **overrides: object) -> Flask:
@@ -38,8 +39,7 @@ def make_app(folder: Path, **overrides: object) -> Flask:
     if copied:
         folder.mkdir(parents=True, exist_ok=True)
         database.write_bytes(_migrated_database())
-    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "SECRET_KEY": "test-secret",
-                "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}
+    settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
     app = create_app({**settings, **overrides}, instance_path=str(folder / "instance"))
     # Flask-Limiter is one object per process: an earlier app whose counters' storage failed left it counting in
     # memory until a timed health check, which would switch this app's counts between memory and its database.
@@ -56,8 +56,8 @@ def _migrated_database() -> bytes:
     two thousand apps, and running the migrations for each took a fifth of its time."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "empty.sqlite"
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "empty"},
-                         instance_path=str(Path(folder) / "instance"))
+        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"},
+                         instance_path=str(Path(folder) / "instance"))  # no job thread left polling a deleted file
         with app.app_context():
             upgrade(directory=str(MIGRATIONS))
             db.engine.dispose()

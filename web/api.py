@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -278,20 +279,29 @@ SEND_AN_OBJECT = "Send a JSON object (Content-Type: application/json)."
 
 
 class _NotStandardJson(ValueError):
-    """NaN, Infinity or -Infinity in a body: Python's decoder reads them, JSON has no such numbers."""
+    """What Python's decoder reads and JSON has not: NaN and Infinity, and a number too large for a float (1e400,
+    read as infinity)."""
 
 
 def _refuse_constant(name: str) -> None:
     raise _NotStandardJson(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotStandardJson(f"{text[:20]} is too large a number")
+    return number
+
+
 def _json_object() -> dict:
     """The request's JSON body, which must be an object of standard JSON (one over MAX_JSON_KB was refused before:
     `_json_limit`); what makes it unreadable is said."""
-    if not request.is_json:
+    body = request.get_data(cache=True)
+    if not request.is_json or not body.strip():
         abort(400, description=SEND_AN_OBJECT)
     try:
-        body = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant)
+        body = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
         abort(400, description=f"The body is not JSON this API reads: {_unreadable(error)}.")
     if not isinstance(body, dict):
@@ -307,9 +317,9 @@ def _unreadable(error: ValueError | RecursionError) -> str:
         return "it is not UTF-8 text"
     if isinstance(error, RecursionError):
         return "it is nested too deep"
-    if isinstance(error, _NotStandardJson):
+    if isinstance(error, _NotStandardJson) or "integer string conversion" not in str(error):
         return str(error)
-    return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return f"a whole number has more than {sys.get_int_max_str_digits()} digits"
 
 
 @bp.get("/subjects")

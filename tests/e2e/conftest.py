@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -38,13 +39,20 @@ def live_server(live_app) -> str:
     return live_app[1]
 
 
-@pytest.fixture(scope="package")
-def chromium() -> Iterator[Browser]:
-    """One Chromium for the browser tests (starting one took a second and a half a test)."""
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright until the block ends."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the browser tests (starting one took a second and a half a test)."""
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture()

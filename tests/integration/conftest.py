@@ -43,8 +43,8 @@ def redis_server():
 
 @pytest.fixture(scope="session")
 def migrated_database(postgres, tmp_path_factory) -> str:
-    """The name of a PostgreSQL database migrated to the newest revision, made once per run: each test's database
-    is a copy of it (running the migrations for each of them took a fifth of this folder's time)."""
+    """The name of a PostgreSQL database migrated to the newest revision, made once per test process: each test's
+    database is a copy of it (running the migrations for each of them took a fifth of this folder's time)."""
     name = "migrated"
     app = make_app(tmp_path_factory.mktemp("migrated"), SQLALCHEMY_DATABASE_URI=postgres.create_database(name))
     with app.app_context():
@@ -58,6 +58,14 @@ def database_url(postgres, migrated_database) -> Iterator[str]:
     /tmp)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield postgres.create_database(name, template=migrated_database)
+    postgres.drop_database(name)
+
+
+@pytest.fixture()
+def empty_database_url(postgres) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test: for the tests of the migrations themselves."""
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    yield postgres.create_database(name)
     postgres.drop_database(name)
 
 

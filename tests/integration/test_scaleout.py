@@ -9,14 +9,16 @@ job loses nothing (the other one runs it again); a person's browser sees the pro
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.server import AppServer, JobWorker, api_session, flask_command, prepare_instance
-from tests.e2e.conftest import browser, chromium, page  # noqa: F401 (the browser fixtures)
+from tests.e2e.conftest import browser, launched_chromium, page  # noqa: F401 (the browser fixtures)
 from tests.e2e.test_browser import shot, watch_progress
 from tests.test_faults import wait_for
 
@@ -57,12 +59,21 @@ def all_finished(database_url: str, ids: list[int]):
     return rows if all(row.status in ("done", "failed") for row in rows.values()) else None
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """This module's own Chromium, closed when it ends (a package fixture imported here would live for the whole
+    session)."""
+    with launched_chromium() as launched:
+        yield launched
+
+
 def worker_pid(row) -> int:
     return int(row.worker.rsplit(":", 1)[1])
 
 
-def test_two_workers_share_the_jobs_and_a_killed_worker_loses_none(tmp_path, database_url, redis_server, astronaut,
-                                                                   page: Page):  # noqa: F811
+def test_two_workers_share_the_jobs_and_a_killed_worker_loses_none(tmp_path, empty_database_url, redis_server,
+                                                                   astronaut, page: Page):  # noqa: F811
+    database_url = empty_database_url  # migrated by the deployment's own `flask db upgrade` (prepare_instance)
     settings = deployment_settings(database_url, redis_server.url, tmp_path / "shared-uploads")
     prepare_instance(tmp_path / "web", *OWNER, settings=settings)
     short = [write_video(tmp_path / f"short{n}.mp4", moving_faces_frames(astronaut, 30, faces=1), fps=10)
@@ -115,7 +126,8 @@ def schema(database_url: str) -> dict[str, set[str]]:
         engine.dispose()
 
 
-def test_migrations_run_unchanged_on_postgresql_down_and_up(tmp_path, database_url):
+def test_migrations_run_unchanged_on_postgresql_down_and_up(tmp_path, empty_database_url):
+    database_url = empty_database_url
     settings = {"SQLALCHEMY_DATABASE_URI": database_url}
     instance = tmp_path / "instance"
     flask_command(instance, "db", "upgrade", settings=settings)
