@@ -297,11 +297,11 @@ def _finite(text: str) -> float:
 def _json_object() -> dict:
     """The request's JSON body, which must be an object of standard JSON (one over MAX_JSON_KB was refused before:
     `_json_limit`); what makes it unreadable is said."""
-    body = request.get_data(cache=True)
-    if not request.is_json or not body.strip():
+    data = request.get_data(cache=True)
+    if not request.is_json or not data.strip():
         abort(400, description=SEND_AN_OBJECT)
     try:
-        body = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite)
+        body = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
         abort(400, description=f"The body is not JSON this API reads: {_unreadable(error)}.")
     if not isinstance(body, dict):
