@@ -6,7 +6,9 @@ import ast
 import codecs
 import csv
 import io
+import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +74,15 @@ def coffee_jpeg() -> bytes:
 def two_faces(astronaut) -> np.ndarray:
     """Two real faces side by side: the astronaut and her mirror image."""
     return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
+
+
+@pytest.fixture()
+def refused_port() -> Iterator[int]:
+    """A loopback port held bound, never listening, for the test: connecting to it is refused. A port only found
+    free could be taken meanwhile by another test process's server (the tests run in several)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 @pytest.fixture()

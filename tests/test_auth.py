@@ -11,7 +11,6 @@ import unicodedata
 from itsdangerous import URLSafeSerializer
 
 from bench.fixtures import csrf_token, login, make_app, make_user
-from bench.server import free_port
 from extensions import db, limiter
 from models import Subject, User
 from sqlalchemy.exc import OperationalError
@@ -449,10 +448,10 @@ def test_two_registrations_of_one_name_at_once_give_one_account_and_a_message(ap
         assert db.session.scalar(db.select(db.func.count(User.id))) == 1
 
 
-def test_logins_are_still_limited_while_the_counters_storage_is_away(tmp_path):
+def test_logins_are_still_limited_while_the_counters_storage_is_away(tmp_path, refused_port):
     """Redis down: every log-in and upload was a 500. Each process now counts in its memory until it is back."""
     app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute",
-                   RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+                   RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{refused_port}/0")
     make_user(app, "target")
     attacker = app.test_client()
     assert [login(attacker, "target", f"guess {n}").status_code for n in range(4)] == [401, 401, 401, 429]

@@ -7,7 +7,6 @@ import os
 
 from bench.fixtures import login, make_app, make_user
 import jobs
-from bench.server import free_port
 from extensions import db
 from models import Analysis
 from app import create_app
@@ -31,8 +30,8 @@ def only_analysis(app) -> Analysis:
 
 
 def test_a_video_uploaded_while_redis_is_down_runs_once_a_worker_can_reach_it(tmp_path, database_url, redis_server,
-                                                                              two_face_video):
-    app = redis_app(tmp_path, database_url, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+                                                                              two_face_video, refused_port):
+    app = redis_app(tmp_path, database_url, f"redis://127.0.0.1:{refused_port}/0")
     upload_as_alice(app, two_face_video.read_bytes())
     assert only_analysis(app).status == "queued"  # kept, not lost
 
@@ -47,14 +46,14 @@ def test_a_video_uploaded_while_redis_is_down_runs_once_a_worker_can_reach_it(tm
 
 
 def test_a_job_a_worker_took_while_the_database_was_away_runs_once_it_is_back(tmp_path, database_url, redis_server,
-                                                                                two_face_video):
+                                                                                two_face_video, refused_port):
     """RQ files the job as failed (and keeps it a week) when its worker cannot claim it; the row stays queued, so
     the janitor, which only looked for jobs missing from Redis, left it waiting for ever."""
     app = redis_app(tmp_path, database_url, redis_server.url)
     queue = app.extensions["moodlens_jobs"]
     queue.queue.empty()
     upload_as_alice(app, two_face_video.read_bytes())
-    cut_off = create_app({"SQLALCHEMY_DATABASE_URI": f"postgresql://127.0.0.1:{free_port()}/gone", "TESTING": True,
+    cut_off = create_app({"SQLALCHEMY_DATABASE_URI": f"postgresql://127.0.0.1:{refused_port}/gone", "TESTING": True,
                           "JOBS_MODE": "redis", "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret"},
                          instance_path=str(tmp_path / "cut-off"))
     jobs.RedisQueue(cut_off).work(burst=True)  # the worker's database is away
@@ -65,6 +64,7 @@ def test_a_job_a_worker_took_while_the_database_was_away_runs_once_it_is_back(tm
     queue.recover()
     queue.recover()  # a second janitor finds it queued again, and leaves it
     assert queue.queue.count == 1
+    app.config["JOBS_STALE_SECONDS"] = 3600  # the worker's own janitor would take over its running job at once
     queue.work(burst=True)
     analysis = only_analysis(app)
     assert (analysis.status, analysis.attempts, analysis.face_count) == ("done", 1, 2)
