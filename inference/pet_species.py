@@ -8,13 +8,14 @@ the ImageNet classifier's summed dog and cat classes, and the pet's head box (th
 the last block, `python -m training.pet_heads`); a second look reads the head crop's ImageNet dog and cat
 classes, where it could still turn the vote (the probe, trained on whole pets, reads many dogs' heads as
 cats'). The species is a vote: the body's probe, the head's classes and the SSD's score for the species it
-named. A pet's box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off), and a frame
-where the SSD found no pet is looked at whole, as a close-up, by the ImageNet classes (which, unlike the
-probe, can also say "neither"), unless too small to tell. MTCNN fires on some dogs' and cats' faces: a face
-mostly inside a pet's box whose surroundings read as a dog or a cat is the pet's, not a person's, and is dropped
-(`PetCropModel.without_pet_faces`). A dog is shown and tracked by its head,
-and its emotion is read from its body (which measured better than its face, `python -m
-bench.dog_crops`). Measured with `python -m bench.pets` (figures in inference/weights/README.md).
+named. A pet's box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off; the head box
+itself is kept within HEAD_REACH of the SSD's box), and a frame where the SSD found no pet is looked at whole, as
+a close-up, by the ImageNet classes (which, unlike the probe, can also say "neither"), unless too small to tell.
+MTCNN fires on some dogs' and cats' faces: a face mostly inside a pet's box (or holding most of it) whose
+surroundings read as a dog or a cat is the pet's, not a person's, and is dropped
+(`PetCropModel.without_pet_faces`). A dog is shown and tracked by its head, and its emotion is read from its body
+(which measured better than its face, `python -m bench.dog_crops`). Measured with `python -m bench.pets` (figures
+in inference/weights/README.md).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ CLOSE_UP_SURE = 0.7  # a frame without a pet box is one pet when at least this l
 CLOSE_UP_MIN_SIDE = 40  # at least this many pixels on its shorter side (chosen on held-out photos: weights/README.md)
 FACE_IN_PET = 0.5  # a face box at least this much inside a pet's box (a dog's head, a cat's body) is looked at
 FACE_LOOK_MARGIN = 0.5  # with half its size around it, and is the pet's own face when
+HEAD_REACH = 0.15  # a head box reaches at most this share of its pet's box beyond it (labelled heads: 0.11 at most)
 EDGE_PIXELS = 2  # a dog's body box this near the frame's edge: the frame cuts the dog
 PET_FACE_SURE = 0.5  # the ImageNet dog and cat classes together reach this (chosen on pet photos: weights/README.md)
 POOLED_FEATURES = 1280  # EfficientNet-Lite0's pooled features, read by the probe and as a pet's look
@@ -142,7 +144,7 @@ class PetCropModel:
         bodies, then the heads of the pets whose vote the head look could still turn."""
         bodies = [[d.box for d in pets] or [_whole(frame)] for frame, pets in zip(frames, found)]
         body_reads = self._looks(frames, bodies, pet_body_crops)
-        heads = [[_in_frame(head, body, frame) for body, head in zip(boxes, reads.heads)]
+        heads = [[_within_reach(_in_frame(head, body, frame), body) for body, head in zip(boxes, reads.heads)]
                  for frame, boxes, reads in zip(frames, bodies, body_reads)]
         body_votes = [[_body_votes(pet, species) for pet, species in zip(pets, reads.species)]
                       for pets, reads in zip(found, body_reads)]
@@ -200,10 +202,13 @@ def _inside_a_pet(face: Detection, detections: list[Detection], frame: np.ndarra
     """Whether a detection is a face lying at least FACE_IN_PET inside one of the pets' boxes: a cat's body, a dog's
     head, and the body of a dog the frame's edge cuts (its head box is then put beside its head, and the face MTCNN
     found on the dog, outside it, became a person on its owner's dashboard). Not any dog's body: a person's face
-    pressed to a dog's chest, looked at with the fur around it, read as a dog's."""
-    return face.kind == DetectionKind.HUMAN and any(
-        covered_fraction(face.box, box) >= FACE_IN_PET
-        for pet in detections if pet.kind != DetectionKind.HUMAN for box in _pet_boxes(pet, frame))
+    pressed to a dog's chest, looked at with the fur around it, read as a dog's. Also a face holding at least
+    FACE_IN_PET of a pet's box: MTCNN's box over a beagle's whole close-up held its head box, not the other way."""
+    if face.kind != DetectionKind.HUMAN:
+        return False
+    pets = [detection for detection in detections if detection.kind != DetectionKind.HUMAN]
+    return any(covered_fraction(face.box, box) >= FACE_IN_PET for pet in pets for box in _pet_boxes(pet, frame)) or any(
+        covered_fraction(pet.box, face.box) >= FACE_IN_PET for pet in pets)
 
 
 def _pet_boxes(pet: Detection, frame: np.ndarray) -> list[Box]:
@@ -225,6 +230,16 @@ def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:
     side = right - left
     x1, y1, x2, y2 = (float(v) for v in head)
     return left + x1 * side, top + y1 * side, left + x2 * side, top + y2 * side
+
+
+def _within_reach(head: Box, body: Box) -> Box:
+    """The head box cut to the pet's box grown by HEAD_REACH of its width and height on each side (the regressor put
+    the head of a beagle beside a cat halfway over the cat: its crop, the body's square, held the cat's edge); the
+    pet's box where nothing of the head box is left."""
+    (x1, y1, x2, y2), (bx1, by1, bx2, by2) = head, body
+    reach_x, reach_y = HEAD_REACH * (bx2 - bx1), HEAD_REACH * (by2 - by1)
+    cut = max(x1, bx1 - reach_x), max(y1, by1 - reach_y), min(x2, bx2 + reach_x), min(y2, by2 + reach_y)
+    return cut if cut[0] < cut[2] and cut[1] < cut[3] else body
 
 
 def _whole(frame: np.ndarray) -> Box:

@@ -564,6 +564,24 @@ def test_the_analyses_list_sorts_by_user_and_heads_the_thumbnail_column_preview(
     assert re.search(r'col-thumbnail">\s*미리 보기\s*</th>', admin.get("/admin/admin_analyses/").get_data(as_text=True))
 
 
+def test_the_users_list_sorts_by_uploads(app, alice):
+    """A moderator looking for the heaviest uploaders sorts the users by their uploads (the column was not
+    sortable: it is counted, not stored)."""
+    store_analyses(app, alice, [StoredAnalysis("a-1.jpg"), StoredAnalysis("a-2.jpg")])
+    store_analyses(app, make_user(app, "carol"), [StoredAnalysis("c-1.jpg")])
+    make_user(app, "bob")
+    admin = admin_client(app, "en")
+    listing = admin.get("/admin/admin_users/").get_data(as_text=True)
+    by_uploads = html.unescape(re.search(r'href="([^"]+)" title="Sort by Uploads">', listing).group(1))
+
+    def order(path: str) -> list[str]:
+        rows = admin.get(path).get_data(as_text=True).split("</thead>")[1]
+        return list(dict.fromkeys(re.findall(r"\b(alice|bob|carol)\b", rows)))
+
+    assert order(by_uploads) == ["bob", "carol", "alice"]
+    assert order(by_uploads + "&desc=1") == ["alice", "carol", "bob"]
+
+
 def test_the_back_offices_search_and_text_filters_take_percent_and_underscore_as_typed(app, alice):
     """A lone "%" in the search listed every upload (just before "select all, delete"); "IMG_1234" found "IMGX1234"
     too; so did the "User's name contains" filter."""
@@ -615,7 +633,7 @@ def test_a_users_row_counts_their_uploads_and_links_to_them(app, alice):
     store_analyses(app, make_user(app, "alice2"), [StoredAnalysis("not-alices.jpg")])
     admin = admin_client(app, "en")
     users = html.unescape(admin.get("/admin/admin_users/").get_data(as_text=True))
-    assert re.search(r'col-uploads">\s*Uploads\s*</th>', users)
+    assert re.search(r'col-uploads">\s*<a href="[^"]+" title="Sort by Uploads">Uploads</a>\s*</th>', users)
     link = re.search(r'<td class="col-uploads">\s*<a href="([^"]+)">3</a>', users).group(1)
     listed = admin.get(link).get_data(as_text=True)
     assert sorted(set(re.findall(r"a-\d\.jpg", listed))) == ["a-0.jpg", "a-1.jpg", "a-2.jpg"]

@@ -21,7 +21,7 @@ from inference.dog_emotion import DogEmotionClassifier
 from inference.explain import Explainer
 from inference.images import decode_image, on_white
 from inference.pet_species import (CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, FACE_IN_PET, HEAD_SWAY, SSD_WEIGHT,
-                                   PetCropModel, _pet_boxes)
+                                   PetCropModel, _pet_boxes, _within_reach)
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
@@ -208,6 +208,40 @@ def test_a_dog_cut_by_the_frames_edge_is_no_person():
     pipeline = get_pipeline()
     assert pipeline.detector.detect(np.asarray(frame)), "the face detector no longer fires on the beagle"
     assert sorted(d.kind for d in pipeline.detect_batch([np.asarray(frame)])[0]) == ["cat", "dog"]
+
+
+def beagle_beside_cat(shift: int) -> np.ndarray:
+    """A pet owner's clip, one frame of it: the beagle close-up and Chelsea the cat side by side on grass green,
+    drawn `shift` px apart from where they start."""
+    frame = Image.new("RGB", (720, 480), (120, 160, 90))
+    frame.paste(Image.open(DATA / "beagle-close-up.jpg").convert("RGB").resize((300, 450)), (30 + shift, 15))
+    frame.paste(Image.fromarray(skdata.chelsea()).resize((340, 250)), (360 - shift, 115))
+    return np.asarray(frame)
+
+
+def test_a_dog_beside_a_cat_is_boxed_on_itself():
+    """The head-box network put the beagle's head box halfway over the cat beside it (the body's square crop it
+    reads held the cat's edge): a head box reaches at most HEAD_REACH beyond its pet's box."""
+    found = get_pipeline().detect_photo(beagle_beside_cat(0), {})
+    assert sorted(d.kind for d in found) == ["cat", "dog"]
+    dog, cat = sorted(found, key=lambda d: d.kind != "dog")
+    assert covered_fraction(dog.box, cat.box) < 0.1  # 0.24 before
+
+
+def test_a_head_box_is_cut_to_its_pets_reach():
+    body = (100.0, 100.0, 200.0, 300.0)  # HEAD_REACH 0.15: 15 px to each side, 30 px above and below
+    assert _within_reach((120.0, 90.0, 180.0, 150.0), body) == (120.0, 90.0, 180.0, 150.0)  # an ear above: kept
+    assert _within_reach((150.0, 60.0, 260.0, 150.0), body) == (150.0, 70.0, 215.0, 150.0)
+    assert _within_reach((230.0, 120.0, 260.0, 150.0), body) == body  # nothing left of it: the pet's box
+
+
+def test_a_face_box_holding_a_dogs_head_is_the_dogs():
+    """Frames of that clip where MTCNN boxes the whole beagle: its box held the dog's head box rather than lying
+    inside it, was never looked at, and became "Face 1" beside the dog."""
+    frame = beagle_beside_cat(-9)
+    pipeline = get_pipeline()
+    assert pipeline.detector.detect(frame), "the face detector no longer fires on the beagle"
+    assert sorted(d.kind for d in pipeline.detect_photo(frame, {})) == ["cat", "dog"]
 
 
 def test_a_face_is_looked_for_in_a_dogs_body_only_where_the_frame_cuts_the_dog():

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 from bench import ROOT
@@ -39,27 +39,43 @@ def live_server(live_app) -> str:
     return live_app[1]
 
 
+class Chromium:
+    """Debian's Chromium for a group of tests, driven by Playwright, launched when first asked for and again if it
+    crashed (a crash failed every later browser test of its process: "Target closed")."""
+
+    def __init__(self, playwright: Playwright):
+        self.playwright = playwright
+        self.browser: Browser | None = None
+
+    def running(self) -> Browser:
+        if self.browser is None or not self.browser.is_connected():
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        return self.browser
+
+
 @contextmanager
-def launched_chromium() -> Iterator[Browser]:
-    """Debian's Chromium, driven by Playwright until the block ends."""
+def launched_chromium() -> Iterator[Chromium]:
+    """A `Chromium` until the block ends."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        chromium = Chromium(playwright)
+        yield chromium
+        if chromium.browser is not None and chromium.browser.is_connected():
+            chromium.browser.close()
 
 
 @pytest.fixture(scope="package")
-def chromium() -> Iterator[Browser]:
+def chromium() -> Iterator[Chromium]:
     """One Chromium for the browser tests (starting one took a second and a half a test)."""
-    with launched_chromium() as browser:
-        yield browser
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture()
 def browser(chromium) -> Iterator[Browser]:
     """The Chromium, whose pages and contexts (their cookies and storage) the test closes when it ends."""
-    yield chromium
-    for context in chromium.contexts:
+    running = chromium.running()
+    yield running
+    for context in running.contexts if running.is_connected() else []:
         context.close()
 
 

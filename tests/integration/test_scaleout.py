@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.server import AppServer, JobWorker, api_session, flask_command, prepare_instance
-from tests.e2e.conftest import browser, launched_chromium, page  # noqa: F401 (the browser fixtures)
+from tests.e2e.conftest import Chromium, browser, launched_chromium, page  # noqa: F401 (the browser fixtures)
 from tests.e2e.test_browser import shot, watch_progress
 from tests.test_faults import wait_for
 
@@ -60,7 +60,7 @@ def all_finished(database_url: str, ids: list[int]):
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
+def chromium() -> Iterator[Chromium]:
     """This module's own Chromium, closed when it ends (a package fixture imported here would live for the whole
     session)."""
     with launched_chromium() as launched:
