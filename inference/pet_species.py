@@ -159,8 +159,9 @@ class PetCropModel:
 
     def without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
         """Each frame's detections without the faces that are a pet's: a face at least FACE_IN_PET inside a pet's
-        box whose look (the face with FACE_LOOK_MARGIN around it) reads as a dog or a cat. A person holding a pet
-        keeps their face: their look reads as neither. One batch, of the faces inside pets only."""
+        box, or holding that much of its body (`_inside_a_pet`), whose look (the face with FACE_LOOK_MARGIN around
+        it) reads as a dog or a cat. A person holding a pet keeps their face: their look reads as neither. One
+        batch, of those faces only."""
         suspects = [[i for i, detection in enumerate(detections) if _inside_a_pet(detection, detections, frame)]
                     for frame, detections in zip(frames, found)]
         if not any(suspects):
@@ -203,12 +204,13 @@ def _inside_a_pet(face: Detection, detections: list[Detection], frame: np.ndarra
     head, and the body of a dog the frame's edge cuts (its head box is then put beside its head, and the face MTCNN
     found on the dog, outside it, became a person on its owner's dashboard). Not any dog's body: a person's face
     pressed to a dog's chest, looked at with the fur around it, read as a dog's. Also a face holding at least
-    FACE_IN_PET of a pet's box: MTCNN's box over a beagle's whole close-up held its head box, not the other way."""
+    FACE_IN_PET of a pet's body: MTCNN's box over a whole beagle held it. Not of a dog's head box: with a dog held
+    to a person's chest, the regressor put the head box on the person's face, which then held it."""
     if face.kind != DetectionKind.HUMAN:
         return False
     pets = [detection for detection in detections if detection.kind != DetectionKind.HUMAN]
     return any(covered_fraction(face.box, box) >= FACE_IN_PET for pet in pets for box in _pet_boxes(pet, frame)) or any(
-        covered_fraction(pet.box, face.box) >= FACE_IN_PET for pet in pets)
+        covered_fraction(pet.body or pet.box, face.box) >= FACE_IN_PET for pet in pets)
 
 
 def _pet_boxes(pet: Detection, frame: np.ndarray) -> list[Box]:
@@ -235,11 +237,12 @@ def _in_frame(head: np.ndarray, body: Box, frame: np.ndarray) -> Box:
 def _within_reach(head: Box, body: Box) -> Box:
     """The head box cut to the pet's box grown by HEAD_REACH of its width and height on each side (the regressor put
     the head of a beagle beside a cat halfway over the cat: its crop, the body's square, held the cat's edge); the
-    pet's box where nothing of the head box is left."""
+    pet's box where less than half the head box's width or height is left (a sliver is no head)."""
     (x1, y1, x2, y2), (bx1, by1, bx2, by2) = head, body
     reach_x, reach_y = HEAD_REACH * (bx2 - bx1), HEAD_REACH * (by2 - by1)
     cut = max(x1, bx1 - reach_x), max(y1, by1 - reach_y), min(x2, bx2 + reach_x), min(y2, by2 + reach_y)
-    return cut if cut[0] < cut[2] and cut[1] < cut[3] else body
+    kept = cut[2] - cut[0] >= (x2 - x1) / 2 and cut[3] - cut[1] >= (y2 - y1) / 2
+    return cut if kept else body
 
 
 def _whole(frame: np.ndarray) -> Box:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Error as PlaywrightError, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 from bench import ROOT
@@ -48,9 +48,20 @@ class Chromium:
         self.browser: Browser | None = None
 
     def running(self) -> Browser:
-        if self.browser is None or not self.browser.is_connected():
+        if not self._answers():
             self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         return self.browser
+
+    def _answers(self) -> bool:
+        """Whether the browser is there and answers a call (`is_connected` learns of a crash between tests only
+        when a call waits on the browser)."""
+        if self.browser is None or not self.browser.is_connected():
+            return False
+        try:
+            self.browser.new_context().close()
+        except PlaywrightError:
+            return False
+        return True
 
 
 @contextmanager
