@@ -11,7 +11,7 @@ cats'). The species is a vote: the body's probe, the head's classes and the SSD'
 named. A pet's box is grown to hold its head (the SSD's box often cuts an ear or a muzzle off; the head box
 itself is kept within HEAD_REACH of the SSD's box), and a frame where the SSD found no pet is looked at whole, as
 a close-up, by the ImageNet classes (which, unlike the probe, can also say "neither"), unless too small to tell.
-MTCNN fires on some dogs' and cats' faces: a face mostly inside a pet's box (or holding most of it) whose
+MTCNN fires on some dogs' and cats' faces: a face mostly inside a pet's box (or holding most of its body) whose
 surroundings read as a dog or a cat is the pet's, not a person's, and is dropped
 (`PetCropModel.without_pet_faces`). A dog is shown and tracked by its head, and its emotion is read from its body
 (which measured better than its face, `python -m bench.dog_crops`). Measured with `python -m bench.pets` (figures

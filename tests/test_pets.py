@@ -236,9 +236,9 @@ def test_a_head_box_is_cut_to_its_pets_reach():
     assert _within_reach((210.0, 120.0, 300.0, 150.0), body) == body  # a sliver 5 px wide is no head either
 
 
-def test_a_face_box_holding_a_dogs_head_is_the_dogs():
-    """Frames of that clip where MTCNN boxes the whole beagle: its box held the dog's head box rather than lying
-    inside it, was never looked at, and became "Face 1" beside the dog."""
+def test_a_face_box_holding_a_dog_is_the_dogs():
+    """Frames of that clip where MTCNN boxes the whole beagle: its box held the dog rather than lying inside the
+    dog's head box, was never looked at, and became "Face 1" beside the dog."""
     frame = beagle_beside_cat(-9)
     pipeline = get_pipeline()
     assert pipeline.detector.detect(frame), "the face detector no longer fires on the beagle"

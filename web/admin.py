@@ -648,7 +648,7 @@ _ADMIN_CHANGED = (N_("%(name)s is no longer an administrator."), N_("%(name)s is
 
 
 # A user's uploads, counted for the users' list to sort by (the page's own counts come in one query: `get_list`);
-# count(*), which PostgreSQL answers from the index on user_id alone
+# count(*), not of a column: PostgreSQL may then answer from the index on user_id alone (once the table is vacuumed)
 _UPLOAD_COUNT = (db.select(db.func.count()).select_from(Analysis).where(Analysis.user_id == User.id)
                  .correlate(User).scalar_subquery().label("uploads"))
 
