@@ -25,7 +25,7 @@ the shipped one was trained on). --species-probe FILE: another dog-or-cat probe 
 training.pet_species --out FILE`), to measure it before it ships. --faces: the human faces the whole app
 (`Pipeline.detect_photo`) reports on --data's pet photos, by photo (MTCNN fires on some pets' faces and fur; a
 person in the photo is a real face); --keep-pet-faces: the same without the check that drops a pet's own face
-(`PetCropModel.without_pet_faces`).
+(`PetCropModel.settle`, whose head rule goes too).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def measure_faces(args: argparse.Namespace) -> None:
     """Prints how many human faces the app reports on the labelled pet photos, and on which."""
     pipeline = Pipeline()
     if args.keep_pet_faces:  # the app as it was before the check
-        pipeline.pet_crop_model.without_pet_faces = lambda frames, found: found
+        pipeline.pet_crop_model.settle = lambda frames, found: found
     pets = labelled_pets(args.data, args.exclude)
     faces_per_photo = {}
     for pet in pets:

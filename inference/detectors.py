@@ -31,20 +31,23 @@ if TYPE_CHECKING:
 
 
 Point = tuple[float, float]
+ROW_OVERLAP = 0.5  # two detections whose heights overlap this much of the shorter one's are in one row
 
 
 @dataclass(frozen=True)
 class Detection:
     """One found subject: box in original pixels (x1, y1, x2, y2), detector confidence, kind, and for
     faces MTCNN's five landmarks in original pixels (left eye, right eye, nose, mouth corners; "left" as
-    seen in the image); for dogs, which are boxed by their head, the body box their emotion model reads; for pets, how
-    they look (the species pass's pooled features, unit length: video tracks of one pet are joined by it)."""
+    seen in the image); for dogs, which are boxed by their head, the body box their emotion model reads and the pet
+    detector's own box (`detected`: the body box before it was grown to hold the head box); for pets, how they look
+    (the species pass's pooled features, unit length: video tracks of one pet are joined by it)."""
 
     box: tuple[float, float, float, float]
     score: float
     kind: DetectionKind = DetectionKind.HUMAN
     landmarks: tuple[Point, ...] | None = None
     body: tuple[float, float, float, float] | None = None
+    detected: tuple[float, float, float, float] | None = None
     appearance: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -56,18 +59,22 @@ class Detection:
 
 
 def in_reading_order(found: Sequence[Detection]) -> list[Detection]:
-    """Detections as a reader numbers them: rows from the top, each left to right. A detection joins the row above
-    when its vertical centre lies within the height of that row's first (highest) detection, so heads at
-    slightly different heights in a group photo stay one row, and the second row of a collage starts again at
-    the left."""
+    """Detections as a reader numbers them: rows from the top, each left to right. Two detections are in one row
+    when their heights overlap by at least ROW_OVERLAP of the shorter one's, or when both are in a row with a
+    third: heads at different heights in a group photo, a small face beside a large one, stay one row, and the
+    second row of a collage starts again at the left."""
     rows: list[list[Detection]] = []
-    for detection in sorted(found, key=_vertical_centre):
-        first = rows[-1][0] if rows else None
-        if first is not None and first.box[1] <= _vertical_centre(detection) <= first.box[3]:
-            rows[-1].append(detection)
-        else:
-            rows.append([detection])
+    for detection in found:
+        joined = [row for row in rows if any(_one_row(detection, other) for other in row)]
+        rows = [row for row in rows if not any(row is other for other in joined)]
+        rows.append([member for row in joined for member in row] + [detection])
+    rows.sort(key=lambda row: min(_vertical_centre(member) for member in row))
     return [detection for row in rows for detection in sorted(row, key=lambda detection: detection.box[0])]
+
+
+def _one_row(a: Detection, b: Detection) -> bool:
+    overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    return overlap >= ROW_OVERLAP * min(a.box[3] - a.box[1], b.box[3] - b.box[1])
 
 
 def _vertical_centre(detection: Detection) -> float:

@@ -13,7 +13,7 @@ itself is kept within HEAD_REACH of the SSD's box), and a frame where the SSD fo
 a close-up, by the ImageNet classes (which, unlike the probe, can also say "neither"), unless too small to tell.
 MTCNN fires on some dogs' and cats' faces: a face mostly inside a pet's box (or holding most of its body) whose
 surroundings read as a dog or a cat is the pet's, not a person's, and is dropped
-(`PetCropModel.without_pet_faces`). A dog is shown and tracked by its head, and its emotion is read from its body
+(`PetCropModel.settle`). A dog is shown and tracked by its head, and its emotion is read from its body
 (which measured better than its face, `python -m bench.dog_crops`). Measured with `python -m bench.pets` (figures
 in inference/weights/README.md).
 """
@@ -90,18 +90,19 @@ class SpeciesProbe:
 
 @dataclass(frozen=True)
 class ReviewedPet:
-    """A pet after the species vote, its box grown to hold its head, and its head box (both in frame pixels; the
-    head box may reach past the frame's edge)."""
+    """A pet after the species vote, its box grown to hold its head, its head box and the box it was found at (all in
+    frame pixels; the head box may reach past the frame's edge)."""
 
     body: Detection
     head: Box
+    detected: Box
 
     def as_found(self, frame: np.ndarray) -> Detection:
         """What the pipeline reports: a dog as its head box (inside the frame), with its body box for the emotion
         model; a cat as its body."""
         if self.body.kind != DetectionKind.DOG:
             return self.body
-        return replace(self.body, box=_inside(self.head, frame), body=self.body.box)
+        return replace(self.body, box=_inside(self.head, frame), body=self.body.box, detected=self.detected)
 
 
 def pet_crop_net(weights: Path) -> PetCropNet:
@@ -153,11 +154,17 @@ class PetCropModel:
         for frame, pets, bodies_read, frame_votes, frame_heads in zip(frames, found, body_reads, votes, heads):
             checked = ([replace(pet, kind=SPECIES[int(vote.argmax())]) for pet, vote in zip(pets, frame_votes)]
                        if pets else _close_up(frame, bodies_read.imagenet[0]))
-            reviewed.append([ReviewedPet(replace(_holding(pet, head, frame), appearance=look), head)
+            reviewed.append([ReviewedPet(replace(_holding(pet, head, frame), appearance=look), head, pet.box)
                              for pet, head, look in zip(checked, frame_heads, bodies_read.looks)])
         return reviewed
 
-    def without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
+    def settle(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
+        """Each frame's detections without the faces that are a pet's (`_without_pet_faces`), and with each dog whose
+        head box lies on a person's face that stays boxed where the pet detector found it (`_head_off_faces`)."""
+        return [[_head_off_faces(dog, detections) for dog in detections]
+                for detections in self._without_pet_faces(frames, found)]
+
+    def _without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
         """Each frame's detections without the faces that are a pet's: a face at least FACE_IN_PET inside a pet's
         box, or holding that much of its body (`_inside_a_pet`), whose look (the face with FACE_LOOK_MARGIN around
         it) reads as a dog or a cat. A person holding a pet keeps their face: their look reads as neither. One
@@ -211,6 +218,18 @@ def _inside_a_pet(face: Detection, detections: list[Detection], frame: np.ndarra
     pets = [detection for detection in detections if detection.kind != DetectionKind.HUMAN]
     return any(covered_fraction(face.box, box) >= FACE_IN_PET for pet in pets for box in _pet_boxes(pet, frame)) or any(
         covered_fraction(pet.body or pet.box, face.box) >= FACE_IN_PET for pet in pets)
+
+
+def _head_off_faces(detection: Detection, detections: list[Detection]) -> Detection:
+    """A dog whose head box lies at least FACE_IN_PET on a person's face among the frame's detections, boxed (and read)
+    where the pet detector found it: with a dog held to a person's chest, the head-box regressor put the dog's head
+    on the person's chin, so the dog was shown, tracked and pictured by the person's face, and its body crop, grown
+    to hold that head, held the face too. Anything else as it is."""
+    if detection.detected is None or not any(
+            covered_fraction(detection.box, face.box) >= FACE_IN_PET
+            for face in detections if face.kind == DetectionKind.HUMAN):
+        return detection
+    return replace(detection, box=detection.detected, body=detection.detected)
 
 
 def _pet_boxes(pet: Detection, frame: np.ndarray) -> list[Box]:

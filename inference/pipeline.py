@@ -215,9 +215,9 @@ class Pipeline:
 
     def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None,
                      scan_pets: list[bool] | None = None, timings: dict[str, float] | None = None,
-                     drop_pet_faces: bool = True) -> list[list[Detection]]:
+                     settle: bool = True) -> list[list[Detection]]:
         """Faces, then dogs and cats, in RGB frames of one size; one list per frame, without the faces that are a
-        pet's (`PetCropModel.without_pet_faces`) unless `drop_pet_faces` is False.
+        pet's and with no dog's head on a person's face (`PetCropModel.settle`) unless `settle` is False.
 
         `scan_pets` says which frames the pet detector looks at (default: all); video analysis
         uses it to look for pets less often while none are in sight. The pet detector runs in a
@@ -232,7 +232,7 @@ class Pipeline:
             with _timed(timings, "detect faces"):
                 found = self.detector.detect_batch(frames, min_face_size)
             with _timed(timings, "detect pets"):
-                self._join(frames, found, pets.result(), drop_pet_faces)
+                self._join(frames, found, pets.result(), settle)
         return found
 
     def add_pets(self, frames: list[np.ndarray], found: list[list[Detection]], scan: list[bool] | None = None) -> None:
@@ -240,13 +240,13 @@ class Pipeline:
         self._join(frames, found, self._find_pets(frames, scan))
 
     def _join(self, frames: list[np.ndarray], found: list[list[Detection]],
-              pets: list[tuple[int, list[Detection]]], drop_pet_faces: bool = True) -> None:
-        """Add each frame's dogs and cats (frame index, detections) after its faces, and drop the faces that are a
-        pet's (`PetCropModel.without_pet_faces`) unless told not to."""
+              pets: list[tuple[int, list[Detection]]], settle: bool = True) -> None:
+        """Add each frame's dogs and cats (frame index, detections) after its faces, then settle faces and pets
+        (`PetCropModel.settle`) unless told not to."""
         for index, detections in pets:
             found[index] = found[index] + detections
-        if pets and drop_pet_faces:
-            found[:] = self.pet_crop_model.without_pet_faces(frames, found)
+        if pets and settle:
+            found[:] = self.pet_crop_model.settle(frames, found)
 
     def find_pets(self, frame: np.ndarray) -> list[Detection]:
         """The dogs and cats of one frame, as the pipeline reports them (a dog with its head and body boxes)."""
@@ -288,11 +288,12 @@ class Pipeline:
         return [reading for (reading,) in self.classify_batch(frames, [[pet] for pet in pets], flip_tta)]
 
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
-        """Faces, then dogs and cats, in one photo, without the faces that are a pet's. A photo without a face, or
-        whose face runs past its edge, is searched for faces again with a border around it
-        (`MTCNNFaceDetector.detect_padded`); the pet-face check runs once, after the searches (a pet's face found by
-        the first does not make a photo "without a face"). Both are added to "detect faces"."""
-        found = self.detect_batch([rgb], timings=timings, drop_pet_faces=False)[0]
+        """Faces, then dogs and cats, in one photo, settled (`PetCropModel.settle`: no pet's face called a person's,
+        no dog's head on a person's face). A photo without a face, or whose face runs past its edge, is searched for
+        faces again with a border around it (`MTCNNFaceDetector.detect_padded`); faces and pets are settled once,
+        after the searches (a pet's face found by the first does not make a photo "without a face"). Both are added
+        to "detect faces"."""
+        found = self.detect_batch([rgb], timings=timings, settle=False)[0]
         faces = [detection for detection in found if detection.kind == DetectionKind.HUMAN]
         pets = [detection for detection in found if detection.kind != DetectionKind.HUMAN]
         height, width = rgb.shape[:2]
@@ -300,7 +301,7 @@ class Pipeline:
         if not faces or any(_at_edge(face, width, height) for face in faces):
             searches = CROP_SEARCHES[:1] if pets else CROP_SEARCHES  # a photo of a pet is no face crop: searched once
             faces = self.detector.detect_padded(rgb, searches) or faces
-        found = self.pet_crop_model.without_pet_faces([rgb], [faces + pets])[0] if pets else faces
+        found = self.pet_crop_model.settle([rgb], [faces + pets])[0] if pets else faces
         timings["detect faces"] += (time.perf_counter() - began) * 1000
         return found
 

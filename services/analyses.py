@@ -390,11 +390,11 @@ def run_video_job(analysis: Analysis, claim: jobs.ClaimedJob) -> None:
 
 
 def write_poster(analysis: Analysis, result: VideoResult) -> None:
-    """Write the video's poster frame (when the result has one) as its thumbnail."""
+    """Write the video's poster frame (when the result has one) as its thumbnail, as small as a photo's: the pages
+    show it as a thumbnail only (the player reads the video's frames)."""
     if result.poster_rgb is not None:
         thumb_name = storage.thumb_name_for(analysis.stored_name)
-        poster = storage.jpeg_bytes(Image.fromarray(result.poster_rgb), storage.POSTER_SIZE, quality=88)
-        storage.write_files({storage.upload_path(thumb_name): poster})
+        storage.write_files({storage.upload_path(thumb_name): storage.thumbnail_bytes(result.poster_rgb)})
         analysis.thumb_name = thumb_name
 
 

@@ -24,7 +24,6 @@ from models import Analysis, Detection, Media
 from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
-POSTER_SIZE = 1280
 FRAME_SIZE = 640
 CROP_SIZE = 240  # one detection, e.g. a cat's appearance on its dashboard
 CROP_MARGIN = 0.15

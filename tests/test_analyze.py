@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bench.clips import another_copy
 from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
@@ -293,6 +294,14 @@ def test_delete_removes_a_poster_written_after_the_analysis_was_read(app, client
         analysis.thumb_name = None  # as the row read before the job finished
         delete_analysis(analysis)
     assert not poster.exists() and upload_files(app) == []
+
+
+def test_a_videos_thumbnail_is_as_small_as_a_photos(app, client, alice, two_face_video):
+    """The poster frame was kept at 1280 px, a few hundred kB a video on the history page, which shows it 96 px
+    wide (the player reads the video's own frames)."""
+    analysis_id = analysis_id_from(upload(client, two_face_video.read_bytes(), "clip.mp4"))
+    thumbnail = Image.open(io.BytesIO(client.get(f"/analyses/{analysis_id}/thumb").data))
+    assert thumbnail.format == "JPEG" and max(thumbnail.size) == storage.THUMB_SIZE  # the clip is 640 x 360
 
 
 def test_other_users_see_404_for_everything(app, client, alice, bob_client, astronaut_jpeg):

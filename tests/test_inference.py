@@ -77,6 +77,14 @@ def test_reading_order_keeps_heads_at_slightly_different_heights_in_one_row():
     assert [head.box[0] for head in in_reading_order(heads)] == [0, 150, 300, 40]
 
 
+def test_reading_order_keeps_a_small_face_beside_a_large_one_in_its_row():
+    """A small face high on the right, a large one on the left, a middle one between: numbered right, middle, left
+    when a row was only as tall as its highest face."""
+    faces = [Detection((400, 100, 440, 140), 0.9), Detection((0, 110, 250, 400), 0.9),
+             Detection((260, 130, 310, 180), 0.9), Detection((100, 500, 160, 560), 0.9)]
+    assert [face.box[0] for face in in_reading_order(faces)] == [0, 260, 400, 100]
+
+
 def test_large_photo_is_downscaled_for_detection_and_boxes_map_back(pipeline, astronaut):
     big = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.BICUBIC))
     result = pipeline.analyze_bytes(jpeg_bytes(big))

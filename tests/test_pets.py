@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import io
 import json
 import re
@@ -21,7 +22,7 @@ from inference.dog_emotion import DogEmotionClassifier
 from inference.explain import Explainer
 from inference.images import decode_image, on_white
 from inference.pet_species import (CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, FACE_IN_PET, HEAD_SWAY, SSD_WEIGHT,
-                                   PetCropModel, _pet_boxes, _within_reach)
+                                   PetCropModel, _head_off_faces, _pet_boxes, _within_reach)
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS
@@ -248,12 +249,27 @@ def test_a_face_box_holding_a_dog_is_the_dogs():
 @pytest.mark.parametrize("width, centre", [(200, (230, 260)), (160, (170, 200)), (240, (170, 260))])
 def test_a_person_holding_a_dog_to_their_chest_keeps_their_face(width, centre):
     """The dog's head box landed on the astronaut's face, which held most of it: a face is looked at when it holds
-    a pet's body, not a dog's head box (a review's composites: 9 of 110 people lost with the head box)."""
+    a pet's body, not a dog's head box (a review's composites: 9 of 110 people lost with the head box). And the dog
+    is not boxed, pictured and read by her face: it is boxed where the pet detector found it."""
     husky = Image.open(DATA / "husky-painting.png").convert("RGBA")
     husky = husky.resize((width, round(husky.height * width / husky.width)))
     photo = Image.fromarray(skdata.astronaut())
     photo.paste(husky, (centre[0] - husky.width // 2, centre[1] - husky.height // 2), husky)
-    assert sorted(d.kind for d in get_pipeline().detect_photo(np.asarray(photo), {})) == ["dog", "human"]
+    dog, face = sorted(get_pipeline().detect_photo(np.asarray(photo), {}), key=lambda d: d.kind)
+    assert (dog.kind, face.kind) == ("dog", "human")
+    assert covered_fraction(dog.box, face.box) < FACE_IN_PET and dog.body == dog.box == dog.detected
+
+
+def test_a_dogs_head_box_on_a_persons_face_gives_way_to_where_the_dog_was_found():
+    face = Detection((100.0, 50.0, 200.0, 170.0), 0.99)
+    found = (60.0, 120.0, 300.0, 400.0)
+    on_face = Detection((120.0, 110.0, 210.0, 180.0), 0.9, "dog", body=(60.0, 110.0, 300.0, 400.0), detected=found)
+    beside = replace(on_face, box=(220.0, 120.0, 300.0, 190.0))
+    assert _head_off_faces(on_face, [face, on_face]) == replace(on_face, box=found, body=found)
+    assert _head_off_faces(on_face, [on_face]) == on_face  # no face kept there: its head box stays
+    assert _head_off_faces(beside, [face, beside]) == beside
+    cat = Detection((120.0, 110.0, 210.0, 180.0), 0.9, "cat")
+    assert _head_off_faces(cat, [face, cat]) == cat
 
 
 def test_a_face_is_looked_for_in_a_dogs_body_only_where_the_frame_cuts_the_dog():
@@ -282,9 +298,9 @@ def test_a_face_inside_a_pets_box_is_dropped_only_when_it_looks_like_a_pet(perso
     scene, dog_box = dog_scene("dingo-photo.png")
     dog_head = Detection(box=dog_box, score=0.9, kind="dog")
     on_dog = Detection(box=dog_box, score=0.95, kind="human")
-    kept = pet_crops.without_pet_faces([person_and_cat, scene], [[face, around_face], [on_dog, dog_head]])
+    kept = pet_crops.settle([person_and_cat, scene], [[face, around_face], [on_dog, dog_head]])
     assert kept == [[face, around_face], [dog_head]]
-    assert pet_crops.without_pet_faces([scene], [[on_dog]]) == [[on_dog]]  # no pet around it: not looked at
+    assert pet_crops.settle([scene], [[on_dog]]) == [[on_dog]]  # no pet around it: not looked at
 
 
 @pytest.mark.parametrize("name", ["dingo-photo.png", "husky-painting.png"])
@@ -515,10 +531,11 @@ def test_the_head_box_lies_on_chelseas_head_and_a_dog_is_reported_by_it():
     assert x1 < 175 and x2 > 320 and y1 < 115 and y2 > 240 and x1 > 30
     right_half = pet_crops.review([cat[:, 225:]], [[Detection(box=(0, 0, 226, 300), score=0.9, kind="cat")]])[0][0]
     assert right_half.head[0] < 95 < right_half.head[2]  # the right eye, at x 320 - 225
-    as_a_dog = type(pet)(Detection(box=pet.body.box, score=0.9, kind="dog"), pet.head)
+    as_a_dog = type(pet)(Detection(box=pet.body.box, score=0.9, kind="dog"), pet.head, pet.detected)
     inside = (max(0.0, x1), max(0.0, y1), min(451.0, x2), min(300.0, y2))  # the head box within the frame
     assert as_a_dog.as_found(cat).box == pytest.approx(inside) and pet.as_found(cat) == pet.body
     assert as_a_dog.as_found(cat).body == pet.body.box  # what its emotion model reads
+    assert pet.detected == (0, 0, 451, 300) == as_a_dog.as_found(cat).detected  # where the SSD found it
 
 
 @needs_dog_model
