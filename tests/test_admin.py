@@ -70,8 +70,8 @@ def test_admin_lists_and_deletes_an_analysis_with_its_files(app, client, alice, 
     listing = admin.get("/admin/admin_analyses/").get_data(as_text=True)
     assert "astro.jpg" in listing and "alice" in listing
     asked = removal_page(admin, listing)  # a page that asks, not "Are you sure you want to delete this record?"
-    assert "<h1 class=\"h4 mb-4\">Delete astro.jpg, uploaded by alice? Its photo or video and everything found in it " \
-           "go too.</h1>" in asked and "Reason, told to alice with the removal (optional)" in asked
+    assert "<h1 class=\"h4 mb-4\">Delete astro.jpg, uploaded by alice? The photo and everything found in it go too." \
+           "</h1>" in asked and "Reason, told to alice with the removal (optional)" in asked
     korean = admin.get("/admin/admin_analyses/", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "alice 님이 올린 astro.jpg 파일을 삭제할까요?" in removal_page(admin, korean, {"Accept-Language": "ko"})
     assert admin.get("/admin/admin_detections/").status_code == 200
@@ -180,8 +180,8 @@ def test_the_delete_question_holds_any_file_name_whole(app, client, alice, astro
     admin = app.test_client()
     login(admin, "root")
     asked = html.unescape(removal_page(admin, admin.get("/admin/admin_analyses/").get_data(as_text=True)))
-    assert ("Delete o'neil & co); alert(1).jpg, uploaded by alice? Its photo or video and everything found in it go "
-            "too.</h1>") in asked
+    assert ("Delete o'neil & co); alert(1).jpg, uploaded by alice? The photo and everything found in it go too"
+            ".</h1>") in asked
 
 
 def test_deleting_a_user_asks_about_the_account_by_name_with_what_goes(app, client, alice, astronaut_jpeg):
@@ -369,6 +369,8 @@ def test_an_admin_opens_any_result_page_read_only(app, client, alice, bob_client
         assert ("you may ask “Why?”" in text) == (analysis_id == photo)  # a video has no "Why?"
         assert admin.get(f"/analyses/{analysis_id}/original").status_code == 200
     assert admin.get(f"/analyses/{video}/frame?t=1").mimetype == "image/jpeg"
+    removal = admin.get(f"/admin/admin_analyses/remove/?id={video}").get_data(as_text=True)
+    assert "Delete clip.mp4, uploaded by alice? The video and everything found in it go too." in removal
     assert admin.get(f"/api/v1/analyses/{video}").json["status"] == "done"  # what a progress page polls
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # the next video stays queued
     queued = int(upload(client, early_face_video.read_bytes(), "later.mp4").location.rsplit("/", 1)[1])

@@ -141,5 +141,5 @@ def test_a_track_its_page_calls_unsure_is_left_out_as_unsure_whatever_its_mean(a
         assert history.flagged == [True] and check_rule(history, Rule("happy", 0.5, 7), utcnow())["unsure"] == 1
     dashboard = client.get(f"/dashboard?subject={ana}").get_data(as_text=True)
     assert "1 unsure reading was not counted." in dashboard
-    assert '<span class="pill emo-happy">unsure, perhaps happy</span>' in dashboard
+    assert '<span class="pill emo-happy unsure">unsure, perhaps happy</span>' in dashboard  # outlined, not filled
 

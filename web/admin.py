@@ -868,8 +868,10 @@ def _result_link(view, context, model: Analysis, name):
 
 
 def _delete_question(analysis: Analysis) -> str:
-    return gettext("Delete %(file)s, uploaded by %(user)s? Its photo or video and everything found in it go too.",
-                   file=analysis.original_name, user=analysis.user.username)
+    question = (N_("Delete %(file)s, uploaded by %(user)s? The video and everything found in it go too.")
+                if analysis.media == Media.VIDEO else
+                N_("Delete %(file)s, uploaded by %(user)s? The photo and everything found in it go too."))
+    return gettext(question, file=analysis.original_name, user=analysis.user.username)
 
 
 class AnalysisAdmin(AdminModelView):
