@@ -177,6 +177,9 @@ class User(UserMixin, db.Model):
     # the IANA time zone the browser reported at the last log-in ("Asia/Seoul"): days and times are counted and
     # shown on that clock; NULL: UTC (services/clock.py)
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # the user saved `time_zone` from the account page's list: a log-in from a browser in another zone keeps it (and
+    # the page offers the browser's) instead of switching to the browser's
+    time_zone_kept: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                     passive_deletes=True)

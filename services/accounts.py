@@ -94,7 +94,7 @@ def reset_password(username: str, password: str) -> User:
     return user
 
 
-SETTINGS = frozenset({"time_zone", "locale", "weekly_report"})  # what a user sets for themselves
+SETTINGS = frozenset({"time_zone", "time_zone_kept", "locale", "weekly_report"})  # what a user sets for themselves
 
 
 def save_settings(user: User, **settings: object) -> None:
@@ -151,8 +151,8 @@ def account_analyses(user: User) -> Iterator[Analysis]:
 
 def user_document(user: User) -> dict:
     return {"username": user.username, "created_at": iso_utc(user.created_at) if user.created_at else None,
-            "time_zone": zone_of(user).key, "language": user.locale, "weekly_report": user.weekly_report,
-            "recognize_faces": user.recognize_faces}
+            "time_zone": zone_of(user).key, "time_zone_kept": user.time_zone_kept, "language": user.locale,
+            "weekly_report": user.weekly_report, "recognize_faces": user.recognize_faces}
 
 
 def subjects_document(user: User) -> list[dict]:

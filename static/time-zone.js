@@ -1,8 +1,8 @@
 // The browser's IANA time zone ("Asia/Seoul"), so that days, weeks and times of day are counted on the user's own
 // clock (services/clock.py): it fills the log-in and registration forms' hidden time_zone field, and, for a user
-// whose account keeps another zone (a traveller who stays logged in), shows the offer to switch (base.html), unless
-// the two zones keep the same clock all this year or the user chose to keep theirs in this browser session (a
-// session cookie, which every tab shares).
+// whose account keeps another zone (a traveller who stays logged in, a zone saved on the account page), shows the
+// offer to switch (base.html), unless the two zones keep the same clock all this year or the user chose to keep
+// theirs in this browser session (a session cookie, which every tab shares).
 (function () {
   "use strict";
   var zone = "";

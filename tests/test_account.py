@@ -101,6 +101,7 @@ def test_the_json_export_has_the_whole_history_and_nobody_elses(app, client, ali
                         response.headers["Content-Disposition"])
     exported = json.loads(response.get_data(as_text=True))
     assert exported["user"]["username"] == "alice" and exported["user"]["created_at"].endswith("Z")
+    assert exported["user"]["time_zone_kept"] is False  # log-ins move it (the account page keeps one)
     assert [a["id"] for a in exported["analyses"]] == alice_history["ids"] and bobs not in alice_history["ids"]
     assert "bobs-cup.jpg" not in response.get_data(as_text=True)
     photo = exported["analyses"][0]

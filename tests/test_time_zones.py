@@ -220,12 +220,31 @@ def test_the_account_page_shows_the_time_zone_and_sets_another(app, client):
     korean = client.get("/account", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert '<optgroup label="대한민국"><option value="Asia/Seoul" selected>서울 (한국 표준시)</option></optgroup>' \
         in korean
-    chosen = client.post("/time-zone", data={"time_zone": "America/New_York", "next": "/account",
+    assert 'name="keep" value="1"' in page and "and says so, unless you save one here." in page
+    chosen = client.post("/time-zone", data={"time_zone": "America/New_York", "next": "/account", "keep": "1",
                                              "csrf_token": csrf_token(client, "/account")}, follow_redirects=True)
-    text = chosen.get_data(as_text=True)
+    text = chosen.get_data(as_text=True).replace("&#39;", "'")
     assert "Times are now shown in Eastern Time (New York)." in text
     assert '<option value="America/New_York" selected>New York (Eastern Time)</option>' in text
+    assert "Yours: Eastern Time, saved here." in text and "keeps it, and offers that browser’s." in text
     assert zone_of_user(app, user_id) == "America/New_York"
+
+
+def test_a_zone_saved_on_the_account_page_stays_at_a_log_in_from_another_zone(app, client):
+    """A pet owner who chose New York on the account page lost it at each log-in from a Seoul browser (a work
+    computer, a trip): a saved zone stays, and the page offers the browser's; taking the offer follows the browser
+    again."""
+    user_id = make_user(app, "mina")
+    log_in(client, "mina", "Asia/Seoul")
+    client.post("/time-zone", data={"time_zone": "America/New_York", "next": "/account", "keep": "1",
+                                    "csrf_token": csrf_token(client, "/account")})
+    landed = client.get(log_in(client, "mina", "Asia/Seoul").location).get_data(as_text=True)
+    assert zone_of_user(app, user_id) == "America/New_York" and "Times are now shown" not in landed
+    assert 'data-account-zone="America/New_York"' in landed  # time-zone.js offers Seoul's
+    client.post("/time-zone", data={"time_zone": "Asia/Seoul", "next": "/analyses",
+                                    "csrf_token": csrf_token(client, "/analyses")})  # the offer taken
+    log_in(client, "mina", "Europe/Paris")
+    assert zone_of_user(app, user_id) == "Europe/Paris"
 
 
 def test_a_stored_zone_this_machine_no_longer_knows_neither_breaks_the_log_in_nor_is_offered(app, client):

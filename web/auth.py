@@ -238,7 +238,8 @@ def login() -> ResponseReturnValue:
             flash(deactivated_message(), FlashCategory.ERROR)
         else:
             before = known_zone(user.time_zone)
-            accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
+            if not user.time_zone_kept:  # a zone saved from the account page stays; the page offers this browser's
+                accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
             start_session(user, remember=form.remember.data)
             _tell_of_another_clock(before, known_zone(user.time_zone))
             return redirect(_safe_next(request.args.get("next")))
@@ -260,14 +261,14 @@ def _tell_of_another_clock(before: str | None, zone: str | None) -> None:
 @form_page(start_page)
 def set_time_zone() -> ResponseReturnValue:
     """Count and show times on the time zone of form field `time_zone`: this device's (offered by
-    static/time-zone.js when it differs from the account's) or one chosen on the account page; back to the same-site
-    `next`."""
+    static/time-zone.js when it differs from the account's), which later log-ins move with the browser, or one chosen
+    on the account page (form field `keep`), which they keep; back to the same-site `next`."""
     zone = known_zone(request.form.get("time_zone"))
     if zone is None:  # a zone newer than this server's, or none the browser could name
         flash(gettext("This server does not know this device's time zone; times stay as they were."),
               FlashCategory.ERROR)
     else:
-        accounts.save_settings(current_user, time_zone=zone)
+        accounts.save_settings(current_user, time_zone=zone, time_zone_kept=request.form.get("keep") == "1")
         flash(gettext("Times are now shown in %(zone)s.", zone=zone_with_city(zone)), FlashCategory.SUCCESS)
     return back_to_form_next()
 
