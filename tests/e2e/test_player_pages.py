@@ -115,6 +115,14 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     still.wait_for_load_state("networkidle")
     shot(still, "video-without-scripts")
     without_scripts.close()
+    waiting = page.context.browser.new_context(viewport=page.viewport_size, storage_state=page.context.storage_state())
+    slow = waiting.new_page()
+    slow.route("**/frame?*", lambda route: None)  # a frame that takes its time: the stage has the clip's size at once
+    slow.route("**/original", lambda route: None)
+    slow.goto(result_url, wait_until="domcontentloaded")
+    assert slow.evaluate("() => { const r = document.getElementById('scrub-frame').getBoundingClientRect();"
+                         " return [r.width, r.height]; }") == [640, 360]
+    waiting.close()
 
 
 def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_question(live_server, page, tmp_path,
