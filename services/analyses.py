@@ -39,7 +39,7 @@ from models import Analysis, Detection, JobStatus, Media, Subject, User
 from services import copies, identity, storage
 from services.access import hold_account, holding, owned, removing, row_id, searched
 from services.clock import on_clock, stored_time, today_on, zone_of
-from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, NotFound, Refused, ServerBusy,
+from services.errors import (BUSY_ANALYSING, BUSY_WITH_FRAMES, Conflict, NotFound, Refused, ServerBusy,
                              StorageFailure)
 from services.recent import Recent
 from services.slots import AnalysisSlots
@@ -453,6 +453,7 @@ def within_video(analysis: Analysis, seconds: float) -> float:
     return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), analysis.duration or 0.0)
 
 
+FAILED_VIDEO_FRAMES = N_("This video's analysis failed, so its frames are not shown: its page says why.")
 FRAMES_KEPT = 64  # video frames' JPEGs a process keeps (at most 640 px, 30-280 KB each: at most about 18 MB)
 _frames = Recent(FRAMES_KEPT)
 
@@ -461,7 +462,10 @@ def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> byt
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
     the first frame), decoded in a frame slot of the user asking; kept for the next request of that time, for the
     FRAMES_KEPT frames asked most recently (decoding one takes a process of its own: 0.2-0.5 s). Raises NotFound
-    when the video's file is gone, ServerBusy when no slot frees up."""
+    when the video's file is gone, ServerBusy when no slot frees up, Conflict when its analysis failed (its file may
+    be one that takes too much to decode: each frame asked for cost a second of CPU before it was refused)."""
+    if analysis.status == JobStatus.FAILED:
+        raise Conflict(Phrase(FAILED_VIDEO_FRAMES))
     try:
         version = (*file_version(storage.upload_path(analysis.stored_name)), analysis.duration)
     except OSError as error:

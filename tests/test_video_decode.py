@@ -19,6 +19,7 @@ from inference.errors import CorruptMedia, MediaTooLarge
 from inference.video_check import probe_video
 from inference.video_decode import read_frame_at, sample_frames
 from models import Analysis
+from services import storage
 from tests.conftest import DATA, upload
 
 HUNGRY = DATA / "hevc-4k-16-references-said-1.mp4"
@@ -108,6 +109,23 @@ def test_an_upload_that_needs_too_much_memory_to_decode_fails_with_the_reason(ap
         assert analysis.status == "failed" and "more memory to decode" in analysis.error
     page = client.get(f"/analyses/{analysis.id}").get_data(as_text=True)
     assert "The analysis failed" in page and "more memory to decode" in page
+
+
+def test_a_failed_videos_frames_are_refused_without_decoding(app, client, alice, monkeypatch):
+    """Its frames asked for again and again (any time within its second): each request decoded until the ceiling
+    again, about 1 s of CPU, only to answer 413."""
+    app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)
+    upload(client, HUNGRY.read_bytes(), "clip.mp4")
+    jobs.work_once(app)
+    with app.app_context():
+        analysis_id = db.session.scalars(db.select(Analysis.id)).one()
+    decoded = []
+    monkeypatch.setattr(storage, "stored_rgb", lambda *args: decoded.append(args))
+    answers = [client.get(f"/analyses/{analysis_id}/frame?t={t}", headers={"Accept": "application/json"})
+               for t in ("0.9", "0.5")]
+    assert [answer.status_code for answer in answers] == [409, 409] and decoded == []
+    assert "its frames are not shown" in answers[0].get_data(as_text=True)
+
 
 
 def test_children_hold_back_the_signals_that_stop_a_service(monkeypatch):
