@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 
 Point = tuple[float, float]
-ROW_OVERLAP = 0.5  # two detections whose heights overlap this much of the shorter one's are in one row
+ROW_OVERLAP = 0.7  # two detections whose heights overlap this much of the shorter one's are in one row
+COLUMN_OVERLAP = 0.5  # two in a row whose widths overlap this much of the narrower one's: one column
 
 
 @dataclass(frozen=True)
@@ -61,20 +62,40 @@ class Detection:
 def in_reading_order(found: Sequence[Detection]) -> list[Detection]:
     """Detections as a reader numbers them: rows from the top, each left to right. Two detections are in one row
     when their heights overlap by at least ROW_OVERLAP of the shorter one's, or when both are in a row with a
-    third: heads at different heights in a group photo, a small face beside a large one, stay one row, and the
-    second row of a collage starts again at the left."""
+    third: heads at different heights in a group photo, a small face beside a large one, stay one row, while a
+    child's face between the two rows of a group photo, overlapping each by less, is a row of its own between them;
+    the second row of a collage starts again at the left, and faces stacked in one column of it go top to bottom
+    (`_left_to_right`)."""
     rows: list[list[Detection]] = []
     for detection in found:
-        joined = [row for row in rows if any(_one_row(detection, other) for other in row)]
+        joined = [row for row in rows if any(_overlap(detection, other, 1) >= ROW_OVERLAP for other in row)]
         rows = [row for row in rows if not any(row is other for other in joined)]
         rows.append([member for row in joined for member in row] + [detection])
     rows.sort(key=lambda row: min(_vertical_centre(member) for member in row))
-    return [detection for row in rows for detection in sorted(row, key=lambda detection: detection.box[0])]
+    return [detection for row in rows for detection in _left_to_right(row)]
 
 
-def _one_row(a: Detection, b: Detection) -> bool:
-    overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
-    return overlap >= ROW_OVERLAP * min(a.box[3] - a.box[1], b.box[3] - b.box[1])
+def _left_to_right(row: list[Detection]) -> list[Detection]:
+    """A row's detections from the left, by columns: detections whose widths overlap by at least COLUMN_OVERLAP of
+    the narrower one's (or that share a column with a third) are one column, read top to bottom (a collage's large
+    photo beside two small ones stacked: the lower one, a little further left, came before the upper one)."""
+    columns: list[list[Detection]] = []
+    for detection in row:
+        joined = [column for column in columns
+                  if any(_overlap(detection, other, 0) >= COLUMN_OVERLAP for other in column)]
+        columns = [column for column in columns if not any(column is other for other in joined)]
+        columns.append([member for column in joined for member in column] + [detection])
+    columns.sort(key=lambda column: min(member.box[0] for member in column))
+    return [detection for column in columns for detection in sorted(column, key=lambda member: member.box[1])]
+
+
+def _overlap(a: Detection, b: Detection, axis: int) -> float:
+    """How much two boxes overlap along an axis (0: x, 1: y), as a share of the shorter one's extent there (1 for
+    two of no extent that touch)."""
+    low, high = axis, axis + 2
+    shared = min(a.box[high], b.box[high]) - max(a.box[low], b.box[low])
+    shorter = min(a.box[high] - a.box[low], b.box[high] - b.box[low])
+    return shared / shorter if shorter > 0 else float(shared >= 0)
 
 
 def _vertical_centre(detection: Detection) -> float:

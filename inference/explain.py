@@ -294,12 +294,14 @@ def landmarks_near(detector: MTCNNFaceDetector, rgb: np.ndarray,
     return tuple((x + left, y + top) for x, y in face.landmarks or ())
 
 
-def body_near(dogs: list[Detection], head: tuple[float, float, float, float]) -> tuple[float, ...] | None:
-    """The body box of the dog shown at a stored head box (analyses keep the head box): the body of the dog
-    found again whose head box overlaps it most (IoU >= 0.5)."""
-    overlap, dog = max(((iou(dog.box, head), dog) for dog in dogs if dog.body), key=lambda pair: pair[0],
-                       default=(0.0, None))
-    return dog.body if dog is not None and overlap >= 0.5 else None
+def body_near(dogs: list[Detection], shown: tuple[float, float, float, float]) -> tuple[float, ...] | None:
+    """The body box of the dog shown at a stored box (analyses keep the box a dog is shown by): the body of the dog
+    found again whose head box overlaps it most (IoU >= 0.5), or the box the dog was found at where that is what
+    was shown (a dog whose head box lay on a person's face, `pet_species._head_off_faces`, shown and read by it)."""
+    candidates = [(iou(dog.box, shown), dog.body) for dog in dogs if dog.body]
+    candidates += [(iou(dog.detected, shown), dog.detected) for dog in dogs if dog.detected]
+    overlap, body = max(candidates, key=lambda pair: pair[0], default=(0.0, None))
+    return body if overlap >= 0.5 else None
 
 
 class Explainer:

@@ -32,7 +32,7 @@ from inference.backends import DEFAULT_BACKEND, Backend, make_runner
 from inference.calibration import softmax
 from inference.classifiers import PREDICT_BATCH
 from inference.crops import BODY_MARGIN, dog_face_crops, pet_body_crops, rgb_crops, square_crop_box
-from inference.detectors import Detection
+from inference.detectors import Detection, in_reading_order
 from inference.dog_emotion import imagenet_batch
 from inference.labels import DetectionKind
 from inference.specs import PET_HEAD_WEIGHTS, PET_SPECIES_WEIGHTS
@@ -160,9 +160,14 @@ class PetCropModel:
 
     def settle(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
         """Each frame's detections without the faces that are a pet's (`_without_pet_faces`), and with each dog whose
-        head box lies on a person's face that stays boxed where the pet detector found it (`_head_off_faces`)."""
-        return [[_head_off_faces(dog, detections) for dog in detections]
-                for detections in self._without_pet_faces(frames, found)]
+        head box lies on a person's face that stays boxed where the pet detector found it (`_head_off_faces`); the
+        pets numbered again by their boxes then, after the faces."""
+        settled = []
+        for detections in self._without_pet_faces(frames, found):
+            moved = [_head_off_faces(detection, detections) for detection in detections]
+            faces = [detection for detection in moved if detection.kind == DetectionKind.HUMAN]
+            settled.append(faces + in_reading_order([detection for detection in moved if detection not in faces]))
+        return settled
 
     def _without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
         """Each frame's detections without the faces that are a pet's: a face at least FACE_IN_PET inside a pet's

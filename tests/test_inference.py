@@ -85,6 +85,19 @@ def test_reading_order_keeps_a_small_face_beside_a_large_one_in_its_row():
     assert [face.box[0] for face in in_reading_order(faces)] == [0, 260, 400, 100]
 
 
+def test_reading_order_keeps_a_group_photos_rows_apart_and_a_collages_column_top_to_bottom():
+    """A child's face between the two rows of a group photo overlapped both: rows joined through it were numbered
+    back, front, back, front. A large photo beside two small ones stacked: the lower, a little further left, came
+    first."""
+    back = [Detection((100.0 * i, 100.0, 100.0 * i + 70, 180.0), 0.9) for i in range(5)]
+    front = [Detection((50.0 + 100 * i, 165.0, 120.0 + 100 * i, 245.0), 0.9) for i in range(4)]
+    child = Detection((480.0, 130.0, 565.0, 215.0), 0.9)
+    assert in_reading_order(front + [child] + back) == sorted(back, key=lambda face: face.box[0]) + [child] + front
+    large, upper, lower = (Detection((0.0, 0.0, 300.0, 400.0), 0.9), Detection((420.0, 40.0, 480.0, 100.0), 0.9),
+                           Detection((410.0, 260.0, 470.0, 320.0), 0.9))
+    assert in_reading_order([lower, large, upper]) == [large, upper, lower]
+
+
 def test_large_photo_is_downscaled_for_detection_and_boxes_map_back(pipeline, astronaut):
     big = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.BICUBIC))
     result = pipeline.analyze_bytes(jpeg_bytes(big))

@@ -19,7 +19,7 @@ from inference.classifiers import PREDICT_BATCH
 from inference.crops import pet_body_crops, rgb_crops
 from inference.detectors import Detection, SSDPetDetector
 from inference.dog_emotion import DogEmotionClassifier
-from inference.explain import Explainer
+from inference.explain import Explainer, body_near
 from inference.images import decode_image, on_white
 from inference.pet_species import (CLOSE_UP_MIN_SIDE, CLOSE_UP_SURE, FACE_IN_PET, HEAD_SWAY, SSD_WEIGHT,
                                    PetCropModel, _head_off_faces, _pet_boxes, _within_reach)
@@ -270,6 +270,10 @@ def test_a_dogs_head_box_on_a_persons_face_gives_way_to_where_the_dog_was_found(
     assert _head_off_faces(beside, [face, beside]) == beside
     cat = Detection((120.0, 110.0, 210.0, 180.0), 0.9, "cat")
     assert _head_off_faces(cat, [face, cat]) == cat
+    # "Why?" finds the dog again without the faces: by its head box, or by where it was found where that was shown
+    assert body_near([on_face], (120, 110, 210, 180)) == on_face.body
+    assert body_near([on_face], (60, 120, 300, 400)) == found
+    assert body_near([on_face], (400, 300, 500, 400)) is None
 
 
 def test_a_face_is_looked_for_in_a_dogs_body_only_where_the_frame_cuts_the_dog():

@@ -260,6 +260,18 @@ def test_a_stored_zone_this_machine_no_longer_knows_neither_breaks_the_log_in_no
         db.session.get(User, user_id).time_zone = "America/Nowhere"
         db.session.commit()
     assert log_in(client, "mina", "").status_code == 302  # no zone from the browser: the stored one stays
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.time_zone, user.time_zone_kept = "America/Nowhere", True  # saved on the account page, then dropped
+        db.session.commit()
+    log_in(client, "mina", "Asia/Seoul")
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert (user.time_zone, user.time_zone_kept) == ("Asia/Seoul", False)  # not "UTC, saved here"
+    with app.app_context():
+        db.session.get(User, user_id).time_zone = "America/Nowhere"
+        db.session.commit()
+    log_in(client, "mina", "")
     page = client.get("/account").get_data(as_text=True)
     assert '<option value="UTC" selected>' in page and "Yours: Coordinated Universal Time." in page
     with app.app_context():

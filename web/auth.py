@@ -238,8 +238,10 @@ def login() -> ResponseReturnValue:
             flash(deactivated_message(), FlashCategory.ERROR)
         else:
             before = known_zone(user.time_zone)
-            if not user.time_zone_kept:  # a zone saved from the account page stays; the page offers this browser's
-                accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone)
+            if before is None or not user.time_zone_kept:  # a zone saved on the account page stays while this
+                # machine knows it (the page offers this browser's)
+                accounts.save_settings(user, time_zone=known_zone(form.time_zone.data) or user.time_zone,
+                                       time_zone_kept=False)
             start_session(user, remember=form.remember.data)
             _tell_of_another_clock(before, known_zone(user.time_zone))
             return redirect(_safe_next(request.args.get("next")))
