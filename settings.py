@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_VIDEO_MB", 100, "largest video upload, in MB"),
     Setting("MAX_VIDEO_SECONDS", 120, "longest video, in seconds"),
     Setting("VIDEO_FPS", 4.0, "video frames analysed per second"),
+    Setting("LOAD_MODELS_EARLY", True, "a web process starts loading the models when the upload form is first "
+            "opened, so the first upload after a start does not wait for them (off in tests: on first use)"),
     Setting("UPLOAD_LIMITS", "30 per minute;300 per day", "uploads per user (web and API together)"),
     Setting("DECODE_LIMITS", "600 per minute;6000 per hour", "faces' crops and videos' frames a user may ask for "
             "(each decodes the stored file again; a page shows up to 48 crops, and the video scrubber a few frames a "

@@ -28,7 +28,8 @@ from bench.synthetic import START
 from models import Analysis, Detection, Media, Subject, SubjectKind, User
 
 MIGRATIONS = ROOT / "migrations"
-TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False}
+TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False,
+                 "LOAD_MODELS_EARLY": False}
 
 
 def make_app(folder: Path, **overrides: object) -> Flask:

@@ -372,6 +372,18 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str, digest
     return Accepted(analysis)
 
 
+_models_asked = threading.Event()
+
+
+def load_models_soon() -> None:
+    """Start loading the pipeline in a thread of its own, once, where this process has not loaded it: the upload form
+    asks, so the models (a few seconds to load) are ready when the photo comes, and the first upload after a start
+    no longer waits for them (3 s in a walk-through). Not where LOAD_MODELS_EARLY is off."""
+    if current_app.config["LOAD_MODELS_EARLY"] and get_pipeline.if_loaded() is None and not _models_asked.is_set():
+        _models_asked.set()
+        threading.Thread(target=get_pipeline, name="load-models", daemon=True).start()
+
+
 def analyze_video(path: Path, progress: Callable[[float], None] | None = None) -> VideoResult:
     """Analyse a stored video with the app's settings (frames per second, longest length)."""
     analyzer = VideoAnalyzer(get_pipeline(), fps=current_app.config["VIDEO_FPS"])

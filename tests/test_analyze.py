@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import io
 import re
+import threading
+import time
 import unicodedata
 from urllib.parse import quote
 
@@ -17,7 +19,7 @@ from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, 
 from extensions import db
 from inference.labels import reading_certainty
 from models import Analysis, Detection, Media
-from services import storage
+from services import analyses, storage
 from services.analyses import delete_analysis
 from tests.conftest import jpeg_bytes, upload, upload_files
 
@@ -294,6 +296,28 @@ def test_delete_removes_a_poster_written_after_the_analysis_was_read(app, client
         analysis.thumb_name = None  # as the row read before the job finished
         delete_analysis(analysis)
     assert not poster.exists() and upload_files(app) == []
+
+
+def test_the_upload_form_starts_loading_the_models_once(app, client, alice, monkeypatch):
+    """The first upload after a start waited about 3 s for the models: the form starts loading them, in a thread."""
+    app.config["LOAD_MODELS_EARLY"] = True
+    loads = []
+
+    class NotLoadedYet:
+        def if_loaded(self):
+            return None
+
+        def __call__(self):
+            loads.append(threading.current_thread().name)
+
+    monkeypatch.setattr(analyses, "get_pipeline", NotLoadedYet())
+    monkeypatch.setattr(analyses, "_models_asked", threading.Event())
+    assert client.get("/analyze").status_code == client.get("/analyze").status_code == 200
+    for _ in range(100):
+        if loads:
+            break
+        time.sleep(0.05)
+    assert loads == ["load-models"]
 
 
 def test_a_videos_thumbnail_is_as_small_as_a_photos(app, client, alice, two_face_video):

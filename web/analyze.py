@@ -31,8 +31,8 @@ from services import explanations, identity, reanalysis, storage, subjects, trac
 from services.accounts import type_ending
 from services.access import detection_at, owned, owned_detection, row_id, viewable_analysis
 from services.analyses import (NAME_SEARCH_LENGTH, HistoryFilter, accept_upload, delete_analysis, detection_crop_jpeg,
-                               history_months, history_page, load_detection_parts, video_frame_jpeg,
-                               within_video)
+                               history_months, history_page, load_detection_parts, load_models_soon,
+                               video_frame_jpeg, within_video)
 from web.auth import api_viewable, session_or_token
 from web.charts import horizontal_bars, tag_width, timeline_lines
 from web.deleted import Deleted, card_of_a_deleted_analysis, deleted_goes_back, remember_deleted
@@ -111,6 +111,7 @@ def index() -> ResponseReturnValue:
 def upload() -> ResponseReturnValue:
     form = UploadForm()
     if not form.validate_on_submit():
+        load_models_soon()
         return render_template("analyze/upload.html", form=form), 400 if form.errors else 200
     try:
         accepted = accept_upload(current_user, form.file.data)
