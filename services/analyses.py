@@ -59,14 +59,17 @@ def clean_original_name(name: str | None) -> str:
     """A display-safe version of the client's file name (never used as a path): its last path part, in any
     script ("얼굴 사진.jpg" stays), without control, invisible or bidirectional-override characters, the
     characters Windows refuses in names, runs of spaces, or a leading dot, space, joiner, accent or spreadsheet
-    formula sign (the name goes into CSV exports); "upload" when nothing visible is left; at most 120
-    characters, keeping the suffix."""
+    formula sign (the name goes into CSV exports); "upload" when nothing visible is left, before the suffix where
+    only that is left ("\uffff.jpg": "upload.jpg", not "jpg"); at most 120 characters, keeping the suffix."""
     last_part = re.split(r"[/\\]", unicodedata.normalize("NFC", name or ""))[-1]
     cleaned = searched("".join(char for char in last_part.translate(NOT_IN_NAMES)
                                if unicodedata.category(char) not in ("Cs", "Co", "Cn")))  # as a search reads it
+    with_lead = cleaned
     while cleaned and (cleaned[0] in " .=+-@" or unicodedata.category(cleaned[0])[0] in "CM"):  # a joiner, an accent
         cleaned = cleaned[1:]
     cleaned = cleaned if readable(cleaned) else "upload"
+    if "." not in cleaned and with_lead.endswith("." + cleaned):  # only the suffix is left
+        cleaned = "upload." + cleaned
     stem, dot, suffix = cleaned.rpartition(".")
     if len(cleaned) > KEPT_NAME_LENGTH:
         cleaned = (stem[:100] + dot + suffix[:10]) if dot else cleaned[:KEPT_NAME_LENGTH]

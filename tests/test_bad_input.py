@@ -245,7 +245,9 @@ def test_a_file_name_sent_with_its_windows_folders_keeps_its_last_part(app, clie
                                          ("=HYPERLINK(1).jpg", "HYPERLINK(1).jpg"), ("a\u202egpj.exe", "agpj.exe"),
                                          ("  tabs\tand\n lines .jpg", "tabs and lines .jpg"), ("...", "upload"),
                                          ("\u200d=1+1", "1+1"), ("\u3164", "upload"), ("\u2800\ufe0f", "upload"),
-                                         ("dog \U0001f415\u200d\U0001f9ba.jpg", "dog \U0001f415\u200d\U0001f9ba.jpg")])
+                                         ("dog \U0001f415\u200d\U0001f9ba.jpg", "dog \U0001f415\u200d\U0001f9ba.jpg"),
+                                         ("\uffff.jpg", "upload.jpg"), ("\U0010ffff.png", "upload.png"),
+                                         ("=.jpg", "upload.jpg"), ("-jpg", "jpg"), (".hidden", "upload.hidden")])
 def test_file_names_keep_their_script_and_lose_what_could_mislead(sent, shown):
     assert clean_original_name(sent) == shown
 
