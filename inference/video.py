@@ -41,6 +41,7 @@ from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
 NO_FRAMES = Phrase(N_("The video has no readable frames."))
+SHOWN_AS_FOUND = 1 / 3  # a dog track shown by its detector's box in this share of its frames is shown so in all
 CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
 
 
@@ -169,6 +170,7 @@ class TrackResult:
     uncertain: list[bool | None] = field(default_factory=list)
     unsure_signals: list[list[str] | None] = field(default_factory=list)
     looks: list[np.ndarray | None] = field(default_factory=list)  # Detection.appearance (people: None)
+    found: list[list[int] | None] = field(default_factory=list)  # Detection.detected (dogs), else None
 
     def add(self, timestamp: float, detection: Detection, reading: Classified) -> None:
         """One more frame of the track."""
@@ -182,6 +184,7 @@ class TrackResult:
         self.uncertain.append(reading.uncertain)
         self.unsure_signals.append(reading.unsure_signals)
         self.looks.append(detection.appearance)
+        self.found.append(None if detection.detected is None else [round(v) for v in detection.detected])
 
     @property
     def majority_kind(self) -> str:
@@ -210,6 +213,15 @@ class TrackResult:
         frames = {name: [getattr(self, name)[index] for index in kept] for name in FRAME_FIELDS}
         return TrackResult(self.track_id, kind, {kind: self.classes[kind]}, **frames)
 
+    def shown_boxes(self) -> list[list[int]]:
+        """Each frame's box as the player draws it: a dog shown by the box it was found at, not its head box, in at
+        least SHOWN_AS_FOUND of its frames (its head box lay on a person's face there: pet_species._head_off_faces)
+        is shown so in every frame, so that its box does not swell and shrink from one frame to the next."""
+        as_found = [found is not None and found == box for found, box in zip(self.found, self.boxes)]
+        if not any(as_found) or sum(as_found) < SHOWN_AS_FOUND * len(self.boxes):
+            return self.boxes
+        return [found or box for found, box in zip(self.found, self.boxes)]
+
     def finish(self, alpha: float, end: float | None = None) -> VideoTrack:
         """Smooth the probabilities over time (alpha) and summarise the track (`summarize`; a joined pet's time out
         of view is not time seen, nor any past the clip's `end`), as its kind."""
@@ -219,7 +231,7 @@ class TrackResult:
         timeline: list[TimelinePoint] = [
             {"t": round(t, 3), "box": box, "emotions": {label: round(float(p), 4) for label, p in zip(classes, row)},
              "uncertain": flag}
-            for t, box, row, flag in zip(self.times, self.boxes, smoothed, self.uncertain)
+            for t, box, row, flag in zip(self.times, self.shown_boxes(), smoothed, self.uncertain)
         ]
         rated = None not in self.uncertain
         unsure = bool(np.mean(self.uncertain) > 0.5) if rated else None
@@ -250,7 +262,8 @@ class CutFinder:
         return previous is not None and cv2.compareHist(previous, colours, cv2.HISTCMP_CORREL) < CUT_BELOW
 
 
-FRAME_FIELDS = ("kinds", "times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks")
+FRAME_FIELDS = ("kinds", "times", "boxes", "scores", "raw", "uncertainty", "uncertain", "unsure_signals", "looks",
+                "found")
 
 
 def tracked_as(detection: Detection) -> tuple[Box, TrackedAs]:

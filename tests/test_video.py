@@ -24,7 +24,9 @@ from bench.fixtures import StoredAnalysis, csrf_token, store_analyses
 import jobs
 from app import create_app
 from extensions import db
-from inference.pipeline import get_pipeline
+from inference.detectors import Detection
+from inference.labels import DetectionKind
+from inference.pipeline import Classified, get_pipeline
 from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video, video_check
@@ -947,3 +949,23 @@ def test_a_video_run_interrupted_and_started_again_says_so_on_its_progress_page(
         shown = re.search(r'<p id="job-restarted" class="hint"( hidden)?>', page)
         assert shown and (shown.group(1) is None) is told, (status, attempts)
         assert said in page  # for the page's script to show when the bar goes back
+
+
+def dog_track(shown_as_found: list[bool]) -> video.TrackResult:
+    """A dog's track whose frames are shown by its head box, or (True) by the box it was found at."""
+    track = video.TrackResult(1, DetectionKind.DOG)
+    reading = Classified({"angry": 0.1, "happy": 0.6, "relaxed": 0.2, "sad": 0.1}, "happy")
+    for index, as_found in enumerate(shown_as_found):
+        found = (10.0 + index, 50.0, 210.0 + index, 300.0)
+        head = found if as_found else (120.0 + index, 40.0, 200.0 + index, 110.0)
+        track.add(index * 0.25, Detection(head, 0.9, DetectionKind.DOG, body=found, detected=found), reading)
+    return track
+
+
+def test_a_dog_shown_by_its_found_box_in_a_third_of_its_frames_is_shown_so_in_all():
+    """A dog held to a person's chest: in the frames where the person's face was found, its head box (on her face)
+    gave way to the box it was found at; in the others it stayed, and the player's box swelled and shrank."""
+    mixed = dog_track([False, True, False, True, False, False]).finish(0.5)
+    assert [point["box"] for point in mixed.timeline] == [[10 + i, 50, 210 + i, 300] for i in range(6)]
+    rare = dog_track([False] * 5 + [True]).finish(0.5)  # a head box cut to nothing once: the track keeps its heads
+    assert [point["box"][:2] for point in rare.timeline] == [[120 + i, 40] for i in range(5)] + [[15, 50]]
