@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 
 Point = tuple[float, float]
-ROW_OVERLAP = 0.7  # two detections whose heights overlap this much of the shorter one's are in one row
+ROW_OVERLAP = 0.5  # a detection whose height overlaps this much of the shorter one's with
+ROW_SHARE = 0.5  # at least this share of a row's detections is in that row
 COLUMN_OVERLAP = 0.5  # two in a row whose widths overlap this much of the narrower one's: one column
 
 
@@ -60,19 +61,24 @@ class Detection:
 
 
 def in_reading_order(found: Sequence[Detection]) -> list[Detection]:
-    """Detections as a reader numbers them: rows from the top, each left to right. Two detections are in one row
-    when their heights overlap by at least ROW_OVERLAP of the shorter one's, or when both are in a row with a
-    third: heads at different heights in a group photo, a small face beside a large one, stay one row, while a
-    child's face between the two rows of a group photo, overlapping each by less, is a row of its own between them;
-    the second row of a collage starts again at the left, and faces stacked in one column of it go top to bottom
-    (`_left_to_right`)."""
+    """Detections as a reader numbers them: rows from the top, each left to right. Taken from the top, a detection
+    joins each row (`_in_row`) whose detections' heights it overlaps, by ROW_OVERLAP of the shorter, for at least
+    ROW_SHARE of them, and rows it joins become one: heads at different heights in a group photo, a staircase of
+    faces, a small face beside a large one, stay one row, while a child's face between the two rows of a group photo,
+    overlapping both, joins the one above and no more (the row below overlaps it alone of that row); the second row
+    of a collage starts again at the left, and faces stacked in one column of it go top to bottom (`_left_to_right`)."""
     rows: list[list[Detection]] = []
-    for detection in found:
-        joined = [row for row in rows if any(_overlap(detection, other, 1) >= ROW_OVERLAP for other in row)]
+    for detection in sorted(found, key=lambda detection: (_vertical_centre(detection), detection.box[0])):
+        joined = [row for row in rows if _in_row(detection, row)]
         rows = [row for row in rows if not any(row is other for other in joined)]
         rows.append([member for row in joined for member in row] + [detection])
     rows.sort(key=lambda row: min(_vertical_centre(member) for member in row))
     return [detection for row in rows for detection in _left_to_right(row)]
+
+
+def _in_row(detection: Detection, row: list[Detection]) -> bool:
+    """Whether the detection's height overlaps by ROW_OVERLAP (of the shorter) at least ROW_SHARE of the row's."""
+    return sum(_overlap(detection, member, 1) >= ROW_OVERLAP for member in row) >= ROW_SHARE * len(row)
 
 
 def _left_to_right(row: list[Detection]) -> list[Detection]:

@@ -83,6 +83,9 @@ def test_reading_order_keeps_a_small_face_beside_a_large_one_in_its_row():
     faces = [Detection((400, 100, 440, 140), 0.9), Detection((0, 110, 250, 400), 0.9),
              Detection((260, 130, 310, 180), 0.9), Detection((100, 500, 160, 560), 0.9)]
     assert [face.box[0] for face in in_reading_order(faces)] == [0, 260, 400, 100]
+    staircase = [Detection((460, 100, 487, 131), 0.9), Detection((354, 144, 380, 176), 0.9),
+                 Detection((429, 115, 460, 161), 0.9)]  # people-with-a-cat.jpg's faces, each half on the next
+    assert [face.box[0] for face in in_reading_order(staircase)] == [354, 429, 460]
 
 
 def test_reading_order_keeps_a_group_photos_rows_apart_and_a_collages_column_top_to_bottom():
