@@ -25,7 +25,7 @@ from inference.ssd_pets import PET_LABELS, pets_only_net
 from inference.labels import DetectionKind
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import torch
 
@@ -67,13 +67,20 @@ def in_reading_order(found: Sequence[Detection]) -> list[Detection]:
     faces, a small face beside a large one, stay one row, while a child's face between the two rows of a group photo,
     overlapping both, joins the one above and no more (the row below overlaps it alone of that row); the second row
     of a collage starts again at the left, and faces stacked in one column of it go top to bottom (`_left_to_right`)."""
-    rows: list[list[Detection]] = []
-    for detection in sorted(found, key=lambda detection: (_vertical_centre(detection), detection.box[0])):
-        joined = [row for row in rows if _in_row(detection, row)]
-        rows = [row for row in rows if not any(row is other for other in joined)]
-        rows.append([member for row in joined for member in row] + [detection])
+    rows = _grouped(sorted(found, key=lambda detection: (_vertical_centre(detection), detection.box[0])), _in_row)
     rows.sort(key=lambda row: min(_vertical_centre(member) for member in row))
     return [detection for row in rows for detection in _left_to_right(row)]
+
+
+def _grouped(detections: Sequence[Detection],
+             belongs: Callable[[Detection, list[Detection]], bool]) -> list[list[Detection]]:
+    """The detections in groups, taken in order: each joins every group it `belongs` to, and those become one."""
+    groups: list[list[Detection]] = []
+    for detection in detections:
+        joined = [group for group in groups if belongs(detection, group)]
+        groups = [group for group in groups if not any(group is other for other in joined)]
+        groups.append([member for group in joined for member in group] + [detection])
+    return groups
 
 
 def _in_row(detection: Detection, row: list[Detection]) -> bool:
@@ -85,12 +92,8 @@ def _left_to_right(row: list[Detection]) -> list[Detection]:
     """A row's detections from the left, by columns: detections whose widths overlap by at least COLUMN_OVERLAP of
     the narrower one's (or that share a column with a third) are one column, read top to bottom (a collage's large
     photo beside two small ones stacked: the lower one, a little further left, came before the upper one)."""
-    columns: list[list[Detection]] = []
-    for detection in row:
-        joined = [column for column in columns
-                  if any(_overlap(detection, other, 0) >= COLUMN_OVERLAP for other in column)]
-        columns = [column for column in columns if not any(column is other for other in joined)]
-        columns.append([member for column in joined for member in column] + [detection])
+    columns = _grouped(row, lambda detection, column: any(_overlap(detection, other, 0) >= COLUMN_OVERLAP
+                                                          for other in column))
     columns.sort(key=lambda column: min(member.box[0] for member in column))
     return [detection for column in columns for detection in sorted(column, key=lambda member: member.box[1])]
 

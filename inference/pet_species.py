@@ -167,7 +167,8 @@ class PetCropModel:
         for detections in self._without_pet_faces(frames, found):
             moved = [_head_off_faces(detection, detections) for detection in detections]
             faces = [detection for detection in moved if detection.kind == DetectionKind.HUMAN]
-            settled.append(faces + in_reading_order([detection for detection in moved if detection not in faces]))
+            pets = [detection for detection in moved if detection.kind != DetectionKind.HUMAN]
+            settled.append(faces + in_reading_order(pets))
         return settled
 
     def _without_pet_faces(self, frames: list[np.ndarray], found: list[list[Detection]]) -> list[list[Detection]]:
