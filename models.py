@@ -284,6 +284,7 @@ class Analysis(JobState, db.Model):
                       Index("ix_analysis_user_id_content_hash_status", "user_id", "content_hash", "status"),
                       Index("ix_analysis_user_id_status", "user_id", "status"),  # the fair job order (jobs.py)
                       Index("ix_analysis_user_id_heartbeat_at", "user_id", "heartbeat_at"),
+                      Index("ix_analysis_user_id_created_at", "user_id", "created_at"),  # the history, newest first
                       IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)

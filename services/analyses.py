@@ -677,9 +677,14 @@ def history_page(user: User, page: int, per_page: int, max_per_page: int,
     detections = selectinload(Analysis.detections)
     if whole:
         detections = detections.options(undefer(Detection.timeline), *DETECTION_PARTS)
-    query = filters.narrow(db.select(Analysis).filter_by(user_id=user.id)) \
-        .order_by(Analysis.created_at.desc(), Analysis.id.desc()).options(detections)
+    query = newest_first(user.id, filters).options(detections)
     return db.paginate(query, page=min(page, MAX_PAGE), per_page=per_page, max_per_page=max_per_page, error_out=False)
+
+
+def newest_first(user_id: int, filters: HistoryFilter = HistoryFilter()) -> Select:
+    """The user's analyses that pass `filters`, newest first (read by the index of user and upload time)."""
+    return filters.narrow(db.select(Analysis).filter_by(user_id=user_id)) \
+        .order_by(Analysis.created_at.desc(), Analysis.id.desc())
 
 
 def stored_files(stored_name: str, thumb_name: str | None = None) -> list[Path]:

@@ -1,8 +1,8 @@
-"""Finding one's way. After a delete: the browser's Back (or an old tab) to a page of what the user deleted goes to
-the list it was deleted from, saying so, while anyone else's id and an id that never existed stay a 404; deleting
-from the history, or from a result opened from it, keeps the user's place (filters, page), as does the result's "Back to
-history"; "Keep it" goes back to where they came from (a result, a pet's dashboard, a dashboard's period). The weekly
-report leads to the subject's dashboard and to the weeks around it."""
+"""Finding one's way. After a delete: the browser's Back (or an old tab) to a page of what the user deleted goes to the
+list it was deleted from, saying so (a download of it is a 404), while anyone else's id and an id that never existed
+stay a 404; deleting from the history, or from a result opened from it, keeps the user's place (filters, page), as
+does the result's "Back to history"; "Keep it" goes back to where they came from (a result, a pet's dashboard, a
+dashboard's period). The weekly report leads to the subject's dashboard and to the weeks around it."""
 
 from __future__ import annotations
 
@@ -140,6 +140,8 @@ def test_back_to_a_deleted_pet_or_alert_goes_to_its_list(app, client, alice):
         assert response.status_code == 303 and response.location == "/subjects", page
     assert ALREADY_SUBJECT in client.get("/subjects").get_data(as_text=True)
     assert client.get(f"/dashboard?subject={rex + 100}").status_code == 404
+    for download in (f"/subjects/{rex}/export.csv", f"/subjects/{rex}/export.json"):  # a script saving it gets no page
+        assert client.get(download).status_code == 404, download
 
 
 def iso_week(monday: date) -> str:

@@ -502,10 +502,10 @@ def file_name_part(subject: Subject) -> str:
 
 @bp.route("/subjects/<int:subject_id>/export.<any(csv, json):fmt>")
 @session_or_token
-@deleted_goes_back(Deleted.SUBJECT, "subject_id")
 def export_subject(subject_id: int, fmt: str) -> ResponseReturnValue:
     """The subject's history as a download named after them, written while it is sent (a reading at a time); an
-    API client fetches it with its bearer token."""
+    API client fetches it with its bearer token. A deleted subject's download is a 404, even in the session that
+    deleted it: a script saving the link must not get a page in its place."""
     subject = owned(Subject, subject_id, g.api_user)
     body = (encoded(subject_export_json(subject.id)) if fmt == "json"
             else csv_encoded(readings_csv(subject_readings(subject.id, timelines=False))))

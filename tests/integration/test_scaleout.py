@@ -21,6 +21,7 @@ from bench.server import AppServer, JobWorker, api_session, flask_command, prepa
 from tests.e2e.conftest import Chromium, browser, launched_chromium, page  # noqa: F401 (the browser fixtures)
 from tests.e2e.test_browser import shot, watch_progress
 from tests.test_faults import wait_for
+from tests.test_schema import differences
 
 OWNER = ("owner", "owner password")
 
@@ -138,3 +139,9 @@ def test_migrations_run_unchanged_on_postgresql_down_and_up(tmp_path, empty_data
     assert set(schema(database_url)) == {"alembic_version"}
     flask_command(instance, "db", "upgrade", settings=settings)
     assert schema(database_url) == upgraded
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert differences(connection) == []  # the models' schema, the widened columns included
+    finally:
+        engine.dispose()
