@@ -20,7 +20,7 @@ from insights.history import History
 from insights.patterns import patterns, transition_patterns
 from insights.profile import profile
 from insights.reading import kept_reading, reading_of
-from insights.report import iso_week_monday, report_week, weekly_report
+from insights.report import ChartWords, Layout, iso_week_monday, report_png, report_week, weekly_report
 from messages import N_, Phrase
 from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
 from services import copies
@@ -34,6 +34,7 @@ CACHED_SUBJECTS = 128  # subjects whose history and insights a process keeps; th
 
 _histories = Recent(CACHED_SUBJECTS)
 _insights = Recent(CACHED_SUBJECTS)
+_charts = Recent(CACHED_SUBJECTS)  # per subject and layout: the PNG of the week read last
 
 # What `stored_reading` reads of a detection: a query that selects these can read each row as its page does. Its
 # kept reading; a video track's timeline only where none was kept (a row stored before: `flask maintenance readings`).
@@ -151,6 +152,17 @@ def report_of(subject: Subject, asked: date | None) -> tuple[History, dict] | No
         return None
     today = today_on(zone_of(subject.user))
     return history, weekly_report(history, report_week(history, asked, today), today)
+
+
+def report_chart(subject: Subject, week: dict, words: ChartWords, colours: dict[str, str], layout: Layout) -> bytes:
+    """The PNG of the subject's `week` report (`report_png`), kept until anything drawn on it changes: the report
+    page fetches it at each view, and matplotlib takes about half a second to draw it."""
+    drawn = repr((week, words, sorted(colours.items())))
+    if (kept := _charts.get((subject.id, layout), drawn)) is not None:
+        return kept
+    body = report_png(week, words, colours, layout)
+    _charts.put((subject.id, layout), drawn, body)
+    return body
 
 
 def subject_insights(subject: Subject) -> dict:

@@ -540,3 +540,21 @@ def test_the_page_groups_only_the_newest_unassigned_faces(app, monkeypatch):
         shown = [face.id for group in found.groups for face in group.faces] + [face.id for face in found.lone]
         newest = db.session.scalars(db.select(Detection.id).order_by(Detection.id.desc()).limit(3)).all()
         assert sorted(shown) == sorted(newest)
+
+
+def test_the_groups_are_worked_out_again_only_when_the_faces_change(app, client, alice, astronaut_jpeg, mirrored_jpeg,
+                                                                   stranger_jpeg, monkeypatch):
+    """Each view of the page grouped its 2,000 faces again (about 0.9 s of CPU)."""
+    from services import identity
+    groupings = []
+    monkeypatch.setattr(identity, "_groupings", identity.Recent(identity.GROUPED_USERS))  # none kept by earlier tests
+    monkeypatch.setattr(identity, "group_indices", lambda vectors: groupings.append(len(vectors)) or
+                        group_indices(vectors))
+    set_recognition(client, True)
+    for content in (astronaut_jpeg, mirrored_jpeg):
+        upload(client, content)
+    first, again = (client.get("/subjects").get_data(as_text=True) for _ in range(2))
+    assert first == again and "2 faces of someone you have not named" in again and groupings == [2]
+    upload(client, stranger_jpeg)
+    assert "2 faces of someone you have not named" in client.get("/subjects").get_data(as_text=True)
+    assert groupings == [2, 3]

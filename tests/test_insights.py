@@ -400,6 +400,25 @@ def test_the_weekly_report_says_one_point_not_one_points_in_both_languages(app, 
 
 
 
+def test_the_report_png_is_drawn_again_only_when_what_it_shows_changes(app, client, alice, monkeypatch):
+    """The report page fetches its PNG at each view, and matplotlib took about half a second to draw it each time."""
+    from services import insights as insight_service
+    drawn = []
+    kept_by_none = insight_service.Recent(insight_service.CACHED_SUBJECTS)  # not by earlier tests
+    monkeypatch.setattr(insight_service, "_charts", kept_by_none)
+    monkeypatch.setattr(insight_service, "report_png", lambda *args: drawn.append(args[3]) or b"png")
+    rex = make_subject(app, alice, "Rex")
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"sad": 0.9})] * 3), spacing=timedelta(hours=1))
+    address = f"/subjects/{rex}/report.png?week=2026-W02"
+    for _ in range(2):
+        assert client.get(address).data == client.get(address + "&layout=narrow").data == b"png"
+    assert drawn == ["wide", "narrow"]
+    client.get(address, headers={"Accept-Language": "ko"})  # its words
+    add_history(app, alice, rex, np.array([mood(DOG_EMOTIONS, {"happy": 0.9})]), start=START + timedelta(hours=5))
+    client.get(address)  # its readings
+    assert drawn == ["wide", "narrow", "wide", "wide"]
+
+
 def test_a_week_before_too_thin_to_sum_up_is_not_compared_with(app, client, alice):
     """Two sure readings the week before are too few for its own report to sum it up, so the next week's report
     draws no change from them either."""

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import db
-from insights.report import ChartWords, Layout, drawable, first_week, report_png, week_start
+from insights.report import ChartWords, Layout, drawable, first_week, week_start
 from messages import N_
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import accounts, copies
@@ -29,7 +29,7 @@ from services.clock import now_in, on_clock, today_on, zone_of
 from services.documents import csv_encoded, encoded, readings_csv, subject_export_json, subject_readings
 from services.errors import Conflict, NotFound, Refused
 from services.identity import unnamed_faces
-from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, report_of,
+from services.insights import (READING_COLUMNS, alert_results, asked_week, dismiss_alert, report_chart, report_of,
                                remove_alert, stored_reading, subject_insights)
 from services.insights import add_alert as new_alert  # this module's add_alert is the view
 from web.analyze import assignment_saved
@@ -354,7 +354,7 @@ def report_image(subject_id: int) -> ResponseReturnValue:
         return no_report(subject), 404
     week = found[1]
     layout = Layout.NARROW if request.args.get("layout") == Layout.NARROW else Layout.WIDE  # anything else: wide
-    body = report_png(week, chart_words(subject, week), emotion_colours(), layout)
+    body = report_chart(subject, week, chart_words(subject, week), emotion_colours(), layout)
     response = Response(body, mimetype="image/png")
     # saved as the page words it: the subject and the week's Monday ("moodlens-지우-2026-11-30.png")
     response.headers.set("Content-Disposition", "inline",
