@@ -42,7 +42,7 @@ from web.forms import AssignForm, ConfirmForm, NamePersonForm, UploadForm, confi
 from services.errors import Conflict
 from web.i18n import emotion as emotion_name, found, isolated, kind, moment, percent, say, set_apart, shortened
 from web.notices import removed_says_so
-from web.redirects import came_from_path, form_page, next_of, on_page, place_on
+from web.redirects import View, came_from_path, form_page, next_of, on_page, place_on
 from web.flashes import FlashCategory, assigned_category, assigned_detection, flash_role, flash_style
 from web.ids import whole_number
 
@@ -450,11 +450,19 @@ def own_face_page(detection_id: int) -> str:
     return face_page(owned_detection(detection_id, current_user))
 
 
+def card_view(view: View) -> View:
+    """A view of one detection's card (`detection_id`): for a signed-in user; the card of an upload they deleted in
+    this session goes where that deletion went, and one an administrator removed says so."""
+    return login_required(card_of_a_deleted_analysis(removed_says_so(view)))
+
+
+def card_form(view: View) -> View:
+    """`card_view` of the address a card's form posts to: a GET of it goes to the card (`form_page`)."""
+    return card_view(form_page(own_face_page)(view))
+
+
 @bp.route("/detections/<int:detection_id>/subject", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
-@form_page(own_face_page)
+@card_form
 def assign_subject(detection_id: int) -> ResponseReturnValue:
     """Assign a face (or a whole video track) to one of the user's subjects of its kind, or clear it (0). A subject
     that is not the user's (deleted in another tab since the page was shown; someone else's is answered alike, so no

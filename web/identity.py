@@ -15,10 +15,8 @@ from models import Detection, Subject
 from services import identity
 from services.access import owned, owned_detection
 from services.errors import Refused
-from web.analyze import assignment_saved, face_page, name_person_form, own_face_page, person_choices
+from web.analyze import assignment_saved, card_form, face_page, name_person_form, person_choices
 from web.forms import NameGroupForm, NamePersonForm, NotThisPersonForm, RecognitionForm
-from web.notices import removed_says_so
-from web.deleted import card_of_a_deleted_analysis
 from web.i18n import say, set_apart
 from web.redirects import form_page
 from web.flashes import FlashCategory, assigned_category
@@ -48,10 +46,7 @@ def _recognition_saved(was_on: bool, is_on: bool) -> str:
 
 
 @bp.route("/detections/<int:detection_id>/suggestion/no", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
-@form_page(own_face_page)
+@card_form
 def not_this_person(detection_id: int) -> ResponseReturnValue:
     detection, person = _answered(detection_id)
     identity.dismiss(detection, person)
@@ -61,10 +56,7 @@ def not_this_person(detection_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/detections/<int:detection_id>/suggestion/no/undo", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
-@form_page(own_face_page)
+@card_form
 def undo_not_this_person(detection_id: int) -> ResponseReturnValue:
     """Take a "No" back: that person may be suggested for this face again."""
     detection, person = _answered(detection_id)
@@ -86,10 +78,7 @@ def _answered(detection_id: int) -> tuple[Detection, Subject]:
 
 
 @bp.route("/detections/<int:detection_id>/person", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
-@form_page(own_face_page)
+@card_form
 def name_face(detection_id: int) -> ResponseReturnValue:
     """Who a face is after "No" to a suggestion, said on its card: another of the user's people, or a new person
     named there (never the one they said it is not)."""

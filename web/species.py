@@ -9,17 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, SubjectKind
 from services import species, track_readings
 from services.errors import Conflict
 from services.access import owned_detection
-from web.analyze import face_page, opened_from
+from web.analyze import card_form, card_view, face_page, opened_from
 from web.forms import ConfirmForm, confirm_page
-from web.notices import removed_says_so
-from web.deleted import card_of_a_deleted_analysis
-from web.redirects import form_page
 from web.i18n import kind, say, set_apart
 from web.flashes import assigned_category
 
@@ -28,9 +25,7 @@ bp.add_app_template_global(species.other_species)  # the cards' "Not a dog? Mark
 
 
 @bp.route("/detections/<int:detection_id>/species", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
+@card_view
 def set_species(detection_id: int) -> ResponseReturnValue:
     """GET asks first (what changes; a face's: its card); POST makes the user's dog a cat, or cat a dog (?species=, as
     the page that asked named it), and goes back to its card."""
@@ -59,10 +54,7 @@ def set_species(detection_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/detections/<int:detection_id>/reading", methods=["GET", "POST"])
-@login_required
-@card_of_a_deleted_analysis
-@removed_says_so
-@form_page(lambda detection_id: face_page(owned_detection(detection_id, current_user)))
+@card_form
 def read_track(detection_id: int) -> ResponseReturnValue:
     """"Read it" / "Try again" on the card of a video's track its owner set to a dog: its frames read by the dog model
     (services/track_readings.py), and back to its card."""
