@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validat
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
+from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
+from inference.specs import CAT_HEAD_WEIGHTS
 from inference.uncertainty import UnsureSignal, weak_reading_chance
 from insights.clip import ClipStory, track_story
 from insights.reading import Overall, kept_reading, overall_by_kind, overall_reading, reading_of
@@ -98,7 +99,10 @@ class SubjectKind(StrEnum):
 
 SUBJECT_DETECTION_KINDS = {SubjectKind.PERSON: DetectionKind.HUMAN, SubjectKind.DOG: DetectionKind.DOG,
                            SubjectKind.CAT: DetectionKind.CAT}
-EMOTION_CLASSES = {DetectionKind.HUMAN: HUMAN_EMOTIONS, DetectionKind.DOG: DOG_EMOTIONS}  # cats: none yet
+# Each kind's emotion labels, where its model ships: the cat model's once its weights are there, as the pipeline loads
+# it (inference.pipeline.shipped_classifiers; none ships yet, inference/weights/README.md)
+EMOTION_CLASSES = {DetectionKind.HUMAN: HUMAN_EMOTIONS, DetectionKind.DOG: DOG_EMOTIONS,
+                   **({DetectionKind.CAT: CAT_EMOTIONS} if CAT_HEAD_WEIGHTS.is_file() else {})}
 
 
 # The __table_args__ of the tables whose ids are in addresses, exports and logs: SQLite never gives an id twice

@@ -247,6 +247,9 @@ class TrackedAs(StrEnum):
     PET = "pet"
 
 
+Poster = tuple[int, float, np.ndarray | None]  # the most detections in one frame so far, its time and the frame
+
+
 class CutFinder:
     """Tells a scene cut from the colours of consecutive sampled frames: their hue-saturation-value histograms'
     correlation below CUT_BELOW (chosen on real clips: weights/README.md, "Video tracks")."""
@@ -365,7 +368,7 @@ class VideoAnalyzer:
         info = probe_video(path, max_seconds)
         batch_size = self._batch_size(info)
         tracker, tracks, cuts = IoUTracker(), {}, CutFinder()
-        poster: tuple[int, float, np.ndarray | None] = (-1, 0.0, None)
+        poster: Poster = (-1, 0.0, None)
         batch: list[tuple[float, np.ndarray]] = []
         frames_analysed = 0
         last_time = 0.0
@@ -408,7 +411,8 @@ class VideoAnalyzer:
             raise CorruptMedia(NO_FRAMES)
         return track.finish(self.smoothing, end)  # `end`: the clip's duration as `analyze` found it
 
-    def _process(self, batch, first_index, tracker, cuts, tracks, poster):
+    def _process(self, batch: list[tuple[float, np.ndarray]], first_index: int, tracker: IoUTracker,
+                 cuts: CutFinder, tracks: dict[int, TrackResult], poster: Poster) -> Poster:
         """Detect in all frames of the batch, track, and classify every crop (one pass per model); at a scene cut
         the pets' tracks end (`CutFinder`: the joining by look carries a pet across it, not its place)."""
         frames = [frame for _, frame in batch]

@@ -109,8 +109,8 @@ def augmented_activations(net: TunedNet, crops: np.ndarray) -> torch.Tensor:
         return net.frozen_part(torch.from_numpy(imagenet_batch(augmented)), CACHED_BLOCKS)
 
 
-def _train_epoch(net: TunedNet, optimizer, schedule, train: np.ndarray, labels: np.ndarray,
-                 settings: TuningSettings, random: np.random.Generator) -> float:
+def _train_epoch(net: TunedNet, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler,
+                 train: np.ndarray, labels: np.ndarray, settings: TuningSettings, random: np.random.Generator) -> float:
     """One epoch over `train`: cached activations (N, 2, ...) of each crop and its mirror image, or with
     `settings.augment` the crops themselves (N, 224, 224, 3)."""
     net.train()

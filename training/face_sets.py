@@ -26,7 +26,7 @@ import csv
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +41,12 @@ MUXSPACE_LABELS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happ
 FILM_CONTRIBUTOR = "jhamski"
 
 
-class Split(str, Enum):
+class Split(StrEnum):
     CALIB = "calib"
     EVAL = "eval"
 
 
-class Half(str, Enum):
+class Half(StrEnum):
     """The two halves of a set's calib split, by identity."""
 
     FIT = "fit"

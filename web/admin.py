@@ -33,6 +33,7 @@ from flask_login import current_user
 from wtforms import Form
 from wtforms.validators import ValidationError
 from markupsafe import Markup
+from jinja2.runtime import Context
 from sqlalchemy import ColumnElement, Unicode, and_, cast as sql_cast, not_, or_
 from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError
@@ -328,7 +329,7 @@ class _InItsMinute:
     """"equals" or "not equal" a typed time: any time in its minute. Times are kept to the microsecond and the picker
     types minutes, so "Created equals 21:00" found an upload only at 21:00:00.000000, and none made that minute."""
 
-    def apply(self, query: Query, value: datetime, alias=None) -> Query:
+    def apply(self, query: Query, value: datetime, alias: object = None) -> Query:
         column, start = self.get_column(alias), value.replace(second=0, microsecond=0)
         end = start + timedelta(minutes=1) if start < datetime.max - timedelta(minutes=1) else datetime.max
         inside = and_(column >= start, column < end)  # the calendar's last minute: up to its end
@@ -345,14 +346,14 @@ def _clock_filter(kind: type) -> type:
 class _HoldsAsTyped(FilterLike):
     """"contains", its % and _ matching only themselves."""
 
-    def apply(self, query: Query, value: str, alias=None) -> Query:
+    def apply(self, query: Query, value: str, alias: object = None) -> Query:
         return query.filter(holding(self.get_column(alias), value))
 
 
 class _LacksAsTyped(FilterNotLike):
     """"does not contain", its % and _ matching only themselves."""
 
-    def apply(self, query: Query, value: str, alias=None) -> Query:
+    def apply(self, query: Query, value: str, alias: object = None) -> Query:
         return query.filter(~holding(self.get_column(alias), value))
 
 
@@ -364,7 +365,7 @@ class _AnyCase:
     def get_column(self, alias: object) -> ColumnElement:
         return db.func.lower(super().get_column(alias))
 
-    def apply(self, query: Query, value: str | list[str], alias=None) -> Query:
+    def apply(self, query: Query, value: str | list[str], alias: object = None) -> Query:
         lowered = ([db.func.lower(searched(text)) for text in value] if isinstance(value, list)
                    else db.func.lower(searched(value)))
         return super().apply(query, lowered, alias)
@@ -512,7 +513,7 @@ class NamedDeleteRowAction(BaseListRowAction):
         super().__init__(title=admin_words("Delete Record"))
         self.question, self.offered = question, offered
 
-    def render(self, context, row_id: str, row) -> Markup:
+    def render(self, context: Context, row_id: str, row: object) -> Markup:
         if not self.offered(row):
             return Markup("")
         macros = context.environment.get_template("admin/delete_row.html").make_module(context.get_all())
@@ -526,7 +527,7 @@ class RemovalPageRowAction(BaseListRowAction):
     def __init__(self) -> None:
         super().__init__(title=admin_words("Delete Record"))
 
-    def render(self, context, row_id: str, row) -> Markup:
+    def render(self, context: Context, row_id: str, row: object) -> Markup:
         url = url_for(".remove_view", id=row_id, url=context.get("return_url") or _list_page())
         return Markup('<a class="icon" href="{}" title="{}"><span class="fa fa-trash glyphicon glyphicon-trash">'
                       '</span></a>').format(url, self.title)
@@ -546,7 +547,7 @@ class RowNamedAction(BaseListRowAction):
         super().__init__(title=action.title)
         self.action, self.title_of = action, title_of
 
-    def render(self, context, row_id: str, row) -> Markup:
+    def render(self, context: Context, row_id: str, row: object) -> Markup:
         self.action.title = self.title_of(row)
         return self.action.render(context, row_id, row)
 

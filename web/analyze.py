@@ -65,6 +65,12 @@ COMMENTS = {  # a friendly line under a sure reading (a probable one has its cha
         "relaxed": _l("Loose and at ease. All is well in the world."),
         "sad": _l("Looks a little down. Maybe time for a cuddle or a walk."),
     },
+    DetectionKind.CAT: {  # once a cat model ships (models.EMOTION_CLASSES)
+        "angry": _l("Ears back: this cat is not amused."),
+        "happy": _l("A contented cat: all is right with the world."),
+        "sad": _l("Looks a little down. Maybe time for some quiet company."),
+        "other": _l("Hard to say what this cat is feeling, which is very cat-like."),
+    },
 }
 UNCERTAIN_COMMENT = _l("Unsure: the model's members disagree, or this face is unlike the photos it learnt from, so "
                        "this reading is more likely wrong than right.")  # readings stored without their signals

@@ -50,18 +50,21 @@ EMOTION_NAMES = {
     "fear": lazy_pgettext("emotion", "fear"), "happy": lazy_pgettext("emotion", "happy"),
     "sad": lazy_pgettext("emotion", "sad"), "surprise": lazy_pgettext("emotion", "surprise"),
     "neutral": lazy_pgettext("emotion", "neutral"), "relaxed": lazy_pgettext("emotion", "relaxed"),
+    "other": lazy_pgettext("emotion", "other"),  # a cat's label for none of its model's three
 }
 ADJECTIVE_NAMES = {
     "angry": lazy_pgettext("adjective", "angry"), "disgust": lazy_pgettext("adjective", "disgusted"),
     "fear": lazy_pgettext("adjective", "fearful"), "happy": lazy_pgettext("adjective", "happy"),
     "sad": lazy_pgettext("adjective", "sad"), "surprise": lazy_pgettext("adjective", "surprised"),
     "neutral": lazy_pgettext("adjective", "neutral"), "relaxed": lazy_pgettext("adjective", "relaxed"),
+    "other": lazy_pgettext("adjective", "in another mood"),
 }
 MOOD_NAMES = {  # an emotion in a mix's description: "mostly surprised, some sad" (a noun in Korean: "대체로 놀람")
     "angry": lazy_pgettext("mood", "angry"), "disgust": lazy_pgettext("mood", "disgusted"),
     "fear": lazy_pgettext("mood", "fearful"), "happy": lazy_pgettext("mood", "happy"),
     "sad": lazy_pgettext("mood", "sad"), "surprise": lazy_pgettext("mood", "surprised"),
     "neutral": lazy_pgettext("mood", "neutral"), "relaxed": lazy_pgettext("mood", "relaxed"),
+    "other": lazy_pgettext("mood", "something else"),
 }
 # Where a "Why?" map is brightest: a face's part, or a ninth of a pet's crop.
 REGION_NAMES = {
