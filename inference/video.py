@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from enum import StrEnum
 from typing import TypedDict
@@ -41,6 +41,8 @@ from messages import N_, Phrase
 
 ProgressCallback = Callable[[float], None]
 NO_FRAMES = Phrase(N_("The video has no readable frames."))
+SPLIT_MIN_FRAMES = 4  # a pet track is split where its species changed for good (`TrackResult.parts`): each part this
+SPLIT_PURITY = 0.8    # many frames at least, and this share of each one species
 SHOWN_AS_FOUND = 1 / 3  # a dog track shown by its detector's box in this share of its frames is shown so in all
 CUT_THUMBNAIL, CUT_BINS, CUT_BELOW = (64, 36), (8, 4, 4), 0.5  # a scene cut's colour change (`CutFinder`)
 
@@ -209,9 +211,43 @@ class TrackResult:
         """The track as the kind most of its frames were given, with only those frames: a cat that some frames'
         votes called a dog is one cat, not a cat and a dog (their readings were the other kind's model's)."""
         kind = self.majority_kind
-        kept = [index for index, frame_kind in enumerate(self.kinds) if frame_kind == kind]
+        return self._frames([index for index, frame_kind in enumerate(self.kinds) if frame_kind == kind],
+                            self.track_id, kind)
+
+    def parts(self, same_pet_look: float) -> list[TrackResult]:
+        """The track, or its two parts where the species its frames were given changed for good and the two do not
+        look like one pet (a dog, then a cat where it was, after a cut `CutFinder` missed: the walk-through's
+        letterboxed clip lost its dog): each part at least SPLIT_MIN_FRAMES frames, SPLIT_PURITY of them one
+        species, the two species different, their looks' cosine below `same_pet_look` (`rejoined`'s test of one
+        pet). Both parts keep its id: `final_tracks` gives the second its own."""
+        at = self._species_change()
+        if at is None:
+            return [self]
+        before = self._frames(range(at), self.track_id, self.kind)
+        after = self._frames(range(at, len(self.kinds)), self.track_id, DetectionKind(self.kinds[at]))
+        first_look, second_look = before.span().look, after.span().look
+        if first_look is not None and second_look is not None and float(first_look @ second_look) >= same_pet_look:
+            return [self]
+        return [before, after]
+
+    def _species_change(self) -> int | None:
+        """The frame where the species its frames were given changed for good (see `parts`), if it did."""
+        if len(set(self.kinds)) < 2:
+            return None
+        best: tuple[int, int] | None = None  # (frames agreeing with their part's species, where the second begins)
+        for at in range(SPLIT_MIN_FRAMES, len(self.kinds) - SPLIT_MIN_FRAMES + 1):
+            (first_kind, first_count), = Counter(self.kinds[:at]).most_common(1)
+            (second_kind, second_count), = Counter(self.kinds[at:]).most_common(1)
+            pure = first_count >= SPLIT_PURITY * at and second_count >= SPLIT_PURITY * (len(self.kinds) - at)
+            if pure and first_kind != second_kind and (best is None or first_count + second_count > best[0]):
+                best = (first_count + second_count, at)
+        return None if best is None else best[1]
+
+    def _frames(self, indices: Iterable[int], track_id: int, kind: DetectionKind) -> TrackResult:
+        """A track of these frames of this one, with `track_id`, as `kind`."""
+        kept = list(indices)
         frames = {name: [getattr(self, name)[index] for index in kept] for name in FRAME_FIELDS}
-        return TrackResult(self.track_id, kind, {kind: self.classes[kind]}, **frames)
+        return TrackResult(track_id, kind, {kind: self.classes[kind]}, **frames)
 
     def shown_boxes(self) -> list[list[int]]:
         """Each frame's box as the player draws it: a dog shown by the box it was found at, not its head box, in at
@@ -288,9 +324,13 @@ def join_tracks(tracks: dict[int, TrackResult], same_pet_look: float) -> list[Tr
 
 
 def final_tracks(tracks: dict[int, TrackResult], same_pet_look: float, min_frames: int) -> list[TrackResult]:
-    """The tracks a clip reports: joined (`join_tracks`), each as the kind most of its frames were (`settled`), and
-    kept when they hold at least `min_frames` frames."""
-    settled = [track.settled() for track in join_tracks(tracks, same_pet_look)]
+    """The tracks a clip reports: joined (`join_tracks`), split where one pet took another's place (`parts`: the
+    second part numbered after the clip's tracks), each as the kind most of its frames were (`settled`), and kept
+    when they hold at least `min_frames` frames."""
+    next_id = itertools.count(max(tracks, default=0) + 1)
+    parts = [part if index == 0 else replace(part, track_id=next(next_id))
+             for track in join_tracks(tracks, same_pet_look) for index, part in enumerate(track.parts(same_pet_look))]
+    settled = [part.settled() for part in sorted(parts, key=lambda part: part.track_id)]
     return [track for track in settled if len(track.times) >= min_frames]
 
 

@@ -969,3 +969,33 @@ def test_a_dog_shown_by_its_found_box_in_a_third_of_its_frames_is_shown_so_in_al
     assert [point["box"] for point in mixed.timeline] == [[10 + i, 50, 210 + i, 300] for i in range(6)]
     rare = dog_track([False] * 5 + [True]).finish(0.5)  # a head box cut to nothing once: the track keeps its heads
     assert [point["box"][:2] for point in rare.timeline] == [[120 + i, 40] for i in range(5)] + [[15, 50]]
+
+
+def pet_track(track_id: int, frames: list[tuple[DetectionKind, np.ndarray]]) -> video.TrackResult:
+    """A pet's track, one frame a quarter of a second for each (species its vote gave, look)."""
+    track = video.TrackResult(track_id, frames[0][0])
+    readings = {DetectionKind.DOG: Classified({"angry": 0.1, "happy": 0.6, "relaxed": 0.2, "sad": 0.1}, "happy"),
+                DetectionKind.CAT: Classified({}, None)}
+    for index, (kind, look) in enumerate(frames):
+        box = (10.0, 50.0, 210.0, 300.0)
+        track.add(index * 0.25, Detection(box, 0.9, kind, body=box, appearance=look / np.linalg.norm(look)),
+                  readings[kind])
+    return track
+
+
+def test_a_pet_track_whose_species_changes_for_good_to_a_pet_that_looks_other_is_two_pets():
+    """The walk-through's clip: a dog, then (after a cut the colours did not show, letterboxed) a cat where it was;
+    the tracker followed both as one pet, and keeping the majority's frames lost the dog."""
+    dog_look, cat_look = np.eye(8)[0], np.eye(8)[1]
+    dog, cat = DetectionKind.DOG, DetectionKind.CAT
+    then_a_cat = {3: pet_track(3, [(dog, dog_look)] * 6 + [(cat, cat_look)] * 9 + [(dog, cat_look)]),
+                  5: pet_track(5, [(dog, dog_look)] * 4)}
+    tracks = video.final_tracks(then_a_cat, SAME_PET_LOOK, 2)
+    assert [(track.track_id, track.kind, len(track.times)) for track in tracks] == [(3, dog, 6), (5, dog, 4),
+                                                                                   (6, cat, 9)]
+    assert tracks[2].times[0] == 1.5
+    one_cat = pet_track(1, [(dog, cat_look)] * 5 + [(cat, cat_look)] * 10)  # the votes changed, the look did not
+    flipping = pet_track(1, [(dog, dog_look), (cat, dog_look)] * 8)  # votes that flip are no change for good
+    short = pet_track(1, [(dog, dog_look)] * 3 + [(cat, cat_look)] * 10)  # too few frames before
+    for track in (one_cat, flipping, short):
+        assert len(video.final_tracks({1: track}, SAME_PET_LOOK, 2)) == 1
