@@ -595,8 +595,8 @@ class HistoryFilter:
         "sad" for the dog's subject. The subject's detections listed once (an IN), else an EXISTS on each analysis's."""
         if self.media:
             query = query.where(Analysis.media == self.media)
-        if self.name:
-            query = query.where(holding(Analysis.original_name, self.name))
+        if self.name:  # each word somewhere in it: "people with" finds people-with-a-cat.jpg
+            query = query.where(*(holding(Analysis.original_name, word) for word in self.name.split()))
         if self.month:
             query = query.where(Analysis.created_at >= self.month.start, Analysis.created_at < self.month.end)
         if not (self.subject or self.emotion):

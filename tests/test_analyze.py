@@ -140,6 +140,7 @@ def test_history_finds_a_file_by_part_of_its_name_in_any_case(client, mixed_hist
     assert listed(client, "name=HAPPY") == ["rex-happy.jpg", "mia-happy.jpg"]
     assert listed(client, "name=+mia-++&media=video") == ["mia-sad.mp4"]  # spaces around it do not count
     assert listed(client, "name=%25") == listed(client, "name=_") == []  # % and _ match only themselves
+    assert listed(client, "name=happy+rex") == ["rex-happy.jpg"]  # its words, in any order (walk-through)
     page = client.get("/analyses?name=rex").get_data(as_text=True)
     assert 'name="name" value="rex"' in page and "1 analysis matches these filters" in page
     assert client.get("/api/v1/analyses?name=sad").get_json()["total"] == 2
