@@ -304,13 +304,15 @@ def _draw_mix(axes: Axes, report: dict, words: ChartWords, colours: dict[str, st
         axes.barh(names, [v - report["change"][label] for label, v in zip(labels, values)], fill=False,
                   edgecolor="#1d1d28", linestyle="--", label=words.week_before)
         axes.legend(loc="lower right", fontsize=8)
-    if not labels:  # too few confident readings, or none at all
+    if not labels:  # too few confident readings, or none at all: the words alone, no empty percent axis
         axes.set_yticks([])
+        axes.set_xticks([])
         seen = any(day["count"] for day in report["days"])
         axes.text(0.5, 0.5, words.no_mix if seen else words.nothing, ha="center", va="center", fontsize=9,
                   transform=axes.transAxes)
     axes.set_xlim(0, 1)
-    axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
+    if labels:
+        axes.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))  # "40%", as the page writes it
     axes.set_title(words.mix_title, fontsize=10)
 
 

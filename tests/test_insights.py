@@ -574,6 +574,7 @@ def test_the_report_png_of_an_unsure_or_empty_week_says_so_instead_of_empty_char
     week = {"mix": {}, "change": {}, "unsure": 2, "days": [day]}
     figure = _draw(plt, week, ChartWords(title="Rex"), {}, Layout.NARROW)
     assert [text.get_text() for text in figure.axes[0].texts] == ["Too few confident readings this week"]
+    assert not figure.axes[0].get_xticks().size  # no empty 0-100% axis around the words (walk-through)
     assert figure.get_size_inches()[0] < figure.get_size_inches()[1]  # stacked: taller than wide
     assert [text.get_text() for text in figure.axes[1].get_legend().get_texts()] == ["unsure"]  # the grey bar
     plt.close(figure)
