@@ -308,7 +308,7 @@ class Analysis(JobState, db.Model):
     format: Mapped[str] = mapped_column(String(16))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    face_count: Mapped[int] = mapped_column(Integer, default=0)  # what it shows found: faces, dogs and cats alike
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
     detector: Mapped[str | None] = mapped_column(String(512))
     classifier: Mapped[str | None] = mapped_column(String(512))  # every emotion model the pipeline had, in one line

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.labels import DOG_EMOTIONS, Certainty, DetectionKind, certainty
-from inference.pipeline import FaceResult, Pipeline
+from inference.pipeline import DetectionResult, Pipeline
 from training.calibration import expected_calibration_error
 from training.data import IMAGE_SUFFIXES
 from training.evaluate import format_report
@@ -57,13 +57,13 @@ def chosen_photos(folders: list[tuple[int, Path]], per_class: int, seed: int) ->
     return photos
 
 
-def largest(detections: list[FaceResult], kind: DetectionKind) -> FaceResult | None:
+def largest(detections: list[DetectionResult], kind: DetectionKind) -> DetectionResult | None:
     """The detection of this kind with the largest box, None without one."""
     found = [detection for detection in detections if detection.kind == kind]
     return max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]), default=None)
 
 
-def read_dogs(pipeline: Pipeline, photos: list[tuple[Path, int]]) -> tuple[list[FaceResult | None], int]:
+def read_dogs(pipeline: Pipeline, photos: list[tuple[Path, int]]) -> tuple[list[DetectionResult | None], int]:
     """The app's reading of each photo's largest dog (None without a dog), and how many photos had only cats."""
     dogs, only_cats = [], 0
     for path, _ in photos:

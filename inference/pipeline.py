@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class FaceResult:
+class DetectionResult:
     """One classified detection, in original image pixels."""
 
     kind: DetectionKind
@@ -64,7 +64,7 @@ class ImageResult:
     width: int
     height: int
     format: str
-    detections: list[FaceResult]
+    detections: list[DetectionResult]
     models: dict[str, str]
     classifiers: dict[str, str]  # the emotion model of each kind, by kind (Pipeline.classifier_names)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -324,7 +324,7 @@ class Pipeline:
         detections = largest(found, MOST_READ_PER_PHOTO)
         with _timed(timings, "crop+classify"):
             classified = self.classify_batch([image.rgb], [detections])[0]
-        faces = [FaceResult(d.kind, [round(v) for v in d.box], d.score, *reading)
+        faces = [DetectionResult(d.kind, [round(v) for v in d.box], d.score, *reading)
                  for d, reading in zip(detections, classified)]
         return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
                            models=self.models, classifiers=self.classifier_names, timings_ms=timings,

@@ -17,7 +17,7 @@ from bench import ROOT
 from extensions import db
 from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, Reading
 from inference.detectors import Detection as FoundFace
-from inference.pipeline import Classified, FaceResult, ImageResult
+from inference.pipeline import Classified, DetectionResult, ImageResult
 from inference.video import TrackResult, VideoResult
 from insights.reading import reading_of
 from models import Analysis, Detection, Media, User
@@ -69,7 +69,7 @@ def analysed_video(app, user_id: int, subject_id: int) -> int:
 def test_a_stored_video_and_photo_keep_the_readings_their_pages_compute(app, alice):
     ana = make_person(app, alice)
     video_id = analysed_video(app, alice, ana)
-    faces = [FaceResult("human", [0, 0, 5, 5], 0.9, dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions,
+    faces = [DetectionResult("human", [0, 0, 5, 5], 0.9, dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions,
                         max(emotions, key=emotions.get), 0.1, False, [])
              for emotions in ({"happy": 0.73, "neutral": 0.24}, {"neutral": 0.71, "happy": 0.2}, {"sad": 0.95})]
     with app.app_context():

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.labels import HUMAN_EMOTIONS, DetectionKind
-from inference.pipeline import FaceResult, Pipeline
+from inference.pipeline import DetectionResult, Pipeline
 from inference.specs import HUMAN_WEIGHTS
 from training.data import IMAGE_SUFFIXES
 
@@ -146,13 +146,13 @@ class PipelineReadings:
         return self.probabilities[self.face_found], self.labels[self.face_found]
 
 
-def largest_human(detections: list) -> FaceResult | None:
-    """The human face with the largest box among a photo's detections (FaceResult or Detection), None without one."""
+def largest_human(detections: list) -> DetectionResult | None:
+    """The human face with the largest box among a photo's detections (DetectionResult or Detection), None if none."""
     faces = [face for face in detections if face.kind == DetectionKind.HUMAN]
     return max(faces, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]), default=None)
 
 
-def largest_face(pipeline: Pipeline, data: bytes) -> FaceResult | None:
+def largest_face(pipeline: Pipeline, data: bytes) -> DetectionResult | None:
     """The app's reading of the largest face of an uploaded photo, None without a face."""
     return largest_human(pipeline.analyze_bytes(data).detections)
 
