@@ -19,6 +19,9 @@
   var frame = document.getElementById("scrub-frame");
   var slider = document.getElementById("scrub");
   var timeLabel = document.getElementById("scrub-time");
+  // the time shown: the page's (?t=, a frame link's moment) to the hundredth, where the slider's value is held to its
+  // step (a link to 5.28 s showed 5.25 s, and moved the video there)
+  var shownAt = Number(slider.getAttribute("value"));
   var now = document.getElementById("player-now");
   var note = document.getElementById("player-note");
   var tolerance = Number(stage.dataset.tolerance);
@@ -166,6 +169,7 @@
   }
 
   function showTime(t) {
+    shownAt = t;
     slider.value = t;
     timeLabel.textContent = seconds(t);
     draw(t);
@@ -174,7 +178,7 @@
   function showFrame(t) {
     window.clearTimeout(pendingFrame);
     pendingFrame = window.setTimeout(function () {
-      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(slider.value);
+      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(shownAt.toFixed(2));
     }, 120);
   }
 
@@ -193,7 +197,7 @@
     video.hidden = false;
     frame.hidden = true;
     fit();  // the labels leave room for the video's controls now
-    video.currentTime = Number(slider.value);
+    video.currentTime = shownAt;
     video.addEventListener("play", function () { window.requestAnimationFrame(follow); });
     ["seeked", "timeupdate", "pause"].forEach(function (name) {
       video.addEventListener(name, function () { showTime(video.currentTime); });
@@ -231,7 +235,7 @@
   }, { once: true });
   stage.insertBefore(candidate, overlay);
   candidate.src = stage.dataset.videoUrl;
-  draw(Number(slider.value));
+  draw(shownAt);
   if (window.ResizeObserver) { new window.ResizeObserver(fit).observe(overlay); }  // a phone turned, a wider window
   if (document.fonts) { document.fonts.ready.then(fit); }  // labels measured before their font had loaded
 }());

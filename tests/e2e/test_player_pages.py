@@ -119,9 +119,10 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     slow = waiting.new_page()
     slow.route("**/frame?*", lambda route: None)  # a frame that takes its time: the stage has the clip's size at once
     slow.route("**/original", lambda route: None)
-    slow.goto(result_url, wait_until="domcontentloaded")
+    slow.goto(result_url + "?t=2.1", wait_until="domcontentloaded")
     assert slow.evaluate("() => { const r = document.getElementById('scrub-frame').getBoundingClientRect();"
                          " return [r.width, r.height]; }") == [640, 360]
+    expect(slow.locator("#player-now")).to_contain_text("At 2.1 s: Face 1")  # not the slider's step: 2.0 s
     waiting.close()
 
 
