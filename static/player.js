@@ -30,6 +30,7 @@
   var video = null;  // the <video>, once the browser has shown it can play the file
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
+  var STRAY_LINES = 1.5;  // see `strayed`
   var MARGIN = 4;  // px between a label (its outline is .3em wide, half of it outside the letters) and the edge
   var CONTROL_BAR = 60;  // px at the video's bottom kept free for its own controls (Chromium's are about 56 px)
 
@@ -105,8 +106,24 @@
     var labels = overlay.querySelectorAll("text"), frame = overlay.getBoundingClientRect();
     if (!labels.length || !frame.width) { return; }
     var room = frame.height - (video ? CONTROL_BAR : 0);
-    labels.forEach(function (label) { keepInside(label, frame.width); });
-    labels.forEach(function (label, index) { settle(label, index, labels, room); });
+    function place(wording) {
+      labels.forEach(function (label) { label.textContent = label.dataset[wording]; keepInside(label, frame.width); });
+      labels.forEach(function (label, index) { settle(label, index, labels, room); });
+    }
+    place("full");
+    if (labels.length > 1 && Array.prototype.some.call(labels, strayed)) { place("short"); }
+  }
+
+  // A label set smaller to fit, or moved more than STRAY_LINES lines off its box: on a phone three faces' labels
+  // stacked at the frame's edge, far from their boxes and over the picture. Then every label is the track's number
+  // alone, its words in the line under the video.
+  function strayed(label) {
+    return label.style.fontSize !== "" || Math.abs(Number(label.dataset.shift)) > STRAY_LINES * label.getBBox().height;
+  }
+
+  function holds(outer, inner) {  // two {x, y, width, height} areas
+    return outer.x <= inner.x && outer.y <= inner.y && inner.x + inner.width <= outer.x + outer.width &&
+      inner.y + inner.height <= outer.y + outer.height;
   }
 
   function overlaps(a, b) {  // two {x, y, width, height} areas
@@ -122,8 +139,10 @@
       var bounds = other.getBBox(), moved = Number(other.dataset.shift || 0);
       return { x: bounds.x, y: bounds.y + moved, width: bounds.width, height: bounds.height };
     });
+    var ownBounds = own.getBBox();
     var boxes = Array.prototype.filter.call(overlay.querySelectorAll("rect"), function (rect) { return rect !== own; })
-      .map(function (rect) { return rect.getBBox(); });
+      .map(function (rect) { return rect.getBBox(); })
+      .filter(function (area) { return !holds(area, ownBounds); });  // a box its own lies in: a face over a pet's body
     function inside(shift) { return box.y + shift >= MARGIN && box.y + shift + box.height <= room - MARGIN; }
     function off(areas) {
       return function (shift) {
@@ -133,7 +152,7 @@
     }
     var shifts = [0];
     for (var lines = 1; lines <= 8; lines += 1) { shifts.push(lines * step); }
-    shifts.push(own.getBBox().y + MARGIN - box.y);
+    shifts.push(ownBounds.y + MARGIN - box.y);
     for (lines = 1; lines * box.height <= room; lines += 1) { shifts.push(-lines * step); }
     var shift = [off(before.concat(boxes)), off(before), inside].reduce(function (found, test) {
       return found === undefined ? shifts.find(test) : found;  // a crowded frame: apart from the labels, or inside
@@ -156,8 +175,11 @@
         var below = point[2] / height < 10;  // a box at the top edge: its label goes under it
         group.appendChild(svg("rect", { x: percent(point[1], width), y: percent(point[2], height),
           width: percent(point[3] - point[1], width), height: percent(point[4] - point[2], height) }));
-        group.appendChild(svg("text", { x: percent(point[1], width), y: percent(below ? point[4] : point[2], height),
-          dy: below ? "1.1em" : "-.35em", "class": "overlay-label" }, tag(tracks[index], point)));
+        var label = svg("text", { x: percent(point[1], width), y: percent(below ? point[4] : point[2], height),
+          dy: below ? "1.1em" : "-.35em", "class": "overlay-label" });
+        label.dataset.full = tag(tracks[index], point);
+        label.dataset.short = tracks[index].tag;
+        group.appendChild(label);
         overlay.appendChild(group);
       });
       fit();

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import Page, expect
 
-from bench.clips import moving_faces_frames, write_video
+from bench.clips import TEST_DATA, moving_faces_frames, write_video
 from tests.e2e.conftest import ARTIFACTS
 
 PHONE = {"width": 390, "height": 844}
@@ -102,6 +104,8 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
     expect(page.locator("#scrub-time")).to_have_text("2.25 s")  # stopped, to the hundredth again
     page.locator("#player").scroll_into_view_if_needed()
     both_sizes(page, "video")
+    labels = page.locator(".overlay text")
+    assert [labels.nth(index).text_content() for index in range(2)] == ["1: happy", "2: happy"]  # they fit
     assert page.console_errors == []
 
     without_scripts = page.context.browser.new_context(java_script_enabled=False, viewport=page.viewport_size,
@@ -124,6 +128,24 @@ def test_the_player_draws_the_boxes_and_the_links_move_it(live_server, page, tmp
                          " return [r.width, r.height]; }") == [640, 360]
     expect(slow.locator("#player-now")).to_contain_text("At 2.1 s: Face 1")  # not the slider's step: 2.0 s
     waiting.close()
+
+
+def test_labels_that_cannot_stand_by_their_boxes_on_a_phone_are_the_tracks_numbers(live_server, page, tmp_path):
+    """The walk-through's clip of three people and a cat: at 390 px the faces' labels stacked at the frame's edge, far
+    from their boxes and over the picture. Now each label is its track's number, the words under the video."""
+    people = np.asarray(Image.open(TEST_DATA / "people-with-a-cat.jpg").convert("RGB"))
+    clip = write_video(tmp_path / "people.webm", [people] * 12, codec="VP80")
+    sign_up(page, live_server, "erin")
+    page.set_input_files("#file", str(clip))
+    page.click("input[type=submit]")
+    page.wait_for_selector(".timeline-chart", timeout=120_000)
+    expect(page.locator(".stage video")).to_be_visible(timeout=20_000)
+    page.set_viewport_size(PHONE)
+    labels = page.locator(".overlay text")
+    expect(labels.first).to_have_text("1")
+    assert [labels.nth(index).text_content() for index in range(labels.count())] == ["1", "2", "3", "Cat 1"]
+    assert "Face 1" in page.locator("#player-now").text_content()  # the words, under the video
+    shot(page, "crowded-labels-390")
 
 
 def test_an_owner_asks_why_adds_a_subject_from_a_result_and_deletes_with_a_question(live_server, page, tmp_path,
