@@ -596,7 +596,7 @@ class HistoryFilter:
         if self.media:
             query = query.where(Analysis.media == self.media)
         if self.name:  # each word somewhere in it: "people with" finds people-with-a-cat.jpg
-            query = query.where(*(holding(Analysis.original_name, word) for word in self.name.split()))
+            query = query.where(*(holding(Analysis.original_name, word) for word in dict.fromkeys(self.name.split())))
         if self.month:
             query = query.where(Analysis.created_at >= self.month.start, Analysis.created_at < self.month.end)
         if not (self.subject or self.emotion):
