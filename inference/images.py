@@ -20,6 +20,7 @@ import io
 import re
 import struct
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -36,7 +37,7 @@ OPENERS = ("JPEG", "PNG", "WEBP", "BMP")  # the Pillow plugins that may parse an
 # What Pillow raises on bytes it cannot decode (besides UnidentifiedImageError, an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)
 CORRUPT = Phrase(N_("The image is truncated or corrupt and cannot be decoded."))
-NOT_SUPPORTED = N_("%(format)s images are not supported; use JPEG, PNG, WebP or BMP.")
+NOT_SUPPORTED = N_("%(format)s images are not supported; use JPEG, PNG, WebP, BMP, HEIC or AVIF.")
 TOO_MANY_PIXELS = N_("The image is %(width)dx%(height)d pixels; the limit is %(limit)d megapixels.")
 # The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
 # (a truncated header), not of an unsupported type.
@@ -48,10 +49,10 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # table entry per column (19,999,999 x 2 pixels cost +300 to +350 MB, though the conversion went a tile at a time;
 # 65,535 x 610 as much as a square image).
 MAX_SIDE = 65_535
-# Formats people try that are not read, named by their first bytes (HEIF's by the brand of its ISO file; those brands
-# are never videos: inference.video.sniff_video leaves them to the photo path).
-STILL_IMAGE_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"hevc": "HEIC",
-                      b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+# The brands of HEIF photos' ISO files (HEIC, HEIF, AVIF): read by inference.heif, in a process of its own; never
+# videos (inference.video_check.sniff_video leaves them to the photo path).
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"})
+# Formats people try that are not read, named by their first bytes.
 OTHER_IMAGE_SIGNATURES = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
                           b"\x00\x00\x00\x0cjP  ": "JPEG 2000", b"8BPS": "PSD", b"\x00\x00\x01\x00": "ICO"}
 # A JPEG's scans: libjpeg's progressive script has 10, and each scan is a pass over every block of the image, so a
@@ -97,6 +98,8 @@ class DecodedImage:
 
     rgb: np.ndarray
     format: str
+    kept_as: bytes | None = None  # a JPEG to store in place of the upload's bytes (a HEIC or AVIF photo's: few browsers
+                                  # show those formats), else None: the upload is stored as sent
 
     @property
     def width(self) -> int:
@@ -112,9 +115,7 @@ def _is_webp(data: bytes) -> bool:
 
 
 def other_image_format(head: bytes) -> str | None:
-    """The name of an image format that is not read (GIF, TIFF, HEIC...), from a file's first bytes; else None."""
-    if head[4:8] == b"ftyp":
-        return STILL_IMAGE_BRANDS.get(head[8:12])
+    """The name of an image format that is not read (GIF, TIFF, PSD...), from a file's first bytes; else None."""
     return next((name for signature, name in OTHER_IMAGE_SIGNATURES.items() if head.startswith(signature)), None)
 
 
@@ -122,7 +123,7 @@ def _unsupported(data: bytes) -> UnsupportedMediaType:
     if other := other_image_format(data[:16]):
         return UnsupportedMediaType(Phrase(NOT_SUPPORTED, format=other))
     return UnsupportedMediaType(Phrase(
-        N_("This is not a supported image (JPEG, PNG, WebP or BMP) or video (MP4, MOV, WebM or AVI).")))
+        N_("This is not a supported image (JPEG, PNG, WebP, BMP, HEIC or AVIF) or video (MP4, MOV, WebM or AVI).")))
 
 
 def _open(data: bytes) -> Image.Image:
@@ -135,10 +136,10 @@ def _open(data: bytes) -> Image.Image:
             raise CorruptMedia(CORRUPT) from error
         raise _unsupported(data) from error
     except (Image.DecompressionBombError, *DECODE_ERRORS) as error:  # a known format whose header is broken
-        raise _refusal(error) from error
+        raise refusal(error) from error
 
 
-def _refusal(error: Exception) -> MediaTooLarge | CorruptMedia:
+def refusal(error: Exception) -> MediaTooLarge | CorruptMedia:
     """What a Pillow error while opening or decoding says to the uploader."""
     if isinstance(error, Image.DecompressionBombError):
         return MediaTooLarge(Phrase(N_("The image has too many pixels to analyse.")))
@@ -219,7 +220,7 @@ def _band_to_rgb(band: Image.Image, integer_peak: int) -> np.ndarray:
     return np.asarray(on_white(band))
 
 
-def _upright_rgb_array(image: Image.Image, orientation: int) -> np.ndarray:
+def upright_rgb_array(image: Image.Image, orientation: int) -> np.ndarray:
     """The decoded image as a contiguous RGB uint8 array turned upright as its EXIF `orientation` says, converted
     band by band straight into its place in that array (peak memory: the decoded image plus the array, whatever the
     mode or the orientation: no float or second full-size copy)."""
@@ -334,7 +335,7 @@ def _check_progressive(image: Image.Image, max_pixels: int) -> None:
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode image bytes to an upright (EXIF-rotated) RGB uint8 array.
+    """Decode image bytes (JPEG, PNG, WebP or BMP) to an upright (EXIF-rotated) RGB uint8 array.
 
     Raises UnsupportedMediaType, CorruptMedia or MediaTooLarge with a readable message.
     """
@@ -342,25 +343,42 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         _check_webp(data, max_pixels)
     jpeg_scans = _check_jpeg_segments(data) if data.startswith(JPEG_SIGNATURE) else 0
     image = _open(data)
-    width, height = image.size
+    check_size(*image.size, max_pixels)
+    _check_decoding_cost(image, jpeg_scans, max_pixels)
+    return DecodedImage(rgb=upright_rgb(image), format=SUPPORTED_FORMATS[image.format])
+
+
+def check_size(width: int, height: int, max_pixels: int) -> None:
+    """Refuse a picture of `width` x `height` over the pixel limit or MAX_SIDE (MediaTooLarge), or under 2 pixels
+    on a side (CorruptMedia), before it is decoded."""
     if width * height > max_pixels:
         raise MediaTooLarge(Phrase(TOO_MANY_PIXELS, width=width, height=height, limit=max_pixels // 1_000_000))
     if max(width, height) > MAX_SIDE:
         raise MediaTooLarge(Phrase(
             N_("The image is %(width)dx%(height)d pixels; its sides may be at most %(limit)d pixels long."),
             width=width, height=height, limit=MAX_SIDE))
-    _check_decoding_cost(image, jpeg_scans, max_pixels)
     if width < 2 or height < 2:
         raise CorruptMedia(Phrase(N_("The image is %(width)dx%(height)d pixels; each side needs at least 2."),
                                   width=width, height=height))
-    fmt = SUPPORTED_FORMATS[image.format]
+
+
+def upright_rgb(image: Image.Image) -> np.ndarray:
+    """An opened (not yet decoded) image decoded and closed: its pixels as an upright RGB uint8 array, any
+    transparency laid over white. Raises CorruptMedia or MediaTooLarge."""
+    with decoding(image):
+        return upright_rgb_array(image, orientation(image.info))
+
+
+@contextmanager
+def decoding(image: Image.Image) -> Iterator[None]:
+    """An opened image loaded (decoded) for the block and closed after it; what Pillow raises meanwhile as
+    CorruptMedia or MediaTooLarge."""
     try:
         with image:
             image.load()
-            rgb = _upright_rgb_array(image, orientation(image.info))
+            yield
     except (Image.DecompressionBombError, *DECODE_ERRORS) as error:
-        raise _refusal(error) from error
-    return DecodedImage(rgb=rgb, format=fmt)
+        raise refusal(error) from error
 
 
 def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:

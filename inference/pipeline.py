@@ -33,7 +33,8 @@ from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import pet_body_crops, rgb_crops
 from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, SSDPetDetector, in_reading_order
 from inference.dog_emotion import DogEmotionClassifier
-from inference.images import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
+from inference.heif import decode_photo
+from inference.images import DEFAULT_MAX_PIXELS, DecodedImage
 from inference.specs import CAT_HEAD_WEIGHTS, DOG_HEAD_WEIGHTS, HUMAN_WEIGHTS, PET_WEIGHTS
 from inference.labels import DetectionKind
 from inference.pet_species import PetCropModel
@@ -313,7 +314,7 @@ class Pipeline:
         """
         timings: dict[str, float] = {}
         with _timed(timings, "decode"):
-            image = decode_image(data, max_pixels)
+            image = decode_photo(data, max_pixels)
         return self.analyze_image(image, timings)
 
     def analyze_image(self, image: DecodedImage, timings: dict[str, float] | None = None) -> ImageResult:

@@ -38,7 +38,7 @@ from inference.errors import CorruptMedia, MediaError, MediaTooLarge, Unsupporte
 from inference.file_bytes import FileBytes
 from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
-from inference.images import STILL_IMAGE_BRANDS
+from inference.images import HEIF_BRANDS
 from inference.movie_index import check_movie_index, index_boxes
 from messages import N_, Phrase
 
@@ -68,7 +68,7 @@ SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, a
 def sniff_video(head: bytes) -> str | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
     are ISO files too: their brands leave them to the photo path, which names them)."""
-    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in STILL_IMAGE_BRANDS:
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in HEIF_BRANDS:
         return "mov" if head[8:10] == b"qt" else "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"

@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from extensions import db
 from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
-from inference.images import decode_image
+from inference.heif import decode_photo
 from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
 from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment
@@ -52,6 +52,7 @@ MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; n
 NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
 
 
+KEPT_FORMAT = "jpeg"  # how a HEIC or AVIF photo is stored (few browsers show them)
 KEPT_NAME_LENGTH = 120  # characters of an upload's name kept (a longer one: 100 of its stem, its suffix)
 
 
@@ -245,10 +246,12 @@ def storage_writes() -> Iterator[None]:
 @dataclass(frozen=True)
 class PhotoRenditions:
     """The JPEGs cut from a photo's pixels while they are decoded for its analysis: the thumbnail and each
-    detection's crop (in the result's order), so that showing them never decodes the photo again."""
+    detection's crop (in the result's order), so that showing them never decodes the photo again; and the JPEG
+    kept in place of a HEIC or AVIF upload (`DecodedImage.kept_as`), None for a photo stored as sent."""
 
     thumbnail: bytes
     crops: list[bytes]
+    kept_as: bytes | None = None
 
     def files(self, stored_name: str, result: ImageResult) -> dict[Path, bytes]:
         """Where each is stored for the upload `stored_name`, with its content."""
@@ -262,10 +265,10 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
     made from the same decoded pixels. Raises MediaError."""
     check_photo_size(len(data))
     with analysis_slot(user_id):
-        image = decode_image(data, current_app.config["MAX_IMAGE_PIXELS"])
+        image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"])
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
-        return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
+        return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops, image.kept_as)
 
 
 def check_photo_size(size: int) -> None:
@@ -295,7 +298,10 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
                         renditions: PhotoRenditions, digest: str) -> Accepted:
     """Store the upload, its thumbnail and crops, and the analysis rows; nothing is left half-saved. When the same
     bytes were stored while these were analysed (a form sent twice at once, even at the same moment: the last look
-    and the insert hold the user's uploads, `access.hold_account`), that analysis, and nothing stored."""
+    and the insert hold the user's uploads, `access.hold_account`), that analysis, and nothing stored. A HEIC or AVIF
+    photo is stored as the JPEG made of it (`renditions.kept_as`), and its analysis says "jpeg"."""
+    if renditions.kept_as is not None:
+        data, result = renditions.kept_as, replace(result, format=KEPT_FORMAT)
     stored_name = storage.new_stored_name(result.format)
     with storage_writes():
         files = {storage.upload_folder() / stored_name: data, **renditions.files(stored_name, result)}

@@ -91,7 +91,7 @@ REFUSED = {
     "8000x8000 png over the pixel limit": (png_header_only(8000, 8000), 413),
     "png 70000 pixels wide": (png_header_only(70000, 2), 413),
     "1x1 png": (None, 400),
-    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 415),
+    "heic with no picture": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 400),
     "tiff": (None, 415),
     "dds": (dds_unknown_pixel_format(), 415),
     "rle bmp": (rle8_bmp(640, 480), 415),
@@ -105,7 +105,7 @@ REFUSED = {
     "png with 3 MB of emoji text": (png_with_metadata(
         [(b"iTXt", b"note%d\0\1\0\0\0" % number + EMOJI_TEXT) for number in range(3)]), 413),
 }
-NAMED = {"heic": "HEIC images are not supported", "tiff": "TIFF images are not supported",
+NAMED = {"heic with no picture": "The photo could not be decoded", "tiff": "TIFF images are not supported",
          "rle bmp": "Compressed (RLE) BMP", "jpeg of 120 scans": "more than 100 scans",
          "jpeg of 120 scans after a stray byte": "more than 100 scans",
          "png 70000 pixels wide": "its sides may be at most 65535 pixels long",

@@ -1,0 +1,128 @@
+"""HEIC and AVIF photos: decoded in a child process, analysed as the same photo in JPEG is, stored as a JPEG of their
+upright pixels; a broken or oversized one refused with a 4xx and nothing stored."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pillow_heif
+import pytest
+from PIL import Image
+
+from extensions import db
+from inference.errors import CorruptMedia, MediaTooLarge
+from inference.heif import decode_photo, is_heif
+from inference.images import ORIENTATION_TAG, decode_image
+from models import Analysis
+from tests.conftest import upload, upload_files
+
+DATA = Path(__file__).parent / "data"
+SIDEWAYS = 6  # EXIF orientation: the stored picture is turned a quarter clockwise to be upright
+
+
+def heif_bytes(image: Image.Image, fmt: str, orientation: int = 1, quality: int = 80) -> bytes:
+    """The image encoded as HEIC (x265, inside pillow-heif) or AVIF (Pillow's own), stored turned as `orientation`
+    says (HEIC: its rotation property, AVIF: its EXIF) so that a reader must turn it upright."""
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    buffer = io.BytesIO()
+    if fmt == "HEIF":
+        pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=quality, exif=exif.tobytes())
+    else:
+        image.save(buffer, format="AVIF", quality=quality, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def scene() -> Image.Image:
+    return Image.open(DATA / "people-with-a-cat.jpg").convert("RGB")
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_turned_heic_or_avif_photo_is_read_upright(fmt):
+    photo = scene()
+    decoded = decode_photo(heif_bytes(photo, fmt, SIDEWAYS))
+    upright = np.rot90(np.asarray(photo), -1)  # orientation 6: turned a quarter clockwise
+    assert decoded.format == {"HEIF": "heic", "AVIF": "avif"}[fmt]
+    assert decoded.rgb.shape == upright.shape
+    assert np.abs(decoded.rgb.astype(int) - upright).mean() < 6  # lossy, but the same picture the same way up
+    kept = decode_image(decoded.kept_as)  # the JPEG kept in place of the upload: the same upright picture
+    assert kept.format == "jpeg" and kept.rgb.shape == upright.shape
+    assert np.abs(kept.rgb.astype(int) - decoded.rgb).mean() < 3
+
+
+def test_transparency_in_a_heic_photo_is_laid_over_white():
+    clear = Image.new("RGBA", (64, 48), (255, 0, 0, 0))
+    clear.paste((0, 0, 255, 255), (0, 0, 32, 48))
+    decoded = decode_photo(heif_bytes(clear, "HEIF", quality=95))
+    assert decoded.rgb[24, 48].min() > 230  # the clear half is white, not the colour stored under it
+    assert decoded.rgb[24, 8, 2] > 200 and decoded.rgb[24, 8, 0] < 60
+
+
+def test_a_heic_photo_is_analysed_as_the_jpeg_is_and_kept_as_a_jpeg(app, client, alice):
+    photo = scene()
+    jpeg_response = upload(client, (DATA / "people-with-a-cat.jpg").read_bytes(), "scene.jpg")
+    heic_response = upload(client, heif_bytes(photo, "HEIF", quality=90), "IMG_0001.HEIC")
+    assert jpeg_response.status_code == heic_response.status_code == 302
+    with app.app_context():
+        from_jpeg, from_heic = db.session.scalars(db.select(Analysis).order_by(Analysis.id)).all()
+        assert from_heic.format == "jpeg" and from_heic.stored_name.endswith(".jpeg")
+        assert (from_heic.width, from_heic.height) == photo.size
+        assert sorted(d.kind for d in from_heic.detections) == sorted(d.kind for d in from_jpeg.detections)
+        assert len(from_heic.detections) >= 2
+        heic_id = from_heic.id
+    original = client.get(f"/analyses/{heic_id}/original")
+    assert original.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(original.data)).format == "JPEG"
+    assert "IMG_0001.HEIC.jpeg" in original.headers["Content-Disposition"]
+    assert client.get(f"/analyses/{heic_id}/thumb").status_code == 200
+    page = client.get(f"/analyses/{heic_id}").get_data(as_text=True)
+    assert "IMG_0001.HEIC" in page
+
+
+def test_the_same_heic_sent_twice_is_one_analysis(app, client, alice):
+    heic = heif_bytes(scene(), "HEIF", quality=60)
+    first, second = upload(client, heic, "a.heic"), upload(client, heic, "b.heic")
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 1
+
+
+def claiming_size(heic: bytes, width: int, height: int) -> bytes:
+    """The HEIC with its image size property (ispe) saying width x height, its coded picture unchanged."""
+    at = heic.index(b"ispe")
+    return heic[:at + 8] + struct.pack(">II", width, height) + heic[at + 16:]
+
+
+def test_a_heic_claiming_more_pixels_than_the_limit_is_refused_before_it_is_decoded(app, client, alice):
+    heic = heif_bytes(Image.new("RGB", (64, 64), "teal"), "HEIF")
+    with pytest.raises(MediaTooLarge, match="10000x9000 pixels; the limit is 40 megapixels"):
+        decode_photo(claiming_size(heic, 10000, 9000))
+    with pytest.raises(MediaTooLarge, match="too many pixels"):  # past Pillow's own bomb limit, too
+        decode_photo(claiming_size(heic, 20000, 20000))
+    response = upload(client, claiming_size(heic, 10000, 9000), "huge.heic")
+    assert response.status_code == 413
+    assert "10000x9000" in response.get_data(as_text=True)
+    assert upload_files(app) == []
+
+
+@pytest.mark.parametrize("content", [
+    b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64),  # a header and nothing
+    b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00mif1avif" + bytes(64),
+    None,  # a real HEIC cut in half
+])
+def test_a_broken_heic_or_avif_is_refused_and_nothing_is_kept(app, client, alice, content):
+    if content is None:
+        whole = heif_bytes(scene(), "HEIF")
+        content = whole[:len(whole) // 2]
+    assert is_heif(content[:16])
+    with pytest.raises(CorruptMedia):
+        decode_photo(content)
+    response = upload(client, content, "broken.heic")
+    assert response.status_code == 400
+    assert re.search(r'class="field-error"[^>]*>broken\.heic: The photo could not be decoded',
+                     response.get_data(as_text=True))
+    assert upload_files(app) == []
