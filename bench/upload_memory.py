@@ -56,6 +56,20 @@ def rgb_jpeg() -> bytes:
     return encoded(Image.new("RGB", (SIDE, SIDE), (120, 140, 160)), "JPEG", quality=50)
 
 
+def heif_photo(fmt: str, side: int = SIDE) -> Callable[[], bytes]:
+    """A HEIC (pillow-heif's x265) or AVIF (Pillow's) photo of side x side: decoded in the app's HEIF child."""
+    def build() -> bytes:
+        photo = Image.new("RGB", (side, side), (120, 140, 160))
+        if fmt == "AVIF":
+            return encoded(photo, "AVIF", quality=50, speed=10)
+        import pillow_heif
+
+        buffer = io.BytesIO()
+        pillow_heif.from_pillow(photo).save(buffer, format="HEIF", quality=50)
+        return buffer.getvalue()
+    return build
+
+
 def progressive_jpeg(mode: str, side: int = SIDE, orientation: int = 1) -> Callable[[], bytes]:
     """A progressive JPEG without chroma subsampling (the decoder keeps every coefficient of every channel), with
     this EXIF orientation."""
@@ -233,6 +247,8 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "progressive JPEG 5770x5770": (progressive_jpeg("RGB", 5770), "progressive.jpg"),
     "progressive CMYK 5000x5000": (progressive_jpeg("CMYK", 5000), "cmyk.jpg"),
     "progressive CMYK 6320x6320": (progressive_jpeg("CMYK"), "cmyk.jpg"),
+    "HEIC 6320x6320": (heif_photo("HEIF"), "IMG_0001.HEIC"),
+    "AVIF 6320x6320": (heif_photo("AVIF"), "photo.avif"),
     "WebP 4472x4472": (rgba_webp(4472), "photo.webp"),
     "WebP 6320x6320": (rgba_webp(SIDE), "big.webp"),
     "MJPEG AVI 12000x12000": (mjpeg_avi, "huge.avi"),

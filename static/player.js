@@ -30,7 +30,7 @@
   var video = null;  // the <video>, once the browser has shown it can play the file
   var drawn = null;  // which points the overlay shows now
   var pendingFrame = null;
-  var STRAY_LINES = 1.5;  // see `strayed`
+  var STRAY_LINES = 2.5;  // see `strayed`
   var MARGIN = 4;  // px between a label (its outline is .3em wide, half of it outside the letters) and the edge
   var CONTROL_BAR = 60;  // px at the video's bottom kept free for its own controls (Chromium's are about 56 px)
 
@@ -114,9 +114,10 @@
     if (labels.length > 1 && Array.prototype.some.call(labels, strayed)) { place("short"); }
   }
 
-  // A label set smaller to fit, or moved more than STRAY_LINES lines off its box: on a phone three faces' labels
-  // stacked at the frame's edge, far from their boxes and over the picture. Then every label is the track's number
-  // alone, its words in the line under the video.
+  // A label set smaller to fit, or moved more than STRAY_LINES lines off its box (two lines, to clear a neighbour's
+  // long label on the line between, still read as its box's): on a phone three faces' labels stacked at the frame's
+  // edge, far from their boxes and over the picture. Then every label is the track's number alone, its words in the
+  // line under the video.
   function strayed(label) {
     return label.style.fontSize !== "" || Math.abs(Number(label.dataset.shift)) > STRAY_LINES * label.getBBox().height;
   }
@@ -200,7 +201,7 @@
   function showFrame(t) {
     window.clearTimeout(pendingFrame);
     pendingFrame = window.setTimeout(function () {
-      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(shownAt.toFixed(2));
+      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(Number(shownAt.toFixed(2)));  // "2", not "2.00"
     }, 120);
   }
 
