@@ -256,7 +256,7 @@ def _check_webp(data: bytes, max_pixels: int) -> None:
     if width * height > limit:
         raise MediaTooLarge(Phrase(
             N_("The WebP image is %(width)dx%(height)d pixels; the limit for WebP is %(limit)d megapixels (for JPEG, "
-               "PNG and BMP %(general)d)."),
+               "PNG, BMP, HEIC and AVIF %(general)d)."),
             width=width, height=height, limit=limit // 1_000_000, general=max_pixels // 1_000_000))
 
 
