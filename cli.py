@@ -17,7 +17,7 @@ from extensions import db
 from inference.backends import set_cpu_threads
 from inference.errors import MediaError
 from inference.explain import METHODS, get_explainer
-from inference.images import decode_image
+from inference.heif import decode_photo
 from jobs import work
 from models import Analysis, JobStatus, Media
 from services import accounts, storage
@@ -88,7 +88,7 @@ def _explain_photo(path: Path, analysis: Analysis, out: Path) -> dict[int, dict]
     """The --explain overlays of a photo's classified detections (videos have none)."""
     if analysis.media != Media.IMAGE:
         return {}
-    rgb = decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+    rgb = decode_photo(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
     return write_explanations(rgb, analysis, out, path.stem)
 
 

@@ -47,7 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(each decodes the stored file again; a page shows up to 48 crops, and the video scrubber a few frames a "
             "second)"),
     Setting("ANALYSIS_CONCURRENCY", 2, "photos decoded and analysed at once per process (each may take "
-                                       "about 300 MB); more uploads wait for a free slot"),
+                                       "about 300 MB, and a HEIC or AVIF one up to 540 MB more in its decoding "
+                                       "child); more uploads wait for a free slot"),
     Setting("FRAME_CONCURRENCY", 2, "stored video frames (the scrubber's, a track's crop) decoded at once per "
                                     "process, one user at most all but one of them; slots of their own, never an "
                                     "upload's"),

@@ -19,12 +19,12 @@ import tempfile
 from pathlib import Path
 
 from bench import ROOT
-from inference.video_check import start_child
+from inference.child import start_child
 
 MEASURE = """
 import os, pickle, sys, tempfile
 from inference import video_decode
-from inference.video_check import run_reserved, status_bytes
+from inference.child import run_reserved, status_bytes
 resident, address_space = status_bytes("VmRSS"), status_bytes("VmSize")
 with tempfile.TemporaryFile() as answer:
     run_reserved(lambda: video_decode._run_child(sys.argv[1], sys.argv[2], str(os.dup(answer.fileno())),

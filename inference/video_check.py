@@ -18,21 +18,17 @@ import functools
 import itertools
 import logging
 import os
-import pickle
-import resource
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import cv2
 import numpy as np
 
+from inference.child import MemoryCeiling, NO_ANSWER, answer_of, answered, read_back, run_for, run_reserved
 from inference.container_metadata import check_container_metadata
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.file_bytes import FileBytes
@@ -337,7 +333,6 @@ CHECK_SECONDS = 60.0  # a check that runs longer is refused (a 232 MB, 2-minute 
 NEEDS_TOO_MUCH_MEMORY = N_("The video takes more memory to open than this app allows (its picture tracks are too large "
                            "or too many); share it as an ordinary video with one picture track of at most 4K.")
 CANNOT_CHECK = N_("The video could not be checked: it is damaged or not a video this app can read.")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the child runs from here: `python -m` looks here first
 
 
 def probe_video(path: Path, max_seconds: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
@@ -378,177 +373,37 @@ CHECKS = {"probe": _probe_here, "stored": _check_stored_here}
 
 
 def _apart(check: str, path: Path, *limits: float) -> VideoInfo | None:
-    """CHECKS[check](path, *limits) in a child process (`start_child`, `_run_child`) that may use CHECK_MEMORY more
+    """CHECKS[check](path, *limits) in a child process (`run_for`, `_run_child`) that may use CHECK_MEMORY more
     memory than it starts with; its result or MediaError comes back through a file of its own (stdout may carry a
     library's log lines). A child that needed more, was killed, overran CHECK_SECONDS or said nothing readable means
     the file is refused (MediaTooLarge or CorruptMedia)."""
     with tempfile.TemporaryFile() as answer:  # unnamed: nothing is left behind, however this process ends
         command = [sys.executable, "-m", __name__, check, str(path.resolve()), str(answer.fileno()),
                    *map(repr, limits)]
-        child = start_child(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(answer.fileno(),))
         try:
-            said_else = child.communicate(timeout=CHECK_SECONDS)[0]
+            returncode, said_else = run_for(command, CHECK_SECONDS, (answer.fileno(),))
         except subprocess.TimeoutExpired as error:
             raise CorruptMedia(Phrase(CANNOT_CHECK)) from error
-        finally:  # past its time, or this process stopped waiting (a job's time limit, Ctrl-C): it holds those back
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
         said = read_back(answer)
-    outcome = answer_of(child.returncode, said, NEEDS_TOO_MUCH_MEMORY)
+    outcome = answer_of(returncode, said, NEEDS_TOO_MUCH_MEMORY, (VideoInfo,))
     if outcome is NO_ANSWER or (outcome is None) != (check == "stored"):
-        log.error("video check %s of %s failed (return code %d): %s", check, path, child.returncode,
+        log.error("video check %s of %s failed (return code %d): %s", check, path, returncode,
                   said_else.decode(errors="replace")[-2000:])
         raise CorruptMedia(Phrase(CANNOT_CHECK))
     return outcome
 
 
-# Held back in a video child: a service that stops sends every process of its unit SIGTERM (systemd's default), and
-# a worker that finishes its job first (its warm shutdown) needs the child it reads from. A parent ends its children
-# itself (SIGKILL), and a decoding child whose parent is gone ends on its broken pipe.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP)
-
-
-PARENT_VARIABLE = "MOODLENS_VIDEO_PARENT"  # the process that started a video child (`end_with_parent`)
-PR_SET_PDEATHSIG = 1  # prctl's option: the signal a process gets when the thread that started it ends
-
-
-def start_child(command: list[str], **options: object) -> subprocess.Popen:
-    """A child that reads a video (this module's checks, inference.video_decode's decoding): `command` started from
-    the project's folder (`python -m` looks there first), with STOP_SIGNALS blocked (a thread's signal mask is kept
-    through fork and exec), one OpenCV thread (its pool starts one per core, each with an 8 MB stack, counted against
-    the child's ceiling: a 64-core machine refused every 4K clip) and one glibc arena for all its threads (each
-    reserved 64 MB of address space; with two, the work's thread, `run_reserved`, and FFmpeg's shared the second,
-    and an ordinary 4K clip's decoding grew by 305 MB, not 281: `python -m bench.decode_memory`)."""
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "1", "OPENCV_FOR_THREADS_NUM": "1",
-                   PARENT_VARIABLE: str(os.getpid())}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # read before the try: a handler may raise inside the call
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, cwd=PROJECT_ROOT, **options)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def end_with_parent() -> None:
-    """In a video child: killed when the thread that started it ends, and ended now if it has already (an orphan
-    holds back the signals that stop it, and would finish its check or its seek, up to a minute, for no one)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if str(os.getppid()) != os.environ.get(PARENT_VARIABLE, str(os.getppid())):
-        os._exit(1)
-
-
-CHILD_STACK = 16 * 2**20  # the stack a video child's work runs on, mapped whole before its ceiling is set
-
-
-def run_reserved(work: Callable[[], None]) -> None:
-    """A video child's entry: `end_with_parent`, then `work` on a thread whose whole stack (CHILD_STACK) is mapped
-    before `work` sets its ceiling, its exception raised here. The main thread's stack is mapped as it grows, and
-    under the ceiling's RLIMIT_AS a growth that finds the address space full is a SIGSEGV, which `answer_of` takes
-    for a crash on the file: a child out of memory was told as a damaged file."""
-    end_with_parent()
-    failures: list[BaseException] = []
-
-    def guarded() -> None:
-        try:
-            work()
-        except BaseException as failure:  # raised in the main thread, as before: the child ends with its traceback
-            failures.append(failure)
-
-    threading.stack_size(CHILD_STACK)
-    worker = threading.Thread(target=guarded, name="video-child")
-    worker.start()
-    worker.join()
-    if failures:
-        raise failures[0]
-
-
-# The signals of a library crashing on what it read (a bad address, a bad instruction): the file is damaged or
-# hostile, not too large. What else ends a child (SIGKILL from the kernel out of memory, SIGABRT from an allocation a
-# library does not survive) is the memory it needed: it holds back the signals that stop a service (STOP_SIGNALS).
-CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
-
-
-def answer_of(returncode: int, said: bytes, too_much_memory: str) -> VideoInfo | None | object:
-    """What a child that ended with `returncode` answered (`said`: VideoInfo or None), its MediaError raised, or
-    NO_ANSWER (it failed, or crashed on the file: one of CRASH_SIGNALS). Ended by another signal: MediaTooLarge
-    saying `too_much_memory`."""
-    if returncode < 0 and -returncode not in CRASH_SIGNALS:
-        raise MediaTooLarge(Phrase(too_much_memory))
-    outcome = _read_answer(said) if returncode == 0 else NO_ANSWER
-    if isinstance(outcome, MediaError):
-        raise outcome
-    return outcome
-
-
-NO_ANSWER = object()
-
-
-def write_answer(descriptor: str, outcome: VideoInfo | MediaError | None) -> None:
-    """A child's answer, pickled into the unnamed file its parent passed it (`descriptor`)."""
-    with open(int(descriptor), "wb") as answer:
-        answer.write(pickle.dumps(outcome))
-
-
-def read_back(answer: BinaryIO) -> bytes:
-    """What a child wrote into the unnamed file `answer` (it shares the file's offset with its parent)."""
-    answer.seek(0)
-    return answer.read()
-
-
-def _read_answer(said: bytes) -> VideoInfo | MediaError | None | object:
-    """A child's pickled answer (written by this module or inference.video_decode, never by a client), or
-    NO_ANSWER."""
-    try:
-        outcome = pickle.loads(said)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        return NO_ANSWER
-    return outcome if outcome is None or isinstance(outcome, (VideoInfo, MediaError)) else NO_ANSWER
-
-
-def status_bytes(field: str) -> int:
-    """A size this process's /proc status gives (VmSize and VmRSS: its address space and resident memory now; VmPeak
-    and VmHWM: the most of each it had), in bytes."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith(f"{field}:"))
-    return int(line.split()[1]) * 1024
-
-
-class MemoryCeiling:
-    """A video child's watch over its own memory, from when it was made: its address space may grow by `ceiling` (an
-    allocation past it fails); `exceeded` once its peak resident size has grown by more than `memory`, or its peak
-    address space by more than `address_space`."""
-
-    def __init__(self, memory: int, address_space: int, ceiling: int) -> None:
-        self.memory, self.address_space = memory, address_space
-        self.resident_at_start, self.address_space_at_start = status_bytes("VmRSS"), status_bytes("VmSize")
-        limit = self.address_space_at_start + ceiling
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-
-    def exceeded(self) -> bool:
-        return status_bytes("VmHWM") - self.resident_at_start > self.memory \
-            or status_bytes("VmPeak") - self.address_space_at_start > self.address_space
-
-
 def _run_child(check: str, path: str, answer: str, limits: list[str]) -> None:
     """The child's side of `_apart`: the check run under CHECK_CEILING, its result or MediaError pickled into the
     file whose descriptor is `answer`. FFmpeg survives a failed allocation (a track it could not decode is left out,
-    or the file "cannot be opened"), so what the check used decides: past CHECK_MEMORY or CHECK_ADDRESS_SPACE, a file
-    that passed, or could not be opened, is refused."""
+    or the file "cannot be opened"), so what the check used decides (`answered`): past CHECK_MEMORY or
+    CHECK_ADDRESS_SPACE, a file that passed, or could not be opened, is refused."""
     ceiling = MemoryCeiling(CHECK_MEMORY, CHECK_ADDRESS_SPACE, CHECK_CEILING)
-    outcome: VideoInfo | MediaError | None
-    try:
-        outcome = CHECKS[check](Path(path), *(float(limit) if "." in limit else int(limit) for limit in limits))
-    except MemoryError:
-        outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    except MediaError as error:
-        outcome = error
-    if ceiling.exceeded() and not isinstance(outcome, (MediaTooLarge, UnsupportedMediaType)):
-        outcome = MediaTooLarge(Phrase(NEEDS_TOO_MUCH_MEMORY))
-    write_answer(answer, outcome)
+    numbers = [float(limit) if "." in limit else int(limit) for limit in limits]
+    answered(lambda: CHECKS[check](Path(path), *numbers), ceiling, answer, NEEDS_TOO_MUCH_MEMORY)
 
 
 if __name__ == "__main__":  # the child: run as the module itself, so that what it pickles names this module
     from inference import video_check
 
-    video_check.run_reserved(lambda: video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+    run_reserved(lambda: video_check._run_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))

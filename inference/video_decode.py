@@ -8,7 +8,7 @@ in a child (`python -m inference.video_decode`, torch-free, started in about 0.1
 by at most DECODE_MEMORY (an ordinary 4K clip takes 200-300 MB to decode): a video that needs more is refused where
 it does (DECODING_NEEDS_TOO_MUCH_MEMORY), and the app's own processes never hold a decoder. Each frame comes back as
 RGB bytes after a small header; STALL_SECONDS without a byte of it ends the decoding (a hang). The child
-holds back the signals that stop a service (video_check.STOP_SIGNALS): a worker that finishes its job as it stops
+holds back the signals that stop a service (child.STOP_SIGNALS): a worker that finishes its job as it stops
 keeps the child it reads from.
 """
 
@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge
+from inference.child import MemoryCeiling, answer_of, read_back, run_reserved, start_child, write_answer
 from inference.video_check import (DEFAULT_MAX_PIXELS, FRAMES_TOO_LARGE, MAX_FFMPEG_ALLOCATION, RUNS_PAST_LIMIT,
-                                   MemoryCeiling, answer_of, check_stored_video, frame_budget, open_capture,
-                                   read_back, run_reserved, start_child, too_many_frames, write_answer)
+                                   check_stored_video, frame_budget, open_capture, too_many_frames)
 from messages import N_, Phrase
 
 log = logging.getLogger(__name__)

@@ -261,9 +261,9 @@ class PhotoRenditions:
 
 
 def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult, PhotoRenditions]:
-    """Run the pipeline on a photo's bytes under the upload limits, in an analysis slot; the result and the JPEGs
-    made from the same decoded pixels. Raises MediaError."""
-    check_photo_size(len(data))
+    """Run the pipeline on a photo's bytes under the pixel limit, in an analysis slot; the result and the JPEGs made
+    from the same decoded pixels. Raises MediaError. The size in bytes is the caller's to check: an upload's is,
+    before it is read; a stored photo's was (the JPEG kept of a HEIC may be larger than the HEIC was)."""
     with analysis_slot(user_id):
         image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"])
         result = get_pipeline().analyze_image(image)
@@ -465,6 +465,7 @@ def analyze_file(path: Path) -> Analysis:
         analysis.original_name, analysis.detections = clean_original_name(path.name), []
         store_video_result(analysis, analyze_video(path))
         return analysis
+    check_photo_size(path.stat().st_size)
     result, _ = analyze_photo(path.read_bytes())
     return photo_analysis(None, result, path.name, path.name)
 

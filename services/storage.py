@@ -17,7 +17,8 @@ from PIL import Image
 from inference.crops import rgb_crops
 from inference.explain import METHODS
 from inference.files import write_atomic
-from inference.images import decode_image, fit_within, on_white
+from inference.heif import decode_photo
+from inference.images import fit_within, on_white
 from inference.video import nearest_moment
 from inference.video_decode import read_frame_at
 from models import Analysis, Detection, Media
@@ -104,7 +105,7 @@ def stored_rgb(analysis: Analysis, seconds: float | None = None) -> np.ndarray:
         # a video stored under a higher limit is still shown
         longest = max(current_app.config["MAX_VIDEO_SECONDS"], analysis.duration or 0.0)
         return read_frame_at(path, analysis.poster_time or 0.0 if seconds is None else seconds, longest)
-    return decode_image(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
+    return decode_photo(path.read_bytes(), current_app.config["MAX_IMAGE_PIXELS"]).rgb
 
 
 def crop_bytes(rgb: np.ndarray, box: list[int]) -> bytes:

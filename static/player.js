@@ -115,7 +115,7 @@
   }
 
   // A label set smaller to fit, or moved more than STRAY_LINES lines off its box (two lines, to clear a neighbour's
-  // long label on the line between, still read as its box's): on a phone three faces' labels stacked at the frame's
+  // long label on the line between, still read as its box's; the half line is for rounding): on a phone three faces' labels stacked at the frame's
   // edge, far from their boxes and over the picture. Then every label is the track's number alone, its words in the
   // line under the video.
   function strayed(label) {
@@ -201,7 +201,8 @@
   function showFrame(t) {
     window.clearTimeout(pendingFrame);
     pendingFrame = window.setTimeout(function () {
-      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(Number(shownAt.toFixed(2)));  // "2", not "2.00"
+      // to the hundredth, as the page writes its frames' addresses ("2.00"): one frame, one address to cache
+      frame.src = stage.dataset.frameUrl + "?t=" + encodeURIComponent(shownAt.toFixed(2));
     }, 120);
   }
 

@@ -67,7 +67,8 @@ import sys
 from pathlib import Path
 from inference import file_bytes
 from inference.container_metadata import check_container_metadata
-from inference.video_check import _in_band_record_sizes, status_bytes
+from inference.child import status_bytes
+from inference.video_check import _in_band_record_sizes
 file_bytes.SEARCH_WINDOW = 1 << 20
 resident, address_space = status_bytes("VmRSS"), status_bytes("VmSize")
 list(_in_band_record_sizes(Path(sys.argv[1])))

@@ -4,6 +4,8 @@ upright pixels; a broken or oversized one refused with a 4xx and nothing stored.
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -11,29 +13,32 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageCms
 
+from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
+from inference import heif
 from inference.errors import CorruptMedia, MediaTooLarge
-from inference.heif import decode_photo, is_heif
+from inference.heif import PIXELS_HEADER, decode_photo, is_heif
 from inference.images import ORIENTATION_TAG, decode_image
-from models import Analysis
+from models import Analysis, JobStatus, Reanalysis
 from tests.conftest import upload, upload_files
 
 DATA = Path(__file__).parent / "data"
 SIDEWAYS = 6  # EXIF orientation: the stored picture is turned a quarter clockwise to be upright
 
 
-def heif_bytes(image: Image.Image, fmt: str, orientation: int = 1, quality: int = 80) -> bytes:
+def heif_bytes(image: Image.Image, fmt: str, orientation: int = 1, quality: int = 80,
+               exif: Image.Exif | None = None, **options: object) -> bytes:
     """The image encoded as HEIC (x265, inside pillow-heif) or AVIF (Pillow's own), stored turned as `orientation`
     says (HEIC: its rotation property, AVIF: its EXIF) so that a reader must turn it upright."""
-    exif = Image.Exif()
+    exif = exif or Image.Exif()
     exif[ORIENTATION_TAG] = orientation
     buffer = io.BytesIO()
     if fmt == "HEIF":
-        pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=quality, exif=exif.tobytes())
+        pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=quality, exif=exif.tobytes(), **options)
     else:
-        image.save(buffer, format="AVIF", quality=quality, exif=exif.tobytes())
+        image.save(buffer, format="AVIF", quality=quality, exif=exif.tobytes(), **options)
     return buffer.getvalue()
 
 
@@ -52,14 +57,28 @@ def test_a_turned_heic_or_avif_photo_is_read_upright(fmt):
     kept = decode_image(decoded.kept_as)  # the JPEG kept in place of the upload: the same upright picture
     assert kept.format == "jpeg" and kept.rgb.shape == upright.shape
     assert np.abs(kept.rgb.astype(int) - decoded.rgb).mean() < 3
+    assert Image.open(io.BytesIO(decoded.kept_as)).size == (upright.shape[1], upright.shape[0])  # its pixels upright
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_the_kept_jpeg_has_the_colour_profile_and_not_the_location(fmt):
+    exif = Image.Exif()
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (37.0, 33.0, 59.0)
+    exif[ExifTags.Base.Model] = "iPhone 15"
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    kept = Image.open(io.BytesIO(decode_photo(heif_bytes(scene(), fmt, exif=exif, icc_profile=profile)).kept_as))
+    assert kept.info.get("icc_profile") == profile
+    assert "exif" not in kept.info and not kept.getexif() and "xmp" not in kept.info
 
 
 def test_transparency_in_a_heic_photo_is_laid_over_white():
     clear = Image.new("RGBA", (64, 48), (255, 0, 0, 0))
     clear.paste((0, 0, 255, 255), (0, 0, 32, 48))
     decoded = decode_photo(heif_bytes(clear, "HEIF", quality=95))
-    assert decoded.rgb[24, 48].min() > 230  # the clear half is white, not the colour stored under it
-    assert decoded.rgb[24, 8, 2] > 200 and decoded.rgb[24, 8, 0] < 60
+    for rgb in (decoded.rgb, decode_image(decoded.kept_as).rgb):  # what is read, and what is kept
+        assert rgb[24, 48].min() > 230  # the clear half is white, not the colour stored under it
+        assert rgb[24, 8, 2] > 200 and rgb[24, 8, 0] < 60
 
 
 def test_a_heic_photo_is_analysed_as_the_jpeg_is_and_kept_as_a_jpeg(app, client, alice):
@@ -107,6 +126,70 @@ def test_a_heic_claiming_more_pixels_than_the_limit_is_refused_before_it_is_deco
     assert response.status_code == 413
     assert "10000x9000" in response.get_data(as_text=True)
     assert upload_files(app) == []
+
+
+def test_the_pixels_the_child_sends_back_are_checked_again(tmp_path):
+    """The child checks the size before it decodes; its parent checks what comes back too, before allocating it."""
+    sent = tmp_path / "pixels"
+    sent.write_bytes(PIXELS_HEADER.pack(9000, 10000, b"heic", 0))
+    with sent.open("rb") as pixels, pytest.raises(MediaTooLarge, match="10000x9000"):
+        heif._read_pixels(pixels, 40_000_000)
+    sent.write_bytes(PIXELS_HEADER.pack(64, 64, b"heic", 0) + bytes(100))  # cut short
+    with sent.open("rb") as pixels, pytest.raises(CorruptMedia):
+        heif._read_pixels(pixels, 40_000_000)
+
+
+def heif_children() -> list[int]:
+    """This process's children decoding a HEIF photo."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"PPid:\t{os.getpid()}\n" in status and b"inference.heif" in command:
+            found.append(int(pid))
+    return found
+
+
+def test_a_decoding_past_its_time_is_refused_and_its_child_ended(monkeypatch, caplog):
+    monkeypatch.setattr(heif, "DECODE_SECONDS", 0.05)  # the child needs far longer just to start
+    with pytest.raises(CorruptMedia, match="could not be decoded"):
+        decode_photo(heif_bytes(scene(), "HEIF"))
+    assert heif_children() == []
+    assert "took more than" in caplog.text  # told to whoever runs the server
+
+
+def test_a_heic_kept_as_a_jpeg_larger_than_the_upload_limit_is_analysed_again(tmp_path):
+    """Noise: its HEIC is under 1 MB, its kept JPEG over. "Analyse again" reads the stored JPEG: the upload's size
+    limit was checked at upload, not again."""
+    app = make_app(tmp_path, MAX_UPLOAD_MB=1)
+    make_user(app, "ivy")
+    client = app.test_client()
+    login(client, "ivy")
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8)
+    heic = heif_bytes(Image.fromarray(noise), "HEIF", quality=30)
+    assert len(heic) < 2**20
+    analysis_id = int(upload(client, heic, "noise.heic").location.rsplit("/", 1)[1])
+    with app.app_context():
+        analysis = db.session.get(Analysis, analysis_id)
+        assert (Path(app.config["UPLOAD_FOLDER"]) / analysis.stored_name).stat().st_size > 2**20
+        analysis.detector = "an earlier detector"
+        db.session.commit()
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    assert client.post(f"/analyses/{analysis_id}/again", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(Reanalysis.status)) == JobStatus.DONE
+
+
+def test_the_cli_analyses_and_explains_a_heic(app, tmp_path):
+    photo = tmp_path / "IMG_0001.HEIC"
+    photo.write_bytes(heif_bytes(scene(), "HEIF"))
+    arguments = ["analyze", str(photo), "--json", "--explain", "--out", str(tmp_path / "maps")]
+    result = app.test_cli_runner().invoke(args=arguments)
+    assert result.exit_code == 0, result.output
+    assert any(detection["explanation"] for detection in json.loads(result.stdout)["detections"])
 
 
 @pytest.mark.parametrize("content", [

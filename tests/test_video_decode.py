@@ -15,6 +15,7 @@ import pytest
 import jobs
 from extensions import db
 from inference import video_check, video_decode
+from inference.child import PROJECT_ROOT, STOP_SIGNALS
 from inference.errors import CorruptMedia, MediaTooLarge
 from inference.video_check import probe_video
 from inference.video_decode import read_frame_at, sample_frames
@@ -135,7 +136,7 @@ def test_children_hold_back_the_signals_that_stop_a_service(monkeypatch):
 
     def signalled(*args, **kwargs):
         child = real_popen(*args, **kwargs)
-        for stop in video_check.STOP_SIGNALS:
+        for stop in STOP_SIGNALS:
             child.send_signal(stop)
         return child
 
@@ -207,7 +208,8 @@ def test_a_failing_reading_ends_its_decoding_child_at_once(children, monkeypatch
 
 STACK_UNDER_THE_CEILING = r"""
 import mmap, sys
-from inference.video_check import CHECK_ADDRESS_SPACE, CHECK_CEILING, CHECK_MEMORY, MemoryCeiling, run_reserved
+from inference.child import MemoryCeiling, run_reserved
+from inference.video_check import CHECK_ADDRESS_SPACE, CHECK_CEILING, CHECK_MEMORY
 nested = ()
 for _ in range(20_000):  # hashing it recurses in C: some MB of stack, no heap
     nested = (nested,)
@@ -232,6 +234,6 @@ def test_a_child_whose_address_space_is_full_is_not_told_as_a_crash():
     before its ceiling (review, session 48)."""
     def run(mode: str) -> int:
         return subprocess.run([sys.executable, "-c", STACK_UNDER_THE_CEILING, mode], capture_output=True,
-                              cwd=video_check.PROJECT_ROOT).returncode
+                              cwd=PROJECT_ROOT).returncode
     assert run("main thread") == -signal.SIGSEGV  # what it guards against, still so on this machine
     assert run("reserved") == 0

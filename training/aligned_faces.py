@@ -21,7 +21,7 @@ import numpy as np
 
 from inference.align import aligned_gray_crops
 from inference.errors import MediaError
-from inference.images import decode_image
+from inference.heif import decode_photo
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from inference.specs import FACE_INPUT_SIZE
@@ -31,7 +31,7 @@ from training.face_sets import labelled_photos, largest_face_landmarks
 
 def aligned_largest_face(pipeline: Pipeline, data: bytes) -> np.ndarray | None:
     """The classifier's input for the largest face of a photo's bytes (uint8 48x48 gray), None without one."""
-    rgb = decode_image(data).rgb
+    rgb = decode_photo(data).rgb
     landmarks = largest_face_landmarks(pipeline, rgb)
     return None if landmarks is None else aligned_gray_crops(rgb, [landmarks], FACE_INPUT_SIZE)[0]
 

@@ -47,7 +47,7 @@ from inference.crops import rgb_crops
 from inference.detectors import SSDPetDetector
 from inference.dog_emotion import imagenet_batch
 from inference.errors import MediaError
-from inference.images import decode_image
+from inference.heif import decode_photo
 from inference.labels import CAT_EMOTIONS, DetectionKind
 from inference.specs import BACKBONE_FEATURES as FEATURES
 from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
@@ -114,7 +114,7 @@ class CatCropper:
         """The crop of the photo's highest-scoring cat, as the app cuts it, or of the whole photo when no pet
         is found (close-ups of a face, which the SSD misses); None for dogs."""
         try:
-            rgb = decode_image(path.read_bytes()).rgb
+            rgb = decode_photo(path.read_bytes()).rgb
         except (MediaError, OSError):
             return Found.UNREADABLE, None
         found = self.detector.detect(rgb)

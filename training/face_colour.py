@@ -41,7 +41,7 @@ from inference.backbone import efficientnet_lite0, head_map, run_blocks, stem
 from inference.calibration import softmax
 from inference.classifiers import EmotionClassifier
 from inference.dog_emotion import imagenet_batch
-from inference.images import decode_image
+from inference.heif import decode_photo
 from inference.labels import HUMAN_EMOTIONS
 from inference.pipeline import Pipeline
 from inference.specs import FACE_INPUT_SIZE, HUMAN_WEIGHTS
@@ -119,7 +119,7 @@ def photo_crops(pipeline: Pipeline, photos: list[tuple[Path, int]], size: int,
             return dict(stored)
     gray, colour, kept = [], [], []
     for path, label in photos:
-        rgb = decode_image(path.read_bytes()).rgb
+        rgb = decode_photo(path.read_bytes()).rgb
         landmarks = largest_face_landmarks(pipeline, rgb)
         if landmarks is not None:
             gray.append(aligned_gray_crops(rgb, [landmarks], FACE_INPUT_SIZE)[0])

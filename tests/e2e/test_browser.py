@@ -77,7 +77,7 @@ def analyse_a_video(page: Page, base: str, video: Path) -> None:
     shot(page, "05-video-result")
     page.fill("#scrub", "2")
     page.dispatch_event("#scrub", "input")
-    expect(page.locator("#scrub-frame")).to_have_attribute("src", re.compile(r"t=2$"))
+    expect(page.locator("#scrub-frame")).to_have_attribute("src", re.compile(r"t=2\.00$"))
 
 
 def follow_a_person(page: Page, base: str) -> None:

@@ -94,7 +94,7 @@ def test_unsure_readings_say_why_and_the_overlay_says_unsure(live_app, browser, 
             labels = [page.locator(".overlay text").nth(n).bounding_box() for n in range(2)]
             assert not overlap(*labels), labels  # a long label is moved off its neighbour's
             page.wait_for_function("() => { const f = document.getElementById('scrub-frame');"
-                                   " return f.src.endsWith('t=2') && f.complete && f.naturalWidth > 0; }")
+                                   " return f.src.endsWith('t=2.00') && f.complete && f.naturalWidth > 0; }")
             page.locator("#player").scroll_into_view_if_needed()
             shot(page, f"unsure-video-{locale}-{viewport}")
             assert page.console_errors == []
