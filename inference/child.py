@@ -29,7 +29,7 @@ from messages import Phrase
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a child runs from here: `python -m` looks here first
 
 
-# Held back in a video child: a service that stops sends every process of its unit SIGTERM (systemd's default), and
+# Held back in a child: a service that stops sends every process of its unit SIGTERM (systemd's default), and
 # a worker that finishes its job first (its warm shutdown) needs the child it reads from. A parent ends its children
 # itself (SIGKILL), and a decoding child whose parent is gone ends on its broken pipe.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP)
@@ -37,15 +37,17 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, si
 
 PARENT_VARIABLE = "MOODLENS_VIDEO_PARENT"  # the process that started a child (`end_with_parent`)
 PR_SET_PDEATHSIG = 1  # prctl's option: the signal a process gets when the thread that started it ends
+PR_SET_NO_NEW_PRIVS = 38  # prctl's option: nothing the process executes gains privileges (set-user-ID programs)
 
 
 def start_child(command: list[str], **options: object) -> subprocess.Popen:
-    """A child that reads a video (this module's checks, inference.video_decode's decoding): `command` started from
-    the project's folder (`python -m` looks there first), with STOP_SIGNALS blocked (a thread's signal mask is kept
-    through fork and exec), one OpenCV thread (its pool starts one per core, each with an 8 MB stack, counted against
-    the child's ceiling: a 64-core machine refused every 4K clip) and one glibc arena for all its threads (each
-    reserved 64 MB of address space; with two, the work's thread, `run_reserved`, and FFmpeg's shared the second,
-    and an ordinary 4K clip's decoding grew by 305 MB, not 281: `python -m bench.decode_memory`)."""
+    """A child that reads an upload (inference.video_check's checks, inference.video_decode's and inference.heif's
+    decoding): `command` started from the project's folder (`python -m` looks there first), with STOP_SIGNALS
+    blocked (a thread's signal mask is kept through fork and exec), one OpenCV thread (its pool starts one per core,
+    each with an 8 MB stack, counted against the child's ceiling: a 64-core machine refused every 4K clip) and one
+    glibc arena for all its threads (each reserved 64 MB of address space; with two, the work's thread,
+    `run_reserved`, and FFmpeg's shared the second, and an ordinary 4K clip's decoding grew by 305 MB, not 281:
+    `python -m bench.decode_memory`)."""
     environment = {**os.environ, "MALLOC_ARENA_MAX": "1", "OPENCV_FOR_THREADS_NUM": "1",
                    PARENT_VARIABLE: str(os.getpid())}
     held = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # read before the try: a handler may raise inside the call
@@ -57,18 +59,21 @@ def start_child(command: list[str], **options: object) -> subprocess.Popen:
 
 
 def end_with_parent() -> None:
-    """In a video child: killed when the thread that started it ends, and ended now if it has already (an orphan
-    holds back the signals that stop it, and would finish its check or its seek, up to a minute, for no one)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    """In a child: killed when the thread that started it ends, and ended now if it has already (an orphan holds back
+    the signals that stop it, and would finish its check or its seek, up to a minute, for no one); and unable to gain
+    privileges by what it executes, should a decoder be made to run something."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if str(os.getppid()) != os.environ.get(PARENT_VARIABLE, str(os.getppid())):
         os._exit(1)
 
 
-CHILD_STACK = 16 * 2**20  # the stack a video child's work runs on, mapped whole before its ceiling is set
+CHILD_STACK = 16 * 2**20  # the stack a child's work runs on, mapped whole before its ceiling is set
 
 
 def run_reserved(work: Callable[[], None]) -> None:
-    """A video child's entry: `end_with_parent`, then `work` on a thread whose whole stack (CHILD_STACK) is mapped
+    """A child's entry: `end_with_parent`, then `work` on a thread whose whole stack (CHILD_STACK) is mapped
     before `work` sets its ceiling, its exception raised here. The main thread's stack is mapped as it grows, and
     under the ceiling's RLIMIT_AS a growth that finds the address space full is a SIGSEGV, which `answer_of` takes
     for a crash on the file: a child out of memory was told as a damaged file."""
@@ -141,7 +146,7 @@ def status_bytes(field: str) -> int:
 
 
 class MemoryCeiling:
-    """A video child's watch over its own memory, from when it was made: its address space may grow by `ceiling` (an
+    """A child's watch over its own memory, from when it was made: its address space may grow by `ceiling` (an
     allocation past it fails); `exceeded` once its peak resident size has grown by more than `memory`, or its peak
     address space by more than `address_space`."""
 

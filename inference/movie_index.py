@@ -75,7 +75,7 @@ class MovieIndex:
         if kind in CONTAINERS:
             if depth >= MAX_DEPTH:
                 raise MediaTooLarge(Phrase(TOO_DEEP))
-            children = list(_children(payload))
+            children = list(child_boxes(payload))
             if kind == b"trak":
                 track = self._new()
             elif kind == b"traf":
@@ -134,7 +134,8 @@ def _box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int]
     return None if size < start else (kind, start, size)
 
 
-def _children(payload: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+def child_boxes(payload: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+    """(type, payload) of each box laid end to end in `payload`, up to the first that does not fit."""
     offset = 0
     while (box := _box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
         kind, start, size = box

@@ -265,7 +265,7 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
     from the same decoded pixels. Raises MediaError. The size in bytes is the caller's to check: an upload's is,
     before it is read; a stored photo's was (the JPEG kept of a HEIC may be larger than the HEIC was)."""
     with analysis_slot(user_id):
-        image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"])
+        image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_UPLOAD_MB"] * 2**20)
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
         return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops, image.kept_as)
