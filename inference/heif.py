@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
+import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -28,7 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from inference.child import MemoryCeiling, answer_of, answered, read_back, run_for, run_reserved
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
-from inference.heif_items import coded_pixels, crops_itself, read_items
+from inference.heif_items import inspect
 from inference.images import (DEFAULT_MAX_PIXELS, HEIF_BRANDS, DecodedImage, check_size, decode_image, decoding,
                               exif_orientation, refusal, upright_rgb_array)
 from messages import N_, Phrase
@@ -39,11 +42,16 @@ HEIF_FORMATS = {"HEIF": "heic", "AVIF": "avif"}  # the Pillow plugins that may r
 DECODE_MEMORY = 448 * 2**20  # resident memory decoding may add (its peak): a 40-megapixel HEIC takes about 340 MB,
                              # an AVIF 380 MB
 DECODE_ADDRESS_SPACE = 768 * 2**20  # address space it may add
-DECODE_CEILING = 2**30  # the most it can add: an allocation past it fails
+DECODE_CEILING = 896 * 2**20  # the most it can add, while it decodes: an allocation past it fails
 DECODE_SECONDS = 30.0  # a decoding that runs longer is refused (a 40-megapixel HEIC takes about 4 s here)
+CPU_SECONDS, CPU_SECONDS_PER_MEGAPIXEL = 4.0, 0.4  # the processor time a decoding may take, by the size shown (its
+# threads' together: a 12-megapixel HEIC took 2.5 s, a 40-megapixel one 6 s, on 2 shared cores); past it, SIGXCPU
 DECODER_THREADS = 2  # libheif's default is 4 threads, libavif's one per core: each holds what it decodes
-CODED_SHARE = 2.5  # pixels decoded per pixel shown, at most: an alpha plane doubles them, a grid's tiles pad them
-CODED_FLOOR = 4_000_000  # pixels decoded whatever the size shown (a tiny HEIC is coded 64 x 64 at least, and cropped)
+CODED_SHARE = 4.0  # pixels decoded per pixel shown, at most: an alpha plane doubles them, and a grid's tiles pad
+                   # them (a 1,537 x 1,537 picture in 512-pixel tiles with alpha: 3.6)
+CODED_FLOOR = 16_000_000  # pixels decoded whatever the size shown (a tiny HEIC is coded 64 x 64 at least, a narrow
+                          # one in tiles may be padded most; the processor time limit holds what is left)
+MOST_CODED_SHARE = 2.5  # pixels decoded per pixel of the limit, at most (a 40-megapixel picture with alpha: 2)
 PIXELS_HEADER = struct.Struct("<II4sI")  # the upright picture's height, width, format and JPEG's length; then its
                                         # RGB bytes and the JPEG
 KEPT_QUALITIES = (92, 85, 75, 60)  # the JPEG kept in place of the upload, at the first that fits the bytes allowed
@@ -52,8 +60,9 @@ NEEDS_TOO_MUCH_MEMORY = N_("The photo takes more memory to decode than this app 
 CANNOT_DECODE = N_("The photo could not be decoded: it is damaged, or a HEIC or AVIF file this app cannot read; "
                    "share it as a JPEG.")
 TAKES_TOO_LONG = N_("The photo took too long to decode; share it as a JPEG.")
-TOO_MANY_CODED = N_("The photo is made of far more pictures than it shows (%(coded)d megapixels to decode for "
+TOO_MANY_CODED = N_("The photo is made of far more pictures than it shows (%(coded)s megapixels to decode for "
                     "%(shown)s shown); share it as a JPEG.")
+NOT_AS_CAMERAS_WRITE = N_("This HEIC or AVIF file is put together as no camera writes one; share it as a JPEG.")
 CROPS_ITSELF = N_("AVIF photos that crop their own picture are not supported; share it as a JPEG.")
 KEPT_TOO_LARGE = N_("The photo, kept as a JPEG, would be larger than %(mb)s MB; share a smaller one.")
 
@@ -80,6 +89,9 @@ def decode_photo(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, max_kept_byt
         except subprocess.TimeoutExpired as error:
             log.warning("decoding a HEIF photo of %d bytes took more than %.0f s: refused", len(data), DECODE_SECONDS)
             raise MediaTooLarge(Phrase(TAKES_TOO_LONG)) from error
+        if returncode == -signal.SIGXCPU:
+            log.warning("decoding a HEIF photo of %d bytes took more processor time than it may: refused", len(data))
+            raise MediaTooLarge(Phrase(TAKES_TOO_LONG))
         if answer_of(returncode, read_back(answer), NEEDS_TOO_MUCH_MEMORY) is not None:  # it failed, or crashed
             log.error("decoding a HEIF photo failed (return code %d): %s", returncode,
                       printed.decode(errors="replace")[-2000:])
@@ -117,6 +129,7 @@ def _decoded_here(photo: BinaryIO, max_pixels: int) -> tuple[np.ndarray, str, by
     check_size(*image.size, max_pixels)
     fmt, profile = HEIF_FORMATS[image.format], image.info.get("icc_profile")
     _check_items(data, fmt, image.size, max_pixels)
+    _limit_processor_time(image.size)
     try:
         with decoding(image):  # only the file's rotation counts: libheif applied it, Pillow's AVIF put it in the EXIF
             turn = exif_orientation(image.info.get("exif")) or 1
@@ -148,16 +161,29 @@ def _opened(data: bytes) -> Image.Image:
 
 
 def _check_items(data: bytes, fmt: str, shown: tuple[int, int], max_pixels: int) -> None:
-    """Refuse a file whose decoding would decode far more pixels than it shows (a grid of large tiles, or of grids:
-    CODED_SHARE of what it shows, at least CODED_FLOOR, at most CODED_SHARE of the limit), and an AVIF that crops its
-    own picture (Pillow's AVIF reader would show what the crop leaves out)."""
-    items = read_items(data)
-    coded, shown_pixels = coded_pixels(items), shown[0] * shown[1]
-    if coded > min(CODED_SHARE * max_pixels, max(CODED_SHARE * shown_pixels, CODED_FLOOR)):
-        raise MediaTooLarge(Phrase(TOO_MANY_CODED, coded=min(coded // 1_000_000, 10**9),
+    """Refuse a file put together as no camera writes one (`heif_items.inspect`), one whose decoding would decode far
+    more pixels than it shows (CODED_SHARE of what it shows, at least CODED_FLOOR, at most MOST_CODED_SHARE of the
+    limit),
+    and an AVIF that crops its own picture (Pillow's AVIF reader would show what the crop leaves out)."""
+    inspection = inspect(data)
+    if inspection.odd:
+        log.warning("a HEIF photo refused: %s", inspection.odd)
+        raise UnsupportedMediaType(Phrase(NOT_AS_CAMERAS_WRITE))
+    shown_pixels = shown[0] * shown[1]
+    if inspection.coded > min(MOST_CODED_SHARE * max_pixels, max(CODED_SHARE * shown_pixels, CODED_FLOOR)):
+        raise MediaTooLarge(Phrase(TOO_MANY_CODED, coded=f"{inspection.coded / 1e6:,.1f}",
                                    shown=f"{shown[0]}x{shown[1]}"))
-    if fmt == "avif" and crops_itself(items):
+    if fmt == "avif" and inspection.crops:
         raise UnsupportedMediaType(Phrase(CROPS_ITSELF))
+
+
+def _limit_processor_time(shown: tuple[int, int]) -> None:
+    """The rest of the decoding limited to CPU_SECONDS and CPU_SECONDS_PER_MEGAPIXEL of the size shown, counted
+    from now (past it the kernel sends SIGXCPU, which ends the child: no core file)."""
+    spent = resource.getrusage(resource.RUSAGE_SELF)
+    allowed = spent.ru_utime + spent.ru_stime + CPU_SECONDS + CPU_SECONDS_PER_MEGAPIXEL * shown[0] * shown[1] / 1e6
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(allowed), math.ceil(allowed) + 1))
 
 
 def _kept_jpeg(rgb: np.ndarray, profile: bytes | None, max_bytes: int) -> bytes:

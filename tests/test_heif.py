@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import struct
 from pathlib import Path
 
@@ -216,8 +217,13 @@ def test_a_broken_heic_or_avif_is_refused_and_nothing_is_kept(app, client, alice
 # Pillow, their boxes rewritten: tests/data/README.md.
 CRAFTED = {
     "heic-grid-of-961-tiles-of-8192px-shows-100px.heic": (413, "far more pictures than it shows"),  # held 60 s
-    "heic-grid-of-grids-shows-100px.heic": (413, "far more pictures than it shows"),  # tiles reused by the grids
-    "heic-says-64px-codes-8192px.heic": (413, "far more pictures than it shows"),  # its ispe lies
+    "heic-says-64px-codes-8192px.heic": (413, "far more pictures than it shows"),  # its ispe lies, its hvcC not
+    "avif-says-64px-codes-8192px.avif": (413, "far more pictures than it shows"),  # its sequence header in its data
+    "heic-grid-of-grids-shows-100px.heic": (415, "as no camera writes one"),  # tiles reused by the grids
+    "heic-two-primary-items.heic": (415, "as no camera writes one"),  # libheif took the first, a count the last
+    "heic-data-carries-its-own-8192px-parameters.heic": (415, "as no camera writes one"),  # libde265 uses those
+    "heic-10-pictures-in-one-item.heic": (415, "as no camera writes one"),  # all decoded, the last kept
+    "heic-mask-alpha-overflows-64-bytes.heic": (415, "as no camera writes one"),  # a heap overflow in libheif 1.20.2
     "avif-crops-itself.avif": (415, "crop their own picture"),  # Pillow would show the part its clap cuts off
     "heic-item-type-not-utf8.heic": (400, "could not be decoded"),  # pillow-heif dies on it (SIGSEGV), in the child
 }
@@ -232,6 +238,13 @@ def test_a_crafted_heif_is_refused_before_it_costs_and_nothing_is_kept(app, clie
     assert upload_files(app) == []
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Analysis.id))) == 0
+
+
+def test_a_decoding_past_its_processor_time_is_told_as_too_long(monkeypatch):
+    """The child limits its own processor time by the size shown (RLIMIT_CPU): the kernel ends it with SIGXCPU."""
+    monkeypatch.setattr(heif, "run_for", lambda *_: (-signal.SIGXCPU, b""))
+    with pytest.raises(MediaTooLarge, match="took too long to decode"):
+        decode_photo(heif_bytes(scene(), "HEIF"))
 
 
 def test_an_avif_under_the_generic_heif_brand_is_read_as_an_avif():
