@@ -128,8 +128,8 @@ def _decoded_here(photo: BinaryIO, max_pixels: int) -> tuple[np.ndarray, str, by
     image = _opened(data)
     check_size(*image.size, max_pixels)
     fmt, profile = HEIF_FORMATS[image.format], image.info.get("icc_profile")
-    _check_items(data, fmt, image.size, max_pixels)
     _limit_processor_time(image.size)
+    _check_items(data, fmt, image.size, max_pixels)
     try:
         with decoding(image):  # only the file's rotation counts: libheif applied it, Pillow's AVIF put it in the EXIF
             turn = exif_orientation(image.info.get("exif")) or 1

@@ -65,10 +65,13 @@ class Inspection:
 
 
 def inspect(data: bytes) -> Inspection:
-    """The file's boxes read (`read_items`) and its primary picture's decoding weighed (`_Decoding`)."""
-    items = read_items(data)
-    decoding = _Decoding(items, memoryview(data))
-    coded = decoding.pixels()
+    """The file's boxes read (`read_items`) and its primary picture's decoding weighed (`_Decoding`); boxes cut
+    short, where a field runs past its box, are odd."""
+    try:
+        items = read_items(data)
+        coded = _Decoding(items, memoryview(data)).pixels()
+    except (IndexError, ValueError, KeyError):
+        return Inspection(0, False, "boxes cut short")
     crops = items.property_of(items.primary, b"clap") is not None
     return Inspection(coded, crops, "; ".join(items.odd) or None)
 
@@ -120,6 +123,8 @@ def _read_references(items: Items, payload: memoryview) -> None:
         source, offset = _id(reference, 0, wide)
         count, offset = int.from_bytes(reference[offset:offset + 2], "big"), offset + 2
         targets = items.references.setdefault(kind, {}).setdefault(source, [])
+        if offset + count * (4 if wide else 2) > len(reference):
+            raise ValueError("iref cut short")
         for _ in range(count):
             target, offset = _id(reference, offset, wide)
             targets.append(target)
@@ -140,11 +145,15 @@ def _read_properties(items: Items, payload: memoryview) -> None:
     wide_ids, wide_indices = associations[0] > 0, bool(associations[3] & 1)
     offset, count = 8, int.from_bytes(associations[4:8], "big")
     for _ in range(count):
+        if offset >= len(associations):  # a count past the entries there are (2^32 of them took hours to count)
+            raise ValueError("ipma cut short")
         item, offset = _id(associations, offset, wide_ids)
         given = associations[offset] if offset < len(associations) else 0
         offset += 1
         if item in items.properties:
             items.odd.append("an item associated twice")
+        if offset + given * (2 if wide_indices else 1) > len(associations):
+            raise ValueError("ipma cut short")
         for _ in range(given):
             index, offset = _property_index(associations, offset, wide_indices)
             if 0 < index <= len(listed):
@@ -172,12 +181,16 @@ def _read_locations(items: Items, payload: memoryview) -> None:
         return value
 
     for _ in range(number(4 if version == 2 else 2)):
+        if offset >= len(payload):  # a count past the entries there are
+            raise ValueError("iloc cut short")
         item = number(4 if version == 2 else 2)
         method = number(2) & 15 if version in (1, 2) else 0
         number(2)  # data reference index
         base = number(base_size)
         extents = []
         for _ in range(number(2)):
+            if offset >= len(payload):
+                raise ValueError("iloc cut short")
             number(index_size)
             extents.append((base + number(offset_size), number(length_size)))
         if method not in (0, 1):

@@ -21,6 +21,7 @@ from extensions import db
 from inference import heif
 from inference.errors import CorruptMedia, MediaTooLarge
 from inference.heif import PIXELS_HEADER, decode_photo, is_heif
+from inference.heif_items import inspect
 from inference.images import ORIENTATION_TAG, decode_image
 from models import Analysis, JobStatus, Reanalysis
 from tests.conftest import upload, upload_files
@@ -259,3 +260,14 @@ def test_the_kept_jpeg_is_made_smaller_to_fit_the_bytes_allowed_or_refused():
     assert len(smaller) < largest and Image.open(io.BytesIO(smaller)).size == (300, 300)
     with pytest.raises(MediaTooLarge, match="kept as a JPEG, would be larger than"):
         heif._kept_jpeg(noise, None, 1000)
+
+
+def test_counts_past_the_entries_a_box_holds_are_odd_not_counted():
+    """An ipma or iloc that says it holds 2^32 entries: counting them one by one took hours (a fuzz found it)."""
+    photo = heif_bytes(scene(), "HEIF")
+    assert inspect(photo).odd is None
+    for box, at in ((b"ipma", 4), (b"iloc", 6)):
+        start = photo.index(box) + 4  # the box's payload: version and flags, then its fields
+        wide = photo[:start] + bytes([2]) + photo[start + 1:] if box == b"iloc" else photo  # iloc v2: 32-bit count
+        patched = wide[:start + at] + b"\xff\xff\xff\xff" + wide[start + at + 4:]
+        assert inspect(patched).odd
