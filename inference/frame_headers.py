@@ -689,6 +689,14 @@ def _leb128(data: memoryview, offset: int) -> tuple[int, int]:
 def av1_sizes(packet: memoryview) -> Iterator[Size]:
     """The largest frame size of every AV1 sequence header in a packet (a temporal unit of OBUs), or in the
     stream's configuration record."""
+    for kind, payload in av1_obus(packet):
+        if kind == AV1_SEQUENCE_HEADER:
+            yield av1_sequence_size(bytes(payload))
+
+
+def av1_obus(packet: memoryview) -> Iterator[tuple[int, memoryview]]:
+    """(type, payload) of each OBU in a packet, or in the stream's configuration record (after its 4 bytes), up to
+    one whose size field is not a number; one without a size field runs to the packet's end."""
     offset = 4 if len(packet) > 4 and packet[0] == AV1_CONFIG_MARKER else 0
     while offset < len(packet):
         header = packet[offset]
@@ -700,8 +708,7 @@ def av1_sizes(packet: memoryview) -> Iterator[Size]:
             except ValueError:
                 return
             end = offset + size
-        if (header >> 3) & 15 == AV1_SEQUENCE_HEADER:
-            yield av1_sequence_size(bytes(packet[offset:end]))
+        yield (header >> 3) & 15, packet[offset:end]
         offset = end
 
 

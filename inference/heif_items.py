@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from inference.frame_headers import av1_sizes, hvcc_sizes
+from inference.frame_headers import av1_obus, av1_sizes, hvcc_sizes
 from inference.movie_index import child_boxes
 
 CODED_TYPES = frozenset({b"hvc1", b"av01"})
@@ -285,7 +285,7 @@ class _Decoding:
             self.items.odd.append("more than one picture in an item")
 
     def _check_av1(self, content: memoryview) -> None:
-        if sum(kind in AV1_FRAME_OBUS for kind in _obu_types(content)) > 1:
+        if sum(kind in AV1_FRAME_OBUS for kind, _ in av1_obus(content)) > 1:
             self.items.odd.append("more than one frame in an item")
 
 
@@ -296,23 +296,3 @@ def _length_prefixed(content: memoryview, length_size: int) -> Iterator[memoryvi
         offset += length_size
         yield content[offset:offset + length]
         offset += length
-
-
-def _obu_types(content: memoryview) -> Iterator[int]:
-    """The type of each OBU in an AV1 item's data (each with its size field, as AVIF requires)."""
-    offset = 0
-    while offset < len(content):
-        header = content[offset]
-        offset += 2 if header & 4 else 1
-        if not header & 2:
-            yield (header >> 3) & 15
-            return
-        size = 0
-        for index in range(8):
-            byte = content[offset + index] if offset + index < len(content) else 0
-            size |= (byte & 0x7F) << (7 * index)
-            if not byte & 0x80:
-                offset += index + 1
-                break
-        yield (header >> 3) & 15
-        offset += size
