@@ -1,6 +1,6 @@
 """Command-line tools: `flask users create-admin`, `flask users reset-password`,
 `flask analyze PATH [--json] [--explain]`, `flask explain ANALYSIS_ID`, `flask jobs work`,
-`flask maintenance check [--repair]`, `flask maintenance readings`."""
+`flask maintenance check [--repair]`, `flask maintenance readings`, `flask maintenance metadata`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from models import Analysis, JobStatus, Media
 from services import accounts, storage
 from services.analyses import analyze_file
 from services.documents import analysis_document
-from services.maintenance import check_storage, keep_missing_readings, repair_storage
+from services.maintenance import check_storage, keep_missing_readings, leave_out_stored_metadata, repair_storage
 from services.errors import NotFound, Refused
 from web.i18n import found
 
@@ -194,6 +194,14 @@ def readings_command() -> None:
     meanwhile), and set their analyses' top emotion, which the history's filter finds, from them: once, after the
     upgrade that adds them (flask db upgrade)."""
     click.echo(f"Analyses stored before readings were kept, given theirs: {keep_missing_readings()}")
+
+
+@maintenance_cli.command("metadata")
+def metadata_command() -> None:
+    """Store again without their metadata (location, camera, times) the photos stored before it was left out: once,
+    after the upgrade that leaves it out; photos stored since hold none and are only read."""
+    looked_at, rewritten = leave_out_stored_metadata()
+    click.echo(f"Photos looked at: {looked_at}; stored again without their metadata: {rewritten}")
 
 
 def register_cli(app: Flask) -> None:

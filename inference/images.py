@@ -98,6 +98,7 @@ class DecodedImage:
 
     rgb: np.ndarray
     format: str
+    orientation: int = 1  # how the stored picture was turned upright (EXIF's 1-8)
     kept_as: bytes | None = None  # a JPEG to store in place of the upload's bytes (a HEIC or AVIF photo's: few browsers
                                   # show those formats), else None: the upload is stored as sent
 
@@ -273,9 +274,9 @@ def _check_jpeg_segments(data: bytes) -> int:
     """Refuse a JPEG whose first picture has more than MAX_JPEG_SEGMENTS segments or MAX_JPEG_SCANS scans, before
     Pillow parses it (it keeps every segment before the first scan); the number of scans."""
     segments = scans = 0
-    for marker in jpeg_markers(data):
+    for segment in jpeg_segments(data):
         segments += 1
-        scans += marker == START_OF_SCAN
+        scans += segment.marker == START_OF_SCAN
         if segments > MAX_JPEG_SEGMENTS:
             raise MediaTooLarge(Phrase(
                 N_("The JPEG has more than %(limit)d segments (a photo has a few dozen); it is not read."),
@@ -287,23 +288,38 @@ def _check_jpeg_segments(data: bytes) -> int:
     return scans
 
 
-def jpeg_markers(data: bytes) -> Iterator[int]:
-    """The markers of a JPEG's first picture, one per segment, found as Pillow's parser and libjpeg find them: bytes
-    that are not a marker skipped, a scan's entropy-coded data passed over, an end of image before the first scan
-    passed over (Pillow reads on); none after the picture's end (an EXIF thumbnail, a motion photo's video)."""
+@dataclass(frozen=True)
+class JpegSegment:
+    """One segment of a JPEG: its marker and where it lies, from its 0xFF to the end of its data (a scan's: of its
+    entropy-coded data)."""
+
+    marker: int
+    start: int
+    end: int
+
+
+def jpeg_segments(data: bytes) -> Iterator[JpegSegment]:
+    """The segments of a JPEG's first picture, found as Pillow's parser and libjpeg find them: bytes that are not a
+    marker skipped, a scan's entropy-coded data passed over, an end of image before the first scan passed over
+    (Pillow reads on); the picture's end last (its end of image, where it has one), nothing after it (an EXIF
+    thumbnail, a motion photo's video)."""
     position, scanned = 2, False
     while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
         marker = data[position + 1]
         if marker in (0x00, 0xFF):  # a stuffed zero or a fill byte: no marker
             position += 1
             continue
-        if 0x02 <= marker < 0xC0 or (marker == END_OF_IMAGE and scanned):  # a reserved marker (both refuse the
-            return  # file there), or the picture's end
-        yield marker
+        if 0x02 <= marker < 0xC0:  # a reserved marker: both refuse the file there
+            return
+        if marker == END_OF_IMAGE and scanned:
+            yield JpegSegment(marker, position, position + 2)
+            return
+        start = position
         position += 2 if marker in NO_LENGTH_MARKERS else 2 + int.from_bytes(data[position + 2:position + 4], "big")
         if marker == START_OF_SCAN:
             scanned = True
             position = _entropy_end(data, position)
+        yield JpegSegment(marker, start, min(position, len(data)))
 
 
 def _entropy_end(data: bytes, position: int) -> int:
@@ -345,7 +361,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     image = _open(data)
     check_size(*image.size, max_pixels)
     _check_decoding_cost(image, jpeg_scans, max_pixels)
-    return DecodedImage(rgb=upright_rgb(image), format=SUPPORTED_FORMATS[image.format])
+    fmt = SUPPORTED_FORMATS[image.format]
+    with decoding(image):
+        turned = orientation(image.info)
+        return DecodedImage(rgb=upright_rgb_array(image, turned), format=fmt, orientation=turned)
 
 
 def check_size(width: int, height: int, max_pixels: int) -> None:
@@ -360,13 +379,6 @@ def check_size(width: int, height: int, max_pixels: int) -> None:
     if width < 2 or height < 2:
         raise CorruptMedia(Phrase(N_("The image is %(width)dx%(height)d pixels; each side needs at least 2."),
                                   width=width, height=height))
-
-
-def upright_rgb(image: Image.Image) -> np.ndarray:
-    """An opened (not yet decoded) image decoded and closed: its pixels as an upright RGB uint8 array, any
-    transparency laid over white. Raises CorruptMedia or MediaTooLarge."""
-    with decoding(image):
-        return upright_rgb_array(image, orientation(image.info))
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.heif import decode_photo
 from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
+from inference.photo_metadata import without_private_metadata
 from inference.pipeline import Classified, ImageResult, get_pipeline
 from inference.video import VideoAnalyzer, VideoResult, VideoTrack, nearest_moment
 from inference.video_check import file_version, probe_video, sniff_video
@@ -246,12 +247,14 @@ def storage_writes() -> Iterator[None]:
 @dataclass(frozen=True)
 class PhotoRenditions:
     """The JPEGs cut from a photo's pixels while they are decoded for its analysis: the thumbnail and each
-    detection's crop (in the result's order), so that showing them never decodes the photo again; and the JPEG
-    kept in place of a HEIC or AVIF upload (`DecodedImage.kept_as`), None for a photo stored as sent."""
+    detection's crop (in the result's order), so that showing them never decodes the photo again; and the bytes
+    stored in place of the upload's: a HEIC or AVIF photo's JPEG (`DecodedImage.kept_as`, `kept_format` "jpeg"),
+    or the photo without its metadata (`photo_metadata`, in its own format); None for a photo stored as sent."""
 
     thumbnail: bytes
     crops: list[bytes]
     kept_as: bytes | None = None
+    kept_format: str | None = None  # the format of `kept_as` where it is not the upload's
 
     def files(self, stored_name: str, result: ImageResult) -> dict[Path, bytes]:
         """Where each is stored for the upload `stored_name`, with its content."""
@@ -268,7 +271,10 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
         image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_UPLOAD_MB"] * 2**20)
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
-        return result, PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops, image.kept_as)
+        renditions = PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
+        if image.kept_as is not None:
+            return result, replace(renditions, kept_as=image.kept_as, kept_format=KEPT_FORMAT)
+        return result, replace(renditions, kept_as=without_private_metadata(data, image.orientation))
 
 
 def check_photo_size(size: int) -> None:
@@ -299,9 +305,12 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
     """Store the upload, its thumbnail and crops, and the analysis rows; nothing is left half-saved. When the same
     bytes were stored while these were analysed (a form sent twice at once, even at the same moment: the last look
     and the insert hold the user's uploads, `access.hold_account`), that analysis, and nothing stored. A HEIC or AVIF
-    photo is stored as the JPEG made of it (`renditions.kept_as`), and its analysis says "jpeg"."""
+    photo is stored as the JPEG made of it, and its analysis says "jpeg"; any photo without its metadata
+    (`renditions.kept_as`)."""
     if renditions.kept_as is not None:
-        data, result = renditions.kept_as, replace(result, format=KEPT_FORMAT)
+        data = renditions.kept_as
+    if renditions.kept_format is not None:
+        result = replace(result, format=renditions.kept_format)
     stored_name = storage.new_stored_name(result.format)
     with storage_writes():
         files = {storage.upload_folder() / stored_name: data, **renditions.files(stored_name, result)}

@@ -1,5 +1,6 @@
 """`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair;
-`flask maintenance readings`: the readings of detections stored before they (or their told changes) were kept."""
+`flask maintenance readings`: the readings of detections stored before they (or their told changes) were kept;
+`flask maintenance metadata`: photos stored with their metadata (before it was left out) stored again without it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from sqlalchemy import and_, or_
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from inference.errors import MediaError
+from inference.images import decode_image
 from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
+from inference.photo_metadata import without_private_metadata
 from models import Analysis, Detection, JobStatus, Media
 from services import storage
 from services.analyses import MISSING_UPLOAD, keep_readings
@@ -68,6 +72,35 @@ def repair_storage(check: StorageCheck) -> None:
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
             storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})
     db.session.commit()
+
+
+def leave_out_stored_metadata() -> tuple[int, int]:
+    """Store again, without their metadata (`photo_metadata`), the photos stored before it was left out: each
+    stored photo is read (decoded, for the orientation it was shown with) and, where it holds metadata, replaced
+    whole (its new bytes written beside it and renamed over it); READINGS_BATCH analyses' names read at a time.
+    Returns (photos looked at, photos stored again); a file that is gone or cannot be read is passed over
+    (`maintenance check` reports it)."""
+    looked_at = rewritten = last_id = 0
+    photos = db.select(Analysis.id, Analysis.stored_name).where(Analysis.media == Media.IMAGE).order_by(Analysis.id)
+    while rows := db.session.execute(photos.where(Analysis.id > last_id).limit(READINGS_BATCH)).all():
+        db.session.rollback()  # nothing is held while the files are read
+        for _, stored_name in rows:
+            looked_at += 1
+            rewritten += _leave_out_metadata(storage.upload_path(stored_name))
+        last_id = rows[-1][0]
+    return looked_at, rewritten
+
+
+def _leave_out_metadata(path: Path) -> bool:
+    """Whether the photo at `path` held metadata and was stored again without it."""
+    try:
+        data = path.read_bytes()
+        kept = without_private_metadata(data, decode_image(data, current_app.config["MAX_IMAGE_PIXELS"]).orientation)
+    except (OSError, MediaError):
+        return False
+    if kept is not None:
+        storage.write_files({path: kept})
+    return kept is not None
 
 
 def keep_missing_readings() -> int:

@@ -1,0 +1,139 @@
+"""A photo is stored without its metadata (inference/photo_metadata.py): no location, camera, comment, XMP or
+pictures after the photo; the orientation and the colour profile stay, and not a pixel is re-encoded."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+from PIL.PngImagePlugin import PngInfo
+
+from extensions import db
+from inference.images import decode_image
+from inference.photo_metadata import png_chunk, without_private_metadata
+from models import Analysis
+from services.storage import upload_path
+from tests.conftest import DATA, upload
+
+GPS_IFD, MAKE, ORIENTATION = 0x8825, 0x010F, 0x0112
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="37,33.5N"/></x:xmpmeta>'
+PRIVATE = (b"GPSLatitude", b"PhoneMaker", b"secret note", b"37,33.5N")
+
+
+def camera_exif(orientation: int) -> bytes:
+    """A phone's EXIF: where (GPS), with what (the maker), and how to turn the picture."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    exif[MAKE] = "PhoneMaker"
+    exif[GPS_IFD] = {1: "N", 2: (37.0, 33.0, 30.0), 3: "E", 4: (126.0, 58.0, 2.0)}
+    return exif.tobytes()
+
+
+def photo() -> Image.Image:
+    rng = np.random.default_rng(7)
+    return Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8))
+
+
+def saved(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def kept_of(data: bytes) -> bytes:
+    decoded = decode_image(data)
+    kept = without_private_metadata(data, decoded.orientation)
+    assert kept is not None
+    again = decode_image(kept)
+    assert np.array_equal(again.rgb, decoded.rgb)  # the same upright pixels: nothing re-encoded, turned alike
+    assert again.orientation == decoded.orientation and again.format == decoded.format
+    assert without_private_metadata(kept, again.orientation) is None  # nothing left to leave out
+    return kept
+
+
+def test_a_phone_jpeg_keeps_its_orientation_and_colour_profile_and_nothing_else():
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    second_picture = photo().resize((32, 24))
+    data = saved(photo(), "MPO", save_all=True, append_images=[second_picture], exif=camera_exif(6),
+                 icc_profile=profile, comment=b"secret note", xmp=XMP)
+    kept = kept_of(data)
+    assert not any(private in kept for private in PRIVATE)
+    assert kept.count(b"\xff\xd8") == 1 and b"MPF" not in kept  # the picture after the photo is gone
+    opened = Image.open(io.BytesIO(kept))
+    assert opened.format == "JPEG" and opened.info["icc_profile"] == profile
+    assert dict(opened.getexif()) == {ORIENTATION: 6}
+    assert decode_image(data).orientation == 6
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_an_upright_jpeg_gets_no_exif_at_all(progressive):
+    kept = kept_of(saved(photo(), "JPEG", exif=camera_exif(1), progressive=progressive))
+    assert b"Exif" not in kept and not any(private in kept for private in PRIVATE)
+
+
+def test_a_motion_photo_s_video_after_the_picture_is_not_kept():
+    data = saved(photo(), "JPEG", exif=camera_exif(1)) + b"\x00\x00\x00\x18ftypmp42 a video with GPSLatitude"
+    kept = kept_of(data)
+    assert kept.endswith(b"\xff\xd9") and b"ftyp" not in kept
+
+
+def test_a_png_loses_its_text_exif_and_time_and_keeps_its_orientation():
+    info = PngInfo()
+    info.add_text("Comment", "secret note")
+    info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    data = saved(photo(), "PNG", exif=camera_exif(8), pnginfo=info)
+    data = data[:-12] + png_chunk(b"tIME", struct.pack(">HBBBBB", 2026, 12, 7, 12, 0, 0)) + data[-12:]
+    kept = kept_of(data)
+    assert not any(private in kept for private in PRIVATE) and b"tIME" not in kept
+    assert dict(Image.open(io.BytesIO(kept)).getexif()) == {ORIENTATION: 8}
+
+
+def test_a_webp_loses_its_exif_and_xmp():
+    kept = kept_of(saved(photo(), "WEBP", exif=camera_exif(3), xmp=XMP, lossless=True))
+    assert not any(private in kept for private in PRIVATE)
+    assert dict(Image.open(io.BytesIO(kept)).getexif()) == {ORIENTATION: 3}
+    assert struct.unpack("<I", kept[4:8])[0] == len(kept) - 8
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP"])
+def test_a_photo_without_metadata_is_kept_as_sent(fmt):
+    data = saved(photo(), fmt)
+    assert without_private_metadata(data, decode_image(data).orientation) is None
+
+
+def test_an_uploaded_photo_is_stored_without_its_location_and_found_again_by_its_bytes(app, client, alice):
+    sent = (DATA / "people-with-a-cat.jpg").read_bytes()
+    scene = Image.open(io.BytesIO(sent))
+    data = saved(scene, "JPEG", quality=90, exif=camera_exif(1), xmp=XMP)
+    first, second = upload(client, data, "IMG_0001.JPG"), upload(client, data, "IMG_0001.JPG")
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]  # the same file sent again: one analysis
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        assert analysis.format == "jpeg" and len(analysis.detections) >= 2
+        analysis_id = analysis.id
+    original = client.get(f"/analyses/{analysis_id}/original")
+    assert original.status_code == 200 and "IMG_0001.JPG" in original.headers["Content-Disposition"]
+    assert not any(private in original.data for private in PRIVATE)
+    assert np.array_equal(decode_image(original.data).rgb, decode_image(data).rgb)
+
+
+def test_photos_stored_before_are_stored_again_without_their_metadata(app, client, alice):
+    with_location = saved(photo(), "JPEG", exif=camera_exif(6), xmp=XMP)
+    assert upload(client, with_location, "old.jpg").status_code == 302
+    assert upload(client, saved(photo().resize((80, 60)), "PNG"), "plain.png").status_code == 302
+    with app.app_context():
+        stored = [upload_path(name) for name in db.session.scalars(db.select(Analysis.stored_name)
+                                                                   .order_by(Analysis.id))]
+    stored[0].write_bytes(with_location)  # as a version that stored photos as sent had stored it
+    plain = stored[1].read_bytes()
+    result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
+    assert result.exit_code == 0 and "looked at: 2; stored again without their metadata: 1" in result.output
+    rewritten = stored[0].read_bytes()
+    assert not any(private in rewritten for private in PRIVATE) and stored[1].read_bytes() == plain
+    assert np.array_equal(decode_image(rewritten).rgb, decode_image(with_location).rgb)
+    result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
+    assert "stored again without their metadata: 0" in result.output
