@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +21,8 @@ from inference.errors import MediaError
 from inference.identity import (MIN_GROUP_SIZE, from_bytes, get_signature_model, group_indices, nearest_label,
                                 to_bytes)
 from inference.labels import DetectionKind
-from models import (Analysis, Detection, FaceSignature, JobStatus, OnDemandStatus, SignatureJob, Subject, SubjectKind,
-                    User)
+from models import (Analysis, Detection, FaceSignature, JobStatus, Media, OnDemandStatus, SignatureJob, Subject,
+                    SubjectKind, User)
 from services import copies, storage, subjects
 from services.recent import Recent
 
@@ -41,8 +41,8 @@ class Suggestion:
         return {"subject": self.subject.id, "name": self.subject.name, "distance": round(self.distance, 4)}
 
 
-# (a face's signature or a group's average, a person left out or None) -> the user's person nearest to it, if near
-Suggester = Callable[[np.ndarray, int | None], Suggestion | None]
+# (a face's signature or a group's average, the people left out) -> the user's person nearest to it, if near
+Suggester = Callable[[np.ndarray, Collection[int]], Suggestion | None]
 
 
 def set_recognition(user: User, enabled: bool) -> None:
@@ -168,7 +168,9 @@ def _named_faces(user: User) -> tuple[list[int], np.ndarray]:
 
 def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[int, Suggestion | None]:
     """Per detection id: the owner's person an unassigned face looks like, or None; `suggest`: the owner's
-    `suggester`, made once for many analyses (a list of them), else here when a face needs it."""
+    `suggester`, made once for many analyses (a list of them), else here when a face needs it. In a photo a person
+    is one face at most (`_one_face_each`); a video's tracks are each offered their nearest person (one person may
+    leave the picture and come back as another track)."""
     found: dict[int, Suggestion | None] = {detection.id: None for detection in analysis.detections}
     if not analysis.user.recognize_faces:  # their signatures are not even read
         return found
@@ -176,8 +178,36 @@ def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[in
     if not unassigned:
         return found
     suggest = suggest or suggester(analysis.user)
+    if analysis.media == Media.IMAGE:
+        named = {face.subject_id for face in _faces(analysis) if face.subject_id is not None}
+        return found | _one_face_each(unassigned, suggest, named)
     for face in unassigned:
-        found[face.id] = suggest(from_bytes(face.signature.vector), face.signature.dismissed_subject_id)
+        found[face.id] = suggest(from_bytes(face.signature.vector), _said_not(face))
+    return found
+
+
+def _said_not(face: Detection) -> set[int]:
+    """The person the owner said the face is not (a "No" to a suggestion), if any."""
+    return {face.signature.dismissed_subject_id} - {None}
+
+
+def _one_face_each(faces: list[Detection], suggest: Suggester, named: set[int]) -> dict[int, Suggestion | None]:
+    """The suggestions for a photo's unassigned faces, a person offered for one face at most: never one a face of
+    the photo is assigned to (`named`), and a person nearest to several faces offered for the nearest of them, the
+    others offered their next nearest person (or none), in turn."""
+    found: dict[int, Suggestion | None] = {}
+    taken, waiting = set(named), list(faces)
+    while waiting:
+        offers = {face.id: suggest(from_bytes(face.signature.vector), taken | _said_not(face)) for face in waiting}
+        nearest: dict[int, int] = {}  # person -> the face nearest to them this turn
+        for face_id, offer in offers.items():
+            if offer is None:
+                found[face_id] = None
+            elif offer.subject.id not in nearest or offer.distance < offers[nearest[offer.subject.id]].distance:
+                nearest[offer.subject.id] = face_id
+        found |= {face_id: offers[face_id] for face_id in nearest.values()}
+        taken |= nearest.keys()
+        waiting = [face for face in waiting if face.id not in found]
     return found
 
 
@@ -262,7 +292,7 @@ def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
     grouped = {face.id for group in groups for face in group.faces}
     lone = sorted((index for index, face in enumerate(faces) if face.id not in grouped),
                   key=lambda index: (faces[index].signature.dismissed_subject_id is None, -faces[index].id))
-    looks_like = {faces[index].id: suggest(vectors[index], faces[index].signature.dismissed_subject_id)
+    looks_like = {faces[index].id: suggest(vectors[index], _said_not(faces[index]))
                   for index in lone[:lone_suggested]}
     return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True),
                         [faces[index] for index in lone],
@@ -286,8 +316,8 @@ def suggester(user: User) -> Suggester:
     labels, references = _named_faces(user)
     people = {subject.id: subject for subject in user.subjects}
 
-    def suggest(average: np.ndarray, left_out: int | None) -> Suggestion | None:
-        allowed = [index for index, label in enumerate(labels) if label != left_out]
+    def suggest(average: np.ndarray, left_out: Collection[int]) -> Suggestion | None:
+        allowed = [index for index, label in enumerate(labels) if label not in left_out]
         match = nearest_label(average, references[allowed], [labels[index] for index in allowed])
         return Suggestion(people[match.label], match.distance) if match else None
     return suggest
@@ -297,7 +327,7 @@ def _without_dismissed(faces: list[Detection], vectors: np.ndarray,
                        suggest: Suggester) -> list[UnnamedGroup]:
     """The group of look-alike faces, offered as the person they look like; the faces the user said are not that
     person make a group of their own, offered as someone else (or nobody), when there are enough of them."""
-    suggestion = suggest(vectors.mean(axis=0), None)
+    suggestion = suggest(vectors.mean(axis=0), ())
     if suggestion is None:
         return [UnnamedGroup(faces, None)]
     dismissed = [face.signature.dismissed_subject_id == suggestion.subject.id for face in faces]
@@ -306,7 +336,7 @@ def _without_dismissed(faces: list[Detection], vectors: np.ndarray,
     groups = [UnnamedGroup([faces[index] for index in kept], suggestion)] if len(kept) >= MIN_GROUP_SIZE else []
     if len(apart) >= MIN_GROUP_SIZE:
         groups.append(UnnamedGroup([faces[index] for index in apart],
-                                   suggest(vectors[apart].mean(axis=0), suggestion.subject.id)))
+                                   suggest(vectors[apart].mean(axis=0), {suggestion.subject.id})))
     return groups
 
 

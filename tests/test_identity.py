@@ -559,3 +559,46 @@ def test_the_groups_are_worked_out_again_only_when_the_faces_change(app, client,
     upload(client, stranger_jpeg)
     assert "2 faces of someone you have not named" in client.get("/subjects").get_data(as_text=True)
     assert groupings == [2, 3]
+
+
+def suggestions_of(client, analysis_id: int) -> list[dict | None]:
+    return [detection["suggestion"] for detection in
+            client.get(f"/api/v1/analyses/{analysis_id}").get_json()["detections"]]
+
+
+def test_a_person_is_offered_for_one_face_of_a_photo_and_none_once_named_there(app, client, eileen_named):
+    astronaut = skdata.astronaut()
+    twice = analysis_of(upload(client, jpeg_bytes(np.hstack([astronaut[:, ::-1], astronaut])), "twice.jpg"))
+    offered = suggestions_of(client, twice)
+    assert len(offered) == 2 and [suggestion is None for suggestion in offered].count(True) == 1
+    nearest = next(suggestion for suggestion in offered if suggestion)
+    assert nearest["subject"] == eileen_named and nearest["distance"] < 0.05  # the face Eileen was named from
+    right_face = detections_of(app, twice)[offered.index(nearest)]
+    other_face = next(face for face in detections_of(app, twice) if face != right_face)
+    assert assign(client, other_face, eileen_named, twice).status_code == 302  # "yes" to the other face after all
+    assert suggestions_of(client, twice) == [None, None]  # Eileen is in the photo once: no face is offered as her
+
+
+def test_a_person_nearest_to_several_faces_goes_to_the_nearest_the_others_to_their_next():
+    from types import SimpleNamespace
+
+    from services.identity import Suggestion, _one_face_each
+    people = {7: np.array([0.0, 0.0]), 8: np.array([0.0, 0.4])}
+
+    def suggest(vector, left_out):
+        distances = {person: float(np.linalg.norm(vector - at)) for person, at in people.items()
+                     if person not in left_out and np.linalg.norm(vector - at) < SAME_PERSON_DISTANCE}
+        nearest = min(distances, key=distances.get, default=None)
+        return Suggestion(SimpleNamespace(id=nearest), distances[nearest]) if nearest else None
+
+    def face(face_id, x, y, said_no=None):
+        return SimpleNamespace(id=face_id, signature=SimpleNamespace(vector=np.array([x, y], np.float32).tobytes(),
+                                                                     dismissed_subject_id=said_no))
+    faces = [face(1, 0.0, 0.1), face(2, 0.0, 0.05), face(3, 0.0, 0.12), face(4, 0.0, 0.02, said_no=7)]
+
+    def offered(faces, named):
+        return {face_id: offer and offer.subject.id for face_id, offer in _one_face_each(faces, suggest, named).items()}
+    assert offered(faces[:3], set()) == {2: 7, 3: 8, 1: None}  # 7 nearest to 2; then 8 nearer to 3 than to 1
+    assert offered(faces, set()) == {2: 7, 4: 8, 1: None, 3: None}  # 4 said "not 7" and is offered 8 at once
+    assert offered(faces, {8}) == {2: 7, 1: None, 3: None, 4: None}  # 8 is named in the photo already
+    assert _one_face_each(faces[:1], suggest, {7, 8}) == {1: None}
