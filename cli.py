@@ -198,10 +198,10 @@ def readings_command() -> None:
 
 @maintenance_cli.command("metadata")
 def metadata_command() -> None:
-    """Store again without their metadata (location, camera, times) the photos stored before it was left out: once,
-    after the upgrade that leaves it out; photos stored since hold none and are only read."""
-    looked_at, rewritten = leave_out_stored_metadata()
-    click.echo(f"Photos looked at: {looked_at}; stored again without their metadata: {rewritten}")
+    """Store again without their metadata (location, camera, times) the photos and MP4 or MOV videos stored before
+    it was left out: once, after the upgrade that leaves it out; uploads stored since hold none and are only read."""
+    looked_at, changed = leave_out_stored_metadata()
+    click.echo(f"Uploads looked at: {looked_at}; stored again without their metadata: {changed}")
 
 
 def register_cli(app: Flask) -> None:

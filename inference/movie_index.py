@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -107,22 +108,28 @@ def index_boxes(path: Path, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, m
     MediaTooLarge for a box of these kinds past MAX_MOVIE_BOX, or for a file of more than MAX_TOP_LEVEL_BOXES
     boxes."""
     with open(path, "rb") as stream:
-        total, offset = stream.seek(0, 2), 0
-        for _ in range(MAX_TOP_LEVEL_BOXES + 1):
-            stream.seek(offset)
-            if (box := _box_header(stream.read(16), total - offset)) is None:
-                return
-            kind, start, size = box
+        for offset, (kind, start, size) in top_level_boxes(stream):
             if kind in kinds:
                 if size - start > MAX_MOVIE_BOX:
                     raise MediaTooLarge(Phrase(INDEX_TOO_LARGE, mb=MAX_MOVIE_BOX // 2**20))
                 stream.seek(offset + start)
                 yield kind, memoryview(stream.read(size - start))
-            offset += size
+
+
+def top_level_boxes(stream: BinaryIO) -> Iterator[tuple[int, tuple[bytes, int, int]]]:
+    """(offset, (type, header length, size)) of each top-level box of an ISO file open in `stream`, reading only
+    their headers; MediaTooLarge past MAX_TOP_LEVEL_BOXES."""
+    total, offset = stream.seek(0, 2), 0
+    for _ in range(MAX_TOP_LEVEL_BOXES + 1):
+        stream.seek(offset)
+        if (box := box_header(stream.read(16), total - offset)) is None:
+            return
+        yield offset, box
+        offset += box[2]
     raise MediaTooLarge(Phrase(TOO_MANY_BOXES, limit=f"{MAX_TOP_LEVEL_BOXES:,}"))
 
 
-def _box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int] | None:
+def box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int] | None:
     """(type, header length, box size) of the box whose first 16 (or fewer) bytes are `header`, with `room` bytes
     left from its start; None where no box fits."""
     if room < 8 or len(header) < 8:
@@ -137,7 +144,7 @@ def _box_header(header: bytes | memoryview, room: int) -> tuple[bytes, int, int]
 def child_boxes(payload: memoryview) -> Iterator[tuple[bytes, memoryview]]:
     """(type, payload) of each box laid end to end in `payload`, up to the first that does not fit."""
     offset = 0
-    while (box := _box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
+    while (box := box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
         kind, start, size = box
         yield kind, payload[offset + start:offset + size]
         offset += size

@@ -1,6 +1,6 @@
 """`flask maintenance check [--repair]`: files no analysis refers to, analyses whose files are gone, and the repair;
 `flask maintenance readings`: the readings of detections stored before they (or their told changes) were kept;
-`flask maintenance metadata`: photos stored with their metadata (before it was left out) stored again without it."""
+`flask maintenance metadata`: uploads stored with their metadata (before it was left out) stored again without it."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from extensions import db
 from inference.errors import MediaError
 from inference.images import decode_image
 from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
+from inference.movie_metadata import blank_metadata
 from inference.photo_metadata import without_private_metadata
 from models import Analysis, Detection, JobStatus, Media
 from services import storage
-from services.analyses import MISSING_UPLOAD, keep_readings
+from services.analyses import ISO_CONTAINERS, MISSING_UPLOAD, keep_readings
 
 READINGS_BATCH = 50  # analyses whose readings are kept at a time: their video timelines are read, then let go
 
@@ -75,25 +76,28 @@ def repair_storage(check: StorageCheck) -> None:
 
 
 def leave_out_stored_metadata() -> tuple[int, int]:
-    """Store again, without their metadata (`photo_metadata`), the photos stored before it was left out: each
-    stored photo is read (decoded, for the orientation it was shown with) and, where it holds metadata, replaced
-    whole (its new bytes written beside it and renamed over it); READINGS_BATCH analyses' names read at a time.
-    Returns (photos looked at, photos stored again); a file that is gone or cannot be read is passed over
-    (`maintenance check` reports it)."""
-    looked_at = rewritten = last_id = 0
-    photos = db.select(Analysis.id, Analysis.stored_name).where(Analysis.media == Media.IMAGE).order_by(Analysis.id)
-    while rows := db.session.execute(photos.where(Analysis.id > last_id).limit(READINGS_BATCH)).all():
+    """Store again, without their metadata, the uploads stored before it was left out: each stored photo is read
+    (decoded, for the orientation it was shown with) and, where it holds metadata, replaced whole (its new bytes
+    written beside it and renamed over it: `photo_metadata`); an MP4's or MOV's metadata boxes are blanked in place
+    (`movie_metadata`); READINGS_BATCH analyses' names read at a time. Returns (files looked at, files changed); a
+    file that is gone or cannot be read is passed over (`maintenance check` reports it)."""
+    looked_at = changed = last_id = 0
+    uploads = (db.select(Analysis.id, Analysis.stored_name, Analysis.media)
+               .where((Analysis.media == Media.IMAGE) | Analysis.format.in_(ISO_CONTAINERS)).order_by(Analysis.id))
+    while rows := db.session.execute(uploads.where(Analysis.id > last_id).limit(READINGS_BATCH)).all():
         db.session.rollback()  # nothing is held while the files are read
-        for _, stored_name in rows:
+        for _, stored_name, media in rows:
             looked_at += 1
-            rewritten += _leave_out_metadata(storage.upload_path(stored_name))
+            changed += _leave_out_metadata(storage.upload_path(stored_name), media)
         last_id = rows[-1][0]
-    return looked_at, rewritten
+    return looked_at, changed
 
 
-def _leave_out_metadata(path: Path) -> bool:
-    """Whether the photo at `path` held metadata and was stored again without it."""
+def _leave_out_metadata(path: Path, media: Media) -> bool:
+    """Whether the upload at `path` held metadata and was stored again without it."""
     try:
+        if media == Media.VIDEO:
+            return blank_metadata(path) > 0
         data = path.read_bytes()
         kept = without_private_metadata(data, decode_image(data, current_app.config["MAX_IMAGE_PIXELS"]).orientation)
     except (OSError, MediaError):

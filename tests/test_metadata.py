@@ -1,10 +1,13 @@
-"""A photo is stored without its metadata (inference/photo_metadata.py): no location, camera, comment, XMP or
-pictures after the photo; the orientation and the colour profile stay, and not a pixel is re-encoded."""
+"""Uploads are stored without their metadata: a photo without its location, camera, comment, XMP or pictures after
+it, its orientation and colour profile kept, not a pixel re-encoded (inference/photo_metadata.py); an MP4's or MOV's
+metadata boxes blanked in place (inference/movie_metadata.py)."""
 
 from __future__ import annotations
 
 import io
 import struct
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from extensions import db
 from inference.images import decode_image
+from inference.movie_metadata import blank_metadata
 from inference.photo_metadata import png_chunk, without_private_metadata
 from models import Analysis
 from services.storage import upload_path
@@ -131,9 +135,73 @@ def test_photos_stored_before_are_stored_again_without_their_metadata(app, clien
     stored[0].write_bytes(with_location)  # as a version that stored photos as sent had stored it
     plain = stored[1].read_bytes()
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
-    assert result.exit_code == 0 and "looked at: 2; stored again without their metadata: 1" in result.output
+    assert result.exit_code == 0 and "Uploads looked at: 2; stored again without their metadata: 1" in result.output
     rewritten = stored[0].read_bytes()
     assert not any(private in rewritten for private in PRIVATE) and stored[1].read_bytes() == plain
     assert np.array_equal(decode_image(rewritten).rgb, decode_image(with_location).rgb)
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
     assert "stored again without their metadata: 0" in result.output
+
+
+LOCATION = "+37.5665+126.9780/"
+
+
+def filmed_with_metadata(source: Path, path: Path, *options: str) -> Path:
+    """`source`'s streams copied into `path` with a phone's location and a title (in udta, or in Apple's keys in a
+    meta box with `-movflags use_metadata_tags`)."""
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(source), "-c", "copy", "-metadata",
+                    f"location={LOCATION}", "-metadata", "title=secret note", *options, str(path)], check=True)
+    return path
+
+
+def frame_digests(path: Path) -> list[str]:
+    listing = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                             check=True, capture_output=True, text=True).stdout
+    return [line.rsplit(",", 1)[-1].strip() for line in listing.splitlines() if not line.startswith("#")]
+
+
+@pytest.mark.parametrize("name, options", [("clip.mov", ()), ("keys.mov", ("-movflags", "use_metadata_tags")),
+                                           ("keys.mp4", ("-movflags", "use_metadata_tags")),
+                                           ("fast.mp4", ("-movflags", "+faststart+use_metadata_tags"))])
+def test_a_video_s_metadata_is_blanked_and_every_frame_decodes_as_before(tmp_path, two_face_video, name, options):
+    path = filmed_with_metadata(two_face_video, tmp_path / name, *options)
+    before, size = frame_digests(path), path.stat().st_size
+    assert LOCATION.encode() in path.read_bytes()
+    assert blank_metadata(path) >= 1
+    blanked = path.read_bytes()
+    assert LOCATION.encode() not in blanked and b"secret note" not in blanked
+    assert len(blanked) == size and frame_digests(path) == before
+    assert blank_metadata(path) == 0  # nothing left
+
+
+def test_a_metadata_box_running_past_its_movie_box_is_not_written(tmp_path, two_face_video):
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    data = bytearray(path.read_bytes())
+    user_data = data.index(b"udta") - 4
+    data[user_data:user_data + 4] = (10**6).to_bytes(4, "big")  # says it holds a megabyte: past the movie box
+    path.write_bytes(bytes(data))
+    blank_metadata(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_an_uploaded_video_is_stored_without_its_location(app, client, alice, tmp_path, two_face_video):
+    data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
+    response = upload(client, data, "IMG_0002.MOV")
+    assert response.status_code == 302
+    with app.app_context():
+        analysis = db.session.scalars(db.select(Analysis)).one()
+        assert analysis.format == "mov" and analysis.duration and analysis.face_count >= 1
+        stored = upload_path(analysis.stored_name).read_bytes()
+    assert LOCATION.encode() not in stored and len(stored) == len(data)
+    assert upload(client, data, "IMG_0002.MOV").headers["Location"] == response.headers["Location"]  # found again
+
+
+def test_videos_stored_before_are_blanked_by_the_maintenance_command(app, client, alice, tmp_path, two_face_video):
+    data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
+    assert upload(client, data, "IMG_0003.MOV").status_code == 302
+    with app.app_context():
+        stored = upload_path(db.session.scalars(db.select(Analysis.stored_name)).one())
+    stored.write_bytes(data)  # as a version that stored videos as sent had stored it
+    result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
+    assert "Uploads looked at: 1; stored again without their metadata: 1" in result.output
+    assert LOCATION.encode() not in stored.read_bytes() and stored.stat().st_size == len(data)
