@@ -315,11 +315,17 @@ def jpeg_segments(data: bytes) -> Iterator[JpegSegment]:
             yield JpegSegment(marker, position, position + 2)
             return
         start = position
-        position += 2 if marker in NO_LENGTH_MARKERS else 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        position += 2 if marker in NO_LENGTH_MARKERS else 2 + _segment_length(data, position)
         if marker == START_OF_SCAN:
             scanned = True
             position = _entropy_end(data, position)
         yield JpegSegment(marker, start, min(position, len(data)))
+
+
+def _segment_length(data: bytes, marker_at: int) -> int:
+    """The length a segment's header says (its two bytes counted), at least those two bytes: both Pillow and libjpeg
+    read on after them when it says less."""
+    return max(2, int.from_bytes(data[marker_at + 2:marker_at + 4], "big"))
 
 
 def _entropy_end(data: bytes, position: int) -> int:

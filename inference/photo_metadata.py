@@ -16,10 +16,11 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from inference.images import JPEG_SIGNATURE, ORIENTATION_TAG, JpegSegment, jpeg_segments
+from inference.images import END_OF_IMAGE, JPEG_SIGNATURE, ORIENTATION_TAG, JpegSegment, jpeg_segments
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 APP0, APP1, APP2, APP14, APP15, COMMENT = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF, 0xFE
+END_OF_IMAGE_MARKER = bytes((0xFF, END_OF_IMAGE))
 ICC_PROFILE = b"ICC_PROFILE\x00"  # an APP2 segment that holds (part of) the colour profile; other APP2s: MPF, FlashPix
 # APP0 (JFIF) and APP14 (Adobe: how the colours are coded) say how to decode the picture; the other application
 # segments and comments are metadata (EXIF and XMP in APP1, MPF in APP2, IPTC in APP13, a camera maker's own).
@@ -62,12 +63,15 @@ def _orientation_exif(orientation: int) -> bytes | None:
 
 def _jpeg(data: bytes, exif: bytes | None) -> bytes:
     """The JPEG's first picture with only the segments that decode it (and the colour profile), the orientation's
-    EXIF after the JFIF header; anything between or after the segments left out."""
-    kept = [data[segment.start:segment.end] for segment in jpeg_segments(data) if _decodes_jpeg(data, segment)]
+    EXIF after the JFIF header; anything between or after the segments left out, and an end of image where the
+    picture had none (the decoders end it there: a segment left out after the last scan no longer does)."""
+    segments = list(jpeg_segments(data))
+    kept = [data[segment.start:segment.end] for segment in segments if _decodes_jpeg(data, segment)]
     if exif is not None:
         at = 1 if kept and kept[0][1] == APP0 else 0
         kept.insert(at, _jpeg_segment(APP1, b"Exif\x00\x00" + exif))
-    return JPEG_SIGNATURE[:2] + b"".join(kept)
+    ended = segments and segments[-1].marker == END_OF_IMAGE and segments[-1].end == segments[-1].start + 2
+    return JPEG_SIGNATURE[:2] + b"".join(kept) + (b"" if ended else END_OF_IMAGE_MARKER)
 
 
 def _decodes_jpeg(data: bytes, segment: JpegSegment) -> bool:
@@ -117,7 +121,7 @@ def _webp(data: bytes, exif: bytes | None) -> bytes:
         end = min(riff_end, position + 8 + length + (length & 1))
         chunks.append((kind, data[position:end]))
         position = end
-    if not chunks or chunks[0][0] != b"VP8X":
+    if not chunks or chunks[0][0] != b"VP8X" or len(chunks[0][1]) < 9:
         return data
     kept = [chunk for kind, chunk in chunks if kind not in WEBP_METADATA_CHUNKS]
     flags = kept[0][8] & ~(WEBP_EXIF_FLAG | WEBP_XMP_FLAG)

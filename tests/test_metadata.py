@@ -84,6 +84,22 @@ def test_a_motion_photo_s_video_after_the_picture_is_not_kept():
     assert kept.endswith(b"\xff\xd9") and b"ftyp" not in kept
 
 
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+@pytest.mark.parametrize("odd", ["a segment that says it is 0 bytes long", "metadata after the scan, no end of image"])
+def test_odd_jpegs_that_decode_are_kept_as_they_decode(odd):
+    """Found by a fuzz of the rewriting: the segments walked as the decoders walk them (a length under 2 read as 2),
+    and an end of image added where the picture's end was a segment left out."""
+    jpeg = saved(photo(), "JPEG", exif=camera_exif(1))
+    if odd.startswith("a segment"):
+        data = jpeg[:2] + b"\xff\xe5\x00\x00" + jpeg[2:]
+    else:
+        data = jpeg[:-2] + jpeg_segment(0xE1, b"Exif\x00\x00GPSLatitude") + bytes(100)
+    assert b"GPSLatitude" not in kept_of(data)
+
+
 def test_a_png_loses_its_text_exif_and_time_and_keeps_its_orientation():
     info = PngInfo()
     info.add_text("Comment", "secret note")
