@@ -38,11 +38,14 @@ def create_admin(username: str, password: str) -> None:
     back in when every administrator was deactivated), saying what changed. A new username follows the sign-up
     page's rule."""
     try:
-        user, was_inactive = accounts.make_admin(username, password)
+        made = accounts.make_admin(username, password)
     except Refused as refused:
         raise click.UsageError(str(refused)) from None
-    click.echo(f"{user.username} is an admin" + (" (it was deactivated: it is active again)." if was_inactive
-                                                  else "."), err=True)
+    click.echo(f"{made.user.username} is an admin" + (" (it was deactivated: it is active again)." if made.was_inactive
+                                                       else "."), err=True)
+    if made.existed:
+        click.echo("The account was there already: its password is the one just given, and its sessions and API "
+                   "tokens have ended.", err=True)
 
 
 @users_cli.command("reset-password")
@@ -199,9 +202,12 @@ def readings_command() -> None:
 @maintenance_cli.command("metadata")
 def metadata_command() -> None:
     """Store again without their metadata (location, camera, times) the photos and MP4 or MOV videos stored before
-    it was left out: once, after the upgrade that leaves it out; uploads stored since hold none and are only read."""
-    looked_at, changed = leave_out_stored_metadata()
-    click.echo(f"Uploads looked at: {looked_at}; stored again without their metadata: {changed}")
+    it was left out: once, after the upgrade that leaves it out (uploads stored since hold none: each is read, and
+    only a photo that holds some is decoded)."""
+    done = leave_out_stored_metadata()
+    for path in done.unreadable:
+        click.echo(f"not read (gone or not decodable), left as it was: {path}")
+    click.echo(f"Uploads looked at: {done.looked_at}; stored again without their metadata: {done.changed}")
 
 
 def register_cli(app: Flask) -> None:

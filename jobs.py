@@ -511,7 +511,7 @@ def keep_running(step: Callable[[], bool], poll_seconds: float, wake: threading.
             failures = 0
         except Exception as error:
             failures += 1
-            log.warning("jobs: cannot reach the queue (%s); retrying", error, exc_info=failures == 1)
+            log.warning("jobs: cannot reach the database or the queue (%s); retrying", error, exc_info=failures == 1)
             busy = False
         if not busy:
             wake.wait(poll_seconds * min(failures + 1, 30))

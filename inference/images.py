@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +43,11 @@ TOO_MANY_PIXELS = N_("The image is %(width)dx%(height)d pixels; the limit is %(l
 # The first bytes of each supported format: a file that starts like one but that Pillow cannot identify is corrupt
 # (a truncated header), not of an unsupported type.
 JPEG_SIGNATURE = b"\xff\xd8\xff"  # what makes Pillow's JPEG plugin parse a file
-SIGNATURES = (JPEG_SIGNATURE, b"\x89PNG\r\n\x1a\n", b"BM")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIGNATURES = (JPEG_SIGNATURE, PNG_SIGNATURE, b"BM")
+# A PNG's or a WebP's chunks: a photo has a few dozen (a large PNG's image data in chunks of 8 KB, a few thousand);
+# walking 1.3 million empty ones took 0.9 s and 290 MB.
+MAX_CHUNKS = 100_000
 DEFAULT_MAX_PIXELS = 40_000_000
 # The longest side read: a JPEG's own limit, beyond any camera's photo or phone's panorama (about 20,000 px). Past it
 # what costs memory by the column outgrows the pixels: Pillow's PNG decoder keeps two rows, OpenCV's area resize a
@@ -67,6 +72,13 @@ MAX_JPEG_SEGMENTS = 1000
 # Markers with no length after them as Pillow's parser reads them (TEM as libjpeg does): TEM, JPG, RSTn, SOI, EOI, JPGn.
 NO_LENGTH_MARKERS = frozenset({0x01, 0xC8, *range(0xD0, 0xDA), *range(0xF0, 0xFE)})
 START_OF_SCAN, END_OF_IMAGE = 0xDA, 0xD9
+RESTART_MARKERS = range(0xD0, 0xD8)
+# An 0xFF and what follows it, searched for (a file of fill bytes took seconds a byte at a time): a marker is any byte
+# but a stuffed 0x00 or another 0xFF (a fill byte); among the scans reserved markers too are skipped, as libjpeg's
+# resynchronisation skips them; a scan's data ends at any marker but a restart marker.
+MARKER = re.compile(rb"\xff[^\x00\xff]")
+MARKER_AMONG_SCANS = re.compile(rb"\xff[\x01\xc0-\xfe]")
+ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # A progressive JPEG's decoder keeps every coefficient (2 bytes a sample) beside the image: at most 2.5 samples a
 # pixel of the pixel limit, so 4:2:0 and 4:2:2 colour (1.5 and 2 samples a pixel: every phone's) get the whole limit,
 # 4:4:4 five sixths of it (33 MP: a 40 MP one cost +321 MB in bench.upload_memory, over its 300 MB), CMYK 25 MP.
@@ -270,6 +282,47 @@ def _check_decoding_cost(image: Image.Image, jpeg_scans: int, max_pixels: int) -
         _check_progressive(image, max_pixels)  # libjpeg keeps every coefficient of a multi-scan picture
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of a PNG or a WebP: its type and where it lies, from its length field to its end (a chunk cut short:
+    the file's end)."""
+
+    kind: bytes
+    start: int
+    end: int
+
+
+def png_chunks(data: bytes) -> Iterator[Chunk]:
+    """A PNG's chunks after its signature, up to its IEND; MediaTooLarge past MAX_CHUNKS."""
+    position = len(PNG_SIGNATURE)
+    for _ in range(MAX_CHUNKS):
+        if position + 12 > len(data):
+            return
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        yield Chunk(kind, position, end := min(len(data), position + 12 + length))
+        if kind == b"IEND":
+            return
+        position = end
+    raise _too_many_chunks("PNG")
+
+
+def webp_chunks(data: bytes) -> Iterator[Chunk]:
+    """A WebP's chunks, within its RIFF (none after it); MediaTooLarge past MAX_CHUNKS."""
+    position, riff_end = 12, min(len(data), 8 + int.from_bytes(data[4:8], "little"))
+    for _ in range(MAX_CHUNKS):
+        if position + 8 > riff_end:
+            return
+        length = int.from_bytes(data[position + 4:position + 8], "little")
+        yield Chunk(data[position:position + 4], position, end := min(riff_end, position + 8 + length + (length & 1)))
+        position = end
+    raise _too_many_chunks("WebP")
+
+
+def _too_many_chunks(fmt: str) -> MediaTooLarge:
+    return MediaTooLarge(Phrase(N_("The %(format)s image has more than %(limit)s chunks (a photo has a few dozen); it "
+                                   "is not read."), format=fmt, limit=f"{MAX_CHUNKS:,}"))
+
+
 def _check_jpeg_segments(data: bytes) -> int:
     """Refuse a JPEG whose first picture has more than MAX_JPEG_SEGMENTS segments or MAX_JPEG_SCANS scans, before
     Pillow parses it (it keeps every segment before the first scan); the number of scans."""
@@ -300,29 +353,26 @@ class JpegSegment:
 
 def jpeg_segments(data: bytes) -> Iterator[JpegSegment]:
     """The segments of a JPEG's first picture, found as Pillow's parser and libjpeg find them: bytes that are not a
-    marker skipped, a scan's entropy-coded data passed over, an end of image before the first scan passed over
-    (Pillow reads on); the picture's end last (its end of image, where it has one), nothing after it (an EXIF
-    thumbnail, a motion photo's video)."""
+    marker skipped (after the first scan, reserved markers too: MARKER_AMONG_SCANS), a scan's entropy-coded data
+    passed over, an end of image before the first scan passed over (Pillow reads on); the picture's end last (its
+    end of image, where it has one), nothing after it (an EXIF thumbnail, a motion photo's video)."""
     position, scanned = 2, False
-    while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
-        marker = data[position + 1]
-        if marker in (0x00, 0xFF):  # a stuffed zero or a fill byte: no marker
-            position += 1
-            continue
-        if 0x02 <= marker < 0xC0:  # a reserved marker: both refuse the file there
+    while found := (MARKER_AMONG_SCANS if scanned else MARKER).search(data, position):
+        position, marker = found.start(), data[found.start() + 1]
+        if 0x02 <= marker < 0xC0:  # a reserved marker before the first scan: both refuse the file there
             return
         if marker == END_OF_IMAGE and scanned:
             yield JpegSegment(marker, position, position + 2)
             return
         start = position
-        position += 2 if marker in NO_LENGTH_MARKERS else 2 + _segment_length(data, position)
-        if marker == START_OF_SCAN:
-            scanned = True
+        position += 2 if marker in NO_LENGTH_MARKERS else 2 + segment_length(data, position)
+        if marker == START_OF_SCAN or (scanned and RESTART_MARKERS.start <= marker < RESTART_MARKERS.stop):
+            scanned = True  # a restart marker met outside a scan's data (a reserved marker skipped): data follows
             position = _entropy_end(data, position)
         yield JpegSegment(marker, start, min(position, len(data)))
 
 
-def _segment_length(data: bytes, marker_at: int) -> int:
+def segment_length(data: bytes, marker_at: int) -> int:
     """The length a segment's header says (its two bytes counted), at least those two bytes: both Pillow and libjpeg
     read on after them when it says less."""
     return max(2, int.from_bytes(data[marker_at + 2:marker_at + 4], "big"))
@@ -331,12 +381,8 @@ def _segment_length(data: bytes, marker_at: int) -> int:
 def _entropy_end(data: bytes, position: int) -> int:
     """Where a scan's entropy-coded data ends: the first 0xFF not followed by 0x00 (a stuffed byte), a restart
     marker or another 0xFF."""
-    while (position := data.find(b"\xff", position)) >= 0 and position + 1 < len(data):
-        following = data[position + 1]
-        if following != 0x00 and not 0xD0 <= following <= 0xD7 and following != 0xFF:
-            return position
-        position += 1
-    return len(data)
+    found = ENTROPY_END.search(data, position)
+    return found.start() if found else len(data)
 
 
 def _check_progressive(image: Image.Image, max_pixels: int) -> None:
@@ -363,6 +409,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     """
     if _is_webp(data):
         _check_webp(data, max_pixels)
+        deque(webp_chunks(data), maxlen=0)  # counted, as Pillow's demuxer will walk them
+    if data.startswith(PNG_SIGNATURE):
+        deque(png_chunks(data), maxlen=0)
     jpeg_scans = _check_jpeg_segments(data) if data.startswith(JPEG_SIGNATURE) else 0
     image = _open(data)
     check_size(*image.size, max_pixels)
@@ -371,6 +420,17 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     with decoding(image):
         turned = orientation(image.info)
         return DecodedImage(rgb=upright_rgb_array(image, turned), format=fmt, orientation=turned)
+
+
+def stored_orientation(data: bytes) -> int:
+    """The orientation (1-8) the app reads in a stored photo, whatever its size: from the header Pillow parses (a
+    PNG's pixels read too: its EXIF may follow them). Raises CorruptMedia or UnsupportedMediaType."""
+    image = _open(data)
+    if image.format != "PNG":
+        with image:
+            return orientation(image.info)
+    with decoding(image):
+        return orientation(image.info)
 
 
 def check_size(width: int, height: int, max_pixels: int) -> None:

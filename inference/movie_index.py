@@ -121,6 +121,8 @@ def top_level_boxes(stream: BinaryIO) -> Iterator[tuple[int, tuple[bytes, int, i
     their headers; MediaTooLarge past MAX_TOP_LEVEL_BOXES."""
     total, offset = stream.seek(0, 2), 0
     for _ in range(MAX_TOP_LEVEL_BOXES + 1):
+        if offset + 8 > total:  # past the end (a 64-bit size near 2^64 would not even seek)
+            return
         stream.seek(offset)
         if (box := box_header(stream.read(16), total - offset)) is None:
             return

@@ -61,11 +61,21 @@ def register(username: str, password: str, time_zone: str | None, locale: str | 
     return user if committed() else None
 
 
-def make_admin(username: str, password: str) -> tuple[User, bool]:
+@dataclass(frozen=True)
+class AdminMade:
+    """What `make_admin` did: the user, whether the account was there before (its password replaced, its sessions
+    and API tokens ended) and whether it had been deactivated."""
+
+    user: User
+    existed: bool
+    was_inactive: bool
+
+
+def make_admin(username: str, password: str) -> AdminMade:
     """USERNAME as an active administrator with this password, its account made if there is none (the way back in
-    when every administrator was deactivated); and whether it had been deactivated. Raises Refused for a new name
-    or a password outside the rules."""
+    when every administrator was deactivated). Raises Refused for a new name or a password outside the rules."""
     user = User.named(username)
+    existed = user is not None
     if user is None:
         check_new_username(username)
         user = User(username=username)
@@ -75,7 +85,7 @@ def make_admin(username: str, password: str) -> tuple[User, bool]:
     user.is_admin = True
     user.active = True
     db.session.commit()
-    return user, was_inactive
+    return AdminMade(user, existed, was_inactive)
 
 
 def reset_password(username: str, password: str) -> User:

@@ -249,12 +249,13 @@ def storage_writes() -> Iterator[None]:
 @dataclass(frozen=True)
 class PhotoRenditions:
     """The JPEGs cut from a photo's pixels while they are decoded for its analysis: the thumbnail and each
-    detection's crop (in the result's order), so that showing them never decodes the photo again; and the bytes
-    stored in place of the upload's: a HEIC or AVIF photo's JPEG (`DecodedImage.kept_as`, `kept_format` "jpeg"),
-    or the photo without its metadata (`photo_metadata`, in its own format); None for a photo stored as sent."""
+    detection's crop (in the result's order), so that showing them never decodes the photo again; and the JPEG
+    stored in place of a HEIC or AVIF upload (`DecodedImage.kept_as`, `kept_format` "jpeg"), None for any other
+    photo (stored without its metadata: `save_photo_analysis`)."""
 
     thumbnail: bytes
     crops: list[bytes]
+    orientation: int = 1  # how the photo was turned upright (EXIF's 1-8), written again in the stored copy
     kept_as: bytes | None = None
     kept_format: str | None = None  # the format of `kept_as` where it is not the upload's
 
@@ -273,10 +274,10 @@ def analyze_photo(data: bytes, user_id: int | None = None) -> tuple[ImageResult,
         image = decode_photo(data, current_app.config["MAX_IMAGE_PIXELS"], current_app.config["MAX_UPLOAD_MB"] * 2**20)
         result = get_pipeline().analyze_image(image)
         crops = [storage.crop_bytes(image.rgb, detection.box) for detection in result.detections]
-        renditions = PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops)
+        renditions = PhotoRenditions(storage.thumbnail_bytes(image.rgb), crops, image.orientation)
         if image.kept_as is not None:
             return result, replace(renditions, kept_as=image.kept_as, kept_format=KEPT_FORMAT)
-        return result, replace(renditions, kept_as=without_private_metadata(data, image.orientation))
+        return result, renditions
 
 
 def check_photo_size(size: int) -> None:
@@ -307,10 +308,9 @@ def save_photo_analysis(user: User, data: bytes, original_name: str | None, resu
     """Store the upload, its thumbnail and crops, and the analysis rows; nothing is left half-saved. When the same
     bytes were stored while these were analysed (a form sent twice at once, even at the same moment: the last look
     and the insert hold the user's uploads, `access.hold_account`), that analysis, and nothing stored. A HEIC or AVIF
-    photo is stored as the JPEG made of it, and its analysis says "jpeg"; any photo without its metadata
-    (`renditions.kept_as`)."""
-    if renditions.kept_as is not None:
-        data = renditions.kept_as
+    photo is stored as the JPEG made of it, and its analysis says "jpeg"; any other without its metadata
+    (`photo_metadata`: the bytes are hashed as sent, so the same file sent again is found)."""
+    data = renditions.kept_as or without_private_metadata(data, renditions.orientation) or data
     if renditions.kept_format is not None:
         result = replace(result, format=renditions.kept_format)
     stored_name = storage.new_stored_name(result.format)
@@ -499,8 +499,9 @@ def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> byt
     """A JPEG (at most 640 px) of the stored video's frame at `seconds`, clamped to the video (not a number:
     the first frame), decoded in a frame slot of the user asking; kept for the next request of that time, for the
     FRAMES_KEPT frames asked most recently (decoding one takes a process of its own: 0.2-0.5 s). Raises NotFound
-    when the video's file is gone, ServerBusy when no slot frees up, Conflict when its analysis failed (its file may
-    be one that takes too much to decode: each frame asked for cost a second of CPU before it was refused)."""
+    when the video's file is gone (before or while it is read: deleted meanwhile), ServerBusy when no slot frees
+    up, Conflict when its analysis failed (its file may be one that takes too much to decode: each frame asked for
+    cost a second of CPU before it was refused)."""
     if analysis.status == JobStatus.FAILED:
         raise Conflict(Phrase(FAILED_VIDEO_FRAMES))
     try:
@@ -512,7 +513,12 @@ def video_frame_jpeg(analysis: Analysis, seconds: float, requester: User) -> byt
     if (kept := _frames.get(name, version)) is not None:
         return kept
     with frame_slot(requester.id):
-        rgb = storage.stored_rgb(analysis, at)
+        try:
+            rgb = storage.stored_rgb(analysis, at)
+        except MediaError as error:  # the file deleted while it was opened (an administrator, another tab)?
+            if not storage.upload_path(analysis.stored_name).exists():
+                raise NotFound(MISSING_UPLOAD) from error
+            raise
     jpeg = storage.jpeg_bytes(Image.fromarray(rgb), storage.FRAME_SIZE, quality=80)
     _frames.put(name, version, jpeg)
     return jpeg

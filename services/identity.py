@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,8 @@ import numpy as np
 import jobs
 from extensions import db
 from inference.errors import MediaError
-from inference.identity import (MIN_GROUP_SIZE, from_bytes, get_signature_model, group_indices, nearest_label,
-                                to_bytes)
+from inference.identity import (MIN_GROUP_SIZE, SAME_PERSON_DISTANCE, from_bytes, get_signature_model, group_indices,
+                                nearest_label, to_bytes)
 from inference.labels import DetectionKind
 from models import (Analysis, Detection, FaceSignature, JobStatus, Media, OnDemandStatus, SignatureJob, Subject,
                     SubjectKind, User)
@@ -41,8 +41,6 @@ class Suggestion:
         return {"subject": self.subject.id, "name": self.subject.name, "distance": round(self.distance, 4)}
 
 
-# (a face's signature or a group's average, the people left out) -> the user's person nearest to it, if near
-Suggester = Callable[[np.ndarray, Collection[int]], Suggestion | None]
 
 
 def set_recognition(user: User, enabled: bool) -> None:
@@ -169,8 +167,8 @@ def _named_faces(user: User) -> tuple[list[int], np.ndarray]:
 def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[int, Suggestion | None]:
     """Per detection id: the owner's person an unassigned face looks like, or None; `suggest`: the owner's
     `suggester`, made once for many analyses (a list of them), else here when a face needs it. In a photo a person
-    is one face at most (`_one_face_each`); a video's tracks are each offered their nearest person (one person may
-    leave the picture and come back as another track)."""
+    is one face at most (`Suggester.one_face_each`); a video's tracks are each offered their nearest person (one
+    person may leave the picture and come back as another track)."""
     found: dict[int, Suggestion | None] = {detection.id: None for detection in analysis.detections}
     if not analysis.user.recognize_faces:  # their signatures are not even read
         return found
@@ -180,7 +178,7 @@ def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[in
     suggest = suggest or suggester(analysis.user)
     if analysis.media == Media.IMAGE:
         named = {face.subject_id for face in _faces(analysis) if face.subject_id is not None}
-        return found | _one_face_each(unassigned, suggest, named)
+        return found | suggest.one_face_each(unassigned, named)
     for face in unassigned:
         found[face.id] = suggest(from_bytes(face.signature.vector), _said_not(face))
     return found
@@ -189,26 +187,6 @@ def suggestions(analysis: Analysis, suggest: Suggester | None = None) -> dict[in
 def _said_not(face: Detection) -> set[int]:
     """The person the owner said the face is not (a "No" to a suggestion), if any."""
     return {face.signature.dismissed_subject_id} - {None}
-
-
-def _one_face_each(faces: list[Detection], suggest: Suggester, named: set[int]) -> dict[int, Suggestion | None]:
-    """The suggestions for a photo's unassigned faces, a person offered for one face at most: never one a face of
-    the photo is assigned to (`named`), and a person nearest to several faces offered for the nearest of them, the
-    others offered their next nearest person (or none), in turn."""
-    found: dict[int, Suggestion | None] = {}
-    taken, waiting = set(named), list(faces)
-    while waiting:
-        offers = {face.id: suggest(from_bytes(face.signature.vector), taken | _said_not(face)) for face in waiting}
-        nearest: dict[int, int] = {}  # person -> the face nearest to them this turn
-        for face_id, offer in offers.items():
-            if offer is None:
-                found[face_id] = None
-            elif offer.subject.id not in nearest or offer.distance < offers[nearest[offer.subject.id]].distance:
-                nearest[offer.subject.id] = face_id
-        found |= {face_id: offers[face_id] for face_id in nearest.values()}
-        taken |= nearest.keys()
-        waiting = [face for face in waiting if face.id not in found]
-    return found
 
 
 def dismiss(detection: Detection, subject: Subject) -> None:
@@ -292,11 +270,19 @@ def unnamed_faces(user: User, lone_suggested: int) -> UnnamedFaces:
     grouped = {face.id for group in groups for face in group.faces}
     lone = sorted((index for index, face in enumerate(faces) if face.id not in grouped),
                   key=lambda index: (faces[index].signature.dismissed_subject_id is None, -faces[index].id))
-    looks_like = {faces[index].id: suggest(vectors[index], _said_not(faces[index]))
-                  for index in lone[:lone_suggested]}
+    looks_like = _looks_like([faces[index] for index in lone[:lone_suggested]], suggest)
     return UnnamedFaces(sorted(groups, key=lambda group: len(group.faces), reverse=True),
                         [faces[index] for index in lone],
                         {face_id: suggestion for face_id, suggestion in looks_like.items() if suggestion})
+
+
+def _looks_like(faces: list[Detection], suggest: Suggester) -> dict[int, Suggestion | None]:
+    """Per face (unassigned, signed): the person it is offered as, as its analysis's page offers it (`suggestions`:
+    in a photo, a person for one face at most)."""
+    analyses = {face.analysis_id: face.analysis for face in faces}
+    offered = {face_id: offer for analysis in analyses.values()
+               for face_id, offer in suggestions(analysis, suggest).items()}
+    return {face.id: offered[face.id] for face in faces}
 
 
 def _grouped(user_id: int, vectors: np.ndarray) -> list[list[int]]:
@@ -310,17 +296,50 @@ def _grouped(user_id: int, vectors: np.ndarray) -> list[list[int]]:
     return groups
 
 
-def suggester(user: User) -> Suggester:
-    """A function of (a face's signature or a group's average, a person left out or None): the user's person
-    nearest to it, if near enough."""
-    labels, references = _named_faces(user)
-    people = {subject.id: subject for subject in user.subjects}
+class Suggester:
+    """Who a face looks like among the user's people: the person whose named faces' signatures (`_named_faces`)
+    hold the nearest one, if nearer than SAME_PERSON_DISTANCE."""
 
-    def suggest(average: np.ndarray, left_out: Collection[int]) -> Suggestion | None:
-        allowed = [index for index, label in enumerate(labels) if label not in left_out]
-        match = nearest_label(average, references[allowed], [labels[index] for index in allowed])
-        return Suggestion(people[match.label], match.distance) if match else None
-    return suggest
+    def __init__(self, user: User) -> None:
+        self.labels, self.references = _named_faces(user)
+        self.people = {subject.id: subject for subject in user.subjects}
+
+    def __call__(self, average: np.ndarray, left_out: Collection[int]) -> Suggestion | None:
+        """The person nearest to a face's signature or a group's average, but those `left_out`."""
+        allowed = [index for index, label in enumerate(self.labels) if label not in left_out]
+        match = nearest_label(average, self.references[allowed], [self.labels[index] for index in allowed])
+        return Suggestion(self.people[match.label], match.distance) if match else None
+
+    def one_face_each(self, faces: list[Detection], named: set[int]) -> dict[int, Suggestion | None]:
+        """Per face of one photo (unassigned, signed): the person it is offered as, each person offered for one face
+        at most: the pairs of a face and a person near enough taken nearest first, never a person a face of the
+        photo is assigned to (`named`) or one the owner said the face is not."""
+        people = sorted(set(self.labels) - named)
+        found: dict[int, Suggestion | None] = {face.id: None for face in faces}
+        if not people:
+            return found
+        distances = self._distances(np.stack([from_bytes(face.signature.vector) for face in faces]), people)
+        taken: set[int] = set()
+        for row, column in zip(*np.unravel_index(np.argsort(distances, axis=None), distances.shape)):
+            face, person, distance = faces[row], people[column], float(distances[row, column])
+            if distance >= SAME_PERSON_DISTANCE:
+                break
+            if found[face.id] is None and person not in taken and person not in _said_not(face):
+                found[face.id], taken = Suggestion(self.people[person], distance), taken | {person}
+        return found
+
+    def _distances(self, signatures: np.ndarray, people: list[int]) -> np.ndarray:
+        """faces x `people`: each signature's distance to each person's nearest named face."""
+        squared = ((signatures ** 2).sum(axis=1)[:, None] + (self.references ** 2).sum(axis=1)[None, :]
+                   - 2 * signatures @ self.references.T)
+        to_named = np.sqrt(np.maximum(squared, 0))  # faces x named faces, without a faces x named x 128 array
+        labels = np.asarray(self.labels)
+        return np.stack([to_named[:, labels == person].min(axis=1) for person in people], axis=1)
+
+
+def suggester(user: User) -> Suggester:
+    """The user's Suggester: made once, asked for many faces."""
+    return Suggester(user)
 
 
 def _without_dismissed(faces: list[Detection], vectors: np.ndarray,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from inference.errors import MediaError
-from inference.images import decode_image
+from inference.images import stored_orientation
 from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
 from inference.movie_metadata import blank_metadata
 from inference.photo_metadata import without_private_metadata
@@ -23,6 +23,7 @@ from services import storage
 from services.analyses import ISO_CONTAINERS, MISSING_UPLOAD, keep_readings
 
 READINGS_BATCH = 50  # analyses whose readings are kept at a time: their video timelines are read, then let go
+METADATA_BATCH = 200  # analyses whose uploads are looked at for metadata, their names read at a time
 
 
 @dataclass
@@ -75,36 +76,57 @@ def repair_storage(check: StorageCheck) -> None:
     db.session.commit()
 
 
-def leave_out_stored_metadata() -> tuple[int, int]:
-    """Store again, without their metadata, the uploads stored before it was left out: each stored photo is read
-    (decoded, for the orientation it was shown with) and, where it holds metadata, replaced whole (its new bytes
-    written beside it and renamed over it: `photo_metadata`); an MP4's or MOV's metadata boxes are blanked in place
-    (`movie_metadata`); READINGS_BATCH analyses' names read at a time. Returns (files looked at, files changed); a
-    file that is gone or cannot be read is passed over (`maintenance check` reports it)."""
-    looked_at = changed = last_id = 0
+@dataclass
+class MetadataPass:
+    """What `leave_out_stored_metadata` did: the uploads it looked at, those it stored again without their metadata,
+    and those it could not read (gone, or not decodable), left as they were."""
+
+    looked_at: int = 0
+    changed: int = 0
+    unreadable: list[Path] = field(default_factory=list)
+
+
+def leave_out_stored_metadata() -> MetadataPass:
+    """Store again, without their metadata, the uploads stored before it was left out: a photo that holds any is
+    replaced whole (its new bytes written beside it and renamed over it: `photo_metadata`), an MP4's or MOV's
+    metadata boxes are blanked in place (`movie_metadata`); METADATA_BATCH analyses' names read at a time. A photo
+    whose analysis is deleted meanwhile does not come back (`_rewritten_photo`)."""
+    done, last_id = MetadataPass(), 0
     uploads = (db.select(Analysis.id, Analysis.stored_name, Analysis.media)
                .where((Analysis.media == Media.IMAGE) | Analysis.format.in_(ISO_CONTAINERS)).order_by(Analysis.id))
-    while rows := db.session.execute(uploads.where(Analysis.id > last_id).limit(READINGS_BATCH)).all():
+    while rows := db.session.execute(uploads.where(Analysis.id > last_id).limit(METADATA_BATCH)).all():
         db.session.rollback()  # nothing is held while the files are read
-        for _, stored_name, media in rows:
-            looked_at += 1
-            changed += _leave_out_metadata(storage.upload_path(stored_name), media)
+        for analysis_id, stored_name, media in rows:
+            path = storage.upload_path(stored_name)
+            try:
+                done.changed += _blanked_video(path) if media == Media.VIDEO else _rewritten_photo(analysis_id, path)
+            except (OSError, MediaError):
+                done.unreadable.append(path)
+            done.looked_at += 1
         last_id = rows[-1][0]
-    return looked_at, changed
+    return done
 
 
-def _leave_out_metadata(path: Path, media: Media) -> bool:
-    """Whether the upload at `path` held metadata and was stored again without it."""
-    try:
-        if media == Media.VIDEO:
-            return blank_metadata(path) > 0
-        data = path.read_bytes()
-        kept = without_private_metadata(data, decode_image(data, current_app.config["MAX_IMAGE_PIXELS"]).orientation)
-    except (OSError, MediaError):
+def _blanked_video(path: Path) -> bool:
+    """Whether the stored video at `path` held metadata, blanked now (in place: a deletion meanwhile removes it)."""
+    return blank_metadata(path) > 0
+
+
+def _rewritten_photo(analysis_id: int, path: Path) -> bool:
+    """Whether the stored photo at `path` held metadata and was stored again without it. Only a photo that holds
+    some is read for its orientation (`stored_orientation`: whatever its size); one whose analysis was deleted while
+    it was rewritten is removed again (the deletion may have removed the file before the rename put it back)."""
+    data = path.read_bytes()
+    if without_private_metadata(data, 1) is None:  # nothing to leave out, nor an orientation to write again
         return False
-    if kept is not None:
-        storage.write_files({path: kept})
-    return kept is not None
+    kept = without_private_metadata(data, stored_orientation(data))
+    if kept is None:
+        return False
+    storage.write_files({path: kept})
+    if db.session.get(Analysis, analysis_id, populate_existing=True) is None:
+        storage.remove_files([path])
+    db.session.rollback()
+    return True
 
 
 def keep_missing_readings() -> int:

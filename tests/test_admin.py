@@ -321,6 +321,8 @@ def test_create_admin_command(app):
         db.session.commit()
     again = app.test_cli_runner().invoke(args=["users", "create-admin", "boss", "--password", "long password"])
     assert "boss is an admin (it was deactivated: it is active again)." in again.output
+    assert "its password is the one just given, and its sessions and API tokens have ended" in again.output
+    assert "was there already" not in result.output
     with app.app_context():
         assert User.named("boss").active
     for refused in ("\u0430lice", "a b/c", "a"):  # a Cyrillic a, a space and a slash, too short: the sign-up rule

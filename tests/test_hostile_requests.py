@@ -10,6 +10,8 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 from extensions import db
+from inference.errors import CorruptMedia
+from messages import Phrase
 from models import Analysis, JobStatus, Media, User
 from services import storage
 
@@ -82,6 +84,18 @@ def test_a_frame_of_a_video_whose_file_is_gone_is_404(app, client, alice, two_fa
     analysis_id = stored_video(app, alice, two_face_video)
     with app.app_context():
         storage.upload_path(db.session.get(Analysis, analysis_id).stored_name).unlink()
+    assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 404
+
+
+def test_a_frame_of_a_video_deleted_while_it_is_decoded_is_404(app, client, alice, two_face_video, monkeypatch):
+    """An operator's walk-through: frames asked for while an administrator deleted the video answered 400 "cut short
+    or damaged" now and then (the file went between the look for it and the decoding)."""
+    analysis_id = stored_video(app, alice, two_face_video)
+
+    def deleted_meanwhile(analysis, seconds=None):  # gone as the decoding child opened it: it says it cannot
+        storage.upload_path(analysis.stored_name).unlink()
+        raise CorruptMedia(Phrase("The video cannot be opened: it is cut short or damaged."))
+    monkeypatch.setattr(storage, "stored_rgb", deleted_meanwhile)
     assert client.get(f"/analyses/{analysis_id}/frame?t=1").status_code == 404
 
 

@@ -571,34 +571,43 @@ def test_a_person_is_offered_for_one_face_of_a_photo_and_none_once_named_there(a
     twice = analysis_of(upload(client, jpeg_bytes(np.hstack([astronaut[:, ::-1], astronaut])), "twice.jpg"))
     offered = suggestions_of(client, twice)
     assert len(offered) == 2 and [suggestion is None for suggestion in offered].count(True) == 1
+    assert client.get(f"/analyses/{twice}").get_data(as_text=True).count("Looks like <strong>Eileen</strong>?") == 1
     nearest = next(suggestion for suggestion in offered if suggestion)
-    assert nearest["subject"] == eileen_named and nearest["distance"] < 0.05  # the face Eileen was named from
+    assert nearest["subject"] == eileen_named and nearest["distance"] < 0.1  # the face Eileen was named from (0.05)
     right_face = detections_of(app, twice)[offered.index(nearest)]
     other_face = next(face for face in detections_of(app, twice) if face != right_face)
     assert assign(client, other_face, eileen_named, twice).status_code == 302  # "yes" to the other face after all
     assert suggestions_of(client, twice) == [None, None]  # Eileen is in the photo once: no face is offered as her
+    people_page = client.get("/subjects").get_data(as_text=True)  # its faces in no group, each offered as on its page
+    assert "Looks like <strong>Eileen</strong>?" not in people_page and f"/analyses/{twice}" in people_page
 
 
-def test_a_person_nearest_to_several_faces_goes_to_the_nearest_the_others_to_their_next():
+def test_each_person_goes_to_the_nearest_face_left_for_them():
+    """`Suggester.one_face_each` over a photo's faces and two people, A (7) and B (8), at given distances: the pairs
+    nearest first (a review's case: face 1 is 0.30 from A and 0.31 from B, face 2 0.20 from A, face 3 0.45 from B:
+    handing each face its own nearest first gave B to face 3 and nobody to face 1)."""
     from types import SimpleNamespace
 
-    from services.identity import Suggestion, _one_face_each
-    people = {7: np.array([0.0, 0.0]), 8: np.array([0.0, 0.4])}
+    from services.identity import Suggester
 
-    def suggest(vector, left_out):
-        distances = {person: float(np.linalg.norm(vector - at)) for person, at in people.items()
-                     if person not in left_out and np.linalg.norm(vector - at) < SAME_PERSON_DISTANCE}
-        nearest = min(distances, key=distances.get, default=None)
-        return Suggestion(SimpleNamespace(id=nearest), distances[nearest]) if nearest else None
+    class Given(Suggester):
+        def __init__(self, distances):
+            self.labels, self.given = [7, 8], distances
+            self.people = {7: SimpleNamespace(id=7), 8: SimpleNamespace(id=8)}
 
-    def face(face_id, x, y, said_no=None):
-        return SimpleNamespace(id=face_id, signature=SimpleNamespace(vector=np.array([x, y], np.float32).tobytes(),
+        def _distances(self, signatures, people):
+            return self.given[:, [self.labels.index(person) for person in people]]
+
+    def face(face_id, said_no=None):
+        return SimpleNamespace(id=face_id, signature=SimpleNamespace(vector=np.zeros(2, "<f4").tobytes(),
                                                                      dismissed_subject_id=said_no))
-    faces = [face(1, 0.0, 0.1), face(2, 0.0, 0.05), face(3, 0.0, 0.12), face(4, 0.0, 0.02, said_no=7)]
 
-    def offered(faces, named):
-        return {face_id: offer and offer.subject.id for face_id, offer in _one_face_each(faces, suggest, named).items()}
-    assert offered(faces[:3], set()) == {2: 7, 3: 8, 1: None}  # 7 nearest to 2; then 8 nearer to 3 than to 1
-    assert offered(faces, set()) == {2: 7, 4: 8, 1: None, 3: None}  # 4 said "not 7" and is offered 8 at once
-    assert offered(faces, {8}) == {2: 7, 1: None, 3: None, 4: None}  # 8 is named in the photo already
-    assert _one_face_each(faces[:1], suggest, {7, 8}) == {1: None}
+    suggest = Given(np.array([[0.30, 0.31], [0.20, 0.90], [0.90, 0.45]]))
+
+    def offered(faces, named=frozenset()):
+        offers = suggest.one_face_each(faces, set(named))
+        return {face_id: offer and offer.subject.id for face_id, offer in offers.items()}
+    assert offered([face(1), face(2), face(3)]) == {1: 8, 2: 7, 3: None}
+    assert offered([face(1), face(2, said_no=7), face(3)]) == {1: 7, 2: None, 3: 8}
+    assert offered([face(1), face(2), face(3)], named={7}) == {1: 8, 2: None, 3: None}
+    assert offered([face(1), face(2), face(3)], named={7, 8}) == {1: None, 2: None, 3: None}

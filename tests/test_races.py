@@ -188,7 +188,7 @@ def jobs_log(caplog, monkeypatch):
 def assert_quiet(log) -> None:
     """No warning from this test's requests and jobs. An embedded worker's loop ("moodlens-jobs") is another app's:
     queued_app's jobs wait for the test, and a daemon worker left by an earlier test, its database gone, logged
-    "cannot reach the queue" into this capture now and then."""
+    "cannot reach the database or the queue" into this capture now and then."""
     assert not [record for record in log.records
                 if record.levelno >= logging.WARNING and record.threadName != "moodlens-jobs"], log.text
 
