@@ -286,6 +286,20 @@ def test_xmp_and_metadata_at_the_top_and_the_recording_time_are_blanked(tmp_path
     assert "2024" not in tags and "creation_time" not in tags
 
 
+def test_positions_in_a_subtitle_track_are_zeroed_and_the_picture_plays_as_before(tmp_path, two_face_video):
+    """A drone or a dash-cam writes its positions as subtitles, a frame at a time (a probe's finding)."""
+    positions = tmp_path / "gps.srt"
+    positions.write_text("".join(f"{n}\n00:00:0{n - 1},000 --> 00:00:0{n},000\nGPS(37.5583,126.967{n},10)\n\n"
+                                 for n in (1, 2, 3)))
+    path = tmp_path / "drone.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(two_face_video), "-i", str(positions), "-map", "0",
+                    "-map", "1", "-c", "copy", "-c:s", "mov_text", str(path)], check=True)
+    before = frame_digests(path)
+    assert path.read_bytes().count(b"GPS(37.5583") == 3
+    assert blank_metadata(path) >= 3
+    assert b"GPS(37.5583" not in path.read_bytes() and frame_digests(path) == before
+
+
 def test_a_metadata_box_running_past_its_movie_box_is_blanked_to_the_movie_s_end_only(tmp_path, two_face_video):
     """FFmpeg reads a child that says it is longer than its parent as ending with it, and so is it blanked: not a
     byte past the parent."""
