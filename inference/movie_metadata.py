@@ -37,9 +37,10 @@ ZEROS = bytes(2**20)  # written a megabyte at a time
 def blank_metadata(path: Path) -> int:
     """Turn every metadata box of the MP4 or MOV at `path` (at the top, in its movie box and in its tracks) into a
     zeroed `free` box of the same size, zero its headers' times and the samples of its timed metadata tracks; how
-    many boxes or chunks of samples that changed (0: none held any)."""
+    many boxes or chunks of samples that changed (0: none held any). Never where a chunk of a picture or sound track
+    starts (a crafted file's samples in a box named `udta`: its checks read them, and so does its analysis)."""
     with open(path, "r+b") as stream:
-        blanks, total = [], stream.seek(0, 2)
+        blanks, total, samples = [], stream.seek(0, 2), np.zeros(0, np.uint64)
         for offset, (kind, start, size) in top_level_boxes(stream):
             stream.seek(offset + start)
             if _is_metadata(kind, stream.read(16)) and offset + size <= total:  # never past the file's end
@@ -49,7 +50,8 @@ def blank_metadata(path: Path) -> int:
                 movie = memoryview(stream.read(size - start))
                 blanks += _blanks_within(movie, offset + start)
                 blanks += _timed_metadata(movie, range(offset, offset + size), total)
-        changes = [blank for blank in blanks if blank.changes(stream)]
+                samples = _picture_and_sound_chunks(movie)
+        changes = [blank for blank in blanks if not blank.holds_any(samples) and blank.changes(stream)]
         for blank in changes:
             blank.write(stream)
     return len(changes)
@@ -64,6 +66,10 @@ class Blank:
     start: int  # the first byte zeroed, from the box's start
     end: int  # past the last, from the box's start
     retype: bool = False
+
+    def holds_any(self, offsets: np.ndarray) -> bool:
+        """Whether any of these file offsets lies in what it would change."""
+        return bool(((offsets >= self.offset) & (offsets < self.offset + self.end)).any())
 
     def changes(self, stream: BinaryIO) -> bool:
         """Whether writing it would change a byte of the file."""
@@ -110,16 +116,29 @@ def _timed_metadata(movie: memoryview, movie_span: range, total: int) -> Iterato
     or a dash-cam's subtitles of positions, captions, timecodes), zeroed where they lie: within the file and outside
     the movie box (a sample table pointing into the index is not followed). The tracks themselves stay, so every
     other track plays as before; a track of more than MAX_METADATA_CHUNKS chunks is passed over."""
-    for kind, track in child_boxes(movie):
-        media = _child(track, b"mdia") if kind == b"trak" else None
-        handler = _child(media, b"hdlr") if media is not None else None
-        sample_table = _child(_child(media, b"minf"), b"stbl") if handler is not None else None
-        if sample_table is None or bytes(handler[8:12]) not in TIMED_METADATA_HANDLERS:
+    for handler, sample_table in _tracks(movie):
+        if handler not in TIMED_METADATA_HANDLERS:
             continue
         for start, length in _chunk_spans(sample_table):
             end = min(total, start + length)
             if start < end and (end <= movie_span.start or start >= movie_span.stop):
                 yield Blank(start, 0, end - start)
+
+
+def _picture_and_sound_chunks(movie: memoryview) -> np.ndarray:
+    """Where each chunk of the movie's other tracks (pictures, sound) starts in the file."""
+    chunks = [_chunk_offsets(table) for handler, table in _tracks(movie) if handler not in TIMED_METADATA_HANDLERS]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
+
+
+def _tracks(movie: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+    """(handler type, sample table) of each of the movie's tracks that has both."""
+    for kind, track in child_boxes(movie):
+        media = _child(track, b"mdia") if kind == b"trak" else None
+        handler = _child(media, b"hdlr")
+        sample_table = _child(_child(media, b"minf"), b"stbl")
+        if handler is not None and sample_table is not None and len(handler) >= 12:
+            yield bytes(handler[8:12]), sample_table
 
 
 def _child(payload: memoryview | None, kind: bytes) -> memoryview | None:

@@ -300,6 +300,19 @@ def test_positions_in_a_subtitle_track_are_zeroed_and_the_picture_plays_as_befor
     assert b"GPS(37.5583" not in path.read_bytes() and frame_digests(path) == before
 
 
+def test_a_box_named_like_metadata_that_holds_the_pictures_is_left_alone(tmp_path, two_face_video):
+    """A probe's crafted file: its samples in a top-level box named `udta` (FFmpeg reads samples wherever the index
+    points) were zeroed, and its analysis found no frame."""
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    data = path.read_bytes()
+    samples = data.index(b"mdat")
+    path.write_bytes(data[:samples] + b"udta" + data[samples + 4:])
+    before = frame_digests(path)
+    assert blank_metadata(path) >= 1  # the movie's own user data still
+    blanked = path.read_bytes()
+    assert blanked[samples:samples + 4] == b"udta" and frame_digests(path) == before
+
+
 def test_a_metadata_box_running_past_its_movie_box_is_blanked_to_the_movie_s_end_only(tmp_path, two_face_video):
     """FFmpeg reads a child that says it is longer than its parent as ending with it, and so is it blanked: not a
     byte past the parent."""
