@@ -1,195 +1,233 @@
-"""An MP4's or MOV's metadata blanked in the stored file: where it was filmed, when, with which phone.
+"""An MP4's or MOV's metadata blanked in the stored file: where it was filmed, when, with which camera.
 
-A phone writes them in the movie box: user data (`udta`: ISO 6709 location `©xyz`, dates, make and model) and
-metadata (`meta`: Apple's keys, `com.apple.quicktime.location.ISO6709` among them), in the movie or in a track, and
-some editors an XMP packet (a `uuid` box); the movie's, each track's and each track's media's headers (`mvhd`,
-`tkhd`, `mdhd`) say when it was recorded. The app reads none of them, and administrators can open every upload, so
-each metadata box is turned into a `free` box of the same size, its bytes zeroed, and the headers' creation and
-modification times are zeroed (players read 0 as "not known"), as a photo's metadata is left out
-(photo_metadata.py): no other byte moves, so the sample offsets the index holds stay right and the video plays
-and decodes as before. Run on a stored video once its checks have passed (movie_index.py bounds the movie box).
+Cameras write it in many places: user data and metadata boxes (`udta`: ISO 6709 location `©xyz`, dates, make and
+model; `meta`: Apple's keys, `com.apple.quicktime.location.ISO6709` among them) in the movie or in a track, a maker's
+own boxes (Canon's and Garmin's `uuid`, an XMP `uuid`, a dash-cam's `gps ` index of `freeGPS` blocks, a top-level
+`IDIT` date), the recording times in the movie's, tracks' and media's headers (`mvhd`, `tkhd`, `mdhd`), timed
+metadata tracks (a GoPro's GPS, a phone's camera motion, a drone's or a dash-cam's positions as subtitles), and
+bytes after the last box (an Insta360 trailer). The app reads none of it, and administrators can open every upload,
+so it is zeroed in place, as a photo's metadata is left out (photo_metadata.py): a box becomes a `free` box of the
+same size; only the boxes a movie is made of are kept at the top and in the movie and its tracks (lists of what is
+kept); no byte moves, so the sample offsets the index holds stay right. Nothing is written over a box's header that
+is kept, over the first movie box (the one FFmpeg reads), or where a picture or sound track's samples lie, so the
+video plays and decodes as before. The plan is worked out on arrays (sample_tables.py), and its ranges merged before
+a byte is read or written: a crafted index costs milliseconds. Run on a stored video once its checks have passed
+(movie_index.py bounds the movie box and the top-level boxes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from inference.movie_index import MAX_MOVIE_BOX, box_header, child_boxes, top_level_boxes
+from inference.sample_tables import chunk_spans, child, sample_format
 
-METADATA_BOXES = frozenset({b"udta", b"meta"})
-XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")  # the user type of a uuid box that holds XMP
-# the boxes whose children are looked at: the movie, its tracks and every box FFmpeg reads a track's user data in
-HOLDERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"})
+# What a movie is made of, kept where it is; any other box at these levels is blanked.
+KEPT_AT_TOP = frozenset({b"ftyp", b"moov", b"mdat", b"moof", b"mfra", b"free", b"skip", b"wide", b"pdin", b"styp",
+                         b"sidx", b"ssix", b"prft", b"emsg"})
+KEPT_IN_MOVIE = frozenset({b"mvhd", b"trak", b"mvex", b"iods", b"pssh", b"free", b"skip", b"wide"})
+KEPT_IN_TRACK = frozenset({b"tkhd", b"mdia", b"edts", b"tref", b"tapt", b"load", b"txas", b"free", b"skip",
+                           b"wide"})
+# Deeper, the boxes left out wherever they are (FFmpeg reads user data at any depth), and those looked into.
+METADATA_BOXES = frozenset({b"udta", b"meta", b"uuid"})
+HOLDERS = frozenset({b"mdia", b"minf", b"stbl", b"edts", b"dinf"})
 TIMED_HEADERS = frozenset({b"mvhd", b"tkhd", b"mdhd"})  # version, flags, creation and modification times first
-# The handlers of tracks whose samples are timed metadata, not pictures or sound: "meta" (a GoPro's GPS, gpmd),
-# "text", "sbtl" and "subt" (a drone's or a dash-cam's positions as subtitles), "clcp" (captions), "tmcd" (the time
-# of day as timecode).
-TIMED_METADATA_HANDLERS = frozenset({b"meta", b"text", b"sbtl", b"subt", b"clcp", b"tmcd"})
-MAX_METADATA_CHUNKS = 100_000
+PICTURE_AND_SOUND = frozenset({b"vide", b"soun"})  # handlers; a track of any other (meta, text, sbtl, camm, tmcd,
+# data...) holds timed metadata, unless its samples are coded pictures or sound, whatever its handler says:
+CODED_FORMATS = frozenset({b"avc1", b"avc3", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"av01", b"vp08", b"vp09",
+                           b"mp4v", b"jpeg", b"mjpa", b"apch", b"apcn", b"apcs", b"apco", b"ap4h", b"s263",
+                           b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"alac", b"lpcm", b"sowt", b"twos", b"samr",
+                           b".mp3", b"ulaw", b"alaw", b"in24", b"in32", b"fl32", b"fl64", b"raw "})
 ZEROS = bytes(2**20)  # written a megabyte at a time
 
 
+@dataclass
+class Ranges:
+    """Byte ranges [start, end) of the file, gathered as arrays."""
+
+    starts: list[np.ndarray] = field(default_factory=list)
+    ends: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, start: int, end: int) -> None:
+        self.add_all(np.array([start], np.uint64), np.array([end], np.uint64))
+
+    def add_all(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.starts.append(starts.astype(np.uint64))
+        self.ends.append(np.maximum(ends, starts).astype(np.uint64))
+
+    def within(self, total: int) -> tuple[np.ndarray, np.ndarray]:
+        """The non-empty ranges, cut at the file's end."""
+        starts, ends = _joined(self.starts), np.minimum(_joined(self.ends), np.uint64(total))
+        return starts[starts < ends], ends[starts < ends]
+
+    def touch(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """For each range [start, end): whether one of these ranges (a range's first byte at least) lies in it."""
+        kept_starts, kept_ends = _merged(_joined(self.starts), np.maximum(_joined(self.ends), _joined(self.starts) + 1))
+        if not len(kept_starts):
+            return np.zeros(len(starts), bool)
+        before = np.searchsorted(kept_starts, ends, side="left").astype(np.int64) - 1  # the last starting before each
+        return (before >= 0) & (kept_ends[np.maximum(before, 0)] > starts)  # end: does it reach into the range?
+
+
+@dataclass
+class Plan:
+    """What to change in the file: the boxes to turn into `free` (their start) and the byte ranges to zero, of two
+    kinds: those found in the boxes' structure (a blanked box's payload, a header's times) and data the index
+    points at (timed metadata samples, a `gps ` index's blocks, a trailer). Neither may touch `samples` (where a
+    picture or sound track's chunks lie); data may not touch `structure` either (a kept box's header, the first
+    movie box)."""
+
+    retyped: list[int] = field(default_factory=list)
+    boxes: Ranges = field(default_factory=Ranges)
+    data: Ranges = field(default_factory=Ranges)
+    samples: Ranges = field(default_factory=Ranges)
+    structure: Ranges = field(default_factory=Ranges)
+
+    def blank_box(self, offset: int, header: int, size: int) -> None:
+        """A box to become a zeroed `free` box, unless picture or sound samples lie in it (then it stays as it is)."""
+        if not self.samples.touch(np.array([offset], np.uint64), np.array([offset + size], np.uint64))[0]:
+            self.retyped.append(offset)
+            self.boxes.add(offset + header, offset + size)
+
+    def ranges(self, total: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ranges to zero: within the file, clear of what they may not touch, merged (each byte at most once)."""
+        box_starts, box_ends = self.boxes.within(total)
+        data_starts, data_ends = self.data.within(total)
+        box_clear = ~self.samples.touch(box_starts, box_ends)
+        data_clear = ~self.samples.touch(data_starts, data_ends) & ~self.structure.touch(data_starts, data_ends)
+        return _merged(np.concatenate((box_starts[box_clear], data_starts[data_clear])),
+                       np.concatenate((box_ends[box_clear], data_ends[data_clear])))
+
+
 def blank_metadata(path: Path) -> int:
-    """Turn every metadata box of the MP4 or MOV at `path` (at the top, in its movie box and in its tracks) into a
-    zeroed `free` box of the same size, zero its headers' times and the samples of its timed metadata tracks; how
-    many boxes or chunks of samples that changed (0: none held any). Never where a chunk of a picture or sound track
-    starts (a crafted file's samples in a box named `udta`: its checks read them, and so does its analysis)."""
+    """Zero the metadata of the MP4 or MOV at `path` in place (the module's docstring says what and where); how many
+    boxes were turned into `free` ones and separate stretches zeroed (0: it held none)."""
     with open(path, "r+b") as stream:
-        blanks, total, samples = [], stream.seek(0, 2), np.zeros(0, np.uint64)
-        for offset, (kind, start, size) in top_level_boxes(stream):
-            stream.seek(offset + start)
-            if _is_metadata(kind, stream.read(16)) and offset + size <= total:  # never past the file's end
-                blanks.append(Blank(offset, start, size, retype=True))
-            elif kind == b"moov" and size - start <= MAX_MOVIE_BOX:
-                stream.seek(offset + start)
-                movie = memoryview(stream.read(size - start))
-                blanks += _blanks_within(movie, offset + start)
-                blanks += _timed_metadata(movie, range(offset, offset + size), total)
-                samples = _picture_and_sound_chunks(movie)
-        changes = [blank for blank in blanks if not blank.holds_any(samples) and blank.changes(stream)]
-        for blank in changes:
-            blank.write(stream)
-    return len(changes)
-
-
-@dataclass(frozen=True)
-class Blank:
-    """Bytes of the file to zero: a box's payload from `start` on (`retype`: the box becomes `free`), or its
-    times."""
-
-    offset: int  # where the box starts in the file
-    start: int  # the first byte zeroed, from the box's start
-    end: int  # past the last, from the box's start
-    retype: bool = False
-
-    def holds_any(self, offsets: np.ndarray) -> bool:
-        """Whether any of these file offsets lies in what it would change."""
-        return bool(((offsets >= self.offset) & (offsets < self.offset + self.end)).any())
-
-    def changes(self, stream: BinaryIO) -> bool:
-        """Whether writing it would change a byte of the file."""
-        stream.seek(self.offset + 4)
-        if self.retype and stream.read(4) != b"free":
-            return True
-        stream.seek(self.offset + self.start)
-        return any(stream.read(min(len(ZEROS), self.end - read)).strip(b"\x00")
-                   for read in range(self.start, self.end, len(ZEROS)))
-
-    def write(self, stream: BinaryIO) -> None:
-        if self.retype:
-            stream.seek(self.offset + 4)
+        plan, total = _plan(stream), stream.seek(0, 2)
+        starts, ends = plan.ranges(total)
+        retyped = [at for at in dict.fromkeys(plan.retyped) if _read(stream, at + 4, 4) != b"free"]
+        zeroed = [(start, end) for start, end in zip(starts.tolist(), ends.tolist()) if _holds_data(stream, start, end)]
+        for at in retyped:
+            stream.seek(at + 4)
             stream.write(b"free")
-        stream.seek(self.offset + self.start)
-        for written in range(self.start, self.end, len(ZEROS)):
-            stream.write(ZEROS[:min(len(ZEROS), self.end - written)])
+        for start, end in zeroed:
+            _write_zeros(stream, start, end)
+    return len(retyped) + len(zeroed)
 
 
-def _is_metadata(kind: bytes, payload_head: bytes | memoryview) -> bool:
-    return kind in METADATA_BOXES or (kind == b"uuid" and bytes(payload_head[:16]) == XMP_UUID)
+def _plan(stream: BinaryIO) -> Plan:
+    """What to zero in the file open in `stream`: first what must stay (the picture and sound tracks' samples, the
+    headers of the top-level boxes kept, the first movie box), then the metadata."""
+    plan, total = Plan(), stream.seek(0, 2)
+    boxes = list(top_level_boxes(stream))
+    movies = [memoryview(_read(stream, offset + start, size - start)) for offset, (kind, start, size) in boxes
+              if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
+    movie_starts = [offset + start for offset, (kind, start, size) in boxes
+                    if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
+    if movies:
+        _keep_picture_and_sound(plan, movies[0])
+        plan.structure.add(movie_starts[0], movie_starts[0] + len(movies[0]))
+    for offset, (kind, start, size) in boxes:
+        if kind in KEPT_AT_TOP:
+            plan.structure.add(offset, offset + start)
+        else:
+            plan.blank_box(offset, start, min(size, total - offset))
+    for movie, movie_start in zip(movies, movie_starts):
+        _plan_within(plan, movie, movie_start, KEPT_IN_MOVIE)
+    if movies:
+        _plan_timed_metadata(plan, movies[0])
+    if boxes and (last_end := boxes[-1][0] + boxes[-1][1][2]) < total:
+        plan.data.add(last_end, total)  # a trailer after the last box (no box refers to it)
+    return plan
 
 
-def _blanks_within(payload: memoryview, base: int) -> Iterator[Blank]:
-    """What to zero among the children of a box whose payload is `payload`, starting at `base` in the file: its
-    metadata boxes and its headers' times, and those of the boxes among them that hold others (HOLDERS); a child that
-    runs past its parent is read as ending with it, as FFmpeg reads it (nothing past the parent is ever written)."""
+def _keep_picture_and_sound(plan: Plan, movie: memoryview) -> None:
+    for handler, sample_table in _tracks(movie):
+        if not _holds_metadata(handler, sample_table):
+            plan.samples.add_all(*chunk_spans(sample_table))
+
+
+def _plan_timed_metadata(plan: Plan, movie: memoryview) -> None:
+    """The samples of the movie's timed metadata tracks, chunk by chunk (the tracks themselves stay)."""
+    for handler, sample_table in _tracks(movie):
+        if _holds_metadata(handler, sample_table):
+            plan.data.add_all(*chunk_spans(sample_table))
+
+
+def _plan_within(plan: Plan, payload: memoryview, base: int, kept: frozenset[bytes] | None) -> None:
+    """The metadata among the children of a box whose payload is `payload`, starting at `base` in the file: any box
+    not in `kept` (None, deeper: any of METADATA_BOXES), the headers' times, a dash-cam's `gps ` index's blocks; and
+    within the tracks and the boxes that hold others. A child that runs past its parent ends with it, as FFmpeg
+    reads it."""
     offset = 0
     while (box := box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
         kind, start, size = box
         size = min(size, len(payload) - offset)
-        if _is_metadata(kind, payload[offset + start:offset + start + 16]):
-            yield Blank(base + offset, start, size, retype=True)
+        at = base + offset
+        if kind == b"gps ":
+            _plan_gps_blocks(plan, payload[offset + start:offset + size])
+        if (kind not in kept) if kept is not None else (kind in METADATA_BOXES):
+            plan.blank_box(at, start, size)
         elif kind in TIMED_HEADERS and size >= start + 4:
-            times = 16 if payload[offset + start] == 1 else 8  # version 1: 64-bit times
-            yield Blank(base + offset, start + 4, min(size, start + 4 + times))
-        elif kind in HOLDERS:
-            yield from _blanks_within(payload[offset + start:offset + size], base + offset + start)
+            plan.boxes.add(at + start + 4, at + min(size, start + 4 + (16 if payload[offset + start] == 1 else 8)))
+        elif kind == b"trak" or kind in HOLDERS:
+            inner = KEPT_IN_TRACK if kind == b"trak" else None
+            _plan_within(plan, payload[offset + start:offset + size], at + start, inner)
         offset += size
 
 
-def _timed_metadata(movie: memoryview, movie_span: range, total: int) -> Iterator[Blank]:
-    """The chunks of samples of the movie's timed metadata tracks (TIMED_METADATA_HANDLERS: a GoPro's GPS, a drone's
-    or a dash-cam's subtitles of positions, captions, timecodes), zeroed where they lie: within the file and outside
-    the movie box (a sample table pointing into the index is not followed). The tracks themselves stay, so every
-    other track plays as before; a track of more than MAX_METADATA_CHUNKS chunks is passed over."""
-    for handler, sample_table in _tracks(movie):
-        if handler not in TIMED_METADATA_HANDLERS:
-            continue
-        for start, length in _chunk_spans(sample_table):
-            end = min(total, start + length)
-            if start < end and (end <= movie_span.start or start >= movie_span.stop):
-                yield Blank(start, 0, end - start)
+def _plan_gps_blocks(plan: Plan, index: memoryview) -> None:
+    """A dash-cam's (Novatek's) `gps ` index: after 8 bytes, (offset, size) of each `freeGPS` block in the file."""
+    entries = np.frombuffer(index, ">u4", (len(index) - 8) // 8 * 2, 8).astype(np.uint64).reshape(-1, 2) \
+        if len(index) >= 16 else np.zeros((0, 2), np.uint64)
+    plan.data.add_all(entries[:, 0], entries[:, 0] + entries[:, 1])
 
 
-def _picture_and_sound_chunks(movie: memoryview) -> np.ndarray:
-    """Where each chunk of the movie's other tracks (pictures, sound) starts in the file."""
-    chunks = [_chunk_offsets(table) for handler, table in _tracks(movie) if handler not in TIMED_METADATA_HANDLERS]
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
-
-
-def _tracks(movie: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+def _tracks(movie: memoryview) -> list[tuple[bytes, memoryview]]:
     """(handler type, sample table) of each of the movie's tracks that has both."""
+    found = []
     for kind, track in child_boxes(movie):
-        media = _child(track, b"mdia") if kind == b"trak" else None
-        handler = _child(media, b"hdlr")
-        sample_table = _child(_child(media, b"minf"), b"stbl")
+        media = child(track, b"mdia") if kind == b"trak" else None
+        handler, sample_table = child(media, b"hdlr"), child(child(media, b"minf"), b"stbl")
         if handler is not None and sample_table is not None and len(handler) >= 12:
-            yield bytes(handler[8:12]), sample_table
+            found.append((bytes(handler[8:12]), sample_table))
+    return found
 
 
-def _child(payload: memoryview | None, kind: bytes) -> memoryview | None:
-    """The first child box of that type, None without one (or without a parent)."""
-    if payload is None:
-        return None
-    return next((child for found, child in child_boxes(payload) if found == kind), None)
+def _holds_metadata(handler: bytes, sample_table: memoryview) -> bool:
+    return handler not in PICTURE_AND_SOUND and sample_format(sample_table) not in CODED_FORMATS
 
 
-def _chunk_spans(sample_table: memoryview) -> list[tuple[int, int]]:
-    """(offset, length) of each chunk of a track's samples, from its sample table (chunk offsets, samples per chunk,
-    sample sizes), each count bounded by the entries its box holds; [] past MAX_METADATA_CHUNKS chunks."""
-    offsets, sizes, runs = _chunk_offsets(sample_table), _sample_sizes(sample_table), _samples_per_chunk(sample_table)
-    if len(offsets) > MAX_METADATA_CHUNKS:
-        return []
-    spans, sample, next_chunk = [], 0, 1
-    for run, (first_chunk, per_chunk) in enumerate(runs):  # each chunk once, in order, whatever the runs say
-        last_chunk = min(runs[run + 1][0] - 1 if run + 1 < len(runs) else len(offsets), len(offsets))
-        for chunk in range(max(first_chunk, next_chunk), last_chunk + 1):
-            spans.append((int(offsets[chunk - 1]), int(sizes[sample:sample + per_chunk].sum())))
-            sample += per_chunk
-        next_chunk = max(next_chunk, last_chunk + 1)
-    return spans
+def _read(stream: BinaryIO, at: int, length: int) -> bytes:
+    stream.seek(at)
+    return stream.read(length)
 
 
-def _chunk_offsets(sample_table: memoryview) -> np.ndarray:
-    wide = _child(sample_table, b"co64")
-    entries = wide if wide is not None else _child(sample_table, b"stco")
-    return _table(entries, 4, ">u8" if wide is not None else ">u4")
+def _holds_data(stream: BinaryIO, start: int, end: int) -> bool:
+    """Whether the range holds a byte that is not zero."""
+    return any(_read(stream, at, min(len(ZEROS), end - at)).strip(b"\x00") for at in range(start, end, len(ZEROS)))
 
 
-def _sample_sizes(sample_table: memoryview) -> np.ndarray:
-    sizes = _child(sample_table, b"stsz")
-    if sizes is None or len(sizes) < 12:
-        return np.zeros(0, np.uint64)
-    common = int.from_bytes(sizes[4:8], "big")
-    if common:
-        return np.full(min(int.from_bytes(sizes[8:12], "big"), MAX_METADATA_CHUNKS * 64), common, np.uint64)
-    return _table(sizes, 8, ">u4")
+def _write_zeros(stream: BinaryIO, start: int, end: int) -> None:
+    stream.seek(start)
+    for at in range(start, end, len(ZEROS)):
+        stream.write(ZEROS[:min(len(ZEROS), end - at)])
 
 
-def _samples_per_chunk(sample_table: memoryview) -> list[tuple[int, int]]:
-    """(first chunk, samples per chunk) of each run of the sample-to-chunk box."""
-    runs = _table(_child(sample_table, b"stsc"), 4, ">u4", width=3)
-    return [(int(first), int(count)) for first, count, _ in runs.reshape(-1, 3)]
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
 
-def _table(box: memoryview | None, count_at: int, dtype: str, width: int = 1) -> np.ndarray:
-    """A full box's table: the count at `count_at`, then the entries (of `width` numbers), as many as it holds."""
-    if box is None or len(box) < count_at + 4:
-        return np.zeros(0, np.uint64)
-    size = np.dtype(dtype).itemsize * width
-    count = min(int.from_bytes(box[count_at:count_at + 4], "big"), (len(box) - count_at - 4) // size)
-    return np.frombuffer(box, dtype, count * width, count_at + 4).astype(np.uint64)
+def _merged(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges sorted by start, the overlapping and touching ones merged into one."""
+    if not len(starts):
+        return starts, ends
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], np.maximum.accumulate(ends[order])
+    new = np.concatenate(([True], starts[1:] > ends[:-1]))
+    group_ends = np.concatenate((np.flatnonzero(new)[1:] - 1, [len(starts) - 1]))
+    return starts[new], ends[group_ends]

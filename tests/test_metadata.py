@@ -300,6 +300,34 @@ def test_positions_in_a_subtitle_track_are_zeroed_and_the_picture_plays_as_befor
     assert b"GPS(37.5583" not in path.read_bytes() and frame_digests(path) == before
 
 
+def test_a_makers_boxes_a_dash_cam_s_date_and_a_trailer_are_blanked(tmp_path, two_face_video):
+    """A second probe's realistic files: Canon's `uuid` in the movie box (make, model, GPS), a dash-cam's top-level
+    `IDIT` date, an action camera's trailer after the last box. Only the boxes a movie is made of are kept."""
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    data = path.read_bytes()
+    movie = data.rindex(b"moov") - 4
+    canon = iso_box(b"uuid", bytes.fromhex("85c0b687820f11e08111f4ce462b6a48") + iso_box(b"CMT1", b"Canon SECRET"))
+    data = (data[:movie] + struct.pack(">I", len(data) - movie + len(canon)) + data[movie + 4:] + canon
+            + iso_box(b"IDIT", b"2026:01:02 12:35:19 SECRET\x00") + b"\x00\x00\x00\x00trailer with SECRET GPS")
+    path.write_bytes(data)
+    before = frame_digests(path)
+    assert blank_metadata(path) >= 3
+    blanked = path.read_bytes()
+    assert b"SECRET" not in blanked and len(blanked) == len(data) and frame_digests(path) == before
+
+
+def test_a_picture_track_whose_handler_says_metadata_is_left_alone(tmp_path, two_face_video):
+    """FFmpeg decodes a track by its samples' format, whatever its handler says: `avc1` samples are pictures."""
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    data = bytearray(path.read_bytes())
+    handler = data.index(b"vide", data.index(b"hdlr"))
+    data[handler:handler + 4] = b"meta"
+    path.write_bytes(bytes(data))
+    before = frame_digests(path)
+    blank_metadata(path)
+    assert frame_digests(path) == before
+
+
 def test_a_box_named_like_metadata_that_holds_the_pictures_is_left_alone(tmp_path, two_face_video):
     """A probe's crafted file: its samples in a top-level box named `udta` (FFmpeg reads samples wherever the index
     points) were zeroed, and its analysis found no frame."""
