@@ -23,8 +23,10 @@ from typing import BinaryIO
 
 import numpy as np
 
+from inference.errors import MediaTooLarge
 from inference.movie_index import MAX_MOVIE_BOX, box_header, child_boxes, top_level_boxes
 from inference.sample_tables import chunk_spans, child, sample_format
+from messages import N_, Phrase
 
 # What a movie is made of, kept where it is; any other box at these levels is blanked.
 KEPT_AT_TOP = frozenset({b"ftyp", b"moov", b"mdat", b"moof", b"mfra", b"free", b"skip", b"wide", b"pdin", b"styp",
@@ -43,6 +45,8 @@ CODED_FORMATS = frozenset({b"avc1", b"avc3", b"hvc1", b"hev1", b"dvh1", b"dvhe",
                            b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"alac", b"lpcm", b"sowt", b"twos", b"samr",
                            b".mp3", b"ulaw", b"alaw", b"in24", b"in32", b"fl32", b"fl64", b"raw "})
 ZEROS = bytes(2**20)  # written a megabyte at a time
+MAX_BOXES = 20_000  # boxes of the movie boxes looked at: a movie holds dozens to hundreds (500,000 empty: seconds)
+TOO_MANY_BOXES = N_("The video's index holds more than %(limit)s boxes; a video's holds a few hundred.")
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Ranges:
 
     def touch(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """For each range [start, end): whether one of these ranges (a range's first byte at least) lies in it."""
+        starts, ends = starts.astype(np.uint64), ends.astype(np.uint64)
         kept_starts, kept_ends = _merged(_joined(self.starts), np.maximum(_joined(self.ends), _joined(self.starts) + 1))
         if not len(kept_starts):
             return np.zeros(len(starts), bool)
@@ -75,32 +80,42 @@ class Ranges:
 
 @dataclass
 class Plan:
-    """What to change in the file: the boxes to turn into `free` (their start) and the byte ranges to zero, of two
-    kinds: those found in the boxes' structure (a blanked box's payload, a header's times) and data the index
-    points at (timed metadata samples, a `gps ` index's blocks, a trailer). Neither may touch `samples` (where a
-    picture or sound track's chunks lie); data may not touch `structure` either (a kept box's header, the first
-    movie box)."""
+    """What to change in the file: the boxes to turn into zeroed `free` boxes, and the ranges to zero that the index
+    points at (timed metadata samples, a `gps ` index's blocks, a trailer) or that a kept box holds (a header's
+    times). Nothing may touch `samples` (where a picture or sound track's chunks lie): a box holding some stays as
+    it is; the data may not touch `structure` either (a kept box's header, the first movie box)."""
 
-    retyped: list[int] = field(default_factory=list)
-    boxes: Ranges = field(default_factory=Ranges)
+    boxes: list[tuple[int, int, int]] = field(default_factory=list)  # (start, header length, size)
+    walked: int = 0  # boxes of the movie looked at
+    times: Ranges = field(default_factory=Ranges)
     data: Ranges = field(default_factory=Ranges)
     samples: Ranges = field(default_factory=Ranges)
     structure: Ranges = field(default_factory=Ranges)
 
-    def blank_box(self, offset: int, header: int, size: int) -> None:
-        """A box to become a zeroed `free` box, unless picture or sound samples lie in it (then it stays as it is)."""
-        if not self.samples.touch(np.array([offset], np.uint64), np.array([offset + size], np.uint64))[0]:
-            self.retyped.append(offset)
-            self.boxes.add(offset + header, offset + size)
+    def look_at(self) -> None:
+        """Count a box of the movie looked at; MediaTooLarge past MAX_BOXES (a movie holds dozens to thousands)."""
+        self.walked += 1
+        if self.walked > MAX_BOXES:
+            raise MediaTooLarge(Phrase(TOO_MANY_BOXES, limit=f"{MAX_BOXES:,}"))
 
-    def ranges(self, total: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ranges to zero: within the file, clear of what they may not touch, merged (each byte at most once)."""
-        box_starts, box_ends = self.boxes.within(total)
+    def blank_box(self, offset: int, header: int, size: int) -> None:
+        self.boxes.append((offset, header, size))
+
+    def retyped(self) -> np.ndarray:
+        """Where each box to blank starts, but those that picture or sound samples lie in."""
+        boxes = np.array(self.boxes, np.uint64).reshape(-1, 3)
+        return boxes[~self.samples.touch(boxes[:, 0], boxes[:, 0] + boxes[:, 2])]
+
+    def ranges(self, total: int, retyped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ranges to zero: the blanked boxes' payloads, and within the file and clear of what they may not touch
+        the rest, merged (each byte at most once)."""
+        time_starts, time_ends = self.times.within(total)
         data_starts, data_ends = self.data.within(total)
-        box_clear = ~self.samples.touch(box_starts, box_ends)
+        times_clear = ~self.samples.touch(time_starts, time_ends)
         data_clear = ~self.samples.touch(data_starts, data_ends) & ~self.structure.touch(data_starts, data_ends)
-        return _merged(np.concatenate((box_starts[box_clear], data_starts[data_clear])),
-                       np.concatenate((box_ends[box_clear], data_ends[data_clear])))
+        payloads = (retyped[:, 0] + retyped[:, 1], np.minimum(retyped[:, 0] + retyped[:, 2], np.uint64(total)))
+        return _merged(np.concatenate((payloads[0], time_starts[times_clear], data_starts[data_clear])),
+                       np.concatenate((payloads[1], time_ends[times_clear], data_ends[data_clear])))
 
 
 def blank_metadata(path: Path) -> int:
@@ -108,8 +123,9 @@ def blank_metadata(path: Path) -> int:
     boxes were turned into `free` ones and separate stretches zeroed (0: it held none)."""
     with open(path, "r+b") as stream:
         plan, total = _plan(stream), stream.seek(0, 2)
-        starts, ends = plan.ranges(total)
-        retyped = [at for at in dict.fromkeys(plan.retyped) if _read(stream, at + 4, 4) != b"free"]
+        boxes = plan.retyped()
+        starts, ends = plan.ranges(total, boxes)
+        retyped = [at for at in dict.fromkeys(boxes[:, 0].tolist()) if _read(stream, at + 4, 4) != b"free"]
         zeroed = [(start, end) for start, end in zip(starts.tolist(), ends.tolist()) if _holds_data(stream, start, end)]
         for at in retyped:
             stream.seek(at + 4)
@@ -168,12 +184,13 @@ def _plan_within(plan: Plan, payload: memoryview, base: int, kept: frozenset[byt
         kind, start, size = box
         size = min(size, len(payload) - offset)
         at = base + offset
+        plan.look_at()
         if kind == b"gps ":
             _plan_gps_blocks(plan, payload[offset + start:offset + size])
         if (kind not in kept) if kept is not None else (kind in METADATA_BOXES):
             plan.blank_box(at, start, size)
         elif kind in TIMED_HEADERS and size >= start + 4:
-            plan.boxes.add(at + start + 4, at + min(size, start + 4 + (16 if payload[offset + start] == 1 else 8)))
+            plan.times.add(at + start + 4, at + min(size, start + 4 + (16 if payload[offset + start] == 1 else 8)))
         elif kind == b"trak" or kind in HOLDERS:
             inner = KEPT_IN_TRACK if kind == b"trak" else None
             _plan_within(plan, payload[offset + start:offset + size], at + start, inner)

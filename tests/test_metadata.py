@@ -316,6 +316,19 @@ def test_a_makers_boxes_a_dash_cam_s_date_and_a_trailer_are_blanked(tmp_path, tw
     assert b"SECRET" not in blanked and len(blanked) == len(data) and frame_digests(path) == before
 
 
+def test_an_upload_whose_movie_box_holds_more_boxes_than_a_movie_is_refused(app, client, alice, tmp_path,
+                                                                            two_face_video):
+    """A probe's 500,000 empty user data boxes in the movie box took seconds to walk: past 20,000 it is a 413, and
+    nothing is kept of it."""
+    data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
+    movie = data.rindex(b"moov") - 4
+    padding = iso_box(b"udta", b"") * 20_001
+    data = data[:movie] + struct.pack(">I", len(data) - movie + len(padding)) + data[movie + 4:] + padding
+    response = upload(client, data, "many.mov")
+    assert response.status_code == 413 and "more than 20,000 boxes" in response.get_data(as_text=True)
+    assert upload_files(app) == []
+
+
 def test_a_picture_track_whose_handler_says_metadata_is_left_alone(tmp_path, two_face_video):
     """FFmpeg decodes a track by its samples' format, whatever its handler says: `avc1` samples are pictures."""
     path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
