@@ -2,17 +2,20 @@
 
 Cameras write it in many places: user data and metadata boxes (`udta`: ISO 6709 location `©xyz`, dates, make and
 model; `meta`: Apple's keys, `com.apple.quicktime.location.ISO6709` among them) in the movie or in a track, a maker's
-own boxes (Canon's and Garmin's `uuid`, an XMP `uuid`, a dash-cam's `gps ` index of `freeGPS` blocks, a top-level
-`IDIT` date), the recording times in the movie's, tracks' and media's headers (`mvhd`, `tkhd`, `mdhd`), timed
-metadata tracks (a GoPro's GPS, a phone's camera motion, a drone's or a dash-cam's positions as subtitles), and
-bytes after the last box (an Insta360 trailer). The app reads none of it, and administrators can open every upload,
-so it is zeroed in place, as a photo's metadata is left out (photo_metadata.py): a box becomes a `free` box of the
-same size; only the boxes a movie is made of are kept at the top and in the movie and its tracks (lists of what is
-kept); no byte moves, so the sample offsets the index holds stay right. Nothing is written over a box's header that
+own boxes (Canon's and Garmin's `uuid`, an XMP `uuid`, a dash-cam's `gps ` index of `freeGPS` blocks, or those
+blocks with no index, a top-level `IDIT` date), the recording times in the movie's, tracks' and media's headers
+(`mvhd`, `tkhd`, `mdhd`) and in a fragment's `prft`, timed metadata tracks (a GoPro's GPS, a phone's camera motion,
+a drone's or a dash-cam's positions as subtitles), and bytes after the last box (an Insta360 trailer). The app
+reads none of it, and administrators can open every upload, so it is zeroed in place, as a photo's metadata is left
+out (photo_metadata.py): a box becomes a `free` box of the same size; only the boxes a movie is made of are kept at
+the top and in the movie and its tracks (lists of what is kept); no byte moves, so the sample offsets the index
+holds stay right. Nothing is written over a box's header that
 is kept, over the first movie box (the one FFmpeg reads), or where a picture or sound track's samples lie, so the
 video plays and decodes as before. The plan is worked out on arrays (sample_tables.py), and its ranges merged before
-a byte is read or written: a crafted index costs milliseconds. Run on a stored video once its checks have passed
-(movie_index.py bounds the movie box and the top-level boxes).
+a byte is read or written; an index a camera does not write (more than MAX_BOXES boxes, MAX_RANGES places, or
+nested deeper than MAX_DEPTH) is refused before a byte is changed: a crafted index costs milliseconds. Run on a
+stored video once its checks have passed (movie_index.py bounds the movie box and the top-level boxes). A fragmented
+movie's fragments are not read: their timed metadata stays.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import BinaryIO
 import numpy as np
 
 from inference.errors import MediaTooLarge
-from inference.movie_index import MAX_MOVIE_BOX, box_header, child_boxes, top_level_boxes
-from inference.sample_tables import chunk_spans, child, sample_format
+from inference.movie_index import MAX_MOVIE_BOX, TOO_DEEP, box_header, child_boxes, top_level_boxes
+from inference.sample_tables import MAX_ENTRIES, chunk_spans, child, sample_format
 from messages import N_, Phrase
 
 # What a movie is made of, kept where it is; any other box at these levels is blanked.
@@ -40,12 +43,18 @@ HOLDERS = frozenset({b"mdia", b"minf", b"stbl", b"edts", b"dinf"})
 TIMED_HEADERS = frozenset({b"mvhd", b"tkhd", b"mdhd"})  # version, flags, creation and modification times first
 PICTURE_AND_SOUND = frozenset({b"vide", b"soun"})  # handlers; a track of any other (meta, text, sbtl, camm, tmcd,
 # data...) holds timed metadata, unless its samples are coded pictures or sound, whatever its handler says:
-CODED_FORMATS = frozenset({b"avc1", b"avc3", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"av01", b"vp08", b"vp09",
+CODED_FORMATS = frozenset({b"avc1", b"avc2", b"avc3", b"avc4", b"H264", b"h264", b"hvc1", b"hev1", b"hvc2", b"hev2",
+                           b"dvh1", b"dvhe", b"dvav", b"dva1", b"dav1", b"av01", b"vp08", b"vp09", b"mjp2", b"png ",
                            b"mp4v", b"jpeg", b"mjpa", b"apch", b"apcn", b"apcs", b"apco", b"ap4h", b"s263",
                            b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"alac", b"lpcm", b"sowt", b"twos", b"samr",
                            b".mp3", b"ulaw", b"alaw", b"in24", b"in32", b"fl32", b"fl64", b"raw "})
 ZEROS = bytes(2**20)  # written a megabyte at a time
 MAX_BOXES = 20_000  # boxes of the movie boxes looked at: a movie holds dozens to hundreds (500,000 empty: seconds)
+MAX_DEPTH = 10  # boxes within boxes within a movie box (FFmpeg reads 10 levels: stbl is the fifth)
+MAX_RANGES = 100_000  # places to zero or keep: a camera's 2-minute video has some thousands (a chunk a frame at most)
+TOO_MANY_PLACES = N_("The video's index points at more than %(limit)s pieces; a camera's video has some thousands.")
+FREE_GPS = b"freeGPS "  # a Novatek dash-cam's block of positions inside the media data: "free" box, "GPS " inside
+FREE_GPS_LONGEST = 2**20
 TOO_MANY_BOXES = N_("The video's index holds more than %(limit)s boxes; a video's holds a few hundred.")
 
 
@@ -98,6 +107,13 @@ class Plan:
         if self.walked > MAX_BOXES:
             raise MediaTooLarge(Phrase(TOO_MANY_BOXES, limit=f"{MAX_BOXES:,}"))
 
+    def check_size(self) -> None:
+        """MediaTooLarge for more places to zero, or chunks to keep, than a camera's video has (each place is read
+        and written on its own); checked as they are found."""
+        for ranges in (self.times, self.data, self.samples):
+            if sum(len(part) for part in ranges.starts) > MAX_RANGES:
+                raise MediaTooLarge(Phrase(TOO_MANY_PLACES, limit=f"{MAX_RANGES:,}"))
+
     def blank_box(self, offset: int, header: int, size: int) -> None:
         self.boxes.append((offset, header, size))
 
@@ -144,20 +160,23 @@ def _plan(stream: BinaryIO) -> Plan:
               if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
     movie_starts = [offset + start for offset, (kind, start, size) in boxes
                     if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
+    for number, (movie, movie_start) in enumerate(zip(movies, movie_starts)):  # first: it counts the boxes
+        _plan_within(plan, movie, movie_start, KEPT_IN_MOVIE, first=number == 0)
     if movies:
         _keep_picture_and_sound(plan, movies[0])
         plan.structure.add(movie_starts[0], movie_starts[0] + len(movies[0]))
+        _plan_timed_metadata(plan, movies[0])
     for offset, (kind, start, size) in boxes:
         if kind in KEPT_AT_TOP:
             plan.structure.add(offset, offset + start)
         else:
             plan.blank_box(offset, start, min(size, total - offset))
-    for movie, movie_start in zip(movies, movie_starts):
-        _plan_within(plan, movie, movie_start, KEPT_IN_MOVIE)
-    if movies:
-        _plan_timed_metadata(plan, movies[0])
+        if kind == b"prft" and size >= start + 16:  # a fragment's wall-clock time (NTP), after version, flags, track
+            plan.times.add(offset + start + 8, offset + start + 16)
+    _plan_free_gps(plan, stream, total)
     if boxes and (last_end := boxes[-1][0] + boxes[-1][1][2]) < total:
         plan.data.add(last_end, total)  # a trailer after the last box (no box refers to it)
+    plan.check_size()
     return plan
 
 
@@ -165,6 +184,7 @@ def _keep_picture_and_sound(plan: Plan, movie: memoryview) -> None:
     for handler, sample_table in _tracks(movie):
         if not _holds_metadata(handler, sample_table):
             plan.samples.add_all(*chunk_spans(sample_table))
+            plan.check_size()
 
 
 def _plan_timed_metadata(plan: Plan, movie: memoryview) -> None:
@@ -172,20 +192,25 @@ def _plan_timed_metadata(plan: Plan, movie: memoryview) -> None:
     for handler, sample_table in _tracks(movie):
         if _holds_metadata(handler, sample_table):
             plan.data.add_all(*chunk_spans(sample_table))
+            plan.check_size()
 
 
-def _plan_within(plan: Plan, payload: memoryview, base: int, kept: frozenset[bytes] | None) -> None:
+def _plan_within(plan: Plan, payload: memoryview, base: int, kept: frozenset[bytes] | None, first: bool = True,
+                 depth: int = 1) -> None:
     """The metadata among the children of a box whose payload is `payload`, starting at `base` in the file: any box
     not in `kept` (None, deeper: any of METADATA_BOXES), the headers' times, a dash-cam's `gps ` index's blocks; and
-    within the tracks and the boxes that hold others. A child that runs past its parent ends with it, as FFmpeg
-    reads it."""
+    within the tracks and the boxes that hold others (`first`: in the movie box FFmpeg reads; the index blocks of
+    the others are not followed). A child that runs past its parent ends with it, as FFmpeg reads it; nesting deeper
+    than a movie's is refused, as the index's check refuses it (MediaTooLarge)."""
+    if depth > MAX_DEPTH:
+        raise MediaTooLarge(Phrase(TOO_DEEP))
     offset = 0
     while (box := box_header(payload[offset:offset + 16], len(payload) - offset)) is not None:
         kind, start, size = box
         size = min(size, len(payload) - offset)
         at = base + offset
         plan.look_at()
-        if kind == b"gps ":
+        if kind == b"gps " and first:
             _plan_gps_blocks(plan, payload[offset + start:offset + size])
         if (kind not in kept) if kept is not None else (kind in METADATA_BOXES):
             plan.blank_box(at, start, size)
@@ -193,15 +218,28 @@ def _plan_within(plan: Plan, payload: memoryview, base: int, kept: frozenset[byt
             plan.times.add(at + start + 4, at + min(size, start + 4 + (16 if payload[offset + start] == 1 else 8)))
         elif kind == b"trak" or kind in HOLDERS:
             inner = KEPT_IN_TRACK if kind == b"trak" else None
-            _plan_within(plan, payload[offset + start:offset + size], at + start, inner)
+            _plan_within(plan, payload[offset + start:offset + size], at + start, inner, first, depth + 1)
         offset += size
 
 
 def _plan_gps_blocks(plan: Plan, index: memoryview) -> None:
     """A dash-cam's (Novatek's) `gps ` index: after 8 bytes, (offset, size) of each `freeGPS` block in the file."""
-    entries = np.frombuffer(index, ">u4", (len(index) - 8) // 8 * 2, 8).astype(np.uint64).reshape(-1, 2) \
-        if len(index) >= 16 else np.zeros((0, 2), np.uint64)
+    count = min((len(index) - 8) // 8, MAX_ENTRIES) if len(index) >= 16 else 0
+    entries = np.frombuffer(index, ">u4", count * 2, 8).astype(np.uint64).reshape(-1, 2)
     plan.data.add_all(entries[:, 0], entries[:, 0] + entries[:, 1])
+
+
+def _plan_free_gps(plan: Plan, stream: BinaryIO, total: int) -> None:
+    """A dash-cam's `freeGPS` blocks, found by their name wherever they lie (some cameras write no index of them):
+    each block to its size (at most FREE_GPS_LONGEST); read 16 MB at a time."""
+    window, overlap = 16 * 2**20, len(FREE_GPS) + 4
+    for at in range(0, total, window):
+        chunk = _read(stream, at, window + overlap)
+        found = chunk.find(FREE_GPS)
+        while 0 <= found < window:
+            if found >= 4 and (size := int.from_bytes(chunk[found - 4:found], "big")) >= 8:
+                plan.data.add(at + found + 4, at + found - 4 + min(size, FREE_GPS_LONGEST))
+            found = chunk.find(FREE_GPS, found + 1)
 
 
 def _tracks(movie: memoryview) -> list[tuple[bytes, memoryview]]:
@@ -209,9 +247,17 @@ def _tracks(movie: memoryview) -> list[tuple[bytes, memoryview]]:
     found = []
     for kind, track in child_boxes(movie):
         media = child(track, b"mdia") if kind == b"trak" else None
-        handler, sample_table = child(media, b"hdlr"), child(child(media, b"minf"), b"stbl")
+        handler, sample_table = _last_child(media, b"hdlr"), child(child(media, b"minf"), b"stbl")
         if handler is not None and sample_table is not None and len(handler) >= 12:
             found.append((bytes(handler[8:12]), sample_table))
+    return found
+
+
+def _last_child(payload: memoryview | None, kind: bytes) -> memoryview | None:
+    """The last child box of that type (FFmpeg's reading of a media box's handler: the last one it meets)."""
+    found = None
+    for child_kind, child_payload in child_boxes(payload) if payload is not None else ():
+        found = child_payload if child_kind == kind else found
     return found
 
 

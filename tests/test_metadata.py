@@ -329,6 +329,45 @@ def test_an_upload_whose_movie_box_holds_more_boxes_than_a_movie_is_refused(app,
     assert upload_files(app) == []
 
 
+def movie_last_with(path: Path, *children: bytes) -> bytes:
+    """The file at `path` (its movie box last) with `children` added at the end of its movie box."""
+    data = path.read_bytes()
+    movie = data.rindex(b"moov") - 4
+    added = b"".join(children)
+    return data[:movie] + struct.pack(">I", len(data) - movie + len(added)) + data[movie + 4:] + added
+
+
+@pytest.mark.parametrize("odd", ["nested 12 deep", "a gps index of 100,001 blocks"])
+def test_an_index_a_camera_does_not_write_is_refused_before_a_byte_is_changed(tmp_path, two_face_video, odd):
+    """A third probe: 1,500 nested boxes hit Python's recursion limit (a 500); two million index entries took
+    seconds and 1.8 GB. Both are refused (a 413) with nothing written."""
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    if odd.startswith("nested"):
+        nested = b"deep"
+        for _ in range(12):
+            nested = iso_box(b"dinf", nested)
+        data = movie_last_with(path, iso_box(b"trak", iso_box(b"mdia", nested)))
+    else:
+        data = movie_last_with(path, iso_box(b"gps ", struct.pack(">II", 0x101, 100_001) + bytes(8) * 100_001))
+    path.write_bytes(data)
+    with pytest.raises(MediaTooLarge):
+        blank_metadata(path)
+    assert path.read_bytes() == data
+
+
+def test_a_dash_cam_s_positions_are_zeroed_where_no_index_names_them(tmp_path, two_face_video):
+    """Some dash cams write `freeGPS` blocks among the media data with no index of them."""
+    path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
+    block = iso_box(b"free", b"GPS " + b"$GPRMC,123519,A,3733.498,N,12658.032,E" + bytes(64))
+    data = path.read_bytes() + block
+    path.write_bytes(data)
+    before = frame_digests(path)
+    assert blank_metadata(path) >= 1
+    blanked = path.read_bytes()
+    assert b"GPRMC" not in blanked and blanked.endswith(b"free" + bytes(len(block) - 8))
+    assert frame_digests(path) == before
+
+
 def test_a_picture_track_whose_handler_says_metadata_is_left_alone(tmp_path, two_face_video):
     """FFmpeg decodes a track by its samples' format, whatever its handler says: `avc1` samples are pictures."""
     path = filmed_with_metadata(two_face_video, tmp_path / "clip.mov")
