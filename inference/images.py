@@ -123,7 +123,8 @@ class DecodedImage:
         return int(self.rgb.shape[0])
 
 
-def _is_webp(data: bytes) -> bool:
+def is_webp(data: bytes) -> bool:
+    """Whether the bytes start as a WebP file does (a RIFF of type WEBP)."""
     return data.startswith(b"RIFF") and data[8:12] == b"WEBP"
 
 
@@ -145,7 +146,7 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=OPENERS)
     except UnidentifiedImageError as error:
-        if data.startswith(SIGNATURES) or _is_webp(data):
+        if data.startswith(SIGNATURES) or is_webp(data):
             raise CorruptMedia(CORRUPT) from error
         raise _unsupported(data) from error
     except (Image.DecompressionBombError, *DECODE_ERRORS) as error:  # a known format whose header is broken
@@ -407,7 +408,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
 
     Raises UnsupportedMediaType, CorruptMedia or MediaTooLarge with a readable message.
     """
-    if _is_webp(data):
+    if is_webp(data):
         _check_webp(data, max_pixels)
         deque(webp_chunks(data), maxlen=0)  # counted, as Pillow's demuxer will walk them
     if data.startswith(PNG_SIGNATURE):

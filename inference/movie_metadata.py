@@ -156,16 +156,15 @@ def _plan(stream: BinaryIO) -> Plan:
     headers of the top-level boxes kept, the first movie box), then the metadata."""
     plan, total = Plan(), stream.seek(0, 2)
     boxes = list(top_level_boxes(stream))
-    movies = [memoryview(_read(stream, offset + start, size - start)) for offset, (kind, start, size) in boxes
-              if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
-    movie_starts = [offset + start for offset, (kind, start, size) in boxes
-                    if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
-    for number, (movie, movie_start) in enumerate(zip(movies, movie_starts)):  # first: it counts the boxes
+    movies = [(offset + start, memoryview(_read(stream, offset + start, size - start)))
+              for offset, (kind, start, size) in boxes if kind == b"moov" and size - start <= MAX_MOVIE_BOX]
+    for number, (movie_start, movie) in enumerate(movies):  # first: it counts the boxes
         _plan_within(plan, movie, movie_start, KEPT_IN_MOVIE, first=number == 0)
     if movies:
-        _keep_picture_and_sound(plan, movies[0])
-        plan.structure.add(movie_starts[0], movie_starts[0] + len(movies[0]))
-        _plan_timed_metadata(plan, movies[0])
+        movie_start, movie = movies[0]
+        _keep_picture_and_sound(plan, movie)
+        plan.structure.add(movie_start, movie_start + len(movie))
+        _plan_timed_metadata(plan, movie)
     for offset, (kind, start, size) in boxes:
         if kind in KEPT_AT_TOP:
             plan.structure.add(offset, offset + start)

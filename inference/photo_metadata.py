@@ -21,8 +21,8 @@ from PIL import Image
 
 from inference.errors import MediaError
 from inference.images import (END_OF_IMAGE, JPEG_SIGNATURE, NO_LENGTH_MARKERS, ORIENTATION_TAG, PNG_SIGNATURE,
-                              START_OF_SCAN, JpegSegment, decode_image, jpeg_segments, png_chunks, segment_length,
-                              webp_chunks)
+                              START_OF_SCAN, JpegSegment, decode_image, is_webp, jpeg_segments, png_chunks,
+                              segment_length, webp_chunks)
 
 APP0, APP1, APP2, APP14, APP15, COMMENT = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF, 0xFE
 END_OF_IMAGE_MARKER = bytes((0xFF, END_OF_IMAGE))
@@ -58,7 +58,7 @@ def _rewriter(data: bytes) -> Callable[[bytes, bytes | None], bytes] | None:
         return _jpeg
     if data.startswith(PNG_SIGNATURE):
         return _png
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+    if is_webp(data):
         return _webp
     return None
 

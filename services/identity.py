@@ -41,8 +41,6 @@ class Suggestion:
         return {"subject": self.subject.id, "name": self.subject.name, "distance": round(self.distance, 4)}
 
 
-
-
 def set_recognition(user: User, enabled: bool) -> None:
     """Turn face recognition on (sign every finished analysis in the background) or off (delete every
     signature and signature job of the user at once)."""
