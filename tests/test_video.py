@@ -191,6 +191,12 @@ def test_video_upload_is_queued_then_shows_timelines(app, client, alice, two_fac
     assert isinstance(track["unsure"], bool) and (track["unsure"] or not track["uncertain"])  # flagged: unsure
 
 
+def test_a_track_in_one_frame_is_seen_in_one_frame_not_for_no_time(client, alice, astronaut, tmp_path):
+    clip = write_video(tmp_path / "one.mp4", moving_faces_frames(astronaut, 1, faces=1))
+    page = client.get(upload(client, clip.read_bytes(), "one.mp4").location).get_data(as_text=True)
+    assert "seen in one frame" in page and "seen for 0.0 s" not in page
+
+
 def test_api_video_upload_returns_202_and_progress(app, client, alice, two_face_video):
     app.extensions["moodlens_jobs"] = jobs.ExternalQueue(app)  # nothing runs until we say so
     token = csrf_token(client, "/analyze")

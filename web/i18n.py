@@ -531,6 +531,14 @@ def seconds(value: float) -> str:
     return gettext("%(seconds)s s", seconds=format_decimal(value or 0.0, "0.0#"))
 
 
+def time_seen(summary: dict) -> str:
+    """How long a video track was seen, as its card says it: "seen for 5.25 s", or "seen in one frame" for a track
+    in a single analysed frame (a lone frame stands for no time: "seen for 0.0 s" read as an error)."""
+    if summary.get("frames") == 1:
+        return gettext("seen in one frame")
+    return gettext("seen for %(time)s", time=seconds(summary.get("duration")))
+
+
 STATUS_NAMES = {JobStatus.QUEUED: lazy_pgettext("status", "queued"),
                 JobStatus.RUNNING: lazy_pgettext("status", "running"),
                 JobStatus.DONE: lazy_pgettext("status", "done"), JobStatus.FAILED: lazy_pgettext("status", "failed")}
@@ -604,7 +612,7 @@ def init_app(app: Flask) -> None:
                            "kind": kind, "say": say, "found": found,
                            "found_by_kind": found_by_kind,
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent, "share": share,
-                           "interval": interval, "seconds": seconds, "number": format_decimal,
+                           "interval": interval, "seconds": seconds, "time_seen": time_seen, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
                            "wrappable": wrappable, "set_apart": set_apart, "month_name": month_name}.items():
         app.add_template_filter(per_request(function), name)
