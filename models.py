@@ -140,10 +140,21 @@ USERNAME_LENGTH = range(2, 33)  # "지우", "Jo"
 PASSWORD_LENGTH = range(8, 129)  # characters of a password, whoever sets it (the sign-up page, the CLI)
 
 
+UNSEEN = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))  # zero-width spaces, word joiner, soft hyphen
+
+
+def normal_text(text: str) -> str:
+    """A name as it is kept, compared and measured: without the invisible characters that mean nothing in a name (a
+    zero-width space after "Ana" made a second "Ana"; joiners, which hold emoji and Persian words together, stay),
+    trimmed, and in Unicode's composed form (NFC)."""
+    return unicodedata.normalize("NFC", text.translate(UNSEEN).strip())
+
+
 def normalize_username(name: str) -> str:
-    """Usernames are compared and stored lower-case and composed (NFC): "Alice" and "alice" are one account, and so
-    are "김민수" typed and pasted as loose jamo."""
-    return unicodedata.normalize("NFC", name.strip()).lower()
+    """Usernames are compared and stored `normal_text` and lower-case: "Alice" and "alice" are one account, and so
+    are "김민수" typed and pasted as loose jamo, and "alice" with a zero-width space in it (the log-in form's filter
+    drops it, and the per-account log-in limits, which read the name as sent, counted it as another account)."""
+    return normal_text(name).lower()
 
 
 def new_session_token() -> str:

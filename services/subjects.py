@@ -10,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 
 from extensions import committed, db
 from inference.labels import ALL_EMOTIONS
-from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, subject_name_key
+from models import EMOTION_CLASSES, Analysis, Detection, Subject, SubjectKind, User, normal_text, subject_name_key
 from services import copies
 from services.access import LARGEST_ID, locked_detection
 from messages import N_, Phrase
@@ -19,15 +19,11 @@ from services.errors import Conflict, Refused
 NAME_LENGTH = Subject.name.type.length
 
 
-UNSEEN = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))  # zero-width spaces, word joiner, soft hyphen
-
-
 def normal_name(name: object) -> str:
-    """A name as it is kept and measured: without the invisible characters that mean nothing in a name (a zero-width
-    space after "Ana" made a second "Ana", refused as the first's twin, and a Korean sentence fell back to "Ana을(를)";
-    joiners, which hold emoji and Persian words together, stay), trimmed, and in Unicode's composed form (NFC); ""
-    for anything but text."""
-    return unicodedata.normalize("NFC", name.translate(UNSEEN).strip()) if isinstance(name, str) else ""
+    """A name as a client sent it, as it is kept and measured (`normal_text`: a zero-width space after "Ana" made a
+    second "Ana", refused as the first's twin, and a Korean sentence fell back to "Ana을(를)"); "" for anything but
+    text."""
+    return normal_text(name) if isinstance(name, str) else ""
 
 
 MAX_SUBJECTS = 500  # per account: every face's "Who is this?" lists them (12,000 made a result page of 2.7 MB)

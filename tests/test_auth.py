@@ -244,6 +244,18 @@ def test_an_account_under_attack_refuses_every_browser_but_those_that_logged_in_
     assert [login(bot, "other", "typo").status_code, login(bot, "other").status_code] == [401, 302]
 
 
+def test_an_account_s_name_with_invisible_characters_counts_against_that_account(tmp_path):
+    """The log-in form drops zero-width spaces and soft hyphens from a name; the per-account limits read the name as
+    sent, so "car\u200bol" had a count of its own: any number of guesses at carol, and her right password from a new
+    address logged in while her account refused new browsers."""
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_LIMITS="3 per minute", LOGIN_ACCOUNT_LIMITS="2 per hour")
+    make_user(app, "carol")
+    names = ["car\u200bol", "c\u00adarol\ufeff", "carol\u2060"]
+    assert [login(from_address(app, f"10.0.1.{n}"), name, "guess").status_code for n, name in enumerate(names)] \
+        == [401, 401, 429]
+    assert login(from_address(app, "10.0.1.9"), "carol\u200b").status_code == 429  # under attack: a new browser
+
+
 def hidden_fields(form: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)}
 
