@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from inference.errors import MediaTooLarge
+from inference.file_bytes import ZEROS, write_zeros
 from inference.movie_index import MAX_MOVIE_BOX, TOO_DEEP, box_header, child_boxes, top_level_boxes
 from inference.sample_tables import MAX_ENTRIES, chunk_spans, child, sample_format
 from messages import N_, Phrase
@@ -48,7 +49,6 @@ CODED_FORMATS = frozenset({b"avc1", b"avc2", b"avc3", b"avc4", b"H264", b"h264",
                            b"mp4v", b"jpeg", b"mjpa", b"apch", b"apcn", b"apcs", b"apco", b"ap4h", b"s263",
                            b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"alac", b"lpcm", b"sowt", b"twos", b"samr",
                            b".mp3", b"ulaw", b"alaw", b"in24", b"in32", b"fl32", b"fl64", b"raw "})
-ZEROS = bytes(2**20)  # written a megabyte at a time
 MAX_BOXES = 20_000  # boxes of the movie boxes looked at: a movie holds dozens to hundreds (500,000 empty: seconds)
 MAX_DEPTH = 10  # boxes within boxes within a movie box (FFmpeg reads 10 levels: stbl is the fifth)
 MAX_RANGES = 100_000  # places to zero or keep: a camera's 2-minute video has some thousands (a chunk a frame at most)
@@ -147,7 +147,7 @@ def blank_metadata(path: Path) -> int:
             stream.seek(at + 4)
             stream.write(b"free")
         for start, end in zeroed:
-            _write_zeros(stream, start, end)
+            write_zeros(stream, start, end)
     return len(retyped) + len(zeroed)
 
 
@@ -272,12 +272,6 @@ def _read(stream: BinaryIO, at: int, length: int) -> bytes:
 def _holds_data(stream: BinaryIO, start: int, end: int) -> bool:
     """Whether the range holds a byte that is not zero."""
     return any(_read(stream, at, min(len(ZEROS), end - at)).strip(b"\x00") for at in range(start, end, len(ZEROS)))
-
-
-def _write_zeros(stream: BinaryIO, start: int, end: int) -> None:
-    stream.seek(start)
-    for at in range(start, end, len(ZEROS)):
-        stream.write(ZEROS[:min(len(ZEROS), end - at)])
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

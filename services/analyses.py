@@ -31,6 +31,7 @@ from inference.errors import MediaError, MediaTooLarge
 from inference.files import atomic_file
 from inference.heif import decode_photo
 from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
+from inference.container_metadata import blank_container_metadata
 from inference.movie_metadata import blank_metadata
 from inference.photo_metadata import without_private_metadata
 from inference.pipeline import Classified, ImageResult, get_pipeline
@@ -54,7 +55,7 @@ MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; n
 NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
 
 
-ISO_CONTAINERS = ("mp4", "mov")  # the video containers whose metadata is blanked (movie_metadata)
+ISO_CONTAINERS = ("mp4", "mov")  # the videos whose metadata movie_metadata blanks (container_metadata: the others)
 KEPT_FORMAT = "jpeg"  # how a HEIC or AVIF photo is stored (few browsers show them)
 KEPT_NAME_LENGTH = 120  # characters of an upload's name kept (a longer one: 100 of its stem, its suffix)
 
@@ -364,9 +365,17 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
                     width=info.width, height=info.height, duration=info.duration)
 
 
+def blank_video_metadata(path: Path, container: str) -> int:
+    """Blank the stored video's metadata in place: an MP4's or MOV's (`movie_metadata`), a Matroska file's or an
+    AVI's (`container_metadata`, walked within today's duration limit). Returns how many places were blanked."""
+    if container in ISO_CONTAINERS:
+        return blank_metadata(path)
+    return blank_container_metadata(path, current_app.config["MAX_VIDEO_SECONDS"])
+
+
 def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
-    """Store the video, check it is readable and within the limits, blank an MP4's or MOV's metadata in it
-    (`movie_metadata`: the checks bound its movie box), and queue its analysis; when the same bytes were stored
+    """Store the video, check it is readable and within the limits, blank its metadata (`blank_video_metadata`: the
+    checks bound its index), and queue its analysis; when the same bytes were stored
     meanwhile (a form sent twice at once, even at the same moment: `access.hold_account`), that analysis, and
     nothing stored."""
     with storage_writes():
@@ -375,9 +384,8 @@ def queue_video_analysis(user: User, upload: FileStorage, container: str, digest
             upload.save(file)
     try:
         analysis = _checked_video(path, container, user.id)
-        if container in ISO_CONTAINERS:
-            with storage_writes():
-                blank_metadata(path)
+        with storage_writes():
+            blank_video_metadata(path, container)
         hold_account(user.id)
         earlier = copies.earlier_upload(user.id, digest)
         if earlier is None:

@@ -16,11 +16,10 @@ from extensions import db
 from inference.errors import MediaError
 from inference.images import stored_orientation
 from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
-from inference.movie_metadata import blank_metadata
 from inference.photo_metadata import without_private_metadata
 from models import Analysis, Detection, JobStatus, Media
 from services import storage
-from services.analyses import ISO_CONTAINERS, MISSING_UPLOAD, keep_readings
+from services.analyses import MISSING_UPLOAD, blank_video_metadata, keep_readings
 
 READINGS_BATCH = 50  # analyses whose readings are kept at a time: their video timelines are read, then let go
 METADATA_BATCH = 200  # analyses whose uploads are looked at for metadata, their names read at a time
@@ -88,28 +87,23 @@ class MetadataPass:
 
 def leave_out_stored_metadata() -> MetadataPass:
     """Store again, without their metadata, the uploads stored before it was left out: a photo that holds any is
-    replaced whole (its new bytes written beside it and renamed over it: `photo_metadata`), an MP4's or MOV's
-    metadata boxes are blanked in place (`movie_metadata`); METADATA_BATCH analyses' names read at a time. A photo
-    whose analysis is deleted meanwhile does not come back (`_rewritten_photo`)."""
+    replaced whole (its new bytes written beside it and renamed over it: `photo_metadata`), a video's metadata is
+    blanked in place (`blank_video_metadata`; a deletion meanwhile removes the file); METADATA_BATCH analyses' names
+    read at a time. A photo whose analysis is deleted meanwhile does not come back (`_rewritten_photo`)."""
     done, last_id = MetadataPass(), 0
-    uploads = (db.select(Analysis.id, Analysis.stored_name, Analysis.media)
-               .where((Analysis.media == Media.IMAGE) | Analysis.format.in_(ISO_CONTAINERS)).order_by(Analysis.id))
+    uploads = db.select(Analysis.id, Analysis.stored_name, Analysis.media, Analysis.format).order_by(Analysis.id)
     while rows := db.session.execute(uploads.where(Analysis.id > last_id).limit(METADATA_BATCH)).all():
         db.session.rollback()  # nothing is held while the files are read
-        for analysis_id, stored_name, media in rows:
+        for analysis_id, stored_name, media, container in rows:
             path = storage.upload_path(stored_name)
             try:
-                done.changed += _blanked_video(path) if media == Media.VIDEO else _rewritten_photo(analysis_id, path)
+                done.changed += (blank_video_metadata(path, container) > 0 if media == Media.VIDEO
+                                 else _rewritten_photo(analysis_id, path))
             except (OSError, MediaError):
                 done.unreadable.append(path)
             done.looked_at += 1
         last_id = rows[-1][0]
     return done
-
-
-def _blanked_video(path: Path) -> bool:
-    """Whether the stored video at `path` held metadata, blanked now (in place: a deletion meanwhile removes it)."""
-    return blank_metadata(path) > 0
 
 
 def _rewritten_photo(analysis_id: int, path: Path) -> bool:

@@ -15,6 +15,7 @@ from PIL import Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
 from extensions import db
+from inference.container_metadata import blank_container_metadata
 from inference.errors import MediaTooLarge
 from inference.images import decode_image
 from inference.movie_metadata import blank_metadata
@@ -407,6 +408,27 @@ def test_a_metadata_box_running_past_its_movie_box_is_blanked_to_the_movie_s_end
     assert LOCATION.encode() not in blanked and blanked.endswith(after) and len(blanked) == len(data) + len(after)
 
 
+def container_tags(path: Path) -> str:
+    return subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "compact",
+                           str(path)], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize("name", ["clip.mkv", "clip.avi"])
+def test_a_matroska_or_avi_video_s_tags_and_dates_are_blanked_and_every_frame_decodes_as_before(tmp_path,
+                                                                                               two_face_video, name):
+    """A Matroska file's tags (a location, a title: Void elements now) and its Info's date and writing applications;
+    an AVI's INFO list (a JUNK chunk now)."""
+    path = filmed_with_metadata(two_face_video, tmp_path / name, "-metadata", "creation_time=2026-05-01T10:00:00Z")
+    before, size = frame_digests(path), path.stat().st_size
+    assert b"secret note" in path.read_bytes() and "secret note" in container_tags(path)
+    assert blank_container_metadata(path, 120) >= 1
+    blanked = path.read_bytes()
+    assert LOCATION.encode() not in blanked and b"secret note" not in blanked and b"Lavf" not in blanked
+    assert len(blanked) == size and frame_digests(path) == before
+    assert "tag:" not in container_tags(path)
+    assert blank_container_metadata(path, 120) == 0  # nothing left
+
+
 def test_an_uploaded_video_is_stored_without_its_location(app, client, alice, tmp_path, two_face_video):
     data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
     response = upload(client, data, "IMG_0002.MOV")
@@ -419,9 +441,19 @@ def test_an_uploaded_video_is_stored_without_its_location(app, client, alice, tm
     assert upload(client, data, "IMG_0002.MOV").headers["Location"] == response.headers["Location"]  # found again
 
 
-def test_videos_stored_before_are_blanked_by_the_maintenance_command(app, client, alice, tmp_path, two_face_video):
-    data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
-    assert upload(client, data, "IMG_0003.MOV").status_code == 302
+def test_an_uploaded_matroska_video_is_stored_without_its_tags(app, client, alice, tmp_path, two_face_video):
+    data = filmed_with_metadata(two_face_video, tmp_path / "clip.mkv").read_bytes()
+    assert upload(client, data, "trip.mkv").status_code == 302
+    with app.app_context():
+        stored = upload_path(db.session.scalars(db.select(Analysis.stored_name)).one()).read_bytes()
+    assert b"secret note" not in stored and LOCATION.encode() not in stored and len(stored) == len(data)
+
+
+@pytest.mark.parametrize("name", ["clip.mov", "clip.mkv"])
+def test_videos_stored_before_are_blanked_by_the_maintenance_command(app, client, alice, tmp_path, two_face_video,
+                                                                     name):
+    data = filmed_with_metadata(two_face_video, tmp_path / name).read_bytes()
+    assert upload(client, data, name).status_code == 302
     with app.app_context():
         stored = upload_path(db.session.scalars(db.select(Analysis.stored_name)).one())
     stored.write_bytes(data)  # as a version that stored videos as sent had stored it
