@@ -12,7 +12,8 @@ from messages import N_, Phrase
 
 
 ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
-              "surprise": "surprised", "neutral": "neutral", "relaxed": "relaxed"}  # in English, as the API words them
+              "surprise": "surprised", "neutral": "neutral", "relaxed": "relaxed",
+              "other": "in another mood"}  # in English, as the API words them (the pages: web/i18n.py)
 
 
 class Mood(str):
