@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from inference.child import MemoryCeiling, answer_of, answered, read_back, run_for, run_reserved
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.formats import FileFormat
 from inference.heif_items import inspect
 from inference.images import (DEFAULT_MAX_PIXELS, HEIF_BRANDS, DecodedImage, check_size, decode_image, decoding,
                               exif_orientation, refusal, upright_rgb_array)
@@ -38,7 +39,7 @@ from messages import N_, Phrase
 
 log = logging.getLogger(__name__)
 
-HEIF_FORMATS = {"HEIF": "heic", "AVIF": "avif"}  # the Pillow plugins that may read such a file -> our format name
+HEIF_FORMATS = {"HEIF": FileFormat.HEIC, "AVIF": FileFormat.AVIF}  # the Pillow plugins that may read such a file
 DECODE_MEMORY = 448 * 2**20  # resident memory decoding may add (its peak): a 40-megapixel HEIC takes about 340 MB,
                              # an AVIF 380 MB
 DECODE_ADDRESS_SPACE = 768 * 2**20  # address space it may add
@@ -173,7 +174,7 @@ def _check_items(data: bytes, fmt: str, shown: tuple[int, int], max_pixels: int)
     if inspection.coded > min(MOST_CODED_SHARE * max_pixels, max(CODED_SHARE * shown_pixels, CODED_FLOOR)):
         raise MediaTooLarge(Phrase(TOO_MANY_CODED, coded=f"{inspection.coded / 1e6:,.1f}",
                                    shown=f"{shown[0]}x{shown[1]}"))
-    if fmt == "avif" and inspection.crops:
+    if fmt == FileFormat.AVIF and inspection.crops:
         raise UnsupportedMediaType(Phrase(CROPS_ITSELF))
 
 

@@ -29,11 +29,13 @@ import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from inference.errors import CorruptMedia, MediaTooLarge, UnsupportedMediaType
+from inference.formats import FileFormat
 from messages import N_, Phrase
 
 # Pillow's format name -> ours. MPO (multi-picture JPEG, written by many phones) is a JPEG whose first picture
 # is the photo.
-SUPPORTED_FORMATS: dict[str, str] = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "BMP": "bmp"}
+SUPPORTED_FORMATS: dict[str, FileFormat] = {"JPEG": FileFormat.JPEG, "MPO": FileFormat.JPEG, "PNG": FileFormat.PNG,
+                                            "WEBP": FileFormat.WEBP, "BMP": FileFormat.BMP}
 OPENERS = ("JPEG", "PNG", "WEBP", "BMP")  # the Pillow plugins that may parse an upload (JPEG's opens MPO too)
 # What Pillow raises on bytes it cannot decode (besides UnidentifiedImageError, an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError)

@@ -32,6 +32,7 @@ from inference.child import MemoryCeiling, NO_ANSWER, answer_of, answered, read_
 from inference.container_metadata import check_container_metadata
 from inference.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMediaType
 from inference.file_bytes import FileBytes
+from inference.formats import ISO_MOVIES, FileFormat
 from inference.frame_headers import (H264_TAGS, FrameFormat, Size, configuration_sizes, in_band_avcc_sizes,
                                      movie_config_sizes, sizer_for)
 from inference.images import HEIF_BRANDS
@@ -61,15 +62,15 @@ MANY_REFERENCES = N_("The video is %(width)dx%(height)d and its frames refer bac
                      "which takes more memory to decode than this app allows; share it as an ordinary phone video.")
 PACKETS_PER_FRAME = 2  # packets read per frame of the budget (VP8's hidden frames are packets too)
 SIZES_PER_FRAME = 4  # sizes read per frame of the budget (an MJPEG thumbnail, an H.264 set read two ways: two a frame)
-def sniff_video(head: bytes) -> str | None:
+def sniff_video(head: bytes) -> FileFormat | None:
     """The container named by a file's first bytes (MP4, MOV, WebM/Matroska, AVI), else None (HEIC and AVIF photos
     are ISO files too: their brands leave them to the photo path, which names them)."""
     if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in HEIF_BRANDS:
-        return "mov" if head[8:10] == b"qt" else "mp4"
+        return FileFormat.MOV if head[8:10] == b"qt" else FileFormat.MP4
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "webm"
+        return FileFormat.WEBM
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
-        return "avi"
+        return FileFormat.AVI
     return None
 
 
@@ -270,7 +271,7 @@ def _in_band_record_sizes(path: Path) -> Iterator[Size]:
 def _is_movie(path: Path) -> bool:
     """An MP4 or MOV (an ISO file), by its first bytes."""
     with open(path, "rb") as stream:
-        return sniff_video(stream.read(16)) in ("mp4", "mov")
+        return sniff_video(stream.read(16)) in ISO_MOVIES
 
 
 def _check_index(path: Path, max_seconds: float) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 
 from extensions import committed, db
+from inference.formats import FileFormat
 from messages import N_, Phrase
 from models import (PASSWORD_LENGTH, USERNAME_CHARACTERS, USERNAME_LENGTH, Analysis, Detection, FaceSignature, Subject,
                     User, normalize_username, utcnow)
@@ -218,8 +219,8 @@ class _Pending:
 
 
 # The name endings that say a stored file's type, by the ending it is stored under (its type, told by its content)
-SAME_TYPE_ENDINGS = {"jpeg": {"jpeg", "jpg", "jpe", "jfif"}, "mp4": {"mp4", "m4v"}, "mov": {"mov", "qt"},
-                     "webm": {"webm", "mkv"}}
+SAME_TYPE_ENDINGS = {FileFormat.JPEG: {"jpeg", "jpg", "jpe", "jfif"}, FileFormat.MP4: {"mp4", "m4v"},
+                     FileFormat.MOV: {"mov", "qt"}, FileFormat.WEBM: {"webm", "mkv"}}
 
 
 def type_ending(original_name: str, stored_name: str) -> str:

@@ -28,6 +28,7 @@ import jobs
 from extensions import db
 from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
+from inference.formats import ISO_MOVIES, KEPT_FORMAT
 from inference.files import atomic_file
 from inference.heif import decode_photo
 from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
@@ -55,8 +56,6 @@ MAX_PAGE = 10**9  # a larger page number would overflow the database's OFFSET; n
 NOT_IN_NAMES = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
 
 
-ISO_CONTAINERS = ("mp4", "mov")  # the videos whose metadata movie_metadata blanks (container_metadata: the others)
-KEPT_FORMAT = "jpeg"  # how a HEIC or AVIF photo is stored (few browsers show them)
 KEPT_NAME_LENGTH = 120  # characters of an upload's name kept (a longer one: 100 of its stem, its suffix)
 
 
@@ -368,7 +367,7 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
 def blank_video_metadata(path: Path, container: str) -> int:
     """Blank the stored video's metadata in place: an MP4's or MOV's (`movie_metadata`), a Matroska file's or an
     AVI's (`container_metadata`, walked within today's duration limit). Returns how many places were blanked."""
-    if container in ISO_CONTAINERS:
+    if container in ISO_MOVIES:
         return blank_metadata(path)
     return blank_container_metadata(path, current_app.config["MAX_VIDEO_SECONDS"])
 

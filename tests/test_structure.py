@@ -131,6 +131,18 @@ def test_what_is_where_names_every_module_of_the_services_and_the_web_layer(pack
     assert modules <= named, sorted(modules - named)
 
 
+def test_every_format_an_upload_is_read_as_is_stored_as_a_format_a_browser_is_told():
+    """A format named on the reading side alone was served as a KeyError (a 500) when its upload was opened."""
+    from inference.formats import KEPT_FORMAT, MIME_TYPES, FileFormat
+    from inference.heif import HEIF_FORMATS
+    from inference.images import SUPPORTED_FORMATS
+    from inference.video_check import sniff_video
+    videos = {sniff_video(head) for head in (b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",
+                                             b"RIFF\0\0\0\0AVI LIST")}
+    assert set(SUPPORTED_FORMATS.values()) | videos | {KEPT_FORMAT} == set(MIME_TYPES)
+    assert set(MIME_TYPES) | set(HEIF_FORMATS.values()) == set(FileFormat)
+
+
 def test_no_symbolic_link_is_committed():
     """A committed link (a worktree's link to the unpacked detector, say) breaks the set-up of every clone."""
     listed = subprocess.run(["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True).stdout

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 
 from extensions import db, limiter
 from inference.errors import MediaError
+from inference.formats import MIME_TYPES
 from inference.labels import (ALL_EMOTIONS, UNSURE_FROM_CHANCE, Certainty, DetectionKind, reading_certainty,
                               shown_percent)
 from inference.tracking import area
@@ -85,8 +86,6 @@ UNSURE_BECAUSE = {  # which signals made a reading unsure (inference.uncertainty
 }
 # no estimate of the chance that it is wrong:
 WEAK_WITHOUT_FIGURE = _l("Unsure: the likeliest emotion has a low probability, so this reading may well be wrong.")
-MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
-              "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
 
 
 def _user_key() -> str:
