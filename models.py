@@ -16,11 +16,12 @@ from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, event, false, inspect, or_)
+                        TypeDecorator, UniqueConstraint, event, false, inspect, or_)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
+from inference.formats import FileFormat
 from inference.labels import CAT_EMOTIONS, DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty, DetectionKind, Reading
 from inference.specs import CAT_HEAD_WEIGHTS
 from inference.uncertainty import UnsureSignal, weak_reading_chance
@@ -32,6 +33,22 @@ from messages import N_, Phrase, name_order
 def utcnow() -> datetime:
     """Naive UTC now (SQLite keeps no time zone; every stored time is UTC)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class EnumText(TypeDecorator):
+    """A column of one of the domain's StrEnums, kept as the member's value in a VARCHAR (what the tables always
+    held: no migration) and read back as the member (`analysis.status.active`, not `JobStatus(analysis.status)`); the
+    models' validators turn a value set in Python into the member too, before it is ever stored."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_result_value(self, value: str | None, dialect: object) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 class Media(StrEnum):
@@ -113,12 +130,16 @@ IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
 class JobState:
     """The columns of a background job's row (jobs.py claims, beats, finishes and fails it through them)."""
 
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    status: Mapped[JobStatus] = mapped_column(EnumText(JobStatus), default=JobStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
+
+    @validates("status")
+    def _status(self, _key: str, status: str) -> JobStatus:
+        return JobStatus(status)
 
     @property
     def started_again(self) -> bool:
@@ -305,8 +326,8 @@ class Analysis(JobState, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    media: Mapped[str] = mapped_column(String(16), default=Media.IMAGE)
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.DONE, index=True)
+    media: Mapped[Media] = mapped_column(EnumText(Media), default=Media.IMAGE)
+    status: Mapped[JobStatus] = mapped_column(EnumText(JobStatus), default=JobStatus.DONE, index=True)
     duration: Mapped[float | None] = mapped_column(Float)
     # a video cut short (its frames end well before the duration its header gives): that duration, while `duration`
     # is how far its frames go; NULL otherwise
@@ -316,7 +337,7 @@ class Analysis(JobState, db.Model):
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     thumb_name: Mapped[str | None] = mapped_column(String(64))
-    format: Mapped[str] = mapped_column(String(16))
+    format: Mapped[FileFormat] = mapped_column(EnumText(FileFormat))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     face_count: Mapped[int] = mapped_column(Integer, default=0)  # what it shows found: faces, dogs and cats alike
@@ -341,6 +362,10 @@ class Analysis(JobState, db.Model):
         back_populates="analysis", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Detection.position",
     )
+
+    @validates("media", "format")
+    def _domain_value(self, key: str, value: str) -> StrEnum:
+        return Media(value) if key == "media" else FileFormat(value)
 
     def number_of(self, detection: Detection) -> int:
         """One of its detections' number within its kind (`kind_numbers`)."""
@@ -398,7 +423,7 @@ class Detection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analysis.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16), default=DetectionKind.HUMAN)
+    kind: Mapped[DetectionKind] = mapped_column(EnumText(DetectionKind), default=DetectionKind.HUMAN)
     x1: Mapped[int] = mapped_column(Integer)
     y1: Mapped[int] = mapped_column(Integer)
     x2: Mapped[int] = mapped_column(Integer)
@@ -448,6 +473,10 @@ class Detection(db.Model):
                                                            passive_deletes=True)
     track_reading: Mapped[TrackReading | None] = relationship(back_populates="detection",
                                                               cascade="all, delete-orphan", passive_deletes=True)
+
+    @validates("kind")
+    def _kind(self, _key: str, kind: str) -> DetectionKind:
+        return DetectionKind(kind)
 
     @property
     def box(self) -> list[int]:
@@ -581,7 +610,7 @@ class Subject(db.Model):
     # subject_name_key(name), set with the name: the database keeps "Rex" and "rex" from being two subjects even
     # when two requests create them at once (the migration fills it for older rows)
     name_key: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16), default=SubjectKind.PERSON)
+    kind: Mapped[SubjectKind] = mapped_column(EnumText(SubjectKind), default=SubjectKind.PERSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subjects")
@@ -590,6 +619,10 @@ class Subject(db.Model):
     detections: Mapped[list[Detection]] = relationship(back_populates="subject", passive_deletes=True)
     alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan",
                                                         passive_deletes=True)
+
+    @validates("kind")
+    def _kind(self, _key: str, kind: str) -> SubjectKind:
+        return SubjectKind(kind)
 
     @validates("name")
     def _key_name(self, _key: str, name: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import contains_eager
 import jobs
 from extensions import db
 from inference.labels import ALL_EMOTIONS
-from models import AlertRule, Analysis, ApiToken, Detection, Media, Subject, SubjectKind, User, kind_numbers
+from models import AlertRule, Analysis, ApiToken, Detection, Media, Subject, User, kind_numbers
 from services.clock import in_zone, zone_of
 from services import reanalysis, track_readings
 from services.identity import Suggester, Suggestion, suggestions
@@ -151,7 +151,7 @@ def reanalysis_document(analysis: Analysis) -> dict:
 def subject_document(subject: Subject, appearances: int) -> dict:
     """A subject, how many appearances it has, and whether its kind has an emotion model (cats: not yet)."""
     return {"id": subject.id, "name": subject.name, "kind": subject.kind, "created_at": iso_utc(subject.created_at),
-            "appearances": appearances, "emotion_model": SubjectKind(subject.kind).emotion_classes is not None}
+            "appearances": appearances, "emotion_model": subject.kind.emotion_classes is not None}
 
 
 def alert_rule_document(rule: AlertRule) -> dict:

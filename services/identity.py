@@ -56,7 +56,7 @@ def set_recognition(user: User, enabled: bool) -> None:
         .exists())
     signed = {job.analysis_id: job for job in db.session.scalars(
         db.select(SignatureJob).where(SignatureJob.analysis_id.in_(with_faces)))}
-    over = [job for job in signed.values() if not JobStatus(job.status).active]  # each requeued only if still over
+    over = [job for job in signed.values() if not job.status.active]  # each requeued only if still over
     fresh = [SignatureJob(analysis_id=analysis_id) for analysis_id in db.session.scalars(with_faces)
              if analysis_id not in signed]
     for job in over:
@@ -82,7 +82,7 @@ def queue_signatures(analysis: Analysis) -> None:
     if not (analysis.user and analysis.user.recognize_faces and _faces(analysis)):
         return
     job = db.session.scalar(db.select(SignatureJob).filter_by(analysis_id=analysis.id))
-    if job is None or not JobStatus(job.status).active:
+    if job is None or not job.status.active:
         jobs.queue_row(jobs.JobKind.SIGNATURES, job or SignatureJob(analysis=analysis))
 
 

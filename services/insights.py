@@ -22,7 +22,7 @@ from insights.profile import profile
 from insights.reading import kept_reading, reading_of
 from insights.report import ChartWords, Layout, iso_week_monday, report_png, report_week, weekly_report
 from messages import N_, Phrase
-from models import AlertRule, Analysis, Detection, Media, Subject, SubjectKind
+from models import AlertRule, Analysis, Detection, Media, Subject
 from services import copies
 from services.clock import in_zone, now_in, today_on, zone_of
 from services.access import account_held
@@ -85,14 +85,14 @@ def _classified_appearances(subject: Subject):
     upload of the same bytes is left out: services/copies.py)."""
     return db.select().select_from(Detection).join(Detection.analysis).where(
         Detection.subject_id == subject.id, Detection.top.is_not(None),
-        Detection.kind == SubjectKind(subject.kind).detection_kind, ~copies.repeated_appearance())
+        Detection.kind == subject.kind.detection_kind, ~copies.repeated_appearance())
 
 
 def history_of(subject: Subject, key: tuple | None = None) -> History | None:
     """The subject's classified appearances as a History on its owner's clock, each read as its page reads it (a
     video track by its story: `stored_reading`), (None for a kind without an emotion model); cached until its
     appearances change (`key`: its _appearances_keys's, when the caller has it)."""
-    classes = SubjectKind(subject.kind).emotion_classes
+    classes = subject.kind.emotion_classes
     if classes is None:
         return None
     key = key or _appearances_keys([subject])[subject.id]
@@ -168,13 +168,13 @@ def report_chart(subject: Subject, week: dict, words: ChartWords, colours: dict[
 def subject_insights(subject: Subject) -> dict:
     """Profile, patterns and changes of a subject's history; cached until its or its siblings' appearances change, or
     a sibling is renamed (the profile compares the subject with each by name)."""
-    classes = SubjectKind(subject.kind).emotion_classes
+    classes = subject.kind.emotion_classes
     if classes is None:
         return {"subject": subject.id, "available": False,
                 "reason": Phrase(N_("There is no emotion model for %(kind)ss yet, so there is nothing to learn from."),
                                   kind=subject.kind)}
     siblings = [other for other in subject.user.subjects
-                if other.id != subject.id and SubjectKind(other.kind).emotion_classes == classes]
+                if other.id != subject.id and other.kind.emotion_classes == classes]
     keys = _appearances_keys([subject, *siblings])
     names = {other.id: other.name for other in siblings}
     if (cached := _insights.get(subject.id, (keys, names))) is not None:
@@ -230,7 +230,7 @@ def add_alert(subject: Subject, emotion: object, share: object, days: object) ->
     model with `emotion`, `share` is a whole percent within ALERT_PERCENTS (0.4) and `days` a whole number within
     ALERT_DAYS; a Conflict when the subject has this alert already or MAX_ALERTS, checked with the account held (two
     identical requests at once made two rules, and every notice showed twice)."""
-    classes = SubjectKind(subject.kind).emotion_classes
+    classes = subject.kind.emotion_classes
     if classes is None:
         raise Refused(Phrase(N_("There is no emotion model for cats, so a cat has no alerts.")))
     if emotion not in classes:

@@ -30,7 +30,7 @@ class StorageCheck:
     """What the check found: files no row refers to, and rows whose files are gone."""
 
     orphan_files: list[Path] = field(default_factory=list)
-    missing_files: list[tuple[int, str, str]] = field(default_factory=list)  # (analysis id, status, file name)
+    missing_files: list[tuple[int, JobStatus, str]] = field(default_factory=list)  # (analysis id, status, file name)
 
     @property
     def problems(self) -> int:
@@ -68,7 +68,7 @@ def repair_storage(check: StorageCheck) -> None:
     for analysis_id, status, name in check.missing_files:
         analysis = db.session.get(Analysis, analysis_id)
         upload = storage.upload_path(analysis.stored_name)
-        if name == analysis.stored_name and JobStatus(status).active:
+        if name == analysis.stored_name and status.active:
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
             storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})

@@ -62,7 +62,7 @@ def start(analysis: Analysis) -> Reanalysis:
     if not out_of_date(analysis):
         raise Conflict(Phrase(_why_not_again(analysis)))
     job = job_of(analysis)
-    if job is not None and JobStatus(job.status).active:
+    if job is not None and job.status.active:
         return job
     job = job or Reanalysis(analysis=analysis)
     if not jobs.queue_row(jobs.JobKind.REANALYSIS, job):  # the other request's row won: it is queued

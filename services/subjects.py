@@ -124,7 +124,7 @@ def delete_subject(subject: Subject) -> None:
 def fits(subject: Subject, detection: Detection) -> bool:
     """Whether the detection can be an appearance of the subject: same owner, and of the subject's kind."""
     return (subject.user_id == detection.analysis.user_id
-            and SubjectKind(subject.kind).detection_kind == detection.kind)
+            and subject.kind.detection_kind == detection.kind)
 
 
 def assignable_subjects(detection: Detection) -> list[Subject]:
@@ -182,7 +182,7 @@ def labels_read(user: User, subject: Subject | None = None) -> tuple[str, ...]:
     models that read the user's detections (a person's chart never lists the dogs' "relaxed"; a cat without a model
     adds no "other"), in that model's own order when only one did (as the dog's result and dashboard list them)."""
     if subject:
-        return SubjectKind(subject.kind).emotion_classes or ()
+        return subject.kind.emotion_classes or ()
     kinds = set(db.session.scalars(db.select(Detection.kind).distinct().join(Detection.analysis)
                                    .where(Analysis.user_id == user.id, Detection.top.is_not(None))))
     if len(kinds) == 1:

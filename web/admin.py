@@ -24,7 +24,7 @@ from flask_admin.helpers import get_redirect_target
 from flask_admin.contrib.sqla.filters import (DateTimeBetweenFilter, DateTimeEqualFilter, DateTimeGreaterFilter,
                                               DateTimeNotBetweenFilter, DateTimeNotEqualFilter, DateTimeSmallerFilter,
                                               FilterConverter, FilterEmpty, FilterEqual, FilterLike, FilterNotLike)
-from flask_admin.model import typefmt
+from flask_admin.model import filters, typefmt
 from flask_admin.model.filters import BaseBooleanFilter
 from flask_admin.model.template import (BaseListRowAction, DeleteRowAction, EditPopupRowAction, EditRowAction,
                                        ViewPopupRowAction, ViewRowAction)
@@ -396,6 +396,11 @@ class ClockFilters(FilterConverter):
         DateTimeEqualFilter, DateTimeNotEqualFilter))  # no "empty": every time listed is kept
     strings = tuple({FilterLike: _HoldsAsTyped, FilterNotLike: _LacksAsTyped}.get(kind) or (
         kind if kind is FilterEmpty else type(kind.__name__, (_AnyCase, kind), {})) for kind in FilterConverter.strings)
+
+    @filters.convert("enumtext")
+    def conv_enum_text(self, column: ColumnElement, name: str, **kwargs: object) -> list:
+        """A domain enum's column (models.EnumText) filtered as the text it holds."""
+        return self.conv_string(column, name, **kwargs)
 
 
 def _row_numbers(ids: list[str]) -> list[int]:

@@ -145,7 +145,7 @@ def already_uploaded(analysis: Analysis) -> str:
                        "can have it analysed again below.", date=when)
     if analysis.media != Media.VIDEO:
         return gettext("You already uploaded this photo on %(date)s; here is its result.", date=when)
-    if JobStatus(analysis.status).active:
+    if analysis.status.active:
         return gettext("You already uploaded this video on %(date)s; it is still being analysed.", date=when)
     return gettext("You already uploaded this video on %(date)s; here is its result.", date=when)
 
@@ -206,7 +206,7 @@ def again_state(analysis: Analysis) -> dict | None:
     if not reanalysis.out_of_date(analysis):
         return None
     job = reanalysis.job_of(analysis)
-    active = job is not None and JobStatus(job.status).active
+    active = job is not None and job.status.active
     return {"under_way": active, "failed": job.error if job and job.status == JobStatus.FAILED else None}
 
 
@@ -223,7 +223,7 @@ def analyse_again(analysis_id: int) -> ResponseReturnValue:
     except Conflict as refused:
         flash(say(refused.args[0]), FlashCategory.INFO)
     else:
-        if JobStatus(job.status).active:  # else done (the page shows the new result) or failed (the page says why)
+        if job.status.active:  # else done (the page shows the new result) or failed (the page says why)
             flash(gettext("The file is being analysed again: the new result appears here when it is ready (reload "
                           "the page)."), FlashCategory.INFO)
     return redirect(result_page(analysis.id))

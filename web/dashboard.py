@@ -154,7 +154,7 @@ def _subject_parts(subject: Subject | None) -> dict:
     them without a model: they are all its page shows) with their count; nothing for everyone's dashboard."""
     if subject is None:
         return {"no_model": False, "insights": None, "appearances": [], "appearance_count": 0}
-    no_model = SubjectKind(subject.kind).emotion_classes is None
+    no_model = subject.kind.emotion_classes is None
     return {"no_model": no_model, "insights": None if no_model else subject_insights(subject),
             "appearances": subject_service.newest_appearances(subject,
                                                               APPEARANCES_SHOWN if no_model else RECENT_APPEARANCES),
@@ -169,7 +169,7 @@ def weekday_labels() -> list[str]:
 
 def alert_form(subject: Subject) -> AlertRuleForm | None:
     """The form to add an alert on a subject with an emotion model (None for cats)."""
-    classes = SubjectKind(subject.kind).emotion_classes
+    classes = subject.kind.emotion_classes
     if classes is None:
         return None
     form = AlertRuleForm()
@@ -484,7 +484,7 @@ def delete_subject(subject_id: int) -> ResponseReturnValue:
 def _what_goes(subject: Subject, rules: int) -> str:
     """What deleting the subject takes with it: its dashboard, and its insights, weekly reports and alerts where its
     kind has an emotion model (a cat has none of them)."""
-    if SubjectKind(subject.kind).emotion_classes is None:
+    if subject.kind.emotion_classes is None:
         return gettext("%(name)s's dashboard goes.", name=set_apart(subject.name))
     if rules:
         return ngettext("%(name)s's dashboard, insights and weekly reports go, with %(num)d alert.",

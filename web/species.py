@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
 
-from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, SubjectKind
+from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject
 from services import species, track_readings
 from services.errors import Conflict
 from services.access import owned_detection
@@ -79,7 +79,7 @@ def consequences(detection: Detection, other: str) -> list[str]:
                             model=kind(detection.kind)))
     said.append(reading_to_come(detection, other))
     subject = detection.subject
-    if subject is not None and SubjectKind(subject.kind).detection_kind != other:
+    if subject is not None and subject.kind.detection_kind != other:
         said.append(gettext("It is no longer assigned to %(name)s, who is a %(kind)s.", name=set_apart(subject.name),
                             kind=kind(subject.kind)))
     return said
