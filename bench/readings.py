@@ -13,11 +13,13 @@ import argparse
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from bench.fixtures import StoredAnalysis, login, make_app, make_subject, make_user, store_analyses
@@ -79,7 +81,8 @@ def store_photos(app: Flask, user_id: int, subject_id: int, count: int) -> None:
                                   for number, emotions in enumerate(readings)])
 
 
-def timed(app: Flask, client, url: str, trials: int, before=None) -> tuple[float, int]:
+def timed(app: Flask, client: FlaskClient, url: str, trials: int,
+          before: Callable[[], object] | None = None) -> tuple[float, int]:
     """The median time of GET `url` in ms, and the statements the last one ran (`before` runs before each)."""
     statements: list[str] = []
     with app.app_context():
@@ -102,7 +105,7 @@ def timed(app: Flask, client, url: str, trials: int, before=None) -> tuple[float
     return float(np.median(timings)), len(statements)
 
 
-def measure(label: str, count: int, trials: int, store) -> None:
+def measure(label: str, count: int, trials: int, store: Callable[[Flask, int, int, int], None]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = make_app(Path(folder))
         user_id = make_user(app, "owner")

@@ -291,6 +291,9 @@ def test_an_admin_sees_the_background_jobs_and_retries_a_failed_one(app, client,
     again = admin.post("/admin/jobs/retry", data={"kind": "explanation", "id": explanation_id, "csrf_token": csrf},
                        follow_redirects=True).get_data(as_text=True)
     assert "That job has not failed" in again
+    gone = admin.post("/admin/jobs/retry", data={"kind": "explanation", "id": explanation_id + 99, "csrf_token": csrf},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "That job is no longer there" in gone and "has not failed" not in gone
     for bad in ({"kind": "nothing", "id": 1}, {"kind": "analysis", "id": "2" * 30}):
         assert admin.post("/admin/jobs/retry", data={**bad, "csrf_token": csrf}).status_code == 400
 
@@ -742,6 +745,22 @@ def test_a_bulk_action_says_what_it_did(app, alice):
     assert "사용자 2명을 비활성화하고 로그아웃시켰어요." in done.get_data(as_text=True)
     with app.app_context():
         assert not db.session.get(User, alice).active and not db.session.get(User, bob).active
+    admin.set_cookie("moodlens_locale", "en")
+    for action in ("activate", "deactivate", "lift_login_refusal", "delete"):  # rows deleted meanwhile, or none
+        for rows in (["99999"], ["abc"]):
+            said = admin.post("/admin/admin_users/action/", follow_redirects=True,
+                              data={"action": action, "rowid": rows, "csrf_token": csrf}).get_data(as_text=True)
+            assert "None of the chosen rows is there any more" in said, (action, rows)
+
+
+def test_the_back_office_names_the_time_zone_its_times_are_in(app, alice):
+    admin = admin_client(app, "en")
+    with app.app_context():
+        db.session.get(User, db.session.scalar(db.select(User.id).filter_by(username="root"))).time_zone = "Asia/Seoul"
+        db.session.commit()
+    for path in ("/admin/", "/admin/admin_users/", "/admin/admin_analyses/", "/admin/jobs/"):
+        assert "Times are shown in Korean Standard Time, your account’s time zone." in admin.get(path).get_data(
+            as_text=True), path
 
 
 def edit_user(admin, user_id: int, username: str):

@@ -417,6 +417,12 @@ def _without_own_account(numbers: list[int]) -> list[int]:
     return [number for number in numbers if number != current_user.id]
 
 
+def _say_none_left() -> None:
+    """The flash of a bulk action none of whose chosen rows is there any more (deleted meanwhile, or never were)."""
+    flash(gettext("None of the chosen rows is there any more (deleted meanwhile?), so nothing was done."),
+          FlashCategory.INFO)
+
+
 ADMIN_SEARCH_WORDS = 10  # words of a back-office list's search that count
 ADMIN_SEARCH_LENGTH = 200  # characters of it
 
@@ -779,6 +785,8 @@ class UserAdmin(AdminModelView):
             flash(done(len(changed)), FlashCategory.SUCCESS)
         elif users:  # ("0 users activated" would read as a failure; none chosen but one's own: refused above)
             flash(gettext("The chosen users already were so: nothing changed."), FlashCategory.INFO)
+        elif numbers or not _row_numbers(ids):
+            _say_none_left()
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids: list[str]) -> None:
@@ -809,6 +817,8 @@ class UserAdmin(AdminModelView):
         """Lift the refusal of an account under attack (too many wrong passwords from clients without its device
         cookie: web/login_limits.py), as its owner asks from a browser that never logged in to it."""
         users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids)))).all()
+        if not users:
+            return _say_none_left()
         try:
             lifted = [user.username for user in users if login_limits.lift_refusal(user)]
         except limiter.storage.base_exceptions:
@@ -838,6 +848,8 @@ class UserAdmin(AdminModelView):
         numbers = _without_own_account(_row_numbers(ids))  # left out of the question rather than refused after it
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers)).order_by(User.id)).all()
         if not users:
+            if numbers or not _row_numbers(ids):
+                _say_none_left()
             return redirect(_list_page())
         return self.render("admin/delete_users.html", users=users, account=_account, action_form=self.action_form(),
                            return_url=get_redirect_target() or _list_page())
@@ -1053,6 +1065,9 @@ class JobsView(AdminOnly, BaseView):
             abort(400)
         if jobs.retry(JobKind(kind), job_id):
             flash(gettext("The job was queued again."), FlashCategory.SUCCESS)
+        elif db.session.get(jobs.ROWS[JobKind(kind)], job_id) is None:
+            flash(gettext("That job is no longer there (deleted with its upload or account), so nothing was done."),
+                  FlashCategory.ERROR)
         else:
             flash(gettext("That job has not failed (it may have been retried already), so nothing was done."),
                   FlashCategory.ERROR)
