@@ -340,7 +340,8 @@ class Analysis(JobState, db.Model):
     format: Mapped[FileFormat] = mapped_column(EnumText(FileFormat))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    face_count: Mapped[int] = mapped_column(Integer, default=0)  # what it shows found: faces, dogs and cats alike
+    # what it shows found: faces, dogs and cats alike (the column keeps its first name, from when only faces were found)
+    shown_count: Mapped[int] = mapped_column("face_count", Integer, default=0)
     top_emotion: Mapped[str | None] = mapped_column(String(16), index=True)
     detector: Mapped[str | None] = mapped_column(String(512))
     classifier: Mapped[str | None] = mapped_column(String(512))  # every emotion model the pipeline had, in one line

@@ -104,7 +104,7 @@ def store_analyses(app: Flask, user_id: int, analyses: Iterable[StoredAnalysis])
         for stored in analyses:
             analysis = Analysis(user_id=user_id, original_name=stored.name, stored_name=uuid.uuid4().hex,
                                 media=stored.media, format="jpeg", width=10, height=10, top_emotion=stored.top,
-                                face_count=int(bool(stored.top)))
+                                shown_count=int(bool(stored.top)))
             if stored.created_at:
                 analysis.created_at = stored.created_at
             if stored.top:

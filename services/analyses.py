@@ -122,7 +122,7 @@ def photo_analysis(user: User | None, result: ImageResult, original_name: str | 
         user=user, media=Media.IMAGE, status=JobStatus.DONE, original_name=clean_original_name(original_name),
         content_hash=digest,
         stored_name=stored_name, thumb_name=storage.thumb_name_for(stored_name), format=result.format,
-        width=result.width, height=result.height, face_count=len(result.detections), found_count=result.found,
+        width=result.width, height=result.height, shown_count=len(result.detections), found_count=result.found,
         **model_names(result.models), classifiers=result.classifiers,
     )
     analysis.detections.extend(photo_detections(result))
@@ -140,7 +140,7 @@ def photo_detections(result: ImageResult) -> list[Detection]:
 
 def photo_summary(analysis: Analysis, result: ImageResult) -> None:
     """The summary columns of a photo's analysis from a new result of the same photo (its detections in place)."""
-    analysis.face_count, analysis.found_count = len(result.detections), result.found
+    analysis.shown_count, analysis.found_count = len(result.detections), result.found
     keep_readings(analysis)
     record_models(analysis, result.models, result.classifiers)
 
@@ -472,7 +472,7 @@ def video_summary(analysis: Analysis, result: VideoResult) -> None:
     analysis.width, analysis.height, analysis.duration = result.width, result.height, result.duration
     analysis.stated_duration = result.stated_duration
     analysis.fps_sampled, analysis.poster_time = result.fps_sampled, result.poster_time
-    analysis.face_count = len(result.tracks)
+    analysis.shown_count = len(result.tracks)
     keep_readings(analysis)
     record_models(analysis, result.models, result.classifiers)
 

@@ -225,7 +225,7 @@ def long_videos(app, user_id: int, count: int, moments: int = 2000, subject_id: 
         for _ in range(count):
             analysis = Analysis(user_id=user_id, original_name="clip.mp4", stored_name=uuid.uuid4().hex,
                                 media=Media.VIDEO, format="mp4", width=64, height=64, top_emotion="happy",
-                                face_count=1)
+                                shown_count=1)
             timeline = [{"t": index / 4, "box": [0, 0, 5, 5], "emotions": emotions, "uncertain": False}
                         for index in range(moments)]
             analysis.detections.append(Detection(position=1, x1=0, y1=0, x2=5, y2=5, score=0.9, top="happy",

@@ -679,7 +679,7 @@ def video_track(app, user_id: int) -> int:
     with app.app_context():
         video = Analysis(user_id=user_id, media=Media.VIDEO, status=JobStatus.DONE, stored_name="track.mp4",
                          format="mp4", width=640, height=360, original_name="track.mp4", duration=3.0,
-                         face_count=1, top_emotion="happy")
+                         shown_count=1, top_emotion="happy")
         track = Detection(analysis=video, position=1, kind="human", x1=0, y1=0, x2=50, y2=50, score=0.98765,
                           emotions={"happy": 0.6, "neutral": 0.3, "sad": 0.1}, top="happy", uncertainty=0.2345,
                           uncertain=False, unsure_signals=[], track_id=1, timeline=timeline, summary=summary,
@@ -1128,7 +1128,7 @@ def test_the_analyses_list_words_what_the_faces_show_as_the_users_history_does(a
     with app.app_context():
         for number, readings in enumerate(cases):
             analysis = Analysis(user_id=alice, stored_name=f"mood-{number}.jpg", original_name=f"mood-{number}.jpg",
-                                format="jpeg", width=100, height=100, face_count=len(readings))
+                                format="jpeg", width=100, height=100, shown_count=len(readings))
             for position, (emotions, flagged) in enumerate(readings, start=1):
                 kind = "human" if len(readings) < 3 else kinds[position - 1]
                 analysis.detections.append(Detection(position=position, kind=kind, x1=0, y1=0, x2=50, y2=50,
@@ -1153,7 +1153,7 @@ def test_a_weak_dog_reading_reads_unsure_in_its_details_as_on_the_owners_page(ap
     "Chance of a wrong reading" beside a plain top emotion, where the owner's page says "unsure, perhaps happy"."""
     with app.app_context():
         analysis = Analysis(user_id=alice, stored_name="dog.jpg", original_name="dog.jpg", format="jpeg", width=100,
-                            height=100, face_count=2, top_emotion="happy")
+                            height=100, shown_count=2, top_emotion="happy")
         analysis.detections.append(Detection(position=1, kind="dog", x1=0, y1=0, x2=50, y2=50, score=0.9,
                                              emotions={"happy": 0.4, "relaxed": 0.35, "sad": 0.15, "angry": 0.1},
                                              top="happy"))

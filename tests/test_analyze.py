@@ -36,7 +36,7 @@ def test_upload_shows_boxes_bars_and_comment(app, client, alice, astronaut_jpeg)
     assert "Face 1:" in page and 'class="bar-chart"' in page and "is-top" in page
     with app.app_context():
         analysis = db.session.get(Analysis, analysis_id_from(response))
-        assert analysis.face_count == 1 and analysis.detections[0].kind == "human"
+        assert analysis.shown_count == 1 and analysis.detections[0].kind == "human"
         assert analysis.top_emotion == analysis.detections[0].top
     assert len(upload_files(app)) == 2  # the photo and its thumbnail
 
@@ -435,6 +435,6 @@ def test_a_crowd_is_read_by_its_largest_faces_and_says_so(app, client, alice, tw
     assert "The photo holds 2 faces and animals; the 1 largest were read." in page
     with app.app_context():
         analysis = db.session.scalars(db.select(Analysis)).one()
-        assert analysis.found_count == 2 and analysis.face_count == len(analysis.detections) == 1
+        assert analysis.found_count == 2 and analysis.shown_count == len(analysis.detections) == 1
     answer = client.get(f"/api/v1/analyses/{analysis.id}").get_json()
     assert answer["found"] == 2 and len(answer["detections"]) == 1

@@ -23,7 +23,7 @@ def stored_video(app, user_id: int, video_path, duration: float = 3.0) -> int:
         shutil.copy(video_path, storage.upload_folder() / name)
         analysis = Analysis(user=db.session.get(User, user_id), media=Media.VIDEO, status=JobStatus.DONE,
                             original_name="clip.mp4", stored_name=name, format="mp4", width=640, height=360,
-                            duration=duration, face_count=0)
+                            duration=duration, shown_count=0)
         db.session.add(analysis)
         db.session.commit()
         return analysis.id

@@ -435,7 +435,7 @@ def test_an_uploaded_video_is_stored_without_its_location(app, client, alice, tm
     assert response.status_code == 302
     with app.app_context():
         analysis = db.session.scalars(db.select(Analysis)).one()
-        assert analysis.format == "mov" and analysis.duration and analysis.face_count >= 1
+        assert analysis.format == "mov" and analysis.duration and analysis.shown_count >= 1
         stored = upload_path(analysis.stored_name).read_bytes()
     assert LOCATION.encode() not in stored and len(stored) == len(data)
     assert upload(client, data, "IMG_0002.MOV").headers["Location"] == response.headers["Location"]  # found again

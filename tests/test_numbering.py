@@ -33,7 +33,7 @@ def store_photo(app, user_id: int, kinds: list[str]) -> tuple[int, list[int]]:
     and its detections' ids."""
     with app.app_context():
         analysis = Analysis(user_id=user_id, original_name="mixed.jpg", stored_name=uuid.uuid4().hex,
-                            format="jpeg", width=400, height=300, face_count=len(kinds), top_emotion="happy")
+                            format="jpeg", width=400, height=300, shown_count=len(kinds), top_emotion="happy")
         for position, kind in enumerate(kinds, start=1):
             emotions, top = (face_reading(position - 1), "happy") if kind == "human" else ({}, None)
             analysis.detections.append(Detection(position=position, kind=kind, x1=40 * position, y1=100,
@@ -50,7 +50,7 @@ def store_video(app, user_id: int, kinds: list[str]) -> int:
     with app.app_context():
         analysis = Analysis(user_id=user_id, original_name="clip.mp4", stored_name=uuid.uuid4().hex,
                             media=Media.VIDEO, status=JobStatus.DONE, format="mp4", width=320, height=240,
-                            duration=2.0, fps_sampled=2.0, poster_time=0.0, face_count=len(kinds))
+                            duration=2.0, fps_sampled=2.0, poster_time=0.0, shown_count=len(kinds))
         for track_id, kind in enumerate(kinds, start=1):
             emotions, top = (FACE, "happy") if kind == "human" else ({}, None)
             box = [60 * track_id, 50, 60 * track_id + 40, 90]

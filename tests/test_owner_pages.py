@@ -99,7 +99,7 @@ def test_the_history_says_perhaps_when_the_top_reading_was_unsure(app, client, a
     appearances(app, alice, None, "dog", "happy", 1, utcnow())  # a sure one
     with app.app_context():
         for detection in db.session.scalars(db.select(Detection)):
-            detection.analysis.face_count, detection.analysis.top_emotion = 1, detection.top
+            detection.analysis.shown_count, detection.analysis.top_emotion = 1, detection.top
             if detection.top == "angry":  # as the dingo's 37% "unsure, perhaps angry" on its page
                 detection.emotions = {"angry": 0.37, "happy": 0.22, "relaxed": 0.16, "sad": 0.25}
         db.session.commit()
@@ -413,7 +413,7 @@ def test_a_person_beside_pets_is_listed_under_each_ones_emotion_with_a_badge_per
     a pet owner looking for their sad dog beside a happy friend did not find it under "sad"."""
     with app.app_context():
         photo = Analysis(user_id=alice, original_name="together.jpg", stored_name=uuid.uuid4().hex, media="image",
-                         format="jpeg", width=10, height=10, face_count=3)
+                         format="jpeg", width=10, height=10, shown_count=3)
         for position, (kind, emotions) in enumerate([("human", {"happy": 0.9, "neutral": 0.1}),
                                                      ("dog", {"sad": 0.9, "happy": 0.1}),
                                                      ("dog", {"angry": 0.4, "relaxed": 0.35, "sad": 0.25})], 1):

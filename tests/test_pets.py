@@ -359,7 +359,7 @@ def test_each_test_picture_uploaded_as_it_is_is_one_dog(app, client, alice, name
 def test_a_sure_dog_reading_gets_a_line_about_a_dog_not_a_persons_smile(app, client, alice):
     with app.app_context():
         photo = Analysis(user_id=alice, original_name="rex.jpg", stored_name="rex.jpg", format="jpeg", width=10,
-                         height=10, face_count=1)
+                         height=10, shown_count=1)
         photo.detections.append(StoredDetection(position=1, kind="dog", x1=0, y1=0, x2=5, y2=5, score=0.9, top="happy",
                                           emotions={"angry": 0.05, "happy": 0.85, "relaxed": 0.05, "sad": 0.05}))
         db.session.add(photo)

@@ -21,7 +21,7 @@ def photos(app, user_id: int, count: int, faces: int) -> list[int]:
         stored = []
         for _ in range(count):
             analysis = Analysis(user_id=user_id, original_name="p.jpg", stored_name=uuid.uuid4().hex,
-                                media=Media.IMAGE, format="jpeg", width=100, height=100, face_count=faces)
+                                media=Media.IMAGE, format="jpeg", width=100, height=100, shown_count=faces)
             for position in range(1, faces + 1):
                 face = Detection(position=position, kind=DetectionKind.HUMAN, x1=0, y1=0, x2=10, y2=10, score=0.9,
                                  emotions={"happy": 0.9, "sad": 0.1}, top="happy", uncertainty=0.1, uncertain=False,

@@ -44,7 +44,7 @@ def stored_photo(app, user_id: int, name: str, faces: list[dict[str, float]]) ->
     """A photo analysis with one face per probability dict, its top emotion set as an upload's is."""
     with app.app_context():
         analysis = Analysis(user_id=user_id, original_name=name, stored_name=uuid.uuid4().hex,
-                            format="jpeg", width=10, height=10, face_count=len(faces))
+                            format="jpeg", width=10, height=10, shown_count=len(faces))
         for position, emotions in enumerate(faces, start=1):
             full = dict.fromkeys(HUMAN_EMOTIONS, 0.0) | emotions
             analysis.detections.append(Detection(position=position, x1=0, y1=0, x2=5, y2=5, score=0.9,
@@ -88,7 +88,7 @@ def stored_track(app, user_id: int, subject_id: int | None, timeline: list[dict]
     with app.app_context():
         video = Analysis(user_id=user_id, media="video", status="done", original_name="clip.mp4",
                          stored_name=uuid.uuid4().hex, format="mp4", width=64, height=64,
-                         duration=float(len(timeline)), fps_sampled=1.0, created_at=utcnow(), face_count=1)
+                         duration=float(len(timeline)), fps_sampled=1.0, created_at=utcnow(), shown_count=1)
         video.detections.append(Detection(
             position=1, track_id=1, kind=kind, x1=0, y1=0, x2=5, y2=5, score=0.9, emotions=mean, top=dominant,
             uncertain=None if kind != "human" else False, uncertainty=uncertainty,

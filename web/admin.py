@@ -66,7 +66,7 @@ COLUMN_LABELS = {
     "uploads": _l("Uploads"), "created_at": _l("Created"), "user": _l("User"), "user.username": _l("User's name"),
     "thumbnail": _l("Preview"), "result_page": _l("Result"), "original_name": _l("File name"), "media": _l("Media"),
     "status": _l("Status"), "error": _l("Error"), "duration": _l("Duration"), "width": _l("Width"),
-    "height": _l("Height"), "face_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
+    "height": _l("Height"), "shown_count": _l("Found"), "top_emotion": _l("Top emotion"), "detector": _l("Detector"),
     "classifier": _l("Classifier"), "worker": _l("Worker"), "analysis": _l("Analysis"), "number": _l("Number"),
     "position": _l("Order on its page"),  # the n of its #face-n anchor and of its /detections/n addresses
     "kind": _l("Kind"), "kind_read": _l("Models read it as (its owner said otherwise)"), "top": _l("Top emotion"),
@@ -896,16 +896,16 @@ class AnalysisAdmin(AdminModelView):
     can_create = False
     can_edit = False
     can_view_details = True
-    column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "face_count", "top_emotion",
+    column_list = ("user", "status", "thumbnail", "original_name", "created_at", "media", "shown_count", "top_emotion",
                    "worker", "id")  # who and whether it worked first: a phone shows the first columns
     column_formatters = {"thumbnail": _thumbnail, "result_page": _result_link, "top_emotion": _top_emotion,
                          "error": _reason, "classifier": _classifiers_used, "duration": _duration,
                          "detections": _detections}
     column_choices = {"media": MEDIA_CHOICES, "status": STATUS_CHOICES, "top_emotion": EMOTION_CHOICES}
     column_details_list = ("id", "result_page", "thumbnail", "user", "created_at", "original_name", "media",
-                           "status", "error", "duration", "width", "height", "face_count", "detections", "top_emotion",
+                           "status", "error", "duration", "width", "height", "shown_count", "detections", "top_emotion",
                            "detector", "classifier", "worker")
-    column_sortable_list = (("user", "user.username"), "status", "original_name", "created_at", "media", "face_count",
+    column_sortable_list = (("user", "user.username"), "status", "original_name", "created_at", "media", "shown_count",
                             "top_emotion", "worker")  # the model's columns, and the owner by name
     column_searchable_list = ("original_name", User.username)
     column_filters = ("user.username", "created_at", "top_emotion", "media", "status")

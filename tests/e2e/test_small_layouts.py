@@ -160,7 +160,7 @@ def test_a_history_cards_reading_wraps_inside_it_on_a_narrow_phone(live_app, bro
                          top="happy")
         face.keep_reading()
         analysis.detections.append(face)
-        analysis.face_count = 2
+        analysis.shown_count = 2
         db.session.commit()
     page = dana_on_a_touch_phone(browser, base, {"width": 320, "height": 640})
     page.goto(base + "/analyses")

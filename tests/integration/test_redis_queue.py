@@ -41,7 +41,7 @@ def test_a_video_uploaded_while_redis_is_down_runs_once_a_worker_can_reach_it(tm
     assert queue.queue.count == 1
     queue.work(burst=True)
     analysis = only_analysis(app)
-    assert (analysis.status, analysis.attempts, analysis.face_count) == ("done", 1, 2)
+    assert (analysis.status, analysis.attempts, analysis.shown_count) == ("done", 1, 2)
     assert queue.queue.count == 0
 
 
@@ -67,7 +67,7 @@ def test_a_job_a_worker_took_while_the_database_was_away_runs_once_it_is_back(tm
     app.config["JOBS_STALE_SECONDS"] = 3600  # the worker's own janitor would take over its running job at once
     queue.work(burst=True)
     analysis = only_analysis(app)
-    assert (analysis.status, analysis.attempts, analysis.face_count) == ("done", 1, 2)
+    assert (analysis.status, analysis.attempts, analysis.shown_count) == ("done", 1, 2)
 
 
 def test_a_job_enqueued_twice_runs_once(tmp_path, database_url, redis_server, two_face_video):
