@@ -5,6 +5,7 @@
 # what is installed is its lock (scripts/lock.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export ORT_DISABLE_TELEMETRY=1  # ONNX Runtime's usage events (the export checks its copies with it): never sent
 
 REQUIREMENTS=${1:-requirements.txt}
 LOCK=${REQUIREMENTS%.txt}.lock
@@ -20,7 +21,7 @@ stamp=.venv/.installed-$locks-$(basename "$LOCK" .lock)
 # The dev lock holds the app's, pinned alike (requirements-dev.txt starts with -r requirements.txt): installed, it
 # serves the app too (./scripts/start.sh after ./scripts/test.sh installed nothing again).
 if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$locks-requirements-dev" ]; then
-  echo "Installing $LOCK (torch comes from the local wheels; the first run takes a few minutes)" >&2
+  echo "Installing $LOCK (torch's CUDA build, about 6.5 GB in all; the first run takes a few minutes)" >&2
   "${PIP[@]}" -r requirements-nodeps.txt  # a current pip first, and facenet-pytorch (see the file)
   "${PIP[@]}" -r "$LOCK"                  # complete: every dependency is in it, with its hashes
   touch "$stamp"

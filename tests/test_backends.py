@@ -207,3 +207,19 @@ def test_a_file_copied_over_with_its_old_modification_time_is_hashed_again(tmp_p
     os.replace(other, weights)
     os.utime(weights, ns=(kept, kept))
     assert file_sha256(weights) != first
+
+
+def test_onnx_runtime_queues_no_telemetry_when_the_app_opens_a_session(tmp_path):
+    """ONNX Runtime's telemetry is on by default: a process that opened a session wrote usage events (model file
+    names, the Python path, a device id) under ~/.cache/Microsoft and looked up Microsoft's collector to send them.
+    Importing `inference` turns it off before ONNX Runtime is imported."""
+    if not onnx_path_for(HUMAN_WEIGHTS).is_file():
+        pytest.skip("no ONNX export (python -m training.export)")
+    model = str(onnx_path_for(HUMAN_WEIGHTS))
+    opened = f"from pathlib import Path; from inference.backends import OnnxRunner; OnnxRunner(Path({model!r}))"
+    environment = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", opened], env=environment, cwd=ROOT, check=True, timeout=120)
+    assert not (tmp_path / ".cache" / "Microsoft").exists()
+    bare = "import onnxruntime"  # the check itself can fail: without the variable, the events are queued
+    subprocess.run([sys.executable, "-c", f"{bare}; {opened}"], env=environment, cwd=ROOT, check=True, timeout=120)
+    assert (tmp_path / ".cache" / "Microsoft").exists()
