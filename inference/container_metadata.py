@@ -5,26 +5,31 @@ their number: 80,000 tags in a 1.4 MB MKV took 45 s of CPU at each opening, 500,
 90 s, and an AVI's 60,000 INFO entries 15 s (OpenCV's timeout cannot stop it); an AVI's index of 5 million
 entries cost a second and 150 MB at every opening. So the elements that hold them are found first, as FFmpeg finds
 them (in order, where the seek head points, and after a damaged stretch at the next element it knows), their sizes
-added up (nothing inside is read), and a file whose metadata is far larger than a video's is refused. MP4 and MOV
-have their own check (inference/movie_index.py).
+added up as they are met (nothing inside is read), and a file whose metadata is far larger than a video's is
+refused, as is one that takes more pieces to walk (elements, and the children of those read) than a video of the
+longest length has. MP4 and MOV have their own check (inference/movie_index.py).
 
 The same walk finds what a file says about where, when and with what it was made, for `blank_container_metadata`
 to blank in the stored file, in place as an MP4's is (inference/movie_metadata.py): a Matroska file's tags (title,
-comment, location, dates), attachments (a cover picture) and its Info's title, date and writing applications become
-Void elements of the same size; an AVI's INFO, `exif` and Nikon `ncdt` lists, its `IDIT` date and a stream's EXIF
-(`strd` starting "AVIF") become JUNK chunks. No byte moves, nothing a frame is read from is written.
+comment, location, dates), chapters (their titles), attachments (a cover picture), its Info's title, date, writing
+applications and file names, and its tracks' names become Void elements of the same size; an AVI's INFO, `exif` and
+Nikon `ncdt` lists, its `IDIT` date and its streams' names (`strn`) become JUNK chunks. No byte moves, and nothing
+that may hold a frame is written: only what the walk meets in order before any damage, whose size ends where the
+next element starts or a list's chunks end (a crafted or cut-short file's bytes may look like an element where
+FFmpeg reads frames). A stream's data (`strd`) stays, EXIF or not: FFmpeg takes it as the codec's extra data.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from inference.errors import CorruptMedia, UnsupportedMediaType
+from inference.errors import CorruptMedia, MediaError, UnsupportedMediaType
 from inference.file_bytes import FileBytes, write_zeros
 from messages import N_, Phrase
 
@@ -47,15 +52,21 @@ SEEK_HEAD, SEEK, SEEK_ID, SEEK_POSITION = 0x114D9B74, 0x4DBB, 0x53AB, 0x53AC
 TAGS, CHAPTERS, CUES = 0x1254C367, 0x1043A770, 0x1C53BB6B
 METADATA = {TAGS, CHAPTERS}
 TRACKS, TRACK_ENTRY, CODEC_ID, CONTENT_ENCODINGS = 0x1654AE6B, 0xAE, 0x86, 0x6D80
-INFO, ATTACHMENTS, VOID = 0x1549A966, 0x1941A469, 0xEC
-INFO_FIELDS = {0x7BA9, 0x4461, 0x4D80, 0x5741}  # Title, DateUTC, MuxingApp, WritingApp: the rest times the frames
-AVI_PRIVATE_LISTS = {b"INFO", b"exif", b"ncdt"}  # a camera's make, model, dates and settings
-AVI_PRIVATE_CHUNKS = {b"IDIT"}  # the date and time it was filmed
-AVI_STREAM_EXIF = b"AVIF"  # how a stream's data (strd) that holds a camera's EXIF starts
+CLUSTER, INFO, ATTACHMENTS, VOID = 0x1F43B675, 0x1549A966, 0x1941A469, 0xEC
 ENCODED_FRAMES = N_("The video's frames are compressed inside the file (a Matroska content encoding), which cannot be "
                     "checked before decoding; save it again without it (as MP4, say).")
 # The elements of a segment's level FFmpeg looks for when it resynchronises after damage
-LEVEL_ONE = (0x1F43B675, CUES, TAGS, CHAPTERS, 0x1941A469, SEEK_HEAD, 0x1549A966, 0x1654AE6B)
+LEVEL_ONE = (CLUSTER, CUES, TAGS, CHAPTERS, ATTACHMENTS, SEEK_HEAD, INFO, TRACKS)
+LEVEL_ONE_PATTERN = re.compile(b"|".join(re.escape(element.to_bytes(4, "big")) for element in LEVEL_ONE))
+FOLLOWERS = frozenset({*LEVEL_ONE, VOID, SEGMENT, EBML})  # what may follow an element blanked whole or in part
+# What blank_container_metadata blanks: tags, chapters (their titles) and attachments (a cover picture) whole; of
+# the Info, the title, date, writing applications and file names (its other fields time the frames); a track's name
+PRIVATE_ELEMENTS = frozenset({TAGS, CHAPTERS, ATTACHMENTS})
+PRIVATE_FIELDS = {INFO: frozenset({0x7BA9, 0x4461, 0x4D80, 0x5741, 0x7384, 0x3C83AB, 0x3E83BB}),
+                  TRACKS: frozenset(), TRACK_ENTRY: frozenset({0x536E})}
+HOLDING_FIELDS = {TRACKS: TRACK_ENTRY}  # the one child of an element whose own fields are looked at (one level)
+AVI_PRIVATE_LISTS = {b"INFO", b"exif", b"ncdt"}  # a camera's make, model, dates and settings
+AVI_PRIVATE_CHUNKS = {b"IDIT", b"strn"}  # the date and time it was filmed; a stream's name
 
 
 def check_container_metadata(path: Path, max_seconds: float) -> None:
@@ -145,32 +156,45 @@ def _vint(data: FileBytes, at: int, keep_marker: bool) -> tuple[int | None, int]
 class _MatroskaWalk:
     """The walk of one file: its elements in order, never inside one of known size (skipped) but inside one of
     unknown size (the segment, a cluster written live), so every element of the segment's level is met; the
-    metadata elements met, by where they start."""
+    metadata elements met, by where they start. Each element and each child read is a piece of `pieces`.
+
+    What `blank_container_metadata` may blank (`private`) is only what the orderly walk met before any damage, in an
+    element followed by an element of the segment's level or the file's end (`_trusted`): an element whose size runs
+    into the frames, one the seek head alone points at, or anything found by searching after damage (inside frames
+    cut short, bytes may look like an element) is counted but never written over."""
 
     data: FileBytes
     pieces: int
     counted: dict[int, tuple[int, int]] = field(default_factory=dict)  # start: (element ID, size)
+    metadata_bytes: int = 0  # the sizes of the tags and chapters counted, and of the cue points
+    cue_bytes: int = 0
     segment_data: int = 0
     seek_targets: list[int] = field(default_factory=list)
     encoded_video: bool = False
+    damaged: bool = False
+    spent: int = 0
     private: dict[int, int] = field(default_factory=dict)  # the elements `blank_container_metadata` blanks: start: end
 
     def run(self) -> None:
         at = 0
-        for _ in range(self.pieces):
-            if at >= len(self.data):
-                break
+        while at < len(self.data):
+            self._spend()
             try:
                 at = self._step(at)
+            except MediaError:  # a refusal (a ValueError too)
+                raise
             except ValueError:  # damage: FFmpeg goes on at the next element of the segment's level it knows
+                self.damaged = True
                 at = self._resync(at + 1)
-        else:
-            raise _refuse()
         for target in self.seek_targets:
             self._count_at(target)
-        self._check_totals()
         if self.encoded_video:
             raise UnsupportedMediaType(Phrase(ENCODED_FRAMES))
+
+    def _spend(self) -> None:
+        self.spent += 1
+        if self.spent > self.pieces:
+            raise _refuse()
 
     def _step(self, at: int) -> int:
         element, after_id = _vint(self.data, at, True)
@@ -181,38 +205,63 @@ class _MatroskaWalk:
             self.segment_data = start
             return start
         if element in METADATA or element == CUES:
-            self._count(at, element, size, start)
-        if element in (INFO, ATTACHMENTS) and size is not None:
-            self._note_private(element, at, start, start + size)
-        if element == SEEK_HEAD and size is not None:
-            self._read_seek_head(start, start + size)
-        if element == TRACKS and size is not None:
-            self._check_tracks(start, start + size)
+            self._count(at, element, size)
+        if size is not None:
+            self._read_known(element, at, start, start + size)
         return start if size is None else start + size
 
+    def _read_known(self, element: int, at: int, start: int, end: int) -> None:
+        """What an element of known size holds that the walk reads: the seek head's targets, the tracks' coding,
+        and the private elements and fields (when they can be trusted)."""
+        if element == SEEK_HEAD:
+            self._read_seek_head(start, end)
+        if element == TRACKS:
+            self._check_tracks(start, end)
+        if not self._trusted(end):
+            return
+        if element in PRIVATE_ELEMENTS:
+            self.private[at] = end
+        elif element in PRIVATE_FIELDS:
+            self.private.update(self._fields(element, start, end))
+
+    def _trusted(self, end: int) -> bool:
+        """Whether an element met now, ending at `end`, may be blanked: no damage met before, and at its end the
+        file ends or an element of the segment's level starts."""
+        if self.damaged:
+            return False
+        try:
+            return end == len(self.data) or _vint(self.data, end, True)[0] in FOLLOWERS
+        except ValueError:
+            return False
+
+    def _fields(self, holder: int, at: int, end: int) -> dict[int, int]:
+        """The (start: end) of the private fields (PRIVATE_FIELDS) among the children of the `holder` element whose
+        payload is [at, end), and among those of the child it holds them in (HOLDING_FIELDS: a track entry's name,
+        in the tracks); none when its children do not fill it exactly."""
+        found = {}
+        try:
+            for element, element_at, start, stop in self._children(at, end):
+                if element in PRIVATE_FIELDS[holder]:
+                    found[element_at] = stop
+                elif element == HOLDING_FIELDS.get(holder):
+                    found.update(self._fields(element, start, stop))
+        except MediaError:
+            raise
+        except ValueError:
+            return {}
+        return found
+
     def _children(self, at: int, end: int) -> Iterator[tuple[int, int, int, int]]:
-        """The (ID, where it starts, where its payload starts, end) of each element from `at` to `end`; ValueError
-        for one of unknown size or past it."""
+        """The (ID, where it starts, where its payload starts, end) of each element from `at` to `end`, each a piece;
+        ValueError for one of unknown size or past it."""
         while at < end:
+            self._spend()
             element, after_id = _vint(self.data, at, True)
             size, start = _vint(self.data, after_id, False)
             if size is None or start + size > end:
                 raise ValueError(at)
             yield element, at, start, start + size
             at = start + size
-
-    def _note_private(self, element: int, at: int, start: int, end: int) -> None:
-        """Attachments whole; of an Info, the fields that say when and with what the file was made (those read
-        before any damage in it: the walk itself steps over the Info whole)."""
-        if element == ATTACHMENTS:
-            self.private[at] = end
-            return
-        try:
-            for field_id, field_at, _, field_end in self._children(start, end):
-                if field_id in INFO_FIELDS:
-                    self.private[field_at] = field_end
-        except ValueError:
-            pass
 
     def _check_tracks(self, at: int, end: int) -> None:
         """Note a video track whose frames are compressed or stripped in the file (FFmpeg restores them as it reads:
@@ -226,22 +275,21 @@ class _MatroskaWalk:
             self.encoded_video |= CONTENT_ENCODINGS in parts and codec.startswith(b"V_")
 
     def _resync(self, at: int) -> int:
-        found = [place for place in (self.data.find(element.to_bytes(4, "big"), at) for element in LEVEL_ONE)
-                 if place >= 0]
-        return min(found, default=len(self.data))
+        """Where the next element of the segment's level starts, searched for all of them in one pass."""
+        found = self.data.search(LEVEL_ONE_PATTERN, at, 4)
+        return len(self.data) if found < 0 else found
 
-    def _count(self, at: int, element: int, size: int | None, start: int) -> None:
+    def _count(self, at: int, element: int, size: int | None) -> None:
         if size is None:
             raise _refuse()
+        if at in self.counted:
+            return
         self.counted[at] = (element, size)
-        if element == TAGS:
-            self.private[at] = min(len(self.data), start + size)
-        self._check_totals()
-
-    def _check_totals(self) -> None:
-        metadata = sum(size for element, size in self.counted.values() if element in METADATA)
-        cues = sum(size for element, size in self.counted.values() if element == CUES)
-        if metadata > MAX_METADATA_BYTES or cues > MAX_CUES_BYTES:
+        if element == CUES:
+            self.cue_bytes += size
+        else:
+            self.metadata_bytes += size
+        if self.metadata_bytes > MAX_METADATA_BYTES or self.cue_bytes > MAX_CUES_BYTES:
             raise _refuse()
 
     def _read_seek_head(self, at: int, end: int) -> None:
@@ -261,31 +309,33 @@ class _MatroskaWalk:
             self.seek_targets.append(self.segment_data + position)
 
     def _count_at(self, at: int) -> None:
-        """The metadata element the seek head points at, unless the walk counted it already."""
-        if at in self.counted:
-            return
+        """The metadata element the seek head points at, unless the walk counted it already (counted, never
+        blanked: the seek head alone may point into the frames)."""
         try:
             element, after_id = _vint(self.data, at, True)
-            size, start = _vint(self.data, after_id, False)
+            size, _ = _vint(self.data, after_id, False)
         except ValueError:
             return  # nothing FFmpeg could read there either
         if element in METADATA or element == CUES:
-            self._count(at, element, size, start)
+            self._count(at, element, size)
 
 
 def _check_avi(data: FileBytes, pieces: int) -> dict[int, int]:
     """Walk the RIFF chunks in order, inside the RIFF and LIST ones but the frames' (movi) and the INFO lists, whose
     sizes are added up; indexes (idx1, 16 bytes an entry: one a frame of each stream; OpenDML's indx) of more
     entries than `pieces` together are refused too (5 million entries in an 80 MB file: every frame shown from it
-    took a second and 150 MB). Returns the private chunks met (start: end), for `blank_container_metadata`."""
-    at, info, indexed, private = 12, 0, 0, {}
+    took a second and 150 MB). Returns the private chunks met (start: end) that lie within the list holding them,
+    for `blank_container_metadata`."""
+    at, info, indexed, private, parents = 12, 0, 0, {}, [len(data)]
     for _ in range(pieces):
+        while len(parents) > 1 and at >= parents[-1]:
+            parents.pop()
         if at + 12 > len(data):
             return private
         chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
         kind = data[at + 8:at + 12]
-        if _is_private_chunk(chunk, kind):
-            private[at] = min(len(data), at + 8 + size)
+        if _is_private_chunk(data, at, chunk, kind, size, parents[-1]):
+            private[at] = at + 8 + size
         if chunk == b"LIST" and kind == b"INFO":
             info += size
             if info > MAX_METADATA_BYTES:
@@ -297,16 +347,42 @@ def _check_avi(data: FileBytes, pieces: int) -> dict[int, int]:
         if indexed > pieces:
             raise _refuse()
         if chunk in (b"RIFF", b"LIST") and kind not in (b"movi", b"INFO"):
+            parents.append(at + 8 + size)
             at += 12  # its chunks follow
         else:
             at += 8 + size + (size & 1)
     raise _refuse()
 
 
-def _is_private_chunk(chunk: bytes, kind: bytes) -> bool:
-    """Whether a chunk (its ID, and its first 4 bytes: a list's type) holds what `blank_container_metadata` blanks."""
-    return (chunk == b"LIST" and kind in AVI_PRIVATE_LISTS or chunk in AVI_PRIVATE_CHUNKS
-            or chunk == b"strd" and kind == AVI_STREAM_EXIF)
+def _is_private_chunk(data: FileBytes, at: int, chunk: bytes, kind: bytes, size: int, parent_end: int) -> bool:
+    """Whether the chunk at `at` (its ID, its first 4 bytes: a list's type, its size) holds what
+    `blank_container_metadata` blanks, and may be blanked: no larger than a camera writes it, within the list that
+    holds it (FFmpeg reads no further), and, for a list, filled exactly by its chunks (else its size may run into the
+    frames)."""
+    if at + 8 + size > parent_end or size > MAX_METADATA_BYTES:
+        return False
+    if chunk == b"LIST" and kind in AVI_PRIVATE_LISTS:
+        return _filled_by_chunks(data, at + 12, at + 8 + size)
+    return chunk in AVI_PRIVATE_CHUNKS and _is_text(data[at + 8:at + 8 + size])
+
+
+def _is_text(payload: bytes) -> bool:
+    """Whether a chunk holds text, as a date or a name is written (UTF-8, ended by NULs), not a frame's bytes."""
+    try:
+        text = payload.rstrip(b"\0").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(char.isprintable() or char in "\r\n\t" for char in text)
+
+
+def _filled_by_chunks(data: FileBytes, at: int, end: int) -> bool:
+    """Whether RIFF chunks (a printable ID, a size, the data padded to an even length) fill [at, end) exactly."""
+    while at + 8 <= end:
+        chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        if not all(0x20 <= byte < 0x7F for byte in chunk):
+            return False
+        at += 8 + size + (size & 1)
+    return at in (end, end + 1)  # the last chunk's padding byte may lie past a list whose size leaves it out
 
 
 def _odml_entries(data: FileBytes, body: int, size: int, pieces: int) -> int:

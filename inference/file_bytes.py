@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -57,6 +58,15 @@ class FileBytes:
             found = window.find(needle, max(0, start - window_start), searched_end + len(needle) - 1)
             if found >= 0:
                 return window_start + found
+        return -1
+
+    def search(self, pattern: re.Pattern[bytes], start: int, longest: int) -> int:
+        """Where the first match of `pattern` (matches of at most `longest` bytes) starts at or after `start`, or -1:
+        several needles looked for in one pass over the file, not one pass each."""
+        for window_start, window, searched_end in self.windows(longest - 1, start):
+            found = pattern.search(window, max(0, start - window_start), searched_end + longest - 1)
+            if found:
+                return window_start + found.start()
         return -1
 
     def windows(self, overlap: int, start: int = 0) -> Iterator[tuple[int, mmap.mmap, int]]:

@@ -7,7 +7,8 @@ import struct
 
 import pytest
 
-from inference.container_metadata import MAX_CUES_BYTES, MAX_METADATA_BYTES, MIN_PIECES, check_container_metadata
+from inference.container_metadata import (MAX_CUES_BYTES, MAX_METADATA_BYTES, MIN_PIECES, blank_container_metadata,
+                                          check_container_metadata)
 from inference.errors import CorruptMedia
 from tests.conftest import DATA, upload, upload_files
 
@@ -106,3 +107,56 @@ def test_an_upload_with_such_metadata_is_a_400_that_keeps_nothing(app, client, a
     answer = upload(client, matroska(cluster(3), tags(MAX_METADATA_BYTES // 20)), "concert.mkv")
     assert answer.status_code == 400 and "far larger than a video" in answer.get_data(as_text=True)
     assert upload_files(app) == []
+
+
+def blanked(tmp_path, content: bytes) -> tuple[int, bytes]:
+    """`blank_container_metadata` on a file of `content`: how many places it blanked, and the file's bytes after."""
+    path = tmp_path / "video"
+    path.write_bytes(content)
+    return blank_container_metadata(path, 120), path.read_bytes()
+
+
+def sized(element_id: int, payload: bytes, size: int) -> bytes:
+    """An element whose size field says `size`, whatever its payload."""
+    return element_id.to_bytes(4, "big") + (0x01 << 56 | size).to_bytes(8, "big") + payload
+
+
+def test_tags_met_in_order_are_blanked_and_those_that_may_cover_frames_are_not(tmp_path):
+    """Only what the walk meets in order, before any damage, and followed by an element of the segment's level, is
+    written over: a probe's Tags whose size ran into the next cluster had that cluster's header zeroed, and a file
+    cut short had bytes in its last frames that looked like an Attachments element blanked."""
+    count, after = blanked(tmp_path, matroska(tags(3), cluster(3)))
+    assert count == 1 and b"T0000001" not in after
+    overrun = matroska(sized(0x1254C367, tags(3)[12:], len(tags(3)) - 12 + 20), cluster(3))
+    assert blanked(tmp_path, overrun) == (0, overrun)
+    after_damage = matroska(cluster(3), b"\x00", tags(3), cluster(3))
+    assert blanked(tmp_path, after_damage) == (0, after_damage)
+    hidden = matroska(seek_head(len(seek_head(0)) + 9), element(0xEC, tags(3)), cluster(3), segment_known=True)
+    assert blanked(tmp_path, hidden) == (0, hidden)  # the seek head alone points at it: counted, never written
+
+
+def test_twenty_thousand_empty_tags_are_each_blanked(tmp_path):
+    """Their sizes were summed again at each one (20,000 took 13 s to check, and as long again to blank)."""
+    count, after = blanked(tmp_path, matroska(*[element(0x1254C367, b"")] * 20_000, cluster(3)))
+    assert count == 20_000 and b"\x12\x54\xc3\x67" not in after
+
+
+def test_an_element_of_more_children_than_a_video_has_pieces_is_refused(tmp_path):
+    """The children of an Info, of tracks and of a seek head count against the walk's pieces (a million empty
+    children of an Info took seconds to read, past the limit on the elements walked)."""
+    path = tmp_path / "video"
+    path.write_bytes(matroska(element(0x1549A966, b"\xec\x80" * (MIN_PIECES + 1)), cluster(3)))
+    with pytest.raises(CorruptMedia, match="far larger than a video"):
+        check_container_metadata(path, 120)
+
+
+def test_an_avi_list_whose_size_runs_past_its_chunks_or_a_streams_data_is_left_alone(tmp_path):
+    """A list is blanked only when its chunks fill it exactly and it lies within the list that holds it; a stream's
+    data (strd) is never blanked: FFmpeg takes it as the codec's extra data (an MPEG-4 stream's header)."""
+    count, after = blanked(tmp_path, avi(3))
+    assert count == 1 and b"INFO" not in after
+    info = b"INFO" + struct.pack("<4sI", b"INAM", 4) + b"Jane"
+    overrun = avi(0).replace(b"LIST\x04\x00\x00\x00INFO", b"LIST" + struct.pack("<I", len(info) + 6) + info)
+    assert blanked(tmp_path, overrun) == (0, overrun)
+    strd = avi(0).replace(b"strl", b"strl" + struct.pack("<4sI", b"strd", 8) + b"AVIF\x00\x00\x00\x00", 1)
+    assert blanked(tmp_path, strd)[1].count(b"AVIF") == 1

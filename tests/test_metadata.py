@@ -429,6 +429,24 @@ def test_a_matroska_or_avi_video_s_tags_and_dates_are_blanked_and_every_frame_de
     assert blank_container_metadata(path, 120) == 0  # nothing left
 
 
+@pytest.mark.parametrize("name", ["clip.mkv", "clip.avi"])
+def test_chapter_titles_and_a_track_s_name_are_blanked_too(tmp_path, two_face_video, name):
+    """A probe's mkvmerge file kept "At Jane's house" as a chapter's title and "Camera of Jane Doe" as its track's
+    name (an AVI: as its stream's strn), both shown by ffprobe."""
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=At Jane's house\n")
+    path = tmp_path / name
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(two_face_video), "-i", str(chapters), "-map", "0",
+                    "-map_chapters", "1", "-c", "copy", "-metadata:s:v:0", "title=Camera of Jane Doe", str(path)],
+                   check=True)
+    before = frame_digests(path)
+    shown = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "chapter_tags:stream_tags", "-of", "compact",
+                            str(path)], check=True, capture_output=True, text=True).stdout
+    assert "Jane Doe" in shown and ("Jane's house" in shown or name.endswith(".avi"))  # AVI has no chapters
+    assert blank_container_metadata(path, 120) >= 1
+    assert b"Jane" not in path.read_bytes() and frame_digests(path) == before
+
+
 def test_an_uploaded_video_is_stored_without_its_location(app, client, alice, tmp_path, two_face_video):
     data = filmed_with_metadata(two_face_video, tmp_path / "clip.mov").read_bytes()
     response = upload(client, data, "IMG_0002.MOV")
