@@ -40,10 +40,10 @@ from inference.dog_net import TunedNet
 from inference.labels import DOG_EMOTIONS
 from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
 from training.device_pack import packed_stream, write_parts
-from training.dog_split import add_split_arguments
+from training.dog_split import DogSplit, add_split_arguments
 from training.metrics import summary
 
-PACKED_SPLITS = ("train", "val")
+PACKED_SPLITS = (DogSplit.TRAIN, DogSplit.VAL)
 
 
 def webp_bytes(crop: np.ndarray, size: int, quality: int) -> bytes:
@@ -195,7 +195,7 @@ def train_member(splits: dict[str, tuple[np.ndarray, np.ndarray]], settings: Gpu
     generator = torch.Generator().manual_seed(settings.seed)
     images = {name: torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous().to(device)
               for name, (crops, _) in splits.items()}
-    train_labels = torch.from_numpy(splits["train"][1]).to(device)
+    train_labels = torch.from_numpy(splits[DogSplit.TRAIN][1]).to(device)
     counts = torch.bincount(train_labels, minlength=len(DOG_EMOTIONS)).float()
     balance = counts.sum() / (len(DOG_EMOTIONS) * counts.clamp(min=1))
     net = TunedNet({"classes": list(DOG_EMOTIONS), "first_tuned_block": settings.first_tuned_block}).to(device)
@@ -215,9 +215,9 @@ def train_member(splits: dict[str, tuple[np.ndarray, np.ndarray]], settings: Gpu
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(progress, settings.learning_rate)
-            loss = _step(net, optimizer, augmented_batch(images["train"][batch], settings, generator),
+            loss = _step(net, optimizer, augmented_batch(images[DogSplit.TRAIN][batch], settings, generator),
                          train_labels[batch], balance, settings)
-        score = summary(splits["val"][1], val_logits(net, images["val"]))["macro_f1"]
+        score = summary(splits[DogSplit.VAL][1], val_logits(net, images[DogSplit.VAL]))["macro_f1"]
         log.append({"epoch": epoch, "loss": loss, "val_macro_f1": score, "seconds": time.monotonic() - started})
         print(json.dumps(log[-1]), flush=True)
         if score > best[0]:

@@ -32,7 +32,7 @@ from inference.backends import file_sha256
 from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import PetEnsemble, load_head, pet_emotion_net
-from training.dog_split import add_split_arguments
+from training.dog_split import DogSplit, add_split_arguments
 from training.dogs import dog_data, write_temperature
 from training.evaluate import format_report
 from training.metrics import bootstrap_interval, macro_f1, summary
@@ -96,7 +96,7 @@ def best_combination(outputs: list[dict[str, np.ndarray]], labels: np.ndarray, p
             total_mb = sum(file_mb[index] for index in chosen)
             if total_mb > max_mb:
                 continue
-            score = summary(labels, np.mean([outputs[index]["val"] for index in chosen], 0))["macro_f1"]
+            score = summary(labels, np.mean([outputs[index][DogSplit.VAL] for index in chosen], 0))["macro_f1"]
             scored.append((score, -count, chosen))
             print(f"val macro-F1 {score:.4f}  {total_mb:5.1f} MB  " + " + ".join(paths[index].name for index in chosen))
     if not scored:
@@ -114,21 +114,22 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the members were trained on different classes")
     data = dog_data(args.data, args.cache, classes, seed=args.seed, split_file=args.split_file)
     read = data.read(data.body_found)
-    targets = {name: data.labels[read[name]] for name in ("val", "test")}
+    targets = {name: data.labels[read[name]] for name in (DogSplit.VAL, DogSplit.TEST)}
     crops = {name: data.body_crops[read[name]] for name in targets}
     each_output = each_members_outputs(args.members, stored, crops, args.cache)
     for path, outputs in zip(args.members, each_output):
         scores = {name: summary(targets[name], outputs[name])["macro_f1"] for name in targets}
         print(f"member {path.name}: val macro-F1 {scores['val']:.4f}, test macro-F1 {scores['test']:.4f}")
     if args.choose:
-        chosen = best_combination(each_output, targets["val"], args.members, args.max_mb)
+        chosen = best_combination(each_output, targets[DogSplit.VAL], args.members, args.max_mb)
         args.members, stored, each_output = ([items[index] for index in chosen]
                                               for items in (args.members, stored, each_output))
     logits = {name: np.mean([outputs[name] for outputs in each_output], 0) for name in targets}
     print(f"ensemble of {len(stored)}: val macro-F1 {summary(targets['val'], logits['val'])['macro_f1']:.4f}")
-    report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
+    report, metrics = format_report(classes, targets[DogSplit.TEST], softmax(logits[DogSplit.TEST]))
     print(f"test split\n{report}")
-    low, high = bootstrap_interval(targets["test"], each_output[0]["test"].argmax(1), logits["test"].argmax(1),
+    low, high = bootstrap_interval(targets[DogSplit.TEST], each_output[0][DogSplit.TEST].argmax(1),
+                                   logits[DogSplit.TEST].argmax(1),
                                    lambda labels, predictions: macro_f1(labels, predictions, len(classes)))
     print(f"test macro-F1 gain over {args.members[0].name}: 95% interval {low:+.3f} .. {high:+.3f}")
     members = [{**member, "file": path.name, "sha256": file_sha256(path)} for path, member in zip(args.members, stored)]

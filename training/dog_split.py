@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 SPLIT_FILE = Path(__file__).with_name("dog_split.json")  # the split the shipped members were trained on
-HELD_SPLITS = ("val", "test")
+
+
+class DogSplit(StrEnum):
+    """The parts of the dog photos: trained on, chosen on, measured on (their names in the split file)."""
+
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+
+HELD_SPLITS = (DogSplit.VAL, DogSplit.TEST)
 
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +50,7 @@ def recorded_split(paths: list[Path], split_file: Path) -> dict[str, np.ndarray]
         raise SystemExit(f"{len(missing)} photos of {split_file} are not among the kept photos, e.g. {missing[0]}: "
                          "other data, or other cleaning (training.dogs --new-split makes a new split)")
     held = {split: np.sort([index[name] for name in recorded[split]]) for split in HELD_SPLITS}
-    return {"train": np.setdiff1d(np.arange(len(paths)), np.concatenate(list(held.values()))), **held}
+    return {DogSplit.TRAIN: np.setdiff1d(np.arange(len(paths)), np.concatenate(list(held.values()))), **held}
 
 
 def write_split(paths: list[Path], splits: dict[str, np.ndarray], split_file: Path, seed: int) -> None:

@@ -28,6 +28,7 @@ from inference.calibration import softmax
 from inference.dog_emotion import imagenet_batch
 from inference.dog_net import TunedNet
 from inference.specs import PET_INPUT_SIZE
+from training.dog_split import DogSplit
 from training.metrics import summary
 
 
@@ -132,13 +133,14 @@ def _train_epoch(net: TunedNet, optimizer: torch.optim.Optimizer, schedule: torc
 
 def fine_tune(net: TunedNet, activations: dict[str, np.ndarray], targets: dict[str, np.ndarray],
               settings: TuningSettings, checkpoint: Path, train_crops: np.ndarray | None = None) -> TunedNet:
-    """Train the tuned part on the cached activations of "train" (with `settings.augment`: on `train_crops`),
-    choose the epoch by macro-F1 on "val"; resumes from `checkpoint` (one per run, rewritten after each epoch)."""
+    """Train the tuned part on the cached activations of the train split (with `settings.augment`: on
+    `train_crops`), choose the epoch by macro-F1 on val; resumes from `checkpoint` (one per run, rewritten after
+    each epoch)."""
     tuned = [parameter for name, parameter in net.named_parameters() if not net.frozen(name)]
     for name, parameter in net.named_parameters():
         parameter.requires_grad = not net.frozen(name)
     optimizer = torch.optim.AdamW(tuned, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    steps = settings.epochs * -(-len(targets["train"]) // settings.batch)
+    steps = settings.epochs * -(-len(targets[DogSplit.TRAIN]) // settings.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.learning_rate, total_steps=steps,
                                                    pct_start=0.15)
     state = {"epoch": 0, "best": (-1.0, 0, None)}
@@ -153,9 +155,9 @@ def fine_tune(net: TunedNet, activations: dict[str, np.ndarray], targets: dict[s
     for epoch in range(state["epoch"] + 1, settings.epochs + 1):
         random = np.random.default_rng(settings.seed + epoch)
         torch.manual_seed(settings.seed + epoch)  # dropout: a resumed run draws what an uninterrupted one draws
-        train = train_crops if settings.augment else activations["train"]
-        loss = _train_epoch(net, optimizer, schedule, train, targets["train"], settings, random)
-        score = summary(targets["val"], softmax(tuned_logits(net, activations["val"])))["macro_f1"]
+        train = train_crops if settings.augment else activations[DogSplit.TRAIN]
+        loss = _train_epoch(net, optimizer, schedule, train, targets[DogSplit.TRAIN], settings, random)
+        score = summary(targets[DogSplit.VAL], softmax(tuned_logits(net, activations[DogSplit.VAL])))["macro_f1"]
         print(f"epoch {epoch}: last batch loss {loss:.3f}, val macro-F1 {score:.4f}", flush=True)
         best = (score, epoch, net.tuned_state()) if score > state["best"][0] else state["best"]
         state = {"epoch": epoch, "best": best, "net": net.state_dict(), "optimizer": optimizer.state_dict(),

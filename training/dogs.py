@@ -58,14 +58,14 @@ from inference.specs import PET_INPUT_SIZE as INPUT_SIZE
 from inference.labels import DOG_EMOTIONS, DetectionKind
 from training.calibration import calibration_record, expected_calibration_error, fit_temperature
 from training.data import load_rgb
-from training.dog_split import add_split_arguments, recorded_split, write_split
+from training.dog_split import DogSplit, add_split_arguments, recorded_split, write_split
 from training.dog_tuning import (TUNABLE_BLOCKS, TuningSettings, fine_tune, frozen_activations, pooled_features,
                                  tuned_logits)
 from training.evaluate import format_report, save_confusion_plot
 from training.metrics import summary
 from training.near_copies import linked_groups, one_per_group
 
-SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+SPLITS = {DogSplit.TRAIN: 0.8, DogSplit.VAL: 0.1, DogSplit.TEST: 0.1}
 COPY_SIMILARITY = 0.8  # cosine of pooled features: at 0.80-0.85 the nearest photo shares the label 82% of the time
 
 
@@ -312,13 +312,13 @@ def head_probabilities(head: torch.nn.Linear, features: np.ndarray) -> np.ndarra
 
 def write_temperature(logits: dict[str, np.ndarray], targets: dict[str, np.ndarray], out: Path) -> None:
     """Fit the temperature on val, print the test ECE before and after, store it beside the weights."""
-    temperature = fit_temperature(logits["val"], targets["val"])
-    test_logits = logits["test"]
-    before = expected_calibration_error(softmax(test_logits), targets["test"])
-    after = expected_calibration_error(softmax(test_logits, temperature), targets["test"])
+    temperature = fit_temperature(logits[DogSplit.VAL], targets[DogSplit.VAL])
+    test_logits = logits[DogSplit.TEST]
+    before = expected_calibration_error(softmax(test_logits), targets[DogSplit.TEST])
+    after = expected_calibration_error(softmax(test_logits, temperature), targets[DogSplit.TEST])
     print(f"temperature {temperature:.3f} (fitted on val); test ECE {before:.4f} before, {after:.4f} after")
-    calibration_path(out).write_text(calibration_record(out, temperature, fitted_on="val", test_ece_before=before,
-                                                        test_ece_after=after))
+    calibration_path(out).write_text(calibration_record(out, temperature, fitted_on=DogSplit.VAL.value,
+                                                        test_ece_before=before, test_ece_after=after))
 
 
 @dataclass
@@ -336,7 +336,8 @@ class DogData:
     def read(self, found: np.ndarray) -> dict[str, np.ndarray]:
         """Indices per split of the photos to train and measure on: every training photo (a photo without a dog
         gives its centre square), the val and test photos where the app finds a dog (it reads no other)."""
-        return {name: indices if name == "train" else indices[found[indices]] for name, indices in self.splits.items()}
+        return {name: indices if name == DogSplit.TRAIN else indices[found[indices]]
+                for name, indices in self.splits.items()}
 
 
 def dog_data(data: Path, cache: Path, classes: tuple[str, ...] = DOG_EMOTIONS, hamming: int = 3,
@@ -364,16 +365,16 @@ def train_linear_head(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarr
     """The linear head on standardised frozen features (crops and their mirror images in training), weight decay
     chosen on val: what to store, the logits of val and test, and their labels."""
     features = pooled_features(crops, args.cache).astype(np.float32)
-    train, train_labels = both_orientations(features[read["train"]], dogs.labels[read["train"]])
+    train, train_labels = both_orientations(features[read[DogSplit.TRAIN]], dogs.labels[read[DogSplit.TRAIN]])
     mean, scale = train.mean(0), train.std(0) + 1e-6
-    standard = {"train": (train - mean) / scale}
-    targets = {"train": train_labels}
-    for name in ("val", "test"):
+    standard = {DogSplit.TRAIN: (train - mean) / scale}
+    targets = {DogSplit.TRAIN: train_labels}
+    for name in (DogSplit.VAL, DogSplit.TEST):
         standard[name], targets[name] = (features[read[name], 0] - mean) / scale, dogs.labels[read[name]]
     best = None
     for weight_decay in (1e-3, 1e-2, 1e-1, 1.0, 3.0, 10.0, 20.0, 30.0, 50.0):
-        head = fit_head(standard["train"], targets["train"], len(np.unique(dogs.labels)), weight_decay)
-        score = summary(targets["val"], head_probabilities(head, standard["val"]))["macro_f1"]
+        head = fit_head(standard[DogSplit.TRAIN], targets[DogSplit.TRAIN], len(np.unique(dogs.labels)), weight_decay)
+        score = summary(targets[DogSplit.VAL], head_probabilities(head, standard[DogSplit.VAL]))["macro_f1"]
         print(f"weight decay {weight_decay:g}: val macro-F1 {score:.4f}")
         if best is None or score > best[0]:
             best = (score, weight_decay, head)
@@ -382,7 +383,7 @@ def train_linear_head(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarr
     stored = {"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone(),
               "feature_mean": torch.from_numpy(mean).float(), "feature_scale": torch.from_numpy(scale).float(),
               "weight_decay": weight_decay}
-    return stored, {name: head_logits(head, standard[name]) for name in ("val", "test")}, targets
+    return stored, {name: head_logits(head, standard[name]) for name in (DogSplit.VAL, DogSplit.TEST)}, targets
 
 
 def train_tuned(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
@@ -395,12 +396,13 @@ def train_tuned(dogs: DogData, crops: np.ndarray, read: dict[str, np.ndarray],
     targets = {name: dogs.labels[indices] for name, indices in read.items()}
     settings = TuningSettings(epochs=args.epochs, learning_rate=args.lr, augment=args.augment,
                               seed=args.seed if args.train_seed is None else args.train_seed)
-    run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read["train"]).hexdigest()))
+    run = repr((settings, args.tune_from, str(args.crop), args.classes, hashlib.sha1(read[DogSplit.TRAIN]).hexdigest()))
     checkpoint = args.cache / f"checkpoint-tuning-{hashlib.sha1(run.encode()).hexdigest()[:12]}.pt"  # one per run
-    net = fine_tune(net, activations, targets, settings, checkpoint, crops[read["train"]] if args.augment else None)
+    train_crops = crops[read[DogSplit.TRAIN]] if args.augment else None
+    net = fine_tune(net, activations, targets, settings, checkpoint, train_crops)
     stored = {"first_tuned_block": args.tune_from, "state": net.tuned_state(), "epochs": args.epochs,
               "learning_rate": args.lr}
-    return stored, {name: tuned_logits(net, activations[name]) for name in ("val", "test")}, targets
+    return stored, {name: tuned_logits(net, activations[name]) for name in (DogSplit.VAL, DogSplit.TEST)}, targets
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -415,11 +417,11 @@ def main(argv: list[str] | None = None) -> None:
     crops, found = ((dogs.body_crops, dogs.body_found) if args.crop is CropKind.BODY
                     else cached_crops(dogs.paths, args.cache, args.crop))
     read = dogs.read(found)
-    for name in ("val", "test"):
+    for name in (DogSplit.VAL, DogSplit.TEST):
         print(f"{name}: the app finds a dog in {len(read[name])} of {len(dogs.splits[name])} photos")
     train = train_tuned if args.tune_from else train_linear_head
     stored, logits, targets = train(dogs, crops, read, args)
-    report, metrics = format_report(classes, targets["test"], softmax(logits["test"]))
+    report, metrics = format_report(classes, targets[DogSplit.TEST], softmax(logits[DogSplit.TEST]))
     print(f"test split\n{report}")
     save_confusion_plot(np.array(metrics["confusion"]), classes, args.plot, "dog emotion, test split")
     args.out.parent.mkdir(parents=True, exist_ok=True)
