@@ -5,6 +5,7 @@ of the background job queue (JobState, read and written by jobs.py), with the fa
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import unicodedata
@@ -30,6 +31,9 @@ from insights.reading import Overall, kept_reading, overall_by_kind, overall_rea
 from messages import N_, Phrase, name_order
 
 
+log = logging.getLogger(__name__)
+
+
 def utcnow() -> datetime:
     """Naive UTC now (SQLite keeps no time zone; every stored time is UTC)."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -47,8 +51,16 @@ class EnumText(TypeDecorator):
         super().__init__(length)
         self.enum = enum
 
-    def process_result_value(self, value: str | None, dialect: object) -> StrEnum | None:
-        return None if value is None else self.enum(value)
+    def process_result_value(self, value: str | None, dialect: object) -> StrEnum | str | None:
+        """The member; a value the enum lacks (a later version's, a hand edit) as the text it is, logged: a whole
+        list of rows failed on one such row (the back office's too, where it would be found and fixed)."""
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            log.warning("a %s column holds %r, which is none of its values", self.enum.__name__, value)
+            return value
 
 
 class Media(StrEnum):
@@ -449,7 +461,7 @@ class Detection(db.Model):
     # model, and for rows stored before it was kept until `flask maintenance readings` fills them (read from the
     # timeline meanwhile).
     reading_emotion: Mapped[str | None] = mapped_column(String(16))
-    reading_certainty: Mapped[str | None] = mapped_column(String(16))
+    reading_certainty: Mapped[Certainty | None] = mapped_column(EnumText(Certainty))
     reading_mix: Mapped[dict | None] = mapped_column(JSON)
     # The probability its certainty words (Reading.confidence: a video track's story's), kept with it so that a dog
     # track's chance of a wrong reading never reads the timeline; NULL as the reading is, and for rows kept before it
@@ -462,7 +474,7 @@ class Detection(db.Model):
     # A pet whose species its owner set by hand (services/species.py): the kind the models read it as (`kind` is the
     # owner's), and their reading of it (services/species.MODELS_READING_COLUMNS), given back if the owner takes the
     # word back; NULL when nobody corrected it.
-    kind_read: Mapped[str | None] = mapped_column(String(16))
+    kind_read: Mapped[DetectionKind | None] = mapped_column(EnumText(DetectionKind))
     models_reading: Mapped[dict | None] = mapped_column(JSON, deferred=True)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id", ondelete="SET NULL"), index=True)
 
@@ -475,9 +487,13 @@ class Detection(db.Model):
     track_reading: Mapped[TrackReading | None] = relationship(back_populates="detection",
                                                               cascade="all, delete-orphan", passive_deletes=True)
 
-    @validates("kind")
-    def _kind(self, _key: str, kind: str) -> DetectionKind:
-        return DetectionKind(kind)
+    @validates("kind", "kind_read")
+    def _kind(self, _key: str, kind: str | None) -> DetectionKind | None:
+        return None if kind is None else DetectionKind(kind)
+
+    @validates("reading_certainty")
+    def _certainty(self, _key: str, certainty: str | None) -> Certainty | None:
+        return None if certainty is None else Certainty(certainty)
 
     @property
     def box(self) -> list[int]:

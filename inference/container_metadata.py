@@ -67,6 +67,7 @@ PRIVATE_FIELDS = {INFO: frozenset({0x7BA9, 0x4461, 0x4D80, 0x5741, 0x7384, 0x3C8
 HOLDING_FIELDS = {TRACKS: TRACK_ENTRY}  # the one child of an element whose own fields are looked at (one level)
 AVI_PRIVATE_LISTS = {b"INFO", b"exif", b"ncdt"}  # a camera's make, model, dates and settings
 AVI_PRIVATE_CHUNKS = {b"IDIT", b"strn"}  # the date and time it was filmed; a stream's name
+AVI_TEXT_LONGEST = 1024  # bytes of such a chunk read as text (a camera's are some dozens)
 
 
 def check_container_metadata(path: Path, max_seconds: float) -> None:
@@ -363,7 +364,7 @@ def _is_private_chunk(data: FileBytes, at: int, chunk: bytes, kind: bytes, size:
         return False
     if chunk == b"LIST" and kind in AVI_PRIVATE_LISTS:
         return _filled_by_chunks(data, at + 12, at + 8 + size)
-    return chunk in AVI_PRIVATE_CHUNKS and _is_text(data[at + 8:at + 8 + size])
+    return chunk in AVI_PRIVATE_CHUNKS and size <= AVI_TEXT_LONGEST and _is_text(data[at + 8:at + 8 + size])
 
 
 def _is_text(payload: bytes) -> bool:

@@ -43,6 +43,14 @@ target_db = current_app.extensions['migrate'].db
 # ... etc.
 
 
+def render_item(type_, obj, autogen_context):
+    """How autogenerate writes a column's type: a domain enum's column (models.EnumText) as the VARCHAR it is, so a
+    new migration neither imports the app's models nor fails for want of the enum; any other as Alembic would."""
+    if type_ == "type" and obj.__class__.__name__ == "EnumText":
+        return f"sa.String(length={obj.length})"
+    return False
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -63,7 +71,7 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True, render_item=render_item
     )
 
     with context.begin_transaction():
@@ -89,6 +97,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -28,7 +28,7 @@ import jobs
 from extensions import db
 from inference import detectors
 from inference.errors import MediaError, MediaTooLarge
-from inference.formats import ISO_MOVIES, KEPT_FORMAT
+from inference.formats import ISO_MOVIES, KEPT_FORMAT, FileFormat
 from inference.files import atomic_file
 from inference.heif import decode_photo
 from inference.labels import ALL_EMOTIONS, Certainty, DetectionKind
@@ -257,7 +257,7 @@ class PhotoRenditions:
     crops: list[bytes]
     orientation: int = 1  # how the photo was turned upright (EXIF's 1-8), written again in the stored copy
     kept_as: bytes | None = None
-    kept_format: str | None = None  # the format of `kept_as` where it is not the upload's
+    kept_format: FileFormat | None = None  # the format of `kept_as` where it is not the upload's
 
     def files(self, stored_name: str, result: ImageResult) -> dict[Path, bytes]:
         """Where each is stored for the upload `stored_name`, with its content."""
@@ -354,7 +354,7 @@ def accept_upload(user: User, upload: FileStorage) -> Accepted:
     return save_photo_analysis(user, data, sent_file_name(upload), *analyze_photo(data, user.id), digest)
 
 
-def _checked_video(path: Path, container: str, user_id: int | None = None) -> Analysis:
+def _checked_video(path: Path, container: FileFormat, user_id: int | None = None) -> Analysis:
     """A queued analysis of the stored video at `path` once it is within the limits (raises MediaError)."""
     if path.stat().st_size > current_app.config["MAX_VIDEO_MB"] * 1024 * 1024:
         raise MediaTooLarge(Phrase(N_("Videos are limited to %(mb)s MB."), mb=current_app.config["MAX_VIDEO_MB"]))
@@ -364,7 +364,7 @@ def _checked_video(path: Path, container: str, user_id: int | None = None) -> An
                     width=info.width, height=info.height, duration=info.duration)
 
 
-def blank_video_metadata(path: Path, container: str) -> int:
+def blank_video_metadata(path: Path, container: FileFormat) -> int:
     """Blank the stored video's metadata in place: an MP4's or MOV's (`movie_metadata`), a Matroska file's or an
     AVI's (`container_metadata`, walked within today's duration limit). Returns how many places were blanked."""
     if container in ISO_MOVIES:
@@ -372,7 +372,7 @@ def blank_video_metadata(path: Path, container: str) -> int:
     return blank_container_metadata(path, current_app.config["MAX_VIDEO_SECONDS"])
 
 
-def queue_video_analysis(user: User, upload: FileStorage, container: str, digest: str) -> Accepted:
+def queue_video_analysis(user: User, upload: FileStorage, container: FileFormat, digest: str) -> Accepted:
     """Store the video, check it is readable and within the limits, blank its metadata (`blank_video_metadata`: the
     checks bound its index), and queue its analysis; when the same bytes were stored
     meanwhile (a form sent twice at once, even at the same moment: `access.hold_account`), that analysis, and

@@ -417,9 +417,16 @@ def _without_own_account(numbers: list[int]) -> list[int]:
     return [number for number in numbers if number != current_user.id]
 
 
-def _say_none_left() -> None:
-    """The flash of a bulk action none of whose chosen rows is there any more (deleted meanwhile, or never were)."""
-    flash(gettext("None of the chosen rows is there any more (deleted meanwhile?), so nothing was done."),
+def _say_none_left(ids: list[str], numbers: list[int]) -> None:
+    """The flash of a bulk action that found none of the rows it was to act on (`numbers`: the chosen `ids`, less
+    the administrator's own where the action leaves it out): deleted meanwhile, or never were; nothing when the
+    administrator's own was the only one chosen (`_without_own_account` said why)."""
+    chosen = _row_numbers(ids)
+    if chosen and not numbers:
+        return
+    flash(gettext("None of the other chosen rows is there any more (deleted meanwhile?), so nothing was done.")
+          if current_user.id in chosen else
+          gettext("None of the chosen rows is there any more (deleted meanwhile?), so nothing was done."),
           FlashCategory.INFO)
 
 
@@ -785,8 +792,8 @@ class UserAdmin(AdminModelView):
             flash(done(len(changed)), FlashCategory.SUCCESS)
         elif users:  # ("0 users activated" would read as a failure; none chosen but one's own: refused above)
             flash(gettext("The chosen users already were so: nothing changed."), FlashCategory.INFO)
-        elif numbers or not _row_numbers(ids):
-            _say_none_left()
+        else:
+            _say_none_left(ids, numbers)
 
     @action("activate", _l("Activate"))
     def action_activate(self, ids: list[str]) -> None:
@@ -818,7 +825,7 @@ class UserAdmin(AdminModelView):
         cookie: web/login_limits.py), as its owner asks from a browser that never logged in to it."""
         users = db.session.scalars(db.select(User).where(User.id.in_(_row_numbers(ids)))).all()
         if not users:
-            return _say_none_left()
+            return _say_none_left(ids, _row_numbers(ids))
         try:
             lifted = [user.username for user in users if login_limits.lift_refusal(user)]
         except limiter.storage.base_exceptions:
@@ -848,8 +855,7 @@ class UserAdmin(AdminModelView):
         numbers = _without_own_account(_row_numbers(ids))  # left out of the question rather than refused after it
         users = db.session.scalars(db.select(User).where(User.id.in_(numbers)).order_by(User.id)).all()
         if not users:
-            if numbers or not _row_numbers(ids):
-                _say_none_left()
+            _say_none_left(ids, numbers)
             return redirect(_list_page())
         return self.render("admin/delete_users.html", users=users, account=_account, action_form=self.action_form(),
                            return_url=get_redirect_target() or _list_page())

@@ -296,7 +296,7 @@ def frame_readings(analysis: Analysis) -> dict:
     """For each track its owner set to a dog that waits for the dog model's reading of its frames, how that stands
     (None: not asked for, as for a track set before they were read), by id; and whether any is under way."""
     states = {d.id: track_readings.status(d) for d in analysis.detections if track_readings.wanted(d)}
-    under_way = any(state and JobStatus(state["status"]).active for state in states.values())
+    under_way = any(state and state["status"].active for state in states.values())
     return {"frame_readings": states, "frames_being_read": under_way}
 
 
