@@ -1,7 +1,8 @@
 // Where the keyboard starts on a page that answers an action: the first field with an error (its message is read
 // with it), else the first message the action left at the top, or on the card a page is opened at ("#face-2": "Saved"
-// of its "Who is this?"), since a screen reader skips a message that is already on the page when it loads. Other
-// pages keep the browser's start.
+// of its "Who is this?"), since a screen reader skips a message that is already on the page when it loads; a video's
+// result that its progress page reloaded into (progress.js), at its heading (the reload dropped the focus to the
+// page's top). Other pages keep the browser's start.
 (function () {
   "use strict";
   var anchored = document.querySelector("main");
@@ -12,8 +13,14 @@
       anchored = null;
     }
   }
+  var finished = false;  // the page a progress page became once its video was analysed (progress.js)
+  try {
+    finished = window.sessionStorage.getItem("moodlens.finished:" + window.location.pathname) !== null;
+    window.sessionStorage.removeItem("moodlens.finished:" + window.location.pathname);
+  } catch (off) { /* storage off: the browser's start */ }
   var target = document.querySelector("main [aria-invalid=true]")
-    || (anchored && anchored.querySelector(anchored.matches("main") ? ":scope > [data-flashed]" : "[data-flashed]"));
+    || (anchored && anchored.querySelector(anchored.matches("main") ? ":scope > [data-flashed]" : "[data-flashed]"))
+    || (finished ? document.querySelector("main h1") : null);
   if (!target || (document.activeElement && document.activeElement !== document.body)) { return; }
   if (!target.matches("input, select, textarea, button")) { target.setAttribute("tabindex", "-1"); }
   if (window.location.hash && document.readyState !== "complete") {  // the browser's scroll to the anchor, once

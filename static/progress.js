@@ -7,7 +7,8 @@
 // are told (#job-said) the state at once when it changes, and the figure when it reaches a new tenth (10%, 20%...),
 // at most every ANNOUNCE_MS, so the status follows the bar without a new figure to hear every second. A run
 // interrupted on the server starts again from the beginning: the bar going back shows #job-restarted, which says so.
-// The messages the last action left ("Saved: Cat 1 is now Dog 1.") outlive the reload: kept for focus.js to show again.
+// The messages the last action left ("Saved: Cat 1 is now Dog 1.") outlive the reload: kept for focus.js to show again;
+// a progress page that becomes its result tells focus.js to start the keyboard at the result's heading.
 (function () {
   "use strict";
   var ANNOUNCE_MS = 3000;
@@ -24,7 +25,7 @@
                                     JSON.stringify(kept));
     } catch (full) { /* storage off or full: they go with the reload */ }
   }
-  function watch(statusUrl, update) {
+  function watch(statusUrl, update, over) {
     function poll() {
       fetch(statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) {
@@ -34,6 +35,7 @@
         .then(function (job) {
           if (job.status !== "queued" && job.status !== "running") {
             keepFlashes();
+            if (over) { over(); }
             window.location.reload();
             return;
           }
@@ -72,6 +74,8 @@
       state.textContent = analysis.status === "queued" ? words.queued : words.running;
       say(state.textContent, value, done);
       document.title = words.titles[analysis.status] || document.title;  // the tab says what the page says
+    }, function () {  // the result replaces the page: the keyboard starts at its heading (focus.js), not at the top
+      try { window.sessionStorage.setItem("moodlens.finished:" + window.location.pathname, "1"); } catch (off) { /* none */ }
     });
   }
   var job = document.getElementById("job");

@@ -64,7 +64,8 @@ def sign_up_and_explain_a_photo(page: Page, base: str, photo: Path) -> None:
 
 
 def analyse_a_video(page: Page, base: str, video: Path) -> None:
-    """The video's progress bar only grows until its result, whose frame follows the scrubber."""
+    """The video's progress bar only grows until its result (the keyboard starts at its heading), whose frame
+    follows the scrubber."""
     page.goto(base + "/analyze")
     page.set_input_files("#file", str(video))
     page.click("input[type=submit]")
@@ -74,6 +75,8 @@ def analyse_a_video(page: Page, base: str, video: Path) -> None:
     assert page.locator(".timeline-chart").count() == 2
     assert seen and seen == sorted(seen), f"progress should only grow: {seen}"
     assert len(set(seen)) > 1, f"the bar should move: {seen}"
+    # the reload into the result keeps the keyboard's place: at its heading, not dropped to the page's top
+    page.wait_for_function("document.activeElement && document.activeElement.matches('main h1')")
     shot(page, "05-video-result")
     page.fill("#scrub", "2")
     page.dispatch_event("#scrub", "input")

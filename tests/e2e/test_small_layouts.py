@@ -111,7 +111,8 @@ def test_the_alert_button_shares_its_row_with_a_field_on_a_phone(live_app, brows
 
 
 def test_a_new_api_token_shows_whole_on_a_phone_and_its_button_copies_it(live_app, browser):
-    """The token, shown once, once ran off a phone's one-line field with no way to copy it but selecting."""
+    """The token, shown once, once ran off a phone's one-line field with no way to copy it but selecting; the example
+    under it scrolled in its box (at 1280 px too), its address out of sight and of a keyboard's reach."""
     app, base = live_app
     make_user(app, "dana")
     page = log_in(browser, base, "dana", "en-US", "phone")
@@ -122,6 +123,8 @@ def test_a_new_api_token_shows_whole_on_a_phone_and_its_button_copies_it(live_ap
     token = page.locator("#new-token")
     plain = token.input_value()
     assert len(plain) > 30 and token.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+    example = page.locator(".token-example")  # the curl line wraps: scrolled, its address was out of sight and of reach
+    assert "/api/v1/analyses" in example.inner_text() and example.evaluate("e => e.scrollWidth <= e.clientWidth")
     page.get_by_role("button", name="Copy token").click()
     expect(page.locator(".copy-row [role=status]")).to_have_text("Copied.")
     assert page.evaluate("() => navigator.clipboard.readText()") == plain
