@@ -77,6 +77,9 @@ def analyse_a_video(page: Page, base: str, video: Path) -> None:
     assert len(set(seen)) > 1, f"the bar should move: {seen}"
     # the reload into the result keeps the keyboard's place: at its heading, not dropped to the page's top
     page.wait_for_function("document.activeElement && document.activeElement.matches('main h1')")
+    dashes = page.evaluate("""() => Object.fromEntries(['angry', 'disgust', 'fear', 'sad'].map(emotion => [emotion,
+        getComputedStyle(document.querySelector(`.timeline-chart .line.emo-${emotion}`)).strokeDasharray]))""")
+    assert dashes["angry"] != dashes["disgust"] and dashes["fear"] != dashes["sad"], dashes  # not by colour alone
     shot(page, "05-video-result")
     page.fill("#scrub", "2")
     page.dispatch_event("#scrub", "input")
