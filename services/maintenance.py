@@ -17,7 +17,7 @@ from inference.errors import MediaError
 from inference.images import stored_orientation
 from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
 from inference.photo_metadata import without_private_metadata
-from models import Analysis, Detection, JobStatus, Media
+from models import ACTIVE_STATUSES, Analysis, Detection, JobStatus, Media
 from services import storage
 from services.analyses import MISSING_UPLOAD, blank_video_metadata, keep_readings
 
@@ -68,7 +68,7 @@ def repair_storage(check: StorageCheck) -> None:
     for analysis_id, status, name in check.missing_files:
         analysis = db.session.get(Analysis, analysis_id)
         upload = storage.upload_path(analysis.stored_name)
-        if name == analysis.stored_name and status.active:
+        if name == analysis.stored_name and status in ACTIVE_STATUSES:  # a status no version knows: left
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
         elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
             storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})

@@ -7,6 +7,7 @@ import mmap
 from collections.abc import Iterator
 from contextlib import contextmanager
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,21 @@ def test_indexes_slices_and_searches_answer_as_the_bytes_do(tmp_path, small_wind
         assert data.find(b"\x00never there\x00") == -1
         with pytest.raises(IndexError):
             data.__getitem__(len(content))
+
+
+def test_a_search_for_several_needles_finds_the_first_as_the_bytes_do(tmp_path, small_windows):
+    """FileBytes.search (a Matroska walk's resync: the segment level's eight IDs in one pass) answers as the
+    earliest of bytes.find's for each needle, across windows' edges too."""
+    needles = [b"\x1f\x43\xb6\x75", b"\x12\x54\xc3\x67", b"\x15\x49\xa9\x66"]
+    pattern = re.compile(b"|".join(re.escape(needle) for needle in needles))
+    generator = random.Random(11)
+    content = bytearray(generator.randbytes(6 * PAGE))
+    for place in (PAGE - 2, 2 * PAGE - 1, 3 * PAGE, 4 * PAGE - 3, 5 * PAGE + 9):
+        content[place:place + 4] = generator.choice(needles)
+    with read_as_file_bytes(tmp_path, bytes(content)) as data:
+        for start in [0, *range(PAGE - 4, PAGE + 2), 2 * PAGE - 2, 3 * PAGE + 1, 5 * PAGE + 10, len(content)]:
+            found = [place for place in (content.find(needle, start) for needle in needles) if place >= 0]
+            assert data.search(pattern, start, 4) == min(found, default=-1), start
 
 
 def test_an_avcc_record_across_a_windows_edge_is_found_as_in_the_whole_bytes(tmp_path, small_windows):
