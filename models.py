@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -18,7 +18,7 @@ from functools import cache
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         TypeDecorator, UniqueConstraint, event, false, inspect, or_)
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -41,8 +41,8 @@ def utcnow() -> datetime:
 
 class EnumText(TypeDecorator):
     """A column of one of the domain's StrEnums, kept as the member's value in a VARCHAR (what the tables always
-    held: no migration) and read back as the member (`analysis.status.active`, not `JobStatus(analysis.status)`); the
-    models' validators turn a value set in Python into the member too, before it is ever stored."""
+    held: no migration) and read back as the member (`analysis.status.active`, not `JobStatus(analysis.status)`); a
+    value set in Python becomes the member too, before it is ever stored (`_enum_columns_take_members`)."""
 
     impl = String
     cache_ok = True
@@ -61,6 +61,22 @@ class EnumText(TypeDecorator):
         except ValueError:
             log.warning("a %s column holds %r, which is none of its values", self.enum.__name__, value)
             return value
+
+
+def _enum_member(enum: type[StrEnum]) -> Callable[..., StrEnum | None]:
+    def member(_target: object, value: str | None, _old: object, _initiator: object) -> StrEnum | None:
+        return None if value is None else enum(value)
+    return member
+
+
+@event.listens_for(db.Model, "mapper_configured", propagate=True)
+def _enum_columns_take_members(mapper: Mapper, model: type) -> None:
+    """Every EnumText column of every model turns a value set in Python into its enum's member at once (a value the
+    enum lacks raises ValueError): one rule for all of them, where each model had validators of its own."""
+    for attribute in mapper.column_attrs:
+        column_type = attribute.columns[0].type
+        if isinstance(column_type, EnumText):
+            event.listen(getattr(model, attribute.key), "set", _enum_member(column_type.enum), retval=True)
 
 
 class Media(StrEnum):
@@ -148,10 +164,6 @@ class JobState:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
-
-    @validates("status")
-    def _status(self, _key: str, status: str) -> JobStatus:
-        return JobStatus(status)
 
     @property
     def started_again(self) -> bool:
@@ -376,10 +388,6 @@ class Analysis(JobState, db.Model):
         order_by="Detection.position",
     )
 
-    @validates("media", "format")
-    def _domain_value(self, key: str, value: str) -> StrEnum:
-        return Media(value) if key == "media" else FileFormat(value)
-
     def number_of(self, detection: Detection) -> int:
         """One of its detections' number within its kind (`kind_numbers`)."""
         return kind_numbers((other.kind, other.position) for other in self.detections)[detection.position]
@@ -486,14 +494,6 @@ class Detection(db.Model):
                                                            passive_deletes=True)
     track_reading: Mapped[TrackReading | None] = relationship(back_populates="detection",
                                                               cascade="all, delete-orphan", passive_deletes=True)
-
-    @validates("kind", "kind_read")
-    def _kind(self, _key: str, kind: str | None) -> DetectionKind | None:
-        return None if kind is None else DetectionKind(kind)
-
-    @validates("reading_certainty")
-    def _certainty(self, _key: str, certainty: str | None) -> Certainty | None:
-        return None if certainty is None else Certainty(certainty)
 
     @property
     def box(self) -> list[int]:
@@ -636,10 +636,6 @@ class Subject(db.Model):
     detections: Mapped[list[Detection]] = relationship(back_populates="subject", passive_deletes=True)
     alert_rules: Mapped[list[AlertRule]] = relationship(back_populates="subject", cascade="all, delete-orphan",
                                                         passive_deletes=True)
-
-    @validates("kind")
-    def _kind(self, _key: str, kind: str) -> SubjectKind:
-        return SubjectKind(kind)
 
     @validates("name")
     def _key_name(self, _key: str, name: str) -> str:

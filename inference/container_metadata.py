@@ -74,35 +74,33 @@ def check_container_metadata(path: Path, max_seconds: float) -> None:
     """Raise CorruptMedia(TOO_MUCH_METADATA) for a Matroska or AVI file whose tags and chapters (INFO lists) or cue
     points are more than MAX_METADATA_BYTES or MAX_CUES_BYTES, or that takes more than PIECES_PER_SECOND pieces a
     second of `max_seconds` to walk; other files pass."""
-    pieces = max(MIN_PIECES, int(PIECES_PER_SECOND * max_seconds))
     with path.open("rb") as stream:
-        head = stream.read(12)
-        if len(head) < 12:
-            return
-        with FileBytes(stream.fileno(), os.fstat(stream.fileno()).st_size) as data:
-            if head[:4] == EBML.to_bytes(4, "big"):
-                _MatroskaWalk(data, pieces).run()
-            elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-                _check_avi(data, pieces)
+        _walk(stream, max_seconds)
 
 
 def blank_container_metadata(path: Path, max_seconds: float) -> int:
     """Blank in place the private metadata of the Matroska or AVI file at `path` (the module's docstring: what, and
     how); other files are left alone. Walked as `check_container_metadata` walks it (which it raises as). Returns how
     many elements or chunks were blanked."""
-    pieces = max(MIN_PIECES, int(PIECES_PER_SECOND * max_seconds))
     with path.open("r+b") as stream:
-        head = stream.read(12)
-        with FileBytes(stream.fileno(), os.fstat(stream.fileno()).st_size) as data:
-            if head[:4] == EBML.to_bytes(4, "big"):
-                walk = _MatroskaWalk(data, pieces)
-                walk.run()
-                places, marker = walk.private, _void_header
-            elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-                places, marker = _check_avi(data, pieces), _junk_header
-            else:
-                return 0
-        return _blank(stream, places, marker)
+        return _blank(stream, *_walk(stream, max_seconds))
+
+
+def _walk(stream: BinaryIO, max_seconds: float) -> tuple[dict[int, int], Callable[[int], bytes]]:
+    """Walk the file open in `stream` as its container is walked (raising as `check_container_metadata` says): the
+    private places met (start: end), and how one is marked once blanked; none for a file of another kind."""
+    pieces = max(MIN_PIECES, int(PIECES_PER_SECOND * max_seconds))
+    head = stream.read(12)
+    if len(head) < 12:
+        return {}, _void_header
+    with FileBytes(stream.fileno(), os.fstat(stream.fileno()).st_size) as data:
+        if head[:4] == EBML.to_bytes(4, "big"):
+            walk = _MatroskaWalk(data, pieces)
+            walk.run()
+            return walk.private, _void_header
+        if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+            return _check_avi(data, pieces), _junk_header
+    return {}, _void_header
 
 
 def _blank(stream: BinaryIO, places: dict[int, int], marker: Callable[[int], bytes]) -> int:
@@ -333,7 +331,7 @@ def _check_avi(data: FileBytes, pieces: int) -> dict[int, int]:
             parents.pop()
         if at + 12 > len(data):
             return private
-        chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        chunk, size = _chunk_header(data, at)
         kind = data[at + 8:at + 12]
         if _is_private_chunk(data, at, chunk, kind, size, parents[-1]):
             private[at] = at + 8 + size
@@ -353,6 +351,11 @@ def _check_avi(data: FileBytes, pieces: int) -> dict[int, int]:
         else:
             at += 8 + size + (size & 1)
     raise _refuse()
+
+
+def _chunk_header(data: FileBytes, at: int) -> tuple[bytes, int]:
+    """The ID and size of the RIFF chunk at `at`."""
+    return data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
 
 
 def _is_private_chunk(data: FileBytes, at: int, chunk: bytes, kind: bytes, size: int, parent_end: int) -> bool:
@@ -379,7 +382,7 @@ def _is_text(payload: bytes) -> bool:
 def _filled_by_chunks(data: FileBytes, at: int, end: int) -> bool:
     """Whether RIFF chunks (a printable ID, a size, the data padded to an even length) fill [at, end) exactly."""
     while at + 8 <= end:
-        chunk, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        chunk, size = _chunk_header(data, at)
         if not all(0x20 <= byte < 0x7F for byte in chunk):
             return False
         at += 8 + size + (size & 1)
