@@ -717,10 +717,18 @@ QUEUES = {JobsMode.THREAD: EmbeddedQueue, JobsMode.EAGER: EagerQueue, JobsMode.E
           JobsMode.REDIS: RedisQueue}
 
 
+def _jobs_mode(setting: object) -> JobsMode:
+    """JOBS_MODE as its member; a value none names stops the start with the ones there are."""
+    try:
+        return JobsMode(setting)
+    except ValueError:
+        raise RuntimeError(f"JOBS_MODE is {setting!r}; it must be one of {', '.join(JobsMode)}") from None
+
+
 def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
     """Bind the queue of JOBS_MODE to the app, with what each kind of job does."""
     app.extensions["moodlens_job_handlers"] = dict(handlers)
-    queue = QUEUES[JobsMode(app.config["JOBS_MODE"])](app)
+    queue = QUEUES[_jobs_mode(app.config["JOBS_MODE"])](app)
     app.extensions["moodlens_jobs"] = queue
     if isinstance(queue, EmbeddedQueue):
         serving = _serving()

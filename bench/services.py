@@ -7,6 +7,8 @@
 Each server runs from Debian's binaries (packages postgresql and redis-server) in a temporary
 folder on a free port of 127.0.0.1, keeps nothing on disk after stop() and skips fsync
 (test data only). PostgreSQL refuses to run as root: as root it runs as the `postgres` user.
+A process told to end (SIGTERM, SIGHUP: a CI timeout, `kill`) stops its servers first: PostgreSQL runs
+detached from it and would otherwise be left running, its folder with it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 
 from bench.server import free_port
 
@@ -49,8 +54,30 @@ def redis_available() -> bool:
     return shutil.which("redis-server") is not None
 
 
+_ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_live_services: list[Service] = []
+
+
+def _stop_live_services_and_end(signum: int, frame: FrameType | None) -> None:
+    """A signal that ends the process: stop the servers it started, then end as that signal would have."""
+    for service in reversed(_live_services):
+        service.stop()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _stop_services_when_ended() -> None:
+    """Once per process, from its main thread, where nothing else handles the ending signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _ENDING_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _stop_live_services_and_end)
+
+
 class Service:
-    """A server that start() brings up and stop() tears down; as a context manager, never left half-started."""
+    """A server that start() brings up and stop() tears down; as a context manager, never left half-started, and
+    stopped if the process is told to end while it runs."""
 
     def start(self) -> Service:
         raise NotImplementedError
@@ -59,14 +86,18 @@ class Service:
         raise NotImplementedError
 
     def __enter__(self):
+        _stop_services_when_ended()
+        _live_services.append(self)
         try:
             return self.start()
         except BaseException:
-            self.stop()
+            self.__exit__()
             raise
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+        if self in _live_services:
+            _live_services.remove(self)
 
 
 class PostgresServer(Service):

@@ -10,12 +10,22 @@ evaluation, export and the classifier serve either; the weights file records whi
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from inference.backbone import efficientnet_lite0
 from inference.specs import BACKBONE_FEATURES, FACE_INPUT_SIZE, IMAGENET_MEAN, IMAGENET_STD, PIXEL_MEAN, PIXEL_STD
+
+
+class Architecture(StrEnum):
+    """What a weights file's config names in "arch" (the value is what the file holds)."""
+
+    VGG = "vgg"
+    EFFICIENTNET_LITE0 = "efficientnet-lite0"
+    ENSEMBLE = "ensemble"
 
 
 def _conv_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
@@ -55,7 +65,7 @@ class EmotionNet(nn.Module):
         return self.head(self.features(images))
 
     def config(self) -> dict:
-        return {"arch": "vgg", "widths": list(self.widths)}
+        return {"arch": Architecture.VGG.value, "widths": list(self.widths)}
 
 
 
@@ -81,7 +91,7 @@ class EfficientFaceNet(nn.Module):
         return self.head(self.backbone.extract_features(self.backbone_input(images)).mean((2, 3)))
 
     def config(self) -> dict:
-        return {"arch": "efficientnet-lite0", "size": self.size}
+        return {"arch": Architecture.EFFICIENTNET_LITE0.value, "size": self.size}
 
 
 class EmotionEnsemble(nn.Module):
@@ -96,7 +106,7 @@ class EmotionEnsemble(nn.Module):
         return torch.stack([member(images).float().log_softmax(1) for member in self.members]).mean(0)
 
     def config(self) -> dict:
-        return {"arch": "ensemble", "members": [member.config() for member in self.members]}
+        return {"arch": Architecture.ENSEMBLE.value, "members": [member.config() for member in self.members]}
 
 
 class WithMemberLogits(nn.Module):
@@ -117,25 +127,31 @@ class WithMemberLogits(nn.Module):
         return members.log_softmax(2).mean(1), members
 
 
-ARCHITECTURES = ("vgg", "efficientnet-lite0")  # the ones training.train trains; ensembles come from training.ensemble
+TRAINED_ARCHITECTURES = (Architecture.VGG, Architecture.EFFICIENTNET_LITE0)  # training.ensemble makes the ensembles
 
 
 def build_network(config: dict, num_classes: int, pretrained: bool = True) -> nn.Module:
     """The network a config describes ({"arch", "widths"}, {"arch", "size"} or {"arch", "members": [configs]};
     files without "arch" are VGG)."""
-    arch = config.get("arch", "vgg")
-    if arch == "ensemble":
+    arch = architecture(config)
+    if arch == Architecture.ENSEMBLE:
         return EmotionEnsemble([build_network(member, num_classes, pretrained) for member in config["members"]])
-    if arch == "vgg":
+    if arch == Architecture.VGG:
         return EmotionNet(num_classes, widths=tuple(config["widths"]))
     return EfficientFaceNet(num_classes, size=config["size"], pretrained=pretrained)
 
 
+def architecture(config: dict) -> Architecture:
+    """The architecture a config names (files written before "arch" was recorded are VGG)."""
+    return Architecture(config.get("arch", Architecture.VGG))
+
+
 def describe(config: dict) -> str:
     """A short name for the architecture a config describes, e.g. "vgg" or "vgg+efficientnet-lite0" (an ensemble)."""
-    if config.get("arch") == "ensemble":
+    arch = architecture(config)
+    if arch == Architecture.ENSEMBLE:
         return "+".join(describe(member) for member in config["members"])
-    return config.get("arch", "vgg")
+    return arch.value
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

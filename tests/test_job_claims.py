@@ -188,6 +188,12 @@ def test_a_time_limit_is_told_in_whole_minutes_or_in_seconds(app):
         assert reason(jobs.timed_out(45)) == "작업이 45초를 넘겨서 멈췄어요. 올린 파일은 그대로 있어요."
 
 
+def test_a_jobs_mode_that_names_no_mode_stops_the_start_with_the_ones_there_are(tmp_path):
+    with pytest.raises(RuntimeError, match="JOBS_MODE is 'threads'; it must be one of thread, eager, external, redis"):
+        make_app(tmp_path, JOBS_MODE="threads")
+    assert make_app(tmp_path / "good", JOBS_MODE="external").extensions["moodlens_jobs"].__class__ is jobs.ExternalQueue
+
+
 def test_a_job_queued_again_after_its_worker_died_starts_its_progress_again(queued_app, two_face_video):
     app, client = queued_app
     upload(client, two_face_video.read_bytes(), "clip.mp4")

@@ -41,6 +41,7 @@ from inference.labels import DOG_EMOTIONS
 from inference.specs import IMAGENET_MEAN, IMAGENET_STD, PET_INPUT_SIZE
 from training.device_pack import packed_stream, write_parts
 from training.dog_split import DogSplit, add_split_arguments
+from training.learning import LearningSettings
 from training.metrics import summary
 
 PACKED_SPLITS = (DogSplit.TRAIN, DogSplit.VAL)
@@ -105,15 +106,14 @@ def unpack(packed: Path, workers: int = 4) -> tuple[dict[str, tuple[np.ndarray, 
 
 
 @dataclass(frozen=True)
-class GpuTuning:
-    """How a member learns on the GPU."""
+class GpuTuning(LearningSettings):
+    """How a member learns on the GPU: larger batches at a higher rate, for a time rather than for epochs, on
+    augmented pixels."""
 
-    first_tuned_block: int = 0
     learning_rate: float = 1e-3
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
     batch: int = 128
     seed: int = 11
+    first_tuned_block: int = 0
     fit_seconds: float = 300.0
     max_epochs: int = 40
     min_area: float = 0.35  # random resized crops keep 35-100% of the photo's area

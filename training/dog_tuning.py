@@ -29,6 +29,7 @@ from inference.dog_emotion import imagenet_batch
 from inference.dog_net import TunedNet
 from inference.specs import PET_INPUT_SIZE
 from training.dog_split import DogSplit
+from training.learning import LearningSettings
 from training.metrics import summary
 
 
@@ -39,15 +40,10 @@ AUGMENT = v2.Compose([v2.RandomResizedCrop(PET_INPUT_SIZE, scale=(0.5, 1.0), ant
 
 
 @dataclass(frozen=True)
-class TuningSettings:
-    """How the tuned part learns."""
+class TuningSettings(LearningSettings):
+    """How the tuned part learns on the CPU, from cached activations."""
 
     epochs: int = 8
-    learning_rate: float = 5e-4
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
-    batch: int = 64
-    seed: int = 1234
     augment: bool = False  # pixel augmentation (slow: the frozen blocks run on every batch)
 
 

@@ -37,7 +37,8 @@ from tqdm import tqdm
 from inference.backends import TorchRunner
 from inference.calibration import softmax
 from inference.classifiers import gray_batch, mirror_averaged
-from inference.emotion_net import ARCHITECTURES, build_network, load_weights, normalize, save_weights
+from inference.emotion_net import (TRAINED_ARCHITECTURES, Architecture, build_network, load_weights, normalize,
+                                   save_weights)
 from inference.labels import HUMAN_EMOTIONS
 from training.augment import augment_batch
 from training.data import folder_and_count, load_split
@@ -73,7 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--class-weight", choices=("none", "sqrt"), default="none")
-    parser.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
+    parser.add_argument("--arch", choices=[arch.value for arch in TRAINED_ARCHITECTURES],
+                        default=Architecture.VGG.value,
                         help="vgg: EmotionNet from scratch; efficientnet-lite0: fine-tune the ImageNet network")
     parser.add_argument("--widths", default="64,128,256,512", help="vgg: channels of the four conv stages")
     parser.add_argument("--size", type=int, default=64, help="efficientnet-lite0: the crops' upscaled size")
