@@ -18,9 +18,9 @@ from bench.clips import another_copy
 from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, store_analyses
 from extensions import db
 from inference.labels import reading_certainty
-from models import Analysis, Detection, Media
+from models import Analysis, Detection, JobStatus, Media, User
 from services import analyses, storage
-from services.analyses import delete_analysis
+from services.analyses import delete_analysis, history_months
 from tests.conftest import jpeg_bytes, upload, upload_files
 
 
@@ -438,3 +438,12 @@ def test_a_crowd_is_read_by_its_largest_faces_and_says_so(app, client, alice, tw
         assert analysis.found_count == 2 and analysis.shown_count == len(analysis.detections) == 1
     answer = client.get(f"/api/v1/analyses/{analysis.id}").get_json()
     assert answer["found"] == 2 and len(answer["detections"]) == 1
+
+
+def test_the_history_offers_this_month(app, alice):
+    """Mutant 55 (while month < last): the month filter of a history begun this month offered no month."""
+    with app.app_context():
+        db.session.add(Analysis(user_id=alice, media=Media.IMAGE, status=JobStatus.DONE, original_name="a.jpg",
+                                stored_name="a.jpeg", format="jpeg", width=64, height=64))
+        db.session.commit()
+        assert len(history_months(db.session.get(User, alice))) == 1

@@ -24,6 +24,7 @@ from insights.profile import profile
 from insights.report import iso_week_monday, report_week, week_start
 from bench.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind, utcnow
+from services import insights as insight_service
 from web.dashboard import iso_week
 
 
@@ -893,3 +894,24 @@ def test_the_other_subjects_compared_are_in_name_order_and_a_right_to_left_name_
     comparison = re.search(r'<p class="comparison">(.*?)</p>', page, re.S)[1]
     assert "\u2068محمد\u2069 (" in comparison
     assert comparison.index("bella") < comparison.index("BOB") < comparison.index("محمد")
+
+
+def test_an_alert_at_exactly_its_share_does_not_fire():
+    """Mutant 03 (share >= rule.share): "more than 50%" fired on 2 of 4."""
+    start = datetime(2026, 3, 1, 12)
+    sad, happy = {"sad": 0.9, "happy": 0.1}, {"happy": 0.9, "sad": 0.1}
+    history = History.from_rows(DOG_EMOTIONS, [(start + timedelta(hours=h), reading, h)
+                                               for h, reading in enumerate([sad, happy, sad, happy])])
+    result = check_rule(history, Rule("sad", 0.5, 7), start + timedelta(days=1))
+    assert (result["count"], result["matching"], result["share"]) == (4, 2, 0.5) and not result["fired"]
+    assert check_rule(history, Rule("sad", 0.49, 7), start + timedelta(days=1))["fired"]
+
+
+def test_alert_rules_take_the_bounds_they_document(app, alice):
+    """Mutant 20 (days < ALERT_DAYS[1]): a 90-day rule, the form's and the API's documented maximum, was refused."""
+    with app.app_context():
+        subject = Subject(user_id=alice, name="Rex", kind=SubjectKind.DOG)
+        db.session.add(subject)
+        db.session.commit()
+        for share, days in ((0.05, 1), (0.95, 90)):
+            assert insight_service.add_alert(subject, "sad", share, days).days == days

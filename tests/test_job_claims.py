@@ -267,3 +267,54 @@ def test_a_users_batch_and_another_users_stream_of_jobs_alternate(app):
                 owners[bobs[-1]] = "B"
             finish(app, claimed)
     assert "".join(taken[:8]) == "ABABABAB"
+
+
+def test_a_job_is_claimed_only_while_it_is_queued(app):
+    """Mutant 28 (claim without status == queued): two workers that picked the same job both ran it."""
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    with app.app_context():
+        assert jobs.claim(jobs.JobKind.ANALYSIS, job_id) is not None
+        assert jobs.claim(jobs.JobKind.ANALYSIS, job_id) is None
+
+
+def test_an_earlier_attempt_of_the_same_worker_has_lost_its_claim(app):
+    """Mutant 30 (held() without attempts): a run requeued and claimed again by the same process (its janitor, its
+    thread pool) kept writing next to the new run."""
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    with app.app_context():
+        first = jobs.claim(jobs.JobKind.ANALYSIS, job_id)
+        db.session.execute(db.update(Analysis).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        assert jobs.requeue_stale(timedelta(minutes=1), max_attempts=5) == 1
+        second = jobs.claim(jobs.JobKind.ANALYSIS, job_id)
+        assert (first.worker, first.attempt, second.attempt) == (second.worker, 1, 2)
+        assert first.beat() is False and second.beat() is True
+
+
+@pytest.mark.parametrize(("attempts", "status"), [(2, JobStatus.QUEUED), (3, JobStatus.FAILED)])
+def test_a_job_interrupted_as_often_as_allowed_is_given_up(app, attempts, status):
+    """Mutant 29 (attempts > max_attempts): a job was run once more than JOBS_MAX_ATTEMPTS."""
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    with app.app_context():
+        db.session.execute(db.update(Analysis).values(status=JobStatus.RUNNING, attempts=attempts,
+                                                      heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        jobs.requeue_stale(timedelta(minutes=1), max_attempts=3)
+        assert db.session.get(Analysis, job_id).status == status
+
+
+def test_the_user_with_fewer_jobs_running_goes_first(app):
+    """Mutant 32 (fairest_first without `running`): with jobs of both users running, the one with more running went
+    first because its jobs had beaten a little earlier."""
+    alice, bob = make_user(app, "alice"), make_user(app, "bob")
+    kind = jobs.JobKind.ANALYSIS
+    alices_running = [queue_job(app, kind, alice, minutes_ago) for minutes_ago in (9, 8)]
+    bobs_running = queue_job(app, kind, bob, minutes_ago=7)
+    queue_job(app, kind, alice, 6)
+    bobs_next = queue_job(app, kind, bob, 5)
+    with app.app_context():
+        for job_id, seconds_ago in ((alices_running[0], 10), (alices_running[1], 10), (bobs_running, 1)):
+            db.session.execute(db.update(Analysis).where(Analysis.id == job_id).values(
+                status=JobStatus.RUNNING, attempts=1, heartbeat_at=utcnow() - timedelta(seconds=seconds_ago)))
+        db.session.commit()
+        assert jobs.claim_next().job_id == bobs_next

@@ -10,12 +10,15 @@ import re
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 from skimage import data as skdata
 
 from bench.clips import dog_scene, write_video
 from bench.fixtures import csrf_token, login, make_subject, make_user
-from inference.labels import DOG_EMOTIONS
+from inference import pet_species
+from inference.detectors import Detection as Found
+from inference.labels import DOG_EMOTIONS, DetectionKind
 from extensions import db
 from models import Analysis, Detection
 from tests.conftest import jpeg_bytes, upload
@@ -291,3 +294,10 @@ def test_a_pet_whose_photo_is_deleted_while_it_is_read_is_a_404(app, client, ali
 
     monkeypatch.setattr(species, "owners_reading", read_while_deleted)
     assert put_species(client, person_and_cat_analysis, 2, "dog").status_code == 404
+
+
+def test_the_detectors_score_votes_for_the_species_it_named():
+    """Mutant 45 (the SSD's score added to the other species): the vote's own rule, on an even body read."""
+    dog = Found((0.0, 0.0, 10.0, 10.0), 0.8, DetectionKind.DOG)
+    votes = pet_species._body_votes(dog, np.array([0.5, 0.5]))
+    assert votes[0] == pytest.approx(0.5 + pet_species.SSD_WEIGHT * 0.8) and votes[1] == pytest.approx(0.5)

@@ -475,3 +475,12 @@ def test_a_download_keeps_a_names_marks_in_its_file_name(app, client, alice):
         subject = make_subject(app, alice, name)
         sent = client.get(f"/subjects/{subject}/export.csv").headers["Content-Disposition"]
         assert parse_options_header(sent)[1]["filename"] == f"moodlens-{saved}-history.csv", sent
+
+
+def test_two_users_may_each_name_a_subject_rex(app, client, alice, bob_client):
+    """Mutant 09 (subject_named without the user filter): Bob's "Rex" was refused as a twin of Alice's."""
+    for browser in (client, bob_client):
+        token = csrf_token(browser, "/subjects")
+        browser.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": token})
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Subject.id)).filter_by(name="Rex")) == 2

@@ -17,14 +17,15 @@ from extensions import db
 from bench.faces import unsure_because
 from inference.backends import OnnxRunner, onnx_path_for
 from inference.classifiers import EmotionClassifier
-from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS
+from inference.labels import DOG_EMOTIONS, HUMAN_EMOTIONS, Certainty
 from inference.pipeline import Pipeline, face_crops
 from inference.specs import HUMAN_WEIGHTS
 from inference.uncertainty import (FEATURES, MEMBERS_SPLIT, UncertaintyRule, UnsureSignal, frequent_signals,
                                    load_uncertainty_rule, signals, weak_reading_chance)
 from insights.alerts import Rule, check_rule
 from insights.history import History
-from models import Analysis, Detection, Subject, utcnow
+from models import Analysis, Detection, JobStatus, Media, Subject, utcnow
+from services.analyses import HistoryFilter, newest_first
 from training.face_sets import PipelineReadings
 from training.uncertainty import SignalProbe, read_signals
 from tests.conftest import csv_rows, jpeg_bytes, upload
@@ -395,3 +396,18 @@ def test_a_reading_is_worded_by_the_percent_shown_beside_it(probability):
     shown = int(format_percent(probability, locale="en").removesuffix("%"))
     expected = Certainty.UNSURE if shown < 50 else Certainty.PROBABLY if shown < 80 else Certainty.SURE
     assert certainty(probability) == expected
+
+
+def test_the_emotion_filter_leaves_unsure_readings_out(app, alice):
+    """Mutant 47 (narrow() without the certainty condition): "happy" listed photos whose only face was "unsure,
+    perhaps happy", which the dashboards leave out."""
+    with app.app_context():
+        for name, certainty in (("sure.jpg", Certainty.SURE), ("unsure.jpg", Certainty.UNSURE)):
+            analysis = Analysis(user_id=alice, media=Media.IMAGE, status=JobStatus.DONE, original_name=name,
+                                stored_name=f"{name}.jpeg", format="jpeg", width=64, height=64)
+            db.session.add(Detection(analysis=analysis, position=1, x1=0, y1=0, x2=9, y2=9, score=0.9,
+                                     emotions={"happy": 0.5, "sad": 0.5}, top="happy", reading_emotion="happy",
+                                     reading_certainty=certainty))
+        db.session.commit()
+        listed = db.session.scalars(newest_first(alice, HistoryFilter(emotion="happy"))).all()
+        assert [analysis.original_name for analysis in listed] == ["sure.jpg"]

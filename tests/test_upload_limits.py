@@ -14,6 +14,8 @@ import pytest
 
 from bench.fixtures import csrf_token, login, make_app, make_user
 from bench.upload_memory import BUDGET_MB, CASES, measure
+from inference.errors import MediaTooLarge
+from services import analyses
 from services.analyses import analysis_slot
 from services.slots import AnalysisSlots
 from tests.conftest import upload
@@ -199,3 +201,19 @@ def test_a_photo_over_the_size_limit_is_refused_before_it_is_read_whole(tmp_path
     content = b"\xff\xd8\xff\xe0" + bytes(2 * 1024 * 1024)
     with app.app_context(), pytest.raises(MediaTooLarge, match="limited to 1 MB"):
         accept_upload(db.session.scalar(db.select(User)), FileStorage(WholeReadRefused(content), "big.jpg"))
+
+
+def test_the_photo_limit_is_exactly_max_upload_mb(app):
+    """Mutant 16 (a photo 1 KB over the limit passed): the limit's edge, byte for byte."""
+    with app.app_context():
+        limit = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+        analyses.check_photo_size(limit)
+        with pytest.raises(MediaTooLarge):
+            analyses.check_photo_size(limit + 1)
+
+
+def test_flask_analyze_refuses_a_video_over_max_video_mb(app, two_face_video):
+    """Mutant 17 (video size check gone): `flask analyze` (no request limit in front of it) analysed any size."""
+    app.config["MAX_VIDEO_MB"] = two_face_video.stat().st_size / 2 / 1024 / 1024
+    with app.app_context(), pytest.raises(MediaTooLarge, match="Videos are limited"):
+        analyses.analyze_file(two_face_video)
