@@ -16,7 +16,7 @@ import sqlite3
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -83,6 +83,23 @@ def committed() -> bool:
         db.session.rollback()
         return False
     return True
+
+
+# What a database down, restarting, locked or out of pooled connections raises.
+DATABASE_OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
+# SQLite's errors that say the database cannot be used just now (busy, locked, unopenable, a disk error or a full
+# disk); its OperationalError also covers programming errors ("no such column": a migration not run).
+SQLITE_OUTAGES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PROTOCOL")
+
+
+def database_outage(error: BaseException) -> bool:
+    """Whether an error means the database is down, restarting, locked or out of connections, so that the same work
+    may succeed in a moment (PostgreSQL's OperationalError, any InterfaceError or pool timeout; of SQLite's,
+    SQLITE_OUTAGES), not a programming error."""
+    if not isinstance(error, DATABASE_OUTAGES):
+        return False
+    name = getattr(getattr(error, "orig", None), "sqlite_errorname", None)
+    return name is None or name.startswith(SQLITE_OUTAGES)
 
 
 @event.listens_for(Engine, "connect")

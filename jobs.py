@@ -22,9 +22,12 @@ processes, on any number of machines, take them from there; see RedisQueue).
 
 from __future__ import annotations
 
+import atexit
+import errno
 import logging
 import math
 import os
+import signal
 import socket
 import threading
 import time
@@ -42,7 +45,7 @@ from werkzeug.serving import is_running_from_reloader
 from rq.timeouts import BaseTimeoutException
 import sqlalchemy as sa
 
-from extensions import committed, db
+from extensions import committed, database_outage, db
 from inference.errors import MediaError
 from messages import N_
 from models import (Analysis, Detection, Explanation, JobState, JobStatus, OnDemandStatus, Reanalysis, SignatureJob,
@@ -57,20 +60,25 @@ INTERRUPTED = N_("The work was interrupted %(times)d times and was given up.")  
 TOO_LONG = N_("The work took longer than %(minutes)d minutes and was stopped; the upload is kept.")
 TOO_LONG_ONE_MINUTE = N_("The work took longer than a minute and was stopped; the upload is kept.")
 TOO_LONG_SECONDS = N_("The work took longer than %(seconds)d seconds and was stopped; the upload is kept.")
+STORAGE_FULL = N_("The server could not write what the work made (its disk is full or not writable); the upload is "
+                  "kept.")
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # a server's trouble, told
 
 
 class JobKind(StrEnum):
-    """What a job does; each kind's rows live in its own table."""
+    """What a job does; each kind's rows live in its own table. Workers take the kinds in this order: the ones someone
+    waits to see first, re-analyses late (the API queues any number of them at once: ahead of the track readings, one
+    user's thousands held up every user's corrections)."""
 
     EXPLANATION = "explanation"  # first: short, and someone is watching its progress
     ANALYSIS = "analysis"
-    REANALYSIS = "reanalysis"  # an analysis run again with the models loaded now ("Analyse again")
     TRACK_READING = "track_reading"  # a video track read again as the species its owner set
+    REANALYSIS = "reanalysis"  # an analysis run again with the models loaded now ("Analyse again")
     SIGNATURES = "signatures"  # last: face signatures of an analysis (opted-in users), nobody waits on them
 
 
 ROWS: dict[JobKind, type[JobState]] = {JobKind.EXPLANATION: Explanation, JobKind.ANALYSIS: Analysis,
-                                       JobKind.REANALYSIS: Reanalysis, JobKind.TRACK_READING: TrackReading,
+                                       JobKind.TRACK_READING: TrackReading, JobKind.REANALYSIS: Reanalysis,
                                        JobKind.SIGNATURES: SignatureJob}
 # A job is the user's whose analysis it works on: the joins from each kind's row to that analysis.
 TO_ANALYSIS: dict[JobKind, tuple] = {JobKind.EXPLANATION: (Explanation.detection, Detection.analysis),
@@ -296,11 +304,48 @@ def run_job(job: ClaimedJob) -> None:
                 "jobs: %s; this run stops without writing its results", lost)
     except Exception as error:
         db.session.rollback()
-        if job.deleted():  # what it read went from under it (its file, a row): nothing went wrong
+        if database_outage(error):  # down, restarting or locked for a while: the work itself did not fail
+            _queue_again_after_outage(job, error, app.config["JOBS_MAX_ATTEMPTS"])
+        elif job.deleted():  # what it read went from under it (its file, a row): nothing went wrong
             log.info("jobs: %s %s was deleted while it ran (%s); this run stops", job.kind, job.job_id,
                      type(error).__name__)
         else:
             _fail(job, failure_reason(job, error, _time_limit(app)))
+
+
+def _queue_again_after_outage(job: ClaimedJob, error: Exception, max_attempts: int) -> None:
+    """A run the database failed (down, restarting, locked): queue the job again now, from the start (given up as
+    interrupted at max_attempts, as a job whose worker died); if the database cannot take even that, the job keeps its
+    row as it is, and is queued again once its heartbeat is stale, as a dead worker's."""
+    log.warning("jobs: %s %s met a database outage (%s); it is queued again", job.kind, job.job_id,
+                str(error).splitlines()[0])
+    given_up = job.attempt >= max_attempts
+    values = ({"status": JobStatus.FAILED, "error": INTERRUPTED % {"times": max_attempts}} if given_up else
+              {"status": JobStatus.QUEUED, "progress": 0.0})
+    try:
+        job.beat(**values)
+        db.session.commit()
+    except Exception as again:
+        db.session.rollback()
+        if not database_outage(again):
+            raise
+        log.warning("jobs: %s %s waits for its heartbeat to go stale", job.kind, job.job_id)
+
+
+def release_held_jobs() -> int:
+    """Hand the jobs this process is running back to the queue, as if never started (progress 0, the attempt not
+    counted): when it is told to stop, so that a restart neither waits JOBS_STALE_SECONDS for them nor uses up their
+    attempts. A run still going finds its claim gone at its next report and writes nothing."""
+    released = 0
+    for row in ROWS.values():
+        released += db.session.execute(
+            db.update(row).where(row.worker == worker_name(), row.status == JobStatus.RUNNING)
+            .values(status=JobStatus.QUEUED, progress=0.0, attempts=row.attempts - 1, heartbeat_at=None, worker=None)
+        ).rowcount
+    db.session.commit()
+    if released:
+        log.warning("jobs: %d running job(s) handed back to the queue", released)
+    return released
 
 
 def _time_limit(app: Flask) -> float:
@@ -313,13 +358,16 @@ def _time_limit(app: Flask) -> float:
 
 
 def failure_reason(job: ClaimedJob, error: Exception, limit_seconds: float) -> str:
-    """The reason a failed job gives: the media's own words, the time limit RQ stopped it at, or an internal error
-    (logged with its traceback)."""
+    """The reason a failed job gives: the media's own words, the time limit RQ stopped it at, a disk full or not
+    writable, or an internal error (logged with its traceback)."""
     if isinstance(error, MediaError):
         return str(error)
     if isinstance(error, BaseTimeoutException):  # RQ stopped it at JOBS_TIMEOUT_SECONDS
         log.warning("jobs: %s %s ran past its time limit", job.kind, job.job_id)
         return timed_out(limit_seconds)
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRORS:
+        log.error("jobs: %s %s could not write its files: %s", job.kind, job.job_id, error)
+        return STORAGE_FULL
     log.error("jobs: %s %s failed", job.kind, job.job_id, exc_info=error)
     return INTERNAL_ERROR
 
@@ -480,8 +528,28 @@ class EmbeddedQueue:
     def _loop(self) -> None:
         keep_running(lambda: work_once(self.app), self.app.config["JOBS_POLL_SECONDS"], self._wake, self._stopping)
 
+    def release_at_exit(self) -> None:
+        """The process is ending (a server stopped, a gunicorn worker restarted): take no other job, and hand the
+        one under way back to the queue (the thread, a daemon, ends with the process)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._stopping.set()
+        with self.app.app_context():
+            try:
+                release_held_jobs()
+            except Exception as error:  # the database is gone too: the job waits for its heartbeat to go stale
+                log.warning("jobs: could not hand the running job back (%s)", error)
+            finally:
+                db.session.remove()
+
 
 _EMBEDDED_QUEUES: weakref.WeakSet[EmbeddedQueue] = weakref.WeakSet()
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    for queue in list(_EMBEDDED_QUEUES):
+        queue.release_at_exit()
 
 
 def _before_fork() -> None:
@@ -734,6 +802,7 @@ def init_app(app: Flask, handlers: Mapping[JobKind, Handler]) -> None:
         serving = _serving()
         if serving == Serving.NOW:
             queue.start()  # picks up jobs left queued or running by the previous run
+            _exit_at_sigterm()
         elif serving == Serving.SOON:
             queue.start_soon()
         app.before_request(queue.start)
@@ -745,6 +814,17 @@ class Serving(StrEnum):
     NOW = "now"  # `flask run`'s serving process: the thread starts at once
     SOON = "soon"  # a WSGI server's import: after START_DELAY_SECONDS, unless the process forks its workers first
     NO = "no"  # a CLI command other than `flask run`, or `flask run`'s reloader (its outer process only watches)
+
+
+def _exit_at_sigterm() -> None:
+    """`flask run` (the development server) ends at SIGTERM as at Ctrl-C, its exit handlers run (the running job
+    handed back: release_at_exit), where Python's default would end it at once; a handler set already is kept."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _serving() -> Serving:
@@ -772,9 +852,39 @@ def work(app: Flask, once: bool = False) -> None:
     queue = app.extensions["moodlens_jobs"]
     if isinstance(queue, RedisQueue):
         queue.work(burst=once)
-        return
-    while True:
-        if not work_once(app):
-            if once:
-                return
-            time.sleep(app.config["JOBS_POLL_SECONDS"])
+    elif once:
+        while work_once(app):
+            pass
+    else:
+        poll_until_stopped(app)
+
+
+class StopNow(BaseException):
+    """Asked again to stop while a job runs: the run ends where it is (not an Exception: no handler catches it)."""
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def poll_until_stopped(app: Flask) -> None:
+    """`flask jobs work` on the database: run the queued jobs until told to stop, a database outage waited out
+    (keep_running). SIGTERM or SIGINT lets the current job finish, as an RQ worker's does; a second stops at once,
+    handing the job back to the queue (release_held_jobs)."""
+    stopping, wake = threading.Event(), threading.Event()
+
+    def asked_to_stop(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            raise StopNow()
+        log.warning("jobs: stopping after the current job (ask again to stop at once)")
+        stopping.set()
+        wake.set()
+
+    handlers_before = {signum: signal.signal(signum, asked_to_stop) for signum in STOP_SIGNALS}
+    try:
+        keep_running(lambda: work_once(app), app.config["JOBS_POLL_SECONDS"], wake, stopping)
+    except StopNow:
+        with app.app_context():
+            release_held_jobs()
+    finally:
+        for signum, handler in handlers_before.items():
+            signal.signal(signum, handler)

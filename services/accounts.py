@@ -344,6 +344,7 @@ def delete_account(user: User) -> None:
     "Why?" images go too), face signatures, subjects with their alert rules, API tokens, then the user. Refused
     for the last active administrator (`step_down`). An upload that another tab commits meanwhile goes too, files
     and all (`_delete_unless_uploads`)."""
+    storage.check_deletable()
     step_down(user)
     identity.forget_signatures(user)
     db.session.commit()

@@ -733,6 +733,7 @@ def delete_analysis(analysis: Analysis) -> None:
     """Delete the rows, then the files (a file left by a crash is an orphan, never a dangling row). The files are
     listed once the rows are gone: a job that held them (its video's poster, a "Why?" overlay) wrote its files
     before it let them go. One deleted meanwhile (another tab, an administrator) leaves only its files to delete."""
+    storage.check_deletable()
     names = analysis.stored_name, analysis.thumb_name
     _delete_rows([analysis])
     storage.remove_files(stored_files(*names))

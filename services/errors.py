@@ -24,6 +24,15 @@ class TooMany(Refused):
     """The user has as many of something under way as one may (queued "Why?" explanations): ask again later."""
 
 
+class CannotDelete(Refused):
+    """Files cannot be deleted just now (the storage went read-only, or its permissions changed): asked before any
+    row goes, so nothing was deleted."""
+
+    def __init__(self) -> None:
+        super().__init__(Phrase(N_("The server cannot delete files just now (its storage is not writable), so nothing "
+                                   "was deleted. Please try again later.")))
+
+
 class StorageFailure(MediaError):
     """The upload could not be written (disk full, folder not writable); nothing was kept."""
 

@@ -29,7 +29,8 @@ WAITING_EXPLANATIONS = 3  # queued or running for one user at once: the jobs tak
 METHOD_TITLES = {ExplainMethod.OCCLUSION: Phrase(N_("Occlusion: where hiding the picture lowers the score most")),
                  ExplainMethod.GRAD_CAM: Phrase(N_("Grad-CAM: where the network's last layer looked"))}
 UNREADABLE = N_("The stored photo could not be read, so it cannot be explained.")
-FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR)  # what a failed explanation's status may say, besides numbers
+# What a failed explanation's status may say, besides numbers.
+FAILURE_REASONS = (UNREADABLE, jobs.INTERNAL_ERROR, jobs.STORAGE_FULL)
 
 
 def explainable(analysis: Analysis, detection: Detection) -> bool:

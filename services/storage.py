@@ -22,6 +22,7 @@ from inference.images import fit_within, on_white
 from inference.video import nearest_moment
 from inference.video_decode import read_frame_at
 from models import Analysis, Detection, Media
+from services.errors import CannotDelete
 from settings import PRIVATE_FOLDER
 
 THUMB_SIZE = 320
@@ -132,10 +133,20 @@ def write_files(files: dict[Path, bytes]) -> None:
         raise
 
 
+def check_deletable() -> None:
+    """Raise CannotDelete unless files can be deleted from both folders now: asked before a deletion's rows go, so
+    that a storage gone read-only never leaves it half done."""
+    if not all(os.access(folder, os.W_OK | os.X_OK) for folder in (upload_folder(), explain_folder())):
+        raise CannotDelete()
+
+
 def remove_files(paths: list[Path]) -> None:
-    """Delete these files; one already gone is fine."""
+    """Delete these files; one already gone is fine, one that cannot be deleted (its folder went read-only since
+    `check_deletable`) is logged and left to `flask maintenance check --repair`, which finds it an orphan."""
     for path in paths:
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
+        except OSError as error:
+            current_app.logger.error("could not delete %s (%s); `flask maintenance check --repair` will", path, error)

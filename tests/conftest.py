@@ -6,6 +6,7 @@ import ast
 import codecs
 import csv
 import io
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -133,6 +134,16 @@ def csv_rows(response) -> list[dict]:
 
 def upload_files(app: Flask) -> list[Path]:
     return sorted(Path(app.config["UPLOAD_FOLDER"]).glob("*"))
+
+
+@pytest.fixture()
+def read_only_uploads(app, monkeypatch) -> Path:
+    """The upload folder as on a file system remounted read-only (the tests run as root, whom permissions never
+    stop): os.access says no file in it can be deleted; its path."""
+    folder, access = Path(app.config["UPLOAD_FOLDER"]), os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **options: Path(path) != folder and access(path, mode,
+                                                                                                      **options))
+    return folder
 
 
 @pytest.fixture(scope="session")

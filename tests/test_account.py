@@ -518,3 +518,13 @@ def test_the_delete_page_writes_a_large_count_as_the_account_page_does(app, clie
     assert "Your 4,342 analyses" in page and "Your 2,718 face signatures" in page
     korean = client.get("/account/delete", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "분석 4,342개" in korean
+
+
+def test_an_account_is_not_deleted_while_the_storage_is_read_only(app, client, alice_history, read_only_uploads):
+    """Its analyses' rows went, page by page, until removing a file failed: a 500, the account left half deleted and
+    still logged in, its files on the disk."""
+    files = upload_files(app)
+    response = delete_account(client, "correct horse")
+    assert response.status_code == 503 and "so nothing was deleted" in response.get_data(as_text=True)
+    assert count(app, User) == 1 and count(app, Analysis) == 2 and upload_files(app) == files
+    assert client.get("/account").status_code == 200

@@ -1328,3 +1328,21 @@ def test_a_rows_page_is_named_after_the_row_in_its_title_and_heading(app):
     removal = named("/admin/admin_analyses/remove/?id=1")
     assert removal[0] == "Delete beach.jpg · Analyses · Moodlens admin"  # a tab's title; the heading says the rest
     assert removal[1].startswith("Delete beach.jpg, uploaded by mina?")
+
+
+def test_an_upload_is_not_removed_while_the_storage_is_read_only(app, client, alice, astronaut_jpeg,
+                                                                 read_only_uploads):
+    upload(client, astronaut_jpeg, "astro.jpg")
+    make_user(app, "root", admin=True)
+    admin = app.test_client()
+    login(admin, "root")
+    with app.app_context():
+        analysis_id = db.session.scalar(db.select(Analysis.id))
+    token = csrf_token(admin, f"/admin/admin_analyses/remove/?id={analysis_id}")
+    response = admin.post("/admin/admin_analyses/delete/", data={"id": analysis_id, "csrf_token": token,
+                                                                 "url": "/admin/admin_analyses/"},
+                          follow_redirects=True)
+    assert "so nothing was deleted. Please try again later." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Analysis, analysis_id) is not None
+        assert moderation.removed_upload(alice, analysis_id) is None  # its owner is told nothing

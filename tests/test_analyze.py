@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import html
 import io
+import os
 import re
 import threading
 import time
 import unicodedata
+from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -447,3 +450,38 @@ def test_the_history_offers_this_month(app, alice):
                                 stored_name="a.jpeg", format="jpeg", width=64, height=64))
         db.session.commit()
         assert len(history_months(db.session.get(User, alice))) == 1
+
+
+def test_a_delete_while_the_storage_is_read_only_is_a_503_and_deletes_nothing(app, client, alice, astronaut_jpeg,
+                                                                             read_only_uploads):
+    """A storage remounted read-only: the delete answered 500 once its rows were gone, its files left behind."""
+    analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
+    files = upload_files(app)
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    response = client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": token})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "its storage is not writable), so nothing was deleted." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Analysis, analysis_id) is not None
+    assert upload_files(app) == files
+
+
+def test_a_file_that_cannot_be_deleted_is_left_to_the_repair_and_the_delete_goes_on(app, client, alice,
+                                                                                   astronaut_jpeg, monkeypatch):
+    """The storage went read-only between the check and the files' turn: the rows are gone (the user asked), the files
+    logged and found by `flask maintenance check` as orphans, never a 500."""
+    analysis_id = analysis_id_from(upload(client, astronaut_jpeg))
+    files, unlink = upload_files(app), os.unlink
+
+    def refuse_uploads(path, *args, **options):
+        if Path(path).parent == Path(app.config["UPLOAD_FOLDER"]):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return unlink(path, *args, **options)
+
+    monkeypatch.setattr(os, "unlink", refuse_uploads)
+    token = csrf_token(client, f"/analyses/{analysis_id}")
+    assert client.post(f"/analyses/{analysis_id}/delete", data={"csrf_token": token}).status_code == 302
+    monkeypatch.undo()
+    assert upload_files(app) == files
+    report = app.test_cli_runner().invoke(args=["maintenance", "check", "--min-age", "0"])
+    assert all(f"orphan file: {path}" in report.output for path in files)

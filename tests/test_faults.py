@@ -12,7 +12,10 @@ import io
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.load import run_load
@@ -34,8 +37,8 @@ def wait_for(condition, timeout: float, interval: float = 0.2):
     raise TimeoutError("condition not met in time")
 
 
-def start_jobs_then_kill_the_server(server: AppServer, clips: list[Path]) -> list[int]:
-    """Upload the clips, SIGKILL the server once the first job has made progress; the analysis ids."""
+def start_jobs_then_stop_the_server(server: AppServer, clips: list[Path], stop: Callable[[], None]) -> list[int]:
+    """Upload the clips, stop the server (`stop`) once the first job has made progress; the analysis ids."""
     url = server.start()
     session = api_session(url, "owner", "owner password")
     ids = []
@@ -50,7 +53,7 @@ def start_jobs_then_kill_the_server(server: AppServer, clips: list[Path]) -> lis
         return document["status"] == "running" and document["progress"] > 0
 
     wait_for(first_job_under_way, timeout=120)
-    server.kill()
+    stop()
     return ids
 
 
@@ -61,7 +64,7 @@ def test_sigkill_in_the_middle_of_video_jobs_loses_nothing(tmp_path, astronaut):
              for n in range(2)]
     server = AppServer(instance, SETTINGS)
     try:
-        ids = start_jobs_then_kill_the_server(server, clips)
+        ids = start_jobs_then_stop_the_server(server, clips, server.kill)
     finally:
         server.stop()  # after a failure before the kill: never leave a server behind
     database = sqlite3.connect(instance / "moodlens.sqlite")
@@ -159,3 +162,20 @@ def test_a_programming_error_of_the_database_stays_a_500_with_its_traceback(app,
     response = client.get("/analyses")
     assert response.status_code == 500 and "Retry-After" not in response.headers
     assert "no such column" in caplog.text and "Traceback" in caplog.text
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["flask run", "gunicorn"])
+def test_a_server_stopped_with_sigterm_hands_its_running_job_back(tmp_path, astronaut, workers):
+    """A restart (SIGTERM: systemd, a deploy) left the job it was running "running" until JOBS_STALE_SECONDS, then
+    ran it again from 0 with an attempt used up: three restarts in one video's analysis failed it for good."""
+    instance = tmp_path / "instance"
+    prepare_instance(instance, "owner", "owner password")
+    clip = write_video(tmp_path / "clip.mp4", moving_faces_frames(astronaut, 120, faces=2), fps=10)
+    server = AppServer(instance, {**SETTINGS, "JOBS_STALE_SECONDS": 600}, workers=workers)
+    try:
+        [analysis_id] = start_jobs_then_stop_the_server(server, [clip], server.stop)
+    finally:
+        server.stop()
+    database = sqlite3.connect(instance / "moodlens.sqlite")
+    row = database.execute("SELECT status, attempts, progress, worker FROM analysis WHERE id = ?", (analysis_id,))
+    assert row.fetchone() == ("queued", 0, 0.0, None)  # as if never started: the next start takes it at once

@@ -3,7 +3,10 @@ another worker) writes no results, for both kinds of job, and workers take the u
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import signal
 import threading
 import time
 import uuid
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from rq.timeouts import JobTimeoutException
+from sqlalchemy.exc import OperationalError
 
 from bench.fixtures import csrf_token, login, make_app, make_user
 import jobs
@@ -21,6 +25,7 @@ from inference.explain import Explainer
 from inference.video import VideoAnalyzer
 from models import Analysis, Detection, Explanation, JobStatus, Media, utcnow
 from tests.conftest import upload, upload_files
+import web.i18n
 from web.i18n import reason
 
 OTHER_WORKER = "elsewhere:1"
@@ -318,3 +323,122 @@ def test_the_user_with_fewer_jobs_running_goes_first(app):
                 status=JobStatus.RUNNING, attempts=1, heartbeat_at=utcnow() - timedelta(seconds=seconds_ago)))
         db.session.commit()
         assert jobs.claim_next().job_id == bobs_next
+
+
+def external_app(tmp_path, handler) -> object:
+    """An app whose jobs `flask jobs work` would run (JOBS_MODE external), analyses done by `handler`."""
+    app = make_app(tmp_path, JOBS_MODE="external", JOBS_POLL_SECONDS=0.05, JOBS_MAX_ATTEMPTS=3)
+    app.extensions["moodlens_job_handlers"][jobs.JobKind.ANALYSIS] = handler
+    return app
+
+
+def finish_in_handler(row, job: jobs.ClaimedJob) -> None:
+    """A handler's last step: the job done."""
+    job.secure()
+    row.status, row.progress = JobStatus.DONE, 1.0
+    db.session.commit()
+
+
+def job_columns(app, job_id: int) -> tuple:
+    with app.app_context():
+        row = db.session.get(Analysis, job_id)
+        return row.status, row.attempts, row.progress, row.worker
+
+
+def test_a_worker_told_to_stop_finishes_its_job_then_stops(tmp_path):
+    """A deploy's SIGTERM to `flask jobs work` on the database ended it at once: the job stayed "running" until
+    JOBS_STALE_SECONDS, then started again from 0 with an attempt used up (three restarts failed a video)."""
+    def handler(row, job):
+        os.kill(os.getpid(), signal.SIGTERM)
+        job.progress(0.5)
+        finish_in_handler(row, job)
+
+    app = external_app(tmp_path, handler)
+    first = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=2)
+    second = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "bob"), minutes_ago=1)
+    jobs.poll_until_stopped(app)
+    assert job_columns(app, first)[:3] == (JobStatus.DONE, 1, 1.0)
+    assert job_columns(app, second) == (JobStatus.QUEUED, 0, 0.0, None)  # left for the next start
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers before it are back
+
+
+def test_a_worker_told_twice_hands_its_job_back_and_stops_at_once(tmp_path):
+    def handler(row, job):
+        job.progress(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        finish_in_handler(row, job)
+
+    app = external_app(tmp_path, handler)
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    jobs.poll_until_stopped(app)
+    assert job_columns(app, job_id) == (JobStatus.QUEUED, 0, 0.0, None)  # as if never started: the attempt not counted
+
+
+def test_a_worker_waits_out_a_database_outage_between_jobs(tmp_path, monkeypatch):
+    """`flask jobs work` exited (a traceback, rc 1) when PostgreSQL stopped for 15 s or SQLite stayed locked past its
+    busy timeout, idle or not, and a job it was running stayed "running" with no worker left to queue it again."""
+    app = external_app(tmp_path, finish_in_handler)
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    outages = iter([OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))])
+    work_once = jobs.work_once
+
+    def flaky_work_once(app_) -> bool:
+        if (outage := next(outages, None)) is not None:
+            raise outage
+        if not work_once(app_):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return False
+        return True
+
+    monkeypatch.setattr(jobs, "work_once", flaky_work_once)
+    jobs.poll_until_stopped(app)
+    assert job_columns(app, job_id)[:2] == (JobStatus.DONE, 1)
+
+
+@pytest.mark.parametrize(("attempts_before", "status"), [(0, JobStatus.QUEUED), (2, JobStatus.FAILED)])
+def test_a_job_the_database_failed_is_queued_again_not_failed(tmp_path, attempts_before, status):
+    """A database locked past its busy timeout, or restarting, in the middle of a video failed it for good ("an
+    internal error"), which only an administrator could undo; it is queued again (given up as interrupted, as a dead
+    worker's job is, at JOBS_MAX_ATTEMPTS)."""
+    def handler(row, job):
+        job.progress(0.5)
+        raise OperationalError("UPDATE analysis", {}, Exception("database is locked"))
+
+    app = external_app(tmp_path, handler)
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    with app.app_context():
+        db.session.execute(db.update(Analysis).values(attempts=attempts_before))
+        db.session.commit()
+    assert jobs.work_once(app)
+    assert job_columns(app, job_id)[:3] == (status, attempts_before + 1, 0.0 if status == JobStatus.QUEUED else 0.5)
+    if status == JobStatus.FAILED:
+        with app.app_context():
+            assert db.session.get(Analysis, job_id).error == "The work was interrupted 3 times and was given up."
+
+
+def test_a_job_that_could_not_write_its_files_says_the_disk_is_full(tmp_path):
+    def handler(row, job):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    app = external_app(tmp_path, handler)
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    assert jobs.work_once(app)
+    with app.app_context():
+        failed = db.session.get(Analysis, job_id)
+        assert (failed.status, failed.error) == (
+            JobStatus.FAILED, "The server could not write what the work made (its disk is full or not writable); "
+                              "the upload is kept.")
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert reason(failed.error) != failed.error and web.i18n.servers_failure(failed.error)
+
+
+def test_a_users_corrections_go_before_another_users_many_reanalyses(app):
+    """Kinds are taken in JobKind's order: twelve "Analyse again" of one user held up another's track reading."""
+    alice, bob = make_user(app, "alice"), make_user(app, "bob")
+    for minutes_ago in range(12, 0, -1):
+        queue_job(app, jobs.JobKind.REANALYSIS, alice, minutes_ago)
+    reading = queue_job(app, jobs.JobKind.TRACK_READING, bob, minutes_ago=0)
+    with app.app_context():
+        claimed = jobs.claim_next()
+        assert (claimed.kind, claimed.job_id) == (jobs.JobKind.TRACK_READING, reading)

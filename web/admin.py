@@ -47,7 +47,7 @@ from jobs import JobKind
 from messages import N_, Phrase
 from models import (REMOVAL_REASON_LENGTH, Analysis, Detection, Explanation, JobState, JobStatus, Media, TrackReading,
                     User)
-from services import accounts, moderation
+from services import accounts, moderation, storage
 from services.access import holding, row_id, searched
 from services.analyses import MAX_PAGE, delete_analysis
 from services.errors import Refused
@@ -966,6 +966,11 @@ class AnalysisAdmin(AdminModelView):
             name, theirs = self.row_name(model), model.user_id != current_user.id
         except ObjectDeletedError:
             return True
+        try:
+            storage.check_deletable()
+        except Refused as refused:
+            flash(say(refused.args[0]), FlashCategory.ERROR)
+            return False
         if theirs:
             moderation.note_removed_upload(model, request.form.get("reason"))
         delete_analysis(model)

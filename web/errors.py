@@ -13,18 +13,17 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError, SQLAlchemyError,
-                            TimeoutError as PoolTimeout)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import (HTTPException, InternalServerError, MethodNotAllowed, NotFound as HTTPNotFound,
                                  RequestEntityTooLarge)
 
-from extensions import db
+from extensions import DATABASE_OUTAGES, database_outage, db
 from inference.errors import MediaError, MediaTooLarge, UnsupportedMediaType
 from messages import N_, Phrase
 from models import User
 from services.accounts import account_exists
-from services.errors import Conflict, NotFound, Refused, ServerBusy, StorageFailure, TooMany
+from services.errors import CannotDelete, Conflict, NotFound, Refused, ServerBusy, StorageFailure, TooMany
 from web.flashes import FlashCategory
 
 CONTENT_SECURITY_POLICY = (
@@ -148,6 +147,9 @@ def _media_error(error: MediaError):
 
 
 def _refused(error: Refused):
+    if isinstance(error, CannotDelete):  # the server's trouble, for a while
+        response, status = error_response(error.args[0], 503)
+        return response, status, {"Retry-After": "60"}
     return error_response(error.args[0], 409 if isinstance(error, Conflict) else 429 if isinstance(error, TooMany)
                           else 400)
 
@@ -182,22 +184,8 @@ def _account_gone() -> ResponseReturnValue:
     return redirect(url_for("auth.login"), code=303)
 
 
-# What a database down, restarting, locked or out of pooled connections raises.
-DATABASE_OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
 DATABASE_UNREACHABLE = N_("The database cannot be reached just now, so this could not be done. Try again in a minute.")
 DATABASE_RETRY_SECONDS = 30
-
-
-# SQLite's errors that say the database cannot be used just now (busy, locked, unopenable, a disk error or a full
-# disk); its OperationalError also covers programming errors ("no such column": a migration not run), which are 500s.
-SQLITE_OUTAGES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PROTOCOL")
-
-
-def _is_outage(error: SQLAlchemyError) -> bool:
-    """Whether a database error means it is down, restarting, locked or out of connections (PostgreSQL's
-    OperationalError, any InterfaceError or pool timeout; of SQLite's, SQLITE_OUTAGES)."""
-    name = getattr(getattr(error, "orig", None), "sqlite_errorname", None)
-    return name is None or name.startswith(SQLITE_OUTAGES)
 
 
 def _database_unreachable(error: SQLAlchemyError) -> ResponseReturnValue:
@@ -207,7 +195,7 @@ def _database_unreachable(error: SQLAlchemyError) -> ResponseReturnValue:
     other error of the same classes is a 500, logged with its traceback."""
     with suppress(SQLAlchemyError):
         db.session.rollback()
-    if not _is_outage(error):
+    if not database_outage(error):
         current_app.logger.error("%s %s failed", request.method, request.path, exc_info=error)
         return _http_error(InternalServerError())
     current_app.logger.error("%s %s: the database could not be reached: %s", request.method, request.path,

@@ -339,12 +339,13 @@ FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
 
 
 SERVERS_FAILURES = tuple(_as_stored(msgid) for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS,
-                                                         jobs.TOO_LONG_ONE_MINUTE, jobs.INTERNAL_ERROR))
+                                                         jobs.TOO_LONG_ONE_MINUTE, jobs.INTERNAL_ERROR,
+                                                         jobs.STORAGE_FULL))
 
 
 def servers_failure(text: str | None) -> bool:
     """Whether a failed job's stored reason is the server's to judge (its workers stopped, its time limit ran out,
-    an internal error), not a refusal of the file: an administrator can have it run again."""
+    an internal error, a disk full), not a refusal of the file: an administrator can have it run again."""
     return bool(text) and any(failure.fullmatch(text) for failure in SERVERS_FAILURES)
 
 
