@@ -201,9 +201,9 @@ def readings_command() -> None:
 
 @maintenance_cli.command("metadata")
 def metadata_command() -> None:
-    """Store again without their metadata (location, camera, times) the photos and MP4 or MOV videos stored before
-    it was left out: once, after the upgrade that leaves it out (uploads stored since hold none: each is read, and
-    only a photo that holds some is decoded)."""
+    """Store again without their metadata (location, camera, times), and private (0600), the photos and videos
+    stored before it was left out: each once (scripts/setup.sh runs it at every start; uploads stored since are
+    not read; of the old ones, only a photo that holds metadata is decoded)."""
     done = leave_out_stored_metadata()
     for path in done.unreadable:
         click.echo(f"not read (gone or not decodable), left as it was: {path}")

@@ -381,6 +381,9 @@ class Analysis(JobState, db.Model):
     # a photo with more faces and animals than are read (inference.pipeline.MOST_READ_PER_PHOTO, the largest): how
     # many were found; NULL otherwise
     found_count: Mapped[int | None] = mapped_column(Integer)
+    # True: its files are kept without metadata (location, camera, times) and private (0600), as since 2026-12-07;
+    # NULL: stored by an earlier version, until `flask maintenance metadata` (run by scripts/setup.sh) has seen to it
+    metadata_left_out: Mapped[bool | None] = mapped_column(Boolean, default=True)
 
     user: Mapped[User] = relationship(back_populates="analyses")
     detections: Mapped[list[Detection]] = relationship(

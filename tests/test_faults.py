@@ -179,3 +179,19 @@ def test_a_server_stopped_with_sigterm_hands_its_running_job_back(tmp_path, astr
     database = sqlite3.connect(instance / "moodlens.sqlite")
     row = database.execute("SELECT status, attempts, progress, worker FROM analysis WHERE id = ?", (analysis_id,))
     assert row.fetchone() == ("queued", 0, 0.0, None)  # as if never started: the next start takes it at once
+
+
+def test_maintenance_repair_rebuilds_a_videos_poster(app, client, alice, two_face_video):
+    """`check --repair` said "repaired" but rebuilt photos' thumbnails only: a video's poster stayed missing."""
+    assert upload(client, two_face_video.read_bytes(), "clip.mp4").status_code == 302
+    with app.app_context():
+        video = db.session.scalar(db.select(Analysis))
+        poster = Path(app.config["UPLOAD_FOLDER"]) / video.thumb_name
+    assert video.status == "done"
+    made = poster.read_bytes()
+    poster.unlink()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["maintenance", "check", "--repair"]).exit_code == 0
+    assert poster.read_bytes()[:3] == made[:3] == b"\xff\xd8\xff" and abs(len(poster.read_bytes()) - len(made)) < 200
+    after = runner.invoke(args=["maintenance", "check"])
+    assert after.exit_code == 0 and "0 problem(s) found" in after.output

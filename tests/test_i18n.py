@@ -29,7 +29,7 @@ from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
-from web.i18n import COOKIE, day, interval, particles, reason, say, share, wrappable
+from web.i18n import COOKIE, day, interval, particles, reason, say, servers_failure, share, wrappable
 
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
@@ -415,6 +415,14 @@ def test_a_video_jobs_stored_reasons_with_figures_are_read_back_into_korean(app)
         for english, korean_part in stored.items():
             said = reason(english)
             assert korean_part in said and said != english
+
+
+def test_a_reason_stored_by_an_earlier_version_in_other_words_is_read_as_the_same_reason(app):
+    """An upgrade's old "The analysis was interrupted 3 times" stayed English on Korean pages, and the back office did
+    not count it as the server's failure (an administrator can retry it)."""
+    earlier = "The analysis was interrupted 3 times and was given up."
+    with app.test_request_context(headers=KOREAN):
+        assert reason(earlier) == "작업이 3번 중단되어 그만두었어요." and servers_failure(earlier)
 
 
 def test_pages_tell_caches_they_vary_by_the_browsers_language(client):

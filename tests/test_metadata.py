@@ -179,6 +179,13 @@ def test_an_uploaded_photo_is_stored_without_its_location_and_found_again_by_its
     assert np.array_equal(decode_image(original.data).rgb, decode_image(data).rgb)
 
 
+def stored_before(app) -> None:
+    """Every analysis as an earlier version stored it: its metadata not known to be left out."""
+    with app.app_context():
+        db.session.execute(db.update(Analysis).values(metadata_left_out=None))
+        db.session.commit()
+
+
 def test_photos_stored_before_are_stored_again_without_their_metadata(app, client, alice):
     with_location = saved(photo(), "JPEG", exif=camera_exif(6), xmp=XMP)
     assert upload(client, with_location, "old.jpg").status_code == 302
@@ -186,15 +193,27 @@ def test_photos_stored_before_are_stored_again_without_their_metadata(app, clien
     with app.app_context():
         stored = [upload_path(name) for name in db.session.scalars(db.select(Analysis.stored_name)
                                                                    .order_by(Analysis.id))]
-    stored[0].write_bytes(with_location)  # as a version that stored photos as sent had stored it
+    stored[0].write_bytes(with_location)  # as a version that stored photos as sent had stored it, readable by all
+    stored[0].chmod(0o644)
+    stored_before(app)
     plain = stored[1].read_bytes()
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
     assert result.exit_code == 0 and "Uploads looked at: 2; stored again without their metadata: 1" in result.output
     rewritten = stored[0].read_bytes()
     assert not any(private in rewritten for private in PRIVATE) and stored[1].read_bytes() == plain
     assert np.array_equal(decode_image(rewritten).rgb, decode_image(with_location).rgb)
+    assert [path.stat().st_mode & 0o777 for path in stored] == [0o600, 0o600]
+    result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])  # each once: the set-up runs it each start
+    assert "Uploads looked at: 0; stored again without their metadata: 0" in result.output
+
+
+def test_uploads_stored_since_are_never_read_by_the_command(app, client, alice):
+    assert upload(client, saved(photo(), "JPEG"), "new.jpg").status_code == 302
+    with app.app_context():
+        stored = upload_path(db.session.scalar(db.select(Analysis.stored_name)))
+    stored.write_bytes(saved(photo(), "JPEG", exif=camera_exif(6), xmp=XMP))  # not as this version stores it
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
-    assert "stored again without their metadata: 0" in result.output
+    assert "Uploads looked at: 0; stored again without their metadata: 0" in result.output
 
 
 def test_the_command_reads_photos_over_today_s_pixel_limit_and_says_which_it_could_not_read(app, client, alice):
@@ -206,10 +225,13 @@ def test_the_command_reads_photos_over_today_s_pixel_limit_and_says_which_it_cou
                                                                      .order_by(Analysis.id))]
     kept.write_bytes(with_location)
     gone.unlink()
+    stored_before(app)
     app.config["MAX_IMAGE_PIXELS"] = 100  # lowered since the photo was stored
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
     assert f"not read (gone or not decodable), left as it was: {gone}" in result.output
     assert "Uploads looked at: 2; stored again without their metadata: 1" in result.output
+    again = app.test_cli_runner().invoke(args=["maintenance", "metadata"])  # the one not read is told again
+    assert f"left as it was: {gone}" in again.output and "Uploads looked at: 1;" in again.output
     assert not any(private in kept.read_bytes() for private in PRIVATE)
     assert decode_image(kept.read_bytes()).orientation == 6
 
@@ -220,6 +242,7 @@ def test_a_photo_deleted_while_the_command_rewrites_it_does_not_come_back(app, c
         analysis = db.session.scalars(db.select(Analysis)).one()
         path = upload_path(analysis.stored_name)
     path.write_bytes(saved(photo(), "JPEG", exif=camera_exif(6), xmp=XMP))
+    stored_before(app)
     reading = maintenance.stored_orientation
 
     def deleted_meanwhile(data: bytes) -> int:  # the owner deletes the photo while the command reads it
@@ -475,6 +498,7 @@ def test_videos_stored_before_are_blanked_by_the_maintenance_command(app, client
     with app.app_context():
         stored = upload_path(db.session.scalars(db.select(Analysis.stored_name)).one())
     stored.write_bytes(data)  # as a version that stored videos as sent had stored it
+    stored_before(app)
     result = app.test_cli_runner().invoke(args=["maintenance", "metadata"])
     assert "Uploads looked at: 1; stored again without their metadata: 1" in result.output
     assert LOCATION.encode() not in stored.read_bytes() and stored.stat().st_size == len(data)

@@ -354,7 +354,8 @@ def test_crops_are_cut_when_the_photo_is_analysed_and_kept_until_it_goes(app, cl
     assert not any(path.exists() for path in kept)
 
 
-def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis):
+def test_the_migration_unassigns_detections_of_another_kind(app, client, person_and_cat_analysis, capfd):
+    """And says which, for the operator to tell their owners (an upgrade left a user's pet unassigned unsaid)."""
     add_subject(client, "Tom", "cat")
     tom = subject_id(app, "Tom")
     face, cat = detections_of(app, person_and_cat_analysis)
@@ -364,6 +365,9 @@ def test_the_migration_unassigns_detections_of_another_kind(app, client, person_
         downgrade(directory=str(ROOT / "migrations"), revision="a3b4c5d6e7f8-1")
         upgrade(directory=str(ROOT / "migrations"))
         assert [db.session.get(Detection, d).subject_id for d in (face, cat)] == [None, tom]
+    taken = [line for line in capfd.readouterr().err.splitlines() if "not of its kind" in line]  # Alembic's log
+    assert taken == [f"WARNI [alembic.runtime.migration] detection {face} (human) taken from subject {tom} (cat) "
+                     "of user 1: not of its kind"]
 
 
 def test_a_subject_on_two_tracks_of_one_video_is_noted_on_both(app, client, alice):

@@ -333,14 +333,16 @@ def _as_stored(msgid: str) -> re.Pattern:
     return re.compile("".join(f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts)))
 
 
-FIGURED_REASONS = {msgid: _as_stored(msgid)  # failures with figures
+FIGURED_REASONS = [(_as_stored(msgid), msgid)  # failures with figures
                    for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS, *LIMIT_REASONS,
-                                 CANNOT_OPEN, RICH_COLOUR, MANY_REFERENCES, UNSUPPORTED_CODEC)}
+                                 CANNOT_OPEN, RICH_COLOUR, MANY_REFERENCES, UNSUPPORTED_CODEC)]
+# Reasons that versions before 2026-12-01 (f2dc821) stored in other words, read as the message that says the same now.
+EARLIER_WORDS = [(_as_stored("The analysis was interrupted %(times)d times and was given up."), jobs.INTERRUPTED)]
 
 
 SERVERS_FAILURES = tuple(_as_stored(msgid) for msgid in (jobs.INTERRUPTED, jobs.TOO_LONG, jobs.TOO_LONG_SECONDS,
                                                          jobs.TOO_LONG_ONE_MINUTE, jobs.INTERNAL_ERROR,
-                                                         jobs.STORAGE_FULL))
+                                                         jobs.STORAGE_FULL)) + tuple(old for old, _ in EARLIER_WORDS)
 
 
 def servers_failure(text: str | None) -> bool:
@@ -355,7 +357,7 @@ def reason(text: str | None) -> str:
     into its message id and translated with the stored figures."""
     if not text:
         return ""
-    for msgid, stored in FIGURED_REASONS.items():
+    for stored, msgid in FIGURED_REASONS + EARLIER_WORDS:
         if figures := stored.fullmatch(text):
             return PLACEHOLDER.sub(lambda placeholder: figures[placeholder[1]], gettext(msgid))
     return gettext(text)
