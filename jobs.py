@@ -7,10 +7,11 @@ the server stopped is picked up again on the next start. A worker claims a job w
 so several worker threads or processes can share one database without running a job twice; it takes the kinds in
 JobKind's order and, within a kind, the users in turn (fairest_first; RQ's workers take jobs in RQ's order). While a job
 runs, a heartbeat thread refreshes its row every quarter of JOBS_STALE_SECONDS, however slow its progress; a
-job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked failed after
-JOBS_MAX_ATTEMPTS. A claim is this worker, this attempt (ClaimedJob): every write of a job (progress, results,
-failure) is conditional on the row still holding it, so a worker that lost its job (queued again and
-claimed by another) stops at its next progress report and never writes results over the new run's.
+job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died), or whose worker was a process of this
+machine that is gone, is queued again, or marked failed after JOBS_MAX_ATTEMPTS. A process told to stop hands its
+running job back (release_held_jobs). A claim is this worker, this attempt (ClaimedJob): every write of a job
+(progress, results, failure) is conditional on the row still holding it, so a worker that lost its job (queued again
+and claimed by another) stops at its next progress report and never writes results over the new run's.
 What a job does is a handler given to init_app by the app's wiring (jobs.py knows rows, not services).
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
@@ -44,6 +45,7 @@ from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 from rq.timeouts import BaseTimeoutException
 import sqlalchemy as sa
+from sqlalchemy import or_
 
 from extensions import committed, database_outage, db
 from inference.errors import MediaError
@@ -148,9 +150,12 @@ class JobQueue(Protocol):
         """Make this (already committed, 'queued') job run soon."""
 
 
+WORKER_LENGTH = 64  # JobState.worker's width
+
+
 def worker_name() -> str:
     """This process, as the job's row records it: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+    return f"{socket.gethostname()}:{os.getpid()}"[:WORKER_LENGTH]
 
 
 def claim(kind: JobKind, job_id: int) -> ClaimedJob | None:
@@ -220,11 +225,13 @@ def owned_jobs(kind: JobKind) -> sa.Subquery:
 
 
 def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
-    """Jobs whose worker stopped beating: queue them again, or fail them after max_attempts."""
+    """Jobs whose worker stopped beating, or is a process of this machine that is gone (killed, crashed: no need to
+    wait for its heartbeat to go stale): queue them again, or fail them after max_attempts."""
     cutoff = utcnow() - stale_after
     requeued = failed = 0
     for row in ROWS.values():
-        stale = row.status == JobStatus.RUNNING, row.heartbeat_at < cutoff
+        gone = gone_workers_here(row)
+        stale = row.status == JobStatus.RUNNING, or_(row.heartbeat_at < cutoff, row.worker.in_(gone))
         failed += db.session.execute(
             db.update(row).where(*stale, row.attempts >= max_attempts).values(
                 status=JobStatus.FAILED, error=INTERRUPTED % {"times": max_attempts})
@@ -235,6 +242,27 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     if failed or requeued:
         log.warning("jobs: %d interrupted job(s) queued again, %d given up", requeued, failed)
     return requeued
+
+
+def gone_workers_here(row: type[JobState]) -> list[str]:
+    """The workers of the kind's running jobs that were processes of this machine and are gone."""
+    here = f"{socket.gethostname()}:"
+    workers = db.session.scalars(db.select(row.worker).distinct()
+                                 .where(row.status == JobStatus.RUNNING, row.worker.startswith(here)))
+    return [worker for worker in workers if _process_gone(worker.removeprefix(here))]
+
+
+def _process_gone(pid: str) -> bool:
+    """Whether no process of this number runs here (a number cut short by the column's width: not known, False)."""
+    if not pid.isdigit() or len(f"{socket.gethostname()}:{pid}") >= WORKER_LENGTH:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    return False
 
 
 FROM_THE_START = {"status": JobStatus.QUEUED, "progress": 0.0, "attempts": 0, "error": None, "heartbeat_at": None,

@@ -7,6 +7,8 @@ import errno
 import logging
 import os
 import signal
+import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -442,3 +444,22 @@ def test_a_users_corrections_go_before_another_users_many_reanalyses(app):
     with app.app_context():
         claimed = jobs.claim_next()
         assert (claimed.kind, claimed.job_id) == (jobs.JobKind.TRACK_READING, reading)
+
+
+def test_a_job_whose_process_on_this_machine_is_gone_is_queued_again_at_once(app):
+    """A server restarted after a kill -9 waited JOBS_STALE_SECONDS (60) for its job, although it could tell that the
+    process on its own machine that held it was gone. Another machine's worker, and a live one, keep theirs."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    user = make_user(app, "alice")
+    held_by = {queue_job(app, jobs.JobKind.ANALYSIS, user, 3): f"{socket.gethostname()}:{ended.pid}",
+               queue_job(app, jobs.JobKind.ANALYSIS, user, 2): jobs.worker_name(),
+               queue_job(app, jobs.JobKind.ANALYSIS, user, 1): f"elsewhere:{ended.pid}"}
+    with app.app_context():
+        for job_id, worker in held_by.items():
+            db.session.execute(db.update(Analysis).where(Analysis.id == job_id).values(
+                status=JobStatus.RUNNING, attempts=1, heartbeat_at=utcnow(), worker=worker))
+        db.session.commit()
+        assert jobs.requeue_stale_jobs(app) == 1
+        statuses = [db.session.get(Analysis, job_id).status for job_id in held_by]
+    assert statuses == [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RUNNING]
