@@ -1346,3 +1346,15 @@ def test_an_upload_is_not_removed_while_the_storage_is_read_only(app, client, al
     with app.app_context():
         assert db.session.get(Analysis, analysis_id) is not None
         assert moderation.removed_upload(alice, analysis_id) is None  # its owner is told nothing
+
+
+def test_every_word_of_a_back_office_search_must_match(app, alice):
+    """Mutant 09 (only the search's first word counted): "ali zz" listed alice, whose name holds "ali" but no "zz"."""
+    admin = admin_client(app, "en")
+
+    def users(search: str) -> list[str]:
+        page = admin.get("/admin/admin_users/", query_string={"search": search}).get_data(as_text=True)
+        return re.findall(r'<td class="col-username">\s*(\w+)', page)
+
+    assert users("ali ce") == ["alice"]
+    assert users("ali zz") == []

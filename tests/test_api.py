@@ -700,3 +700,18 @@ def test_two_identical_alerts_asked_at_once_make_one_rule(app, monkeypatch):
     assert ended["first"] == "ok" and ended["second"] == "Conflict: Rex has this alert already.", ended
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(AlertRule.id))) == 1
+
+
+def test_a_token_expired_lately_still_says_it_expired_after_another_is_made(app, client):
+    """Mutant 45 (issue deletes every expired token, not only those expired over KEPT_AFTER_EXPIRY ago): a script
+    whose token expired yesterday, once its owner had made new ones, was told "The token is not valid" instead of
+    "The token expired: make a new one."."""
+    make_user(app, "ann")
+    headers = bearer(client, "ann")
+    with app.app_context():
+        db.session.scalars(db.select(ApiToken)).one().expires_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+    for _ in range(2):  # (the newest row is never deleted: SQLite would give its id to the next one)
+        assert client.post("/api/v1/tokens", headers=basic("ann")).status_code == 201
+    response = client.get("/api/v1/analyses", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "The token expired: make a new one."

@@ -160,3 +160,18 @@ def test_an_avi_list_whose_size_runs_past_its_chunks_or_a_streams_data_is_left_a
     assert blanked(tmp_path, overrun) == (0, overrun)
     strd = avi(0).replace(b"strl", b"strl" + struct.pack("<4sI", b"strd", 8) + b"AVIF\x00\x00\x00\x00", 1)
     assert blanked(tmp_path, strd)[1].count(b"AVIF") == 1
+
+
+def test_an_avis_filming_date_is_blanked(tmp_path):
+    """Mutant 56 (IDIT not among the AVI's private chunks): the date and time a camera filmed the clip, in its IDIT
+    chunk, stayed in the stored file."""
+    date = b"Fri Jan 02 12:35:19 2026\n\x00"
+    hdrl = b"hdrl" + b"IDIT" + struct.pack("<I", len(date)) + date
+    movi = b"movi" + struct.pack("<4sI", b"00dc", 4) + b"\x00" * 4
+    chunks = b"LIST" + struct.pack("<I", len(hdrl)) + hdrl + b"LIST" + struct.pack("<I", len(movi)) + movi
+    path = tmp_path / "clip.avi"
+    original = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"AVI " + chunks
+    path.write_bytes(original)
+    assert blank_container_metadata(path, 120) == 1
+    after = path.read_bytes()
+    assert b"2026" not in after and b"JUNK" in after and len(after) == len(original)

@@ -21,7 +21,7 @@ from extensions import db
 from inference.labels import DOG_EMOTIONS
 from models import AlertRule, Analysis, Detection, JobStatus, Subject, User, utcnow
 from services import analyses, reanalysis, subjects
-from bench.fixtures import make_subject, make_user
+from bench.fixtures import StoredAnalysis, make_subject, make_user, store_analyses
 from tests.conftest import jpeg_bytes, upload, upload_files
 from tests.test_api import bearer, post_file
 from tests.test_identity import set_recognition
@@ -225,3 +225,17 @@ def test_the_migration_hashes_the_stored_files_and_goes_back(app, client, alice,
     assert "ix_analysis_user_id_content_hash" in indexes
     assert analysis_of(upload(client, coffee_jpeg)) == cup  # uploads now find what the migration hashed
 
+
+def test_a_file_whose_first_analysis_failed_counts_when_analysed_again(app, client, alice):
+    """Mutant 17 (later_copy without "the earlier one is done"): bytes uploaded again after their first analysis
+    failed were analysed again, yet the new result was taken for a copy of the failed one and left out of the
+    dashboard's count (and of face groups)."""
+    store_analyses(app, alice, [StoredAnalysis("first.jpg", "happy"), StoredAnalysis("again.jpg", "happy")])
+    with app.app_context():
+        first, again = db.session.scalars(db.select(Analysis).order_by(Analysis.id)).all()
+        first.content_hash = again.content_hash = "a" * 64
+        first.status, first.error = JobStatus.FAILED, "could not be read"
+        again.status = JobStatus.DONE
+        db.session.commit()
+    page = " ".join(client.get("/dashboard").get_data(as_text=True).split())
+    assert "in 2 analyses." in page

@@ -250,3 +250,14 @@ def test_the_migration_adds_the_job_table_and_goes_back(app):
         upgrade(directory=str(ROOT / "migrations"))
         assert "reanalysis" in sa.inspect(db.engine).get_table_names()
 
+
+def test_analysing_again_pairs_each_old_detection_with_one_new_one_at_most(app):
+    """Mutant 20 (`matches` without its "old row not used yet"): two new faces overlapping one old face both took
+    its row, so the result kept one of them only (and the old row twice)."""
+    def face(box: list[int]) -> Detection:
+        return Detection(position=1, kind="human", x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=0.9)
+
+    old = [face([0, 0, 100, 100])]
+    new = [face([0, 0, 100, 100]), face([0, 0, 100, 90])]
+    taken = reanalysis.matches(old, new)
+    assert list(taken) == [0] and taken[0] is old[0]

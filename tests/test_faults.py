@@ -21,7 +21,7 @@ from bench.clips import another_copy, moving_faces_frames, write_video
 from bench.load import run_load
 from bench.server import AppServer, api_session, flask_command, prepare_instance
 from extensions import db
-from models import Analysis
+from models import Analysis, JobStatus
 from tests.conftest import upload, upload_files
 
 SETTINGS = {"JOBS_STALE_SECONDS": 2, "JOBS_POLL_SECONDS": 0.5, "RATELIMIT_ENABLED": False}
@@ -195,3 +195,40 @@ def test_maintenance_repair_rebuilds_a_videos_poster(app, client, alice, two_fac
     assert poster.read_bytes()[:3] == made[:3] == b"\xff\xd8\xff" and abs(len(poster.read_bytes()) - len(made)) < 200
     after = runner.invoke(args=["maintenance", "check"])
     assert after.exit_code == 0 and "0 problem(s) found" in after.output
+
+
+def test_the_maintenance_check_leaves_a_live_uploads_overlays_alone(app, client, alice, astronaut_jpeg):
+    """Mutant 12 (overlays matched against stored names, not their stems): every "Why?" overlay of every live
+    upload was reported as an orphan, and `--repair` deleted them."""
+    assert upload(client, astronaut_jpeg).status_code == 302
+    with app.app_context():
+        stored = db.session.scalar(db.select(Analysis.stored_name))
+    folder = Path(app.config["EXPLAIN_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    live = folder / f"{Path(stored).stem}-1-occlusion.png"
+    orphan = folder / "0123456789abcdef-1-occlusion.png"
+    live.write_bytes(b"png")
+    orphan.write_bytes(b"png")
+    runner = app.test_cli_runner()
+    report = runner.invoke(args=["maintenance", "check", "--min-age", "0"])
+    assert orphan.name in report.output and live.name not in report.output
+    assert "1 problem(s) found" in report.output
+    assert runner.invoke(args=["maintenance", "check", "--min-age", "0", "--repair"]).exit_code == 0
+    assert live.is_file() and not orphan.exists()
+
+
+def test_a_repair_keeps_a_finished_analysis_whose_upload_is_gone(app, client, alice, astronaut_jpeg):
+    """Mutant 13 (the repair fails any analysis whose upload is gone): a finished photo's result, reported only by
+    the module's rule, was turned into a failed job by `flask maintenance check --repair`."""
+    assert upload(client, astronaut_jpeg).status_code == 302
+    with app.app_context():
+        photo = db.session.scalar(db.select(Analysis))
+        (Path(app.config["UPLOAD_FOLDER"]) / photo.stored_name).unlink()
+        photo_id, found = photo.id, len(photo.detections)
+    runner = app.test_cli_runner()
+    report = runner.invoke(args=["maintenance", "check", "--min-age", "0"])
+    assert "(done) has no" in report.output
+    assert runner.invoke(args=["maintenance", "check", "--min-age", "0", "--repair"]).exit_code == 0
+    with app.app_context():
+        photo = db.session.get(Analysis, photo_id)
+        assert photo.status == JobStatus.DONE and photo.error is None and len(photo.detections) == found > 0

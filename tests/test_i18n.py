@@ -29,7 +29,8 @@ from models import Analysis, Detection, Subject, User, utcnow
 from tests.conftest import csv_rows, upload
 from tests.test_owner_pages import appearances, subject_of
 from web import i18n
-from web.i18n import COOKIE, day, interval, particles, reason, say, servers_failure, share, wrappable
+from web.i18n import (COOKIE, day, interval, named_at_most, particles, reason, say, servers_failure, share,
+                      wrappable)
 
 PO = ROOT / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}
@@ -547,3 +548,12 @@ def test_a_korean_particle_after_a_right_to_left_name_is_resolved_through_its_is
     with app.test_request_context(headers=KOREAN):
         said = say(Phrase(N_("You already have a subject called %(name)s."), name="محمد 2"))
     assert "\u2068محمد 2\u2069라" in said and "(이)라" not in said, said
+
+
+def test_five_names_are_named_without_and_0_more(app):
+    """Mutant 66 (the rest counted from 0 on): five removed uploads, NAMED_AT_MOST, were told as
+    "a.jpg; b.jpg; c.jpg; d.jpg; e.jpg and 0 more"."""
+    names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]
+    with app.test_request_context():
+        assert named_at_most(names) == "; ".join(names)
+        assert named_at_most([*names, "f.jpg"]).endswith("and 1 more")

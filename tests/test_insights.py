@@ -19,7 +19,7 @@ from inference.labels import DOG_EMOTIONS
 from insights.alerts import Rule, check_rule
 from insights.changes import change_point
 from insights.history import History
-from insights.patterns import cluster, patterns, transition_patterns
+from insights.patterns import cluster, patterns, time_effects, transition_patterns
 from insights.profile import profile
 from insights.report import iso_week_monday, report_week, week_start
 from bench.synthetic import START, clustered, draw, history_from, mood, shifted
@@ -915,3 +915,33 @@ def test_alert_rules_take_the_bounds_they_document(app, alice):
         db.session.commit()
         for share, days in ((0.05, 1), (0.95, 90)):
             assert insight_service.add_alert(subject, "sad", share, days).days == days
+
+
+def dog_history(readings: list[tuple[datetime, dict[str, float]]]) -> History:
+    return History.from_rows(DOG_EMOTIONS, [(moment, reading, number) for number, (moment, reading)
+                                            in enumerate(readings)])
+
+
+SAD_DOG, HAPPY_DOG = {"sad": 0.9, "happy": 0.1}, {"happy": 0.9, "sad": 0.1}
+
+
+def test_saturday_is_weekend_in_the_time_effects():
+    """Mutant 49 (weekend from weekday 6 on): a dog sad on every Saturday and happy on weekdays showed no effect,
+    Saturday being counted among the weekdays."""
+    saturday, tuesday = datetime(2026, 3, 7, 12), datetime(2026, 3, 3, 12)
+    history = dog_history([(saturday + timedelta(weeks=week), SAD_DOG) for week in range(25)]
+                          + [(tuesday + timedelta(weeks=week), HAPPY_DOG) for week in range(25)])
+    effects = {effect["factor"]: effect for effect in time_effects(history)}
+    assert effects["day of week"]["table"] == {"weekday": {"happy": 25, "sad": 0},
+                                                    "weekend": {"happy": 0, "sad": 25}}
+
+
+def test_a_change_is_dated_at_the_first_reading_after_it():
+    """Mutant 50 (the change's row taken one block early): a dog happy for 30 days then sad for 30 was said to
+    have changed "since" the last happy day, with 29 readings before and 31 after."""
+    start = datetime(2026, 1, 1, 12)
+    history = dog_history([(start + timedelta(days=day), HAPPY_DOG if day < 30 else SAD_DOG) for day in range(60)])
+    found = change_point(history)
+    assert found["detected"] and found["emotion"] in ("sad", "happy")
+    assert (found["before"]["count"], found["after"]["count"]) == (30, 30)
+    assert found["since"].startswith("2026-01-31T12:00:00")

@@ -515,3 +515,10 @@ def test_a_file_of_more_chunks_than_a_photo_has_is_refused_before_it_is_read(fmt
         data = data[:4] + struct.pack("<I", len(data) - 8 + len(empty) * 100_001) + data[8:] + empty * 100_001
     with pytest.raises(MediaTooLarge, match="more than 100,000 chunks"):
         decode_image(data)
+
+
+def test_a_webps_header_no_longer_says_it_holds_xmp():
+    """Mutant 60 (only the EXIF flag cleared): the stored WebP's VP8X header still said an XMP chunk follows, which
+    it no longer holds."""
+    kept = kept_of(saved(photo(), "WEBP", exif=camera_exif(3), xmp=XMP, lossless=True))
+    assert kept[12:16] == b"VP8X" and not kept[20] & 0x04 and kept[20] & 0x08  # XMP's flag off, EXIF's on

@@ -23,7 +23,7 @@ from tests.conftest import upload
 from tests.test_numbering import store_photo, store_video
 from tests.test_subjects import add_subject, subject_id
 from insights.report import DayTops
-from web.charts import axis_labels, calendar_cells, calendar_months
+from web.charts import axis_labels, calendar_cells, calendar_months, horizontal_bars
 
 
 def about_text(client) -> str:
@@ -250,3 +250,12 @@ def test_the_trend_is_per_week_when_asked_and_per_day_otherwise(client, alice):
         page = client.get(f"/dashboard?period={asked}")
         assert page.status_code == 200 and "Trend per day" in page.get_data(as_text=True), asked
         assert 'name="period" value="day"' in page.get_data(as_text=True), asked
+
+
+def test_a_reading_s_bars_are_drawn_on_the_full_scale_of_probability():
+    """Mutant 70 (horizontal_bars ignores full_scale): a face 60% happy had its bar drawn across the whole card,
+    as if it were certain, and 40% sad two thirds of it."""
+    bars = horizontal_bars({"happy": 0.6, "sad": 0.4}, "happy", full_scale=1.0)
+    assert [(bar.label, round(bar.width, 6), bar.highlight) for bar in bars] == [("happy", 60.0, True),
+                                                                                ("sad", 40.0, False)]
+    assert [bar.width for bar in horizontal_bars({"a": 2, "b": 1})] == [100.0, 50.0]  # no scale: the largest

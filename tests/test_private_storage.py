@@ -20,6 +20,7 @@ from bench import ROOT
 from bench.fixtures import csrf_token, login, make_app, make_user
 from extensions import db
 from models import Analysis
+from services import storage
 from tests.conftest import upload
 
 
@@ -144,3 +145,14 @@ def test_a_full_disk_refuses_uploads_and_leaves_nothing(tmp_path, small_disk, as
         assert every_file(small_disk) == [] and rows(app) == 0
     assert upload(client, astronaut_jpeg).status_code == 302  # what fits is stored
     assert len(every_file(small_disk)) == 2 and rows(app) == 1
+
+
+def test_a_storage_folder_made_again_while_the_app_runs_is_private(app):
+    """Mutant 36 (storage._private_folder makes a missing folder with mode 0o755): the app's start makes both
+    folders private, but one removed meanwhile (emptied by hand, say) came back readable by every local user."""
+    folder = Path(app.config["EXPLAIN_FOLDER"])
+    if folder.exists():
+        folder.rmdir()
+    with app.app_context():
+        made = storage.explain_folder()
+    assert made == folder and folder.stat().st_mode & 0o777 == 0o700

@@ -19,8 +19,8 @@ from bench.fixtures import StoredAnalysis, csrf_token, make_subject, make_user, 
 from extensions import db
 from inference.crops import rgb_crops
 from inference.labels import DetectionKind
-from models import EMOTION_CLASSES, Analysis, Detection, Subject, User, subject_name_key, utcnow
-from services import documents, subjects as subject_service
+from models import EMOTION_CLASSES, Analysis, Detection, Media, Subject, User, subject_name_key, utcnow
+from services import documents, storage, subjects as subject_service
 from services.errors import Refused
 from tests.conftest import csv_rows, jpeg_bytes, upload
 
@@ -488,3 +488,16 @@ def test_two_users_may_each_name_a_subject_rex(app, client, alice, bob_client):
         browser.post("/subjects", data={"name": "Rex", "kind": "dog", "csrf_token": token})
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Subject.id)).filter_by(name="Rex")) == 2
+
+
+
+def test_a_tracks_crop_is_cut_from_the_frame_its_box_was_seen_in():
+    """Mutant 37 (box_time takes the track's first moment): a track's stored box is the one nearest the poster
+    frame, but its crop (a cat's appearance on its dashboard, a face's signature) was cut from its first frame,
+    where the moving subject was elsewhere."""
+    analysis = Analysis(media=Media.VIDEO, poster_time=2.0)
+    track = Detection(timeline=[{"t": 0.0, "box": [0, 0, 5, 5]}, {"t": 1.0, "box": [5, 0, 10, 5]},
+                                {"t": 2.25, "box": [10, 0, 15, 5]}])
+    assert storage.box_time(analysis, track) == 2.25
+    assert storage.box_time(analysis, Detection(timeline=[])) == 2.0
+    assert storage.box_time(Analysis(media=Media.IMAGE), track) is None

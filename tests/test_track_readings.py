@@ -232,3 +232,14 @@ def test_a_tracks_moments_are_matched_to_the_frames_they_were_read_from(tmp_path
     moments = [{"t": t, "box": [0, 0, 8, 8], "emotions": {}, "uncertain": None} for t in times]
     found = [(moment["t"], int(round(frame.mean() / 10))) for moment, frame in frames_of(clip, 4.0, 60.0, moments)]
     assert found == [(0.0, 0), (0.3, 3), (1.5, 15), (1.8, 18)]
+
+
+def test_a_tracks_reading_as_its_owners_species_sets_its_analysiss_top_emotion(app, client, alice, cat_clip):
+    """Mutant 25 (run_track_reading_job without set_top_emotion): a cat track its owner set to a dog got the dog
+    model's reading, but its video kept no top emotion: the history's badge and its emotion filter left it out."""
+    video = analysis_of(upload(client, cat_clip, "cat.mp4"))
+    cat = only_track(client, video)
+    dog = put_species(client, video, cat["track_id"], "dog").get_json()  # the job runs at once (JOBS_MODE eager)
+    assert dog["top"] is not None
+    with app.app_context():
+        assert db.session.get(Analysis, video).top_emotion == dog["top"]

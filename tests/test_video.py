@@ -27,11 +27,12 @@ from extensions import db
 from inference.detectors import Detection
 from inference.labels import DetectionKind
 from inference.pipeline import Classified, get_pipeline
-from inference.tracking import SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined
+from inference.tracking import (SAME_PET_LOOK, IoUTracker, TrackSpan, frame_seconds, longest_unseen_step, rejoined,
+                                steps_away)
 from inference.errors import MediaTooLarge, UnsupportedMediaType
 from inference import movie_index, video, video_check
 from inference.frame_headers import FrameFormat
-from inference.video import VideoAnalyzer, sample_frames, smooth, summarize
+from inference.video import VideoAnalyzer, sample_frames, seen_for, smooth, summarize
 from inference.video_check import probe_video, scan_frame_sizes, sniff_video
 from models import Analysis, Media, utcnow
 from services.analyses import analysis_slot, frame_slot
@@ -1005,3 +1006,12 @@ def test_a_pet_track_whose_species_changes_for_good_to_a_pet_that_looks_other_is
     short = pet_track(1, [(dog, dog_look)] * 3 + [(cat, cat_look)] * 10)  # too few frames before
     for track in (one_cat, flipping, short):
         assert len(video.final_tracks({1: track}, SAME_PET_LOOK, 2)) == 1
+
+
+def test_a_step_of_as_many_frames_as_a_track_waits_is_time_in_view(app):
+    """Mutant 32 (longest_unseen_step at TRACK_WAIT - 0.5 steps): a track keeps its subject across TRACK_WAIT
+    sampled frames (IoUTracker's max_gap), but a step of 8 frames inside one track was taken for time out of view:
+    its chart broke there and its "seen for" lost the time."""
+    times = [0.0, 0.25, 0.5, 0.75, 1.0, 3.0, 3.25]  # 4 frames a second; 1.0 s to 3.0 s: 8 steps, one track
+    assert steps_away(times) == [False] * 6
+    assert seen_for(times) == 3.5
