@@ -7,11 +7,10 @@ the server stopped is picked up again on the next start. A worker claims a job w
 so several worker threads or processes can share one database without running a job twice; it takes the kinds in
 JobKind's order and, within a kind, the users in turn (fairest_first; RQ's workers take jobs in RQ's order). While a job
 runs, a heartbeat thread refreshes its row every quarter of JOBS_STALE_SECONDS, however slow its progress; a
-job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died), or whose worker was a process of this
-machine that is gone, is queued again, or marked failed after JOBS_MAX_ATTEMPTS. A process told to stop hands its
-running job back (release_held_jobs). A claim is this worker, this attempt (ClaimedJob): every write of a job
-(progress, results, failure) is conditional on the row still holding it, so a worker that lost its job (queued again
-and claimed by another) stops at its next progress report and never writes results over the new run's.
+job whose heartbeat is older than JOBS_STALE_SECONDS (its worker died) is queued again, or marked failed after
+JOBS_MAX_ATTEMPTS. A claim is this worker, this attempt (ClaimedJob): every write of a job (progress, results,
+failure) is conditional on the row still holding it, so a worker that lost its job (queued again and
+claimed by another) stops at its next progress report and never writes results over the new run's.
 What a job does is a handler given to init_app by the app's wiring (jobs.py knows rows, not services).
 
 Modes (JOBS_MODE): "thread" (default: a daemon thread in the web process, started
@@ -28,6 +27,7 @@ import errno
 import logging
 import math
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -45,7 +45,6 @@ from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 from rq.timeouts import BaseTimeoutException
 import sqlalchemy as sa
-from sqlalchemy import or_
 
 from extensions import committed, database_outage, db
 from inference.errors import MediaError
@@ -64,7 +63,7 @@ TOO_LONG_ONE_MINUTE = N_("The work took longer than a minute and was stopped; th
 TOO_LONG_SECONDS = N_("The work took longer than %(seconds)d seconds and was stopped; the upload is kept.")
 STORAGE_FULL = N_("The server could not write what the work made (its disk is full or not writable); the upload is "
                   "kept.")
-STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}  # a server's trouble, told
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # a disk full or read-only: a server's trouble, told
 
 
 class JobKind(StrEnum):
@@ -151,11 +150,15 @@ class JobQueue(Protocol):
 
 
 WORKER_LENGTH = 64  # JobState.worker's width
+_process_token = secrets.token_hex(4)  # made again in a forked child (_after_fork_in_child)
 
 
 def worker_name() -> str:
-    """This process, as the job's row records it: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:WORKER_LENGTH]
+    """This process, as the job's row records it: host:pid:token. The token, drawn once per process, keeps two
+    processes apart that share a host name and a pid (containers, each its own pid 1): a process hands back only the
+    jobs it holds (release_held_jobs)."""
+    suffix = f":{os.getpid()}:{_process_token}"
+    return socket.gethostname()[:WORKER_LENGTH - len(suffix)] + suffix
 
 
 def claim(kind: JobKind, job_id: int) -> ClaimedJob | None:
@@ -225,13 +228,11 @@ def owned_jobs(kind: JobKind) -> sa.Subquery:
 
 
 def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
-    """Jobs whose worker stopped beating, or is a process of this machine that is gone (killed, crashed: no need to
-    wait for its heartbeat to go stale): queue them again, or fail them after max_attempts."""
+    """Jobs whose worker stopped beating: queue them again, or fail them after max_attempts."""
     cutoff = utcnow() - stale_after
     requeued = failed = 0
     for row in ROWS.values():
-        gone = gone_workers_here(row)
-        stale = row.status == JobStatus.RUNNING, or_(row.heartbeat_at < cutoff, row.worker.in_(gone))
+        stale = row.status == JobStatus.RUNNING, row.heartbeat_at < cutoff
         failed += db.session.execute(
             db.update(row).where(*stale, row.attempts >= max_attempts).values(
                 status=JobStatus.FAILED, error=INTERRUPTED % {"times": max_attempts})
@@ -244,29 +245,8 @@ def requeue_stale(stale_after: timedelta, max_attempts: int) -> int:
     return requeued
 
 
-def gone_workers_here(row: type[JobState]) -> list[str]:
-    """The workers of the kind's running jobs that were processes of this machine and are gone."""
-    here = f"{socket.gethostname()}:"
-    workers = db.session.scalars(db.select(row.worker).distinct()
-                                 .where(row.status == JobStatus.RUNNING, row.worker.startswith(here)))
-    return [worker for worker in workers if _process_gone(worker.removeprefix(here))]
-
-
-def _process_gone(pid: str) -> bool:
-    """Whether no process of this number runs here (a number cut short by the column's width: not known, False)."""
-    if not pid.isdigit() or len(f"{socket.gethostname()}:{pid}") >= WORKER_LENGTH:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process
-        return False
-    return False
-
-
 FROM_THE_START = {"status": JobStatus.QUEUED, "progress": 0.0, "attempts": 0, "error": None, "heartbeat_at": None,
-                  "worker": None}  # a job's columns when it is queued anew
+                  "worker": None, "handed_back": 0}  # a job's columns when it is queued anew
 
 
 def queue_row(kind: JobKind, job: JobState) -> bool:
@@ -360,15 +340,21 @@ def _queue_again_after_outage(job: ClaimedJob, error: Exception, max_attempts: i
         log.warning("jobs: %s %s waits for its heartbeat to go stale", job.kind, job.job_id)
 
 
+FREE_HAND_BACKS = 3  # a job's hand-backs that do not count as attempts (a deploy, a restart); later ones do
+
+
 def release_held_jobs() -> int:
-    """Hand the jobs this process is running back to the queue, as if never started (progress 0, the attempt not
-    counted): when it is told to stop, so that a restart neither waits JOBS_STALE_SECONDS for them nor uses up their
-    attempts. A run still going finds its claim gone at its next report and writes nothing."""
+    """Hand the jobs this process is running back to the queue, as if never started (progress 0; the attempt not
+    counted, FREE_HAND_BACKS times a job): when it is told to stop, so that a restart neither waits JOBS_STALE_SECONDS
+    for them nor uses up their attempts. A run still going finds its claim gone at its next report and writes
+    nothing."""
     released = 0
     for row in ROWS.values():
         released += db.session.execute(
             db.update(row).where(row.worker == worker_name(), row.status == JobStatus.RUNNING)
-            .values(status=JobStatus.QUEUED, progress=0.0, attempts=row.attempts - 1, heartbeat_at=None, worker=None)
+            .values(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, worker=None,
+                    handed_back=row.handed_back + 1,
+                    attempts=sa.case((row.handed_back < FREE_HAND_BACKS, row.attempts - 1), else_=row.attempts))
         ).rowcount
     db.session.commit()
     if released:
@@ -489,6 +475,7 @@ def work_once(app: Flask) -> bool:
         return True
 
 
+EXIT_WAIT_SECONDS = 10.0  # within gunicorn's graceful timeout (30 s) and systemd's stop timeout (90 s)
 START_DELAY_SECONDS = 2.0  # gunicorn --preload builds the app in its master, then forks: its thread took a job first
 
 
@@ -556,12 +543,20 @@ class EmbeddedQueue:
     def _loop(self) -> None:
         keep_running(lambda: work_once(self.app), self.app.config["JOBS_POLL_SECONDS"], self._wake, self._stopping)
 
-    def release_at_exit(self) -> None:
-        """The process is ending (a server stopped, a gunicorn worker restarted): take no other job, and hand the
-        one under way back to the queue (the thread, a daemon, ends with the process)."""
+    def release_at_exit(self, wait_seconds: float = EXIT_WAIT_SECONDS) -> None:
+        """The process is ending (a server stopped, a gunicorn worker restarted): take no other job, hand the one
+        under way back to the queue, and give the thread `wait_seconds` to see it gone and end (its job's next
+        report), so that the interpreter does not end under it while it is inside a model (an abort); then hand back
+        once more what it may have claimed meanwhile."""
         if self._thread is None or not self._thread.is_alive():
             return
         self._stopping.set()
+        self._wake.set()
+        self._release()
+        self._thread.join(wait_seconds)
+        self._release()
+
+    def _release(self) -> None:
         with self.app.app_context():
             try:
                 release_held_jobs()
@@ -586,6 +581,8 @@ def _before_fork() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _process_token
+    _process_token = secrets.token_hex(4)
     for queue in list(_EMBEDDED_QUEUES):
         queue._after_fork_in_child()
 
@@ -897,7 +894,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def poll_until_stopped(app: Flask) -> None:
     """`flask jobs work` on the database: run the queued jobs until told to stop, a database outage waited out
     (keep_running). SIGTERM or SIGINT lets the current job finish, as an RQ worker's does; a second stops at once,
-    handing the job back to the queue (release_held_jobs)."""
+    handing the job back to the queue (release_held_jobs). Two signals within a few milliseconds may count as one
+    (Python runs a handler once for a signal pending twice)."""
     stopping, wake = threading.Event(), threading.Event()
 
     def asked_to_stop(signum: int, frame: object) -> None:
@@ -911,8 +909,13 @@ def poll_until_stopped(app: Flask) -> None:
     try:
         keep_running(lambda: work_once(app), app.config["JOBS_POLL_SECONDS"], wake, stopping)
     except StopNow:
+        for signum in STOP_SIGNALS:  # asked a third time: it is stopping already
+            signal.signal(signum, signal.SIG_IGN)
         with app.app_context():
-            release_held_jobs()
+            try:
+                release_held_jobs()
+            except Exception as error:  # the database is gone too: the job waits for its heartbeat to go stale
+                log.warning("jobs: could not hand the running job back (%s)", error)
     finally:
         for signum, handler in handlers_before.items():
             signal.signal(signum, handler)

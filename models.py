@@ -163,7 +163,8 @@ class JobState:
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
-    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that ran the job last
+    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid:token of the process that ran the job last
+    handed_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # by processes told to stop
 
     @property
     def started_again(self) -> bool:

@@ -56,23 +56,40 @@ def redis_available() -> bool:
 
 _ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _live_services: list[Service] = []
+_handlers_set: dict[int, int] = {}  # the ending signals this module handles, and the process that set the handler
 
 
 def _stop_live_services_and_end(signum: int, frame: FrameType | None) -> None:
-    """A signal that ends the process: stop the servers it started, then end as that signal would have."""
-    for service in reversed(_live_services):
-        service.stop()
+    """A signal that ends the process: stop the servers it started (not a forked child's: they are its parent's),
+    then end as that signal would have."""
+    if _handlers_set.get(signum) == os.getpid():
+        for service in reversed(_live_services):
+            try:
+                service.stop()
+            except Exception:  # the others still go
+                pass
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 
 def _stop_services_when_ended() -> None:
-    """Once per process, from its main thread, where nothing else handles the ending signals."""
+    """From the main thread, where nothing else handles an ending signal: handle it while servers run."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in _ENDING_SIGNALS:
         if signal.getsignal(signum) == signal.SIG_DFL:
             signal.signal(signum, _stop_live_services_and_end)
+            _handlers_set[signum] = os.getpid()
+
+
+def _default_when_none_run() -> None:
+    """The last server stopped: the ending signals end the process as before."""
+    if _live_services or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in list(_handlers_set):
+        if signal.getsignal(signum) == _stop_live_services_and_end:
+            signal.signal(signum, signal.SIG_DFL)
+        del _handlers_set[signum]
 
 
 class Service:
@@ -98,6 +115,7 @@ class Service:
         self.stop()
         if self in _live_services:
             _live_services.remove(self)
+        _default_when_none_run()
 
 
 class PostgresServer(Service):

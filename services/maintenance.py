@@ -72,8 +72,17 @@ def repair_storage(check: StorageCheck) -> None:
         if name == analysis.stored_name and status in ACTIVE_STATUSES:  # a status no version knows: left
             analysis.status, analysis.error = JobStatus.FAILED, MISSING_UPLOAD
         elif name == analysis.thumb_name and upload.is_file():  # a video's from its poster frame (poster_time)
-            storage.write_files({storage.upload_path(name): storage.thumbnail_bytes(storage.stored_rgb(analysis))})
+            _rebuild_thumbnail(analysis, storage.upload_path(name))
     db.session.commit()
+
+
+def _rebuild_thumbnail(analysis: Analysis, path: Path) -> None:
+    """Write the thumbnail again from the stored upload; one that cannot be decoded (a video cut short by a disk
+    error) is logged and left missing, and the repair goes on."""
+    try:
+        storage.write_files({path: storage.thumbnail_bytes(storage.stored_rgb(analysis))})
+    except (OSError, MediaError) as error:
+        current_app.logger.warning("analysis %d: its thumbnail could not be made again (%s)", analysis.id, error)
 
 
 @dataclass

@@ -232,3 +232,21 @@ def test_a_repair_keeps_a_finished_analysis_whose_upload_is_gone(app, client, al
     with app.app_context():
         photo = db.session.get(Analysis, photo_id)
         assert photo.status == JobStatus.DONE and photo.error is None and len(photo.detections) == found > 0
+
+
+def test_a_repair_goes_on_past_a_poster_it_cannot_make_again(app, client, alice, two_face_video):
+    """A video whose poster is gone and whose upload was cut short (a disk error) stopped the repair with a
+    traceback, every change it had made to the database undone, the next day's run stopping there again."""
+    assert upload(client, two_face_video.read_bytes(), "clip.mp4").status_code == 302
+    with app.app_context():
+        video = db.session.scalar(db.select(Analysis))
+        folder = Path(app.config["UPLOAD_FOLDER"])
+        (folder / video.thumb_name).unlink()
+        (folder / video.stored_name).write_bytes(two_face_video.read_bytes()[:3000])
+        db.session.add(Analysis(user_id=alice, media="video", status="queued", original_name="lost.mp4",
+                                stored_name="0" * 32 + ".mp4", format="mp4", width=320, height=240))
+        db.session.commit()
+    assert app.test_cli_runner().invoke(args=["maintenance", "check", "--repair"]).exit_code == 0
+    with app.app_context():
+        lost = db.session.scalar(db.select(Analysis).filter_by(original_name="lost.mp4"))
+        assert lost.status == JobStatus.FAILED  # the repair's other changes stand
