@@ -69,7 +69,8 @@ def chromium() -> Iterator[Chromium]:
 
 
 def worker_pid(row) -> int:
-    return int(row.worker.rsplit(":", 1)[1])
+    """The pid in a job's worker, host:pid:token."""
+    return int(row.worker.rsplit(":", 2)[1])
 
 
 def test_two_workers_share_the_jobs_and_a_killed_worker_loses_none(tmp_path, empty_database_url, redis_server,
