@@ -135,9 +135,13 @@ class ClaimedJob:
         return db.session.get(ROWS[self.kind], self.job_id, populate_existing=True) is None
 
     def lost(self) -> LostClaim:
-        """Why the claim is gone: the row deleted, else another run has it (see `deleted`)."""
-        if self.deleted():
+        """Why the claim is gone: the row deleted, handed back to the queue by this process (told to stop), else
+        another run has it (queued again when its heartbeat went stale, and claimed)."""
+        row = db.session.get(ROWS[self.kind], self.job_id, populate_existing=True)
+        if row is None:
             return LostClaim(f"{self.kind} {self.job_id} was deleted while it ran", deleted=True)
+        if row.status == JobStatus.QUEUED and row.worker is None:
+            return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was handed back to the queue")
         return LostClaim(f"{self.kind} {self.job_id} attempt {self.attempt} was taken over")
 
 

@@ -468,3 +468,13 @@ def test_a_process_hands_back_only_the_jobs_it_holds(app):
         db.session.commit()
         assert jobs.release_held_jobs() == 0
         assert db.session.get(Analysis, job_id).status == JobStatus.RUNNING
+
+
+def test_a_run_whose_job_was_handed_back_says_so(app):
+    """Its log said "attempt 1 was taken over" (a run elsewhere), when its own process had handed the job back."""
+    job_id = queue_job(app, jobs.JobKind.ANALYSIS, make_user(app, "alice"), minutes_ago=1)
+    with app.app_context():
+        claimed = jobs.claim(jobs.JobKind.ANALYSIS, job_id)
+        jobs.release_held_jobs()
+        with pytest.raises(jobs.LostClaim, match=f"analysis {job_id} attempt 1 was handed back to the queue"):
+            claimed.progress(0.5)
