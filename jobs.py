@@ -366,6 +366,18 @@ def release_held_jobs() -> int:
     return released
 
 
+def hand_back(app: Flask) -> None:
+    """release_held_jobs in an app context of its own, as a process stops; with the database gone too, the jobs wait
+    for their heartbeats to go stale (logged)."""
+    with app.app_context():
+        try:
+            release_held_jobs()
+        except Exception as error:
+            log.warning("jobs: could not hand the running job back (%s)", error)
+        finally:
+            db.session.remove()
+
+
 def _time_limit(app: Flask) -> float:
     """The time limit a job runs under: the one RQ was given with it (by whichever process queued it, whose
     JOBS_TIMEOUT_SECONDS may not be this worker's), else this process's setting."""
@@ -556,18 +568,9 @@ class EmbeddedQueue:
             return
         self._stopping.set()
         self._wake.set()
-        self._release()
+        hand_back(self.app)
         self._thread.join(wait_seconds)
-        self._release()
-
-    def _release(self) -> None:
-        with self.app.app_context():
-            try:
-                release_held_jobs()
-            except Exception as error:  # the database is gone too: the job waits for its heartbeat to go stale
-                log.warning("jobs: could not hand the running job back (%s)", error)
-            finally:
-                db.session.remove()
+        hand_back(self.app)
 
 
 _EMBEDDED_QUEUES: weakref.WeakSet[EmbeddedQueue] = weakref.WeakSet()
@@ -915,11 +918,7 @@ def poll_until_stopped(app: Flask) -> None:
     except StopNow:
         for signum in STOP_SIGNALS:  # asked a third time: it is stopping already
             signal.signal(signum, signal.SIG_IGN)
-        with app.app_context():
-            try:
-                release_held_jobs()
-            except Exception as error:  # the database is gone too: the job waits for its heartbeat to go stale
-                log.warning("jobs: could not hand the running job back (%s)", error)
+        hand_back(app)
     finally:
         for signum, handler in handlers_before.items():
             signal.signal(signum, handler)

@@ -209,7 +209,7 @@ def _make_private(config: dict, instance_path: Path) -> None:
     if database := _sqlite_file(config["SQLALCHEMY_DATABASE_URI"], instance_path):
         _private_folder(database.parent)
         database.touch(PRIVATE_FILE)  # before SQLite creates it with the umask's mode (its journals copy this one)
-        _tighten(database, PRIVATE_FILE)
+        tighten(database, PRIVATE_FILE)
 
 
 def _sqlite_file(uri: str, instance_path: Path) -> Path | None:
@@ -223,10 +223,10 @@ def _sqlite_file(uri: str, instance_path: Path) -> Path | None:
 
 def _private_folder(folder: Path) -> None:
     folder.mkdir(PRIVATE_FOLDER, parents=True, exist_ok=True)
-    _tighten(folder, PRIVATE_FOLDER)
+    tighten(folder, PRIVATE_FOLDER)
 
 
-def _tighten(path: Path, mode: int) -> None:
+def tighten(path: Path, mode: int) -> None:
     """Take group's and others' access away from a file or folder this user owns."""
     status = path.stat()
     if status.st_uid == os.geteuid() and status.st_mode & 0o077:

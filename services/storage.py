@@ -24,7 +24,7 @@ from inference.video import nearest_moment
 from inference.video_decode import read_frame_at
 from models import Analysis, Detection, Media
 from services.errors import CannotDelete
-from settings import PRIVATE_FILE, PRIVATE_FOLDER
+from settings import PRIVATE_FILE, PRIVATE_FOLDER, tighten
 
 THUMB_SIZE = 320
 FRAME_SIZE = 640
@@ -135,11 +135,11 @@ def write_files(files: dict[Path, bytes]) -> None:
 
 
 def make_private(paths: list[Path]) -> None:
-    """Take group's and others' access away from these files (as the app writes them: 0600); one not there is fine."""
+    """Take group's and others' access away from these files (as the app writes them: 0600, `settings.tighten`); one
+    not there is fine."""
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mode & 0o077:
-                path.chmod(PRIVATE_FILE)
+            tighten(path, PRIVATE_FILE)
 
 
 def check_deletable() -> None:
