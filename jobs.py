@@ -347,33 +347,34 @@ def _queue_again_after_outage(job: ClaimedJob, error: Exception, max_attempts: i
 FREE_HAND_BACKS = 3  # a job's hand-backs that do not count as attempts (a deploy, a restart); later ones do
 
 
-def release_held_jobs() -> int:
+def release_held_jobs() -> list[tuple[JobKind, int, int]]:
     """Hand the jobs this process is running back to the queue, as if never started (progress 0; the attempt not
     counted, FREE_HAND_BACKS times a job): when it is told to stop, so that a restart neither waits JOBS_STALE_SECONDS
     for them nor uses up their attempts. A run still going finds its claim gone at its next report and writes
-    nothing."""
-    released = 0
-    for row in ROWS.values():
-        released += db.session.execute(
+    nothing. Returns each job handed back: its kind, id and attempts now (what its next RQ job is named by)."""
+    released = []
+    for kind, row in ROWS.items():
+        released += [(kind, job_id, attempts) for job_id, attempts in db.session.execute(
             db.update(row).where(row.worker == worker_name(), row.status == JobStatus.RUNNING)
             .values(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, worker=None,
                     handed_back=row.handed_back + 1,
                     attempts=sa.case((row.handed_back < FREE_HAND_BACKS, row.attempts - 1), else_=row.attempts))
-        ).rowcount
+            .returning(row.id, row.attempts))]
     db.session.commit()
     if released:
-        log.warning("jobs: %d running job(s) handed back to the queue", released)
+        log.warning("jobs: %d running job(s) handed back to the queue", len(released))
     return released
 
 
-def hand_back(app: Flask) -> None:
+def hand_back(app: Flask) -> list[tuple[JobKind, int, int]]:
     """release_held_jobs in an app context of its own, as a process stops; with the database gone too, the jobs wait
-    for their heartbeats to go stale (logged)."""
+    for their heartbeats to go stale (logged) and none is returned."""
     with app.app_context():
         try:
-            release_held_jobs()
+            return release_held_jobs()
         except Exception as error:
             log.warning("jobs: could not hand the running job back (%s)", error)
+            return []
         finally:
             db.session.remove()
 
@@ -738,17 +739,21 @@ class RedisQueue:
             pass
 
     def work(self, burst: bool = False) -> None:
-        """Run jobs in this process until stopped (SIGTERM: after the current job); burst: until the queue is empty."""
+        """Run jobs in this process until stopped (SIGTERM or SIGINT: after the current job; asked again, at once, the
+        job handed back); burst: until the queue is empty."""
         stopping = threading.Event()
         janitor = threading.Thread(target=keep_running, name="moodlens-janitor", daemon=True,
                                    args=(self.recover, self.app.config["JOBS_POLL_SECONDS"], threading.Event(),
                                          stopping))
         janitor.start()
+        handlers_before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}  # RQ's replace them
         try:
             with self.app.app_context():
                 self._work_until_stopped(burst)
         finally:
             stopping.set()
+            for signum, handler in handlers_before.items():
+                signal.signal(signum, handler)
 
     def _work_until_stopped(self, burst: bool) -> None:
         """RQ's worker loop, made again whenever it ends but as asked (SIGTERM or SIGINT; burst: once it ran
@@ -770,10 +775,26 @@ class RedisQueue:
                 except RedisError as error:
                     worked = False
                     log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
+                finally:
+                    if worker.stopped_at_once:
+                        self.hand_back()
                 failures = 1 if worked else failures + 1  # the wait grows only while nothing gets done
                 time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
         except StopRequested:  # SIGTERM or SIGINT while it waited (the last worker's handlers are still in place)
             return
+
+    def hand_back(self) -> None:
+        """The job this worker was running when asked a second time to stop, back to the queue (`hand_back`) and on
+        Redis at once: RQ filed the job it was running as failed, which the janitor would have enqueued again only
+        JOBS_STALE_SECONDS later. Redis gone: the janitor's rule, then."""
+        from redis.exceptions import RedisError
+
+        for kind, job_id, attempt in hand_back(self.app):
+            try:
+                self._drop(rq_job_id(kind, job_id, attempt))
+                self._enqueue(kind, job_id, attempt)
+            except RedisError as error:
+                log.warning("jobs: cannot reach Redis (%s); %s %s waits for a worker's janitor", error, kind, job_id)
 
     def _worker(self) -> SimpleWorker:
         """RQ's worker, once Redis answers: a worker started while Redis is down waits for it, backing off as the
@@ -791,15 +812,24 @@ class RedisQueue:
 
 
 def _stoppable_worker_class() -> type[SimpleWorker]:
-    """RQ's SimpleWorker that remembers being asked to stop: its loop ends on that and on any error alike."""
+    """RQ's SimpleWorker that remembers being asked to stop (its loop ends on that and on any error alike) and being
+    asked again while a job ran: RQ's cold shutdown, a SystemExit in the job (which RQ files as failed), and the job
+    left "running" in the database until JOBS_STALE_SECONDS, an attempt used up."""
     from rq import SimpleWorker
 
     class StoppableWorker(SimpleWorker):
-        asked_to_stop = False
+        asked_to_stop = stopped_at_once = False
 
         def request_stop(self, signum: int, frame: object) -> None:
             self.asked_to_stop = True
             super().request_stop(signum, frame)
+
+        def request_force_stop(self, signum: int, frame: object) -> None:
+            try:
+                super().request_force_stop(signum, frame)  # returns when asked within a second of the first time
+            except SystemExit:
+                self.stopped_at_once = True
+                raise
 
     return StoppableWorker
 

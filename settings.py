@@ -140,8 +140,22 @@ def configure(app: Flask, overrides: dict | None) -> None:
             app.config[setting.name] = os.environ.get(setting.environment)
     if app.config["PRODUCTION"]:
         app.config.update(PRODUCTION_SETTINGS)
+        _refuse_a_weak_secret_key(app.config.get("SECRET_KEY"))
     _derive(app.config, instance_path)
     _make_private(app.config, instance_path)
+
+
+MIN_SECRET_KEY_LENGTH = 32  # characters; the generated key has 64 (32 random bytes in hexadecimal)
+
+
+def _refuse_a_weak_secret_key(key: str | None) -> None:
+    """In production, a SECRET_KEY given shorter than MIN_SECRET_KEY_LENGTH stops the start: a placeholder copied
+    from the documentation ("...") or a word would let anyone sign a session cookie for any user. None: the key
+    generated into the instance folder (none or an empty one given), which is long enough."""
+    if key and len(key) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SECRET_KEY is {len(key)} characters long; with PRODUCTION it must be at least {MIN_SECRET_KEY_LENGTH} "
+            "random ones: python3 -c 'import secrets; print(secrets.token_hex(32))' makes one")
 
 
 def _derive(config: dict, instance_path: Path) -> None:

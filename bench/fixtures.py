@@ -28,8 +28,8 @@ from bench.synthetic import START
 from models import Analysis, Detection, Media, Subject, SubjectKind, User
 
 MIGRATIONS = ROOT / "migrations"
-TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret", "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False,
-                 "LOAD_MODELS_EARLY": False}
+TEST_SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret-of-the-32-characters-production-needs",
+                 "JOBS_MODE": "eager", "RATELIMIT_ENABLED": False, "LOAD_MODELS_EARLY": False}
 
 
 def make_app(folder: Path, **overrides: object) -> Flask:
@@ -129,9 +129,10 @@ def add_history(app: Flask, user_id: int, subject_id: int, vectors: np.ndarray, 
                                   for day, emotions in enumerate(readings)])
 
 
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token from a form on `path` (the session cookie stays in the client)."""
-    page = client.get(path).get_data(as_text=True)
+def csrf_token(client: FlaskClient, path: str = "/login", base_url: str = "http://localhost") -> str:
+    """The CSRF token from a form on `path` (the session cookie stays in the client; over HTTPS with base_url
+    https://localhost: a production app's cookie is Secure)."""
+    page = client.get(path, base_url=base_url).get_data(as_text=True)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)

@@ -361,6 +361,26 @@ def test_session_auth_needs_csrf_header_for_posts(app, client, alice, coffee_jpe
     assert post_file(client, {"X-CSRFToken": token}, coffee_jpeg).status_code == 201
 
 
+def test_over_https_a_session_post_without_a_referer_is_told_so(tmp_path):
+    """Flask-WTF's strict check over HTTPS wants a Referer naming the site: a script with the right X-CSRFToken was
+    told its token was missing or invalid, and a browser that sends no referrers that its form was out of date."""
+    app = make_app(tmp_path, PRODUCTION=True)
+    make_user(app, "pat")
+    client = app.test_client()
+    https = {"base_url": "https://localhost"}
+    login = {"username": "pat", "password": "correct horse", "csrf_token": csrf_token(client, "/login", **https)}
+    assert client.post("/login", data=login, headers={"Referer": "https://localhost/login"}, **https).status_code == 302
+    token = csrf_token(client, "/analyze", **https)
+    posted = client.post("/api/v1/subjects", json={"name": "Rex"}, headers={"X-CSRFToken": token}, **https)
+    assert posted.status_code == 400 and "needs a Referer header naming this site" in posted.json["error"]
+    posted = client.post("/api/v1/subjects", json={"name": "Rex"}, **https,
+                         headers={"X-CSRFToken": token, "Referer": "https://localhost/analyze"})
+    assert posted.status_code == 201
+    form = client.post("/logout", data={"csrf_token": token}, **https)
+    assert form.status_code == 400 and "without saying which page of this site it came from" in form.text
+    assert "out of date" not in form.text
+
+
 def create_subject(client, headers, name: str, kind: str | None = None):
     return client.post("/api/v1/subjects", headers=headers, json={"name": name, **({"kind": kind} if kind else {})})
 

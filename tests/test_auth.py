@@ -8,6 +8,7 @@ import io
 import re
 import unicodedata
 
+import pytest
 from itsdangerous import URLSafeSerializer
 
 from bench.fixtures import csrf_token, login, make_app, make_user
@@ -477,6 +478,16 @@ def test_production_config_sends_secure_cookies_and_hsts(tmp_path):
     cookies = response.headers.getlist("Set-Cookie")
     assert cookies and all("Secure" in cookie and "HttpOnly" in cookie for cookie in cookies)
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("key", ["...", "changeme", "x" * 31])
+def test_production_refuses_to_start_with_a_secret_key_anyone_could_guess(tmp_path, key):
+    """deploy.md's `export SECRET_KEY=...`, copied as it stands, signed every session with three dots: anyone could
+    forge a cookie for any account."""
+    with pytest.raises(RuntimeError, match=r"SECRET_KEY is \d+ characters long; with PRODUCTION it must be at least"):
+        make_app(tmp_path, PRODUCTION=True, SECRET_KEY=key)
+    assert make_app(tmp_path / "dev", SECRET_KEY=key).config["SECRET_KEY"] == key  # a developer's choice
+    assert len(make_app(tmp_path / "made", PRODUCTION=True, SECRET_KEY="").config["SECRET_KEY"]) == 64  # generated
 
 
 def test_development_config_keeps_plain_http_cookies(app, client):

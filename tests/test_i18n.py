@@ -401,7 +401,9 @@ def test_a_video_the_server_gave_up_on_says_whom_to_ask_and_a_broken_file_does_n
             analysis = db.session.get(Analysis, int(location.rsplit("/", 1)[1]))
             analysis.status, analysis.error = "failed", error
             db.session.commit()
-        assert (said in html.unescape(client.get(location).get_data(as_text=True))) is told, error
+        page = html.unescape(client.get(location).get_data(as_text=True))
+        assert (said in page) is told, error
+        assert ('Or <a href="/analyze">upload the video again</a>: it is analysed anew.' in page) is told, error
     korean = client.get(location, headers=KOREAN).get_data(as_text=True)
     assert "관리자가 다시 분석하게 할 수 있어요" in korean
 

@@ -453,8 +453,9 @@ def test_a_job_handed_back_again_and_again_is_given_up_in_the_end(app):
     with app.app_context():
         for _ in range(jobs.FREE_HAND_BACKS + 2):
             assert jobs.claim(jobs.JobKind.ANALYSIS, job_id) is not None
-            assert jobs.release_held_jobs() == 1
+            handed_back = jobs.release_held_jobs()
             attempts_after.append(db.session.get(Analysis, job_id, populate_existing=True).attempts)
+            assert handed_back == [(jobs.JobKind.ANALYSIS, job_id, attempts_after[-1])]
     assert attempts_after == [0] * jobs.FREE_HAND_BACKS + [1, 2]
 
 
@@ -466,7 +467,7 @@ def test_a_process_hands_back_only_the_jobs_it_holds(app):
     with app.app_context():
         db.session.execute(db.update(Analysis).values(status=JobStatus.RUNNING, attempts=1, worker=same_host_and_pid))
         db.session.commit()
-        assert jobs.release_held_jobs() == 0
+        assert jobs.release_held_jobs() == []
         assert db.session.get(Analysis, job_id).status == JobStatus.RUNNING
 
 

@@ -25,10 +25,13 @@ from services.documents import (alert_rule_document, analysis_document, found_do
 from services.insights import add_alert, alert_results, asked_week, remove_alert, report_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import api_viewable, basic_auth_username, basic_credentials, bearer_challenge, bearer_user
+from web.errors import referrer_refused
 from web.login_limits import login_limits, password_checked
 from web.notices import deactivated_message, removed_says_so
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+REFERRER_NEEDED = ("Over HTTPS a request signed in by the browser session needs a Referer header naming this site "
+                   "(browsers send one; a script sends it, or uses a token).")
 MAX_JSON_KB = 64  # a JSON body's size at most: a name, a kind, an emotion (the upload limit let 100 MB be parsed)
 
 
@@ -94,8 +97,9 @@ def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 try:
                     csrf.protect()
-                except CSRFError:
-                    abort(400, description="Missing or invalid CSRF token (send it as X-CSRFToken).")
+                except CSRFError as refused:
+                    abort(400, description=REFERRER_NEEDED if referrer_refused(refused) else
+                          "Missing or invalid CSRF token (send it as X-CSRFToken).")
             user = current_user._get_current_object()
         if user is None:
             abort(401, description="Authentication required: send 'Authorization: Bearer <token>'.",

@@ -122,12 +122,24 @@ STALE_FORM = N_("This page was out of date (opened before you logged in or out, 
                  "Go back, reload the page and try again.")
 
 
+NO_REFERRER = N_("Your browser sent this form without saying which page of this site it came from (the Referer "
+                  "header), which this site needs over HTTPS, so nothing was done. Allow it for this site and try "
+                  "again.")
+
+
+def referrer_refused(error: CSRFError) -> bool:
+    """Whether Flask-WTF refused the request for its Referer (over HTTPS it must name this site: WTF_CSRF_SSL_STRICT),
+    not for its token: a browser or an extension that sends no referrers, or a script."""
+    return "referrer" in str(error.description).lower()
+
+
 def _stale_form(error: CSRFError):
     """A form whose CSRF token no longer holds: a log-in or registration form sent by someone already logged in
-    (a second tab, the back button) goes where a log-in would; any other gets plain words, not Flask-WTF's."""
+    (a second tab, the back button) goes where a log-in would; any other gets plain words, not Flask-WTF's (a form
+    refused for its missing Referer says that, not "out of date": reloading would not help)."""
     if current_user.is_authenticated and request.endpoint in ("auth.login", "auth.register"):
         return redirect(url_for("analyze.upload"))
-    error.description = Phrase(STALE_FORM)
+    error.description = Phrase(NO_REFERRER if referrer_refused(error) else STALE_FORM)
     return error_response(error.description, error.code, error)
 
 

@@ -3,6 +3,10 @@ when a job is enqueued twice, and where the rate-limit counters go."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 from bench.fixtures import login, make_app, make_user
 import jobs
 from extensions import db
@@ -176,3 +180,36 @@ def test_a_worker_asked_to_stop_while_it_waits_to_start_again_stops(tmp_path, da
     monkeypatch.setattr("rq.SimpleWorker", EndsOnAnError)
     monkeypatch.setattr(jobs.time, "sleep", signalled_while_waiting)
     app.extensions["moodlens_jobs"].work()  # returns
+
+
+def test_a_worker_asked_twice_to_stop_hands_its_job_back_and_puts_it_on_redis_again(tmp_path, database_url,
+                                                                                     redis_server, two_face_video,
+                                                                                     monkeypatch):
+    """RQ's cold shutdown (a second SIGTERM or Ctrl-C, a second or more after the first) ends the job with a
+    SystemExit, which RQ files as failed: the job stayed "running" until JOBS_STALE_SECONDS, then ran again with an
+    attempt used up (the database and the external worker hand it back)."""
+    import services.analyses
+
+    app = redis_app(tmp_path, database_url, redis_server.url)
+    queue = app.extensions["moodlens_jobs"]
+    queue.queue.empty()
+    upload_as_alice(app, two_face_video.read_bytes())
+    analyze_video = services.analyses.analyze_video
+
+    def stopped_twice(*args, **kwargs):
+        monkeypatch.setattr(services.analyses, "analyze_video", analyze_video)  # the next run reads the video
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.1)  # RQ ignores a second signal within a second of the first
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("the second signal should have stopped the job")
+
+    monkeypatch.setattr(services.analyses, "analyze_video", stopped_twice)
+    handler_before = signal.getsignal(signal.SIGTERM)
+    queue.work(burst=True)
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.attempts, analysis.progress, analysis.worker) == ("queued", 0, 0.0, None)
+    assert queue.queue.count == 1  # on Redis again at once, not after JOBS_STALE_SECONDS
+    assert signal.getsignal(signal.SIGTERM) is handler_before
+    queue.work(burst=True)
+    analysis = only_analysis(app)
+    assert (analysis.status, analysis.attempts, analysis.handed_back) == ("done", 1, 1)
