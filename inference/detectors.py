@@ -129,8 +129,10 @@ CROP_PADDING = 0.25
 CROP_MIN_SIDE = 160
 # The searches of a photo that may be a face crop, in turn until one finds a face: (border, a fraction of the longer
 # side; turn, degrees counter-clockwise). A wider border finds faces cut by the photo's edges, a turn heads tilted
-# past what MTCNN knows (chosen on FER2013 val crops: inference/weights/README.md, "Tight crops").
-CROP_SEARCHES = ((CROP_PADDING, 0.0), (0.5, 0.0), (CROP_PADDING, -20.0), (CROP_PADDING, 20.0))
+# past what MTCNN knows (chosen on FER2013 val crops: inference/weights/README.md, "Tight crops"), a quarter turn
+# each way a photo on its side with no orientation tag (a screenshot, an edited copy), last.
+CROP_SEARCHES = ((CROP_PADDING, 0.0), (0.5, 0.0), (CROP_PADDING, -20.0), (CROP_PADDING, 20.0), (CROP_PADDING, 90.0),
+                 (CROP_PADDING, -90.0))
 # The searches after the first look for a face that fills the photo: on a copy of at most this side, for faces of
 # at least this many pixels (a quarter of the cost of a search at max_side, fewer false faces)
 LATER_SEARCH_SIDE = 320
