@@ -162,7 +162,10 @@ def _moved(face: Detection, back: np.ndarray, shrink: float, width: int, height:
     x1, y1, x2, y2 = face.box
     scale = float(np.hypot(*back[:, 0])) / shrink
     centre_x, centre_y = (float(v) / shrink for v in back @ [(x1 + x2) / 2, (y1 + y2) / 2, 1])
-    half_width, half_height = (x2 - x1) * scale / 2, (y2 - y1) * scale / 2
+    sides = (x2 - x1, y2 - y1)
+    if abs(back[0, 0]) < abs(back[1, 0]):  # the copy's x runs along the photo's y (a quarter turn): sides swap
+        sides = sides[::-1]
+    half_width, half_height = sides[0] * scale / 2, sides[1] * scale / 2
     box = (max(0.0, centre_x - half_width), max(0.0, centre_y - half_height), min(float(width), centre_x + half_width),
            min(float(height), centre_y + half_height)) \
         if 0 <= centre_x <= width and 0 <= centre_y <= height else (0.0, 0.0, 0.0, 0.0)

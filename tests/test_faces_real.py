@@ -132,6 +132,9 @@ def test_a_photo_on_its_side_without_an_orientation_tag_is_read_as_upright(pipel
     expected = (y, width - x) if quarter_turns == 1 else (height - y, x)  # np.rot90 turns counter-clockwise
     found = ((faces[0].box[0] + faces[0].box[2]) / 2, (faces[0].box[1] + faces[0].box[3]) / 2)
     assert np.hypot(*np.subtract(found, expected)) < 0.2 * (upright.box[2] - upright.box[0])
+    turned_sides = (faces[0].box[2] - faces[0].box[0], faces[0].box[3] - faces[0].box[1])
+    upright_sides = (upright.box[2] - upright.box[0], upright.box[3] - upright.box[1])  # 91 x 117: taller than wide
+    assert np.allclose(turned_sides, upright_sides[::-1], rtol=0.15)  # wider than tall, as the face lies
 
 
 @pytest.mark.parametrize("size", [(2, 65_535), (65_535, 2)])
