@@ -777,6 +777,8 @@ class RedisQueue:
                     log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
                 finally:
                     if worker.stopped_at_once:
+                        for signum in STOP_SIGNALS:  # asked a third time: it is stopping already (work() restores them)
+                            signal.signal(signum, signal.SIG_IGN)
                         self.hand_back()
                 failures = 1 if worked else failures + 1  # the wait grows only while nothing gets done
                 time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
@@ -791,7 +793,8 @@ class RedisQueue:
 
         for kind, job_id, attempt in hand_back(self.app):
             try:
-                self._drop(rq_job_id(kind, job_id, attempt))
+                for failed in (attempt, attempt - 1):  # the run's RQ job: this attempt's, or the last when it counted
+                    self._drop(rq_job_id(kind, job_id, failed))
                 self._enqueue(kind, job_id, attempt)
             except RedisError as error:
                 log.warning("jobs: cannot reach Redis (%s); %s %s waits for a worker's janitor", error, kind, job_id)

@@ -145,13 +145,14 @@ def configure(app: Flask, overrides: dict | None) -> None:
     _make_private(app.config, instance_path)
 
 
-MIN_SECRET_KEY_LENGTH = 32  # characters; the generated key has 64 (32 random bytes in hexadecimal)
+MIN_SECRET_KEY_LENGTH = 16  # characters or bytes: no placeholder or word is this long; os.urandom(16) and the
+# generated key (64 hexadecimal characters) are
 
 
-def _refuse_a_weak_secret_key(key: str | None) -> None:
+def _refuse_a_weak_secret_key(key: str | bytes | None) -> None:
     """In production, a SECRET_KEY given shorter than MIN_SECRET_KEY_LENGTH stops the start: a placeholder copied
-    from the documentation ("...") or a word would let anyone sign a session cookie for any user. None: the key
-    generated into the instance folder (none or an empty one given), which is long enough."""
+    from the documentation ("...") or a word would let anyone sign a session cookie for any user. None or empty: the
+    key generated into the instance folder (long enough)."""
     if key and len(key) < MIN_SECRET_KEY_LENGTH:
         raise RuntimeError(
             f"SECRET_KEY is {len(key)} characters long; with PRODUCTION it must be at least {MIN_SECRET_KEY_LENGTH} "

@@ -25,7 +25,7 @@ from services.documents import (alert_rule_document, analysis_document, found_do
 from services.insights import add_alert, alert_results, asked_week, remove_alert, report_of, subject_insights
 from web.analyze import upload_limit
 from web.auth import api_viewable, basic_auth_username, basic_credentials, bearer_challenge, bearer_user
-from web.errors import referrer_refused
+from web.errors import referrer_missing
 from web.login_limits import login_limits, password_checked
 from web.notices import deactivated_message, removed_says_so
 
@@ -98,7 +98,7 @@ def api_auth(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response
                 try:
                     csrf.protect()
                 except CSRFError as refused:
-                    abort(400, description=REFERRER_NEEDED if referrer_refused(refused) else
+                    abort(400, description=REFERRER_NEEDED if referrer_missing(refused) else
                           "Missing or invalid CSRF token (send it as X-CSRFToken).")
             user = current_user._get_current_object()
         if user is None:

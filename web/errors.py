@@ -127,10 +127,11 @@ NO_REFERRER = N_("Your browser sent this form without saying which page of this 
                   "again.")
 
 
-def referrer_refused(error: CSRFError) -> bool:
-    """Whether Flask-WTF refused the request for its Referer (over HTTPS it must name this site: WTF_CSRF_SSL_STRICT),
-    not for its token: a browser or an extension that sends no referrers, or a script."""
-    return "referrer" in str(error.description).lower()
+def referrer_missing(error: CSRFError) -> bool:
+    """Whether Flask-WTF refused the request for sending no Referer (over HTTPS one naming this site is needed:
+    WTF_CSRF_SSL_STRICT), not for its token: a browser or an extension that sends no referrers, or a script. (A
+    Referer naming another host, a proxy that does not pass the Host header, keeps the general message.)"""
+    return str(error.description) == "The referrer header is missing."
 
 
 def _stale_form(error: CSRFError):
@@ -139,7 +140,7 @@ def _stale_form(error: CSRFError):
     refused for its missing Referer says that, not "out of date": reloading would not help)."""
     if current_user.is_authenticated and request.endpoint in ("auth.login", "auth.register"):
         return redirect(url_for("analyze.upload"))
-    error.description = Phrase(NO_REFERRER if referrer_refused(error) else STALE_FORM)
+    error.description = Phrase(NO_REFERRER if referrer_missing(error) else STALE_FORM)
     return error_response(error.description, error.code, error)
 
 
