@@ -352,10 +352,15 @@ def release_held_jobs() -> list[tuple[JobKind, int, int]]:
     counted, FREE_HAND_BACKS times a job): when it is told to stop, so that a restart neither waits JOBS_STALE_SECONDS
     for them nor uses up their attempts. A run still going finds its claim gone at its next report and writes
     nothing. Returns each job handed back: its kind, id and attempts now (what its next RQ job is named by)."""
-    released = []
+    released, max_attempts = [], current_app.config["JOBS_MAX_ATTEMPTS"]
     for kind, row in ROWS.items():
+        held = row.worker == worker_name(), row.status == JobStatus.RUNNING
+        db.session.execute(  # a hand-back that counts, at the last attempt: given up, as a dead worker's job would be
+            db.update(row).where(*held, row.handed_back >= FREE_HAND_BACKS, row.attempts >= max_attempts)
+            .values(status=JobStatus.FAILED, error=INTERRUPTED % {"times": max_attempts}, worker=None,
+                    heartbeat_at=None, handed_back=row.handed_back + 1))
         released += [(kind, job_id, attempts) for job_id, attempts in db.session.execute(
-            db.update(row).where(row.worker == worker_name(), row.status == JobStatus.RUNNING)
+            db.update(row).where(*held)
             .values(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, worker=None,
                     handed_back=row.handed_back + 1,
                     attempts=sa.case((row.handed_back < FREE_HAND_BACKS, row.attempts - 1), else_=row.attempts))

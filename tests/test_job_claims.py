@@ -457,6 +457,12 @@ def test_a_job_handed_back_again_and_again_is_given_up_in_the_end(app):
             attempts_after.append(db.session.get(Analysis, job_id, populate_existing=True).attempts)
             assert handed_back == [(jobs.JobKind.ANALYSIS, job_id, attempts_after[-1])]
     assert attempts_after == [0] * jobs.FREE_HAND_BACKS + [1, 2]
+    with app.app_context():
+        assert jobs.claim(jobs.JobKind.ANALYSIS, job_id) is not None  # the third attempt, handed back: given up
+        assert jobs.release_held_jobs() == []
+        job = db.session.get(Analysis, job_id, populate_existing=True)
+        assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
+        assert job.error == "The work was interrupted 3 times and was given up."
 
 
 def test_a_process_hands_back_only_the_jobs_it_holds(app):
