@@ -782,8 +782,7 @@ class RedisQueue:
                     log.warning("jobs: lost Redis (%s); the worker starts again when it can", error)
                 finally:
                     if worker.stopped_at_once:
-                        for signum in STOP_SIGNALS:  # asked a third time: it is stopping already (work() restores them)
-                            signal.signal(signum, signal.SIG_IGN)
+                        ignore_stop_signals()  # work() restores them
                         self.hand_back()
                 failures = 1 if worked else failures + 1  # the wait grows only while nothing gets done
                 time.sleep(self.app.config["JOBS_POLL_SECONDS"] * min(failures, 30))
@@ -936,6 +935,12 @@ class StopNow(BaseException):
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def ignore_stop_signals() -> None:
+    """Asked a third time while handing a job back: it is stopping already (a signal then would cut the hand-back)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def poll_until_stopped(app: Flask) -> None:
     """`flask jobs work` on the database: run the queued jobs until told to stop, a database outage waited out
     (keep_running). SIGTERM or SIGINT lets the current job finish, as an RQ worker's does; a second stops at once,
@@ -954,8 +959,7 @@ def poll_until_stopped(app: Flask) -> None:
     try:
         keep_running(lambda: work_once(app), app.config["JOBS_POLL_SECONDS"], wake, stopping)
     except StopNow:
-        for signum in STOP_SIGNALS:  # asked a third time: it is stopping already
-            signal.signal(signum, signal.SIG_IGN)
+        ignore_stop_signals()
         hand_back(app)
     finally:
         for signum, handler in handlers_before.items():
