@@ -708,8 +708,8 @@ class FaceSignature(db.Model):
 
 class AlertRule(db.Model):
     """An owner's gentle alert: `emotion` as the top one in more than `share` of a subject's appearances
-    over the last `days` days. `dismissed_through` is the newest reading (its analysis id) of the firing whose
-    notice the owner dismissed: the notice stays hidden until the rule fires with a reading added since."""
+    over the last `days` days. `dismissed_readings` are the readings (their analyses' ids) of the firing whose
+    notice the owner dismissed: the notice stays hidden until the rule fires with a reading not among them."""
 
     __table_args__ = IDS_NEVER_REUSED
 
@@ -719,7 +719,7 @@ class AlertRule(db.Model):
     share: Mapped[float] = mapped_column(Float)
     days: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    dismissed_through: Mapped[int | None] = mapped_column(Integer)
+    dismissed_readings: Mapped[list | None] = mapped_column(JSON)
 
     subject: Mapped[Subject] = relationship(back_populates="alert_rules")
 

@@ -30,8 +30,7 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
     emotion ("needed" and "needed_matching": how many it takes)."""
     since = days_before(now, rule.days)
     index = history.classes.index(rule.emotion) if rule.emotion in history.classes else None
-    start, end = instant(since), instant(now)
-    in_window = [start < instant(moment) <= end for moment in history.times]
+    in_window = _in_window(history, rule, now)
     window = [(moment, top) for moment, top, inside, unsure in zip(history.times, history.tops, in_window,
                                                                    history.flagged) if inside and not unsure]
     matching = [moment for moment, top in window if top == index]
@@ -47,3 +46,17 @@ def check_rule(history: History, rule: Rule, now: datetime) -> dict:
             "enough_matching": enough_matching, "needed_matching": MIN_MATCHING,
             "days": [{"date": day.isoformat(), "count": per_day[day], "matching": matching_per_day[day],
                       "unsure": unsure_per_day[day]} for day in sorted(per_day | unsure_per_day)]}
+
+
+def window_readings(history: History, rule: Rule, now: datetime) -> list[int]:
+    """The analysis ids of the readings the rule is checked on now (`check_rule`'s window, sure readings), sorted,
+    once per reading (a video can show a subject in several tracks)."""
+    return sorted(analysis_id for analysis_id, inside, unsure in zip(history.analysis_ids,
+                                                                      _in_window(history, rule, now), history.flagged)
+                  if inside and not unsure)
+
+
+def _in_window(history: History, rule: Rule, now: datetime) -> list[bool]:
+    """Per appearance, whether it falls in the rule's window: the last `rule.days` days before `now`."""
+    start, end = instant(days_before(now, rule.days)), instant(now)
+    return [start < instant(moment) <= end for moment in history.times]

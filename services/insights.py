@@ -4,6 +4,7 @@ subject's appearances change (for the CACHED_SUBJECTS read most recently)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import date
 
 import numpy as np
@@ -13,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from inference.labels import Certainty, Reading
-from insights.alerts import Rule, check_rule
+from insights.alerts import Rule, check_rule, window_readings
 from insights.changes import change_point
 from insights.clip import told_changes
 from insights.history import History
@@ -189,19 +190,20 @@ def subject_insights(subject: Subject) -> dict:
     return result
 
 
-def newest_sure_reading(history: History) -> int:
-    """The analysis id of the history's newest reading that an alert may fire on (a sure one; 0: none). Ids only
-    grow (never given twice), so a higher one is a reading added later."""
-    return max((analysis_id for analysis_id, unsure in zip(history.analysis_ids, history.flagged) if not unsure),
-               default=0)
-
-
 def alert_result(rule: AlertRule, history: History) -> dict:
-    """The rule's check against now (insights/alerts.py), and "dismissed": it fires, but on no reading added since
-    its owner dismissed its notice (the pages leave the notice out)."""
-    result = check_rule(history, Rule(rule.emotion, rule.share, rule.days), now_in(zone_of(rule.subject.user)))
-    dismissed = rule.dismissed_through is not None and newest_sure_reading(history) <= rule.dismissed_through
+    """The rule's check against now (insights/alerts.py), and "dismissed": it fires, but on no reading its owner had
+    not seen when they dismissed its notice (the pages leave the notice out). A reading assigned to the subject since
+    counts as new, whenever its photo was uploaded."""
+    checked, now = _checked(rule), now_in(zone_of(rule.subject.user))
+    result = check_rule(history, checked, now)
+    unseen = Counter(window_readings(history, checked, now)) - Counter(rule.dismissed_readings or ())
+    dismissed = rule.dismissed_readings is not None and not unseen
     return {**result, "dismissed": result["fired"] and dismissed}
+
+
+def _checked(rule: AlertRule) -> Rule:
+    """The stored rule as insights/alerts.py checks it."""
+    return Rule(rule.emotion, rule.share, rule.days)
 
 
 def alert_results(subjects: list[Subject]) -> list[tuple[AlertRule, dict]]:
@@ -275,11 +277,11 @@ def remove_alert(rule: AlertRule) -> None:
 
 
 def dismiss_alert(rule: AlertRule) -> bool:
-    """Hide the notice of the rule's firing until it fires with a reading added since (the newest it fires on now
-    is kept); False, and nothing kept, when it does not fire."""
+    """Hide the notice of the rule's firing until it fires with a reading added since (the readings it fires on now
+    are kept); False, and nothing kept, when it does not fire."""
     history = history_of(rule.subject)
     if history is None or not alert_result(rule, history)["fired"]:
         return False
-    rule.dismissed_through = newest_sure_reading(history)
+    rule.dismissed_readings = window_readings(history, _checked(rule), now_in(zone_of(rule.subject.user)))
     db.session.commit()
     return True

@@ -6,6 +6,7 @@ import html
 import re
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -807,6 +808,54 @@ def test_a_fired_alerts_notice_is_dismissed_until_new_readings_fire_it_again(app
     assert "in 3 of 4 appearances (75%)" in back
 
 
+def test_a_face_of_an_older_upload_assigned_after_the_dismissal_brings_the_notice_back(app, client, alice):
+    """Uploaded first, assigned after the notice was dismissed: a reading the owner had not seen (the rule kept the
+    newest analysis id it fired on, and an older upload never passed it)."""
+    sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})
+    add_history(app, alice, None, np.array([sad]), start=utcnow() - timedelta(days=5))  # not yet Rex's
+    rex, rule = rex_with_a_sad_alert(app, alice, [sad, sad, happy])
+    client.post(f"/alerts/{rule}/dismiss", data={"csrf_token": csrf_token(client, "/dashboard")})
+    assert notices(client.get("/dashboard").get_data(as_text=True)) == []
+    with app.app_context():
+        older = db.session.scalars(db.select(Detection).where(Detection.subject_id.is_(None))).one()
+        older_id, photo = older.id, older.analysis_id
+        assert photo < min(db.session.scalars(db.select(Detection.analysis_id).filter_by(subject_id=rex)))
+        assert db.session.get(AlertRule, rule).dismissed_readings == sorted([photo + 1, photo + 2, photo + 3])
+    form = {f"d{older_id}-subject": str(rex), "csrf_token": csrf_token(client, f"/analyses/{photo}")}
+    assert client.post(f"/detections/{older_id}/subject", data=form).status_code == 302
+    [back] = notices(client.get("/dashboard").get_data(as_text=True))
+    assert "in 3 of 4 appearances (75%)" in back
+
+
+def test_the_migration_keeps_what_a_dismissal_meant_and_goes_back(app, alice):
+    """A rule dismissed through an analysis id keeps its subject's readings up to it, within its window."""
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+    sad = mood(DOG_EMOTIONS, {"sad": 0.9})
+    rex, rule = rex_with_a_sad_alert(app, alice, [sad, sad, sad])
+    add_history(app, alice, rex, np.array([sad]), start=utcnow() - timedelta(days=30))  # outside the 7 days
+    migrations = str(Path(__file__).resolve().parents[1] / "migrations")
+    with app.app_context():
+        first, second, third, old = db.session.scalars(db.select(Analysis.id).order_by(Analysis.id)).all()
+        db.session.remove()
+        downgrade(directory=migrations, revision="ba40000000d1")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alert_rule SET dismissed_through = :through"), {"through": third})
+        upgrade(directory=migrations)
+        assert db.session.get(AlertRule, rule).dismissed_readings == [first, second, third]
+        db.session.remove()
+        downgrade(directory=migrations, revision="ba40000000d1")
+        with db.engine.begin() as connection:  # the old reading is within the id, not within the window
+            connection.execute(sa.text("UPDATE alert_rule SET dismissed_through = :through"), {"through": old})
+        upgrade(directory=migrations)
+        assert db.session.get(AlertRule, rule).dismissed_readings == [first, second, third]
+        db.session.remove()
+        downgrade(directory=migrations, revision="ba40000000d1")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT dismissed_through FROM alert_rule")).scalar() == third
+        upgrade(directory=migrations)
+
+
 def test_dismissing_a_quiet_alert_says_so_and_keeps_nothing(app, client, alice):
     """An alert that does not fire (the notice went between the page and the click) has nothing to dismiss: it
     says so, and a later firing shows its notice."""
@@ -817,7 +866,7 @@ def test_dismissing_a_quiet_alert_says_so_and_keeps_nothing(app, client, alice):
                                                           "next": "/dashboard"}, follow_redirects=True)
     assert "Rex의 슬픔 알림은 지금 조용해요" in answer.get_data(as_text=True)
     with app.app_context():
-        assert db.session.get(AlertRule, rule).dismissed_through is None
+        assert db.session.get(AlertRule, rule).dismissed_readings is None
     add_history(app, alice, rex, np.array([sad, sad]), start=utcnow() - timedelta(hours=2), spacing=timedelta(hours=1))
     assert len(notices(client.get("/dashboard").get_data(as_text=True))) == 1
 
