@@ -827,6 +827,26 @@ def test_a_face_of_an_older_upload_assigned_after_the_dismissal_brings_the_notic
     assert "in 3 of 4 appearances (75%)" in back
 
 
+def test_a_share_just_above_the_rules_shows_a_decimal(app, client, alice):
+    """2 of 6 is above a rule's 33%: the notice and the rule's line say 33.3%, not "33% ... above the 33%"."""
+    sad, happy = mood(DOG_EMOTIONS, {"sad": 0.9}), mood(DOG_EMOTIONS, {"happy": 0.9})
+    rex = make_subject(app, alice, "Rex")
+    add_history(app, alice, rex, np.array([sad, sad, happy, happy, happy, happy]),
+                start=utcnow() - timedelta(days=6))
+    with app.app_context():
+        db.session.add(AlertRule(subject_id=rex, emotion="sad", share=0.33, days=7))
+        db.session.commit()
+    [notice] = notices(client.get("/dashboard").get_data(as_text=True))
+    assert "in 2 of 6 appearances (33.3%) over the last 7 days, above the 33% you asked to hear about" in notice
+    assert "triggered (33.3% now)" in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
+
+
+def test_a_weeks_change_is_the_difference_of_the_percents_shown():
+    """51% against the week before's 30% is +21 points, not the +22 of the unrounded shares."""
+    from web.i18n import points
+    assert points(0.514, round(0.514 - 0.296, 4)) == 21 and points(0.30, 0.0) == 0 and points(0.2, -0.1) == -10
+
+
 def test_the_migration_keeps_what_a_dismissal_meant_and_goes_back(app, alice):
     """A rule dismissed through an analysis id keeps its subject's readings up to it, within its window."""
     import sqlalchemy as sa

@@ -521,6 +521,20 @@ def share(value: float) -> str:
     return f"<{percent(0.01)}" if value > 0 and shown_percent(value) == 0 else percent(value)
 
 
+def against(value: float, threshold: float) -> str:
+    """A share said beside the threshold it is compared with: one decimal where the whole percents are the same
+    ("33.3%" above a rule's 33%; "33%" above "33%" read as a mistake)."""
+    if shown_percent(value) != shown_percent(threshold) or value == threshold:
+        return percent(value)
+    return format_percent(value, "#,##0.0%")
+
+
+def points(value: float, change: float) -> int:
+    """The change from the week before, in points, as the whole percents shown differ (51% against 30% is +21, not
+    the +22 of 0.514 - 0.296)."""
+    return shown_percent(value) - shown_percent(value - change)
+
+
 def interval(low: float, high: float) -> str:
     """A confidence interval as "3%–5%" in the reader's locale; one figure, "3%", when both ends show as the same
     percent (the value between them does too): "3%–3%" says nothing more and looks like a mistake."""
@@ -615,6 +629,7 @@ def init_app(app: Flask) -> None:
                            "kind": kind, "say": say, "found": found,
                            "found_by_kind": found_by_kind,
                            "moment": moment, "day": day, "days_span": days_span, "percent": percent, "share": share,
+                           "against": against, "points": points,
                            "interval": interval, "seconds": seconds, "time_seen": time_seen, "number": format_decimal,
                            "day_in_week": day_in_week, "group": group, "reason": reason,
                            "wrappable": wrappable, "set_apart": set_apart, "month_name": month_name}.items():
