@@ -100,10 +100,11 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass
 class Track:
-    """The frame indices and boxes of one tracked subject."""
+    """The frame indices and boxes of one tracked subject; `kind` is what it is followed as (only boxes of one kind
+    continue a track: the video's TrackedAs, a person or a pet)."""
 
     track_id: int
-    kind: DetectionKind
+    kind: str
     frames: list[int] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
 
@@ -122,7 +123,7 @@ class IoUTracker:
         self.tracks: list[Track] = []
         self.ended: set[int] = set()  # tracks ended before their time (`end`)
 
-    def end(self, kind: DetectionKind) -> None:
+    def end(self, kind: str) -> None:
         """End every track of `kind` now (a scene cut: what comes next continues none of them by position)."""
         self.ended.update(track.track_id for track in self.tracks if track.kind == kind)
 

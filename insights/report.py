@@ -59,6 +59,11 @@ def opening_week(history: History, today: date) -> date:
     return this_week if not past or past[-1] >= this_week else week_start(past[-1])
 
 
+def iso_week(monday: date) -> str:
+    """A week as the addresses name it (2026-W47): iso_week_monday's inverse."""
+    return "{}-W{:02d}".format(*monday.isocalendar()[:2])
+
+
 def report_week(history: History, asked: date | None, today: date) -> date:
     """The Monday of the week a report shows, for the page and the API alike: the week asked for (its Monday:
     iso_week_monday) unless it is still to come, else the opening week."""
@@ -130,8 +135,7 @@ def weekly_report(history: History, monday: date, today: date) -> dict:
                      "count": int((every_date == np.datetime64(day)).sum()), "sure": len(tops),
                      "top": counted.top, "tie": list(counted.tie), "to_come": day > today,
                      "emotions": {label: counts[label] for label in history.classes if label in counts}})
-    iso_year, iso_week, _ = monday.isocalendar()
-    return {"week": f"{iso_year}-W{iso_week:02d}", "start": monday.isoformat(),
+    return {"week": iso_week(monday), "start": monday.isoformat(),
             "end": (end - timedelta(days=1)).isoformat(), "count": count, "previous_count": before_count,
             "previous_start": previous.isoformat(), "previous_end": (monday - timedelta(days=1)).isoformat(),
             "unsure": count - sure_count, "sure": sure_count, "needed": MIN_FOR_PROFILE,

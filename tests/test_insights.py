@@ -26,7 +26,7 @@ from insights.report import iso_week_monday, report_week, week_start
 from bench.synthetic import START, clustered, draw, history_from, mood, shifted
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind, utcnow
 from services import insights as insight_service
-from web.dashboard import iso_week
+from insights.report import iso_week
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -140,6 +140,23 @@ def test_a_cats_weekly_report_address_says_why_there_is_none(app, client, alice,
     korean = client.get(f"/subjects/{whiskers}/report", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "고양이는 아직 주간 보고서가 없어요" in korean
     assert "Whiskers" not in bob_client.get(f"/subjects/{whiskers}/report").get_data(as_text=True)  # not his cat
+
+
+def test_the_dashboard_links_a_cats_weekly_report_once_a_cat_model_ships(app, client, alice, monkeypatch):
+    """Which subjects get a report follows their kind's emotion model, not a "cat" written in the template."""
+    import models
+    from inference.labels import CAT_EMOTIONS, DetectionKind
+    make_subject(app, alice, "Whiskers", kind="cat")
+    token = csrf_token(client, "/dashboard")
+    answer = client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": token},
+                         follow_redirects=True)
+    page = html.unescape(answer.get_data(as_text=True))
+    assert "(a cat has none" in page and "Whiskers: weekly report" not in page
+    monkeypatch.setitem(models.EMOTION_CLASSES, DetectionKind.CAT, CAT_EMOTIONS)
+    answer = client.post("/dashboard/weekly-report", data={"weekly_report": "y", "csrf_token": token},
+                         follow_redirects=True)
+    page = html.unescape(answer.get_data(as_text=True))
+    assert "links to each person’s and pet’s weekly report." in page and "Whiskers: weekly report" in page
 
 
 def test_an_alert_rule_fires_on_its_window_only():

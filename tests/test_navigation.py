@@ -7,7 +7,7 @@ dashboard's period). The weekly report leads to the subject's dashboard and to t
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape, unescape
 from urllib.parse import quote, urlsplit
 
@@ -16,7 +16,7 @@ import numpy as np
 from bench.fixtures import StoredAnalysis, add_history, csrf_token, login, make_subject, store_analyses
 from extensions import db
 from inference.labels import DOG_EMOTIONS
-from insights.report import week_start
+from insights.report import iso_week, week_start
 from models import AlertRule, Analysis, JobStatus, User, utcnow
 
 ALREADY_ANALYSIS = "You already deleted that photo or video."
@@ -142,10 +142,6 @@ def test_back_to_a_deleted_pet_or_alert_goes_to_its_list(app, client, alice):
     assert client.get(f"/dashboard?subject={rex + 100}").status_code == 404
     for download in (f"/subjects/{rex}/export.csv", f"/subjects/{rex}/export.json"):  # a script saving it gets no page
         assert client.get(download).status_code == 404, download
-
-
-def iso_week(monday: date) -> str:
-    return "{}-W{:02d}".format(*monday.isocalendar()[:2])
 
 
 def test_the_weekly_report_leads_to_the_dashboard_and_the_weeks_around_it(app, client, alice):

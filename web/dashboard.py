@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from extensions import db
-from insights.report import ChartWords, Layout, drawable, first_week, week_start
+from insights.report import ChartWords, Layout, drawable, first_week, iso_week, week_start
 from messages import N_
 from models import AlertRule, Analysis, Detection, Subject, SubjectKind
 from services import accounts, copies
@@ -277,10 +277,17 @@ def weekly_report_setting() -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     accounts.save_settings(current_user, weekly_report=form.weekly_report.data)
-    flash(gettext("Your dashboard now links to each person’s and dog’s weekly report (a cat has none: no emotion "
-                  "model reads cats yet).") if form.weekly_report.data
+    flash(reports_linked() if form.weekly_report.data
           else gettext("Your dashboard no longer links to the weekly reports."), FlashCategory.SUCCESS)
     return redirect(url_for("dashboard.index"))
+
+
+def reports_linked() -> str:
+    """What turning the weekly reports on does: a link for each subject whose kind has an emotion model."""
+    if SubjectKind.CAT.emotion_classes is None:
+        return gettext("Your dashboard now links to each person’s and dog’s weekly report (a cat has none: no "
+                       "emotion model reads cats yet).")
+    return gettext("Your dashboard now links to each person’s and pet’s weekly report.")
 
 
 NO_CAT_REPORT = N_("Cats have no weekly report yet: there is no emotion model for cats, so there is nothing to chart.")
@@ -322,10 +329,6 @@ def emotion_colours() -> dict[str, str]:
     are set), for the report's PNG."""
     css = (Path(current_app.static_folder) / "style.css").read_text(encoding="utf-8")
     return dict(re.findall(r"\.emo-(\w+)\s*\{\s*--emo:\s*(#[0-9a-fA-F]{6})", css))
-
-
-def iso_week(monday: date) -> str:
-    return "{}-W{:02d}".format(*monday.isocalendar()[:2])
 
 
 def chart_words(subject: Subject, week: dict) -> ChartWords:
