@@ -1,5 +1,6 @@
 """Classification metrics computed with numpy only (accuracy, macro-F1, per class, confusion, a paired bootstrap
-interval of a change)."""
+interval of a change; AUROC with scikit-learn, where it is installed): the training scripts run them on a GPU machine
+that has only numpy and torch."""
 
 from __future__ import annotations
 
@@ -64,26 +65,10 @@ def bootstrap_interval(labels: np.ndarray, before: np.ndarray, after: np.ndarray
 
 
 def auroc_one_vs_rest(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Area under the ROC curve of each class against the rest (Mann-Whitney U, ties averaged)."""
-    scores = []
-    for label in range(probabilities.shape[1]):
-        positive = labels == label
-        positives, negatives = positive.sum(), (~positive).sum()
-        if positives == 0 or negatives == 0:
-            scores.append(float("nan"))
-            continue
-        ranks = _average_ranks(probabilities[:, label])
-        u = ranks[positive].sum() - positives * (positives + 1) / 2
-        scores.append(u / (positives * negatives))
-    return np.asarray(scores)
+    """Area under the ROC curve of each class against the rest (scikit-learn's; NaN for a class with no example or
+    nothing else). Imported here: the rest of this module runs where only numpy and torch are (a GPU machine)."""
+    from sklearn.metrics import roc_auc_score
 
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, tied values sharing their mean rank."""
-    order = values.argsort(kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=float)
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    for start, end in zip(np.r_[0, boundaries], np.r_[boundaries, len(values)]):
-        ranks[order[start:end]] = (start + end + 1) / 2
-    return ranks
+    return np.asarray([roc_auc_score(labels == label, probabilities[:, label])
+                       if 0 < (labels == label).sum() < len(labels) else float("nan")
+                       for label in range(probabilities.shape[1])])
