@@ -855,6 +855,9 @@ def test_a_share_just_above_the_rules_shows_a_decimal(app, client, alice):
         db.session.commit()
     [notice] = notices(client.get("/dashboard").get_data(as_text=True))
     assert "in 2 of 6 appearances (33.3%) over the last 7 days, above the 33% you asked to hear about" in notice
+    began = (utcnow() - timedelta(days=7)).date()  # the test's owner is on UTC
+    assert (f"The last 7 days are the 168 hours before now: they began on {began:%B} {began.day}, {began.year} at this "
+            "time of day.") in notice
     assert "triggered (33.3% now)" in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
 
 
