@@ -23,6 +23,7 @@ from inference.backends import DEFAULT_BACKEND, Backend, make_runner
 from inference.specs import PET_WEIGHTS
 from inference.ssd_pets import PET_LABELS, pets_only_net
 from inference.labels import DetectionKind
+from inference.tracking import iou
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -127,12 +128,13 @@ def _resize(rgb: np.ndarray, factor: float) -> np.ndarray:
 
 CROP_PADDING = 0.25
 CROP_MIN_SIDE = 160
-# The searches of a photo that may be a face crop, in turn until one finds a face: (border, a fraction of the longer
-# side; turn, degrees counter-clockwise). A wider border finds faces cut by the photo's edges, a turn heads tilted
-# past what MTCNN knows (chosen on FER2013 val crops: inference/weights/README.md, "Tight crops"), a quarter turn
-# each way a photo on its side with no orientation tag (a screenshot, an edited copy), last.
+# The searches of a photo that may be a face crop: (border, a fraction of the longer side; turn, degrees
+# counter-clockwise). A wider border finds faces cut by the photo's edges, a turn of 20 degrees each way heads tilted
+# past what MTCNN knows (chosen on FER2013 val crops: inference/weights/README.md, "Tight crops"), a quarter turn each
+# way and a half turn a photo on its side or upside down with no orientation tag (a screenshot, an edited copy).
 CROP_SEARCHES = ((CROP_PADDING, 0.0), (0.5, 0.0), (CROP_PADDING, -20.0), (CROP_PADDING, 20.0), (CROP_PADDING, 90.0),
-                 (CROP_PADDING, -90.0))
+                 (CROP_PADDING, -90.0), (CROP_PADDING, 180.0))
+SAME_FACE_OVERLAP = 0.3  # two searches' faces whose boxes overlap this much (IoU) are one face
 # The searches after the first look for a face that fills the photo: on a copy of at most this side, for faces of
 # at least this many pixels (a quarter of the cost of a search at max_side, fewer false faces)
 LATER_SEARCH_SIDE = 320
@@ -171,6 +173,15 @@ def _moved(face: Detection, back: np.ndarray, shrink: float, width: int, height:
         if 0 <= centre_x <= width and 0 <= centre_y <= height else (0.0, 0.0, 0.0, 0.0)
     landmarks = tuple(tuple(float(v) for v in (back @ [x, y, 1]) / shrink) for x, y in face.landmarks or ())
     return Detection(box=box, score=face.score, kind=face.kind, landmarks=landmarks)
+
+
+def _surest(faces: list[Detection]) -> list[Detection]:
+    """Faces found by several searches, once each: the surest of those whose boxes overlap (`SAME_FACE_OVERLAP`)."""
+    kept: list[Detection] = []
+    for face in sorted(faces, key=lambda face: face.score, reverse=True):  # stable: the earlier search on a tie
+        if all(iou(face.box, other.box) < SAME_FACE_OVERLAP for other in kept):
+            kept.append(face)
+    return kept
 
 
 def mtcnn_network(stage: str) -> torch.nn.Module:
@@ -221,31 +232,47 @@ class MTCNNFaceDetector:
     def detect_padded(self, rgb: np.ndarray,
                       searches: Sequence[tuple[float, float]] = CROP_SEARCHES) -> list[Detection]:
         """Faces in a photo that may be a face crop itself: MTCNN misses a face that fills the photo (its
-        boxes run past the edges) or a head tilted far, so the photo is searched with a border added on every side
-        (in its mean colour) and, when small, upscaled so its shorter side is at least `CROP_MIN_SIDE`; a wider
-        border, then a turn each way, are tried in turn until a face is found (`searches`: CROP_SEARCHES). A large
-        photo is first shrunk so the padded copy is no larger than the detector reads (`max_side`): padding it at
-        full size would cost memory in proportion to the square of its longer side (gigabytes for a thin 2 x
-        100,000 px PNG of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the photo,
-        landmarks may lie outside it."""
+        boxes run past the edges), a head tilted far or a photo on its side or upside down, so the photo is searched
+        with a border added on every side (in its mean colour) and, when small, upscaled so its shorter side is at
+        least `CROP_MIN_SIDE`; with a wider border, and turned (`searches`: CROP_SEARCHES). Every search runs (the
+        later ones unless the first found only faces too small for them), and of the faces several find (boxes
+        overlapping by `SAME_FACE_OVERLAP`) the one MTCNN is surest of is kept: a face on its side is also found,
+        less surely, by a search that sees it nearly upright, with landmarks that are not its own. A large photo is
+        first shrunk so the padded copy is no larger than the detector reads (`max_side`): padding it at full size
+        would cost memory in proportion to the square of its longer side (gigabytes for a thin 2 x 100,000 px PNG
+        of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the photo, landmarks may
+        lie outside it."""
+        found = self._search(rgb, *searches[0], later=False)
+        if not found or any(self._findable_later(face, rgb.shape) for face in found):  # else they cost for nothing
+            found += [face for padding, degrees in searches[1:] for face in self._search(rgb, padding, degrees, True)]
+        return in_reading_order(_surest(found))
+
+    def _findable_later(self, face: Detection, shape: tuple[int, ...]) -> bool:
+        """Whether the later searches could find this face again (at least LATER_SEARCH_MIN_FACE pixels on the
+        largest of their copies): a small face cut by a large photo's edge is searched once."""
+        height, width = shape[:2]
+        shrink = downscale_factor(width, height, round(min(self.max_side, LATER_SEARCH_SIDE) / (1 + 2 * CROP_PADDING)))
+        matrix, _ = _search_matrix(round(width * shrink), round(height * shrink), CROP_PADDING, 0.0)
+        side = max(face.box[2] - face.box[0], face.box[3] - face.box[1])
+        return side * shrink * float(np.hypot(*matrix[:, 0])) >= LATER_SEARCH_MIN_FACE
+
+    def _search(self, rgb: np.ndarray, padding: float, degrees: float, later: bool) -> list[Detection]:
+        """The faces of one search of `detect_padded`, in the photo's own pixels (a later search reads a smaller
+        copy, for larger faces: LATER_SEARCH_SIDE)."""
         height, width = rgb.shape[:2]
-        for search, (padding, degrees) in enumerate(searches):
-            side = self.max_side if search == 0 else min(self.max_side, LATER_SEARCH_SIDE)
-            shrink = downscale_factor(width, height, round(side / (1 + 2 * padding)))
-            small = _resize(rgb, shrink)
-            matrix, size = _search_matrix(small.shape[1], small.shape[0], padding, degrees)
-            fill = [float(v) for v in small.reshape(-1, 3).mean(0)]
-            copy = cv2.warpAffine(small, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
-                                  borderValue=fill)
-            back = cv2.invertAffineTransform(matrix)
-            faces = self.detect_batch([copy], min_face_size=None if search == 0 else LATER_SEARCH_MIN_FACE)[0]
-            moved = [_moved(face, back, shrink, width, height) for face in faces]
-            min_score = TURNED_MIN_SCORE if degrees else 0.0
-            found = [face for face in moved if face.box[2] - face.box[0] >= 2 and face.box[3] - face.box[1] >= 2
-                     and face.score >= min_score]
-            if found:
-                return in_reading_order(found)
-        return []
+        side = min(self.max_side, LATER_SEARCH_SIDE) if later else self.max_side
+        shrink = downscale_factor(width, height, round(side / (1 + 2 * padding)))
+        small = _resize(rgb, shrink)
+        matrix, size = _search_matrix(small.shape[1], small.shape[0], padding, degrees)
+        fill = [float(v) for v in small.reshape(-1, 3).mean(0)]
+        copy = cv2.warpAffine(small, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=fill)
+        back = cv2.invertAffineTransform(matrix)
+        faces = self.detect_batch([copy], min_face_size=LATER_SEARCH_MIN_FACE if later else None)[0]
+        moved = [_moved(face, back, shrink, width, height) for face in faces]
+        min_score = TURNED_MIN_SCORE if degrees else 0.0
+        return [face for face in moved if face.box[2] - face.box[0] >= 2 and face.box[3] - face.box[1] >= 2
+                and face.score >= min_score]
 
     def _to_detections(self, boxes: np.ndarray, factor: float, width: int, height: int) -> list[Detection]:
         """Rows of MTCNN's output (box, score, landmarks at the detection scale) as detections."""
