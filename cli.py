@@ -76,7 +76,8 @@ def write_explanations(rgb: np.ndarray, analysis: Analysis, folder: Path, stem: 
         if not detection.top:
             continue
         paths = {method: folder / f"{stem}-{detection.position}-{method}.png" for method in METHODS}
-        saved = explainer.explain(rgb, detection.box, detection.kind, detection.top).save_overlays(paths)
+        explanation = explainer.explain(rgb, detection.box, detection.kind, detection.top, detection.landmarks)
+        saved = explanation.save_overlays(paths)
         written[detection.position] = {method: str(path) for method, path in saved.items()}
     return written
 

@@ -463,6 +463,10 @@ class Detection(db.Model):
     # Faces: what made the reading unsure (inference.uncertainty.UnsureSignal values; [] when sure; a track: what
     # made most of its unsure frames unsure); None before the signals were stored, and for pets.
     unsure_signals: Mapped[list | None] = mapped_column(JSON)
+    # A photo's face: the five points it was aligned by (inference.pipeline.DetectionResult.landmarks), so "Why?"
+    # explains the very crop that was read; None for pets, video tracks and faces stored before they were kept (found
+    # again near the box).
+    landmarks: Mapped[list | None] = mapped_column(JSON)
     # Videos: one row per track; box is the track's box on the poster frame (or its first box).
     track_id: Mapped[int | None] = mapped_column(Integer)
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)

@@ -135,6 +135,12 @@ CROP_MIN_SIDE = 160
 CROP_SEARCHES = ((CROP_PADDING, 0.0), (0.5, 0.0), (CROP_PADDING, -20.0), (CROP_PADDING, 20.0), (CROP_PADDING, 90.0),
                  (CROP_PADDING, -90.0), (CROP_PADDING, 180.0))
 SAME_FACE_OVERLAP = 0.3  # two searches' faces whose boxes overlap this much (IoU) are one face
+TURNS = CROP_SEARCHES[4:]  # the quarter and half turns
+# A face MTCNN finds in a photo as it is, this sure, is upright; a less sure one may be a face on its side or upside
+# down read with landmarks not its own, and is read turned where a turned search finds it surer by TURN_MARGIN
+# (chosen on ExpW `calib` photos turned each way: inference/weights/README.md, "A photo on its side")
+SURE_UPRIGHT = 0.995
+TURN_MARGIN = 0.01
 # The searches after the first look for a face that fills the photo: on a copy of at most this side, for faces of
 # at least this many pixels (a quarter of the cost of a search at max_side, fewer false faces)
 LATER_SEARCH_SIDE = 320
@@ -235,17 +241,34 @@ class MTCNNFaceDetector:
         boxes run past the edges), a head tilted far or a photo on its side or upside down, so the photo is searched
         with a border added on every side (in its mean colour) and, when small, upscaled so its shorter side is at
         least `CROP_MIN_SIDE`; with a wider border, and turned (`searches`: CROP_SEARCHES). Every search runs (the
-        later ones unless the first found only faces too small for them), and of the faces several find (boxes
-        overlapping by `SAME_FACE_OVERLAP`) the one MTCNN is surest of is kept: a face on its side is also found,
-        less surely, by a search that sees it nearly upright, with landmarks that are not its own. A large photo is
-        first shrunk so the padded copy is no larger than the detector reads (`max_side`): padding it at full size
-        would cost memory in proportion to the square of its longer side (gigabytes for a thin 2 x 100,000 px PNG
-        of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the photo, landmarks may
-        lie outside it."""
+        later ones unless the first found only faces it is sure of, or too small for them: `_doubtful`), and of the
+        faces several find (boxes overlapping by `SAME_FACE_OVERLAP`) the one MTCNN is surest of is kept: a face on
+        its side is also found, less surely, by a search that sees it nearly upright, with landmarks that are not its
+        own. A large photo is first shrunk so the padded copy is no larger than the detector reads (`max_side`):
+        padding it at full size would cost memory in proportion to the square of its longer side (gigabytes for a
+        thin 2 x 100,000 px PNG of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the
+        photo, landmarks may lie outside it."""
         found = self._search(rgb, *searches[0], later=False)
-        if not found or any(self._findable_later(face, rgb.shape) for face in found):  # else they cost for nothing
+        if not found or any(self._doubtful(face, rgb.shape) for face in found):
             found += [face for padding, degrees in searches[1:] for face in self._search(rgb, padding, degrees, True)]
         return in_reading_order(_surest(found))
+
+    def _doubtful(self, face: Detection, shape: tuple[int, ...]) -> bool:
+        """Whether a face MTCNN found in a photo as it is (or with a border) might be read better turned: it is less
+        sure of it than SURE_UPRIGHT, and the face is large enough for the later searches to find it again."""
+        return face.score < SURE_UPRIGHT and self._findable_later(face, shape)
+
+    def turned_over(self, rgb: np.ndarray, faces: list[Detection]) -> list[Detection]:
+        """A photo's faces as MTCNN found them in it, each `_doubtful` one in the place of the face a quarter or half
+        turn finds there, where that is surer by TURN_MARGIN: a photo on its side whose face was found as it is, with
+        landmarks not its own."""
+        doubtful = [face for face in faces if self._doubtful(face, rgb.shape)]
+        if not doubtful:
+            return faces
+        turned = [face for padding, degrees in TURNS for face in self._search(rgb, padding, degrees, True)]
+        return [max((other for other in turned if iou(other.box, face.box) >= SAME_FACE_OVERLAP
+                     and other.score > face.score + TURN_MARGIN), key=lambda other: other.score, default=face)
+                if face in doubtful else face for face in faces]
 
     def _findable_later(self, face: Detection, shape: tuple[int, ...]) -> bool:
         """Whether the later searches could find this face again (at least LATER_SEARCH_MIN_FACE pixels on the

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -348,15 +348,17 @@ class Explainer:
         """An explainer over the pipeline's own classifiers (kinds without one cannot be explained)."""
         return cls(pipeline.emotion_classifiers, pipeline.detector, pipeline.find_pets)
 
-    def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: DetectionKind) -> np.ndarray:
-        """The classifier's input for the detection at `box`, as the pipeline made it."""
+    def crop(self, rgb: np.ndarray, box: tuple[float, float, float, float], kind: DetectionKind,
+             landmarks: Sequence[Sequence[float]] | None = None) -> np.ndarray:
+        """The classifier's input for the detection at `box`, as the pipeline made it: a face by the `landmarks` it
+        was aligned by (an analysis keeps them), else by those found again near the box."""
         size = self.classifiers[kind].input_size
         if kind == DetectionKind.DOG:
             body = self.find_pets and body_near(self.find_pets(rgb), box)
             return pet_body_crops(rgb, [body or box], size)[0]
         if kind != DetectionKind.HUMAN:
             return rgb_crops(rgb, [box], size)[0]
-        landmarks = self.face_detector and landmarks_near(self.face_detector, rgb, box)
+        landmarks = landmarks or (self.face_detector and landmarks_near(self.face_detector, rgb, box))
         return aligned_gray_crops(rgb, [landmarks], size)[0] if landmarks else gray_crops(rgb, [box], size)[0]
 
     def load_networks(self, kind: DetectionKind) -> Future[list[GradCamParts]]:
@@ -382,14 +384,15 @@ class Explainer:
             return dog_parts(pet_emotion_net(load_head(PET_HEAD_WEIGHTS[kind])))
 
     def explain(self, rgb: np.ndarray, box: tuple[float, float, float, float] | list, kind: DetectionKind,
-                emotion: str | None = None, progress: ProgressCallback | None = None) -> Explanation:
+                emotion: str | None = None, landmarks: Sequence[Sequence[float]] | None = None,
+                progress: ProgressCallback | None = None) -> Explanation:
         """Occlusion and Grad-CAM maps of `emotion` (default: the top one now) for the `kind` detection at
-        `box` in an RGB image. Pass the emotion the page shows, so the maps answer the question asked
-        even after the weights have changed."""
+        `box` in an RGB image (a face's `landmarks`, where kept: `crop`). Pass the emotion the page shows, so the
+        maps answer the question asked even after the weights have changed."""
         classifier = self.classifiers[kind]
         stages = StagedProgress(self.expected_seconds(kind), progress)  # before the loading imports torch
         self.load_networks(kind)  # in its thread, while the crop is found and occlusion runs
-        crop = self.crop(rgb, tuple(box), kind)
+        crop = self.crop(rgb, tuple(box), kind, landmarks)
         probabilities = classifier.predict(crop[None])[0]
         target = classifier.classes.index(emotion) if emotion in classifier.classes else int(probabilities.argmax())
         patch = max(4, classifier.input_size // 6)

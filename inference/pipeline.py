@@ -31,7 +31,7 @@ from inference.align import aligned_gray_crops
 from inference.cat_emotion import CatEmotionClassifier
 from inference.classifiers import Classifier, EmotionClassifier
 from inference.crops import pet_body_crops, rgb_crops
-from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, SSDPetDetector, in_reading_order
+from inference.detectors import CROP_SEARCHES, Detection, MTCNNFaceDetector, Point, SSDPetDetector, in_reading_order
 from inference.dog_emotion import DogEmotionClassifier
 from inference.heif import decode_photo
 from inference.images import DEFAULT_MAX_PIXELS, DecodedImage
@@ -56,6 +56,7 @@ class DetectionResult:
     uncertainty: float | None = None  # faces: the estimated chance the top emotion is wrong (inference/uncertainty.py)
     uncertain: bool | None = None  # faces: the page says "unsure"; None for kinds without the rule (pets)
     unsure_signals: list[str] | None = None  # faces: what made it unsure (UnsureSignal values; [] when sure)
+    landmarks: list[list[float]] | None = None  # faces: the five points it was aligned by ("Why?" crops it so again)
 
 
 @dataclass
@@ -124,6 +125,12 @@ def _at_edge(face: Detection, width: int, height: int) -> bool:
     """Whether a face's box was cut by the photo's edge (its landmarks then come from a clipped view)."""
     x1, y1, x2, y2 = face.box
     return min(x1, y1) <= 0 or x2 >= width or y2 >= height
+
+
+def _points(landmarks: tuple[Point, ...] | None) -> list[list[float]] | None:
+    """Landmarks as a result keeps them (as JSON can): lists of two numbers, exact, so a crop made again from them is
+    the same crop."""
+    return [[float(x), float(y)] for x, y in landmarks] if landmarks else None
 
 
 def face_crops(frame: np.ndarray, faces: list[Detection], size: int) -> np.ndarray:
@@ -291,7 +298,8 @@ class Pipeline:
     def detect_photo(self, rgb: np.ndarray, timings: dict[str, float]) -> list[Detection]:
         """Faces, then dogs and cats, in one photo, settled (`PetCropModel.settle`: no pet's face called a person's,
         no dog's head on a person's face). A photo without a face, or whose face runs past its edge, is searched for
-        faces again with a border around it (`MTCNNFaceDetector.detect_padded`); faces and pets are settled once,
+        faces again with a border around it (`MTCNNFaceDetector.detect_padded`); a face found with some doubt in a
+        photo without pets, turned too (`MTCNNFaceDetector.turned_over`); faces and pets are settled once,
         after the searches (a pet's face found by the first does not make a photo "without a face"). Both are added
         to "detect faces"."""
         found = self.detect_batch([rgb], timings=timings, settle=False)[0]
@@ -302,6 +310,8 @@ class Pipeline:
         if not faces or any(_at_edge(face, width, height) for face in faces):
             searches = CROP_SEARCHES[:1] if pets else CROP_SEARCHES  # a photo of a pet is no face crop: searched once
             faces = self.detector.detect_padded(rgb, searches) or faces
+        elif not pets:
+            faces = self.detector.turned_over(rgb, faces)
         found = self.pet_crop_model.settle([rgb], [faces + pets])[0] if pets else faces
         timings["detect faces"] += (time.perf_counter() - began) * 1000
         return found
@@ -325,7 +335,7 @@ class Pipeline:
         detections = largest(found, MOST_READ_PER_PHOTO)
         with _timed(timings, "crop+classify"):
             classified = self.classify_batch([image.rgb], [detections])[0]
-        faces = [DetectionResult(d.kind, [round(v) for v in d.box], d.score, *reading)
+        faces = [DetectionResult(d.kind, [round(v) for v in d.box], d.score, *reading, landmarks=_points(d.landmarks))
                  for d, reading in zip(detections, classified)]
         return ImageResult(width=image.width, height=image.height, format=image.format, detections=faces,
                            models=self.models, classifiers=self.classifier_names, timings_ms=timings,

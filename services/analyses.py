@@ -134,7 +134,8 @@ def photo_detections(result: ImageResult) -> list[Detection]:
     """The rows of what the pipeline found in a photo, numbered from 1 (not attached to an analysis)."""
     return [Detection(position=position, kind=face.kind, x1=face.box[0], y1=face.box[1], x2=face.box[2],
                       y2=face.box[3], score=face.score, emotions=face.emotions, top=face.top,
-                      uncertainty=face.uncertainty, uncertain=face.uncertain, unsure_signals=face.unsure_signals)
+                      uncertainty=face.uncertainty, uncertain=face.uncertain, unsure_signals=face.unsure_signals,
+                      landmarks=face.landmarks)
             for position, face in enumerate(result.detections, start=1)]
 
 

@@ -112,7 +112,7 @@ def run_explanation_job(explanation: Explanation, claim: jobs.ClaimedJob) -> Non
         log.warning("explanation of %s failed: %s", source.name, error)
         raise MediaError(UNREADABLE) from error
     claim.progress(0.02)  # the photo is read; the explainer reports its stages (loading, occlusion, Grad-CAM) by time
-    result = get_explainer().explain(rgb, detection.box, detection.kind, detection.top,
+    result = get_explainer().explain(rgb, detection.box, detection.kind, detection.top, detection.landmarks,
                                      progress=lambda done: claim.progress(0.02 + 0.97 * done))
     claim.secure()
     storage.explain_folder()

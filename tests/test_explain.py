@@ -241,6 +241,20 @@ def test_why_explains_a_face_once_and_the_images_are_private(app, client, alice,
     assert not any(path.exists() for path in files)
 
 
+def test_why_crops_a_face_by_the_points_it_was_read_by(app, client, alice, astronaut_jpeg, monkeypatch):
+    """An analysis keeps each face's five landmarks; "Why?" crops the face by them instead of searching the photo
+    again (a search of the crop around the box could settle on other points, and explain another crop)."""
+    analysis_id = analysed(client, astronaut_jpeg)
+    with app.app_context():
+        landmarks = db.session.scalar(db.select(Detection).filter_by(analysis_id=analysis_id)).landmarks
+    astronaut = np.asarray(Image.open(io.BytesIO(astronaut_jpeg)).convert("RGB"))
+    [found] = [d for d in get_pipeline().detect_photo(astronaut, {"detect faces": 0.0}) if d.kind == "human"]
+    assert landmarks == [list(point) for point in found.landmarks]
+    monkeypatch.setattr(explain_module, "landmarks_near", lambda *args: pytest.fail("the face was searched again"))
+    url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
+    assert client.post(url, headers={"X-CSRFToken": page_token(client, analysis_id)}).get_json()["status"] == "done"
+
+
 def test_the_form_without_scripts_starts_the_work_and_unknown_detections_are_404(client, alice, astronaut_jpeg):
     analysis_id = analysed(client, astronaut_jpeg)
     token = page_token(client, analysis_id)

@@ -987,8 +987,9 @@ class DetectionAdmin(AdminModelView):
                    "x2", "y2")
     # the reading kept for the pages that count many (Detection.reading): a copy of what its page reads, not shown
     column_details_exclude_list = ("reading_emotion", "reading_certainty", "reading_mix", "reading_changes",
-                                   "reading_confidence", "models_reading")  # the models' reading a species set by hand
-                                                                            # put aside: not what the owner sees
+                                   "reading_confidence",
+                                   "models_reading",  # the models' reading a species set by hand put aside
+                                   "landmarks")  # the points a face was aligned by: for "Why?", not a moderator
     column_filters = ("analysis.user.username", "top", "kind")  # whose first: a moderator follows one account
     column_formatters = {"top": _detection_top, "emotions": _emotions, "unsure_signals": _signals, "score": _score,
                          "uncertainty": _chance, "uncertain": _unsure, "subject": _subject, "summary": _summary,
