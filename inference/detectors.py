@@ -156,6 +156,8 @@ def _search_matrix(width: int, height: int, padding: float, degrees: float) -> t
     padded_width, padded_height = width + 2 * pad, height + 2 * pad
     zoom = max(1.0, CROP_MIN_SIDE / min(padded_width, padded_height))
     size = (round(padded_width * zoom), round(padded_height * zoom))
+    if abs(degrees) % 180 == 90:  # a quarter turn: the copy lies the other way (a strip was cut to its middle)
+        size = size[::-1]
     centre = np.array([padded_width - 1, padded_height - 1]) / 2  # pixel centres at whole numbers
     matrix = cv2.getRotationMatrix2D(tuple(centre), degrees, zoom)  # turned and zoomed about the centre...
     matrix[:, 2] += (np.asarray(size) - 1) / 2 - centre  # ...which goes to the copy's centre

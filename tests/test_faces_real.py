@@ -154,6 +154,19 @@ def test_a_photo_on_its_side_or_upside_down_without_an_orientation_tag_is_read_a
     assert np.allclose(turned_sides, upright_sides[::-1] if quarter_turns % 2 else upright_sides, rtol=0.15)
 
 
+def test_a_strip_on_its_side_is_turned_whole(pipeline, astronaut):
+    """A 3:1 strip with a face lying at one end: a quarter-turned search copy lies the other way (it kept the photo's
+    own width and height, so only the strip's middle was searched, and the face was found by another search with a
+    box standing up)."""
+    strip = np.full((480, 160, 3), 128, np.uint8)
+    strip[:160] = astronaut[40:200, 140:300]
+    strip = np.ascontiguousarray(np.rot90(strip))  # 160 x 480, the face on its side at the left end
+    [face] = [face for face in pipeline.detect_photo(strip, {"detect faces": 0.0}) if face.kind == "human"]
+    (left_x, left_y), (right_x, right_y) = face.landmarks[:2]
+    assert abs(np.degrees(np.arctan2(right_y - left_y, right_x - left_x)) + 90) < 20 and face.box[2] < 160
+    assert face.box[2] - face.box[0] > 1.1 * (face.box[3] - face.box[1])  # lying: wider than tall
+
+
 @pytest.mark.parametrize("size", [(2, 65_535), (65_535, 2)])
 def test_a_thin_photo_is_searched_again_without_padding_it_at_full_size(pipeline, size):
     """A few kilobytes of PNG, 2 x 65,535 px (the longest side a photo may have): a border of a quarter of its length
