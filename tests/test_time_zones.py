@@ -111,6 +111,19 @@ def test_the_hour_a_fall_back_repeats_keeps_its_order_and_counts_in_alerts(app, 
     assert (alert["count"], alert["fired"], alert["since"]) == (3, True, "2026-10-31")
 
 
+def test_a_time_in_the_hour_a_fall_back_repeats_names_its_zone(app, client):
+    """Berlin, 25 October 2026: two photos an hour apart both at 2:30 AM on the clock; their pages tell them apart
+    (CEST, then CET), and a time outside that hour is written as before."""
+    user_id = make_user(app, "greta")
+    rex = subject_of(app, user_id, "Rex", "dog")
+    for moment in (datetime(2026, 10, 25, 0, 30), datetime(2026, 10, 25, 1, 30), datetime(2026, 10, 25, 2, 30)):
+        appearances(app, user_id, rex, "dog", "happy", 1, moment)  # UTC: 2:30 CEST, 2:30 CET, 3:30 CET
+    log_in(client, "greta", "Europe/Berlin")
+    history = client.get("/analyses").get_data(as_text=True)
+    assert "October 25, 2026, 2:30 AM CEST<" in history and "October 25, 2026, 2:30 AM CET<" in history
+    assert "October 25, 2026, 3:30 AM<" in history
+
+
 @pytest.mark.parametrize(("zone", "words"), [
     ("America/New_York", "Eastern Time"), ("Australia/Lord_Howe", "Lord Howe Time"),
     (None, "Coordinated Universal Time"), ("Etc/GMT+12", "GMT-12:00"),

@@ -8,7 +8,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 from functools import wraps
 from itertools import islice
@@ -406,12 +406,23 @@ def select_time_zone() -> str:
 def moment(value: datetime, date_length: str = "long") -> str:
     """A stored UTC time on the reader's clock, as the reader writes it: "December 1, 2026, 3:35 PM",
     "2026년 12월 1일 오후 3:35" (date_length "medium": "Dec 1, 2026, 3:35 PM", "2026. 12. 1. 오후 3:35"); marked UTC
-    when the reader's time zone is not known ("..., 3:35 PM UTC"). AM/PM follows a plain space (CLDR's narrow one is
+    when the reader's time zone is not known ("..., 3:35 PM UTC"), and with the zone's name in the hour its clock
+    shows twice ("..., 2:30 AM CEST"). AM/PM follows a plain space (CLDR's narrow one is
     missing from the back office's font)."""
     when = {"date": format_date(value, date_length), "time": format_time(value, "short").replace("\u202f", " ")}
-    if select_time_zone() == "UTC":
+    zone = select_time_zone()
+    if zone == "UTC":
         return gettext("%(date)s, %(time)s UTC", **when)
+    if (named := repeated_hour(value, ZoneInfo(zone))) is not None:
+        return gettext("%(date)s, %(time)s %(zone)s", zone=named, **when)
     return gettext("%(date)s, %(time)s", **when)
+
+
+def repeated_hour(value: datetime, zone: ZoneInfo) -> str | None:
+    """The zone's name for the moment (CEST, CET) where the clock shows its time twice (the hour repeated when
+    summer time ends: 2:30 AM, then 2:30 AM again an hour later); None elsewhere."""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+    return local.tzname() if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset() else None
 
 
 def clock_name() -> str:
