@@ -215,11 +215,13 @@ class Pipeline:
 
     @property
     def models(self) -> dict[str, str]:
-        """Every model in one line a role (`model_lines`), and the classifiers' backends."""
+        """Every model in one line a role (`model_lines`), and the backends the face detector and the classifiers
+        run on."""
         by_kind = self.emotion_classifiers
         lines = model_lines(detector_names(self.pet_detector is not None),
                             {kind: (model.name, model.fingerprint) for kind, model in by_kind.items()})
-        return {**lines, "backend": " + ".join(sorted({model.runner.name for model in by_kind.values()}))}
+        backends = {model.runner.name for model in by_kind.values()} | {self.detector.runner_name}
+        return {**lines, "backend": " + ".join(sorted(backends))}
 
     def detect_batch(self, frames: list[np.ndarray], min_face_size: int | None = None,
                      scan_pets: list[bool] | None = None, timings: dict[str, float] | None = None,
