@@ -466,7 +466,7 @@ class Detection(db.Model):
     # A photo's face: the five points it was aligned by (inference.pipeline.DetectionResult.landmarks), so "Why?"
     # explains the very crop that was read; None for pets, video tracks and faces stored before they were kept (found
     # again near the box).
-    landmarks: Mapped[list | None] = mapped_column(JSON)
+    landmarks: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     # Videos: one row per track; box is the track's box on the poster frame (or its first box).
     track_id: Mapped[int | None] = mapped_column(Integer)
     timeline: Mapped[list | None] = mapped_column(JSON, deferred=True)

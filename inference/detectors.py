@@ -134,6 +134,10 @@ CROP_MIN_SIDE = 160
 # way and a half turn a photo on its side or upside down with no orientation tag (a screenshot, an edited copy).
 CROP_SEARCHES = ((CROP_PADDING, 0.0), (0.5, 0.0), (CROP_PADDING, -20.0), (CROP_PADDING, 20.0), (CROP_PADDING, 90.0),
                  (CROP_PADDING, -90.0), (CROP_PADDING, 180.0))
+# How faces are searched for, as an analysis records it with the detector's name (a new version makes older analyses
+# out of date: "Analyse again"): 2 since 2026-12-08, every search when the first is unsure, and turned searches for a
+# face found unsurely (before, the first search that found a face was kept, and a photo on its side was read sideways)
+SEARCHES_VERSION = 2
 SAME_FACE_OVERLAP = 0.3  # two searches' faces whose boxes overlap this much (IoU) are one face
 TURNS = CROP_SEARCHES[4:]  # the quarter and half turns
 # A face MTCNN finds in a photo as it is, this sure, is upright; a less sure one may be a face on its side or upside
@@ -183,13 +187,17 @@ def _moved(face: Detection, back: np.ndarray, shrink: float, width: int, height:
     return Detection(box=box, score=face.score, kind=face.kind, landmarks=landmarks)
 
 
-def _surest(faces: list[Detection]) -> list[Detection]:
-    """Faces found by several searches, once each: the surest of those whose boxes overlap (`SAME_FACE_OVERLAP`)."""
-    kept: list[Detection] = []
-    for face in sorted(faces, key=lambda face: face.score, reverse=True):  # stable: the earlier search on a tie
-        if all(iou(face.box, other.box) < SAME_FACE_OVERLAP for other in kept):
-            kept.append(face)
-    return kept
+def _surest(searches: list[list[Detection]]) -> list[Detection]:
+    """The faces several searches found (a list each), once each: of faces of different searches whose boxes overlap
+    (`SAME_FACE_OVERLAP`), the surest. One search's own faces all stay (its non-maximum suppression kept them apart:
+    two heads close together)."""
+    ranked = sorted(((face, search) for search, faces in enumerate(searches) for face in faces),
+                    key=lambda pair: pair[0].score, reverse=True)  # stable: the earlier search on a tie
+    kept: list[tuple[Detection, int]] = []
+    for face, search in ranked:
+        if all(search == kept_search or iou(face.box, other.box) < SAME_FACE_OVERLAP for other, kept_search in kept):
+            kept.append((face, search))
+    return [face for face, _ in kept]
 
 
 def mtcnn_network(stage: str) -> torch.nn.Module:
@@ -203,7 +211,7 @@ class MTCNNFaceDetector:
     """Multi-task cascaded CNN face detector (Zhang et al. 2016; inference/mtcnn.py) with the weights
     bundled in the facenet-pytorch wheel, its networks on ONNX Runtime or torch like the classifiers."""
 
-    name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')})"
+    name = f"mtcnn (facenet-pytorch {version('facenet-pytorch')}; searches {SEARCHES_VERSION})"
 
     def __init__(self, device: str, backend: Backend = DEFAULT_BACKEND, max_side: int = 640,
                  min_face_size: int = 20, min_score: float = 0.9):
@@ -250,9 +258,9 @@ class MTCNNFaceDetector:
         padding it at full size would cost memory in proportion to the square of its longer side (gigabytes for a
         thin 2 x 100,000 px PNG of a few kilobytes). Faces centred in the border are dropped; boxes are clipped to the
         photo, landmarks may lie outside it."""
-        found = self._search(rgb, *searches[0], later=False)
-        if not found or any(self._doubtful(face, rgb.shape) for face in found):
-            found += [face for padding, degrees in searches[1:] for face in self._search(rgb, padding, degrees, True)]
+        found = [self._search(rgb, *searches[0], later=False)]
+        if not found[0] or any(self._doubtful(face, rgb.shape) for face in found[0]):
+            found += [self._search(rgb, padding, degrees, True) for padding, degrees in searches[1:]]
         return in_reading_order(_surest(found))
 
     def _doubtful(self, face: Detection, shape: tuple[int, ...]) -> bool:
@@ -263,14 +271,22 @@ class MTCNNFaceDetector:
     def turned_over(self, rgb: np.ndarray, faces: list[Detection]) -> list[Detection]:
         """A photo's faces as MTCNN found them in it, each `_doubtful` one in the place of the face a quarter or half
         turn finds there, where that is surer by TURN_MARGIN: a photo on its side whose face was found as it is, with
-        landmarks not its own."""
-        doubtful = [face for face in faces if self._doubtful(face, rgb.shape)]
+        landmarks not its own. A turned face takes one place at most, and none where it lies on a sure face."""
+        doubtful = [index for index, face in enumerate(faces) if self._doubtful(face, rgb.shape)]
         if not doubtful:
             return faces
-        turned = [face for padding, degrees in TURNS for face in self._search(rgb, padding, degrees, True)]
-        return [max((other for other in turned if iou(other.box, face.box) >= SAME_FACE_OVERLAP
-                     and other.score > face.score + TURN_MARGIN), key=lambda other: other.score, default=face)
-                if face in doubtful else face for face in faces]
+        sure = [face for index, face in enumerate(faces) if index not in doubtful]
+        turned = sorted((face for padding, degrees in TURNS for face in self._search(rgb, padding, degrees, True)
+                         if all(iou(face.box, other.box) < SAME_FACE_OVERLAP for other in sure)),
+                        key=lambda face: face.score, reverse=True)
+        placed: dict[int, Detection] = {}
+        for face in turned:
+            places = [index for index in doubtful if index not in placed
+                      and face.score > faces[index].score + TURN_MARGIN
+                      and iou(face.box, faces[index].box) >= SAME_FACE_OVERLAP]
+            if places:
+                placed[max(places, key=lambda index: iou(face.box, faces[index].box))] = face
+        return [placed.get(index, face) for index, face in enumerate(faces)]
 
     def _findable_later(self, face: Detection, shape: tuple[int, ...]) -> bool:
         """Whether the later searches could find this face again (at least LATER_SEARCH_MIN_FACE pixels on the

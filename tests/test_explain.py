@@ -30,7 +30,7 @@ from inference.map_regions import MapRegion
 from inference.pipeline import get_pipeline
 from skimage import data as skdata
 
-from tests.conftest import jpeg_bytes, upload
+from tests.conftest import DATA, jpeg_bytes, upload
 
 FACE_BOX = (180, 60, 268, 175)
 
@@ -253,6 +253,10 @@ def test_why_crops_a_face_by_the_points_it_was_read_by(app, client, alice, astro
     monkeypatch.setattr(explain_module, "landmarks_near", lambda *args: pytest.fail("the face was searched again"))
     url = f"/api/v1/analyses/{analysis_id}/detections/1/explanation"
     assert client.post(url, headers={"X-CSRFToken": page_token(client, analysis_id)}).get_json()["status"] == "done"
+    dog = analysed(client, (DATA / "beagle-close-up.jpg").read_bytes())
+    with app.app_context():  # a pet has none: SQL's NULL, not JSON's null
+        assert db.session.scalar(db.select(db.func.count(Detection.id)).where(
+            Detection.analysis_id == dog, Detection.kind == "dog", Detection.landmarks.is_(None))) == 1
 
 
 def test_the_form_without_scripts_starts_the_work_and_unknown_detections_are_404(client, alice, astronaut_jpeg):

@@ -11,6 +11,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from inference import detectors
+from inference.detectors import Detection
 from inference.align import FER2013_TEMPLATE, aligned_crop, alignment_matrix
 from inference.pipeline import get_pipeline
 from tests.conftest import DATA, jpeg_bytes
@@ -165,6 +166,25 @@ def test_a_strip_on_its_side_is_turned_whole(pipeline, astronaut):
     (left_x, left_y), (right_x, right_y) = face.landmarks[:2]
     assert abs(np.degrees(np.arctan2(right_y - left_y, right_x - left_x)) + 90) < 20 and face.box[2] < 160
     assert face.box[2] - face.box[0] > 1.1 * (face.box[3] - face.box[1])  # lying: wider than tall
+
+
+def test_the_searches_merge_one_face_found_twice_but_never_two_faces(monkeypatch):
+    """Two heads close together that one search found (its own suppression kept both) both stay; two doubtful faces
+    that one turned face overlaps are not both replaced by it (the same face twice); a turned face lying on a sure
+    face replaces nothing. The searches' answers are set by hand."""
+    detector = detectors.MTCNNFaceDetector.__new__(detectors.MTCNNFaceDetector)
+    detector.max_side = 1024
+    photo = np.zeros((400, 400, 3), np.uint8)
+    points = ((130, 150),) * 5
+    left, right = Detection((100, 100, 200, 220), 0.97, landmarks=points), Detection((150, 100, 250, 220), 0.96)
+    turned = Detection((120, 100, 230, 220), 0.999, landmarks=points)  # IoU 0.62 with each
+    monkeypatch.setattr(detector, "_search", lambda rgb, padding, degrees, later: [turned] if degrees == 90 else [])
+    assert detector.turned_over(photo, [left, right]) == [turned, right]
+    sure = Detection((100, 100, 200, 220), 0.999)
+    assert detector.turned_over(photo, [sure, right]) == [sure, right]
+    close = [Detection((100, 100, 200, 220), 0.999), Detection((145, 100, 245, 220), 0.998)]  # IoU 0.38
+    monkeypatch.setattr(detector, "_search", lambda rgb, padding, degrees, later: [] if later else close)
+    assert detector.detect_padded(photo) == close
 
 
 @pytest.mark.parametrize("size", [(2, 65_535), (65_535, 2)])

@@ -861,6 +861,12 @@ def test_a_share_just_above_the_rules_shows_a_decimal(app, client, alice):
     assert "triggered (33.3% now)" in client.get(f"/dashboard?subject={rex}").get_data(as_text=True)
 
 
+def test_a_share_a_hair_above_the_rules_shows_two_decimals(app):
+    from web.i18n import against
+    with app.test_request_context():
+        assert (against(0.3301, 0.33), against(0.3333, 0.33), against(0.36, 0.33)) == ("33.01%", "33.3%", "36%")
+
+
 def test_a_weeks_change_is_the_difference_of_the_percents_shown():
     """51% against the week before's 30% is +21 points, not the +22 of the unrounded shares."""
     from web.i18n import points

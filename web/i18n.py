@@ -533,11 +533,13 @@ def share(value: float) -> str:
 
 
 def against(value: float, threshold: float) -> str:
-    """A share said beside the threshold it is compared with: one decimal where the whole percents are the same
-    ("33.3%" above a rule's 33%; "33%" above "33%" read as a mistake)."""
+    """A share said beside the threshold it is compared with: with as many decimals as tell them apart where the
+    whole percents are the same ("33.3%" above a rule's 33%, "33.01%" above it; "33%" above "33%" read as a mistake).
+    Shares are kept to four decimals, so two decimals of a percent always do."""
     if shown_percent(value) != shown_percent(threshold) or value == threshold:
         return percent(value)
-    return format_percent(value, "#,##0.0%")
+    one, two = (format_percent(value, pattern) for pattern in ("#,##0.0%", "#,##0.00%"))
+    return one if one != format_percent(threshold, "#,##0.0%") else two
 
 
 def points(value: float, change: float) -> int:
