@@ -142,7 +142,7 @@ SAME_FACE_OVERLAP = 0.3  # two searches' faces whose boxes overlap this much (Io
 TURNS = CROP_SEARCHES[4:]  # the quarter and half turns
 # A face MTCNN finds in a photo as it is, this sure, is upright; a less sure one may be a face on its side or upside
 # down read with landmarks not its own, and is read turned where a turned search finds it surer by TURN_MARGIN
-# (chosen on ExpW `calib` photos turned each way: inference/weights/README.md, "A photo on its side")
+# (chosen on ExpW `calib` photos turned each way: inference/weights/README.md, "Faces on their side or upside down")
 SURE_UPRIGHT = 0.995
 TURN_MARGIN = 0.01
 # The searches after the first look for a face that fills the photo: on a copy of at most this side, for faces of
