@@ -8,7 +8,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 from functools import wraps
 from itertools import islice
@@ -34,7 +34,7 @@ from insights.history import Mood
 from messages import N_, Phrase
 from models import JobStatus, SubjectKind, utcnow
 from services import accounts
-from services.clock import known_zone, zone_of, zones_by_country
+from services.clock import in_zone, known_zone, zone_of, zones_by_country
 from services.explanations import FAILURE_REASONS, METHOD_TITLES
 from web.errors import wants_json
 from web.redirects import back_to_form_next, form_page, start_page
@@ -421,7 +421,7 @@ def moment(value: datetime, date_length: str = "long") -> str:
 def repeated_hour(value: datetime, zone: ZoneInfo) -> str | None:
     """The zone's name for the moment (CEST, CET) where the clock shows its time twice (the hour repeated when
     summer time ends: 2:30 AM, then 2:30 AM again an hour later); None elsewhere."""
-    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+    local = in_zone(value, zone)
     return local.tzname() if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset() else None
 
 
