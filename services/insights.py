@@ -196,9 +196,9 @@ def alert_result(rule: AlertRule, history: History) -> dict:
     counts as new, whenever its photo was uploaded."""
     checked, now = _checked(rule), now_in(zone_of(rule.subject.user))
     result = check_rule(history, checked, now)
-    unseen = Counter(window_readings(history, checked, now)) - Counter(rule.dismissed_readings or ())
-    dismissed = rule.dismissed_readings is not None and not unseen
-    return {**result, "dismissed": result["fired"] and dismissed}
+    dismissed = result["fired"] and rule.dismissed_readings is not None and not (
+        Counter(window_readings(history, checked, now)) - Counter(rule.dismissed_readings))
+    return {**result, "dismissed": dismissed}
 
 
 def _checked(rule: AlertRule) -> Rule:
